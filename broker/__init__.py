@@ -1,0 +1,1 @@
+"""The built-in single-node Kafka-protocol broker."""

@@ -1,0 +1,3 @@
+from kctl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,342 @@
+"""Primitive readers and writers shared by the generated message modules.
+
+Readers take `(buffer, offset)` and return `(value, new_offset)`; writers append to a bytearray.
+Readers check every length against the buffer before slicing, so a lying length prefix raises
+`DecodeError` instead of returning a short value or allocating what the peer asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from struct import Struct, error as StructError
+from typing import TypeVar
+from uuid import UUID
+
+from .errors import DecodeError, EncodeError
+
+__all__ = ["Struct", "StructError", "ZERO_UUID"]
+
+T = TypeVar("T")
+Encoder = Callable[[T, bytearray], None]
+Decoder = Callable[[bytes, int], "tuple[T, int]"]
+
+ZERO_UUID = UUID(int=0)
+
+_I8 = Struct(">b")
+_I16 = Struct(">h")
+_I32 = Struct(">i")
+unpack_i8 = _I8.unpack_from
+unpack_i16 = _I16.unpack_from
+unpack_i32 = _I32.unpack_from
+pack_i16 = _I16.pack
+pack_i32 = _I32.pack
+
+# Single-byte unsigned varints, prebuilt: nearly every compact length is one of these.
+_SMALL_UVARINT = [bytes((i,)) for i in range(128)]
+
+
+def truncated(what: str) -> DecodeError:
+    return DecodeError(f"truncated {what}")
+
+
+def invalid(what: str) -> DecodeError:
+    return DecodeError(what)
+
+
+# ---- varints -------------------------------------------------------------------------------
+def uvarint(value: int) -> bytes:
+    """Unsigned varint (LEB128), as used for compact lengths and tag numbers."""
+    if 0 <= value < 128:
+        return _SMALL_UVARINT[value]
+    if value < 0 or value > 0xFFFFFFFF:
+        raise EncodeError(f"unsigned varint out of range: {value}")
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def read_uvarint(b: bytes, o: int) -> tuple[int, int]:
+    """Read an unsigned 32-bit varint; at most 5 bytes."""
+    try:
+        byte = b[o]
+    except IndexError:
+        raise truncated("varint") from None
+    if byte < 0x80:
+        return byte, o + 1
+    value = byte & 0x7F
+    shift = 7
+    end = o + 5
+    o += 1
+    while True:
+        if o >= end:
+            raise DecodeError("varint longer than 5 bytes")
+        try:
+            byte = b[o]
+        except IndexError:
+            raise truncated("varint") from None
+        o += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            if value > 0xFFFFFFFF:
+                raise DecodeError("varint does not fit in 32 bits")
+            return value, o
+        shift += 7
+
+
+def zigzag_varint(value: int) -> bytes:
+    """Signed varint (zigzag), as used inside records; 32-bit."""
+    if not -0x80000000 <= value <= 0x7FFFFFFF:
+        raise EncodeError(f"varint out of range: {value}")
+    return uvarint((value << 1) ^ (value >> 31))
+
+
+def zigzag_varlong(value: int) -> bytes:
+    """Signed varlong (zigzag); 64-bit."""
+    if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+        raise EncodeError(f"varlong out of range: {value}")
+    raw = ((value << 1) ^ (value >> 63)) & 0xFFFFFFFFFFFFFFFF
+    if raw < 128:
+        return _SMALL_UVARINT[raw]
+    out = bytearray()
+    while raw >= 0x80:
+        out.append((raw & 0x7F) | 0x80)
+        raw >>= 7
+    out.append(raw)
+    return bytes(out)
+
+
+def _read_unsigned(b: bytes, o: int, max_bytes: int) -> tuple[int, int]:
+    value = 0
+    shift = 0
+    end = o + max_bytes
+    while True:
+        if o >= end:
+            raise DecodeError(f"varint longer than {max_bytes} bytes")
+        try:
+            byte = b[o]
+        except IndexError:
+            raise truncated("varint") from None
+        o += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, o
+        shift += 7
+
+
+def read_varint(b: bytes, o: int) -> tuple[int, int]:
+    """Read a zigzag-encoded signed 32-bit varint."""
+    raw, o = _read_unsigned(b, o, 5)
+    if raw > 0xFFFFFFFF:
+        raise DecodeError("varint does not fit in 32 bits")
+    return (raw >> 1) ^ -(raw & 1), o
+
+
+def read_varlong(b: bytes, o: int) -> tuple[int, int]:
+    """Read a zigzag-encoded signed 64-bit varlong."""
+    raw, o = _read_unsigned(b, o, 10)
+    if raw > 0xFFFFFFFFFFFFFFFF:
+        raise DecodeError("varlong does not fit in 64 bits")
+    return (raw >> 1) ^ -(raw & 1), o
+
+
+# ---- strings and bytes ---------------------------------------------------------------------
+def _text(b: bytes, o: int, end: int) -> str:
+    if end > len(b):
+        raise truncated("string")
+    try:
+        return b[o:end].decode()
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"string is not valid UTF-8: {exc.reason}") from None
+
+
+def read_string(b: bytes, o: int) -> tuple[str, int]:
+    (n,) = unpack_i16(b, o)
+    if n < 0:
+        raise DecodeError("null string in a non-nullable field")
+    o += 2
+    return _text(b, o, o + n), o + n
+
+
+def read_nullable_string(b: bytes, o: int) -> tuple[str | None, int]:
+    (n,) = unpack_i16(b, o)
+    o += 2
+    if n < 0:
+        return None, o
+    return _text(b, o, o + n), o + n
+
+
+def read_compact_string(b: bytes, o: int) -> tuple[str, int]:
+    n, o = read_uvarint(b, o)
+    if n == 0:
+        raise DecodeError("null string in a non-nullable field")
+    return _text(b, o, o + n - 1), o + n - 1
+
+
+def read_compact_nullable_string(b: bytes, o: int) -> tuple[str | None, int]:
+    n, o = read_uvarint(b, o)
+    if n == 0:
+        return None, o
+    return _text(b, o, o + n - 1), o + n - 1
+
+
+def _blob(b: bytes, o: int, end: int) -> bytes:
+    if end > len(b):
+        raise truncated("bytes")
+    return b[o:end]
+
+
+def read_bytes(b: bytes, o: int) -> tuple[bytes, int]:
+    (n,) = unpack_i32(b, o)
+    if n < 0:
+        raise DecodeError("null bytes in a non-nullable field")
+    o += 4
+    return _blob(b, o, o + n), o + n
+
+
+def read_nullable_bytes(b: bytes, o: int) -> tuple[bytes | None, int]:
+    (n,) = unpack_i32(b, o)
+    o += 4
+    if n < 0:
+        return None, o
+    return _blob(b, o, o + n), o + n
+
+
+def read_compact_bytes(b: bytes, o: int) -> tuple[bytes, int]:
+    n, o = read_uvarint(b, o)
+    if n == 0:
+        raise DecodeError("null bytes in a non-nullable field")
+    return _blob(b, o, o + n - 1), o + n - 1
+
+
+def read_compact_nullable_bytes(b: bytes, o: int) -> tuple[bytes | None, int]:
+    n, o = read_uvarint(b, o)
+    if n == 0:
+        return None, o
+    return _blob(b, o, o + n - 1), o + n - 1
+
+
+def read_uuid(b: bytes, o: int) -> tuple[UUID, int]:
+    end = o + 16
+    if end > len(b):
+        raise truncated("uuid")
+    return UUID(bytes=bytes(b[o:end])), end
+
+
+def null_in_version(name: str) -> EncodeError:
+    return EncodeError(f"{name} is null, which this version cannot carry")
+
+
+def _not_null(value: object) -> None:
+    raise EncodeError("null value in a field that is not nullable in this version")
+
+
+def write_string(buf: bytearray, value: str | None) -> None:
+    if value is None:
+        _not_null(value)
+        return
+    data = value.encode()
+    if len(data) > 0x7FFF:
+        raise EncodeError("string longer than 32767 bytes")
+    buf += pack_i16(len(data))
+    buf += data
+
+
+def write_nullable_string(buf: bytearray, value: str | None) -> None:
+    if value is None:
+        buf += b"\xff\xff"
+    else:
+        write_string(buf, value)
+
+
+def write_compact_string(buf: bytearray, value: str | None) -> None:
+    if value is None:
+        _not_null(value)
+        return
+    data = value.encode()
+    buf += uvarint(len(data) + 1)
+    buf += data
+
+
+def write_compact_nullable_string(buf: bytearray, value: str | None) -> None:
+    if value is None:
+        buf += b"\x00"
+    else:
+        write_compact_string(buf, value)
+
+
+def write_bytes(buf: bytearray, value: bytes | None) -> None:
+    if value is None:
+        _not_null(value)
+        return
+    buf += pack_i32(len(value))
+    buf += value
+
+
+def write_nullable_bytes(buf: bytearray, value: bytes | None) -> None:
+    if value is None:
+        buf += b"\xff\xff\xff\xff"
+    else:
+        buf += pack_i32(len(value))
+        buf += value
+
+
+def write_compact_bytes(buf: bytearray, value: bytes | None) -> None:
+    if value is None:
+        _not_null(value)
+        return
+    buf += uvarint(len(value) + 1)
+    buf += value
+
+
+def write_compact_nullable_bytes(buf: bytearray, value: bytes | None) -> None:
+    if value is None:
+        buf += b"\x00"
+    else:
+        buf += uvarint(len(value) + 1)
+        buf += value
+
+
+# ---- arrays of fixed-width values ----------------------------------------------------------
+_ARRAY_STRUCTS: dict[tuple[str, int], Struct] = {}
+_WIDTH = {"?": 1, "b": 1, "h": 2, "H": 2, "i": 4, "q": 8, "d": 8}
+
+
+def _array_struct(fmt: str, count: int) -> Struct:
+    key = (fmt, count)
+    packer = _ARRAY_STRUCTS.get(key)
+    if packer is None:
+        packer = Struct(f">{count}{fmt}")
+        if count <= 64:  # cache the common small shapes only
+            _ARRAY_STRUCTS[key] = packer
+    return packer
+
+
+def pack_array(fmt: str, values: Sequence[object]) -> bytes:
+    return _array_struct(fmt, len(values)).pack(*values)
+
+
+def unpack_array(fmt: str, b: bytes, o: int, count: int) -> tuple[list[object], int]:
+    end = o + count * _WIDTH[fmt]
+    if end > len(b):
+        raise truncated("array")
+    return list(_array_struct(fmt, count).unpack_from(b, o)), end
+
+
+def skip_tags(b: bytes, o: int) -> int:
+    """Skip a tagged-field section whose tags this version does not know."""
+    try:
+        if b[o] == 0:  # nearly always: no tagged fields
+            return o + 1
+    except IndexError:
+        raise truncated("tagged fields") from None
+    count, o = read_uvarint(b, o)
+    for _ in range(count):
+        _tag, o = read_uvarint(b, o)
+        size, o = read_uvarint(b, o)
+        o += size
+        if o > len(b):
+            raise truncated("tagged field")
+    return o

@@ -1,0 +1,126 @@
+"""The table of APIs kctl speaks, and the entry points to encode and decode their bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from struct import error as StructError
+from typing import Any
+
+from .errors import DecodeError, EncodeError, UnsupportedVersionError
+from .messages import API_MODULES
+
+API_VERSIONS_KEY = 18
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSpec:
+    key: int
+    name: str
+    min_version: int
+    max_version: int
+    flexible_from: int | None
+    request_type: type
+    response_type: type
+    request_encoders: dict[int, Any]
+    request_decoders: dict[int, Any]
+    response_encoders: dict[int, Any]
+    response_decoders: dict[int, Any]
+
+    def supports(self, version: int) -> bool:
+        return self.min_version <= version <= self.max_version
+
+    def is_flexible(self, version: int) -> bool:
+        return self.flexible_from is not None and version >= self.flexible_from
+
+    def request_header_version(self, version: int) -> int:
+        return 2 if self.is_flexible(version) else 1
+
+    def response_header_version(self, version: int) -> int:
+        # KIP-511: ApiVersions responses always use header v0, so that a client can read the
+        # answer to a version it guessed before it knows which versions the server speaks.
+        if self.key == API_VERSIONS_KEY:
+            return 0
+        return 1 if self.is_flexible(version) else 0
+
+
+def _spec(module: Any) -> ApiSpec:
+    name = module.NAME
+    return ApiSpec(
+        key=module.API_KEY,
+        name=name,
+        min_version=module.MIN_VERSION,
+        max_version=module.MAX_VERSION,
+        flexible_from=module.FLEXIBLE_FROM,
+        request_type=getattr(module, f"{name}Request"),
+        response_type=getattr(module, f"{name}Response"),
+        request_encoders=module.REQUEST_ENCODERS,
+        request_decoders=module.REQUEST_DECODERS,
+        response_encoders=module.RESPONSE_ENCODERS,
+        response_decoders=module.RESPONSE_DECODERS,
+    )
+
+
+API_BY_KEY: dict[int, ApiSpec] = {spec.key: spec for spec in map(_spec, API_MODULES)}
+API_BY_REQUEST_TYPE: dict[type, ApiSpec] = {spec.request_type: spec for spec in API_BY_KEY.values()}
+API_BY_RESPONSE_TYPE: dict[type, ApiSpec] = {spec.response_type: spec for spec in API_BY_KEY.values()}
+
+# What a malformed body can make the generated decoders raise before our own checks catch it.
+_DECODE_FAILURES = (StructError, IndexError, ValueError, OverflowError)
+_ENCODE_FAILURES = (StructError, TypeError, AttributeError, ValueError, OverflowError, UnicodeEncodeError)
+
+
+def spec_for(api_key: int, version: int) -> ApiSpec:
+    spec = API_BY_KEY.get(api_key)
+    if spec is None or not spec.supports(version):
+        raise UnsupportedVersionError(api_key, version)
+    return spec
+
+
+def _run_encoder(encoder: Any, message: object, what: str) -> bytes:
+    buf = bytearray()
+    try:
+        encoder(message, buf)
+    except EncodeError:
+        raise
+    except _ENCODE_FAILURES as exc:
+        raise EncodeError(f"cannot encode {what}: {exc}") from exc
+    return bytes(buf)
+
+
+def _run_decoder(decoder: Any, data: bytes, offset: int, what: str) -> tuple[Any, int]:
+    try:
+        return decoder(data, offset)  # type: ignore[no-any-return]
+    except DecodeError:
+        raise
+    except _DECODE_FAILURES as exc:
+        raise DecodeError(f"malformed {what}: {exc}") from exc
+
+
+def encode_request(message: object, version: int) -> bytes:
+    """The body (no header) of a request, in the given version."""
+    spec = API_BY_REQUEST_TYPE.get(type(message))
+    if spec is None:
+        raise EncodeError(f"{type(message).__name__} is not a request")
+    if not spec.supports(version):
+        raise UnsupportedVersionError(spec.key, version)
+    return _run_encoder(spec.request_encoders[version], message, f"{spec.name} v{version} request")
+
+
+def encode_response(message: object, version: int) -> bytes:
+    """The body (no header) of a response, in the given version."""
+    spec = API_BY_RESPONSE_TYPE.get(type(message))
+    if spec is None:
+        raise EncodeError(f"{type(message).__name__} is not a response")
+    if not spec.supports(version):
+        raise UnsupportedVersionError(spec.key, version)
+    return _run_encoder(spec.response_encoders[version], message, f"{spec.name} v{version} response")
+
+
+def decode_request(api_key: int, version: int, data: bytes, offset: int = 0) -> tuple[Any, int]:
+    spec = spec_for(api_key, version)
+    return _run_decoder(spec.request_decoders[version], data, offset, f"{spec.name} v{version} request")
+
+
+def decode_response(api_key: int, version: int, data: bytes, offset: int = 0) -> tuple[Any, int]:
+    spec = spec_for(api_key, version)
+    return _run_decoder(spec.response_decoders[version], data, offset, f"{spec.name} v{version} response")

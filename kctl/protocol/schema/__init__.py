@@ -1,0 +1,1 @@
+"""Our message definitions (`apis`) and the language they are written in (`dsl`)."""
