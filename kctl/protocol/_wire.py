@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from struct import Struct, error as StructError
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from .errors import DecodeError, EncodeError
 
-__all__ = ["Struct", "StructError", "ZERO_UUID"]
+__all__ = ["ZERO_UUID", "Any", "Struct", "StructError"]
 
 T = TypeVar("T")
 Encoder = Callable[[T, bytearray], None]

@@ -528,11 +528,14 @@ def api_module(spec: Api) -> str:
 def records_module() -> str:
     writer = ModuleWriter()
     tables = []
+    rows = []
     for msg in RECORD_SCHEMAS:
         enc, dec = writer.add_message(msg)
         upper = module_name(msg.name).upper()
         tables.append(table(f"{upper}_ENCODERS", enc, f"w.Encoder[{msg.name}]"))
         tables.append(table(f"{upper}_DECODERS", dec, f"w.Decoder[{msg.name}]"))
+        rows.append(f"    {msg.name}: ({upper}_ENCODERS, {upper}_DECODERS),\n")
+    tables.append(f"CODECS: dict[type, tuple[dict[int, w.Any], dict[int, w.Any]]] = {{\n{''.join(rows)}}}")
     doc = "Versioned schemas carried inside other data: consumer-protocol metadata and __consumer_offsets records."
     return writer.source(doc, tables)
 

@@ -780,3 +780,13 @@ GROUP_METADATA_VALUE_DECODERS: dict[int, w.Decoder[GroupMetadataValue]] = {
     3: _decode_GroupMetadataValue_v3,
     4: _decode_GroupMetadataValue_v4,
 }
+
+
+CODECS: dict[type, tuple[dict[int, w.Any], dict[int, w.Any]]] = {
+    ConsumerProtocolSubscription: (CONSUMER_PROTOCOL_SUBSCRIPTION_ENCODERS, CONSUMER_PROTOCOL_SUBSCRIPTION_DECODERS),
+    ConsumerProtocolAssignment: (CONSUMER_PROTOCOL_ASSIGNMENT_ENCODERS, CONSUMER_PROTOCOL_ASSIGNMENT_DECODERS),
+    OffsetCommitKey: (OFFSET_COMMIT_KEY_ENCODERS, OFFSET_COMMIT_KEY_DECODERS),
+    OffsetCommitValue: (OFFSET_COMMIT_VALUE_ENCODERS, OFFSET_COMMIT_VALUE_DECODERS),
+    GroupMetadataKey: (GROUP_METADATA_KEY_ENCODERS, GROUP_METADATA_KEY_DECODERS),
+    GroupMetadataValue: (GROUP_METADATA_VALUE_ENCODERS, GROUP_METADATA_VALUE_DECODERS),
+}

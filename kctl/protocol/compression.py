@@ -1,0 +1,121 @@
+"""Compression codecs of record batches: none, gzip, snappy, lz4 (frame) and zstd.
+
+Snappy is written with the xerial framing that the Java client uses, and read in both forms
+(xerial-framed and raw), as Kafka brokers and clients do.
+"""
+
+from __future__ import annotations
+
+import enum
+import zlib
+from struct import Struct
+
+import cramjam
+
+from .errors import CorruptRecordError, EncodeError
+
+#: Refuse to inflate one batch beyond this many bytes (a decompression bomb, or garbage).
+MAX_DECOMPRESSED_SIZE = 256 * 1024 * 1024
+
+_XERIAL_MAGIC = b"\x82SNAPPY\x00"
+_XERIAL_HEADER = Struct(">8sii")  # magic, version, minimum compatible version
+_XERIAL_BLOCK = 32 * 1024
+_INT32 = Struct(">i")
+
+
+class Compression(enum.IntEnum):
+    """The codec in bits 0-2 of a batch's attributes."""
+
+    NONE = 0
+    GZIP = 1
+    SNAPPY = 2
+    LZ4 = 3
+    ZSTD = 4
+
+    @classmethod
+    def parse(cls, name: str) -> Compression:
+        try:
+            return cls[name.upper()]
+        except KeyError:
+            raise ValueError(f"unknown compression {name!r}; one of none, gzip, snappy, lz4, zstd") from None
+
+
+def compress(codec: Compression, data: bytes) -> bytes:
+    if codec is Compression.NONE:
+        return data
+    if codec is Compression.GZIP:
+        return bytes(cramjam.gzip.compress(data))
+    if codec is Compression.SNAPPY:
+        return _xerial_compress(data)
+    if codec is Compression.LZ4:
+        return bytes(cramjam.lz4.compress(data))
+    if codec is Compression.ZSTD:
+        return bytes(cramjam.zstd.compress(data))
+    raise EncodeError(f"unknown compression codec {codec}")
+
+
+def decompress(codec: int, data: bytes, limit: int = MAX_DECOMPRESSED_SIZE) -> bytes:
+    """Inflate a batch's records; raise CorruptRecordError for anything that does not inflate."""
+    try:
+        if codec == Compression.NONE:
+            return data
+        if codec == Compression.GZIP:
+            out = _gunzip(data, limit)
+        elif codec == Compression.SNAPPY:
+            out = _snappy_decompress(data, limit)
+        elif codec == Compression.LZ4:
+            out = bytes(cramjam.lz4.decompress(data))
+        elif codec == Compression.ZSTD:
+            out = bytes(cramjam.zstd.decompress(data))
+        else:
+            raise CorruptRecordError(f"unknown compression codec {codec}")
+    except (cramjam.DecompressionError, zlib.error, ValueError) as exc:
+        raise CorruptRecordError(f"cannot decompress {Compression(codec).name.lower()} batch: {exc}") from None
+    if len(out) > limit:
+        raise CorruptRecordError(f"batch inflates beyond {limit} bytes")
+    return out
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=31)
+    out = inflater.decompress(data, limit + 1)
+    if not inflater.eof:
+        if len(out) > limit:
+            raise CorruptRecordError(f"batch inflates beyond {limit} bytes")
+        raise CorruptRecordError("truncated gzip stream")
+    return out
+
+
+def _xerial_compress(data: bytes) -> bytes:
+    out = bytearray(_XERIAL_HEADER.pack(_XERIAL_MAGIC, 1, 1))
+    view = memoryview(data)
+    for start in range(0, len(data), _XERIAL_BLOCK):
+        block = bytes(cramjam.snappy.compress_raw(view[start : start + _XERIAL_BLOCK]))
+        out += _INT32.pack(len(block))
+        out += block
+    return bytes(out)
+
+
+def _snappy_decompress(data: bytes, limit: int) -> bytes:
+    if not data.startswith(_XERIAL_MAGIC):
+        return _raw_snappy(data, limit)
+    if len(data) < _XERIAL_HEADER.size:
+        raise CorruptRecordError("truncated xerial snappy header")
+    out = bytearray()
+    o = _XERIAL_HEADER.size
+    while o < len(data):
+        if o + 4 > len(data):
+            raise CorruptRecordError("truncated xerial snappy block length")
+        (size,) = _INT32.unpack_from(data, o)
+        o += 4
+        if size < 0 or o + size > len(data):
+            raise CorruptRecordError("xerial snappy block runs past the end")
+        out += _raw_snappy(data[o : o + size], limit - len(out))
+        o += size
+    return bytes(out)
+
+
+def _raw_snappy(data: bytes, limit: int) -> bytes:
+    if cramjam.snappy.decompress_raw_len(data) > limit:
+        raise CorruptRecordError(f"batch inflates beyond {MAX_DECOMPRESSED_SIZE} bytes")
+    return bytes(cramjam.snappy.decompress_raw(data))

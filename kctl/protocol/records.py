@@ -1,0 +1,379 @@
+"""Record batches, magic 2: Kafka's on-the-wire and on-disk unit of data.
+
+A batch is a 61-byte header followed by its records, compressed as one blob when the batch is
+compressed. The broker's hot path never decodes records: `read_batch_header`, `check_crc` and
+`set_base_offset` are all it needs. `encode_batch` and `decode_batch` are for producers,
+consumers and tools that look inside.
+
+    baseOffset int64 | batchLength int32 | partitionLeaderEpoch int32 | magic int8 | crc uint32 |
+    attributes int16 | lastOffsetDelta int32 | baseTimestamp int64 | maxTimestamp int64 |
+    producerId int64 | producerEpoch int16 | baseSequence int32 | recordsCount int32 | records
+
+The CRC-32C covers everything from `attributes` to the end of the batch, so the base offset and
+the leader epoch can be rewritten without recomputing it.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from struct import Struct
+
+from crc32c import crc32c
+
+from . import _wire as w
+from .compression import Compression, compress, decompress
+from .errors import CorruptRecordError, DecodeError, EncodeError
+
+HEADER = Struct(">qiibIhiqqqhii")
+HEADER_SIZE = HEADER.size  # 61
+#: Bytes before batchLength's count starts (baseOffset and batchLength themselves).
+LOG_OVERHEAD = 12
+CRC_OFFSET = 17
+ATTRIBUTES_OFFSET = 21
+MAGIC = 2
+
+_BASE_OFFSET = Struct(">q")
+_LEADER_EPOCH = Struct(">i")
+_CRC_PART = Struct(">hiqqqhii")  # attributes .. recordsCount, the first part the CRC covers
+_CONTROL_KEY = Struct(">hh")
+_UINT32 = Struct(">I")
+
+_COMPRESSION_MASK = 0x07
+_TIMESTAMP_TYPE_BIT = 0x08
+_TRANSACTIONAL_BIT = 0x10
+_CONTROL_BIT = 0x20
+_DELETE_HORIZON_BIT = 0x40
+
+
+class TimestampType(enum.IntEnum):
+    CREATE_TIME = 0
+    LOG_APPEND_TIME = 1
+
+
+class ControlType(enum.IntEnum):
+    ABORT = 0
+    COMMIT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BatchHeader:
+    base_offset: int
+    batch_length: int
+    partition_leader_epoch: int
+    magic: int
+    crc: int
+    attributes: int
+    last_offset_delta: int
+    base_timestamp: int
+    max_timestamp: int
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+    records_count: int
+
+    @property
+    def size(self) -> int:
+        """Bytes the whole batch occupies, header included."""
+        return self.batch_length + LOG_OVERHEAD
+
+    @property
+    def last_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta
+
+    @property
+    def next_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta + 1
+
+    @property
+    def compression(self) -> int:
+        return self.attributes & _COMPRESSION_MASK
+
+    @property
+    def timestamp_type(self) -> TimestampType:
+        return TimestampType.LOG_APPEND_TIME if self.attributes & _TIMESTAMP_TYPE_BIT else TimestampType.CREATE_TIME
+
+    @property
+    def is_transactional(self) -> bool:
+        return bool(self.attributes & _TRANSACTIONAL_BIT)
+
+    @property
+    def is_control(self) -> bool:
+        return bool(self.attributes & _CONTROL_BIT)
+
+    @property
+    def has_delete_horizon(self) -> bool:
+        return bool(self.attributes & _DELETE_HORIZON_BIT)
+
+
+def read_batch_header(data: bytes | bytearray | memoryview, offset: int = 0) -> BatchHeader:
+    """Parse and sanity-check the header of the batch at `offset`; the whole batch must be there.
+
+    Raises DecodeError when `data` ends before the batch does (a partial batch, such as the tail
+    of a size-limited fetch), and CorruptRecordError when the header contradicts itself.
+    """
+    if len(data) - offset < HEADER_SIZE:
+        raise DecodeError("truncated record batch header")
+    header = BatchHeader(*HEADER.unpack_from(data, offset))
+    if header.magic != MAGIC:
+        raise CorruptRecordError(f"record batch magic {header.magic}; only magic 2 is supported")
+    if header.batch_length < HEADER_SIZE - LOG_OVERHEAD:
+        raise CorruptRecordError(f"record batch length {header.batch_length} is shorter than its header")
+    if header.records_count < 0 or header.last_offset_delta < 0:
+        raise CorruptRecordError("record batch with a negative record count or offset delta")
+    if offset + header.size > len(data):
+        raise DecodeError("truncated record batch")
+    return header
+
+
+def compute_crc(data: bytes | bytearray | memoryview, offset: int, size: int) -> int:
+    """CRC-32C of a batch's covered bytes (attributes to the end)."""
+    with memoryview(data) as view:
+        return int(crc32c(view[offset + ATTRIBUTES_OFFSET : offset + size]))
+
+
+def check_crc(data: bytes | bytearray | memoryview, offset: int, header: BatchHeader) -> None:
+    actual = compute_crc(data, offset, header.size)
+    if actual != header.crc:
+        raise CorruptRecordError(
+            f"record batch at offset {header.base_offset} fails its CRC (stored {header.crc:#010x}, computed {actual:#010x})"
+        )
+
+
+def set_base_offset(buf: bytearray | memoryview, offset: int, base_offset: int) -> None:
+    """Give the batch at `offset` its log position; outside the CRC, so nothing else changes."""
+    _BASE_OFFSET.pack_into(buf, offset, base_offset)
+
+
+def set_partition_leader_epoch(buf: bytearray | memoryview, offset: int, epoch: int) -> None:
+    _LEADER_EPOCH.pack_into(buf, offset + 12, epoch)
+
+
+def iter_batch_headers(data: bytes | bytearray | memoryview, *, allow_partial_tail: bool = True) -> Iterator[tuple[int, BatchHeader]]:
+    """Walk concatenated batches, yielding (position, header) without touching their records.
+
+    A trailing partial batch (as fetch responses may carry) ends the walk quietly unless
+    `allow_partial_tail` is False, when it raises DecodeError.
+    """
+    pos = 0
+    end = len(data)
+    while pos < end:
+        if end - pos < LOG_OVERHEAD and allow_partial_tail:
+            return
+        try:
+            header = read_batch_header(data, pos)
+        except CorruptRecordError:
+            raise
+        except DecodeError:
+            if allow_partial_tail:
+                return
+            raise
+        yield pos, header
+        pos += header.size
+
+
+# ---- records -------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Record:
+    """One record, with absolute offset and timestamp."""
+
+    key: bytes | None = None
+    value: bytes | None = None
+    headers: list[tuple[str, bytes | None]] = field(default_factory=list)
+    timestamp: int | None = None  # milliseconds since the epoch; None means "now" when encoding
+    offset: int | None = None  # None when encoding means "next in sequence"
+
+
+@dataclass(slots=True)
+class RecordBatch:
+    header: BatchHeader
+    records: list[Record]
+
+    @property
+    def base_offset(self) -> int:
+        return self.header.base_offset
+
+    @property
+    def control_type(self) -> ControlType | None:
+        """For a control batch, whether it commits or aborts a transaction."""
+        if not self.header.is_control or not self.records or self.records[0].key is None:
+            return None
+        key = self.records[0].key
+        if len(key) < 4:
+            raise CorruptRecordError("control record key shorter than 4 bytes")
+        _version, kind = _CONTROL_KEY.unpack_from(key)
+        try:
+            return ControlType(kind)
+        except ValueError:
+            raise CorruptRecordError(f"unknown control record type {kind}") from None
+
+
+def _encode_record(buf: bytearray, record: Record, offset_delta: int, timestamp_delta: int) -> None:
+    body = bytearray(b"\x00")  # attributes: unused, always 0
+    body += w.zigzag_varlong(timestamp_delta)
+    body += w.zigzag_varint(offset_delta)
+    for blob in (record.key, record.value):
+        if blob is None:
+            body += b"\x01"  # zigzag(-1)
+        else:
+            body += w.zigzag_varint(len(blob))
+            body += blob
+    body += w.zigzag_varint(len(record.headers))
+    for name, value in record.headers:
+        raw = name.encode()
+        body += w.zigzag_varint(len(raw))
+        body += raw
+        if value is None:
+            body += b"\x01"
+        else:
+            body += w.zigzag_varint(len(value))
+            body += value
+    buf += w.zigzag_varint(len(body))
+    buf += body
+
+
+def encode_batch(
+    records: Sequence[Record],
+    *,
+    base_offset: int = 0,
+    compression: Compression = Compression.NONE,
+    timestamp_type: TimestampType = TimestampType.CREATE_TIME,
+    producer_id: int = -1,
+    producer_epoch: int = -1,
+    base_sequence: int = -1,
+    partition_leader_epoch: int = -1,
+    transactional: bool = False,
+    control: bool = False,
+) -> bytes:
+    """Build one batch. Records without an offset take the next one in sequence."""
+    if not records:
+        raise EncodeError("a record batch needs at least one record")
+    now = int(time.time() * 1000)
+    timestamps = [now if r.timestamp is None else r.timestamp for r in records]
+    base_timestamp = timestamps[0]
+    body = bytearray()
+    offset_delta = -1
+    for record, timestamp in zip(records, timestamps, strict=True):
+        offset_delta = offset_delta + 1 if record.offset is None else record.offset - base_offset
+        if offset_delta < 0:
+            raise EncodeError("record offsets must not precede the batch's base offset")
+        _encode_record(body, record, offset_delta, timestamp - base_timestamp)
+    payload = compress(compression, bytes(body))
+    attributes = int(compression) | (int(timestamp_type) << 3)
+    if transactional:
+        attributes |= _TRANSACTIONAL_BIT
+    if control:
+        attributes |= _CONTROL_BIT
+    covered = (
+        _CRC_PART.pack(
+            attributes,
+            offset_delta,
+            base_timestamp,
+            max(timestamps),
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            len(records),
+        )
+        + payload
+    )
+    crc = crc32c(covered)
+    batch_length = len(covered) + 9  # partitionLeaderEpoch, magic, crc
+    prefix = HEADER.pack(base_offset, batch_length, partition_leader_epoch, MAGIC, crc, 0, 0, 0, 0, 0, 0, 0, 0)
+    return prefix[:ATTRIBUTES_OFFSET] + covered
+
+
+def _decode_records(data: bytes, header: BatchHeader) -> list[Record]:
+    records: list[Record] = []
+    o = 0
+    end = len(data)
+    base_offset, base_timestamp = header.base_offset, header.base_timestamp
+    log_append = header.timestamp_type is TimestampType.LOG_APPEND_TIME
+    read_varint, read_varlong = w.read_varint, w.read_varlong
+    for _ in range(header.records_count):
+        length, o = read_varint(data, o)
+        record_end = o + length
+        if length < 0 or record_end > end:
+            raise CorruptRecordError("record runs past the end of its batch")
+        o += 1  # attributes
+        timestamp_delta, o = read_varlong(data, o)
+        offset_delta, o = read_varint(data, o)
+        key_len, o = read_varint(data, o)
+        if key_len >= 0:
+            key: bytes | None = data[o : o + key_len]
+            o += key_len
+        else:
+            key = None
+        value_len, o = read_varint(data, o)
+        if value_len >= 0:
+            value: bytes | None = data[o : o + value_len]
+            o += value_len
+        else:
+            value = None
+        count, o = read_varint(data, o)
+        if count < 0 or count > record_end - o:
+            raise CorruptRecordError("record header count out of range")
+        headers: list[tuple[str, bytes | None]] = []
+        for _ in range(count):
+            name_len, o = read_varint(data, o)
+            if name_len < 0:
+                raise CorruptRecordError("record header with a null key")
+            try:
+                name = data[o : o + name_len].decode()
+            except UnicodeDecodeError:
+                raise CorruptRecordError("record header key is not UTF-8") from None
+            o += name_len
+            header_len, o = read_varint(data, o)
+            if header_len >= 0:
+                headers.append((name, data[o : o + header_len]))
+                o += header_len
+            else:
+                headers.append((name, None))
+        if o != record_end:
+            raise CorruptRecordError("record length does not match its contents")
+        timestamp = header.max_timestamp if log_append else base_timestamp + timestamp_delta
+        records.append(Record(key, value, headers, timestamp, base_offset + offset_delta))
+    if o != end:
+        raise CorruptRecordError("bytes left over after the batch's last record")
+    return records
+
+
+def decode_batch(data: bytes, offset: int = 0, *, verify_crc: bool = True) -> RecordBatch:
+    header = read_batch_header(data, offset)
+    if verify_crc:
+        check_crc(data, offset, header)
+    payload = decompress(header.compression, data[offset + HEADER_SIZE : offset + header.size])
+    try:
+        records = _decode_records(payload, header)
+    except CorruptRecordError:
+        raise
+    except DecodeError as exc:
+        raise CorruptRecordError(f"malformed record: {exc}") from None
+    return RecordBatch(header, records)
+
+
+def decode_batches(data: bytes, *, verify_crc: bool = True) -> list[RecordBatch]:
+    """Every complete batch in `data`; a partial trailing batch is left out."""
+    return [decode_batch(data, pos, verify_crc=verify_crc) for pos, _ in iter_batch_headers(data)]
+
+
+__all__ = [
+    "HEADER_SIZE",
+    "BatchHeader",
+    "Compression",
+    "ControlType",
+    "Record",
+    "RecordBatch",
+    "TimestampType",
+    "check_crc",
+    "compute_crc",
+    "decode_batch",
+    "decode_batches",
+    "encode_batch",
+    "iter_batch_headers",
+    "read_batch_header",
+    "set_base_offset",
+    "set_partition_leader_epoch",
+]
