@@ -46,10 +46,11 @@ def primitive(kind: Primitive, nullable: bool) -> st.SearchStrategy[Any]:
 class MessageStrategies:
     """Builds strategies for the classes of one generated module."""
 
-    def __init__(self, module: Any, version: int, flexible: bool) -> None:
+    def __init__(self, module: Any, version: int, flexible: bool, kio_domain: bool = False) -> None:
         self.module = module
         self.version = version
         self.flexible = flexible
+        self.kio_domain = kio_domain
 
     def struct(self, struct: Struct) -> st.SearchStrategy[Any]:
         cls = getattr(self.module, struct.name)
@@ -69,14 +70,33 @@ class MessageStrategies:
         elif isinstance(kind, Struct):
             value = self.struct(kind)
         else:
+            if self.kio_domain:
+                special = kio_domain_strategy(f)
+                if special is not None:
+                    return special
             return primitive(kind, nullable)
         return st.none() | value if nullable else value
 
 
+def kio_domain_strategy(f: Field) -> st.SearchStrategy[Any] | None:
+    """kio gives some int fields richer types (error-code enums, timedeltas, datetimes) whose
+    domain is narrower than the wire type; draw those from the values kio can hold."""
+    from kio.schema.errors import ErrorCode
+
+    assert isinstance(f.type, Primitive)
+    if f.name == "error_code":
+        return st.sampled_from([int(code) for code in ErrorCode])
+    if f.type.name in ("int32", "int64") and (f.name.endswith("_ms") or "time" in f.name):
+        return st.integers(0, 2**31 - 1)
+    return None
+
+
 @cache
-def message_strategy(module_path: str, message: Message, version: int) -> st.SearchStrategy[Any]:
+def message_strategy(
+    module_path: str, message: Message, version: int, kio_domain: bool = False
+) -> st.SearchStrategy[Any]:
     module = import_module(module_path)
-    builder = MessageStrategies(module, version, message.flexible_in(version))
+    builder = MessageStrategies(module, version, message.flexible_in(version), kio_domain)
     return builder.struct(Struct(message.name, message.fields))
 
 

@@ -1,0 +1,100 @@
+"""Our message definitions against Apache Kafka's own message specifications.
+
+The specifications live outside the project (`../shared/kafka-protocol/message`); this test
+skips when they are absent. For every message and every version we speak, each field that
+exists in that version must match by name, type, nullability and tag, at every nesting level.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kctl.protocol.schema.apis import APIS, RECORD_SCHEMAS
+from kctl.protocol.schema.dsl import Array, Field, Message, Struct, Versions
+
+SPEC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "kafka-protocol" / "message"
+
+pytestmark = pytest.mark.skipif(not SPEC_DIR.is_dir(), reason="Kafka message specs not present")
+
+
+def load_spec(name: str) -> dict[str, Any]:
+    text = (SPEC_DIR / f"{name}.json").read_text()
+    return json.loads(re.sub(r"//.*$", "", text, flags=re.M))  # type: ignore[no-any-return]
+
+
+def snake(name: str) -> str:
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name).lower()
+
+
+def in_range(text: str | None, version: int) -> bool:
+    parsed = Versions.parse(text)
+    return parsed is not None and version in parsed
+
+
+def their_fields(fields: list[dict[str, Any]], version: int, common: dict[str, Any]) -> list[tuple[Any, ...]]:
+    out = []
+    for f in fields:
+        if not in_range(f["versions"], version):
+            continue
+        kind = f["type"]
+        element = kind.removeprefix("[]")
+        nested: Any = None
+        if element[0].isupper():
+            nested = their_fields(f.get("fields") or common[element], version, common)
+            kind = kind.replace(element, "struct")
+        tag = f.get("tag") if in_range(f.get("taggedVersions"), version) else None
+        out.append((snake(f["name"]), kind, in_range(f.get("nullableVersions"), version), tag, nested))
+    return out
+
+
+def our_fields(fields: tuple[Field, ...], version: int) -> list[tuple[Any, ...]]:
+    out = []
+    for f in fields:
+        if not f.present_in(version):
+            continue
+        kind = f.type
+        element = kind.element if isinstance(kind, Array) else kind
+        nested = our_fields(element.fields, version) if isinstance(element, Struct) else None
+        name = "struct" if isinstance(element, Struct) else str(element)
+        text = f"[]{name}" if isinstance(kind, Array) else name
+        tag = f.tag if f.tagged_in(version) else None
+        out.append((f.name, text, f.nullable_in(version), tag, nested))
+    return out
+
+
+def check_message(ours: Message, spec: dict[str, Any]) -> None:
+    valid = Versions.parse(spec["validVersions"])
+    assert valid is not None
+    common = {c["name"]: c["fields"] for c in spec.get("commonStructs", [])}
+    for version in ours.all_versions():
+        assert version in valid, f"{ours.name} v{version} is not a Kafka version"
+        assert ours.flexible_in(version) == in_range(spec.get("flexibleVersions"), version), (ours.name, version)
+        assert our_fields(ours.fields, version) == their_fields(spec["fields"], version, common), (
+            f"{ours.name} v{version}"
+        )
+
+
+@pytest.mark.parametrize("api", APIS, ids=lambda a: a.name)
+def test_api_matches_kafka(api: Any) -> None:
+    request, response = load_spec(api.request.name), load_spec(api.response.name)
+    assert request["apiKey"] == api.key == response["apiKey"]
+    check_message(api.request, request)
+    check_message(api.response, response)
+
+
+@pytest.mark.parametrize("schema", RECORD_SCHEMAS, ids=lambda m: m.name)
+def test_record_schema_matches_kafka(schema: Message) -> None:
+    check_message(schema, load_spec(schema.name))
+
+
+def test_every_api_in_the_table_is_defined() -> None:
+    # Section 1.1 of the research notes, plus DescribeLogDirs which the broker needs.
+    wanted = {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 32, 33, 35, 36, 37,
+              42, 44, 47, 50, 51, 60, 75}
+    assert wanted <= {api.key for api in APIS}
