@@ -40,16 +40,7 @@ def protocol_command() -> None:
 
 def run(args: list[str]) -> int:
     try:
-        app(args=args, prog_name="kctl", standalone_mode=False)
-    except typer.Exit as exc:
-        return exc.exit_code
-    except Exception as exc:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 130
-        raise
+        app(args=args, prog_name="kctl")
+    except SystemExit as exc:  # click ends every run, good or bad, with SystemExit
+        return exc.code if isinstance(exc.code, int) else 1
     return 0

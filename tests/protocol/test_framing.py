@@ -1,0 +1,105 @@
+"""The sans-IO connections, driven through a fake link: no sockets."""
+
+from __future__ import annotations
+
+import pytest
+
+from kctl.protocol.errors import CorrelationError, DecodeError, FrameTooLargeError
+from kctl.protocol.framing import (
+    NEED_DATA,
+    ClientConnection,
+    FrameBuffer,
+    RequestReceived,
+    ResponseReceived,
+    ServerConnection,
+    UnsupportedRequest,
+)
+from kctl.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic, MetadataResponse
+from kctl.protocol.messages.produce import ProduceRequest
+
+
+def test_pipelined_requests_are_answered_in_order_by_correlation_id() -> None:
+    client, server = ClientConnection(client_id="t"), ServerConnection()
+    wire = b""
+    ids = []
+    for version in (2, 9, 12):
+        correlation_id, data = client.send_request(MetadataRequest(topics=[MetadataRequestTopic(name=f"t{version}")]), version)
+        ids.append(correlation_id)
+        wire += data
+    assert ids == [0, 1, 2] and client.in_flight == 3
+    server.receive_data(wire)
+    answers = b""
+    while (event := server.next_event()) is not NEED_DATA:
+        assert isinstance(event, RequestReceived)
+        assert event.header.client_id == "t"
+        answers += server.send_response(event.header, MetadataResponse(cluster_id=event.body.topics[0].name))
+    # Feed the answers back one byte at a time: every prefix is NEED_DATA until a frame completes.
+    seen = []
+    for byte in answers:
+        client.receive_data(bytes([byte]))
+        while (response := client.next_event()) is not NEED_DATA:
+            assert isinstance(response, ResponseReceived)
+            seen.append((response.correlation_id, response.api_version, response.body.cluster_id))
+    assert seen == [(0, 2, "t2"), (1, 9, "t9"), (2, 12, "t12")]
+    assert client.in_flight == 0
+
+
+def test_requests_without_response_are_not_awaited() -> None:
+    client = ClientConnection()
+    client.send_request(ProduceRequest(acks=0, timeout_ms=1), 9, expect_response=False)
+    assert client.in_flight == 0
+
+
+def test_unknown_correlation_id_is_an_error() -> None:
+    client = ClientConnection()
+    client.receive_data(b"\x00\x00\x00\x04\x00\x00\x00\x09")
+    with pytest.raises(CorrelationError):
+        client.next_event()
+
+
+def test_unknown_api_key_and_version_are_events_not_crashes() -> None:
+    server = ServerConnection()
+    for key, version in ((999, 0), (3, 40), (0, -1)):
+        header = key.to_bytes(2, "big", signed=True) + version.to_bytes(2, "big", signed=True) + b"\x00\x00\x00\x01\xff\xff"
+        server.receive_data(len(header).to_bytes(4, "big") + header)
+        event = server.next_event()
+        assert isinstance(event, UnsupportedRequest)
+        assert (event.header.api_key, event.header.api_version) == (key, version)
+
+
+@pytest.mark.parametrize("length", [b"\xff\xff\xff\xff", b"\x80\x00\x00\x00", b"\x7f\xff\xff\xff"])
+def test_negative_or_oversized_frame_length_is_rejected_before_allocating(length: bytes) -> None:
+    frames = FrameBuffer(max_frame_size=1024)
+    frames.feed(length + b"\x00")
+    with pytest.raises(FrameTooLargeError):
+        frames.next_frame()
+
+
+def test_truncated_body_inside_a_whole_frame_is_a_decode_error() -> None:
+    server = ServerConnection()
+    # Metadata v0 claims one topic but the frame ends after the count.
+    request = b"\x00\x03\x00\x00\x00\x00\x00\x01\xff\xff" + b"\x00\x00\x00\x01"
+    server.receive_data(len(request).to_bytes(4, "big") + request)
+    with pytest.raises(DecodeError):
+        server.next_event()
+
+
+def test_huge_array_count_fails_fast() -> None:
+    server = ServerConnection()
+    request = b"\x00\x03\x00\x00\x00\x00\x00\x01\xff\xff" + b"\x7f\xff\xff\xff"
+    server.receive_data(len(request).to_bytes(4, "big") + request)
+    with pytest.raises(DecodeError, match="array"):
+        server.next_event()
+
+
+def test_frame_buffer_compacts_and_keeps_partial_frames() -> None:
+    frames = FrameBuffer()
+    payload = b"\x00\x00\x00\x03abc" * 1000
+    frames.feed(payload[:5])
+    assert frames.next_frame() is None
+    frames.feed(payload[5:])
+    got = []
+    while (frame := frames.next_frame()) is not None:
+        got.append(frame)
+    assert got == [b"abc"] * 1000
+    assert frames.buffered == 0
