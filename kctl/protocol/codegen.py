@@ -398,7 +398,11 @@ class DecodeBody:
     def tags(self, tagged: list[Field], names: dict[str, str], indent: int) -> None:
         out = self.out
         if not tagged:
-            out.add(indent, "o = w.skip_tags(b, o)")
+            # Almost every tagged-field section is empty: test for that inline.
+            out.add(indent, "if b[o] == 0:")
+            out.add(indent + 1, "o += 1")
+            out.add(indent, "else:")
+            out.add(indent + 1, "o = w.skip_tags(b, o)")
             return
         for f in tagged:
             out.add(indent, f"{names[f.name]}: {py_type(f)} = {default_literal(f)}")
@@ -426,8 +430,13 @@ class DecodeBody:
                 out.add(indent, f"{target}: {py_type(f) if nullable else py_type(f).replace(' | None', '')}")
             count = self.fresh("n")
             if self.flexible:
-                out.add(indent, f"{count}, o = w.read_uvarint(b, o)")
-                out.add(indent, f"{count} -= 1")
+                # Compact array lengths nearly always fit one varint byte: read that inline.
+                out.add(indent, f"{count} = b[o] - 1")
+                out.add(indent, f"if {count} < 127:")
+                out.add(indent + 1, "o += 1")
+                out.add(indent, "else:")
+                out.add(indent + 1, f"{count}, o = w.read_uvarint(b, o)")
+                out.add(indent + 1, f"{count} -= 1")
             else:
                 out.add(indent, f"{count}, = w.unpack_i32(b, o)")
                 out.add(indent, "o += 4")

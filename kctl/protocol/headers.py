@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from struct import Struct
 from struct import error as StructError
+
+from typing import NamedTuple
 
 from . import _wire as w
 from .api import API_BY_KEY
 from .errors import DecodeError
 
-_REQUEST_PREFIX = Struct(">hhi")
+_REQUEST_PREFIX = Struct(">hhih")  # key, version, correlation id, client id length
 _CORRELATION = Struct(">i")
 
 
-@dataclass(frozen=True, slots=True)
-class RequestHeader:
+class RequestHeader(NamedTuple):
+    # A NamedTuple: one is built per request, and that is several times cheaper than a dataclass.
     api_key: int
     api_version: int
     correlation_id: int
@@ -23,7 +24,7 @@ class RequestHeader:
 
 
 def encode_request_header(header: RequestHeader, header_version: int) -> bytes:
-    buf = bytearray(_REQUEST_PREFIX.pack(header.api_key, header.api_version, header.correlation_id))
+    buf = bytearray(_REQUEST_PREFIX.pack(header.api_key, header.api_version, header.correlation_id, 0)[:8])
     if header_version >= 1:
         # The client id stays a classic (int16-length) string even in header v2, so that any
         # server can read the header of an ApiVersions request of any version.
@@ -40,12 +41,19 @@ def decode_request_header(data: bytes, offset: int = 0) -> tuple[RequestHeader, 
     is all a server needs to answer them with an error.
     """
     try:
-        api_key, api_version, correlation_id = _REQUEST_PREFIX.unpack_from(data, offset)
-        client_id, o = w.read_nullable_string(data, offset + 8)
+        api_key, api_version, correlation_id, length = _REQUEST_PREFIX.unpack_from(data, offset)
     except StructError:
         raise DecodeError("truncated request header") from None
+    o = offset + 10
+    if length < 0:
+        client_id = None
+    else:
+        client_id = data[o : o + length].decode("utf-8", "replace")
+        o += length
+        if o > len(data):
+            raise DecodeError("truncated request header")
     spec = API_BY_KEY.get(api_key)
-    if spec is not None and spec.supports(api_version) and spec.is_flexible(api_version):
+    if spec is not None and spec.flexible_from is not None and spec.flexible_from <= api_version <= spec.max_version:
         o = w.skip_tags(data, o)
     return RequestHeader(api_key, api_version, correlation_id, client_id), o
 

@@ -130,8 +130,12 @@ def _encode_AlterConfigsRequest_v2(m: AlterConfigsRequest, buf: bytearray) -> No
 def _decode_AlterConfigsRequest_v2(b: bytes, o: int) -> tuple[AlterConfigsRequest, int]:
     n: int
     d1_resources: list[AlterConfigsResource]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field resources")
     elif n2 > len(b) - o:
@@ -143,8 +147,12 @@ def _decode_AlterConfigsRequest_v2(b: bytes, o: int) -> tuple[AlterConfigsReques
             o += 1
             d4_resource_name, o = w.read_compact_string(b, o)
             d4_configs: list[AlterableConfig]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field configs")
             elif n5 > len(b) - o:
@@ -154,15 +162,24 @@ def _decode_AlterConfigsRequest_v2(b: bytes, o: int) -> tuple[AlterConfigsReques
                 for _ in range(n5):
                     d7_name, o = w.read_compact_string(b, o)
                     d7_value, o = w.read_compact_nullable_string(b, o)
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(AlterableConfig(d7_name, d7_value))
                 d4_configs = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(AlterConfigsResource(d4_resource_type, d4_resource_name, d4_configs))
         d1_resources = l3
     d1_validate_only, = _U_o(b, o)
     o += 1
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return AlterConfigsRequest(d1_resources, d1_validate_only), o
 
 
@@ -220,8 +237,12 @@ def _decode_AlterConfigsResponse_v2(b: bytes, o: int) -> tuple[AlterConfigsRespo
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_responses: list[AlterConfigsResourceResponse]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field responses")
     elif n2 > len(b) - o:
@@ -235,10 +256,16 @@ def _decode_AlterConfigsResponse_v2(b: bytes, o: int) -> tuple[AlterConfigsRespo
             d4_resource_type, = _U_b(b, o)
             o += 1
             d4_resource_name, o = w.read_compact_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(AlterConfigsResourceResponse(d4_error_code, d4_error_message, d4_resource_type, d4_resource_name))
         d1_responses = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return AlterConfigsResponse(d1_throttle_time_ms, d1_responses), o
 
 

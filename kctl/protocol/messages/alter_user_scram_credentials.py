@@ -82,8 +82,12 @@ def _encode_AlterUserScramCredentialsRequest_v0(m: AlterUserScramCredentialsRequ
 def _decode_AlterUserScramCredentialsRequest_v0(b: bytes, o: int) -> tuple[AlterUserScramCredentialsRequest, int]:
     n: int
     d1_deletions: list[ScramCredentialDeletion]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field deletions")
     elif n2 > len(b) - o:
@@ -94,12 +98,19 @@ def _decode_AlterUserScramCredentialsRequest_v0(b: bytes, o: int) -> tuple[Alter
             d4_name, o = w.read_compact_string(b, o)
             d4_mechanism, = _U_b(b, o)
             o += 1
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(ScramCredentialDeletion(d4_name, d4_mechanism))
         d1_deletions = l3
     d1_upsertions: list[ScramCredentialUpsertion]
-    n5, o = w.read_uvarint(b, o)
-    n5 -= 1
+    n5 = b[o] - 1
+    if n5 < 127:
+        o += 1
+    else:
+        n5, o = w.read_uvarint(b, o)
+        n5 -= 1
     if n5 < 0:
         raise w.invalid("null array in non-nullable field upsertions")
     elif n5 > len(b) - o:
@@ -112,10 +123,16 @@ def _decode_AlterUserScramCredentialsRequest_v0(b: bytes, o: int) -> tuple[Alter
             o += 5
             d7_salt, o = w.read_compact_bytes(b, o)
             d7_salted_password, o = w.read_compact_bytes(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l6.append(ScramCredentialUpsertion(d7_name, d7_mechanism, d7_iterations, d7_salt, d7_salted_password))
         d1_upsertions = l6
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return AlterUserScramCredentialsRequest(d1_deletions, d1_upsertions), o
 
 
@@ -136,8 +153,12 @@ def _decode_AlterUserScramCredentialsResponse_v0(b: bytes, o: int) -> tuple[Alte
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_results: list[AlterUserScramCredentialsResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field results")
     elif n2 > len(b) - o:
@@ -149,10 +170,16 @@ def _decode_AlterUserScramCredentialsResponse_v0(b: bytes, o: int) -> tuple[Alte
             d4_error_code, = _U_h(b, o)
             o += 2
             d4_error_message, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(AlterUserScramCredentialsResult(d4_user, d4_error_code, d4_error_message))
         d1_results = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return AlterUserScramCredentialsResponse(d1_throttle_time_ms, d1_results), o
 
 

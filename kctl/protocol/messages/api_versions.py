@@ -92,7 +92,10 @@ def _decode_ApiVersionsRequest_v3_4(b: bytes, o: int) -> tuple[ApiVersionsReques
     n: int
     d1_client_software_name, o = w.read_compact_string(b, o)
     d1_client_software_version, o = w.read_compact_string(b, o)
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return ApiVersionsRequest(d1_client_software_name, d1_client_software_version), o
 
 
@@ -202,8 +205,12 @@ def _decode_ApiVersionsResponse_v3_4(b: bytes, o: int) -> tuple[ApiVersionsRespo
     d1_error_code, = _U_h(b, o)
     o += 2
     d1_api_keys: list[ApiVersion]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field api_keys")
     elif n2 > len(b) - o:
@@ -213,7 +220,10 @@ def _decode_ApiVersionsResponse_v3_4(b: bytes, o: int) -> tuple[ApiVersionsRespo
         for _ in range(n2):
             d4_api_key, d4_min_version, d4_max_version, = _U_hhh(b, o)
             o += 6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(ApiVersion(d4_api_key, d4_min_version, d4_max_version))
         d1_api_keys = l3
     d1_throttle_time_ms, = _U_i(b, o)
@@ -230,8 +240,12 @@ def _decode_ApiVersionsResponse_v3_4(b: bytes, o: int) -> tuple[ApiVersionsRespo
         if te6 > len(b):
             raise w.truncated("tagged field")
         if tag == 0:
-            n7, o = w.read_uvarint(b, o)
-            n7 -= 1
+            n7 = b[o] - 1
+            if n7 < 127:
+                o += 1
+            else:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
             if n7 < 0:
                 raise w.invalid("null array in non-nullable field supported_features")
             elif n7 > len(b) - o:
@@ -242,15 +256,22 @@ def _decode_ApiVersionsResponse_v3_4(b: bytes, o: int) -> tuple[ApiVersionsRespo
                     d9_name, o = w.read_compact_string(b, o)
                     d9_min_version, d9_max_version, = _U_hh(b, o)
                     o += 4
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l8.append(SupportedFeatureKey(d9_name, d9_min_version, d9_max_version))
                 d1_supported_features = l8
         elif tag == 1:
             d1_finalized_features_epoch, = _U_q(b, o)
             o += 8
         elif tag == 2:
-            n10, o = w.read_uvarint(b, o)
-            n10 -= 1
+            n10 = b[o] - 1
+            if n10 < 127:
+                o += 1
+            else:
+                n10, o = w.read_uvarint(b, o)
+                n10 -= 1
             if n10 < 0:
                 raise w.invalid("null array in non-nullable field finalized_features")
             elif n10 > len(b) - o:
@@ -261,7 +282,10 @@ def _decode_ApiVersionsResponse_v3_4(b: bytes, o: int) -> tuple[ApiVersionsRespo
                     d12_name, o = w.read_compact_string(b, o)
                     d12_max_version_level, d12_min_version_level, = _U_hh(b, o)
                     o += 4
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l11.append(FinalizedFeatureKey(d12_name, d12_max_version_level, d12_min_version_level))
                 d1_finalized_features = l11
         elif tag == 3:

@@ -140,8 +140,12 @@ def _encode_CreatePartitionsRequest_v2_3(m: CreatePartitionsRequest, buf: bytear
 def _decode_CreatePartitionsRequest_v2_3(b: bytes, o: int) -> tuple[CreatePartitionsRequest, int]:
     n: int
     d1_topics: list[CreatePartitionsTopic]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -153,8 +157,12 @@ def _decode_CreatePartitionsRequest_v2_3(b: bytes, o: int) -> tuple[CreatePartit
             d4_count, = _U_i(b, o)
             o += 4
             d4_assignments: list[CreatePartitionsAssignment] | None
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 d4_assignments = None
             elif n5 > len(b) - o:
@@ -163,23 +171,36 @@ def _decode_CreatePartitionsRequest_v2_3(b: bytes, o: int) -> tuple[CreatePartit
                 l6: list[CreatePartitionsAssignment] = []
                 for _ in range(n5):
                     d7_broker_ids: list[int]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field broker_ids")
                     elif n8 > len(b) - o:
                         raise w.truncated("array broker_ids")
                     else:
                         d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(CreatePartitionsAssignment(d7_broker_ids))
                 d4_assignments = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(CreatePartitionsTopic(d4_name, d4_count, d4_assignments))
         d1_topics = l3
     d1_timeout_ms, d1_validate_only, = _U_io(b, o)
     o += 5
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return CreatePartitionsRequest(d1_topics, d1_timeout_ms, d1_validate_only), o
 
 
@@ -233,8 +254,12 @@ def _decode_CreatePartitionsResponse_v2_3(b: bytes, o: int) -> tuple[CreateParti
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_results: list[CreatePartitionsTopicResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field results")
     elif n2 > len(b) - o:
@@ -246,10 +271,16 @@ def _decode_CreatePartitionsResponse_v2_3(b: bytes, o: int) -> tuple[CreateParti
             d4_error_code, = _U_h(b, o)
             o += 2
             d4_error_message, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(CreatePartitionsTopicResult(d4_name, d4_error_code, d4_error_message))
         d1_results = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return CreatePartitionsResponse(d1_throttle_time_ms, d1_results), o
 
 

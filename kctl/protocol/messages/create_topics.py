@@ -274,8 +274,12 @@ def _encode_CreateTopicsRequest_v5_7(m: CreateTopicsRequest, buf: bytearray) -> 
 def _decode_CreateTopicsRequest_v5_7(b: bytes, o: int) -> tuple[CreateTopicsRequest, int]:
     n: int
     d1_topics: list[CreatableTopic]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -287,8 +291,12 @@ def _decode_CreateTopicsRequest_v5_7(b: bytes, o: int) -> tuple[CreateTopicsRequ
             d4_num_partitions, d4_replication_factor, = _U_ih(b, o)
             o += 6
             d4_assignments: list[CreatableReplicaAssignment]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field assignments")
             elif n5 > len(b) - o:
@@ -299,20 +307,31 @@ def _decode_CreateTopicsRequest_v5_7(b: bytes, o: int) -> tuple[CreateTopicsRequ
                     d7_partition_index, = _U_i(b, o)
                     o += 4
                     d7_broker_ids: list[int]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field broker_ids")
                     elif n8 > len(b) - o:
                         raise w.truncated("array broker_ids")
                     else:
                         d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(CreatableReplicaAssignment(d7_partition_index, d7_broker_ids))
                 d4_assignments = l6
             d4_configs: list[CreatableTopicConfig]
-            n9, o = w.read_uvarint(b, o)
-            n9 -= 1
+            n9 = b[o] - 1
+            if n9 < 127:
+                o += 1
+            else:
+                n9, o = w.read_uvarint(b, o)
+                n9 -= 1
             if n9 < 0:
                 raise w.invalid("null array in non-nullable field configs")
             elif n9 > len(b) - o:
@@ -322,15 +341,24 @@ def _decode_CreateTopicsRequest_v5_7(b: bytes, o: int) -> tuple[CreateTopicsRequ
                 for _ in range(n9):
                     d11_name, o = w.read_compact_string(b, o)
                     d11_value, o = w.read_compact_nullable_string(b, o)
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l10.append(CreatableTopicConfig(d11_name, d11_value))
                 d4_configs = l10
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(CreatableTopic(d4_name, d4_num_partitions, d4_replication_factor, d4_assignments, d4_configs))
         d1_topics = l3
     d1_timeout_ms, d1_validate_only, = _U_io(b, o)
     o += 5
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return CreateTopicsRequest(d1_topics, d1_timeout_ms, d1_validate_only), o
 
 
@@ -460,8 +488,12 @@ def _decode_CreateTopicsResponse_v5_6(b: bytes, o: int) -> tuple[CreateTopicsRes
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_topics: list[CreatableTopicResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -476,8 +508,12 @@ def _decode_CreateTopicsResponse_v5_6(b: bytes, o: int) -> tuple[CreateTopicsRes
             d4_num_partitions, d4_replication_factor, = _U_ih(b, o)
             o += 6
             d4_configs: list[CreatableTopicConfigs] | None
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 d4_configs = None
             elif n5 > len(b) - o:
@@ -489,7 +525,10 @@ def _decode_CreateTopicsResponse_v5_6(b: bytes, o: int) -> tuple[CreateTopicsRes
                     d7_value, o = w.read_compact_nullable_string(b, o)
                     d7_read_only, d7_config_source, d7_is_sensitive, = _U_obo(b, o)
                     o += 3
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(CreatableTopicConfigs(d7_name, d7_value, d7_read_only, d7_config_source, d7_is_sensitive))
                 d4_configs = l6
             d4_topic_config_error_code: int = 0
@@ -506,7 +545,10 @@ def _decode_CreateTopicsResponse_v5_6(b: bytes, o: int) -> tuple[CreateTopicsRes
                 o = te9
             l3.append(CreatableTopicResult(d4_name, w.ZERO_UUID, d4_error_code, d4_error_message, d4_topic_config_error_code, d4_num_partitions, d4_replication_factor, d4_configs))
         d1_topics = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return CreateTopicsResponse(d1_throttle_time_ms, d1_topics), o
 
 
@@ -546,8 +588,12 @@ def _decode_CreateTopicsResponse_v7(b: bytes, o: int) -> tuple[CreateTopicsRespo
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_topics: list[CreatableTopicResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -563,8 +609,12 @@ def _decode_CreateTopicsResponse_v7(b: bytes, o: int) -> tuple[CreateTopicsRespo
             d4_num_partitions, d4_replication_factor, = _U_ih(b, o)
             o += 6
             d4_configs: list[CreatableTopicConfigs] | None
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 d4_configs = None
             elif n5 > len(b) - o:
@@ -576,7 +626,10 @@ def _decode_CreateTopicsResponse_v7(b: bytes, o: int) -> tuple[CreateTopicsRespo
                     d7_value, o = w.read_compact_nullable_string(b, o)
                     d7_read_only, d7_config_source, d7_is_sensitive, = _U_obo(b, o)
                     o += 3
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(CreatableTopicConfigs(d7_name, d7_value, d7_read_only, d7_config_source, d7_is_sensitive))
                 d4_configs = l6
             d4_topic_config_error_code: int = 0
@@ -593,7 +646,10 @@ def _decode_CreateTopicsResponse_v7(b: bytes, o: int) -> tuple[CreateTopicsRespo
                 o = te9
             l3.append(CreatableTopicResult(d4_name, d4_topic_id, d4_error_code, d4_error_message, d4_topic_config_error_code, d4_num_partitions, d4_replication_factor, d4_configs))
         d1_topics = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return CreateTopicsResponse(d1_throttle_time_ms, d1_topics), o
 
 

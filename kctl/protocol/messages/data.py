@@ -436,7 +436,10 @@ def _decode_OffsetCommitValue_v4(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     d1_metadata, o = w.read_compact_string(b, o)
     d1_commit_timestamp, = _U_q(b, o)
     o += 8
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return OffsetCommitValue(d1_offset, d1_leader_epoch, d1_metadata, d1_commit_timestamp, -1), o
 
 
@@ -668,8 +671,12 @@ def _decode_GroupMetadataValue_v4(b: bytes, o: int) -> tuple[GroupMetadataValue,
     d1_current_state_timestamp, = _U_q(b, o)
     o += 8
     d1_members: list[MemberMetadata]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field members")
     elif n2 > len(b) - o:
@@ -685,10 +692,16 @@ def _decode_GroupMetadataValue_v4(b: bytes, o: int) -> tuple[GroupMetadataValue,
             o += 8
             d4_subscription, o = w.read_compact_bytes(b, o)
             d4_assignment, o = w.read_compact_bytes(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(MemberMetadata(d4_member_id, d4_group_instance_id, d4_client_id, d4_client_host, d4_rebalance_timeout, d4_session_timeout, d4_subscription, d4_assignment))
         d1_members = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return GroupMetadataValue(d1_protocol_type, d1_generation, d1_protocol, d1_leader, d1_current_state_timestamp, d1_members), o
 
 

@@ -72,8 +72,12 @@ def _encode_DeleteGroupsRequest_v2(m: DeleteGroupsRequest, buf: bytearray) -> No
 def _decode_DeleteGroupsRequest_v2(b: bytes, o: int) -> tuple[DeleteGroupsRequest, int]:
     n: int
     d1_groups_names: list[str]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field groups_names")
     elif n2 > len(b) - o:
@@ -84,7 +88,10 @@ def _decode_DeleteGroupsRequest_v2(b: bytes, o: int) -> tuple[DeleteGroupsReques
             i4, o = w.read_compact_string(b, o)
             l3.append(i4)
         d1_groups_names = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DeleteGroupsRequest(d1_groups_names), o
 
 
@@ -135,8 +142,12 @@ def _decode_DeleteGroupsResponse_v2(b: bytes, o: int) -> tuple[DeleteGroupsRespo
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_results: list[DeletableGroupResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field results")
     elif n2 > len(b) - o:
@@ -147,10 +158,16 @@ def _decode_DeleteGroupsResponse_v2(b: bytes, o: int) -> tuple[DeleteGroupsRespo
             d4_group_id, o = w.read_compact_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DeletableGroupResult(d4_group_id, d4_error_code))
         d1_results = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DeleteGroupsResponse(d1_throttle_time_ms, d1_results), o
 
 

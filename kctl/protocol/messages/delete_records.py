@@ -124,8 +124,12 @@ def _encode_DeleteRecordsRequest_v2(m: DeleteRecordsRequest, buf: bytearray) -> 
 def _decode_DeleteRecordsRequest_v2(b: bytes, o: int) -> tuple[DeleteRecordsRequest, int]:
     n: int
     d1_topics: list[DeleteRecordsTopic]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -135,8 +139,12 @@ def _decode_DeleteRecordsRequest_v2(b: bytes, o: int) -> tuple[DeleteRecordsRequ
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[DeleteRecordsPartition]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -146,15 +154,24 @@ def _decode_DeleteRecordsRequest_v2(b: bytes, o: int) -> tuple[DeleteRecordsRequ
                 for _ in range(n5):
                     d7_partition_index, d7_offset, = _U_iq(b, o)
                     o += 12
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(DeleteRecordsPartition(d7_partition_index, d7_offset))
                 d4_partitions = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DeleteRecordsTopic(d4_name, d4_partitions))
         d1_topics = l3
     d1_timeout_ms, = _U_i(b, o)
     o += 4
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DeleteRecordsRequest(d1_topics, d1_timeout_ms), o
 
 
@@ -224,8 +241,12 @@ def _decode_DeleteRecordsResponse_v2(b: bytes, o: int) -> tuple[DeleteRecordsRes
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_topics: list[DeleteRecordsTopicResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -235,8 +256,12 @@ def _decode_DeleteRecordsResponse_v2(b: bytes, o: int) -> tuple[DeleteRecordsRes
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[DeleteRecordsPartitionResult]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -246,13 +271,22 @@ def _decode_DeleteRecordsResponse_v2(b: bytes, o: int) -> tuple[DeleteRecordsRes
                 for _ in range(n5):
                     d7_partition_index, d7_low_watermark, d7_error_code, = _U_iqh(b, o)
                     o += 14
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(DeleteRecordsPartitionResult(d7_partition_index, d7_low_watermark, d7_error_code))
                 d4_partitions = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DeleteRecordsTopicResult(d4_name, d4_partitions))
         d1_topics = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DeleteRecordsResponse(d1_throttle_time_ms, d1_topics), o
 
 

@@ -86,8 +86,12 @@ def _encode_DeleteTopicsRequest_v4_5(m: DeleteTopicsRequest, buf: bytearray) -> 
 def _decode_DeleteTopicsRequest_v4_5(b: bytes, o: int) -> tuple[DeleteTopicsRequest, int]:
     n: int
     d1_topic_names: list[str]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topic_names")
     elif n2 > len(b) - o:
@@ -100,7 +104,10 @@ def _decode_DeleteTopicsRequest_v4_5(b: bytes, o: int) -> tuple[DeleteTopicsRequ
         d1_topic_names = l3
     d1_timeout_ms, = _U_i(b, o)
     o += 4
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DeleteTopicsRequest([], d1_topic_names, d1_timeout_ms), o
 
 
@@ -118,8 +125,12 @@ def _encode_DeleteTopicsRequest_v6(m: DeleteTopicsRequest, buf: bytearray) -> No
 def _decode_DeleteTopicsRequest_v6(b: bytes, o: int) -> tuple[DeleteTopicsRequest, int]:
     n: int
     d1_topics: list[DeleteTopicState]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -129,12 +140,18 @@ def _decode_DeleteTopicsRequest_v6(b: bytes, o: int) -> tuple[DeleteTopicsReques
         for _ in range(n2):
             d4_name, o = w.read_compact_nullable_string(b, o)
             d4_topic_id, o = w.read_uuid(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DeleteTopicState(d4_name, d4_topic_id))
         d1_topics = l3
     d1_timeout_ms, = _U_i(b, o)
     o += 4
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DeleteTopicsRequest(d1_topics, [], d1_timeout_ms), o
 
 
@@ -213,8 +230,12 @@ def _decode_DeleteTopicsResponse_v4(b: bytes, o: int) -> tuple[DeleteTopicsRespo
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_responses: list[DeletableTopicResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field responses")
     elif n2 > len(b) - o:
@@ -225,10 +246,16 @@ def _decode_DeleteTopicsResponse_v4(b: bytes, o: int) -> tuple[DeleteTopicsRespo
             d4_name, o = w.read_compact_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DeletableTopicResult(d4_name, w.ZERO_UUID, d4_error_code, None))
         d1_responses = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DeleteTopicsResponse(d1_throttle_time_ms, d1_responses), o
 
 
@@ -249,8 +276,12 @@ def _decode_DeleteTopicsResponse_v5(b: bytes, o: int) -> tuple[DeleteTopicsRespo
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_responses: list[DeletableTopicResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field responses")
     elif n2 > len(b) - o:
@@ -262,10 +293,16 @@ def _decode_DeleteTopicsResponse_v5(b: bytes, o: int) -> tuple[DeleteTopicsRespo
             d4_error_code, = _U_h(b, o)
             o += 2
             d4_error_message, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DeletableTopicResult(d4_name, w.ZERO_UUID, d4_error_code, d4_error_message))
         d1_responses = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DeleteTopicsResponse(d1_throttle_time_ms, d1_responses), o
 
 
@@ -287,8 +324,12 @@ def _decode_DeleteTopicsResponse_v6(b: bytes, o: int) -> tuple[DeleteTopicsRespo
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_responses: list[DeletableTopicResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field responses")
     elif n2 > len(b) - o:
@@ -301,10 +342,16 @@ def _decode_DeleteTopicsResponse_v6(b: bytes, o: int) -> tuple[DeleteTopicsRespo
             d4_error_code, = _U_h(b, o)
             o += 2
             d4_error_message, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DeletableTopicResult(d4_name, d4_topic_id, d4_error_code, d4_error_message))
         d1_responses = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DeleteTopicsResponse(d1_throttle_time_ms, d1_responses), o
 
 

@@ -66,7 +66,10 @@ def _decode_DescribeClusterRequest_v0(b: bytes, o: int) -> tuple[DescribeCluster
     n: int
     d1_include_cluster_authorized_operations, = _U_o(b, o)
     o += 1
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeClusterRequest(d1_include_cluster_authorized_operations, 1), o
 
 
@@ -79,7 +82,10 @@ def _decode_DescribeClusterRequest_v1(b: bytes, o: int) -> tuple[DescribeCluster
     n: int
     d1_include_cluster_authorized_operations, d1_endpoint_type, = _U_ob(b, o)
     o += 2
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeClusterRequest(d1_include_cluster_authorized_operations, d1_endpoint_type), o
 
 
@@ -109,8 +115,12 @@ def _decode_DescribeClusterResponse_v0(b: bytes, o: int) -> tuple[DescribeCluste
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_brokers: list[DescribeClusterBroker]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field brokers")
     elif n2 > len(b) - o:
@@ -124,12 +134,18 @@ def _decode_DescribeClusterResponse_v0(b: bytes, o: int) -> tuple[DescribeCluste
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DescribeClusterBroker(d4_broker_id, d4_host, d4_port, d4_rack))
         d1_brokers = l3
     d1_cluster_authorized_operations, = _U_i(b, o)
     o += 4
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeClusterResponse(d1_throttle_time_ms, d1_error_code, d1_error_message, 1, d1_cluster_id, d1_controller_id, d1_brokers, d1_cluster_authorized_operations), o
 
 
@@ -162,8 +178,12 @@ def _decode_DescribeClusterResponse_v1(b: bytes, o: int) -> tuple[DescribeCluste
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_brokers: list[DescribeClusterBroker]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field brokers")
     elif n2 > len(b) - o:
@@ -177,12 +197,18 @@ def _decode_DescribeClusterResponse_v1(b: bytes, o: int) -> tuple[DescribeCluste
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DescribeClusterBroker(d4_broker_id, d4_host, d4_port, d4_rack))
         d1_brokers = l3
     d1_cluster_authorized_operations, = _U_i(b, o)
     o += 4
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeClusterResponse(d1_throttle_time_ms, d1_error_code, d1_error_message, d1_endpoint_type, d1_cluster_id, d1_controller_id, d1_brokers, d1_cluster_authorized_operations), o
 
 

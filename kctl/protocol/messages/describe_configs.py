@@ -259,8 +259,12 @@ def _encode_DescribeConfigsRequest_v4(m: DescribeConfigsRequest, buf: bytearray)
 def _decode_DescribeConfigsRequest_v4(b: bytes, o: int) -> tuple[DescribeConfigsRequest, int]:
     n: int
     d1_resources: list[DescribeConfigsResource]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field resources")
     elif n2 > len(b) - o:
@@ -272,8 +276,12 @@ def _decode_DescribeConfigsRequest_v4(b: bytes, o: int) -> tuple[DescribeConfigs
             o += 1
             d4_resource_name, o = w.read_compact_string(b, o)
             d4_configuration_keys: list[str] | None
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 d4_configuration_keys = None
             elif n5 > len(b) - o:
@@ -284,12 +292,18 @@ def _decode_DescribeConfigsRequest_v4(b: bytes, o: int) -> tuple[DescribeConfigs
                     i7, o = w.read_compact_string(b, o)
                     l6.append(i7)
                 d4_configuration_keys = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DescribeConfigsResource(d4_resource_type, d4_resource_name, d4_configuration_keys))
         d1_resources = l3
     d1_include_synonyms, d1_include_documentation, = _U_oo(b, o)
     o += 2
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeConfigsRequest(d1_resources, d1_include_synonyms, d1_include_documentation), o
 
 
@@ -550,8 +564,12 @@ def _decode_DescribeConfigsResponse_v4(b: bytes, o: int) -> tuple[DescribeConfig
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_results: list[DescribeConfigsResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field results")
     elif n2 > len(b) - o:
@@ -566,8 +584,12 @@ def _decode_DescribeConfigsResponse_v4(b: bytes, o: int) -> tuple[DescribeConfig
             o += 1
             d4_resource_name, o = w.read_compact_string(b, o)
             d4_configs: list[DescribeConfigsResourceResult]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field configs")
             elif n5 > len(b) - o:
@@ -580,8 +602,12 @@ def _decode_DescribeConfigsResponse_v4(b: bytes, o: int) -> tuple[DescribeConfig
                     d7_read_only, d7_config_source, d7_is_sensitive, = _U_obo(b, o)
                     o += 3
                     d7_synonyms: list[DescribeConfigsSynonym]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field synonyms")
                     elif n8 > len(b) - o:
@@ -593,19 +619,31 @@ def _decode_DescribeConfigsResponse_v4(b: bytes, o: int) -> tuple[DescribeConfig
                             d10_value, o = w.read_compact_nullable_string(b, o)
                             d10_source, = _U_b(b, o)
                             o += 1
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             l9.append(DescribeConfigsSynonym(d10_name, d10_value, d10_source))
                         d7_synonyms = l9
                     d7_config_type, = _U_b(b, o)
                     o += 1
                     d7_documentation, o = w.read_compact_nullable_string(b, o)
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(DescribeConfigsResourceResult(d7_name, d7_value, d7_read_only, False, d7_config_source, d7_is_sensitive, d7_synonyms, d7_config_type, d7_documentation))
                 d4_configs = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DescribeConfigsResult(d4_error_code, d4_error_message, d4_resource_type, d4_resource_name, d4_configs))
         d1_results = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeConfigsResponse(d1_throttle_time_ms, d1_results), o
 
 

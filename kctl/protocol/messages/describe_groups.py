@@ -121,8 +121,12 @@ def _encode_DescribeGroupsRequest_v5(m: DescribeGroupsRequest, buf: bytearray) -
 def _decode_DescribeGroupsRequest_v5(b: bytes, o: int) -> tuple[DescribeGroupsRequest, int]:
     n: int
     d1_groups: list[str]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field groups")
     elif n2 > len(b) - o:
@@ -135,7 +139,10 @@ def _decode_DescribeGroupsRequest_v5(b: bytes, o: int) -> tuple[DescribeGroupsRe
         d1_groups = l3
     d1_include_authorized_operations, = _U_o(b, o)
     o += 1
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeGroupsRequest(d1_groups, d1_include_authorized_operations), o
 
 
@@ -422,8 +429,12 @@ def _decode_DescribeGroupsResponse_v5(b: bytes, o: int) -> tuple[DescribeGroupsR
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_groups: list[DescribedGroup]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field groups")
     elif n2 > len(b) - o:
@@ -438,8 +449,12 @@ def _decode_DescribeGroupsResponse_v5(b: bytes, o: int) -> tuple[DescribeGroupsR
             d4_protocol_type, o = w.read_compact_string(b, o)
             d4_protocol_data, o = w.read_compact_string(b, o)
             d4_members: list[DescribedGroupMember]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field members")
             elif n5 > len(b) - o:
@@ -453,15 +468,24 @@ def _decode_DescribeGroupsResponse_v5(b: bytes, o: int) -> tuple[DescribeGroupsR
                     d7_client_host, o = w.read_compact_string(b, o)
                     d7_member_metadata, o = w.read_compact_bytes(b, o)
                     d7_member_assignment, o = w.read_compact_bytes(b, o)
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(DescribedGroupMember(d7_member_id, d7_group_instance_id, d7_client_id, d7_client_host, d7_member_metadata, d7_member_assignment))
                 d4_members = l6
             d4_authorized_operations, = _U_i(b, o)
             o += 4
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DescribedGroup(d4_error_code, d4_group_id, d4_group_state, d4_protocol_type, d4_protocol_data, d4_members, d4_authorized_operations))
         d1_groups = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeGroupsResponse(d1_throttle_time_ms, d1_groups), o
 
 

@@ -130,8 +130,12 @@ def _encode_DescribeLogDirsRequest_v2_4(m: DescribeLogDirsRequest, buf: bytearra
 def _decode_DescribeLogDirsRequest_v2_4(b: bytes, o: int) -> tuple[DescribeLogDirsRequest, int]:
     n: int
     d1_topics: list[DescribableLogDirTopic] | None
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         d1_topics = None
     elif n2 > len(b) - o:
@@ -141,18 +145,28 @@ def _decode_DescribeLogDirsRequest_v2_4(b: bytes, o: int) -> tuple[DescribeLogDi
         for _ in range(n2):
             d4_topic, o = w.read_compact_string(b, o)
             d4_partitions: list[int]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
                 d4_partitions, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DescribableLogDirTopic(d4_topic, d4_partitions))
         d1_topics = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeLogDirsRequest(d1_topics), o
 
 
@@ -248,8 +262,12 @@ def _decode_DescribeLogDirsResponse_v2(b: bytes, o: int) -> tuple[DescribeLogDir
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_results: list[DescribeLogDirsResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field results")
     elif n2 > len(b) - o:
@@ -261,8 +279,12 @@ def _decode_DescribeLogDirsResponse_v2(b: bytes, o: int) -> tuple[DescribeLogDir
             o += 2
             d4_log_dir, o = w.read_compact_string(b, o)
             d4_topics: list[DescribeLogDirsTopic]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field topics")
             elif n5 > len(b) - o:
@@ -272,8 +294,12 @@ def _decode_DescribeLogDirsResponse_v2(b: bytes, o: int) -> tuple[DescribeLogDir
                 for _ in range(n5):
                     d7_name, o = w.read_compact_string(b, o)
                     d7_partitions: list[DescribeLogDirsPartition]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field partitions")
                     elif n8 > len(b) - o:
@@ -283,16 +309,28 @@ def _decode_DescribeLogDirsResponse_v2(b: bytes, o: int) -> tuple[DescribeLogDir
                         for _ in range(n8):
                             d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key, = _U_iqqo(b, o)
                             o += 21
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             l9.append(DescribeLogDirsPartition(d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key))
                         d7_partitions = l9
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(DescribeLogDirsTopic(d7_name, d7_partitions))
                 d4_topics = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DescribeLogDirsResult(d4_error_code, d4_log_dir, d4_topics, -1, -1))
         d1_results = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeLogDirsResponse(d1_throttle_time_ms, 0, d1_results), o
 
 
@@ -322,8 +360,12 @@ def _decode_DescribeLogDirsResponse_v3(b: bytes, o: int) -> tuple[DescribeLogDir
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
     d1_results: list[DescribeLogDirsResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field results")
     elif n2 > len(b) - o:
@@ -335,8 +377,12 @@ def _decode_DescribeLogDirsResponse_v3(b: bytes, o: int) -> tuple[DescribeLogDir
             o += 2
             d4_log_dir, o = w.read_compact_string(b, o)
             d4_topics: list[DescribeLogDirsTopic]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field topics")
             elif n5 > len(b) - o:
@@ -346,8 +392,12 @@ def _decode_DescribeLogDirsResponse_v3(b: bytes, o: int) -> tuple[DescribeLogDir
                 for _ in range(n5):
                     d7_name, o = w.read_compact_string(b, o)
                     d7_partitions: list[DescribeLogDirsPartition]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field partitions")
                     elif n8 > len(b) - o:
@@ -357,16 +407,28 @@ def _decode_DescribeLogDirsResponse_v3(b: bytes, o: int) -> tuple[DescribeLogDir
                         for _ in range(n8):
                             d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key, = _U_iqqo(b, o)
                             o += 21
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             l9.append(DescribeLogDirsPartition(d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key))
                         d7_partitions = l9
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(DescribeLogDirsTopic(d7_name, d7_partitions))
                 d4_topics = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DescribeLogDirsResult(d4_error_code, d4_log_dir, d4_topics, -1, -1))
         d1_results = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeLogDirsResponse(d1_throttle_time_ms, d1_error_code, d1_results), o
 
 
@@ -397,8 +459,12 @@ def _decode_DescribeLogDirsResponse_v4(b: bytes, o: int) -> tuple[DescribeLogDir
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
     d1_results: list[DescribeLogDirsResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field results")
     elif n2 > len(b) - o:
@@ -410,8 +476,12 @@ def _decode_DescribeLogDirsResponse_v4(b: bytes, o: int) -> tuple[DescribeLogDir
             o += 2
             d4_log_dir, o = w.read_compact_string(b, o)
             d4_topics: list[DescribeLogDirsTopic]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field topics")
             elif n5 > len(b) - o:
@@ -421,8 +491,12 @@ def _decode_DescribeLogDirsResponse_v4(b: bytes, o: int) -> tuple[DescribeLogDir
                 for _ in range(n5):
                     d7_name, o = w.read_compact_string(b, o)
                     d7_partitions: list[DescribeLogDirsPartition]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field partitions")
                     elif n8 > len(b) - o:
@@ -432,18 +506,30 @@ def _decode_DescribeLogDirsResponse_v4(b: bytes, o: int) -> tuple[DescribeLogDir
                         for _ in range(n8):
                             d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key, = _U_iqqo(b, o)
                             o += 21
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             l9.append(DescribeLogDirsPartition(d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key))
                         d7_partitions = l9
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(DescribeLogDirsTopic(d7_name, d7_partitions))
                 d4_topics = l6
             d4_total_bytes, d4_usable_bytes, = _U_qq(b, o)
             o += 16
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DescribeLogDirsResult(d4_error_code, d4_log_dir, d4_topics, d4_total_bytes, d4_usable_bytes))
         d1_results = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeLogDirsResponse(d1_throttle_time_ms, d1_error_code, d1_results), o
 
 

@@ -96,8 +96,12 @@ def _encode_DescribeTopicPartitionsRequest_v0(m: DescribeTopicPartitionsRequest,
 def _decode_DescribeTopicPartitionsRequest_v0(b: bytes, o: int) -> tuple[DescribeTopicPartitionsRequest, int]:
     n: int
     d1_topics: list[TopicRequest]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -106,7 +110,10 @@ def _decode_DescribeTopicPartitionsRequest_v0(b: bytes, o: int) -> tuple[Describ
         l3: list[TopicRequest] = []
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(TopicRequest(d4_name))
         d1_topics = l3
     d1_response_partition_limit, = _U_i(b, o)
@@ -118,9 +125,15 @@ def _decode_DescribeTopicPartitionsRequest_v0(b: bytes, o: int) -> tuple[Describ
         d6_topic_name, o = w.read_compact_string(b, o)
         d6_partition_index, = _U_i(b, o)
         o += 4
-        o = w.skip_tags(b, o)
+        if b[o] == 0:
+            o += 1
+        else:
+            o = w.skip_tags(b, o)
         d1_cursor = Cursor(d6_topic_name, d6_partition_index)
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeTopicPartitionsRequest(d1_topics, d1_response_partition_limit, d1_cursor), o
 
 
@@ -177,8 +190,12 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_topics: list[DescribeTopicPartitionsResponseTopic]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -193,8 +210,12 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
             d4_is_internal, = _U_o(b, o)
             o += 1
             d4_partitions: list[DescribeTopicPartitionsResponsePartition]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -205,8 +226,12 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                     d7_error_code, d7_partition_index, d7_leader_id, d7_leader_epoch, = _U_hiii(b, o)
                     o += 14
                     d7_replica_nodes: list[int]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n8 > len(b) - o:
@@ -214,8 +239,12 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                     else:
                         d7_replica_nodes, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
                     d7_isr_nodes: list[int]
-                    n9, o = w.read_uvarint(b, o)
-                    n9 -= 1
+                    n9 = b[o] - 1
+                    if n9 < 127:
+                        o += 1
+                    else:
+                        n9, o = w.read_uvarint(b, o)
+                        n9 -= 1
                     if n9 < 0:
                         raise w.invalid("null array in non-nullable field isr_nodes")
                     elif n9 > len(b) - o:
@@ -223,8 +252,12 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                     else:
                         d7_isr_nodes, o = w.unpack_array('i', b, o, n9)  # type: ignore[assignment]
                     d7_eligible_leader_replicas: list[int] | None
-                    n10, o = w.read_uvarint(b, o)
-                    n10 -= 1
+                    n10 = b[o] - 1
+                    if n10 < 127:
+                        o += 1
+                    else:
+                        n10, o = w.read_uvarint(b, o)
+                        n10 -= 1
                     if n10 < 0:
                         d7_eligible_leader_replicas = None
                     elif n10 > len(b) - o:
@@ -232,8 +265,12 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                     else:
                         d7_eligible_leader_replicas, o = w.unpack_array('i', b, o, n10)  # type: ignore[assignment]
                     d7_last_known_elr: list[int] | None
-                    n11, o = w.read_uvarint(b, o)
-                    n11 -= 1
+                    n11 = b[o] - 1
+                    if n11 < 127:
+                        o += 1
+                    else:
+                        n11, o = w.read_uvarint(b, o)
+                        n11 -= 1
                     if n11 < 0:
                         d7_last_known_elr = None
                     elif n11 > len(b) - o:
@@ -241,20 +278,30 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                     else:
                         d7_last_known_elr, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
                     d7_offline_replicas: list[int]
-                    n12, o = w.read_uvarint(b, o)
-                    n12 -= 1
+                    n12 = b[o] - 1
+                    if n12 < 127:
+                        o += 1
+                    else:
+                        n12, o = w.read_uvarint(b, o)
+                        n12 -= 1
                     if n12 < 0:
                         raise w.invalid("null array in non-nullable field offline_replicas")
                     elif n12 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
                         d7_offline_replicas, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(DescribeTopicPartitionsResponsePartition(d7_error_code, d7_partition_index, d7_leader_id, d7_leader_epoch, d7_replica_nodes, d7_isr_nodes, d7_eligible_leader_replicas, d7_last_known_elr, d7_offline_replicas))
                 d4_partitions = l6
             d4_topic_authorized_operations, = _U_i(b, o)
             o += 4
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DescribeTopicPartitionsResponseTopic(d4_error_code, d4_name, d4_topic_id, d4_is_internal, d4_partitions, d4_topic_authorized_operations))
         d1_topics = l3
     d1_next_cursor: Cursor | None = None
@@ -264,9 +311,15 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
         d14_topic_name, o = w.read_compact_string(b, o)
         d14_partition_index, = _U_i(b, o)
         o += 4
-        o = w.skip_tags(b, o)
+        if b[o] == 0:
+            o += 1
+        else:
+            o = w.skip_tags(b, o)
         d1_next_cursor = Cursor(d14_topic_name, d14_partition_index)
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeTopicPartitionsResponse(d1_throttle_time_ms, d1_topics, d1_next_cursor), o
 
 

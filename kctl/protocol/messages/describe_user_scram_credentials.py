@@ -70,8 +70,12 @@ def _encode_DescribeUserScramCredentialsRequest_v0(m: DescribeUserScramCredentia
 def _decode_DescribeUserScramCredentialsRequest_v0(b: bytes, o: int) -> tuple[DescribeUserScramCredentialsRequest, int]:
     n: int
     d1_users: list[UserName] | None
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         d1_users = None
     elif n2 > len(b) - o:
@@ -80,10 +84,16 @@ def _decode_DescribeUserScramCredentialsRequest_v0(b: bytes, o: int) -> tuple[De
         l3: list[UserName] = []
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(UserName(d4_name))
         d1_users = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeUserScramCredentialsRequest(d1_users), o
 
 
@@ -111,8 +121,12 @@ def _decode_DescribeUserScramCredentialsResponse_v0(b: bytes, o: int) -> tuple[D
     o += 6
     d1_error_message, o = w.read_compact_nullable_string(b, o)
     d1_results: list[DescribeUserScramCredentialsResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field results")
     elif n2 > len(b) - o:
@@ -125,8 +139,12 @@ def _decode_DescribeUserScramCredentialsResponse_v0(b: bytes, o: int) -> tuple[D
             o += 2
             d4_error_message, o = w.read_compact_nullable_string(b, o)
             d4_credential_infos: list[CredentialInfo]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field credential_infos")
             elif n5 > len(b) - o:
@@ -136,13 +154,22 @@ def _decode_DescribeUserScramCredentialsResponse_v0(b: bytes, o: int) -> tuple[D
                 for _ in range(n5):
                     d7_mechanism, d7_iterations, = _U_bi(b, o)
                     o += 5
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(CredentialInfo(d7_mechanism, d7_iterations))
                 d4_credential_infos = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(DescribeUserScramCredentialsResult(d4_user, d4_error_code, d4_error_message, d4_credential_infos))
         d1_results = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return DescribeUserScramCredentialsResponse(d1_throttle_time_ms, d1_error_code, d1_error_message, d1_results), o
 
 

@@ -512,8 +512,12 @@ def _decode_FetchRequest_v12(b: bytes, o: int) -> tuple[FetchRequest, int]:
     d1_replica_id, d1_max_wait_ms, d1_min_bytes, d1_max_bytes, d1_isolation_level, d1_session_id, d1_session_epoch, = _U_iiiibii(b, o)
     o += 25
     d1_topics: list[FetchTopic]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -523,8 +527,12 @@ def _decode_FetchRequest_v12(b: bytes, o: int) -> tuple[FetchRequest, int]:
         for _ in range(n2):
             d4_topic, o = w.read_compact_string(b, o)
             d4_partitions: list[FetchPartition]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -534,15 +542,25 @@ def _decode_FetchRequest_v12(b: bytes, o: int) -> tuple[FetchRequest, int]:
                 for _ in range(n5):
                     d7_partition, d7_current_leader_epoch, d7_fetch_offset, d7_last_fetched_epoch, d7_log_start_offset, d7_partition_max_bytes, = _U_iiqiqi(b, o)
                     o += 32
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(FetchPartition(d7_partition, d7_current_leader_epoch, d7_fetch_offset, d7_last_fetched_epoch, d7_log_start_offset, d7_partition_max_bytes))
                 d4_partitions = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(FetchTopic(d4_topic, d4_partitions))
         d1_topics = l3
     d1_forgotten_topics_data: list[ForgottenTopic]
-    n8, o = w.read_uvarint(b, o)
-    n8 -= 1
+    n8 = b[o] - 1
+    if n8 < 127:
+        o += 1
+    else:
+        n8, o = w.read_uvarint(b, o)
+        n8 -= 1
     if n8 < 0:
         raise w.invalid("null array in non-nullable field forgotten_topics_data")
     elif n8 > len(b) - o:
@@ -552,15 +570,22 @@ def _decode_FetchRequest_v12(b: bytes, o: int) -> tuple[FetchRequest, int]:
         for _ in range(n8):
             d10_topic, o = w.read_compact_string(b, o)
             d10_partitions: list[int]
-            n11, o = w.read_uvarint(b, o)
-            n11 -= 1
+            n11 = b[o] - 1
+            if n11 < 127:
+                o += 1
+            else:
+                n11, o = w.read_uvarint(b, o)
+                n11 -= 1
             if n11 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n11 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
                 d10_partitions, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l9.append(ForgottenTopic(d10_topic, d10_partitions))
         d1_forgotten_topics_data = l9
     d1_rack_id, o = w.read_compact_string(b, o)
@@ -908,8 +933,12 @@ def _decode_FetchResponse_v12(b: bytes, o: int) -> tuple[FetchResponse, int]:
     d1_throttle_time_ms, d1_error_code, d1_session_id, = _U_ihi(b, o)
     o += 10
     d1_responses: list[FetchableTopicResponse]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field responses")
     elif n2 > len(b) - o:
@@ -919,8 +948,12 @@ def _decode_FetchResponse_v12(b: bytes, o: int) -> tuple[FetchResponse, int]:
         for _ in range(n2):
             d4_topic, o = w.read_compact_string(b, o)
             d4_partitions: list[PartitionData]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -931,8 +964,12 @@ def _decode_FetchResponse_v12(b: bytes, o: int) -> tuple[FetchResponse, int]:
                     d7_partition_index, d7_error_code, d7_high_watermark, d7_last_stable_offset, d7_log_start_offset, = _U_ihqqq(b, o)
                     o += 30
                     d7_aborted_transactions: list[AbortedTransaction] | None
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         d7_aborted_transactions = None
                     elif n8 > len(b) - o:
@@ -942,7 +979,10 @@ def _decode_FetchResponse_v12(b: bytes, o: int) -> tuple[FetchResponse, int]:
                         for _ in range(n8):
                             d10_producer_id, d10_first_offset, = _U_qq(b, o)
                             o += 16
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             l9.append(AbortedTransaction(d10_producer_id, d10_first_offset))
                         d7_aborted_transactions = l9
                     d7_preferred_read_replica, = _U_i(b, o)
@@ -961,25 +1001,40 @@ def _decode_FetchResponse_v12(b: bytes, o: int) -> tuple[FetchResponse, int]:
                         if tag == 0:
                             d13_epoch, d13_end_offset, = _U_iq(b, o)
                             o += 12
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             d7_diverging_epoch = EpochEndOffset(d13_epoch, d13_end_offset)
                         elif tag == 1:
                             d14_leader_id, d14_leader_epoch, = _U_ii(b, o)
                             o += 8
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             d7_current_leader = LeaderIdAndEpoch(d14_leader_id, d14_leader_epoch)
                         elif tag == 2:
                             d15_end_offset, d15_epoch, = _U_qi(b, o)
                             o += 12
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             d7_snapshot_id = SnapshotId(d15_end_offset, d15_epoch)
                         o = te12
                     l6.append(PartitionData(d7_partition_index, d7_error_code, d7_high_watermark, d7_last_stable_offset, d7_log_start_offset, d7_diverging_epoch, d7_current_leader, d7_snapshot_id, d7_aborted_transactions, d7_preferred_read_replica, d7_records))
                 d4_partitions = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(FetchableTopicResponse(d4_topic, d4_partitions))
         d1_responses = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return FetchResponse(d1_throttle_time_ms, d1_error_code, d1_session_id, d1_responses), o
 
 

@@ -89,7 +89,10 @@ def _decode_FindCoordinatorRequest_v3(b: bytes, o: int) -> tuple[FindCoordinator
     d1_key, o = w.read_compact_string(b, o)
     d1_key_type, = _U_b(b, o)
     o += 1
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return FindCoordinatorRequest(d1_key, d1_key_type, []), o
 
 
@@ -107,8 +110,12 @@ def _decode_FindCoordinatorRequest_v4_6(b: bytes, o: int) -> tuple[FindCoordinat
     d1_key_type, = _U_b(b, o)
     o += 1
     d1_coordinator_keys: list[str]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field coordinator_keys")
     elif n2 > len(b) - o:
@@ -119,7 +126,10 @@ def _decode_FindCoordinatorRequest_v4_6(b: bytes, o: int) -> tuple[FindCoordinat
             i4, o = w.read_compact_string(b, o)
             l3.append(i4)
         d1_coordinator_keys = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return FindCoordinatorRequest('', d1_key_type, d1_coordinator_keys), o
 
 
@@ -179,7 +189,10 @@ def _decode_FindCoordinatorResponse_v3(b: bytes, o: int) -> tuple[FindCoordinato
     d1_host, o = w.read_compact_string(b, o)
     d1_port, = _U_i(b, o)
     o += 4
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return FindCoordinatorResponse(d1_throttle_time_ms, d1_error_code, d1_error_message, d1_node_id, d1_host, d1_port, []), o
 
 
@@ -202,8 +215,12 @@ def _decode_FindCoordinatorResponse_v4_6(b: bytes, o: int) -> tuple[FindCoordina
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_coordinators: list[Coordinator]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field coordinators")
     elif n2 > len(b) - o:
@@ -218,10 +235,16 @@ def _decode_FindCoordinatorResponse_v4_6(b: bytes, o: int) -> tuple[FindCoordina
             d4_port, d4_error_code, = _U_ih(b, o)
             o += 6
             d4_error_message, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(Coordinator(d4_key, d4_node_id, d4_host, d4_port, d4_error_code, d4_error_message))
         d1_coordinators = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return FindCoordinatorResponse(d1_throttle_time_ms, 0, '', 0, '', 0, d1_coordinators), o
 
 

@@ -84,7 +84,10 @@ def _decode_HeartbeatRequest_v4(b: bytes, o: int) -> tuple[HeartbeatRequest, int
     o += 4
     d1_member_id, o = w.read_compact_string(b, o)
     d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return HeartbeatRequest(d1_group_id, d1_generation_id, d1_member_id, d1_group_instance_id), o
 
 
@@ -119,7 +122,10 @@ def _decode_HeartbeatResponse_v4(b: bytes, o: int) -> tuple[HeartbeatResponse, i
     n: int
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return HeartbeatResponse(d1_throttle_time_ms, d1_error_code), o
 
 

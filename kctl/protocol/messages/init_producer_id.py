@@ -63,7 +63,10 @@ def _decode_InitProducerIdRequest_v2(b: bytes, o: int) -> tuple[InitProducerIdRe
     d1_transactional_id, o = w.read_compact_nullable_string(b, o)
     d1_transaction_timeout_ms, = _U_i(b, o)
     o += 4
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return InitProducerIdRequest(d1_transactional_id, d1_transaction_timeout_ms, -1, -1), o
 
 
@@ -78,7 +81,10 @@ def _decode_InitProducerIdRequest_v3_5(b: bytes, o: int) -> tuple[InitProducerId
     d1_transactional_id, o = w.read_compact_nullable_string(b, o)
     d1_transaction_timeout_ms, d1_producer_id, d1_producer_epoch, = _U_iqh(b, o)
     o += 14
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return InitProducerIdRequest(d1_transactional_id, d1_transaction_timeout_ms, d1_producer_id, d1_producer_epoch), o
 
 
@@ -102,7 +108,10 @@ def _decode_InitProducerIdResponse_v2_5(b: bytes, o: int) -> tuple[InitProducerI
     n: int
     d1_throttle_time_ms, d1_error_code, d1_producer_id, d1_producer_epoch, = _U_ihqh(b, o)
     o += 16
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return InitProducerIdResponse(d1_throttle_time_ms, d1_error_code, d1_producer_id, d1_producer_epoch), o
 
 

@@ -203,8 +203,12 @@ def _decode_JoinGroupRequest_v6_7(b: bytes, o: int) -> tuple[JoinGroupRequest, i
     d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
     d1_protocol_type, o = w.read_compact_string(b, o)
     d1_protocols: list[JoinGroupRequestProtocol]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field protocols")
     elif n2 > len(b) - o:
@@ -214,10 +218,16 @@ def _decode_JoinGroupRequest_v6_7(b: bytes, o: int) -> tuple[JoinGroupRequest, i
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_metadata, o = w.read_compact_bytes(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(JoinGroupRequestProtocol(d4_name, d4_metadata))
         d1_protocols = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return JoinGroupRequest(d1_group_id, d1_session_timeout_ms, d1_rebalance_timeout_ms, d1_member_id, d1_group_instance_id, d1_protocol_type, d1_protocols, None), o
 
 
@@ -246,8 +256,12 @@ def _decode_JoinGroupRequest_v8_9(b: bytes, o: int) -> tuple[JoinGroupRequest, i
     d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
     d1_protocol_type, o = w.read_compact_string(b, o)
     d1_protocols: list[JoinGroupRequestProtocol]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field protocols")
     elif n2 > len(b) - o:
@@ -257,11 +271,17 @@ def _decode_JoinGroupRequest_v8_9(b: bytes, o: int) -> tuple[JoinGroupRequest, i
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_metadata, o = w.read_compact_bytes(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(JoinGroupRequestProtocol(d4_name, d4_metadata))
         d1_protocols = l3
     d1_reason, o = w.read_compact_nullable_string(b, o)
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return JoinGroupRequest(d1_group_id, d1_session_timeout_ms, d1_rebalance_timeout_ms, d1_member_id, d1_group_instance_id, d1_protocol_type, d1_protocols, d1_reason), o
 
 
@@ -398,8 +418,12 @@ def _decode_JoinGroupResponse_v6(b: bytes, o: int) -> tuple[JoinGroupResponse, i
     d1_leader, o = w.read_compact_string(b, o)
     d1_member_id, o = w.read_compact_string(b, o)
     d1_members: list[JoinGroupResponseMember]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field members")
     elif n2 > len(b) - o:
@@ -410,10 +434,16 @@ def _decode_JoinGroupResponse_v6(b: bytes, o: int) -> tuple[JoinGroupResponse, i
             d4_member_id, o = w.read_compact_string(b, o)
             d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
             d4_metadata, o = w.read_compact_bytes(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(JoinGroupResponseMember(d4_member_id, d4_group_instance_id, d4_metadata))
         d1_members = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return JoinGroupResponse(d1_throttle_time_ms, d1_error_code, d1_generation_id, None, d1_protocol_name, d1_leader, False, d1_member_id, d1_members), o
 
 
@@ -442,8 +472,12 @@ def _decode_JoinGroupResponse_v7_8(b: bytes, o: int) -> tuple[JoinGroupResponse,
     d1_leader, o = w.read_compact_string(b, o)
     d1_member_id, o = w.read_compact_string(b, o)
     d1_members: list[JoinGroupResponseMember]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field members")
     elif n2 > len(b) - o:
@@ -454,10 +488,16 @@ def _decode_JoinGroupResponse_v7_8(b: bytes, o: int) -> tuple[JoinGroupResponse,
             d4_member_id, o = w.read_compact_string(b, o)
             d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
             d4_metadata, o = w.read_compact_bytes(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(JoinGroupResponseMember(d4_member_id, d4_group_instance_id, d4_metadata))
         d1_members = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return JoinGroupResponse(d1_throttle_time_ms, d1_error_code, d1_generation_id, d1_protocol_type, d1_protocol_name, d1_leader, False, d1_member_id, d1_members), o
 
 
@@ -489,8 +529,12 @@ def _decode_JoinGroupResponse_v9(b: bytes, o: int) -> tuple[JoinGroupResponse, i
     o += 1
     d1_member_id, o = w.read_compact_string(b, o)
     d1_members: list[JoinGroupResponseMember]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field members")
     elif n2 > len(b) - o:
@@ -501,10 +545,16 @@ def _decode_JoinGroupResponse_v9(b: bytes, o: int) -> tuple[JoinGroupResponse, i
             d4_member_id, o = w.read_compact_string(b, o)
             d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
             d4_metadata, o = w.read_compact_bytes(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(JoinGroupResponseMember(d4_member_id, d4_group_instance_id, d4_metadata))
         d1_members = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return JoinGroupResponse(d1_throttle_time_ms, d1_error_code, d1_generation_id, d1_protocol_type, d1_protocol_name, d1_leader, d1_skip_assignment, d1_member_id, d1_members), o
 
 

@@ -103,8 +103,12 @@ def _decode_LeaveGroupRequest_v4(b: bytes, o: int) -> tuple[LeaveGroupRequest, i
     n: int
     d1_group_id, o = w.read_compact_string(b, o)
     d1_members: list[MemberIdentity]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field members")
     elif n2 > len(b) - o:
@@ -114,10 +118,16 @@ def _decode_LeaveGroupRequest_v4(b: bytes, o: int) -> tuple[LeaveGroupRequest, i
         for _ in range(n2):
             d4_member_id, o = w.read_compact_string(b, o)
             d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(MemberIdentity(d4_member_id, d4_group_instance_id, None))
         d1_members = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return LeaveGroupRequest(d1_group_id, '', d1_members), o
 
 
@@ -137,8 +147,12 @@ def _decode_LeaveGroupRequest_v5(b: bytes, o: int) -> tuple[LeaveGroupRequest, i
     n: int
     d1_group_id, o = w.read_compact_string(b, o)
     d1_members: list[MemberIdentity]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field members")
     elif n2 > len(b) - o:
@@ -149,10 +163,16 @@ def _decode_LeaveGroupRequest_v5(b: bytes, o: int) -> tuple[LeaveGroupRequest, i
             d4_member_id, o = w.read_compact_string(b, o)
             d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
             d4_reason, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(MemberIdentity(d4_member_id, d4_group_instance_id, d4_reason))
         d1_members = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return LeaveGroupRequest(d1_group_id, '', d1_members), o
 
 
@@ -228,8 +248,12 @@ def _decode_LeaveGroupResponse_v4_5(b: bytes, o: int) -> tuple[LeaveGroupRespons
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
     d1_members: list[MemberResponse]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field members")
     elif n2 > len(b) - o:
@@ -241,10 +265,16 @@ def _decode_LeaveGroupResponse_v4_5(b: bytes, o: int) -> tuple[LeaveGroupRespons
             d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(MemberResponse(d4_member_id, d4_group_instance_id, d4_error_code))
         d1_members = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return LeaveGroupResponse(d1_throttle_time_ms, d1_error_code, d1_members), o
 
 

@@ -55,7 +55,10 @@ def _encode_ListGroupsRequest_v3(m: ListGroupsRequest, buf: bytearray) -> None:
 
 def _decode_ListGroupsRequest_v3(b: bytes, o: int) -> tuple[ListGroupsRequest, int]:
     n: int
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return ListGroupsRequest([], []), o
 
 
@@ -70,8 +73,12 @@ def _encode_ListGroupsRequest_v4(m: ListGroupsRequest, buf: bytearray) -> None:
 def _decode_ListGroupsRequest_v4(b: bytes, o: int) -> tuple[ListGroupsRequest, int]:
     n: int
     d1_states_filter: list[str]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field states_filter")
     elif n2 > len(b) - o:
@@ -82,7 +89,10 @@ def _decode_ListGroupsRequest_v4(b: bytes, o: int) -> tuple[ListGroupsRequest, i
             i4, o = w.read_compact_string(b, o)
             l3.append(i4)
         d1_states_filter = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return ListGroupsRequest(d1_states_filter, []), o
 
 
@@ -101,8 +111,12 @@ def _encode_ListGroupsRequest_v5(m: ListGroupsRequest, buf: bytearray) -> None:
 def _decode_ListGroupsRequest_v5(b: bytes, o: int) -> tuple[ListGroupsRequest, int]:
     n: int
     d1_states_filter: list[str]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field states_filter")
     elif n2 > len(b) - o:
@@ -114,8 +128,12 @@ def _decode_ListGroupsRequest_v5(b: bytes, o: int) -> tuple[ListGroupsRequest, i
             l3.append(i4)
         d1_states_filter = l3
     d1_types_filter: list[str]
-    n5, o = w.read_uvarint(b, o)
-    n5 -= 1
+    n5 = b[o] - 1
+    if n5 < 127:
+        o += 1
+    else:
+        n5, o = w.read_uvarint(b, o)
+        n5 -= 1
     if n5 < 0:
         raise w.invalid("null array in non-nullable field types_filter")
     elif n5 > len(b) - o:
@@ -126,7 +144,10 @@ def _decode_ListGroupsRequest_v5(b: bytes, o: int) -> tuple[ListGroupsRequest, i
             i7, o = w.read_compact_string(b, o)
             l6.append(i7)
         d1_types_filter = l6
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return ListGroupsRequest(d1_states_filter, d1_types_filter), o
 
 
@@ -206,8 +227,12 @@ def _decode_ListGroupsResponse_v3(b: bytes, o: int) -> tuple[ListGroupsResponse,
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
     d1_groups: list[ListedGroup]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field groups")
     elif n2 > len(b) - o:
@@ -217,10 +242,16 @@ def _decode_ListGroupsResponse_v3(b: bytes, o: int) -> tuple[ListGroupsResponse,
         for _ in range(n2):
             d4_group_id, o = w.read_compact_string(b, o)
             d4_protocol_type, o = w.read_compact_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(ListedGroup(d4_group_id, d4_protocol_type, '', ''))
         d1_groups = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return ListGroupsResponse(d1_throttle_time_ms, d1_error_code, d1_groups), o
 
 
@@ -241,8 +272,12 @@ def _decode_ListGroupsResponse_v4(b: bytes, o: int) -> tuple[ListGroupsResponse,
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
     d1_groups: list[ListedGroup]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field groups")
     elif n2 > len(b) - o:
@@ -253,10 +288,16 @@ def _decode_ListGroupsResponse_v4(b: bytes, o: int) -> tuple[ListGroupsResponse,
             d4_group_id, o = w.read_compact_string(b, o)
             d4_protocol_type, o = w.read_compact_string(b, o)
             d4_group_state, o = w.read_compact_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(ListedGroup(d4_group_id, d4_protocol_type, d4_group_state, ''))
         d1_groups = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return ListGroupsResponse(d1_throttle_time_ms, d1_error_code, d1_groups), o
 
 
@@ -278,8 +319,12 @@ def _decode_ListGroupsResponse_v5(b: bytes, o: int) -> tuple[ListGroupsResponse,
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
     d1_groups: list[ListedGroup]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field groups")
     elif n2 > len(b) - o:
@@ -291,10 +336,16 @@ def _decode_ListGroupsResponse_v5(b: bytes, o: int) -> tuple[ListGroupsResponse,
             d4_protocol_type, o = w.read_compact_string(b, o)
             d4_group_state, o = w.read_compact_string(b, o)
             d4_group_type, o = w.read_compact_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(ListedGroup(d4_group_id, d4_protocol_type, d4_group_state, d4_group_type))
         d1_groups = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return ListGroupsResponse(d1_throttle_time_ms, d1_error_code, d1_groups), o
 
 

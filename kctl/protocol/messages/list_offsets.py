@@ -290,8 +290,12 @@ def _decode_ListOffsetsRequest_v6_8(b: bytes, o: int) -> tuple[ListOffsetsReques
     d1_replica_id, d1_isolation_level, = _U_ib(b, o)
     o += 5
     d1_topics: list[ListOffsetsTopic]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -301,8 +305,12 @@ def _decode_ListOffsetsRequest_v6_8(b: bytes, o: int) -> tuple[ListOffsetsReques
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[ListOffsetsPartition]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -312,13 +320,22 @@ def _decode_ListOffsetsRequest_v6_8(b: bytes, o: int) -> tuple[ListOffsetsReques
                 for _ in range(n5):
                     d7_partition_index, d7_current_leader_epoch, d7_timestamp, = _U_iiq(b, o)
                     o += 16
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(ListOffsetsPartition(d7_partition_index, d7_current_leader_epoch, d7_timestamp, 1))
                 d4_partitions = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(ListOffsetsTopic(d4_name, d4_partitions))
         d1_topics = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return ListOffsetsRequest(d1_replica_id, d1_isolation_level, d1_topics), o
 
 
@@ -532,8 +549,12 @@ def _decode_ListOffsetsResponse_v6_8(b: bytes, o: int) -> tuple[ListOffsetsRespo
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_topics: list[ListOffsetsTopicResponse]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -543,8 +564,12 @@ def _decode_ListOffsetsResponse_v6_8(b: bytes, o: int) -> tuple[ListOffsetsRespo
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[ListOffsetsPartitionResponse]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -554,13 +579,22 @@ def _decode_ListOffsetsResponse_v6_8(b: bytes, o: int) -> tuple[ListOffsetsRespo
                 for _ in range(n5):
                     d7_partition_index, d7_error_code, d7_timestamp, d7_offset, d7_leader_epoch, = _U_ihqqi(b, o)
                     o += 26
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(ListOffsetsPartitionResponse(d7_partition_index, d7_error_code, [], d7_timestamp, d7_offset, d7_leader_epoch))
                 d4_partitions = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(ListOffsetsTopicResponse(d4_name, d4_partitions))
         d1_topics = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return ListOffsetsResponse(d1_throttle_time_ms, d1_topics), o
 
 

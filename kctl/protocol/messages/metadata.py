@@ -225,8 +225,12 @@ def _encode_MetadataRequest_v9(m: MetadataRequest, buf: bytearray) -> None:
 def _decode_MetadataRequest_v9(b: bytes, o: int) -> tuple[MetadataRequest, int]:
     n: int
     d1_topics: list[MetadataRequestTopic] | None
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         d1_topics = None
     elif n2 > len(b) - o:
@@ -235,12 +239,18 @@ def _decode_MetadataRequest_v9(b: bytes, o: int) -> tuple[MetadataRequest, int]:
         l3: list[MetadataRequestTopic] = []
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(MetadataRequestTopic(w.ZERO_UUID, d4_name))
         d1_topics = l3
     d1_allow_auto_topic_creation, d1_include_cluster_authorized_operations, d1_include_topic_authorized_operations, = _U_ooo(b, o)
     o += 3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return MetadataRequest(d1_topics, d1_allow_auto_topic_creation, d1_include_cluster_authorized_operations, d1_include_topic_authorized_operations), o
 
 
@@ -261,8 +271,12 @@ def _encode_MetadataRequest_v10(m: MetadataRequest, buf: bytearray) -> None:
 def _decode_MetadataRequest_v10(b: bytes, o: int) -> tuple[MetadataRequest, int]:
     n: int
     d1_topics: list[MetadataRequestTopic] | None
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         d1_topics = None
     elif n2 > len(b) - o:
@@ -272,12 +286,18 @@ def _decode_MetadataRequest_v10(b: bytes, o: int) -> tuple[MetadataRequest, int]
         for _ in range(n2):
             d4_topic_id, o = w.read_uuid(b, o)
             d4_name, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(MetadataRequestTopic(d4_topic_id, d4_name))
         d1_topics = l3
     d1_allow_auto_topic_creation, d1_include_cluster_authorized_operations, d1_include_topic_authorized_operations, = _U_ooo(b, o)
     o += 3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return MetadataRequest(d1_topics, d1_allow_auto_topic_creation, d1_include_cluster_authorized_operations, d1_include_topic_authorized_operations), o
 
 
@@ -298,8 +318,12 @@ def _encode_MetadataRequest_v11_12(m: MetadataRequest, buf: bytearray) -> None:
 def _decode_MetadataRequest_v11_12(b: bytes, o: int) -> tuple[MetadataRequest, int]:
     n: int
     d1_topics: list[MetadataRequestTopic] | None
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         d1_topics = None
     elif n2 > len(b) - o:
@@ -309,12 +333,18 @@ def _decode_MetadataRequest_v11_12(b: bytes, o: int) -> tuple[MetadataRequest, i
         for _ in range(n2):
             d4_topic_id, o = w.read_uuid(b, o)
             d4_name, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(MetadataRequestTopic(d4_topic_id, d4_name))
         d1_topics = l3
     d1_allow_auto_topic_creation, d1_include_topic_authorized_operations, = _U_oo(b, o)
     o += 2
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return MetadataRequest(d1_topics, d1_allow_auto_topic_creation, False, d1_include_topic_authorized_operations), o
 
 
@@ -1124,8 +1154,12 @@ def _decode_MetadataResponse_v9(b: bytes, o: int) -> tuple[MetadataResponse, int
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_brokers: list[MetadataResponseBroker]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field brokers")
     elif n2 > len(b) - o:
@@ -1139,15 +1173,22 @@ def _decode_MetadataResponse_v9(b: bytes, o: int) -> tuple[MetadataResponse, int
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
         d1_brokers = l3
     d1_cluster_id, o = w.read_compact_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5, o = w.read_uvarint(b, o)
-    n5 -= 1
+    n5 = b[o] - 1
+    if n5 < 127:
+        o += 1
+    else:
+        n5, o = w.read_uvarint(b, o)
+        n5 -= 1
     if n5 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n5 > len(b) - o:
@@ -1161,8 +1202,12 @@ def _decode_MetadataResponse_v9(b: bytes, o: int) -> tuple[MetadataResponse, int
             d7_is_internal, = _U_o(b, o)
             o += 1
             d7_partitions: list[MetadataResponsePartition]
-            n8, o = w.read_uvarint(b, o)
-            n8 -= 1
+            n8 = b[o] - 1
+            if n8 < 127:
+                o += 1
+            else:
+                n8, o = w.read_uvarint(b, o)
+                n8 -= 1
             if n8 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n8 > len(b) - o:
@@ -1173,8 +1218,12 @@ def _decode_MetadataResponse_v9(b: bytes, o: int) -> tuple[MetadataResponse, int
                     d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, = _U_hiii(b, o)
                     o += 14
                     d10_replica_nodes: list[int]
-                    n11, o = w.read_uvarint(b, o)
-                    n11 -= 1
+                    n11 = b[o] - 1
+                    if n11 < 127:
+                        o += 1
+                    else:
+                        n11, o = w.read_uvarint(b, o)
+                        n11 -= 1
                     if n11 < 0:
                         raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n11 > len(b) - o:
@@ -1182,8 +1231,12 @@ def _decode_MetadataResponse_v9(b: bytes, o: int) -> tuple[MetadataResponse, int
                     else:
                         d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
                     d10_isr_nodes: list[int]
-                    n12, o = w.read_uvarint(b, o)
-                    n12 -= 1
+                    n12 = b[o] - 1
+                    if n12 < 127:
+                        o += 1
+                    else:
+                        n12, o = w.read_uvarint(b, o)
+                        n12 -= 1
                     if n12 < 0:
                         raise w.invalid("null array in non-nullable field isr_nodes")
                     elif n12 > len(b) - o:
@@ -1191,25 +1244,38 @@ def _decode_MetadataResponse_v9(b: bytes, o: int) -> tuple[MetadataResponse, int
                     else:
                         d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d10_offline_replicas: list[int]
-                    n13, o = w.read_uvarint(b, o)
-                    n13 -= 1
+                    n13 = b[o] - 1
+                    if n13 < 127:
+                        o += 1
+                    else:
+                        n13, o = w.read_uvarint(b, o)
+                        n13 -= 1
                     if n13 < 0:
                         raise w.invalid("null array in non-nullable field offline_replicas")
                     elif n13 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
                         d10_offline_replicas, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, d10_replica_nodes, d10_isr_nodes, d10_offline_replicas))
                 d7_partitions = l9
             d7_topic_authorized_operations, = _U_i(b, o)
             o += 4
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l6.append(MetadataResponseTopic(d7_error_code, d7_name, w.ZERO_UUID, d7_is_internal, d7_partitions, d7_topic_authorized_operations))
         d1_topics = l6
     d1_cluster_authorized_operations, = _U_i(b, o)
     o += 4
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, d1_cluster_authorized_operations), o
 
 
@@ -1257,8 +1323,12 @@ def _decode_MetadataResponse_v10(b: bytes, o: int) -> tuple[MetadataResponse, in
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_brokers: list[MetadataResponseBroker]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field brokers")
     elif n2 > len(b) - o:
@@ -1272,15 +1342,22 @@ def _decode_MetadataResponse_v10(b: bytes, o: int) -> tuple[MetadataResponse, in
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
         d1_brokers = l3
     d1_cluster_id, o = w.read_compact_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5, o = w.read_uvarint(b, o)
-    n5 -= 1
+    n5 = b[o] - 1
+    if n5 < 127:
+        o += 1
+    else:
+        n5, o = w.read_uvarint(b, o)
+        n5 -= 1
     if n5 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n5 > len(b) - o:
@@ -1295,8 +1372,12 @@ def _decode_MetadataResponse_v10(b: bytes, o: int) -> tuple[MetadataResponse, in
             d7_is_internal, = _U_o(b, o)
             o += 1
             d7_partitions: list[MetadataResponsePartition]
-            n8, o = w.read_uvarint(b, o)
-            n8 -= 1
+            n8 = b[o] - 1
+            if n8 < 127:
+                o += 1
+            else:
+                n8, o = w.read_uvarint(b, o)
+                n8 -= 1
             if n8 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n8 > len(b) - o:
@@ -1307,8 +1388,12 @@ def _decode_MetadataResponse_v10(b: bytes, o: int) -> tuple[MetadataResponse, in
                     d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, = _U_hiii(b, o)
                     o += 14
                     d10_replica_nodes: list[int]
-                    n11, o = w.read_uvarint(b, o)
-                    n11 -= 1
+                    n11 = b[o] - 1
+                    if n11 < 127:
+                        o += 1
+                    else:
+                        n11, o = w.read_uvarint(b, o)
+                        n11 -= 1
                     if n11 < 0:
                         raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n11 > len(b) - o:
@@ -1316,8 +1401,12 @@ def _decode_MetadataResponse_v10(b: bytes, o: int) -> tuple[MetadataResponse, in
                     else:
                         d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
                     d10_isr_nodes: list[int]
-                    n12, o = w.read_uvarint(b, o)
-                    n12 -= 1
+                    n12 = b[o] - 1
+                    if n12 < 127:
+                        o += 1
+                    else:
+                        n12, o = w.read_uvarint(b, o)
+                        n12 -= 1
                     if n12 < 0:
                         raise w.invalid("null array in non-nullable field isr_nodes")
                     elif n12 > len(b) - o:
@@ -1325,25 +1414,38 @@ def _decode_MetadataResponse_v10(b: bytes, o: int) -> tuple[MetadataResponse, in
                     else:
                         d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d10_offline_replicas: list[int]
-                    n13, o = w.read_uvarint(b, o)
-                    n13 -= 1
+                    n13 = b[o] - 1
+                    if n13 < 127:
+                        o += 1
+                    else:
+                        n13, o = w.read_uvarint(b, o)
+                        n13 -= 1
                     if n13 < 0:
                         raise w.invalid("null array in non-nullable field offline_replicas")
                     elif n13 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
                         d10_offline_replicas, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, d10_replica_nodes, d10_isr_nodes, d10_offline_replicas))
                 d7_partitions = l9
             d7_topic_authorized_operations, = _U_i(b, o)
             o += 4
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l6.append(MetadataResponseTopic(d7_error_code, d7_name, d7_topic_id, d7_is_internal, d7_partitions, d7_topic_authorized_operations))
         d1_topics = l6
     d1_cluster_authorized_operations, = _U_i(b, o)
     o += 4
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, d1_cluster_authorized_operations), o
 
 
@@ -1390,8 +1492,12 @@ def _decode_MetadataResponse_v11(b: bytes, o: int) -> tuple[MetadataResponse, in
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_brokers: list[MetadataResponseBroker]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field brokers")
     elif n2 > len(b) - o:
@@ -1405,15 +1511,22 @@ def _decode_MetadataResponse_v11(b: bytes, o: int) -> tuple[MetadataResponse, in
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
         d1_brokers = l3
     d1_cluster_id, o = w.read_compact_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5, o = w.read_uvarint(b, o)
-    n5 -= 1
+    n5 = b[o] - 1
+    if n5 < 127:
+        o += 1
+    else:
+        n5, o = w.read_uvarint(b, o)
+        n5 -= 1
     if n5 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n5 > len(b) - o:
@@ -1428,8 +1541,12 @@ def _decode_MetadataResponse_v11(b: bytes, o: int) -> tuple[MetadataResponse, in
             d7_is_internal, = _U_o(b, o)
             o += 1
             d7_partitions: list[MetadataResponsePartition]
-            n8, o = w.read_uvarint(b, o)
-            n8 -= 1
+            n8 = b[o] - 1
+            if n8 < 127:
+                o += 1
+            else:
+                n8, o = w.read_uvarint(b, o)
+                n8 -= 1
             if n8 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n8 > len(b) - o:
@@ -1440,8 +1557,12 @@ def _decode_MetadataResponse_v11(b: bytes, o: int) -> tuple[MetadataResponse, in
                     d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, = _U_hiii(b, o)
                     o += 14
                     d10_replica_nodes: list[int]
-                    n11, o = w.read_uvarint(b, o)
-                    n11 -= 1
+                    n11 = b[o] - 1
+                    if n11 < 127:
+                        o += 1
+                    else:
+                        n11, o = w.read_uvarint(b, o)
+                        n11 -= 1
                     if n11 < 0:
                         raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n11 > len(b) - o:
@@ -1449,8 +1570,12 @@ def _decode_MetadataResponse_v11(b: bytes, o: int) -> tuple[MetadataResponse, in
                     else:
                         d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
                     d10_isr_nodes: list[int]
-                    n12, o = w.read_uvarint(b, o)
-                    n12 -= 1
+                    n12 = b[o] - 1
+                    if n12 < 127:
+                        o += 1
+                    else:
+                        n12, o = w.read_uvarint(b, o)
+                        n12 -= 1
                     if n12 < 0:
                         raise w.invalid("null array in non-nullable field isr_nodes")
                     elif n12 > len(b) - o:
@@ -1458,23 +1583,36 @@ def _decode_MetadataResponse_v11(b: bytes, o: int) -> tuple[MetadataResponse, in
                     else:
                         d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d10_offline_replicas: list[int]
-                    n13, o = w.read_uvarint(b, o)
-                    n13 -= 1
+                    n13 = b[o] - 1
+                    if n13 < 127:
+                        o += 1
+                    else:
+                        n13, o = w.read_uvarint(b, o)
+                        n13 -= 1
                     if n13 < 0:
                         raise w.invalid("null array in non-nullable field offline_replicas")
                     elif n13 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
                         d10_offline_replicas, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, d10_replica_nodes, d10_isr_nodes, d10_offline_replicas))
                 d7_partitions = l9
             d7_topic_authorized_operations, = _U_i(b, o)
             o += 4
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l6.append(MetadataResponseTopic(d7_error_code, d7_name, d7_topic_id, d7_is_internal, d7_partitions, d7_topic_authorized_operations))
         d1_topics = l6
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, -2147483648), o
 
 
@@ -1521,8 +1659,12 @@ def _decode_MetadataResponse_v12(b: bytes, o: int) -> tuple[MetadataResponse, in
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_brokers: list[MetadataResponseBroker]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field brokers")
     elif n2 > len(b) - o:
@@ -1536,15 +1678,22 @@ def _decode_MetadataResponse_v12(b: bytes, o: int) -> tuple[MetadataResponse, in
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_compact_nullable_string(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
         d1_brokers = l3
     d1_cluster_id, o = w.read_compact_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5, o = w.read_uvarint(b, o)
-    n5 -= 1
+    n5 = b[o] - 1
+    if n5 < 127:
+        o += 1
+    else:
+        n5, o = w.read_uvarint(b, o)
+        n5 -= 1
     if n5 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n5 > len(b) - o:
@@ -1559,8 +1708,12 @@ def _decode_MetadataResponse_v12(b: bytes, o: int) -> tuple[MetadataResponse, in
             d7_is_internal, = _U_o(b, o)
             o += 1
             d7_partitions: list[MetadataResponsePartition]
-            n8, o = w.read_uvarint(b, o)
-            n8 -= 1
+            n8 = b[o] - 1
+            if n8 < 127:
+                o += 1
+            else:
+                n8, o = w.read_uvarint(b, o)
+                n8 -= 1
             if n8 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n8 > len(b) - o:
@@ -1571,8 +1724,12 @@ def _decode_MetadataResponse_v12(b: bytes, o: int) -> tuple[MetadataResponse, in
                     d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, = _U_hiii(b, o)
                     o += 14
                     d10_replica_nodes: list[int]
-                    n11, o = w.read_uvarint(b, o)
-                    n11 -= 1
+                    n11 = b[o] - 1
+                    if n11 < 127:
+                        o += 1
+                    else:
+                        n11, o = w.read_uvarint(b, o)
+                        n11 -= 1
                     if n11 < 0:
                         raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n11 > len(b) - o:
@@ -1580,8 +1737,12 @@ def _decode_MetadataResponse_v12(b: bytes, o: int) -> tuple[MetadataResponse, in
                     else:
                         d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
                     d10_isr_nodes: list[int]
-                    n12, o = w.read_uvarint(b, o)
-                    n12 -= 1
+                    n12 = b[o] - 1
+                    if n12 < 127:
+                        o += 1
+                    else:
+                        n12, o = w.read_uvarint(b, o)
+                        n12 -= 1
                     if n12 < 0:
                         raise w.invalid("null array in non-nullable field isr_nodes")
                     elif n12 > len(b) - o:
@@ -1589,23 +1750,36 @@ def _decode_MetadataResponse_v12(b: bytes, o: int) -> tuple[MetadataResponse, in
                     else:
                         d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d10_offline_replicas: list[int]
-                    n13, o = w.read_uvarint(b, o)
-                    n13 -= 1
+                    n13 = b[o] - 1
+                    if n13 < 127:
+                        o += 1
+                    else:
+                        n13, o = w.read_uvarint(b, o)
+                        n13 -= 1
                     if n13 < 0:
                         raise w.invalid("null array in non-nullable field offline_replicas")
                     elif n13 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
                         d10_offline_replicas, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, d10_replica_nodes, d10_isr_nodes, d10_offline_replicas))
                 d7_partitions = l9
             d7_topic_authorized_operations, = _U_i(b, o)
             o += 4
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l6.append(MetadataResponseTopic(d7_error_code, d7_name, d7_topic_id, d7_is_internal, d7_partitions, d7_topic_authorized_operations))
         d1_topics = l6
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, -2147483648), o
 
 

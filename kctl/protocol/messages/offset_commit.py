@@ -417,8 +417,12 @@ def _decode_OffsetCommitRequest_v8_9(b: bytes, o: int) -> tuple[OffsetCommitRequ
     d1_member_id, o = w.read_compact_string(b, o)
     d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
     d1_topics: list[OffsetCommitRequestTopic]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -428,8 +432,12 @@ def _decode_OffsetCommitRequest_v8_9(b: bytes, o: int) -> tuple[OffsetCommitRequ
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[OffsetCommitRequestPartition]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -440,13 +448,22 @@ def _decode_OffsetCommitRequest_v8_9(b: bytes, o: int) -> tuple[OffsetCommitRequ
                     d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, = _U_iqi(b, o)
                     o += 16
                     d7_committed_metadata, o = w.read_compact_nullable_string(b, o)
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(OffsetCommitRequestPartition(d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, -1, d7_committed_metadata))
                 d4_partitions = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(OffsetCommitRequestTopic(d4_name, d4_partitions))
         d1_topics = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return OffsetCommitRequest(d1_group_id, d1_generation_id_or_member_epoch, d1_member_id, d1_group_instance_id, -1, d1_topics), o
 
 
@@ -559,8 +576,12 @@ def _decode_OffsetCommitResponse_v8_9(b: bytes, o: int) -> tuple[OffsetCommitRes
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_topics: list[OffsetCommitResponseTopic]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -570,8 +591,12 @@ def _decode_OffsetCommitResponse_v8_9(b: bytes, o: int) -> tuple[OffsetCommitRes
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[OffsetCommitResponsePartition]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -581,13 +606,22 @@ def _decode_OffsetCommitResponse_v8_9(b: bytes, o: int) -> tuple[OffsetCommitRes
                 for _ in range(n5):
                     d7_partition_index, d7_error_code, = _U_ih(b, o)
                     o += 6
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(OffsetCommitResponsePartition(d7_partition_index, d7_error_code))
                 d4_partitions = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(OffsetCommitResponseTopic(d4_name, d4_partitions))
         d1_topics = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return OffsetCommitResponse(d1_throttle_time_ms, d1_topics), o
 
 

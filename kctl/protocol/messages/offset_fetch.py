@@ -207,8 +207,12 @@ def _decode_OffsetFetchRequest_v6(b: bytes, o: int) -> tuple[OffsetFetchRequest,
     n: int
     d1_group_id, o = w.read_compact_string(b, o)
     d1_topics: list[OffsetFetchRequestTopic] | None
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         d1_topics = None
     elif n2 > len(b) - o:
@@ -218,18 +222,28 @@ def _decode_OffsetFetchRequest_v6(b: bytes, o: int) -> tuple[OffsetFetchRequest,
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partition_indexes: list[int]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partition_indexes")
             elif n5 > len(b) - o:
                 raise w.truncated("array partition_indexes")
             else:
                 d4_partition_indexes, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(OffsetFetchRequestTopic(d4_name, d4_partition_indexes))
         d1_topics = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return OffsetFetchRequest(d1_group_id, d1_topics, [], False), o
 
 
@@ -254,8 +268,12 @@ def _decode_OffsetFetchRequest_v7(b: bytes, o: int) -> tuple[OffsetFetchRequest,
     n: int
     d1_group_id, o = w.read_compact_string(b, o)
     d1_topics: list[OffsetFetchRequestTopic] | None
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         d1_topics = None
     elif n2 > len(b) - o:
@@ -265,20 +283,30 @@ def _decode_OffsetFetchRequest_v7(b: bytes, o: int) -> tuple[OffsetFetchRequest,
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partition_indexes: list[int]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partition_indexes")
             elif n5 > len(b) - o:
                 raise w.truncated("array partition_indexes")
             else:
                 d4_partition_indexes, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(OffsetFetchRequestTopic(d4_name, d4_partition_indexes))
         d1_topics = l3
     d1_require_stable, = _U_o(b, o)
     o += 1
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return OffsetFetchRequest(d1_group_id, d1_topics, [], d1_require_stable), o
 
 
@@ -306,8 +334,12 @@ def _encode_OffsetFetchRequest_v8(m: OffsetFetchRequest, buf: bytearray) -> None
 def _decode_OffsetFetchRequest_v8(b: bytes, o: int) -> tuple[OffsetFetchRequest, int]:
     n: int
     d1_groups: list[OffsetFetchRequestGroup]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field groups")
     elif n2 > len(b) - o:
@@ -317,8 +349,12 @@ def _decode_OffsetFetchRequest_v8(b: bytes, o: int) -> tuple[OffsetFetchRequest,
         for _ in range(n2):
             d4_group_id, o = w.read_compact_string(b, o)
             d4_topics: list[OffsetFetchRequestTopics] | None
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 d4_topics = None
             elif n5 > len(b) - o:
@@ -328,23 +364,36 @@ def _decode_OffsetFetchRequest_v8(b: bytes, o: int) -> tuple[OffsetFetchRequest,
                 for _ in range(n5):
                     d7_name, o = w.read_compact_string(b, o)
                     d7_partition_indexes: list[int]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field partition_indexes")
                     elif n8 > len(b) - o:
                         raise w.truncated("array partition_indexes")
                     else:
                         d7_partition_indexes, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(OffsetFetchRequestTopics(d7_name, d7_partition_indexes))
                 d4_topics = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(OffsetFetchRequestGroup(d4_group_id, None, -1, d4_topics))
         d1_groups = l3
     d1_require_stable, = _U_o(b, o)
     o += 1
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return OffsetFetchRequest('', [], d1_groups, d1_require_stable), o
 
 
@@ -374,8 +423,12 @@ def _encode_OffsetFetchRequest_v9(m: OffsetFetchRequest, buf: bytearray) -> None
 def _decode_OffsetFetchRequest_v9(b: bytes, o: int) -> tuple[OffsetFetchRequest, int]:
     n: int
     d1_groups: list[OffsetFetchRequestGroup]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field groups")
     elif n2 > len(b) - o:
@@ -388,8 +441,12 @@ def _decode_OffsetFetchRequest_v9(b: bytes, o: int) -> tuple[OffsetFetchRequest,
             d4_member_epoch, = _U_i(b, o)
             o += 4
             d4_topics: list[OffsetFetchRequestTopics] | None
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 d4_topics = None
             elif n5 > len(b) - o:
@@ -399,23 +456,36 @@ def _decode_OffsetFetchRequest_v9(b: bytes, o: int) -> tuple[OffsetFetchRequest,
                 for _ in range(n5):
                     d7_name, o = w.read_compact_string(b, o)
                     d7_partition_indexes: list[int]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field partition_indexes")
                     elif n8 > len(b) - o:
                         raise w.truncated("array partition_indexes")
                     else:
                         d7_partition_indexes, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(OffsetFetchRequestTopics(d7_name, d7_partition_indexes))
                 d4_topics = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(OffsetFetchRequestGroup(d4_group_id, d4_member_id, d4_member_epoch, d4_topics))
         d1_groups = l3
     d1_require_stable, = _U_o(b, o)
     o += 1
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return OffsetFetchRequest('', [], d1_groups, d1_require_stable), o
 
 
@@ -649,8 +719,12 @@ def _decode_OffsetFetchResponse_v6_7(b: bytes, o: int) -> tuple[OffsetFetchRespo
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_topics: list[OffsetFetchResponseTopic]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -660,8 +734,12 @@ def _decode_OffsetFetchResponse_v6_7(b: bytes, o: int) -> tuple[OffsetFetchRespo
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[OffsetFetchResponsePartition]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -674,15 +752,24 @@ def _decode_OffsetFetchResponse_v6_7(b: bytes, o: int) -> tuple[OffsetFetchRespo
                     d7_metadata, o = w.read_compact_nullable_string(b, o)
                     d7_error_code, = _U_h(b, o)
                     o += 2
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(OffsetFetchResponsePartition(d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, d7_metadata, d7_error_code))
                 d4_partitions = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(OffsetFetchResponseTopic(d4_name, d4_partitions))
         d1_topics = l3
     d1_error_code, = _U_h(b, o)
     o += 2
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return OffsetFetchResponse(d1_throttle_time_ms, d1_topics, d1_error_code, []), o
 
 
@@ -714,8 +801,12 @@ def _decode_OffsetFetchResponse_v8_9(b: bytes, o: int) -> tuple[OffsetFetchRespo
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_groups: list[OffsetFetchResponseGroup]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field groups")
     elif n2 > len(b) - o:
@@ -725,8 +816,12 @@ def _decode_OffsetFetchResponse_v8_9(b: bytes, o: int) -> tuple[OffsetFetchRespo
         for _ in range(n2):
             d4_group_id, o = w.read_compact_string(b, o)
             d4_topics: list[OffsetFetchResponseTopics]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field topics")
             elif n5 > len(b) - o:
@@ -736,8 +831,12 @@ def _decode_OffsetFetchResponse_v8_9(b: bytes, o: int) -> tuple[OffsetFetchRespo
                 for _ in range(n5):
                     d7_name, o = w.read_compact_string(b, o)
                     d7_partitions: list[OffsetFetchResponsePartitions]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field partitions")
                     elif n8 > len(b) - o:
@@ -750,18 +849,30 @@ def _decode_OffsetFetchResponse_v8_9(b: bytes, o: int) -> tuple[OffsetFetchRespo
                             d10_metadata, o = w.read_compact_nullable_string(b, o)
                             d10_error_code, = _U_h(b, o)
                             o += 2
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             l9.append(OffsetFetchResponsePartitions(d10_partition_index, d10_committed_offset, d10_committed_leader_epoch, d10_metadata, d10_error_code))
                         d7_partitions = l9
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(OffsetFetchResponseTopics(d7_name, d7_partitions))
                 d4_topics = l6
             d4_error_code, = _U_h(b, o)
             o += 2
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(OffsetFetchResponseGroup(d4_group_id, d4_topics, d4_error_code))
         d1_groups = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return OffsetFetchResponse(d1_throttle_time_ms, [], 0, d1_groups), o
 
 

@@ -222,8 +222,12 @@ def _decode_OffsetForLeaderEpochRequest_v4(b: bytes, o: int) -> tuple[OffsetForL
     d1_replica_id, = _U_i(b, o)
     o += 4
     d1_topics: list[OffsetForLeaderTopic]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -233,8 +237,12 @@ def _decode_OffsetForLeaderEpochRequest_v4(b: bytes, o: int) -> tuple[OffsetForL
         for _ in range(n2):
             d4_topic, o = w.read_compact_string(b, o)
             d4_partitions: list[OffsetForLeaderPartition]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -244,13 +252,22 @@ def _decode_OffsetForLeaderEpochRequest_v4(b: bytes, o: int) -> tuple[OffsetForL
                 for _ in range(n5):
                     d7_partition, d7_current_leader_epoch, d7_leader_epoch, = _U_iii(b, o)
                     o += 12
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(OffsetForLeaderPartition(d7_partition, d7_current_leader_epoch, d7_leader_epoch))
                 d4_partitions = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(OffsetForLeaderTopic(d4_topic, d4_partitions))
         d1_topics = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return OffsetForLeaderEpochRequest(d1_replica_id, d1_topics), o
 
 
@@ -406,8 +423,12 @@ def _decode_OffsetForLeaderEpochResponse_v4(b: bytes, o: int) -> tuple[OffsetFor
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_topics: list[OffsetForLeaderTopicResult]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topics")
     elif n2 > len(b) - o:
@@ -417,8 +438,12 @@ def _decode_OffsetForLeaderEpochResponse_v4(b: bytes, o: int) -> tuple[OffsetFor
         for _ in range(n2):
             d4_topic, o = w.read_compact_string(b, o)
             d4_partitions: list[EpochEndOffset]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
             elif n5 > len(b) - o:
@@ -428,13 +453,22 @@ def _decode_OffsetForLeaderEpochResponse_v4(b: bytes, o: int) -> tuple[OffsetFor
                 for _ in range(n5):
                     d7_error_code, d7_partition, d7_leader_epoch, d7_end_offset, = _U_hiiq(b, o)
                     o += 18
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(EpochEndOffset(d7_error_code, d7_partition, d7_leader_epoch, d7_end_offset))
                 d4_partitions = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(OffsetForLeaderTopicResult(d4_topic, d4_partitions))
         d1_topics = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return OffsetForLeaderEpochResponse(d1_throttle_time_ms, d1_topics), o
 
 

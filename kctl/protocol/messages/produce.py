@@ -221,8 +221,12 @@ def _decode_ProduceRequest_v9_11(b: bytes, o: int) -> tuple[ProduceRequest, int]
     d1_acks, d1_timeout_ms, = _U_hi(b, o)
     o += 6
     d1_topic_data: list[TopicProduceData]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field topic_data")
     elif n2 > len(b) - o:
@@ -232,8 +236,12 @@ def _decode_ProduceRequest_v9_11(b: bytes, o: int) -> tuple[ProduceRequest, int]
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partition_data: list[PartitionProduceData]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partition_data")
             elif n5 > len(b) - o:
@@ -244,13 +252,22 @@ def _decode_ProduceRequest_v9_11(b: bytes, o: int) -> tuple[ProduceRequest, int]
                     d7_index, = _U_i(b, o)
                     o += 4
                     d7_records, o = w.read_compact_nullable_bytes(b, o)
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(PartitionProduceData(d7_index, d7_records))
                 d4_partition_data = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(TopicProduceData(d4_name, d4_partition_data))
         d1_topic_data = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return ProduceRequest(d1_transactional_id, d1_acks, d1_timeout_ms, d1_topic_data), o
 
 
@@ -528,8 +545,12 @@ def _encode_ProduceResponse_v9(m: ProduceResponse, buf: bytearray) -> None:
 def _decode_ProduceResponse_v9(b: bytes, o: int) -> tuple[ProduceResponse, int]:
     n: int
     d1_responses: list[TopicProduceResponse]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field responses")
     elif n2 > len(b) - o:
@@ -539,8 +560,12 @@ def _decode_ProduceResponse_v9(b: bytes, o: int) -> tuple[ProduceResponse, int]:
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partition_responses: list[PartitionProduceResponse]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partition_responses")
             elif n5 > len(b) - o:
@@ -551,8 +576,12 @@ def _decode_ProduceResponse_v9(b: bytes, o: int) -> tuple[ProduceResponse, int]:
                     d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, d7_log_start_offset, = _U_ihqqq(b, o)
                     o += 30
                     d7_record_errors: list[BatchIndexAndErrorMessage]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field record_errors")
                     elif n8 > len(b) - o:
@@ -563,19 +592,31 @@ def _decode_ProduceResponse_v9(b: bytes, o: int) -> tuple[ProduceResponse, int]:
                             d10_batch_index, = _U_i(b, o)
                             o += 4
                             d10_batch_index_error_message, o = w.read_compact_nullable_string(b, o)
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             l9.append(BatchIndexAndErrorMessage(d10_batch_index, d10_batch_index_error_message))
                         d7_record_errors = l9
                     d7_error_message, o = w.read_compact_nullable_string(b, o)
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l6.append(PartitionProduceResponse(d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, d7_log_start_offset, d7_record_errors, d7_error_message, LeaderIdAndEpoch()))
                 d4_partition_responses = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(TopicProduceResponse(d4_name, d4_partition_responses))
         d1_responses = l3
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return ProduceResponse(d1_responses, d1_throttle_time_ms, []), o
 
 
@@ -627,8 +668,12 @@ def _encode_ProduceResponse_v10_11(m: ProduceResponse, buf: bytearray) -> None:
 def _decode_ProduceResponse_v10_11(b: bytes, o: int) -> tuple[ProduceResponse, int]:
     n: int
     d1_responses: list[TopicProduceResponse]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field responses")
     elif n2 > len(b) - o:
@@ -638,8 +683,12 @@ def _decode_ProduceResponse_v10_11(b: bytes, o: int) -> tuple[ProduceResponse, i
         for _ in range(n2):
             d4_name, o = w.read_compact_string(b, o)
             d4_partition_responses: list[PartitionProduceResponse]
-            n5, o = w.read_uvarint(b, o)
-            n5 -= 1
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
             if n5 < 0:
                 raise w.invalid("null array in non-nullable field partition_responses")
             elif n5 > len(b) - o:
@@ -650,8 +699,12 @@ def _decode_ProduceResponse_v10_11(b: bytes, o: int) -> tuple[ProduceResponse, i
                     d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, d7_log_start_offset, = _U_ihqqq(b, o)
                     o += 30
                     d7_record_errors: list[BatchIndexAndErrorMessage]
-                    n8, o = w.read_uvarint(b, o)
-                    n8 -= 1
+                    n8 = b[o] - 1
+                    if n8 < 127:
+                        o += 1
+                    else:
+                        n8, o = w.read_uvarint(b, o)
+                        n8 -= 1
                     if n8 < 0:
                         raise w.invalid("null array in non-nullable field record_errors")
                     elif n8 > len(b) - o:
@@ -662,7 +715,10 @@ def _decode_ProduceResponse_v10_11(b: bytes, o: int) -> tuple[ProduceResponse, i
                             d10_batch_index, = _U_i(b, o)
                             o += 4
                             d10_batch_index_error_message, o = w.read_compact_nullable_string(b, o)
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             l9.append(BatchIndexAndErrorMessage(d10_batch_index, d10_batch_index_error_message))
                         d7_record_errors = l9
                     d7_error_message, o = w.read_compact_nullable_string(b, o)
@@ -677,12 +733,18 @@ def _decode_ProduceResponse_v10_11(b: bytes, o: int) -> tuple[ProduceResponse, i
                         if tag == 0:
                             d13_leader_id, d13_leader_epoch, = _U_ii(b, o)
                             o += 8
-                            o = w.skip_tags(b, o)
+                            if b[o] == 0:
+                                o += 1
+                            else:
+                                o = w.skip_tags(b, o)
                             d7_current_leader = LeaderIdAndEpoch(d13_leader_id, d13_leader_epoch)
                         o = te12
                     l6.append(PartitionProduceResponse(d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, d7_log_start_offset, d7_record_errors, d7_error_message, d7_current_leader))
                 d4_partition_responses = l6
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(TopicProduceResponse(d4_name, d4_partition_responses))
         d1_responses = l3
     d1_throttle_time_ms, = _U_i(b, o)
@@ -696,8 +758,12 @@ def _decode_ProduceResponse_v10_11(b: bytes, o: int) -> tuple[ProduceResponse, i
         if te15 > len(b):
             raise w.truncated("tagged field")
         if tag == 0:
-            n16, o = w.read_uvarint(b, o)
-            n16 -= 1
+            n16 = b[o] - 1
+            if n16 < 127:
+                o += 1
+            else:
+                n16, o = w.read_uvarint(b, o)
+                n16 -= 1
             if n16 < 0:
                 raise w.invalid("null array in non-nullable field node_endpoints")
             elif n16 > len(b) - o:
@@ -711,7 +777,10 @@ def _decode_ProduceResponse_v10_11(b: bytes, o: int) -> tuple[ProduceResponse, i
                     d18_port, = _U_i(b, o)
                     o += 4
                     d18_rack, o = w.read_compact_nullable_string(b, o)
-                    o = w.skip_tags(b, o)
+                    if b[o] == 0:
+                        o += 1
+                    else:
+                        o = w.skip_tags(b, o)
                     l17.append(NodeEndpoint(d18_node_id, d18_host, d18_port, d18_rack))
                 d1_node_endpoints = l17
         o = te15

@@ -50,7 +50,10 @@ def _encode_SaslAuthenticateRequest_v2(m: SaslAuthenticateRequest, buf: bytearra
 def _decode_SaslAuthenticateRequest_v2(b: bytes, o: int) -> tuple[SaslAuthenticateRequest, int]:
     n: int
     d1_auth_bytes, o = w.read_compact_bytes(b, o)
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return SaslAuthenticateRequest(d1_auth_bytes), o
 
 
@@ -103,7 +106,10 @@ def _decode_SaslAuthenticateResponse_v2(b: bytes, o: int) -> tuple[SaslAuthentic
     d1_auth_bytes, o = w.read_compact_bytes(b, o)
     d1_session_lifetime_ms, = _U_q(b, o)
     o += 8
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return SaslAuthenticateResponse(d1_error_code, d1_error_message, d1_auth_bytes, d1_session_lifetime_ms), o
 
 

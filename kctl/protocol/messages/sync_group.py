@@ -141,8 +141,12 @@ def _decode_SyncGroupRequest_v4(b: bytes, o: int) -> tuple[SyncGroupRequest, int
     d1_member_id, o = w.read_compact_string(b, o)
     d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
     d1_assignments: list[SyncGroupRequestAssignment]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field assignments")
     elif n2 > len(b) - o:
@@ -152,10 +156,16 @@ def _decode_SyncGroupRequest_v4(b: bytes, o: int) -> tuple[SyncGroupRequest, int
         for _ in range(n2):
             d4_member_id, o = w.read_compact_string(b, o)
             d4_assignment, o = w.read_compact_bytes(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(SyncGroupRequestAssignment(d4_member_id, d4_assignment))
         d1_assignments = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return SyncGroupRequest(d1_group_id, d1_generation_id, d1_member_id, d1_group_instance_id, None, None, d1_assignments), o
 
 
@@ -185,8 +195,12 @@ def _decode_SyncGroupRequest_v5(b: bytes, o: int) -> tuple[SyncGroupRequest, int
     d1_protocol_type, o = w.read_compact_nullable_string(b, o)
     d1_protocol_name, o = w.read_compact_nullable_string(b, o)
     d1_assignments: list[SyncGroupRequestAssignment]
-    n2, o = w.read_uvarint(b, o)
-    n2 -= 1
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
     if n2 < 0:
         raise w.invalid("null array in non-nullable field assignments")
     elif n2 > len(b) - o:
@@ -196,10 +210,16 @@ def _decode_SyncGroupRequest_v5(b: bytes, o: int) -> tuple[SyncGroupRequest, int
         for _ in range(n2):
             d4_member_id, o = w.read_compact_string(b, o)
             d4_assignment, o = w.read_compact_bytes(b, o)
-            o = w.skip_tags(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
             l3.append(SyncGroupRequestAssignment(d4_member_id, d4_assignment))
         d1_assignments = l3
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return SyncGroupRequest(d1_group_id, d1_generation_id, d1_member_id, d1_group_instance_id, d1_protocol_type, d1_protocol_name, d1_assignments), o
 
 
@@ -240,7 +260,10 @@ def _decode_SyncGroupResponse_v4(b: bytes, o: int) -> tuple[SyncGroupResponse, i
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
     d1_assignment, o = w.read_compact_bytes(b, o)
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return SyncGroupResponse(d1_throttle_time_ms, d1_error_code, None, None, d1_assignment), o
 
 
@@ -259,7 +282,10 @@ def _decode_SyncGroupResponse_v5(b: bytes, o: int) -> tuple[SyncGroupResponse, i
     d1_protocol_type, o = w.read_compact_nullable_string(b, o)
     d1_protocol_name, o = w.read_compact_nullable_string(b, o)
     d1_assignment, o = w.read_compact_bytes(b, o)
-    o = w.skip_tags(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
     return SyncGroupResponse(d1_throttle_time_ms, d1_error_code, d1_protocol_type, d1_protocol_name, d1_assignment), o
 
 
