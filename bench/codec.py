@@ -51,7 +51,9 @@ def kio_write(entity: Any) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     args = parser.parse_args()
     repeat = 2 if args.quick else 7
@@ -80,8 +82,14 @@ def main() -> None:
         _, offset = kio_header(frame, 0)
         kio_produce_reader(frame, offset)
 
-    rows.append(("decode ProduceRequest v9, one 16 KiB batch", per_op_us(ours_produce, repeat),
-                 per_op_us(kio_produce, repeat), "target <= 5 us"))
+    rows.append(
+        (
+            "decode ProduceRequest v9, one 16 KiB batch",
+            per_op_us(ours_produce, repeat),
+            per_op_us(kio_produce, repeat),
+            "target <= 5 us",
+        )
+    )
 
     # 2. MetadataResponse v12, 100 topics x 10 partitions.
     metadata = MetadataResponse(
@@ -93,7 +101,9 @@ def main() -> None:
                 name=f"topic-{t:03d}",
                 topic_id=uuid.UUID(int=t + 1),
                 partitions=[
-                    MetadataResponsePartition(partition_index=p, leader_id=1, leader_epoch=0, replica_nodes=[1], isr_nodes=[1])
+                    MetadataResponsePartition(
+                        partition_index=p, leader_id=1, leader_epoch=0, replica_nodes=[1], isr_nodes=[1]
+                    )
                     for p in range(10)
                 ],
             )
@@ -108,8 +118,14 @@ def main() -> None:
     kio_enc = per_op_us(lambda: kio_write(kio_metadata), repeat)
     rows.append(("encode MetadataResponse v12, 100 x 10", ours_enc, kio_enc, "target >= 3x kio"))
     kio_metadata_reader = kio_read(kio_metadata_cls)
-    rows.append(("decode MetadataResponse v12, 100 x 10", per_op_us(lambda: decode_response(3, 12, metadata_bytes), repeat),
-                 per_op_us(lambda: kio_metadata_reader(metadata_bytes, 0), repeat), ""))
+    rows.append(
+        (
+            "decode MetadataResponse v12, 100 x 10",
+            per_op_us(lambda: decode_response(3, 12, metadata_bytes), repeat),
+            per_op_us(lambda: kio_metadata_reader(metadata_bytes, 0), repeat),
+            "",
+        )
+    )
 
     # 3. FetchResponse v11, 100 partitions of one 1 KiB batch each.
     small = encode_batch([Record(value=b"y" * 1000)])
@@ -117,7 +133,16 @@ def main() -> None:
         responses=[
             FetchableTopicResponse(
                 topic=f"topic-{t}",
-                partitions=[PartitionData(partition_index=p, high_watermark=100, last_stable_offset=100, log_start_offset=0, records=small) for p in range(10)],
+                partitions=[
+                    PartitionData(
+                        partition_index=p,
+                        high_watermark=100,
+                        last_stable_offset=100,
+                        log_start_offset=0,
+                        records=small,
+                    )
+                    for p in range(10)
+                ],
             )
             for t in range(10)
         ]
@@ -125,8 +150,14 @@ def main() -> None:
     fetch_bytes = encode_response(fetch, 11)
     kio_fetch, _ = kio_read(load_response_schema(1, 11))(fetch_bytes, 0)
     assert kio_write(kio_fetch) == fetch_bytes
-    rows.append(("encode FetchResponse v11, 100 partitions", per_op_us(lambda: encode_response(fetch, 11), repeat),
-                 per_op_us(lambda: kio_write(kio_fetch), repeat), ""))
+    rows.append(
+        (
+            "encode FetchResponse v11, 100 partitions",
+            per_op_us(lambda: encode_response(fetch, 11), repeat),
+            per_op_us(lambda: kio_write(kio_fetch), repeat),
+            "",
+        )
+    )
 
     # 4. Header parse + CRC-32C check of a 1 MiB batch. kio's only batch reader also decodes
     # the records, so its row measures that; kafka-python's header+CRC is shown for a like peer.
@@ -136,16 +167,28 @@ def main() -> None:
     def ours_crc() -> None:
         check_crc(big, 0, read_batch_header(big))
 
-    rows.append(("1 MiB batch: header + CRC (kio: full read_batch)", per_op_us(ours_crc, repeat),
-                 per_op_us(lambda: kio_read_batch(big, 0), repeat), "target <= 100 us"))
+    rows.append(
+        (
+            "1 MiB batch: header + CRC (kio: full read_batch)",
+            per_op_us(ours_crc, repeat),
+            per_op_us(lambda: kio_read_batch(big, 0), repeat),
+            "target <= 100 us",
+        )
+    )
     try:
         from kafka.record.default_records import DefaultRecordBatch
 
         def kafka_python_crc() -> None:
             assert DefaultRecordBatch(big).validate_crc()
 
-        rows.append(("1 MiB batch: header + CRC (peer: kafka-python)", per_op_us(ours_crc, repeat),
-                     per_op_us(kafka_python_crc, repeat), ""))
+        rows.append(
+            (
+                "1 MiB batch: header + CRC (peer: kafka-python)",
+                per_op_us(ours_crc, repeat),
+                per_op_us(kafka_python_crc, repeat),
+                "",
+            )
+        )
     except ImportError:
         pass
 

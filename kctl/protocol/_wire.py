@@ -8,7 +8,8 @@ Readers check every length against the buffer before slicing, so a lying length 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from struct import Struct, error as StructError
+from struct import Struct
+from struct import error as StructError
 from typing import Any, TypeVar
 from uuid import UUID
 

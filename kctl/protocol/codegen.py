@@ -211,7 +211,15 @@ def layout(fields: tuple[Field, ...], version: int, flexible: bool) -> tuple[obj
         inner: object = (
             layout(element.fields, version, flexible) if isinstance(element, Struct) else element.name
         )
-        sig.append((f.name, isinstance(kind, Array), inner, f.nullable_in(version), f.tag if f.tagged_in(version) else None))
+        sig.append(
+            (
+                f.name,
+                isinstance(kind, Array),
+                inner,
+                f.nullable_in(version),
+                f.tag if f.tagged_in(version) else None,
+            )
+        )
     return tuple(sig)
 
 
@@ -459,7 +467,10 @@ class DecodeBody:
                 out.add(indent, f"{target} = {items}")
             elif element.name in FIXED_WIDTH:
                 fmt = _FORMAT[element.name]
-                out.add(indent, f"{target}, o = w.unpack_array({fmt!r}, b, o, {count})  # type: ignore[assignment]")
+                out.add(
+                    indent,
+                    f"{target}, o = w.unpack_array({fmt!r}, b, o, {count})  # type: ignore[assignment]",
+                )
             else:
                 items = self.fresh("l")
                 item = self.fresh("i")
@@ -506,7 +517,11 @@ class DecodeBody:
 def module_name(name: str) -> str:
     out = []
     for i, ch in enumerate(name):
-        if ch.isupper() and i and (not name[i - 1].isupper() or (i + 1 < len(name) and name[i + 1].islower())):
+        if (
+            ch.isupper()
+            and i
+            and (not name[i - 1].isupper() or (i + 1 < len(name) and name[i + 1].islower()))
+        ):
             out.append("_")
         out.append(ch.lower())
     return "".join(out)
@@ -545,7 +560,7 @@ def records_module() -> str:
         tables.append(table(f"{upper}_DECODERS", dec, f"w.Decoder[{msg.name}]"))
         rows.append(f"    {msg.name}: ({upper}_ENCODERS, {upper}_DECODERS),\n")
     tables.append(f"CODECS: dict[type, tuple[dict[int, w.Any], dict[int, w.Any]]] = {{\n{''.join(rows)}}}")
-    doc = "Versioned schemas carried inside other data: consumer-protocol metadata and __consumer_offsets records."
+    doc = "Versioned schemas inside other data: consumer-protocol metadata, __consumer_offsets records."
     return writer.source(doc, tables)
 
 
@@ -573,7 +588,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if the committed modules are stale")
     args = parser.parse_args(argv)
     files = render()
-    stale = [name for name, text in files.items() if not (OUTPUT_DIR / name).is_file() or (OUTPUT_DIR / name).read_text() != text]
+    stale = [
+        name
+        for name, text in files.items()
+        if not (OUTPUT_DIR / name).is_file() or (OUTPUT_DIR / name).read_text() != text
+    ]
     extra = [p.name for p in OUTPUT_DIR.glob("*.py") if p.name not in files]
     if args.check:
         for name in stale + extra:

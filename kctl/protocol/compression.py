@@ -70,7 +70,9 @@ def decompress(codec: int, data: bytes, limit: int = MAX_DECOMPRESSED_SIZE) -> b
         else:
             raise CorruptRecordError(f"unknown compression codec {codec}")
     except (cramjam.DecompressionError, zlib.error, ValueError) as exc:
-        raise CorruptRecordError(f"cannot decompress {Compression(codec).name.lower()} batch: {exc}") from None
+        raise CorruptRecordError(
+            f"cannot decompress {Compression(codec).name.lower()} batch: {exc}"
+        ) from None
     if len(out) > limit:
         raise CorruptRecordError(f"batch inflates beyond {limit} bytes")
     return out

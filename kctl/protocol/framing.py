@@ -148,7 +148,7 @@ class ServerConnection:
         (all of them unless `api_keys` narrows it), under a v0 response header, so that the
         client can retry with a version we both know.
         """
-        from .messages.api_versions import ApiVersionsResponse, ApiVersion
+        from .messages.api_versions import ApiVersion, ApiVersionsResponse
 
         if api_keys is None:
             api_keys = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from struct import Struct
 from struct import error as StructError
-
 from typing import NamedTuple
 
 from . import _wire as w
@@ -53,7 +52,11 @@ def decode_request_header(data: bytes, offset: int = 0) -> tuple[RequestHeader, 
         if o > len(data):
             raise DecodeError("truncated request header")
     spec = API_BY_KEY.get(api_key)
-    if spec is not None and spec.flexible_from is not None and spec.flexible_from <= api_version <= spec.max_version:
+    if (
+        spec is not None
+        and spec.flexible_from is not None
+        and spec.flexible_from <= api_version <= spec.max_version
+    ):
         o = w.skip_tags(data, o)
     return RequestHeader(api_key, api_version, correlation_id, client_id), o
 

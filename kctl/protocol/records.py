@@ -93,7 +93,11 @@ class BatchHeader:
 
     @property
     def timestamp_type(self) -> TimestampType:
-        return TimestampType.LOG_APPEND_TIME if self.attributes & _TIMESTAMP_TYPE_BIT else TimestampType.CREATE_TIME
+        return (
+            TimestampType.LOG_APPEND_TIME
+            if self.attributes & _TIMESTAMP_TYPE_BIT
+            else TimestampType.CREATE_TIME
+        )
 
     @property
     def is_transactional(self) -> bool:
@@ -138,7 +142,8 @@ def check_crc(data: bytes | bytearray | memoryview, offset: int, header: BatchHe
     actual = compute_crc(data, offset, header.size)
     if actual != header.crc:
         raise CorruptRecordError(
-            f"record batch at offset {header.base_offset} fails its CRC (stored {header.crc:#010x}, computed {actual:#010x})"
+            f"record batch at offset {header.base_offset} fails its CRC "
+            f"(stored {header.crc:#010x}, computed {actual:#010x})"
         )
 
 
@@ -151,7 +156,9 @@ def set_partition_leader_epoch(buf: bytearray | memoryview, offset: int, epoch: 
     _LEADER_EPOCH.pack_into(buf, offset + 12, epoch)
 
 
-def iter_batch_headers(data: bytes | bytearray | memoryview, *, allow_partial_tail: bool = True) -> Iterator[tuple[int, BatchHeader]]:
+def iter_batch_headers(
+    data: bytes | bytearray | memoryview, *, allow_partial_tail: bool = True
+) -> Iterator[tuple[int, BatchHeader]]:
     """Walk concatenated batches, yielding (position, header) without touching their records.
 
     A trailing partial batch (as fetch responses may carry) ends the walk quietly unless
@@ -281,7 +288,9 @@ def encode_batch(
     )
     crc = crc32c(covered)
     batch_length = len(covered) + 9  # partitionLeaderEpoch, magic, crc
-    prefix = HEADER.pack(base_offset, batch_length, partition_leader_epoch, MAGIC, crc, 0, 0, 0, 0, 0, 0, 0, 0)
+    prefix = HEADER.pack(
+        base_offset, batch_length, partition_leader_epoch, MAGIC, crc, 0, 0, 0, 0, 0, 0, 0, 0
+    )
     return prefix[:ATTRIBUTES_OFFSET] + covered
 
 

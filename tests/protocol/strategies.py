@@ -54,9 +54,7 @@ class MessageStrategies:
 
     def struct(self, struct: Struct) -> st.SearchStrategy[Any]:
         cls = getattr(self.module, struct.name)
-        parts = {
-            attr(f.name): self.field(f) for f in struct.fields if f.present_in(self.version)
-        }
+        parts = {attr(f.name): self.field(f) for f in struct.fields if f.present_in(self.version)}
         return st.builds(cls, **parts)
 
     def field(self, f: Field) -> st.SearchStrategy[Any]:

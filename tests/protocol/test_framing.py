@@ -23,7 +23,9 @@ def test_pipelined_requests_are_answered_in_order_by_correlation_id() -> None:
     wire = b""
     ids = []
     for version in (2, 9, 12):
-        correlation_id, data = client.send_request(MetadataRequest(topics=[MetadataRequestTopic(name=f"t{version}")]), version)
+        correlation_id, data = client.send_request(
+            MetadataRequest(topics=[MetadataRequestTopic(name=f"t{version}")]), version
+        )
         ids.append(correlation_id)
         wire += data
     assert ids == [0, 1, 2] and client.in_flight == 3
@@ -60,7 +62,11 @@ def test_unknown_correlation_id_is_an_error() -> None:
 def test_unknown_api_key_and_version_are_events_not_crashes() -> None:
     server = ServerConnection()
     for key, version in ((999, 0), (3, 40), (0, -1)):
-        header = key.to_bytes(2, "big", signed=True) + version.to_bytes(2, "big", signed=True) + b"\x00\x00\x00\x01\xff\xff"
+        header = (
+            key.to_bytes(2, "big", signed=True)
+            + version.to_bytes(2, "big", signed=True)
+            + b"\x00\x00\x00\x01\xff\xff"
+        )
         server.receive_data(len(header).to_bytes(4, "big") + header)
         event = server.next_event()
         assert isinstance(event, UnsupportedRequest)

@@ -3,12 +3,14 @@ typed ProtocolError (or decode), never another exception, a hang or a huge alloc
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kctl.protocol.errors import ProtocolError
 from kctl.protocol.framing import NEED_DATA, ClientConnection, ServerConnection
-from kctl.protocol.messages.fetch import FetchRequest, FetchTopic, FetchPartition
+from kctl.protocol.messages.fetch import FetchPartition, FetchRequest, FetchTopic
 from kctl.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic
 from kctl.protocol.messages.produce import PartitionProduceData, ProduceRequest, TopicProduceData
 from kctl.protocol.records import Compression, Record, decode_batch, decode_batches, encode_batch
@@ -28,9 +30,26 @@ def seed_frames() -> list[bytes]:
     requests = [
         (MetadataRequest(topics=[MetadataRequestTopic(name="t")]), 12),
         (MetadataRequest(topics=None), 1),
-        (ProduceRequest(acks=-1, timeout_ms=100, topic_data=[TopicProduceData("t", [PartitionProduceData(0, batch)])]), 9),
-        (ProduceRequest(acks=1, timeout_ms=100, topic_data=[TopicProduceData("t", [PartitionProduceData(0, batch)])]), 3),
-        (FetchRequest(max_wait_ms=1, min_bytes=1, topics=[FetchTopic(topic="t", partitions=[FetchPartition(0, fetch_offset=0)])]), 12),
+        (
+            ProduceRequest(
+                acks=-1, timeout_ms=100, topic_data=[TopicProduceData("t", [PartitionProduceData(0, batch)])]
+            ),
+            9,
+        ),
+        (
+            ProduceRequest(
+                acks=1, timeout_ms=100, topic_data=[TopicProduceData("t", [PartitionProduceData(0, batch)])]
+            ),
+            3,
+        ),
+        (
+            FetchRequest(
+                max_wait_ms=1,
+                min_bytes=1,
+                topics=[FetchTopic(topic="t", partitions=[FetchPartition(0, fetch_offset=0)])],
+            ),
+            12,
+        ),
     ]
     return [client.send_request(body, version)[1] for body, version in requests]
 
@@ -64,10 +83,8 @@ def mutated_frame(draw: st.DrawFn) -> bytes:
 def test_server_decoder_raises_only_protocol_errors(data: bytes) -> None:
     server = ServerConnection(max_frame_size=MAX_FRAME)
     server.receive_data(data)
-    try:
+    with contextlib.suppress(ProtocolError):
         drain(server)
-    except ProtocolError:
-        pass
 
 
 @settings(max_examples=500, deadline=None)
@@ -77,11 +94,9 @@ def test_client_decoder_raises_only_protocol_errors(data: bytes) -> None:
     for version in (0, 5, 12):
         client.send_request(MetadataRequest(topics=[]), version)
     client.receive_data(b"\x00\x00\x00\x00" + data)
-    try:
+    with contextlib.suppress(ProtocolError):
         while client.next_event() is not NEED_DATA:
             pass
-    except ProtocolError:
-        pass
 
 
 BATCHES = [
@@ -97,7 +112,7 @@ def mutated_batch(draw: st.DrawFn) -> bytes:
         position = draw(st.integers(0, len(data) - 1))
         data[position] = draw(st.integers(0, 255))
     if draw(st.booleans()):
-        del data[draw(st.integers(0, len(data))):]
+        del data[draw(st.integers(0, len(data))) :]
     return bytes(data)
 
 
@@ -105,11 +120,7 @@ def mutated_batch(draw: st.DrawFn) -> bytes:
 @given(st.one_of(mutated_batch(), st.binary(max_size=200)))
 def test_batch_decoder_raises_only_protocol_errors(data: bytes) -> None:
     for verify in (True, False):
-        try:
+        with contextlib.suppress(ProtocolError):
             decode_batch(data, verify_crc=verify)
-        except ProtocolError:
-            pass
-        try:
+        with contextlib.suppress(ProtocolError):
             decode_batches(data, verify_crc=verify)
-        except ProtocolError:
-            pass

@@ -16,10 +16,25 @@ from kctl.protocol.messages.api_versions import ApiVersion, ApiVersionsRequest, 
 from kctl.protocol.messages.find_coordinator import FindCoordinatorRequest
 from kctl.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic
 
-UVARINTS = [(0, b"\x00"), (1, b"\x01"), (127, b"\x7f"), (128, b"\x80\x01"), (300, b"\xac\x02"),
-            (2**32 - 1, b"\xff\xff\xff\xff\x0f")]
-ZIGZAG = [(0, b"\x00"), (-1, b"\x01"), (1, b"\x02"), (-2, b"\x03"), (63, b"\x7e"), (-64, b"\x7f"),
-          (64, b"\x80\x01"), (2**31 - 1, b"\xfe\xff\xff\xff\x0f"), (-(2**31), b"\xff\xff\xff\xff\x0f")]
+UVARINTS = [
+    (0, b"\x00"),
+    (1, b"\x01"),
+    (127, b"\x7f"),
+    (128, b"\x80\x01"),
+    (300, b"\xac\x02"),
+    (2**32 - 1, b"\xff\xff\xff\xff\x0f"),
+]
+ZIGZAG = [
+    (0, b"\x00"),
+    (-1, b"\x01"),
+    (1, b"\x02"),
+    (-2, b"\x03"),
+    (63, b"\x7e"),
+    (-64, b"\x7f"),
+    (64, b"\x80\x01"),
+    (2**31 - 1, b"\xfe\xff\xff\xff\x0f"),
+    (-(2**31), b"\xff\xff\xff\xff\x0f"),
+]
 
 
 @pytest.mark.parametrize(("value", "raw"), UVARINTS)
@@ -48,26 +63,55 @@ BODIES: list[tuple[str, Any, int, bytes]] = [
     # Metadata v9 (flexible): compact array (n+1), compact string (n+1), tagged-field bytes,
     # then allow_auto_topic_creation, include_cluster_authorized_operations (v8-10),
     # include_topic_authorized_operations and the message's own tagged-field byte.
-    ("request", MetadataRequest(topics=[MetadataRequestTopic(name="ab")], allow_auto_topic_creation=False), 9,
-     b"\x02\x03ab\x00\x00\x00\x00\x00"),
+    (
+        "request",
+        MetadataRequest(topics=[MetadataRequestTopic(name="ab")], allow_auto_topic_creation=False),
+        9,
+        b"\x02\x03ab\x00\x00\x00\x00\x00",
+    ),
     # Metadata v10: each topic carries a 16-byte topic id before its name.
     ("request", MetadataRequest(topics=[]), 10, b"\x01\x01\x00\x00\x00"),
-    ("request", ApiVersionsRequest(client_software_name="kctl", client_software_version="1"), 3,
-     b"\x05kctl\x021\x00"),
+    (
+        "request",
+        ApiVersionsRequest(client_software_name="kctl", client_software_version="1"),
+        3,
+        b"\x05kctl\x021\x00",
+    ),
     ("request", FindCoordinatorRequest(key="g"), 0, b"\x00\x01g"),
-    ("request", FindCoordinatorRequest(key_type=0, coordinator_keys=["g1", "g2"]), 4, b"\x00\x03\x03g1\x03g2\x00"),
-    ("response", ApiVersionsResponse(error_code=0, api_keys=[ApiVersion(18, 0, 4)]), 0,
-     b"\x00\x00\x00\x00\x00\x01\x00\x12\x00\x00\x00\x04"),
-    ("response", ApiVersionsResponse(error_code=0, api_keys=[ApiVersion(18, 0, 4)], throttle_time_ms=7), 3,
-     b"\x00\x00\x02\x00\x12\x00\x00\x00\x04\x00\x00\x00\x00\x07\x00"),
+    (
+        "request",
+        FindCoordinatorRequest(key_type=0, coordinator_keys=["g1", "g2"]),
+        4,
+        b"\x00\x03\x03g1\x03g2\x00",
+    ),
+    (
+        "response",
+        ApiVersionsResponse(error_code=0, api_keys=[ApiVersion(18, 0, 4)]),
+        0,
+        b"\x00\x00\x00\x00\x00\x01\x00\x12\x00\x00\x00\x04",
+    ),
+    (
+        "response",
+        ApiVersionsResponse(error_code=0, api_keys=[ApiVersion(18, 0, 4)], throttle_time_ms=7),
+        3,
+        b"\x00\x00\x02\x00\x12\x00\x00\x00\x04\x00\x00\x00\x00\x07\x00",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("side", "message", "version", "raw"), BODIES, ids=lambda x: getattr(x, "__name__", None))
+@pytest.mark.parametrize(
+    ("side", "message", "version", "raw"), BODIES, ids=lambda x: getattr(x, "__name__", None)
+)
 def test_golden_bodies(side: str, message: Any, version: int, raw: bytes) -> None:
     encode = encode_request if side == "request" else encode_response
     decode = decode_request if side == "request" else decode_response
-    key = 3 if isinstance(message, MetadataRequest) else 10 if isinstance(message, FindCoordinatorRequest) else 18
+    key = (
+        3
+        if isinstance(message, MetadataRequest)
+        else 10
+        if isinstance(message, FindCoordinatorRequest)
+        else 18
+    )
     assert encode(message, version) == raw
     decoded, end = decode(key, version, raw)
     assert end == len(raw)
@@ -92,7 +136,12 @@ def test_api_versions_response_always_uses_header_v0() -> None:
     event = server.next_event()
     out = server.send_response(event.header, ApiVersionsResponse(api_keys=[ApiVersion(18, 0, 4)]))  # type: ignore[union-attr]
     # length, correlation id, then the body at once: no tagged-field byte after the correlation id
-    assert out == b"\x00\x00\x00\x13" + b"\x00\x00\x00\x00" + b"\x00\x00\x02\x00\x12\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00"
+    assert (
+        out
+        == b"\x00\x00\x00\x13"
+        + b"\x00\x00\x00\x00"
+        + b"\x00\x00\x02\x00\x12\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00"
+    )
     client.receive_data(out)
     event = client.next_event()
     assert isinstance(event, ResponseReceived)
@@ -109,7 +158,13 @@ def test_unknown_api_versions_version_gets_kip511_answer() -> None:
     assert (event.header.api_key, event.header.api_version, event.header.correlation_id) == (18, 99, 5)
     out = server.send_api_versions_fallback(event.header, [ApiVersion(18, 0, 4)])
     # v0 header (correlation id only), v0 body: error 35, one key: 18 in 0..4
-    assert out == b"\x00\x00\x00\x10" + b"\x00\x00\x00\x05" + b"\x00\x23" + b"\x00\x00\x00\x01\x00\x12\x00\x00\x00\x04"
+    assert (
+        out
+        == b"\x00\x00\x00\x10"
+        + b"\x00\x00\x00\x05"
+        + b"\x00\x23"
+        + b"\x00\x00\x00\x01\x00\x12\x00\x00\x00\x04"
+    )
 
 
 def test_client_reads_kip511_answer_as_v0() -> None:

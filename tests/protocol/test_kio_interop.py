@@ -92,7 +92,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("spec", "version", "side"), CASES)
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 @given(st.data())
 def test_matches_kio_both_ways(spec: Any, version: int, side: str, data: st.DataObject) -> None:
     kio_cls = kio_schema(spec.key, version, side)
@@ -116,6 +118,10 @@ def test_matches_kio_both_ways(spec: Any, version: int, side: str, data: st.Data
 
 
 def test_every_api_key_is_covered_by_kio() -> None:
-    missing = [spec.name for spec in APIS if kio_schema(spec.key, spec.versions.low, "request") is None
-               and kio_schema(spec.key, spec.versions.high or 0, "request") is None]
+    missing = [
+        spec.name
+        for spec in APIS
+        if kio_schema(spec.key, spec.versions.low, "request") is None
+        and kio_schema(spec.key, spec.versions.high or 0, "request") is None
+    ]
     assert missing == []

@@ -31,20 +31,23 @@ kafka_memory = pytest.importorskip("kafka.record.memory_records")
 def test_golden_single_record_batch() -> None:
     batch = encode_batch([Record(key=b"k", value=b"v", timestamp=1000)], base_offset=5)
     # Header fields, in Kafka's order; the CRC is Kafka's CRC-32C of bytes 21.. of this batch.
-    records = b"\x10\x00\x00\x00\x02k\x02v\x00"  # length 8, attrs, ts delta 0, offset delta 0, key, value, 0 headers
-    expected_tail = (
-        struct.pack(">hiqqqhii", 0, 0, 1000, 1000, -1, -1, -1, 1) + records
-    )
+    # length 8, attributes, timestamp delta 0, offset delta 0, key, value, no headers
+    records = b"\x10\x00\x00\x00\x02k\x02v\x00"
+    expected_tail = struct.pack(">hiqqqhii", 0, 0, 1000, 1000, -1, -1, -1, 1) + records
     assert batch[:8] == struct.pack(">q", 5)
     assert batch[8:12] == struct.pack(">i", len(batch) - 12)
     assert batch[12:17] == b"\xff\xff\xff\xff\x02"
     assert batch[21:] == expected_tail
-    assert batch[17:21] == bytes.fromhex("716a6189")  # CRC-32C, checked with kafka-python's pure-Python crc32c
+    assert batch[17:21] == bytes.fromhex(
+        "716a6189"
+    )  # CRC-32C, checked with kafka-python's pure-Python crc32c
 
 
 @pytest.mark.parametrize("codec", list(Compression))
 def test_kafka_python_reads_our_batches(codec: Compression) -> None:
-    records = [Record(b"k%d" % i, b"v" * i, [("h", b"x"), ("n", None)], 1_700_000_000_000 + i) for i in range(20)]
+    records = [
+        Record(b"k%d" % i, b"v" * i, [("h", b"x"), ("n", None)], 1_700_000_000_000 + i) for i in range(20)
+    ]
     data = encode_batch(records, compression=codec, producer_id=7, producer_epoch=1, base_sequence=3)
     batch = kafka_memory.MemoryRecords(data).next_batch()
     assert batch.validate_crc()
@@ -57,11 +60,18 @@ def test_kafka_python_reads_our_batches(codec: Compression) -> None:
 @pytest.mark.parametrize("codec", list(Compression))
 def test_we_read_kafka_python_batches(codec: Compression) -> None:
     builder = kafka_records.DefaultRecordBatchBuilder(
-        magic=2, compression_type=int(codec), is_transactional=False, producer_id=5, producer_epoch=0,
-        base_sequence=0, batch_size=1 << 20,
+        magic=2,
+        compression_type=int(codec),
+        is_transactional=False,
+        producer_id=5,
+        producer_epoch=0,
+        base_sequence=0,
+        batch_size=1 << 20,
     )
     for i in range(20):
-        builder.append(i, timestamp=1000 + i, key=None if i % 3 == 0 else b"a", value=b"b" * i, headers=[("x", b"y")])
+        builder.append(
+            i, timestamp=1000 + i, key=None if i % 3 == 0 else b"a", value=b"b" * i, headers=[("x", b"y")]
+        )
     batch = decode_batch(bytes(builder.build()))
     assert batch.header.producer_id == 5
     assert [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in batch.records] == [
@@ -79,7 +89,11 @@ record_strategy = st.builds(
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(record_strategy, min_size=1, max_size=8), st.sampled_from(list(Compression)), st.integers(0, 2**40))
+@given(
+    st.lists(record_strategy, min_size=1, max_size=8),
+    st.sampled_from(list(Compression)),
+    st.integers(0, 2**40),
+)
 def test_batch_round_trip(records: list[Record], codec: Compression, base_offset: int) -> None:
     data = encode_batch(records, compression=codec, base_offset=base_offset)
     batch = decode_batch(data)
@@ -87,7 +101,11 @@ def test_batch_round_trip(records: list[Record], codec: Compression, base_offset
     assert batch.header.max_timestamp == max(r.timestamp or 0 for r in records)
     for i, (got, sent) in enumerate(zip(batch.records, records, strict=True)):
         assert (got.key, got.value, got.headers, got.timestamp, got.offset) == (
-            sent.key, sent.value, sent.headers, sent.timestamp, base_offset + i,
+            sent.key,
+            sent.value,
+            sent.headers,
+            sent.timestamp,
+            base_offset + i,
         )
 
 
@@ -117,7 +135,7 @@ def test_header_sanity_checks() -> None:
     with pytest.raises(CorruptRecordError):
         read_batch_header(short_length)
     with pytest.raises(DecodeError):
-        read_batch_header(good[:HEADER_SIZE - 1])
+        read_batch_header(good[: HEADER_SIZE - 1])
     with pytest.raises(DecodeError):
         read_batch_header(good[:-1])
 
@@ -133,8 +151,13 @@ def test_iterating_headers_stops_at_a_partial_tail() -> None:
 
 
 def test_control_batch_and_log_append_time() -> None:
-    marker = encode_batch([Record(key=b"\x00\x00\x00\x01", value=b"\x00\x00\x00\x00\x00\x00", timestamp=5)],
-                          control=True, transactional=True, producer_id=9, timestamp_type=TimestampType.LOG_APPEND_TIME)
+    marker = encode_batch(
+        [Record(key=b"\x00\x00\x00\x01", value=b"\x00\x00\x00\x00\x00\x00", timestamp=5)],
+        control=True,
+        transactional=True,
+        producer_id=9,
+        timestamp_type=TimestampType.LOG_APPEND_TIME,
+    )
     batch = decode_batch(marker)
     assert batch.header.is_control and batch.header.is_transactional
     assert batch.control_type is ControlType.COMMIT

@@ -74,7 +74,10 @@ def check_message(ours: Message, spec: dict[str, Any]) -> None:
     common = {c["name"]: c["fields"] for c in spec.get("commonStructs", [])}
     for version in ours.all_versions():
         assert version in valid, f"{ours.name} v{version} is not a Kafka version"
-        assert ours.flexible_in(version) == in_range(spec.get("flexibleVersions"), version), (ours.name, version)
+        assert ours.flexible_in(version) == in_range(spec.get("flexibleVersions"), version), (
+            ours.name,
+            version,
+        )
         assert our_fields(ours.fields, version) == their_fields(spec["fields"], version, common), (
             f"{ours.name} v{version}"
         )
@@ -95,6 +98,38 @@ def test_record_schema_matches_kafka(schema: Message) -> None:
 
 def test_every_api_in_the_table_is_defined() -> None:
     # Section 1.1 of the research notes, plus DescribeLogDirs which the broker needs.
-    wanted = {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 32, 33, 35, 36, 37,
-              42, 44, 47, 50, 51, 60, 75}
+    wanted = {
+        0,
+        1,
+        2,
+        3,
+        8,
+        9,
+        10,
+        11,
+        12,
+        13,
+        14,
+        15,
+        16,
+        17,
+        18,
+        19,
+        20,
+        21,
+        22,
+        23,
+        32,
+        33,
+        35,
+        36,
+        37,
+        42,
+        44,
+        47,
+        50,
+        51,
+        60,
+        75,
+    }
     assert wanted <= {api.key for api in APIS}

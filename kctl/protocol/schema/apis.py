@@ -37,41 +37,108 @@ PRODUCE = api(
         Field("transactional_id", STRING, "3+", nullable="3+", default=None),
         Field("acks", INT16),
         Field("timeout_ms", INT32),
-        Field("topic_data", Array(Struct("TopicProduceData", [
-            Field("name", STRING),
-            Field("partition_data", Array(Struct("PartitionProduceData", [
-                Field("index", INT32),
-                Field("records", RECORDS, nullable="0+"),
-                ]))),
-            ]))),
+        Field(
+            "topic_data",
+            Array(
+                Struct(
+                    "TopicProduceData",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partition_data",
+                            Array(
+                                Struct(
+                                    "PartitionProduceData",
+                                    [
+                                        Field("index", INT32),
+                                        Field("records", RECORDS, nullable="0+"),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
     response=[
-        Field("responses", Array(Struct("TopicProduceResponse", [
-            Field("name", STRING),
-            Field("partition_responses", Array(Struct("PartitionProduceResponse", [
-                Field("index", INT32),
-                Field("error_code", INT16),
-                Field("base_offset", INT64),
-                Field("log_append_time_ms", INT64, "2+", default=-1),
-                Field("log_start_offset", INT64, "5+", default=-1),
-                Field("record_errors", Array(Struct("BatchIndexAndErrorMessage", [
-                    Field("batch_index", INT32, "8+"),
-                    Field("batch_index_error_message", STRING, "8+", nullable="8+", default=None),
-                    ])), "8+"),
-                Field("error_message", STRING, "8+", nullable="8+", default=None),
-                Field("current_leader", Struct("LeaderIdAndEpoch", [
-                    Field("leader_id", INT32, "10+", default=-1),
-                    Field("leader_epoch", INT32, "10+", default=-1),
-                    ]), "10+", tag=0, tagged="10+"),
-                ]))),
-            ]))),
+        Field(
+            "responses",
+            Array(
+                Struct(
+                    "TopicProduceResponse",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partition_responses",
+                            Array(
+                                Struct(
+                                    "PartitionProduceResponse",
+                                    [
+                                        Field("index", INT32),
+                                        Field("error_code", INT16),
+                                        Field("base_offset", INT64),
+                                        Field("log_append_time_ms", INT64, "2+", default=-1),
+                                        Field("log_start_offset", INT64, "5+", default=-1),
+                                        Field(
+                                            "record_errors",
+                                            Array(
+                                                Struct(
+                                                    "BatchIndexAndErrorMessage",
+                                                    [
+                                                        Field("batch_index", INT32, "8+"),
+                                                        Field(
+                                                            "batch_index_error_message",
+                                                            STRING,
+                                                            "8+",
+                                                            nullable="8+",
+                                                            default=None,
+                                                        ),
+                                                    ],
+                                                )
+                                            ),
+                                            "8+",
+                                        ),
+                                        Field("error_message", STRING, "8+", nullable="8+", default=None),
+                                        Field(
+                                            "current_leader",
+                                            Struct(
+                                                "LeaderIdAndEpoch",
+                                                [
+                                                    Field("leader_id", INT32, "10+", default=-1),
+                                                    Field("leader_epoch", INT32, "10+", default=-1),
+                                                ],
+                                            ),
+                                            "10+",
+                                            tag=0,
+                                            tagged="10+",
+                                        ),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
         Field("throttle_time_ms", INT32, "1+"),
-        Field("node_endpoints", Array(Struct("NodeEndpoint", [
-            Field("node_id", INT32, "10+"),
-            Field("host", STRING, "10+"),
-            Field("port", INT32, "10+"),
-            Field("rack", STRING, "10+", nullable="10+", default=None),
-            ])), "10+", tag=0, tagged="10+"),
+        Field(
+            "node_endpoints",
+            Array(
+                Struct(
+                    "NodeEndpoint",
+                    [
+                        Field("node_id", INT32, "10+"),
+                        Field("host", STRING, "10+"),
+                        Field("port", INT32, "10+"),
+                        Field("rack", STRING, "10+", nullable="10+", default=None),
+                    ],
+                )
+            ),
+            "10+",
+            tag=0,
+            tagged="10+",
+        ),
     ],
 )
 
@@ -89,55 +156,132 @@ FETCH = api(
         Field("isolation_level", INT8),
         Field("session_id", INT32, "7+"),
         Field("session_epoch", INT32, "7+", default=-1),
-        Field("topics", Array(Struct("FetchTopic", [
-            Field("topic", STRING),
-            Field("partitions", Array(Struct("FetchPartition", [
-                Field("partition", INT32),
-                Field("current_leader_epoch", INT32, "9+", default=-1),
-                Field("fetch_offset", INT64),
-                Field("last_fetched_epoch", INT32, "12+", default=-1),
-                Field("log_start_offset", INT64, "5+", default=-1),
-                Field("partition_max_bytes", INT32),
-                ]))),
-            ]))),
-        Field("forgotten_topics_data", Array(Struct("ForgottenTopic", [
-            Field("topic", STRING, "7+"),
-            Field("partitions", Array(INT32), "7+"),
-            ])), "7+"),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "FetchTopic",
+                    [
+                        Field("topic", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "FetchPartition",
+                                    [
+                                        Field("partition", INT32),
+                                        Field("current_leader_epoch", INT32, "9+", default=-1),
+                                        Field("fetch_offset", INT64),
+                                        Field("last_fetched_epoch", INT32, "12+", default=-1),
+                                        Field("log_start_offset", INT64, "5+", default=-1),
+                                        Field("partition_max_bytes", INT32),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+        Field(
+            "forgotten_topics_data",
+            Array(
+                Struct(
+                    "ForgottenTopic",
+                    [
+                        Field("topic", STRING, "7+"),
+                        Field("partitions", Array(INT32), "7+"),
+                    ],
+                )
+            ),
+            "7+",
+        ),
         Field("rack_id", STRING, "11+"),
     ],
     response=[
         Field("throttle_time_ms", INT32),
         Field("error_code", INT16, "7+"),
         Field("session_id", INT32, "7+"),
-        Field("responses", Array(Struct("FetchableTopicResponse", [
-            Field("topic", STRING),
-            Field("partitions", Array(Struct("PartitionData", [
-                Field("partition_index", INT32),
-                Field("error_code", INT16),
-                Field("high_watermark", INT64),
-                Field("last_stable_offset", INT64, default=-1),
-                Field("log_start_offset", INT64, "5+", default=-1),
-                Field("diverging_epoch", Struct("EpochEndOffset", [
-                    Field("epoch", INT32, "12+", default=-1),
-                    Field("end_offset", INT64, "12+", default=-1),
-                    ]), "12+", tag=0, tagged="12+"),
-                Field("current_leader", Struct("LeaderIdAndEpoch", [
-                    Field("leader_id", INT32, "12+", default=-1),
-                    Field("leader_epoch", INT32, "12+", default=-1),
-                    ]), "12+", tag=1, tagged="12+"),
-                Field("snapshot_id", Struct("SnapshotId", [
-                    Field("end_offset", INT64, default=-1),
-                    Field("epoch", INT32, default=-1),
-                    ]), "12+", tag=2, tagged="12+"),
-                Field("aborted_transactions", Array(Struct("AbortedTransaction", [
-                    Field("producer_id", INT64),
-                    Field("first_offset", INT64),
-                    ])), nullable="4+"),
-                Field("preferred_read_replica", INT32, "11+", default=-1),
-                Field("records", RECORDS, nullable="4+"),
-                ]))),
-            ]))),
+        Field(
+            "responses",
+            Array(
+                Struct(
+                    "FetchableTopicResponse",
+                    [
+                        Field("topic", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "PartitionData",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("error_code", INT16),
+                                        Field("high_watermark", INT64),
+                                        Field("last_stable_offset", INT64, default=-1),
+                                        Field("log_start_offset", INT64, "5+", default=-1),
+                                        Field(
+                                            "diverging_epoch",
+                                            Struct(
+                                                "EpochEndOffset",
+                                                [
+                                                    Field("epoch", INT32, "12+", default=-1),
+                                                    Field("end_offset", INT64, "12+", default=-1),
+                                                ],
+                                            ),
+                                            "12+",
+                                            tag=0,
+                                            tagged="12+",
+                                        ),
+                                        Field(
+                                            "current_leader",
+                                            Struct(
+                                                "LeaderIdAndEpoch",
+                                                [
+                                                    Field("leader_id", INT32, "12+", default=-1),
+                                                    Field("leader_epoch", INT32, "12+", default=-1),
+                                                ],
+                                            ),
+                                            "12+",
+                                            tag=1,
+                                            tagged="12+",
+                                        ),
+                                        Field(
+                                            "snapshot_id",
+                                            Struct(
+                                                "SnapshotId",
+                                                [
+                                                    Field("end_offset", INT64, default=-1),
+                                                    Field("epoch", INT32, default=-1),
+                                                ],
+                                            ),
+                                            "12+",
+                                            tag=2,
+                                            tagged="12+",
+                                        ),
+                                        Field(
+                                            "aborted_transactions",
+                                            Array(
+                                                Struct(
+                                                    "AbortedTransaction",
+                                                    [
+                                                        Field("producer_id", INT64),
+                                                        Field("first_offset", INT64),
+                                                    ],
+                                                )
+                                            ),
+                                            nullable="4+",
+                                        ),
+                                        Field("preferred_read_replica", INT32, "11+", default=-1),
+                                        Field("records", RECORDS, nullable="4+"),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -149,29 +293,61 @@ LIST_OFFSETS = api(
     request=[
         Field("replica_id", INT32),
         Field("isolation_level", INT8, "2+"),
-        Field("topics", Array(Struct("ListOffsetsTopic", [
-            Field("name", STRING),
-            Field("partitions", Array(Struct("ListOffsetsPartition", [
-                Field("partition_index", INT32),
-                Field("current_leader_epoch", INT32, "4+", default=-1),
-                Field("timestamp", INT64),
-                Field("max_num_offsets", INT32, "0", default=1),
-                ]))),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "ListOffsetsTopic",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "ListOffsetsPartition",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("current_leader_epoch", INT32, "4+", default=-1),
+                                        Field("timestamp", INT64),
+                                        Field("max_num_offsets", INT32, "0", default=1),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
     response=[
         Field("throttle_time_ms", INT32, "2+"),
-        Field("topics", Array(Struct("ListOffsetsTopicResponse", [
-            Field("name", STRING),
-            Field("partitions", Array(Struct("ListOffsetsPartitionResponse", [
-                Field("partition_index", INT32),
-                Field("error_code", INT16),
-                Field("old_style_offsets", Array(INT64), "0"),
-                Field("timestamp", INT64, "1+", default=-1),
-                Field("offset", INT64, "1+", default=-1),
-                Field("leader_epoch", INT32, "4+", default=-1),
-                ]))),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "ListOffsetsTopicResponse",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "ListOffsetsPartitionResponse",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("error_code", INT16),
+                                        Field("old_style_offsets", Array(INT64), "0"),
+                                        Field("timestamp", INT64, "1+", default=-1),
+                                        Field("offset", INT64, "1+", default=-1),
+                                        Field("leader_epoch", INT32, "4+", default=-1),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -181,40 +357,73 @@ METADATA = api(
     "0-12",
     flexible="9+",
     request=[
-        Field("topics", Array(Struct("MetadataRequestTopic", [
-            Field("topic_id", UUID, "10+"),
-            Field("name", STRING, nullable="10+"),
-            ])), nullable="1+"),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "MetadataRequestTopic",
+                    [
+                        Field("topic_id", UUID, "10+"),
+                        Field("name", STRING, nullable="10+"),
+                    ],
+                )
+            ),
+            nullable="1+",
+        ),
         Field("allow_auto_topic_creation", BOOL, "4+", default=True),
         Field("include_cluster_authorized_operations", BOOL, "8-10"),
         Field("include_topic_authorized_operations", BOOL, "8+"),
     ],
     response=[
         Field("throttle_time_ms", INT32, "3+"),
-        Field("brokers", Array(Struct("MetadataResponseBroker", [
-            Field("node_id", INT32),
-            Field("host", STRING),
-            Field("port", INT32),
-            Field("rack", STRING, "1+", nullable="1+", default=None),
-            ]))),
+        Field(
+            "brokers",
+            Array(
+                Struct(
+                    "MetadataResponseBroker",
+                    [
+                        Field("node_id", INT32),
+                        Field("host", STRING),
+                        Field("port", INT32),
+                        Field("rack", STRING, "1+", nullable="1+", default=None),
+                    ],
+                )
+            ),
+        ),
         Field("cluster_id", STRING, "2+", nullable="2+", default=None),
         Field("controller_id", INT32, "1+", default=-1),
-        Field("topics", Array(Struct("MetadataResponseTopic", [
-            Field("error_code", INT16),
-            Field("name", STRING, nullable="12+"),
-            Field("topic_id", UUID, "10+"),
-            Field("is_internal", BOOL, "1+"),
-            Field("partitions", Array(Struct("MetadataResponsePartition", [
-                Field("error_code", INT16),
-                Field("partition_index", INT32),
-                Field("leader_id", INT32),
-                Field("leader_epoch", INT32, "7+", default=-1),
-                Field("replica_nodes", Array(INT32)),
-                Field("isr_nodes", Array(INT32)),
-                Field("offline_replicas", Array(INT32), "5+"),
-                ]))),
-            Field("topic_authorized_operations", INT32, "8+", default=-2147483648),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "MetadataResponseTopic",
+                    [
+                        Field("error_code", INT16),
+                        Field("name", STRING, nullable="12+"),
+                        Field("topic_id", UUID, "10+"),
+                        Field("is_internal", BOOL, "1+"),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "MetadataResponsePartition",
+                                    [
+                                        Field("error_code", INT16),
+                                        Field("partition_index", INT32),
+                                        Field("leader_id", INT32),
+                                        Field("leader_epoch", INT32, "7+", default=-1),
+                                        Field("replica_nodes", Array(INT32)),
+                                        Field("isr_nodes", Array(INT32)),
+                                        Field("offline_replicas", Array(INT32), "5+"),
+                                    ],
+                                )
+                            ),
+                        ),
+                        Field("topic_authorized_operations", INT32, "8+", default=-2147483648),
+                    ],
+                )
+            ),
+        ),
         Field("cluster_authorized_operations", INT32, "8-10", default=-2147483648),
     ],
 )
@@ -230,26 +439,58 @@ OFFSET_COMMIT = api(
         Field("member_id", STRING, "1+"),
         Field("group_instance_id", STRING, "7+", nullable="7+", default=None),
         Field("retention_time_ms", INT64, "2-4", default=-1),
-        Field("topics", Array(Struct("OffsetCommitRequestTopic", [
-            Field("name", STRING),
-            Field("partitions", Array(Struct("OffsetCommitRequestPartition", [
-                Field("partition_index", INT32),
-                Field("committed_offset", INT64),
-                Field("committed_leader_epoch", INT32, "6+", default=-1),
-                Field("commit_timestamp", INT64, "1", default=-1),
-                Field("committed_metadata", STRING, nullable="0+"),
-                ]))),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "OffsetCommitRequestTopic",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "OffsetCommitRequestPartition",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("committed_offset", INT64),
+                                        Field("committed_leader_epoch", INT32, "6+", default=-1),
+                                        Field("commit_timestamp", INT64, "1", default=-1),
+                                        Field("committed_metadata", STRING, nullable="0+"),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
     response=[
         Field("throttle_time_ms", INT32, "3+"),
-        Field("topics", Array(Struct("OffsetCommitResponseTopic", [
-            Field("name", STRING),
-            Field("partitions", Array(Struct("OffsetCommitResponsePartition", [
-                Field("partition_index", INT32),
-                Field("error_code", INT16),
-                ]))),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "OffsetCommitResponseTopic",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "OffsetCommitResponsePartition",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("error_code", INT16),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -260,48 +501,124 @@ OFFSET_FETCH = api(
     flexible="6+",
     request=[
         Field("group_id", STRING, "0-7"),
-        Field("topics", Array(Struct("OffsetFetchRequestTopic", [
-            Field("name", STRING, "0-7"),
-            Field("partition_indexes", Array(INT32), "0-7"),
-            ])), "0-7", nullable="2-7"),
-        Field("groups", Array(Struct("OffsetFetchRequestGroup", [
-            Field("group_id", STRING, "8+"),
-            Field("member_id", STRING, "9+", nullable="9+", default=None),
-            Field("member_epoch", INT32, "9+", default=-1),
-            Field("topics", Array(Struct("OffsetFetchRequestTopics", [
-                Field("name", STRING, "8+"),
-                Field("partition_indexes", Array(INT32), "8+"),
-                ])), "8+", nullable="8+"),
-            ])), "8+"),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "OffsetFetchRequestTopic",
+                    [
+                        Field("name", STRING, "0-7"),
+                        Field("partition_indexes", Array(INT32), "0-7"),
+                    ],
+                )
+            ),
+            "0-7",
+            nullable="2-7",
+        ),
+        Field(
+            "groups",
+            Array(
+                Struct(
+                    "OffsetFetchRequestGroup",
+                    [
+                        Field("group_id", STRING, "8+"),
+                        Field("member_id", STRING, "9+", nullable="9+", default=None),
+                        Field("member_epoch", INT32, "9+", default=-1),
+                        Field(
+                            "topics",
+                            Array(
+                                Struct(
+                                    "OffsetFetchRequestTopics",
+                                    [
+                                        Field("name", STRING, "8+"),
+                                        Field("partition_indexes", Array(INT32), "8+"),
+                                    ],
+                                )
+                            ),
+                            "8+",
+                            nullable="8+",
+                        ),
+                    ],
+                )
+            ),
+            "8+",
+        ),
         Field("require_stable", BOOL, "7+"),
     ],
     response=[
         Field("throttle_time_ms", INT32, "3+"),
-        Field("topics", Array(Struct("OffsetFetchResponseTopic", [
-            Field("name", STRING, "0-7"),
-            Field("partitions", Array(Struct("OffsetFetchResponsePartition", [
-                Field("partition_index", INT32, "0-7"),
-                Field("committed_offset", INT64, "0-7"),
-                Field("committed_leader_epoch", INT32, "5-7", default=-1),
-                Field("metadata", STRING, "0-7", nullable="0-7"),
-                Field("error_code", INT16, "0-7"),
-                ])), "0-7"),
-            ])), "0-7"),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "OffsetFetchResponseTopic",
+                    [
+                        Field("name", STRING, "0-7"),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "OffsetFetchResponsePartition",
+                                    [
+                                        Field("partition_index", INT32, "0-7"),
+                                        Field("committed_offset", INT64, "0-7"),
+                                        Field("committed_leader_epoch", INT32, "5-7", default=-1),
+                                        Field("metadata", STRING, "0-7", nullable="0-7"),
+                                        Field("error_code", INT16, "0-7"),
+                                    ],
+                                )
+                            ),
+                            "0-7",
+                        ),
+                    ],
+                )
+            ),
+            "0-7",
+        ),
         Field("error_code", INT16, "2-7"),
-        Field("groups", Array(Struct("OffsetFetchResponseGroup", [
-            Field("group_id", STRING, "8+"),
-            Field("topics", Array(Struct("OffsetFetchResponseTopics", [
-                Field("name", STRING, "8+"),
-                Field("partitions", Array(Struct("OffsetFetchResponsePartitions", [
-                    Field("partition_index", INT32, "8+"),
-                    Field("committed_offset", INT64, "8+"),
-                    Field("committed_leader_epoch", INT32, "8+", default=-1),
-                    Field("metadata", STRING, "8+", nullable="8+"),
-                    Field("error_code", INT16, "8+"),
-                    ])), "8+"),
-                ])), "8+"),
-            Field("error_code", INT16, "8+"),
-            ])), "8+"),
+        Field(
+            "groups",
+            Array(
+                Struct(
+                    "OffsetFetchResponseGroup",
+                    [
+                        Field("group_id", STRING, "8+"),
+                        Field(
+                            "topics",
+                            Array(
+                                Struct(
+                                    "OffsetFetchResponseTopics",
+                                    [
+                                        Field("name", STRING, "8+"),
+                                        Field(
+                                            "partitions",
+                                            Array(
+                                                Struct(
+                                                    "OffsetFetchResponsePartitions",
+                                                    [
+                                                        Field("partition_index", INT32, "8+"),
+                                                        Field("committed_offset", INT64, "8+"),
+                                                        Field(
+                                                            "committed_leader_epoch", INT32, "8+", default=-1
+                                                        ),
+                                                        Field("metadata", STRING, "8+", nullable="8+"),
+                                                        Field("error_code", INT16, "8+"),
+                                                    ],
+                                                )
+                                            ),
+                                            "8+",
+                                        ),
+                                    ],
+                                )
+                            ),
+                            "8+",
+                        ),
+                        Field("error_code", INT16, "8+"),
+                    ],
+                )
+            ),
+            "8+",
+        ),
     ],
 )
 
@@ -322,14 +639,23 @@ FIND_COORDINATOR = api(
         Field("node_id", INT32, "0-3"),
         Field("host", STRING, "0-3"),
         Field("port", INT32, "0-3"),
-        Field("coordinators", Array(Struct("Coordinator", [
-            Field("key", STRING, "4+"),
-            Field("node_id", INT32, "4+"),
-            Field("host", STRING, "4+"),
-            Field("port", INT32, "4+"),
-            Field("error_code", INT16, "4+"),
-            Field("error_message", STRING, "4+", nullable="4+"),
-            ])), "4+"),
+        Field(
+            "coordinators",
+            Array(
+                Struct(
+                    "Coordinator",
+                    [
+                        Field("key", STRING, "4+"),
+                        Field("node_id", INT32, "4+"),
+                        Field("host", STRING, "4+"),
+                        Field("port", INT32, "4+"),
+                        Field("error_code", INT16, "4+"),
+                        Field("error_message", STRING, "4+", nullable="4+"),
+                    ],
+                )
+            ),
+            "4+",
+        ),
     ],
 )
 
@@ -345,10 +671,18 @@ JOIN_GROUP = api(
         Field("member_id", STRING),
         Field("group_instance_id", STRING, "5+", nullable="5+", default=None),
         Field("protocol_type", STRING),
-        Field("protocols", Array(Struct("JoinGroupRequestProtocol", [
-            Field("name", STRING),
-            Field("metadata", BYTES),
-            ]))),
+        Field(
+            "protocols",
+            Array(
+                Struct(
+                    "JoinGroupRequestProtocol",
+                    [
+                        Field("name", STRING),
+                        Field("metadata", BYTES),
+                    ],
+                )
+            ),
+        ),
         Field("reason", STRING, "8+", nullable="8+", default=None),
     ],
     response=[
@@ -360,11 +694,19 @@ JOIN_GROUP = api(
         Field("leader", STRING),
         Field("skip_assignment", BOOL, "9+"),
         Field("member_id", STRING),
-        Field("members", Array(Struct("JoinGroupResponseMember", [
-            Field("member_id", STRING),
-            Field("group_instance_id", STRING, "5+", nullable="5+", default=None),
-            Field("metadata", BYTES),
-            ]))),
+        Field(
+            "members",
+            Array(
+                Struct(
+                    "JoinGroupResponseMember",
+                    [
+                        Field("member_id", STRING),
+                        Field("group_instance_id", STRING, "5+", nullable="5+", default=None),
+                        Field("metadata", BYTES),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -393,20 +735,38 @@ LEAVE_GROUP = api(
     request=[
         Field("group_id", STRING),
         Field("member_id", STRING, "0-2"),
-        Field("members", Array(Struct("MemberIdentity", [
-            Field("member_id", STRING, "3+"),
-            Field("group_instance_id", STRING, "3+", nullable="3+", default=None),
-            Field("reason", STRING, "5+", nullable="5+", default=None),
-            ])), "3+"),
+        Field(
+            "members",
+            Array(
+                Struct(
+                    "MemberIdentity",
+                    [
+                        Field("member_id", STRING, "3+"),
+                        Field("group_instance_id", STRING, "3+", nullable="3+", default=None),
+                        Field("reason", STRING, "5+", nullable="5+", default=None),
+                    ],
+                )
+            ),
+            "3+",
+        ),
     ],
     response=[
         Field("throttle_time_ms", INT32, "1+"),
         Field("error_code", INT16),
-        Field("members", Array(Struct("MemberResponse", [
-            Field("member_id", STRING, "3+"),
-            Field("group_instance_id", STRING, "3+", nullable="3+"),
-            Field("error_code", INT16, "3+"),
-            ])), "3+"),
+        Field(
+            "members",
+            Array(
+                Struct(
+                    "MemberResponse",
+                    [
+                        Field("member_id", STRING, "3+"),
+                        Field("group_instance_id", STRING, "3+", nullable="3+"),
+                        Field("error_code", INT16, "3+"),
+                    ],
+                )
+            ),
+            "3+",
+        ),
     ],
 )
 
@@ -422,10 +782,18 @@ SYNC_GROUP = api(
         Field("group_instance_id", STRING, "3+", nullable="3+", default=None),
         Field("protocol_type", STRING, "5+", nullable="5+", default=None),
         Field("protocol_name", STRING, "5+", nullable="5+", default=None),
-        Field("assignments", Array(Struct("SyncGroupRequestAssignment", [
-            Field("member_id", STRING),
-            Field("assignment", BYTES),
-            ]))),
+        Field(
+            "assignments",
+            Array(
+                Struct(
+                    "SyncGroupRequestAssignment",
+                    [
+                        Field("member_id", STRING),
+                        Field("assignment", BYTES),
+                    ],
+                )
+            ),
+        ),
     ],
     response=[
         Field("throttle_time_ms", INT32, "1+"),
@@ -447,22 +815,38 @@ DESCRIBE_GROUPS = api(
     ],
     response=[
         Field("throttle_time_ms", INT32, "1+"),
-        Field("groups", Array(Struct("DescribedGroup", [
-            Field("error_code", INT16),
-            Field("group_id", STRING),
-            Field("group_state", STRING),
-            Field("protocol_type", STRING),
-            Field("protocol_data", STRING),
-            Field("members", Array(Struct("DescribedGroupMember", [
-                Field("member_id", STRING),
-                Field("group_instance_id", STRING, "4+", nullable="4+", default=None),
-                Field("client_id", STRING),
-                Field("client_host", STRING),
-                Field("member_metadata", BYTES),
-                Field("member_assignment", BYTES),
-                ]))),
-            Field("authorized_operations", INT32, "3+", default=-2147483648),
-            ]))),
+        Field(
+            "groups",
+            Array(
+                Struct(
+                    "DescribedGroup",
+                    [
+                        Field("error_code", INT16),
+                        Field("group_id", STRING),
+                        Field("group_state", STRING),
+                        Field("protocol_type", STRING),
+                        Field("protocol_data", STRING),
+                        Field(
+                            "members",
+                            Array(
+                                Struct(
+                                    "DescribedGroupMember",
+                                    [
+                                        Field("member_id", STRING),
+                                        Field("group_instance_id", STRING, "4+", nullable="4+", default=None),
+                                        Field("client_id", STRING),
+                                        Field("client_host", STRING),
+                                        Field("member_metadata", BYTES),
+                                        Field("member_assignment", BYTES),
+                                    ],
+                                )
+                            ),
+                        ),
+                        Field("authorized_operations", INT32, "3+", default=-2147483648),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -478,12 +862,20 @@ LIST_GROUPS = api(
     response=[
         Field("throttle_time_ms", INT32, "1+"),
         Field("error_code", INT16),
-        Field("groups", Array(Struct("ListedGroup", [
-            Field("group_id", STRING),
-            Field("protocol_type", STRING),
-            Field("group_state", STRING, "4+"),
-            Field("group_type", STRING, "5+"),
-            ]))),
+        Field(
+            "groups",
+            Array(
+                Struct(
+                    "ListedGroup",
+                    [
+                        Field("group_id", STRING),
+                        Field("protocol_type", STRING),
+                        Field("group_state", STRING, "4+"),
+                        Field("group_type", STRING, "5+"),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -512,23 +904,53 @@ API_VERSIONS = api(
     ],
     response=[
         Field("error_code", INT16),
-        Field("api_keys", Array(Struct("ApiVersion", [
-            Field("api_key", INT16),
-            Field("min_version", INT16),
-            Field("max_version", INT16),
-            ]))),
+        Field(
+            "api_keys",
+            Array(
+                Struct(
+                    "ApiVersion",
+                    [
+                        Field("api_key", INT16),
+                        Field("min_version", INT16),
+                        Field("max_version", INT16),
+                    ],
+                )
+            ),
+        ),
         Field("throttle_time_ms", INT32, "1+"),
-        Field("supported_features", Array(Struct("SupportedFeatureKey", [
-            Field("name", STRING, "3+"),
-            Field("min_version", INT16, "3+"),
-            Field("max_version", INT16, "3+"),
-            ])), "3+", tag=0, tagged="3+"),
+        Field(
+            "supported_features",
+            Array(
+                Struct(
+                    "SupportedFeatureKey",
+                    [
+                        Field("name", STRING, "3+"),
+                        Field("min_version", INT16, "3+"),
+                        Field("max_version", INT16, "3+"),
+                    ],
+                )
+            ),
+            "3+",
+            tag=0,
+            tagged="3+",
+        ),
         Field("finalized_features_epoch", INT64, "3+", tag=1, tagged="3+", default=-1),
-        Field("finalized_features", Array(Struct("FinalizedFeatureKey", [
-            Field("name", STRING, "3+"),
-            Field("max_version_level", INT16, "3+"),
-            Field("min_version_level", INT16, "3+"),
-            ])), "3+", tag=2, tagged="3+"),
+        Field(
+            "finalized_features",
+            Array(
+                Struct(
+                    "FinalizedFeatureKey",
+                    [
+                        Field("name", STRING, "3+"),
+                        Field("max_version_level", INT16, "3+"),
+                        Field("min_version_level", INT16, "3+"),
+                    ],
+                )
+            ),
+            "3+",
+            tag=2,
+            tagged="3+",
+        ),
         Field("zk_migration_ready", BOOL, "3+", tag=3, tagged="3+"),
     ],
 )
@@ -539,40 +961,82 @@ CREATE_TOPICS = api(
     "0-7",
     flexible="5+",
     request=[
-        Field("topics", Array(Struct("CreatableTopic", [
-            Field("name", STRING),
-            Field("num_partitions", INT32),
-            Field("replication_factor", INT16),
-            Field("assignments", Array(Struct("CreatableReplicaAssignment", [
-                Field("partition_index", INT32),
-                Field("broker_ids", Array(INT32)),
-                ]))),
-            Field("configs", Array(Struct("CreatableTopicConfig", [
-                Field("name", STRING),
-                Field("value", STRING, nullable="0+"),
-                ]))),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "CreatableTopic",
+                    [
+                        Field("name", STRING),
+                        Field("num_partitions", INT32),
+                        Field("replication_factor", INT16),
+                        Field(
+                            "assignments",
+                            Array(
+                                Struct(
+                                    "CreatableReplicaAssignment",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("broker_ids", Array(INT32)),
+                                    ],
+                                )
+                            ),
+                        ),
+                        Field(
+                            "configs",
+                            Array(
+                                Struct(
+                                    "CreatableTopicConfig",
+                                    [
+                                        Field("name", STRING),
+                                        Field("value", STRING, nullable="0+"),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
         Field("timeout_ms", INT32, default=60000),
         Field("validate_only", BOOL, "1+"),
     ],
     response=[
         Field("throttle_time_ms", INT32, "2+"),
-        Field("topics", Array(Struct("CreatableTopicResult", [
-            Field("name", STRING),
-            Field("topic_id", UUID, "7+"),
-            Field("error_code", INT16),
-            Field("error_message", STRING, "1+", nullable="0+"),
-            Field("topic_config_error_code", INT16, "5+", tag=0, tagged="5+"),
-            Field("num_partitions", INT32, "5+", default=-1),
-            Field("replication_factor", INT16, "5+", default=-1),
-            Field("configs", Array(Struct("CreatableTopicConfigs", [
-                Field("name", STRING, "5+"),
-                Field("value", STRING, "5+", nullable="5+"),
-                Field("read_only", BOOL, "5+"),
-                Field("config_source", INT8, "5+", default=-1),
-                Field("is_sensitive", BOOL, "5+"),
-                ])), "5+", nullable="5+"),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "CreatableTopicResult",
+                    [
+                        Field("name", STRING),
+                        Field("topic_id", UUID, "7+"),
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, "1+", nullable="0+"),
+                        Field("topic_config_error_code", INT16, "5+", tag=0, tagged="5+"),
+                        Field("num_partitions", INT32, "5+", default=-1),
+                        Field("replication_factor", INT16, "5+", default=-1),
+                        Field(
+                            "configs",
+                            Array(
+                                Struct(
+                                    "CreatableTopicConfigs",
+                                    [
+                                        Field("name", STRING, "5+"),
+                                        Field("value", STRING, "5+", nullable="5+"),
+                                        Field("read_only", BOOL, "5+"),
+                                        Field("config_source", INT8, "5+", default=-1),
+                                        Field("is_sensitive", BOOL, "5+"),
+                                    ],
+                                )
+                            ),
+                            "5+",
+                            nullable="5+",
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -582,21 +1046,38 @@ DELETE_TOPICS = api(
     "0-6",
     flexible="4+",
     request=[
-        Field("topics", Array(Struct("DeleteTopicState", [
-            Field("name", STRING, "6+", nullable="6+", default=None),
-            Field("topic_id", UUID, "6+"),
-            ])), "6+"),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "DeleteTopicState",
+                    [
+                        Field("name", STRING, "6+", nullable="6+", default=None),
+                        Field("topic_id", UUID, "6+"),
+                    ],
+                )
+            ),
+            "6+",
+        ),
         Field("topic_names", Array(STRING), "0-5"),
         Field("timeout_ms", INT32),
     ],
     response=[
         Field("throttle_time_ms", INT32, "1+"),
-        Field("responses", Array(Struct("DeletableTopicResult", [
-            Field("name", STRING, nullable="6+"),
-            Field("topic_id", UUID, "6+"),
-            Field("error_code", INT16),
-            Field("error_message", STRING, "5+", nullable="5+", default=None),
-            ]))),
+        Field(
+            "responses",
+            Array(
+                Struct(
+                    "DeletableTopicResult",
+                    [
+                        Field("name", STRING, nullable="6+"),
+                        Field("topic_id", UUID, "6+"),
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, "5+", nullable="5+", default=None),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -606,25 +1087,57 @@ DELETE_RECORDS = api(
     "0-2",
     flexible="2+",
     request=[
-        Field("topics", Array(Struct("DeleteRecordsTopic", [
-            Field("name", STRING),
-            Field("partitions", Array(Struct("DeleteRecordsPartition", [
-                Field("partition_index", INT32),
-                Field("offset", INT64),
-                ]))),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "DeleteRecordsTopic",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "DeleteRecordsPartition",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("offset", INT64),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
         Field("timeout_ms", INT32),
     ],
     response=[
         Field("throttle_time_ms", INT32),
-        Field("topics", Array(Struct("DeleteRecordsTopicResult", [
-            Field("name", STRING),
-            Field("partitions", Array(Struct("DeleteRecordsPartitionResult", [
-                Field("partition_index", INT32),
-                Field("low_watermark", INT64),
-                Field("error_code", INT16),
-                ]))),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "DeleteRecordsTopicResult",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "DeleteRecordsPartitionResult",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("low_watermark", INT64),
+                                        Field("error_code", INT16),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -654,26 +1167,58 @@ OFFSET_FOR_LEADER_EPOCH = api(
     flexible="4+",
     request=[
         Field("replica_id", INT32, "3+", default=-2),
-        Field("topics", Array(Struct("OffsetForLeaderTopic", [
-            Field("topic", STRING),
-            Field("partitions", Array(Struct("OffsetForLeaderPartition", [
-                Field("partition", INT32),
-                Field("current_leader_epoch", INT32, "2+", default=-1),
-                Field("leader_epoch", INT32),
-                ]))),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "OffsetForLeaderTopic",
+                    [
+                        Field("topic", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "OffsetForLeaderPartition",
+                                    [
+                                        Field("partition", INT32),
+                                        Field("current_leader_epoch", INT32, "2+", default=-1),
+                                        Field("leader_epoch", INT32),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
     response=[
         Field("throttle_time_ms", INT32, "2+"),
-        Field("topics", Array(Struct("OffsetForLeaderTopicResult", [
-            Field("topic", STRING),
-            Field("partitions", Array(Struct("EpochEndOffset", [
-                Field("error_code", INT16),
-                Field("partition", INT32),
-                Field("leader_epoch", INT32, "1+", default=-1),
-                Field("end_offset", INT64, default=-1),
-                ]))),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "OffsetForLeaderTopicResult",
+                    [
+                        Field("topic", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "EpochEndOffset",
+                                    [
+                                        Field("error_code", INT16),
+                                        Field("partition", INT32),
+                                        Field("leader_epoch", INT32, "1+", default=-1),
+                                        Field("end_offset", INT64, default=-1),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -683,37 +1228,70 @@ DESCRIBE_CONFIGS = api(
     "0-4",
     flexible="4+",
     request=[
-        Field("resources", Array(Struct("DescribeConfigsResource", [
-            Field("resource_type", INT8),
-            Field("resource_name", STRING),
-            Field("configuration_keys", Array(STRING), nullable="0+"),
-            ]))),
+        Field(
+            "resources",
+            Array(
+                Struct(
+                    "DescribeConfigsResource",
+                    [
+                        Field("resource_type", INT8),
+                        Field("resource_name", STRING),
+                        Field("configuration_keys", Array(STRING), nullable="0+"),
+                    ],
+                )
+            ),
+        ),
         Field("include_synonyms", BOOL, "1+"),
         Field("include_documentation", BOOL, "3+"),
     ],
     response=[
         Field("throttle_time_ms", INT32),
-        Field("results", Array(Struct("DescribeConfigsResult", [
-            Field("error_code", INT16),
-            Field("error_message", STRING, nullable="0+"),
-            Field("resource_type", INT8),
-            Field("resource_name", STRING),
-            Field("configs", Array(Struct("DescribeConfigsResourceResult", [
-                Field("name", STRING),
-                Field("value", STRING, nullable="0+"),
-                Field("read_only", BOOL),
-                Field("is_default", BOOL, "0"),
-                Field("config_source", INT8, "1+", default=-1),
-                Field("is_sensitive", BOOL),
-                Field("synonyms", Array(Struct("DescribeConfigsSynonym", [
-                    Field("name", STRING, "1+"),
-                    Field("value", STRING, "1+", nullable="0+"),
-                    Field("source", INT8, "1+"),
-                    ])), "1+"),
-                Field("config_type", INT8, "3+"),
-                Field("documentation", STRING, "3+", nullable="0+"),
-                ]))),
-            ]))),
+        Field(
+            "results",
+            Array(
+                Struct(
+                    "DescribeConfigsResult",
+                    [
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+"),
+                        Field("resource_type", INT8),
+                        Field("resource_name", STRING),
+                        Field(
+                            "configs",
+                            Array(
+                                Struct(
+                                    "DescribeConfigsResourceResult",
+                                    [
+                                        Field("name", STRING),
+                                        Field("value", STRING, nullable="0+"),
+                                        Field("read_only", BOOL),
+                                        Field("is_default", BOOL, "0"),
+                                        Field("config_source", INT8, "1+", default=-1),
+                                        Field("is_sensitive", BOOL),
+                                        Field(
+                                            "synonyms",
+                                            Array(
+                                                Struct(
+                                                    "DescribeConfigsSynonym",
+                                                    [
+                                                        Field("name", STRING, "1+"),
+                                                        Field("value", STRING, "1+", nullable="0+"),
+                                                        Field("source", INT8, "1+"),
+                                                    ],
+                                                )
+                                            ),
+                                            "1+",
+                                        ),
+                                        Field("config_type", INT8, "3+"),
+                                        Field("documentation", STRING, "3+", nullable="0+"),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -723,24 +1301,48 @@ ALTER_CONFIGS = api(
     "0-2",
     flexible="2+",
     request=[
-        Field("resources", Array(Struct("AlterConfigsResource", [
-            Field("resource_type", INT8),
-            Field("resource_name", STRING),
-            Field("configs", Array(Struct("AlterableConfig", [
-                Field("name", STRING),
-                Field("value", STRING, nullable="0+"),
-                ]))),
-            ]))),
+        Field(
+            "resources",
+            Array(
+                Struct(
+                    "AlterConfigsResource",
+                    [
+                        Field("resource_type", INT8),
+                        Field("resource_name", STRING),
+                        Field(
+                            "configs",
+                            Array(
+                                Struct(
+                                    "AlterableConfig",
+                                    [
+                                        Field("name", STRING),
+                                        Field("value", STRING, nullable="0+"),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
         Field("validate_only", BOOL),
     ],
     response=[
         Field("throttle_time_ms", INT32),
-        Field("responses", Array(Struct("AlterConfigsResourceResponse", [
-            Field("error_code", INT16),
-            Field("error_message", STRING, nullable="0+"),
-            Field("resource_type", INT8),
-            Field("resource_name", STRING),
-            ]))),
+        Field(
+            "responses",
+            Array(
+                Struct(
+                    "AlterConfigsResourceResponse",
+                    [
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+"),
+                        Field("resource_type", INT8),
+                        Field("resource_name", STRING),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -750,29 +1352,62 @@ DESCRIBE_LOG_DIRS = api(
     "0-4",
     flexible="2+",
     request=[
-        Field("topics", Array(Struct("DescribableLogDirTopic", [
-            Field("topic", STRING),
-            Field("partitions", Array(INT32)),
-            ])), nullable="0+"),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "DescribableLogDirTopic",
+                    [
+                        Field("topic", STRING),
+                        Field("partitions", Array(INT32)),
+                    ],
+                )
+            ),
+            nullable="0+",
+        ),
     ],
     response=[
         Field("throttle_time_ms", INT32),
         Field("error_code", INT16, "3+"),
-        Field("results", Array(Struct("DescribeLogDirsResult", [
-            Field("error_code", INT16),
-            Field("log_dir", STRING),
-            Field("topics", Array(Struct("DescribeLogDirsTopic", [
-                Field("name", STRING),
-                Field("partitions", Array(Struct("DescribeLogDirsPartition", [
-                    Field("partition_index", INT32),
-                    Field("partition_size", INT64),
-                    Field("offset_lag", INT64),
-                    Field("is_future_key", BOOL),
-                    ]))),
-                ]))),
-            Field("total_bytes", INT64, "4+", default=-1),
-            Field("usable_bytes", INT64, "4+", default=-1),
-            ]))),
+        Field(
+            "results",
+            Array(
+                Struct(
+                    "DescribeLogDirsResult",
+                    [
+                        Field("error_code", INT16),
+                        Field("log_dir", STRING),
+                        Field(
+                            "topics",
+                            Array(
+                                Struct(
+                                    "DescribeLogDirsTopic",
+                                    [
+                                        Field("name", STRING),
+                                        Field(
+                                            "partitions",
+                                            Array(
+                                                Struct(
+                                                    "DescribeLogDirsPartition",
+                                                    [
+                                                        Field("partition_index", INT32),
+                                                        Field("partition_size", INT64),
+                                                        Field("offset_lag", INT64),
+                                                        Field("is_future_key", BOOL),
+                                                    ],
+                                                )
+                                            ),
+                                        ),
+                                    ],
+                                )
+                            ),
+                        ),
+                        Field("total_bytes", INT64, "4+", default=-1),
+                        Field("usable_bytes", INT64, "4+", default=-1),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -798,23 +1433,48 @@ CREATE_PARTITIONS = api(
     "0-3",
     flexible="2+",
     request=[
-        Field("topics", Array(Struct("CreatePartitionsTopic", [
-            Field("name", STRING),
-            Field("count", INT32),
-            Field("assignments", Array(Struct("CreatePartitionsAssignment", [
-                Field("broker_ids", Array(INT32)),
-                ])), nullable="0+"),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "CreatePartitionsTopic",
+                    [
+                        Field("name", STRING),
+                        Field("count", INT32),
+                        Field(
+                            "assignments",
+                            Array(
+                                Struct(
+                                    "CreatePartitionsAssignment",
+                                    [
+                                        Field("broker_ids", Array(INT32)),
+                                    ],
+                                )
+                            ),
+                            nullable="0+",
+                        ),
+                    ],
+                )
+            ),
+        ),
         Field("timeout_ms", INT32),
         Field("validate_only", BOOL),
     ],
     response=[
         Field("throttle_time_ms", INT32),
-        Field("results", Array(Struct("CreatePartitionsTopicResult", [
-            Field("name", STRING),
-            Field("error_code", INT16),
-            Field("error_message", STRING, nullable="0+", default=None),
-            ]))),
+        Field(
+            "results",
+            Array(
+                Struct(
+                    "CreatePartitionsTopicResult",
+                    [
+                        Field("name", STRING),
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+", default=None),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -828,10 +1488,18 @@ DELETE_GROUPS = api(
     ],
     response=[
         Field("throttle_time_ms", INT32),
-        Field("results", Array(Struct("DeletableGroupResult", [
-            Field("group_id", STRING),
-            Field("error_code", INT16),
-            ]))),
+        Field(
+            "results",
+            Array(
+                Struct(
+                    "DeletableGroupResult",
+                    [
+                        Field("group_id", STRING),
+                        Field("error_code", INT16),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -841,25 +1509,49 @@ INCREMENTAL_ALTER_CONFIGS = api(
     "0-1",
     flexible="1+",
     request=[
-        Field("resources", Array(Struct("AlterConfigsResource", [
-            Field("resource_type", INT8),
-            Field("resource_name", STRING),
-            Field("configs", Array(Struct("AlterableConfig", [
-                Field("name", STRING),
-                Field("config_operation", INT8),
-                Field("value", STRING, nullable="0+"),
-                ]))),
-            ]))),
+        Field(
+            "resources",
+            Array(
+                Struct(
+                    "AlterConfigsResource",
+                    [
+                        Field("resource_type", INT8),
+                        Field("resource_name", STRING),
+                        Field(
+                            "configs",
+                            Array(
+                                Struct(
+                                    "AlterableConfig",
+                                    [
+                                        Field("name", STRING),
+                                        Field("config_operation", INT8),
+                                        Field("value", STRING, nullable="0+"),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
         Field("validate_only", BOOL),
     ],
     response=[
         Field("throttle_time_ms", INT32),
-        Field("responses", Array(Struct("AlterConfigsResourceResponse", [
-            Field("error_code", INT16),
-            Field("error_message", STRING, nullable="0+"),
-            Field("resource_type", INT8),
-            Field("resource_name", STRING),
-            ]))),
+        Field(
+            "responses",
+            Array(
+                Struct(
+                    "AlterConfigsResourceResponse",
+                    [
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+"),
+                        Field("resource_type", INT8),
+                        Field("resource_name", STRING),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -870,23 +1562,55 @@ OFFSET_DELETE = api(
     flexible="none",
     request=[
         Field("group_id", STRING),
-        Field("topics", Array(Struct("OffsetDeleteRequestTopic", [
-            Field("name", STRING),
-            Field("partitions", Array(Struct("OffsetDeleteRequestPartition", [
-                Field("partition_index", INT32),
-                ]))),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "OffsetDeleteRequestTopic",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "OffsetDeleteRequestPartition",
+                                    [
+                                        Field("partition_index", INT32),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
     response=[
         Field("error_code", INT16),
         Field("throttle_time_ms", INT32),
-        Field("topics", Array(Struct("OffsetDeleteResponseTopic", [
-            Field("name", STRING),
-            Field("partitions", Array(Struct("OffsetDeleteResponsePartition", [
-                Field("partition_index", INT32),
-                Field("error_code", INT16),
-                ]))),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "OffsetDeleteResponseTopic",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "OffsetDeleteResponsePartition",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("error_code", INT16),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -896,23 +1620,48 @@ DESCRIBE_USER_SCRAM_CREDENTIALS = api(
     "0-0",
     flexible="0+",
     request=[
-        Field("users", Array(Struct("UserName", [
-            Field("name", STRING),
-            ])), nullable="0+"),
+        Field(
+            "users",
+            Array(
+                Struct(
+                    "UserName",
+                    [
+                        Field("name", STRING),
+                    ],
+                )
+            ),
+            nullable="0+",
+        ),
     ],
     response=[
         Field("throttle_time_ms", INT32),
         Field("error_code", INT16),
         Field("error_message", STRING, nullable="0+"),
-        Field("results", Array(Struct("DescribeUserScramCredentialsResult", [
-            Field("user", STRING),
-            Field("error_code", INT16),
-            Field("error_message", STRING, nullable="0+"),
-            Field("credential_infos", Array(Struct("CredentialInfo", [
-                Field("mechanism", INT8),
-                Field("iterations", INT32),
-                ]))),
-            ]))),
+        Field(
+            "results",
+            Array(
+                Struct(
+                    "DescribeUserScramCredentialsResult",
+                    [
+                        Field("user", STRING),
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+"),
+                        Field(
+                            "credential_infos",
+                            Array(
+                                Struct(
+                                    "CredentialInfo",
+                                    [
+                                        Field("mechanism", INT8),
+                                        Field("iterations", INT32),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -922,25 +1671,49 @@ ALTER_USER_SCRAM_CREDENTIALS = api(
     "0-0",
     flexible="0+",
     request=[
-        Field("deletions", Array(Struct("ScramCredentialDeletion", [
-            Field("name", STRING),
-            Field("mechanism", INT8),
-            ]))),
-        Field("upsertions", Array(Struct("ScramCredentialUpsertion", [
-            Field("name", STRING),
-            Field("mechanism", INT8),
-            Field("iterations", INT32),
-            Field("salt", BYTES),
-            Field("salted_password", BYTES),
-            ]))),
+        Field(
+            "deletions",
+            Array(
+                Struct(
+                    "ScramCredentialDeletion",
+                    [
+                        Field("name", STRING),
+                        Field("mechanism", INT8),
+                    ],
+                )
+            ),
+        ),
+        Field(
+            "upsertions",
+            Array(
+                Struct(
+                    "ScramCredentialUpsertion",
+                    [
+                        Field("name", STRING),
+                        Field("mechanism", INT8),
+                        Field("iterations", INT32),
+                        Field("salt", BYTES),
+                        Field("salted_password", BYTES),
+                    ],
+                )
+            ),
+        ),
     ],
     response=[
         Field("throttle_time_ms", INT32),
-        Field("results", Array(Struct("AlterUserScramCredentialsResult", [
-            Field("user", STRING),
-            Field("error_code", INT16),
-            Field("error_message", STRING, nullable="0+"),
-            ]))),
+        Field(
+            "results",
+            Array(
+                Struct(
+                    "AlterUserScramCredentialsResult",
+                    [
+                        Field("user", STRING),
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+"),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 
@@ -960,12 +1733,20 @@ DESCRIBE_CLUSTER = api(
         Field("endpoint_type", INT8, "1+", default=1),
         Field("cluster_id", STRING),
         Field("controller_id", INT32, default=-1),
-        Field("brokers", Array(Struct("DescribeClusterBroker", [
-            Field("broker_id", INT32),
-            Field("host", STRING),
-            Field("port", INT32),
-            Field("rack", STRING, nullable="0+", default=None),
-            ]))),
+        Field(
+            "brokers",
+            Array(
+                Struct(
+                    "DescribeClusterBroker",
+                    [
+                        Field("broker_id", INT32),
+                        Field("host", STRING),
+                        Field("port", INT32),
+                        Field("rack", STRING, nullable="0+", default=None),
+                    ],
+                )
+            ),
+        ),
         Field("cluster_authorized_operations", INT32, default=-2147483648),
     ],
 )
@@ -976,39 +1757,84 @@ DESCRIBE_TOPIC_PARTITIONS = api(
     "0-0",
     flexible="0+",
     request=[
-        Field("topics", Array(Struct("TopicRequest", [
-            Field("name", STRING),
-            ]))),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "TopicRequest",
+                    [
+                        Field("name", STRING),
+                    ],
+                )
+            ),
+        ),
         Field("response_partition_limit", INT32, default=2000),
-        Field("cursor", Struct("Cursor", [
-            Field("topic_name", STRING),
-            Field("partition_index", INT32),
-            ]), nullable="0+", default=None),
+        Field(
+            "cursor",
+            Struct(
+                "Cursor",
+                [
+                    Field("topic_name", STRING),
+                    Field("partition_index", INT32),
+                ],
+            ),
+            nullable="0+",
+            default=None,
+        ),
     ],
     response=[
         Field("throttle_time_ms", INT32),
-        Field("topics", Array(Struct("DescribeTopicPartitionsResponseTopic", [
-            Field("error_code", INT16),
-            Field("name", STRING, nullable="0+"),
-            Field("topic_id", UUID),
-            Field("is_internal", BOOL),
-            Field("partitions", Array(Struct("DescribeTopicPartitionsResponsePartition", [
-                Field("error_code", INT16),
-                Field("partition_index", INT32),
-                Field("leader_id", INT32),
-                Field("leader_epoch", INT32, default=-1),
-                Field("replica_nodes", Array(INT32)),
-                Field("isr_nodes", Array(INT32)),
-                Field("eligible_leader_replicas", Array(INT32), nullable="0+", default=None),
-                Field("last_known_elr", Array(INT32), nullable="0+", default=None),
-                Field("offline_replicas", Array(INT32)),
-                ]))),
-            Field("topic_authorized_operations", INT32, default=-2147483648),
-            ]))),
-        Field("next_cursor", Struct("Cursor", [
-            Field("topic_name", STRING),
-            Field("partition_index", INT32),
-            ]), nullable="0+", default=None),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "DescribeTopicPartitionsResponseTopic",
+                    [
+                        Field("error_code", INT16),
+                        Field("name", STRING, nullable="0+"),
+                        Field("topic_id", UUID),
+                        Field("is_internal", BOOL),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "DescribeTopicPartitionsResponsePartition",
+                                    [
+                                        Field("error_code", INT16),
+                                        Field("partition_index", INT32),
+                                        Field("leader_id", INT32),
+                                        Field("leader_epoch", INT32, default=-1),
+                                        Field("replica_nodes", Array(INT32)),
+                                        Field("isr_nodes", Array(INT32)),
+                                        Field(
+                                            "eligible_leader_replicas",
+                                            Array(INT32),
+                                            nullable="0+",
+                                            default=None,
+                                        ),
+                                        Field("last_known_elr", Array(INT32), nullable="0+", default=None),
+                                        Field("offline_replicas", Array(INT32)),
+                                    ],
+                                )
+                            ),
+                        ),
+                        Field("topic_authorized_operations", INT32, default=-2147483648),
+                    ],
+                )
+            ),
+        ),
+        Field(
+            "next_cursor",
+            Struct(
+                "Cursor",
+                [
+                    Field("topic_name", STRING),
+                    Field("partition_index", INT32),
+                ],
+            ),
+            nullable="0+",
+            default=None,
+        ),
     ],
 )
 
@@ -1019,10 +1845,19 @@ CONSUMER_PROTOCOL_SUBSCRIPTION = message(
     fields=[
         Field("topics", Array(STRING)),
         Field("user_data", BYTES, nullable="0+", default=None),
-        Field("owned_partitions", Array(Struct("OwnedTopicPartition", [
-            Field("topic", STRING, "1+"),
-            Field("partitions", Array(INT32), "1+"),
-            ])), "1+"),
+        Field(
+            "owned_partitions",
+            Array(
+                Struct(
+                    "OwnedTopicPartition",
+                    [
+                        Field("topic", STRING, "1+"),
+                        Field("partitions", Array(INT32), "1+"),
+                    ],
+                )
+            ),
+            "1+",
+        ),
         Field("generation_id", INT32, "2+", default=-1),
         Field("rack_id", STRING, "3+", nullable="3+", default=None),
     ],
@@ -1033,10 +1868,18 @@ CONSUMER_PROTOCOL_ASSIGNMENT = message(
     "0-3",
     flexible="none",
     fields=[
-        Field("assigned_partitions", Array(Struct("AssignedTopicPartition", [
-            Field("topic", STRING),
-            Field("partitions", Array(INT32)),
-            ]))),
+        Field(
+            "assigned_partitions",
+            Array(
+                Struct(
+                    "AssignedTopicPartition",
+                    [
+                        Field("topic", STRING),
+                        Field("partitions", Array(INT32)),
+                    ],
+                )
+            ),
+        ),
         Field("user_data", BYTES, nullable="0+", default=None),
     ],
 )
@@ -1084,16 +1927,24 @@ GROUP_METADATA_VALUE = message(
         Field("protocol", STRING, nullable="0+"),
         Field("leader", STRING, nullable="0+"),
         Field("current_state_timestamp", INT64, "2+", default=-1),
-        Field("members", Array(Struct("MemberMetadata", [
-            Field("member_id", STRING),
-            Field("group_instance_id", STRING, "3+", nullable="3+", default=None),
-            Field("client_id", STRING),
-            Field("client_host", STRING),
-            Field("rebalance_timeout", INT32, "1+", default=-1),
-            Field("session_timeout", INT32),
-            Field("subscription", BYTES),
-            Field("assignment", BYTES),
-            ]))),
+        Field(
+            "members",
+            Array(
+                Struct(
+                    "MemberMetadata",
+                    [
+                        Field("member_id", STRING),
+                        Field("group_instance_id", STRING, "3+", nullable="3+", default=None),
+                        Field("client_id", STRING),
+                        Field("client_host", STRING),
+                        Field("rebalance_timeout", INT32, "1+", default=-1),
+                        Field("session_timeout", INT32),
+                        Field("subscription", BYTES),
+                        Field("assignment", BYTES),
+                    ],
+                )
+            ),
+        ),
     ],
 )
 

@@ -8,7 +8,6 @@ versions that share a layout, so no version check happens at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -80,13 +79,13 @@ class Struct:
 
 @dataclass(frozen=True)
 class Array:
-    element: Union[Primitive, Struct]
+    element: Primitive | Struct
 
     def __str__(self) -> str:
         return f"[]{self.element}"
 
 
-FieldType = Union[Primitive, Struct, Array]
+FieldType = Primitive | Struct | Array
 
 _NO_DEFAULT = object()
 
