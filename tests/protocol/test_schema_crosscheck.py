@@ -133,3 +133,22 @@ def test_every_api_in_the_table_is_defined() -> None:
         75,
     }
     assert wanted <= {api.key for api in APIS}
+
+
+def test_the_check_catches_a_wrong_definition() -> None:
+    import dataclasses
+
+    from kctl.protocol.schema.apis import METADATA
+    from kctl.protocol.schema.dsl import INT16
+
+    first = METADATA.response.fields[0]  # throttle_time_ms, int32
+    wrong_type = dataclasses.replace(
+        METADATA.response, fields=(Field(first.name, INT16, "3+"), *METADATA.response.fields[1:])
+    )
+    with pytest.raises(AssertionError):
+        check_message(wrong_type, load_spec("MetadataResponse"))
+    wrong_range = dataclasses.replace(
+        METADATA.response, fields=(Field(first.name, first.type, "4+"), *METADATA.response.fields[1:])
+    )
+    with pytest.raises(AssertionError):
+        check_message(wrong_range, load_spec("MetadataResponse"))
