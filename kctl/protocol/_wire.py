@@ -45,60 +45,7 @@ def invalid(what: str) -> DecodeError:
 
 
 # ---- varints -------------------------------------------------------------------------------
-def uvarint(value: int) -> bytes:
-    """Unsigned varint (LEB128), as used for compact lengths and tag numbers."""
-    if 0 <= value < 128:
-        return _SMALL_UVARINT[value]
-    if value < 0 or value > 0xFFFFFFFF:
-        raise EncodeError(f"unsigned varint out of range: {value}")
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def read_uvarint(b: bytes, o: int) -> tuple[int, int]:
-    """Read an unsigned 32-bit varint; at most 5 bytes."""
-    try:
-        byte = b[o]
-    except IndexError:
-        raise truncated("varint") from None
-    if byte < 0x80:
-        return byte, o + 1
-    value = byte & 0x7F
-    shift = 7
-    end = o + 5
-    o += 1
-    while True:
-        if o >= end:
-            raise DecodeError("varint longer than 5 bytes")
-        try:
-            byte = b[o]
-        except IndexError:
-            raise truncated("varint") from None
-        o += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            if value > 0xFFFFFFFF:
-                raise DecodeError("varint does not fit in 32 bits")
-            return value, o
-        shift += 7
-
-
-def zigzag_varint(value: int) -> bytes:
-    """Signed varint (zigzag), as used inside records; 32-bit."""
-    if not -0x80000000 <= value <= 0x7FFFFFFF:
-        raise EncodeError(f"varint out of range: {value}")
-    return uvarint((value << 1) ^ (value >> 31))
-
-
-def zigzag_varlong(value: int) -> bytes:
-    """Signed varlong (zigzag); 64-bit."""
-    if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
-        raise EncodeError(f"varlong out of range: {value}")
-    raw = ((value << 1) ^ (value >> 63)) & 0xFFFFFFFFFFFFFFFF
+def _unsigned_varint(raw: int) -> bytes:
     if raw < 128:
         return _SMALL_UVARINT[raw]
     out = bytearray()
@@ -107,6 +54,37 @@ def zigzag_varlong(value: int) -> bytes:
         raw >>= 7
     out.append(raw)
     return bytes(out)
+
+
+def uvarint(value: int) -> bytes:
+    """Unsigned varint (LEB128), as used for compact lengths and tag numbers."""
+    if value < 0 or value > 0xFFFFFFFF:
+        raise EncodeError(f"unsigned varint out of range: {value}")
+    return _unsigned_varint(value)
+
+
+def read_uvarint(b: bytes, o: int) -> tuple[int, int]:
+    """Read an unsigned 32-bit varint; at most 5 bytes."""
+    if o < len(b) and b[o] < 0x80:  # the common one-byte case
+        return b[o], o + 1
+    value, o = _read_unsigned(b, o, 5)
+    if value > 0xFFFFFFFF:
+        raise DecodeError("varint does not fit in 32 bits")
+    return value, o
+
+
+def zigzag_varint(value: int) -> bytes:
+    """Signed varint (zigzag), as used inside records; 32-bit."""
+    if not -0x80000000 <= value <= 0x7FFFFFFF:
+        raise EncodeError(f"varint out of range: {value}")
+    return _unsigned_varint(((value << 1) ^ (value >> 31)) & 0xFFFFFFFF)
+
+
+def zigzag_varlong(value: int) -> bytes:
+    """Signed varlong (zigzag); 64-bit."""
+    if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+        raise EncodeError(f"varlong out of range: {value}")
+    return _unsigned_varint(((value << 1) ^ (value >> 63)) & 0xFFFFFFFFFFFFFFFF)
 
 
 def _read_unsigned(b: bytes, o: int, max_bytes: int) -> tuple[int, int]:

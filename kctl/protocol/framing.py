@@ -212,9 +212,9 @@ class ClientConnection:
         if data is None:
             return NEED_DATA
         # Every response header starts with the correlation id; read it to learn the rest.
-        (correlation_id,) = _LENGTH.unpack_from(data, 0) if len(data) >= 4 else (None,)
-        if correlation_id is None:
+        if len(data) < 4:
             raise CorrelationError("response shorter than its header")
+        (correlation_id,) = _LENGTH.unpack_from(data, 0)
         pending = self._in_flight.pop(correlation_id, None)
         if pending is None:
             raise CorrelationError(f"response with unknown correlation id {correlation_id}")
