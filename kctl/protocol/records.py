@@ -112,11 +112,11 @@ class BatchHeader:
         return bool(self.attributes & _DELETE_HORIZON_BIT)
 
 
-def read_batch_header(data: bytes | bytearray | memoryview, offset: int = 0) -> BatchHeader:
-    """Parse and sanity-check the header of the batch at `offset`; the whole batch must be there.
+def peek_batch_header(data: bytes | bytearray | memoryview, offset: int = 0) -> BatchHeader:
+    """Parse and sanity-check the header at `offset`; the batch body need not be present.
 
-    Raises DecodeError when `data` ends before the batch does (a partial batch, such as the tail
-    of a size-limited fetch), and CorruptRecordError when the header contradicts itself.
+    Storage uses this to walk a file a header at a time. Raises DecodeError when fewer than
+    HEADER_SIZE bytes remain and CorruptRecordError when the header contradicts itself.
     """
     if len(data) - offset < HEADER_SIZE:
         raise DecodeError("truncated record batch header")
@@ -127,6 +127,16 @@ def read_batch_header(data: bytes | bytearray | memoryview, offset: int = 0) -> 
         raise CorruptRecordError(f"record batch length {header.batch_length} is shorter than its header")
     if header.records_count < 0 or header.last_offset_delta < 0:
         raise CorruptRecordError("record batch with a negative record count or offset delta")
+    return header
+
+
+def read_batch_header(data: bytes | bytearray | memoryview, offset: int = 0) -> BatchHeader:
+    """Parse and sanity-check the header of the batch at `offset`; the whole batch must be there.
+
+    Raises DecodeError when `data` ends before the batch does (a partial batch, such as the tail
+    of a size-limited fetch), and CorruptRecordError when the header contradicts itself.
+    """
+    header = peek_batch_header(data, offset)
     if offset + header.size > len(data):
         raise DecodeError("truncated record batch")
     return header
@@ -377,6 +387,7 @@ __all__ = [
     "RecordBatch",
     "TimestampType",
     "check_crc",
+    "peek_batch_header",
     "compute_crc",
     "decode_batch",
     "decode_batches",

@@ -1,0 +1,57 @@
+"""`python -m broker`: run the built-in broker in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from .app import build_broker, install_uvloop, run_broker
+from .config import ConfigError
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m broker", description="Run kctl's built-in Kafka broker.")
+    parser.add_argument("--data-dir", help="where logs live (default: $XDG_DATA_HOME/kctl/broker)")
+    parser.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:9092)")
+    parser.add_argument("--advertised", help="HOST:PORT clients are told to use (default: the listen address)")
+    parser.add_argument("--config", help="TOML file of Kafka settings (num.partitions, log.retention.ms, ...)")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    args = parser.parse_args(argv)
+    return start(args.data_dir, args.listen, args.advertised, args.config, args.log_level)
+
+
+def start(data_dir: str | None, listen: str | None, advertised: str | None, config_file: str | None,
+          log_level: str = "INFO") -> int:
+    configure_logging(log_level)
+    log = logging.getLogger("broker")
+    try:
+        broker = build_broker(data_dir=data_dir, listen=listen, advertised=advertised, config_file=config_file)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    loop_name = install_uvloop()
+    log.info("starting kctl broker (%s event loop)", loop_name)
+    try:
+        asyncio.run(run_broker(broker))
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    except RuntimeError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

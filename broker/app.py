@@ -1,0 +1,206 @@
+"""The broker process: storage, the listening socket and the supervised background work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from .config import BrokerConfig, parse_host_port
+from .durability import Flusher
+from .server import KafkaConnection
+from .storage.manager import LogManager
+
+log = logging.getLogger("broker")
+
+
+class Broker:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        data_dir: Path,
+        listen: tuple[str, int],
+        advertised: tuple[str, int] | None = None,
+    ) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.listen_host, self.listen_port = listen
+        self.advertised_host, self.advertised_port = advertised or listen
+        self.node_id: int = config["node.id"]
+        self.logs = LogManager(data_dir, config)
+        self.connections: set[KafkaConnection] = set()
+        self.flusher: Flusher
+        self.stopping = False
+        self._server: asyncio.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._failed: asyncio.Future[BaseException] | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._failed = loop.create_future()
+        started = time.monotonic()
+        await loop.run_in_executor(None, self.logs.open)
+        partitions = sum(len(t.partitions) for t in self.logs.topics.values())
+        log.info("loaded %d topic(s), %d partition(s) from %s in %.2fs%s", len(self.logs.topics), partitions,
+                 self.data_dir, time.monotonic() - started, " after recovery" if self.logs.recovered else "")
+        self.flusher = Flusher()
+        self._server = await loop.create_server(
+            lambda: KafkaConnection(self), self.listen_host, self.listen_port, reuse_address=True, backlog=1024
+        )
+        sock = self._server.sockets[0].getsockname()
+        self.listen_port = sock[1]
+        if self.advertised_port == 0:
+            self.advertised_port = self.listen_port
+        if self.advertised_host in ("0.0.0.0", "::", ""):
+            self.advertised_host = "127.0.0.1"
+        self._supervise("flusher", self.flusher.run)
+        self._supervise("checkpointer", self._checkpoint_loop)
+        self._supervise("flush scheduler", self._flush_schedule_loop)
+        self._supervise("retention", self._retention_loop)
+        self._supervise("log cleaner", self._cleaner_loop)
+        log.info("broker %d listening on %s:%d, advertised as %s:%d", self.node_id, self.listen_host,
+                 self.listen_port, self.advertised_host, self.advertised_port)
+
+    def _supervise(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        async def guarded() -> None:
+            try:
+                await body()
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
+                log.exception("background task %r failed; stopping the broker", name)
+                if self._failed is not None and not self._failed.done():
+                    self._failed.set_result(exc)
+                raise
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    async def serve_until_stopped(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set (or a background task fails, which is re-raised)."""
+        assert self._failed is not None
+        waiter = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait([waiter, self._failed], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if self._failed.done():
+            raise RuntimeError("a broker background task failed") from self._failed.result()
+
+    async def stop(self) -> None:
+        """Stop accepting, finish in-flight work briefly, then close every log cleanly."""
+        self.stopping = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            for task in list(conn.tasks):
+                task.cancel()
+            if conn.transport is not None:
+                conn.transport.close()
+        for task in self._tasks:
+            task.cancel()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task, result in zip(self._tasks, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                log.error("background task %r had failed: %r", task.get_name(), result)
+        if self._server is not None:
+            await self._server.wait_closed()
+        await asyncio.get_running_loop().run_in_executor(None, self.logs.close)
+        log.info("broker stopped")
+
+    # ---- background work -----------------------------------------------------------------------
+    async def _checkpoint_loop(self) -> None:
+        interval = self.config["log.flush.offset.checkpoint.interval.ms"] / 1000
+        while True:
+            await asyncio.sleep(interval)
+            await self.flusher.flush_now(list(self.logs.all_partitions()))
+            self.logs.write_recovery_points()
+
+    async def _flush_schedule_loop(self) -> None:
+        interval = self.config["log.flush.scheduler.interval.ms"] / 1000
+        while True:
+            await asyncio.sleep(interval)
+            now = int(time.time() * 1000)
+            due = [
+                p for p in self.logs.all_partitions()
+                if p.unflushed_since_ms >= 0 and now - p.unflushed_since_ms >= p.config.flush_ms
+            ]
+            if due:
+                await self.flusher.flush_now(due)
+
+    async def _retention_loop(self) -> None:
+        interval = self.config["log.retention.check.interval.ms"] / 1000
+        while True:
+            await asyncio.sleep(interval)
+            self.enforce_retention()
+
+    def enforce_retention(self) -> int:
+        now = int(time.time() * 1000)
+        deleted = sum(p.apply_retention(now) for p in list(self.logs.all_partitions()))
+        self.logs.expire_producers()
+        if deleted:
+            self.logs.write_log_start_offsets()
+        return deleted
+
+    async def _cleaner_loop(self) -> None:
+        backoff = max(self.config["log.cleaner.backoff.ms"] / 1000, 0.05)
+        while True:
+            await asyncio.sleep(backoff)
+            self.compact_logs()
+
+    def compact_logs(self) -> int:
+        now = int(time.time() * 1000)
+        return sum(p.compact(now) for p in list(self.logs.all_partitions()) if p.needs_compaction(now))
+
+
+def install_uvloop() -> str:
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
+
+
+async def run_broker(broker: Broker, ready: Callable[[Broker], Any] | None = None) -> None:
+    """Start, serve until SIGINT/SIGTERM, stop cleanly."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await broker.start()
+    if ready is not None:
+        ready(broker)
+    try:
+        await broker.serve_until_stopped(stop)
+    finally:
+        log.info("shutting down")
+        await broker.stop()
+
+
+def build_broker(
+    *,
+    data_dir: str | None = None,
+    listen: str | None = None,
+    advertised: str | None = None,
+    config_file: str | None = None,
+) -> Broker:
+    """A broker from command-line style options; options override the config file."""
+    from .config import default_data_dir
+
+    config = BrokerConfig.from_toml(Path(config_file)) if config_file else BrokerConfig()
+    if listen is not None:
+        config.set("listeners", f"PLAINTEXT://{listen}")
+    if advertised is not None:
+        config.set("advertised.listeners", f"PLAINTEXT://{advertised}")
+    if data_dir is not None:
+        config.set("log.dirs", data_dir)
+    listen_addr = parse_host_port(config["listeners"], "listen address")
+    advertised_value = config["advertised.listeners"]
+    advertised_addr = parse_host_port(advertised_value, "advertised address") if advertised_value else None
+    directory = Path(config["log.dirs"]).expanduser() if config["log.dirs"] else default_data_dir()
+    return Broker(config, directory, listen_addr, advertised_addr)

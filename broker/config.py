@@ -1,0 +1,299 @@
+"""Broker and topic settings, under Kafka's own names.
+
+Each topic setting has a broker-wide synonym (`retention.ms` <- `log.retention.ms`) the way Kafka
+does, so a TOML file written for Kafka's `server.properties` names means the same thing here and
+DescribeConfigs can say where every value came from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LONG_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+
+
+class ConfigError(ValueError):
+    """A setting with an unknown name or an invalid value."""
+
+
+# DescribeConfigs config_source values
+SOURCE_TOPIC = 1
+SOURCE_STATIC_BROKER = 4
+SOURCE_DEFAULT = 5
+
+# DescribeConfigs config_type values
+TYPE_BOOLEAN, TYPE_STRING, TYPE_INT, TYPE_SHORT, TYPE_LONG, TYPE_DOUBLE, TYPE_LIST = 1, 2, 3, 4, 5, 6, 7
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    kind: type  # int, float, bool or str
+    default: Any
+    doc: str
+    minimum: float | None = None
+    choices: tuple[str, ...] | None = None
+    list_choices: tuple[str, ...] | None = None  # comma-separated list drawn from these
+    nullable: bool = False
+    read_only: bool = False
+    config_type: int = TYPE_STRING
+
+    def parse(self, raw: Any) -> Any:
+        """Turn a TOML value or a protocol string into a typed value, or raise ConfigError."""
+        if raw is None:
+            if self.nullable:
+                return None
+            raise ConfigError(f"{self.name} must have a value")
+        try:
+            if self.kind is bool:
+                if isinstance(raw, bool):
+                    value: Any = raw
+                elif str(raw).strip().lower() in ("true", "false"):
+                    value = str(raw).strip().lower() == "true"
+                else:
+                    raise ValueError
+            elif self.kind is int:
+                if isinstance(raw, bool) or isinstance(raw, float):
+                    raise ValueError
+                value = int(str(raw).strip())
+            elif self.kind is float:
+                value = float(str(raw).strip())
+            else:
+                value = str(raw).strip()
+        except ValueError:
+            raise ConfigError(f"{self.name}: {raw!r} is not a valid {self.kind.__name__}") from None
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f"{self.name}: {value} is below the minimum {self.minimum:g}")
+        if self.kind is int and not -(2**63) <= value <= LONG_MAX:
+            raise ConfigError(f"{self.name}: {value} is out of range")
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{self.name}: {value!r} is not one of {', '.join(self.choices)}")
+        if self.list_choices is not None:
+            items = [v.strip() for v in value.split(",") if v.strip()]
+            bad = [v for v in items if v not in self.list_choices]
+            if bad or not items:
+                raise ConfigError(f"{self.name}: {value!r} must list some of {', '.join(self.list_choices)}")
+            value = ",".join(items)
+        return value
+
+    def render(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if self.kind is bool:
+            return "true" if value else "false"
+        return str(value)
+
+
+def _s(name: str, kind: type, default: Any, doc: str, **kw: Any) -> Setting:
+    config_type = {bool: TYPE_BOOLEAN, int: TYPE_LONG, float: TYPE_DOUBLE, str: TYPE_STRING}[kind]
+    if kw.get("list_choices"):
+        config_type = TYPE_LIST
+    return Setting(name, kind, default, doc, config_type=kw.pop("config_type", config_type), **kw)
+
+
+_COMPRESSION = ("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")
+_TIMESTAMP_TYPES = ("CreateTime", "LogAppendTime")
+
+#: Topic-level settings and the broker setting that supplies each one's default.
+TOPIC_SETTINGS: dict[str, tuple[Setting, str]] = {
+    s.name: (s, synonym)
+    for s, synonym in [
+        (_s("cleanup.policy", str, "delete", "delete old segments, compact to the last value per key, or both",
+            list_choices=("delete", "compact")), "log.cleanup.policy"),
+        (_s("compression.type", str, "producer", "codec batches are stored with; producer keeps them as sent",
+            choices=_COMPRESSION), "compression.type"),
+        (_s("delete.retention.ms", int, 86_400_000, "how long tombstones survive compaction",
+            minimum=0), "log.cleaner.delete.retention.ms"),
+        (_s("flush.messages", int, LONG_MAX, "fsync after this many messages; 1 makes every ack wait for fsync",
+            minimum=1), "log.flush.interval.messages"),
+        (_s("flush.ms", int, LONG_MAX, "fsync when the oldest unflushed data is this old",
+            minimum=0), "log.flush.interval.ms"),
+        (_s("index.interval.bytes", int, 4096, "bytes between sparse index entries",
+            minimum=0, config_type=TYPE_INT), "log.index.interval.bytes"),
+        (_s("max.message.bytes", int, 1_048_588, "largest record batch accepted",
+            minimum=0, config_type=TYPE_INT), "message.max.bytes"),
+        (_s("message.timestamp.type", str, "CreateTime", "keep the producer's timestamps or stamp append time",
+            choices=_TIMESTAMP_TYPES), "log.message.timestamp.type"),
+        (_s("min.compaction.lag.ms", int, 0, "records younger than this are never compacted",
+            minimum=0), "log.cleaner.min.compaction.lag.ms"),
+        (_s("min.insync.replicas", int, 1, "acks=all needs this many in-sync replicas; one node has one",
+            minimum=1, config_type=TYPE_INT), "min.insync.replicas"),
+        (_s("retention.bytes", int, -1, "delete old segments beyond this size per partition; -1 no limit"),
+         "log.retention.bytes"),
+        (_s("retention.ms", int, 604_800_000, "delete segments whose newest record is older; -1 forever",
+            minimum=-1), "log.retention.ms"),
+        (_s("segment.bytes", int, 1_073_741_824, "roll to a new segment at this size",
+            minimum=14, config_type=TYPE_INT), "log.segment.bytes"),
+        (_s("segment.ms", int, 604_800_000, "roll to a new segment after this long", minimum=1), "log.roll.ms"),
+    ]
+}
+
+#: Broker-wide settings that are not topic synonyms.
+_BROKER_ONLY = [
+    _s("node.id", int, 0, "this broker's id", minimum=0, read_only=True, config_type=TYPE_INT),
+    _s("listeners", str, "PLAINTEXT://127.0.0.1:9092", "address to listen on", read_only=True),
+    _s("advertised.listeners", str, None, "address clients are told to connect to", nullable=True, read_only=True),
+    _s("log.dirs", str, None, "data directory", nullable=True, read_only=True),
+    _s("num.partitions", int, 1, "partitions for auto-created topics", minimum=1, config_type=TYPE_INT),
+    _s("default.replication.factor", int, 1, "replication factor of auto-created topics; one node",
+       minimum=1, config_type=TYPE_INT, read_only=True),
+    _s("auto.create.topics.enable", bool, True, "create unknown topics on metadata requests"),
+    _s("delete.topic.enable", bool, True, "allow DeleteTopics"),
+    _s("log.retention.check.interval.ms", int, 300_000, "how often retention runs", minimum=1),
+    _s("log.cleaner.backoff.ms", int, 15_000, "pause between compaction passes", minimum=0),
+    _s("log.cleaner.min.cleanable.ratio", float, 0.5, "dirty ratio that makes a log eligible for compaction",
+       minimum=0.0),
+    _s("log.flush.offset.checkpoint.interval.ms", int, 60_000, "how often the recovery point is saved",
+       minimum=1, config_type=TYPE_INT),
+    _s("log.flush.scheduler.interval.ms", int, 1000, "how often flush.ms is checked", minimum=1),
+    _s("socket.request.max.bytes", int, 104_857_600, "largest request frame", minimum=1, config_type=TYPE_INT),
+    _s("producer.id.expiration.ms", int, 86_400_000, "forget idle idempotent producers after this long",
+       minimum=1, config_type=TYPE_INT),
+    _s("offsets.topic.num.partitions", int, 50, "partitions of __consumer_offsets", minimum=1,
+       config_type=TYPE_INT, read_only=True),
+]
+
+BROKER_SETTINGS: dict[str, Setting] = {s.name: s for s in _BROKER_ONLY}
+for _topic_setting, _synonym in TOPIC_SETTINGS.values():
+    BROKER_SETTINGS[_synonym] = Setting(
+        _synonym, _topic_setting.kind, _topic_setting.default, _topic_setting.doc,
+        minimum=_topic_setting.minimum, choices=_topic_setting.choices,
+        list_choices=_topic_setting.list_choices, config_type=_topic_setting.config_type,
+    )
+#: Older spellings Kafka still reads; they convert into the canonical setting.
+_ALIASES: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "broker.id": ("node.id", lambda v: v),
+    "log.dir": ("log.dirs", lambda v: v),
+    "log.retention.hours": ("log.retention.ms", lambda v: int(v) * 3_600_000),
+    "log.retention.minutes": ("log.retention.ms", lambda v: int(v) * 60_000),
+    "log.roll.hours": ("log.roll.ms", lambda v: int(v) * 3_600_000),
+}
+
+
+class BrokerConfig:
+    """Effective broker settings: defaults overlaid with the values the operator set."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self.explicit: dict[str, Any] = {}
+        for name, raw in (values or {}).items():
+            self.set(name, raw)
+
+    def set(self, name: str, raw: Any) -> None:
+        if name in _ALIASES:
+            target, convert = _ALIASES[name]
+            try:
+                raw = convert(raw)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{name}: {raw!r} is not a valid number") from None
+            name = target
+        setting = BROKER_SETTINGS.get(name)
+        if setting is None:
+            raise ConfigError(f"unknown broker setting {name!r}")
+        self.explicit[name] = setting.parse(raw)
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.explicit:
+            return self.explicit[name]
+        return BROKER_SETTINGS[name].default
+
+    @classmethod
+    def from_toml(cls, path: Path) -> BrokerConfig:
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        return cls(_flatten(data))
+
+    def topic_default(self, topic_setting: str) -> tuple[Any, int]:
+        """A topic setting's broker-level value and its DescribeConfigs source."""
+        setting, synonym = TOPIC_SETTINGS[topic_setting]
+        if synonym in self.explicit:
+            return self.explicit[synonym], SOURCE_STATIC_BROKER
+        return setting.default, SOURCE_DEFAULT
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Let TOML tables spell dotted names: `[log.retention] ms = 1` is `log.retention.ms = 1`."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def parse_topic_configs(raw: Mapping[str, str | None]) -> dict[str, Any]:
+    """Validate topic overrides given as protocol strings; raise ConfigError on the first bad one."""
+    parsed: dict[str, Any] = {}
+    for name, value in raw.items():
+        entry = TOPIC_SETTINGS.get(name)
+        if entry is None:
+            raise ConfigError(f"unknown topic config {name!r}")
+        parsed[name] = entry[0].parse(value)
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class TopicConfig:
+    """The effective settings of one topic, read by the log on every decision."""
+
+    cleanup_policy: frozenset[str]
+    compression_type: str
+    delete_retention_ms: int
+    flush_messages: int
+    flush_ms: int
+    index_interval_bytes: int
+    max_message_bytes: int
+    log_append_time: bool
+    min_compaction_lag_ms: int
+    retention_bytes: int
+    retention_ms: int
+    segment_bytes: int
+    segment_ms: int
+
+    @classmethod
+    def resolve(cls, broker: BrokerConfig, overrides: Mapping[str, Any]) -> TopicConfig:
+        def get(name: str) -> Any:
+            return overrides[name] if name in overrides else broker.topic_default(name)[0]
+
+        return cls(
+            cleanup_policy=frozenset(get("cleanup.policy").split(",")),
+            compression_type=get("compression.type"),
+            delete_retention_ms=get("delete.retention.ms"),
+            flush_messages=get("flush.messages"),
+            flush_ms=get("flush.ms"),
+            index_interval_bytes=get("index.interval.bytes"),
+            max_message_bytes=get("max.message.bytes"),
+            log_append_time=get("message.timestamp.type") == "LogAppendTime",
+            min_compaction_lag_ms=get("min.compaction.lag.ms"),
+            retention_bytes=get("retention.bytes"),
+            retention_ms=get("retention.ms"),
+            segment_bytes=get("segment.bytes"),
+            segment_ms=get("segment.ms"),
+        )
+
+
+def default_data_dir() -> Path:
+    """$XDG_DATA_HOME/kctl/broker, falling back to ~/.local/share/kctl/broker."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kctl" / "broker"
+
+
+def parse_host_port(value: str, what: str) -> tuple[str, int]:
+    """'host:port', '[::1]:port' or 'PLAINTEXT://host:port' into (host, port)."""
+    text = value.split("://", 1)[-1].split(",")[0].strip()
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"{what} must be HOST:PORT, got {value!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port_text)

@@ -1,0 +1,196 @@
+"""DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from kctl.protocol.errors import ErrorCode
+from kctl.protocol.headers import RequestHeader
+from kctl.protocol.messages.alter_configs import (
+    AlterConfigsRequest,
+    AlterConfigsResourceResponse,
+    AlterConfigsResponse,
+)
+from kctl.protocol.messages.describe_configs import (
+    DescribeConfigsRequest,
+    DescribeConfigsResourceResult,
+    DescribeConfigsResponse,
+    DescribeConfigsResult,
+    DescribeConfigsSynonym,
+)
+from kctl.protocol.messages.incremental_alter_configs import (
+    IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
+)
+
+from ..config import (
+    BROKER_SETTINGS,
+    SOURCE_DEFAULT,
+    SOURCE_STATIC_BROKER,
+    SOURCE_TOPIC,
+    TOPIC_SETTINGS,
+    ConfigError,
+    parse_topic_configs,
+)
+
+if TYPE_CHECKING:
+    from ..app import Broker
+
+RESOURCE_TOPIC, RESOURCE_BROKER, RESOURCE_BROKER_LOGGER = 2, 4, 8
+OP_SET, OP_DELETE, OP_APPEND, OP_SUBTRACT = 0, 1, 2, 3
+
+
+def describe_topic_configs(
+    broker: Broker, overrides: Mapping[str, Any], keys: list[str] | None, *,
+    include_synonyms: bool, include_documentation: bool = False,
+) -> list[DescribeConfigsResourceResult]:
+    out: list[DescribeConfigsResourceResult] = []
+    for name in sorted(TOPIC_SETTINGS):
+        if keys is not None and name not in keys:
+            continue
+        setting, synonym = TOPIC_SETTINGS[name]
+        broker_value, broker_source = broker.config.topic_default(name)
+        synonyms: list[DescribeConfigsSynonym] = []
+        if name in overrides:
+            value, source = overrides[name], SOURCE_TOPIC
+            synonyms.append(DescribeConfigsSynonym(name, setting.render(value), SOURCE_TOPIC))
+        else:
+            value, source = broker_value, broker_source
+        if broker_source == SOURCE_STATIC_BROKER:
+            synonyms.append(DescribeConfigsSynonym(synonym, setting.render(broker_value), SOURCE_STATIC_BROKER))
+        synonyms.append(DescribeConfigsSynonym(synonym, setting.render(setting.default), SOURCE_DEFAULT))
+        out.append(DescribeConfigsResourceResult(
+            name=name, value=setting.render(value), read_only=setting.read_only,
+            is_default=source == SOURCE_DEFAULT, config_source=source, is_sensitive=False,
+            synonyms=synonyms if include_synonyms else [], config_type=setting.config_type,
+            documentation=setting.doc if include_documentation else None,
+        ))
+    return out
+
+
+def _describe_broker_configs(
+    broker: Broker, keys: list[str] | None, *, include_synonyms: bool, include_documentation: bool
+) -> list[DescribeConfigsResourceResult]:
+    out: list[DescribeConfigsResourceResult] = []
+    for name in sorted(BROKER_SETTINGS):
+        if keys is not None and name not in keys:
+            continue
+        setting = BROKER_SETTINGS[name]
+        explicit = name in broker.config.explicit
+        source = SOURCE_STATIC_BROKER if explicit else SOURCE_DEFAULT
+        value = setting.render(broker.config[name])
+        synonyms = [DescribeConfigsSynonym(name, value, source)]
+        if explicit:
+            synonyms.append(DescribeConfigsSynonym(name, setting.render(setting.default), SOURCE_DEFAULT))
+        out.append(DescribeConfigsResourceResult(
+            name=name, value=value, read_only=True, is_default=not explicit, config_source=source,
+            is_sensitive=False, synonyms=synonyms if include_synonyms else [],
+            config_type=setting.config_type, documentation=setting.doc if include_documentation else None,
+        ))
+    return out
+
+
+def describe_configs(broker: Broker, header: RequestHeader, request: DescribeConfigsRequest) -> DescribeConfigsResponse:
+    results: list[DescribeConfigsResult] = []
+    for resource in request.resources:
+        result = DescribeConfigsResult(resource_type=resource.resource_type, resource_name=resource.resource_name)
+        results.append(result)
+        keys = resource.configuration_keys
+        if resource.resource_type == RESOURCE_TOPIC:
+            topic = broker.logs.topics.get(resource.resource_name)
+            if topic is None:
+                result.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
+                result.error_message = f"topic {resource.resource_name!r} does not exist"
+                continue
+            result.configs = describe_topic_configs(
+                broker, topic.overrides, keys, include_synonyms=request.include_synonyms,
+                include_documentation=request.include_documentation,
+            )
+        elif resource.resource_type == RESOURCE_BROKER:
+            if resource.resource_name not in ("", str(broker.node_id)):
+                result.error_code = ErrorCode.INVALID_REQUEST.code
+                result.error_message = f"this is broker {broker.node_id}, not {resource.resource_name!r}"
+                continue
+            result.configs = _describe_broker_configs(
+                broker, keys, include_synonyms=request.include_synonyms,
+                include_documentation=request.include_documentation,
+            )
+        else:
+            result.error_code = ErrorCode.INVALID_REQUEST.code
+            result.error_message = f"resource type {resource.resource_type} has no configs here"
+    return DescribeConfigsResponse(results=results)
+
+
+def _alter(broker: Broker, resource_type: int, name: str, build: Any, validate_only: bool) -> tuple[int, str | None]:
+    """Shared checks for both alter APIs; `build(current_overrides)` returns the new overrides."""
+    if resource_type == RESOURCE_BROKER:
+        return (ErrorCode.INVALID_REQUEST.code,
+                "broker settings are static: change them in the config file and restart the broker")
+    if resource_type != RESOURCE_TOPIC:
+        return ErrorCode.INVALID_REQUEST.code, f"resource type {resource_type} has no configs here"
+    topic = broker.logs.topics.get(name)
+    if topic is None:
+        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code, f"topic {name!r} does not exist"
+    try:
+        overrides = build(dict(topic.overrides))
+    except ConfigError as exc:
+        return ErrorCode.INVALID_CONFIG.code, str(exc)
+    if not validate_only:
+        broker.logs.set_topic_overrides(name, overrides)
+    return ErrorCode.NONE.code, None
+
+
+def alter_configs(broker: Broker, header: RequestHeader, request: AlterConfigsRequest) -> AlterConfigsResponse:
+    responses: list[AlterConfigsResourceResponse] = []
+    for resource in request.resources:
+        raw = {c.name: c.value for c in resource.configs}
+
+        def build(_current: dict[str, Any], raw: dict[str, str | None] = raw) -> dict[str, Any]:
+            # AlterConfigs replaces the whole set of overrides, as in Kafka.
+            return parse_topic_configs({k: v for k, v in raw.items() if v is not None})
+
+        code, message = _alter(broker, resource.resource_type, resource.resource_name, build, request.validate_only)
+        responses.append(AlterConfigsResourceResponse(code, message, resource.resource_type, resource.resource_name))
+    return AlterConfigsResponse(responses=responses)
+
+
+def incremental_alter_configs(
+    broker: Broker, header: RequestHeader, request: IncrementalAlterConfigsRequest
+) -> IncrementalAlterConfigsResponse:
+    from kctl.protocol.messages.incremental_alter_configs import AlterConfigsResourceResponse as Response
+
+    responses: list[Response] = []
+    for resource in request.resources:
+        def build(current: dict[str, Any], configs: Any = resource.configs) -> dict[str, Any]:
+            names = [c.name for c in configs]
+            if len(names) != len(set(names)):
+                raise ConfigError("a config may be named only once per resource")
+            for change in configs:
+                entry = TOPIC_SETTINGS.get(change.name)
+                if entry is None:
+                    raise ConfigError(f"unknown topic config {change.name!r}")
+                setting, _ = entry
+                op = change.config_operation
+                if op == OP_SET:
+                    current.update(parse_topic_configs({change.name: change.value}))
+                elif op == OP_DELETE:
+                    current.pop(change.name, None)
+                elif op in (OP_APPEND, OP_SUBTRACT):
+                    if setting.list_choices is None:
+                        raise ConfigError(f"{change.name} is not a list; APPEND and SUBTRACT do not apply")
+                    base = current.get(change.name, broker.config.topic_default(change.name)[0])
+                    items = [v for v in str(base).split(",") if v]
+                    values = [v.strip() for v in (change.value or "").split(",") if v.strip()]
+                    if op == OP_APPEND:
+                        items += [v for v in values if v not in items]
+                    else:
+                        items = [v for v in items if v not in values]
+                    current.update(parse_topic_configs({change.name: ",".join(items)}))
+                else:
+                    raise ConfigError(f"unknown config operation {op}")
+            return current
+
+        code, message = _alter(broker, resource.resource_type, resource.resource_name, build, request.validate_only)
+        responses.append(Response(code, message, resource.resource_type, resource.resource_name))
+    return IncrementalAlterConfigsResponse(responses=responses)

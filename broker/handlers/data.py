@@ -1,0 +1,277 @@
+"""Produce, Fetch, ListOffsets, OffsetForLeaderEpoch and InitProducerId."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from kctl.protocol.errors import ErrorCode
+from kctl.protocol.headers import RequestHeader
+from kctl.protocol.messages.fetch import (
+    FetchableTopicResponse,
+    FetchRequest,
+    FetchResponse,
+    PartitionData,
+)
+from kctl.protocol.messages.init_producer_id import InitProducerIdRequest, InitProducerIdResponse
+from kctl.protocol.messages.list_offsets import (
+    ListOffsetsPartitionResponse,
+    ListOffsetsRequest,
+    ListOffsetsResponse,
+    ListOffsetsTopicResponse,
+)
+from kctl.protocol.messages.offset_for_leader_epoch import (
+    EpochEndOffset,
+    OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse,
+    OffsetForLeaderTopicResult,
+)
+from kctl.protocol.messages.produce import (
+    PartitionProduceResponse,
+    ProduceRequest,
+    ProduceResponse,
+    TopicProduceResponse,
+)
+
+from ..storage.log import LEADER_EPOCH, AppendError, OffsetOutOfRange, PartitionLog
+
+if TYPE_CHECKING:
+    from ..app import Broker
+
+log = logging.getLogger("broker.api")
+
+NONE = ErrorCode.NONE.code
+UNKNOWN_TOPIC_OR_PARTITION = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
+LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
+
+
+class CloseConnection(Exception):
+    """Raised by a handler when the only correct reaction is to drop the connection."""
+
+
+# ---- Produce ---------------------------------------------------------------------------------
+def produce(broker: Broker, header: RequestHeader, request: ProduceRequest) -> ProduceResponse | Awaitable[ProduceResponse] | None:
+    acks = request.acks
+    responses: list[TopicProduceResponse] = []
+    durable_waits: list[asyncio.Future[None]] = []
+    failed = False
+    for topic in request.topic_data:
+        results: list[PartitionProduceResponse] = []
+        responses.append(TopicProduceResponse(topic.name, results))
+        for part in topic.partition_data:
+            result = PartitionProduceResponse(index=part.index)
+            results.append(result)
+            if acks not in (-1, 0, 1):
+                result.error_code = ErrorCode.INVALID_REQUIRED_ACKS.code
+                failed = True
+                continue
+            plog = broker.logs.partition(topic.name, part.index)
+            if plog is None:
+                result.error_code = UNKNOWN_TOPIC_OR_PARTITION
+                failed = True
+                continue
+            if part.records is None:
+                result.error_code = ErrorCode.INVALID_RECORD.code
+                result.error_message = "produce request without records"
+                failed = True
+                continue
+            try:
+                appended = plog.append(part.records)
+            except AppendError as exc:
+                result.error_code = exc.error.code
+                result.error_message = exc.message
+                result.log_start_offset = plog.log_start_offset
+                failed = True
+                log.debug("produce to %s-%d refused: %s", topic.name, part.index, exc.message)
+                continue
+            result.base_offset = appended.base_offset
+            result.log_append_time_ms = appended.log_append_time
+            result.log_start_offset = plog.log_start_offset
+            flush_messages = plog.config.flush_messages
+            if flush_messages == 1:
+                future = broker.flusher.flush_soon(plog)
+                if acks != 0:
+                    durable_waits.append(future)
+            elif plog.unflushed_messages >= flush_messages:
+                broker.flusher.flush_soon(plog)
+    if acks == 0:
+        if failed:
+            # The producer will never see an error response; closing makes it refresh metadata.
+            raise CloseConnection("produce with acks=0 failed")
+        return None
+    response = ProduceResponse(responses=responses)
+    if durable_waits:
+        return _after(durable_waits, response)
+    return response
+
+
+async def _after(waits: list[asyncio.Future[None]], response: ProduceResponse) -> ProduceResponse:
+    try:
+        await asyncio.gather(*waits)
+    except OSError:
+        for topic in response.responses:
+            for part in topic.partition_responses:
+                if part.error_code == NONE:
+                    part.error_code = ErrorCode.KAFKA_STORAGE_ERROR.code
+    return response
+
+
+# ---- Fetch -----------------------------------------------------------------------------------
+def fetch(broker: Broker, header: RequestHeader, request: FetchRequest) -> FetchResponse | Awaitable[FetchResponse]:
+    version = header.api_version
+    if version >= 7:
+        if request.session_id != 0:
+            return FetchResponse(error_code=ErrorCode.FETCH_SESSION_ID_NOT_FOUND.code, session_id=0)
+        if request.session_epoch not in (-1, 0):
+            return FetchResponse(error_code=ErrorCode.INVALID_FETCH_SESSION_EPOCH.code, session_id=0)
+    response, size, errors = _read_fetch(broker, request)
+    if size >= request.min_bytes or errors or request.max_wait_ms <= 0 or not request.topics:
+        return response
+    return _long_poll(broker, request, response)
+
+
+def _read_fetch(broker: Broker, request: FetchRequest) -> tuple[FetchResponse, int, bool]:
+    budget = request.max_bytes if request.max_bytes > 0 else 0x7FFFFFFF
+    total = 0
+    errors = False
+    topics: list[FetchableTopicResponse] = []
+    for topic in request.topics:
+        parts: list[PartitionData] = []
+        topics.append(FetchableTopicResponse(topic.topic, parts))
+        for req in topic.partitions:
+            plog = broker.logs.partition(topic.topic, req.partition)
+            data = PartitionData(partition_index=req.partition, aborted_transactions=[])
+            parts.append(data)
+            if plog is None:
+                data.error_code = UNKNOWN_TOPIC_OR_PARTITION
+                errors = True
+                continue
+            end = plog.log_end_offset
+            data.high_watermark = data.last_stable_offset = end
+            data.log_start_offset = plog.log_start_offset
+            if req.current_leader_epoch > LEADER_EPOCH:
+                data.error_code = ErrorCode.UNKNOWN_LEADER_EPOCH.code
+                errors = True
+                continue
+            limit = min(req.partition_max_bytes, budget - total)
+            if limit <= 0 and total > 0:
+                data.records = b""
+                continue
+            try:
+                records = plog.read(req.fetch_offset, max(limit, 1) if total == 0 else limit)
+            except OffsetOutOfRange:
+                data.error_code = ErrorCode.OFFSET_OUT_OF_RANGE.code
+                errors = True
+                continue
+            if total > 0 and len(records) > limit:
+                records = b""
+            data.records = records
+            total += len(records)
+    return FetchResponse(responses=topics, session_id=0), total, errors
+
+
+async def _long_poll(broker: Broker, request: FetchRequest, response: FetchResponse) -> FetchResponse:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + request.max_wait_ms / 1000
+    watched: list[PartitionLog] = []
+    for topic in request.topics:
+        for req in topic.partitions:
+            plog = broker.logs.partition(topic.topic, req.partition)
+            if plog is not None:
+                watched.append(plog)
+    while True:
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def wake(woken: asyncio.Future[None] = woken) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        for plog in watched:
+            plog.listeners.add(wake)
+        try:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return response
+            try:
+                await asyncio.wait_for(asyncio.shield(woken), remaining)
+            except TimeoutError:
+                pass
+        finally:
+            for plog in watched:
+                plog.listeners.discard(wake)
+        response, size, errors = _read_fetch(broker, request)
+        if size >= request.min_bytes or errors or loop.time() >= deadline or broker.stopping:
+            return response
+
+
+# ---- ListOffsets -----------------------------------------------------------------------------
+def list_offsets(broker: Broker, header: RequestHeader, request: ListOffsetsRequest) -> ListOffsetsResponse:
+    version = header.api_version
+    topics: list[ListOffsetsTopicResponse] = []
+    for topic in request.topics:
+        parts: list[ListOffsetsPartitionResponse] = []
+        topics.append(ListOffsetsTopicResponse(topic.name, parts))
+        for req in topic.partitions:
+            out = ListOffsetsPartitionResponse(partition_index=req.partition_index, timestamp=-1, offset=-1)
+            parts.append(out)
+            plog = broker.logs.partition(topic.name, req.partition_index)
+            if plog is None:
+                out.error_code = UNKNOWN_TOPIC_OR_PARTITION
+                continue
+            if req.current_leader_epoch > LEADER_EPOCH:
+                out.error_code = ErrorCode.UNKNOWN_LEADER_EPOCH.code
+                continue
+            out.leader_epoch = LEADER_EPOCH
+            ts = req.timestamp
+            if ts == LATEST:
+                found: tuple[int, int] | None = (plog.log_end_offset, -1)
+            elif ts in (EARLIEST, EARLIEST_LOCAL):
+                found = (plog.log_start_offset, -1)
+            elif ts == MAX_TIMESTAMP:
+                found = plog.max_timestamp()
+            elif ts >= 0:
+                found = plog.find_offset_by_timestamp(ts)
+            else:
+                out.error_code = ErrorCode.INVALID_REQUEST.code if version else ErrorCode.UNKNOWN_SERVER_ERROR.code
+                continue
+            if found is not None:
+                out.offset, out.timestamp = found
+            if version == 0:
+                out.old_style_offsets = [] if found is None else [found[0]][: max(req.max_num_offsets, 0)]
+    return ListOffsetsResponse(topics=topics)
+
+
+# ---- OffsetForLeaderEpoch --------------------------------------------------------------------
+def offset_for_leader_epoch(
+    broker: Broker, header: RequestHeader, request: OffsetForLeaderEpochRequest
+) -> OffsetForLeaderEpochResponse:
+    topics: list[OffsetForLeaderTopicResult] = []
+    for topic in request.topics:
+        parts: list[EpochEndOffset] = []
+        topics.append(OffsetForLeaderTopicResult(topic.topic, parts))
+        for req in topic.partitions:
+            out = EpochEndOffset(partition=req.partition, leader_epoch=-1, end_offset=-1)
+            parts.append(out)
+            plog = broker.logs.partition(topic.topic, req.partition)
+            if plog is None:
+                out.error_code = UNKNOWN_TOPIC_OR_PARTITION
+            elif req.current_leader_epoch > LEADER_EPOCH:
+                out.error_code = ErrorCode.UNKNOWN_LEADER_EPOCH.code
+            elif req.leader_epoch <= LEADER_EPOCH:
+                # Every batch carries epoch 0, the only epoch this single node has had.
+                out.leader_epoch, out.end_offset = LEADER_EPOCH, plog.log_end_offset
+    return OffsetForLeaderEpochResponse(topics=topics)
+
+
+# ---- InitProducerId --------------------------------------------------------------------------
+def init_producer_id(broker: Broker, header: RequestHeader, request: InitProducerIdRequest) -> InitProducerIdResponse:
+    if request.transactional_id is not None:
+        log.info("refusing InitProducerId for transactional id %r: transactions are not supported",
+                 request.transactional_id)
+        return InitProducerIdResponse(error_code=ErrorCode.INVALID_REQUEST.code, producer_id=-1, producer_epoch=-1)
+    if request.producer_id >= 0 and 0 <= request.producer_epoch < 32766:
+        # KIP-360: an idempotent producer may bump its own epoch to reset its sequences.
+        return InitProducerIdResponse(producer_id=request.producer_id, producer_epoch=request.producer_epoch + 1)
+    return InitProducerIdResponse(producer_id=broker.logs.allocate_producer_id(), producer_epoch=0)

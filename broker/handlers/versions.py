@@ -1,0 +1,49 @@
+"""What the broker advertises in ApiVersions, and the versions it actually serves.
+
+Produce v0-2 are advertised but answered with UNSUPPORTED_VERSION, as Kafka 4 does: librdkafka
+before 2.11.1 disables compression unless it sees Produce v0 in the list. Group APIs arrive with
+the group coordinator.
+"""
+
+from __future__ import annotations
+
+from kctl.protocol.messages.api_versions import ApiVersion, ApiVersionsRequest, ApiVersionsResponse
+
+#: api key -> (advertised min, advertised max)
+ADVERTISED: dict[int, tuple[int, int]] = {
+    0: (0, 11),  # Produce
+    1: (4, 12),  # Fetch
+    2: (0, 8),  # ListOffsets
+    3: (0, 12),  # Metadata
+    18: (0, 4),  # ApiVersions
+    19: (0, 7),  # CreateTopics
+    20: (0, 6),  # DeleteTopics
+    21: (0, 2),  # DeleteRecords
+    22: (0, 5),  # InitProducerId
+    23: (0, 4),  # OffsetForLeaderEpoch
+    32: (0, 4),  # DescribeConfigs
+    33: (0, 2),  # AlterConfigs
+    35: (0, 4),  # DescribeLogDirs
+    37: (0, 3),  # CreatePartitions
+    44: (0, 1),  # IncrementalAlterConfigs
+    60: (0, 1),  # DescribeCluster
+}
+
+#: Where serving starts when it is above the advertised minimum.
+SERVED_FROM: dict[int, int] = {0: 3}
+
+
+def serves(api_key: int, version: int) -> bool:
+    advertised = ADVERTISED.get(api_key)
+    if advertised is None:
+        return False
+    low, high = advertised
+    return max(low, SERVED_FROM.get(api_key, low)) <= version <= high
+
+
+def advertised_versions() -> list[ApiVersion]:
+    return [ApiVersion(key, low, high) for key, (low, high) in sorted(ADVERTISED.items())]
+
+
+def api_versions(request: ApiVersionsRequest) -> ApiVersionsResponse:
+    return ApiVersionsResponse(error_code=0, api_keys=advertised_versions(), finalized_features_epoch=-1)

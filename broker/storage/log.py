@@ -1,0 +1,538 @@
+"""The log of one partition: an ordered list of segments, the last one active.
+
+The produce path never decodes records: each batch's header is parsed, its CRC checked, its base
+offset and leader epoch patched by writing a fresh 16-byte prefix, and the rest of the producer's
+bytes are written with one `writev`. Only compacted topics, LogAppendTime topics and topics with a
+forced compression codec look inside batches, because their semantics require it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from struct import Struct
+
+from kctl.protocol.compression import Compression
+from kctl.protocol.errors import CorruptRecordError, DecodeError, ErrorCode, ProtocolError
+from kctl.protocol.records import (
+    HEADER_SIZE,
+    BatchHeader,
+    Record,
+    TimestampType,
+    check_crc,
+    compute_crc,
+    decode_batch,
+    encode_batch,
+    read_batch_header,
+)
+
+from ..config import TopicConfig
+from .producer_state import ProducerState, SequenceError
+from .segment import Segment, segment_name
+
+log = logging.getLogger("broker.storage")
+
+_PREFIX = Struct(">qii")  # base offset, batch length, partition leader epoch
+_MAX_TS = Struct(">hiqq")  # attributes, last offset delta, base timestamp, max timestamp
+LEADER_EPOCH = 0
+_CODEC_BY_NAME = {
+    "uncompressed": Compression.NONE,
+    "gzip": Compression.GZIP,
+    "snappy": Compression.SNAPPY,
+    "lz4": Compression.LZ4,
+    "zstd": Compression.ZSTD,
+}
+
+
+class AppendError(Exception):
+    """A produce the log refused; nothing from the request was written."""
+
+    def __init__(self, error: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+
+class OffsetOutOfRange(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class AppendResult:
+    base_offset: int
+    log_append_time: int  # -1 unless the topic stamps append time
+    duplicate: bool = False
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class PartitionLog:
+    def __init__(self, directory: Path, topic: str, partition: int, config: TopicConfig) -> None:
+        self.directory = directory
+        self.topic = topic
+        self.partition = partition
+        self.config = config
+        self.segments: list[Segment] = []
+        self._bases: list[int] = []
+        self.log_start_offset = 0
+        self.producers = ProducerState()
+        self.listeners: set[Callable[[], None]] = set()  # woken after every append
+        self.last_flush_ms = now_ms()
+        self.cleaned_up_to = 0  # offsets below this have been compacted already
+        self.cleaned_at_ms = -1
+        self.unflushed_since_ms = -1
+        self.recovery_point = 0  # everything below this offset is known to be on disk and valid
+
+    # ---- opening -------------------------------------------------------------------------------
+    def open(self, recovery_point: int | None, log_start_offset: int) -> None:
+        """Load the segments; with a recovery point, CRC-check everything from there on.
+
+        `recovery_point=None` means the broker shut down cleanly and nothing needs checking.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for leftover in self.directory.glob("*.cleaned"):
+            leftover.unlink()
+        bases = sorted(int(p.stem) for p in self.directory.glob("*.log") if p.stem.isdigit())
+        for stray in self.directory.glob("*.index"):
+            if not stray.stem.isdigit() or int(stray.stem) not in bases:
+                stray.unlink()
+        snapshot_path = self.directory / "producer.snapshot"
+        state, snapshot_offset = ProducerState.load(snapshot_path)
+        self.producers = state
+        for i, base in enumerate(bases):
+            segment = Segment(self.directory, base, self.config.index_interval_bytes)
+            next_base = bases[i + 1] if i + 1 < len(bases) else None
+            recover = recovery_point is not None and (next_base is None or next_base > recovery_point)
+            if recover and segment.size:
+                log.info("recovering %s-%d segment %s", self.topic, self.partition, segment_name(base))
+            truncated = segment.load(recover=recover)
+            self.segments.append(segment)
+            if truncated and next_base is not None:
+                # Everything after a torn batch is suspect: Kafka drops the later segments too.
+                for later in bases[i + 1 :]:
+                    log.warning("%s-%d: dropping segment %s after corruption", self.topic, self.partition,
+                                segment_name(later))
+                    Segment(self.directory, later, self.config.index_interval_bytes).delete()
+                break
+        if not self.segments:
+            self.segments.append(Segment(self.directory, max(log_start_offset, 0),
+                                         self.config.index_interval_bytes))
+        self._bases = [s.base_offset for s in self.segments]
+        self.log_start_offset = max(log_start_offset, self.segments[0].base_offset)
+        if self.log_start_offset > self.log_end_offset:
+            self.log_start_offset = self.log_end_offset
+        # Replay producer state from batches the snapshot does not cover.
+        if snapshot_offset < self.log_end_offset:
+            if snapshot_offset < self.segments[0].base_offset:
+                self.producers = ProducerState()
+            for segment in self.segments:
+                if segment.next_offset <= snapshot_offset:
+                    continue
+                for found in segment.iter_batches(segment.position_for(snapshot_offset)):
+                    if found.header.base_offset >= snapshot_offset:
+                        self.producers.update(found.header, found.header.base_offset)
+        elif snapshot_offset > self.log_end_offset:
+            self.producers = ProducerState()  # the log was truncated below the snapshot
+        snapshot_path.unlink(missing_ok=True)
+        self.recovery_point = self.log_end_offset
+
+    # ---- offsets -----------------------------------------------------------------------------
+    @property
+    def active(self) -> Segment:
+        return self.segments[-1]
+
+    @property
+    def log_end_offset(self) -> int:
+        return self.segments[-1].next_offset
+
+    @property
+    def size(self) -> int:
+        return sum(s.size for s in self.segments)
+
+    def _segment_index(self, offset: int) -> int:
+        return max(bisect_right(self._bases, offset) - 1, 0)
+
+    # ---- appending ---------------------------------------------------------------------------
+    def append(self, records: bytes, now: int | None = None) -> AppendResult:
+        """Validate and append a produce request's batches for this partition."""
+        if now is None:
+            now = now_ms()
+        config = self.config
+        headers: list[tuple[int, BatchHeader]] = []
+        pos, end = 0, len(records)
+        try:
+            while pos < end:
+                header = read_batch_header(records, pos)
+                check_crc(records, pos, header)
+                headers.append((pos, header))
+                pos += header.size
+        except (DecodeError, CorruptRecordError) as exc:
+            raise AppendError(ErrorCode.CORRUPT_MESSAGE, f"invalid record batch: {exc}") from None
+        if not headers:
+            raise AppendError(ErrorCode.INVALID_RECORD, "produce request with no record batches")
+        for _, header in headers:
+            if header.size > config.max_message_bytes:
+                raise AppendError(
+                    ErrorCode.MESSAGE_TOO_LARGE,
+                    f"record batch of {header.size} bytes exceeds max.message.bytes {config.max_message_bytes}",
+                )
+            if header.base_offset != 0:
+                raise AppendError(ErrorCode.INVALID_RECORD, "a produced record batch must have base offset 0")
+            if header.is_control or header.is_transactional:
+                raise AppendError(ErrorCode.INVALID_RECORD, "transactional and control batches are not supported")
+            if header.records_count != header.last_offset_delta + 1:
+                raise AppendError(ErrorCode.INVALID_RECORD, "record count does not match the batch's offset delta")
+            if header.producer_id >= 0 and header.base_sequence < 0:
+                raise AppendError(ErrorCode.INVALID_RECORD, "idempotent batch without a base sequence")
+
+        if len(headers) == 1 and headers[0][1].producer_id >= 0:
+            try:
+                duplicate = self.producers.check(headers[0][1])
+            except SequenceError as exc:
+                raise AppendError(exc.error, str(exc)) from None
+            if duplicate is not None:
+                return AppendResult(duplicate.first_offset, -1, duplicate=True)
+        else:
+            for _, header in headers:
+                try:
+                    if self.producers.check(header) is not None:
+                        raise AppendError(ErrorCode.DUPLICATE_SEQUENCE_NUMBER, "duplicate batch in a multi-batch append")
+                except SequenceError as exc:
+                    raise AppendError(exc.error, str(exc)) from None
+
+        rewrite = self._rewriter(now)
+        view = memoryview(records)
+        pieces: list[bytes | memoryview] = []
+        written: list[BatchHeader] = []
+        offset = self.log_end_offset
+        total = 0
+        for pos, header in headers:
+            if rewrite is not None:
+                batch = rewrite(records, pos, header)
+                header = read_batch_header(batch, 0)
+                pieces.append(_PREFIX.pack(offset, header.batch_length, LEADER_EPOCH))
+                pieces.append(memoryview(batch)[16:])
+            else:
+                pieces.append(_PREFIX.pack(offset, header.batch_length, LEADER_EPOCH))
+                pieces.append(view[pos + 16 : pos + header.size])
+            written.append(_rebased(header, offset))
+            offset += header.last_offset_delta + 1
+            total += header.size
+        self._maybe_roll(total, now, offset)
+        base = written[0].base_offset
+        self.active.append(pieces, written)
+        for header in written:
+            self.producers.update(header, header.base_offset)
+        if self.unflushed_since_ms < 0:
+            self.unflushed_since_ms = now
+        for wake in list(self.listeners):
+            wake()
+        return AppendResult(base, now if config.log_append_time else -1)
+
+    def _rewriter(self, now: int) -> Callable[[bytes, int, BatchHeader], bytes] | None:
+        """What must change inside batches before they are stored, if anything."""
+        config = self.config
+        compact = "compact" in config.cleanup_policy
+        codec = _CODEC_BY_NAME.get(config.compression_type)
+        if not compact and codec is None and not config.log_append_time:
+            return None
+
+        def rewrite(records: bytes, pos: int, header: BatchHeader) -> bytes:
+            batch = bytes(records[pos : pos + header.size])
+            needs_records = compact or (codec is not None and codec != header.compression)
+            if needs_records:
+                try:
+                    decoded = decode_batch(batch)
+                except ProtocolError as exc:
+                    raise AppendError(ErrorCode.CORRUPT_MESSAGE, f"invalid record batch: {exc}") from None
+                if compact and any(r.key is None for r in decoded.records):
+                    raise AppendError(ErrorCode.INVALID_RECORD, "a compacted topic does not accept records without a key")
+                if codec is not None and codec != header.compression:
+                    batch = encode_batch(
+                        decoded.records, compression=codec, timestamp_type=decoded.header.timestamp_type,
+                        producer_id=header.producer_id, producer_epoch=header.producer_epoch,
+                        base_sequence=header.base_sequence,
+                    )
+            if config.log_append_time:
+                batch = _stamp_log_append_time(batch, now)
+            return batch
+
+        return rewrite
+
+    def _maybe_roll(self, incoming: int, now: int, next_offset: int) -> None:
+        active = self.active
+        if active.is_empty:
+            return
+        too_big = active.size + incoming > self.config.segment_bytes
+        too_old = active.first_timestamp >= 0 and now - active.first_timestamp >= self.config.segment_ms
+        offsets_overflow = next_offset - active.base_offset > 2**31 - 2
+        if too_big or too_old or offsets_overflow:
+            self.roll()
+
+    def roll(self) -> Segment:
+        """Start a new active segment at the log end offset."""
+        old = self.active
+        if old.is_empty:
+            return old
+        old.write_indexes()
+        segment = Segment(self.directory, self.log_end_offset, self.config.index_interval_bytes)
+        self.segments.append(segment)
+        self._bases.append(segment.base_offset)
+        log.debug("rolled %s-%d to segment %s", self.topic, self.partition, segment_name(segment.base_offset))
+        return segment
+
+    # ---- reading -----------------------------------------------------------------------------
+    def read(self, offset: int, max_bytes: int) -> bytes:
+        """Whole batches starting with the one that contains `offset`, up to `max_bytes`.
+
+        The first batch is returned whole even when it alone exceeds `max_bytes` (KIP-74), so a
+        consumer can always make progress.
+        """
+        if offset < self.log_start_offset or offset > self.log_end_offset:
+            raise OffsetOutOfRange(offset)
+        if offset == self.log_end_offset:
+            return b""
+        for i in range(self._segment_index(offset), len(self.segments)):
+            segment = self.segments[i]
+            found = segment.find_batch(offset)
+            if found is None:
+                continue
+            available = segment.size - found.position
+            first_size = found.header.size
+            want = min(available, max(max_bytes, first_size))
+            data = segment.read(found.position, want)
+            return data if len(data) <= first_size else _whole_batches(data, first_size)
+        return b""
+
+    def find_offset_by_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record at or after `timestamp`, if there is one."""
+        for segment in self.segments:
+            if segment.max_timestamp < timestamp:
+                continue
+            for found in segment.iter_batches(segment.timestamp_start(timestamp)):
+                header = found.header
+                if header.max_timestamp < timestamp or header.next_offset <= self.log_start_offset:
+                    continue
+                batch = decode_batch(segment.read(found.position, header.size), verify_crc=False)
+                for record in batch.records:
+                    if (
+                        record.timestamp is not None
+                        and record.timestamp >= timestamp
+                        and record.offset is not None
+                        and record.offset >= self.log_start_offset
+                    ):
+                        return record.offset, record.timestamp
+        return None
+
+    def max_timestamp(self) -> tuple[int, int] | None:
+        """(offset, timestamp) of the record with the largest timestamp (the first such)."""
+        best: Segment | None = None
+        for segment in self.segments:
+            if segment.max_timestamp >= 0 and (best is None or segment.max_timestamp > best.max_timestamp):
+                best = segment
+        if best is None:
+            return None
+        found = best.find_batch(best.offset_of_max_timestamp)
+        if found is None:
+            return None
+        batch = decode_batch(best.read(found.position, found.header.size), verify_crc=False)
+        for record in batch.records:
+            if record.timestamp == best.max_timestamp and record.offset is not None:
+                return record.offset, record.timestamp
+        return found.header.base_offset, best.max_timestamp
+
+    # ---- deleting ------------------------------------------------------------------------------
+    def delete_records_before(self, offset: int) -> int:
+        """DeleteRecords: move the log start offset forward; returns the new low watermark."""
+        if offset < 0 or offset > self.log_end_offset:
+            raise OffsetOutOfRange(offset)
+        if offset > self.log_start_offset:
+            self.log_start_offset = offset
+            self._drop_segments_below_start()
+        return self.log_start_offset
+
+    def _drop_segments_below_start(self) -> None:
+        while len(self.segments) > 1 and self.segments[1].base_offset <= self.log_start_offset:
+            self._delete_oldest("below the log start offset")
+        if self.active.next_offset <= self.log_start_offset and not self.active.is_empty:
+            self.roll()
+            self._delete_oldest("below the log start offset")
+
+    def _delete_oldest(self, why: str) -> None:
+        segment = self.segments.pop(0)
+        self._bases.pop(0)
+        log.info("%s-%d: deleting segment %s (%s)", self.topic, self.partition,
+                 segment_name(segment.base_offset), why)
+        segment.delete()
+        self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
+
+    def apply_retention(self, now: int) -> int:
+        """Delete segments past retention.ms or beyond retention.bytes; returns how many went."""
+        config = self.config
+        if "delete" not in config.cleanup_policy:
+            return 0
+        deleted = 0
+        if config.retention_ms >= 0:
+            horizon = now - config.retention_ms
+            while self.segments and 0 <= self.segments[0].max_timestamp < horizon:
+                if len(self.segments) == 1:
+                    if self.active.is_empty:
+                        break
+                    self.roll()
+                self._delete_oldest(f"older than retention.ms={config.retention_ms}")
+                deleted += 1
+        if config.retention_bytes >= 0:
+            total = self.size
+            while len(self.segments) > 1 and total - self.segments[0].size >= config.retention_bytes:
+                total -= self.segments[0].size
+                self._delete_oldest(f"beyond retention.bytes={config.retention_bytes}")
+                deleted += 1
+        return deleted
+
+    # ---- compaction ------------------------------------------------------------------------------
+    def compact(self, now: int) -> int:
+        """Keep only the latest record per key in the closed segments; returns records removed.
+
+        Segments newer than min.compaction.lag.ms are left alone, the active segment always is.
+        Tombstones (null values) go once they are older than delete.retention.ms.
+        """
+        config = self.config
+        if "compact" not in config.cleanup_policy or len(self.segments) < 2:
+            return 0
+        lag_horizon = now - config.min_compaction_lag_ms
+        cleanable = [s for s in self.segments[:-1] if s.max_timestamp <= lag_horizon]
+        if not cleanable:
+            return 0
+        latest: dict[bytes, int] = {}
+        for segment in cleanable:
+            for batch in self._decoded_batches(segment):
+                for record in batch.records:
+                    if record.key is not None and record.offset is not None:
+                        latest[record.key] = record.offset
+        tombstone_horizon = now - config.delete_retention_ms
+        removed = 0
+        for segment in cleanable:
+            out = bytearray()
+            dropped = 0
+            for batch in self._decoded_batches(segment):
+                keep = [
+                    r for r in batch.records
+                    if r.key is None
+                    or (latest.get(r.key) == r.offset and not (r.value is None and (r.timestamp or 0) < tombstone_horizon))
+                ]
+                dropped += len(batch.records) - len(keep)
+                if not keep:
+                    continue
+                h = batch.header
+                for r in keep:
+                    if h.timestamp_type is TimestampType.LOG_APPEND_TIME:
+                        r.timestamp = h.max_timestamp
+                out += encode_batch(
+                    keep, base_offset=h.base_offset, compression=Compression(h.compression),
+                    timestamp_type=h.timestamp_type, producer_id=h.producer_id, producer_epoch=h.producer_epoch,
+                    base_sequence=h.base_sequence, partition_leader_epoch=h.partition_leader_epoch,
+                )
+            if not dropped:
+                continue
+            removed += dropped
+            cleaned = segment.log_path.with_suffix(".cleaned")
+            with open(cleaned, "wb") as f:
+                f.write(out)
+                f.flush()
+                os.fsync(f.fileno())
+            segment.replace_file(cleaned)
+        self.cleaned_up_to = cleanable[-1].next_offset
+        self.cleaned_at_ms = now
+        if removed:
+            log.info("%s-%d: compaction removed %d records", self.topic, self.partition, removed)
+        return removed
+
+    def _decoded_batches(self, segment: Segment):  # type: ignore[no-untyped-def]
+        for found in list(segment.iter_batches()):
+            yield decode_batch(segment.read(found.position, found.header.size), verify_crc=False)
+
+    def needs_compaction(self, now: int) -> bool:
+        if "compact" not in self.config.cleanup_policy or len(self.segments) < 2:
+            return False
+        tombstones_due = 0 <= self.cleaned_at_ms <= now - self.config.delete_retention_ms
+        return self.segments[-2].next_offset > self.cleaned_up_to or tombstones_due
+
+    # ---- durability ------------------------------------------------------------------------------
+    def dirty_fds(self) -> list[int]:
+        """Duplicated descriptors of segments with unflushed data, safe to fsync on another thread."""
+        return [os.dup(s.fd) for s in self.segments if s.fd >= 0 and s.unflushed_messages]
+
+    def mark_flushed(self, flushed_end: int) -> None:
+        """Record that everything below `flushed_end` reached the disk."""
+        self.recovery_point = max(self.recovery_point, min(flushed_end, self.log_end_offset))
+        if flushed_end >= self.log_end_offset:
+            for segment in self.segments:
+                segment.unflushed_messages = 0
+            self.unflushed_since_ms = -1
+        for segment in self.segments:
+            if segment.fd >= 0:
+                segment.write_indexes()
+        self.last_flush_ms = now_ms()
+
+    @property
+    def unflushed_messages(self) -> int:
+        return sum(s.unflushed_messages for s in self.segments[-2:])
+
+    def flush(self) -> None:
+        end = self.log_end_offset
+        for segment in self.segments:
+            if segment.unflushed_messages and segment.fd >= 0:
+                os.fsync(segment.fd)
+        self.mark_flushed(end)
+
+    def close(self) -> None:
+        self.flush()
+        self.producers.save(self.directory / "producer.snapshot", self.log_end_offset)
+        for segment in self.segments:
+            segment.close()
+
+    def delete(self) -> None:
+        for segment in self.segments:
+            segment.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _rebased(header: BatchHeader, base_offset: int) -> BatchHeader:
+    return BatchHeader(
+        base_offset, header.batch_length, LEADER_EPOCH, header.magic, header.crc, header.attributes,
+        header.last_offset_delta, header.base_timestamp, header.max_timestamp, header.producer_id,
+        header.producer_epoch, header.base_sequence, header.records_count,
+    )
+
+
+def _whole_batches(data: bytes, first_size: int) -> bytes:
+    """Cut `data` after its last complete batch."""
+    pos = first_size
+    end = len(data)
+    while end - pos >= 12:
+        size = int.from_bytes(data[pos + 8 : pos + 12], "big", signed=True) + 12
+        if size < HEADER_SIZE or pos + size > end:
+            break
+        pos += size
+    return data if pos == end else data[:pos]
+
+
+def _stamp_log_append_time(batch: bytes, now: int) -> bytes:
+    """Set LogAppendTime on a batch: the attribute bit and max timestamp, then a fresh CRC."""
+    buf = bytearray(batch)
+    attributes, last_delta, base_ts, _ = _MAX_TS.unpack_from(buf, 21)
+    _MAX_TS.pack_into(buf, 21, attributes | 0x08, last_delta, base_ts, now)
+    crc = compute_crc(buf, 0, len(buf))
+    buf[17:21] = crc.to_bytes(4, "big")
+    return bytes(buf)
+
+
+__all__ = ["AppendError", "AppendResult", "OffsetOutOfRange", "PartitionLog", "Record", "now_ms"]

@@ -1,0 +1,316 @@
+"""All topics of one data directory: their metadata, their partition logs and the checkpoints.
+
+Layout, after Kafka's: one `<topic>-<partition>` directory per partition holding segments and a
+`partition.metadata` file with the topic id; `topics.json` with each topic's id, partition count
+and config overrides; `meta.properties` with the cluster id; `recovery-point-offset-checkpoint`
+and `log-start-offset-checkpoint`; and a `.kafka_cleanshutdown` marker left by a clean stop.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from kctl.protocol.errors import ErrorCode
+
+from ..config import BrokerConfig, ConfigError, TopicConfig, parse_topic_configs
+from .log import PartitionLog, now_ms
+
+log = logging.getLogger("broker.storage")
+
+CLEAN_SHUTDOWN = ".kafka_cleanshutdown"
+RECOVERY_POINTS = "recovery-point-offset-checkpoint"
+LOG_START_OFFSETS = "log-start-offset-checkpoint"
+TOPICS_FILE = "topics.json"
+MAX_TOPIC_NAME = 249
+MAX_PARTITIONS = 100_000
+_LEGAL_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
+_PRODUCER_ID_BLOCK = 1000
+
+
+class TopicError(Exception):
+    def __init__(self, error: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+
+@dataclass(slots=True)
+class Topic:
+    name: str
+    topic_id: UUID
+    overrides: dict[str, Any]
+    partitions: list[PartitionLog] = field(default_factory=list)
+
+    @property
+    def internal(self) -> bool:
+        return self.name.startswith("__")
+
+
+def validate_topic_name(name: str) -> None:
+    if not name or name in (".", ".."):
+        raise TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION, f"topic name {name!r} is not allowed")
+    if len(name) > MAX_TOPIC_NAME:
+        raise TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION, f"topic name is longer than {MAX_TOPIC_NAME} characters")
+    if not _LEGAL_NAME.match(name):
+        raise TopicError(
+            ErrorCode.INVALID_TOPIC_EXCEPTION,
+            f"topic name {name!r} may contain only ASCII letters, digits, '.', '_' and '-'",
+        )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _read_checkpoint(path: Path) -> dict[tuple[str, int], int]:
+    """Kafka's checkpoint text format: version, count, then `topic partition offset` lines."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return {}
+    try:
+        if lines[0].strip() != "0":
+            raise ValueError
+        count = int(lines[1])
+        entries = {}
+        for line in lines[2 : 2 + count]:
+            topic, partition, offset = line.split()
+            entries[(topic, int(partition))] = int(offset)
+        return entries
+    except (IndexError, ValueError):
+        log.warning("%s is unreadable; ignoring it", path)
+        return {}
+
+
+def _format_checkpoint(entries: Mapping[tuple[str, int], int]) -> str:
+    lines = ["0", str(len(entries))] + [f"{t} {p} {o}" for (t, p), o in sorted(entries.items())]
+    return "\n".join(lines) + "\n"
+
+
+class LogManager:
+    def __init__(self, data_dir: Path, config: BrokerConfig) -> None:
+        self.data_dir = data_dir
+        self.config = config
+        self.topics: dict[str, Topic] = {}
+        self.cluster_id = ""
+        self.next_producer_id = 0
+        self._producer_id_limit = 0
+        self._lock_fd = -1
+        self.recovered = False
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise RuntimeError(f"{self.data_dir} is in use by another broker") from None
+        self._load_meta_properties()
+        marker = self.data_dir / CLEAN_SHUTDOWN
+        clean = marker.exists()
+        recovery_points = {} if clean else _read_checkpoint(self.data_dir / RECOVERY_POINTS)
+        log_starts = _read_checkpoint(self.data_dir / LOG_START_OFFSETS)
+        if not clean and (self.data_dir / TOPICS_FILE).exists():
+            log.warning("no clean-shutdown marker in %s: recovering logs after their last checkpoint", self.data_dir)
+        self.recovered = not clean and (self.data_dir / TOPICS_FILE).exists()
+        meta = self._load_topics_file()
+        self.next_producer_id = self._producer_id_limit = int(meta.get("producer_id_limit", 0))
+        known_dirs: set[str] = set()
+        for name, raw in meta.get("topics", {}).items():
+            topic = Topic(name, UUID(raw["id"]), dict(raw.get("configs", {})))
+            self.topics[name] = topic
+            for p in range(int(raw["partitions"])):
+                known_dirs.add(f"{name}-{p}")
+                topic.partitions.append(
+                    self._open_partition(topic, p, None if clean else recovery_points.get((name, p), 0),
+                                         log_starts.get((name, p), 0))
+                )
+        for entry in self.data_dir.iterdir():
+            if entry.is_dir() and entry.name not in known_dirs and re.match(r".+-\d+$", entry.name):
+                log.warning("removing %s: it belongs to no topic (left over from a deleted topic)", entry)
+                shutil.rmtree(entry, ignore_errors=True)
+        # The marker is consumed now, so a crash from here on is detected at the next start.
+        marker.unlink(missing_ok=True)
+        self._write_checkpoints()
+
+    def _load_meta_properties(self) -> None:
+        path = self.data_dir / "meta.properties"
+        props: dict[str, str] = {}
+        if path.exists():
+            for line in path.read_text().splitlines():
+                if "=" in line and not line.startswith("#"):
+                    key, _, value = line.partition("=")
+                    props[key.strip()] = value.strip()
+        if "cluster.id" not in props:
+            props["cluster.id"] = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            props["version"] = "1"
+            props["node.id"] = str(self.config["node.id"])
+            _write_atomically(path, "".join(f"{k}={v}\n" for k, v in props.items()))
+        self.cluster_id = props["cluster.id"]
+
+    def _load_topics_file(self) -> dict[str, Any]:
+        path = self.data_dir / TOPICS_FILE
+        if not path.exists():
+            return {}
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            return data
+        except ValueError as exc:
+            raise RuntimeError(f"{path} is damaged ({exc}); refusing to start rather than lose topics") from None
+
+    def _save_topics_file(self) -> None:
+        data = {
+            "topics": {
+                t.name: {"id": str(t.topic_id), "partitions": len(t.partitions), "configs": t.overrides}
+                for t in self.topics.values()
+            },
+            "producer_id_limit": self._producer_id_limit,
+        }
+        _write_atomically(self.data_dir / TOPICS_FILE, json.dumps(data, indent=1, sort_keys=True))
+
+    def _open_partition(self, topic: Topic, index: int, recovery_point: int | None, log_start: int) -> PartitionLog:
+        directory = self.data_dir / f"{topic.name}-{index}"
+        plog = PartitionLog(directory, topic.name, index, self.topic_config(topic.overrides))
+        plog.open(recovery_point, log_start)
+        metadata = directory / "partition.metadata"
+        if not metadata.exists():
+            _write_atomically(metadata, f"version: 0\ntopic_id: {topic.topic_id}\n")
+        return plog
+
+    def close(self) -> None:
+        for plog in self.all_partitions():
+            plog.close()
+        self._write_checkpoints()
+        (self.data_dir / CLEAN_SHUTDOWN).touch()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+        log.info("logs closed cleanly in %s", self.data_dir)
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+    def recovery_points(self) -> dict[tuple[str, int], int]:
+        return {(p.topic, p.partition): p.recovery_point for p in self.all_partitions()}
+
+    def _write_checkpoints(self) -> None:
+        _write_atomically(self.data_dir / RECOVERY_POINTS, _format_checkpoint(self.recovery_points()))
+        self.write_log_start_offsets()
+
+    def write_recovery_points(self) -> None:
+        _write_atomically(self.data_dir / RECOVERY_POINTS, _format_checkpoint(self.recovery_points()))
+
+    def write_log_start_offsets(self) -> None:
+        starts = {(p.topic, p.partition): p.log_start_offset for p in self.all_partitions()}
+        _write_atomically(self.data_dir / LOG_START_OFFSETS, _format_checkpoint(starts))
+
+    # ---- topics ------------------------------------------------------------------------------
+    def topic_config(self, overrides: Mapping[str, Any]) -> TopicConfig:
+        return TopicConfig.resolve(self.config, overrides)
+
+    def all_partitions(self) -> Iterator[PartitionLog]:
+        for topic in self.topics.values():
+            yield from topic.partitions
+
+    def partition(self, topic: str, index: int) -> PartitionLog | None:
+        t = self.topics.get(topic)
+        if t is None or not 0 <= index < len(t.partitions):
+            return None
+        return t.partitions[index]
+
+    def check_new_topic(self, name: str, partitions: int, raw_configs: Mapping[str, str | None]) -> dict[str, Any]:
+        """Validate a CreateTopics entry; returns the parsed config overrides."""
+        validate_topic_name(name)
+        if name in self.topics:
+            raise TopicError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
+        collides = [t for t in self.topics if t.replace(".", "_") == name.replace(".", "_")]
+        if collides:
+            raise TopicError(
+                ErrorCode.INVALID_TOPIC_EXCEPTION,
+                f"topic {name!r} collides with existing topic {collides[0]!r} ('.' and '_' are the same in metric names)",
+            )
+        if not 1 <= partitions <= MAX_PARTITIONS:
+            raise TopicError(ErrorCode.INVALID_PARTITIONS, f"partition count must be 1..{MAX_PARTITIONS}, got {partitions}")
+        try:
+            return parse_topic_configs(raw_configs)
+        except ConfigError as exc:
+            raise TopicError(ErrorCode.INVALID_CONFIG, str(exc)) from None
+
+    def create_topic(self, name: str, partitions: int, overrides: Mapping[str, Any] | None = None) -> Topic:
+        parsed = self.check_new_topic(name, partitions, {})
+        parsed.update(overrides or {})
+        topic = Topic(name, uuid.uuid4(), parsed)
+        for p in range(partitions):
+            shutil.rmtree(self.data_dir / f"{name}-{p}", ignore_errors=True)
+            topic.partitions.append(self._open_partition(topic, p, None, 0))
+        self.topics[name] = topic
+        self._save_topics_file()
+        log.info("created topic %s with %d partition(s)", name, partitions)
+        return topic
+
+    def delete_topic(self, name: str) -> Topic:
+        topic = self.topics.pop(name, None)
+        if topic is None:
+            raise TopicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist")
+        self._save_topics_file()  # forget it first; stray directories are cleaned at the next start
+        for plog in topic.partitions:
+            plog.delete()
+        self.write_log_start_offsets()
+        log.info("deleted topic %s", name)
+        return topic
+
+    def add_partitions(self, name: str, count: int) -> None:
+        topic = self.topics[name]
+        for p in range(len(topic.partitions), count):
+            shutil.rmtree(self.data_dir / f"{name}-{p}", ignore_errors=True)
+            topic.partitions.append(self._open_partition(topic, p, None, 0))
+        self._save_topics_file()
+        log.info("topic %s now has %d partitions", name, count)
+
+    def set_topic_overrides(self, name: str, overrides: dict[str, Any]) -> None:
+        topic = self.topics[name]
+        topic.overrides = overrides
+        config = self.topic_config(overrides)
+        for plog in topic.partitions:
+            plog.config = config
+        self._save_topics_file()
+        log.info("topic %s configs now %s", name, overrides or "default")
+
+    # ---- producer ids --------------------------------------------------------------------------
+    def allocate_producer_id(self) -> int:
+        """A producer id never handed out before, even across crashes (ids are reserved in blocks)."""
+        if self.next_producer_id >= self._producer_id_limit:
+            self._producer_id_limit = self.next_producer_id + _PRODUCER_ID_BLOCK
+            self._save_topics_file()
+        pid = self.next_producer_id
+        self.next_producer_id += 1
+        return pid
+
+    def expire_producers(self) -> None:
+        horizon = now_ms() - int(self.config["producer.id.expiration.ms"])
+        for plog in self.all_partitions():
+            plog.producers.expire(horizon)

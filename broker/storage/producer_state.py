@@ -1,0 +1,141 @@
+"""Idempotent-producer bookkeeping for one partition.
+
+Kafka keeps the sequence ranges of the last five batches per producer id, matching the client's
+cap of five in-flight requests, so a retried batch is recognised and answered with the offsets it
+got the first time instead of being written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kctl.protocol.errors import ErrorCode
+from kctl.protocol.records import BatchHeader
+
+BATCHES_TO_RETAIN = 5
+
+
+@dataclass(slots=True)
+class BatchRange:
+    first_sequence: int
+    last_sequence: int
+    first_offset: int
+    last_offset: int
+
+
+@dataclass(slots=True)
+class ProducerEntry:
+    epoch: int
+    batches: deque[BatchRange] = field(default_factory=lambda: deque(maxlen=BATCHES_TO_RETAIN))
+    last_timestamp: int = -1
+
+
+class SequenceError(Exception):
+    def __init__(self, error: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def _next_sequence(sequence: int, count: int) -> int:
+    """Sequences wrap at int32 max back to zero, as in Kafka."""
+    return (sequence + count) % (2**31)
+
+
+class ProducerState:
+    def __init__(self) -> None:
+        self.producers: dict[int, ProducerEntry] = {}
+
+    def check(self, header: BatchHeader) -> BatchRange | None:
+        """Validate a batch's sequence; a duplicate returns the range it was first written at.
+
+        Raises SequenceError for a fenced epoch or a gap in the sequence.
+        """
+        pid = header.producer_id
+        if pid < 0:
+            return None
+        entry = self.producers.get(pid)
+        if entry is None:
+            return None  # unknown or expired producer: accept whatever sequence it starts at
+        if header.producer_epoch < entry.epoch:
+            raise SequenceError(
+                ErrorCode.INVALID_PRODUCER_EPOCH,
+                f"producer {pid} epoch {header.producer_epoch} is older than {entry.epoch}",
+            )
+        if header.producer_epoch > entry.epoch:
+            if header.base_sequence != 0:
+                raise SequenceError(
+                    ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+                    f"producer {pid} new epoch {header.producer_epoch} must start at sequence 0",
+                )
+            return None
+        last_sequence = _next_sequence(header.base_sequence, header.last_offset_delta)
+        for batch in entry.batches:
+            if batch.first_sequence == header.base_sequence and batch.last_sequence == last_sequence:
+                return batch
+        if entry.batches:
+            expected = _next_sequence(entry.batches[-1].last_sequence, 1)
+            if header.base_sequence != expected:
+                raise SequenceError(
+                    ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+                    f"producer {pid} sent sequence {header.base_sequence}, expected {expected}",
+                )
+        return None
+
+    def update(self, header: BatchHeader, first_offset: int) -> None:
+        pid = header.producer_id
+        if pid < 0 or header.base_sequence < 0:
+            return
+        entry = self.producers.get(pid)
+        if entry is None or header.producer_epoch != entry.epoch:
+            entry = ProducerEntry(header.producer_epoch)
+            self.producers[pid] = entry
+        entry.batches.append(
+            BatchRange(
+                header.base_sequence,
+                _next_sequence(header.base_sequence, header.last_offset_delta),
+                first_offset,
+                first_offset + header.last_offset_delta,
+            )
+        )
+        entry.last_timestamp = header.max_timestamp
+
+    def expire(self, older_than_ms: int) -> None:
+        stale = [pid for pid, e in self.producers.items() if 0 <= e.last_timestamp < older_than_ms]
+        for pid in stale:
+            del self.producers[pid]
+
+    # ---- snapshots -----------------------------------------------------------------------------
+    def save(self, path: Path, offset: int) -> None:
+        data = {
+            "offset": offset,
+            "producers": {
+                str(pid): {
+                    "epoch": e.epoch,
+                    "last_timestamp": e.last_timestamp,
+                    "batches": [[b.first_sequence, b.last_sequence, b.first_offset, b.last_offset] for b in e.batches],
+                }
+                for pid, e in self.producers.items()
+            },
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[ProducerState, int]:
+        """The saved state and the log offset it covers up to; empty at offset 0 if unreadable."""
+        state = cls()
+        try:
+            data = json.loads(path.read_text())
+            for pid, raw in data["producers"].items():
+                entry = ProducerEntry(int(raw["epoch"]), last_timestamp=int(raw["last_timestamp"]))
+                for b in raw["batches"]:
+                    entry.batches.append(BatchRange(*(int(x) for x in b)))
+                state.producers[int(pid)] = entry
+            return state, int(data["offset"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls(), 0
