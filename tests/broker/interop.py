@@ -73,13 +73,12 @@ def check_roundtrip(sent: list[Sent], got: list[Got]) -> dict[int, list[Got]]:
 
 
 def timestamp_probes(by_partition: dict[int, list[Got]]) -> list[tuple[int, int, int]]:
-    """(partition, timestamp, expected offset) triples, including between-records and past-the-end."""
+    """(partition, timestamp, expected offset) triples: the first record at or after the timestamp."""
     probes = []
     for p, records in sorted(by_partition.items()):
-        for i in (0, 1, len(records) // 3, len(records) // 2, len(records) - 1):
-            probes.append((p, records[i].timestamp, records[i].offset))
-        # A timestamp between two records finds the later one.
-        mid = len(records) // 4
-        if records[mid + 1].timestamp - records[mid].timestamp > 1:
-            probes.append((p, records[mid].timestamp + 1, records[mid + 1].offset))
-    return probes
+        picks = [records[i].timestamp for i in (0, 1, len(records) // 3, len(records) // 2, len(records) - 1)]
+        picks.append(records[len(records) // 4].timestamp + 1)  # between records, unless two share it
+        for ts in picks:
+            expected = next(r.offset for r in records if r.timestamp >= ts) if records[-1].timestamp >= ts else -1
+            probes.append((p, ts, expected))
+    return [probe for probe in probes if probe[2] >= 0]
