@@ -39,7 +39,7 @@ class _Slot:
         self.close_after = False
 
 
-class KafkaConnection(asyncio.Protocol):
+class KafkaConnection(asyncio.BufferedProtocol):
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self.conn = ServerConnection(broker.config["socket.request.max.bytes"])
@@ -74,9 +74,15 @@ class KafkaConnection(asyncio.Protocol):
         self._write_paused = False
         self._update_reading()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.conn.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.conn.buffer_updated(nbytes)
+        self._process()
+
+    def _process(self) -> None:
         conn = self.conn
-        conn.receive_data(data)
         while not self.closed:
             try:
                 event = conn.next_event()

@@ -14,6 +14,7 @@ writes whatever bytes the `send_*` methods return.
 from __future__ import annotations
 
 import enum
+from collections import deque
 from dataclasses import dataclass
 from struct import Struct
 from typing import Any, Final
@@ -46,41 +47,91 @@ NEED_DATA: Final = _NeedData.NEED_DATA
 
 
 class FrameBuffer:
-    """Accumulates bytes and cuts them into frames at the int32 length prefixes."""
+    """Cuts a byte stream into frames at the int32 length prefixes.
+
+    Bytes come in either by `feed()` or, without an intermediate copy, through
+    `get_buffer()`/`buffer_updated()` (the shape of `asyncio.BufferedProtocol`): once a frame's
+    length is known its body is allocated whole and large reads land in it directly.
+    """
+
+    _SCRATCH_SIZE = 65536
 
     def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
         self.max_frame_size = max_frame_size
-        self._buf = bytearray()
-        self._pos = 0
+        self._frames: deque[bytes | bytearray] = deque()
+        self._length = bytearray()  # a partial length prefix
+        self._body: bytearray | None = None
+        self._filled = 0
+        self._scratch = bytearray(self._SCRATCH_SIZE)
+        self._into_body = False
+        self._error: FrameTooLargeError | None = None
 
-    def feed(self, data: bytes) -> None:
-        if self._pos and self._pos >= len(self._buf) // 2:
-            del self._buf[: self._pos]  # compact once the consumed head dominates
-            self._pos = 0
-        self._buf += data
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._error is not None:
+            return  # the stream is already broken; next_frame() reports it
+        view = memoryview(data)
+        pos, end = 0, len(view)
+        while pos < end:
+            body = self._body
+            if body is None:
+                take = min(4 - len(self._length), end - pos)
+                self._length += view[pos : pos + take]
+                pos += take
+                if len(self._length) < 4:
+                    break
+                (size,) = _LENGTH.unpack(self._length)
+                self._length.clear()
+                if size < 0 or size > self.max_frame_size:
+                    self._error = FrameTooLargeError(f"frame length {size} outside 0..{self.max_frame_size}")
+                    return
+                if size == 0:
+                    self._frames.append(b"")
+                    continue
+                body = self._body = bytearray(size)
+                self._filled = 0
+            take = min(len(body) - self._filled, end - pos)
+            body[self._filled : self._filled + take] = view[pos : pos + take]
+            self._filled += take
+            pos += take
+            if self._filled == len(body):
+                self._complete(body)
+
+    def _complete(self, body: bytearray) -> None:
+        # Small frames become bytes (cheap, hashable slices); big ones stay as received.
+        self._frames.append(bytes(body) if len(body) <= self._SCRATCH_SIZE else body)
+        self._body = None
+        self._filled = 0
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Where the next read should land: straight into a large frame's body when possible."""
+        body = self._body
+        if body is not None and len(body) - self._filled >= self._SCRATCH_SIZE:
+            self._into_body = True
+            return memoryview(body)[self._filled :]
+        self._into_body = False
+        return memoryview(self._scratch)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._into_body:
+            assert self._body is not None
+            self._filled += nbytes
+            if self._filled == len(self._body):
+                self._complete(self._body)
+        else:
+            self.feed(memoryview(self._scratch)[:nbytes])
 
     @property
     def buffered(self) -> int:
         """Bytes received and not yet handed out as frames."""
-        return len(self._buf) - self._pos
+        return sum(len(f) for f in self._frames) + len(self._length) + self._filled
 
-    def next_frame(self) -> bytes | None:
+    def next_frame(self) -> bytes | bytearray | None:
         """The next complete frame without its length prefix, or None when more is needed."""
-        buf, pos = self._buf, self._pos
-        if len(buf) - pos < 4:
-            return None
-        (size,) = _LENGTH.unpack_from(buf, pos)
-        if size < 0 or size > self.max_frame_size:
-            raise FrameTooLargeError(f"frame length {size} outside 0..{self.max_frame_size}")
-        end = pos + 4 + size
-        if len(buf) < end:
-            return None
-        frame = bytes(buf[pos + 4 : end])
-        self._pos = end
-        if end == len(buf):
-            buf.clear()
-            self._pos = 0
-        return frame
+        if self._frames:
+            return self._frames.popleft()
+        if self._error is not None:
+            raise self._error
+        return None
 
 
 def frame(*parts: bytes) -> bytes:
@@ -118,6 +169,13 @@ class ServerConnection:
 
     def receive_data(self, data: bytes) -> None:
         self._frames.feed(data)
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """For `asyncio.BufferedProtocol`: where to read the next bytes into."""
+        return self._frames.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._frames.buffer_updated(nbytes)
 
     def next_event(self) -> ServerEvent:
         """The next request, NEED_DATA, or a `DecodeError` if the peer sent garbage."""

