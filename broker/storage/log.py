@@ -38,7 +38,8 @@ from .segment import Segment, segment_name
 
 log = logging.getLogger("broker.storage")
 
-_PREFIX = Struct(">qii")  # base offset, batch length, partition leader epoch
+_PREFIX = Struct(">qii")
+_LENGTH = Struct(">i")  # base offset, batch length, partition leader epoch
 _MAX_TS = Struct(">hiqq")  # attributes, last offset delta, base timestamp, max timestamp
 LEADER_EPOCH = 0
 _CODEC_BY_NAME = {
@@ -514,15 +515,16 @@ def _rebased(header: BatchHeader, base_offset: int) -> BatchHeader:
 
 
 def _whole_batches(data: bytes, first_size: int) -> bytes:
-    """Cut `data` after its last complete batch."""
+    """Cut `data` after its last complete batch (a view, not a copy)."""
     pos = first_size
     end = len(data)
+    unpack = _LENGTH.unpack_from
     while end - pos >= 12:
-        size = int.from_bytes(data[pos + 8 : pos + 12], "big", signed=True) + 12
+        size = unpack(data, pos + 8)[0] + 12
         if size < HEADER_SIZE or pos + size > end:
             break
         pos += size
-    return data if pos == end else data[:pos]
+    return data if pos == end else memoryview(data)[:pos]  # type: ignore[return-value]
 
 
 def _stamp_log_append_time(batch: bytes, now: int) -> bytes:

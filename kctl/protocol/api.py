@@ -76,15 +76,15 @@ def spec_for(api_key: int, version: int) -> ApiSpec:
     return spec
 
 
-def _run_encoder(encoder: Any, message: object, what: str) -> bytes:
-    buf = bytearray()
+def _run_encoder(encoder: Any, message: object, what: str, buf: bytearray | None = None) -> bytes:
+    out = bytearray() if buf is None else buf
     try:
-        encoder(message, buf)
+        encoder(message, out)
     except EncodeError:
         raise
     except _ENCODE_FAILURES as exc:
         raise EncodeError(f"cannot encode {what}: {exc}") from exc
-    return bytes(buf)
+    return b"" if buf is not None else bytes(out)
 
 
 def _run_decoder(decoder: Any, data: bytes, offset: int, what: str) -> tuple[Any, int]:
@@ -106,14 +106,18 @@ def encode_request(message: object, version: int) -> bytes:
     return _run_encoder(spec.request_encoders[version], message, f"{spec.name} v{version} request")
 
 
-def encode_response(message: object, version: int) -> bytes:
-    """The body (no header) of a response, in the given version."""
+def encode_response(message: object, version: int, into: bytearray | None = None) -> bytes:
+    """The body (no header) of a response, in the given version.
+
+    With `into`, the body is appended to that buffer instead (and b"" returned), which saves a
+    copy of large record payloads when framing.
+    """
     spec = API_BY_RESPONSE_TYPE.get(type(message))
     if spec is None:
         raise EncodeError(f"{type(message).__name__} is not a response")
     if not spec.supports(version):
         raise UnsupportedVersionError(spec.key, version)
-    return _run_encoder(spec.response_encoders[version], message, f"{spec.name} v{version} response")
+    return _run_encoder(spec.response_encoders[version], message, f"{spec.name} v{version} response", into)
 
 
 def decode_request(api_key: int, version: int, data: bytes, offset: int = 0) -> tuple[Any, int]:

@@ -194,10 +194,12 @@ class ServerConnection:
         spec = API_BY_KEY.get(header.api_key)
         if spec is None:
             raise UnsupportedVersionError(header.api_key, header.api_version)
-        return frame(
-            encode_response_header(header.correlation_id, spec.response_header_version(header.api_version)),
-            encode_response_body(body, header.api_version),
-        )
+        # One buffer for prefix, header and body: record payloads are copied exactly once.
+        buf = bytearray(4)
+        buf += encode_response_header(header.correlation_id, spec.response_header_version(header.api_version))
+        encode_response_body(body, header.api_version, buf)
+        _LENGTH.pack_into(buf, 0, len(buf) - 4)
+        return buf  # type: ignore[return-value]  # bytes-like; callers only write or compare it
 
     def send_api_versions_fallback(self, header: RequestHeader, api_keys: list[Any] | None = None) -> bytes:
         """KIP-511: answer an ApiVersions request of a version we do not know.
