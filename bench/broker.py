@@ -169,7 +169,8 @@ def consume(bootstrap: str, topic: str, expected: int, size: int) -> tuple[float
         "queued.max.messages.kbytes": 262_144,
     })
     consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(PARTITIONS)])
-    got = 0
+    first = consumer.consume(1, timeout=30)  # connection set up and first fetch answered
+    got = len([m for m in first if not m.error()])
     started = time.perf_counter()
     deadline = time.monotonic() + 300
     while got < expected and time.monotonic() < deadline:

@@ -9,6 +9,7 @@ import sys
 
 from .app import build_broker, install_uvloop, run_broker
 from .config import ConfigError
+from .memory import keep_large_buffers_in_heap
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -40,6 +41,7 @@ def start(data_dir: str | None, listen: str | None, advertised: str | None, conf
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
+    keep_large_buffers_in_heap()
     loop_name = install_uvloop()
     log.info("starting kctl broker (%s event loop)", loop_name)
     try:
