@@ -341,7 +341,10 @@ class PartitionLog:
                 best = segment
         if best is None:
             return None
-        found = best.find_batch(best.offset_of_max_timestamp)
+        if best.offset_of_max_timestamp >= 0:
+            found = best.find_batch(best.offset_of_max_timestamp)
+        else:  # loaded from index files, which keep the maximum but not where it is
+            found = next((f for f in best.iter_batches() if f.header.max_timestamp == best.max_timestamp), None)
         if found is None:
             return None
         batch = decode_batch(best.read(found.position, found.header.size), verify_crc=False)

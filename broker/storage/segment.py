@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from struct import Struct
@@ -92,9 +92,15 @@ class Segment:
         self.next_offset = self.base_offset
 
     def _truncate_index_at(self, entry: int) -> None:
+        cut_offset = self._index_offsets[entry]
         del self._index_offsets[entry:]
         del self._index_positions[entry:]
         self._flushed_index_entries = min(self._flushed_index_entries, entry)
+        keep = bisect_left(self._time_offsets, cut_offset)
+        del self._time_stamps[keep:]
+        del self._time_offsets[keep:]
+        self._flushed_time_entries = min(self._flushed_time_entries, keep)
+        self.max_timestamp = self._time_stamps[-1] if self._time_stamps else -1
 
     def _read_index_files(self) -> bool:
         try:
