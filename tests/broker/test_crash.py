@@ -64,8 +64,9 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(10)
 
 
-def test_kill_9_under_acks_all_loses_no_acknowledged_record(tmp_path: Path) -> None:
-    broker = BrokerProcess(tmp_path / "data").start()
+@pytest.mark.parametrize("settings", [{}, {"log.flush.interval.messages": 1}], ids=["default", "fsync-acks"])
+def test_kill_9_under_acks_all_loses_no_acknowledged_record(tmp_path: Path, settings: dict[str, object]) -> None:
+    broker = BrokerProcess(tmp_path / "data", settings).start()
     topic = "crash"
     create_topic(broker.bootstrap, topic, 3)
     total = 30_000
