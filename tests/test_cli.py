@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from kctl import __version__
 
@@ -31,3 +32,37 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = run("no-such-command")
     assert result.returncode == 2
     assert "no-such-command" in result.stderr
+
+
+def test_kctl_broker_start_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kctl", "broker", "start", "--data-dir", str(tmp_path / "d"),
+         "--listen", f"127.0.0.1:{port}"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, "broker did not start"
+            time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "listening on 127.0.0.1" in err and "broker stopped" in err
+    assert (tmp_path / "d" / ".kafka_cleanshutdown").exists()
+
+
+def test_kctl_broker_start_rejects_a_bad_listen_address() -> None:
+    result = subprocess.run([sys.executable, "-m", "kctl", "broker", "start", "--listen", "nowhere"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "HOST:PORT" in result.stderr

@@ -8,7 +8,12 @@ from typing import Any
 
 from kctl.protocol.api import API_BY_KEY
 from kctl.protocol.headers import RequestHeader
-from kctl.protocol.messages.produce import PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceResponse
+from kctl.protocol.messages.produce import (
+    PartitionProduceResponse,
+    ProduceRequest,
+    ProduceResponse,
+    TopicProduceResponse,
+)
 
 from . import admin, configs, data
 from .data import CloseConnection
@@ -53,7 +58,7 @@ def error_response(header: RequestHeader, request: Any, code: int) -> Any | None
     response_type = API_BY_KEY[header.api_key].response_type
     response = response_type()
     if is_dataclass(response) and any(f.name == "error_code" for f in fields(response)):
-        response.error_code = code  # type: ignore[attr-defined]
+        setattr(response, "error_code", code)  # noqa: B010 - the type is only known at run time
         return response
     return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
@@ -52,7 +53,9 @@ class CloseConnection(Exception):
 
 
 # ---- Produce ---------------------------------------------------------------------------------
-def produce(broker: Broker, header: RequestHeader, request: ProduceRequest) -> ProduceResponse | Awaitable[ProduceResponse] | None:
+def produce(
+    broker: Broker, header: RequestHeader, request: ProduceRequest
+) -> ProduceResponse | Awaitable[ProduceResponse] | None:
     acks = request.acks
     responses: list[TopicProduceResponse] = []
     durable_waits: list[asyncio.Future[None]] = []
@@ -194,10 +197,8 @@ async def _long_poll(broker: Broker, request: FetchRequest, response: FetchRespo
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return response
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(woken), remaining)
-            except TimeoutError:
-                pass
         finally:
             for plog in watched:
                 plog.listeners.discard(wake)

@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from struct import Struct
@@ -24,6 +24,7 @@ from kctl.protocol.records import (
     HEADER_SIZE,
     BatchHeader,
     Record,
+    RecordBatch,
     TimestampType,
     check_crc,
     compute_crc,
@@ -205,7 +206,9 @@ class PartitionLog:
             for _, header in headers:
                 try:
                     if self.producers.check(header) is not None:
-                        raise AppendError(ErrorCode.DUPLICATE_SEQUENCE_NUMBER, "duplicate batch in a multi-batch append")
+                        raise AppendError(
+                            ErrorCode.DUPLICATE_SEQUENCE_NUMBER, "duplicate batch in a multi-batch append"
+                        )
                 except SequenceError as exc:
                     raise AppendError(exc.error, str(exc)) from None
 
@@ -255,7 +258,9 @@ class PartitionLog:
                 except ProtocolError as exc:
                     raise AppendError(ErrorCode.CORRUPT_MESSAGE, f"invalid record batch: {exc}") from None
                 if compact and any(r.key is None for r in decoded.records):
-                    raise AppendError(ErrorCode.INVALID_RECORD, "a compacted topic does not accept records without a key")
+                    raise AppendError(
+                        ErrorCode.INVALID_RECORD, "a compacted topic does not accept records without a key"
+                    )
                 if codec is not None and codec != header.compression:
                     batch = encode_batch(
                         decoded.records, compression=codec, timestamp_type=decoded.header.timestamp_type,
@@ -430,7 +435,7 @@ class PartitionLog:
                 keep = [
                     r for r in batch.records
                     if r.key is None
-                    or (latest.get(r.key) == r.offset and not (r.value is None and (r.timestamp or 0) < tombstone_horizon))
+                    or (latest.get(r.key) == r.offset and not _expired_tombstone(r, tombstone_horizon))
                 ]
                 dropped += len(batch.records) - len(keep)
                 if not keep:
@@ -459,7 +464,7 @@ class PartitionLog:
             log.info("%s-%d: compaction removed %d records", self.topic, self.partition, removed)
         return removed
 
-    def _decoded_batches(self, segment: Segment):  # type: ignore[no-untyped-def]
+    def _decoded_batches(self, segment: Segment) -> Iterator[RecordBatch]:
         for found in list(segment.iter_batches()):
             yield decode_batch(segment.read(found.position, found.header.size), verify_crc=False)
 
@@ -507,6 +512,10 @@ class PartitionLog:
         for segment in self.segments:
             segment.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _expired_tombstone(record: Record, horizon: int) -> bool:
+    return record.value is None and (record.timestamp or 0) < horizon
 
 
 def _rebased(header: BatchHeader, base_offset: int) -> BatchHeader:

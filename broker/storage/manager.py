@@ -251,10 +251,13 @@ class LogManager:
         if collides:
             raise TopicError(
                 ErrorCode.INVALID_TOPIC_EXCEPTION,
-                f"topic {name!r} collides with existing topic {collides[0]!r} ('.' and '_' are the same in metric names)",
+                f"topic {name!r} collides with existing topic {collides[0]!r}"
+                " ('.' and '_' are the same in metric names)",
             )
         if not 1 <= partitions <= MAX_PARTITIONS:
-            raise TopicError(ErrorCode.INVALID_PARTITIONS, f"partition count must be 1..{MAX_PARTITIONS}, got {partitions}")
+            raise TopicError(
+                ErrorCode.INVALID_PARTITIONS, f"partition count must be 1..{MAX_PARTITIONS}, got {partitions}"
+            )
         try:
             return parse_topic_configs(raw_configs)
         except ConfigError as exc:

@@ -12,6 +12,7 @@ import logging
 import os
 from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from struct import Struct
@@ -214,7 +215,7 @@ class Segment:
                 return found
         return None
 
-    def iter_batches(self, start: int = 0):  # type: ignore[no-untyped-def]
+    def iter_batches(self, start: int = 0) -> Iterator[BatchPosition]:
         position = start
         chunk = b""
         chunk_start = start

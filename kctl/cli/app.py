@@ -40,6 +40,30 @@ def protocol_command() -> None:
         typer.echo(f"{key:>3}  {spec.name:<30} v{spec.min_version}-{spec.max_version}  flexible {flex}")
 
 
+broker_app = typer.Typer(help="Run kctl's built-in single-node Kafka broker.", no_args_is_help=True)
+app.add_typer(broker_app, name="broker")
+
+
+@broker_app.command("start")
+def broker_start(
+    data_dir: str | None = typer.Option(
+        None, "--data-dir", help="Where the logs live (default: $XDG_DATA_HOME/kctl/broker)."
+    ),
+    listen: str | None = typer.Option(None, "--listen", help="HOST:PORT to listen on (default 127.0.0.1:9092)."),
+    advertised: str | None = typer.Option(
+        None, "--advertised", help="HOST:PORT clients are told to connect to (default: the listen address)."
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="TOML file of Kafka settings: num.partitions, log.retention.ms, ..."
+    ),
+    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
+) -> None:
+    """Run the broker in the foreground until Ctrl-C or SIGTERM, then shut down cleanly."""
+    from broker.__main__ import start
+
+    raise typer.Exit(start(data_dir, listen, advertised, config, log_level))
+
+
 def run(args: list[str]) -> int:
     try:
         app(args=args, prog_name="kctl")

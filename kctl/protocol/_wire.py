@@ -63,7 +63,7 @@ def uvarint(value: int) -> bytes:
     return _unsigned_varint(value)
 
 
-def read_uvarint(b: bytes, o: int) -> tuple[int, int]:
+def read_uvarint(b: bytes | bytearray, o: int) -> tuple[int, int]:
     """Read an unsigned 32-bit varint; at most 5 bytes."""
     if o < len(b) and b[o] < 0x80:  # the common one-byte case
         return b[o], o + 1
@@ -87,7 +87,7 @@ def zigzag_varlong(value: int) -> bytes:
     return _unsigned_varint(((value << 1) ^ (value >> 63)) & 0xFFFFFFFFFFFFFFFF)
 
 
-def _read_unsigned(b: bytes, o: int, max_bytes: int) -> tuple[int, int]:
+def _read_unsigned(b: bytes | bytearray, o: int, max_bytes: int) -> tuple[int, int]:
     value = 0
     shift = 0
     end = o + max_bytes
@@ -105,7 +105,7 @@ def _read_unsigned(b: bytes, o: int, max_bytes: int) -> tuple[int, int]:
         shift += 7
 
 
-def read_varint(b: bytes, o: int) -> tuple[int, int]:
+def read_varint(b: bytes | bytearray, o: int) -> tuple[int, int]:
     """Read a zigzag-encoded signed 32-bit varint."""
     raw, o = _read_unsigned(b, o, 5)
     if raw > 0xFFFFFFFF:
@@ -113,7 +113,7 @@ def read_varint(b: bytes, o: int) -> tuple[int, int]:
     return (raw >> 1) ^ -(raw & 1), o
 
 
-def read_varlong(b: bytes, o: int) -> tuple[int, int]:
+def read_varlong(b: bytes | bytearray, o: int) -> tuple[int, int]:
     """Read a zigzag-encoded signed 64-bit varlong."""
     raw, o = _read_unsigned(b, o, 10)
     if raw > 0xFFFFFFFFFFFFFFFF:
@@ -122,7 +122,7 @@ def read_varlong(b: bytes, o: int) -> tuple[int, int]:
 
 
 # ---- strings and bytes ---------------------------------------------------------------------
-def _text(b: bytes, o: int, end: int) -> str:
+def _text(b: bytes | bytearray, o: int, end: int) -> str:
     if end > len(b):
         raise truncated("string")
     try:
@@ -131,7 +131,7 @@ def _text(b: bytes, o: int, end: int) -> str:
         raise DecodeError(f"string is not valid UTF-8: {exc.reason}") from None
 
 
-def read_string(b: bytes, o: int) -> tuple[str, int]:
+def read_string(b: bytes | bytearray, o: int) -> tuple[str, int]:
     (n,) = unpack_i16(b, o)
     if n < 0:
         raise DecodeError("null string in a non-nullable field")
@@ -139,7 +139,7 @@ def read_string(b: bytes, o: int) -> tuple[str, int]:
     return _text(b, o, o + n), o + n
 
 
-def read_nullable_string(b: bytes, o: int) -> tuple[str | None, int]:
+def read_nullable_string(b: bytes | bytearray, o: int) -> tuple[str | None, int]:
     (n,) = unpack_i16(b, o)
     o += 2
     if n < 0:
@@ -147,27 +147,28 @@ def read_nullable_string(b: bytes, o: int) -> tuple[str | None, int]:
     return _text(b, o, o + n), o + n
 
 
-def read_compact_string(b: bytes, o: int) -> tuple[str, int]:
+def read_compact_string(b: bytes | bytearray, o: int) -> tuple[str, int]:
     n, o = read_uvarint(b, o)
     if n == 0:
         raise DecodeError("null string in a non-nullable field")
     return _text(b, o, o + n - 1), o + n - 1
 
 
-def read_compact_nullable_string(b: bytes, o: int) -> tuple[str | None, int]:
+def read_compact_nullable_string(b: bytes | bytearray, o: int) -> tuple[str | None, int]:
     n, o = read_uvarint(b, o)
     if n == 0:
         return None, o
     return _text(b, o, o + n - 1), o + n - 1
 
 
-def _blob(b: bytes, o: int, end: int) -> bytes:
+def _blob(b: bytes | bytearray, o: int, end: int) -> bytes:
     if end > len(b):
         raise truncated("bytes")
-    return b[o:end]
+    # A frame read straight into a bytearray still yields immutable bytes fields: one copy either way.
+    return b[o:end] if type(b) is bytes else bytes(memoryview(b)[o:end])
 
 
-def read_bytes(b: bytes, o: int) -> tuple[bytes, int]:
+def read_bytes(b: bytes | bytearray, o: int) -> tuple[bytes, int]:
     (n,) = unpack_i32(b, o)
     if n < 0:
         raise DecodeError("null bytes in a non-nullable field")
@@ -175,7 +176,7 @@ def read_bytes(b: bytes, o: int) -> tuple[bytes, int]:
     return _blob(b, o, o + n), o + n
 
 
-def read_nullable_bytes(b: bytes, o: int) -> tuple[bytes | None, int]:
+def read_nullable_bytes(b: bytes | bytearray, o: int) -> tuple[bytes | None, int]:
     (n,) = unpack_i32(b, o)
     o += 4
     if n < 0:
@@ -183,21 +184,21 @@ def read_nullable_bytes(b: bytes, o: int) -> tuple[bytes | None, int]:
     return _blob(b, o, o + n), o + n
 
 
-def read_compact_bytes(b: bytes, o: int) -> tuple[bytes, int]:
+def read_compact_bytes(b: bytes | bytearray, o: int) -> tuple[bytes, int]:
     n, o = read_uvarint(b, o)
     if n == 0:
         raise DecodeError("null bytes in a non-nullable field")
     return _blob(b, o, o + n - 1), o + n - 1
 
 
-def read_compact_nullable_bytes(b: bytes, o: int) -> tuple[bytes | None, int]:
+def read_compact_nullable_bytes(b: bytes | bytearray, o: int) -> tuple[bytes | None, int]:
     n, o = read_uvarint(b, o)
     if n == 0:
         return None, o
     return _blob(b, o, o + n - 1), o + n - 1
 
 
-def read_uuid(b: bytes, o: int) -> tuple[UUID, int]:
+def read_uuid(b: bytes | bytearray, o: int) -> tuple[UUID, int]:
     end = o + 16
     if end > len(b):
         raise truncated("uuid")
@@ -304,7 +305,7 @@ def unpack_array(fmt: str, b: bytes, o: int, count: int) -> tuple[list[object], 
     return list(_array_struct(fmt, count).unpack_from(b, o)), end
 
 
-def skip_tags(b: bytes, o: int) -> int:
+def skip_tags(b: bytes | bytearray, o: int) -> int:
     """Skip a tagged-field section whose tags this version does not know."""
     try:
         if b[o] == 0:  # nearly always: no tagged fields

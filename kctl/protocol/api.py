@@ -87,7 +87,7 @@ def _run_encoder(encoder: Any, message: object, what: str, buf: bytearray | None
     return b"" if buf is not None else bytes(out)
 
 
-def _run_decoder(decoder: Any, data: bytes, offset: int, what: str) -> tuple[Any, int]:
+def _run_decoder(decoder: Any, data: bytes | bytearray, offset: int, what: str) -> tuple[Any, int]:
     try:
         return decoder(data, offset)  # type: ignore[no-any-return]
     except DecodeError:
@@ -120,11 +120,11 @@ def encode_response(message: object, version: int, into: bytearray | None = None
     return _run_encoder(spec.response_encoders[version], message, f"{spec.name} v{version} response", into)
 
 
-def decode_request(api_key: int, version: int, data: bytes, offset: int = 0) -> tuple[Any, int]:
+def decode_request(api_key: int, version: int, data: bytes | bytearray, offset: int = 0) -> tuple[Any, int]:
     spec = spec_for(api_key, version)
     return _run_decoder(spec.request_decoders[version], data, offset, f"{spec.name} v{version} request")
 
 
-def decode_response(api_key: int, version: int, data: bytes, offset: int = 0) -> tuple[Any, int]:
+def decode_response(api_key: int, version: int, data: bytes | bytearray, offset: int = 0) -> tuple[Any, int]:
     spec = spec_for(api_key, version)
     return _run_decoder(spec.response_decoders[version], data, offset, f"{spec.name} v{version} response")

@@ -33,7 +33,7 @@ def encode_request_header(header: RequestHeader, header_version: int) -> bytes:
     return bytes(buf)
 
 
-def decode_request_header(data: bytes, offset: int = 0) -> tuple[RequestHeader, int]:
+def decode_request_header(data: bytes | bytearray, offset: int = 0) -> tuple[RequestHeader, int]:
     """Read a request header; its version follows from the API key and version it names.
 
     Headers of API keys or versions we do not speak are read as far as the client id (v1), which
@@ -67,7 +67,7 @@ def encode_response_header(correlation_id: int, header_version: int) -> bytes:
     return _CORRELATION.pack(correlation_id)
 
 
-def decode_response_header(data: bytes, header_version: int, offset: int = 0) -> tuple[int, int]:
+def decode_response_header(data: bytes | bytearray, header_version: int, offset: int = 0) -> tuple[int, int]:
     """Return the correlation id and the offset where the body starts."""
     try:
         (correlation_id,) = _CORRELATION.unpack_from(data, offset)

@@ -42,8 +42,9 @@ class BrokerProcess:
             config_path = self.data_dir.parent / f"{self.data_dir.name}.toml"
             config_path.write_text("".join(f'"{k}" = {_toml(v)}\n' for k, v in self.config.items()))
             args += ["--config", str(config_path)]
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, env=env)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

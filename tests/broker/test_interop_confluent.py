@@ -32,7 +32,7 @@ def test_confluent_kafka_end_to_end(broker: BrokerProcess) -> None:
         })
         errors: list[object] = []
 
-        def report(err: object, _msg: object) -> None:
+        def report(err: object, _msg: object, errors: list[object] = errors) -> None:
             if err is not None:
                 errors.append(err)
 

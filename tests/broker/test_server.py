@@ -202,7 +202,8 @@ def test_metadata_auto_creates_and_can_be_told_not_to(client: RawClient) -> None
 
 def test_create_topics_validation(client: RawClient) -> None:
     def one(topic: CreatableTopic, validate_only: bool = False) -> object:
-        return client.call(CreateTopicsRequest(topics=[topic], timeout_ms=1000, validate_only=validate_only), 7).topics[0]
+        request = CreateTopicsRequest(topics=[topic], timeout_ms=1000, validate_only=validate_only)
+        return client.call(request, 7).topics[0]
 
     dry = one(CreatableTopic("dry-run", 3, 1, [], []), validate_only=True)
     assert dry.error_code == NONE and dry.num_partitions == 3
