@@ -18,6 +18,7 @@ from kctl.protocol.framing import NEED_DATA, RequestReceived, ServerConnection, 
 from kctl.protocol.headers import RequestHeader
 
 from .handlers import HANDLERS, CloseConnection, error_response, serves
+from .handlers.versions import advertised_versions
 
 if TYPE_CHECKING:
     from .app import Broker
@@ -163,7 +164,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
     def _unsupported(self, header: RequestHeader) -> None:
         if header.api_key == API_VERSIONS:
             slot = _Slot()
-            slot.data = self.conn.send_api_versions_fallback(header, _advertised())
+            slot.data = self.conn.send_api_versions_fallback(header, advertised_versions())
             self.queue.append(slot)
             self._drain()
             return
@@ -194,8 +195,3 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if self.transport is not None:
             self.transport.abort()
 
-
-def _advertised() -> list[Any]:
-    from .handlers.versions import advertised_versions
-
-    return advertised_versions()

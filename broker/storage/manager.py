@@ -218,7 +218,7 @@ class LogManager:
         return {(p.topic, p.partition): p.recovery_point for p in self.all_partitions()}
 
     def _write_checkpoints(self) -> None:
-        _write_atomically(self.data_dir / RECOVERY_POINTS, _format_checkpoint(self.recovery_points()))
+        self.write_recovery_points()
         self.write_log_start_offsets()
 
     def write_recovery_points(self) -> None:

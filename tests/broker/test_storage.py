@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -311,4 +310,3 @@ def test_damaged_topics_file_stops_startup_instead_of_losing_topics(tmp_path: Pa
     with pytest.raises(RuntimeError, match="damaged"):
         LogManager(tmp_path / "data", BrokerConfig()).open()
     assert (tmp_path / "data" / "keep-0").is_dir()
-    os.sync()
