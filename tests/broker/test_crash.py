@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -81,13 +82,17 @@ def test_kill_9_under_acks_all_loses_no_acknowledged_record(tmp_path: Path, sett
     broker.kill()  # SIGKILL mid-stream: no flush, no checkpoint, no clean-shutdown marker
     time.sleep(0.5)
     broker.start()
-    try:
-        rest, _ = producer.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
+    # Keep reading through the same buffered file: communicate() would read the raw pipe and
+    # lose whatever readline() had already buffered.
+    rest: list[str] = []
+    reader = threading.Thread(target=lambda: rest.append(producer.stdout.read()))  # type: ignore[union-attr]
+    reader.start()
+    reader.join(120)
+    if reader.is_alive():
         producer.kill()
         pytest.fail("the producer hung after the broker restarted")
-    assert producer.returncode == 0
-    acked = acked_before + rest.splitlines()
+    assert producer.wait(10) == 0
+    acked = acked_before + rest[0].splitlines()
     acked_values = {line.split()[0] for line in acked}
     assert len(acked_values) == total, "every record is eventually acknowledged"
 
