@@ -2,8 +2,9 @@
 
 For each broker, in turn (they never run at the same time, so they do not share the CPUs):
 produce throughput with acks=all for 1 KB and 100 B records (median of three runs), consume
-throughput, end-to-end latency at a light steady rate, and resident memory, including with 1,000
-partitions.
+throughput, end-to-end latency at a light steady rate, resident memory (also with 1,000
+partitions), how long a consumer group takes to go from 3 to 4 members (from the new member's
+subscribe to its first record), and OffsetCommit requests per second.
 
     python bench/broker.py            # full run
     python bench/broker.py --quick    # small counts, for CI
@@ -118,6 +119,8 @@ class Result:
     latency: tuple[float, float] = (0.0, 0.0)  # p50, p99 in ms
     rss_after_load: float = 0.0
     rss_1000_partitions: float = 0.0
+    rebalance_3_to_4: float = 0.0  # seconds, median
+    commits_per_second: float = 0.0
 
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:
@@ -232,6 +235,91 @@ def latency(bootstrap: str, topic: str, rate: int, seconds: float) -> tuple[floa
     return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
 
 
+GROUP_CONSUMER = {
+    "enable.auto.commit": False, "auto.offset.reset": "earliest", "session.timeout.ms": 10_000,
+    "heartbeat.interval.ms": 500, "partition.assignment.strategy": "range",
+}
+
+
+def rebalance_3_to_4(bootstrap: str, topic: str, group: str) -> float:
+    """Seconds from a fourth member's subscribe to its first record, with three members running.
+
+    Every partition holds records and nobody commits, so the new member's first fetch returns
+    data at once: the time is the rebalance (the others notice at their next heartbeat, rejoin,
+    sync) plus one fetch.
+    """
+    stop = threading.Event()
+    assigned = [0, 0, 0]
+
+    def member(index: int) -> None:
+        consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": group, **GROUP_CONSUMER})
+        consumer.subscribe([topic])
+        while not stop.is_set():
+            consumer.consume(1000, timeout=0.05)
+            assigned[index] = len(consumer.assignment())
+        consumer.close()
+
+    threads = [threading.Thread(target=member, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 60
+        while sum(assigned) != PARTITIONS or 0 in assigned:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"three members never shared the partitions: {assigned}")
+            time.sleep(0.05)
+        time.sleep(1)  # settled: heartbeats flowing, fetches in progress
+        newcomer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": group, **GROUP_CONSUMER})
+        started = time.perf_counter()
+        newcomer.subscribe([topic])
+        while True:
+            if any(m.error() is None for m in newcomer.consume(100, timeout=0.01)):
+                took = time.perf_counter() - started
+                break
+            if time.perf_counter() - started > 60:
+                raise RuntimeError("the fourth member never received a record")
+        newcomer.close()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    return took
+
+
+def offset_commits(bootstrap: str, topic: str, seconds: float, clients: int = 4) -> float:
+    """OffsetCommit requests per second from `clients` assign()-style consumers committing in a loop."""
+    counts = [0] * clients
+    stop = threading.Event()
+
+    def committer(index: int) -> None:
+        consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-commit-{index}",
+                                "enable.auto.commit": False})
+        partitions = [ck.TopicPartition(topic, p, 0) for p in range(PARTITIONS)]
+        consumer.commit(offsets=partitions, asynchronous=False)  # coordinator found, connection up
+        offset = 1
+        while not stop.is_set():
+            for tp in partitions:
+                tp.offset = offset
+            consumer.commit(offsets=partitions, asynchronous=False)
+            counts[index] += 1
+            offset += 1
+        consumer.close()
+
+    threads = [threading.Thread(target=committer, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(1)
+    before = sum(counts)
+    started = time.perf_counter()
+    time.sleep(seconds)
+    done = sum(counts) - before
+    elapsed = time.perf_counter() - started
+    stop.set()
+    for t in threads:
+        t.join()
+    return done / elapsed
+
+
 def many_partitions(bootstrap: str, pid: int, partitions: int) -> float:
     topic = "bench-many"
     create_topic(bootstrap, topic, partitions)
@@ -262,6 +350,15 @@ def run(broker: Broker, quick: bool) -> Result:
         create_topic(broker.bootstrap, "bench-latency", 2)
         result.latency = latency(broker.bootstrap, "bench-latency", 200 if quick else 500, 2 if quick else 5)
         result.rss_after_load = rss_mb(broker.proc.pid)
+        create_topic(broker.bootstrap, "bench-group", PARTITIONS)
+        producer = ck.Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+        for i in range(PARTITIONS * 200):
+            producer.produce("bench-group", b"x" * 100, partition=i % PARTITIONS)
+        producer.flush(30)
+        joins = [rebalance_3_to_4(broker.bootstrap, "bench-group", f"bench-rebalance-{i}")
+                 for i in range(1 if quick else 3)]
+        result.rebalance_3_to_4 = statistics.median(joins)
+        result.commits_per_second = offset_commits(broker.bootstrap, "bench-group", 2 if quick else 5)
         result.rss_1000_partitions = many_partitions(broker.bootstrap, broker.proc.pid, 1000)
     finally:
         broker.stop()
@@ -304,6 +401,8 @@ def main() -> int:
     row("consume 1 KB records/s", [r.consume[1] for r in rs], ",.0f")
     row("end-to-end latency p50 ms", [r.latency[0] for r in rs], ".2f", higher_is_better=False)
     row("end-to-end latency p99 ms", [r.latency[1] for r in rs], ".2f", higher_is_better=False)
+    row("group 3 -> 4 members s", [r.rebalance_3_to_4 for r in rs], ".2f", higher_is_better=False)
+    row("OffsetCommit requests/s", [r.commits_per_second for r in rs], ",.0f")
     row("RSS after load MB", [r.rss_after_load for r in rs], ".1f", higher_is_better=False)
     row("RSS with 1,000 partitions MB", [r.rss_1000_partitions for r in rs], ".1f", higher_is_better=False)
     if "kctl" in results:

@@ -12,6 +12,7 @@ from typing import Any
 
 from .config import BrokerConfig, parse_host_port
 from .durability import Flusher
+from .groups.coordinator import GroupCoordinator
 from .server import KafkaConnection
 from .storage.manager import LogManager
 
@@ -32,6 +33,7 @@ class Broker:
         self.advertised_host, self.advertised_port = advertised or listen
         self.node_id: int = config["node.id"]
         self.logs = LogManager(data_dir, config)
+        self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.flush_soon(plog))
         self.connections: set[KafkaConnection] = set()
         self.flusher: Flusher
         self.stopping = False
@@ -48,7 +50,13 @@ class Broker:
         partitions = sum(len(t.partitions) for t in self.logs.topics.values())
         log.info("loaded %d topic(s), %d partition(s) from %s in %.2fs%s", len(self.logs.topics), partitions,
                  self.data_dir, time.monotonic() - started, " after recovery" if self.logs.recovered else "")
+        started = time.monotonic()
+        records = await loop.run_in_executor(None, self.groups.load)
+        if records:
+            log.info("loaded %d group(s) from %d __consumer_offsets record(s) in %.2fs", len(self.groups.groups),
+                     records, time.monotonic() - started)
         self.flusher = Flusher()
+        self.groups.start()
         self._server = await loop.create_server(
             lambda: KafkaConnection(self), self.listen_host, self.listen_port, reuse_address=True, backlog=1024
         )
@@ -63,6 +71,7 @@ class Broker:
         self._supervise("flush scheduler", self._flush_schedule_loop)
         self._supervise("retention", self._retention_loop)
         self._supervise("log cleaner", self._cleaner_loop)
+        self._supervise("offsets expiry", self._offsets_expiry_loop)
         log.info("broker %d listening on %s:%d, advertised as %s:%d", self.node_id, self.listen_host,
                  self.listen_port, self.advertised_host, self.advertised_port)
 
@@ -102,6 +111,7 @@ class Broker:
                 task.cancel()
             if conn.transport is not None:
                 conn.transport.close()
+        self.groups.stop()
         for task in self._tasks:
             task.cancel()
         results = await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -152,6 +162,12 @@ class Broker:
         while True:
             await asyncio.sleep(backoff)
             self.compact_logs()
+
+    async def _offsets_expiry_loop(self) -> None:
+        interval = self.config["offsets.retention.check.interval.ms"] / 1000
+        while True:
+            await asyncio.sleep(interval)
+            self.groups.expire_offsets()
 
     def compact_logs(self) -> int:
         now = int(time.time() * 1000)

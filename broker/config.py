@@ -157,6 +157,20 @@ _BROKER_ONLY = [
        minimum=1, config_type=TYPE_INT),
     _s("offsets.topic.num.partitions", int, 50, "partitions of __consumer_offsets", minimum=1,
        config_type=TYPE_INT, read_only=True),
+    _s("offsets.topic.segment.bytes", int, 104_857_600, "segment size of __consumer_offsets", minimum=14,
+       config_type=TYPE_INT, read_only=True),
+    _s("offsets.retention.minutes", int, 10_080, "committed offsets of an empty group expire after this long",
+       minimum=1, config_type=TYPE_INT),
+    _s("offsets.retention.check.interval.ms", int, 600_000, "how often expired offsets are removed", minimum=1),
+    _s("offset.metadata.max.bytes", int, 4096, "largest metadata string of a committed offset", minimum=0,
+       config_type=TYPE_INT),
+    _s("group.initial.rebalance.delay.ms", int, 3000, "how long a new group waits for more members first",
+       minimum=0, config_type=TYPE_INT),
+    _s("group.min.session.timeout.ms", int, 6000, "shortest session timeout a member may ask for", minimum=0,
+       config_type=TYPE_INT),
+    _s("group.max.session.timeout.ms", int, 1_800_000, "longest session timeout a member may ask for",
+       minimum=0, config_type=TYPE_INT),
+    _s("group.max.size", int, INT_MAX, "most members one group may have", minimum=1, config_type=TYPE_INT),
 ]
 
 BROKER_SETTINGS: dict[str, Setting] = {s.name: s for s in _BROKER_ONLY}

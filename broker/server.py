@@ -46,6 +46,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.conn = ServerConnection(broker.config["socket.request.max.bytes"])
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
+        self.peer_host = "?"
         self.queue: deque[_Slot] = deque()
         self.tasks: set[asyncio.Task[Any]] = set()
         self._read_paused = False
@@ -57,6 +58,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.peer_host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self.broker.connections.add(self)
         log.debug("connection from %s", self.peer)
 
@@ -113,7 +115,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
             self._enqueue_ready(header, response)
             return
         try:
-            result = HANDLERS[key](self.broker, header, request)
+            result = HANDLERS[key](self.broker, header, request, self.peer_host)
         except CloseConnection as exc:
             log.info("closing connection from %s: %s", self.peer, exc)
             self.abort()

@@ -15,18 +15,28 @@ from kctl.protocol.messages.produce import (
     TopicProduceResponse,
 )
 
-from . import admin, configs, data
+from . import admin, configs, data, groups
 from .data import CloseConnection
 from .versions import ADVERTISED, api_versions, serves
 
-Handler = Callable[[Any, RequestHeader, Any], Any]
+#: (broker, request header, request, client host) -> response
+Handler = Callable[[Any, RequestHeader, Any, str], Any]
 
 HANDLERS: dict[int, Handler] = {
     0: data.produce,
     1: data.fetch,
     2: data.list_offsets,
     3: admin.metadata,
-    18: lambda broker, header, request: api_versions(request),
+    8: groups.offset_commit,
+    9: groups.offset_fetch,
+    10: groups.find_coordinator,
+    11: groups.join_group,
+    12: groups.heartbeat,
+    13: groups.leave_group,
+    14: groups.sync_group,
+    15: groups.describe_groups,
+    16: groups.list_groups,
+    18: lambda broker, header, request, client_host: api_versions(request),
     19: admin.create_topics,
     20: admin.delete_topics,
     21: admin.delete_records,
@@ -36,7 +46,9 @@ HANDLERS: dict[int, Handler] = {
     33: configs.alter_configs,
     35: admin.describe_log_dirs,
     37: admin.create_partitions,
+    42: groups.delete_groups,
     44: configs.incremental_alter_configs,
+    47: groups.offset_delete,
     60: admin.describe_cluster,
 }
 

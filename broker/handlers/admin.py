@@ -48,7 +48,7 @@ from kctl.protocol.messages.metadata import (
 )
 
 from ..storage.log import LEADER_EPOCH, OffsetOutOfRange
-from ..storage.manager import Topic, TopicError, validate_topic_name
+from ..storage.manager import INTERNAL_TOPICS, Topic, TopicError, refuse_internal, validate_topic_name
 from .configs import describe_topic_configs
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def _describe_topic(broker: Broker, topic: Topic) -> MetadataResponseTopic:
     )
 
 
-def metadata(broker: Broker, header: RequestHeader, request: MetadataRequest) -> MetadataResponse:
+def metadata(broker: Broker, header: RequestHeader, request: MetadataRequest, client_host: str) -> MetadataResponse:
     logs = broker.logs
     version = header.api_version
     wanted = request.topics
@@ -98,7 +98,7 @@ def metadata(broker: Broker, header: RequestHeader, request: MetadataRequest) ->
                     topics.append(_describe_topic(broker, found))
                 continue
             topic = logs.topics.get(entry.name)
-            if topic is None and auto_create:
+            if topic is None and auto_create and entry.name not in INTERNAL_TOPICS:
                 try:
                     topic = logs.create_topic(entry.name, broker.config["num.partitions"])
                 except TopicError as exc:
@@ -122,7 +122,9 @@ def metadata(broker: Broker, header: RequestHeader, request: MetadataRequest) ->
 
 
 # ---- CreateTopics ----------------------------------------------------------------------------
-def create_topics(broker: Broker, header: RequestHeader, request: CreateTopicsRequest) -> CreateTopicsResponse:
+def create_topics(
+    broker: Broker, header: RequestHeader, request: CreateTopicsRequest, client_host: str
+) -> CreateTopicsResponse:
     logs = broker.logs
     results: list[CreatableTopicResult] = []
     names = [t.name for t in request.topics]
@@ -133,6 +135,7 @@ def create_topics(broker: Broker, header: RequestHeader, request: CreateTopicsRe
         try:
             if names.count(entry.name) > 1:
                 raise TopicError(ErrorCode.INVALID_REQUEST, f"topic {entry.name!r} appears more than once")
+            refuse_internal(entry.name, "create")
             count = entry.num_partitions
             if entry.assignments:
                 if count != -1 or entry.replication_factor != -1:
@@ -178,7 +181,9 @@ def create_topics(broker: Broker, header: RequestHeader, request: CreateTopicsRe
 
 
 # ---- DeleteTopics ----------------------------------------------------------------------------
-def delete_topics(broker: Broker, header: RequestHeader, request: DeleteTopicsRequest) -> DeleteTopicsResponse:
+def delete_topics(
+    broker: Broker, header: RequestHeader, request: DeleteTopicsRequest, client_host: str
+) -> DeleteTopicsResponse:
     logs = broker.logs
     results: list[DeletableTopicResult] = []
     wanted: list[tuple[str | None, Any]] = (
@@ -201,6 +206,7 @@ def delete_topics(broker: Broker, header: RequestHeader, request: DeleteTopicsRe
             result.error_message = "topic deletion is disabled (delete.topic.enable=false)"
             continue
         try:
+            refuse_internal(name or "", "delete")
             topic = logs.delete_topic(name or "")
         except TopicError as exc:
             result.error_code, result.error_message = exc.error.code, exc.message
@@ -211,7 +217,7 @@ def delete_topics(broker: Broker, header: RequestHeader, request: DeleteTopicsRe
 
 # ---- CreatePartitions ------------------------------------------------------------------------
 def create_partitions(
-    broker: Broker, header: RequestHeader, request: CreatePartitionsRequest
+    broker: Broker, header: RequestHeader, request: CreatePartitionsRequest, client_host: str
 ) -> CreatePartitionsResponse:
     logs = broker.logs
     results: list[CreatePartitionsTopicResult] = []
@@ -223,6 +229,9 @@ def create_partitions(
         current = len(topic.partitions) if topic else 0
         if names.count(entry.name) > 1:
             result.error_code, result.error_message = ErrorCode.INVALID_REQUEST.code, "topic listed more than once"
+        elif entry.name in INTERNAL_TOPICS:
+            result.error_code = ErrorCode.INVALID_REQUEST.code
+            result.error_message = f"cannot add partitions to {entry.name}: the broker manages this internal topic"
         elif topic is None:
             result.error_code, result.error_message = UNKNOWN_TOPIC_OR_PARTITION, f"topic {entry.name!r} does not exist"
         elif entry.count <= current:
@@ -240,7 +249,9 @@ def create_partitions(
 
 
 # ---- DeleteRecords ---------------------------------------------------------------------------
-def delete_records(broker: Broker, header: RequestHeader, request: DeleteRecordsRequest) -> DeleteRecordsResponse:
+def delete_records(
+    broker: Broker, header: RequestHeader, request: DeleteRecordsRequest, client_host: str
+) -> DeleteRecordsResponse:
     logs = broker.logs
     topics: list[DeleteRecordsTopicResult] = []
     changed = False
@@ -253,6 +264,9 @@ def delete_records(broker: Broker, header: RequestHeader, request: DeleteRecords
             plog = logs.partition(topic.name, req.partition_index)
             if plog is None:
                 out.error_code = UNKNOWN_TOPIC_OR_PARTITION
+                continue
+            if topic.name in INTERNAL_TOPICS:
+                out.error_code = ErrorCode.INVALID_REQUEST.code  # group state lives there
                 continue
             target = plog.log_end_offset if req.offset == -1 else req.offset
             try:
@@ -267,7 +281,7 @@ def delete_records(broker: Broker, header: RequestHeader, request: DeleteRecords
 
 # ---- DescribeCluster -------------------------------------------------------------------------
 def describe_cluster(
-    broker: Broker, header: RequestHeader, request: DescribeClusterRequest
+    broker: Broker, header: RequestHeader, request: DescribeClusterRequest, client_host: str
 ) -> DescribeClusterResponse:
     if request.endpoint_type != 1:
         return DescribeClusterResponse(error_code=ErrorCode.UNSUPPORTED_ENDPOINT_TYPE.code,
@@ -283,7 +297,7 @@ def describe_cluster(
 
 # ---- DescribeLogDirs -------------------------------------------------------------------------
 def describe_log_dirs(
-    broker: Broker, header: RequestHeader, request: DescribeLogDirsRequest
+    broker: Broker, header: RequestHeader, request: DescribeLogDirsRequest, client_host: str
 ) -> DescribeLogDirsResponse:
     logs = broker.logs
     wanted: dict[str, list[int] | None] = (

@@ -91,7 +91,9 @@ def _describe_broker_configs(
     return out
 
 
-def describe_configs(broker: Broker, header: RequestHeader, request: DescribeConfigsRequest) -> DescribeConfigsResponse:
+def describe_configs(
+    broker: Broker, header: RequestHeader, request: DescribeConfigsRequest, client_host: str
+) -> DescribeConfigsResponse:
     results: list[DescribeConfigsResult] = []
     for resource in request.resources:
         result = DescribeConfigsResult(resource_type=resource.resource_type, resource_name=resource.resource_name)
@@ -141,7 +143,9 @@ def _alter(broker: Broker, resource_type: int, name: str, build: Any, validate_o
     return ErrorCode.NONE.code, None
 
 
-def alter_configs(broker: Broker, header: RequestHeader, request: AlterConfigsRequest) -> AlterConfigsResponse:
+def alter_configs(
+    broker: Broker, header: RequestHeader, request: AlterConfigsRequest, client_host: str
+) -> AlterConfigsResponse:
     responses: list[AlterConfigsResourceResponse] = []
     for resource in request.resources:
         raw = {c.name: c.value for c in resource.configs}
@@ -156,7 +160,7 @@ def alter_configs(broker: Broker, header: RequestHeader, request: AlterConfigsRe
 
 
 def incremental_alter_configs(
-    broker: Broker, header: RequestHeader, request: IncrementalAlterConfigsRequest
+    broker: Broker, header: RequestHeader, request: IncrementalAlterConfigsRequest, client_host: str
 ) -> IncrementalAlterConfigsResponse:
     from kctl.protocol.messages.incremental_alter_configs import AlterConfigsResourceResponse as Response
 

@@ -37,6 +37,7 @@ from kctl.protocol.messages.produce import (
 )
 
 from ..storage.log import LEADER_EPOCH, AppendError, OffsetOutOfRange, PartitionLog
+from ..storage.manager import INTERNAL_TOPICS
 
 if TYPE_CHECKING:
     from ..app import Broker
@@ -54,7 +55,7 @@ class CloseConnection(Exception):
 
 # ---- Produce ---------------------------------------------------------------------------------
 def produce(
-    broker: Broker, header: RequestHeader, request: ProduceRequest
+    broker: Broker, header: RequestHeader, request: ProduceRequest, client_host: str
 ) -> ProduceResponse | Awaitable[ProduceResponse] | None:
     acks = request.acks
     responses: list[TopicProduceResponse] = []
@@ -73,6 +74,11 @@ def produce(
             plog = broker.logs.partition(topic.name, part.index)
             if plog is None:
                 result.error_code = UNKNOWN_TOPIC_OR_PARTITION
+                failed = True
+                continue
+            if topic.name in INTERNAL_TOPICS:
+                result.error_code = ErrorCode.INVALID_TOPIC_EXCEPTION.code
+                result.error_message = f"{topic.name} is written by the broker only"
                 failed = True
                 continue
             if part.records is None:
@@ -122,7 +128,9 @@ async def _after(waits: list[asyncio.Future[None]], response: ProduceResponse) -
 
 
 # ---- Fetch -----------------------------------------------------------------------------------
-def fetch(broker: Broker, header: RequestHeader, request: FetchRequest) -> FetchResponse | Awaitable[FetchResponse]:
+def fetch(
+    broker: Broker, header: RequestHeader, request: FetchRequest, client_host: str
+) -> FetchResponse | Awaitable[FetchResponse]:
     version = header.api_version
     if version >= 7:
         if request.session_id != 0:
@@ -208,7 +216,9 @@ async def _long_poll(broker: Broker, request: FetchRequest, response: FetchRespo
 
 
 # ---- ListOffsets -----------------------------------------------------------------------------
-def list_offsets(broker: Broker, header: RequestHeader, request: ListOffsetsRequest) -> ListOffsetsResponse:
+def list_offsets(
+    broker: Broker, header: RequestHeader, request: ListOffsetsRequest, client_host: str
+) -> ListOffsetsResponse:
     version = header.api_version
     topics: list[ListOffsetsTopicResponse] = []
     for topic in request.topics:
@@ -246,7 +256,7 @@ def list_offsets(broker: Broker, header: RequestHeader, request: ListOffsetsRequ
 
 # ---- OffsetForLeaderEpoch --------------------------------------------------------------------
 def offset_for_leader_epoch(
-    broker: Broker, header: RequestHeader, request: OffsetForLeaderEpochRequest
+    broker: Broker, header: RequestHeader, request: OffsetForLeaderEpochRequest, client_host: str
 ) -> OffsetForLeaderEpochResponse:
     topics: list[OffsetForLeaderTopicResult] = []
     for topic in request.topics:
@@ -267,7 +277,9 @@ def offset_for_leader_epoch(
 
 
 # ---- InitProducerId --------------------------------------------------------------------------
-def init_producer_id(broker: Broker, header: RequestHeader, request: InitProducerIdRequest) -> InitProducerIdResponse:
+def init_producer_id(
+    broker: Broker, header: RequestHeader, request: InitProducerIdRequest, client_host: str
+) -> InitProducerIdResponse:
     if request.transactional_id is not None:
         log.info("refusing InitProducerId for transactional id %r: transactions are not supported",
                  request.transactional_id)

@@ -1,8 +1,8 @@
 """What the broker advertises in ApiVersions, and the versions it actually serves.
 
 Produce v0-2 are advertised but answered with UNSUPPORTED_VERSION, as Kafka 4 does: librdkafka
-before 2.11.1 disables compression unless it sees Produce v0 in the list. Group APIs arrive with
-the group coordinator.
+before 2.11.1 disables compression unless it sees Produce v0 in the list. OffsetFetch v0 (offsets
+kept in ZooKeeper) is not offered at all.
 """
 
 from __future__ import annotations
@@ -15,6 +15,15 @@ ADVERTISED: dict[int, tuple[int, int]] = {
     1: (4, 12),  # Fetch
     2: (0, 8),  # ListOffsets
     3: (0, 12),  # Metadata
+    8: (0, 9),  # OffsetCommit
+    9: (1, 9),  # OffsetFetch
+    10: (0, 6),  # FindCoordinator
+    11: (0, 9),  # JoinGroup
+    12: (0, 4),  # Heartbeat
+    13: (0, 5),  # LeaveGroup
+    14: (0, 5),  # SyncGroup
+    15: (0, 5),  # DescribeGroups
+    16: (0, 5),  # ListGroups
     18: (0, 4),  # ApiVersions
     19: (0, 7),  # CreateTopics
     20: (0, 6),  # DeleteTopics
@@ -25,7 +34,9 @@ ADVERTISED: dict[int, tuple[int, int]] = {
     33: (0, 2),  # AlterConfigs
     35: (0, 4),  # DescribeLogDirs
     37: (0, 3),  # CreatePartitions
+    42: (0, 2),  # DeleteGroups
     44: (0, 1),  # IncrementalAlterConfigs
+    47: (0, 0),  # OffsetDelete
     60: (0, 1),  # DescribeCluster
 }
 

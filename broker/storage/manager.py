@@ -37,6 +37,8 @@ MAX_TOPIC_NAME = 249
 MAX_PARTITIONS = 100_000
 _LEGAL_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
 _PRODUCER_ID_BLOCK = 1000
+#: Topics the broker itself writes; clients may read them but not write, create, resize or delete them.
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
 
 
 class TopicError(Exception):
@@ -55,7 +57,12 @@ class Topic:
 
     @property
     def internal(self) -> bool:
-        return self.name.startswith("__")
+        return self.name in INTERNAL_TOPICS
+
+
+def refuse_internal(name: str, action: str) -> None:
+    if name in INTERNAL_TOPICS:
+        raise TopicError(ErrorCode.INVALID_REQUEST, f"cannot {action} {name}: the broker manages this internal topic")
 
 
 def validate_topic_name(name: str) -> None:

@@ -84,7 +84,8 @@ def test_api_versions_lists_the_served_ranges(client: RawClient) -> None:
     response = client.call(ApiVersionsRequest(), 3)
     ranges = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
     assert ranges[0] == (0, 11) and ranges[1] == (4, 12) and ranges[3] == (0, 12)
-    assert 11 not in ranges  # groups come with the coordinator
+    assert ranges[11] == (0, 9) and ranges[9] == (1, 9) and ranges[47] == (0, 0)
+    assert 68 not in ranges  # KIP-848 groups are not offered: clients stay on the classic protocol
 
 
 def test_unknown_api_versions_version_gets_the_kip_511_fallback(server: BrokerProcess) -> None:

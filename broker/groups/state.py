@@ -1,0 +1,53 @@
+"""The classic consumer-group state machine: one table says which transitions exist."""
+
+from __future__ import annotations
+
+import enum
+
+
+class GroupState(enum.Enum):
+    """Kafka's names, as ListGroups and DescribeGroups report them."""
+
+    EMPTY = "Empty"
+    PREPARING_REBALANCE = "PreparingRebalance"
+    COMPLETING_REBALANCE = "CompletingRebalance"
+    STABLE = "Stable"
+    DEAD = "Dead"
+
+    @classmethod
+    def parse(cls, name: str) -> GroupState | None:
+        """A state from a ListGroups filter; Kafka matches those without regard to case."""
+        wanted = name.strip().lower()
+        return next((s for s in cls if s.value.lower() == wanted), None)
+
+
+E, P, C, S, D = (
+    GroupState.EMPTY,
+    GroupState.PREPARING_REBALANCE,
+    GroupState.COMPLETING_REBALANCE,
+    GroupState.STABLE,
+    GroupState.DEAD,
+)
+
+#: From each state, the states a group may move to.
+#: Empty -> PreparingRebalance: a first member joins. PreparingRebalance -> CompletingRebalance:
+#: the join phase ends with members; -> Empty: it ends without any. CompletingRebalance -> Stable:
+#: the leader's SyncGroup arrives; -> PreparingRebalance: a member joins, leaves or times out.
+#: Stable -> PreparingRebalance: the same. Any live state -> Dead: the group is deleted or its
+#: last offsets expire.
+TRANSITIONS: dict[GroupState, frozenset[GroupState]] = {
+    E: frozenset({P, D}),
+    P: frozenset({C, E, D}),
+    C: frozenset({S, P, D}),
+    S: frozenset({P, D}),
+    D: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A transition the table does not allow: a coordinator bug, never a client's fault."""
+
+
+def check_transition(group_id: str, current: GroupState, target: GroupState) -> None:
+    if target not in TRANSITIONS[current]:
+        raise IllegalTransition(f"group {group_id!r} cannot go from {current.value} to {target.value}")

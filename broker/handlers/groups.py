@@ -1,0 +1,314 @@
+"""Group APIs: requests of every version in, coordinator calls, responses of the same version out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from kctl.protocol.errors import ErrorCode
+from kctl.protocol.headers import RequestHeader
+from kctl.protocol.messages.delete_groups import DeletableGroupResult, DeleteGroupsRequest, DeleteGroupsResponse
+from kctl.protocol.messages.describe_groups import (
+    DescribedGroup,
+    DescribedGroupMember,
+    DescribeGroupsRequest,
+    DescribeGroupsResponse,
+)
+from kctl.protocol.messages.find_coordinator import Coordinator, FindCoordinatorRequest, FindCoordinatorResponse
+from kctl.protocol.messages.heartbeat import HeartbeatRequest, HeartbeatResponse
+from kctl.protocol.messages.join_group import JoinGroupRequest, JoinGroupResponse, JoinGroupResponseMember
+from kctl.protocol.messages.leave_group import LeaveGroupRequest, LeaveGroupResponse, MemberResponse
+from kctl.protocol.messages.list_groups import ListedGroup, ListGroupsRequest, ListGroupsResponse
+from kctl.protocol.messages.offset_commit import (
+    OffsetCommitRequest,
+    OffsetCommitResponse,
+    OffsetCommitResponsePartition,
+    OffsetCommitResponseTopic,
+)
+from kctl.protocol.messages.offset_delete import (
+    OffsetDeleteRequest,
+    OffsetDeleteResponse,
+    OffsetDeleteResponsePartition,
+    OffsetDeleteResponseTopic,
+)
+from kctl.protocol.messages.offset_fetch import (
+    OffsetFetchRequest,
+    OffsetFetchResponse,
+    OffsetFetchResponseGroup,
+    OffsetFetchResponsePartition,
+    OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic,
+    OffsetFetchResponseTopics,
+)
+from kctl.protocol.messages.sync_group import SyncGroupRequest, SyncGroupResponse
+
+from ..groups.coordinator import JoinRequest, OffsetToCommit
+from ..groups.group import JoinResult, SyncResult
+from ..groups.state import GroupState
+
+if TYPE_CHECKING:
+    from ..app import Broker
+
+NONE = ErrorCode.NONE.code
+KEY_TYPE_GROUP = 0
+CLASSIC = "classic"
+
+
+# ---- FindCoordinator -------------------------------------------------------------------------
+def find_coordinator(
+    broker: Broker, header: RequestHeader, request: FindCoordinatorRequest, client_host: str
+) -> FindCoordinatorResponse:
+    keys = request.coordinator_keys if header.api_version >= 4 else [request.key]
+    found: list[Coordinator] = []
+    for key in keys:
+        coordinator = Coordinator(key=key, node_id=-1, host="", port=-1)
+        if request.key_type != KEY_TYPE_GROUP:
+            coordinator.error_code = ErrorCode.INVALID_REQUEST.code
+            coordinator.error_message = "this broker coordinates consumer groups only (no transactions or share groups)"
+        else:
+            broker.groups.offsets_partition(key)  # creates __consumer_offsets on first use, as Kafka does
+            coordinator.node_id = broker.node_id
+            coordinator.host = broker.advertised_host
+            coordinator.port = broker.advertised_port
+            coordinator.error_message = None
+        found.append(coordinator)
+    if header.api_version >= 4:
+        return FindCoordinatorResponse(coordinators=found)
+    only = found[0]
+    return FindCoordinatorResponse(
+        error_code=only.error_code, error_message=only.error_message, node_id=only.node_id, host=only.host,
+        port=only.port,
+    )
+
+
+# ---- JoinGroup, SyncGroup, Heartbeat, LeaveGroup -------------------------------------------------
+def join_group(
+    broker: Broker, header: RequestHeader, request: JoinGroupRequest, client_host: str
+) -> JoinGroupResponse | Awaitable[JoinGroupResponse]:
+    version = header.api_version
+    result = broker.groups.join(
+        JoinRequest(
+            group_id=request.group_id,
+            member_id=request.member_id,
+            instance_id=request.group_instance_id,
+            client_id=header.client_id or "",
+            client_host=f"/{client_host}",  # Kafka reports hosts the way Java prints an InetAddress
+            session_timeout_ms=request.session_timeout_ms,
+            rebalance_timeout_ms=request.rebalance_timeout_ms if version >= 1 else request.session_timeout_ms,
+            protocol_type=request.protocol_type,
+            protocols=[(p.name, p.metadata) for p in request.protocols],
+            require_known_member_id=version >= 4,
+            reason=request.reason,
+        )
+    )
+    if isinstance(result, JoinResult):
+        return _join_response(result, version)
+    return _await_join(result, version)
+
+
+async def _await_join(future: asyncio.Future[JoinResult], version: int) -> JoinGroupResponse:
+    # Shielded: a client that disconnects must not cancel the coordinator's own future.
+    return _join_response(await asyncio.shield(future), version)
+
+
+def _join_response(result: JoinResult, version: int) -> JoinGroupResponse:
+    return JoinGroupResponse(
+        error_code=result.error,
+        generation_id=result.generation,
+        protocol_type=result.protocol_type,
+        protocol_name=result.protocol_name if version >= 7 else result.protocol_name or "",
+        leader=result.leader,
+        skip_assignment=result.skip_assignment and version >= 9,
+        member_id=result.member_id,
+        members=[JoinGroupResponseMember(member_id, instance_id, metadata)
+                 for member_id, instance_id, metadata in result.members],
+    )
+
+
+def sync_group(
+    broker: Broker, header: RequestHeader, request: SyncGroupRequest, client_host: str
+) -> SyncGroupResponse | Awaitable[SyncGroupResponse]:
+    result = broker.groups.sync(
+        request.group_id,
+        request.generation_id,
+        request.member_id,
+        request.group_instance_id,
+        request.protocol_type,
+        request.protocol_name,
+        {a.member_id: a.assignment for a in request.assignments},
+    )
+    if isinstance(result, SyncResult):
+        return _sync_response(result)
+    return _await_sync(result)
+
+
+async def _await_sync(future: asyncio.Future[SyncResult]) -> SyncGroupResponse:
+    return _sync_response(await asyncio.shield(future))
+
+
+def _sync_response(result: SyncResult) -> SyncGroupResponse:
+    return SyncGroupResponse(error_code=result.error, protocol_type=result.protocol_type,
+                             protocol_name=result.protocol_name, assignment=result.assignment)
+
+
+def heartbeat(broker: Broker, header: RequestHeader, request: HeartbeatRequest, client_host: str) -> HeartbeatResponse:
+    code = broker.groups.heartbeat(request.group_id, request.generation_id, request.member_id,
+                                   request.group_instance_id)
+    return HeartbeatResponse(error_code=code)
+
+
+def leave_group(
+    broker: Broker, header: RequestHeader, request: LeaveGroupRequest, client_host: str
+) -> LeaveGroupResponse:
+    if header.api_version < 3:
+        _, errors = broker.groups.leave(request.group_id, [(request.member_id, None)])
+        return LeaveGroupResponse(error_code=errors[0])
+    leaving = [(m.member_id, m.group_instance_id) for m in request.members]
+    code, errors = broker.groups.leave(request.group_id, leaving)
+    return LeaveGroupResponse(
+        error_code=code,
+        members=[
+            MemberResponse(member_id, instance_id, error)
+            for (member_id, instance_id), error in zip(leaving, errors, strict=True)
+        ],
+    )
+
+
+# ---- OffsetCommit, OffsetFetch, OffsetDelete -------------------------------------------------------
+def offset_commit(
+    broker: Broker, header: RequestHeader, request: OffsetCommitRequest, client_host: str
+) -> OffsetCommitResponse | Awaitable[OffsetCommitResponse]:
+    version = header.api_version
+    offsets = [
+        OffsetToCommit(topic.name, p.partition_index, p.committed_offset, p.committed_leader_epoch,
+                       p.committed_metadata, p.commit_timestamp if version == 1 else -1)
+        for topic in request.topics
+        for p in topic.partitions
+    ]
+    errors, wait = broker.groups.commit(
+        request.group_id,
+        request.generation_id_or_member_epoch,
+        request.member_id,
+        request.group_instance_id,
+        request.retention_time_ms if 2 <= version <= 4 else -1,
+        offsets,
+    )
+    codes = iter(errors)
+    response = OffsetCommitResponse(topics=[
+        OffsetCommitResponseTopic(topic.name, [
+            OffsetCommitResponsePartition(p.partition_index, next(codes)) for p in topic.partitions
+        ])
+        for topic in request.topics
+    ])
+    if wait is None:
+        return response
+    return _after_flush(wait, response)
+
+
+async def _after_flush(wait: asyncio.Future[None], response: OffsetCommitResponse) -> OffsetCommitResponse:
+    try:
+        await wait
+    except OSError:
+        for topic in response.topics:
+            for part in topic.partitions:
+                if part.error_code == NONE:
+                    part.error_code = ErrorCode.COORDINATOR_NOT_AVAILABLE.code
+    return response
+
+
+def offset_fetch(
+    broker: Broker, header: RequestHeader, request: OffsetFetchRequest, client_host: str
+) -> OffsetFetchResponse:
+    groups = broker.groups
+    if header.api_version >= 8:
+        results: list[OffsetFetchResponseGroup] = []
+        for wanted in request.groups:
+            if not wanted.group_id:
+                results.append(OffsetFetchResponseGroup(wanted.group_id, [], ErrorCode.INVALID_GROUP_ID.code))
+                continue
+            partitions = (None if wanted.topics is None
+                          else [(t.name, p) for t in wanted.topics for p in t.partition_indexes])
+            by_topic: dict[str, list[OffsetFetchResponsePartitions]] = {}
+            for topic, partition, committed in groups.committed(wanted.group_id, partitions):
+                by_topic.setdefault(topic, []).append(
+                    OffsetFetchResponsePartitions(partition, -1, -1, "", NONE) if committed is None
+                    else OffsetFetchResponsePartitions(partition, committed.offset, committed.leader_epoch,
+                                                       committed.metadata, NONE)
+                )
+            results.append(OffsetFetchResponseGroup(
+                wanted.group_id, [OffsetFetchResponseTopics(name, parts) for name, parts in by_topic.items()], NONE
+            ))
+        return OffsetFetchResponse(groups=results)
+    if not request.group_id:
+        return OffsetFetchResponse(error_code=ErrorCode.INVALID_GROUP_ID.code)
+    # v0-1 always name their partitions; from v2 a null topic list means "everything committed".
+    partitions = None if request.topics is None else [(t.name, p) for t in request.topics for p in t.partition_indexes]
+    topics: dict[str, list[OffsetFetchResponsePartition]] = {}
+    for topic, partition, committed in groups.committed(request.group_id, partitions):
+        topics.setdefault(topic, []).append(
+            OffsetFetchResponsePartition(partition, -1, -1, "", NONE) if committed is None
+            else OffsetFetchResponsePartition(partition, committed.offset, committed.leader_epoch, committed.metadata,
+                                              NONE)
+        )
+    return OffsetFetchResponse(topics=[OffsetFetchResponseTopic(name, parts) for name, parts in topics.items()])
+
+
+def offset_delete(
+    broker: Broker, header: RequestHeader, request: OffsetDeleteRequest, client_host: str
+) -> OffsetDeleteResponse:
+    partitions = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
+    code, errors = broker.groups.delete_offsets(request.group_id, partitions)
+    if code != NONE:
+        return OffsetDeleteResponse(error_code=code)
+    codes = iter(errors)
+    return OffsetDeleteResponse(topics=[
+        OffsetDeleteResponseTopic(t.name, [OffsetDeleteResponsePartition(p.partition_index, next(codes))
+                                           for p in t.partitions])
+        for t in request.topics
+    ])
+
+
+# ---- ListGroups, DescribeGroups, DeleteGroups ------------------------------------------------------
+def list_groups(
+    broker: Broker, header: RequestHeader, request: ListGroupsRequest, client_host: str
+) -> ListGroupsResponse:
+    states: set[GroupState] | None = None
+    if request.states_filter:
+        states = {s for s in map(GroupState.parse, request.states_filter) if s is not None}
+    if request.types_filter and CLASSIC not in {t.strip().lower() for t in request.types_filter}:
+        return ListGroupsResponse(groups=[])
+    return ListGroupsResponse(groups=[
+        ListedGroup(g.group_id, g.protocol_type, g.state.value, CLASSIC)
+        for g in sorted(broker.groups.list_groups(states), key=lambda g: g.group_id)
+    ])
+
+
+def describe_groups(
+    broker: Broker, header: RequestHeader, request: DescribeGroupsRequest, client_host: str
+) -> DescribeGroupsResponse:
+    described: list[DescribedGroup] = []
+    for group_id in request.groups:
+        if not group_id:
+            described.append(DescribedGroup(ErrorCode.INVALID_GROUP_ID.code, group_id, "", "", ""))
+            continue
+        found = broker.groups.describe(group_id)
+        if found is None:
+            # Before v6 an unknown group is described as Dead rather than as an error.
+            described.append(DescribedGroup(NONE, group_id, GroupState.DEAD.value, "", ""))
+            continue
+        described.append(DescribedGroup(
+            NONE, group_id, found.state.value, found.protocol_type, found.protocol_name,
+            [DescribedGroupMember(member_id, instance_id, client_id, host, metadata, assignment)
+             for member_id, instance_id, client_id, host, metadata, assignment in found.members],
+        ))
+    return DescribeGroupsResponse(groups=described)
+
+
+def delete_groups(
+    broker: Broker, header: RequestHeader, request: DeleteGroupsRequest, client_host: str
+) -> DeleteGroupsResponse:
+    codes = broker.groups.delete_groups(request.groups_names)
+    return DeleteGroupsResponse(results=[
+        DeletableGroupResult(group_id, code) for group_id, code in zip(request.groups_names, codes, strict=True)
+    ])
