@@ -377,3 +377,26 @@ def test_groups_are_rebuilt_from_consumer_offsets_after_a_restart(tmp_path: Path
         c.close()
     finally:
         broker.stop()
+
+
+def test_a_new_group_waits_the_initial_delay_for_more_members(tmp_path: Path) -> None:
+    broker = BrokerProcess(tmp_path / "data", {"group.initial.rebalance.delay.ms": 1000}).start()
+    a, b = RawClient(broker.bootstrap), RawClient(broker.bootstrap)
+    try:
+        a.call(CreateTopicsRequest(topics=[CreatableTopic("orders", 4, 1)], timeout_ms=5000), 4)
+        a_id = a.call(join_request("starting"), 5).member_id
+        started = time.monotonic()
+        a.send(join_request("starting", a_id), 5)
+        time.sleep(0.5)
+        b_id = b.call(join_request("starting"), 5).member_id
+        b.send(join_request("starting", b_id), 5)
+        a_joined, b_joined = a.receive().body, b.receive().body
+        took = time.monotonic() - started
+        # One rebalance for both, not one per arrival; b's arrival stretched the wait.
+        assert a_joined.generation_id == b_joined.generation_id == 1
+        assert len(a_joined.members) == 2
+        assert 1.4 <= took < 3.5
+    finally:
+        a.close()
+        b.close()
+        broker.stop()

@@ -1,0 +1,1 @@
+"""Consumer groups: the classic coordinator and the `__consumer_offsets` topic it keeps its state in."""
