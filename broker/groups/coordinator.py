@@ -295,7 +295,6 @@ class GroupCoordinator:
         member = group.members[old_id]
         member.complete_join(JoinResult(FENCED_INSTANCE_ID, old_id))
         member.complete_sync(SyncResult(FENCED_INSTANCE_ID))
-        old_protocols = member.protocols
         group.replace_static_member(req.instance_id, old_id, new_id)
         member.client_id, member.client_host = req.client_id, req.client_host
         member.session_timeout_ms, member.rebalance_timeout_ms = req.session_timeout_ms, req.rebalance_timeout_ms
@@ -310,11 +309,8 @@ class GroupCoordinator:
                 result = self._generation_result(group, new_id, with_members=is_leader)
                 result.skip_assignment = is_leader
                 return result
-            member.protocols = old_protocols
-            return self._update_member_and_rebalance(group, member, req)
-        if group.state is COMPLETING:
-            # The old id may already hold an assignment the leader is about to send: rebalance.
-            return self._update_member_and_rebalance(group, member, req)
+        # Changed metadata, or a rebalance under way (in which the old id may already be in the
+        # assignment the leader is about to send): rebalance with the new id.
         return self._update_member_and_rebalance(group, member, req)
 
     def _add_member_and_rebalance(self, group: Group, req: JoinRequest, member_id: str) -> asyncio.Future[JoinResult]:
@@ -505,11 +501,10 @@ class GroupCoordinator:
     def _validate_member(self, group: Group, member_id: str, instance_id: str | None) -> int:
         if instance_id is not None:
             known = group.static_members.get(instance_id)
-            if known is not None and known != member_id:
-                return FENCED_INSTANCE_ID
-        if member_id not in group.members:
-            return UNKNOWN_MEMBER_ID
-        return NONE
+            if known is None:
+                return UNKNOWN_MEMBER_ID
+            return NONE if known == member_id else FENCED_INSTANCE_ID
+        return NONE if member_id in group.members else UNKNOWN_MEMBER_ID
 
     # ---- SyncGroup, Heartbeat, LeaveGroup -----------------------------------------------------
     def sync(
@@ -554,8 +549,8 @@ class GroupCoordinator:
         if member_id == group.leader_id:
             for m in group.members.values():
                 m.assignment = assignments.get(m.member_id, b"")
-            self._store_group(group)
             group.transition(STABLE)
+            self._store_group(group)
             log.info("group %s: stable at generation %d", group.group_id, group.generation)
             for m in group.members.values():
                 m.complete_sync(SyncResult(NONE, m.assignment, group.protocol_type, group.protocol_name))
