@@ -267,6 +267,13 @@ class ClientConnection:
     def receive_data(self, data: bytes) -> None:
         self._frames.feed(data)
 
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Where the next bytes should be read into (see FrameBuffer)."""
+        return self._frames.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._frames.buffer_updated(nbytes)
+
     def next_event(self) -> ClientEvent:
         data = self._frames.next_frame()
         if data is None:

@@ -1,0 +1,583 @@
+"""Cluster administration: topics, configs, offsets, records, groups and log dirs.
+
+Requests are batched the way the brokers allow: per partition leader for offsets and records,
+per group coordinator for groups (OffsetFetch v8 takes many groups in one request), and sent to
+all brokers concurrently. Per-item failures come back as `KafkaError` values in the result;
+a failure of the whole call raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kctl.protocol import data
+from kctl.protocol.data import ConsumerProtocolAssignment, ConsumerProtocolSubscription
+from kctl.protocol.errors import ErrorCode, ProtocolError
+from kctl.protocol.messages.alter_configs import AlterableConfig, AlterConfigsRequest, AlterConfigsResource
+from kctl.protocol.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsTopic
+from kctl.protocol.messages.create_topics import CreatableTopic, CreatableTopicConfig, CreateTopicsRequest
+from kctl.protocol.messages.delete_groups import DeleteGroupsRequest
+from kctl.protocol.messages.delete_records import DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic
+from kctl.protocol.messages.delete_topics import DeleteTopicsRequest
+from kctl.protocol.messages.describe_configs import DescribeConfigsRequest, DescribeConfigsResource
+from kctl.protocol.messages.describe_groups import DescribeGroupsRequest
+from kctl.protocol.messages.describe_log_dirs import DescribeLogDirsRequest
+from kctl.protocol.messages.incremental_alter_configs import AlterableConfig as IncrementalConfig
+from kctl.protocol.messages.incremental_alter_configs import AlterConfigsResource as IncrementalResource
+from kctl.protocol.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+from kctl.protocol.messages.list_groups import ListGroupsRequest
+from kctl.protocol.messages.list_offsets import ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic
+from kctl.protocol.messages.offset_commit import (
+    OffsetCommitRequest,
+    OffsetCommitRequestPartition,
+    OffsetCommitRequestTopic,
+)
+from kctl.protocol.messages.offset_delete import (
+    OffsetDeleteRequest,
+    OffsetDeleteRequestPartition,
+    OffsetDeleteRequestTopic,
+)
+from kctl.protocol.messages.offset_fetch import (
+    OffsetFetchRequest,
+    OffsetFetchRequestGroup,
+    OffsetFetchRequestTopic,
+    OffsetFetchRequestTopics,
+)
+
+from .cluster import COORDINATOR_MOVED, Cluster
+from .errors import KafkaError, check
+from .types import LATEST, BrokerInfo, OffsetAndMetadata, OffsetAndTimestamp, TopicInfo, TopicPartition
+
+RESOURCE_TOPIC = 2
+RESOURCE_BROKER = 4
+INCREMENTAL_ALTER_CONFIGS = 44
+OFFSET_FETCH = 9
+#: IncrementalAlterConfigs operations
+SET, DELETE = 0, 1
+#: DescribeConfigs config_source values, by name
+CONFIG_SOURCES = {
+    0: "unknown", 1: "topic", 2: "dynamic-broker", 3: "dynamic-default-broker", 4: "static-broker",
+    5: "default", 6: "dynamic-broker-logger", 7: "client-metrics", 8: "group",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NewTopic:
+    name: str
+    partitions: int = -1  # -1: the broker's num.partitions
+    replication_factor: int = -1
+    configs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ConfigEntry:
+    name: str
+    value: str | None
+    source: str
+    read_only: bool
+    sensitive: bool
+    is_default: bool
+    synonyms: list[tuple[str, str | None, str]] = field(default_factory=list)  # (name, value, source)
+
+
+@dataclass(slots=True)
+class MemberDescription:
+    member_id: str
+    instance_id: str | None
+    client_id: str
+    client_host: str
+    assignment: list[TopicPartition]
+    subscription: list[str]
+
+
+@dataclass(slots=True)
+class GroupDescription:
+    group_id: str
+    state: str
+    protocol_type: str
+    protocol: str
+    members: list[MemberDescription]
+    coordinator: int
+
+
+@dataclass(slots=True)
+class GroupListing:
+    group_id: str
+    protocol_type: str
+    state: str
+
+
+@dataclass(slots=True)
+class LogDirDescription:
+    path: str
+    error: KafkaError | None
+    partition_sizes: dict[TopicPartition, int]
+    total_bytes: int
+    usable_bytes: int
+
+
+@dataclass(slots=True)
+class PartitionLag:
+    committed: int  # -1: nothing committed
+    log_end: int
+    log_start: int
+
+    @property
+    def lag(self) -> int:
+        """Records between the committed offset and the end (from the start when nothing is committed)."""
+        base = self.committed if self.committed >= 0 else self.log_start
+        return max(self.log_end - base, 0)
+
+
+def _error(code: int, context: str, message: str | None = None) -> KafkaError | None:
+    return KafkaError.from_code(code, context, message) if code else None
+
+
+def _decode_member(protocol_type: str, metadata: bytes, assignment: bytes) -> tuple[list[str], list[TopicPartition]]:
+    if protocol_type != "consumer":
+        return [], []
+    topics: list[str] = []
+    partitions: list[TopicPartition] = []
+    try:
+        if metadata:
+            topics = list(data.decode(ConsumerProtocolSubscription, metadata).topics)
+        if assignment:
+            decoded = data.decode(ConsumerProtocolAssignment, assignment)
+            partitions = [TopicPartition(t.topic, p) for t in decoded.assigned_partitions for p in t.partitions]
+    except ProtocolError:
+        pass  # a client with its own assignment format: show the member without it
+    return topics, sorted(partitions)
+
+
+class Admin:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    # ---- cluster -----------------------------------------------------------------------------
+    async def describe_cluster(self) -> tuple[str | None, int, list[BrokerInfo]]:
+        """(cluster id, controller id, brokers)."""
+        await self.cluster.refresh_metadata([])
+        return self.cluster.cluster_id, self.cluster.controller_id, sorted(self.cluster.brokers.values(),
+                                                                            key=lambda b: b.node_id)
+
+    # ---- topics ------------------------------------------------------------------------------
+    async def list_topics(self, *, internal: bool = False) -> dict[str, TopicInfo]:
+        await self.cluster.refresh_metadata(None)
+        return {name: t for name, t in sorted(self.cluster.topics.items()) if internal or not t.internal}
+
+    async def describe_topics(self, names: Iterable[str]) -> dict[str, TopicInfo | KafkaError]:
+        wanted = list(names)
+        response = await self.cluster.refresh_metadata(wanted)
+        out: dict[str, TopicInfo | KafkaError] = {}
+        for t in response.topics:
+            if t.name is None:
+                continue
+            info = self.cluster.topics.get(t.name)
+            out[t.name] = info if info is not None and not t.error_code else KafkaError.from_code(
+                t.error_code or ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code, f"topic {t.name!r}")
+        return out
+
+    async def create_topics(self, topics: Iterable[NewTopic], *, validate_only: bool = False,
+                            timeout_s: float = 30.0) -> dict[str, KafkaError | None]:
+        request = CreateTopicsRequest(
+            topics=[CreatableTopic(t.name, t.partitions, t.replication_factor, [],
+                                   [CreatableTopicConfig(k, v) for k, v in t.configs.items()]) for t in topics],
+            timeout_ms=int(timeout_s * 1000), validate_only=validate_only,
+        )
+        response = await self._to_controller(request)
+        return {r.name: _error(r.error_code, f"creating topic {r.name!r}", r.error_message) for r in response.topics}
+
+    async def delete_topics(self, names: Iterable[str], *, timeout_s: float = 30.0) -> dict[str, KafkaError | None]:
+        wanted = list(names)
+        request = DeleteTopicsRequest(topic_names=wanted, timeout_ms=int(timeout_s * 1000))
+        if self.cluster.version(20) >= 6:
+            from kctl.protocol.messages.delete_topics import DeleteTopicState
+
+            request = DeleteTopicsRequest(topics=[DeleteTopicState(name=n) for n in wanted],
+                                          timeout_ms=int(timeout_s * 1000))
+        response = await self._to_controller(request)
+        return {(r.name or ""): _error(r.error_code, f"deleting topic {r.name!r}", r.error_message)
+                for r in response.responses}
+
+    async def create_partitions(self, counts: Mapping[str, int], *, validate_only: bool = False,
+                                timeout_s: float = 30.0) -> dict[str, KafkaError | None]:
+        request = CreatePartitionsRequest(
+            topics=[CreatePartitionsTopic(name, count, None) for name, count in counts.items()],
+            timeout_ms=int(timeout_s * 1000), validate_only=validate_only,
+        )
+        response = await self._to_controller(request)
+        return {r.name: _error(r.error_code, f"adding partitions to {r.name!r}", r.error_message)
+                for r in response.results}
+
+    async def _to_controller(self, request: Any) -> Any:
+        async def attempt() -> Any:
+            if self.cluster.controller_id < 0 or self.cluster.controller_id not in self.cluster.brokers:
+                await self.cluster.refresh_metadata([])
+            node = self.cluster.controller_id if self.cluster.controller_id >= 0 else next(iter(self.cluster.brokers))
+            return await self.cluster.send(node, request)
+
+        return await self.cluster.retry(attempt, what=type(request).__name__)
+
+    # ---- configs -----------------------------------------------------------------------------
+    async def describe_configs(self, resource_type: int, names: Iterable[str], *,
+                               include_synonyms: bool = True) -> dict[str, list[ConfigEntry] | KafkaError]:
+        """Configs of topics (RESOURCE_TOPIC) or brokers (RESOURCE_BROKER, by node id)."""
+        request = DescribeConfigsRequest(
+            resources=[DescribeConfigsResource(resource_type, name, None) for name in names],
+            include_synonyms=include_synonyms,
+        )
+        response = await self._for_resource(resource_type, request)
+        out: dict[str, list[ConfigEntry] | KafkaError] = {}
+        for result in response.results:
+            if result.error_code:
+                out[result.resource_name] = KafkaError.from_code(
+                    result.error_code, f"configs of {result.resource_name!r}", result.error_message)
+                continue
+            out[result.resource_name] = [
+                ConfigEntry(c.name, c.value, CONFIG_SOURCES.get(c.config_source, str(c.config_source)),
+                            c.read_only, c.is_sensitive, c.config_source == 5 or c.is_default,
+                            [(s.name, s.value, CONFIG_SOURCES.get(s.source, str(s.source))) for s in c.synonyms])
+                for c in sorted(result.configs, key=lambda c: c.name)
+            ]
+        return out
+
+    async def alter_configs(self, resource_type: int, name: str, *, set_configs: Mapping[str, str] | None = None,
+                            delete: Iterable[str] = (), validate_only: bool = False) -> None:
+        """Set and delete config overrides; IncrementalAlterConfigs when the broker has it.
+
+        Without it, AlterConfigs replaces every override at once, so the current overrides are
+        read first and sent back with the change applied.
+        """
+        set_configs = dict(set_configs or {})
+        deleted = list(delete)
+        if self.cluster.version(INCREMENTAL_ALTER_CONFIGS) < 0:
+            await self.cluster.any_connection()
+        if self.cluster.version(INCREMENTAL_ALTER_CONFIGS) >= 0:
+            configs = [IncrementalConfig(k, SET, v) for k, v in set_configs.items()]
+            configs += [IncrementalConfig(k, DELETE, None) for k in deleted]
+            request: Any = IncrementalAlterConfigsRequest(
+                [IncrementalResource(resource_type, name, configs)], validate_only)
+        else:
+            current = (await self.describe_configs(resource_type, [name], include_synonyms=False))[name]
+            if isinstance(current, KafkaError):
+                raise current
+            overrides = {c.name: c.value for c in current if c.source in ("topic", "dynamic-broker") and
+                         c.value is not None}
+            overrides.update(set_configs)
+            for key in deleted:
+                overrides.pop(key, None)
+            request = AlterConfigsRequest(
+                [AlterConfigsResource(resource_type, name, [AlterableConfig(k, v) for k, v in overrides.items()])],
+                validate_only)
+        response = await self._for_resource(resource_type, request, name=name)
+        for r in response.responses:
+            check(r.error_code, f"altering configs of {r.resource_name!r}", r.error_message)
+
+    async def _for_resource(self, resource_type: int, request: Any, name: str | None = None) -> Any:
+        async def attempt() -> Any:
+            if resource_type == RESOURCE_BROKER and name is not None and name.isdigit():
+                return await self.cluster.send(int(name), request)
+            return await self.cluster.send_any(request)
+
+        return await self.cluster.retry(attempt, what=type(request).__name__)
+
+    # ---- offsets and records -------------------------------------------------------------------
+    async def list_offsets(self, specs: Mapping[TopicPartition, int]) -> dict[TopicPartition, OffsetAndTimestamp]:
+        """Offsets by spec (EARLIEST, LATEST, MAX_TIMESTAMP or a timestamp in ms), one request per leader.
+
+        A timestamp later than every record gives offset -1.
+        """
+        results: dict[TopicPartition, OffsetAndTimestamp] = {}
+
+        async def for_leader(node: int, partitions: list[TopicPartition]) -> None:
+            by_topic: dict[str, list[ListOffsetsPartition]] = {}
+            for tp in partitions:
+                by_topic.setdefault(tp.topic, []).append(ListOffsetsPartition(tp.partition, -1, specs[tp], 1))
+            request = ListOffsetsRequest(replica_id=-1, isolation_level=0,
+                                         topics=[ListOffsetsTopic(t, ps) for t, ps in by_topic.items()])
+            response = await self.cluster.send(node, request)
+            for t in response.topics:
+                for p in t.partitions:
+                    tp = TopicPartition(t.name, p.partition_index)
+                    check(p.error_code, f"offsets of {tp}")
+                    offset = p.offset if p.offset != -1 or not p.old_style_offsets else p.old_style_offsets[0]
+                    results[tp] = OffsetAndTimestamp(offset, p.timestamp, p.leader_epoch)
+
+        await self._per_leader(list(specs), for_leader, "ListOffsets")
+        return results
+
+    async def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: o.offset for tp, o in (await self.list_offsets(dict.fromkeys(partitions, LATEST))).items()}
+
+    async def delete_records(self, before: Mapping[TopicPartition, int], *,
+                             timeout_s: float = 30.0) -> dict[TopicPartition, int]:
+        """Move each partition's log start to the offset (-1: the end); returns the new log starts."""
+        results: dict[TopicPartition, int] = {}
+
+        async def for_leader(node: int, partitions: list[TopicPartition]) -> None:
+            by_topic: dict[str, list[DeleteRecordsPartition]] = {}
+            for tp in partitions:
+                by_topic.setdefault(tp.topic, []).append(DeleteRecordsPartition(tp.partition, before[tp]))
+            request = DeleteRecordsRequest([DeleteRecordsTopic(t, ps) for t, ps in by_topic.items()],
+                                           int(timeout_s * 1000))
+            response = await self.cluster.send(node, request)
+            for t in response.topics:
+                for p in t.partitions:
+                    tp = TopicPartition(t.name, p.partition_index)
+                    check(p.error_code, f"deleting records of {tp}")
+                    results[tp] = p.low_watermark
+
+        await self._per_leader(list(before), for_leader, "DeleteRecords")
+        return results
+
+    async def _per_leader(self, partitions: list[TopicPartition], send: Any, what: str) -> None:
+        """Run `send(node, partitions)` for every leader at once; retry the ones whose leader moved."""
+        remaining = list(partitions)
+
+        async def attempt() -> None:
+            nonlocal remaining
+            by_leader = await self.cluster.leaders(remaining)
+            outcomes = await asyncio.gather(*(send(node, tps) for node, tps in by_leader.items()),
+                                            return_exceptions=True)
+            failed: list[TopicPartition] = []
+            first_error: BaseException | None = None
+            for (_, tps), outcome in zip(by_leader.items(), outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    failed.extend(tps)
+                    first_error = first_error or outcome
+            remaining = failed
+            if first_error is not None:
+                raise first_error
+
+        await self.cluster.retry(attempt, what=what)
+
+    # ---- groups --------------------------------------------------------------------------------
+    async def list_groups(self, states: Iterable[str] = ()) -> list[GroupListing]:
+        """Groups on every broker (ListGroups asks one broker about the groups it coordinates)."""
+        await self.cluster.refresh_metadata([])
+        wanted = [s for s in states]
+        request = ListGroupsRequest(states_filter=wanted)
+
+        async def ask(node: int) -> list[GroupListing]:
+            async def attempt() -> list[GroupListing]:
+                response = await self.cluster.send(node, request)
+                check(response.error_code, f"listing groups on broker {node}")
+                return [GroupListing(g.group_id, g.protocol_type, g.group_state) for g in response.groups]
+
+            return await self.cluster.retry(attempt, what="ListGroups")
+
+        found = await asyncio.gather(*(ask(n) for n in self.cluster.brokers))
+        listing = [g for per_broker in found for g in per_broker]
+        if wanted and self.cluster.version(16) < 4:  # old brokers ignore the filter
+            lowered = {s.lower() for s in wanted}
+            listing = [g for g in listing if g.state.lower() in lowered]
+        return sorted(listing, key=lambda g: g.group_id)
+
+    async def describe_groups(self, group_ids: Iterable[str]) -> dict[str, GroupDescription | KafkaError]:
+        results: dict[str, GroupDescription | KafkaError] = {}
+
+        async def for_coordinator(node: int, groups: list[str]) -> None:
+            response = await self.cluster.send(node, DescribeGroupsRequest(groups))
+            for g in response.groups:
+                error = ErrorCode.of(g.error_code)
+                if error in COORDINATOR_MOVED:
+                    self.cluster.forget_coordinator(g.group_id)
+                    raise KafkaError.from_code(g.error_code, f"group {g.group_id!r}")
+                if g.error_code:
+                    results[g.group_id] = KafkaError.from_code(g.error_code, f"group {g.group_id!r}")
+                    continue
+                members = []
+                for m in g.members:
+                    topics, assigned = _decode_member(g.protocol_type, m.member_metadata, m.member_assignment)
+                    members.append(MemberDescription(m.member_id, m.group_instance_id, m.client_id, m.client_host,
+                                                     assigned, topics))
+                results[g.group_id] = GroupDescription(g.group_id, g.group_state, g.protocol_type, g.protocol_data,
+                                                       members, node)
+
+        await self._per_coordinator(list(group_ids), for_coordinator, "DescribeGroups")
+        return results
+
+    async def delete_groups(self, group_ids: Iterable[str]) -> dict[str, KafkaError | None]:
+        results: dict[str, KafkaError | None] = {}
+
+        async def for_coordinator(node: int, groups: list[str]) -> None:
+            response = await self.cluster.send(node, DeleteGroupsRequest(groups))
+            for r in response.results:
+                if ErrorCode.of(r.error_code) in COORDINATOR_MOVED:
+                    self.cluster.forget_coordinator(r.group_id)
+                    raise KafkaError.from_code(r.error_code, f"group {r.group_id!r}")
+                results[r.group_id] = _error(r.error_code, f"deleting group {r.group_id!r}")
+
+        await self._per_coordinator(list(group_ids), for_coordinator, "DeleteGroups")
+        return results
+
+    async def list_group_offsets(
+        self, groups: Iterable[str] | Mapping[str, Iterable[TopicPartition] | None]
+    ) -> dict[str, dict[TopicPartition, OffsetAndMetadata]]:
+        """Committed offsets of many groups: one OffsetFetch per coordinator (v8+), else one per group.
+
+        Partitions without a committed offset are left out.
+        """
+        wanted: dict[str, list[TopicPartition] | None] = (
+            {g: (None if tps is None else list(tps)) for g, tps in groups.items()} if isinstance(groups, Mapping)
+            else dict.fromkeys(groups)
+        )
+        results: dict[str, dict[TopicPartition, OffsetAndMetadata]] = {}
+
+        async def for_coordinator(node: int, group_ids: list[str]) -> None:
+            connection = await self.cluster.connection(node)
+            if connection.supports(OFFSET_FETCH, 8):
+                request = OffsetFetchRequest(groups=[
+                    OffsetFetchRequestGroup(g, topics=None if wanted[g] is None else _fetch_topics(wanted[g]))
+                    for g in group_ids
+                ])
+                response = await connection.request(request)
+                for g in response.groups:
+                    self._check_group(g.group_id, g.error_code)
+                    results[g.group_id] = {
+                        TopicPartition(t.name, p.partition_index): OffsetAndMetadata(
+                            p.committed_offset, p.metadata or "", p.committed_leader_epoch)
+                        for t in g.topics for p in t.partitions if p.committed_offset >= 0 and not p.error_code
+                    }
+                return
+            for group in group_ids:
+                tps = wanted[group]
+                single = OffsetFetchRequest(group_id=group, topics=None if tps is None else [
+                    OffsetFetchRequestTopic(t.name, t.partition_indexes) for t in _fetch_topics(tps)])
+                response = await connection.request(single)
+                self._check_group(group, response.error_code)
+                results[group] = {
+                    TopicPartition(t.name, p.partition_index): OffsetAndMetadata(
+                        p.committed_offset, p.metadata or "", p.committed_leader_epoch)
+                    for t in response.topics for p in t.partitions if p.committed_offset >= 0 and not p.error_code
+                }
+
+        await self._per_coordinator(list(wanted), for_coordinator, "OffsetFetch")
+        return results
+
+    def _check_group(self, group: str, code: int) -> None:
+        if ErrorCode.of(code) in COORDINATOR_MOVED:
+            self.cluster.forget_coordinator(group)
+        check(code, f"offsets of group {group!r}")
+
+    async def alter_group_offsets(self, group_id: str,
+                                  offsets: Mapping[TopicPartition, int | OffsetAndMetadata]) -> dict[TopicPartition,
+                                                                                                    KafkaError | None]:
+        """Commit offsets for a group from outside it (the group must have no active members)."""
+        by_topic: dict[str, list[OffsetCommitRequestPartition]] = {}
+        for tp, value in offsets.items():
+            meta = value if isinstance(value, OffsetAndMetadata) else OffsetAndMetadata(value)
+            by_topic.setdefault(tp.topic, []).append(
+                OffsetCommitRequestPartition(tp.partition, meta.offset, meta.leader_epoch, -1, meta.metadata))
+        request = OffsetCommitRequest(group_id, -1, "", None, -1,
+                                      [OffsetCommitRequestTopic(t, ps) for t, ps in by_topic.items()])
+        results: dict[TopicPartition, KafkaError | None] = {}
+
+        async def for_coordinator(node: int, _groups: list[str]) -> None:
+            response = await self.cluster.send(node, request)
+            for t in response.topics:
+                for p in t.partitions:
+                    if ErrorCode.of(p.error_code) in COORDINATOR_MOVED:
+                        self.cluster.forget_coordinator(group_id)
+                        raise KafkaError.from_code(p.error_code, f"group {group_id!r}")
+                    tp = TopicPartition(t.name, p.partition_index)
+                    results[tp] = _error(p.error_code, f"committing {tp} for group {group_id!r}")
+
+        await self._per_coordinator([group_id], for_coordinator, "OffsetCommit")
+        return results
+
+    async def delete_group_offsets(self, group_id: str,
+                                   partitions: Iterable[TopicPartition]) -> dict[TopicPartition, KafkaError | None]:
+        by_topic: dict[str, list[OffsetDeleteRequestPartition]] = {}
+        for tp in partitions:
+            by_topic.setdefault(tp.topic, []).append(OffsetDeleteRequestPartition(tp.partition))
+        request = OffsetDeleteRequest(group_id, [OffsetDeleteRequestTopic(t, ps) for t, ps in by_topic.items()])
+        results: dict[TopicPartition, KafkaError | None] = {}
+
+        async def for_coordinator(node: int, _groups: list[str]) -> None:
+            response = await self.cluster.send(node, request)
+            self._check_group(group_id, response.error_code)
+            for t in response.topics:
+                for p in t.partitions:
+                    tp = TopicPartition(t.name, p.partition_index)
+                    results[tp] = _error(p.error_code, f"deleting the offset of {tp} for group {group_id!r}")
+
+        await self._per_coordinator([group_id], for_coordinator, "OffsetDelete")
+        return results
+
+    async def _per_coordinator(self, group_ids: list[str], send: Any, what: str) -> None:
+        remaining = list(dict.fromkeys(group_ids))
+
+        async def attempt() -> None:
+            nonlocal remaining
+            coordinators = await self.cluster.coordinators(remaining)
+            by_node: dict[int, list[str]] = {}
+            for group, node in coordinators.items():
+                by_node.setdefault(node, []).append(group)
+            outcomes = await asyncio.gather(*(send(node, groups) for node, groups in by_node.items()),
+                                            return_exceptions=True)
+            failed: list[str] = []
+            first_error: BaseException | None = None
+            for (_node, groups), outcome in zip(by_node.items(), outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    failed.extend(groups)
+                    if isinstance(outcome, KafkaError) and outcome.retriable:
+                        for g in groups:
+                            self.cluster.forget_coordinator(g)
+                    first_error = first_error or outcome
+            remaining = failed
+            if first_error is not None:
+                raise first_error
+
+        await self.cluster.retry(attempt, what=what)
+
+    async def group_lag(self, group_ids: Iterable[str]) -> dict[str, dict[TopicPartition, PartitionLag]]:
+        """Committed offset, log start and log end per partition for many groups.
+
+        One OffsetFetch per coordinator for every group at once, then one ListOffsets per leader
+        for the latest offsets and one for the earliest: a handful of round trips per broker,
+        however many groups and partitions there are.
+        """
+        committed = await self.list_group_offsets(list(group_ids))
+        partitions = sorted({tp for offsets in committed.values() for tp in offsets})
+        if not partitions:
+            return {g: {} for g in committed}
+        ends, starts = await asyncio.gather(
+            self.list_offsets(dict.fromkeys(partitions, LATEST)),
+            self.list_offsets(dict.fromkeys(partitions, -2)),
+        )
+        return {
+            g: {tp: PartitionLag(o.offset, ends[tp].offset, starts[tp].offset) for tp, o in sorted(offsets.items())}
+            for g, offsets in committed.items()
+        }
+
+    # ---- log dirs --------------------------------------------------------------------------------
+    async def describe_log_dirs(self, brokers: Iterable[int] | None = None) -> dict[int, list[LogDirDescription]]:
+        await self.cluster.refresh_metadata([])
+        nodes = list(self.cluster.brokers) if brokers is None else list(brokers)
+
+        async def ask(node: int) -> list[LogDirDescription]:
+            response = await self.cluster.send(node, DescribeLogDirsRequest(topics=None))
+            check(response.error_code, f"log dirs of broker {node}")
+            return [
+                LogDirDescription(
+                    r.log_dir, _error(r.error_code, f"log dir {r.log_dir}"),
+                    {TopicPartition(t.name, p.partition_index): p.partition_size
+                     for t in r.topics for p in t.partitions},
+                    r.total_bytes, r.usable_bytes,
+                )
+                for r in response.results
+            ]
+
+        described = await asyncio.gather(*(ask(n) for n in nodes))
+        return dict(zip(nodes, described, strict=True))
+
+
+def _fetch_topics(partitions: list[TopicPartition] | None) -> list[OffsetFetchRequestTopics]:
+    by_topic: dict[str, list[int]] = {}
+    for tp in partitions or []:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return [OffsetFetchRequestTopics(t, ps) for t, ps in by_topic.items()]
