@@ -227,28 +227,65 @@ class RecordBatch:
             raise CorruptRecordError(f"unknown control record type {kind}") from None
 
 
-def _encode_record(buf: bytearray, record: Record, offset_delta: int, timestamp_delta: int) -> None:
-    body = bytearray(b"\x00")  # attributes: unused, always 0
-    body += w.zigzag_varlong(timestamp_delta)
-    body += w.zigzag_varint(offset_delta)
-    for blob in (record.key, record.value):
-        if blob is None:
-            body += b"\x01"  # zigzag(-1)
+#: Zigzag varints of the small non-negative numbers that fill every record: deltas and lengths.
+_ZIGZAG_SMALL = [w.zigzag_varint(n) for n in range(16384)]
+_NULL = b"\x01"  # zigzag(-1): a null key, value or header value
+_NO_HEADERS = b"\x00"
+
+
+def _zigzag(n: int) -> bytes:
+    return _ZIGZAG_SMALL[n] if 0 <= n < 16384 else w.zigzag_varlong(n)
+
+
+def _encode_records(records: Sequence[Record], timestamps: list[int], base_offset: int) -> tuple[list[bytes], int]:
+    """The records' bytes as pieces to join, and the last offset delta.
+
+    Built with table look-ups because this is the producer's hot path.
+    """
+    small = _ZIGZAG_SMALL
+    base_timestamp = timestamps[0]
+    out: list[bytes] = []
+    offset_delta = -1
+    for record, timestamp in zip(records, timestamps, strict=True):
+        offset_delta = offset_delta + 1 if record.offset is None else record.offset - base_offset
+        if offset_delta < 0:
+            raise EncodeError("record offsets must not precede the batch's base offset")
+        delta = timestamp - base_timestamp
+        key, value = record.key, record.value
+        parts = [
+            b"\x00",  # attributes: unused, always 0
+            small[delta] if 0 <= delta < 16384 else w.zigzag_varlong(delta),
+            small[offset_delta] if offset_delta < 16384 else _zigzag(offset_delta),
+        ]
+        if key is None:
+            parts.append(_NULL)
         else:
-            body += w.zigzag_varint(len(blob))
-            body += blob
-    body += w.zigzag_varint(len(record.headers))
-    for name, value in record.headers:
-        raw = name.encode()
-        body += w.zigzag_varint(len(raw))
-        body += raw
+            parts.append(small[len(key)] if len(key) < 16384 else _zigzag(len(key)))
+            parts.append(key)
         if value is None:
-            body += b"\x01"
+            parts.append(_NULL)
         else:
-            body += w.zigzag_varint(len(value))
-            body += value
-    buf += w.zigzag_varint(len(body))
-    buf += body
+            parts.append(small[len(value)] if len(value) < 16384 else _zigzag(len(value)))
+            parts.append(value)
+        headers = record.headers
+        if not headers:
+            parts.append(_NO_HEADERS)
+        else:
+            parts.append(_zigzag(len(headers)))
+            for name, header_value in headers:
+                raw = name.encode()
+                parts.append(_zigzag(len(raw)))
+                parts.append(raw)
+                if header_value is None:
+                    parts.append(_NULL)
+                else:
+                    parts.append(_zigzag(len(header_value)))
+                    parts.append(header_value)
+        body = b"".join(parts)
+        size = len(body)
+        out.append(small[size] if size < 16384 else _zigzag(size))
+        out.append(body)
+    return out, offset_delta
 
 
 def encode_batch(
@@ -270,14 +307,8 @@ def encode_batch(
     now = int(time.time() * 1000)
     timestamps = [now if r.timestamp is None else r.timestamp for r in records]
     base_timestamp = timestamps[0]
-    body = bytearray()
-    offset_delta = -1
-    for record, timestamp in zip(records, timestamps, strict=True):
-        offset_delta = offset_delta + 1 if record.offset is None else record.offset - base_offset
-        if offset_delta < 0:
-            raise EncodeError("record offsets must not precede the batch's base offset")
-        _encode_record(body, record, offset_delta, timestamp - base_timestamp)
-    payload = compress(compression, bytes(body))
+    pieces, offset_delta = _encode_records(records, timestamps, base_offset)
+    payload = compress(compression, b"".join(pieces))
     attributes = int(compression) | (int(timestamp_type) << 3)
     if transactional:
         attributes |= _TRANSACTIONAL_BIT
