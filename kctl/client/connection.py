@@ -100,7 +100,7 @@ class BrokerConnection(asyncio.BufferedProtocol):
         except TimeoutError:
             raise ConnectionFailed(connection.address, f"no answer within {config.connect_timeout_s:g}s") from None
         except OSError as exc:
-            reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
+            reason = os.strerror(exc.errno) if exc.errno else exc.strerror or str(exc)
             raise ConnectionFailed(connection.address, reason) from None
         try:
             connection._move(ConnectionState.NEGOTIATING)
@@ -151,13 +151,13 @@ class BrokerConnection(asyncio.BufferedProtocol):
 
     def send(self, body: Any, *, version: int | None = None, timeout: float | None = None) -> asyncio.Future[Any]:
         """Send now; the returned future resolves with the response."""
+        if self.state is ConnectionState.CLOSED or self._transport is None:
+            raise self._closed_error or ConnectionFailed(self.address, "connection is closed")
         spec = API_BY_REQUEST_TYPE[type(body)]
         if version is None:
             version = self.versions.get(spec.key, -1)
             if version < 0:
                 raise UnsupportedVersion(spec.name, self.address)
-        if self.state is ConnectionState.CLOSED or self._transport is None:
-            raise self._closed_error or ConnectionFailed(self.address, "connection is closed")
         loop = asyncio.get_running_loop()
         correlation_id, data = self._conn.send_request(body, version)
         future: asyncio.Future[Any] = loop.create_future()

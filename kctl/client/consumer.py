@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from kctl.protocol.errors import ErrorCode, ProtocolError
 from kctl.protocol.messages.fetch import FetchPartition, FetchRequest, FetchTopic
@@ -25,18 +26,26 @@ from kctl.protocol.messages.offset_commit import (
     OffsetCommitRequestPartition,
     OffsetCommitRequestTopic,
 )
-from kctl.protocol.records import decode_batches
+from kctl.protocol.records import batch_payload, decode_record_fields, iter_batch_headers
 
 from .admin import Admin
 from .assignors import Assignor, assignor
 from .cluster import COORDINATOR_MOVED, STALE_METADATA, Cluster
 from .errors import KafkaError
 from .group import GroupMember
-from .types import EARLIEST, LATEST, ConsumerRecord, OffsetAndMetadata, TopicPartition
+from .types import EARLIEST, LATEST, ConsumerRecord, OffsetAndMetadata, RecordOrigin, TopicPartition
 
 log = logging.getLogger("kctl.client.consumer")
 
 _RESETS = {"earliest": EARLIEST, "latest": LATEST, "none": None}
+
+
+class RebalanceListener(Protocol):
+    """Told when partitions are taken away (after the automatic commit) and handed over."""
+
+    async def on_partitions_revoked(self, partitions: set[TopicPartition]) -> None: ...
+
+    async def on_partitions_assigned(self, partitions: set[TopicPartition]) -> None: ...
 
 
 class CommitFailed(KafkaError):
@@ -76,6 +85,7 @@ class Consumer:
         assignors: Sequence[str | Assignor] = ("range", "cooperative-sticky"),
         check_crcs: bool = True,
         metadata_refresh_s: float = 30.0,
+        listener: RebalanceListener | None = None,
     ) -> None:
         if auto_offset_reset not in _RESETS:
             raise KafkaError(f"auto_offset_reset must be earliest, latest or none, not {auto_offset_reset!r}")
@@ -97,6 +107,7 @@ class Consumer:
         self.assignors = [assignor(a) if isinstance(a, str) else a for a in assignors]
         self.check_crcs = check_crcs
         self.metadata_refresh_s = metadata_refresh_s
+        self.listener = listener
         self.admin = Admin(cluster)
         self.member: GroupMember | None = None
         self._partitions: dict[TopicPartition, _Partition] = {}
@@ -237,6 +248,8 @@ class Consumer:
                 await self._commit_consumed(partitions)
             except KafkaError as exc:
                 log.warning("commit before giving up %d partition(s) failed: %s", len(partitions), exc)
+        if self.listener is not None:
+            await self.listener.on_partitions_revoked(set(partitions))
         for tp in partitions:
             self._drop(tp)
 
@@ -244,6 +257,8 @@ class Consumer:
         for tp in partitions:
             self._partitions.setdefault(tp, _Partition())
         self._fetch_wake.set()
+        if self.listener is not None:
+            await self.listener.on_partitions_assigned(set(partitions))
 
     def _drop(self, tp: TopicPartition) -> None:
         state = self._partitions.pop(tp, None)
@@ -364,8 +379,8 @@ class Consumer:
             for tp, state in self._partitions.items():
                 if state.paused or state.position is None or state.fetching or state.error is not None:
                     continue
-                if state.buffered_bytes >= self.max_partition_fetch_bytes:
-                    continue
+                if state.buffered_bytes >= 2 * self.max_partition_fetch_bytes:
+                    continue  # one fetch's worth may wait in the buffer while the next is on its way
                 info = self.cluster.topics.get(tp.topic)
                 partition = info.partitions.get(tp.partition) if info is not None else None
                 if partition is None or partition.leader < 0:
@@ -448,30 +463,29 @@ class Consumer:
             self._fetch_wake.set()
 
     def _append(self, tp: TopicPartition, state: _Partition, raw: bytes) -> bool:
-        try:
-            batches = decode_batches(raw, verify_crc=self.check_crcs)
-        except ProtocolError as exc:
-            state.error = KafkaError(f"{tp}: corrupt record batch at offset {state.position}: {exc}",
-                                     ErrorCode.CORRUPT_MESSAGE, retriable=False)
-            return True
         position = state.position if state.position is not None else 0
         topic, partition = tp
         buffer = state.buffer
         added = 0
-        for batch in batches:
-            header = batch.header
-            if header.next_offset <= position:
-                continue
-            if not header.is_control:
-                ts_type = 1 if header.timestamp_type else 0
-                epoch = header.partition_leader_epoch
-                for r in batch.records:
-                    offset = r.offset if r.offset is not None else 0
-                    if offset >= position:
-                        buffer.append(ConsumerRecord(topic, partition, offset, r.timestamp or 0, ts_type, r.key,
-                                                     r.value, r.headers, epoch))
-                        added += 1
-            position = header.next_offset
+        try:
+            for pos, header in iter_batch_headers(raw):
+                if header.next_offset <= position:
+                    continue
+                if not header.is_control:
+                    header, payload = batch_payload(raw, pos, verify_crc=self.check_crcs)
+                    origin = RecordOrigin(topic, partition, 1 if header.timestamp_type else 0,
+                                          header.partition_leader_epoch)
+                    records = decode_record_fields(payload, header, origin, ConsumerRecord)
+                    if header.base_offset < position:  # the fetch started inside this batch
+                        records = [r for r in records if r.offset >= position]
+                    buffer.extend(records)
+                    added += len(records)
+                position = header.next_offset
+        except ProtocolError as exc:
+            state.error = KafkaError(f"{tp}: corrupt record batch at offset {position}: {exc}",
+                                     ErrorCode.CORRUPT_MESSAGE, retriable=False)
+            state.position = position
+            return True
         state.position = position
         size = len(raw)
         state.buffered_bytes += size
@@ -538,6 +552,12 @@ class Consumer:
                 self._buffered_bytes -= state.buffered_bytes
                 state.buffered_bytes = 0
                 self._fetch_wake.set()
+            elif state.buffered_bytes >= self.max_partition_fetch_bytes:
+                # Roughly what was handed out, so the next fetch can start before the buffer runs dry.
+                handed = state.buffered_bytes * len(records) // (len(records) + len(buffer))
+                state.buffered_bytes -= handed
+                self._buffered_bytes -= handed
+                self._fetch_wake.set()
         return out
 
     async def getone(self) -> ConsumerRecord:
@@ -559,9 +579,9 @@ class Consumer:
     # ---- commits -----------------------------------------------------------------------------------------
     async def commit(self, offsets: Mapping[TopicPartition, int | OffsetAndMetadata] | None = None) -> None:
         """Commit `offsets` (the next offset to read), or everything handed out so far."""
-        self._check()
         if not self.group_id:
             raise KafkaError("commit() needs a group_id")
+        self._check()
         if offsets is None:
             await self._commit_consumed()
             return

@@ -194,14 +194,22 @@ class Producer:
         batch.size += size
         self._buffered += size
         if batch.size >= self.batch_size:
-            batch.sealed = True
+            self._seal(batch)
             del self._open[tp]
-            self._wake.set()
         return future
+
+    def _seal(self, batch: _Batch) -> None:
+        """A full batch: ready to go, and keyless records move on to another partition."""
+        batch.sealed = True
+        assert self._wake is not None
+        self._wake.set()
+        info = self.cluster.topics.get(batch.tp.topic)
+        if info is not None:
+            self._sticky.batch_sent(batch.tp.topic, batch.tp.partition, len(info.partitions))
 
     def _new_batch(self, tp: TopicPartition, full: _Batch | None) -> _Batch:
         if full is not None:
-            full.sealed = True
+            self._seal(full)
         now = self._loop.time()
         batch = _Batch(tp, now, now + self.delivery_timeout_s)
         self._open[tp] = batch
@@ -284,9 +292,16 @@ class Producer:
                 if leader is None:
                     self._refresh_metadata()
                     continue
+                if not batch.sealed and not self._flushing and self._in_flight_per_node.get(leader, 0):
+                    continue  # a part-filled batch waits while its broker is busy (see below)
                 ready.setdefault(leader, []).append(batch)
             for node, batches in ready.items():
-                if self._in_flight_per_node.get(node, 0) >= self.max_in_flight:
+                busy = self._in_flight_per_node.get(node, 0)
+                if busy >= self.max_in_flight:
+                    continue
+                if busy and not self._flushing and sum(b.size for b in batches) < self.max_request_size:
+                    # While a broker is busy, batches gather until they fill a request: under load
+                    # requests stay large, and an idle broker still gets each batch at once.
                     continue
                 taken: list[_Batch] = []
                 size = 0
@@ -296,7 +311,7 @@ class Producer:
                     self._queues[batch.tp].popleft()
                     if self._open.get(batch.tp) is batch:
                         del self._open[batch.tp]
-                        batch.sealed = True
+                        self._seal(batch)  # left on linger
                     if batch.encoded is None:
                         self._encode(batch)
                     self._in_flight_batches.setdefault(batch.tp, []).append(batch)
@@ -340,9 +355,7 @@ class Producer:
             self._next_sequence[tp] = (sequence + len(batch.records)) % _SEQUENCE_LIMIT
         batch.encoded = encode_batch(batch.records, compression=self.compression, producer_id=self.producer_id,
                                      producer_epoch=self.producer_epoch, base_sequence=batch.base_sequence)
-        info = self.cluster.topics.get(tp.topic)
-        if info is not None:
-            self._sticky.batch_sent(tp.topic, tp.partition, len(info.partitions))
+
 
     async def _produce(self, node: int, batches: list[_Batch]) -> None:
         by_topic: dict[str, list[PartitionProduceData]] = {}

@@ -57,17 +57,45 @@ class RecordMetadata:
     timestamp: int  # -1 unless the topic stamps log-append time
 
 
-@dataclass(slots=True)
-class ConsumerRecord:
+@dataclass(frozen=True, slots=True)
+class RecordOrigin:
+    """What every record of one fetched batch shares."""
+
     topic: str
     partition: int
+    timestamp_type: int  # 0 create time, 1 log-append time
+    leader_epoch: int
+
+
+class ConsumerRecord(NamedTuple):
+    """A record as the consumer hands it out. Records without headers share one empty list.
+
+    The fields are the decoder's rows (see `decode_record_fields`); the batch-wide ones live
+    in `origin` and read as attributes too.
+    """
+
     offset: int
     timestamp: int
-    timestamp_type: int  # 0 create time, 1 log-append time
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes | None]]
-    leader_epoch: int = -1
+    origin: RecordOrigin
+
+    @property
+    def topic(self) -> str:
+        return self.origin.topic
+
+    @property
+    def partition(self) -> int:
+        return self.origin.partition
+
+    @property
+    def timestamp_type(self) -> int:
+        return self.origin.timestamp_type
+
+    @property
+    def leader_epoch(self) -> int:
+        return self.origin.leader_epoch
 
 
 class OffsetAndMetadata(NamedTuple):

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from struct import Struct
+from typing import Any
 
 from crc32c import crc32c
 
@@ -335,59 +336,147 @@ def encode_batch(
     return prefix[:ATTRIBUTES_OFFSET] + covered
 
 
-def _decode_records(data: bytes, header: BatchHeader) -> list[Record]:
-    records: list[Record] = []
+_NO_RECORD_HEADERS: list[tuple[str, bytes | None]] = []
+
+
+def decode_record_fields(
+    data: bytes, header: BatchHeader, tag: Any = None, row_type: type[tuple[Any, ...]] = tuple
+) -> list[Any]:
+    """The records of a decompressed batch payload as tuples: the consumer's hot path.
+
+    Each row is `(offset, timestamp, key, value, headers, tag)`, built directly as `row_type`
+    (a tuple subclass such as a NamedTuple), so a caller gets its own record type without a
+    second object per record; `tag` is whatever the caller wants every row of the batch to
+    carry. Varints of one or two bytes (nearly every length and delta) are read with table
+    look-ups; longer ones go through the general reader. Records without headers share one
+    empty list: do not mutate it.
+    """
+    try:
+        return _decode_fields(data, header, tag, row_type)
+    except IndexError:
+        raise CorruptRecordError("record runs past the end of its batch") from None
+
+
+#: Zigzag decoding of every one- and two-byte varint's raw value (7 and 14 bits).
+_UNZIGZAG = [(raw >> 1) ^ -(raw & 1) for raw in range(1 << 14)]
+
+
+def _decode_fields(data: bytes, header: BatchHeader, tag: Any, row_type: type[tuple[Any, ...]]) -> list[Any]:
+    out: list[Any] = []
+    new = tuple.__new__
     o = 0
     end = len(data)
     base_offset, base_timestamp = header.base_offset, header.base_timestamp
-    log_append = header.timestamp_type is TimestampType.LOG_APPEND_TIME
+    # With log-append time every record carries the batch's timestamp, whatever its delta says.
+    log_append_time = header.max_timestamp if header.timestamp_type is TimestampType.LOG_APPEND_TIME else None
     read_varint, read_varlong = w.read_varint, w.read_varlong
+    no_headers = _NO_RECORD_HEADERS
+    unzigzag = _UNZIGZAG
+    append = out.append
     for _ in range(header.records_count):
-        length, o = read_varint(data, o)
+        # Each varint: one byte, two bytes (table look-ups), or the general reader.
+        b = data[o]
+        if b < 0x80:
+            length = unzigzag[b]
+            o += 1
+        elif data[o + 1] < 0x80:
+            length = unzigzag[(b & 0x7F) | (data[o + 1] << 7)]
+            o += 2
+        else:
+            length, o = read_varint(data, o)
         record_end = o + length
         if length < 0 or record_end > end:
             raise CorruptRecordError("record runs past the end of its batch")
-        o += 1  # attributes
-        timestamp_delta, o = read_varlong(data, o)
-        offset_delta, o = read_varint(data, o)
-        key_len, o = read_varint(data, o)
-        if key_len >= 0:
-            key: bytes | None = data[o : o + key_len]
-            o += key_len
+        b = data[o + 1]  # past the attributes byte
+        if b < 0x80:
+            timestamp_delta = unzigzag[b]
+            o += 2
+        elif data[o + 2] < 0x80:
+            timestamp_delta = unzigzag[(b & 0x7F) | (data[o + 2] << 7)]
+            o += 3
         else:
-            key = None
-        value_len, o = read_varint(data, o)
+            timestamp_delta, o = read_varlong(data, o + 1)
+        b = data[o]
+        if b < 0x80:
+            offset_delta = unzigzag[b]
+            o += 1
+        elif data[o + 1] < 0x80:
+            offset_delta = unzigzag[(b & 0x7F) | (data[o + 1] << 7)]
+            o += 2
+        else:
+            offset_delta, o = read_varint(data, o)
+        b = data[o]
+        if b == 1:  # zigzag(-1): a null key
+            key: bytes | None = None
+            o += 1
+        else:
+            if b < 0x80:
+                key_len = unzigzag[b]
+                o += 1
+            else:
+                key_len, o = read_varint(data, o)
+            if key_len < 0:
+                raise CorruptRecordError("negative key length")
+            key = data[o : o + key_len]
+            o += key_len
+        b = data[o]
+        if b < 0x80:
+            value_len = unzigzag[b]
+            o += 1
+        elif data[o + 1] < 0x80:
+            value_len = unzigzag[(b & 0x7F) | (data[o + 1] << 7)]
+            o += 2
+        else:
+            value_len, o = read_varint(data, o)
         if value_len >= 0:
             value: bytes | None = data[o : o + value_len]
             o += value_len
         else:
             value = None
-        count, o = read_varint(data, o)
-        if count < 0 or count > record_end - o:
-            raise CorruptRecordError("record header count out of range")
-        headers: list[tuple[str, bytes | None]] = []
-        for _ in range(count):
-            name_len, o = read_varint(data, o)
-            if name_len < 0:
-                raise CorruptRecordError("record header with a null key")
-            try:
-                name = data[o : o + name_len].decode()
-            except UnicodeDecodeError:
-                raise CorruptRecordError("record header key is not UTF-8") from None
-            o += name_len
-            header_len, o = read_varint(data, o)
-            if header_len >= 0:
-                headers.append((name, data[o : o + header_len]))
-                o += header_len
-            else:
-                headers.append((name, None))
+        if data[o] == 0:  # no headers, the common case
+            o += 1
+            headers = no_headers
+        else:
+            count, o = read_varint(data, o)
+            if count < 0 or count > record_end - o:
+                raise CorruptRecordError("record header count out of range")
+            headers = []
+            for _ in range(count):
+                name_len, o = read_varint(data, o)
+                if name_len < 0:
+                    raise CorruptRecordError("record header with a null key")
+                try:
+                    name = data[o : o + name_len].decode()
+                except UnicodeDecodeError:
+                    raise CorruptRecordError("record header key is not UTF-8") from None
+                o += name_len
+                header_len, o = read_varint(data, o)
+                if header_len >= 0:
+                    headers.append((name, data[o : o + header_len]))
+                    o += header_len
+                else:
+                    headers.append((name, None))
         if o != record_end:
             raise CorruptRecordError("record length does not match its contents")
-        timestamp = header.max_timestamp if log_append else base_timestamp + timestamp_delta
-        records.append(Record(key, value, headers, timestamp, base_offset + offset_delta))
+        append(new(row_type, (base_offset + offset_delta, base_timestamp + timestamp_delta, key, value, headers, tag)))
     if o != end:
         raise CorruptRecordError("bytes left over after the batch's last record")
-    return records
+    if log_append_time is not None:  # rare: rebuild the rows with the batch's timestamp
+        out = [new(row_type, (r[0], log_append_time, *r[2:])) for r in out]
+    return out
+
+
+def _decode_records(data: bytes, header: BatchHeader) -> list[Record]:
+    return [Record(key, value, list(headers), timestamp, offset)
+            for offset, timestamp, key, value, headers, _ in decode_record_fields(data, header)]
+
+
+def batch_payload(data: bytes, offset: int = 0, *, verify_crc: bool = True) -> tuple[BatchHeader, bytes]:
+    """A batch's header and its decompressed records section, CRC-checked."""
+    header = read_batch_header(data, offset)
+    if verify_crc:
+        check_crc(data, offset, header)
+    return header, decompress(header.compression, data[offset + HEADER_SIZE : offset + header.size])
 
 
 def decode_batch(data: bytes, offset: int = 0, *, verify_crc: bool = True) -> RecordBatch:
@@ -417,10 +506,12 @@ __all__ = [
     "Record",
     "RecordBatch",
     "TimestampType",
+    "batch_payload",
     "check_crc",
     "compute_crc",
     "decode_batch",
     "decode_batches",
+    "decode_record_fields",
     "encode_batch",
     "iter_batch_headers",
     "peek_batch_header",
