@@ -57,9 +57,8 @@ class RecordMetadata:
     timestamp: int  # -1 unless the topic stamps log-append time
 
 
-@dataclass(frozen=True, slots=True)
-class RecordOrigin:
-    """What every record of one fetched batch shares."""
+class RecordOrigin(NamedTuple):
+    """What every record of one fetched batch shares (a tuple, so records stay untracked by the GC)."""
 
     topic: str
     partition: int
@@ -68,7 +67,7 @@ class RecordOrigin:
 
 
 class ConsumerRecord(NamedTuple):
-    """A record as the consumer hands it out. Records without headers share one empty list.
+    """A record as the consumer hands it out.
 
     The fields are the decoder's rows (see `decode_record_fields`); the batch-wide ones live
     in `origin` and read as attributes too.
@@ -78,7 +77,7 @@ class ConsumerRecord(NamedTuple):
     timestamp: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes | None]]
+    headers: tuple[tuple[str, bytes | None], ...]
     origin: RecordOrigin
 
     @property

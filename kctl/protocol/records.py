@@ -336,7 +336,7 @@ def encode_batch(
     return prefix[:ATTRIBUTES_OFFSET] + covered
 
 
-_NO_RECORD_HEADERS: list[tuple[str, bytes | None]] = []
+_NO_RECORD_HEADERS: tuple[tuple[str, bytes | None], ...] = ()
 
 
 def decode_record_fields(
@@ -348,8 +348,9 @@ def decode_record_fields(
     (a tuple subclass such as a NamedTuple), so a caller gets its own record type without a
     second object per record; `tag` is whatever the caller wants every row of the batch to
     carry. Varints of one or two bytes (nearly every length and delta) are read with table
-    look-ups; longer ones go through the general reader. Records without headers share one
-    empty list: do not mutate it.
+    look-ups; longer ones go through the general reader. Headers come as a tuple of (name,
+    value) pairs. Rows hold only immutable values, so the garbage collector stops tracking them
+    after its first look, which matters when a consumer buffers hundreds of thousands.
     """
     try:
         return _decode_fields(data, header, tag, row_type)
@@ -440,7 +441,7 @@ def _decode_fields(data: bytes, header: BatchHeader, tag: Any, row_type: type[tu
             count, o = read_varint(data, o)
             if count < 0 or count > record_end - o:
                 raise CorruptRecordError("record header count out of range")
-            headers = []
+            header_list: list[tuple[str, bytes | None]] = []
             for _ in range(count):
                 name_len, o = read_varint(data, o)
                 if name_len < 0:
@@ -452,10 +453,11 @@ def _decode_fields(data: bytes, header: BatchHeader, tag: Any, row_type: type[tu
                 o += name_len
                 header_len, o = read_varint(data, o)
                 if header_len >= 0:
-                    headers.append((name, data[o : o + header_len]))
+                    header_list.append((name, data[o : o + header_len]))
                     o += header_len
                 else:
-                    headers.append((name, None))
+                    header_list.append((name, None))
+            headers = tuple(header_list)
         if o != record_end:
             raise CorruptRecordError("record length does not match its contents")
         append(new(row_type, (base_offset + offset_delta, base_timestamp + timestamp_delta, key, value, headers, tag)))

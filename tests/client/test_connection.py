@@ -131,3 +131,70 @@ def test_connection_states_form_one_table() -> None:
     assert connection.state is ConnectionState.CLOSED
     with pytest.raises(ConnectionFailed):
         connection.send(MetadataRequest(topics=[]))
+
+
+async def test_tls_hook_carries_the_protocol_through_tls(kctl_broker: BrokerProcess) -> None:
+    """A TLS-terminating relay in front of the broker: the client's ssl_context does the rest."""
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    host, port = kctl_broker.bootstrap.split(":")
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True)
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=server_context)
+    tls_port = server.sockets[0].getsockname()[1]
+    try:
+        connection = await BrokerConnection.open("localhost", tls_port, ConnectionConfig(ssl_context=client_context))
+        response = await connection.request(MetadataRequest(topics=[]))
+        assert response.brokers and connection.versions[3] >= 1
+        connection.close()
+        untrusting = ConnectionConfig(ssl_context=ssl.create_default_context())
+        with pytest.raises(ConnectionFailed, match=f"localhost:{tls_port}"):  # a client that does not trust it
+            await BrokerConnection.open("localhost", tls_port, untrusting)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_retry_refreshes_stale_metadata_and_respects_the_deadline(cluster: Cluster) -> None:
+    from kctl.protocol.errors import ErrorCode
+
+    calls = []
+
+    async def flaky() -> str:
+        calls.append(cluster.metadata_at)
+        if len(calls) < 3:
+            raise KafkaError.from_code(ErrorCode.NOT_LEADER_OR_FOLLOWER.code, "produce")
+        return "done"
+
+    assert await cluster.retry(flaky, timeout_s=5) == "done"
+    assert calls[1] == 0.0  # the stale-metadata error made the cached metadata expire
+
+    async def never() -> None:
+        raise KafkaError.from_code(ErrorCode.COORDINATOR_NOT_AVAILABLE.code)
+
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(KafkaError, match="COORDINATOR_NOT_AVAILABLE"):
+        await cluster.retry(never, timeout_s=0.5)
+    assert 0.4 <= asyncio.get_running_loop().time() - started < 2
+
+    async def fatal() -> None:
+        raise KafkaError.from_code(ErrorCode.INVALID_CONFIG.code)
+
+    with pytest.raises(KafkaError, match="INVALID_CONFIG"):
+        await cluster.retry(fatal, timeout_s=10)

@@ -18,7 +18,9 @@ from .conftest import TansuProcess, eventually, unique
 QUICK_GROUP = {"session_timeout_ms": 3000, "heartbeat_interval_ms": 200, "auto_offset_reset": "earliest"}
 
 
-async def fill(cluster: Cluster, topic: str, partitions: int, per_partition: int, *, start_ms: int | None = None) -> None:
+async def fill(
+    cluster: Cluster, topic: str, partitions: int, per_partition: int, *, start_ms: int | None = None
+) -> None:
     await Admin(cluster).create_topics([NewTopic(topic, partitions)])
     async with Producer(cluster, linger_ms=5) as producer:
         for p in range(partitions):
