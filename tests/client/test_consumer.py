@@ -222,3 +222,20 @@ async def test_a_group_of_our_consumer_and_librdkafka(kctl_broker: BrokerProcess
     finally:
         stop.set()
         thread.join()
+
+
+async def test_a_fatal_group_error_surfaces_from_the_next_call(kctl_broker: BrokerProcess) -> None:
+    topic, group = unique("fatal"), unique("fatal-group")
+    async with Cluster(kctl_broker.bootstrap) as cluster:
+        await fill(cluster, topic, 1, 1)
+        first = Consumer(cluster, group_id=group, assignors=["roundrobin"], **QUICK_GROUP)
+        first.subscribe([topic])
+        async with first:
+            await eventually(lambda: bool(first.assignment()), 20, "the first member's assignment")
+            # No protocol in common with the member already there: the coordinator refuses us for good.
+            second = Consumer(cluster, group_id=group, assignors=["range"], **QUICK_GROUP)
+            second.subscribe([topic])
+            async with second:
+                with pytest.raises(KafkaError, match="INCONSISTENT_GROUP_PROTOCOL"):
+                    for _ in range(50):
+                        await second.getmany(timeout_ms=200)
