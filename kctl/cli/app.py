@@ -22,11 +22,28 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
+    bootstrap_server: str | None = typer.Option(
+        None, "--bootstrap-server", "-b", envvar="KCTL_BOOTSTRAP_SERVERS",
+        help="HOST:PORT[,HOST:PORT...] of the cluster (overrides the context).",
+    ),
+    context: str | None = typer.Option(
+        None, "--context", envvar="KCTL_CONTEXT", help="A named context from the config file."
+    ),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for the cluster."),
     version: bool = typer.Option(
         False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    """Terminal admin console and operations toolkit for Apache Kafka."""
+    """Terminal admin console and operations toolkit for Apache Kafka.
+
+    With no context and no -b, kctl uses the built-in local broker and starts it when needed.
+    Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 connection, 5 auth, 6 timeout,
+    7 unhealthy (lag --check), 8 refused (read-only context or the cluster said no).
+    """
+    from .runtime import Settings
+
+    ctx.obj = Settings(bootstrap_server, context, timeout)
 
 
 @app.command("protocol")
@@ -39,6 +56,24 @@ def protocol_command() -> None:
         flex = "-" if spec.flexible_from is None else f"v{spec.flexible_from}+"
         typer.echo(f"{key:>3}  {spec.name:<30} v{spec.min_version}-{spec.max_version}  flexible {flex}")
 
+
+from .cmd_config import broker_status, broker_stop, config_app  # noqa: E402
+from .cmd_data import offsets, produce, records_app, tail  # noqa: E402
+from .cmd_groups import groups_app, lag  # noqa: E402
+from .cmd_topics import brokers_app, cluster_app, configs_app, topics_app  # noqa: E402
+
+app.add_typer(cluster_app, name="cluster")
+app.add_typer(brokers_app, name="brokers")
+app.add_typer(topics_app, name="topics")
+app.add_typer(configs_app, name="configs")
+app.add_typer(groups_app, name="groups")
+app.add_typer(records_app, name="records")
+app.add_typer(config_app, name="config")
+app.command("offsets")(offsets)
+app.command("produce")(produce)
+app.command("tail")(tail)
+app.command("consume", help="The same as tail.")(tail)
+app.command("lag")(lag)
 
 broker_app = typer.Typer(help="Run kctl's built-in single-node Kafka broker.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
@@ -57,11 +92,26 @@ def broker_start(
         None, "--config", help="TOML file of Kafka settings: num.partitions, log.retention.ms, ..."
     ),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
+    background: bool = typer.Option(False, "--background", "-d", help="Start it detached and return."),
 ) -> None:
     """Run the broker in the foreground until Ctrl-C or SIGTERM, then shut down cleanly."""
+    if background:
+        from .local import start_background
+        from .runtime import fail
+
+        try:
+            state = start_background()
+        except Exception as exc:
+            fail(exc)
+        typer.echo(f"built-in broker running on {state.address}" + (f" (pid {state.pid})" if state.pid else ""))
+        return
     from broker.__main__ import start
 
     raise typer.Exit(start(data_dir, listen, advertised, config, log_level))
+
+
+broker_app.command("status")(broker_status)
+broker_app.command("stop")(broker_stop)
 
 
 def run(args: list[str]) -> int:

@@ -1,0 +1,161 @@
+"""kctl config (contexts) and kctl broker status / stop."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from .contexts import KEYS, LOCAL, config_path, contexts, load_file, save_file
+from .errors import NOT_FOUND, USAGE, CliError
+from .output import Column, Output, Table, diagnostic, render
+from .runtime import check_format, fail
+
+OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table, wide, json, yaml, jsonl or csv.")]
+config_app = typer.Typer(help="Named contexts: which cluster kctl talks to.", no_args_is_help=True)
+
+
+def _guard(action: Any) -> None:
+    try:
+        action()
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        fail(exc)
+
+
+@config_app.command("view")
+def config_view(output: Annotated[str, typer.Option("--output", "-o", help="yaml or json.")] = "yaml") -> None:
+    """The config file's contexts (passwords masked) and which one is current."""
+
+    def action() -> None:
+        check_format(output, ("json", "yaml"))
+        data = load_file()
+        known = contexts(data)
+        shown = {"file": str(config_path()), "current-context": data.get("current-context"),
+                 "contexts": [c.to_dict() for c in known.values()]}
+        render(Output(shown), output)
+
+    _guard(action)
+
+
+@config_app.command("get-contexts")
+def config_get_contexts(output: OutputOpt = "table") -> None:
+    """Every context, with the current one marked."""
+
+    def action() -> None:
+        check_format(output)
+        data = load_file()
+        current = data.get("current-context")
+        rows = [{"current": c.name == current, **c.to_dict()} for c in contexts(data).values()]
+        if not any(r["name"] == LOCAL for r in rows):
+            from .local import local_address
+
+            rows.append({"current": current in (None, LOCAL), "name": LOCAL, "bootstrap-servers": local_address(),
+                         "client-id": "kctl", "read-only": False})
+        columns = [Column("current", "CURRENT"), Column("name", "NAME"), Column("bootstrap-servers", "BOOTSTRAP"),
+                   Column("read-only", "READ ONLY"), Column("theme", "THEME", wide=True)]
+        render(Output(rows, [Table(rows, columns)]), output)
+
+    _guard(action)
+
+
+@config_app.command("use-context")
+def config_use_context(name: Annotated[str, typer.Argument(help="The context to make current.")]) -> None:
+    """Make a context the current one."""
+
+    def action() -> None:
+        data = load_file()
+        if name != LOCAL and name not in contexts(data):
+            raise CliError(f"no context named {name!r}", "list them with `kctl config get-contexts`", NOT_FOUND)
+        data["current-context"] = name
+        save_file(data)
+        diagnostic(f"current context is now {name}")
+
+    _guard(action)
+
+
+@config_app.command("set-context")
+def config_set_context(
+    name: Annotated[str, typer.Argument(help="The context to create or change.")],
+    bootstrap_server: Annotated[str | None, typer.Option("--bootstrap-server", "-b", help="HOST:PORT[,...]")] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="Client id the cluster sees.")] = None,
+    read_only: Annotated[bool | None, typer.Option("--read-only/--read-write",
+                                                   help="Refuse every change in this context.")] = None,
+    theme: Annotated[str | None, typer.Option("--theme", help="TUI theme for this context.")] = None,
+    tls_ca_file: Annotated[str | None, typer.Option("--tls-ca-file", help="Turn TLS on, trusting this CA.")] = None,
+    use: Annotated[bool, typer.Option("--use", help="Also make it the current context.")] = False,
+) -> None:
+    """Create or change a context."""
+
+    def action() -> None:
+        data = load_file()
+        table = data.setdefault("contexts", {})
+        entry = dict(table.get(name, {}))
+        if bootstrap_server is not None:
+            from kctl.client.cluster import parse_bootstrap
+            from kctl.client.errors import KafkaError
+
+            try:
+                parse_bootstrap(bootstrap_server)
+            except KafkaError as exc:
+                raise CliError(str(exc), "write HOST:PORT[,HOST:PORT]", USAGE) from None
+            entry["bootstrap-servers"] = bootstrap_server
+        if not entry.get("bootstrap-servers"):
+            raise CliError(f"context {name!r} needs --bootstrap-server", None, USAGE)
+        for key, value in (("client-id", client_id), ("read-only", read_only), ("theme", theme)):
+            if value is not None:
+                entry[key] = value
+        if tls_ca_file is not None:
+            entry["tls"] = {"enabled": True, "ca-file": tls_ca_file}
+        table[name] = {k: entry[k] for k in KEYS if k in entry}
+        if use:
+            data["current-context"] = name
+        path = save_file(data)
+        diagnostic(f"context {name} saved in {path}" + (" and made current" if use else ""))
+
+    _guard(action)
+
+
+@config_app.command("delete-context")
+def config_delete_context(name: Annotated[str, typer.Argument(help="The context to delete.")]) -> None:
+    """Delete a context (the current one falls back to the built-in broker)."""
+
+    def action() -> None:
+        data = load_file()
+        if name not in data.get("contexts", {}):
+            raise CliError(f"no context named {name!r}", "list them with `kctl config get-contexts`", NOT_FOUND)
+        del data["contexts"][name]
+        if data.get("current-context") == name:
+            del data["current-context"]
+        save_file(data)
+        diagnostic(f"context {name} deleted")
+
+    _guard(action)
+
+
+def broker_status(output: OutputOpt = "table") -> None:
+    """Whether the built-in broker is running, where, and with which data directory."""
+
+    def action() -> None:
+        check_format(output)
+        from .local import status
+
+        state = status().to_dict()
+        render(Output(state, [], list(state.items())), output)
+
+    _guard(action)
+
+
+def broker_stop() -> None:
+    """Stop the built-in broker that kctl started in the background."""
+
+    def action() -> None:
+        from .local import stop
+
+        before = __import__("kctl.cli.local", fromlist=["status"]).status()
+        after = stop()
+        diagnostic("the built-in broker stopped" if before.running and not after.running
+                   else "the built-in broker was not running")
+
+    _guard(action)

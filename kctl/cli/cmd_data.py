@@ -1,0 +1,389 @@
+"""kctl offsets, produce, tail (consume) and records delete."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+
+from .errors import NOT_FOUND, USAGE, CliError
+from .output import Column, Output, Table, colour_enabled, diagnostic
+from .runtime import check_format, confirm, execute
+from .timeparse import iso, now_ms, parse_duration_ms, parse_timestamp_ms
+
+OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table, wide, json, yaml, jsonl or csv.")]
+records_app = typer.Typer(help="Records: delete the ones before an offset or a time.", no_args_is_help=True)
+
+
+def _settings(ctx: typer.Context) -> Any:
+    return ctx.obj
+
+
+# ---- offsets -----------------------------------------------------------------------------------------
+def offsets(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="The topic.")],
+    at: Annotated[str | None, typer.Option("--at", help="earliest, latest, or a time (ISO 8601, epoch ms, -1h).")
+                  ] = None,
+    output: OutputOpt = "table",
+) -> None:
+    """Per partition: the earliest and latest offsets, or the offset at a time."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import EARLIEST, LATEST, Admin, TopicPartition
+
+        admin = Admin(cluster)
+        info = await cluster.topic(topic)
+        tps = [TopicPartition(topic, p) for p in sorted(info.partitions)]
+        if at is None:
+            earliest = await admin.list_offsets(dict.fromkeys(tps, EARLIEST))
+            latest = await admin.list_offsets(dict.fromkeys(tps, LATEST))
+            rows = [{"topic": topic, "partition": tp.partition, "earliest": earliest[tp].offset,
+                     "latest": latest[tp].offset, "records": latest[tp].offset - earliest[tp].offset} for tp in tps]
+            columns = [Column("partition", "PARTITION", numeric=True), Column("earliest", "EARLIEST", numeric=True),
+                       Column("latest", "LATEST", numeric=True), Column("records", "RECORDS", numeric=True)]
+            return Output(rows, [Table(rows, columns)])
+        spec = {"earliest": EARLIEST, "latest": LATEST}.get(at)
+        when = spec if spec is not None else parse_timestamp_ms(at.lstrip("@"))
+        found = await admin.list_offsets(dict.fromkeys(tps, when))
+        rows = [{"topic": topic, "partition": tp.partition, "offset": found[tp].offset,
+                 "timestamp": found[tp].timestamp if found[tp].timestamp >= 0 else None} for tp in tps]
+        columns = [Column("partition", "PARTITION", numeric=True), Column("offset", "OFFSET", numeric=True),
+                   Column("timestamp", "TIMESTAMP", numeric=True)]
+        return Output(rows, [Table(rows, columns)])
+
+    execute(_settings(ctx), body, fmt=output)
+
+
+# ---- produce -----------------------------------------------------------------------------------------
+def _decode_field(obj: dict[str, Any], name: str, line: int) -> bytes | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if obj.get(f"{name}_encoding") == "base64":
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            raise CliError(f"line {line}: {name} is not valid base64", None, USAGE) from None
+    if not isinstance(value, str):
+        return json.dumps(value).encode()
+    return value.encode()
+
+
+def _parse_json_line(text: str, line: int) -> dict[str, Any]:
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"line {line} is not JSON: {exc}", "one object per line: {\"key\": ..., \"value\": ...}",
+                       USAGE) from None
+    if not isinstance(obj, dict):
+        raise CliError(f"line {line} is not a JSON object", None, USAGE)
+    headers = obj.get("headers") or {}
+    pairs = list(headers.items()) if isinstance(headers, dict) else [tuple(h) for h in headers]
+    timestamp = obj.get("timestamp")
+    if isinstance(timestamp, str):
+        timestamp = parse_timestamp_ms(timestamp)
+    return {"key": _decode_field(obj, "key", line), "value": _decode_field(obj, "value", line),
+            "headers": [(str(h), None if v is None else str(v).encode()) for h, v in pairs],
+            "partition": obj.get("partition"), "timestamp": timestamp}
+
+
+def produce(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="The topic.")],
+    values: Annotated[list[str] | None, typer.Argument(help="Values to send (default: one per stdin line).")] = None,
+    key_separator: Annotated[str | None, typer.Option("--key-separator", "-K",
+                                                      help="Split each line into KEY<sep>VALUE.")] = None,
+    key: Annotated[str | None, typer.Option("--key", "-k", help="The key of every record.")] = None,
+    header: Annotated[list[str] | None, typer.Option("--header", "-H", help="NAME=VALUE, repeatable.")] = None,
+    partition: Annotated[int | None, typer.Option("--partition", "-p", help="Send to this partition.")] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Input lines are JSON objects: key, value, headers, "
+                                                        "partition, timestamp (*_encoding: base64).")] = False,
+    compression: Annotated[str, typer.Option("--compression", "-z", help="none, gzip, snappy, lz4 or zstd.")
+                           ] = "none",
+    acks: Annotated[str, typer.Option("--acks", help="0, 1 or all.")] = "all",
+    rate: Annotated[float | None, typer.Option("--rate", help="At most this many records per second.")] = None,
+) -> None:
+    """Send records from arguments or stdin lines."""
+    headers = []
+    for h in header or []:
+        name, sep, value = h.partition("=")
+        if not sep:
+            raise SystemExit(_usage(f"header {h!r} is not NAME=VALUE"))
+        headers.append((name, value.encode()))
+
+    def lines() -> Any:
+        if values:
+            yield from enumerate(values, 1)
+        else:
+            for number, line in enumerate(sys.stdin, 1):
+                yield number, line.rstrip("\n")
+
+    async def body(cluster: Any, context: Any) -> None:
+        import asyncio
+
+        from kctl.client.producer import Producer
+
+        sent = 0
+        started = time.monotonic()
+        async with Producer(cluster, acks=acks, compression=compression) as producer:
+            futures = []
+            for number, text in lines():
+                if not text and not jsonl and not values:
+                    continue
+                if jsonl:
+                    record = _parse_json_line(text, number)
+                else:
+                    k: bytes | None = key.encode() if key is not None else None
+                    v = text
+                    if key_separator is not None:
+                        if key_separator not in text:
+                            raise CliError(f"line {number} has no key separator {key_separator!r}", None, USAGE)
+                        k_text, v = text.split(key_separator, 1)
+                        k = k_text.encode()
+                    record = {"key": k, "value": v.encode(), "headers": headers, "partition": None, "timestamp": None}
+                target = record["partition"] if record["partition"] is not None else partition
+                futures.append(await producer.send(topic, record["value"], record["key"], partition=target,
+                                                   timestamp_ms=record["timestamp"], headers=record["headers"]))
+                sent += 1
+                if rate:
+                    ahead = sent / rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
+            results = await asyncio.gather(*futures, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        diagnostic(f"produced {sent - len(failed)} record(s) to {topic}")
+        if failed:
+            raise failed[0]
+
+    execute(_settings(ctx), body, changes=True)
+
+
+# ---- tail ---------------------------------------------------------------------------------------------
+TAIL_FORMATS = ("human", "jsonl", "json", "raw")
+
+
+def _text_or_base64(data: bytes | None) -> tuple[str | None, str | None]:
+    if data is None:
+        return None, None
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode(), "base64"
+
+
+def record_json(r: Any) -> dict[str, Any]:
+    """A record as `tail -o jsonl` prints it: lossless (base64 where the bytes are not UTF-8)."""
+    key, key_encoding = _text_or_base64(r.key)
+    value, value_encoding = _text_or_base64(r.value)
+    out: dict[str, Any] = {"topic": r.topic, "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
+                           "key": key, "value": value, "headers": {}}
+    for name, raw in r.headers:
+        text, encoding = _text_or_base64(raw)
+        out["headers"][name] = text if encoding is None else {"base64": text}
+    if key_encoding:
+        out["key_encoding"] = key_encoding
+    if value_encoding:
+        out["value_encoding"] = value_encoding
+    return out
+
+
+def _human(r: Any, colour: bool) -> str:
+    key = r.key.decode(errors="replace") if r.key is not None else "null"
+    value = r.value.decode(errors="replace") if r.value is not None else "null"
+    if value[:1] in "{[":
+        with contextlib.suppress(ValueError):
+            value = json.dumps(json.loads(value), indent=2)
+    when = iso(r.timestamp) or "-"
+    head = f"{r.topic}[{r.partition}]@{r.offset} {when} key={key}"
+    if r.headers:
+        head += " " + " ".join(f"{h}={(v or b'').decode(errors='replace')}" for h, v in r.headers)
+    if colour:
+        head = f"\x1b[36m{head}\x1b[0m"
+    return f"{head}\n{value}\n"
+
+
+def tail(
+    ctx: typer.Context,
+    topics: Annotated[list[str], typer.Argument(help="Topics, or regexes with --pattern.")],
+    from_: Annotated[str, typer.Option("--from", help="beginning, end, OFFSET, -N (last N per partition), "
+                                                      "@TIME or @-1h.")] = "end",
+    partition: Annotated[list[int] | None, typer.Option("--partition", "-p", help="Only these partitions.")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep waiting for new records.")] = False,
+    max_records: Annotated[int | None, typer.Option("--max", "-n", help="Stop after N records.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Stop at records after this time.")] = None,
+    group: Annotated[str | None, typer.Option("--group", "-g", help="Consume as a member of this group, "
+                                                                    "committing as it goes.")] = None,
+    filter_: Annotated[str | None, typer.Option("--filter", help="Only records matching this expression "
+                                                                  "(e.g. 'value.status == \"failed\"').")] = None,
+    pattern: Annotated[bool, typer.Option("--pattern", help="Treat TOPICS as regexes.")] = False,
+    fmt: Annotated[str | None, typer.Option("--format", help="A template: {topic} {partition} {offset} "
+                                                            "{timestamp} {key} {value}.")] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="human, jsonl, json or raw.")] = "human",
+) -> None:
+    """Read records: from a position to the end (or forever with --follow), filtered, in several formats."""
+    settings = _settings(ctx)
+    check_format(output, TAIL_FORMATS)
+    from .filters import compile_filter, record_view
+
+    matcher = compile_filter(filter_) if filter_ else None
+    stop_at = parse_timestamp_ms(until.lstrip("@")) if until else None
+
+    async def body(cluster: Any, context: Any) -> None:
+        from kctl.client import EARLIEST, LATEST, Admin, TopicPartition
+        from kctl.client.consumer import Consumer
+
+        names = topics
+        if pattern:
+            await cluster.refresh_metadata(None)
+            regexes = [re.compile(t) for t in topics]
+            names = sorted(t for t, info in cluster.topics.items()
+                           if not info.internal and any(rx.fullmatch(t) for rx in regexes))
+            if not names:
+                raise CliError("no topic matches", "list them with `kctl topics list`", NOT_FOUND)
+        admin = Admin(cluster)
+        wanted: list[Any] = []
+        for name in names:
+            info = await cluster.topic(name)
+            for p in sorted(info.partitions):
+                if partition is None or p in partition:
+                    wanted.append(TopicPartition(name, p))
+        if not wanted:
+            raise CliError("no partitions to read", None, NOT_FOUND)
+        consumer = Consumer(cluster, group_id=group, auto_offset_reset="latest" if from_ == "end" else "earliest")
+        ends = {tp: o.offset for tp, o in (await admin.list_offsets(dict.fromkeys(wanted, LATEST))).items()}
+        async with consumer:
+            if group:
+                consumer.subscribe(names)
+                if from_ not in ("end", "committed"):
+                    raise CliError("with --group the group's committed offsets decide where to start",
+                                   "reset them first with `kctl groups reset-offsets`", USAGE)
+            else:
+                consumer.assign(wanted)
+                starts = await _starts(admin, wanted, from_, ends, EARLIEST)
+                for tp, offset in starts.items():
+                    consumer.seek(tp, offset)
+            keep_following = follow or bool(group)
+            remaining = {} if keep_following else {tp: end for tp, end in ends.items()
+                                                   if (consumer.position(tp) or 0) < end}
+            printed = 0
+            colour = colour_enabled(sys.stdout)
+            write = sys.stdout.write
+            everything: list[dict[str, Any]] = []
+            while keep_following or remaining:
+                batches = await consumer.getmany(timeout_ms=500)
+                for tp, records in batches.items():
+                    for r in records:
+                        if stop_at is not None and r.timestamp > stop_at:
+                            remaining.pop(tp, None)
+                            break
+                        if tp in remaining and r.offset + 1 >= remaining[tp]:
+                            remaining.pop(tp)
+                        if matcher is not None and not matcher(record_view(r.topic, r.partition, r.offset,
+                                                                           r.timestamp, r.key, r.value, r.headers)):
+                            continue
+                        if output == "json":
+                            everything.append(record_json(r))
+                        elif fmt is not None:
+                            write(_template(fmt, r) + "\n")
+                        elif output == "jsonl":
+                            write(json.dumps(record_json(r)) + "\n")
+                        elif output == "raw":
+                            sys.stdout.flush()
+                            sys.stdout.buffer.write((r.value or b"") + b"\n")
+                        else:
+                            write(_human(r, colour))
+                        printed += 1
+                        if max_records is not None and printed >= max_records:
+                            remaining.clear()
+                            keep_following = False
+                            break
+                    if max_records is not None and printed >= max_records:
+                        break
+                if max_records is not None and printed >= max_records:
+                    break
+                for tp in [tp for tp in remaining if (consumer.position(tp) or 0) >= remaining[tp]]:
+                    remaining.pop(tp)
+                sys.stdout.flush()
+            if output == "json":
+                write(json.dumps(everything, indent=2) + "\n")
+        diagnostic(f"{printed} record(s)")
+
+    execute(settings, body)
+
+
+async def _starts(admin: Any, partitions: list[Any], spec: str, ends: dict[Any, int], earliest_spec: int
+                  ) -> dict[Any, int]:
+    if spec == "end":
+        return dict(ends)
+    if spec == "beginning":
+        return {tp: o.offset for tp, o in (await admin.list_offsets(dict.fromkeys(partitions, earliest_spec))).items()}
+    if spec.startswith("@"):
+        when = parse_timestamp_ms(spec[1:])
+        found = await admin.list_offsets(dict.fromkeys(partitions, when))
+        return {tp: (o.offset if o.offset >= 0 else ends[tp]) for tp, o in found.items()}
+    if spec.startswith("-") and spec[1:].isdigit():
+        starts = await admin.list_offsets(dict.fromkeys(partitions, earliest_spec))
+        return {tp: max(ends[tp] - int(spec[1:]), starts[tp].offset) for tp in partitions}
+    if spec.isdigit():
+        return dict.fromkeys(partitions, int(spec))
+    raise CliError(f"cannot read --from {spec!r}", "beginning, end, OFFSET, -N, @TIME or @-1h", USAGE)
+
+
+def _template(fmt: str, r: Any) -> str:
+    fields = {"topic": r.topic, "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
+              "time": iso(r.timestamp) or "", "key": (r.key or b"").decode(errors="replace"),
+              "value": (r.value or b"").decode(errors="replace"),
+              "headers": ",".join(f"{h}={(v or b'').decode(errors='replace')}" for h, v in r.headers)}
+    try:
+        return fmt.replace("\\n", "\n").replace("\\t", "\t").format(**fields)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise CliError(f"bad --format: {exc}", "fields: " + ", ".join(fields), USAGE) from None
+
+
+# ---- records delete -----------------------------------------------------------------------------------
+@records_app.command("delete")
+def records_delete(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="The topic.")],
+    before: Annotated[str, typer.Option("--before", help="OFFSET, or a time (ISO 8601, epoch ms with @, -1h).")],
+    partition: Annotated[list[int] | None, typer.Option("--partition", "-p", help="Only these partitions.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    output: OutputOpt = "table",
+) -> None:
+    """Delete every record before an offset or a time (moves the log start offset)."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import LATEST, Admin, TopicPartition
+
+        admin = Admin(cluster)
+        info = await cluster.topic(topic)
+        tps = [TopicPartition(topic, p) for p in sorted(info.partitions) if partition is None or p in partition]
+        if before.isdigit():
+            targets = dict.fromkeys(tps, int(before))
+        else:
+            when = parse_timestamp_ms(before.lstrip("@"))
+            found = await admin.list_offsets(dict.fromkeys(tps, when))
+            latest = await admin.list_offsets(dict.fromkeys(tps, LATEST))
+            targets = {tp: (o.offset if o.offset >= 0 else latest[tp].offset) for tp, o in found.items()}
+        confirm(f"deleting records of {topic} before {before} on {context.name} cannot be undone", topic, yes)
+        low = await admin.delete_records(targets)
+        rows = [{"topic": topic, "partition": tp.partition, "log_start_offset": low[tp]} for tp in tps]
+        return Output(rows, [Table(rows, [Column("partition", "PARTITION", numeric=True),
+                                          Column("log_start_offset", "NEW LOG START", numeric=True)])])
+
+    execute(_settings(ctx), body, fmt=output, changes=True)
+
+
+def _usage(message: str) -> int:
+    sys.stderr.write(f"kctl: error: {message}\n")
+    return USAGE
+
+
+__all__ = ["now_ms", "offsets", "parse_duration_ms", "produce", "records_app", "tail"]

@@ -1,0 +1,357 @@
+"""kctl cluster, brokers, topics and configs."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import typer
+
+from .errors import NOT_FOUND, USAGE, CliError
+from .output import Column, Output, Table, diagnostic
+from .runtime import confirm, execute
+
+OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table, wide, json, yaml, jsonl or csv.")]
+
+cluster_app = typer.Typer(help="The cluster as a whole.", no_args_is_help=True)
+brokers_app = typer.Typer(help="The brokers of the cluster.", no_args_is_help=True)
+topics_app = typer.Typer(help="List, describe, create, alter and delete topics.", no_args_is_help=True)
+configs_app = typer.Typer(help="Topic and broker configs: get, set, delete.", no_args_is_help=True)
+
+RESOURCE_TYPES = {"topic": 2, "broker": 4}
+
+
+def _settings(ctx: typer.Context) -> Any:
+    return ctx.obj
+
+
+def _parse_configs(pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"config {pair!r} is not KEY=VALUE", "e.g. -c retention.ms=86400000", USAGE)
+        out[key.strip()] = value.strip()
+    return out
+
+
+# ---- cluster and brokers ---------------------------------------------------------------------------
+@cluster_app.command("info")
+def cluster_info(ctx: typer.Context, output: OutputOpt = "table") -> None:
+    """Cluster id, controller, brokers, and how many topics and partitions there are."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import Admin
+
+        admin = Admin(cluster)
+        cluster_id, controller, brokers = await admin.describe_cluster()
+        topics = await admin.list_topics(internal=True)
+        data = {
+            "cluster_id": cluster_id, "controller": controller, "context": context.name,
+            "bootstrap_servers": context.bootstrap_servers, "brokers": len(brokers),
+            "topics": len([t for t in topics.values() if not t.internal]),
+            "partitions": sum(len(t.partitions) for t in topics.values()),
+        }
+        return Output(data, tables=[], summary=list(data.items()))
+
+    execute(_settings(ctx), body, fmt=output)
+
+
+@brokers_app.command("list")
+def brokers_list(ctx: typer.Context, output: OutputOpt = "table") -> None:
+    """Every broker with its address, rack and whether it is the controller."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import Admin
+
+        _, controller, brokers = await Admin(cluster).describe_cluster()
+        rows = [{"id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack,
+                 "controller": b.node_id == controller} for b in brokers]
+        columns = [Column("id", "ID", numeric=True), Column("host", "HOST"), Column("port", "PORT", numeric=True),
+                   Column("rack", "RACK"), Column("controller", "CONTROLLER")]
+        return Output(rows, [Table(rows, columns)])
+
+    execute(_settings(ctx), body, fmt=output)
+
+
+# ---- topics -------------------------------------------------------------------------------------------
+@topics_app.command("list")
+def topics_list(
+    ctx: typer.Context,
+    pattern: Annotated[str | None, typer.Option("--pattern", "-p", help="Only topics matching this regex.")] = None,
+    internal: Annotated[bool, typer.Option("--internal", help="Include internal topics.")] = False,
+    output: OutputOpt = "table",
+) -> None:
+    """Topics with their partition and replica counts (-o wide adds records and size)."""
+    try:
+        matcher = re.compile(pattern) if pattern else None
+    except re.error as exc:
+        raise SystemExit(_usage(f"bad --pattern: {exc}")) from None
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import Admin
+
+        admin = Admin(cluster)
+        topics = await admin.list_topics(internal=internal)
+        rows = []
+        for name, info in topics.items():
+            if matcher is not None and not matcher.search(name):
+                continue
+            replicas = max((len(p.replicas) for p in info.partitions.values()), default=0)
+            rows.append({"name": name, "partitions": len(info.partitions), "replicas": replicas,
+                         "internal": info.internal, "id": str(info.topic_id) if info.topic_id else None})
+        if output == "wide" and rows:
+            await _add_sizes(admin, rows, topics)
+        columns = [Column("name", "TOPIC"), Column("partitions", "PARTITIONS", numeric=True),
+                   Column("replicas", "REPLICAS", numeric=True), Column("records", "RECORDS", wide=True, numeric=True),
+                   Column("size", "SIZE", wide=True, numeric=True), Column("internal", "INTERNAL", wide=True)]
+        return Output(rows, [Table(rows, columns)])
+
+    execute(_settings(ctx), body, fmt=output)
+
+
+async def _add_sizes(admin: Any, rows: list[dict[str, Any]], topics: dict[str, Any]) -> None:
+    from kctl.client import EARLIEST, LATEST, TopicPartition
+
+    tps = [TopicPartition(r["name"], p) for r in rows for p in topics[r["name"]].partitions]
+    ends = await admin.list_offsets(dict.fromkeys(tps, LATEST))
+    starts = await admin.list_offsets(dict.fromkeys(tps, EARLIEST))
+    sizes: dict[Any, int] = {}
+    try:
+        for dirs in (await admin.describe_log_dirs()).values():
+            for d in dirs:
+                sizes.update(d.partition_sizes)
+    except Exception:  # log dirs are optional (not every broker offers them)
+        sizes = {}
+    for row in rows:
+        mine = [tp for tp in tps if tp.topic == row["name"]]
+        row["records"] = sum(max(ends[tp].offset - starts[tp].offset, 0) for tp in mine)
+        row["size"] = sum(sizes.get(tp, 0) for tp in mine) if sizes else None
+
+
+@topics_app.command("describe")
+def topics_describe(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="The topic.")],
+    all_configs: Annotated[bool, typer.Option("--all-configs", help="Show defaults too, not only overrides.")] = False,
+    output: OutputOpt = "table",
+) -> None:
+    """Per partition: leader, replicas, ISR, log start, high watermark, size; configs with their source."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import EARLIEST, LATEST, Admin, KafkaError, TopicPartition
+
+        admin = Admin(cluster)
+        found = (await admin.describe_topics([topic]))[topic]
+        if isinstance(found, KafkaError):
+            raise found
+        tps = [TopicPartition(topic, p) for p in sorted(found.partitions)]
+        ends = await admin.list_offsets(dict.fromkeys(tps, LATEST))
+        starts = await admin.list_offsets(dict.fromkeys(tps, EARLIEST))
+        sizes: dict[Any, int] = {}
+        try:
+            for dirs in (await admin.describe_log_dirs()).values():
+                for d in dirs:
+                    sizes.update({tp: s for tp, s in d.partition_sizes.items() if tp.topic == topic})
+        except KafkaError:
+            pass
+        partitions: list[dict[str, Any]] = []
+        for tp in tps:
+            p = found.partitions[tp.partition]
+            partitions.append({
+                "partition": tp.partition, "leader": p.leader, "replicas": p.replicas, "isr": p.isr,
+                "log_start_offset": starts[tp].offset, "high_watermark": ends[tp].offset,
+                "records": max(ends[tp].offset - starts[tp].offset, 0), "size": sizes.get(tp),
+            })
+        entries = (await admin.describe_configs(2, [topic]))[topic]
+        configs = [] if isinstance(entries, KafkaError) else [
+            {"name": e.name, "value": "(sensitive)" if e.sensitive else e.value, "source": e.source,
+             "read_only": e.read_only}
+            for e in entries if all_configs or e.source == "topic"
+        ]
+        data = {"name": topic, "id": str(found.topic_id) if found.topic_id else None, "internal": found.internal,
+                "partitions": partitions, "configs": configs}
+        summary = [("topic", topic), ("id", data["id"]), ("partitions", len(partitions)),
+                   ("replication", max((len(p["replicas"]) for p in partitions), default=0)),
+                   ("records", sum(p["records"] for p in partitions))]
+        tables = [
+            Table(partitions, [Column("partition", "PARTITION", numeric=True), Column("leader", "LEADER", numeric=True),
+                               Column("replicas", "REPLICAS"), Column("isr", "ISR"),
+                               Column("log_start_offset", "LOG START", numeric=True),
+                               Column("high_watermark", "HIGH WATERMARK", numeric=True),
+                               Column("records", "RECORDS", numeric=True), Column("size", "SIZE", numeric=True)]),
+            Table(configs, [Column("name", "CONFIG"), Column("value", "VALUE"), Column("source", "SOURCE")],
+                  title="configs" + ("" if all_configs else " (overrides; --all-configs shows every one)")),
+        ]
+        return Output(data, tables, summary)
+
+    execute(_settings(ctx), body, fmt=output)
+
+
+@topics_app.command("create")
+def topics_create(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="The new topic.")],
+    partitions: Annotated[int, typer.Option("--partitions", "-p", help="Partition count (default: the broker's).")
+                          ] = -1,
+    replication_factor: Annotated[int, typer.Option("--replication-factor", "-r", help="Replicas per partition.")] = -1,
+    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="KEY=VALUE, repeatable.")] = None,
+    validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, create nothing.")] = False,
+    if_not_exists: Annotated[bool, typer.Option("--if-not-exists", help="Succeed if it already exists.")] = False,
+) -> None:
+    """Create a topic."""
+    configs = _parse_configs(config)
+
+    async def body(cluster: Any, context: Any) -> None:
+        from kctl.client import Admin, NewTopic
+        from kctl.protocol.errors import ErrorCode
+
+        result = await Admin(cluster).create_topics([NewTopic(topic, partitions, replication_factor, configs)],
+                                                    validate_only=validate_only)
+        error = result.get(topic)
+        if error is not None:
+            if if_not_exists and error.code is ErrorCode.TOPIC_ALREADY_EXISTS:
+                diagnostic(f"topic {topic} already exists")
+                return
+            raise error
+        diagnostic(f"topic {topic} {'would be created' if validate_only else 'created'}")
+
+    execute(_settings(ctx), body, changes=not validate_only)
+
+
+@topics_app.command("delete")
+def topics_delete(
+    ctx: typer.Context,
+    topics: Annotated[list[str], typer.Argument(help="Topics to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete topics and all their records (asks you to type the name unless --yes)."""
+
+    async def body(cluster: Any, context: Any) -> None:
+        from kctl.client import Admin
+
+        names = ", ".join(topics)
+        confirm(f"deleting {names} on {context.name} ({context.bootstrap_servers}) cannot be undone",
+                topics[0] if len(topics) == 1 else "delete", yes)
+        results = await Admin(cluster).delete_topics(topics)
+        failed = [e for e in results.values() if e is not None]
+        for name, error in results.items():
+            if error is None:
+                diagnostic(f"topic {name} deleted")
+        if failed:
+            raise failed[0]
+
+    execute(_settings(ctx), body, changes=True)
+
+
+@topics_app.command("alter")
+def topics_alter(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="The topic.")],
+    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="Set KEY=VALUE, repeatable.")] = None,
+    delete_config: Annotated[list[str] | None, typer.Option("--delete-config", "-d",
+                                                            help="Reset KEY to its default, repeatable.")] = None,
+    partitions: Annotated[int | None, typer.Option("--partitions", "-p", help="New (larger) partition count.")] = None,
+    validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
+) -> None:
+    """Change a topic's configs or add partitions."""
+    configs = _parse_configs(config)
+    if not configs and not delete_config and partitions is None:
+        raise SystemExit(_usage("nothing to change: give --config, --delete-config or --partitions"))
+
+    async def body(cluster: Any, context: Any) -> None:
+        from kctl.client import Admin
+
+        admin = Admin(cluster)
+        if configs or delete_config:
+            await admin.alter_configs(2, topic, set_configs=configs, delete=delete_config or [],
+                                      validate_only=validate_only)
+        if partitions is not None:
+            error = (await admin.create_partitions({topic: partitions}, validate_only=validate_only)).get(topic)
+            if error is not None:
+                raise error
+        diagnostic(f"topic {topic} {'would be changed' if validate_only else 'changed'}")
+
+    execute(_settings(ctx), body, changes=not validate_only)
+
+
+# ---- configs ---------------------------------------------------------------------------------------
+def _resource(kind: str) -> int:
+    if kind not in RESOURCE_TYPES:
+        raise CliError(f"unknown resource type {kind!r}", "use topic or broker", USAGE)
+    return RESOURCE_TYPES[kind]
+
+
+@configs_app.command("get")
+def configs_get(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="topic or broker.")],
+    name: Annotated[str, typer.Argument(help="Topic name or broker id.")],
+    all_configs: Annotated[bool, typer.Option("--all", help="Show defaults too, not only overrides.")] = False,
+    output: OutputOpt = "table",
+) -> None:
+    """Configs with their value and where it comes from (overrides only unless --all)."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import Admin, KafkaError
+
+        entries = (await Admin(cluster).describe_configs(_resource(kind), [name]))[name]
+        if isinstance(entries, KafkaError):
+            raise entries
+        overrides = ("topic", "dynamic-broker", "dynamic-default-broker", "static-broker")
+        rows = [{"name": e.name, "value": "(sensitive)" if e.sensitive else e.value, "source": e.source,
+                 "read_only": e.read_only, "default": e.is_default}
+                for e in entries if all_configs or e.source in overrides]
+        columns = [Column("name", "CONFIG"), Column("value", "VALUE"), Column("source", "SOURCE"),
+                   Column("read_only", "READ ONLY", wide=True)]
+        return Output(rows, [Table(rows, columns)])
+
+    execute(_settings(ctx), body, fmt=output)
+
+
+@configs_app.command("set")
+def configs_set(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="topic or broker.")],
+    name: Annotated[str, typer.Argument(help="Topic name or broker id.")],
+    pairs: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs.")],
+    validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
+) -> None:
+    """Set config overrides."""
+    configs = _parse_configs(pairs)
+
+    async def body(cluster: Any, context: Any) -> None:
+        from kctl.client import Admin
+
+        await Admin(cluster).alter_configs(_resource(kind), name, set_configs=configs, validate_only=validate_only)
+        diagnostic(f"{kind} {name}: {', '.join(configs)} {'would be set' if validate_only else 'set'}")
+
+    execute(_settings(ctx), body, changes=not validate_only)
+
+
+@configs_app.command("delete")
+def configs_delete(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="topic or broker.")],
+    name: Annotated[str, typer.Argument(help="Topic name or broker id.")],
+    keys: Annotated[list[str], typer.Argument(help="Config names to reset to their defaults.")],
+) -> None:
+    """Remove config overrides, so the defaults apply again."""
+
+    async def body(cluster: Any, context: Any) -> None:
+        from kctl.client import Admin
+
+        await Admin(cluster).alter_configs(_resource(kind), name, delete=keys)
+        diagnostic(f"{kind} {name}: {', '.join(keys)} reset to the default")
+
+    execute(_settings(ctx), body, changes=True)
+
+
+def _usage(message: str) -> int:
+    import sys
+
+    sys.stderr.write(f"kctl: error: {message}\n")
+    return USAGE
+
+
+__all__ = ["NOT_FOUND", "brokers_app", "cluster_app", "configs_app", "topics_app"]

@@ -1,0 +1,154 @@
+"""Where kctl points: named contexts in a TOML file, and the rules for choosing one.
+
+The file is `$KCTL_CONFIG`, else `$XDG_CONFIG_HOME/kctl/config.toml` (`~/.config/kctl/config.toml`):
+
+    current-context = "staging"
+
+    [contexts.staging]
+    bootstrap-servers = "kafka-1:9092,kafka-2:9092"
+    client-id = "kctl"
+    read-only = false
+    theme = "default"
+
+    [contexts.prod]
+    bootstrap-servers = "kafka.prod:9093"
+    read-only = true
+    theme = "production"
+    tls = { enabled = true, ca-file = "/etc/kafka/ca.pem" }
+    sasl = { mechanism = "SCRAM-SHA-512", username = "ops", password-env = "KAFKA_PASSWORD" }
+
+The cluster is chosen by, in order: `-b/--bootstrap-server`, `$KCTL_BOOTSTRAP_SERVERS`,
+`--context`, `$KCTL_CONTEXT`, the file's `current-context`, and finally the built-in local broker.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import NOT_FOUND, USAGE, CliError
+
+KEYS = ("bootstrap-servers", "client-id", "read-only", "theme", "tls", "sasl")
+LOCAL = "local"
+
+
+@dataclass(slots=True)
+class Context:
+    name: str
+    bootstrap_servers: str
+    client_id: str = "kctl"
+    read_only: bool = False
+    theme: str | None = None
+    tls: dict[str, Any] = field(default_factory=dict)
+    sasl: dict[str, Any] = field(default_factory=dict)
+    local: bool = False  # the built-in broker, started on demand
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "bootstrap-servers": self.bootstrap_servers,
+                               "client-id": self.client_id, "read-only": self.read_only}
+        if self.theme:
+            out["theme"] = self.theme
+        if self.tls:
+            out["tls"] = dict(self.tls)
+        if self.sasl:
+            out["sasl"] = {k: ("***" if k == "password" else v) for k, v in self.sasl.items()}
+        return out
+
+
+def config_path() -> Path:
+    explicit = os.environ.get("KCTL_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "kctl" / "config.toml"
+
+
+def load_file() -> dict[str, Any]:
+    path = config_path()
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise CliError(f"cannot read {path}: {exc}", "fix the file or point KCTL_CONFIG elsewhere", USAGE) from None
+
+
+def save_file(data: dict[str, Any]) -> Path:
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(_dump_toml(data))
+    tmp.replace(path)
+    return path
+
+
+def _dump_toml(data: dict[str, Any]) -> str:
+    """A small TOML writer for this file's shape: top-level keys and [contexts.NAME] tables."""
+    lines: list[str] = []
+    for key, value in data.items():
+        if key != "contexts":
+            lines.append(f"{key} = {_toml_value(value)}")
+    for name, ctx in data.get("contexts", {}).items():
+        lines.append("")
+        lines.append(f"[contexts.{_toml_key(name)}]")
+        for key, value in ctx.items():
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("-", "").replace("_", "").isalnum() else _toml_value(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def contexts(data: dict[str, Any]) -> dict[str, Context]:
+    out: dict[str, Context] = {}
+    for name, raw in data.get("contexts", {}).items():
+        if not isinstance(raw, dict) or not raw.get("bootstrap-servers"):
+            raise CliError(f"context {name!r} in {config_path()} has no bootstrap-servers",
+                           f"kctl config set-context {name} --bootstrap-server HOST:PORT", USAGE)
+        unknown = set(raw) - set(KEYS)
+        if unknown:
+            raise CliError(f"context {name!r} has unknown settings: {', '.join(sorted(unknown))}",
+                           f"known settings: {', '.join(KEYS)}", USAGE)
+        out[name] = Context(name, str(raw["bootstrap-servers"]), str(raw.get("client-id", "kctl")),
+                            bool(raw.get("read-only", False)), raw.get("theme"), dict(raw.get("tls", {})),
+                            dict(raw.get("sasl", {})))
+    return out
+
+
+def local_context() -> Context:
+    from .local import local_address
+
+    return Context(LOCAL, local_address(), local=True)
+
+
+def resolve(bootstrap: str | None, context_name: str | None) -> Context:
+    """The cluster this run talks to (see the module docstring for the order)."""
+    bootstrap = bootstrap or os.environ.get("KCTL_BOOTSTRAP_SERVERS") or None
+    if bootstrap:
+        return Context("(command line)", bootstrap)
+    data = load_file()
+    known = contexts(data)
+    name = context_name or os.environ.get("KCTL_CONTEXT") or data.get("current-context")
+    if name:
+        if name == LOCAL and LOCAL not in known:
+            return local_context()
+        if name not in known:
+            raise CliError(f"no context named {name!r}", "list them with `kctl config get-contexts`", NOT_FOUND)
+        return known[name]
+    return local_context()

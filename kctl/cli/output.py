@@ -1,0 +1,130 @@
+"""The one output layer: commands return data, this renders it as table, wide, json, yaml, jsonl or csv.
+
+Tables use rich (with colour) only when stdout is a terminal and NO_COLOR is unset; otherwise they
+are plain aligned text, so pipes and files get data without escape codes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+FORMATS = ("table", "wide", "json", "yaml", "jsonl", "csv")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    header: str
+    wide: bool = False  # only in -o wide
+    numeric: bool = False
+
+
+@dataclass(slots=True)
+class Table:
+    rows: list[dict[str, Any]]
+    columns: Sequence[Column]
+    title: str | None = None
+
+
+@dataclass(slots=True)
+class Output:
+    """What a command produced: `data` for json/yaml, tables for people, rows for jsonl/csv."""
+
+    data: Any
+    tables: list[Table] = field(default_factory=list)
+    summary: list[tuple[str, Any]] = field(default_factory=list)  # "key: value" lines above the tables
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        if isinstance(self.data, list):
+            return self.data
+        return self.tables[0].rows if self.tables else [self.data]
+
+
+def colour_enabled(stream: IO[str]) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def render(output: Output, fmt: str, stream: IO[str] | None = None) -> None:
+    stream = stream or sys.stdout
+    if fmt == "json":
+        stream.write(json.dumps(output.data, indent=2, default=str) + "\n")
+    elif fmt == "yaml":
+        import yaml
+
+        stream.write(yaml.safe_dump(output.data, sort_keys=False, default_flow_style=False, allow_unicode=True))
+    elif fmt == "jsonl":
+        for row in output.rows:
+            stream.write(json.dumps(row, default=str) + "\n")
+    elif fmt == "csv":
+        rows = output.rows
+        keys = [c.key for c in output.tables[0].columns] if output.tables else (list(rows[0]) if rows else [])
+        writer = csv.writer(stream)
+        writer.writerow(keys)
+        for row in rows:
+            writer.writerow(["" if row.get(k) is None else row.get(k) for k in keys])
+    else:
+        _render_tables(output, wide=fmt == "wide", stream=stream)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value) if value else "-"
+    return str(value)
+
+
+def _render_tables(output: Output, *, wide: bool, stream: IO[str]) -> None:
+    colour = colour_enabled(stream)
+    if output.summary:
+        width = max(len(k) for k, _ in output.summary)
+        for key, value in output.summary:
+            stream.write(f"{key + ':':<{width + 1}} {_cell(value)}\n")
+    for i, table in enumerate(output.tables):
+        columns = [c for c in table.columns if wide or not c.wide]
+        if output.summary or i:
+            stream.write("\n")
+        if colour:
+            _rich_table(table, columns, stream)
+            continue
+        if table.title:
+            stream.write(f"{table.title}\n")
+        cells = [[_cell(row.get(c.key)) for c in columns] for row in table.rows]
+        widths = [max([len(c.header)] + [len(r[j]) for r in cells]) for j, c in enumerate(columns)]
+        header = "  ".join(c.header.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
+        stream.write(header + "\n")
+        for r in cells:
+            line = "  ".join(
+                (v.rjust(w) if c.numeric else v.ljust(w)) for v, c, w in zip(r, columns, widths, strict=True)
+            )
+            stream.write(line.rstrip() + "\n")
+
+
+def _rich_table(table: Table, columns: list[Column], stream: IO[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    rich_table = RichTable(title=table.title, title_justify="left", header_style="bold cyan", box=None,
+                           pad_edge=False)
+    for c in columns:
+        rich_table.add_column(c.header, justify="right" if c.numeric else "left", no_wrap=True)
+    for row in table.rows:
+        rich_table.add_row(*(_cell(row.get(c.key)) for c in columns))
+    Console(file=stream, highlight=False).print(rich_table)
+
+
+def diagnostic(message: str) -> None:
+    """A line for people, on stderr, so stdout carries only data."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,122 @@
+"""Running a command: pick the cluster, connect, run the async body, render, map errors to exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from .contexts import Context, resolve
+from .errors import AUTH, REFUSED, USAGE, CliError, to_cli_error
+from .output import FORMATS, Output, render
+
+
+@dataclass(slots=True)
+class Settings:
+    """The global options, as `kctl [OPTIONS] COMMAND` received them."""
+
+    bootstrap: str | None = None
+    context: str | None = None
+    timeout: float = 30.0
+
+
+def fail(error: BaseException) -> NoReturn:
+    problem = to_cli_error(error)
+    sys.stderr.write(f"kctl: error: {problem.message}\n")
+    if problem.hint:
+        sys.stderr.write(f"  hint: {problem.hint}\n")
+    sys.stderr.flush()
+    raise SystemExit(problem.code)
+
+
+def check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> str:
+    if fmt not in allowed:
+        raise CliError(f"unknown output format {fmt!r}", f"use one of: {', '.join(allowed)}", USAGE)
+    return fmt
+
+
+def _ssl_context(ctx: Context) -> ssl.SSLContext | None:
+    tls = ctx.tls
+    if not tls or not tls.get("enabled", True):
+        return None
+    context = ssl.create_default_context(cafile=tls.get("ca-file"))
+    if tls.get("cert-file"):
+        context.load_cert_chain(tls["cert-file"], tls.get("key-file"))
+    if tls.get("insecure-skip-verify"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def cluster_for(ctx: Context, settings: Settings) -> Any:
+    from kctl.client import Cluster
+
+    if ctx.sasl:
+        raise CliError(f"context {ctx.name!r} asks for SASL ({ctx.sasl.get('mechanism', '?')}), which this kctl "
+                       "version cannot do yet", "use a listener without SASL for now", AUTH)
+    return Cluster(ctx.bootstrap_servers, client_id=ctx.client_id, request_timeout_s=settings.timeout,
+                   connect_timeout_s=min(settings.timeout, 10.0), ssl_context=_ssl_context(ctx))
+
+
+def execute(
+    settings: Settings,
+    body: Callable[[Any, Context], Awaitable[Output | None]],
+    *,
+    fmt: str | None = None,
+    changes: bool = False,
+) -> None:
+    """Resolve the context, connect, run `body(cluster, context)`, render its Output (if any)."""
+    try:
+        if fmt is not None:
+            check_format(fmt)
+        ctx = resolve(settings.bootstrap, settings.context)
+        if changes and ctx.read_only:
+            raise CliError(f"context {ctx.name!r} is read-only: kctl will not change anything there",
+                           "use another context, or set read-only = false for it", REFUSED)
+        if ctx.local:
+            from .local import start_background
+
+            start_background()
+        output = _run(_with_cluster(ctx, settings, body))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        fail(exc)
+    if output is not None and fmt is not None:
+        render(output, fmt)
+
+
+async def _with_cluster(ctx: Context, settings: Settings,
+                        body: Callable[[Any, Context], Awaitable[Output | None]]) -> Output | None:
+    cluster = cluster_for(ctx, settings)
+    try:
+        await cluster.start()
+        return await body(cluster, ctx)
+    finally:
+        await cluster.close()
+
+
+def _run(coroutine: Awaitable[Output | None]) -> Output | None:
+    try:
+        import uvloop
+
+        return uvloop.run(coroutine)  # type: ignore[arg-type]
+    except ImportError:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+
+
+def confirm(what: str, typed: str, yes: bool) -> None:
+    """Ask the user to type `typed` to go ahead; --yes skips it; no terminal means refuse."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(f"{what}: refusing without confirmation", "pass --yes to confirm in scripts", USAGE)
+    sys.stderr.write(f"{what}. Type {typed!r} to confirm: ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip() != typed:
+        raise CliError("not confirmed; nothing was changed", None, REFUSED)
