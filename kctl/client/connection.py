@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kctl import __version__
-from kctl.protocol.api import API_BY_KEY, API_BY_REQUEST_TYPE, API_VERSIONS_KEY
+from kctl.protocol.api import API_BY_REQUEST_TYPE, API_VERSIONS_KEY, version_range
 from kctl.protocol.errors import ErrorCode, ProtocolError
 from kctl.protocol.framing import NEED_DATA, ClientConnection
 from kctl.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
@@ -133,11 +133,11 @@ class BrokerConnection(asyncio.BufferedProtocol):
             raise KafkaError.from_code(response.error_code, f"ApiVersions from {self.address}")
         for entry in response.api_keys:
             self.broker_versions[entry.api_key] = (entry.min_version, entry.max_version)
-            ours = API_BY_KEY.get(entry.api_key)
+            ours = version_range(entry.api_key)  # no import of the API's module until it is used
             if ours is None:
                 continue
-            high = min(ours.max_version, entry.max_version, self.config.version_caps.get(entry.api_key, 1 << 15))
-            if high >= max(ours.min_version, entry.min_version):
+            high = min(ours[1], entry.max_version, self.config.version_caps.get(entry.api_key, 1 << 15))
+            if high >= max(ours[0], entry.min_version):
                 self.versions[entry.api_key] = high
 
     def supports(self, api_key: int, min_version: int = 0) -> bool:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from struct import error as StructError
 from typing import Any
 
 from .errors import DecodeError, EncodeError, UnsupportedVersionError
-from .messages import API_MODULES
+from .messages import API_INDEX
 
 API_VERSIONS_KEY = 18
 
@@ -60,9 +63,75 @@ def _spec(module: Any) -> ApiSpec:
     )
 
 
-API_BY_KEY: dict[int, ApiSpec] = {spec.key: spec for spec in map(_spec, API_MODULES)}
-API_BY_REQUEST_TYPE: dict[type, ApiSpec] = {spec.request_type: spec for spec in API_BY_KEY.values()}
-API_BY_RESPONSE_TYPE: dict[type, ApiSpec] = {spec.response_type: spec for spec in API_BY_KEY.values()}
+class _SpecsByKey(Mapping[int, ApiSpec]):
+    """API key -> spec. Each API's generated module is imported the first time it is asked for,
+    so a command that needs three APIs does not pay for thirty (start-up time of the CLI)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[int, ApiSpec] = {}
+        self.by_request: dict[type, ApiSpec] = {}
+        self.by_response: dict[type, ApiSpec] = {}
+
+    def __getitem__(self, key: int) -> ApiSpec:
+        spec = self._loaded.get(key)
+        if spec is None:
+            entry = API_INDEX.get(key)
+            if entry is None:
+                raise KeyError(key)
+            spec = _spec(importlib.import_module(f"{__package__}.messages.{entry[0]}"))
+            self._loaded[key] = spec
+            self.by_request[spec.request_type] = spec
+            self.by_response[spec.response_type] = spec
+        return spec
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(API_INDEX)
+
+    def __len__(self) -> int:
+        return len(API_INDEX)
+
+    def __contains__(self, key: object) -> bool:
+        return key in API_INDEX
+
+
+class _SpecsByType(Mapping[type, ApiSpec]):
+    """Request or response class -> spec, found through the class's own module."""
+
+    def __init__(self, specs: _SpecsByKey, cache: dict[type, ApiSpec]) -> None:
+        self._specs = specs
+        self._cache = cache
+
+    def __getitem__(self, cls: type) -> ApiSpec:
+        spec = self._cache.get(cls)
+        if spec is None:
+            key = getattr(sys.modules.get(cls.__module__), "API_KEY", None)
+            if key is None or key not in self._specs:
+                raise KeyError(cls)
+            self._specs[key]
+            spec = self._cache.get(cls)
+            if spec is None:
+                raise KeyError(cls)
+        return spec
+
+    def __iter__(self) -> Iterator[type]:
+        for key in API_INDEX:
+            self._specs[key]
+        return iter(dict(self._cache))
+
+    def __len__(self) -> int:
+        return len(API_INDEX)
+
+
+API_BY_KEY = _SpecsByKey()
+API_BY_REQUEST_TYPE: Mapping[type, ApiSpec] = _SpecsByType(API_BY_KEY, API_BY_KEY.by_request)
+API_BY_RESPONSE_TYPE: Mapping[type, ApiSpec] = _SpecsByType(API_BY_KEY, API_BY_KEY.by_response)
+
+
+def version_range(api_key: int) -> tuple[int, int] | None:
+    """The versions kctl speaks of an API, without importing its module."""
+    entry = API_INDEX.get(api_key)
+    return None if entry is None else (entry[2], entry[3])
+
 
 # What a malformed body can make the generated decoders raise before our own checks catch it.
 _DECODE_FAILURES = (StructError, IndexError, ValueError, OverflowError)

@@ -1,0 +1,229 @@
+"""Every kctl command as a user runs it: a subprocess, against a broker started for the tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.broker.conftest import BrokerProcess, free_port
+
+ck = pytest.importorskip("confluent_kafka")
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    b = BrokerProcess(tmp_path_factory.mktemp("cli") / "data",
+                      {"group.initial.rebalance.delay.ms": 0, "group.min.session.timeout.ms": 1000}).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def env(tmp_path: Path, broker: BrokerProcess) -> dict[str, str]:
+    """A clean environment: our own config and state dirs, no colour settings inherited."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith(("KCTL_", "XDG_", "NO_COLOR"))}
+    out.update({"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state"),
+                "XDG_DATA_HOME": str(tmp_path / "data"), "KCTL_BOOTSTRAP_SERVERS": broker.bootstrap})
+    return out
+
+
+def kctl(env: dict[str, str], *args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "kctl", *args], env=env, input=stdin, capture_output=True,
+                            text=True, timeout=60)
+    if ok:
+        assert result.returncode == 0, f"kctl {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+    return result
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> object:
+    return json.loads(result.stdout)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{time.time_ns() % 10**9}"
+
+
+def test_topics_lifecycle_and_json_shapes(env: dict[str, str]) -> None:
+    topic = unique("cli-topic")
+    kctl(env, "topics", "create", topic, "-p", "3", "-c", "retention.ms=3600000")
+    listed = as_json(kctl(env, "topics", "list", "-o", "json"))
+    assert any(t["name"] == topic and t["partitions"] == 3 for t in listed)
+    described = as_json(kctl(env, "topics", "describe", topic, "-o", "json"))
+    assert [p["partition"] for p in described["partitions"]] == [0, 1, 2]
+    assert {"name": "retention.ms", "value": "3600000", "source": "topic"}.items() <= described["configs"][0].items()
+    kctl(env, "topics", "alter", topic, "-p", "4", "-c", "retention.ms=7200000")
+    configs = as_json(kctl(env, "configs", "get", "topic", topic, "-o", "json"))
+    assert {c["name"]: c["value"] for c in configs}["retention.ms"] == "7200000"
+    kctl(env, "configs", "delete", "topic", topic, "retention.ms")
+    assert all(c["name"] != "retention.ms" for c in as_json(kctl(env, "configs", "get", "topic", topic, "-o", "json")))
+    for fmt in ("yaml", "csv", "jsonl", "wide"):
+        assert topic in kctl(env, "topics", "list", "-o", fmt).stdout
+    refused = kctl(env, "topics", "delete", topic, ok=False)  # no terminal, no --yes
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    kctl(env, "topics", "delete", topic, "--yes")
+    missing = kctl(env, "topics", "describe", topic, ok=False)
+    assert missing.returncode == 3 and missing.stdout == ""
+    assert len(missing.stderr.strip().splitlines()) == 2 and "hint:" in missing.stderr  # one line, then a hint
+
+
+def test_scripting_rules(env: dict[str, str], tmp_path: Path) -> None:
+    table = kctl(env, "brokers", "list").stdout
+    assert "\x1b[" not in table  # a pipe gets no colour
+    bad = kctl(env, "topics", "list", "-o", "xml", ok=False)
+    assert bad.returncode == 2 and "xml" in bad.stderr
+    unreachable = dict(env, KCTL_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}")
+    down = kctl(unreachable, "--timeout", "3", "topics", "list", ok=False)
+    assert down.returncode == 4 and "no bootstrap server answered" in down.stderr
+    info = kctl(env, "cluster", "info", "-o", "json")
+    assert as_json(info)["brokers"] == 1
+
+
+def test_contexts_and_read_only(env: dict[str, str], broker: BrokerProcess) -> None:
+    plain = {k: v for k, v in env.items() if k != "KCTL_BOOTSTRAP_SERVERS"}
+    kctl(plain, "config", "set-context", "dev", "-b", broker.bootstrap, "--use")
+    kctl(plain, "config", "set-context", "prod", "-b", broker.bootstrap, "--read-only")
+    contexts = as_json(kctl(plain, "config", "get-contexts", "-o", "json"))
+    assert {c["name"]: c["current"] for c in contexts} == {"dev": True, "prod": False, "local": False}
+    topic = unique("ctx")
+    kctl(plain, "topics", "create", topic)  # through the current context, dev
+    refused = kctl(plain, "--context", "prod", "topics", "delete", topic, "--yes", ok=False)
+    assert refused.returncode == 8 and "read-only" in refused.stderr
+    assert topic in kctl(dict(plain, KCTL_CONTEXT="prod"), "topics", "list").stdout  # reading is fine
+    kctl(plain, "config", "use-context", "prod")
+    assert as_json(kctl(plain, "config", "view", "-o", "json"))["current-context"] == "prod"
+    kctl(plain, "config", "delete-context", "prod")
+    assert kctl(plain, "--context", "prod", "topics", "list", ok=False).returncode == 3
+
+
+def test_produce_and_tail_round_trip_losslessly(env: dict[str, str]) -> None:
+    topic = unique("roundtrip")
+    kctl(env, "topics", "create", topic, "-p", "2")
+    kctl(env, "produce", topic, "-K", ":", "-H", "src=cli", stdin="k1:hello\nk2:world\n")
+    binary = base64.b64encode(b"\xff\x00\xfe").decode()
+    lines = [json.dumps({"key": "bin", "value": binary, "value_encoding": "base64", "partition": 1,
+                         "headers": {"h": "v"}, "timestamp": 1767225600000}),
+             json.dumps({"key": None, "value": '{"status": "failed", "n": 3}', "partition": 0})]
+    kctl(env, "produce", topic, "--jsonl", stdin="\n".join(lines) + "\n")
+    records = [json.loads(line) for line in kctl(env, "tail", topic, "--from", "beginning", "-o", "jsonl")
+               .stdout.splitlines()]
+    assert len(records) == 4
+    for r in records:
+        assert {"topic", "partition", "offset", "timestamp", "key", "value", "headers"} <= set(r)
+    by_key = {r["key"]: r for r in records}
+    assert by_key["bin"]["value"] == binary and by_key["bin"]["value_encoding"] == "base64"
+    assert (by_key["bin"]["partition"], by_key["bin"]["timestamp"], by_key["bin"]["headers"]) == (1, 1767225600000,
+                                                                                                   {"h": "v"})
+    assert by_key["k1"]["value"] == "hello" and by_key["k1"]["headers"] == {"src": "cli"}
+    # What tail printed goes back in through produce --jsonl unchanged.
+    again = unique("again")
+    kctl(env, "topics", "create", again, "-p", "2")
+    kctl(env, "produce", again, "--jsonl", stdin="".join(json.dumps(r) + "\n" for r in records))
+    copied = [json.loads(line) for line in kctl(env, "tail", again, "--from", "beginning", "-o", "jsonl")
+              .stdout.splitlines()]
+    strip = lambda rs: sorted((r["key"] or "", r["value"], json.dumps(r["headers"])) for r in rs)  # noqa: E731
+    assert strip(copied) == strip(records)
+    failed = kctl(env, "tail", topic, "--from", "beginning", "--filter", 'value.status == "failed"', "-o", "jsonl")
+    assert [json.loads(line)["value"] for line in failed.stdout.splitlines()] == ['{"status": "failed", "n": 3}']
+    last = kctl(env, "tail", topic, "--from", "-1", "-p", "0", "--format", "{partition}:{offset}:{value}")
+    assert last.stdout.strip().endswith('{"status": "failed", "n": 3}')
+    assert kctl(env, "tail", topic, "--from", "beginning", "--max", "1", "-o", "raw").stdout.count("\n") == 1
+    offsets = as_json(kctl(env, "offsets", topic, "-o", "json"))
+    assert sum(o["latest"] for o in offsets) == 4
+    at = as_json(kctl(env, "offsets", topic, "--at", "1767225600000", "-o", "json"))
+    assert {o["partition"]: o["offset"] for o in at}[1] >= 0
+
+
+def test_reset_offsets_moves_a_real_consumer_and_undo_puts_them_back(env: dict[str, str],
+                                                                     broker: BrokerProcess) -> None:
+    topic, group = unique("reset"), unique("reset-group")
+    kctl(env, "topics", "create", topic, "-p", "2")
+    kctl(env, "produce", topic, "-p", "0", stdin="".join(f"a{i}\n" for i in range(10)))
+    kctl(env, "produce", topic, "-p", "1", stdin="".join(f"b{i}\n" for i in range(10)))
+    kctl(env, "groups", "reset-offsets", group, "-t", topic, "--to-offset", "7", "--execute")
+    plan = as_json(kctl(env, "groups", "reset-offsets", group, "-t", f"{topic}:0", "--shift-by", "-3", "-o", "json"))
+    assert plan["partitions"][0] == {"topic": topic, "partition": 0, "current_offset": 7, "new_offset": 4,
+                                     "log_start_offset": 0, "log_end_offset": 10, "skipped": 0, "reread": 3}
+    assert not plan["executed"]
+    kctl(env, "groups", "reset-offsets", group, "-t", f"{topic}:0", "--shift-by", "-3", "--execute",
+         "--export", str(Path(env["XDG_STATE_HOME"]) / "plan.csv"))
+    assert (Path(env["XDG_STATE_HOME"]) / "plan.csv").read_text() == f"{topic},0,4\n"
+
+    def consume_first(group_id: str) -> dict[int, int]:
+        consumer = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group_id,
+                                "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                                "session.timeout.ms": 6000})
+        consumer.subscribe([topic])
+        first: dict[int, int] = {}
+        deadline = time.monotonic() + 30
+        while len(first) < 2 and time.monotonic() < deadline:
+            m = consumer.poll(0.2)
+            if m is not None and not m.error():
+                first.setdefault(m.partition(), m.offset())
+        consumer.close()
+        return first
+
+    assert consume_first(group) == {0: 4, 1: 7}  # a real consumer resumes exactly at the new offsets
+    described = as_json(kctl(env, "groups", "describe", group, "-o", "json"))
+    assert {(p["partition"], p["committed_offset"], p["lag"]) for p in described["partitions"]} == {(0, 4, 6), (1, 7, 3)}
+    lag = as_json(kctl(env, "lag", group, "-o", "json"))
+    assert sorted((r["group"], r["topic"], r["partition"], r["lag"]) for r in lag) == [
+        (group, topic, 0, 6), (group, topic, 1, 3)]
+    kctl(env, "groups", "undo-reset", group)
+    after = as_json(kctl(env, "groups", "describe", group, "-o", "json"))
+    assert {(p["partition"], p["committed_offset"]) for p in after["partitions"]} == {(0, 7), (1, 7)}
+    assert consume_first(group) == {0: 7, 1: 7}
+    unhealthy = kctl(env, "lag", group, "--check", "--interval", "0.2", ok=False)
+    assert unhealthy.returncode == 7 and "STOP" in unhealthy.stderr  # lag, nobody consuming
+    assert kctl(env, "groups", "list", "--state", "Empty", "-o", "json").stdout.count(group) == 1
+    kctl(env, "groups", "delete-offsets", group, "-t", f"{topic}:1")
+    kctl(env, "groups", "delete", group, "--yes")
+    assert kctl(env, "groups", "describe", group, ok=False).returncode == 3
+
+
+def test_reset_is_refused_while_the_group_has_members(env: dict[str, str], broker: BrokerProcess) -> None:
+    topic, group = unique("busy"), unique("busy-group")
+    kctl(env, "topics", "create", topic)
+    consumer = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "session.timeout.ms": 6000})
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + 20
+    while not consumer.assignment() and time.monotonic() < deadline:
+        consumer.poll(0.1)
+    try:
+        refused = kctl(env, "groups", "reset-offsets", group, "-t", topic, "--to-earliest", "--execute", ok=False)
+        assert refused.returncode == 8 and "active member" in refused.stderr
+    finally:
+        consumer.close()
+
+
+def test_records_delete(env: dict[str, str]) -> None:
+    topic = unique("trim")
+    kctl(env, "topics", "create", topic)
+    kctl(env, "produce", topic, stdin="".join(f"{i}\n" for i in range(10)))
+    out = as_json(kctl(env, "records", "delete", topic, "--before", "6", "--yes", "-o", "json"))
+    assert out == [{"topic": topic, "partition": 0, "log_start_offset": 6}]
+    assert as_json(kctl(env, "offsets", topic, "-o", "json"))[0]["earliest"] == 6
+
+
+def test_the_built_in_broker_starts_on_demand(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KCTL_", "XDG_"))}
+    env.update({"XDG_CONFIG_HOME": str(tmp_path / "config"), "KCTL_LOCAL_LISTEN": f"127.0.0.1:{port}",
+                "KCTL_LOCAL_DATA": str(tmp_path / "local")})
+    try:
+        first = kctl(env, "topics", "list", "-o", "json")
+        assert json.loads(first.stdout) == [] and "started the built-in broker" in first.stderr
+        status = as_json(kctl(env, "broker", "status", "-o", "json"))
+        assert status["running"] and status["started_by_kctl"]
+        kctl(env, "topics", "create", "here")
+        assert "started" not in kctl(env, "topics", "list").stderr  # already running: reused
+    finally:
+        kctl(env, "broker", "stop")
+    assert not as_json(kctl(env, "broker", "status", "-o", "json"))["running"]
