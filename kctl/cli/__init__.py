@@ -6,6 +6,7 @@ once; typer and rich load when a command runs.
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -15,6 +16,12 @@ def main(argv: list[str] | None = None) -> int:
         from kctl import __version__
 
         print(f"kctl {__version__}")
+        return 0
+    if args in ([], ["--help"]) and "_KCTL_COMPLETE" not in os.environ:
+        # Generated from the command definitions by `python -m kctl.cli.docs` (a test keeps it fresh).
+        from pathlib import Path
+
+        sys.stdout.write(Path(__file__).with_name("help.txt").read_text())
         return 0
     from kctl.cli.app import run
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from kctl import __version__
 
 app = typer.Typer(
     name="kctl",
-    help="Terminal admin console and operations toolkit for Apache Kafka.",
+    help="Terminal admin console and operations toolkit for Apache Kafka. With no context and no -b it "
+    "uses the built-in local broker, starting it when needed.",
+    epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 connection, 5 auth, 6 timeout, "
+    "7 unhealthy (lag --check), 8 refused (read-only context, or the cluster said no). "
+    "Man pages: man/kctl.1 and one per command.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -44,6 +50,25 @@ def root(
     from .runtime import Settings
 
     ctx.obj = Settings(bootstrap_server, context, timeout)
+
+
+@app.command("completion")
+def completion_command(
+    shell: str = typer.Argument(..., help="bash, zsh or fish."),
+) -> None:
+    """Print the shell completion script (it completes commands, options, topic and group names).
+
+    bash: kctl completion bash > ~/.local/share/bash-completion/completions/kctl
+    zsh:  kctl completion zsh > "${fpath[1]}/_kctl"
+    fish: kctl completion fish > ~/.config/fish/completions/kctl.fish
+    """
+    from .completion import SHELLS, script
+    from .errors import USAGE, CliError
+    from .runtime import fail
+
+    if shell not in SHELLS:
+        fail(CliError(f"no completion for {shell!r}", f"use one of: {', '.join(SHELLS)}", USAGE))
+    typer.echo(script(shell), nl=False)
 
 
 @app.command("protocol")
@@ -115,6 +140,10 @@ broker_app.command("stop")(broker_stop)
 
 
 def run(args: list[str]) -> int:
+    if "_KCTL_COMPLETE" in os.environ:  # a shell asking for completions (see `kctl completion`)
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         app(args=args, prog_name="kctl")
     except SystemExit as exc:  # click ends every run, good or bad, with SystemExit

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .completion import complete_topics
 from .errors import NOT_FOUND, USAGE, CliError
 from .output import Column, Output, Table, colour_enabled, diagnostic
 from .runtime import check_format, confirm, execute
@@ -28,7 +29,7 @@ def _settings(ctx: typer.Context) -> Any:
 # ---- offsets -----------------------------------------------------------------------------------------
 def offsets(
     ctx: typer.Context,
-    topic: Annotated[str, typer.Argument(help="The topic.")],
+    topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
     at: Annotated[str | None, typer.Option("--at", help="earliest, latest, or a time (ISO 8601, epoch ms, -1h).")
                   ] = None,
     output: OutputOpt = "table",
@@ -96,7 +97,7 @@ def _parse_json_line(text: str, line: int) -> dict[str, Any]:
 
 def produce(
     ctx: typer.Context,
-    topic: Annotated[str, typer.Argument(help="The topic.")],
+    topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
     values: Annotated[list[str] | None, typer.Argument(help="Values to send (default: one per stdin line).")] = None,
     key_separator: Annotated[str | None, typer.Option("--key-separator", "-K",
                                                       help="Split each line into KEY<sep>VALUE.")] = None,
@@ -211,7 +212,8 @@ def _human(r: Any, colour: bool) -> str:
 
 def tail(
     ctx: typer.Context,
-    topics: Annotated[list[str], typer.Argument(help="Topics, or regexes with --pattern.")],
+    topics: Annotated[list[str], typer.Argument(help="Topics, or regexes with --pattern.",
+                                                autocompletion=complete_topics)],
     from_: Annotated[str, typer.Option("--from", help="beginning, end, OFFSET, -N (last N per partition), "
                                                       "@TIME or @-1h.")] = "end",
     partition: Annotated[list[int] | None, typer.Option("--partition", "-p", help="Only these partitions.")] = None,
@@ -351,7 +353,7 @@ def _template(fmt: str, r: Any) -> str:
 @records_app.command("delete")
 def records_delete(
     ctx: typer.Context,
-    topic: Annotated[str, typer.Argument(help="The topic.")],
+    topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
     before: Annotated[str, typer.Option("--before", help="OFFSET, or a time (ISO 8601, epoch ms with @, -1h).")],
     partition: Annotated[list[int] | None, typer.Option("--partition", "-p", help="Only these partitions.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .completion import complete_groups
 from .errors import NOT_FOUND, REFUSED, UNHEALTHY, USAGE, CliError
 from .output import Column, Output, Table, diagnostic, render
 from .runtime import check_format, confirm, execute
@@ -68,7 +69,7 @@ async def _partition_lag(admin: Any, groups: list[str]) -> dict[str, list[dict[s
 @groups_app.command("describe")
 def groups_describe(
     ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The group.")],
+    group: Annotated[str, typer.Argument(help="The group.", autocompletion=complete_groups)],
     output: OutputOpt = "table",
 ) -> None:
     """State, members, and per partition the committed offset, log end offset and lag."""
@@ -111,7 +112,8 @@ def groups_describe(
 @groups_app.command("delete")
 def groups_delete(
     ctx: typer.Context,
-    groups: Annotated[list[str], typer.Argument(help="Groups to delete (they must have no members).")],
+    groups: Annotated[list[str], typer.Argument(help="Groups to delete (they must have no members).",
+                                                autocompletion=complete_groups)],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete groups and their committed offsets."""
@@ -164,7 +166,7 @@ async def _expand(cluster: Any, specs: list[tuple[str, list[int] | None]]) -> li
 @groups_app.command("delete-offsets")
 def groups_delete_offsets(
     ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The group.")],
+    group: Annotated[str, typer.Argument(help="The group.", autocompletion=complete_groups)],
     topic: Annotated[list[str], typer.Option("--topic", "-t", help="TOPIC or TOPIC:P,P (repeatable).")],
 ) -> None:
     """Forget the group's committed offsets for these topics or partitions."""
@@ -210,7 +212,8 @@ def _read_plan_file(path: str) -> dict[tuple[str, int], int]:
 @groups_app.command("reset-offsets")
 def groups_reset_offsets(
     ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The group (it must have no active members).")],
+    group: Annotated[str, typer.Argument(help="The group (it must have no active members).",
+                                         autocompletion=complete_groups)],
     topic: Annotated[list[str] | None, typer.Option("--topic", "-t", help="TOPIC or TOPIC:P,P (repeatable).")] = None,
     all_topics: Annotated[bool, typer.Option("--all-topics", help="Every topic the group has offsets for.")] = False,
     to_earliest: Annotated[bool, typer.Option("--to-earliest", help="The oldest record still kept.")] = False,
@@ -353,7 +356,8 @@ def _save_previous(group: str, committed: dict[Any, Any], partitions: list[Any])
 @groups_app.command("undo-reset")
 def groups_undo_reset(
     ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The group whose last executed reset to undo.")],
+    group: Annotated[str, typer.Argument(help="The group whose last executed reset to undo.",
+                                         autocompletion=complete_groups)],
     output: OutputOpt = "table",
 ) -> None:
     """Put back the offsets the group had before its last executed reset."""
@@ -460,7 +464,8 @@ async def _lag_sample(cluster: Any, groups: list[str] | None) -> tuple[dict[str,
 
 def lag(
     ctx: typer.Context,
-    groups: Annotated[list[str] | None, typer.Argument(help="Groups (default: every group).")] = None,
+    groups: Annotated[list[str] | None, typer.Argument(help="Groups (default: every group).",
+                                                       autocompletion=complete_groups)] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C.")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between samples.")] = 5.0,
     check: Annotated[bool, typer.Option("--check", help="Exit 7 when a group is unhealthy (for runbooks).")] = False,

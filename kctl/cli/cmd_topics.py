@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .completion import complete_topics
 from .errors import NOT_FOUND, USAGE, CliError
 from .output import Column, Output, Table, diagnostic
 from .runtime import confirm, execute
@@ -132,7 +133,7 @@ async def _add_sizes(admin: Any, rows: list[dict[str, Any]], topics: dict[str, A
 @topics_app.command("describe")
 def topics_describe(
     ctx: typer.Context,
-    topic: Annotated[str, typer.Argument(help="The topic.")],
+    topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
     all_configs: Annotated[bool, typer.Option("--all-configs", help="Show defaults too, not only overrides.")] = False,
     output: OutputOpt = "table",
 ) -> None:
@@ -222,7 +223,7 @@ def topics_create(
 @topics_app.command("delete")
 def topics_delete(
     ctx: typer.Context,
-    topics: Annotated[list[str], typer.Argument(help="Topics to delete.")],
+    topics: Annotated[list[str], typer.Argument(help="Topics to delete.", autocompletion=complete_topics)],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete topics and all their records (asks you to type the name unless --yes)."""
@@ -247,7 +248,7 @@ def topics_delete(
 @topics_app.command("alter")
 def topics_alter(
     ctx: typer.Context,
-    topic: Annotated[str, typer.Argument(help="The topic.")],
+    topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
     config: Annotated[list[str] | None, typer.Option("--config", "-c", help="Set KEY=VALUE, repeatable.")] = None,
     delete_config: Annotated[list[str] | None, typer.Option("--delete-config", "-d",
                                                             help="Reset KEY to its default, repeatable.")] = None,

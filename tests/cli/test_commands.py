@@ -227,3 +227,43 @@ def test_the_built_in_broker_starts_on_demand(tmp_path: Path) -> None:
     finally:
         kctl(env, "broker", "stop")
     assert not as_json(kctl(env, "broker", "status", "-o", "json"))["running"]
+
+
+def test_man_pages_and_help_are_fresh() -> None:
+    from kctl.cli import docs
+
+    assert docs.main(["--check"]) == 0, "run: python -m kctl.cli.docs"
+    pages = {p.name for p in docs.MAN_DIR.glob("*.1")}
+    for name in ("kctl.1", "kctl-topics-list.1", "kctl-groups-reset-offsets.1", "kctl-lag.1", "kctl-tail.1",
+                 "kctl-config-set-context.1", "kctl-completion.1"):
+        assert name in pages
+    assert ".SH EXIT STATUS" in (docs.MAN_DIR / "kctl.1").read_text()
+
+
+def test_help_answers_without_loading_the_cli(env: dict[str, str]) -> None:
+    result = kctl(env, "--help")
+    assert result.stdout.startswith("Usage: kctl") and "reset" not in result.stderr
+    probe = subprocess.run([sys.executable, "-c", "import sys; from kctl.cli import main; main(['--help']); "
+                            "print('typer' in sys.modules, file=sys.stderr)"], capture_output=True, text=True)
+    assert probe.stderr.strip() == "False"
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion_offers_topic_and_group_names(env: dict[str, str], shell: str) -> None:
+    topic, group = unique("complete-me"), unique("complete-group")
+    kctl(env, "topics", "create", topic)
+    kctl(env, "groups", "reset-offsets", group, "-t", topic, "--to-earliest", "--execute")
+    assert "_KCTL_COMPLETE" in kctl(env, "completion", shell).stdout
+
+    def complete(words: str) -> str:
+        extra = {"bash": {"_KCTL_COMPLETE": "complete_bash", "COMP_WORDS": words,
+                          "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))},
+                 "zsh": {"_KCTL_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": words},
+                 "fish": {"_KCTL_COMPLETE": "complete_fish", "_TYPER_COMPLETE_ARGS": words,
+                          "_TYPER_COMPLETE_FISH_ACTION": "get-args"}}[shell]
+        return subprocess.run([sys.executable, "-m", "kctl"], env={**env, **extra}, capture_output=True,
+                              text=True, timeout=30).stdout
+
+    assert topic in complete(f"kctl topics describe {topic[:8]}")
+    assert group in complete(f"kctl groups describe {group[:8]}")
+    assert "topics" in complete("kctl top")

@@ -1,0 +1,68 @@
+"""CLI start-up benchmark: `kctl --help` and `kctl topics list -o json` next to `kcat -L`.
+
+One built-in broker with 20 topics; each command runs N times as a fresh process (the way a
+shell script runs it) and the median wall time is printed.
+
+    python bench/cli.py            # 15 runs each
+    python bench/cli.py --quick    # 5 runs each, for CI
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.broker.conftest import BrokerProcess  # noqa: E402
+
+
+def wall(args: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(args, capture_output=True)
+        times.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed: {done.stderr.decode()[-500:]}")
+    return statistics.median(times) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs (CI smoke run)")
+    args = parser.parse_args()
+    runs = 5 if args.quick else 15
+    kctl = [sys.executable, "-m", "kctl"]
+    broker = BrokerProcess(Path(tempfile.mkdtemp(prefix="kctl-cli-bench-")) / "data").start()
+    try:
+        for i in range(20):
+            subprocess.run([*kctl, "-b", broker.bootstrap, "topics", "create", f"topic-{i}", "-p", "3"], check=True,
+                           capture_output=True)
+        python = wall([sys.executable, "-c", "pass"], runs)
+        help_ms = wall([*kctl, "--help"], runs)
+        list_ms = wall([*kctl, "-b", broker.bootstrap, "topics", "list", "-o", "json"], runs)
+        kcat = shutil.which("kcat")
+        kcat_ms = wall([kcat, "-b", broker.bootstrap, "-L"], runs) if kcat else float("nan")
+    finally:
+        broker.stop()
+    print(f"\nmedian wall time of {runs} runs, ms")
+    print(f"{'python -c pass (interpreter start)':42}{python:8.0f}")
+    print(f"{'kctl --help':42}{help_ms:8.0f}")
+    print(f"{'kctl topics list -o json':42}{list_ms:8.0f}")
+    print(f"{'kcat -L':42}{kcat_ms:8.0f}")
+    print(f"\ntargets: kctl --help <= 150 ms: {'met' if help_ms <= 150 else 'MISSED'}; "
+          f"topics list within 2.5x of kcat -L: {'met' if list_ms <= 2.5 * kcat_ms else 'MISSED'} "
+          f"({list_ms / kcat_ms:.1f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
