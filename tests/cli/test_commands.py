@@ -35,7 +35,9 @@ def env(tmp_path: Path, broker: BrokerProcess) -> dict[str, str]:
     return out
 
 
-def kctl(env: dict[str, str], *args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
+def kctl(
+    env: dict[str, str], *args: str, stdin: str | None = None, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([sys.executable, "-m", "kctl", *args], env=env, input=stdin, capture_output=True,
                             text=True, timeout=60)
     if ok:
@@ -172,7 +174,8 @@ def test_reset_offsets_moves_a_real_consumer_and_undo_puts_them_back(env: dict[s
 
     assert consume_first(group) == {0: 4, 1: 7}  # a real consumer resumes exactly at the new offsets
     described = as_json(kctl(env, "groups", "describe", group, "-o", "json"))
-    assert {(p["partition"], p["committed_offset"], p["lag"]) for p in described["partitions"]} == {(0, 4, 6), (1, 7, 3)}
+    assert {(p["partition"], p["committed_offset"], p["lag"])
+            for p in described["partitions"]} == {(0, 4, 6), (1, 7, 3)}
     lag = as_json(kctl(env, "lag", group, "-o", "json"))
     assert sorted((r["group"], r["topic"], r["partition"], r["lag"]) for r in lag) == [
         (group, topic, 0, 6), (group, topic, 1, 3)]
