@@ -260,13 +260,13 @@ def tail(
             raise CliError("no partitions to read", None, NOT_FOUND)
         consumer = Consumer(cluster, group_id=group, auto_offset_reset="latest" if from_ == "end" else "earliest")
         ends = {tp: o.offset for tp, o in (await admin.list_offsets(dict.fromkeys(wanted, LATEST))).items()}
+        if group:
+            if from_ not in ("end", "committed"):
+                raise CliError("with --group the group's committed offsets decide where to start",
+                               "reset them first with `kctl groups reset-offsets`", USAGE)
+            consumer.subscribe(names)  # before start, so membership begins with it
         async with consumer:
-            if group:
-                consumer.subscribe(names)
-                if from_ not in ("end", "committed"):
-                    raise CliError("with --group the group's committed offsets decide where to start",
-                                   "reset them first with `kctl groups reset-offsets`", USAGE)
-            else:
+            if not group:
                 consumer.assign(wanted)
                 starts = await _starts(admin, wanted, from_, ends, EARLIEST)
                 for tp, offset in starts.items():

@@ -152,6 +152,8 @@ class Consumer:
             raise KafkaError("subscribe to at least one topic or a pattern")
         if self.member is not None:
             self.member.request_rejoin("subscription changed")
+        elif self._started:
+            self._join_group()
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._partitions)
@@ -171,18 +173,22 @@ class Consumer:
         if self._pattern is not None:
             await self.cluster.refresh_metadata(None)
         if self.group_id and (self._subscribed or self._pattern is not None):
-            self.member = GroupMember(
-                self.cluster, self.group_id, assignors=self.assignors, topics=self._subscription,
-                on_revoked=self._revoked, on_assigned=self._assigned, instance_id=self.group_instance_id,
-                session_timeout_ms=self.session_timeout_ms, rebalance_timeout_ms=self.rebalance_timeout_ms,
-                heartbeat_interval_ms=self.heartbeat_interval_ms,
-            )
-            self._supervise("group membership", self.member.run)
-            if self._pattern is not None:
-                self._supervise("pattern watch", self._watch_pattern)
+            self._join_group()
         self._supervise("fetcher", self._fetch_loop)
         if self.auto_commit:
             self._supervise("auto commit", self._auto_commit_loop)
+
+    def _join_group(self) -> None:
+        assert self.group_id is not None
+        self.member = GroupMember(
+            self.cluster, self.group_id, assignors=self.assignors, topics=self._subscription,
+            on_revoked=self._revoked, on_assigned=self._assigned, instance_id=self.group_instance_id,
+            session_timeout_ms=self.session_timeout_ms, rebalance_timeout_ms=self.rebalance_timeout_ms,
+            heartbeat_interval_ms=self.heartbeat_interval_ms,
+        )
+        self._supervise("group membership", self.member.run)
+        if self._pattern is not None:
+            self._supervise("pattern watch", self._watch_pattern)
 
     def _supervise(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
         async def guarded() -> None:

@@ -270,3 +270,39 @@ def test_shell_completion_offers_topic_and_group_names(env: dict[str, str], shel
     assert topic in complete(f"kctl topics describe {topic[:8]}")
     assert group in complete(f"kctl groups describe {group[:8]}")
     assert "topics" in complete("kctl top")
+
+
+def test_reset_from_a_file_and_from_another_group(env: dict[str, str], tmp_path: Path) -> None:
+    topic, source, target = unique("copy"), unique("source"), unique("target")
+    kctl(env, "topics", "create", topic, "-p", "2")
+    kctl(env, "produce", topic, "-p", "0", stdin="".join(f"{i}\n" for i in range(8)))
+    kctl(env, "produce", topic, "-p", "1", stdin="".join(f"{i}\n" for i in range(8)))
+    plan = tmp_path / "plan.csv"
+    plan.write_text(f"{topic},0,3\n{topic},1,99\n")  # 99 is past the end: clamped to 8
+    kctl(env, "groups", "reset-offsets", source, "--from-file", str(plan), "--execute")
+    kctl(env, "groups", "reset-offsets", target, "--topic", topic, "--to-group", source, "--execute")
+    described = as_json(kctl(env, "groups", "describe", target, "-o", "json"))
+    assert {(p["partition"], p["committed_offset"]) for p in described["partitions"]} == {(0, 3), (1, 8)}
+    bad = kctl(env, "groups", "reset-offsets", target, "--topic", topic, "--to-earliest", "--to-latest", ok=False)
+    assert bad.returncode == 2 and "exactly one" in bad.stderr
+
+
+def test_tail_as_a_group_member_commits_what_it_read(env: dict[str, str]) -> None:
+    topic, group = unique("tail-group"), unique("tailer")
+    kctl(env, "topics", "create", topic)
+    kctl(env, "groups", "reset-offsets", group, "--topic", topic, "--to-earliest", "--execute")
+    kctl(env, "produce", topic, stdin="".join(f"{i}\n" for i in range(5)))
+    got = kctl(env, "tail", topic, "--group", group, "--max", "5", "-o", "jsonl")
+    assert [json.loads(line)["value"] for line in got.stdout.splitlines()] == [str(i) for i in range(5)]
+    lag = as_json(kctl(env, "lag", group, "-o", "json"))
+    assert [(r["committed_offset"], r["lag"]) for r in lag] == [(5, 0)]
+
+
+def test_a_context_that_needs_sasl_is_an_auth_error(env: dict[str, str], broker: BrokerProcess) -> None:
+    plain = {k: v for k, v in env.items() if k != "KCTL_BOOTSTRAP_SERVERS"}
+    config = Path(plain["XDG_CONFIG_HOME"]) / "kctl" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[contexts.secure]\nbootstrap-servers = "{broker.bootstrap}"\n'
+                      'sasl = { mechanism = "SCRAM-SHA-512", username = "ops" }\n')
+    result = kctl(plain, "--context", "secure", "topics", "list", ok=False)
+    assert result.returncode == 5 and "SASL" in result.stderr

@@ -239,3 +239,11 @@ async def test_a_fatal_group_error_surfaces_from_the_next_call(kctl_broker: Brok
                 with pytest.raises(KafkaError, match="INCONSISTENT_GROUP_PROTOCOL"):
                     for _ in range(50):
                         await second.getmany(timeout_ms=200)
+
+
+async def test_subscribe_after_start_joins_the_group(cluster: Cluster) -> None:
+    topic, group = unique("late-subscribe"), unique("late-group")
+    await fill(cluster, topic, 2, 3)
+    async with Consumer(cluster, group_id=group, **QUICK_GROUP) as consumer:
+        consumer.subscribe([topic])
+        assert len(await drain(consumer, 6)) == 6
