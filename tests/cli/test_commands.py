@@ -306,3 +306,35 @@ def test_a_context_that_needs_sasl_is_an_auth_error(env: dict[str, str], broker:
                       'sasl = { mechanism = "SCRAM-SHA-512", username = "ops" }\n')
     result = kctl(plain, "--context", "secure", "topics", "list", ok=False)
     assert result.returncode == 5 and "SASL" in result.stderr
+
+
+def test_health_verdicts_follow_burrows_rules_without_its_false_stop() -> None:
+    from kctl.cli.cmd_groups import _health
+
+    def sample(committed: int, end: int) -> list[dict[str, object]]:
+        return [{"topic": "t", "partition": 0, "committed_offset": committed, "log_end_offset": end,
+                 "lag": end - committed}]
+
+    assert _health([sample(10, 10), sample(10, 10)], "Empty") == "OK"  # idle and caught up: not STOP
+    assert _health([sample(5, 10), sample(5, 12)], "Empty") == "STOP"  # behind, nobody consuming
+    assert _health([sample(5, 10), sample(5, 12)], "Stable") == "STALL"  # members, but no progress
+    assert _health([sample(5, 10), sample(7, 20)], "Stable") == "WARN"  # progressing, falling behind
+    assert _health([sample(5, 10), sample(9, 11)], "Stable") == "OK"
+    assert _health([sample(9, 10), sample(4, 10)], "Stable") == "REWIND"
+
+
+def test_lag_watch_refreshes(env: dict[str, str]) -> None:
+    topic, group = unique("watch"), unique("watch-group")
+    kctl(env, "topics", "create", topic)
+    kctl(env, "produce", topic, stdin="a\nb\n")
+    kctl(env, "groups", "reset-offsets", group, "--topic", topic, "--to-earliest", "--execute")
+    proc = subprocess.Popen([sys.executable, "-m", "kctl", "lag", group, "--watch", "--interval", "0.5", "-o", "jsonl"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    samples = [json.loads(line) for line in out.splitlines()]
+    assert len(samples) >= 3 and all(s["group"] == group and s["lag"] == 2 for s in samples)
+    assert "consume_rate" in samples[-1] and samples[-1]["health"] == "STOP"
