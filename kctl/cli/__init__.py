@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"kctl {__version__}")
         return 0
+    if not args and sys.stdin.isatty() and sys.stdout.isatty() and "_KCTL_COMPLETE" not in os.environ:
+        args = ["tui"]  # plain `kctl` in a terminal opens the console
     if args in ([], ["--help"]) and "_KCTL_COMPLETE" not in os.environ:
         # Generated from the command definitions by `python -m kctl.cli.docs` (a test keeps it fresh).
         from pathlib import Path

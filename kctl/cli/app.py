@@ -71,6 +71,14 @@ def completion_command(
     typer.echo(script(shell), nl=False)
 
 
+@app.command("tui")
+def tui_command(ctx: typer.Context) -> None:
+    """The interactive console: topics, groups and brokers, live (also plain `kctl` in a terminal)."""
+    from kctl.tui.app import KctlTui
+
+    KctlTui(ctx.obj).run()
+
+
 @app.command("protocol")
 def protocol_command() -> None:
     """List the Kafka APIs and version ranges kctl speaks."""

@@ -1,0 +1,1 @@
+"""kctl's interactive console (Textual): the same client and commands as the CLI, live."""
