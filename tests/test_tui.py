@@ -106,3 +106,34 @@ def test_themes_load_and_a_bad_file_is_reported_not_fatal(tmp_path: Path) -> Non
     assert themes.resolve_name("production", {"kctl-production": loaded.themes["fine"], "kctl-dark": None}) \
         == "kctl-production"  # type: ignore[dict-item]
     assert themes.resolve_name("no-such-theme", {}) == themes.DEFAULT
+
+
+async def test_live_tail_and_group_detail(broker: BrokerProcess) -> None:
+    from textual.widgets import Log
+
+    from kctl.tui.app import GroupScreen, TailScreen
+
+    app = KctlTui(Settings(bootstrap=broker.bootstrap, timeout=10))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_rows(pilot, app, 3)
+        await pilot.press("colon", *"tail beta", "enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, TailScreen)
+        log = app.screen.query_one(Log)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if log.line_count >= 2:
+                break
+        assert [line.split("  ")[-1] for line in log.lines[:2]] == ["x", "y"]
+        await pilot.press("space")
+        await pilot.pause(0.1)
+        assert app.screen.paused and "paused" in str(app.screen.query_one("#status").render())
+        await pilot.press("escape", "colon", *"groups", "enter")
+        await wait_rows(pilot, app, 1)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, GroupScreen)
+        await wait_rows(pilot, app, 3)
+        lag = {k: v for k, v in zip(table_keys(app), [app.screen.rows[i]["lag"] for i in range(3)], strict=True)}
+        assert lag == {"beta:0": 0, "beta:1": 2, "beta:2": 0}
+        assert "kctl > groups > readers" in str(app.screen.query_one("#crumbs").render())

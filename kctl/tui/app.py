@@ -8,6 +8,7 @@ or unreachable cluster shows its status instead of freezing the screen.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input, Log, Static
 
 from . import themes
 
@@ -142,7 +143,8 @@ class ListScreen(Screen[None]):
 
     def action_help(self) -> None:
         keys = [(b.key_display or b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
-        keys += [(":", "command line: topics, groups, brokers, ctx NAME, q"), ("enter", "open"), ("q", "quit")]
+        keys += [(":", "command line: topics, groups, brokers, tail TOPIC, ctx NAME, q"), ("enter", "open"),
+                 ("q", "quit")]
         self.app.push_screen(HelpScreen(self.view_name, keys))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -181,8 +183,16 @@ class TopicsScreen(ListScreen):
                                 for p in info.partitions)}
                 for name, info in topics.items()]
 
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        *ListScreen.BINDINGS, Binding("t", "tail", "tail")]
+
     def open(self, key: str) -> None:
         self.app.push_screen(TopicScreen(key))
+
+    def action_tail(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            self.app.push_screen(TailScreen(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)))
 
 
 class TopicScreen(ListScreen):
@@ -236,6 +246,9 @@ class GroupsScreen(ListScreen):
                          "lag": sum(p.lag for p in lags.get(group, {}).values())})
         return rows
 
+    def open(self, key: str) -> None:
+        self.app.push_screen(GroupScreen(key))
+
 
 class BrokersScreen(ListScreen):
     view_name = "brokers"
@@ -249,6 +262,117 @@ class BrokersScreen(ListScreen):
         _, controller, brokers = await Admin(await self.app.cluster()).describe_cluster()  # type: ignore[attr-defined]
         return [{"id": b.node_id, "host": b.host, "port": b.port, "controller": "yes" if b.node_id == controller
                  else ""} for b in brokers]
+
+
+class GroupScreen(ListScreen):
+    """One group: per partition the committed offset, log end, lag and owning member."""
+
+    view_name = "lag"
+    key_column = "key"
+    columns: ClassVar[list[Column]] = [Column("topic", "TOPIC"), Column("partition", "PARTITION"),
+                                       Column("committed", "COMMITTED"), Column("log_end", "LOG END"),
+                                       Column("lag", "LAG"), Column("member", "MEMBER")]
+
+    def __init__(self, group: str) -> None:
+        super().__init__()
+        self.group = group
+
+    async def fetch(self) -> list[dict[str, Any]]:
+        from kctl.client import Admin, KafkaError
+
+        admin = Admin(await self.app.cluster())  # type: ignore[attr-defined]
+        described = (await admin.describe_groups([self.group]))[self.group]
+        owners = {} if isinstance(described, KafkaError) else {
+            tp: m.client_id or m.member_id for m in described.members for tp in m.assignment}
+        lags = (await admin.group_lag([self.group])).get(self.group, {})
+        return [{"key": f"{tp.topic}:{tp.partition}", "topic": tp.topic, "partition": tp.partition,
+                 "committed": p.committed, "log_end": p.log_end, "lag": p.lag, "member": owners.get(tp)}
+                for tp, p in sorted(lags.items())]
+
+
+class TailScreen(Screen[None]):
+    """Live records of a topic in a virtualised log: only the visible lines are drawn, so a
+    million records scroll as smoothly as ten."""
+
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("space", "pause", "pause/resume"),
+        Binding("escape", "back", "back"),
+        Binding("question_mark", "help", "help", key_display="?"),
+    ]
+    view_name = "tail"
+    MAX_LINES = 1_000_000
+    paused: reactive[bool] = reactive(False)
+    received: reactive[int] = reactive(0)
+
+    def __init__(self, topic: str, last: int = 100) -> None:
+        super().__init__()
+        self.topic = topic
+        self.last = last
+
+    def compose(self) -> ComposeResult:
+        yield Breadcrumbs(f"kctl > tail > {self.topic}", id="crumbs")
+        yield Log(id="records", max_lines=self.MAX_LINES)
+        yield StatusLine("connecting…", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Log).focus()
+        self.consume()
+
+    @work(exclusive=True, group="tail")
+    async def consume(self) -> None:
+        from kctl.client import TopicPartition
+        from kctl.client.consumer import Consumer
+
+        status = self.query_one(StatusLine)
+        try:
+            cluster = await self.app.cluster()  # type: ignore[attr-defined]
+            info = await cluster.topic(self.topic)
+            partitions = [TopicPartition(self.topic, p) for p in sorted(info.partitions)]
+            async with Consumer(cluster) as consumer:
+                consumer.assign(partitions)
+                ends = await consumer.admin.end_offsets(partitions)
+                starts = await consumer.admin.list_offsets(dict.fromkeys(partitions, -2))
+                for tp in partitions:
+                    consumer.seek(tp, max(ends[tp] - self.last, starts[tp].offset))
+                log = self.query_one(Log)
+                while True:
+                    if self.paused:
+                        await asyncio.sleep(0.1)
+                        continue
+                    batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+                    lines = [_record_line(r) for records in batches.values() for r in records]
+                    if lines:
+                        log.write_lines(lines)
+                        self.received += len(lines)
+        except Exception as exc:  # shown in the status line; the console stays usable
+            status.update(f"[b red]{self.topic}[/]: {exc}")
+
+    def watch_received(self) -> None:
+        self._status()
+
+    def watch_paused(self) -> None:
+        self._status()
+
+    def _status(self) -> None:
+        state = "paused (space resumes)" if self.paused else "following"
+        self.query_one(StatusLine).update(f"{self.topic} · {self.received:,} records · {state}")
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen("tail", [("space", "pause or resume"), ("escape", "back"),
+                                                 ("up/down, pgup/pgdn", "scroll")]))
+
+
+def _record_line(r: Any) -> str:
+    key = r.key.decode(errors="replace") if r.key is not None else "null"
+    value = r.value.decode(errors="replace") if r.value is not None else "null"
+    return f"{r.partition}:{r.offset}  {key}  {value}"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -334,7 +458,8 @@ class KctlTui(App[None]):
             [screen] if screen not in self.screen_stack else [])
         parts = ["kctl"]
         for s in trail:
-            parts.append(s.topic if isinstance(s, TopicScreen) else str(getattr(s, "view_name", "")))
+            parts.append(s.topic if isinstance(s, TopicScreen) else s.group if isinstance(s, GroupScreen)
+                         else str(getattr(s, "view_name", "")))
         return " > ".join(parts)
 
     def switch_to(self, view: str) -> None:
@@ -356,8 +481,10 @@ class KctlTui(App[None]):
             self.switch_to(verb)
         elif verb in ("ctx", "context") and len(words) == 2:
             await self.switch_context(words[1])
+        elif verb == "tail" and len(words) == 2:
+            self.push_screen(TailScreen(words[1]))
         else:
-            self.notify(f"unknown command {text!r}: try :topics, :groups, :brokers, :ctx NAME, :q",
+            self.notify(f"unknown command {text!r}: try :topics, :groups, :brokers, :tail TOPIC, :ctx NAME, :q",
                         severity="warning")
 
     async def on_unmount(self) -> None:
@@ -370,7 +497,7 @@ class CommandScreen(ModalScreen[None]):
         Binding("escape", "app.pop_screen", "cancel")]
 
     def compose(self) -> ComposeResult:
-        yield CommandLine(placeholder=":topics  :groups  :brokers  :ctx NAME  :q", id="command")
+        yield CommandLine(placeholder=":topics  :groups  :brokers  :tail TOPIC  :ctx NAME  :q", id="command")
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         self.app.pop_screen()
