@@ -151,9 +151,9 @@ def broker_stop() -> None:
     """Stop the built-in broker that kctl started in the background."""
 
     def action() -> None:
-        from .local import stop
+        from .local import status, stop
 
-        before = __import__("kctl.cli.local", fromlist=["status"]).status()
+        before = status()
         after = stop()
         diagnostic("the built-in broker stopped" if before.running and not after.running
                    else "the built-in broker was not running")

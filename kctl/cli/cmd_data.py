@@ -15,8 +15,8 @@ import typer
 from .completion import complete_topics
 from .errors import NOT_FOUND, USAGE, CliError
 from .output import Column, Output, Table, colour_enabled, diagnostic
-from .runtime import check_format, confirm, execute
-from .timeparse import iso, now_ms, parse_duration_ms, parse_timestamp_ms
+from .runtime import check_format, confirm, execute, fail
+from .timeparse import iso, parse_timestamp_ms
 
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table, wide, json, yaml, jsonl or csv.")]
 records_app = typer.Typer(help="Records: delete the ones before an offset or a time.", no_args_is_help=True)
@@ -116,7 +116,7 @@ def produce(
     for h in header or []:
         name, sep, value = h.partition("=")
         if not sep:
-            raise SystemExit(_usage(f"header {h!r} is not NAME=VALUE"))
+            fail(CliError(f"header {h!r} is not NAME=VALUE", "e.g. -H source=billing", USAGE))
         headers.append((name, value.encode()))
 
     def lines() -> Any:
@@ -383,9 +383,4 @@ def records_delete(
     execute(_settings(ctx), body, fmt=output, changes=True)
 
 
-def _usage(message: str) -> int:
-    sys.stderr.write(f"kctl: error: {message}\n")
-    return USAGE
-
-
-__all__ = ["now_ms", "offsets", "parse_duration_ms", "produce", "records_app", "tail"]
+__all__ = ["offsets", "produce", "records_app", "tail"]

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from .completion import complete_topics
-from .errors import NOT_FOUND, USAGE, CliError
+from .errors import USAGE, CliError
 from .output import Column, Output, Table, diagnostic
-from .runtime import confirm, execute
+from .runtime import confirm, execute, fail
 
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table, wide, json, yaml, jsonl or csv.")]
 
@@ -87,7 +87,7 @@ def topics_list(
     try:
         matcher = re.compile(pattern) if pattern else None
     except re.error as exc:
-        raise SystemExit(_usage(f"bad --pattern: {exc}")) from None
+        fail(CliError(f"bad --pattern: {exc}", "it is a Python regular expression", USAGE))
 
     async def body(cluster: Any, context: Any) -> Output:
         from kctl.client import Admin
@@ -258,7 +258,7 @@ def topics_alter(
     """Change a topic's configs or add partitions."""
     configs = _parse_configs(config)
     if not configs and not delete_config and partitions is None:
-        raise SystemExit(_usage("nothing to change: give --config, --delete-config or --partitions"))
+        fail(CliError("nothing to change", "give --config, --delete-config or --partitions", USAGE))
 
     async def body(cluster: Any, context: Any) -> None:
         from kctl.client import Admin
@@ -348,11 +348,4 @@ def configs_delete(
     execute(_settings(ctx), body, changes=True)
 
 
-def _usage(message: str) -> int:
-    import sys
-
-    sys.stderr.write(f"kctl: error: {message}\n")
-    return USAGE
-
-
-__all__ = ["NOT_FOUND", "brokers_app", "cluster_app", "configs_app", "topics_app"]
+__all__ = ["brokers_app", "cluster_app", "configs_app", "topics_app"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from textual import work
@@ -22,15 +21,11 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Log, Static
 
+from kctl.cli.output import Column
+
 from . import themes
 
 REFRESH_S = 5.0
-
-
-@dataclass(slots=True)
-class Column:
-    key: str
-    label: str
 
 
 class Breadcrumbs(Static):
@@ -67,7 +62,7 @@ class ListScreen(Screen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for column in self.columns:
-            table.add_column(column.label, key=column.key)
+            table.add_column(column.header, key=column.key)
         self.query_one("#filter", Input).display = False
         table.focus()
         self.query_one(Breadcrumbs).update(self.app.breadcrumbs(self))  # type: ignore[attr-defined]
