@@ -40,6 +40,7 @@ def java_string_hash(text: str) -> int:
     return h - (1 << 32) if h >= 1 << 31 else h
 
 
+@functools.lru_cache(maxsize=4096)
 def partition_for(group_id: str, partitions: int) -> int:
     """The `__consumer_offsets` partition of a group, as Kafka computes it (Utils.abs(hash) % n)."""
     h = java_string_hash(group_id)

@@ -241,7 +241,7 @@ def groups_reset_offsets(
     settings = _settings(ctx)
 
     async def body(cluster: Any, context: Any) -> Output:
-        from kctl.client import EARLIEST, LATEST, Admin, KafkaError, TopicPartition
+        from kctl.client import EARLIEST, LATEST, Admin, TopicPartition
 
         if len(strategies) != 1:
             got = f" (got {', '.join(strategies)})" if strategies else ""
@@ -307,11 +307,7 @@ def groups_reset_offsets(
         if execute_plan:
             if context.read_only:
                 raise CliError(f"context {context.name!r} is read-only", None, REFUSED)
-            described = (await admin.describe_groups([group]))[group]
-            if not isinstance(described, KafkaError) and described.members:
-                raise CliError(f"group {group!r} has {len(described.members)} active member(s) "
-                               f"(state {described.state}); refusing to move its offsets under it",
-                               "stop its consumers, then run this again", REFUSED)
+            await _refuse_if_active(admin, group)
             saved = _save_previous(group, committed, list(plan))
             results = await admin.alter_group_offsets(group, plan)
             failed = [e for e in results.values() if e is not None]
@@ -343,6 +339,17 @@ def _export(path: str, fmt: str, rows: list[dict[str, Any]]) -> None:
     diagnostic(f"plan written to {path}")
 
 
+async def _refuse_if_active(admin: Any, group: str) -> None:
+    """Offsets must not move under running consumers: they would overwrite them at their next commit."""
+    from kctl.client import KafkaError
+
+    described = (await admin.describe_groups([group]))[group]
+    if not isinstance(described, KafkaError) and described.members:
+        raise CliError(f"group {group!r} has {len(described.members)} active member(s) "
+                       f"(state {described.state}); refusing to move its offsets under it",
+                       "stop its consumers, then run this again", REFUSED)
+
+
 def _save_previous(group: str, committed: dict[Any, Any], partitions: list[Any]) -> Path:
     directory = _state_dir() / group
     directory.mkdir(parents=True, exist_ok=True)
@@ -363,7 +370,7 @@ def groups_undo_reset(
     """Put back the offsets the group had before its last executed reset."""
 
     async def body(cluster: Any, context: Any) -> Output:
-        from kctl.client import Admin, KafkaError, TopicPartition
+        from kctl.client import Admin, TopicPartition
 
         saves = sorted((_state_dir() / group).glob("*.json"))
         if not saves:
@@ -371,10 +378,7 @@ def groups_undo_reset(
                            NOT_FOUND)
         saved = json.loads(saves[-1].read_text())
         admin = Admin(cluster)
-        described = (await admin.describe_groups([group]))[group]
-        if not isinstance(described, KafkaError) and described.members:
-            raise CliError(f"group {group!r} has active members; refusing to move its offsets under it",
-                           "stop its consumers, then run this again", REFUSED)
+        await _refuse_if_active(admin, group)
         restore = {TopicPartition(o["topic"], o["partition"]): o["offset"] for o in saved["offsets"]
                    if o["offset"] is not None}
         forget = [TopicPartition(o["topic"], o["partition"]) for o in saved["offsets"] if o["offset"] is None]

@@ -111,21 +111,30 @@ def topics_list(
     execute(_settings(ctx), body, fmt=output)
 
 
-async def _add_sizes(admin: Any, rows: list[dict[str, Any]], topics: dict[str, Any]) -> None:
-    from kctl.client import EARLIEST, LATEST, TopicPartition
+async def _partition_sizes(admin: Any) -> dict[Any, int]:
+    """Bytes on disk per partition, from DescribeLogDirs; empty where brokers do not offer it."""
+    from kctl.client import KafkaError
 
-    tps = [TopicPartition(r["name"], p) for r in rows for p in topics[r["name"]].partitions]
-    ends = await admin.list_offsets(dict.fromkeys(tps, LATEST))
-    starts = await admin.list_offsets(dict.fromkeys(tps, EARLIEST))
     sizes: dict[Any, int] = {}
     try:
         for dirs in (await admin.describe_log_dirs()).values():
             for d in dirs:
                 sizes.update(d.partition_sizes)
-    except Exception:  # log dirs are optional (not every broker offers them)
-        sizes = {}
+    except KafkaError:
+        return {}
+    return sizes
+
+
+async def _add_sizes(admin: Any, rows: list[dict[str, Any]], topics: dict[str, Any]) -> None:
+    from kctl.client import EARLIEST, LATEST, TopicPartition
+
+    by_topic = {r["name"]: [TopicPartition(r["name"], p) for p in topics[r["name"]].partitions] for r in rows}
+    tps = [tp for mine in by_topic.values() for tp in mine]
+    ends = await admin.list_offsets(dict.fromkeys(tps, LATEST))
+    starts = await admin.list_offsets(dict.fromkeys(tps, EARLIEST))
+    sizes = await _partition_sizes(admin)
     for row in rows:
-        mine = [tp for tp in tps if tp.topic == row["name"]]
+        mine = by_topic[row["name"]]
         row["records"] = sum(max(ends[tp].offset - starts[tp].offset, 0) for tp in mine)
         row["size"] = sum(sizes.get(tp, 0) for tp in mine) if sizes else None
 
@@ -149,13 +158,7 @@ def topics_describe(
         tps = [TopicPartition(topic, p) for p in sorted(found.partitions)]
         ends = await admin.list_offsets(dict.fromkeys(tps, LATEST))
         starts = await admin.list_offsets(dict.fromkeys(tps, EARLIEST))
-        sizes: dict[Any, int] = {}
-        try:
-            for dirs in (await admin.describe_log_dirs()).values():
-                for d in dirs:
-                    sizes.update({tp: s for tp, s in d.partition_sizes.items() if tp.topic == topic})
-        except KafkaError:
-            pass
+        sizes = await _partition_sizes(admin)
         partitions: list[dict[str, Any]] = []
         for tp in tps:
             p = found.partitions[tp.partition]
