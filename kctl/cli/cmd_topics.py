@@ -91,52 +91,17 @@ def topics_list(
 
     async def body(cluster: Any, context: Any) -> Output:
         from kctl.client import Admin
+        from kctl.ops.topics import topic_rows
 
-        admin = Admin(cluster)
-        topics = await admin.list_topics(internal=internal)
-        rows = []
-        for name, info in topics.items():
-            if matcher is not None and not matcher.search(name):
-                continue
-            replicas = max((len(p.replicas) for p in info.partitions.values()), default=0)
-            rows.append({"name": name, "partitions": len(info.partitions), "replicas": replicas,
-                         "internal": info.internal, "id": str(info.topic_id) if info.topic_id else None})
-        if output == "wide" and rows:
-            await _add_sizes(admin, rows, topics)
+        rows = await topic_rows(Admin(cluster), internal=internal, matcher=matcher, with_sizes=output == "wide")
+        for row in rows:
+            row.pop("high_watermark", None)
         columns = [Column("name", "TOPIC"), Column("partitions", "PARTITIONS", numeric=True),
                    Column("replicas", "REPLICAS", numeric=True), Column("records", "RECORDS", wide=True, numeric=True),
                    Column("size", "SIZE", wide=True, numeric=True), Column("internal", "INTERNAL", wide=True)]
         return Output(rows, [Table(rows, columns)])
 
     execute(_settings(ctx), body, fmt=output)
-
-
-async def _partition_sizes(admin: Any) -> dict[Any, int]:
-    """Bytes on disk per partition, from DescribeLogDirs; empty where brokers do not offer it."""
-    from kctl.client import KafkaError
-
-    sizes: dict[Any, int] = {}
-    try:
-        for dirs in (await admin.describe_log_dirs()).values():
-            for d in dirs:
-                sizes.update(d.partition_sizes)
-    except KafkaError:
-        return {}
-    return sizes
-
-
-async def _add_sizes(admin: Any, rows: list[dict[str, Any]], topics: dict[str, Any]) -> None:
-    from kctl.client import EARLIEST, LATEST, TopicPartition
-
-    by_topic = {r["name"]: [TopicPartition(r["name"], p) for p in topics[r["name"]].partitions] for r in rows}
-    tps = [tp for mine in by_topic.values() for tp in mine]
-    ends = await admin.list_offsets(dict.fromkeys(tps, LATEST))
-    starts = await admin.list_offsets(dict.fromkeys(tps, EARLIEST))
-    sizes = await _partition_sizes(admin)
-    for row in rows:
-        mine = by_topic[row["name"]]
-        row["records"] = sum(max(ends[tp].offset - starts[tp].offset, 0) for tp in mine)
-        row["size"] = sum(sizes.get(tp, 0) for tp in mine) if sizes else None
 
 
 @topics_app.command("describe")
@@ -149,32 +114,11 @@ def topics_describe(
     """Per partition: leader, replicas, ISR, log start, high watermark, size; configs with their source."""
 
     async def body(cluster: Any, context: Any) -> Output:
-        from kctl.client import EARLIEST, LATEST, Admin, KafkaError, TopicPartition
+        from kctl.client import Admin
+        from kctl.ops.topics import topic_detail
 
-        admin = Admin(cluster)
-        found = (await admin.describe_topics([topic]))[topic]
-        if isinstance(found, KafkaError):
-            raise found
-        tps = [TopicPartition(topic, p) for p in sorted(found.partitions)]
-        ends = await admin.list_offsets(dict.fromkeys(tps, LATEST))
-        starts = await admin.list_offsets(dict.fromkeys(tps, EARLIEST))
-        sizes = await _partition_sizes(admin)
-        partitions: list[dict[str, Any]] = []
-        for tp in tps:
-            p = found.partitions[tp.partition]
-            partitions.append({
-                "partition": tp.partition, "leader": p.leader, "replicas": p.replicas, "isr": p.isr,
-                "log_start_offset": starts[tp].offset, "high_watermark": ends[tp].offset,
-                "records": max(ends[tp].offset - starts[tp].offset, 0), "size": sizes.get(tp),
-            })
-        entries = (await admin.describe_configs(2, [topic]))[topic]
-        configs = [] if isinstance(entries, KafkaError) else [
-            {"name": e.name, "value": "(sensitive)" if e.sensitive else e.value, "source": e.source,
-             "read_only": e.read_only}
-            for e in entries if all_configs or e.source == "topic"
-        ]
-        data = {"name": topic, "id": str(found.topic_id) if found.topic_id else None, "internal": found.internal,
-                "partitions": partitions, "configs": configs}
+        data = await topic_detail(Admin(cluster), topic, all_configs=all_configs)
+        partitions, configs = data["partitions"], data["configs"]
         summary = [("topic", topic), ("id", data["id"]), ("partitions", len(partitions)),
                    ("replication", max((len(p["replicas"]) for p in partitions), default=0)),
                    ("records", sum(p["records"] for p in partitions))]
@@ -297,15 +241,10 @@ def configs_get(
     """Configs with their value and where it comes from (overrides only unless --all)."""
 
     async def body(cluster: Any, context: Any) -> Output:
-        from kctl.client import Admin, KafkaError
+        from kctl.client import Admin
+        from kctl.ops.topics import config_rows
 
-        entries = (await Admin(cluster).describe_configs(_resource(kind), [name]))[name]
-        if isinstance(entries, KafkaError):
-            raise entries
-        overrides = ("topic", "dynamic-broker", "dynamic-default-broker", "static-broker")
-        rows = [{"name": e.name, "value": "(sensitive)" if e.sensitive else e.value, "source": e.source,
-                 "read_only": e.read_only, "default": e.is_default}
-                for e in entries if all_configs or e.source in overrides]
+        rows = await config_rows(Admin(cluster), _resource(kind), name, all_configs=all_configs)
         columns = [Column("name", "CONFIG"), Column("value", "VALUE"), Column("source", "SOURCE"),
                    Column("read_only", "READ ONLY", wide=True)]
         return Output(rows, [Table(rows, columns)])

@@ -309,7 +309,7 @@ def test_a_context_that_needs_sasl_is_an_auth_error(env: dict[str, str], broker:
 
 
 def test_health_verdicts_follow_burrows_rules_without_its_false_stop() -> None:
-    from kctl.cli.cmd_groups import _health
+    from kctl.ops.groups import health as _health
 
     def sample(committed: int, end: int) -> list[dict[str, object]]:
         return [{"topic": "t", "partition": 0, "committed_offset": committed, "log_end_offset": end,

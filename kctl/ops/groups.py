@@ -1,0 +1,349 @@
+"""Group lag, health and offset resets, for `kctl groups ...`, `kctl lag` and the console.
+
+A reset is planned first (per partition: current, new, how many records are skipped or read
+again), then applied; applying saves the previous offsets so `undo_reset` can put them back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kctl.cli.errors import NOT_FOUND, REFUSED, USAGE, CliError
+from kctl.cli.timeparse import iso, now_ms, parse_duration_ms, parse_timestamp_ms
+from kctl.client.admin import Admin
+from kctl.client.cluster import Cluster
+from kctl.client.errors import KafkaError
+from kctl.client.types import EARLIEST, LATEST, OffsetAndMetadata, TopicPartition
+
+
+# ---- lag ---------------------------------------------------------------------------------------------
+async def partition_lag(admin: Admin, groups: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Committed offset, log end and lag per partition, for many groups in a few round trips."""
+    lags = await admin.group_lag(groups)
+    return {
+        group: [{"group": group, "topic": tp.topic, "partition": tp.partition, "committed_offset": p.committed,
+                 "log_end_offset": p.log_end, "log_start_offset": p.log_start, "lag": p.lag}
+                for tp, p in sorted(per.items())]
+        for group, per in lags.items()
+    }
+
+
+async def add_record_age(cluster: Cluster, rows: list[dict[str, Any]]) -> None:
+    """Seconds of lag: the age of the record at each committed offset (one small fetch per leader)."""
+    from kctl.protocol.messages.fetch import FetchPartition, FetchRequest, FetchTopic
+    from kctl.protocol.records import decode_batches
+
+    for r in rows:
+        r["lag_seconds"] = 0.0 if r["lag"] == 0 else None
+    behind = [r for r in rows if r["lag"] > 0 and r["committed_offset"] is not None and r["committed_offset"] >= 0]
+    by_leader = await cluster.leaders([TopicPartition(r["topic"], r["partition"]) for r in behind])
+    wanted = {(r["topic"], r["partition"]): r for r in behind}
+    now = now_ms()
+    for node, tps in by_leader.items():
+        topics: dict[str, list[Any]] = {}
+        for tp in tps:
+            topics.setdefault(tp.topic, []).append(FetchPartition(
+                partition=tp.partition, fetch_offset=wanted[(tp.topic, tp.partition)]["committed_offset"],
+                partition_max_bytes=64 * 1024))
+        response = await cluster.send(node, FetchRequest(replica_id=-1, max_wait_ms=0, min_bytes=0,
+                                                         max_bytes=4 << 20,
+                                                         topics=[FetchTopic(t, ps) for t, ps in topics.items()]))
+        for topic in response.responses:
+            for part in topic.partitions:
+                row = wanted.get((topic.topic, part.partition_index))
+                if row is None or part.error_code or not part.records:
+                    continue
+                for batch in decode_batches(part.records):
+                    record = next((r for r in batch.records if (r.offset or 0) >= row["committed_offset"]), None)
+                    if record is not None and record.timestamp is not None:
+                        row["lag_seconds"] = max(now - record.timestamp, 0) / 1000
+                        break
+
+
+async def lag_sample(cluster: Cluster, groups: list[str] | None
+                     ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """One look at every (or the named) group: rows per group, and each group's state."""
+    admin = Admin(cluster)
+    names = groups or [g.group_id for g in await admin.list_groups()]
+    per_group = await partition_lag(admin, names)
+    described = await admin.describe_groups(names)
+    states = {g: (d.state if not isinstance(d, KafkaError) else "Unknown") for g, d in described.items()}
+    await add_record_age(cluster, [r for g in names for r in per_group.get(g, [])])
+    return per_group, states
+
+
+def health(history: list[list[dict[str, Any]]], state: str) -> str:
+    """Burrow's verdicts over a window of samples, minus its false STOP on idle topics."""
+    first, last = history[0], history[-1]
+    lag_first = sum(r["lag"] for r in first)
+    lag_last = sum(r["lag"] for r in last)
+    committed_first = {(r["topic"], r["partition"]): r["committed_offset"] for r in first}
+    if any(r["committed_offset"] is not None and committed_first.get((r["topic"], r["partition"])) is not None
+           and r["committed_offset"] < committed_first[(r["topic"], r["partition"])] for r in last):
+        return "REWIND"
+    if lag_last == 0:
+        return "OK"  # caught up: an idle topic is not a stopped consumer
+    if state in ("Empty", "Dead"):
+        return "STOP"
+    moved = any(r["committed_offset"] != committed_first.get((r["topic"], r["partition"])) for r in last)
+    if len(history) > 1 and not moved:
+        return "STALL"
+    if len(history) > 1 and lag_last > lag_first:
+        return "WARN"
+    return "OK"
+
+
+RATE_WINDOW = 10  # samples
+
+
+def add_rates(samples: list[list[dict[str, Any]]], times: list[float]) -> None:
+    """Consume and produce rates over the last samples, and the time to catch up at that pace,
+    written into the newest sample's rows."""
+    if len(samples) < 2:
+        return
+    first_index = max(len(samples) - RATE_WINDOW, 0)
+    first, last = samples[first_index], samples[-1]
+    seconds = times[-1] - times[first_index] or 1.0
+    before = {(r["topic"], r["partition"]): r for r in first}
+    for r in last:
+        old = before.get((r["topic"], r["partition"]))
+        if old is None:
+            continue
+        consumed = max(r["committed_offset"] or 0, 0) - max(old["committed_offset"] or 0, 0)
+        produced = r["log_end_offset"] - old["log_end_offset"]
+        r["consume_rate"] = round(consumed / seconds, 1)
+        r["produce_rate"] = round(produced / seconds, 1)
+        net = r["consume_rate"] - r["produce_rate"]
+        r["catch_up_seconds"] = round(r["lag"] / net, 1) if net > 0 and r["lag"] else (0.0 if not r["lag"] else None)
+
+
+@dataclass(slots=True)
+class LagHistory:
+    """Samples of one group over time (newest last), bounded; rates and verdicts come from here."""
+
+    limit: int = 60
+    samples: list[list[dict[str, Any]]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+
+    def add(self, rows: list[dict[str, Any]], at: float | None = None) -> None:
+        self.samples.append(rows)
+        self.times.append(time.monotonic() if at is None else at)
+        del self.samples[:-self.limit], self.times[:-self.limit]
+        add_rates(self.samples, self.times)
+
+    def verdict(self, state: str) -> str:
+        return health(self.samples[-RATE_WINDOW:], state) if self.samples else "OK"
+
+    def total_lag(self) -> list[int]:
+        return [sum(r["lag"] for r in s) for s in self.samples]
+
+    def partition_lag(self, topic: str, partition: int) -> list[int]:
+        return [r["lag"] for s in self.samples for r in s if r["topic"] == topic and r["partition"] == partition]
+
+
+# ---- offset resets ----------------------------------------------------------------------------------
+#: Every strategy of kafka-consumer-groups.sh, plus to-group, by its CLI option.
+STRATEGIES = ("to-earliest", "to-latest", "to-current", "to-offset", "shift-by", "to-datetime", "by-duration",
+              "from-file", "to-group")
+NEEDS_VALUE = frozenset({"to-offset", "shift-by", "to-datetime", "by-duration", "from-file", "to-group"})
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    name: str  # one of STRATEGIES
+    value: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in STRATEGIES:
+            raise CliError(f"unknown reset strategy {self.name!r}", f"one of {', '.join(STRATEGIES)}", USAGE)
+        if (self.name in NEEDS_VALUE) != (self.value is not None):
+            raise CliError(f"--{self.name} {'needs a value' if self.name in NEEDS_VALUE else 'takes no value'}",
+                           None, USAGE)
+        if self.name in ("to-offset", "shift-by"):
+            try:
+                int(self.value or "")
+            except ValueError:
+                raise CliError(f"--{self.name} needs a whole number, not {self.value!r}", None, USAGE) from None
+
+    @property
+    def option(self) -> str:
+        return f"--{self.name}" + (f" {_quote(self.value)}" if self.value is not None else "")
+
+
+@dataclass(slots=True)
+class ResetPlan:
+    group: str
+    strategy: Strategy
+    rows: list[dict[str, Any]]  # per partition: current, new, log start/end, skipped, reread
+    offsets: dict[TopicPartition, int]
+    committed: dict[TopicPartition, OffsetAndMetadata]
+
+    @property
+    def skipped(self) -> int:
+        return sum(r["skipped"] for r in self.rows)
+
+    @property
+    def reread(self) -> int:
+        return sum(r["reread"] for r in self.rows)
+
+
+def read_plan_file(path: str) -> dict[tuple[str, int], int]:
+    """Kafka's reset CSV: TOPIC,PARTITION,OFFSET per line (as --export writes it)."""
+    import csv
+    import io
+
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}", None, USAGE) from None
+    out: dict[tuple[str, int], int] = {}
+    for number, row in enumerate(csv.reader(io.StringIO(text)), 1):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) != 3:
+            raise CliError(f"{path}:{number}: expected TOPIC,PARTITION,OFFSET", None, USAGE)
+        try:
+            out[(row[0].strip(), int(row[1]))] = int(row[2])
+        except ValueError:
+            raise CliError(f"{path}:{number}: partition and offset must be numbers", None, USAGE) from None
+    return out
+
+
+async def plan_reset(cluster: Cluster, group: str, strategy: Strategy,
+                     partitions: list[TopicPartition] | None = None) -> ResetPlan:
+    """New offsets for `partitions` (None: the file's partitions with from-file, otherwise every
+    partition the group has offsets for), clamped to what the logs hold, as Kafka does."""
+    admin = Admin(cluster)
+    committed = (await admin.list_group_offsets([group]))[group]
+    file_plan = read_plan_file(strategy.value or "") if strategy.name == "from-file" else {}
+    if partitions is None:
+        partitions = [TopicPartition(t, p) for t, p in sorted(file_plan)] if file_plan else sorted(committed)
+    if not partitions:
+        raise CliError(f"group {group!r} has no committed offsets to reset", "name the topics to reset", NOT_FOUND)
+    earliest = await admin.list_offsets(dict.fromkeys(partitions, EARLIEST))
+    latest = await admin.list_offsets(dict.fromkeys(partitions, LATEST))
+    targets: dict[TopicPartition, int] = {}
+    if strategy.name in ("to-datetime", "by-duration"):
+        when = (parse_timestamp_ms(strategy.value or "") if strategy.name == "to-datetime"
+                else now_ms() - parse_duration_ms(strategy.value or ""))
+        found = await admin.list_offsets(dict.fromkeys(partitions, when))
+        targets = {tp: o.offset if o.offset >= 0 else latest[tp].offset for tp, o in found.items()}
+    elif strategy.name == "to-group":
+        other = (await admin.list_group_offsets([strategy.value or ""]))[strategy.value or ""]
+        targets = {tp: other[tp].offset for tp in partitions if tp in other}
+    rows = []
+    plan: dict[TopicPartition, int] = {}
+    for tp in partitions:
+        current = committed[tp].offset if tp in committed else None
+        start, end = earliest[tp].offset, latest[tp].offset
+        base = current if current is not None else end
+        match strategy.name:
+            case "to-earliest":
+                new = start
+            case "to-latest":
+                new = end
+            case "to-current":
+                new = base
+            case "to-offset":
+                new = int(strategy.value or 0)
+            case "shift-by":
+                new = base + int(strategy.value or 0)
+            case "from-file":
+                new = file_plan.get((tp.topic, tp.partition), base)
+            case _:
+                if tp not in targets:
+                    continue  # --to-group: the other group has nothing here
+                new = targets[tp]
+        new = min(max(new, start), end)
+        plan[tp] = new
+        delta = new - base
+        rows.append({"topic": tp.topic, "partition": tp.partition, "current_offset": current,
+                     "new_offset": new, "log_start_offset": start, "log_end_offset": end,
+                     "skipped": max(delta, 0), "reread": max(-delta, 0)})
+    return ResetPlan(group, strategy, rows, plan, committed)
+
+
+async def refuse_if_active(admin: Admin, group: str) -> None:
+    """Offsets must not move under running consumers: they would overwrite them at their next commit."""
+    described = (await admin.describe_groups([group]))[group]
+    if not isinstance(described, KafkaError) and described.members:
+        raise CliError(f"group {group!r} has {len(described.members)} active member(s) "
+                       f"(state {described.state}); refusing to move its offsets under it",
+                       "stop its consumers, then run this again", REFUSED)
+
+
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "kctl" / "resets"
+
+
+def _save_previous(group: str, committed: Mapping[TopicPartition, OffsetAndMetadata],
+                   partitions: list[TopicPartition]) -> Path:
+    directory = state_dir() / group
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{time.strftime('%Y%m%dT%H%M%S')}-{now_ms() % 1000:03d}.json"
+    record = [{"topic": tp.topic, "partition": tp.partition,
+               "offset": committed[tp].offset if tp in committed else None} for tp in partitions]
+    path.write_text(json.dumps({"group": group, "saved_at": iso(now_ms()), "offsets": record}, indent=2))
+    return path
+
+
+async def apply_reset(cluster: Cluster, plan: ResetPlan) -> Path:
+    """Commit the planned offsets (refused while the group has members); returns where the
+    previous offsets were saved for `undo_reset`."""
+    admin = Admin(cluster)
+    await refuse_if_active(admin, plan.group)
+    saved = _save_previous(plan.group, plan.committed, list(plan.offsets))
+    results = await admin.alter_group_offsets(plan.group, plan.offsets)
+    failed = [e for e in results.values() if e is not None]
+    if failed:
+        raise failed[0]
+    return saved
+
+
+async def undo_reset(cluster: Cluster, group: str) -> dict[str, Any]:
+    """Put back the offsets from before the group's last executed reset; returns what was saved."""
+    saves = sorted((state_dir() / group).glob("*.json"))
+    if not saves:
+        raise CliError(f"no executed reset of group {group!r} to undo", "resets are saved by --execute", NOT_FOUND)
+    saved: dict[str, Any] = json.loads(saves[-1].read_text())
+    admin = Admin(cluster)
+    await refuse_if_active(admin, group)
+    restore = {TopicPartition(o["topic"], o["partition"]): o["offset"] for o in saved["offsets"]
+               if o["offset"] is not None}
+    forget = [TopicPartition(o["topic"], o["partition"]) for o in saved["offsets"] if o["offset"] is None]
+    if restore:
+        failed = [e for e in (await admin.alter_group_offsets(group, restore)).values() if e is not None]
+        if failed:
+            raise failed[0]
+    if forget:
+        await admin.delete_group_offsets(group, forget)
+    saves[-1].rename(saves[-1].with_suffix(".undone"))
+    return saved
+
+
+def reset_command(group: str, strategy: Strategy, partitions: list[TopicPartition] | None, *,
+                  execute: bool) -> str:
+    """The `kctl` command line that does the same, shown by the console next to every reset."""
+    if partitions is None:
+        scope = "--all-topics"
+    else:
+        by_topic: dict[str, list[int]] = {}
+        for tp in partitions:
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        scope = " ".join(f"--topic {_quote(t)}" + ("" if len(ps) == 0 else f":{','.join(map(str, sorted(ps)))}")
+                         for t, ps in by_topic.items())
+    return (f"kctl groups reset-offsets {_quote(group)} {scope} {strategy.option}"
+            + (" --execute" if execute else ""))
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
