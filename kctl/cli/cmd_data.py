@@ -170,31 +170,6 @@ def produce(
 TAIL_FORMATS = ("human", "jsonl", "json", "raw")
 
 
-def _text_or_base64(data: bytes | None) -> tuple[str | None, str | None]:
-    if data is None:
-        return None, None
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError:
-        return base64.b64encode(data).decode(), "base64"
-
-
-def record_json(r: Any) -> dict[str, Any]:
-    """A record as `tail -o jsonl` prints it: lossless (base64 where the bytes are not UTF-8)."""
-    key, key_encoding = _text_or_base64(r.key)
-    value, value_encoding = _text_or_base64(r.value)
-    out: dict[str, Any] = {"topic": r.topic, "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
-                           "key": key, "value": value, "headers": {}}
-    for name, raw in r.headers:
-        text, encoding = _text_or_base64(raw)
-        out["headers"][name] = text if encoding is None else {"base64": text}
-    if key_encoding:
-        out["key_encoding"] = key_encoding
-    if value_encoding:
-        out["value_encoding"] = value_encoding
-    return out
-
-
 def _human(r: Any, colour: bool) -> str:
     key = r.key.decode(errors="replace") if r.key is not None else "null"
     value = r.value.decode(errors="replace") if r.value is not None else "null"
@@ -238,8 +213,9 @@ def tail(
     stop_at = parse_timestamp_ms(until.lstrip("@")) if until else None
 
     async def body(cluster: Any, context: Any) -> None:
-        from kctl.client import EARLIEST, LATEST, Admin, TopicPartition
+        from kctl.client import LATEST, Admin, TopicPartition
         from kctl.client.consumer import Consumer
+        from kctl.ops.records import record_json, start_offsets
 
         names = topics
         if pattern:
@@ -268,7 +244,7 @@ def tail(
         async with consumer:
             if not group:
                 consumer.assign(wanted)
-                starts = await _starts(admin, wanted, from_, ends, EARLIEST)
+                starts = await start_offsets(admin, wanted, from_, ends)
                 for tp, offset in starts.items():
                     consumer.seek(tp, offset)
             keep_following = follow or bool(group)
@@ -318,24 +294,6 @@ def tail(
         diagnostic(f"{printed} record(s)")
 
     execute(settings, body)
-
-
-async def _starts(admin: Any, partitions: list[Any], spec: str, ends: dict[Any, int], earliest_spec: int
-                  ) -> dict[Any, int]:
-    if spec == "end":
-        return dict(ends)
-    if spec == "beginning":
-        return {tp: o.offset for tp, o in (await admin.list_offsets(dict.fromkeys(partitions, earliest_spec))).items()}
-    if spec.startswith("@"):
-        when = parse_timestamp_ms(spec[1:])
-        found = await admin.list_offsets(dict.fromkeys(partitions, when))
-        return {tp: (o.offset if o.offset >= 0 else ends[tp]) for tp, o in found.items()}
-    if spec.startswith("-") and spec[1:].isdigit():
-        starts = await admin.list_offsets(dict.fromkeys(partitions, earliest_spec))
-        return {tp: max(ends[tp] - int(spec[1:]), starts[tp].offset) for tp in partitions}
-    if spec.isdigit():
-        return dict.fromkeys(partitions, int(spec))
-    raise CliError(f"cannot read --from {spec!r}", "beginning, end, OFFSET, -N, @TIME or @-1h", USAGE)
 
 
 def _template(fmt: str, r: Any) -> str:
