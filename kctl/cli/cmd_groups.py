@@ -121,35 +121,6 @@ def groups_delete(
     execute(_settings(ctx), body, changes=True)
 
 
-def _parse_topic_specs(specs: list[str] | None) -> list[tuple[str, list[int] | None]]:
-    out: list[tuple[str, list[int] | None]] = []
-    for spec in specs or []:
-        topic, sep, parts = spec.partition(":")
-        if not topic:
-            raise CliError(f"bad --topic {spec!r}", "write TOPIC or TOPIC:0,1,2", USAGE)
-        if not sep:
-            out.append((topic, None))
-            continue
-        try:
-            out.append((topic, sorted({int(p) for p in parts.split(",") if p.strip()})))
-        except ValueError:
-            raise CliError(f"bad partitions in --topic {spec!r}", "write TOPIC:0,1,2", USAGE) from None
-    return out
-
-
-async def _expand(cluster: Any, specs: list[tuple[str, list[int] | None]]) -> list[Any]:
-    from kctl.client import TopicPartition
-
-    out = []
-    for topic, partitions in specs:
-        info = await cluster.topic(topic)
-        for p in partitions if partitions is not None else sorted(info.partitions):
-            if p not in info.partitions:
-                raise CliError(f"{topic} has no partition {p}", f"it has {len(info.partitions)}", NOT_FOUND)
-            out.append(TopicPartition(topic, p))
-    return out
-
-
 @groups_app.command("delete-offsets")
 def groups_delete_offsets(
     ctx: typer.Context,
@@ -160,8 +131,9 @@ def groups_delete_offsets(
 
     async def body(cluster: Any, context: Any) -> None:
         from kctl.client import Admin
+        from kctl.ops.groups import expand_specs, parse_topic_specs
 
-        partitions = await _expand(cluster, _parse_topic_specs(topic))
+        partitions = await expand_specs(cluster, parse_topic_specs(topic))
         results = await Admin(cluster).delete_group_offsets(group, partitions)
         failed = [e for e in results.values() if e is not None]
         if failed:
@@ -206,7 +178,7 @@ def groups_reset_offsets(
               "from-file": from_file, "to-group": to_group}
 
     async def body(cluster: Any, context: Any) -> Output:
-        from kctl.ops.groups import Strategy, apply_reset, plan_reset
+        from kctl.ops.groups import Strategy, apply_reset, expand_specs, parse_topic_specs, plan_reset
 
         if len(strategies) != 1:
             got = f" (got {', '.join(strategies)})" if strategies else ""
@@ -219,7 +191,7 @@ def groups_reset_offsets(
         value = values.get(name)
         strategy = Strategy(name, None if value is None else str(value))
         if topic:
-            partitions = await _expand(cluster, _parse_topic_specs(topic))
+            partitions = await expand_specs(cluster, parse_topic_specs(topic))
         elif all_topics or from_file:
             partitions = None
         else:

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from kctl.ops.topics import parse_configs
+
 from .completion import complete_topics
 from .errors import USAGE, CliError
 from .output import Column, Output, Table, diagnostic
@@ -24,16 +26,6 @@ RESOURCE_TYPES = {"topic": 2, "broker": 4}
 
 def _settings(ctx: typer.Context) -> Any:
     return ctx.obj
-
-
-def _parse_configs(pairs: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise CliError(f"config {pair!r} is not KEY=VALUE", "e.g. -c retention.ms=86400000", USAGE)
-        out[key.strip()] = value.strip()
-    return out
 
 
 # ---- cluster and brokers ---------------------------------------------------------------------------
@@ -148,7 +140,7 @@ def topics_create(
     if_not_exists: Annotated[bool, typer.Option("--if-not-exists", help="Succeed if it already exists.")] = False,
 ) -> None:
     """Create a topic."""
-    configs = _parse_configs(config)
+    configs = parse_configs(config)
 
     async def body(cluster: Any, context: Any) -> None:
         from kctl.client import Admin, NewTopic
@@ -203,7 +195,7 @@ def topics_alter(
     validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
 ) -> None:
     """Change a topic's configs or add partitions."""
-    configs = _parse_configs(config)
+    configs = parse_configs(config)
     if not configs and not delete_config and partitions is None:
         fail(CliError("nothing to change", "give --config, --delete-config or --partitions", USAGE))
 
@@ -261,7 +253,7 @@ def configs_set(
     validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
 ) -> None:
     """Set config overrides."""
-    configs = _parse_configs(pairs)
+    configs = parse_configs(pairs)
 
     async def body(cluster: Any, context: Any) -> None:
         from kctl.client import Admin

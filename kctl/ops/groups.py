@@ -215,6 +215,34 @@ def read_plan_file(path: str) -> dict[tuple[str, int], int]:
     return out
 
 
+def parse_topic_specs(specs: list[str] | None) -> list[tuple[str, list[int] | None]]:
+    """`TOPIC` or `TOPIC:0,1,2` each: a whole topic, or some of its partitions."""
+    out: list[tuple[str, list[int] | None]] = []
+    for spec in specs or []:
+        topic, sep, parts = spec.partition(":")
+        if not topic:
+            raise CliError(f"bad topic {spec!r}", "write TOPIC or TOPIC:0,1,2", USAGE)
+        if not sep:
+            out.append((topic, None))
+            continue
+        try:
+            out.append((topic, sorted({int(p) for p in parts.split(",") if p.strip()})))
+        except ValueError:
+            raise CliError(f"bad partitions in {spec!r}", "write TOPIC:0,1,2", USAGE) from None
+    return out
+
+
+async def expand_specs(cluster: Cluster, specs: list[tuple[str, list[int] | None]]) -> list[TopicPartition]:
+    out = []
+    for topic, partitions in specs:
+        info = await cluster.topic(topic)
+        for p in partitions if partitions is not None else sorted(info.partitions):
+            if p not in info.partitions:
+                raise CliError(f"{topic} has no partition {p}", f"it has {len(info.partitions)}", NOT_FOUND)
+            out.append(TopicPartition(topic, p))
+    return out
+
+
 async def plan_reset(cluster: Cluster, group: str, strategy: Strategy,
                      partitions: list[TopicPartition] | None = None) -> ResetPlan:
     """New offsets for `partitions` (None: the file's partitions with from-file, otherwise every

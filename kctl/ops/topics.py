@@ -5,12 +5,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kctl.cli.errors import USAGE, CliError
 from kctl.client.admin import Admin
 from kctl.client.errors import KafkaError
 from kctl.client.types import EARLIEST, LATEST, TopicInfo, TopicPartition
 
 TOPIC = 2  # config resource types
 BROKER = 4
+
+
+def parse_configs(pairs: list[str] | None) -> dict[str, str]:
+    """KEY=VALUE pairs, as `-c` takes them."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"config {pair!r} is not KEY=VALUE", "e.g. -c retention.ms=86400000", USAGE)
+        out[key.strip()] = value.strip()
+    return out
 
 
 async def partition_sizes(admin: Admin) -> dict[TopicPartition, int]:

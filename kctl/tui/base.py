@@ -1,0 +1,234 @@
+"""What every list view shares: panes of rows fetched in a worker, a regex filter, breadcrumbs,
+help with the keys in force, and the equivalent `kctl` command."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from kctl.cli.output import Column
+
+from .widgets import Breadcrumbs, CommandHint, StatusLine, cell, human_bytes, human_seconds
+
+if TYPE_CHECKING:
+    from .app import KctlTui
+
+#: How cells of these columns are shown (everything else: `cell`).
+FORMATS: dict[str, Callable[[Any], str]] = {
+    "size": human_bytes, "lag_seconds": human_seconds, "catch_up_seconds": human_seconds,
+}
+
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Pane:
+    """One table of a view: its columns, the column that names a row, an optional title."""
+
+    id: str
+    columns: tuple[Column, ...]
+    key: str = "name"
+    title: str | None = None
+
+
+class KctlScreen(Screen[None]):
+    """A console screen: knows its app, its crumb and the command that shows the same."""
+
+    view_name: ClassVar[str] = ""
+
+    @property
+    def kctl(self) -> KctlTui:
+        return self.app  # type: ignore[return-value]
+
+    def crumb(self) -> str:
+        return self.view_name
+
+    def equivalent(self) -> str:
+        """The `kctl` command line that prints what this view shows."""
+        return ""
+
+    def show_command(self, command: str) -> None:
+        with contextlib.suppress(Exception):  # not composed yet
+            self.query_one(CommandHint).update(f"$ {command}" if command else "")
+
+    def on_screen_resume(self) -> None:
+        self.query_one(Breadcrumbs).update(self.kctl.breadcrumbs(self))
+        self.show_command(self.equivalent())
+
+    def action_help(self) -> None:
+        keys = sorted({(b.binding.key_display or self.app.get_key_display(b.binding), b.binding.description)
+                       for b in self.active_bindings.values() if b.binding.description}, key=lambda kv: kv[0])
+        self.app.push_screen(HelpScreen(self.view_name, keys))
+
+
+class ListScreen(KctlScreen):
+    """A refreshing, filterable view of one or more tables, filled by `fetch()` in a worker."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "filter", key_display="/", id="filter"),
+        Binding("r", "refresh", "refresh", id="refresh"),
+        Binding("escape", "back", "back", id="back"),
+        Binding("question_mark", "help", "help", key_display="?", id="help"),
+    ]
+    panes: ClassVar[tuple[Pane, ...]] = ()
+    refresh_s: ClassVar[float] = 5.0
+    data: reactive[dict[str, Rows]] = reactive(dict, always_update=True)
+    pattern: reactive[str] = reactive("")
+    loaded: bool = False
+
+    def compose(self) -> ComposeResult:
+        yield Breadcrumbs(id="crumbs")
+        with Vertical(id="body"):
+            yield Static(id="summary")
+            yield Input(placeholder="regex filter (enter keeps it, escape clears it)", id="filter")
+            for pane in self.panes:
+                if pane.title:
+                    yield Static(pane.title, classes="pane-title")
+                yield DataTable(id=pane.id, cursor_type="row", zebra_stripes=True)
+        yield CommandHint(id="hint")
+        yield StatusLine("loading…", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for pane in self.panes:
+            table = self.query_one(f"#{pane.id}", DataTable)
+            for column in pane.columns:
+                table.add_column(column.header, key=column.key)
+        self.query_one("#filter", Input).display = False
+        self.query_one("#summary", Static).display = False
+        self.query_one(f"#{self.panes[0].id}", DataTable).focus()
+        self.load()
+        self.set_interval(self.refresh_s, self.load)
+
+    async def fetch(self) -> dict[str, Rows]:
+        raise NotImplementedError
+
+    def summary(self) -> str | None:
+        """Text above the tables (a view's totals), from the last fetch."""
+        return None
+
+    @work(exclusive=True, group="load")
+    async def load(self) -> None:
+        status = self.query_one(StatusLine)
+        try:
+            data = await self.fetch()
+        except Exception as exc:  # shown, not raised: the console stays usable while the cluster is away
+            status.update(f"[b red]{self.kctl.context_label}[/]: {one_line(exc)}")
+            return
+        self.loaded = True
+        self.data = data
+        first = self.panes[0]
+        status.update(f"{self.kctl.context_label} · {len(data.get(first.id, []))} {self.view_name}")
+
+    def watch_data(self) -> None:
+        self._fill()
+
+    def watch_pattern(self) -> None:
+        self._fill()
+
+    def _fill(self) -> None:
+        try:
+            matcher = re.compile(self.pattern, re.IGNORECASE) if self.pattern else None
+        except re.error:
+            matcher = None
+        summary = self.summary()
+        box = self.query_one("#summary", Static)
+        box.display = summary is not None
+        if summary is not None:
+            box.update(summary)
+        for pane in self.panes:
+            table = self.query_one(f"#{pane.id}", DataTable)
+            selected = self.selected_key(pane.id)
+            table.clear()
+            for row in self.data.get(pane.id, []):
+                key = str(row.get(pane.key, ""))
+                if matcher is not None and not matcher.search(key):
+                    continue
+                table.add_row(*(FORMATS.get(c.key, cell)(row.get(c.key)) for c in pane.columns), key=key)
+            if selected is not None:
+                with contextlib.suppress(Exception):  # the row may have gone away
+                    table.move_cursor(row=table.get_row_index(selected))
+
+    def selected_key(self, pane_id: str | None = None) -> str | None:
+        table = self.query_one(f"#{pane_id or self.panes[0].id}", DataTable)
+        if not table.row_count or table.cursor_row < 0:
+            return None
+        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return None if value is None else str(value)
+
+    def row(self, key: str, pane_id: str | None = None) -> dict[str, Any] | None:
+        pane = next(p for p in self.panes if p.id == (pane_id or self.panes[0].id))
+        return next((r for r in self.data.get(pane.id, []) if str(r.get(pane.key)) == key), None)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.pattern = event.value
+            self.query_one(f"#{self.panes[0].id}", DataTable).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.pattern = event.value  # typing filters as you go
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.pattern = ""
+            self.query_one(f"#{self.panes[0].id}", DataTable).focus()
+            return
+        self.kctl.back()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.open(str(event.row_key.value), event.data_table.id or "")
+
+    def _reload_if(self, changed: bool | None) -> None:
+        """After a dialog: refresh when it changed something."""
+        if changed:
+            self.load()
+
+    def open(self, key: str, pane_id: str) -> None:
+        """Enter (or a click on the selected row); views with a detail screen override this."""
+
+
+def one_line(exc: BaseException) -> str:
+    """A failure as the CLI would word it: the message, then the hint."""
+    from kctl.cli.errors import to_cli_error
+
+    error = to_cli_error(exc)
+    return error.message + (f" ({error.hint})" if error.hint else "")
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "app.pop_screen", "close")]
+
+    def __init__(self, view: str, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.view = view
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        lines = "\n".join(f"  [b]{k:<10}[/] {what}" for k, what in self.keys)
+        commands = ":topics  :groups  :cluster  :tail TOPIC  :ctx NAME  :q"
+        yield Static(f"[b]keys in {self.view}[/]\n\n{lines}\n\n  [b]:[/]          {commands}\n\n"
+                     "  keys can be remapped in the config file under [tui.keys]; escape closes this", id="help")

@@ -1,0 +1,322 @@
+"""The console's views: cluster overview, topics, one topic, groups, one group. Each fetches
+through `kctl.ops`, the same code as the matching `kctl` command, and names that command."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from typing import Any, ClassVar
+
+from textual.binding import Binding, BindingType
+
+from kctl.cli.output import Column
+
+from .base import ListScreen, Pane, Rows
+from .widgets import human_bytes, human_seconds, spark
+
+
+def _c(key: str, header: str) -> Column:
+    return Column(key, header)
+
+
+class ClusterScreen(ListScreen):
+    """Brokers, topics, partitions, total size, and produce and consume rates."""
+
+    view_name = "cluster"
+    panes = (Pane("brokers", (_c("id", "ID"), _c("host", "HOST"), _c("port", "PORT"), _c("rack", "RACK"),
+                              _c("controller", "CONTROLLER")), key="id", title="brokers"),)
+    totals: dict[str, Any]
+
+    def equivalent(self) -> str:
+        return self.kctl.cli("cluster info")
+
+    async def fetch(self) -> dict[str, Rows]:
+        from kctl.client import Admin
+        from kctl.ops.groups import partition_lag
+        from kctl.ops.topics import topic_rows
+
+        admin = Admin(await self.kctl.cluster())
+        cluster_id, controller, brokers = await admin.describe_cluster()
+        topics = await topic_rows(admin, with_sizes=True)
+        groups = [g.group_id for g in await admin.list_groups()]
+        lags = await partition_lag(admin, groups) if groups else {}
+        produced = sum(t.get("high_watermark", 0) for t in topics)
+        consumed = sum(max(r["committed_offset"], 0) for rows in lags.values() for r in rows)
+        now = time.monotonic()
+        sizes = [t["size"] for t in topics if t.get("size") is not None]
+        self.totals = {
+            "cluster_id": cluster_id, "controller": controller, "brokers": len(brokers), "topics": len(topics),
+            "partitions": sum(t["partitions"] for t in topics), "records": sum(t.get("records", 0) for t in topics),
+            "size": sum(sizes) if sizes else None, "groups": len(groups),
+            "produce_rate": self.kctl.rates.rate("cluster:produce", produced, now),
+            "consume_rate": self.kctl.rates.rate("cluster:consume", consumed, now),
+        }
+        return {"brokers": [{"id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack,
+                             "controller": b.node_id == controller} for b in brokers]}
+
+    def summary(self) -> str | None:
+        t = getattr(self, "totals", None)
+        if t is None:
+            return None
+
+        def rate(value: float | None) -> str:
+            return "-" if value is None else f"{value:,.1f}/s"
+
+        return (f"[b]cluster[/] {t['cluster_id'] or '-'}   [b]controller[/] {t['controller']}   "
+                f"[b]context[/] {self.kctl.context_label}\n"
+                f"[b]brokers[/] {t['brokers']}   [b]topics[/] {t['topics']:,}   "
+                f"[b]partitions[/] {t['partitions']:,}   [b]records[/] {t['records']:,}   "
+                f"[b]size[/] {human_bytes(t['size'])}   [b]groups[/] {t['groups']}\n"
+                f"[b]produce[/] {rate(t['produce_rate'])}   [b]consume[/] {rate(t['consume_rate'])}")
+
+
+class TopicsScreen(ListScreen):
+    view_name = "topics"
+    panes = (Pane("topics", (_c("name", "TOPIC"), _c("partitions", "PARTITIONS"), _c("replicas", "REPLICAS"),
+                             _c("records", "RECORDS"), _c("size", "SIZE"), _c("rate", "RECORDS/S"))),)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *ListScreen.BINDINGS,
+        Binding("t", "tail", "tail", id="tail"),
+        Binding("c", "create", "create", id="create"),
+        Binding("ctrl+d", "delete", "delete", id="delete"),
+    ]
+
+    def equivalent(self) -> str:
+        return self.kctl.cli("topics list -o wide")
+
+    async def fetch(self) -> dict[str, Rows]:
+        from kctl.client import Admin
+        from kctl.ops.topics import topic_rows
+
+        rows = await topic_rows(Admin(await self.kctl.cluster()), with_sizes=True)
+        now = time.monotonic()
+        for row in rows:
+            row["rate"] = self.kctl.rates.rate(f"topic:{row['name']}", row.get("high_watermark", 0), now)
+        return {"topics": rows}
+
+    def open(self, key: str, pane_id: str) -> None:
+        self.app.push_screen(TopicScreen(key))
+
+    def action_tail(self) -> None:
+        topic = self.selected_key()
+        if topic is not None:
+            self.kctl.tail(topic)
+
+    def action_create(self) -> None:
+        from .dialogs import CreateTopicScreen
+
+        if self.kctl.may_change("create a topic"):
+            self.app.push_screen(CreateTopicScreen(), self._reload_if)
+
+    def action_delete(self) -> None:
+        topic = self.selected_key()
+        if topic is None or not self.kctl.may_change(f"delete {topic}"):
+            return
+        from .dialogs import ConfirmScreen
+
+        command = self.kctl.cli(f"topics delete {shlex.quote(topic)} --yes")
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.kctl.run_change(self._delete(topic), f"topic {topic} deleted", command, then=self.load)
+
+        self.app.push_screen(ConfirmScreen(
+            f"Delete topic [b]{topic}[/] and all its records on {self.kctl.context_label}? This cannot be undone.",
+            topic, command), confirmed)
+
+    async def _delete(self, topic: str) -> None:
+        from kctl.client import Admin
+
+        error = (await Admin(await self.kctl.cluster()).delete_topics([topic])).get(topic)
+        if error is not None:
+            raise error
+
+
+class TopicScreen(ListScreen):
+    """One topic: partitions with leader, log start, high watermark and size; configs with source."""
+
+    view_name = "partitions"
+    panes = (
+        Pane("partitions", (_c("partition", "PARTITION"), _c("leader", "LEADER"), _c("replicas", "REPLICAS"),
+                            _c("isr", "ISR"), _c("log_start_offset", "LOG START"),
+                            _c("high_watermark", "HIGH WATERMARK"), _c("records", "RECORDS"), _c("size", "SIZE")),
+             key="partition"),
+        Pane("configs", (_c("name", "CONFIG"), _c("value", "VALUE"), _c("source", "SOURCE")),
+             title="configs (e edits the selected one)"),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *ListScreen.BINDINGS,
+        Binding("t", "tail", "tail", id="tail"),
+        Binding("e", "edit", "edit config", id="edit"),
+    ]
+
+    def __init__(self, topic: str) -> None:
+        super().__init__()
+        self.topic = topic
+
+    def crumb(self) -> str:
+        return self.topic
+
+    def equivalent(self) -> str:
+        return self.kctl.cli(f"topics describe {shlex.quote(self.topic)} --all-configs")
+
+    async def fetch(self) -> dict[str, Rows]:
+        from kctl.client import Admin
+        from kctl.ops.topics import topic_detail
+
+        detail = await topic_detail(Admin(await self.kctl.cluster()), self.topic, all_configs=True)
+        return {"partitions": detail["partitions"], "configs": detail["configs"]}
+
+    def action_tail(self) -> None:
+        self.kctl.tail(self.topic)
+
+    def action_edit(self) -> None:
+        from .dialogs import EditConfigScreen
+
+        name = self.selected_key("configs")
+        row = self.row(name, "configs") if name is not None else None
+        if row is None or not self.kctl.may_change(f"change {self.topic}'s configs"):
+            return
+        if row["read_only"]:
+            self.notify(f"{name} is read-only", severity="warning")
+            return
+        self.app.push_screen(EditConfigScreen(self.topic, str(name), row["value"], row["source"]), self._reload_if)
+
+    def open(self, key: str, pane_id: str) -> None:
+        if pane_id == "configs":
+            self.action_edit()
+
+
+class GroupsScreen(ListScreen):
+    view_name = "groups"
+    panes = (Pane("groups", (_c("group", "GROUP"), _c("state", "STATE"), _c("members", "MEMBERS"),
+                             _c("lag", "LAG"), _c("health", "HEALTH"), _c("trend", "LAG TREND")), key="group"),)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *ListScreen.BINDINGS,
+        Binding("R", "reset", "reset offsets", key_display="R", id="reset"),
+    ]
+
+    def equivalent(self) -> str:
+        return self.kctl.cli("lag")
+
+    async def fetch(self) -> dict[str, Rows]:
+        from kctl.client import Admin, KafkaError
+        from kctl.ops.groups import partition_lag
+
+        admin = Admin(await self.kctl.cluster())
+        groups = [g.group_id for g in await admin.list_groups()]
+        if not groups:
+            return {"groups": []}
+        described = await admin.describe_groups(groups)
+        lags = await partition_lag(admin, groups)
+        now = time.monotonic()
+        rows = []
+        for group in sorted(groups):
+            d = described.get(group)
+            ok = d is not None and not isinstance(d, KafkaError)
+            state = d.state if ok else "Unknown"  # type: ignore[union-attr]
+            history = self.kctl.history(group)
+            history.add(lags.get(group, []), now)
+            rows.append({"group": group, "state": state, "members": len(d.members) if ok else 0,  # type: ignore[union-attr]
+                         "lag": history.total_lag()[-1], "health": history.verdict(state),
+                         "trend": spark(history.total_lag())})
+        return {"groups": rows}
+
+    def open(self, key: str, pane_id: str) -> None:
+        self.app.push_screen(GroupScreen(key))
+
+    def action_reset(self) -> None:
+        group = self.selected_key()
+        if group is not None:
+            self.kctl.reset(group)
+
+
+class GroupScreen(ListScreen):
+    """One group, live: lag per partition with its trend, rates and time to catch up; members."""
+
+    view_name = "lag"
+    refresh_s = 2.0
+    panes = (
+        Pane("lag", (_c("topic", "TOPIC"), _c("partition", "PARTITION"), _c("committed_offset", "COMMITTED"),
+                     _c("log_end_offset", "LOG END"), _c("lag", "LAG"), _c("lag_seconds", "LAG TIME"),
+                     _c("consume_rate", "CONSUME/S"), _c("produce_rate", "PRODUCE/S"),
+                     _c("catch_up_seconds", "CATCH UP"), _c("trend", "TREND"), _c("member", "MEMBER")), key="key"),
+        Pane("members", (_c("member_id", "MEMBER"), _c("client_id", "CLIENT"), _c("host", "HOST"),
+                         _c("assignment", "ASSIGNMENT")), key="member_id", title="members"),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *ListScreen.BINDINGS,
+        Binding("R", "reset", "reset offsets", key_display="R", id="reset"),
+    ]
+    state = "?"
+
+    def __init__(self, group: str) -> None:
+        super().__init__()
+        self.group = group
+
+    def crumb(self) -> str:
+        return self.group
+
+    def equivalent(self) -> str:
+        return self.kctl.cli(f"lag {shlex.quote(self.group)} --watch -o wide")
+
+    async def fetch(self) -> dict[str, Rows]:
+        from kctl.client import Admin, KafkaError
+        from kctl.ops.groups import add_record_age, partition_lag
+
+        cluster = await self.kctl.cluster()
+        admin = Admin(cluster)
+        described = (await admin.describe_groups([self.group]))[self.group]
+        members = [] if isinstance(described, KafkaError) else described.members
+        self.state = "Unknown" if isinstance(described, KafkaError) else described.state
+        owners = {tp: m.client_id or m.member_id for m in members for tp in m.assignment}
+        rows = (await partition_lag(admin, [self.group])).get(self.group, [])
+        await add_record_age(cluster, rows)
+        history = self.kctl.history(self.group)
+        history.add(rows)
+        for r in rows:
+            r["key"] = f"{r['topic']}:{r['partition']}"
+            r["member"] = owners.get(_tp(r))
+            r["trend"] = spark(history.partition_lag(r["topic"], r["partition"]))
+        return {"lag": rows,
+                "members": [{"member_id": m.member_id, "client_id": m.client_id, "host": m.client_host,
+                             "assignment": ", ".join(f"{tp.topic}[{tp.partition}]" for tp in m.assignment)}
+                            for m in members]}
+
+    def summary(self) -> str | None:
+        history = self.kctl.history(self.group)
+        if not history.samples:
+            return None
+        rows = history.samples[-1]
+        consume = sum(r.get("consume_rate") or 0 for r in rows) if len(history.samples) > 1 else None
+        produce = sum(r.get("produce_rate") or 0 for r in rows) if len(history.samples) > 1 else None
+        lag = history.total_lag()[-1]
+        catch_up: float | None = None
+        if lag == 0:
+            catch_up = 0.0
+        elif consume is not None and produce is not None and consume > produce:
+            catch_up = lag / (consume - produce)
+        members = len(self.data.get("members", []))
+
+        def rate(value: float | None) -> str:
+            return "-" if value is None else f"{value:,.1f}/s"
+
+        return (f"[b]state[/] {self.state}   [b]members[/] {members}   [b]lag[/] {lag:,}   "
+                f"[b]health[/] {history.verdict(self.state)}   [b]consume[/] {rate(consume)}   "
+                f"[b]produce[/] {rate(produce)}   [b]catch up[/] {human_seconds(catch_up)}\n"
+                f"[b]lag history[/] {spark(history.total_lag(), 60)}")
+
+    def action_reset(self) -> None:
+        self.kctl.reset(self.group)
+
+
+def _tp(row: dict[str, Any]) -> Any:
+    from kctl.client import TopicPartition
+
+    return TopicPartition(row["topic"], row["partition"])
+
+
+VIEWS: dict[str, type[ListScreen]] = {
+    "topics": TopicsScreen, "groups": GroupsScreen, "cluster": ClusterScreen, "overview": ClusterScreen,
+    "brokers": ClusterScreen,
+}
