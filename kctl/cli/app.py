@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 import typer
 
@@ -72,11 +73,23 @@ def completion_command(
 
 
 @app.command("tui")
-def tui_command(ctx: typer.Context) -> None:
+def tui_command(
+    ctx: typer.Context,
+    view: Annotated[str, typer.Argument(help="The view to start in: topics, groups or cluster.")] = "topics",
+    refresh: Annotated[float | None, typer.Option("--refresh", help="Seconds between refreshes "
+                                                  "(default: 5, and 2 in a group's detail).")] = None,
+) -> None:
     """The interactive console: topics, groups and brokers, live (also plain `kctl` in a terminal)."""
+    from .errors import USAGE, CliError
+    from .runtime import fail
+
+    if view not in ("topics", "groups", "cluster"):
+        fail(CliError(f"no view {view!r}", "start in topics, groups or cluster", USAGE))
+    if refresh is not None and refresh <= 0:
+        fail(CliError("--refresh must be a positive number of seconds", None, USAGE))
     from kctl.tui.app import KctlTui
 
-    KctlTui(ctx.obj).run()
+    KctlTui(ctx.obj, start=view, refresh_s=refresh).run()
 
 
 @app.command("protocol")

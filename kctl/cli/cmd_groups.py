@@ -274,7 +274,7 @@ def lag(
         while True:
             sample, states = await lag_sample(cluster, groups)
             for group, rows in sample.items():
-                history.setdefault(group, LagHistory()).add(rows)
+                history.setdefault(group, LagHistory(min_gap_s=0.0)).add(rows)
             rounds += 1
             if check and rounds == 1 and not watch:
                 await asyncio.sleep(min(interval, 5.0))  # a verdict needs two looks

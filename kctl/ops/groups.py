@@ -131,9 +131,16 @@ class LagHistory:
     samples: list[list[dict[str, Any]]] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
 
+    #: Looks closer together than this replace the previous one: a rate over a moment is noise.
+    min_gap_s: float = 1.0
+
     def add(self, rows: list[dict[str, Any]], at: float | None = None) -> None:
+        at = time.monotonic() if at is None else at
+        if self.times and at - self.times[-1] < self.min_gap_s:
+            self.samples.pop()
+            self.times.pop()
         self.samples.append(rows)
-        self.times.append(time.monotonic() if at is None else at)
+        self.times.append(at)
         del self.samples[:-self.limit], self.times[:-self.limit]
         add_rates(self.samples, self.times)
 

@@ -33,9 +33,10 @@ class KctlTui(App[None]):
     ]
 
     def __init__(self, settings: Any, context_name: str | None = None, *, cursor_blink: bool = True,
-                 start: str = "topics") -> None:
+                 start: str = "topics", refresh_s: float | None = None) -> None:
         super().__init__()
         self.settings = settings
+        self.refresh_s = refresh_s  # None: each view's own pace
         self.cursor_blink = cursor_blink
         self.start = start
         self._context_name = context_name
@@ -227,7 +228,7 @@ class CommandScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "cancel")]
 
     def compose(self) -> ComposeResult:
-        yield TextInput(placeholder=":topics  :groups  :cluster  :tail TOPIC  :ctx NAME  :q", id="command")
+        yield TextInput(placeholder=":topics  :groups  :cluster  :tail TOPIC  :ctx NAME  :q", id="command-line")
 
     async def on_input_submitted(self, event: TextInput.Submitted) -> None:
         self.app.pop_screen()

@@ -46,6 +46,8 @@ class KctlScreen(Screen[None]):
     """A console screen: knows its app, its crumb and the command that shows the same."""
 
     view_name: ClassVar[str] = ""
+    #: Keys handled by widgets rather than bindings, for the help.
+    extra_keys: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     @property
     def kctl(self) -> KctlTui:
@@ -67,9 +69,9 @@ class KctlScreen(Screen[None]):
         self.show_command(self.equivalent())
 
     def action_help(self) -> None:
-        keys = sorted({(b.binding.key_display or self.app.get_key_display(b.binding), b.binding.description)
-                       for b in self.active_bindings.values() if b.binding.description}, key=lambda kv: kv[0])
-        self.app.push_screen(HelpScreen(self.view_name, keys))
+        keys = [(b.binding.key_display or self.app.get_key_display(b.binding), b.binding.description)
+                for b in self.active_bindings.values() if b.binding.show and b.binding.description]
+        self.app.push_screen(HelpScreen(self.view_name, [*keys, *self.extra_keys]))
 
 
 class ListScreen(KctlScreen):
@@ -82,6 +84,8 @@ class ListScreen(KctlScreen):
         Binding("question_mark", "help", "help", key_display="?", id="help"),
     ]
     panes: ClassVar[tuple[Pane, ...]] = ()
+    extra_keys = (("↑ ↓ pgup pgdn", "move"), ("enter, click", "open the selected row"),
+                  ("tab", "next table or field"))
     refresh_s: ClassVar[float] = 5.0
     data: reactive[dict[str, Rows]] = reactive(dict, always_update=True)
     pattern: reactive[str] = reactive("")
@@ -92,10 +96,11 @@ class ListScreen(KctlScreen):
         with Vertical(id="body"):
             yield Static(id="summary")
             yield Input(placeholder="regex filter (enter keeps it, escape clears it)", id="filter")
-            for pane in self.panes:
+            for index, pane in enumerate(self.panes):
                 if pane.title:
                     yield Static(pane.title, classes="pane-title")
-                yield DataTable(id=pane.id, cursor_type="row", zebra_stripes=True)
+                upper = index < len(self.panes) - 1
+                yield DataTable(id=pane.id, cursor_type="row", zebra_stripes=True, classes="upper" if upper else "")
         yield CommandHint(id="hint")
         yield StatusLine("loading…", id="status")
         yield Footer()
@@ -109,7 +114,7 @@ class ListScreen(KctlScreen):
         self.query_one("#summary", Static).display = False
         self.query_one(f"#{self.panes[0].id}", DataTable).focus()
         self.load()
-        self.set_interval(self.refresh_s, self.load)
+        self.set_interval(self.kctl.refresh_s or self.refresh_s, self.load)
 
     async def fetch(self) -> dict[str, Rows]:
         raise NotImplementedError
@@ -228,7 +233,7 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        lines = "\n".join(f"  [b]{k:<10}[/] {what}" for k, what in self.keys)
+        lines = "\n".join(f"  [b]{k:<14}[/] {what}" for k, what in self.keys)
         commands = ":topics  :groups  :cluster  :tail TOPIC  :ctx NAME  :q"
-        yield Static(f"[b]keys in {self.view}[/]\n\n{lines}\n\n  [b]:[/]          {commands}\n\n"
-                     "  keys can be remapped in the config file under [tui.keys]; escape closes this", id="help")
+        yield Static(f"[b]keys in {self.view}[/]\n\n{lines}\n\n  [b]{':':<14}[/] {commands}\n\n"
+                     "  keys can be remapped in the config file under \\[tui.keys]; escape closes this", id="help")

@@ -91,7 +91,7 @@ class CreateTopicScreen(Dialog):
                 yield TextInput(placeholder="partitions (broker default)", id="partitions")
                 yield TextInput(placeholder="replication factor (broker default)", id="replication")
             yield TextInput(placeholder="configs: KEY=VALUE KEY=VALUE", id="configs")
-            yield CommandHint(id="command")
+            yield CommandHint(id="equivalent")
             yield Static(id="problem")
 
     def _values(self) -> tuple[str, int, int, list[str]]:
@@ -124,7 +124,7 @@ class CreateTopicScreen(Dialog):
             self.problem(str(exc))
             return
         self.problem("")
-        self.query_one("#command", CommandHint).update(f"$ {self._command(*values)}")
+        self.query_one("#equivalent", CommandHint).update(f"$ {self._command(*values)}")
 
     def on_input_submitted(self) -> None:
         try:
@@ -170,7 +170,7 @@ class EditConfigScreen(Dialog):
             yield Static(f"[b]{self.topic}[/]: {self.config} = {self.current or '(empty)'} (from {self.source})\n"
                          "new value (empty: back to the default), enter applies, escape cancels")
             yield TextInput(self.current, id="value")
-            yield CommandHint(id="command")
+            yield CommandHint(id="equivalent")
             yield Static(id="problem")
 
     def on_mount(self) -> None:
@@ -183,7 +183,7 @@ class EditConfigScreen(Dialog):
         return self.kctl.cli(f"configs delete topic {topic} {name}")
 
     def _show(self, value: str) -> None:
-        self.query_one("#command", CommandHint).update(f"$ {self._command(value.strip())}")
+        self.query_one("#equivalent", CommandHint).update(f"$ {self._command(value.strip())}")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._show(event.value)
@@ -243,7 +243,7 @@ class ResetScreen(Dialog):
                                         "the group has offsets for)", id="scope")
             yield DataTable(id="plan", cursor_type="row", zebra_stripes=True)
             yield Static(id="totals")
-            yield CommandHint(id="command")
+            yield CommandHint(id="equivalent")
             yield TextInput(placeholder=f"type {self.group} and enter to apply", id="confirm", disabled=True)
             yield Static(id="problem")
 
@@ -309,7 +309,7 @@ class ResetScreen(Dialog):
         self.query_one("#totals", Static).update(
             f"{len(plan.rows)} partition(s): [b]{plan.skipped:,}[/] record(s) skipped, "
             f"[b]{plan.reread:,}[/] read again")
-        self.query_one("#command", CommandHint).update(
+        self.query_one("#equivalent", CommandHint).update(
             "$ " + self.kctl.cli(reset_command(self.group, strategy, self.partitions, execute=True)
                                  .removeprefix("kctl ")))
         self.plan = plan

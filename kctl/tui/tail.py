@@ -40,6 +40,8 @@ class TailScreen(KctlScreen):
         Binding("question_mark", "help", "help", key_display="?", id="help"),
     ]
     view_name = "tail"
+    extra_keys = (("↑ ↓ pgup pgdn", "move through the records"), ("home, end", "first, last (end follows)"),
+                  ("enter, click", "open the record in the pane"))
     paused: reactive[bool] = reactive(False)
     received: reactive[int] = reactive(0)
     hex_view: reactive[bool] = reactive(False)

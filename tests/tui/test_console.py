@@ -253,7 +253,7 @@ async def test_reset_dialog_previews_then_applies_with_typed_confirmation(broker
         rows = {(r["partition"], r["current_offset"], r["new_offset"], r["skipped"]) for r in dialog.plan.rows}
         assert rows == {(0, 1, 3, 2), (1, 1, 3, 2)}
         assert "4 record(s) skipped" in text_of(app, "#totals")
-        assert "groups reset-offsets resetme --all-topics --shift-by 2 --execute" in text_of(app, "#command")
+        assert "groups reset-offsets resetme --all-topics --shift-by 2 --execute" in text_of(app, "#equivalent")
         await pilot.press(*"wrong", "enter")  # not the group's name: nothing happens
         await pilot.pause(0.3)
         assert isinstance(app.screen, ResetScreen) and "type resetme exactly" in text_of(app, "#problem")
@@ -283,7 +283,7 @@ async def test_create_edit_and_delete_a_topic(broker: BrokerProcess) -> None:
         await pilot.press(*"scratch", "tab", *"x")
         await wait_for(pilot, lambda: "whole number" in text_of(app, "#problem"), "a bad count is said")
         await pilot.press("backspace", "4", "tab", "tab", *"cleanup.policy=compact")
-        assert "topics create scratch -p 4 -c cleanup.policy=compact" in text_of(app, "#command")
+        assert "topics create scratch -p 4 -c cleanup.policy=compact" in text_of(app, "#equivalent")
         await pilot.press("enter")
         await wait_for(pilot, lambda: "scratch" in table_keys(app), "the new topic listed")
         scratch = json.loads(kctl(broker.bootstrap, "topics", "describe", "scratch", "-o", "json"))
@@ -303,7 +303,7 @@ async def test_create_edit_and_delete_a_topic(broker: BrokerProcess) -> None:
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, EditConfigScreen), "edit dialog")
         await pilot.press("ctrl+u", *"3600000")
-        assert "configs set topic scratch retention.ms=3600000" in text_of(app, "#command")
+        assert "configs set topic scratch retention.ms=3600000" in text_of(app, "#equivalent")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, TopicScreen), "edited")
         configs = json.loads(kctl(broker.bootstrap, "configs", "get", "topic", "scratch", "-o", "json"))
