@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -90,6 +91,7 @@ class ListScreen(KctlScreen):
     data: reactive[dict[str, Rows]] = reactive(dict, always_update=True)
     pattern: reactive[str] = reactive("")
     loaded: bool = False
+    _cells: dict[str, list[tuple[str, list[Text]]]] = {}  # replaced on each fetch, never mutated
 
     def compose(self) -> ComposeResult:
         yield Breadcrumbs(id="crumbs")
@@ -137,6 +139,14 @@ class ListScreen(KctlScreen):
         status.update(f"{self.kctl.context_label} · {len(data.get(first.id, []))} {self.view_name}")
 
     def watch_data(self) -> None:
+        # Cells are formatted once per fetch; typing in the filter only picks rows. Text cells,
+        # not str: a str cell would be read as markup (a topic named "a[b]" shown wrongly).
+        self._cells = {
+            pane.id: [(str(row.get(pane.key, "")), [Text(FORMATS.get(c.key, cell)(row.get(c.key)))
+                                                    for c in pane.columns])
+                      for row in self.data.get(pane.id, [])]
+            for pane in self.panes
+        }
         self._fill()
 
     def watch_pattern(self) -> None:
@@ -156,11 +166,9 @@ class ListScreen(KctlScreen):
             table = self.query_one(f"#{pane.id}", DataTable)
             selected = self.selected_key(pane.id)
             table.clear()
-            for row in self.data.get(pane.id, []):
-                key = str(row.get(pane.key, ""))
-                if matcher is not None and not matcher.search(key):
-                    continue
-                table.add_row(*(FORMATS.get(c.key, cell)(row.get(c.key)) for c in pane.columns), key=key)
+            for key, cells in self._cells.get(pane.id, []):
+                if matcher is None or matcher.search(key):
+                    table.add_row(*cells, key=key)
             if selected is not None:
                 with contextlib.suppress(Exception):  # the row may have gone away
                     table.move_cursor(row=table.get_row_index(selected))
