@@ -232,7 +232,9 @@ class TailScreen(KctlScreen):
             self.notify("no record selected", severity="warning")
             return
         self.app.copy_to_clipboard(json.dumps(record_json(record)))
-        self.notify(f"copied {record.topic}[{record.partition}]@{record.offset} as JSON")
+        self.kctl.announce(f"copied {record.topic}[{record.partition}]@{record.offset} as JSON",
+                           self.kctl.cli(f"tail {shlex.quote(record.topic)} --partition {record.partition} "
+                                         f"--from {record.offset} --max 1 -o jsonl"))
 
     def _show(self, record: Any) -> None:
         self.query_one("#record", Static).update(render_record(record, hex_view=self.hex_view))

@@ -176,6 +176,7 @@ async def test_live_tail_jump_filter_record_pane_and_copy(broker: BrokerProcess)
         await pilot.press("c")
         copied = json.loads(app.clipboard)
         assert copied["topic"] == "orders" and copied["partition"] == 1 and json.loads(copied["value"])["order"] == 25
+        assert "tail orders --partition 1 --from 8 --max 1 -o jsonl" in text_of(app, "#hint")
         await pilot.press("escape")  # closes the pane first
         assert not screen.query_one("#record-pane").display
         await pilot.press("escape")
@@ -322,3 +323,37 @@ async def test_create_edit_and_delete_a_topic(broker: BrokerProcess) -> None:
         await pilot.press("ctrl+d", *"scratch", "enter")
         await wait_for(pilot, lambda: "scratch" not in table_keys(app), "deleted")
         assert any("topics delete scratch --yes" in n.message for n in app._notifications)
+
+
+async def test_ctx_switches_cluster_and_theme(broker: BrokerProcess, private_config: Path) -> None:
+    private_config.write_text(f'[contexts.dev]\nbootstrap-servers = "{broker.bootstrap}"\ntheme = "light"\n\n'
+                              f'[contexts.prod]\nbootstrap-servers = "{broker.bootstrap}"\ntheme = "production"\n')
+    app = KctlTui(Settings(context="dev", timeout=10), cursor_blink=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_rows(pilot, app, 3)
+        assert app.theme == "kctl-light" and app.context_label.startswith("dev ")
+        await pilot.press("colon", *"ctx nowhere", "enter")  # unknown: said, nothing changes
+        await pilot.pause(0.2)
+        assert app.theme == "kctl-light" and any("no context named" in n.message for n in app._notifications)
+        await pilot.press("colon", *"ctx prod", "enter")
+        await wait_rows(pilot, app, 3)
+        await wait_for(pilot, lambda: app.context_label.startswith("prod "), "the prod context")
+        assert app.theme == "kctl-production"
+        assert "kctl --context prod topics list" in text_of(app, "#hint")
+
+
+async def test_overview_rates_follow_what_is_produced_and_consumed(broker: BrokerProcess) -> None:
+    kctl(broker.bootstrap, "groups", "reset-offsets", "watcher", "-t", "payments", "--to-earliest", "--execute")
+    app = console(broker.bootstrap, start="cluster", refresh_s=3600)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.screen.loaded, "overview")  # type: ignore[attr-defined]
+        assert "produce -" in text_of(app, "#summary")
+        await asyncio.to_thread(kctl, broker.bootstrap, "produce", "audit", stdin="a\nb\nc\nd\n")
+        await asyncio.to_thread(kctl, broker.bootstrap, "groups", "reset-offsets", "watcher", "-t", "payments",
+                                "--shift-by", "2", "--execute")
+        before = app.screen.totals  # type: ignore[attr-defined]
+        app.screen.load()  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: app.screen.totals is not before, "a second look")  # type: ignore[attr-defined]
+        totals = app.screen.totals  # type: ignore[attr-defined]
+        assert totals["produce_rate"] > 0 and totals["consume_rate"] > 0
+        assert "produce -" not in text_of(app, "#summary")
