@@ -73,13 +73,17 @@ def render(output: Output, fmt: str, stream: IO[str] | None = None) -> None:
         _render_tables(output, wide=fmt == "wide", stream=stream)
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any, *, thousands: bool = False) -> str:
+    """A value as a table shows it: None as "-", lists joined; `thousands` groups digits (for
+    people; CLI tables leave integers plain so that scripts can read them back)."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:,.1f}"
+    if isinstance(value, int) and thousands:
+        return f"{value:,}"
     if isinstance(value, list | tuple):
         return ",".join(str(v) for v in value) if value else "-"
     return str(value)
@@ -90,7 +94,7 @@ def _render_tables(output: Output, *, wide: bool, stream: IO[str]) -> None:
     if output.summary:
         width = max(len(k) for k, _ in output.summary)
         for key, value in output.summary:
-            stream.write(f"{key + ':':<{width + 1}} {_cell(value)}\n")
+            stream.write(f"{key + ':':<{width + 1}} {cell(value)}\n")
     for i, table in enumerate(output.tables):
         columns = [c for c in table.columns if wide or not c.wide]
         if output.summary or i:
@@ -100,7 +104,7 @@ def _render_tables(output: Output, *, wide: bool, stream: IO[str]) -> None:
             continue
         if table.title:
             stream.write(f"{table.title}\n")
-        cells = [[_cell(row.get(c.key)) for c in columns] for row in table.rows]
+        cells = [[cell(row.get(c.key)) for c in columns] for row in table.rows]
         widths = [max([len(c.header)] + [len(r[j]) for r in cells]) for j, c in enumerate(columns)]
         header = "  ".join(c.header.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
         stream.write(header + "\n")
@@ -114,13 +118,14 @@ def _render_tables(output: Output, *, wide: bool, stream: IO[str]) -> None:
 def _rich_table(table: Table, columns: list[Column], stream: IO[str]) -> None:
     from rich.console import Console
     from rich.table import Table as RichTable
+    from rich.text import Text
 
     rich_table = RichTable(title=table.title, title_justify="left", header_style="bold cyan", box=None,
                            pad_edge=False)
     for c in columns:
         rich_table.add_column(c.header, justify="right" if c.numeric else "left", no_wrap=True)
     for row in table.rows:
-        rich_table.add_row(*(_cell(row.get(c.key)) for c in columns))
+        rich_table.add_row(*(Text(cell(row.get(c.key))) for c in columns))  # Text: names are not markup
     Console(file=stream, highlight=False).print(rich_table)
 
 

@@ -18,6 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
+from kctl.cli.output import cell as output_cell
 from kctl.cli.timeparse import iso
 
 
@@ -35,17 +36,7 @@ class CommandHint(Static):
 
 # ---- cells -------------------------------------------------------------------------------------------
 def cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else ""
-    if isinstance(value, float):
-        return f"{value:,.1f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return str(value)
+    return output_cell(value, thousands=True)
 
 
 def human_bytes(size: int | None) -> str:
