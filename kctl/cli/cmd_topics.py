@@ -7,8 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from kctl.ops.topics import parse_configs
-
 from .completion import complete_topics
 from .errors import USAGE, CliError
 from .output import Column, Output, Table, diagnostic
@@ -140,6 +138,8 @@ def topics_create(
     if_not_exists: Annotated[bool, typer.Option("--if-not-exists", help="Succeed if it already exists.")] = False,
 ) -> None:
     """Create a topic."""
+    from kctl.ops.topics import parse_configs
+
     configs = parse_configs(config)
 
     async def body(cluster: Any, context: Any) -> None:
@@ -195,6 +195,8 @@ def topics_alter(
     validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
 ) -> None:
     """Change a topic's configs or add partitions."""
+    from kctl.ops.topics import parse_configs
+
     configs = parse_configs(config)
     if not configs and not delete_config and partitions is None:
         fail(CliError("nothing to change", "give --config, --delete-config or --partitions", USAGE))
@@ -253,6 +255,8 @@ def configs_set(
     validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
 ) -> None:
     """Set config overrides."""
+    from kctl.ops.topics import parse_configs
+
     configs = parse_configs(pairs)
 
     async def body(cluster: Any, context: Any) -> None:

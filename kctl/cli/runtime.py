@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .contexts import Context, resolve
 from .errors import AUTH, REFUSED, USAGE, CliError, to_cli_error
 from .output import FORMATS, Output, render
+
+if TYPE_CHECKING:
+    import ssl
 
 
 @dataclass(slots=True)
@@ -42,6 +43,8 @@ def _ssl_context(ctx: Context) -> ssl.SSLContext | None:
     tls = ctx.tls
     if not tls or not tls.get("enabled", True):
         return None
+    import ssl
+
     context = ssl.create_default_context(cafile=tls.get("ca-file"))
     if tls.get("cert-file"):
         context.load_cert_chain(tls["cert-file"], tls.get("key-file"))
@@ -107,6 +110,8 @@ def _run(coroutine: Awaitable[Output | None]) -> Output | None:
 
         return uvloop.run(coroutine)  # type: ignore[arg-type]
     except ImportError:
+        import asyncio
+
         return asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
