@@ -13,6 +13,7 @@ from typing import Any
 from .config import BrokerConfig, parse_host_port
 from .durability import Flusher
 from .groups.coordinator import GroupCoordinator
+from .sasl import SaslSettings
 from .server import KafkaConnection
 from .storage.manager import LogManager
 
@@ -32,6 +33,7 @@ class Broker:
         self.listen_host, self.listen_port = listen
         self.advertised_host, self.advertised_port = advertised or listen
         self.node_id: int = config["node.id"]
+        self.sasl = SaslSettings.from_config(config)
         self.logs = LogManager(data_dir, config)
         self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.flush_soon(plog))
         self.connections: set[KafkaConnection] = set()

@@ -153,6 +153,9 @@ _BROKER_ONLY = [
        minimum=1, config_type=TYPE_INT),
     _s("log.flush.scheduler.interval.ms", int, 1000, "how often flush.ms is checked", minimum=1),
     _s("socket.request.max.bytes", int, 104_857_600, "largest request frame", minimum=1, config_type=TYPE_INT),
+    _s("sasl.enabled.mechanisms", str, None, "SASL mechanisms clients must authenticate with (users in "
+       "[sasl.users]); unset: no authentication", nullable=True, read_only=True,
+       list_choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")),
     _s("producer.id.expiration.ms", int, 86_400_000, "forget idle idempotent producers after this long",
        minimum=1, config_type=TYPE_INT),
     _s("offsets.topic.num.partitions", int, 50, "partitions of __consumer_offsets", minimum=1,
@@ -190,15 +193,25 @@ _ALIASES: dict[str, tuple[str, Callable[[Any], Any]]] = {
 }
 
 
+SASL_USERS = "sasl.users."
+
+
 class BrokerConfig:
     """Effective broker settings: defaults overlaid with the values the operator set."""
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         self.explicit: dict[str, Any] = {}
+        self.sasl_users: dict[str, str] = {}  # from [sasl.users]; kept out of DescribeConfigs
         for name, raw in (values or {}).items():
             self.set(name, raw)
 
     def set(self, name: str, raw: Any) -> None:
+        if name.startswith(SASL_USERS):
+            user = name.removeprefix(SASL_USERS)
+            if not isinstance(raw, str) or not raw:
+                raise ConfigError(f"[sasl.users] {user}: the password must be a non-empty string")
+            self.sasl_users[user] = raw
+            return
         if name in _ALIASES:
             target, convert = _ALIASES[name]
             try:

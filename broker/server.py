@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 from kctl.protocol.errors import ErrorCode, ProtocolError
 from kctl.protocol.framing import NEED_DATA, RequestReceived, ServerConnection, UnsupportedRequest
 from kctl.protocol.headers import RequestHeader
+from kctl.protocol.messages.sasl_authenticate import SaslAuthenticateRequest, SaslAuthenticateResponse
+from kctl.protocol.messages.sasl_handshake import SaslHandshakeRequest, SaslHandshakeResponse
+from kctl.protocol.sasl import SaslError
 
 from .handlers import HANDLERS, CloseConnection, error_response, serves
 from .handlers.versions import advertised_versions
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("broker.server")
 
 API_VERSIONS = 18
+SASL_HANDSHAKE = 17
+SASL_AUTHENTICATE = 36
 #: Requests a connection may have in flight before we stop reading from it.
 MAX_IN_FLIGHT = 200
 
@@ -52,6 +57,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._read_paused = False
         self._write_paused = False
         self.closed = False
+        self.authenticated = not broker.sasl.required
+        self.sasl_exchange: Any = None
 
     # ---- asyncio callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -104,6 +111,17 @@ class KafkaConnection(asyncio.BufferedProtocol):
     # ---- requests ----------------------------------------------------------------------------
     def _handle(self, header: RequestHeader, request: Any) -> None:
         key, version = header.api_key, header.api_version
+        if key == SASL_HANDSHAKE and serves(key, version):
+            self._enqueue_ready(header, self._sasl_handshake(request))
+            return
+        if key == SASL_AUTHENTICATE and serves(key, version):
+            self._enqueue_ready(header, self._sasl_authenticate(request))
+            return
+        if not self.authenticated and key not in (API_VERSIONS, SASL_HANDSHAKE, SASL_AUTHENTICATE):
+            log.warning("closing connection from %s: %s before SASL authentication", self.peer,
+                        type(request).__name__)
+            self.abort()
+            return
         if not serves(key, version):
             response = error_response(header, request, ErrorCode.UNSUPPORTED_VERSION.code)
             if response is None:
@@ -138,6 +156,34 @@ class KafkaConnection(asyncio.BufferedProtocol):
             task.add_done_callback(self.tasks.discard)
         else:
             self._enqueue_ready(header, result)
+
+    # ---- SASL ----------------------------------------------------------------------------------
+    def _sasl_handshake(self, request: SaslHandshakeRequest) -> SaslHandshakeResponse:
+        offered = self.broker.sasl.mechanisms
+        if self.authenticated:
+            return SaslHandshakeResponse(ErrorCode.ILLEGAL_SASL_STATE.code, offered)
+        if request.mechanism not in offered:
+            log.info("SASL %s from %s refused: this listener takes %s", request.mechanism, self.peer,
+                     ", ".join(offered) or "none")
+            return SaslHandshakeResponse(ErrorCode.UNSUPPORTED_SASL_MECHANISM.code, offered)
+        self.sasl_exchange = (request.mechanism, self.broker.sasl.server_for(request.mechanism))
+        return SaslHandshakeResponse(0, offered)
+
+    def _sasl_authenticate(self, request: SaslAuthenticateRequest) -> SaslAuthenticateResponse:
+        if self.sasl_exchange is None:
+            return SaslAuthenticateResponse(ErrorCode.ILLEGAL_SASL_STATE.code, "send SaslHandshake first")
+        mechanism, exchange = self.sasl_exchange
+        try:
+            token = exchange.respond(request.auth_bytes)
+        except SaslError as exc:
+            self.sasl_exchange = None  # a failed exchange is over: anything but a new handshake closes
+            log.warning("SASL %s from %s failed: %s", mechanism, self.peer, exc)
+            return SaslAuthenticateResponse(ErrorCode.SASL_AUTHENTICATION_FAILED.code, str(exc))
+        if exchange.done:
+            self.authenticated = True
+            self.sasl_exchange = None
+            log.info("%s authenticated as %r with %s", self.peer, exchange.user, mechanism)
+        return SaslAuthenticateResponse(0, None, token, 0)
 
     async def _finish(self, header: RequestHeader, request: Any, slot: _Slot, pending: Any) -> None:
         try:

@@ -1,7 +1,8 @@
 """What the broker advertises in ApiVersions, and the versions it actually serves.
 
 Produce v0-2 are advertised but answered with UNSUPPORTED_VERSION, as Kafka 4 does: librdkafka
-before 2.11.1 disables compression unless it sees Produce v0 in the list. OffsetFetch v0 (offsets
+before 2.11.1 disables compression unless it sees Produce v0 in the list. SaslHandshake v0 (raw
+tokens after it) likewise: librdkafka only tries SASL when v0 is in the list, then uses v1. OffsetFetch v0 (offsets
 kept in ZooKeeper) is not offered at all.
 """
 
@@ -24,6 +25,7 @@ ADVERTISED: dict[int, tuple[int, int]] = {
     14: (0, 5),  # SyncGroup
     15: (0, 5),  # DescribeGroups
     16: (0, 5),  # ListGroups
+    17: (0, 1),  # SaslHandshake
     18: (0, 4),  # ApiVersions
     19: (0, 7),  # CreateTopics
     20: (0, 6),  # DeleteTopics
@@ -33,6 +35,7 @@ ADVERTISED: dict[int, tuple[int, int]] = {
     32: (0, 4),  # DescribeConfigs
     33: (0, 2),  # AlterConfigs
     35: (0, 4),  # DescribeLogDirs
+    36: (0, 2),  # SaslAuthenticate
     37: (0, 3),  # CreatePartitions
     42: (0, 2),  # DeleteGroups
     44: (0, 1),  # IncrementalAlterConfigs
@@ -41,7 +44,7 @@ ADVERTISED: dict[int, tuple[int, int]] = {
 }
 
 #: Where serving starts when it is above the advertised minimum.
-SERVED_FROM: dict[int, int] = {0: 3}
+SERVED_FROM: dict[int, int] = {0: 3, 17: 1}
 
 
 def serves(api_key: int, version: int) -> bool:

@@ -84,6 +84,12 @@ def config_set_context(
                                                    help="Refuse every change in this context.")] = None,
     theme: Annotated[str | None, typer.Option("--theme", help="TUI theme for this context.")] = None,
     tls_ca_file: Annotated[str | None, typer.Option("--tls-ca-file", help="Turn TLS on, trusting this CA.")] = None,
+    sasl_mechanism: Annotated[str | None, typer.Option("--sasl-mechanism",
+                                                       help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.")] = None,
+    sasl_username: Annotated[str | None, typer.Option("--sasl-username", help="SASL user name.")] = None,
+    sasl_password_env: Annotated[str | None, typer.Option("--sasl-password-env",
+                                                          help="Environment variable holding the password "
+                                                               "(kctl never writes passwords to the file).")] = None,
     use: Annotated[bool, typer.Option("--use", help="Also make it the current context.")] = False,
 ) -> None:
     """Create or change a context."""
@@ -108,6 +114,20 @@ def config_set_context(
                 entry[key] = value
         if tls_ca_file is not None:
             entry["tls"] = {"enabled": True, "ca-file": tls_ca_file}
+        if sasl_mechanism is not None or sasl_username is not None or sasl_password_env is not None:
+            from kctl.protocol.sasl import MECHANISMS
+
+            sasl = dict(entry.get("sasl", {}))
+            if sasl_mechanism is not None:
+                if sasl_mechanism.upper() not in MECHANISMS:
+                    raise CliError(f"unknown SASL mechanism {sasl_mechanism!r}", f"use {', '.join(MECHANISMS)}",
+                                   USAGE)
+                sasl["mechanism"] = sasl_mechanism.upper()
+            if sasl_username is not None:
+                sasl["username"] = sasl_username
+            if sasl_password_env is not None:
+                sasl["password-env"] = sasl_password_env
+            entry["sasl"] = sasl
         table[name] = {k: entry[k] for k in KEYS if k in entry}
         if use:
             data["current-context"] = name

@@ -54,14 +54,40 @@ def _ssl_context(ctx: Context) -> ssl.SSLContext | None:
     return context
 
 
+def _authenticator(ctx: Context) -> Any:
+    """The context's `sasl = { mechanism, username, password | password-env }`, if any."""
+    if not ctx.sasl:
+        return None
+    from kctl.client.sasl import SaslAuthenticator
+    from kctl.protocol.sasl import MECHANISMS
+
+    sasl = ctx.sasl
+    mechanism = str(sasl.get("mechanism", "PLAIN")).upper()
+    if mechanism not in MECHANISMS:
+        raise CliError(f"context {ctx.name!r}: SASL mechanism {mechanism!r} is not supported",
+                       f"use one of {', '.join(MECHANISMS)}", USAGE)
+    username = sasl.get("username")
+    if not username:
+        raise CliError(f"context {ctx.name!r}: sasl needs a username", None, USAGE)
+    password = sasl.get("password")
+    if password is None and sasl.get("password-env"):
+        import os
+
+        password = os.environ.get(str(sasl["password-env"]))
+        if password is None:
+            raise CliError(f"context {ctx.name!r}: ${sasl['password-env']} is not set",
+                           "export it, or put password = \"...\" in the context", AUTH)
+    if password is None:
+        raise CliError(f"context {ctx.name!r}: sasl needs password or password-env", None, USAGE)
+    return SaslAuthenticator(mechanism, str(username), str(password))
+
+
 def cluster_for(ctx: Context, settings: Settings) -> Any:
     from kctl.client import Cluster
 
-    if ctx.sasl:
-        raise CliError(f"context {ctx.name!r} asks for SASL ({ctx.sasl.get('mechanism', '?')}), which this kctl "
-                       "version cannot do yet", "use a listener without SASL for now", AUTH)
     return Cluster(ctx.bootstrap_servers, client_id=ctx.client_id, request_timeout_s=settings.timeout,
-                   connect_timeout_s=min(settings.timeout, 10.0), ssl_context=_ssl_context(ctx))
+                   connect_timeout_s=min(settings.timeout, 10.0), ssl_context=_ssl_context(ctx),
+                   authenticator=_authenticator(ctx))
 
 
 def execute(

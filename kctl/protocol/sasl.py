@@ -1,0 +1,204 @@
+"""SASL mechanisms as sans-IO exchanges of tokens: PLAIN (RFC 4616) and SCRAM-SHA-256/512
+(RFC 5802, RFC 7677). The client connection and the broker carry the tokens in
+SaslAuthenticate requests; these classes only turn tokens into tokens.
+
+A client exchange: `first()` gives the first token; each server token goes to `next()`, which
+returns the next token to send, or None when the exchange is complete (and verified). A server
+exchange: each client token goes to `respond()`, which returns the token to send back;
+`done` and `user` tell when and who. Bad input raises `SaslError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
+SCRAM_ITERATIONS = 4096
+_GS2_HEADER = "n,,"
+
+
+class SaslError(Exception):
+    """The exchange failed: bad credentials, a malformed token, or a server that cannot prove itself."""
+
+
+# ---- PLAIN --------------------------------------------------------------------------------------------
+class PlainClient:
+    def __init__(self, username: str, password: str) -> None:
+        self._token = f"\0{username}\0{password}".encode()
+
+    def first(self) -> bytes:
+        return self._token
+
+    def next(self, server_token: bytes) -> bytes | None:
+        return None
+
+
+class PlainServer:
+    def __init__(self, users: dict[str, str]) -> None:
+        self.users = users
+        self.done = False
+        self.user: str | None = None
+
+    def respond(self, token: bytes) -> bytes:
+        try:
+            _authzid, user, password = token.decode().split("\0")
+        except ValueError:
+            raise SaslError("malformed PLAIN token") from None
+        expected = self.users.get(user)
+        if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
+            raise SaslError(f"authentication failed for user {user!r}")
+        self.done, self.user = True, user
+        return b""
+
+
+# ---- SCRAM --------------------------------------------------------------------------------------------
+def _hmac(key: bytes, message: bytes, algorithm: str) -> bytes:
+    return hmac.new(key, message, algorithm).digest()
+
+
+def _attributes(message: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in message.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or len(key) != 1:
+            raise SaslError(f"malformed SCRAM message {message!r}")
+        out.setdefault(key, value)
+    return out
+
+
+def _saslname(name: str) -> str:
+    return name.replace("=", "=3D").replace(",", "=2C")
+
+
+def _unsaslname(name: str) -> str:
+    return name.replace("=2C", ",").replace("=3D", "=")
+
+
+@dataclass(frozen=True, slots=True)
+class ScramCredential:
+    """What a server keeps of a password (never the password): salt, iterations and two keys."""
+
+    salt: bytes
+    iterations: int
+    stored_key: bytes
+    server_key: bytes
+
+    @classmethod
+    def derive(cls, mechanism: str, password: str, *, salt: bytes | None = None,
+               iterations: int = SCRAM_ITERATIONS) -> ScramCredential:
+        algorithm = _HASHES[mechanism]
+        salt = salt if salt is not None else secrets.token_bytes(16)
+        salted = hashlib.pbkdf2_hmac(algorithm, password.encode(), salt, iterations)
+        client_key = _hmac(salted, b"Client Key", algorithm)
+        return cls(salt, iterations, hashlib.new(algorithm, client_key).digest(),
+                   _hmac(salted, b"Server Key", algorithm))
+
+
+class ScramClient:
+    def __init__(self, mechanism: str, username: str, password: str, *, nonce: str | None = None) -> None:
+        if mechanism not in _HASHES:
+            raise SaslError(f"unknown SCRAM mechanism {mechanism!r}")
+        self.algorithm = _HASHES[mechanism]
+        self.password = password
+        self.nonce = nonce or secrets.token_urlsafe(24)
+        self.client_first_bare = f"n={_saslname(username)},r={self.nonce}"
+        self._server_signature: bytes | None = None
+
+    def first(self) -> bytes:
+        return (_GS2_HEADER + self.client_first_bare).encode()
+
+    def next(self, server_token: bytes) -> bytes | None:
+        message = server_token.decode(errors="replace")
+        if self._server_signature is None:
+            return self._final(message)
+        attrs = _attributes(message)
+        if "e" in attrs:
+            raise SaslError(f"the broker refused: {attrs['e']}")
+        if not hmac.compare_digest(base64.b64decode(attrs.get("v", "")), self._server_signature):
+            raise SaslError("the broker could not prove it knows the password (server signature mismatch)")
+        return None
+
+    def _final(self, server_first: str) -> bytes:
+        attrs = _attributes(server_first)
+        if "e" in attrs:
+            raise SaslError(f"the broker refused: {attrs['e']}")
+        nonce, salt, iterations = attrs.get("r", ""), attrs.get("s"), attrs.get("i", "")
+        if not nonce.startswith(self.nonce) or salt is None or not iterations.isdigit():
+            raise SaslError("malformed SCRAM server-first message")
+        salted = hashlib.pbkdf2_hmac(self.algorithm, self.password.encode(), base64.b64decode(salt), int(iterations))
+        client_key = _hmac(salted, b"Client Key", self.algorithm)
+        stored_key = hashlib.new(self.algorithm, client_key).digest()
+        without_proof = f"c={base64.b64encode(_GS2_HEADER.encode()).decode()},r={nonce}"
+        auth_message = f"{self.client_first_bare},{server_first},{without_proof}".encode()
+        signature = _hmac(stored_key, auth_message, self.algorithm)
+        proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+        server_key = _hmac(salted, b"Server Key", self.algorithm)
+        self._server_signature = _hmac(server_key, auth_message, self.algorithm)
+        return f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
+
+
+class ScramServer:
+    def __init__(self, mechanism: str, credentials: dict[str, ScramCredential], *, nonce: str | None = None) -> None:
+        self.algorithm = _HASHES[mechanism]
+        self.credentials = credentials
+        self.nonce = nonce or secrets.token_urlsafe(24)
+        self.done = False
+        self.user: str | None = None
+        self._state: tuple[str, str, ScramCredential] | None = None  # client-first-bare, server-first, credential
+
+    def respond(self, token: bytes) -> bytes:
+        message = token.decode(errors="replace")
+        if self._state is None:
+            return self._first(message)
+        return self._final(message)
+
+    def _first(self, message: str) -> bytes:
+        if not message.startswith(("n,", "y,")):
+            raise SaslError("SCRAM channel binding is not supported")
+        bare = message.split(",", 2)[2] if message.count(",") >= 2 else ""
+        attrs = _attributes(bare)
+        user, client_nonce = _unsaslname(attrs.get("n", "")), attrs.get("r", "")
+        credential = self.credentials.get(user)
+        if credential is None or not client_nonce:
+            raise SaslError(f"authentication failed for user {user!r}")
+        self.user = user
+        server_first = (f"r={client_nonce}{self.nonce},s={base64.b64encode(credential.salt).decode()},"
+                        f"i={credential.iterations}")
+        self._state = (bare, server_first, credential)
+        return server_first.encode()
+
+    def _final(self, message: str) -> bytes:
+        assert self._state is not None
+        bare, server_first, credential = self._state
+        without_proof, sep, proof_part = message.rpartition(",p=")
+        attrs = _attributes(without_proof) if sep else {}
+        # Kafka's rule: the final nonce must end with the server's. Debian's librdkafka 2.0 puts its
+        # own nonce in front once more, and Kafka takes that.
+        if not sep or not attrs.get("r", "").endswith(_attributes(server_first)["r"]):
+            raise SaslError("malformed SCRAM client-final message")
+        auth_message = f"{bare},{server_first},{without_proof}".encode()
+        signature = _hmac(credential.stored_key, auth_message, self.algorithm)
+        try:
+            proof = base64.b64decode(proof_part, validate=True)
+        except ValueError:
+            raise SaslError("malformed SCRAM proof") from None
+        if len(proof) != len(signature):
+            raise SaslError(f"authentication failed for user {self.user!r}")
+        client_key = bytes(a ^ b for a, b in zip(proof, signature, strict=True))
+        if not hmac.compare_digest(hashlib.new(self.algorithm, client_key).digest(), credential.stored_key):
+            raise SaslError(f"authentication failed for user {self.user!r}")
+        self.done = True
+        return f"v={base64.b64encode(_hmac(credential.server_key, auth_message, self.algorithm)).decode()}".encode()
+
+
+def client_for(mechanism: str, username: str, password: str) -> PlainClient | ScramClient:
+    if mechanism == "PLAIN":
+        return PlainClient(username, password)
+    if mechanism in _HASHES:
+        return ScramClient(mechanism, username, password)
+    raise SaslError(f"unsupported SASL mechanism {mechanism!r} (kctl speaks {', '.join(MECHANISMS)})")
