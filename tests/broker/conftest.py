@@ -10,8 +10,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from .rawclient import RawClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,3 +101,13 @@ def shared_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerPr
     b = BrokerProcess(tmp_path_factory.mktemp("shared") / "data", {"num.partitions": 6}).start()
     yield b
     assert b.stop() == 0, b.log()
+
+
+@pytest.fixture
+def client(server: BrokerProcess) -> Iterator[RawClient]:
+    """A raw-wire client of the module's `server` broker."""
+    from .rawclient import RawClient
+
+    c = RawClient(server.bootstrap)
+    yield c
+    c.close()

@@ -62,13 +62,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     assert b.stop() == 0, b.log()
 
 
-@pytest.fixture
-def client(server: BrokerProcess) -> Iterator[RawClient]:
-    c = RawClient(server.bootstrap)
-    yield c
-    c.close()
-
-
 def subscription(*topics: str) -> bytes:
     return data.encode(ConsumerProtocolSubscription(topics=list(topics)), 0)
 

@@ -48,9 +48,6 @@ def test_scram_refuses_a_wrong_password_and_a_server_that_cannot_prove_itself(me
     assert final is not None
     with pytest.raises(SaslError, match="authentication failed"):
         server.respond(final)
-    client = ScramClient(mechanism, USER, PASSWORD)
-    impostor = ScramServer(mechanism, {USER: ScramCredential.derive(mechanism, "not the password")})
-    impostor.respond(client.first())  # the impostor cannot produce a matching signature
     client, server = ScramClient(mechanism, USER, PASSWORD), ScramServer(mechanism, credentials)
     final = client.next(server.respond(client.first()))
     assert final is not None

@@ -50,13 +50,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     assert b.stop() == 0, b.log()
 
 
-@pytest.fixture
-def client(server: BrokerProcess) -> Iterator[RawClient]:
-    c = RawClient(server.bootstrap)
-    yield c
-    c.close()
-
-
 def create(client: RawClient, name: str, partitions: int = 1, **configs: str) -> None:
     topic = CreatableTopic(name=name, num_partitions=partitions, replication_factor=1,
                            configs=[CreatableTopicConfig(k.replace("_", "."), v) for k, v in configs.items()])
