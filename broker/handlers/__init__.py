@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields, is_dataclass
 from typing import Any
 
 from kctl.protocol.api import API_BY_KEY
@@ -72,7 +71,7 @@ def error_response(header: RequestHeader, request: Any, code: int) -> Any | None
         ])
     response_type = API_BY_KEY[header.api_key].response_type
     response = response_type()
-    if is_dataclass(response) and any(f.name == "error_code" for f in fields(response)):
+    if "error_code" in response.__slots__:
         setattr(response, "error_code", code)  # noqa: B010 - the type is only known at run time
         return response
     return None

@@ -3,14 +3,70 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from kctl import __version__
 
+#: The commands whose modules load only when they run: name -> (module, attribute, help override).
+#: An attribute that is a Typer is a command group; a function is a single command.
+LAZY_COMMANDS: dict[str, tuple[str, str, str | None]] = {
+    "offsets": ("cmd_data", "offsets", None),
+    "produce": ("cmd_data", "produce", None),
+    "tail": ("cmd_data", "tail", None),
+    "consume": ("cmd_data", "tail", "The same as tail."),
+    "lag": ("cmd_groups", "lag", None),
+    "cluster": ("cmd_topics", "cluster_app", None),
+    "brokers": ("cmd_topics", "brokers_app", None),
+    "topics": ("cmd_topics", "topics_app", None),
+    "configs": ("cmd_topics", "configs_app", None),
+    "groups": ("cmd_groups", "groups_app", None),
+    "records": ("cmd_data", "records_app", None),
+    "config": ("cmd_config", "config_app", None),
+    "broker": ("cmd_config", "broker_app", None),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The root `kctl` group. A command's module is imported, and its definition turned into a
+    click command, when that command runs: building every command's parameters took typer
+    longer than most commands take to run."""
+
+    # click's own types are typer's private copy; Any keeps them out of our signatures.
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in LAZY_COMMANDS if name not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            self.commands[cmd_name] = _load_command(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def load_all(self) -> None:
+        """Every command now, for the man pages and help that list them all."""
+        for name in LAZY_COMMANDS:
+            if name not in self.commands:
+                self.commands[name] = _load_command(name)
+
+
+def _load_command(name: str) -> Any:
+    import importlib
+
+    module_name, attribute, help_text = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(f"{__package__}.{module_name}"), attribute)
+    holder = typer.Typer()
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name, help=help_text)(target)
+    return typer.main.get_group(holder).commands[name]
+
+
 app = typer.Typer(
     name="kctl",
+    cls=LazyGroup,
     help="Terminal admin console and operations toolkit for Apache Kafka. With no context and no -b it "
     "uses the built-in local broker, starting it when needed.",
     epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 connection, 5 auth, 6 timeout, "
@@ -101,63 +157,6 @@ def protocol_command() -> None:
         spec = API_BY_KEY[key]
         flex = "-" if spec.flexible_from is None else f"v{spec.flexible_from}+"
         typer.echo(f"{key:>3}  {spec.name:<30} v{spec.min_version}-{spec.max_version}  flexible {flex}")
-
-
-from .cmd_config import broker_status, broker_stop, config_app  # noqa: E402
-from .cmd_data import offsets, produce, records_app, tail  # noqa: E402
-from .cmd_groups import groups_app, lag  # noqa: E402
-from .cmd_topics import brokers_app, cluster_app, configs_app, topics_app  # noqa: E402
-
-app.add_typer(cluster_app, name="cluster")
-app.add_typer(brokers_app, name="brokers")
-app.add_typer(topics_app, name="topics")
-app.add_typer(configs_app, name="configs")
-app.add_typer(groups_app, name="groups")
-app.add_typer(records_app, name="records")
-app.add_typer(config_app, name="config")
-app.command("offsets")(offsets)
-app.command("produce")(produce)
-app.command("tail")(tail)
-app.command("consume", help="The same as tail.")(tail)
-app.command("lag")(lag)
-
-broker_app = typer.Typer(help="Run kctl's built-in single-node Kafka broker.", no_args_is_help=True)
-app.add_typer(broker_app, name="broker")
-
-
-@broker_app.command("start")
-def broker_start(
-    data_dir: str | None = typer.Option(
-        None, "--data-dir", help="Where the logs live (default: $XDG_DATA_HOME/kctl/broker)."
-    ),
-    listen: str | None = typer.Option(None, "--listen", help="HOST:PORT to listen on (default 127.0.0.1:9092)."),
-    advertised: str | None = typer.Option(
-        None, "--advertised", help="HOST:PORT clients are told to connect to (default: the listen address)."
-    ),
-    config: str | None = typer.Option(
-        None, "--config", help="TOML file of Kafka settings: num.partitions, log.retention.ms, ..."
-    ),
-    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
-    background: bool = typer.Option(False, "--background", "-d", help="Start it detached and return."),
-) -> None:
-    """Run the broker in the foreground until Ctrl-C or SIGTERM, then shut down cleanly."""
-    if background:
-        from .local import start_background
-        from .runtime import fail
-
-        try:
-            state = start_background()
-        except Exception as exc:
-            fail(exc)
-        typer.echo(f"built-in broker running on {state.address}" + (f" (pid {state.pid})" if state.pid else ""))
-        return
-    from broker.__main__ import start
-
-    raise typer.Exit(start(data_dir, listen, advertised, config, log_level))
-
-
-broker_app.command("status")(broker_status)
-broker_app.command("stop")(broker_stop)
 
 
 def run(args: list[str]) -> int:

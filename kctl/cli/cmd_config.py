@@ -1,4 +1,4 @@
-"""kctl config (contexts) and kctl broker status / stop."""
+"""kctl config (contexts) and kctl broker start / status / stop."""
 
 from __future__ import annotations
 
@@ -179,3 +179,40 @@ def broker_stop() -> None:
                    else "the built-in broker was not running")
 
     _guard(action)
+
+
+broker_app = typer.Typer(help="Run kctl's built-in single-node Kafka broker.", no_args_is_help=True)
+
+
+@broker_app.command("start")
+def broker_start(
+    data_dir: str | None = typer.Option(
+        None, "--data-dir", help="Where the logs live (default: $XDG_DATA_HOME/kctl/broker)."
+    ),
+    listen: str | None = typer.Option(None, "--listen", help="HOST:PORT to listen on (default 127.0.0.1:9092)."),
+    advertised: str | None = typer.Option(
+        None, "--advertised", help="HOST:PORT clients are told to connect to (default: the listen address)."
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="TOML file of Kafka settings: num.partitions, log.retention.ms, ..."
+    ),
+    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
+    background: bool = typer.Option(False, "--background", "-d", help="Start it detached and return."),
+) -> None:
+    """Run the broker in the foreground until Ctrl-C or SIGTERM, then shut down cleanly."""
+    if background:
+        from .local import start_background
+
+        try:
+            state = start_background()
+        except Exception as exc:
+            fail(exc)
+        typer.echo(f"built-in broker running on {state.address}" + (f" (pid {state.pid})" if state.pid else ""))
+        return
+    from broker.__main__ import start
+
+    raise typer.Exit(start(data_dir, listen, advertised, config, log_level))
+
+
+broker_app.command("status")(broker_status)
+broker_app.command("stop")(broker_stop)

@@ -163,7 +163,7 @@ def produce(
         if failed:
             raise failed[0]
 
-    execute(_settings(ctx), body, changes=True)
+    execute(_settings(ctx), body, changes=True, streaming=True)
 
 
 # ---- tail ---------------------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ def tail(
                 write(json.dumps(everything, indent=2) + "\n")
         diagnostic(f"{printed} record(s)")
 
-    execute(settings, body)
+    execute(settings, body, streaming=True)
 
 
 def _template(fmt: str, r: Any) -> str:

@@ -25,7 +25,9 @@ def _command_tree() -> Any:
 
     from .app import app
 
-    return typer.main.get_command(app)
+    root = typer.main.get_command(app)
+    root.load_all()  # type: ignore[attr-defined]  # a LazyGroup
+    return root
 
 
 def _is_group(command: Any) -> bool:

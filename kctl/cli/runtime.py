@@ -96,8 +96,13 @@ def execute(
     *,
     fmt: str | None = None,
     changes: bool = False,
+    streaming: bool = False,
 ) -> None:
-    """Resolve the context, connect, run `body(cluster, context)`, render its Output (if any)."""
+    """Resolve the context, connect, run `body(cluster, context)`, render its Output (if any).
+
+    `streaming` (tail, produce) runs on uvloop when it is installed; a one-shot admin command
+    would spend more importing it than it saves.
+    """
     try:
         if fmt is not None:
             check_format(fmt)
@@ -109,7 +114,7 @@ def execute(
             from .local import start_background
 
             start_background()
-        output = _run(_with_cluster(ctx, settings, body))
+        output = _run(_with_cluster(ctx, settings, body), streaming)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except SystemExit:
@@ -130,15 +135,17 @@ async def _with_cluster(ctx: Context, settings: Settings,
         await cluster.close()
 
 
-def _run(coroutine: Awaitable[Output | None]) -> Output | None:
-    try:
-        import uvloop
+def _run(coroutine: Awaitable[Output | None], streaming: bool) -> Output | None:
+    if streaming:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.run(coroutine)  # type: ignore[arg-type]
+    import asyncio
 
-        return uvloop.run(coroutine)  # type: ignore[arg-type]
-    except ImportError:
-        import asyncio
-
-        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    return asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
 def confirm(what: str, typed: str, yes: bool) -> None:

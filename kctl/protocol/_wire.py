@@ -15,13 +15,34 @@ from uuid import UUID
 
 from .errors import DecodeError, EncodeError
 
-__all__ = ["ZERO_UUID", "Any", "Struct", "StructError"]
+__all__ = ["FRESH", "ZERO_UUID", "Any", "Message", "Struct", "StructError"]
 
 T = TypeVar("T")
 Encoder = Callable[[T, bytearray], None]
 Decoder = Callable[[bytes, int], "tuple[T, int]"]
 
 ZERO_UUID = UUID(int=0)
+
+#: The default of a list or struct field: the constructor puts a new empty one in its place.
+FRESH: Any = object()
+
+
+class Message:
+    """Base of the generated message classes: equality and repr over their `__slots__`."""
+
+    __slots__ = ()
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass with eq
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        names: tuple[str, ...] = self.__slots__
+        return all(getattr(self, name) == getattr(other, name) for name in names)
+
+    def __repr__(self) -> str:
+        names: tuple[str, ...] = self.__slots__
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__name__}({fields})"
 
 _I8 = Struct(">b")
 _I16 = Struct(">h")

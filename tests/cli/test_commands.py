@@ -251,6 +251,24 @@ def test_help_answers_without_loading_the_cli(env: dict[str, str]) -> None:
     assert probe.stderr.strip() == "False"
 
 
+def test_a_command_loads_only_its_own_module(env: dict[str, str]) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys; from kctl.cli.app import run; code = run(['config', 'get-contexts', "
+         "'-o', 'json']); print(code, sorted(m for m in sys.modules if m.startswith('kctl.cli.cmd_')), "
+         "file=sys.stderr)"], env=env, capture_output=True, text=True, timeout=60)
+    assert probe.stderr.strip().splitlines()[-1] == "0 ['kctl.cli.cmd_config']"
+    assert any(c["name"] == "local" for c in json.loads(probe.stdout))
+    # Help rendered by click (not the precomputed file) still lists every command, and the alias
+    # keeps its own help.
+    listing = kctl(env, "-b", "127.0.0.1:1", "--help").stdout
+    from kctl.cli.app import LAZY_COMMANDS
+
+    for name in ("completion", "tui", "protocol", *LAZY_COMMANDS):
+        assert f" {name} " in listing, name
+    assert "The same as tail." in listing
+    assert "--follow" in kctl(env, "consume", "--help").stdout
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_shell_completion_offers_topic_and_group_names(env: dict[str, str], shell: str) -> None:
     topic, group = unique("complete-me"), unique("complete-group")

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -27,37 +26,47 @@ _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
 
-@dataclass(slots=True)
-class AlterableConfig:
-    name: str = ''
-    value: str | None = ''
+class AlterableConfig(w.Message):
+    __slots__ = ('name', 'value')
+
+    def __init__(self, name: str = '', value: str | None = '') -> None:
+        self.name: str = name
+        self.value: str | None = value
 
 
-@dataclass(slots=True)
-class AlterConfigsResource:
-    resource_type: int = 0
-    resource_name: str = ''
-    configs: list[AlterableConfig] = field(default_factory=list)
+class AlterConfigsResource(w.Message):
+    __slots__ = ('resource_type', 'resource_name', 'configs')
+
+    def __init__(self, resource_type: int = 0, resource_name: str = '', configs: list[AlterableConfig] = w.FRESH) -> None:
+        self.resource_type: int = resource_type
+        self.resource_name: str = resource_name
+        self.configs: list[AlterableConfig] = [] if configs is w.FRESH else configs
 
 
-@dataclass(slots=True)
-class AlterConfigsRequest:
-    resources: list[AlterConfigsResource] = field(default_factory=list)
-    validate_only: bool = False
+class AlterConfigsRequest(w.Message):
+    __slots__ = ('resources', 'validate_only')
+
+    def __init__(self, resources: list[AlterConfigsResource] = w.FRESH, validate_only: bool = False) -> None:
+        self.resources: list[AlterConfigsResource] = [] if resources is w.FRESH else resources
+        self.validate_only: bool = validate_only
 
 
-@dataclass(slots=True)
-class AlterConfigsResourceResponse:
-    error_code: int = 0
-    error_message: str | None = ''
-    resource_type: int = 0
-    resource_name: str = ''
+class AlterConfigsResourceResponse(w.Message):
+    __slots__ = ('error_code', 'error_message', 'resource_type', 'resource_name')
+
+    def __init__(self, error_code: int = 0, error_message: str | None = '', resource_type: int = 0, resource_name: str = '') -> None:
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
+        self.resource_type: int = resource_type
+        self.resource_name: str = resource_name
 
 
-@dataclass(slots=True)
-class AlterConfigsResponse:
-    throttle_time_ms: int = 0
-    responses: list[AlterConfigsResourceResponse] = field(default_factory=list)
+class AlterConfigsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'responses')
+
+    def __init__(self, throttle_time_ms: int = 0, responses: list[AlterConfigsResourceResponse] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.responses: list[AlterConfigsResourceResponse] = [] if responses is w.FRESH else responses
 
 
 def _encode_AlterConfigsRequest_v0_1(m: AlterConfigsRequest, buf: bytearray) -> None:

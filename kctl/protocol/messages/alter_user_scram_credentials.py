@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -27,38 +26,48 @@ _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
 
-@dataclass(slots=True)
-class ScramCredentialDeletion:
-    name: str = ''
-    mechanism: int = 0
+class ScramCredentialDeletion(w.Message):
+    __slots__ = ('name', 'mechanism')
+
+    def __init__(self, name: str = '', mechanism: int = 0) -> None:
+        self.name: str = name
+        self.mechanism: int = mechanism
 
 
-@dataclass(slots=True)
-class ScramCredentialUpsertion:
-    name: str = ''
-    mechanism: int = 0
-    iterations: int = 0
-    salt: bytes = b''
-    salted_password: bytes = b''
+class ScramCredentialUpsertion(w.Message):
+    __slots__ = ('name', 'mechanism', 'iterations', 'salt', 'salted_password')
+
+    def __init__(self, name: str = '', mechanism: int = 0, iterations: int = 0, salt: bytes = b'', salted_password: bytes = b'') -> None:
+        self.name: str = name
+        self.mechanism: int = mechanism
+        self.iterations: int = iterations
+        self.salt: bytes = salt
+        self.salted_password: bytes = salted_password
 
 
-@dataclass(slots=True)
-class AlterUserScramCredentialsRequest:
-    deletions: list[ScramCredentialDeletion] = field(default_factory=list)
-    upsertions: list[ScramCredentialUpsertion] = field(default_factory=list)
+class AlterUserScramCredentialsRequest(w.Message):
+    __slots__ = ('deletions', 'upsertions')
+
+    def __init__(self, deletions: list[ScramCredentialDeletion] = w.FRESH, upsertions: list[ScramCredentialUpsertion] = w.FRESH) -> None:
+        self.deletions: list[ScramCredentialDeletion] = [] if deletions is w.FRESH else deletions
+        self.upsertions: list[ScramCredentialUpsertion] = [] if upsertions is w.FRESH else upsertions
 
 
-@dataclass(slots=True)
-class AlterUserScramCredentialsResult:
-    user: str = ''
-    error_code: int = 0
-    error_message: str | None = ''
+class AlterUserScramCredentialsResult(w.Message):
+    __slots__ = ('user', 'error_code', 'error_message')
+
+    def __init__(self, user: str = '', error_code: int = 0, error_message: str | None = '') -> None:
+        self.user: str = user
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
 
 
-@dataclass(slots=True)
-class AlterUserScramCredentialsResponse:
-    throttle_time_ms: int = 0
-    results: list[AlterUserScramCredentialsResult] = field(default_factory=list)
+class AlterUserScramCredentialsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'results')
+
+    def __init__(self, throttle_time_ms: int = 0, results: list[AlterUserScramCredentialsResult] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.results: list[AlterUserScramCredentialsResult] = [] if results is w.FRESH else results
 
 
 def _encode_AlterUserScramCredentialsRequest_v0(m: AlterUserScramCredentialsRequest, buf: bytearray) -> None:

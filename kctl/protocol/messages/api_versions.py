@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -35,42 +34,52 @@ _P_q = w.Struct('>q').pack
 _U_q = w.Struct('>q').unpack_from
 
 
-@dataclass(slots=True)
-class ApiVersionsRequest:
-    client_software_name: str = ''
-    client_software_version: str = ''
+class ApiVersionsRequest(w.Message):
+    __slots__ = ('client_software_name', 'client_software_version')
+
+    def __init__(self, client_software_name: str = '', client_software_version: str = '') -> None:
+        self.client_software_name: str = client_software_name
+        self.client_software_version: str = client_software_version
 
 
-@dataclass(slots=True)
-class ApiVersion:
-    api_key: int = 0
-    min_version: int = 0
-    max_version: int = 0
+class ApiVersion(w.Message):
+    __slots__ = ('api_key', 'min_version', 'max_version')
+
+    def __init__(self, api_key: int = 0, min_version: int = 0, max_version: int = 0) -> None:
+        self.api_key: int = api_key
+        self.min_version: int = min_version
+        self.max_version: int = max_version
 
 
-@dataclass(slots=True)
-class SupportedFeatureKey:
-    name: str = ''
-    min_version: int = 0
-    max_version: int = 0
+class SupportedFeatureKey(w.Message):
+    __slots__ = ('name', 'min_version', 'max_version')
+
+    def __init__(self, name: str = '', min_version: int = 0, max_version: int = 0) -> None:
+        self.name: str = name
+        self.min_version: int = min_version
+        self.max_version: int = max_version
 
 
-@dataclass(slots=True)
-class FinalizedFeatureKey:
-    name: str = ''
-    max_version_level: int = 0
-    min_version_level: int = 0
+class FinalizedFeatureKey(w.Message):
+    __slots__ = ('name', 'max_version_level', 'min_version_level')
+
+    def __init__(self, name: str = '', max_version_level: int = 0, min_version_level: int = 0) -> None:
+        self.name: str = name
+        self.max_version_level: int = max_version_level
+        self.min_version_level: int = min_version_level
 
 
-@dataclass(slots=True)
-class ApiVersionsResponse:
-    error_code: int = 0
-    api_keys: list[ApiVersion] = field(default_factory=list)
-    throttle_time_ms: int = 0
-    supported_features: list[SupportedFeatureKey] = field(default_factory=list)
-    finalized_features_epoch: int = -1
-    finalized_features: list[FinalizedFeatureKey] = field(default_factory=list)
-    zk_migration_ready: bool = False
+class ApiVersionsResponse(w.Message):
+    __slots__ = ('error_code', 'api_keys', 'throttle_time_ms', 'supported_features', 'finalized_features_epoch', 'finalized_features', 'zk_migration_ready')
+
+    def __init__(self, error_code: int = 0, api_keys: list[ApiVersion] = w.FRESH, throttle_time_ms: int = 0, supported_features: list[SupportedFeatureKey] = w.FRESH, finalized_features_epoch: int = -1, finalized_features: list[FinalizedFeatureKey] = w.FRESH, zk_migration_ready: bool = False) -> None:
+        self.error_code: int = error_code
+        self.api_keys: list[ApiVersion] = [] if api_keys is w.FRESH else api_keys
+        self.throttle_time_ms: int = throttle_time_ms
+        self.supported_features: list[SupportedFeatureKey] = [] if supported_features is w.FRESH else supported_features
+        self.finalized_features_epoch: int = finalized_features_epoch
+        self.finalized_features: list[FinalizedFeatureKey] = [] if finalized_features is w.FRESH else finalized_features
+        self.zk_migration_ready: bool = zk_migration_ready
 
 
 def _encode_ApiVersionsRequest_v0_2(m: ApiVersionsRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -23,36 +22,46 @@ _P_io = w.Struct('>i?').pack
 _U_io = w.Struct('>i?').unpack_from
 
 
-@dataclass(slots=True)
-class CreatePartitionsAssignment:
-    broker_ids: list[int] = field(default_factory=list)
+class CreatePartitionsAssignment(w.Message):
+    __slots__ = ('broker_ids',)
+
+    def __init__(self, broker_ids: list[int] = w.FRESH) -> None:
+        self.broker_ids: list[int] = [] if broker_ids is w.FRESH else broker_ids
 
 
-@dataclass(slots=True)
-class CreatePartitionsTopic:
-    name: str = ''
-    count: int = 0
-    assignments: list[CreatePartitionsAssignment] | None = field(default_factory=list)
+class CreatePartitionsTopic(w.Message):
+    __slots__ = ('name', 'count', 'assignments')
+
+    def __init__(self, name: str = '', count: int = 0, assignments: list[CreatePartitionsAssignment] | None = w.FRESH) -> None:
+        self.name: str = name
+        self.count: int = count
+        self.assignments: list[CreatePartitionsAssignment] | None = [] if assignments is w.FRESH else assignments
 
 
-@dataclass(slots=True)
-class CreatePartitionsRequest:
-    topics: list[CreatePartitionsTopic] = field(default_factory=list)
-    timeout_ms: int = 0
-    validate_only: bool = False
+class CreatePartitionsRequest(w.Message):
+    __slots__ = ('topics', 'timeout_ms', 'validate_only')
+
+    def __init__(self, topics: list[CreatePartitionsTopic] = w.FRESH, timeout_ms: int = 0, validate_only: bool = False) -> None:
+        self.topics: list[CreatePartitionsTopic] = [] if topics is w.FRESH else topics
+        self.timeout_ms: int = timeout_ms
+        self.validate_only: bool = validate_only
 
 
-@dataclass(slots=True)
-class CreatePartitionsTopicResult:
-    name: str = ''
-    error_code: int = 0
-    error_message: str | None = None
+class CreatePartitionsTopicResult(w.Message):
+    __slots__ = ('name', 'error_code', 'error_message')
+
+    def __init__(self, name: str = '', error_code: int = 0, error_message: str | None = None) -> None:
+        self.name: str = name
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
 
 
-@dataclass(slots=True)
-class CreatePartitionsResponse:
-    throttle_time_ms: int = 0
-    results: list[CreatePartitionsTopicResult] = field(default_factory=list)
+class CreatePartitionsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'results')
+
+    def __init__(self, throttle_time_ms: int = 0, results: list[CreatePartitionsTopicResult] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.results: list[CreatePartitionsTopicResult] = [] if results is w.FRESH else results
 
 
 def _encode_CreatePartitionsRequest_v0_1(m: CreatePartitionsRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -31,59 +30,73 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-@dataclass(slots=True)
-class CreatableReplicaAssignment:
-    partition_index: int = 0
-    broker_ids: list[int] = field(default_factory=list)
+class CreatableReplicaAssignment(w.Message):
+    __slots__ = ('partition_index', 'broker_ids')
+
+    def __init__(self, partition_index: int = 0, broker_ids: list[int] = w.FRESH) -> None:
+        self.partition_index: int = partition_index
+        self.broker_ids: list[int] = [] if broker_ids is w.FRESH else broker_ids
 
 
-@dataclass(slots=True)
-class CreatableTopicConfig:
-    name: str = ''
-    value: str | None = ''
+class CreatableTopicConfig(w.Message):
+    __slots__ = ('name', 'value')
+
+    def __init__(self, name: str = '', value: str | None = '') -> None:
+        self.name: str = name
+        self.value: str | None = value
 
 
-@dataclass(slots=True)
-class CreatableTopic:
-    name: str = ''
-    num_partitions: int = 0
-    replication_factor: int = 0
-    assignments: list[CreatableReplicaAssignment] = field(default_factory=list)
-    configs: list[CreatableTopicConfig] = field(default_factory=list)
+class CreatableTopic(w.Message):
+    __slots__ = ('name', 'num_partitions', 'replication_factor', 'assignments', 'configs')
+
+    def __init__(self, name: str = '', num_partitions: int = 0, replication_factor: int = 0, assignments: list[CreatableReplicaAssignment] = w.FRESH, configs: list[CreatableTopicConfig] = w.FRESH) -> None:
+        self.name: str = name
+        self.num_partitions: int = num_partitions
+        self.replication_factor: int = replication_factor
+        self.assignments: list[CreatableReplicaAssignment] = [] if assignments is w.FRESH else assignments
+        self.configs: list[CreatableTopicConfig] = [] if configs is w.FRESH else configs
 
 
-@dataclass(slots=True)
-class CreateTopicsRequest:
-    topics: list[CreatableTopic] = field(default_factory=list)
-    timeout_ms: int = 60000
-    validate_only: bool = False
+class CreateTopicsRequest(w.Message):
+    __slots__ = ('topics', 'timeout_ms', 'validate_only')
+
+    def __init__(self, topics: list[CreatableTopic] = w.FRESH, timeout_ms: int = 60000, validate_only: bool = False) -> None:
+        self.topics: list[CreatableTopic] = [] if topics is w.FRESH else topics
+        self.timeout_ms: int = timeout_ms
+        self.validate_only: bool = validate_only
 
 
-@dataclass(slots=True)
-class CreatableTopicConfigs:
-    name: str = ''
-    value: str | None = ''
-    read_only: bool = False
-    config_source: int = -1
-    is_sensitive: bool = False
+class CreatableTopicConfigs(w.Message):
+    __slots__ = ('name', 'value', 'read_only', 'config_source', 'is_sensitive')
+
+    def __init__(self, name: str = '', value: str | None = '', read_only: bool = False, config_source: int = -1, is_sensitive: bool = False) -> None:
+        self.name: str = name
+        self.value: str | None = value
+        self.read_only: bool = read_only
+        self.config_source: int = config_source
+        self.is_sensitive: bool = is_sensitive
 
 
-@dataclass(slots=True)
-class CreatableTopicResult:
-    name: str = ''
-    topic_id: UUID = w.ZERO_UUID
-    error_code: int = 0
-    error_message: str | None = ''
-    topic_config_error_code: int = 0
-    num_partitions: int = -1
-    replication_factor: int = -1
-    configs: list[CreatableTopicConfigs] | None = field(default_factory=list)
+class CreatableTopicResult(w.Message):
+    __slots__ = ('name', 'topic_id', 'error_code', 'error_message', 'topic_config_error_code', 'num_partitions', 'replication_factor', 'configs')
+
+    def __init__(self, name: str = '', topic_id: UUID = w.ZERO_UUID, error_code: int = 0, error_message: str | None = '', topic_config_error_code: int = 0, num_partitions: int = -1, replication_factor: int = -1, configs: list[CreatableTopicConfigs] | None = w.FRESH) -> None:
+        self.name: str = name
+        self.topic_id: UUID = topic_id
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
+        self.topic_config_error_code: int = topic_config_error_code
+        self.num_partitions: int = num_partitions
+        self.replication_factor: int = replication_factor
+        self.configs: list[CreatableTopicConfigs] | None = [] if configs is w.FRESH else configs
 
 
-@dataclass(slots=True)
-class CreateTopicsResponse:
-    throttle_time_ms: int = 0
-    topics: list[CreatableTopicResult] = field(default_factory=list)
+class CreateTopicsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'topics')
+
+    def __init__(self, throttle_time_ms: int = 0, topics: list[CreatableTopicResult] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.topics: list[CreatableTopicResult] = [] if topics is w.FRESH else topics
 
 
 def _encode_CreateTopicsRequest_v0(m: CreateTopicsRequest, buf: bytearray) -> None:

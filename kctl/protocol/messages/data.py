@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -31,74 +30,92 @@ _P_qq = w.Struct('>qq').pack
 _U_qq = w.Struct('>qq').unpack_from
 
 
-@dataclass(slots=True)
-class OwnedTopicPartition:
-    topic: str = ''
-    partitions: list[int] = field(default_factory=list)
+class OwnedTopicPartition(w.Message):
+    __slots__ = ('topic', 'partitions')
+
+    def __init__(self, topic: str = '', partitions: list[int] = w.FRESH) -> None:
+        self.topic: str = topic
+        self.partitions: list[int] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class ConsumerProtocolSubscription:
-    topics: list[str] = field(default_factory=list)
-    user_data: bytes | None = None
-    owned_partitions: list[OwnedTopicPartition] = field(default_factory=list)
-    generation_id: int = -1
-    rack_id: str | None = None
+class ConsumerProtocolSubscription(w.Message):
+    __slots__ = ('topics', 'user_data', 'owned_partitions', 'generation_id', 'rack_id')
+
+    def __init__(self, topics: list[str] = w.FRESH, user_data: bytes | None = None, owned_partitions: list[OwnedTopicPartition] = w.FRESH, generation_id: int = -1, rack_id: str | None = None) -> None:
+        self.topics: list[str] = [] if topics is w.FRESH else topics
+        self.user_data: bytes | None = user_data
+        self.owned_partitions: list[OwnedTopicPartition] = [] if owned_partitions is w.FRESH else owned_partitions
+        self.generation_id: int = generation_id
+        self.rack_id: str | None = rack_id
 
 
-@dataclass(slots=True)
-class AssignedTopicPartition:
-    topic: str = ''
-    partitions: list[int] = field(default_factory=list)
+class AssignedTopicPartition(w.Message):
+    __slots__ = ('topic', 'partitions')
+
+    def __init__(self, topic: str = '', partitions: list[int] = w.FRESH) -> None:
+        self.topic: str = topic
+        self.partitions: list[int] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class ConsumerProtocolAssignment:
-    assigned_partitions: list[AssignedTopicPartition] = field(default_factory=list)
-    user_data: bytes | None = None
+class ConsumerProtocolAssignment(w.Message):
+    __slots__ = ('assigned_partitions', 'user_data')
+
+    def __init__(self, assigned_partitions: list[AssignedTopicPartition] = w.FRESH, user_data: bytes | None = None) -> None:
+        self.assigned_partitions: list[AssignedTopicPartition] = [] if assigned_partitions is w.FRESH else assigned_partitions
+        self.user_data: bytes | None = user_data
 
 
-@dataclass(slots=True)
-class OffsetCommitKey:
-    group: str = ''
-    topic: str = ''
-    partition: int = 0
+class OffsetCommitKey(w.Message):
+    __slots__ = ('group', 'topic', 'partition')
+
+    def __init__(self, group: str = '', topic: str = '', partition: int = 0) -> None:
+        self.group: str = group
+        self.topic: str = topic
+        self.partition: int = partition
 
 
-@dataclass(slots=True)
-class OffsetCommitValue:
-    offset: int = 0
-    leader_epoch: int = -1
-    metadata: str = ''
-    commit_timestamp: int = 0
-    expire_timestamp: int = -1
+class OffsetCommitValue(w.Message):
+    __slots__ = ('offset', 'leader_epoch', 'metadata', 'commit_timestamp', 'expire_timestamp')
+
+    def __init__(self, offset: int = 0, leader_epoch: int = -1, metadata: str = '', commit_timestamp: int = 0, expire_timestamp: int = -1) -> None:
+        self.offset: int = offset
+        self.leader_epoch: int = leader_epoch
+        self.metadata: str = metadata
+        self.commit_timestamp: int = commit_timestamp
+        self.expire_timestamp: int = expire_timestamp
 
 
-@dataclass(slots=True)
-class GroupMetadataKey:
-    group: str = ''
+class GroupMetadataKey(w.Message):
+    __slots__ = ('group',)
+
+    def __init__(self, group: str = '') -> None:
+        self.group: str = group
 
 
-@dataclass(slots=True)
-class MemberMetadata:
-    member_id: str = ''
-    group_instance_id: str | None = None
-    client_id: str = ''
-    client_host: str = ''
-    rebalance_timeout: int = -1
-    session_timeout: int = 0
-    subscription: bytes = b''
-    assignment: bytes = b''
+class MemberMetadata(w.Message):
+    __slots__ = ('member_id', 'group_instance_id', 'client_id', 'client_host', 'rebalance_timeout', 'session_timeout', 'subscription', 'assignment')
+
+    def __init__(self, member_id: str = '', group_instance_id: str | None = None, client_id: str = '', client_host: str = '', rebalance_timeout: int = -1, session_timeout: int = 0, subscription: bytes = b'', assignment: bytes = b'') -> None:
+        self.member_id: str = member_id
+        self.group_instance_id: str | None = group_instance_id
+        self.client_id: str = client_id
+        self.client_host: str = client_host
+        self.rebalance_timeout: int = rebalance_timeout
+        self.session_timeout: int = session_timeout
+        self.subscription: bytes = subscription
+        self.assignment: bytes = assignment
 
 
-@dataclass(slots=True)
-class GroupMetadataValue:
-    protocol_type: str = ''
-    generation: int = 0
-    protocol: str | None = ''
-    leader: str | None = ''
-    current_state_timestamp: int = -1
-    members: list[MemberMetadata] = field(default_factory=list)
+class GroupMetadataValue(w.Message):
+    __slots__ = ('protocol_type', 'generation', 'protocol', 'leader', 'current_state_timestamp', 'members')
+
+    def __init__(self, protocol_type: str = '', generation: int = 0, protocol: str | None = '', leader: str | None = '', current_state_timestamp: int = -1, members: list[MemberMetadata] = w.FRESH) -> None:
+        self.protocol_type: str = protocol_type
+        self.generation: int = generation
+        self.protocol: str | None = protocol
+        self.leader: str | None = leader
+        self.current_state_timestamp: int = current_state_timestamp
+        self.members: list[MemberMetadata] = [] if members is w.FRESH else members
 
 
 def _encode_ConsumerProtocolSubscription_v0(m: ConsumerProtocolSubscription, buf: bytearray) -> None:

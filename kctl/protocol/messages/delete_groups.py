@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -19,21 +18,27 @@ _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
 
-@dataclass(slots=True)
-class DeleteGroupsRequest:
-    groups_names: list[str] = field(default_factory=list)
+class DeleteGroupsRequest(w.Message):
+    __slots__ = ('groups_names',)
+
+    def __init__(self, groups_names: list[str] = w.FRESH) -> None:
+        self.groups_names: list[str] = [] if groups_names is w.FRESH else groups_names
 
 
-@dataclass(slots=True)
-class DeletableGroupResult:
-    group_id: str = ''
-    error_code: int = 0
+class DeletableGroupResult(w.Message):
+    __slots__ = ('group_id', 'error_code')
+
+    def __init__(self, group_id: str = '', error_code: int = 0) -> None:
+        self.group_id: str = group_id
+        self.error_code: int = error_code
 
 
-@dataclass(slots=True)
-class DeleteGroupsResponse:
-    throttle_time_ms: int = 0
-    results: list[DeletableGroupResult] = field(default_factory=list)
+class DeleteGroupsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'results')
+
+    def __init__(self, throttle_time_ms: int = 0, results: list[DeletableGroupResult] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.results: list[DeletableGroupResult] = [] if results is w.FRESH else results
 
 
 def _encode_DeleteGroupsRequest_v0_1(m: DeleteGroupsRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -23,41 +22,53 @@ _P_iqh = w.Struct('>iqh').pack
 _U_iqh = w.Struct('>iqh').unpack_from
 
 
-@dataclass(slots=True)
-class DeleteRecordsPartition:
-    partition_index: int = 0
-    offset: int = 0
+class DeleteRecordsPartition(w.Message):
+    __slots__ = ('partition_index', 'offset')
+
+    def __init__(self, partition_index: int = 0, offset: int = 0) -> None:
+        self.partition_index: int = partition_index
+        self.offset: int = offset
 
 
-@dataclass(slots=True)
-class DeleteRecordsTopic:
-    name: str = ''
-    partitions: list[DeleteRecordsPartition] = field(default_factory=list)
+class DeleteRecordsTopic(w.Message):
+    __slots__ = ('name', 'partitions')
+
+    def __init__(self, name: str = '', partitions: list[DeleteRecordsPartition] = w.FRESH) -> None:
+        self.name: str = name
+        self.partitions: list[DeleteRecordsPartition] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class DeleteRecordsRequest:
-    topics: list[DeleteRecordsTopic] = field(default_factory=list)
-    timeout_ms: int = 0
+class DeleteRecordsRequest(w.Message):
+    __slots__ = ('topics', 'timeout_ms')
+
+    def __init__(self, topics: list[DeleteRecordsTopic] = w.FRESH, timeout_ms: int = 0) -> None:
+        self.topics: list[DeleteRecordsTopic] = [] if topics is w.FRESH else topics
+        self.timeout_ms: int = timeout_ms
 
 
-@dataclass(slots=True)
-class DeleteRecordsPartitionResult:
-    partition_index: int = 0
-    low_watermark: int = 0
-    error_code: int = 0
+class DeleteRecordsPartitionResult(w.Message):
+    __slots__ = ('partition_index', 'low_watermark', 'error_code')
+
+    def __init__(self, partition_index: int = 0, low_watermark: int = 0, error_code: int = 0) -> None:
+        self.partition_index: int = partition_index
+        self.low_watermark: int = low_watermark
+        self.error_code: int = error_code
 
 
-@dataclass(slots=True)
-class DeleteRecordsTopicResult:
-    name: str = ''
-    partitions: list[DeleteRecordsPartitionResult] = field(default_factory=list)
+class DeleteRecordsTopicResult(w.Message):
+    __slots__ = ('name', 'partitions')
+
+    def __init__(self, name: str = '', partitions: list[DeleteRecordsPartitionResult] = w.FRESH) -> None:
+        self.name: str = name
+        self.partitions: list[DeleteRecordsPartitionResult] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class DeleteRecordsResponse:
-    throttle_time_ms: int = 0
-    topics: list[DeleteRecordsTopicResult] = field(default_factory=list)
+class DeleteRecordsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'topics')
+
+    def __init__(self, throttle_time_ms: int = 0, topics: list[DeleteRecordsTopicResult] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.topics: list[DeleteRecordsTopicResult] = [] if topics is w.FRESH else topics
 
 
 def _encode_DeleteRecordsRequest_v0_1(m: DeleteRecordsRequest, buf: bytearray) -> None:

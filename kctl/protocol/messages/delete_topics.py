@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -19,31 +18,39 @@ _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
 
-@dataclass(slots=True)
-class DeleteTopicState:
-    name: str | None = None
-    topic_id: UUID = w.ZERO_UUID
+class DeleteTopicState(w.Message):
+    __slots__ = ('name', 'topic_id')
+
+    def __init__(self, name: str | None = None, topic_id: UUID = w.ZERO_UUID) -> None:
+        self.name: str | None = name
+        self.topic_id: UUID = topic_id
 
 
-@dataclass(slots=True)
-class DeleteTopicsRequest:
-    topics: list[DeleteTopicState] = field(default_factory=list)
-    topic_names: list[str] = field(default_factory=list)
-    timeout_ms: int = 0
+class DeleteTopicsRequest(w.Message):
+    __slots__ = ('topics', 'topic_names', 'timeout_ms')
+
+    def __init__(self, topics: list[DeleteTopicState] = w.FRESH, topic_names: list[str] = w.FRESH, timeout_ms: int = 0) -> None:
+        self.topics: list[DeleteTopicState] = [] if topics is w.FRESH else topics
+        self.topic_names: list[str] = [] if topic_names is w.FRESH else topic_names
+        self.timeout_ms: int = timeout_ms
 
 
-@dataclass(slots=True)
-class DeletableTopicResult:
-    name: str | None = ''
-    topic_id: UUID = w.ZERO_UUID
-    error_code: int = 0
-    error_message: str | None = None
+class DeletableTopicResult(w.Message):
+    __slots__ = ('name', 'topic_id', 'error_code', 'error_message')
+
+    def __init__(self, name: str | None = '', topic_id: UUID = w.ZERO_UUID, error_code: int = 0, error_message: str | None = None) -> None:
+        self.name: str | None = name
+        self.topic_id: UUID = topic_id
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
 
 
-@dataclass(slots=True)
-class DeleteTopicsResponse:
-    throttle_time_ms: int = 0
-    responses: list[DeletableTopicResult] = field(default_factory=list)
+class DeleteTopicsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'responses')
+
+    def __init__(self, throttle_time_ms: int = 0, responses: list[DeletableTopicResult] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.responses: list[DeletableTopicResult] = [] if responses is w.FRESH else responses
 
 
 def _encode_DeleteTopicsRequest_v0_3(m: DeleteTopicsRequest, buf: bytearray) -> None:

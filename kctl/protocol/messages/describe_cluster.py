@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -31,30 +30,36 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-@dataclass(slots=True)
-class DescribeClusterRequest:
-    include_cluster_authorized_operations: bool = False
-    endpoint_type: int = 1
+class DescribeClusterRequest(w.Message):
+    __slots__ = ('include_cluster_authorized_operations', 'endpoint_type')
+
+    def __init__(self, include_cluster_authorized_operations: bool = False, endpoint_type: int = 1) -> None:
+        self.include_cluster_authorized_operations: bool = include_cluster_authorized_operations
+        self.endpoint_type: int = endpoint_type
 
 
-@dataclass(slots=True)
-class DescribeClusterBroker:
-    broker_id: int = 0
-    host: str = ''
-    port: int = 0
-    rack: str | None = None
+class DescribeClusterBroker(w.Message):
+    __slots__ = ('broker_id', 'host', 'port', 'rack')
+
+    def __init__(self, broker_id: int = 0, host: str = '', port: int = 0, rack: str | None = None) -> None:
+        self.broker_id: int = broker_id
+        self.host: str = host
+        self.port: int = port
+        self.rack: str | None = rack
 
 
-@dataclass(slots=True)
-class DescribeClusterResponse:
-    throttle_time_ms: int = 0
-    error_code: int = 0
-    error_message: str | None = None
-    endpoint_type: int = 1
-    cluster_id: str = ''
-    controller_id: int = -1
-    brokers: list[DescribeClusterBroker] = field(default_factory=list)
-    cluster_authorized_operations: int = -2147483648
+class DescribeClusterResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'error_code', 'error_message', 'endpoint_type', 'cluster_id', 'controller_id', 'brokers', 'cluster_authorized_operations')
+
+    def __init__(self, throttle_time_ms: int = 0, error_code: int = 0, error_message: str | None = None, endpoint_type: int = 1, cluster_id: str = '', controller_id: int = -1, brokers: list[DescribeClusterBroker] = w.FRESH, cluster_authorized_operations: int = -2147483648) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
+        self.endpoint_type: int = endpoint_type
+        self.cluster_id: str = cluster_id
+        self.controller_id: int = controller_id
+        self.brokers: list[DescribeClusterBroker] = [] if brokers is w.FRESH else brokers
+        self.cluster_authorized_operations: int = cluster_authorized_operations
 
 
 def _encode_DescribeClusterRequest_v0(m: DescribeClusterRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -39,53 +38,65 @@ _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
 
-@dataclass(slots=True)
-class DescribeConfigsResource:
-    resource_type: int = 0
-    resource_name: str = ''
-    configuration_keys: list[str] | None = field(default_factory=list)
+class DescribeConfigsResource(w.Message):
+    __slots__ = ('resource_type', 'resource_name', 'configuration_keys')
+
+    def __init__(self, resource_type: int = 0, resource_name: str = '', configuration_keys: list[str] | None = w.FRESH) -> None:
+        self.resource_type: int = resource_type
+        self.resource_name: str = resource_name
+        self.configuration_keys: list[str] | None = [] if configuration_keys is w.FRESH else configuration_keys
 
 
-@dataclass(slots=True)
-class DescribeConfigsRequest:
-    resources: list[DescribeConfigsResource] = field(default_factory=list)
-    include_synonyms: bool = False
-    include_documentation: bool = False
+class DescribeConfigsRequest(w.Message):
+    __slots__ = ('resources', 'include_synonyms', 'include_documentation')
+
+    def __init__(self, resources: list[DescribeConfigsResource] = w.FRESH, include_synonyms: bool = False, include_documentation: bool = False) -> None:
+        self.resources: list[DescribeConfigsResource] = [] if resources is w.FRESH else resources
+        self.include_synonyms: bool = include_synonyms
+        self.include_documentation: bool = include_documentation
 
 
-@dataclass(slots=True)
-class DescribeConfigsSynonym:
-    name: str = ''
-    value: str | None = ''
-    source: int = 0
+class DescribeConfigsSynonym(w.Message):
+    __slots__ = ('name', 'value', 'source')
+
+    def __init__(self, name: str = '', value: str | None = '', source: int = 0) -> None:
+        self.name: str = name
+        self.value: str | None = value
+        self.source: int = source
 
 
-@dataclass(slots=True)
-class DescribeConfigsResourceResult:
-    name: str = ''
-    value: str | None = ''
-    read_only: bool = False
-    is_default: bool = False
-    config_source: int = -1
-    is_sensitive: bool = False
-    synonyms: list[DescribeConfigsSynonym] = field(default_factory=list)
-    config_type: int = 0
-    documentation: str | None = ''
+class DescribeConfigsResourceResult(w.Message):
+    __slots__ = ('name', 'value', 'read_only', 'is_default', 'config_source', 'is_sensitive', 'synonyms', 'config_type', 'documentation')
+
+    def __init__(self, name: str = '', value: str | None = '', read_only: bool = False, is_default: bool = False, config_source: int = -1, is_sensitive: bool = False, synonyms: list[DescribeConfigsSynonym] = w.FRESH, config_type: int = 0, documentation: str | None = '') -> None:
+        self.name: str = name
+        self.value: str | None = value
+        self.read_only: bool = read_only
+        self.is_default: bool = is_default
+        self.config_source: int = config_source
+        self.is_sensitive: bool = is_sensitive
+        self.synonyms: list[DescribeConfigsSynonym] = [] if synonyms is w.FRESH else synonyms
+        self.config_type: int = config_type
+        self.documentation: str | None = documentation
 
 
-@dataclass(slots=True)
-class DescribeConfigsResult:
-    error_code: int = 0
-    error_message: str | None = ''
-    resource_type: int = 0
-    resource_name: str = ''
-    configs: list[DescribeConfigsResourceResult] = field(default_factory=list)
+class DescribeConfigsResult(w.Message):
+    __slots__ = ('error_code', 'error_message', 'resource_type', 'resource_name', 'configs')
+
+    def __init__(self, error_code: int = 0, error_message: str | None = '', resource_type: int = 0, resource_name: str = '', configs: list[DescribeConfigsResourceResult] = w.FRESH) -> None:
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
+        self.resource_type: int = resource_type
+        self.resource_name: str = resource_name
+        self.configs: list[DescribeConfigsResourceResult] = [] if configs is w.FRESH else configs
 
 
-@dataclass(slots=True)
-class DescribeConfigsResponse:
-    throttle_time_ms: int = 0
-    results: list[DescribeConfigsResult] = field(default_factory=list)
+class DescribeConfigsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'results')
+
+    def __init__(self, throttle_time_ms: int = 0, results: list[DescribeConfigsResult] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.results: list[DescribeConfigsResult] = [] if results is w.FRESH else results
 
 
 def _encode_DescribeConfigsRequest_v0(m: DescribeConfigsRequest, buf: bytearray) -> None:

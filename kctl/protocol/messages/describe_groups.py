@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -23,37 +22,45 @@ _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
 
-@dataclass(slots=True)
-class DescribeGroupsRequest:
-    groups: list[str] = field(default_factory=list)
-    include_authorized_operations: bool = False
+class DescribeGroupsRequest(w.Message):
+    __slots__ = ('groups', 'include_authorized_operations')
+
+    def __init__(self, groups: list[str] = w.FRESH, include_authorized_operations: bool = False) -> None:
+        self.groups: list[str] = [] if groups is w.FRESH else groups
+        self.include_authorized_operations: bool = include_authorized_operations
 
 
-@dataclass(slots=True)
-class DescribedGroupMember:
-    member_id: str = ''
-    group_instance_id: str | None = None
-    client_id: str = ''
-    client_host: str = ''
-    member_metadata: bytes = b''
-    member_assignment: bytes = b''
+class DescribedGroupMember(w.Message):
+    __slots__ = ('member_id', 'group_instance_id', 'client_id', 'client_host', 'member_metadata', 'member_assignment')
+
+    def __init__(self, member_id: str = '', group_instance_id: str | None = None, client_id: str = '', client_host: str = '', member_metadata: bytes = b'', member_assignment: bytes = b'') -> None:
+        self.member_id: str = member_id
+        self.group_instance_id: str | None = group_instance_id
+        self.client_id: str = client_id
+        self.client_host: str = client_host
+        self.member_metadata: bytes = member_metadata
+        self.member_assignment: bytes = member_assignment
 
 
-@dataclass(slots=True)
-class DescribedGroup:
-    error_code: int = 0
-    group_id: str = ''
-    group_state: str = ''
-    protocol_type: str = ''
-    protocol_data: str = ''
-    members: list[DescribedGroupMember] = field(default_factory=list)
-    authorized_operations: int = -2147483648
+class DescribedGroup(w.Message):
+    __slots__ = ('error_code', 'group_id', 'group_state', 'protocol_type', 'protocol_data', 'members', 'authorized_operations')
+
+    def __init__(self, error_code: int = 0, group_id: str = '', group_state: str = '', protocol_type: str = '', protocol_data: str = '', members: list[DescribedGroupMember] = w.FRESH, authorized_operations: int = -2147483648) -> None:
+        self.error_code: int = error_code
+        self.group_id: str = group_id
+        self.group_state: str = group_state
+        self.protocol_type: str = protocol_type
+        self.protocol_data: str = protocol_data
+        self.members: list[DescribedGroupMember] = [] if members is w.FRESH else members
+        self.authorized_operations: int = authorized_operations
 
 
-@dataclass(slots=True)
-class DescribeGroupsResponse:
-    throttle_time_ms: int = 0
-    groups: list[DescribedGroup] = field(default_factory=list)
+class DescribeGroupsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'groups')
+
+    def __init__(self, throttle_time_ms: int = 0, groups: list[DescribedGroup] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.groups: list[DescribedGroup] = [] if groups is w.FRESH else groups
 
 
 def _encode_DescribeGroupsRequest_v0_2(m: DescribeGroupsRequest, buf: bytearray) -> None:

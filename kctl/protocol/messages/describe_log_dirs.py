@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -31,45 +30,57 @@ _P_qq = w.Struct('>qq').pack
 _U_qq = w.Struct('>qq').unpack_from
 
 
-@dataclass(slots=True)
-class DescribableLogDirTopic:
-    topic: str = ''
-    partitions: list[int] = field(default_factory=list)
+class DescribableLogDirTopic(w.Message):
+    __slots__ = ('topic', 'partitions')
+
+    def __init__(self, topic: str = '', partitions: list[int] = w.FRESH) -> None:
+        self.topic: str = topic
+        self.partitions: list[int] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class DescribeLogDirsRequest:
-    topics: list[DescribableLogDirTopic] | None = field(default_factory=list)
+class DescribeLogDirsRequest(w.Message):
+    __slots__ = ('topics',)
+
+    def __init__(self, topics: list[DescribableLogDirTopic] | None = w.FRESH) -> None:
+        self.topics: list[DescribableLogDirTopic] | None = [] if topics is w.FRESH else topics
 
 
-@dataclass(slots=True)
-class DescribeLogDirsPartition:
-    partition_index: int = 0
-    partition_size: int = 0
-    offset_lag: int = 0
-    is_future_key: bool = False
+class DescribeLogDirsPartition(w.Message):
+    __slots__ = ('partition_index', 'partition_size', 'offset_lag', 'is_future_key')
+
+    def __init__(self, partition_index: int = 0, partition_size: int = 0, offset_lag: int = 0, is_future_key: bool = False) -> None:
+        self.partition_index: int = partition_index
+        self.partition_size: int = partition_size
+        self.offset_lag: int = offset_lag
+        self.is_future_key: bool = is_future_key
 
 
-@dataclass(slots=True)
-class DescribeLogDirsTopic:
-    name: str = ''
-    partitions: list[DescribeLogDirsPartition] = field(default_factory=list)
+class DescribeLogDirsTopic(w.Message):
+    __slots__ = ('name', 'partitions')
+
+    def __init__(self, name: str = '', partitions: list[DescribeLogDirsPartition] = w.FRESH) -> None:
+        self.name: str = name
+        self.partitions: list[DescribeLogDirsPartition] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class DescribeLogDirsResult:
-    error_code: int = 0
-    log_dir: str = ''
-    topics: list[DescribeLogDirsTopic] = field(default_factory=list)
-    total_bytes: int = -1
-    usable_bytes: int = -1
+class DescribeLogDirsResult(w.Message):
+    __slots__ = ('error_code', 'log_dir', 'topics', 'total_bytes', 'usable_bytes')
+
+    def __init__(self, error_code: int = 0, log_dir: str = '', topics: list[DescribeLogDirsTopic] = w.FRESH, total_bytes: int = -1, usable_bytes: int = -1) -> None:
+        self.error_code: int = error_code
+        self.log_dir: str = log_dir
+        self.topics: list[DescribeLogDirsTopic] = [] if topics is w.FRESH else topics
+        self.total_bytes: int = total_bytes
+        self.usable_bytes: int = usable_bytes
 
 
-@dataclass(slots=True)
-class DescribeLogDirsResponse:
-    throttle_time_ms: int = 0
-    error_code: int = 0
-    results: list[DescribeLogDirsResult] = field(default_factory=list)
+class DescribeLogDirsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'error_code', 'results')
+
+    def __init__(self, throttle_time_ms: int = 0, error_code: int = 0, results: list[DescribeLogDirsResult] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.error_code: int = error_code
+        self.results: list[DescribeLogDirsResult] = [] if results is w.FRESH else results
 
 
 def _encode_DescribeLogDirsRequest_v0_1(m: DescribeLogDirsRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -27,52 +26,64 @@ _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
 
-@dataclass(slots=True)
-class TopicRequest:
-    name: str = ''
+class TopicRequest(w.Message):
+    __slots__ = ('name',)
+
+    def __init__(self, name: str = '') -> None:
+        self.name: str = name
 
 
-@dataclass(slots=True)
-class Cursor:
-    topic_name: str = ''
-    partition_index: int = 0
+class Cursor(w.Message):
+    __slots__ = ('topic_name', 'partition_index')
+
+    def __init__(self, topic_name: str = '', partition_index: int = 0) -> None:
+        self.topic_name: str = topic_name
+        self.partition_index: int = partition_index
 
 
-@dataclass(slots=True)
-class DescribeTopicPartitionsRequest:
-    topics: list[TopicRequest] = field(default_factory=list)
-    response_partition_limit: int = 2000
-    cursor: Cursor | None = None
+class DescribeTopicPartitionsRequest(w.Message):
+    __slots__ = ('topics', 'response_partition_limit', 'cursor')
+
+    def __init__(self, topics: list[TopicRequest] = w.FRESH, response_partition_limit: int = 2000, cursor: Cursor | None = None) -> None:
+        self.topics: list[TopicRequest] = [] if topics is w.FRESH else topics
+        self.response_partition_limit: int = response_partition_limit
+        self.cursor: Cursor | None = cursor
 
 
-@dataclass(slots=True)
-class DescribeTopicPartitionsResponsePartition:
-    error_code: int = 0
-    partition_index: int = 0
-    leader_id: int = 0
-    leader_epoch: int = -1
-    replica_nodes: list[int] = field(default_factory=list)
-    isr_nodes: list[int] = field(default_factory=list)
-    eligible_leader_replicas: list[int] | None = None
-    last_known_elr: list[int] | None = None
-    offline_replicas: list[int] = field(default_factory=list)
+class DescribeTopicPartitionsResponsePartition(w.Message):
+    __slots__ = ('error_code', 'partition_index', 'leader_id', 'leader_epoch', 'replica_nodes', 'isr_nodes', 'eligible_leader_replicas', 'last_known_elr', 'offline_replicas')
+
+    def __init__(self, error_code: int = 0, partition_index: int = 0, leader_id: int = 0, leader_epoch: int = -1, replica_nodes: list[int] = w.FRESH, isr_nodes: list[int] = w.FRESH, eligible_leader_replicas: list[int] | None = None, last_known_elr: list[int] | None = None, offline_replicas: list[int] = w.FRESH) -> None:
+        self.error_code: int = error_code
+        self.partition_index: int = partition_index
+        self.leader_id: int = leader_id
+        self.leader_epoch: int = leader_epoch
+        self.replica_nodes: list[int] = [] if replica_nodes is w.FRESH else replica_nodes
+        self.isr_nodes: list[int] = [] if isr_nodes is w.FRESH else isr_nodes
+        self.eligible_leader_replicas: list[int] | None = eligible_leader_replicas
+        self.last_known_elr: list[int] | None = last_known_elr
+        self.offline_replicas: list[int] = [] if offline_replicas is w.FRESH else offline_replicas
 
 
-@dataclass(slots=True)
-class DescribeTopicPartitionsResponseTopic:
-    error_code: int = 0
-    name: str | None = ''
-    topic_id: UUID = w.ZERO_UUID
-    is_internal: bool = False
-    partitions: list[DescribeTopicPartitionsResponsePartition] = field(default_factory=list)
-    topic_authorized_operations: int = -2147483648
+class DescribeTopicPartitionsResponseTopic(w.Message):
+    __slots__ = ('error_code', 'name', 'topic_id', 'is_internal', 'partitions', 'topic_authorized_operations')
+
+    def __init__(self, error_code: int = 0, name: str | None = '', topic_id: UUID = w.ZERO_UUID, is_internal: bool = False, partitions: list[DescribeTopicPartitionsResponsePartition] = w.FRESH, topic_authorized_operations: int = -2147483648) -> None:
+        self.error_code: int = error_code
+        self.name: str | None = name
+        self.topic_id: UUID = topic_id
+        self.is_internal: bool = is_internal
+        self.partitions: list[DescribeTopicPartitionsResponsePartition] = [] if partitions is w.FRESH else partitions
+        self.topic_authorized_operations: int = topic_authorized_operations
 
 
-@dataclass(slots=True)
-class DescribeTopicPartitionsResponse:
-    throttle_time_ms: int = 0
-    topics: list[DescribeTopicPartitionsResponseTopic] = field(default_factory=list)
-    next_cursor: Cursor | None = None
+class DescribeTopicPartitionsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'topics', 'next_cursor')
+
+    def __init__(self, throttle_time_ms: int = 0, topics: list[DescribeTopicPartitionsResponseTopic] = w.FRESH, next_cursor: Cursor | None = None) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.topics: list[DescribeTopicPartitionsResponseTopic] = [] if topics is w.FRESH else topics
+        self.next_cursor: Cursor | None = next_cursor
 
 
 def _encode_DescribeTopicPartitionsRequest_v0(m: DescribeTopicPartitionsRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -23,36 +22,46 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-@dataclass(slots=True)
-class UserName:
-    name: str = ''
+class UserName(w.Message):
+    __slots__ = ('name',)
+
+    def __init__(self, name: str = '') -> None:
+        self.name: str = name
 
 
-@dataclass(slots=True)
-class DescribeUserScramCredentialsRequest:
-    users: list[UserName] | None = field(default_factory=list)
+class DescribeUserScramCredentialsRequest(w.Message):
+    __slots__ = ('users',)
+
+    def __init__(self, users: list[UserName] | None = w.FRESH) -> None:
+        self.users: list[UserName] | None = [] if users is w.FRESH else users
 
 
-@dataclass(slots=True)
-class CredentialInfo:
-    mechanism: int = 0
-    iterations: int = 0
+class CredentialInfo(w.Message):
+    __slots__ = ('mechanism', 'iterations')
+
+    def __init__(self, mechanism: int = 0, iterations: int = 0) -> None:
+        self.mechanism: int = mechanism
+        self.iterations: int = iterations
 
 
-@dataclass(slots=True)
-class DescribeUserScramCredentialsResult:
-    user: str = ''
-    error_code: int = 0
-    error_message: str | None = ''
-    credential_infos: list[CredentialInfo] = field(default_factory=list)
+class DescribeUserScramCredentialsResult(w.Message):
+    __slots__ = ('user', 'error_code', 'error_message', 'credential_infos')
+
+    def __init__(self, user: str = '', error_code: int = 0, error_message: str | None = '', credential_infos: list[CredentialInfo] = w.FRESH) -> None:
+        self.user: str = user
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
+        self.credential_infos: list[CredentialInfo] = [] if credential_infos is w.FRESH else credential_infos
 
 
-@dataclass(slots=True)
-class DescribeUserScramCredentialsResponse:
-    throttle_time_ms: int = 0
-    error_code: int = 0
-    error_message: str | None = ''
-    results: list[DescribeUserScramCredentialsResult] = field(default_factory=list)
+class DescribeUserScramCredentialsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'error_code', 'error_message', 'results')
+
+    def __init__(self, throttle_time_ms: int = 0, error_code: int = 0, error_message: str | None = '', results: list[DescribeUserScramCredentialsResult] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
+        self.results: list[DescribeUserScramCredentialsResult] = [] if results is w.FRESH else results
 
 
 def _encode_DescribeUserScramCredentialsRequest_v0(m: DescribeUserScramCredentialsRequest, buf: bytearray) -> None:

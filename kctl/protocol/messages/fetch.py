@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -67,94 +66,116 @@ _P_qq = w.Struct('>qq').pack
 _U_qq = w.Struct('>qq').unpack_from
 
 
-@dataclass(slots=True)
-class FetchPartition:
-    partition: int = 0
-    current_leader_epoch: int = -1
-    fetch_offset: int = 0
-    last_fetched_epoch: int = -1
-    log_start_offset: int = -1
-    partition_max_bytes: int = 0
+class FetchPartition(w.Message):
+    __slots__ = ('partition', 'current_leader_epoch', 'fetch_offset', 'last_fetched_epoch', 'log_start_offset', 'partition_max_bytes')
+
+    def __init__(self, partition: int = 0, current_leader_epoch: int = -1, fetch_offset: int = 0, last_fetched_epoch: int = -1, log_start_offset: int = -1, partition_max_bytes: int = 0) -> None:
+        self.partition: int = partition
+        self.current_leader_epoch: int = current_leader_epoch
+        self.fetch_offset: int = fetch_offset
+        self.last_fetched_epoch: int = last_fetched_epoch
+        self.log_start_offset: int = log_start_offset
+        self.partition_max_bytes: int = partition_max_bytes
 
 
-@dataclass(slots=True)
-class FetchTopic:
-    topic: str = ''
-    partitions: list[FetchPartition] = field(default_factory=list)
+class FetchTopic(w.Message):
+    __slots__ = ('topic', 'partitions')
+
+    def __init__(self, topic: str = '', partitions: list[FetchPartition] = w.FRESH) -> None:
+        self.topic: str = topic
+        self.partitions: list[FetchPartition] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class ForgottenTopic:
-    topic: str = ''
-    partitions: list[int] = field(default_factory=list)
+class ForgottenTopic(w.Message):
+    __slots__ = ('topic', 'partitions')
+
+    def __init__(self, topic: str = '', partitions: list[int] = w.FRESH) -> None:
+        self.topic: str = topic
+        self.partitions: list[int] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class FetchRequest:
-    cluster_id: str | None = None
-    replica_id: int = -1
-    max_wait_ms: int = 0
-    min_bytes: int = 0
-    max_bytes: int = 2147483647
-    isolation_level: int = 0
-    session_id: int = 0
-    session_epoch: int = -1
-    topics: list[FetchTopic] = field(default_factory=list)
-    forgotten_topics_data: list[ForgottenTopic] = field(default_factory=list)
-    rack_id: str = ''
+class FetchRequest(w.Message):
+    __slots__ = ('cluster_id', 'replica_id', 'max_wait_ms', 'min_bytes', 'max_bytes', 'isolation_level', 'session_id', 'session_epoch', 'topics', 'forgotten_topics_data', 'rack_id')
+
+    def __init__(self, cluster_id: str | None = None, replica_id: int = -1, max_wait_ms: int = 0, min_bytes: int = 0, max_bytes: int = 2147483647, isolation_level: int = 0, session_id: int = 0, session_epoch: int = -1, topics: list[FetchTopic] = w.FRESH, forgotten_topics_data: list[ForgottenTopic] = w.FRESH, rack_id: str = '') -> None:
+        self.cluster_id: str | None = cluster_id
+        self.replica_id: int = replica_id
+        self.max_wait_ms: int = max_wait_ms
+        self.min_bytes: int = min_bytes
+        self.max_bytes: int = max_bytes
+        self.isolation_level: int = isolation_level
+        self.session_id: int = session_id
+        self.session_epoch: int = session_epoch
+        self.topics: list[FetchTopic] = [] if topics is w.FRESH else topics
+        self.forgotten_topics_data: list[ForgottenTopic] = [] if forgotten_topics_data is w.FRESH else forgotten_topics_data
+        self.rack_id: str = rack_id
 
 
-@dataclass(slots=True)
-class EpochEndOffset:
-    epoch: int = -1
-    end_offset: int = -1
+class EpochEndOffset(w.Message):
+    __slots__ = ('epoch', 'end_offset')
+
+    def __init__(self, epoch: int = -1, end_offset: int = -1) -> None:
+        self.epoch: int = epoch
+        self.end_offset: int = end_offset
 
 
-@dataclass(slots=True)
-class LeaderIdAndEpoch:
-    leader_id: int = -1
-    leader_epoch: int = -1
+class LeaderIdAndEpoch(w.Message):
+    __slots__ = ('leader_id', 'leader_epoch')
+
+    def __init__(self, leader_id: int = -1, leader_epoch: int = -1) -> None:
+        self.leader_id: int = leader_id
+        self.leader_epoch: int = leader_epoch
 
 
-@dataclass(slots=True)
-class SnapshotId:
-    end_offset: int = -1
-    epoch: int = -1
+class SnapshotId(w.Message):
+    __slots__ = ('end_offset', 'epoch')
+
+    def __init__(self, end_offset: int = -1, epoch: int = -1) -> None:
+        self.end_offset: int = end_offset
+        self.epoch: int = epoch
 
 
-@dataclass(slots=True)
-class AbortedTransaction:
-    producer_id: int = 0
-    first_offset: int = 0
+class AbortedTransaction(w.Message):
+    __slots__ = ('producer_id', 'first_offset')
+
+    def __init__(self, producer_id: int = 0, first_offset: int = 0) -> None:
+        self.producer_id: int = producer_id
+        self.first_offset: int = first_offset
 
 
-@dataclass(slots=True)
-class PartitionData:
-    partition_index: int = 0
-    error_code: int = 0
-    high_watermark: int = 0
-    last_stable_offset: int = -1
-    log_start_offset: int = -1
-    diverging_epoch: EpochEndOffset = field(default_factory=lambda: EpochEndOffset())
-    current_leader: LeaderIdAndEpoch = field(default_factory=lambda: LeaderIdAndEpoch())
-    snapshot_id: SnapshotId = field(default_factory=lambda: SnapshotId())
-    aborted_transactions: list[AbortedTransaction] | None = field(default_factory=list)
-    preferred_read_replica: int = -1
-    records: bytes | None = None
+class PartitionData(w.Message):
+    __slots__ = ('partition_index', 'error_code', 'high_watermark', 'last_stable_offset', 'log_start_offset', 'diverging_epoch', 'current_leader', 'snapshot_id', 'aborted_transactions', 'preferred_read_replica', 'records')
+
+    def __init__(self, partition_index: int = 0, error_code: int = 0, high_watermark: int = 0, last_stable_offset: int = -1, log_start_offset: int = -1, diverging_epoch: EpochEndOffset = w.FRESH, current_leader: LeaderIdAndEpoch = w.FRESH, snapshot_id: SnapshotId = w.FRESH, aborted_transactions: list[AbortedTransaction] | None = w.FRESH, preferred_read_replica: int = -1, records: bytes | None = None) -> None:
+        self.partition_index: int = partition_index
+        self.error_code: int = error_code
+        self.high_watermark: int = high_watermark
+        self.last_stable_offset: int = last_stable_offset
+        self.log_start_offset: int = log_start_offset
+        self.diverging_epoch: EpochEndOffset = EpochEndOffset() if diverging_epoch is w.FRESH else diverging_epoch
+        self.current_leader: LeaderIdAndEpoch = LeaderIdAndEpoch() if current_leader is w.FRESH else current_leader
+        self.snapshot_id: SnapshotId = SnapshotId() if snapshot_id is w.FRESH else snapshot_id
+        self.aborted_transactions: list[AbortedTransaction] | None = [] if aborted_transactions is w.FRESH else aborted_transactions
+        self.preferred_read_replica: int = preferred_read_replica
+        self.records: bytes | None = records
 
 
-@dataclass(slots=True)
-class FetchableTopicResponse:
-    topic: str = ''
-    partitions: list[PartitionData] = field(default_factory=list)
+class FetchableTopicResponse(w.Message):
+    __slots__ = ('topic', 'partitions')
+
+    def __init__(self, topic: str = '', partitions: list[PartitionData] = w.FRESH) -> None:
+        self.topic: str = topic
+        self.partitions: list[PartitionData] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class FetchResponse:
-    throttle_time_ms: int = 0
-    error_code: int = 0
-    session_id: int = 0
-    responses: list[FetchableTopicResponse] = field(default_factory=list)
+class FetchResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'error_code', 'session_id', 'responses')
+
+    def __init__(self, throttle_time_ms: int = 0, error_code: int = 0, session_id: int = 0, responses: list[FetchableTopicResponse] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.error_code: int = error_code
+        self.session_id: int = session_id
+        self.responses: list[FetchableTopicResponse] = [] if responses is w.FRESH else responses
 
 
 def _encode_FetchRequest_v4(m: FetchRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -27,32 +26,38 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-@dataclass(slots=True)
-class FindCoordinatorRequest:
-    key: str = ''
-    key_type: int = 0
-    coordinator_keys: list[str] = field(default_factory=list)
+class FindCoordinatorRequest(w.Message):
+    __slots__ = ('key', 'key_type', 'coordinator_keys')
+
+    def __init__(self, key: str = '', key_type: int = 0, coordinator_keys: list[str] = w.FRESH) -> None:
+        self.key: str = key
+        self.key_type: int = key_type
+        self.coordinator_keys: list[str] = [] if coordinator_keys is w.FRESH else coordinator_keys
 
 
-@dataclass(slots=True)
-class Coordinator:
-    key: str = ''
-    node_id: int = 0
-    host: str = ''
-    port: int = 0
-    error_code: int = 0
-    error_message: str | None = ''
+class Coordinator(w.Message):
+    __slots__ = ('key', 'node_id', 'host', 'port', 'error_code', 'error_message')
+
+    def __init__(self, key: str = '', node_id: int = 0, host: str = '', port: int = 0, error_code: int = 0, error_message: str | None = '') -> None:
+        self.key: str = key
+        self.node_id: int = node_id
+        self.host: str = host
+        self.port: int = port
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
 
 
-@dataclass(slots=True)
-class FindCoordinatorResponse:
-    throttle_time_ms: int = 0
-    error_code: int = 0
-    error_message: str | None = ''
-    node_id: int = 0
-    host: str = ''
-    port: int = 0
-    coordinators: list[Coordinator] = field(default_factory=list)
+class FindCoordinatorResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'error_code', 'error_message', 'node_id', 'host', 'port', 'coordinators')
+
+    def __init__(self, throttle_time_ms: int = 0, error_code: int = 0, error_message: str | None = '', node_id: int = 0, host: str = '', port: int = 0, coordinators: list[Coordinator] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
+        self.node_id: int = node_id
+        self.host: str = host
+        self.port: int = port
+        self.coordinators: list[Coordinator] = [] if coordinators is w.FRESH else coordinators
 
 
 def _encode_FindCoordinatorRequest_v0(m: FindCoordinatorRequest, buf: bytearray) -> None:

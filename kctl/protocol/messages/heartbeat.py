@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -23,18 +22,22 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-@dataclass(slots=True)
-class HeartbeatRequest:
-    group_id: str = ''
-    generation_id: int = 0
-    member_id: str = ''
-    group_instance_id: str | None = None
+class HeartbeatRequest(w.Message):
+    __slots__ = ('group_id', 'generation_id', 'member_id', 'group_instance_id')
+
+    def __init__(self, group_id: str = '', generation_id: int = 0, member_id: str = '', group_instance_id: str | None = None) -> None:
+        self.group_id: str = group_id
+        self.generation_id: int = generation_id
+        self.member_id: str = member_id
+        self.group_instance_id: str | None = group_instance_id
 
 
-@dataclass(slots=True)
-class HeartbeatResponse:
-    throttle_time_ms: int = 0
-    error_code: int = 0
+class HeartbeatResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'error_code')
+
+    def __init__(self, throttle_time_ms: int = 0, error_code: int = 0) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.error_code: int = error_code
 
 
 def _encode_HeartbeatRequest_v0_2(m: HeartbeatRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -23,20 +22,24 @@ _P_iqh = w.Struct('>iqh').pack
 _U_iqh = w.Struct('>iqh').unpack_from
 
 
-@dataclass(slots=True)
-class InitProducerIdRequest:
-    transactional_id: str | None = ''
-    transaction_timeout_ms: int = 0
-    producer_id: int = -1
-    producer_epoch: int = -1
+class InitProducerIdRequest(w.Message):
+    __slots__ = ('transactional_id', 'transaction_timeout_ms', 'producer_id', 'producer_epoch')
+
+    def __init__(self, transactional_id: str | None = '', transaction_timeout_ms: int = 0, producer_id: int = -1, producer_epoch: int = -1) -> None:
+        self.transactional_id: str | None = transactional_id
+        self.transaction_timeout_ms: int = transaction_timeout_ms
+        self.producer_id: int = producer_id
+        self.producer_epoch: int = producer_epoch
 
 
-@dataclass(slots=True)
-class InitProducerIdResponse:
-    throttle_time_ms: int = 0
-    error_code: int = 0
-    producer_id: int = -1
-    producer_epoch: int = 0
+class InitProducerIdResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'error_code', 'producer_id', 'producer_epoch')
+
+    def __init__(self, throttle_time_ms: int = 0, error_code: int = 0, producer_id: int = -1, producer_epoch: int = 0) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.error_code: int = error_code
+        self.producer_id: int = producer_id
+        self.producer_epoch: int = producer_epoch
 
 
 def _encode_InitProducerIdRequest_v0_1(m: InitProducerIdRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -31,42 +30,50 @@ _P_ii = w.Struct('>ii').pack
 _U_ii = w.Struct('>ii').unpack_from
 
 
-@dataclass(slots=True)
-class JoinGroupRequestProtocol:
-    name: str = ''
-    metadata: bytes = b''
+class JoinGroupRequestProtocol(w.Message):
+    __slots__ = ('name', 'metadata')
+
+    def __init__(self, name: str = '', metadata: bytes = b'') -> None:
+        self.name: str = name
+        self.metadata: bytes = metadata
 
 
-@dataclass(slots=True)
-class JoinGroupRequest:
-    group_id: str = ''
-    session_timeout_ms: int = 0
-    rebalance_timeout_ms: int = -1
-    member_id: str = ''
-    group_instance_id: str | None = None
-    protocol_type: str = ''
-    protocols: list[JoinGroupRequestProtocol] = field(default_factory=list)
-    reason: str | None = None
+class JoinGroupRequest(w.Message):
+    __slots__ = ('group_id', 'session_timeout_ms', 'rebalance_timeout_ms', 'member_id', 'group_instance_id', 'protocol_type', 'protocols', 'reason')
+
+    def __init__(self, group_id: str = '', session_timeout_ms: int = 0, rebalance_timeout_ms: int = -1, member_id: str = '', group_instance_id: str | None = None, protocol_type: str = '', protocols: list[JoinGroupRequestProtocol] = w.FRESH, reason: str | None = None) -> None:
+        self.group_id: str = group_id
+        self.session_timeout_ms: int = session_timeout_ms
+        self.rebalance_timeout_ms: int = rebalance_timeout_ms
+        self.member_id: str = member_id
+        self.group_instance_id: str | None = group_instance_id
+        self.protocol_type: str = protocol_type
+        self.protocols: list[JoinGroupRequestProtocol] = [] if protocols is w.FRESH else protocols
+        self.reason: str | None = reason
 
 
-@dataclass(slots=True)
-class JoinGroupResponseMember:
-    member_id: str = ''
-    group_instance_id: str | None = None
-    metadata: bytes = b''
+class JoinGroupResponseMember(w.Message):
+    __slots__ = ('member_id', 'group_instance_id', 'metadata')
+
+    def __init__(self, member_id: str = '', group_instance_id: str | None = None, metadata: bytes = b'') -> None:
+        self.member_id: str = member_id
+        self.group_instance_id: str | None = group_instance_id
+        self.metadata: bytes = metadata
 
 
-@dataclass(slots=True)
-class JoinGroupResponse:
-    throttle_time_ms: int = 0
-    error_code: int = 0
-    generation_id: int = -1
-    protocol_type: str | None = None
-    protocol_name: str | None = ''
-    leader: str = ''
-    skip_assignment: bool = False
-    member_id: str = ''
-    members: list[JoinGroupResponseMember] = field(default_factory=list)
+class JoinGroupResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'error_code', 'generation_id', 'protocol_type', 'protocol_name', 'leader', 'skip_assignment', 'member_id', 'members')
+
+    def __init__(self, throttle_time_ms: int = 0, error_code: int = 0, generation_id: int = -1, protocol_type: str | None = None, protocol_name: str | None = '', leader: str = '', skip_assignment: bool = False, member_id: str = '', members: list[JoinGroupResponseMember] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.error_code: int = error_code
+        self.generation_id: int = generation_id
+        self.protocol_type: str | None = protocol_type
+        self.protocol_name: str | None = protocol_name
+        self.leader: str = leader
+        self.skip_assignment: bool = skip_assignment
+        self.member_id: str = member_id
+        self.members: list[JoinGroupResponseMember] = [] if members is w.FRESH else members
 
 
 def _encode_JoinGroupRequest_v0(m: JoinGroupRequest, buf: bytearray) -> None:

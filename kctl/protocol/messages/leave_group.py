@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -19,32 +18,40 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-@dataclass(slots=True)
-class MemberIdentity:
-    member_id: str = ''
-    group_instance_id: str | None = None
-    reason: str | None = None
+class MemberIdentity(w.Message):
+    __slots__ = ('member_id', 'group_instance_id', 'reason')
+
+    def __init__(self, member_id: str = '', group_instance_id: str | None = None, reason: str | None = None) -> None:
+        self.member_id: str = member_id
+        self.group_instance_id: str | None = group_instance_id
+        self.reason: str | None = reason
 
 
-@dataclass(slots=True)
-class LeaveGroupRequest:
-    group_id: str = ''
-    member_id: str = ''
-    members: list[MemberIdentity] = field(default_factory=list)
+class LeaveGroupRequest(w.Message):
+    __slots__ = ('group_id', 'member_id', 'members')
+
+    def __init__(self, group_id: str = '', member_id: str = '', members: list[MemberIdentity] = w.FRESH) -> None:
+        self.group_id: str = group_id
+        self.member_id: str = member_id
+        self.members: list[MemberIdentity] = [] if members is w.FRESH else members
 
 
-@dataclass(slots=True)
-class MemberResponse:
-    member_id: str = ''
-    group_instance_id: str | None = ''
-    error_code: int = 0
+class MemberResponse(w.Message):
+    __slots__ = ('member_id', 'group_instance_id', 'error_code')
+
+    def __init__(self, member_id: str = '', group_instance_id: str | None = '', error_code: int = 0) -> None:
+        self.member_id: str = member_id
+        self.group_instance_id: str | None = group_instance_id
+        self.error_code: int = error_code
 
 
-@dataclass(slots=True)
-class LeaveGroupResponse:
-    throttle_time_ms: int = 0
-    error_code: int = 0
-    members: list[MemberResponse] = field(default_factory=list)
+class LeaveGroupResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'error_code', 'members')
+
+    def __init__(self, throttle_time_ms: int = 0, error_code: int = 0, members: list[MemberResponse] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.error_code: int = error_code
+        self.members: list[MemberResponse] = [] if members is w.FRESH else members
 
 
 def _encode_LeaveGroupRequest_v0_2(m: LeaveGroupRequest, buf: bytearray) -> None:

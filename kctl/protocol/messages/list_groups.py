@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -19,25 +18,31 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-@dataclass(slots=True)
-class ListGroupsRequest:
-    states_filter: list[str] = field(default_factory=list)
-    types_filter: list[str] = field(default_factory=list)
+class ListGroupsRequest(w.Message):
+    __slots__ = ('states_filter', 'types_filter')
+
+    def __init__(self, states_filter: list[str] = w.FRESH, types_filter: list[str] = w.FRESH) -> None:
+        self.states_filter: list[str] = [] if states_filter is w.FRESH else states_filter
+        self.types_filter: list[str] = [] if types_filter is w.FRESH else types_filter
 
 
-@dataclass(slots=True)
-class ListedGroup:
-    group_id: str = ''
-    protocol_type: str = ''
-    group_state: str = ''
-    group_type: str = ''
+class ListedGroup(w.Message):
+    __slots__ = ('group_id', 'protocol_type', 'group_state', 'group_type')
+
+    def __init__(self, group_id: str = '', protocol_type: str = '', group_state: str = '', group_type: str = '') -> None:
+        self.group_id: str = group_id
+        self.protocol_type: str = protocol_type
+        self.group_state: str = group_state
+        self.group_type: str = group_type
 
 
-@dataclass(slots=True)
-class ListGroupsResponse:
-    throttle_time_ms: int = 0
-    error_code: int = 0
-    groups: list[ListedGroup] = field(default_factory=list)
+class ListGroupsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'error_code', 'groups')
+
+    def __init__(self, throttle_time_ms: int = 0, error_code: int = 0, groups: list[ListedGroup] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.error_code: int = error_code
+        self.groups: list[ListedGroup] = [] if groups is w.FRESH else groups
 
 
 def _encode_ListGroupsRequest_v0_2(m: ListGroupsRequest, buf: bytearray) -> None:

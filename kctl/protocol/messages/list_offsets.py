@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -43,47 +42,59 @@ _P_iqi = w.Struct('>iqi').pack
 _U_iqi = w.Struct('>iqi').unpack_from
 
 
-@dataclass(slots=True)
-class ListOffsetsPartition:
-    partition_index: int = 0
-    current_leader_epoch: int = -1
-    timestamp: int = 0
-    max_num_offsets: int = 1
+class ListOffsetsPartition(w.Message):
+    __slots__ = ('partition_index', 'current_leader_epoch', 'timestamp', 'max_num_offsets')
+
+    def __init__(self, partition_index: int = 0, current_leader_epoch: int = -1, timestamp: int = 0, max_num_offsets: int = 1) -> None:
+        self.partition_index: int = partition_index
+        self.current_leader_epoch: int = current_leader_epoch
+        self.timestamp: int = timestamp
+        self.max_num_offsets: int = max_num_offsets
 
 
-@dataclass(slots=True)
-class ListOffsetsTopic:
-    name: str = ''
-    partitions: list[ListOffsetsPartition] = field(default_factory=list)
+class ListOffsetsTopic(w.Message):
+    __slots__ = ('name', 'partitions')
+
+    def __init__(self, name: str = '', partitions: list[ListOffsetsPartition] = w.FRESH) -> None:
+        self.name: str = name
+        self.partitions: list[ListOffsetsPartition] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class ListOffsetsRequest:
-    replica_id: int = 0
-    isolation_level: int = 0
-    topics: list[ListOffsetsTopic] = field(default_factory=list)
+class ListOffsetsRequest(w.Message):
+    __slots__ = ('replica_id', 'isolation_level', 'topics')
+
+    def __init__(self, replica_id: int = 0, isolation_level: int = 0, topics: list[ListOffsetsTopic] = w.FRESH) -> None:
+        self.replica_id: int = replica_id
+        self.isolation_level: int = isolation_level
+        self.topics: list[ListOffsetsTopic] = [] if topics is w.FRESH else topics
 
 
-@dataclass(slots=True)
-class ListOffsetsPartitionResponse:
-    partition_index: int = 0
-    error_code: int = 0
-    old_style_offsets: list[int] = field(default_factory=list)
-    timestamp: int = -1
-    offset: int = -1
-    leader_epoch: int = -1
+class ListOffsetsPartitionResponse(w.Message):
+    __slots__ = ('partition_index', 'error_code', 'old_style_offsets', 'timestamp', 'offset', 'leader_epoch')
+
+    def __init__(self, partition_index: int = 0, error_code: int = 0, old_style_offsets: list[int] = w.FRESH, timestamp: int = -1, offset: int = -1, leader_epoch: int = -1) -> None:
+        self.partition_index: int = partition_index
+        self.error_code: int = error_code
+        self.old_style_offsets: list[int] = [] if old_style_offsets is w.FRESH else old_style_offsets
+        self.timestamp: int = timestamp
+        self.offset: int = offset
+        self.leader_epoch: int = leader_epoch
 
 
-@dataclass(slots=True)
-class ListOffsetsTopicResponse:
-    name: str = ''
-    partitions: list[ListOffsetsPartitionResponse] = field(default_factory=list)
+class ListOffsetsTopicResponse(w.Message):
+    __slots__ = ('name', 'partitions')
+
+    def __init__(self, name: str = '', partitions: list[ListOffsetsPartitionResponse] = w.FRESH) -> None:
+        self.name: str = name
+        self.partitions: list[ListOffsetsPartitionResponse] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class ListOffsetsResponse:
-    throttle_time_ms: int = 0
-    topics: list[ListOffsetsTopicResponse] = field(default_factory=list)
+class ListOffsetsResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'topics')
+
+    def __init__(self, throttle_time_ms: int = 0, topics: list[ListOffsetsTopicResponse] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.topics: list[ListOffsetsTopicResponse] = [] if topics is w.FRESH else topics
 
 
 def _encode_ListOffsetsRequest_v0(m: ListOffsetsRequest, buf: bytearray) -> None:

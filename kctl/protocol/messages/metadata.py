@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -39,57 +38,69 @@ _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
 
-@dataclass(slots=True)
-class MetadataRequestTopic:
-    topic_id: UUID = w.ZERO_UUID
-    name: str | None = ''
+class MetadataRequestTopic(w.Message):
+    __slots__ = ('topic_id', 'name')
+
+    def __init__(self, topic_id: UUID = w.ZERO_UUID, name: str | None = '') -> None:
+        self.topic_id: UUID = topic_id
+        self.name: str | None = name
 
 
-@dataclass(slots=True)
-class MetadataRequest:
-    topics: list[MetadataRequestTopic] | None = field(default_factory=list)
-    allow_auto_topic_creation: bool = True
-    include_cluster_authorized_operations: bool = False
-    include_topic_authorized_operations: bool = False
+class MetadataRequest(w.Message):
+    __slots__ = ('topics', 'allow_auto_topic_creation', 'include_cluster_authorized_operations', 'include_topic_authorized_operations')
+
+    def __init__(self, topics: list[MetadataRequestTopic] | None = w.FRESH, allow_auto_topic_creation: bool = True, include_cluster_authorized_operations: bool = False, include_topic_authorized_operations: bool = False) -> None:
+        self.topics: list[MetadataRequestTopic] | None = [] if topics is w.FRESH else topics
+        self.allow_auto_topic_creation: bool = allow_auto_topic_creation
+        self.include_cluster_authorized_operations: bool = include_cluster_authorized_operations
+        self.include_topic_authorized_operations: bool = include_topic_authorized_operations
 
 
-@dataclass(slots=True)
-class MetadataResponseBroker:
-    node_id: int = 0
-    host: str = ''
-    port: int = 0
-    rack: str | None = None
+class MetadataResponseBroker(w.Message):
+    __slots__ = ('node_id', 'host', 'port', 'rack')
+
+    def __init__(self, node_id: int = 0, host: str = '', port: int = 0, rack: str | None = None) -> None:
+        self.node_id: int = node_id
+        self.host: str = host
+        self.port: int = port
+        self.rack: str | None = rack
 
 
-@dataclass(slots=True)
-class MetadataResponsePartition:
-    error_code: int = 0
-    partition_index: int = 0
-    leader_id: int = 0
-    leader_epoch: int = -1
-    replica_nodes: list[int] = field(default_factory=list)
-    isr_nodes: list[int] = field(default_factory=list)
-    offline_replicas: list[int] = field(default_factory=list)
+class MetadataResponsePartition(w.Message):
+    __slots__ = ('error_code', 'partition_index', 'leader_id', 'leader_epoch', 'replica_nodes', 'isr_nodes', 'offline_replicas')
+
+    def __init__(self, error_code: int = 0, partition_index: int = 0, leader_id: int = 0, leader_epoch: int = -1, replica_nodes: list[int] = w.FRESH, isr_nodes: list[int] = w.FRESH, offline_replicas: list[int] = w.FRESH) -> None:
+        self.error_code: int = error_code
+        self.partition_index: int = partition_index
+        self.leader_id: int = leader_id
+        self.leader_epoch: int = leader_epoch
+        self.replica_nodes: list[int] = [] if replica_nodes is w.FRESH else replica_nodes
+        self.isr_nodes: list[int] = [] if isr_nodes is w.FRESH else isr_nodes
+        self.offline_replicas: list[int] = [] if offline_replicas is w.FRESH else offline_replicas
 
 
-@dataclass(slots=True)
-class MetadataResponseTopic:
-    error_code: int = 0
-    name: str | None = ''
-    topic_id: UUID = w.ZERO_UUID
-    is_internal: bool = False
-    partitions: list[MetadataResponsePartition] = field(default_factory=list)
-    topic_authorized_operations: int = -2147483648
+class MetadataResponseTopic(w.Message):
+    __slots__ = ('error_code', 'name', 'topic_id', 'is_internal', 'partitions', 'topic_authorized_operations')
+
+    def __init__(self, error_code: int = 0, name: str | None = '', topic_id: UUID = w.ZERO_UUID, is_internal: bool = False, partitions: list[MetadataResponsePartition] = w.FRESH, topic_authorized_operations: int = -2147483648) -> None:
+        self.error_code: int = error_code
+        self.name: str | None = name
+        self.topic_id: UUID = topic_id
+        self.is_internal: bool = is_internal
+        self.partitions: list[MetadataResponsePartition] = [] if partitions is w.FRESH else partitions
+        self.topic_authorized_operations: int = topic_authorized_operations
 
 
-@dataclass(slots=True)
-class MetadataResponse:
-    throttle_time_ms: int = 0
-    brokers: list[MetadataResponseBroker] = field(default_factory=list)
-    cluster_id: str | None = None
-    controller_id: int = -1
-    topics: list[MetadataResponseTopic] = field(default_factory=list)
-    cluster_authorized_operations: int = -2147483648
+class MetadataResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'brokers', 'cluster_id', 'controller_id', 'topics', 'cluster_authorized_operations')
+
+    def __init__(self, throttle_time_ms: int = 0, brokers: list[MetadataResponseBroker] = w.FRESH, cluster_id: str | None = None, controller_id: int = -1, topics: list[MetadataResponseTopic] = w.FRESH, cluster_authorized_operations: int = -2147483648) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.brokers: list[MetadataResponseBroker] = [] if brokers is w.FRESH else brokers
+        self.cluster_id: str | None = cluster_id
+        self.controller_id: int = controller_id
+        self.topics: list[MetadataResponseTopic] = [] if topics is w.FRESH else topics
+        self.cluster_authorized_operations: int = cluster_authorized_operations
 
 
 def _encode_MetadataRequest_v0(m: MetadataRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -35,47 +34,59 @@ _P_q = w.Struct('>q').pack
 _U_q = w.Struct('>q').unpack_from
 
 
-@dataclass(slots=True)
-class OffsetCommitRequestPartition:
-    partition_index: int = 0
-    committed_offset: int = 0
-    committed_leader_epoch: int = -1
-    commit_timestamp: int = -1
-    committed_metadata: str | None = ''
+class OffsetCommitRequestPartition(w.Message):
+    __slots__ = ('partition_index', 'committed_offset', 'committed_leader_epoch', 'commit_timestamp', 'committed_metadata')
+
+    def __init__(self, partition_index: int = 0, committed_offset: int = 0, committed_leader_epoch: int = -1, commit_timestamp: int = -1, committed_metadata: str | None = '') -> None:
+        self.partition_index: int = partition_index
+        self.committed_offset: int = committed_offset
+        self.committed_leader_epoch: int = committed_leader_epoch
+        self.commit_timestamp: int = commit_timestamp
+        self.committed_metadata: str | None = committed_metadata
 
 
-@dataclass(slots=True)
-class OffsetCommitRequestTopic:
-    name: str = ''
-    partitions: list[OffsetCommitRequestPartition] = field(default_factory=list)
+class OffsetCommitRequestTopic(w.Message):
+    __slots__ = ('name', 'partitions')
+
+    def __init__(self, name: str = '', partitions: list[OffsetCommitRequestPartition] = w.FRESH) -> None:
+        self.name: str = name
+        self.partitions: list[OffsetCommitRequestPartition] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class OffsetCommitRequest:
-    group_id: str = ''
-    generation_id_or_member_epoch: int = -1
-    member_id: str = ''
-    group_instance_id: str | None = None
-    retention_time_ms: int = -1
-    topics: list[OffsetCommitRequestTopic] = field(default_factory=list)
+class OffsetCommitRequest(w.Message):
+    __slots__ = ('group_id', 'generation_id_or_member_epoch', 'member_id', 'group_instance_id', 'retention_time_ms', 'topics')
+
+    def __init__(self, group_id: str = '', generation_id_or_member_epoch: int = -1, member_id: str = '', group_instance_id: str | None = None, retention_time_ms: int = -1, topics: list[OffsetCommitRequestTopic] = w.FRESH) -> None:
+        self.group_id: str = group_id
+        self.generation_id_or_member_epoch: int = generation_id_or_member_epoch
+        self.member_id: str = member_id
+        self.group_instance_id: str | None = group_instance_id
+        self.retention_time_ms: int = retention_time_ms
+        self.topics: list[OffsetCommitRequestTopic] = [] if topics is w.FRESH else topics
 
 
-@dataclass(slots=True)
-class OffsetCommitResponsePartition:
-    partition_index: int = 0
-    error_code: int = 0
+class OffsetCommitResponsePartition(w.Message):
+    __slots__ = ('partition_index', 'error_code')
+
+    def __init__(self, partition_index: int = 0, error_code: int = 0) -> None:
+        self.partition_index: int = partition_index
+        self.error_code: int = error_code
 
 
-@dataclass(slots=True)
-class OffsetCommitResponseTopic:
-    name: str = ''
-    partitions: list[OffsetCommitResponsePartition] = field(default_factory=list)
+class OffsetCommitResponseTopic(w.Message):
+    __slots__ = ('name', 'partitions')
+
+    def __init__(self, name: str = '', partitions: list[OffsetCommitResponsePartition] = w.FRESH) -> None:
+        self.name: str = name
+        self.partitions: list[OffsetCommitResponsePartition] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class OffsetCommitResponse:
-    throttle_time_ms: int = 0
-    topics: list[OffsetCommitResponseTopic] = field(default_factory=list)
+class OffsetCommitResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'topics')
+
+    def __init__(self, throttle_time_ms: int = 0, topics: list[OffsetCommitResponseTopic] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.topics: list[OffsetCommitResponseTopic] = [] if topics is w.FRESH else topics
 
 
 def _encode_OffsetCommitRequest_v0(m: OffsetCommitRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -23,40 +22,52 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-@dataclass(slots=True)
-class OffsetDeleteRequestPartition:
-    partition_index: int = 0
+class OffsetDeleteRequestPartition(w.Message):
+    __slots__ = ('partition_index',)
+
+    def __init__(self, partition_index: int = 0) -> None:
+        self.partition_index: int = partition_index
 
 
-@dataclass(slots=True)
-class OffsetDeleteRequestTopic:
-    name: str = ''
-    partitions: list[OffsetDeleteRequestPartition] = field(default_factory=list)
+class OffsetDeleteRequestTopic(w.Message):
+    __slots__ = ('name', 'partitions')
+
+    def __init__(self, name: str = '', partitions: list[OffsetDeleteRequestPartition] = w.FRESH) -> None:
+        self.name: str = name
+        self.partitions: list[OffsetDeleteRequestPartition] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class OffsetDeleteRequest:
-    group_id: str = ''
-    topics: list[OffsetDeleteRequestTopic] = field(default_factory=list)
+class OffsetDeleteRequest(w.Message):
+    __slots__ = ('group_id', 'topics')
+
+    def __init__(self, group_id: str = '', topics: list[OffsetDeleteRequestTopic] = w.FRESH) -> None:
+        self.group_id: str = group_id
+        self.topics: list[OffsetDeleteRequestTopic] = [] if topics is w.FRESH else topics
 
 
-@dataclass(slots=True)
-class OffsetDeleteResponsePartition:
-    partition_index: int = 0
-    error_code: int = 0
+class OffsetDeleteResponsePartition(w.Message):
+    __slots__ = ('partition_index', 'error_code')
+
+    def __init__(self, partition_index: int = 0, error_code: int = 0) -> None:
+        self.partition_index: int = partition_index
+        self.error_code: int = error_code
 
 
-@dataclass(slots=True)
-class OffsetDeleteResponseTopic:
-    name: str = ''
-    partitions: list[OffsetDeleteResponsePartition] = field(default_factory=list)
+class OffsetDeleteResponseTopic(w.Message):
+    __slots__ = ('name', 'partitions')
+
+    def __init__(self, name: str = '', partitions: list[OffsetDeleteResponsePartition] = w.FRESH) -> None:
+        self.name: str = name
+        self.partitions: list[OffsetDeleteResponsePartition] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class OffsetDeleteResponse:
-    error_code: int = 0
-    throttle_time_ms: int = 0
-    topics: list[OffsetDeleteResponseTopic] = field(default_factory=list)
+class OffsetDeleteResponse(w.Message):
+    __slots__ = ('error_code', 'throttle_time_ms', 'topics')
+
+    def __init__(self, error_code: int = 0, throttle_time_ms: int = 0, topics: list[OffsetDeleteResponseTopic] = w.FRESH) -> None:
+        self.error_code: int = error_code
+        self.throttle_time_ms: int = throttle_time_ms
+        self.topics: list[OffsetDeleteResponseTopic] = [] if topics is w.FRESH else topics
 
 
 def _encode_OffsetDeleteRequest_v0(m: OffsetDeleteRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -31,77 +30,97 @@ _P_iqi = w.Struct('>iqi').pack
 _U_iqi = w.Struct('>iqi').unpack_from
 
 
-@dataclass(slots=True)
-class OffsetFetchRequestTopic:
-    name: str = ''
-    partition_indexes: list[int] = field(default_factory=list)
+class OffsetFetchRequestTopic(w.Message):
+    __slots__ = ('name', 'partition_indexes')
+
+    def __init__(self, name: str = '', partition_indexes: list[int] = w.FRESH) -> None:
+        self.name: str = name
+        self.partition_indexes: list[int] = [] if partition_indexes is w.FRESH else partition_indexes
 
 
-@dataclass(slots=True)
-class OffsetFetchRequestTopics:
-    name: str = ''
-    partition_indexes: list[int] = field(default_factory=list)
+class OffsetFetchRequestTopics(w.Message):
+    __slots__ = ('name', 'partition_indexes')
+
+    def __init__(self, name: str = '', partition_indexes: list[int] = w.FRESH) -> None:
+        self.name: str = name
+        self.partition_indexes: list[int] = [] if partition_indexes is w.FRESH else partition_indexes
 
 
-@dataclass(slots=True)
-class OffsetFetchRequestGroup:
-    group_id: str = ''
-    member_id: str | None = None
-    member_epoch: int = -1
-    topics: list[OffsetFetchRequestTopics] | None = field(default_factory=list)
+class OffsetFetchRequestGroup(w.Message):
+    __slots__ = ('group_id', 'member_id', 'member_epoch', 'topics')
+
+    def __init__(self, group_id: str = '', member_id: str | None = None, member_epoch: int = -1, topics: list[OffsetFetchRequestTopics] | None = w.FRESH) -> None:
+        self.group_id: str = group_id
+        self.member_id: str | None = member_id
+        self.member_epoch: int = member_epoch
+        self.topics: list[OffsetFetchRequestTopics] | None = [] if topics is w.FRESH else topics
 
 
-@dataclass(slots=True)
-class OffsetFetchRequest:
-    group_id: str = ''
-    topics: list[OffsetFetchRequestTopic] | None = field(default_factory=list)
-    groups: list[OffsetFetchRequestGroup] = field(default_factory=list)
-    require_stable: bool = False
+class OffsetFetchRequest(w.Message):
+    __slots__ = ('group_id', 'topics', 'groups', 'require_stable')
+
+    def __init__(self, group_id: str = '', topics: list[OffsetFetchRequestTopic] | None = w.FRESH, groups: list[OffsetFetchRequestGroup] = w.FRESH, require_stable: bool = False) -> None:
+        self.group_id: str = group_id
+        self.topics: list[OffsetFetchRequestTopic] | None = [] if topics is w.FRESH else topics
+        self.groups: list[OffsetFetchRequestGroup] = [] if groups is w.FRESH else groups
+        self.require_stable: bool = require_stable
 
 
-@dataclass(slots=True)
-class OffsetFetchResponsePartition:
-    partition_index: int = 0
-    committed_offset: int = 0
-    committed_leader_epoch: int = -1
-    metadata: str | None = ''
-    error_code: int = 0
+class OffsetFetchResponsePartition(w.Message):
+    __slots__ = ('partition_index', 'committed_offset', 'committed_leader_epoch', 'metadata', 'error_code')
+
+    def __init__(self, partition_index: int = 0, committed_offset: int = 0, committed_leader_epoch: int = -1, metadata: str | None = '', error_code: int = 0) -> None:
+        self.partition_index: int = partition_index
+        self.committed_offset: int = committed_offset
+        self.committed_leader_epoch: int = committed_leader_epoch
+        self.metadata: str | None = metadata
+        self.error_code: int = error_code
 
 
-@dataclass(slots=True)
-class OffsetFetchResponseTopic:
-    name: str = ''
-    partitions: list[OffsetFetchResponsePartition] = field(default_factory=list)
+class OffsetFetchResponseTopic(w.Message):
+    __slots__ = ('name', 'partitions')
+
+    def __init__(self, name: str = '', partitions: list[OffsetFetchResponsePartition] = w.FRESH) -> None:
+        self.name: str = name
+        self.partitions: list[OffsetFetchResponsePartition] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class OffsetFetchResponsePartitions:
-    partition_index: int = 0
-    committed_offset: int = 0
-    committed_leader_epoch: int = -1
-    metadata: str | None = ''
-    error_code: int = 0
+class OffsetFetchResponsePartitions(w.Message):
+    __slots__ = ('partition_index', 'committed_offset', 'committed_leader_epoch', 'metadata', 'error_code')
+
+    def __init__(self, partition_index: int = 0, committed_offset: int = 0, committed_leader_epoch: int = -1, metadata: str | None = '', error_code: int = 0) -> None:
+        self.partition_index: int = partition_index
+        self.committed_offset: int = committed_offset
+        self.committed_leader_epoch: int = committed_leader_epoch
+        self.metadata: str | None = metadata
+        self.error_code: int = error_code
 
 
-@dataclass(slots=True)
-class OffsetFetchResponseTopics:
-    name: str = ''
-    partitions: list[OffsetFetchResponsePartitions] = field(default_factory=list)
+class OffsetFetchResponseTopics(w.Message):
+    __slots__ = ('name', 'partitions')
+
+    def __init__(self, name: str = '', partitions: list[OffsetFetchResponsePartitions] = w.FRESH) -> None:
+        self.name: str = name
+        self.partitions: list[OffsetFetchResponsePartitions] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class OffsetFetchResponseGroup:
-    group_id: str = ''
-    topics: list[OffsetFetchResponseTopics] = field(default_factory=list)
-    error_code: int = 0
+class OffsetFetchResponseGroup(w.Message):
+    __slots__ = ('group_id', 'topics', 'error_code')
+
+    def __init__(self, group_id: str = '', topics: list[OffsetFetchResponseTopics] = w.FRESH, error_code: int = 0) -> None:
+        self.group_id: str = group_id
+        self.topics: list[OffsetFetchResponseTopics] = [] if topics is w.FRESH else topics
+        self.error_code: int = error_code
 
 
-@dataclass(slots=True)
-class OffsetFetchResponse:
-    throttle_time_ms: int = 0
-    topics: list[OffsetFetchResponseTopic] = field(default_factory=list)
-    error_code: int = 0
-    groups: list[OffsetFetchResponseGroup] = field(default_factory=list)
+class OffsetFetchResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'topics', 'error_code', 'groups')
+
+    def __init__(self, throttle_time_ms: int = 0, topics: list[OffsetFetchResponseTopic] = w.FRESH, error_code: int = 0, groups: list[OffsetFetchResponseGroup] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.topics: list[OffsetFetchResponseTopic] = [] if topics is w.FRESH else topics
+        self.error_code: int = error_code
+        self.groups: list[OffsetFetchResponseGroup] = [] if groups is w.FRESH else groups
 
 
 def _encode_OffsetFetchRequest_v0_1(m: OffsetFetchRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -31,43 +30,55 @@ _P_iii = w.Struct('>iii').pack
 _U_iii = w.Struct('>iii').unpack_from
 
 
-@dataclass(slots=True)
-class OffsetForLeaderPartition:
-    partition: int = 0
-    current_leader_epoch: int = -1
-    leader_epoch: int = 0
+class OffsetForLeaderPartition(w.Message):
+    __slots__ = ('partition', 'current_leader_epoch', 'leader_epoch')
+
+    def __init__(self, partition: int = 0, current_leader_epoch: int = -1, leader_epoch: int = 0) -> None:
+        self.partition: int = partition
+        self.current_leader_epoch: int = current_leader_epoch
+        self.leader_epoch: int = leader_epoch
 
 
-@dataclass(slots=True)
-class OffsetForLeaderTopic:
-    topic: str = ''
-    partitions: list[OffsetForLeaderPartition] = field(default_factory=list)
+class OffsetForLeaderTopic(w.Message):
+    __slots__ = ('topic', 'partitions')
+
+    def __init__(self, topic: str = '', partitions: list[OffsetForLeaderPartition] = w.FRESH) -> None:
+        self.topic: str = topic
+        self.partitions: list[OffsetForLeaderPartition] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class OffsetForLeaderEpochRequest:
-    replica_id: int = -2
-    topics: list[OffsetForLeaderTopic] = field(default_factory=list)
+class OffsetForLeaderEpochRequest(w.Message):
+    __slots__ = ('replica_id', 'topics')
+
+    def __init__(self, replica_id: int = -2, topics: list[OffsetForLeaderTopic] = w.FRESH) -> None:
+        self.replica_id: int = replica_id
+        self.topics: list[OffsetForLeaderTopic] = [] if topics is w.FRESH else topics
 
 
-@dataclass(slots=True)
-class EpochEndOffset:
-    error_code: int = 0
-    partition: int = 0
-    leader_epoch: int = -1
-    end_offset: int = -1
+class EpochEndOffset(w.Message):
+    __slots__ = ('error_code', 'partition', 'leader_epoch', 'end_offset')
+
+    def __init__(self, error_code: int = 0, partition: int = 0, leader_epoch: int = -1, end_offset: int = -1) -> None:
+        self.error_code: int = error_code
+        self.partition: int = partition
+        self.leader_epoch: int = leader_epoch
+        self.end_offset: int = end_offset
 
 
-@dataclass(slots=True)
-class OffsetForLeaderTopicResult:
-    topic: str = ''
-    partitions: list[EpochEndOffset] = field(default_factory=list)
+class OffsetForLeaderTopicResult(w.Message):
+    __slots__ = ('topic', 'partitions')
+
+    def __init__(self, topic: str = '', partitions: list[EpochEndOffset] = w.FRESH) -> None:
+        self.topic: str = topic
+        self.partitions: list[EpochEndOffset] = [] if partitions is w.FRESH else partitions
 
 
-@dataclass(slots=True)
-class OffsetForLeaderEpochResponse:
-    throttle_time_ms: int = 0
-    topics: list[OffsetForLeaderTopicResult] = field(default_factory=list)
+class OffsetForLeaderEpochResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'topics')
+
+    def __init__(self, throttle_time_ms: int = 0, topics: list[OffsetForLeaderTopicResult] = w.FRESH) -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.topics: list[OffsetForLeaderTopicResult] = [] if topics is w.FRESH else topics
 
 
 def _encode_OffsetForLeaderEpochRequest_v0_1(m: OffsetForLeaderEpochRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -35,69 +34,87 @@ _P_ii = w.Struct('>ii').pack
 _U_ii = w.Struct('>ii').unpack_from
 
 
-@dataclass(slots=True)
-class PartitionProduceData:
-    index: int = 0
-    records: bytes | None = None
+class PartitionProduceData(w.Message):
+    __slots__ = ('index', 'records')
+
+    def __init__(self, index: int = 0, records: bytes | None = None) -> None:
+        self.index: int = index
+        self.records: bytes | None = records
 
 
-@dataclass(slots=True)
-class TopicProduceData:
-    name: str = ''
-    partition_data: list[PartitionProduceData] = field(default_factory=list)
+class TopicProduceData(w.Message):
+    __slots__ = ('name', 'partition_data')
+
+    def __init__(self, name: str = '', partition_data: list[PartitionProduceData] = w.FRESH) -> None:
+        self.name: str = name
+        self.partition_data: list[PartitionProduceData] = [] if partition_data is w.FRESH else partition_data
 
 
-@dataclass(slots=True)
-class ProduceRequest:
-    transactional_id: str | None = None
-    acks: int = 0
-    timeout_ms: int = 0
-    topic_data: list[TopicProduceData] = field(default_factory=list)
+class ProduceRequest(w.Message):
+    __slots__ = ('transactional_id', 'acks', 'timeout_ms', 'topic_data')
+
+    def __init__(self, transactional_id: str | None = None, acks: int = 0, timeout_ms: int = 0, topic_data: list[TopicProduceData] = w.FRESH) -> None:
+        self.transactional_id: str | None = transactional_id
+        self.acks: int = acks
+        self.timeout_ms: int = timeout_ms
+        self.topic_data: list[TopicProduceData] = [] if topic_data is w.FRESH else topic_data
 
 
-@dataclass(slots=True)
-class BatchIndexAndErrorMessage:
-    batch_index: int = 0
-    batch_index_error_message: str | None = None
+class BatchIndexAndErrorMessage(w.Message):
+    __slots__ = ('batch_index', 'batch_index_error_message')
+
+    def __init__(self, batch_index: int = 0, batch_index_error_message: str | None = None) -> None:
+        self.batch_index: int = batch_index
+        self.batch_index_error_message: str | None = batch_index_error_message
 
 
-@dataclass(slots=True)
-class LeaderIdAndEpoch:
-    leader_id: int = -1
-    leader_epoch: int = -1
+class LeaderIdAndEpoch(w.Message):
+    __slots__ = ('leader_id', 'leader_epoch')
+
+    def __init__(self, leader_id: int = -1, leader_epoch: int = -1) -> None:
+        self.leader_id: int = leader_id
+        self.leader_epoch: int = leader_epoch
 
 
-@dataclass(slots=True)
-class PartitionProduceResponse:
-    index: int = 0
-    error_code: int = 0
-    base_offset: int = 0
-    log_append_time_ms: int = -1
-    log_start_offset: int = -1
-    record_errors: list[BatchIndexAndErrorMessage] = field(default_factory=list)
-    error_message: str | None = None
-    current_leader: LeaderIdAndEpoch = field(default_factory=lambda: LeaderIdAndEpoch())
+class PartitionProduceResponse(w.Message):
+    __slots__ = ('index', 'error_code', 'base_offset', 'log_append_time_ms', 'log_start_offset', 'record_errors', 'error_message', 'current_leader')
+
+    def __init__(self, index: int = 0, error_code: int = 0, base_offset: int = 0, log_append_time_ms: int = -1, log_start_offset: int = -1, record_errors: list[BatchIndexAndErrorMessage] = w.FRESH, error_message: str | None = None, current_leader: LeaderIdAndEpoch = w.FRESH) -> None:
+        self.index: int = index
+        self.error_code: int = error_code
+        self.base_offset: int = base_offset
+        self.log_append_time_ms: int = log_append_time_ms
+        self.log_start_offset: int = log_start_offset
+        self.record_errors: list[BatchIndexAndErrorMessage] = [] if record_errors is w.FRESH else record_errors
+        self.error_message: str | None = error_message
+        self.current_leader: LeaderIdAndEpoch = LeaderIdAndEpoch() if current_leader is w.FRESH else current_leader
 
 
-@dataclass(slots=True)
-class TopicProduceResponse:
-    name: str = ''
-    partition_responses: list[PartitionProduceResponse] = field(default_factory=list)
+class TopicProduceResponse(w.Message):
+    __slots__ = ('name', 'partition_responses')
+
+    def __init__(self, name: str = '', partition_responses: list[PartitionProduceResponse] = w.FRESH) -> None:
+        self.name: str = name
+        self.partition_responses: list[PartitionProduceResponse] = [] if partition_responses is w.FRESH else partition_responses
 
 
-@dataclass(slots=True)
-class NodeEndpoint:
-    node_id: int = 0
-    host: str = ''
-    port: int = 0
-    rack: str | None = None
+class NodeEndpoint(w.Message):
+    __slots__ = ('node_id', 'host', 'port', 'rack')
+
+    def __init__(self, node_id: int = 0, host: str = '', port: int = 0, rack: str | None = None) -> None:
+        self.node_id: int = node_id
+        self.host: str = host
+        self.port: int = port
+        self.rack: str | None = rack
 
 
-@dataclass(slots=True)
-class ProduceResponse:
-    responses: list[TopicProduceResponse] = field(default_factory=list)
-    throttle_time_ms: int = 0
-    node_endpoints: list[NodeEndpoint] = field(default_factory=list)
+class ProduceResponse(w.Message):
+    __slots__ = ('responses', 'throttle_time_ms', 'node_endpoints')
+
+    def __init__(self, responses: list[TopicProduceResponse] = w.FRESH, throttle_time_ms: int = 0, node_endpoints: list[NodeEndpoint] = w.FRESH) -> None:
+        self.responses: list[TopicProduceResponse] = [] if responses is w.FRESH else responses
+        self.throttle_time_ms: int = throttle_time_ms
+        self.node_endpoints: list[NodeEndpoint] = [] if node_endpoints is w.FRESH else node_endpoints
 
 
 def _encode_ProduceRequest_v0_2(m: ProduceRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -19,17 +18,21 @@ _P_q = w.Struct('>q').pack
 _U_q = w.Struct('>q').unpack_from
 
 
-@dataclass(slots=True)
-class SaslAuthenticateRequest:
-    auth_bytes: bytes = b''
+class SaslAuthenticateRequest(w.Message):
+    __slots__ = ('auth_bytes',)
+
+    def __init__(self, auth_bytes: bytes = b'') -> None:
+        self.auth_bytes: bytes = auth_bytes
 
 
-@dataclass(slots=True)
-class SaslAuthenticateResponse:
-    error_code: int = 0
-    error_message: str | None = ''
-    auth_bytes: bytes = b''
-    session_lifetime_ms: int = 0
+class SaslAuthenticateResponse(w.Message):
+    __slots__ = ('error_code', 'error_message', 'auth_bytes', 'session_lifetime_ms')
+
+    def __init__(self, error_code: int = 0, error_message: str | None = '', auth_bytes: bytes = b'', session_lifetime_ms: int = 0) -> None:
+        self.error_code: int = error_code
+        self.error_message: str | None = error_message
+        self.auth_bytes: bytes = auth_bytes
+        self.session_lifetime_ms: int = session_lifetime_ms
 
 
 def _encode_SaslAuthenticateRequest_v0_1(m: SaslAuthenticateRequest, buf: bytearray) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -15,15 +14,19 @@ _P_h = w.Struct('>h').pack
 _U_h = w.Struct('>h').unpack_from
 
 
-@dataclass(slots=True)
-class SaslHandshakeRequest:
-    mechanism: str = ''
+class SaslHandshakeRequest(w.Message):
+    __slots__ = ('mechanism',)
+
+    def __init__(self, mechanism: str = '') -> None:
+        self.mechanism: str = mechanism
 
 
-@dataclass(slots=True)
-class SaslHandshakeResponse:
-    error_code: int = 0
-    mechanisms: list[str] = field(default_factory=list)
+class SaslHandshakeResponse(w.Message):
+    __slots__ = ('error_code', 'mechanisms')
+
+    def __init__(self, error_code: int = 0, mechanisms: list[str] = w.FRESH) -> None:
+        self.error_code: int = error_code
+        self.mechanisms: list[str] = [] if mechanisms is w.FRESH else mechanisms
 
 
 def _encode_SaslHandshakeRequest_v0_1(m: SaslHandshakeRequest, buf: bytearray) -> None:

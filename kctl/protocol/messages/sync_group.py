@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from kctl.protocol import _wire as w
@@ -23,30 +22,36 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-@dataclass(slots=True)
-class SyncGroupRequestAssignment:
-    member_id: str = ''
-    assignment: bytes = b''
+class SyncGroupRequestAssignment(w.Message):
+    __slots__ = ('member_id', 'assignment')
+
+    def __init__(self, member_id: str = '', assignment: bytes = b'') -> None:
+        self.member_id: str = member_id
+        self.assignment: bytes = assignment
 
 
-@dataclass(slots=True)
-class SyncGroupRequest:
-    group_id: str = ''
-    generation_id: int = 0
-    member_id: str = ''
-    group_instance_id: str | None = None
-    protocol_type: str | None = None
-    protocol_name: str | None = None
-    assignments: list[SyncGroupRequestAssignment] = field(default_factory=list)
+class SyncGroupRequest(w.Message):
+    __slots__ = ('group_id', 'generation_id', 'member_id', 'group_instance_id', 'protocol_type', 'protocol_name', 'assignments')
+
+    def __init__(self, group_id: str = '', generation_id: int = 0, member_id: str = '', group_instance_id: str | None = None, protocol_type: str | None = None, protocol_name: str | None = None, assignments: list[SyncGroupRequestAssignment] = w.FRESH) -> None:
+        self.group_id: str = group_id
+        self.generation_id: int = generation_id
+        self.member_id: str = member_id
+        self.group_instance_id: str | None = group_instance_id
+        self.protocol_type: str | None = protocol_type
+        self.protocol_name: str | None = protocol_name
+        self.assignments: list[SyncGroupRequestAssignment] = [] if assignments is w.FRESH else assignments
 
 
-@dataclass(slots=True)
-class SyncGroupResponse:
-    throttle_time_ms: int = 0
-    error_code: int = 0
-    protocol_type: str | None = None
-    protocol_name: str | None = None
-    assignment: bytes = b''
+class SyncGroupResponse(w.Message):
+    __slots__ = ('throttle_time_ms', 'error_code', 'protocol_type', 'protocol_name', 'assignment')
+
+    def __init__(self, throttle_time_ms: int = 0, error_code: int = 0, protocol_type: str | None = None, protocol_name: str | None = None, assignment: bytes = b'') -> None:
+        self.throttle_time_ms: int = throttle_time_ms
+        self.error_code: int = error_code
+        self.protocol_type: str | None = protocol_type
+        self.protocol_name: str | None = protocol_name
+        self.assignment: bytes = assignment
 
 
 def _encode_SyncGroupRequest_v0_2(m: SyncGroupRequest, buf: bytearray) -> None:
