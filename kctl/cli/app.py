@@ -47,8 +47,7 @@ class LazyGroup(TyperGroup):
     def load_all(self) -> None:
         """Every command now, for the man pages and help that list them all."""
         for name in LAZY_COMMANDS:
-            if name not in self.commands:
-                self.commands[name] = _load_command(name)
+            self.get_command(None, name)
 
 
 def _load_command(name: str) -> Any:
