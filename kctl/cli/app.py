@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 import typer.main
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from kctl import __version__
 
@@ -30,10 +30,54 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
+class _PlainArgument(TyperArgument):
+    """An argument shown in usage lines as click shows it (`GROUP`, `[TOPIC]...`), not `{group}`."""
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw
+        if not self.required:
+            name = f"[{name}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return _click_type_name(self)
+
+
+_CLICK_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "bool": "BOOLEAN", "Path": "PATH"}
+
+
+def _click_type_name(param: Any) -> str:
+    bare = str(param.bare_type())
+    element = bare[5:-1] if bare.startswith("list[") else bare
+    return _CLICK_TYPE_NAMES.get(element, element.upper())
+
+
+def click_style(command: Any) -> Any:
+    """Help as typer and click users know it: flags show no value type, options show TEXT,
+    INTEGER, FLOAT or their own metavar (`TOPIC[:P,P]`), arguments are upper case. Applied to
+    a command and every command under it; returns it."""
+    for param in command.params:
+        if isinstance(param, TyperArgument):
+            if param.metavar is None:
+                param.metavar = (param.name or "").upper()
+            param.__class__ = _PlainArgument
+        elif getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.metavar is None:
+            param.metavar = _click_type_name(param)
+    for sub in getattr(command, "commands", {}).values():
+        click_style(sub)
+    return command
+
+
 class LazyGroup(TyperGroup):
     """The root `kctl` group. A command's module is imported, and its definition turned into a
     click command, when that command runs: building every command's parameters took typer
     longer than most commands take to run."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        click_style(self)
 
     # click's own types are typer's private copy; Any keeps them out of our signatures.
     def list_commands(self, ctx: Any) -> list[str]:
@@ -60,7 +104,7 @@ def _load_command(name: str) -> Any:
         holder.add_typer(target, name=name)
     else:
         holder.command(name, help=help_text)(target)
-    return typer.main.get_group(holder).commands[name]
+    return click_style(typer.main.get_group(holder).commands[name])
 
 
 app = typer.Typer(

@@ -8,10 +8,10 @@ import typer
 
 from .contexts import KEYS, LOCAL, config_path, contexts, load_file, save_file
 from .errors import NOT_FOUND, USAGE, CliError
+from .options import OutputOpt, YesOpt
 from .output import Column, Output, Table, diagnostic, render
 from .runtime import check_format, fail
 
-OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table, wide, json, yaml, jsonl or csv.")]
 config_app = typer.Typer(help="Named contexts: which cluster kctl talks to.", no_args_is_help=True)
 
 
@@ -61,7 +61,8 @@ def config_get_contexts(output: OutputOpt = "table") -> None:
 
 
 @config_app.command("use-context")
-def config_use_context(name: Annotated[str, typer.Argument(help="The context to make current.")]) -> None:
+def config_use_context(name: Annotated[str, typer.Argument(help="The context to make current.")],
+                       yes: YesOpt = False) -> None:
     """Make a context the current one."""
 
     def action() -> None:
@@ -91,6 +92,7 @@ def config_set_context(
                                                           help="Environment variable holding the password "
                                                                "(kctl never writes passwords to the file).")] = None,
     use: Annotated[bool, typer.Option("--use", help="Also make it the current context.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Create or change a context."""
 
@@ -138,7 +140,8 @@ def config_set_context(
 
 
 @config_app.command("delete-context")
-def config_delete_context(name: Annotated[str, typer.Argument(help="The context to delete.")]) -> None:
+def config_delete_context(name: Annotated[str, typer.Argument(help="The context to delete.")],
+                          yes: YesOpt = False) -> None:
     """Delete a context (the current one falls back to the built-in broker)."""
 
     def action() -> None:
@@ -167,7 +170,7 @@ def broker_status(output: OutputOpt = "table") -> None:
     _guard(action)
 
 
-def broker_stop() -> None:
+def broker_stop(yes: YesOpt = False) -> None:
     """Stop the built-in broker that kctl started in the background."""
 
     def action() -> None:

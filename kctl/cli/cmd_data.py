@@ -14,11 +14,11 @@ import typer
 
 from .completion import complete_topics
 from .errors import NOT_FOUND, USAGE, CliError
+from .options import OutputOpt, YesOpt
 from .output import Column, Output, Table, colour_enabled, diagnostic
 from .runtime import check_format, confirm, execute, fail
 from .timeparse import iso, parse_timestamp_ms
 
-OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table, wide, json, yaml, jsonl or csv.")]
 records_app = typer.Typer(help="Records: delete the ones before an offset or a time.", no_args_is_help=True)
 
 
@@ -110,6 +110,7 @@ def produce(
                            ] = "none",
     acks: Annotated[str, typer.Option("--acks", help="0, 1 or all.")] = "all",
     rate: Annotated[float | None, typer.Option("--rate", help="At most this many records per second.")] = None,
+    yes: YesOpt = False,
 ) -> None:
     """Send records from arguments or stdin lines."""
     headers = []
@@ -189,14 +190,19 @@ def tail(
     ctx: typer.Context,
     topics: Annotated[list[str], typer.Argument(help="Topics, or regexes with --pattern.",
                                                 autocompletion=complete_topics)],
-    from_: Annotated[str, typer.Option("--from", help="beginning, end, OFFSET, -N (last N per partition), "
-                                                      "@TIME or @-1h.")] = "end",
+    from_: Annotated[str, typer.Option("--from", metavar="POSITION",
+                                       help="beginning, end, OFFSET, -N (last N per partition), @TIME or @-1h. "
+                                            "With --group: where partitions without a committed offset start "
+                                            "(as auto.offset.reset).")] = "end",
     partition: Annotated[list[int] | None, typer.Option("--partition", "-p", help="Only these partitions.")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep waiting for new records.")] = False,
-    max_records: Annotated[int | None, typer.Option("--max", "-n", help="Stop after N records.")] = None,
+    max_records: Annotated[int | None, typer.Option("--max", "-n", metavar="N",
+                                                    help="Stop after N records (read, and with --group "
+                                                         "committed; records --filter drops count as read).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Stop at records after this time.")] = None,
-    group: Annotated[str | None, typer.Option("--group", "-g", help="Consume as a member of this group, "
-                                                                    "committing as it goes.")] = None,
+    group: Annotated[str | None, typer.Option("--group", "-g", metavar="GROUP",
+                                              help="Consume as a member of this group, committing exactly what "
+                                                   "was read; leaves the group on exit and on SIGTERM/SIGHUP.")] = None,
     filter_: Annotated[str | None, typer.Option("--filter", help="Only records matching this expression "
                                                                   "(e.g. 'value.status == \"failed\"').")] = None,
     pattern: Annotated[bool, typer.Option("--pattern", help="Treat TOPICS as regexes.")] = False,
@@ -234,12 +240,22 @@ def tail(
                     wanted.append(TopicPartition(name, p))
         if not wanted:
             raise CliError("no partitions to read", None, NOT_FOUND)
-        consumer = Consumer(cluster, group_id=group, auto_offset_reset="latest" if from_ == "end" else "earliest")
         ends = {tp: o.offset for tp, o in (await admin.list_offsets(dict.fromkeys(wanted, LATEST))).items()}
+
+        async def uncommitted_start(partitions: list[Any]) -> dict[Any, int]:
+            # --from with --group: applies only where the group has no committed offset.
+            known = {tp: ends[tp] for tp in partitions if tp in ends}
+            unknown = [tp for tp in partitions if tp not in ends]
+            if unknown:
+                latest = await admin.list_offsets(dict.fromkeys(unknown, LATEST))
+                known.update((tp, o.offset) for tp, o in latest.items())
+            return await start_offsets(admin, partitions, from_, known)
+
         if group:
-            if from_ not in ("end", "committed"):
-                raise CliError("with --group the group's committed offsets decide where to start",
-                               "reset them first with `kctl groups reset-offsets`", USAGE)
+            await start_offsets(admin, wanted[:1], from_, ends)  # a bad --from is refused before joining
+        consumer = Consumer(cluster, group_id=group, auto_offset_reset="latest" if from_ == "end" else "earliest",
+                            reset_positions=uncommitted_start if group else None)
+        if group:
             consumer.subscribe(names)  # before start, so membership begins with it
         async with consumer:
             if not group:
@@ -255,11 +271,16 @@ def tail(
             write = sys.stdout.write
             everything: list[dict[str, Any]] = []
             while keep_following or remaining:
-                batches = await consumer.getmany(timeout_ms=500)
+                # Never take more than --max still allows: what is taken counts as consumed, and
+                # with --group it is what gets committed.
+                budget = None if max_records is None else max_records - printed
+                batches = await consumer.getmany(timeout_ms=500, max_records=budget)
                 for tp, records in batches.items():
                     for r in records:
                         if stop_at is not None and r.timestamp > stop_at:
                             remaining.pop(tp, None)
+                            consumer.seek(tp, r.offset)  # not read: not committed
+                            consumer.pause(tp)
                             break
                         if tp in remaining and r.offset + 1 >= remaining[tp]:
                             remaining.pop(tp)
@@ -314,7 +335,7 @@ def records_delete(
     topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
     before: Annotated[str, typer.Option("--before", help="OFFSET, or a time (ISO 8601, epoch ms with @, -1h).")],
     partition: Annotated[list[int] | None, typer.Option("--partition", "-p", help="Only these partitions.")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
     output: OutputOpt = "table",
 ) -> None:
     """Delete every record before an offset or a time (moves the log start offset)."""

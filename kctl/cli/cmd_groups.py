@@ -12,10 +12,10 @@ import typer
 
 from .completion import complete_groups
 from .errors import NOT_FOUND, UNHEALTHY, USAGE, CliError
+from .options import OutputOpt, YesOpt
 from .output import Column, Output, Table, diagnostic, render
 from .runtime import check_format, confirm, execute
 
-OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table, wide, json, yaml, jsonl or csv.")]
 groups_app = typer.Typer(help="Consumer groups: list, describe, delete, reset offsets.", no_args_is_help=True)
 
 LAG_COLUMNS = [
@@ -101,7 +101,7 @@ def groups_delete(
     ctx: typer.Context,
     groups: Annotated[list[str], typer.Argument(help="Groups to delete (they must have no members).",
                                                 autocompletion=complete_groups)],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Delete groups and their committed offsets."""
 
@@ -125,7 +125,9 @@ def groups_delete(
 def groups_delete_offsets(
     ctx: typer.Context,
     group: Annotated[str, typer.Argument(help="The group.", autocompletion=complete_groups)],
-    topic: Annotated[list[str], typer.Option("--topic", "-t", help="TOPIC or TOPIC:P,P (repeatable).")],
+    topic: Annotated[list[str], typer.Option(
+        "--topic", "-t", metavar="TOPIC[:P,P]", help="A topic, or some of its partitions (repeatable).")],
+    yes: YesOpt = False,
 ) -> None:
     """Forget the group's committed offsets for these topics or partitions."""
 
@@ -149,7 +151,8 @@ def groups_reset_offsets(
     ctx: typer.Context,
     group: Annotated[str, typer.Argument(help="The group (it must have no active members).",
                                          autocompletion=complete_groups)],
-    topic: Annotated[list[str] | None, typer.Option("--topic", "-t", help="TOPIC or TOPIC:P,P (repeatable).")] = None,
+    topic: Annotated[list[str] | None, typer.Option(
+        "--topic", "-t", metavar="TOPIC[:P,P]", help="A topic, or some of its partitions (repeatable).")] = None,
     all_topics: Annotated[bool, typer.Option("--all-topics", help="Every topic the group has offsets for.")] = False,
     to_earliest: Annotated[bool, typer.Option("--to-earliest", help="The oldest record still kept.")] = False,
     to_latest: Annotated[bool, typer.Option("--to-latest", help="The end: skip everything there is.")] = False,
@@ -165,6 +168,7 @@ def groups_reset_offsets(
     execute_plan: Annotated[bool, typer.Option("--execute", help="Apply it (the default is a dry run).")] = False,
     export: Annotated[str | None, typer.Option("--export", help="Write the plan to this file.")] = None,
     export_format: Annotated[str, typer.Option("--export-format", help="csv (Kafka's) or json.")] = "csv",
+    yes: YesOpt = False,
     output: OutputOpt = "table",
 ) -> None:
     """Plan (and with --execute apply) new committed offsets, showing per partition what is skipped or re-read."""
@@ -232,6 +236,7 @@ def groups_undo_reset(
     ctx: typer.Context,
     group: Annotated[str, typer.Argument(help="The group whose last executed reset to undo.",
                                          autocompletion=complete_groups)],
+    yes: YesOpt = False,
     output: OutputOpt = "table",
 ) -> None:
     """Put back the offsets the group had before its last executed reset."""

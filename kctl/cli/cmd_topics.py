@@ -9,10 +9,9 @@ import typer
 
 from .completion import complete_topics
 from .errors import USAGE, CliError
+from .options import OutputOpt, YesOpt
 from .output import Column, Output, Table, diagnostic
 from .runtime import confirm, execute, fail
-
-OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table, wide, json, yaml, jsonl or csv.")]
 
 cluster_app = typer.Typer(help="The cluster as a whole.", no_args_is_help=True)
 brokers_app = typer.Typer(help="The brokers of the cluster.", no_args_is_help=True)
@@ -133,9 +132,11 @@ def topics_create(
     partitions: Annotated[int, typer.Option("--partitions", "-p", help="Partition count (default: the broker's).")
                           ] = -1,
     replication_factor: Annotated[int, typer.Option("--replication-factor", "-r", help="Replicas per partition.")] = -1,
-    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="KEY=VALUE, repeatable.")] = None,
+    config: Annotated[list[str] | None, typer.Option(
+        "--config", "-c", metavar="KEY=VALUE", help="A topic config, repeatable.")] = None,
     validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, create nothing.")] = False,
     if_not_exists: Annotated[bool, typer.Option("--if-not-exists", help="Succeed if it already exists.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Create a topic."""
     from kctl.ops.topics import parse_configs
@@ -163,7 +164,7 @@ def topics_create(
 def topics_delete(
     ctx: typer.Context,
     topics: Annotated[list[str], typer.Argument(help="Topics to delete.", autocompletion=complete_topics)],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Delete topics and all their records (asks you to type the name unless --yes)."""
 
@@ -188,11 +189,13 @@ def topics_delete(
 def topics_alter(
     ctx: typer.Context,
     topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
-    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="Set KEY=VALUE, repeatable.")] = None,
+    config: Annotated[list[str] | None, typer.Option(
+        "--config", "-c", metavar="KEY=VALUE", help="Set a topic config, repeatable.")] = None,
     delete_config: Annotated[list[str] | None, typer.Option("--delete-config", "-d",
                                                             help="Reset KEY to its default, repeatable.")] = None,
     partitions: Annotated[int | None, typer.Option("--partitions", "-p", help="New (larger) partition count.")] = None,
     validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Change a topic's configs or add partitions."""
     from kctl.ops.topics import parse_configs
@@ -253,6 +256,7 @@ def configs_set(
     name: Annotated[str, typer.Argument(help="Topic name or broker id.")],
     pairs: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs.")],
     validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Set config overrides."""
     from kctl.ops.topics import parse_configs
@@ -274,6 +278,7 @@ def configs_delete(
     kind: Annotated[str, typer.Argument(help="topic or broker.")],
     name: Annotated[str, typer.Argument(help="Topic name or broker id.")],
     keys: Annotated[list[str], typer.Argument(help="Config names to reset to their defaults.")],
+    yes: YesOpt = False,
 ) -> None:
     """Remove config overrides, so the defaults apply again."""
 

@@ -91,7 +91,8 @@ def man_page(path: list[str], command: Any) -> str:
         lines.append(".SH OPTIONS")
         for option in options:
             names = ", ".join(option.opts + option.secondary_opts)
-            lines += [".TP", f".B {_roff(names)}", _roff(option.help or "")]
+            value = f" \\fI{_roff(option.metavar)}\\fR" if option.metavar else ""
+            lines += [".TP", f".B {_roff(names)}{value}", _roff(option.help or "")]
     arguments = [p for p in command.params if not _is_option(p)]
     if arguments:
         lines.append(".SH ARGUMENTS")
@@ -107,6 +108,10 @@ def man_page(path: list[str], command: Any) -> str:
             lines += [".TP", f".B {_roff(sub_name)}", _roff(sub.get_short_help_str(80)),
                       f"See \\fB{_roff('-'.join(['kctl', *path, sub_name]))}\\fR(1)."]
     if not path:
+        lines += [".SH CHANGING STATE",
+                  _roff("These commands change the cluster or kctl's config and all take --yes (-y), so a runbook "
+                        "can pass it to each of them; the deletes ask for the name to be typed without it:"),
+                  *(f".br\n{_roff(' '.join(['kctl', *p]))}" for p in _yes_commands(command))]
         lines.append(".SH EXIT STATUS")
         for code, meaning in EXIT_CODES.items():
             lines += [".TP", f".B {code}", _roff(meaning)]
@@ -116,6 +121,10 @@ def man_page(path: list[str], command: Any) -> str:
                   "No colour in any output."]
     lines += [".SH SEE ALSO", "\\fBkctl\\fR(1)" if path else "\\fBkctl\\-topics\\fR(1), \\fBkctl\\-groups\\fR(1)"]
     return "\n".join(lines) + "\n"
+
+
+def _yes_commands(root: Any) -> list[list[str]]:
+    return [p for p, c in _walk(root, []) if any("--yes" in getattr(o, "opts", ()) for o in c.params)]
 
 
 def render() -> dict[Path, str]:

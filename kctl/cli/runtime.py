@@ -136,16 +136,48 @@ async def _with_cluster(ctx: Context, settings: Settings,
 
 
 def _run(coroutine: Awaitable[Output | None], streaming: bool) -> Output | None:
-    if streaming:
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.run(coroutine)  # type: ignore[arg-type]
     import asyncio
 
-    return asyncio.run(coroutine)  # type: ignore[arg-type]
+    received: list[int] = []
+    guarded = _cancelled_by_signals(coroutine, received)
+    try:
+        if streaming:
+            try:
+                import uvloop
+            except ImportError:
+                pass
+            else:
+                return uvloop.run(guarded)
+        return asyncio.run(guarded)
+    except asyncio.CancelledError:
+        if received:  # the command cleaned up (left its group, committed) and stops as the signal asks
+            raise SystemExit(128 + received[0]) from None
+        raise
+
+
+async def _cancelled_by_signals(coroutine: Awaitable[Output | None], received: list[int]) -> Output | None:
+    """SIGTERM and SIGHUP cancel the command as Ctrl-C does, so its `finally` and `async with`
+    blocks run: a consumer leaves its group (LeaveGroup) instead of lingering until its session
+    times out."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        task.cancel()
+
+    signals = (signal.SIGTERM, signal.SIGHUP)
+    for signum in signals:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        return await coroutine
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
 
 
 def confirm(what: str, typed: str, yes: bool) -> None:

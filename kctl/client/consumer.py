@@ -48,6 +48,9 @@ class RebalanceListener(Protocol):
     async def on_partitions_assigned(self, partitions: set[TopicPartition]) -> None: ...
 
 
+ResetPositions = Callable[[list[TopicPartition]], Awaitable[dict[TopicPartition, int]]]
+
+
 class CommitFailed(KafkaError):
     """The group rebalanced (or dropped us) before the commit: those partitions may now be someone else's."""
 
@@ -86,7 +89,10 @@ class Consumer:
         check_crcs: bool = True,
         metadata_refresh_s: float = 30.0,
         listener: RebalanceListener | None = None,
+        reset_positions: ResetPositions | None = None,
     ) -> None:
+        """`reset_positions`, when given, decides where partitions without a committed offset start
+        (in place of `auto_offset_reset`): it gets those partitions and returns an offset for each."""
         if auto_offset_reset not in _RESETS:
             raise KafkaError(f"auto_offset_reset must be earliest, latest or none, not {auto_offset_reset!r}")
         self.cluster = cluster
@@ -108,6 +114,7 @@ class Consumer:
         self.check_crcs = check_crcs
         self.metadata_refresh_s = metadata_refresh_s
         self.listener = listener
+        self.reset_positions = reset_positions
         self.admin = Admin(cluster)
         self.member: GroupMember | None = None
         self._partitions: dict[TopicPartition, _Partition] = {}
@@ -348,7 +355,9 @@ class Consumer:
                 committed = (await self.admin.list_group_offsets({self.group_id: unknown})).get(self.group_id, {})
             to_reset = [tp for tp in unknown if tp not in committed]
             resets: dict[TopicPartition, int] = {}
-            if to_reset and self.reset is not None:
+            if to_reset and self.reset_positions is not None:
+                resets = await self.reset_positions(to_reset)
+            elif to_reset and self.reset is not None:
                 resets = {tp: o.offset for tp, o in
                           (await self.admin.list_offsets(dict.fromkeys(to_reset, self.reset))).items()}
             for tp in unknown:
@@ -513,7 +522,11 @@ class Consumer:
     # ---- handing records out ------------------------------------------------------------------------------
     async def getmany(self, *partitions: TopicPartition, timeout_ms: float = 0,
                       max_records: int | None = None) -> dict[TopicPartition, list[ConsumerRecord]]:
-        """Buffered records by partition, waiting up to `timeout_ms` for some to arrive."""
+        """Buffered records by partition, waiting up to `timeout_ms` for some to arrive.
+
+        At most `max_records` records are handed out; the rest stay buffered for the next call, so
+        a commit (which stores the positions handed out) never covers records the caller did not get.
+        """
         self._check()
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
@@ -584,7 +597,9 @@ class Consumer:
 
     # ---- commits -----------------------------------------------------------------------------------------
     async def commit(self, offsets: Mapping[TopicPartition, int | OffsetAndMetadata] | None = None) -> None:
-        """Commit `offsets` (the next offset to read), or everything handed out so far."""
+        """Commit `offsets` (each the next offset to read), or else, for every assigned partition,
+        the offset after the last record handed out by `getmany()`/`getone()`/iteration (or the
+        position set by `seek()`): never records still buffered and not yet handed out."""
         if not self.group_id:
             raise KafkaError("commit() needs a group_id")
         self._check()

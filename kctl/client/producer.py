@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kctl.protocol.compression import Compression
 from kctl.protocol.errors import ErrorCode, ProtocolError
@@ -110,10 +111,15 @@ class Producer:
     # ---- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         if self.idempotent:
-            response = await self.cluster.retry(
-                lambda: self.cluster.send_any(InitProducerIdRequest(None, -1, -1, -1)), what="InitProducerId")
-            if response.error_code:
-                raise KafkaError.from_code(response.error_code, "getting a producer id")
+            async def init_producer_id() -> Any:
+                # A new Apache Kafka cluster answers COORDINATOR_LOAD_IN_PROGRESS (retriable) while it
+                # creates its transaction state topic.
+                response = await self.cluster.send_any(InitProducerIdRequest(None, -1, -1, -1))
+                if response.error_code:
+                    raise KafkaError.from_code(response.error_code, "getting a producer id")
+                return response
+
+            response = await self.cluster.retry(init_producer_id, what="InitProducerId")
             self.producer_id, self.producer_epoch = response.producer_id, response.producer_epoch
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()

@@ -18,9 +18,9 @@ async def start_offsets(admin: Admin, partitions: list[TopicPartition], spec: st
     """First offset to read per partition for a `--from` spec: beginning, end, OFFSET, -N (the
     last N of each partition), @TIME or @-DURATION (the first record at or after that time)."""
     spec = spec.strip()
-    if spec == "end":
-        return dict(ends)
-    if spec == "beginning":
+    if spec in ("end", "latest"):
+        return {tp: ends[tp] for tp in partitions}
+    if spec in ("beginning", "earliest"):
         return {tp: o.offset for tp, o in (await admin.list_offsets(dict.fromkeys(partitions, EARLIEST))).items()}
     if spec.startswith("@"):
         when = parse_timestamp_ms(spec[1:])

@@ -15,6 +15,7 @@ import pytest
 from kctl.cli.runtime import Settings
 from kctl.tui.app import KctlTui
 from tests.broker.conftest import BrokerProcess
+from tests.support.apache_kafka import KafkaCluster, require_jars
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: records carry fixed times, so views are the same every run
 
@@ -51,6 +52,28 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     seed(b.bootstrap, tmp_path_factory.mktemp("state"))
     yield b
     b.stop()
+
+
+@pytest.fixture(scope="module")
+def apache_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """A one-node Apache Kafka of the console's own, seeded like the built-in broker."""
+    require_jars()
+    # The seeded records carry fixed 2026-01-01 times: keep Kafka's retention (7 days, first run
+    # after 30 s) from deleting them while the tests run.
+    no_retention_run = {"log.initial.task.delay.ms": "3600000", "log.retention.check.interval.ms": "3600000"}
+    cluster = KafkaCluster(tmp_path_factory.mktemp("console-kafka"), size=1, overrides=no_retention_run).start()
+    try:
+        seed(cluster.bootstrap, tmp_path_factory.mktemp("kafka-state"))
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["built-in", "apache-kafka"])
+def seeded(request: pytest.FixtureRequest) -> BrokerProcess | KafkaCluster:
+    """The same seeded data on the built-in broker and on Apache Kafka: for the views whose
+    behaviour is Kafka's (topics, groups, tail)."""
+    return request.getfixturevalue("broker" if request.param == "built-in" else "apache_kafka")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(autouse=True)

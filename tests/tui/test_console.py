@@ -17,6 +17,7 @@ from kctl.tui.tail import TailScreen
 from kctl.tui.views import ClusterScreen, GroupScreen, GroupsScreen, TopicScreen, TopicsScreen
 from kctl.tui.widgets import RecordList
 from tests.broker.conftest import BrokerProcess
+from tests.support.apache_kafka import KafkaCluster
 
 from .conftest import console, kctl, table_keys, wait_for, wait_rows
 
@@ -25,8 +26,8 @@ def text_of(app: KctlTui, selector: str) -> str:
     return str(app.screen.query_one(selector).render())
 
 
-async def test_navigation_filter_detail_help_and_breadcrumbs(broker: BrokerProcess) -> None:
-    app = console(broker.bootstrap)
+async def test_navigation_filter_detail_help_and_breadcrumbs(seeded: BrokerProcess | KafkaCluster) -> None:
+    app = console(seeded.bootstrap)
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_rows(pilot, app, 3)
         assert isinstance(app.screen, TopicsScreen)
@@ -136,8 +137,8 @@ async def test_keys_are_remapped_from_the_config_file_and_bad_entries_reported(
         await wait_for(pilot, lambda: isinstance(app.screen, TailScreen), "tail on the new key")
 
 
-async def test_live_tail_jump_filter_record_pane_and_copy(broker: BrokerProcess) -> None:
-    app = console(broker.bootstrap)
+async def test_live_tail_jump_filter_record_pane_and_copy(seeded: BrokerProcess | KafkaCluster) -> None:
+    app = console(seeded.bootstrap)
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_rows(pilot, app, 3)
         await pilot.press("colon", *"tail orders", "enter")
@@ -213,8 +214,8 @@ async def test_a_million_records_stay_scrollable(broker: BrokerProcess) -> None:
         assert records.selected().offset == 999_998
 
 
-async def test_group_detail_shows_lag_members_and_history(broker: BrokerProcess) -> None:
-    app = console(broker.bootstrap, start="groups")
+async def test_group_detail_shows_lag_members_and_history(seeded: BrokerProcess | KafkaCluster) -> None:
+    app = console(seeded.bootstrap, start="groups")
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_rows(pilot, app, 2)
         await pilot.press("enter")

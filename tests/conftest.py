@@ -1,0 +1,55 @@
+"""Session fixtures shared by every test package: Apache Kafka clusters from the test bed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.apache_kafka import KafkaCluster, ScramUser, require_jars
+
+SCRAM_ADMIN = ScramUser("admin", "admin-secret")
+SCRAM_ALICE = ScramUser("alice", "alice-secret")
+
+
+def _cluster(factory: pytest.TempPathFactory, name: str, **kwargs: object) -> Iterator[KafkaCluster]:
+    require_jars()
+    cluster = KafkaCluster(factory.mktemp(name), **kwargs).start()  # type: ignore[arg-type]
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_one(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Apache Kafka, one node (broker and controller combined), PLAINTEXT."""
+    yield from _cluster(tmp_path_factory, "kafka-one", size=1)
+
+
+@pytest.fixture(scope="session")
+def kafka_three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Apache Kafka, three nodes, internal topics replicated three times."""
+    yield from _cluster(tmp_path_factory, "kafka-three", size=3)
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Apache Kafka, one node, SASL_PLAINTEXT with SCRAM-SHA-256/512 users admin and alice."""
+    yield from _cluster(tmp_path_factory, "kafka-sasl", size=1, scram_users=[SCRAM_ADMIN, SCRAM_ALICE])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test that used Apache Kafka gets each node's log tail in its report."""
+    report = yield
+    if report.failed:
+        for name, value in getattr(item, "funcargs", {}).items():
+            if isinstance(value, KafkaCluster):
+                report.sections.append((f"Apache Kafka log ({name}, kept in {value.workdir})", value.logs()))
+    return report
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "apache_kafka: needs the Apache Kafka test bed (jars, java)")
+

@@ -1,0 +1,376 @@
+"""Apache Kafka in the loop: the pinned release's jars, KRaft clusters on free ports, Kafka's own tools.
+
+The jars come from `pom.xml` beside this file, copied once with `mvn dependency:copy-dependencies`
+into `$XDG_CACHE_HOME/kctl/apache-kafka-<version>/lib` (outside the repo). Tests that need them call
+`require_jars()`: it skips with the reason when java, mvn or the jars are missing, unless
+`KCTL_REQUIRE_APACHE_KAFKA=1` (set by `.ci/run`), which turns that skip into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+POM = Path(__file__).with_name("pom.xml")
+REQUIRE_ENV = "KCTL_REQUIRE_APACHE_KAFKA"
+
+# Main classes of Kafka's tools. Where a class moved between 4.x releases, every known name is
+# listed and the first one found in the jars is used.
+TOOLS: dict[str, tuple[str, ...]] = {
+    "storage": ("kafka.tools.StorageTool",),
+    "broker": ("kafka.Kafka",),
+    "topics": ("org.apache.kafka.tools.TopicCommand",),
+    "consumer-groups": ("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",),
+    "console-producer": ("org.apache.kafka.tools.ConsoleProducer",),
+    "console-consumer": ("org.apache.kafka.tools.consumer.ConsoleConsumer",),
+    "get-offsets": ("org.apache.kafka.tools.GetOffsetShell",),
+    "producer-perf": ("org.apache.kafka.tools.ProducerPerformance",),
+    "consumer-perf": ("org.apache.kafka.tools.ConsumerPerformance",),
+    "end-to-end-latency": ("org.apache.kafka.tools.EndToEndLatency",),
+    "verifiable-producer": ("org.apache.kafka.tools.VerifiableProducer",),
+    "verifiable-consumer": ("org.apache.kafka.tools.VerifiableConsumer",),
+    "configs": ("org.apache.kafka.tools.ConfigCommand", "kafka.admin.ConfigCommand"),
+    "reassign": ("org.apache.kafka.tools.reassign.ReassignPartitionsCommand",),
+    "leader-election": ("org.apache.kafka.tools.LeaderElectionCommand",),
+}
+
+
+class Unavailable(Exception):
+    """Apache Kafka cannot run here; the message says why."""
+
+
+def kafka_version() -> str:
+    match = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text())
+    assert match, f"{POM} names no kafka.version"
+    return match.group(1)
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kctl" / f"apache-kafka-{kafka_version()}"
+
+
+def lib_dir() -> Path:
+    return cache_dir() / "lib"
+
+
+def fetch_jars(*, quiet: bool = True) -> Path:
+    """Copy the pinned release's runtime classpath into the cache, once; returns the lib folder."""
+    lib = lib_dir()
+    stamp = cache_dir() / "complete"
+    if stamp.exists() and stamp.read_text() == POM.read_text():
+        return lib
+    for tool in ("java", "mvn"):
+        if shutil.which(tool) is None:
+            raise Unavailable(f"{tool} is not on PATH (Apache Kafka {kafka_version()} runs from its jars)")
+    if lib.exists():
+        shutil.rmtree(lib)
+    lib.mkdir(parents=True)
+    args = ["mvn", "-B", "-f", str(POM), "dependency:copy-dependencies", "-DincludeScope=runtime",
+            f"-DoutputDirectory={lib}"]
+    if quiet:
+        args.insert(1, "-q")
+    result = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise Unavailable(f"mvn could not fetch Apache Kafka {kafka_version()}:\n{result.stdout[-2000:]}"
+                          f"{result.stderr[-2000:]}")
+    stamp.write_text(POM.read_text())
+    return lib
+
+
+def jars_ready() -> Path:
+    """The lib folder if java and the jars are here; raises Unavailable otherwise (never downloads)."""
+    if shutil.which("java") is None:
+        raise Unavailable("java is not on PATH")
+    stamp = cache_dir() / "complete"
+    if not stamp.exists() or stamp.read_text() != POM.read_text():
+        raise Unavailable(f"Apache Kafka {kafka_version()} jars are not in {lib_dir()}: "
+                          "run `python -m tests.support.apache_kafka fetch` (needs mvn)")
+    return lib_dir()
+
+
+def require_jars() -> Path:
+    """For tests: the lib folder, else a skip (or a failure where CI requires Apache Kafka)."""
+    try:
+        return jars_ready()
+    except Unavailable as exc:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but Apache Kafka cannot run: {exc}", pytrace=False)
+        pytest.skip(f"Apache Kafka not available: {exc}")
+
+
+@cache
+def main_class(tool: str) -> str:
+    """The tool's main class in the pinned release (probing the jars where it has moved)."""
+    candidates = TOOLS[tool]
+    wanted = {name.replace(".", "/") + ".class": name for name in candidates}
+    found: dict[str, str] = {}
+    for jar in sorted(lib_dir().glob("*.jar")):
+        if not jar.name.startswith(("kafka", "connect")):
+            continue
+        with zipfile.ZipFile(jar) as archive:
+            for entry in wanted.keys() & set(archive.namelist()):
+                found[wanted[entry]] = jar.name
+    for name in candidates:
+        if name in found:
+            return name
+    raise Unavailable(f"no main class for {tool} in Apache Kafka {kafka_version()}: tried {', '.join(candidates)}")
+
+
+def java_command(tool: str, *args: str, heap: str = "256m", jvm: Sequence[str] = ()) -> list[str]:
+    """The command line that runs one of Kafka's tools (or the broker) from the cached jars."""
+    short_lived = tool != "broker"
+    opts = [f"-Xmx{heap}", "-Djava.awt.headless=true",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=" + ("warn" if short_lived else "info"),
+            "-Dorg.slf4j.simpleLogger.showDateTime=true"]
+    if short_lived:  # tools run for seconds: start fast rather than peak
+        opts += ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
+    return ["java", *opts, *jvm, "-cp", str(lib_dir() / "*"), main_class(tool), *args]
+
+
+def run_tool(tool: str, *args: str, input: str | None = None, timeout: float = 120, check: bool = True,
+             heap: str = "256m", jvm: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """Run one of Kafka's tools to completion; with check, a non-zero exit fails with its output."""
+    command = java_command(tool, *args, heap=heap, jvm=jvm)
+    result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{tool} {' '.join(args)} exited {result.returncode}\n"
+                             f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}")
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ScramUser:
+    name: str
+    password: str
+
+
+@dataclass
+class KafkaNode:
+    node_id: int
+    port: int
+    controller_port: int
+    home: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "server.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass
+class KafkaCluster:
+    """A KRaft cluster of Apache Kafka nodes (each broker and controller combined) on free ports.
+
+    With `scram_users`, the client listener is SASL_PLAINTEXT with SCRAM-SHA-256 and -512 and the
+    first user is the one the brokers use between themselves.
+    """
+
+    workdir: Path
+    size: int = 1
+    scram_users: list[ScramUser] = field(default_factory=list)
+    heap: str = "512m"
+    overrides: dict[str, str] = field(default_factory=dict)
+    nodes: list[KafkaNode] = field(default_factory=list)
+    cluster_id: str = ""
+
+    @property
+    def sasl(self) -> bool:
+        return bool(self.scram_users)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    @property
+    def security_protocol(self) -> str:
+        return "SASL_PLAINTEXT" if self.sasl else "PLAINTEXT"
+
+    def client_properties(self, user: ScramUser | None = None, mechanism: str = "SCRAM-SHA-256") -> Path:
+        """A `--command-config` file for Kafka's tools (empty on a plaintext cluster)."""
+        lines = [f"security.protocol={self.security_protocol}"]
+        if self.sasl:
+            user = user or self.scram_users[0]
+            lines += [f"sasl.mechanism={mechanism}",
+                      "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+                      f'username="{user.name}" password="{user.password}";']
+        path = self.workdir / f"client-{user.name if user else 'plain'}-{mechanism}.properties"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def start(self, timeout: float = 120) -> KafkaCluster:
+        jars_ready()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.cluster_id = self.cluster_id or _random_cluster_id()
+        self.nodes = [KafkaNode(i + 1, free_port(), free_port(), self.workdir / f"node-{i + 1}")
+                      for i in range(self.size)]
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        for node in self.nodes:
+            node.home.mkdir(parents=True, exist_ok=True)
+            properties = node.home / "server.properties"
+            properties.write_text(self._properties(node, voters))
+            self._format(node, properties)
+        for node in self.nodes:
+            with open(node.log_path, "ab") as log:
+                node.proc = subprocess.Popen(
+                    java_command("broker", str(node.home / "server.properties"), heap=self.heap),
+                    stdout=log, stderr=log, start_new_session=True)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _properties(self, node: KafkaNode, voters: str) -> str:
+        replication = str(min(3, self.size))
+        client_listener = self.security_protocol
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": str(node.node_id),
+            "controller.quorum.voters": voters,
+            "listeners": f"{client_listener}://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            "advertised.listeners": f"{client_listener}://127.0.0.1:{node.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": client_listener,
+            "listener.security.protocol.map": f"{client_listener}:{client_listener},CONTROLLER:PLAINTEXT",
+            "log.dirs": str(node.home / "data"),
+            "num.partitions": "1",
+            "offsets.topic.replication.factor": replication,
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.replication.factor": replication,
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": replication,
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "true",
+        }
+        if self.sasl:
+            admin = self.scram_users[0]
+            jaas = ("org.apache.kafka.common.security.scram.ScramLoginModule required "
+                    f'username="{admin.name}" password="{admin.password}";')
+            props.update({
+                "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
+                "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-256",
+                "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": jaas,
+                "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": jaas,
+            })
+        props.update(self.overrides)
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def _format(self, node: KafkaNode, properties: Path) -> None:
+        args = ["format", "-t", self.cluster_id, "-c", str(properties), "--ignore-formatted"]
+        for user in self.scram_users:
+            for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+                args += ["--add-scram", f"{mechanism}=[name={user.name},password={user.password}]"]
+        result = run_tool("storage", *args, check=False, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"formatting node {node.node_id} failed:\n{result.stdout}\n{result.stderr}")
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until Metadata lists every broker (a node that exits fails at once, with its log)."""
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                assert node.proc is not None
+                if node.proc.poll() is not None:
+                    raise RuntimeError(f"Kafka node {node.node_id} exited with {node.proc.returncode}:\n"
+                                       f"{node.log()[-6000:]}")
+            try:
+                if asyncio.run(self._broker_count()) == self.size:
+                    return
+            except Exception as exc:  # not listening yet, or still electing a controller
+                last = exc
+            time.sleep(0.5)
+        raise RuntimeError(f"Kafka cluster did not list {self.size} brokers within {timeout:.0f} s ({last}):\n"
+                           + "\n".join(f"--- node {n.node_id}\n{n.log()[-3000:]}" for n in self.nodes))
+
+    async def _broker_count(self) -> int:
+        from kctl.client.cluster import Cluster
+
+        authenticator = None
+        if self.sasl:
+            from kctl.client.sasl import SaslAuthenticator
+
+            user = self.scram_users[0]
+            authenticator = SaslAuthenticator("SCRAM-SHA-256", user.name, user.password)
+        cluster = Cluster(self.bootstrap, request_timeout_s=5, connect_timeout_s=2, authenticator=authenticator)
+        try:
+            await cluster.start()
+            return len(cluster.brokers)
+        finally:
+            await cluster.close()
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM the nodes one at a time, each a controlled shutdown while the quorum still stands.
+
+        The last node of a multi-node cluster has no quorum left to acknowledge its controlled
+        shutdown and would wait forever: it gets a few seconds, then SIGKILL.
+        """
+        running = [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
+        for i, node in enumerate(reversed(running)):
+            assert node.proc is not None
+            node.proc.send_signal(signal.SIGTERM)
+            quorum_gone = self.size > 1 and i == len(running) - 1
+            try:
+                node.proc.wait(5 if quorum_gone else timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(node.proc.pid, signal.SIGKILL)
+                node.proc.wait()
+
+    def logs(self, tail: int = 4000) -> str:
+        return "\n".join(f"--- Kafka node {n.node_id} ({n.log_path})\n{n.log()[-tail:]}" for n in self.nodes)
+
+
+def _random_cluster_id() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m tests.support.apache_kafka fetch`: download the jars (what `.ci/run` does)."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args != ["fetch"]:
+        print("usage: python -m tests.support.apache_kafka fetch", file=sys.stderr)
+        return 2
+    try:
+        lib = fetch_jars()
+        for tool in TOOLS:
+            main_class(tool)
+    except Unavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"Apache Kafka {kafka_version()}: {len(list(lib.glob('*.jar')))} jars in {lib}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
