@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import sys
 
@@ -47,7 +48,12 @@ def start(data_dir: str | None, listen: str | None, advertised: str | None, conf
     try:
         asyncio.run(run_broker(broker))
     except OSError as exc:
-        log.error("cannot start: %s", exc)
+        if exc.errno == errno.EADDRINUSE:
+            from .ports import address_in_use_message
+
+            log.error("%s", address_in_use_message(broker.listen_host, broker.listen_port))
+        else:
+            log.error("cannot start: %s", exc)
         return 1
     except RuntimeError as exc:
         log.error("%s", exc)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any
 
 import typer
@@ -52,11 +55,76 @@ def _click_type_name(param: Any) -> str:
     return _CLICK_TYPE_NAMES.get(element, element.upper())
 
 
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(value)
+    return int(value)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "t", "yes", "y", "on"):
+        return True
+    if text in ("0", "false", "f", "no", "n", "off"):
+        return False
+    raise ValueError(value)
+
+
+#: Types converted here, as click does, instead of through pydantic (see `_plain_coercion`).
+_PLAIN_CONVERSIONS: dict[Any, tuple[Callable[[Any], Any], str]] = {
+    str: (str, "text"), int: (_as_int, "integer"), float: (float, "number"), bool: (_as_bool, "boolean"),
+    list[str]: (str, "text"), list[int]: (_as_int, "integer"),
+}
+
+
+@cache
+def _plain_runtime_param() -> Any:
+    """The RuntimeParam subclass that converts without pydantic; None under another typer."""
+    try:
+        from typer._coercion import RuntimeParam
+    except ImportError:  # another typer: it converts as it always has
+        return None
+
+    @dataclass(frozen=True)
+    class PlainRuntimeParam(RuntimeParam):
+        convert: Callable[[Any], Any]
+        type_name: str
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            try:
+                if isinstance(value, list | tuple):
+                    return [self.convert(v) for v in value]
+                return self.convert(value)
+            except (TypeError, ValueError):
+                raise typer.BadParameter(f"{value!r} is not a valid {self.type_name}.", ctx=ctx,
+                                         param=param) from None
+
+    return PlainRuntimeParam
+
+
+def _plain_coercion(param: Any) -> None:
+    """typer 0.29 converts every value through a pydantic TypeAdapter built on first use, and
+    importing pydantic alone costs about 100 ms of every command. kctl's options are text,
+    integers, numbers, booleans and lists of them: those convert here, with click's messages."""
+    plain = _plain_runtime_param()
+    if plain is None or getattr(param, "_runtime_param", "absent") is not None:
+        return
+    descriptor = param.type_descriptor
+    found = _PLAIN_CONVERSIONS.get(descriptor.annotation)
+    if found is None or descriptor.file_annotation is not None:
+        return
+    param._runtime_param = plain(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation,
+                                 convert=found[0], type_name=found[1])
+
+
 def click_style(command: Any) -> Any:
     """Help as typer and click users know it: flags show no value type, options show TEXT,
     INTEGER, FLOAT or their own metavar (`TOPIC[:P,P]`), arguments are upper case. Applied to
     a command and every command under it; returns it."""
     for param in command.params:
+        _plain_coercion(param)
         if isinstance(param, TyperArgument):
             if param.metavar is None:
                 param.metavar = (param.name or "").upper()
@@ -65,6 +133,16 @@ def click_style(command: Any) -> Any:
             param.metavar = ""
         elif param.metavar is None:
             param.metavar = _click_type_name(param)
+    plain_help_option = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:  # click adds --help late, as a flag like the others
+        option = plain_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+            _plain_coercion(option)
+        return option
+
+    command.get_help_option = get_help_option
     for sub in getattr(command, "commands", {}).values():
         click_style(sub)
     return command

@@ -24,7 +24,6 @@ The cluster is chosen by, in order: `-b/--bootstrap-server`, `$KCTL_BOOTSTRAP_SE
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +69,8 @@ def load_file() -> dict[str, Any]:
     path = config_path()
     if not path.exists():
         return {}
+    import tomllib  # only when there is a file to read: -b alone never pays for it
+
     try:
         with path.open("rb") as f:
             return tomllib.load(f)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
+from textual.widgets import Input
 
 from . import themes
 from .base import KctlScreen, ListScreen, one_line
@@ -22,6 +23,9 @@ from .dialogs import TextInput
 from .keys import keymap
 from .views import VIEWS, TopicsScreen
 from .widgets import Rates
+
+#: Actions that open a one-line prompt; keys typed right after them belong to the prompt.
+PROMPTS = ("command", "filter", "jump")
 
 
 class KctlTui(App[None]):
@@ -46,6 +50,62 @@ class KctlTui(App[None]):
         self.rates = Rates()
         self._histories: dict[str, Any] = {}
         self._themes: dict[str, Any] = {}
+        self._typed_ahead: list[events.Key] | None = None
+
+    # ---- keys typed before a prompt could take them -------------------------------------------------
+    def type_ahead(self) -> None:
+        """Hold the keys that arrive from now on for the prompt that is opening (`:`, `/`, a dialog):
+        typed in one burst, or pasted, they would reach the old focus before the prompt has it."""
+        if self._typed_ahead is not None:
+            return
+        self._typed_ahead = []
+        self.set_timer(2.0, self._release_typed_ahead)  # a prompt that never opened keeps no keys
+
+    def _release_typed_ahead(self) -> None:
+        if self._typed_ahead is not None:
+            held, self._typed_ahead = self._typed_ahead, None
+            self._release(held)
+
+    def replay_typed_ahead(self, box: Any) -> None:
+        """Focus the prompt and hand it the held keys, in order (enter submits, escape cancels)."""
+        held, self._typed_ahead = self._typed_ahead or [], None
+        box.screen.set_focus(box)
+        for index, key in enumerate(held):
+            if key.is_printable and key.character:
+                box.insert_text_at_cursor(key.character)
+            elif key.key == "backspace":
+                box.action_delete_left()
+            elif key.key == "enter":
+                box.call_later(box.action_submit)
+                self._release(held[index + 1:])  # whatever comes after goes where it would have gone
+                return
+            else:
+                self._release(held[index:])
+                return
+
+    def _release(self, keys: list[events.Key]) -> None:
+        for key in keys:
+            self.post_message(events.Key(key.key, key.character))
+
+    async def on_event(self, event: events.Event) -> None:
+        # A key reaches the app first and is handed to the focused widget at once, before the
+        # binding of an earlier key in the same burst has run: so the key that opens a prompt
+        # starts the holding here, and what follows it waits for the prompt.
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._typed_ahead is not None:
+                self._typed_ahead.append(event)
+                return
+            if self._opens_prompt(event.key):
+                await super().on_event(event)
+                self.type_ahead()
+                return
+        await super().on_event(event)
+
+    def _opens_prompt(self, key: str) -> bool:
+        if isinstance(self.focused, Input):  # typed into a box: ":" or "/" is just a character
+            return False
+        active = self.screen.active_bindings.get(key)
+        return active is not None and active.enabled and active.binding.action.rsplit(".", 1)[-1] in PROMPTS
 
     # ---- the cluster ---------------------------------------------------------------------------------
     def _kafka_context(self) -> Any:
@@ -200,6 +260,7 @@ class KctlTui(App[None]):
         self.push_screen(ResetScreen(group), refresh)
 
     def action_command(self) -> None:
+        self.type_ahead()
         self.push_screen(CommandScreen())
 
     async def run_command(self, text: str) -> None:
@@ -229,6 +290,9 @@ class CommandScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield TextInput(placeholder=":topics  :groups  :cluster  :tail TOPIC  :ctx NAME  :q", id="command-line")
+
+    def on_mount(self) -> None:
+        self.app.replay_typed_ahead(self.query_one(TextInput))  # type: ignore[attr-defined]
 
     async def on_input_submitted(self, event: TextInput.Submitted) -> None:
         self.app.pop_screen()

@@ -13,14 +13,14 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from kctl.cli.output import Column
 
-from .widgets import Breadcrumbs, CommandHint, StatusLine, cell, human_bytes, human_seconds
+from .widgets import Breadcrumbs, CommandHint, StatusLine, cell, health_text, human_bytes, human_seconds
 
 if TYPE_CHECKING:
     from .app import KctlTui
@@ -31,6 +31,8 @@ FORMATS: dict[str, Callable[[Any], str]] = {
 }
 
 Rows = list[dict[str, Any]]
+#: A view's totals: lines of (label, value) pairs.
+Summary = list[list[tuple[str, str | Text]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +94,12 @@ class ListScreen(KctlScreen):
     pattern: reactive[str] = reactive("")
     loaded: bool = False
     _cells: dict[str, list[tuple[str, list[Text]]]] = {}  # replaced on each fetch, never mutated
+    _summary_shape: list[list[str]] = []
 
     def compose(self) -> ComposeResult:
         yield Breadcrumbs(id="crumbs")
         with Vertical(id="body"):
-            yield Static(id="summary")
+            yield Vertical(id="summary")
             yield Input(placeholder="regex filter (enter keeps it, escape clears it)", id="filter")
             for index, pane in enumerate(self.panes):
                 if pane.title:
@@ -113,7 +116,7 @@ class ListScreen(KctlScreen):
             for column in pane.columns:
                 table.add_column(column.header, key=column.key)
         self.query_one("#filter", Input).display = False
-        self.query_one("#summary", Static).display = False
+        self.query_one("#summary", Vertical).display = False
         self.query_one(f"#{self.panes[0].id}", DataTable).focus()
         self.load()
         self.set_interval(self.kctl.refresh_s or self.refresh_s, self.load)
@@ -121,9 +124,27 @@ class ListScreen(KctlScreen):
     async def fetch(self) -> dict[str, Rows]:
         raise NotImplementedError
 
-    def summary(self) -> str | None:
-        """Text above the tables (a view's totals), from the last fetch."""
+    def summary(self) -> Summary | None:
+        """Lines of (label, value) pairs above the tables (a view's totals), from the last fetch."""
         return None
+
+    def show_summary(self, lines: Summary | None) -> None:
+        """Each label and each value its own cell, so no renderer can run them together."""
+        box = self.query_one("#summary", Vertical)
+        box.display = lines is not None
+        if lines is None:
+            return
+        shape = [[label for label, _ in line] for line in lines]
+        if shape != self._summary_shape:
+            self._summary_shape = shape
+            box.remove_children()
+            box.mount_all([Horizontal(*(widget for label, value in line for widget in
+                                        (Label(label, classes="summary-label"), Label(value, classes="summary-value"))),
+                                      classes="summary-line") for line in lines])
+            return
+        values = [value for line in lines for _, value in line]
+        for widget, value in zip(box.query(".summary-value").results(Label), values, strict=False):
+            widget.update(value)
 
     @work(exclusive=True, group="load")
     async def load(self) -> None:
@@ -142,12 +163,16 @@ class ListScreen(KctlScreen):
         # Cells are formatted once per fetch; typing in the filter only picks rows. Text cells,
         # not str: a str cell would be read as markup (a topic named "a[b]" shown wrongly).
         self._cells = {
-            pane.id: [(str(row.get(pane.key, "")), [Text(FORMATS.get(c.key, cell)(row.get(c.key)))
-                                                    for c in pane.columns])
+            pane.id: [(str(row.get(pane.key, "")), [self._cell(c.key, row.get(c.key)) for c in pane.columns])
                       for row in self.data.get(pane.id, [])]
             for pane in self.panes
         }
         self._fill()
+
+    def _cell(self, key: str, value: Any) -> Text:
+        if key == "health" and isinstance(value, str):
+            return health_text(value, self.app.current_theme)
+        return Text(FORMATS.get(key, cell)(value))
 
     def watch_pattern(self) -> None:
         self._fill()
@@ -157,11 +182,7 @@ class ListScreen(KctlScreen):
             matcher = re.compile(self.pattern, re.IGNORECASE) if self.pattern else None
         except re.error:
             matcher = None
-        summary = self.summary()
-        box = self.query_one("#summary", Static)
-        box.display = summary is not None
-        if summary is not None:
-            box.update(summary)
+        self.show_summary(self.summary())
         for pane in self.panes:
             table = self.query_one(f"#{pane.id}", DataTable)
             selected = self.selected_key(pane.id)
@@ -187,7 +208,8 @@ class ListScreen(KctlScreen):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        self.kctl.type_ahead()
+        self.call_later(self.kctl.replay_typed_ahead, box)  # after the keys already on their way
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":

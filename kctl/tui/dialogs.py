@@ -54,6 +54,9 @@ class PromptScreen(Dialog):
             yield Static(self.prompt)
             yield TextInput(self.value, id="answer")
 
+    def on_mount(self) -> None:
+        self.kctl.replay_typed_ahead(self.query_one("#answer", TextInput))
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
 

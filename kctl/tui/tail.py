@@ -148,6 +148,7 @@ class TailScreen(KctlScreen):
 
         from .dialogs import PromptScreen
 
+        self.kctl.type_ahead()
         self.app.push_screen(PromptScreen(f"jump to: {START_SPECS}", self.start), self._jump)
 
     def _jump(self, spec: str | None) -> None:
@@ -162,6 +163,7 @@ class TailScreen(KctlScreen):
     def action_filter(self) -> None:
         from .dialogs import PromptScreen
 
+        self.kctl.type_ahead()
         self.app.push_screen(PromptScreen("filter expression, e.g. value.status == 'error' and partition < 3 "
                                           "(empty clears it)", self.expression), self._filter)
 
@@ -240,20 +242,31 @@ class TailScreen(KctlScreen):
         self.query_one("#record", Static).update(render_record(record, hex_view=self.hex_view))
 
 
+def _labelled(text: Text, label: str, value: str, end: str) -> None:
+    # The space belongs to the bold label's run, so the value starts a run of its own: no
+    # renderer of the screen (SVG to PNG, say) can draw "topicaudit". Values are plain text, never markup.
+    text.append(f"{label} ", style="bold")
+    text.append(value + end)
+
+
 def render_record(record: Any, *, hex_view: bool = False) -> RenderableType:
     if record is None:
         return Text("no record selected")
-    meta = Text.from_markup(
-        f"[b]topic[/] {record.topic}\n[b]partition[/] {record.partition}   [b]offset[/] {record.offset}\n"
-        f"[b]timestamp[/] {record.timestamp} ({iso(record.timestamp) or '-'})\n")
+    meta = Text()
+    for label, shown, end in (("topic", record.topic, "\n"), ("partition", str(record.partition), "   "),
+                              ("offset", str(record.offset), "\n"),
+                              ("timestamp", f"{record.timestamp} ({iso(record.timestamp) or '-'})", "\n")):
+        _labelled(meta, label, shown, end)
     parts: list[RenderableType] = [meta]
     if record.headers:
-        headers = Text.from_markup("[b]headers[/]\n")
+        headers = Text("headers\n", style="bold")
         for name, value in record.headers:
             headers.append(f"  {name} = {_printable(value)}\n")
         parts.append(headers)
-    parts.append(Text.from_markup(f"[b]key[/] {_printable(record.key)}\n[b]value[/] "
-                                  f"({len(record.value) if record.value is not None else 0} bytes)"))
+    tail = Text()
+    _labelled(tail, "key", _printable(record.key), "\n")
+    _labelled(tail, "value", f"({len(record.value) if record.value is not None else 0} bytes)", "")
+    parts.append(tail)
     value = record.value
     if value is None:
         parts.append(Text("null"))

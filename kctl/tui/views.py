@@ -11,8 +11,8 @@ from textual.binding import Binding, BindingType
 
 from kctl.cli.output import Column
 
-from .base import ListScreen, Pane, Rows
-from .widgets import human_bytes, human_seconds, spark
+from .base import ListScreen, Pane, Rows, Summary
+from .widgets import health_text, human_bytes, human_seconds, spark
 
 
 def _c(key: str, header: str) -> Column:
@@ -54,7 +54,7 @@ class ClusterScreen(ListScreen):
         return {"brokers": [{"id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack,
                              "controller": b.node_id == controller} for b in brokers]}
 
-    def summary(self) -> str | None:
+    def summary(self) -> Summary | None:
         t = getattr(self, "totals", None)
         if t is None:
             return None
@@ -62,12 +62,12 @@ class ClusterScreen(ListScreen):
         def rate(value: float | None) -> str:
             return "-" if value is None else f"{value:,.1f}/s"
 
-        return (f"[b]cluster[/] {t['cluster_id'] or '-'}   [b]controller[/] {t['controller']}   "
-                f"[b]context[/] {self.kctl.context_label}\n"
-                f"[b]brokers[/] {t['brokers']}   [b]topics[/] {t['topics']:,}   "
-                f"[b]partitions[/] {t['partitions']:,}   [b]records[/] {t['records']:,}   "
-                f"[b]size[/] {human_bytes(t['size'])}   [b]groups[/] {t['groups']}\n"
-                f"[b]produce[/] {rate(t['produce_rate'])}   [b]consume[/] {rate(t['consume_rate'])}")
+        return [[("cluster", t["cluster_id"] or "-"), ("controller", str(t["controller"])),
+                 ("context", self.kctl.context_label)],
+                [("brokers", str(t["brokers"])), ("topics", f"{t['topics']:,}"),
+                 ("partitions", f"{t['partitions']:,}"), ("records", f"{t['records']:,}"),
+                 ("size", human_bytes(t["size"])), ("groups", str(t["groups"]))],
+                [("produce", rate(t["produce_rate"])), ("consume", rate(t["consume_rate"]))]]
 
 
 class TopicsScreen(ListScreen):
@@ -283,7 +283,7 @@ class GroupScreen(ListScreen):
                              "assignment": ", ".join(f"{tp.topic}[{tp.partition}]" for tp in m.assignment)}
                             for m in members]}
 
-    def summary(self) -> str | None:
+    def summary(self) -> Summary | None:
         history = self.kctl.history(self.group)
         if not history.samples:
             return None
@@ -301,10 +301,10 @@ class GroupScreen(ListScreen):
         def rate(value: float | None) -> str:
             return "-" if value is None else f"{value:,.1f}/s"
 
-        return (f"[b]state[/] {self.state}   [b]members[/] {members}   [b]lag[/] {lag:,}   "
-                f"[b]health[/] {history.verdict(self.state)}   [b]consume[/] {rate(consume)}   "
-                f"[b]produce[/] {rate(produce)}   [b]catch up[/] {human_seconds(catch_up)}\n"
-                f"[b]lag history[/] {spark(history.total_lag(), 60)}")
+        return [[("state", self.state), ("members", str(members)), ("lag", f"{lag:,}"),
+                 ("health", health_text(history.verdict(self.state), self.app.current_theme)),
+                 ("consume", rate(consume)), ("produce", rate(produce)), ("catch up", human_seconds(catch_up))],
+                [("lag history", spark(history.total_lag(), 60))]]
 
     def action_reset(self) -> None:
         self.kctl.reset(self.group)

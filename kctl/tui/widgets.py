@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
@@ -35,6 +37,16 @@ class CommandHint(Static):
 
 
 # ---- cells -------------------------------------------------------------------------------------------
+#: Health verdicts by severity, each a colour every theme defines (OK, WARN, STALL, STOP, REWIND).
+HEALTH_COLOURS = {"OK": "success", "WARN": "warning", "STALL": "accent", "STOP": "error", "REWIND": "error"}
+
+
+def health_text(verdict: str, theme: Any) -> Text:
+    """The verdict in its theme's colour; STOP and REWIND, the ones to act on, also bold."""
+    colour = getattr(theme, HEALTH_COLOURS.get(verdict, ""), None)
+    return Text(verdict, style=Style(color=colour, bold=verdict in ("STOP", "REWIND")) if colour else "")
+
+
 def cell(value: Any) -> str:
     return output_cell(value, thousands=True)
 

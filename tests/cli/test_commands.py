@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,23 +15,6 @@ import pytest
 from tests.broker.conftest import BrokerProcess, free_port
 
 ck = pytest.importorskip("confluent_kafka")
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    b = BrokerProcess(tmp_path_factory.mktemp("cli") / "data",
-                      {"group.initial.rebalance.delay.ms": 0, "group.min.session.timeout.ms": 1000}).start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def env(tmp_path: Path, broker: BrokerProcess) -> dict[str, str]:
-    """A clean environment: our own config and state dirs, no colour settings inherited."""
-    out = {k: v for k, v in os.environ.items() if not k.startswith(("KCTL_", "XDG_", "NO_COLOR"))}
-    out.update({"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state"),
-                "XDG_DATA_HOME": str(tmp_path / "data"), "KCTL_BOOTSTRAP_SERVERS": broker.bootstrap})
-    return out
 
 
 def kctl(

@@ -23,6 +23,10 @@ from .conftest import console, kctl, table_keys, wait_for, wait_rows
 
 
 def text_of(app: KctlTui, selector: str) -> str:
+    if selector == "#summary":  # a grid of label and value cells: read as "label value" pairs
+        lines = app.screen.query(".summary-line")
+        return "\n".join("   ".join(f"{cells[i]} {cells[i + 1]}" for i in range(0, len(cells), 2))
+                         for cells in ([str(label.render()) for label in line.query("Label")] for line in lines))
     return str(app.screen.query_one(selector).render())
 
 
@@ -358,3 +362,73 @@ async def test_overview_rates_follow_what_is_produced_and_consumed(broker: Broke
         totals = app.screen.totals  # type: ignore[attr-defined]
         assert totals["produce_rate"] > 0 and totals["consume_rate"] > 0
         assert "produce -" not in text_of(app, "#summary")
+
+
+def burst(app: KctlTui, text: str) -> None:
+    """Keys as a paste or a fast typist on a busy machine sends them: all queued before any is handled."""
+    from textual import events
+
+    names = {":": "colon", "/": "slash", "\r": "enter", " ": "space"}
+    for char in text:
+        app.post_message(events.Key(names.get(char, char), None if char == "\r" else char))
+
+
+async def test_keys_typed_straight_after_colon_or_slash_reach_the_prompt(broker: BrokerProcess) -> None:
+    app = console(broker.bootstrap)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_rows(pilot, app, 3)
+        burst(app, ":groups\r")
+        await wait_for(pilot, lambda: isinstance(app.screen, GroupsScreen), "groups, from one burst")
+        await wait_rows(pilot, app, 2)
+        burst(app, "/led")
+        await wait_for(pilot, lambda: table_keys(app) == ["ledger"], "the filter typed in the same burst")
+        assert app.screen.pattern == "led"  # type: ignore[attr-defined]
+        burst(app, "\r")  # keep the filter: the table has the focus again
+        await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "groups", "the table focused")
+        burst(app, ":tail orders\r")
+        await wait_for(pilot, lambda: isinstance(app.screen, TailScreen), "the tail")
+        records = app.screen.query_one(RecordList)
+        await wait_for(pilot, lambda: records.count == 30, "30 records")
+        burst(app, "/partition == 2\r")  # the tail's filter is a dialog: the same holds there
+        await wait_for(pilot, lambda: records.count == 10, "the filter, from one burst")
+
+
+async def test_health_verdicts_are_coloured_by_severity_in_every_theme(broker: BrokerProcess) -> None:
+    from rich.text import Text
+
+    from kctl.tui.widgets import HEALTH_COLOURS
+
+    assert set(HEALTH_COLOURS) == {"OK", "WARN", "STALL", "STOP", "REWIND"}
+    app = console(broker.bootstrap, start="groups")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_rows(pilot, app, 2)
+        names = [name for name in app._themes]
+        assert len(names) >= 4
+        colours_seen: set[tuple[str, str]] = set()
+        for name in names:
+            app.theme = name
+            theme = app.current_theme
+            app.screen.load()  # type: ignore[attr-defined]
+            await pilot.pause(0.3)
+            table = app.screen.query_one("DataTable")
+            cells = {str(key.value): table.get_row(key) for key in table.rows}  # type: ignore[attr-defined]
+            stop, ok = cells["billing"][4], cells["ledger"][4]
+            assert isinstance(stop, Text) and isinstance(ok, Text)
+            assert (str(stop), str(ok)) == ("STOP", "OK")
+            assert stop.style.color.name.lower() == theme.error.lower()  # type: ignore[union-attr]
+            assert stop.style.bold
+            assert ok.style.color.name.lower() == theme.success.lower()  # type: ignore[union-attr]
+            colours_seen.add((theme.error, theme.success))
+        assert len(colours_seen) == len(names)  # each theme its own
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, GroupScreen) and app.screen.query(".summary-value"),
+                       "the group summary")
+        await wait_for(pilot, lambda: "health STOP" in text_of(app, "#summary"), "its health")
+        labels = list(app.screen.query(".summary-label"))
+        health = labels[[str(label.render()) for label in labels].index("health")]
+        value = health.parent.children[health.parent.children.index(health) + 1]  # type: ignore[union-attr]
+        rendered = value.render()
+        assert str(rendered) == "STOP"
+        from textual.color import Color
+
+        assert rendered.spans[0].style.foreground == Color.parse(app.current_theme.error)  # type: ignore[attr-defined]

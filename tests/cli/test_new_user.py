@@ -1,0 +1,212 @@
+"""What went wrong when kctl was tried as a new user would, against `kctl broker start`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.broker.conftest import BrokerProcess, free_port
+
+from .test_commands import as_json, kctl, unique
+
+ck = pytest.importorskip("confluent_kafka")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fill(bootstrap: str, topic: str, partition: int, count: int) -> None:
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    for i in range(count):
+        producer.produce(topic, value=f"r{i}".encode(), partition=partition)
+    assert producer.flush(30) == 0
+
+
+def committed(env: dict[str, str], group: str) -> dict[int, int]:
+    described = as_json(kctl(env, "groups", "describe", group, "-o", "json"))
+    return {p["partition"]: p["committed_offset"] for p in described["partitions"]
+            if p["committed_offset"] is not None}
+
+
+def test_tail_with_group_commits_exactly_what_it_printed(env: dict[str, str], broker: BrokerProcess) -> None:
+    topic, group = unique("orders"), unique("billing")
+    kctl(env, "topics", "create", topic, "-p", "3")
+    fill(broker.bootstrap, topic, 2, 1000)
+    kctl(env, "groups", "reset-offsets", group, "-t", topic, "--to-earliest", "--execute", "--yes")
+    out = kctl(env, "tail", topic, "--max", "10", "--group", group, "-o", "jsonl").stdout.splitlines()
+    assert [json.loads(line)["offset"] for line in out] == list(range(10))
+    assert committed(env, group)[2] == 10
+    # The next ten pick up where the first ten stopped.
+    out = kctl(env, "tail", topic, "--max", "10", "--group", group, "-o", "jsonl").stdout.splitlines()
+    assert [json.loads(line)["offset"] for line in out] == list(range(10, 20))
+    assert committed(env, group)[2] == 20
+    # Records the filter drops count as read (the help says so): 5 printed, 10 read, 10 committed.
+    out = kctl(env, "tail", topic, "--max", "5", "--group", group, "--filter", "offset % 2 == 0", "-o",
+               "jsonl").stdout.splitlines()
+    assert [json.loads(line)["offset"] for line in out] == [20, 22, 24, 26, 28]
+    assert committed(env, group)[2] == 29
+    assert "count as read" in kctl({**env, "COLUMNS": "250"}, "tail", "--help").stdout
+
+
+def test_getmany_hands_out_at_most_max_records_and_commit_stores_only_those(broker: BrokerProcess) -> None:
+    import asyncio
+
+    from kctl.client import Cluster, TopicPartition
+    from kctl.client.consumer import Consumer
+
+    topic, group = unique("getmany"), unique("g")
+    fill(broker.bootstrap, topic, 0, 100)
+
+    async def run() -> tuple[int, int]:
+        async with Cluster(broker.bootstrap) as cluster:
+            consumer = Consumer(cluster, group_id=group, auto_offset_reset="earliest", enable_auto_commit=False)
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            async with consumer:
+                got: list[int] = []
+                while not got:
+                    got = [r.offset for r in (await consumer.getmany(timeout_ms=1000, max_records=7)).get(tp, [])]
+                assert len(got) == 7
+                await consumer.commit()
+                return got[-1], (await consumer.committed([tp]))[tp].offset  # type: ignore[union-attr]
+
+    last, stored = asyncio.run(run())
+    assert (last, stored) == (6, 7)
+
+
+def test_from_applies_where_the_group_has_no_committed_offset(env: dict[str, str], broker: BrokerProcess) -> None:
+    topic, group = unique("fresh"), unique("newcomer")
+    kctl(env, "topics", "create", topic, "-p", "2")
+    fill(broker.bootstrap, topic, 0, 20)
+    fill(broker.bootstrap, topic, 1, 20)
+    # Partition 1 has a committed offset (15); partition 0 has none, so --from decides there.
+    kctl(env, "groups", "reset-offsets", group, "-t", f"{topic}:1", "--to-offset", "15", "--execute")
+    out = kctl(env, "tail", topic, "--group", group, "--from", "beginning", "--max", "25",
+               "-o", "jsonl").stdout.splitlines()
+    seen = sorted((r["partition"], r["offset"]) for r in map(json.loads, out))
+    assert seen == sorted([(0, i) for i in range(20)] + [(1, i) for i in range(15, 20)])
+    assert committed(env, group) == {0: 20, 1: 20}
+    other = unique("latecomer")
+    out = kctl(env, "tail", topic, "--group", other, "--from", "-3", "--max", "6", "-o", "jsonl").stdout.splitlines()
+    assert sorted((r["partition"], r["offset"]) for r in map(json.loads, out)) == [
+        (0, 17), (0, 18), (0, 19), (1, 17), (1, 18), (1, 19)]
+    assert "auto.offset.reset" in kctl({**env, "COLUMNS": "250"}, "tail", "--help").stdout
+    bad = kctl(env, "tail", topic, "--group", other, "--from", "yesterday", ok=False)
+    assert bad.returncode == 2 and "start position" in bad.stderr
+
+
+CHANGES_STATE = [
+    ["topics", "create"], ["topics", "alter"], ["topics", "delete"], ["configs", "set"], ["configs", "delete"],
+    ["produce"], ["records", "delete"], ["groups", "delete"], ["groups", "delete-offsets"],
+    ["groups", "reset-offsets"], ["groups", "undo-reset"], ["config", "set-context"], ["config", "use-context"],
+    ["config", "delete-context"], ["broker", "stop"],
+]
+
+
+def test_yes_is_accepted_by_every_command_that_changes_state(env: dict[str, str], broker: BrokerProcess) -> None:
+    topic, group = unique("runbook"), unique("ops")
+    kctl(env, "topics", "create", topic, "-p", "1", "--yes")
+    fill(broker.bootstrap, topic, 0, 5)
+    kctl(env, "groups", "reset-offsets", group, "--topic", topic, "--to-earliest", "--execute", "--yes")
+    kctl(env, "groups", "reset-offsets", group, "--topic", topic, "--to-latest", "--execute", "--yes")
+    kctl(env, "groups", "undo-reset", group, "--yes")
+    assert committed(env, group) == {0: 0}
+    kctl(env, "topics", "alter", topic, "-p", "2", "--yes")
+    kctl(env, "configs", "set", "topic", topic, "retention.ms=1000000", "--yes")
+    kctl(env, "configs", "delete", "topic", topic, "retention.ms", "--yes")
+    kctl(env, "produce", topic, "--yes", stdin="x\n")
+    kctl(env, "groups", "delete-offsets", group, "-t", topic, "--yes")
+    kctl(env, "config", "set-context", "c1", "-b", broker.bootstrap, "--yes")
+    kctl(env, "config", "use-context", "c1", "--yes")
+    kctl(env, "config", "delete-context", "c1", "--yes")
+    for command in CHANGES_STATE:  # and the rest say so in their help
+        assert "--yes" in kctl(env, *command, "--help").stdout, command
+    man = (ROOT / "man" / "kctl.1").read_text()
+    section = man.split(".SH CHANGING STATE", 1)[1].split(".SH ", 1)[0]
+    for command in CHANGES_STATE:
+        assert " ".join(["kctl", *command]).replace("-", "\\-") in section, command
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_tail_leaves_its_group_on_a_signal(env: dict[str, str], broker: BrokerProcess, signum: int) -> None:
+    topic, group = unique("watched"), unique("watchers")
+    kctl(env, "topics", "create", topic, "-p", "2")
+    fill(broker.bootstrap, topic, 0, 3)
+    tail = subprocess.Popen([sys.executable, "-m", "kctl", "tail", topic, "--group", group, "--from", "beginning",
+                             "-o", "jsonl"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            described = as_json(kctl(env, "groups", "describe", group, "-o", "json", ok=False)) \
+                if kctl(env, "groups", "list", "-o", "json").stdout.count(group) else {"members": []}
+            if described["members"] and described["state"] == "Stable":
+                break
+            assert time.monotonic() < deadline, "the tail never joined its group"
+            time.sleep(0.2)
+        time.sleep(0.5)
+        tail.send_signal(signum)
+        assert tail.wait(20) == 128 + signum
+        # At once, not after the session timeout: no members, and a reset goes through.
+        described = as_json(kctl(env, "groups", "describe", group, "-o", "json"))
+        assert described["members"] == [] and described["state"] == "Empty"
+        assert committed(env, group) == {0: 3, 1: 0}
+        kctl(env, "groups", "reset-offsets", group, "-t", topic, "--to-earliest", "--execute")
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+        tail.communicate()
+
+
+def test_help_shows_value_types_metavars_and_upper_case_arguments(env: dict[str, str]) -> None:
+    help_text = kctl({**env, "COLUMNS": "150"}, "groups", "reset-offsets", "--help").stdout
+    assert "Usage: kctl groups reset-offsets [OPTIONS] GROUP" in help_text
+    assert "{group}" not in help_text and "<bool>" not in help_text and "<str>" not in help_text
+    lines = {line.split()[1]: line for line in help_text.splitlines() if line.startswith("│ --")}
+    assert lines["--execute"].split()[2] == "Apply", "a flag shows no value type"
+    assert "TOPIC[:P,P]" in lines["--topic"] and "INTEGER" in lines["--to-offset"] and "TEXT" in lines["--to-datetime"]
+    tail_help = kctl({**env, "COLUMNS": "150"}, "tail", "--help").stdout
+    assert "[OPTIONS] TOPICS..." in tail_help and "POSITION" in tail_help
+    follow = next(line for line in tail_help.splitlines() if line.startswith("│ --follow")).split()
+    assert follow[1:5] == ["--follow", "-f", "Keep", "waiting"], "a flag shows no value type"
+    man = (ROOT / "man" / "kctl-groups-reset-offsets.1").read_text()
+    assert ".B \\-\\-topic, \\-t \\fITOPIC[:P,P]\\fR" in man and ".B \\-\\-execute\n" in man
+    assert "GROUP" in man.split(".SH SYNOPSIS", 1)[1].split(".SH", 1)[0]
+
+
+def test_broker_start_on_a_taken_port_says_who_holds_it(tmp_path: Path) -> None:
+    holder = socket.socket()
+    port = free_port()
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    try:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        result = subprocess.run([sys.executable, "-m", "kctl", "broker", "start", "--data-dir", str(tmp_path / "d"),
+                                 "--listen", f"127.0.0.1:{port}"], env=env, capture_output=True, text=True,
+                                timeout=60)
+    finally:
+        holder.close()
+    assert result.returncode == 1
+    assert "Errno" not in result.stderr
+    assert f"127.0.0.1:{port} is already in use by python" in result.stderr
+    assert f"(pid {os.getpid()})" in result.stderr
+    assert "kctl broker start --listen 127.0.0.1:" in result.stderr
+
+
+def test_options_convert_without_pydantic_and_bad_values_are_usage_errors(env: dict[str, str]) -> None:
+    """Start-up: typer would import pydantic (about 100 ms) to convert option values; kctl's own
+    conversion keeps click's behaviour and messages."""
+    listed = subprocess.run([sys.executable, "-X", "importtime", "-m", "kctl", "topics", "list", "-o", "json"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert "pydantic" not in listed.stderr
+    bad = kctl(env, "tail", "anything", "--max", "ten", ok=False)
+    assert bad.returncode == 2 and "'ten' is not a valid integer" in bad.stderr
+    bad = kctl(env, "--timeout", "soon", "topics", "list", ok=False)
+    assert bad.returncode == 2 and "'soon' is not a valid number" in bad.stderr
