@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli.conftest import isolated_env
+from tests.cli.test_commands import as_json, kctl, unique
 from tests.conftest import SCRAM_ALICE
 from tests.support.apache_kafka import KafkaCluster, run_tool
 
@@ -28,27 +27,7 @@ def kafka(request: pytest.FixtureRequest) -> KafkaCluster:
 
 @pytest.fixture
 def env(tmp_path: Path, kafka: KafkaCluster) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.startswith(("KCTL_", "XDG_", "NO_COLOR"))}
-    out.update({"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state"),
-                "XDG_DATA_HOME": str(tmp_path / "data"), "KCTL_BOOTSTRAP_SERVERS": kafka.bootstrap})
-    return out
-
-
-def kctl(env: dict[str, str], *args: str, stdin: str | None = None,
-         ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "kctl", *args], env=env, input=stdin, capture_output=True,
-                            text=True, timeout=90)
-    if ok:
-        assert result.returncode == 0, f"kctl {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
-    return result
-
-
-def as_json(result: subprocess.CompletedProcess[str]) -> Any:
-    return json.loads(result.stdout)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{time.time_ns() % 10**9}"
+    return isolated_env(tmp_path, kafka.bootstrap)
 
 
 def topic_command_partitions(kafka: KafkaCluster, topic: str) -> dict[int, dict[str, Any]]:
@@ -158,6 +137,7 @@ def test_groups_lag_and_resets_agree_with_consumer_group_command(env: dict[str, 
     assert described["state"] == "Empty"
     lag = as_json(kctl(env, "lag", group, "-o", "json"))
     assert {(r["topic"], r["partition"]): r["lag"] for r in lag} == {k: v[2] for k, v in expected.items()}
+    assert kctl(env, "lag", group, "--check", ok=False).returncode == 7  # lagging with no members: STOP
     listed = {g["group"]: g for g in as_json(kctl(env, "groups", "list", "-o", "json"))}
     assert listed[group]["state"] == "Empty"
     assert group in run_tool("consumer-groups", "--bootstrap-server", kafka.bootstrap, "--list").stdout.split()
@@ -252,9 +232,7 @@ def test_our_consumer_shares_a_group_with_java_consumers(kafka: KafkaCluster, tm
 
 
 def test_scram_context_against_the_sasl_node(kafka_sasl: KafkaCluster, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KCTL_", "XDG_", "NO_COLOR"))}
-    env.update({"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state"),
-                "ALICE_PASSWORD": SCRAM_ALICE.password})
+    env = {**isolated_env(tmp_path, None), "ALICE_PASSWORD": SCRAM_ALICE.password}
     for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
         kctl(env, "config", "set-context", "secure", "-b", kafka_sasl.bootstrap, "--sasl-mechanism", mechanism,
              "--sasl-username", SCRAM_ALICE.name, "--sasl-password-env", "ALICE_PASSWORD", "--use")
