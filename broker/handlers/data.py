@@ -36,7 +36,7 @@ from kctl.protocol.messages.produce import (
     TopicProduceResponse,
 )
 
-from ..storage.log import LEADER_EPOCH, AppendError, OffsetOutOfRange, PartitionLog
+from ..storage.log import LEADER_EPOCH, AppendError, OffsetOutOfRange
 from ..storage.manager import INTERNAL_TOPICS
 
 if TYPE_CHECKING:
@@ -140,7 +140,10 @@ def fetch(
     response, size, errors = _read_fetch(broker, request)
     if size >= request.min_bytes or errors or request.max_wait_ms <= 0 or not request.topics:
         return response
-    return _long_poll(broker, request, response)
+    # Parked in the same step as the read that found too little: an append that lands before
+    # the wait's first await still wakes it.
+    waiter = FetchWait(broker, request)
+    return _long_poll(broker, request, response, waiter)
 
 
 def _read_fetch(broker: Broker, request: FetchRequest) -> tuple[FetchResponse, int, bool]:
@@ -183,36 +186,55 @@ def _read_fetch(broker: Broker, request: FetchRequest) -> tuple[FetchResponse, i
     return FetchResponse(responses=topics, session_id=0), total, errors
 
 
-async def _long_poll(broker: Broker, request: FetchRequest, response: FetchResponse) -> FetchResponse:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + request.max_wait_ms / 1000
-    watched: list[PartitionLog] = []
-    for topic in request.topics:
-        for req in topic.partitions:
-            plog = broker.logs.partition(topic.topic, req.partition)
-            if plog is not None:
-                watched.append(plog)
-    while True:
-        woken: asyncio.Future[None] = loop.create_future()
+class FetchWait:
+    """A fetch waiting for data: it listens on every partition it asked for from the moment it
+    is created until it is closed, so no append is ever missed, whether it lands before the
+    wait's first await, between two reads, or on another partition of the same fetch.
+    The deadline is fixed when it is created, from `max_wait_ms`."""
 
-        def wake(woken: asyncio.Future[None] = woken) -> None:
-            if not woken.done():
-                woken.set_result(None)
+    def __init__(self, broker: Broker, request: FetchRequest) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.deadline = self.loop.time() + request.max_wait_ms / 1000
+        self.logs = [plog for topic in request.topics for req in topic.partitions
+                     if (plog := broker.logs.partition(topic.topic, req.partition)) is not None]
+        self.woken: asyncio.Future[None] = self.loop.create_future()
+        for plog in self.logs:
+            plog.listeners.add(self.wake)
 
-        for plog in watched:
-            plog.listeners.add(wake)
-        try:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return response
+    def wake(self) -> None:
+        if not self.woken.done():
+            self.woken.set_result(None)
+
+    async def wait(self) -> bool:
+        """Until an append (True) or the deadline (False); then armed again for the next one."""
+        remaining = self.deadline - self.loop.time()
+        if remaining > 0 and not self.woken.done():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(woken), remaining)
-        finally:
-            for plog in watched:
-                plog.listeners.discard(wake)
-        response, size, errors = _read_fetch(broker, request)
-        if size >= request.min_bytes or errors or loop.time() >= deadline or broker.stopping:
-            return response
+                await asyncio.wait_for(asyncio.shield(self.woken), remaining)
+        appended = self.woken.done()
+        if appended:
+            self.woken = self.loop.create_future()
+        return appended
+
+    def expired(self) -> bool:
+        return self.loop.time() >= self.deadline
+
+    def close(self) -> None:
+        for plog in self.logs:
+            plog.listeners.discard(self.wake)
+
+
+async def _long_poll(broker: Broker, request: FetchRequest, response: FetchResponse,
+                     waiter: FetchWait) -> FetchResponse:
+    try:
+        while True:
+            if not await waiter.wait():
+                return _read_fetch(broker, request)[0]  # the deadline: whatever there is now
+            response, size, errors = _read_fetch(broker, request)
+            if size >= request.min_bytes or errors or waiter.expired() or broker.stopping:
+                return response
+    finally:
+        waiter.close()
 
 
 # ---- ListOffsets -----------------------------------------------------------------------------
