@@ -35,35 +35,71 @@ async def partition_lag(admin: Admin, groups: list[str]) -> dict[str, list[dict[
 
 
 async def add_record_age(cluster: Cluster, rows: list[dict[str, Any]]) -> None:
-    """Seconds of lag: the age of the record at each committed offset (one small fetch per leader)."""
-    from kctl.protocol.messages.fetch import FetchPartition, FetchRequest, FetchTopic
-    from kctl.protocol.records import decode_batches
+    """Seconds of lag: the age of the record at each lagging committed offset.
+
+    Each (partition, offset) is fetched once, however many groups sit there. A round asks every
+    leader, at once, for one waiting offset per partition (the lowest); every other waiting
+    offset that the returned batches cover is answered from them too, so groups close together
+    on a partition cost one fetch between them.
+    """
+    from kctl.protocol.records import decode_batch, iter_batch_headers
 
     for r in rows:
         r["lag_seconds"] = 0.0 if r["lag"] == 0 else None
     behind = [r for r in rows if r["lag"] > 0 and r["committed_offset"] is not None and r["committed_offset"] >= 0]
-    by_leader = await cluster.leaders([TopicPartition(r["topic"], r["partition"]) for r in behind])
-    wanted = {(r["topic"], r["partition"]): r for r in behind}
-    now = now_ms()
-    for node, tps in by_leader.items():
-        topics: dict[str, list[Any]] = {}
-        for tp in tps:
-            topics.setdefault(tp.topic, []).append(FetchPartition(
-                partition=tp.partition, fetch_offset=wanted[(tp.topic, tp.partition)]["committed_offset"],
-                partition_max_bytes=64 * 1024))
-        response = await cluster.send(node, FetchRequest(replica_id=-1, max_wait_ms=0, min_bytes=0,
-                                                         max_bytes=4 << 20,
-                                                         topics=[FetchTopic(t, ps) for t, ps in topics.items()]))
+    if not behind:
+        return
+    waiting: dict[TopicPartition, list[int]] = {}
+    for r in behind:
+        waiting.setdefault(TopicPartition(r["topic"], r["partition"]), []).append(r["committed_offset"])
+    for tp, offsets in waiting.items():
+        waiting[tp] = sorted(set(offsets), reverse=True)  # lowest last: pop() takes it
+    found: dict[tuple[TopicPartition, int], int] = {}  # (partition, offset) -> record timestamp
+
+    async def one_round(node: int, tps: list[TopicPartition]) -> None:
+        asked = {tp: waiting[tp].pop() for tp in tps if waiting[tp]}
+        if not asked:
+            return
+        response = await cluster.send(node, _timestamp_fetch(asked))
         for topic in response.responses:
             for part in topic.partitions:
-                row = wanted.get((topic.topic, part.partition_index))
-                if row is None or part.error_code or not part.records:
+                tp = TopicPartition(topic.topic, part.partition_index)
+                if tp not in asked or part.error_code or not part.records:
                     continue
-                for batch in decode_batches(part.records):
-                    record = next((r for r in batch.records if (r.offset or 0) >= row["committed_offset"]), None)
-                    if record is not None and record.timestamp is not None:
-                        row["lag_seconds"] = max(now - record.timestamp, 0) / 1000
-                        break
+                wanted = {asked[tp], *waiting[tp]}
+                data = bytes(part.records)
+                for pos, header in iter_batch_headers(data):
+                    inside = {o for o in wanted if header.base_offset <= o <= header.last_offset}
+                    if not inside:
+                        continue
+                    for record in decode_batch(data, pos).records:
+                        if record.offset in inside and record.timestamp is not None:
+                            found[(tp, record.offset)] = record.timestamp
+                waiting[tp] = [o for o in waiting[tp] if (tp, o) not in found]
+
+    import asyncio
+
+    by_leader = await cluster.leaders(list(waiting))
+    led = [tp for tps in by_leader.values() for tp in tps]  # a partition without a leader gets no age
+    while any(waiting[tp] for tp in led):
+        await asyncio.gather(*(one_round(node, tps) for node, tps in by_leader.items()))
+    now = now_ms()
+    for r in behind:
+        stamp = found.get((TopicPartition(r["topic"], r["partition"]), r["committed_offset"]))
+        if stamp is not None:
+            r["lag_seconds"] = max(now - stamp, 0) / 1000
+
+
+def _timestamp_fetch(asked: Mapping[TopicPartition, int]) -> Any:
+    """One Fetch for the first batch at each offset: enough bytes for a typical batch, no waiting."""
+    from kctl.protocol.messages.fetch import FetchPartition, FetchRequest, FetchTopic
+
+    topics: dict[str, list[Any]] = {}
+    for tp, offset in asked.items():
+        topics.setdefault(tp.topic, []).append(FetchPartition(partition=tp.partition, fetch_offset=offset,
+                                                              partition_max_bytes=64 * 1024))
+    return FetchRequest(replica_id=-1, max_wait_ms=0, min_bytes=0, max_bytes=8 << 20,
+                        topics=[FetchTopic(t, ps) for t, ps in topics.items()])
 
 
 async def lag_sample(cluster: Cluster, groups: list[str] | None

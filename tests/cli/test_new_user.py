@@ -210,3 +210,20 @@ def test_options_convert_without_pydantic_and_bad_values_are_usage_errors(env: d
     assert bad.returncode == 2 and "'ten' is not a valid integer" in bad.stderr
     bad = kctl(env, "--timeout", "soon", "topics", "list", ok=False)
     assert bad.returncode == 2 and "'soon' is not a valid number" in bad.stderr
+
+
+def test_lag_seconds_for_every_group_on_a_partition(env: dict[str, str], broker: BrokerProcess) -> None:
+    """Groups at different offsets of one partition each get the age of their own next record."""
+    topic = unique("aged")
+    kctl(env, "topics", "create", topic, "-p", "1")
+    now = int(time.time() * 1000)
+    rows = [{"value": f"v{i}", "timestamp": now - (100 - i * 10) * 1000} for i in range(10)]  # 100 s .. 10 s old
+    kctl(env, "produce", topic, "--jsonl", stdin="".join(json.dumps(r) + "\n" for r in rows))
+    groups = {unique("early"): 2, unique("late"): 7, unique("caught-up"): 10}
+    for group, offset in groups.items():
+        kctl(env, "groups", "reset-offsets", group, "-t", topic, "--to-offset", str(offset), "--execute")
+    lag = {r["group"]: r for r in as_json(kctl(env, "lag", *groups, "-o", "json"))}
+    early, late, caught_up = (lag[g] for g in groups)
+    assert early["lag"] == 8 and 78 <= early["lag_seconds"] <= 90  # record 2 is 80 s old
+    assert late["lag"] == 3 and 28 <= late["lag_seconds"] <= 40  # record 7 is 30 s old
+    assert caught_up["lag"] == 0 and caught_up["lag_seconds"] == 0
