@@ -15,7 +15,7 @@ import typer
 from .completion import complete_topics
 from .errors import NOT_FOUND, USAGE, CliError
 from .options import OutputOpt, YesOpt
-from .output import Column, Output, Table, colour_enabled, diagnostic
+from .output import Column, Output, Table, colour_enabled, diagnostic, to_json
 from .runtime import check_format, confirm, execute, fail
 from .timeparse import iso, parse_timestamp_ms
 
@@ -311,7 +311,7 @@ def tail(
                     remaining.pop(tp)
                 sys.stdout.flush()
             if output == "json":
-                write(json.dumps(everything, indent=2) + "\n")
+                write(to_json(everything, indent=True) + "\n")
         diagnostic(f"{printed} record(s)")
 
     execute(settings, body, streaming=True)

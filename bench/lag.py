@@ -1,0 +1,132 @@
+"""Lag at scale: `kctl lag` over 500 groups and 1,000 partitions, next to the same job done with
+confluent-kafka's AdminClient.
+
+The built-in broker gets 100 topics of 10 partitions, 3 records in each partition, and 500 groups
+that each have an offset committed for every partition (so every group lags 3 records on each:
+500,000 rows, total lag 1,500,000). Then, each as a fresh process:
+
+- `kctl lag -o json`, `-o jsonl` and the table: wall time and peak RSS, checked against the
+  expected row count and total lag;
+- confluent-kafka's AdminClient fetching every group's committed offsets (one group per call, as
+  it takes them) and the log end offsets, computing the same lag.
+
+    python bench/lag.py            # 500 groups x 1,000 partitions
+    python bench/lag.py --quick    # 50 groups x 200 partitions, for CI
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.broker.conftest import BrokerProcess  # noqa: E402
+
+RECORDS_PER_PARTITION = 3
+
+CONFLUENT_JOB = """
+import sys, time, confluent_kafka as ck
+from confluent_kafka.admin import AdminClient
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+bootstrap, groups = sys.argv[1], int(sys.argv[2])
+admin = AdminClient({"bootstrap.servers": bootstrap})
+listed = admin.list_consumer_groups().result(60)
+names = sorted(g.group_id for g in listed.valid)
+consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-lag-ends"})
+ends = {}
+total = rows = 0
+for name in names:
+    offsets = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(name)])[name].result(60)
+    for tp in offsets.topic_partitions:
+        key = (tp.topic, tp.partition)
+        if key not in ends:
+            ends[key] = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)[1]
+        total += ends[key] - tp.offset
+        rows += 1
+print(rows, total)
+"""
+
+
+async def seed(bootstrap: str, topics: int, partitions: int, groups: int) -> None:
+    from kctl.client import Admin, Cluster, NewTopic, TopicPartition
+    from kctl.client.producer import Producer
+
+    async with Cluster(bootstrap) as cluster:
+        admin = Admin(cluster)
+        names = [f"lag-topic-{i:03d}" for i in range(topics)]
+        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
+        await cluster.refresh_metadata(names)
+        async with Producer(cluster, linger_ms=5) as producer:
+            for name in names:
+                for p in range(partitions):
+                    for i in range(RECORDS_PER_PARTITION):
+                        await producer.send(name, b"x" * 100, partition=p, timestamp_ms=int(time.time() * 1000)
+                                            - (RECORDS_PER_PARTITION - i) * 60_000)
+            await producer.flush()
+        everything = {TopicPartition(n, p): 0 for n in names for p in range(partitions)}
+        for g in range(groups):
+            await admin.alter_group_offsets(f"lag-group-{g:03d}", everything)
+
+
+def timed(args: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, the child's peak RSS in MB (from GNU time), and its stdout."""
+    gnu_time = shutil.which("time") or "/usr/bin/time"
+    started = time.perf_counter()
+    done = subprocess.run([gnu_time, "-f", "%M", *args], capture_output=True, text=True, timeout=900)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:6])} failed: {done.stderr[-800:]}")
+    peak = int(done.stderr.strip().splitlines()[-1]) / 1024
+    return elapsed, peak, done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="50 groups over 200 partitions (CI)")
+    args = parser.parse_args()
+    topics, partitions, groups = (20, 10, 50) if args.quick else (100, 10, 500)
+    rows_expected = topics * partitions * groups
+    lag_expected = rows_expected * RECORDS_PER_PARTITION
+    broker = BrokerProcess(Path(tempfile.mkdtemp(prefix="kctl-lag-bench-")) / "data",
+                           {"offsets.topic.num.partitions": 10}).start()
+    kctl = [sys.executable, "-m", "kctl", "-b", broker.bootstrap]
+    results: list[tuple[str, float, float]] = []
+    try:
+        started = time.perf_counter()
+        asyncio.run(seed(broker.bootstrap, topics, partitions, groups))
+        print(f"seeded {groups} groups over {topics * partitions} partitions in {time.perf_counter() - started:.1f}s")
+        for fmt in ("json", "jsonl", "table"):
+            elapsed, peak, out = timed([*kctl, "lag", "-o", fmt])
+            if fmt == "json":
+                rows = json.loads(out)
+                assert len(rows) == rows_expected and sum(r["lag"] for r in rows) == lag_expected, "wrong figures"
+            elif fmt == "jsonl":
+                assert sum(1 for _ in out.splitlines()) == rows_expected
+            results.append((f"kctl lag -o {fmt}", elapsed, peak))
+        elapsed, peak, out = timed([sys.executable, "-c", CONFLUENT_JOB, broker.bootstrap, str(groups)])
+        rows, total = (int(x) for x in out.split())
+        assert rows == rows_expected and total == lag_expected, f"confluent-kafka saw {rows} rows, lag {total}"
+        results.append(("confluent-kafka AdminClient, group by group", elapsed, peak))
+    finally:
+        broker.stop()
+    print(f"\n{groups} groups x {topics * partitions} partitions = {rows_expected:,} rows, total lag {lag_expected:,}")
+    print(f"{'':46}{'seconds':>10}{'peak RSS MB':>14}")
+    for label, elapsed, peak in results:
+        print(f"{label:46}{elapsed:10.2f}{peak:14.0f}")
+    ours = [r for r in results if r[0].startswith("kctl")]
+    worst = max(ours, key=lambda r: r[1])
+    print(f"targets: every format <= 1 s: {worst[1]:.2f}s {'met' if worst[1] <= 1 else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
