@@ -174,7 +174,7 @@ class Result:
     commits_per_second: float = 0.0
     java: JavaResult = field(default_factory=JavaResult)
     # client -> (p50, p99, p99.9, max) ms, one record at a time with acks=all (latency_clients.py)
-    clients: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+    clients: dict[str, tuple[float, float, float, float, float]] = field(default_factory=dict)  # ..., samples
 
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:
@@ -438,14 +438,15 @@ def java_tools(bootstrap: str, quick: bool) -> JavaResult:
     return out
 
 
-def client_latencies(bootstrap: str, samples: int) -> dict[str, tuple[float, float, float, float]]:
+def client_latencies(bootstrap: str, samples: int) -> dict[str, tuple[float, float, float, float, float]]:
     import latency_clients
 
     out = {}
     for i, (name, measure) in enumerate(latency_clients.CLIENTS.items()):
         topic = f"latency-client-{i}"
         create_topic(bootstrap, topic, 1)
-        out[name] = latency_clients.percentiles(measure(bootstrap, topic, samples))
+        delays = measure(bootstrap, topic, samples)
+        out[name] = (*latency_clients.percentiles(delays), float(len(delays)))
     return out
 
 
@@ -557,6 +558,7 @@ def main() -> int:
     for name in first:
         for index, label in enumerate(("p50", "p99", "p99.9", "max")):
             row(f"  {name} {label}"[:38], [r.clients[name][index] for r in rs], ".2f", higher_is_better=False)
+        print(f"{'  ' + name + ' samples':38}" + "".join(f"{r.clients[name][4]:>12,.0f}" for r in rs))
     print("memory")
     row("  RSS after load MB", [r.rss_after_load for r in rs], ".1f", higher_is_better=False)
     row("  RSS with 1,000 partitions MB", [r.rss_1000_partitions for r in rs], ".1f", higher_is_better=False)
