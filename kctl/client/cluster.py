@@ -77,6 +77,10 @@ class Deadline:
         return time.monotonic() >= self.at
 
 
+#: Connection channels to one broker: requests in order on MAIN, a consumer's long polls on FETCH.
+MAIN, FETCH = "main", "fetch"
+
+
 class Cluster:
     def __init__(
         self,
@@ -103,8 +107,11 @@ class Cluster:
         self.brokers: dict[int, BrokerInfo] = {}
         self.topics: dict[str, TopicInfo] = {}
         self.metadata_at = 0.0
-        self._connections: dict[int, BrokerConnection] = {}
-        self._connecting: dict[int, asyncio.Task[BrokerConnection]] = {}
+        # Per (node, channel): fetches have a channel of their own, because Apache Kafka reads a
+        # connection's next request only after answering the one before, and a fetch parked for
+        # fetch.max.wait.ms would hold up a produce or a commit queued behind it.
+        self._connections: dict[tuple[int, str], BrokerConnection] = {}
+        self._connecting: dict[tuple[int, str], asyncio.Task[BrokerConnection]] = {}
         self._backoff: dict[int, tuple[float, float]] = {}  # node -> (next attempt at, current backoff)
         self._bootstrap_connection: BrokerConnection | None = None
         self._coordinators: dict[str, int] = {}
@@ -134,24 +141,26 @@ class Cluster:
         await self.close()
 
     # ---- connections ---------------------------------------------------------------------------
-    async def connection(self, node_id: int) -> BrokerConnection:
-        """The open connection to a broker, opened (with backoff after failures) when needed."""
-        existing = self._connections.get(node_id)
+    async def connection(self, node_id: int, channel: str = MAIN) -> BrokerConnection:
+        """The open connection to a broker for this channel (MAIN, or FETCH for a consumer's
+        long polls), opened (with backoff after failures) when needed."""
+        key = (node_id, channel)
+        existing = self._connections.get(key)
         if existing is not None and not existing.closed:
             return existing
-        task = self._connecting.get(node_id)
+        task = self._connecting.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._connect(node_id))
-            self._connecting[node_id] = task
-            task.add_done_callback(functools.partial(self._connected, node_id))
+            task = asyncio.ensure_future(self._connect(node_id, channel))
+            self._connecting[key] = task
+            task.add_done_callback(functools.partial(self._connected, key))
         return await asyncio.shield(task)
 
-    def _connected(self, node_id: int, task: asyncio.Task[BrokerConnection]) -> None:
-        self._connecting.pop(node_id, None)
+    def _connected(self, key: tuple[int, str], task: asyncio.Task[BrokerConnection]) -> None:
+        self._connecting.pop(key, None)
         if not task.cancelled():
             task.exception()  # the waiters see it; a failure nobody waited for is not an error
 
-    async def _connect(self, node_id: int) -> BrokerConnection:
+    async def _connect(self, node_id: int, channel: str) -> BrokerConnection:
         broker = self.brokers.get(node_id)
         if broker is None:
             await self.refresh_metadata([])
@@ -169,13 +178,14 @@ class Cluster:
             self._backoff[node_id] = (time.monotonic() + backoff * random.uniform(0.8, 1.2), backoff)
             raise
         self._backoff.pop(node_id, None)
-        connection.on_close = self._forget
-        self._connections[node_id] = connection
+        key = (node_id, channel)
+        connection.on_close = functools.partial(self._forget, key)
+        self._connections[key] = connection
         return connection
 
-    def _forget(self, connection: BrokerConnection) -> None:
-        if self._connections.get(connection.node_id) is connection:
-            del self._connections[connection.node_id]
+    def _forget(self, key: tuple[int, str], connection: BrokerConnection) -> None:
+        if self._connections.get(key) is connection:
+            del self._connections[key]
 
     async def any_connection(self) -> BrokerConnection:
         """A connection to some broker: an open one if there is one, else the bootstrap servers in turn."""
@@ -210,8 +220,8 @@ class Cluster:
         return total
 
     async def send(self, node_id: int, request: Any, *, version: int | None = None,
-                   timeout: float | None = None) -> Any:
-        connection = await self.connection(node_id)
+                   timeout: float | None = None, channel: str = MAIN) -> Any:
+        connection = await self.connection(node_id, channel)
         return await connection.request(request, version=version, timeout=timeout)
 
     async def send_any(self, request: Any, *, timeout: float | None = None) -> Any:
@@ -260,7 +270,7 @@ class Cluster:
                 t.error_code,
             )
         self.metadata_at = time.monotonic()
-        for node_id, connection in list(self._connections.items()):
+        for (node_id, _), connection in list(self._connections.items()):
             if node_id not in self.brokers:
                 connection.close()
 

@@ -30,7 +30,7 @@ from kctl.protocol.records import batch_payload, decode_record_fields, iter_batc
 
 from .admin import Admin
 from .assignors import Assignor, assignor
-from .cluster import COORDINATOR_MOVED, STALE_METADATA, Cluster
+from .cluster import COORDINATOR_MOVED, FETCH, STALE_METADATA, Cluster
 from .errors import KafkaError
 from .group import GroupMember
 from .types import EARLIEST, LATEST, ConsumerRecord, OffsetAndMetadata, RecordOrigin, TopicPartition
@@ -435,7 +435,7 @@ class Consumer:
         failed = False
         try:
             timeout = self.fetch_max_wait_ms / 1000 + self.cluster.config.request_timeout_s
-            response = await self.cluster.send(node, request, timeout=timeout)
+            response = await self.cluster.send(node, request, timeout=timeout, channel=FETCH)
             if response.error_code:
                 raise KafkaError.from_code(response.error_code, f"fetch from broker {node}")
         except KafkaError as exc:

@@ -44,16 +44,28 @@ async def add_record_age(cluster: Cluster, rows: list[dict[str, Any]]) -> None:
     """
     from kctl.protocol.records import decode_batch, iter_batch_headers
 
+    # One pass over the rows, grouping them by the record they wait at: many groups, few records.
+    behind: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
     for r in rows:
-        r["lag_seconds"] = 0.0 if r["lag"] == 0 else None
-    behind = [r for r in rows if r["lag"] > 0 and r["committed_offset"] is not None and r["committed_offset"] >= 0]
+        if r["lag"] == 0:
+            r["lag_seconds"] = 0.0
+            continue
+        r["lag_seconds"] = None
+        committed = r["committed_offset"]
+        if committed is not None and committed >= 0:
+            key = (r["topic"], r["partition"], committed)
+            same = behind.get(key)
+            if same is None:
+                behind[key] = [r]
+            else:
+                same.append(r)
     if not behind:
         return
     waiting: dict[TopicPartition, list[int]] = {}
-    for r in behind:
-        waiting.setdefault(TopicPartition(r["topic"], r["partition"]), []).append(r["committed_offset"])
-    for tp, offsets in waiting.items():
-        waiting[tp] = sorted(set(offsets), reverse=True)  # lowest last: pop() takes it
+    for topic, partition, committed in behind:
+        waiting.setdefault(TopicPartition(topic, partition), []).append(committed)
+    for offsets in waiting.values():
+        offsets.sort(reverse=True)  # lowest last: pop() takes it
     found: dict[tuple[TopicPartition, int], int] = {}  # (partition, offset) -> record timestamp
 
     async def one_round(node: int, tps: list[TopicPartition]) -> None:
@@ -84,10 +96,12 @@ async def add_record_age(cluster: Cluster, rows: list[dict[str, Any]]) -> None:
     while any(waiting[tp] for tp in led):
         await asyncio.gather(*(one_round(node, tps) for node, tps in by_leader.items()))
     now = now_ms()
-    for r in behind:
-        stamp = found.get((TopicPartition(r["topic"], r["partition"]), r["committed_offset"]))
+    for (topic, partition, committed), same in behind.items():
+        stamp = found.get((TopicPartition(topic, partition), committed))
         if stamp is not None:
-            r["lag_seconds"] = max(now - stamp, 0) / 1000
+            seconds = max(now - stamp, 0) / 1000
+            for r in same:
+                r["lag_seconds"] = seconds
 
 
 def _timestamp_fetch(asked: Mapping[TopicPartition, int]) -> Any:

@@ -247,3 +247,35 @@ def test_scram_context_against_the_sasl_node(kafka_sasl: KafkaCluster, tmp_path:
     assert denied.returncode == 5, denied.stderr
 
 
+
+
+def test_a_parked_fetch_holds_up_nothing_else_on_apache_kafka(kafka_one: KafkaCluster) -> None:
+    """Apache Kafka reads a connection's next request only after answering the one before: a
+    consumer's long poll on a shared connection would hold up a produce for fetch.max.wait.ms."""
+    from kctl.client import Cluster, TopicPartition
+    from kctl.client.consumer import Consumer
+    from kctl.client.producer import Producer
+
+    topic = unique("parked")
+    run_tool("topics", "--bootstrap-server", kafka_one.bootstrap, "--create", "--topic", topic, "--partitions", "1")
+
+    async def run() -> list[float]:
+        async with Cluster(kafka_one.bootstrap) as cluster, Producer(cluster, linger_ms=0) as producer:
+            await producer.send_and_wait(topic, b"first", partition=0)
+            consumer = Consumer(cluster, fetch_max_wait_ms=3000)
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            async with consumer:
+                await consumer.seek_to_end(tp)
+                took = []
+                for i in range(5):
+                    await asyncio.sleep(0.2)  # the consumer's fetch is parked at the end by now
+                    started = time.monotonic()
+                    await producer.send_and_wait(topic, b"v%d" % i, partition=0)
+                    took.append(time.monotonic() - started)
+                    got = await consumer.getmany(timeout_ms=3000)
+                    assert [r.value for r in got.get(tp, [])] == [b"v%d" % i]
+                return took
+
+    took = asyncio.run(run())
+    assert max(took) < 1.0, f"produce waited behind a parked fetch: {took}"
