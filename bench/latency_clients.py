@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 Delays = list[float]  # milliseconds, one per record
 
@@ -56,6 +56,26 @@ def _collect(poll: Callable[[], list[bytes]], samples: int, send: Callable[[], N
         reader.join(10)
     if len(delays) < sent:
         raise RuntimeError(f"received {len(delays)} of {sent} records")
+    return delays
+
+
+async def _collect_async(poll: Callable[[], Awaitable[list[bytes]]], samples: int,
+                         send: Callable[[], Awaitable[None]]) -> Delays:
+    """The asyncio clients' form of `_collect`: a reader task polls while records go one at a time."""
+    delays: Delays = []
+    sent, sending = 0, True
+
+    async def read() -> None:
+        while sending or len(delays) < sent:
+            delays.extend(_delay(v) for v in await poll())
+
+    reader = asyncio.create_task(read())
+    budget_ends = time.monotonic() + BUDGET_S
+    while sent < samples and time.monotonic() < budget_ends:
+        await send()
+        sent += 1
+    sending = False
+    await asyncio.wait_for(reader, 30)
     return delays
 
 
@@ -122,31 +142,22 @@ def aiokafka(bootstrap: str, topic: str, samples: int) -> Delays:
         await producer.start()
         await consumer.start()
         tp = TopicPartition(topic, 0)
-        delays: Delays = []
         try:
             await producer.send_and_wait(topic, b"0", partition=0)
             consumer.assign([tp])
             await consumer.seek_to_end(tp)
             await consumer.position(tp)
 
-            sent, sending = 0, True
+            async def poll() -> list[bytes]:
+                return [r.value for rs in (await consumer.getmany(timeout_ms=50)).values() for r in rs]
 
-            async def read() -> None:
-                while sending or len(delays) < sent:
-                    for records in (await consumer.getmany(timeout_ms=50)).values():
-                        delays.extend(_delay(r.value) for r in records)
-
-            reader = asyncio.create_task(read())
-            budget_ends = time.monotonic() + BUDGET_S
-            while sent < samples and time.monotonic() < budget_ends:
+            async def send() -> None:
                 await producer.send_and_wait(topic, _stamp(), partition=0)
-                sent += 1
-            sending = False
-            await asyncio.wait_for(reader, 30)
+
+            return await _collect_async(poll, samples, send)
         finally:
             await consumer.stop()
             await producer.stop()
-        return delays
 
     return asyncio.run(run())
 
@@ -161,7 +172,6 @@ def kctl_client(bootstrap: str, topic: str, samples: int) -> Delays:
     from kctl.client.producer import Producer
 
     async def run() -> Delays:
-        delays: Delays = []
         async with Cluster(bootstrap) as cluster, Producer(cluster, linger_ms=0) as producer:
             await producer.send_and_wait(topic, b"0", partition=0)
             consumer = Consumer(cluster, fetch_max_wait_ms=100)
@@ -170,21 +180,13 @@ def kctl_client(bootstrap: str, topic: str, samples: int) -> Delays:
             async with consumer:
                 await consumer.seek_to_end(tp)
 
-                sent, sending = 0, True
+                async def poll() -> list[bytes]:
+                    return [r.value or b"0" for rs in (await consumer.getmany(timeout_ms=50)).values() for r in rs]
 
-                async def read() -> None:
-                    while sending or len(delays) < sent:
-                        for records in (await consumer.getmany(timeout_ms=50)).values():
-                            delays.extend(_delay(r.value or b"0") for r in records)
-
-                reader = asyncio.create_task(read())
-                budget_ends = time.monotonic() + BUDGET_S
-                while sent < samples and time.monotonic() < budget_ends:
+                async def send() -> None:
                     await producer.send_and_wait(topic, _stamp(), partition=0)
-                    sent += 1
-                sending = False
-                await asyncio.wait_for(reader, 30)
-        return delays
+
+                return await _collect_async(poll, samples, send)
 
     return asyncio.run(run())
 
