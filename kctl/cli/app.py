@@ -50,6 +50,8 @@ _CLICK_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "bool": 
 
 
 def _click_type_name(param: Any) -> str:
+    if not hasattr(param, "bare_type"):  # typer before 0.29: click's own types name themselves
+        return str(param.type.name).upper()
     bare = str(param.bare_type())
     element = bare[5:-1] if bare.startswith("list[") else bare
     return _CLICK_TYPE_NAMES.get(element, element.upper())
