@@ -143,7 +143,7 @@ def fetch(
     # Parked in the same step as the read that found too little: an append that lands before
     # the wait's first await still wakes it.
     waiter = FetchWait(broker, request)
-    return _long_poll(broker, request, response, waiter)
+    return _long_poll(broker, request, waiter)
 
 
 def _read_fetch(broker: Broker, request: FetchRequest) -> tuple[FetchResponse, int, bool]:
@@ -224,8 +224,7 @@ class FetchWait:
             plog.listeners.discard(self.wake)
 
 
-async def _long_poll(broker: Broker, request: FetchRequest, response: FetchResponse,
-                     waiter: FetchWait) -> FetchResponse:
+async def _long_poll(broker: Broker, request: FetchRequest, waiter: FetchWait) -> FetchResponse:
     try:
         while True:
             if not await waiter.wait():
