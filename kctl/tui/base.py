@@ -14,6 +14,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
@@ -148,16 +149,22 @@ class ListScreen(KctlScreen):
 
     @work(exclusive=True, group="load")
     async def load(self) -> None:
-        status = self.query_one(StatusLine)
         try:
             data = await self.fetch()
         except Exception as exc:  # shown, not raised: the console stays usable while the cluster is away
-            status.update(f"[b red]{self.kctl.context_label}[/]: {one_line(exc)}")
+            self._show_loaded(None, f"[b red]{self.kctl.context_label}[/]: {one_line(exc)}")
             return
-        self.loaded = True
-        self.data = data
         first = self.panes[0]
-        status.update(f"{self.kctl.context_label} · {len(data.get(first.id, []))} {self.view_name}")
+        self._show_loaded(data, f"{self.kctl.context_label} · {len(data.get(first.id, []))} {self.view_name}")
+
+    def _show_loaded(self, data: dict[str, Rows] | None, status: str) -> None:
+        # A fetch can outlive its screen (popped, or the app closing while the cluster answers):
+        # its widgets are gone then, and there is nothing left to show the answer on.
+        with contextlib.suppress(NoMatches):
+            if data is not None:
+                self.loaded = True
+                self.data = data
+            self.query_one(StatusLine).update(status)
 
     def watch_data(self) -> None:
         # Cells are formatted once per fetch; typing in the filter only picks rows. Text cells,

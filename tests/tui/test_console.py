@@ -82,6 +82,21 @@ async def test_mouse_opens_rows_and_breadcrumbs_go_back(broker: BrokerProcess) -
         await wait_for(pilot, lambda: isinstance(app.screen, TopicsScreen), "back by breadcrumb")
 
 
+async def test_a_fetch_answering_after_its_view_closed_is_dropped(broker: BrokerProcess) -> None:
+    app = console(broker.bootstrap)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_rows(pilot, app, 3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TopicScreen), "the topic view")
+        topic_view = app.screen
+        assert isinstance(topic_view, TopicScreen)
+        answer = await topic_view.fetch()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, TopicsScreen) and not topic_view.children, "closed")
+        topic_view._show_loaded(answer, "late")  # the worker's last step, once its widgets are gone
+        assert app.return_code is None and isinstance(app.screen, TopicsScreen)
+
+
 async def test_an_unreachable_cluster_shows_its_status_instead_of_freezing() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
