@@ -48,6 +48,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from kctl.protocol import _wire as w
+
+_new = object.__new__
 '''
 
 
@@ -408,10 +410,14 @@ class DecodeBody:
                 self.value(run[0], names[run[0].name], indent)
         if self.flexible:
             self.tags(tagged, names, indent)
-        args = []
+        # Built without calling __init__ (a Python frame per object): on large responses, such
+        # as OffsetFetch for hundreds of groups, that call is a good part of the decode time.
+        built = self.fresh("x")
+        self.out.add(indent, f"{built}: {struct.name} = _new({struct.name})")
         for f in struct.fields:
-            args.append(names[f.name] if f.name in names else default_literal(f))
-        return f"{struct.name}({', '.join(args)})"
+            value = names[f.name] if f.name in names else default_literal(f)
+            self.out.add(indent, f"{built}.{attr(f.name)} = {value}")
+        return built
 
     def tags(self, tagged: list[Field], names: dict[str, str], indent: int) -> None:
         out = self.out
@@ -504,9 +510,9 @@ class DecodeBody:
             built = self.struct(kind, indent)
             out.add(indent, f"{target} = {built}")
             return
-        self.primitive(kind, target, nullable, indent)
+        self.primitive(kind, target, nullable, indent, declared)
 
-    def primitive(self, kind: Primitive, target: str, nullable: bool, indent: int) -> None:
+    def primitive(self, kind: Primitive, target: str, nullable: bool, indent: int, declared: bool = False) -> None:
         name = kind.name
         out = self.out
         flex = "compact_" if self.flexible else ""
@@ -516,8 +522,24 @@ class DecodeBody:
             out.add(indent, f"o += {FIXED_WIDTH[name]}")
         elif name == "uuid":
             out.add(indent, f"{target}, o = w.read_uuid(b, o)")
+        elif name == "string" and self.flexible:
+            # Nearly every compact string is shorter than 127 bytes (a one-byte length): read those
+            # inline, and leave nulls, long strings and errors to the library function. A bad
+            # UTF-8 sequence raises ValueError, which decode_request/decode_response report.
+            length, end = self.fresh("sn"), self.fresh("se")
+            if nullable and not declared:
+                out.add(indent, f"{target}: str | None")
+            out.add(indent, f"{length} = b[o]")
+            out.add(indent, f"if 0 < {length} < 128:")
+            out.add(indent + 1, f"{end} = o + {length}")
+            out.add(indent + 1, f"if {end} > len(b):")
+            out.add(indent + 2, 'raise w.truncated("string")')
+            out.add(indent + 1, f"{target} = b[o + 1:{end}].decode()")
+            out.add(indent + 1, f"o = {end}")
+            out.add(indent, "else:")
+            out.add(indent + 1, f"{target}, o = w.read_compact_{'nullable_' if nullable else ''}string(b, o)")
         elif name == "string":
-            out.add(indent, f"{target}, o = w.read_{flex}{'nullable_' if nullable else ''}string(b, o)")
+            out.add(indent, f"{target}, o = w.read_{'nullable_' if nullable else ''}string(b, o)")
         else:
             nullable = nullable or name == "records"
             out.add(indent, f"{target}, o = w.read_{flex}{'nullable_' if nullable else ''}bytes(b, o)")

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_b = w.Struct('>b').pack
@@ -104,45 +106,73 @@ def _decode_AlterUserScramCredentialsRequest_v0(b: bytes, o: int) -> tuple[Alter
     else:
         l3: list[ScramCredentialDeletion] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_mechanism, = _U_b(b, o)
             o += 1
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(ScramCredentialDeletion(d4_name, d4_mechanism))
+            x7: ScramCredentialDeletion = _new(ScramCredentialDeletion)
+            x7.name = d4_name
+            x7.mechanism = d4_mechanism
+            l3.append(x7)
         d1_deletions = l3
     d1_upsertions: list[ScramCredentialUpsertion]
-    n5 = b[o] - 1
-    if n5 < 127:
+    n8 = b[o] - 1
+    if n8 < 127:
         o += 1
     else:
-        n5, o = w.read_uvarint(b, o)
-        n5 -= 1
-    if n5 < 0:
+        n8, o = w.read_uvarint(b, o)
+        n8 -= 1
+    if n8 < 0:
         raise w.invalid("null array in non-nullable field upsertions")
-    elif n5 > len(b) - o:
+    elif n8 > len(b) - o:
         raise w.truncated("array upsertions")
     else:
-        l6: list[ScramCredentialUpsertion] = []
-        for _ in range(n5):
-            d7_name, o = w.read_compact_string(b, o)
-            d7_mechanism, d7_iterations, = _U_bi(b, o)
+        l9: list[ScramCredentialUpsertion] = []
+        for _ in range(n8):
+            sn11 = b[o]
+            if 0 < sn11 < 128:
+                se12 = o + sn11
+                if se12 > len(b):
+                    raise w.truncated("string")
+                d10_name = b[o + 1:se12].decode()
+                o = se12
+            else:
+                d10_name, o = w.read_compact_string(b, o)
+            d10_mechanism, d10_iterations, = _U_bi(b, o)
             o += 5
-            d7_salt, o = w.read_compact_bytes(b, o)
-            d7_salted_password, o = w.read_compact_bytes(b, o)
+            d10_salt, o = w.read_compact_bytes(b, o)
+            d10_salted_password, o = w.read_compact_bytes(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l6.append(ScramCredentialUpsertion(d7_name, d7_mechanism, d7_iterations, d7_salt, d7_salted_password))
-        d1_upsertions = l6
+            x13: ScramCredentialUpsertion = _new(ScramCredentialUpsertion)
+            x13.name = d10_name
+            x13.mechanism = d10_mechanism
+            x13.iterations = d10_iterations
+            x13.salt = d10_salt
+            x13.salted_password = d10_salted_password
+            l9.append(x13)
+        d1_upsertions = l9
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return AlterUserScramCredentialsRequest(d1_deletions, d1_upsertions), o
+    x14: AlterUserScramCredentialsRequest = _new(AlterUserScramCredentialsRequest)
+    x14.deletions = d1_deletions
+    x14.upsertions = d1_upsertions
+    return x14, o
 
 
 def _encode_AlterUserScramCredentialsResponse_v0(m: AlterUserScramCredentialsResponse, buf: bytearray) -> None:
@@ -175,21 +205,45 @@ def _decode_AlterUserScramCredentialsResponse_v0(b: bytes, o: int) -> tuple[Alte
     else:
         l3: list[AlterUserScramCredentialsResult] = []
         for _ in range(n2):
-            d4_user, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_user = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_user, o = w.read_compact_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_error_message, o = w.read_compact_nullable_string(b, o)
+            d4_error_message: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_error_message = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_error_message, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(AlterUserScramCredentialsResult(d4_user, d4_error_code, d4_error_message))
+            x9: AlterUserScramCredentialsResult = _new(AlterUserScramCredentialsResult)
+            x9.user = d4_user
+            x9.error_code = d4_error_code
+            x9.error_message = d4_error_message
+            l3.append(x9)
         d1_results = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return AlterUserScramCredentialsResponse(d1_throttle_time_ms, d1_results), o
+    x10: AlterUserScramCredentialsResponse = _new(AlterUserScramCredentialsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.results = d1_results
+    return x10, o
 
 
 API_KEY = 51

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_o = w.Struct('>?').pack
@@ -88,7 +90,10 @@ def _encode_ApiVersionsRequest_v0_2(m: ApiVersionsRequest, buf: bytearray) -> No
 
 def _decode_ApiVersionsRequest_v0_2(b: bytes, o: int) -> tuple[ApiVersionsRequest, int]:
     n: int
-    return ApiVersionsRequest('', ''), o
+    x2: ApiVersionsRequest = _new(ApiVersionsRequest)
+    x2.client_software_name = ''
+    x2.client_software_version = ''
+    return x2, o
 
 
 def _encode_ApiVersionsRequest_v3_4(m: ApiVersionsRequest, buf: bytearray) -> None:
@@ -99,13 +104,32 @@ def _encode_ApiVersionsRequest_v3_4(m: ApiVersionsRequest, buf: bytearray) -> No
 
 def _decode_ApiVersionsRequest_v3_4(b: bytes, o: int) -> tuple[ApiVersionsRequest, int]:
     n: int
-    d1_client_software_name, o = w.read_compact_string(b, o)
-    d1_client_software_version, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_client_software_name = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_client_software_name, o = w.read_compact_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_client_software_version = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_client_software_version, o = w.read_compact_string(b, o)
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return ApiVersionsRequest(d1_client_software_name, d1_client_software_version), o
+    x6: ApiVersionsRequest = _new(ApiVersionsRequest)
+    x6.client_software_name = d1_client_software_name
+    x6.client_software_version = d1_client_software_version
+    return x6, o
 
 
 def _encode_ApiVersionsResponse_v0(m: ApiVersionsResponse, buf: bytearray) -> None:
@@ -132,9 +156,21 @@ def _decode_ApiVersionsResponse_v0(b: bytes, o: int) -> tuple[ApiVersionsRespons
         for _ in range(n2):
             d4_api_key, d4_min_version, d4_max_version, = _U_hhh(b, o)
             o += 6
-            l3.append(ApiVersion(d4_api_key, d4_min_version, d4_max_version))
+            x5: ApiVersion = _new(ApiVersion)
+            x5.api_key = d4_api_key
+            x5.min_version = d4_min_version
+            x5.max_version = d4_max_version
+            l3.append(x5)
         d1_api_keys = l3
-    return ApiVersionsResponse(d1_error_code, d1_api_keys, 0, [], -1, [], False), o
+    x6: ApiVersionsResponse = _new(ApiVersionsResponse)
+    x6.error_code = d1_error_code
+    x6.api_keys = d1_api_keys
+    x6.throttle_time_ms = 0
+    x6.supported_features = []
+    x6.finalized_features_epoch = -1
+    x6.finalized_features = []
+    x6.zk_migration_ready = False
+    return x6, o
 
 
 def _encode_ApiVersionsResponse_v1_2(m: ApiVersionsResponse, buf: bytearray) -> None:
@@ -162,11 +198,23 @@ def _decode_ApiVersionsResponse_v1_2(b: bytes, o: int) -> tuple[ApiVersionsRespo
         for _ in range(n2):
             d4_api_key, d4_min_version, d4_max_version, = _U_hhh(b, o)
             o += 6
-            l3.append(ApiVersion(d4_api_key, d4_min_version, d4_max_version))
+            x5: ApiVersion = _new(ApiVersion)
+            x5.api_key = d4_api_key
+            x5.min_version = d4_min_version
+            x5.max_version = d4_max_version
+            l3.append(x5)
         d1_api_keys = l3
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
-    return ApiVersionsResponse(d1_error_code, d1_api_keys, d1_throttle_time_ms, [], -1, [], False), o
+    x6: ApiVersionsResponse = _new(ApiVersionsResponse)
+    x6.error_code = d1_error_code
+    x6.api_keys = d1_api_keys
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.supported_features = []
+    x6.finalized_features_epoch = -1
+    x6.finalized_features = []
+    x6.zk_migration_ready = False
+    return x6, o
 
 
 def _encode_ApiVersionsResponse_v3_4(m: ApiVersionsResponse, buf: bytearray) -> None:
@@ -233,7 +281,11 @@ def _decode_ApiVersionsResponse_v3_4(b: bytes, o: int) -> tuple[ApiVersionsRespo
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(ApiVersion(d4_api_key, d4_min_version, d4_max_version))
+            x5: ApiVersion = _new(ApiVersion)
+            x5.api_key = d4_api_key
+            x5.min_version = d4_min_version
+            x5.max_version = d4_max_version
+            l3.append(x5)
         d1_api_keys = l3
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
@@ -241,67 +293,99 @@ def _decode_ApiVersionsResponse_v3_4(b: bytes, o: int) -> tuple[ApiVersionsRespo
     d1_finalized_features_epoch: int = -1
     d1_finalized_features: list[FinalizedFeatureKey] = []
     d1_zk_migration_ready: bool = False
-    tc5, o = w.read_uvarint(b, o)
-    for _ in range(tc5):
+    tc6, o = w.read_uvarint(b, o)
+    for _ in range(tc6):
         tag, o = w.read_uvarint(b, o)
         n, o = w.read_uvarint(b, o)
-        te6 = o + n
-        if te6 > len(b):
+        te7 = o + n
+        if te7 > len(b):
             raise w.truncated("tagged field")
         if tag == 0:
-            n7 = b[o] - 1
-            if n7 < 127:
+            n8 = b[o] - 1
+            if n8 < 127:
                 o += 1
             else:
-                n7, o = w.read_uvarint(b, o)
-                n7 -= 1
-            if n7 < 0:
+                n8, o = w.read_uvarint(b, o)
+                n8 -= 1
+            if n8 < 0:
                 raise w.invalid("null array in non-nullable field supported_features")
-            elif n7 > len(b) - o:
+            elif n8 > len(b) - o:
                 raise w.truncated("array supported_features")
             else:
-                l8: list[SupportedFeatureKey] = []
-                for _ in range(n7):
-                    d9_name, o = w.read_compact_string(b, o)
-                    d9_min_version, d9_max_version, = _U_hh(b, o)
+                l9: list[SupportedFeatureKey] = []
+                for _ in range(n8):
+                    sn11 = b[o]
+                    if 0 < sn11 < 128:
+                        se12 = o + sn11
+                        if se12 > len(b):
+                            raise w.truncated("string")
+                        d10_name = b[o + 1:se12].decode()
+                        o = se12
+                    else:
+                        d10_name, o = w.read_compact_string(b, o)
+                    d10_min_version, d10_max_version, = _U_hh(b, o)
                     o += 4
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l8.append(SupportedFeatureKey(d9_name, d9_min_version, d9_max_version))
-                d1_supported_features = l8
+                    x13: SupportedFeatureKey = _new(SupportedFeatureKey)
+                    x13.name = d10_name
+                    x13.min_version = d10_min_version
+                    x13.max_version = d10_max_version
+                    l9.append(x13)
+                d1_supported_features = l9
         elif tag == 1:
             d1_finalized_features_epoch, = _U_q(b, o)
             o += 8
         elif tag == 2:
-            n10 = b[o] - 1
-            if n10 < 127:
+            n14 = b[o] - 1
+            if n14 < 127:
                 o += 1
             else:
-                n10, o = w.read_uvarint(b, o)
-                n10 -= 1
-            if n10 < 0:
+                n14, o = w.read_uvarint(b, o)
+                n14 -= 1
+            if n14 < 0:
                 raise w.invalid("null array in non-nullable field finalized_features")
-            elif n10 > len(b) - o:
+            elif n14 > len(b) - o:
                 raise w.truncated("array finalized_features")
             else:
-                l11: list[FinalizedFeatureKey] = []
-                for _ in range(n10):
-                    d12_name, o = w.read_compact_string(b, o)
-                    d12_max_version_level, d12_min_version_level, = _U_hh(b, o)
+                l15: list[FinalizedFeatureKey] = []
+                for _ in range(n14):
+                    sn17 = b[o]
+                    if 0 < sn17 < 128:
+                        se18 = o + sn17
+                        if se18 > len(b):
+                            raise w.truncated("string")
+                        d16_name = b[o + 1:se18].decode()
+                        o = se18
+                    else:
+                        d16_name, o = w.read_compact_string(b, o)
+                    d16_max_version_level, d16_min_version_level, = _U_hh(b, o)
                     o += 4
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l11.append(FinalizedFeatureKey(d12_name, d12_max_version_level, d12_min_version_level))
-                d1_finalized_features = l11
+                    x19: FinalizedFeatureKey = _new(FinalizedFeatureKey)
+                    x19.name = d16_name
+                    x19.max_version_level = d16_max_version_level
+                    x19.min_version_level = d16_min_version_level
+                    l15.append(x19)
+                d1_finalized_features = l15
         elif tag == 3:
             d1_zk_migration_ready, = _U_o(b, o)
             o += 1
-        o = te6
-    return ApiVersionsResponse(d1_error_code, d1_api_keys, d1_throttle_time_ms, d1_supported_features, d1_finalized_features_epoch, d1_finalized_features, d1_zk_migration_ready), o
+        o = te7
+    x20: ApiVersionsResponse = _new(ApiVersionsResponse)
+    x20.error_code = d1_error_code
+    x20.api_keys = d1_api_keys
+    x20.throttle_time_ms = d1_throttle_time_ms
+    x20.supported_features = d1_supported_features
+    x20.finalized_features_epoch = d1_finalized_features_epoch
+    x20.finalized_features = d1_finalized_features
+    x20.zk_migration_ready = d1_zk_migration_ready
+    return x20, o
 
 
 API_KEY = 18

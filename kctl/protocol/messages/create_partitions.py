@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_h = w.Struct('>h').pack
@@ -116,13 +118,23 @@ def _decode_CreatePartitionsRequest_v0_1(b: bytes, o: int) -> tuple[CreatePartit
                         raise w.truncated("array broker_ids")
                     else:
                         d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
-                    l6.append(CreatePartitionsAssignment(d7_broker_ids))
+                    x9: CreatePartitionsAssignment = _new(CreatePartitionsAssignment)
+                    x9.broker_ids = d7_broker_ids
+                    l6.append(x9)
                 d4_assignments = l6
-            l3.append(CreatePartitionsTopic(d4_name, d4_count, d4_assignments))
+            x10: CreatePartitionsTopic = _new(CreatePartitionsTopic)
+            x10.name = d4_name
+            x10.count = d4_count
+            x10.assignments = d4_assignments
+            l3.append(x10)
         d1_topics = l3
     d1_timeout_ms, d1_validate_only, = _U_io(b, o)
     o += 5
-    return CreatePartitionsRequest(d1_topics, d1_timeout_ms, d1_validate_only), o
+    x11: CreatePartitionsRequest = _new(CreatePartitionsRequest)
+    x11.topics = d1_topics
+    x11.timeout_ms = d1_timeout_ms
+    x11.validate_only = d1_validate_only
+    return x11, o
 
 
 def _encode_CreatePartitionsRequest_v2_3(m: CreatePartitionsRequest, buf: bytearray) -> None:
@@ -162,47 +174,61 @@ def _decode_CreatePartitionsRequest_v2_3(b: bytes, o: int) -> tuple[CreatePartit
     else:
         l3: list[CreatePartitionsTopic] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_count, = _U_i(b, o)
             o += 4
             d4_assignments: list[CreatePartitionsAssignment] | None
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 d4_assignments = None
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array assignments")
             else:
-                l6: list[CreatePartitionsAssignment] = []
-                for _ in range(n5):
-                    d7_broker_ids: list[int]
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                l8: list[CreatePartitionsAssignment] = []
+                for _ in range(n7):
+                    d9_broker_ids: list[int]
+                    n10 = b[o] - 1
+                    if n10 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
+                        n10, o = w.read_uvarint(b, o)
+                        n10 -= 1
+                    if n10 < 0:
                         raise w.invalid("null array in non-nullable field broker_ids")
-                    elif n8 > len(b) - o:
+                    elif n10 > len(b) - o:
                         raise w.truncated("array broker_ids")
                     else:
-                        d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
+                        d9_broker_ids, o = w.unpack_array('i', b, o, n10)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(CreatePartitionsAssignment(d7_broker_ids))
-                d4_assignments = l6
+                    x11: CreatePartitionsAssignment = _new(CreatePartitionsAssignment)
+                    x11.broker_ids = d9_broker_ids
+                    l8.append(x11)
+                d4_assignments = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(CreatePartitionsTopic(d4_name, d4_count, d4_assignments))
+            x12: CreatePartitionsTopic = _new(CreatePartitionsTopic)
+            x12.name = d4_name
+            x12.count = d4_count
+            x12.assignments = d4_assignments
+            l3.append(x12)
         d1_topics = l3
     d1_timeout_ms, d1_validate_only, = _U_io(b, o)
     o += 5
@@ -210,7 +236,11 @@ def _decode_CreatePartitionsRequest_v2_3(b: bytes, o: int) -> tuple[CreatePartit
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return CreatePartitionsRequest(d1_topics, d1_timeout_ms, d1_validate_only), o
+    x13: CreatePartitionsRequest = _new(CreatePartitionsRequest)
+    x13.topics = d1_topics
+    x13.timeout_ms = d1_timeout_ms
+    x13.validate_only = d1_validate_only
+    return x13, o
 
 
 def _encode_CreatePartitionsResponse_v0_1(m: CreatePartitionsResponse, buf: bytearray) -> None:
@@ -241,9 +271,16 @@ def _decode_CreatePartitionsResponse_v0_1(b: bytes, o: int) -> tuple[CreateParti
             d4_error_code, = _U_h(b, o)
             o += 2
             d4_error_message, o = w.read_nullable_string(b, o)
-            l3.append(CreatePartitionsTopicResult(d4_name, d4_error_code, d4_error_message))
+            x5: CreatePartitionsTopicResult = _new(CreatePartitionsTopicResult)
+            x5.name = d4_name
+            x5.error_code = d4_error_code
+            x5.error_message = d4_error_message
+            l3.append(x5)
         d1_results = l3
-    return CreatePartitionsResponse(d1_throttle_time_ms, d1_results), o
+    x6: CreatePartitionsResponse = _new(CreatePartitionsResponse)
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.results = d1_results
+    return x6, o
 
 
 def _encode_CreatePartitionsResponse_v2_3(m: CreatePartitionsResponse, buf: bytearray) -> None:
@@ -276,21 +313,45 @@ def _decode_CreatePartitionsResponse_v2_3(b: bytes, o: int) -> tuple[CreateParti
     else:
         l3: list[CreatePartitionsTopicResult] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_error_message, o = w.read_compact_nullable_string(b, o)
+            d4_error_message: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_error_message = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_error_message, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(CreatePartitionsTopicResult(d4_name, d4_error_code, d4_error_message))
+            x9: CreatePartitionsTopicResult = _new(CreatePartitionsTopicResult)
+            x9.name = d4_name
+            x9.error_code = d4_error_code
+            x9.error_message = d4_error_message
+            l3.append(x9)
         d1_results = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return CreatePartitionsResponse(d1_throttle_time_ms, d1_results), o
+    x10: CreatePartitionsResponse = _new(CreatePartitionsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.results = d1_results
+    return x10, o
 
 
 API_KEY = 37

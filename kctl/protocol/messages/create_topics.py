@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_obo = w.Struct('>?b?').pack
@@ -156,27 +158,43 @@ def _decode_CreateTopicsRequest_v0(b: bytes, o: int) -> tuple[CreateTopicsReques
                         raise w.truncated("array broker_ids")
                     else:
                         d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
-                    l6.append(CreatableReplicaAssignment(d7_partition_index, d7_broker_ids))
+                    x9: CreatableReplicaAssignment = _new(CreatableReplicaAssignment)
+                    x9.partition_index = d7_partition_index
+                    x9.broker_ids = d7_broker_ids
+                    l6.append(x9)
                 d4_assignments = l6
             d4_configs: list[CreatableTopicConfig]
-            n9, = w.unpack_i32(b, o)
+            n10, = w.unpack_i32(b, o)
             o += 4
-            if n9 < 0:
+            if n10 < 0:
                 raise w.invalid("null array in non-nullable field configs")
-            elif n9 > len(b) - o:
+            elif n10 > len(b) - o:
                 raise w.truncated("array configs")
             else:
-                l10: list[CreatableTopicConfig] = []
-                for _ in range(n9):
-                    d11_name, o = w.read_string(b, o)
-                    d11_value, o = w.read_nullable_string(b, o)
-                    l10.append(CreatableTopicConfig(d11_name, d11_value))
-                d4_configs = l10
-            l3.append(CreatableTopic(d4_name, d4_num_partitions, d4_replication_factor, d4_assignments, d4_configs))
+                l11: list[CreatableTopicConfig] = []
+                for _ in range(n10):
+                    d12_name, o = w.read_string(b, o)
+                    d12_value, o = w.read_nullable_string(b, o)
+                    x13: CreatableTopicConfig = _new(CreatableTopicConfig)
+                    x13.name = d12_name
+                    x13.value = d12_value
+                    l11.append(x13)
+                d4_configs = l11
+            x14: CreatableTopic = _new(CreatableTopic)
+            x14.name = d4_name
+            x14.num_partitions = d4_num_partitions
+            x14.replication_factor = d4_replication_factor
+            x14.assignments = d4_assignments
+            x14.configs = d4_configs
+            l3.append(x14)
         d1_topics = l3
     d1_timeout_ms, = _U_i(b, o)
     o += 4
-    return CreateTopicsRequest(d1_topics, d1_timeout_ms, False), o
+    x15: CreateTopicsRequest = _new(CreateTopicsRequest)
+    x15.topics = d1_topics
+    x15.timeout_ms = d1_timeout_ms
+    x15.validate_only = False
+    return x15, o
 
 
 def _encode_CreateTopicsRequest_v1_4(m: CreateTopicsRequest, buf: bytearray) -> None:
@@ -236,27 +254,43 @@ def _decode_CreateTopicsRequest_v1_4(b: bytes, o: int) -> tuple[CreateTopicsRequ
                         raise w.truncated("array broker_ids")
                     else:
                         d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
-                    l6.append(CreatableReplicaAssignment(d7_partition_index, d7_broker_ids))
+                    x9: CreatableReplicaAssignment = _new(CreatableReplicaAssignment)
+                    x9.partition_index = d7_partition_index
+                    x9.broker_ids = d7_broker_ids
+                    l6.append(x9)
                 d4_assignments = l6
             d4_configs: list[CreatableTopicConfig]
-            n9, = w.unpack_i32(b, o)
+            n10, = w.unpack_i32(b, o)
             o += 4
-            if n9 < 0:
+            if n10 < 0:
                 raise w.invalid("null array in non-nullable field configs")
-            elif n9 > len(b) - o:
+            elif n10 > len(b) - o:
                 raise w.truncated("array configs")
             else:
-                l10: list[CreatableTopicConfig] = []
-                for _ in range(n9):
-                    d11_name, o = w.read_string(b, o)
-                    d11_value, o = w.read_nullable_string(b, o)
-                    l10.append(CreatableTopicConfig(d11_name, d11_value))
-                d4_configs = l10
-            l3.append(CreatableTopic(d4_name, d4_num_partitions, d4_replication_factor, d4_assignments, d4_configs))
+                l11: list[CreatableTopicConfig] = []
+                for _ in range(n10):
+                    d12_name, o = w.read_string(b, o)
+                    d12_value, o = w.read_nullable_string(b, o)
+                    x13: CreatableTopicConfig = _new(CreatableTopicConfig)
+                    x13.name = d12_name
+                    x13.value = d12_value
+                    l11.append(x13)
+                d4_configs = l11
+            x14: CreatableTopic = _new(CreatableTopic)
+            x14.name = d4_name
+            x14.num_partitions = d4_num_partitions
+            x14.replication_factor = d4_replication_factor
+            x14.assignments = d4_assignments
+            x14.configs = d4_configs
+            l3.append(x14)
         d1_topics = l3
     d1_timeout_ms, d1_validate_only, = _U_io(b, o)
     o += 5
-    return CreateTopicsRequest(d1_topics, d1_timeout_ms, d1_validate_only), o
+    x15: CreateTopicsRequest = _new(CreateTopicsRequest)
+    x15.topics = d1_topics
+    x15.timeout_ms = d1_timeout_ms
+    x15.validate_only = d1_validate_only
+    return x15, o
 
 
 def _encode_CreateTopicsRequest_v5_7(m: CreateTopicsRequest, buf: bytearray) -> None:
@@ -300,71 +334,108 @@ def _decode_CreateTopicsRequest_v5_7(b: bytes, o: int) -> tuple[CreateTopicsRequ
     else:
         l3: list[CreatableTopic] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_num_partitions, d4_replication_factor, = _U_ih(b, o)
             o += 6
             d4_assignments: list[CreatableReplicaAssignment]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field assignments")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array assignments")
             else:
-                l6: list[CreatableReplicaAssignment] = []
-                for _ in range(n5):
-                    d7_partition_index, = _U_i(b, o)
+                l8: list[CreatableReplicaAssignment] = []
+                for _ in range(n7):
+                    d9_partition_index, = _U_i(b, o)
                     o += 4
-                    d7_broker_ids: list[int]
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                    d9_broker_ids: list[int]
+                    n10 = b[o] - 1
+                    if n10 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
+                        n10, o = w.read_uvarint(b, o)
+                        n10 -= 1
+                    if n10 < 0:
                         raise w.invalid("null array in non-nullable field broker_ids")
-                    elif n8 > len(b) - o:
+                    elif n10 > len(b) - o:
                         raise w.truncated("array broker_ids")
                     else:
-                        d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
+                        d9_broker_ids, o = w.unpack_array('i', b, o, n10)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(CreatableReplicaAssignment(d7_partition_index, d7_broker_ids))
-                d4_assignments = l6
+                    x11: CreatableReplicaAssignment = _new(CreatableReplicaAssignment)
+                    x11.partition_index = d9_partition_index
+                    x11.broker_ids = d9_broker_ids
+                    l8.append(x11)
+                d4_assignments = l8
             d4_configs: list[CreatableTopicConfig]
-            n9 = b[o] - 1
-            if n9 < 127:
+            n12 = b[o] - 1
+            if n12 < 127:
                 o += 1
             else:
-                n9, o = w.read_uvarint(b, o)
-                n9 -= 1
-            if n9 < 0:
+                n12, o = w.read_uvarint(b, o)
+                n12 -= 1
+            if n12 < 0:
                 raise w.invalid("null array in non-nullable field configs")
-            elif n9 > len(b) - o:
+            elif n12 > len(b) - o:
                 raise w.truncated("array configs")
             else:
-                l10: list[CreatableTopicConfig] = []
-                for _ in range(n9):
-                    d11_name, o = w.read_compact_string(b, o)
-                    d11_value, o = w.read_compact_nullable_string(b, o)
+                l13: list[CreatableTopicConfig] = []
+                for _ in range(n12):
+                    sn15 = b[o]
+                    if 0 < sn15 < 128:
+                        se16 = o + sn15
+                        if se16 > len(b):
+                            raise w.truncated("string")
+                        d14_name = b[o + 1:se16].decode()
+                        o = se16
+                    else:
+                        d14_name, o = w.read_compact_string(b, o)
+                    d14_value: str | None
+                    sn17 = b[o]
+                    if 0 < sn17 < 128:
+                        se18 = o + sn17
+                        if se18 > len(b):
+                            raise w.truncated("string")
+                        d14_value = b[o + 1:se18].decode()
+                        o = se18
+                    else:
+                        d14_value, o = w.read_compact_nullable_string(b, o)
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l10.append(CreatableTopicConfig(d11_name, d11_value))
-                d4_configs = l10
+                    x19: CreatableTopicConfig = _new(CreatableTopicConfig)
+                    x19.name = d14_name
+                    x19.value = d14_value
+                    l13.append(x19)
+                d4_configs = l13
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(CreatableTopic(d4_name, d4_num_partitions, d4_replication_factor, d4_assignments, d4_configs))
+            x20: CreatableTopic = _new(CreatableTopic)
+            x20.name = d4_name
+            x20.num_partitions = d4_num_partitions
+            x20.replication_factor = d4_replication_factor
+            x20.assignments = d4_assignments
+            x20.configs = d4_configs
+            l3.append(x20)
         d1_topics = l3
     d1_timeout_ms, d1_validate_only, = _U_io(b, o)
     o += 5
@@ -372,7 +443,11 @@ def _decode_CreateTopicsRequest_v5_7(b: bytes, o: int) -> tuple[CreateTopicsRequ
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return CreateTopicsRequest(d1_topics, d1_timeout_ms, d1_validate_only), o
+    x21: CreateTopicsRequest = _new(CreateTopicsRequest)
+    x21.topics = d1_topics
+    x21.timeout_ms = d1_timeout_ms
+    x21.validate_only = d1_validate_only
+    return x21, o
 
 
 def _encode_CreateTopicsResponse_v0(m: CreateTopicsResponse, buf: bytearray) -> None:
@@ -398,9 +473,21 @@ def _decode_CreateTopicsResponse_v0(b: bytes, o: int) -> tuple[CreateTopicsRespo
             d4_name, o = w.read_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            l3.append(CreatableTopicResult(d4_name, w.ZERO_UUID, d4_error_code, '', 0, -1, -1, []))
+            x5: CreatableTopicResult = _new(CreatableTopicResult)
+            x5.name = d4_name
+            x5.topic_id = w.ZERO_UUID
+            x5.error_code = d4_error_code
+            x5.error_message = ''
+            x5.topic_config_error_code = 0
+            x5.num_partitions = -1
+            x5.replication_factor = -1
+            x5.configs = []
+            l3.append(x5)
         d1_topics = l3
-    return CreateTopicsResponse(0, d1_topics), o
+    x6: CreateTopicsResponse = _new(CreateTopicsResponse)
+    x6.throttle_time_ms = 0
+    x6.topics = d1_topics
+    return x6, o
 
 
 def _encode_CreateTopicsResponse_v1(m: CreateTopicsResponse, buf: bytearray) -> None:
@@ -428,9 +515,21 @@ def _decode_CreateTopicsResponse_v1(b: bytes, o: int) -> tuple[CreateTopicsRespo
             d4_error_code, = _U_h(b, o)
             o += 2
             d4_error_message, o = w.read_nullable_string(b, o)
-            l3.append(CreatableTopicResult(d4_name, w.ZERO_UUID, d4_error_code, d4_error_message, 0, -1, -1, []))
+            x5: CreatableTopicResult = _new(CreatableTopicResult)
+            x5.name = d4_name
+            x5.topic_id = w.ZERO_UUID
+            x5.error_code = d4_error_code
+            x5.error_message = d4_error_message
+            x5.topic_config_error_code = 0
+            x5.num_partitions = -1
+            x5.replication_factor = -1
+            x5.configs = []
+            l3.append(x5)
         d1_topics = l3
-    return CreateTopicsResponse(0, d1_topics), o
+    x6: CreateTopicsResponse = _new(CreateTopicsResponse)
+    x6.throttle_time_ms = 0
+    x6.topics = d1_topics
+    return x6, o
 
 
 def _encode_CreateTopicsResponse_v2_4(m: CreateTopicsResponse, buf: bytearray) -> None:
@@ -461,9 +560,21 @@ def _decode_CreateTopicsResponse_v2_4(b: bytes, o: int) -> tuple[CreateTopicsRes
             d4_error_code, = _U_h(b, o)
             o += 2
             d4_error_message, o = w.read_nullable_string(b, o)
-            l3.append(CreatableTopicResult(d4_name, w.ZERO_UUID, d4_error_code, d4_error_message, 0, -1, -1, []))
+            x5: CreatableTopicResult = _new(CreatableTopicResult)
+            x5.name = d4_name
+            x5.topic_id = w.ZERO_UUID
+            x5.error_code = d4_error_code
+            x5.error_message = d4_error_message
+            x5.topic_config_error_code = 0
+            x5.num_partitions = -1
+            x5.replication_factor = -1
+            x5.configs = []
+            l3.append(x5)
         d1_topics = l3
-    return CreateTopicsResponse(d1_throttle_time_ms, d1_topics), o
+    x6: CreateTopicsResponse = _new(CreateTopicsResponse)
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.topics = d1_topics
+    return x6, o
 
 
 def _encode_CreateTopicsResponse_v5_6(m: CreateTopicsResponse, buf: bytearray) -> None:
@@ -514,55 +625,107 @@ def _decode_CreateTopicsResponse_v5_6(b: bytes, o: int) -> tuple[CreateTopicsRes
     else:
         l3: list[CreatableTopicResult] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_error_message, o = w.read_compact_nullable_string(b, o)
+            d4_error_message: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_error_message = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_error_message, o = w.read_compact_nullable_string(b, o)
             d4_num_partitions, d4_replication_factor, = _U_ih(b, o)
             o += 6
             d4_configs: list[CreatableTopicConfigs] | None
-            n5 = b[o] - 1
-            if n5 < 127:
+            n9 = b[o] - 1
+            if n9 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n9, o = w.read_uvarint(b, o)
+                n9 -= 1
+            if n9 < 0:
                 d4_configs = None
-            elif n5 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array configs")
             else:
-                l6: list[CreatableTopicConfigs] = []
-                for _ in range(n5):
-                    d7_name, o = w.read_compact_string(b, o)
-                    d7_value, o = w.read_compact_nullable_string(b, o)
-                    d7_read_only, d7_config_source, d7_is_sensitive, = _U_obo(b, o)
+                l10: list[CreatableTopicConfigs] = []
+                for _ in range(n9):
+                    sn12 = b[o]
+                    if 0 < sn12 < 128:
+                        se13 = o + sn12
+                        if se13 > len(b):
+                            raise w.truncated("string")
+                        d11_name = b[o + 1:se13].decode()
+                        o = se13
+                    else:
+                        d11_name, o = w.read_compact_string(b, o)
+                    d11_value: str | None
+                    sn14 = b[o]
+                    if 0 < sn14 < 128:
+                        se15 = o + sn14
+                        if se15 > len(b):
+                            raise w.truncated("string")
+                        d11_value = b[o + 1:se15].decode()
+                        o = se15
+                    else:
+                        d11_value, o = w.read_compact_nullable_string(b, o)
+                    d11_read_only, d11_config_source, d11_is_sensitive, = _U_obo(b, o)
                     o += 3
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(CreatableTopicConfigs(d7_name, d7_value, d7_read_only, d7_config_source, d7_is_sensitive))
-                d4_configs = l6
+                    x16: CreatableTopicConfigs = _new(CreatableTopicConfigs)
+                    x16.name = d11_name
+                    x16.value = d11_value
+                    x16.read_only = d11_read_only
+                    x16.config_source = d11_config_source
+                    x16.is_sensitive = d11_is_sensitive
+                    l10.append(x16)
+                d4_configs = l10
             d4_topic_config_error_code: int = 0
-            tc8, o = w.read_uvarint(b, o)
-            for _ in range(tc8):
+            tc17, o = w.read_uvarint(b, o)
+            for _ in range(tc17):
                 tag, o = w.read_uvarint(b, o)
                 n, o = w.read_uvarint(b, o)
-                te9 = o + n
-                if te9 > len(b):
+                te18 = o + n
+                if te18 > len(b):
                     raise w.truncated("tagged field")
                 if tag == 0:
                     d4_topic_config_error_code, = _U_h(b, o)
                     o += 2
-                o = te9
-            l3.append(CreatableTopicResult(d4_name, w.ZERO_UUID, d4_error_code, d4_error_message, d4_topic_config_error_code, d4_num_partitions, d4_replication_factor, d4_configs))
+                o = te18
+            x19: CreatableTopicResult = _new(CreatableTopicResult)
+            x19.name = d4_name
+            x19.topic_id = w.ZERO_UUID
+            x19.error_code = d4_error_code
+            x19.error_message = d4_error_message
+            x19.topic_config_error_code = d4_topic_config_error_code
+            x19.num_partitions = d4_num_partitions
+            x19.replication_factor = d4_replication_factor
+            x19.configs = d4_configs
+            l3.append(x19)
         d1_topics = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return CreateTopicsResponse(d1_throttle_time_ms, d1_topics), o
+    x20: CreateTopicsResponse = _new(CreateTopicsResponse)
+    x20.throttle_time_ms = d1_throttle_time_ms
+    x20.topics = d1_topics
+    return x20, o
 
 
 def _encode_CreateTopicsResponse_v7(m: CreateTopicsResponse, buf: bytearray) -> None:
@@ -614,56 +777,108 @@ def _decode_CreateTopicsResponse_v7(b: bytes, o: int) -> tuple[CreateTopicsRespo
     else:
         l3: list[CreatableTopicResult] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_topic_id, o = w.read_uuid(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_error_message, o = w.read_compact_nullable_string(b, o)
+            d4_error_message: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_error_message = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_error_message, o = w.read_compact_nullable_string(b, o)
             d4_num_partitions, d4_replication_factor, = _U_ih(b, o)
             o += 6
             d4_configs: list[CreatableTopicConfigs] | None
-            n5 = b[o] - 1
-            if n5 < 127:
+            n9 = b[o] - 1
+            if n9 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n9, o = w.read_uvarint(b, o)
+                n9 -= 1
+            if n9 < 0:
                 d4_configs = None
-            elif n5 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array configs")
             else:
-                l6: list[CreatableTopicConfigs] = []
-                for _ in range(n5):
-                    d7_name, o = w.read_compact_string(b, o)
-                    d7_value, o = w.read_compact_nullable_string(b, o)
-                    d7_read_only, d7_config_source, d7_is_sensitive, = _U_obo(b, o)
+                l10: list[CreatableTopicConfigs] = []
+                for _ in range(n9):
+                    sn12 = b[o]
+                    if 0 < sn12 < 128:
+                        se13 = o + sn12
+                        if se13 > len(b):
+                            raise w.truncated("string")
+                        d11_name = b[o + 1:se13].decode()
+                        o = se13
+                    else:
+                        d11_name, o = w.read_compact_string(b, o)
+                    d11_value: str | None
+                    sn14 = b[o]
+                    if 0 < sn14 < 128:
+                        se15 = o + sn14
+                        if se15 > len(b):
+                            raise w.truncated("string")
+                        d11_value = b[o + 1:se15].decode()
+                        o = se15
+                    else:
+                        d11_value, o = w.read_compact_nullable_string(b, o)
+                    d11_read_only, d11_config_source, d11_is_sensitive, = _U_obo(b, o)
                     o += 3
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(CreatableTopicConfigs(d7_name, d7_value, d7_read_only, d7_config_source, d7_is_sensitive))
-                d4_configs = l6
+                    x16: CreatableTopicConfigs = _new(CreatableTopicConfigs)
+                    x16.name = d11_name
+                    x16.value = d11_value
+                    x16.read_only = d11_read_only
+                    x16.config_source = d11_config_source
+                    x16.is_sensitive = d11_is_sensitive
+                    l10.append(x16)
+                d4_configs = l10
             d4_topic_config_error_code: int = 0
-            tc8, o = w.read_uvarint(b, o)
-            for _ in range(tc8):
+            tc17, o = w.read_uvarint(b, o)
+            for _ in range(tc17):
                 tag, o = w.read_uvarint(b, o)
                 n, o = w.read_uvarint(b, o)
-                te9 = o + n
-                if te9 > len(b):
+                te18 = o + n
+                if te18 > len(b):
                     raise w.truncated("tagged field")
                 if tag == 0:
                     d4_topic_config_error_code, = _U_h(b, o)
                     o += 2
-                o = te9
-            l3.append(CreatableTopicResult(d4_name, d4_topic_id, d4_error_code, d4_error_message, d4_topic_config_error_code, d4_num_partitions, d4_replication_factor, d4_configs))
+                o = te18
+            x19: CreatableTopicResult = _new(CreatableTopicResult)
+            x19.name = d4_name
+            x19.topic_id = d4_topic_id
+            x19.error_code = d4_error_code
+            x19.error_message = d4_error_message
+            x19.topic_config_error_code = d4_topic_config_error_code
+            x19.num_partitions = d4_num_partitions
+            x19.replication_factor = d4_replication_factor
+            x19.configs = d4_configs
+            l3.append(x19)
         d1_topics = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return CreateTopicsResponse(d1_throttle_time_ms, d1_topics), o
+    x20: CreateTopicsResponse = _new(CreateTopicsResponse)
+    x20.throttle_time_ms = d1_throttle_time_ms
+    x20.topics = d1_topics
+    return x20, o
 
 
 API_KEY = 19

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_i = w.Struct('>i').pack
@@ -142,7 +144,13 @@ def _decode_ConsumerProtocolSubscription_v0(b: bytes, o: int) -> tuple[ConsumerP
             l3.append(i4)
         d1_topics = l3
     d1_user_data, o = w.read_nullable_bytes(b, o)
-    return ConsumerProtocolSubscription(d1_topics, d1_user_data, [], -1, None), o
+    x5: ConsumerProtocolSubscription = _new(ConsumerProtocolSubscription)
+    x5.topics = d1_topics
+    x5.user_data = d1_user_data
+    x5.owned_partitions = []
+    x5.generation_id = -1
+    x5.rack_id = None
+    return x5, o
 
 
 def _encode_ConsumerProtocolSubscription_v1(m: ConsumerProtocolSubscription, buf: bytearray) -> None:
@@ -196,9 +204,18 @@ def _decode_ConsumerProtocolSubscription_v1(b: bytes, o: int) -> tuple[ConsumerP
                 raise w.truncated("array partitions")
             else:
                 d7_partitions, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
-            l6.append(OwnedTopicPartition(d7_topic, d7_partitions))
+            x9: OwnedTopicPartition = _new(OwnedTopicPartition)
+            x9.topic = d7_topic
+            x9.partitions = d7_partitions
+            l6.append(x9)
         d1_owned_partitions = l6
-    return ConsumerProtocolSubscription(d1_topics, d1_user_data, d1_owned_partitions, -1, None), o
+    x10: ConsumerProtocolSubscription = _new(ConsumerProtocolSubscription)
+    x10.topics = d1_topics
+    x10.user_data = d1_user_data
+    x10.owned_partitions = d1_owned_partitions
+    x10.generation_id = -1
+    x10.rack_id = None
+    return x10, o
 
 
 def _encode_ConsumerProtocolSubscription_v2(m: ConsumerProtocolSubscription, buf: bytearray) -> None:
@@ -253,11 +270,20 @@ def _decode_ConsumerProtocolSubscription_v2(b: bytes, o: int) -> tuple[ConsumerP
                 raise w.truncated("array partitions")
             else:
                 d7_partitions, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
-            l6.append(OwnedTopicPartition(d7_topic, d7_partitions))
+            x9: OwnedTopicPartition = _new(OwnedTopicPartition)
+            x9.topic = d7_topic
+            x9.partitions = d7_partitions
+            l6.append(x9)
         d1_owned_partitions = l6
     d1_generation_id, = _U_i(b, o)
     o += 4
-    return ConsumerProtocolSubscription(d1_topics, d1_user_data, d1_owned_partitions, d1_generation_id, None), o
+    x10: ConsumerProtocolSubscription = _new(ConsumerProtocolSubscription)
+    x10.topics = d1_topics
+    x10.user_data = d1_user_data
+    x10.owned_partitions = d1_owned_partitions
+    x10.generation_id = d1_generation_id
+    x10.rack_id = None
+    return x10, o
 
 
 def _encode_ConsumerProtocolSubscription_v3(m: ConsumerProtocolSubscription, buf: bytearray) -> None:
@@ -313,12 +339,21 @@ def _decode_ConsumerProtocolSubscription_v3(b: bytes, o: int) -> tuple[ConsumerP
                 raise w.truncated("array partitions")
             else:
                 d7_partitions, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
-            l6.append(OwnedTopicPartition(d7_topic, d7_partitions))
+            x9: OwnedTopicPartition = _new(OwnedTopicPartition)
+            x9.topic = d7_topic
+            x9.partitions = d7_partitions
+            l6.append(x9)
         d1_owned_partitions = l6
     d1_generation_id, = _U_i(b, o)
     o += 4
     d1_rack_id, o = w.read_nullable_string(b, o)
-    return ConsumerProtocolSubscription(d1_topics, d1_user_data, d1_owned_partitions, d1_generation_id, d1_rack_id), o
+    x10: ConsumerProtocolSubscription = _new(ConsumerProtocolSubscription)
+    x10.topics = d1_topics
+    x10.user_data = d1_user_data
+    x10.owned_partitions = d1_owned_partitions
+    x10.generation_id = d1_generation_id
+    x10.rack_id = d1_rack_id
+    return x10, o
 
 
 def _encode_ConsumerProtocolAssignment_v0_3(m: ConsumerProtocolAssignment, buf: bytearray) -> None:
@@ -354,10 +389,16 @@ def _decode_ConsumerProtocolAssignment_v0_3(b: bytes, o: int) -> tuple[ConsumerP
                 raise w.truncated("array partitions")
             else:
                 d4_partitions, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
-            l3.append(AssignedTopicPartition(d4_topic, d4_partitions))
+            x6: AssignedTopicPartition = _new(AssignedTopicPartition)
+            x6.topic = d4_topic
+            x6.partitions = d4_partitions
+            l3.append(x6)
         d1_assigned_partitions = l3
     d1_user_data, o = w.read_nullable_bytes(b, o)
-    return ConsumerProtocolAssignment(d1_assigned_partitions, d1_user_data), o
+    x7: ConsumerProtocolAssignment = _new(ConsumerProtocolAssignment)
+    x7.assigned_partitions = d1_assigned_partitions
+    x7.user_data = d1_user_data
+    return x7, o
 
 
 def _encode_OffsetCommitKey_v0_1(m: OffsetCommitKey, buf: bytearray) -> None:
@@ -372,7 +413,11 @@ def _decode_OffsetCommitKey_v0_1(b: bytes, o: int) -> tuple[OffsetCommitKey, int
     d1_topic, o = w.read_string(b, o)
     d1_partition, = _U_i(b, o)
     o += 4
-    return OffsetCommitKey(d1_group, d1_topic, d1_partition), o
+    x2: OffsetCommitKey = _new(OffsetCommitKey)
+    x2.group = d1_group
+    x2.topic = d1_topic
+    x2.partition = d1_partition
+    return x2, o
 
 
 def _encode_OffsetCommitValue_v0(m: OffsetCommitValue, buf: bytearray) -> None:
@@ -388,7 +433,13 @@ def _decode_OffsetCommitValue_v0(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     d1_metadata, o = w.read_string(b, o)
     d1_commit_timestamp, = _U_q(b, o)
     o += 8
-    return OffsetCommitValue(d1_offset, -1, d1_metadata, d1_commit_timestamp, -1), o
+    x2: OffsetCommitValue = _new(OffsetCommitValue)
+    x2.offset = d1_offset
+    x2.leader_epoch = -1
+    x2.metadata = d1_metadata
+    x2.commit_timestamp = d1_commit_timestamp
+    x2.expire_timestamp = -1
+    return x2, o
 
 
 def _encode_OffsetCommitValue_v1(m: OffsetCommitValue, buf: bytearray) -> None:
@@ -404,7 +455,13 @@ def _decode_OffsetCommitValue_v1(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     d1_metadata, o = w.read_string(b, o)
     d1_commit_timestamp, d1_expire_timestamp, = _U_qq(b, o)
     o += 16
-    return OffsetCommitValue(d1_offset, -1, d1_metadata, d1_commit_timestamp, d1_expire_timestamp), o
+    x2: OffsetCommitValue = _new(OffsetCommitValue)
+    x2.offset = d1_offset
+    x2.leader_epoch = -1
+    x2.metadata = d1_metadata
+    x2.commit_timestamp = d1_commit_timestamp
+    x2.expire_timestamp = d1_expire_timestamp
+    return x2, o
 
 
 def _encode_OffsetCommitValue_v2(m: OffsetCommitValue, buf: bytearray) -> None:
@@ -420,7 +477,13 @@ def _decode_OffsetCommitValue_v2(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     d1_metadata, o = w.read_string(b, o)
     d1_commit_timestamp, = _U_q(b, o)
     o += 8
-    return OffsetCommitValue(d1_offset, -1, d1_metadata, d1_commit_timestamp, -1), o
+    x2: OffsetCommitValue = _new(OffsetCommitValue)
+    x2.offset = d1_offset
+    x2.leader_epoch = -1
+    x2.metadata = d1_metadata
+    x2.commit_timestamp = d1_commit_timestamp
+    x2.expire_timestamp = -1
+    return x2, o
 
 
 def _encode_OffsetCommitValue_v3(m: OffsetCommitValue, buf: bytearray) -> None:
@@ -436,7 +499,13 @@ def _decode_OffsetCommitValue_v3(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     d1_metadata, o = w.read_string(b, o)
     d1_commit_timestamp, = _U_q(b, o)
     o += 8
-    return OffsetCommitValue(d1_offset, d1_leader_epoch, d1_metadata, d1_commit_timestamp, -1), o
+    x2: OffsetCommitValue = _new(OffsetCommitValue)
+    x2.offset = d1_offset
+    x2.leader_epoch = d1_leader_epoch
+    x2.metadata = d1_metadata
+    x2.commit_timestamp = d1_commit_timestamp
+    x2.expire_timestamp = -1
+    return x2, o
 
 
 def _encode_OffsetCommitValue_v4(m: OffsetCommitValue, buf: bytearray) -> None:
@@ -450,14 +519,28 @@ def _decode_OffsetCommitValue_v4(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     n: int
     d1_offset, d1_leader_epoch, = _U_qi(b, o)
     o += 12
-    d1_metadata, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_metadata = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_metadata, o = w.read_compact_string(b, o)
     d1_commit_timestamp, = _U_q(b, o)
     o += 8
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return OffsetCommitValue(d1_offset, d1_leader_epoch, d1_metadata, d1_commit_timestamp, -1), o
+    x4: OffsetCommitValue = _new(OffsetCommitValue)
+    x4.offset = d1_offset
+    x4.leader_epoch = d1_leader_epoch
+    x4.metadata = d1_metadata
+    x4.commit_timestamp = d1_commit_timestamp
+    x4.expire_timestamp = -1
+    return x4, o
 
 
 def _encode_GroupMetadataKey_v2(m: GroupMetadataKey, buf: bytearray) -> None:
@@ -467,7 +550,9 @@ def _encode_GroupMetadataKey_v2(m: GroupMetadataKey, buf: bytearray) -> None:
 def _decode_GroupMetadataKey_v2(b: bytes, o: int) -> tuple[GroupMetadataKey, int]:
     n: int
     d1_group, o = w.read_string(b, o)
-    return GroupMetadataKey(d1_group), o
+    x2: GroupMetadataKey = _new(GroupMetadataKey)
+    x2.group = d1_group
+    return x2, o
 
 
 def _encode_GroupMetadataValue_v0(m: GroupMetadataValue, buf: bytearray) -> None:
@@ -510,9 +595,25 @@ def _decode_GroupMetadataValue_v0(b: bytes, o: int) -> tuple[GroupMetadataValue,
             o += 4
             d4_subscription, o = w.read_bytes(b, o)
             d4_assignment, o = w.read_bytes(b, o)
-            l3.append(MemberMetadata(d4_member_id, None, d4_client_id, d4_client_host, -1, d4_session_timeout, d4_subscription, d4_assignment))
+            x5: MemberMetadata = _new(MemberMetadata)
+            x5.member_id = d4_member_id
+            x5.group_instance_id = None
+            x5.client_id = d4_client_id
+            x5.client_host = d4_client_host
+            x5.rebalance_timeout = -1
+            x5.session_timeout = d4_session_timeout
+            x5.subscription = d4_subscription
+            x5.assignment = d4_assignment
+            l3.append(x5)
         d1_members = l3
-    return GroupMetadataValue(d1_protocol_type, d1_generation, d1_protocol, d1_leader, -1, d1_members), o
+    x6: GroupMetadataValue = _new(GroupMetadataValue)
+    x6.protocol_type = d1_protocol_type
+    x6.generation = d1_generation
+    x6.protocol = d1_protocol
+    x6.leader = d1_leader
+    x6.current_state_timestamp = -1
+    x6.members = d1_members
+    return x6, o
 
 
 def _encode_GroupMetadataValue_v1(m: GroupMetadataValue, buf: bytearray) -> None:
@@ -555,9 +656,25 @@ def _decode_GroupMetadataValue_v1(b: bytes, o: int) -> tuple[GroupMetadataValue,
             o += 8
             d4_subscription, o = w.read_bytes(b, o)
             d4_assignment, o = w.read_bytes(b, o)
-            l3.append(MemberMetadata(d4_member_id, None, d4_client_id, d4_client_host, d4_rebalance_timeout, d4_session_timeout, d4_subscription, d4_assignment))
+            x5: MemberMetadata = _new(MemberMetadata)
+            x5.member_id = d4_member_id
+            x5.group_instance_id = None
+            x5.client_id = d4_client_id
+            x5.client_host = d4_client_host
+            x5.rebalance_timeout = d4_rebalance_timeout
+            x5.session_timeout = d4_session_timeout
+            x5.subscription = d4_subscription
+            x5.assignment = d4_assignment
+            l3.append(x5)
         d1_members = l3
-    return GroupMetadataValue(d1_protocol_type, d1_generation, d1_protocol, d1_leader, -1, d1_members), o
+    x6: GroupMetadataValue = _new(GroupMetadataValue)
+    x6.protocol_type = d1_protocol_type
+    x6.generation = d1_generation
+    x6.protocol = d1_protocol
+    x6.leader = d1_leader
+    x6.current_state_timestamp = -1
+    x6.members = d1_members
+    return x6, o
 
 
 def _encode_GroupMetadataValue_v2(m: GroupMetadataValue, buf: bytearray) -> None:
@@ -603,9 +720,25 @@ def _decode_GroupMetadataValue_v2(b: bytes, o: int) -> tuple[GroupMetadataValue,
             o += 8
             d4_subscription, o = w.read_bytes(b, o)
             d4_assignment, o = w.read_bytes(b, o)
-            l3.append(MemberMetadata(d4_member_id, None, d4_client_id, d4_client_host, d4_rebalance_timeout, d4_session_timeout, d4_subscription, d4_assignment))
+            x5: MemberMetadata = _new(MemberMetadata)
+            x5.member_id = d4_member_id
+            x5.group_instance_id = None
+            x5.client_id = d4_client_id
+            x5.client_host = d4_client_host
+            x5.rebalance_timeout = d4_rebalance_timeout
+            x5.session_timeout = d4_session_timeout
+            x5.subscription = d4_subscription
+            x5.assignment = d4_assignment
+            l3.append(x5)
         d1_members = l3
-    return GroupMetadataValue(d1_protocol_type, d1_generation, d1_protocol, d1_leader, d1_current_state_timestamp, d1_members), o
+    x6: GroupMetadataValue = _new(GroupMetadataValue)
+    x6.protocol_type = d1_protocol_type
+    x6.generation = d1_generation
+    x6.protocol = d1_protocol
+    x6.leader = d1_leader
+    x6.current_state_timestamp = d1_current_state_timestamp
+    x6.members = d1_members
+    return x6, o
 
 
 def _encode_GroupMetadataValue_v3(m: GroupMetadataValue, buf: bytearray) -> None:
@@ -653,9 +786,25 @@ def _decode_GroupMetadataValue_v3(b: bytes, o: int) -> tuple[GroupMetadataValue,
             o += 8
             d4_subscription, o = w.read_bytes(b, o)
             d4_assignment, o = w.read_bytes(b, o)
-            l3.append(MemberMetadata(d4_member_id, d4_group_instance_id, d4_client_id, d4_client_host, d4_rebalance_timeout, d4_session_timeout, d4_subscription, d4_assignment))
+            x5: MemberMetadata = _new(MemberMetadata)
+            x5.member_id = d4_member_id
+            x5.group_instance_id = d4_group_instance_id
+            x5.client_id = d4_client_id
+            x5.client_host = d4_client_host
+            x5.rebalance_timeout = d4_rebalance_timeout
+            x5.session_timeout = d4_session_timeout
+            x5.subscription = d4_subscription
+            x5.assignment = d4_assignment
+            l3.append(x5)
         d1_members = l3
-    return GroupMetadataValue(d1_protocol_type, d1_generation, d1_protocol, d1_leader, d1_current_state_timestamp, d1_members), o
+    x6: GroupMetadataValue = _new(GroupMetadataValue)
+    x6.protocol_type = d1_protocol_type
+    x6.generation = d1_generation
+    x6.protocol = d1_protocol
+    x6.leader = d1_leader
+    x6.current_state_timestamp = d1_current_state_timestamp
+    x6.members = d1_members
+    return x6, o
 
 
 def _encode_GroupMetadataValue_v4(m: GroupMetadataValue, buf: bytearray) -> None:
@@ -680,46 +829,121 @@ def _encode_GroupMetadataValue_v4(m: GroupMetadataValue, buf: bytearray) -> None
 
 def _decode_GroupMetadataValue_v4(b: bytes, o: int) -> tuple[GroupMetadataValue, int]:
     n: int
-    d1_protocol_type, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_protocol_type = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_protocol_type, o = w.read_compact_string(b, o)
     d1_generation, = _U_i(b, o)
     o += 4
-    d1_protocol, o = w.read_compact_nullable_string(b, o)
-    d1_leader, o = w.read_compact_nullable_string(b, o)
+    d1_protocol: str | None
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_protocol = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_protocol, o = w.read_compact_nullable_string(b, o)
+    d1_leader: str | None
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_leader = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_leader, o = w.read_compact_nullable_string(b, o)
     d1_current_state_timestamp, = _U_q(b, o)
     o += 8
     d1_members: list[MemberMetadata]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n8 = b[o] - 1
+    if n8 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n8, o = w.read_uvarint(b, o)
+        n8 -= 1
+    if n8 < 0:
         raise w.invalid("null array in non-nullable field members")
-    elif n2 > len(b) - o:
+    elif n8 > len(b) - o:
         raise w.truncated("array members")
     else:
-        l3: list[MemberMetadata] = []
-        for _ in range(n2):
-            d4_member_id, o = w.read_compact_string(b, o)
-            d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
-            d4_client_id, o = w.read_compact_string(b, o)
-            d4_client_host, o = w.read_compact_string(b, o)
-            d4_rebalance_timeout, d4_session_timeout, = _U_ii(b, o)
+        l9: list[MemberMetadata] = []
+        for _ in range(n8):
+            sn11 = b[o]
+            if 0 < sn11 < 128:
+                se12 = o + sn11
+                if se12 > len(b):
+                    raise w.truncated("string")
+                d10_member_id = b[o + 1:se12].decode()
+                o = se12
+            else:
+                d10_member_id, o = w.read_compact_string(b, o)
+            d10_group_instance_id: str | None
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d10_group_instance_id = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d10_group_instance_id, o = w.read_compact_nullable_string(b, o)
+            sn15 = b[o]
+            if 0 < sn15 < 128:
+                se16 = o + sn15
+                if se16 > len(b):
+                    raise w.truncated("string")
+                d10_client_id = b[o + 1:se16].decode()
+                o = se16
+            else:
+                d10_client_id, o = w.read_compact_string(b, o)
+            sn17 = b[o]
+            if 0 < sn17 < 128:
+                se18 = o + sn17
+                if se18 > len(b):
+                    raise w.truncated("string")
+                d10_client_host = b[o + 1:se18].decode()
+                o = se18
+            else:
+                d10_client_host, o = w.read_compact_string(b, o)
+            d10_rebalance_timeout, d10_session_timeout, = _U_ii(b, o)
             o += 8
-            d4_subscription, o = w.read_compact_bytes(b, o)
-            d4_assignment, o = w.read_compact_bytes(b, o)
+            d10_subscription, o = w.read_compact_bytes(b, o)
+            d10_assignment, o = w.read_compact_bytes(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(MemberMetadata(d4_member_id, d4_group_instance_id, d4_client_id, d4_client_host, d4_rebalance_timeout, d4_session_timeout, d4_subscription, d4_assignment))
-        d1_members = l3
+            x19: MemberMetadata = _new(MemberMetadata)
+            x19.member_id = d10_member_id
+            x19.group_instance_id = d10_group_instance_id
+            x19.client_id = d10_client_id
+            x19.client_host = d10_client_host
+            x19.rebalance_timeout = d10_rebalance_timeout
+            x19.session_timeout = d10_session_timeout
+            x19.subscription = d10_subscription
+            x19.assignment = d10_assignment
+            l9.append(x19)
+        d1_members = l9
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return GroupMetadataValue(d1_protocol_type, d1_generation, d1_protocol, d1_leader, d1_current_state_timestamp, d1_members), o
+    x20: GroupMetadataValue = _new(GroupMetadataValue)
+    x20.protocol_type = d1_protocol_type
+    x20.generation = d1_generation
+    x20.protocol = d1_protocol
+    x20.leader = d1_leader
+    x20.current_state_timestamp = d1_current_state_timestamp
+    x20.members = d1_members
+    return x20, o
 
 
 CONSUMER_PROTOCOL_SUBSCRIPTION_ENCODERS: dict[int, w.Encoder[ConsumerProtocolSubscription]] = {

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_h = w.Struct('>h').pack
@@ -63,7 +65,9 @@ def _decode_DeleteGroupsRequest_v0_1(b: bytes, o: int) -> tuple[DeleteGroupsRequ
             i4, o = w.read_string(b, o)
             l3.append(i4)
         d1_groups_names = l3
-    return DeleteGroupsRequest(d1_groups_names), o
+    x5: DeleteGroupsRequest = _new(DeleteGroupsRequest)
+    x5.groups_names = d1_groups_names
+    return x5, o
 
 
 def _encode_DeleteGroupsRequest_v2(m: DeleteGroupsRequest, buf: bytearray) -> None:
@@ -90,14 +94,24 @@ def _decode_DeleteGroupsRequest_v2(b: bytes, o: int) -> tuple[DeleteGroupsReques
     else:
         l3: list[str] = []
         for _ in range(n2):
-            i4, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                i4 = b[o + 1:se6].decode()
+                o = se6
+            else:
+                i4, o = w.read_compact_string(b, o)
             l3.append(i4)
         d1_groups_names = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DeleteGroupsRequest(d1_groups_names), o
+    x7: DeleteGroupsRequest = _new(DeleteGroupsRequest)
+    x7.groups_names = d1_groups_names
+    return x7, o
 
 
 def _encode_DeleteGroupsResponse_v0_1(m: DeleteGroupsResponse, buf: bytearray) -> None:
@@ -126,9 +140,15 @@ def _decode_DeleteGroupsResponse_v0_1(b: bytes, o: int) -> tuple[DeleteGroupsRes
             d4_group_id, o = w.read_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            l3.append(DeletableGroupResult(d4_group_id, d4_error_code))
+            x5: DeletableGroupResult = _new(DeletableGroupResult)
+            x5.group_id = d4_group_id
+            x5.error_code = d4_error_code
+            l3.append(x5)
         d1_results = l3
-    return DeleteGroupsResponse(d1_throttle_time_ms, d1_results), o
+    x6: DeleteGroupsResponse = _new(DeleteGroupsResponse)
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.results = d1_results
+    return x6, o
 
 
 def _encode_DeleteGroupsResponse_v2(m: DeleteGroupsResponse, buf: bytearray) -> None:
@@ -160,20 +180,34 @@ def _decode_DeleteGroupsResponse_v2(b: bytes, o: int) -> tuple[DeleteGroupsRespo
     else:
         l3: list[DeletableGroupResult] = []
         for _ in range(n2):
-            d4_group_id, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_group_id = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_group_id, o = w.read_compact_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DeletableGroupResult(d4_group_id, d4_error_code))
+            x7: DeletableGroupResult = _new(DeletableGroupResult)
+            x7.group_id = d4_group_id
+            x7.error_code = d4_error_code
+            l3.append(x7)
         d1_results = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DeleteGroupsResponse(d1_throttle_time_ms, d1_results), o
+    x8: DeleteGroupsResponse = _new(DeleteGroupsResponse)
+    x8.throttle_time_ms = d1_throttle_time_ms
+    x8.results = d1_results
+    return x8, o
 
 
 API_KEY = 42

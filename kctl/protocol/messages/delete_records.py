@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_i = w.Struct('>i').pack
@@ -108,13 +110,22 @@ def _decode_DeleteRecordsRequest_v0_1(b: bytes, o: int) -> tuple[DeleteRecordsRe
                 for _ in range(n5):
                     d7_partition_index, d7_offset, = _U_iq(b, o)
                     o += 12
-                    l6.append(DeleteRecordsPartition(d7_partition_index, d7_offset))
+                    x8: DeleteRecordsPartition = _new(DeleteRecordsPartition)
+                    x8.partition_index = d7_partition_index
+                    x8.offset = d7_offset
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(DeleteRecordsTopic(d4_name, d4_partitions))
+            x9: DeleteRecordsTopic = _new(DeleteRecordsTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
     d1_timeout_ms, = _U_i(b, o)
     o += 4
-    return DeleteRecordsRequest(d1_topics, d1_timeout_ms), o
+    x10: DeleteRecordsRequest = _new(DeleteRecordsRequest)
+    x10.topics = d1_topics
+    x10.timeout_ms = d1_timeout_ms
+    return x10, o
 
 
 def _encode_DeleteRecordsRequest_v2(m: DeleteRecordsRequest, buf: bytearray) -> None:
@@ -148,34 +159,48 @@ def _decode_DeleteRecordsRequest_v2(b: bytes, o: int) -> tuple[DeleteRecordsRequ
     else:
         l3: list[DeleteRecordsTopic] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[DeleteRecordsPartition]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[DeleteRecordsPartition] = []
-                for _ in range(n5):
-                    d7_partition_index, d7_offset, = _U_iq(b, o)
+                l8: list[DeleteRecordsPartition] = []
+                for _ in range(n7):
+                    d9_partition_index, d9_offset, = _U_iq(b, o)
                     o += 12
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(DeleteRecordsPartition(d7_partition_index, d7_offset))
-                d4_partitions = l6
+                    x10: DeleteRecordsPartition = _new(DeleteRecordsPartition)
+                    x10.partition_index = d9_partition_index
+                    x10.offset = d9_offset
+                    l8.append(x10)
+                d4_partitions = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DeleteRecordsTopic(d4_name, d4_partitions))
+            x11: DeleteRecordsTopic = _new(DeleteRecordsTopic)
+            x11.name = d4_name
+            x11.partitions = d4_partitions
+            l3.append(x11)
         d1_topics = l3
     d1_timeout_ms, = _U_i(b, o)
     o += 4
@@ -183,7 +208,10 @@ def _decode_DeleteRecordsRequest_v2(b: bytes, o: int) -> tuple[DeleteRecordsRequ
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DeleteRecordsRequest(d1_topics, d1_timeout_ms), o
+    x12: DeleteRecordsRequest = _new(DeleteRecordsRequest)
+    x12.topics = d1_topics
+    x12.timeout_ms = d1_timeout_ms
+    return x12, o
 
 
 def _encode_DeleteRecordsResponse_v0_1(m: DeleteRecordsResponse, buf: bytearray) -> None:
@@ -225,11 +253,21 @@ def _decode_DeleteRecordsResponse_v0_1(b: bytes, o: int) -> tuple[DeleteRecordsR
                 for _ in range(n5):
                     d7_partition_index, d7_low_watermark, d7_error_code, = _U_iqh(b, o)
                     o += 14
-                    l6.append(DeleteRecordsPartitionResult(d7_partition_index, d7_low_watermark, d7_error_code))
+                    x8: DeleteRecordsPartitionResult = _new(DeleteRecordsPartitionResult)
+                    x8.partition_index = d7_partition_index
+                    x8.low_watermark = d7_low_watermark
+                    x8.error_code = d7_error_code
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(DeleteRecordsTopicResult(d4_name, d4_partitions))
+            x9: DeleteRecordsTopicResult = _new(DeleteRecordsTopicResult)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return DeleteRecordsResponse(d1_throttle_time_ms, d1_topics), o
+    x10: DeleteRecordsResponse = _new(DeleteRecordsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_DeleteRecordsResponse_v2(m: DeleteRecordsResponse, buf: bytearray) -> None:
@@ -265,40 +303,58 @@ def _decode_DeleteRecordsResponse_v2(b: bytes, o: int) -> tuple[DeleteRecordsRes
     else:
         l3: list[DeleteRecordsTopicResult] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[DeleteRecordsPartitionResult]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[DeleteRecordsPartitionResult] = []
-                for _ in range(n5):
-                    d7_partition_index, d7_low_watermark, d7_error_code, = _U_iqh(b, o)
+                l8: list[DeleteRecordsPartitionResult] = []
+                for _ in range(n7):
+                    d9_partition_index, d9_low_watermark, d9_error_code, = _U_iqh(b, o)
                     o += 14
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(DeleteRecordsPartitionResult(d7_partition_index, d7_low_watermark, d7_error_code))
-                d4_partitions = l6
+                    x10: DeleteRecordsPartitionResult = _new(DeleteRecordsPartitionResult)
+                    x10.partition_index = d9_partition_index
+                    x10.low_watermark = d9_low_watermark
+                    x10.error_code = d9_error_code
+                    l8.append(x10)
+                d4_partitions = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DeleteRecordsTopicResult(d4_name, d4_partitions))
+            x11: DeleteRecordsTopicResult = _new(DeleteRecordsTopicResult)
+            x11.name = d4_name
+            x11.partitions = d4_partitions
+            l3.append(x11)
         d1_topics = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DeleteRecordsResponse(d1_throttle_time_ms, d1_topics), o
+    x12: DeleteRecordsResponse = _new(DeleteRecordsResponse)
+    x12.throttle_time_ms = d1_throttle_time_ms
+    x12.topics = d1_topics
+    return x12, o
 
 
 API_KEY = 21

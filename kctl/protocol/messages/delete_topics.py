@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_h = w.Struct('>h').pack
@@ -78,7 +80,11 @@ def _decode_DeleteTopicsRequest_v0_3(b: bytes, o: int) -> tuple[DeleteTopicsRequ
         d1_topic_names = l3
     d1_timeout_ms, = _U_i(b, o)
     o += 4
-    return DeleteTopicsRequest([], d1_topic_names, d1_timeout_ms), o
+    x5: DeleteTopicsRequest = _new(DeleteTopicsRequest)
+    x5.topics = []
+    x5.topic_names = d1_topic_names
+    x5.timeout_ms = d1_timeout_ms
+    return x5, o
 
 
 def _encode_DeleteTopicsRequest_v4_5(m: DeleteTopicsRequest, buf: bytearray) -> None:
@@ -106,7 +112,15 @@ def _decode_DeleteTopicsRequest_v4_5(b: bytes, o: int) -> tuple[DeleteTopicsRequ
     else:
         l3: list[str] = []
         for _ in range(n2):
-            i4, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                i4 = b[o + 1:se6].decode()
+                o = se6
+            else:
+                i4, o = w.read_compact_string(b, o)
             l3.append(i4)
         d1_topic_names = l3
     d1_timeout_ms, = _U_i(b, o)
@@ -115,7 +129,11 @@ def _decode_DeleteTopicsRequest_v4_5(b: bytes, o: int) -> tuple[DeleteTopicsRequ
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DeleteTopicsRequest([], d1_topic_names, d1_timeout_ms), o
+    x7: DeleteTopicsRequest = _new(DeleteTopicsRequest)
+    x7.topics = []
+    x7.topic_names = d1_topic_names
+    x7.timeout_ms = d1_timeout_ms
+    return x7, o
 
 
 def _encode_DeleteTopicsRequest_v6(m: DeleteTopicsRequest, buf: bytearray) -> None:
@@ -145,13 +163,25 @@ def _decode_DeleteTopicsRequest_v6(b: bytes, o: int) -> tuple[DeleteTopicsReques
     else:
         l3: list[DeleteTopicState] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_nullable_string(b, o)
+            d4_name: str | None
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_nullable_string(b, o)
             d4_topic_id, o = w.read_uuid(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DeleteTopicState(d4_name, d4_topic_id))
+            x7: DeleteTopicState = _new(DeleteTopicState)
+            x7.name = d4_name
+            x7.topic_id = d4_topic_id
+            l3.append(x7)
         d1_topics = l3
     d1_timeout_ms, = _U_i(b, o)
     o += 4
@@ -159,7 +189,11 @@ def _decode_DeleteTopicsRequest_v6(b: bytes, o: int) -> tuple[DeleteTopicsReques
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DeleteTopicsRequest(d1_topics, [], d1_timeout_ms), o
+    x8: DeleteTopicsRequest = _new(DeleteTopicsRequest)
+    x8.topics = d1_topics
+    x8.topic_names = []
+    x8.timeout_ms = d1_timeout_ms
+    return x8, o
 
 
 def _encode_DeleteTopicsResponse_v0(m: DeleteTopicsResponse, buf: bytearray) -> None:
@@ -185,9 +219,17 @@ def _decode_DeleteTopicsResponse_v0(b: bytes, o: int) -> tuple[DeleteTopicsRespo
             d4_name, o = w.read_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            l3.append(DeletableTopicResult(d4_name, w.ZERO_UUID, d4_error_code, None))
+            x5: DeletableTopicResult = _new(DeletableTopicResult)
+            x5.name = d4_name
+            x5.topic_id = w.ZERO_UUID
+            x5.error_code = d4_error_code
+            x5.error_message = None
+            l3.append(x5)
         d1_responses = l3
-    return DeleteTopicsResponse(0, d1_responses), o
+    x6: DeleteTopicsResponse = _new(DeleteTopicsResponse)
+    x6.throttle_time_ms = 0
+    x6.responses = d1_responses
+    return x6, o
 
 
 def _encode_DeleteTopicsResponse_v1_3(m: DeleteTopicsResponse, buf: bytearray) -> None:
@@ -216,9 +258,17 @@ def _decode_DeleteTopicsResponse_v1_3(b: bytes, o: int) -> tuple[DeleteTopicsRes
             d4_name, o = w.read_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            l3.append(DeletableTopicResult(d4_name, w.ZERO_UUID, d4_error_code, None))
+            x5: DeletableTopicResult = _new(DeletableTopicResult)
+            x5.name = d4_name
+            x5.topic_id = w.ZERO_UUID
+            x5.error_code = d4_error_code
+            x5.error_message = None
+            l3.append(x5)
         d1_responses = l3
-    return DeleteTopicsResponse(d1_throttle_time_ms, d1_responses), o
+    x6: DeleteTopicsResponse = _new(DeleteTopicsResponse)
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.responses = d1_responses
+    return x6, o
 
 
 def _encode_DeleteTopicsResponse_v4(m: DeleteTopicsResponse, buf: bytearray) -> None:
@@ -250,20 +300,36 @@ def _decode_DeleteTopicsResponse_v4(b: bytes, o: int) -> tuple[DeleteTopicsRespo
     else:
         l3: list[DeletableTopicResult] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DeletableTopicResult(d4_name, w.ZERO_UUID, d4_error_code, None))
+            x7: DeletableTopicResult = _new(DeletableTopicResult)
+            x7.name = d4_name
+            x7.topic_id = w.ZERO_UUID
+            x7.error_code = d4_error_code
+            x7.error_message = None
+            l3.append(x7)
         d1_responses = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DeleteTopicsResponse(d1_throttle_time_ms, d1_responses), o
+    x8: DeleteTopicsResponse = _new(DeleteTopicsResponse)
+    x8.throttle_time_ms = d1_throttle_time_ms
+    x8.responses = d1_responses
+    return x8, o
 
 
 def _encode_DeleteTopicsResponse_v5(m: DeleteTopicsResponse, buf: bytearray) -> None:
@@ -296,21 +362,46 @@ def _decode_DeleteTopicsResponse_v5(b: bytes, o: int) -> tuple[DeleteTopicsRespo
     else:
         l3: list[DeletableTopicResult] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_error_message, o = w.read_compact_nullable_string(b, o)
+            d4_error_message: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_error_message = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_error_message, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DeletableTopicResult(d4_name, w.ZERO_UUID, d4_error_code, d4_error_message))
+            x9: DeletableTopicResult = _new(DeletableTopicResult)
+            x9.name = d4_name
+            x9.topic_id = w.ZERO_UUID
+            x9.error_code = d4_error_code
+            x9.error_message = d4_error_message
+            l3.append(x9)
         d1_responses = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DeleteTopicsResponse(d1_throttle_time_ms, d1_responses), o
+    x10: DeleteTopicsResponse = _new(DeleteTopicsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.responses = d1_responses
+    return x10, o
 
 
 def _encode_DeleteTopicsResponse_v6(m: DeleteTopicsResponse, buf: bytearray) -> None:
@@ -344,22 +435,48 @@ def _decode_DeleteTopicsResponse_v6(b: bytes, o: int) -> tuple[DeleteTopicsRespo
     else:
         l3: list[DeletableTopicResult] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_nullable_string(b, o)
+            d4_name: str | None
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_nullable_string(b, o)
             d4_topic_id, o = w.read_uuid(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_error_message, o = w.read_compact_nullable_string(b, o)
+            d4_error_message: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_error_message = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_error_message, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DeletableTopicResult(d4_name, d4_topic_id, d4_error_code, d4_error_message))
+            x9: DeletableTopicResult = _new(DeletableTopicResult)
+            x9.name = d4_name
+            x9.topic_id = d4_topic_id
+            x9.error_code = d4_error_code
+            x9.error_message = d4_error_message
+            l3.append(x9)
         d1_responses = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DeleteTopicsResponse(d1_throttle_time_ms, d1_responses), o
+    x10: DeleteTopicsResponse = _new(DeleteTopicsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.responses = d1_responses
+    return x10, o
 
 
 API_KEY = 20

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_o = w.Struct('>?').pack
@@ -75,7 +77,10 @@ def _decode_DescribeClusterRequest_v0(b: bytes, o: int) -> tuple[DescribeCluster
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeClusterRequest(d1_include_cluster_authorized_operations, 1), o
+    x2: DescribeClusterRequest = _new(DescribeClusterRequest)
+    x2.include_cluster_authorized_operations = d1_include_cluster_authorized_operations
+    x2.endpoint_type = 1
+    return x2, o
 
 
 def _encode_DescribeClusterRequest_v1(m: DescribeClusterRequest, buf: bytearray) -> None:
@@ -91,7 +96,10 @@ def _decode_DescribeClusterRequest_v1(b: bytes, o: int) -> tuple[DescribeCluster
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeClusterRequest(d1_include_cluster_authorized_operations, d1_endpoint_type), o
+    x2: DescribeClusterRequest = _new(DescribeClusterRequest)
+    x2.include_cluster_authorized_operations = d1_include_cluster_authorized_operations
+    x2.endpoint_type = d1_endpoint_type
+    return x2, o
 
 
 def _encode_DescribeClusterResponse_v0(m: DescribeClusterResponse, buf: bytearray) -> None:
@@ -115,43 +123,91 @@ def _decode_DescribeClusterResponse_v0(b: bytes, o: int) -> tuple[DescribeCluste
     n: int
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
-    d1_error_message, o = w.read_compact_nullable_string(b, o)
-    d1_cluster_id, o = w.read_compact_string(b, o)
+    d1_error_message: str | None
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_error_message = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_error_message, o = w.read_compact_nullable_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_cluster_id = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_cluster_id, o = w.read_compact_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_brokers: list[DescribeClusterBroker]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n6 = b[o] - 1
+    if n6 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n6, o = w.read_uvarint(b, o)
+        n6 -= 1
+    if n6 < 0:
         raise w.invalid("null array in non-nullable field brokers")
-    elif n2 > len(b) - o:
+    elif n6 > len(b) - o:
         raise w.truncated("array brokers")
     else:
-        l3: list[DescribeClusterBroker] = []
-        for _ in range(n2):
-            d4_broker_id, = _U_i(b, o)
+        l7: list[DescribeClusterBroker] = []
+        for _ in range(n6):
+            d8_broker_id, = _U_i(b, o)
             o += 4
-            d4_host, o = w.read_compact_string(b, o)
-            d4_port, = _U_i(b, o)
+            sn9 = b[o]
+            if 0 < sn9 < 128:
+                se10 = o + sn9
+                if se10 > len(b):
+                    raise w.truncated("string")
+                d8_host = b[o + 1:se10].decode()
+                o = se10
+            else:
+                d8_host, o = w.read_compact_string(b, o)
+            d8_port, = _U_i(b, o)
             o += 4
-            d4_rack, o = w.read_compact_nullable_string(b, o)
+            d8_rack: str | None
+            sn11 = b[o]
+            if 0 < sn11 < 128:
+                se12 = o + sn11
+                if se12 > len(b):
+                    raise w.truncated("string")
+                d8_rack = b[o + 1:se12].decode()
+                o = se12
+            else:
+                d8_rack, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DescribeClusterBroker(d4_broker_id, d4_host, d4_port, d4_rack))
-        d1_brokers = l3
+            x13: DescribeClusterBroker = _new(DescribeClusterBroker)
+            x13.broker_id = d8_broker_id
+            x13.host = d8_host
+            x13.port = d8_port
+            x13.rack = d8_rack
+            l7.append(x13)
+        d1_brokers = l7
     d1_cluster_authorized_operations, = _U_i(b, o)
     o += 4
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeClusterResponse(d1_throttle_time_ms, d1_error_code, d1_error_message, 1, d1_cluster_id, d1_controller_id, d1_brokers, d1_cluster_authorized_operations), o
+    x14: DescribeClusterResponse = _new(DescribeClusterResponse)
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.error_code = d1_error_code
+    x14.error_message = d1_error_message
+    x14.endpoint_type = 1
+    x14.cluster_id = d1_cluster_id
+    x14.controller_id = d1_controller_id
+    x14.brokers = d1_brokers
+    x14.cluster_authorized_operations = d1_cluster_authorized_operations
+    return x14, o
 
 
 def _encode_DescribeClusterResponse_v1(m: DescribeClusterResponse, buf: bytearray) -> None:
@@ -176,45 +232,93 @@ def _decode_DescribeClusterResponse_v1(b: bytes, o: int) -> tuple[DescribeCluste
     n: int
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
-    d1_error_message, o = w.read_compact_nullable_string(b, o)
+    d1_error_message: str | None
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_error_message = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_error_message, o = w.read_compact_nullable_string(b, o)
     d1_endpoint_type, = _U_b(b, o)
     o += 1
-    d1_cluster_id, o = w.read_compact_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_cluster_id = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_cluster_id, o = w.read_compact_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_brokers: list[DescribeClusterBroker]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n6 = b[o] - 1
+    if n6 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n6, o = w.read_uvarint(b, o)
+        n6 -= 1
+    if n6 < 0:
         raise w.invalid("null array in non-nullable field brokers")
-    elif n2 > len(b) - o:
+    elif n6 > len(b) - o:
         raise w.truncated("array brokers")
     else:
-        l3: list[DescribeClusterBroker] = []
-        for _ in range(n2):
-            d4_broker_id, = _U_i(b, o)
+        l7: list[DescribeClusterBroker] = []
+        for _ in range(n6):
+            d8_broker_id, = _U_i(b, o)
             o += 4
-            d4_host, o = w.read_compact_string(b, o)
-            d4_port, = _U_i(b, o)
+            sn9 = b[o]
+            if 0 < sn9 < 128:
+                se10 = o + sn9
+                if se10 > len(b):
+                    raise w.truncated("string")
+                d8_host = b[o + 1:se10].decode()
+                o = se10
+            else:
+                d8_host, o = w.read_compact_string(b, o)
+            d8_port, = _U_i(b, o)
             o += 4
-            d4_rack, o = w.read_compact_nullable_string(b, o)
+            d8_rack: str | None
+            sn11 = b[o]
+            if 0 < sn11 < 128:
+                se12 = o + sn11
+                if se12 > len(b):
+                    raise w.truncated("string")
+                d8_rack = b[o + 1:se12].decode()
+                o = se12
+            else:
+                d8_rack, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DescribeClusterBroker(d4_broker_id, d4_host, d4_port, d4_rack))
-        d1_brokers = l3
+            x13: DescribeClusterBroker = _new(DescribeClusterBroker)
+            x13.broker_id = d8_broker_id
+            x13.host = d8_host
+            x13.port = d8_port
+            x13.rack = d8_rack
+            l7.append(x13)
+        d1_brokers = l7
     d1_cluster_authorized_operations, = _U_i(b, o)
     o += 4
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeClusterResponse(d1_throttle_time_ms, d1_error_code, d1_error_message, d1_endpoint_type, d1_cluster_id, d1_controller_id, d1_brokers, d1_cluster_authorized_operations), o
+    x14: DescribeClusterResponse = _new(DescribeClusterResponse)
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.error_code = d1_error_code
+    x14.error_message = d1_error_message
+    x14.endpoint_type = d1_endpoint_type
+    x14.cluster_id = d1_cluster_id
+    x14.controller_id = d1_controller_id
+    x14.brokers = d1_brokers
+    x14.cluster_authorized_operations = d1_cluster_authorized_operations
+    return x14, o
 
 
 API_KEY = 60

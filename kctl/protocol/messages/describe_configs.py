@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_o = w.Struct('>?').pack
@@ -142,9 +144,17 @@ def _decode_DescribeConfigsRequest_v0(b: bytes, o: int) -> tuple[DescribeConfigs
                     i7, o = w.read_string(b, o)
                     l6.append(i7)
                 d4_configuration_keys = l6
-            l3.append(DescribeConfigsResource(d4_resource_type, d4_resource_name, d4_configuration_keys))
+            x8: DescribeConfigsResource = _new(DescribeConfigsResource)
+            x8.resource_type = d4_resource_type
+            x8.resource_name = d4_resource_name
+            x8.configuration_keys = d4_configuration_keys
+            l3.append(x8)
         d1_resources = l3
-    return DescribeConfigsRequest(d1_resources, False, False), o
+    x9: DescribeConfigsRequest = _new(DescribeConfigsRequest)
+    x9.resources = d1_resources
+    x9.include_synonyms = False
+    x9.include_documentation = False
+    return x9, o
 
 
 def _encode_DescribeConfigsRequest_v1_2(m: DescribeConfigsRequest, buf: bytearray) -> None:
@@ -191,11 +201,19 @@ def _decode_DescribeConfigsRequest_v1_2(b: bytes, o: int) -> tuple[DescribeConfi
                     i7, o = w.read_string(b, o)
                     l6.append(i7)
                 d4_configuration_keys = l6
-            l3.append(DescribeConfigsResource(d4_resource_type, d4_resource_name, d4_configuration_keys))
+            x8: DescribeConfigsResource = _new(DescribeConfigsResource)
+            x8.resource_type = d4_resource_type
+            x8.resource_name = d4_resource_name
+            x8.configuration_keys = d4_configuration_keys
+            l3.append(x8)
         d1_resources = l3
     d1_include_synonyms, = _U_o(b, o)
     o += 1
-    return DescribeConfigsRequest(d1_resources, d1_include_synonyms, False), o
+    x9: DescribeConfigsRequest = _new(DescribeConfigsRequest)
+    x9.resources = d1_resources
+    x9.include_synonyms = d1_include_synonyms
+    x9.include_documentation = False
+    return x9, o
 
 
 def _encode_DescribeConfigsRequest_v3(m: DescribeConfigsRequest, buf: bytearray) -> None:
@@ -242,11 +260,19 @@ def _decode_DescribeConfigsRequest_v3(b: bytes, o: int) -> tuple[DescribeConfigs
                     i7, o = w.read_string(b, o)
                     l6.append(i7)
                 d4_configuration_keys = l6
-            l3.append(DescribeConfigsResource(d4_resource_type, d4_resource_name, d4_configuration_keys))
+            x8: DescribeConfigsResource = _new(DescribeConfigsResource)
+            x8.resource_type = d4_resource_type
+            x8.resource_name = d4_resource_name
+            x8.configuration_keys = d4_configuration_keys
+            l3.append(x8)
         d1_resources = l3
     d1_include_synonyms, d1_include_documentation, = _U_oo(b, o)
     o += 2
-    return DescribeConfigsRequest(d1_resources, d1_include_synonyms, d1_include_documentation), o
+    x9: DescribeConfigsRequest = _new(DescribeConfigsRequest)
+    x9.resources = d1_resources
+    x9.include_synonyms = d1_include_synonyms
+    x9.include_documentation = d1_include_documentation
+    return x9, o
 
 
 def _encode_DescribeConfigsRequest_v4(m: DescribeConfigsRequest, buf: bytearray) -> None:
@@ -285,29 +311,49 @@ def _decode_DescribeConfigsRequest_v4(b: bytes, o: int) -> tuple[DescribeConfigs
         for _ in range(n2):
             d4_resource_type, = _U_b(b, o)
             o += 1
-            d4_resource_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_resource_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_resource_name, o = w.read_compact_string(b, o)
             d4_configuration_keys: list[str] | None
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 d4_configuration_keys = None
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array configuration_keys")
             else:
-                l6: list[str] = []
-                for _ in range(n5):
-                    i7, o = w.read_compact_string(b, o)
-                    l6.append(i7)
-                d4_configuration_keys = l6
+                l8: list[str] = []
+                for _ in range(n7):
+                    sn10 = b[o]
+                    if 0 < sn10 < 128:
+                        se11 = o + sn10
+                        if se11 > len(b):
+                            raise w.truncated("string")
+                        i9 = b[o + 1:se11].decode()
+                        o = se11
+                    else:
+                        i9, o = w.read_compact_string(b, o)
+                    l8.append(i9)
+                d4_configuration_keys = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DescribeConfigsResource(d4_resource_type, d4_resource_name, d4_configuration_keys))
+            x12: DescribeConfigsResource = _new(DescribeConfigsResource)
+            x12.resource_type = d4_resource_type
+            x12.resource_name = d4_resource_name
+            x12.configuration_keys = d4_configuration_keys
+            l3.append(x12)
         d1_resources = l3
     d1_include_synonyms, d1_include_documentation, = _U_oo(b, o)
     o += 2
@@ -315,7 +361,11 @@ def _decode_DescribeConfigsRequest_v4(b: bytes, o: int) -> tuple[DescribeConfigs
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeConfigsRequest(d1_resources, d1_include_synonyms, d1_include_documentation), o
+    x13: DescribeConfigsRequest = _new(DescribeConfigsRequest)
+    x13.resources = d1_resources
+    x13.include_synonyms = d1_include_synonyms
+    x13.include_documentation = d1_include_documentation
+    return x13, o
 
 
 def _encode_DescribeConfigsResponse_v0(m: DescribeConfigsResponse, buf: bytearray) -> None:
@@ -369,11 +419,30 @@ def _decode_DescribeConfigsResponse_v0(b: bytes, o: int) -> tuple[DescribeConfig
                     d7_value, o = w.read_nullable_string(b, o)
                     d7_read_only, d7_is_default, d7_is_sensitive, = _U_ooo(b, o)
                     o += 3
-                    l6.append(DescribeConfigsResourceResult(d7_name, d7_value, d7_read_only, d7_is_default, -1, d7_is_sensitive, [], 0, ''))
+                    x8: DescribeConfigsResourceResult = _new(DescribeConfigsResourceResult)
+                    x8.name = d7_name
+                    x8.value = d7_value
+                    x8.read_only = d7_read_only
+                    x8.is_default = d7_is_default
+                    x8.config_source = -1
+                    x8.is_sensitive = d7_is_sensitive
+                    x8.synonyms = []
+                    x8.config_type = 0
+                    x8.documentation = ''
+                    l6.append(x8)
                 d4_configs = l6
-            l3.append(DescribeConfigsResult(d4_error_code, d4_error_message, d4_resource_type, d4_resource_name, d4_configs))
+            x9: DescribeConfigsResult = _new(DescribeConfigsResult)
+            x9.error_code = d4_error_code
+            x9.error_message = d4_error_message
+            x9.resource_type = d4_resource_type
+            x9.resource_name = d4_resource_name
+            x9.configs = d4_configs
+            l3.append(x9)
         d1_results = l3
-    return DescribeConfigsResponse(d1_throttle_time_ms, d1_results), o
+    x10: DescribeConfigsResponse = _new(DescribeConfigsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.results = d1_results
+    return x10, o
 
 
 def _encode_DescribeConfigsResponse_v1_2(m: DescribeConfigsResponse, buf: bytearray) -> None:
@@ -447,13 +516,36 @@ def _decode_DescribeConfigsResponse_v1_2(b: bytes, o: int) -> tuple[DescribeConf
                             d10_value, o = w.read_nullable_string(b, o)
                             d10_source, = _U_b(b, o)
                             o += 1
-                            l9.append(DescribeConfigsSynonym(d10_name, d10_value, d10_source))
+                            x11: DescribeConfigsSynonym = _new(DescribeConfigsSynonym)
+                            x11.name = d10_name
+                            x11.value = d10_value
+                            x11.source = d10_source
+                            l9.append(x11)
                         d7_synonyms = l9
-                    l6.append(DescribeConfigsResourceResult(d7_name, d7_value, d7_read_only, False, d7_config_source, d7_is_sensitive, d7_synonyms, 0, ''))
+                    x12: DescribeConfigsResourceResult = _new(DescribeConfigsResourceResult)
+                    x12.name = d7_name
+                    x12.value = d7_value
+                    x12.read_only = d7_read_only
+                    x12.is_default = False
+                    x12.config_source = d7_config_source
+                    x12.is_sensitive = d7_is_sensitive
+                    x12.synonyms = d7_synonyms
+                    x12.config_type = 0
+                    x12.documentation = ''
+                    l6.append(x12)
                 d4_configs = l6
-            l3.append(DescribeConfigsResult(d4_error_code, d4_error_message, d4_resource_type, d4_resource_name, d4_configs))
+            x13: DescribeConfigsResult = _new(DescribeConfigsResult)
+            x13.error_code = d4_error_code
+            x13.error_message = d4_error_message
+            x13.resource_type = d4_resource_type
+            x13.resource_name = d4_resource_name
+            x13.configs = d4_configs
+            l3.append(x13)
         d1_results = l3
-    return DescribeConfigsResponse(d1_throttle_time_ms, d1_results), o
+    x14: DescribeConfigsResponse = _new(DescribeConfigsResponse)
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.results = d1_results
+    return x14, o
 
 
 def _encode_DescribeConfigsResponse_v3(m: DescribeConfigsResponse, buf: bytearray) -> None:
@@ -529,16 +621,39 @@ def _decode_DescribeConfigsResponse_v3(b: bytes, o: int) -> tuple[DescribeConfig
                             d10_value, o = w.read_nullable_string(b, o)
                             d10_source, = _U_b(b, o)
                             o += 1
-                            l9.append(DescribeConfigsSynonym(d10_name, d10_value, d10_source))
+                            x11: DescribeConfigsSynonym = _new(DescribeConfigsSynonym)
+                            x11.name = d10_name
+                            x11.value = d10_value
+                            x11.source = d10_source
+                            l9.append(x11)
                         d7_synonyms = l9
                     d7_config_type, = _U_b(b, o)
                     o += 1
                     d7_documentation, o = w.read_nullable_string(b, o)
-                    l6.append(DescribeConfigsResourceResult(d7_name, d7_value, d7_read_only, False, d7_config_source, d7_is_sensitive, d7_synonyms, d7_config_type, d7_documentation))
+                    x12: DescribeConfigsResourceResult = _new(DescribeConfigsResourceResult)
+                    x12.name = d7_name
+                    x12.value = d7_value
+                    x12.read_only = d7_read_only
+                    x12.is_default = False
+                    x12.config_source = d7_config_source
+                    x12.is_sensitive = d7_is_sensitive
+                    x12.synonyms = d7_synonyms
+                    x12.config_type = d7_config_type
+                    x12.documentation = d7_documentation
+                    l6.append(x12)
                 d4_configs = l6
-            l3.append(DescribeConfigsResult(d4_error_code, d4_error_message, d4_resource_type, d4_resource_name, d4_configs))
+            x13: DescribeConfigsResult = _new(DescribeConfigsResult)
+            x13.error_code = d4_error_code
+            x13.error_message = d4_error_message
+            x13.resource_type = d4_resource_type
+            x13.resource_name = d4_resource_name
+            x13.configs = d4_configs
+            l3.append(x13)
         d1_results = l3
-    return DescribeConfigsResponse(d1_throttle_time_ms, d1_results), o
+    x14: DescribeConfigsResponse = _new(DescribeConfigsResponse)
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.results = d1_results
+    return x14, o
 
 
 def _encode_DescribeConfigsResponse_v4(m: DescribeConfigsResponse, buf: bytearray) -> None:
@@ -590,72 +705,155 @@ def _decode_DescribeConfigsResponse_v4(b: bytes, o: int) -> tuple[DescribeConfig
         for _ in range(n2):
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_error_message, o = w.read_compact_nullable_string(b, o)
+            d4_error_message: str | None
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_error_message = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_error_message, o = w.read_compact_nullable_string(b, o)
             d4_resource_type, = _U_b(b, o)
             o += 1
-            d4_resource_name, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_resource_name = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_resource_name, o = w.read_compact_string(b, o)
             d4_configs: list[DescribeConfigsResourceResult]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n9 = b[o] - 1
+            if n9 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n9, o = w.read_uvarint(b, o)
+                n9 -= 1
+            if n9 < 0:
                 raise w.invalid("null array in non-nullable field configs")
-            elif n5 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array configs")
             else:
-                l6: list[DescribeConfigsResourceResult] = []
-                for _ in range(n5):
-                    d7_name, o = w.read_compact_string(b, o)
-                    d7_value, o = w.read_compact_nullable_string(b, o)
-                    d7_read_only, d7_config_source, d7_is_sensitive, = _U_obo(b, o)
+                l10: list[DescribeConfigsResourceResult] = []
+                for _ in range(n9):
+                    sn12 = b[o]
+                    if 0 < sn12 < 128:
+                        se13 = o + sn12
+                        if se13 > len(b):
+                            raise w.truncated("string")
+                        d11_name = b[o + 1:se13].decode()
+                        o = se13
+                    else:
+                        d11_name, o = w.read_compact_string(b, o)
+                    d11_value: str | None
+                    sn14 = b[o]
+                    if 0 < sn14 < 128:
+                        se15 = o + sn14
+                        if se15 > len(b):
+                            raise w.truncated("string")
+                        d11_value = b[o + 1:se15].decode()
+                        o = se15
+                    else:
+                        d11_value, o = w.read_compact_nullable_string(b, o)
+                    d11_read_only, d11_config_source, d11_is_sensitive, = _U_obo(b, o)
                     o += 3
-                    d7_synonyms: list[DescribeConfigsSynonym]
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                    d11_synonyms: list[DescribeConfigsSynonym]
+                    n16 = b[o] - 1
+                    if n16 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
+                        n16, o = w.read_uvarint(b, o)
+                        n16 -= 1
+                    if n16 < 0:
                         raise w.invalid("null array in non-nullable field synonyms")
-                    elif n8 > len(b) - o:
+                    elif n16 > len(b) - o:
                         raise w.truncated("array synonyms")
                     else:
-                        l9: list[DescribeConfigsSynonym] = []
-                        for _ in range(n8):
-                            d10_name, o = w.read_compact_string(b, o)
-                            d10_value, o = w.read_compact_nullable_string(b, o)
-                            d10_source, = _U_b(b, o)
+                        l17: list[DescribeConfigsSynonym] = []
+                        for _ in range(n16):
+                            sn19 = b[o]
+                            if 0 < sn19 < 128:
+                                se20 = o + sn19
+                                if se20 > len(b):
+                                    raise w.truncated("string")
+                                d18_name = b[o + 1:se20].decode()
+                                o = se20
+                            else:
+                                d18_name, o = w.read_compact_string(b, o)
+                            d18_value: str | None
+                            sn21 = b[o]
+                            if 0 < sn21 < 128:
+                                se22 = o + sn21
+                                if se22 > len(b):
+                                    raise w.truncated("string")
+                                d18_value = b[o + 1:se22].decode()
+                                o = se22
+                            else:
+                                d18_value, o = w.read_compact_nullable_string(b, o)
+                            d18_source, = _U_b(b, o)
                             o += 1
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            l9.append(DescribeConfigsSynonym(d10_name, d10_value, d10_source))
-                        d7_synonyms = l9
-                    d7_config_type, = _U_b(b, o)
+                            x23: DescribeConfigsSynonym = _new(DescribeConfigsSynonym)
+                            x23.name = d18_name
+                            x23.value = d18_value
+                            x23.source = d18_source
+                            l17.append(x23)
+                        d11_synonyms = l17
+                    d11_config_type, = _U_b(b, o)
                     o += 1
-                    d7_documentation, o = w.read_compact_nullable_string(b, o)
+                    d11_documentation: str | None
+                    sn24 = b[o]
+                    if 0 < sn24 < 128:
+                        se25 = o + sn24
+                        if se25 > len(b):
+                            raise w.truncated("string")
+                        d11_documentation = b[o + 1:se25].decode()
+                        o = se25
+                    else:
+                        d11_documentation, o = w.read_compact_nullable_string(b, o)
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(DescribeConfigsResourceResult(d7_name, d7_value, d7_read_only, False, d7_config_source, d7_is_sensitive, d7_synonyms, d7_config_type, d7_documentation))
-                d4_configs = l6
+                    x26: DescribeConfigsResourceResult = _new(DescribeConfigsResourceResult)
+                    x26.name = d11_name
+                    x26.value = d11_value
+                    x26.read_only = d11_read_only
+                    x26.is_default = False
+                    x26.config_source = d11_config_source
+                    x26.is_sensitive = d11_is_sensitive
+                    x26.synonyms = d11_synonyms
+                    x26.config_type = d11_config_type
+                    x26.documentation = d11_documentation
+                    l10.append(x26)
+                d4_configs = l10
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DescribeConfigsResult(d4_error_code, d4_error_message, d4_resource_type, d4_resource_name, d4_configs))
+            x27: DescribeConfigsResult = _new(DescribeConfigsResult)
+            x27.error_code = d4_error_code
+            x27.error_message = d4_error_message
+            x27.resource_type = d4_resource_type
+            x27.resource_name = d4_resource_name
+            x27.configs = d4_configs
+            l3.append(x27)
         d1_results = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeConfigsResponse(d1_throttle_time_ms, d1_results), o
+    x28: DescribeConfigsResponse = _new(DescribeConfigsResponse)
+    x28.throttle_time_ms = d1_throttle_time_ms
+    x28.results = d1_results
+    return x28, o
 
 
 API_KEY = 32

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_o = w.Struct('>?').pack
@@ -85,7 +87,10 @@ def _decode_DescribeGroupsRequest_v0_2(b: bytes, o: int) -> tuple[DescribeGroups
             i4, o = w.read_string(b, o)
             l3.append(i4)
         d1_groups = l3
-    return DescribeGroupsRequest(d1_groups, False), o
+    x5: DescribeGroupsRequest = _new(DescribeGroupsRequest)
+    x5.groups = d1_groups
+    x5.include_authorized_operations = False
+    return x5, o
 
 
 def _encode_DescribeGroupsRequest_v3_4(m: DescribeGroupsRequest, buf: bytearray) -> None:
@@ -113,7 +118,10 @@ def _decode_DescribeGroupsRequest_v3_4(b: bytes, o: int) -> tuple[DescribeGroups
         d1_groups = l3
     d1_include_authorized_operations, = _U_o(b, o)
     o += 1
-    return DescribeGroupsRequest(d1_groups, d1_include_authorized_operations), o
+    x5: DescribeGroupsRequest = _new(DescribeGroupsRequest)
+    x5.groups = d1_groups
+    x5.include_authorized_operations = d1_include_authorized_operations
+    return x5, o
 
 
 def _encode_DescribeGroupsRequest_v5(m: DescribeGroupsRequest, buf: bytearray) -> None:
@@ -141,7 +149,15 @@ def _decode_DescribeGroupsRequest_v5(b: bytes, o: int) -> tuple[DescribeGroupsRe
     else:
         l3: list[str] = []
         for _ in range(n2):
-            i4, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                i4 = b[o + 1:se6].decode()
+                o = se6
+            else:
+                i4, o = w.read_compact_string(b, o)
             l3.append(i4)
         d1_groups = l3
     d1_include_authorized_operations, = _U_o(b, o)
@@ -150,7 +166,10 @@ def _decode_DescribeGroupsRequest_v5(b: bytes, o: int) -> tuple[DescribeGroupsRe
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeGroupsRequest(d1_groups, d1_include_authorized_operations), o
+    x7: DescribeGroupsRequest = _new(DescribeGroupsRequest)
+    x7.groups = d1_groups
+    x7.include_authorized_operations = d1_include_authorized_operations
+    return x7, o
 
 
 def _encode_DescribeGroupsResponse_v0(m: DescribeGroupsResponse, buf: bytearray) -> None:
@@ -205,11 +224,29 @@ def _decode_DescribeGroupsResponse_v0(b: bytes, o: int) -> tuple[DescribeGroupsR
                     d7_client_host, o = w.read_string(b, o)
                     d7_member_metadata, o = w.read_bytes(b, o)
                     d7_member_assignment, o = w.read_bytes(b, o)
-                    l6.append(DescribedGroupMember(d7_member_id, None, d7_client_id, d7_client_host, d7_member_metadata, d7_member_assignment))
+                    x8: DescribedGroupMember = _new(DescribedGroupMember)
+                    x8.member_id = d7_member_id
+                    x8.group_instance_id = None
+                    x8.client_id = d7_client_id
+                    x8.client_host = d7_client_host
+                    x8.member_metadata = d7_member_metadata
+                    x8.member_assignment = d7_member_assignment
+                    l6.append(x8)
                 d4_members = l6
-            l3.append(DescribedGroup(d4_error_code, d4_group_id, d4_group_state, d4_protocol_type, d4_protocol_data, d4_members, -2147483648))
+            x9: DescribedGroup = _new(DescribedGroup)
+            x9.error_code = d4_error_code
+            x9.group_id = d4_group_id
+            x9.group_state = d4_group_state
+            x9.protocol_type = d4_protocol_type
+            x9.protocol_data = d4_protocol_data
+            x9.members = d4_members
+            x9.authorized_operations = -2147483648
+            l3.append(x9)
         d1_groups = l3
-    return DescribeGroupsResponse(0, d1_groups), o
+    x10: DescribeGroupsResponse = _new(DescribeGroupsResponse)
+    x10.throttle_time_ms = 0
+    x10.groups = d1_groups
+    return x10, o
 
 
 def _encode_DescribeGroupsResponse_v1_2(m: DescribeGroupsResponse, buf: bytearray) -> None:
@@ -267,11 +304,29 @@ def _decode_DescribeGroupsResponse_v1_2(b: bytes, o: int) -> tuple[DescribeGroup
                     d7_client_host, o = w.read_string(b, o)
                     d7_member_metadata, o = w.read_bytes(b, o)
                     d7_member_assignment, o = w.read_bytes(b, o)
-                    l6.append(DescribedGroupMember(d7_member_id, None, d7_client_id, d7_client_host, d7_member_metadata, d7_member_assignment))
+                    x8: DescribedGroupMember = _new(DescribedGroupMember)
+                    x8.member_id = d7_member_id
+                    x8.group_instance_id = None
+                    x8.client_id = d7_client_id
+                    x8.client_host = d7_client_host
+                    x8.member_metadata = d7_member_metadata
+                    x8.member_assignment = d7_member_assignment
+                    l6.append(x8)
                 d4_members = l6
-            l3.append(DescribedGroup(d4_error_code, d4_group_id, d4_group_state, d4_protocol_type, d4_protocol_data, d4_members, -2147483648))
+            x9: DescribedGroup = _new(DescribedGroup)
+            x9.error_code = d4_error_code
+            x9.group_id = d4_group_id
+            x9.group_state = d4_group_state
+            x9.protocol_type = d4_protocol_type
+            x9.protocol_data = d4_protocol_data
+            x9.members = d4_members
+            x9.authorized_operations = -2147483648
+            l3.append(x9)
         d1_groups = l3
-    return DescribeGroupsResponse(d1_throttle_time_ms, d1_groups), o
+    x10: DescribeGroupsResponse = _new(DescribeGroupsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.groups = d1_groups
+    return x10, o
 
 
 def _encode_DescribeGroupsResponse_v3(m: DescribeGroupsResponse, buf: bytearray) -> None:
@@ -330,13 +385,31 @@ def _decode_DescribeGroupsResponse_v3(b: bytes, o: int) -> tuple[DescribeGroupsR
                     d7_client_host, o = w.read_string(b, o)
                     d7_member_metadata, o = w.read_bytes(b, o)
                     d7_member_assignment, o = w.read_bytes(b, o)
-                    l6.append(DescribedGroupMember(d7_member_id, None, d7_client_id, d7_client_host, d7_member_metadata, d7_member_assignment))
+                    x8: DescribedGroupMember = _new(DescribedGroupMember)
+                    x8.member_id = d7_member_id
+                    x8.group_instance_id = None
+                    x8.client_id = d7_client_id
+                    x8.client_host = d7_client_host
+                    x8.member_metadata = d7_member_metadata
+                    x8.member_assignment = d7_member_assignment
+                    l6.append(x8)
                 d4_members = l6
             d4_authorized_operations, = _U_i(b, o)
             o += 4
-            l3.append(DescribedGroup(d4_error_code, d4_group_id, d4_group_state, d4_protocol_type, d4_protocol_data, d4_members, d4_authorized_operations))
+            x9: DescribedGroup = _new(DescribedGroup)
+            x9.error_code = d4_error_code
+            x9.group_id = d4_group_id
+            x9.group_state = d4_group_state
+            x9.protocol_type = d4_protocol_type
+            x9.protocol_data = d4_protocol_data
+            x9.members = d4_members
+            x9.authorized_operations = d4_authorized_operations
+            l3.append(x9)
         d1_groups = l3
-    return DescribeGroupsResponse(d1_throttle_time_ms, d1_groups), o
+    x10: DescribeGroupsResponse = _new(DescribeGroupsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.groups = d1_groups
+    return x10, o
 
 
 def _encode_DescribeGroupsResponse_v4(m: DescribeGroupsResponse, buf: bytearray) -> None:
@@ -397,13 +470,31 @@ def _decode_DescribeGroupsResponse_v4(b: bytes, o: int) -> tuple[DescribeGroupsR
                     d7_client_host, o = w.read_string(b, o)
                     d7_member_metadata, o = w.read_bytes(b, o)
                     d7_member_assignment, o = w.read_bytes(b, o)
-                    l6.append(DescribedGroupMember(d7_member_id, d7_group_instance_id, d7_client_id, d7_client_host, d7_member_metadata, d7_member_assignment))
+                    x8: DescribedGroupMember = _new(DescribedGroupMember)
+                    x8.member_id = d7_member_id
+                    x8.group_instance_id = d7_group_instance_id
+                    x8.client_id = d7_client_id
+                    x8.client_host = d7_client_host
+                    x8.member_metadata = d7_member_metadata
+                    x8.member_assignment = d7_member_assignment
+                    l6.append(x8)
                 d4_members = l6
             d4_authorized_operations, = _U_i(b, o)
             o += 4
-            l3.append(DescribedGroup(d4_error_code, d4_group_id, d4_group_state, d4_protocol_type, d4_protocol_data, d4_members, d4_authorized_operations))
+            x9: DescribedGroup = _new(DescribedGroup)
+            x9.error_code = d4_error_code
+            x9.group_id = d4_group_id
+            x9.group_state = d4_group_state
+            x9.protocol_type = d4_protocol_type
+            x9.protocol_data = d4_protocol_data
+            x9.members = d4_members
+            x9.authorized_operations = d4_authorized_operations
+            l3.append(x9)
         d1_groups = l3
-    return DescribeGroupsResponse(d1_throttle_time_ms, d1_groups), o
+    x10: DescribeGroupsResponse = _new(DescribeGroupsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.groups = d1_groups
+    return x10, o
 
 
 def _encode_DescribeGroupsResponse_v5(m: DescribeGroupsResponse, buf: bytearray) -> None:
@@ -451,49 +542,132 @@ def _decode_DescribeGroupsResponse_v5(b: bytes, o: int) -> tuple[DescribeGroupsR
         for _ in range(n2):
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_group_id, o = w.read_compact_string(b, o)
-            d4_group_state, o = w.read_compact_string(b, o)
-            d4_protocol_type, o = w.read_compact_string(b, o)
-            d4_protocol_data, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_group_id = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_group_id, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_group_state = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_group_state, o = w.read_compact_string(b, o)
+            sn9 = b[o]
+            if 0 < sn9 < 128:
+                se10 = o + sn9
+                if se10 > len(b):
+                    raise w.truncated("string")
+                d4_protocol_type = b[o + 1:se10].decode()
+                o = se10
+            else:
+                d4_protocol_type, o = w.read_compact_string(b, o)
+            sn11 = b[o]
+            if 0 < sn11 < 128:
+                se12 = o + sn11
+                if se12 > len(b):
+                    raise w.truncated("string")
+                d4_protocol_data = b[o + 1:se12].decode()
+                o = se12
+            else:
+                d4_protocol_data, o = w.read_compact_string(b, o)
             d4_members: list[DescribedGroupMember]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n13 = b[o] - 1
+            if n13 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n13, o = w.read_uvarint(b, o)
+                n13 -= 1
+            if n13 < 0:
                 raise w.invalid("null array in non-nullable field members")
-            elif n5 > len(b) - o:
+            elif n13 > len(b) - o:
                 raise w.truncated("array members")
             else:
-                l6: list[DescribedGroupMember] = []
-                for _ in range(n5):
-                    d7_member_id, o = w.read_compact_string(b, o)
-                    d7_group_instance_id, o = w.read_compact_nullable_string(b, o)
-                    d7_client_id, o = w.read_compact_string(b, o)
-                    d7_client_host, o = w.read_compact_string(b, o)
-                    d7_member_metadata, o = w.read_compact_bytes(b, o)
-                    d7_member_assignment, o = w.read_compact_bytes(b, o)
+                l14: list[DescribedGroupMember] = []
+                for _ in range(n13):
+                    sn16 = b[o]
+                    if 0 < sn16 < 128:
+                        se17 = o + sn16
+                        if se17 > len(b):
+                            raise w.truncated("string")
+                        d15_member_id = b[o + 1:se17].decode()
+                        o = se17
+                    else:
+                        d15_member_id, o = w.read_compact_string(b, o)
+                    d15_group_instance_id: str | None
+                    sn18 = b[o]
+                    if 0 < sn18 < 128:
+                        se19 = o + sn18
+                        if se19 > len(b):
+                            raise w.truncated("string")
+                        d15_group_instance_id = b[o + 1:se19].decode()
+                        o = se19
+                    else:
+                        d15_group_instance_id, o = w.read_compact_nullable_string(b, o)
+                    sn20 = b[o]
+                    if 0 < sn20 < 128:
+                        se21 = o + sn20
+                        if se21 > len(b):
+                            raise w.truncated("string")
+                        d15_client_id = b[o + 1:se21].decode()
+                        o = se21
+                    else:
+                        d15_client_id, o = w.read_compact_string(b, o)
+                    sn22 = b[o]
+                    if 0 < sn22 < 128:
+                        se23 = o + sn22
+                        if se23 > len(b):
+                            raise w.truncated("string")
+                        d15_client_host = b[o + 1:se23].decode()
+                        o = se23
+                    else:
+                        d15_client_host, o = w.read_compact_string(b, o)
+                    d15_member_metadata, o = w.read_compact_bytes(b, o)
+                    d15_member_assignment, o = w.read_compact_bytes(b, o)
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(DescribedGroupMember(d7_member_id, d7_group_instance_id, d7_client_id, d7_client_host, d7_member_metadata, d7_member_assignment))
-                d4_members = l6
+                    x24: DescribedGroupMember = _new(DescribedGroupMember)
+                    x24.member_id = d15_member_id
+                    x24.group_instance_id = d15_group_instance_id
+                    x24.client_id = d15_client_id
+                    x24.client_host = d15_client_host
+                    x24.member_metadata = d15_member_metadata
+                    x24.member_assignment = d15_member_assignment
+                    l14.append(x24)
+                d4_members = l14
             d4_authorized_operations, = _U_i(b, o)
             o += 4
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DescribedGroup(d4_error_code, d4_group_id, d4_group_state, d4_protocol_type, d4_protocol_data, d4_members, d4_authorized_operations))
+            x25: DescribedGroup = _new(DescribedGroup)
+            x25.error_code = d4_error_code
+            x25.group_id = d4_group_id
+            x25.group_state = d4_group_state
+            x25.protocol_type = d4_protocol_type
+            x25.protocol_data = d4_protocol_data
+            x25.members = d4_members
+            x25.authorized_operations = d4_authorized_operations
+            l3.append(x25)
         d1_groups = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeGroupsResponse(d1_throttle_time_ms, d1_groups), o
+    x26: DescribeGroupsResponse = _new(DescribeGroupsResponse)
+    x26.throttle_time_ms = d1_throttle_time_ms
+    x26.groups = d1_groups
+    return x26, o
 
 
 API_KEY = 15

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_h = w.Struct('>h').pack
@@ -118,9 +120,14 @@ def _decode_DescribeLogDirsRequest_v0_1(b: bytes, o: int) -> tuple[DescribeLogDi
                 raise w.truncated("array partitions")
             else:
                 d4_partitions, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
-            l3.append(DescribableLogDirTopic(d4_topic, d4_partitions))
+            x6: DescribableLogDirTopic = _new(DescribableLogDirTopic)
+            x6.topic = d4_topic
+            x6.partitions = d4_partitions
+            l3.append(x6)
         d1_topics = l3
-    return DescribeLogDirsRequest(d1_topics), o
+    x7: DescribeLogDirsRequest = _new(DescribeLogDirsRequest)
+    x7.topics = d1_topics
+    return x7, o
 
 
 def _encode_DescribeLogDirsRequest_v2_4(m: DescribeLogDirsRequest, buf: bytearray) -> None:
@@ -154,31 +161,44 @@ def _decode_DescribeLogDirsRequest_v2_4(b: bytes, o: int) -> tuple[DescribeLogDi
     else:
         l3: list[DescribableLogDirTopic] = []
         for _ in range(n2):
-            d4_topic, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_topic = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_topic, o = w.read_compact_string(b, o)
             d4_partitions: list[int]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d4_partitions, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+                d4_partitions, o = w.unpack_array('i', b, o, n7)  # type: ignore[assignment]
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DescribableLogDirTopic(d4_topic, d4_partitions))
+            x8: DescribableLogDirTopic = _new(DescribableLogDirTopic)
+            x8.topic = d4_topic
+            x8.partitions = d4_partitions
+            l3.append(x8)
         d1_topics = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeLogDirsRequest(d1_topics), o
+    x9: DescribeLogDirsRequest = _new(DescribeLogDirsRequest)
+    x9.topics = d1_topics
+    return x9, o
 
 
 def _encode_DescribeLogDirsResponse_v0_1(m: DescribeLogDirsResponse, buf: bytearray) -> None:
@@ -238,13 +258,31 @@ def _decode_DescribeLogDirsResponse_v0_1(b: bytes, o: int) -> tuple[DescribeLogD
                         for _ in range(n8):
                             d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key, = _U_iqqo(b, o)
                             o += 21
-                            l9.append(DescribeLogDirsPartition(d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key))
+                            x11: DescribeLogDirsPartition = _new(DescribeLogDirsPartition)
+                            x11.partition_index = d10_partition_index
+                            x11.partition_size = d10_partition_size
+                            x11.offset_lag = d10_offset_lag
+                            x11.is_future_key = d10_is_future_key
+                            l9.append(x11)
                         d7_partitions = l9
-                    l6.append(DescribeLogDirsTopic(d7_name, d7_partitions))
+                    x12: DescribeLogDirsTopic = _new(DescribeLogDirsTopic)
+                    x12.name = d7_name
+                    x12.partitions = d7_partitions
+                    l6.append(x12)
                 d4_topics = l6
-            l3.append(DescribeLogDirsResult(d4_error_code, d4_log_dir, d4_topics, -1, -1))
+            x13: DescribeLogDirsResult = _new(DescribeLogDirsResult)
+            x13.error_code = d4_error_code
+            x13.log_dir = d4_log_dir
+            x13.topics = d4_topics
+            x13.total_bytes = -1
+            x13.usable_bytes = -1
+            l3.append(x13)
         d1_results = l3
-    return DescribeLogDirsResponse(d1_throttle_time_ms, 0, d1_results), o
+    x14: DescribeLogDirsResponse = _new(DescribeLogDirsResponse)
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.error_code = 0
+    x14.results = d1_results
+    return x14, o
 
 
 def _encode_DescribeLogDirsResponse_v2(m: DescribeLogDirsResponse, buf: bytearray) -> None:
@@ -288,61 +326,95 @@ def _decode_DescribeLogDirsResponse_v2(b: bytes, o: int) -> tuple[DescribeLogDir
         for _ in range(n2):
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_log_dir, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_log_dir = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_log_dir, o = w.read_compact_string(b, o)
             d4_topics: list[DescribeLogDirsTopic]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field topics")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array topics")
             else:
-                l6: list[DescribeLogDirsTopic] = []
-                for _ in range(n5):
-                    d7_name, o = w.read_compact_string(b, o)
-                    d7_partitions: list[DescribeLogDirsPartition]
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                l8: list[DescribeLogDirsTopic] = []
+                for _ in range(n7):
+                    sn10 = b[o]
+                    if 0 < sn10 < 128:
+                        se11 = o + sn10
+                        if se11 > len(b):
+                            raise w.truncated("string")
+                        d9_name = b[o + 1:se11].decode()
+                        o = se11
+                    else:
+                        d9_name, o = w.read_compact_string(b, o)
+                    d9_partitions: list[DescribeLogDirsPartition]
+                    n12 = b[o] - 1
+                    if n12 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
+                        n12, o = w.read_uvarint(b, o)
+                        n12 -= 1
+                    if n12 < 0:
                         raise w.invalid("null array in non-nullable field partitions")
-                    elif n8 > len(b) - o:
+                    elif n12 > len(b) - o:
                         raise w.truncated("array partitions")
                     else:
-                        l9: list[DescribeLogDirsPartition] = []
-                        for _ in range(n8):
-                            d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key, = _U_iqqo(b, o)
+                        l13: list[DescribeLogDirsPartition] = []
+                        for _ in range(n12):
+                            d14_partition_index, d14_partition_size, d14_offset_lag, d14_is_future_key, = _U_iqqo(b, o)
                             o += 21
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            l9.append(DescribeLogDirsPartition(d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key))
-                        d7_partitions = l9
+                            x15: DescribeLogDirsPartition = _new(DescribeLogDirsPartition)
+                            x15.partition_index = d14_partition_index
+                            x15.partition_size = d14_partition_size
+                            x15.offset_lag = d14_offset_lag
+                            x15.is_future_key = d14_is_future_key
+                            l13.append(x15)
+                        d9_partitions = l13
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(DescribeLogDirsTopic(d7_name, d7_partitions))
-                d4_topics = l6
+                    x16: DescribeLogDirsTopic = _new(DescribeLogDirsTopic)
+                    x16.name = d9_name
+                    x16.partitions = d9_partitions
+                    l8.append(x16)
+                d4_topics = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DescribeLogDirsResult(d4_error_code, d4_log_dir, d4_topics, -1, -1))
+            x17: DescribeLogDirsResult = _new(DescribeLogDirsResult)
+            x17.error_code = d4_error_code
+            x17.log_dir = d4_log_dir
+            x17.topics = d4_topics
+            x17.total_bytes = -1
+            x17.usable_bytes = -1
+            l3.append(x17)
         d1_results = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeLogDirsResponse(d1_throttle_time_ms, 0, d1_results), o
+    x18: DescribeLogDirsResponse = _new(DescribeLogDirsResponse)
+    x18.throttle_time_ms = d1_throttle_time_ms
+    x18.error_code = 0
+    x18.results = d1_results
+    return x18, o
 
 
 def _encode_DescribeLogDirsResponse_v3(m: DescribeLogDirsResponse, buf: bytearray) -> None:
@@ -386,61 +458,95 @@ def _decode_DescribeLogDirsResponse_v3(b: bytes, o: int) -> tuple[DescribeLogDir
         for _ in range(n2):
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_log_dir, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_log_dir = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_log_dir, o = w.read_compact_string(b, o)
             d4_topics: list[DescribeLogDirsTopic]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field topics")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array topics")
             else:
-                l6: list[DescribeLogDirsTopic] = []
-                for _ in range(n5):
-                    d7_name, o = w.read_compact_string(b, o)
-                    d7_partitions: list[DescribeLogDirsPartition]
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                l8: list[DescribeLogDirsTopic] = []
+                for _ in range(n7):
+                    sn10 = b[o]
+                    if 0 < sn10 < 128:
+                        se11 = o + sn10
+                        if se11 > len(b):
+                            raise w.truncated("string")
+                        d9_name = b[o + 1:se11].decode()
+                        o = se11
+                    else:
+                        d9_name, o = w.read_compact_string(b, o)
+                    d9_partitions: list[DescribeLogDirsPartition]
+                    n12 = b[o] - 1
+                    if n12 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
+                        n12, o = w.read_uvarint(b, o)
+                        n12 -= 1
+                    if n12 < 0:
                         raise w.invalid("null array in non-nullable field partitions")
-                    elif n8 > len(b) - o:
+                    elif n12 > len(b) - o:
                         raise w.truncated("array partitions")
                     else:
-                        l9: list[DescribeLogDirsPartition] = []
-                        for _ in range(n8):
-                            d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key, = _U_iqqo(b, o)
+                        l13: list[DescribeLogDirsPartition] = []
+                        for _ in range(n12):
+                            d14_partition_index, d14_partition_size, d14_offset_lag, d14_is_future_key, = _U_iqqo(b, o)
                             o += 21
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            l9.append(DescribeLogDirsPartition(d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key))
-                        d7_partitions = l9
+                            x15: DescribeLogDirsPartition = _new(DescribeLogDirsPartition)
+                            x15.partition_index = d14_partition_index
+                            x15.partition_size = d14_partition_size
+                            x15.offset_lag = d14_offset_lag
+                            x15.is_future_key = d14_is_future_key
+                            l13.append(x15)
+                        d9_partitions = l13
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(DescribeLogDirsTopic(d7_name, d7_partitions))
-                d4_topics = l6
+                    x16: DescribeLogDirsTopic = _new(DescribeLogDirsTopic)
+                    x16.name = d9_name
+                    x16.partitions = d9_partitions
+                    l8.append(x16)
+                d4_topics = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DescribeLogDirsResult(d4_error_code, d4_log_dir, d4_topics, -1, -1))
+            x17: DescribeLogDirsResult = _new(DescribeLogDirsResult)
+            x17.error_code = d4_error_code
+            x17.log_dir = d4_log_dir
+            x17.topics = d4_topics
+            x17.total_bytes = -1
+            x17.usable_bytes = -1
+            l3.append(x17)
         d1_results = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeLogDirsResponse(d1_throttle_time_ms, d1_error_code, d1_results), o
+    x18: DescribeLogDirsResponse = _new(DescribeLogDirsResponse)
+    x18.throttle_time_ms = d1_throttle_time_ms
+    x18.error_code = d1_error_code
+    x18.results = d1_results
+    return x18, o
 
 
 def _encode_DescribeLogDirsResponse_v4(m: DescribeLogDirsResponse, buf: bytearray) -> None:
@@ -485,63 +591,97 @@ def _decode_DescribeLogDirsResponse_v4(b: bytes, o: int) -> tuple[DescribeLogDir
         for _ in range(n2):
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_log_dir, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_log_dir = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_log_dir, o = w.read_compact_string(b, o)
             d4_topics: list[DescribeLogDirsTopic]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field topics")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array topics")
             else:
-                l6: list[DescribeLogDirsTopic] = []
-                for _ in range(n5):
-                    d7_name, o = w.read_compact_string(b, o)
-                    d7_partitions: list[DescribeLogDirsPartition]
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                l8: list[DescribeLogDirsTopic] = []
+                for _ in range(n7):
+                    sn10 = b[o]
+                    if 0 < sn10 < 128:
+                        se11 = o + sn10
+                        if se11 > len(b):
+                            raise w.truncated("string")
+                        d9_name = b[o + 1:se11].decode()
+                        o = se11
+                    else:
+                        d9_name, o = w.read_compact_string(b, o)
+                    d9_partitions: list[DescribeLogDirsPartition]
+                    n12 = b[o] - 1
+                    if n12 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
+                        n12, o = w.read_uvarint(b, o)
+                        n12 -= 1
+                    if n12 < 0:
                         raise w.invalid("null array in non-nullable field partitions")
-                    elif n8 > len(b) - o:
+                    elif n12 > len(b) - o:
                         raise w.truncated("array partitions")
                     else:
-                        l9: list[DescribeLogDirsPartition] = []
-                        for _ in range(n8):
-                            d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key, = _U_iqqo(b, o)
+                        l13: list[DescribeLogDirsPartition] = []
+                        for _ in range(n12):
+                            d14_partition_index, d14_partition_size, d14_offset_lag, d14_is_future_key, = _U_iqqo(b, o)
                             o += 21
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            l9.append(DescribeLogDirsPartition(d10_partition_index, d10_partition_size, d10_offset_lag, d10_is_future_key))
-                        d7_partitions = l9
+                            x15: DescribeLogDirsPartition = _new(DescribeLogDirsPartition)
+                            x15.partition_index = d14_partition_index
+                            x15.partition_size = d14_partition_size
+                            x15.offset_lag = d14_offset_lag
+                            x15.is_future_key = d14_is_future_key
+                            l13.append(x15)
+                        d9_partitions = l13
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(DescribeLogDirsTopic(d7_name, d7_partitions))
-                d4_topics = l6
+                    x16: DescribeLogDirsTopic = _new(DescribeLogDirsTopic)
+                    x16.name = d9_name
+                    x16.partitions = d9_partitions
+                    l8.append(x16)
+                d4_topics = l8
             d4_total_bytes, d4_usable_bytes, = _U_qq(b, o)
             o += 16
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DescribeLogDirsResult(d4_error_code, d4_log_dir, d4_topics, d4_total_bytes, d4_usable_bytes))
+            x17: DescribeLogDirsResult = _new(DescribeLogDirsResult)
+            x17.error_code = d4_error_code
+            x17.log_dir = d4_log_dir
+            x17.topics = d4_topics
+            x17.total_bytes = d4_total_bytes
+            x17.usable_bytes = d4_usable_bytes
+            l3.append(x17)
         d1_results = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeLogDirsResponse(d1_throttle_time_ms, d1_error_code, d1_results), o
+    x18: DescribeLogDirsResponse = _new(DescribeLogDirsResponse)
+    x18.throttle_time_ms = d1_throttle_time_ms
+    x18.error_code = d1_error_code
+    x18.results = d1_results
+    return x18, o
 
 
 API_KEY = 35

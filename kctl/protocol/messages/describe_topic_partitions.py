@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_o = w.Struct('>?').pack
@@ -120,32 +122,57 @@ def _decode_DescribeTopicPartitionsRequest_v0(b: bytes, o: int) -> tuple[Describ
     else:
         l3: list[TopicRequest] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(TopicRequest(d4_name))
+            x7: TopicRequest = _new(TopicRequest)
+            x7.name = d4_name
+            l3.append(x7)
         d1_topics = l3
     d1_response_partition_limit, = _U_i(b, o)
     o += 4
     d1_cursor: Cursor | None = None
-    p5, = w.unpack_i8(b, o)
+    p8, = w.unpack_i8(b, o)
     o += 1
-    if p5 >= 0:
-        d6_topic_name, o = w.read_compact_string(b, o)
-        d6_partition_index, = _U_i(b, o)
+    if p8 >= 0:
+        sn10 = b[o]
+        if 0 < sn10 < 128:
+            se11 = o + sn10
+            if se11 > len(b):
+                raise w.truncated("string")
+            d9_topic_name = b[o + 1:se11].decode()
+            o = se11
+        else:
+            d9_topic_name, o = w.read_compact_string(b, o)
+        d9_partition_index, = _U_i(b, o)
         o += 4
         if b[o] == 0:
             o += 1
         else:
             o = w.skip_tags(b, o)
-        d1_cursor = Cursor(d6_topic_name, d6_partition_index)
+        x12: Cursor = _new(Cursor)
+        x12.topic_name = d9_topic_name
+        x12.partition_index = d9_partition_index
+        d1_cursor = x12
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeTopicPartitionsRequest(d1_topics, d1_response_partition_limit, d1_cursor), o
+    x13: DescribeTopicPartitionsRequest = _new(DescribeTopicPartitionsRequest)
+    x13.topics = d1_topics
+    x13.response_partition_limit = d1_response_partition_limit
+    x13.cursor = d1_cursor
+    return x13, o
 
 
 def _encode_DescribeTopicPartitionsResponse_v0(m: DescribeTopicPartitionsResponse, buf: bytearray) -> None:
@@ -216,53 +243,36 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
         for _ in range(n2):
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_name, o = w.read_compact_nullable_string(b, o)
+            d4_name: str | None
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_nullable_string(b, o)
             d4_topic_id, o = w.read_uuid(b, o)
             d4_is_internal, = _U_o(b, o)
             o += 1
             d4_partitions: list[DescribeTopicPartitionsResponsePartition]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[DescribeTopicPartitionsResponsePartition] = []
-                for _ in range(n5):
-                    d7_error_code, d7_partition_index, d7_leader_id, d7_leader_epoch, = _U_hiii(b, o)
+                l8: list[DescribeTopicPartitionsResponsePartition] = []
+                for _ in range(n7):
+                    d9_error_code, d9_partition_index, d9_leader_id, d9_leader_epoch, = _U_hiii(b, o)
                     o += 14
-                    d7_replica_nodes: list[int]
-                    n8 = b[o] - 1
-                    if n8 < 127:
-                        o += 1
-                    else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
-                        raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n8 > len(b) - o:
-                        raise w.truncated("array replica_nodes")
-                    else:
-                        d7_replica_nodes, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
-                    d7_isr_nodes: list[int]
-                    n9 = b[o] - 1
-                    if n9 < 127:
-                        o += 1
-                    else:
-                        n9, o = w.read_uvarint(b, o)
-                        n9 -= 1
-                    if n9 < 0:
-                        raise w.invalid("null array in non-nullable field isr_nodes")
-                    elif n9 > len(b) - o:
-                        raise w.truncated("array isr_nodes")
-                    else:
-                        d7_isr_nodes, o = w.unpack_array('i', b, o, n9)  # type: ignore[assignment]
-                    d7_eligible_leader_replicas: list[int] | None
+                    d9_replica_nodes: list[int]
                     n10 = b[o] - 1
                     if n10 < 127:
                         o += 1
@@ -270,12 +280,12 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                         n10, o = w.read_uvarint(b, o)
                         n10 -= 1
                     if n10 < 0:
-                        d7_eligible_leader_replicas = None
+                        raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n10 > len(b) - o:
-                        raise w.truncated("array eligible_leader_replicas")
+                        raise w.truncated("array replica_nodes")
                     else:
-                        d7_eligible_leader_replicas, o = w.unpack_array('i', b, o, n10)  # type: ignore[assignment]
-                    d7_last_known_elr: list[int] | None
+                        d9_replica_nodes, o = w.unpack_array('i', b, o, n10)  # type: ignore[assignment]
+                    d9_isr_nodes: list[int]
                     n11 = b[o] - 1
                     if n11 < 127:
                         o += 1
@@ -283,12 +293,12 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                         n11, o = w.read_uvarint(b, o)
                         n11 -= 1
                     if n11 < 0:
-                        d7_last_known_elr = None
+                        raise w.invalid("null array in non-nullable field isr_nodes")
                     elif n11 > len(b) - o:
-                        raise w.truncated("array last_known_elr")
+                        raise w.truncated("array isr_nodes")
                     else:
-                        d7_last_known_elr, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d7_offline_replicas: list[int]
+                        d9_isr_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
+                    d9_eligible_leader_replicas: list[int] | None
                     n12 = b[o] - 1
                     if n12 < 127:
                         o += 1
@@ -296,42 +306,100 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                         n12, o = w.read_uvarint(b, o)
                         n12 -= 1
                     if n12 < 0:
-                        raise w.invalid("null array in non-nullable field offline_replicas")
+                        d9_eligible_leader_replicas = None
                     elif n12 > len(b) - o:
+                        raise w.truncated("array eligible_leader_replicas")
+                    else:
+                        d9_eligible_leader_replicas, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                    d9_last_known_elr: list[int] | None
+                    n13 = b[o] - 1
+                    if n13 < 127:
+                        o += 1
+                    else:
+                        n13, o = w.read_uvarint(b, o)
+                        n13 -= 1
+                    if n13 < 0:
+                        d9_last_known_elr = None
+                    elif n13 > len(b) - o:
+                        raise w.truncated("array last_known_elr")
+                    else:
+                        d9_last_known_elr, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                    d9_offline_replicas: list[int]
+                    n14 = b[o] - 1
+                    if n14 < 127:
+                        o += 1
+                    else:
+                        n14, o = w.read_uvarint(b, o)
+                        n14 -= 1
+                    if n14 < 0:
+                        raise w.invalid("null array in non-nullable field offline_replicas")
+                    elif n14 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d7_offline_replicas, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                        d9_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(DescribeTopicPartitionsResponsePartition(d7_error_code, d7_partition_index, d7_leader_id, d7_leader_epoch, d7_replica_nodes, d7_isr_nodes, d7_eligible_leader_replicas, d7_last_known_elr, d7_offline_replicas))
-                d4_partitions = l6
+                    x15: DescribeTopicPartitionsResponsePartition = _new(DescribeTopicPartitionsResponsePartition)
+                    x15.error_code = d9_error_code
+                    x15.partition_index = d9_partition_index
+                    x15.leader_id = d9_leader_id
+                    x15.leader_epoch = d9_leader_epoch
+                    x15.replica_nodes = d9_replica_nodes
+                    x15.isr_nodes = d9_isr_nodes
+                    x15.eligible_leader_replicas = d9_eligible_leader_replicas
+                    x15.last_known_elr = d9_last_known_elr
+                    x15.offline_replicas = d9_offline_replicas
+                    l8.append(x15)
+                d4_partitions = l8
             d4_topic_authorized_operations, = _U_i(b, o)
             o += 4
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DescribeTopicPartitionsResponseTopic(d4_error_code, d4_name, d4_topic_id, d4_is_internal, d4_partitions, d4_topic_authorized_operations))
+            x16: DescribeTopicPartitionsResponseTopic = _new(DescribeTopicPartitionsResponseTopic)
+            x16.error_code = d4_error_code
+            x16.name = d4_name
+            x16.topic_id = d4_topic_id
+            x16.is_internal = d4_is_internal
+            x16.partitions = d4_partitions
+            x16.topic_authorized_operations = d4_topic_authorized_operations
+            l3.append(x16)
         d1_topics = l3
     d1_next_cursor: Cursor | None = None
-    p13, = w.unpack_i8(b, o)
+    p17, = w.unpack_i8(b, o)
     o += 1
-    if p13 >= 0:
-        d14_topic_name, o = w.read_compact_string(b, o)
-        d14_partition_index, = _U_i(b, o)
+    if p17 >= 0:
+        sn19 = b[o]
+        if 0 < sn19 < 128:
+            se20 = o + sn19
+            if se20 > len(b):
+                raise w.truncated("string")
+            d18_topic_name = b[o + 1:se20].decode()
+            o = se20
+        else:
+            d18_topic_name, o = w.read_compact_string(b, o)
+        d18_partition_index, = _U_i(b, o)
         o += 4
         if b[o] == 0:
             o += 1
         else:
             o = w.skip_tags(b, o)
-        d1_next_cursor = Cursor(d14_topic_name, d14_partition_index)
+        x21: Cursor = _new(Cursor)
+        x21.topic_name = d18_topic_name
+        x21.partition_index = d18_partition_index
+        d1_next_cursor = x21
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeTopicPartitionsResponse(d1_throttle_time_ms, d1_topics, d1_next_cursor), o
+    x22: DescribeTopicPartitionsResponse = _new(DescribeTopicPartitionsResponse)
+    x22.throttle_time_ms = d1_throttle_time_ms
+    x22.topics = d1_topics
+    x22.next_cursor = d1_next_cursor
+    return x22, o
 
 
 API_KEY = 75

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_bi = w.Struct('>bi').pack
@@ -92,18 +94,30 @@ def _decode_DescribeUserScramCredentialsRequest_v0(b: bytes, o: int) -> tuple[De
     else:
         l3: list[UserName] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(UserName(d4_name))
+            x7: UserName = _new(UserName)
+            x7.name = d4_name
+            l3.append(x7)
         d1_users = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeUserScramCredentialsRequest(d1_users), o
+    x8: DescribeUserScramCredentialsRequest = _new(DescribeUserScramCredentialsRequest)
+    x8.users = d1_users
+    return x8, o
 
 
 def _encode_DescribeUserScramCredentialsResponse_v0(m: DescribeUserScramCredentialsResponse, buf: bytearray) -> None:
@@ -128,58 +142,97 @@ def _decode_DescribeUserScramCredentialsResponse_v0(b: bytes, o: int) -> tuple[D
     n: int
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
-    d1_error_message, o = w.read_compact_nullable_string(b, o)
+    d1_error_message: str | None
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_error_message = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_error_message, o = w.read_compact_nullable_string(b, o)
     d1_results: list[DescribeUserScramCredentialsResult]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n4 = b[o] - 1
+    if n4 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n4, o = w.read_uvarint(b, o)
+        n4 -= 1
+    if n4 < 0:
         raise w.invalid("null array in non-nullable field results")
-    elif n2 > len(b) - o:
+    elif n4 > len(b) - o:
         raise w.truncated("array results")
     else:
-        l3: list[DescribeUserScramCredentialsResult] = []
-        for _ in range(n2):
-            d4_user, o = w.read_compact_string(b, o)
-            d4_error_code, = _U_h(b, o)
+        l5: list[DescribeUserScramCredentialsResult] = []
+        for _ in range(n4):
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d6_user = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d6_user, o = w.read_compact_string(b, o)
+            d6_error_code, = _U_h(b, o)
             o += 2
-            d4_error_message, o = w.read_compact_nullable_string(b, o)
-            d4_credential_infos: list[CredentialInfo]
-            n5 = b[o] - 1
-            if n5 < 127:
+            d6_error_message: str | None
+            sn9 = b[o]
+            if 0 < sn9 < 128:
+                se10 = o + sn9
+                if se10 > len(b):
+                    raise w.truncated("string")
+                d6_error_message = b[o + 1:se10].decode()
+                o = se10
+            else:
+                d6_error_message, o = w.read_compact_nullable_string(b, o)
+            d6_credential_infos: list[CredentialInfo]
+            n11 = b[o] - 1
+            if n11 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n11, o = w.read_uvarint(b, o)
+                n11 -= 1
+            if n11 < 0:
                 raise w.invalid("null array in non-nullable field credential_infos")
-            elif n5 > len(b) - o:
+            elif n11 > len(b) - o:
                 raise w.truncated("array credential_infos")
             else:
-                l6: list[CredentialInfo] = []
-                for _ in range(n5):
-                    d7_mechanism, d7_iterations, = _U_bi(b, o)
+                l12: list[CredentialInfo] = []
+                for _ in range(n11):
+                    d13_mechanism, d13_iterations, = _U_bi(b, o)
                     o += 5
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(CredentialInfo(d7_mechanism, d7_iterations))
-                d4_credential_infos = l6
+                    x14: CredentialInfo = _new(CredentialInfo)
+                    x14.mechanism = d13_mechanism
+                    x14.iterations = d13_iterations
+                    l12.append(x14)
+                d6_credential_infos = l12
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(DescribeUserScramCredentialsResult(d4_user, d4_error_code, d4_error_message, d4_credential_infos))
-        d1_results = l3
+            x15: DescribeUserScramCredentialsResult = _new(DescribeUserScramCredentialsResult)
+            x15.user = d6_user
+            x15.error_code = d6_error_code
+            x15.error_message = d6_error_message
+            x15.credential_infos = d6_credential_infos
+            l5.append(x15)
+        d1_results = l5
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return DescribeUserScramCredentialsResponse(d1_throttle_time_ms, d1_error_code, d1_error_message, d1_results), o
+    x16: DescribeUserScramCredentialsResponse = _new(DescribeUserScramCredentialsResponse)
+    x16.throttle_time_ms = d1_throttle_time_ms
+    x16.error_code = d1_error_code
+    x16.error_message = d1_error_message
+    x16.results = d1_results
+    return x16, o
 
 
 API_KEY = 50

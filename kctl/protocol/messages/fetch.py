@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_i = w.Struct('>i').pack
@@ -217,11 +219,33 @@ def _decode_FetchRequest_v4(b: bytes, o: int) -> tuple[FetchRequest, int]:
                 for _ in range(n5):
                     d7_partition, d7_fetch_offset, d7_partition_max_bytes, = _U_iqi(b, o)
                     o += 16
-                    l6.append(FetchPartition(d7_partition, -1, d7_fetch_offset, -1, -1, d7_partition_max_bytes))
+                    x8: FetchPartition = _new(FetchPartition)
+                    x8.partition = d7_partition
+                    x8.current_leader_epoch = -1
+                    x8.fetch_offset = d7_fetch_offset
+                    x8.last_fetched_epoch = -1
+                    x8.log_start_offset = -1
+                    x8.partition_max_bytes = d7_partition_max_bytes
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(FetchTopic(d4_topic, d4_partitions))
+            x9: FetchTopic = _new(FetchTopic)
+            x9.topic = d4_topic
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return FetchRequest(None, d1_replica_id, d1_max_wait_ms, d1_min_bytes, d1_max_bytes, d1_isolation_level, 0, -1, d1_topics, [], ''), o
+    x10: FetchRequest = _new(FetchRequest)
+    x10.cluster_id = None
+    x10.replica_id = d1_replica_id
+    x10.max_wait_ms = d1_max_wait_ms
+    x10.min_bytes = d1_min_bytes
+    x10.max_bytes = d1_max_bytes
+    x10.isolation_level = d1_isolation_level
+    x10.session_id = 0
+    x10.session_epoch = -1
+    x10.topics = d1_topics
+    x10.forgotten_topics_data = []
+    x10.rack_id = ''
+    return x10, o
 
 
 def _encode_FetchRequest_v5_6(m: FetchRequest, buf: bytearray) -> None:
@@ -263,11 +287,33 @@ def _decode_FetchRequest_v5_6(b: bytes, o: int) -> tuple[FetchRequest, int]:
                 for _ in range(n5):
                     d7_partition, d7_fetch_offset, d7_log_start_offset, d7_partition_max_bytes, = _U_iqqi(b, o)
                     o += 24
-                    l6.append(FetchPartition(d7_partition, -1, d7_fetch_offset, -1, d7_log_start_offset, d7_partition_max_bytes))
+                    x8: FetchPartition = _new(FetchPartition)
+                    x8.partition = d7_partition
+                    x8.current_leader_epoch = -1
+                    x8.fetch_offset = d7_fetch_offset
+                    x8.last_fetched_epoch = -1
+                    x8.log_start_offset = d7_log_start_offset
+                    x8.partition_max_bytes = d7_partition_max_bytes
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(FetchTopic(d4_topic, d4_partitions))
+            x9: FetchTopic = _new(FetchTopic)
+            x9.topic = d4_topic
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return FetchRequest(None, d1_replica_id, d1_max_wait_ms, d1_min_bytes, d1_max_bytes, d1_isolation_level, 0, -1, d1_topics, [], ''), o
+    x10: FetchRequest = _new(FetchRequest)
+    x10.cluster_id = None
+    x10.replica_id = d1_replica_id
+    x10.max_wait_ms = d1_max_wait_ms
+    x10.min_bytes = d1_min_bytes
+    x10.max_bytes = d1_max_bytes
+    x10.isolation_level = d1_isolation_level
+    x10.session_id = 0
+    x10.session_epoch = -1
+    x10.topics = d1_topics
+    x10.forgotten_topics_data = []
+    x10.rack_id = ''
+    return x10, o
 
 
 def _encode_FetchRequest_v7_8(m: FetchRequest, buf: bytearray) -> None:
@@ -316,33 +362,58 @@ def _decode_FetchRequest_v7_8(b: bytes, o: int) -> tuple[FetchRequest, int]:
                 for _ in range(n5):
                     d7_partition, d7_fetch_offset, d7_log_start_offset, d7_partition_max_bytes, = _U_iqqi(b, o)
                     o += 24
-                    l6.append(FetchPartition(d7_partition, -1, d7_fetch_offset, -1, d7_log_start_offset, d7_partition_max_bytes))
+                    x8: FetchPartition = _new(FetchPartition)
+                    x8.partition = d7_partition
+                    x8.current_leader_epoch = -1
+                    x8.fetch_offset = d7_fetch_offset
+                    x8.last_fetched_epoch = -1
+                    x8.log_start_offset = d7_log_start_offset
+                    x8.partition_max_bytes = d7_partition_max_bytes
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(FetchTopic(d4_topic, d4_partitions))
+            x9: FetchTopic = _new(FetchTopic)
+            x9.topic = d4_topic
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
     d1_forgotten_topics_data: list[ForgottenTopic]
-    n8, = w.unpack_i32(b, o)
+    n10, = w.unpack_i32(b, o)
     o += 4
-    if n8 < 0:
+    if n10 < 0:
         raise w.invalid("null array in non-nullable field forgotten_topics_data")
-    elif n8 > len(b) - o:
+    elif n10 > len(b) - o:
         raise w.truncated("array forgotten_topics_data")
     else:
-        l9: list[ForgottenTopic] = []
-        for _ in range(n8):
-            d10_topic, o = w.read_string(b, o)
-            d10_partitions: list[int]
-            n11, = w.unpack_i32(b, o)
+        l11: list[ForgottenTopic] = []
+        for _ in range(n10):
+            d12_topic, o = w.read_string(b, o)
+            d12_partitions: list[int]
+            n13, = w.unpack_i32(b, o)
             o += 4
-            if n11 < 0:
+            if n13 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n11 > len(b) - o:
+            elif n13 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d10_partitions, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-            l9.append(ForgottenTopic(d10_topic, d10_partitions))
-        d1_forgotten_topics_data = l9
-    return FetchRequest(None, d1_replica_id, d1_max_wait_ms, d1_min_bytes, d1_max_bytes, d1_isolation_level, d1_session_id, d1_session_epoch, d1_topics, d1_forgotten_topics_data, ''), o
+                d12_partitions, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+            x14: ForgottenTopic = _new(ForgottenTopic)
+            x14.topic = d12_topic
+            x14.partitions = d12_partitions
+            l11.append(x14)
+        d1_forgotten_topics_data = l11
+    x15: FetchRequest = _new(FetchRequest)
+    x15.cluster_id = None
+    x15.replica_id = d1_replica_id
+    x15.max_wait_ms = d1_max_wait_ms
+    x15.min_bytes = d1_min_bytes
+    x15.max_bytes = d1_max_bytes
+    x15.isolation_level = d1_isolation_level
+    x15.session_id = d1_session_id
+    x15.session_epoch = d1_session_epoch
+    x15.topics = d1_topics
+    x15.forgotten_topics_data = d1_forgotten_topics_data
+    x15.rack_id = ''
+    return x15, o
 
 
 def _encode_FetchRequest_v9_10(m: FetchRequest, buf: bytearray) -> None:
@@ -391,33 +462,58 @@ def _decode_FetchRequest_v9_10(b: bytes, o: int) -> tuple[FetchRequest, int]:
                 for _ in range(n5):
                     d7_partition, d7_current_leader_epoch, d7_fetch_offset, d7_log_start_offset, d7_partition_max_bytes, = _U_iiqqi(b, o)
                     o += 28
-                    l6.append(FetchPartition(d7_partition, d7_current_leader_epoch, d7_fetch_offset, -1, d7_log_start_offset, d7_partition_max_bytes))
+                    x8: FetchPartition = _new(FetchPartition)
+                    x8.partition = d7_partition
+                    x8.current_leader_epoch = d7_current_leader_epoch
+                    x8.fetch_offset = d7_fetch_offset
+                    x8.last_fetched_epoch = -1
+                    x8.log_start_offset = d7_log_start_offset
+                    x8.partition_max_bytes = d7_partition_max_bytes
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(FetchTopic(d4_topic, d4_partitions))
+            x9: FetchTopic = _new(FetchTopic)
+            x9.topic = d4_topic
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
     d1_forgotten_topics_data: list[ForgottenTopic]
-    n8, = w.unpack_i32(b, o)
+    n10, = w.unpack_i32(b, o)
     o += 4
-    if n8 < 0:
+    if n10 < 0:
         raise w.invalid("null array in non-nullable field forgotten_topics_data")
-    elif n8 > len(b) - o:
+    elif n10 > len(b) - o:
         raise w.truncated("array forgotten_topics_data")
     else:
-        l9: list[ForgottenTopic] = []
-        for _ in range(n8):
-            d10_topic, o = w.read_string(b, o)
-            d10_partitions: list[int]
-            n11, = w.unpack_i32(b, o)
+        l11: list[ForgottenTopic] = []
+        for _ in range(n10):
+            d12_topic, o = w.read_string(b, o)
+            d12_partitions: list[int]
+            n13, = w.unpack_i32(b, o)
             o += 4
-            if n11 < 0:
+            if n13 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n11 > len(b) - o:
+            elif n13 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d10_partitions, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-            l9.append(ForgottenTopic(d10_topic, d10_partitions))
-        d1_forgotten_topics_data = l9
-    return FetchRequest(None, d1_replica_id, d1_max_wait_ms, d1_min_bytes, d1_max_bytes, d1_isolation_level, d1_session_id, d1_session_epoch, d1_topics, d1_forgotten_topics_data, ''), o
+                d12_partitions, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+            x14: ForgottenTopic = _new(ForgottenTopic)
+            x14.topic = d12_topic
+            x14.partitions = d12_partitions
+            l11.append(x14)
+        d1_forgotten_topics_data = l11
+    x15: FetchRequest = _new(FetchRequest)
+    x15.cluster_id = None
+    x15.replica_id = d1_replica_id
+    x15.max_wait_ms = d1_max_wait_ms
+    x15.min_bytes = d1_min_bytes
+    x15.max_bytes = d1_max_bytes
+    x15.isolation_level = d1_isolation_level
+    x15.session_id = d1_session_id
+    x15.session_epoch = d1_session_epoch
+    x15.topics = d1_topics
+    x15.forgotten_topics_data = d1_forgotten_topics_data
+    x15.rack_id = ''
+    return x15, o
 
 
 def _encode_FetchRequest_v11(m: FetchRequest, buf: bytearray) -> None:
@@ -467,34 +563,59 @@ def _decode_FetchRequest_v11(b: bytes, o: int) -> tuple[FetchRequest, int]:
                 for _ in range(n5):
                     d7_partition, d7_current_leader_epoch, d7_fetch_offset, d7_log_start_offset, d7_partition_max_bytes, = _U_iiqqi(b, o)
                     o += 28
-                    l6.append(FetchPartition(d7_partition, d7_current_leader_epoch, d7_fetch_offset, -1, d7_log_start_offset, d7_partition_max_bytes))
+                    x8: FetchPartition = _new(FetchPartition)
+                    x8.partition = d7_partition
+                    x8.current_leader_epoch = d7_current_leader_epoch
+                    x8.fetch_offset = d7_fetch_offset
+                    x8.last_fetched_epoch = -1
+                    x8.log_start_offset = d7_log_start_offset
+                    x8.partition_max_bytes = d7_partition_max_bytes
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(FetchTopic(d4_topic, d4_partitions))
+            x9: FetchTopic = _new(FetchTopic)
+            x9.topic = d4_topic
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
     d1_forgotten_topics_data: list[ForgottenTopic]
-    n8, = w.unpack_i32(b, o)
+    n10, = w.unpack_i32(b, o)
     o += 4
-    if n8 < 0:
+    if n10 < 0:
         raise w.invalid("null array in non-nullable field forgotten_topics_data")
-    elif n8 > len(b) - o:
+    elif n10 > len(b) - o:
         raise w.truncated("array forgotten_topics_data")
     else:
-        l9: list[ForgottenTopic] = []
-        for _ in range(n8):
-            d10_topic, o = w.read_string(b, o)
-            d10_partitions: list[int]
-            n11, = w.unpack_i32(b, o)
+        l11: list[ForgottenTopic] = []
+        for _ in range(n10):
+            d12_topic, o = w.read_string(b, o)
+            d12_partitions: list[int]
+            n13, = w.unpack_i32(b, o)
             o += 4
-            if n11 < 0:
+            if n13 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n11 > len(b) - o:
+            elif n13 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d10_partitions, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-            l9.append(ForgottenTopic(d10_topic, d10_partitions))
-        d1_forgotten_topics_data = l9
+                d12_partitions, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+            x14: ForgottenTopic = _new(ForgottenTopic)
+            x14.topic = d12_topic
+            x14.partitions = d12_partitions
+            l11.append(x14)
+        d1_forgotten_topics_data = l11
     d1_rack_id, o = w.read_string(b, o)
-    return FetchRequest(None, d1_replica_id, d1_max_wait_ms, d1_min_bytes, d1_max_bytes, d1_isolation_level, d1_session_id, d1_session_epoch, d1_topics, d1_forgotten_topics_data, d1_rack_id), o
+    x15: FetchRequest = _new(FetchRequest)
+    x15.cluster_id = None
+    x15.replica_id = d1_replica_id
+    x15.max_wait_ms = d1_max_wait_ms
+    x15.min_bytes = d1_min_bytes
+    x15.max_bytes = d1_max_bytes
+    x15.isolation_level = d1_isolation_level
+    x15.session_id = d1_session_id
+    x15.session_epoch = d1_session_epoch
+    x15.topics = d1_topics
+    x15.forgotten_topics_data = d1_forgotten_topics_data
+    x15.rack_id = d1_rack_id
+    return x15, o
 
 
 def _encode_FetchRequest_v12(m: FetchRequest, buf: bytearray) -> None:
@@ -546,82 +667,139 @@ def _decode_FetchRequest_v12(b: bytes, o: int) -> tuple[FetchRequest, int]:
     else:
         l3: list[FetchTopic] = []
         for _ in range(n2):
-            d4_topic, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_topic = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_topic, o = w.read_compact_string(b, o)
             d4_partitions: list[FetchPartition]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[FetchPartition] = []
-                for _ in range(n5):
-                    d7_partition, d7_current_leader_epoch, d7_fetch_offset, d7_last_fetched_epoch, d7_log_start_offset, d7_partition_max_bytes, = _U_iiqiqi(b, o)
+                l8: list[FetchPartition] = []
+                for _ in range(n7):
+                    d9_partition, d9_current_leader_epoch, d9_fetch_offset, d9_last_fetched_epoch, d9_log_start_offset, d9_partition_max_bytes, = _U_iiqiqi(b, o)
                     o += 32
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(FetchPartition(d7_partition, d7_current_leader_epoch, d7_fetch_offset, d7_last_fetched_epoch, d7_log_start_offset, d7_partition_max_bytes))
-                d4_partitions = l6
+                    x10: FetchPartition = _new(FetchPartition)
+                    x10.partition = d9_partition
+                    x10.current_leader_epoch = d9_current_leader_epoch
+                    x10.fetch_offset = d9_fetch_offset
+                    x10.last_fetched_epoch = d9_last_fetched_epoch
+                    x10.log_start_offset = d9_log_start_offset
+                    x10.partition_max_bytes = d9_partition_max_bytes
+                    l8.append(x10)
+                d4_partitions = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(FetchTopic(d4_topic, d4_partitions))
+            x11: FetchTopic = _new(FetchTopic)
+            x11.topic = d4_topic
+            x11.partitions = d4_partitions
+            l3.append(x11)
         d1_topics = l3
     d1_forgotten_topics_data: list[ForgottenTopic]
-    n8 = b[o] - 1
-    if n8 < 127:
+    n12 = b[o] - 1
+    if n12 < 127:
         o += 1
     else:
-        n8, o = w.read_uvarint(b, o)
-        n8 -= 1
-    if n8 < 0:
+        n12, o = w.read_uvarint(b, o)
+        n12 -= 1
+    if n12 < 0:
         raise w.invalid("null array in non-nullable field forgotten_topics_data")
-    elif n8 > len(b) - o:
+    elif n12 > len(b) - o:
         raise w.truncated("array forgotten_topics_data")
     else:
-        l9: list[ForgottenTopic] = []
-        for _ in range(n8):
-            d10_topic, o = w.read_compact_string(b, o)
-            d10_partitions: list[int]
-            n11 = b[o] - 1
-            if n11 < 127:
+        l13: list[ForgottenTopic] = []
+        for _ in range(n12):
+            sn15 = b[o]
+            if 0 < sn15 < 128:
+                se16 = o + sn15
+                if se16 > len(b):
+                    raise w.truncated("string")
+                d14_topic = b[o + 1:se16].decode()
+                o = se16
+            else:
+                d14_topic, o = w.read_compact_string(b, o)
+            d14_partitions: list[int]
+            n17 = b[o] - 1
+            if n17 < 127:
                 o += 1
             else:
-                n11, o = w.read_uvarint(b, o)
-                n11 -= 1
-            if n11 < 0:
+                n17, o = w.read_uvarint(b, o)
+                n17 -= 1
+            if n17 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n11 > len(b) - o:
+            elif n17 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d10_partitions, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
+                d14_partitions, o = w.unpack_array('i', b, o, n17)  # type: ignore[assignment]
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l9.append(ForgottenTopic(d10_topic, d10_partitions))
-        d1_forgotten_topics_data = l9
-    d1_rack_id, o = w.read_compact_string(b, o)
+            x18: ForgottenTopic = _new(ForgottenTopic)
+            x18.topic = d14_topic
+            x18.partitions = d14_partitions
+            l13.append(x18)
+        d1_forgotten_topics_data = l13
+    sn19 = b[o]
+    if 0 < sn19 < 128:
+        se20 = o + sn19
+        if se20 > len(b):
+            raise w.truncated("string")
+        d1_rack_id = b[o + 1:se20].decode()
+        o = se20
+    else:
+        d1_rack_id, o = w.read_compact_string(b, o)
     d1_cluster_id: str | None = None
-    tc12, o = w.read_uvarint(b, o)
-    for _ in range(tc12):
+    tc21, o = w.read_uvarint(b, o)
+    for _ in range(tc21):
         tag, o = w.read_uvarint(b, o)
         n, o = w.read_uvarint(b, o)
-        te13 = o + n
-        if te13 > len(b):
+        te22 = o + n
+        if te22 > len(b):
             raise w.truncated("tagged field")
         if tag == 0:
-            d1_cluster_id, o = w.read_compact_nullable_string(b, o)
-        o = te13
-    return FetchRequest(d1_cluster_id, d1_replica_id, d1_max_wait_ms, d1_min_bytes, d1_max_bytes, d1_isolation_level, d1_session_id, d1_session_epoch, d1_topics, d1_forgotten_topics_data, d1_rack_id), o
+            sn23 = b[o]
+            if 0 < sn23 < 128:
+                se24 = o + sn23
+                if se24 > len(b):
+                    raise w.truncated("string")
+                d1_cluster_id = b[o + 1:se24].decode()
+                o = se24
+            else:
+                d1_cluster_id, o = w.read_compact_nullable_string(b, o)
+        o = te22
+    x25: FetchRequest = _new(FetchRequest)
+    x25.cluster_id = d1_cluster_id
+    x25.replica_id = d1_replica_id
+    x25.max_wait_ms = d1_max_wait_ms
+    x25.min_bytes = d1_min_bytes
+    x25.max_bytes = d1_max_bytes
+    x25.isolation_level = d1_isolation_level
+    x25.session_id = d1_session_id
+    x25.session_epoch = d1_session_epoch
+    x25.topics = d1_topics
+    x25.forgotten_topics_data = d1_forgotten_topics_data
+    x25.rack_id = d1_rack_id
+    return x25, o
 
 
 def _encode_FetchResponse_v4(m: FetchResponse, buf: bytearray) -> None:
@@ -683,14 +861,37 @@ def _decode_FetchResponse_v4(b: bytes, o: int) -> tuple[FetchResponse, int]:
                         for _ in range(n8):
                             d10_producer_id, d10_first_offset, = _U_qq(b, o)
                             o += 16
-                            l9.append(AbortedTransaction(d10_producer_id, d10_first_offset))
+                            x11: AbortedTransaction = _new(AbortedTransaction)
+                            x11.producer_id = d10_producer_id
+                            x11.first_offset = d10_first_offset
+                            l9.append(x11)
                         d7_aborted_transactions = l9
                     d7_records, o = w.read_nullable_bytes(b, o)
-                    l6.append(PartitionData(d7_partition_index, d7_error_code, d7_high_watermark, d7_last_stable_offset, -1, EpochEndOffset(), LeaderIdAndEpoch(), SnapshotId(), d7_aborted_transactions, -1, d7_records))
+                    x12: PartitionData = _new(PartitionData)
+                    x12.partition_index = d7_partition_index
+                    x12.error_code = d7_error_code
+                    x12.high_watermark = d7_high_watermark
+                    x12.last_stable_offset = d7_last_stable_offset
+                    x12.log_start_offset = -1
+                    x12.diverging_epoch = EpochEndOffset()
+                    x12.current_leader = LeaderIdAndEpoch()
+                    x12.snapshot_id = SnapshotId()
+                    x12.aborted_transactions = d7_aborted_transactions
+                    x12.preferred_read_replica = -1
+                    x12.records = d7_records
+                    l6.append(x12)
                 d4_partitions = l6
-            l3.append(FetchableTopicResponse(d4_topic, d4_partitions))
+            x13: FetchableTopicResponse = _new(FetchableTopicResponse)
+            x13.topic = d4_topic
+            x13.partitions = d4_partitions
+            l3.append(x13)
         d1_responses = l3
-    return FetchResponse(d1_throttle_time_ms, 0, 0, d1_responses), o
+    x14: FetchResponse = _new(FetchResponse)
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.error_code = 0
+    x14.session_id = 0
+    x14.responses = d1_responses
+    return x14, o
 
 
 def _encode_FetchResponse_v5_6(m: FetchResponse, buf: bytearray) -> None:
@@ -752,14 +953,37 @@ def _decode_FetchResponse_v5_6(b: bytes, o: int) -> tuple[FetchResponse, int]:
                         for _ in range(n8):
                             d10_producer_id, d10_first_offset, = _U_qq(b, o)
                             o += 16
-                            l9.append(AbortedTransaction(d10_producer_id, d10_first_offset))
+                            x11: AbortedTransaction = _new(AbortedTransaction)
+                            x11.producer_id = d10_producer_id
+                            x11.first_offset = d10_first_offset
+                            l9.append(x11)
                         d7_aborted_transactions = l9
                     d7_records, o = w.read_nullable_bytes(b, o)
-                    l6.append(PartitionData(d7_partition_index, d7_error_code, d7_high_watermark, d7_last_stable_offset, d7_log_start_offset, EpochEndOffset(), LeaderIdAndEpoch(), SnapshotId(), d7_aborted_transactions, -1, d7_records))
+                    x12: PartitionData = _new(PartitionData)
+                    x12.partition_index = d7_partition_index
+                    x12.error_code = d7_error_code
+                    x12.high_watermark = d7_high_watermark
+                    x12.last_stable_offset = d7_last_stable_offset
+                    x12.log_start_offset = d7_log_start_offset
+                    x12.diverging_epoch = EpochEndOffset()
+                    x12.current_leader = LeaderIdAndEpoch()
+                    x12.snapshot_id = SnapshotId()
+                    x12.aborted_transactions = d7_aborted_transactions
+                    x12.preferred_read_replica = -1
+                    x12.records = d7_records
+                    l6.append(x12)
                 d4_partitions = l6
-            l3.append(FetchableTopicResponse(d4_topic, d4_partitions))
+            x13: FetchableTopicResponse = _new(FetchableTopicResponse)
+            x13.topic = d4_topic
+            x13.partitions = d4_partitions
+            l3.append(x13)
         d1_responses = l3
-    return FetchResponse(d1_throttle_time_ms, 0, 0, d1_responses), o
+    x14: FetchResponse = _new(FetchResponse)
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.error_code = 0
+    x14.session_id = 0
+    x14.responses = d1_responses
+    return x14, o
 
 
 def _encode_FetchResponse_v7_10(m: FetchResponse, buf: bytearray) -> None:
@@ -821,14 +1045,37 @@ def _decode_FetchResponse_v7_10(b: bytes, o: int) -> tuple[FetchResponse, int]:
                         for _ in range(n8):
                             d10_producer_id, d10_first_offset, = _U_qq(b, o)
                             o += 16
-                            l9.append(AbortedTransaction(d10_producer_id, d10_first_offset))
+                            x11: AbortedTransaction = _new(AbortedTransaction)
+                            x11.producer_id = d10_producer_id
+                            x11.first_offset = d10_first_offset
+                            l9.append(x11)
                         d7_aborted_transactions = l9
                     d7_records, o = w.read_nullable_bytes(b, o)
-                    l6.append(PartitionData(d7_partition_index, d7_error_code, d7_high_watermark, d7_last_stable_offset, d7_log_start_offset, EpochEndOffset(), LeaderIdAndEpoch(), SnapshotId(), d7_aborted_transactions, -1, d7_records))
+                    x12: PartitionData = _new(PartitionData)
+                    x12.partition_index = d7_partition_index
+                    x12.error_code = d7_error_code
+                    x12.high_watermark = d7_high_watermark
+                    x12.last_stable_offset = d7_last_stable_offset
+                    x12.log_start_offset = d7_log_start_offset
+                    x12.diverging_epoch = EpochEndOffset()
+                    x12.current_leader = LeaderIdAndEpoch()
+                    x12.snapshot_id = SnapshotId()
+                    x12.aborted_transactions = d7_aborted_transactions
+                    x12.preferred_read_replica = -1
+                    x12.records = d7_records
+                    l6.append(x12)
                 d4_partitions = l6
-            l3.append(FetchableTopicResponse(d4_topic, d4_partitions))
+            x13: FetchableTopicResponse = _new(FetchableTopicResponse)
+            x13.topic = d4_topic
+            x13.partitions = d4_partitions
+            l3.append(x13)
         d1_responses = l3
-    return FetchResponse(d1_throttle_time_ms, d1_error_code, d1_session_id, d1_responses), o
+    x14: FetchResponse = _new(FetchResponse)
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.error_code = d1_error_code
+    x14.session_id = d1_session_id
+    x14.responses = d1_responses
+    return x14, o
 
 
 def _encode_FetchResponse_v11(m: FetchResponse, buf: bytearray) -> None:
@@ -891,16 +1138,39 @@ def _decode_FetchResponse_v11(b: bytes, o: int) -> tuple[FetchResponse, int]:
                         for _ in range(n8):
                             d10_producer_id, d10_first_offset, = _U_qq(b, o)
                             o += 16
-                            l9.append(AbortedTransaction(d10_producer_id, d10_first_offset))
+                            x11: AbortedTransaction = _new(AbortedTransaction)
+                            x11.producer_id = d10_producer_id
+                            x11.first_offset = d10_first_offset
+                            l9.append(x11)
                         d7_aborted_transactions = l9
                     d7_preferred_read_replica, = _U_i(b, o)
                     o += 4
                     d7_records, o = w.read_nullable_bytes(b, o)
-                    l6.append(PartitionData(d7_partition_index, d7_error_code, d7_high_watermark, d7_last_stable_offset, d7_log_start_offset, EpochEndOffset(), LeaderIdAndEpoch(), SnapshotId(), d7_aborted_transactions, d7_preferred_read_replica, d7_records))
+                    x12: PartitionData = _new(PartitionData)
+                    x12.partition_index = d7_partition_index
+                    x12.error_code = d7_error_code
+                    x12.high_watermark = d7_high_watermark
+                    x12.last_stable_offset = d7_last_stable_offset
+                    x12.log_start_offset = d7_log_start_offset
+                    x12.diverging_epoch = EpochEndOffset()
+                    x12.current_leader = LeaderIdAndEpoch()
+                    x12.snapshot_id = SnapshotId()
+                    x12.aborted_transactions = d7_aborted_transactions
+                    x12.preferred_read_replica = d7_preferred_read_replica
+                    x12.records = d7_records
+                    l6.append(x12)
                 d4_partitions = l6
-            l3.append(FetchableTopicResponse(d4_topic, d4_partitions))
+            x13: FetchableTopicResponse = _new(FetchableTopicResponse)
+            x13.topic = d4_topic
+            x13.partitions = d4_partitions
+            l3.append(x13)
         d1_responses = l3
-    return FetchResponse(d1_throttle_time_ms, d1_error_code, d1_session_id, d1_responses), o
+    x14: FetchResponse = _new(FetchResponse)
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.error_code = d1_error_code
+    x14.session_id = d1_session_id
+    x14.responses = d1_responses
+    return x14, o
 
 
 def _encode_FetchResponse_v12(m: FetchResponse, buf: bytearray) -> None:
@@ -967,96 +1237,136 @@ def _decode_FetchResponse_v12(b: bytes, o: int) -> tuple[FetchResponse, int]:
     else:
         l3: list[FetchableTopicResponse] = []
         for _ in range(n2):
-            d4_topic, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_topic = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_topic, o = w.read_compact_string(b, o)
             d4_partitions: list[PartitionData]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[PartitionData] = []
-                for _ in range(n5):
-                    d7_partition_index, d7_error_code, d7_high_watermark, d7_last_stable_offset, d7_log_start_offset, = _U_ihqqq(b, o)
+                l8: list[PartitionData] = []
+                for _ in range(n7):
+                    d9_partition_index, d9_error_code, d9_high_watermark, d9_last_stable_offset, d9_log_start_offset, = _U_ihqqq(b, o)
                     o += 30
-                    d7_aborted_transactions: list[AbortedTransaction] | None
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                    d9_aborted_transactions: list[AbortedTransaction] | None
+                    n10 = b[o] - 1
+                    if n10 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
-                        d7_aborted_transactions = None
-                    elif n8 > len(b) - o:
+                        n10, o = w.read_uvarint(b, o)
+                        n10 -= 1
+                    if n10 < 0:
+                        d9_aborted_transactions = None
+                    elif n10 > len(b) - o:
                         raise w.truncated("array aborted_transactions")
                     else:
-                        l9: list[AbortedTransaction] = []
-                        for _ in range(n8):
-                            d10_producer_id, d10_first_offset, = _U_qq(b, o)
+                        l11: list[AbortedTransaction] = []
+                        for _ in range(n10):
+                            d12_producer_id, d12_first_offset, = _U_qq(b, o)
                             o += 16
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            l9.append(AbortedTransaction(d10_producer_id, d10_first_offset))
-                        d7_aborted_transactions = l9
-                    d7_preferred_read_replica, = _U_i(b, o)
+                            x13: AbortedTransaction = _new(AbortedTransaction)
+                            x13.producer_id = d12_producer_id
+                            x13.first_offset = d12_first_offset
+                            l11.append(x13)
+                        d9_aborted_transactions = l11
+                    d9_preferred_read_replica, = _U_i(b, o)
                     o += 4
-                    d7_records, o = w.read_compact_nullable_bytes(b, o)
-                    d7_diverging_epoch: EpochEndOffset = EpochEndOffset()
-                    d7_current_leader: LeaderIdAndEpoch = LeaderIdAndEpoch()
-                    d7_snapshot_id: SnapshotId = SnapshotId()
-                    tc11, o = w.read_uvarint(b, o)
-                    for _ in range(tc11):
+                    d9_records, o = w.read_compact_nullable_bytes(b, o)
+                    d9_diverging_epoch: EpochEndOffset = EpochEndOffset()
+                    d9_current_leader: LeaderIdAndEpoch = LeaderIdAndEpoch()
+                    d9_snapshot_id: SnapshotId = SnapshotId()
+                    tc14, o = w.read_uvarint(b, o)
+                    for _ in range(tc14):
                         tag, o = w.read_uvarint(b, o)
                         n, o = w.read_uvarint(b, o)
-                        te12 = o + n
-                        if te12 > len(b):
+                        te15 = o + n
+                        if te15 > len(b):
                             raise w.truncated("tagged field")
                         if tag == 0:
-                            d13_epoch, d13_end_offset, = _U_iq(b, o)
+                            d16_epoch, d16_end_offset, = _U_iq(b, o)
                             o += 12
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            d7_diverging_epoch = EpochEndOffset(d13_epoch, d13_end_offset)
+                            x17: EpochEndOffset = _new(EpochEndOffset)
+                            x17.epoch = d16_epoch
+                            x17.end_offset = d16_end_offset
+                            d9_diverging_epoch = x17
                         elif tag == 1:
-                            d14_leader_id, d14_leader_epoch, = _U_ii(b, o)
+                            d18_leader_id, d18_leader_epoch, = _U_ii(b, o)
                             o += 8
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            d7_current_leader = LeaderIdAndEpoch(d14_leader_id, d14_leader_epoch)
+                            x19: LeaderIdAndEpoch = _new(LeaderIdAndEpoch)
+                            x19.leader_id = d18_leader_id
+                            x19.leader_epoch = d18_leader_epoch
+                            d9_current_leader = x19
                         elif tag == 2:
-                            d15_end_offset, d15_epoch, = _U_qi(b, o)
+                            d20_end_offset, d20_epoch, = _U_qi(b, o)
                             o += 12
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            d7_snapshot_id = SnapshotId(d15_end_offset, d15_epoch)
-                        o = te12
-                    l6.append(PartitionData(d7_partition_index, d7_error_code, d7_high_watermark, d7_last_stable_offset, d7_log_start_offset, d7_diverging_epoch, d7_current_leader, d7_snapshot_id, d7_aborted_transactions, d7_preferred_read_replica, d7_records))
-                d4_partitions = l6
+                            x21: SnapshotId = _new(SnapshotId)
+                            x21.end_offset = d20_end_offset
+                            x21.epoch = d20_epoch
+                            d9_snapshot_id = x21
+                        o = te15
+                    x22: PartitionData = _new(PartitionData)
+                    x22.partition_index = d9_partition_index
+                    x22.error_code = d9_error_code
+                    x22.high_watermark = d9_high_watermark
+                    x22.last_stable_offset = d9_last_stable_offset
+                    x22.log_start_offset = d9_log_start_offset
+                    x22.diverging_epoch = d9_diverging_epoch
+                    x22.current_leader = d9_current_leader
+                    x22.snapshot_id = d9_snapshot_id
+                    x22.aborted_transactions = d9_aborted_transactions
+                    x22.preferred_read_replica = d9_preferred_read_replica
+                    x22.records = d9_records
+                    l8.append(x22)
+                d4_partitions = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(FetchableTopicResponse(d4_topic, d4_partitions))
+            x23: FetchableTopicResponse = _new(FetchableTopicResponse)
+            x23.topic = d4_topic
+            x23.partitions = d4_partitions
+            l3.append(x23)
         d1_responses = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return FetchResponse(d1_throttle_time_ms, d1_error_code, d1_session_id, d1_responses), o
+    x24: FetchResponse = _new(FetchResponse)
+    x24.throttle_time_ms = d1_throttle_time_ms
+    x24.error_code = d1_error_code
+    x24.session_id = d1_session_id
+    x24.responses = d1_responses
+    return x24, o
 
 
 API_KEY = 1

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_b = w.Struct('>b').pack
@@ -67,7 +69,11 @@ def _encode_FindCoordinatorRequest_v0(m: FindCoordinatorRequest, buf: bytearray)
 def _decode_FindCoordinatorRequest_v0(b: bytes, o: int) -> tuple[FindCoordinatorRequest, int]:
     n: int
     d1_key, o = w.read_string(b, o)
-    return FindCoordinatorRequest(d1_key, 0, []), o
+    x2: FindCoordinatorRequest = _new(FindCoordinatorRequest)
+    x2.key = d1_key
+    x2.key_type = 0
+    x2.coordinator_keys = []
+    return x2, o
 
 
 def _encode_FindCoordinatorRequest_v1_2(m: FindCoordinatorRequest, buf: bytearray) -> None:
@@ -80,7 +86,11 @@ def _decode_FindCoordinatorRequest_v1_2(b: bytes, o: int) -> tuple[FindCoordinat
     d1_key, o = w.read_string(b, o)
     d1_key_type, = _U_b(b, o)
     o += 1
-    return FindCoordinatorRequest(d1_key, d1_key_type, []), o
+    x2: FindCoordinatorRequest = _new(FindCoordinatorRequest)
+    x2.key = d1_key
+    x2.key_type = d1_key_type
+    x2.coordinator_keys = []
+    return x2, o
 
 
 def _encode_FindCoordinatorRequest_v3(m: FindCoordinatorRequest, buf: bytearray) -> None:
@@ -91,14 +101,26 @@ def _encode_FindCoordinatorRequest_v3(m: FindCoordinatorRequest, buf: bytearray)
 
 def _decode_FindCoordinatorRequest_v3(b: bytes, o: int) -> tuple[FindCoordinatorRequest, int]:
     n: int
-    d1_key, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_key = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_key, o = w.read_compact_string(b, o)
     d1_key_type, = _U_b(b, o)
     o += 1
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return FindCoordinatorRequest(d1_key, d1_key_type, []), o
+    x4: FindCoordinatorRequest = _new(FindCoordinatorRequest)
+    x4.key = d1_key
+    x4.key_type = d1_key_type
+    x4.coordinator_keys = []
+    return x4, o
 
 
 def _encode_FindCoordinatorRequest_v4_6(m: FindCoordinatorRequest, buf: bytearray) -> None:
@@ -128,14 +150,26 @@ def _decode_FindCoordinatorRequest_v4_6(b: bytes, o: int) -> tuple[FindCoordinat
     else:
         l3: list[str] = []
         for _ in range(n2):
-            i4, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                i4 = b[o + 1:se6].decode()
+                o = se6
+            else:
+                i4, o = w.read_compact_string(b, o)
             l3.append(i4)
         d1_coordinator_keys = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return FindCoordinatorRequest('', d1_key_type, d1_coordinator_keys), o
+    x7: FindCoordinatorRequest = _new(FindCoordinatorRequest)
+    x7.key = ''
+    x7.key_type = d1_key_type
+    x7.coordinator_keys = d1_coordinator_keys
+    return x7, o
 
 
 def _encode_FindCoordinatorResponse_v0(m: FindCoordinatorResponse, buf: bytearray) -> None:
@@ -151,7 +185,15 @@ def _decode_FindCoordinatorResponse_v0(b: bytes, o: int) -> tuple[FindCoordinato
     d1_host, o = w.read_string(b, o)
     d1_port, = _U_i(b, o)
     o += 4
-    return FindCoordinatorResponse(0, d1_error_code, '', d1_node_id, d1_host, d1_port, []), o
+    x2: FindCoordinatorResponse = _new(FindCoordinatorResponse)
+    x2.throttle_time_ms = 0
+    x2.error_code = d1_error_code
+    x2.error_message = ''
+    x2.node_id = d1_node_id
+    x2.host = d1_host
+    x2.port = d1_port
+    x2.coordinators = []
+    return x2, o
 
 
 def _encode_FindCoordinatorResponse_v1_2(m: FindCoordinatorResponse, buf: bytearray) -> None:
@@ -172,7 +214,15 @@ def _decode_FindCoordinatorResponse_v1_2(b: bytes, o: int) -> tuple[FindCoordina
     d1_host, o = w.read_string(b, o)
     d1_port, = _U_i(b, o)
     o += 4
-    return FindCoordinatorResponse(d1_throttle_time_ms, d1_error_code, d1_error_message, d1_node_id, d1_host, d1_port, []), o
+    x2: FindCoordinatorResponse = _new(FindCoordinatorResponse)
+    x2.throttle_time_ms = d1_throttle_time_ms
+    x2.error_code = d1_error_code
+    x2.error_message = d1_error_message
+    x2.node_id = d1_node_id
+    x2.host = d1_host
+    x2.port = d1_port
+    x2.coordinators = []
+    return x2, o
 
 
 def _encode_FindCoordinatorResponse_v3(m: FindCoordinatorResponse, buf: bytearray) -> None:
@@ -188,17 +238,42 @@ def _decode_FindCoordinatorResponse_v3(b: bytes, o: int) -> tuple[FindCoordinato
     n: int
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
-    d1_error_message, o = w.read_compact_nullable_string(b, o)
+    d1_error_message: str | None
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_error_message = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_error_message, o = w.read_compact_nullable_string(b, o)
     d1_node_id, = _U_i(b, o)
     o += 4
-    d1_host, o = w.read_compact_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_host = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_host, o = w.read_compact_string(b, o)
     d1_port, = _U_i(b, o)
     o += 4
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return FindCoordinatorResponse(d1_throttle_time_ms, d1_error_code, d1_error_message, d1_node_id, d1_host, d1_port, []), o
+    x6: FindCoordinatorResponse = _new(FindCoordinatorResponse)
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.error_code = d1_error_code
+    x6.error_message = d1_error_message
+    x6.node_id = d1_node_id
+    x6.host = d1_host
+    x6.port = d1_port
+    x6.coordinators = []
+    return x6, o
 
 
 def _encode_FindCoordinatorResponse_v4_6(m: FindCoordinatorResponse, buf: bytearray) -> None:
@@ -233,24 +308,64 @@ def _decode_FindCoordinatorResponse_v4_6(b: bytes, o: int) -> tuple[FindCoordina
     else:
         l3: list[Coordinator] = []
         for _ in range(n2):
-            d4_key, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_key = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_key, o = w.read_compact_string(b, o)
             d4_node_id, = _U_i(b, o)
             o += 4
-            d4_host, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_host = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_host, o = w.read_compact_string(b, o)
             d4_port, d4_error_code, = _U_ih(b, o)
             o += 6
-            d4_error_message, o = w.read_compact_nullable_string(b, o)
+            d4_error_message: str | None
+            sn9 = b[o]
+            if 0 < sn9 < 128:
+                se10 = o + sn9
+                if se10 > len(b):
+                    raise w.truncated("string")
+                d4_error_message = b[o + 1:se10].decode()
+                o = se10
+            else:
+                d4_error_message, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(Coordinator(d4_key, d4_node_id, d4_host, d4_port, d4_error_code, d4_error_message))
+            x11: Coordinator = _new(Coordinator)
+            x11.key = d4_key
+            x11.node_id = d4_node_id
+            x11.host = d4_host
+            x11.port = d4_port
+            x11.error_code = d4_error_code
+            x11.error_message = d4_error_message
+            l3.append(x11)
         d1_coordinators = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return FindCoordinatorResponse(d1_throttle_time_ms, 0, '', 0, '', 0, d1_coordinators), o
+    x12: FindCoordinatorResponse = _new(FindCoordinatorResponse)
+    x12.throttle_time_ms = d1_throttle_time_ms
+    x12.error_code = 0
+    x12.error_message = ''
+    x12.node_id = 0
+    x12.host = ''
+    x12.port = 0
+    x12.coordinators = d1_coordinators
+    return x12, o
 
 
 API_KEY = 10

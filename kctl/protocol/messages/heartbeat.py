@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_h = w.Struct('>h').pack
@@ -52,7 +54,12 @@ def _decode_HeartbeatRequest_v0_2(b: bytes, o: int) -> tuple[HeartbeatRequest, i
     d1_generation_id, = _U_i(b, o)
     o += 4
     d1_member_id, o = w.read_string(b, o)
-    return HeartbeatRequest(d1_group_id, d1_generation_id, d1_member_id, None), o
+    x2: HeartbeatRequest = _new(HeartbeatRequest)
+    x2.group_id = d1_group_id
+    x2.generation_id = d1_generation_id
+    x2.member_id = d1_member_id
+    x2.group_instance_id = None
+    return x2, o
 
 
 def _encode_HeartbeatRequest_v3(m: HeartbeatRequest, buf: bytearray) -> None:
@@ -69,7 +76,12 @@ def _decode_HeartbeatRequest_v3(b: bytes, o: int) -> tuple[HeartbeatRequest, int
     o += 4
     d1_member_id, o = w.read_string(b, o)
     d1_group_instance_id, o = w.read_nullable_string(b, o)
-    return HeartbeatRequest(d1_group_id, d1_generation_id, d1_member_id, d1_group_instance_id), o
+    x2: HeartbeatRequest = _new(HeartbeatRequest)
+    x2.group_id = d1_group_id
+    x2.generation_id = d1_generation_id
+    x2.member_id = d1_member_id
+    x2.group_instance_id = d1_group_instance_id
+    return x2, o
 
 
 def _encode_HeartbeatRequest_v4(m: HeartbeatRequest, buf: bytearray) -> None:
@@ -82,16 +94,46 @@ def _encode_HeartbeatRequest_v4(m: HeartbeatRequest, buf: bytearray) -> None:
 
 def _decode_HeartbeatRequest_v4(b: bytes, o: int) -> tuple[HeartbeatRequest, int]:
     n: int
-    d1_group_id, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_group_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_group_id, o = w.read_compact_string(b, o)
     d1_generation_id, = _U_i(b, o)
     o += 4
-    d1_member_id, o = w.read_compact_string(b, o)
-    d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_member_id = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_member_id, o = w.read_compact_string(b, o)
+    d1_group_instance_id: str | None
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_group_instance_id = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return HeartbeatRequest(d1_group_id, d1_generation_id, d1_member_id, d1_group_instance_id), o
+    x8: HeartbeatRequest = _new(HeartbeatRequest)
+    x8.group_id = d1_group_id
+    x8.generation_id = d1_generation_id
+    x8.member_id = d1_member_id
+    x8.group_instance_id = d1_group_instance_id
+    return x8, o
 
 
 def _encode_HeartbeatResponse_v0(m: HeartbeatResponse, buf: bytearray) -> None:
@@ -102,7 +144,10 @@ def _decode_HeartbeatResponse_v0(b: bytes, o: int) -> tuple[HeartbeatResponse, i
     n: int
     d1_error_code, = _U_h(b, o)
     o += 2
-    return HeartbeatResponse(0, d1_error_code), o
+    x2: HeartbeatResponse = _new(HeartbeatResponse)
+    x2.throttle_time_ms = 0
+    x2.error_code = d1_error_code
+    return x2, o
 
 
 def _encode_HeartbeatResponse_v1_3(m: HeartbeatResponse, buf: bytearray) -> None:
@@ -113,7 +158,10 @@ def _decode_HeartbeatResponse_v1_3(b: bytes, o: int) -> tuple[HeartbeatResponse,
     n: int
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
-    return HeartbeatResponse(d1_throttle_time_ms, d1_error_code), o
+    x2: HeartbeatResponse = _new(HeartbeatResponse)
+    x2.throttle_time_ms = d1_throttle_time_ms
+    x2.error_code = d1_error_code
+    return x2, o
 
 
 def _encode_HeartbeatResponse_v4(m: HeartbeatResponse, buf: bytearray) -> None:
@@ -129,7 +177,10 @@ def _decode_HeartbeatResponse_v4(b: bytes, o: int) -> tuple[HeartbeatResponse, i
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return HeartbeatResponse(d1_throttle_time_ms, d1_error_code), o
+    x2: HeartbeatResponse = _new(HeartbeatResponse)
+    x2.throttle_time_ms = d1_throttle_time_ms
+    x2.error_code = d1_error_code
+    return x2, o
 
 
 API_KEY = 12

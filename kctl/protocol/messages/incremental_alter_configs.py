@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_o = w.Struct('>?').pack
@@ -114,13 +116,24 @@ def _decode_IncrementalAlterConfigsRequest_v0(b: bytes, o: int) -> tuple[Increme
                     d7_config_operation, = _U_b(b, o)
                     o += 1
                     d7_value, o = w.read_nullable_string(b, o)
-                    l6.append(AlterableConfig(d7_name, d7_config_operation, d7_value))
+                    x8: AlterableConfig = _new(AlterableConfig)
+                    x8.name = d7_name
+                    x8.config_operation = d7_config_operation
+                    x8.value = d7_value
+                    l6.append(x8)
                 d4_configs = l6
-            l3.append(AlterConfigsResource(d4_resource_type, d4_resource_name, d4_configs))
+            x9: AlterConfigsResource = _new(AlterConfigsResource)
+            x9.resource_type = d4_resource_type
+            x9.resource_name = d4_resource_name
+            x9.configs = d4_configs
+            l3.append(x9)
         d1_resources = l3
     d1_validate_only, = _U_o(b, o)
     o += 1
-    return IncrementalAlterConfigsRequest(d1_resources, d1_validate_only), o
+    x10: IncrementalAlterConfigsRequest = _new(IncrementalAlterConfigsRequest)
+    x10.resources = d1_resources
+    x10.validate_only = d1_validate_only
+    return x10, o
 
 
 def _encode_IncrementalAlterConfigsRequest_v1(m: IncrementalAlterConfigsRequest, buf: bytearray) -> None:
@@ -159,36 +172,69 @@ def _decode_IncrementalAlterConfigsRequest_v1(b: bytes, o: int) -> tuple[Increme
         for _ in range(n2):
             d4_resource_type, = _U_b(b, o)
             o += 1
-            d4_resource_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_resource_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_resource_name, o = w.read_compact_string(b, o)
             d4_configs: list[AlterableConfig]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field configs")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array configs")
             else:
-                l6: list[AlterableConfig] = []
-                for _ in range(n5):
-                    d7_name, o = w.read_compact_string(b, o)
-                    d7_config_operation, = _U_b(b, o)
+                l8: list[AlterableConfig] = []
+                for _ in range(n7):
+                    sn10 = b[o]
+                    if 0 < sn10 < 128:
+                        se11 = o + sn10
+                        if se11 > len(b):
+                            raise w.truncated("string")
+                        d9_name = b[o + 1:se11].decode()
+                        o = se11
+                    else:
+                        d9_name, o = w.read_compact_string(b, o)
+                    d9_config_operation, = _U_b(b, o)
                     o += 1
-                    d7_value, o = w.read_compact_nullable_string(b, o)
+                    d9_value: str | None
+                    sn12 = b[o]
+                    if 0 < sn12 < 128:
+                        se13 = o + sn12
+                        if se13 > len(b):
+                            raise w.truncated("string")
+                        d9_value = b[o + 1:se13].decode()
+                        o = se13
+                    else:
+                        d9_value, o = w.read_compact_nullable_string(b, o)
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(AlterableConfig(d7_name, d7_config_operation, d7_value))
-                d4_configs = l6
+                    x14: AlterableConfig = _new(AlterableConfig)
+                    x14.name = d9_name
+                    x14.config_operation = d9_config_operation
+                    x14.value = d9_value
+                    l8.append(x14)
+                d4_configs = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(AlterConfigsResource(d4_resource_type, d4_resource_name, d4_configs))
+            x15: AlterConfigsResource = _new(AlterConfigsResource)
+            x15.resource_type = d4_resource_type
+            x15.resource_name = d4_resource_name
+            x15.configs = d4_configs
+            l3.append(x15)
         d1_resources = l3
     d1_validate_only, = _U_o(b, o)
     o += 1
@@ -196,7 +242,10 @@ def _decode_IncrementalAlterConfigsRequest_v1(b: bytes, o: int) -> tuple[Increme
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return IncrementalAlterConfigsRequest(d1_resources, d1_validate_only), o
+    x16: IncrementalAlterConfigsRequest = _new(IncrementalAlterConfigsRequest)
+    x16.resources = d1_resources
+    x16.validate_only = d1_validate_only
+    return x16, o
 
 
 def _encode_IncrementalAlterConfigsResponse_v0(m: IncrementalAlterConfigsResponse, buf: bytearray) -> None:
@@ -230,9 +279,17 @@ def _decode_IncrementalAlterConfigsResponse_v0(b: bytes, o: int) -> tuple[Increm
             d4_resource_type, = _U_b(b, o)
             o += 1
             d4_resource_name, o = w.read_string(b, o)
-            l3.append(AlterConfigsResourceResponse(d4_error_code, d4_error_message, d4_resource_type, d4_resource_name))
+            x5: AlterConfigsResourceResponse = _new(AlterConfigsResourceResponse)
+            x5.error_code = d4_error_code
+            x5.error_message = d4_error_message
+            x5.resource_type = d4_resource_type
+            x5.resource_name = d4_resource_name
+            l3.append(x5)
         d1_responses = l3
-    return IncrementalAlterConfigsResponse(d1_throttle_time_ms, d1_responses), o
+    x6: IncrementalAlterConfigsResponse = _new(IncrementalAlterConfigsResponse)
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.responses = d1_responses
+    return x6, o
 
 
 def _encode_IncrementalAlterConfigsResponse_v1(m: IncrementalAlterConfigsResponse, buf: bytearray) -> None:
@@ -268,21 +325,46 @@ def _decode_IncrementalAlterConfigsResponse_v1(b: bytes, o: int) -> tuple[Increm
         for _ in range(n2):
             d4_error_code, = _U_h(b, o)
             o += 2
-            d4_error_message, o = w.read_compact_nullable_string(b, o)
+            d4_error_message: str | None
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_error_message = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_error_message, o = w.read_compact_nullable_string(b, o)
             d4_resource_type, = _U_b(b, o)
             o += 1
-            d4_resource_name, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_resource_name = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_resource_name, o = w.read_compact_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(AlterConfigsResourceResponse(d4_error_code, d4_error_message, d4_resource_type, d4_resource_name))
+            x9: AlterConfigsResourceResponse = _new(AlterConfigsResourceResponse)
+            x9.error_code = d4_error_code
+            x9.error_message = d4_error_message
+            x9.resource_type = d4_resource_type
+            x9.resource_name = d4_resource_name
+            l3.append(x9)
         d1_responses = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return IncrementalAlterConfigsResponse(d1_throttle_time_ms, d1_responses), o
+    x10: IncrementalAlterConfigsResponse = _new(IncrementalAlterConfigsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.responses = d1_responses
+    return x10, o
 
 
 API_KEY = 44

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_i = w.Struct('>i').pack
@@ -52,7 +54,12 @@ def _decode_InitProducerIdRequest_v0_1(b: bytes, o: int) -> tuple[InitProducerId
     d1_transactional_id, o = w.read_nullable_string(b, o)
     d1_transaction_timeout_ms, = _U_i(b, o)
     o += 4
-    return InitProducerIdRequest(d1_transactional_id, d1_transaction_timeout_ms, -1, -1), o
+    x2: InitProducerIdRequest = _new(InitProducerIdRequest)
+    x2.transactional_id = d1_transactional_id
+    x2.transaction_timeout_ms = d1_transaction_timeout_ms
+    x2.producer_id = -1
+    x2.producer_epoch = -1
+    return x2, o
 
 
 def _encode_InitProducerIdRequest_v2(m: InitProducerIdRequest, buf: bytearray) -> None:
@@ -63,14 +70,28 @@ def _encode_InitProducerIdRequest_v2(m: InitProducerIdRequest, buf: bytearray) -
 
 def _decode_InitProducerIdRequest_v2(b: bytes, o: int) -> tuple[InitProducerIdRequest, int]:
     n: int
-    d1_transactional_id, o = w.read_compact_nullable_string(b, o)
+    d1_transactional_id: str | None
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_transactional_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_transactional_id, o = w.read_compact_nullable_string(b, o)
     d1_transaction_timeout_ms, = _U_i(b, o)
     o += 4
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return InitProducerIdRequest(d1_transactional_id, d1_transaction_timeout_ms, -1, -1), o
+    x4: InitProducerIdRequest = _new(InitProducerIdRequest)
+    x4.transactional_id = d1_transactional_id
+    x4.transaction_timeout_ms = d1_transaction_timeout_ms
+    x4.producer_id = -1
+    x4.producer_epoch = -1
+    return x4, o
 
 
 def _encode_InitProducerIdRequest_v3_5(m: InitProducerIdRequest, buf: bytearray) -> None:
@@ -81,14 +102,28 @@ def _encode_InitProducerIdRequest_v3_5(m: InitProducerIdRequest, buf: bytearray)
 
 def _decode_InitProducerIdRequest_v3_5(b: bytes, o: int) -> tuple[InitProducerIdRequest, int]:
     n: int
-    d1_transactional_id, o = w.read_compact_nullable_string(b, o)
+    d1_transactional_id: str | None
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_transactional_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_transactional_id, o = w.read_compact_nullable_string(b, o)
     d1_transaction_timeout_ms, d1_producer_id, d1_producer_epoch, = _U_iqh(b, o)
     o += 14
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return InitProducerIdRequest(d1_transactional_id, d1_transaction_timeout_ms, d1_producer_id, d1_producer_epoch), o
+    x4: InitProducerIdRequest = _new(InitProducerIdRequest)
+    x4.transactional_id = d1_transactional_id
+    x4.transaction_timeout_ms = d1_transaction_timeout_ms
+    x4.producer_id = d1_producer_id
+    x4.producer_epoch = d1_producer_epoch
+    return x4, o
 
 
 def _encode_InitProducerIdResponse_v0_1(m: InitProducerIdResponse, buf: bytearray) -> None:
@@ -99,7 +134,12 @@ def _decode_InitProducerIdResponse_v0_1(b: bytes, o: int) -> tuple[InitProducerI
     n: int
     d1_throttle_time_ms, d1_error_code, d1_producer_id, d1_producer_epoch, = _U_ihqh(b, o)
     o += 16
-    return InitProducerIdResponse(d1_throttle_time_ms, d1_error_code, d1_producer_id, d1_producer_epoch), o
+    x2: InitProducerIdResponse = _new(InitProducerIdResponse)
+    x2.throttle_time_ms = d1_throttle_time_ms
+    x2.error_code = d1_error_code
+    x2.producer_id = d1_producer_id
+    x2.producer_epoch = d1_producer_epoch
+    return x2, o
 
 
 def _encode_InitProducerIdResponse_v2_5(m: InitProducerIdResponse, buf: bytearray) -> None:
@@ -115,7 +155,12 @@ def _decode_InitProducerIdResponse_v2_5(b: bytes, o: int) -> tuple[InitProducerI
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return InitProducerIdResponse(d1_throttle_time_ms, d1_error_code, d1_producer_id, d1_producer_epoch), o
+    x2: InitProducerIdResponse = _new(InitProducerIdResponse)
+    x2.throttle_time_ms = d1_throttle_time_ms
+    x2.error_code = d1_error_code
+    x2.producer_id = d1_producer_id
+    x2.producer_epoch = d1_producer_epoch
+    return x2, o
 
 
 API_KEY = 22

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_o = w.Struct('>?').pack
@@ -107,9 +109,21 @@ def _decode_JoinGroupRequest_v0(b: bytes, o: int) -> tuple[JoinGroupRequest, int
         for _ in range(n2):
             d4_name, o = w.read_string(b, o)
             d4_metadata, o = w.read_bytes(b, o)
-            l3.append(JoinGroupRequestProtocol(d4_name, d4_metadata))
+            x5: JoinGroupRequestProtocol = _new(JoinGroupRequestProtocol)
+            x5.name = d4_name
+            x5.metadata = d4_metadata
+            l3.append(x5)
         d1_protocols = l3
-    return JoinGroupRequest(d1_group_id, d1_session_timeout_ms, -1, d1_member_id, None, d1_protocol_type, d1_protocols, None), o
+    x6: JoinGroupRequest = _new(JoinGroupRequest)
+    x6.group_id = d1_group_id
+    x6.session_timeout_ms = d1_session_timeout_ms
+    x6.rebalance_timeout_ms = -1
+    x6.member_id = d1_member_id
+    x6.group_instance_id = None
+    x6.protocol_type = d1_protocol_type
+    x6.protocols = d1_protocols
+    x6.reason = None
+    return x6, o
 
 
 def _encode_JoinGroupRequest_v1_4(m: JoinGroupRequest, buf: bytearray) -> None:
@@ -143,9 +157,21 @@ def _decode_JoinGroupRequest_v1_4(b: bytes, o: int) -> tuple[JoinGroupRequest, i
         for _ in range(n2):
             d4_name, o = w.read_string(b, o)
             d4_metadata, o = w.read_bytes(b, o)
-            l3.append(JoinGroupRequestProtocol(d4_name, d4_metadata))
+            x5: JoinGroupRequestProtocol = _new(JoinGroupRequestProtocol)
+            x5.name = d4_name
+            x5.metadata = d4_metadata
+            l3.append(x5)
         d1_protocols = l3
-    return JoinGroupRequest(d1_group_id, d1_session_timeout_ms, d1_rebalance_timeout_ms, d1_member_id, None, d1_protocol_type, d1_protocols, None), o
+    x6: JoinGroupRequest = _new(JoinGroupRequest)
+    x6.group_id = d1_group_id
+    x6.session_timeout_ms = d1_session_timeout_ms
+    x6.rebalance_timeout_ms = d1_rebalance_timeout_ms
+    x6.member_id = d1_member_id
+    x6.group_instance_id = None
+    x6.protocol_type = d1_protocol_type
+    x6.protocols = d1_protocols
+    x6.reason = None
+    return x6, o
 
 
 def _encode_JoinGroupRequest_v5(m: JoinGroupRequest, buf: bytearray) -> None:
@@ -181,9 +207,21 @@ def _decode_JoinGroupRequest_v5(b: bytes, o: int) -> tuple[JoinGroupRequest, int
         for _ in range(n2):
             d4_name, o = w.read_string(b, o)
             d4_metadata, o = w.read_bytes(b, o)
-            l3.append(JoinGroupRequestProtocol(d4_name, d4_metadata))
+            x5: JoinGroupRequestProtocol = _new(JoinGroupRequestProtocol)
+            x5.name = d4_name
+            x5.metadata = d4_metadata
+            l3.append(x5)
         d1_protocols = l3
-    return JoinGroupRequest(d1_group_id, d1_session_timeout_ms, d1_rebalance_timeout_ms, d1_member_id, d1_group_instance_id, d1_protocol_type, d1_protocols, None), o
+    x6: JoinGroupRequest = _new(JoinGroupRequest)
+    x6.group_id = d1_group_id
+    x6.session_timeout_ms = d1_session_timeout_ms
+    x6.rebalance_timeout_ms = d1_rebalance_timeout_ms
+    x6.member_id = d1_member_id
+    x6.group_instance_id = d1_group_instance_id
+    x6.protocol_type = d1_protocol_type
+    x6.protocols = d1_protocols
+    x6.reason = None
+    return x6, o
 
 
 def _encode_JoinGroupRequest_v6_7(m: JoinGroupRequest, buf: bytearray) -> None:
@@ -203,39 +241,92 @@ def _encode_JoinGroupRequest_v6_7(m: JoinGroupRequest, buf: bytearray) -> None:
 
 def _decode_JoinGroupRequest_v6_7(b: bytes, o: int) -> tuple[JoinGroupRequest, int]:
     n: int
-    d1_group_id, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_group_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_group_id, o = w.read_compact_string(b, o)
     d1_session_timeout_ms, d1_rebalance_timeout_ms, = _U_ii(b, o)
     o += 8
-    d1_member_id, o = w.read_compact_string(b, o)
-    d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
-    d1_protocol_type, o = w.read_compact_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_member_id = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_member_id, o = w.read_compact_string(b, o)
+    d1_group_instance_id: str | None
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_group_instance_id = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
+    sn8 = b[o]
+    if 0 < sn8 < 128:
+        se9 = o + sn8
+        if se9 > len(b):
+            raise w.truncated("string")
+        d1_protocol_type = b[o + 1:se9].decode()
+        o = se9
+    else:
+        d1_protocol_type, o = w.read_compact_string(b, o)
     d1_protocols: list[JoinGroupRequestProtocol]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n10 = b[o] - 1
+    if n10 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n10, o = w.read_uvarint(b, o)
+        n10 -= 1
+    if n10 < 0:
         raise w.invalid("null array in non-nullable field protocols")
-    elif n2 > len(b) - o:
+    elif n10 > len(b) - o:
         raise w.truncated("array protocols")
     else:
-        l3: list[JoinGroupRequestProtocol] = []
-        for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
-            d4_metadata, o = w.read_compact_bytes(b, o)
+        l11: list[JoinGroupRequestProtocol] = []
+        for _ in range(n10):
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d12_name = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d12_name, o = w.read_compact_string(b, o)
+            d12_metadata, o = w.read_compact_bytes(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(JoinGroupRequestProtocol(d4_name, d4_metadata))
-        d1_protocols = l3
+            x15: JoinGroupRequestProtocol = _new(JoinGroupRequestProtocol)
+            x15.name = d12_name
+            x15.metadata = d12_metadata
+            l11.append(x15)
+        d1_protocols = l11
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return JoinGroupRequest(d1_group_id, d1_session_timeout_ms, d1_rebalance_timeout_ms, d1_member_id, d1_group_instance_id, d1_protocol_type, d1_protocols, None), o
+    x16: JoinGroupRequest = _new(JoinGroupRequest)
+    x16.group_id = d1_group_id
+    x16.session_timeout_ms = d1_session_timeout_ms
+    x16.rebalance_timeout_ms = d1_rebalance_timeout_ms
+    x16.member_id = d1_member_id
+    x16.group_instance_id = d1_group_instance_id
+    x16.protocol_type = d1_protocol_type
+    x16.protocols = d1_protocols
+    x16.reason = None
+    return x16, o
 
 
 def _encode_JoinGroupRequest_v8_9(m: JoinGroupRequest, buf: bytearray) -> None:
@@ -256,40 +347,102 @@ def _encode_JoinGroupRequest_v8_9(m: JoinGroupRequest, buf: bytearray) -> None:
 
 def _decode_JoinGroupRequest_v8_9(b: bytes, o: int) -> tuple[JoinGroupRequest, int]:
     n: int
-    d1_group_id, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_group_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_group_id, o = w.read_compact_string(b, o)
     d1_session_timeout_ms, d1_rebalance_timeout_ms, = _U_ii(b, o)
     o += 8
-    d1_member_id, o = w.read_compact_string(b, o)
-    d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
-    d1_protocol_type, o = w.read_compact_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_member_id = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_member_id, o = w.read_compact_string(b, o)
+    d1_group_instance_id: str | None
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_group_instance_id = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
+    sn8 = b[o]
+    if 0 < sn8 < 128:
+        se9 = o + sn8
+        if se9 > len(b):
+            raise w.truncated("string")
+        d1_protocol_type = b[o + 1:se9].decode()
+        o = se9
+    else:
+        d1_protocol_type, o = w.read_compact_string(b, o)
     d1_protocols: list[JoinGroupRequestProtocol]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n10 = b[o] - 1
+    if n10 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n10, o = w.read_uvarint(b, o)
+        n10 -= 1
+    if n10 < 0:
         raise w.invalid("null array in non-nullable field protocols")
-    elif n2 > len(b) - o:
+    elif n10 > len(b) - o:
         raise w.truncated("array protocols")
     else:
-        l3: list[JoinGroupRequestProtocol] = []
-        for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
-            d4_metadata, o = w.read_compact_bytes(b, o)
+        l11: list[JoinGroupRequestProtocol] = []
+        for _ in range(n10):
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d12_name = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d12_name, o = w.read_compact_string(b, o)
+            d12_metadata, o = w.read_compact_bytes(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(JoinGroupRequestProtocol(d4_name, d4_metadata))
-        d1_protocols = l3
-    d1_reason, o = w.read_compact_nullable_string(b, o)
+            x15: JoinGroupRequestProtocol = _new(JoinGroupRequestProtocol)
+            x15.name = d12_name
+            x15.metadata = d12_metadata
+            l11.append(x15)
+        d1_protocols = l11
+    d1_reason: str | None
+    sn16 = b[o]
+    if 0 < sn16 < 128:
+        se17 = o + sn16
+        if se17 > len(b):
+            raise w.truncated("string")
+        d1_reason = b[o + 1:se17].decode()
+        o = se17
+    else:
+        d1_reason, o = w.read_compact_nullable_string(b, o)
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return JoinGroupRequest(d1_group_id, d1_session_timeout_ms, d1_rebalance_timeout_ms, d1_member_id, d1_group_instance_id, d1_protocol_type, d1_protocols, d1_reason), o
+    x18: JoinGroupRequest = _new(JoinGroupRequest)
+    x18.group_id = d1_group_id
+    x18.session_timeout_ms = d1_session_timeout_ms
+    x18.rebalance_timeout_ms = d1_rebalance_timeout_ms
+    x18.member_id = d1_member_id
+    x18.group_instance_id = d1_group_instance_id
+    x18.protocol_type = d1_protocol_type
+    x18.protocols = d1_protocols
+    x18.reason = d1_reason
+    return x18, o
 
 
 def _encode_JoinGroupResponse_v0_1(m: JoinGroupResponse, buf: bytearray) -> None:
@@ -323,9 +476,23 @@ def _decode_JoinGroupResponse_v0_1(b: bytes, o: int) -> tuple[JoinGroupResponse,
         for _ in range(n2):
             d4_member_id, o = w.read_string(b, o)
             d4_metadata, o = w.read_bytes(b, o)
-            l3.append(JoinGroupResponseMember(d4_member_id, None, d4_metadata))
+            x5: JoinGroupResponseMember = _new(JoinGroupResponseMember)
+            x5.member_id = d4_member_id
+            x5.group_instance_id = None
+            x5.metadata = d4_metadata
+            l3.append(x5)
         d1_members = l3
-    return JoinGroupResponse(0, d1_error_code, d1_generation_id, None, d1_protocol_name, d1_leader, False, d1_member_id, d1_members), o
+    x6: JoinGroupResponse = _new(JoinGroupResponse)
+    x6.throttle_time_ms = 0
+    x6.error_code = d1_error_code
+    x6.generation_id = d1_generation_id
+    x6.protocol_type = None
+    x6.protocol_name = d1_protocol_name
+    x6.leader = d1_leader
+    x6.skip_assignment = False
+    x6.member_id = d1_member_id
+    x6.members = d1_members
+    return x6, o
 
 
 def _encode_JoinGroupResponse_v2_4(m: JoinGroupResponse, buf: bytearray) -> None:
@@ -359,9 +526,23 @@ def _decode_JoinGroupResponse_v2_4(b: bytes, o: int) -> tuple[JoinGroupResponse,
         for _ in range(n2):
             d4_member_id, o = w.read_string(b, o)
             d4_metadata, o = w.read_bytes(b, o)
-            l3.append(JoinGroupResponseMember(d4_member_id, None, d4_metadata))
+            x5: JoinGroupResponseMember = _new(JoinGroupResponseMember)
+            x5.member_id = d4_member_id
+            x5.group_instance_id = None
+            x5.metadata = d4_metadata
+            l3.append(x5)
         d1_members = l3
-    return JoinGroupResponse(d1_throttle_time_ms, d1_error_code, d1_generation_id, None, d1_protocol_name, d1_leader, False, d1_member_id, d1_members), o
+    x6: JoinGroupResponse = _new(JoinGroupResponse)
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.error_code = d1_error_code
+    x6.generation_id = d1_generation_id
+    x6.protocol_type = None
+    x6.protocol_name = d1_protocol_name
+    x6.leader = d1_leader
+    x6.skip_assignment = False
+    x6.member_id = d1_member_id
+    x6.members = d1_members
+    return x6, o
 
 
 def _encode_JoinGroupResponse_v5(m: JoinGroupResponse, buf: bytearray) -> None:
@@ -397,9 +578,23 @@ def _decode_JoinGroupResponse_v5(b: bytes, o: int) -> tuple[JoinGroupResponse, i
             d4_member_id, o = w.read_string(b, o)
             d4_group_instance_id, o = w.read_nullable_string(b, o)
             d4_metadata, o = w.read_bytes(b, o)
-            l3.append(JoinGroupResponseMember(d4_member_id, d4_group_instance_id, d4_metadata))
+            x5: JoinGroupResponseMember = _new(JoinGroupResponseMember)
+            x5.member_id = d4_member_id
+            x5.group_instance_id = d4_group_instance_id
+            x5.metadata = d4_metadata
+            l3.append(x5)
         d1_members = l3
-    return JoinGroupResponse(d1_throttle_time_ms, d1_error_code, d1_generation_id, None, d1_protocol_name, d1_leader, False, d1_member_id, d1_members), o
+    x6: JoinGroupResponse = _new(JoinGroupResponse)
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.error_code = d1_error_code
+    x6.generation_id = d1_generation_id
+    x6.protocol_type = None
+    x6.protocol_name = d1_protocol_name
+    x6.leader = d1_leader
+    x6.skip_assignment = False
+    x6.member_id = d1_member_id
+    x6.members = d1_members
+    return x6, o
 
 
 def _encode_JoinGroupResponse_v6(m: JoinGroupResponse, buf: bytearray) -> None:
@@ -421,37 +616,92 @@ def _decode_JoinGroupResponse_v6(b: bytes, o: int) -> tuple[JoinGroupResponse, i
     n: int
     d1_throttle_time_ms, d1_error_code, d1_generation_id, = _U_ihi(b, o)
     o += 10
-    d1_protocol_name, o = w.read_compact_string(b, o)
-    d1_leader, o = w.read_compact_string(b, o)
-    d1_member_id, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_protocol_name = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_protocol_name, o = w.read_compact_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_leader = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_leader, o = w.read_compact_string(b, o)
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_member_id = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_member_id, o = w.read_compact_string(b, o)
     d1_members: list[JoinGroupResponseMember]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n8 = b[o] - 1
+    if n8 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n8, o = w.read_uvarint(b, o)
+        n8 -= 1
+    if n8 < 0:
         raise w.invalid("null array in non-nullable field members")
-    elif n2 > len(b) - o:
+    elif n8 > len(b) - o:
         raise w.truncated("array members")
     else:
-        l3: list[JoinGroupResponseMember] = []
-        for _ in range(n2):
-            d4_member_id, o = w.read_compact_string(b, o)
-            d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
-            d4_metadata, o = w.read_compact_bytes(b, o)
+        l9: list[JoinGroupResponseMember] = []
+        for _ in range(n8):
+            sn11 = b[o]
+            if 0 < sn11 < 128:
+                se12 = o + sn11
+                if se12 > len(b):
+                    raise w.truncated("string")
+                d10_member_id = b[o + 1:se12].decode()
+                o = se12
+            else:
+                d10_member_id, o = w.read_compact_string(b, o)
+            d10_group_instance_id: str | None
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d10_group_instance_id = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d10_group_instance_id, o = w.read_compact_nullable_string(b, o)
+            d10_metadata, o = w.read_compact_bytes(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(JoinGroupResponseMember(d4_member_id, d4_group_instance_id, d4_metadata))
-        d1_members = l3
+            x15: JoinGroupResponseMember = _new(JoinGroupResponseMember)
+            x15.member_id = d10_member_id
+            x15.group_instance_id = d10_group_instance_id
+            x15.metadata = d10_metadata
+            l9.append(x15)
+        d1_members = l9
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return JoinGroupResponse(d1_throttle_time_ms, d1_error_code, d1_generation_id, None, d1_protocol_name, d1_leader, False, d1_member_id, d1_members), o
+    x16: JoinGroupResponse = _new(JoinGroupResponse)
+    x16.throttle_time_ms = d1_throttle_time_ms
+    x16.error_code = d1_error_code
+    x16.generation_id = d1_generation_id
+    x16.protocol_type = None
+    x16.protocol_name = d1_protocol_name
+    x16.leader = d1_leader
+    x16.skip_assignment = False
+    x16.member_id = d1_member_id
+    x16.members = d1_members
+    return x16, o
 
 
 def _encode_JoinGroupResponse_v7_8(m: JoinGroupResponse, buf: bytearray) -> None:
@@ -474,38 +724,103 @@ def _decode_JoinGroupResponse_v7_8(b: bytes, o: int) -> tuple[JoinGroupResponse,
     n: int
     d1_throttle_time_ms, d1_error_code, d1_generation_id, = _U_ihi(b, o)
     o += 10
-    d1_protocol_type, o = w.read_compact_nullable_string(b, o)
-    d1_protocol_name, o = w.read_compact_nullable_string(b, o)
-    d1_leader, o = w.read_compact_string(b, o)
-    d1_member_id, o = w.read_compact_string(b, o)
+    d1_protocol_type: str | None
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_protocol_type = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_protocol_type, o = w.read_compact_nullable_string(b, o)
+    d1_protocol_name: str | None
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_protocol_name = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_protocol_name, o = w.read_compact_nullable_string(b, o)
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_leader = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_leader, o = w.read_compact_string(b, o)
+    sn8 = b[o]
+    if 0 < sn8 < 128:
+        se9 = o + sn8
+        if se9 > len(b):
+            raise w.truncated("string")
+        d1_member_id = b[o + 1:se9].decode()
+        o = se9
+    else:
+        d1_member_id, o = w.read_compact_string(b, o)
     d1_members: list[JoinGroupResponseMember]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n10 = b[o] - 1
+    if n10 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n10, o = w.read_uvarint(b, o)
+        n10 -= 1
+    if n10 < 0:
         raise w.invalid("null array in non-nullable field members")
-    elif n2 > len(b) - o:
+    elif n10 > len(b) - o:
         raise w.truncated("array members")
     else:
-        l3: list[JoinGroupResponseMember] = []
-        for _ in range(n2):
-            d4_member_id, o = w.read_compact_string(b, o)
-            d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
-            d4_metadata, o = w.read_compact_bytes(b, o)
+        l11: list[JoinGroupResponseMember] = []
+        for _ in range(n10):
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d12_member_id = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d12_member_id, o = w.read_compact_string(b, o)
+            d12_group_instance_id: str | None
+            sn15 = b[o]
+            if 0 < sn15 < 128:
+                se16 = o + sn15
+                if se16 > len(b):
+                    raise w.truncated("string")
+                d12_group_instance_id = b[o + 1:se16].decode()
+                o = se16
+            else:
+                d12_group_instance_id, o = w.read_compact_nullable_string(b, o)
+            d12_metadata, o = w.read_compact_bytes(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(JoinGroupResponseMember(d4_member_id, d4_group_instance_id, d4_metadata))
-        d1_members = l3
+            x17: JoinGroupResponseMember = _new(JoinGroupResponseMember)
+            x17.member_id = d12_member_id
+            x17.group_instance_id = d12_group_instance_id
+            x17.metadata = d12_metadata
+            l11.append(x17)
+        d1_members = l11
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return JoinGroupResponse(d1_throttle_time_ms, d1_error_code, d1_generation_id, d1_protocol_type, d1_protocol_name, d1_leader, False, d1_member_id, d1_members), o
+    x18: JoinGroupResponse = _new(JoinGroupResponse)
+    x18.throttle_time_ms = d1_throttle_time_ms
+    x18.error_code = d1_error_code
+    x18.generation_id = d1_generation_id
+    x18.protocol_type = d1_protocol_type
+    x18.protocol_name = d1_protocol_name
+    x18.leader = d1_leader
+    x18.skip_assignment = False
+    x18.member_id = d1_member_id
+    x18.members = d1_members
+    return x18, o
 
 
 def _encode_JoinGroupResponse_v9(m: JoinGroupResponse, buf: bytearray) -> None:
@@ -529,40 +844,105 @@ def _decode_JoinGroupResponse_v9(b: bytes, o: int) -> tuple[JoinGroupResponse, i
     n: int
     d1_throttle_time_ms, d1_error_code, d1_generation_id, = _U_ihi(b, o)
     o += 10
-    d1_protocol_type, o = w.read_compact_nullable_string(b, o)
-    d1_protocol_name, o = w.read_compact_nullable_string(b, o)
-    d1_leader, o = w.read_compact_string(b, o)
+    d1_protocol_type: str | None
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_protocol_type = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_protocol_type, o = w.read_compact_nullable_string(b, o)
+    d1_protocol_name: str | None
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_protocol_name = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_protocol_name, o = w.read_compact_nullable_string(b, o)
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_leader = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_leader, o = w.read_compact_string(b, o)
     d1_skip_assignment, = _U_o(b, o)
     o += 1
-    d1_member_id, o = w.read_compact_string(b, o)
+    sn8 = b[o]
+    if 0 < sn8 < 128:
+        se9 = o + sn8
+        if se9 > len(b):
+            raise w.truncated("string")
+        d1_member_id = b[o + 1:se9].decode()
+        o = se9
+    else:
+        d1_member_id, o = w.read_compact_string(b, o)
     d1_members: list[JoinGroupResponseMember]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n10 = b[o] - 1
+    if n10 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n10, o = w.read_uvarint(b, o)
+        n10 -= 1
+    if n10 < 0:
         raise w.invalid("null array in non-nullable field members")
-    elif n2 > len(b) - o:
+    elif n10 > len(b) - o:
         raise w.truncated("array members")
     else:
-        l3: list[JoinGroupResponseMember] = []
-        for _ in range(n2):
-            d4_member_id, o = w.read_compact_string(b, o)
-            d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
-            d4_metadata, o = w.read_compact_bytes(b, o)
+        l11: list[JoinGroupResponseMember] = []
+        for _ in range(n10):
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d12_member_id = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d12_member_id, o = w.read_compact_string(b, o)
+            d12_group_instance_id: str | None
+            sn15 = b[o]
+            if 0 < sn15 < 128:
+                se16 = o + sn15
+                if se16 > len(b):
+                    raise w.truncated("string")
+                d12_group_instance_id = b[o + 1:se16].decode()
+                o = se16
+            else:
+                d12_group_instance_id, o = w.read_compact_nullable_string(b, o)
+            d12_metadata, o = w.read_compact_bytes(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(JoinGroupResponseMember(d4_member_id, d4_group_instance_id, d4_metadata))
-        d1_members = l3
+            x17: JoinGroupResponseMember = _new(JoinGroupResponseMember)
+            x17.member_id = d12_member_id
+            x17.group_instance_id = d12_group_instance_id
+            x17.metadata = d12_metadata
+            l11.append(x17)
+        d1_members = l11
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return JoinGroupResponse(d1_throttle_time_ms, d1_error_code, d1_generation_id, d1_protocol_type, d1_protocol_name, d1_leader, d1_skip_assignment, d1_member_id, d1_members), o
+    x18: JoinGroupResponse = _new(JoinGroupResponse)
+    x18.throttle_time_ms = d1_throttle_time_ms
+    x18.error_code = d1_error_code
+    x18.generation_id = d1_generation_id
+    x18.protocol_type = d1_protocol_type
+    x18.protocol_name = d1_protocol_name
+    x18.leader = d1_leader
+    x18.skip_assignment = d1_skip_assignment
+    x18.member_id = d1_member_id
+    x18.members = d1_members
+    return x18, o
 
 
 API_KEY = 11

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_h = w.Struct('>h').pack
@@ -63,7 +65,11 @@ def _decode_LeaveGroupRequest_v0_2(b: bytes, o: int) -> tuple[LeaveGroupRequest,
     n: int
     d1_group_id, o = w.read_string(b, o)
     d1_member_id, o = w.read_string(b, o)
-    return LeaveGroupRequest(d1_group_id, d1_member_id, []), o
+    x2: LeaveGroupRequest = _new(LeaveGroupRequest)
+    x2.group_id = d1_group_id
+    x2.member_id = d1_member_id
+    x2.members = []
+    return x2, o
 
 
 def _encode_LeaveGroupRequest_v3(m: LeaveGroupRequest, buf: bytearray) -> None:
@@ -90,9 +96,17 @@ def _decode_LeaveGroupRequest_v3(b: bytes, o: int) -> tuple[LeaveGroupRequest, i
         for _ in range(n2):
             d4_member_id, o = w.read_string(b, o)
             d4_group_instance_id, o = w.read_nullable_string(b, o)
-            l3.append(MemberIdentity(d4_member_id, d4_group_instance_id, None))
+            x5: MemberIdentity = _new(MemberIdentity)
+            x5.member_id = d4_member_id
+            x5.group_instance_id = d4_group_instance_id
+            x5.reason = None
+            l3.append(x5)
         d1_members = l3
-    return LeaveGroupRequest(d1_group_id, '', d1_members), o
+    x6: LeaveGroupRequest = _new(LeaveGroupRequest)
+    x6.group_id = d1_group_id
+    x6.member_id = ''
+    x6.members = d1_members
+    return x6, o
 
 
 def _encode_LeaveGroupRequest_v4(m: LeaveGroupRequest, buf: bytearray) -> None:
@@ -108,34 +122,67 @@ def _encode_LeaveGroupRequest_v4(m: LeaveGroupRequest, buf: bytearray) -> None:
 
 def _decode_LeaveGroupRequest_v4(b: bytes, o: int) -> tuple[LeaveGroupRequest, int]:
     n: int
-    d1_group_id, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_group_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_group_id, o = w.read_compact_string(b, o)
     d1_members: list[MemberIdentity]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n4 = b[o] - 1
+    if n4 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n4, o = w.read_uvarint(b, o)
+        n4 -= 1
+    if n4 < 0:
         raise w.invalid("null array in non-nullable field members")
-    elif n2 > len(b) - o:
+    elif n4 > len(b) - o:
         raise w.truncated("array members")
     else:
-        l3: list[MemberIdentity] = []
-        for _ in range(n2):
-            d4_member_id, o = w.read_compact_string(b, o)
-            d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
+        l5: list[MemberIdentity] = []
+        for _ in range(n4):
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d6_member_id = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d6_member_id, o = w.read_compact_string(b, o)
+            d6_group_instance_id: str | None
+            sn9 = b[o]
+            if 0 < sn9 < 128:
+                se10 = o + sn9
+                if se10 > len(b):
+                    raise w.truncated("string")
+                d6_group_instance_id = b[o + 1:se10].decode()
+                o = se10
+            else:
+                d6_group_instance_id, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(MemberIdentity(d4_member_id, d4_group_instance_id, None))
-        d1_members = l3
+            x11: MemberIdentity = _new(MemberIdentity)
+            x11.member_id = d6_member_id
+            x11.group_instance_id = d6_group_instance_id
+            x11.reason = None
+            l5.append(x11)
+        d1_members = l5
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return LeaveGroupRequest(d1_group_id, '', d1_members), o
+    x12: LeaveGroupRequest = _new(LeaveGroupRequest)
+    x12.group_id = d1_group_id
+    x12.member_id = ''
+    x12.members = d1_members
+    return x12, o
 
 
 def _encode_LeaveGroupRequest_v5(m: LeaveGroupRequest, buf: bytearray) -> None:
@@ -152,35 +199,77 @@ def _encode_LeaveGroupRequest_v5(m: LeaveGroupRequest, buf: bytearray) -> None:
 
 def _decode_LeaveGroupRequest_v5(b: bytes, o: int) -> tuple[LeaveGroupRequest, int]:
     n: int
-    d1_group_id, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_group_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_group_id, o = w.read_compact_string(b, o)
     d1_members: list[MemberIdentity]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n4 = b[o] - 1
+    if n4 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n4, o = w.read_uvarint(b, o)
+        n4 -= 1
+    if n4 < 0:
         raise w.invalid("null array in non-nullable field members")
-    elif n2 > len(b) - o:
+    elif n4 > len(b) - o:
         raise w.truncated("array members")
     else:
-        l3: list[MemberIdentity] = []
-        for _ in range(n2):
-            d4_member_id, o = w.read_compact_string(b, o)
-            d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
-            d4_reason, o = w.read_compact_nullable_string(b, o)
+        l5: list[MemberIdentity] = []
+        for _ in range(n4):
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d6_member_id = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d6_member_id, o = w.read_compact_string(b, o)
+            d6_group_instance_id: str | None
+            sn9 = b[o]
+            if 0 < sn9 < 128:
+                se10 = o + sn9
+                if se10 > len(b):
+                    raise w.truncated("string")
+                d6_group_instance_id = b[o + 1:se10].decode()
+                o = se10
+            else:
+                d6_group_instance_id, o = w.read_compact_nullable_string(b, o)
+            d6_reason: str | None
+            sn11 = b[o]
+            if 0 < sn11 < 128:
+                se12 = o + sn11
+                if se12 > len(b):
+                    raise w.truncated("string")
+                d6_reason = b[o + 1:se12].decode()
+                o = se12
+            else:
+                d6_reason, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(MemberIdentity(d4_member_id, d4_group_instance_id, d4_reason))
-        d1_members = l3
+            x13: MemberIdentity = _new(MemberIdentity)
+            x13.member_id = d6_member_id
+            x13.group_instance_id = d6_group_instance_id
+            x13.reason = d6_reason
+            l5.append(x13)
+        d1_members = l5
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return LeaveGroupRequest(d1_group_id, '', d1_members), o
+    x14: LeaveGroupRequest = _new(LeaveGroupRequest)
+    x14.group_id = d1_group_id
+    x14.member_id = ''
+    x14.members = d1_members
+    return x14, o
 
 
 def _encode_LeaveGroupResponse_v0(m: LeaveGroupResponse, buf: bytearray) -> None:
@@ -191,7 +280,11 @@ def _decode_LeaveGroupResponse_v0(b: bytes, o: int) -> tuple[LeaveGroupResponse,
     n: int
     d1_error_code, = _U_h(b, o)
     o += 2
-    return LeaveGroupResponse(0, d1_error_code, []), o
+    x2: LeaveGroupResponse = _new(LeaveGroupResponse)
+    x2.throttle_time_ms = 0
+    x2.error_code = d1_error_code
+    x2.members = []
+    return x2, o
 
 
 def _encode_LeaveGroupResponse_v1_2(m: LeaveGroupResponse, buf: bytearray) -> None:
@@ -202,7 +295,11 @@ def _decode_LeaveGroupResponse_v1_2(b: bytes, o: int) -> tuple[LeaveGroupRespons
     n: int
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
-    return LeaveGroupResponse(d1_throttle_time_ms, d1_error_code, []), o
+    x2: LeaveGroupResponse = _new(LeaveGroupResponse)
+    x2.throttle_time_ms = d1_throttle_time_ms
+    x2.error_code = d1_error_code
+    x2.members = []
+    return x2, o
 
 
 def _encode_LeaveGroupResponse_v3(m: LeaveGroupResponse, buf: bytearray) -> None:
@@ -233,9 +330,17 @@ def _decode_LeaveGroupResponse_v3(b: bytes, o: int) -> tuple[LeaveGroupResponse,
             d4_group_instance_id, o = w.read_nullable_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
-            l3.append(MemberResponse(d4_member_id, d4_group_instance_id, d4_error_code))
+            x5: MemberResponse = _new(MemberResponse)
+            x5.member_id = d4_member_id
+            x5.group_instance_id = d4_group_instance_id
+            x5.error_code = d4_error_code
+            l3.append(x5)
         d1_members = l3
-    return LeaveGroupResponse(d1_throttle_time_ms, d1_error_code, d1_members), o
+    x6: LeaveGroupResponse = _new(LeaveGroupResponse)
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.error_code = d1_error_code
+    x6.members = d1_members
+    return x6, o
 
 
 def _encode_LeaveGroupResponse_v4_5(m: LeaveGroupResponse, buf: bytearray) -> None:
@@ -268,21 +373,46 @@ def _decode_LeaveGroupResponse_v4_5(b: bytes, o: int) -> tuple[LeaveGroupRespons
     else:
         l3: list[MemberResponse] = []
         for _ in range(n2):
-            d4_member_id, o = w.read_compact_string(b, o)
-            d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_member_id = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_member_id, o = w.read_compact_string(b, o)
+            d4_group_instance_id: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_group_instance_id = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_group_instance_id, o = w.read_compact_nullable_string(b, o)
             d4_error_code, = _U_h(b, o)
             o += 2
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(MemberResponse(d4_member_id, d4_group_instance_id, d4_error_code))
+            x9: MemberResponse = _new(MemberResponse)
+            x9.member_id = d4_member_id
+            x9.group_instance_id = d4_group_instance_id
+            x9.error_code = d4_error_code
+            l3.append(x9)
         d1_members = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return LeaveGroupResponse(d1_throttle_time_ms, d1_error_code, d1_members), o
+    x10: LeaveGroupResponse = _new(LeaveGroupResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.error_code = d1_error_code
+    x10.members = d1_members
+    return x10, o
 
 
 API_KEY = 13

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_h = w.Struct('>h').pack
@@ -51,7 +53,10 @@ def _encode_ListGroupsRequest_v0_2(m: ListGroupsRequest, buf: bytearray) -> None
 
 def _decode_ListGroupsRequest_v0_2(b: bytes, o: int) -> tuple[ListGroupsRequest, int]:
     n: int
-    return ListGroupsRequest([], []), o
+    x2: ListGroupsRequest = _new(ListGroupsRequest)
+    x2.states_filter = []
+    x2.types_filter = []
+    return x2, o
 
 
 def _encode_ListGroupsRequest_v3(m: ListGroupsRequest, buf: bytearray) -> None:
@@ -64,7 +69,10 @@ def _decode_ListGroupsRequest_v3(b: bytes, o: int) -> tuple[ListGroupsRequest, i
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return ListGroupsRequest([], []), o
+    x2: ListGroupsRequest = _new(ListGroupsRequest)
+    x2.states_filter = []
+    x2.types_filter = []
+    return x2, o
 
 
 def _encode_ListGroupsRequest_v4(m: ListGroupsRequest, buf: bytearray) -> None:
@@ -91,14 +99,25 @@ def _decode_ListGroupsRequest_v4(b: bytes, o: int) -> tuple[ListGroupsRequest, i
     else:
         l3: list[str] = []
         for _ in range(n2):
-            i4, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                i4 = b[o + 1:se6].decode()
+                o = se6
+            else:
+                i4, o = w.read_compact_string(b, o)
             l3.append(i4)
         d1_states_filter = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return ListGroupsRequest(d1_states_filter, []), o
+    x7: ListGroupsRequest = _new(ListGroupsRequest)
+    x7.states_filter = d1_states_filter
+    x7.types_filter = []
+    return x7, o
 
 
 def _encode_ListGroupsRequest_v5(m: ListGroupsRequest, buf: bytearray) -> None:
@@ -129,31 +148,50 @@ def _decode_ListGroupsRequest_v5(b: bytes, o: int) -> tuple[ListGroupsRequest, i
     else:
         l3: list[str] = []
         for _ in range(n2):
-            i4, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                i4 = b[o + 1:se6].decode()
+                o = se6
+            else:
+                i4, o = w.read_compact_string(b, o)
             l3.append(i4)
         d1_states_filter = l3
     d1_types_filter: list[str]
-    n5 = b[o] - 1
-    if n5 < 127:
+    n7 = b[o] - 1
+    if n7 < 127:
         o += 1
     else:
-        n5, o = w.read_uvarint(b, o)
-        n5 -= 1
-    if n5 < 0:
+        n7, o = w.read_uvarint(b, o)
+        n7 -= 1
+    if n7 < 0:
         raise w.invalid("null array in non-nullable field types_filter")
-    elif n5 > len(b) - o:
+    elif n7 > len(b) - o:
         raise w.truncated("array types_filter")
     else:
-        l6: list[str] = []
-        for _ in range(n5):
-            i7, o = w.read_compact_string(b, o)
-            l6.append(i7)
-        d1_types_filter = l6
+        l8: list[str] = []
+        for _ in range(n7):
+            sn10 = b[o]
+            if 0 < sn10 < 128:
+                se11 = o + sn10
+                if se11 > len(b):
+                    raise w.truncated("string")
+                i9 = b[o + 1:se11].decode()
+                o = se11
+            else:
+                i9, o = w.read_compact_string(b, o)
+            l8.append(i9)
+        d1_types_filter = l8
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return ListGroupsRequest(d1_states_filter, d1_types_filter), o
+    x12: ListGroupsRequest = _new(ListGroupsRequest)
+    x12.states_filter = d1_states_filter
+    x12.types_filter = d1_types_filter
+    return x12, o
 
 
 def _encode_ListGroupsResponse_v0(m: ListGroupsResponse, buf: bytearray) -> None:
@@ -181,9 +219,18 @@ def _decode_ListGroupsResponse_v0(b: bytes, o: int) -> tuple[ListGroupsResponse,
         for _ in range(n2):
             d4_group_id, o = w.read_string(b, o)
             d4_protocol_type, o = w.read_string(b, o)
-            l3.append(ListedGroup(d4_group_id, d4_protocol_type, '', ''))
+            x5: ListedGroup = _new(ListedGroup)
+            x5.group_id = d4_group_id
+            x5.protocol_type = d4_protocol_type
+            x5.group_state = ''
+            x5.group_type = ''
+            l3.append(x5)
         d1_groups = l3
-    return ListGroupsResponse(0, d1_error_code, d1_groups), o
+    x6: ListGroupsResponse = _new(ListGroupsResponse)
+    x6.throttle_time_ms = 0
+    x6.error_code = d1_error_code
+    x6.groups = d1_groups
+    return x6, o
 
 
 def _encode_ListGroupsResponse_v1_2(m: ListGroupsResponse, buf: bytearray) -> None:
@@ -211,9 +258,18 @@ def _decode_ListGroupsResponse_v1_2(b: bytes, o: int) -> tuple[ListGroupsRespons
         for _ in range(n2):
             d4_group_id, o = w.read_string(b, o)
             d4_protocol_type, o = w.read_string(b, o)
-            l3.append(ListedGroup(d4_group_id, d4_protocol_type, '', ''))
+            x5: ListedGroup = _new(ListedGroup)
+            x5.group_id = d4_group_id
+            x5.protocol_type = d4_protocol_type
+            x5.group_state = ''
+            x5.group_type = ''
+            l3.append(x5)
         d1_groups = l3
-    return ListGroupsResponse(d1_throttle_time_ms, d1_error_code, d1_groups), o
+    x6: ListGroupsResponse = _new(ListGroupsResponse)
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.error_code = d1_error_code
+    x6.groups = d1_groups
+    return x6, o
 
 
 def _encode_ListGroupsResponse_v3(m: ListGroupsResponse, buf: bytearray) -> None:
@@ -245,19 +301,44 @@ def _decode_ListGroupsResponse_v3(b: bytes, o: int) -> tuple[ListGroupsResponse,
     else:
         l3: list[ListedGroup] = []
         for _ in range(n2):
-            d4_group_id, o = w.read_compact_string(b, o)
-            d4_protocol_type, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_group_id = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_group_id, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_protocol_type = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_protocol_type, o = w.read_compact_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(ListedGroup(d4_group_id, d4_protocol_type, '', ''))
+            x9: ListedGroup = _new(ListedGroup)
+            x9.group_id = d4_group_id
+            x9.protocol_type = d4_protocol_type
+            x9.group_state = ''
+            x9.group_type = ''
+            l3.append(x9)
         d1_groups = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return ListGroupsResponse(d1_throttle_time_ms, d1_error_code, d1_groups), o
+    x10: ListGroupsResponse = _new(ListGroupsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.error_code = d1_error_code
+    x10.groups = d1_groups
+    return x10, o
 
 
 def _encode_ListGroupsResponse_v4(m: ListGroupsResponse, buf: bytearray) -> None:
@@ -290,20 +371,53 @@ def _decode_ListGroupsResponse_v4(b: bytes, o: int) -> tuple[ListGroupsResponse,
     else:
         l3: list[ListedGroup] = []
         for _ in range(n2):
-            d4_group_id, o = w.read_compact_string(b, o)
-            d4_protocol_type, o = w.read_compact_string(b, o)
-            d4_group_state, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_group_id = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_group_id, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_protocol_type = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_protocol_type, o = w.read_compact_string(b, o)
+            sn9 = b[o]
+            if 0 < sn9 < 128:
+                se10 = o + sn9
+                if se10 > len(b):
+                    raise w.truncated("string")
+                d4_group_state = b[o + 1:se10].decode()
+                o = se10
+            else:
+                d4_group_state, o = w.read_compact_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(ListedGroup(d4_group_id, d4_protocol_type, d4_group_state, ''))
+            x11: ListedGroup = _new(ListedGroup)
+            x11.group_id = d4_group_id
+            x11.protocol_type = d4_protocol_type
+            x11.group_state = d4_group_state
+            x11.group_type = ''
+            l3.append(x11)
         d1_groups = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return ListGroupsResponse(d1_throttle_time_ms, d1_error_code, d1_groups), o
+    x12: ListGroupsResponse = _new(ListGroupsResponse)
+    x12.throttle_time_ms = d1_throttle_time_ms
+    x12.error_code = d1_error_code
+    x12.groups = d1_groups
+    return x12, o
 
 
 def _encode_ListGroupsResponse_v5(m: ListGroupsResponse, buf: bytearray) -> None:
@@ -337,21 +451,62 @@ def _decode_ListGroupsResponse_v5(b: bytes, o: int) -> tuple[ListGroupsResponse,
     else:
         l3: list[ListedGroup] = []
         for _ in range(n2):
-            d4_group_id, o = w.read_compact_string(b, o)
-            d4_protocol_type, o = w.read_compact_string(b, o)
-            d4_group_state, o = w.read_compact_string(b, o)
-            d4_group_type, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_group_id = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_group_id, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_protocol_type = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_protocol_type, o = w.read_compact_string(b, o)
+            sn9 = b[o]
+            if 0 < sn9 < 128:
+                se10 = o + sn9
+                if se10 > len(b):
+                    raise w.truncated("string")
+                d4_group_state = b[o + 1:se10].decode()
+                o = se10
+            else:
+                d4_group_state, o = w.read_compact_string(b, o)
+            sn11 = b[o]
+            if 0 < sn11 < 128:
+                se12 = o + sn11
+                if se12 > len(b):
+                    raise w.truncated("string")
+                d4_group_type = b[o + 1:se12].decode()
+                o = se12
+            else:
+                d4_group_type, o = w.read_compact_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(ListedGroup(d4_group_id, d4_protocol_type, d4_group_state, d4_group_type))
+            x13: ListedGroup = _new(ListedGroup)
+            x13.group_id = d4_group_id
+            x13.protocol_type = d4_protocol_type
+            x13.group_state = d4_group_state
+            x13.group_type = d4_group_type
+            l3.append(x13)
         d1_groups = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return ListGroupsResponse(d1_throttle_time_ms, d1_error_code, d1_groups), o
+    x14: ListGroupsResponse = _new(ListGroupsResponse)
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.error_code = d1_error_code
+    x14.groups = d1_groups
+    return x14, o
 
 
 API_KEY = 16

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_i = w.Struct('>i').pack
@@ -136,11 +138,23 @@ def _decode_ListOffsetsRequest_v0(b: bytes, o: int) -> tuple[ListOffsetsRequest,
                 for _ in range(n5):
                     d7_partition_index, d7_timestamp, d7_max_num_offsets, = _U_iqi(b, o)
                     o += 16
-                    l6.append(ListOffsetsPartition(d7_partition_index, -1, d7_timestamp, d7_max_num_offsets))
+                    x8: ListOffsetsPartition = _new(ListOffsetsPartition)
+                    x8.partition_index = d7_partition_index
+                    x8.current_leader_epoch = -1
+                    x8.timestamp = d7_timestamp
+                    x8.max_num_offsets = d7_max_num_offsets
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(ListOffsetsTopic(d4_name, d4_partitions))
+            x9: ListOffsetsTopic = _new(ListOffsetsTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return ListOffsetsRequest(d1_replica_id, 0, d1_topics), o
+    x10: ListOffsetsRequest = _new(ListOffsetsRequest)
+    x10.replica_id = d1_replica_id
+    x10.isolation_level = 0
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_ListOffsetsRequest_v1(m: ListOffsetsRequest, buf: bytearray) -> None:
@@ -182,11 +196,23 @@ def _decode_ListOffsetsRequest_v1(b: bytes, o: int) -> tuple[ListOffsetsRequest,
                 for _ in range(n5):
                     d7_partition_index, d7_timestamp, = _U_iq(b, o)
                     o += 12
-                    l6.append(ListOffsetsPartition(d7_partition_index, -1, d7_timestamp, 1))
+                    x8: ListOffsetsPartition = _new(ListOffsetsPartition)
+                    x8.partition_index = d7_partition_index
+                    x8.current_leader_epoch = -1
+                    x8.timestamp = d7_timestamp
+                    x8.max_num_offsets = 1
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(ListOffsetsTopic(d4_name, d4_partitions))
+            x9: ListOffsetsTopic = _new(ListOffsetsTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return ListOffsetsRequest(d1_replica_id, 0, d1_topics), o
+    x10: ListOffsetsRequest = _new(ListOffsetsRequest)
+    x10.replica_id = d1_replica_id
+    x10.isolation_level = 0
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_ListOffsetsRequest_v2_3(m: ListOffsetsRequest, buf: bytearray) -> None:
@@ -228,11 +254,23 @@ def _decode_ListOffsetsRequest_v2_3(b: bytes, o: int) -> tuple[ListOffsetsReques
                 for _ in range(n5):
                     d7_partition_index, d7_timestamp, = _U_iq(b, o)
                     o += 12
-                    l6.append(ListOffsetsPartition(d7_partition_index, -1, d7_timestamp, 1))
+                    x8: ListOffsetsPartition = _new(ListOffsetsPartition)
+                    x8.partition_index = d7_partition_index
+                    x8.current_leader_epoch = -1
+                    x8.timestamp = d7_timestamp
+                    x8.max_num_offsets = 1
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(ListOffsetsTopic(d4_name, d4_partitions))
+            x9: ListOffsetsTopic = _new(ListOffsetsTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return ListOffsetsRequest(d1_replica_id, d1_isolation_level, d1_topics), o
+    x10: ListOffsetsRequest = _new(ListOffsetsRequest)
+    x10.replica_id = d1_replica_id
+    x10.isolation_level = d1_isolation_level
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_ListOffsetsRequest_v4_5(m: ListOffsetsRequest, buf: bytearray) -> None:
@@ -274,11 +312,23 @@ def _decode_ListOffsetsRequest_v4_5(b: bytes, o: int) -> tuple[ListOffsetsReques
                 for _ in range(n5):
                     d7_partition_index, d7_current_leader_epoch, d7_timestamp, = _U_iiq(b, o)
                     o += 16
-                    l6.append(ListOffsetsPartition(d7_partition_index, d7_current_leader_epoch, d7_timestamp, 1))
+                    x8: ListOffsetsPartition = _new(ListOffsetsPartition)
+                    x8.partition_index = d7_partition_index
+                    x8.current_leader_epoch = d7_current_leader_epoch
+                    x8.timestamp = d7_timestamp
+                    x8.max_num_offsets = 1
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(ListOffsetsTopic(d4_name, d4_partitions))
+            x9: ListOffsetsTopic = _new(ListOffsetsTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return ListOffsetsRequest(d1_replica_id, d1_isolation_level, d1_topics), o
+    x10: ListOffsetsRequest = _new(ListOffsetsRequest)
+    x10.replica_id = d1_replica_id
+    x10.isolation_level = d1_isolation_level
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_ListOffsetsRequest_v6_8(m: ListOffsetsRequest, buf: bytearray) -> None:
@@ -314,40 +364,60 @@ def _decode_ListOffsetsRequest_v6_8(b: bytes, o: int) -> tuple[ListOffsetsReques
     else:
         l3: list[ListOffsetsTopic] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[ListOffsetsPartition]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[ListOffsetsPartition] = []
-                for _ in range(n5):
-                    d7_partition_index, d7_current_leader_epoch, d7_timestamp, = _U_iiq(b, o)
+                l8: list[ListOffsetsPartition] = []
+                for _ in range(n7):
+                    d9_partition_index, d9_current_leader_epoch, d9_timestamp, = _U_iiq(b, o)
                     o += 16
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(ListOffsetsPartition(d7_partition_index, d7_current_leader_epoch, d7_timestamp, 1))
-                d4_partitions = l6
+                    x10: ListOffsetsPartition = _new(ListOffsetsPartition)
+                    x10.partition_index = d9_partition_index
+                    x10.current_leader_epoch = d9_current_leader_epoch
+                    x10.timestamp = d9_timestamp
+                    x10.max_num_offsets = 1
+                    l8.append(x10)
+                d4_partitions = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(ListOffsetsTopic(d4_name, d4_partitions))
+            x11: ListOffsetsTopic = _new(ListOffsetsTopic)
+            x11.name = d4_name
+            x11.partitions = d4_partitions
+            l3.append(x11)
         d1_topics = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return ListOffsetsRequest(d1_replica_id, d1_isolation_level, d1_topics), o
+    x12: ListOffsetsRequest = _new(ListOffsetsRequest)
+    x12.replica_id = d1_replica_id
+    x12.isolation_level = d1_isolation_level
+    x12.topics = d1_topics
+    return x12, o
 
 
 def _encode_ListOffsetsResponse_v0(m: ListOffsetsResponse, buf: bytearray) -> None:
@@ -398,11 +468,24 @@ def _decode_ListOffsetsResponse_v0(b: bytes, o: int) -> tuple[ListOffsetsRespons
                         raise w.truncated("array old_style_offsets")
                     else:
                         d7_old_style_offsets, o = w.unpack_array('q', b, o, n8)  # type: ignore[assignment]
-                    l6.append(ListOffsetsPartitionResponse(d7_partition_index, d7_error_code, d7_old_style_offsets, -1, -1, -1))
+                    x9: ListOffsetsPartitionResponse = _new(ListOffsetsPartitionResponse)
+                    x9.partition_index = d7_partition_index
+                    x9.error_code = d7_error_code
+                    x9.old_style_offsets = d7_old_style_offsets
+                    x9.timestamp = -1
+                    x9.offset = -1
+                    x9.leader_epoch = -1
+                    l6.append(x9)
                 d4_partitions = l6
-            l3.append(ListOffsetsTopicResponse(d4_name, d4_partitions))
+            x10: ListOffsetsTopicResponse = _new(ListOffsetsTopicResponse)
+            x10.name = d4_name
+            x10.partitions = d4_partitions
+            l3.append(x10)
         d1_topics = l3
-    return ListOffsetsResponse(0, d1_topics), o
+    x11: ListOffsetsResponse = _new(ListOffsetsResponse)
+    x11.throttle_time_ms = 0
+    x11.topics = d1_topics
+    return x11, o
 
 
 def _encode_ListOffsetsResponse_v1(m: ListOffsetsResponse, buf: bytearray) -> None:
@@ -441,11 +524,24 @@ def _decode_ListOffsetsResponse_v1(b: bytes, o: int) -> tuple[ListOffsetsRespons
                 for _ in range(n5):
                     d7_partition_index, d7_error_code, d7_timestamp, d7_offset, = _U_ihqq(b, o)
                     o += 22
-                    l6.append(ListOffsetsPartitionResponse(d7_partition_index, d7_error_code, [], d7_timestamp, d7_offset, -1))
+                    x8: ListOffsetsPartitionResponse = _new(ListOffsetsPartitionResponse)
+                    x8.partition_index = d7_partition_index
+                    x8.error_code = d7_error_code
+                    x8.old_style_offsets = []
+                    x8.timestamp = d7_timestamp
+                    x8.offset = d7_offset
+                    x8.leader_epoch = -1
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(ListOffsetsTopicResponse(d4_name, d4_partitions))
+            x9: ListOffsetsTopicResponse = _new(ListOffsetsTopicResponse)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return ListOffsetsResponse(0, d1_topics), o
+    x10: ListOffsetsResponse = _new(ListOffsetsResponse)
+    x10.throttle_time_ms = 0
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_ListOffsetsResponse_v2_3(m: ListOffsetsResponse, buf: bytearray) -> None:
@@ -487,11 +583,24 @@ def _decode_ListOffsetsResponse_v2_3(b: bytes, o: int) -> tuple[ListOffsetsRespo
                 for _ in range(n5):
                     d7_partition_index, d7_error_code, d7_timestamp, d7_offset, = _U_ihqq(b, o)
                     o += 22
-                    l6.append(ListOffsetsPartitionResponse(d7_partition_index, d7_error_code, [], d7_timestamp, d7_offset, -1))
+                    x8: ListOffsetsPartitionResponse = _new(ListOffsetsPartitionResponse)
+                    x8.partition_index = d7_partition_index
+                    x8.error_code = d7_error_code
+                    x8.old_style_offsets = []
+                    x8.timestamp = d7_timestamp
+                    x8.offset = d7_offset
+                    x8.leader_epoch = -1
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(ListOffsetsTopicResponse(d4_name, d4_partitions))
+            x9: ListOffsetsTopicResponse = _new(ListOffsetsTopicResponse)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return ListOffsetsResponse(d1_throttle_time_ms, d1_topics), o
+    x10: ListOffsetsResponse = _new(ListOffsetsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_ListOffsetsResponse_v4_5(m: ListOffsetsResponse, buf: bytearray) -> None:
@@ -533,11 +642,24 @@ def _decode_ListOffsetsResponse_v4_5(b: bytes, o: int) -> tuple[ListOffsetsRespo
                 for _ in range(n5):
                     d7_partition_index, d7_error_code, d7_timestamp, d7_offset, d7_leader_epoch, = _U_ihqqi(b, o)
                     o += 26
-                    l6.append(ListOffsetsPartitionResponse(d7_partition_index, d7_error_code, [], d7_timestamp, d7_offset, d7_leader_epoch))
+                    x8: ListOffsetsPartitionResponse = _new(ListOffsetsPartitionResponse)
+                    x8.partition_index = d7_partition_index
+                    x8.error_code = d7_error_code
+                    x8.old_style_offsets = []
+                    x8.timestamp = d7_timestamp
+                    x8.offset = d7_offset
+                    x8.leader_epoch = d7_leader_epoch
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(ListOffsetsTopicResponse(d4_name, d4_partitions))
+            x9: ListOffsetsTopicResponse = _new(ListOffsetsTopicResponse)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return ListOffsetsResponse(d1_throttle_time_ms, d1_topics), o
+    x10: ListOffsetsResponse = _new(ListOffsetsResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_ListOffsetsResponse_v6_8(m: ListOffsetsResponse, buf: bytearray) -> None:
@@ -573,40 +695,61 @@ def _decode_ListOffsetsResponse_v6_8(b: bytes, o: int) -> tuple[ListOffsetsRespo
     else:
         l3: list[ListOffsetsTopicResponse] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[ListOffsetsPartitionResponse]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[ListOffsetsPartitionResponse] = []
-                for _ in range(n5):
-                    d7_partition_index, d7_error_code, d7_timestamp, d7_offset, d7_leader_epoch, = _U_ihqqi(b, o)
+                l8: list[ListOffsetsPartitionResponse] = []
+                for _ in range(n7):
+                    d9_partition_index, d9_error_code, d9_timestamp, d9_offset, d9_leader_epoch, = _U_ihqqi(b, o)
                     o += 26
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(ListOffsetsPartitionResponse(d7_partition_index, d7_error_code, [], d7_timestamp, d7_offset, d7_leader_epoch))
-                d4_partitions = l6
+                    x10: ListOffsetsPartitionResponse = _new(ListOffsetsPartitionResponse)
+                    x10.partition_index = d9_partition_index
+                    x10.error_code = d9_error_code
+                    x10.old_style_offsets = []
+                    x10.timestamp = d9_timestamp
+                    x10.offset = d9_offset
+                    x10.leader_epoch = d9_leader_epoch
+                    l8.append(x10)
+                d4_partitions = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(ListOffsetsTopicResponse(d4_name, d4_partitions))
+            x11: ListOffsetsTopicResponse = _new(ListOffsetsTopicResponse)
+            x11.name = d4_name
+            x11.partitions = d4_partitions
+            l3.append(x11)
         d1_topics = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return ListOffsetsResponse(d1_throttle_time_ms, d1_topics), o
+    x12: ListOffsetsResponse = _new(ListOffsetsResponse)
+    x12.throttle_time_ms = d1_throttle_time_ms
+    x12.topics = d1_topics
+    return x12, o
 
 
 API_KEY = 2

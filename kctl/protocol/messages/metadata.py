@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_o = w.Struct('>?').pack
@@ -125,9 +127,17 @@ def _decode_MetadataRequest_v0(b: bytes, o: int) -> tuple[MetadataRequest, int]:
         l3: list[MetadataRequestTopic] = []
         for _ in range(n2):
             d4_name, o = w.read_string(b, o)
-            l3.append(MetadataRequestTopic(w.ZERO_UUID, d4_name))
+            x5: MetadataRequestTopic = _new(MetadataRequestTopic)
+            x5.topic_id = w.ZERO_UUID
+            x5.name = d4_name
+            l3.append(x5)
         d1_topics = l3
-    return MetadataRequest(d1_topics, True, False, False), o
+    x6: MetadataRequest = _new(MetadataRequest)
+    x6.topics = d1_topics
+    x6.allow_auto_topic_creation = True
+    x6.include_cluster_authorized_operations = False
+    x6.include_topic_authorized_operations = False
+    return x6, o
 
 
 def _encode_MetadataRequest_v1_3(m: MetadataRequest, buf: bytearray) -> None:
@@ -153,9 +163,17 @@ def _decode_MetadataRequest_v1_3(b: bytes, o: int) -> tuple[MetadataRequest, int
         l3: list[MetadataRequestTopic] = []
         for _ in range(n2):
             d4_name, o = w.read_string(b, o)
-            l3.append(MetadataRequestTopic(w.ZERO_UUID, d4_name))
+            x5: MetadataRequestTopic = _new(MetadataRequestTopic)
+            x5.topic_id = w.ZERO_UUID
+            x5.name = d4_name
+            l3.append(x5)
         d1_topics = l3
-    return MetadataRequest(d1_topics, True, False, False), o
+    x6: MetadataRequest = _new(MetadataRequest)
+    x6.topics = d1_topics
+    x6.allow_auto_topic_creation = True
+    x6.include_cluster_authorized_operations = False
+    x6.include_topic_authorized_operations = False
+    return x6, o
 
 
 def _encode_MetadataRequest_v4_7(m: MetadataRequest, buf: bytearray) -> None:
@@ -182,11 +200,19 @@ def _decode_MetadataRequest_v4_7(b: bytes, o: int) -> tuple[MetadataRequest, int
         l3: list[MetadataRequestTopic] = []
         for _ in range(n2):
             d4_name, o = w.read_string(b, o)
-            l3.append(MetadataRequestTopic(w.ZERO_UUID, d4_name))
+            x5: MetadataRequestTopic = _new(MetadataRequestTopic)
+            x5.topic_id = w.ZERO_UUID
+            x5.name = d4_name
+            l3.append(x5)
         d1_topics = l3
     d1_allow_auto_topic_creation, = _U_o(b, o)
     o += 1
-    return MetadataRequest(d1_topics, d1_allow_auto_topic_creation, False, False), o
+    x6: MetadataRequest = _new(MetadataRequest)
+    x6.topics = d1_topics
+    x6.allow_auto_topic_creation = d1_allow_auto_topic_creation
+    x6.include_cluster_authorized_operations = False
+    x6.include_topic_authorized_operations = False
+    return x6, o
 
 
 def _encode_MetadataRequest_v8(m: MetadataRequest, buf: bytearray) -> None:
@@ -213,11 +239,19 @@ def _decode_MetadataRequest_v8(b: bytes, o: int) -> tuple[MetadataRequest, int]:
         l3: list[MetadataRequestTopic] = []
         for _ in range(n2):
             d4_name, o = w.read_string(b, o)
-            l3.append(MetadataRequestTopic(w.ZERO_UUID, d4_name))
+            x5: MetadataRequestTopic = _new(MetadataRequestTopic)
+            x5.topic_id = w.ZERO_UUID
+            x5.name = d4_name
+            l3.append(x5)
         d1_topics = l3
     d1_allow_auto_topic_creation, d1_include_cluster_authorized_operations, d1_include_topic_authorized_operations, = _U_ooo(b, o)
     o += 3
-    return MetadataRequest(d1_topics, d1_allow_auto_topic_creation, d1_include_cluster_authorized_operations, d1_include_topic_authorized_operations), o
+    x6: MetadataRequest = _new(MetadataRequest)
+    x6.topics = d1_topics
+    x6.allow_auto_topic_creation = d1_allow_auto_topic_creation
+    x6.include_cluster_authorized_operations = d1_include_cluster_authorized_operations
+    x6.include_topic_authorized_operations = d1_include_topic_authorized_operations
+    return x6, o
 
 
 def _encode_MetadataRequest_v9(m: MetadataRequest, buf: bytearray) -> None:
@@ -249,12 +283,23 @@ def _decode_MetadataRequest_v9(b: bytes, o: int) -> tuple[MetadataRequest, int]:
     else:
         l3: list[MetadataRequestTopic] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(MetadataRequestTopic(w.ZERO_UUID, d4_name))
+            x7: MetadataRequestTopic = _new(MetadataRequestTopic)
+            x7.topic_id = w.ZERO_UUID
+            x7.name = d4_name
+            l3.append(x7)
         d1_topics = l3
     d1_allow_auto_topic_creation, d1_include_cluster_authorized_operations, d1_include_topic_authorized_operations, = _U_ooo(b, o)
     o += 3
@@ -262,7 +307,12 @@ def _decode_MetadataRequest_v9(b: bytes, o: int) -> tuple[MetadataRequest, int]:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return MetadataRequest(d1_topics, d1_allow_auto_topic_creation, d1_include_cluster_authorized_operations, d1_include_topic_authorized_operations), o
+    x8: MetadataRequest = _new(MetadataRequest)
+    x8.topics = d1_topics
+    x8.allow_auto_topic_creation = d1_allow_auto_topic_creation
+    x8.include_cluster_authorized_operations = d1_include_cluster_authorized_operations
+    x8.include_topic_authorized_operations = d1_include_topic_authorized_operations
+    return x8, o
 
 
 def _encode_MetadataRequest_v10(m: MetadataRequest, buf: bytearray) -> None:
@@ -296,12 +346,24 @@ def _decode_MetadataRequest_v10(b: bytes, o: int) -> tuple[MetadataRequest, int]
         l3: list[MetadataRequestTopic] = []
         for _ in range(n2):
             d4_topic_id, o = w.read_uuid(b, o)
-            d4_name, o = w.read_compact_nullable_string(b, o)
+            d4_name: str | None
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(MetadataRequestTopic(d4_topic_id, d4_name))
+            x7: MetadataRequestTopic = _new(MetadataRequestTopic)
+            x7.topic_id = d4_topic_id
+            x7.name = d4_name
+            l3.append(x7)
         d1_topics = l3
     d1_allow_auto_topic_creation, d1_include_cluster_authorized_operations, d1_include_topic_authorized_operations, = _U_ooo(b, o)
     o += 3
@@ -309,7 +371,12 @@ def _decode_MetadataRequest_v10(b: bytes, o: int) -> tuple[MetadataRequest, int]
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return MetadataRequest(d1_topics, d1_allow_auto_topic_creation, d1_include_cluster_authorized_operations, d1_include_topic_authorized_operations), o
+    x8: MetadataRequest = _new(MetadataRequest)
+    x8.topics = d1_topics
+    x8.allow_auto_topic_creation = d1_allow_auto_topic_creation
+    x8.include_cluster_authorized_operations = d1_include_cluster_authorized_operations
+    x8.include_topic_authorized_operations = d1_include_topic_authorized_operations
+    return x8, o
 
 
 def _encode_MetadataRequest_v11_12(m: MetadataRequest, buf: bytearray) -> None:
@@ -343,12 +410,24 @@ def _decode_MetadataRequest_v11_12(b: bytes, o: int) -> tuple[MetadataRequest, i
         l3: list[MetadataRequestTopic] = []
         for _ in range(n2):
             d4_topic_id, o = w.read_uuid(b, o)
-            d4_name, o = w.read_compact_nullable_string(b, o)
+            d4_name: str | None
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(MetadataRequestTopic(d4_topic_id, d4_name))
+            x7: MetadataRequestTopic = _new(MetadataRequestTopic)
+            x7.topic_id = d4_topic_id
+            x7.name = d4_name
+            l3.append(x7)
         d1_topics = l3
     d1_allow_auto_topic_creation, d1_include_topic_authorized_operations, = _U_oo(b, o)
     o += 2
@@ -356,7 +435,12 @@ def _decode_MetadataRequest_v11_12(b: bytes, o: int) -> tuple[MetadataRequest, i
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return MetadataRequest(d1_topics, d1_allow_auto_topic_creation, False, d1_include_topic_authorized_operations), o
+    x8: MetadataRequest = _new(MetadataRequest)
+    x8.topics = d1_topics
+    x8.allow_auto_topic_creation = d1_allow_auto_topic_creation
+    x8.include_cluster_authorized_operations = False
+    x8.include_topic_authorized_operations = d1_include_topic_authorized_operations
+    return x8, o
 
 
 def _encode_MetadataResponse_v0(m: MetadataResponse, buf: bytearray) -> None:
@@ -400,56 +484,83 @@ def _decode_MetadataResponse_v0(b: bytes, o: int) -> tuple[MetadataResponse, int
             d4_host, o = w.read_string(b, o)
             d4_port, = _U_i(b, o)
             o += 4
-            l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, None))
+            x5: MetadataResponseBroker = _new(MetadataResponseBroker)
+            x5.node_id = d4_node_id
+            x5.host = d4_host
+            x5.port = d4_port
+            x5.rack = None
+            l3.append(x5)
         d1_brokers = l3
     d1_topics: list[MetadataResponseTopic]
-    n5, = w.unpack_i32(b, o)
+    n6, = w.unpack_i32(b, o)
     o += 4
-    if n5 < 0:
+    if n6 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n5 > len(b) - o:
+    elif n6 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l6: list[MetadataResponseTopic] = []
-        for _ in range(n5):
-            d7_error_code, = _U_h(b, o)
+        l7: list[MetadataResponseTopic] = []
+        for _ in range(n6):
+            d8_error_code, = _U_h(b, o)
             o += 2
-            d7_name, o = w.read_string(b, o)
-            d7_partitions: list[MetadataResponsePartition]
-            n8, = w.unpack_i32(b, o)
+            d8_name, o = w.read_string(b, o)
+            d8_partitions: list[MetadataResponsePartition]
+            n9, = w.unpack_i32(b, o)
             o += 4
-            if n8 < 0:
+            if n9 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n8 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l9: list[MetadataResponsePartition] = []
-                for _ in range(n8):
-                    d10_error_code, d10_partition_index, d10_leader_id, = _U_hii(b, o)
+                l10: list[MetadataResponsePartition] = []
+                for _ in range(n9):
+                    d11_error_code, d11_partition_index, d11_leader_id, = _U_hii(b, o)
                     o += 10
-                    d10_replica_nodes: list[int]
-                    n11, = w.unpack_i32(b, o)
-                    o += 4
-                    if n11 < 0:
-                        raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n11 > len(b) - o:
-                        raise w.truncated("array replica_nodes")
-                    else:
-                        d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d10_isr_nodes: list[int]
+                    d11_replica_nodes: list[int]
                     n12, = w.unpack_i32(b, o)
                     o += 4
                     if n12 < 0:
-                        raise w.invalid("null array in non-nullable field isr_nodes")
+                        raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n12 > len(b) - o:
+                        raise w.truncated("array replica_nodes")
+                    else:
+                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                    d11_isr_nodes: list[int]
+                    n13, = w.unpack_i32(b, o)
+                    o += 4
+                    if n13 < 0:
+                        raise w.invalid("null array in non-nullable field isr_nodes")
+                    elif n13 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, -1, d10_replica_nodes, d10_isr_nodes, []))
-                d7_partitions = l9
-            l6.append(MetadataResponseTopic(d7_error_code, d7_name, w.ZERO_UUID, False, d7_partitions, -2147483648))
-        d1_topics = l6
-    return MetadataResponse(0, d1_brokers, None, -1, d1_topics, -2147483648), o
+                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                    x14: MetadataResponsePartition = _new(MetadataResponsePartition)
+                    x14.error_code = d11_error_code
+                    x14.partition_index = d11_partition_index
+                    x14.leader_id = d11_leader_id
+                    x14.leader_epoch = -1
+                    x14.replica_nodes = d11_replica_nodes
+                    x14.isr_nodes = d11_isr_nodes
+                    x14.offline_replicas = []
+                    l10.append(x14)
+                d8_partitions = l10
+            x15: MetadataResponseTopic = _new(MetadataResponseTopic)
+            x15.error_code = d8_error_code
+            x15.name = d8_name
+            x15.topic_id = w.ZERO_UUID
+            x15.is_internal = False
+            x15.partitions = d8_partitions
+            x15.topic_authorized_operations = -2147483648
+            l7.append(x15)
+        d1_topics = l7
+    x16: MetadataResponse = _new(MetadataResponse)
+    x16.throttle_time_ms = 0
+    x16.brokers = d1_brokers
+    x16.cluster_id = None
+    x16.controller_id = -1
+    x16.topics = d1_topics
+    x16.cluster_authorized_operations = -2147483648
+    return x16, o
 
 
 def _encode_MetadataResponse_v1(m: MetadataResponse, buf: bytearray) -> None:
@@ -497,60 +608,87 @@ def _decode_MetadataResponse_v1(b: bytes, o: int) -> tuple[MetadataResponse, int
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_nullable_string(b, o)
-            l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
+            x5: MetadataResponseBroker = _new(MetadataResponseBroker)
+            x5.node_id = d4_node_id
+            x5.host = d4_host
+            x5.port = d4_port
+            x5.rack = d4_rack
+            l3.append(x5)
         d1_brokers = l3
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5, = w.unpack_i32(b, o)
+    n6, = w.unpack_i32(b, o)
     o += 4
-    if n5 < 0:
+    if n6 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n5 > len(b) - o:
+    elif n6 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l6: list[MetadataResponseTopic] = []
-        for _ in range(n5):
-            d7_error_code, = _U_h(b, o)
+        l7: list[MetadataResponseTopic] = []
+        for _ in range(n6):
+            d8_error_code, = _U_h(b, o)
             o += 2
-            d7_name, o = w.read_string(b, o)
-            d7_is_internal, = _U_o(b, o)
+            d8_name, o = w.read_string(b, o)
+            d8_is_internal, = _U_o(b, o)
             o += 1
-            d7_partitions: list[MetadataResponsePartition]
-            n8, = w.unpack_i32(b, o)
+            d8_partitions: list[MetadataResponsePartition]
+            n9, = w.unpack_i32(b, o)
             o += 4
-            if n8 < 0:
+            if n9 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n8 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l9: list[MetadataResponsePartition] = []
-                for _ in range(n8):
-                    d10_error_code, d10_partition_index, d10_leader_id, = _U_hii(b, o)
+                l10: list[MetadataResponsePartition] = []
+                for _ in range(n9):
+                    d11_error_code, d11_partition_index, d11_leader_id, = _U_hii(b, o)
                     o += 10
-                    d10_replica_nodes: list[int]
-                    n11, = w.unpack_i32(b, o)
-                    o += 4
-                    if n11 < 0:
-                        raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n11 > len(b) - o:
-                        raise w.truncated("array replica_nodes")
-                    else:
-                        d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d10_isr_nodes: list[int]
+                    d11_replica_nodes: list[int]
                     n12, = w.unpack_i32(b, o)
                     o += 4
                     if n12 < 0:
-                        raise w.invalid("null array in non-nullable field isr_nodes")
+                        raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n12 > len(b) - o:
+                        raise w.truncated("array replica_nodes")
+                    else:
+                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                    d11_isr_nodes: list[int]
+                    n13, = w.unpack_i32(b, o)
+                    o += 4
+                    if n13 < 0:
+                        raise w.invalid("null array in non-nullable field isr_nodes")
+                    elif n13 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, -1, d10_replica_nodes, d10_isr_nodes, []))
-                d7_partitions = l9
-            l6.append(MetadataResponseTopic(d7_error_code, d7_name, w.ZERO_UUID, d7_is_internal, d7_partitions, -2147483648))
-        d1_topics = l6
-    return MetadataResponse(0, d1_brokers, None, d1_controller_id, d1_topics, -2147483648), o
+                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                    x14: MetadataResponsePartition = _new(MetadataResponsePartition)
+                    x14.error_code = d11_error_code
+                    x14.partition_index = d11_partition_index
+                    x14.leader_id = d11_leader_id
+                    x14.leader_epoch = -1
+                    x14.replica_nodes = d11_replica_nodes
+                    x14.isr_nodes = d11_isr_nodes
+                    x14.offline_replicas = []
+                    l10.append(x14)
+                d8_partitions = l10
+            x15: MetadataResponseTopic = _new(MetadataResponseTopic)
+            x15.error_code = d8_error_code
+            x15.name = d8_name
+            x15.topic_id = w.ZERO_UUID
+            x15.is_internal = d8_is_internal
+            x15.partitions = d8_partitions
+            x15.topic_authorized_operations = -2147483648
+            l7.append(x15)
+        d1_topics = l7
+    x16: MetadataResponse = _new(MetadataResponse)
+    x16.throttle_time_ms = 0
+    x16.brokers = d1_brokers
+    x16.cluster_id = None
+    x16.controller_id = d1_controller_id
+    x16.topics = d1_topics
+    x16.cluster_authorized_operations = -2147483648
+    return x16, o
 
 
 def _encode_MetadataResponse_v2(m: MetadataResponse, buf: bytearray) -> None:
@@ -599,61 +737,88 @@ def _decode_MetadataResponse_v2(b: bytes, o: int) -> tuple[MetadataResponse, int
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_nullable_string(b, o)
-            l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
+            x5: MetadataResponseBroker = _new(MetadataResponseBroker)
+            x5.node_id = d4_node_id
+            x5.host = d4_host
+            x5.port = d4_port
+            x5.rack = d4_rack
+            l3.append(x5)
         d1_brokers = l3
     d1_cluster_id, o = w.read_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5, = w.unpack_i32(b, o)
+    n6, = w.unpack_i32(b, o)
     o += 4
-    if n5 < 0:
+    if n6 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n5 > len(b) - o:
+    elif n6 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l6: list[MetadataResponseTopic] = []
-        for _ in range(n5):
-            d7_error_code, = _U_h(b, o)
+        l7: list[MetadataResponseTopic] = []
+        for _ in range(n6):
+            d8_error_code, = _U_h(b, o)
             o += 2
-            d7_name, o = w.read_string(b, o)
-            d7_is_internal, = _U_o(b, o)
+            d8_name, o = w.read_string(b, o)
+            d8_is_internal, = _U_o(b, o)
             o += 1
-            d7_partitions: list[MetadataResponsePartition]
-            n8, = w.unpack_i32(b, o)
+            d8_partitions: list[MetadataResponsePartition]
+            n9, = w.unpack_i32(b, o)
             o += 4
-            if n8 < 0:
+            if n9 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n8 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l9: list[MetadataResponsePartition] = []
-                for _ in range(n8):
-                    d10_error_code, d10_partition_index, d10_leader_id, = _U_hii(b, o)
+                l10: list[MetadataResponsePartition] = []
+                for _ in range(n9):
+                    d11_error_code, d11_partition_index, d11_leader_id, = _U_hii(b, o)
                     o += 10
-                    d10_replica_nodes: list[int]
-                    n11, = w.unpack_i32(b, o)
-                    o += 4
-                    if n11 < 0:
-                        raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n11 > len(b) - o:
-                        raise w.truncated("array replica_nodes")
-                    else:
-                        d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d10_isr_nodes: list[int]
+                    d11_replica_nodes: list[int]
                     n12, = w.unpack_i32(b, o)
                     o += 4
                     if n12 < 0:
-                        raise w.invalid("null array in non-nullable field isr_nodes")
+                        raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n12 > len(b) - o:
+                        raise w.truncated("array replica_nodes")
+                    else:
+                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                    d11_isr_nodes: list[int]
+                    n13, = w.unpack_i32(b, o)
+                    o += 4
+                    if n13 < 0:
+                        raise w.invalid("null array in non-nullable field isr_nodes")
+                    elif n13 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, -1, d10_replica_nodes, d10_isr_nodes, []))
-                d7_partitions = l9
-            l6.append(MetadataResponseTopic(d7_error_code, d7_name, w.ZERO_UUID, d7_is_internal, d7_partitions, -2147483648))
-        d1_topics = l6
-    return MetadataResponse(0, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, -2147483648), o
+                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                    x14: MetadataResponsePartition = _new(MetadataResponsePartition)
+                    x14.error_code = d11_error_code
+                    x14.partition_index = d11_partition_index
+                    x14.leader_id = d11_leader_id
+                    x14.leader_epoch = -1
+                    x14.replica_nodes = d11_replica_nodes
+                    x14.isr_nodes = d11_isr_nodes
+                    x14.offline_replicas = []
+                    l10.append(x14)
+                d8_partitions = l10
+            x15: MetadataResponseTopic = _new(MetadataResponseTopic)
+            x15.error_code = d8_error_code
+            x15.name = d8_name
+            x15.topic_id = w.ZERO_UUID
+            x15.is_internal = d8_is_internal
+            x15.partitions = d8_partitions
+            x15.topic_authorized_operations = -2147483648
+            l7.append(x15)
+        d1_topics = l7
+    x16: MetadataResponse = _new(MetadataResponse)
+    x16.throttle_time_ms = 0
+    x16.brokers = d1_brokers
+    x16.cluster_id = d1_cluster_id
+    x16.controller_id = d1_controller_id
+    x16.topics = d1_topics
+    x16.cluster_authorized_operations = -2147483648
+    return x16, o
 
 
 def _encode_MetadataResponse_v3_4(m: MetadataResponse, buf: bytearray) -> None:
@@ -705,61 +870,88 @@ def _decode_MetadataResponse_v3_4(b: bytes, o: int) -> tuple[MetadataResponse, i
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_nullable_string(b, o)
-            l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
+            x5: MetadataResponseBroker = _new(MetadataResponseBroker)
+            x5.node_id = d4_node_id
+            x5.host = d4_host
+            x5.port = d4_port
+            x5.rack = d4_rack
+            l3.append(x5)
         d1_brokers = l3
     d1_cluster_id, o = w.read_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5, = w.unpack_i32(b, o)
+    n6, = w.unpack_i32(b, o)
     o += 4
-    if n5 < 0:
+    if n6 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n5 > len(b) - o:
+    elif n6 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l6: list[MetadataResponseTopic] = []
-        for _ in range(n5):
-            d7_error_code, = _U_h(b, o)
+        l7: list[MetadataResponseTopic] = []
+        for _ in range(n6):
+            d8_error_code, = _U_h(b, o)
             o += 2
-            d7_name, o = w.read_string(b, o)
-            d7_is_internal, = _U_o(b, o)
+            d8_name, o = w.read_string(b, o)
+            d8_is_internal, = _U_o(b, o)
             o += 1
-            d7_partitions: list[MetadataResponsePartition]
-            n8, = w.unpack_i32(b, o)
+            d8_partitions: list[MetadataResponsePartition]
+            n9, = w.unpack_i32(b, o)
             o += 4
-            if n8 < 0:
+            if n9 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n8 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l9: list[MetadataResponsePartition] = []
-                for _ in range(n8):
-                    d10_error_code, d10_partition_index, d10_leader_id, = _U_hii(b, o)
+                l10: list[MetadataResponsePartition] = []
+                for _ in range(n9):
+                    d11_error_code, d11_partition_index, d11_leader_id, = _U_hii(b, o)
                     o += 10
-                    d10_replica_nodes: list[int]
-                    n11, = w.unpack_i32(b, o)
-                    o += 4
-                    if n11 < 0:
-                        raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n11 > len(b) - o:
-                        raise w.truncated("array replica_nodes")
-                    else:
-                        d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d10_isr_nodes: list[int]
+                    d11_replica_nodes: list[int]
                     n12, = w.unpack_i32(b, o)
                     o += 4
                     if n12 < 0:
-                        raise w.invalid("null array in non-nullable field isr_nodes")
+                        raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n12 > len(b) - o:
+                        raise w.truncated("array replica_nodes")
+                    else:
+                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                    d11_isr_nodes: list[int]
+                    n13, = w.unpack_i32(b, o)
+                    o += 4
+                    if n13 < 0:
+                        raise w.invalid("null array in non-nullable field isr_nodes")
+                    elif n13 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, -1, d10_replica_nodes, d10_isr_nodes, []))
-                d7_partitions = l9
-            l6.append(MetadataResponseTopic(d7_error_code, d7_name, w.ZERO_UUID, d7_is_internal, d7_partitions, -2147483648))
-        d1_topics = l6
-    return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, -2147483648), o
+                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                    x14: MetadataResponsePartition = _new(MetadataResponsePartition)
+                    x14.error_code = d11_error_code
+                    x14.partition_index = d11_partition_index
+                    x14.leader_id = d11_leader_id
+                    x14.leader_epoch = -1
+                    x14.replica_nodes = d11_replica_nodes
+                    x14.isr_nodes = d11_isr_nodes
+                    x14.offline_replicas = []
+                    l10.append(x14)
+                d8_partitions = l10
+            x15: MetadataResponseTopic = _new(MetadataResponseTopic)
+            x15.error_code = d8_error_code
+            x15.name = d8_name
+            x15.topic_id = w.ZERO_UUID
+            x15.is_internal = d8_is_internal
+            x15.partitions = d8_partitions
+            x15.topic_authorized_operations = -2147483648
+            l7.append(x15)
+        d1_topics = l7
+    x16: MetadataResponse = _new(MetadataResponse)
+    x16.throttle_time_ms = d1_throttle_time_ms
+    x16.brokers = d1_brokers
+    x16.cluster_id = d1_cluster_id
+    x16.controller_id = d1_controller_id
+    x16.topics = d1_topics
+    x16.cluster_authorized_operations = -2147483648
+    return x16, o
 
 
 def _encode_MetadataResponse_v5_6(m: MetadataResponse, buf: bytearray) -> None:
@@ -814,70 +1006,97 @@ def _decode_MetadataResponse_v5_6(b: bytes, o: int) -> tuple[MetadataResponse, i
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_nullable_string(b, o)
-            l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
+            x5: MetadataResponseBroker = _new(MetadataResponseBroker)
+            x5.node_id = d4_node_id
+            x5.host = d4_host
+            x5.port = d4_port
+            x5.rack = d4_rack
+            l3.append(x5)
         d1_brokers = l3
     d1_cluster_id, o = w.read_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5, = w.unpack_i32(b, o)
+    n6, = w.unpack_i32(b, o)
     o += 4
-    if n5 < 0:
+    if n6 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n5 > len(b) - o:
+    elif n6 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l6: list[MetadataResponseTopic] = []
-        for _ in range(n5):
-            d7_error_code, = _U_h(b, o)
+        l7: list[MetadataResponseTopic] = []
+        for _ in range(n6):
+            d8_error_code, = _U_h(b, o)
             o += 2
-            d7_name, o = w.read_string(b, o)
-            d7_is_internal, = _U_o(b, o)
+            d8_name, o = w.read_string(b, o)
+            d8_is_internal, = _U_o(b, o)
             o += 1
-            d7_partitions: list[MetadataResponsePartition]
-            n8, = w.unpack_i32(b, o)
+            d8_partitions: list[MetadataResponsePartition]
+            n9, = w.unpack_i32(b, o)
             o += 4
-            if n8 < 0:
+            if n9 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n8 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l9: list[MetadataResponsePartition] = []
-                for _ in range(n8):
-                    d10_error_code, d10_partition_index, d10_leader_id, = _U_hii(b, o)
+                l10: list[MetadataResponsePartition] = []
+                for _ in range(n9):
+                    d11_error_code, d11_partition_index, d11_leader_id, = _U_hii(b, o)
                     o += 10
-                    d10_replica_nodes: list[int]
-                    n11, = w.unpack_i32(b, o)
-                    o += 4
-                    if n11 < 0:
-                        raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n11 > len(b) - o:
-                        raise w.truncated("array replica_nodes")
-                    else:
-                        d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d10_isr_nodes: list[int]
+                    d11_replica_nodes: list[int]
                     n12, = w.unpack_i32(b, o)
                     o += 4
                     if n12 < 0:
-                        raise w.invalid("null array in non-nullable field isr_nodes")
+                        raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n12 > len(b) - o:
-                        raise w.truncated("array isr_nodes")
+                        raise w.truncated("array replica_nodes")
                     else:
-                        d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    d10_offline_replicas: list[int]
+                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                    d11_isr_nodes: list[int]
                     n13, = w.unpack_i32(b, o)
                     o += 4
                     if n13 < 0:
-                        raise w.invalid("null array in non-nullable field offline_replicas")
+                        raise w.invalid("null array in non-nullable field isr_nodes")
                     elif n13 > len(b) - o:
+                        raise w.truncated("array isr_nodes")
+                    else:
+                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                    d11_offline_replicas: list[int]
+                    n14, = w.unpack_i32(b, o)
+                    o += 4
+                    if n14 < 0:
+                        raise w.invalid("null array in non-nullable field offline_replicas")
+                    elif n14 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d10_offline_replicas, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
-                    l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, -1, d10_replica_nodes, d10_isr_nodes, d10_offline_replicas))
-                d7_partitions = l9
-            l6.append(MetadataResponseTopic(d7_error_code, d7_name, w.ZERO_UUID, d7_is_internal, d7_partitions, -2147483648))
-        d1_topics = l6
-    return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, -2147483648), o
+                        d11_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
+                    x15: MetadataResponsePartition = _new(MetadataResponsePartition)
+                    x15.error_code = d11_error_code
+                    x15.partition_index = d11_partition_index
+                    x15.leader_id = d11_leader_id
+                    x15.leader_epoch = -1
+                    x15.replica_nodes = d11_replica_nodes
+                    x15.isr_nodes = d11_isr_nodes
+                    x15.offline_replicas = d11_offline_replicas
+                    l10.append(x15)
+                d8_partitions = l10
+            x16: MetadataResponseTopic = _new(MetadataResponseTopic)
+            x16.error_code = d8_error_code
+            x16.name = d8_name
+            x16.topic_id = w.ZERO_UUID
+            x16.is_internal = d8_is_internal
+            x16.partitions = d8_partitions
+            x16.topic_authorized_operations = -2147483648
+            l7.append(x16)
+        d1_topics = l7
+    x17: MetadataResponse = _new(MetadataResponse)
+    x17.throttle_time_ms = d1_throttle_time_ms
+    x17.brokers = d1_brokers
+    x17.cluster_id = d1_cluster_id
+    x17.controller_id = d1_controller_id
+    x17.topics = d1_topics
+    x17.cluster_authorized_operations = -2147483648
+    return x17, o
 
 
 def _encode_MetadataResponse_v7(m: MetadataResponse, buf: bytearray) -> None:
@@ -932,70 +1151,97 @@ def _decode_MetadataResponse_v7(b: bytes, o: int) -> tuple[MetadataResponse, int
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_nullable_string(b, o)
-            l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
+            x5: MetadataResponseBroker = _new(MetadataResponseBroker)
+            x5.node_id = d4_node_id
+            x5.host = d4_host
+            x5.port = d4_port
+            x5.rack = d4_rack
+            l3.append(x5)
         d1_brokers = l3
     d1_cluster_id, o = w.read_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5, = w.unpack_i32(b, o)
+    n6, = w.unpack_i32(b, o)
     o += 4
-    if n5 < 0:
+    if n6 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n5 > len(b) - o:
+    elif n6 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l6: list[MetadataResponseTopic] = []
-        for _ in range(n5):
-            d7_error_code, = _U_h(b, o)
+        l7: list[MetadataResponseTopic] = []
+        for _ in range(n6):
+            d8_error_code, = _U_h(b, o)
             o += 2
-            d7_name, o = w.read_string(b, o)
-            d7_is_internal, = _U_o(b, o)
+            d8_name, o = w.read_string(b, o)
+            d8_is_internal, = _U_o(b, o)
             o += 1
-            d7_partitions: list[MetadataResponsePartition]
-            n8, = w.unpack_i32(b, o)
+            d8_partitions: list[MetadataResponsePartition]
+            n9, = w.unpack_i32(b, o)
             o += 4
-            if n8 < 0:
+            if n9 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n8 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l9: list[MetadataResponsePartition] = []
-                for _ in range(n8):
-                    d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, = _U_hiii(b, o)
+                l10: list[MetadataResponsePartition] = []
+                for _ in range(n9):
+                    d11_error_code, d11_partition_index, d11_leader_id, d11_leader_epoch, = _U_hiii(b, o)
                     o += 14
-                    d10_replica_nodes: list[int]
-                    n11, = w.unpack_i32(b, o)
-                    o += 4
-                    if n11 < 0:
-                        raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n11 > len(b) - o:
-                        raise w.truncated("array replica_nodes")
-                    else:
-                        d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d10_isr_nodes: list[int]
+                    d11_replica_nodes: list[int]
                     n12, = w.unpack_i32(b, o)
                     o += 4
                     if n12 < 0:
-                        raise w.invalid("null array in non-nullable field isr_nodes")
+                        raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n12 > len(b) - o:
-                        raise w.truncated("array isr_nodes")
+                        raise w.truncated("array replica_nodes")
                     else:
-                        d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    d10_offline_replicas: list[int]
+                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                    d11_isr_nodes: list[int]
                     n13, = w.unpack_i32(b, o)
                     o += 4
                     if n13 < 0:
-                        raise w.invalid("null array in non-nullable field offline_replicas")
+                        raise w.invalid("null array in non-nullable field isr_nodes")
                     elif n13 > len(b) - o:
+                        raise w.truncated("array isr_nodes")
+                    else:
+                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                    d11_offline_replicas: list[int]
+                    n14, = w.unpack_i32(b, o)
+                    o += 4
+                    if n14 < 0:
+                        raise w.invalid("null array in non-nullable field offline_replicas")
+                    elif n14 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d10_offline_replicas, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
-                    l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, d10_replica_nodes, d10_isr_nodes, d10_offline_replicas))
-                d7_partitions = l9
-            l6.append(MetadataResponseTopic(d7_error_code, d7_name, w.ZERO_UUID, d7_is_internal, d7_partitions, -2147483648))
-        d1_topics = l6
-    return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, -2147483648), o
+                        d11_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
+                    x15: MetadataResponsePartition = _new(MetadataResponsePartition)
+                    x15.error_code = d11_error_code
+                    x15.partition_index = d11_partition_index
+                    x15.leader_id = d11_leader_id
+                    x15.leader_epoch = d11_leader_epoch
+                    x15.replica_nodes = d11_replica_nodes
+                    x15.isr_nodes = d11_isr_nodes
+                    x15.offline_replicas = d11_offline_replicas
+                    l10.append(x15)
+                d8_partitions = l10
+            x16: MetadataResponseTopic = _new(MetadataResponseTopic)
+            x16.error_code = d8_error_code
+            x16.name = d8_name
+            x16.topic_id = w.ZERO_UUID
+            x16.is_internal = d8_is_internal
+            x16.partitions = d8_partitions
+            x16.topic_authorized_operations = -2147483648
+            l7.append(x16)
+        d1_topics = l7
+    x17: MetadataResponse = _new(MetadataResponse)
+    x17.throttle_time_ms = d1_throttle_time_ms
+    x17.brokers = d1_brokers
+    x17.cluster_id = d1_cluster_id
+    x17.controller_id = d1_controller_id
+    x17.topics = d1_topics
+    x17.cluster_authorized_operations = -2147483648
+    return x17, o
 
 
 def _encode_MetadataResponse_v8(m: MetadataResponse, buf: bytearray) -> None:
@@ -1052,74 +1298,101 @@ def _decode_MetadataResponse_v8(b: bytes, o: int) -> tuple[MetadataResponse, int
             d4_port, = _U_i(b, o)
             o += 4
             d4_rack, o = w.read_nullable_string(b, o)
-            l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
+            x5: MetadataResponseBroker = _new(MetadataResponseBroker)
+            x5.node_id = d4_node_id
+            x5.host = d4_host
+            x5.port = d4_port
+            x5.rack = d4_rack
+            l3.append(x5)
         d1_brokers = l3
     d1_cluster_id, o = w.read_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5, = w.unpack_i32(b, o)
+    n6, = w.unpack_i32(b, o)
     o += 4
-    if n5 < 0:
+    if n6 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n5 > len(b) - o:
+    elif n6 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l6: list[MetadataResponseTopic] = []
-        for _ in range(n5):
-            d7_error_code, = _U_h(b, o)
+        l7: list[MetadataResponseTopic] = []
+        for _ in range(n6):
+            d8_error_code, = _U_h(b, o)
             o += 2
-            d7_name, o = w.read_string(b, o)
-            d7_is_internal, = _U_o(b, o)
+            d8_name, o = w.read_string(b, o)
+            d8_is_internal, = _U_o(b, o)
             o += 1
-            d7_partitions: list[MetadataResponsePartition]
-            n8, = w.unpack_i32(b, o)
+            d8_partitions: list[MetadataResponsePartition]
+            n9, = w.unpack_i32(b, o)
             o += 4
-            if n8 < 0:
+            if n9 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n8 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l9: list[MetadataResponsePartition] = []
-                for _ in range(n8):
-                    d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, = _U_hiii(b, o)
+                l10: list[MetadataResponsePartition] = []
+                for _ in range(n9):
+                    d11_error_code, d11_partition_index, d11_leader_id, d11_leader_epoch, = _U_hiii(b, o)
                     o += 14
-                    d10_replica_nodes: list[int]
-                    n11, = w.unpack_i32(b, o)
-                    o += 4
-                    if n11 < 0:
-                        raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n11 > len(b) - o:
-                        raise w.truncated("array replica_nodes")
-                    else:
-                        d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d10_isr_nodes: list[int]
+                    d11_replica_nodes: list[int]
                     n12, = w.unpack_i32(b, o)
                     o += 4
                     if n12 < 0:
-                        raise w.invalid("null array in non-nullable field isr_nodes")
+                        raise w.invalid("null array in non-nullable field replica_nodes")
                     elif n12 > len(b) - o:
-                        raise w.truncated("array isr_nodes")
+                        raise w.truncated("array replica_nodes")
                     else:
-                        d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    d10_offline_replicas: list[int]
+                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                    d11_isr_nodes: list[int]
                     n13, = w.unpack_i32(b, o)
                     o += 4
                     if n13 < 0:
-                        raise w.invalid("null array in non-nullable field offline_replicas")
+                        raise w.invalid("null array in non-nullable field isr_nodes")
                     elif n13 > len(b) - o:
+                        raise w.truncated("array isr_nodes")
+                    else:
+                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                    d11_offline_replicas: list[int]
+                    n14, = w.unpack_i32(b, o)
+                    o += 4
+                    if n14 < 0:
+                        raise w.invalid("null array in non-nullable field offline_replicas")
+                    elif n14 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d10_offline_replicas, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
-                    l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, d10_replica_nodes, d10_isr_nodes, d10_offline_replicas))
-                d7_partitions = l9
-            d7_topic_authorized_operations, = _U_i(b, o)
+                        d11_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
+                    x15: MetadataResponsePartition = _new(MetadataResponsePartition)
+                    x15.error_code = d11_error_code
+                    x15.partition_index = d11_partition_index
+                    x15.leader_id = d11_leader_id
+                    x15.leader_epoch = d11_leader_epoch
+                    x15.replica_nodes = d11_replica_nodes
+                    x15.isr_nodes = d11_isr_nodes
+                    x15.offline_replicas = d11_offline_replicas
+                    l10.append(x15)
+                d8_partitions = l10
+            d8_topic_authorized_operations, = _U_i(b, o)
             o += 4
-            l6.append(MetadataResponseTopic(d7_error_code, d7_name, w.ZERO_UUID, d7_is_internal, d7_partitions, d7_topic_authorized_operations))
-        d1_topics = l6
+            x16: MetadataResponseTopic = _new(MetadataResponseTopic)
+            x16.error_code = d8_error_code
+            x16.name = d8_name
+            x16.topic_id = w.ZERO_UUID
+            x16.is_internal = d8_is_internal
+            x16.partitions = d8_partitions
+            x16.topic_authorized_operations = d8_topic_authorized_operations
+            l7.append(x16)
+        d1_topics = l7
     d1_cluster_authorized_operations, = _U_i(b, o)
     o += 4
-    return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, d1_cluster_authorized_operations), o
+    x17: MetadataResponse = _new(MetadataResponse)
+    x17.throttle_time_ms = d1_throttle_time_ms
+    x17.brokers = d1_brokers
+    x17.cluster_id = d1_cluster_id
+    x17.controller_id = d1_controller_id
+    x17.topics = d1_topics
+    x17.cluster_authorized_operations = d1_cluster_authorized_operations
+    return x17, o
 
 
 def _encode_MetadataResponse_v9(m: MetadataResponse, buf: bytearray) -> None:
@@ -1180,114 +1453,175 @@ def _decode_MetadataResponse_v9(b: bytes, o: int) -> tuple[MetadataResponse, int
         for _ in range(n2):
             d4_node_id, = _U_i(b, o)
             o += 4
-            d4_host, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_host = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_host, o = w.read_compact_string(b, o)
             d4_port, = _U_i(b, o)
             o += 4
-            d4_rack, o = w.read_compact_nullable_string(b, o)
+            d4_rack: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_rack = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_rack, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
+            x9: MetadataResponseBroker = _new(MetadataResponseBroker)
+            x9.node_id = d4_node_id
+            x9.host = d4_host
+            x9.port = d4_port
+            x9.rack = d4_rack
+            l3.append(x9)
         d1_brokers = l3
-    d1_cluster_id, o = w.read_compact_nullable_string(b, o)
+    d1_cluster_id: str | None
+    sn10 = b[o]
+    if 0 < sn10 < 128:
+        se11 = o + sn10
+        if se11 > len(b):
+            raise w.truncated("string")
+        d1_cluster_id = b[o + 1:se11].decode()
+        o = se11
+    else:
+        d1_cluster_id, o = w.read_compact_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5 = b[o] - 1
-    if n5 < 127:
+    n12 = b[o] - 1
+    if n12 < 127:
         o += 1
     else:
-        n5, o = w.read_uvarint(b, o)
-        n5 -= 1
-    if n5 < 0:
+        n12, o = w.read_uvarint(b, o)
+        n12 -= 1
+    if n12 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n5 > len(b) - o:
+    elif n12 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l6: list[MetadataResponseTopic] = []
-        for _ in range(n5):
-            d7_error_code, = _U_h(b, o)
+        l13: list[MetadataResponseTopic] = []
+        for _ in range(n12):
+            d14_error_code, = _U_h(b, o)
             o += 2
-            d7_name, o = w.read_compact_string(b, o)
-            d7_is_internal, = _U_o(b, o)
+            sn15 = b[o]
+            if 0 < sn15 < 128:
+                se16 = o + sn15
+                if se16 > len(b):
+                    raise w.truncated("string")
+                d14_name = b[o + 1:se16].decode()
+                o = se16
+            else:
+                d14_name, o = w.read_compact_string(b, o)
+            d14_is_internal, = _U_o(b, o)
             o += 1
-            d7_partitions: list[MetadataResponsePartition]
-            n8 = b[o] - 1
-            if n8 < 127:
+            d14_partitions: list[MetadataResponsePartition]
+            n17 = b[o] - 1
+            if n17 < 127:
                 o += 1
             else:
-                n8, o = w.read_uvarint(b, o)
-                n8 -= 1
-            if n8 < 0:
+                n17, o = w.read_uvarint(b, o)
+                n17 -= 1
+            if n17 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n8 > len(b) - o:
+            elif n17 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l9: list[MetadataResponsePartition] = []
-                for _ in range(n8):
-                    d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, = _U_hiii(b, o)
+                l18: list[MetadataResponsePartition] = []
+                for _ in range(n17):
+                    d19_error_code, d19_partition_index, d19_leader_id, d19_leader_epoch, = _U_hiii(b, o)
                     o += 14
-                    d10_replica_nodes: list[int]
-                    n11 = b[o] - 1
-                    if n11 < 127:
+                    d19_replica_nodes: list[int]
+                    n20 = b[o] - 1
+                    if n20 < 127:
                         o += 1
                     else:
-                        n11, o = w.read_uvarint(b, o)
-                        n11 -= 1
-                    if n11 < 0:
+                        n20, o = w.read_uvarint(b, o)
+                        n20 -= 1
+                    if n20 < 0:
                         raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n11 > len(b) - o:
+                    elif n20 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d10_isr_nodes: list[int]
-                    n12 = b[o] - 1
-                    if n12 < 127:
+                        d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
+                    d19_isr_nodes: list[int]
+                    n21 = b[o] - 1
+                    if n21 < 127:
                         o += 1
                     else:
-                        n12, o = w.read_uvarint(b, o)
-                        n12 -= 1
-                    if n12 < 0:
+                        n21, o = w.read_uvarint(b, o)
+                        n21 -= 1
+                    if n21 < 0:
                         raise w.invalid("null array in non-nullable field isr_nodes")
-                    elif n12 > len(b) - o:
+                    elif n21 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    d10_offline_replicas: list[int]
-                    n13 = b[o] - 1
-                    if n13 < 127:
+                        d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
+                    d19_offline_replicas: list[int]
+                    n22 = b[o] - 1
+                    if n22 < 127:
                         o += 1
                     else:
-                        n13, o = w.read_uvarint(b, o)
-                        n13 -= 1
-                    if n13 < 0:
+                        n22, o = w.read_uvarint(b, o)
+                        n22 -= 1
+                    if n22 < 0:
                         raise w.invalid("null array in non-nullable field offline_replicas")
-                    elif n13 > len(b) - o:
+                    elif n22 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d10_offline_replicas, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, d10_replica_nodes, d10_isr_nodes, d10_offline_replicas))
-                d7_partitions = l9
-            d7_topic_authorized_operations, = _U_i(b, o)
+                    x23: MetadataResponsePartition = _new(MetadataResponsePartition)
+                    x23.error_code = d19_error_code
+                    x23.partition_index = d19_partition_index
+                    x23.leader_id = d19_leader_id
+                    x23.leader_epoch = d19_leader_epoch
+                    x23.replica_nodes = d19_replica_nodes
+                    x23.isr_nodes = d19_isr_nodes
+                    x23.offline_replicas = d19_offline_replicas
+                    l18.append(x23)
+                d14_partitions = l18
+            d14_topic_authorized_operations, = _U_i(b, o)
             o += 4
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l6.append(MetadataResponseTopic(d7_error_code, d7_name, w.ZERO_UUID, d7_is_internal, d7_partitions, d7_topic_authorized_operations))
-        d1_topics = l6
+            x24: MetadataResponseTopic = _new(MetadataResponseTopic)
+            x24.error_code = d14_error_code
+            x24.name = d14_name
+            x24.topic_id = w.ZERO_UUID
+            x24.is_internal = d14_is_internal
+            x24.partitions = d14_partitions
+            x24.topic_authorized_operations = d14_topic_authorized_operations
+            l13.append(x24)
+        d1_topics = l13
     d1_cluster_authorized_operations, = _U_i(b, o)
     o += 4
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, d1_cluster_authorized_operations), o
+    x25: MetadataResponse = _new(MetadataResponse)
+    x25.throttle_time_ms = d1_throttle_time_ms
+    x25.brokers = d1_brokers
+    x25.cluster_id = d1_cluster_id
+    x25.controller_id = d1_controller_id
+    x25.topics = d1_topics
+    x25.cluster_authorized_operations = d1_cluster_authorized_operations
+    return x25, o
 
 
 def _encode_MetadataResponse_v10(m: MetadataResponse, buf: bytearray) -> None:
@@ -1349,115 +1683,176 @@ def _decode_MetadataResponse_v10(b: bytes, o: int) -> tuple[MetadataResponse, in
         for _ in range(n2):
             d4_node_id, = _U_i(b, o)
             o += 4
-            d4_host, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_host = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_host, o = w.read_compact_string(b, o)
             d4_port, = _U_i(b, o)
             o += 4
-            d4_rack, o = w.read_compact_nullable_string(b, o)
+            d4_rack: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_rack = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_rack, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
+            x9: MetadataResponseBroker = _new(MetadataResponseBroker)
+            x9.node_id = d4_node_id
+            x9.host = d4_host
+            x9.port = d4_port
+            x9.rack = d4_rack
+            l3.append(x9)
         d1_brokers = l3
-    d1_cluster_id, o = w.read_compact_nullable_string(b, o)
+    d1_cluster_id: str | None
+    sn10 = b[o]
+    if 0 < sn10 < 128:
+        se11 = o + sn10
+        if se11 > len(b):
+            raise w.truncated("string")
+        d1_cluster_id = b[o + 1:se11].decode()
+        o = se11
+    else:
+        d1_cluster_id, o = w.read_compact_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5 = b[o] - 1
-    if n5 < 127:
+    n12 = b[o] - 1
+    if n12 < 127:
         o += 1
     else:
-        n5, o = w.read_uvarint(b, o)
-        n5 -= 1
-    if n5 < 0:
+        n12, o = w.read_uvarint(b, o)
+        n12 -= 1
+    if n12 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n5 > len(b) - o:
+    elif n12 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l6: list[MetadataResponseTopic] = []
-        for _ in range(n5):
-            d7_error_code, = _U_h(b, o)
+        l13: list[MetadataResponseTopic] = []
+        for _ in range(n12):
+            d14_error_code, = _U_h(b, o)
             o += 2
-            d7_name, o = w.read_compact_string(b, o)
-            d7_topic_id, o = w.read_uuid(b, o)
-            d7_is_internal, = _U_o(b, o)
+            sn15 = b[o]
+            if 0 < sn15 < 128:
+                se16 = o + sn15
+                if se16 > len(b):
+                    raise w.truncated("string")
+                d14_name = b[o + 1:se16].decode()
+                o = se16
+            else:
+                d14_name, o = w.read_compact_string(b, o)
+            d14_topic_id, o = w.read_uuid(b, o)
+            d14_is_internal, = _U_o(b, o)
             o += 1
-            d7_partitions: list[MetadataResponsePartition]
-            n8 = b[o] - 1
-            if n8 < 127:
+            d14_partitions: list[MetadataResponsePartition]
+            n17 = b[o] - 1
+            if n17 < 127:
                 o += 1
             else:
-                n8, o = w.read_uvarint(b, o)
-                n8 -= 1
-            if n8 < 0:
+                n17, o = w.read_uvarint(b, o)
+                n17 -= 1
+            if n17 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n8 > len(b) - o:
+            elif n17 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l9: list[MetadataResponsePartition] = []
-                for _ in range(n8):
-                    d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, = _U_hiii(b, o)
+                l18: list[MetadataResponsePartition] = []
+                for _ in range(n17):
+                    d19_error_code, d19_partition_index, d19_leader_id, d19_leader_epoch, = _U_hiii(b, o)
                     o += 14
-                    d10_replica_nodes: list[int]
-                    n11 = b[o] - 1
-                    if n11 < 127:
+                    d19_replica_nodes: list[int]
+                    n20 = b[o] - 1
+                    if n20 < 127:
                         o += 1
                     else:
-                        n11, o = w.read_uvarint(b, o)
-                        n11 -= 1
-                    if n11 < 0:
+                        n20, o = w.read_uvarint(b, o)
+                        n20 -= 1
+                    if n20 < 0:
                         raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n11 > len(b) - o:
+                    elif n20 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d10_isr_nodes: list[int]
-                    n12 = b[o] - 1
-                    if n12 < 127:
+                        d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
+                    d19_isr_nodes: list[int]
+                    n21 = b[o] - 1
+                    if n21 < 127:
                         o += 1
                     else:
-                        n12, o = w.read_uvarint(b, o)
-                        n12 -= 1
-                    if n12 < 0:
+                        n21, o = w.read_uvarint(b, o)
+                        n21 -= 1
+                    if n21 < 0:
                         raise w.invalid("null array in non-nullable field isr_nodes")
-                    elif n12 > len(b) - o:
+                    elif n21 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    d10_offline_replicas: list[int]
-                    n13 = b[o] - 1
-                    if n13 < 127:
+                        d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
+                    d19_offline_replicas: list[int]
+                    n22 = b[o] - 1
+                    if n22 < 127:
                         o += 1
                     else:
-                        n13, o = w.read_uvarint(b, o)
-                        n13 -= 1
-                    if n13 < 0:
+                        n22, o = w.read_uvarint(b, o)
+                        n22 -= 1
+                    if n22 < 0:
                         raise w.invalid("null array in non-nullable field offline_replicas")
-                    elif n13 > len(b) - o:
+                    elif n22 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d10_offline_replicas, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, d10_replica_nodes, d10_isr_nodes, d10_offline_replicas))
-                d7_partitions = l9
-            d7_topic_authorized_operations, = _U_i(b, o)
+                    x23: MetadataResponsePartition = _new(MetadataResponsePartition)
+                    x23.error_code = d19_error_code
+                    x23.partition_index = d19_partition_index
+                    x23.leader_id = d19_leader_id
+                    x23.leader_epoch = d19_leader_epoch
+                    x23.replica_nodes = d19_replica_nodes
+                    x23.isr_nodes = d19_isr_nodes
+                    x23.offline_replicas = d19_offline_replicas
+                    l18.append(x23)
+                d14_partitions = l18
+            d14_topic_authorized_operations, = _U_i(b, o)
             o += 4
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l6.append(MetadataResponseTopic(d7_error_code, d7_name, d7_topic_id, d7_is_internal, d7_partitions, d7_topic_authorized_operations))
-        d1_topics = l6
+            x24: MetadataResponseTopic = _new(MetadataResponseTopic)
+            x24.error_code = d14_error_code
+            x24.name = d14_name
+            x24.topic_id = d14_topic_id
+            x24.is_internal = d14_is_internal
+            x24.partitions = d14_partitions
+            x24.topic_authorized_operations = d14_topic_authorized_operations
+            l13.append(x24)
+        d1_topics = l13
     d1_cluster_authorized_operations, = _U_i(b, o)
     o += 4
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, d1_cluster_authorized_operations), o
+    x25: MetadataResponse = _new(MetadataResponse)
+    x25.throttle_time_ms = d1_throttle_time_ms
+    x25.brokers = d1_brokers
+    x25.cluster_id = d1_cluster_id
+    x25.controller_id = d1_controller_id
+    x25.topics = d1_topics
+    x25.cluster_authorized_operations = d1_cluster_authorized_operations
+    return x25, o
 
 
 def _encode_MetadataResponse_v11(m: MetadataResponse, buf: bytearray) -> None:
@@ -1518,113 +1913,174 @@ def _decode_MetadataResponse_v11(b: bytes, o: int) -> tuple[MetadataResponse, in
         for _ in range(n2):
             d4_node_id, = _U_i(b, o)
             o += 4
-            d4_host, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_host = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_host, o = w.read_compact_string(b, o)
             d4_port, = _U_i(b, o)
             o += 4
-            d4_rack, o = w.read_compact_nullable_string(b, o)
+            d4_rack: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_rack = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_rack, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
+            x9: MetadataResponseBroker = _new(MetadataResponseBroker)
+            x9.node_id = d4_node_id
+            x9.host = d4_host
+            x9.port = d4_port
+            x9.rack = d4_rack
+            l3.append(x9)
         d1_brokers = l3
-    d1_cluster_id, o = w.read_compact_nullable_string(b, o)
+    d1_cluster_id: str | None
+    sn10 = b[o]
+    if 0 < sn10 < 128:
+        se11 = o + sn10
+        if se11 > len(b):
+            raise w.truncated("string")
+        d1_cluster_id = b[o + 1:se11].decode()
+        o = se11
+    else:
+        d1_cluster_id, o = w.read_compact_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5 = b[o] - 1
-    if n5 < 127:
+    n12 = b[o] - 1
+    if n12 < 127:
         o += 1
     else:
-        n5, o = w.read_uvarint(b, o)
-        n5 -= 1
-    if n5 < 0:
+        n12, o = w.read_uvarint(b, o)
+        n12 -= 1
+    if n12 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n5 > len(b) - o:
+    elif n12 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l6: list[MetadataResponseTopic] = []
-        for _ in range(n5):
-            d7_error_code, = _U_h(b, o)
+        l13: list[MetadataResponseTopic] = []
+        for _ in range(n12):
+            d14_error_code, = _U_h(b, o)
             o += 2
-            d7_name, o = w.read_compact_string(b, o)
-            d7_topic_id, o = w.read_uuid(b, o)
-            d7_is_internal, = _U_o(b, o)
+            sn15 = b[o]
+            if 0 < sn15 < 128:
+                se16 = o + sn15
+                if se16 > len(b):
+                    raise w.truncated("string")
+                d14_name = b[o + 1:se16].decode()
+                o = se16
+            else:
+                d14_name, o = w.read_compact_string(b, o)
+            d14_topic_id, o = w.read_uuid(b, o)
+            d14_is_internal, = _U_o(b, o)
             o += 1
-            d7_partitions: list[MetadataResponsePartition]
-            n8 = b[o] - 1
-            if n8 < 127:
+            d14_partitions: list[MetadataResponsePartition]
+            n17 = b[o] - 1
+            if n17 < 127:
                 o += 1
             else:
-                n8, o = w.read_uvarint(b, o)
-                n8 -= 1
-            if n8 < 0:
+                n17, o = w.read_uvarint(b, o)
+                n17 -= 1
+            if n17 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n8 > len(b) - o:
+            elif n17 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l9: list[MetadataResponsePartition] = []
-                for _ in range(n8):
-                    d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, = _U_hiii(b, o)
+                l18: list[MetadataResponsePartition] = []
+                for _ in range(n17):
+                    d19_error_code, d19_partition_index, d19_leader_id, d19_leader_epoch, = _U_hiii(b, o)
                     o += 14
-                    d10_replica_nodes: list[int]
-                    n11 = b[o] - 1
-                    if n11 < 127:
+                    d19_replica_nodes: list[int]
+                    n20 = b[o] - 1
+                    if n20 < 127:
                         o += 1
                     else:
-                        n11, o = w.read_uvarint(b, o)
-                        n11 -= 1
-                    if n11 < 0:
+                        n20, o = w.read_uvarint(b, o)
+                        n20 -= 1
+                    if n20 < 0:
                         raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n11 > len(b) - o:
+                    elif n20 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d10_isr_nodes: list[int]
-                    n12 = b[o] - 1
-                    if n12 < 127:
+                        d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
+                    d19_isr_nodes: list[int]
+                    n21 = b[o] - 1
+                    if n21 < 127:
                         o += 1
                     else:
-                        n12, o = w.read_uvarint(b, o)
-                        n12 -= 1
-                    if n12 < 0:
+                        n21, o = w.read_uvarint(b, o)
+                        n21 -= 1
+                    if n21 < 0:
                         raise w.invalid("null array in non-nullable field isr_nodes")
-                    elif n12 > len(b) - o:
+                    elif n21 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    d10_offline_replicas: list[int]
-                    n13 = b[o] - 1
-                    if n13 < 127:
+                        d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
+                    d19_offline_replicas: list[int]
+                    n22 = b[o] - 1
+                    if n22 < 127:
                         o += 1
                     else:
-                        n13, o = w.read_uvarint(b, o)
-                        n13 -= 1
-                    if n13 < 0:
+                        n22, o = w.read_uvarint(b, o)
+                        n22 -= 1
+                    if n22 < 0:
                         raise w.invalid("null array in non-nullable field offline_replicas")
-                    elif n13 > len(b) - o:
+                    elif n22 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d10_offline_replicas, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, d10_replica_nodes, d10_isr_nodes, d10_offline_replicas))
-                d7_partitions = l9
-            d7_topic_authorized_operations, = _U_i(b, o)
+                    x23: MetadataResponsePartition = _new(MetadataResponsePartition)
+                    x23.error_code = d19_error_code
+                    x23.partition_index = d19_partition_index
+                    x23.leader_id = d19_leader_id
+                    x23.leader_epoch = d19_leader_epoch
+                    x23.replica_nodes = d19_replica_nodes
+                    x23.isr_nodes = d19_isr_nodes
+                    x23.offline_replicas = d19_offline_replicas
+                    l18.append(x23)
+                d14_partitions = l18
+            d14_topic_authorized_operations, = _U_i(b, o)
             o += 4
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l6.append(MetadataResponseTopic(d7_error_code, d7_name, d7_topic_id, d7_is_internal, d7_partitions, d7_topic_authorized_operations))
-        d1_topics = l6
+            x24: MetadataResponseTopic = _new(MetadataResponseTopic)
+            x24.error_code = d14_error_code
+            x24.name = d14_name
+            x24.topic_id = d14_topic_id
+            x24.is_internal = d14_is_internal
+            x24.partitions = d14_partitions
+            x24.topic_authorized_operations = d14_topic_authorized_operations
+            l13.append(x24)
+        d1_topics = l13
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, -2147483648), o
+    x25: MetadataResponse = _new(MetadataResponse)
+    x25.throttle_time_ms = d1_throttle_time_ms
+    x25.brokers = d1_brokers
+    x25.cluster_id = d1_cluster_id
+    x25.controller_id = d1_controller_id
+    x25.topics = d1_topics
+    x25.cluster_authorized_operations = -2147483648
+    return x25, o
 
 
 def _encode_MetadataResponse_v12(m: MetadataResponse, buf: bytearray) -> None:
@@ -1685,113 +2141,175 @@ def _decode_MetadataResponse_v12(b: bytes, o: int) -> tuple[MetadataResponse, in
         for _ in range(n2):
             d4_node_id, = _U_i(b, o)
             o += 4
-            d4_host, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_host = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_host, o = w.read_compact_string(b, o)
             d4_port, = _U_i(b, o)
             o += 4
-            d4_rack, o = w.read_compact_nullable_string(b, o)
+            d4_rack: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_rack = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_rack, o = w.read_compact_nullable_string(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(MetadataResponseBroker(d4_node_id, d4_host, d4_port, d4_rack))
+            x9: MetadataResponseBroker = _new(MetadataResponseBroker)
+            x9.node_id = d4_node_id
+            x9.host = d4_host
+            x9.port = d4_port
+            x9.rack = d4_rack
+            l3.append(x9)
         d1_brokers = l3
-    d1_cluster_id, o = w.read_compact_nullable_string(b, o)
+    d1_cluster_id: str | None
+    sn10 = b[o]
+    if 0 < sn10 < 128:
+        se11 = o + sn10
+        if se11 > len(b):
+            raise w.truncated("string")
+        d1_cluster_id = b[o + 1:se11].decode()
+        o = se11
+    else:
+        d1_cluster_id, o = w.read_compact_nullable_string(b, o)
     d1_controller_id, = _U_i(b, o)
     o += 4
     d1_topics: list[MetadataResponseTopic]
-    n5 = b[o] - 1
-    if n5 < 127:
+    n12 = b[o] - 1
+    if n12 < 127:
         o += 1
     else:
-        n5, o = w.read_uvarint(b, o)
-        n5 -= 1
-    if n5 < 0:
+        n12, o = w.read_uvarint(b, o)
+        n12 -= 1
+    if n12 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n5 > len(b) - o:
+    elif n12 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l6: list[MetadataResponseTopic] = []
-        for _ in range(n5):
-            d7_error_code, = _U_h(b, o)
+        l13: list[MetadataResponseTopic] = []
+        for _ in range(n12):
+            d14_error_code, = _U_h(b, o)
             o += 2
-            d7_name, o = w.read_compact_nullable_string(b, o)
-            d7_topic_id, o = w.read_uuid(b, o)
-            d7_is_internal, = _U_o(b, o)
+            d14_name: str | None
+            sn15 = b[o]
+            if 0 < sn15 < 128:
+                se16 = o + sn15
+                if se16 > len(b):
+                    raise w.truncated("string")
+                d14_name = b[o + 1:se16].decode()
+                o = se16
+            else:
+                d14_name, o = w.read_compact_nullable_string(b, o)
+            d14_topic_id, o = w.read_uuid(b, o)
+            d14_is_internal, = _U_o(b, o)
             o += 1
-            d7_partitions: list[MetadataResponsePartition]
-            n8 = b[o] - 1
-            if n8 < 127:
+            d14_partitions: list[MetadataResponsePartition]
+            n17 = b[o] - 1
+            if n17 < 127:
                 o += 1
             else:
-                n8, o = w.read_uvarint(b, o)
-                n8 -= 1
-            if n8 < 0:
+                n17, o = w.read_uvarint(b, o)
+                n17 -= 1
+            if n17 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n8 > len(b) - o:
+            elif n17 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l9: list[MetadataResponsePartition] = []
-                for _ in range(n8):
-                    d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, = _U_hiii(b, o)
+                l18: list[MetadataResponsePartition] = []
+                for _ in range(n17):
+                    d19_error_code, d19_partition_index, d19_leader_id, d19_leader_epoch, = _U_hiii(b, o)
                     o += 14
-                    d10_replica_nodes: list[int]
-                    n11 = b[o] - 1
-                    if n11 < 127:
+                    d19_replica_nodes: list[int]
+                    n20 = b[o] - 1
+                    if n20 < 127:
                         o += 1
                     else:
-                        n11, o = w.read_uvarint(b, o)
-                        n11 -= 1
-                    if n11 < 0:
+                        n20, o = w.read_uvarint(b, o)
+                        n20 -= 1
+                    if n20 < 0:
                         raise w.invalid("null array in non-nullable field replica_nodes")
-                    elif n11 > len(b) - o:
+                    elif n20 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d10_replica_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
-                    d10_isr_nodes: list[int]
-                    n12 = b[o] - 1
-                    if n12 < 127:
+                        d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
+                    d19_isr_nodes: list[int]
+                    n21 = b[o] - 1
+                    if n21 < 127:
                         o += 1
                     else:
-                        n12, o = w.read_uvarint(b, o)
-                        n12 -= 1
-                    if n12 < 0:
+                        n21, o = w.read_uvarint(b, o)
+                        n21 -= 1
+                    if n21 < 0:
                         raise w.invalid("null array in non-nullable field isr_nodes")
-                    elif n12 > len(b) - o:
+                    elif n21 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d10_isr_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
-                    d10_offline_replicas: list[int]
-                    n13 = b[o] - 1
-                    if n13 < 127:
+                        d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
+                    d19_offline_replicas: list[int]
+                    n22 = b[o] - 1
+                    if n22 < 127:
                         o += 1
                     else:
-                        n13, o = w.read_uvarint(b, o)
-                        n13 -= 1
-                    if n13 < 0:
+                        n22, o = w.read_uvarint(b, o)
+                        n22 -= 1
+                    if n22 < 0:
                         raise w.invalid("null array in non-nullable field offline_replicas")
-                    elif n13 > len(b) - o:
+                    elif n22 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d10_offline_replicas, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l9.append(MetadataResponsePartition(d10_error_code, d10_partition_index, d10_leader_id, d10_leader_epoch, d10_replica_nodes, d10_isr_nodes, d10_offline_replicas))
-                d7_partitions = l9
-            d7_topic_authorized_operations, = _U_i(b, o)
+                    x23: MetadataResponsePartition = _new(MetadataResponsePartition)
+                    x23.error_code = d19_error_code
+                    x23.partition_index = d19_partition_index
+                    x23.leader_id = d19_leader_id
+                    x23.leader_epoch = d19_leader_epoch
+                    x23.replica_nodes = d19_replica_nodes
+                    x23.isr_nodes = d19_isr_nodes
+                    x23.offline_replicas = d19_offline_replicas
+                    l18.append(x23)
+                d14_partitions = l18
+            d14_topic_authorized_operations, = _U_i(b, o)
             o += 4
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l6.append(MetadataResponseTopic(d7_error_code, d7_name, d7_topic_id, d7_is_internal, d7_partitions, d7_topic_authorized_operations))
-        d1_topics = l6
+            x24: MetadataResponseTopic = _new(MetadataResponseTopic)
+            x24.error_code = d14_error_code
+            x24.name = d14_name
+            x24.topic_id = d14_topic_id
+            x24.is_internal = d14_is_internal
+            x24.partitions = d14_partitions
+            x24.topic_authorized_operations = d14_topic_authorized_operations
+            l13.append(x24)
+        d1_topics = l13
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return MetadataResponse(d1_throttle_time_ms, d1_brokers, d1_cluster_id, d1_controller_id, d1_topics, -2147483648), o
+    x25: MetadataResponse = _new(MetadataResponse)
+    x25.throttle_time_ms = d1_throttle_time_ms
+    x25.brokers = d1_brokers
+    x25.cluster_id = d1_cluster_id
+    x25.controller_id = d1_controller_id
+    x25.topics = d1_topics
+    x25.cluster_authorized_operations = -2147483648
+    return x25, o
 
 
 API_KEY = 3

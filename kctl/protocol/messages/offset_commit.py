@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_i = w.Struct('>i').pack
@@ -129,11 +131,27 @@ def _decode_OffsetCommitRequest_v0(b: bytes, o: int) -> tuple[OffsetCommitReques
                     d7_partition_index, d7_committed_offset, = _U_iq(b, o)
                     o += 12
                     d7_committed_metadata, o = w.read_nullable_string(b, o)
-                    l6.append(OffsetCommitRequestPartition(d7_partition_index, d7_committed_offset, -1, -1, d7_committed_metadata))
+                    x8: OffsetCommitRequestPartition = _new(OffsetCommitRequestPartition)
+                    x8.partition_index = d7_partition_index
+                    x8.committed_offset = d7_committed_offset
+                    x8.committed_leader_epoch = -1
+                    x8.commit_timestamp = -1
+                    x8.committed_metadata = d7_committed_metadata
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetCommitRequestTopic(d4_name, d4_partitions))
+            x9: OffsetCommitRequestTopic = _new(OffsetCommitRequestTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetCommitRequest(d1_group_id, -1, '', None, -1, d1_topics), o
+    x10: OffsetCommitRequest = _new(OffsetCommitRequest)
+    x10.group_id = d1_group_id
+    x10.generation_id_or_member_epoch = -1
+    x10.member_id = ''
+    x10.group_instance_id = None
+    x10.retention_time_ms = -1
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetCommitRequest_v1(m: OffsetCommitRequest, buf: bytearray) -> None:
@@ -181,11 +199,27 @@ def _decode_OffsetCommitRequest_v1(b: bytes, o: int) -> tuple[OffsetCommitReques
                     d7_partition_index, d7_committed_offset, d7_commit_timestamp, = _U_iqq(b, o)
                     o += 20
                     d7_committed_metadata, o = w.read_nullable_string(b, o)
-                    l6.append(OffsetCommitRequestPartition(d7_partition_index, d7_committed_offset, -1, d7_commit_timestamp, d7_committed_metadata))
+                    x8: OffsetCommitRequestPartition = _new(OffsetCommitRequestPartition)
+                    x8.partition_index = d7_partition_index
+                    x8.committed_offset = d7_committed_offset
+                    x8.committed_leader_epoch = -1
+                    x8.commit_timestamp = d7_commit_timestamp
+                    x8.committed_metadata = d7_committed_metadata
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetCommitRequestTopic(d4_name, d4_partitions))
+            x9: OffsetCommitRequestTopic = _new(OffsetCommitRequestTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetCommitRequest(d1_group_id, d1_generation_id_or_member_epoch, d1_member_id, None, -1, d1_topics), o
+    x10: OffsetCommitRequest = _new(OffsetCommitRequest)
+    x10.group_id = d1_group_id
+    x10.generation_id_or_member_epoch = d1_generation_id_or_member_epoch
+    x10.member_id = d1_member_id
+    x10.group_instance_id = None
+    x10.retention_time_ms = -1
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetCommitRequest_v2_4(m: OffsetCommitRequest, buf: bytearray) -> None:
@@ -236,11 +270,27 @@ def _decode_OffsetCommitRequest_v2_4(b: bytes, o: int) -> tuple[OffsetCommitRequ
                     d7_partition_index, d7_committed_offset, = _U_iq(b, o)
                     o += 12
                     d7_committed_metadata, o = w.read_nullable_string(b, o)
-                    l6.append(OffsetCommitRequestPartition(d7_partition_index, d7_committed_offset, -1, -1, d7_committed_metadata))
+                    x8: OffsetCommitRequestPartition = _new(OffsetCommitRequestPartition)
+                    x8.partition_index = d7_partition_index
+                    x8.committed_offset = d7_committed_offset
+                    x8.committed_leader_epoch = -1
+                    x8.commit_timestamp = -1
+                    x8.committed_metadata = d7_committed_metadata
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetCommitRequestTopic(d4_name, d4_partitions))
+            x9: OffsetCommitRequestTopic = _new(OffsetCommitRequestTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetCommitRequest(d1_group_id, d1_generation_id_or_member_epoch, d1_member_id, None, d1_retention_time_ms, d1_topics), o
+    x10: OffsetCommitRequest = _new(OffsetCommitRequest)
+    x10.group_id = d1_group_id
+    x10.generation_id_or_member_epoch = d1_generation_id_or_member_epoch
+    x10.member_id = d1_member_id
+    x10.group_instance_id = None
+    x10.retention_time_ms = d1_retention_time_ms
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetCommitRequest_v5(m: OffsetCommitRequest, buf: bytearray) -> None:
@@ -288,11 +338,27 @@ def _decode_OffsetCommitRequest_v5(b: bytes, o: int) -> tuple[OffsetCommitReques
                     d7_partition_index, d7_committed_offset, = _U_iq(b, o)
                     o += 12
                     d7_committed_metadata, o = w.read_nullable_string(b, o)
-                    l6.append(OffsetCommitRequestPartition(d7_partition_index, d7_committed_offset, -1, -1, d7_committed_metadata))
+                    x8: OffsetCommitRequestPartition = _new(OffsetCommitRequestPartition)
+                    x8.partition_index = d7_partition_index
+                    x8.committed_offset = d7_committed_offset
+                    x8.committed_leader_epoch = -1
+                    x8.commit_timestamp = -1
+                    x8.committed_metadata = d7_committed_metadata
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetCommitRequestTopic(d4_name, d4_partitions))
+            x9: OffsetCommitRequestTopic = _new(OffsetCommitRequestTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetCommitRequest(d1_group_id, d1_generation_id_or_member_epoch, d1_member_id, None, -1, d1_topics), o
+    x10: OffsetCommitRequest = _new(OffsetCommitRequest)
+    x10.group_id = d1_group_id
+    x10.generation_id_or_member_epoch = d1_generation_id_or_member_epoch
+    x10.member_id = d1_member_id
+    x10.group_instance_id = None
+    x10.retention_time_ms = -1
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetCommitRequest_v6(m: OffsetCommitRequest, buf: bytearray) -> None:
@@ -340,11 +406,27 @@ def _decode_OffsetCommitRequest_v6(b: bytes, o: int) -> tuple[OffsetCommitReques
                     d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, = _U_iqi(b, o)
                     o += 16
                     d7_committed_metadata, o = w.read_nullable_string(b, o)
-                    l6.append(OffsetCommitRequestPartition(d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, -1, d7_committed_metadata))
+                    x8: OffsetCommitRequestPartition = _new(OffsetCommitRequestPartition)
+                    x8.partition_index = d7_partition_index
+                    x8.committed_offset = d7_committed_offset
+                    x8.committed_leader_epoch = d7_committed_leader_epoch
+                    x8.commit_timestamp = -1
+                    x8.committed_metadata = d7_committed_metadata
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetCommitRequestTopic(d4_name, d4_partitions))
+            x9: OffsetCommitRequestTopic = _new(OffsetCommitRequestTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetCommitRequest(d1_group_id, d1_generation_id_or_member_epoch, d1_member_id, None, -1, d1_topics), o
+    x10: OffsetCommitRequest = _new(OffsetCommitRequest)
+    x10.group_id = d1_group_id
+    x10.generation_id_or_member_epoch = d1_generation_id_or_member_epoch
+    x10.member_id = d1_member_id
+    x10.group_instance_id = None
+    x10.retention_time_ms = -1
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetCommitRequest_v7(m: OffsetCommitRequest, buf: bytearray) -> None:
@@ -394,11 +476,27 @@ def _decode_OffsetCommitRequest_v7(b: bytes, o: int) -> tuple[OffsetCommitReques
                     d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, = _U_iqi(b, o)
                     o += 16
                     d7_committed_metadata, o = w.read_nullable_string(b, o)
-                    l6.append(OffsetCommitRequestPartition(d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, -1, d7_committed_metadata))
+                    x8: OffsetCommitRequestPartition = _new(OffsetCommitRequestPartition)
+                    x8.partition_index = d7_partition_index
+                    x8.committed_offset = d7_committed_offset
+                    x8.committed_leader_epoch = d7_committed_leader_epoch
+                    x8.commit_timestamp = -1
+                    x8.committed_metadata = d7_committed_metadata
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetCommitRequestTopic(d4_name, d4_partitions))
+            x9: OffsetCommitRequestTopic = _new(OffsetCommitRequestTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetCommitRequest(d1_group_id, d1_generation_id_or_member_epoch, d1_member_id, d1_group_instance_id, -1, d1_topics), o
+    x10: OffsetCommitRequest = _new(OffsetCommitRequest)
+    x10.group_id = d1_group_id
+    x10.generation_id_or_member_epoch = d1_generation_id_or_member_epoch
+    x10.member_id = d1_member_id
+    x10.group_instance_id = d1_group_instance_id
+    x10.retention_time_ms = -1
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetCommitRequest_v8_9(m: OffsetCommitRequest, buf: bytearray) -> None:
@@ -422,60 +520,118 @@ def _encode_OffsetCommitRequest_v8_9(m: OffsetCommitRequest, buf: bytearray) -> 
 
 def _decode_OffsetCommitRequest_v8_9(b: bytes, o: int) -> tuple[OffsetCommitRequest, int]:
     n: int
-    d1_group_id, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_group_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_group_id, o = w.read_compact_string(b, o)
     d1_generation_id_or_member_epoch, = _U_i(b, o)
     o += 4
-    d1_member_id, o = w.read_compact_string(b, o)
-    d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_member_id = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_member_id, o = w.read_compact_string(b, o)
+    d1_group_instance_id: str | None
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_group_instance_id = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
     d1_topics: list[OffsetCommitRequestTopic]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n8 = b[o] - 1
+    if n8 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n8, o = w.read_uvarint(b, o)
+        n8 -= 1
+    if n8 < 0:
         raise w.invalid("null array in non-nullable field topics")
-    elif n2 > len(b) - o:
+    elif n8 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l3: list[OffsetCommitRequestTopic] = []
-        for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
-            d4_partitions: list[OffsetCommitRequestPartition]
-            n5 = b[o] - 1
-            if n5 < 127:
+        l9: list[OffsetCommitRequestTopic] = []
+        for _ in range(n8):
+            sn11 = b[o]
+            if 0 < sn11 < 128:
+                se12 = o + sn11
+                if se12 > len(b):
+                    raise w.truncated("string")
+                d10_name = b[o + 1:se12].decode()
+                o = se12
+            else:
+                d10_name, o = w.read_compact_string(b, o)
+            d10_partitions: list[OffsetCommitRequestPartition]
+            n13 = b[o] - 1
+            if n13 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n13, o = w.read_uvarint(b, o)
+                n13 -= 1
+            if n13 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n13 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[OffsetCommitRequestPartition] = []
-                for _ in range(n5):
-                    d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, = _U_iqi(b, o)
+                l14: list[OffsetCommitRequestPartition] = []
+                for _ in range(n13):
+                    d15_partition_index, d15_committed_offset, d15_committed_leader_epoch, = _U_iqi(b, o)
                     o += 16
-                    d7_committed_metadata, o = w.read_compact_nullable_string(b, o)
+                    d15_committed_metadata: str | None
+                    sn16 = b[o]
+                    if 0 < sn16 < 128:
+                        se17 = o + sn16
+                        if se17 > len(b):
+                            raise w.truncated("string")
+                        d15_committed_metadata = b[o + 1:se17].decode()
+                        o = se17
+                    else:
+                        d15_committed_metadata, o = w.read_compact_nullable_string(b, o)
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(OffsetCommitRequestPartition(d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, -1, d7_committed_metadata))
-                d4_partitions = l6
+                    x18: OffsetCommitRequestPartition = _new(OffsetCommitRequestPartition)
+                    x18.partition_index = d15_partition_index
+                    x18.committed_offset = d15_committed_offset
+                    x18.committed_leader_epoch = d15_committed_leader_epoch
+                    x18.commit_timestamp = -1
+                    x18.committed_metadata = d15_committed_metadata
+                    l14.append(x18)
+                d10_partitions = l14
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(OffsetCommitRequestTopic(d4_name, d4_partitions))
-        d1_topics = l3
+            x19: OffsetCommitRequestTopic = _new(OffsetCommitRequestTopic)
+            x19.name = d10_name
+            x19.partitions = d10_partitions
+            l9.append(x19)
+        d1_topics = l9
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return OffsetCommitRequest(d1_group_id, d1_generation_id_or_member_epoch, d1_member_id, d1_group_instance_id, -1, d1_topics), o
+    x20: OffsetCommitRequest = _new(OffsetCommitRequest)
+    x20.group_id = d1_group_id
+    x20.generation_id_or_member_epoch = d1_generation_id_or_member_epoch
+    x20.member_id = d1_member_id
+    x20.group_instance_id = d1_group_instance_id
+    x20.retention_time_ms = -1
+    x20.topics = d1_topics
+    return x20, o
 
 
 def _encode_OffsetCommitResponse_v0_2(m: OffsetCommitResponse, buf: bytearray) -> None:
@@ -514,11 +670,20 @@ def _decode_OffsetCommitResponse_v0_2(b: bytes, o: int) -> tuple[OffsetCommitRes
                 for _ in range(n5):
                     d7_partition_index, d7_error_code, = _U_ih(b, o)
                     o += 6
-                    l6.append(OffsetCommitResponsePartition(d7_partition_index, d7_error_code))
+                    x8: OffsetCommitResponsePartition = _new(OffsetCommitResponsePartition)
+                    x8.partition_index = d7_partition_index
+                    x8.error_code = d7_error_code
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetCommitResponseTopic(d4_name, d4_partitions))
+            x9: OffsetCommitResponseTopic = _new(OffsetCommitResponseTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetCommitResponse(0, d1_topics), o
+    x10: OffsetCommitResponse = _new(OffsetCommitResponse)
+    x10.throttle_time_ms = 0
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetCommitResponse_v3_7(m: OffsetCommitResponse, buf: bytearray) -> None:
@@ -560,11 +725,20 @@ def _decode_OffsetCommitResponse_v3_7(b: bytes, o: int) -> tuple[OffsetCommitRes
                 for _ in range(n5):
                     d7_partition_index, d7_error_code, = _U_ih(b, o)
                     o += 6
-                    l6.append(OffsetCommitResponsePartition(d7_partition_index, d7_error_code))
+                    x8: OffsetCommitResponsePartition = _new(OffsetCommitResponsePartition)
+                    x8.partition_index = d7_partition_index
+                    x8.error_code = d7_error_code
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetCommitResponseTopic(d4_name, d4_partitions))
+            x9: OffsetCommitResponseTopic = _new(OffsetCommitResponseTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetCommitResponse(d1_throttle_time_ms, d1_topics), o
+    x10: OffsetCommitResponse = _new(OffsetCommitResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetCommitResponse_v8_9(m: OffsetCommitResponse, buf: bytearray) -> None:
@@ -600,40 +774,57 @@ def _decode_OffsetCommitResponse_v8_9(b: bytes, o: int) -> tuple[OffsetCommitRes
     else:
         l3: list[OffsetCommitResponseTopic] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[OffsetCommitResponsePartition]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[OffsetCommitResponsePartition] = []
-                for _ in range(n5):
-                    d7_partition_index, d7_error_code, = _U_ih(b, o)
+                l8: list[OffsetCommitResponsePartition] = []
+                for _ in range(n7):
+                    d9_partition_index, d9_error_code, = _U_ih(b, o)
                     o += 6
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(OffsetCommitResponsePartition(d7_partition_index, d7_error_code))
-                d4_partitions = l6
+                    x10: OffsetCommitResponsePartition = _new(OffsetCommitResponsePartition)
+                    x10.partition_index = d9_partition_index
+                    x10.error_code = d9_error_code
+                    l8.append(x10)
+                d4_partitions = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(OffsetCommitResponseTopic(d4_name, d4_partitions))
+            x11: OffsetCommitResponseTopic = _new(OffsetCommitResponseTopic)
+            x11.name = d4_name
+            x11.partitions = d4_partitions
+            l3.append(x11)
         d1_topics = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return OffsetCommitResponse(d1_throttle_time_ms, d1_topics), o
+    x12: OffsetCommitResponse = _new(OffsetCommitResponse)
+    x12.throttle_time_ms = d1_throttle_time_ms
+    x12.topics = d1_topics
+    return x12, o
 
 
 API_KEY = 8

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_hi = w.Struct('>hi').pack
@@ -108,11 +110,19 @@ def _decode_OffsetDeleteRequest_v0(b: bytes, o: int) -> tuple[OffsetDeleteReques
                 for _ in range(n5):
                     d7_partition_index, = _U_i(b, o)
                     o += 4
-                    l6.append(OffsetDeleteRequestPartition(d7_partition_index))
+                    x8: OffsetDeleteRequestPartition = _new(OffsetDeleteRequestPartition)
+                    x8.partition_index = d7_partition_index
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetDeleteRequestTopic(d4_name, d4_partitions))
+            x9: OffsetDeleteRequestTopic = _new(OffsetDeleteRequestTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetDeleteRequest(d1_group_id, d1_topics), o
+    x10: OffsetDeleteRequest = _new(OffsetDeleteRequest)
+    x10.group_id = d1_group_id
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetDeleteResponse_v0(m: OffsetDeleteResponse, buf: bytearray) -> None:
@@ -154,11 +164,21 @@ def _decode_OffsetDeleteResponse_v0(b: bytes, o: int) -> tuple[OffsetDeleteRespo
                 for _ in range(n5):
                     d7_partition_index, d7_error_code, = _U_ih(b, o)
                     o += 6
-                    l6.append(OffsetDeleteResponsePartition(d7_partition_index, d7_error_code))
+                    x8: OffsetDeleteResponsePartition = _new(OffsetDeleteResponsePartition)
+                    x8.partition_index = d7_partition_index
+                    x8.error_code = d7_error_code
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetDeleteResponseTopic(d4_name, d4_partitions))
+            x9: OffsetDeleteResponseTopic = _new(OffsetDeleteResponseTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetDeleteResponse(d1_error_code, d1_throttle_time_ms, d1_topics), o
+    x10: OffsetDeleteResponse = _new(OffsetDeleteResponse)
+    x10.error_code = d1_error_code
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.topics = d1_topics
+    return x10, o
 
 
 API_KEY = 47

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_o = w.Struct('>?').pack
@@ -159,9 +161,17 @@ def _decode_OffsetFetchRequest_v0_1(b: bytes, o: int) -> tuple[OffsetFetchReques
                 raise w.truncated("array partition_indexes")
             else:
                 d4_partition_indexes, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
-            l3.append(OffsetFetchRequestTopic(d4_name, d4_partition_indexes))
+            x6: OffsetFetchRequestTopic = _new(OffsetFetchRequestTopic)
+            x6.name = d4_name
+            x6.partition_indexes = d4_partition_indexes
+            l3.append(x6)
         d1_topics = l3
-    return OffsetFetchRequest(d1_group_id, d1_topics, [], False), o
+    x7: OffsetFetchRequest = _new(OffsetFetchRequest)
+    x7.group_id = d1_group_id
+    x7.topics = d1_topics
+    x7.groups = []
+    x7.require_stable = False
+    return x7, o
 
 
 def _encode_OffsetFetchRequest_v2_5(m: OffsetFetchRequest, buf: bytearray) -> None:
@@ -201,9 +211,17 @@ def _decode_OffsetFetchRequest_v2_5(b: bytes, o: int) -> tuple[OffsetFetchReques
                 raise w.truncated("array partition_indexes")
             else:
                 d4_partition_indexes, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
-            l3.append(OffsetFetchRequestTopic(d4_name, d4_partition_indexes))
+            x6: OffsetFetchRequestTopic = _new(OffsetFetchRequestTopic)
+            x6.name = d4_name
+            x6.partition_indexes = d4_partition_indexes
+            l3.append(x6)
         d1_topics = l3
-    return OffsetFetchRequest(d1_group_id, d1_topics, [], False), o
+    x7: OffsetFetchRequest = _new(OffsetFetchRequest)
+    x7.group_id = d1_group_id
+    x7.topics = d1_topics
+    x7.groups = []
+    x7.require_stable = False
+    return x7, o
 
 
 def _encode_OffsetFetchRequest_v6(m: OffsetFetchRequest, buf: bytearray) -> None:
@@ -224,46 +242,70 @@ def _encode_OffsetFetchRequest_v6(m: OffsetFetchRequest, buf: bytearray) -> None
 
 def _decode_OffsetFetchRequest_v6(b: bytes, o: int) -> tuple[OffsetFetchRequest, int]:
     n: int
-    d1_group_id, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_group_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_group_id, o = w.read_compact_string(b, o)
     d1_topics: list[OffsetFetchRequestTopic] | None
-    n2 = b[o] - 1
-    if n2 < 127:
+    n4 = b[o] - 1
+    if n4 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n4, o = w.read_uvarint(b, o)
+        n4 -= 1
+    if n4 < 0:
         d1_topics = None
-    elif n2 > len(b) - o:
+    elif n4 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l3: list[OffsetFetchRequestTopic] = []
-        for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
-            d4_partition_indexes: list[int]
-            n5 = b[o] - 1
-            if n5 < 127:
+        l5: list[OffsetFetchRequestTopic] = []
+        for _ in range(n4):
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d6_name = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d6_name, o = w.read_compact_string(b, o)
+            d6_partition_indexes: list[int]
+            n9 = b[o] - 1
+            if n9 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n9, o = w.read_uvarint(b, o)
+                n9 -= 1
+            if n9 < 0:
                 raise w.invalid("null array in non-nullable field partition_indexes")
-            elif n5 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array partition_indexes")
             else:
-                d4_partition_indexes, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+                d6_partition_indexes, o = w.unpack_array('i', b, o, n9)  # type: ignore[assignment]
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(OffsetFetchRequestTopic(d4_name, d4_partition_indexes))
-        d1_topics = l3
+            x10: OffsetFetchRequestTopic = _new(OffsetFetchRequestTopic)
+            x10.name = d6_name
+            x10.partition_indexes = d6_partition_indexes
+            l5.append(x10)
+        d1_topics = l5
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return OffsetFetchRequest(d1_group_id, d1_topics, [], False), o
+    x11: OffsetFetchRequest = _new(OffsetFetchRequest)
+    x11.group_id = d1_group_id
+    x11.topics = d1_topics
+    x11.groups = []
+    x11.require_stable = False
+    return x11, o
 
 
 def _encode_OffsetFetchRequest_v7(m: OffsetFetchRequest, buf: bytearray) -> None:
@@ -285,48 +327,72 @@ def _encode_OffsetFetchRequest_v7(m: OffsetFetchRequest, buf: bytearray) -> None
 
 def _decode_OffsetFetchRequest_v7(b: bytes, o: int) -> tuple[OffsetFetchRequest, int]:
     n: int
-    d1_group_id, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_group_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_group_id, o = w.read_compact_string(b, o)
     d1_topics: list[OffsetFetchRequestTopic] | None
-    n2 = b[o] - 1
-    if n2 < 127:
+    n4 = b[o] - 1
+    if n4 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n4, o = w.read_uvarint(b, o)
+        n4 -= 1
+    if n4 < 0:
         d1_topics = None
-    elif n2 > len(b) - o:
+    elif n4 > len(b) - o:
         raise w.truncated("array topics")
     else:
-        l3: list[OffsetFetchRequestTopic] = []
-        for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
-            d4_partition_indexes: list[int]
-            n5 = b[o] - 1
-            if n5 < 127:
+        l5: list[OffsetFetchRequestTopic] = []
+        for _ in range(n4):
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d6_name = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d6_name, o = w.read_compact_string(b, o)
+            d6_partition_indexes: list[int]
+            n9 = b[o] - 1
+            if n9 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n9, o = w.read_uvarint(b, o)
+                n9 -= 1
+            if n9 < 0:
                 raise w.invalid("null array in non-nullable field partition_indexes")
-            elif n5 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array partition_indexes")
             else:
-                d4_partition_indexes, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+                d6_partition_indexes, o = w.unpack_array('i', b, o, n9)  # type: ignore[assignment]
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(OffsetFetchRequestTopic(d4_name, d4_partition_indexes))
-        d1_topics = l3
+            x10: OffsetFetchRequestTopic = _new(OffsetFetchRequestTopic)
+            x10.name = d6_name
+            x10.partition_indexes = d6_partition_indexes
+            l5.append(x10)
+        d1_topics = l5
     d1_require_stable, = _U_o(b, o)
     o += 1
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return OffsetFetchRequest(d1_group_id, d1_topics, [], d1_require_stable), o
+    x11: OffsetFetchRequest = _new(OffsetFetchRequest)
+    x11.group_id = d1_group_id
+    x11.topics = d1_topics
+    x11.groups = []
+    x11.require_stable = d1_require_stable
+    return x11, o
 
 
 def _encode_OffsetFetchRequest_v8(m: OffsetFetchRequest, buf: bytearray) -> None:
@@ -366,46 +432,70 @@ def _decode_OffsetFetchRequest_v8(b: bytes, o: int) -> tuple[OffsetFetchRequest,
     else:
         l3: list[OffsetFetchRequestGroup] = []
         for _ in range(n2):
-            d4_group_id, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_group_id = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_group_id, o = w.read_compact_string(b, o)
             d4_topics: list[OffsetFetchRequestTopics] | None
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 d4_topics = None
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array topics")
             else:
-                l6: list[OffsetFetchRequestTopics] = []
-                for _ in range(n5):
-                    d7_name, o = w.read_compact_string(b, o)
-                    d7_partition_indexes: list[int]
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                l8: list[OffsetFetchRequestTopics] = []
+                for _ in range(n7):
+                    sn10 = b[o]
+                    if 0 < sn10 < 128:
+                        se11 = o + sn10
+                        if se11 > len(b):
+                            raise w.truncated("string")
+                        d9_name = b[o + 1:se11].decode()
+                        o = se11
+                    else:
+                        d9_name, o = w.read_compact_string(b, o)
+                    d9_partition_indexes: list[int]
+                    n12 = b[o] - 1
+                    if n12 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
+                        n12, o = w.read_uvarint(b, o)
+                        n12 -= 1
+                    if n12 < 0:
                         raise w.invalid("null array in non-nullable field partition_indexes")
-                    elif n8 > len(b) - o:
+                    elif n12 > len(b) - o:
                         raise w.truncated("array partition_indexes")
                     else:
-                        d7_partition_indexes, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
+                        d9_partition_indexes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(OffsetFetchRequestTopics(d7_name, d7_partition_indexes))
-                d4_topics = l6
+                    x13: OffsetFetchRequestTopics = _new(OffsetFetchRequestTopics)
+                    x13.name = d9_name
+                    x13.partition_indexes = d9_partition_indexes
+                    l8.append(x13)
+                d4_topics = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(OffsetFetchRequestGroup(d4_group_id, None, -1, d4_topics))
+            x14: OffsetFetchRequestGroup = _new(OffsetFetchRequestGroup)
+            x14.group_id = d4_group_id
+            x14.member_id = None
+            x14.member_epoch = -1
+            x14.topics = d4_topics
+            l3.append(x14)
         d1_groups = l3
     d1_require_stable, = _U_o(b, o)
     o += 1
@@ -413,7 +503,12 @@ def _decode_OffsetFetchRequest_v8(b: bytes, o: int) -> tuple[OffsetFetchRequest,
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return OffsetFetchRequest('', [], d1_groups, d1_require_stable), o
+    x15: OffsetFetchRequest = _new(OffsetFetchRequest)
+    x15.group_id = ''
+    x15.topics = []
+    x15.groups = d1_groups
+    x15.require_stable = d1_require_stable
+    return x15, o
 
 
 def _encode_OffsetFetchRequest_v9(m: OffsetFetchRequest, buf: bytearray) -> None:
@@ -455,49 +550,82 @@ def _decode_OffsetFetchRequest_v9(b: bytes, o: int) -> tuple[OffsetFetchRequest,
     else:
         l3: list[OffsetFetchRequestGroup] = []
         for _ in range(n2):
-            d4_group_id, o = w.read_compact_string(b, o)
-            d4_member_id, o = w.read_compact_nullable_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_group_id = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_group_id, o = w.read_compact_string(b, o)
+            d4_member_id: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_member_id = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_member_id, o = w.read_compact_nullable_string(b, o)
             d4_member_epoch, = _U_i(b, o)
             o += 4
             d4_topics: list[OffsetFetchRequestTopics] | None
-            n5 = b[o] - 1
-            if n5 < 127:
+            n9 = b[o] - 1
+            if n9 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n9, o = w.read_uvarint(b, o)
+                n9 -= 1
+            if n9 < 0:
                 d4_topics = None
-            elif n5 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array topics")
             else:
-                l6: list[OffsetFetchRequestTopics] = []
-                for _ in range(n5):
-                    d7_name, o = w.read_compact_string(b, o)
-                    d7_partition_indexes: list[int]
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                l10: list[OffsetFetchRequestTopics] = []
+                for _ in range(n9):
+                    sn12 = b[o]
+                    if 0 < sn12 < 128:
+                        se13 = o + sn12
+                        if se13 > len(b):
+                            raise w.truncated("string")
+                        d11_name = b[o + 1:se13].decode()
+                        o = se13
+                    else:
+                        d11_name, o = w.read_compact_string(b, o)
+                    d11_partition_indexes: list[int]
+                    n14 = b[o] - 1
+                    if n14 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
+                        n14, o = w.read_uvarint(b, o)
+                        n14 -= 1
+                    if n14 < 0:
                         raise w.invalid("null array in non-nullable field partition_indexes")
-                    elif n8 > len(b) - o:
+                    elif n14 > len(b) - o:
                         raise w.truncated("array partition_indexes")
                     else:
-                        d7_partition_indexes, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
+                        d11_partition_indexes, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(OffsetFetchRequestTopics(d7_name, d7_partition_indexes))
-                d4_topics = l6
+                    x15: OffsetFetchRequestTopics = _new(OffsetFetchRequestTopics)
+                    x15.name = d11_name
+                    x15.partition_indexes = d11_partition_indexes
+                    l10.append(x15)
+                d4_topics = l10
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(OffsetFetchRequestGroup(d4_group_id, d4_member_id, d4_member_epoch, d4_topics))
+            x16: OffsetFetchRequestGroup = _new(OffsetFetchRequestGroup)
+            x16.group_id = d4_group_id
+            x16.member_id = d4_member_id
+            x16.member_epoch = d4_member_epoch
+            x16.topics = d4_topics
+            l3.append(x16)
         d1_groups = l3
     d1_require_stable, = _U_o(b, o)
     o += 1
@@ -505,7 +633,12 @@ def _decode_OffsetFetchRequest_v9(b: bytes, o: int) -> tuple[OffsetFetchRequest,
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return OffsetFetchRequest('', [], d1_groups, d1_require_stable), o
+    x17: OffsetFetchRequest = _new(OffsetFetchRequest)
+    x17.group_id = ''
+    x17.topics = []
+    x17.groups = d1_groups
+    x17.require_stable = d1_require_stable
+    return x17, o
 
 
 def _encode_OffsetFetchResponse_v0_1(m: OffsetFetchResponse, buf: bytearray) -> None:
@@ -549,11 +682,25 @@ def _decode_OffsetFetchResponse_v0_1(b: bytes, o: int) -> tuple[OffsetFetchRespo
                     d7_metadata, o = w.read_nullable_string(b, o)
                     d7_error_code, = _U_h(b, o)
                     o += 2
-                    l6.append(OffsetFetchResponsePartition(d7_partition_index, d7_committed_offset, -1, d7_metadata, d7_error_code))
+                    x8: OffsetFetchResponsePartition = _new(OffsetFetchResponsePartition)
+                    x8.partition_index = d7_partition_index
+                    x8.committed_offset = d7_committed_offset
+                    x8.committed_leader_epoch = -1
+                    x8.metadata = d7_metadata
+                    x8.error_code = d7_error_code
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetFetchResponseTopic(d4_name, d4_partitions))
+            x9: OffsetFetchResponseTopic = _new(OffsetFetchResponseTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetFetchResponse(0, d1_topics, 0, []), o
+    x10: OffsetFetchResponse = _new(OffsetFetchResponse)
+    x10.throttle_time_ms = 0
+    x10.topics = d1_topics
+    x10.error_code = 0
+    x10.groups = []
+    return x10, o
 
 
 def _encode_OffsetFetchResponse_v2(m: OffsetFetchResponse, buf: bytearray) -> None:
@@ -598,13 +745,27 @@ def _decode_OffsetFetchResponse_v2(b: bytes, o: int) -> tuple[OffsetFetchRespons
                     d7_metadata, o = w.read_nullable_string(b, o)
                     d7_error_code, = _U_h(b, o)
                     o += 2
-                    l6.append(OffsetFetchResponsePartition(d7_partition_index, d7_committed_offset, -1, d7_metadata, d7_error_code))
+                    x8: OffsetFetchResponsePartition = _new(OffsetFetchResponsePartition)
+                    x8.partition_index = d7_partition_index
+                    x8.committed_offset = d7_committed_offset
+                    x8.committed_leader_epoch = -1
+                    x8.metadata = d7_metadata
+                    x8.error_code = d7_error_code
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetFetchResponseTopic(d4_name, d4_partitions))
+            x9: OffsetFetchResponseTopic = _new(OffsetFetchResponseTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
     d1_error_code, = _U_h(b, o)
     o += 2
-    return OffsetFetchResponse(0, d1_topics, d1_error_code, []), o
+    x10: OffsetFetchResponse = _new(OffsetFetchResponse)
+    x10.throttle_time_ms = 0
+    x10.topics = d1_topics
+    x10.error_code = d1_error_code
+    x10.groups = []
+    return x10, o
 
 
 def _encode_OffsetFetchResponse_v3_4(m: OffsetFetchResponse, buf: bytearray) -> None:
@@ -652,13 +813,27 @@ def _decode_OffsetFetchResponse_v3_4(b: bytes, o: int) -> tuple[OffsetFetchRespo
                     d7_metadata, o = w.read_nullable_string(b, o)
                     d7_error_code, = _U_h(b, o)
                     o += 2
-                    l6.append(OffsetFetchResponsePartition(d7_partition_index, d7_committed_offset, -1, d7_metadata, d7_error_code))
+                    x8: OffsetFetchResponsePartition = _new(OffsetFetchResponsePartition)
+                    x8.partition_index = d7_partition_index
+                    x8.committed_offset = d7_committed_offset
+                    x8.committed_leader_epoch = -1
+                    x8.metadata = d7_metadata
+                    x8.error_code = d7_error_code
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetFetchResponseTopic(d4_name, d4_partitions))
+            x9: OffsetFetchResponseTopic = _new(OffsetFetchResponseTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
     d1_error_code, = _U_h(b, o)
     o += 2
-    return OffsetFetchResponse(d1_throttle_time_ms, d1_topics, d1_error_code, []), o
+    x10: OffsetFetchResponse = _new(OffsetFetchResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.topics = d1_topics
+    x10.error_code = d1_error_code
+    x10.groups = []
+    return x10, o
 
 
 def _encode_OffsetFetchResponse_v5(m: OffsetFetchResponse, buf: bytearray) -> None:
@@ -706,13 +881,27 @@ def _decode_OffsetFetchResponse_v5(b: bytes, o: int) -> tuple[OffsetFetchRespons
                     d7_metadata, o = w.read_nullable_string(b, o)
                     d7_error_code, = _U_h(b, o)
                     o += 2
-                    l6.append(OffsetFetchResponsePartition(d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, d7_metadata, d7_error_code))
+                    x8: OffsetFetchResponsePartition = _new(OffsetFetchResponsePartition)
+                    x8.partition_index = d7_partition_index
+                    x8.committed_offset = d7_committed_offset
+                    x8.committed_leader_epoch = d7_committed_leader_epoch
+                    x8.metadata = d7_metadata
+                    x8.error_code = d7_error_code
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetFetchResponseTopic(d4_name, d4_partitions))
+            x9: OffsetFetchResponseTopic = _new(OffsetFetchResponseTopic)
+            x9.name = d4_name
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
     d1_error_code, = _U_h(b, o)
     o += 2
-    return OffsetFetchResponse(d1_throttle_time_ms, d1_topics, d1_error_code, []), o
+    x10: OffsetFetchResponse = _new(OffsetFetchResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.topics = d1_topics
+    x10.error_code = d1_error_code
+    x10.groups = []
+    return x10, o
 
 
 def _encode_OffsetFetchResponse_v6_7(m: OffsetFetchResponse, buf: bytearray) -> None:
@@ -751,37 +940,63 @@ def _decode_OffsetFetchResponse_v6_7(b: bytes, o: int) -> tuple[OffsetFetchRespo
     else:
         l3: list[OffsetFetchResponseTopic] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_partitions: list[OffsetFetchResponsePartition]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[OffsetFetchResponsePartition] = []
-                for _ in range(n5):
-                    d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, = _U_iqi(b, o)
+                l8: list[OffsetFetchResponsePartition] = []
+                for _ in range(n7):
+                    d9_partition_index, d9_committed_offset, d9_committed_leader_epoch, = _U_iqi(b, o)
                     o += 16
-                    d7_metadata, o = w.read_compact_nullable_string(b, o)
-                    d7_error_code, = _U_h(b, o)
+                    d9_metadata: str | None
+                    sn10 = b[o]
+                    if 0 < sn10 < 128:
+                        se11 = o + sn10
+                        if se11 > len(b):
+                            raise w.truncated("string")
+                        d9_metadata = b[o + 1:se11].decode()
+                        o = se11
+                    else:
+                        d9_metadata, o = w.read_compact_nullable_string(b, o)
+                    d9_error_code, = _U_h(b, o)
                     o += 2
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(OffsetFetchResponsePartition(d7_partition_index, d7_committed_offset, d7_committed_leader_epoch, d7_metadata, d7_error_code))
-                d4_partitions = l6
+                    x12: OffsetFetchResponsePartition = _new(OffsetFetchResponsePartition)
+                    x12.partition_index = d9_partition_index
+                    x12.committed_offset = d9_committed_offset
+                    x12.committed_leader_epoch = d9_committed_leader_epoch
+                    x12.metadata = d9_metadata
+                    x12.error_code = d9_error_code
+                    l8.append(x12)
+                d4_partitions = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(OffsetFetchResponseTopic(d4_name, d4_partitions))
+            x13: OffsetFetchResponseTopic = _new(OffsetFetchResponseTopic)
+            x13.name = d4_name
+            x13.partitions = d4_partitions
+            l3.append(x13)
         d1_topics = l3
     d1_error_code, = _U_h(b, o)
     o += 2
@@ -789,7 +1004,12 @@ def _decode_OffsetFetchResponse_v6_7(b: bytes, o: int) -> tuple[OffsetFetchRespo
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return OffsetFetchResponse(d1_throttle_time_ms, d1_topics, d1_error_code, []), o
+    x14: OffsetFetchResponse = _new(OffsetFetchResponse)
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.topics = d1_topics
+    x14.error_code = d1_error_code
+    x14.groups = []
+    return x14, o
 
 
 def _encode_OffsetFetchResponse_v8_9(m: OffsetFetchResponse, buf: bytearray) -> None:
@@ -833,66 +1053,109 @@ def _decode_OffsetFetchResponse_v8_9(b: bytes, o: int) -> tuple[OffsetFetchRespo
     else:
         l3: list[OffsetFetchResponseGroup] = []
         for _ in range(n2):
-            d4_group_id, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_group_id = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_group_id, o = w.read_compact_string(b, o)
             d4_topics: list[OffsetFetchResponseTopics]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field topics")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array topics")
             else:
-                l6: list[OffsetFetchResponseTopics] = []
-                for _ in range(n5):
-                    d7_name, o = w.read_compact_string(b, o)
-                    d7_partitions: list[OffsetFetchResponsePartitions]
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                l8: list[OffsetFetchResponseTopics] = []
+                for _ in range(n7):
+                    sn10 = b[o]
+                    if 0 < sn10 < 128:
+                        se11 = o + sn10
+                        if se11 > len(b):
+                            raise w.truncated("string")
+                        d9_name = b[o + 1:se11].decode()
+                        o = se11
+                    else:
+                        d9_name, o = w.read_compact_string(b, o)
+                    d9_partitions: list[OffsetFetchResponsePartitions]
+                    n12 = b[o] - 1
+                    if n12 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
+                        n12, o = w.read_uvarint(b, o)
+                        n12 -= 1
+                    if n12 < 0:
                         raise w.invalid("null array in non-nullable field partitions")
-                    elif n8 > len(b) - o:
+                    elif n12 > len(b) - o:
                         raise w.truncated("array partitions")
                     else:
-                        l9: list[OffsetFetchResponsePartitions] = []
-                        for _ in range(n8):
-                            d10_partition_index, d10_committed_offset, d10_committed_leader_epoch, = _U_iqi(b, o)
+                        l13: list[OffsetFetchResponsePartitions] = []
+                        for _ in range(n12):
+                            d14_partition_index, d14_committed_offset, d14_committed_leader_epoch, = _U_iqi(b, o)
                             o += 16
-                            d10_metadata, o = w.read_compact_nullable_string(b, o)
-                            d10_error_code, = _U_h(b, o)
+                            d14_metadata: str | None
+                            sn15 = b[o]
+                            if 0 < sn15 < 128:
+                                se16 = o + sn15
+                                if se16 > len(b):
+                                    raise w.truncated("string")
+                                d14_metadata = b[o + 1:se16].decode()
+                                o = se16
+                            else:
+                                d14_metadata, o = w.read_compact_nullable_string(b, o)
+                            d14_error_code, = _U_h(b, o)
                             o += 2
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            l9.append(OffsetFetchResponsePartitions(d10_partition_index, d10_committed_offset, d10_committed_leader_epoch, d10_metadata, d10_error_code))
-                        d7_partitions = l9
+                            x17: OffsetFetchResponsePartitions = _new(OffsetFetchResponsePartitions)
+                            x17.partition_index = d14_partition_index
+                            x17.committed_offset = d14_committed_offset
+                            x17.committed_leader_epoch = d14_committed_leader_epoch
+                            x17.metadata = d14_metadata
+                            x17.error_code = d14_error_code
+                            l13.append(x17)
+                        d9_partitions = l13
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(OffsetFetchResponseTopics(d7_name, d7_partitions))
-                d4_topics = l6
+                    x18: OffsetFetchResponseTopics = _new(OffsetFetchResponseTopics)
+                    x18.name = d9_name
+                    x18.partitions = d9_partitions
+                    l8.append(x18)
+                d4_topics = l8
             d4_error_code, = _U_h(b, o)
             o += 2
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(OffsetFetchResponseGroup(d4_group_id, d4_topics, d4_error_code))
+            x19: OffsetFetchResponseGroup = _new(OffsetFetchResponseGroup)
+            x19.group_id = d4_group_id
+            x19.topics = d4_topics
+            x19.error_code = d4_error_code
+            l3.append(x19)
         d1_groups = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return OffsetFetchResponse(d1_throttle_time_ms, [], 0, d1_groups), o
+    x20: OffsetFetchResponse = _new(OffsetFetchResponse)
+    x20.throttle_time_ms = d1_throttle_time_ms
+    x20.topics = []
+    x20.error_code = 0
+    x20.groups = d1_groups
+    return x20, o
 
 
 API_KEY = 9

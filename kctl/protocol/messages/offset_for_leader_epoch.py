@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_hiiq = w.Struct('>hiiq').pack
@@ -117,11 +119,21 @@ def _decode_OffsetForLeaderEpochRequest_v0_1(b: bytes, o: int) -> tuple[OffsetFo
                 for _ in range(n5):
                     d7_partition, d7_leader_epoch, = _U_ii(b, o)
                     o += 8
-                    l6.append(OffsetForLeaderPartition(d7_partition, -1, d7_leader_epoch))
+                    x8: OffsetForLeaderPartition = _new(OffsetForLeaderPartition)
+                    x8.partition = d7_partition
+                    x8.current_leader_epoch = -1
+                    x8.leader_epoch = d7_leader_epoch
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetForLeaderTopic(d4_topic, d4_partitions))
+            x9: OffsetForLeaderTopic = _new(OffsetForLeaderTopic)
+            x9.topic = d4_topic
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetForLeaderEpochRequest(-2, d1_topics), o
+    x10: OffsetForLeaderEpochRequest = _new(OffsetForLeaderEpochRequest)
+    x10.replica_id = -2
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetForLeaderEpochRequest_v2(m: OffsetForLeaderEpochRequest, buf: bytearray) -> None:
@@ -160,11 +172,21 @@ def _decode_OffsetForLeaderEpochRequest_v2(b: bytes, o: int) -> tuple[OffsetForL
                 for _ in range(n5):
                     d7_partition, d7_current_leader_epoch, d7_leader_epoch, = _U_iii(b, o)
                     o += 12
-                    l6.append(OffsetForLeaderPartition(d7_partition, d7_current_leader_epoch, d7_leader_epoch))
+                    x8: OffsetForLeaderPartition = _new(OffsetForLeaderPartition)
+                    x8.partition = d7_partition
+                    x8.current_leader_epoch = d7_current_leader_epoch
+                    x8.leader_epoch = d7_leader_epoch
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetForLeaderTopic(d4_topic, d4_partitions))
+            x9: OffsetForLeaderTopic = _new(OffsetForLeaderTopic)
+            x9.topic = d4_topic
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetForLeaderEpochRequest(-2, d1_topics), o
+    x10: OffsetForLeaderEpochRequest = _new(OffsetForLeaderEpochRequest)
+    x10.replica_id = -2
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetForLeaderEpochRequest_v3(m: OffsetForLeaderEpochRequest, buf: bytearray) -> None:
@@ -206,11 +228,21 @@ def _decode_OffsetForLeaderEpochRequest_v3(b: bytes, o: int) -> tuple[OffsetForL
                 for _ in range(n5):
                     d7_partition, d7_current_leader_epoch, d7_leader_epoch, = _U_iii(b, o)
                     o += 12
-                    l6.append(OffsetForLeaderPartition(d7_partition, d7_current_leader_epoch, d7_leader_epoch))
+                    x8: OffsetForLeaderPartition = _new(OffsetForLeaderPartition)
+                    x8.partition = d7_partition
+                    x8.current_leader_epoch = d7_current_leader_epoch
+                    x8.leader_epoch = d7_leader_epoch
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetForLeaderTopic(d4_topic, d4_partitions))
+            x9: OffsetForLeaderTopic = _new(OffsetForLeaderTopic)
+            x9.topic = d4_topic
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetForLeaderEpochRequest(d1_replica_id, d1_topics), o
+    x10: OffsetForLeaderEpochRequest = _new(OffsetForLeaderEpochRequest)
+    x10.replica_id = d1_replica_id
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetForLeaderEpochRequest_v4(m: OffsetForLeaderEpochRequest, buf: bytearray) -> None:
@@ -246,40 +278,58 @@ def _decode_OffsetForLeaderEpochRequest_v4(b: bytes, o: int) -> tuple[OffsetForL
     else:
         l3: list[OffsetForLeaderTopic] = []
         for _ in range(n2):
-            d4_topic, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_topic = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_topic, o = w.read_compact_string(b, o)
             d4_partitions: list[OffsetForLeaderPartition]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[OffsetForLeaderPartition] = []
-                for _ in range(n5):
-                    d7_partition, d7_current_leader_epoch, d7_leader_epoch, = _U_iii(b, o)
+                l8: list[OffsetForLeaderPartition] = []
+                for _ in range(n7):
+                    d9_partition, d9_current_leader_epoch, d9_leader_epoch, = _U_iii(b, o)
                     o += 12
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(OffsetForLeaderPartition(d7_partition, d7_current_leader_epoch, d7_leader_epoch))
-                d4_partitions = l6
+                    x10: OffsetForLeaderPartition = _new(OffsetForLeaderPartition)
+                    x10.partition = d9_partition
+                    x10.current_leader_epoch = d9_current_leader_epoch
+                    x10.leader_epoch = d9_leader_epoch
+                    l8.append(x10)
+                d4_partitions = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(OffsetForLeaderTopic(d4_topic, d4_partitions))
+            x11: OffsetForLeaderTopic = _new(OffsetForLeaderTopic)
+            x11.topic = d4_topic
+            x11.partitions = d4_partitions
+            l3.append(x11)
         d1_topics = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return OffsetForLeaderEpochRequest(d1_replica_id, d1_topics), o
+    x12: OffsetForLeaderEpochRequest = _new(OffsetForLeaderEpochRequest)
+    x12.replica_id = d1_replica_id
+    x12.topics = d1_topics
+    return x12, o
 
 
 def _encode_OffsetForLeaderEpochResponse_v0(m: OffsetForLeaderEpochResponse, buf: bytearray) -> None:
@@ -318,11 +368,22 @@ def _decode_OffsetForLeaderEpochResponse_v0(b: bytes, o: int) -> tuple[OffsetFor
                 for _ in range(n5):
                     d7_error_code, d7_partition, d7_end_offset, = _U_hiq(b, o)
                     o += 14
-                    l6.append(EpochEndOffset(d7_error_code, d7_partition, -1, d7_end_offset))
+                    x8: EpochEndOffset = _new(EpochEndOffset)
+                    x8.error_code = d7_error_code
+                    x8.partition = d7_partition
+                    x8.leader_epoch = -1
+                    x8.end_offset = d7_end_offset
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetForLeaderTopicResult(d4_topic, d4_partitions))
+            x9: OffsetForLeaderTopicResult = _new(OffsetForLeaderTopicResult)
+            x9.topic = d4_topic
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetForLeaderEpochResponse(0, d1_topics), o
+    x10: OffsetForLeaderEpochResponse = _new(OffsetForLeaderEpochResponse)
+    x10.throttle_time_ms = 0
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetForLeaderEpochResponse_v1(m: OffsetForLeaderEpochResponse, buf: bytearray) -> None:
@@ -361,11 +422,22 @@ def _decode_OffsetForLeaderEpochResponse_v1(b: bytes, o: int) -> tuple[OffsetFor
                 for _ in range(n5):
                     d7_error_code, d7_partition, d7_leader_epoch, d7_end_offset, = _U_hiiq(b, o)
                     o += 18
-                    l6.append(EpochEndOffset(d7_error_code, d7_partition, d7_leader_epoch, d7_end_offset))
+                    x8: EpochEndOffset = _new(EpochEndOffset)
+                    x8.error_code = d7_error_code
+                    x8.partition = d7_partition
+                    x8.leader_epoch = d7_leader_epoch
+                    x8.end_offset = d7_end_offset
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetForLeaderTopicResult(d4_topic, d4_partitions))
+            x9: OffsetForLeaderTopicResult = _new(OffsetForLeaderTopicResult)
+            x9.topic = d4_topic
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetForLeaderEpochResponse(0, d1_topics), o
+    x10: OffsetForLeaderEpochResponse = _new(OffsetForLeaderEpochResponse)
+    x10.throttle_time_ms = 0
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetForLeaderEpochResponse_v2_3(m: OffsetForLeaderEpochResponse, buf: bytearray) -> None:
@@ -407,11 +479,22 @@ def _decode_OffsetForLeaderEpochResponse_v2_3(b: bytes, o: int) -> tuple[OffsetF
                 for _ in range(n5):
                     d7_error_code, d7_partition, d7_leader_epoch, d7_end_offset, = _U_hiiq(b, o)
                     o += 18
-                    l6.append(EpochEndOffset(d7_error_code, d7_partition, d7_leader_epoch, d7_end_offset))
+                    x8: EpochEndOffset = _new(EpochEndOffset)
+                    x8.error_code = d7_error_code
+                    x8.partition = d7_partition
+                    x8.leader_epoch = d7_leader_epoch
+                    x8.end_offset = d7_end_offset
+                    l6.append(x8)
                 d4_partitions = l6
-            l3.append(OffsetForLeaderTopicResult(d4_topic, d4_partitions))
+            x9: OffsetForLeaderTopicResult = _new(OffsetForLeaderTopicResult)
+            x9.topic = d4_topic
+            x9.partitions = d4_partitions
+            l3.append(x9)
         d1_topics = l3
-    return OffsetForLeaderEpochResponse(d1_throttle_time_ms, d1_topics), o
+    x10: OffsetForLeaderEpochResponse = _new(OffsetForLeaderEpochResponse)
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.topics = d1_topics
+    return x10, o
 
 
 def _encode_OffsetForLeaderEpochResponse_v4(m: OffsetForLeaderEpochResponse, buf: bytearray) -> None:
@@ -447,40 +530,59 @@ def _decode_OffsetForLeaderEpochResponse_v4(b: bytes, o: int) -> tuple[OffsetFor
     else:
         l3: list[OffsetForLeaderTopicResult] = []
         for _ in range(n2):
-            d4_topic, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_topic = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_topic, o = w.read_compact_string(b, o)
             d4_partitions: list[EpochEndOffset]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partitions")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                l6: list[EpochEndOffset] = []
-                for _ in range(n5):
-                    d7_error_code, d7_partition, d7_leader_epoch, d7_end_offset, = _U_hiiq(b, o)
+                l8: list[EpochEndOffset] = []
+                for _ in range(n7):
+                    d9_error_code, d9_partition, d9_leader_epoch, d9_end_offset, = _U_hiiq(b, o)
                     o += 18
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(EpochEndOffset(d7_error_code, d7_partition, d7_leader_epoch, d7_end_offset))
-                d4_partitions = l6
+                    x10: EpochEndOffset = _new(EpochEndOffset)
+                    x10.error_code = d9_error_code
+                    x10.partition = d9_partition
+                    x10.leader_epoch = d9_leader_epoch
+                    x10.end_offset = d9_end_offset
+                    l8.append(x10)
+                d4_partitions = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(OffsetForLeaderTopicResult(d4_topic, d4_partitions))
+            x11: OffsetForLeaderTopicResult = _new(OffsetForLeaderTopicResult)
+            x11.topic = d4_topic
+            x11.partitions = d4_partitions
+            l3.append(x11)
         d1_topics = l3
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return OffsetForLeaderEpochResponse(d1_throttle_time_ms, d1_topics), o
+    x12: OffsetForLeaderEpochResponse = _new(OffsetForLeaderEpochResponse)
+    x12.throttle_time_ms = d1_throttle_time_ms
+    x12.topics = d1_topics
+    return x12, o
 
 
 API_KEY = 23

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_hi = w.Struct('>hi').pack
@@ -158,11 +160,22 @@ def _decode_ProduceRequest_v0_2(b: bytes, o: int) -> tuple[ProduceRequest, int]:
                     d7_index, = _U_i(b, o)
                     o += 4
                     d7_records, o = w.read_nullable_bytes(b, o)
-                    l6.append(PartitionProduceData(d7_index, d7_records))
+                    x8: PartitionProduceData = _new(PartitionProduceData)
+                    x8.index = d7_index
+                    x8.records = d7_records
+                    l6.append(x8)
                 d4_partition_data = l6
-            l3.append(TopicProduceData(d4_name, d4_partition_data))
+            x9: TopicProduceData = _new(TopicProduceData)
+            x9.name = d4_name
+            x9.partition_data = d4_partition_data
+            l3.append(x9)
         d1_topic_data = l3
-    return ProduceRequest(None, d1_acks, d1_timeout_ms, d1_topic_data), o
+    x10: ProduceRequest = _new(ProduceRequest)
+    x10.transactional_id = None
+    x10.acks = d1_acks
+    x10.timeout_ms = d1_timeout_ms
+    x10.topic_data = d1_topic_data
+    return x10, o
 
 
 def _encode_ProduceRequest_v3_8(m: ProduceRequest, buf: bytearray) -> None:
@@ -208,11 +221,22 @@ def _decode_ProduceRequest_v3_8(b: bytes, o: int) -> tuple[ProduceRequest, int]:
                     d7_index, = _U_i(b, o)
                     o += 4
                     d7_records, o = w.read_nullable_bytes(b, o)
-                    l6.append(PartitionProduceData(d7_index, d7_records))
+                    x8: PartitionProduceData = _new(PartitionProduceData)
+                    x8.index = d7_index
+                    x8.records = d7_records
+                    l6.append(x8)
                 d4_partition_data = l6
-            l3.append(TopicProduceData(d4_name, d4_partition_data))
+            x9: TopicProduceData = _new(TopicProduceData)
+            x9.name = d4_name
+            x9.partition_data = d4_partition_data
+            l3.append(x9)
         d1_topic_data = l3
-    return ProduceRequest(d1_transactional_id, d1_acks, d1_timeout_ms, d1_topic_data), o
+    x10: ProduceRequest = _new(ProduceRequest)
+    x10.transactional_id = d1_transactional_id
+    x10.acks = d1_acks
+    x10.timeout_ms = d1_timeout_ms
+    x10.topic_data = d1_topic_data
+    return x10, o
 
 
 def _encode_ProduceRequest_v9_11(m: ProduceRequest, buf: bytearray) -> None:
@@ -234,58 +258,86 @@ def _encode_ProduceRequest_v9_11(m: ProduceRequest, buf: bytearray) -> None:
 
 def _decode_ProduceRequest_v9_11(b: bytes, o: int) -> tuple[ProduceRequest, int]:
     n: int
-    d1_transactional_id, o = w.read_compact_nullable_string(b, o)
+    d1_transactional_id: str | None
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_transactional_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_transactional_id, o = w.read_compact_nullable_string(b, o)
     d1_acks, d1_timeout_ms, = _U_hi(b, o)
     o += 6
     d1_topic_data: list[TopicProduceData]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n4 = b[o] - 1
+    if n4 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n4, o = w.read_uvarint(b, o)
+        n4 -= 1
+    if n4 < 0:
         raise w.invalid("null array in non-nullable field topic_data")
-    elif n2 > len(b) - o:
+    elif n4 > len(b) - o:
         raise w.truncated("array topic_data")
     else:
-        l3: list[TopicProduceData] = []
-        for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
-            d4_partition_data: list[PartitionProduceData]
-            n5 = b[o] - 1
-            if n5 < 127:
+        l5: list[TopicProduceData] = []
+        for _ in range(n4):
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d6_name = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d6_name, o = w.read_compact_string(b, o)
+            d6_partition_data: list[PartitionProduceData]
+            n9 = b[o] - 1
+            if n9 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n9, o = w.read_uvarint(b, o)
+                n9 -= 1
+            if n9 < 0:
                 raise w.invalid("null array in non-nullable field partition_data")
-            elif n5 > len(b) - o:
+            elif n9 > len(b) - o:
                 raise w.truncated("array partition_data")
             else:
-                l6: list[PartitionProduceData] = []
-                for _ in range(n5):
-                    d7_index, = _U_i(b, o)
+                l10: list[PartitionProduceData] = []
+                for _ in range(n9):
+                    d11_index, = _U_i(b, o)
                     o += 4
-                    d7_records, o = w.read_compact_nullable_bytes(b, o)
+                    d11_records, o = w.read_compact_nullable_bytes(b, o)
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(PartitionProduceData(d7_index, d7_records))
-                d4_partition_data = l6
+                    x12: PartitionProduceData = _new(PartitionProduceData)
+                    x12.index = d11_index
+                    x12.records = d11_records
+                    l10.append(x12)
+                d6_partition_data = l10
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(TopicProduceData(d4_name, d4_partition_data))
-        d1_topic_data = l3
+            x13: TopicProduceData = _new(TopicProduceData)
+            x13.name = d6_name
+            x13.partition_data = d6_partition_data
+            l5.append(x13)
+        d1_topic_data = l5
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return ProduceRequest(d1_transactional_id, d1_acks, d1_timeout_ms, d1_topic_data), o
+    x14: ProduceRequest = _new(ProduceRequest)
+    x14.transactional_id = d1_transactional_id
+    x14.acks = d1_acks
+    x14.timeout_ms = d1_timeout_ms
+    x14.topic_data = d1_topic_data
+    return x14, o
 
 
 def _encode_ProduceResponse_v0(m: ProduceResponse, buf: bytearray) -> None:
@@ -324,11 +376,27 @@ def _decode_ProduceResponse_v0(b: bytes, o: int) -> tuple[ProduceResponse, int]:
                 for _ in range(n5):
                     d7_index, d7_error_code, d7_base_offset, = _U_ihq(b, o)
                     o += 14
-                    l6.append(PartitionProduceResponse(d7_index, d7_error_code, d7_base_offset, -1, -1, [], None, LeaderIdAndEpoch()))
+                    x8: PartitionProduceResponse = _new(PartitionProduceResponse)
+                    x8.index = d7_index
+                    x8.error_code = d7_error_code
+                    x8.base_offset = d7_base_offset
+                    x8.log_append_time_ms = -1
+                    x8.log_start_offset = -1
+                    x8.record_errors = []
+                    x8.error_message = None
+                    x8.current_leader = LeaderIdAndEpoch()
+                    l6.append(x8)
                 d4_partition_responses = l6
-            l3.append(TopicProduceResponse(d4_name, d4_partition_responses))
+            x9: TopicProduceResponse = _new(TopicProduceResponse)
+            x9.name = d4_name
+            x9.partition_responses = d4_partition_responses
+            l3.append(x9)
         d1_responses = l3
-    return ProduceResponse(d1_responses, 0, []), o
+    x10: ProduceResponse = _new(ProduceResponse)
+    x10.responses = d1_responses
+    x10.throttle_time_ms = 0
+    x10.node_endpoints = []
+    return x10, o
 
 
 def _encode_ProduceResponse_v1(m: ProduceResponse, buf: bytearray) -> None:
@@ -368,13 +436,29 @@ def _decode_ProduceResponse_v1(b: bytes, o: int) -> tuple[ProduceResponse, int]:
                 for _ in range(n5):
                     d7_index, d7_error_code, d7_base_offset, = _U_ihq(b, o)
                     o += 14
-                    l6.append(PartitionProduceResponse(d7_index, d7_error_code, d7_base_offset, -1, -1, [], None, LeaderIdAndEpoch()))
+                    x8: PartitionProduceResponse = _new(PartitionProduceResponse)
+                    x8.index = d7_index
+                    x8.error_code = d7_error_code
+                    x8.base_offset = d7_base_offset
+                    x8.log_append_time_ms = -1
+                    x8.log_start_offset = -1
+                    x8.record_errors = []
+                    x8.error_message = None
+                    x8.current_leader = LeaderIdAndEpoch()
+                    l6.append(x8)
                 d4_partition_responses = l6
-            l3.append(TopicProduceResponse(d4_name, d4_partition_responses))
+            x9: TopicProduceResponse = _new(TopicProduceResponse)
+            x9.name = d4_name
+            x9.partition_responses = d4_partition_responses
+            l3.append(x9)
         d1_responses = l3
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
-    return ProduceResponse(d1_responses, d1_throttle_time_ms, []), o
+    x10: ProduceResponse = _new(ProduceResponse)
+    x10.responses = d1_responses
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.node_endpoints = []
+    return x10, o
 
 
 def _encode_ProduceResponse_v2_4(m: ProduceResponse, buf: bytearray) -> None:
@@ -414,13 +498,29 @@ def _decode_ProduceResponse_v2_4(b: bytes, o: int) -> tuple[ProduceResponse, int
                 for _ in range(n5):
                     d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, = _U_ihqq(b, o)
                     o += 22
-                    l6.append(PartitionProduceResponse(d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, -1, [], None, LeaderIdAndEpoch()))
+                    x8: PartitionProduceResponse = _new(PartitionProduceResponse)
+                    x8.index = d7_index
+                    x8.error_code = d7_error_code
+                    x8.base_offset = d7_base_offset
+                    x8.log_append_time_ms = d7_log_append_time_ms
+                    x8.log_start_offset = -1
+                    x8.record_errors = []
+                    x8.error_message = None
+                    x8.current_leader = LeaderIdAndEpoch()
+                    l6.append(x8)
                 d4_partition_responses = l6
-            l3.append(TopicProduceResponse(d4_name, d4_partition_responses))
+            x9: TopicProduceResponse = _new(TopicProduceResponse)
+            x9.name = d4_name
+            x9.partition_responses = d4_partition_responses
+            l3.append(x9)
         d1_responses = l3
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
-    return ProduceResponse(d1_responses, d1_throttle_time_ms, []), o
+    x10: ProduceResponse = _new(ProduceResponse)
+    x10.responses = d1_responses
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.node_endpoints = []
+    return x10, o
 
 
 def _encode_ProduceResponse_v5_7(m: ProduceResponse, buf: bytearray) -> None:
@@ -460,13 +560,29 @@ def _decode_ProduceResponse_v5_7(b: bytes, o: int) -> tuple[ProduceResponse, int
                 for _ in range(n5):
                     d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, d7_log_start_offset, = _U_ihqqq(b, o)
                     o += 30
-                    l6.append(PartitionProduceResponse(d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, d7_log_start_offset, [], None, LeaderIdAndEpoch()))
+                    x8: PartitionProduceResponse = _new(PartitionProduceResponse)
+                    x8.index = d7_index
+                    x8.error_code = d7_error_code
+                    x8.base_offset = d7_base_offset
+                    x8.log_append_time_ms = d7_log_append_time_ms
+                    x8.log_start_offset = d7_log_start_offset
+                    x8.record_errors = []
+                    x8.error_message = None
+                    x8.current_leader = LeaderIdAndEpoch()
+                    l6.append(x8)
                 d4_partition_responses = l6
-            l3.append(TopicProduceResponse(d4_name, d4_partition_responses))
+            x9: TopicProduceResponse = _new(TopicProduceResponse)
+            x9.name = d4_name
+            x9.partition_responses = d4_partition_responses
+            l3.append(x9)
         d1_responses = l3
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
-    return ProduceResponse(d1_responses, d1_throttle_time_ms, []), o
+    x10: ProduceResponse = _new(ProduceResponse)
+    x10.responses = d1_responses
+    x10.throttle_time_ms = d1_throttle_time_ms
+    x10.node_endpoints = []
+    return x10, o
 
 
 def _encode_ProduceResponse_v8(m: ProduceResponse, buf: bytearray) -> None:
@@ -525,16 +641,35 @@ def _decode_ProduceResponse_v8(b: bytes, o: int) -> tuple[ProduceResponse, int]:
                             d10_batch_index, = _U_i(b, o)
                             o += 4
                             d10_batch_index_error_message, o = w.read_nullable_string(b, o)
-                            l9.append(BatchIndexAndErrorMessage(d10_batch_index, d10_batch_index_error_message))
+                            x11: BatchIndexAndErrorMessage = _new(BatchIndexAndErrorMessage)
+                            x11.batch_index = d10_batch_index
+                            x11.batch_index_error_message = d10_batch_index_error_message
+                            l9.append(x11)
                         d7_record_errors = l9
                     d7_error_message, o = w.read_nullable_string(b, o)
-                    l6.append(PartitionProduceResponse(d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, d7_log_start_offset, d7_record_errors, d7_error_message, LeaderIdAndEpoch()))
+                    x12: PartitionProduceResponse = _new(PartitionProduceResponse)
+                    x12.index = d7_index
+                    x12.error_code = d7_error_code
+                    x12.base_offset = d7_base_offset
+                    x12.log_append_time_ms = d7_log_append_time_ms
+                    x12.log_start_offset = d7_log_start_offset
+                    x12.record_errors = d7_record_errors
+                    x12.error_message = d7_error_message
+                    x12.current_leader = LeaderIdAndEpoch()
+                    l6.append(x12)
                 d4_partition_responses = l6
-            l3.append(TopicProduceResponse(d4_name, d4_partition_responses))
+            x13: TopicProduceResponse = _new(TopicProduceResponse)
+            x13.name = d4_name
+            x13.partition_responses = d4_partition_responses
+            l3.append(x13)
         d1_responses = l3
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
-    return ProduceResponse(d1_responses, d1_throttle_time_ms, []), o
+    x14: ProduceResponse = _new(ProduceResponse)
+    x14.responses = d1_responses
+    x14.throttle_time_ms = d1_throttle_time_ms
+    x14.node_endpoints = []
+    return x14, o
 
 
 def _encode_ProduceResponse_v9(m: ProduceResponse, buf: bytearray) -> None:
@@ -575,58 +710,99 @@ def _decode_ProduceResponse_v9(b: bytes, o: int) -> tuple[ProduceResponse, int]:
     else:
         l3: list[TopicProduceResponse] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_partition_responses: list[PartitionProduceResponse]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partition_responses")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partition_responses")
             else:
-                l6: list[PartitionProduceResponse] = []
-                for _ in range(n5):
-                    d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, d7_log_start_offset, = _U_ihqqq(b, o)
+                l8: list[PartitionProduceResponse] = []
+                for _ in range(n7):
+                    d9_index, d9_error_code, d9_base_offset, d9_log_append_time_ms, d9_log_start_offset, = _U_ihqqq(b, o)
                     o += 30
-                    d7_record_errors: list[BatchIndexAndErrorMessage]
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                    d9_record_errors: list[BatchIndexAndErrorMessage]
+                    n10 = b[o] - 1
+                    if n10 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
+                        n10, o = w.read_uvarint(b, o)
+                        n10 -= 1
+                    if n10 < 0:
                         raise w.invalid("null array in non-nullable field record_errors")
-                    elif n8 > len(b) - o:
+                    elif n10 > len(b) - o:
                         raise w.truncated("array record_errors")
                     else:
-                        l9: list[BatchIndexAndErrorMessage] = []
-                        for _ in range(n8):
-                            d10_batch_index, = _U_i(b, o)
+                        l11: list[BatchIndexAndErrorMessage] = []
+                        for _ in range(n10):
+                            d12_batch_index, = _U_i(b, o)
                             o += 4
-                            d10_batch_index_error_message, o = w.read_compact_nullable_string(b, o)
+                            d12_batch_index_error_message: str | None
+                            sn13 = b[o]
+                            if 0 < sn13 < 128:
+                                se14 = o + sn13
+                                if se14 > len(b):
+                                    raise w.truncated("string")
+                                d12_batch_index_error_message = b[o + 1:se14].decode()
+                                o = se14
+                            else:
+                                d12_batch_index_error_message, o = w.read_compact_nullable_string(b, o)
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            l9.append(BatchIndexAndErrorMessage(d10_batch_index, d10_batch_index_error_message))
-                        d7_record_errors = l9
-                    d7_error_message, o = w.read_compact_nullable_string(b, o)
+                            x15: BatchIndexAndErrorMessage = _new(BatchIndexAndErrorMessage)
+                            x15.batch_index = d12_batch_index
+                            x15.batch_index_error_message = d12_batch_index_error_message
+                            l11.append(x15)
+                        d9_record_errors = l11
+                    d9_error_message: str | None
+                    sn16 = b[o]
+                    if 0 < sn16 < 128:
+                        se17 = o + sn16
+                        if se17 > len(b):
+                            raise w.truncated("string")
+                        d9_error_message = b[o + 1:se17].decode()
+                        o = se17
+                    else:
+                        d9_error_message, o = w.read_compact_nullable_string(b, o)
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l6.append(PartitionProduceResponse(d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, d7_log_start_offset, d7_record_errors, d7_error_message, LeaderIdAndEpoch()))
-                d4_partition_responses = l6
+                    x18: PartitionProduceResponse = _new(PartitionProduceResponse)
+                    x18.index = d9_index
+                    x18.error_code = d9_error_code
+                    x18.base_offset = d9_base_offset
+                    x18.log_append_time_ms = d9_log_append_time_ms
+                    x18.log_start_offset = d9_log_start_offset
+                    x18.record_errors = d9_record_errors
+                    x18.error_message = d9_error_message
+                    x18.current_leader = LeaderIdAndEpoch()
+                    l8.append(x18)
+                d4_partition_responses = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(TopicProduceResponse(d4_name, d4_partition_responses))
+            x19: TopicProduceResponse = _new(TopicProduceResponse)
+            x19.name = d4_name
+            x19.partition_responses = d4_partition_responses
+            l3.append(x19)
         d1_responses = l3
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
@@ -634,7 +810,11 @@ def _decode_ProduceResponse_v9(b: bytes, o: int) -> tuple[ProduceResponse, int]:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return ProduceResponse(d1_responses, d1_throttle_time_ms, []), o
+    x20: ProduceResponse = _new(ProduceResponse)
+    x20.responses = d1_responses
+    x20.throttle_time_ms = d1_throttle_time_ms
+    x20.node_endpoints = []
+    return x20, o
 
 
 def _encode_ProduceResponse_v10_11(m: ProduceResponse, buf: bytearray) -> None:
@@ -698,110 +878,180 @@ def _decode_ProduceResponse_v10_11(b: bytes, o: int) -> tuple[ProduceResponse, i
     else:
         l3: list[TopicProduceResponse] = []
         for _ in range(n2):
-            d4_name, o = w.read_compact_string(b, o)
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
             d4_partition_responses: list[PartitionProduceResponse]
-            n5 = b[o] - 1
-            if n5 < 127:
+            n7 = b[o] - 1
+            if n7 < 127:
                 o += 1
             else:
-                n5, o = w.read_uvarint(b, o)
-                n5 -= 1
-            if n5 < 0:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
                 raise w.invalid("null array in non-nullable field partition_responses")
-            elif n5 > len(b) - o:
+            elif n7 > len(b) - o:
                 raise w.truncated("array partition_responses")
             else:
-                l6: list[PartitionProduceResponse] = []
-                for _ in range(n5):
-                    d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, d7_log_start_offset, = _U_ihqqq(b, o)
+                l8: list[PartitionProduceResponse] = []
+                for _ in range(n7):
+                    d9_index, d9_error_code, d9_base_offset, d9_log_append_time_ms, d9_log_start_offset, = _U_ihqqq(b, o)
                     o += 30
-                    d7_record_errors: list[BatchIndexAndErrorMessage]
-                    n8 = b[o] - 1
-                    if n8 < 127:
+                    d9_record_errors: list[BatchIndexAndErrorMessage]
+                    n10 = b[o] - 1
+                    if n10 < 127:
                         o += 1
                     else:
-                        n8, o = w.read_uvarint(b, o)
-                        n8 -= 1
-                    if n8 < 0:
+                        n10, o = w.read_uvarint(b, o)
+                        n10 -= 1
+                    if n10 < 0:
                         raise w.invalid("null array in non-nullable field record_errors")
-                    elif n8 > len(b) - o:
+                    elif n10 > len(b) - o:
                         raise w.truncated("array record_errors")
                     else:
-                        l9: list[BatchIndexAndErrorMessage] = []
-                        for _ in range(n8):
-                            d10_batch_index, = _U_i(b, o)
+                        l11: list[BatchIndexAndErrorMessage] = []
+                        for _ in range(n10):
+                            d12_batch_index, = _U_i(b, o)
                             o += 4
-                            d10_batch_index_error_message, o = w.read_compact_nullable_string(b, o)
+                            d12_batch_index_error_message: str | None
+                            sn13 = b[o]
+                            if 0 < sn13 < 128:
+                                se14 = o + sn13
+                                if se14 > len(b):
+                                    raise w.truncated("string")
+                                d12_batch_index_error_message = b[o + 1:se14].decode()
+                                o = se14
+                            else:
+                                d12_batch_index_error_message, o = w.read_compact_nullable_string(b, o)
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            l9.append(BatchIndexAndErrorMessage(d10_batch_index, d10_batch_index_error_message))
-                        d7_record_errors = l9
-                    d7_error_message, o = w.read_compact_nullable_string(b, o)
-                    d7_current_leader: LeaderIdAndEpoch = LeaderIdAndEpoch()
-                    tc11, o = w.read_uvarint(b, o)
-                    for _ in range(tc11):
+                            x15: BatchIndexAndErrorMessage = _new(BatchIndexAndErrorMessage)
+                            x15.batch_index = d12_batch_index
+                            x15.batch_index_error_message = d12_batch_index_error_message
+                            l11.append(x15)
+                        d9_record_errors = l11
+                    d9_error_message: str | None
+                    sn16 = b[o]
+                    if 0 < sn16 < 128:
+                        se17 = o + sn16
+                        if se17 > len(b):
+                            raise w.truncated("string")
+                        d9_error_message = b[o + 1:se17].decode()
+                        o = se17
+                    else:
+                        d9_error_message, o = w.read_compact_nullable_string(b, o)
+                    d9_current_leader: LeaderIdAndEpoch = LeaderIdAndEpoch()
+                    tc18, o = w.read_uvarint(b, o)
+                    for _ in range(tc18):
                         tag, o = w.read_uvarint(b, o)
                         n, o = w.read_uvarint(b, o)
-                        te12 = o + n
-                        if te12 > len(b):
+                        te19 = o + n
+                        if te19 > len(b):
                             raise w.truncated("tagged field")
                         if tag == 0:
-                            d13_leader_id, d13_leader_epoch, = _U_ii(b, o)
+                            d20_leader_id, d20_leader_epoch, = _U_ii(b, o)
                             o += 8
                             if b[o] == 0:
                                 o += 1
                             else:
                                 o = w.skip_tags(b, o)
-                            d7_current_leader = LeaderIdAndEpoch(d13_leader_id, d13_leader_epoch)
-                        o = te12
-                    l6.append(PartitionProduceResponse(d7_index, d7_error_code, d7_base_offset, d7_log_append_time_ms, d7_log_start_offset, d7_record_errors, d7_error_message, d7_current_leader))
-                d4_partition_responses = l6
+                            x21: LeaderIdAndEpoch = _new(LeaderIdAndEpoch)
+                            x21.leader_id = d20_leader_id
+                            x21.leader_epoch = d20_leader_epoch
+                            d9_current_leader = x21
+                        o = te19
+                    x22: PartitionProduceResponse = _new(PartitionProduceResponse)
+                    x22.index = d9_index
+                    x22.error_code = d9_error_code
+                    x22.base_offset = d9_base_offset
+                    x22.log_append_time_ms = d9_log_append_time_ms
+                    x22.log_start_offset = d9_log_start_offset
+                    x22.record_errors = d9_record_errors
+                    x22.error_message = d9_error_message
+                    x22.current_leader = d9_current_leader
+                    l8.append(x22)
+                d4_partition_responses = l8
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(TopicProduceResponse(d4_name, d4_partition_responses))
+            x23: TopicProduceResponse = _new(TopicProduceResponse)
+            x23.name = d4_name
+            x23.partition_responses = d4_partition_responses
+            l3.append(x23)
         d1_responses = l3
     d1_throttle_time_ms, = _U_i(b, o)
     o += 4
     d1_node_endpoints: list[NodeEndpoint] = []
-    tc14, o = w.read_uvarint(b, o)
-    for _ in range(tc14):
+    tc24, o = w.read_uvarint(b, o)
+    for _ in range(tc24):
         tag, o = w.read_uvarint(b, o)
         n, o = w.read_uvarint(b, o)
-        te15 = o + n
-        if te15 > len(b):
+        te25 = o + n
+        if te25 > len(b):
             raise w.truncated("tagged field")
         if tag == 0:
-            n16 = b[o] - 1
-            if n16 < 127:
+            n26 = b[o] - 1
+            if n26 < 127:
                 o += 1
             else:
-                n16, o = w.read_uvarint(b, o)
-                n16 -= 1
-            if n16 < 0:
+                n26, o = w.read_uvarint(b, o)
+                n26 -= 1
+            if n26 < 0:
                 raise w.invalid("null array in non-nullable field node_endpoints")
-            elif n16 > len(b) - o:
+            elif n26 > len(b) - o:
                 raise w.truncated("array node_endpoints")
             else:
-                l17: list[NodeEndpoint] = []
-                for _ in range(n16):
-                    d18_node_id, = _U_i(b, o)
+                l27: list[NodeEndpoint] = []
+                for _ in range(n26):
+                    d28_node_id, = _U_i(b, o)
                     o += 4
-                    d18_host, o = w.read_compact_string(b, o)
-                    d18_port, = _U_i(b, o)
+                    sn29 = b[o]
+                    if 0 < sn29 < 128:
+                        se30 = o + sn29
+                        if se30 > len(b):
+                            raise w.truncated("string")
+                        d28_host = b[o + 1:se30].decode()
+                        o = se30
+                    else:
+                        d28_host, o = w.read_compact_string(b, o)
+                    d28_port, = _U_i(b, o)
                     o += 4
-                    d18_rack, o = w.read_compact_nullable_string(b, o)
+                    d28_rack: str | None
+                    sn31 = b[o]
+                    if 0 < sn31 < 128:
+                        se32 = o + sn31
+                        if se32 > len(b):
+                            raise w.truncated("string")
+                        d28_rack = b[o + 1:se32].decode()
+                        o = se32
+                    else:
+                        d28_rack, o = w.read_compact_nullable_string(b, o)
                     if b[o] == 0:
                         o += 1
                     else:
                         o = w.skip_tags(b, o)
-                    l17.append(NodeEndpoint(d18_node_id, d18_host, d18_port, d18_rack))
-                d1_node_endpoints = l17
-        o = te15
-    return ProduceResponse(d1_responses, d1_throttle_time_ms, d1_node_endpoints), o
+                    x33: NodeEndpoint = _new(NodeEndpoint)
+                    x33.node_id = d28_node_id
+                    x33.host = d28_host
+                    x33.port = d28_port
+                    x33.rack = d28_rack
+                    l27.append(x33)
+                d1_node_endpoints = l27
+        o = te25
+    x34: ProduceResponse = _new(ProduceResponse)
+    x34.responses = d1_responses
+    x34.throttle_time_ms = d1_throttle_time_ms
+    x34.node_endpoints = d1_node_endpoints
+    return x34, o
 
 
 API_KEY = 0

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_h = w.Struct('>h').pack
@@ -42,7 +44,9 @@ def _encode_SaslAuthenticateRequest_v0_1(m: SaslAuthenticateRequest, buf: bytear
 def _decode_SaslAuthenticateRequest_v0_1(b: bytes, o: int) -> tuple[SaslAuthenticateRequest, int]:
     n: int
     d1_auth_bytes, o = w.read_bytes(b, o)
-    return SaslAuthenticateRequest(d1_auth_bytes), o
+    x2: SaslAuthenticateRequest = _new(SaslAuthenticateRequest)
+    x2.auth_bytes = d1_auth_bytes
+    return x2, o
 
 
 def _encode_SaslAuthenticateRequest_v2(m: SaslAuthenticateRequest, buf: bytearray) -> None:
@@ -57,7 +61,9 @@ def _decode_SaslAuthenticateRequest_v2(b: bytes, o: int) -> tuple[SaslAuthentica
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return SaslAuthenticateRequest(d1_auth_bytes), o
+    x2: SaslAuthenticateRequest = _new(SaslAuthenticateRequest)
+    x2.auth_bytes = d1_auth_bytes
+    return x2, o
 
 
 def _encode_SaslAuthenticateResponse_v0(m: SaslAuthenticateResponse, buf: bytearray) -> None:
@@ -72,7 +78,12 @@ def _decode_SaslAuthenticateResponse_v0(b: bytes, o: int) -> tuple[SaslAuthentic
     o += 2
     d1_error_message, o = w.read_nullable_string(b, o)
     d1_auth_bytes, o = w.read_bytes(b, o)
-    return SaslAuthenticateResponse(d1_error_code, d1_error_message, d1_auth_bytes, 0), o
+    x2: SaslAuthenticateResponse = _new(SaslAuthenticateResponse)
+    x2.error_code = d1_error_code
+    x2.error_message = d1_error_message
+    x2.auth_bytes = d1_auth_bytes
+    x2.session_lifetime_ms = 0
+    return x2, o
 
 
 def _encode_SaslAuthenticateResponse_v1(m: SaslAuthenticateResponse, buf: bytearray) -> None:
@@ -90,7 +101,12 @@ def _decode_SaslAuthenticateResponse_v1(b: bytes, o: int) -> tuple[SaslAuthentic
     d1_auth_bytes, o = w.read_bytes(b, o)
     d1_session_lifetime_ms, = _U_q(b, o)
     o += 8
-    return SaslAuthenticateResponse(d1_error_code, d1_error_message, d1_auth_bytes, d1_session_lifetime_ms), o
+    x2: SaslAuthenticateResponse = _new(SaslAuthenticateResponse)
+    x2.error_code = d1_error_code
+    x2.error_message = d1_error_message
+    x2.auth_bytes = d1_auth_bytes
+    x2.session_lifetime_ms = d1_session_lifetime_ms
+    return x2, o
 
 
 def _encode_SaslAuthenticateResponse_v2(m: SaslAuthenticateResponse, buf: bytearray) -> None:
@@ -105,7 +121,16 @@ def _decode_SaslAuthenticateResponse_v2(b: bytes, o: int) -> tuple[SaslAuthentic
     n: int
     d1_error_code, = _U_h(b, o)
     o += 2
-    d1_error_message, o = w.read_compact_nullable_string(b, o)
+    d1_error_message: str | None
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_error_message = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_error_message, o = w.read_compact_nullable_string(b, o)
     d1_auth_bytes, o = w.read_compact_bytes(b, o)
     d1_session_lifetime_ms, = _U_q(b, o)
     o += 8
@@ -113,7 +138,12 @@ def _decode_SaslAuthenticateResponse_v2(b: bytes, o: int) -> tuple[SaslAuthentic
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return SaslAuthenticateResponse(d1_error_code, d1_error_message, d1_auth_bytes, d1_session_lifetime_ms), o
+    x4: SaslAuthenticateResponse = _new(SaslAuthenticateResponse)
+    x4.error_code = d1_error_code
+    x4.error_message = d1_error_message
+    x4.auth_bytes = d1_auth_bytes
+    x4.session_lifetime_ms = d1_session_lifetime_ms
+    return x4, o
 
 
 API_KEY = 36

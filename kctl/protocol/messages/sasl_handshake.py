@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_h = w.Struct('>h').pack
@@ -36,7 +38,9 @@ def _encode_SaslHandshakeRequest_v0_1(m: SaslHandshakeRequest, buf: bytearray) -
 def _decode_SaslHandshakeRequest_v0_1(b: bytes, o: int) -> tuple[SaslHandshakeRequest, int]:
     n: int
     d1_mechanism, o = w.read_string(b, o)
-    return SaslHandshakeRequest(d1_mechanism), o
+    x2: SaslHandshakeRequest = _new(SaslHandshakeRequest)
+    x2.mechanism = d1_mechanism
+    return x2, o
 
 
 def _encode_SaslHandshakeResponse_v0_1(m: SaslHandshakeResponse, buf: bytearray) -> None:
@@ -64,7 +68,10 @@ def _decode_SaslHandshakeResponse_v0_1(b: bytes, o: int) -> tuple[SaslHandshakeR
             i4, o = w.read_string(b, o)
             l3.append(i4)
         d1_mechanisms = l3
-    return SaslHandshakeResponse(d1_error_code, d1_mechanisms), o
+    x5: SaslHandshakeResponse = _new(SaslHandshakeResponse)
+    x5.error_code = d1_error_code
+    x5.mechanisms = d1_mechanisms
+    return x5, o
 
 
 API_KEY = 17

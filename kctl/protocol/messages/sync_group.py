@@ -8,6 +8,8 @@ from uuid import UUID
 
 from kctl.protocol import _wire as w
 
+_new = object.__new__
+
 
 
 _P_h = w.Struct('>h').pack
@@ -83,9 +85,20 @@ def _decode_SyncGroupRequest_v0_2(b: bytes, o: int) -> tuple[SyncGroupRequest, i
         for _ in range(n2):
             d4_member_id, o = w.read_string(b, o)
             d4_assignment, o = w.read_bytes(b, o)
-            l3.append(SyncGroupRequestAssignment(d4_member_id, d4_assignment))
+            x5: SyncGroupRequestAssignment = _new(SyncGroupRequestAssignment)
+            x5.member_id = d4_member_id
+            x5.assignment = d4_assignment
+            l3.append(x5)
         d1_assignments = l3
-    return SyncGroupRequest(d1_group_id, d1_generation_id, d1_member_id, None, None, None, d1_assignments), o
+    x6: SyncGroupRequest = _new(SyncGroupRequest)
+    x6.group_id = d1_group_id
+    x6.generation_id = d1_generation_id
+    x6.member_id = d1_member_id
+    x6.group_instance_id = None
+    x6.protocol_type = None
+    x6.protocol_name = None
+    x6.assignments = d1_assignments
+    return x6, o
 
 
 def _encode_SyncGroupRequest_v3(m: SyncGroupRequest, buf: bytearray) -> None:
@@ -119,9 +132,20 @@ def _decode_SyncGroupRequest_v3(b: bytes, o: int) -> tuple[SyncGroupRequest, int
         for _ in range(n2):
             d4_member_id, o = w.read_string(b, o)
             d4_assignment, o = w.read_bytes(b, o)
-            l3.append(SyncGroupRequestAssignment(d4_member_id, d4_assignment))
+            x5: SyncGroupRequestAssignment = _new(SyncGroupRequestAssignment)
+            x5.member_id = d4_member_id
+            x5.assignment = d4_assignment
+            l3.append(x5)
         d1_assignments = l3
-    return SyncGroupRequest(d1_group_id, d1_generation_id, d1_member_id, d1_group_instance_id, None, None, d1_assignments), o
+    x6: SyncGroupRequest = _new(SyncGroupRequest)
+    x6.group_id = d1_group_id
+    x6.generation_id = d1_generation_id
+    x6.member_id = d1_member_id
+    x6.group_instance_id = d1_group_instance_id
+    x6.protocol_type = None
+    x6.protocol_name = None
+    x6.assignments = d1_assignments
+    return x6, o
 
 
 def _encode_SyncGroupRequest_v4(m: SyncGroupRequest, buf: bytearray) -> None:
@@ -140,38 +164,82 @@ def _encode_SyncGroupRequest_v4(m: SyncGroupRequest, buf: bytearray) -> None:
 
 def _decode_SyncGroupRequest_v4(b: bytes, o: int) -> tuple[SyncGroupRequest, int]:
     n: int
-    d1_group_id, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_group_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_group_id, o = w.read_compact_string(b, o)
     d1_generation_id, = _U_i(b, o)
     o += 4
-    d1_member_id, o = w.read_compact_string(b, o)
-    d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_member_id = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_member_id, o = w.read_compact_string(b, o)
+    d1_group_instance_id: str | None
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_group_instance_id = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
     d1_assignments: list[SyncGroupRequestAssignment]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n8 = b[o] - 1
+    if n8 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n8, o = w.read_uvarint(b, o)
+        n8 -= 1
+    if n8 < 0:
         raise w.invalid("null array in non-nullable field assignments")
-    elif n2 > len(b) - o:
+    elif n8 > len(b) - o:
         raise w.truncated("array assignments")
     else:
-        l3: list[SyncGroupRequestAssignment] = []
-        for _ in range(n2):
-            d4_member_id, o = w.read_compact_string(b, o)
-            d4_assignment, o = w.read_compact_bytes(b, o)
+        l9: list[SyncGroupRequestAssignment] = []
+        for _ in range(n8):
+            sn11 = b[o]
+            if 0 < sn11 < 128:
+                se12 = o + sn11
+                if se12 > len(b):
+                    raise w.truncated("string")
+                d10_member_id = b[o + 1:se12].decode()
+                o = se12
+            else:
+                d10_member_id, o = w.read_compact_string(b, o)
+            d10_assignment, o = w.read_compact_bytes(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(SyncGroupRequestAssignment(d4_member_id, d4_assignment))
-        d1_assignments = l3
+            x13: SyncGroupRequestAssignment = _new(SyncGroupRequestAssignment)
+            x13.member_id = d10_member_id
+            x13.assignment = d10_assignment
+            l9.append(x13)
+        d1_assignments = l9
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return SyncGroupRequest(d1_group_id, d1_generation_id, d1_member_id, d1_group_instance_id, None, None, d1_assignments), o
+    x14: SyncGroupRequest = _new(SyncGroupRequest)
+    x14.group_id = d1_group_id
+    x14.generation_id = d1_generation_id
+    x14.member_id = d1_member_id
+    x14.group_instance_id = d1_group_instance_id
+    x14.protocol_type = None
+    x14.protocol_name = None
+    x14.assignments = d1_assignments
+    return x14, o
 
 
 def _encode_SyncGroupRequest_v5(m: SyncGroupRequest, buf: bytearray) -> None:
@@ -192,40 +260,102 @@ def _encode_SyncGroupRequest_v5(m: SyncGroupRequest, buf: bytearray) -> None:
 
 def _decode_SyncGroupRequest_v5(b: bytes, o: int) -> tuple[SyncGroupRequest, int]:
     n: int
-    d1_group_id, o = w.read_compact_string(b, o)
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_group_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_group_id, o = w.read_compact_string(b, o)
     d1_generation_id, = _U_i(b, o)
     o += 4
-    d1_member_id, o = w.read_compact_string(b, o)
-    d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
-    d1_protocol_type, o = w.read_compact_nullable_string(b, o)
-    d1_protocol_name, o = w.read_compact_nullable_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_member_id = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_member_id, o = w.read_compact_string(b, o)
+    d1_group_instance_id: str | None
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_group_instance_id = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_group_instance_id, o = w.read_compact_nullable_string(b, o)
+    d1_protocol_type: str | None
+    sn8 = b[o]
+    if 0 < sn8 < 128:
+        se9 = o + sn8
+        if se9 > len(b):
+            raise w.truncated("string")
+        d1_protocol_type = b[o + 1:se9].decode()
+        o = se9
+    else:
+        d1_protocol_type, o = w.read_compact_nullable_string(b, o)
+    d1_protocol_name: str | None
+    sn10 = b[o]
+    if 0 < sn10 < 128:
+        se11 = o + sn10
+        if se11 > len(b):
+            raise w.truncated("string")
+        d1_protocol_name = b[o + 1:se11].decode()
+        o = se11
+    else:
+        d1_protocol_name, o = w.read_compact_nullable_string(b, o)
     d1_assignments: list[SyncGroupRequestAssignment]
-    n2 = b[o] - 1
-    if n2 < 127:
+    n12 = b[o] - 1
+    if n12 < 127:
         o += 1
     else:
-        n2, o = w.read_uvarint(b, o)
-        n2 -= 1
-    if n2 < 0:
+        n12, o = w.read_uvarint(b, o)
+        n12 -= 1
+    if n12 < 0:
         raise w.invalid("null array in non-nullable field assignments")
-    elif n2 > len(b) - o:
+    elif n12 > len(b) - o:
         raise w.truncated("array assignments")
     else:
-        l3: list[SyncGroupRequestAssignment] = []
-        for _ in range(n2):
-            d4_member_id, o = w.read_compact_string(b, o)
-            d4_assignment, o = w.read_compact_bytes(b, o)
+        l13: list[SyncGroupRequestAssignment] = []
+        for _ in range(n12):
+            sn15 = b[o]
+            if 0 < sn15 < 128:
+                se16 = o + sn15
+                if se16 > len(b):
+                    raise w.truncated("string")
+                d14_member_id = b[o + 1:se16].decode()
+                o = se16
+            else:
+                d14_member_id, o = w.read_compact_string(b, o)
+            d14_assignment, o = w.read_compact_bytes(b, o)
             if b[o] == 0:
                 o += 1
             else:
                 o = w.skip_tags(b, o)
-            l3.append(SyncGroupRequestAssignment(d4_member_id, d4_assignment))
-        d1_assignments = l3
+            x17: SyncGroupRequestAssignment = _new(SyncGroupRequestAssignment)
+            x17.member_id = d14_member_id
+            x17.assignment = d14_assignment
+            l13.append(x17)
+        d1_assignments = l13
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return SyncGroupRequest(d1_group_id, d1_generation_id, d1_member_id, d1_group_instance_id, d1_protocol_type, d1_protocol_name, d1_assignments), o
+    x18: SyncGroupRequest = _new(SyncGroupRequest)
+    x18.group_id = d1_group_id
+    x18.generation_id = d1_generation_id
+    x18.member_id = d1_member_id
+    x18.group_instance_id = d1_group_instance_id
+    x18.protocol_type = d1_protocol_type
+    x18.protocol_name = d1_protocol_name
+    x18.assignments = d1_assignments
+    return x18, o
 
 
 def _encode_SyncGroupResponse_v0(m: SyncGroupResponse, buf: bytearray) -> None:
@@ -238,7 +368,13 @@ def _decode_SyncGroupResponse_v0(b: bytes, o: int) -> tuple[SyncGroupResponse, i
     d1_error_code, = _U_h(b, o)
     o += 2
     d1_assignment, o = w.read_bytes(b, o)
-    return SyncGroupResponse(0, d1_error_code, None, None, d1_assignment), o
+    x2: SyncGroupResponse = _new(SyncGroupResponse)
+    x2.throttle_time_ms = 0
+    x2.error_code = d1_error_code
+    x2.protocol_type = None
+    x2.protocol_name = None
+    x2.assignment = d1_assignment
+    return x2, o
 
 
 def _encode_SyncGroupResponse_v1_3(m: SyncGroupResponse, buf: bytearray) -> None:
@@ -251,7 +387,13 @@ def _decode_SyncGroupResponse_v1_3(b: bytes, o: int) -> tuple[SyncGroupResponse,
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
     d1_assignment, o = w.read_bytes(b, o)
-    return SyncGroupResponse(d1_throttle_time_ms, d1_error_code, None, None, d1_assignment), o
+    x2: SyncGroupResponse = _new(SyncGroupResponse)
+    x2.throttle_time_ms = d1_throttle_time_ms
+    x2.error_code = d1_error_code
+    x2.protocol_type = None
+    x2.protocol_name = None
+    x2.assignment = d1_assignment
+    return x2, o
 
 
 def _encode_SyncGroupResponse_v4(m: SyncGroupResponse, buf: bytearray) -> None:
@@ -269,7 +411,13 @@ def _decode_SyncGroupResponse_v4(b: bytes, o: int) -> tuple[SyncGroupResponse, i
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return SyncGroupResponse(d1_throttle_time_ms, d1_error_code, None, None, d1_assignment), o
+    x2: SyncGroupResponse = _new(SyncGroupResponse)
+    x2.throttle_time_ms = d1_throttle_time_ms
+    x2.error_code = d1_error_code
+    x2.protocol_type = None
+    x2.protocol_name = None
+    x2.assignment = d1_assignment
+    return x2, o
 
 
 def _encode_SyncGroupResponse_v5(m: SyncGroupResponse, buf: bytearray) -> None:
@@ -284,14 +432,38 @@ def _decode_SyncGroupResponse_v5(b: bytes, o: int) -> tuple[SyncGroupResponse, i
     n: int
     d1_throttle_time_ms, d1_error_code, = _U_ih(b, o)
     o += 6
-    d1_protocol_type, o = w.read_compact_nullable_string(b, o)
-    d1_protocol_name, o = w.read_compact_nullable_string(b, o)
+    d1_protocol_type: str | None
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_protocol_type = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_protocol_type, o = w.read_compact_nullable_string(b, o)
+    d1_protocol_name: str | None
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_protocol_name = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_protocol_name, o = w.read_compact_nullable_string(b, o)
     d1_assignment, o = w.read_compact_bytes(b, o)
     if b[o] == 0:
         o += 1
     else:
         o = w.skip_tags(b, o)
-    return SyncGroupResponse(d1_throttle_time_ms, d1_error_code, d1_protocol_type, d1_protocol_name, d1_assignment), o
+    x6: SyncGroupResponse = _new(SyncGroupResponse)
+    x6.throttle_time_ms = d1_throttle_time_ms
+    x6.error_code = d1_error_code
+    x6.protocol_type = d1_protocol_type
+    x6.protocol_name = d1_protocol_name
+    x6.assignment = d1_assignment
+    return x6, o
 
 
 API_KEY = 14
