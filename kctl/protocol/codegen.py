@@ -482,9 +482,16 @@ class DecodeBody:
                 out.add(indent + 1, f"{items}.append({built})")
                 out.add(indent, f"{target} = {items}")
             elif element.name in FIXED_WIDTH:
+                # Replica and ISR lists mostly hold one or a few brokers: no call for 0 or 1.
                 fmt = _FORMAT[element.name]
+                out.add(indent, f"if {count} == 0:")
+                out.add(indent + 1, f"{target} = []")
+                out.add(indent, f"elif {count} == 1:")
+                out.add(indent + 1, f"{target} = [*{self.module.unpack_name(fmt)}(b, o)]")
+                out.add(indent + 1, f"o += {FIXED_WIDTH[element.name]}")
+                out.add(indent, "else:")
                 out.add(
-                    indent,
+                    indent + 1,
                     f"{target}, o = w.unpack_array({fmt!r}, b, o, {count})  # type: ignore[assignment]",
                 )
             else:

@@ -117,7 +117,13 @@ def _decode_CreatePartitionsRequest_v0_1(b: bytes, o: int) -> tuple[CreatePartit
                     elif n8 > len(b) - o:
                         raise w.truncated("array broker_ids")
                     else:
-                        d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
+                        if n8 == 0:
+                            d7_broker_ids = []
+                        elif n8 == 1:
+                            d7_broker_ids = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
                     x9: CreatePartitionsAssignment = _new(CreatePartitionsAssignment)
                     x9.broker_ids = d7_broker_ids
                     l6.append(x9)
@@ -211,7 +217,13 @@ def _decode_CreatePartitionsRequest_v2_3(b: bytes, o: int) -> tuple[CreatePartit
                     elif n10 > len(b) - o:
                         raise w.truncated("array broker_ids")
                     else:
-                        d9_broker_ids, o = w.unpack_array('i', b, o, n10)  # type: ignore[assignment]
+                        if n10 == 0:
+                            d9_broker_ids = []
+                        elif n10 == 1:
+                            d9_broker_ids = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d9_broker_ids, o = w.unpack_array('i', b, o, n10)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:

@@ -157,7 +157,13 @@ def _decode_CreateTopicsRequest_v0(b: bytes, o: int) -> tuple[CreateTopicsReques
                     elif n8 > len(b) - o:
                         raise w.truncated("array broker_ids")
                     else:
-                        d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
+                        if n8 == 0:
+                            d7_broker_ids = []
+                        elif n8 == 1:
+                            d7_broker_ids = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
                     x9: CreatableReplicaAssignment = _new(CreatableReplicaAssignment)
                     x9.partition_index = d7_partition_index
                     x9.broker_ids = d7_broker_ids
@@ -253,7 +259,13 @@ def _decode_CreateTopicsRequest_v1_4(b: bytes, o: int) -> tuple[CreateTopicsRequ
                     elif n8 > len(b) - o:
                         raise w.truncated("array broker_ids")
                     else:
-                        d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
+                        if n8 == 0:
+                            d7_broker_ids = []
+                        elif n8 == 1:
+                            d7_broker_ids = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d7_broker_ids, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
                     x9: CreatableReplicaAssignment = _new(CreatableReplicaAssignment)
                     x9.partition_index = d7_partition_index
                     x9.broker_ids = d7_broker_ids
@@ -373,7 +385,13 @@ def _decode_CreateTopicsRequest_v5_7(b: bytes, o: int) -> tuple[CreateTopicsRequ
                     elif n10 > len(b) - o:
                         raise w.truncated("array broker_ids")
                     else:
-                        d9_broker_ids, o = w.unpack_array('i', b, o, n10)  # type: ignore[assignment]
+                        if n10 == 0:
+                            d9_broker_ids = []
+                        elif n10 == 1:
+                            d9_broker_ids = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d9_broker_ids, o = w.unpack_array('i', b, o, n10)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:

@@ -203,7 +203,13 @@ def _decode_ConsumerProtocolSubscription_v1(b: bytes, o: int) -> tuple[ConsumerP
             elif n8 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d7_partitions, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
+                if n8 == 0:
+                    d7_partitions = []
+                elif n8 == 1:
+                    d7_partitions = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d7_partitions, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
             x9: OwnedTopicPartition = _new(OwnedTopicPartition)
             x9.topic = d7_topic
             x9.partitions = d7_partitions
@@ -269,7 +275,13 @@ def _decode_ConsumerProtocolSubscription_v2(b: bytes, o: int) -> tuple[ConsumerP
             elif n8 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d7_partitions, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
+                if n8 == 0:
+                    d7_partitions = []
+                elif n8 == 1:
+                    d7_partitions = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d7_partitions, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
             x9: OwnedTopicPartition = _new(OwnedTopicPartition)
             x9.topic = d7_topic
             x9.partitions = d7_partitions
@@ -338,7 +350,13 @@ def _decode_ConsumerProtocolSubscription_v3(b: bytes, o: int) -> tuple[ConsumerP
             elif n8 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d7_partitions, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
+                if n8 == 0:
+                    d7_partitions = []
+                elif n8 == 1:
+                    d7_partitions = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d7_partitions, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
             x9: OwnedTopicPartition = _new(OwnedTopicPartition)
             x9.topic = d7_topic
             x9.partitions = d7_partitions
@@ -388,7 +406,13 @@ def _decode_ConsumerProtocolAssignment_v0_3(b: bytes, o: int) -> tuple[ConsumerP
             elif n5 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d4_partitions, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+                if n5 == 0:
+                    d4_partitions = []
+                elif n5 == 1:
+                    d4_partitions = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d4_partitions, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
             x6: AssignedTopicPartition = _new(AssignedTopicPartition)
             x6.topic = d4_topic
             x6.partitions = d4_partitions

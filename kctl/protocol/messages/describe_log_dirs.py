@@ -119,7 +119,13 @@ def _decode_DescribeLogDirsRequest_v0_1(b: bytes, o: int) -> tuple[DescribeLogDi
             elif n5 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d4_partitions, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+                if n5 == 0:
+                    d4_partitions = []
+                elif n5 == 1:
+                    d4_partitions = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d4_partitions, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
             x6: DescribableLogDirTopic = _new(DescribableLogDirTopic)
             x6.topic = d4_topic
             x6.partitions = d4_partitions
@@ -182,7 +188,13 @@ def _decode_DescribeLogDirsRequest_v2_4(b: bytes, o: int) -> tuple[DescribeLogDi
             elif n7 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d4_partitions, o = w.unpack_array('i', b, o, n7)  # type: ignore[assignment]
+                if n7 == 0:
+                    d4_partitions = []
+                elif n7 == 1:
+                    d4_partitions = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d4_partitions, o = w.unpack_array('i', b, o, n7)  # type: ignore[assignment]
             if b[o] == 0:
                 o += 1
             else:

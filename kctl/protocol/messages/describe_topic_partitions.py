@@ -284,7 +284,13 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                     elif n10 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d9_replica_nodes, o = w.unpack_array('i', b, o, n10)  # type: ignore[assignment]
+                        if n10 == 0:
+                            d9_replica_nodes = []
+                        elif n10 == 1:
+                            d9_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d9_replica_nodes, o = w.unpack_array('i', b, o, n10)  # type: ignore[assignment]
                     d9_isr_nodes: list[int]
                     n11 = b[o] - 1
                     if n11 < 127:
@@ -297,7 +303,13 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                     elif n11 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d9_isr_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
+                        if n11 == 0:
+                            d9_isr_nodes = []
+                        elif n11 == 1:
+                            d9_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d9_isr_nodes, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
                     d9_eligible_leader_replicas: list[int] | None
                     n12 = b[o] - 1
                     if n12 < 127:
@@ -310,7 +322,13 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                     elif n12 > len(b) - o:
                         raise w.truncated("array eligible_leader_replicas")
                     else:
-                        d9_eligible_leader_replicas, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                        if n12 == 0:
+                            d9_eligible_leader_replicas = []
+                        elif n12 == 1:
+                            d9_eligible_leader_replicas = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d9_eligible_leader_replicas, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d9_last_known_elr: list[int] | None
                     n13 = b[o] - 1
                     if n13 < 127:
@@ -323,7 +341,13 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                     elif n13 > len(b) - o:
                         raise w.truncated("array last_known_elr")
                     else:
-                        d9_last_known_elr, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        if n13 == 0:
+                            d9_last_known_elr = []
+                        elif n13 == 1:
+                            d9_last_known_elr = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d9_last_known_elr, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
                     d9_offline_replicas: list[int]
                     n14 = b[o] - 1
                     if n14 < 127:
@@ -336,7 +360,13 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
                     elif n14 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d9_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
+                        if n14 == 0:
+                            d9_offline_replicas = []
+                        elif n14 == 1:
+                            d9_offline_replicas = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d9_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:

@@ -395,7 +395,13 @@ def _decode_FetchRequest_v7_8(b: bytes, o: int) -> tuple[FetchRequest, int]:
             elif n13 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d12_partitions, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                if n13 == 0:
+                    d12_partitions = []
+                elif n13 == 1:
+                    d12_partitions = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d12_partitions, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
             x14: ForgottenTopic = _new(ForgottenTopic)
             x14.topic = d12_topic
             x14.partitions = d12_partitions
@@ -495,7 +501,13 @@ def _decode_FetchRequest_v9_10(b: bytes, o: int) -> tuple[FetchRequest, int]:
             elif n13 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d12_partitions, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                if n13 == 0:
+                    d12_partitions = []
+                elif n13 == 1:
+                    d12_partitions = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d12_partitions, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
             x14: ForgottenTopic = _new(ForgottenTopic)
             x14.topic = d12_topic
             x14.partitions = d12_partitions
@@ -596,7 +608,13 @@ def _decode_FetchRequest_v11(b: bytes, o: int) -> tuple[FetchRequest, int]:
             elif n13 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d12_partitions, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                if n13 == 0:
+                    d12_partitions = []
+                elif n13 == 1:
+                    d12_partitions = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d12_partitions, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
             x14: ForgottenTopic = _new(ForgottenTopic)
             x14.topic = d12_topic
             x14.partitions = d12_partitions
@@ -749,7 +767,13 @@ def _decode_FetchRequest_v12(b: bytes, o: int) -> tuple[FetchRequest, int]:
             elif n17 > len(b) - o:
                 raise w.truncated("array partitions")
             else:
-                d14_partitions, o = w.unpack_array('i', b, o, n17)  # type: ignore[assignment]
+                if n17 == 0:
+                    d14_partitions = []
+                elif n17 == 1:
+                    d14_partitions = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d14_partitions, o = w.unpack_array('i', b, o, n17)  # type: ignore[assignment]
             if b[o] == 0:
                 o += 1
             else:

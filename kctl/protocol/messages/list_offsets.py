@@ -44,6 +44,10 @@ _P_iqi = w.Struct('>iqi').pack
 _U_iqi = w.Struct('>iqi').unpack_from
 
 
+_P_q = w.Struct('>q').pack
+_U_q = w.Struct('>q').unpack_from
+
+
 class ListOffsetsPartition(w.Message):
     __slots__ = ('partition_index', 'current_leader_epoch', 'timestamp', 'max_num_offsets')
 
@@ -467,7 +471,13 @@ def _decode_ListOffsetsResponse_v0(b: bytes, o: int) -> tuple[ListOffsetsRespons
                     elif n8 > len(b) - o:
                         raise w.truncated("array old_style_offsets")
                     else:
-                        d7_old_style_offsets, o = w.unpack_array('q', b, o, n8)  # type: ignore[assignment]
+                        if n8 == 0:
+                            d7_old_style_offsets = []
+                        elif n8 == 1:
+                            d7_old_style_offsets = [*_U_q(b, o)]
+                            o += 8
+                        else:
+                            d7_old_style_offsets, o = w.unpack_array('q', b, o, n8)  # type: ignore[assignment]
                     x9: ListOffsetsPartitionResponse = _new(ListOffsetsPartitionResponse)
                     x9.partition_index = d7_partition_index
                     x9.error_code = d7_error_code

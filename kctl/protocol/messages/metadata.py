@@ -524,7 +524,13 @@ def _decode_MetadataResponse_v0(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n12 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                        if n12 == 0:
+                            d11_replica_nodes = []
+                        elif n12 == 1:
+                            d11_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d11_isr_nodes: list[int]
                     n13, = w.unpack_i32(b, o)
                     o += 4
@@ -533,7 +539,13 @@ def _decode_MetadataResponse_v0(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n13 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        if n13 == 0:
+                            d11_isr_nodes = []
+                        elif n13 == 1:
+                            d11_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
                     x14: MetadataResponsePartition = _new(MetadataResponsePartition)
                     x14.error_code = d11_error_code
                     x14.partition_index = d11_partition_index
@@ -652,7 +664,13 @@ def _decode_MetadataResponse_v1(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n12 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                        if n12 == 0:
+                            d11_replica_nodes = []
+                        elif n12 == 1:
+                            d11_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d11_isr_nodes: list[int]
                     n13, = w.unpack_i32(b, o)
                     o += 4
@@ -661,7 +679,13 @@ def _decode_MetadataResponse_v1(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n13 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        if n13 == 0:
+                            d11_isr_nodes = []
+                        elif n13 == 1:
+                            d11_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
                     x14: MetadataResponsePartition = _new(MetadataResponsePartition)
                     x14.error_code = d11_error_code
                     x14.partition_index = d11_partition_index
@@ -782,7 +806,13 @@ def _decode_MetadataResponse_v2(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n12 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                        if n12 == 0:
+                            d11_replica_nodes = []
+                        elif n12 == 1:
+                            d11_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d11_isr_nodes: list[int]
                     n13, = w.unpack_i32(b, o)
                     o += 4
@@ -791,7 +821,13 @@ def _decode_MetadataResponse_v2(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n13 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        if n13 == 0:
+                            d11_isr_nodes = []
+                        elif n13 == 1:
+                            d11_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
                     x14: MetadataResponsePartition = _new(MetadataResponsePartition)
                     x14.error_code = d11_error_code
                     x14.partition_index = d11_partition_index
@@ -915,7 +951,13 @@ def _decode_MetadataResponse_v3_4(b: bytes, o: int) -> tuple[MetadataResponse, i
                     elif n12 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                        if n12 == 0:
+                            d11_replica_nodes = []
+                        elif n12 == 1:
+                            d11_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d11_isr_nodes: list[int]
                     n13, = w.unpack_i32(b, o)
                     o += 4
@@ -924,7 +966,13 @@ def _decode_MetadataResponse_v3_4(b: bytes, o: int) -> tuple[MetadataResponse, i
                     elif n13 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        if n13 == 0:
+                            d11_isr_nodes = []
+                        elif n13 == 1:
+                            d11_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
                     x14: MetadataResponsePartition = _new(MetadataResponsePartition)
                     x14.error_code = d11_error_code
                     x14.partition_index = d11_partition_index
@@ -1051,7 +1099,13 @@ def _decode_MetadataResponse_v5_6(b: bytes, o: int) -> tuple[MetadataResponse, i
                     elif n12 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                        if n12 == 0:
+                            d11_replica_nodes = []
+                        elif n12 == 1:
+                            d11_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d11_isr_nodes: list[int]
                     n13, = w.unpack_i32(b, o)
                     o += 4
@@ -1060,7 +1114,13 @@ def _decode_MetadataResponse_v5_6(b: bytes, o: int) -> tuple[MetadataResponse, i
                     elif n13 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        if n13 == 0:
+                            d11_isr_nodes = []
+                        elif n13 == 1:
+                            d11_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
                     d11_offline_replicas: list[int]
                     n14, = w.unpack_i32(b, o)
                     o += 4
@@ -1069,7 +1129,13 @@ def _decode_MetadataResponse_v5_6(b: bytes, o: int) -> tuple[MetadataResponse, i
                     elif n14 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d11_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
+                        if n14 == 0:
+                            d11_offline_replicas = []
+                        elif n14 == 1:
+                            d11_offline_replicas = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
                     x15: MetadataResponsePartition = _new(MetadataResponsePartition)
                     x15.error_code = d11_error_code
                     x15.partition_index = d11_partition_index
@@ -1196,7 +1262,13 @@ def _decode_MetadataResponse_v7(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n12 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                        if n12 == 0:
+                            d11_replica_nodes = []
+                        elif n12 == 1:
+                            d11_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d11_isr_nodes: list[int]
                     n13, = w.unpack_i32(b, o)
                     o += 4
@@ -1205,7 +1277,13 @@ def _decode_MetadataResponse_v7(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n13 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        if n13 == 0:
+                            d11_isr_nodes = []
+                        elif n13 == 1:
+                            d11_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
                     d11_offline_replicas: list[int]
                     n14, = w.unpack_i32(b, o)
                     o += 4
@@ -1214,7 +1292,13 @@ def _decode_MetadataResponse_v7(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n14 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d11_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
+                        if n14 == 0:
+                            d11_offline_replicas = []
+                        elif n14 == 1:
+                            d11_offline_replicas = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
                     x15: MetadataResponsePartition = _new(MetadataResponsePartition)
                     x15.error_code = d11_error_code
                     x15.partition_index = d11_partition_index
@@ -1343,7 +1427,13 @@ def _decode_MetadataResponse_v8(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n12 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                        if n12 == 0:
+                            d11_replica_nodes = []
+                        elif n12 == 1:
+                            d11_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_replica_nodes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     d11_isr_nodes: list[int]
                     n13, = w.unpack_i32(b, o)
                     o += 4
@@ -1352,7 +1442,13 @@ def _decode_MetadataResponse_v8(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n13 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
+                        if n13 == 0:
+                            d11_isr_nodes = []
+                        elif n13 == 1:
+                            d11_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_isr_nodes, o = w.unpack_array('i', b, o, n13)  # type: ignore[assignment]
                     d11_offline_replicas: list[int]
                     n14, = w.unpack_i32(b, o)
                     o += 4
@@ -1361,7 +1457,13 @@ def _decode_MetadataResponse_v8(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n14 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d11_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
+                        if n14 == 0:
+                            d11_offline_replicas = []
+                        elif n14 == 1:
+                            d11_offline_replicas = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_offline_replicas, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
                     x15: MetadataResponsePartition = _new(MetadataResponsePartition)
                     x15.error_code = d11_error_code
                     x15.partition_index = d11_partition_index
@@ -1552,7 +1654,13 @@ def _decode_MetadataResponse_v9(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n20 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
+                        if n20 == 0:
+                            d19_replica_nodes = []
+                        elif n20 == 1:
+                            d19_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
                     d19_isr_nodes: list[int]
                     n21 = b[o] - 1
                     if n21 < 127:
@@ -1565,7 +1673,13 @@ def _decode_MetadataResponse_v9(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n21 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
+                        if n21 == 0:
+                            d19_isr_nodes = []
+                        elif n21 == 1:
+                            d19_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
                     d19_offline_replicas: list[int]
                     n22 = b[o] - 1
                     if n22 < 127:
@@ -1578,7 +1692,13 @@ def _decode_MetadataResponse_v9(b: bytes, o: int) -> tuple[MetadataResponse, int
                     elif n22 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
+                        if n22 == 0:
+                            d19_offline_replicas = []
+                        elif n22 == 1:
+                            d19_offline_replicas = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
@@ -1783,7 +1903,13 @@ def _decode_MetadataResponse_v10(b: bytes, o: int) -> tuple[MetadataResponse, in
                     elif n20 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
+                        if n20 == 0:
+                            d19_replica_nodes = []
+                        elif n20 == 1:
+                            d19_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
                     d19_isr_nodes: list[int]
                     n21 = b[o] - 1
                     if n21 < 127:
@@ -1796,7 +1922,13 @@ def _decode_MetadataResponse_v10(b: bytes, o: int) -> tuple[MetadataResponse, in
                     elif n21 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
+                        if n21 == 0:
+                            d19_isr_nodes = []
+                        elif n21 == 1:
+                            d19_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
                     d19_offline_replicas: list[int]
                     n22 = b[o] - 1
                     if n22 < 127:
@@ -1809,7 +1941,13 @@ def _decode_MetadataResponse_v10(b: bytes, o: int) -> tuple[MetadataResponse, in
                     elif n22 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
+                        if n22 == 0:
+                            d19_offline_replicas = []
+                        elif n22 == 1:
+                            d19_offline_replicas = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
@@ -2013,7 +2151,13 @@ def _decode_MetadataResponse_v11(b: bytes, o: int) -> tuple[MetadataResponse, in
                     elif n20 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
+                        if n20 == 0:
+                            d19_replica_nodes = []
+                        elif n20 == 1:
+                            d19_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
                     d19_isr_nodes: list[int]
                     n21 = b[o] - 1
                     if n21 < 127:
@@ -2026,7 +2170,13 @@ def _decode_MetadataResponse_v11(b: bytes, o: int) -> tuple[MetadataResponse, in
                     elif n21 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
+                        if n21 == 0:
+                            d19_isr_nodes = []
+                        elif n21 == 1:
+                            d19_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
                     d19_offline_replicas: list[int]
                     n22 = b[o] - 1
                     if n22 < 127:
@@ -2039,7 +2189,13 @@ def _decode_MetadataResponse_v11(b: bytes, o: int) -> tuple[MetadataResponse, in
                     elif n22 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
+                        if n22 == 0:
+                            d19_offline_replicas = []
+                        elif n22 == 1:
+                            d19_offline_replicas = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
@@ -2242,7 +2398,13 @@ def _decode_MetadataResponse_v12(b: bytes, o: int) -> tuple[MetadataResponse, in
                     elif n20 > len(b) - o:
                         raise w.truncated("array replica_nodes")
                     else:
-                        d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
+                        if n20 == 0:
+                            d19_replica_nodes = []
+                        elif n20 == 1:
+                            d19_replica_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_replica_nodes, o = w.unpack_array('i', b, o, n20)  # type: ignore[assignment]
                     d19_isr_nodes: list[int]
                     n21 = b[o] - 1
                     if n21 < 127:
@@ -2255,7 +2417,13 @@ def _decode_MetadataResponse_v12(b: bytes, o: int) -> tuple[MetadataResponse, in
                     elif n21 > len(b) - o:
                         raise w.truncated("array isr_nodes")
                     else:
-                        d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
+                        if n21 == 0:
+                            d19_isr_nodes = []
+                        elif n21 == 1:
+                            d19_isr_nodes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_isr_nodes, o = w.unpack_array('i', b, o, n21)  # type: ignore[assignment]
                     d19_offline_replicas: list[int]
                     n22 = b[o] - 1
                     if n22 < 127:
@@ -2268,7 +2436,13 @@ def _decode_MetadataResponse_v12(b: bytes, o: int) -> tuple[MetadataResponse, in
                     elif n22 > len(b) - o:
                         raise w.truncated("array offline_replicas")
                     else:
-                        d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
+                        if n22 == 0:
+                            d19_offline_replicas = []
+                        elif n22 == 1:
+                            d19_offline_replicas = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d19_offline_replicas, o = w.unpack_array('i', b, o, n22)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:

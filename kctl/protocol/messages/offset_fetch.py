@@ -160,7 +160,13 @@ def _decode_OffsetFetchRequest_v0_1(b: bytes, o: int) -> tuple[OffsetFetchReques
             elif n5 > len(b) - o:
                 raise w.truncated("array partition_indexes")
             else:
-                d4_partition_indexes, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+                if n5 == 0:
+                    d4_partition_indexes = []
+                elif n5 == 1:
+                    d4_partition_indexes = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d4_partition_indexes, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
             x6: OffsetFetchRequestTopic = _new(OffsetFetchRequestTopic)
             x6.name = d4_name
             x6.partition_indexes = d4_partition_indexes
@@ -210,7 +216,13 @@ def _decode_OffsetFetchRequest_v2_5(b: bytes, o: int) -> tuple[OffsetFetchReques
             elif n5 > len(b) - o:
                 raise w.truncated("array partition_indexes")
             else:
-                d4_partition_indexes, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+                if n5 == 0:
+                    d4_partition_indexes = []
+                elif n5 == 1:
+                    d4_partition_indexes = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d4_partition_indexes, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
             x6: OffsetFetchRequestTopic = _new(OffsetFetchRequestTopic)
             x6.name = d4_name
             x6.partition_indexes = d4_partition_indexes
@@ -286,7 +298,13 @@ def _decode_OffsetFetchRequest_v6(b: bytes, o: int) -> tuple[OffsetFetchRequest,
             elif n9 > len(b) - o:
                 raise w.truncated("array partition_indexes")
             else:
-                d6_partition_indexes, o = w.unpack_array('i', b, o, n9)  # type: ignore[assignment]
+                if n9 == 0:
+                    d6_partition_indexes = []
+                elif n9 == 1:
+                    d6_partition_indexes = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d6_partition_indexes, o = w.unpack_array('i', b, o, n9)  # type: ignore[assignment]
             if b[o] == 0:
                 o += 1
             else:
@@ -371,7 +389,13 @@ def _decode_OffsetFetchRequest_v7(b: bytes, o: int) -> tuple[OffsetFetchRequest,
             elif n9 > len(b) - o:
                 raise w.truncated("array partition_indexes")
             else:
-                d6_partition_indexes, o = w.unpack_array('i', b, o, n9)  # type: ignore[assignment]
+                if n9 == 0:
+                    d6_partition_indexes = []
+                elif n9 == 1:
+                    d6_partition_indexes = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d6_partition_indexes, o = w.unpack_array('i', b, o, n9)  # type: ignore[assignment]
             if b[o] == 0:
                 o += 1
             else:
@@ -476,7 +500,13 @@ def _decode_OffsetFetchRequest_v8(b: bytes, o: int) -> tuple[OffsetFetchRequest,
                     elif n12 > len(b) - o:
                         raise w.truncated("array partition_indexes")
                     else:
-                        d9_partition_indexes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+                        if n12 == 0:
+                            d9_partition_indexes = []
+                        elif n12 == 1:
+                            d9_partition_indexes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d9_partition_indexes, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
@@ -606,7 +636,13 @@ def _decode_OffsetFetchRequest_v9(b: bytes, o: int) -> tuple[OffsetFetchRequest,
                     elif n14 > len(b) - o:
                         raise w.truncated("array partition_indexes")
                     else:
-                        d11_partition_indexes, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
+                        if n14 == 0:
+                            d11_partition_indexes = []
+                        elif n14 == 1:
+                            d11_partition_indexes = [*_U_i(b, o)]
+                            o += 4
+                        else:
+                            d11_partition_indexes, o = w.unpack_array('i', b, o, n14)  # type: ignore[assignment]
                     if b[o] == 0:
                         o += 1
                     else:
