@@ -485,7 +485,10 @@ def decode_batch(data: bytes, offset: int = 0, *, verify_crc: bool = True) -> Re
     header = read_batch_header(data, offset)
     if verify_crc:
         check_crc(data, offset, header)
-    payload = decompress(header.compression, data[offset + HEADER_SIZE : offset + header.size])
+    body = data[offset + HEADER_SIZE : offset + header.size]
+    if not isinstance(body, bytes):  # a view into a read buffer: records keep bytes of their own
+        body = bytes(body)
+    payload = decompress(header.compression, body)
     try:
         records = _decode_records(payload, header)
     except CorruptRecordError:

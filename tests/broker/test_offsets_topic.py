@@ -101,6 +101,21 @@ def test_offsets_of_empty_groups_expire_and_the_group_goes(coordinator: GroupCoo
     assert reloaded.groups == {}
 
 
+def test_offsets_beyond_one_read_of_the_log_replay_after_a_restart(coordinator: GroupCoordinator) -> None:
+    # Replay reads the log a megabyte at a time; a batch cut by that boundary is read as a view
+    # of the buffer. Its records must still come back (they once failed to decode as views).
+    coordinator.logs.create_topic("wide", 500)
+    for round_ in range(40):  # about 60 KB a commit, all in the group's one offsets partition
+        errors, _ = coordinator.commit("replayed", -1, "", None, -1, [
+            OffsetToCommit("wide", p, round_ * 1000 + p, -1, "m" * 40, -1) for p in range(500)])
+        assert set(errors) == {0}
+    reloaded = GroupCoordinator(BrokerConfig(), coordinator.logs, lambda plog: asyncio.Future())
+    assert reloaded.load() == 40 * 500
+    committed = reloaded.committed("replayed", None)
+    assert [(t, p, c.offset if c else None) for t, p, c in committed] == [
+        ("wide", p, 39_000 + p) for p in sorted(range(500))]
+
+
 def test_commits_are_refused_for_unknown_partitions_and_big_metadata(coordinator: GroupCoordinator) -> None:
     errors, _ = coordinator.commit("g", -1, "", None, -1, [
         OffsetToCommit("orders", 0, 1, -1, "ok", -1),
