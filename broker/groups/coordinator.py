@@ -25,7 +25,7 @@ from kctl.protocol.records import Record
 from ..config import BrokerConfig
 from ..storage.log import AppendError, PartitionLog
 from ..storage.manager import LogManager
-from .group import CONSUMER_PROTOCOL, Group, JoinResult, Member, SyncResult, now_ms
+from .group import CONSUMER_PROTOCOL, CommittedOffsets, Group, JoinResult, Member, SyncResult, now_ms
 from .offsets_topic import (
     TOPIC,
     CommittedOffset,
@@ -149,7 +149,7 @@ class GroupCoordinator:
             if value is None and not group_offsets:
                 continue
             group = Group(group_id)
-            group.offsets = group_offsets
+            group.offsets = CommittedOffsets(group_offsets)
             if value is not None:
                 group.generation = value.generation
                 group.protocol_type = value.protocol_type or None
@@ -703,6 +703,12 @@ class GroupCoordinator:
         if wanted is None:
             return [(t, p, offsets[(t, p)]) for t, p in sorted(offsets)]
         return [(t, p, offsets.get((t, p))) for t, p in wanted]
+
+    def encoded_answers(self, group_id: str) -> dict[int, bytes] | None:
+        """Where the OffsetFetch handler keeps a live group's encoded answer for all its offsets,
+        by version (None: no such group). Emptied whenever an offset it shows changes."""
+        group = self.groups.get(group_id)
+        return group.offsets.answers if group is not None and group.state is not DEAD else None
 
     # ---- group administration ------------------------------------------------------------------
     def list_groups(self, states: set[GroupState] | None) -> list[GroupListing]:

@@ -7,6 +7,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from kctl.protocol import data
 from kctl.protocol.data import ConsumerProtocolSubscription, GroupMetadataValue, MemberMetadata
@@ -93,6 +94,59 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+
+class CommittedOffsets(dict[tuple[str, int], CommittedOffset]):
+    """A group's committed offsets by (topic, partition), keeping `answers`: the group's part of
+    an OffsetFetch response, encoded once per response version and dropped when an offset an
+    answer shows changes. Lag tools ask every group for every offset again and again, while
+    most groups have not moved since the last look; a commit that repeats the same offsets (an
+    idle consumer's auto-commit) keeps the answers."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.answers: dict[int, bytes] = {}
+
+    def _shown_change(self, key: tuple[str, int], value: CommittedOffset) -> bool:
+        old = self.get(key)
+        return (old is None or old.offset != value.offset or old.leader_epoch != value.leader_epoch
+                or old.metadata != value.metadata)
+
+    def __setitem__(self, key: tuple[str, int], value: CommittedOffset) -> None:
+        if self.answers and self._shown_change(key, value):
+            self.answers.clear()
+        super().__setitem__(key, value)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        changes = dict(*args, **kwargs)
+        if self.answers and any(self._shown_change(k, v) for k, v in changes.items()):
+            self.answers.clear()
+        super().update(changes)
+
+    def __delitem__(self, key: tuple[str, int]) -> None:
+        self.answers.clear()
+        super().__delitem__(key)
+
+    def pop(self, *args: Any) -> Any:
+        self.answers.clear()
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[tuple[str, int], CommittedOffset]:
+        self.answers.clear()
+        return super().popitem()
+
+    def setdefault(self, key: tuple[str, int], default: CommittedOffset) -> CommittedOffset:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def clear(self) -> None:
+        self.answers.clear()
+        super().clear()
+
+    def __ior__(self, other: Any) -> CommittedOffsets:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
 class Group:
     def __init__(self, group_id: str) -> None:
         self.group_id = group_id
@@ -106,7 +160,7 @@ class Group:
         self.static_members: dict[str, str] = {}  # group.instance.id -> member id
         self.pending_members: dict[str, asyncio.TimerHandle] = {}  # ids handed out with MEMBER_ID_REQUIRED
         self.pending_sync: set[str] = set()
-        self.offsets: dict[tuple[str, int], CommittedOffset] = {}
+        self.offsets = CommittedOffsets()
         self.new_member_added = False
         self.join_timer: asyncio.TimerHandle | None = None
         self.sync_timer: asyncio.TimerHandle | None = None

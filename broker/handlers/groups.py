@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
+from kctl.protocol.api import encode_response, encoded_compact_array
 from kctl.protocol.errors import ErrorCode
+from kctl.protocol.framing import EncodedBody
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.delete_groups import DeletableGroupResult, DeleteGroupsRequest, DeleteGroupsResponse
 from kctl.protocol.messages.describe_groups import (
@@ -45,6 +47,7 @@ from kctl.protocol.messages.sync_group import SyncGroupRequest, SyncGroupRespons
 
 from ..groups.coordinator import JoinRequest, OffsetToCommit
 from ..groups.group import JoinResult, SyncResult
+from ..groups.offsets_topic import CommittedOffset
 from ..groups.state import GroupState
 
 if TYPE_CHECKING:
@@ -219,27 +222,30 @@ async def _after_flush(wait: asyncio.Future[None], response: OffsetCommitRespons
 
 def offset_fetch(
     broker: Broker, header: RequestHeader, request: OffsetFetchRequest, client_host: str
-) -> OffsetFetchResponse:
+) -> OffsetFetchResponse | EncodedBody:
     groups = broker.groups
     if header.api_version >= 8:
-        results: list[OffsetFetchResponseGroup] = []
+        # The body is put together from each group's encoded part. A group asked for all its
+        # offsets (as lag tools ask, for hundreds of groups at once) is answered from the part
+        # kept since its offsets last changed: no objects, no encoding.
+        version = header.api_version
+        parts: list[bytes] = []
         for wanted in request.groups:
             if not wanted.group_id:
-                results.append(OffsetFetchResponseGroup(wanted.group_id, [], ErrorCode.INVALID_GROUP_ID.code))
+                parts.append(_group_part(version, OffsetFetchResponseGroup(wanted.group_id, [],
+                                                                           ErrorCode.INVALID_GROUP_ID.code)))
                 continue
-            partitions = (None if wanted.topics is None
-                          else [(t.name, p) for t in wanted.topics for p in t.partition_indexes])
-            by_topic: dict[str, list[OffsetFetchResponsePartitions]] = {}
-            for topic, partition, committed in groups.committed(wanted.group_id, partitions):
-                by_topic.setdefault(topic, []).append(
-                    OffsetFetchResponsePartitions(partition, -1, -1, "", NONE) if committed is None
-                    else OffsetFetchResponsePartitions(partition, committed.offset, committed.leader_epoch,
-                                                       committed.metadata, NONE)
-                )
-            results.append(OffsetFetchResponseGroup(
-                wanted.group_id, [OffsetFetchResponseTopics(name, parts) for name, parts in by_topic.items()], NONE
-            ))
-        return OffsetFetchResponse(groups=results)
+            kept = groups.encoded_answers(wanted.group_id) if wanted.topics is None else None
+            part = kept.get(version) if kept is not None else None
+            if part is None:
+                partitions = (None if wanted.topics is None
+                              else [(t.name, p) for t in wanted.topics for p in t.partition_indexes])
+                part = _group_part(version, _group_offsets(wanted.group_id,
+                                                           groups.committed(wanted.group_id, partitions)))
+                if kept is not None:
+                    kept[version] = part
+            parts.append(part)
+        return EncodedBody(_THROTTLE_NONE + encoded_compact_array(parts) + b"\x00")  # no tagged fields
     if not request.group_id:
         return OffsetFetchResponse(error_code=ErrorCode.INVALID_GROUP_ID.code)
     # v0-1 always name their partitions; from v2 a null topic list means "everything committed".
@@ -252,6 +258,29 @@ def offset_fetch(
                                               NONE)
         )
     return OffsetFetchResponse(topics=[OffsetFetchResponseTopic(name, parts) for name, parts in topics.items()])
+
+
+_THROTTLE_NONE = bytes(4)  # throttle_time_ms 0
+
+
+def _group_offsets(group_id: str, committed: list[tuple[str, int, CommittedOffset | None]]
+                   ) -> OffsetFetchResponseGroup:
+    by_topic: dict[str, list[OffsetFetchResponsePartitions]] = {}
+    for topic, partition, offset in committed:
+        by_topic.setdefault(topic, []).append(
+            OffsetFetchResponsePartitions(partition, -1, -1, "", NONE) if offset is None
+            else OffsetFetchResponsePartitions(partition, offset.offset, offset.leader_epoch, offset.metadata, NONE)
+        )
+    return OffsetFetchResponseGroup(group_id, [OffsetFetchResponseTopics(n, ps) for n, ps in by_topic.items()], NONE)
+
+
+def _group_part(version: int, group: OffsetFetchResponseGroup) -> bytes:
+    """One group's entry in an OffsetFetch v8+ body, by the codec: the body of a one-group
+    response minus what surrounds the entry (throttle time, array length, tagged fields)."""
+    body = encode_response(OffsetFetchResponse(groups=[group]), version)
+    if body[:5] != b"\x00\x00\x00\x00\x02" or body[-1:] != b"\x00":  # the layout of v8-v9
+        raise AssertionError(f"OffsetFetch v{version} is not laid out as throttle, groups, tags")
+    return body[5:-1]
 
 
 def offset_delete(

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import IO, Any
 
 FORMATS = ("table", "wide", "json", "yaml", "jsonl", "csv")
@@ -80,9 +81,113 @@ def render(output: Output, fmt: str, stream: IO[str] | None = None) -> None:
         _render_tables(output, wide=fmt == "wide", stream=stream)
 
 
+class RowWriter:
+    """Rows written as they arrive, in any format, holding none of them afterwards: for commands
+    whose rows number in the hundreds of thousands (`kctl lag` over every group).
+
+    JSON is the same text `render` writes for a list; a table takes its column widths from the
+    first `settle` rows, and a later, wider value widens only its own line.
+    """
+
+    def __init__(self, fmt: str, columns: Sequence[Column], stream: IO[str] | None = None, *,
+                 settle: int = 2000) -> None:
+        self.fmt = fmt
+        self.stream = stream or sys.stdout
+        self.columns = [c for c in columns if fmt == "wide" or not c.wide]
+        self.keys = [c.key for c in columns]  # csv: every column, as `render` writes it
+        self.count = 0
+        self._settle = settle
+        self._held: list[dict[str, Any]] = []
+        self._widths: list[int] | None = None
+        self._csv = csv.writer(self.stream) if fmt == "csv" else None
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        fmt, stream = self.fmt, self.stream
+        if fmt == "json":
+            import orjson
+
+            options = orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2
+            items = ",\n".join(["  " + orjson.dumps(row, default=str, option=options).decode().replace("\n", "\n  ")
+                                for row in rows])
+            stream.write(("[\n" if not self.count else ",\n") + items)
+        elif fmt == "jsonl":
+            import orjson
+
+            dumps, options = orjson.dumps, orjson.OPT_APPEND_NEWLINE  # rows are keyed by column names
+            # Each row decoded at once: joining orjson's bytes first holds every buffer, at about
+            # 4 KB each, until the join.
+            stream.write("".join([dumps(row, default=str, option=options).decode() for row in rows]))
+        elif fmt == "yaml":
+            import yaml
+
+            stream.write(yaml.safe_dump(rows, sort_keys=False, default_flow_style=False, allow_unicode=True))
+        elif self._csv is not None:
+            if not self.count:
+                self._csv.writerow(self.keys)
+            keys = self.keys  # the csv module writes None as an empty field
+            self._csv.writerows([[*map(row.get, keys)] for row in rows])
+        elif self._widths is None:
+            self._held.extend(rows)
+            if len(self._held) >= self._settle:
+                self._flush_table()
+        else:
+            self._table_lines(rows)
+        self.count += len(rows)
+
+    def close(self) -> None:
+        """Ends the output: the closing bracket of a JSON list, or a table shorter than `settle`."""
+        if self.fmt == "json":
+            self.stream.write("\n]\n" if self.count else "[]\n")
+        elif self.fmt == "yaml" and not self.count:
+            self.stream.write("[]\n")
+        elif self.fmt in ("table", "wide") and self._widths is None:
+            self._flush_table()
+
+    def _flush_table(self) -> None:
+        held, self._held = self._held, []
+        self._widths = [max([len(c.header)] + [len(cell(row.get(c.key))) for row in held]) for c in self.columns]
+        header = "  ".join(c.header.ljust(w) for c, w in zip(self.columns, self._widths, strict=True)).rstrip()
+        colour = colour_enabled(self.stream)
+        self.stream.write(f"\x1b[1;36m{header}\x1b[0m\n" if colour else header + "\n")
+        self._table_lines(held)
+
+    def _table_lines(self, rows: list[dict[str, Any]]) -> None:
+        # Column by column: a column holding only ints, strs or floats is formatted by str.format
+        # straight from the values; only a mixed one (a float or None, say) goes through `cell`.
+        # At millions of cells, a Python call per cell would be most of the time.
+        assert self._widths is not None
+        columns: list[list[Any] | map[str]] = []
+        specs = []
+        for c, width in zip(self.columns, self._widths, strict=True):
+            values = list(map(dict.get, rows, repeat(c.key)))
+            kinds = set(map(type, values))
+            align = ">" if c.numeric else "<"
+            if kinds <= {str} or kinds == {int}:
+                columns.append(values)
+                specs.append(f"{{:{align}{width}}}")
+            elif kinds == {float}:
+                columns.append(values)
+                specs.append(f"{{:{align}{width},.1f}}")
+            else:
+                columns.append(map(cell, values))
+                specs.append(f"{{:{align}{width}}}")
+        line = "  ".join(specs).format
+        self.stream.write("".join([line(*values).rstrip() + "\n" for values in zip(*columns, strict=True)]))
+
+
+_FLOAT_CELL = "{:,.1f}".format  # as `cell` shows a float
+
+
 def cell(value: Any, *, thousands: bool = False) -> str:
     """A value as a table shows it: None as "-", lists joined; `thousands` groups digits (for
     people; CLI tables leave integers plain so that scripts can read them back)."""
+    kind = type(value)  # the common types first, by identity: tables can have millions of cells
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return f"{value:,}" if thousands else str(value)
     if value is None:
         return "-"
     if isinstance(value, bool):

@@ -9,7 +9,8 @@ a failure of the whole call raises.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -421,11 +422,52 @@ class Admin:
 
         Partitions without a committed offset are left out.
         """
+        return {
+            group: {TopicPartition(topic, p.partition_index): OffsetAndMetadata(
+                        p.committed_offset, p.metadata or "", p.committed_leader_epoch)
+                    for topic, partitions in answer for p in partitions
+                    if p.committed_offset >= 0 and not p.error_code}
+            for group, answer in (await self._offset_fetch(groups)).items()
+        }
+
+    async def iter_committed(self, group_ids: Sequence[str], *, per_request: int = 50, window: int = 3
+                             ) -> AsyncIterator[dict[str, list[tuple[str, int, int]]]]:
+        """Committed offsets of many groups, `per_request` groups at a time: per group, (topic,
+        partition, offset) for each partition with an offset committed.
+
+        Up to `window` requests are in flight, so a broker answers the next batch while this one is
+        used, and only a few batches are held at once however many groups there are. Plain tuples:
+        at hundreds of thousands of partitions, building objects per partition is most of the cost.
+        """
+        batches = [group_ids[i:i + per_request] for i in range(0, len(group_ids), per_request)]
+        pending: deque[asyncio.Future[dict[str, list[tuple[str, int, int]]]]] = deque()
+
+        async def one(batch: Sequence[str]) -> dict[str, list[tuple[str, int, int]]]:
+            return {
+                group: [(topic, p.partition_index, p.committed_offset) for topic, partitions in answer
+                        for p in partitions if p.committed_offset >= 0 and not p.error_code]
+                for group, answer in (await self._offset_fetch(batch)).items()
+            }
+
+        try:
+            for batch in batches:
+                pending.append(asyncio.ensure_future(one(batch)))
+                if len(pending) >= window:
+                    yield await pending.popleft()
+            while pending:
+                yield await pending.popleft()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    async def _offset_fetch(self, groups: Iterable[str] | Mapping[str, Iterable[TopicPartition] | None]
+                            ) -> dict[str, list[tuple[str, list[Any]]]]:
+        """OffsetFetch as the coordinators answer it: per group, (topic, partitions as decoded)."""
         wanted: dict[str, list[TopicPartition] | None] = (
             {g: (None if tps is None else list(tps)) for g, tps in groups.items()} if isinstance(groups, Mapping)
             else dict.fromkeys(groups)
         )
-        results: dict[str, dict[TopicPartition, OffsetAndMetadata]] = {}
+        results: dict[str, list[tuple[str, list[Any]]]] = {}
 
         async def for_coordinator(node: int, group_ids: list[str]) -> None:
             connection = await self.cluster.connection(node)
@@ -437,11 +479,7 @@ class Admin:
                 response = await connection.request(request)
                 for g in response.groups:
                     self._check_group(g.group_id, g.error_code)
-                    results[g.group_id] = {
-                        TopicPartition(t.name, p.partition_index): OffsetAndMetadata(
-                            p.committed_offset, p.metadata or "", p.committed_leader_epoch)
-                        for t in g.topics for p in t.partitions if p.committed_offset >= 0 and not p.error_code
-                    }
+                    results[g.group_id] = [(t.name, t.partitions) for t in g.topics]
                 return
             for group in group_ids:
                 tps = wanted[group]
@@ -449,11 +487,7 @@ class Admin:
                     OffsetFetchRequestTopic(t.name, t.partition_indexes) for t in _fetch_topics(tps)])
                 response = await connection.request(single)
                 self._check_group(group, response.error_code)
-                results[group] = {
-                    TopicPartition(t.name, p.partition_index): OffsetAndMetadata(
-                        p.committed_offset, p.metadata or "", p.committed_leader_epoch)
-                    for t in response.topics for p in t.partitions if p.committed_offset >= 0 and not p.error_code
-                }
+                results[group] = [(t.name, t.partitions) for t in response.topics]
 
         await self._per_coordinator(list(wanted), for_coordinator, "OffsetFetch")
         return results

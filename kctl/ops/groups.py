@@ -6,10 +6,11 @@ again), then applied; applying saves the previous offsets so `undo_reset` can pu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,27 +24,62 @@ from kctl.client.types import EARLIEST, LATEST, OffsetAndMetadata, TopicPartitio
 
 
 # ---- lag ---------------------------------------------------------------------------------------------
+async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True
+                   ) -> AsyncIterator[list[tuple[str, list[dict[str, Any]]]]]:
+    """Lag rows, a batch of groups at a time as the coordinators answer: per group, a row per
+    partition (sorted) with the committed offset, log start and end, lag and, with `ages`, the
+    seconds of lag.
+
+    Log offsets are asked once per partition, and record ages once per (partition, offset),
+    however many groups share them; only a few batches are held at once.
+    """
+    admin = Admin(cluster)
+    starts: dict[tuple[str, int], int] = {}
+    ends: dict[tuple[str, int], int] = {}
+    stamps: dict[tuple[str, int, int], int | None] = {}
+    async for batch in admin.iter_committed(groups):
+        unknown = {(t, p) for committed in batch.values() for t, p, _ in committed if (t, p) not in ends}
+        if unknown:
+            tps = [TopicPartition(t, p) for t, p in sorted(unknown)]
+            latest, earliest = await asyncio.gather(admin.list_offsets(dict.fromkeys(tps, LATEST)),
+                                                    admin.list_offsets(dict.fromkeys(tps, EARLIEST)))
+            ends.update((tp, o.offset) for tp, o in latest.items())
+            starts.update((tp, o.offset) for tp, o in earliest.items())
+        out: list[tuple[str, list[dict[str, Any]]]] = []
+        for group, committed in batch.items():
+            rows = []
+            for topic, partition, offset in sorted(committed):
+                end = ends[topic, partition]
+                rows.append({"group": group, "topic": topic, "partition": partition, "committed_offset": offset,
+                             "log_end_offset": end, "log_start_offset": starts[topic, partition],
+                             "lag": end - offset if end > offset else 0})
+            out.append((group, rows))
+        if ages:
+            await add_record_age(cluster, [r for _, rows in out for r in rows], stamps)
+        yield out
+
+
 async def partition_lag(admin: Admin, groups: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Committed offset, log end and lag per partition, for many groups in a few round trips."""
-    lags = await admin.group_lag(groups)
-    return {
-        group: [{"group": group, "topic": tp.topic, "partition": tp.partition, "committed_offset": p.committed,
-                 "log_end_offset": p.log_end, "log_start_offset": p.log_start, "lag": p.lag}
-                for tp, p in sorted(per.items())]
-        for group, per in lags.items()
-    }
+    lags: dict[str, list[dict[str, Any]]] = {}
+    async for batch in iter_lag(admin.cluster, groups, ages=False):
+        lags.update(batch)
+    return lags
 
 
-async def add_record_age(cluster: Cluster, rows: list[dict[str, Any]]) -> None:
+async def add_record_age(cluster: Cluster, rows: list[dict[str, Any]],
+                         known: dict[tuple[str, int, int], int | None] | None = None) -> None:
     """Seconds of lag: the age of the record at each lagging committed offset.
 
-    Each (partition, offset) is fetched once, however many groups sit there. A round asks every
+    Each (partition, offset) is fetched once, however many groups sit there; `known` carries
+    the timestamps found (None: no record there) from one call to the next. A round asks every
     leader, at once, for one waiting offset per partition (the lowest); every other waiting
     offset that the returned batches cover is answered from them too, so groups close together
     on a partition cost one fetch between them.
     """
     from kctl.protocol.records import decode_batch, iter_batch_headers
 
+    known = {} if known is None else known
     # One pass over the rows, grouping them by the record they wait at: many groups, few records.
     behind: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
     for r in rows:
@@ -63,7 +99,8 @@ async def add_record_age(cluster: Cluster, rows: list[dict[str, Any]]) -> None:
         return
     waiting: dict[TopicPartition, list[int]] = {}
     for topic, partition, committed in behind:
-        waiting.setdefault(TopicPartition(topic, partition), []).append(committed)
+        if (topic, partition, committed) not in known:
+            waiting.setdefault(TopicPartition(topic, partition), []).append(committed)
     for offsets in waiting.values():
         offsets.sort(reverse=True)  # lowest last: pop() takes it
     found: dict[tuple[TopicPartition, int], int] = {}  # (partition, offset) -> record timestamp
@@ -89,17 +126,21 @@ async def add_record_age(cluster: Cluster, rows: list[dict[str, Any]]) -> None:
                             found[(tp, record.offset)] = record.timestamp
                 waiting[tp] = [o for o in waiting[tp] if (tp, o) not in found]
 
-    import asyncio
-
-    by_leader = await cluster.leaders(list(waiting))
-    led = [tp for tps in by_leader.values() for tp in tps]  # a partition without a leader gets no age
-    while any(waiting[tp] for tp in led):
-        await asyncio.gather(*(one_round(node, tps) for node, tps in by_leader.items()))
+    if waiting:
+        by_leader = await cluster.leaders(list(waiting))
+        led = [tp for tps in by_leader.values() for tp in tps]  # a partition without a leader gets no age
+        while any(waiting[tp] for tp in led):
+            await asyncio.gather(*(one_round(node, tps) for node, tps in by_leader.items()))
+        for tp, offsets in waiting.items():
+            for offset in offsets:
+                known[(tp.topic, tp.partition, offset)] = None
+    for (tp, offset), stamp in found.items():
+        known[(tp.topic, tp.partition, offset)] = stamp
     now = now_ms()
-    for (topic, partition, committed), same in behind.items():
-        stamp = found.get((TopicPartition(topic, partition), committed))
-        if stamp is not None:
-            seconds = max(now - stamp, 0) / 1000
+    for key, same in behind.items():
+        when = known.get(key)
+        if when is not None:
+            seconds = max(now - when, 0) / 1000
             for r in same:
                 r["lag_seconds"] = seconds
 
@@ -119,18 +160,26 @@ def _timestamp_fetch(asked: Mapping[TopicPartition, int]) -> Any:
 async def lag_sample(cluster: Cluster, groups: list[str] | None
                      ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
     """One look at every (or the named) group: rows per group, and each group's state."""
-    admin = Admin(cluster)
-    names = groups or [g.group_id for g in await admin.list_groups()]
-    per_group = await partition_lag(admin, names)
-    described = await admin.describe_groups(names)
-    states = {g: (d.state if not isinstance(d, KafkaError) else "Unknown") for g, d in described.items()}
-    await add_record_age(cluster, [r for g in names for r in per_group.get(g, [])])
+    names, states = await group_states(cluster, groups)
+    per_group: dict[str, list[dict[str, Any]]] = {}
+    async for batch in iter_lag(cluster, names):
+        per_group.update(batch)
     return per_group, states
+
+
+async def group_states(cluster: Cluster, groups: list[str] | None) -> tuple[list[str], dict[str, str]]:
+    """The named groups (default: every group, sorted) and the state of each."""
+    admin = Admin(cluster)
+    names = groups or sorted(g.group_id for g in await admin.list_groups())
+    described = await admin.describe_groups(names)
+    return names, {g: (d.state if not isinstance(d, KafkaError) else "Unknown") for g, d in described.items()}
 
 
 def health(history: list[list[dict[str, Any]]], state: str) -> str:
     """Burrow's verdicts over a window of samples, minus its false STOP on idle topics."""
     first, last = history[0], history[-1]
+    if len(history) == 1:  # one look: nothing to compare with
+        return "OK" if not any(r["lag"] for r in last) or state not in ("Empty", "Dead") else "STOP"
     lag_first = sum(r["lag"] for r in first)
     lag_last = sum(r["lag"] for r in last)
     committed_first = {(r["topic"], r["partition"]): r["committed_offset"] for r in first}

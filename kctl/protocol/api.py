@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from struct import error as StructError
 from typing import Any
 
+from ._wire import uvarint
 from .errors import DecodeError, EncodeError, UnsupportedVersionError
 from .messages import API_INDEX
 
@@ -197,3 +198,8 @@ def decode_request(api_key: int, version: int, data: bytes | bytearray, offset: 
 def decode_response(api_key: int, version: int, data: bytes | bytearray, offset: int = 0) -> tuple[Any, int]:
     spec = spec_for(api_key, version)
     return _run_decoder(spec.response_decoders[version], data, offset, f"{spec.name} v{version} response")
+
+
+def encoded_compact_array(elements: list[bytes]) -> bytes:
+    """A compact array (as flexible versions write it) of elements already encoded."""
+    return uvarint(len(elements) + 1) + b"".join(elements)

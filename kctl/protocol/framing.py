@@ -157,6 +157,14 @@ class UnsupportedRequest:
 ServerEvent = RequestReceived | UnsupportedRequest | _NeedData
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedBody:
+    """A response body already encoded, in the version of the request it answers: what a
+    broker sends when it keeps answers encoded (see broker/handlers/groups.py, OffsetFetch)."""
+
+    data: bytes
+
+
 class ServerConnection:
     """The server's half of one connection: frames in, requests out, responses framed."""
 
@@ -197,7 +205,10 @@ class ServerConnection:
         # One buffer for prefix, header and body: record payloads are copied exactly once.
         buf = bytearray(4)
         buf += encode_response_header(header.correlation_id, spec.response_header_version(header.api_version))
-        encode_response_body(body, header.api_version, buf)
+        if isinstance(body, EncodedBody):
+            buf += body.data
+        else:
+            encode_response_body(body, header.api_version, buf)
         _LENGTH.pack_into(buf, 0, len(buf) - 4)
         return buf  # type: ignore[return-value]  # bytes-like; callers only write or compare it
 
