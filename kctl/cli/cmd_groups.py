@@ -274,7 +274,7 @@ def lag(
     async def once(cluster: Any) -> None:
         # One look, written as each batch of groups is answered: at 500 groups x 1,000
         # partitions that is half a million rows, never all held at once.
-        from kctl.ops.groups import group_states, health, iter_lag
+        from kctl.ops.groups import LagHistory, group_states, iter_lag
 
         names, states = await group_states(cluster, groups)
         writer = RowWriter(output, LAG_COLUMNS)
@@ -283,7 +283,9 @@ def lag(
             written = []
             for group, rows in batch:
                 state = states.get(group, "Unknown")
-                verdict = health([rows], state)
+                look = LagHistory()
+                look.add(rows)
+                verdict = look.verdict(state)
                 for r in rows:
                     r["health"] = verdict
                 totals.append({"group": group, "state": state, "lag": sum(r["lag"] for r in rows), "health": verdict})
@@ -315,9 +317,10 @@ def lag(
                 continue
             rows_out: list[dict[str, Any]] = []
             summary_rows = []
-            for group, looks in history.items():
+            for group, rows in sample.items():
+                looks = history[group]
                 verdicts[group] = looks.verdict(states.get(group, "Unknown"))
-                rows_out.extend(looks.samples[-1])
+                rows_out.extend(rows)
                 summary_rows.append({"group": group, "state": states.get(group), "lag": looks.total_lag()[-1],
                                      "health": verdicts[group]})
             for r in rows_out:

@@ -10,6 +10,8 @@ import asyncio
 import json
 import os
 import time
+from array import array
+from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,82 +177,110 @@ async def group_states(cluster: Cluster, groups: list[str] | None) -> tuple[list
     return names, {g: (d.state if not isinstance(d, KafkaError) else "Unknown") for g, d in described.items()}
 
 
-def health(history: list[list[dict[str, Any]]], state: str) -> str:
-    """Burrow's verdicts over a window of samples, minus its false STOP on idle topics."""
-    first, last = history[0], history[-1]
-    if len(history) == 1:  # one look: nothing to compare with
-        return "OK" if not any(r["lag"] for r in last) or state not in ("Empty", "Dead") else "STOP"
-    lag_first = sum(r["lag"] for r in first)
-    lag_last = sum(r["lag"] for r in last)
-    committed_first = {(r["topic"], r["partition"]): r["committed_offset"] for r in first}
-    if any(r["committed_offset"] is not None and committed_first.get((r["topic"], r["partition"])) is not None
-           and r["committed_offset"] < committed_first[(r["topic"], r["partition"])] for r in last):
+RATE_WINDOW = 10  # looks
+
+
+@dataclass(slots=True)
+class Look:
+    """One look at a group, kept compactly: thousands of partitions times many groups times
+    the rate window would not fit as rows. `keys` is shared between looks while it is the same."""
+
+    keys: tuple[tuple[str, int], ...]
+    committed: array[int]  # -1: nothing committed
+    log_end: array[int]
+    total: int
+    at: float
+
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]], at: float, previous: Look | None) -> Look:
+        keys = tuple([(r["topic"], r["partition"]) for r in rows])
+        if previous is not None and keys == previous.keys:
+            keys = previous.keys
+        committed = array("q", [-1 if r["committed_offset"] is None else r["committed_offset"] for r in rows])
+        return cls(keys, committed, array("q", [r["log_end_offset"] for r in rows]), sum(r["lag"] for r in rows), at)
+
+    def aligned(self, other: Look) -> list[int]:
+        """For each of this look's partitions, its index in `other` (-1: not there)."""
+        if other.keys is self.keys:
+            return list(range(len(self.keys)))
+        where = {k: i for i, k in enumerate(other.keys)}
+        return [where.get(k, -1) for k in self.keys]
+
+
+def health(first: Look, last: Look, looks: int, state: str) -> str:
+    """Burrow's verdicts between the first and the last look of a window, minus its false STOP
+    on idle topics."""
+    earlier = [first.committed[j] if j >= 0 else -1 for j in last.aligned(first)] if looks > 1 else []
+    if any(before >= 0 and 0 <= now < before for now, before in zip(last.committed, earlier, strict=False)):
         return "REWIND"
-    if lag_last == 0:
+    if last.total == 0:
         return "OK"  # caught up: an idle topic is not a stopped consumer
     if state in ("Empty", "Dead"):
         return "STOP"
-    moved = any(r["committed_offset"] != committed_first.get((r["topic"], r["partition"])) for r in last)
-    if len(history) > 1 and not moved:
+    if looks == 1:
+        return "OK"
+    moved = any(now != before for now, before in zip(last.committed, earlier, strict=True))
+    if not moved:
         return "STALL"
-    if len(history) > 1 and lag_last > lag_first:
+    if last.total > first.total:
         return "WARN"
     return "OK"
 
 
-RATE_WINDOW = 10  # samples
-
-
-def add_rates(samples: list[list[dict[str, Any]]], times: list[float]) -> None:
-    """Consume and produce rates over the last samples, and the time to catch up at that pace,
-    written into the newest sample's rows."""
-    if len(samples) < 2:
-        return
-    first_index = max(len(samples) - RATE_WINDOW, 0)
-    first, last = samples[first_index], samples[-1]
-    seconds = times[-1] - times[first_index] or 1.0
-    before = {(r["topic"], r["partition"]): r for r in first}
-    for r in last:
-        old = before.get((r["topic"], r["partition"]))
-        if old is None:
-            continue
-        consumed = max(r["committed_offset"] or 0, 0) - max(old["committed_offset"] or 0, 0)
-        produced = r["log_end_offset"] - old["log_end_offset"]
-        r["consume_rate"] = round(consumed / seconds, 1)
-        r["produce_rate"] = round(produced / seconds, 1)
-        net = r["consume_rate"] - r["produce_rate"]
-        r["catch_up_seconds"] = round(r["lag"] / net, 1) if net > 0 and r["lag"] else (0.0 if not r["lag"] else None)
-
-
 @dataclass(slots=True)
 class LagHistory:
-    """Samples of one group over time (newest last), bounded; rates and verdicts come from here."""
+    """Looks at one group over time (newest last), bounded: total lag for the trend, and the
+    last RATE_WINDOW looks per partition for rates and verdicts. Rows are not kept: at 500
+    groups of 1,000 partitions they would be most of a console's memory."""
 
-    limit: int = 60
-    samples: list[list[dict[str, Any]]] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
-
+    limit: int = 60  # totals kept for the trend
     #: Looks closer together than this replace the previous one: a rate over a moment is noise.
     min_gap_s: float = 1.0
+    looks: deque[Look] = field(default_factory=lambda: deque(maxlen=RATE_WINDOW))
+    totals: list[int] = field(default_factory=list)
 
     def add(self, rows: list[dict[str, Any]], at: float | None = None) -> None:
+        """A new look; its rows get consume and produce rates and the time to catch up."""
         at = time.monotonic() if at is None else at
-        if self.times and at - self.times[-1] < self.min_gap_s:
-            self.samples.pop()
-            self.times.pop()
-        self.samples.append(rows)
-        self.times.append(at)
-        del self.samples[:-self.limit], self.times[:-self.limit]
-        add_rates(self.samples, self.times)
+        if self.looks and at - self.looks[-1].at < self.min_gap_s:
+            self.looks.pop()
+            self.totals.pop()
+        look = Look.of(rows, at, self.looks[-1] if self.looks else None)
+        self.looks.append(look)
+        self.totals.append(look.total)
+        del self.totals[:-self.limit]
+        if len(self.looks) > 1:
+            self._add_rates(rows, self.looks[0], look)
+
+    @staticmethod
+    def _add_rates(rows: list[dict[str, Any]], first: Look, last: Look) -> None:
+        seconds = last.at - first.at or 1.0
+        for r, j, committed, end in zip(rows, last.aligned(first), last.committed, last.log_end, strict=True):
+            if j < 0:
+                continue
+            r["consume_rate"] = round((max(committed, 0) - max(first.committed[j], 0)) / seconds, 1)
+            r["produce_rate"] = round((end - first.log_end[j]) / seconds, 1)
+            net = r["consume_rate"] - r["produce_rate"]
+            lag = r["lag"]
+            r["catch_up_seconds"] = round(lag / net, 1) if net > 0 and lag else (0.0 if not lag else None)
 
     def verdict(self, state: str) -> str:
-        return health(self.samples[-RATE_WINDOW:], state) if self.samples else "OK"
+        return health(self.looks[0], self.looks[-1], len(self.looks), state) if self.looks else "OK"
 
     def total_lag(self) -> list[int]:
-        return [sum(r["lag"] for r in s) for s in self.samples]
+        return list(self.totals)
 
     def partition_lag(self, topic: str, partition: int) -> list[int]:
-        return [r["lag"] for s in self.samples for r in s if r["topic"] == topic and r["partition"] == partition]
+        """The partition's lag in each look of the rate window."""
+        lags = []
+        for look in self.looks:
+            try:
+                i = look.keys.index((topic, partition))
+            except ValueError:
+                continue
+            base = look.committed[i]
+            lags.append(max(look.log_end[i] - base, 0) if base >= 0 else 0)
+        return lags
 
 
 # ---- offset resets ----------------------------------------------------------------------------------

@@ -32,16 +32,16 @@ class ClusterScreen(ListScreen):
 
     async def fetch(self) -> dict[str, Rows]:
         from kctl.client import Admin
-        from kctl.ops.groups import partition_lag
         from kctl.ops.topics import topic_rows
 
         admin = Admin(await self.kctl.cluster())
         cluster_id, controller, brokers = await admin.describe_cluster()
         topics = await topic_rows(admin, with_sizes=True)
         groups = [g.group_id for g in await admin.list_groups()]
-        lags = await partition_lag(admin, groups) if groups else {}
         produced = sum(t.get("high_watermark", 0) for t in topics)
-        consumed = sum(max(r["committed_offset"], 0) for rows in lags.values() for r in rows)
+        consumed = 0
+        async for batch in admin.iter_committed(groups):
+            consumed += sum(offset for committed in batch.values() for _, _, offset in committed)
         now = time.monotonic()
         sizes = [t["size"] for t in topics if t.get("size") is not None]
         self.totals = {
@@ -201,25 +201,28 @@ class GroupsScreen(ListScreen):
 
     async def fetch(self) -> dict[str, Rows]:
         from kctl.client import Admin, KafkaError
-        from kctl.ops.groups import partition_lag
+        from kctl.ops.groups import iter_lag
 
-        admin = Admin(await self.kctl.cluster())
-        groups = [g.group_id for g in await admin.list_groups()]
+        cluster = await self.kctl.cluster()
+        admin = Admin(cluster)
+        groups = sorted(g.group_id for g in await admin.list_groups())
         if not groups:
             return {"groups": []}
         described = await admin.describe_groups(groups)
-        lags = await partition_lag(admin, groups)
         now = time.monotonic()
         rows = []
-        for group in sorted(groups):
-            d = described.get(group)
-            ok = d is not None and not isinstance(d, KafkaError)
-            state = d.state if ok else "Unknown"  # type: ignore[union-attr]
-            history = self.kctl.history(group)
-            history.add(lags.get(group, []), now)
-            rows.append({"group": group, "state": state, "members": len(d.members) if ok else 0,  # type: ignore[union-attr]
-                         "lag": history.total_lag()[-1], "health": history.verdict(state),
-                         "trend": spark(history.total_lag())})
+        # Each batch of groups goes into its history and is dropped: at hundreds of groups of
+        # thousands of partitions, holding every row at once would be most of the console's memory.
+        async for batch in iter_lag(cluster, groups, ages=False):
+            for group, lags in batch:
+                d = described.get(group)
+                ok = d is not None and not isinstance(d, KafkaError)
+                state = d.state if ok else "Unknown"  # type: ignore[union-attr]
+                history = self.kctl.history(group)
+                history.add(lags, now)
+                rows.append({"group": group, "state": state, "members": len(d.members) if ok else 0,  # type: ignore[union-attr]
+                             "lag": history.total_lag()[-1], "health": history.verdict(state),
+                             "trend": spark(history.total_lag())})
         return {"groups": rows}
 
     def open(self, key: str, pane_id: str) -> None:
@@ -285,11 +288,11 @@ class GroupScreen(ListScreen):
 
     def summary(self) -> Summary | None:
         history = self.kctl.history(self.group)
-        if not history.samples:
+        if not history.looks:
             return None
-        rows = history.samples[-1]
-        consume = sum(r.get("consume_rate") or 0 for r in rows) if len(history.samples) > 1 else None
-        produce = sum(r.get("produce_rate") or 0 for r in rows) if len(history.samples) > 1 else None
+        rows = self.data.get("lag", [])
+        consume = sum(r.get("consume_rate") or 0 for r in rows) if len(history.looks) > 1 else None
+        produce = sum(r.get("produce_rate") or 0 for r in rows) if len(history.looks) > 1 else None
         lag = history.total_lag()[-1]
         catch_up: float | None = None
         if lag == 0:

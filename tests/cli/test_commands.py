@@ -314,18 +314,39 @@ def test_a_sasl_context_against_a_listener_without_sasl_is_an_auth_error(env: di
 
 
 def test_health_verdicts_follow_burrows_rules_without_its_false_stop() -> None:
-    from kctl.ops.groups import health as _health
+    from kctl.ops.groups import LagHistory
 
-    def sample(committed: int, end: int) -> list[dict[str, object]]:
-        return [{"topic": "t", "partition": 0, "committed_offset": committed, "log_end_offset": end,
-                 "lag": end - committed}]
+    def verdict(looks: list[tuple[int, int]], state: str) -> str:
+        history = LagHistory()
+        for at, (committed, end) in enumerate(looks):
+            history.add([{"topic": "t", "partition": 0, "committed_offset": committed, "log_end_offset": end,
+                          "lag": end - committed}], at=float(at * 5))
+        return history.verdict(state)
 
-    assert _health([sample(10, 10), sample(10, 10)], "Empty") == "OK"  # idle and caught up: not STOP
-    assert _health([sample(5, 10), sample(5, 12)], "Empty") == "STOP"  # behind, nobody consuming
-    assert _health([sample(5, 10), sample(5, 12)], "Stable") == "STALL"  # members, but no progress
-    assert _health([sample(5, 10), sample(7, 20)], "Stable") == "WARN"  # progressing, falling behind
-    assert _health([sample(5, 10), sample(9, 11)], "Stable") == "OK"
-    assert _health([sample(9, 10), sample(4, 10)], "Stable") == "REWIND"
+    assert verdict([(10, 10), (10, 10)], "Empty") == "OK"  # idle and caught up: not STOP
+    assert verdict([(5, 10), (5, 12)], "Empty") == "STOP"  # behind, nobody consuming
+    assert verdict([(5, 10), (5, 12)], "Stable") == "STALL"  # members, but no progress
+    assert verdict([(5, 10), (7, 20)], "Stable") == "WARN"  # progressing, falling behind
+    assert verdict([(5, 10), (9, 11)], "Stable") == "OK"
+    assert verdict([(9, 10), (4, 10)], "Stable") == "REWIND"
+    assert verdict([(5, 10)], "Stable") == "OK" and verdict([(5, 10)], "Empty") == "STOP"  # one look
+
+
+def test_lag_history_keeps_rates_and_trends_in_bounded_memory() -> None:
+    from kctl.ops.groups import RATE_WINDOW, LagHistory
+
+    history = LagHistory(limit=60)
+    for look in range(100):  # the consumer reads 10/s, the producer writes 4/s: lag falls 6/s
+        rows = [{"topic": "t", "partition": p, "committed_offset": 1000 + look * 50,
+                 "log_end_offset": 11000 + look * 20, "lag": 10000 - look * 30} for p in range(3)]
+        history.add(rows, at=float(look * 5))  # the newest rows get their rates
+    assert len(history.totals) == 60 and len(history.looks) == RATE_WINDOW  # bounded
+    assert history.totals[-1] == 3 * (10000 - 99 * 30)
+    newest = rows[0]
+    assert (newest["consume_rate"], newest["produce_rate"]) == (10.0, 4.0)
+    assert newest["catch_up_seconds"] == round(newest["lag"] / 6.0, 1)
+    assert history.partition_lag("t", 1)[-1] == 10000 - 99 * 30 and len(history.partition_lag("t", 1)) == RATE_WINDOW
+    assert history.looks[0].keys is history.looks[-1].keys  # one key tuple shared by every look
 
 
 def test_lag_watch_refreshes(env: dict[str, str]) -> None:

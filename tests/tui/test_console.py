@@ -250,7 +250,7 @@ async def test_group_detail_shows_lag_members_and_history(seeded: BrokerProcess 
         assert "kctl > groups > billing" in text_of(app, "#crumbs")
         assert "lag billing --watch" in text_of(app, "#hint")
         await pilot.press("r")
-        await wait_for(pilot, lambda: len(app.history("billing").samples) >= 3, "more samples")
+        await wait_for(pilot, lambda: len(app.history("billing").totals) >= 3, "more samples")
         assert "consume 0.0/s" in text_of(app, "#summary")  # two looks give a rate
 
 
