@@ -47,7 +47,7 @@ class Flusher:
         if fds:
             await asyncio.get_running_loop().run_in_executor(None, _fsync_all, fds)
         for plog, end in ends:
-            if plog.segments and plog.segments[-1].fd >= 0:
+            if plog.segments and not plog.segments[-1].closed:
                 plog.mark_flushed(end)
 
     async def run(self) -> None:

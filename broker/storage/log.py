@@ -35,7 +35,7 @@ from kctl.protocol.records import (
 
 from ..config import TopicConfig
 from .producer_state import ProducerState, SequenceError
-from .segment import Segment, segment_name
+from .segment import OpenFiles, Segment, segment_name
 
 log = logging.getLogger("broker.storage")
 
@@ -77,8 +77,10 @@ def now_ms() -> int:
 
 
 class PartitionLog:
-    def __init__(self, directory: Path, topic: str, partition: int, config: TopicConfig) -> None:
+    def __init__(self, directory: Path, topic: str, partition: int, config: TopicConfig,
+                 files: OpenFiles | None = None) -> None:
         self.directory = directory
+        self.files = files if files is not None else OpenFiles(64)
         self.topic = topic
         self.partition = partition
         self.config = config
@@ -110,7 +112,7 @@ class PartitionLog:
         state, snapshot_offset = ProducerState.load(snapshot_path)
         self.producers = state
         for i, base in enumerate(bases):
-            segment = Segment(self.directory, base, self.config.index_interval_bytes)
+            segment = Segment(self.directory, base, self.config.index_interval_bytes, self.files)
             next_base = bases[i + 1] if i + 1 < len(bases) else None
             recover = recovery_point is not None and (next_base is None or next_base > recovery_point)
             if recover and segment.size:
@@ -122,11 +124,11 @@ class PartitionLog:
                 for later in bases[i + 1 :]:
                     log.warning("%s-%d: dropping segment %s after corruption", self.topic, self.partition,
                                 segment_name(later))
-                    Segment(self.directory, later, self.config.index_interval_bytes).delete()
+                    Segment(self.directory, later, self.config.index_interval_bytes, self.files).delete()
                 break
         if not self.segments:
             self.segments.append(Segment(self.directory, max(log_start_offset, 0),
-                                         self.config.index_interval_bytes))
+                                         self.config.index_interval_bytes, self.files))
         self._bases = [s.base_offset for s in self.segments]
         self.log_start_offset = max(log_start_offset, self.segments[0].base_offset)
         if self.log_start_offset > self.log_end_offset:
@@ -294,7 +296,7 @@ class PartitionLog:
         if old.is_empty:
             return old
         old.write_indexes()
-        segment = Segment(self.directory, self.log_end_offset, self.config.index_interval_bytes)
+        segment = Segment(self.directory, self.log_end_offset, self.config.index_interval_bytes, self.files)
         self.segments.append(segment)
         self._bases.append(segment.base_offset)
         log.debug("rolled %s-%d to segment %s", self.topic, self.partition, segment_name(segment.base_offset))
@@ -482,7 +484,7 @@ class PartitionLog:
     # ---- durability ------------------------------------------------------------------------------
     def dirty_fds(self) -> list[int]:
         """Duplicated descriptors of segments with unflushed data, safe to fsync on another thread."""
-        return [os.dup(s.fd) for s in self.segments if s.fd >= 0 and s.unflushed_messages]
+        return [os.dup(s.fd) for s in self.segments if not s.closed and s.unflushed_messages]
 
     def mark_flushed(self, flushed_end: int) -> None:
         """Record that everything below `flushed_end` reached the disk."""
@@ -492,7 +494,7 @@ class PartitionLog:
                 segment.unflushed_messages = 0
             self.unflushed_since_ms = -1
         for segment in self.segments:
-            if segment.fd >= 0:
+            if not segment.closed:
                 segment.write_indexes()
         self.last_flush_ms = now_ms()
 
@@ -503,7 +505,7 @@ class PartitionLog:
     def flush(self) -> None:
         end = self.log_end_offset
         for segment in self.segments:
-            if segment.unflushed_messages and segment.fd >= 0:
+            if segment.unflushed_messages and not segment.closed:
                 os.fsync(segment.fd)
         self.mark_flushed(end)
 

@@ -26,6 +26,7 @@ from kctl.protocol.errors import ErrorCode
 
 from ..config import BrokerConfig, ConfigError, TopicConfig, parse_topic_configs
 from .log import PartitionLog, now_ms
+from .segment import OpenFiles, descriptor_limit
 
 log = logging.getLogger("broker.storage")
 
@@ -126,6 +127,8 @@ class LogManager:
         self._producer_id_limit = 0
         self._lock_fd = -1
         self.recovered = False
+        # Half the process's descriptors for segment files; the rest for sockets and the like.
+        self.files = OpenFiles(max(64, descriptor_limit() // 2))
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -203,7 +206,7 @@ class LogManager:
 
     def _open_partition(self, topic: Topic, index: int, recovery_point: int | None, log_start: int) -> PartitionLog:
         directory = self.data_dir / f"{topic.name}-{index}"
-        plog = PartitionLog(directory, topic.name, index, self.topic_config(topic.overrides))
+        plog = PartitionLog(directory, topic.name, index, self.topic_config(topic.overrides), self.files)
         plog.open(recovery_point, log_start)
         metadata = directory / "partition.metadata"
         if not metadata.exists():

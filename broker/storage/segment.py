@@ -8,10 +8,14 @@ and are rebuilt by scanning batch headers whenever they look wrong.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
+import resource
 from array import array
 from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,17 +43,72 @@ class BatchPosition:
     header: BatchHeader
 
 
-class Segment:
-    """An append-only segment file with its in-memory sparse indexes."""
+def descriptor_limit() -> int:
+    """The most descriptors this process may hold: its soft RLIMIT_NOFILE, first raised to the
+    hard limit (as the JVM does for Apache Kafka)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
-    def __init__(self, directory: Path, base_offset: int, index_interval_bytes: int) -> None:
+
+class OpenFiles:
+    """Descriptors of segment files: opened when a segment is used, and closed, least recently
+    used first, beyond `limit`. One descriptor per segment would stop a broker at about as many
+    partitions as the process may hold descriptors, sockets included.
+
+    Used from one thread at a time (the event loop; at start-up, the loader). Another thread
+    that needs a descriptor (to fsync) takes an `os.dup` of it, which no eviction closes.
+    Closing a file keeps its unwritten pages: fsync through any later descriptor flushes them.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(limit, 1)
+        self._open: OrderedDict[Segment, int] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def fd(self, segment: Segment) -> int:
+        fd = self._open.get(segment)
+        if fd is not None:
+            self._open.move_to_end(segment)
+            return fd
+        while len(self._open) >= self.limit:
+            _, idle = self._open.popitem(last=False)
+            os.close(idle)
+        try:
+            fd = os.open(segment.log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                raise OSError(exc.errno, f"{exc.strerror}: the broker may hold {descriptor_limit()} descriptors "
+                              f"(RLIMIT_NOFILE) and keeps at most {self.limit} segment files open; raise the "
+                              "limit with `ulimit -n` (or LimitNOFILE= under systemd)", str(segment.log_path)) from exc
+            raise
+        self._open[segment] = fd
+        return fd
+
+    def close(self, segment: Segment) -> None:
+        fd = self._open.pop(segment, None)
+        if fd is not None:
+            os.close(fd)
+
+
+class Segment:
+    """An append-only segment file with its in-memory sparse indexes. Its descriptor comes from
+    `files` for each use: it may be closed while the segment sits idle."""
+
+    def __init__(self, directory: Path, base_offset: int, index_interval_bytes: int, files: OpenFiles) -> None:
         self.directory = directory
         self.base_offset = base_offset
         self.index_interval_bytes = index_interval_bytes
+        self.files = files
+        self.closed = False
         self.log_path = directory / f"{segment_name(base_offset)}.log"
         self.index_path = directory / f"{segment_name(base_offset)}.index"
         self.time_index_path = directory / f"{segment_name(base_offset)}.timeindex"
-        self.fd = os.open(self.log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         self.size = os.fstat(self.fd).st_size
         self.next_offset = base_offset
         self.max_timestamp = -1
@@ -280,10 +339,16 @@ class Segment:
         self.write_indexes()
         self.unflushed_messages = 0
 
+    @property
+    def fd(self) -> int:
+        """A descriptor for the log file, valid until the next segment asks for one."""
+        if self.closed:
+            raise ValueError(f"segment {self.log_path} is closed")
+        return self.files.fd(self)
+
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        self.files.close(self)
+        self.closed = True
 
     def delete(self) -> None:
         self.close()
@@ -292,11 +357,10 @@ class Segment:
 
     def replace_file(self, new_log: Path) -> None:
         """Swap in a rewritten log file (compaction) and rebuild the indexes from it."""
-        self.close()
+        self.files.close(self)
         os.replace(new_log, self.log_path)
         self.index_path.unlink(missing_ok=True)
         self.time_index_path.unlink(missing_ok=True)
-        self.fd = os.open(self.log_path, os.O_RDWR | os.O_APPEND)
         self.size = os.fstat(self.fd).st_size
         self._reset_indexes()
         self._scan(0, check=False)

@@ -29,10 +29,12 @@ def free_port() -> int:
 class BrokerProcess:
     """`python -m broker` in a child process; `kill()` is a real SIGKILL."""
 
-    def __init__(self, data_dir: Path, config: dict[str, object] | None = None) -> None:
+    def __init__(self, data_dir: Path, config: dict[str, object] | None = None, *,
+                 max_open_files: int | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.config = config or {}
+        self.max_open_files = max_open_files  # RLIMIT_NOFILE, soft and hard, for the broker alone
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"{data_dir.name}.broker.log"
 
@@ -48,7 +50,8 @@ class BrokerProcess:
             args += ["--config", str(config_path)]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, env=env)
+            self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, env=env,
+                                         preexec_fn=self._limit_files if self.max_open_files else None)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -59,6 +62,17 @@ class BrokerProcess:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"broker did not start:\n{self.log()}")
+
+    def _limit_files(self) -> None:
+        import resource
+
+        assert self.max_open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_open_files, self.max_open_files))
+
+    def open_files(self) -> int:
+        """Descriptors the broker process holds now."""
+        assert self.proc is not None
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
