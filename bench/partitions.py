@@ -87,7 +87,7 @@ def main() -> int:
             for p in range(PER_TOPIC):
                 producer.produce(t, value=b"x" * 100, partition=p)
         assert producer.flush(600) == 0, "not every record was acknowledged"
-        del producer  # it would keep reconnecting (and saying so) while the broker restarts
+        del producer, admin  # they would keep reconnecting (and saying so) while the broker restarts
         _, peak_after_produce = rss_mb(broker.proc.pid)
         descriptors = broker.open_files()
         read = read_all(broker.bootstrap, topics)

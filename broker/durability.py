@@ -26,6 +26,9 @@ def _fsync_all(fds: list[int]) -> None:
             os.close(fd)
 
 
+FSYNC_CHUNK = 64  # partitions whose descriptors one fsync round duplicates
+
+
 class Flusher:
     def __init__(self) -> None:
         self._pending: dict[PartitionLog, list[asyncio.Future[None]]] = {}
@@ -43,9 +46,12 @@ class Flusher:
     async def flush_now(self, logs: list[PartitionLog]) -> None:
         """Flush these logs on a worker thread and record their new recovery points."""
         ends = [(plog, plog.log_end_offset) for plog in logs]
-        fds = [fd for plog in logs for fd in plog.dirty_fds()]
-        if fds:
-            await asyncio.get_running_loop().run_in_executor(None, _fsync_all, fds)
+        # A chunk of partitions at a time: each duplicated descriptor is one more open file, and
+        # a checkpoint can cover a hundred thousand partitions.
+        for i in range(0, len(logs), FSYNC_CHUNK):
+            fds = [fd for plog in logs[i:i + FSYNC_CHUNK] for fd in plog.dirty_fds()]
+            if fds:
+                await asyncio.get_running_loop().run_in_executor(None, _fsync_all, fds)
         for plog, end in ends:
             if plog.segments and not plog.segments[-1].closed:
                 plog.mark_flushed(end)

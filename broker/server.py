@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from kctl.protocol.errors import ErrorCode, ProtocolError
-from kctl.protocol.framing import NEED_DATA, RequestReceived, ServerConnection, UnsupportedRequest
+from kctl.protocol.framing import NEED_DATA, FileRange, RequestReceived, ServerConnection, UnsupportedRequest
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.sasl_authenticate import SaslAuthenticateRequest, SaslAuthenticateResponse
 from kctl.protocol.messages.sasl_handshake import SaslHandshakeRequest, SaslHandshakeResponse
@@ -58,11 +59,22 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._write_paused = False
         self.closed = False
         self.authenticated = not broker.sasl.required
+        self._sendfile_fd: int | None = None
+        # The response being written, in pieces: bytes, and [FileRange, bytes of it sent].
+        self._sending: deque[bytes | list[Any]] = deque()
+        self._watching = False  # waiting for the socket to take more of a file range
         self.sasl_exchange: Any = None
 
     # ---- asyncio callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        # Where fetched records go straight from the segment files: a plain socket (TLS would
+        # need the bytes in user space to encrypt them). A duplicate of the socket's descriptor,
+        # because the event loop lets a transport's own descriptor be watched only by the
+        # transport, and a full socket is waited out by watching this one.
+        if sock is not None and not transport.get_extra_info("sslcontext"):
+            self._sendfile_fd = os.dup(sock.fileno())
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.peer_host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
@@ -71,6 +83,13 @@ class KafkaConnection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._sending.clear()
+        if self._sendfile_fd is not None:
+            if self._watching:
+                asyncio.get_running_loop().remove_writer(self._sendfile_fd)
+                self._watching = False
+            os.close(self._sendfile_fd)
+            self._sendfile_fd = None
         self.broker.connections.discard(self)
         for task in self.tasks:
             task.cancel()
@@ -201,8 +220,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
 
     def _enqueue_ready(self, header: RequestHeader, response: Any) -> None:
         data = self.conn.send_response(header, response)
-        if not self.queue and self.transport is not None:
-            self.transport.write(data)
+        if not self.queue and self.transport is not None and not self.closed:
+            self._write(data)
             return
         slot = _Slot()
         slot.data = data
@@ -221,10 +240,102 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.abort()
 
     def _drain(self) -> None:
-        queue, transport = self.queue, self.transport
-        while queue and queue[0].data is not None and transport is not None and not self.closed:
-            transport.write(queue.popleft().data)  # type: ignore[arg-type]
+        queue = self.queue
+        while queue and queue[0].data is not None and self.transport is not None and not self.closed:
+            if self._sending:
+                break  # a file range is waiting for the socket: later answers wait behind it
+            self._write(queue.popleft().data)  # type: ignore[arg-type]
         self._update_reading()
+
+    def _write(self, data: bytes) -> None:
+        """One response onto the wire. File ranges in it (fetched records) go from the segment
+        file to the socket by sendfile, as Kafka's FileRecords.transferTo does, waiting for the
+        socket when it is full; without sendfile (TLS) they are read and written as bytes."""
+        assert self.transport is not None
+        ranges: list[tuple[int, FileRange]] = getattr(data, "ranges", None) or []
+        if not ranges and not self._sending:
+            self.transport.write(data)
+            return
+        view = memoryview(data)
+        start = 0
+        for at, file_range in ranges:
+            if at > start:
+                self._sending.append(bytes(view[start:at]))
+            self._sending.append([file_range, 0])
+            start = at
+        if start < len(view):
+            self._sending.append(bytes(view[start:]))
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write pieces of the current response until done or the socket is full."""
+        transport = self.transport
+        while self._sending and transport is not None and not self.closed:
+            piece = self._sending[0]
+            if isinstance(piece, bytes):
+                transport.write(piece)
+                self._sending.popleft()
+                continue
+            if not self._send_range(piece):
+                if not self.closed and not self._watching:
+                    assert self._sendfile_fd is not None
+                    asyncio.get_running_loop().add_writer(self._sendfile_fd, self._resume_sending)
+                    self._watching = True
+                return
+            self._sending.popleft()
+        if self._watching and self._sendfile_fd is not None:
+            asyncio.get_running_loop().remove_writer(self._sendfile_fd)
+            self._watching = False
+
+    def _resume_sending(self) -> None:
+        self._pump()
+        if not self._sending:
+            self._drain()
+
+    def _send_range(self, piece: list[Any]) -> bool:
+        """Send what is left of a file range; False while the socket (or what the transport
+        still holds, which must go first) is full."""
+        assert self.transport is not None
+        file_range: FileRange = piece[0]
+        segment, generation = file_range.source
+        if segment.closed or segment.generation != generation:
+            # Retention deleted the segment, or compaction rewrote it, while this answer waited
+            # its turn: the bytes it promised are gone, so the stream cannot go on. The client
+            # reconnects and fetches again.
+            log.info("closing connection from %s: a fetched segment went away before it was sent", self.peer)
+            self.abort()
+            return True
+        fd = segment.fd
+        if self._sendfile_fd is None:
+            data = os.pread(fd, file_range.size, file_range.position)
+            if len(data) != file_range.size:
+                log.error("closing connection from %s: a segment file was shorter than its fetch", self.peer)
+                self.abort()
+                return True
+            self.transport.write(data)
+            self.broker.fetch_bytes_sent[1] += len(data)
+            return True
+        if self.transport.get_write_buffer_size():
+            return False  # bytes written before this range are still on their way
+        sent: int = piece[1]
+        try:
+            while sent < file_range.size:
+                n = os.sendfile(self._sendfile_fd, fd, file_range.position + sent, file_range.size - sent)
+                if n == 0:  # the file ends before the range: the frame's length cannot be kept
+                    log.error("closing connection from %s: a segment file was shorter than its fetch", self.peer)
+                    self.abort()
+                    return True
+                sent += n
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as exc:
+            log.info("closing connection from %s: %s", self.peer, exc)
+            self.abort()
+            return True
+        finally:
+            self.broker.fetch_bytes_sent[0] += sent - piece[1]
+            piece[1] = sent
+        return sent >= file_range.size
 
     def _update_reading(self) -> None:
         transport = self.transport

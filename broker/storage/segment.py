@@ -106,6 +106,7 @@ class Segment:
         self.index_interval_bytes = index_interval_bytes
         self.files = files
         self.closed = False
+        self.generation = 0  # a new one each time compaction swaps the file for another
         self.log_path = directory / f"{segment_name(base_offset)}.log"
         self.index_path = directory / f"{segment_name(base_offset)}.index"
         self.time_index_path = directory / f"{segment_name(base_offset)}.timeindex"
@@ -358,6 +359,7 @@ class Segment:
     def replace_file(self, new_log: Path) -> None:
         """Swap in a rewritten log file (compaction) and rebuild the indexes from it."""
         self.files.close(self)
+        self.generation += 1
         os.replace(new_log, self.log_path)
         self.index_path.unlink(missing_ok=True)
         self.time_index_path.unlink(missing_ok=True)

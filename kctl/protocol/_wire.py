@@ -276,9 +276,50 @@ def write_bytes(buf: bytearray, value: bytes | None) -> None:
     buf += value
 
 
-def write_nullable_bytes(buf: bytearray, value: bytes | None) -> None:
+class FileRange:
+    """Bytes of a file that a `records` field carries without reading them: a broker's fetch
+    answer, sent from the file to the socket by sendfile (as Kafka's FileRecords.transferTo).
+    `source` is the sender's: whatever tells it which file, and whether it still holds them."""
+
+    __slots__ = ("position", "size", "source")
+
+    def __init__(self, source: Any, position: int, size: int) -> None:
+        self.source = source
+        self.position = position
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return f"FileRange({self.source!r}, position={self.position}, size={self.size})"
+
+
+class Frame(bytearray):
+    """An encoded frame with holes: `ranges` lists (where in the bytes, FileRange) for file
+    bytes that go out between the bytes, in order. The length prefix counts them."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.ranges: list[tuple[int, FileRange]] = []
+
+    @property
+    def wire_size(self) -> int:
+        return len(self) + sum(r.size for _, r in self.ranges)
+
+
+def _file_range(buf: bytearray, value: FileRange) -> None:
+    if not isinstance(buf, Frame):
+        raise EncodeError("a file range can only be encoded into a Frame (the broker's responses)")
+    buf.ranges.append((len(buf), value))
+
+
+def write_nullable_bytes(buf: bytearray, value: bytes | FileRange | None) -> None:
     if value is None:
         buf += b"\xff\xff\xff\xff"
+    elif isinstance(value, FileRange):
+        buf += pack_i32(value.size)
+        _file_range(buf, value)
     else:
         buf += pack_i32(len(value))
         buf += value
@@ -292,9 +333,12 @@ def write_compact_bytes(buf: bytearray, value: bytes | None) -> None:
     buf += value
 
 
-def write_compact_nullable_bytes(buf: bytearray, value: bytes | None) -> None:
+def write_compact_nullable_bytes(buf: bytearray, value: bytes | FileRange | None) -> None:
     if value is None:
         buf += b"\x00"
+    elif isinstance(value, FileRange):
+        buf += uvarint(value.size + 1)
+        _file_range(buf, value)
     else:
         buf += uvarint(len(value) + 1)
         buf += value

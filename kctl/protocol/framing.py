@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from struct import Struct
 from typing import Any, Final
 
+from ._wire import FileRange, Frame
 from .api import API_BY_KEY, API_BY_REQUEST_TYPE, API_VERSIONS_KEY, decode_request, decode_response
 from .api import encode_request as encode_request_body
 from .api import encode_response as encode_response_body
@@ -202,14 +203,15 @@ class ServerConnection:
         spec = API_BY_KEY.get(header.api_key)
         if spec is None:
             raise UnsupportedVersionError(header.api_key, header.api_version)
-        # One buffer for prefix, header and body: record payloads are copied exactly once.
-        buf = bytearray(4)
+        # One buffer for prefix, header and body: record payloads are copied exactly once, and
+        # those given as file ranges not at all (see Frame).
+        buf = Frame(4)
         buf += encode_response_header(header.correlation_id, spec.response_header_version(header.api_version))
         if isinstance(body, EncodedBody):
             buf += body.data
         else:
             encode_response_body(body, header.api_version, buf)
-        _LENGTH.pack_into(buf, 0, len(buf) - 4)
+        _LENGTH.pack_into(buf, 0, buf.wire_size - 4)
         return buf  # type: ignore[return-value]  # bytes-like; callers only write or compare it
 
     def send_api_versions_fallback(self, header: RequestHeader, api_keys: list[Any] | None = None) -> bytes:
@@ -311,6 +313,9 @@ __all__ = [
     "NEED_DATA",
     "ClientConnection",
     "ClientEvent",
+    "EncodedBody",
+    "FileRange",
+    "Frame",
     "FrameBuffer",
     "RequestReceived",
     "ResponseReceived",
