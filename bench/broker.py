@@ -166,7 +166,8 @@ class JavaResult:
 class Result:
     produce: dict[int, tuple[float, float, int]] = field(default_factory=dict)  # size -> (MB/s, records/s, lost)
     lost: int = 0  # acknowledged records missing from the log, over every produce run
-    consume: tuple[float, float] = (0.0, 0.0)
+    consume: dict[str, tuple[float, float]] = field(default_factory=dict)  # fetch sizes -> (MB/s, records/s)
+    durable: float = 0.0  # produce 1 KB acks=all MB/s with flush.messages=1 (fsync before every ack)
     latency: tuple[float, float] = (0.0, 0.0)  # p50, p99 in ms
     rss_after_load: float = 0.0
     rss_1000_partitions: float = 0.0
@@ -177,9 +178,28 @@ class Result:
     clients: dict[str, tuple[float, float, float, float, float]] = field(default_factory=dict)  # ..., samples
 
 
-def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+def fsync_write_rate(directory: Path, seconds: float = 2.0) -> float:
+    """MB/s this disk takes when every 1 MiB write is followed by fsync: the rate a broker that
+    fsyncs before acknowledging can at best approach (group commit lets one fsync cover many
+    appends). Measured where the brokers keep their data."""
+    block = os.urandom(1 << 20)
+    fd, path = tempfile.mkstemp(dir=directory, prefix="bench-disk-")
+    written = 0
+    try:
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            os.write(fd, block)
+            os.fsync(fd)
+            written += len(block)
+        return written / (time.perf_counter() - started) / 1e6
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def create_topic(bootstrap: str, name: str, partitions: int, config: dict[str, str] | None = None) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(30)
+    admin.create_topics([NewTopic(name, partitions, 1, config=config or {})])[name].result(30)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         md = admin.list_topics(name, timeout=10)
@@ -215,29 +235,36 @@ def produce(bootstrap: str, topic: str, size: int, count: int) -> tuple[float, f
     if producer.flush(120) != 0:
         raise RuntimeError("producer did not drain")
     elapsed = time.perf_counter() - started
-    landed = high_watermarks(bootstrap, topic)
-    for _ in range(20):  # a broker may publish its high watermarks a moment later
-        if landed >= count + 1:
-            break
-        time.sleep(0.1)
-        landed = high_watermarks(bootstrap, topic)
-    return count * size / elapsed / 1e6, count / elapsed, count + 1 - landed
+    return count * size / elapsed / 1e6, count / elapsed, max(count + 1 - records_in(bootstrap, topic, count + 1), 0)
 
 
-def high_watermarks(bootstrap: str, topic: str) -> int:
-    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-check"})
+def records_in(bootstrap: str, topic: str, expected: int) -> int:
+    """How many records a consumer reads from the topic: acknowledged records are counted where
+    they must be, not from high watermarks (a broker can misreport those and lose nothing)."""
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-check", "enable.auto.commit": False,
+                            "fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 10_485_760})
+    consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(PARTITIONS)])
+    seen = 0
+    quiet_since = time.monotonic()
     try:
-        return sum(consumer.get_watermark_offsets(ck.TopicPartition(topic, p), timeout=10)[1]
-                   for p in range(PARTITIONS))
+        while seen < expected and time.monotonic() - quiet_since < 5:
+            got = sum(1 for m in consumer.consume(10_000, timeout=0.5) if not m.error())
+            if got:
+                seen += got
+                quiet_since = time.monotonic()
     finally:
         consumer.close()
+    return seen
 
 
-def consume(bootstrap: str, topic: str, expected: int, size: int) -> tuple[float, float]:
+#: librdkafka's own fetch sizes, and the large ones of the measurement that opened issue 15.
+FETCH_SIZES = {"default": {}, "large": {"fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 10_485_760}}
+
+
+def consume(bootstrap: str, topic: str, expected: int, size: int, fetch: str) -> tuple[float, float]:
     consumer = ck.Consumer({
-        "bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False,
-        "fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 4_194_304,
-        "queued.max.messages.kbytes": 262_144,
+        "bootstrap.servers": bootstrap, "group.id": f"bench-{fetch}", "enable.auto.commit": False,
+        "queued.max.messages.kbytes": 262_144, **FETCH_SIZES[fetch],
     })
     consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(PARTITIONS)])
     first = consumer.consume(1, timeout=30)  # connection set up and first fetch answered
@@ -467,7 +494,14 @@ def run(broker: Broker, quick: bool) -> Result:
             result.lost += sum(r[2] for r in runs)
             if size == 1000:
                 in_first_topic = count + 1 - runs[0][2]
-        result.consume = consume(broker.bootstrap, "bench-1000", in_first_topic, 1000)
+        result.consume = {fetch: consume(broker.bootstrap, "bench-1000", in_first_topic, 1000, fetch)
+                          for fetch in FETCH_SIZES}
+        if broker.name != "tansu":  # Tansu runs from memory here: there is no disk to wait for
+            topic = "bench-durable"
+            create_topic(broker.bootstrap, topic, PARTITIONS, {"flush.messages": "1"})
+            mb_s, _, lost = produce(broker.bootstrap, topic, 1000, counts[1000] // 2)
+            result.durable = mb_s
+            result.lost += lost
         create_topic(broker.bootstrap, "bench-latency", 2)
         result.latency = latency(broker.bootstrap, "bench-latency", 200 if quick else 500, 2 if quick else 5)
         result.rss_after_load = rss_mb(broker.proc.pid)
@@ -516,6 +550,7 @@ def main() -> int:
             brokers.append(TansuBroker())
         except Exception as exc:
             print(f"tansu unavailable ({exc}); running without it")
+    disk_rate = fsync_write_rate(Path(tempfile.gettempdir()))
     results = {b.name: run(b, args.quick) for b in brokers}
     peers = [name for name in results if name != "kctl"] if "kctl" in results else []
     print(f"\n{'':38}" + "".join(f"{name:>12}" for name in results)
@@ -537,8 +572,14 @@ def main() -> int:
         row(f"  produce {label} acks=all MB/s", [r.produce[size][0] for r in rs], ".1f")
         row(f"  produce {label} acks=all records/s", [r.produce[size][1] for r in rs], ",.0f")
     print(f"{'  acknowledged records missing':38}" + "".join(f"{r.lost:>12,}" for r in rs))
-    row("  consume 1 KB MB/s", [r.consume[0] for r in rs], ".1f")
-    row("  consume 1 KB records/s", [r.consume[1] for r in rs], ",.0f")
+    for fetch in FETCH_SIZES:
+        row(f"  consume 1 KB, {fetch} fetches MB/s", [r.consume[fetch][0] for r in rs], ".1f")
+        row(f"  consume 1 KB, {fetch} fetches rec/s", [r.consume[fetch][1] for r in rs], ",.0f")
+    durable = [r.durable for r in rs if r.durable]
+    if durable:
+        print(f"{'  produce 1 KB, fsync before ack MB/s':38}" + "".join(
+            f"{r.durable:>12.1f}" if r.durable else f"{'-':>12}" for r in rs))
+        print(f"{'  this disk, 1 MiB writes + fsync MB/s':38}{disk_rate:>12.1f}")
     row("  end-to-end latency p50 ms", [r.latency[0] for r in rs], ".2f", higher_is_better=False)
     row("  end-to-end latency p99 ms", [r.latency[1] for r in rs], ".2f", higher_is_better=False)
     row("  group 3 -> 4 members s", [r.rebalance_3_to_4 for r in rs], ".2f", higher_is_better=False)
@@ -573,6 +614,19 @@ def main() -> int:
               f"p99.9 <= 5 ms: {worst_p999:.2f} {'met' if worst_p999 <= 5 else 'MISSED'}")
         print(f"targets: p99 <= 5 ms: {'met' if k.latency[1] <= 5 else 'MISSED'}; "
               f"RSS <= 150 MB with 1,000 partitions: {'met' if k.rss_1000_partitions <= 150 else 'MISSED'}")
+        if k.durable:
+            share = k.durable / disk_rate
+            print(f"targets: fsync before ack at least 60% of the disk's fsync-limited rate: {share:.0%} "
+                  f"{'met' if share >= 0.6 else 'MISSED'}")
+        for peer in peers:
+            p = results[peer]
+            behind = [label for label, ours, theirs in [
+                ("produce 1 KB", k.produce[1000][0], p.produce[1000][0]),
+                ("produce 100 B", k.produce[100][0], p.produce[100][0]),
+                *((f"consume, {f} fetches", k.consume[f][0], p.consume[f][0]) for f in FETCH_SIZES),
+            ] if ours < theirs]
+            verdict = "met" if not behind else "MISSED: " + ", ".join(behind)
+            print(f"targets: throughput at least {peer}'s: {verdict}")
         if k.java.errors:
             print("Kafka's tools failed against kctl's broker: an interoperability bug")
             return 1
