@@ -62,7 +62,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._sendfile_fd: int | None = None
         # The response being written, in pieces: bytes, and [FileRange, bytes of it sent].
         self._sending: deque[bytes | list[Any]] = deque()
-        self._watching = False  # waiting for the socket to take more of a file range
+        # While a file range waits for a full socket: a duplicate of the socket's descriptor,
+        # watched for room (the event loop lets only the transport watch the transport's own).
+        self._watch_fd: int | None = None
         self.sasl_exchange: Any = None
 
     # ---- asyncio callbacks -------------------------------------------------------------------
@@ -70,11 +72,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("socket")
         # Where fetched records go straight from the segment files: a plain socket (TLS would
-        # need the bytes in user space to encrypt them). A duplicate of the socket's descriptor,
-        # because the event loop lets a transport's own descriptor be watched only by the
-        # transport, and a full socket is waited out by watching this one.
+        # need the bytes in user space to encrypt them).
         if sock is not None and not transport.get_extra_info("sslcontext"):
-            self._sendfile_fd = os.dup(sock.fileno())
+            self._sendfile_fd = sock.fileno()
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.peer_host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
@@ -84,12 +84,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._sending.clear()
-        if self._sendfile_fd is not None:
-            if self._watching:
-                asyncio.get_running_loop().remove_writer(self._sendfile_fd)
-                self._watching = False
-            os.close(self._sendfile_fd)
-            self._sendfile_fd = None
+        self._stop_watching()
+        self._sendfile_fd = None
         self.broker.connections.discard(self)
         for task in self.tasks:
             task.cancel()
@@ -277,15 +273,18 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 self._sending.popleft()
                 continue
             if not self._send_range(piece):
-                if not self.closed and not self._watching:
-                    assert self._sendfile_fd is not None
-                    asyncio.get_running_loop().add_writer(self._sendfile_fd, self._resume_sending)
-                    self._watching = True
+                if not self.closed and self._watch_fd is None and self._sendfile_fd is not None:
+                    self._watch_fd = os.dup(self._sendfile_fd)
+                    asyncio.get_running_loop().add_writer(self._watch_fd, self._resume_sending)
                 return
             self._sending.popleft()
-        if self._watching and self._sendfile_fd is not None:
-            asyncio.get_running_loop().remove_writer(self._sendfile_fd)
-            self._watching = False
+        self._stop_watching()
+
+    def _stop_watching(self) -> None:
+        if self._watch_fd is not None:
+            asyncio.get_running_loop().remove_writer(self._watch_fd)
+            os.close(self._watch_fd)
+            self._watch_fd = None
 
     def _resume_sending(self) -> None:
         self._pump()

@@ -124,6 +124,7 @@ class Segment:
         self._flushed_index_entries = 0
         self._flushed_time_entries = 0
         self.unflushed_messages = 0
+        self._last_base = self._last_position = -1  # the batch appended (or found on load) last
 
     # ---- loading ------------------------------------------------------------------------------
     def load(self, *, recover: bool) -> bool:
@@ -147,6 +148,7 @@ class Segment:
     def _reset_indexes(self) -> None:
         for arr in (self._index_offsets, self._index_positions, self._time_stamps, self._time_offsets):
             del arr[:]
+        self._last_base = self._last_position = -1
         self._flushed_index_entries = self._flushed_time_entries = 0
         self._bytes_since_index = 0
         self.max_timestamp = self.offset_of_max_timestamp = self.first_timestamp = -1
@@ -245,6 +247,7 @@ class Segment:
             self._bytes_since_index = 0
         self._bytes_since_index += header.size
         self.next_offset = header.base_offset + header.last_offset_delta + 1
+        self._last_base, self._last_position = header.base_offset, position
 
     def append(self, pieces: list[bytes | memoryview], headers: list[BatchHeader]) -> int:
         """Write already-patched batch bytes and index them; returns the position written at."""
@@ -264,7 +267,11 @@ class Segment:
 
     # ---- reading -----------------------------------------------------------------------------
     def position_for(self, offset: int) -> int:
-        """File position of an indexed batch at or before `offset` (a place to start scanning)."""
+        """File position of a batch at or before `offset` (a place to start scanning): the last
+        batch appended when `offset` is in it or later (consumers at the tail ask for just that),
+        else the indexed batch before it."""
+        if offset >= self._last_base >= 0:
+            return self._last_position
         i = bisect_right(self._index_offsets, offset) - 1
         return self._index_positions[i] if i >= 0 else 0
 
