@@ -112,11 +112,13 @@ def watch_refresh(kctl: list[str], rows_per_look: int, looks: int = 3) -> list[f
 
 CONSOLE_JOB = """
 import asyncio, sys, time
+from kctl.cli import collect_less_often
 from kctl.cli.runtime import Settings
 from kctl.tui.app import KctlTui
 from kctl.tui.views import GroupsScreen
 
 async def main() -> None:
+    collect_less_often()  # as `kctl tui` does
     app = KctlTui(Settings(bootstrap=sys.argv[1], timeout=30), start="groups")
     async with app.run_test(size=(160, 40)) as pilot:
         while not (isinstance(app.screen, GroupsScreen) and app.screen.loaded):
