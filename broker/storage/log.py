@@ -310,40 +310,40 @@ class PartitionLog:
         The first batch is returned whole even when it alone exceeds `max_bytes` (KIP-74), so a
         consumer can always make progress.
         """
-        if offset < self.log_start_offset or offset > self.log_end_offset:
-            raise OffsetOutOfRange(offset)
-        if offset == self.log_end_offset:
+        found = self._locate(offset, max_bytes)
+        if found is None:
             return b""
-        for i in range(self._segment_index(offset), len(self.segments)):
-            segment = self.segments[i]
-            found = segment.find_batch(offset)
-            if found is None:
-                continue
-            available = segment.size - found.position
-            first_size = found.header.size
-            want = min(available, max(max_bytes, first_size))
-            data = segment.read(found.position, want)
-            return data if len(data) <= first_size else _whole_batches(data, first_size)
-        return b""
+        segment, position, size, first_size = found
+        data = segment.read(position, size)
+        return data if len(data) <= first_size else _whole_batches(data, first_size)
 
     def read_range(self, offset: int, max_bytes: int) -> FileRange | bytes:
         """Like `read`, for fetches: where the bytes are rather than the bytes, to be sent by
-        sendfile (`Segment.range_source` says whether they are still there). The range ends at
-        `max_bytes` even inside a batch, as Kafka's fetches do (clients drop a partial batch at
-        the end); only the first batch is always whole. No descriptor is held meanwhile: a
-        fetch over thousands of partitions must not need thousands of them."""
+        sendfile (the segment and its generation tell the sender whether they are still there).
+        The range ends at `max_bytes` even inside a batch, as Kafka's fetches do (clients drop a
+        partial batch at the end); only the first batch is always whole. No descriptor is held
+        meanwhile: a fetch over thousands of partitions must not need thousands of them."""
+        found = self._locate(offset, max_bytes)
+        if found is None:
+            return b""
+        segment, position, size, _ = found
+        return FileRange((segment, segment.generation), position, size)
+
+    def _locate(self, offset: int, max_bytes: int) -> tuple[Segment, int, int, int] | None:
+        """(segment, position, size, size of the first batch) of what a read from `offset`
+        returns: from the batch holding `offset`, `max_bytes` but at least that whole batch."""
         if offset < self.log_start_offset or offset > self.log_end_offset:
             raise OffsetOutOfRange(offset)
         if offset == self.log_end_offset:
-            return b""
+            return None
         for i in range(self._segment_index(offset), len(self.segments)):
             segment = self.segments[i]
             found = segment.find_batch(offset)
             if found is None:
                 continue
-            size = min(segment.size - found.position, max(max_bytes, found.header.size))
-            return FileRange((segment, segment.generation), found.position, size)
-        return b""
+            first_size = found.header.size
+            return segment, found.position, min(segment.size - found.position, max(max_bytes, first_size)), first_size
+        return None
 
     def find_offset_by_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         """(offset, timestamp) of the first record at or after `timestamp`, if there is one."""
