@@ -2,7 +2,8 @@
 
 The broker runs with RLIMIT_NOFILE 20,000 (soft and hard). 1,000 topics of 100 partitions are
 created, a record is produced to every partition with confluent-kafka, then the broker is
-restarted twice (SIGTERM, then kill -9) and every record is read back after each. Printed:
+restarted twice (SIGTERM, then kill -9); each time a consumer reads 1,000 partitions spread over
+every topic back and ListOffsets gives every partition's end. Printed:
 creation time, peak RSS, descriptors held, time from each restart to listening.
 
     python bench/partitions.py            # 100,000 partitions
@@ -34,21 +35,40 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def read_all(bootstrap: str, topics: list[str]) -> int:
+SAMPLE = 1000  # partitions read back by a consumer
+
+
+def read_back(bootstrap: str, topics: list[str]) -> tuple[int, int]:
+    """(records missing from SAMPLE partitions spread over every topic, as a consumer reads
+    them; the sum of every partition's log end offset). A consumer assigned all 100,000 partitions at once spends its
+    time on per-partition bookkeeping, in librdkafka and in full fetch requests of 100,000
+    partitions (the built-in broker has no incremental fetch sessions), so the records are read
+    from a sample, and every partition's end is asked by ListOffsets."""
+    import asyncio
+
     import confluent_kafka as ck
 
+    from kctl.client import Admin, Cluster, TopicPartition
+
+    every = max(1, len(topics) * PER_TOPIC // SAMPLE)
+    sample = [(t, p) for i, (t, p) in enumerate((t, p) for t in topics for p in range(PER_TOPIC)) if i % every == 0]
     consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-partitions",
                             "enable.auto.commit": False, "fetch.wait.max.ms": 10})
-    consumer.assign([ck.TopicPartition(t, p, ck.OFFSET_BEGINNING) for t in topics for p in range(PER_TOPIC)])
+    consumer.assign([ck.TopicPartition(t, p, ck.OFFSET_BEGINNING) for t, p in sample])
     seen = 0
-    expected = len(topics) * PER_TOPIC
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 300
     try:
-        while seen < expected and time.monotonic() < deadline:
+        while seen < len(sample) and time.monotonic() < deadline:
             seen += sum(1 for m in consumer.consume(10_000, timeout=1.0) if m.error() is None)
     finally:
         consumer.close()
-    return seen
+
+    async def ends() -> int:
+        async with Cluster(bootstrap) as cluster:
+            tps = [TopicPartition(t, p) for t in topics for p in range(PER_TOPIC)]
+            return sum((await Admin(cluster).end_offsets(tps)).values())
+
+    return len(sample) - seen, asyncio.run(ends())
 
 
 def restart_seconds(broker: BrokerProcess, kill: bool) -> float:
@@ -90,12 +110,12 @@ def main() -> int:
         del producer, admin  # they would keep reconnecting (and saying so) while the broker restarts
         _, peak_after_produce = rss_mb(broker.proc.pid)
         descriptors = broker.open_files()
-        read = read_all(broker.bootstrap, topics)
+        read = read_back(broker.bootstrap, topics)
         _, peak = rss_mb(broker.proc.pid)
         clean = restart_seconds(broker, kill=False)
-        read_clean = read_all(broker.bootstrap, topics)
+        read_clean = read_back(broker.bootstrap, topics)
         killed = restart_seconds(broker, kill=True)
-        read_killed = read_all(broker.bootstrap, topics)
+        read_killed = read_back(broker.bootstrap, topics)
         assert broker.proc is not None
         after_restart, _ = rss_mb(broker.proc.pid)
     finally:
@@ -106,8 +126,9 @@ def main() -> int:
         ("peak RSS after producing and reading", f"{max(peak, peak_after_produce):.0f} MB"),
         ("RSS after restarting", f"{after_restart:.0f} MB"),
         ("descriptors held after producing", f"{descriptors:,}"),
-        ("records read back (of one per partition)", f"{read:,} / clean restart {read_clean:,} / "
-                                                      f"kill -9 {read_killed:,}"),
+        (f"records missing from {SAMPLE:,} partitions read", f"{read[0]} / after SIGTERM {read_clean[0]} / "
+                                                            f"after kill -9 {read_killed[0]}"),
+        ("log end offsets, summed", f"{read[1]:,} / {read_clean[1]:,} / {read_killed[1]:,}"),
         ("restart to listening after SIGTERM", f"{clean:.1f} s"),
         ("restart to listening after kill -9", f"{killed:.1f} s"),
     ]
@@ -115,7 +136,7 @@ def main() -> int:
         print(f"{label:44}{value:>40}")
     worst_rss = max(peak, peak_after_produce, after_restart)
     worst_restart = max(clean, killed)
-    lost = partitions - min(read, read_clean, read_killed)
+    lost = max(missing + partitions - ends for missing, ends in (read, read_clean, read_killed))
     print(f"targets: RSS <= 500 MB: {worst_rss:.0f} MB {'met' if worst_rss <= 500 else 'MISSED'}; restart <= 20 s: "
           f"{worst_restart:.1f} s {'met' if worst_restart <= 20 else 'MISSED'}; records lost: {lost}")
     return 0 if lost == 0 else 1
