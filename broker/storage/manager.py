@@ -25,6 +25,7 @@ from uuid import UUID
 from kctl.protocol.errors import ErrorCode
 
 from ..config import BrokerConfig, ConfigError, TopicConfig, parse_topic_configs
+from .disk import BULK_SYNC_PARTITIONS, can_sync_filesystem, sync_filesystem
 from .log import PartitionLog, now_ms
 from .segment import OpenFiles, descriptor_limit
 
@@ -214,8 +215,15 @@ class LogManager:
         return plog
 
     def close(self) -> None:
-        for plog in self.all_partitions():
-            plog.close()
+        plogs = list(self.all_partitions())
+        dirty = sum(1 for plog in plogs if plog.unflushed_messages)
+        bulk = dirty > BULK_SYNC_PARTITIONS and can_sync_filesystem()
+        for plog in plogs:
+            plog.close(flush=not bulk)
+        if bulk:
+            sync_filesystem(self.data_dir)  # the logs, indexes and producer snapshots just written
+            for plog in plogs:
+                plog.recovery_point = plog.log_end_offset
         self._write_checkpoints()
         (self.data_dir / CLEAN_SHUTDOWN).touch()
         if self._lock_fd >= 0:

@@ -43,6 +43,16 @@ def test_idle_segments_give_their_descriptors_back_and_reopen_when_used(tmp_path
     assert len(files) == 0
 
 
+def test_a_whole_file_system_flushes_in_one_call(tmp_path: Path) -> None:
+    from broker.storage.disk import can_sync_filesystem, sync_filesystem
+
+    assert can_sync_filesystem()  # Linux's syncfs(2)
+    (tmp_path / "written").write_bytes(b"x" * 4096)
+    sync_filesystem(tmp_path)
+    with pytest.raises(OSError):
+        sync_filesystem(tmp_path / "missing")
+
+
 def test_running_out_of_descriptors_names_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = OpenFiles(8)
     plog = PartitionLog(tmp_path / "t-0", "t", 0, config(), files)
@@ -78,6 +88,14 @@ def test_thousands_of_partitions_under_a_small_descriptor_limit(tmp_path: Path) 
         time.sleep(2.5)  # two checkpoints over 2,000 dirty partitions
         assert broker.open_files() < 256
         assert read_everything(broker.bootstrap, topics) == {f"{t}/{p}" for t in topics for p in range(100)}
+        # A clean stop with 2,000 partitions to flush: one syncfs, not 2,000 fsyncs.
+        started = time.monotonic()
+        assert broker.stop() == 0
+        assert time.monotonic() - started < 15
+        before = len(broker.log())
+        broker.start()
+        assert read_everything(broker.bootstrap, topics) == {f"{t}/{p}" for t in topics for p in range(100)}
+        assert "recovering" not in broker.log()[before:]  # the clean stop left nothing to check
         broker.kill()
         broker.start()
         assert read_everything(broker.bootstrap, topics) == {f"{t}/{p}" for t in topics for p in range(100)}
