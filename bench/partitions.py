@@ -71,14 +71,17 @@ def read_back(bootstrap: str, topics: list[str]) -> tuple[int, int]:
     return len(sample) - seen, asyncio.run(ends())
 
 
-def restart_seconds(broker: BrokerProcess, kill: bool) -> float:
+def restart_seconds(broker: BrokerProcess, kill: bool) -> tuple[float, float]:
+    """(seconds to stop, seconds from starting again to listening)."""
+    started = time.perf_counter()
     if kill:
         broker.kill()
     else:
-        broker.stop()
+        assert broker.stop(timeout=1800) == 0, broker.log()[-2000:]
+    stopped = time.perf_counter() - started
     started = time.perf_counter()
-    broker.start()  # returns once the port accepts connections
-    return time.perf_counter() - started
+    broker.start(timeout=600)  # returns once the port accepts connections
+    return stopped, time.perf_counter() - started
 
 
 def main() -> int:
@@ -129,13 +132,14 @@ def main() -> int:
         (f"records missing from {SAMPLE:,} partitions read", f"{read[0]} / after SIGTERM {read_clean[0]} / "
                                                             f"after kill -9 {read_killed[0]}"),
         ("log end offsets, summed", f"{read[1]:,} / {read_clean[1]:,} / {read_killed[1]:,}"),
-        ("restart to listening after SIGTERM", f"{clean:.1f} s"),
-        ("restart to listening after kill -9", f"{killed:.1f} s"),
+        ("clean stop (SIGTERM)", f"{clean[0]:.1f} s"),
+        ("restart to listening after SIGTERM", f"{clean[1]:.1f} s"),
+        ("restart to listening after kill -9", f"{killed[1]:.1f} s"),
     ]
     for label, value in rows:
         print(f"{label:44}{value:>40}")
     worst_rss = max(peak, peak_after_produce, after_restart)
-    worst_restart = max(clean, killed)
+    worst_restart = max(clean[1], killed[1])
     lost = max(missing + partitions - ends for missing, ends in (read, read_clean, read_killed))
     print(f"targets: RSS <= 500 MB: {worst_rss:.0f} MB {'met' if worst_rss <= 500 else 'MISSED'}; restart <= 20 s: "
           f"{worst_restart:.1f} s {'met' if worst_restart <= 20 else 'MISSED'}; records lost: {lost}")

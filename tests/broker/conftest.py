@@ -42,7 +42,7 @@ class BrokerProcess:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> BrokerProcess:
+    def start(self, timeout: float = 20) -> BrokerProcess:
         args = [sys.executable, "-m", "broker", "--data-dir", str(self.data_dir), "--listen", self.bootstrap]
         if self.config:
             config_path = self.data_dir.parent / f"{self.data_dir.name}.toml"
@@ -52,7 +52,7 @@ class BrokerProcess:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, env=env,
                                          preexec_fn=self._limit_files if self.max_open_files else None)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"broker exited with {self.proc.returncode}:\n{self.log()}")
@@ -77,12 +77,12 @@ class BrokerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def stop(self) -> int:
+    def stop(self, timeout: float = 20) -> int:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(20)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
