@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from kctl.protocol.clock import now_ms
+
 from .config import BrokerConfig, parse_host_port
 from .durability import Flusher
 from .groups.coordinator import GroupCoordinator
@@ -35,7 +37,7 @@ class Broker:
         self.node_id: int = config["node.id"]
         self.sasl = SaslSettings.from_config(config)
         self.logs = LogManager(data_dir, config)
-        self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.flush_soon(plog))
+        self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.after_append(plog))
         self.connections: set[KafkaConnection] = set()
         #: Fetched record bytes sent so far: [from the file by sendfile, read and copied].
         self.fetch_bytes_sent = [0, 0]
@@ -140,7 +142,7 @@ class Broker:
         interval = self.config["log.flush.scheduler.interval.ms"] / 1000
         while True:
             await asyncio.sleep(interval)
-            now = int(time.time() * 1000)
+            now = now_ms()
             due = [
                 p for p in self.logs.all_partitions()
                 if p.unflushed_since_ms >= 0 and now - p.unflushed_since_ms >= p.config.flush_ms
@@ -152,21 +154,31 @@ class Broker:
         interval = self.config["log.retention.check.interval.ms"] / 1000
         while True:
             await asyncio.sleep(interval)
-            self.enforce_retention()
+            await self.enforce_retention()
 
-    def enforce_retention(self) -> int:
-        now = int(time.time() * 1000)
-        deleted = sum(p.apply_retention(now) for p in list(self.logs.all_partitions()))
+    async def enforce_retention(self) -> int:
+        """Drop segments past retention on the loop (a list change and renames), then unlink their
+        files on a worker thread: freeing a gigabyte file can take the file system a while."""
+        now = now_ms()
+        partitions = list(self.logs.all_partitions())
+        deleted = sum(p.apply_retention(now) for p in partitions)
         self.logs.expire_producers()
         if deleted:
             self.logs.write_log_start_offsets()
+            emptied = [p for p in partitions if p.deleted_files]
+
+            def remove() -> None:
+                for plog in emptied:
+                    plog.remove_deleted_files()
+
+            await asyncio.get_running_loop().run_in_executor(None, remove)
         return deleted
 
     async def _cleaner_loop(self) -> None:
         backoff = max(self.config["log.cleaner.backoff.ms"] / 1000, 0.05)
         while True:
             await asyncio.sleep(backoff)
-            self.compact_logs()
+            await self.compact_logs()
 
     async def _offsets_expiry_loop(self) -> None:
         interval = self.config["offsets.retention.check.interval.ms"] / 1000
@@ -174,9 +186,18 @@ class Broker:
             await asyncio.sleep(interval)
             self.groups.expire_offsets()
 
-    def compact_logs(self) -> int:
-        now = int(time.time() * 1000)
-        return sum(p.compact(now) for p in list(self.logs.all_partitions()) if p.needs_compaction(now))
+    async def compact_logs(self) -> int:
+        """Clean the compacted topics' closed segments: reading and rewriting them on a worker
+        thread, swapping the cleaned files in on the loop (see `storage.cleaner`)."""
+        now = now_ms()
+        loop = asyncio.get_running_loop()
+        removed = 0
+        for plog in list(self.logs.all_partitions()):
+            job = plog.compaction_job(now) if plog.needs_compaction(now) else None
+            if job is not None:
+                await loop.run_in_executor(None, job.run)
+                removed += job.finish()
+        return removed
 
 
 def install_uvloop() -> str:

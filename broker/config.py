@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kctl.protocol.enums import ConfigSource, ConfigType
+
 LONG_MAX = 2**63 - 1
 INT_MAX = 2**31 - 1
 
@@ -22,13 +24,6 @@ class ConfigError(ValueError):
     """A setting with an unknown name or an invalid value."""
 
 
-# DescribeConfigs config_source values
-SOURCE_TOPIC = 1
-SOURCE_STATIC_BROKER = 4
-SOURCE_DEFAULT = 5
-
-# DescribeConfigs config_type values
-TYPE_BOOLEAN, TYPE_STRING, TYPE_INT, TYPE_SHORT, TYPE_LONG, TYPE_DOUBLE, TYPE_LIST = 1, 2, 3, 4, 5, 6, 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +37,7 @@ class Setting:
     list_choices: tuple[str, ...] | None = None  # comma-separated list drawn from these
     nullable: bool = False
     read_only: bool = False
-    config_type: int = TYPE_STRING
+    config_type: int = ConfigType.STRING
 
     def parse(self, raw: Any) -> Any:
         """Turn a TOML value or a protocol string into a typed value, or raise ConfigError."""
@@ -91,9 +86,10 @@ class Setting:
 
 
 def _s(name: str, kind: type, default: Any, doc: str, **kw: Any) -> Setting:
-    config_type = {bool: TYPE_BOOLEAN, int: TYPE_LONG, float: TYPE_DOUBLE, str: TYPE_STRING}[kind]
+    types = {bool: ConfigType.BOOLEAN, int: ConfigType.LONG, float: ConfigType.DOUBLE, str: ConfigType.STRING}
+    config_type = types[kind]
     if kw.get("list_choices"):
-        config_type = TYPE_LIST
+        config_type = ConfigType.LIST
     return Setting(name, kind, default, doc, config_type=kw.pop("config_type", config_type), **kw)
 
 
@@ -115,34 +111,34 @@ TOPIC_SETTINGS: dict[str, tuple[Setting, str]] = {
         (_s("flush.ms", int, LONG_MAX, "fsync when the oldest unflushed data is this old",
             minimum=0), "log.flush.interval.ms"),
         (_s("index.interval.bytes", int, 4096, "bytes between sparse index entries",
-            minimum=0, config_type=TYPE_INT), "log.index.interval.bytes"),
+            minimum=0, config_type=ConfigType.INT), "log.index.interval.bytes"),
         (_s("max.message.bytes", int, 1_048_588, "largest record batch accepted",
-            minimum=0, config_type=TYPE_INT), "message.max.bytes"),
+            minimum=0, config_type=ConfigType.INT), "message.max.bytes"),
         (_s("message.timestamp.type", str, "CreateTime", "keep the producer's timestamps or stamp append time",
             choices=_TIMESTAMP_TYPES), "log.message.timestamp.type"),
         (_s("min.compaction.lag.ms", int, 0, "records younger than this are never compacted",
             minimum=0), "log.cleaner.min.compaction.lag.ms"),
         (_s("min.insync.replicas", int, 1, "acks=all needs this many in-sync replicas; one node has one",
-            minimum=1, config_type=TYPE_INT), "min.insync.replicas"),
+            minimum=1, config_type=ConfigType.INT), "min.insync.replicas"),
         (_s("retention.bytes", int, -1, "delete old segments beyond this size per partition; -1 no limit"),
          "log.retention.bytes"),
         (_s("retention.ms", int, 604_800_000, "delete segments whose newest record is older; -1 forever",
             minimum=-1), "log.retention.ms"),
         (_s("segment.bytes", int, 1_073_741_824, "roll to a new segment at this size",
-            minimum=14, config_type=TYPE_INT), "log.segment.bytes"),
+            minimum=14, config_type=ConfigType.INT), "log.segment.bytes"),
         (_s("segment.ms", int, 604_800_000, "roll to a new segment after this long", minimum=1), "log.roll.ms"),
     ]
 }
 
 #: Broker-wide settings that are not topic synonyms.
 _BROKER_ONLY = [
-    _s("node.id", int, 0, "this broker's id", minimum=0, read_only=True, config_type=TYPE_INT),
+    _s("node.id", int, 0, "this broker's id", minimum=0, read_only=True, config_type=ConfigType.INT),
     _s("listeners", str, "PLAINTEXT://127.0.0.1:9092", "address to listen on", read_only=True),
     _s("advertised.listeners", str, None, "address clients are told to connect to", nullable=True, read_only=True),
     _s("log.dirs", str, None, "data directory", nullable=True, read_only=True),
-    _s("num.partitions", int, 1, "partitions for auto-created topics", minimum=1, config_type=TYPE_INT),
+    _s("num.partitions", int, 1, "partitions for auto-created topics", minimum=1, config_type=ConfigType.INT),
     _s("default.replication.factor", int, 1, "replication factor of auto-created topics; one node",
-       minimum=1, config_type=TYPE_INT, read_only=True),
+       minimum=1, config_type=ConfigType.INT, read_only=True),
     _s("auto.create.topics.enable", bool, True, "create unknown topics on metadata requests"),
     _s("delete.topic.enable", bool, True, "allow DeleteTopics"),
     _s("log.retention.check.interval.ms", int, 300_000, "how often retention runs", minimum=1),
@@ -150,30 +146,30 @@ _BROKER_ONLY = [
     _s("log.cleaner.min.cleanable.ratio", float, 0.5, "dirty ratio that makes a log eligible for compaction",
        minimum=0.0),
     _s("log.flush.offset.checkpoint.interval.ms", int, 60_000, "how often the recovery point is saved",
-       minimum=1, config_type=TYPE_INT),
+       minimum=1, config_type=ConfigType.INT),
     _s("log.flush.scheduler.interval.ms", int, 1000, "how often flush.ms is checked", minimum=1),
-    _s("socket.request.max.bytes", int, 104_857_600, "largest request frame", minimum=1, config_type=TYPE_INT),
+    _s("socket.request.max.bytes", int, 104_857_600, "largest request frame", minimum=1, config_type=ConfigType.INT),
     _s("sasl.enabled.mechanisms", str, None, "SASL mechanisms clients must authenticate with (users in "
        "[sasl.users]); unset: no authentication", nullable=True, read_only=True,
        list_choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")),
     _s("producer.id.expiration.ms", int, 86_400_000, "forget idle idempotent producers after this long",
-       minimum=1, config_type=TYPE_INT),
+       minimum=1, config_type=ConfigType.INT),
     _s("offsets.topic.num.partitions", int, 50, "partitions of __consumer_offsets", minimum=1,
-       config_type=TYPE_INT, read_only=True),
+       config_type=ConfigType.INT, read_only=True),
     _s("offsets.topic.segment.bytes", int, 104_857_600, "segment size of __consumer_offsets", minimum=14,
-       config_type=TYPE_INT, read_only=True),
+       config_type=ConfigType.INT, read_only=True),
     _s("offsets.retention.minutes", int, 10_080, "committed offsets of an empty group expire after this long",
-       minimum=1, config_type=TYPE_INT),
+       minimum=1, config_type=ConfigType.INT),
     _s("offsets.retention.check.interval.ms", int, 600_000, "how often expired offsets are removed", minimum=1),
     _s("offset.metadata.max.bytes", int, 4096, "largest metadata string of a committed offset", minimum=0,
-       config_type=TYPE_INT),
+       config_type=ConfigType.INT),
     _s("group.initial.rebalance.delay.ms", int, 3000, "how long a new group waits for more members first",
-       minimum=0, config_type=TYPE_INT),
+       minimum=0, config_type=ConfigType.INT),
     _s("group.min.session.timeout.ms", int, 6000, "shortest session timeout a member may ask for", minimum=0,
-       config_type=TYPE_INT),
+       config_type=ConfigType.INT),
     _s("group.max.session.timeout.ms", int, 1_800_000, "longest session timeout a member may ask for",
-       minimum=0, config_type=TYPE_INT),
-    _s("group.max.size", int, INT_MAX, "most members one group may have", minimum=1, config_type=TYPE_INT),
+       minimum=0, config_type=ConfigType.INT),
+    _s("group.max.size", int, INT_MAX, "most members one group may have", minimum=1, config_type=ConfigType.INT),
 ]
 
 BROKER_SETTINGS: dict[str, Setting] = {s.name: s for s in _BROKER_ONLY}
@@ -239,12 +235,12 @@ class BrokerConfig:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
         return cls(_flatten(data))
 
-    def topic_default(self, topic_setting: str) -> tuple[Any, int]:
+    def topic_default(self, topic_setting: str) -> tuple[Any, ConfigSource]:
         """A topic setting's broker-level value and its DescribeConfigs source."""
         setting, synonym = TOPIC_SETTINGS[topic_setting]
         if synonym in self.explicit:
-            return self.explicit[synonym], SOURCE_STATIC_BROKER
-        return setting.default, SOURCE_DEFAULT
+            return self.explicit[synonym], ConfigSource.STATIC_BROKER
+        return setting.default, ConfigSource.DEFAULT
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -34,8 +34,17 @@ class Flusher:
     def __init__(self) -> None:
         self._pending: dict[PartitionLog, list[asyncio.Future[None]]] = {}
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+
+    def after_append(self, plog: PartitionLog) -> asyncio.Future[None] | None:
+        """The one "fsync before ack" policy, for produced records and group state alike: with
+        flush.messages=1 the ack waits for the returned future; past flush.messages a flush is
+        started and nothing waits; otherwise checkpoints and flush.ms make it durable later."""
+        flush_messages = plog.config.flush_messages
+        if flush_messages == 1:
+            return self.flush_soon(plog)
+        if plog.unflushed_messages >= flush_messages:
+            self.flush_soon(plog)
+        return None
 
     def flush_soon(self, plog: PartitionLog) -> asyncio.Future[None]:
         """A future that completes once everything appended to `plog` so far is on disk."""
@@ -69,7 +78,6 @@ class Flusher:
             self._wake.clear()
             if not self._pending:
                 continue
-            self._idle.clear()
             batch, self._pending = self._pending, {}
             try:
                 await self.flush_now(list(batch))
@@ -80,9 +88,6 @@ class Flusher:
                         if not future.done():
                             future.set_exception(exc)
                 continue
-            finally:
-                if not self._pending:
-                    self._idle.set()
             for futures in batch.values():
                 for future in futures:
                     if not future.done():

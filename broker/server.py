@@ -14,58 +14,51 @@ import os
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from kctl.protocol.api import ApiKey
 from kctl.protocol.errors import ErrorCode, ProtocolError
-from kctl.protocol.framing import NEED_DATA, FileRange, RequestReceived, ServerConnection, UnsupportedRequest
+from kctl.protocol.framing import (
+    NEED_DATA,
+    AnswerPlace,
+    Authenticated,
+    AuthenticationFailed,
+    FileRange,
+    NotAuthenticated,
+    RequestReceived,
+    ServerConnection,
+    UnsupportedRequest,
+)
 from kctl.protocol.headers import RequestHeader
-from kctl.protocol.messages.sasl_authenticate import SaslAuthenticateRequest, SaslAuthenticateResponse
-from kctl.protocol.messages.sasl_handshake import SaslHandshakeRequest, SaslHandshakeResponse
-from kctl.protocol.sasl import SaslError
+from kctl.protocol.sasl import ServerAuthentication
 
-from .handlers import HANDLERS, CloseConnection, error_response, serves
-from .handlers.versions import advertised_versions
+from .handlers import ROUTES, CloseConnection, advertised_versions, error_response
 
 if TYPE_CHECKING:
-    from .app import Broker
+    from .context import ServingContext
 
 log = logging.getLogger("broker.server")
 
-API_VERSIONS = 18
-SASL_HANDSHAKE = 17
-SASL_AUTHENTICATE = 36
 #: Requests a connection may have in flight before we stop reading from it.
 MAX_IN_FLIGHT = 200
 
 
-class _Slot:
-    """A response place in the per-connection queue; `data` stays None until it is ready."""
-
-    __slots__ = ("close_after", "data")
-
-    def __init__(self) -> None:
-        self.data: bytes | None = None
-        self.close_after = False
-
-
 class KafkaConnection(asyncio.BufferedProtocol):
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: ServingContext) -> None:
         self.broker = broker
-        self.conn = ServerConnection(broker.config["socket.request.max.bytes"])
+        self.conn = ServerConnection(broker.config["socket.request.max.bytes"],
+                                     ServerAuthentication(broker.sasl.mechanisms, broker.sasl.server_for))
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.peer_host = "?"
-        self.queue: deque[_Slot] = deque()
         self.tasks: set[asyncio.Task[Any]] = set()
         self._read_paused = False
         self._write_paused = False
         self.closed = False
-        self.authenticated = not broker.sasl.required
         self._sendfile_fd: int | None = None
         # The response being written, in pieces: bytes, and [FileRange, bytes of it sent].
         self._sending: deque[bytes | list[Any]] = deque()
         # While a file range waits for a full socket: a duplicate of the socket's descriptor,
         # watched for room (the event loop lets only the transport watch the transport's own).
         self._watch_fd: int | None = None
-        self.sasl_exchange: Any = None
 
     # ---- asyncio callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -111,6 +104,10 @@ class KafkaConnection(asyncio.BufferedProtocol):
         while not self.closed:
             try:
                 event = conn.next_event()
+            except NotAuthenticated as exc:
+                log.warning("closing connection from %s: %s", self.peer, exc)
+                self.abort()
+                return
             except ProtocolError as exc:
                 log.warning("closing connection from %s: malformed request: %s", self.peer, exc)
                 self.abort()
@@ -121,23 +118,20 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 self._handle(event.header, event.body)
             elif isinstance(event, UnsupportedRequest):
                 self._unsupported(event.header)
-        self._update_reading()
+            elif isinstance(event, Authenticated):
+                log.info("%s authenticated as %r with %s", self.peer, event.user, event.mechanism)
+            elif isinstance(event, AuthenticationFailed):
+                log.warning("SASL %s from %s failed: %s", event.mechanism, self.peer, event.reason)
+        self._drain()
 
     # ---- requests ----------------------------------------------------------------------------
     def _handle(self, header: RequestHeader, request: Any) -> None:
+        """A request the connection let through (SASL is its own business): route it, and give
+        its answer a place in line."""
         key, version = header.api_key, header.api_version
-        if key == SASL_HANDSHAKE and serves(key, version):
-            self._enqueue_ready(header, self._sasl_handshake(request))
-            return
-        if key == SASL_AUTHENTICATE and serves(key, version):
-            self._enqueue_ready(header, self._sasl_authenticate(request))
-            return
-        if not self.authenticated and key not in (API_VERSIONS, SASL_HANDSHAKE, SASL_AUTHENTICATE):
-            log.warning("closing connection from %s: %s before SASL authentication", self.peer,
-                        type(request).__name__)
-            self.abort()
-            return
-        if not serves(key, version):
+        known = ROUTES.get(key)  # type: ignore[call-overload]  # an IntEnum key is found by its int
+        route = known if known is not None and known.serves(version) and known.handler is not None else None
+        if route is None:
             response = error_response(header, request, ErrorCode.UNSUPPORTED_VERSION.code)
             if response is None:
                 log.warning("closing connection from %s: %s v%d is not supported", self.peer,
@@ -145,10 +139,12 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 self.abort()
                 return
             log.info("answering %s v%d from %s with UNSUPPORTED_VERSION", type(request).__name__, version, self.peer)
-            self._enqueue_ready(header, response)
+            self.conn.answer_now(header, response)
             return
+        handler = route.handler
+        assert handler is not None
         try:
-            result = HANDLERS[key](self.broker, header, request, self.peer_host)
+            result = handler(self.broker, header, request, self.peer_host)
         except CloseConnection as exc:
             log.info("closing connection from %s: %s", self.peer, exc)
             self.abort()
@@ -159,48 +155,18 @@ class KafkaConnection(asyncio.BufferedProtocol):
             if response is None:
                 self.abort()
             else:
-                self._enqueue_ready(header, response)
+                self.conn.answer_now(header, response)
             return
         if result is None:
-            return  # acks=0
+            return  # acks=0: no answer, no place in line
         if inspect.isawaitable(result):
-            slot = _Slot()
-            self.queue.append(slot)
-            task = asyncio.ensure_future(self._finish(header, request, slot, result))
+            task = asyncio.ensure_future(self._finish(header, request, self.conn.reserve(), result))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         else:
-            self._enqueue_ready(header, result)
+            self.conn.answer_now(header, result)
 
-    # ---- SASL ----------------------------------------------------------------------------------
-    def _sasl_handshake(self, request: SaslHandshakeRequest) -> SaslHandshakeResponse:
-        offered = self.broker.sasl.mechanisms
-        if self.authenticated:
-            return SaslHandshakeResponse(ErrorCode.ILLEGAL_SASL_STATE.code, offered)
-        if request.mechanism not in offered:
-            log.info("SASL %s from %s refused: this listener takes %s", request.mechanism, self.peer,
-                     ", ".join(offered) or "none")
-            return SaslHandshakeResponse(ErrorCode.UNSUPPORTED_SASL_MECHANISM.code, offered)
-        self.sasl_exchange = (request.mechanism, self.broker.sasl.server_for(request.mechanism))
-        return SaslHandshakeResponse(0, offered)
-
-    def _sasl_authenticate(self, request: SaslAuthenticateRequest) -> SaslAuthenticateResponse:
-        if self.sasl_exchange is None:
-            return SaslAuthenticateResponse(ErrorCode.ILLEGAL_SASL_STATE.code, "send SaslHandshake first")
-        mechanism, exchange = self.sasl_exchange
-        try:
-            token = exchange.respond(request.auth_bytes)
-        except SaslError as exc:
-            self.sasl_exchange = None  # a failed exchange is over: anything but a new handshake closes
-            log.warning("SASL %s from %s failed: %s", mechanism, self.peer, exc)
-            return SaslAuthenticateResponse(ErrorCode.SASL_AUTHENTICATION_FAILED.code, str(exc))
-        if exchange.done:
-            self.authenticated = True
-            self.sasl_exchange = None
-            log.info("%s authenticated as %r with %s", self.peer, exchange.user, mechanism)
-        return SaslAuthenticateResponse(0, None, token, 0)
-
-    async def _finish(self, header: RequestHeader, request: Any, slot: _Slot, pending: Any) -> None:
+    async def _finish(self, header: RequestHeader, request: Any, place: AnswerPlace, pending: Any) -> None:
         try:
             response = await pending
         except asyncio.CancelledError:
@@ -211,36 +177,25 @@ class KafkaConnection(asyncio.BufferedProtocol):
             if response is None:
                 self.abort()
                 return
-        slot.data = self.conn.send_response(header, response)
-        self._drain()
-
-    def _enqueue_ready(self, header: RequestHeader, response: Any) -> None:
-        data = self.conn.send_response(header, response)
-        if not self.queue and self.transport is not None and not self.closed:
-            self._write(data)
-            return
-        slot = _Slot()
-        slot.data = data
-        self.queue.append(slot)
+        self.conn.answer(place, header, response)
         self._drain()
 
     def _unsupported(self, header: RequestHeader) -> None:
-        if header.api_key == API_VERSIONS:
-            slot = _Slot()
-            slot.data = self.conn.send_api_versions_fallback(header, advertised_versions())
-            self.queue.append(slot)
-            self._drain()
+        if header.api_key == ApiKey.API_VERSIONS:
+            self.conn.answer_api_versions_fallback(header, advertised_versions())
             return
         log.warning("closing connection from %s: API key %d v%d is not supported", self.peer,
                     header.api_key, header.api_version)
         self.abort()
 
     def _drain(self) -> None:
-        queue = self.queue
-        while queue and queue[0].data is not None and self.transport is not None and not self.closed:
-            if self._sending:
-                break  # a file range is waiting for the socket: later answers wait behind it
-            self._write(queue.popleft().data)  # type: ignore[arg-type]
+        """Write the answers that are ready, in request order."""
+        # While a file range waits for the socket, later answers wait behind it.
+        while not self._sending and self.transport is not None and not self.closed:
+            data = self.conn.next_answer()
+            if data is None:
+                break
+            self._write(data)
         self._update_reading()
 
     def _write(self, data: bytes) -> None:
@@ -340,7 +295,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         transport = self.transport
         if transport is None or self.closed:
             return
-        should_pause = self._write_paused or len(self.queue) >= MAX_IN_FLIGHT
+        should_pause = self._write_paused or self.conn.unanswered >= MAX_IN_FLIGHT
         if should_pause and not self._read_paused:
             transport.pause_reading()
             self._read_paused = True

@@ -1,12 +1,15 @@
-"""One table from API key to handler. Handlers return a response, an awaitable of one, or None."""
+"""One table of the APIs the broker serves: the versions it advertises and serves, and the handler
+of each. Handlers return a response, an awaitable of one, or None."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from kctl.protocol.api import API_BY_KEY
+from kctl.protocol.api import API_BY_KEY, ApiKey
 from kctl.protocol.headers import RequestHeader
+from kctl.protocol.messages.api_versions import ApiVersion, ApiVersionsRequest, ApiVersionsResponse
 from kctl.protocol.messages.produce import (
     PartitionProduceResponse,
     ProduceRequest,
@@ -16,45 +19,70 @@ from kctl.protocol.messages.produce import (
 
 from . import admin, configs, data, groups
 from .data import CloseConnection
-from .versions import ADVERTISED, api_versions, serves
+
+if TYPE_CHECKING:
+    from ..context import BrokerContext
 
 #: (broker, request header, request, client host) -> response
-Handler = Callable[[Any, RequestHeader, Any, str], Any]
+Handler = Callable[["BrokerContext", RequestHeader, Any, str], Any]
 
-HANDLERS: dict[int, Handler] = {
-    0: data.produce,
-    1: data.fetch,
-    2: data.list_offsets,
-    3: admin.metadata,
-    8: groups.offset_commit,
-    9: groups.offset_fetch,
-    10: groups.find_coordinator,
-    11: groups.join_group,
-    12: groups.heartbeat,
-    13: groups.leave_group,
-    14: groups.sync_group,
-    15: groups.describe_groups,
-    16: groups.list_groups,
-    18: lambda broker, header, request, client_host: api_versions(request),
-    19: admin.create_topics,
-    20: admin.delete_topics,
-    21: admin.delete_records,
-    22: data.init_producer_id,
-    23: data.offset_for_leader_epoch,
-    32: configs.describe_configs,
-    33: configs.alter_configs,
-    35: admin.describe_log_dirs,
-    37: admin.create_partitions,
-    42: groups.delete_groups,
-    44: configs.incremental_alter_configs,
-    47: groups.offset_delete,
-    60: admin.describe_cluster,
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How the broker serves one API."""
+
+    advertised: tuple[int, int]  # the versions ApiVersions lists
+    handler: Handler | None  # None: the connection answers it (SASL: see ServerConnection)
+    served_from: int | None = None  # where serving starts, when above the advertised minimum
+
+    def serves(self, version: int) -> bool:
+        low, high = self.advertised
+        return max(low, self.served_from or low) <= version <= high
+
+
+def _api_versions(broker: BrokerContext, header: RequestHeader, request: ApiVersionsRequest, client_host: str) -> Any:
+    return ApiVersionsResponse(error_code=0, api_keys=advertised_versions(), finalized_features_epoch=-1)
+
+
+# Produce v0-2 are advertised but answered with UNSUPPORTED_VERSION, as Kafka 4 does: librdkafka
+# before 2.11.1 disables compression unless it sees Produce v0 in the list. SaslHandshake v0 (raw
+# tokens after it) likewise: librdkafka only tries SASL when v0 is in the list, then uses v1.
+# OffsetFetch v0 (offsets kept in ZooKeeper) is not offered at all.
+ROUTES: dict[ApiKey, Route] = {
+    ApiKey.PRODUCE: Route((0, 11), data.produce, served_from=3),
+    ApiKey.FETCH: Route((4, 12), data.fetch),
+    ApiKey.LIST_OFFSETS: Route((0, 8), data.list_offsets),
+    ApiKey.METADATA: Route((0, 12), admin.metadata),
+    ApiKey.OFFSET_COMMIT: Route((0, 9), groups.offset_commit),
+    ApiKey.OFFSET_FETCH: Route((1, 9), groups.offset_fetch),
+    ApiKey.FIND_COORDINATOR: Route((0, 6), groups.find_coordinator),
+    ApiKey.JOIN_GROUP: Route((0, 9), groups.join_group),
+    ApiKey.HEARTBEAT: Route((0, 4), groups.heartbeat),
+    ApiKey.LEAVE_GROUP: Route((0, 5), groups.leave_group),
+    ApiKey.SYNC_GROUP: Route((0, 5), groups.sync_group),
+    ApiKey.DESCRIBE_GROUPS: Route((0, 5), groups.describe_groups),
+    ApiKey.LIST_GROUPS: Route((0, 5), groups.list_groups),
+    ApiKey.SASL_HANDSHAKE: Route((0, 1), None, served_from=1),
+    ApiKey.API_VERSIONS: Route((0, 4), _api_versions),
+    ApiKey.CREATE_TOPICS: Route((0, 7), admin.create_topics),
+    ApiKey.DELETE_TOPICS: Route((0, 6), admin.delete_topics),
+    ApiKey.DELETE_RECORDS: Route((0, 2), admin.delete_records),
+    ApiKey.INIT_PRODUCER_ID: Route((0, 5), data.init_producer_id),
+    ApiKey.OFFSET_FOR_LEADER_EPOCH: Route((0, 4), data.offset_for_leader_epoch),
+    ApiKey.DESCRIBE_CONFIGS: Route((0, 4), configs.describe_configs),
+    ApiKey.ALTER_CONFIGS: Route((0, 2), configs.alter_configs),
+    ApiKey.DESCRIBE_LOG_DIRS: Route((0, 4), admin.describe_log_dirs),
+    ApiKey.SASL_AUTHENTICATE: Route((0, 2), None),
+    ApiKey.CREATE_PARTITIONS: Route((0, 3), admin.create_partitions),
+    ApiKey.DELETE_GROUPS: Route((0, 2), groups.delete_groups),
+    ApiKey.INCREMENTAL_ALTER_CONFIGS: Route((0, 1), configs.incremental_alter_configs),
+    ApiKey.OFFSET_DELETE: Route((0, 0), groups.offset_delete),
+    ApiKey.DESCRIBE_CLUSTER: Route((0, 1), admin.describe_cluster),
 }
 
-#: Answered by the connection itself: they change its authentication state.
-CONNECTION_APIS = frozenset({17, 36})  # SaslHandshake, SaslAuthenticate
 
-assert set(HANDLERS) | CONNECTION_APIS == set(ADVERTISED), "every advertised API needs a handler"
+def advertised_versions() -> list[ApiVersion]:
+    return [ApiVersion(key, *route.advertised) for key, route in sorted(ROUTES.items())]
 
 
 def error_response(header: RequestHeader, request: Any, code: int) -> Any | None:
@@ -77,4 +105,4 @@ def error_response(header: RequestHeader, request: Any, code: int) -> Any | None
     return None
 
 
-__all__ = ["HANDLERS", "CloseConnection", "error_response", "serves"]
+__all__ = ["ROUTES", "CloseConnection", "Route", "advertised_versions", "error_response"]

@@ -52,7 +52,7 @@ from ..storage.manager import INTERNAL_TOPICS, Topic, TopicError, refuse_interna
 from .configs import describe_topic_configs
 
 if TYPE_CHECKING:
-    from ..app import Broker
+    from ..context import BrokerContext
 
 log = logging.getLogger("broker.api")
 
@@ -61,7 +61,7 @@ UNKNOWN_TOPIC_OR_PARTITION = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
 
 
 # ---- Metadata --------------------------------------------------------------------------------
-def _describe_topic(broker: Broker, topic: Topic) -> MetadataResponseTopic:
+def _describe_topic(broker: BrokerContext, topic: Topic) -> MetadataResponseTopic:
     node = broker.node_id
     return MetadataResponseTopic(
         error_code=NONE,
@@ -78,7 +78,8 @@ def _describe_topic(broker: Broker, topic: Topic) -> MetadataResponseTopic:
     )
 
 
-def metadata(broker: Broker, header: RequestHeader, request: MetadataRequest, client_host: str) -> MetadataResponse:
+def metadata(broker: BrokerContext, header: RequestHeader, request: MetadataRequest,
+             client_host: str) -> MetadataResponse:
     logs = broker.logs
     version = header.api_version
     wanted = request.topics
@@ -123,7 +124,7 @@ def metadata(broker: Broker, header: RequestHeader, request: MetadataRequest, cl
 
 # ---- CreateTopics ----------------------------------------------------------------------------
 def create_topics(
-    broker: Broker, header: RequestHeader, request: CreateTopicsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: CreateTopicsRequest, client_host: str
 ) -> CreateTopicsResponse:
     logs = broker.logs
     results: list[CreatableTopicResult] = []
@@ -182,7 +183,7 @@ def create_topics(
 
 # ---- DeleteTopics ----------------------------------------------------------------------------
 def delete_topics(
-    broker: Broker, header: RequestHeader, request: DeleteTopicsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DeleteTopicsRequest, client_host: str
 ) -> DeleteTopicsResponse:
     logs = broker.logs
     results: list[DeletableTopicResult] = []
@@ -217,7 +218,7 @@ def delete_topics(
 
 # ---- CreatePartitions ------------------------------------------------------------------------
 def create_partitions(
-    broker: Broker, header: RequestHeader, request: CreatePartitionsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: CreatePartitionsRequest, client_host: str
 ) -> CreatePartitionsResponse:
     logs = broker.logs
     results: list[CreatePartitionsTopicResult] = []
@@ -250,7 +251,7 @@ def create_partitions(
 
 # ---- DeleteRecords ---------------------------------------------------------------------------
 def delete_records(
-    broker: Broker, header: RequestHeader, request: DeleteRecordsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DeleteRecordsRequest, client_host: str
 ) -> DeleteRecordsResponse:
     logs = broker.logs
     topics: list[DeleteRecordsTopicResult] = []
@@ -281,7 +282,7 @@ def delete_records(
 
 # ---- DescribeCluster -------------------------------------------------------------------------
 def describe_cluster(
-    broker: Broker, header: RequestHeader, request: DescribeClusterRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DescribeClusterRequest, client_host: str
 ) -> DescribeClusterResponse:
     if request.endpoint_type != 1:
         return DescribeClusterResponse(error_code=ErrorCode.UNSUPPORTED_ENDPOINT_TYPE.code,
@@ -297,7 +298,7 @@ def describe_cluster(
 
 # ---- DescribeLogDirs -------------------------------------------------------------------------
 def describe_log_dirs(
-    broker: Broker, header: RequestHeader, request: DescribeLogDirsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DescribeLogDirsRequest, client_host: str
 ) -> DescribeLogDirsResponse:
     logs = broker.logs
     wanted: dict[str, list[int] | None] = (

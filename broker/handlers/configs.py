@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kctl.protocol.enums import AlterConfigOp, ConfigResourceType, ConfigSource
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.alter_configs import (
@@ -26,23 +27,18 @@ from kctl.protocol.messages.incremental_alter_configs import (
 
 from ..config import (
     BROKER_SETTINGS,
-    SOURCE_DEFAULT,
-    SOURCE_STATIC_BROKER,
-    SOURCE_TOPIC,
     TOPIC_SETTINGS,
     ConfigError,
     parse_topic_configs,
 )
 
 if TYPE_CHECKING:
-    from ..app import Broker
+    from ..context import BrokerContext
 
-RESOURCE_TOPIC, RESOURCE_BROKER, RESOURCE_BROKER_LOGGER = 2, 4, 8
-OP_SET, OP_DELETE, OP_APPEND, OP_SUBTRACT = 0, 1, 2, 3
 
 
 def describe_topic_configs(
-    broker: Broker, overrides: Mapping[str, Any], keys: list[str] | None, *,
+    broker: BrokerContext, overrides: Mapping[str, Any], keys: list[str] | None, *,
     include_synonyms: bool, include_documentation: bool = False,
 ) -> list[DescribeConfigsResourceResult]:
     out: list[DescribeConfigsResourceResult] = []
@@ -53,16 +49,16 @@ def describe_topic_configs(
         broker_value, broker_source = broker.config.topic_default(name)
         synonyms: list[DescribeConfigsSynonym] = []
         if name in overrides:
-            value, source = overrides[name], SOURCE_TOPIC
-            synonyms.append(DescribeConfigsSynonym(name, setting.render(value), SOURCE_TOPIC))
+            value, source = overrides[name], ConfigSource.TOPIC
+            synonyms.append(DescribeConfigsSynonym(name, setting.render(value), ConfigSource.TOPIC))
         else:
             value, source = broker_value, broker_source
-        if broker_source == SOURCE_STATIC_BROKER:
-            synonyms.append(DescribeConfigsSynonym(synonym, setting.render(broker_value), SOURCE_STATIC_BROKER))
-        synonyms.append(DescribeConfigsSynonym(synonym, setting.render(setting.default), SOURCE_DEFAULT))
+        if broker_source == ConfigSource.STATIC_BROKER:
+            synonyms.append(DescribeConfigsSynonym(synonym, setting.render(broker_value), ConfigSource.STATIC_BROKER))
+        synonyms.append(DescribeConfigsSynonym(synonym, setting.render(setting.default), ConfigSource.DEFAULT))
         out.append(DescribeConfigsResourceResult(
             name=name, value=setting.render(value), read_only=setting.read_only,
-            is_default=source == SOURCE_DEFAULT, config_source=source, is_sensitive=False,
+            is_default=source == ConfigSource.DEFAULT, config_source=source, is_sensitive=False,
             synonyms=synonyms if include_synonyms else [], config_type=setting.config_type,
             documentation=setting.doc if include_documentation else None,
         ))
@@ -70,7 +66,7 @@ def describe_topic_configs(
 
 
 def _describe_broker_configs(
-    broker: Broker, keys: list[str] | None, *, include_synonyms: bool, include_documentation: bool
+    broker: BrokerContext, keys: list[str] | None, *, include_synonyms: bool, include_documentation: bool
 ) -> list[DescribeConfigsResourceResult]:
     out: list[DescribeConfigsResourceResult] = []
     for name in sorted(BROKER_SETTINGS):
@@ -78,11 +74,11 @@ def _describe_broker_configs(
             continue
         setting = BROKER_SETTINGS[name]
         explicit = name in broker.config.explicit
-        source = SOURCE_STATIC_BROKER if explicit else SOURCE_DEFAULT
+        source = ConfigSource.STATIC_BROKER if explicit else ConfigSource.DEFAULT
         value = setting.render(broker.config[name])
         synonyms = [DescribeConfigsSynonym(name, value, source)]
         if explicit:
-            synonyms.append(DescribeConfigsSynonym(name, setting.render(setting.default), SOURCE_DEFAULT))
+            synonyms.append(DescribeConfigsSynonym(name, setting.render(setting.default), ConfigSource.DEFAULT))
         out.append(DescribeConfigsResourceResult(
             name=name, value=value, read_only=True, is_default=not explicit, config_source=source,
             is_sensitive=False, synonyms=synonyms if include_synonyms else [],
@@ -92,14 +88,14 @@ def _describe_broker_configs(
 
 
 def describe_configs(
-    broker: Broker, header: RequestHeader, request: DescribeConfigsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DescribeConfigsRequest, client_host: str
 ) -> DescribeConfigsResponse:
     results: list[DescribeConfigsResult] = []
     for resource in request.resources:
         result = DescribeConfigsResult(resource_type=resource.resource_type, resource_name=resource.resource_name)
         results.append(result)
         keys = resource.configuration_keys
-        if resource.resource_type == RESOURCE_TOPIC:
+        if resource.resource_type == ConfigResourceType.TOPIC:
             topic = broker.logs.topics.get(resource.resource_name)
             if topic is None:
                 result.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
@@ -109,7 +105,7 @@ def describe_configs(
                 broker, topic.overrides, keys, include_synonyms=request.include_synonyms,
                 include_documentation=request.include_documentation,
             )
-        elif resource.resource_type == RESOURCE_BROKER:
+        elif resource.resource_type == ConfigResourceType.BROKER:
             if resource.resource_name not in ("", str(broker.node_id)):
                 result.error_code = ErrorCode.INVALID_REQUEST.code
                 result.error_message = f"this is broker {broker.node_id}, not {resource.resource_name!r}"
@@ -124,12 +120,13 @@ def describe_configs(
     return DescribeConfigsResponse(results=results)
 
 
-def _alter(broker: Broker, resource_type: int, name: str, build: Any, validate_only: bool) -> tuple[int, str | None]:
+def _alter(broker: BrokerContext, resource_type: int, name: str, build: Any,
+           validate_only: bool) -> tuple[int, str | None]:
     """Shared checks for both alter APIs; `build(current_overrides)` returns the new overrides."""
-    if resource_type == RESOURCE_BROKER:
+    if resource_type == ConfigResourceType.BROKER:
         return (ErrorCode.INVALID_REQUEST.code,
                 "broker settings are static: change them in the config file and restart the broker")
-    if resource_type != RESOURCE_TOPIC:
+    if resource_type != ConfigResourceType.TOPIC:
         return ErrorCode.INVALID_REQUEST.code, f"resource type {resource_type} has no configs here"
     topic = broker.logs.topics.get(name)
     if topic is None:
@@ -144,7 +141,7 @@ def _alter(broker: Broker, resource_type: int, name: str, build: Any, validate_o
 
 
 def alter_configs(
-    broker: Broker, header: RequestHeader, request: AlterConfigsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: AlterConfigsRequest, client_host: str
 ) -> AlterConfigsResponse:
     responses: list[AlterConfigsResourceResponse] = []
     for resource in request.resources:
@@ -160,7 +157,7 @@ def alter_configs(
 
 
 def incremental_alter_configs(
-    broker: Broker, header: RequestHeader, request: IncrementalAlterConfigsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: IncrementalAlterConfigsRequest, client_host: str
 ) -> IncrementalAlterConfigsResponse:
     from kctl.protocol.messages.incremental_alter_configs import AlterConfigsResourceResponse as Response
 
@@ -176,17 +173,17 @@ def incremental_alter_configs(
                     raise ConfigError(f"unknown topic config {change.name!r}")
                 setting, _ = entry
                 op = change.config_operation
-                if op == OP_SET:
+                if op == AlterConfigOp.SET:
                     current.update(parse_topic_configs({change.name: change.value}))
-                elif op == OP_DELETE:
+                elif op == AlterConfigOp.DELETE:
                     current.pop(change.name, None)
-                elif op in (OP_APPEND, OP_SUBTRACT):
+                elif op in (AlterConfigOp.APPEND, AlterConfigOp.SUBTRACT):
                     if setting.list_choices is None:
                         raise ConfigError(f"{change.name} is not a list; APPEND and SUBTRACT do not apply")
                     base = current.get(change.name, broker.config.topic_default(change.name)[0])
                     items = [v for v in str(base).split(",") if v]
                     values = [v.strip() for v in (change.value or "").split(",") if v.strip()]
-                    if op == OP_APPEND:
+                    if op == AlterConfigOp.APPEND:
                         items += [v for v in values if v not in items]
                     else:
                         items = [v for v in items if v not in values]

@@ -40,7 +40,7 @@ from ..storage.log import LEADER_EPOCH, AppendError, OffsetOutOfRange
 from ..storage.manager import INTERNAL_TOPICS
 
 if TYPE_CHECKING:
-    from ..app import Broker
+    from ..context import BrokerContext
 
 log = logging.getLogger("broker.api")
 
@@ -55,7 +55,7 @@ class CloseConnection(Exception):
 
 # ---- Produce ---------------------------------------------------------------------------------
 def produce(
-    broker: Broker, header: RequestHeader, request: ProduceRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: ProduceRequest, client_host: str
 ) -> ProduceResponse | Awaitable[ProduceResponse] | None:
     acks = request.acks
     responses: list[TopicProduceResponse] = []
@@ -98,13 +98,9 @@ def produce(
             result.base_offset = appended.base_offset
             result.log_append_time_ms = appended.log_append_time
             result.log_start_offset = plog.log_start_offset
-            flush_messages = plog.config.flush_messages
-            if flush_messages == 1:
-                future = broker.flusher.flush_soon(plog)
-                if acks != 0:
-                    durable_waits.append(future)
-            elif plog.unflushed_messages >= flush_messages:
-                broker.flusher.flush_soon(plog)
+            durable = broker.flusher.after_append(plog)
+            if durable is not None and acks != 0:
+                durable_waits.append(durable)
     if acks == 0:
         if failed:
             # The producer will never see an error response; closing makes it refresh metadata.
@@ -129,7 +125,7 @@ async def _after(waits: list[asyncio.Future[None]], response: ProduceResponse) -
 
 # ---- Fetch -----------------------------------------------------------------------------------
 def fetch(
-    broker: Broker, header: RequestHeader, request: FetchRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: FetchRequest, client_host: str
 ) -> FetchResponse | Awaitable[FetchResponse]:
     version = header.api_version
     if version >= 7:
@@ -146,7 +142,7 @@ def fetch(
     return _long_poll(broker, request, waiter)
 
 
-def _read_fetch(broker: Broker, request: FetchRequest) -> tuple[FetchResponse, int, bool]:
+def _read_fetch(broker: BrokerContext, request: FetchRequest) -> tuple[FetchResponse, int, bool]:
     budget = request.max_bytes if request.max_bytes > 0 else 0x7FFFFFFF
     total = 0
     errors = False
@@ -192,7 +188,7 @@ class FetchWait:
     wait's first await, between two reads, or on another partition of the same fetch.
     The deadline is fixed when it is created, from `max_wait_ms`."""
 
-    def __init__(self, broker: Broker, request: FetchRequest) -> None:
+    def __init__(self, broker: BrokerContext, request: FetchRequest) -> None:
         self.loop = asyncio.get_running_loop()
         self.deadline = self.loop.time() + request.max_wait_ms / 1000
         self.logs = [plog for topic in request.topics for req in topic.partitions
@@ -224,7 +220,7 @@ class FetchWait:
             plog.listeners.discard(self.wake)
 
 
-async def _long_poll(broker: Broker, request: FetchRequest, waiter: FetchWait) -> FetchResponse:
+async def _long_poll(broker: BrokerContext, request: FetchRequest, waiter: FetchWait) -> FetchResponse:
     try:
         while True:
             if not await waiter.wait():
@@ -238,7 +234,7 @@ async def _long_poll(broker: Broker, request: FetchRequest, waiter: FetchWait) -
 
 # ---- ListOffsets -----------------------------------------------------------------------------
 def list_offsets(
-    broker: Broker, header: RequestHeader, request: ListOffsetsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: ListOffsetsRequest, client_host: str
 ) -> ListOffsetsResponse:
     version = header.api_version
     topics: list[ListOffsetsTopicResponse] = []
@@ -277,7 +273,7 @@ def list_offsets(
 
 # ---- OffsetForLeaderEpoch --------------------------------------------------------------------
 def offset_for_leader_epoch(
-    broker: Broker, header: RequestHeader, request: OffsetForLeaderEpochRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: OffsetForLeaderEpochRequest, client_host: str
 ) -> OffsetForLeaderEpochResponse:
     topics: list[OffsetForLeaderTopicResult] = []
     for topic in request.topics:
@@ -299,7 +295,7 @@ def offset_for_leader_epoch(
 
 # ---- InitProducerId --------------------------------------------------------------------------
 def init_producer_id(
-    broker: Broker, header: RequestHeader, request: InitProducerIdRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: InitProducerIdRequest, client_host: str
 ) -> InitProducerIdResponse:
     if request.transactional_id is not None:
         log.info("refusing InitProducerId for transactional id %r: transactions are not supported",

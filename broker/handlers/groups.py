@@ -45,13 +45,14 @@ from kctl.protocol.messages.offset_fetch import (
 )
 from kctl.protocol.messages.sync_group import SyncGroupRequest, SyncGroupResponse
 
-from ..groups.coordinator import JoinRequest, OffsetToCommit
+from ..groups.coordinator import OffsetToCommit
 from ..groups.group import JoinResult, SyncResult
+from ..groups.membership import JoinRequest
 from ..groups.offsets_topic import CommittedOffset
 from ..groups.state import GroupState
 
 if TYPE_CHECKING:
-    from ..app import Broker
+    from ..context import BrokerContext
 
 NONE = ErrorCode.NONE.code
 KEY_TYPE_GROUP = 0
@@ -60,7 +61,7 @@ CLASSIC = "classic"
 
 # ---- FindCoordinator -------------------------------------------------------------------------
 def find_coordinator(
-    broker: Broker, header: RequestHeader, request: FindCoordinatorRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: FindCoordinatorRequest, client_host: str
 ) -> FindCoordinatorResponse:
     keys = request.coordinator_keys if header.api_version >= 4 else [request.key]
     found: list[Coordinator] = []
@@ -87,7 +88,7 @@ def find_coordinator(
 
 # ---- JoinGroup, SyncGroup, Heartbeat, LeaveGroup -------------------------------------------------
 def join_group(
-    broker: Broker, header: RequestHeader, request: JoinGroupRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: JoinGroupRequest, client_host: str
 ) -> JoinGroupResponse | Awaitable[JoinGroupResponse]:
     version = header.api_version
     result = broker.groups.join(
@@ -130,7 +131,7 @@ def _join_response(result: JoinResult, version: int) -> JoinGroupResponse:
 
 
 def sync_group(
-    broker: Broker, header: RequestHeader, request: SyncGroupRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: SyncGroupRequest, client_host: str
 ) -> SyncGroupResponse | Awaitable[SyncGroupResponse]:
     result = broker.groups.sync(
         request.group_id,
@@ -155,14 +156,15 @@ def _sync_response(result: SyncResult) -> SyncGroupResponse:
                              protocol_name=result.protocol_name, assignment=result.assignment)
 
 
-def heartbeat(broker: Broker, header: RequestHeader, request: HeartbeatRequest, client_host: str) -> HeartbeatResponse:
+def heartbeat(broker: BrokerContext, header: RequestHeader, request: HeartbeatRequest,
+              client_host: str) -> HeartbeatResponse:
     code = broker.groups.heartbeat(request.group_id, request.generation_id, request.member_id,
                                    request.group_instance_id)
     return HeartbeatResponse(error_code=code)
 
 
 def leave_group(
-    broker: Broker, header: RequestHeader, request: LeaveGroupRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: LeaveGroupRequest, client_host: str
 ) -> LeaveGroupResponse:
     if header.api_version < 3:
         _, errors = broker.groups.leave(request.group_id, [(request.member_id, None)])
@@ -180,7 +182,7 @@ def leave_group(
 
 # ---- OffsetCommit, OffsetFetch, OffsetDelete -------------------------------------------------------
 def offset_commit(
-    broker: Broker, header: RequestHeader, request: OffsetCommitRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: OffsetCommitRequest, client_host: str
 ) -> OffsetCommitResponse | Awaitable[OffsetCommitResponse]:
     version = header.api_version
     offsets = [
@@ -221,7 +223,7 @@ async def _after_flush(wait: asyncio.Future[None], response: OffsetCommitRespons
 
 
 def offset_fetch(
-    broker: Broker, header: RequestHeader, request: OffsetFetchRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: OffsetFetchRequest, client_host: str
 ) -> OffsetFetchResponse | EncodedBody:
     groups = broker.groups
     if header.api_version >= 8:
@@ -284,7 +286,7 @@ def _group_part(version: int, group: OffsetFetchResponseGroup) -> bytes:
 
 
 def offset_delete(
-    broker: Broker, header: RequestHeader, request: OffsetDeleteRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: OffsetDeleteRequest, client_host: str
 ) -> OffsetDeleteResponse:
     partitions = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
     code, errors = broker.groups.delete_offsets(request.group_id, partitions)
@@ -300,7 +302,7 @@ def offset_delete(
 
 # ---- ListGroups, DescribeGroups, DeleteGroups ------------------------------------------------------
 def list_groups(
-    broker: Broker, header: RequestHeader, request: ListGroupsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: ListGroupsRequest, client_host: str
 ) -> ListGroupsResponse:
     states: set[GroupState] | None = None
     if request.states_filter:
@@ -314,7 +316,7 @@ def list_groups(
 
 
 def describe_groups(
-    broker: Broker, header: RequestHeader, request: DescribeGroupsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DescribeGroupsRequest, client_host: str
 ) -> DescribeGroupsResponse:
     described: list[DescribedGroup] = []
     for group_id in request.groups:
@@ -335,7 +337,7 @@ def describe_groups(
 
 
 def delete_groups(
-    broker: Broker, header: RequestHeader, request: DeleteGroupsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DeleteGroupsRequest, client_host: str
 ) -> DeleteGroupsResponse:
     codes = broker.groups.delete_groups(request.groups_names)
     return DeleteGroupsResponse(results=[

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from kctl.protocol.clock import now_ms
 from kctl.protocol.errors import ErrorCode
 
 from ..config import BrokerConfig, ConfigError, TopicConfig, parse_topic_configs
 from .disk import BULK_SYNC_PARTITIONS, can_sync_filesystem, sync_filesystem
-from .log import PartitionLog, now_ms
+from .log import PartitionLog
 from .segment import OpenFiles, descriptor_limit
 
 log = logging.getLogger("broker.storage")

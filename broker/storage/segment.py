@@ -342,11 +342,6 @@ class Segment:
         self._flushed_index_entries = len(self._index_offsets)
         self._flushed_time_entries = len(self._time_stamps)
 
-    def flush(self) -> None:
-        os.fsync(self.fd)
-        self.write_indexes()
-        self.unflushed_messages = 0
-
     @property
     def fd(self) -> int:
         """A descriptor for the log file, valid until the next segment asks for one."""
@@ -362,6 +357,20 @@ class Segment:
         self.close()
         for path in (self.log_path, self.index_path, self.time_index_path):
             path.unlink(missing_ok=True)
+
+    def mark_deleted(self) -> list[Path]:
+        """Close and rename the files *.deleted (a start removes any it finds); returns them, to
+        be unlinked where it costs the event loop nothing."""
+        self.close()
+        renamed = []
+        for path in (self.log_path, self.index_path, self.time_index_path):
+            target = path.with_name(path.name + ".deleted")
+            try:
+                path.rename(target)
+            except FileNotFoundError:
+                continue  # an index not written yet
+            renamed.append(target)
+        return renamed
 
     def replace_file(self, new_log: Path) -> None:
         """Swap in a rewritten log file (compaction) and rebuild the indexes from it."""

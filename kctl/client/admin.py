@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kctl.protocol import data
+from kctl.protocol.api import ApiKey
 from kctl.protocol.data import ConsumerProtocolAssignment, ConsumerProtocolSubscription
+from kctl.protocol.enums import AlterConfigOp, ConfigResourceType, ConfigSource
 from kctl.protocol.errors import ErrorCode, ProtocolError
 from kctl.protocol.messages.alter_configs import AlterableConfig, AlterConfigsRequest, AlterConfigsResource
 from kctl.protocol.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsTopic
@@ -52,17 +54,13 @@ from .cluster import COORDINATOR_MOVED, Cluster
 from .errors import KafkaError, check
 from .types import LATEST, BrokerInfo, OffsetAndMetadata, OffsetAndTimestamp, TopicInfo, TopicPartition
 
-RESOURCE_TOPIC = 2
-RESOURCE_BROKER = 4
-INCREMENTAL_ALTER_CONFIGS = 44
-OFFSET_FETCH = 9
-#: IncrementalAlterConfigs operations
-SET, DELETE = 0, 1
-#: DescribeConfigs config_source values, by name
-CONFIG_SOURCES = {
-    0: "unknown", 1: "topic", 2: "dynamic-broker", 3: "dynamic-default-broker", 4: "static-broker",
-    5: "default", 6: "dynamic-broker-logger", 7: "client-metrics", 8: "group",
-}
+
+def _source_label(source: int) -> str:
+    """A DescribeConfigs config_source as kctl prints it: 'topic', 'static-broker', 'default', ..."""
+    try:
+        return ConfigSource(source).label
+    except ValueError:
+        return str(source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +223,7 @@ class Admin:
     # ---- configs -----------------------------------------------------------------------------
     async def describe_configs(self, resource_type: int, names: Iterable[str], *,
                                include_synonyms: bool = True) -> dict[str, list[ConfigEntry] | KafkaError]:
-        """Configs of topics (RESOURCE_TOPIC) or brokers (RESOURCE_BROKER, by node id)."""
+        """Configs of topics (ConfigResourceType.TOPIC) or brokers (BROKER, by node id)."""
         request = DescribeConfigsRequest(
             resources=[DescribeConfigsResource(resource_type, name, None) for name in names],
             include_synonyms=include_synonyms,
@@ -238,9 +236,9 @@ class Admin:
                     result.error_code, f"configs of {result.resource_name!r}", result.error_message)
                 continue
             out[result.resource_name] = [
-                ConfigEntry(c.name, c.value, CONFIG_SOURCES.get(c.config_source, str(c.config_source)),
-                            c.read_only, c.is_sensitive, c.config_source == 5 or c.is_default,
-                            [(s.name, s.value, CONFIG_SOURCES.get(s.source, str(s.source))) for s in c.synonyms])
+                ConfigEntry(c.name, c.value, _source_label(c.config_source),
+                            c.read_only, c.is_sensitive, c.config_source == ConfigSource.DEFAULT or c.is_default,
+                            [(s.name, s.value, _source_label(s.source)) for s in c.synonyms])
                 for c in sorted(result.configs, key=lambda c: c.name)
             ]
         return out
@@ -254,11 +252,11 @@ class Admin:
         """
         set_configs = dict(set_configs or {})
         deleted = list(delete)
-        if self.cluster.version(INCREMENTAL_ALTER_CONFIGS) < 0:
+        if self.cluster.version(ApiKey.INCREMENTAL_ALTER_CONFIGS) < 0:
             await self.cluster.any_connection()
-        if self.cluster.version(INCREMENTAL_ALTER_CONFIGS) >= 0:
-            configs = [IncrementalConfig(k, SET, v) for k, v in set_configs.items()]
-            configs += [IncrementalConfig(k, DELETE, None) for k in deleted]
+        if self.cluster.version(ApiKey.INCREMENTAL_ALTER_CONFIGS) >= 0:
+            configs = [IncrementalConfig(k, AlterConfigOp.SET, v) for k, v in set_configs.items()]
+            configs += [IncrementalConfig(k, AlterConfigOp.DELETE, None) for k in deleted]
             request: Any = IncrementalAlterConfigsRequest(
                 [IncrementalResource(resource_type, name, configs)], validate_only)
         else:
@@ -279,7 +277,7 @@ class Admin:
 
     async def _for_resource(self, resource_type: int, request: Any, name: str | None = None) -> Any:
         async def attempt() -> Any:
-            if resource_type == RESOURCE_BROKER and name is not None and name.isdigit():
+            if resource_type == ConfigResourceType.BROKER and name is not None and name.isdigit():
                 return await self.cluster.send(int(name), request)
             return await self.cluster.send_any(request)
 
@@ -471,7 +469,7 @@ class Admin:
 
         async def for_coordinator(node: int, group_ids: list[str]) -> None:
             connection = await self.cluster.connection(node)
-            if connection.supports(OFFSET_FETCH, 8):
+            if connection.supports(ApiKey.OFFSET_FETCH, 8):
                 request = OffsetFetchRequest(groups=[
                     OffsetFetchRequestGroup(g, topics=None if wanted[g] is None else _fetch_topics(wanted[g]))
                     for g in group_ids

@@ -14,13 +14,14 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from kctl.protocol.api import Request
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.messages.find_coordinator import FindCoordinatorRequest
 from kctl.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic, MetadataResponse
 
-from .connection import Authenticator, BrokerConnection, ConnectionConfig
+from .connection import Authenticator, BrokerConnection, ConnectionConfig, R
 from .errors import ConnectionFailed, KafkaError, NoBrokersAvailable
 from .types import BrokerInfo, PartitionInfo, TopicInfo, TopicPartition
 
@@ -219,12 +220,12 @@ class Cluster:
             total += self._bootstrap_connection.requests_sent
         return total
 
-    async def send(self, node_id: int, request: Any, *, version: int | None = None,
-                   timeout: float | None = None, channel: str = MAIN) -> Any:
+    async def send(self, node_id: int, request: Request[R], *, version: int | None = None,
+                   timeout: float | None = None, channel: str = MAIN) -> R:
         connection = await self.connection(node_id, channel)
         return await connection.request(request, version=version, timeout=timeout)
 
-    async def send_any(self, request: Any, *, timeout: float | None = None) -> Any:
+    async def send_any(self, request: Request[R], *, timeout: float | None = None) -> R:
         connection = await self.any_connection()
         return await connection.request(request, timeout=timeout)
 

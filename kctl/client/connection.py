@@ -14,15 +14,18 @@ import os
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from kctl import __version__
-from kctl.protocol.api import API_BY_REQUEST_TYPE, API_VERSIONS_KEY, version_range
+from kctl.protocol._wire import Message
+from kctl.protocol.api import API_BY_REQUEST_TYPE, ApiKey, Request, version_range
 from kctl.protocol.errors import ErrorCode, ProtocolError
 from kctl.protocol.framing import NEED_DATA, ClientConnection
 from kctl.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
 
 from .errors import ConnectionFailed, KafkaError, RequestTimedOut, UnsupportedVersion
+
+R = TypeVar("R", bound=Message)  # the response type a request names
 
 
 class ConnectionState(enum.Enum):
@@ -125,7 +128,7 @@ class BrokerConnection(asyncio.BufferedProtocol):
         response: ApiVersionsResponse = await self.request(request, version=3)
         if response.error_code == ErrorCode.UNSUPPORTED_VERSION.code:
             # KIP-511: the broker answered in v0 with its own range; retry within it.
-            theirs = next((k for k in response.api_keys if k.api_key == API_VERSIONS_KEY), None)
+            theirs = next((k for k in response.api_keys if k.api_key == ApiKey.API_VERSIONS), None)
             if theirs is None:
                 raise UnsupportedVersion("ApiVersions", self.address)
             response = await self.request(request, version=min(theirs.max_version, 3))
@@ -144,12 +147,12 @@ class BrokerConnection(asyncio.BufferedProtocol):
         return self.versions.get(api_key, -1) >= min_version
 
     # ---- requests ------------------------------------------------------------------------------
-    async def request(self, body: Any, *, version: int | None = None, timeout: float | None = None) -> Any:
+    async def request(self, body: Request[R], *, version: int | None = None, timeout: float | None = None) -> R:
         """Send a request and wait for its response (decoded in the version it was sent in)."""
         future = self.send(body, version=version, timeout=timeout)
         return await future
 
-    def send(self, body: Any, *, version: int | None = None, timeout: float | None = None) -> asyncio.Future[Any]:
+    def send(self, body: Request[R], *, version: int | None = None, timeout: float | None = None) -> asyncio.Future[R]:
         """Send now; the returned future resolves with the response."""
         if self.state is ConnectionState.CLOSED or self._transport is None:
             raise self._closed_error or ConnectionFailed(self.address, "connection is closed")
@@ -160,7 +163,7 @@ class BrokerConnection(asyncio.BufferedProtocol):
                 raise UnsupportedVersion(spec.name, self.address)
         loop = asyncio.get_running_loop()
         correlation_id, data = self._conn.send_request(body, version)
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[R] = loop.create_future()
         wait = self.config.request_timeout_s if timeout is None else timeout
         handle = loop.call_later(wait, self._timed_out, correlation_id, wait) if wait > 0 else None
         self._pending[correlation_id] = (future, handle, spec.name)

@@ -93,6 +93,7 @@ class Consumer:
     ) -> None:
         """`reset_positions`, when given, decides where partitions without a committed offset start
         (in place of `auto_offset_reset`): it gets those partitions and returns an offset for each."""
+        # Long but flat: one line per setting (named as the Java client's) and per piece of state.
         if auto_offset_reset not in _RESETS:
             raise KafkaError(f"auto_offset_reset must be earliest, latest or none, not {auto_offset_reset!r}")
         self.cluster = cluster

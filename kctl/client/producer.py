@@ -271,64 +271,72 @@ class Producer:
             await self._wake.wait()
             self._wake.clear()
             self._timer = None
-            now = loop.time()
-            next_wake: float | None = None
-            ready: dict[int, list[_Batch]] = {}
-            for tp, queue in self._queues.items():
-                if not queue:
-                    continue
-                batch = queue[0]
-                if now >= batch.deadline:
-                    queue.popleft()
-                    if self._open.get(tp) is batch:
-                        del self._open[tp]
-                    self._finish(batch, KafkaError(f"{tp}: not delivered within {self.delivery_timeout_s:g}s",
-                                                   ErrorCode.REQUEST_TIMED_OUT))
-                    continue
-                if batch.retry_at > now:
-                    next_wake = min(next_wake or batch.retry_at, batch.retry_at)
-                    continue
-                if not (batch.sealed or self._flushing or now - batch.created >= self.linger_s):
-                    due = batch.created + self.linger_s
-                    next_wake = min(next_wake or due, due)
-                    continue
-                if len(self._in_flight_batches.get(tp, ())) >= self.max_in_flight:
-                    continue
-                leader = self._leader(tp)
-                if leader is None:
-                    self._refresh_metadata()
-                    continue
-                if not batch.sealed and not self._flushing and self._in_flight_per_node.get(leader, 0):
-                    continue  # a part-filled batch waits while its broker is busy (see below)
-                ready.setdefault(leader, []).append(batch)
+            ready, next_wake = self._ready_batches(loop.time())
             for node, batches in ready.items():
-                busy = self._in_flight_per_node.get(node, 0)
-                if busy >= self.max_in_flight:
-                    continue
-                if busy and not self._flushing and sum(b.size for b in batches) < self.max_request_size:
-                    # While a broker is busy, batches gather until they fill a request: under load
-                    # requests stay large, and an idle broker still gets each batch at once.
-                    continue
-                taken: list[_Batch] = []
-                size = 0
-                for batch in batches:
-                    if taken and size + batch.size > self.max_request_size:
-                        break
-                    self._queues[batch.tp].popleft()
-                    if self._open.get(batch.tp) is batch:
-                        del self._open[batch.tp]
-                        self._seal(batch)  # left on linger
-                    if batch.encoded is None:
-                        self._encode(batch)
-                    self._in_flight_batches.setdefault(batch.tp, []).append(batch)
-                    taken.append(batch)
-                    size += batch.size
-                self._in_flight_per_node[node] = self._in_flight_per_node.get(node, 0) + 1
-                task = asyncio.create_task(self._produce(node, taken))
-                self._requests.add(task)
-                task.add_done_callback(self._requests.discard)
+                self._send_to(node, batches)
             if next_wake is not None:
                 self._wake_at(next_wake)
+
+    def _ready_batches(self, now: float) -> tuple[dict[int, list[_Batch]], float | None]:
+        """The batches that may go now, by leader; expired ones fail; and when to look again."""
+        next_wake: float | None = None
+        ready: dict[int, list[_Batch]] = {}
+        for tp, queue in self._queues.items():
+            if not queue:
+                continue
+            batch = queue[0]
+            if now >= batch.deadline:
+                queue.popleft()
+                if self._open.get(tp) is batch:
+                    del self._open[tp]
+                self._finish(batch, KafkaError(f"{tp}: not delivered within {self.delivery_timeout_s:g}s",
+                                               ErrorCode.REQUEST_TIMED_OUT))
+                continue
+            if batch.retry_at > now:
+                next_wake = min(next_wake or batch.retry_at, batch.retry_at)
+                continue
+            if not (batch.sealed or self._flushing or now - batch.created >= self.linger_s):
+                due = batch.created + self.linger_s
+                next_wake = min(next_wake or due, due)
+                continue
+            if len(self._in_flight_batches.get(tp, ())) >= self.max_in_flight:
+                continue
+            leader = self._leader(tp)
+            if leader is None:
+                self._refresh_metadata()
+                continue
+            if not batch.sealed and not self._flushing and self._in_flight_per_node.get(leader, 0):
+                continue  # a part-filled batch waits while its broker is busy (see _send_to)
+            ready.setdefault(leader, []).append(batch)
+        return ready, next_wake
+
+    def _send_to(self, node: int, batches: list[_Batch]) -> None:
+        """One Produce request to `node` with as many of its ready batches as fit."""
+        busy = self._in_flight_per_node.get(node, 0)
+        if busy >= self.max_in_flight:
+            return
+        if busy and not self._flushing and sum(b.size for b in batches) < self.max_request_size:
+            # While a broker is busy, batches gather until they fill a request: under load
+            # requests stay large, and an idle broker still gets each batch at once.
+            return
+        taken: list[_Batch] = []
+        size = 0
+        for batch in batches:
+            if taken and size + batch.size > self.max_request_size:
+                break
+            self._queues[batch.tp].popleft()
+            if self._open.get(batch.tp) is batch:
+                del self._open[batch.tp]
+                self._seal(batch)  # left on linger
+            if batch.encoded is None:
+                self._encode(batch)
+            self._in_flight_batches.setdefault(batch.tp, []).append(batch)
+            taken.append(batch)
+            size += batch.size
+        self._in_flight_per_node[node] = busy + 1
+        task = asyncio.create_task(self._produce(node, taken))
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
 
     def _leader(self, tp: TopicPartition) -> int | None:
         info = self.cluster.topics.get(tp.topic)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from struct import Struct
 from struct import error as StructError
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from .errors import DecodeError, EncodeError
 
-__all__ = ["FRESH", "ZERO_UUID", "Any", "Message", "Struct", "StructError"]
+__all__ = ["FRESH", "ZERO_UUID", "Any", "Message", "Request", "Struct", "StructError"]
 
 T = TypeVar("T")
 Encoder = Callable[[T, bytearray], None]
@@ -43,6 +43,17 @@ class Message:
         names: tuple[str, ...] = self.__slots__
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
         return f"{type(self).__name__}({fields})"
+
+
+ResponseT = TypeVar("ResponseT", bound=Message)
+
+
+class Request(Message, Generic[ResponseT]):
+    """Base of the generated request classes: each names its response type, so a client's
+    `request(MetadataRequest(...))` is typed as returning a `MetadataResponse`."""
+
+    __slots__ = ()
+
 
 _I8 = Struct(">b")
 _I16 = Struct(">h")

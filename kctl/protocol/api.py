@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from struct import error as StructError
 from typing import Any
 
-from ._wire import uvarint
+from ._wire import Request, uvarint
 from .errors import DecodeError, EncodeError, UnsupportedVersionError
-from .messages import API_INDEX
+from .messages import API_INDEX, ApiKey
 
-API_VERSIONS_KEY = 18
+__all__ = ["API_BY_KEY", "API_BY_REQUEST_TYPE", "API_BY_RESPONSE_TYPE", "ApiKey", "ApiSpec", "Request",
+           "decode_request", "decode_response", "encode_request", "encode_response", "encoded_compact_array",
+           "spec_for", "version_range"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,7 @@ class ApiSpec:
     def response_header_version(self, version: int) -> int:
         # KIP-511: ApiVersions responses always use header v0, so that a client can read the
         # answer to a version it guessed before it knows which versions the server speaks.
-        if self.key == API_VERSIONS_KEY:
+        if self.key == ApiKey.API_VERSIONS:
             return 0
         return 1 if self.is_flexible(version) else 0
 

@@ -70,6 +70,7 @@ class ModuleWriter:
     struct_order: list[str] = field(default_factory=list)
     formats: set[str] = field(default_factory=set)
     functions: list[str] = field(default_factory=list)
+    responses: dict[str, str] = field(default_factory=dict)  # request class -> its response class
 
     # ---- classes -------------------------------------------------------------------------
     def register(self, struct: Struct) -> None:
@@ -85,11 +86,12 @@ class ModuleWriter:
             raise ValueError(f"two different structs are both named {struct.name}")
 
     def class_source(self, struct: Struct) -> str:
+        base = f'w.Request["{self.responses[struct.name]}"]' if struct.name in self.responses else "w.Message"
         # Plain classes with a written-out __init__, not dataclasses: a dataclass is built by
         # exec'ing generated source at import time, and ~180 of them made importing the codec
         # cost a CLI command most of its start-up.
         names = [attr(f.name) for f in struct.fields]
-        lines = [f"class {struct.name}(w.Message):", f"    __slots__ = {tuple(names)!r}"]
+        lines = [f"class {struct.name}({base}):", f"    __slots__ = {tuple(names)!r}"]
         if not struct.fields:
             return "\n".join(lines)
         params = ", ".join(f"{n}: {py_type(f)} = {param_default(f)}" for n, f in zip(names, struct.fields, strict=True))
@@ -448,76 +450,81 @@ class DecodeBody:
     def value(self, f: Field, target: str, indent: int, declared: bool = False) -> None:
         kind = f.type
         nullable = f.nullable_in(self.version)
-        out = self.out
         if isinstance(kind, Array):
-            if not declared:
-                out.add(indent, f"{target}: {py_type(f) if nullable else py_type(f).replace(' | None', '')}")
-            count = self.fresh("n")
-            if self.flexible:
-                # Compact array lengths nearly always fit one varint byte: read that inline.
-                out.add(indent, f"{count} = b[o] - 1")
-                out.add(indent, f"if {count} < 127:")
-                out.add(indent + 1, "o += 1")
-                out.add(indent, "else:")
-                out.add(indent + 1, f"{count}, o = w.read_uvarint(b, o)")
-                out.add(indent + 1, f"{count} -= 1")
-            else:
-                out.add(indent, f"{count}, = w.unpack_i32(b, o)")
-                out.add(indent, "o += 4")
-            out.add(indent, f"if {count} < 0:")
-            if nullable:
-                out.add(indent + 1, f"{target} = None")
-            else:
-                out.add(indent + 1, f'raise w.invalid("null array in non-nullable field {f.name}")')
-            out.add(indent, f"elif {count} > len(b) - o:")
-            out.add(indent + 1, f'raise w.truncated("array {f.name}")')
+            self.array(f, kind, nullable, target, indent, declared)
+        elif isinstance(kind, Struct):
+            self.nested_struct(kind, nullable, target, indent, declared)
+        else:
+            self.primitive(kind, target, nullable, indent, declared)
+
+    def array(self, f: Field, kind: Array, nullable: bool, target: str, indent: int, declared: bool) -> None:
+        out = self.out
+        if not declared:
+            out.add(indent, f"{target}: {py_type(f) if nullable else py_type(f).replace(' | None', '')}")
+        count = self.fresh("n")
+        if self.flexible:
+            # Compact array lengths nearly always fit one varint byte: read that inline.
+            out.add(indent, f"{count} = b[o] - 1")
+            out.add(indent, f"if {count} < 127:")
+            out.add(indent + 1, "o += 1")
             out.add(indent, "else:")
-            indent += 1
-            element = kind.element
-            if isinstance(element, Struct):
-                items = self.fresh("l")
-                out.add(indent, f"{items}: list[{element.name}] = []")
-                out.add(indent, f"for _ in range({count}):")
-                built = self.struct(element, indent + 1)
-                out.add(indent + 1, f"{items}.append({built})")
-                out.add(indent, f"{target} = {items}")
-            elif element.name in FIXED_WIDTH:
-                # Replica and ISR lists mostly hold one or a few brokers: no call for 0 or 1.
-                fmt = _FORMAT[element.name]
-                out.add(indent, f"if {count} == 0:")
-                out.add(indent + 1, f"{target} = []")
-                out.add(indent, f"elif {count} == 1:")
-                out.add(indent + 1, f"{target} = [*{self.module.unpack_name(fmt)}(b, o)]")
-                out.add(indent + 1, f"o += {FIXED_WIDTH[element.name]}")
-                out.add(indent, "else:")
-                out.add(
-                    indent + 1,
-                    f"{target}, o = w.unpack_array({fmt!r}, b, o, {count})  # type: ignore[assignment]",
-                )
+            out.add(indent + 1, f"{count}, o = w.read_uvarint(b, o)")
+            out.add(indent + 1, f"{count} -= 1")
+        else:
+            out.add(indent, f"{count}, = w.unpack_i32(b, o)")
+            out.add(indent, "o += 4")
+        out.add(indent, f"if {count} < 0:")
+        if nullable:
+            out.add(indent + 1, f"{target} = None")
+        else:
+            out.add(indent + 1, f'raise w.invalid("null array in non-nullable field {f.name}")')
+        out.add(indent, f"elif {count} > len(b) - o:")
+        out.add(indent + 1, f'raise w.truncated("array {f.name}")')
+        out.add(indent, "else:")
+        self.array_elements(kind.element, count, target, indent + 1)
+
+    def array_elements(self, element: Struct | Primitive, count: str, target: str, indent: int) -> None:
+        out = self.out
+        if isinstance(element, Struct):
+            items = self.fresh("l")
+            out.add(indent, f"{items}: list[{element.name}] = []")
+            out.add(indent, f"for _ in range({count}):")
+            built = self.struct(element, indent + 1)
+            out.add(indent + 1, f"{items}.append({built})")
+            out.add(indent, f"{target} = {items}")
+        elif element.name in FIXED_WIDTH:
+            # Replica and ISR lists mostly hold one or a few brokers: no call for 0 or 1.
+            fmt = _FORMAT[element.name]
+            out.add(indent, f"if {count} == 0:")
+            out.add(indent + 1, f"{target} = []")
+            out.add(indent, f"elif {count} == 1:")
+            out.add(indent + 1, f"{target} = [*{self.module.unpack_name(fmt)}(b, o)]")
+            out.add(indent + 1, f"o += {FIXED_WIDTH[element.name]}")
+            out.add(indent, "else:")
+            out.add(indent + 1, f"{target}, o = w.unpack_array({fmt!r}, b, o, {count})  # type: ignore[assignment]")
+        else:
+            items = self.fresh("l")
+            item = self.fresh("i")
+            out.add(indent, f"{items}: list[{_PY_TYPE[element.name]}] = []")
+            out.add(indent, f"for _ in range({count}):")
+            self.primitive(element, item, False, indent + 1)
+            out.add(indent + 1, f"{items}.append({item})")
+            out.add(indent, f"{target} = {items}")
+
+    def nested_struct(self, kind: Struct, nullable: bool, target: str, indent: int, declared: bool) -> None:
+        out = self.out
+        if nullable:
+            if not declared:
+                out.add(indent, f"{target}: {kind.name} | None = None")
             else:
-                items = self.fresh("l")
-                item = self.fresh("i")
-                out.add(indent, f"{items}: list[{_PY_TYPE[element.name]}] = []")
-                out.add(indent, f"for _ in range({count}):")
-                self.primitive(element, item, False, indent + 1)
-                out.add(indent + 1, f"{items}.append({item})")
-                out.add(indent, f"{target} = {items}")
-            return
-        if isinstance(kind, Struct):
-            if nullable:
-                if not declared:
-                    out.add(indent, f"{target}: {kind.name} | None = None")
-                else:
-                    out.add(indent, f"{target} = None")
-                present = self.fresh("p")
-                out.add(indent, f"{present}, = w.unpack_i8(b, o)")
-                out.add(indent, "o += 1")
-                out.add(indent, f"if {present} >= 0:")
-                indent += 1
-            built = self.struct(kind, indent)
-            out.add(indent, f"{target} = {built}")
-            return
-        self.primitive(kind, target, nullable, indent, declared)
+                out.add(indent, f"{target} = None")
+            present = self.fresh("p")
+            out.add(indent, f"{present}, = w.unpack_i8(b, o)")
+            out.add(indent, "o += 1")
+            out.add(indent, f"if {present} >= 0:")
+            indent += 1
+        built = self.struct(kind, indent)
+        out.add(indent, f"{target} = {built}")
 
     def primitive(self, kind: Primitive, target: str, nullable: bool, indent: int, declared: bool = False) -> None:
         name = kind.name
@@ -573,6 +580,7 @@ def table(name: str, mapping: dict[int, str], kind: str) -> str:
 
 def api_module(spec: Api) -> str:
     writer = ModuleWriter()
+    writer.responses[spec.request.name] = spec.response.name
     req_enc, req_dec = writer.add_message(spec.request)
     resp_enc, resp_dec = writer.add_message(spec.response)
     rq, rs = spec.request.name, spec.response.name
@@ -604,12 +612,17 @@ def records_module() -> str:
 
 
 def index_module() -> str:
+    keys = "".join(f"    {module_name(a.name).upper()} = {a.key}\n" for a in APIS)
     rows = "".join(
-        f"    {a.key}: ({module_name(a.name)!r}, {a.name!r}, {a.versions.low}, {a.versions.high}),\n" for a in APIS
+        f"    ApiKey.{module_name(a.name).upper()}: ({module_name(a.name)!r}, {a.name!r}, {a.versions.low}, "
+        f"{a.versions.high}),\n" for a in APIS
     )
     return (
         "# Generated by kctl.protocol.codegen from kctl/protocol/schema/apis.py: do not edit.\n"
         '"""Every API kctl speaks, one generated module each, imported the first time it is used."""\n\n'
+        "import enum\n\n\n"
+        "class ApiKey(enum.IntEnum):\n"
+        f"{keys}\n\n"
         "#: API key -> (module, API name, lowest version, highest version)\n"
         f"API_INDEX: dict[int, tuple[str, str, int, int]] = {{\n{rows}}}\n"
     )

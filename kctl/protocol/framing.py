@@ -17,13 +17,20 @@ import enum
 from collections import deque
 from dataclasses import dataclass
 from struct import Struct
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._wire import FileRange, Frame
-from .api import API_BY_KEY, API_BY_REQUEST_TYPE, API_VERSIONS_KEY, decode_request, decode_response
+from .api import API_BY_KEY, API_BY_REQUEST_TYPE, ApiKey, decode_request, decode_response
 from .api import encode_request as encode_request_body
 from .api import encode_response as encode_response_body
-from .errors import CorrelationError, EncodeError, ErrorCode, FrameTooLargeError, UnsupportedVersionError
+from .errors import (
+    CorrelationError,
+    EncodeError,
+    ErrorCode,
+    FrameTooLargeError,
+    ProtocolError,
+    UnsupportedVersionError,
+)
 from .headers import (
     RequestHeader,
     decode_request_header,
@@ -31,6 +38,9 @@ from .headers import (
     encode_request_header,
     encode_response_header,
 )
+
+if TYPE_CHECKING:
+    from .sasl import ServerAuthentication
 
 _LENGTH = Struct(">i")
 _UNSUPPORTED_VERSION = ErrorCode.UNSUPPORTED_VERSION.code.to_bytes(2, "big")
@@ -155,7 +165,25 @@ class UnsupportedRequest:
     header: RequestHeader
 
 
-ServerEvent = RequestReceived | UnsupportedRequest | _NeedData
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """The peer proved who it is (the SaslAuthenticate answer is queued)."""
+
+    user: str | None
+    mechanism: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticationFailed:
+    mechanism: str
+    reason: str
+
+
+class NotAuthenticated(ProtocolError):
+    """A request other than ApiVersions or SASL's came before the peer authenticated."""
+
+
+ServerEvent = RequestReceived | UnsupportedRequest | Authenticated | AuthenticationFailed | _NeedData
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,15 +194,34 @@ class EncodedBody:
     data: bytes
 
 
-class ServerConnection:
-    """The server's half of one connection: frames in, requests out, responses framed."""
+class AnswerPlace:
+    """A request's place in the line of answers: answers leave in request order, as Kafka
+    clients require, whenever each is ready."""
 
-    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+
+
+class ServerConnection:
+    """The server's half of one connection: frames in, requests out, answers framed and put in
+    request order, and, with `authentication`, the SASL exchange answered and enforced."""
+
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+                 authentication: ServerAuthentication | None = None) -> None:
         self._frames = FrameBuffer(max_frame_size)
+        self.authentication = authentication
+        self._answers: deque[AnswerPlace] = deque()
 
     @property
     def buffered(self) -> int:
         return self._frames.buffered
+
+    @property
+    def unanswered(self) -> int:
+        """Requests received whose answers have not been taken by `next_answer` yet."""
+        return len(self._answers)
 
     def receive_data(self, data: bytes) -> None:
         self._frames.feed(data)
@@ -187,16 +234,53 @@ class ServerConnection:
         self._frames.buffer_updated(nbytes)
 
     def next_event(self) -> ServerEvent:
-        """The next request, NEED_DATA, or a `DecodeError` if the peer sent garbage."""
-        data = self._frames.next_frame()
-        if data is None:
-            return NEED_DATA
-        header, offset = decode_request_header(data)
-        spec = API_BY_KEY.get(header.api_key)
-        if spec is None or not spec.supports(header.api_version):
-            return UnsupportedRequest(header)
-        body, _ = decode_request(header.api_key, header.api_version, data, offset)
-        return RequestReceived(header, body)
+        """The next request (or SASL outcome), NEED_DATA, or a ProtocolError: a `DecodeError`
+        if the peer sent garbage, `NotAuthenticated` for a request before authentication."""
+        while True:
+            data = self._frames.next_frame()
+            if data is None:
+                return NEED_DATA
+            header, offset = decode_request_header(data)
+            spec = API_BY_KEY.get(header.api_key)
+            if spec is None or not spec.supports(header.api_version):
+                return UnsupportedRequest(header)
+            body, _ = decode_request(header.api_key, header.api_version, data, offset)
+            auth = self.authentication
+            if auth is None:
+                return RequestReceived(header, body)
+            key = header.api_key
+            if key == ApiKey.SASL_HANDSHAKE and header.api_version >= 1:  # v0 (raw tokens) is not served
+                self.answer(self.reserve(), header, auth.handshake(body))
+                continue
+            if key == ApiKey.SASL_AUTHENTICATE:
+                answer, outcome = auth.authenticate(body)
+                self.answer(self.reserve(), header, answer)
+                if outcome is not None:
+                    return outcome
+                continue
+            if not auth.authenticated and key not in (ApiKey.API_VERSIONS, ApiKey.SASL_HANDSHAKE):
+                raise NotAuthenticated(f"{type(body).__name__} before SASL authentication")
+            return RequestReceived(header, body)
+
+    # ---- answers, in request order --------------------------------------------------------------
+    def reserve(self) -> AnswerPlace:
+        """A place in line for the answer to the request just received (none for a request that
+        gets no answer, such as Produce with acks=0)."""
+        place = AnswerPlace()
+        self._answers.append(place)
+        return place
+
+    def answer(self, place: AnswerPlace, header: RequestHeader, body: object) -> None:
+        place.data = self.send_response(header, body)
+
+    def answer_now(self, header: RequestHeader, body: object) -> None:
+        self.answer(self.reserve(), header, body)
+
+    def next_answer(self) -> bytes | None:
+        """The next answer to send, once every earlier one has gone; None until then."""
+        if self._answers and self._answers[0].data is not None:
+            return self._answers.popleft().data
+        return None
 
     def send_response(self, header: RequestHeader, body: object) -> bytes:
         """Frame the response to `header`'s request, in the version the request used."""
@@ -213,6 +297,10 @@ class ServerConnection:
             encode_response_body(body, header.api_version, buf)
         _LENGTH.pack_into(buf, 0, buf.wire_size - 4)
         return buf  # type: ignore[return-value]  # bytes-like; callers only write or compare it
+
+    def answer_api_versions_fallback(self, header: RequestHeader, api_keys: list[Any] | None = None) -> None:
+        """KIP-511, in its place among the answers (see `send_api_versions_fallback`)."""
+        self.reserve().data = self.send_api_versions_fallback(header, api_keys)
 
     def send_api_versions_fallback(self, header: RequestHeader, api_keys: list[Any] | None = None) -> bytes:
         """KIP-511: answer an ApiVersions request of a version we do not know.
@@ -301,22 +389,25 @@ class ClientConnection:
         api_key, version = pending
         spec = API_BY_KEY[api_key]
         _, offset = decode_response_header(data, spec.response_header_version(version))
-        if api_key == API_VERSIONS_KEY and data[offset : offset + 2] == _UNSUPPORTED_VERSION:
+        if api_key == ApiKey.API_VERSIONS and data[offset : offset + 2] == _UNSUPPORTED_VERSION:
             version = 0  # KIP-511: the server answered in v0 with the versions it speaks
         body, _ = decode_response(api_key, version, data, offset)
         return ResponseReceived(correlation_id, api_key, version, body)
 
 
 __all__ = [
-    "API_VERSIONS_KEY",
     "DEFAULT_MAX_FRAME_SIZE",
     "NEED_DATA",
+    "AnswerPlace",
+    "Authenticated",
+    "AuthenticationFailed",
     "ClientConnection",
     "ClientEvent",
     "EncodedBody",
     "FileRange",
     "Frame",
     "FrameBuffer",
+    "NotAuthenticated",
     "RequestReceived",
     "ResponseReceived",
     "ServerConnection",

@@ -32,9 +32,15 @@ HEADER = Struct(">qiibIhiqqqhii")
 HEADER_SIZE = HEADER.size  # 61
 #: Bytes before batchLength's count starts (baseOffset and batchLength themselves).
 LOG_OVERHEAD = 12
+# Where a batch header's fields start: what a log rewrites in place (offsets, leader epoch, the
+# append-time stamp and its CRC), and what the CRC covers (attributes to the end).
+BATCH_LENGTH_OFFSET = 8
+LEADER_EPOCH_OFFSET = 12
+MAGIC_OFFSET = 16
 CRC_OFFSET = 17
 ATTRIBUTES_OFFSET = 21
 MAGIC = 2
+TIMESTAMP_TYPE_BIT = 0x08  # in attributes: 1 when the log stamped the append time
 
 _BASE_OFFSET = Struct(">q")
 _LEADER_EPOCH = Struct(">i")
@@ -43,7 +49,6 @@ _CONTROL_KEY = Struct(">hh")
 _UINT32 = Struct(">I")
 
 _COMPRESSION_MASK = 0x07
-_TIMESTAMP_TYPE_BIT = 0x08
 _TRANSACTIONAL_BIT = 0x10
 _CONTROL_BIT = 0x20
 _DELETE_HORIZON_BIT = 0x40
@@ -96,7 +101,7 @@ class BatchHeader:
     def timestamp_type(self) -> TimestampType:
         return (
             TimestampType.LOG_APPEND_TIME
-            if self.attributes & _TIMESTAMP_TYPE_BIT
+            if self.attributes & TIMESTAMP_TYPE_BIT
             else TimestampType.CREATE_TIME
         )
 
@@ -164,7 +169,7 @@ def set_base_offset(buf: bytearray | memoryview, offset: int, base_offset: int) 
 
 
 def set_partition_leader_epoch(buf: bytearray | memoryview, offset: int, epoch: int) -> None:
-    _LEADER_EPOCH.pack_into(buf, offset + 12, epoch)
+    _LEADER_EPOCH.pack_into(buf, offset + LEADER_EPOCH_OFFSET, epoch)
 
 
 def iter_batch_headers(
@@ -363,6 +368,8 @@ _UNZIGZAG = [(raw >> 1) ^ -(raw & 1) for raw in range(1 << 14)]
 
 
 def _decode_fields(data: bytes, header: BatchHeader, tag: Any, row_type: type[tuple[Any, ...]]) -> list[Any]:
+    # One long function on purpose: this loop runs once per record consumed, and every call or
+    # attribute lookup it would split into costs per record.
     out: list[Any] = []
     new = tuple.__new__
     o = 0
@@ -504,7 +511,14 @@ def decode_batches(data: bytes, *, verify_crc: bool = True) -> list[RecordBatch]
 
 
 __all__ = [
+    "ATTRIBUTES_OFFSET",
+    "BATCH_LENGTH_OFFSET",
+    "CRC_OFFSET",
     "HEADER_SIZE",
+    "LEADER_EPOCH_OFFSET",
+    "LOG_OVERHEAD",
+    "MAGIC_OFFSET",
+    "TIMESTAMP_TYPE_BIT",
     "BatchHeader",
     "Compression",
     "ControlType",

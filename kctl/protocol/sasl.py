@@ -14,7 +14,14 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .framing import Authenticated, AuthenticationFailed
+    from .messages.sasl_authenticate import SaslAuthenticateRequest, SaslAuthenticateResponse
+    from .messages.sasl_handshake import SaslHandshakeRequest, SaslHandshakeResponse
 
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
@@ -202,3 +209,54 @@ def client_for(mechanism: str, username: str, password: str) -> PlainClient | Sc
     if mechanism in _HASHES:
         return ScramClient(mechanism, username, password)
     raise SaslError(f"unsupported SASL mechanism {mechanism!r} (kctl speaks {', '.join(MECHANISMS)})")
+
+
+# ---- a listener's side of one connection ----------------------------------------------------------------
+ServerExchange = PlainServer | ScramServer
+
+
+class ServerAuthentication:
+    """One connection's SASL state on a listener, sans-IO: the mechanisms it offers, the exchange
+    under way, and whether the peer has authenticated. It answers SaslHandshake (v1) and
+    SaslAuthenticate requests; the connection lets nothing but those and ApiVersions through
+    before `authenticated`. With no mechanisms the peer counts as authenticated from the start."""
+
+    def __init__(self, mechanisms: list[str], exchange_for: Callable[[str], ServerExchange]) -> None:
+        self.mechanisms = mechanisms
+        self.authenticated = not mechanisms
+        self._exchange_for = exchange_for
+        self._exchange: tuple[str, ServerExchange] | None = None
+
+    def handshake(self, request: SaslHandshakeRequest) -> SaslHandshakeResponse:
+        from .errors import ErrorCode
+        from .messages.sasl_handshake import SaslHandshakeResponse
+
+        offered = self.mechanisms
+        if self.authenticated:
+            return SaslHandshakeResponse(ErrorCode.ILLEGAL_SASL_STATE.code, offered)
+        if request.mechanism not in offered:
+            return SaslHandshakeResponse(ErrorCode.UNSUPPORTED_SASL_MECHANISM.code, offered)
+        self._exchange = (request.mechanism, self._exchange_for(request.mechanism))
+        return SaslHandshakeResponse(0, offered)
+
+    def authenticate(self, request: SaslAuthenticateRequest
+                     ) -> tuple[SaslAuthenticateResponse, Authenticated | AuthenticationFailed | None]:
+        """The answer, and what happened: authenticated, failed, or a step of the exchange (None)."""
+        from .errors import ErrorCode
+        from .framing import Authenticated, AuthenticationFailed
+        from .messages.sasl_authenticate import SaslAuthenticateResponse
+
+        if self._exchange is None:
+            return SaslAuthenticateResponse(ErrorCode.ILLEGAL_SASL_STATE.code, "send SaslHandshake first"), None
+        mechanism, exchange = self._exchange
+        try:
+            token = exchange.respond(request.auth_bytes)
+        except SaslError as exc:
+            self._exchange = None  # a failed exchange is over: anything but a new handshake closes
+            return (SaslAuthenticateResponse(ErrorCode.SASL_AUTHENTICATION_FAILED.code, str(exc)),
+                    AuthenticationFailed(mechanism, str(exc)))
+        if not exchange.done:
+            return SaslAuthenticateResponse(0, None, token, 0), None
+        self.authenticated = True
+        self._exchange = None
+        return SaslAuthenticateResponse(0, None, token, 0), Authenticated(exchange.user, mechanism)

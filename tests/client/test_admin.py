@@ -17,8 +17,8 @@ from kctl.client import (
     TopicPartition,
     UnsupportedVersion,
 )
-from kctl.client.admin import RESOURCE_BROKER, RESOURCE_TOPIC
 from kctl.client.producer import Producer
+from kctl.protocol.enums import ConfigResourceType
 from kctl.protocol.errors import ErrorCode
 from tests.broker.conftest import BrokerProcess
 
@@ -80,21 +80,21 @@ async def test_configs_describe_and_alter_both_ways(kctl_broker: BrokerProcess) 
             admin = Admin(cluster)
             topic = unique("configs")
             await admin.create_topics([NewTopic(topic, 1, configs={"cleanup.policy": "compact"})])
-            await admin.alter_configs(RESOURCE_TOPIC, topic, set_configs={"retention.ms": "3600000"})
-            entries = (await admin.describe_configs(RESOURCE_TOPIC, [topic]))[topic]
+            await admin.alter_configs(ConfigResourceType.TOPIC, topic, set_configs={"retention.ms": "3600000"})
+            entries = (await admin.describe_configs(ConfigResourceType.TOPIC, [topic]))[topic]
             assert not isinstance(entries, KafkaError)
             by_name = {e.name: e for e in entries}
             assert (by_name["retention.ms"].value, by_name["retention.ms"].source) == ("3600000", "topic")
             assert by_name["cleanup.policy"].value == "compact"  # kept by both paths
             assert by_name["segment.bytes"].source == "default" and by_name["segment.bytes"].is_default
-            await admin.alter_configs(RESOURCE_TOPIC, topic, delete=["retention.ms"])
-            entries = (await admin.describe_configs(RESOURCE_TOPIC, [topic]))[topic]
+            await admin.alter_configs(ConfigResourceType.TOPIC, topic, delete=["retention.ms"])
+            entries = (await admin.describe_configs(ConfigResourceType.TOPIC, [topic]))[topic]
             assert not isinstance(entries, KafkaError)
             assert {e.name: e.source for e in entries}["retention.ms"] == "default"
             with pytest.raises(KafkaError, match=r"retention\.ms"):
-                await admin.alter_configs(RESOURCE_TOPIC, topic, set_configs={"retention.ms": "soon"})
+                await admin.alter_configs(ConfigResourceType.TOPIC, topic, set_configs={"retention.ms": "soon"})
     async with Cluster(kctl_broker.bootstrap) as cluster:
-        brokers = await Admin(cluster).describe_configs(RESOURCE_BROKER, ["0"])
+        brokers = await Admin(cluster).describe_configs(ConfigResourceType.BROKER, ["0"])
         entries = brokers["0"]
         assert not isinstance(entries, KafkaError)
         assert "num.partitions" in {e.name for e in entries}

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from kctl.protocol.errors import CorrelationError, DecodeError, FrameTooLargeError
+from kctl.protocol.errors import CorrelationError, DecodeError, ErrorCode, FrameTooLargeError
 from kctl.protocol.framing import (
     NEED_DATA,
+    Authenticated,
+    AuthenticationFailed,
     ClientConnection,
     FrameBuffer,
+    NotAuthenticated,
     RequestReceived,
     ResponseReceived,
     ServerConnection,
     UnsupportedRequest,
 )
+from kctl.protocol.headers import RequestHeader
+from kctl.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
 from kctl.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic, MetadataResponse
 from kctl.protocol.messages.produce import ProduceRequest
+from kctl.protocol.messages.sasl_authenticate import SaslAuthenticateRequest
+from kctl.protocol.messages.sasl_handshake import SaslHandshakeRequest
+from kctl.protocol.sasl import ScramClient, ScramCredential, ScramServer, ServerAuthentication
 
 
 def test_pipelined_requests_are_answered_in_order_by_correlation_id() -> None:
@@ -109,3 +117,85 @@ def test_frame_buffer_compacts_and_keeps_partial_frames() -> None:
         got.append(frame)
     assert got == [b"abc"] * 1000
     assert frames.buffered == 0
+
+
+def test_answers_leave_in_request_order_whenever_each_is_ready() -> None:
+    client, server = ClientConnection(client_id="t"), ServerConnection()
+    for name in ("a", "b", "c"):
+        server.receive_data(client.send_request(MetadataRequest(topics=[MetadataRequestTopic(name=name)]), 12)[1])
+    places = []
+    while (event := server.next_event()) is not NEED_DATA:
+        assert isinstance(event, RequestReceived)
+        places.append((server.reserve(), event.header))
+    assert server.unanswered == 3
+    # The last request is answered first (a parked fetch ahead of it, say): nothing may leave yet.
+    (first, h1), (second, h2), (third, h3) = places
+    server.answer(third, h3, MetadataResponse(cluster_id="c"))
+    assert server.next_answer() is None
+    server.answer(first, h1, MetadataResponse(cluster_id="a"))
+    out = server.next_answer()
+    assert out is not None and server.next_answer() is None  # the second still holds the third back
+    server.answer(second, h2, MetadataResponse(cluster_id="b"))
+    while (data := server.next_answer()) is not None:
+        out += data
+    assert server.unanswered == 0
+    client.receive_data(out)
+    got = []
+    while (event := client.next_event()) is not NEED_DATA:
+        got.append(event.body.cluster_id)
+    assert got == ["a", "b", "c"]
+
+
+def _scram_server() -> ServerConnection:
+    users = {"alice": ScramCredential.derive("SCRAM-SHA-256", "secret")}
+    return ServerConnection(authentication=ServerAuthentication(
+        ["SCRAM-SHA-256"], lambda mechanism: ScramServer(mechanism, users)))
+
+
+def _answers(server: ServerConnection, client: ClientConnection) -> list[object]:
+    while (data := server.next_answer()) is not None:
+        client.receive_data(data)
+    out = []
+    while (event := client.next_event()) is not NEED_DATA:
+        out.append(event.body)
+    return out
+
+
+def test_the_connection_runs_the_sasl_exchange_and_lets_requests_through_only_after_it() -> None:
+    client, server = ClientConnection(client_id="t"), _scram_server()
+    server.receive_data(client.send_request(ApiVersionsRequest(), 3)[1])  # allowed before authenticating
+    assert isinstance(server.next_event(), RequestReceived)
+    server.answer_now(RequestHeader(18, 3, 0, "t"), ApiVersionsResponse())
+    server.receive_data(client.send_request(SaslHandshakeRequest("SCRAM-SHA-256"), 1)[1])
+    assert server.next_event() is NEED_DATA  # the connection answered the handshake itself
+    scram = ScramClient("SCRAM-SHA-256", "alice", "secret")
+    server.receive_data(client.send_request(SaslAuthenticateRequest(scram.first()), 2)[1])
+    assert server.next_event() is NEED_DATA
+    answers = _answers(server, client)
+    assert [type(a).__name__ for a in answers] == ["ApiVersionsResponse", "SaslHandshakeResponse",
+                                                   "SaslAuthenticateResponse"]
+    final = scram.next(answers[-1].auth_bytes)
+    assert final is not None
+    server.receive_data(client.send_request(SaslAuthenticateRequest(final), 2)[1])
+    event = server.next_event()
+    assert event == Authenticated("alice", "SCRAM-SHA-256")
+    assert scram.next(_answers(server, client)[-1].auth_bytes) is None  # the server proved itself too
+    server.receive_data(client.send_request(MetadataRequest(topics=None), 12)[1])
+    assert isinstance(server.next_event(), RequestReceived)
+
+
+def test_a_request_before_authentication_is_refused_and_a_bad_password_is_reported() -> None:
+    client, server = ClientConnection(client_id="t"), _scram_server()
+    server.receive_data(client.send_request(MetadataRequest(topics=None), 12)[1])
+    with pytest.raises(NotAuthenticated, match="MetadataRequest before SASL authentication"):
+        server.next_event()
+    client, server = ClientConnection(client_id="t"), _scram_server()
+    server.receive_data(client.send_request(SaslHandshakeRequest("SCRAM-SHA-256"), 1)[1])
+    scram = ScramClient("SCRAM-SHA-256", "alice", "wrong")
+    server.receive_data(client.send_request(SaslAuthenticateRequest(scram.first()), 2)[1])
+    assert server.next_event() is NEED_DATA
+    final = scram.next(_answers(server, client)[-1].auth_bytes)
+    server.receive_data(client.send_request(SaslAuthenticateRequest(final), 2)[1])
+    event = server.next_event()
+    assert isinstance(event, AuthenticationFailed) and "alice" in event.reason
+    assert _answers(server, client)[-1].error_code == ErrorCode.SASL_AUTHENTICATION_FAILED.code

@@ -45,7 +45,7 @@ class AlterConfigsResource(w.Message):
         self.configs: list[AlterableConfig] = [] if configs is w.FRESH else configs
 
 
-class AlterConfigsRequest(w.Message):
+class AlterConfigsRequest(w.Request["AlterConfigsResponse"]):
     __slots__ = ('resources', 'validate_only')
 
     def __init__(self, resources: list[AlterConfigsResource] = w.FRESH, validate_only: bool = False) -> None:

@@ -47,7 +47,7 @@ class ScramCredentialUpsertion(w.Message):
         self.salted_password: bytes = salted_password
 
 
-class AlterUserScramCredentialsRequest(w.Message):
+class AlterUserScramCredentialsRequest(w.Request["AlterUserScramCredentialsResponse"]):
     __slots__ = ('deletions', 'upsertions')
 
     def __init__(self, deletions: list[ScramCredentialDeletion] = w.FRESH, upsertions: list[ScramCredentialUpsertion] = w.FRESH) -> None:

@@ -36,7 +36,7 @@ _P_q = w.Struct('>q').pack
 _U_q = w.Struct('>q').unpack_from
 
 
-class ApiVersionsRequest(w.Message):
+class ApiVersionsRequest(w.Request["ApiVersionsResponse"]):
     __slots__ = ('client_software_name', 'client_software_version')
 
     def __init__(self, client_software_name: str = '', client_software_version: str = '') -> None:

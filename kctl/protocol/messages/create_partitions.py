@@ -40,7 +40,7 @@ class CreatePartitionsTopic(w.Message):
         self.assignments: list[CreatePartitionsAssignment] | None = [] if assignments is w.FRESH else assignments
 
 
-class CreatePartitionsRequest(w.Message):
+class CreatePartitionsRequest(w.Request["CreatePartitionsResponse"]):
     __slots__ = ('topics', 'timeout_ms', 'validate_only')
 
     def __init__(self, topics: list[CreatePartitionsTopic] = w.FRESH, timeout_ms: int = 0, validate_only: bool = False) -> None:

@@ -59,7 +59,7 @@ class CreatableTopic(w.Message):
         self.configs: list[CreatableTopicConfig] = [] if configs is w.FRESH else configs
 
 
-class CreateTopicsRequest(w.Message):
+class CreateTopicsRequest(w.Request["CreateTopicsResponse"]):
     __slots__ = ('topics', 'timeout_ms', 'validate_only')
 
     def __init__(self, topics: list[CreatableTopic] = w.FRESH, timeout_ms: int = 60000, validate_only: bool = False) -> None:

@@ -20,7 +20,7 @@ _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
 
-class DeleteGroupsRequest(w.Message):
+class DeleteGroupsRequest(w.Request["DeleteGroupsResponse"]):
     __slots__ = ('groups_names',)
 
     def __init__(self, groups_names: list[str] = w.FRESH) -> None:

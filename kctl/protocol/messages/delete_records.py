@@ -40,7 +40,7 @@ class DeleteRecordsTopic(w.Message):
         self.partitions: list[DeleteRecordsPartition] = [] if partitions is w.FRESH else partitions
 
 
-class DeleteRecordsRequest(w.Message):
+class DeleteRecordsRequest(w.Request["DeleteRecordsResponse"]):
     __slots__ = ('topics', 'timeout_ms')
 
     def __init__(self, topics: list[DeleteRecordsTopic] = w.FRESH, timeout_ms: int = 0) -> None:

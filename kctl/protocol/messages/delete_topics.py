@@ -28,7 +28,7 @@ class DeleteTopicState(w.Message):
         self.topic_id: UUID = topic_id
 
 
-class DeleteTopicsRequest(w.Message):
+class DeleteTopicsRequest(w.Request["DeleteTopicsResponse"]):
     __slots__ = ('topics', 'topic_names', 'timeout_ms')
 
     def __init__(self, topics: list[DeleteTopicState] = w.FRESH, topic_names: list[str] = w.FRESH, timeout_ms: int = 0) -> None:

@@ -32,7 +32,7 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-class DescribeClusterRequest(w.Message):
+class DescribeClusterRequest(w.Request["DescribeClusterResponse"]):
     __slots__ = ('include_cluster_authorized_operations', 'endpoint_type')
 
     def __init__(self, include_cluster_authorized_operations: bool = False, endpoint_type: int = 1) -> None:

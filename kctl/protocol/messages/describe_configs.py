@@ -49,7 +49,7 @@ class DescribeConfigsResource(w.Message):
         self.configuration_keys: list[str] | None = [] if configuration_keys is w.FRESH else configuration_keys
 
 
-class DescribeConfigsRequest(w.Message):
+class DescribeConfigsRequest(w.Request["DescribeConfigsResponse"]):
     __slots__ = ('resources', 'include_synonyms', 'include_documentation')
 
     def __init__(self, resources: list[DescribeConfigsResource] = w.FRESH, include_synonyms: bool = False, include_documentation: bool = False) -> None:

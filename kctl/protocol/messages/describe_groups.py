@@ -24,7 +24,7 @@ _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
 
-class DescribeGroupsRequest(w.Message):
+class DescribeGroupsRequest(w.Request["DescribeGroupsResponse"]):
     __slots__ = ('groups', 'include_authorized_operations')
 
     def __init__(self, groups: list[str] = w.FRESH, include_authorized_operations: bool = False) -> None:

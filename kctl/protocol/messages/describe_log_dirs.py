@@ -40,7 +40,7 @@ class DescribableLogDirTopic(w.Message):
         self.partitions: list[int] = [] if partitions is w.FRESH else partitions
 
 
-class DescribeLogDirsRequest(w.Message):
+class DescribeLogDirsRequest(w.Request["DescribeLogDirsResponse"]):
     __slots__ = ('topics',)
 
     def __init__(self, topics: list[DescribableLogDirTopic] | None = w.FRESH) -> None:

@@ -43,7 +43,7 @@ class Cursor(w.Message):
         self.partition_index: int = partition_index
 
 
-class DescribeTopicPartitionsRequest(w.Message):
+class DescribeTopicPartitionsRequest(w.Request["DescribeTopicPartitionsResponse"]):
     __slots__ = ('topics', 'response_partition_limit', 'cursor')
 
     def __init__(self, topics: list[TopicRequest] = w.FRESH, response_partition_limit: int = 2000, cursor: Cursor | None = None) -> None:

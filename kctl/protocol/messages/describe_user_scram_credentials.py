@@ -31,7 +31,7 @@ class UserName(w.Message):
         self.name: str = name
 
 
-class DescribeUserScramCredentialsRequest(w.Message):
+class DescribeUserScramCredentialsRequest(w.Request["DescribeUserScramCredentialsResponse"]):
     __slots__ = ('users',)
 
     def __init__(self, users: list[UserName] | None = w.FRESH) -> None:

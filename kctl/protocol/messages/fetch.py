@@ -96,7 +96,7 @@ class ForgottenTopic(w.Message):
         self.partitions: list[int] = [] if partitions is w.FRESH else partitions
 
 
-class FetchRequest(w.Message):
+class FetchRequest(w.Request["FetchResponse"]):
     __slots__ = ('cluster_id', 'replica_id', 'max_wait_ms', 'min_bytes', 'max_bytes', 'isolation_level', 'session_id', 'session_epoch', 'topics', 'forgotten_topics_data', 'rack_id')
 
     def __init__(self, cluster_id: str | None = None, replica_id: int = -1, max_wait_ms: int = 0, min_bytes: int = 0, max_bytes: int = 2147483647, isolation_level: int = 0, session_id: int = 0, session_epoch: int = -1, topics: list[FetchTopic] = w.FRESH, forgotten_topics_data: list[ForgottenTopic] = w.FRESH, rack_id: str = '') -> None:

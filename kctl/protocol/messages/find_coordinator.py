@@ -28,7 +28,7 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-class FindCoordinatorRequest(w.Message):
+class FindCoordinatorRequest(w.Request["FindCoordinatorResponse"]):
     __slots__ = ('key', 'key_type', 'coordinator_keys')
 
     def __init__(self, key: str = '', key_type: int = 0, coordinator_keys: list[str] = w.FRESH) -> None:

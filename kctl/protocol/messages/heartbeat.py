@@ -24,7 +24,7 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-class HeartbeatRequest(w.Message):
+class HeartbeatRequest(w.Request["HeartbeatResponse"]):
     __slots__ = ('group_id', 'generation_id', 'member_id', 'group_instance_id')
 
     def __init__(self, group_id: str = '', generation_id: int = 0, member_id: str = '', group_instance_id: str | None = None) -> None:

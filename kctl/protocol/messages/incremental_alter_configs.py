@@ -46,7 +46,7 @@ class AlterConfigsResource(w.Message):
         self.configs: list[AlterableConfig] = [] if configs is w.FRESH else configs
 
 
-class IncrementalAlterConfigsRequest(w.Message):
+class IncrementalAlterConfigsRequest(w.Request["IncrementalAlterConfigsResponse"]):
     __slots__ = ('resources', 'validate_only')
 
     def __init__(self, resources: list[AlterConfigsResource] = w.FRESH, validate_only: bool = False) -> None:

@@ -24,7 +24,7 @@ _P_iqh = w.Struct('>iqh').pack
 _U_iqh = w.Struct('>iqh').unpack_from
 
 
-class InitProducerIdRequest(w.Message):
+class InitProducerIdRequest(w.Request["InitProducerIdResponse"]):
     __slots__ = ('transactional_id', 'transaction_timeout_ms', 'producer_id', 'producer_epoch')
 
     def __init__(self, transactional_id: str | None = '', transaction_timeout_ms: int = 0, producer_id: int = -1, producer_epoch: int = -1) -> None:

@@ -40,7 +40,7 @@ class JoinGroupRequestProtocol(w.Message):
         self.metadata: bytes = metadata
 
 
-class JoinGroupRequest(w.Message):
+class JoinGroupRequest(w.Request["JoinGroupResponse"]):
     __slots__ = ('group_id', 'session_timeout_ms', 'rebalance_timeout_ms', 'member_id', 'group_instance_id', 'protocol_type', 'protocols', 'reason')
 
     def __init__(self, group_id: str = '', session_timeout_ms: int = 0, rebalance_timeout_ms: int = -1, member_id: str = '', group_instance_id: str | None = None, protocol_type: str = '', protocols: list[JoinGroupRequestProtocol] = w.FRESH, reason: str | None = None) -> None:

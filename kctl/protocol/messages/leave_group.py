@@ -29,7 +29,7 @@ class MemberIdentity(w.Message):
         self.reason: str | None = reason
 
 
-class LeaveGroupRequest(w.Message):
+class LeaveGroupRequest(w.Request["LeaveGroupResponse"]):
     __slots__ = ('group_id', 'member_id', 'members')
 
     def __init__(self, group_id: str = '', member_id: str = '', members: list[MemberIdentity] = w.FRESH) -> None:

@@ -20,7 +20,7 @@ _P_ih = w.Struct('>ih').pack
 _U_ih = w.Struct('>ih').unpack_from
 
 
-class ListGroupsRequest(w.Message):
+class ListGroupsRequest(w.Request["ListGroupsResponse"]):
     __slots__ = ('states_filter', 'types_filter')
 
     def __init__(self, states_filter: list[str] = w.FRESH, types_filter: list[str] = w.FRESH) -> None:

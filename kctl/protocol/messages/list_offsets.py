@@ -66,7 +66,7 @@ class ListOffsetsTopic(w.Message):
         self.partitions: list[ListOffsetsPartition] = [] if partitions is w.FRESH else partitions
 
 
-class ListOffsetsRequest(w.Message):
+class ListOffsetsRequest(w.Request["ListOffsetsResponse"]):
     __slots__ = ('replica_id', 'isolation_level', 'topics')
 
     def __init__(self, replica_id: int = 0, isolation_level: int = 0, topics: list[ListOffsetsTopic] = w.FRESH) -> None:

@@ -48,7 +48,7 @@ class MetadataRequestTopic(w.Message):
         self.name: str | None = name
 
 
-class MetadataRequest(w.Message):
+class MetadataRequest(w.Request["MetadataResponse"]):
     __slots__ = ('topics', 'allow_auto_topic_creation', 'include_cluster_authorized_operations', 'include_topic_authorized_operations')
 
     def __init__(self, topics: list[MetadataRequestTopic] | None = w.FRESH, allow_auto_topic_creation: bool = True, include_cluster_authorized_operations: bool = False, include_topic_authorized_operations: bool = False) -> None:

@@ -55,7 +55,7 @@ class OffsetCommitRequestTopic(w.Message):
         self.partitions: list[OffsetCommitRequestPartition] = [] if partitions is w.FRESH else partitions
 
 
-class OffsetCommitRequest(w.Message):
+class OffsetCommitRequest(w.Request["OffsetCommitResponse"]):
     __slots__ = ('group_id', 'generation_id_or_member_epoch', 'member_id', 'group_instance_id', 'retention_time_ms', 'topics')
 
     def __init__(self, group_id: str = '', generation_id_or_member_epoch: int = -1, member_id: str = '', group_instance_id: str | None = None, retention_time_ms: int = -1, topics: list[OffsetCommitRequestTopic] = w.FRESH) -> None:

@@ -39,7 +39,7 @@ class OffsetDeleteRequestTopic(w.Message):
         self.partitions: list[OffsetDeleteRequestPartition] = [] if partitions is w.FRESH else partitions
 
 
-class OffsetDeleteRequest(w.Message):
+class OffsetDeleteRequest(w.Request["OffsetDeleteResponse"]):
     __slots__ = ('group_id', 'topics')
 
     def __init__(self, group_id: str = '', topics: list[OffsetDeleteRequestTopic] = w.FRESH) -> None:

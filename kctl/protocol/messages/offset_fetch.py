@@ -58,7 +58,7 @@ class OffsetFetchRequestGroup(w.Message):
         self.topics: list[OffsetFetchRequestTopics] | None = [] if topics is w.FRESH else topics
 
 
-class OffsetFetchRequest(w.Message):
+class OffsetFetchRequest(w.Request["OffsetFetchResponse"]):
     __slots__ = ('group_id', 'topics', 'groups', 'require_stable')
 
     def __init__(self, group_id: str = '', topics: list[OffsetFetchRequestTopic] | None = w.FRESH, groups: list[OffsetFetchRequestGroup] = w.FRESH, require_stable: bool = False) -> None:

@@ -49,7 +49,7 @@ class OffsetForLeaderTopic(w.Message):
         self.partitions: list[OffsetForLeaderPartition] = [] if partitions is w.FRESH else partitions
 
 
-class OffsetForLeaderEpochRequest(w.Message):
+class OffsetForLeaderEpochRequest(w.Request["OffsetForLeaderEpochResponse"]):
     __slots__ = ('replica_id', 'topics')
 
     def __init__(self, replica_id: int = -2, topics: list[OffsetForLeaderTopic] = w.FRESH) -> None:

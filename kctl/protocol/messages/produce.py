@@ -52,7 +52,7 @@ class TopicProduceData(w.Message):
         self.partition_data: list[PartitionProduceData] = [] if partition_data is w.FRESH else partition_data
 
 
-class ProduceRequest(w.Message):
+class ProduceRequest(w.Request["ProduceResponse"]):
     __slots__ = ('transactional_id', 'acks', 'timeout_ms', 'topic_data')
 
     def __init__(self, transactional_id: str | None = None, acks: int = 0, timeout_ms: int = 0, topic_data: list[TopicProduceData] = w.FRESH) -> None:

@@ -20,7 +20,7 @@ _P_q = w.Struct('>q').pack
 _U_q = w.Struct('>q').unpack_from
 
 
-class SaslAuthenticateRequest(w.Message):
+class SaslAuthenticateRequest(w.Request["SaslAuthenticateResponse"]):
     __slots__ = ('auth_bytes',)
 
     def __init__(self, auth_bytes: bytes = b'') -> None:

@@ -16,7 +16,7 @@ _P_h = w.Struct('>h').pack
 _U_h = w.Struct('>h').unpack_from
 
 
-class SaslHandshakeRequest(w.Message):
+class SaslHandshakeRequest(w.Request["SaslHandshakeResponse"]):
     __slots__ = ('mechanism',)
 
     def __init__(self, mechanism: str = '') -> None:

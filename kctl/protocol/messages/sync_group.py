@@ -32,7 +32,7 @@ class SyncGroupRequestAssignment(w.Message):
         self.assignment: bytes = assignment
 
 
-class SyncGroupRequest(w.Message):
+class SyncGroupRequest(w.Request["SyncGroupResponse"]):
     __slots__ = ('group_id', 'generation_id', 'member_id', 'group_instance_id', 'protocol_type', 'protocol_name', 'assignments')
 
     def __init__(self, group_id: str = '', generation_id: int = 0, member_id: str = '', group_instance_id: str | None = None, protocol_type: str | None = None, protocol_name: str | None = None, assignments: list[SyncGroupRequestAssignment] = w.FRESH) -> None:
