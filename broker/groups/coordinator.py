@@ -1,31 +1,47 @@
 """The classic group coordinator: membership, rebalances, committed offsets, group admin.
 
-The rules follow Kafka's classic coordinator. Members join (a dynamic member first gets an id with
-MEMBER_ID_REQUIRED), the join phase ends when every known member has rejoined or the rebalance
-timeout passes, the leader's SyncGroup hands out the assignment, and heartbeats keep members alive
-for their session timeout. Static members (group.instance.id) keep their place across restarts.
-
-Everything runs on the event loop; timers are loop callbacks that check the group is still in the
-state they were armed for. State that must survive a restart is written to `__consumer_offsets`
-before the client hears about it.
+Membership and rebalances are `membership.Membership`, a sans-IO state machine; this class is its
+thin asyncio driver. It passes the loop's time in, turns tickets into futures the handlers await,
+arms loop timers for `Arm` effects, and writes the group to `__consumer_offsets` for `Persist`
+effects, before the client hears about it. Committed offsets and group administration live here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from kctl.protocol.clock import now_ms
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.records import Record
 
 from ..config import BrokerConfig
 from ..storage.log import AppendError, PartitionLog
 from ..storage.manager import LogManager
-from .group import CONSUMER_PROTOCOL, CommittedOffsets, Group, JoinResult, Member, SyncResult, now_ms
+from .group import CONSUMER_PROTOCOL, CommittedOffsets, Group, JoinResult, Member, SyncResult
+from .membership import (
+    COORDINATOR_NOT_AVAILABLE,
+    DEAD,
+    EMPTY,
+    ILLEGAL_GENERATION,
+    INVALID_GROUP_ID,
+    NONE,
+    STABLE,
+    Answer,
+    Arm,
+    Cancel,
+    Effect,
+    JoinRequest,
+    Limits,
+    Membership,
+    Persist,
+    SyncRequest,
+    TimerKey,
+)
 from .offsets_topic import (
     TOPIC,
     CommittedOffset,
@@ -40,40 +56,7 @@ from .state import GroupState
 
 log = logging.getLogger("broker.groups")
 
-NONE = ErrorCode.NONE.code
-UNKNOWN_MEMBER_ID = ErrorCode.UNKNOWN_MEMBER_ID.code
-ILLEGAL_GENERATION = ErrorCode.ILLEGAL_GENERATION.code
-REBALANCE_IN_PROGRESS = ErrorCode.REBALANCE_IN_PROGRESS.code
-FENCED_INSTANCE_ID = ErrorCode.FENCED_INSTANCE_ID.code
-COORDINATOR_NOT_AVAILABLE = ErrorCode.COORDINATOR_NOT_AVAILABLE.code
-INVALID_GROUP_ID = ErrorCode.INVALID_GROUP_ID.code
 GROUP_ID_NOT_FOUND = ErrorCode.GROUP_ID_NOT_FOUND.code
-
-#: A member that joined but never finished its first rebalance is dropped after this long.
-NEW_MEMBER_JOIN_TIMEOUT_S = 300.0
-
-EMPTY, PREPARING, COMPLETING, STABLE, DEAD = (
-    GroupState.EMPTY,
-    GroupState.PREPARING_REBALANCE,
-    GroupState.COMPLETING_REBALANCE,
-    GroupState.STABLE,
-    GroupState.DEAD,
-)
-
-
-@dataclass(slots=True)
-class JoinRequest:
-    group_id: str
-    member_id: str
-    instance_id: str | None
-    client_id: str
-    client_host: str
-    session_timeout_ms: int
-    rebalance_timeout_ms: int
-    protocol_type: str
-    protocols: list[tuple[str, bytes]]
-    require_known_member_id: bool
-    reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -108,15 +91,16 @@ class GroupCoordinator:
         self,
         config: BrokerConfig,
         logs: LogManager,
-        flush_soon: Callable[[PartitionLog], asyncio.Future[None]],
+        after_append: Callable[[PartitionLog], asyncio.Future[None] | None],
     ) -> None:
         self.logs = logs
         self.groups: dict[str, Group] = {}
-        self._flush_soon = flush_soon
-        self.initial_delay_ms: int = config["group.initial.rebalance.delay.ms"]
-        self.min_session_ms: int = config["group.min.session.timeout.ms"]
-        self.max_session_ms: int = config["group.max.session.timeout.ms"]
-        self.max_group_size: int = config["group.max.size"]
+        self._after_append = after_append  # the broker's durability policy (Flusher.after_append)
+        self.membership = Membership(self.groups, Limits(
+            config["group.initial.rebalance.delay.ms"], config["group.min.session.timeout.ms"],
+            config["group.max.session.timeout.ms"], config["group.max.size"]))
+        self._parked: dict[int, asyncio.Future[Any]] = {}  # ticket -> what its handler awaits
+        self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self.retention_ms: int = config["offsets.retention.minutes"] * 60_000
         self.metadata_max_bytes: int = config["offset.metadata.max.bytes"]
         self.offsets_partitions: int = config["offsets.topic.num.partitions"]
@@ -169,19 +153,13 @@ class GroupCoordinator:
     def start(self) -> None:
         """Arm session timers for members loaded from the log (they get a full session to return)."""
         self._loop = asyncio.get_running_loop()
-        now = self._loop.time()
-        for group in self.groups.values():
-            for member in group.members.values():
-                member.last_heartbeat = now
-                self._arm_session(group, member)
+        self.membership.restored(self._loop.time())
+        self._apply(self.membership.take_effects())
 
     def stop(self) -> None:
-        for group in self.groups.values():
-            self._cancel_group_timers(group)
-            for member in group.members.values():
-                member.cancel_timer()
-            for handle in group.pending_members.values():
-                handle.cancel()
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -189,14 +167,50 @@ class GroupCoordinator:
             self._loop = asyncio.get_running_loop()
         return self._loop
 
-    def _call_later(self, delay_s: float, callback: Callable[..., None], *args: Any) -> asyncio.TimerHandle:
-        def guarded() -> None:
-            try:
-                callback(*args)
-            except Exception:
-                log.exception("group timer %s failed", getattr(callback, "__name__", callback))
+    def _now(self) -> float:
+        """The time the machine is given: the loop's clock (its timers run on it), or before the
+        loop runs (loading, tests of offsets alone) the same monotonic clock asyncio uses."""
+        return self._loop.time() if self._loop is not None else time.monotonic()
 
-        return self.loop.call_later(max(delay_s, 0.0), guarded)
+    # ---- driving the membership machine ---------------------------------------------------------
+    def _apply(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Answer):
+                future = self._parked.pop(effect.ticket, None)
+                if future is not None and not future.done():
+                    future.set_result(effect.result)
+            elif isinstance(effect, Arm):
+                old = self._timers.pop(effect.key, None)
+                if old is not None:
+                    old.cancel()
+                loop = self.loop
+                self._timers[effect.key] = loop.call_at(max(effect.at, loop.time()), self._timer_due, effect.key)
+            elif isinstance(effect, Cancel):
+                handle = self._timers.pop(effect.key, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(effect, Persist):
+                group = self.groups.get(effect.group_id)
+                if group is not None:
+                    self._store_group(group)
+
+    def _timer_due(self, key: TimerKey) -> None:
+        self._timers.pop(key, None)
+        try:
+            self.membership.timer(key, self.loop.time())
+        except Exception:
+            log.exception("group timer %s failed", key)
+        self._apply(self.membership.take_effects())
+
+    def _answer(self, outcome: Any) -> Any:
+        """A result at once, or a future for a parked request (registered before the effects
+        are applied: they may already answer it)."""
+        if isinstance(outcome, int):
+            future: asyncio.Future[Any] = self.loop.create_future()
+            self._parked[outcome] = future
+            outcome = future
+        self._apply(self.membership.take_effects())
+        return outcome
 
     # ---- the offsets topic -------------------------------------------------------------------
     def offsets_partition(self, group_id: str) -> PartitionLog:
@@ -214,12 +228,7 @@ class GroupCoordinator:
         """Append to the group's partition now; returns what to await when acks must wait for fsync."""
         plog = self.offsets_partition(group_id)
         plog.append(encode_records(records, now_ms()), trusted=True)
-        flush_messages = plog.config.flush_messages
-        if flush_messages == 1:
-            return self._flush_soon(plog)
-        if plog.unflushed_messages >= flush_messages:
-            self._flush_soon(plog)
-        return None
+        return self._after_append(plog)
 
     def _store_group(self, group: Group) -> None:
         try:
@@ -227,286 +236,10 @@ class GroupCoordinator:
         except (AppendError, OSError) as exc:
             log.error("group %s: could not store its metadata: %s", group.group_id, exc)
 
-    # ---- JoinGroup ---------------------------------------------------------------------------
+    # ---- membership requests ---------------------------------------------------------------------
     def join(self, req: JoinRequest) -> JoinResult | asyncio.Future[JoinResult]:
-        def fail(error: ErrorCode) -> JoinResult:
-            return JoinResult(error.code, req.member_id)
+        return self._answer(self.membership.join(req, self.loop.time()))  # type: ignore[no-any-return]
 
-        if not req.group_id:
-            return fail(ErrorCode.INVALID_GROUP_ID)
-        if not self.min_session_ms <= req.session_timeout_ms <= self.max_session_ms:
-            return fail(ErrorCode.INVALID_SESSION_TIMEOUT)
-        group = self.groups.get(req.group_id)
-        if group is None:
-            if req.member_id:
-                return fail(ErrorCode.UNKNOWN_MEMBER_ID)
-            if not req.protocol_type or not req.protocols:
-                return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
-            group = self.groups[req.group_id] = Group(req.group_id)
-        if group.state is DEAD:
-            return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE)
-        if not group.supports(req.protocol_type, req.protocols):
-            return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
-        if not req.member_id:
-            if len(group.members) + len(group.pending_members) >= self.max_group_size:
-                return fail(ErrorCode.GROUP_MAX_SIZE_REACHED)
-            if req.instance_id is not None:
-                return self._join_new_static(group, req)
-            new_id = f"{req.client_id}-{uuid.uuid4()}"
-            if req.require_known_member_id:
-                # The client must come back with this id; until then it holds a place for a session.
-                group.pending_members[new_id] = self._call_later(
-                    req.session_timeout_ms / 1000, self._expire_pending, group, new_id
-                )
-                return JoinResult(ErrorCode.MEMBER_ID_REQUIRED.code, new_id)
-            return self._add_member_and_rebalance(group, req, new_id)
-        return self._join_known(group, req)
-
-    def _join_known(self, group: Group, req: JoinRequest) -> JoinResult | asyncio.Future[JoinResult]:
-        member_id = req.member_id
-        pending = group.pending_members.pop(member_id, None)
-        if pending is not None:
-            pending.cancel()
-            return self._add_member_and_rebalance(group, req, member_id)
-        error = self._validate_member(group, member_id, req.instance_id)
-        if error != NONE:
-            return JoinResult(error, member_id)
-        member = group.members[member_id]
-        if group.state is PREPARING:
-            return self._update_member_and_rebalance(group, member, req)
-        if group.state is COMPLETING:
-            if member.same_protocols(req.protocols):
-                # It missed the JoinGroup response: send the same generation again.
-                return self._generation_result(group, member_id, with_members=member_id == group.leader_id)
-            return self._update_member_and_rebalance(group, member, req)
-        if group.state is STABLE:
-            if member_id == group.leader_id or not member.same_protocols(req.protocols):
-                return self._update_member_and_rebalance(group, member, req)
-            return self._generation_result(group, member_id, with_members=False)
-        return JoinResult(UNKNOWN_MEMBER_ID, member_id)
-
-    def _join_new_static(self, group: Group, req: JoinRequest) -> JoinResult | asyncio.Future[JoinResult]:
-        assert req.instance_id is not None
-        new_id = f"{req.instance_id}-{uuid.uuid4()}"
-        old_id = group.static_members.get(req.instance_id)
-        if old_id is None:
-            return self._add_member_and_rebalance(group, req, new_id)
-        # A known instance restarted: it takes over its old place, fencing the previous member id.
-        member = group.members[old_id]
-        member.complete_join(JoinResult(FENCED_INSTANCE_ID, old_id))
-        member.complete_sync(SyncResult(FENCED_INSTANCE_ID))
-        group.replace_static_member(req.instance_id, old_id, new_id)
-        member.client_id, member.client_host = req.client_id, req.client_host
-        member.session_timeout_ms, member.rebalance_timeout_ms = req.session_timeout_ms, req.rebalance_timeout_ms
-        member.last_heartbeat = self.loop.time()
-        log.info("group %s: static member %s rejoined as %s", group.group_id, req.instance_id, new_id)
-        if group.state is STABLE:
-            selected = group.protocol_name
-            if member.metadata_for(selected) == dict(req.protocols).get(selected or "", None):
-                member.protocols = req.protocols
-                self._store_group(group)
-                is_leader = group.leader_id == new_id
-                result = self._generation_result(group, new_id, with_members=is_leader)
-                result.skip_assignment = is_leader
-                return result
-        # Changed metadata, or a rebalance under way (in which the old id may already be in the
-        # assignment the leader is about to send): rebalance with the new id.
-        return self._update_member_and_rebalance(group, member, req)
-
-    def _add_member_and_rebalance(self, group: Group, req: JoinRequest, member_id: str) -> asyncio.Future[JoinResult]:
-        now = self.loop.time()
-        member = Member(member_id, req.instance_id, req.client_id, req.client_host, req.session_timeout_ms,
-                        req.rebalance_timeout_ms, req.protocol_type, list(req.protocols), is_new=True,
-                        joined_at=now, last_heartbeat=now)
-        future: asyncio.Future[JoinResult] = self.loop.create_future()
-        member.join_future = future
-        group.add(member)
-        group.new_member_added = True
-        self._arm_session(group, member)
-        log.info("group %s: member %s (client %s, %s) joins", group.group_id, member_id, req.client_id,
-                 req.client_host)
-        self._rebalance_or_complete(group, f"member {member_id} joined")
-        return future
-
-    def _update_member_and_rebalance(
-        self, group: Group, member: Member, req: JoinRequest
-    ) -> asyncio.Future[JoinResult]:
-        member.complete_join(JoinResult(REBALANCE_IN_PROGRESS, member.member_id))  # a superseded request
-        member.protocols = list(req.protocols)
-        member.rebalance_timeout_ms = req.rebalance_timeout_ms
-        member.session_timeout_ms = req.session_timeout_ms
-        member.last_heartbeat = self.loop.time()
-        future: asyncio.Future[JoinResult] = self.loop.create_future()
-        member.join_future = future
-        reason = f"member {member.member_id} rejoined" + (f" ({req.reason})" if req.reason else "")
-        self._rebalance_or_complete(group, reason)
-        return future
-
-    def _rebalance_or_complete(self, group: Group, reason: str) -> None:
-        if group.state in (EMPTY, STABLE, COMPLETING):
-            self._prepare_rebalance(group, reason)
-        elif group.state is PREPARING:
-            self._check_join(group)
-
-    def _generation_result(self, group: Group, member_id: str, *, with_members: bool) -> JoinResult:
-        members = (
-            [(m.member_id, m.instance_id, m.metadata_for(group.protocol_name)) for m in group.members.values()]
-            if with_members else []
-        )
-        return JoinResult(NONE, member_id, group.generation, group.protocol_type, group.protocol_name,
-                          group.leader_id or "", members)
-
-    # ---- rebalancing -------------------------------------------------------------------------
-    def _prepare_rebalance(self, group: Group, reason: str) -> None:
-        if group.state is COMPLETING:
-            for member in group.members.values():
-                member.assignment = b""
-                member.complete_sync(SyncResult(REBALANCE_IN_PROGRESS))
-        self._cancel_group_timers(group)
-        group.pending_sync.clear()
-        initial = group.state is EMPTY
-        group.transition(PREPARING)
-        timeout_ms = group.rebalance_timeout_ms
-        log.info("group %s: rebalancing (generation %d): %s", group.group_id, group.generation, reason)
-        if initial:
-            # Wait a moment for the other members of a group that is starting up, so it does
-            # not rebalance once per arriving member.
-            delay = min(self.initial_delay_ms, timeout_ms)
-            group.in_initial_delay = True
-            group.initial_delay_remaining_ms = max(timeout_ms - self.initial_delay_ms, 0)
-            group.new_member_added = False
-            group.join_timer = self._call_later(delay / 1000, self._initial_delay_over, group)
-        else:
-            group.in_initial_delay = False
-            group.join_timer = self._call_later(timeout_ms / 1000, self._complete_join, group)
-            self._check_join(group)
-
-    def _initial_delay_over(self, group: Group) -> None:
-        group.join_timer = None
-        if group.state is not PREPARING:
-            return
-        remaining = group.initial_delay_remaining_ms
-        if group.new_member_added and remaining > 0:
-            group.new_member_added = False
-            delay = min(self.initial_delay_ms, remaining)
-            group.initial_delay_remaining_ms = max(remaining - self.initial_delay_ms, 0)
-            group.join_timer = self._call_later(delay / 1000, self._initial_delay_over, group)
-            return
-        group.in_initial_delay = False
-        self._complete_join(group)
-
-    def _check_join(self, group: Group) -> None:
-        """End the join phase early once every member is back (not during the initial delay)."""
-        if group.state is PREPARING and not group.in_initial_delay and group.all_joined:
-            self._complete_join(group)
-
-    def _complete_join(self, group: Group) -> None:
-        if group.state is not PREPARING:
-            return
-        self._cancel_group_timers(group)
-        for member in list(group.members.values()):
-            if not member.awaiting_join and member.instance_id is None:
-                log.info("group %s: member %s did not rejoin in time and is removed", group.group_id,
-                         member.member_id)
-                group.remove(member.member_id)
-        joined = [m for m in group.members.values() if m.awaiting_join]
-        if group.members and not joined:
-            # Only static members that have not come back yet: give them another round.
-            group.join_timer = self._call_later(group.rebalance_timeout_ms / 1000, self._complete_join, group)
-            return
-        if group.leader_id is None or group.leader_id not in {m.member_id for m in joined}:
-            group.leader_id = joined[0].member_id if joined else None
-        group.generation += 1
-        if not group.members:
-            group.protocol_name = None
-            group.transition(EMPTY)
-            log.info("group %s: now empty (generation %d)", group.group_id, group.generation)
-            self._store_group(group)
-            return
-        group.protocol_name = group.select_protocol()
-        group.transition(COMPLETING)
-        group.pending_sync = set(group.members)
-        now = self.loop.time()
-        for member in group.members.values():
-            if member.awaiting_join:
-                member.complete_join(
-                    self._generation_result(group, member.member_id, with_members=member.member_id == group.leader_id)
-                )
-            member.is_new = False
-            member.last_heartbeat = now
-        log.info("group %s: generation %d with %d member(s), protocol %s, leader %s", group.group_id,
-                 group.generation, len(group.members), group.protocol_name, group.leader_id)
-        group.sync_timer = self._call_later(group.rebalance_timeout_ms / 1000, self._sync_expired, group,
-                                            group.generation)
-
-    def _sync_expired(self, group: Group, generation: int) -> None:
-        group.sync_timer = None
-        if group.generation != generation or group.state not in (COMPLETING, STABLE) or not group.pending_sync:
-            return
-        for member_id in sorted(group.pending_sync):
-            log.info("group %s: member %s never sent SyncGroup and is removed", group.group_id, member_id)
-            self._remove_member(group, member_id)
-        self._after_removal(group, "members did not sync in time")
-
-    def _cancel_group_timers(self, group: Group) -> None:
-        for name in ("join_timer", "sync_timer"):
-            handle = getattr(group, name)
-            if handle is not None:
-                handle.cancel()
-                setattr(group, name, None)
-
-    # ---- members leaving -----------------------------------------------------------------------
-    def _remove_member(self, group: Group, member_id: str) -> None:
-        member = group.remove(member_id)
-        if member is not None:
-            member.complete_join(JoinResult(UNKNOWN_MEMBER_ID, member_id))
-            member.complete_sync(SyncResult(UNKNOWN_MEMBER_ID))
-
-    def _after_removal(self, group: Group, reason: str) -> None:
-        if group.state in (STABLE, COMPLETING):
-            self._prepare_rebalance(group, reason)
-        elif group.state is PREPARING:
-            self._check_join(group)
-
-    def _expire_pending(self, group: Group, member_id: str) -> None:
-        if group.pending_members.pop(member_id, None) is not None:
-            log.debug("group %s: pending member %s never rejoined", group.group_id, member_id)
-            self._check_join(group)
-
-    def _arm_session(self, group: Group, member: Member) -> None:
-        if member.session_timer is None:
-            deadline = member.last_heartbeat + member.session_timeout_ms / 1000
-            member.session_timer = self._call_later(deadline - self.loop.time(), self._session_check, group, member)
-
-    def _session_check(self, group: Group, member: Member) -> None:
-        """Heartbeats only move `last_heartbeat`; the timer re-arms itself until it really expires."""
-        member.session_timer = None
-        if group.members.get(member.member_id) is not member:
-            return
-        now = self.loop.time()
-        if member.awaiting_join and not (member.is_new and now - member.joined_at >= NEW_MEMBER_JOIN_TIMEOUT_S):
-            member.last_heartbeat = now  # a parked JoinGroup is a sign of life
-        elif member.awaiting_sync:
-            member.last_heartbeat = now
-        elif now < member.last_heartbeat + member.session_timeout_ms / 1000:
-            pass
-        else:
-            log.info("group %s: member %s timed out (no heartbeat for %d ms)", group.group_id, member.member_id,
-                     member.session_timeout_ms)
-            self._remove_member(group, member.member_id)
-            self._after_removal(group, f"member {member.member_id} timed out")
-            return
-        self._arm_session(group, member)
-
-    def _validate_member(self, group: Group, member_id: str, instance_id: str | None) -> int:
-        if instance_id is not None:
-            known = group.static_members.get(instance_id)
-            if known is None:
-                return UNKNOWN_MEMBER_ID
-            return NONE if known == member_id else FENCED_INSTANCE_ID
-        return NONE if member_id in group.members else UNKNOWN_MEMBER_ID
-
-    # ---- SyncGroup, Heartbeat, LeaveGroup -----------------------------------------------------
     def sync(
         self,
         group_id: str,
@@ -517,106 +250,19 @@ class GroupCoordinator:
         protocol_name: str | None,
         assignments: dict[str, bytes],
     ) -> SyncResult | asyncio.Future[SyncResult]:
-        if not group_id:
-            return SyncResult(INVALID_GROUP_ID)
-        group = self.groups.get(group_id)
-        if group is None:
-            return SyncResult(UNKNOWN_MEMBER_ID)
-        if group.state is DEAD:
-            return SyncResult(COORDINATOR_NOT_AVAILABLE)
-        error = self._validate_member(group, member_id, instance_id)
-        if error != NONE:
-            return SyncResult(error)
-        if generation != group.generation:
-            return SyncResult(ILLEGAL_GENERATION)
-        if (protocol_type is not None and protocol_type != group.protocol_type) or (
-            protocol_name is not None and protocol_name != group.protocol_name
-        ):
-            return SyncResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL.code)
-        member = group.members[member_id]
-        member.last_heartbeat = self.loop.time()
-        if group.state is PREPARING:
-            return SyncResult(REBALANCE_IN_PROGRESS)
-        if group.state is STABLE:
-            self._synced(group, member_id)
-            return SyncResult(NONE, member.assignment, group.protocol_type, group.protocol_name)
-        if group.state is not COMPLETING:
-            return SyncResult(UNKNOWN_MEMBER_ID)
-        member.complete_sync(SyncResult(REBALANCE_IN_PROGRESS))  # a superseded request
-        future: asyncio.Future[SyncResult] = self.loop.create_future()
-        member.sync_future = future
-        self._synced(group, member_id)
-        if member_id == group.leader_id:
-            for m in group.members.values():
-                m.assignment = assignments.get(m.member_id, b"")
-            group.transition(STABLE)
-            self._store_group(group)
-            log.info("group %s: stable at generation %d", group.group_id, group.generation)
-            for m in group.members.values():
-                m.complete_sync(SyncResult(NONE, m.assignment, group.protocol_type, group.protocol_name))
-        return future
-
-    def _synced(self, group: Group, member_id: str) -> None:
-        group.pending_sync.discard(member_id)
-        if not group.pending_sync and group.sync_timer is not None:
-            group.sync_timer.cancel()
-            group.sync_timer = None
+        request = SyncRequest(group_id, generation, member_id, instance_id, protocol_type, protocol_name, assignments)
+        return self._answer(self.membership.sync(request, self.loop.time()))  # type: ignore[no-any-return]
 
     def heartbeat(self, group_id: str, generation: int, member_id: str, instance_id: str | None) -> int:
-        if not group_id:
-            return INVALID_GROUP_ID
-        group = self.groups.get(group_id)
-        if group is None:
-            return UNKNOWN_MEMBER_ID
-        if group.state is DEAD:
-            return COORDINATOR_NOT_AVAILABLE
-        error = self._validate_member(group, member_id, instance_id)
-        if error != NONE:
-            return error
-        if generation != group.generation:
-            return ILLEGAL_GENERATION
-        group.members[member_id].last_heartbeat = self.loop.time()
-        if group.state is PREPARING:
-            return REBALANCE_IN_PROGRESS
-        return NONE
+        code = self.membership.heartbeat(group_id, generation, member_id, instance_id, self.loop.time())
+        self._apply(self.membership.take_effects())
+        return code
 
     def leave(self, group_id: str, leaving: list[tuple[str, str | None]]) -> tuple[int, list[int]]:
         """Remove members (member id, instance id); returns a group-level error and one per member."""
-        if not group_id:
-            return INVALID_GROUP_ID, [INVALID_GROUP_ID] * len(leaving)
-        group = self.groups.get(group_id)
-        if group is None:
-            return UNKNOWN_MEMBER_ID, [UNKNOWN_MEMBER_ID] * len(leaving)
-        if group.state is DEAD:
-            return COORDINATOR_NOT_AVAILABLE, [COORDINATOR_NOT_AVAILABLE] * len(leaving)
-        errors: list[int] = []
-        removed = False
-        for member_id, instance_id in leaving:
-            if instance_id is not None:
-                known = group.static_members.get(instance_id)
-                if known is None:
-                    errors.append(UNKNOWN_MEMBER_ID)
-                    continue
-                if member_id and member_id != known:
-                    errors.append(FENCED_INSTANCE_ID)
-                    continue
-                member_id = known
-            pending = group.pending_members.pop(member_id, None)
-            if pending is not None:
-                pending.cancel()
-                errors.append(NONE)
-                removed = True
-                continue
-            if member_id not in group.members:
-                errors.append(UNKNOWN_MEMBER_ID)
-                continue
-            log.info("group %s: member %s leaves", group.group_id, member_id)
-            self._remove_member(group, member_id)
-            errors.append(NONE)
-            removed = True
-        if removed:
-            self._after_removal(group, "members left")
-        return NONE, errors
+        outcome = self.membership.leave(group_id, leaving, self.loop.time())
+        self._apply(self.membership.take_effects())
+        return outcome
 
     # ---- offsets -----------------------------------------------------------------------------
     def commit(
@@ -637,7 +283,7 @@ class GroupCoordinator:
                 return [ILLEGAL_GENERATION] * len(offsets), None
             group = Group(group_id)  # a "simple" group: offsets only, no members
         else:
-            error = self._validate_commit(group, generation, member_id, instance_id)
+            error = self.membership.check_commit(group, generation, member_id, instance_id, self._now())
             if error != NONE:
                 return [error] * len(offsets), None
         now = now_ms()
@@ -674,25 +320,6 @@ class GroupCoordinator:
         self.groups.setdefault(group_id, group)
         group.offsets.update(accepted)
         return errors, wait
-
-    def _validate_commit(self, group: Group, generation: int, member_id: str, instance_id: str | None) -> int:
-        if group.state is DEAD:
-            return COORDINATOR_NOT_AVAILABLE
-        if generation < 0 and group.state is EMPTY:
-            return NONE  # admin tools and assign()-style consumers commit outside any generation
-        if generation >= 0 or member_id or instance_id is not None:
-            error = self._validate_member(group, member_id, instance_id)
-            if error != NONE:
-                return error
-            if generation != group.generation:
-                return ILLEGAL_GENERATION
-        elif group.state is not EMPTY:
-            return UNKNOWN_MEMBER_ID  # commits without a generation only while nobody is a member
-        if group.state is COMPLETING:
-            return REBALANCE_IN_PROGRESS
-        if member_id in group.members:
-            group.members[member_id].last_heartbeat = self.loop.time()
-        return NONE
 
     def committed(
         self, group_id: str, wanted: Iterable[tuple[str, int]] | None
@@ -761,8 +388,8 @@ class GroupCoordinator:
         records.append(group_record(group.group_id, None))
         self._write(group.group_id, records)
         group.offsets.clear()
-        self._cancel_group_timers(group)
-        group.transition(DEAD)
+        self.membership.deleted(group)
+        self._apply(self.membership.take_effects())
         del self.groups[group.group_id]
 
     def delete_offsets(self, group_id: str, partitions: list[tuple[str, int]]) -> tuple[int, list[int]]:

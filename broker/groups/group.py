@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from kctl.protocol import data
+from kctl.protocol.clock import now_ms
 from kctl.protocol.data import ConsumerProtocolSubscription, GroupMetadataValue, MemberMetadata
 from kctl.protocol.errors import ProtocolError
 
@@ -53,46 +52,27 @@ class Member:
     protocol_type: str
     protocols: list[tuple[str, bytes]]
     assignment: bytes = b""
-    join_future: asyncio.Future[JoinResult] | None = None
-    sync_future: asyncio.Future[SyncResult] | None = None
-    last_heartbeat: float = 0.0  # loop time
-    session_timer: asyncio.TimerHandle | None = None
+    join_ticket: int | None = None  # a JoinGroup parked until the join phase ends
+    sync_ticket: int | None = None  # a SyncGroup parked until the leader's arrives
+    last_heartbeat: float = 0.0  # monotonic seconds
+    session_armed: bool = False
     is_new: bool = False
     joined_at: float = 0.0
+    serial: int = 0  # names the member's session timer: a static member's id can change
 
     @property
     def awaiting_join(self) -> bool:
-        return self.join_future is not None and not self.join_future.done()
+        return self.join_ticket is not None
 
     @property
     def awaiting_sync(self) -> bool:
-        return self.sync_future is not None and not self.sync_future.done()
+        return self.sync_ticket is not None
 
     def metadata_for(self, protocol: str | None) -> bytes:
         return next((meta for name, meta in self.protocols if name == protocol), b"")
 
     def same_protocols(self, protocols: list[tuple[str, bytes]]) -> bool:
         return self.protocols == protocols
-
-    def complete_join(self, result: JoinResult) -> None:
-        future, self.join_future = self.join_future, None
-        if future is not None and not future.done():
-            future.set_result(result)
-
-    def complete_sync(self, result: SyncResult) -> None:
-        future, self.sync_future = self.sync_future, None
-        if future is not None and not future.done():
-            future.set_result(result)
-
-    def cancel_timer(self) -> None:
-        if self.session_timer is not None:
-            self.session_timer.cancel()
-            self.session_timer = None
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
 
 
 class CommittedOffsets(dict[tuple[str, int], CommittedOffset]):
@@ -158,14 +138,13 @@ class Group:
         self.leader_id: str | None = None
         self.members: dict[str, Member] = {}
         self.static_members: dict[str, str] = {}  # group.instance.id -> member id
-        self.pending_members: dict[str, asyncio.TimerHandle] = {}  # ids handed out with MEMBER_ID_REQUIRED
+        self.pending_members: set[str] = set()  # ids handed out with MEMBER_ID_REQUIRED
         self.pending_sync: set[str] = set()
         self.offsets = CommittedOffsets()
         self.new_member_added = False
-        self.join_timer: asyncio.TimerHandle | None = None
-        self.sync_timer: asyncio.TimerHandle | None = None
         self.in_initial_delay = False  # joins do not end the join phase early while this holds
         self.initial_delay_remaining_ms = 0
+        self.rebalance_reason = ""  # why the next (or current) rebalance, for the log
 
     def __repr__(self) -> str:
         return f"<Group {self.group_id!r} {self.state.value} gen {self.generation} members {len(self.members)}>"
@@ -176,14 +155,6 @@ class Group:
         log.debug("group %s: %s -> %s", self.group_id, self.state.value, target.value)
         self.state = target
         self.state_since_ms = now_ms()
-
-    def is_in(self, *states: GroupState) -> bool:
-        return self.state in states
-
-    @property
-    def is_simple(self) -> bool:
-        """A group that only ever had offsets committed (admin tools, assign() consumers)."""
-        return self.protocol_type is None and not self.members
 
     # ---- membership --------------------------------------------------------------------------
     def add(self, member: Member) -> None:
@@ -199,7 +170,6 @@ class Group:
         member = self.members.pop(member_id, None)
         if member is None:
             return None
-        member.cancel_timer()
         self.pending_sync.discard(member_id)
         if member.instance_id is not None and self.static_members.get(member.instance_id) == member_id:
             del self.static_members[member.instance_id]

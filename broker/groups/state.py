@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import enum
+from kctl.protocol.enums import GroupState
 
-
-class GroupState(enum.Enum):
-    """Kafka's names, as ListGroups and DescribeGroups report them."""
-
-    EMPTY = "Empty"
-    PREPARING_REBALANCE = "PreparingRebalance"
-    COMPLETING_REBALANCE = "CompletingRebalance"
-    STABLE = "Stable"
-    DEAD = "Dead"
-
-    @classmethod
-    def parse(cls, name: str) -> GroupState | None:
-        """A state from a ListGroups filter; Kafka matches those without regard to case."""
-        wanted = name.strip().lower()
-        return next((s for s in cls if s.value.lower() == wanted), None)
-
+__all__ = ["TRANSITIONS", "GroupState", "IllegalTransition", "check_transition"]
 
 E, P, C, S, D = (
     GroupState.EMPTY,

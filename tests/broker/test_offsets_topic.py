@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from broker.config import BrokerConfig
+from broker.durability import Flusher
 from broker.groups.coordinator import GroupCoordinator, OffsetToCommit
 from broker.groups.group import Group
 from broker.groups.offsets_topic import TOPIC, java_string_hash, partition_for
@@ -72,10 +73,11 @@ def coordinator(tmp_path: Path) -> Iterator[GroupCoordinator]:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
 
-    def never_flushed(plog: object) -> asyncio.Future[None]:
-        raise AssertionError("no fsync was asked for")
+    class NeverFlushed(Flusher):
+        def flush_soon(self, plog: object) -> asyncio.Future[None]:
+            raise AssertionError("no fsync was asked for")
 
-    yield GroupCoordinator(config, logs, never_flushed)
+    yield GroupCoordinator(config, logs, NeverFlushed().after_append)
     logs.close()
     loop.close()
     asyncio.set_event_loop(None)
@@ -96,7 +98,7 @@ def test_offsets_of_empty_groups_expire_and_the_group_goes(coordinator: GroupCoo
     assert coordinator.groups == {}
 
     # What was written replays to the same state: nothing.
-    reloaded = GroupCoordinator(BrokerConfig(), coordinator.logs, lambda plog: asyncio.Future())
+    reloaded = GroupCoordinator(BrokerConfig(), coordinator.logs, lambda plog: None)
     assert reloaded.load() == 6  # 2 commits, 2 offset tombstones, 2 group tombstones
     assert reloaded.groups == {}
 
@@ -109,7 +111,7 @@ def test_offsets_beyond_one_read_of_the_log_replay_after_a_restart(coordinator: 
         errors, _ = coordinator.commit("replayed", -1, "", None, -1, [
             OffsetToCommit("wide", p, round_ * 1000 + p, -1, "m" * 40, -1) for p in range(500)])
         assert set(errors) == {0}
-    reloaded = GroupCoordinator(BrokerConfig(), coordinator.logs, lambda plog: asyncio.Future())
+    reloaded = GroupCoordinator(BrokerConfig(), coordinator.logs, lambda plog: None)
     assert reloaded.load() == 40 * 500
     committed = reloaded.committed("replayed", None)
     assert [(t, p, c.offset if c else None) for t, p, c in committed] == [
