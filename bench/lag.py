@@ -113,7 +113,7 @@ def watch_refresh(kctl: list[str], rows_per_look: int, looks: int = 3) -> list[f
 CONSOLE_JOB = """
 import asyncio, sys, time
 from kctl.cli import collect_less_often
-from kctl.cli.runtime import Settings
+from kctl.connect.cluster import Settings
 from kctl.tui.app import KctlTui
 from kctl.tui.views import GroupsScreen
 

@@ -93,7 +93,7 @@ async def keystroke_times(app: Any, pilot: Any, text: str) -> tuple[list[float],
 
 
 async def drive(bootstrap: str, rounds: int) -> dict[str, list[float]]:
-    from kctl.cli.runtime import Settings
+    from kctl.connect.cluster import Settings
     from kctl.tui.app import KctlTui
 
     results: dict[str, list[float]] = {}

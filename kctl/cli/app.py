@@ -227,7 +227,7 @@ def root(
     Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 connection, 5 auth, 6 timeout,
     7 unhealthy (lag --check), 8 refused (read-only context or the cluster said no).
     """
-    from .runtime import Settings
+    from kctl.connect.cluster import Settings
 
     ctx.obj = Settings(bootstrap_server, context, timeout)
 
@@ -291,4 +291,8 @@ def run(args: list[str]) -> int:
         app(args=args, prog_name="kctl")
     except SystemExit as exc:  # click ends every run, good or bad, with SystemExit
         return exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:  # raised while a command reads its options (a bad --filter or --until)
+        from .runtime import report
+
+        return report(exc)
     return 0

@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 import typer
 
-from .contexts import KEYS, LOCAL, config_path, contexts, load_file, save_file
+from kctl.connect.contexts import KEYS, LOCAL, config_path, contexts, load_file, save_file
+from kctl.ops.cells import Column
+
 from .errors import NOT_FOUND, USAGE, CliError
 from .options import OutputOpt, YesOpt
-from .output import Column, Output, Table, diagnostic, render
+from .output import Output, Table, diagnostic, render
 from .runtime import check_format, fail
 
 config_app = typer.Typer(help="Named contexts: which cluster kctl talks to.", no_args_is_help=True)
@@ -49,7 +51,7 @@ def config_get_contexts(output: OutputOpt = "table") -> None:
         current = data.get("current-context")
         rows = [{"current": c.name == current, **c.to_dict()} for c in contexts(data).values()]
         if not any(r["name"] == LOCAL for r in rows):
-            from .local import local_address
+            from kctl.connect.local import local_address
 
             rows.append({"current": current in (None, LOCAL), "name": LOCAL, "bootstrap-servers": local_address(),
                          "client-id": "kctl", "read-only": False})
@@ -162,7 +164,7 @@ def broker_status(output: OutputOpt = "table") -> None:
 
     def action() -> None:
         check_format(output)
-        from .local import status
+        from kctl.connect.local import status
 
         state = status().to_dict()
         render(Output(state, [], list(state.items())), output)
@@ -174,7 +176,7 @@ def broker_stop(yes: YesOpt = False) -> None:
     """Stop the built-in broker that kctl started in the background."""
 
     def action() -> None:
-        from .local import status, stop
+        from kctl.connect.local import status, stop
 
         before = status()
         after = stop()
@@ -204,10 +206,10 @@ def broker_start(
 ) -> None:
     """Run the broker in the foreground until Ctrl-C or SIGTERM, then shut down cleanly."""
     if background:
-        from .local import start_background
+        from kctl.connect.local import start_background
 
         try:
-            state = start_background()
+            state = start_background(announce=diagnostic)
         except Exception as exc:
             fail(exc)
         typer.echo(f"built-in broker running on {state.address}" + (f" (pid {state.pid})" if state.pid else ""))

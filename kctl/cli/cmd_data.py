@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
-import re
 import sys
-import time
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kctl.ops.cells import Column
+from kctl.ops.times import iso, parse_timestamp_ms
+
 from .completion import complete_topics
-from .errors import NOT_FOUND, USAGE, CliError
+
+if TYPE_CHECKING:
+    from kctl.ops.records import OutgoingRecord
+from .errors import USAGE, CliError
 from .options import OutputOpt, YesOpt
-from .output import Column, Output, Table, colour_enabled, diagnostic, to_json
+from .output import Output, Table, colour_enabled, diagnostic, to_json
 from .runtime import check_format, confirm, execute, fail
-from .timeparse import iso, parse_timestamp_ms
 
 records_app = typer.Typer(help="Records: delete the ones before an offset or a time.", no_args_is_help=True)
 
@@ -63,38 +66,6 @@ def offsets(
 
 
 # ---- produce -----------------------------------------------------------------------------------------
-def _decode_field(obj: dict[str, Any], name: str, line: int) -> bytes | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if obj.get(f"{name}_encoding") == "base64":
-        try:
-            return base64.b64decode(value, validate=True)
-        except ValueError:
-            raise CliError(f"line {line}: {name} is not valid base64", None, USAGE) from None
-    if not isinstance(value, str):
-        return json.dumps(value).encode()
-    return value.encode()
-
-
-def _parse_json_line(text: str, line: int) -> dict[str, Any]:
-    try:
-        obj = json.loads(text)
-    except ValueError as exc:
-        raise CliError(f"line {line} is not JSON: {exc}", "one object per line: {\"key\": ..., \"value\": ...}",
-                       USAGE) from None
-    if not isinstance(obj, dict):
-        raise CliError(f"line {line} is not a JSON object", None, USAGE)
-    headers = obj.get("headers") or {}
-    pairs = list(headers.items()) if isinstance(headers, dict) else [tuple(h) for h in headers]
-    timestamp = obj.get("timestamp")
-    if isinstance(timestamp, str):
-        timestamp = parse_timestamp_ms(timestamp)
-    return {"key": _decode_field(obj, "key", line), "value": _decode_field(obj, "value", line),
-            "headers": [(str(h), None if v is None else str(v).encode()) for h, v in pairs],
-            "partition": obj.get("partition"), "timestamp": timestamp}
-
-
 def produce(
     ctx: typer.Context,
     topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
@@ -120,49 +91,24 @@ def produce(
             fail(CliError(f"header {h!r} is not NAME=VALUE", "e.g. -H source=billing", USAGE))
         headers.append((name, value.encode()))
 
-    def lines() -> Any:
-        if values:
-            yield from enumerate(values, 1)
-        else:
-            for number, line in enumerate(sys.stdin, 1):
-                yield number, line.rstrip("\n")
+    def records() -> Iterator[OutgoingRecord]:
+        from kctl.ops.records import record_from_json, record_from_text
+
+        numbered = enumerate(values, 1) if values else ((n, line.rstrip("\n")) for n, line in enumerate(sys.stdin, 1))
+        for number, text in numbered:
+            if not text and not jsonl and not values:
+                continue  # an empty line of input is not an empty record
+            yield (record_from_json(text, number) if jsonl else
+                   record_from_text(text, number, key=key, key_separator=key_separator, headers=headers))
 
     async def body(cluster: Any, context: Any) -> None:
-        import asyncio
+        from kctl.ops.produce import produce_records
 
-        from kctl.client.producer import Producer
-
-        sent = 0
-        started = time.monotonic()
-        async with Producer(cluster, acks=acks, compression=compression) as producer:
-            futures = []
-            for number, text in lines():
-                if not text and not jsonl and not values:
-                    continue
-                if jsonl:
-                    record = _parse_json_line(text, number)
-                else:
-                    k: bytes | None = key.encode() if key is not None else None
-                    v = text
-                    if key_separator is not None:
-                        if key_separator not in text:
-                            raise CliError(f"line {number} has no key separator {key_separator!r}", None, USAGE)
-                        k_text, v = text.split(key_separator, 1)
-                        k = k_text.encode()
-                    record = {"key": k, "value": v.encode(), "headers": headers, "partition": None, "timestamp": None}
-                target = record["partition"] if record["partition"] is not None else partition
-                futures.append(await producer.send(topic, record["value"], record["key"], partition=target,
-                                                   timestamp_ms=record["timestamp"], headers=record["headers"]))
-                sent += 1
-                if rate:
-                    ahead = sent / rate - (time.monotonic() - started)
-                    if ahead > 0:
-                        await asyncio.sleep(ahead)
-            results = await asyncio.gather(*futures, return_exceptions=True)
-        failed = [r for r in results if isinstance(r, BaseException)]
-        diagnostic(f"produced {sent - len(failed)} record(s) to {topic}")
-        if failed:
-            raise failed[0]
+        done = await produce_records(cluster, topic, records(), partition=partition, acks=acks,
+                                     compression=compression, rate=rate)
+        diagnostic(f"produced {done.delivered} record(s) to {topic}")
+        if done.failures:
+            raise done.failures[0]
 
     execute(_settings(ctx), body, changes=True, streaming=True)
 
@@ -213,108 +159,49 @@ def tail(
     """Read records: from a position to the end (or forever with --follow), filtered, in several formats."""
     settings = _settings(ctx)
     check_format(output, TAIL_FORMATS)
-    from .filters import compile_filter, record_view
+    from kctl.ops.tail import TailSpec, record_matcher
 
-    matcher = compile_filter(filter_) if filter_ else None
-    stop_at = parse_timestamp_ms(until.lstrip("@")) if until else None
+    spec = TailSpec(topics, start=from_, partitions=partition, follow=follow, max_records=max_records,
+                    until_ms=parse_timestamp_ms(until.lstrip("@")) if until else None, group=group,
+                    pattern=pattern, matcher=record_matcher(filter_) if filter_ else None)
+    write_record = _record_writer(output, fmt)
 
     async def body(cluster: Any, context: Any) -> None:
-        from kctl.client import LATEST, Admin, TopicPartition
-        from kctl.client.consumer import Consumer
-        from kctl.ops.records import record_json, start_offsets
+        from kctl.ops.records import record_json
+        from kctl.ops.tail import TailSession
 
-        names = topics
-        if pattern:
-            await cluster.refresh_metadata(None)
-            regexes = [re.compile(t) for t in topics]
-            names = sorted(t for t, info in cluster.topics.items()
-                           if not info.internal and any(rx.fullmatch(t) for rx in regexes))
-            if not names:
-                raise CliError("no topic matches", "list them with `kctl topics list`", NOT_FOUND)
-        admin = Admin(cluster)
-        wanted: list[Any] = []
-        for name in names:
-            info = await cluster.topic(name)
-            for p in sorted(info.partitions):
-                if partition is None or p in partition:
-                    wanted.append(TopicPartition(name, p))
-        if not wanted:
-            raise CliError("no partitions to read", None, NOT_FOUND)
-        ends = {tp: o.offset for tp, o in (await admin.list_offsets(dict.fromkeys(wanted, LATEST))).items()}
-
-        async def uncommitted_start(partitions: list[Any]) -> dict[Any, int]:
-            # --from with --group: applies only where the group has no committed offset.
-            known = {tp: ends[tp] for tp in partitions if tp in ends}
-            unknown = [tp for tp in partitions if tp not in ends]
-            if unknown:
-                latest = await admin.list_offsets(dict.fromkeys(unknown, LATEST))
-                known.update((tp, o.offset) for tp, o in latest.items())
-            return await start_offsets(admin, partitions, from_, known)
-
-        if group:
-            await start_offsets(admin, wanted[:1], from_, ends)  # a bad --from is refused before joining
-        consumer = Consumer(cluster, group_id=group, auto_offset_reset="latest" if from_ == "end" else "earliest",
-                            reset_positions=uncommitted_start if group else None)
-        if group:
-            consumer.subscribe(names)  # before start, so membership begins with it
-        async with consumer:
-            if not group:
-                consumer.assign(wanted)
-                starts = await start_offsets(admin, wanted, from_, ends)
-                for tp, offset in starts.items():
-                    consumer.seek(tp, offset)
-            keep_following = follow or bool(group)
-            remaining = {} if keep_following else {tp: end for tp, end in ends.items()
-                                                   if (consumer.position(tp) or 0) < end}
-            printed = 0
-            colour = colour_enabled(sys.stdout)
-            write = sys.stdout.write
-            everything: list[dict[str, Any]] = []
-            while keep_following or remaining:
-                # Never take more than --max still allows: what is taken counts as consumed, and
-                # with --group it is what gets committed.
-                budget = None if max_records is None else max_records - printed
-                batches = await consumer.getmany(timeout_ms=500, max_records=budget)
-                for tp, records in batches.items():
-                    for r in records:
-                        if stop_at is not None and r.timestamp > stop_at:
-                            remaining.pop(tp, None)
-                            consumer.seek(tp, r.offset)  # not read: not committed
-                            consumer.pause(tp)
-                            break
-                        if tp in remaining and r.offset + 1 >= remaining[tp]:
-                            remaining.pop(tp)
-                        if matcher is not None and not matcher(record_view(r.topic, r.partition, r.offset,
-                                                                           r.timestamp, r.key, r.value, r.headers)):
-                            continue
-                        if output == "json":
-                            everything.append(record_json(r))
-                        elif fmt is not None:
-                            write(_template(fmt, r) + "\n")
-                        elif output == "jsonl":
-                            write(json.dumps(record_json(r)) + "\n")
-                        elif output == "raw":
-                            sys.stdout.flush()
-                            sys.stdout.buffer.write((r.value or b"") + b"\n")
-                        else:
-                            write(_human(r, colour))
-                        printed += 1
-                        if max_records is not None and printed >= max_records:
-                            remaining.clear()
-                            keep_following = False
-                            break
-                    if max_records is not None and printed >= max_records:
-                        break
-                if max_records is not None and printed >= max_records:
-                    break
-                for tp in [tp for tp in remaining if (consumer.position(tp) or 0) >= remaining[tp]]:
-                    remaining.pop(tp)
+        everything: list[dict[str, Any]] = []
+        async with TailSession(cluster, spec) as session:
+            async for batch in session:
+                if output == "json":
+                    everything.extend(record_json(r) for r in batch)
+                    continue
+                for r in batch:
+                    write_record(r)
                 sys.stdout.flush()
-            if output == "json":
-                write(to_json(everything, indent=True) + "\n")
-        diagnostic(f"{printed} record(s)")
+        if output == "json":
+            sys.stdout.write(to_json(everything, indent=True) + "\n")
+        diagnostic(f"{session.handed_out} record(s)")
 
     execute(settings, body, streaming=True)
+
+
+def _record_writer(output: str, fmt: str | None) -> Callable[[Any], object]:
+    """How `tail` prints one record: a --format template, jsonl, raw value bytes, or for people."""
+    from kctl.ops.records import record_json
+
+    write = sys.stdout.write
+    if fmt is not None:
+        return lambda r: write(_template(fmt, r) + "\n")
+    if output == "jsonl":
+        return lambda r: write(json.dumps(record_json(r)) + "\n")
+    if output == "raw":
+        def raw(r: Any) -> None:
+            sys.stdout.flush()
+            sys.stdout.buffer.write((r.value or b"") + b"\n")
+        return raw
+    colour = colour_enabled(sys.stdout)
+    return lambda r: write(_human(r, colour))
 
 
 def _template(fmt: str, r: Any) -> str:

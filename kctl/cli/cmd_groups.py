@@ -6,15 +6,19 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from kctl.ops.cells import Column
+from kctl.protocol.enums import GroupState
+
 from .completion import complete_groups
 from .errors import NOT_FOUND, UNHEALTHY, USAGE, CliError
 from .options import OutputOpt, YesOpt
-from .output import Column, Output, RowWriter, Table, diagnostic, render
+from .output import Output, RowWriter, Table, diagnostic, render
 from .runtime import check_format, confirm, execute
 
 groups_app = typer.Typer(help="Consumer groups: list, describe, delete, reset offsets.", no_args_is_help=True)
@@ -27,6 +31,9 @@ LAG_COLUMNS = [
     Column("produce_rate", "PRODUCE/S", numeric=True, wide=True),
     Column("catch_up_seconds", "CATCH UP S", numeric=True, wide=True),
 ]
+RESET_COLUMNS = [Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
+                 Column("current_offset", "CURRENT", numeric=True), Column("new_offset", "NEW", numeric=True),
+                 Column("skipped", "SKIPPED", numeric=True), Column("reread", "RE-READ", numeric=True)]
 LAG_TOTAL_COLUMNS = [Column("group", "GROUP"), Column("state", "STATE"), Column("lag", "TOTAL LAG", numeric=True),
                      Column("health", "HEALTH")]
 
@@ -64,19 +71,19 @@ def groups_describe(
     """State, members, and per partition the committed offset, log end offset and lag."""
 
     async def body(cluster: Any, context: Any) -> Output:
-        from kctl.client import Admin, KafkaError
-        from kctl.ops.groups import partition_lag
+        from kctl.ops.groups import iter_group_lag
 
-        admin = Admin(cluster)
-        described = (await admin.describe_groups([group]))[group]
-        if isinstance(described, KafkaError):
-            raise described
-        partitions = (await partition_lag(admin, [group]))[group]
-        if described.state == "Dead" and not partitions:
+        [looked] = [g async for batch in iter_group_lag(cluster, [group], ages=False) for g in batch]
+        if looked.problem is not None:
+            raise looked.problem
+        described = looked.description
+        assert described is not None
+        partitions: list[dict[str, Any]] = [dict(r) for r in looked.rows]
+        if described.state == GroupState.DEAD and not partitions:
             raise CliError(f"group {group!r} does not exist", "list groups with `kctl groups list`", NOT_FOUND)
         owner = {(tp.topic, tp.partition): m.member_id for m in described.members for tp in m.assignment}
         for row in partitions:
-            row.pop("group")
+            del row["group"], row["health"]
             row["member"] = owner.get((row["topic"], row["partition"]))
         members = [{"member_id": m.member_id, "instance_id": m.instance_id, "client_id": m.client_id,
                     "host": m.client_host, "assignment": [f"{tp.topic}[{tp.partition}]" for tp in m.assignment]}
@@ -175,34 +182,19 @@ def groups_reset_offsets(
     output: OutputOpt = "table",
 ) -> None:
     """Plan (and with --execute apply) new committed offsets, showing per partition what is skipped or re-read."""
-    strategies = [s for s, on in [("--to-earliest", to_earliest), ("--to-latest", to_latest),
-                                  ("--to-current", to_current), ("--to-offset", to_offset is not None),
-                                  ("--shift-by", shift_by is not None), ("--to-datetime", to_datetime is not None),
-                                  ("--by-duration", by_duration is not None), ("--from-file", from_file is not None),
-                                  ("--to-group", to_group is not None)] if on]
+    from kctl.ops.groups import Strategy
+
     settings = _settings(ctx)
-    values = {"to-offset": to_offset, "shift-by": shift_by, "to-datetime": to_datetime, "by-duration": by_duration,
-              "from-file": from_file, "to-group": to_group}
+    strategy = Strategy.chosen({"to-earliest": to_earliest, "to-latest": to_latest, "to-current": to_current,
+                                "to-offset": to_offset, "shift-by": shift_by, "to-datetime": to_datetime,
+                                "by-duration": by_duration, "from-file": from_file, "to-group": to_group})
+    if export_format not in ("csv", "json"):
+        raise CliError(f"unknown --export-format {export_format!r}", "use csv or json", USAGE)
 
     async def body(cluster: Any, context: Any) -> Output:
-        from kctl.ops.groups import Strategy, apply_reset, expand_specs, parse_topic_specs, plan_reset
+        from kctl.ops.groups import apply_reset, plan_reset, reset_scope
 
-        if len(strategies) != 1:
-            got = f" (got {', '.join(strategies)})" if strategies else ""
-            raise CliError("give exactly one reset strategy" + got,
-                           "--to-earliest, --to-latest, --to-current, --to-offset, --shift-by, --to-datetime, "
-                           "--by-duration, --from-file or --to-group", USAGE)
-        if export_format not in ("csv", "json"):
-            raise CliError(f"unknown --export-format {export_format!r}", "use csv or json", USAGE)
-        name = strategies[0].removeprefix("--")
-        value = values.get(name)
-        strategy = Strategy(name, None if value is None else str(value))
-        if topic:
-            partitions = await expand_specs(cluster, parse_topic_specs(topic))
-        elif all_topics or from_file:
-            partitions = None
-        else:
-            raise CliError("say which partitions: --topic T[:P,P] or --all-topics", None, USAGE)
+        partitions = await reset_scope(cluster, topic, all_topics=all_topics, strategy=strategy)
         plan = await plan_reset(cluster, group, strategy, partitions)
         if export:
             _export(export, export_format, plan.rows)
@@ -212,16 +204,14 @@ def groups_reset_offsets(
                        f"(previous offsets saved to {saved}; `kctl groups undo-reset {group}` restores them)")
         else:
             diagnostic("dry run: nothing changed; add --execute to apply")
-        columns = [Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
-                   Column("current_offset", "CURRENT", numeric=True), Column("new_offset", "NEW", numeric=True),
-                   Column("skipped", "SKIPPED", numeric=True), Column("reread", "RE-READ", numeric=True)]
-        data = {"group": group, "executed": execute_plan, "partitions": plan.rows}
-        return Output(data, [Table(plan.rows, columns)])
+        rows: list[Any] = plan.rows
+        data = {"group": group, "executed": execute_plan, "partitions": rows}
+        return Output(data, [Table(rows, RESET_COLUMNS)])
 
     execute(settings, body, fmt=output, changes=execute_plan)
 
 
-def _export(path: str, fmt: str, rows: list[dict[str, Any]]) -> None:
+def _export(path: str, fmt: str, rows: Sequence[Mapping[str, Any]]) -> None:
     if fmt == "json":
         text = json.dumps(rows, indent=2) + "\n"
     else:
@@ -248,8 +238,8 @@ def groups_undo_reset(
         from kctl.ops.groups import undo_reset
 
         saved = await undo_reset(cluster, group)
-        diagnostic(f"group {group}: offsets from before the reset of {saved['saved_at']} restored")
-        rows = [{"topic": o["topic"], "partition": o["partition"], "offset": o["offset"]} for o in saved["offsets"]]
+        diagnostic(f"group {group}: offsets from before the reset of {saved.saved_at} restored")
+        rows = [{"topic": t, "partition": p, "offset": o} for t, p, o in saved.offsets]
         return Output({"group": group, "restored": rows},
                       [Table(rows, [Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
                                     Column("offset", "OFFSET", numeric=True)])])
@@ -258,6 +248,40 @@ def groups_undo_reset(
 
 
 # ---- lag -------------------------------------------------------------------------------------------------
+def _lag_total(g: Any) -> dict[str, Any]:
+    return {"group": g.group, "state": g.state, "lag": g.lag, "health": g.health}
+
+
+async def _lag_once(cluster: Any, groups: list[str] | None, output: str) -> None:
+    """One look, written as each batch of groups is answered: at 500 groups x 1,000 partitions
+    that is half a million rows, never all held at once."""
+    from kctl.ops.groups import iter_group_lag
+
+    writer = RowWriter(output, LAG_COLUMNS)
+    totals: list[dict[str, Any]] = []
+    async for batch in iter_group_lag(cluster, groups):
+        writer.write([r for g in batch for r in g.rows])
+        totals.extend(_lag_total(g) for g in batch)
+    writer.close()
+    if output in ("table", "wide"):
+        sys.stdout.write("\n")
+        render(Output(totals, [Table(totals, LAG_TOTAL_COLUMNS)]), output)
+
+
+async def _lag_look(cluster: Any, groups: list[str] | None, histories: dict[str, Any]) -> tuple[Output, list[Any]]:
+    """One look added to each group's history (for rates and verdicts over time), as one Output."""
+    from kctl.ops.groups import LagHistory, iter_group_lag
+
+    def history(group: str) -> LagHistory:
+        found: LagHistory = histories.setdefault(group, LagHistory(min_gap_s=0.0))
+        return found
+
+    looked = [g async for batch in iter_group_lag(cluster, groups, history=history) for g in batch]
+    rows: list[Any] = [r for g in looked for r in g.rows]
+    totals = [_lag_total(g) for g in looked]
+    return Output(rows, [Table(totals, LAG_TOTAL_COLUMNS), Table(rows, LAG_COLUMNS)]), looked
+
+
 def lag(
     ctx: typer.Context,
     groups: Annotated[list[str] | None, typer.Argument(help="Groups (default: every group).",
@@ -271,67 +295,25 @@ def lag(
     settings = _settings(ctx)
     check_format(output)
 
-    async def once(cluster: Any) -> None:
-        # One look, written as each batch of groups is answered: at 500 groups x 1,000
-        # partitions that is half a million rows, never all held at once.
-        from kctl.ops.groups import LagHistory, group_states, iter_lag
-
-        names, states = await group_states(cluster, groups)
-        writer = RowWriter(output, LAG_COLUMNS)
-        totals = []
-        async for batch in iter_lag(cluster, names):
-            written = []
-            for group, rows in batch:
-                state = states.get(group, "Unknown")
-                look = LagHistory()
-                look.add(rows)
-                verdict = look.verdict(state)
-                for r in rows:
-                    r["health"] = verdict
-                totals.append({"group": group, "state": state, "lag": sum(r["lag"] for r in rows), "health": verdict})
-                written.extend(rows)
-            writer.write(written)
-        writer.close()
-        if output in ("table", "wide"):
-            sys.stdout.write("\n")
-            render(Output(totals, [Table(totals, LAG_TOTAL_COLUMNS)]), output)
-
     async def body(cluster: Any, context: Any) -> Output | None:
         import asyncio
 
-        from kctl.ops.groups import LagHistory, lag_sample
-
         if not watch and not check:
-            await once(cluster)
+            await _lag_once(cluster, groups, output)
             return None
-        history: dict[str, LagHistory] = {}
-        rounds = 0
-        verdicts: dict[str, str] = {}
+        histories: dict[str, Any] = {}
+        if check and not watch:
+            await _lag_look(cluster, groups, histories)
+            await asyncio.sleep(min(interval, 5.0))  # a verdict needs two looks
+            result, looked = await _lag_look(cluster, groups, histories)
+            unhealthy = [g for g in looked if g.health != "OK"]
+            if unhealthy:
+                render(result, output)
+                bad = ", ".join(f"{g.group} {g.health}" for g in unhealthy)
+                raise CliError(f"unhealthy: {bad}", "see `kctl groups describe GROUP`", UNHEALTHY)
+            return result
         while True:
-            sample, states = await lag_sample(cluster, groups)
-            for group, rows in sample.items():
-                history.setdefault(group, LagHistory(min_gap_s=0.0)).add(rows)
-            rounds += 1
-            if check and rounds == 1 and not watch:
-                await asyncio.sleep(min(interval, 5.0))  # a verdict needs two looks
-                continue
-            rows_out: list[dict[str, Any]] = []
-            summary_rows = []
-            for group, rows in sample.items():
-                looks = history[group]
-                verdicts[group] = looks.verdict(states.get(group, "Unknown"))
-                rows_out.extend(rows)
-                summary_rows.append({"group": group, "state": states.get(group), "lag": looks.total_lag()[-1],
-                                     "health": verdicts[group]})
-            for r in rows_out:
-                r["health"] = verdicts[r["group"]]
-            result = Output(rows_out, [Table(summary_rows, LAG_TOTAL_COLUMNS), Table(rows_out, LAG_COLUMNS)])
-            if not watch:
-                if check and any(v != "OK" for v in verdicts.values()):
-                    render(result, output)
-                    bad = ", ".join(f"{g} {v}" for g, v in verdicts.items() if v != "OK")
-                    raise CliError(f"unhealthy: {bad}", "see `kctl groups describe GROUP`", UNHEALTHY)
-                return result
+            result, _ = await _lag_look(cluster, groups, histories)
             if output in ("table", "wide") and sys.stdout.isatty():
                 sys.stdout.write("\x1b[2J\x1b[H")
             render(result, output)

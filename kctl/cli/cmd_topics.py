@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
+from kctl.ops.cells import Column
+
 from .completion import complete_topics
 from .errors import USAGE, CliError
 from .options import OutputOpt, YesOpt
-from .output import Column, Output, Table, diagnostic
+from .output import Output, Table, diagnostic
 from .runtime import confirm, execute, fail
 
 cluster_app = typer.Typer(help="The cluster as a whole.", no_args_is_help=True)
@@ -18,7 +20,6 @@ brokers_app = typer.Typer(help="The brokers of the cluster.", no_args_is_help=Tr
 topics_app = typer.Typer(help="List, describe, create, alter and delete topics.", no_args_is_help=True)
 configs_app = typer.Typer(help="Topic and broker configs: get, set, delete.", no_args_is_help=True)
 
-RESOURCE_TYPES = {"topic": 2, "broker": 4}
 
 
 def _settings(ctx: typer.Context) -> Any:
@@ -222,9 +223,11 @@ def topics_alter(
 
 # ---- configs ---------------------------------------------------------------------------------------
 def _resource(kind: str) -> int:
-    if kind not in RESOURCE_TYPES:
+    from kctl.protocol.enums import ConfigResourceType
+
+    if kind not in ("topic", "broker"):
         raise CliError(f"unknown resource type {kind!r}", "use topic or broker", USAGE)
-    return RESOURCE_TYPES[kind]
+    return ConfigResourceType[kind.upper()]
 
 
 @configs_app.command("get")

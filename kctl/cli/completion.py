@@ -22,9 +22,9 @@ def script(shell: str) -> str:
 def _names(ctx: Any, what: str) -> list[str]:
     import asyncio
 
-    from .contexts import resolve
-    from .local import listening
-    from .runtime import Settings, cluster_for
+    from kctl.connect.cluster import Settings, cluster_for
+    from kctl.connect.contexts import resolve
+    from kctl.connect.local import listening
 
     root = ctx.find_root()
     try:

@@ -9,20 +9,14 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import IO, Any
 
+from kctl.ops.cells import Column, cell
+
 FORMATS = ("table", "wide", "json", "yaml", "jsonl", "csv")
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    header: str
-    wide: bool = False  # only in -o wide
-    numeric: bool = False
 
 
 @dataclass(slots=True)
@@ -60,14 +54,24 @@ def to_json(value: Any, *, indent: bool = False) -> str:
     return orjson.dumps(value, default=str, option=options).decode()
 
 
+def to_yaml(value: Any) -> str:
+    """YAML text; string enums (group states, health verdicts) as the strings they are."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML has no type hints
+        pass
+
+    Dumper.add_multi_representer(str, lambda dumper, text: dumper.represent_str(str(text)))
+    text: str = yaml.dump(value, Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return text
+
+
 def render(output: Output, fmt: str, stream: IO[str] | None = None) -> None:
     stream = stream or sys.stdout
     if fmt == "json":
         stream.write(to_json(output.data, indent=True) + "\n")
     elif fmt == "yaml":
-        import yaml
-
-        stream.write(yaml.safe_dump(output.data, sort_keys=False, default_flow_style=False, allow_unicode=True))
+        stream.write(to_yaml(output.data))
     elif fmt == "jsonl":
         stream.writelines(to_json(row) + "\n" for row in output.rows)
     elif fmt == "csv":
@@ -97,11 +101,11 @@ class RowWriter:
         self.keys = [c.key for c in columns]  # csv: every column, as `render` writes it
         self.count = 0
         self._settle = settle
-        self._held: list[dict[str, Any]] = []
+        self._held: list[Mapping[str, Any]] = []
         self._widths: list[int] | None = None
         self._csv = csv.writer(self.stream) if fmt == "csv" else None
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
+    def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
         fmt, stream = self.fmt, self.stream
@@ -120,9 +124,7 @@ class RowWriter:
             # 4 KB each, until the join.
             stream.write("".join([dumps(row, default=str, option=options).decode() for row in rows]))
         elif fmt == "yaml":
-            import yaml
-
-            stream.write(yaml.safe_dump(rows, sort_keys=False, default_flow_style=False, allow_unicode=True))
+            stream.write(to_yaml(rows))
         elif self._csv is not None:
             if not self.count:
                 self._csv.writerow(self.keys)
@@ -153,7 +155,7 @@ class RowWriter:
         self.stream.write(f"\x1b[1;36m{header}\x1b[0m\n" if colour else header + "\n")
         self._table_lines(held)
 
-    def _table_lines(self, rows: list[dict[str, Any]]) -> None:
+    def _table_lines(self, rows: Sequence[Mapping[str, Any]]) -> None:
         # Column by column: a column holding only ints, strs or floats is formatted by str.format
         # straight from the values; only a mixed one (a float or None, say) goes through `cell`.
         # At millions of cells, a Python call per cell would be most of the time.
@@ -161,7 +163,7 @@ class RowWriter:
         columns: list[list[Any] | map[str]] = []
         specs = []
         for c, width in zip(self.columns, self._widths, strict=True):
-            values = list(map(dict.get, rows, repeat(c.key)))
+            values = list(map(dict.get, rows, repeat(c.key)))  # type: ignore[arg-type]  # rows are dicts
             kinds = set(map(type, values))
             align = ">" if c.numeric else "<"
             if kinds <= {str} or kinds == {int}:
@@ -178,27 +180,6 @@ class RowWriter:
 
 
 _FLOAT_CELL = "{:,.1f}".format  # as `cell` shows a float
-
-
-def cell(value: Any, *, thousands: bool = False) -> str:
-    """A value as a table shows it: None as "-", lists joined; `thousands` groups digits (for
-    people; CLI tables leave integers plain so that scripts can read them back)."""
-    kind = type(value)  # the common types first, by identity: tables can have millions of cells
-    if kind is str:
-        return value  # type: ignore[no-any-return]
-    if kind is int:
-        return f"{value:,}" if thousands else str(value)
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:,.1f}"
-    if isinstance(value, int) and thousands:
-        return f"{value:,}"
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value) if value else "-"
-    return str(value)
 
 
 def _render_tables(output: Output, *, wide: bool, stream: IO[str]) -> None:

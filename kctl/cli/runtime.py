@@ -4,90 +4,33 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-from .contexts import Context, resolve
-from .errors import AUTH, REFUSED, USAGE, CliError, to_cli_error
-from .output import FORMATS, Output, render
+from kctl.connect.cluster import Settings, cluster_for
+from kctl.connect.contexts import Context, resolve
 
-if TYPE_CHECKING:
-    import ssl
+from .errors import REFUSED, USAGE, CliError, to_cli_error
+from .output import FORMATS, Output, diagnostic, render
 
 
-@dataclass(slots=True)
-class Settings:
-    """The global options, as `kctl [OPTIONS] COMMAND` received them."""
-
-    bootstrap: str | None = None
-    context: str | None = None
-    timeout: float = 30.0
-
-
-def fail(error: BaseException) -> NoReturn:
+def report(error: BaseException) -> int:
+    """Tell the user what failed (message and hint, on stderr); the exit code for it."""
     problem = to_cli_error(error)
     sys.stderr.write(f"kctl: error: {problem.message}\n")
     if problem.hint:
         sys.stderr.write(f"  hint: {problem.hint}\n")
     sys.stderr.flush()
-    raise SystemExit(problem.code)
+    return problem.code
+
+
+def fail(error: BaseException) -> NoReturn:
+    raise SystemExit(report(error))
 
 
 def check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> str:
     if fmt not in allowed:
         raise CliError(f"unknown output format {fmt!r}", f"use one of: {', '.join(allowed)}", USAGE)
     return fmt
-
-
-def _ssl_context(ctx: Context) -> ssl.SSLContext | None:
-    tls = ctx.tls
-    if not tls or not tls.get("enabled", True):
-        return None
-    import ssl
-
-    context = ssl.create_default_context(cafile=tls.get("ca-file"))
-    if tls.get("cert-file"):
-        context.load_cert_chain(tls["cert-file"], tls.get("key-file"))
-    if tls.get("insecure-skip-verify"):
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _authenticator(ctx: Context) -> Any:
-    """The context's `sasl = { mechanism, username, password | password-env }`, if any."""
-    if not ctx.sasl:
-        return None
-    from kctl.client.sasl import SaslAuthenticator
-    from kctl.protocol.sasl import MECHANISMS
-
-    sasl = ctx.sasl
-    mechanism = str(sasl.get("mechanism", "PLAIN")).upper()
-    if mechanism not in MECHANISMS:
-        raise CliError(f"context {ctx.name!r}: SASL mechanism {mechanism!r} is not supported",
-                       f"use one of {', '.join(MECHANISMS)}", USAGE)
-    username = sasl.get("username")
-    if not username:
-        raise CliError(f"context {ctx.name!r}: sasl needs a username", None, USAGE)
-    password = sasl.get("password")
-    if password is None and sasl.get("password-env"):
-        import os
-
-        password = os.environ.get(str(sasl["password-env"]))
-        if password is None:
-            raise CliError(f"context {ctx.name!r}: ${sasl['password-env']} is not set",
-                           "export it, or put password = \"...\" in the context", AUTH)
-    if password is None:
-        raise CliError(f"context {ctx.name!r}: sasl needs password or password-env", None, USAGE)
-    return SaslAuthenticator(mechanism, str(username), str(password))
-
-
-def cluster_for(ctx: Context, settings: Settings) -> Any:
-    from kctl.client import Cluster
-
-    return Cluster(ctx.bootstrap_servers, client_id=ctx.client_id, request_timeout_s=settings.timeout,
-                   connect_timeout_s=min(settings.timeout, 10.0), ssl_context=_ssl_context(ctx),
-                   authenticator=_authenticator(ctx))
 
 
 def execute(
@@ -111,9 +54,9 @@ def execute(
             raise CliError(f"context {ctx.name!r} is read-only: kctl will not change anything there",
                            "use another context, or set read-only = false for it", REFUSED)
         if ctx.local:
-            from .local import start_background
+            from kctl.connect.local import start_background
 
-            start_background()
+            start_background(announce=diagnostic)
         output = _run(_with_cluster(ctx, settings, body), streaming)
     except KeyboardInterrupt:
         raise SystemExit(130) from None

@@ -7,27 +7,114 @@ again), then applied; applying saves the previous offsets so `undo_reset` can pu
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import os
 import time
 from array import array
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
-from kctl.cli.errors import NOT_FOUND, REFUSED, USAGE, CliError
-from kctl.cli.timeparse import iso, now_ms, parse_duration_ms, parse_timestamp_ms
-from kctl.client.admin import Admin
+from kctl.client.admin import Admin, GroupDescription
 from kctl.client.cluster import Cluster
 from kctl.client.errors import KafkaError
 from kctl.client.types import EARLIEST, LATEST, OffsetAndMetadata, TopicPartition
+from kctl.ops.times import iso, parse_duration_ms, parse_timestamp_ms
+from kctl.protocol.clock import now_ms
+from kctl.protocol.enums import GroupState
+
+from .errors import BadUsage, NotFound, Refused
 
 
 # ---- lag ---------------------------------------------------------------------------------------------
+class LagRow(TypedDict):
+    """One group's lag on one partition. A typed dict, not a dataclass: `kctl lag` writes half a
+    million of them, and the output layer reads rows by key, column by column."""
+
+    group: str
+    topic: str
+    partition: int
+    committed_offset: int
+    log_end_offset: int
+    log_start_offset: int
+    lag: int
+    lag_seconds: NotRequired[float | None]  # with record ages
+    consume_rate: NotRequired[float]  # from the second look on
+    produce_rate: NotRequired[float]
+    catch_up_seconds: NotRequired[float | None]
+    health: NotRequired[Health]
+
+
+class Health(enum.StrEnum):
+    """Burrow's verdicts on a group, worst last."""
+
+    OK = "OK"
+    WARN = "WARN"  # lag grows while offsets move
+    STALL = "STALL"  # lag but committed offsets do not move
+    STOP = "STOP"  # lag and no consumers
+    REWIND = "REWIND"  # a committed offset went back
+
+
+@dataclass(slots=True)
+class GroupLag:
+    """One look at one group: its state, its members, its rows and the verdict on them."""
+
+    group: str
+    state: str
+    description: GroupDescription | None  # None when the group could not be described
+    rows: list[LagRow]
+    health: Health
+    problem: KafkaError | None = None  # why it could not be described
+
+    @property
+    def lag(self) -> int:
+        return sum(r["lag"] for r in self.rows)
+
+    @property
+    def members(self) -> int:
+        return len(self.description.members) if self.description is not None else 0
+
+
+async def iter_group_lag(cluster: Cluster, groups: Sequence[str] | None = None, *, ages: bool = True,
+                         history: Callable[[str], LagHistory] | None = None, at: float | None = None
+                         ) -> AsyncIterator[list[GroupLag]]:
+    """Every (or the named) group's lag and health, a batch of groups at a time: the one
+    assembly behind `kctl lag`, `kctl groups describe` and the console's group views.
+
+    `history` gives the history a group's look is added to (rates, trend, a verdict over time);
+    without it each group's verdict is from this one look.
+    """
+    admin = Admin(cluster)
+    names = list(groups) if groups else sorted(g.group_id for g in await admin.list_groups())
+    if not names:
+        return
+    described = await admin.describe_groups(names)
+    async for batch in iter_lag(cluster, names, ages=ages):
+        yield [group_lag(group, described.get(group), rows, history, at) for group, rows in batch]
+
+
+def group_lag(group: str, found: GroupDescription | KafkaError | None, rows: list[LagRow],
+              history: Callable[[str], LagHistory] | None = None, at: float | None = None) -> GroupLag:
+    """One look at a group from its description and lag rows: the verdict, over its history
+    when one is given, and on each row."""
+    problem, description = (found, None) if isinstance(found, KafkaError) else (None, found)
+    state = description.state if description is not None else "Unknown"
+    if history is None:
+        verdict = single_look_health(rows, state)
+    else:
+        looks = history(group)
+        looks.add(rows, at)
+        verdict = looks.verdict(state)
+    for r in rows:
+        r["health"] = verdict
+    return GroupLag(group, state, description, rows, verdict, problem)
+
+
 async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True
-                   ) -> AsyncIterator[list[tuple[str, list[dict[str, Any]]]]]:
+                   ) -> AsyncIterator[list[tuple[str, list[LagRow]]]]:
     """Lag rows, a batch of groups at a time as the coordinators answer: per group, a row per
     partition (sorted) with the committed offset, log start and end, lag and, with `ages`, the
     seconds of lag.
@@ -47,9 +134,9 @@ async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True
                                                     admin.list_offsets(dict.fromkeys(tps, EARLIEST)))
             ends.update((tp, o.offset) for tp, o in latest.items())
             starts.update((tp, o.offset) for tp, o in earliest.items())
-        out: list[tuple[str, list[dict[str, Any]]]] = []
+        out: list[tuple[str, list[LagRow]]] = []
         for group, committed in batch.items():
-            rows = []
+            rows: list[LagRow] = []
             for topic, partition, offset in sorted(committed):
                 end = ends[topic, partition]
                 rows.append({"group": group, "topic": topic, "partition": partition, "committed_offset": offset,
@@ -61,29 +148,16 @@ async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True
         yield out
 
 
-async def partition_lag(admin: Admin, groups: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Committed offset, log end and lag per partition, for many groups in a few round trips."""
-    lags: dict[str, list[dict[str, Any]]] = {}
-    async for batch in iter_lag(admin.cluster, groups, ages=False):
-        lags.update(batch)
-    return lags
-
-
-async def add_record_age(cluster: Cluster, rows: list[dict[str, Any]],
+async def add_record_age(cluster: Cluster, rows: list[LagRow],
                          known: dict[tuple[str, int, int], int | None] | None = None) -> None:
     """Seconds of lag: the age of the record at each lagging committed offset.
 
     Each (partition, offset) is fetched once, however many groups sit there; `known` carries
-    the timestamps found (None: no record there) from one call to the next. A round asks every
-    leader, at once, for one waiting offset per partition (the lowest); every other waiting
-    offset that the returned batches cover is answered from them too, so groups close together
-    on a partition cost one fetch between them.
+    the timestamps found (None: no record there) from one call to the next.
     """
-    from kctl.protocol.records import decode_batch, iter_batch_headers
-
     known = {} if known is None else known
     # One pass over the rows, grouping them by the record they wait at: many groups, few records.
-    behind: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+    behind: dict[tuple[str, int, int], list[LagRow]] = {}
     for r in rows:
         if r["lag"] == 0:
             r["lag_seconds"] = 0.0
@@ -91,21 +165,35 @@ async def add_record_age(cluster: Cluster, rows: list[dict[str, Any]],
         r["lag_seconds"] = None
         committed = r["committed_offset"]
         if committed is not None and committed >= 0:
-            key = (r["topic"], r["partition"], committed)
-            same = behind.get(key)
-            if same is None:
-                behind[key] = [r]
-            else:
-                same.append(r)
-    if not behind:
-        return
+            behind.setdefault((r["topic"], r["partition"], committed), []).append(r)
     waiting: dict[TopicPartition, list[int]] = {}
     for topic, partition, committed in behind:
         if (topic, partition, committed) not in known:
             waiting.setdefault(TopicPartition(topic, partition), []).append(committed)
+    if waiting:
+        known.update(await _record_timestamps(cluster, waiting))
+    now = now_ms()
+    for key, same in behind.items():
+        when = known.get(key)
+        if when is not None:
+            seconds = max(now - when, 0) / 1000
+            for r in same:
+                r["lag_seconds"] = seconds
+
+
+async def _record_timestamps(cluster: Cluster, waiting: dict[TopicPartition, list[int]]
+                             ) -> dict[tuple[str, int, int], int | None]:
+    """The timestamp of the record at each waiting offset (None: no record there).
+
+    A round asks every leader, at once, for one waiting offset per partition (the lowest); every
+    other waiting offset that the returned batches cover is answered from them too, so groups
+    close together on a partition cost one fetch between them.
+    """
+    from kctl.protocol.records import decode_batch, iter_batch_headers
+
     for offsets in waiting.values():
         offsets.sort(reverse=True)  # lowest last: pop() takes it
-    found: dict[tuple[TopicPartition, int], int] = {}  # (partition, offset) -> record timestamp
+    found: dict[tuple[str, int, int], int | None] = {}
 
     async def one_round(node: int, tps: list[TopicPartition]) -> None:
         asked = {tp: waiting[tp].pop() for tp in tps if waiting[tp]}
@@ -121,30 +209,19 @@ async def add_record_age(cluster: Cluster, rows: list[dict[str, Any]],
                 data = bytes(part.records)
                 for pos, header in iter_batch_headers(data):
                     inside = {o for o in wanted if header.base_offset <= o <= header.last_offset}
-                    if not inside:
-                        continue
-                    for record in decode_batch(data, pos).records:
+                    for record in decode_batch(data, pos).records if inside else ():
                         if record.offset in inside and record.timestamp is not None:
-                            found[(tp, record.offset)] = record.timestamp
-                waiting[tp] = [o for o in waiting[tp] if (tp, o) not in found]
+                            found[(tp.topic, tp.partition, record.offset)] = record.timestamp
+                waiting[tp] = [o for o in waiting[tp] if (tp.topic, tp.partition, o) not in found]
 
-    if waiting:
-        by_leader = await cluster.leaders(list(waiting))
-        led = [tp for tps in by_leader.values() for tp in tps]  # a partition without a leader gets no age
-        while any(waiting[tp] for tp in led):
-            await asyncio.gather(*(one_round(node, tps) for node, tps in by_leader.items()))
-        for tp, offsets in waiting.items():
-            for offset in offsets:
-                known[(tp.topic, tp.partition, offset)] = None
-    for (tp, offset), stamp in found.items():
-        known[(tp.topic, tp.partition, offset)] = stamp
-    now = now_ms()
-    for key, same in behind.items():
-        when = known.get(key)
-        if when is not None:
-            seconds = max(now - when, 0) / 1000
-            for r in same:
-                r["lag_seconds"] = seconds
+    by_leader = await cluster.leaders(list(waiting))
+    led = [tp for tps in by_leader.values() for tp in tps]  # a partition without a leader gets no age
+    while any(waiting[tp] for tp in led):
+        await asyncio.gather(*(one_round(node, tps) for node, tps in by_leader.items()))
+    for tp, offsets in waiting.items():
+        for offset in offsets:
+            found[(tp.topic, tp.partition, offset)] = None
+    return found
 
 
 def _timestamp_fetch(asked: Mapping[TopicPartition, int]) -> Any:
@@ -157,24 +234,6 @@ def _timestamp_fetch(asked: Mapping[TopicPartition, int]) -> Any:
                                                               partition_max_bytes=64 * 1024))
     return FetchRequest(replica_id=-1, max_wait_ms=0, min_bytes=0, max_bytes=8 << 20,
                         topics=[FetchTopic(t, ps) for t, ps in topics.items()])
-
-
-async def lag_sample(cluster: Cluster, groups: list[str] | None
-                     ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
-    """One look at every (or the named) group: rows per group, and each group's state."""
-    names, states = await group_states(cluster, groups)
-    per_group: dict[str, list[dict[str, Any]]] = {}
-    async for batch in iter_lag(cluster, names):
-        per_group.update(batch)
-    return per_group, states
-
-
-async def group_states(cluster: Cluster, groups: list[str] | None) -> tuple[list[str], dict[str, str]]:
-    """The named groups (default: every group, sorted) and the state of each."""
-    admin = Admin(cluster)
-    names = groups or sorted(g.group_id for g in await admin.list_groups())
-    described = await admin.describe_groups(names)
-    return names, {g: (d.state if not isinstance(d, KafkaError) else "Unknown") for g, d in described.items()}
 
 
 RATE_WINDOW = 10  # looks
@@ -192,7 +251,7 @@ class Look:
     at: float
 
     @classmethod
-    def of(cls, rows: list[dict[str, Any]], at: float, previous: Look | None) -> Look:
+    def of(cls, rows: list[LagRow], at: float, previous: Look | None) -> Look:
         keys = tuple([(r["topic"], r["partition"]) for r in rows])
         if previous is not None and keys == previous.keys:
             keys = previous.keys
@@ -207,24 +266,30 @@ class Look:
         return [where.get(k, -1) for k in self.keys]
 
 
-def health(first: Look, last: Look, looks: int, state: str) -> str:
+def health(first: Look, last: Look, looks: int, state: str) -> Health:
     """Burrow's verdicts between the first and the last look of a window, minus its false STOP
     on idle topics."""
     earlier = [first.committed[j] if j >= 0 else -1 for j in last.aligned(first)] if looks > 1 else []
     if any(before >= 0 and 0 <= now < before for now, before in zip(last.committed, earlier, strict=False)):
-        return "REWIND"
+        return Health.REWIND
     if last.total == 0:
-        return "OK"  # caught up: an idle topic is not a stopped consumer
-    if state in ("Empty", "Dead"):
-        return "STOP"
+        return Health.OK  # caught up: an idle topic is not a stopped consumer
+    if state in (GroupState.EMPTY, GroupState.DEAD):
+        return Health.STOP
     if looks == 1:
-        return "OK"
+        return Health.OK
     moved = any(now != before for now, before in zip(last.committed, earlier, strict=True))
     if not moved:
-        return "STALL"
+        return Health.STALL
     if last.total > first.total:
-        return "WARN"
-    return "OK"
+        return Health.WARN
+    return Health.OK
+
+
+def single_look_health(rows: list[LagRow], state: str) -> Health:
+    """The verdict one look allows (REWIND and STALL need two)."""
+    look = Look.of(rows, 0.0, None)
+    return health(look, look, 1, state)
 
 
 @dataclass(slots=True)
@@ -239,7 +304,7 @@ class LagHistory:
     looks: deque[Look] = field(default_factory=lambda: deque(maxlen=RATE_WINDOW))
     totals: list[int] = field(default_factory=list)
 
-    def add(self, rows: list[dict[str, Any]], at: float | None = None) -> None:
+    def add(self, rows: list[LagRow], at: float | None = None) -> None:
         """A new look; its rows get consume and produce rates and the time to catch up."""
         at = time.monotonic() if at is None else at
         if self.looks and at - self.looks[-1].at < self.min_gap_s:
@@ -253,7 +318,7 @@ class LagHistory:
             self._add_rates(rows, self.looks[0], look)
 
     @staticmethod
-    def _add_rates(rows: list[dict[str, Any]], first: Look, last: Look) -> None:
+    def _add_rates(rows: list[LagRow], first: Look, last: Look) -> None:
         seconds = last.at - first.at or 1.0
         for r, j, committed, end in zip(rows, last.aligned(first), last.committed, last.log_end, strict=True):
             if j < 0:
@@ -264,8 +329,8 @@ class LagHistory:
             lag = r["lag"]
             r["catch_up_seconds"] = round(lag / net, 1) if net > 0 and lag else (0.0 if not lag else None)
 
-    def verdict(self, state: str) -> str:
-        return health(self.looks[0], self.looks[-1], len(self.looks), state) if self.looks else "OK"
+    def verdict(self, state: str) -> Health:
+        return health(self.looks[0], self.looks[-1], len(self.looks), state) if self.looks else Health.OK
 
     def total_lag(self) -> list[int]:
         return list(self.totals)
@@ -297,26 +362,58 @@ class Strategy:
 
     def __post_init__(self) -> None:
         if self.name not in STRATEGIES:
-            raise CliError(f"unknown reset strategy {self.name!r}", f"one of {', '.join(STRATEGIES)}", USAGE)
+            raise BadUsage(f"unknown reset strategy {self.name!r}", f"one of {', '.join(STRATEGIES)}")
         if (self.name in NEEDS_VALUE) != (self.value is not None):
-            raise CliError(f"--{self.name} {'needs a value' if self.name in NEEDS_VALUE else 'takes no value'}",
-                           None, USAGE)
+            raise BadUsage(f"--{self.name} {'needs a value' if self.name in NEEDS_VALUE else 'takes no value'}")
         if self.name in ("to-offset", "shift-by"):
             try:
                 int(self.value or "")
             except ValueError:
-                raise CliError(f"--{self.name} needs a whole number, not {self.value!r}", None, USAGE) from None
+                raise BadUsage(f"--{self.name} needs a whole number, not {self.value!r}") from None
 
     @property
     def option(self) -> str:
         return f"--{self.name}" + (f" {_quote(self.value)}" if self.value is not None else "")
+
+    @classmethod
+    def chosen(cls, given: Mapping[str, object]) -> Strategy:
+        """The one strategy among the options given: name -> value, True for an option that takes
+        none, and None or False for one not given."""
+        picked = [(name, value) for name, value in given.items() if value is not None and value is not False]
+        if len(picked) != 1:
+            got = f" (got {', '.join('--' + name for name, _ in picked)})" if picked else ""
+            raise BadUsage("give exactly one reset strategy" + got, ", ".join(f"--{s}" for s in STRATEGIES))
+        name, value = picked[0]
+        return cls(name, None if value is True else str(value))
+
+
+class ResetRow(TypedDict):
+    """A reset plan's line for one partition."""
+
+    topic: str
+    partition: int
+    current_offset: int | None  # None: nothing committed
+    new_offset: int
+    log_start_offset: int
+    log_end_offset: int
+    skipped: int  # records the group will not read
+    reread: int  # records the group will read again
+
+
+@dataclass(frozen=True, slots=True)
+class SavedOffsets:
+    """A group's offsets from before an executed reset, as `undo_reset` restores them."""
+
+    group: str
+    saved_at: str
+    offsets: list[tuple[str, int, int | None]]  # topic, partition, offset (None: nothing committed)
 
 
 @dataclass(slots=True)
 class ResetPlan:
     group: str
     strategy: Strategy
-    rows: list[dict[str, Any]]  # per partition: current, new, log start/end, skipped, reread
+    rows: list[ResetRow]
     offsets: dict[TopicPartition, int]
     committed: dict[TopicPartition, OffsetAndMetadata]
 
@@ -337,17 +434,17 @@ def read_plan_file(path: str) -> dict[tuple[str, int], int]:
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror}", None, USAGE) from None
+        raise BadUsage(f"cannot read {path}: {exc.strerror}") from None
     out: dict[tuple[str, int], int] = {}
     for number, row in enumerate(csv.reader(io.StringIO(text)), 1):
         if not row or not "".join(row).strip():
             continue
         if len(row) != 3:
-            raise CliError(f"{path}:{number}: expected TOPIC,PARTITION,OFFSET", None, USAGE)
+            raise BadUsage(f"{path}:{number}: expected TOPIC,PARTITION,OFFSET")
         try:
             out[(row[0].strip(), int(row[1]))] = int(row[2])
         except ValueError:
-            raise CliError(f"{path}:{number}: partition and offset must be numbers", None, USAGE) from None
+            raise BadUsage(f"{path}:{number}: partition and offset must be numbers") from None
     return out
 
 
@@ -357,14 +454,14 @@ def parse_topic_specs(specs: list[str] | None) -> list[tuple[str, list[int] | No
     for spec in specs or []:
         topic, sep, parts = spec.partition(":")
         if not topic:
-            raise CliError(f"bad topic {spec!r}", "write TOPIC or TOPIC:0,1,2", USAGE)
+            raise BadUsage(f"bad topic {spec!r}", "write TOPIC or TOPIC:0,1,2")
         if not sep:
             out.append((topic, None))
             continue
         try:
             out.append((topic, sorted({int(p) for p in parts.split(",") if p.strip()})))
         except ValueError:
-            raise CliError(f"bad partitions in {spec!r}", "write TOPIC:0,1,2", USAGE) from None
+            raise BadUsage(f"bad partitions in {spec!r}", "write TOPIC:0,1,2") from None
     return out
 
 
@@ -374,9 +471,20 @@ async def expand_specs(cluster: Cluster, specs: list[tuple[str, list[int] | None
         info = await cluster.topic(topic)
         for p in partitions if partitions is not None else sorted(info.partitions):
             if p not in info.partitions:
-                raise CliError(f"{topic} has no partition {p}", f"it has {len(info.partitions)}", NOT_FOUND)
+                raise NotFound(f"{topic} has no partition {p}", f"it has {len(info.partitions)}")
             out.append(TopicPartition(topic, p))
     return out
+
+
+async def reset_scope(cluster: Cluster, topics: list[str] | None, *, all_topics: bool,
+                      strategy: Strategy) -> list[TopicPartition] | None:
+    """The partitions a reset names (`--topic T[:P,P]`), or None for every partition the group
+    has offsets for (`--all-topics`) or the file names (`--from-file`)."""
+    if topics:
+        return await expand_specs(cluster, parse_topic_specs(topics))
+    if all_topics or strategy.name == "from-file":
+        return None
+    raise BadUsage("say which partitions: --topic T[:P,P] or --all-topics")
 
 
 async def plan_reset(cluster: Cluster, group: str, strategy: Strategy,
@@ -389,7 +497,7 @@ async def plan_reset(cluster: Cluster, group: str, strategy: Strategy,
     if partitions is None:
         partitions = [TopicPartition(t, p) for t, p in sorted(file_plan)] if file_plan else sorted(committed)
     if not partitions:
-        raise CliError(f"group {group!r} has no committed offsets to reset", "name the topics to reset", NOT_FOUND)
+        raise NotFound(f"group {group!r} has no committed offsets to reset", "name the topics to reset")
     earliest = await admin.list_offsets(dict.fromkeys(partitions, EARLIEST))
     latest = await admin.list_offsets(dict.fromkeys(partitions, LATEST))
     targets: dict[TopicPartition, int] = {}
@@ -401,7 +509,7 @@ async def plan_reset(cluster: Cluster, group: str, strategy: Strategy,
     elif strategy.name == "to-group":
         other = (await admin.list_group_offsets([strategy.value or ""]))[strategy.value or ""]
         targets = {tp: other[tp].offset for tp in partitions if tp in other}
-    rows = []
+    rows: list[ResetRow] = []
     plan: dict[TopicPartition, int] = {}
     for tp in partitions:
         current = committed[tp].offset if tp in committed else None
@@ -437,9 +545,9 @@ async def refuse_if_active(admin: Admin, group: str) -> None:
     """Offsets must not move under running consumers: they would overwrite them at their next commit."""
     described = (await admin.describe_groups([group]))[group]
     if not isinstance(described, KafkaError) and described.members:
-        raise CliError(f"group {group!r} has {len(described.members)} active member(s) "
-                       f"(state {described.state}); refusing to move its offsets under it",
-                       "stop its consumers, then run this again", REFUSED)
+        raise Refused(f"group {group!r} has {len(described.members)} active member(s) "
+                      f"(state {described.state}); refusing to move its offsets under it",
+                      "stop its consumers, then run this again")
 
 
 def state_dir() -> Path:
@@ -471,17 +579,18 @@ async def apply_reset(cluster: Cluster, plan: ResetPlan) -> Path:
     return saved
 
 
-async def undo_reset(cluster: Cluster, group: str) -> dict[str, Any]:
+async def undo_reset(cluster: Cluster, group: str) -> SavedOffsets:
     """Put back the offsets from before the group's last executed reset; returns what was saved."""
     saves = sorted((state_dir() / group).glob("*.json"))
     if not saves:
-        raise CliError(f"no executed reset of group {group!r} to undo", "resets are saved by --execute", NOT_FOUND)
-    saved: dict[str, Any] = json.loads(saves[-1].read_text())
+        raise NotFound(f"no executed reset of group {group!r} to undo", "resets are saved by --execute")
+    raw = json.loads(saves[-1].read_text())
+    saved = SavedOffsets(raw["group"], raw["saved_at"], [(o["topic"], o["partition"], o["offset"])
+                                                         for o in raw["offsets"]])
     admin = Admin(cluster)
     await refuse_if_active(admin, group)
-    restore = {TopicPartition(o["topic"], o["partition"]): o["offset"] for o in saved["offsets"]
-               if o["offset"] is not None}
-    forget = [TopicPartition(o["topic"], o["partition"]) for o in saved["offsets"] if o["offset"] is None]
+    restore = {TopicPartition(t, p): o for t, p, o in saved.offsets if o is not None}
+    forget = [TopicPartition(t, p) for t, p, o in saved.offsets if o is None]
     if restore:
         failed = [e for e in (await admin.alter_group_offsets(group, restore)).values() if e is not None]
         if failed:

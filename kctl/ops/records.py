@@ -1,14 +1,19 @@
-"""Where to start reading, and records as lossless JSON: for `kctl tail` and the console's tail."""
+"""Where to start reading, and records as lossless JSON both ways: for `kctl tail`, `kctl produce`
+and the console's tail."""
 
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from kctl.cli.errors import USAGE, CliError
-from kctl.cli.timeparse import parse_timestamp_ms
 from kctl.client.admin import Admin
 from kctl.client.types import EARLIEST, ConsumerRecord, TopicPartition
+from kctl.ops.times import parse_timestamp_ms
+
+from .errors import BadUsage
 
 START_SPECS = "beginning, end, OFFSET, -N, @TIME or @-1h"
 
@@ -31,7 +36,7 @@ async def start_offsets(admin: Admin, partitions: list[TopicPartition], spec: st
         return {tp: max(ends[tp] - int(spec[1:]), starts[tp].offset) for tp in partitions}
     if spec.isdigit():
         return dict.fromkeys(partitions, int(spec))
-    raise CliError(f"cannot read the start position {spec!r}", START_SPECS, USAGE)
+    raise BadUsage(f"cannot read the start position {spec!r}", START_SPECS)
 
 
 def text_or_base64(data: bytes | None) -> tuple[str | None, str | None]:
@@ -57,3 +62,61 @@ def record_json(r: ConsumerRecord) -> dict[str, Any]:
     if value_encoding:
         out["value_encoding"] = value_encoding
     return out
+
+
+@dataclass(slots=True)
+class OutgoingRecord:
+    """A record to produce."""
+
+    value: bytes | None
+    key: bytes | None = None
+    headers: list[tuple[str, bytes | None]] = field(default_factory=list)
+    partition: int | None = None  # None: the partitioner picks
+    timestamp_ms: int | None = None  # None: now
+
+
+def _decode_field(obj: dict[str, Any], name: str, line: int) -> bytes | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if obj.get(f"{name}_encoding") == "base64":
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            raise BadUsage(f"line {line}: {name} is not valid base64") from None
+    if not isinstance(value, str):
+        return json.dumps(value).encode()
+    return value.encode()
+
+
+def record_from_json(text: str, line: int) -> OutgoingRecord:
+    """A JSON line as `tail -o jsonl` writes it (key, value, headers, partition, timestamp, and
+    `*_encoding: base64` for bytes that are not UTF-8) as a record to produce."""
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise BadUsage(f"line {line} is not JSON: {exc}",
+                       "one object per line: {\"key\": ..., \"value\": ...}") from None
+    if not isinstance(obj, dict):
+        raise BadUsage(f"line {line} is not a JSON object")
+    headers = obj.get("headers") or {}
+    pairs = list(headers.items()) if isinstance(headers, dict) else [tuple(h) for h in headers]
+    timestamp = obj.get("timestamp")
+    if isinstance(timestamp, str):
+        timestamp = parse_timestamp_ms(timestamp)
+    return OutgoingRecord(_decode_field(obj, "value", line), _decode_field(obj, "key", line),
+                          [(str(h), None if v is None else str(v).encode()) for h, v in pairs],
+                          obj.get("partition"), timestamp)
+
+
+def record_from_text(text: str, line: int, *, key: str | None = None, key_separator: str | None = None,
+                     headers: Sequence[tuple[str, bytes | None]] = ()) -> OutgoingRecord:
+    """A line of text as a record: the whole line as the value, or KEY<separator>VALUE."""
+    k = key.encode() if key is not None else None
+    value = text
+    if key_separator is not None:
+        if key_separator not in text:
+            raise BadUsage(f"line {line} has no key separator {key_separator!r}")
+        k_text, value = text.split(key_separator, 1)
+        k = k_text.encode()
+    return OutgoingRecord(value.encode(), k, list(headers))

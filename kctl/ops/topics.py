@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kctl.cli.errors import USAGE, CliError
 from kctl.client.admin import Admin
 from kctl.client.errors import KafkaError
 from kctl.client.types import EARLIEST, LATEST, TopicInfo, TopicPartition
+from kctl.protocol.enums import ConfigResourceType
 
-TOPIC = 2  # config resource types
-BROKER = 4
+from .errors import BadUsage
 
 
 def parse_configs(pairs: list[str] | None) -> dict[str, str]:
@@ -20,7 +19,7 @@ def parse_configs(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise CliError(f"config {pair!r} is not KEY=VALUE", "e.g. -c retention.ms=86400000", USAGE)
+            raise BadUsage(f"config {pair!r} is not KEY=VALUE", "e.g. -c retention.ms=86400000")
         out[key.strip()] = value.strip()
     return out
 
@@ -104,7 +103,7 @@ async def topic_detail(admin: Admin, topic: str, *, all_configs: bool = False) -
             "records": max(ends[tp] - starts[tp], 0), "size": sizes.get(tp),
         })
     try:
-        configs = await config_rows(admin, TOPIC, topic, all_configs=all_configs)
+        configs = await config_rows(admin, ConfigResourceType.TOPIC, topic, all_configs=all_configs)
     except KafkaError:
         configs = []
     for c in configs:

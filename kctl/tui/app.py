@@ -17,7 +17,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
+from kctl.connect.cluster import Settings
+from kctl.connect.contexts import Context
+
 from . import themes
+from .backend import Backend, LiveBackend
 from .base import KctlScreen, ListScreen, one_line
 from .dialogs import TextInput
 from .keys import keymap
@@ -36,15 +40,19 @@ class KctlTui(App[None]):
         Binding("q", "quit", "quit", id="quit"),
     ]
 
-    def __init__(self, settings: Any, context_name: str | None = None, *, cursor_blink: bool = True,
-                 start: str = "topics", refresh_s: float | None = None) -> None:
+    def __init__(self, settings: Settings, context_name: str | None = None, *, cursor_blink: bool = True,
+                 start: str = "topics", refresh_s: float | None = None,
+                 backend: Callable[[Context, Settings], Backend] = LiveBackend) -> None:
+        """`backend` makes the data source for a context: the live cluster, or in tests anything
+        that answers the same questions."""
         super().__init__()
         self.settings = settings
         self.refresh_s = refresh_s  # None: each view's own pace
         self.cursor_blink = cursor_blink
         self.start = start
         self._context_name = context_name
-        self._cluster: Any = None
+        self._make_backend = backend
+        self._backend: Backend | None = None
         self.context_label = "?"
         self.read_only = False
         self.rates = Rates()
@@ -109,30 +117,21 @@ class KctlTui(App[None]):
 
     # ---- the cluster ---------------------------------------------------------------------------------
     def _kafka_context(self) -> Any:
-        from kctl.cli.contexts import resolve
+        from kctl.connect.contexts import resolve
 
         return resolve(self.settings.bootstrap, self._context_name or self.settings.context)
 
-    async def cluster(self) -> Any:
-        if self._cluster is None:
-            from kctl.cli.runtime import cluster_for
-
+    async def backend(self) -> Backend:
+        """The backend of the current context, made on first use."""
+        if self._backend is None:
             context = self._kafka_context()
             self.context_label = f"{context.name} ({context.bootstrap_servers})"
             self.read_only = context.read_only
-            if context.local:
-                import asyncio
-
-                from kctl.cli.local import start_background
-
-                await asyncio.to_thread(start_background)
-            cluster = cluster_for(context, self.settings)
-            await cluster.start()
-            self._cluster = cluster
-        return self._cluster
+            self._backend = self._make_backend(context, self.settings)
+        return self._backend
 
     async def switch_context(self, name: str) -> None:
-        from kctl.cli.contexts import contexts, load_file
+        from kctl.connect.contexts import contexts, load_file
 
         try:
             if name != "local" and name not in contexts(load_file()):
@@ -141,9 +140,9 @@ class KctlTui(App[None]):
         except Exception as exc:
             self.notify(one_line(exc), severity="error")
             return
-        if self._cluster is not None:
-            await self._cluster.close()
-        self._cluster = None
+        if self._backend is not None:
+            await self._backend.close()
+        self._backend = None
         self._context_name = name
         self.rates = Rates()
         self._histories.clear()
@@ -197,7 +196,7 @@ class KctlTui(App[None]):
         self._themes = loaded.themes
         problems = list(loaded.problems)
         try:
-            from kctl.cli.contexts import load_file
+            from kctl.connect.contexts import load_file
 
             keys, bad_keys = keymap(load_file())
             problems += bad_keys
@@ -281,8 +280,8 @@ class KctlTui(App[None]):
                         severity="warning")
 
     async def on_unmount(self) -> None:
-        if self._cluster is not None:
-            await self._cluster.close()
+        if self._backend is not None:
+            await self._backend.close()
 
 
 class CommandScreen(ModalScreen[None]):

@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from kctl.cli.output import Column
+from kctl.ops.cells import Column
 
 from .widgets import Breadcrumbs, CommandHint, StatusLine, cell, health_text, human_bytes, human_seconds
 
@@ -96,6 +96,7 @@ class ListScreen(KctlScreen):
     loaded: bool = False
     _cells: dict[str, list[tuple[str, list[Text]]]] = {}  # replaced on each fetch, never mutated
     _summary_shape: list[list[str]] = []
+    _summary_values: list[Label] = []
 
     def compose(self) -> ComposeResult:
         yield Breadcrumbs(id="crumbs")
@@ -136,15 +137,18 @@ class ListScreen(KctlScreen):
         if lines is None:
             return
         shape = [[label for label, _ in line] for line in lines]
+        values = [value for line in lines for _, value in line]
         if shape != self._summary_shape:
             self._summary_shape = shape
+            # Kept, not queried: a second look can arrive before these are mounted.
+            self._summary_values = [Label(value, classes="summary-value") for value in values]
+            cells = iter(self._summary_values)
             box.remove_children()
-            box.mount_all([Horizontal(*(widget for label, value in line for widget in
-                                        (Label(label, classes="summary-label"), Label(value, classes="summary-value"))),
+            box.mount_all([Horizontal(*(widget for label, _ in line for widget in
+                                        (Label(label, classes="summary-label"), next(cells))),
                                       classes="summary-line") for line in lines])
             return
-        values = [value for line in lines for _, value in line]
-        for widget, value in zip(box.query(".summary-value").results(Label), values, strict=False):
+        for widget, value in zip(self._summary_values, values, strict=True):
             widget.update(value)
 
     @work(exclusive=True, group="load")
@@ -255,10 +259,10 @@ class ListScreen(KctlScreen):
 
 def one_line(exc: BaseException) -> str:
     """A failure as the CLI would word it: the message, then the hint."""
-    from kctl.cli.errors import to_cli_error
+    from kctl.ops.errors import explain
 
-    error = to_cli_error(exc)
-    return error.message + (f" ({error.hint})" if error.hint else "")
+    failure = explain(exc)
+    return failure.message + (f" ({failure.hint})" if failure.hint else "")
 
 
 class HelpScreen(ModalScreen[None]):

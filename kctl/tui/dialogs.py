@@ -142,15 +142,10 @@ class CreateTopicScreen(Dialog):
 
     @work(exclusive=True)
     async def create(self, name: str, partitions: int, replication: int, configs: list[str]) -> None:
-        from kctl.client import Admin, NewTopic
         from kctl.ops.topics import parse_configs
 
         try:
-            settings = parse_configs(configs)
-            admin = Admin(await self.kctl.cluster())
-            error = (await admin.create_topics([NewTopic(name, partitions, replication, settings)])).get(name)
-            if error is not None:
-                raise error
+            await (await self.kctl.backend()).create_topic(name, partitions, replication, parse_configs(configs))
         except Exception as exc:  # stays open with the reason, so it can be corrected
             self.problem(one_line(exc))
             return
@@ -196,15 +191,8 @@ class EditConfigScreen(Dialog):
 
     @work(exclusive=True)
     async def apply(self, value: str) -> None:
-        from kctl.client import Admin
-        from kctl.ops.topics import TOPIC
-
         try:
-            admin = Admin(await self.kctl.cluster())
-            if value:
-                await admin.alter_configs(TOPIC, self.topic, set_configs={self.config: value})
-            else:
-                await admin.alter_configs(TOPIC, self.topic, delete=[self.config])
+            await (await self.kctl.backend()).set_topic_config(self.topic, self.config, value or None)
         except Exception as exc:
             self.problem(one_line(exc))
             return
@@ -292,15 +280,13 @@ class ResetScreen(Dialog):
 
     @work(exclusive=True, group="reset")
     async def preview(self) -> None:
-        from kctl.ops.groups import expand_specs, parse_topic_specs, plan_reset, reset_command
+        from kctl.ops.groups import reset_command
 
         self.problem("")
         try:
             strategy = self._strategy()
-            cluster = await self.kctl.cluster()
-            specs = self.query_one("#scope", Input).value.split()
-            self.partitions = await expand_specs(cluster, parse_topic_specs(specs)) if specs else None
-            plan = await plan_reset(cluster, self.group, strategy, self.partitions)
+            scope = self.query_one("#scope", Input).value.split()
+            plan, self.partitions = await (await self.kctl.backend()).plan_reset(self.group, strategy, scope)
         except Exception as exc:
             self.problem(one_line(exc))
             return
@@ -322,11 +308,11 @@ class ResetScreen(Dialog):
 
     @work(exclusive=True, group="reset")
     async def apply(self) -> None:
-        from kctl.ops.groups import apply_reset, reset_command
+        from kctl.ops.groups import reset_command
 
         plan = self.plan
         try:
-            saved = await apply_reset(await self.kctl.cluster(), plan)
+            saved = await (await self.kctl.backend()).apply_reset(plan)
         except Exception as exc:
             self.problem(one_line(exc))
             return

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Footer, Static
 
-from kctl.cli.timeparse import iso
+from kctl.ops.times import iso
 
 from .base import KctlScreen, one_line
 from .widgets import Breadcrumbs, CommandHint, RecordList, StatusLine
@@ -85,31 +85,18 @@ class TailScreen(KctlScreen):
     # ---- reading ---------------------------------------------------------------------------------------
     @work(exclusive=True, group="tail")
     async def consume(self) -> None:
-        from kctl.client import LATEST, TopicPartition
-        from kctl.client.consumer import Consumer
-        from kctl.ops.records import start_offsets
+        from kctl.ops.tail import TailSpec
 
         self.problem = ""
+        spec = TailSpec([self.topic], start=self.start, follow=True, poll_ms=200, batch_limit=5000)
         try:
-            cluster = await self.kctl.cluster()
-            info = await cluster.topic(self.topic)
-            partitions = [TopicPartition(self.topic, p) for p in sorted(info.partitions)]
-            async with Consumer(cluster) as consumer:
-                consumer.assign(partitions)
-                ends = {tp: o.offset for tp, o in
-                        (await consumer.admin.list_offsets(dict.fromkeys(partitions, LATEST))).items()}
-                for tp, offset in (await start_offsets(consumer.admin, partitions, self.start, ends)).items():
-                    consumer.seek(tp, offset)
+            async with (await self.kctl.backend()).tail(spec) as batches:
                 self._status()
-                while True:
-                    if self.paused:
+                async for fresh in batches:
+                    self.records.add(fresh)
+                    self.received += len(fresh)
+                    while self.paused:
                         await asyncio.sleep(0.1)
-                        continue
-                    batches = await consumer.getmany(timeout_ms=200, max_records=5000)
-                    fresh = [r for records in batches.values() for r in records]
-                    if fresh:
-                        self.records.add(fresh)
-                        self.received += len(fresh)
         except Exception as exc:  # shown in the status line; the console stays usable
             self.problem = one_line(exc)
             self._status()
@@ -170,8 +157,8 @@ class TailScreen(KctlScreen):
     def _filter(self, expression: str | None) -> None:
         if expression is None:
             return
-        from kctl.cli.errors import CliError
-        from kctl.cli.filters import compile_filter
+        from kctl.ops.errors import BadUsage
+        from kctl.ops.tail import record_matcher
 
         expression = expression.strip()
         if not expression:
@@ -180,21 +167,16 @@ class TailScreen(KctlScreen):
             self._after_filter()
             return
         try:
-            check = compile_filter(expression)
-        except CliError as exc:
-            self.notify(f"{exc.message}" + (f" ({exc.hint})" if exc.hint else ""), severity="error")
+            matcher = record_matcher(expression)
+        except BadUsage as exc:
+            self.notify(one_line(exc), severity="error")
             return
         self.expression = expression
-        self._match_all(check)
+        self._match_all(matcher)
 
     @work(exclusive=True, group="filter", thread=True)
-    def _match_all(self, check: Any) -> None:
+    def _match_all(self, matcher: Any) -> None:
         """Matching a million kept records takes a while: off the UI thread, then swapped in."""
-        from kctl.cli.filters import record_view
-
-        def matcher(r: Any) -> bool:
-            return bool(check(record_view(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, r.headers)))
-
         kept = list(self.records.records)
         matches = [i for i, r in enumerate(kept) if matcher(r)]
         self.app.call_from_thread(self._apply_matches, matcher, matches, len(kept))

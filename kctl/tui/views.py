@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 
-from kctl.cli.output import Column
+from kctl.ops.cells import Column
 
 from .base import ListScreen, Pane, Rows, Summary
 from .widgets import health_text, human_bytes, human_seconds, spark
@@ -31,28 +31,20 @@ class ClusterScreen(ListScreen):
         return self.kctl.cli("cluster info")
 
     async def fetch(self) -> dict[str, Rows]:
-        from kctl.client import Admin
-        from kctl.ops.topics import topic_rows
-
-        admin = Admin(await self.kctl.cluster())
-        cluster_id, controller, brokers = await admin.describe_cluster()
-        topics = await topic_rows(admin, with_sizes=True)
-        groups = [g.group_id for g in await admin.list_groups()]
+        seen = await (await self.kctl.backend()).overview()
+        topics = seen.topics
         produced = sum(t.get("high_watermark", 0) for t in topics)
-        consumed = 0
-        async for batch in admin.iter_committed(groups):
-            consumed += sum(offset for committed in batch.values() for _, _, offset in committed)
         now = time.monotonic()
         sizes = [t["size"] for t in topics if t.get("size") is not None]
         self.totals = {
-            "cluster_id": cluster_id, "controller": controller, "brokers": len(brokers), "topics": len(topics),
-            "partitions": sum(t["partitions"] for t in topics), "records": sum(t.get("records", 0) for t in topics),
-            "size": sum(sizes) if sizes else None, "groups": len(groups),
+            "cluster_id": seen.cluster_id, "controller": seen.controller, "brokers": len(seen.brokers),
+            "topics": len(topics), "partitions": sum(t["partitions"] for t in topics),
+            "records": sum(t.get("records", 0) for t in topics), "size": sum(sizes) if sizes else None,
+            "groups": len(seen.groups),
             "produce_rate": self.kctl.rates.rate("cluster:produce", produced, now),
-            "consume_rate": self.kctl.rates.rate("cluster:consume", consumed, now),
+            "consume_rate": self.kctl.rates.rate("cluster:consume", seen.consumed, now),
         }
-        return {"brokers": [{"id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack,
-                             "controller": b.node_id == controller} for b in brokers]}
+        return {"brokers": [{**b, "controller": b["id"] == seen.controller} for b in seen.brokers]}
 
     def summary(self) -> Summary | None:
         t = getattr(self, "totals", None)
@@ -85,10 +77,7 @@ class TopicsScreen(ListScreen):
         return self.kctl.cli("topics list -o wide")
 
     async def fetch(self) -> dict[str, Rows]:
-        from kctl.client import Admin
-        from kctl.ops.topics import topic_rows
-
-        rows = await topic_rows(Admin(await self.kctl.cluster()), with_sizes=True)
+        rows = await (await self.kctl.backend()).topics()
         now = time.monotonic()
         for row in rows:
             row["rate"] = self.kctl.rates.rate(f"topic:{row['name']}", row.get("high_watermark", 0), now)
@@ -125,11 +114,7 @@ class TopicsScreen(ListScreen):
             topic, command), confirmed)
 
     async def _delete(self, topic: str) -> None:
-        from kctl.client import Admin
-
-        error = (await Admin(await self.kctl.cluster()).delete_topics([topic])).get(topic)
-        if error is not None:
-            raise error
+        await (await self.kctl.backend()).delete_topic(topic)
 
 
 class TopicScreen(ListScreen):
@@ -161,11 +146,7 @@ class TopicScreen(ListScreen):
         return self.kctl.cli(f"topics describe {shlex.quote(self.topic)} --all-configs")
 
     async def fetch(self) -> dict[str, Rows]:
-        from kctl.client import Admin
-        from kctl.ops.topics import topic_detail
-
-        detail = await topic_detail(Admin(await self.kctl.cluster()), self.topic, all_configs=True)
-        return {"partitions": detail["partitions"], "configs": detail["configs"]}
+        return await (await self.kctl.backend()).topic(self.topic)
 
     def action_tail(self) -> None:
         self.kctl.tail(self.topic)
@@ -200,29 +181,15 @@ class GroupsScreen(ListScreen):
         return self.kctl.cli("lag")
 
     async def fetch(self) -> dict[str, Rows]:
-        from kctl.client import Admin, KafkaError
-        from kctl.ops.groups import iter_lag
-
-        cluster = await self.kctl.cluster()
-        admin = Admin(cluster)
-        groups = sorted(g.group_id for g in await admin.list_groups())
-        if not groups:
-            return {"groups": []}
-        described = await admin.describe_groups(groups)
-        now = time.monotonic()
+        backend = await self.kctl.backend()
         rows = []
         # Each batch of groups goes into its history and is dropped: at hundreds of groups of
         # thousands of partitions, holding every row at once would be most of the console's memory.
-        async for batch in iter_lag(cluster, groups, ages=False):
-            for group, lags in batch:
-                d = described.get(group)
-                ok = d is not None and not isinstance(d, KafkaError)
-                state = d.state if ok else "Unknown"  # type: ignore[union-attr]
-                history = self.kctl.history(group)
-                history.add(lags, now)
-                rows.append({"group": group, "state": state, "members": len(d.members) if ok else 0,  # type: ignore[union-attr]
-                             "lag": history.total_lag()[-1], "health": history.verdict(state),
-                             "trend": spark(history.total_lag())})
+        async for batch in backend.group_lag(ages=False, history=self.kctl.history, at=time.monotonic()):
+            for g in batch:
+                totals = self.kctl.history(g.group).total_lag()
+                rows.append({"group": g.group, "state": g.state, "members": g.members, "lag": totals[-1],
+                             "health": g.health, "trend": spark(totals)})
         return {"groups": rows}
 
     def open(self, key: str, pane_id: str) -> None:
@@ -264,23 +231,21 @@ class GroupScreen(ListScreen):
         return self.kctl.cli(f"lag {shlex.quote(self.group)} --watch -o wide")
 
     async def fetch(self) -> dict[str, Rows]:
-        from kctl.client import Admin, KafkaError
-        from kctl.ops.groups import add_record_age, partition_lag
-
-        cluster = await self.kctl.cluster()
-        admin = Admin(cluster)
-        described = (await admin.describe_groups([self.group]))[self.group]
-        members = [] if isinstance(described, KafkaError) else described.members
-        self.state = "Unknown" if isinstance(described, KafkaError) else described.state
+        backend = await self.kctl.backend()
+        looked = [g async for batch in backend.group_lag([self.group], history=self.kctl.history) for g in batch]
+        description = looked[0].description if looked else None
+        members = description.members if description is not None else []
+        self.state = looked[0].state if looked else "Unknown"
         owners = {tp: m.client_id or m.member_id for m in members for tp in m.assignment}
-        rows = (await partition_lag(admin, [self.group])).get(self.group, [])
-        await add_record_age(cluster, rows)
         history = self.kctl.history(self.group)
-        history.add(rows)
-        for r in rows:
-            r["key"] = f"{r['topic']}:{r['partition']}"
-            r["member"] = owners.get(_tp(r))
-            r["trend"] = spark(history.partition_lag(r["topic"], r["partition"]))
+        rows: list[dict[str, Any]] = []
+        for lag in (g.rows for g in looked):
+            for r in lag:
+                row: dict[str, Any] = dict(r)
+                row["key"] = f"{r['topic']}:{r['partition']}"
+                row["member"] = owners.get(_tp(row))
+                row["trend"] = spark(history.partition_lag(r["topic"], r["partition"]))
+                rows.append(row)
         return {"lag": rows,
                 "members": [{"member_id": m.member_id, "client_id": m.client_id, "host": m.client_host,
                              "assignment": ", ".join(f"{tp.topic}[{tp.partition}]" for tp in m.assignment)}

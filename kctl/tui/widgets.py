@@ -20,8 +20,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from kctl.cli.output import cell as output_cell
-from kctl.cli.timeparse import iso
+from kctl.ops.cells import cell as output_cell
+from kctl.ops.times import iso
 
 
 class Breadcrumbs(Static):

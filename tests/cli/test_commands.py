@@ -63,6 +63,10 @@ def test_scripting_rules(env: dict[str, str], tmp_path: Path) -> None:
     assert "\x1b[" not in table  # a pipe gets no colour
     bad = kctl(env, "topics", "list", "-o", "xml", ok=False)
     assert bad.returncode == 2 and "xml" in bad.stderr
+    # Options read before connecting: a usage error in words, not a traceback.
+    for option, said in ((["--filter", "bad("], "cannot read the filter"), (["--until", "soon"], "as a time")):
+        bad = kctl(env, "tail", "orders", *option, ok=False)
+        assert bad.returncode == 2 and said in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
     unreachable = dict(env, KCTL_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}")
     down = kctl(unreachable, "--timeout", "3", "topics", "list", ok=False)
     assert down.returncode == 4 and "no bootstrap server answered" in down.stderr

@@ -8,7 +8,8 @@ import json
 
 import yaml
 
-from kctl.cli.output import Column, Output, RowWriter, Table, render
+from kctl.cli.output import Output, RowWriter, Table, render
+from kctl.ops.cells import Column
 
 COLUMNS = [Column("group", "GROUP"), Column("partition", "PARTITION", numeric=True),
            Column("lag_seconds", "LAG SECONDS", numeric=True), Column("rate", "RATE", numeric=True, wide=True)]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kctl.cli.runtime import Settings
+from kctl.connect.cluster import Settings
 from kctl.tui.app import KctlTui
 from tests.broker.conftest import BrokerProcess
 from tests.support.apache_kafka import KafkaCluster, require_jars

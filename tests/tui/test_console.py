@@ -8,7 +8,7 @@ import json
 import socket
 from pathlib import Path
 
-from kctl.cli.runtime import Settings
+from kctl.connect.cluster import Settings
 from kctl.tui import themes
 from kctl.tui.app import KctlTui
 from kctl.tui.base import HelpScreen

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .errors import USAGE, CliError
+from .errors import BadUsage
 
 _NAMES = ("key", "value", "raw", "headers", "topic", "partition", "offset", "timestamp")
 _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
@@ -68,8 +68,7 @@ def compile_filter(expression: str) -> Callable[[dict[str, Any]], bool]:
     try:
         tree = ast.parse(expression, mode="eval")
     except SyntaxError as exc:
-        raise CliError(f"cannot read the filter: {exc.msg}", "e.g. --filter 'value.status == \"failed\"'",
-                       USAGE) from None
+        raise BadUsage(f"cannot read the filter: {exc.msg}", "e.g. --filter 'value.status == \"failed\"'") from None
     _check(tree.body)
     body = tree.body
 
@@ -88,14 +87,14 @@ def _check(node: ast.AST) -> None:
                *_BINARY)
     for child in ast.walk(node):
         if not isinstance(child, allowed):
-            raise CliError(f"the filter may not use {type(child).__name__}", "see `kctl tail --help`", USAGE)
+            raise BadUsage(f"the filter may not use {type(child).__name__}", "see `kctl tail --help`")
         if isinstance(child, ast.Name) and child.id not in _NAMES and child.id not in _FUNCTIONS:
-            raise CliError(f"unknown name {child.id!r} in the filter", f"names: {', '.join(_NAMES)}", USAGE)
+            raise BadUsage(f"unknown name {child.id!r} in the filter", f"names: {', '.join(_NAMES)}")
         if isinstance(child, ast.Attribute) and child.attr.startswith("_"):
-            raise CliError(f"the filter may not read {child.attr!r}", None, USAGE)
+            raise BadUsage(f"the filter may not read {child.attr!r}")
         if isinstance(child, ast.Call) and not (isinstance(child.func, ast.Name) and child.func.id in _FUNCTIONS):
-            raise CliError("the filter may only call len, int, float, str, lower, upper, contains, startswith, "
-                           "endswith and matches", None, USAGE)
+            raise BadUsage("the filter may only call len, int, float, str, lower, upper, contains, startswith, "
+                           "endswith and matches")
 
 
 def _eval(node: ast.AST, record: dict[str, Any]) -> Any:
@@ -134,7 +133,7 @@ def _eval(node: ast.AST, record: dict[str, Any]) -> Any:
         return _FUNCTIONS[node.func.id](*(_eval(a, record) for a in node.args))
     if isinstance(node, ast.Tuple | ast.List):
         return tuple(_eval(e, record) for e in node.elts)
-    raise CliError(f"the filter may not use {type(node).__name__}", None, USAGE)
+    raise BadUsage(f"the filter may not use {type(node).__name__}")
 
 
 def record_view(topic: str, partition: int, offset: int, timestamp: int, key: bytes | None, value: bytes | None,

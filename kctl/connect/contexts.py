@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import NOT_FOUND, USAGE, CliError
+from kctl.ops.errors import BadUsage, NotFound
 
 KEYS = ("bootstrap-servers", "client-id", "read-only", "theme", "tls", "sasl")
 LOCAL = "local"
@@ -75,7 +75,7 @@ def load_file() -> dict[str, Any]:
         with path.open("rb") as f:
             return tomllib.load(f)
     except (tomllib.TOMLDecodeError, OSError) as exc:
-        raise CliError(f"cannot read {path}: {exc}", "fix the file or point KCTL_CONFIG elsewhere", USAGE) from None
+        raise BadUsage(f"cannot read {path}: {exc}", "fix the file or point KCTL_CONFIG elsewhere") from None
 
 
 def save_file(data: dict[str, Any]) -> Path:
@@ -120,12 +120,12 @@ def contexts(data: dict[str, Any]) -> dict[str, Context]:
     out: dict[str, Context] = {}
     for name, raw in data.get("contexts", {}).items():
         if not isinstance(raw, dict) or not raw.get("bootstrap-servers"):
-            raise CliError(f"context {name!r} in {config_path()} has no bootstrap-servers",
-                           f"kctl config set-context {name} --bootstrap-server HOST:PORT", USAGE)
+            raise BadUsage(f"context {name!r} in {config_path()} has no bootstrap-servers",
+                           f"kctl config set-context {name} --bootstrap-server HOST:PORT")
         unknown = set(raw) - set(KEYS)
         if unknown:
-            raise CliError(f"context {name!r} has unknown settings: {', '.join(sorted(unknown))}",
-                           f"known settings: {', '.join(KEYS)}", USAGE)
+            raise BadUsage(f"context {name!r} has unknown settings: {', '.join(sorted(unknown))}",
+                           f"known settings: {', '.join(KEYS)}")
         out[name] = Context(name, str(raw["bootstrap-servers"]), str(raw.get("client-id", "kctl")),
                             bool(raw.get("read-only", False)), raw.get("theme"), dict(raw.get("tls", {})),
                             dict(raw.get("sasl", {})))
@@ -150,6 +150,6 @@ def resolve(bootstrap: str | None, context_name: str | None) -> Context:
         if name == LOCAL and LOCAL not in known:
             return local_context()
         if name not in known:
-            raise CliError(f"no context named {name!r}", "list them with `kctl config get-contexts`", NOT_FOUND)
+            raise NotFound(f"no context named {name!r}", "list them with `kctl config get-contexts`")
         return known[name]
     return local_context()

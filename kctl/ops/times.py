@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 
-from .errors import USAGE, CliError
+from kctl.protocol.clock import now_ms
+
+from .errors import BadUsage
 
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$")
 _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$", re.IGNORECASE)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def parse_duration_ms(text: str) -> int:
@@ -27,7 +24,7 @@ def parse_duration_ms(text: str) -> int:
     if iso and any(iso.groups()):
         days, hours, minutes, seconds = (float(g) if g else 0.0 for g in iso.groups())
         return int(((days * 24 + hours) * 60 + minutes) * 60_000 + seconds * 1000)
-    raise CliError(f"cannot read {text!r} as a duration", "write it like 30s, 15m, 1h, 2d or PT1H30M", USAGE)
+    raise BadUsage(f"cannot read {text!r} as a duration", "write it like 30s, 15m, 1h, 2d or PT1H30M")
 
 
 def parse_timestamp_ms(text: str) -> int:
@@ -40,8 +37,8 @@ def parse_timestamp_ms(text: str) -> int:
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise CliError(f"cannot read {text!r} as a time",
-                       "use epoch milliseconds, 2026-05-01T12:00:00Z, or a relative time like -1h", USAGE) from None
+        raise BadUsage(f"cannot read {text!r} as a time",
+                       "use epoch milliseconds, 2026-05-01T12:00:00Z, or a relative time like -1h") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp() * 1000)

@@ -13,11 +13,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CONNECTION, CliError
-from .output import diagnostic
+from kctl.ops.errors import Unreachable
 
 PID_FILE = "kctl.pid"
 LOG_FILE = "broker.log"
@@ -81,8 +81,9 @@ def status() -> Status:
     return Status(listening(address), address, pid, str(data_dir()), pid is not None)
 
 
-def start_background(wait_s: float = 15.0) -> Status:
-    """Start the broker detached from this terminal, unless something already listens there."""
+def start_background(wait_s: float = 15.0, announce: Callable[[str], None] | None = None) -> Status:
+    """Start the broker detached from this terminal, unless something already listens there;
+    `announce` is told, in a line for people, when this call started it."""
     address = local_address()
     if listening(address):
         return status()
@@ -97,23 +98,24 @@ def start_background(wait_s: float = 15.0) -> Status:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise CliError(f"the built-in broker exited at start (code {proc.returncode})",
-                           f"see {directory.parent / LOG_FILE}", CONNECTION)
+            raise Unreachable(f"the built-in broker exited at start (code {proc.returncode})",
+                              f"see {directory.parent / LOG_FILE}")
         if listening(address, 0.1):
-            diagnostic(f"kctl: started the built-in broker on {address} (pid {proc.pid}; "
-                       "`kctl broker stop` stops it)")
+            if announce is not None:
+                announce(f"kctl: started the built-in broker on {address} (pid {proc.pid}; "
+                         "`kctl broker stop` stops it)")
             return status()
         time.sleep(0.05)
-    raise CliError(f"the built-in broker did not start listening on {address} within {wait_s:g}s",
-                   f"see {directory.parent / LOG_FILE}", CONNECTION)
+    raise Unreachable(f"the built-in broker did not start listening on {address} within {wait_s:g}s",
+                      f"see {directory.parent / LOG_FILE}")
 
 
 def stop(wait_s: float = 20.0) -> Status:
     pid = _pid()
     if pid is None:
         if listening(local_address()):
-            raise CliError(f"something listens on {local_address()} but kctl did not start it",
-                           "stop it where it was started (Ctrl-C in its terminal)", CONNECTION)
+            raise Unreachable(f"something listens on {local_address()} but kctl did not start it",
+                              "stop it where it was started (Ctrl-C in its terminal)")
         return status()
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + wait_s
@@ -124,6 +126,6 @@ def stop(wait_s: float = 20.0) -> Status:
             break
         time.sleep(0.05)
     else:
-        raise CliError(f"the broker (pid {pid}) did not stop within {wait_s:g}s", f"kill {pid}", CONNECTION)
+        raise Unreachable(f"the broker (pid {pid}) did not stop within {wait_s:g}s", f"kill {pid}")
     (data_dir() / PID_FILE).unlink(missing_ok=True)
     return status()

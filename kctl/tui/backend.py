@@ -1,0 +1,177 @@
+"""Where the console's data comes from and where its changes go.
+
+Views, dialogs and the tail talk to a `Backend`, never to the client: `LiveBackend` answers from a
+cluster through `kctl.ops` (the same code as the matching `kctl` commands); tests can hand the
+console any other backend, such as recorded answers for the snapshot tests, which then need no
+broker at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from kctl.client import Cluster
+    from kctl.client.types import ConsumerRecord, TopicPartition
+    from kctl.connect.cluster import Settings
+    from kctl.connect.contexts import Context
+    from kctl.ops.groups import GroupLag, LagHistory, ResetPlan, Strategy
+    from kctl.ops.tail import TailSpec
+
+Batches = AsyncIterator[list["ConsumerRecord"]]
+
+
+@dataclass(slots=True)
+class ClusterOverview:
+    cluster_id: str | None
+    controller: int
+    brokers: list[dict[str, Any]]  # id, host, port, rack
+    topics: list[dict[str, Any]]  # as `topic_rows(with_sizes=True)` gives them
+    groups: list[str]
+    consumed: int  # every group's committed offsets added up, for the consume rate
+
+
+class Backend(Protocol):
+    async def overview(self) -> ClusterOverview: ...
+
+    async def topics(self) -> list[dict[str, Any]]: ...
+
+    async def topic(self, name: str) -> dict[str, Any]:
+        """{"partitions": rows, "configs": rows} as `kctl topics describe --all-configs` has them."""
+        ...
+
+    def group_lag(self, groups: list[str] | None = None, *, ages: bool = True,
+                  history: Callable[[str], LagHistory] | None = None, at: float | None = None
+                  ) -> AsyncIterator[list[GroupLag]]: ...
+
+    async def create_topic(self, name: str, partitions: int, replication: int, configs: dict[str, str]) -> None: ...
+
+    async def delete_topic(self, name: str) -> None: ...
+
+    async def set_topic_config(self, topic: str, name: str, value: str | None) -> None:
+        """Set a config, or with None put it back to its default."""
+        ...
+
+    async def plan_reset(self, group: str, strategy: Strategy, scope: list[str]
+                         ) -> tuple[ResetPlan, list[TopicPartition] | None]:
+        """The plan, and the partitions `scope` (TOPIC or TOPIC:P,P words; none: all) names."""
+        ...
+
+    async def apply_reset(self, plan: ResetPlan) -> Path: ...
+
+    def tail(self, spec: TailSpec) -> AbstractAsyncContextManager[Batches]: ...
+
+    async def close(self) -> None: ...
+
+
+class LiveBackend:
+    """A cluster, connected on first use (starting the built-in broker first for the local context)."""
+
+    def __init__(self, context: Context, settings: Settings) -> None:
+        self.context = context
+        self.settings = settings
+        self._cluster: Cluster | None = None
+
+    async def cluster(self) -> Cluster:
+        if self._cluster is None:
+            from kctl.connect.cluster import cluster_for
+
+            if self.context.local:
+                import asyncio
+
+                from kctl.connect.local import start_background
+
+                await asyncio.to_thread(start_background)
+            cluster = cluster_for(self.context, self.settings)
+            await cluster.start()
+            self._cluster = cluster
+        return self._cluster
+
+    async def _admin(self) -> Any:
+        from kctl.client import Admin
+
+        return Admin(await self.cluster())
+
+    async def overview(self) -> ClusterOverview:
+        from kctl.ops.topics import topic_rows
+
+        admin = await self._admin()
+        cluster_id, controller, brokers = await admin.describe_cluster()
+        topics = await topic_rows(admin, with_sizes=True)
+        groups = [g.group_id for g in await admin.list_groups()]
+        consumed = 0
+        async for batch in admin.iter_committed(groups):
+            consumed += sum(offset for committed in batch.values() for _, _, offset in committed)
+        return ClusterOverview(cluster_id, controller, [{"id": b.node_id, "host": b.host, "port": b.port,
+                                                         "rack": b.rack} for b in brokers],
+                               topics, groups, consumed)
+
+    async def topics(self) -> list[dict[str, Any]]:
+        from kctl.ops.topics import topic_rows
+
+        return await topic_rows(await self._admin(), with_sizes=True)
+
+    async def topic(self, name: str) -> dict[str, Any]:
+        from kctl.ops.topics import topic_detail
+
+        detail = await topic_detail(await self._admin(), name, all_configs=True)
+        return {"partitions": detail["partitions"], "configs": detail["configs"]}
+
+    async def group_lag(self, groups: list[str] | None = None, *, ages: bool = True,
+                        history: Callable[[str], LagHistory] | None = None, at: float | None = None
+                        ) -> AsyncIterator[list[GroupLag]]:
+        from kctl.ops.groups import iter_group_lag
+
+        async for batch in iter_group_lag(await self.cluster(), groups, ages=ages, history=history, at=at):
+            yield batch
+
+    async def create_topic(self, name: str, partitions: int, replication: int, configs: dict[str, str]) -> None:
+        from kctl.client import NewTopic
+
+        error = (await (await self._admin()).create_topics([NewTopic(name, partitions, replication, configs)])
+                 ).get(name)
+        if error is not None:
+            raise error
+
+    async def delete_topic(self, name: str) -> None:
+        error = (await (await self._admin()).delete_topics([name])).get(name)
+        if error is not None:
+            raise error
+
+    async def set_topic_config(self, topic: str, name: str, value: str | None) -> None:
+        from kctl.protocol.enums import ConfigResourceType
+
+        admin = await self._admin()
+        if value is None:
+            await admin.alter_configs(ConfigResourceType.TOPIC, topic, delete=[name])
+        else:
+            await admin.alter_configs(ConfigResourceType.TOPIC, topic, set_configs={name: value})
+
+    async def plan_reset(self, group: str, strategy: Strategy, scope: list[str]
+                         ) -> tuple[ResetPlan, list[TopicPartition] | None]:
+        from kctl.ops.groups import expand_specs, parse_topic_specs, plan_reset
+
+        cluster = await self.cluster()
+        partitions = await expand_specs(cluster, parse_topic_specs(scope)) if scope else None
+        return await plan_reset(cluster, group, strategy, partitions), partitions
+
+    async def apply_reset(self, plan: ResetPlan) -> Path:
+        from kctl.ops.groups import apply_reset
+
+        return await apply_reset(await self.cluster(), plan)
+
+    @asynccontextmanager
+    async def tail(self, spec: TailSpec) -> AsyncIterator[Batches]:
+        from kctl.ops.tail import TailSession
+
+        async with TailSession(await self.cluster(), spec) as session:
+            yield aiter(session)
+
+    async def close(self) -> None:
+        if self._cluster is not None:
+            await self._cluster.close()
+            self._cluster = None

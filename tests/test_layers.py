@@ -1,0 +1,104 @@
+"""Layers import downward only: protocol < client < ops < connect < {cli, tui}; the broker builds on
+the protocol alone; kctl starts the broker from one command and nowhere else.
+
+Every import is read from the source with `ast`, function-level ones included (the CLI imports
+lazily), relative ones resolved against their package.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+LAYERS = {"kctl.protocol": 0, "kctl.client": 1, "kctl.ops": 2, "kctl.connect": 3, "kctl.cli": 4, "kctl.tui": 4}
+
+# The one place each front end may reach sideways or into the broker: the command that runs it.
+ALLOWED = {
+    ("kctl.cli.app", "kctl.tui.app"),  # `kctl tui` starts the console
+    ("kctl.cli.cmd_config", "broker.__main__"),  # `kctl broker start` runs the broker in the foreground
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """(line, imported module) for every import statement in the file, at any depth."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.append((node.lineno, target))
+            if target in ("kctl", "broker"):  # `from kctl import cli` imports a package too
+                found.extend((node.lineno, f"{target}.{alias.name}") for alias in node.names)
+    return found
+
+
+def layer_of(module: str) -> int | None:
+    for prefix, rank in LAYERS.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return rank
+    return None
+
+
+def top(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def violations(package_dir: str) -> list[str]:
+    out = []
+    for path in sorted((ROOT / package_dir).rglob("*.py")):
+        importer = module_name(path)
+        for line, imported in imports(path):
+            where = f"{path.relative_to(ROOT)}:{line} imports {imported}"
+            if (importer, imported) in ALLOWED:
+                continue
+            if importer.startswith("broker"):
+                if imported.startswith("kctl") and not (imported == "kctl" or imported.startswith("kctl.protocol")):
+                    out.append(f"{where}: the broker builds on kctl.protocol only")
+                continue
+            if imported == "broker" or imported.startswith("broker."):
+                out.append(f"{where}: kctl starts the broker only from `kctl broker start`")
+                continue
+            mine, theirs = layer_of(importer), layer_of(imported)
+            if mine is None or theirs is None or top(importer) == top(imported):
+                continue
+            if theirs > mine:
+                out.append(f"{where}: {top(importer)} is below {top(imported)}")
+            elif theirs == mine:
+                out.append(f"{where}: {top(importer)} and {top(imported)} are front ends side by side")
+    return out
+
+
+@pytest.mark.parametrize("package_dir", ["kctl", "broker"])
+def test_imports_go_downward_only(package_dir: str) -> None:
+    assert violations(package_dir) == []
+
+
+def test_the_check_finds_an_upward_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk is not vacuous: an upward import, a lazy one included, is reported."""
+    fake = tmp_path / "kctl" / "ops"
+    fake.mkdir(parents=True)
+    (fake / "bad.py").write_text("def f():\n    from ..cli.output import render\n    import broker.app\n")
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    found = violations("kctl")
+    assert len(found) == 2
+    assert "kctl/ops/bad.py:2 imports kctl.cli.output: kctl.ops is below kctl.cli" in found[0]
+    assert "kctl starts the broker only" in found[1]
