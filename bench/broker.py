@@ -549,6 +549,103 @@ def available_brokers(wanted: list[str]) -> list[Broker]:
     return brokers
 
 
+class Table:
+    """Rows of figures, one column per broker, then kctl's ratio to each peer."""
+
+    def __init__(self, results: dict[str, Result]) -> None:
+        self.results = results
+        self.rs = list(results.values())
+        self.peers = [name for name in results if name != "kctl"] if "kctl" in results else []
+        print(f"\n{'':38}" + "".join(f"{name:>12}" for name in results)
+              + "".join(f"{'kctl/' + p:>14}" for p in self.peers))
+
+    def row(self, label: str, values: list[float], fmt: str, higher_is_better: bool = True) -> None:
+        line = f"{label:38}" + "".join(f"{v:>12{fmt}}" for v in values)
+        if self.peers:
+            ours = values[0]
+            for peer in values[1:]:
+                ratio = (ours / peer if higher_is_better else peer / ours) if peer and ours else float("nan")
+                line += f"{ratio:>13.2f}x"
+        print(line)
+
+    def librdkafka_load(self, disk_rate: float) -> None:
+        rs, row = self.rs, self.row
+        print("confluent-kafka (librdkafka) load")
+        for size in (1000, 100):
+            label = "1 KB" if size == 1000 else "100 B"
+            row(f"  produce {label} acks=all MB/s", [r.produce[size][0] for r in rs], ".1f")
+            row(f"  produce {label} acks=all records/s", [r.produce[size][1] for r in rs], ",.0f")
+        print(f"{'  acknowledged records missing':38}" + "".join(f"{r.lost:>12,}" for r in rs))
+        for fetch in FETCH_SIZES:
+            row(f"  consume 1 KB, {fetch} fetches MB/s", [r.consume[fetch][0] for r in rs], ".1f")
+            row(f"  consume 1 KB, {fetch} fetches rec/s", [r.consume[fetch][1] for r in rs], ",.0f")
+        if any(r.durable for r in rs):
+            print(f"{'  produce 1 KB, fsync before ack MB/s':38}" + "".join(
+                f"{r.durable:>12.1f}" if r.durable else f"{'-':>12}" for r in rs))
+            print(f"{'  this disk, 1 MiB writes + fsync MB/s':38}{disk_rate:>12.1f}")
+        row("  end-to-end latency p50 ms", [r.latency[0] for r in rs], ".2f", higher_is_better=False)
+        row("  end-to-end latency p99 ms", [r.latency[1] for r in rs], ".2f", higher_is_better=False)
+        row("  group 3 -> 4 members s", [r.rebalance_3_to_4 for r in rs], ".2f", higher_is_better=False)
+        row("  OffsetCommit requests/s", [r.commits_per_second for r in rs], ",.0f")
+
+    def java_load(self) -> None:
+        rs, row = self.rs, self.row
+        print("Apache Kafka's tools (Java client) load")
+        for size in (1000, 100):
+            label = "1 KB" if size == 1000 else "100 B"
+            row(f"  ProducerPerformance {label} MB/s", [r.java.produce.get(size, (0.0, 0.0))[0] for r in rs], ".1f")
+            row(f"  ProducerPerformance {label} records/s",
+                [r.java.produce.get(size, (0.0, 0.0))[1] for r in rs], ",.0f")
+        row("  ConsumerPerformance 1 KB MB/s", [r.java.consume[0] for r in rs], ".1f")
+        for index, label in enumerate(("p50", "p99", "p99.9")):
+            row(f"  EndToEndLatency {label} ms", [r.java.latency[index] for r in rs], ".2f", higher_is_better=False)
+
+    def client_latency_and_memory(self) -> None:
+        rs, row = self.rs, self.row
+        print("end-to-end latency as each client sees it (one record at a time, acks=all), ms")
+        for name in rs[0].clients:
+            for index, label in enumerate(("p50", "p99", "p99.9", "max")):
+                row(f"  {name} {label}"[:38], [r.clients[name][index] for r in rs], ".2f", higher_is_better=False)
+            print(f"{'  ' + name + ' samples':38}" + "".join(f"{r.clients[name][4]:>12,.0f}" for r in rs))
+        print("memory")
+        row("  RSS after load MB", [r.rss_after_load for r in rs], ".1f", higher_is_better=False)
+        row("  RSS with 1,000 partitions MB", [r.rss_1000_partitions for r in rs], ".1f", higher_is_better=False)
+        for name, r in self.results.items():
+            for error in r.java.errors:
+                print(f"{name}: {error}")
+
+
+def verdicts(results: dict[str, Result], peers: list[str], disk_rate: float) -> int:
+    """The targets met or missed; 1 for an interoperability or durability bug."""
+    k = results["kctl"]
+    worst_p99 = max((v[1] for v in k.clients.values()), default=float("nan"))
+    worst_p999 = max((v[2] for v in k.clients.values()), default=float("nan"))
+    print(f"\ntargets: every client p99 <= 2 ms: {worst_p99:.2f} {'met' if worst_p99 <= 2 else 'MISSED'}; "
+          f"p99.9 <= 5 ms: {worst_p999:.2f} {'met' if worst_p999 <= 5 else 'MISSED'}")
+    print(f"targets: p99 <= 5 ms: {'met' if k.latency[1] <= 5 else 'MISSED'}; "
+          f"RSS <= 150 MB with 1,000 partitions: {'met' if k.rss_1000_partitions <= 150 else 'MISSED'}")
+    if k.durable:
+        share = k.durable / disk_rate
+        print(f"targets: fsync before ack at least 60% of the disk's fsync-limited rate: {share:.0%} "
+              f"{'met' if share >= 0.6 else 'MISSED'}")
+    for peer in peers:
+        p = results[peer]
+        behind = [label for label, ours, theirs in [
+            ("produce 1 KB", k.produce[1000][0], p.produce[1000][0]),
+            ("produce 100 B", k.produce[100][0], p.produce[100][0]),
+            *((f"consume, {f} fetches", k.consume[f][0], p.consume[f][0]) for f in FETCH_SIZES),
+        ] if ours < theirs]
+        verdict = "met" if not behind else "MISSED: " + ", ".join(behind)
+        print(f"targets: throughput at least {peer}'s: {verdict}")
+    if k.java.errors:
+        print("Kafka's tools failed against kctl's broker: an interoperability bug")
+        return 1
+    if k.lost:
+        print(f"kctl lost {k.lost} acknowledged record(s): a durability bug")
+        return 1
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts (CI smoke run)")
@@ -558,88 +655,11 @@ def main() -> int:
     brokers = available_brokers(args.only or ["kctl", "kafka", "tansu"])
     disk_rate = fsync_write_rate(Path(tempfile.gettempdir()))
     results = {b.name: run(b, args.quick) for b in brokers}
-    peers = [name for name in results if name != "kctl"] if "kctl" in results else []
-    print(f"\n{'':38}" + "".join(f"{name:>12}" for name in results)
-          + "".join(f"{'kctl/' + p:>14}" for p in peers))
-
-    def row(label: str, values: list[float], fmt: str, higher_is_better: bool = True) -> None:
-        line = f"{label:38}" + "".join(f"{v:>12{fmt}}" for v in values)
-        if peers:
-            ours = values[0]
-            for peer in values[1:]:
-                ratio = (ours / peer if higher_is_better else peer / ours) if peer and ours else float("nan")
-                line += f"{ratio:>13.2f}x"
-        print(line)
-
-    rs = list(results.values())
-    print("confluent-kafka (librdkafka) load")
-    for size in (1000, 100):
-        label = "1 KB" if size == 1000 else "100 B"
-        row(f"  produce {label} acks=all MB/s", [r.produce[size][0] for r in rs], ".1f")
-        row(f"  produce {label} acks=all records/s", [r.produce[size][1] for r in rs], ",.0f")
-    print(f"{'  acknowledged records missing':38}" + "".join(f"{r.lost:>12,}" for r in rs))
-    for fetch in FETCH_SIZES:
-        row(f"  consume 1 KB, {fetch} fetches MB/s", [r.consume[fetch][0] for r in rs], ".1f")
-        row(f"  consume 1 KB, {fetch} fetches rec/s", [r.consume[fetch][1] for r in rs], ",.0f")
-    durable = [r.durable for r in rs if r.durable]
-    if durable:
-        print(f"{'  produce 1 KB, fsync before ack MB/s':38}" + "".join(
-            f"{r.durable:>12.1f}" if r.durable else f"{'-':>12}" for r in rs))
-        print(f"{'  this disk, 1 MiB writes + fsync MB/s':38}{disk_rate:>12.1f}")
-    row("  end-to-end latency p50 ms", [r.latency[0] for r in rs], ".2f", higher_is_better=False)
-    row("  end-to-end latency p99 ms", [r.latency[1] for r in rs], ".2f", higher_is_better=False)
-    row("  group 3 -> 4 members s", [r.rebalance_3_to_4 for r in rs], ".2f", higher_is_better=False)
-    row("  OffsetCommit requests/s", [r.commits_per_second for r in rs], ",.0f")
-    print("Apache Kafka's tools (Java client) load")
-    for size in (1000, 100):
-        label = "1 KB" if size == 1000 else "100 B"
-        row(f"  ProducerPerformance {label} MB/s", [r.java.produce.get(size, (0.0, 0.0))[0] for r in rs], ".1f")
-        row(f"  ProducerPerformance {label} records/s", [r.java.produce.get(size, (0.0, 0.0))[1] for r in rs],
-            ",.0f")
-    row("  ConsumerPerformance 1 KB MB/s", [r.java.consume[0] for r in rs], ".1f")
-    row("  EndToEndLatency p50 ms", [r.java.latency[0] for r in rs], ".2f", higher_is_better=False)
-    row("  EndToEndLatency p99 ms", [r.java.latency[1] for r in rs], ".2f", higher_is_better=False)
-    row("  EndToEndLatency p99.9 ms", [r.java.latency[2] for r in rs], ".2f", higher_is_better=False)
-    print("end-to-end latency as each client sees it (one record at a time, acks=all), ms")
-    first = rs[0].clients
-    for name in first:
-        for index, label in enumerate(("p50", "p99", "p99.9", "max")):
-            row(f"  {name} {label}"[:38], [r.clients[name][index] for r in rs], ".2f", higher_is_better=False)
-        print(f"{'  ' + name + ' samples':38}" + "".join(f"{r.clients[name][4]:>12,.0f}" for r in rs))
-    print("memory")
-    row("  RSS after load MB", [r.rss_after_load for r in rs], ".1f", higher_is_better=False)
-    row("  RSS with 1,000 partitions MB", [r.rss_1000_partitions for r in rs], ".1f", higher_is_better=False)
-    for name, r in results.items():
-        for error in r.java.errors:
-            print(f"{name}: {error}")
-    if "kctl" in results:
-        k = results["kctl"]
-        worst_p99 = max((v[1] for v in k.clients.values()), default=float("nan"))
-        worst_p999 = max((v[2] for v in k.clients.values()), default=float("nan"))
-        print(f"\ntargets: every client p99 <= 2 ms: {worst_p99:.2f} {'met' if worst_p99 <= 2 else 'MISSED'}; "
-              f"p99.9 <= 5 ms: {worst_p999:.2f} {'met' if worst_p999 <= 5 else 'MISSED'}")
-        print(f"targets: p99 <= 5 ms: {'met' if k.latency[1] <= 5 else 'MISSED'}; "
-              f"RSS <= 150 MB with 1,000 partitions: {'met' if k.rss_1000_partitions <= 150 else 'MISSED'}")
-        if k.durable:
-            share = k.durable / disk_rate
-            print(f"targets: fsync before ack at least 60% of the disk's fsync-limited rate: {share:.0%} "
-                  f"{'met' if share >= 0.6 else 'MISSED'}")
-        for peer in peers:
-            p = results[peer]
-            behind = [label for label, ours, theirs in [
-                ("produce 1 KB", k.produce[1000][0], p.produce[1000][0]),
-                ("produce 100 B", k.produce[100][0], p.produce[100][0]),
-                *((f"consume, {f} fetches", k.consume[f][0], p.consume[f][0]) for f in FETCH_SIZES),
-            ] if ours < theirs]
-            verdict = "met" if not behind else "MISSED: " + ", ".join(behind)
-            print(f"targets: throughput at least {peer}'s: {verdict}")
-        if k.java.errors:
-            print("Kafka's tools failed against kctl's broker: an interoperability bug")
-            return 1
-        if k.lost:
-            print(f"kctl lost {k.lost} acknowledged record(s): a durability bug")
-            return 1
-    return 0
+    table = Table(results)
+    table.librdkafka_load(disk_rate)
+    table.java_load()
+    table.client_latency_and_memory()
+    return verdicts(results, table.peers, disk_rate) if "kctl" in results else 0
 
 
 if __name__ == "__main__":

@@ -56,21 +56,14 @@ def kio_write(entity: Any) -> bytes:
     return buf.getvalue()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    args = parser.parse_args()
-    repeat = 2 if args.quick else 7
+Rows = list[tuple[str, float, float | None, str]]  # operation, kctl us, peer us, note
 
-    from kio.index import load_request_schema, load_response_schema
-    from kio.records.readers import read_batch as kio_read_batch
+
+def produce_request(rows: Rows, repeat: int) -> None:
+    """ProduceRequest v9 with one 16 KiB batch: request header v2 and body, from a frame."""
+    from kio.index import load_request_schema
     from kio.schema.request_header.v2.header import RequestHeader as KioRequestHeader
 
-    rows: list[tuple[str, float, float | None, str]] = []
-
-    # 1. ProduceRequest v9 with one 16 KiB batch: request header v2 + body, from a frame.
     batch = encode_batch([Record(key=b"k", value=b"x" * (16 * 1024 - 80))])
     produce = ProduceRequest(
         acks=-1, timeout_ms=30000, topic_data=[TopicProduceData("orders", [PartitionProduceData(0, batch)])]
@@ -97,7 +90,11 @@ def main() -> None:
         )
     )
 
-    # 2. MetadataResponse v12, 100 topics x 10 partitions.
+
+def metadata_response(rows: Rows, repeat: int) -> None:
+    """MetadataResponse v12, 100 topics x 10 partitions: encode and decode."""
+    from kio.index import load_response_schema
+
     metadata = MetadataResponse(
         brokers=[MetadataResponseBroker(1, "127.0.0.1", 9092)],
         cluster_id="kctl-bench",
@@ -133,7 +130,11 @@ def main() -> None:
         )
     )
 
-    # 3. FetchResponse v11, 100 partitions of one 1 KiB batch each.
+
+def fetch_response(rows: Rows, repeat: int) -> None:
+    """FetchResponse v11, 100 partitions of one 1 KiB batch each: encode and decode."""
+    from kio.index import load_response_schema
+
     small = encode_batch([Record(value=b"y" * 1000)])
     fetch = FetchResponse(
         responses=[
@@ -175,7 +176,11 @@ def main() -> None:
         )
     )
 
-    # 4. OffsetFetchResponse v9 for 500 groups x 1,000 partitions (what `kctl lag` reads).
+
+def offset_fetch_response(rows: Rows, repeat: int) -> None:
+    """OffsetFetchResponse v9 for 500 groups x 1,000 partitions (what `kctl lag` reads)."""
+    from kio.index import load_response_schema
+
     offsets = OffsetFetchResponse(groups=[
         OffsetFetchResponseGroup(f"group-{g:03d}", [
             OffsetFetchResponseTopics(f"topic-{t:03d}", [
@@ -194,8 +199,12 @@ def main() -> None:
         )
     )
 
-    # 5. Header parse + CRC-32C check of a 1 MiB batch. kio's only batch reader also decodes
-    # the records, so its row measures that; kafka-python's header+CRC is shown for a like peer.
+
+def batch_crc(rows: Rows, repeat: int) -> None:
+    """Header parse and CRC-32C check of a 1 MiB batch. kio's only batch reader also decodes the
+    records, so its row measures that; kafka-python's header and CRC are shown for a like peer."""
+    from kio.records.readers import read_batch as kio_read_batch
+
     big = encode_batch([Record(value=bytes(range(256)) * 4) for _ in range(1024)])
     assert 1024 * 1024 <= len(big) < 1024 * 1024 + 16 * 1024
 
@@ -227,6 +236,17 @@ def main() -> None:
     except ImportError:
         pass
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    args = parser.parse_args()
+    repeat = 2 if args.quick else 7
+    rows: Rows = []
+    for case in (produce_request, metadata_response, fetch_response, offset_fetch_response, batch_crc):
+        case(rows, repeat)
     # "speed-up" under 1 is a slow-down: 0.5x is twice kio's time, the bound for the decode targets.
     width = max(len(r[0]) for r in rows)
     print(f"{'operation':<{width}}  {'kctl us':>10}  {'peer us':>10}  {'speed-up':>8}  note")
@@ -234,6 +254,8 @@ def main() -> None:
         ratio = f"{theirs / ours:7.1f}x" if theirs else "       -"
         peer = f"{theirs:10.1f}" if theirs is not None else f"{'-':>10}"
         print(f"{name:<{width}}  {ours:10.1f}  {peer}  {ratio}  {note}")
+
+
 
 
 if __name__ == "__main__":

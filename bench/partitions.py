@@ -84,10 +84,42 @@ def restart_seconds(broker: BrokerProcess, kill: bool) -> tuple[float, float]:
     return stopped, time.perf_counter() - started
 
 
-def main() -> int:
+def create_and_produce(bootstrap: str, topics: list[str]) -> tuple[float, float]:
+    """Create the topics 100 at a time and produce one record to every partition; the seconds each took."""
     import confluent_kafka as ck
     from confluent_kafka.admin import AdminClient, NewTopic
 
+    started = time.perf_counter()
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for i in range(0, len(topics), 100):
+        for future in admin.create_topics([NewTopic(t, PER_TOPIC, 1) for t in topics[i:i + 100]],
+                                          operation_timeout=120).values():
+            future.result(300)
+    created = time.perf_counter() - started
+    # librdkafka spends long on a hundred thousand partitions' queues: its default 5-minute
+    # delivery timeout would fail records that the broker never even saw. Each record's
+    # delivery report is counted: flush() returning 0 says only that none is still queued.
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
+                            "queue.buffering.max.messages": len(topics) * PER_TOPIC + 10,
+                            "message.timeout.ms": 3_600_000})
+    failed: list[str] = []
+
+    def delivered(error: object, _message: object) -> None:
+        if error is not None:
+            failed.append(str(error))
+
+    produce_started = time.perf_counter()
+    for t in topics:
+        for p in range(PER_TOPIC):
+            producer.produce(t, value=b"x" * 100, partition=p, on_delivery=delivered)
+            producer.poll(0)
+    assert producer.flush(3600) == 0, "records still queued"
+    assert not failed, f"{len(failed)} records not acknowledged, e.g. {failed[0]}"
+    # The clients go now: they would keep reconnecting (and saying so) while the broker restarts.
+    return created, time.perf_counter() - produce_started
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 partitions (CI)")
     args = parser.parse_args()
@@ -97,33 +129,7 @@ def main() -> int:
                            max_open_files=LIMIT).start()
     assert broker.proc is not None
     try:
-        started = time.perf_counter()
-        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-        for i in range(0, len(topics), 100):
-            for future in admin.create_topics([NewTopic(t, PER_TOPIC, 1) for t in topics[i:i + 100]],
-                                              operation_timeout=120).values():
-                future.result(300)
-        created = time.perf_counter() - started
-        # librdkafka spends long on a hundred thousand partitions' queues: its default 5-minute
-        # delivery timeout would fail records that the broker never even saw. Each record's
-        # delivery report is counted: flush() returning 0 says only that none is still queued.
-        producer = ck.Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20,
-                                "queue.buffering.max.messages": partitions + 10, "message.timeout.ms": 3_600_000})
-        failed: list[str] = []
-
-        def delivered(error: object, _message: object) -> None:
-            if error is not None:
-                failed.append(str(error))
-
-        produce_started = time.perf_counter()
-        for t in topics:
-            for p in range(PER_TOPIC):
-                producer.produce(t, value=b"x" * 100, partition=p, on_delivery=delivered)
-                producer.poll(0)
-        assert producer.flush(3600) == 0, "records still queued"
-        produced_in = time.perf_counter() - produce_started
-        assert not failed, f"{len(failed)} records not acknowledged, e.g. {failed[0]}"
-        del producer, admin  # they would keep reconnecting (and saying so) while the broker restarts
+        created, produced_in = create_and_produce(broker.bootstrap, topics)
         _, peak_after_produce = rss_mb(broker.proc.pid)
         descriptors = broker.open_files()
         read = read_back(broker.bootstrap, topics)

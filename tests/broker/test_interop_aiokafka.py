@@ -12,6 +12,7 @@ aioadmin = pytest.importorskip("aiokafka.admin")
 
 
 async def test_aiokafka_end_to_end(broker: BrokerProcess) -> None:
+    # One long scenario on purpose: each step uses the state the one before it left, as a user would.
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
     from aiokafka.structs import TopicPartition
 

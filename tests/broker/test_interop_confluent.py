@@ -12,6 +12,7 @@ admin_mod = pytest.importorskip("confluent_kafka.admin")
 
 
 def test_confluent_kafka_end_to_end(broker: BrokerProcess) -> None:
+    # One long scenario on purpose: each step uses the state the one before it left, as a user would.
     topic = "interop-confluent"
     admin = admin_mod.AdminClient({"bootstrap.servers": broker.bootstrap})
 

@@ -171,6 +171,7 @@ def read_offsets_topic(bootstrap: str) -> list[tuple[int, bytes, bytes | None]]:
 def test_consumer_offsets_records_decode_with_kafkas_own_definitions(
     tmp_path: Path, kafka_python_decoders: dict[str, Any]
 ) -> None:
+    # Long on purpose: every record kind the log holds, each read back by the other side's decoders.
     from kafka.protocol.consumer.metadata import ConsumerProtocolAssignment
 
     broker = BrokerProcess(tmp_path / "data", {"group.initial.rebalance.delay.ms": 0}).start()
