@@ -41,8 +41,10 @@ class SyncResult:
     protocol_name: str | None = None
 
 
-@dataclass(eq=False, slots=True)
-class Member:
+@dataclass(slots=True)
+class MemberSettings:
+    """What a member says of itself when it joins: who it is, its timeouts, its protocols."""
+
     member_id: str
     instance_id: str | None
     client_id: str
@@ -51,6 +53,10 @@ class Member:
     rebalance_timeout_ms: int
     protocol_type: str
     protocols: list[tuple[str, bytes]]
+
+
+@dataclass(eq=False, slots=True)
+class Member(MemberSettings):
     assignment: bytes = b""
     join_ticket: int | None = None  # a JoinGroup parked until the join phase ends
     sync_ticket: int | None = None  # a SyncGroup parked until the leader's arrives

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from kctl.protocol.errors import ErrorCode
 
-from .group import Group, JoinResult, Member, SyncResult
+from .group import Group, JoinResult, Member, MemberSettings, SyncResult
 from .state import GroupState
 
 log = logging.getLogger("broker.groups")
@@ -95,17 +95,9 @@ Effect = Answer | Arm | Cancel | Persist
 
 # ---- requests -----------------------------------------------------------------------------------------
 @dataclass(slots=True)
-class JoinRequest:
+class JoinRequest(MemberSettings):
     group_id: str
-    member_id: str
-    instance_id: str | None
-    client_id: str
-    client_host: str
-    session_timeout_ms: int
-    rebalance_timeout_ms: int
-    protocol_type: str
-    protocols: list[tuple[str, bytes]]
-    require_known_member_id: bool
+    require_known_member_id: bool = False
     reason: str | None = None
 
 

@@ -70,8 +70,8 @@ class Driver:
 
     def join(self, member_id: str = "", *, instance: str | None = None, protocols: Any = None,
              require_known_id: bool = False, group: str = "g") -> Any:
-        req = JoinRequest(group, member_id, instance, "client", "10.0.0.1", SESSION_MS, REBALANCE_MS, "consumer",
-                          protocols or [("range", b"meta")], require_known_id)
+        req = JoinRequest(member_id, instance, "client", "10.0.0.1", SESSION_MS, REBALANCE_MS, "consumer",
+                          protocols or [("range", b"meta")], group_id=group, require_known_member_id=require_known_id)
         out = self.machine.join(req, self.now)
         self._effects()
         return out
