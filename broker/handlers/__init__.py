@@ -17,7 +17,7 @@ from kctl.protocol.messages.produce import (
     TopicProduceResponse,
 )
 
-from . import admin, configs, data, groups
+from . import admin, configs, data, groups, replicas
 from .data import CloseConnection
 
 if TYPE_CHECKING:
@@ -75,7 +75,10 @@ ROUTES: dict[ApiKey, Route] = {
     ApiKey.SASL_AUTHENTICATE: Route((0, 2), None),
     ApiKey.CREATE_PARTITIONS: Route((0, 3), admin.create_partitions),
     ApiKey.DELETE_GROUPS: Route((0, 2), groups.delete_groups),
+    ApiKey.ELECT_LEADERS: Route((0, 2), replicas.elect_leaders),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: Route((0, 1), configs.incremental_alter_configs),
+    ApiKey.ALTER_PARTITION_REASSIGNMENTS: Route((0, 0), replicas.alter_partition_reassignments),
+    ApiKey.LIST_PARTITION_REASSIGNMENTS: Route((0, 0), replicas.list_partition_reassignments),
     ApiKey.OFFSET_DELETE: Route((0, 0), groups.offset_delete),
     ApiKey.DESCRIBE_CLUSTER: Route((0, 1), admin.describe_cluster),
 }

@@ -10,7 +10,7 @@ import typer
 from kctl.ops.cells import Column
 
 from .completion import complete_topics
-from .errors import USAGE, CliError
+from .errors import UNHEALTHY, USAGE, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, diagnostic
 from .runtime import confirm, execute, fail
@@ -48,6 +48,53 @@ def cluster_info(ctx: typer.Context, output: OutputOpt = "table") -> None:
     execute(_settings(ctx), body, fmt=output)
 
 
+@cluster_app.command("health")
+def cluster_health(
+    ctx: typer.Context,
+    check: Annotated[bool, typer.Option("--check", help="Exit 7 unless the verdict is OK (for runbooks).")] = False,
+    output: OutputOpt = "table",
+) -> None:
+    """Brokers alive, the controller, offline, under-replicated and min-ISR partitions; OK, WARN or CRIT."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import Admin
+        from kctl.ops.cluster import Verdict, cluster_health
+
+        health = await cluster_health(Admin(cluster))
+        data = health.as_dict()
+        listed = [("offline", "offline"), ("under_replicated", "under-replicated"),
+                  ("under_min_isr", "under min ISR"), ("at_min_isr", "at min ISR")]
+        alive = sum(b["alive"] for b in health.brokers)
+        summary = [("status", health.status), ("controller", health.controller),
+                   ("brokers", f"{alive} alive of {len(health.brokers)}"),
+                   *((label, len(data[key])) for key, label in listed)]
+        rows = [{**p.row(), "state": ", ".join(label for key, label in listed if getattr(p, _field(key)))}
+                for p in health.partitions if p.unavailable or p.under_replicated or p.under_min_isr]
+        tables = [Table(health.brokers, [Column("id", "ID", numeric=True), Column("host", "HOST"),
+                                         Column("port", "PORT", numeric=True), Column("rack", "RACK"),
+                                         Column("alive", "ALIVE"), Column("controller", "CONTROLLER")])]
+        if rows:
+            tables.append(Table(rows, [*PARTITION_COLUMNS, Column("state", "STATE")], title="partitions in trouble"))
+        output_ = Output(data, tables, summary)
+        if check and health.status is not Verdict.OK:
+            from .output import render
+
+            render(output_, output)
+            raise CliError(f"cluster health is {health.status}", "see `kctl cluster health`", UNHEALTHY)
+        return output_
+
+    execute(_settings(ctx), body, fmt=output)
+
+
+def _field(key: str) -> str:
+    return "unavailable" if key == "offline" else key
+
+
+PARTITION_COLUMNS = [Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
+                     Column("leader", "LEADER", numeric=True), Column("replicas", "REPLICAS"), Column("isr", "ISR"),
+                     Column("out_of_isr", "OUT OF ISR")]
+
+
 @brokers_app.command("list")
 def brokers_list(ctx: typer.Context, output: OutputOpt = "table") -> None:
     """Every broker with its address, rack and whether it is the controller."""
@@ -65,24 +112,80 @@ def brokers_list(ctx: typer.Context, output: OutputOpt = "table") -> None:
     execute(_settings(ctx), body, fmt=output)
 
 
+@brokers_app.command("drain")
+def brokers_drain(
+    ctx: typer.Context,
+    broker: Annotated[int, typer.Argument(metavar="ID", help="The broker to empty.")],
+    topic: Annotated[list[str] | None, typer.Option("--topic", "-t", help="Only this topic's replicas "
+                                                    "(repeatable; default: every topic, internal ones too).",
+                                                    autocompletion=complete_topics)] = None,
+    throttle: Annotated[str | None, typer.Option("--throttle", metavar="RATE",
+                                                 help="Replication limit while data moves, bytes/s.")] = None,
+    execute_it: Annotated[bool, typer.Option("--execute", help="Start it (the default is a dry run).")] = False,
+    yes: YesOpt = False,
+    output: OutputOpt = "table",
+) -> None:
+    """Plan moving every replica, and so every leadership, off a broker; with --execute, start it.
+
+    A topic with as many replicas as there are brokers cannot leave one: the plan says so."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import Admin
+        from kctl.ops.errors import NotFound
+        from kctl.ops.reassign import plan_reassignment
+
+        from .cmd_replicas import apply_plan, parse_rate
+
+        admin = Admin(cluster)
+        _, _, live = await admin.describe_cluster()
+        if broker not in {b.node_id for b in live}:
+            raise NotFound(f"no live broker {broker}", "`kctl brokers list` lists them")
+        everything = await admin.list_topics(internal=True)
+        if missing := [t for t in topic or [] if t not in everything]:
+            raise NotFound(f"no topic {', '.join(missing)}", "`kctl topics list` lists them")
+        topics = {name: info for name, info in everything.items()
+                  if (not topic or name in topic) and any(broker in p.replicas for p in info.partitions.values())}
+        others = [b.node_id for b in live if b.node_id != broker]
+        plan = plan_reassignment(topics, live, only=others)
+        return await apply_plan(cluster, plan, execute_it=execute_it, throttle=parse_rate(throttle),
+                                what=f"draining broker {broker}")
+
+    execute(_settings(ctx), body, fmt=output, changes=execute_it)
+
+
 # ---- topics -------------------------------------------------------------------------------------------
 @topics_app.command("list")
 def topics_list(
     ctx: typer.Context,
     pattern: Annotated[str | None, typer.Option("--pattern", "-p", help="Only topics matching this regex.")] = None,
     internal: Annotated[bool, typer.Option("--internal", help="Include internal topics.")] = False,
+    under_replicated: Annotated[bool, typer.Option(
+        "--under-replicated", help="Only partitions whose ISR is smaller than their replica set.")] = False,
+    under_min_isr: Annotated[bool, typer.Option(
+        "--under-min-isr", help="Only partitions with fewer in sync than min.insync.replicas.")] = False,
+    at_min_isr: Annotated[bool, typer.Option(
+        "--at-min-isr", help="Only partitions with exactly min.insync.replicas in sync.")] = False,
+    unavailable: Annotated[bool, typer.Option("--unavailable", help="Only partitions without a leader.")] = False,
     output: OutputOpt = "table",
 ) -> None:
-    """Topics with their partition and replica counts (-o wide adds records and size)."""
+    """Topics with their partition and replica counts (-o wide adds records and size).
+
+    With --under-replicated, --under-min-isr, --at-min-isr or --unavailable: the partitions in that
+    state instead (any of them), one per line, as kafka-topics --describe lists them."""
     try:
         matcher = re.compile(pattern) if pattern else None
     except re.error as exc:
         fail(CliError(f"bad --pattern: {exc}", "it is a Python regular expression", USAGE))
 
+    wanted = [name for name, on in (("under_replicated", under_replicated), ("under_min_isr", under_min_isr),
+                                    ("at_min_isr", at_min_isr), ("unavailable", unavailable)) if on]
+
     async def body(cluster: Any, context: Any) -> Output:
         from kctl.client import Admin
         from kctl.ops.topics import topic_rows
 
+        if wanted:
+            return await _partitions_in_state(Admin(cluster), wanted, internal, matcher)
         rows = await topic_rows(Admin(cluster), internal=internal, matcher=matcher, with_sizes=output == "wide")
         for row in rows:
             row.pop("high_watermark", None)
@@ -92,6 +195,15 @@ def topics_list(
         return Output(rows, [Table(rows, columns)])
 
     execute(_settings(ctx), body, fmt=output)
+
+
+async def _partitions_in_state(admin: Any, wanted: list[str], internal: bool, matcher: Any) -> Output:
+    from kctl.ops.cluster import partition_health
+
+    topics = {name: info for name, info in (await admin.list_topics(internal=internal)).items()
+              if matcher is None or matcher.search(name)}
+    rows = [p.row() for p in await partition_health(admin, topics) if any(getattr(p, w) for w in wanted)]
+    return Output(rows, [Table(rows, PARTITION_COLUMNS)])
 
 
 @topics_app.command("describe")
@@ -115,6 +227,7 @@ def topics_describe(
         tables = [
             Table(partitions, [Column("partition", "PARTITION", numeric=True), Column("leader", "LEADER", numeric=True),
                                Column("replicas", "REPLICAS"), Column("isr", "ISR"),
+                               Column("out_of_isr", "OUT OF ISR"),
                                Column("log_start_offset", "LOG START", numeric=True),
                                Column("high_watermark", "HIGH WATERMARK", numeric=True),
                                Column("records", "RECORDS", numeric=True), Column("size", "SIZE", numeric=True)]),
@@ -195,30 +308,50 @@ def topics_alter(
     delete_config: Annotated[list[str] | None, typer.Option("--delete-config", "-d",
                                                             help="Reset KEY to its default, repeatable.")] = None,
     partitions: Annotated[int | None, typer.Option("--partitions", "-p", help="New (larger) partition count.")] = None,
+    replication_factor: Annotated[int | None, typer.Option(
+        "--replication-factor", "-r", help="New replica count: a reassignment, previewed unless --execute.")] = None,
+    throttle: Annotated[str | None, typer.Option("--throttle", metavar="RATE", help="With --replication-factor: "
+                                                 "replication limit while data moves, bytes/s.")] = None,
+    execute_it: Annotated[bool, typer.Option("--execute", help="With --replication-factor: start the "
+                                                               "reassignment (the default is a dry run).")] = False,
     validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
     yes: YesOpt = False,
+    output: OutputOpt = "table",
 ) -> None:
-    """Change a topic's configs or add partitions."""
+    """Change a topic's configs, add partitions, or change its replication factor (a reassignment)."""
     from kctl.ops.topics import parse_configs
 
     configs = parse_configs(config)
-    if not configs and not delete_config and partitions is None:
-        fail(CliError("nothing to change", "give --config, --delete-config or --partitions", USAGE))
+    if not configs and not delete_config and partitions is None and replication_factor is None:
+        fail(CliError("nothing to change", "give --config, --delete-config, --partitions or --replication-factor",
+                      USAGE))
 
-    async def body(cluster: Any, context: Any) -> None:
+    async def body(cluster: Any, context: Any) -> Output | None:
         from kctl.client import Admin
+        from kctl.protocol.enums import ConfigResourceType
 
         admin = Admin(cluster)
         if configs or delete_config:
-            await admin.alter_configs(2, topic, set_configs=configs, delete=delete_config or [],
+            await admin.alter_configs(ConfigResourceType.TOPIC, topic, set_configs=configs, delete=delete_config or [],
                                       validate_only=validate_only)
         if partitions is not None:
             error = (await admin.create_partitions({topic: partitions}, validate_only=validate_only)).get(topic)
             if error is not None:
                 raise error
-        diagnostic(f"topic {topic} {'would be changed' if validate_only else 'changed'}")
+        if replication_factor is not None:
+            from kctl.ops.reassign import plan_reassignment
 
-    execute(_settings(ctx), body, changes=not validate_only)
+            from .cmd_replicas import apply_plan, described_topics, parse_rate
+
+            _, _, live = await admin.describe_cluster()
+            plan = plan_reassignment(await described_topics(admin, [topic]), live,
+                                     replication_factor=replication_factor)
+            return await apply_plan(cluster, plan, execute_it=execute_it and not validate_only,
+                                    throttle=parse_rate(throttle), what=f"{topic} to {replication_factor} replicas")
+        diagnostic(f"topic {topic} {'would be changed' if validate_only else 'changed'}")
+        return None
+
+    execute(_settings(ctx), body, fmt=output, changes=not validate_only)
 
 
 # ---- configs ---------------------------------------------------------------------------------------

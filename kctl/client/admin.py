@@ -20,6 +20,11 @@ from kctl.protocol.data import ConsumerProtocolAssignment, ConsumerProtocolSubsc
 from kctl.protocol.enums import AlterConfigOp, ConfigResourceType, ConfigSource
 from kctl.protocol.errors import ErrorCode, ProtocolError
 from kctl.protocol.messages.alter_configs import AlterableConfig, AlterConfigsRequest, AlterConfigsResource
+from kctl.protocol.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsRequest,
+    ReassignablePartition,
+    ReassignableTopic,
+)
 from kctl.protocol.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsTopic
 from kctl.protocol.messages.create_topics import CreatableTopic, CreatableTopicConfig, CreateTopicsRequest
 from kctl.protocol.messages.delete_groups import DeleteGroupsRequest
@@ -28,11 +33,16 @@ from kctl.protocol.messages.delete_topics import DeleteTopicsRequest
 from kctl.protocol.messages.describe_configs import DescribeConfigsRequest, DescribeConfigsResource
 from kctl.protocol.messages.describe_groups import DescribeGroupsRequest
 from kctl.protocol.messages.describe_log_dirs import DescribeLogDirsRequest
+from kctl.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersTopicPartitions
 from kctl.protocol.messages.incremental_alter_configs import AlterableConfig as IncrementalConfig
 from kctl.protocol.messages.incremental_alter_configs import AlterConfigsResource as IncrementalResource
 from kctl.protocol.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
 from kctl.protocol.messages.list_groups import ListGroupsRequest
 from kctl.protocol.messages.list_offsets import ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic
+from kctl.protocol.messages.list_partition_reassignments import (
+    ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsTopics,
+)
 from kctl.protocol.messages.offset_commit import (
     OffsetCommitRequest,
     OffsetCommitRequestPartition,
@@ -116,6 +126,13 @@ class LogDirDescription:
     partition_sizes: dict[TopicPartition, int]
     total_bytes: int
     usable_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class OngoingReassignment:
+    replicas: list[int]  # the full replica set while it moves: old and new
+    adding: list[int]
+    removing: list[int]
 
 
 @dataclass(slots=True)
@@ -223,13 +240,22 @@ class Admin:
     # ---- configs -----------------------------------------------------------------------------
     async def describe_configs(self, resource_type: int, names: Iterable[str], *,
                                include_synonyms: bool = True) -> dict[str, list[ConfigEntry] | KafkaError]:
-        """Configs of topics (ConfigResourceType.TOPIC) or brokers (BROKER, by node id)."""
+        """Configs of topics (ConfigResourceType.TOPIC) or brokers (BROKER, by node id: each
+        broker answers for itself alone)."""
+        names = list(names)
+        if resource_type == ConfigResourceType.BROKER and len(names) > 1:
+            out: dict[str, list[ConfigEntry] | KafkaError] = {}
+            for one in await asyncio.gather(*(self.describe_configs(resource_type, [n],
+                                                                    include_synonyms=include_synonyms)
+                                              for n in names)):
+                out.update(one)
+            return out
         request = DescribeConfigsRequest(
             resources=[DescribeConfigsResource(resource_type, name, None) for name in names],
             include_synonyms=include_synonyms,
         )
-        response = await self._for_resource(resource_type, request)
-        out: dict[str, list[ConfigEntry] | KafkaError] = {}
+        response = await self._for_resource(resource_type, request, name=names[0] if names else None)
+        out = {}
         for result in response.results:
             if result.error_code:
                 out[result.resource_name] = KafkaError.from_code(
@@ -586,6 +612,46 @@ class Admin:
             for g, offsets in committed.items()
         }
 
+    # ---- replicas: reassignment and leader election ------------------------------------------
+    async def alter_partition_reassignments(self, targets: Mapping[TopicPartition, list[int] | None], *,
+                                            timeout_s: float = 60.0) -> dict[TopicPartition, KafkaError | None]:
+        """Move each partition's replicas to the given brokers (the first one preferred leader);
+        None cancels the partition's reassignment in progress."""
+        by_topic: dict[str, list[ReassignablePartition]] = {}
+        for tp, replicas in targets.items():
+            by_topic.setdefault(tp.topic, []).append(ReassignablePartition(tp.partition, replicas))
+        request = AlterPartitionReassignmentsRequest(
+            int(timeout_s * 1000), [ReassignableTopic(t, ps) for t, ps in by_topic.items()])
+        response = await self._to_controller(request)
+        check(response.error_code, "reassigning partitions", response.error_message)
+        return {TopicPartition(t.name, p.partition_index):
+                _error(p.error_code, f"reassigning {t.name}[{p.partition_index}]", p.error_message)
+                for t in response.responses for p in t.partitions}
+
+    async def list_partition_reassignments(self, partitions: Iterable[TopicPartition] | None = None
+                                           ) -> dict[TopicPartition, OngoingReassignment]:
+        """The reassignments in progress (of these partitions, or all)."""
+        topics = None if partitions is None else [
+            ListPartitionReassignmentsTopics(t, ps) for t, ps in _by_topic(partitions).items()]
+        response = await self._to_controller(ListPartitionReassignmentsRequest(topics=topics))
+        check(response.error_code, "listing reassignments", response.error_message)
+        return {TopicPartition(t.name, p.partition_index):
+                OngoingReassignment(p.replicas, p.adding_replicas, p.removing_replicas)
+                for t in response.topics for p in t.partitions}
+
+    async def elect_leaders(self, partitions: Iterable[TopicPartition] | None, *, unclean: bool = False,
+                            timeout_s: float = 60.0) -> dict[TopicPartition, KafkaError | None]:
+        """Preferred (or unclean) leader election for these partitions (None: every partition).
+        A partition whose leader is already the one it would elect answers ELECTION_NOT_NEEDED."""
+        topics = None if partitions is None else [
+            ElectLeadersTopicPartitions(t, ps) for t, ps in _by_topic(partitions).items()]
+        request = ElectLeadersRequest(1 if unclean else 0, topics, int(timeout_s * 1000))
+        response = await self._to_controller(request)
+        check(response.error_code, "electing leaders")
+        return {TopicPartition(r.topic, p.partition_id):
+                _error(p.error_code, f"electing a leader for {r.topic}[{p.partition_id}]", p.error_message)
+                for r in response.replica_election_results for p in r.partition_result}
+
     # ---- log dirs --------------------------------------------------------------------------------
     async def describe_log_dirs(self, brokers: Iterable[int] | None = None) -> dict[int, list[LogDirDescription]]:
         await self.cluster.refresh_metadata([])
@@ -608,8 +674,12 @@ class Admin:
         return dict(zip(nodes, described, strict=True))
 
 
+def _by_topic(partitions: Iterable[TopicPartition]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for tp in partitions:
+        out.setdefault(tp.topic, []).append(tp.partition)
+    return out
+
+
 def _fetch_topics(partitions: list[TopicPartition] | None) -> list[OffsetFetchRequestTopics]:
-    by_topic: dict[str, list[int]] = {}
-    for tp in partitions or []:
-        by_topic.setdefault(tp.topic, []).append(tp.partition)
-    return [OffsetFetchRequestTopics(t, ps) for t, ps in by_topic.items()]
+    return [OffsetFetchRequestTopics(t, ps) for t, ps in _by_topic(partitions or []).items()]

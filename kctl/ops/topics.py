@@ -99,6 +99,7 @@ async def topic_detail(admin: Admin, topic: str, *, all_configs: bool = False) -
         p = found.partitions[tp.partition]
         partitions.append({
             "partition": tp.partition, "leader": p.leader, "replicas": p.replicas, "isr": p.isr,
+            "out_of_isr": [r for r in p.replicas if r not in p.isr],
             "log_start_offset": starts[tp], "high_watermark": ends[tp],
             "records": max(ends[tp] - starts[tp], 0), "size": sizes.get(tp),
         })

@@ -124,3 +124,28 @@ def test_a_parked_fetch_is_answered_by_the_next_produce(context: BrokerContext) 
 
     answer = asyncio.get_event_loop().run_until_complete(main())
     assert answer.responses[0].partitions[0].high_watermark == 1
+
+
+def test_replica_management_is_answered_as_for_a_one_broker_cluster(context: BrokerContext) -> None:
+    from kctl.protocol.messages.alter_partition_reassignments import (
+        AlterPartitionReassignmentsRequest,
+        ReassignablePartition,
+        ReassignableTopic,
+    )
+    from kctl.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersTopicPartitions
+    from kctl.protocol.messages.list_partition_reassignments import ListPartitionReassignmentsRequest
+
+    call(context, ApiKey.CREATE_TOPICS, 7, CreateTopicsRequest([CreatableTopic("moves", 1, 1)]))
+    asked = [([0], 0), ([0, 1], 39), ([0, 0], 39), ([], 39), (None, 85)]  # 39 bad assignment, 85 nothing to cancel
+    answer = call(context, ApiKey.ALTER_PARTITION_REASSIGNMENTS, 0, AlterPartitionReassignmentsRequest(
+        topics=[ReassignableTopic("moves", [ReassignablePartition(0, replicas)]) for replicas, _ in asked]
+        + [ReassignableTopic("nowhere", [ReassignablePartition(0, [0])])]))
+    codes = [r.partitions[0].error_code for r in answer.responses]
+    assert codes == [code for _, code in asked] + [3]
+    assert "no broker 1" in (answer.responses[1].partitions[0].error_message or "")
+    assert call(context, ApiKey.LIST_PARTITION_REASSIGNMENTS, 0, ListPartitionReassignmentsRequest()).topics == []
+    elected = call(context, ApiKey.ELECT_LEADERS, 2, ElectLeadersRequest(0, [
+        ElectLeadersTopicPartitions("moves", [0, 7])]))
+    assert [(p.partition_id, p.error_code) for p in elected.replica_election_results[0].partition_result] == \
+        [(0, 84), (7, 3)]  # election not needed; no such partition
+    assert call(context, ApiKey.ELECT_LEADERS, 2, ElectLeadersRequest(0, None)).replica_election_results == []

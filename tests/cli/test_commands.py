@@ -368,3 +368,32 @@ def test_lag_watch_refreshes(env: dict[str, str]) -> None:
     samples = [json.loads(line) for line in out.splitlines()]
     assert len(samples) >= 3 and all(s["group"] == group and s["lag"] == 2 for s in samples)
     assert "consume_rate" in samples[-1] and samples[-1]["health"] == "STOP"
+
+
+def test_replica_commands_on_a_single_node(env: dict[str, str], tmp_path: Path) -> None:
+    topic = unique("replicas")
+    kctl(env, "topics", "create", topic, "-p", "2")
+    health = as_json(kctl(env, "cluster", "health", "-o", "json", "--check"))
+    assert health["status"] == "OK" and health["offline"] == [] and health["under_replicated"] == []
+    assert as_json(kctl(env, "topics", "list", "--under-replicated", "-o", "json")) == []
+    dirs = as_json(kctl(env, "log-dirs", "-o", "json"))
+    assert any(d["topic"] == topic and d["partitions"] == 2 for d in dirs)
+    elected = as_json(kctl(env, "elect-leaders", "--topic", f"{topic}:0", "-o", "json"))
+    assert elected == [{"topic": topic, "partition": 0, "result": "not needed"}]
+    # Already balanced on the one broker: an empty plan.
+    plan = json.loads(kctl(env, "reassign", "plan", "--topic", topic).stdout)
+    assert plan == {"version": 1, "partitions": []}
+    # A plan naming a broker that does not exist: previewed, then refused by the broker in words,
+    # with nothing left behind to follow or undo.
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"version": 1, "partitions": [{"topic": topic, "partition": 0, "replicas": [0, 5]}]}))
+    preview = as_json(kctl(env, "reassign", "apply", str(bad), "-o", "json"))
+    assert not preview["executed"] and preview["partitions"][0]["adding"] == [5]
+    refused = kctl(env, "reassign", "apply", str(bad), "--execute", ok=False)
+    assert refused.returncode != 0 and "no broker 5" in refused.stderr
+    status = kctl(env, "reassign", "status", ok=False)
+    assert status.returncode == 3 and "no reassignment executed" in status.stderr
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("not json")
+    unreadable = kctl(env, "reassign", "apply", str(garbage), ok=False)
+    assert unreadable.returncode == 2 and "reassignment JSON" in unreadable.stderr

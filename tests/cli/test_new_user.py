@@ -106,7 +106,8 @@ CHANGES_STATE = [
     ["topics", "create"], ["topics", "alter"], ["topics", "delete"], ["configs", "set"], ["configs", "delete"],
     ["produce"], ["records", "delete"], ["groups", "delete"], ["groups", "delete-offsets"],
     ["groups", "reset-offsets"], ["groups", "undo-reset"], ["config", "set-context"], ["config", "use-context"],
-    ["config", "delete-context"], ["broker", "stop"],
+    ["config", "delete-context"], ["broker", "stop"], ["brokers", "drain"], ["reassign", "apply"],
+    ["reassign", "cancel"], ["reassign", "undo"], ["elect-leaders"],
 ]
 
 

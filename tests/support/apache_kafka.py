@@ -343,6 +343,26 @@ class KafkaCluster:
                 os.killpg(node.proc.pid, signal.SIGKILL)
                 node.proc.wait()
 
+    def stop_node(self, node_id: int, timeout: float = 60) -> None:
+        """SIGTERM one node (a controlled shutdown: its leaderships move first) and wait for it."""
+        node = next(n for n in self.nodes if n.node_id == node_id)
+        assert node.proc is not None
+        node.proc.send_signal(signal.SIGTERM)
+        try:
+            node.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(node.proc.pid, signal.SIGKILL)
+            node.proc.wait()
+
+    def start_node(self, node_id: int, timeout: float = 120) -> None:
+        """Start a stopped node again and wait until Metadata lists every broker."""
+        node = next(n for n in self.nodes if n.node_id == node_id)
+        with open(node.log_path, "ab") as log:
+            node.proc = subprocess.Popen(
+                java_command("broker", str(node.home / "server.properties"), heap=self.heap),
+                stdout=log, stderr=log, start_new_session=True)
+        self.wait_ready(timeout)
+
     def logs(self, tail: int = 4000) -> str:
         return "\n".join(f"--- Kafka node {n.node_id} ({n.log_path})\n{n.log()[-tail:]}" for n in self.nodes)
 

@@ -31,7 +31,10 @@ class ApiKey(enum.IntEnum):
     SASL_AUTHENTICATE = 36
     CREATE_PARTITIONS = 37
     DELETE_GROUPS = 42
+    ELECT_LEADERS = 43
     INCREMENTAL_ALTER_CONFIGS = 44
+    ALTER_PARTITION_REASSIGNMENTS = 45
+    LIST_PARTITION_REASSIGNMENTS = 46
     OFFSET_DELETE = 47
     DESCRIBE_USER_SCRAM_CREDENTIALS = 50
     ALTER_USER_SCRAM_CREDENTIALS = 51
@@ -67,7 +70,10 @@ API_INDEX: dict[int, tuple[str, str, int, int]] = {
     ApiKey.SASL_AUTHENTICATE: ('sasl_authenticate', 'SaslAuthenticate', 0, 2),
     ApiKey.CREATE_PARTITIONS: ('create_partitions', 'CreatePartitions', 0, 3),
     ApiKey.DELETE_GROUPS: ('delete_groups', 'DeleteGroups', 0, 2),
+    ApiKey.ELECT_LEADERS: ('elect_leaders', 'ElectLeaders', 0, 2),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: ('incremental_alter_configs', 'IncrementalAlterConfigs', 0, 1),
+    ApiKey.ALTER_PARTITION_REASSIGNMENTS: ('alter_partition_reassignments', 'AlterPartitionReassignments', 0, 0),
+    ApiKey.LIST_PARTITION_REASSIGNMENTS: ('list_partition_reassignments', 'ListPartitionReassignments', 0, 0),
     ApiKey.OFFSET_DELETE: ('offset_delete', 'OffsetDelete', 0, 0),
     ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: ('describe_user_scram_credentials', 'DescribeUserScramCredentials', 0, 0),
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: ('alter_user_scram_credentials', 'AlterUserScramCredentials', 0, 0),

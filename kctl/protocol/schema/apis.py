@@ -1948,6 +1948,176 @@ GROUP_METADATA_VALUE = message(
     ],
 )
 
+ELECT_LEADERS = api(
+    43,
+    "ElectLeaders",
+    "0-2",
+    flexible="2+",
+    request=[
+        Field("election_type", INT8, "1+"),  # 0: preferred, 1: unclean
+        Field(
+            "topic_partitions",
+            Array(
+                Struct(
+                    "ElectLeadersTopicPartitions",
+                    [
+                        Field("topic", STRING),
+                        Field("partitions", Array(INT32)),
+                    ],
+                )
+            ),
+            nullable="0+",
+            default=None,
+        ),
+        Field("timeout_ms", INT32, default=60000),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16, "1+"),
+        Field(
+            "replica_election_results",
+            Array(
+                Struct(
+                    "ReplicaElectionResult",
+                    [
+                        Field("topic", STRING),
+                        Field(
+                            "partition_result",
+                            Array(
+                                Struct(
+                                    "ElectionPartitionResult",
+                                    [
+                                        Field("partition_id", INT32),
+                                        Field("error_code", INT16),
+                                        Field("error_message", STRING, nullable="0+", default=None),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
+ALTER_PARTITION_REASSIGNMENTS = api(
+    45,
+    "AlterPartitionReassignments",
+    "0-0",
+    flexible="0+",
+    request=[
+        Field("timeout_ms", INT32, default=60000),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "ReassignableTopic",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "ReassignablePartition",
+                                    [
+                                        Field("partition_index", INT32),
+                                        # None cancels the partition's reassignment in progress.
+                                        Field("replicas", Array(INT32), nullable="0+", default=None),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("error_message", STRING, nullable="0+", default=None),
+        Field(
+            "responses",
+            Array(
+                Struct(
+                    "ReassignableTopicResponse",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "ReassignablePartitionResponse",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("error_code", INT16),
+                                        Field("error_message", STRING, nullable="0+", default=None),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
+LIST_PARTITION_REASSIGNMENTS = api(
+    46,
+    "ListPartitionReassignments",
+    "0-0",
+    flexible="0+",
+    request=[
+        Field("timeout_ms", INT32, default=60000),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "ListPartitionReassignmentsTopics",
+                    [
+                        Field("name", STRING),
+                        Field("partition_indexes", Array(INT32)),
+                    ],
+                )
+            ),
+            nullable="0+",
+            default=None,
+        ),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("error_message", STRING, nullable="0+", default=None),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "OngoingTopicReassignment",
+                    [
+                        Field("name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "OngoingPartitionReassignment",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("replicas", Array(INT32)),
+                                        Field("adding_replicas", Array(INT32)),
+                                        Field("removing_replicas", Array(INT32)),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
 APIS: tuple[Api, ...] = (
     PRODUCE,
     FETCH,
@@ -1975,7 +2145,10 @@ APIS: tuple[Api, ...] = (
     SASL_AUTHENTICATE,
     CREATE_PARTITIONS,
     DELETE_GROUPS,
+    ELECT_LEADERS,
     INCREMENTAL_ALTER_CONFIGS,
+    ALTER_PARTITION_REASSIGNMENTS,
+    LIST_PARTITION_REASSIGNMENTS,
     OFFSET_DELETE,
     DESCRIBE_USER_SCRAM_CREDENTIALS,
     ALTER_USER_SCRAM_CREDENTIALS,

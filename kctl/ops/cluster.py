@@ -1,0 +1,116 @@
+"""Cluster health for runbooks: brokers, the controller, and the partitions in trouble.
+
+A partition is offline without a leader, under-replicated when its ISR is smaller than its
+replica set, under min ISR when its ISR is smaller than the topic's min.insync.replicas (producers
+with acks=all are refused), and at min ISR when it has exactly that many (one more loss refuses
+them). The verdict is CRIT when a partition is offline or under min ISR, WARN when one is
+under-replicated or a broker holding replicas is not alive, OK otherwise.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from kctl.client.admin import Admin
+from kctl.client.errors import KafkaError
+from kctl.client.types import PartitionInfo, TopicInfo
+from kctl.protocol.enums import ConfigResourceType
+
+
+class Verdict(enum.StrEnum):
+    OK = "OK"
+    WARN = "WARN"
+    CRIT = "CRIT"
+
+
+#: The partition filters of `kctl topics list`, as kafka-topics names them.
+PARTITION_FILTERS = ("under_replicated", "under_min_isr", "at_min_isr", "unavailable")
+
+
+@dataclass(slots=True)
+class PartitionHealth:
+    topic: str
+    partition: int
+    leader: int
+    replicas: list[int]
+    isr: list[int]
+    min_isr: int
+
+    @property
+    def unavailable(self) -> bool:
+        return self.leader < 0
+
+    @property
+    def under_replicated(self) -> bool:
+        return len(self.isr) < len(self.replicas)
+
+    @property
+    def under_min_isr(self) -> bool:
+        return len(self.isr) < self.min_isr
+
+    @property
+    def at_min_isr(self) -> bool:
+        return len(self.isr) == self.min_isr
+
+    @property
+    def out_of_isr(self) -> list[int]:
+        return [r for r in self.replicas if r not in self.isr]
+
+    def row(self) -> dict[str, Any]:
+        return {"topic": self.topic, "partition": self.partition, "leader": self.leader,
+                "replicas": self.replicas, "isr": self.isr, "out_of_isr": self.out_of_isr}
+
+
+@dataclass(slots=True)
+class ClusterHealth:
+    status: Verdict
+    controller: int
+    brokers: list[dict[str, Any]]  # id, host, port, rack, alive, controller
+    partitions: list[PartitionHealth] = field(default_factory=list)
+
+    def listed(self, condition: str) -> list[dict[str, Any]]:
+        return [{"topic": p.topic, "partition": p.partition} for p in self.partitions if getattr(p, condition)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "controller": self.controller, "brokers": self.brokers,
+                "offline": self.listed("unavailable"), "under_replicated": self.listed("under_replicated"),
+                "under_min_isr": self.listed("under_min_isr"), "at_min_isr": self.listed("at_min_isr")}
+
+
+async def partition_health(admin: Admin, topics: dict[str, TopicInfo] | None = None) -> list[PartitionHealth]:
+    """Every partition (of these topics, or all, internal ones too) with its topic's min ISR."""
+    if topics is None:
+        topics = await admin.list_topics(internal=True)
+    described = await admin.describe_configs(ConfigResourceType.TOPIC, list(topics), include_synonyms=False)
+    out: list[PartitionHealth] = []
+    for name, info in sorted(topics.items()):
+        entries = described.get(name)
+        min_isr = 1
+        if entries is not None and not isinstance(entries, KafkaError):
+            min_isr = next((int(e.value) for e in entries if e.name == "min.insync.replicas" and e.value), 1)
+        out.extend(_health(name, p, min_isr) for _, p in sorted(info.partitions.items()))
+    return out
+
+
+def _health(topic: str, p: PartitionInfo, min_isr: int) -> PartitionHealth:
+    return PartitionHealth(topic, p.partition, p.leader, list(p.replicas), list(p.isr), min_isr)
+
+
+async def cluster_health(admin: Admin) -> ClusterHealth:
+    _, controller, alive = await admin.describe_cluster()
+    partitions = await partition_health(admin)
+    alive_ids = {b.node_id for b in alive}
+    known = sorted(alive_ids | {r for p in partitions for r in p.replicas})
+    by_id = {b.node_id: b for b in alive}
+    brokers = [{"id": i, "host": by_id[i].host if i in by_id else None, "port": by_id[i].port if i in by_id else None,
+                "rack": by_id[i].rack if i in by_id else None, "alive": i in alive_ids, "controller": i == controller}
+               for i in known]
+    if any(p.unavailable or p.under_min_isr for p in partitions):
+        status = Verdict.CRIT
+    elif any(p.under_replicated for p in partitions) or len(known) > len(alive_ids):
+        status = Verdict.WARN
+    else:
+        status = Verdict.OK
+    return ClusterHealth(status, controller, brokers, partitions)
