@@ -10,6 +10,7 @@ under-replicated or a broker holding replicas is not alive, OK otherwise.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,3 +115,25 @@ async def cluster_health(admin: Admin) -> ClusterHealth:
     else:
         status = Verdict.OK
     return ClusterHealth(status, controller, brokers, partitions)
+
+
+async def broker_rows(admin: Admin) -> list[dict[str, Any]]:
+    """Per broker (alive, or holding replicas): address, rack, alive, controller, and the replicas,
+    leaderships and bytes it holds."""
+    _, controller, alive = await admin.describe_cluster()
+    topics = await admin.list_topics(internal=True)
+    replicas: Counter[int] = Counter()
+    leaders: Counter[int] = Counter()
+    for info in topics.values():
+        for p in info.partitions.values():
+            replicas.update(p.replicas)
+            if p.leader >= 0:
+                leaders[p.leader] += 1
+    sizes: Counter[int] = Counter()
+    for broker, dirs in (await admin.describe_log_dirs()).items():
+        sizes[broker] = sum(sum(d.partition_sizes.values()) for d in dirs)
+    by_id = {b.node_id: b for b in alive}
+    return [{"id": i, "host": by_id[i].host if i in by_id else None, "port": by_id[i].port if i in by_id else None,
+             "rack": by_id[i].rack if i in by_id else None, "alive": i in by_id, "controller": i == controller,
+             "replicas": replicas[i], "leaders": leaders[i], "size": sizes.get(i) if i in by_id else None}
+            for i in sorted(set(by_id) | set(replicas))]

@@ -48,15 +48,19 @@ async def offset_bounds(admin: Admin, partitions: list[TopicPartition]
 
 async def topic_rows(admin: Admin, *, internal: bool = False, matcher: re.Pattern[str] | None = None,
                      with_sizes: bool = False) -> list[dict[str, Any]]:
-    """One row per topic: name, partitions, replicas, internal, id; `with_sizes` adds records,
-    size, and `high_watermark` (the sum over partitions, for rates)."""
+    """One row per topic: name, partitions, replicas, how many partitions are under-replicated
+    and offline, internal, id; `with_sizes` adds records, size, and `high_watermark` (the sum over
+    partitions, for rates)."""
     topics = await admin.list_topics(internal=internal)
     rows = []
     for name, info in topics.items():
         if matcher is not None and not matcher.search(name):
             continue
         replicas = max((len(p.replicas) for p in info.partitions.values()), default=0)
+        parts = info.partitions.values()
         rows.append({"name": name, "partitions": len(info.partitions), "replicas": replicas,
+                     "under_replicated": sum(len(p.isr) < len(p.replicas) for p in parts),
+                     "offline": sum(p.leader < 0 for p in parts),
                      "internal": info.internal, "id": str(info.topic_id) if info.topic_id else None})
     if with_sizes and rows:
         await _add_sizes(admin, rows, topics)

@@ -1,6 +1,6 @@
 """The kctl console: k9s-style views over the same client and operations the CLI uses.
 
-Keys: `:` command line (`:topics`, `:groups`, `:cluster`, `:tail TOPIC`, `:ctx NAME`, `:q`), `/`
+Keys: `:` command line (`:topics`, `:groups`, `:cluster`, `:reassign`, `:tail TOPIC`, `:ctx NAME`, `:q`), `/`
 filter, `enter` open, `escape` back, `?` the keys of this view, `r` refresh, `q` quit; every key
 can be remapped in the config file (`kctl.tui.keys`). All I/O runs in workers; the views only
 read reactive state, so a slow or unreachable cluster shows its status instead of freezing.
@@ -28,6 +28,8 @@ from .keys import keymap
 from .views import VIEWS, TopicsScreen
 from .widgets import Rates
 
+#: What the `:` command line takes.
+COMMANDS = ":topics  :groups  :cluster  :reassign  :tail TOPIC  :ctx NAME  :q"
 #: Actions that open a one-line prompt; keys typed right after them belong to the prompt.
 PROMPTS = ("command", "filter", "jump")
 
@@ -276,8 +278,7 @@ class KctlTui(App[None]):
         elif verb == "tail" and len(words) == 2:
             self.tail(words[1])
         else:
-            self.notify(f"unknown command {text!r}: try :topics, :groups, :cluster, :tail TOPIC, :ctx NAME, :q",
-                        severity="warning")
+            self.notify(f"unknown command {text!r}: try {COMMANDS}", severity="warning")
 
     async def on_unmount(self) -> None:
         if self._backend is not None:
@@ -288,7 +289,7 @@ class CommandScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "cancel")]
 
     def compose(self) -> ComposeResult:
-        yield TextInput(placeholder=":topics  :groups  :cluster  :tail TOPIC  :ctx NAME  :q", id="command-line")
+        yield TextInput(placeholder=COMMANDS, id="command-line")
 
     def on_mount(self) -> None:
         self.app.replay_typed_ahead(self.query_one(TextInput))  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ Batches = AsyncIterator[list["ConsumerRecord"]]
 class ClusterOverview:
     cluster_id: str | None
     controller: int
-    brokers: list[dict[str, Any]]  # id, host, port, rack
+    brokers: list[dict[str, Any]]  # id, host, port, rack, alive, controller, replicas, leaders, size
     topics: list[dict[str, Any]]  # as `topic_rows(with_sizes=True)` gives them
     groups: list[str]
     consumed: int  # every group's committed offsets added up, for the consume rate
@@ -39,6 +39,10 @@ class Backend(Protocol):
     async def overview(self) -> ClusterOverview: ...
 
     async def topics(self) -> list[dict[str, Any]]: ...
+
+    async def reassignment(self) -> tuple[str, list[dict[str, Any]]] | None:
+        """The last reassignment kctl started (when, and per partition its progress), if any."""
+        ...
 
     async def topic(self, name: str) -> dict[str, Any]:
         """{"partitions": rows, "configs": rows} as `kctl topics describe --all-configs` has them."""
@@ -97,18 +101,27 @@ class LiveBackend:
         return Admin(await self.cluster())
 
     async def overview(self) -> ClusterOverview:
+        from kctl.ops.cluster import broker_rows
         from kctl.ops.topics import topic_rows
 
         admin = await self._admin()
-        cluster_id, controller, brokers = await admin.describe_cluster()
+        cluster_id, controller, _ = await admin.describe_cluster()
         topics = await topic_rows(admin, with_sizes=True)
         groups = [g.group_id for g in await admin.list_groups()]
         consumed = 0
         async for batch in admin.iter_committed(groups):
             consumed += sum(offset for committed in batch.values() for _, _, offset in committed)
-        return ClusterOverview(cluster_id, controller, [{"id": b.node_id, "host": b.host, "port": b.port,
-                                                         "rack": b.rack} for b in brokers],
-                               topics, groups, consumed)
+        return ClusterOverview(cluster_id, controller, await broker_rows(admin), topics, groups, consumed)
+
+    async def reassignment(self) -> tuple[str, list[dict[str, Any]]] | None:
+        from kctl.ops import reassign
+        from kctl.ops.errors import NotFound
+
+        try:
+            executed = reassign.Executed.latest()
+        except NotFound:
+            return None
+        return executed.started_at, [p.row() for p in await reassign.progress(await self._admin(), executed)]
 
     async def topics(self) -> list[dict[str, Any]]:
         from kctl.ops.topics import topic_rows

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -29,7 +30,19 @@ if TYPE_CHECKING:
 #: How cells of these columns are shown (everything else: `cell`).
 FORMATS: dict[str, Callable[[Any], str]] = {
     "size": human_bytes, "lag_seconds": human_seconds, "catch_up_seconds": human_seconds,
+    "port": str,  # an address, not a quantity: no digit grouping
 }
+
+
+
+def _trouble(key: str, value: Any) -> str | None:
+    """The theme colour of a cell that shows replicas in trouble, if it does."""
+    if key in ("under_replicated", "out_of_isr") and value:
+        return "warning"
+    if (key == "offline" and value) or (key == "leader" and value == -1) or (key == "alive" and value is False):
+        return "error"
+    return None
+
 
 Rows = list[dict[str, Any]]
 #: A view's totals: lines of (label, value) pairs.
@@ -183,7 +196,11 @@ class ListScreen(KctlScreen):
     def _cell(self, key: str, value: Any) -> Text:
         if key == "health" and isinstance(value, str):
             return health_text(value, self.app.current_theme)
-        return Text(FORMATS.get(key, cell)(value))
+        shown = FORMATS.get(key, cell)(value)
+        trouble = _trouble(key, value)
+        # Replicas in trouble stand out: offline ones in the error colour, the rest in warning.
+        colour = getattr(self.app.current_theme, trouble, None) if trouble else None
+        return Text(shown, style=Style(color=colour, bold=trouble == "error") if colour else "")
 
     def watch_pattern(self) -> None:
         self._fill()
@@ -275,6 +292,6 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         lines = "\n".join(f"  [b]{k:<14}[/] {what}" for k, what in self.keys)
-        commands = ":topics  :groups  :cluster  :tail TOPIC  :ctx NAME  :q"
+        from .app import COMMANDS as commands
         yield Static(f"[b]keys in {self.view}[/]\n\n{lines}\n\n  [b]{':':<14}[/] {commands}\n\n"
                      "  keys can be remapped in the config file under \\[tui.keys]; escape closes this", id="help")

@@ -24,7 +24,8 @@ class ClusterScreen(ListScreen):
 
     view_name = "cluster"
     panes = (Pane("brokers", (_c("id", "ID"), _c("host", "HOST"), _c("port", "PORT"), _c("rack", "RACK"),
-                              _c("controller", "CONTROLLER")), key="id", title="brokers"),)
+                              _c("alive", "ALIVE"), _c("replicas", "REPLICAS"), _c("leaders", "LEADERS"),
+                              _c("size", "SIZE"), _c("controller", "CONTROLLER")), key="id", title="brokers"),)
     totals: dict[str, Any]
 
     def equivalent(self) -> str:
@@ -44,7 +45,7 @@ class ClusterScreen(ListScreen):
             "produce_rate": self.kctl.rates.rate("cluster:produce", produced, now),
             "consume_rate": self.kctl.rates.rate("cluster:consume", seen.consumed, now),
         }
-        return {"brokers": [{**b, "controller": b["id"] == seen.controller} for b in seen.brokers]}
+        return {"brokers": seen.brokers}
 
     def summary(self) -> Summary | None:
         t = getattr(self, "totals", None)
@@ -65,6 +66,7 @@ class ClusterScreen(ListScreen):
 class TopicsScreen(ListScreen):
     view_name = "topics"
     panes = (Pane("topics", (_c("name", "TOPIC"), _c("partitions", "PARTITIONS"), _c("replicas", "REPLICAS"),
+                             _c("under_replicated", "UNDER-REPL"), _c("offline", "OFFLINE"),
                              _c("records", "RECORDS"), _c("size", "SIZE"), _c("rate", "RECORDS/S"))),)
     BINDINGS: ClassVar[list[BindingType]] = [
         *ListScreen.BINDINGS,
@@ -123,7 +125,7 @@ class TopicScreen(ListScreen):
     view_name = "partitions"
     panes = (
         Pane("partitions", (_c("partition", "PARTITION"), _c("leader", "LEADER"), _c("replicas", "REPLICAS"),
-                            _c("isr", "ISR"), _c("log_start_offset", "LOG START"),
+                            _c("isr", "ISR"), _c("out_of_isr", "OUT OF ISR"), _c("log_start_offset", "LOG START"),
                             _c("high_watermark", "HIGH WATERMARK"), _c("records", "RECORDS"), _c("size", "SIZE")),
              key="partition"),
         Pane("configs", (_c("name", "CONFIG"), _c("value", "VALUE"), _c("source", "SOURCE")),
@@ -278,6 +280,37 @@ class GroupScreen(ListScreen):
         self.kctl.reset(self.group)
 
 
+class ReassignScreen(ListScreen):
+    """The last reassignment kctl started: per partition, moving or done, and the bytes copied."""
+
+    view_name = "reassignment"
+    refresh_s = 2.0
+    panes = (Pane("partitions", (_c("topic", "TOPIC"), _c("partition", "PARTITION"), _c("target", "TARGET"),
+                                 _c("state", "STATE"), _c("adding", "ADDING"), _c("bytes_copied", "COPIED"),
+                                 _c("bytes_total", "TO COPY")), key="key"),)
+    started = ""
+
+    def equivalent(self) -> str:
+        return self.kctl.cli("reassign status --watch")
+
+    async def fetch(self) -> dict[str, Rows]:
+        found = await (await self.kctl.backend()).reassignment()
+        if found is None:
+            self.started = "none started by kctl here (kctl reassign apply PLAN --execute starts one)"
+            return {"partitions": []}
+        self.started, rows = found
+        for row in rows:
+            row["key"] = f"{row['topic']}:{row['partition']}"
+        return {"partitions": rows}
+
+    def summary(self) -> Summary | None:
+        rows = self.data.get("partitions", [])
+        moving = sum(r["state"] == "moving" for r in rows)
+        copied, total = sum(r["bytes_copied"] for r in rows), sum(r["bytes_total"] for r in rows)
+        return [[("started", self.started or "-"), ("partitions", str(len(rows))), ("moving", str(moving)),
+                 ("copied", f"{human_bytes(copied)} of {human_bytes(total)}")]]
+
+
 def _tp(row: dict[str, Any]) -> Any:
     from kctl.client import TopicPartition
 
@@ -286,5 +319,5 @@ def _tp(row: dict[str, Any]) -> Any:
 
 VIEWS: dict[str, type[ListScreen]] = {
     "topics": TopicsScreen, "groups": GroupsScreen, "cluster": ClusterScreen, "overview": ClusterScreen,
-    "brokers": ClusterScreen,
+    "brokers": ClusterScreen, "reassign": ReassignScreen,
 }

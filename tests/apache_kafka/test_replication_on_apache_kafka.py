@@ -161,3 +161,18 @@ def test_draining_a_broker_then_undoing_restores_the_assignment(env: dict[str, s
     kctl(env, "reassign", "undo", "--execute")
     wait_reassigned(env)
     assert assignment(env, topic) == original
+
+
+def test_cancelling_a_throttled_move_puts_replicas_back_and_clears_the_throttles(
+        env: dict[str, str], kafka_three: KafkaCluster, tmp_path: Path) -> None:
+    topic = unique("slow")
+    kctl(env, "topics", "create", topic, "-p", "1", "-r", "1")
+    produce(kafka_three.bootstrap, topic, 20_000, size=500)  # 10 MB at 100 KB/s: far from done when cancelled
+    original = assignment(env, topic)
+    kctl(env, "topics", "alter", topic, "--replication-factor", "2", "--throttle", "100K", "--execute")
+    status = as_json(kctl(env, "reassign", "status", "-o", "json"))
+    assert not status["done"] and status["partitions"][0]["state"] == "moving"
+    kctl(env, "reassign", "cancel", "--yes")
+    eventually(lambda: assignment(env, topic) == original, 60, "the replicas to go back")
+    configs = {c["name"] for c in as_json(kctl(env, "configs", "get", "topic", topic, "-o", "json"))}
+    assert not configs & {"leader.replication.throttled.replicas", "follower.replication.throttled.replicas"}

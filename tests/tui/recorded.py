@@ -84,6 +84,7 @@ async def record(backend: Backend) -> dict[str, Any]:
     group, option, scope = RESET
     plan, _ = await backend.plan_reset(group, Strategy(option.removeprefix("--")), scope)
     return {
+        "reassignment": await backend.reassignment(),
         "overview": {"cluster_id": CLUSTER_ID, "controller": overview.controller,
                      "brokers": [{**b, "host": ADDRESS[0], "port": ADDRESS[1]} for b in overview.brokers],
                      "topics": [{k: v for k, v in row.items() if k != "id"} for row in overview.topics],
@@ -115,6 +116,10 @@ class RecordedBackend:
 
     async def topics(self) -> list[dict[str, Any]]:
         return [dict(row) for row in self.data["topics"]]
+
+    async def reassignment(self) -> tuple[str, list[dict[str, Any]]] | None:
+        found = self.data.get("reassignment")
+        return None if found is None else (found[0], [dict(r) for r in found[1]])
 
     async def topic(self, name: str) -> dict[str, Any]:
         found = self.data["details"].get(name)
@@ -191,6 +196,7 @@ def recorded(context: Context, settings: Settings) -> RecordedBackend:
 
 
 def main() -> None:
+    import os
     import tempfile
 
     from tests.broker.conftest import BrokerProcess
@@ -198,6 +204,7 @@ def main() -> None:
     from .conftest import seed
 
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["XDG_STATE_HOME"] = str(Path(tmp) / "state")  # no reassignment of the user's shows
         broker = BrokerProcess(Path(tmp) / "data").start()
         try:
             seed(broker.bootstrap, Path(tmp) / "state")

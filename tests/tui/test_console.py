@@ -447,3 +447,46 @@ async def test_health_verdicts_are_coloured_by_severity_in_every_theme(broker: B
         from textual.color import Color
 
         assert rendered.spans[0].style.foreground == Color.parse(app.current_theme.error)  # type: ignore[attr-defined]
+
+
+async def test_replicas_in_trouble_stand_out_and_the_reassignment_view_shows_progress() -> None:
+    """On recorded answers, changed to show a cluster in trouble and a reassignment under way."""
+    import copy
+
+    from rich.text import Text
+
+    from kctl.tui.views import ReassignScreen
+
+    from .recorded import RecordedBackend
+
+    data = copy.deepcopy(RecordedBackend().data)
+    orders = next(t for t in data["topics"] if t["name"] == "orders")
+    orders.update(under_replicated=2, offline=1)
+    data["overview"]["brokers"].append({"id": 1, "host": None, "port": None, "rack": None, "alive": False,
+                                        "controller": False, "replicas": 3, "leaders": 0, "size": None})
+    data["reassignment"] = ["2026-01-01T00:00:00.000Z", [
+        {"topic": "orders", "partition": 0, "target": [0, 1], "state": "moving", "adding": [1],
+         "bytes_copied": 400, "bytes_total": 1000},
+        {"topic": "orders", "partition": 1, "target": [0, 1], "state": "done", "adding": [],
+         "bytes_copied": 0, "bytes_total": 0}]]
+    app = KctlTui(Settings(bootstrap="127.0.0.1:39417", timeout=10), cursor_blink=False,
+                  backend=lambda context, settings: RecordedBackend(data))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_rows(pilot, app, 3)
+        theme = app.current_theme
+        table = app.screen.query_one("DataTable")
+        row = table.get_row("orders")  # type: ignore[attr-defined]
+        under, offline = row[3], row[4]
+        assert isinstance(under, Text) and under.style.color.name.lower() == theme.warning.lower()
+        assert isinstance(offline, Text) and offline.style.color.name.lower() == theme.error.lower()
+        quiet = table.get_row("audit")[3]  # type: ignore[attr-defined]
+        assert str(quiet) == "0" and not quiet.style
+        await pilot.press("colon", *"cluster", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ClusterScreen) and len(table_keys(app)) == 2, "brokers")
+        alive = app.screen.query_one("DataTable").get_row("1")[4]  # type: ignore[attr-defined]
+        assert str(alive) == "no" and alive.style.color.name.lower() == theme.error.lower()
+        await pilot.press("colon", *"reassign", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReassignScreen) and len(table_keys(app)) == 2,
+                       "the reassignment")
+        assert "moving 1" in text_of(app, "#summary") and "400 B of 1,000 B" in text_of(app, "#summary")
+        assert "reassign status --watch" in app.screen.equivalent()
