@@ -58,18 +58,15 @@ def cluster_health(
 
     async def body(cluster: Any, context: Any) -> Output:
         from kctl.client import Admin
-        from kctl.ops.cluster import Verdict, cluster_health
+        from kctl.ops.cluster import STATES, Verdict, cluster_health
 
         health = await cluster_health(Admin(cluster))
         data = health.as_dict()
-        listed = [("offline", "offline"), ("under_replicated", "under-replicated"),
-                  ("under_min_isr", "under min ISR"), ("at_min_isr", "at min ISR")]
         alive = sum(b["alive"] for b in health.brokers)
         summary = [("status", health.status), ("controller", health.controller),
                    ("brokers", f"{alive} alive of {len(health.brokers)}"),
-                   *((label, len(data[key])) for key, label in listed)]
-        rows = [{**p.row(), "state": ", ".join(label for key, label in listed if getattr(p, _field(key)))}
-                for p in health.partitions if p.unavailable or p.under_replicated or p.under_min_isr]
+                   *((label, len(data[key])) for key, _, label in STATES)]
+        rows = [{**p.row(), "state": ", ".join(p.states())} for p in health.partitions if p.in_trouble]
         tables = [Table(health.brokers, [Column("id", "ID", numeric=True), Column("host", "HOST"),
                                          Column("port", "PORT", numeric=True), Column("rack", "RACK"),
                                          Column("alive", "ALIVE"), Column("controller", "CONTROLLER")])]
@@ -84,10 +81,6 @@ def cluster_health(
         return output_
 
     execute(_settings(ctx), body, fmt=output)
-
-
-def _field(key: str) -> str:
-    return "unavailable" if key == "offline" else key
 
 
 PARTITION_COLUMNS = [Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),

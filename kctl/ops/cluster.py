@@ -26,8 +26,9 @@ class Verdict(enum.StrEnum):
     CRIT = "CRIT"
 
 
-#: The partition filters of `kctl topics list`, as kafka-topics names them.
-PARTITION_FILTERS = ("under_replicated", "under_min_isr", "at_min_isr", "unavailable")
+#: A partition's troubles: (key in `kctl cluster health`'s JSON, PartitionHealth's property, label).
+STATES = (("offline", "unavailable", "offline"), ("under_replicated", "under_replicated", "under-replicated"),
+          ("under_min_isr", "under_min_isr", "under min ISR"), ("at_min_isr", "at_min_isr", "at min ISR"))
 
 
 @dataclass(slots=True)
@@ -59,6 +60,13 @@ class PartitionHealth:
     def out_of_isr(self) -> list[int]:
         return [r for r in self.replicas if r not in self.isr]
 
+    @property
+    def in_trouble(self) -> bool:
+        return self.unavailable or self.under_replicated or self.under_min_isr
+
+    def states(self) -> list[str]:
+        return [label for _, prop, label in STATES if getattr(self, prop)]
+
     def row(self) -> dict[str, Any]:
         return {"topic": self.topic, "partition": self.partition, "leader": self.leader,
                 "replicas": self.replicas, "isr": self.isr, "out_of_isr": self.out_of_isr}
@@ -71,13 +79,10 @@ class ClusterHealth:
     brokers: list[dict[str, Any]]  # id, host, port, rack, alive, controller
     partitions: list[PartitionHealth] = field(default_factory=list)
 
-    def listed(self, condition: str) -> list[dict[str, Any]]:
-        return [{"topic": p.topic, "partition": p.partition} for p in self.partitions if getattr(p, condition)]
-
     def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "controller": self.controller, "brokers": self.brokers,
-                "offline": self.listed("unavailable"), "under_replicated": self.listed("under_replicated"),
-                "under_min_isr": self.listed("under_min_isr"), "at_min_isr": self.listed("at_min_isr")}
+        listed = {key: [{"topic": p.topic, "partition": p.partition} for p in self.partitions if getattr(p, prop)]
+                  for key, prop, _ in STATES}
+        return {"status": self.status, "controller": self.controller, "brokers": self.brokers, **listed}
 
 
 async def partition_health(admin: Admin, topics: dict[str, TopicInfo] | None = None) -> list[PartitionHealth]:
