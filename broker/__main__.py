@@ -29,16 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--advertised", help="HOST:PORT clients are told to use (default: the listen address)")
     parser.add_argument("--config", help="TOML file of Kafka settings (num.partitions, log.retention.ms, ...)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics on /metrics (default: off)")
     args = parser.parse_args(argv)
-    return start(args.data_dir, args.listen, args.advertised, args.config, args.log_level)
+    return start(args.data_dir, args.listen, args.advertised, args.config, args.log_level, args.metrics)
 
 
 def start(data_dir: str | None, listen: str | None, advertised: str | None, config_file: str | None,
-          log_level: str = "INFO") -> int:
+          log_level: str = "INFO", metrics: str | None = None) -> int:
     configure_logging(log_level)
     log = logging.getLogger("broker")
     try:
-        broker = build_broker(data_dir=data_dir, listen=listen, advertised=advertised, config_file=config_file)
+        broker = build_broker(data_dir=data_dir, listen=listen, advertised=advertised, config_file=config_file,
+                              metrics=metrics)
     except ConfigError as exc:
         log.error("%s", exc)
         return 2

@@ -8,7 +8,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kctl.protocol.clock import now_ms
 
@@ -18,6 +18,9 @@ from .groups.coordinator import GroupCoordinator
 from .sasl import SaslSettings
 from .server import KafkaConnection
 from .storage.manager import LogManager
+
+if TYPE_CHECKING:
+    from .metrics import BrokerMetrics
 
 log = logging.getLogger("broker")
 
@@ -29,6 +32,7 @@ class Broker:
         data_dir: Path,
         listen: tuple[str, int],
         advertised: tuple[str, int] | None = None,
+        metrics: tuple[str, int] | None = None,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
@@ -43,6 +47,8 @@ class Broker:
         self.fetch_bytes_sent = [0, 0]
         self.flusher: Flusher
         self.stopping = False
+        self.metrics_address = metrics
+        self.metrics: BrokerMetrics | None = None
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._failed: asyncio.Future[BaseException] | None = None
@@ -61,7 +67,13 @@ class Broker:
         if records:
             log.info("loaded %d group(s) from %d __consumer_offsets record(s) in %.2fs", len(self.groups.groups),
                      records, time.monotonic() - started)
-        self.flusher = Flusher()
+        if self.metrics_address is not None:
+            from .metrics import BrokerMetrics
+
+            self.metrics = BrokerMetrics(self)
+            host, port = self.metrics_address
+            log.info("metrics on http://%s:%d/metrics", host, self.metrics.serve(host, port))
+        self.flusher = Flusher(self.metrics.fsync.observe if self.metrics is not None else None)
         self.groups.start()
         self._server = await loop.create_server(
             lambda: KafkaConnection(self), self.listen_host, self.listen_port, reuse_address=True, backlog=1024
@@ -231,6 +243,7 @@ def build_broker(
     listen: str | None = None,
     advertised: str | None = None,
     config_file: str | None = None,
+    metrics: str | None = None,
 ) -> Broker:
     """A broker from command-line style options; options override the config file."""
     from .config import default_data_dir
@@ -246,4 +259,5 @@ def build_broker(
     advertised_value = config["advertised.listeners"]
     advertised_addr = parse_host_port(advertised_value, "advertised address") if advertised_value else None
     directory = Path(config["log.dirs"]).expanduser() if config["log.dirs"] else default_data_dir()
-    return Broker(config, directory, listen_addr, advertised_addr)
+    metrics_addr = parse_host_port(metrics, "metrics address") if metrics else None
+    return Broker(config, directory, listen_addr, advertised_addr, metrics_addr)

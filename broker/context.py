@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from .config import BrokerConfig
     from .durability import Flusher
     from .groups.coordinator import GroupCoordinator
+    from .metrics import BrokerMetrics
     from .sasl import SaslSettings
     from .server import KafkaConnection
     from .storage.manager import LogManager
@@ -33,3 +34,4 @@ class ServingContext(BrokerContext, Protocol):
     sasl: SaslSettings
     connections: set[KafkaConnection]
     fetch_bytes_sent: list[int]
+    metrics: BrokerMetrics | None  # with --metrics

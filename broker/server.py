@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import logging
 import os
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +144,10 @@ class KafkaConnection(asyncio.BufferedProtocol):
             return
         handler = route.handler
         assert handler is not None
+        metrics = self.broker.metrics
+        started = time.perf_counter() if metrics is not None else 0.0
+        if metrics is not None and key == ApiKey.PRODUCE:
+            metrics.produced(request)
         try:
             result = handler(self.broker, header, request, self.peer_host)
         except CloseConnection as exc:
@@ -151,6 +156,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
             return
         except Exception:
             log.exception("%s v%d from %s failed", type(request).__name__, version, self.peer)
+            if metrics is not None:
+                metrics.failed(key, version, started)
             response = error_response(header, request, ErrorCode.UNKNOWN_SERVER_ERROR.code)
             if response is None:
                 self.abort()
@@ -160,23 +167,32 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if result is None:
             return  # acks=0: no answer, no place in line
         if inspect.isawaitable(result):
-            task = asyncio.ensure_future(self._finish(header, request, self.conn.reserve(), result))
+            task = asyncio.ensure_future(self._finish(header, request, self.conn.reserve(), result, started))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         else:
+            if metrics is not None:
+                metrics.answered(key, version, result, started)
             self.conn.answer_now(header, result)
 
-    async def _finish(self, header: RequestHeader, request: Any, place: AnswerPlace, pending: Any) -> None:
+    async def _finish(self, header: RequestHeader, request: Any, place: AnswerPlace, pending: Any,
+                      started: float) -> None:
+        metrics = self.broker.metrics
         try:
             response = await pending
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("%s from %s failed", type(request).__name__, self.peer)
+            if metrics is not None:
+                metrics.failed(header.api_key, header.api_version, started)
             response = error_response(header, request, ErrorCode.UNKNOWN_SERVER_ERROR.code)
             if response is None:
                 self.abort()
                 return
+        else:
+            if metrics is not None:
+                metrics.answered(header.api_key, header.api_version, response, started)
         self.conn.answer(place, header, response)
         self._drain()
 

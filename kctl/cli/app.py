@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "reassign": ("cmd_replicas", "reassign_app", None),
     "elect-leaders": ("cmd_replicas", "elect_leaders", None),
     "log-dirs": ("cmd_replicas", "log_dirs", None),
+    "exporter": ("cmd_exporter", "exporter", None),
     "topics": ("cmd_topics", "topics_app", None),
     "configs": ("cmd_topics", "configs_app", None),
     "groups": ("cmd_groups", "groups_app", None),

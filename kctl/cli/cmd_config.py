@@ -202,6 +202,8 @@ def broker_start(
         None, "--config", help="TOML file of Kafka settings: num.partitions, log.retention.ms, ..."
     ),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
+    metrics: str | None = typer.Option(None, "--metrics", metavar="HOST:PORT",
+                                       help="Serve Prometheus metrics on /metrics there (default: off)."),
     background: bool = typer.Option(False, "--background", "-d", help="Start it detached and return."),
 ) -> None:
     """Run the broker in the foreground until Ctrl-C or SIGTERM, then shut down cleanly."""
@@ -209,14 +211,14 @@ def broker_start(
         from kctl.connect.local import start_background
 
         try:
-            state = start_background(announce=diagnostic)
+            state = start_background(announce=diagnostic, extra_args=["--metrics", metrics] if metrics else [])
         except Exception as exc:
             fail(exc)
         typer.echo(f"built-in broker running on {state.address}" + (f" (pid {state.pid})" if state.pid else ""))
         return
     from broker.__main__ import start
 
-    raise typer.Exit(start(data_dir, listen, advertised, config, log_level))
+    raise typer.Exit(start(data_dir, listen, advertised, config, log_level, metrics))
 
 
 broker_app.command("status")(broker_status)

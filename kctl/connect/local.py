@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +81,8 @@ def status() -> Status:
     return Status(listening(address), address, pid, str(data_dir()), pid is not None)
 
 
-def start_background(wait_s: float = 15.0, announce: Callable[[str], None] | None = None) -> Status:
+def start_background(wait_s: float = 15.0, announce: Callable[[str], None] | None = None,
+                     extra_args: Sequence[str] = ()) -> Status:
     """Start the broker detached from this terminal, unless something already listens there;
     `announce` is told, in a line for people, when this call started it."""
     address = local_address()
@@ -91,7 +92,7 @@ def start_background(wait_s: float = 15.0, announce: Callable[[str], None] | Non
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory.parent / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "broker", "--data-dir", str(directory), "--listen", address],
+            [sys.executable, "-m", "broker", "--data-dir", str(directory), "--listen", address, *extra_args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
     (directory / PID_FILE).write_text(f"{proc.pid}\n")

@@ -30,11 +30,12 @@ class BrokerProcess:
     """`python -m broker` in a child process; `kill()` is a real SIGKILL."""
 
     def __init__(self, data_dir: Path, config: dict[str, object] | None = None, *,
-                 max_open_files: int | None = None) -> None:
+                 max_open_files: int | None = None, metrics_port: int | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.config = config or {}
         self.max_open_files = max_open_files  # RLIMIT_NOFILE, soft and hard, for the broker alone
+        self.metrics_port = metrics_port  # serve /metrics there
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"{data_dir.name}.broker.log"
 
@@ -48,6 +49,8 @@ class BrokerProcess:
             config_path = self.data_dir.parent / f"{self.data_dir.name}.toml"
             config_path.write_text("".join(f'"{k}" = {_toml(v)}\n' for k, v in self.config.items()))
             args += ["--config", str(config_path)]
+        if self.metrics_port is not None:
+            args += ["--metrics", f"127.0.0.1:{self.metrics_port}"]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, env=env,

@@ -1,0 +1,132 @@
+"""kctl exporter: the cluster's partitions and its groups' lag, for Prometheus to scrape."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Annotated, Any
+
+import typer
+
+from .errors import USAGE, CliError
+from .output import diagnostic
+from .runtime import fail
+
+
+def exporter(
+    ctx: typer.Context,
+    listen: Annotated[str, typer.Option("--listen", metavar="HOST:PORT", help="Where to serve /metrics.")
+                      ] = "127.0.0.1:9308",
+    interval: Annotated[str, typer.Option("--interval", metavar="DURATION",
+                                          help="How often to look at the cluster (e.g. 15s, 1m).")] = "15s",
+    group: Annotated[str | None, typer.Option("--group", metavar="REGEX", help="Only groups matching this.")
+                     ] = None,
+    topic: Annotated[str | None, typer.Option("--topic", metavar="REGEX", help="Only topics matching this.")
+                     ] = None,
+) -> None:
+    """Serve /metrics for Prometheus: kafka_exporter's series (lag, offsets, replicas) plus lag in
+    seconds, time to catch up and a health verdict per group. A look is taken every --interval in
+    the background; scrapes get the last one, with its age, and an unreachable cluster shows as
+    kafka_exporter_up 0 while the exporter keeps running."""
+    from kctl.connect.contexts import resolve
+    from kctl.ops.times import parse_duration_ms
+
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        fail(CliError(f"bad --listen {listen!r}", "write HOST:PORT, e.g. 127.0.0.1:9308", USAGE))
+    every = parse_duration_ms(interval) / 1000
+    if every <= 0:
+        fail(CliError("--interval must be positive", None, USAGE))
+    try:
+        groups = re.compile(group) if group else None
+        topics = re.compile(topic) if topic else None
+    except re.error as exc:
+        fail(CliError(f"bad regex: {exc}", "--group and --topic take Python regular expressions", USAGE))
+    settings = ctx.obj
+    context = resolve(settings.bootstrap, settings.context)
+    try:
+        asyncio.run(_serve(context, settings, host or "127.0.0.1", int(port), every, groups, topics))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+async def _serve(context: Any, settings: Any, host: str, port: int, every: float,
+                 groups: re.Pattern[str] | None, topics: re.Pattern[str] | None) -> None:
+    from kctl.ops.errors import explain
+    from kctl.ops.groups import LagHistory
+    from kctl.ops.metrics import Exposition, look
+
+    exposition = Exposition()
+    server = _start_http(host, port, exposition)
+    diagnostic(f"kctl exporter: serving http://{host}:{server.server_address[1]}/metrics for {context.name} "
+               f"({context.bootstrap_servers}), a look every {every:g}s")
+    histories: dict[str, LagHistory] = {}
+    cluster = None
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                if cluster is None:
+                    cluster = await _connect(context, settings)
+                seen = await look(cluster, groups=groups, topics=topics,
+                                  history=lambda g: histories.setdefault(g, LagHistory()))
+                await asyncio.to_thread(exposition.keep, seen)  # rendering is seconds at scale: off the loop
+                exposition.up = 1
+                del seen
+            except Exception as exc:  # the exporter keeps running: up 0, one more error, the old values
+                exposition.up = 0
+                exposition.errors += 1
+                diagnostic(f"kctl exporter: {explain(exc).message}")
+                if cluster is not None:
+                    await cluster.close()
+                    cluster = None
+            exposition.refresh_seconds = time.monotonic() - started
+            await asyncio.sleep(max(every - (time.monotonic() - started), 0.0))
+    finally:
+        server.shutdown()
+        if cluster is not None:
+            await cluster.close()
+
+
+async def _connect(context: Any, settings: Any) -> Any:
+    from kctl.connect.cluster import cluster_for
+
+    cluster = cluster_for(context, settings)
+    try:
+        await cluster.start()
+    except BaseException:
+        await cluster.close()
+        raise
+    return cluster
+
+
+def _start_http(host: str, port: int, exposition: Any) -> ThreadingHTTPServer:
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404, "only /metrics is served")
+                return
+            body = exposition.body()
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # scrapes every few seconds would flood stderr
+
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:
+        fail(CliError(f"cannot listen on {host}:{port}: {exc.strerror}", "pick another with --listen", USAGE))
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
+
+
+__all__ = ["exporter"]
