@@ -164,7 +164,8 @@ def topics_list(
     """Topics with their partition and replica counts (-o wide adds records and size).
 
     With --under-replicated, --under-min-isr, --at-min-isr or --unavailable: the partitions in that
-    state instead (any of them), one per line, as kafka-topics --describe lists them."""
+    state instead (any of them), one per line, internal topics' too, as kafka-topics --describe
+    lists them."""
     try:
         matcher = re.compile(pattern) if pattern else None
     except re.error as exc:
@@ -177,8 +178,8 @@ def topics_list(
         from kctl.client import Admin
         from kctl.ops.topics import topic_rows
 
-        if wanted:
-            return await _partitions_in_state(Admin(cluster), wanted, internal, matcher)
+        if wanted:  # an under-replicated __consumer_offsets is trouble too: internal topics always
+            return await _partitions_in_state(Admin(cluster), wanted, matcher)
         rows = await topic_rows(Admin(cluster), internal=internal, matcher=matcher, with_sizes=output == "wide")
         for row in rows:
             row.pop("high_watermark", None)
@@ -190,10 +191,10 @@ def topics_list(
     execute(_settings(ctx), body, fmt=output)
 
 
-async def _partitions_in_state(admin: Any, wanted: list[str], internal: bool, matcher: Any) -> Output:
+async def _partitions_in_state(admin: Any, wanted: list[str], matcher: Any) -> Output:
     from kctl.ops.cluster import partition_health
 
-    topics = {name: info for name, info in (await admin.list_topics(internal=internal)).items()
+    topics = {name: info for name, info in (await admin.list_topics(internal=True)).items()
               if matcher is None or matcher.search(name)}
     rows = [p.row() for p in await partition_health(admin, topics) if any(getattr(p, w) for w in wanted)]
     return Output(rows, [Table(rows, PARTITION_COLUMNS)])

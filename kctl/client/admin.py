@@ -20,11 +20,6 @@ from kctl.protocol.data import ConsumerProtocolAssignment, ConsumerProtocolSubsc
 from kctl.protocol.enums import AlterConfigOp, ConfigResourceType, ConfigSource
 from kctl.protocol.errors import ErrorCode, ProtocolError
 from kctl.protocol.messages.alter_configs import AlterableConfig, AlterConfigsRequest, AlterConfigsResource
-from kctl.protocol.messages.alter_partition_reassignments import (
-    AlterPartitionReassignmentsRequest,
-    ReassignablePartition,
-    ReassignableTopic,
-)
 from kctl.protocol.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsTopic
 from kctl.protocol.messages.create_topics import CreatableTopic, CreatableTopicConfig, CreateTopicsRequest
 from kctl.protocol.messages.delete_groups import DeleteGroupsRequest
@@ -33,16 +28,11 @@ from kctl.protocol.messages.delete_topics import DeleteTopicsRequest
 from kctl.protocol.messages.describe_configs import DescribeConfigsRequest, DescribeConfigsResource
 from kctl.protocol.messages.describe_groups import DescribeGroupsRequest
 from kctl.protocol.messages.describe_log_dirs import DescribeLogDirsRequest
-from kctl.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersTopicPartitions
 from kctl.protocol.messages.incremental_alter_configs import AlterableConfig as IncrementalConfig
 from kctl.protocol.messages.incremental_alter_configs import AlterConfigsResource as IncrementalResource
 from kctl.protocol.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
 from kctl.protocol.messages.list_groups import ListGroupsRequest
 from kctl.protocol.messages.list_offsets import ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic
-from kctl.protocol.messages.list_partition_reassignments import (
-    ListPartitionReassignmentsRequest,
-    ListPartitionReassignmentsTopics,
-)
 from kctl.protocol.messages.offset_commit import (
     OffsetCommitRequest,
     OffsetCommitRequestPartition,
@@ -617,6 +607,12 @@ class Admin:
                                             timeout_s: float = 60.0) -> dict[TopicPartition, KafkaError | None]:
         """Move each partition's replicas to the given brokers (the first one preferred leader);
         None cancels the partition's reassignment in progress."""
+        from kctl.protocol.messages.alter_partition_reassignments import (  # rarely used: not at start-up
+            AlterPartitionReassignmentsRequest,
+            ReassignablePartition,
+            ReassignableTopic,
+        )
+
         by_topic: dict[str, list[ReassignablePartition]] = {}
         for tp, replicas in targets.items():
             by_topic.setdefault(tp.topic, []).append(ReassignablePartition(tp.partition, replicas))
@@ -631,6 +627,11 @@ class Admin:
     async def list_partition_reassignments(self, partitions: Iterable[TopicPartition] | None = None
                                            ) -> dict[TopicPartition, OngoingReassignment]:
         """The reassignments in progress (of these partitions, or all)."""
+        from kctl.protocol.messages.list_partition_reassignments import (
+            ListPartitionReassignmentsRequest,
+            ListPartitionReassignmentsTopics,
+        )
+
         topics = None if partitions is None else [
             ListPartitionReassignmentsTopics(t, ps) for t, ps in _by_topic(partitions).items()]
         response = await self._to_controller(ListPartitionReassignmentsRequest(topics=topics))
@@ -643,6 +644,8 @@ class Admin:
                             timeout_s: float = 60.0) -> dict[TopicPartition, KafkaError | None]:
         """Preferred (or unclean) leader election for these partitions (None: every partition).
         A partition whose leader is already the one it would elect answers ELECTION_NOT_NEEDED."""
+        from kctl.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersTopicPartitions
+
         topics = None if partitions is None else [
             ElectLeadersTopicPartitions(t, ps) for t, ps in _by_topic(partitions).items()]
         request = ElectLeadersRequest(1 if unclean else 0, topics, int(timeout_s * 1000))
