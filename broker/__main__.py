@@ -30,17 +30,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="TOML file of Kafka settings (num.partitions, log.retention.ms, ...)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics on /metrics (default: off)")
+    parser.add_argument(
+        "--schema-registry",
+        metavar="HOST:PORT|off",
+        help="serve a Schema Registry (Confluent's REST API) there (default 127.0.0.1:8081; skipped if that port is"
+        " busy), or off",
+    )
     args = parser.parse_args(argv)
-    return start(args.data_dir, args.listen, args.advertised, args.config, args.log_level, args.metrics)
+    return start(args.data_dir, args.listen, args.advertised, args.config, args.log_level, args.metrics,
+                 args.schema_registry)
 
 
 def start(data_dir: str | None, listen: str | None, advertised: str | None, config_file: str | None,
-          log_level: str = "INFO", metrics: str | None = None) -> int:
+          log_level: str = "INFO", metrics: str | None = None, schema_registry: str | None = None) -> int:
     configure_logging(log_level)
     log = logging.getLogger("broker")
     try:
         broker = build_broker(data_dir=data_dir, listen=listen, advertised=advertised, config_file=config_file,
-                              metrics=metrics)
+                              metrics=metrics, schema_registry=schema_registry)
     except ConfigError as exc:
         log.error("%s", exc)
         return 2

@@ -21,8 +21,12 @@ from .storage.manager import LogManager
 
 if TYPE_CHECKING:
     from .metrics import BrokerMetrics
+    from .registry.http import SchemaRegistry
 
 log = logging.getLogger("broker")
+
+#: Where the registry listens unless told otherwise: Confluent's port, on this machine only.
+DEFAULT_SCHEMA_REGISTRY = ("127.0.0.1", 8081)
 
 
 class Broker:
@@ -33,6 +37,8 @@ class Broker:
         listen: tuple[str, int],
         advertised: tuple[str, int] | None = None,
         metrics: tuple[str, int] | None = None,
+        schema_registry: tuple[str, int] | None = None,
+        schema_registry_explicit: bool = True,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
@@ -49,6 +55,10 @@ class Broker:
         self.stopping = False
         self.metrics_address = metrics
         self.metrics: BrokerMetrics | None = None
+        self.registry_address = schema_registry
+        #: A registry asked for by address must start; the default one steps aside for a busy port.
+        self.registry_explicit = schema_registry_explicit
+        self.registry: SchemaRegistry | None = None
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._failed: asyncio.Future[BaseException] | None = None
@@ -75,6 +85,8 @@ class Broker:
             log.info("metrics on http://%s:%d/metrics", host, self.metrics.serve(host, port))
         self.flusher = Flusher(self.metrics.fsync.observe if self.metrics is not None else None)
         self.groups.start()
+        if self.registry_address is not None:
+            await self._start_registry(*self.registry_address)
         self._server = await loop.create_server(
             lambda: KafkaConnection(self), self.listen_host, self.listen_port, reuse_address=True, backlog=1024
         )
@@ -92,6 +104,28 @@ class Broker:
         self._supervise("offsets expiry", self._offsets_expiry_loop)
         log.info("broker %d listening on %s:%d, advertised as %s:%d", self.node_id, self.listen_host,
                  self.listen_port, self.advertised_host, self.advertised_port)
+
+    async def _start_registry(self, host: str, port: int) -> None:
+        from .registry.http import SchemaRegistry
+
+        loop = asyncio.get_running_loop()
+        registry = SchemaRegistry(self.logs, lambda plog: self.flusher.after_append(plog), self.data_dir)
+        started = time.monotonic()
+        records = await loop.run_in_executor(None, registry.load)
+        if records:
+            log.info("loaded %d schema(s) in %d subject(s) from %d _schemas record(s) in %.2fs",
+                     len(registry.store.schemas), len(registry.store.subjects), records, time.monotonic() - started)
+        try:
+            await registry.serve(host, port)
+        except OSError as exc:
+            if self.registry_explicit:
+                raise RuntimeError(f"schema registry: cannot listen on {host}:{port}: {exc.strerror or exc}"
+                                   " (choose another with --schema-registry HOST:PORT, or off)") from None
+            log.warning("schema registry not started: %s:%d: %s (choose another with --schema-registry HOST:PORT)",
+                        host, port, exc.strerror or exc)
+            return
+        self.registry = registry
+        log.info("schema registry on %s", registry.url)
 
     def _supervise(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
         async def guarded() -> None:
@@ -124,6 +158,8 @@ class Broker:
         self.stopping = True
         if self._server is not None:
             self._server.close()
+        if self.registry is not None:
+            await self.registry.stop()
         for conn in list(self.connections):
             for task in list(conn.tasks):
                 task.cancel()
@@ -244,6 +280,7 @@ def build_broker(
     advertised: str | None = None,
     config_file: str | None = None,
     metrics: str | None = None,
+    schema_registry: str | None = None,
 ) -> Broker:
     """A broker from command-line style options; options override the config file."""
     from .config import default_data_dir
@@ -260,4 +297,11 @@ def build_broker(
     advertised_addr = parse_host_port(advertised_value, "advertised address") if advertised_value else None
     directory = Path(config["log.dirs"]).expanduser() if config["log.dirs"] else default_data_dir()
     metrics_addr = parse_host_port(metrics, "metrics address") if metrics else None
-    return Broker(config, directory, listen_addr, advertised_addr, metrics_addr)
+    if schema_registry is None:
+        registry_addr: tuple[str, int] | None = DEFAULT_SCHEMA_REGISTRY
+    elif schema_registry == "off":
+        registry_addr = None
+    else:
+        registry_addr = parse_host_port(schema_registry, "schema registry address")
+    return Broker(config, directory, listen_addr, advertised_addr, metrics_addr, registry_addr,
+                  schema_registry_explicit=schema_registry is not None)

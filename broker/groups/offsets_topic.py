@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from kctl.protocol import data
 from kctl.protocol.data import GroupMetadataKey, GroupMetadataValue, OffsetCommitKey, OffsetCommitValue
 from kctl.protocol.errors import ProtocolError
-from kctl.protocol.records import Record, decode_batches, encode_batch
+from kctl.protocol.records import Record, encode_batch
 
 from ..storage.log import PartitionLog
 
@@ -28,7 +28,6 @@ OFFSET_VALUE_VERSION = 3
 OFFSET_VALUE_WITH_EXPIRY_VERSION = 1  # the only version that has an expire timestamp
 GROUP_KEY_VERSION = 2
 GROUP_VALUE_VERSION = 3
-_READ_CHUNK = 1 << 20
 
 
 def java_string_hash(text: str) -> int:
@@ -111,25 +110,17 @@ def replay(plog: PartitionLog) -> Iterator[LoadedOffset | LoadedGroup]:
     Records we cannot read (other key types, such as KIP-848 groups, or damaged values) are
     logged and skipped: one bad record must not keep the broker from starting.
     """
-    position = plog.log_start_offset
-    end = plog.log_end_offset
-    while position < end:
-        chunk = plog.read(position, _READ_CHUNK)
-        if not chunk:
-            break
-        for batch in decode_batches(chunk):
-            for record in batch.records:
-                if (record.offset is not None and record.offset < position) or record.key is None:
-                    continue
-                try:
-                    item = _decode(record)
-                except ProtocolError as exc:
-                    log.warning("%s-%d offset %s: skipping a record we cannot read: %s", TOPIC, plog.partition,
-                                record.offset, exc)
-                    continue
-                if item is not None:
-                    yield item
-            position = batch.header.next_offset
+    for record in plog.replay():
+        if record.key is None:
+            continue
+        try:
+            item = _decode(record)
+        except ProtocolError as exc:
+            log.warning("%s-%d offset %s: skipping a record we cannot read: %s", TOPIC, plog.partition,
+                        record.offset, exc)
+            continue
+        if item is not None:
+            yield item
 
 
 def _decode(record: Record) -> LoadedOffset | LoadedGroup | None:

@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from struct import Struct
@@ -34,6 +34,7 @@ from kctl.protocol.records import (
     check_crc,
     compute_crc,
     decode_batch,
+    decode_batches,
     encode_batch,
     read_batch_header,
 )
@@ -42,6 +43,8 @@ from ..config import TopicConfig
 from .cleaner import CompactionJob
 from .producer_state import ProducerState, SequenceError
 from .segment import OpenFiles, Segment, segment_name
+
+_REPLAY_CHUNK = 1 << 20
 
 log = logging.getLogger("broker.storage")
 
@@ -328,6 +331,20 @@ class PartitionLog:
         segment, position, size, first_size = found
         data = segment.read(position, size)
         return data if len(data) <= first_size else _whole_batches(data, first_size)
+
+    def replay(self) -> Iterator[Record]:
+        """Every record from the log start to its end, in order: how the broker's own topics
+        (`__consumer_offsets`, `_schemas`) are read back at start."""
+        position, end = self.log_start_offset, self.log_end_offset
+        while position < end:
+            chunk = self.read(position, _REPLAY_CHUNK)
+            if not chunk:
+                break
+            for batch in decode_batches(chunk):
+                for record in batch.records:
+                    if record.offset is None or record.offset >= position:
+                        yield record
+                position = batch.header.next_offset
 
     def read_range(self, offset: int, max_bytes: int) -> FileRange | bytes:
         """Like `read`, for fetches: where the bytes are rather than the bytes, to be sent by

@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "elect-leaders": ("cmd_replicas", "elect_leaders", None),
     "log-dirs": ("cmd_replicas", "log_dirs", None),
     "exporter": ("cmd_exporter", "exporter", None),
+    "schemas": ("cmd_schemas", "schemas_app", None),
     "topics": ("cmd_topics", "topics_app", None),
     "configs": ("cmd_topics", "configs_app", None),
     "groups": ("cmd_groups", "groups_app", None),
@@ -221,6 +222,10 @@ def root(
         None, "--context", envvar="KCTL_CONTEXT", help="A named context from the config file."
     ),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for the cluster."),
+    schema_registry: str | None = typer.Option(
+        None, "--schema-registry", envvar="KCTL_SCHEMA_REGISTRY", metavar="URL",
+        help="The Schema Registry (overrides the context's; the built-in broker's is found by itself).",
+    ),
     version: bool = typer.Option(
         False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
     ),
@@ -233,7 +238,7 @@ def root(
     """
     from kctl.connect.cluster import Settings
 
-    ctx.obj = Settings(bootstrap_server, context, timeout)
+    ctx.obj = Settings(bootstrap_server, context, timeout, schema_registry)
 
 
 @app.command("completion")

@@ -204,6 +204,11 @@ def broker_start(
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
     metrics: str | None = typer.Option(None, "--metrics", metavar="HOST:PORT",
                                        help="Serve Prometheus metrics on /metrics there (default: off)."),
+    schema_registry: str | None = typer.Option(
+        None, "--schema-registry", metavar="HOST:PORT|off",
+        help="Serve a Schema Registry (Confluent's REST API) there, or off (default 127.0.0.1:8081, skipped when "
+             "that port is busy).",
+    ),
     background: bool = typer.Option(False, "--background", "-d", help="Start it detached and return."),
 ) -> None:
     """Run the broker in the foreground until Ctrl-C or SIGTERM, then shut down cleanly."""
@@ -211,14 +216,16 @@ def broker_start(
         from kctl.connect.local import start_background
 
         try:
-            state = start_background(announce=diagnostic, extra_args=["--metrics", metrics] if metrics else [])
+            extra = (["--metrics", metrics] if metrics else []) + (
+                ["--schema-registry", schema_registry] if schema_registry else [])
+            state = start_background(announce=diagnostic, extra_args=extra)
         except Exception as exc:
             fail(exc)
         typer.echo(f"built-in broker running on {state.address}" + (f" (pid {state.pid})" if state.pid else ""))
         return
     from broker.__main__ import start
 
-    raise typer.Exit(start(data_dir, listen, advertised, config, log_level, metrics))
+    raise typer.Exit(start(data_dir, listen, advertised, config, log_level, metrics, schema_registry))
 
 
 broker_app.command("status")(broker_status)

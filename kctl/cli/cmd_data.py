@@ -81,6 +81,14 @@ def produce(
                            ] = "none",
     acks: Annotated[str, typer.Option("--acks", help="0, 1 or all.")] = "all",
     rate: Annotated[float | None, typer.Option("--rate", help="At most this many records per second.")] = None,
+    value_schema: Annotated[str | None, typer.Option(
+        "--value-schema", metavar="SUBJECT|ID|FILE",
+        help="Encode each value (a JSON line) with this registry schema in Confluent's format; a FILE is "
+             "registered under TOPIC-value first. Every line is checked before anything is sent.")] = None,
+    key_schema: Annotated[str | None, typer.Option(
+        "--key-schema", metavar="SUBJECT|ID|FILE", help="The same for keys (TOPIC-key).")] = None,
+    message: Annotated[str | None, typer.Option(
+        "--message", help="With a Protobuf schema: the message to write (default: the file's first).")] = None,
     yes: YesOpt = False,
 ) -> None:
     """Send records from arguments or stdin lines."""
@@ -104,7 +112,11 @@ def produce(
     async def body(cluster: Any, context: Any) -> None:
         from kctl.ops.produce import produce_records
 
-        done = await produce_records(cluster, topic, records(), partition=partition, acks=acks,
+        outgoing: Iterator[OutgoingRecord] | list[OutgoingRecord] = records()
+        if value_schema or key_schema:
+            outgoing = await _encoded(_settings(ctx), context, topic, list(outgoing), value_schema, key_schema,
+                                      message)
+        done = await produce_records(cluster, topic, outgoing, partition=partition, acks=acks,
                                      compression=compression, rate=rate)
         diagnostic(f"produced {done.delivered} record(s) to {topic}")
         if done.failures:
@@ -113,18 +125,61 @@ def produce(
     execute(_settings(ctx), body, changes=True, streaming=True)
 
 
+async def _encoded(settings: Any, context: Any, topic: str, records: list[OutgoingRecord], value_schema: str | None,
+                   key_schema: str | None, message: str | None) -> list[OutgoingRecord]:
+    """Every record's key and value, JSON in, encoded with their registry schemas: all of them
+    before anything is sent, so one bad line sends nothing."""
+    from kctl.connect.cluster import registry_for
+    from kctl.ops.errors import BadUsage
+    from kctl.ops.schemas import encode_or_fail, encoder_for, no_registry
+
+    registry = registry_for(context, settings)
+    if registry is None:
+        raise no_registry()
+    async with registry:
+        value_encoder = await encoder_for(registry, value_schema, f"{topic}-value", message) if value_schema else None
+        key_encoder = await encoder_for(registry, key_schema, f"{topic}-key") if key_schema else None
+    for number, record in enumerate(records, 1):
+        for part, encoder in (("value", value_encoder), ("key", key_encoder)):
+            raw = record.value if part == "value" else record.key
+            if encoder is None or raw is None:
+                continue
+            try:
+                parsed = json.loads(raw)
+            except ValueError as exc:
+                raise BadUsage(f"line {number}: the {part} is not JSON: {exc}", "nothing was sent") from None
+            encoded = encode_or_fail(encoder, parsed, f"the {part}", number)
+            if part == "value":
+                record.value = encoded
+            else:
+                record.key = encoded
+    return records
+
+
 # ---- tail ---------------------------------------------------------------------------------------------
 TAIL_FORMATS = ("human", "jsonl", "json", "raw")
 
 
-def _human(r: Any, colour: bool) -> str:
-    key = r.key.decode(errors="replace") if r.key is not None else "null"
-    value = r.value.decode(errors="replace") if r.value is not None else "null"
+def _shown(raw: bytes | None, decoded: Any) -> str:
+    """A key or value as text: its registry-decoded JSON, or its bytes as UTF-8."""
+    if decoded is not None and decoded.error is None:
+        return json.dumps(decoded.value, ensure_ascii=False)
+    return raw.decode(errors="replace") if raw is not None else "null"
+
+
+def _human(r: Any, colour: bool, key_schema: Any = None, value_schema: Any = None) -> str:
+    key = _shown(r.key, key_schema)
+    value = _shown(r.value, value_schema)
     if value[:1] in "{[":
         with contextlib.suppress(ValueError):
-            value = json.dumps(json.loads(value), indent=2)
+            value = json.dumps(json.loads(value), indent=2, ensure_ascii=False)
     when = iso(r.timestamp) or "-"
     head = f"{r.topic}[{r.partition}]@{r.offset} {when} key={key}"
+    for part, decoded in (("key", key_schema), ("value", value_schema)):
+        if decoded is not None:
+            head += f" {part}-schema={decoded.schema_id}"
+            if decoded.error is not None:
+                head += f" ({decoded.error})"
     if r.headers:
         head += " " + " ".join(f"{h}={(v or b'').decode(errors='replace')}" for h, v in r.headers)
     if colour:
@@ -155,8 +210,17 @@ def tail(
     fmt: Annotated[str | None, typer.Option("--format", help="A template: {topic} {partition} {offset} "
                                                             "{timestamp} {key} {value}.")] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="human, jsonl, json or raw.")] = "human",
+    no_decode: Annotated[bool, typer.Option(
+        "--no-decode", help="Show keys and values in Confluent's schema format as bytes, not decoded with the "
+                            "registry's schemas.")] = False,
 ) -> None:
-    """Read records: from a position to the end (or forever with --follow), filtered, in several formats."""
+    """Read records: from a position to the end (or forever with --follow), filtered, in several formats.
+
+    With a Schema Registry (--schema-registry, the context's, or the built-in broker's), keys and
+    values in Confluent's format (magic byte 0 and a schema id) are decoded to JSON: Avro bytes and
+    fixed as base64, decimals as strings, timestamps and dates as ISO 8601, unions as their value;
+    Protobuf in its JSON mapping (64-bit integers as strings); JSON Schema as the JSON itself.
+    jsonl adds key_schema_id / value_schema_id; raw always prints the bytes."""
     settings = _settings(ctx)
     check_format(output, TAIL_FORMATS)
     from kctl.ops.tail import TailSpec, record_matcher
@@ -171,13 +235,29 @@ def tail(
         from kctl.ops.tail import TailSession
 
         everything: list[dict[str, Any]] = []
-        async with TailSession(cluster, spec) as session:
+        async with contextlib.AsyncExitStack() as stack:
+            decoder = None
+            if not no_decode and output != "raw":
+                from kctl.connect.cluster import registry_for
+
+                registry = registry_for(context, settings)
+                if registry is not None:
+                    from kctl.ops.schemas import decoder_for
+
+                    decoder = decoder_for(await stack.enter_async_context(registry))
+            session = await stack.enter_async_context(TailSession(cluster, spec))
             async for batch in session:
+                if decoder is not None:
+                    await decoder.prepare(p for r in batch for p in (r.key, r.value))
+                    decode = decoder.decode
+                    decoded = [(r, decode(r.key), decode(r.value)) for r in batch]
+                else:
+                    decoded = [(r, None, None) for r in batch]
                 if output == "json":
-                    everything.extend(record_json(r) for r in batch)
+                    everything.extend(record_json(*d) for d in decoded)
                     continue
-                for r in batch:
-                    write_record(r)
+                for d in decoded:
+                    write_record(*d)
                 sys.stdout.flush()
         if output == "json":
             sys.stdout.write(to_json(everything, indent=True) + "\n")
@@ -186,28 +266,29 @@ def tail(
     execute(settings, body, streaming=True)
 
 
-def _record_writer(output: str, fmt: str | None) -> Callable[[Any], object]:
-    """How `tail` prints one record: a --format template, jsonl, raw value bytes, or for people."""
+def _record_writer(output: str, fmt: str | None) -> Callable[[Any, Any, Any], object]:
+    """How `tail` prints one record (with its decoded key and value, if any): a --format template,
+    jsonl, raw value bytes, or for people."""
     from kctl.ops.records import record_json
 
     write = sys.stdout.write
     if fmt is not None:
-        return lambda r: write(_template(fmt, r) + "\n")
+        return lambda r, k, v: write(_template(fmt, r, k, v) + "\n")
     if output == "jsonl":
-        return lambda r: write(json.dumps(record_json(r)) + "\n")
+        return lambda r, k, v: write(json.dumps(record_json(r, k, v), ensure_ascii=False) + "\n")
     if output == "raw":
-        def raw(r: Any) -> None:
+        def raw(r: Any, k: Any, v: Any) -> None:
             sys.stdout.flush()
             sys.stdout.buffer.write((r.value or b"") + b"\n")
         return raw
     colour = colour_enabled(sys.stdout)
-    return lambda r: write(_human(r, colour))
+    return lambda r, k, v: write(_human(r, colour, k, v))
 
 
-def _template(fmt: str, r: Any) -> str:
+def _template(fmt: str, r: Any, key_schema: Any = None, value_schema: Any = None) -> str:
     fields = {"topic": r.topic, "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
-              "time": iso(r.timestamp) or "", "key": (r.key or b"").decode(errors="replace"),
-              "value": (r.value or b"").decode(errors="replace"),
+              "time": iso(r.timestamp) or "", "key": _shown(r.key, key_schema) if r.key is not None else "",
+              "value": _shown(r.value, value_schema) if r.value is not None else "",
               "headers": ",".join(f"{h}={(v or b'').decode(errors='replace')}" for h, v in r.headers)}
     try:
         return fmt.replace("\\n", "\n").replace("\\t", "\t").format(**fields)

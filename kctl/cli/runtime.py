@@ -40,8 +40,10 @@ def execute(
     fmt: str | None = None,
     changes: bool = False,
     streaming: bool = False,
+    cluster: bool = True,
 ) -> None:
     """Resolve the context, connect, run `body(cluster, context)`, render its Output (if any).
+    With `cluster` False the body gets no cluster (None) and nothing connects to Kafka.
 
     `streaming` (tail, produce) runs on uvloop when it is installed; a one-shot admin command
     would spend more importing it than it saves.
@@ -57,7 +59,7 @@ def execute(
             from kctl.connect.local import start_background
 
             start_background(announce=diagnostic)
-        output = _run(_with_cluster(ctx, settings, body), streaming)
+        output = _run(_with_cluster(ctx, settings, body) if cluster else body(None, ctx), streaming)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except SystemExit:
@@ -66,6 +68,28 @@ def execute(
         fail(exc)
     if output is not None and fmt is not None:
         render(output, fmt)
+
+
+def execute_registry(
+    settings: Settings,
+    body: Callable[[Any, Context], Awaitable[Output | None]],
+    *,
+    fmt: str | None = None,
+    changes: bool = False,
+) -> None:
+    """Like `execute`, for commands that talk to the Schema Registry alone: `body(registry, context)`."""
+
+    async def with_registry(cluster: Any, ctx: Context) -> Output | None:
+        from kctl.connect.cluster import registry_for
+        from kctl.ops.schemas import no_registry
+
+        registry = registry_for(ctx, settings)
+        if registry is None:
+            raise no_registry()
+        async with registry:
+            return await body(registry, ctx)
+
+    execute(settings, with_registry, fmt=fmt, changes=changes, cluster=False)
 
 
 async def _with_cluster(ctx: Context, settings: Settings,

@@ -39,8 +39,7 @@ class NoBrokersAvailable(KafkaError):
 
 class RequestTimedOut(KafkaError):
     def __init__(self, what: str, address: str, seconds: float) -> None:
-        super().__init__(f"{what} to {address} got no answer within {seconds:g}s",
-                         ErrorCode.REQUEST_TIMED_OUT)
+        super().__init__(f"{what} to {address} got no answer within {seconds:g}s", ErrorCode.REQUEST_TIMED_OUT)
         self.address = address
 
 
@@ -48,11 +47,24 @@ class UnsupportedVersion(KafkaError):
     """The broker does not speak any version of an API that we can use."""
 
     def __init__(self, api: str, address: str) -> None:
-        super().__init__(f"{address} does not support {api} in any version kctl speaks",
-                         ErrorCode.UNSUPPORTED_VERSION)
+        super().__init__(f"{address} does not support {api} in any version kctl speaks", ErrorCode.UNSUPPORTED_VERSION)
 
 
 def check(code: int, context: str = "", message: str | None = None) -> None:
     """Raise KafkaError for a non-zero error code."""
     if code:
         raise KafkaError.from_code(code, context, message)
+
+
+class RegistryError(Exception):
+    """An error answer from the registry: Confluent's code (40401 ...) and its message."""
+
+    def __init__(self, code: int, message: str, status: int = 0) -> None:
+        super().__init__(f"{message} (error {code})")
+        self.code = code
+        self.message = message
+        self.status = status or (code if code < 1000 else int(str(code)[:3]))
+
+
+class RegistryUnreachable(Exception):
+    """No answer from the registry at all."""

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import ssl
 
     from kctl.client import Cluster
+    from kctl.client.schema_registry import RegistryClient
 
 
 @dataclass(slots=True)
@@ -24,6 +25,7 @@ class Settings:
     bootstrap: str | None = None
     context: str | None = None
     timeout: float = 30.0
+    schema_registry: str | None = None  # --schema-registry / $KCTL_SCHEMA_REGISTRY
 
 
 def _ssl_context(ctx: Context) -> ssl.SSLContext | None:
@@ -41,6 +43,19 @@ def _ssl_context(ctx: Context) -> ssl.SSLContext | None:
     return context
 
 
+def _password(ctx: Context, table: dict[str, Any], what: str) -> str | None:
+    """A `password`, or the variable a `password-env` names."""
+    password = table.get("password")
+    if password is None and table.get("password-env"):
+        import os
+
+        password = os.environ.get(str(table["password-env"]))
+        if password is None:
+            raise AuthFailed(f"context {ctx.name!r}: ${table['password-env']} ({what} password) is not set",
+                             "export it, or put password = \"...\" in the context")
+    return None if password is None else str(password)
+
+
 def _authenticator(ctx: Context) -> Any:
     """The context's `sasl = { mechanism, username, password | password-env }`, if any."""
     if not ctx.sasl:
@@ -56,14 +71,7 @@ def _authenticator(ctx: Context) -> Any:
     username = sasl.get("username")
     if not username:
         raise BadUsage(f"context {ctx.name!r}: sasl needs a username")
-    password = sasl.get("password")
-    if password is None and sasl.get("password-env"):
-        import os
-
-        password = os.environ.get(str(sasl["password-env"]))
-        if password is None:
-            raise AuthFailed(f"context {ctx.name!r}: ${sasl['password-env']} is not set",
-                             "export it, or put password = \"...\" in the context")
+    password = _password(ctx, sasl, "SASL")
     if password is None:
         raise BadUsage(f"context {ctx.name!r}: sasl needs password or password-env")
     return SaslAuthenticator(mechanism, str(username), str(password))
@@ -75,3 +83,35 @@ def cluster_for(ctx: Context, settings: Settings) -> Cluster:
     return Cluster(ctx.bootstrap_servers, client_id=ctx.client_id, request_timeout_s=settings.timeout,
                    connect_timeout_s=min(settings.timeout, 10.0), ssl_context=_ssl_context(ctx),
                    authenticator=_authenticator(ctx))
+
+
+def registry_url(ctx: Context, settings: Settings) -> str | None:
+    """Where the Schema Registry is: --schema-registry, $KCTL_SCHEMA_REGISTRY, the context's
+    `schema-registry`, and for the built-in broker the registry it serves; None when there is none."""
+    import os
+
+    explicit = settings.schema_registry or os.environ.get("KCTL_SCHEMA_REGISTRY")
+    if explicit:
+        return explicit
+    if ctx.schema_registry:
+        return str(ctx.schema_registry["url"])
+    if ctx.local:
+        from .local import registry_address
+
+        return registry_address()
+    return None
+
+
+def registry_for(ctx: Context, settings: Settings) -> RegistryClient | None:
+    url = registry_url(ctx, settings)
+    if url is None:
+        return None
+    from kctl.client.schema_registry import RegistryClient, RegistrySettings
+
+    if not url.startswith(("http://", "https://")):
+        url = "http://" + url
+    table = ctx.schema_registry if ctx.schema_registry and not settings.schema_registry else {}
+    username = table.get("username")
+    password = _password(ctx, table, "schema registry") if username else None
+    return RegistryClient(RegistrySettings(url, None if username is None else str(username), password,
+                                           settings.timeout))

@@ -16,6 +16,7 @@ The file is `$KCTL_CONFIG`, else `$XDG_CONFIG_HOME/kctl/config.toml` (`~/.config
     theme = "production"
     tls = { enabled = true, ca-file = "/etc/kafka/ca.pem" }
     sasl = { mechanism = "SCRAM-SHA-512", username = "ops", password-env = "KAFKA_PASSWORD" }
+    schema-registry = { url = "https://registry.prod:8081", username = "ops", password-env = "SR_PASSWORD" }
 
 The cluster is chosen by, in order: `-b/--bootstrap-server`, `$KCTL_BOOTSTRAP_SERVERS`,
 `--context`, `$KCTL_CONTEXT`, the file's `current-context`, and finally the built-in local broker.
@@ -30,7 +31,7 @@ from typing import Any
 
 from kctl.ops.errors import BadUsage, NotFound
 
-KEYS = ("bootstrap-servers", "client-id", "read-only", "theme", "tls", "sasl")
+KEYS = ("bootstrap-servers", "client-id", "read-only", "theme", "tls", "sasl", "schema-registry")
 LOCAL = "local"
 
 
@@ -43,6 +44,7 @@ class Context:
     theme: str | None = None
     tls: dict[str, Any] = field(default_factory=dict)
     sasl: dict[str, Any] = field(default_factory=dict)
+    schema_registry: dict[str, Any] = field(default_factory=dict)
     local: bool = False  # the built-in broker, started on demand
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +56,8 @@ class Context:
             out["tls"] = dict(self.tls)
         if self.sasl:
             out["sasl"] = {k: ("***" if k == "password" else v) for k, v in self.sasl.items()}
+        if self.schema_registry:
+            out["schema-registry"] = {k: ("***" if k == "password" else v) for k, v in self.schema_registry.items()}
         return out
 
 
@@ -128,8 +132,20 @@ def contexts(data: dict[str, Any]) -> dict[str, Context]:
                            f"known settings: {', '.join(KEYS)}")
         out[name] = Context(name, str(raw["bootstrap-servers"]), str(raw.get("client-id", "kctl")),
                             bool(raw.get("read-only", False)), raw.get("theme"), dict(raw.get("tls", {})),
-                            dict(raw.get("sasl", {})))
+                            dict(raw.get("sasl", {})), _registry_table(name, raw.get("schema-registry")))
     return out
+
+
+def _registry_table(name: str, raw: Any) -> dict[str, Any]:
+    """`schema-registry = "URL"` or `{ url, username, password | password-env }`."""
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        return {"url": raw}
+    if not isinstance(raw, dict) or not raw.get("url"):
+        raise BadUsage(f"context {name!r}: schema-registry needs a url",
+                       'schema-registry = { url = "http://registry:8081" }')
+    return dict(raw)
 
 
 def local_context() -> Context:

@@ -1,6 +1,7 @@
 """The built-in broker as a background service: started on demand, with status and stop.
 
-It listens on `$KCTL_LOCAL_LISTEN` (default 127.0.0.1:9092) and keeps its data in the broker's
+It listens on `$KCTL_LOCAL_LISTEN` (default 127.0.0.1:9092), serves its Schema Registry on
+`$KCTL_LOCAL_SCHEMA_REGISTRY` (default 127.0.0.1:8081, or off), and keeps its data in the broker's
 default data directory (`$XDG_DATA_HOME/kctl/broker`, or `$KCTL_LOCAL_DATA`). A `kctl.pid` file
 there names the process kctl started.
 """
@@ -35,6 +36,18 @@ def data_dir() -> Path:
     return Path(base) / "kctl" / "broker"
 
 
+#: Written by the broker while it serves its Schema Registry (broker.registry.http.ADDRESS_FILE).
+REGISTRY_FILE = "schema-registry.url"
+
+
+def registry_address() -> str | None:
+    """The URL of the registry the built-in broker serves, while it runs."""
+    try:
+        return (data_dir() / REGISTRY_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
 def _host_port(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     return host or "127.0.0.1", int(port)
@@ -55,10 +68,11 @@ class Status:
     pid: int | None
     data_dir: str
     started_by_kctl: bool
+    schema_registry: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"running": self.running, "address": self.address, "pid": self.pid, "data_dir": self.data_dir,
-                "started_by_kctl": self.started_by_kctl}
+                "started_by_kctl": self.started_by_kctl, "schema_registry": self.schema_registry}
 
 
 def _pid() -> int | None:
@@ -78,7 +92,8 @@ def _pid() -> int | None:
 def status() -> Status:
     address = local_address()
     pid = _pid()
-    return Status(listening(address), address, pid, str(data_dir()), pid is not None)
+    running = listening(address)
+    return Status(running, address, pid, str(data_dir()), pid is not None, registry_address() if running else None)
 
 
 def start_background(wait_s: float = 15.0, announce: Callable[[str], None] | None = None,
@@ -90,6 +105,9 @@ def start_background(wait_s: float = 15.0, announce: Callable[[str], None] | Non
         return status()
     directory = data_dir()
     directory.mkdir(parents=True, exist_ok=True)
+    registry = os.environ.get("KCTL_LOCAL_SCHEMA_REGISTRY")
+    if registry and "--schema-registry" not in extra_args:
+        extra_args = [*extra_args, "--schema-registry", registry]
     with open(directory.parent / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "broker", "--data-dir", str(directory), "--listen", address, *extra_args],

@@ -10,7 +10,14 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
-from kctl.client.errors import ConnectionFailed, KafkaError, NoBrokersAvailable, RequestTimedOut
+from kctl.client.errors import (
+    ConnectionFailed,
+    KafkaError,
+    NoBrokersAvailable,
+    RegistryError,
+    RegistryUnreachable,
+    RequestTimedOut,
+)
 from kctl.protocol.errors import ErrorCode
 
 
@@ -106,8 +113,27 @@ def explain(error: BaseException) -> Failure:
     if isinstance(error, KafkaError):
         kind, hint = _kafka_kind(error)
         return Failure(kind, str(error), hint)
+    if isinstance(error, RegistryError):
+        return _registry_failure(error)
+    if isinstance(error, RegistryUnreachable):
+        return Failure(Kind.CONNECTION, str(error), "check --schema-registry / the context's schema-registry url")
     if isinstance(error, TimeoutError):
         return Failure(Kind.TIMEOUT, "the cluster did not answer in time", "try --timeout with a larger value")
     if isinstance(error, OSError):
         return Failure(Kind.OTHER, str(error), None)
     return Failure(Kind.OTHER, f"unexpected {type(error).__name__}: {error}", "this is a kctl bug; please report it")
+
+
+def _registry_failure(error: RegistryError) -> Failure:
+    """Confluent's registry codes: 404xx not found, 409 incompatible, 422xx invalid, 401/403 auth."""
+    message = f"schema registry: {error.message}"
+    if error.status == 404:
+        return Failure(Kind.NOT_FOUND, message, "list subjects with `kctl schemas list`")
+    if error.status in (401, 403):
+        return Failure(Kind.AUTH, message, "check the context's schema-registry username and password")
+    if error.status == 409:
+        hint = "`kctl schemas check` explains; `kctl schemas compatibility` shows the level"
+        return Failure(Kind.REFUSED, message, hint)
+    if error.status == 422:
+        return Failure(Kind.USAGE, message, None)
+    return Failure(Kind.OTHER, message, None)

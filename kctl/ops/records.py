@@ -7,13 +7,16 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kctl.client.admin import Admin
 from kctl.client.types import EARLIEST, ConsumerRecord, TopicPartition
 from kctl.ops.times import parse_timestamp_ms
 
 from .errors import BadUsage
+
+if TYPE_CHECKING:
+    from kctl.client.schema_registry import Decoded
 
 START_SPECS = "beginning, end, OFFSET, -N, @TIME or @-1h"
 
@@ -48,8 +51,14 @@ def text_or_base64(data: bytes | None) -> tuple[str | None, str | None]:
         return base64.b64encode(data).decode(), "base64"
 
 
-def record_json(r: ConsumerRecord) -> dict[str, Any]:
-    """A record as `tail -o jsonl` prints it: lossless (base64 where the bytes are not UTF-8)."""
+def record_json(r: ConsumerRecord, key_schema: Decoded | None = None,
+                value_schema: Decoded | None = None) -> dict[str, Any]:
+    """A record as `tail -o jsonl` prints it: lossless (base64 where the bytes are not UTF-8).
+
+    A key or value decoded with its registry schema is shown as JSON, with `key_schema_id` /
+    `value_schema_id`; one that could not be decoded keeps its bytes and says why in
+    `key_schema_error` / `value_schema_error`.
+    """
     key, key_encoding = text_or_base64(r.key)
     value, value_encoding = text_or_base64(r.value)
     out: dict[str, Any] = {"topic": r.topic, "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
@@ -57,10 +66,15 @@ def record_json(r: ConsumerRecord) -> dict[str, Any]:
     for name, raw in r.headers:
         text, encoding = text_or_base64(raw)
         out["headers"][name] = text if encoding is None else {"base64": text}
-    if key_encoding:
-        out["key_encoding"] = key_encoding
-    if value_encoding:
-        out["value_encoding"] = value_encoding
+    for part, decoded, encoding in (("key", key_schema, key_encoding), ("value", value_schema, value_encoding)):
+        if decoded is not None:
+            out[f"{part}_schema_id"] = decoded.schema_id
+            if decoded.error is None:
+                out[part] = decoded.value
+                continue
+            out[f"{part}_schema_error"] = decoded.error
+        if encoding:
+            out[f"{part}_encoding"] = encoding
     return out
 
 

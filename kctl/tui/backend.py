@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from kctl.client import Cluster
+    from kctl.client.schema_registry import RecordDecoder, RegistryClient
     from kctl.client.types import ConsumerRecord, TopicPartition
     from kctl.connect.cluster import Settings
     from kctl.connect.contexts import Context
@@ -69,6 +70,19 @@ class Backend(Protocol):
 
     def tail(self, spec: TailSpec) -> AbstractAsyncContextManager[Batches]: ...
 
+    async def subjects(self) -> list[dict[str, Any]]:
+        """The registry's subjects as `kctl schemas list` has them."""
+        ...
+
+    async def subject(self, name: str, version: str) -> dict[str, Any]:
+        """{"schema": as `kctl schemas get`, "versions": rows as `kctl schemas versions`}."""
+        ...
+
+    async def decode(self, record: ConsumerRecord) -> dict[str, Any] | None:
+        """The record's key and value decoded with their registry schemas ("key"/"value": Decoded or
+        None, "value_subjects": [(subject, version)]); None when neither is in Confluent's format."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -79,6 +93,20 @@ class LiveBackend:
         self.context = context
         self.settings = settings
         self._cluster: Cluster | None = None
+        self._registry: RegistryClient | None = None
+        self._decoder: RecordDecoder | None = None
+
+    async def registry(self) -> RegistryClient:
+        if self._registry is None:
+            from kctl.connect.cluster import registry_for
+            from kctl.ops.schemas import no_registry
+
+            await self.cluster()  # the built-in broker serves the built-in context's registry
+            found = registry_for(self.context, self.settings)
+            if found is None:
+                raise no_registry()
+            self._registry = found
+        return self._registry
 
     async def cluster(self) -> Cluster:
         if self._cluster is None:
@@ -184,7 +212,42 @@ class LiveBackend:
         async with TailSession(await self.cluster(), spec) as session:
             yield aiter(session)
 
+    async def subjects(self) -> list[dict[str, Any]]:
+        from kctl.ops.schemas import subject_rows
+
+        return await subject_rows(await self.registry())
+
+    async def subject(self, name: str, version: str) -> dict[str, Any]:
+        from kctl.ops.schemas import describe
+
+        registry = await self.registry()
+        schema = await describe(registry, name, version, None)
+        rows = []
+        for number in await registry.versions(name):
+            found = await registry.version(name, number)
+            rows.append({"version": number, "id": found.schema_id, "type": found.schema_type.value})
+        return {"schema": schema, "versions": rows}
+
+    async def decode(self, record: ConsumerRecord) -> dict[str, Any] | None:
+        from kctl.protocol.registry import unframe
+
+        framed = unframe(record.value)
+        if framed is None and unframe(record.key) is None:
+            return None
+        registry = await self.registry()
+        if self._decoder is None:
+            from kctl.ops.schemas import decoder_for
+
+            self._decoder = decoder_for(registry)
+        await self._decoder.prepare((record.key, record.value))
+        subjects = [] if framed is None else await registry.subjects_of(framed.schema_id)
+        return {"key": self._decoder.decode(record.key), "value": self._decoder.decode(record.value),
+                "value_subjects": [(s["subject"], s["version"]) for s in subjects]}
+
     async def close(self) -> None:
+        if self._registry is not None:
+            await self._registry.close()
+            self._registry = None
         if self._cluster is not None:
             await self._cluster.close()
             self._cluster = None

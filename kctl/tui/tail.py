@@ -40,8 +40,11 @@ class TailScreen(KctlScreen):
         Binding("question_mark", "help", "help", key_display="?", id="help"),
     ]
     view_name = "tail"
-    extra_keys = (("↑ ↓ pgup pgdn", "move through the records"), ("home, end", "first, last (end follows)"),
-                  ("enter, click", "open the record in the pane"))
+    extra_keys = (
+        ("↑ ↓ pgup pgdn", "move through the records"),
+        ("home, end", "first, last (end follows)"),
+        ("enter, click", "open the record in the pane"),
+    )
     paused: reactive[bool] = reactive(False)
     received: reactive[int] = reactive(0)
     hex_view: reactive[bool] = reactive(False)
@@ -116,7 +119,8 @@ class TailScreen(KctlScreen):
         shown = f" ({self.records.count:,} match)" if self.expression else ""
         where = f" · filter {self.expression}" if self.expression else ""
         self.query_one(StatusLine).update(
-            f"{self.topic} · from {self.start} · {self.received:,} records{shown} · {state}{where}")
+            f"{self.topic} · from {self.start} · {self.received:,} records{shown} · {state}{where}"
+        )
 
     # ---- actions ---------------------------------------------------------------------------------------
     def action_pause(self) -> None:
@@ -151,8 +155,12 @@ class TailScreen(KctlScreen):
         from .dialogs import PromptScreen
 
         self.kctl.type_ahead()
-        self.app.push_screen(PromptScreen("filter expression, e.g. value.status == 'error' and partition < 3 "
-                                          "(empty clears it)", self.expression), self._filter)
+        self.app.push_screen(
+            PromptScreen(
+                "filter expression, e.g. value.status == 'error' and partition < 3 (empty clears it)", self.expression
+            ),
+            self._filter,
+        )
 
     def _filter(self, expression: str | None) -> None:
         if expression is None:
@@ -216,12 +224,34 @@ class TailScreen(KctlScreen):
             self.notify("no record selected", severity="warning")
             return
         self.app.copy_to_clipboard(json.dumps(record_json(record)))
-        self.kctl.announce(f"copied {record.topic}[{record.partition}]@{record.offset} as JSON",
-                           self.kctl.cli(f"tail {shlex.quote(record.topic)} --partition {record.partition} "
-                                         f"--from {record.offset} --max 1 -o jsonl"))
+        self.kctl.announce(
+            f"copied {record.topic}[{record.partition}]@{record.offset} as JSON",
+            self.kctl.cli(
+                f"tail {shlex.quote(record.topic)} --partition {record.partition} "
+                f"--from {record.offset} --max 1 -o jsonl"
+            ),
+        )
 
     def _show(self, record: Any) -> None:
         self.query_one("#record", Static).update(render_record(record, hex_view=self.hex_view))
+        if record is not None and not self.hex_view and _framed(record):
+            self.decode_shown(record)
+
+    @work(exclusive=True, group="decode")
+    async def decode_shown(self, record: Any) -> None:
+        """Decode the record in the pane with its registry schema, then show it again that way."""
+        try:
+            decoded = await (await self.kctl.backend()).decode(record)
+        except Exception as exc:  # no registry, or it failed: the pane keeps the bytes and says why
+            decoded = {"problem": one_line(exc)}
+        if decoded is not None and self.records.selected() is record and not self.hex_view:
+            self.query_one("#record", Static).update(render_record(record, decoded=decoded))
+
+
+def _framed(record: Any) -> bool:
+    from kctl.protocol.registry import unframe
+
+    return unframe(record.value) is not None or unframe(record.key) is not None
 
 
 def _labelled(text: Text, label: str, value: str, end: str) -> None:
@@ -231,13 +261,18 @@ def _labelled(text: Text, label: str, value: str, end: str) -> None:
     text.append(value + end)
 
 
-def render_record(record: Any, *, hex_view: bool = False) -> RenderableType:
+def render_record(record: Any, *, hex_view: bool = False, decoded: dict[str, Any] | None = None) -> RenderableType:
+    """The record pane's content; with `decoded` (from the backend's `decode`), the key and value
+    as their registry schemas read them, and the value's schema: subject, version and id."""
     if record is None:
         return Text("no record selected")
     meta = Text()
-    for label, shown, end in (("topic", record.topic, "\n"), ("partition", str(record.partition), "   "),
-                              ("offset", str(record.offset), "\n"),
-                              ("timestamp", f"{record.timestamp} ({iso(record.timestamp) or '-'})", "\n")):
+    for label, shown, end in (
+        ("topic", record.topic, "\n"),
+        ("partition", str(record.partition), "   "),
+        ("offset", str(record.offset), "\n"),
+        ("timestamp", f"{record.timestamp} ({iso(record.timestamp) or '-'})", "\n"),
+    ):
         _labelled(meta, label, shown, end)
     parts: list[RenderableType] = [meta]
     if record.headers:
@@ -246,9 +281,23 @@ def render_record(record: Any, *, hex_view: bool = False) -> RenderableType:
             headers.append(f"  {name} = {_printable(value)}\n")
         parts.append(headers)
     tail = Text()
-    _labelled(tail, "key", _printable(record.key), "\n")
+    key = (decoded or {}).get("key")
+    shown_key = json.dumps(key.value) if key is not None and key.error is None else _printable(record.key)
+    _labelled(tail, "key", shown_key, "\n")
     _labelled(tail, "value", f"({len(record.value) if record.value is not None else 0} bytes)", "")
     parts.append(tail)
+    value_schema = (decoded or {}).get("value")
+    if decoded is not None and "problem" in decoded:
+        parts.append(Text(f"schema registry: {decoded['problem']}", style="italic"))
+    elif value_schema is not None:
+        used_by = ", ".join(f"{s} version {v}" for s, v in decoded.get("value_subjects", [])) if decoded else ""
+        schema = Text()
+        _labelled(schema, "schema", f"{used_by or 'no subject'} (id {value_schema.schema_id})", "")
+        parts.append(schema)
+        if value_schema.error is None:
+            parts.append(JSON(json.dumps(value_schema.value), indent=2))
+            return Group(*parts)
+        parts.append(Text(f"cannot decode: {value_schema.error}", style="italic"))
     value = record.value
     if value is None:
         parts.append(Text("null"))
@@ -280,7 +329,7 @@ def _printable(data: bytes | None) -> str:
 def hexdump(data: bytes, width: int = 16) -> str:
     lines = []
     for at in range(0, len(data), width):
-        chunk = data[at:at + width]
+        chunk = data[at : at + width]
         ascii_ = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
         lines.append(f"{at:08x}  {chunk.hex(' '):<{width * 3}} {ascii_}")
     return "\n".join(lines)

@@ -311,6 +311,76 @@ class ReassignScreen(ListScreen):
                  ("copied", f"{human_bytes(copied)} of {human_bytes(total)}")]]
 
 
+class SchemasScreen(ListScreen):
+    """The Schema Registry's subjects: latest version, its id and type, how many versions."""
+
+    view_name = "schemas"
+    refresh_s = 10.0
+    panes = (Pane("subjects", (_c("subject", "SUBJECT"), _c("version", "VERSION"), _c("id", "ID"),
+                               _c("type", "TYPE"), _c("versions", "VERSIONS")), key="subject"),)
+
+    def equivalent(self) -> str:
+        return self.kctl.cli("schemas list")
+
+    async def fetch(self) -> dict[str, Rows]:
+        return {"subjects": await (await self.kctl.backend()).subjects()}
+
+    def open(self, key: str, pane_id: str) -> None:
+        self.app.push_screen(SchemaScreen(key))
+
+
+class SchemaScreen(ListScreen):
+    """One subject: its versions, and the text of the one selected (the latest at first), with the
+    subject's compatibility level."""
+
+    view_name = "schema"
+    refresh_s = 10.0
+    panes = (
+        Pane("versions", (_c("version", "VERSION"), _c("id", "ID"), _c("type", "TYPE")), key="version",
+             title="versions (enter shows one)"),
+        Pane("schema", (_c("line", "SCHEMA"),), key="number"),
+    )
+
+    def __init__(self, subject: str) -> None:
+        super().__init__()
+        self.subject = subject
+        self.version = "latest"
+        self.shown: dict[str, Any] = {}
+
+    def crumb(self) -> str:
+        return self.subject
+
+    def equivalent(self) -> str:
+        return self.kctl.cli(f"schemas get {shlex.quote(self.subject)} --version {self.version}")
+
+    async def fetch(self) -> dict[str, Rows]:
+        from kctl.ops.schemas import pretty
+        from kctl.protocol.registry import SchemaType
+
+        found = await (await self.kctl.backend()).subject(self.subject, self.version)
+        self.shown = found["schema"]
+        text = pretty(self.shown["schema"], SchemaType(self.shown["type"]))
+        for row in found["versions"]:
+            row["version"] = str(row["version"])
+        lines = [{"number": str(n), "line": line} for n, line in enumerate(text.splitlines())]
+        return {"versions": found["versions"], "schema": lines}
+
+    def summary(self) -> Summary | None:
+        if not self.shown:
+            return None
+        shown = self.shown
+        references = ", ".join(f"{r['name']}={r['subject']}:{r['version']}" for r in shown["references"]) or "-"
+        return [[("subject", self.subject), ("version", str(shown["version"])), ("id", str(shown["id"])),
+                 ("type", shown["type"]), ("compatibility", shown.get("compatibility") or "-")],
+                [("references", references)]]
+
+    def open(self, key: str, pane_id: str) -> None:
+        if pane_id == "versions":
+            self.version = key
+            self.show_command(self.equivalent())
+            self.load()
+
+
 def _tp(row: dict[str, Any]) -> Any:
     from kctl.client import TopicPartition
 
@@ -319,5 +389,5 @@ def _tp(row: dict[str, Any]) -> Any:
 
 VIEWS: dict[str, type[ListScreen]] = {
     "topics": TopicsScreen, "groups": GroupsScreen, "cluster": ClusterScreen, "overview": ClusterScreen,
-    "brokers": ClusterScreen, "reassign": ReassignScreen,
+    "brokers": ClusterScreen, "reassign": ReassignScreen, "schemas": SchemasScreen,
 }

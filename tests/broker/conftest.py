@@ -30,18 +30,25 @@ class BrokerProcess:
     """`python -m broker` in a child process; `kill()` is a real SIGKILL."""
 
     def __init__(self, data_dir: Path, config: dict[str, object] | None = None, *,
-                 max_open_files: int | None = None, metrics_port: int | None = None) -> None:
+                 max_open_files: int | None = None, metrics_port: int | None = None,
+                 registry_port: int | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.config = config or {}
         self.max_open_files = max_open_files  # RLIMIT_NOFILE, soft and hard, for the broker alone
         self.metrics_port = metrics_port  # serve /metrics there
+        self.registry_port = registry_port  # serve the Schema Registry there (off otherwise)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"{data_dir.name}.broker.log"
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def registry_url(self) -> str:
+        assert self.registry_port is not None, "started without a registry"
+        return f"http://127.0.0.1:{self.registry_port}"
 
     def start(self, timeout: float = 20) -> BrokerProcess:
         args = [sys.executable, "-m", "broker", "--data-dir", str(self.data_dir), "--listen", self.bootstrap]
@@ -51,6 +58,8 @@ class BrokerProcess:
             args += ["--config", str(config_path)]
         if self.metrics_port is not None:
             args += ["--metrics", f"127.0.0.1:{self.metrics_port}"]
+        registry = "off" if self.registry_port is None else f"127.0.0.1:{self.registry_port}"
+        args += ["--schema-registry", registry]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, env=env,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +23,9 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+
+from . import maven
+from .maven import Unavailable
 
 POM = Path(__file__).with_name("pom.xml")
 REQUIRE_ENV = "KCTL_REQUIRE_APACHE_KAFKA"
@@ -49,10 +51,6 @@ TOOLS: dict[str, tuple[str, ...]] = {
 }
 
 
-class Unavailable(Exception):
-    """Apache Kafka cannot run here; the message says why."""
-
-
 def kafka_version() -> str:
     match = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text())
     assert match, f"{POM} names no kafka.version"
@@ -60,8 +58,7 @@ def kafka_version() -> str:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kctl" / f"apache-kafka-{kafka_version()}"
+    return maven.cache_root() / f"apache-kafka-{kafka_version()}"
 
 
 def lib_dir() -> Path:
@@ -70,37 +67,13 @@ def lib_dir() -> Path:
 
 def fetch_jars(*, quiet: bool = True) -> Path:
     """Copy the pinned release's runtime classpath into the cache, once; returns the lib folder."""
-    lib = lib_dir()
-    stamp = cache_dir() / "complete"
-    if stamp.exists() and stamp.read_text() == POM.read_text():
-        return lib
-    for tool in ("java", "mvn"):
-        if shutil.which(tool) is None:
-            raise Unavailable(f"{tool} is not on PATH (Apache Kafka {kafka_version()} runs from its jars)")
-    if lib.exists():
-        shutil.rmtree(lib)
-    lib.mkdir(parents=True)
-    args = ["mvn", "-B", "-f", str(POM), "dependency:copy-dependencies", "-DincludeScope=runtime",
-            f"-DoutputDirectory={lib}"]
-    if quiet:
-        args.insert(1, "-q")
-    result = subprocess.run(args, capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-        raise Unavailable(f"mvn could not fetch Apache Kafka {kafka_version()}:\n{result.stdout[-2000:]}"
-                          f"{result.stderr[-2000:]}")
-    stamp.write_text(POM.read_text())
-    return lib
+    return maven.fetch(POM, cache_dir(), f"Apache Kafka {kafka_version()}", quiet=quiet)
 
 
 def jars_ready() -> Path:
     """The lib folder if java and the jars are here; raises Unavailable otherwise (never downloads)."""
-    if shutil.which("java") is None:
-        raise Unavailable("java is not on PATH")
-    stamp = cache_dir() / "complete"
-    if not stamp.exists() or stamp.read_text() != POM.read_text():
-        raise Unavailable(f"Apache Kafka {kafka_version()} jars are not in {lib_dir()}: "
-                          "run `python -m tests.support.apache_kafka fetch` (needs mvn)")
-    return lib_dir()
+    how = "python -m tests.support.apache_kafka fetch"
+    return maven.ready(POM, cache_dir(), f"Apache Kafka {kafka_version()}", how)
 
 
 def require_jars() -> Path:
@@ -283,7 +256,7 @@ class KafkaCluster:
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
     def _format(self, node: KafkaNode, properties: Path) -> None:
-        args = ["format", "-t", self.cluster_id, "-c", str(properties), "--ignore-formatted"]
+        args = ["format", f"--cluster-id={self.cluster_id}", "-c", str(properties), "--ignore-formatted"]
         for user in self.scram_users:
             for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
                 args += ["--add-scram", f"{mechanism}=[name={user.name},password={user.password}]"]
@@ -368,9 +341,14 @@ class KafkaCluster:
 
 
 def _random_cluster_id() -> str:
+    """A random Kafka Uuid as text; like Kafka's Uuid.randomUuid, never one starting with "-",
+    which the storage tool's argument parser would take for an option."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
