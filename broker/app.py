@@ -45,7 +45,7 @@ class Broker:
         self.listen_host, self.listen_port = listen
         self.advertised_host, self.advertised_port = advertised or listen
         self.node_id: int = config["node.id"]
-        self.sasl = SaslSettings.from_config(config)
+        self.sasl = SaslSettings.from_config(config, data_dir)
         self.logs = LogManager(data_dir, config)
         self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.after_append(plog))
         self.connections: set[KafkaConnection] = set()

@@ -24,14 +24,14 @@ class BrokerContext(Protocol):
     logs: LogManager
     groups: GroupCoordinator
     flusher: Flusher
+    sasl: SaslSettings  # mechanisms and users, SCRAM credentials among them
     stopping: bool  # a clean stop has begun: parked fetches answer at once
 
 
 class ServingContext(BrokerContext, Protocol):
-    """What the connections add: the SASL settings, the open connections, and the count of
-    fetched bytes sent by sendfile and by copy."""
+    """What the connections add: the open connections, and the count of fetched bytes sent by
+    sendfile and by copy."""
 
-    sasl: SaslSettings
     connections: set[KafkaConnection]
     fetch_bytes_sent: list[int]
     metrics: BrokerMetrics | None  # with --metrics

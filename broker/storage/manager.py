@@ -80,7 +80,7 @@ def validate_topic_name(name: str) -> None:
         )
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as f:
         f.write(text)
@@ -181,7 +181,7 @@ class LogManager:
             props["cluster.id"] = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             props["version"] = "1"
             props["node.id"] = str(self.config["node.id"])
-            _write_atomically(path, "".join(f"{k}={v}\n" for k, v in props.items()))
+            write_atomically(path, "".join(f"{k}={v}\n" for k, v in props.items()))
         self.cluster_id = props["cluster.id"]
 
     def _load_topics_file(self) -> dict[str, Any]:
@@ -204,7 +204,7 @@ class LogManager:
             },
             "producer_id_limit": self._producer_id_limit,
         }
-        _write_atomically(self.data_dir / TOPICS_FILE, json.dumps(data, indent=1, sort_keys=True))
+        write_atomically(self.data_dir / TOPICS_FILE, json.dumps(data, indent=1, sort_keys=True))
 
     def _open_partition(self, topic: Topic, index: int, recovery_point: int | None, log_start: int) -> PartitionLog:
         directory = self.data_dir / f"{topic.name}-{index}"
@@ -212,7 +212,7 @@ class LogManager:
         plog.open(recovery_point, log_start)
         metadata = directory / "partition.metadata"
         if not metadata.exists():
-            _write_atomically(metadata, f"version: 0\ntopic_id: {topic.topic_id}\n")
+            write_atomically(metadata, f"version: 0\ntopic_id: {topic.topic_id}\n")
         return plog
 
     def close(self) -> None:
@@ -241,11 +241,11 @@ class LogManager:
         self.write_log_start_offsets()
 
     def write_recovery_points(self) -> None:
-        _write_atomically(self.data_dir / RECOVERY_POINTS, _format_checkpoint(self.recovery_points()))
+        write_atomically(self.data_dir / RECOVERY_POINTS, _format_checkpoint(self.recovery_points()))
 
     def write_log_start_offsets(self) -> None:
         starts = {(p.topic, p.partition): p.log_start_offset for p in self.all_partitions()}
-        _write_atomically(self.data_dir / LOG_START_OFFSETS, _format_checkpoint(starts))
+        write_atomically(self.data_dir / LOG_START_OFFSETS, _format_checkpoint(starts))
 
     # ---- topics ------------------------------------------------------------------------------
     def topic_config(self, overrides: Mapping[str, Any]) -> TopicConfig:

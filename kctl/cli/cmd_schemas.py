@@ -179,15 +179,7 @@ def schemas_compatibility(
     output: OutputOpt = "table",
 ) -> None:
     """Show or set the compatibility level, of a subject or of the whole registry."""
-
-    async def body(registry: Any, context: Any) -> Output:
-        if set_level is not None:
-            await registry.set_compatibility(set_level, subject)
-        level = await registry.get_compatibility(subject)
-        row = {"subject": subject, "compatibility": level}
-        return Output(row, summary=[("subject", subject or "(global)"), ("compatibility", level)])
-
-    execute_registry(_settings(ctx), body, fmt=output, changes=set_level is not None)
+    _show_or_set(ctx, "compatibility", subject, set_level, output)
 
 
 @schemas_app.command("mode")
@@ -199,14 +191,22 @@ def schemas_mode(
     output: OutputOpt = "table",
 ) -> None:
     """Show or set the mode: READONLY stops new versions (during a migration, say)."""
+    _show_or_set(ctx, "mode", subject, set_mode, output)
+
+
+def _show_or_set(ctx: typer.Context, setting: str, subject: str | None, new: str | None, output: str) -> None:
+    """A subject's (or the registry's) compatibility level or mode: set it first when `new` is given."""
 
     async def body(registry: Any, context: Any) -> Output:
-        if set_mode is not None:
-            await registry.set_mode(set_mode, subject)
-        mode = await registry.get_mode(subject)
-        return Output({"subject": subject, "mode": mode}, summary=[("subject", subject or "(global)"), ("mode", mode)])
+        get, put = ((registry.get_compatibility, registry.set_compatibility) if setting == "compatibility"
+                    else (registry.get_mode, registry.set_mode))
+        if new is not None:
+            await put(new, subject)
+        value = await get(subject)
+        return Output({"subject": subject, setting: value}, summary=[("subject", subject or "(global)"),
+                                                                     (setting, value)])
 
-    execute_registry(_settings(ctx), body, fmt=output, changes=set_mode is not None)
+    execute_registry(_settings(ctx), body, fmt=output, changes=new is not None)
 
 
 @schemas_app.command("delete")

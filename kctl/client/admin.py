@@ -138,6 +138,10 @@ class PartitionLag:
         return max(self.log_end - base, 0)
 
 
+#: SCRAM mechanisms by the numbers the user-credential APIs use.
+SCRAM_MECHANISMS = {1: "SCRAM-SHA-256", 2: "SCRAM-SHA-512"}
+
+
 def _error(code: int, context: str, message: str | None = None) -> KafkaError | None:
     return KafkaError.from_code(code, context, message) if code else None
 
@@ -654,6 +658,61 @@ class Admin:
         return {TopicPartition(r.topic, p.partition_id):
                 _error(p.error_code, f"electing a leader for {r.topic}[{p.partition_id}]", p.error_message)
                 for r in response.replica_election_results for p in r.partition_result}
+
+    # ---- SCRAM users --------------------------------------------------------------------------------
+    async def describe_user_scram_credentials(self, users: Iterable[str] | None = None
+                                              ) -> dict[str, dict[str, int] | KafkaError]:
+        """Per user: mechanism name -> iterations, or the error for a named user that has none.
+        None lists every user with a SCRAM credential."""
+        from kctl.protocol.messages.describe_user_scram_credentials import (
+            DescribeUserScramCredentialsRequest,
+            UserName,
+        )
+
+        names = None if users is None else [UserName(u) for u in users]
+        response = await self._to_controller(DescribeUserScramCredentialsRequest(names))
+        check(response.error_code, "describing SCRAM users", response.error_message)
+        out: dict[str, dict[str, int] | KafkaError] = {}
+        for result in response.results:
+            error = _error(result.error_code, f"user {result.user!r}", result.error_message)
+            out[result.user] = error if error is not None else {
+                SCRAM_MECHANISMS.get(c.mechanism, str(c.mechanism)): c.iterations for c in result.credential_infos}
+        return out
+
+    async def alter_user_scram_credentials(
+        self,
+        upsert: Iterable[tuple[str, str, str, int]] = (),
+        delete: Iterable[tuple[str, str]] = (),
+    ) -> dict[str, KafkaError | None]:
+        """Set (user, mechanism, password, iterations) and delete (user, mechanism) credentials.
+        The password is salted and hashed here (SCRAM's SaltedPassword): it never leaves this process.
+        Kafka refuses a request that names a user twice (even for two mechanisms), so each change
+        goes in a request of its own; a user's result is its first error, or None."""
+        import secrets
+
+        from kctl.protocol.messages.alter_user_scram_credentials import (
+            AlterUserScramCredentialsRequest,
+            ScramCredentialDeletion,
+            ScramCredentialUpsertion,
+        )
+        from kctl.protocol.sasl import salted_password
+
+        numbers = {name: number for number, name in SCRAM_MECHANISMS.items()}
+        requests = []
+        for user, mechanism, password, iterations in upsert:
+            salt = secrets.token_bytes(32)
+            upsertion = ScramCredentialUpsertion(user, numbers[mechanism], iterations, salt,
+                                                 salted_password(mechanism, password, salt, iterations))
+            requests.append(AlterUserScramCredentialsRequest([], [upsertion]))
+        requests += [AlterUserScramCredentialsRequest([ScramCredentialDeletion(user, numbers[mechanism])], [])
+                     for user, mechanism in delete]
+        out: dict[str, KafkaError | None] = {}
+        for request in requests:
+            response = await self._to_controller(request)
+            for r in response.results:
+                if out.get(r.user) is None:
+                    out[r.user] = _error(r.error_code, f"user {r.user!r}", r.error_message)
+        return out
 
     # ---- log dirs --------------------------------------------------------------------------------
     async def describe_log_dirs(self, brokers: Iterable[int] | None = None) -> dict[int, list[LogDirDescription]]:

@@ -51,7 +51,7 @@ def _password(ctx: Context, table: dict[str, Any], what: str) -> str | None:
 
         password = os.environ.get(str(table["password-env"]))
         if password is None:
-            raise AuthFailed(f"context {ctx.name!r}: ${table['password-env']} ({what} password) is not set",
+            raise AuthFailed(f"context {ctx.name!r}: ${table['password-env']} is not set (the {what} password)",
                              "export it, or put password = \"...\" in the context")
     return None if password is None else str(password)
 

@@ -98,12 +98,22 @@ class ScramCredential:
     @classmethod
     def derive(cls, mechanism: str, password: str, *, salt: bytes | None = None,
                iterations: int = SCRAM_ITERATIONS) -> ScramCredential:
-        algorithm = _HASHES[mechanism]
         salt = salt if salt is not None else secrets.token_bytes(16)
-        salted = hashlib.pbkdf2_hmac(algorithm, password.encode(), salt, iterations)
+        return cls.from_salted_password(mechanism, salted_password(mechanism, password, salt, iterations), salt,
+                                        iterations)
+
+    @classmethod
+    def from_salted_password(cls, mechanism: str, salted: bytes, salt: bytes, iterations: int) -> ScramCredential:
+        """From SaltedPassword (what AlterUserScramCredentials carries) to what the server keeps."""
+        algorithm = _HASHES[mechanism]
         client_key = _hmac(salted, b"Client Key", algorithm)
         return cls(salt, iterations, hashlib.new(algorithm, client_key).digest(),
                    _hmac(salted, b"Server Key", algorithm))
+
+
+def salted_password(mechanism: str, password: str, salt: bytes, iterations: int) -> bytes:
+    """SCRAM's SaltedPassword: Hi(password, salt, iterations), PBKDF2 with the mechanism's hash."""
+    return hashlib.pbkdf2_hmac(_HASHES[mechanism], password.encode(), salt, iterations)
 
 
 class ScramClient:

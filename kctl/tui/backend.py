@@ -74,6 +74,10 @@ class Backend(Protocol):
         """The registry's subjects as `kctl schemas list` has them."""
         ...
 
+    async def users(self) -> list[dict[str, Any]]:
+        """SCRAM users, one row per mechanism, as `kctl users list` has them."""
+        ...
+
     async def subject(self, name: str, version: str) -> dict[str, Any]:
         """{"schema": as `kctl schemas get`, "versions": rows as `kctl schemas versions`}."""
         ...
@@ -211,6 +215,11 @@ class LiveBackend:
 
         async with TailSession(await self.cluster(), spec) as session:
             yield aiter(session)
+
+    async def users(self) -> list[dict[str, Any]]:
+        from kctl.ops.users import user_rows
+
+        return await user_rows(await self._admin())
 
     async def subjects(self) -> list[dict[str, Any]]:
         from kctl.ops.schemas import subject_rows

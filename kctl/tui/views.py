@@ -311,6 +311,24 @@ class ReassignScreen(ListScreen):
                  ("copied", f"{human_bytes(copied)} of {human_bytes(total)}")]]
 
 
+class UsersScreen(ListScreen):
+    """SCRAM users: one row per user and mechanism, with its iterations."""
+
+    view_name = "users"
+    refresh_s = 10.0
+    panes = (Pane("users", (_c("user", "USER"), _c("mechanism", "MECHANISM"), _c("iterations", "ITERATIONS")),
+                  key="key"),)
+
+    def equivalent(self) -> str:
+        return self.kctl.cli("users list")
+
+    async def fetch(self) -> dict[str, Rows]:
+        rows = await (await self.kctl.backend()).users()
+        for row in rows:
+            row["key"] = f"{row['user']}/{row['mechanism']}"
+        return {"users": rows}
+
+
 class SchemasScreen(ListScreen):
     """The Schema Registry's subjects: latest version, its id and type, how many versions."""
 
@@ -390,4 +408,5 @@ def _tp(row: dict[str, Any]) -> Any:
 VIEWS: dict[str, type[ListScreen]] = {
     "topics": TopicsScreen, "groups": GroupsScreen, "cluster": ClusterScreen, "overview": ClusterScreen,
     "brokers": ClusterScreen, "reassign": ReassignScreen, "schemas": SchemasScreen,
+    "users": UsersScreen,
 }

@@ -249,6 +249,35 @@ def test_scram_context_against_the_sasl_node(kafka_sasl: KafkaCluster, tmp_path:
 
 
 
+def test_kctl_users_on_apache_kafka_match_its_configs_tool(kafka_sasl: KafkaCluster, tmp_path: Path) -> None:
+    from tests.broker.test_scram_users import logs_in
+
+    env = {**isolated_env(tmp_path, None), "ALICE_PASSWORD": SCRAM_ALICE.password, "DAVE_PW": "dave-one"}
+    kctl(env, "config", "set-context", "secure", "-b", kafka_sasl.bootstrap, "--sasl-mechanism", "SCRAM-SHA-512",
+         "--sasl-username", SCRAM_ALICE.name, "--sasl-password-env", "ALICE_PASSWORD", "--use")
+    user = unique("dave")
+    common = ["--bootstrap-server", kafka_sasl.bootstrap, "--command-config", str(kafka_sasl.client_properties())]
+
+    def kafka_says() -> str:
+        return run_tool("configs", *common, "--describe", "--entity-type", "users", "--entity-name", user).stdout
+
+    kctl(env, "users", "create", user, "--password-env", "DAVE_PW", "-m", "SCRAM-SHA-256", "-m", "SCRAM-SHA-512")
+    described = kafka_says()
+    assert "SCRAM-SHA-256=iterations=8192" in described and "SCRAM-SHA-512=iterations=8192" in described
+    assert logs_in(kafka_sasl.bootstrap, user, "dave-one")
+    rows = as_json(kctl(env, "users", "list", user, "-o", "json"))
+    assert rows == [{"user": user, "mechanism": m, "iterations": 8192} for m in ("SCRAM-SHA-256", "SCRAM-SHA-512")]
+    kctl({**env, "DAVE_PW": "dave-two"}, "users", "passwd", user, "--password-env", "DAVE_PW")
+    assert not logs_in(kafka_sasl.bootstrap, user, "dave-one") and logs_in(kafka_sasl.bootstrap, user, "dave-two")
+    kctl(env, "users", "delete", user, "--mechanism", "SCRAM-SHA-256", "--yes")
+    described = kafka_says()
+    assert "SCRAM-SHA-256" not in described and "SCRAM-SHA-512=iterations=8192" in described
+    kctl(env, "users", "delete", user, "--yes")
+    assert "SCRAM" not in kafka_says()
+    missing = kctl(env, "users", "list", user, ok=False)
+    assert missing.returncode == 3
+
+
 def test_a_parked_fetch_holds_up_nothing_else_on_apache_kafka(kafka_one: KafkaCluster) -> None:
     """Apache Kafka reads a connection's next request only after answering the one before: a
     consumer's long poll on a shared connection would hold up a produce for fetch.max.wait.ms."""

@@ -18,6 +18,7 @@ from broker.context import BrokerContext
 from broker.durability import Flusher
 from broker.groups.coordinator import GroupCoordinator
 from broker.handlers import ROUTES
+from broker.sasl import SaslSettings
 from broker.storage.manager import LogManager
 from kctl.protocol.api import ApiKey
 from kctl.protocol.framing import FileRange
@@ -38,6 +39,7 @@ class Parts:
     logs: LogManager
     groups: GroupCoordinator
     flusher: Flusher
+    sasl: SaslSettings
     node_id: int = 0
     advertised_host: str = "broker.test"
     advertised_port: int = 9092
@@ -52,7 +54,8 @@ def context(tmp_path: Path) -> Iterator[BrokerContext]:
     logs = LogManager(tmp_path, config)
     logs.open()
     flusher = Flusher()
-    yield Parts(config, logs, GroupCoordinator(config, logs, flusher.after_append), flusher)
+    yield Parts(config, logs, GroupCoordinator(config, logs, flusher.after_append), flusher,
+                SaslSettings.from_config(config, tmp_path))
     logs.close()
     loop.close()
     asyncio.set_event_loop(None)

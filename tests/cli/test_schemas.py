@@ -140,6 +140,34 @@ def test_confluent_kafkas_deserializers_read_what_kctl_produced(env: dict[str, s
     assert records[2].key() == b"order-3"
 
 
+def test_confluent_kafkas_protobuf_deserializer_reads_what_kctl_produced(
+        env: dict[str, str], tmp_path: Path, registry_broker: BrokerProcess) -> None:
+    """A message class protobuf ships (Timestamp) reads what kctl encoded from the same .proto text."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    from google.protobuf import timestamp_pb2
+
+    topic = unique("proto-read")
+    kctl(env, "topics", "create", topic)
+    proto = tmp_path / "timestamp.proto"
+    proto.write_text('syntax = "proto3";\npackage google.protobuf;\n'
+                     "message Timestamp {\n  int64 seconds = 1;\n  int32 nanos = 2;\n}\n")
+    # Timestamp has its own JSON mapping, as protobuf's json_format gives it.
+    kctl(env, "produce", topic, "--value-schema", str(proto), stdin='"2026-01-01T00:00:00.000000005Z"\n')
+    consumer = Consumer({"bootstrap.servers": registry_broker.bootstrap, "group.id": "reader",
+                         "enable.auto.commit": False})
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        record = consumer.poll(10)
+    finally:
+        consumer.close()
+    assert record is not None and record.error() is None
+    read = ProtobufDeserializer(timestamp_pb2.Timestamp, {"use.deprecated.format": False})(
+        record.value(), SerializationContext(topic, MessageField.VALUE))
+    assert (read.seconds, read.nanos) == (1_767_225_600, 5)
+
+
 def test_produce_checks_every_line_before_sending_any(env: dict[str, str], tmp_path: Path) -> None:
     topic = unique("checked")
     kctl(env, "topics", "create", topic)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,17 +56,11 @@ def compatible(pairs: Sequence[tuple[str, str]]) -> list[bool]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args != ["fetch"]:
-        print(f"usage: {FETCH}", file=sys.stderr)
-        return 2
-    try:
+    def fetch() -> str:
         lib = maven.fetch(POM, cache_dir(), f"Apache Avro {avro_version()}")
-    except maven.Unavailable as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print(f"Apache Avro {avro_version()}: {len(list(lib.glob('*.jar')))} jars in {lib}")
-    return 0
+        return f"Apache Avro {avro_version()}: {len(list(lib.glob('*.jar')))} jars in {lib}"
+
+    return maven.fetch_command(argv, FETCH, fetch)
 
 
 if __name__ == "__main__":

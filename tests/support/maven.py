@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
@@ -48,3 +49,19 @@ def ready(pom: Path, cache: Path, what: str, how: str) -> Path:
     if not stamp.exists() or stamp.read_text() != pom.read_text():
         raise Unavailable(f"{what} jars are not in {cache / 'lib'}: run `{how}` (needs mvn)")
     return cache / "lib"
+
+
+def fetch_command(argv: Sequence[str] | None, usage: str, fetch: Callable[[], str]) -> int:
+    """`python -m tests.support.X fetch`: run `fetch` (it returns what it fetched, in words)."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args != ["fetch"]:
+        print(f"usage: {usage}", file=sys.stderr)
+        return 2
+    try:
+        print(fetch())
+    except Unavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0

@@ -9,7 +9,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,17 +64,7 @@ def run(script: str, *args: str, timeout: float = 60) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args != ["fetch"]:
-        print(f"usage: {FETCH}", file=sys.stderr)
-        return 2
-    try:
-        target = install()
-    except maven.Unavailable as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print(f"npm oracles in {target}")
-    return 0
+    return maven.fetch_command(argv, FETCH, lambda: f"npm oracles in {install()}")
 
 
 if __name__ == "__main__":

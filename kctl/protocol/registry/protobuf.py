@@ -324,7 +324,8 @@ class ProtobufSchema:
     def encode(self, value: Any, message_name: str | None = None) -> bytes:
         descriptor = self.find_message(message_name) if message_name else self.messages[0]
         message = self.message_class(descriptor)()
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) and not descriptor.full_name.startswith("google.protobuf."):
+            # Only the well-known types (Timestamp, Duration, wrappers...) have JSON that is not an object.
             raise EncodeError(f"the value: expected an object (message {descriptor.full_name})")
         try:
             json_format.ParseDict(value, message)

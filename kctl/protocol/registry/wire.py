@@ -11,6 +11,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .._wire import read_varint, zigzag_varint
+
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
 
@@ -38,46 +40,23 @@ def frame(schema_id: int, body: bytes, indexes: Sequence[int] | None = None) -> 
     return head + encode_indexes(indexes) + body
 
 
-def _zigzag_varint(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z >= 0x80:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
-
-
-def _read_zigzag_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        if pos >= len(data):
-            raise ValueError("the message indexes end early")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return (value >> 1) ^ -(value & 1), pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("a message index is longer than 64 bits")
-
-
 def encode_indexes(indexes: Sequence[int]) -> bytes:
     if list(indexes) == [0]:
         return b"\x00"
-    return _zigzag_varint(len(indexes)) + b"".join(_zigzag_varint(i) for i in indexes)
+    return zigzag_varint(len(indexes)) + b"".join(zigzag_varint(i) for i in indexes)
 
 
 def decode_indexes(data: bytes | memoryview, pos: int) -> tuple[list[int], int]:
-    """The message indexes at `pos` and where the message starts."""
-    count, pos = _read_zigzag_varint(data, pos)
+    """The message indexes at `pos` and where the message starts (Java's 32-bit zigzag varints)."""
+    if isinstance(data, memoryview):
+        data = bytes(data[: pos + 5 * 101])  # the indexes alone: at most 101 varints of 5 bytes
+    count, pos = read_varint(data, pos)
     if count == 0:
         return [0], pos
     if count < 0 or count > 100:
         raise ValueError(f"{count} message indexes: not Protobuf in Confluent's format")
     out = []
     for _ in range(count):
-        index, pos = _read_zigzag_varint(data, pos)
+        index, pos = read_varint(data, pos)
         out.append(index)
     return out, pos
