@@ -15,9 +15,11 @@ from kctl.protocol.clock import now_ms
 from .config import BrokerConfig, parse_host_port
 from .durability import Flusher
 from .groups.coordinator import GroupCoordinator
+from .listeners import Listener, parse_listeners
 from .sasl import SaslSettings
 from .server import KafkaConnection
 from .storage.manager import LogManager
+from .tls import TlsAcceptor
 
 if TYPE_CHECKING:
     from .metrics import BrokerMetrics
@@ -34,16 +36,14 @@ class Broker:
         self,
         config: BrokerConfig,
         data_dir: Path,
-        listen: tuple[str, int],
-        advertised: tuple[str, int] | None = None,
+        listeners: list[Listener],
         metrics: tuple[str, int] | None = None,
         schema_registry: tuple[str, int] | None = None,
         schema_registry_explicit: bool = True,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
-        self.listen_host, self.listen_port = listen
-        self.advertised_host, self.advertised_port = advertised or listen
+        self.listeners = listeners
         self.node_id: int = config["node.id"]
         self.sasl = SaslSettings.from_config(config, data_dir)
         self.logs = LogManager(data_dir, config)
@@ -59,7 +59,7 @@ class Broker:
         #: A registry asked for by address must start; the default one steps aside for a busy port.
         self.registry_explicit = schema_registry_explicit
         self.registry: SchemaRegistry | None = None
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._failed: asyncio.Future[BaseException] | None = None
 
@@ -87,23 +87,57 @@ class Broker:
         self.groups.start()
         if self.registry_address is not None:
             await self._start_registry(*self.registry_address)
-        self._server = await loop.create_server(
-            lambda: KafkaConnection(self), self.listen_host, self.listen_port, reuse_address=True, backlog=1024
-        )
-        sock = self._server.sockets[0].getsockname()
-        self.listen_port = sock[1]
-        if self.advertised_port == 0:
-            self.advertised_port = self.listen_port
-        if self.advertised_host in ("0.0.0.0", "::", ""):
-            self.advertised_host = "127.0.0.1"
+        for listener in self.listeners:
+            server = await loop.create_server(self._protocol_for(listener), listener.host, listener.port,
+                                              reuse_address=True, backlog=1024)
+            self._servers.append(server)
+            listener.bound(server.sockets[0].getsockname()[1])
         self._supervise("flusher", self.flusher.run)
         self._supervise("checkpointer", self._checkpoint_loop)
         self._supervise("flush scheduler", self._flush_schedule_loop)
         self._supervise("retention", self._retention_loop)
         self._supervise("log cleaner", self._cleaner_loop)
         self._supervise("offsets expiry", self._offsets_expiry_loop)
-        log.info("broker %d listening on %s:%d, advertised as %s:%d", self.node_id, self.listen_host,
-                 self.listen_port, self.advertised_host, self.advertised_port)
+        for listener in self.listeners:
+            log.info("broker %d listening on %s:%d (%s, %s), advertised as %s:%d", self.node_id, listener.host,
+                     listener.port, listener.name, listener.protocol, listener.advertised_host,
+                     listener.advertised_port)
+
+    # ---- listeners -----------------------------------------------------------------------------
+    @property
+    def listen_host(self) -> str:
+        return self.listeners[0].host
+
+    @property
+    def listen_port(self) -> int:
+        return self.listeners[0].port
+
+    @property
+    def advertised_host(self) -> str:
+        return self.listeners[0].advertised_host
+
+    @property
+    def advertised_port(self) -> int:
+        return self.listeners[0].advertised_port
+
+    def advertised_for(self, listener: str) -> tuple[str, int]:
+        for candidate in self.listeners:
+            if candidate.name == listener:
+                return candidate.advertised_host, candidate.advertised_port
+        return self.advertised_host, self.advertised_port
+
+    def _protocol_for(self, listener: Listener) -> Callable[[], asyncio.BaseProtocol]:
+        """A listener's connections: plain, or behind the broker's own TLS (`tls.py`)."""
+        context = listener.ssl_context
+        if context is None:
+            return lambda: KafkaConnection(self, listener)
+        timeout = self.config["ssl.handshake.timeout.ms"] / 1000
+
+        def accept() -> asyncio.BaseProtocol:
+            return TlsAcceptor(context, listener.name, timeout,
+                               lambda principal: KafkaConnection(self, listener, principal))
+
+        return accept
 
     async def _start_registry(self, host: str, port: int) -> None:
         from .registry.http import SchemaRegistry
@@ -156,8 +190,8 @@ class Broker:
     async def stop(self) -> None:
         """Stop accepting, finish in-flight work briefly, then close every log cleanly."""
         self.stopping = True
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         if self.registry is not None:
             await self.registry.stop()
         for conn in list(self.connections):
@@ -172,8 +206,8 @@ class Broker:
         for task, result in zip(self._tasks, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 log.error("background task %r had failed: %r", task.get_name(), result)
-        if self._server is not None:
-            await self._server.wait_closed()
+        for server in self._servers:
+            await server.wait_closed()
         await asyncio.get_running_loop().run_in_executor(None, self.logs.close)
         by_sendfile, copied = self.fetch_bytes_sent
         log.info("broker stopped; fetched records sent: %d bytes by sendfile, %d bytes copied", by_sendfile, copied)
@@ -286,16 +320,19 @@ def build_broker(
     from .config import default_data_dir
 
     config = BrokerConfig.from_toml(Path(config_file)) if config_file else BrokerConfig()
+    # --listen and --advertised set the first listener's address; its name and protocol stay.
     if listen is not None:
-        config.set("listeners", f"PLAINTEXT://{listen}")
+        config.set("listeners", _with_first_address(config["listeners"], listen, "listen address"))
+    first = config["listeners"].split(",")[0].split("://")[0].strip() or "PLAINTEXT"
     if advertised is not None:
-        config.set("advertised.listeners", f"PLAINTEXT://{advertised}")
+        parse_host_port(advertised, "advertised address")
+        others = [a for a in (config["advertised.listeners"] or "").split(",")
+                  if a.strip() and a.split("://")[0].strip().upper() != first.upper()]
+        config.set("advertised.listeners", ",".join([f"{first}://{advertised.split('://')[-1]}", *others]))
     if data_dir is not None:
         config.set("log.dirs", data_dir)
-    listen_addr = parse_host_port(config["listeners"], "listen address")
-    advertised_value = config["advertised.listeners"]
-    advertised_addr = parse_host_port(advertised_value, "advertised address") if advertised_value else None
     directory = Path(config["log.dirs"]).expanduser() if config["log.dirs"] else default_data_dir()
+    listeners = parse_listeners(config, directory)
     metrics_addr = parse_host_port(metrics, "metrics address") if metrics else None
     if schema_registry is None:
         registry_addr: tuple[str, int] | None = DEFAULT_SCHEMA_REGISTRY
@@ -303,5 +340,14 @@ def build_broker(
         registry_addr = None
     else:
         registry_addr = parse_host_port(schema_registry, "schema registry address")
-    return Broker(config, directory, listen_addr, advertised_addr, metrics_addr, registry_addr,
+    return Broker(config, directory, listeners, metrics_addr, registry_addr,
                   schema_registry_explicit=schema_registry is not None)
+
+
+def _with_first_address(listeners: str, address: str, what: str) -> str:
+    """`listeners` with its first entry's HOST:PORT replaced by `address` (HOST:PORT)."""
+    host, port = parse_host_port(address, what)
+    entries = [e.strip() for e in listeners.split(",") if e.strip()]
+    name = entries[0].split("://")[0] if entries and "://" in entries[0] else "PLAINTEXT"
+    shown = f"[{host}]" if ":" in host else host
+    return ",".join([f"{name}://{shown}:{port}", *entries[1:]])

@@ -38,6 +38,7 @@ class Setting:
     nullable: bool = False
     read_only: bool = False
     config_type: int = ConfigType.STRING
+    sensitive: bool = False  # a secret: DescribeConfigs never shows its value
 
     def parse(self, raw: Any) -> Any:
         """Turn a TOML value or a protocol string into a typed value, or raise ConfigError."""
@@ -133,8 +134,23 @@ TOPIC_SETTINGS: dict[str, tuple[Setting, str]] = {
 #: Broker-wide settings that are not topic synonyms.
 _BROKER_ONLY = [
     _s("node.id", int, 0, "this broker's id", minimum=0, read_only=True, config_type=ConfigType.INT),
-    _s("listeners", str, "PLAINTEXT://127.0.0.1:9092", "address to listen on", read_only=True),
-    _s("advertised.listeners", str, None, "address clients are told to connect to", nullable=True, read_only=True),
+    _s("listeners", str, "PLAINTEXT://127.0.0.1:9092", "NAME://HOST:PORT of each listener, comma-separated",
+       read_only=True),
+    _s("advertised.listeners", str, None, "NAME://HOST:PORT clients are told, per listener (default: its own)",
+       nullable=True, read_only=True),
+    _s("listener.security.protocol.map", str, None, "NAME:PROTOCOL per listener name that is not a protocol "
+       "(PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)", nullable=True, read_only=True),
+    _s("ssl.keystore.location", str, None, "PEM file with the broker's certificate chain and private key",
+       nullable=True, read_only=True),
+    _s("ssl.keystore.type", str, "PEM", "only PEM", read_only=True, choices=("PEM",)),
+    _s("ssl.key.password", str, None, "password of an encrypted private key", nullable=True, read_only=True,
+       sensitive=True),
+    _s("ssl.truststore.location", str, None, "PEM file with the CAs client certificates must chain to",
+       nullable=True, read_only=True),
+    _s("ssl.client.auth", str, "none", "ask TLS clients for a certificate: none, requested or required",
+       read_only=True, choices=("none", "requested", "required")),
+    _s("ssl.handshake.timeout.ms", int, 10_000, "close a TLS connection whose handshake takes longer (kctl's)",
+       minimum=1, read_only=True, config_type=ConfigType.INT),
     _s("log.dirs", str, None, "data directory", nullable=True, read_only=True),
     _s("num.partitions", int, 1, "partitions for auto-created topics", minimum=1, config_type=ConfigType.INT),
     _s("default.replication.factor", int, 1, "replication factor of auto-created topics; one node",

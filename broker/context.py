@@ -4,6 +4,7 @@ handlers in-process, with no socket and no subprocess."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -16,16 +17,28 @@ if TYPE_CHECKING:
     from .storage.manager import LogManager
 
 
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Who sent a request: the client's host, the listener it came in on, and its principal
+    (`User:alice` from SASL or a client certificate's subject; None when anonymous)."""
+
+    host: str
+    listener: str = "PLAINTEXT"
+    principal: str | None = None
+
+
 class BrokerContext(Protocol):
     config: BrokerConfig
     node_id: int
-    advertised_host: str
-    advertised_port: int
     logs: LogManager
     groups: GroupCoordinator
     flusher: Flusher
     sasl: SaslSettings  # mechanisms and users, SCRAM credentials among them
     stopping: bool  # a clean stop has begun: parked fetches answer at once
+
+    def advertised_for(self, listener: str) -> tuple[str, int]:
+        """The address clients of `listener` are told: each listener names its own."""
+        ...
 
 
 class ServingContext(BrokerContext, Protocol):

@@ -31,10 +31,12 @@ from kctl.protocol.framing import (
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.sasl import ServerAuthentication
 
+from .context import Peer
 from .handlers import ROUTES, CloseConnection, advertised_versions, error_response
 
 if TYPE_CHECKING:
     from .context import ServingContext
+    from .listeners import Listener
 
 log = logging.getLogger("broker.server")
 
@@ -43,13 +45,20 @@ MAX_IN_FLIGHT = 200
 
 
 class KafkaConnection(asyncio.BufferedProtocol):
-    def __init__(self, broker: ServingContext) -> None:
+    """One client connection on a listener: SASL first where the listener takes it; `principal`
+    is the TLS client certificate's, if the listener asked for one."""
+
+    def __init__(self, broker: ServingContext, listener: Listener, principal: str | None = None) -> None:
         self.broker = broker
+        self.listener = listener
+        self.principal = principal
+        mechanisms = broker.sasl.mechanisms if listener.sasl else []
         self.conn = ServerConnection(broker.config["socket.request.max.bytes"],
-                                     ServerAuthentication(broker.sasl.mechanisms, broker.sasl.server_for))
+                                     ServerAuthentication(mechanisms, broker.sasl.server_for))
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.peer_host = "?"
+        self.who = Peer("?", listener.name, principal)
         self.tasks: set[asyncio.Task[Any]] = set()
         self._read_paused = False
         self._write_paused = False
@@ -72,6 +81,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.peer_host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        self.who = Peer(self.peer_host, self.listener.name, self.principal)
         self.broker.connections.add(self)
         log.debug("connection from %s", self.peer)
 
@@ -121,6 +131,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 self._unsupported(event.header)
             elif isinstance(event, Authenticated):
                 log.info("%s authenticated as %r with %s", self.peer, event.user, event.mechanism)
+                self.principal = f"User:{event.user}"
+                self.who = Peer(self.peer_host, self.listener.name, self.principal)
             elif isinstance(event, AuthenticationFailed):
                 log.warning("SASL %s from %s failed: %s", event.mechanism, self.peer, event.reason)
         self._drain()
@@ -149,7 +161,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if metrics is not None and key == ApiKey.PRODUCE:
             metrics.produced(request)
         try:
-            result = handler(self.broker, header, request, self.peer_host)
+            result = handler(self.broker, header, request, self.who)
         except CloseConnection as exc:
             log.info("closing connection from %s: %s", self.peer, exc)
             self.abort()

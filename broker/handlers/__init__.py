@@ -21,10 +21,10 @@ from . import admin, configs, data, groups, replicas, users
 from .data import CloseConnection
 
 if TYPE_CHECKING:
-    from ..context import BrokerContext
+    from ..context import BrokerContext, Peer
 
 #: (broker, request header, request, client host) -> response
-Handler = Callable[["BrokerContext", RequestHeader, Any, str], Any]
+Handler = Callable[["BrokerContext", RequestHeader, Any, "Peer"], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class Route:
         return max(low, self.served_from or low) <= version <= high
 
 
-def _api_versions(broker: BrokerContext, header: RequestHeader, request: ApiVersionsRequest, client_host: str) -> Any:
+def _api_versions(broker: BrokerContext, header: RequestHeader, request: ApiVersionsRequest, peer: Peer) -> Any:
     return ApiVersionsResponse(error_code=0, api_keys=advertised_versions(), finalized_features_epoch=-1)
 
 

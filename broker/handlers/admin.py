@@ -52,7 +52,7 @@ from ..storage.manager import INTERNAL_TOPICS, Topic, TopicError, refuse_interna
 from .configs import describe_topic_configs
 
 if TYPE_CHECKING:
-    from ..context import BrokerContext
+    from ..context import BrokerContext, Peer
 
 log = logging.getLogger("broker.api")
 
@@ -79,7 +79,7 @@ def _describe_topic(broker: BrokerContext, topic: Topic) -> MetadataResponseTopi
 
 
 def metadata(broker: BrokerContext, header: RequestHeader, request: MetadataRequest,
-             client_host: str) -> MetadataResponse:
+             peer: Peer) -> MetadataResponse:
     logs = broker.logs
     version = header.api_version
     wanted = request.topics
@@ -115,7 +115,7 @@ def metadata(broker: BrokerContext, header: RequestHeader, request: MetadataRequ
             else:
                 topics.append(_describe_topic(broker, topic))
     return MetadataResponse(
-        brokers=[MetadataResponseBroker(broker.node_id, broker.advertised_host, broker.advertised_port, None)],
+        brokers=[MetadataResponseBroker(broker.node_id, *broker.advertised_for(peer.listener), None)],
         cluster_id=logs.cluster_id,
         controller_id=broker.node_id,
         topics=topics,
@@ -124,7 +124,7 @@ def metadata(broker: BrokerContext, header: RequestHeader, request: MetadataRequ
 
 # ---- CreateTopics ----------------------------------------------------------------------------
 def create_topics(
-    broker: BrokerContext, header: RequestHeader, request: CreateTopicsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: CreateTopicsRequest, peer: Peer
 ) -> CreateTopicsResponse:
     logs = broker.logs
     results: list[CreatableTopicResult] = []
@@ -183,7 +183,7 @@ def create_topics(
 
 # ---- DeleteTopics ----------------------------------------------------------------------------
 def delete_topics(
-    broker: BrokerContext, header: RequestHeader, request: DeleteTopicsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DeleteTopicsRequest, peer: Peer
 ) -> DeleteTopicsResponse:
     logs = broker.logs
     results: list[DeletableTopicResult] = []
@@ -218,7 +218,7 @@ def delete_topics(
 
 # ---- CreatePartitions ------------------------------------------------------------------------
 def create_partitions(
-    broker: BrokerContext, header: RequestHeader, request: CreatePartitionsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: CreatePartitionsRequest, peer: Peer
 ) -> CreatePartitionsResponse:
     logs = broker.logs
     results: list[CreatePartitionsTopicResult] = []
@@ -251,7 +251,7 @@ def create_partitions(
 
 # ---- DeleteRecords ---------------------------------------------------------------------------
 def delete_records(
-    broker: BrokerContext, header: RequestHeader, request: DeleteRecordsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DeleteRecordsRequest, peer: Peer
 ) -> DeleteRecordsResponse:
     logs = broker.logs
     topics: list[DeleteRecordsTopicResult] = []
@@ -282,7 +282,7 @@ def delete_records(
 
 # ---- DescribeCluster -------------------------------------------------------------------------
 def describe_cluster(
-    broker: BrokerContext, header: RequestHeader, request: DescribeClusterRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DescribeClusterRequest, peer: Peer
 ) -> DescribeClusterResponse:
     if request.endpoint_type != 1:
         return DescribeClusterResponse(error_code=ErrorCode.UNSUPPORTED_ENDPOINT_TYPE.code,
@@ -292,13 +292,13 @@ def describe_cluster(
         cluster_id=broker.logs.cluster_id,
         controller_id=broker.node_id,
         endpoint_type=1,
-        brokers=[DescribeClusterBroker(broker.node_id, broker.advertised_host, broker.advertised_port, None)],
+        brokers=[DescribeClusterBroker(broker.node_id, *broker.advertised_for(peer.listener), None)],
     )
 
 
 # ---- DescribeLogDirs -------------------------------------------------------------------------
 def describe_log_dirs(
-    broker: BrokerContext, header: RequestHeader, request: DescribeLogDirsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DescribeLogDirsRequest, peer: Peer
 ) -> DescribeLogDirsResponse:
     logs = broker.logs
     wanted: dict[str, list[int] | None] = (

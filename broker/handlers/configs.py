@@ -33,7 +33,7 @@ from ..config import (
 )
 
 if TYPE_CHECKING:
-    from ..context import BrokerContext
+    from ..context import BrokerContext, Peer
 
 
 
@@ -75,20 +75,21 @@ def _describe_broker_configs(
         setting = BROKER_SETTINGS[name]
         explicit = name in broker.config.explicit
         source = ConfigSource.STATIC_BROKER if explicit else ConfigSource.DEFAULT
-        value = setting.render(broker.config[name])
+        # A secret's value is never sent, as Kafka does for sensitive settings.
+        value = None if setting.sensitive else setting.render(broker.config[name])
         synonyms = [DescribeConfigsSynonym(name, value, source)]
-        if explicit:
+        if explicit and not setting.sensitive:
             synonyms.append(DescribeConfigsSynonym(name, setting.render(setting.default), ConfigSource.DEFAULT))
         out.append(DescribeConfigsResourceResult(
             name=name, value=value, read_only=True, is_default=not explicit, config_source=source,
-            is_sensitive=False, synonyms=synonyms if include_synonyms else [],
+            is_sensitive=setting.sensitive, synonyms=synonyms if include_synonyms else [],
             config_type=setting.config_type, documentation=setting.doc if include_documentation else None,
         ))
     return out
 
 
 def describe_configs(
-    broker: BrokerContext, header: RequestHeader, request: DescribeConfigsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DescribeConfigsRequest, peer: Peer
 ) -> DescribeConfigsResponse:
     results: list[DescribeConfigsResult] = []
     for resource in request.resources:
@@ -141,7 +142,7 @@ def _alter(broker: BrokerContext, resource_type: int, name: str, build: Any,
 
 
 def alter_configs(
-    broker: BrokerContext, header: RequestHeader, request: AlterConfigsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: AlterConfigsRequest, peer: Peer
 ) -> AlterConfigsResponse:
     responses: list[AlterConfigsResourceResponse] = []
     for resource in request.resources:
@@ -157,7 +158,7 @@ def alter_configs(
 
 
 def incremental_alter_configs(
-    broker: BrokerContext, header: RequestHeader, request: IncrementalAlterConfigsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: IncrementalAlterConfigsRequest, peer: Peer
 ) -> IncrementalAlterConfigsResponse:
     from kctl.protocol.messages.incremental_alter_configs import AlterConfigsResourceResponse as Response
 

@@ -40,7 +40,7 @@ from ..storage.log import LEADER_EPOCH, AppendError, OffsetOutOfRange
 from ..storage.manager import INTERNAL_TOPICS
 
 if TYPE_CHECKING:
-    from ..context import BrokerContext
+    from ..context import BrokerContext, Peer
 
 log = logging.getLogger("broker.api")
 
@@ -55,7 +55,7 @@ class CloseConnection(Exception):
 
 # ---- Produce ---------------------------------------------------------------------------------
 def produce(
-    broker: BrokerContext, header: RequestHeader, request: ProduceRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: ProduceRequest, peer: Peer
 ) -> ProduceResponse | Awaitable[ProduceResponse] | None:
     acks = request.acks
     responses: list[TopicProduceResponse] = []
@@ -125,7 +125,7 @@ async def _after(waits: list[asyncio.Future[None]], response: ProduceResponse) -
 
 # ---- Fetch -----------------------------------------------------------------------------------
 def fetch(
-    broker: BrokerContext, header: RequestHeader, request: FetchRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: FetchRequest, peer: Peer
 ) -> FetchResponse | Awaitable[FetchResponse]:
     version = header.api_version
     if version >= 7:
@@ -234,7 +234,7 @@ async def _long_poll(broker: BrokerContext, request: FetchRequest, waiter: Fetch
 
 # ---- ListOffsets -----------------------------------------------------------------------------
 def list_offsets(
-    broker: BrokerContext, header: RequestHeader, request: ListOffsetsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: ListOffsetsRequest, peer: Peer
 ) -> ListOffsetsResponse:
     version = header.api_version
     topics: list[ListOffsetsTopicResponse] = []
@@ -273,7 +273,7 @@ def list_offsets(
 
 # ---- OffsetForLeaderEpoch --------------------------------------------------------------------
 def offset_for_leader_epoch(
-    broker: BrokerContext, header: RequestHeader, request: OffsetForLeaderEpochRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: OffsetForLeaderEpochRequest, peer: Peer
 ) -> OffsetForLeaderEpochResponse:
     topics: list[OffsetForLeaderTopicResult] = []
     for topic in request.topics:
@@ -295,7 +295,7 @@ def offset_for_leader_epoch(
 
 # ---- InitProducerId --------------------------------------------------------------------------
 def init_producer_id(
-    broker: BrokerContext, header: RequestHeader, request: InitProducerIdRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: InitProducerIdRequest, peer: Peer
 ) -> InitProducerIdResponse:
     if request.transactional_id is not None:
         log.info("refusing InitProducerId for transactional id %r: transactions are not supported",

@@ -52,7 +52,7 @@ from ..groups.offsets_topic import CommittedOffset
 from ..groups.state import GroupState
 
 if TYPE_CHECKING:
-    from ..context import BrokerContext
+    from ..context import BrokerContext, Peer
 
 NONE = ErrorCode.NONE.code
 KEY_TYPE_GROUP = 0
@@ -61,7 +61,7 @@ CLASSIC = "classic"
 
 # ---- FindCoordinator -------------------------------------------------------------------------
 def find_coordinator(
-    broker: BrokerContext, header: RequestHeader, request: FindCoordinatorRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: FindCoordinatorRequest, peer: Peer
 ) -> FindCoordinatorResponse:
     keys = request.coordinator_keys if header.api_version >= 4 else [request.key]
     found: list[Coordinator] = []
@@ -73,8 +73,7 @@ def find_coordinator(
         else:
             broker.groups.offsets_partition(key)  # creates __consumer_offsets on first use, as Kafka does
             coordinator.node_id = broker.node_id
-            coordinator.host = broker.advertised_host
-            coordinator.port = broker.advertised_port
+            coordinator.host, coordinator.port = broker.advertised_for(peer.listener)
             coordinator.error_message = None
         found.append(coordinator)
     if header.api_version >= 4:
@@ -88,7 +87,7 @@ def find_coordinator(
 
 # ---- JoinGroup, SyncGroup, Heartbeat, LeaveGroup -------------------------------------------------
 def join_group(
-    broker: BrokerContext, header: RequestHeader, request: JoinGroupRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: JoinGroupRequest, peer: Peer
 ) -> JoinGroupResponse | Awaitable[JoinGroupResponse]:
     version = header.api_version
     result = broker.groups.join(
@@ -97,7 +96,7 @@ def join_group(
             member_id=request.member_id,
             instance_id=request.group_instance_id,
             client_id=header.client_id or "",
-            client_host=f"/{client_host}",  # Kafka reports hosts the way Java prints an InetAddress
+            client_host=f"/{peer.host}",  # Kafka reports hosts the way Java prints an InetAddress
             session_timeout_ms=request.session_timeout_ms,
             rebalance_timeout_ms=request.rebalance_timeout_ms if version >= 1 else request.session_timeout_ms,
             protocol_type=request.protocol_type,
@@ -131,7 +130,7 @@ def _join_response(result: JoinResult, version: int) -> JoinGroupResponse:
 
 
 def sync_group(
-    broker: BrokerContext, header: RequestHeader, request: SyncGroupRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: SyncGroupRequest, peer: Peer
 ) -> SyncGroupResponse | Awaitable[SyncGroupResponse]:
     result = broker.groups.sync(
         request.group_id,
@@ -157,14 +156,14 @@ def _sync_response(result: SyncResult) -> SyncGroupResponse:
 
 
 def heartbeat(broker: BrokerContext, header: RequestHeader, request: HeartbeatRequest,
-              client_host: str) -> HeartbeatResponse:
+              peer: Peer) -> HeartbeatResponse:
     code = broker.groups.heartbeat(request.group_id, request.generation_id, request.member_id,
                                    request.group_instance_id)
     return HeartbeatResponse(error_code=code)
 
 
 def leave_group(
-    broker: BrokerContext, header: RequestHeader, request: LeaveGroupRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: LeaveGroupRequest, peer: Peer
 ) -> LeaveGroupResponse:
     if header.api_version < 3:
         _, errors = broker.groups.leave(request.group_id, [(request.member_id, None)])
@@ -182,7 +181,7 @@ def leave_group(
 
 # ---- OffsetCommit, OffsetFetch, OffsetDelete -------------------------------------------------------
 def offset_commit(
-    broker: BrokerContext, header: RequestHeader, request: OffsetCommitRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: OffsetCommitRequest, peer: Peer
 ) -> OffsetCommitResponse | Awaitable[OffsetCommitResponse]:
     version = header.api_version
     offsets = [
@@ -223,7 +222,7 @@ async def _after_flush(wait: asyncio.Future[None], response: OffsetCommitRespons
 
 
 def offset_fetch(
-    broker: BrokerContext, header: RequestHeader, request: OffsetFetchRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: OffsetFetchRequest, peer: Peer
 ) -> OffsetFetchResponse | EncodedBody:
     groups = broker.groups
     if header.api_version >= 8:
@@ -286,7 +285,7 @@ def _group_part(version: int, group: OffsetFetchResponseGroup) -> bytes:
 
 
 def offset_delete(
-    broker: BrokerContext, header: RequestHeader, request: OffsetDeleteRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: OffsetDeleteRequest, peer: Peer
 ) -> OffsetDeleteResponse:
     partitions = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
     code, errors = broker.groups.delete_offsets(request.group_id, partitions)
@@ -302,7 +301,7 @@ def offset_delete(
 
 # ---- ListGroups, DescribeGroups, DeleteGroups ------------------------------------------------------
 def list_groups(
-    broker: BrokerContext, header: RequestHeader, request: ListGroupsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: ListGroupsRequest, peer: Peer
 ) -> ListGroupsResponse:
     states: set[GroupState] | None = None
     if request.states_filter:
@@ -316,7 +315,7 @@ def list_groups(
 
 
 def describe_groups(
-    broker: BrokerContext, header: RequestHeader, request: DescribeGroupsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DescribeGroupsRequest, peer: Peer
 ) -> DescribeGroupsResponse:
     described: list[DescribedGroup] = []
     for group_id in request.groups:
@@ -337,7 +336,7 @@ def describe_groups(
 
 
 def delete_groups(
-    broker: BrokerContext, header: RequestHeader, request: DeleteGroupsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DeleteGroupsRequest, peer: Peer
 ) -> DeleteGroupsResponse:
     codes = broker.groups.delete_groups(request.groups_names)
     return DeleteGroupsResponse(results=[

@@ -27,7 +27,7 @@ from kctl.protocol.messages.list_partition_reassignments import (
 )
 
 if TYPE_CHECKING:
-    from ..context import BrokerContext
+    from ..context import BrokerContext, Peer
 
 UNKNOWN = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
 
@@ -51,7 +51,7 @@ def _reassignment_error(broker: BrokerContext, replicas: list[int] | None) -> tu
 
 
 def alter_partition_reassignments(
-    broker: BrokerContext, header: RequestHeader, request: AlterPartitionReassignmentsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: AlterPartitionReassignmentsRequest, peer: Peer
 ) -> AlterPartitionReassignmentsResponse:
     responses = []
     for topic in request.topics:
@@ -66,13 +66,13 @@ def alter_partition_reassignments(
 
 
 def list_partition_reassignments(
-    broker: BrokerContext, header: RequestHeader, request: ListPartitionReassignmentsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: ListPartitionReassignmentsRequest, peer: Peer
 ) -> ListPartitionReassignmentsResponse:
     return ListPartitionReassignmentsResponse()  # a reassignment here completes as it is made
 
 
 def elect_leaders(
-    broker: BrokerContext, header: RequestHeader, request: ElectLeadersRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: ElectLeadersRequest, peer: Peer
 ) -> ElectLeadersResponse:
     if request.topic_partitions is None:
         return ElectLeadersResponse()  # every partition: none needs an election, so none is listed

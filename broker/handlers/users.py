@@ -22,11 +22,11 @@ from kctl.protocol.messages.describe_user_scram_credentials import (
 from ..users import Upsert
 
 if TYPE_CHECKING:
-    from ..context import BrokerContext
+    from ..context import BrokerContext, Peer
 
 
 def describe_user_scram_credentials(
-    broker: BrokerContext, header: RequestHeader, request: DescribeUserScramCredentialsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: DescribeUserScramCredentialsRequest, peer: Peer
 ) -> DescribeUserScramCredentialsResponse:
     names = None if not request.users else [u.name for u in request.users]
     if names is not None and len(set(names)) < len(names):
@@ -45,7 +45,7 @@ def describe_user_scram_credentials(
 
 
 def alter_user_scram_credentials(
-    broker: BrokerContext, header: RequestHeader, request: AlterUserScramCredentialsRequest, client_host: str
+    broker: BrokerContext, header: RequestHeader, request: AlterUserScramCredentialsRequest, peer: Peer
 ) -> AlterUserScramCredentialsResponse:
     outcomes = broker.sasl.scram.alter(
         [(d.name, d.mechanism) for d in request.deletions],

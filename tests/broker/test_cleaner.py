@@ -9,6 +9,7 @@ from pathlib import Path
 
 from broker.app import Broker
 from broker.config import BrokerConfig
+from broker.listeners import parse_listeners
 from kctl.protocol.records import Record, decode_batches, encode_batch
 
 from .test_storage import NOW, open_log
@@ -27,7 +28,7 @@ async def _longest_pause(work: asyncio.Future[int], tick_s: float = 0.005) -> fl
 
 
 def test_the_event_loop_keeps_serving_while_segments_are_cleaned(tmp_path: Path) -> None:
-    broker = Broker(BrokerConfig(), tmp_path, ("127.0.0.1", 0))
+    broker = Broker(BrokerConfig(), tmp_path, parse_listeners(BrokerConfig({"listeners": "PLAINTEXT://127.0.0.1:0"})))
     broker.logs.open()
     broker.logs.create_topic("state", 1, {"cleanup.policy": "compact", "segment.bytes": 1 << 20,
                                           "min.compaction.lag.ms": 0})

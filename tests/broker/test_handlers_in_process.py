@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from broker.config import BrokerConfig
-from broker.context import BrokerContext
+from broker.context import BrokerContext, Peer
 from broker.durability import Flusher
 from broker.groups.coordinator import GroupCoordinator
 from broker.handlers import ROUTES
@@ -41,9 +41,10 @@ class Parts:
     flusher: Flusher
     sasl: SaslSettings
     node_id: int = 0
-    advertised_host: str = "broker.test"
-    advertised_port: int = 9092
     stopping: bool = False
+
+    def advertised_for(self, listener: str) -> tuple[str, int]:
+        return "broker.test", 9092
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def context(tmp_path: Path) -> Iterator[BrokerContext]:
 def call(context: BrokerContext, key: ApiKey, version: int, request: Any) -> Any:
     handler = ROUTES[key].handler
     assert handler is not None and ROUTES[key].serves(version)
-    result = handler(context, RequestHeader(key, version, 1, "test"), request, "127.0.0.1")
+    result = handler(context, RequestHeader(key, version, 1, "test"), request, Peer("127.0.0.1"))
     if inspect.isawaitable(result):
         return asyncio.get_event_loop().run_until_complete(result)  # type: ignore[arg-type]
     return result

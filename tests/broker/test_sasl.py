@@ -69,6 +69,7 @@ def test_plain_checks_the_password() -> None:
 @pytest.fixture(scope="module")
 def sasl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     b = BrokerProcess(tmp_path_factory.mktemp("sasl") / "data", {
+        "listeners": "SASL_PLAINTEXT://127.0.0.1:0",
         "sasl.enabled.mechanisms": ",".join(MECHANISMS), f"sasl.users.{USER}": PASSWORD, "num.partitions": 1,
     }).start()
     yield b
@@ -186,7 +187,7 @@ def test_cli_context_with_scram_and_a_password_from_the_environment(sasl_broker:
 
 def test_sasl_without_users_is_a_config_error(tmp_path: Path) -> None:
     config = tmp_path / "broker.toml"
-    config.write_text('"sasl.enabled.mechanisms" = "PLAIN"\n')
+    config.write_text('listeners = "SASL_PLAINTEXT://127.0.0.1:0"\n"sasl.enabled.mechanisms" = "PLAIN"\n')
     done = subprocess.run([sys.executable, "-m", "broker", "--data-dir", str(tmp_path / "data"), "--listen",
                            "127.0.0.1:0", "--config", str(config)], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "names nobody" in done.stderr

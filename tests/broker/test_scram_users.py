@@ -21,7 +21,8 @@ ADMIN, ADMIN_PASSWORD = "admin", "admin-secret"
 
 @pytest.fixture
 def scram_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
-    b = BrokerProcess(tmp_path / "data", {"sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
+    b = BrokerProcess(tmp_path / "data", {"listeners": "SASL_PLAINTEXT://127.0.0.1:0",
+                                          "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
                                           f"sasl.users.{ADMIN}": ADMIN_PASSWORD}).start()
     yield b
     b.stop()

@@ -19,7 +19,8 @@ from .test_console import text_of
 
 async def test_users_view_lists_scram_credentials(tmp_path: Path, private_config: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    broker = BrokerProcess(tmp_path / "data", {"sasl.enabled.mechanisms": "SCRAM-SHA-512",
+    broker = BrokerProcess(tmp_path / "data", {"listeners": "SASL_PLAINTEXT://127.0.0.1:0",
+                                               "sasl.enabled.mechanisms": "SCRAM-SHA-512",
                                                f"sasl.users.{ADMIN}": ADMIN_PASSWORD}).start()
     try:
         monkeypatch.setenv("ADMIN_PW", ADMIN_PASSWORD)
