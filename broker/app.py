@@ -16,6 +16,7 @@ from .config import BrokerConfig, parse_host_port
 from .durability import Flusher
 from .groups.coordinator import GroupCoordinator
 from .listeners import Listener, parse_listeners
+from .quotas import ClientQuotas
 from .sasl import SaslSettings
 from .server import KafkaConnection
 from .storage.manager import LogManager
@@ -46,6 +47,7 @@ class Broker:
         self.listeners = listeners
         self.node_id: int = config["node.id"]
         self.sasl = SaslSettings.from_config(config, data_dir)
+        self.quotas = ClientQuotas(data_dir)
         self.logs = LogManager(data_dir, config)
         self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.after_append(plog))
         self.connections: set[KafkaConnection] = set()

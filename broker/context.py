@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .durability import Flusher
     from .groups.coordinator import GroupCoordinator
     from .metrics import BrokerMetrics
+    from .quotas import ClientQuotas
     from .sasl import SaslSettings
     from .server import KafkaConnection
     from .storage.manager import LogManager
@@ -34,6 +35,7 @@ class BrokerContext(Protocol):
     groups: GroupCoordinator
     flusher: Flusher
     sasl: SaslSettings  # mechanisms and users, SCRAM credentials among them
+    quotas: ClientQuotas  # produce and fetch byte rates per user and client id
     stopping: bool  # a clean stop has begun: parked fetches answer at once
 
     def advertised_for(self, listener: str) -> tuple[str, int]:

@@ -33,6 +33,7 @@ from kctl.protocol.sasl import ServerAuthentication
 
 from .context import Peer
 from .handlers import ROUTES, CloseConnection, advertised_versions, error_response
+from .quotas import FETCH, PRODUCE
 
 if TYPE_CHECKING:
     from .context import ServingContext
@@ -62,6 +63,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.tasks: set[asyncio.Task[Any]] = set()
         self._read_paused = False
         self._write_paused = False
+        self._throttle_timer: asyncio.TimerHandle | None = None  # while a quota keeps this connection unread
         self.closed = False
         self._sendfile_fd: int | None = None
         # The response being written, in pieces: bytes, and [FileRange, bytes of it sent].
@@ -87,6 +89,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._throttle_timer is not None:
+            self._throttle_timer.cancel()
         self._sending.clear()
         self._stop_watching()
         self._sendfile_fd = None
@@ -177,6 +181,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 self.conn.answer_now(header, response)
             return
         if result is None:
+            self._throttle(header, request, None)  # acks=0 still counts against the quota
             return  # acks=0: no answer, no place in line
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(self._finish(header, request, self.conn.reserve(), result, started))
@@ -185,6 +190,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         else:
             if metrics is not None:
                 metrics.answered(key, version, result, started)
+            self._throttle(header, request, result)
             self.conn.answer_now(header, result)
 
     async def _finish(self, header: RequestHeader, request: Any, place: AnswerPlace, pending: Any,
@@ -205,8 +211,38 @@ class KafkaConnection(asyncio.BufferedProtocol):
         else:
             if metrics is not None:
                 metrics.answered(header.api_key, header.api_version, response, started)
+            self._throttle(header, request, response)
         self.conn.answer(place, header, response)
         self._drain()
+
+    def _throttle(self, header: RequestHeader, request: Any, response: Any) -> None:
+        """Count produced or fetched bytes against the client's quota; over it, the answer says
+        how long to back off and this connection is not read for that long (as Kafka mutes it)."""
+        quotas = self.broker.quotas
+        if not quotas.quotas or header.api_key not in (ApiKey.PRODUCE, ApiKey.FETCH):
+            return
+        if header.api_key == ApiKey.PRODUCE:
+            key, size = PRODUCE, sum(len(p.records or b"") for t in request.topic_data for p in t.partition_data)
+        else:
+            key = FETCH
+            size = sum(len(p.records) for t in response.responses for p in t.partitions if p.records is not None)
+        user = self.principal.removeprefix("User:") if self.principal else "ANONYMOUS"
+        throttle_ms = quotas.record(key, user, header.client_id or "", size)
+        if throttle_ms <= 0:
+            return
+        if response is not None:
+            response.throttle_time_ms = max(response.throttle_time_ms, throttle_ms)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + throttle_ms / 1000
+        if self._throttle_timer is None or until > self._throttle_timer.when():
+            if self._throttle_timer is not None:
+                self._throttle_timer.cancel()
+            self._throttle_timer = loop.call_at(until, self._unthrottle)
+        self._update_reading()
+
+    def _unthrottle(self) -> None:
+        self._throttle_timer = None
+        self._update_reading()
 
     def _unsupported(self, header: RequestHeader) -> None:
         if header.api_key == ApiKey.API_VERSIONS:
@@ -323,7 +359,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
         transport = self.transport
         if transport is None or self.closed:
             return
-        should_pause = self._write_paused or self.conn.unanswered >= MAX_IN_FLIGHT
+        should_pause = (self._write_paused or self.conn.unanswered >= MAX_IN_FLIGHT
+                        or self._throttle_timer is not None)
         if should_pause and not self._read_paused:
             transport.pause_reading()
             self._read_paused = True

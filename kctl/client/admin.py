@@ -659,6 +659,37 @@ class Admin:
                 _error(p.error_code, f"electing a leader for {r.topic}[{p.partition_id}]", p.error_message)
                 for r in response.replica_election_results for p in r.partition_result}
 
+    # ---- client quotas ------------------------------------------------------------------------------
+    async def describe_client_quotas(self, components: Iterable[tuple[str, str | None]] = (), *,
+                                     strict: bool = False) -> list[tuple[dict[str, str | None], dict[str, float]]]:
+        """Quotas of the entities that match: (entity type, name) components, a None name matching
+        the default entity; none at all lists every quota. Each: {type: name}, {key: value}."""
+        from kctl.protocol.messages.describe_client_quotas import ComponentData, DescribeClientQuotasRequest
+
+        request = DescribeClientQuotasRequest(
+            [ComponentData(t, 1 if name is None else 0, name) for t, name in components], strict)
+        response = await self._to_controller(request)
+        check(response.error_code, "describing client quotas", response.error_message)
+        return [({e.entity_type: e.entity_name for e in entry.entity}, {v.key: v.value for v in entry.values})
+                for entry in response.entries or []]
+
+    async def alter_client_quotas(self, entity: Mapping[str, str | None], set_values: Mapping[str, float] | None = None,
+                                  remove: Iterable[str] = (), *, validate_only: bool = False) -> None:
+        """Set and remove quota keys of one entity ({type: name}, None naming the default)."""
+        from kctl.protocol.messages.alter_client_quotas import (
+            AlterClientQuotasEntry,
+            AlterClientQuotasRequest,
+            AlterQuotaEntity,
+            QuotaOp,
+        )
+
+        ops = [QuotaOp(k, float(v), False) for k, v in (set_values or {}).items()] + [
+            QuotaOp(k, 0.0, True) for k in remove]
+        entry = AlterClientQuotasEntry([AlterQuotaEntity(t, n) for t, n in entity.items()], ops)
+        response = await self._to_controller(AlterClientQuotasRequest([entry], validate_only))
+        for result in response.entries:
+            check(result.error_code, "changing client quotas", result.error_message)
+
     # ---- SCRAM users --------------------------------------------------------------------------------
     async def describe_user_scram_credentials(self, users: Iterable[str] | None = None
                                               ) -> dict[str, dict[str, int] | KafkaError]:

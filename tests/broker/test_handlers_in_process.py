@@ -18,6 +18,7 @@ from broker.context import BrokerContext, Peer
 from broker.durability import Flusher
 from broker.groups.coordinator import GroupCoordinator
 from broker.handlers import ROUTES
+from broker.quotas import ClientQuotas
 from broker.sasl import SaslSettings
 from broker.storage.manager import LogManager
 from kctl.protocol.api import ApiKey
@@ -40,6 +41,7 @@ class Parts:
     groups: GroupCoordinator
     flusher: Flusher
     sasl: SaslSettings
+    quotas: ClientQuotas
     node_id: int = 0
     stopping: bool = False
 
@@ -56,7 +58,7 @@ def context(tmp_path: Path) -> Iterator[BrokerContext]:
     logs.open()
     flusher = Flusher()
     yield Parts(config, logs, GroupCoordinator(config, logs, flusher.after_append), flusher,
-                SaslSettings.from_config(config, tmp_path))
+                SaslSettings.from_config(config, tmp_path), ClientQuotas(tmp_path))
     logs.close()
     loop.close()
     asyncio.set_event_loop(None)

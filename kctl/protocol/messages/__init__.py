@@ -36,6 +36,8 @@ class ApiKey(enum.IntEnum):
     ALTER_PARTITION_REASSIGNMENTS = 45
     LIST_PARTITION_REASSIGNMENTS = 46
     OFFSET_DELETE = 47
+    DESCRIBE_CLIENT_QUOTAS = 48
+    ALTER_CLIENT_QUOTAS = 49
     DESCRIBE_USER_SCRAM_CREDENTIALS = 50
     ALTER_USER_SCRAM_CREDENTIALS = 51
     DESCRIBE_CLUSTER = 60
@@ -75,6 +77,8 @@ API_INDEX: dict[int, tuple[str, str, int, int]] = {
     ApiKey.ALTER_PARTITION_REASSIGNMENTS: ('alter_partition_reassignments', 'AlterPartitionReassignments', 0, 0),
     ApiKey.LIST_PARTITION_REASSIGNMENTS: ('list_partition_reassignments', 'ListPartitionReassignments', 0, 0),
     ApiKey.OFFSET_DELETE: ('offset_delete', 'OffsetDelete', 0, 0),
+    ApiKey.DESCRIBE_CLIENT_QUOTAS: ('describe_client_quotas', 'DescribeClientQuotas', 0, 1),
+    ApiKey.ALTER_CLIENT_QUOTAS: ('alter_client_quotas', 'AlterClientQuotas', 0, 1),
     ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: ('describe_user_scram_credentials', 'DescribeUserScramCredentials', 0, 0),
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: ('alter_user_scram_credentials', 'AlterUserScramCredentials', 0, 0),
     ApiKey.DESCRIBE_CLUSTER: ('describe_cluster', 'DescribeCluster', 0, 1),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .dsl import (
     BOOL,
     BYTES,
+    FLOAT64,
     INT8,
     INT16,
     INT32,
@@ -1614,6 +1615,141 @@ OFFSET_DELETE = api(
     ],
 )
 
+DESCRIBE_CLIENT_QUOTAS = api(
+    48,
+    "DescribeClientQuotas",
+    "0-1",
+    flexible="1+",
+    request=[
+        Field(
+            "components",
+            Array(
+                Struct(
+                    "ComponentData",
+                    [
+                        Field("entity_type", STRING),
+                        Field("match_type", INT8),
+                        Field("match", STRING, nullable="0+"),
+                    ],
+                )
+            ),
+        ),
+        Field("strict", BOOL),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("error_message", STRING, nullable="0+"),
+        Field(
+            "entries",
+            Array(
+                Struct(
+                    "DescribeClientQuotasEntry",
+                    [
+                        Field(
+                            "entity",
+                            Array(
+                                Struct(
+                                    "QuotaEntity",
+                                    [
+                                        Field("entity_type", STRING),
+                                        Field("entity_name", STRING, nullable="0+"),
+                                    ],
+                                )
+                            ),
+                        ),
+                        Field(
+                            "values",
+                            Array(
+                                Struct(
+                                    "QuotaValue",
+                                    [
+                                        Field("key", STRING),
+                                        Field("value", FLOAT64),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+            nullable="0+",
+        ),
+    ],
+)
+
+ALTER_CLIENT_QUOTAS = api(
+    49,
+    "AlterClientQuotas",
+    "0-1",
+    flexible="1+",
+    request=[
+        Field(
+            "entries",
+            Array(
+                Struct(
+                    "AlterClientQuotasEntry",
+                    [
+                        Field(
+                            "entity",
+                            Array(
+                                Struct(
+                                    "AlterQuotaEntity",
+                                    [
+                                        Field("entity_type", STRING),
+                                        Field("entity_name", STRING, nullable="0+"),
+                                    ],
+                                )
+                            ),
+                        ),
+                        Field(
+                            "ops",
+                            Array(
+                                Struct(
+                                    "QuotaOp",
+                                    [
+                                        Field("key", STRING),
+                                        Field("value", FLOAT64),
+                                        Field("remove", BOOL),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+        Field("validate_only", BOOL),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field(
+            "entries",
+            Array(
+                Struct(
+                    "AlterClientQuotasResult",
+                    [
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+"),
+                        Field(
+                            "entity",
+                            Array(
+                                Struct(
+                                    "AlteredQuotaEntity",
+                                    [
+                                        Field("entity_type", STRING),
+                                        Field("entity_name", STRING, nullable="0+"),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
 DESCRIBE_USER_SCRAM_CREDENTIALS = api(
     50,
     "DescribeUserScramCredentials",
@@ -2150,6 +2286,8 @@ APIS: tuple[Api, ...] = (
     ALTER_PARTITION_REASSIGNMENTS,
     LIST_PARTITION_REASSIGNMENTS,
     OFFSET_DELETE,
+    DESCRIBE_CLIENT_QUOTAS,
+    ALTER_CLIENT_QUOTAS,
     DESCRIBE_USER_SCRAM_CREDENTIALS,
     ALTER_USER_SCRAM_CREDENTIALS,
     DESCRIBE_CLUSTER,

@@ -1,0 +1,97 @@
+"""kctl quotas: client quotas (produce and fetch byte rates and the rest) per user, client id or IP."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from kctl.ops.cells import Column
+
+from .options import OutputOpt, YesOpt
+from .output import Output, Table
+from .runtime import confirm, execute
+
+quotas_app = typer.Typer(help="Client quotas per user, client id or IP: get, set, delete.", no_args_is_help=True)
+
+UserOpt = Annotated[str | None, typer.Option("--user", help="A user (the principal's name).")]
+UserDefaultOpt = Annotated[bool, typer.Option("--user-default", help="The default for every user.")]
+ClientOpt = Annotated[str | None, typer.Option("--client-id", help="A client id.")]
+ClientDefaultOpt = Annotated[bool, typer.Option("--client-id-default", help="The default for every client id.")]
+IpOpt = Annotated[str | None, typer.Option("--ip", help="An IP address (connection_creation_rate only).")]
+COLUMNS = [Column("entity", "ENTITY"), Column("key", "QUOTA"), Column("value", "VALUE", numeric=True)]
+
+
+def _settings(ctx: typer.Context) -> Any:
+    return ctx.obj
+
+
+@quotas_app.command("get")
+def quotas_get(ctx: typer.Context, user: UserOpt = None, user_default: UserDefaultOpt = False,
+               client_id: ClientOpt = None, client_id_default: ClientDefaultOpt = False, ip: IpOpt = None,
+               output: OutputOpt = "table") -> None:
+    """Quotas set, for one entity or (without options) every one."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import Admin
+        from kctl.ops.quotas import entity, quota_rows
+
+        rows = await quota_rows(Admin(cluster), entity(user, user_default, client_id, client_id_default, ip))
+        return Output(rows, [Table(rows, COLUMNS)])
+
+    execute(_settings(ctx), body, fmt=output)
+
+
+@quotas_app.command("set")
+def quotas_set(
+    ctx: typer.Context, user: UserOpt = None, user_default: UserDefaultOpt = False, client_id: ClientOpt = None,
+    client_id_default: ClientDefaultOpt = False, ip: IpOpt = None,
+    producer_byte_rate: Annotated[float | None, typer.Option("--producer-byte-rate", help="Bytes/s produced.")] = None,
+    consumer_byte_rate: Annotated[float | None, typer.Option("--consumer-byte-rate", help="Bytes/s fetched.")] = None,
+    request_percentage: Annotated[float | None, typer.Option("--request-percentage",
+                                                             help="Percent of a request thread.")] = None,
+    connection_creation_rate: Annotated[float | None, typer.Option("--connection-creation-rate",
+                                                                   help="New connections/s (with --ip).")] = None,
+    output: OutputOpt = "table",
+) -> None:
+    """Set quotas of a user, a client id, both, or an IP (the rest of its quotas stay)."""
+    values = {k: v for k, v in (("producer_byte_rate", producer_byte_rate), ("consumer_byte_rate", consumer_byte_rate),
+                                ("request_percentage", request_percentage),
+                                ("connection_creation_rate", connection_creation_rate)) if v is not None}
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import Admin
+        from kctl.ops.quotas import entity, quota_rows, set_quotas
+
+        names = entity(user, user_default, client_id, client_id_default, ip)
+        admin = Admin(cluster)
+        await set_quotas(admin, names, values)
+        rows = await quota_rows(admin, names)
+        return Output(rows, [Table(rows, COLUMNS)])
+
+    execute(_settings(ctx), body, fmt=output, changes=True)
+
+
+@quotas_app.command("delete")
+def quotas_delete(
+    ctx: typer.Context, user: UserOpt = None, user_default: UserDefaultOpt = False, client_id: ClientOpt = None,
+    client_id_default: ClientDefaultOpt = False, ip: IpOpt = None,
+    key: Annotated[list[str] | None, typer.Option("--key", help="Only this quota (repeatable).")] = None,
+    yes: YesOpt = False, output: OutputOpt = "table",
+) -> None:
+    """Remove an entity's quotas (all of them, or --key ones)."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import Admin
+        from kctl.ops.quotas import delete_quotas, entity, entity_text
+
+        names = entity(user, user_default, client_id, client_id_default, ip)
+        confirm(f"removing quotas of {entity_text(names)} on {context.name}", entity_text(names), yes)
+        removed = await delete_quotas(Admin(cluster), names, key or [])
+        result = {"entity": entity_text(names), "removed": removed}
+        return Output(result, summary=[("entity", result["entity"]), ("removed", ", ".join(removed))])
+
+    execute(_settings(ctx), body, fmt=output, changes=True)
+
+
+__all__ = ["quotas_app"]
