@@ -39,6 +39,16 @@ def kafka_sasl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluste
     yield from _cluster(tmp_path_factory, "kafka-sasl", size=1, scram_users=[SCRAM_ADMIN, SCRAM_ALICE])
 
 
+@pytest.fixture(scope="session")
+def kafka_acl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Apache Kafka, one node, SASL_PLAINTEXT with SCRAM users admin (a super user) and alice,
+    and Kafka's StandardAuthorizer enforcing ACLs."""
+    authorizer = {"authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                  "super.users": "User:admin;User:ANONYMOUS"}  # ANONYMOUS: the controller listener
+    yield from _cluster(tmp_path_factory, "kafka-acl", size=1, scram_users=[SCRAM_ADMIN, SCRAM_ALICE],
+                        overrides=authorizer)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """A failing test that used Apache Kafka gets each node's log tail in its report."""

@@ -17,7 +17,7 @@ from kctl.protocol.messages.produce import (
     TopicProduceResponse,
 )
 
-from . import admin, configs, data, groups, quotas, replicas, users
+from . import acls, admin, configs, data, groups, quotas, replicas, users
 from .data import CloseConnection
 
 if TYPE_CHECKING:
@@ -81,6 +81,9 @@ ROUTES: dict[ApiKey, Route] = {
     ApiKey.LIST_PARTITION_REASSIGNMENTS: Route((0, 0), replicas.list_partition_reassignments),
     ApiKey.OFFSET_DELETE: Route((0, 0), groups.offset_delete),
     ApiKey.DESCRIBE_CLUSTER: Route((0, 1), admin.describe_cluster),
+    ApiKey.DESCRIBE_ACLS: Route((0, 3), acls.describe_acls),
+    ApiKey.CREATE_ACLS: Route((0, 3), acls.create_acls),
+    ApiKey.DELETE_ACLS: Route((0, 3), acls.delete_acls),
     ApiKey.DESCRIBE_CLIENT_QUOTAS: Route((0, 1), quotas.describe_client_quotas),
     ApiKey.ALTER_CLIENT_QUOTAS: Route((0, 1), quotas.alter_client_quotas),
     ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: Route((0, 0), users.describe_user_scram_credentials),

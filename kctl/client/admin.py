@@ -12,7 +12,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kctl.protocol import data
 from kctl.protocol.api import ApiKey
@@ -54,6 +54,8 @@ from .cluster import COORDINATOR_MOVED, Cluster
 from .errors import KafkaError, check
 from .types import LATEST, BrokerInfo, OffsetAndMetadata, OffsetAndTimestamp, TopicInfo, TopicPartition
 
+if TYPE_CHECKING:
+    from kctl.protocol.acl import AclBinding, AclFilter
 
 def _source_label(source: int) -> str:
     """A DescribeConfigs config_source as kctl prints it: 'topic', 'static-broker', 'default', ..."""
@@ -658,6 +660,45 @@ class Admin:
         return {TopicPartition(r.topic, p.partition_id):
                 _error(p.error_code, f"electing a leader for {r.topic}[{p.partition_id}]", p.error_message)
                 for r in response.replica_election_results for p in r.partition_result}
+
+    # ---- ACLs -------------------------------------------------------------------------------------
+    async def describe_acls(self, query: AclFilter) -> list[AclBinding]:
+        from kctl.protocol.acl import AclBinding, AclOperation, AclPermission, PatternType, ResourceType
+        from kctl.protocol.messages.describe_acls import DescribeAclsRequest
+
+        request = DescribeAclsRequest(query.resource_type, query.resource_name, query.pattern_type, query.principal,
+                                      query.host, query.operation, query.permission)
+        response = await self._to_controller(request)
+        check(response.error_code, "describing ACLs", response.error_message)
+        return [AclBinding(ResourceType(r.resource_type), r.resource_name, PatternType(r.pattern_type), a.principal,
+                           a.host, AclOperation(a.operation), AclPermission(a.permission_type))
+                for r in response.resources for a in r.acls]
+
+    async def create_acls(self, bindings: Iterable[AclBinding]) -> list[KafkaError | None]:
+        from kctl.protocol.messages.create_acls import AclCreation, CreateAclsRequest
+
+        creations = [AclCreation(b.resource_type, b.resource_name, b.pattern_type, b.principal, b.host, b.operation,
+                                 b.permission) for b in bindings]
+        response = await self._to_controller(CreateAclsRequest(creations))
+        return [_error(r.error_code, "creating an ACL", r.error_message) for r in response.results]
+
+    async def delete_acls(self, filters: Iterable[AclFilter]) -> list[AclBinding]:
+        """Delete the ACLs every filter matches; the ACLs deleted."""
+        from kctl.protocol.acl import AclBinding, AclOperation, AclPermission, PatternType, ResourceType
+        from kctl.protocol.messages.delete_acls import DeleteAclsFilter, DeleteAclsRequest
+
+        request = DeleteAclsRequest([DeleteAclsFilter(f.resource_type, f.resource_name, f.pattern_type, f.principal,
+                                                      f.host, f.operation, f.permission) for f in filters])
+        response = await self._to_controller(request)
+        deleted = []
+        for result in response.filter_results:
+            check(result.error_code, "deleting ACLs", result.error_message)
+            for m in result.matching_acls:
+                check(m.error_code, "deleting an ACL", m.error_message)
+                deleted.append(AclBinding(ResourceType(m.resource_type), m.resource_name, PatternType(m.pattern_type),
+                                          m.principal, m.host, AclOperation(m.operation),
+                                          AclPermission(m.permission_type)))
+        return deleted
 
     # ---- client quotas ------------------------------------------------------------------------------
     async def describe_client_quotas(self, components: Iterable[tuple[str, str | None]] = (), *,

@@ -465,6 +465,10 @@ class Consumer:
                         self._out_of_range(tp, state)
                     elif error in STALE_METADATA:
                         refresh = True
+                    elif not error.retriable:
+                        # Such as TOPIC_AUTHORIZATION_FAILED: raised from getmany, as Java's poll throws it,
+                        # rather than fetched again for ever.
+                        state.error = KafkaError.from_code(data.error_code, f"fetching {tp}")
                     else:
                         log.warning("fetching %s: %s", tp, error.message)
                     continue

@@ -86,6 +86,7 @@ _HINTS: dict[ErrorCode, str] = {
     ErrorCode.POLICY_VIOLATION: "the cluster's create-topic policy refused it",
     ErrorCode.TOPIC_DELETION_DISABLED: "the cluster has delete.topic.enable=false",
     ErrorCode.REBALANCE_IN_PROGRESS: "the group is rebalancing; try again in a moment",
+    ErrorCode.SECURITY_DISABLED: "the cluster has no authorizer (authorizer.class.name): ACLs do not apply there",
 }
 _SLOW = "the cluster is slow or unreachable; try --timeout with a larger value"
 

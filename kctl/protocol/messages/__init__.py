@@ -30,6 +30,9 @@ class ApiKey(enum.IntEnum):
     DESCRIBE_LOG_DIRS = 35
     SASL_AUTHENTICATE = 36
     CREATE_PARTITIONS = 37
+    DESCRIBE_ACLS = 29
+    CREATE_ACLS = 30
+    DELETE_ACLS = 31
     DELETE_GROUPS = 42
     ELECT_LEADERS = 43
     INCREMENTAL_ALTER_CONFIGS = 44
@@ -71,6 +74,9 @@ API_INDEX: dict[int, tuple[str, str, int, int]] = {
     ApiKey.DESCRIBE_LOG_DIRS: ('describe_log_dirs', 'DescribeLogDirs', 0, 4),
     ApiKey.SASL_AUTHENTICATE: ('sasl_authenticate', 'SaslAuthenticate', 0, 2),
     ApiKey.CREATE_PARTITIONS: ('create_partitions', 'CreatePartitions', 0, 3),
+    ApiKey.DESCRIBE_ACLS: ('describe_acls', 'DescribeAcls', 0, 3),
+    ApiKey.CREATE_ACLS: ('create_acls', 'CreateAcls', 0, 3),
+    ApiKey.DELETE_ACLS: ('delete_acls', 'DeleteAcls', 0, 3),
     ApiKey.DELETE_GROUPS: ('delete_groups', 'DeleteGroups', 0, 2),
     ApiKey.ELECT_LEADERS: ('elect_leaders', 'ElectLeaders', 0, 2),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: ('incremental_alter_configs', 'IncrementalAlterConfigs', 0, 1),

@@ -1615,6 +1615,155 @@ OFFSET_DELETE = api(
     ],
 )
 
+DESCRIBE_ACLS = api(
+    29,
+    "DescribeAcls",
+    "0-3",
+    flexible="2+",
+    request=[
+        Field("resource_type_filter", INT8),
+        Field("resource_name_filter", STRING, nullable="0+"),
+        Field("pattern_type_filter", INT8, "1+", default=3),
+        Field("principal_filter", STRING, nullable="0+"),
+        Field("host_filter", STRING, nullable="0+"),
+        Field("operation", INT8),
+        Field("permission_type", INT8),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("error_message", STRING, nullable="0+"),
+        Field(
+            "resources",
+            Array(
+                Struct(
+                    "DescribeAclsResource",
+                    [
+                        Field("resource_type", INT8),
+                        Field("resource_name", STRING),
+                        Field("pattern_type", INT8, "1+", default=3),
+                        Field(
+                            "acls",
+                            Array(
+                                Struct(
+                                    "AclDescription",
+                                    [
+                                        Field("principal", STRING),
+                                        Field("host", STRING),
+                                        Field("operation", INT8),
+                                        Field("permission_type", INT8),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
+CREATE_ACLS = api(
+    30,
+    "CreateAcls",
+    "0-3",
+    flexible="2+",
+    request=[
+        Field(
+            "creations",
+            Array(
+                Struct(
+                    "AclCreation",
+                    [
+                        Field("resource_type", INT8),
+                        Field("resource_name", STRING),
+                        Field("resource_pattern_type", INT8, "1+", default=3),
+                        Field("principal", STRING),
+                        Field("host", STRING),
+                        Field("operation", INT8),
+                        Field("permission_type", INT8),
+                    ],
+                )
+            ),
+        ),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field(
+            "results",
+            Array(
+                Struct(
+                    "AclCreationResult",
+                    [
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+"),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
+DELETE_ACLS = api(
+    31,
+    "DeleteAcls",
+    "0-3",
+    flexible="2+",
+    request=[
+        Field(
+            "filters",
+            Array(
+                Struct(
+                    "DeleteAclsFilter",
+                    [
+                        Field("resource_type_filter", INT8),
+                        Field("resource_name_filter", STRING, nullable="0+"),
+                        Field("pattern_type_filter", INT8, "1+", default=3),
+                        Field("principal_filter", STRING, nullable="0+"),
+                        Field("host_filter", STRING, nullable="0+"),
+                        Field("operation", INT8),
+                        Field("permission_type", INT8),
+                    ],
+                )
+            ),
+        ),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field(
+            "filter_results",
+            Array(
+                Struct(
+                    "DeleteAclsFilterResult",
+                    [
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+"),
+                        Field(
+                            "matching_acls",
+                            Array(
+                                Struct(
+                                    "DeleteAclsMatchingAcl",
+                                    [
+                                        Field("error_code", INT16),
+                                        Field("error_message", STRING, nullable="0+"),
+                                        Field("resource_type", INT8),
+                                        Field("resource_name", STRING),
+                                        Field("pattern_type", INT8, "1+", default=3),
+                                        Field("principal", STRING),
+                                        Field("host", STRING),
+                                        Field("operation", INT8),
+                                        Field("permission_type", INT8),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
 DESCRIBE_CLIENT_QUOTAS = api(
     48,
     "DescribeClientQuotas",
@@ -2280,6 +2429,9 @@ APIS: tuple[Api, ...] = (
     DESCRIBE_LOG_DIRS,
     SASL_AUTHENTICATE,
     CREATE_PARTITIONS,
+    DESCRIBE_ACLS,
+    CREATE_ACLS,
+    DELETE_ACLS,
     DELETE_GROUPS,
     ELECT_LEADERS,
     INCREMENTAL_ALTER_CONFIGS,
