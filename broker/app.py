@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from kctl.protocol.clock import now_ms
 
+from .authorizer import Authorizer
 from .config import BrokerConfig, parse_host_port
 from .durability import Flusher
 from .groups.coordinator import GroupCoordinator
@@ -48,6 +49,7 @@ class Broker:
         self.node_id: int = config["node.id"]
         self.sasl = SaslSettings.from_config(config, data_dir)
         self.quotas = ClientQuotas(data_dir)
+        self.authorizer = Authorizer(config, data_dir)
         self.logs = LogManager(data_dir, config)
         self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.after_append(plog))
         self.connections: set[KafkaConnection] = set()

@@ -149,6 +149,11 @@ _BROKER_ONLY = [
        nullable=True, read_only=True),
     _s("ssl.client.auth", str, "none", "ask TLS clients for a certificate: none, requested or required",
        read_only=True, choices=("none", "requested", "required")),
+    _s("authorizer.class.name", str, None, "turns ACLs on (use Kafka's org.apache.kafka.metadata.authorizer."
+       "StandardAuthorizer); unset: everyone may do everything", nullable=True, read_only=True),
+    _s("super.users", str, None, "principals ACLs do not apply to, separated by ;", nullable=True, read_only=True),
+    _s("allow.everyone.if.no.acl.found", bool, False, "with no ACL at all on a resource, allow everyone",
+       read_only=True),
     _s("ssl.handshake.timeout.ms", int, 10_000, "close a TLS connection whose handshake takes longer (kctl's)",
        minimum=1, read_only=True, config_type=ConfigType.INT),
     _s("log.dirs", str, None, "data directory", nullable=True, read_only=True),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from .authorizer import Authorizer
     from .config import BrokerConfig
     from .durability import Flusher
     from .groups.coordinator import GroupCoordinator
@@ -36,6 +37,7 @@ class BrokerContext(Protocol):
     flusher: Flusher
     sasl: SaslSettings  # mechanisms and users, SCRAM credentials among them
     quotas: ClientQuotas  # produce and fetch byte rates per user and client id
+    authorizer: Authorizer  # ACLs; allows everything unless authorizer.class.name is set
     stopping: bool  # a clean stop has begun: parked fetches answer at once
 
     def advertised_for(self, listener: str) -> tuple[str, int]:

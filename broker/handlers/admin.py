@@ -7,6 +7,7 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 from kctl.protocol._wire import ZERO_UUID
+from kctl.protocol.acl import AclOperation, ResourceType
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.create_partitions import (
@@ -58,6 +59,7 @@ log = logging.getLogger("broker.api")
 
 NONE = ErrorCode.NONE.code
 UNKNOWN_TOPIC_OR_PARTITION = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
+TOPIC_DENIED = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
 
 
 # ---- Metadata --------------------------------------------------------------------------------
@@ -84,8 +86,11 @@ def metadata(broker: BrokerContext, header: RequestHeader, request: MetadataRequ
     version = header.api_version
     wanted = request.topics
     topics: list[MetadataResponseTopic] = []
+    authorizer = broker.authorizer
     if wanted is None or (version == 0 and not wanted):
-        topics = [_describe_topic(broker, t) for t in logs.topics.values()]
+        # As Kafka: only the topics the principal may describe.
+        hidden = authorizer.denied_topics(peer, AclOperation.DESCRIBE, logs.topics)
+        topics = [_describe_topic(broker, t) for name, t in logs.topics.items() if name not in hidden]
     else:
         by_id = {t.topic_id: t for t in logs.topics.values()}
         auto_create = broker.config["auto.create.topics.enable"] and (version < 4 or request.allow_auto_topic_creation)
@@ -98,8 +103,13 @@ def metadata(broker: BrokerContext, header: RequestHeader, request: MetadataRequ
                 else:
                     topics.append(_describe_topic(broker, found))
                 continue
+            if not authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.TOPIC, entry.name):
+                topics.append(MetadataResponseTopic(error_code=TOPIC_DENIED, name=entry.name))
+                continue
             topic = logs.topics.get(entry.name)
-            if topic is None and auto_create and entry.name not in INTERNAL_TOPICS:
+            may_create = (authorizer.permits(peer, AclOperation.CREATE, ResourceType.CLUSTER)
+                          or authorizer.permits(peer, AclOperation.CREATE, ResourceType.TOPIC, entry.name))
+            if topic is None and auto_create and may_create and entry.name not in INTERNAL_TOPICS:
                 try:
                     topic = logs.create_topic(entry.name, broker.config["num.partitions"])
                 except TopicError as exc:
@@ -133,6 +143,11 @@ def create_topics(
         result = CreatableTopicResult(name=entry.name, topic_id=ZERO_UUID, num_partitions=-1,
                                       replication_factor=-1, configs=None)
         results.append(result)
+        if not (broker.authorizer.permits(peer, AclOperation.CREATE, ResourceType.CLUSTER)
+                or broker.authorizer.permits(peer, AclOperation.CREATE, ResourceType.TOPIC, entry.name)):
+            result.error_code = TOPIC_DENIED
+            result.error_message = "Authorization failed."
+            continue
         try:
             if names.count(entry.name) > 1:
                 raise TopicError(ErrorCode.INVALID_REQUEST, f"topic {entry.name!r} appears more than once")
@@ -202,6 +217,10 @@ def delete_topics(
                 continue
         result = DeletableTopicResult(name=name, topic_id=topic_id or ZERO_UUID)
         results.append(result)
+        if not broker.authorizer.permits(peer, AclOperation.DELETE, ResourceType.TOPIC, name or ""):
+            result.error_code = TOPIC_DENIED
+            result.error_message = "Authorization failed."
+            continue
         if not broker.config["delete.topic.enable"]:
             result.error_code = ErrorCode.TOPIC_DELETION_DISABLED.code
             result.error_message = "topic deletion is disabled (delete.topic.enable=false)"
@@ -228,7 +247,9 @@ def create_partitions(
         results.append(result)
         topic = logs.topics.get(entry.name)
         current = len(topic.partitions) if topic else 0
-        if names.count(entry.name) > 1:
+        if not broker.authorizer.permits(peer, AclOperation.ALTER, ResourceType.TOPIC, entry.name):
+            result.error_code, result.error_message = TOPIC_DENIED, "Authorization failed."
+        elif names.count(entry.name) > 1:
             result.error_code, result.error_message = ErrorCode.INVALID_REQUEST.code, "topic listed more than once"
         elif entry.name in INTERNAL_TOPICS:
             result.error_code = ErrorCode.INVALID_REQUEST.code
@@ -256,6 +277,7 @@ def delete_records(
     logs = broker.logs
     topics: list[DeleteRecordsTopicResult] = []
     changed = False
+    denied = broker.authorizer.denied_topics(peer, AclOperation.DELETE, (t.name for t in request.topics))
     for topic in request.topics:
         parts: list[DeleteRecordsPartitionResult] = []
         topics.append(DeleteRecordsTopicResult(topic.name, parts))
@@ -263,6 +285,9 @@ def delete_records(
             out = DeleteRecordsPartitionResult(partition_index=req.partition_index, low_watermark=-1)
             parts.append(out)
             plog = logs.partition(topic.name, req.partition_index)
+            if topic.name in denied:
+                out.error_code = TOPIC_DENIED
+                continue
             if plog is None:
                 out.error_code = UNKNOWN_TOPIC_OR_PARTITION
                 continue
@@ -288,6 +313,9 @@ def describe_cluster(
         return DescribeClusterResponse(error_code=ErrorCode.UNSUPPORTED_ENDPOINT_TYPE.code,
                                        error_message="this broker only describes broker endpoints",
                                        endpoint_type=request.endpoint_type, cluster_id=broker.logs.cluster_id)
+    if not broker.authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return DescribeClusterResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code, endpoint_type=1,
+                                       cluster_id=broker.logs.cluster_id)
     return DescribeClusterResponse(
         cluster_id=broker.logs.cluster_id,
         controller_id=broker.node_id,
@@ -301,6 +329,8 @@ def describe_log_dirs(
     broker: BrokerContext, header: RequestHeader, request: DescribeLogDirsRequest, peer: Peer
 ) -> DescribeLogDirsResponse:
     logs = broker.logs
+    if not broker.authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return DescribeLogDirsResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code, results=[])
     wanted: dict[str, list[int] | None] = (
         {t.name: None for t in logs.topics.values()} if request.topics is None
         else {t.topic: list(t.partitions) for t in request.topics}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kctl.protocol.acl import AclOperation, ResourceType
 from kctl.protocol.enums import AlterConfigOp, ConfigResourceType, ConfigSource
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.headers import RequestHeader
@@ -96,6 +97,10 @@ def describe_configs(
         result = DescribeConfigsResult(resource_type=resource.resource_type, resource_name=resource.resource_name)
         results.append(result)
         keys = resource.configuration_keys
+        denied = _denied(broker, peer, AclOperation.DESCRIBE_CONFIGS, resource.resource_type, resource.resource_name)
+        if denied:
+            result.error_code, result.error_message = denied, "Authorization failed."
+            continue
         if resource.resource_type == ConfigResourceType.TOPIC:
             topic = broker.logs.topics.get(resource.resource_name)
             if topic is None:
@@ -121,9 +126,23 @@ def describe_configs(
     return DescribeConfigsResponse(results=results)
 
 
-def _alter(broker: BrokerContext, resource_type: int, name: str, build: Any,
+def _denied(broker: BrokerContext, peer: Peer, operation: AclOperation, resource_type: int, name: str) -> int:
+    """The authorization error for a topic's or the broker's configs, or 0 when allowed."""
+    if resource_type == ConfigResourceType.TOPIC:
+        allowed = broker.authorizer.permits(peer, operation, ResourceType.TOPIC, name)
+        return 0 if allowed else ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
+    if resource_type in (ConfigResourceType.BROKER, ConfigResourceType.BROKER_LOGGER):
+        allowed = broker.authorizer.permits(peer, operation, ResourceType.CLUSTER)
+        return 0 if allowed else ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code
+    return 0
+
+
+def _alter(broker: BrokerContext, peer: Peer, resource_type: int, name: str, build: Any,
            validate_only: bool) -> tuple[int, str | None]:
     """Shared checks for both alter APIs; `build(current_overrides)` returns the new overrides."""
+    denied = _denied(broker, peer, AclOperation.ALTER_CONFIGS, resource_type, name)
+    if denied:
+        return denied, "Authorization failed."
     if resource_type == ConfigResourceType.BROKER:
         return (ErrorCode.INVALID_REQUEST.code,
                 "broker settings are static: change them in the config file and restart the broker")
@@ -152,7 +171,8 @@ def alter_configs(
             # AlterConfigs replaces the whole set of overrides, as in Kafka.
             return parse_topic_configs({k: v for k, v in raw.items() if v is not None})
 
-        code, message = _alter(broker, resource.resource_type, resource.resource_name, build, request.validate_only)
+        code, message = _alter(broker, peer, resource.resource_type, resource.resource_name, build,
+                               request.validate_only)
         responses.append(AlterConfigsResourceResponse(code, message, resource.resource_type, resource.resource_name))
     return AlterConfigsResponse(responses=responses)
 
@@ -193,6 +213,7 @@ def incremental_alter_configs(
                     raise ConfigError(f"unknown config operation {op}")
             return current
 
-        code, message = _alter(broker, resource.resource_type, resource.resource_name, build, request.validate_only)
+        code, message = _alter(broker, peer, resource.resource_type, resource.resource_name, build,
+                               request.validate_only)
         responses.append(Response(code, message, resource.resource_type, resource.resource_name))
     return IncrementalAlterConfigsResponse(responses=responses)

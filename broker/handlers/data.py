@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
+from kctl.protocol.acl import AclOperation, ResourceType
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.fetch import (
@@ -46,6 +47,7 @@ log = logging.getLogger("broker.api")
 
 NONE = ErrorCode.NONE.code
 UNKNOWN_TOPIC_OR_PARTITION = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
+TOPIC_DENIED = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 
 
@@ -61,12 +63,17 @@ def produce(
     responses: list[TopicProduceResponse] = []
     durable_waits: list[asyncio.Future[None]] = []
     failed = False
+    denied = broker.authorizer.denied_topics(peer, AclOperation.WRITE, (t.name for t in request.topic_data))
     for topic in request.topic_data:
         results: list[PartitionProduceResponse] = []
         responses.append(TopicProduceResponse(topic.name, results))
         for part in topic.partition_data:
             result = PartitionProduceResponse(index=part.index)
             results.append(result)
+            if topic.name in denied:
+                result.error_code = TOPIC_DENIED
+                failed = True
+                continue
             if acks not in (-1, 0, 1):
                 result.error_code = ErrorCode.INVALID_REQUIRED_ACKS.code
                 failed = True
@@ -133,16 +140,18 @@ def fetch(
             return FetchResponse(error_code=ErrorCode.FETCH_SESSION_ID_NOT_FOUND.code, session_id=0)
         if request.session_epoch not in (-1, 0):
             return FetchResponse(error_code=ErrorCode.INVALID_FETCH_SESSION_EPOCH.code, session_id=0)
-    response, size, errors = _read_fetch(broker, request)
+    denied = broker.authorizer.denied_topics(peer, AclOperation.READ, (t.topic for t in request.topics))
+    response, size, errors = _read_fetch(broker, request, denied)
     if size >= request.min_bytes or errors or request.max_wait_ms <= 0 or not request.topics:
         return response
     # Parked in the same step as the read that found too little: an append that lands before
     # the wait's first await still wakes it.
     waiter = FetchWait(broker, request)
-    return _long_poll(broker, request, waiter)
+    return _long_poll(broker, request, waiter, denied)
 
 
-def _read_fetch(broker: BrokerContext, request: FetchRequest) -> tuple[FetchResponse, int, bool]:
+def _read_fetch(broker: BrokerContext, request: FetchRequest,
+                denied: set[str]) -> tuple[FetchResponse, int, bool]:
     budget = request.max_bytes if request.max_bytes > 0 else 0x7FFFFFFF
     total = 0
     errors = False
@@ -154,6 +163,10 @@ def _read_fetch(broker: BrokerContext, request: FetchRequest) -> tuple[FetchResp
             plog = broker.logs.partition(topic.topic, req.partition)
             data = PartitionData(partition_index=req.partition, aborted_transactions=[])
             parts.append(data)
+            if topic.topic in denied:
+                data.error_code = TOPIC_DENIED
+                errors = True
+                continue
             if plog is None:
                 data.error_code = UNKNOWN_TOPIC_OR_PARTITION
                 errors = True
@@ -220,12 +233,13 @@ class FetchWait:
             plog.listeners.discard(self.wake)
 
 
-async def _long_poll(broker: BrokerContext, request: FetchRequest, waiter: FetchWait) -> FetchResponse:
+async def _long_poll(broker: BrokerContext, request: FetchRequest, waiter: FetchWait,
+                     denied: set[str]) -> FetchResponse:
     try:
         while True:
             if not await waiter.wait():
-                return _read_fetch(broker, request)[0]  # the deadline: whatever there is now
-            response, size, errors = _read_fetch(broker, request)
+                return _read_fetch(broker, request, denied)[0]  # the deadline: whatever there is now
+            response, size, errors = _read_fetch(broker, request, denied)
             if size >= request.min_bytes or errors or waiter.expired() or broker.stopping:
                 return response
     finally:
@@ -238,6 +252,7 @@ def list_offsets(
 ) -> ListOffsetsResponse:
     version = header.api_version
     topics: list[ListOffsetsTopicResponse] = []
+    denied = broker.authorizer.denied_topics(peer, AclOperation.DESCRIBE, (t.name for t in request.topics))
     for topic in request.topics:
         parts: list[ListOffsetsPartitionResponse] = []
         topics.append(ListOffsetsTopicResponse(topic.name, parts))
@@ -245,6 +260,9 @@ def list_offsets(
             out = ListOffsetsPartitionResponse(partition_index=req.partition_index, timestamp=-1, offset=-1)
             parts.append(out)
             plog = broker.logs.partition(topic.name, req.partition_index)
+            if topic.name in denied:
+                out.error_code = TOPIC_DENIED
+                continue
             if plog is None:
                 out.error_code = UNKNOWN_TOPIC_OR_PARTITION
                 continue
@@ -276,6 +294,7 @@ def offset_for_leader_epoch(
     broker: BrokerContext, header: RequestHeader, request: OffsetForLeaderEpochRequest, peer: Peer
 ) -> OffsetForLeaderEpochResponse:
     topics: list[OffsetForLeaderTopicResult] = []
+    denied = broker.authorizer.denied_topics(peer, AclOperation.DESCRIBE, (t.topic for t in request.topics))
     for topic in request.topics:
         parts: list[EpochEndOffset] = []
         topics.append(OffsetForLeaderTopicResult(topic.topic, parts))
@@ -283,7 +302,9 @@ def offset_for_leader_epoch(
             out = EpochEndOffset(partition=req.partition, leader_epoch=-1, end_offset=-1)
             parts.append(out)
             plog = broker.logs.partition(topic.topic, req.partition)
-            if plog is None:
+            if topic.topic in denied:
+                out.error_code = TOPIC_DENIED
+            elif plog is None:
                 out.error_code = UNKNOWN_TOPIC_OR_PARTITION
             elif req.current_leader_epoch > LEADER_EPOCH:
                 out.error_code = ErrorCode.UNKNOWN_LEADER_EPOCH.code
@@ -301,6 +322,10 @@ def init_producer_id(
         log.info("refusing InitProducerId for transactional id %r: transactions are not supported",
                  request.transactional_id)
         return InitProducerIdResponse(error_code=ErrorCode.INVALID_REQUEST.code, producer_id=-1, producer_epoch=-1)
+    if not (broker.authorizer.permits(peer, AclOperation.IDEMPOTENT_WRITE, ResourceType.CLUSTER)
+            or broker.authorizer.may_write_some_topic(peer)):  # KIP-679: Write on any topic allows idempotence
+        return InitProducerIdResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code, producer_id=-1,
+                                      producer_epoch=-1)
     if request.producer_id >= 0 and 0 <= request.producer_epoch < 32766:
         # KIP-360: an idempotent producer may bump its own epoch to reset its sequences.
         return InitProducerIdResponse(producer_id=request.producer_id, producer_epoch=request.producer_epoch + 1)

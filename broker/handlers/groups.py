@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
+from kctl.protocol.acl import AclOperation, ResourceType
 from kctl.protocol.api import encode_response, encoded_compact_array
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.framing import EncodedBody
@@ -60,6 +61,14 @@ CLASSIC = "classic"
 
 
 # ---- FindCoordinator -------------------------------------------------------------------------
+GROUP_DENIED = ErrorCode.GROUP_AUTHORIZATION_FAILED.code
+TOPIC_DENIED = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
+
+
+def _may(broker: BrokerContext, peer: Peer, operation: AclOperation, group: str) -> bool:
+    return broker.authorizer.permits(peer, operation, ResourceType.GROUP, group)
+
+
 def find_coordinator(
     broker: BrokerContext, header: RequestHeader, request: FindCoordinatorRequest, peer: Peer
 ) -> FindCoordinatorResponse:
@@ -70,6 +79,9 @@ def find_coordinator(
         if request.key_type != KEY_TYPE_GROUP:
             coordinator.error_code = ErrorCode.INVALID_REQUEST.code
             coordinator.error_message = "this broker coordinates consumer groups only (no transactions or share groups)"
+        elif not _may(broker, peer, AclOperation.DESCRIBE, key):
+            coordinator.error_code = GROUP_DENIED
+            coordinator.error_message = "Authorization failed."
         else:
             broker.groups.offsets_partition(key)  # creates __consumer_offsets on first use, as Kafka does
             coordinator.node_id = broker.node_id
@@ -90,6 +102,8 @@ def join_group(
     broker: BrokerContext, header: RequestHeader, request: JoinGroupRequest, peer: Peer
 ) -> JoinGroupResponse | Awaitable[JoinGroupResponse]:
     version = header.api_version
+    if not _may(broker, peer, AclOperation.READ, request.group_id):
+        return JoinGroupResponse(error_code=GROUP_DENIED, generation_id=-1, member_id=request.member_id)
     result = broker.groups.join(
         JoinRequest(
             group_id=request.group_id,
@@ -132,6 +146,8 @@ def _join_response(result: JoinResult, version: int) -> JoinGroupResponse:
 def sync_group(
     broker: BrokerContext, header: RequestHeader, request: SyncGroupRequest, peer: Peer
 ) -> SyncGroupResponse | Awaitable[SyncGroupResponse]:
+    if not _may(broker, peer, AclOperation.READ, request.group_id):
+        return SyncGroupResponse(error_code=GROUP_DENIED)
     result = broker.groups.sync(
         request.group_id,
         request.generation_id,
@@ -157,6 +173,8 @@ def _sync_response(result: SyncResult) -> SyncGroupResponse:
 
 def heartbeat(broker: BrokerContext, header: RequestHeader, request: HeartbeatRequest,
               peer: Peer) -> HeartbeatResponse:
+    if not _may(broker, peer, AclOperation.READ, request.group_id):
+        return HeartbeatResponse(error_code=GROUP_DENIED)
     code = broker.groups.heartbeat(request.group_id, request.generation_id, request.member_id,
                                    request.group_instance_id)
     return HeartbeatResponse(error_code=code)
@@ -165,6 +183,8 @@ def heartbeat(broker: BrokerContext, header: RequestHeader, request: HeartbeatRe
 def leave_group(
     broker: BrokerContext, header: RequestHeader, request: LeaveGroupRequest, peer: Peer
 ) -> LeaveGroupResponse:
+    if not _may(broker, peer, AclOperation.READ, request.group_id):
+        return LeaveGroupResponse(error_code=GROUP_DENIED)
     if header.api_version < 3:
         _, errors = broker.groups.leave(request.group_id, [(request.member_id, None)])
         return LeaveGroupResponse(error_code=errors[0])
@@ -184,10 +204,15 @@ def offset_commit(
     broker: BrokerContext, header: RequestHeader, request: OffsetCommitRequest, peer: Peer
 ) -> OffsetCommitResponse | Awaitable[OffsetCommitResponse]:
     version = header.api_version
+    if not _may(broker, peer, AclOperation.READ, request.group_id):
+        return OffsetCommitResponse(topics=[
+            OffsetCommitResponseTopic(t.name, [OffsetCommitResponsePartition(p.partition_index, GROUP_DENIED)
+                                               for p in t.partitions]) for t in request.topics])
+    denied = broker.authorizer.denied_topics(peer, AclOperation.READ, (t.name for t in request.topics))
     offsets = [
         OffsetToCommit(topic.name, p.partition_index, p.committed_offset, p.committed_leader_epoch,
                        p.committed_metadata, p.commit_timestamp if version == 1 else -1)
-        for topic in request.topics
+        for topic in request.topics if topic.name not in denied
         for p in topic.partitions
     ]
     errors, wait = broker.groups.commit(
@@ -201,7 +226,8 @@ def offset_commit(
     codes = iter(errors)
     response = OffsetCommitResponse(topics=[
         OffsetCommitResponseTopic(topic.name, [
-            OffsetCommitResponsePartition(p.partition_index, next(codes)) for p in topic.partitions
+            OffsetCommitResponsePartition(p.partition_index, TOPIC_DENIED if topic.name in denied else next(codes))
+            for p in topic.partitions
         ])
         for topic in request.topics
     ])
@@ -231,10 +257,14 @@ def offset_fetch(
         # kept since its offsets last changed: no objects, no encoding.
         version = header.api_version
         parts: list[bytes] = []
+        checking = broker.authorizer.enabled
         for wanted in request.groups:
             if not wanted.group_id:
                 parts.append(_group_part(version, OffsetFetchResponseGroup(wanted.group_id, [],
                                                                            ErrorCode.INVALID_GROUP_ID.code)))
+                continue
+            if checking:
+                parts.append(_group_part(version, _checked_group(broker, peer, wanted)))
                 continue
             kept = groups.encoded_answers(wanted.group_id) if wanted.topics is None else None
             part = kept.get(version) if kept is not None else None
@@ -249,10 +279,17 @@ def offset_fetch(
         return EncodedBody(_THROTTLE_NONE + encoded_compact_array(parts) + b"\x00")  # no tagged fields
     if not request.group_id:
         return OffsetFetchResponse(error_code=ErrorCode.INVALID_GROUP_ID.code)
+    if not _may(broker, peer, AclOperation.DESCRIBE, request.group_id):
+        return OffsetFetchResponse(error_code=GROUP_DENIED)
+    describable = _describable(broker, peer)
     # v0-1 always name their partitions; from v2 a null topic list means "everything committed".
     partitions = None if request.topics is None else [(t.name, p) for t in request.topics for p in t.partition_indexes]
     topics: dict[str, list[OffsetFetchResponsePartition]] = {}
     for topic, partition, committed in groups.committed(request.group_id, partitions):
+        if not describable(topic):
+            if partitions is not None:  # named: said; all asked for: left out, as Kafka does
+                topics.setdefault(topic, []).append(OffsetFetchResponsePartition(partition, -1, -1, "", TOPIC_DENIED))
+            continue
         topics.setdefault(topic, []).append(
             OffsetFetchResponsePartition(partition, -1, -1, "", NONE) if committed is None
             else OffsetFetchResponsePartition(partition, committed.offset, committed.leader_epoch, committed.metadata,
@@ -262,6 +299,37 @@ def offset_fetch(
 
 
 _THROTTLE_NONE = bytes(4)  # throttle_time_ms 0
+
+
+def _describable(broker: BrokerContext, peer: Peer) -> Callable[[str], bool]:
+    cache: dict[str, bool] = {}
+
+    def check(topic: str) -> bool:
+        if topic not in cache:
+            cache[topic] = broker.authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.TOPIC, topic)
+        return cache[topic]
+
+    return check
+
+
+def _checked_group(broker: BrokerContext, peer: Peer, wanted: Any) -> OffsetFetchResponseGroup:
+    """One group of an OffsetFetch v8+ with an authorizer: DESCRIBE on the group, and on each topic."""
+    if not _may(broker, peer, AclOperation.DESCRIBE, wanted.group_id):
+        return OffsetFetchResponseGroup(wanted.group_id, [], GROUP_DENIED)
+    partitions = None if wanted.topics is None else [(t.name, p) for t in wanted.topics for p in t.partition_indexes]
+    describable = _describable(broker, peer)
+    by_topic: dict[str, list[OffsetFetchResponsePartitions]] = {}
+    for topic, partition, offset in broker.groups.committed(wanted.group_id, partitions):
+        if not describable(topic):
+            if partitions is not None:
+                by_topic.setdefault(topic, []).append(OffsetFetchResponsePartitions(partition, -1, -1, "",
+                                                                                    TOPIC_DENIED))
+            continue
+        by_topic.setdefault(topic, []).append(
+            OffsetFetchResponsePartitions(partition, -1, -1, "", NONE) if offset is None
+            else OffsetFetchResponsePartitions(partition, offset.offset, offset.leader_epoch, offset.metadata, NONE))
+    return OffsetFetchResponseGroup(wanted.group_id, [OffsetFetchResponseTopics(n, ps) for n, ps in by_topic.items()],
+                                    NONE)
 
 
 def _group_offsets(group_id: str, committed: list[tuple[str, int, CommittedOffset | None]]
@@ -287,14 +355,17 @@ def _group_part(version: int, group: OffsetFetchResponseGroup) -> bytes:
 def offset_delete(
     broker: BrokerContext, header: RequestHeader, request: OffsetDeleteRequest, peer: Peer
 ) -> OffsetDeleteResponse:
-    partitions = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
+    if not _may(broker, peer, AclOperation.DELETE, request.group_id):
+        return OffsetDeleteResponse(error_code=GROUP_DENIED)
+    denied = broker.authorizer.denied_topics(peer, AclOperation.READ, (t.name for t in request.topics))
+    partitions = [(t.name, p.partition_index) for t in request.topics for p in t.partitions if t.name not in denied]
     code, errors = broker.groups.delete_offsets(request.group_id, partitions)
     if code != NONE:
         return OffsetDeleteResponse(error_code=code)
     codes = iter(errors)
     return OffsetDeleteResponse(topics=[
-        OffsetDeleteResponseTopic(t.name, [OffsetDeleteResponsePartition(p.partition_index, next(codes))
-                                           for p in t.partitions])
+        OffsetDeleteResponseTopic(t.name, [OffsetDeleteResponsePartition(
+            p.partition_index, TOPIC_DENIED if t.name in denied else next(codes)) for p in t.partitions])
         for t in request.topics
     ])
 
@@ -308,9 +379,12 @@ def list_groups(
         states = {s for s in map(GroupState.parse, request.states_filter) if s is not None}
     if request.types_filter and CLASSIC not in {t.strip().lower() for t in request.types_filter}:
         return ListGroupsResponse(groups=[])
+    # As Kafka: DESCRIBE on the cluster shows every group, otherwise those the principal may describe.
+    everything = broker.authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.CLUSTER)
     return ListGroupsResponse(groups=[
         ListedGroup(g.group_id, g.protocol_type, g.state.value, CLASSIC)
         for g in sorted(broker.groups.list_groups(states), key=lambda g: g.group_id)
+        if everything or _may(broker, peer, AclOperation.DESCRIBE, g.group_id)
     ])
 
 
@@ -321,6 +395,9 @@ def describe_groups(
     for group_id in request.groups:
         if not group_id:
             described.append(DescribedGroup(ErrorCode.INVALID_GROUP_ID.code, group_id, "", "", ""))
+            continue
+        if not _may(broker, peer, AclOperation.DESCRIBE, group_id):
+            described.append(DescribedGroup(GROUP_DENIED, group_id, "", "", ""))
             continue
         found = broker.groups.describe(group_id)
         if found is None:
@@ -338,7 +415,7 @@ def describe_groups(
 def delete_groups(
     broker: BrokerContext, header: RequestHeader, request: DeleteGroupsRequest, peer: Peer
 ) -> DeleteGroupsResponse:
-    codes = broker.groups.delete_groups(request.groups_names)
-    return DeleteGroupsResponse(results=[
-        DeletableGroupResult(group_id, code) for group_id, code in zip(request.groups_names, codes, strict=True)
-    ])
+    allowed = [g for g in request.groups_names if _may(broker, peer, AclOperation.DELETE, g)]
+    codes = dict(zip(allowed, broker.groups.delete_groups(allowed), strict=True))
+    return DeleteGroupsResponse(results=[DeletableGroupResult(g, codes.get(g, GROUP_DENIED))
+                                         for g in request.groups_names])

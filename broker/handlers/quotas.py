@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kctl.protocol.acl import AclOperation, ResourceType
+from kctl.protocol.errors import ErrorCode
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.alter_client_quotas import (
     AlterClientQuotasRequest,
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
 def describe_client_quotas(
     broker: BrokerContext, header: RequestHeader, request: DescribeClientQuotasRequest, peer: Peer
 ) -> DescribeClientQuotasResponse:
+    if not broker.authorizer.permits(peer, AclOperation.DESCRIBE_CONFIGS, ResourceType.CLUSTER):
+        return DescribeClientQuotasResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code,
+                                            error_message=None, entries=None)
     components = [(c.entity_type, c.match_type, c.match) for c in request.components]
     found = broker.quotas.describe(components, request.strict)
     entries = [DescribeClientQuotasEntry([QuotaEntity(t, n) for t, n in entity],
@@ -39,6 +44,11 @@ def describe_client_quotas(
 def alter_client_quotas(
     broker: BrokerContext, header: RequestHeader, request: AlterClientQuotasRequest, peer: Peer
 ) -> AlterClientQuotasResponse:
+    if not broker.authorizer.permits(peer, AclOperation.ALTER_CONFIGS, ResourceType.CLUSTER):
+        return AlterClientQuotasResponse(entries=[
+            AlterClientQuotasResult(ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code, None,
+                                    [AlteredQuotaEntity(e.entity_type, e.entity_name) for e in entry.entity])
+            for entry in request.entries])
     changes = [QuotaChange(tuple(sorted((e.entity_type, e.entity_name) for e in entry.entity)),
                            [(op.key, op.value, op.remove) for op in entry.ops]) for entry in request.entries]
     results = broker.quotas.alter(changes, request.validate_only)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kctl.protocol.acl import AclOperation, ResourceType
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.alter_partition_reassignments import (
@@ -53,6 +54,8 @@ def _reassignment_error(broker: BrokerContext, replicas: list[int] | None) -> tu
 def alter_partition_reassignments(
     broker: BrokerContext, header: RequestHeader, request: AlterPartitionReassignmentsRequest, peer: Peer
 ) -> AlterPartitionReassignmentsResponse:
+    if not broker.authorizer.permits(peer, AclOperation.ALTER, ResourceType.CLUSTER):
+        return AlterPartitionReassignmentsResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code)
     responses = []
     for topic in request.topics:
         partitions = []
@@ -68,12 +71,16 @@ def alter_partition_reassignments(
 def list_partition_reassignments(
     broker: BrokerContext, header: RequestHeader, request: ListPartitionReassignmentsRequest, peer: Peer
 ) -> ListPartitionReassignmentsResponse:
+    if not broker.authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return ListPartitionReassignmentsResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code)
     return ListPartitionReassignmentsResponse()  # a reassignment here completes as it is made
 
 
 def elect_leaders(
     broker: BrokerContext, header: RequestHeader, request: ElectLeadersRequest, peer: Peer
 ) -> ElectLeadersResponse:
+    if not broker.authorizer.permits(peer, AclOperation.ALTER, ResourceType.CLUSTER):
+        return ElectLeadersResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code)
     if request.topic_partitions is None:
         return ElectLeadersResponse()  # every partition: none needs an election, so none is listed
     results = []

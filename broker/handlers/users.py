@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kctl.protocol.acl import AclOperation, ResourceType
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.alter_user_scram_credentials import (
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 def describe_user_scram_credentials(
     broker: BrokerContext, header: RequestHeader, request: DescribeUserScramCredentialsRequest, peer: Peer
 ) -> DescribeUserScramCredentialsResponse:
+    if not broker.authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return DescribeUserScramCredentialsResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code,
+                                                    error_message=None, results=[])
     names = None if not request.users else [u.name for u in request.users]
     if names is not None and len(set(names)) < len(names):
         duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -47,6 +51,10 @@ def describe_user_scram_credentials(
 def alter_user_scram_credentials(
     broker: BrokerContext, header: RequestHeader, request: AlterUserScramCredentialsRequest, peer: Peer
 ) -> AlterUserScramCredentialsResponse:
+    if not broker.authorizer.permits(peer, AclOperation.ALTER, ResourceType.CLUSTER):
+        named = dict.fromkeys([d.name for d in request.deletions] + [u.name for u in request.upsertions])
+        return AlterUserScramCredentialsResponse(results=[
+            AlterUserScramCredentialsResult(user, ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code, None) for user in named])
     outcomes = broker.sasl.scram.alter(
         [(d.name, d.mechanism) for d in request.deletions],
         [Upsert(u.name, u.mechanism, u.iterations, u.salt, u.salted_password) for u in request.upsertions],

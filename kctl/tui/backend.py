@@ -78,6 +78,10 @@ class Backend(Protocol):
         """SCRAM users, one row per mechanism, as `kctl users list` has them."""
         ...
 
+    async def acls(self) -> list[dict[str, Any]]:
+        """Every ACL, as `kctl acls list` has them."""
+        ...
+
     async def subject(self, name: str, version: str) -> dict[str, Any]:
         """{"schema": as `kctl schemas get`, "versions": rows as `kctl schemas versions`}."""
         ...
@@ -215,6 +219,12 @@ class LiveBackend:
 
         async with TailSession(await self.cluster(), spec) as session:
             yield aiter(session)
+
+    async def acls(self) -> list[dict[str, Any]]:
+        from kctl.ops.acls import acl_rows
+        from kctl.protocol.acl import AclFilter
+
+        return await acl_rows(await self._admin(), AclFilter())
 
     async def users(self) -> list[dict[str, Any]]:
         from kctl.ops.users import user_rows

@@ -329,6 +329,26 @@ class UsersScreen(ListScreen):
         return {"users": rows}
 
 
+class AclsScreen(ListScreen):
+    """Every ACL: principal, permission, operation, host and the resource pattern it is on."""
+
+    view_name = "acls"
+    refresh_s = 10.0
+    panes = (Pane("acls", (_c("principal", "PRINCIPAL"), _c("permission", "PERMISSION"), _c("operation", "OPERATION"),
+                           _c("host", "HOST"), _c("resource_type", "TYPE"), _c("resource", "RESOURCE"),
+                           _c("pattern", "PATTERN")), key="key"),)
+
+    def equivalent(self) -> str:
+        return self.kctl.cli("acls list")
+
+    async def fetch(self) -> dict[str, Rows]:
+        rows = await (await self.kctl.backend()).acls()
+        for row in rows:
+            row["key"] = "/".join(str(row[k]) for k in ("resource_type", "resource", "pattern", "principal", "host",
+                                                          "operation", "permission"))
+        return {"acls": rows}
+
+
 class SchemasScreen(ListScreen):
     """The Schema Registry's subjects: latest version, its id and type, how many versions."""
 
@@ -408,5 +428,5 @@ def _tp(row: dict[str, Any]) -> Any:
 VIEWS: dict[str, type[ListScreen]] = {
     "topics": TopicsScreen, "groups": GroupsScreen, "cluster": ClusterScreen, "overview": ClusterScreen,
     "brokers": ClusterScreen, "reassign": ReassignScreen, "schemas": SchemasScreen,
-    "users": UsersScreen,
+    "users": UsersScreen, "acls": AclsScreen,
 }

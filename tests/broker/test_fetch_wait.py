@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from broker import durability
+from broker.authorizer import Authorizer
 from broker.config import BrokerConfig
 from broker.durability import Flusher
 from broker.handlers.data import fetch
@@ -31,7 +32,7 @@ def broker(tmp_path: Path) -> Iterator[Any]:
     logs = LogManager(tmp_path / "data", BrokerConfig())
     logs.open()
     logs.create_topic("t", 2)
-    yield SimpleNamespace(logs=logs, stopping=False)
+    yield SimpleNamespace(logs=logs, stopping=False, authorizer=Authorizer(BrokerConfig(), tmp_path))
     logs.close()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from broker.authorizer import Authorizer
 from broker.config import BrokerConfig
 from broker.context import BrokerContext, Peer
 from broker.durability import Flusher
@@ -42,6 +43,7 @@ class Parts:
     flusher: Flusher
     sasl: SaslSettings
     quotas: ClientQuotas
+    authorizer: Authorizer
     node_id: int = 0
     stopping: bool = False
 
@@ -58,7 +60,7 @@ def context(tmp_path: Path) -> Iterator[BrokerContext]:
     logs.open()
     flusher = Flusher()
     yield Parts(config, logs, GroupCoordinator(config, logs, flusher.after_append), flusher,
-                SaslSettings.from_config(config, tmp_path), ClientQuotas(tmp_path))
+                SaslSettings.from_config(config, tmp_path), ClientQuotas(tmp_path), Authorizer(config, tmp_path))
     logs.close()
     loop.close()
     asyncio.set_event_loop(None)
