@@ -226,3 +226,31 @@ def test_acls_survive_a_restart_and_kctl_manages_them(acl_broker: BrokerProcess,
     deleted = json.loads(kctl(env, "acls", "delete", "--topic", "audit-", "--resource-pattern-type", "prefixed",
                               "--yes", "-o", "json").stdout)
     assert [(d["permission"], d["resource"]) for d in deleted] == [("ALLOW", "audit-")]
+
+
+def test_kafkas_acl_command_manages_acls_on_the_built_in_broker(acl_broker: BrokerProcess, tmp_path: Path) -> None:
+    from tests.cli.conftest import isolated_env
+    from tests.cli.test_commands import kctl
+    from tests.support.apache_kafka import require_jars, run_tool
+
+    require_jars()
+    properties = tmp_path / "admin.properties"
+    properties.write_text("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"
+                          "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+                          f'username="{SCRAM_ADMIN.name}" password="{SCRAM_ADMIN.password}";\n')
+    common = ["--bootstrap-server", acl_broker.bootstrap, "--command-config", str(properties)]
+    run_tool("acls", *common, "--add", "--allow-principal", "User:bob", "--operation", "Read", "--operation",
+             "Describe", "--topic", "tool-topic", "--group", "tool-group")
+    listed = run_tool("acls", *common, "--list", "--topic", "tool-topic").stdout
+    assert "principal=User:bob" in listed and "operation=READ" in listed and "operation=DESCRIBE" in listed
+    env = {**isolated_env(tmp_path, None), "PW": SCRAM_ADMIN.password}
+    kctl(env, "config", "set-context", "admin", "-b", acl_broker.bootstrap, "--sasl-mechanism", "SCRAM-SHA-512",
+         "--sasl-username", SCRAM_ADMIN.name, "--sasl-password-env", "PW", "--use")
+    rows = json.loads(kctl(env, "acls", "list", "--principal", "User:bob", "-o", "json").stdout)
+    assert {(r["resource_type"], r["resource"], r["operation"]) for r in rows} == {
+        ("TOPIC", "tool-topic", "READ"), ("TOPIC", "tool-topic", "DESCRIBE"),
+        ("GROUP", "tool-group", "READ"), ("GROUP", "tool-group", "DESCRIBE")}
+    run_tool("acls", *common, "--remove", "--force", "--allow-principal", "User:bob", "--operation", "Read",
+             "--topic", "tool-topic")
+    rows = json.loads(kctl(env, "acls", "list", "--topic", "tool-topic", "-o", "json").stdout)
+    assert [(r["operation"]) for r in rows] == ["DESCRIBE"]

@@ -48,6 +48,7 @@ TOOLS: dict[str, tuple[str, ...]] = {
     "configs": ("org.apache.kafka.tools.ConfigCommand", "kafka.admin.ConfigCommand"),
     "reassign": ("org.apache.kafka.tools.reassign.ReassignPartitionsCommand",),
     "leader-election": ("org.apache.kafka.tools.LeaderElectionCommand",),
+    "acls": ("org.apache.kafka.tools.AclCommand", "kafka.admin.AclCommand"),
 }
 
 
