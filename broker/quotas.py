@@ -66,6 +66,9 @@ class _Rate:
             self.total -= self.samples.popleft()[1]
         return self.total / max(now - self.samples[0][0], MIN_SPAN_S)
 
+    def remove_last(self) -> None:
+        self.total -= self.samples.pop()[1]
+
 
 class ClientQuotas:
     def __init__(self, data_dir: Path) -> None:
@@ -144,17 +147,27 @@ class ClientQuotas:
                 return value
         return None
 
+    def window_bytes(self, key: str, user: str, client_id: str) -> int | None:
+        """The most the quota allows in a window (Kafka caps a fetch at it), or None without one."""
+        if not self.quotas:
+            return None
+        quota = self.quota_for(key, user, client_id)
+        return None if quota is None else max(int(quota * MIN_SPAN_S), 1)
+
     def record(self, key: str, user: str, client_id: str, size: int, now: float | None = None) -> int:
-        """Count `size` bytes for the client; the throttle time in ms its answer must carry."""
+        """Count `size` bytes for the client; the throttle time in ms its answer must carry. A
+        fetch that would go over is answered empty instead, as Kafka does: its bytes are not counted."""
         if not self.quotas or size <= 0:
             return 0
         quota = self.quota_for(key, user, client_id)
         if quota is None:
             return 0
-        rate = self._rates.setdefault((key, user, client_id), _Rate()).add(
-            time.monotonic() if now is None else now, size)
+        sampled = self._rates.setdefault((key, user, client_id), _Rate())
+        rate = sampled.add(time.monotonic() if now is None else now, size)
         if rate <= quota:
             return 0
+        if key == FETCH:
+            sampled.remove_last()
         return int((rate - quota) / quota * WINDOW_S * 1000)
 
 

@@ -230,6 +230,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
         throttle_ms = quotas.record(key, user, header.client_id or "", size)
         if throttle_ms <= 0:
             return
+        if key == FETCH:  # over the quota: answered empty, as Kafka does, the data fetched again later
+            for topic in response.responses:
+                for part in topic.partitions:
+                    if part.records:
+                        part.records = b""
         if response is not None:
             response.throttle_time_ms = max(response.throttle_time_ms, throttle_ms)
         loop = asyncio.get_running_loop()

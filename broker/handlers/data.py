@@ -37,6 +37,7 @@ from kctl.protocol.messages.produce import (
     TopicProduceResponse,
 )
 
+from ..quotas import FETCH as FETCH_QUOTA
 from ..storage.log import LEADER_EPOCH, AppendError, OffsetOutOfRange
 from ..storage.manager import INTERNAL_TOPICS
 
@@ -141,6 +142,13 @@ def fetch(
         if request.session_epoch not in (-1, 0):
             return FetchResponse(error_code=ErrorCode.INVALID_FETCH_SESSION_EPOCH.code, session_id=0)
     denied = broker.authorizer.denied_topics(peer, AclOperation.READ, (t.topic for t in request.topics))
+    user = peer.principal.removeprefix("User:") if peer.principal else "ANONYMOUS"
+    cap = broker.quotas.window_bytes(FETCH_QUOTA, user, header.client_id or "")
+    if cap is not None:  # as Kafka: no fetch larger than the consumer's quota allows in a window
+        request.max_bytes = min(request.max_bytes, cap) if request.max_bytes > 0 else cap
+        for topic in request.topics:
+            for part in topic.partitions:
+                part.partition_max_bytes = min(part.partition_max_bytes, cap)
     response, size, errors = _read_fetch(broker, request, denied)
     if size >= request.min_bytes or errors or request.max_wait_ms <= 0 or not request.topics:
         return response

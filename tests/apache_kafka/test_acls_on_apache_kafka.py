@@ -83,6 +83,23 @@ def test_kctl_acls_on_apache_kafkas_authorizer(kafka_acl: KafkaCluster, tmp_path
     assert missing.returncode == 3
 
 
+def test_kctl_users_and_quotas_on_a_secured_apache_kafka(kafka_acl: KafkaCluster, tmp_path: Path) -> None:
+    """The admin context on Apache Kafka with SASL and the StandardAuthorizer: users and quotas."""
+    admin = _context(tmp_path, kafka_acl, SCRAM_ADMIN.name, SCRAM_ADMIN.password)
+    user = unique("carol")
+    kctl({**admin, "CAROL_PW": "carol-pw"}, "users", "create", user, "--password-env", "CAROL_PW")
+    listed = json.loads(kctl(admin, "users", "list", user, "-o", "json").stdout)
+    assert listed == [{"user": user, "mechanism": "SCRAM-SHA-512", "iterations": 8192}]
+    kctl(admin, "quotas", "set", "--user", user, "--producer-byte-rate", "2048")
+    rows = json.loads(kctl(admin, "quotas", "get", "--user", user, "-o", "json").stdout)
+    assert [(r["key"], r["value"]) for r in rows] == [("producer_byte_rate", 2048.0)]
+    kctl(admin, "quotas", "delete", "--user", user, "--yes")
+    kctl(admin, "users", "delete", user, "--yes")
+    alice = _context(tmp_path, kafka_acl, SCRAM_ALICE.name, SCRAM_ALICE.password)
+    denied = kctl(alice, "quotas", "get", ok=False)
+    assert denied.returncode == 5 and "CLUSTER_AUTHORIZATION_FAILED" in denied.stderr
+
+
 def test_without_an_authorizer_acls_are_security_disabled_on_both_brokers(kafka_one: KafkaCluster,
                                                                           tmp_path: Path) -> None:
     ours = BrokerProcess(tmp_path / "data").start()

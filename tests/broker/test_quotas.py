@@ -171,3 +171,42 @@ def test_a_producer_over_its_byte_rate_is_held_to_it_as_on_apache_kafka(quota_br
     assert ours >= theirs * 0.3, (ours, theirs)
     assert fast > 5 * ours, (fast, ours)
     assert throttles and max(throttles) > 0  # the answers said how long to back off
+
+
+def _consume_for(bootstrap: str, topic: str, client_id: str, seconds: float) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": client_id, "client.id": client_id,
+                         "enable.auto.commit": False, "fetch.max.bytes": 1_048_576})
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    got = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for message in consumer.consume(100, 0.2):
+            if message.error() is None:
+                got += len(message.value())
+    consumer.close()
+    return got
+
+
+def test_a_consumer_over_its_byte_rate_is_held_to_it_as_on_apache_kafka(quota_broker: BrokerProcess,
+                                                                        kafka_one: Any) -> None:
+    from confluent_kafka import Producer
+
+    rate, total = 100_000, 4_000_000
+    got: dict[str, tuple[int, int]] = {}
+    for name, bootstrap in (("ours", quota_broker.bootstrap), ("kafka", kafka_one.bootstrap)):
+        topic = f"fetch-quota-{time.time_ns() % 10**9}"
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+        for _ in range(total // 10_000):
+            producer.produce(topic, b"f" * 10_000)
+        assert producer.flush(30) == 0
+        client = f"reader-{time.time_ns() % 10**9}"
+        kctl(bootstrap, "quotas", "set", "--client-id", client, "--consumer-byte-rate", str(rate))
+        time.sleep(1)  # Apache Kafka applies a quota change through its metadata log
+        got[name] = (_consume_for(bootstrap, topic, client, 5), _consume_for(bootstrap, topic, "free-" + client, 3))
+    (ours, free), (theirs, _) = got["ours"], got["kafka"]
+    assert free == total  # an unthrottled client reads it all
+    assert ours <= theirs * 1.5 + 300_000, (ours, theirs)
+    assert ours >= theirs * 0.3, (ours, theirs)
+    assert ours < total / 2

@@ -1615,12 +1615,8 @@ OFFSET_DELETE = api(
     ],
 )
 
-DESCRIBE_ACLS = api(
-    29,
-    "DescribeAcls",
-    "0-3",
-    flexible="2+",
-    request=[
+#: Which ACLs a DescribeAcls or one DeleteAcls filter means.
+ACL_FILTER = [
         Field("resource_type_filter", INT8),
         Field("resource_name_filter", STRING, nullable="0+"),
         Field("pattern_type_filter", INT8, "1+", default=3),
@@ -1628,7 +1624,14 @@ DESCRIBE_ACLS = api(
         Field("host_filter", STRING, nullable="0+"),
         Field("operation", INT8),
         Field("permission_type", INT8),
-    ],
+]
+
+DESCRIBE_ACLS = api(
+    29,
+    "DescribeAcls",
+    "0-3",
+    flexible="2+",
+    request=ACL_FILTER,
     response=[
         Field("throttle_time_ms", INT32),
         Field("error_code", INT16),
@@ -1715,15 +1718,7 @@ DELETE_ACLS = api(
             Array(
                 Struct(
                     "DeleteAclsFilter",
-                    [
-                        Field("resource_type_filter", INT8),
-                        Field("resource_name_filter", STRING, nullable="0+"),
-                        Field("pattern_type_filter", INT8, "1+", default=3),
-                        Field("principal_filter", STRING, nullable="0+"),
-                        Field("host_filter", STRING, nullable="0+"),
-                        Field("operation", INT8),
-                        Field("permission_type", INT8),
-                    ],
+                    ACL_FILTER,
                 )
             ),
         ),
