@@ -19,36 +19,6 @@ from kctl.protocol.api import ApiKey
 from kctl.protocol.data import ConsumerProtocolAssignment, ConsumerProtocolSubscription
 from kctl.protocol.enums import AlterConfigOp, ConfigResourceType, ConfigSource
 from kctl.protocol.errors import ErrorCode, ProtocolError
-from kctl.protocol.messages.alter_configs import AlterableConfig, AlterConfigsRequest, AlterConfigsResource
-from kctl.protocol.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsTopic
-from kctl.protocol.messages.create_topics import CreatableTopic, CreatableTopicConfig, CreateTopicsRequest
-from kctl.protocol.messages.delete_groups import DeleteGroupsRequest
-from kctl.protocol.messages.delete_records import DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic
-from kctl.protocol.messages.delete_topics import DeleteTopicsRequest
-from kctl.protocol.messages.describe_configs import DescribeConfigsRequest, DescribeConfigsResource
-from kctl.protocol.messages.describe_groups import DescribeGroupsRequest
-from kctl.protocol.messages.describe_log_dirs import DescribeLogDirsRequest
-from kctl.protocol.messages.incremental_alter_configs import AlterableConfig as IncrementalConfig
-from kctl.protocol.messages.incremental_alter_configs import AlterConfigsResource as IncrementalResource
-from kctl.protocol.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
-from kctl.protocol.messages.list_groups import ListGroupsRequest
-from kctl.protocol.messages.list_offsets import ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic
-from kctl.protocol.messages.offset_commit import (
-    OffsetCommitRequest,
-    OffsetCommitRequestPartition,
-    OffsetCommitRequestTopic,
-)
-from kctl.protocol.messages.offset_delete import (
-    OffsetDeleteRequest,
-    OffsetDeleteRequestPartition,
-    OffsetDeleteRequestTopic,
-)
-from kctl.protocol.messages.offset_fetch import (
-    OffsetFetchRequest,
-    OffsetFetchRequestGroup,
-    OffsetFetchRequestTopic,
-    OffsetFetchRequestTopics,
-)
 
 from .cluster import COORDINATOR_MOVED, Cluster
 from .errors import KafkaError, check
@@ -56,6 +26,7 @@ from .types import LATEST, BrokerInfo, OffsetAndMetadata, OffsetAndTimestamp, To
 
 if TYPE_CHECKING:
     from kctl.protocol.acl import AclBinding, AclFilter
+    from kctl.protocol.messages.offset_fetch import OffsetFetchRequestTopics
 
 def _source_label(source: int) -> str:
     """A DescribeConfigs config_source as kctl prints it: 'topic', 'static-broker', 'default', ..."""
@@ -194,6 +165,7 @@ class Admin:
 
     async def create_topics(self, topics: Iterable[NewTopic], *, validate_only: bool = False,
                             timeout_s: float = 30.0) -> dict[str, KafkaError | None]:
+        from kctl.protocol.messages.create_topics import CreatableTopic, CreatableTopicConfig, CreateTopicsRequest
         request = CreateTopicsRequest(
             topics=[CreatableTopic(t.name, t.partitions, t.replication_factor, [],
                                    [CreatableTopicConfig(k, v) for k, v in t.configs.items()]) for t in topics],
@@ -203,6 +175,7 @@ class Admin:
         return {r.name: _error(r.error_code, f"creating topic {r.name!r}", r.error_message) for r in response.topics}
 
     async def delete_topics(self, names: Iterable[str], *, timeout_s: float = 30.0) -> dict[str, KafkaError | None]:
+        from kctl.protocol.messages.delete_topics import DeleteTopicsRequest
         wanted = list(names)
         request = DeleteTopicsRequest(topic_names=wanted, timeout_ms=int(timeout_s * 1000))
         if self.cluster.version(20) >= 6:
@@ -216,6 +189,7 @@ class Admin:
 
     async def create_partitions(self, counts: Mapping[str, int], *, validate_only: bool = False,
                                 timeout_s: float = 30.0) -> dict[str, KafkaError | None]:
+        from kctl.protocol.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsTopic
         request = CreatePartitionsRequest(
             topics=[CreatePartitionsTopic(name, count, None) for name, count in counts.items()],
             timeout_ms=int(timeout_s * 1000), validate_only=validate_only,
@@ -238,6 +212,7 @@ class Admin:
                                include_synonyms: bool = True) -> dict[str, list[ConfigEntry] | KafkaError]:
         """Configs of topics (ConfigResourceType.TOPIC) or brokers (BROKER, by node id: each
         broker answers for itself alone)."""
+        from kctl.protocol.messages.describe_configs import DescribeConfigsRequest, DescribeConfigsResource
         names = list(names)
         if resource_type == ConfigResourceType.BROKER and len(names) > 1:
             out: dict[str, list[ConfigEntry] | KafkaError] = {}
@@ -272,6 +247,10 @@ class Admin:
         Without it, AlterConfigs replaces every override at once, so the current overrides are
         read first and sent back with the change applied.
         """
+        from kctl.protocol.messages.alter_configs import AlterableConfig, AlterConfigsRequest, AlterConfigsResource
+        from kctl.protocol.messages.incremental_alter_configs import AlterableConfig as IncrementalConfig
+        from kctl.protocol.messages.incremental_alter_configs import AlterConfigsResource as IncrementalResource
+        from kctl.protocol.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
         set_configs = dict(set_configs or {})
         deleted = list(delete)
         if self.cluster.version(ApiKey.INCREMENTAL_ALTER_CONFIGS) < 0:
@@ -311,6 +290,7 @@ class Admin:
 
         A timestamp later than every record gives offset -1.
         """
+        from kctl.protocol.messages.list_offsets import ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic
         results: dict[TopicPartition, OffsetAndTimestamp] = {}
 
         async def for_leader(node: int, partitions: list[TopicPartition]) -> None:
@@ -336,6 +316,11 @@ class Admin:
     async def delete_records(self, before: Mapping[TopicPartition, int], *,
                              timeout_s: float = 30.0) -> dict[TopicPartition, int]:
         """Move each partition's log start to the offset (-1: the end); returns the new log starts."""
+        from kctl.protocol.messages.delete_records import (
+            DeleteRecordsPartition,
+            DeleteRecordsRequest,
+            DeleteRecordsTopic,
+        )
         results: dict[TopicPartition, int] = {}
 
         async def for_leader(node: int, partitions: list[TopicPartition]) -> None:
@@ -378,6 +363,7 @@ class Admin:
     # ---- groups --------------------------------------------------------------------------------
     async def list_groups(self, states: Iterable[str] = ()) -> list[GroupListing]:
         """Groups on every broker (ListGroups asks one broker about the groups it coordinates)."""
+        from kctl.protocol.messages.list_groups import ListGroupsRequest
         await self.cluster.refresh_metadata([])
         wanted = [s for s in states]
         request = ListGroupsRequest(states_filter=wanted)
@@ -398,6 +384,7 @@ class Admin:
         return sorted(listing, key=lambda g: g.group_id)
 
     async def describe_groups(self, group_ids: Iterable[str]) -> dict[str, GroupDescription | KafkaError]:
+        from kctl.protocol.messages.describe_groups import DescribeGroupsRequest
         results: dict[str, GroupDescription | KafkaError] = {}
 
         async def for_coordinator(node: int, groups: list[str]) -> None:
@@ -422,6 +409,7 @@ class Admin:
         return results
 
     async def delete_groups(self, group_ids: Iterable[str]) -> dict[str, KafkaError | None]:
+        from kctl.protocol.messages.delete_groups import DeleteGroupsRequest
         results: dict[str, KafkaError | None] = {}
 
         async def for_coordinator(node: int, groups: list[str]) -> None:
@@ -483,6 +471,11 @@ class Admin:
     async def _offset_fetch(self, groups: Iterable[str] | Mapping[str, Iterable[TopicPartition] | None]
                             ) -> dict[str, list[tuple[str, list[Any]]]]:
         """OffsetFetch as the coordinators answer it: per group, (topic, partitions as decoded)."""
+        from kctl.protocol.messages.offset_fetch import (
+            OffsetFetchRequest,
+            OffsetFetchRequestGroup,
+            OffsetFetchRequestTopic,
+        )
         wanted: dict[str, list[TopicPartition] | None] = (
             {g: (None if tps is None else list(tps)) for g, tps in groups.items()} if isinstance(groups, Mapping)
             else dict.fromkeys(groups)
@@ -521,6 +514,11 @@ class Admin:
                                   offsets: Mapping[TopicPartition, int | OffsetAndMetadata]) -> dict[TopicPartition,
                                                                                                     KafkaError | None]:
         """Commit offsets for a group from outside it (the group must have no active members)."""
+        from kctl.protocol.messages.offset_commit import (
+            OffsetCommitRequest,
+            OffsetCommitRequestPartition,
+            OffsetCommitRequestTopic,
+        )
         by_topic: dict[str, list[OffsetCommitRequestPartition]] = {}
         for tp, value in offsets.items():
             meta = value if isinstance(value, OffsetAndMetadata) else OffsetAndMetadata(value)
@@ -545,6 +543,11 @@ class Admin:
 
     async def delete_group_offsets(self, group_id: str,
                                    partitions: Iterable[TopicPartition]) -> dict[TopicPartition, KafkaError | None]:
+        from kctl.protocol.messages.offset_delete import (
+            OffsetDeleteRequest,
+            OffsetDeleteRequestPartition,
+            OffsetDeleteRequestTopic,
+        )
         by_topic: dict[str, list[OffsetDeleteRequestPartition]] = {}
         for tp in partitions:
             by_topic.setdefault(tp.topic, []).append(OffsetDeleteRequestPartition(tp.partition))
@@ -788,6 +791,7 @@ class Admin:
 
     # ---- log dirs --------------------------------------------------------------------------------
     async def describe_log_dirs(self, brokers: Iterable[int] | None = None) -> dict[int, list[LogDirDescription]]:
+        from kctl.protocol.messages.describe_log_dirs import DescribeLogDirsRequest
         await self.cluster.refresh_metadata([])
         nodes = list(self.cluster.brokers) if brokers is None else list(brokers)
 
@@ -816,4 +820,5 @@ def _by_topic(partitions: Iterable[TopicPartition]) -> dict[str, list[int]]:
 
 
 def _fetch_topics(partitions: list[TopicPartition] | None) -> list[OffsetFetchRequestTopics]:
+    from kctl.protocol.messages.offset_fetch import OffsetFetchRequestTopics
     return [OffsetFetchRequestTopics(t, ps) for t, ps in _by_topic(partitions or []).items()]

@@ -16,8 +16,10 @@ import pytest
 from broker import durability
 from broker.authorizer import Authorizer
 from broker.config import BrokerConfig
+from broker.context import Peer
 from broker.durability import Flusher
 from broker.handlers.data import fetch
+from broker.quotas import ClientQuotas
 from broker.storage.manager import LogManager
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.fetch import FetchPartition, FetchRequest, FetchResponse, FetchTopic
@@ -32,7 +34,8 @@ def broker(tmp_path: Path) -> Iterator[Any]:
     logs = LogManager(tmp_path / "data", BrokerConfig())
     logs.open()
     logs.create_topic("t", 2)
-    yield SimpleNamespace(logs=logs, stopping=False, authorizer=Authorizer(BrokerConfig(), tmp_path))
+    yield SimpleNamespace(logs=logs, stopping=False, authorizer=Authorizer(BrokerConfig(), tmp_path),
+                          quotas=ClientQuotas(tmp_path))
     logs.close()
 
 
@@ -43,7 +46,7 @@ def request(*partitions: int, offset: int = 0, min_bytes: int = 1) -> FetchReque
 
 
 def park(broker: Any, req: FetchRequest) -> Awaitable[FetchResponse]:
-    result = fetch(broker, RequestHeader(1, 12, 1, "test"), req, "127.0.0.1")
+    result = fetch(broker, RequestHeader(1, 12, 1, "test"), req, Peer("127.0.0.1"))
     assert isinstance(result, Awaitable), "nothing to read yet: the fetch must wait"
     return result
 

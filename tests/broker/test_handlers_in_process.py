@@ -118,7 +118,7 @@ def test_a_parked_fetch_is_answered_by_the_next_produce(context: BrokerContext) 
     assert fetch is not None
 
     async def main() -> Any:
-        pending = fetch(context, RequestHeader(ApiKey.FETCH, 12, 1, "test"), request, "127.0.0.1")
+        pending = fetch(context, RequestHeader(ApiKey.FETCH, 12, 1, "test"), request, Peer("127.0.0.1"))
         assert inspect.isawaitable(pending)
         task = asyncio.ensure_future(pending)
         await asyncio.sleep(0.1)
@@ -127,7 +127,7 @@ def test_a_parked_fetch_is_answered_by_the_next_produce(context: BrokerContext) 
         assert call_now is not None
         call_now(context, RequestHeader(ApiKey.PRODUCE, 9, 2, "test"), ProduceRequest(None, 1, 1000, [
             TopicProduceData("quiet", [PartitionProduceData(0, encode_batch([Record(value=b"hello")]))])]),
-            "127.0.0.1")
+            Peer("127.0.0.1"))
         return await asyncio.wait_for(task, 5)  # well before the 60 s wait is over
 
     answer = asyncio.get_event_loop().run_until_complete(main())
