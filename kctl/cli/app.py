@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 import typer.main
@@ -176,23 +176,86 @@ class LazyGroup(TyperGroup):
             self.commands[cmd_name] = _load_command(cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        return _suggesting(super().resolve_command, self.list_commands(ctx), ctx, args)
+
     def load_all(self) -> None:
         """Every command now, for the man pages and help that list them all."""
         for name in LAZY_COMMANDS:
+            command = self.get_command(None, name)
+            if isinstance(command, _LazySubGroup):
+                command.load_all()
+
+
+def _suggesting(resolve: Callable[[Any, list[str]], Any], names: list[str], ctx: Any, args: list[str]) -> Any:
+    """typer suggests the nearest command only among those already built: a lazy group suggests
+    among all of its names."""
+    from difflib import get_close_matches
+
+    from typer._click.exceptions import UsageError
+
+    try:
+        return resolve(ctx, args)
+    except UsageError as error:
+        matches = get_close_matches(args[0], names) if args else []
+        if matches and "Did you mean" not in error.message:
+            error.message = f"{error.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
+        raise
+
+
+class _LazySubGroup(TyperGroup):
+    """A command group (`kctl topics`) whose commands are built when one runs, or when help
+    lists them: `kctl topics list` builds `list` alone."""
+
+    _pending: dict[str, Any]  # command name -> typer's CommandInfo, not built yet
+    _holder: typer.Typer  # whose settings typer builds the commands with
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in self._pending if name not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        info = self._pending.pop(cmd_name, None)
+        if info is not None:
+            self.commands[cmd_name] = click_style(typer.main.get_command_from_info(
+                info, pretty_exceptions_short=self._holder.pretty_exceptions_short,
+                rich_markup_mode=self._holder.rich_markup_mode))
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        return _suggesting(super().resolve_command, self.list_commands(ctx), ctx, args)
+
+    def load_all(self) -> None:
+        for name in list(self._pending):
             self.get_command(None, name)
+        for command in self.commands.values():
+            if isinstance(command, _LazySubGroup):
+                command.load_all()
 
 
 def _load_command(name: str) -> Any:
+    import copy
     import importlib
 
     module_name, attribute, help_text = LAZY_COMMANDS[name]
     target = getattr(importlib.import_module(f"{__package__}.{module_name}"), attribute)
     holder = typer.Typer()
-    if isinstance(target, typer.Typer):
-        holder.add_typer(target, name=name)
-    else:
+    if not isinstance(target, typer.Typer):
         holder.command(name, help=help_text)(target)
-    return click_style(typer.main.get_group(holder).commands[name])
+        return click_style(typer.main.get_group(holder).commands[name])
+    shell = copy.copy(target)  # the group without its commands; they are built on first use
+    shell.registered_commands = []
+    holder.add_typer(shell, name=name)
+    group = typer.main.get_group(holder).commands[name]
+    if type(group) is not TyperGroup:  # a group class of its own: built whole, as typer builds it
+        holder = typer.Typer()
+        holder.add_typer(target, name=name)
+        return click_style(typer.main.get_group(holder).commands[name])
+    group.__class__ = _LazySubGroup
+    lazy = cast(_LazySubGroup, group)
+    lazy._pending = {info.name or typer.main.get_command_name(getattr(info.callback, "__name__", "")): info
+                     for info in target.registered_commands}
+    lazy._holder = holder
+    return click_style(lazy)
 
 
 app = typer.Typer(

@@ -12,7 +12,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kctl.protocol import data
 from kctl.protocol.api import ApiKey
@@ -91,8 +91,7 @@ class LogDirDescription:
     usable_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class OngoingReassignment:
+class OngoingReassignment(NamedTuple):
     replicas: list[int]  # the full replica set while it moves: old and new
     adding: list[int]
     removing: list[int]

@@ -15,8 +15,7 @@ class TopicPartition(NamedTuple):
         return f"{self.topic}[{self.partition}]"
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerInfo:
+class BrokerInfo(NamedTuple):
     node_id: int
     host: str
     port: int
@@ -47,8 +46,7 @@ class TopicInfo:
     error_code: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class RecordMetadata:
+class RecordMetadata(NamedTuple):
     """Where a produced record was stored."""
 
     topic: str

@@ -7,8 +7,7 @@ maps each `Kind` to its exit code (`kctl.cli.errors`), and the console shows the
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from kctl.client.errors import (
     ConnectionFailed,
@@ -63,8 +62,7 @@ class AuthFailed(OpsError):
     kind = Kind.AUTH
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(NamedTuple):
     kind: Kind
     message: str
     hint: str | None

@@ -5,9 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from struct import error as StructError
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._wire import Request, uvarint
 from .errors import DecodeError, EncodeError, UnsupportedVersionError
@@ -18,8 +17,7 @@ __all__ = ["API_BY_KEY", "API_BY_REQUEST_TYPE", "API_BY_RESPONSE_TYPE", "ApiKey"
            "spec_for", "version_range"]
 
 
-@dataclass(frozen=True, slots=True)
-class ApiSpec:
+class ApiSpec(NamedTuple):
     key: int
     name: str
     min_version: int

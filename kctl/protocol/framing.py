@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from dataclasses import dataclass
 from struct import Struct
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ._wire import FileRange, Frame
 from .api import API_BY_KEY, API_BY_REQUEST_TYPE, ApiKey, decode_request, decode_response
@@ -152,29 +151,25 @@ def frame(*parts: bytes) -> bytes:
 
 
 # ---- server side ---------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class RequestReceived:
+class RequestReceived(NamedTuple):
     header: RequestHeader
     body: Any
 
 
-@dataclass(frozen=True, slots=True)
-class UnsupportedRequest:
+class UnsupportedRequest(NamedTuple):
     """A request for an API key or version we do not speak; the body was not decoded."""
 
     header: RequestHeader
 
 
-@dataclass(frozen=True, slots=True)
-class Authenticated:
+class Authenticated(NamedTuple):
     """The peer proved who it is (the SaslAuthenticate answer is queued)."""
 
     user: str | None
     mechanism: str
 
 
-@dataclass(frozen=True, slots=True)
-class AuthenticationFailed:
+class AuthenticationFailed(NamedTuple):
     mechanism: str
     reason: str
 
@@ -186,8 +181,7 @@ class NotAuthenticated(ProtocolError):
 ServerEvent = RequestReceived | UnsupportedRequest | Authenticated | AuthenticationFailed | _NeedData
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedBody:
+class EncodedBody(NamedTuple):
     """A response body already encoded, in the version of the request it answers: what a
     broker sends when it keeps answers encoded (see broker/handlers/groups.py, OffsetFetch)."""
 
@@ -321,8 +315,7 @@ class ServerConnection:
 
 
 # ---- client side ---------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ResponseReceived:
+class ResponseReceived(NamedTuple):
     correlation_id: int
     api_key: int
     api_version: int

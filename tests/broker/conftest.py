@@ -14,16 +14,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.ports import free_port
+
 if TYPE_CHECKING:
     from .rawclient import RawClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class BrokerProcess:

@@ -255,6 +255,20 @@ def test_a_command_loads_only_its_own_module(env: dict[str, str]) -> None:
     assert "--follow" in kctl(env, "consume", "--help").stdout
 
 
+def test_a_group_builds_only_the_command_that_runs_and_suggests_among_all_of_them() -> None:
+    from kctl.cli.app import _load_command
+
+    groups = _load_command("groups")
+    assert groups.commands == {}  # nothing built until a command runs or help lists them
+    assert {"list", "describe", "reset-offsets", "undo-reset"} <= set(groups.list_commands(None))
+    assert groups.get_command(None, "describe").name == "describe"
+    assert list(groups.commands) == ["describe"]
+    for typo, nearest in ((["topics", "lisst"], "'list'"), (["topcs"], "'topics'"),
+                          (["groups", "reset-offset"], "'reset-offsets'")):
+        done = subprocess.run([sys.executable, "-m", "kctl", *typo], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and f"Did you mean {nearest}" in done.stderr, (typo, done.stderr)
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_shell_completion_offers_topic_and_group_names(env: dict[str, str], shell: str) -> None:
     topic, group = unique("complete-me"), unique("complete-group")

@@ -12,7 +12,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -26,6 +25,7 @@ import pytest
 
 from . import maven
 from .maven import Unavailable
+from .ports import free_port
 
 POM = Path(__file__).with_name("pom.xml")
 REQUIRE_ENV = "KCTL_REQUIRE_APACHE_KAFKA"
@@ -126,11 +126,6 @@ def run_tool(tool: str, *args: str, input: str | None = None, timeout: float = 1
                              f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}")
     return result
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
