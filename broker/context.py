@@ -28,6 +28,11 @@ class Peer:
     listener: str = "PLAINTEXT"
     principal: str | None = None
 
+    @property
+    def user(self) -> str:
+        """The user name quotas are kept under: the principal's name, or ANONYMOUS as Kafka has it."""
+        return self.principal.removeprefix("User:") if self.principal else "ANONYMOUS"
+
 
 class BrokerContext(Protocol):
     config: BrokerConfig

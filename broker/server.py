@@ -226,8 +226,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         else:
             key = FETCH
             size = sum(len(p.records) for t in response.responses for p in t.partitions if p.records is not None)
-        user = self.principal.removeprefix("User:") if self.principal else "ANONYMOUS"
-        throttle_ms = quotas.record(key, user, header.client_id or "", size)
+        throttle_ms = quotas.record(key, self.who.user, header.client_id or "", size)
         if throttle_ms <= 0:
             return
         if key == FETCH:  # over the quota: answered empty, as Kafka does, the data fetched again later

@@ -142,8 +142,7 @@ def fetch(
         if request.session_epoch not in (-1, 0):
             return FetchResponse(error_code=ErrorCode.INVALID_FETCH_SESSION_EPOCH.code, session_id=0)
     denied = broker.authorizer.denied_topics(peer, AclOperation.READ, (t.topic for t in request.topics))
-    user = peer.principal.removeprefix("User:") if peer.principal else "ANONYMOUS"
-    cap = broker.quotas.window_bytes(FETCH_QUOTA, user, header.client_id or "")
+    cap = broker.quotas.window_bytes(FETCH_QUOTA, peer.user, header.client_id or "")
     if cap is not None:  # as Kafka: no fetch larger than the consumer's quota allows in a window
         request.max_bytes = min(request.max_bytes, cap) if request.max_bytes > 0 else cap
         for topic in request.topics:
