@@ -74,8 +74,9 @@ class Broker:
         started = time.monotonic()
         await loop.run_in_executor(None, self.logs.open)
         partitions = sum(len(t.partitions) for t in self.logs.topics.values())
-        log.info("loaded %d topic(s), %d partition(s) from %s in %.2fs%s", len(self.logs.topics), partitions,
-                 self.data_dir, time.monotonic() - started, " after recovery" if self.logs.recovered else "")
+        log.info("found %d topic(s), %d partition(s) in %s in %.2fs%s; each opens on first use", len(self.logs.topics),
+                 partitions, self.data_dir, time.monotonic() - started,
+                 ", recovering after a crash" if self.logs.recovered else "")
         started = time.monotonic()
         records = await loop.run_in_executor(None, self.groups.load)
         if records:
@@ -97,6 +98,7 @@ class Broker:
             self._servers.append(server)
             listener.bound(server.sockets[0].getsockname()[1])
         self._supervise("flusher", self.flusher.run)
+        self._supervise("partition opener", self._open_partitions_loop)
         self._supervise("checkpointer", self._checkpoint_loop)
         self._supervise("flush scheduler", self._flush_schedule_loop)
         self._supervise("retention", self._retention_loop)
@@ -217,11 +219,20 @@ class Broker:
         log.info("broker stopped; fetched records sent: %d bytes by sendfile, %d bytes copied", by_sendfile, copied)
 
     # ---- background work -----------------------------------------------------------------------
+    async def _open_partitions_loop(self) -> None:
+        """Open the partitions no request has asked for yet, 10 ms at a time between requests, so
+        that retention, flushing and metrics cover every partition soon after a restart."""
+        started, total = time.monotonic(), self.logs.unopened
+        while self.logs.open_some(0.01):
+            await asyncio.sleep(0)
+        if total:
+            log.info("every partition is open, %.1fs after listening", time.monotonic() - started)
+
     async def _checkpoint_loop(self) -> None:
         interval = self.config["log.flush.offset.checkpoint.interval.ms"] / 1000
         while True:
             await asyncio.sleep(interval)
-            await self.flusher.flush_now(list(self.logs.all_partitions()))
+            await self.flusher.flush_now(list(self.logs.opened_partitions()))
             self.logs.write_recovery_points()
 
     async def _flush_schedule_loop(self) -> None:
@@ -230,7 +241,7 @@ class Broker:
             await asyncio.sleep(interval)
             now = now_ms()
             due = [
-                p for p in self.logs.all_partitions()
+                p for p in self.logs.opened_partitions()
                 if p.unflushed_since_ms >= 0 and now - p.unflushed_since_ms >= p.config.flush_ms
             ]
             if due:
@@ -246,7 +257,7 @@ class Broker:
         """Drop segments past retention on the loop (a list change and renames), then unlink their
         files on a worker thread: freeing a gigabyte file can take the file system a while."""
         now = now_ms()
-        partitions = list(self.logs.all_partitions())
+        partitions = list(self.logs.opened_partitions())
         deleted = sum(p.apply_retention(now) for p in partitions)
         self.logs.expire_producers()
         if deleted:
@@ -278,7 +289,7 @@ class Broker:
         now = now_ms()
         loop = asyncio.get_running_loop()
         removed = 0
-        for plog in list(self.logs.all_partitions()):
+        for plog in list(self.logs.opened_partitions()):
             job = plog.compaction_job(now) if plog.needs_compaction(now) else None
             if job is not None:
                 await loop.run_in_executor(None, job.run)

@@ -119,7 +119,7 @@ class _State(Collector):
                                  labels=["topic", "partition"])
         segments = GaugeMetricFamily("kctl_broker_log_segments", "Segments of the partition's log.",
                                      labels=["topic", "partition"])
-        for plog in _snapshot(lambda: list(self.broker.logs.all_partitions())):
+        for plog in _snapshot(lambda: list(self.broker.logs.opened_partitions())):
             where = [plog.topic, str(plog.partition)]
             size.add_metric(where, plog.size)
             segments.add_metric(where, len(plog.segments))

@@ -142,7 +142,7 @@ def test_the_broker_counts_errors_per_code_and_bytes_per_topic() -> None:
     from kctl.protocol.messages.fetch import FetchableTopicResponse, FetchResponse, PartitionData
     from kctl.protocol.messages.produce import PartitionProduceResponse, ProduceResponse, TopicProduceResponse
 
-    quiet = SimpleNamespace(logs=SimpleNamespace(all_partitions=list), connections=set(),
+    quiet = SimpleNamespace(logs=SimpleNamespace(opened_partitions=list), connections=set(),
                             groups=SimpleNamespace(groups={}))
     metrics = BrokerMetrics(quiet)  # type: ignore[arg-type]
     refused = ProduceResponse(responses=[TopicProduceResponse("t", [

@@ -4,6 +4,12 @@ Layout, after Kafka's: one `<topic>-<partition>` directory per partition holding
 `partition.metadata` file with the topic id; `topics.json` with each topic's id, partition count
 and config overrides; `meta.properties` with the cluster id; `recovery-point-offset-checkpoint`
 and `log-start-offset-checkpoint`; and a `.kafka_cleanshutdown` marker left by a clean stop.
+
+Partitions open on first use, not at start: a broker with 100,000 partitions listens within a
+second or two instead of after half a minute, and the broker opens the rest in small slices
+between requests. A partition never opened keeps its checkpointed recovery point and log start.
+Crash recovery a partition still owes when the broker stops cleanly is listed in
+`recovery-owed-checkpoint`, so the next start recovers it even though the stop was clean.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ import logging
 import os
 import re
 import shutil
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +43,7 @@ log = logging.getLogger("broker.storage")
 CLEAN_SHUTDOWN = ".kafka_cleanshutdown"
 RECOVERY_POINTS = "recovery-point-offset-checkpoint"
 LOG_START_OFFSETS = "log-start-offset-checkpoint"
+RECOVERY_OWED = "recovery-owed-checkpoint"
 TOPICS_FILE = "topics.json"
 MAX_TOPIC_NAME = 249
 MAX_PARTITIONS = 100_000
@@ -51,16 +60,62 @@ class TopicError(Exception):
         self.message = message
 
 
+class PartitionSlots:
+    """A topic's partition logs by index, each opened the first time it is asked for."""
+
+    __slots__ = ("_logs", "_open")
+
+    def __init__(self, open_log: Callable[[int], PartitionLog]) -> None:
+        self._logs: list[PartitionLog | None] = []
+        self._open = open_log
+
+    def __len__(self) -> int:
+        return len(self._logs)
+
+    def __getitem__(self, index: int) -> PartitionLog:
+        plog = self._logs[index]
+        if plog is None:
+            plog = self._logs[index] = self._open(index)
+        return plog
+
+    def __iter__(self) -> Iterator[PartitionLog]:
+        for index in range(len(self._logs)):
+            yield self[index]
+
+    def append(self, plog: PartitionLog | None) -> None:
+        """Add the next partition: open already, or None to open on first use."""
+        self._logs.append(plog)
+
+    def if_open(self, index: int) -> PartitionLog | None:
+        return self._logs[index]
+
+    def opened(self) -> Iterator[PartitionLog]:
+        return (plog for plog in self._logs if plog is not None)
+
+
+def _opens_nothing(index: int) -> PartitionLog:
+    raise LookupError(f"partition {index} was never added")
+
+
 @dataclass(slots=True)
 class Topic:
     name: str
     topic_id: UUID
     overrides: dict[str, Any]
-    partitions: list[PartitionLog] = field(default_factory=list)
+    partitions: PartitionSlots = field(default_factory=lambda: PartitionSlots(_opens_nothing))
 
     @property
     def internal(self) -> bool:
         return self.name in INTERNAL_TOPICS
+
+
+@dataclass(slots=True)
+class Unopened:
+    """What a partition not opened yet carries from the checkpoints."""
+
+    recovery_point: int
+    log_start: int
+    owes_recovery: bool  # its tail must be CRC-checked from `recovery_point` when it opens
 
 
 def refuse_internal(name: str, action: str) -> None:
@@ -129,6 +184,8 @@ class LogManager:
         self._producer_id_limit = 0
         self._lock_fd = -1
         self.recovered = False
+        self._unopened: dict[tuple[str, int], Unopened] = {}
+        self._opening_order: deque[tuple[str, int]] = deque()
         # Half the process's descriptors for segment files; the rest for sockets and the like.
         self.files = OpenFiles(max(64, descriptor_limit() // 2))
 
@@ -144,8 +201,11 @@ class LogManager:
         self._load_meta_properties()
         marker = self.data_dir / CLEAN_SHUTDOWN
         clean = marker.exists()
-        recovery_points = {} if clean else _read_checkpoint(self.data_dir / RECOVERY_POINTS)
+        recovery_points = _read_checkpoint(self.data_dir / RECOVERY_POINTS)
         log_starts = _read_checkpoint(self.data_dir / LOG_START_OFFSETS)
+        # After a crash every partition recovers from its checkpoint; after a clean stop only
+        # those whose recovery an earlier crash left owed because they were never opened.
+        owed = _read_checkpoint(self.data_dir / RECOVERY_OWED).keys() if clean else None
         if not clean and (self.data_dir / TOPICS_FILE).exists():
             log.warning("no clean-shutdown marker in %s: recovering logs after their last checkpoint", self.data_dir)
         self.recovered = not clean and (self.data_dir / TOPICS_FILE).exists()
@@ -153,18 +213,20 @@ class LogManager:
         self.next_producer_id = self._producer_id_limit = int(meta.get("producer_id_limit", 0))
         known_dirs: set[str] = set()
         for name, raw in meta.get("topics", {}).items():
-            topic = Topic(name, UUID(raw["id"]), dict(raw.get("configs", {})))
+            topic = self._new_topic(name, UUID(raw["id"]), dict(raw.get("configs", {})))
             self.topics[name] = topic
             for p in range(int(raw["partitions"])):
                 known_dirs.add(f"{name}-{p}")
-                topic.partitions.append(
-                    self._open_partition(topic, p, None if clean else recovery_points.get((name, p), 0),
-                                         log_starts.get((name, p), 0))
-                )
-        for entry in self.data_dir.iterdir():
-            if entry.is_dir() and entry.name not in known_dirs and re.match(r".+-\d+$", entry.name):
-                log.warning("removing %s: it belongs to no topic (left over from a deleted topic)", entry)
-                shutil.rmtree(entry, ignore_errors=True)
+                key = (name, p)
+                self._unopened[key] = Unopened(recovery_points.get(key, 0), log_starts.get(key, 0),
+                                               owed is None or key in owed)
+                self._opening_order.append(key)
+                topic.partitions.append(None)
+        for entry in os.listdir(self.data_dir):
+            path = self.data_dir / entry
+            if entry not in known_dirs and re.match(r".+-\d+$", entry) and path.is_dir():
+                log.warning("removing %s: it belongs to no topic (left over from a deleted topic)", path)
+                shutil.rmtree(path, ignore_errors=True)
         # The marker is consumed now, so a crash from here on is detected at the next start.
         marker.unlink(missing_ok=True)
         self._write_checkpoints()
@@ -206,6 +268,30 @@ class LogManager:
         }
         write_atomically(self.data_dir / TOPICS_FILE, json.dumps(data, indent=1, sort_keys=True))
 
+    def _new_topic(self, name: str, topic_id: UUID, overrides: dict[str, Any]) -> Topic:
+        topic = Topic(name, topic_id, overrides)
+        topic.partitions = PartitionSlots(lambda index: self._open_deferred(topic, index))
+        return topic
+
+    def _open_deferred(self, topic: Topic, index: int) -> PartitionLog:
+        carried = self._unopened.pop((topic.name, index))
+        return self._open_partition(topic, index, carried.recovery_point if carried.owes_recovery else None,
+                                    carried.log_start)
+
+    @property
+    def unopened(self) -> int:
+        """Partitions not opened yet."""
+        return len(self._unopened)
+
+    def open_some(self, seconds: float) -> int:
+        """Open partitions not opened yet, in topic order, for about `seconds`; how many remain."""
+        deadline = time.monotonic() + seconds
+        while self._opening_order and time.monotonic() < deadline:
+            name, index = self._opening_order.popleft()
+            if (name, index) in self._unopened:
+                _ = self.topics[name].partitions[index]  # indexing opens it
+        return len(self._unopened)
+
     def _open_partition(self, topic: Topic, index: int, recovery_point: int | None, log_start: int) -> PartitionLog:
         directory = self.data_dir / f"{topic.name}-{index}"
         plog = PartitionLog(directory, topic.name, index, self.topic_config(topic.overrides), self.files)
@@ -216,7 +302,7 @@ class LogManager:
         return plog
 
     def close(self) -> None:
-        plogs = list(self.all_partitions())
+        plogs = list(self.opened_partitions())
         dirty = sum(1 for plog in plogs if plog.unflushed_messages)
         bulk = dirty > BULK_SYNC_PARTITIONS and can_sync_filesystem()
         for plog in plogs:
@@ -226,6 +312,11 @@ class LogManager:
             for plog in plogs:
                 plog.recovery_point = plog.log_end_offset
         self._write_checkpoints()
+        owed = {key: carried.recovery_point for key, carried in self._unopened.items() if carried.owes_recovery}
+        if owed:
+            write_atomically(self.data_dir / RECOVERY_OWED, _format_checkpoint(owed))
+        else:
+            (self.data_dir / RECOVERY_OWED).unlink(missing_ok=True)
         (self.data_dir / CLEAN_SHUTDOWN).touch()
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
@@ -234,7 +325,9 @@ class LogManager:
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def recovery_points(self) -> dict[tuple[str, int], int]:
-        return {(p.topic, p.partition): p.recovery_point for p in self.all_partitions()}
+        points = {key: carried.recovery_point for key, carried in self._unopened.items()}
+        points.update({(p.topic, p.partition): p.recovery_point for p in self.opened_partitions()})
+        return points
 
     def _write_checkpoints(self) -> None:
         self.write_recovery_points()
@@ -244,16 +337,19 @@ class LogManager:
         write_atomically(self.data_dir / RECOVERY_POINTS, _format_checkpoint(self.recovery_points()))
 
     def write_log_start_offsets(self) -> None:
-        starts = {(p.topic, p.partition): p.log_start_offset for p in self.all_partitions()}
+        starts = {key: carried.log_start for key, carried in self._unopened.items()}
+        starts.update({(p.topic, p.partition): p.log_start_offset for p in self.opened_partitions()})
         write_atomically(self.data_dir / LOG_START_OFFSETS, _format_checkpoint(starts))
 
     # ---- topics ------------------------------------------------------------------------------
     def topic_config(self, overrides: Mapping[str, Any]) -> TopicConfig:
         return TopicConfig.resolve(self.config, overrides)
 
-    def all_partitions(self) -> Iterator[PartitionLog]:
+    def opened_partitions(self) -> Iterator[PartitionLog]:
+        """The partitions opened so far: those not opened yet have nothing to flush, expire or
+        measure."""
         for topic in self.topics.values():
-            yield from topic.partitions
+            yield from topic.partitions.opened()
 
     def partition(self, topic: str, index: int) -> PartitionLog | None:
         t = self.topics.get(topic)
@@ -285,7 +381,7 @@ class LogManager:
     def create_topic(self, name: str, partitions: int, overrides: Mapping[str, Any] | None = None) -> Topic:
         parsed = self.check_new_topic(name, partitions, {})
         parsed.update(overrides or {})
-        topic = Topic(name, uuid.uuid4(), parsed)
+        topic = self._new_topic(name, uuid.uuid4(), parsed)
         for p in range(partitions):
             shutil.rmtree(self.data_dir / f"{name}-{p}", ignore_errors=True)
             topic.partitions.append(self._open_partition(topic, p, None, 0))
@@ -299,8 +395,13 @@ class LogManager:
         if topic is None:
             raise TopicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist")
         self._save_topics_file()  # forget it first; stray directories are cleaned at the next start
-        for plog in topic.partitions:
-            plog.delete()
+        for index in range(len(topic.partitions)):
+            plog = topic.partitions.if_open(index)
+            if plog is not None:
+                plog.delete()
+            else:
+                del self._unopened[(name, index)]
+                shutil.rmtree(self.data_dir / f"{name}-{index}", ignore_errors=True)
         self.write_log_start_offsets()
         log.info("deleted topic %s", name)
         return topic
@@ -317,7 +418,7 @@ class LogManager:
         topic = self.topics[name]
         topic.overrides = overrides
         config = self.topic_config(overrides)
-        for plog in topic.partitions:
+        for plog in topic.partitions.opened():  # the others take it when they open
             plog.config = config
         self._save_topics_file()
         log.info("topic %s configs now %s", name, overrides or "default")
@@ -334,5 +435,5 @@ class LogManager:
 
     def expire_producers(self) -> None:
         horizon = now_ms() - int(self.config["producer.id.expiration.ms"])
-        for plog in self.all_partitions():
+        for plog in self.opened_partitions():
             plog.producers.expire(horizon)

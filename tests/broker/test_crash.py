@@ -156,7 +156,7 @@ def test_corrupt_batch_in_the_middle_truncates_from_there(tmp_path: Path) -> Non
     data[batch_size * 6 + 70] ^= 0xFF  # flip a byte inside the 7th batch's records
     segment.write_bytes(bytes(data))
     broker.start()
-    assert "fails its CRC" in broker.log()
     values = [v for _, _, v in consume_all(broker.bootstrap, topic, 1)]
     assert values == [f"value-{i}".encode() for i in range(6)]
+    assert "fails its CRC" in broker.log()  # said when the partition opened, which reading it does
     broker.stop()

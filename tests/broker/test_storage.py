@@ -315,3 +315,82 @@ def test_damaged_topics_file_stops_startup_instead_of_losing_topics(tmp_path: Pa
     with pytest.raises(RuntimeError, match="damaged"):
         LogManager(tmp_path / "data", BrokerConfig()).open()
     assert (tmp_path / "data" / "keep-0").is_dir()
+
+
+def _manager(data: Path) -> LogManager:
+    manager = LogManager(data, BrokerConfig())
+    manager.open()
+    return manager
+
+
+def _fill(manager: LogManager, topic: str, partitions: int, records: int) -> None:
+    manager.create_topic(topic, partitions)
+    for plog in manager.topics[topic].partitions:
+        for i in range(records):
+            plog.append(batch([f"{plog.partition}-{i}".encode()]), NOW)
+
+
+def test_partitions_open_on_first_use_and_keep_their_checkpoints_until_then(tmp_path: Path) -> None:
+    manager = _manager(tmp_path / "data")
+    _fill(manager, "t", 4, 5)
+    first = manager.partition("t", 1)
+    assert first is not None and first.delete_records_before(2) == 2
+    manager.close()
+
+    manager = _manager(tmp_path / "data")
+    assert manager.unopened == 4 and not list(manager.opened_partitions())
+    manager.close()  # a stop before anything opened must not forget log starts or recovery points
+    manager = _manager(tmp_path / "data")
+    assert manager.recovery_points() == {("t", p): 5 for p in range(4)}
+    reopened = manager.partition("t", 1)
+    assert reopened is not None and manager.unopened == 3
+    assert (reopened.log_start_offset, reopened.log_end_offset) == (2, 5)
+    assert values(reopened.read(2, 1 << 20)) == [b"1-2", b"1-3", b"1-4"]
+    assert manager.open_some(10.0) == 0 and len(list(manager.opened_partitions())) == 4
+    manager.close()
+
+
+def test_recovery_a_crash_left_owed_is_done_even_after_a_later_clean_stop(tmp_path: Path) -> None:
+    manager = _manager(tmp_path / "data")
+    _fill(manager, "t", 2, 3)
+    manager.close()
+    manager = _manager(tmp_path / "data")  # the clean-shutdown marker is consumed: a crash from here
+    segment = tmp_path / "data" / "t-0" / f"{0:020d}.log"
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 3 * 2 + 70] ^= 0xFF  # inside the third batch's records: a bad CRC, whole length
+    segment.write_bytes(bytes(data))
+    del manager  # the crash: no close, so the next open recovers from the checkpoints
+    (tmp_path / "data" / ".lock").unlink()
+
+    manager = _manager(tmp_path / "data")
+    assert manager.recovered
+    manager.close()  # clean, with t-0 never opened: its recovery is still owed
+    manager = _manager(tmp_path / "data")
+    assert not manager.recovered
+    damaged = manager.partition("t", 0)
+    assert damaged is not None and damaged.log_end_offset == 2
+    assert values(damaged.read(0, 1 << 20)) == [b"0-0", b"0-1"]
+    manager.close()
+    assert (tmp_path / "data" / "recovery-owed-checkpoint").read_text().split("\n")[1:3] == ["1", "t 1 3"]
+    manager = _manager(tmp_path / "data")
+    assert manager.open_some(10.0) == 0
+    manager.close()
+    assert not (tmp_path / "data" / "recovery-owed-checkpoint").exists()
+
+
+def test_deleting_or_reconfiguring_a_topic_that_has_not_opened(tmp_path: Path) -> None:
+    manager = _manager(tmp_path / "data")
+    _fill(manager, "gone", 3, 1)
+    _fill(manager, "kept", 1, 1)
+    manager.close()
+    manager = _manager(tmp_path / "data")
+    manager.delete_topic("gone")
+    assert not any((tmp_path / "data" / f"gone-{p}").exists() for p in range(3))
+    manager.set_topic_overrides("kept", {"segment.bytes": 200})
+    kept = manager.partition("kept", 0)
+    assert kept is not None and kept.config.segment_bytes == 200
+    assert manager.open_some(10.0) == 0
+    manager.close()
+    manager = _manager(tmp_path / "data")
+    assert list(manager.topics) == ["kept"] and manager.recovery_points() == {("kept", 0): 1}
+    manager.close()
