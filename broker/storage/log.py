@@ -100,6 +100,7 @@ class PartitionLog:
         self.cleaned_at_ms = -1
         self.unflushed_since_ms = -1
         self.recovery_point = 0  # everything below this offset is known to be on disk and valid
+        self._snapshot_offset = -1  # the log end offset the producer snapshot on disk was taken at
 
     # ---- opening -------------------------------------------------------------------------------
     def open(self, recovery_point: int | None, log_start_offset: int) -> None:
@@ -123,6 +124,7 @@ class PartitionLog:
         snapshot_path = self.directory / "producer.snapshot"
         state, snapshot_offset = ProducerState.load(snapshot_path)
         self.producers = state
+        self._snapshot_offset = snapshot_offset
         for i, base in enumerate(bases):
             segment = Segment(self.directory, base, self.config.index_interval_bytes, self.files)
             next_base = bases[i + 1] if i + 1 < len(bases) else None
@@ -158,6 +160,7 @@ class PartitionLog:
         elif snapshot_offset > self.log_end_offset:
             self.producers = ProducerState()  # the log was truncated below the snapshot:
             snapshot_path.unlink(missing_ok=True)  # it must not be read again
+            self._snapshot_offset = -1
         # A snapshot at or below the log end stays: the next start replays from its offset again,
         # and a clean stop replaces it. (Unlinking one per partition was a sixth of a restart.)
         self.recovery_point = self.log_end_offset
@@ -534,7 +537,9 @@ class PartitionLog:
         else:
             for segment in self.segments:
                 segment.write_indexes()
-        self.producers.save(self.directory / "producer.snapshot", self.log_end_offset)
+        if self._snapshot_offset != self.log_end_offset:  # else the snapshot on disk says it all
+            self.producers.save(self.directory / "producer.snapshot", self.log_end_offset)
+            self._snapshot_offset = self.log_end_offset
         for segment in self.segments:
             segment.close()
 

@@ -140,10 +140,18 @@ class Segment:
             self._reset_indexes()
             return self._scan(0, check=False)
         start = self._index_positions[-1] if self._index_positions else 0
+        on_disk = len(self._index_offsets), len(self._time_stamps)
         if self._index_offsets:
             # Re-scan from the last indexed batch so its header sets the end offset and timestamp.
             self._truncate_index_at(len(self._index_offsets) - 1)
-        return self._scan(start, check=False)
+        truncated = self._scan(start, check=False)
+        if not truncated:
+            # The re-scan put back the entries the files hold already: they need no writing again.
+            if len(self._index_offsets) >= on_disk[0]:
+                self._flushed_index_entries = on_disk[0]
+            if len(self._time_stamps) >= on_disk[1]:
+                self._flushed_time_entries = on_disk[1]
+        return truncated
 
     def _reset_indexes(self) -> None:
         for arr in (self._index_offsets, self._index_positions, self._time_stamps, self._time_offsets):

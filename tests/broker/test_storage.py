@@ -394,3 +394,22 @@ def test_deleting_or_reconfiguring_a_topic_that_has_not_opened(tmp_path: Path) -
     manager = _manager(tmp_path / "data")
     assert list(manager.topics) == ["kept"] and manager.recovery_points() == {("kept", 0): 1}
     manager.close()
+
+
+def test_a_partition_nothing_was_appended_to_closes_without_writing(tmp_path: Path) -> None:
+    """A clean stop of 100,000 idle partitions must not rewrite 300,000 files."""
+    plog = open_log(tmp_path / "p", **{"index.interval.bytes": 100})
+    for i in range(5):
+        plog.append(batch([bytes([i]) * 150], producer_id=7, producer_epoch=0, base_sequence=i), NOW)
+    plog.close()
+    files = [tmp_path / "p" / name for name in (f"{0:020d}.index", f"{0:020d}.timeindex", "producer.snapshot")]
+    before = [(f.stat().st_ino, f.stat().st_mtime_ns, f.read_bytes()) for f in files]
+    plog = open_log(tmp_path / "p", **{"index.interval.bytes": 100})
+    plog.close()
+    assert [(f.stat().st_ino, f.stat().st_mtime_ns, f.read_bytes()) for f in files] == before
+    plog = open_log(tmp_path / "p", **{"index.interval.bytes": 100})
+    assert plog.append(batch([b"late"], producer_id=7, producer_epoch=0, base_sequence=5), NOW).base_offset == 5
+    plog.close()
+    assert all(f.stat().st_mtime_ns != b[1] for f, b in zip(files, before, strict=True))
+    again = open_log(tmp_path / "p", **{"index.interval.bytes": 100})
+    assert again.find_offset_by_timestamp(NOW) == (0, NOW) and again.log_end_offset == 6
