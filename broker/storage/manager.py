@@ -274,9 +274,11 @@ class LogManager:
         return topic
 
     def _open_deferred(self, topic: Topic, index: int) -> PartitionLog:
-        carried = self._unopened.pop((topic.name, index))
-        return self._open_partition(topic, index, carried.recovery_point if carried.owes_recovery else None,
+        carried = self._unopened[(topic.name, index)]
+        plog = self._open_partition(topic, index, carried.recovery_point if carried.owes_recovery else None,
                                     carried.log_start)
+        del self._unopened[(topic.name, index)]  # only now: a partition that failed to open still owes it all
+        return plog
 
     @property
     def unopened(self) -> int:
