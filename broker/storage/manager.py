@@ -25,7 +25,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -93,16 +93,12 @@ class PartitionSlots:
         return (plog for plog in self._logs if plog is not None)
 
 
-def _opens_nothing(index: int) -> PartitionLog:
-    raise LookupError(f"partition {index} was never added")
-
-
 @dataclass(slots=True)
 class Topic:
     name: str
     topic_id: UUID
     overrides: dict[str, Any]
-    partitions: PartitionSlots = field(default_factory=lambda: PartitionSlots(_opens_nothing))
+    partitions: PartitionSlots
 
     @property
     def internal(self) -> bool:
@@ -269,8 +265,7 @@ class LogManager:
         write_atomically(self.data_dir / TOPICS_FILE, json.dumps(data, indent=1, sort_keys=True))
 
     def _new_topic(self, name: str, topic_id: UUID, overrides: dict[str, Any]) -> Topic:
-        topic = Topic(name, topic_id, overrides)
-        topic.partitions = PartitionSlots(lambda index: self._open_deferred(topic, index))
+        topic = Topic(name, topic_id, overrides, PartitionSlots(lambda index: self._open_deferred(topic, index)))
         return topic
 
     def _open_deferred(self, topic: Topic, index: int) -> PartitionLog:
