@@ -13,8 +13,9 @@ partitions), how long a consumer group takes to go from 3 to 4 members (from the
 subscribe to its first record), and OffsetCommit requests per second.
 
 Produce hands librdkafka 10,000 records per call (`produce_batch`) without a Python callback per
-record, so the Python side of the client is not what is measured; afterwards the partitions' high
-watermarks must account for every acknowledged record, and any that are missing are reported.
+record; afterwards a consumer must read every acknowledged record, and any that are missing are
+reported. One client process is what limits some rows (100 B records, where kctl's broker uses a
+tenth of a core): so each produce and consume also prints the broker's own CPU seconds per GB.
 
     python bench/broker.py            # full run
     python bench/broker.py --quick    # small counts, for CI
@@ -68,6 +69,12 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30)
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("broker did not start listening")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process (every thread of it) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -164,9 +171,11 @@ class JavaResult:
 
 @dataclass
 class Result:
-    produce: dict[int, tuple[float, float, int]] = field(default_factory=dict)  # size -> (MB/s, records/s, lost)
+    # size -> (MB/s, records/s, lost, broker CPU s per GB)
+    produce: dict[int, tuple[float, float, int, float]] = field(default_factory=dict)
     lost: int = 0  # acknowledged records missing from the log, over every produce run
-    consume: dict[str, tuple[float, float]] = field(default_factory=dict)  # fetch sizes -> (MB/s, records/s)
+    # fetch sizes -> (MB/s, records/s, broker CPU s per GB)
+    consume: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     durable: float = 0.0  # produce 1 KB acks=all MB/s with flush.messages=1 (fsync before every ack)
     latency: tuple[float, float] = (0.0, 0.0)  # p50, p99 in ms
     rss_after_load: float = 0.0
@@ -209,11 +218,12 @@ def create_topic(bootstrap: str, name: str, partitions: int, config: dict[str, s
     raise RuntimeError(f"topic {name} did not appear")
 
 
-def produce(bootstrap: str, topic: str, size: int, count: int) -> tuple[float, float, int]:
+def produce(bootstrap: str, topic: str, size: int, count: int, broker_pid: int) -> tuple[float, float, int, float]:
     """acks=all, records handed to librdkafka 10,000 at a time (`produce_batch`) and no per-record
-    delivery callback: the Python side of the client costs little, so the figure is the broker's.
-    Every record is accounted for afterwards through the partitions' high watermarks: returns
-    MB/s, records/s and how many acknowledged records are missing from the log."""
+    delivery callback. Every record is accounted for afterwards by consuming the topic: returns
+    MB/s, records/s, how many acknowledged records are missing from the log, and the broker's
+    CPU seconds per GB produced. At 100 B records one client process is the bottleneck for every
+    broker (kctl's uses a tenth of a core there), so the CPU figure is what compares the brokers."""
     producer = ck.Producer({
         "bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5, "batch.size": 1_000_000,
         "queue.buffering.max.messages": 2_000_000, "queue.buffering.max.kbytes": 2_097_151,
@@ -223,7 +233,7 @@ def produce(bootstrap: str, topic: str, size: int, count: int) -> tuple[float, f
     producer.produce(topic, value)
     producer.flush(30)  # connections and metadata settled before the clock starts
     chunk = 10_000
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds(broker_pid)
     sent = 0
     while sent < count:
         batch = [{"value": value} for _ in range(min(chunk, count - sent))]
@@ -234,8 +244,9 @@ def produce(bootstrap: str, topic: str, size: int, count: int) -> tuple[float, f
         producer.poll(0)
     if producer.flush(120) != 0:
         raise RuntimeError("producer did not drain")
-    elapsed = time.perf_counter() - started
-    return count * size / elapsed / 1e6, count / elapsed, max(count + 1 - records_in(bootstrap, topic, count + 1), 0)
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds(broker_pid) - cpu_before
+    missing = max(count + 1 - records_in(bootstrap, topic, count + 1), 0)
+    return count * size / elapsed / 1e6, count / elapsed, missing, cpu / (count * size / 1e9)
 
 
 def records_in(bootstrap: str, topic: str, expected: int) -> int:
@@ -261,7 +272,9 @@ def records_in(bootstrap: str, topic: str, expected: int) -> int:
 FETCH_SIZES = {"default": {}, "large": {"fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 10_485_760}}
 
 
-def consume(bootstrap: str, topic: str, expected: int, size: int, fetch: str) -> tuple[float, float]:
+def consume(bootstrap: str, topic: str, expected: int, size: int, fetch: str, broker_pid: int
+            ) -> tuple[float, float, float]:
+    """MB/s, records/s and the broker's CPU seconds per GB, reading a topic from the start."""
     consumer = ck.Consumer({
         "bootstrap.servers": bootstrap, "group.id": f"bench-{fetch}", "enable.auto.commit": False,
         "queued.max.messages.kbytes": 262_144, **FETCH_SIZES[fetch],
@@ -269,17 +282,17 @@ def consume(bootstrap: str, topic: str, expected: int, size: int, fetch: str) ->
     consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(PARTITIONS)])
     first = consumer.consume(1, timeout=30)  # connection set up and first fetch answered
     got = len([m for m in first if not m.error()])
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds(broker_pid)
     deadline = time.monotonic() + 300
     while got < expected and time.monotonic() < deadline:
         for m in consumer.consume(10_000, timeout=1):
             if not m.error():
                 got += 1
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds(broker_pid) - cpu_before
     consumer.close()
     if got < expected:
         raise RuntimeError(f"consumed {got} of {expected}")
-    return got * size / elapsed / 1e6, got / elapsed
+    return got * size / elapsed / 1e6, got / elapsed, cpu / (got * size / 1e9)
 
 
 def latency(bootstrap: str, topic: str, rate: int, seconds: float) -> tuple[float, float]:
@@ -489,18 +502,18 @@ def run(broker: Broker, quick: bool) -> Result:
             for round_ in range(rounds):  # the median of several runs: one run is at the mercy of the scheduler
                 topic = f"bench-{size}" if round_ == 0 else f"bench-{size}-{round_}"
                 create_topic(broker.bootstrap, topic, PARTITIONS)
-                runs.append(produce(broker.bootstrap, topic, size, count))
+                runs.append(produce(broker.bootstrap, topic, size, count, broker.proc.pid))
             result.produce[size] = sorted(runs)[len(runs) // 2]
             result.lost += sum(r[2] for r in runs)
             if size == 1000:
                 in_first_topic = count + 1 - runs[0][2]
-        result.consume = {fetch: consume(broker.bootstrap, "bench-1000", in_first_topic, 1000, fetch)
+        result.consume = {fetch: consume(broker.bootstrap, "bench-1000", in_first_topic, 1000, fetch, broker.proc.pid)
                           for fetch in FETCH_SIZES}
         if broker.name != "tansu":  # Tansu runs from memory here: there is no disk to wait for
             topic = "bench-durable"
             create_topic(broker.bootstrap, topic, PARTITIONS, {"flush.messages": "1"})
             # 100 MB at least: a shorter run measures the producer's start more than the fsyncs.
-            mb_s, _, lost = produce(broker.bootstrap, topic, 1000, 100_000 if quick else 400_000)
+            mb_s, _, lost, _ = produce(broker.bootstrap, topic, 1000, 100_000 if quick else 400_000, broker.proc.pid)
             result.durable = mb_s
             result.lost += lost
         create_topic(broker.bootstrap, "bench-latency", 2)
@@ -579,6 +592,12 @@ class Table:
         for fetch in FETCH_SIZES:
             row(f"  consume 1 KB, {fetch} fetches MB/s", [r.consume[fetch][0] for r in rs], ".1f")
             row(f"  consume 1 KB, {fetch} fetches rec/s", [r.consume[fetch][1] for r in rs], ",.0f")
+        print("  broker CPU seconds per GB (lower is better; the client can be the bottleneck above)")
+        for size in (1000, 100):
+            label = "1 KB" if size == 1000 else "100 B"
+            row(f"    produce {label}", [r.produce[size][3] for r in rs], ".2f", higher_is_better=False)
+        for fetch in FETCH_SIZES:
+            row(f"    consume, {fetch} fetches", [r.consume[fetch][2] for r in rs], ".2f", higher_is_better=False)
         if any(r.durable for r in rs):
             print(f"{'  produce 1 KB, fsync before ack MB/s':38}" + "".join(
                 f"{r.durable:>12.1f}" if r.durable else f"{'-':>12}" for r in rs))
@@ -637,6 +656,12 @@ def verdicts(results: dict[str, Result], peers: list[str], disk_rate: float) -> 
         ] if ours < theirs]
         verdict = "met" if not behind else "MISSED: " + ", ".join(behind)
         print(f"targets: throughput at least {peer}'s: {verdict}")
+        costlier = [label for label, ours, theirs in [
+            ("produce 1 KB", k.produce[1000][3], p.produce[1000][3]),
+            ("produce 100 B", k.produce[100][3], p.produce[100][3]),
+            *((f"consume, {f} fetches", k.consume[f][2], p.consume[f][2]) for f in FETCH_SIZES),
+        ] if ours > theirs]
+        print(f"broker CPU per GB at most {peer}'s: {'yes' if not costlier else 'no: ' + ', '.join(costlier)}")
     if k.java.errors:
         print("Kafka's tools failed against kctl's broker: an interoperability bug")
         return 1
