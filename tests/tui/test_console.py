@@ -30,6 +30,18 @@ def text_of(app: KctlTui, selector: str) -> str:
     return str(app.screen.query_one(selector).render())
 
 
+async def summary_of(pilot: object, app: KctlTui) -> str:
+    """The summary once its cells are mounted: a view's first look mounts them a frame or more
+    after the view says it has loaded."""
+
+    def mounted() -> bool:
+        lines = app.screen.query(".summary-line")
+        return bool(lines) and all(line.query("Label") for line in lines)
+
+    await wait_for(pilot, mounted, "the summary's cells")
+    return text_of(app, "#summary")
+
+
 async def test_navigation_filter_detail_help_and_breadcrumbs(seeded: BrokerProcess | KafkaCluster) -> None:
     app = console(seeded.bootstrap)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -61,7 +73,7 @@ async def test_navigation_filter_detail_help_and_breadcrumbs(seeded: BrokerProce
         assert groups["billing"]["state"] == "Empty" and groups["billing"]["health"] == "STOP"
         await pilot.press("colon", *"cluster", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ClusterScreen) and app.screen.loaded, "overview")
-        summary = text_of(app, "#summary")
+        summary = await summary_of(pilot, app)
         assert "topics 3" in summary and "partitions 6" in summary and "records 45" in summary
         assert "groups 2" in summary and "produce -" in summary  # a rate needs two looks
 
@@ -245,7 +257,7 @@ async def test_group_detail_shows_lag_members_and_history(seeded: BrokerProcess 
         lag = {r["key"]: (r["committed_offset"], r["log_end_offset"], r["lag"]) for r in screen.data["lag"]}
         assert lag == {"orders:0": (5, 10, 5), "orders:1": (5, 10, 5), "orders:2": (5, 10, 5)}
         assert all(r["lag_seconds"] is not None and r["lag_seconds"] > 0 for r in screen.data["lag"])
-        summary = text_of(app, "#summary")
+        summary = await summary_of(pilot, app)
         assert "lag 15" in summary and "health STOP" in summary and "lag history" in summary
         assert "kctl > groups > billing" in text_of(app, "#crumbs")
         assert "lag billing --watch" in text_of(app, "#hint")
@@ -367,7 +379,7 @@ async def test_overview_rates_follow_what_is_produced_and_consumed(broker: Broke
     app = console(broker.bootstrap, start="cluster", refresh_s=3600)
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_for(pilot, lambda: app.screen.loaded, "overview")  # type: ignore[attr-defined]
-        assert "produce -" in text_of(app, "#summary")
+        assert "produce -" in await summary_of(pilot, app)
         await asyncio.to_thread(kctl, broker.bootstrap, "produce", "audit", stdin="a\nb\nc\nd\n")
         await asyncio.to_thread(kctl, broker.bootstrap, "groups", "reset-offsets", "watcher", "-t", "payments",
                                 "--shift-by", "2", "--execute")
@@ -488,5 +500,6 @@ async def test_replicas_in_trouble_stand_out_and_the_reassignment_view_shows_pro
         await pilot.press("colon", *"reassign", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ReassignScreen) and len(table_keys(app)) == 2,
                        "the reassignment")
-        assert "moving 1" in text_of(app, "#summary") and "400 B of 1,000 B" in text_of(app, "#summary")
+        summary = await summary_of(pilot, app)
+        assert "moving 1" in summary and "400 B of 1,000 B" in summary
         assert "reassign status --watch" in app.screen.equivalent()

@@ -17,7 +17,7 @@ from kctl.tui.widgets import RecordList
 from tests.broker.conftest import BrokerProcess, free_port
 
 from .conftest import kctl, table_keys, wait_for, wait_rows
-from .test_console import _static_text, text_of
+from .test_console import _static_text, summary_of, text_of
 
 ORDER_V1 = {"type": "record", "name": "Order", "namespace": "shop", "fields": [
     {"name": "id", "type": "long"},
@@ -60,7 +60,7 @@ async def test_schemas_view_lists_subjects_and_shows_versions_and_text(registry_
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, SchemaScreen), "the subject view")
         await wait_rows(pilot, app, 2, "versions")
-        summary = text_of(app, "#summary")
+        summary = await summary_of(pilot, app)
         assert "version 2" in summary and "compatibility BACKWARD" in summary and "type AVRO" in summary
         lines = [r["line"] for r in app.screen.data["schema"]]  # type: ignore[attr-defined]
         assert '      "name": "note",' in lines
