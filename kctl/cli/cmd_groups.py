@@ -252,34 +252,45 @@ def _lag_total(g: Any) -> dict[str, Any]:
     return {"group": g.group, "state": g.state, "lag": g.lag, "health": g.health}
 
 
-async def _lag_once(cluster: Any, groups: list[str] | None, output: str) -> None:
-    """One look, written as each batch of groups is answered: at 500 groups x 1,000 partitions
-    that is half a million rows, never all held at once."""
+async def _write_lag(cluster: Any, groups: list[str] | None, output: str,
+                     histories: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One look, written as each batch of groups is answered (at 500 groups x 1,000 partitions
+    that is half a million rows, never all held at once), then each group's total for a table.
+    With `histories`, the look is added to each group's history, for rates and verdicts over
+    time. Returns the totals."""
     from kctl.ops.groups import iter_group_lag
 
     writer = RowWriter(output, LAG_COLUMNS)
     totals: list[dict[str, Any]] = []
-    async for batch in iter_group_lag(cluster, groups):
-        writer.write([r for g in batch for r in g.rows])
+    history = None if histories is None else _history_of(histories)
+    async for batch in iter_group_lag(cluster, groups, history=history):
+        for g in batch:
+            writer.write_columns(g.rows.columns())
         totals.extend(_lag_total(g) for g in batch)
     writer.close()
     if output in ("table", "wide"):
         sys.stdout.write("\n")
         render(Output(totals, [Table(totals, LAG_TOTAL_COLUMNS)]), output)
+    sys.stdout.flush()
+    return totals
 
 
-async def _lag_look(cluster: Any, groups: list[str] | None, histories: dict[str, Any]) -> tuple[Output, list[Any]]:
-    """One look added to each group's history (for rates and verdicts over time), as one Output."""
-    from kctl.ops.groups import LagHistory, iter_group_lag
+async def _lag_look(cluster: Any, groups: list[str] | None, histories: dict[str, Any]) -> None:
+    """One look added to each group's history, written nowhere: the first of a check's two."""
+    from kctl.ops.groups import iter_group_lag
+
+    async for _ in iter_group_lag(cluster, groups, history=_history_of(histories)):
+        pass
+
+
+def _history_of(histories: dict[str, Any]) -> Any:
+    from kctl.ops.groups import LagHistory
 
     def history(group: str) -> LagHistory:
         found: LagHistory = histories.setdefault(group, LagHistory(min_gap_s=0.0))
         return found
 
-    looked = [g async for batch in iter_group_lag(cluster, groups, history=history) for g in batch]
-    rows: list[Any] = [r for g in looked for r in g.rows]
-    totals = [_lag_total(g) for g in looked]
-    return Output(rows, [Table(totals, LAG_TOTAL_COLUMNS), Table(rows, LAG_COLUMNS)]), looked
+    return history
 
 
 def lag(
@@ -299,24 +310,22 @@ def lag(
         import asyncio
 
         if not watch and not check:
-            await _lag_once(cluster, groups, output)
+            await _write_lag(cluster, groups, output)
             return None
         histories: dict[str, Any] = {}
         if check and not watch:
             await _lag_look(cluster, groups, histories)
             await asyncio.sleep(min(interval, 5.0))  # a verdict needs two looks
-            result, looked = await _lag_look(cluster, groups, histories)
-            unhealthy = [g for g in looked if g.health != "OK"]
+            totals = await _write_lag(cluster, groups, output, histories)
+            unhealthy = [g for g in totals if g["health"] != "OK"]
             if unhealthy:
-                render(result, output)
-                bad = ", ".join(f"{g.group} {g.health}" for g in unhealthy)
+                bad = ", ".join(f"{g['group']} {g['health']}" for g in unhealthy)
                 raise CliError(f"unhealthy: {bad}", "see `kctl groups describe GROUP`", UNHEALTHY)
-            return result
+            return None
         while True:
-            result, _ = await _lag_look(cluster, groups, histories)
             if output in ("table", "wide") and sys.stdout.isatty():
                 sys.stdout.write("\x1b[2J\x1b[H")
-            render(result, output)
+            await _write_lag(cluster, groups, output, histories)
             await asyncio.sleep(interval)
 
     execute(settings, body, fmt=output)

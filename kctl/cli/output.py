@@ -7,9 +7,10 @@ are plain aligned text, so pipes and files get data without escape codes.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import IO, Any
@@ -101,9 +102,12 @@ class RowWriter:
         self.keys = [c.key for c in columns]  # csv: every column, as `render` writes it
         self.count = 0
         self._settle = settle
-        self._held: list[Mapping[str, Any]] = []
+        self._held: list[Mapping[str, Any]] = []  # rows given as rows, until the widths settle
+        self._held_columns: list[list[list[Any]]] = []  # and rows given as columns
+        self._held_count = 0
         self._widths: list[int] | None = None
         self._csv = csv.writer(self.stream) if fmt == "csv" else None
+        self._texts: dict[Any, str] = {}  # see `_column_spec`
 
     def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
@@ -132,11 +136,59 @@ class RowWriter:
             self._csv.writerows([[*map(row.get, keys)] for row in rows])
         elif self._widths is None:
             self._held.extend(rows)
-            if len(self._held) >= self._settle:
+            if len(self._held) + self._held_count >= self._settle:
                 self._flush_table()
         else:
-            self._table_lines(rows)
+            self._table_lines(self._row_columns(rows))
         self.count += len(rows)
+
+    def write_columns(self, columns: Mapping[str, Sequence[Any]]) -> None:
+        """Rows given column by column (every column as long, in a row's key order), written
+        as `write` writes the same rows, without building a dict per row: one line template
+        per call, values formatted by the C string formatter."""
+        if not columns:
+            return
+        n = len(next(iter(columns.values())))
+        if not n:
+            return
+        fmt, stream = self.fmt, self.stream
+        if fmt in ("json", "jsonl"):
+            specs = [(_json_key(k), *_column_spec(column, _json_text, "null", self._texts))
+                     for k, column in columns.items()]
+            values = [v for _, _, v in specs if v is not None]
+            if fmt == "jsonl":
+                template = "{" + ",".join(f"{k}:{spec}" for k, spec, _ in specs) + "}\n"
+                stream.write("".join([template % row for row in zip(*values, strict=True)]) if values
+                             else template * n)
+            else:
+                template = "  {\n" + ",\n".join(f"    {k}: {spec}" for k, spec, _ in specs) + "\n  }"
+                lines = [template % row for row in zip(*values, strict=True)] if values else [template] * n
+                stream.write(("[\n" if not self.count else ",\n") + ",\n".join(lines))
+        elif fmt == "csv":
+            if not self.count:
+                assert self._csv is not None
+                self._csv.writerow(self.keys)
+            encoded = [_column_spec(columns[k], _csv_text, "", self._texts) if k in columns else ("", None)
+                       for k in self.keys]
+            values = [v for _, v in encoded if v is not None]
+            template = ",".join(spec for spec, _ in encoded) + "\r\n"  # the csv module's line ending
+            stream.write("".join([template % row for row in zip(*values, strict=True)]) if values
+                         else template * n)
+        elif fmt in ("table", "wide"):
+            absent = [None] * n
+            table = [list(columns.get(c.key, absent)) for c in self.columns]
+            if self._widths is None:
+                self._held_columns.append(table)
+                self._held_count += n
+                if self._held_count >= self._settle:
+                    self._flush_table()
+            else:
+                self._table_lines(table)
+        else:
+            keys = list(columns)
+            self.write([dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)])
+            return
+        self.count += n
 
     def close(self) -> None:
         """Ends the output: the closing bracket of a JSON list, or a table shorter than `settle`."""
@@ -149,21 +201,28 @@ class RowWriter:
 
     def _flush_table(self) -> None:
         held, self._held = self._held, []
-        self._widths = [max([len(c.header)] + [len(cell(row.get(c.key))) for row in held]) for c in self.columns]
+        chunks = [self._row_columns(held)] if held else []
+        chunks += self._held_columns
+        self._held_columns, self._held_count = [], 0
+        self._widths = [max([len(c.header)] + [len(cell(v)) for chunk in chunks for v in chunk[i]])
+                        for i, c in enumerate(self.columns)]
         header = "  ".join(c.header.ljust(w) for c, w in zip(self.columns, self._widths, strict=True)).rstrip()
         colour = colour_enabled(self.stream)
         self.stream.write(f"\x1b[1;36m{header}\x1b[0m\n" if colour else header + "\n")
-        self._table_lines(held)
+        for chunk in chunks:
+            self._table_lines(chunk)
 
-    def _table_lines(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def _row_columns(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        return [list(map(dict.get, rows, repeat(c.key))) for c in self.columns]  # type: ignore[arg-type]
+
+    def _table_lines(self, table: list[list[Any]]) -> None:
         # Column by column: a column holding only ints, strs or floats is formatted by str.format
         # straight from the values; only a mixed one (a float or None, say) goes through `cell`.
         # At millions of cells, a Python call per cell would be most of the time.
         assert self._widths is not None
         columns: list[list[Any] | map[str]] = []
         specs = []
-        for c, width in zip(self.columns, self._widths, strict=True):
-            values = list(map(dict.get, rows, repeat(c.key)))  # type: ignore[arg-type]  # rows are dicts
+        for c, width, values in zip(self.columns, self._widths, table, strict=True):
             kinds = set(map(type, values))
             align = ">" if c.numeric else "<"
             if kinds <= {str} or kinds == {int}:
@@ -177,6 +236,70 @@ class RowWriter:
                 specs.append(f"{{:{align}{width}}}")
         line = "  ".join(specs).format
         self.stream.write("".join([line(*values).rstrip() + "\n" for values in zip(*columns, strict=True)]))
+
+
+def _json_key(key: str) -> str:
+    return _json_text(key).replace("%", "%%")
+
+
+def _json_text(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _column_spec(column: Sequence[Any], text: Callable[[Any], str], null: str,
+                 texts: dict[Any, str]) -> tuple[str, Sequence[Any] | None]:
+    """The column's part of a row's %-template, and the values that fill it for each row; None
+    when the text is the same on every row and so is in the template itself.
+
+    Each branch formats a whole column in C where it can: millions of cells would otherwise cost
+    a Python call each. Strings and floats repeat from one call to the next (topics, ages shared
+    by many groups), so their texts are kept in `texts`; no string equals a float, so one dict
+    holds both.
+    """
+    first = column[0]
+    n = len(column)
+    if isinstance(first, str):
+        if column.count(first) == n:  # only strings equal a string
+            return text(first).replace("%", "%%"), None
+        try:
+            distinct = set(column)
+        except TypeError:  # something unhashable
+            return "%s", list(map(text, column))
+        if all(issubclass(kind, str) for kind in set(map(type, distinct))):  # names, states, verdicts
+            _remember(texts, distinct, text)
+            return "%s", list(map(texts.__getitem__, column))
+    kinds = set(map(type, column))
+    if kinds == {int}:
+        return (text(first).replace("%", "%%"), None) if column.count(first) == n else ("%d", column)
+    if kinds <= {float, type(None)}:
+        distinct = set(column)
+        if len(distinct) == 1:
+            return text(first).replace("%", "%%"), None
+        if all(map(math.isfinite, [v for v in distinct.difference(texts) if v is not None])):
+            # repr is the shortest text that reads back the same, as orjson writes a float
+            _remember(texts, distinct, lambda v: null if v is None else repr(v))
+            return "%s", list(map(texts.__getitem__, column))
+    return "%s", list(map(text, column))
+
+
+def _remember(texts: dict[Any, str], values: set[Any], text: Callable[[Any], str]) -> None:
+    fresh = values.difference(texts)
+    if len(texts) + len(fresh) > _TEXTS_KEPT:
+        texts.clear()
+        fresh = values
+    texts.update((v, text(v)) for v in fresh)
+
+
+_TEXTS_KEPT = 1 << 16
+
+
+def _csv_text(value: Any) -> str:
+    if value is None:
+        return ""
+    text = repr(value) if type(value) is float else str(value)
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
 
 
 _FLOAT_CELL = "{:,.1f}".format  # as `cell` shows a float

@@ -20,12 +20,13 @@ from kctl import __version__
 from kctl.protocol._wire import Message
 from kctl.protocol.api import API_BY_REQUEST_TYPE, ApiKey, Request, version_range
 from kctl.protocol.errors import ErrorCode, ProtocolError
-from kctl.protocol.framing import NEED_DATA, ClientConnection
+from kctl.protocol.framing import NEED_DATA, ClientConnection, ResponseDecoder
 from kctl.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
 
 from .errors import ConnectionFailed, KafkaError, RequestTimedOut, UnsupportedVersion
 
 R = TypeVar("R", bound=Message)  # the response type a request names
+T = TypeVar("T")
 
 
 class ConnectionState(enum.Enum):
@@ -152,7 +153,15 @@ class BrokerConnection(asyncio.BufferedProtocol):
         future = self.send(body, version=version, timeout=timeout)
         return await future
 
-    def send(self, body: Request[R], *, version: int | None = None, timeout: float | None = None) -> asyncio.Future[R]:
+    async def request_decoded(self, body: Request[Any], decode: Callable[[bytes | bytearray, int, int], T], *,
+                              version: int | None = None, timeout: float | None = None) -> T:
+        """Send a request and read its response body with `decode` (frame, body offset, version)
+        rather than the generated decoder: for answers too large to become objects."""
+        future: asyncio.Future[T] = self.send(body, version=version, timeout=timeout, decode=decode)
+        return await future
+
+    def send(self, body: Request[R], *, version: int | None = None, timeout: float | None = None,
+             decode: ResponseDecoder | None = None) -> asyncio.Future[R]:
         """Send now; the returned future resolves with the response."""
         if self.state is ConnectionState.CLOSED or self._transport is None:
             raise self._closed_error or ConnectionFailed(self.address, "connection is closed")
@@ -162,7 +171,7 @@ class BrokerConnection(asyncio.BufferedProtocol):
             if version < 0:
                 raise UnsupportedVersion(spec.name, self.address)
         loop = asyncio.get_running_loop()
-        correlation_id, data = self._conn.send_request(body, version)
+        correlation_id, data = self._conn.send_request(body, version, decode=decode)
         future: asyncio.Future[R] = loop.create_future()
         wait = self.config.request_timeout_s if timeout is None else timeout
         handle = loop.call_later(wait, self._timed_out, correlation_id, wait) if wait > 0 else None

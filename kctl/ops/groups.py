@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import math
+import operator
 import os
 import time
 from array import array
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, overload
 
 from kctl.client.admin import Admin, GroupDescription
 from kctl.client.cluster import Cluster
@@ -31,8 +34,7 @@ from .errors import BadUsage, NotFound, Refused
 
 # ---- lag ---------------------------------------------------------------------------------------------
 class LagRow(TypedDict):
-    """One group's lag on one partition. A typed dict, not a dataclass: `kctl lag` writes half a
-    million of them, and the output layer reads rows by key, column by column."""
+    """One group's lag on one partition, as a row."""
 
     group: str
     topic: str
@@ -58,6 +60,70 @@ class Health(enum.StrEnum):
     REWIND = "REWIND"  # a committed offset went back
 
 
+class LagRows(Sequence[LagRow]):
+    """One group's lag on each partition it has committed on, column by column, sorted by topic
+    and partition; a sequence of `LagRow`s to whoever wants rows.
+
+    Columns because `kctl lag` over 500 groups of 1,000 partitions has half a million rows: the
+    output layer writes them from `columns()`, and sums and verdicts read single columns.
+    """
+
+    __slots__ = ("catch_up_seconds", "committed", "consume_rate", "group", "health", "lag", "lag_seconds",
+                 "log_end", "log_start", "partitions", "produce_rate", "topics")
+
+    def __init__(self, group: str, topics: list[str], partitions: list[int], committed: list[int],
+                 log_end: list[int], log_start: list[int]) -> None:
+        self.group = group
+        self.topics = topics
+        self.partitions = partitions
+        self.committed = committed
+        self.log_end = log_end
+        self.log_start = log_start
+        lag = list(map(operator.sub, log_end, committed))
+        if lag and min(lag) < 0:  # committed past the log end (the log was truncated): nothing to read
+            lag = [n if n > 0 else 0 for n in lag]
+        self.lag = lag
+        self.lag_seconds: list[float | None] | None = None  # with record ages
+        self.consume_rate: list[float | None] | None = None  # from a group's second look on
+        self.produce_rate: list[float | None] | None = None
+        self.catch_up_seconds: list[float | None] | None = None
+        self.health: Health | None = None  # the group's verdict, the same on every row
+
+    def columns(self) -> dict[str, list[Any]]:
+        """Every column a row has, in a row's key order."""
+        n = len(self.partitions)
+        out: dict[str, list[Any]] = {
+            "group": [self.group] * n, "topic": self.topics, "partition": self.partitions,
+            "committed_offset": self.committed, "log_end_offset": self.log_end, "log_start_offset": self.log_start,
+            "lag": self.lag,
+        }
+        for key, column in (("lag_seconds", self.lag_seconds), ("consume_rate", self.consume_rate),
+                            ("produce_rate", self.produce_rate), ("catch_up_seconds", self.catch_up_seconds)):
+            if column is not None:
+                out[key] = column
+        if self.health is not None:
+            out["health"] = [self.health] * n
+        return out
+
+    def __len__(self) -> int:
+        return len(self.partitions)
+
+    @overload
+    def __getitem__(self, index: int) -> LagRow: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LagRow]: ...
+    def __getitem__(self, index: int | slice) -> LagRow | list[LagRow]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return {k: column[index] for k, column in self.columns().items()}  # type: ignore[return-value]
+
+    def __iter__(self) -> Iterator[LagRow]:
+        columns = self.columns()
+        keys = tuple(columns)
+        for values in zip(*columns.values(), strict=True):
+            yield dict(zip(keys, values, strict=True))  # type: ignore[misc]
+
+
 @dataclass(slots=True)
 class GroupLag:
     """One look at one group: its state, its members, its rows and the verdict on them."""
@@ -65,13 +131,13 @@ class GroupLag:
     group: str
     state: str
     description: GroupDescription | None  # None when the group could not be described
-    rows: list[LagRow]
+    rows: LagRows
     health: Health
     problem: KafkaError | None = None  # why it could not be described
 
     @property
     def lag(self) -> int:
-        return sum(r["lag"] for r in self.rows)
+        return sum(self.rows.lag)
 
     @property
     def members(self) -> int:
@@ -93,10 +159,10 @@ async def iter_group_lag(cluster: Cluster, groups: Sequence[str] | None = None, 
         return
     described = await admin.describe_groups(names)
     async for batch in iter_lag(cluster, names, ages=ages):
-        yield [group_lag(group, described.get(group), rows, history, at) for group, rows in batch]
+        yield [group_lag(rows, described.get(rows.group), history, at) for rows in batch]
 
 
-def group_lag(group: str, found: GroupDescription | KafkaError | None, rows: list[LagRow],
+def group_lag(rows: LagRows, found: GroupDescription | KafkaError | None,
               history: Callable[[str], LagHistory] | None = None, at: float | None = None) -> GroupLag:
     """One look at a group from its description and lag rows: the verdict, over its history
     when one is given, and on each row."""
@@ -105,19 +171,16 @@ def group_lag(group: str, found: GroupDescription | KafkaError | None, rows: lis
     if history is None:
         verdict = single_look_health(rows, state)
     else:
-        looks = history(group)
+        looks = history(rows.group)
         looks.add(rows, at)
         verdict = looks.verdict(state)
-    for r in rows:
-        r["health"] = verdict
-    return GroupLag(group, state, description, rows, verdict, problem)
+    rows.health = verdict
+    return GroupLag(rows.group, state, description, rows, verdict, problem)
 
 
-async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True
-                   ) -> AsyncIterator[list[tuple[str, list[LagRow]]]]:
-    """Lag rows, a batch of groups at a time as the coordinators answer: per group, a row per
-    partition (sorted) with the committed offset, log start and end, lag and, with `ages`, the
-    seconds of lag.
+async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True) -> AsyncIterator[list[LagRows]]:
+    """Lag, a batch of groups at a time as the coordinators answer: per group, its committed
+    offset, log start and end, lag and, with `ages`, the seconds of lag on each partition.
 
     Log offsets are asked once per partition, and record ages once per (partition, offset),
     however many groups share them; only a few batches are held at once.
@@ -127,28 +190,23 @@ async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True
     ends: dict[tuple[str, int], int] = {}
     stamps: dict[tuple[str, int, int], int | None] = {}
     async for batch in admin.iter_committed(groups):
-        unknown = {(t, p) for committed in batch.values() for t, p, _ in committed if (t, p) not in ends}
+        tps_of = [list(zip(c.topics, c.partitions, strict=True)) for c in batch]
+        unknown = set().union(*tps_of).difference(ends)
         if unknown:
             tps = [TopicPartition(t, p) for t, p in sorted(unknown)]
             latest, earliest = await asyncio.gather(admin.list_offsets(dict.fromkeys(tps, LATEST)),
                                                     admin.list_offsets(dict.fromkeys(tps, EARLIEST)))
-            ends.update((tp, o.offset) for tp, o in latest.items())
-            starts.update((tp, o.offset) for tp, o in earliest.items())
-        out: list[tuple[str, list[LagRow]]] = []
-        for group, committed in batch.items():
-            rows: list[LagRow] = []
-            for topic, partition, offset in sorted(committed):
-                end = ends[topic, partition]
-                rows.append({"group": group, "topic": topic, "partition": partition, "committed_offset": offset,
-                             "log_end_offset": end, "log_start_offset": starts[topic, partition],
-                             "lag": end - offset if end > offset else 0})
-            out.append((group, rows))
+            ends.update(((tp.topic, tp.partition), found.offset) for tp, found in latest.items())
+            starts.update(((tp.topic, tp.partition), found.offset) for tp, found in earliest.items())
+        out = [LagRows(c.group_id, c.topics, c.partitions, c.offsets, list(map(ends.__getitem__, tps)),
+                       list(map(starts.__getitem__, tps)))
+               for c, tps in zip(batch, tps_of, strict=True)]
         if ages:
-            await add_record_age(cluster, [r for _, rows in out for r in rows], stamps)
+            await add_record_age(cluster, out, stamps)
         yield out
 
 
-async def add_record_age(cluster: Cluster, rows: list[LagRow],
+async def add_record_age(cluster: Cluster, groups: Sequence[LagRows],
                          known: dict[tuple[str, int, int], int | None] | None = None) -> None:
     """Seconds of lag: the age of the record at each lagging committed offset.
 
@@ -156,16 +214,12 @@ async def add_record_age(cluster: Cluster, rows: list[LagRow],
     the timestamps found (None: no record there) from one call to the next.
     """
     known = {} if known is None else known
-    # One pass over the rows, grouping them by the record they wait at: many groups, few records.
-    behind: dict[tuple[str, int, int], list[LagRow]] = {}
-    for r in rows:
-        if r["lag"] == 0:
-            r["lag_seconds"] = 0.0
-            continue
-        r["lag_seconds"] = None
-        committed = r["committed_offset"]
-        if committed is not None and committed >= 0:
-            behind.setdefault((r["topic"], r["partition"], committed), []).append(r)
+    # Rows that share a (partition, committed offset) share its lag and age: the per-row work is
+    # a key and a lookup each, done in C, and the Python work is per distinct key.
+    keys = [list(zip(rows.topics, rows.partitions, rows.committed, strict=True)) for rows in groups]
+    behind: set[tuple[str, int, int]] = set()
+    for rows, group_keys in zip(groups, keys, strict=True):
+        behind.update(compress(group_keys, rows.lag))
     waiting: dict[TopicPartition, list[int]] = {}
     for topic, partition, committed in behind:
         if (topic, partition, committed) not in known:
@@ -173,12 +227,14 @@ async def add_record_age(cluster: Cluster, rows: list[LagRow],
     if waiting:
         known.update(await _record_timestamps(cluster, waiting))
     now = now_ms()
-    for key, same in behind.items():
+    ages: dict[tuple[str, int, int], float | None] = {}
+    for group_keys in keys:
+        ages.update(dict.fromkeys(group_keys, 0.0))
+    for key in behind:
         when = known.get(key)
-        if when is not None:
-            seconds = max(now - when, 0) / 1000
-            for r in same:
-                r["lag_seconds"] = seconds
+        ages[key] = None if when is None else max(now - when, 0) / 1000
+    for rows, group_keys in zip(groups, keys, strict=True):
+        rows.lag_seconds = list(map(ages.__getitem__, group_keys))
 
 
 async def _record_timestamps(cluster: Cluster, waiting: dict[TopicPartition, list[int]]
@@ -245,18 +301,17 @@ class Look:
     the rate window would not fit as rows. `keys` is shared between looks while it is the same."""
 
     keys: tuple[tuple[str, int], ...]
-    committed: array[int]  # -1: nothing committed
+    committed: array[int]  # only partitions with an offset committed
     log_end: array[int]
     total: int
     at: float
 
     @classmethod
-    def of(cls, rows: list[LagRow], at: float, previous: Look | None) -> Look:
-        keys = tuple([(r["topic"], r["partition"]) for r in rows])
+    def of(cls, rows: LagRows, at: float, previous: Look | None) -> Look:
+        keys = tuple(zip(rows.topics, rows.partitions, strict=True))
         if previous is not None and keys == previous.keys:
             keys = previous.keys
-        committed = array("q", [-1 if r["committed_offset"] is None else r["committed_offset"] for r in rows])
-        return cls(keys, committed, array("q", [r["log_end_offset"] for r in rows]), sum(r["lag"] for r in rows), at)
+        return cls(keys, array("q", rows.committed), array("q", rows.log_end), sum(rows.lag), at)
 
     def aligned(self, other: Look) -> list[int]:
         """For each of this look's partitions, its index in `other` (-1: not there)."""
@@ -265,28 +320,48 @@ class Look:
         where = {k: i for i, k in enumerate(other.keys)}
         return [where.get(k, -1) for k in self.keys]
 
+    def earlier(self, other: Look, column: str) -> array[int]:
+        """`other`'s values of a column ("committed" or "log_end") for this look's partitions
+        (-1: not there then)."""
+        theirs: array[int] = getattr(other, column)
+        if other.keys is self.keys:
+            return theirs
+        return array("q", [theirs[j] if j >= 0 else -1 for j in self.aligned(other)])
+
 
 def health(first: Look, last: Look, looks: int, state: str) -> Health:
     """Burrow's verdicts between the first and the last look of a window, minus its false STOP
     on idle topics."""
-    earlier = [first.committed[j] if j >= 0 else -1 for j in last.aligned(first)] if looks > 1 else []
-    if any(before >= 0 and 0 <= now < before for now, before in zip(last.committed, earlier, strict=False)):
-        return Health.REWIND
+    earlier = last.earlier(first, "committed") if looks > 1 else array("q")
+    if earlier and any(map(operator.lt, last.committed, earlier)):
+        return Health.REWIND  # a committed offset went back
     if last.total == 0:
         return Health.OK  # caught up: an idle topic is not a stopped consumer
     if state in (GroupState.EMPTY, GroupState.DEAD):
         return Health.STOP
     if looks == 1:
         return Health.OK
-    moved = any(now != before for now, before in zip(last.committed, earlier, strict=True))
-    if not moved:
+    if last.committed == earlier:
         return Health.STALL
     if last.total > first.total:
         return Health.WARN
     return Health.OK
 
 
-def single_look_health(rows: list[LagRow], state: str) -> Health:
+def _rates(now: array[int], then: array[int], seconds: float) -> list[float | None]:
+    """Per second between two looks at an offset, to a tenth (None: the partition was not in
+    the earlier look)."""
+    if min(then, default=0) < 0:
+        return [None if b < 0 else round((a - b) / seconds, 1) for a, b in zip(now, then, strict=True)]
+    moved = list(map(operator.sub, now, then))
+    if not any(moved):
+        return [0.0] * len(moved)
+    # round(x, 1), column at a time in C: floor(x * 10 + 0.5) / 10
+    tenths = map(math.floor, map(operator.add, map(operator.mul, moved, repeat(10 / seconds)), repeat(0.5)))
+    return list(map(operator.truediv, tenths, repeat(10)))
+
+
+def single_look_health(rows: LagRows, state: str) -> Health:
     """The verdict one look allows (REWIND and STALL need two)."""
     look = Look.of(rows, 0.0, None)
     return health(look, look, 1, state)
@@ -304,7 +379,7 @@ class LagHistory:
     looks: deque[Look] = field(default_factory=lambda: deque(maxlen=RATE_WINDOW))
     totals: list[int] = field(default_factory=list)
 
-    def add(self, rows: list[LagRow], at: float | None = None) -> None:
+    def add(self, rows: LagRows, at: float | None = None) -> None:
         """A new look; its rows get consume and produce rates and the time to catch up."""
         at = time.monotonic() if at is None else at
         if self.looks and at - self.looks[-1].at < self.min_gap_s:
@@ -318,16 +393,17 @@ class LagHistory:
             self._add_rates(rows, self.looks[0], look)
 
     @staticmethod
-    def _add_rates(rows: list[LagRow], first: Look, last: Look) -> None:
+    def _add_rates(rows: LagRows, first: Look, last: Look) -> None:
+        # Column at a time, in C where it can be: a --watch over half a million rows does this
+        # at every refresh.
         seconds = last.at - first.at or 1.0
-        for r, j, committed, end in zip(rows, last.aligned(first), last.committed, last.log_end, strict=True):
-            if j < 0:
-                continue
-            r["consume_rate"] = round((max(committed, 0) - max(first.committed[j], 0)) / seconds, 1)
-            r["produce_rate"] = round((end - first.log_end[j]) / seconds, 1)
-            net = r["consume_rate"] - r["produce_rate"]
-            lag = r["lag"]
-            r["catch_up_seconds"] = round(lag / net, 1) if net > 0 and lag else (0.0 if not lag else None)
+        consume = _rates(last.committed, last.earlier(first, "committed"), seconds)
+        produce = _rates(last.log_end, last.earlier(first, "log_end"), seconds)
+        catch_up: list[float | None] = [
+            (round(lag / (c - p), 1) if c is not None and p is not None and c > p else None) if lag else 0.0
+            for lag, c, p in zip(rows.lag, consume, produce, strict=True)
+        ]
+        rows.consume_rate, rows.produce_rate, rows.catch_up_seconds = consume, produce, catch_up
 
     def verdict(self, state: str) -> Health:
         return health(self.looks[0], self.looks[-1], len(self.looks), state) if self.looks else Health.OK

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Callable
 from struct import Struct
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -323,6 +324,8 @@ class ResponseReceived(NamedTuple):
 
 
 ClientEvent = ResponseReceived | _NeedData
+#: Reads a response body another way than the generated decoder: (frame, body offset, version).
+ResponseDecoder = Callable[[bytes | bytearray, int, int], Any]
 
 
 class ClientConnection:
@@ -332,17 +335,19 @@ class ClientConnection:
         self.client_id = client_id
         self._frames = FrameBuffer(max_frame_size)
         self._next_correlation_id = 0
-        self._in_flight: dict[int, tuple[int, int]] = {}
+        self._in_flight: dict[int, tuple[int, int, ResponseDecoder | None]] = {}
 
     @property
     def in_flight(self) -> int:
         """Requests sent whose responses have not arrived yet."""
         return len(self._in_flight)
 
-    def send_request(self, body: object, version: int, *, expect_response: bool = True) -> tuple[int, bytes]:
+    def send_request(self, body: object, version: int, *, expect_response: bool = True,
+                     decode: ResponseDecoder | None = None) -> tuple[int, bytes]:
         """Frame a request; return its correlation id and the bytes to write.
 
-        Pass `expect_response=False` for requests the server never answers (Produce with acks=0).
+        Pass `expect_response=False` for requests the server never answers (Produce with acks=0),
+        and `decode` to read the response body with it instead of the generated decoder.
         """
         spec = API_BY_REQUEST_TYPE.get(type(body))
         if spec is None:
@@ -355,7 +360,7 @@ class ClientConnection:
             encode_request_body(body, version),
         )
         if expect_response:
-            self._in_flight[correlation_id] = (spec.key, version)
+            self._in_flight[correlation_id] = (spec.key, version, decode)
         return correlation_id, data
 
     def receive_data(self, data: bytes) -> None:
@@ -379,9 +384,11 @@ class ClientConnection:
         pending = self._in_flight.pop(correlation_id, None)
         if pending is None:
             raise CorrelationError(f"response with unknown correlation id {correlation_id}")
-        api_key, version = pending
+        api_key, version, decode = pending
         spec = API_BY_KEY[api_key]
         _, offset = decode_response_header(data, spec.response_header_version(version))
+        if decode is not None:
+            return ResponseReceived(correlation_id, api_key, version, decode(data, offset, version))
         if api_key == ApiKey.API_VERSIONS and data[offset : offset + 2] == _UNSUPPORTED_VERSION:
             version = 0  # KIP-511: the server answered in v0 with the versions it speaks
         body, _ = decode_response(api_key, version, data, offset)

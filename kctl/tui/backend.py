@@ -146,7 +146,7 @@ class LiveBackend:
         groups = [g.group_id for g in await admin.list_groups()]
         consumed = 0
         async for batch in admin.iter_committed(groups):
-            consumed += sum(offset for committed in batch.values() for _, _, offset in committed)
+            consumed += sum(sum(g.offsets) for g in batch)
         return ClusterOverview(cluster_id, controller, await broker_rows(admin), topics, groups, consumed)
 
     async def reassignment(self) -> tuple[str, list[dict[str, Any]]] | None:

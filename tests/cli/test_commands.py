@@ -332,13 +332,12 @@ def test_a_sasl_context_against_a_listener_without_sasl_is_an_auth_error(env: di
 
 
 def test_health_verdicts_follow_burrows_rules_without_its_false_stop() -> None:
-    from kctl.ops.groups import LagHistory
+    from kctl.ops.groups import LagHistory, LagRows
 
     def verdict(looks: list[tuple[int, int]], state: str) -> str:
         history = LagHistory()
         for at, (committed, end) in enumerate(looks):
-            history.add([{"topic": "t", "partition": 0, "committed_offset": committed, "log_end_offset": end,
-                          "lag": end - committed}], at=float(at * 5))
+            history.add(LagRows("g", ["t"], [0], [committed], [end], [0]), at=float(at * 5))
         return history.verdict(state)
 
     assert verdict([(10, 10), (10, 10)], "Empty") == "OK"  # idle and caught up: not STOP
@@ -351,12 +350,11 @@ def test_health_verdicts_follow_burrows_rules_without_its_false_stop() -> None:
 
 
 def test_lag_history_keeps_rates_and_trends_in_bounded_memory() -> None:
-    from kctl.ops.groups import RATE_WINDOW, LagHistory
+    from kctl.ops.groups import RATE_WINDOW, LagHistory, LagRows
 
     history = LagHistory(limit=60)
     for look in range(100):  # the consumer reads 10/s, the producer writes 4/s: lag falls 6/s
-        rows = [{"topic": "t", "partition": p, "committed_offset": 1000 + look * 50,
-                 "log_end_offset": 11000 + look * 20, "lag": 10000 - look * 30} for p in range(3)]
+        rows = LagRows("g", ["t"] * 3, [0, 1, 2], [1000 + look * 50] * 3, [11000 + look * 20] * 3, [0] * 3)
         history.add(rows, at=float(look * 5))  # the newest rows get their rates
     assert len(history.totals) == 60 and len(history.looks) == RATE_WINDOW  # bounded
     assert history.totals[-1] == 3 * (10000 - 99 * 30)

@@ -22,7 +22,7 @@ from kctl.client.types import ConsumerRecord, OffsetAndMetadata, RecordOrigin, T
 from kctl.connect.cluster import Settings
 from kctl.connect.contexts import Context
 from kctl.ops.errors import NotFound
-from kctl.ops.groups import GroupLag, LagHistory, ResetPlan, Strategy, group_lag
+from kctl.ops.groups import GroupLag, LagHistory, LagRows, ResetPlan, Strategy, group_lag
 from kctl.ops.tail import TailSpec
 from kctl.tui.backend import Backend, Batches, ClusterOverview, LiveBackend
 
@@ -140,11 +140,13 @@ class RecordedBackend:
                 [MemberDescription(m["member_id"], m["instance_id"], m["client_id"], m["client_host"],
                                    [TopicPartition(t, p) for t, p in m["assignment"]], m["subscription"])
                  for m in d["members"]], d["coordinator"])
-            rows = [dict(r) for r in g["rows"]]
-            if not ages:
-                for r in rows:
-                    r.pop("lag_seconds", None)
-            out.append(group_lag(g["group"], description, rows, history, at))
+            recorded = g["rows"]
+            rows = LagRows(g["group"], [r["topic"] for r in recorded], [r["partition"] for r in recorded],
+                           [r["committed_offset"] for r in recorded], [r["log_end_offset"] for r in recorded],
+                           [r["log_start_offset"] for r in recorded])
+            if ages:
+                rows.lag_seconds = [r.get("lag_seconds") for r in recorded]
+            out.append(group_lag(rows, description, history, at))
         yield out
 
     async def create_topic(self, name: str, partitions: int, replication: int, configs: dict[str, str]) -> None:
