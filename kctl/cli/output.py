@@ -153,8 +153,15 @@ class RowWriter:
             return
         fmt, stream = self.fmt, self.stream
         if fmt in ("json", "jsonl"):
-            specs = [(_json_key(k), *_column_spec(column, _json_text, "null", self._texts))
-                     for k, column in columns.items()]
+            # Indented JSON indents a nested value by its depth: such columns go row by row.
+            text = _json_text if fmt == "jsonl" else _json_flat_text
+            try:
+                specs = [(_json_key(k), *_column_spec(column, text, "null", self._texts))
+                         for k, column in columns.items()]
+            except _Nested:
+                keys = list(columns)
+                self.write([dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)])
+                return
             values = [v for _, _, v in specs if v is not None]
             if fmt == "jsonl":
                 template = "{" + ",".join(f"{k}:{spec}" for k, spec, _ in specs) + "}\n"
@@ -246,6 +253,16 @@ def _json_text(value: Any) -> str:
     import orjson
 
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class _Nested(Exception):
+    """A list or mapping among a column's values."""
+
+
+def _json_flat_text(value: Any) -> str:
+    if isinstance(value, list | tuple | dict | set):
+        raise _Nested
+    return _json_text(value)
 
 
 def _column_spec(column: Sequence[Any], text: Callable[[Any], str], null: str,

@@ -57,3 +57,53 @@ def test_a_table_settles_its_widths_on_the_first_rows_and_never_cuts_a_later_val
     assert len({len(line) for line in lines[:4]}) <= 2  # header and the settled rows line up
     assert lines[-1].split() == ["a-much-longer-group-name", "123456789", "1,000,000,000.0"]
     assert lines[1].split()[2] == "0.0" and lines[2].split()[2] == "-"  # floats as `cell` shows them
+
+
+def columns_of(batch: list[dict[str, object]]) -> dict[str, list[object]]:
+    return {key: [row[key] for row in batch] for key in batch[0]}
+
+
+def streamed_columns(fmt: str, batches: list[list[dict[str, object]]], settle: int = 2000) -> str:
+    out = io.StringIO()
+    writer = RowWriter(fmt, COLUMNS, out, settle=settle)
+    for batch in batches:
+        writer.write_columns(columns_of(batch))
+    writer.close()
+    return out.getvalue()
+
+
+def awkward(count: int, start: int = 0) -> list[dict[str, object]]:
+    """Rows whose values take each branch of the column writer: constants, strings needing JSON
+    escapes or CSV quotes, a literal %, None among floats, floats that are not finite, booleans
+    beside whole numbers, lists, and a string enum."""
+    from kctl.ops.groups import Health
+
+    return [{"group": ["same", 'q"uo,te%s', "ünï\ncode", "50%"][i % 4], "partition": i,
+             "lag_seconds": [None, 0.1, 1e16, 2.5][i % 4], "rate": 1.5,
+             "flag": [True, 1, 0, False][i % 4], "odd": [float("inf"), 1.0, None, -0.0][i % 4],
+             "tags": ["a", ["b", "c"]][i % 2], "health": Health.STOP if i % 2 else "STOP", "constant": 7}
+            for i in range(start, start + count)]
+
+
+def test_rows_given_as_columns_read_back_as_the_same_rows_given_as_rows() -> None:
+    for batches in ([rows(5), rows(4, 5), rows(8, 9)], [awkward(9), awkward(4, 9)], [awkward(1), rows(1)]):
+        for fmt in ("json", "jsonl", "csv", "yaml", "table", "wide"):
+            assert streamed_columns(fmt, batches) == streamed(fmt, batches), (fmt, batches[0][0])
+            if fmt in ("table", "wide"):  # and the same when a table settles its widths between batches
+                assert streamed_columns(fmt, batches, settle=3) == streamed(fmt, batches, settle=3), fmt
+    text = streamed_columns("jsonl", [awkward(4)])
+    assert [json.loads(line)["group"] for line in text.splitlines()] == ["same", 'q"uo,te%s', "ünï\ncode", "50%"]
+    assert [json.loads(line)["flag"] for line in text.splitlines()] == [True, 1, 0, False]  # not 1 for True
+    assert [json.loads(line)["odd"] for line in text.splitlines()] == [None, 1.0, None, -0.0]  # inf: null
+    assert list(csv.reader(io.StringIO(streamed_columns("csv", [awkward(4)]))))[2][0] == 'q"uo,te%s'
+
+
+def test_column_text_kept_between_calls_is_the_text_of_the_value() -> None:
+    # The writer keeps the texts of strings and floats from one call to the next: 1.0 after
+    # 1 or True must still read 1.0, and a string equal to an enum member reads the same.
+    batches = [[{"group": "g", "partition": 1, "lag_seconds": 1.0, "rate": 2.0}],
+               [{"group": "g", "partition": 2, "lag_seconds": 1, "rate": True}],
+               [{"group": "h", "partition": 3, "lag_seconds": 1.0, "rate": 1.0}, {"group": "g", "partition": 4,
+                                                                                  "lag_seconds": 0.5, "rate": 1}]]
+    for fmt in ("json", "jsonl", "csv"):
+        assert streamed_columns(fmt, batches) == streamed(fmt, batches), fmt
