@@ -198,6 +198,16 @@ def offset_fetch_response(rows: Rows, repeat: int) -> None:
             "target within 2x of kio",
         )
     )
+    from kctl.protocol.offset_columns import decode_offset_fetch_columns
+
+    rows.append(
+        (
+            "  the same, read into columns (kctl lag's reader)",
+            per_op_us(lambda: decode_offset_fetch_columns(offsets_bytes, 0, 9), repeat),
+            per_op_us(lambda: kio_offsets_reader(offsets_bytes, 0), repeat),
+            "target within 2x of kio",
+        )
+    )
 
 
 def batch_crc(rows: Rows, repeat: int) -> None:
