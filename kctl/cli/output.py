@@ -223,26 +223,29 @@ class RowWriter:
         return [list(map(dict.get, rows, repeat(c.key))) for c in self.columns]  # type: ignore[arg-type]
 
     def _table_lines(self, table: list[list[Any]]) -> None:
-        # Column by column: a column holding only ints, strs or floats is formatted by str.format
-        # straight from the values; only a mixed one (a float or None, say) goes through `cell`.
-        # At millions of cells, a Python call per cell would be most of the time.
+        # Column by column, into one %-template per call: ints and strings go in as they are;
+        # floats and mixed columns become `cell` texts first, a float's once per writer (they
+        # repeat). At millions of cells, a Python call per cell would be most of the time.
         assert self._widths is not None
-        columns: list[list[Any] | map[str]] = []
+        columns: list[list[Any]] = []
         specs = []
         for c, width, values in zip(self.columns, self._widths, table, strict=True):
             kinds = set(map(type, values))
-            align = ">" if c.numeric else "<"
-            if kinds <= {str} or kinds == {int}:
+            pad = f"%{'' if c.numeric else '-'}{width}"
+            if kinds == {int}:
+                specs.append(pad + "d")
                 columns.append(values)
-                specs.append(f"{{:{align}{width}}}")
-            elif kinds == {float}:
+                continue
+            specs.append(pad + "s")
+            if kinds <= {str}:
                 columns.append(values)
-                specs.append(f"{{:{align}{width},.1f}}")
+            elif kinds <= {float, type(None)}:  # kept between calls, as `_column_spec` keeps them
+                _remember(self._texts, set(values), cell)
+                columns.append(list(map(self._texts.__getitem__, values)))
             else:
-                columns.append(map(cell, values))
-                specs.append(f"{{:{align}{width}}}")
-        line = "  ".join(specs).format
-        self.stream.write("".join([line(*values).rstrip() + "\n" for values in zip(*columns, strict=True)]))
+                columns.append(list(map(cell, values)))
+        line = "  ".join(specs)
+        self.stream.write("".join([(line % values).rstrip() + "\n" for values in zip(*columns, strict=True)]))
 
 
 def _json_key(key: str) -> str:
