@@ -104,14 +104,19 @@ async def _group_families(cluster: Cluster, admin: Admin, groups: re.Pattern[str
     if names:
         async for batch in iter_group_lag(cluster, names, history=history):
             for g in batch:
-                for r in g.rows:
-                    where = [g.group, r["topic"], str(r["partition"])]
-                    current.add_metric(where, r["committed_offset"])
-                    lag.add_metric(where, r["lag"])
-                    if r.get("lag_seconds") is not None:
-                        lag_seconds.add_metric(where, r["lag_seconds"])  # type: ignore[arg-type]
-                    if r.get("catch_up_seconds") is not None:
-                        catchup.add_metric(where, r["catch_up_seconds"])  # type: ignore[arg-type]
+                rows = g.rows  # column by column: no dict per row
+                n = len(rows)
+                ages = rows.lag_seconds or [None] * n
+                catch_up = rows.catch_up_seconds or [None] * n
+                for topic, partition, committed, behind, age, catching_up in zip(
+                        rows.topics, rows.partitions, rows.committed, rows.lag, ages, catch_up, strict=True):
+                    where = [g.group, topic, str(partition)]
+                    current.add_metric(where, committed)
+                    lag.add_metric(where, behind)
+                    if age is not None:
+                        lag_seconds.add_metric(where, age)
+                    if catching_up is not None:
+                        catchup.add_metric(where, catching_up)
                 lag_sum.add_metric([g.group], g.lag)
                 members.add_metric([g.group], g.members)
                 health.add_metric([g.group], HEALTH_VALUES[g.health])
