@@ -453,6 +453,9 @@ class Admin:
         try:
             for batch in batches:
                 pending.append(asyncio.ensure_future(self._committed_columns(batch)))
+                # Let the new request go out now: the caller's work on a batch already here
+                # never waits, so without this the request would wait for that work to end.
+                await asyncio.sleep(0)
                 if len(pending) >= window:
                     yield await pending.popleft()
             while pending:

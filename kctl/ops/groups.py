@@ -362,9 +362,10 @@ def _rates(now: array[int], then: array[int], seconds: float) -> list[float | No
 
 
 def single_look_health(rows: LagRows, state: str) -> Health:
-    """The verdict one look allows (REWIND and STALL need two)."""
-    look = Look.of(rows, 0.0, None)
-    return health(look, look, 1, state)
+    """The verdict one look allows (REWIND and STALL need two), as `health` gives it."""
+    if not any(rows.lag):
+        return Health.OK  # caught up: an idle topic is not a stopped consumer
+    return Health.STOP if state in (GroupState.EMPTY, GroupState.DEAD) else Health.OK
 
 
 @dataclass(slots=True)
