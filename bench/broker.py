@@ -12,10 +12,13 @@ throughput, end-to-end latency at a light steady rate, resident memory (also wit
 partitions), how long a consumer group takes to go from 3 to 4 members (from the new member's
 subscribe to its first record), and OffsetCommit requests per second.
 
-Produce hands librdkafka 10,000 records per call (`produce_batch`) without a Python callback per
-record; afterwards a consumer must read every acknowledged record, and any that are missing are
-reported. One client process is what limits some rows (100 B records, where kctl's broker uses a
-tenth of a core): so each produce and consume also prints the broker's own CPU seconds per GB.
+Produce and consume run in two client processes at once (one per core of this machine): one
+process alone was what limited some rows (100 B records, where kctl's broker uses a tenth of a
+core), so those rows measured the client. Now the clients and the broker share the CPUs, as on a
+machine where a broker serves busy clients. Produce hands librdkafka 10,000 records per call
+(`produce_batch`) without a Python callback per record; afterwards a consumer must read every
+acknowledged record, and any that are missing are reported. Each produce and consume also
+prints the broker's own CPU seconds per GB.
 
     python bench/broker.py            # full run
     python bench/broker.py --quick    # small counts, for CI
@@ -29,6 +32,7 @@ durability: data is in the OS page cache before acks=all is answered (survives k
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import re
 import shutil
@@ -42,6 +46,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import confluent_kafka as ck
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -218,12 +223,16 @@ def create_topic(bootstrap: str, name: str, partitions: int, config: dict[str, s
     raise RuntimeError(f"topic {name} did not appear")
 
 
-def produce(bootstrap: str, topic: str, size: int, count: int, broker_pid: int) -> tuple[float, float, int, float]:
-    """acks=all, records handed to librdkafka 10,000 at a time (`produce_batch`) and no per-record
-    delivery callback. Every record is accounted for afterwards by consuming the topic: returns
-    MB/s, records/s, how many acknowledged records are missing from the log, and the broker's
-    CPU seconds per GB produced. At 100 B records one client process is the bottleneck for every
-    broker (kctl's uses a tenth of a core there), so the CPU figure is what compares the brokers."""
+#: Client processes per produce and consume measurement: one process cannot load a broker that
+#: needs a tenth of a core for what the client needs six tenths for, so each row ran at the
+#: client's speed and swung with the scheduler. With one process per core, the clients and the
+#: broker share the CPUs, and a broker that needs less of them leaves more to its clients.
+LOAD_PROCESSES = 2
+_SPAWN = multiprocessing.get_context("spawn")  # a fork would copy librdkafka's threads' locks
+
+
+def _produce_share(bootstrap: str, topic: str, size: int, count: int, start: Any, done: Any) -> None:
+    """One load process: connect, then at `start` hand its records over and report when flushed."""
     producer = ck.Producer({
         "bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5, "batch.size": 1_000_000,
         "queue.buffering.max.messages": 2_000_000, "queue.buffering.max.kbytes": 2_097_151,
@@ -232,20 +241,44 @@ def produce(bootstrap: str, topic: str, size: int, count: int, broker_pid: int) 
     value = os.urandom(size)
     producer.produce(topic, value)
     producer.flush(30)  # connections and metadata settled before the clock starts
-    chunk = 10_000
-    started, cpu_before = time.perf_counter(), cpu_seconds(broker_pid)
-    sent = 0
+    start.wait()
+    chunk, sent = 10_000, 0
     while sent < count:
         batch = [{"value": value} for _ in range(min(chunk, count - sent))]
         queued = producer.produce_batch(topic, batch)
         if queued != len(batch):
-            raise RuntimeError(f"only {queued} of {len(batch)} records queued")
+            done.put(("error", f"only {queued} of {len(batch)} records queued"))
+            return
         sent += queued
         producer.poll(0)
-    if producer.flush(120) != 0:
-        raise RuntimeError("producer did not drain")
-    elapsed, cpu = time.perf_counter() - started, cpu_seconds(broker_pid) - cpu_before
-    missing = max(count + 1 - records_in(bootstrap, topic, count + 1), 0)
+    left = producer.flush(120)
+    done.put(("error", f"{left} records not delivered") if left else ("ok", time.monotonic()))
+
+
+def produce(bootstrap: str, topic: str, size: int, count: int, broker_pid: int) -> tuple[float, float, int, float]:
+    """acks=all from LOAD_PROCESSES processes at once, each handing librdkafka 10,000 records at
+    a time (`produce_batch`) without a per-record delivery callback. Every record is accounted
+    for afterwards by consuming the topic: returns MB/s, records/s, how many acknowledged records
+    are missing from the log, and the broker's CPU seconds per GB produced."""
+    start, done = _SPAWN.Barrier(LOAD_PROCESSES + 1), _SPAWN.Queue()
+    shares = [count // LOAD_PROCESSES + (i < count % LOAD_PROCESSES) for i in range(LOAD_PROCESSES)]
+    procs = [_SPAWN.Process(target=_produce_share, args=(bootstrap, topic, size, n, start, done)) for n in shares]
+    for proc in procs:
+        proc.start()
+    try:
+        start.wait(timeout=60)
+        started, cpu_before = time.monotonic(), cpu_seconds(broker_pid)
+        outcomes = [done.get(timeout=300) for _ in procs]
+        cpu = cpu_seconds(broker_pid) - cpu_before
+    finally:
+        for proc in procs:
+            proc.join(30)
+    failed = [why for what, why in outcomes if what == "error"]
+    if failed:
+        raise RuntimeError(f"producing failed: {failed}")
+    elapsed = max(when for _, when in outcomes) - started
+    sent = count + LOAD_PROCESSES  # and each process's first record
+    missing = max(sent - records_in(bootstrap, topic, sent), 0)
     return count * size / elapsed / 1e6, count / elapsed, missing, cpu / (count * size / 1e9)
 
 
@@ -272,25 +305,51 @@ def records_in(bootstrap: str, topic: str, expected: int) -> int:
 FETCH_SIZES = {"default": {}, "large": {"fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 10_485_760}}
 
 
-def consume(bootstrap: str, topic: str, expected: int, size: int, fetch: str, broker_pid: int
-            ) -> tuple[float, float, float]:
-    """MB/s, records/s and the broker's CPU seconds per GB, reading a topic from the start."""
+def _consume_share(bootstrap: str, topic: str, partitions: list[int], fetch: str, start: Any, done: Any) -> None:
+    """One load process: read its partitions from the start to their high watermarks, from `start`.
+    It reports how many records it read after `start` and when the last of them arrived."""
     consumer = ck.Consumer({
         "bootstrap.servers": bootstrap, "group.id": f"bench-{fetch}", "enable.auto.commit": False,
         "queued.max.messages.kbytes": 262_144, **FETCH_SIZES[fetch],
     })
-    consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(PARTITIONS)])
+    expected = sum(consumer.get_watermark_offsets(ck.TopicPartition(topic, p), timeout=10)[1] for p in partitions)
+    consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in partitions])
     first = consumer.consume(1, timeout=30)  # connection set up and first fetch answered
-    got = len([m for m in first if not m.error()])
-    started, cpu_before = time.perf_counter(), cpu_seconds(broker_pid)
-    deadline = time.monotonic() + 300
-    while got < expected and time.monotonic() < deadline:
-        for m in consumer.consume(10_000, timeout=1):
-            if not m.error():
-                got += 1
-    elapsed, cpu = time.perf_counter() - started, cpu_seconds(broker_pid) - cpu_before
+    left = expected - len([m for m in first if not m.error()])
+    start.wait()
+    got, last = 0, time.monotonic()
+    # A broker may report a watermark above what it serves: stop after 3 s with nothing new, and
+    # count the time to the last record read.
+    while got < left and time.monotonic() - last < 3:
+        batch = consumer.consume(10_000, timeout=0.5)
+        if batch:
+            got += sum(1 for m in batch if not m.error())
+            last = time.monotonic()
     consumer.close()
-    if got < expected:
+    done.put((got, last))
+
+
+def consume(bootstrap: str, topic: str, expected: int, size: int, fetch: str, broker_pid: int
+            ) -> tuple[float, float, float]:
+    """MB/s, records/s and the broker's CPU seconds per GB, reading a topic from the start with
+    LOAD_PROCESSES processes, each assigned its share of the partitions."""
+    start, done = _SPAWN.Barrier(LOAD_PROCESSES + 1), _SPAWN.Queue()
+    procs = [_SPAWN.Process(target=_consume_share,
+                            args=(bootstrap, topic, list(range(i, PARTITIONS, LOAD_PROCESSES)), fetch, start, done))
+             for i in range(LOAD_PROCESSES)]
+    for proc in procs:
+        proc.start()
+    try:
+        start.wait(timeout=60)
+        started, cpu_before = time.monotonic(), cpu_seconds(broker_pid)
+        outcomes = [done.get(timeout=400) for _ in procs]
+        cpu = cpu_seconds(broker_pid) - cpu_before
+    finally:
+        for proc in procs:
+            proc.join(30)
+    got = sum(n for n, _ in outcomes)
+    elapsed = max(when for _, when in outcomes) - started
+    if got < expected * 0.99 - LOAD_PROCESSES:
         raise RuntimeError(f"consumed {got} of {expected}")
     return got * size / elapsed / 1e6, got / elapsed, cpu / (got * size / 1e9)
 
@@ -506,7 +565,7 @@ def run(broker: Broker, quick: bool) -> Result:
             result.produce[size] = sorted(runs)[len(runs) // 2]
             result.lost += sum(r[2] for r in runs)
             if size == 1000:
-                in_first_topic = count + 1 - runs[0][2]
+                in_first_topic = count + LOAD_PROCESSES - runs[0][2]
         result.consume = {fetch: consume(broker.bootstrap, "bench-1000", in_first_topic, 1000, fetch, broker.proc.pid)
                           for fetch in FETCH_SIZES}
         if broker.name != "tansu":  # Tansu runs from memory here: there is no disk to wait for

@@ -2,7 +2,8 @@
 
 Each client library both produces and consumes: one record at a time with acks=all, waiting for
 each acknowledgement before the next (a request/response service's traffic), while a consumer of
-the same library reads the partition. The record carries its send time; the delay is measured
+the same library reads the partition: in a process of its own for the thread-based clients
+(librdkafka, kafka-python), in the same event loop for the asyncio ones. The record carries its send time; the delay is measured
 when the consumer hands it to the application. A broker that misses the append that should wake
 a parked fetch shows here as records arriving a whole fetch wait late.
 """
@@ -10,11 +11,15 @@ a parked fetch shows here as records arriving a whole fetch wait late.
 from __future__ import annotations
 
 import asyncio
-import threading
+import contextlib
+import multiprocessing
+import queue
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 Delays = list[float]  # milliseconds, one per record
+_SPAWN = multiprocessing.get_context("spawn")  # a fork would copy librdkafka's threads' locks
 
 #: Each client sends for at most this long: a broker whose fetches wait out their timeout (500 ms
 #: a record) would otherwise take over an hour for 10,000 samples. Fewer samples are then reported.
@@ -29,34 +34,49 @@ def _delay(value: bytes) -> float:
     return (time.perf_counter_ns() - int(value)) / 1e6
 
 
-def _collect(poll: Callable[[], list[bytes]], samples: int, send: Callable[[], None], settle: Callable[[], None]
-             ) -> Delays:
-    """A reader thread polls while this thread sends `samples` records one at a time."""
-    delays: Delays = []
-    stop = threading.Event()
+def _collect(reader: Callable[..., None], reader_args: tuple[object, ...], samples: int, send: Callable[[], None],
+             settle: Callable[[], None]) -> Delays:
+    """A reader process polls while this process sends `samples` records one at a time.
 
-    def read() -> None:
-        while not stop.is_set():
-            delays.extend(_delay(v) for v in poll())
-
+    The reader is a process of its own, as a consumer is a service of its own: with the
+    producer's threads in the same interpreter, a woken reader waits for the GIL (up to its
+    5 ms switch interval), and that wait, not the broker, would be what the p99 measures.
+    Both processes stamp times with the same monotonic clock.
+    """
     settle()
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    ready, stop, out = _SPAWN.Event(), _SPAWN.Event(), _SPAWN.Queue()
+    proc = _SPAWN.Process(target=_read_into, args=(reader, reader_args, ready, stop, out), daemon=True)
+    proc.start()
+    delays: Delays = []
     sent = 0
     try:
+        if not ready.wait(60):
+            raise RuntimeError("the reader process did not start")
         budget_ends = time.monotonic() + BUDGET_S
         while sent < samples and time.monotonic() < budget_ends:
             send()
             sent += 1
         deadline = time.monotonic() + 30
         while len(delays) < sent and time.monotonic() < deadline:
-            time.sleep(0.01)
+            with contextlib.suppress(queue.Empty):
+                delays.extend(out.get(timeout=0.5))
     finally:
         stop.set()
-        reader.join(10)
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
     if len(delays) < sent:
         raise RuntimeError(f"received {len(delays)} of {sent} records")
     return delays
+
+
+def _read_into(reader: Callable[..., None], reader_args: tuple[object, ...], ready: Any, stop: Any, out: Any) -> None:
+    """The reader process: `reader` builds its consumer, then calls `poll` until `stop`."""
+    def deliver(values: list[bytes]) -> None:
+        if values:
+            out.put([_delay(v) for v in values])
+
+    reader(*reader_args, ready=ready, stop=stop, deliver=deliver)
 
 
 async def _collect_async(poll: Callable[[], Awaitable[list[bytes]]], samples: int,
@@ -83,54 +103,68 @@ def librdkafka(bootstrap: str, topic: str, samples: int, fetch_wait_ms: int) -> 
     import confluent_kafka as ck
 
     producer = ck.Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0})
-    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{topic}", "enable.auto.commit": False,
-                            "fetch.wait.max.ms": fetch_wait_ms, "fetch.min.bytes": 1})
 
     def settle() -> None:
         producer.produce(topic, b"0", partition=0)
         producer.flush(10)
-        end = consumer.get_watermark_offsets(ck.TopicPartition(topic, 0), timeout=10)[1]
-        consumer.assign([ck.TopicPartition(topic, 0, end)])  # an explicit offset: nothing is skipped
-        consumer.consume(1, timeout=0.5)
-
-    def poll() -> list[bytes]:
-        m = consumer.poll(0.05)
-        return [m.value()] if m is not None and not m.error() else []
 
     def send() -> None:
         producer.produce(topic, _stamp(), partition=0)
         producer.flush(10)
 
+    return _collect(_librdkafka_reader, (bootstrap, topic, fetch_wait_ms), samples, send, settle)
+
+
+def _librdkafka_reader(bootstrap: str, topic: str, fetch_wait_ms: int, *, ready: Any, stop: Any,
+                       deliver: Callable[[list[bytes]], None]) -> None:
+    import confluent_kafka as ck
+
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{topic}", "enable.auto.commit": False,
+                            "fetch.wait.max.ms": fetch_wait_ms, "fetch.min.bytes": 1})
     try:
-        return _collect(poll, samples, send, settle)
+        end = consumer.get_watermark_offsets(ck.TopicPartition(topic, 0), timeout=10)[1]
+        consumer.assign([ck.TopicPartition(topic, 0, end)])  # an explicit offset: nothing is skipped
+        consumer.consume(1, timeout=0.5)
+        ready.set()
+        while not stop.is_set():
+            m = consumer.poll(0.05)
+            deliver([m.value()] if m is not None and not m.error() else [])
     finally:
         consumer.close()
 
 
 def kafka_python(bootstrap: str, topic: str, samples: int) -> Delays:
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
-    tp = TopicPartition(topic, 0)
 
     def settle() -> None:
         producer.send(topic, b"0", partition=0).get(10)
-        consumer.assign([tp])
-        consumer.seek_to_end(tp)
-        consumer.position(tp)
-
-    def poll() -> list[bytes]:
-        return [r.value for records in consumer.poll(timeout_ms=50).values() for r in records]
 
     def send() -> None:
         producer.send(topic, _stamp(), partition=0).get(10)
 
     try:
-        return _collect(poll, samples, send, settle)
+        return _collect(_kafka_python_reader, (bootstrap, topic), samples, send, settle)
+    finally:
+        producer.close()
+
+
+def _kafka_python_reader(bootstrap: str, topic: str, *, ready: Any, stop: Any,
+                         deliver: Callable[[list[bytes]], None]) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
+    tp = TopicPartition(topic, 0)
+    try:
+        consumer.assign([tp])
+        consumer.seek_to_end(tp)
+        consumer.position(tp)
+        ready.set()
+        while not stop.is_set():
+            deliver([r.value for records in consumer.poll(timeout_ms=50).values() for r in records])
     finally:
         consumer.close()
-        producer.close()
 
 
 def aiokafka(bootstrap: str, topic: str, samples: int) -> Delays:
