@@ -305,23 +305,24 @@ def records_in(bootstrap: str, topic: str, expected: int) -> int:
 FETCH_SIZES = {"default": {}, "large": {"fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 10_485_760}}
 
 
-def _consume_share(bootstrap: str, topic: str, partitions: list[int], fetch: str, start: Any, done: Any) -> None:
-    """One load process: read its partitions from the start to their high watermarks, from `start`.
+def _consume_share(bootstrap: str, topic: str, partitions: list[int], expected: int, fetch: str, start: Any,
+                   done: Any) -> None:
+    """One load process: read its partitions from the start, `expected` records, from `start`.
     It reports how many records it read after `start` and when the last of them arrived."""
     consumer = ck.Consumer({
         "bootstrap.servers": bootstrap, "group.id": f"bench-{fetch}", "enable.auto.commit": False,
         "queued.max.messages.kbytes": 262_144, **FETCH_SIZES[fetch],
     })
-    expected = sum(consumer.get_watermark_offsets(ck.TopicPartition(topic, p), timeout=10)[1] for p in partitions)
     consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in partitions])
     first = consumer.consume(1, timeout=30)  # connection set up and first fetch answered
     left = expected - len([m for m in first if not m.error()])
     start.wait()
     got, last = 0, time.monotonic()
-    # A broker may report a watermark above what it serves: stop after 3 s with nothing new, and
+    # Never more than are left: librdkafka waits out the timeout for a batch it cannot fill. A
+    # broker may report watermarks above what it serves: stop after 3 s with nothing new, and
     # count the time to the last record read.
     while got < left and time.monotonic() - last < 3:
-        batch = consumer.consume(10_000, timeout=0.5)
+        batch = consumer.consume(min(10_000, left - got), timeout=0.5)
         if batch:
             got += sum(1 for m in batch if not m.error())
             last = time.monotonic()
@@ -332,11 +333,20 @@ def _consume_share(bootstrap: str, topic: str, partitions: list[int], fetch: str
 def consume(bootstrap: str, topic: str, expected: int, size: int, fetch: str, broker_pid: int
             ) -> tuple[float, float, float]:
     """MB/s, records/s and the broker's CPU seconds per GB, reading a topic from the start with
-    LOAD_PROCESSES processes, each assigned its share of the partitions."""
+    LOAD_PROCESSES processes, the partitions shared so that each has about as many records."""
+    counter = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-watermarks"})
+    try:
+        counts = {p: hi - lo for p in range(PARTITIONS)
+                  for lo, hi in [counter.get_watermark_offsets(ck.TopicPartition(topic, p), timeout=10)]}
+    finally:
+        counter.close()
+    shares: list[list[int]] = [[] for _ in range(LOAD_PROCESSES)]
+    for p in sorted(counts, key=counts.__getitem__, reverse=True):  # the fullest partition to the emptiest share
+        min(shares, key=lambda share: sum(counts[q] for q in share)).append(p)
     start, done = _SPAWN.Barrier(LOAD_PROCESSES + 1), _SPAWN.Queue()
-    procs = [_SPAWN.Process(target=_consume_share,
-                            args=(bootstrap, topic, list(range(i, PARTITIONS, LOAD_PROCESSES)), fetch, start, done))
-             for i in range(LOAD_PROCESSES)]
+    procs = [_SPAWN.Process(target=_consume_share, args=(bootstrap, topic, share, sum(counts[p] for p in share),
+                                                         fetch, start, done))
+             for share in shares]
     for proc in procs:
         proc.start()
     try:
