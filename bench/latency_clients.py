@@ -3,9 +3,10 @@
 Each client library both produces and consumes: one record at a time with acks=all, waiting for
 each acknowledgement before the next (a request/response service's traffic), while a consumer of
 the same library reads the partition: in a process of its own for the thread-based clients
-(librdkafka, kafka-python), in the same event loop for the asyncio ones. The record carries its send time; the delay is measured
-when the consumer hands it to the application. A broker that misses the append that should wake
-a parked fetch shows here as records arriving a whole fetch wait late.
+(librdkafka, kafka-python), in the same event loop for the asyncio ones. The record carries its
+send time; the delay is measured when the consumer hands it to the application. A broker that
+misses the append that should wake a parked fetch shows here as records arriving a whole fetch
+wait late.
 """
 
 from __future__ import annotations

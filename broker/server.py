@@ -41,8 +41,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("broker.server")
 
-#: Requests a connection may have in flight before we stop reading from it.
+#: Requests a connection may have in flight before we stop reading from it, and their bytes:
+#: produce requests that wait for an fsync would otherwise pile up in memory as fast as a client
+#: sends them (Kafka reads one request per connection at a time).
 MAX_IN_FLIGHT = 200
+MAX_IN_FLIGHT_BYTES = 16 << 20
 
 
 class KafkaConnection(asyncio.BufferedProtocol):
@@ -363,8 +366,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
         transport = self.transport
         if transport is None or self.closed:
             return
-        should_pause = (self._write_paused or self.conn.unanswered >= MAX_IN_FLIGHT
-                        or self._throttle_timer is not None)
+        conn = self.conn
+        should_pause = (self._write_paused or conn.unanswered >= MAX_IN_FLIGHT
+                        or conn.unanswered_bytes >= MAX_IN_FLIGHT_BYTES or self._throttle_timer is not None)
         if should_pause and not self._read_paused:
             transport.pause_reading()
             self._read_paused = True

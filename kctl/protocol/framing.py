@@ -191,12 +191,13 @@ class EncodedBody(NamedTuple):
 
 class AnswerPlace:
     """A request's place in the line of answers: answers leave in request order, as Kafka
-    clients require, whenever each is ready."""
+    clients require, whenever each is ready. `size` is the request's, held until it is answered."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "size")
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = 0) -> None:
         self.data: bytes | None = None
+        self.size = size
 
 
 class ServerConnection:
@@ -208,6 +209,8 @@ class ServerConnection:
         self._frames = FrameBuffer(max_frame_size)
         self.authentication = authentication
         self._answers: deque[AnswerPlace] = deque()
+        self._request_size = 0  # of the request `next_event` gave last
+        self.unanswered_bytes = 0  # the sizes of the requests whose answers have not been taken
 
     @property
     def buffered(self) -> int:
@@ -235,6 +238,7 @@ class ServerConnection:
             data = self._frames.next_frame()
             if data is None:
                 return NEED_DATA
+            self._request_size = len(data)
             header, offset = decode_request_header(data)
             spec = API_BY_KEY.get(header.api_key)
             if spec is None or not spec.supports(header.api_version):
@@ -261,7 +265,9 @@ class ServerConnection:
     def reserve(self) -> AnswerPlace:
         """A place in line for the answer to the request just received (none for a request that
         gets no answer, such as Produce with acks=0)."""
-        place = AnswerPlace()
+        place = AnswerPlace(self._request_size)
+        self._request_size = 0
+        self.unanswered_bytes += place.size
         self._answers.append(place)
         return place
 
@@ -274,7 +280,9 @@ class ServerConnection:
     def next_answer(self) -> bytes | None:
         """The next answer to send, once every earlier one has gone; None until then."""
         if self._answers and self._answers[0].data is not None:
-            return self._answers.popleft().data
+            place = self._answers.popleft()
+            self.unanswered_bytes -= place.size
+            return place.data
         return None
 
     def send_response(self, header: RequestHeader, body: object) -> bytes:

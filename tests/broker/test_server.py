@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,6 +165,39 @@ def test_fetch_long_poll_is_woken_by_an_append(server: BrokerProcess, client: Ra
     assert 0.25 < time.monotonic() - started < 3
     assert not empty.responses[0].partitions[0].records
     other.close()
+
+
+def log_end(client: RawClient, topic: str) -> int:
+    response = client.call(ListOffsetsRequest(replica_id=-1, topics=[
+        ListOffsetsTopic(topic, [ListOffsetsPartition(0, -1, -1, 1)])]), 5)
+    return int(response.topics[0].partitions[0].offset)
+
+
+def test_a_connection_is_not_read_past_its_bound_of_unanswered_bytes(server: BrokerProcess, client: RawClient) -> None:
+    # A parked fetch holds up every later answer on its connection (answers leave in order), so
+    # the produce requests sent after it stay unanswered: the broker must stop reading the
+    # connection once they come to MAX_IN_FLIGHT_BYTES, rather than take all of them into memory.
+    from broker.server import MAX_IN_FLIGHT_BYTES
+
+    create(client, "held-back")
+    held = RawClient(server.bootstrap, timeout=30)
+    held.send(fetch_request("held-back", 0, max_wait_ms=4000, min_bytes=1 << 30), 11)
+    batch = encode_batch([Record(value=b"x" * (512 * 1024))])
+    request = ProduceRequest(acks=1, timeout_ms=5000, topic_data=[
+        TopicProduceData("held-back", [PartitionProduceData(0, batch)])])
+    count = 3 * MAX_IN_FLIGHT_BYTES // len(batch)
+    sender = threading.Thread(target=lambda: [held.send(request, 9) for _ in range(count)], daemon=True)
+    sender.start()
+    time.sleep(2)
+    taken = log_end(client, "held-back")
+    assert 0 < taken <= MAX_IN_FLIGHT_BYTES // len(batch) + 2, f"{taken} of {count} requests read"
+    # When the fetch's wait ends, its answer and the others leave and the rest are read.
+    sender.join(30)
+    assert not sender.is_alive()
+    answers = [held.receive().body for _ in range(count + 1)]
+    assert all(r.responses[0].partition_responses[0].error_code == NONE for r in answers[1:])
+    assert log_end(client, "held-back") == count
+    held.close()
 
 
 def test_fetch_errors_and_declined_sessions(client: RawClient) -> None:

@@ -128,6 +128,8 @@ def test_answers_leave_in_request_order_whenever_each_is_ready() -> None:
         assert isinstance(event, RequestReceived)
         places.append((server.reserve(), event.header))
     assert server.unanswered == 3
+    sizes = server.unanswered_bytes
+    assert sizes == sum(p.size for p, _ in places) and all(p.size > 0 for p, _ in places)
     # The last request is answered first (a parked fetch ahead of it, say): nothing may leave yet.
     (first, h1), (second, h2), (third, h3) = places
     server.answer(third, h3, MetadataResponse(cluster_id="c"))
@@ -138,7 +140,7 @@ def test_answers_leave_in_request_order_whenever_each_is_ready() -> None:
     server.answer(second, h2, MetadataResponse(cluster_id="b"))
     while (data := server.next_answer()) is not None:
         out += data
-    assert server.unanswered == 0
+    assert server.unanswered == 0 and server.unanswered_bytes == 0
     client.receive_data(out)
     got = []
     while (event := client.next_event()) is not NEED_DATA:
