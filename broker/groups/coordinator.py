@@ -415,6 +415,27 @@ class GroupCoordinator:
                 del group.offsets[tp]
         return NONE, errors
 
+    def topic_deleted(self, topic: str) -> int:
+        """Drop every group's offsets on a deleted topic, and the empty groups left with none, as
+        Kafka's coordinator does when partitions are deleted; returns offsets removed."""
+        removed = 0
+        for group in list(self.groups.values()):
+            doomed = sorted(tp for tp in group.offsets if tp[0] == topic)
+            if not doomed:
+                continue
+            try:
+                self._write(group.group_id, [offset_record(group.group_id, t, p, None) for t, p in doomed])
+                for tp in doomed:
+                    del group.offsets[tp]
+                removed += len(doomed)
+                log.info("group %s: offsets of deleted topic %s removed", group.group_id, topic)
+                if group.state is EMPTY and not group.offsets:
+                    self._remove_group(group)
+                    log.info("group %s removed: empty and without offsets", group.group_id)
+            except (AppendError, OSError) as exc:
+                log.error("group %s: could not remove the offsets of deleted topic %s: %s", group.group_id, topic, exc)
+        return removed
+
     # ---- offsets retention -----------------------------------------------------------------------
     def expire_offsets(self, now: int | None = None) -> int:
         """Drop offsets past retention, and empty groups left with none; returns offsets removed.

@@ -232,6 +232,7 @@ def delete_topics(
             result.error_code, result.error_message = exc.error.code, exc.message
             continue
         result.topic_id = topic.topic_id
+        broker.groups.topic_deleted(topic.name)
     return DeleteTopicsResponse(responses=results)
 
 

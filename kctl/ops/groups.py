@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict, overload
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, overload
 
 from kctl.client.admin import Admin, GroupDescription
 from kctl.client.cluster import Cluster
@@ -30,6 +30,9 @@ from kctl.protocol.clock import now_ms
 from kctl.protocol.enums import GroupState
 
 from .errors import BadUsage, NotFound, Refused
+
+if TYPE_CHECKING:
+    from kctl.protocol.offset_columns import GroupCommitted
 
 
 # ---- lag ---------------------------------------------------------------------------------------------
@@ -189,21 +192,37 @@ async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True
     starts: dict[tuple[str, int], int] = {}
     ends: dict[tuple[str, int], int] = {}
     stamps: dict[tuple[str, int, int], int | None] = {}
+    gone: set[tuple[str, int]] = set()  # partitions with offsets committed that no longer exist
     async for batch in admin.iter_committed(groups):
         tps_of = [list(zip(c.topics, c.partitions, strict=True)) for c in batch]
-        unknown = set().union(*tps_of).difference(ends)
+        unknown = set().union(*tps_of).difference(ends, gone)
         if unknown:
-            tps = [TopicPartition(t, p) for t, p in sorted(unknown)]
+            await cluster.refresh_metadata({t for t, _ in unknown})
+            known = cluster.topics
+            gone.update((t, p) for t, p in unknown if t not in known or p not in known[t].partitions)
+            tps = [TopicPartition(t, p) for t, p in sorted(unknown.difference(gone))]
             latest, earliest = await asyncio.gather(admin.list_offsets(dict.fromkeys(tps, LATEST)),
                                                     admin.list_offsets(dict.fromkeys(tps, EARLIEST)))
             ends.update(((tp.topic, tp.partition), found.offset) for tp, found in latest.items())
             starts.update(((tp.topic, tp.partition), found.offset) for tp, found in earliest.items())
-        out = [LagRows(c.group_id, c.topics, c.partitions, c.offsets, list(map(ends.__getitem__, tps)),
-                       list(map(starts.__getitem__, tps)))
-               for c, tps in zip(batch, tps_of, strict=True)]
+        out = [_lag_rows(c, tps, ends, starts, gone) for c, tps in zip(batch, tps_of, strict=True)]
         if ages:
             await add_record_age(cluster, out, stamps)
         yield out
+
+
+def _lag_rows(committed: GroupCommitted, tps: list[tuple[str, int]], ends: dict[tuple[str, int], int],
+              starts: dict[tuple[str, int], int], gone: set[tuple[str, int]]) -> LagRows:
+    """A group's rows, less the partitions that no longer exist: a deleted topic's offsets stay
+    until the coordinator drops them, and there is no log left to be behind on."""
+    topics, partitions, offsets = committed.topics, committed.partitions, committed.offsets
+    if gone and not gone.isdisjoint(tps):
+        kept = [i for i, tp in enumerate(tps) if tp not in gone]
+        tps = [tps[i] for i in kept]
+        topics, partitions = [topics[i] for i in kept], [partitions[i] for i in kept]
+        offsets = [offsets[i] for i in kept]
+    return LagRows(committed.group_id, topics, partitions, offsets, list(map(ends.__getitem__, tps)),
+                   list(map(starts.__getitem__, tps)))
 
 
 async def add_record_age(cluster: Cluster, groups: Sequence[LagRows],

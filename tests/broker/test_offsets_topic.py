@@ -103,6 +103,23 @@ def test_offsets_of_empty_groups_expire_and_the_group_goes(coordinator: GroupCoo
     assert reloaded.groups == {}
 
 
+def test_a_deleted_topics_offsets_go_with_it(coordinator: GroupCoordinator) -> None:
+    # As Kafka's coordinator does when partitions are deleted: the offsets go, and an empty
+    # group left with none goes too; the tombstones make a restart agree.
+    coordinator.logs.create_topic("payments", 1)
+    coordinator.commit("only-orders", -1, "", None, -1, [OffsetToCommit("orders", p, 5, -1, None, -1) for p in (0, 1)])
+    coordinator.commit("both", -1, "", None, -1, [OffsetToCommit("orders", 0, 7, -1, None, -1),
+                                                  OffsetToCommit("payments", 0, 3, -1, None, -1)])
+    assert coordinator.topic_deleted("orders") == 3
+    assert "only-orders" not in coordinator.groups
+    assert [(t, p, c.offset if c else None) for t, p, c in coordinator.committed("both", None)] == [("payments", 0, 3)]
+    assert coordinator.topic_deleted("orders") == 0
+    reloaded = GroupCoordinator(BrokerConfig(), coordinator.logs, lambda plog: None)
+    reloaded.load()
+    assert set(reloaded.groups) == {"both"}
+    assert [(t, p) for t, p, _ in reloaded.committed("both", None)] == [("payments", 0)]
+
+
 def test_offsets_beyond_one_read_of_the_log_replay_after_a_restart(coordinator: GroupCoordinator) -> None:
     # Replay reads the log a megabyte at a time; a batch cut by that boundary is read as a view
     # of the buffer. Its records must still come back (they once failed to decode as views).

@@ -228,3 +228,22 @@ def test_lag_seconds_for_every_group_on_a_partition(env: dict[str, str], broker:
     assert early["lag"] == 8 and 78 <= early["lag_seconds"] <= 90  # record 2 is 80 s old
     assert late["lag"] == 3 and 28 <= late["lag_seconds"] <= 40  # record 7 is 30 s old
     assert caught_up["lag"] == 0 and caught_up["lag_seconds"] == 0
+
+
+def test_lag_goes_on_after_a_consumed_topic_is_deleted(env: dict[str, str], broker: BrokerProcess) -> None:
+    """A group's offsets on a deleted topic go with it, as in Kafka, and `kctl lag` over every
+    group still answers (it once failed whole on the first partition it could not find)."""
+    gone, kept = unique("deleted"), unique("kept")
+    both, only_gone = unique("both"), unique("only-deleted")
+    for topic in (gone, kept):
+        kctl(env, "topics", "create", topic, "-p", "2")
+        kctl(env, "produce", topic, stdin="a\nb\nc\n")
+    for group, topics in ((both, (gone, kept)), (only_gone, (gone,))):
+        for topic in topics:
+            kctl(env, "groups", "reset-offsets", group, "-t", topic, "--to-earliest", "--execute")
+    kctl(env, "topics", "delete", gone, "--yes")
+    rows = as_json(kctl(env, "lag", "-o", "json"))
+    assert {r["topic"] for r in rows if r["group"] == both} == {kept}
+    assert not [r for r in rows if r["topic"] == gone]
+    listed = {g["group"] for g in as_json(kctl(env, "groups", "list", "-o", "json"))}
+    assert both in listed and only_gone not in listed  # empty and left without offsets: gone
