@@ -44,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,26 @@ LOAD_PROCESSES = 2
 _SPAWN = multiprocessing.get_context("spawn")  # a fork would copy librdkafka's threads' locks
 
 
+def _run_load(target: Callable[..., None], args: list[tuple[Any, ...]], broker_pid: int
+              ) -> tuple[list[Any], float, float]:
+    """One load process per entry of `args`, released together once each is connected: what
+    each reported (`target` gets a start barrier and a result queue after its own arguments),
+    when they were released (time.monotonic) and the broker's CPU seconds until the last one
+    reported."""
+    start, done = _SPAWN.Barrier(len(args) + 1), _SPAWN.Queue()
+    procs = [_SPAWN.Process(target=target, args=(*a, start, done)) for a in args]
+    for proc in procs:
+        proc.start()
+    try:
+        start.wait(timeout=60)
+        started, cpu_before = time.monotonic(), cpu_seconds(broker_pid)
+        outcomes = [done.get(timeout=400) for _ in procs]
+        return outcomes, started, cpu_seconds(broker_pid) - cpu_before
+    finally:
+        for proc in procs:
+            proc.join(30)
+
+
 def _produce_share(bootstrap: str, topic: str, size: int, count: int, start: Any, done: Any) -> None:
     """One load process: connect, then at `start` hand its records over and report when flushed."""
     producer = ck.Producer({
@@ -260,19 +281,8 @@ def produce(bootstrap: str, topic: str, size: int, count: int, broker_pid: int) 
     a time (`produce_batch`) without a per-record delivery callback. Every record is accounted
     for afterwards by consuming the topic: returns MB/s, records/s, how many acknowledged records
     are missing from the log, and the broker's CPU seconds per GB produced."""
-    start, done = _SPAWN.Barrier(LOAD_PROCESSES + 1), _SPAWN.Queue()
     shares = [count // LOAD_PROCESSES + (i < count % LOAD_PROCESSES) for i in range(LOAD_PROCESSES)]
-    procs = [_SPAWN.Process(target=_produce_share, args=(bootstrap, topic, size, n, start, done)) for n in shares]
-    for proc in procs:
-        proc.start()
-    try:
-        start.wait(timeout=60)
-        started, cpu_before = time.monotonic(), cpu_seconds(broker_pid)
-        outcomes = [done.get(timeout=300) for _ in procs]
-        cpu = cpu_seconds(broker_pid) - cpu_before
-    finally:
-        for proc in procs:
-            proc.join(30)
+    outcomes, started, cpu = _run_load(_produce_share, [(bootstrap, topic, size, n) for n in shares], broker_pid)
     failed = [why for what, why in outcomes if what == "error"]
     if failed:
         raise RuntimeError(f"producing failed: {failed}")
@@ -343,20 +353,8 @@ def consume(bootstrap: str, topic: str, expected: int, size: int, fetch: str, br
     shares: list[list[int]] = [[] for _ in range(LOAD_PROCESSES)]
     for p in sorted(counts, key=counts.__getitem__, reverse=True):  # the fullest partition to the emptiest share
         min(shares, key=lambda share: sum(counts[q] for q in share)).append(p)
-    start, done = _SPAWN.Barrier(LOAD_PROCESSES + 1), _SPAWN.Queue()
-    procs = [_SPAWN.Process(target=_consume_share, args=(bootstrap, topic, share, sum(counts[p] for p in share),
-                                                         fetch, start, done))
-             for share in shares]
-    for proc in procs:
-        proc.start()
-    try:
-        start.wait(timeout=60)
-        started, cpu_before = time.monotonic(), cpu_seconds(broker_pid)
-        outcomes = [done.get(timeout=400) for _ in procs]
-        cpu = cpu_seconds(broker_pid) - cpu_before
-    finally:
-        for proc in procs:
-            proc.join(30)
+    loads = [(bootstrap, topic, share, sum(counts[p] for p in share), fetch) for share in shares]
+    outcomes, started, cpu = _run_load(_consume_share, loads, broker_pid)
     got = sum(n for n, _ in outcomes)
     elapsed = max(when for _, when in outcomes) - started
     # Read to the high watermarks; Tansu's can sit below what it serves (records_in counts those
