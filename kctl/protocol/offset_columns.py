@@ -35,7 +35,8 @@ class GroupCommitted(NamedTuple):
 
 
 class _NotPlain(Exception):
-    """Some entry has metadata, an error, tagged fields or a long name: read entry by entry."""
+    """Some entry has metadata or tagged fields, or a topic's name takes more than one length
+    byte: read the group entry by entry."""
 
 
 def decode_offset_fetch_columns(b: bytes | bytearray, o: int, version: int) -> list[GroupCommitted]:
