@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -103,8 +104,6 @@ def watch_refresh(kctl: list[str], rows_per_look: int, looks: int = 3) -> list[f
     """Seconds between the ends of consecutive looks of `kctl lag --watch --interval 0 -o jsonl`:
     what one refresh costs, with nothing waited for between looks. The output is read in large
     chunks and only its newlines counted, so that reading it takes little of the CPU kctl needs."""
-    import os
-
     proc = subprocess.Popen([*kctl, "lag", "--watch", "--interval", "0", "-o", "jsonl"], stdout=subprocess.PIPE)
     assert proc.stdout is not None
     ends: list[float] = []
