@@ -416,8 +416,9 @@ class GroupCoordinator:
         return NONE, errors
 
     def topic_deleted(self, topic: str) -> int:
-        """Drop every group's offsets on a deleted topic, and the empty groups left with none, as
-        Kafka's coordinator does when partitions are deleted; returns offsets removed."""
+        """Drop every group's offsets on a deleted topic, as Kafka's coordinator does when
+        partitions are deleted; returns offsets removed. An empty group left with none stays
+        listed until the next retention check removes it (`expire_offsets`), as in Kafka."""
         removed = 0
         for group in list(self.groups.values()):
             doomed = sorted(tp for tp in group.offsets if tp[0] == topic)
@@ -429,9 +430,6 @@ class GroupCoordinator:
                     del group.offsets[tp]
                 removed += len(doomed)
                 log.info("group %s: offsets of deleted topic %s removed", group.group_id, topic)
-                if group.state is EMPTY and not group.offsets:
-                    self._remove_group(group)
-                    log.info("group %s removed: empty and without offsets", group.group_id)
             except (AppendError, OSError) as exc:
                 log.error("group %s: could not remove the offsets of deleted topic %s: %s", group.group_id, topic, exc)
         return removed

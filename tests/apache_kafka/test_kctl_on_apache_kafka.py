@@ -164,6 +164,30 @@ def test_groups_lag_and_resets_agree_with_consumer_group_command(env: dict[str, 
     assert group not in run_tool("consumer-groups", "--bootstrap-server", kafka.bootstrap, "--list").stdout.split()
 
 
+def test_a_deleted_topics_offsets_go_as_on_our_broker(env: dict[str, str], kafka: KafkaCluster) -> None:
+    """What the built-in broker does on topic deletion is Kafka's: the group's offsets on the
+    topic go, an empty group left without offsets stays listed (until a retention check), and
+    `kctl lag` answers throughout."""
+    gone, kept = unique("deleted"), unique("kept")
+    both, only_gone = unique("both"), unique("only-deleted")
+    for topic in (gone, kept):
+        kctl(env, "topics", "create", topic, "-p", "2", "-r", str(kafka.size))
+        produce_lines(env, topic, [{"value": f"v{i}", "partition": i % 2} for i in range(4)])
+    for group, topics in ((both, (gone, kept)), (only_gone, (gone,))):
+        for topic in topics:
+            kctl(env, "groups", "reset-offsets", group, "-t", topic, "--to-earliest", "--execute")
+    kctl(env, "topics", "delete", gone, "--yes")
+
+    def offsets_gone() -> bool:
+        rows = as_json(kctl(env, "lag", "-o", "json"))  # answers even while the offsets linger
+        return {r["topic"] for r in rows if r["group"] in (both, only_gone)} == {kept}
+
+    wait_for(offsets_gone, 60, f"Kafka to drop the offsets of {gone}")
+    assert set(group_command(kafka, both)) == {(kept, 0), (kept, 1)}
+    listed = {g["group"]: g["state"] for g in as_json(kctl(env, "groups", "list", "-o", "json"))}
+    assert listed[both] == listed[only_gone] == "Empty"
+
+
 def test_tail_as_group_member_commits_what_it_printed(env: dict[str, str], kafka: KafkaCluster) -> None:
     topic, group = unique("audit"), unique("reader")
     kctl(env, "topics", "create", topic, "-p", "1", "-r", str(kafka.size))
