@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import itertools
 import json
 import os
@@ -224,6 +225,16 @@ async def broker_answers(bootstrap: str) -> tuple[float, float]:
     return await answer_time(offset_fetch, 8), await answer_time(list_offsets, 7)
 
 
+def c_loops() -> str:
+    """Which of kctl lag's two hot loops run in C here (without a C compiler, both run in Python)."""
+    from kctl.cli.rowtext import rows_text, rows_text_python
+    from kctl.protocol.offset_columns import _plain_topics_c
+
+    rows = "C" if rows_text is not rows_text_python else "Python (kctl.cli._rowtext not built)"
+    offsets = "C" if _plain_topics_c is not None else "Python (kctl.protocol._offset_columns not built)"
+    return f"OffsetFetch reader: {offsets}; row writer: {rows}"
+
+
 def report(groups: int, partitions: int, rows_expected: int, lag_expected: int,
            results: list[tuple[str, float, float]], exporter_look: float, offset_fetch_s: float,
            list_offsets_s: float) -> None:
@@ -254,6 +265,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="50 groups over 200 partitions (CI)")
     args = parser.parse_args()
     topics, partitions, groups = (20, 10, 50) if args.quick else (100, 10, 500)
+    # Bytecode as an installed kctl has it (pip compiles it at install; an editable install
+    # writes it on its first run, unless PYTHONDONTWRITEBYTECODE is set, as it can be in CI).
+    compileall.compile_dir(ROOT / "kctl", quiet=1)
+    print(c_loops())
     rows_expected = topics * partitions * groups
     lag_expected = rows_expected * RECORDS_PER_PARTITION
     broker = BrokerProcess(Path(tempfile.mkdtemp(prefix="kctl-lag-bench-")) / "data",

@@ -7,7 +7,6 @@ are plain aligned text, so pipes and files get data without escape codes.
 from __future__ import annotations
 
 import csv
-import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import IO, Any
 
+from kctl.cli.rowtext import rows_text
 from kctl.ops.cells import Column, cell
 
 FORMATS = ("table", "wide", "json", "yaml", "jsonl", "csv")
@@ -107,7 +107,7 @@ class RowWriter:
         self._held_count = 0
         self._widths: list[int] | None = None
         self._csv = csv.writer(self.stream) if fmt == "csv" else None
-        self._texts: dict[Any, str] = {}  # see `_column_spec`
+        self._texts: dict[Any, str] = {}  # see `_rows_text`
 
     def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
@@ -153,34 +153,26 @@ class RowWriter:
             return
         fmt, stream = self.fmt, self.stream
         if fmt in ("json", "jsonl"):
-            # Indented JSON indents a nested value by its depth: such columns go row by row.
-            text = _json_text if fmt == "jsonl" else _json_flat_text
+            keys = [_json_text(k) for k in columns]
+            if fmt == "jsonl":
+                parts = ("{" + keys[0] + ":", *["," + k + ":" for k in keys[1:]], "}\n")
+            else:
+                parts = ("  {\n    " + keys[0] + ": ", *[",\n    " + k + ": " for k in keys[1:]], "\n  }")
             try:
-                specs = [(_json_key(k), *_column_spec(column, text, "null", self._texts))
-                         for k, column in columns.items()]
-            except _Nested:
+                text = self._rows_text(parts, tuple(columns.values()), _json_text if fmt == "jsonl"
+                                       else _json_flat_text, sep="" if fmt == "jsonl" else ",\n")
+            except _Nested:  # indented JSON indents a nested value by its depth: row by row
                 keys = list(columns)
                 self.write([dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)])
                 return
-            values = [v for _, _, v in specs if v is not None]
-            if fmt == "jsonl":
-                template = "{" + ",".join(f"{k}:{spec}" for k, spec, _ in specs) + "}\n"
-                stream.write("".join([template % row for row in zip(*values, strict=True)]) if values
-                             else template * n)
-            else:
-                template = "  {\n" + ",\n".join(f"    {k}: {spec}" for k, spec, _ in specs) + "\n  }"
-                lines = [template % row for row in zip(*values, strict=True)] if values else [template] * n
-                stream.write(("[\n" if not self.count else ",\n") + ",\n".join(lines))
+            stream.write(text if fmt == "jsonl" else ("[\n" if not self.count else ",\n") + text)
         elif fmt == "csv":
             if not self.count:
                 assert self._csv is not None
                 self._csv.writerow(self.keys)
-            encoded = [_column_spec(columns[k], _csv_text, "", self._texts) if k in columns else ("", None)
-                       for k in self.keys]
-            values = [v for _, v in encoded if v is not None]
-            template = ",".join(spec for spec, _ in encoded) + "\r\n"  # the csv module's line ending
-            stream.write("".join([template % row for row in zip(*values, strict=True)]) if values
-                         else template * n)
+            absent = [None] * n
+            stream.write(self._rows_text(("", *[","] * (len(self.keys) - 1), "\r\n"),  # the csv module's ending
+                                         tuple(columns.get(k, absent) for k in self.keys), _csv_text))
         elif fmt in ("table", "wide"):
             absent = [None] * n
             table = [list(columns.get(c.key, absent)) for c in self.columns]
@@ -223,33 +215,19 @@ class RowWriter:
         return [list(map(dict.get, rows, repeat(c.key))) for c in self.columns]  # type: ignore[arg-type]
 
     def _table_lines(self, table: list[list[Any]]) -> None:
-        # Column by column, into one %-template per call: ints and strings go in as they are;
-        # floats and mixed columns become `cell` texts first, a float's once per writer (they
-        # repeat). At millions of cells, a Python call per cell would be most of the time.
         assert self._widths is not None
-        columns: list[list[Any]] = []
-        specs = []
-        for c, width, values in zip(self.columns, self._widths, table, strict=True):
-            kinds = set(map(type, values))
-            pad = f"%{'' if c.numeric else '-'}{width}"
-            if kinds == {int}:
-                specs.append(pad + "d")
-                columns.append(values)
-                continue
-            specs.append(pad + "s")
-            if kinds <= {str}:
-                columns.append(values)
-            elif kinds <= {float, type(None)}:  # kept between calls, as `_column_spec` keeps them
-                _remember(self._texts, set(values), cell)
-                columns.append(list(map(self._texts.__getitem__, values)))
-            else:
-                columns.append(list(map(cell, values)))
-        line = "  ".join(specs)
-        self.stream.write("".join([(line % values).rstrip() + "\n" for values in zip(*columns, strict=True)]))
+        widths = tuple(w if c.numeric else -w for c, w in zip(self.columns, self._widths, strict=True))
+        parts = ("", *["  "] * (len(self.columns) - 1), "\n")
+        self.stream.write(self._rows_text(parts, tuple(table), cell, widths=widths, raw_str=True, rstrip=True))
 
-
-def _json_key(key: str) -> str:
-    return _json_text(key).replace("%", "%%")
+    def _rows_text(self, parts: tuple[str, ...], columns: tuple[Sequence[Any], ...], text: Callable[[Any], str],
+                   sep: str = "", widths: tuple[int, ...] | None = None, raw_str: bool = False,
+                   rstrip: bool = False) -> str:
+        """`rows_text` with this writer's kept texts: strings and floats repeat from call to call
+        (topics, ages shared by many groups)."""
+        if len(self._texts) > _TEXTS_KEPT:
+            self._texts.clear()
+        return rows_text(parts, columns, text, self._texts, sep, widths, raw_str, rstrip)
 
 
 def _json_text(value: Any) -> str:
@@ -268,51 +246,7 @@ def _json_flat_text(value: Any) -> str:
     return _json_text(value)
 
 
-def _column_spec(column: Sequence[Any], text: Callable[[Any], str], null: str,
-                 texts: dict[Any, str]) -> tuple[str, Sequence[Any] | None]:
-    """The column's part of a row's %-template, and the values that fill it for each row; None
-    when the text is the same on every row and so is in the template itself.
-
-    Each branch formats a whole column in C where it can: millions of cells would otherwise cost
-    a Python call each. Strings and floats repeat from one call to the next (topics, ages shared
-    by many groups), so their texts are kept in `texts`; no string equals a float, so one dict
-    holds both.
-    """
-    first = column[0]
-    n = len(column)
-    if isinstance(first, str):
-        if column.count(first) == n:  # only strings equal a string
-            return text(first).replace("%", "%%"), None
-        try:
-            distinct = set(column)
-        except TypeError:  # something unhashable
-            return "%s", list(map(text, column))
-        if all(issubclass(kind, str) for kind in set(map(type, distinct))):  # names, states, verdicts
-            _remember(texts, distinct, text)
-            return "%s", list(map(texts.__getitem__, column))
-    kinds = set(map(type, column))
-    if kinds == {int}:
-        return (text(first).replace("%", "%%"), None) if column.count(first) == n else ("%d", column)
-    if kinds <= {float, type(None)}:
-        distinct = set(column)
-        if len(distinct) == 1:
-            return text(first).replace("%", "%%"), None
-        if all(map(math.isfinite, [v for v in distinct.difference(texts) if v is not None])):
-            # repr is the shortest text that reads back the same, as orjson writes a float
-            _remember(texts, distinct, lambda v: null if v is None else repr(v))
-            return "%s", list(map(texts.__getitem__, column))
-    return "%s", list(map(text, column))
-
-
-def _remember(texts: dict[Any, str], values: set[Any], text: Callable[[Any], str]) -> None:
-    fresh = values.difference(texts)
-    if len(texts) + len(fresh) > _TEXTS_KEPT:
-        texts.clear()
-        fresh = values
-    texts.update((v, text(v)) for v in fresh)
-
-
-_TEXTS_KEPT = 1 << 16
+_TEXTS_KEPT = 1 << 16  # texts a writer keeps (see `RowWriter._rows_text`)
 
 
 def _csv_text(value: Any) -> str:

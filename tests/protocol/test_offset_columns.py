@@ -1,5 +1,6 @@
 """The columnar OffsetFetch reader against the generated codec: same offsets from the same bytes,
-whichever of its two paths (20-byte entries at once, or entry by entry) a group takes."""
+whichever of its paths (20-byte entries at once in C or in Python, or entry by entry) a group
+takes."""
 
 from __future__ import annotations
 
@@ -19,9 +20,20 @@ from kctl.protocol.messages.offset_fetch import (
     OffsetFetchResponsePartitions,
     OffsetFetchResponseTopics,
 )
+from kctl.protocol import offset_columns
 from kctl.protocol.offset_columns import GroupCommitted, decode_offset_fetch_columns
 
 VERSIONS = (8, 9)
+BUILT_IN_C = offset_columns._plain_topics_c
+
+
+@pytest.fixture(params=["c", "python"])
+def either_plain_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here with the C reader of plain groups (where it was built) and without it."""
+    if request.param == "python":
+        monkeypatch.setattr(offset_columns, "_plain_topics_c", None)
+    elif BUILT_IN_C is None:
+        pytest.skip("kctl.protocol._offset_columns was not built (no C compiler)")
 
 partitions = st.builds(
     OffsetFetchResponsePartitions,
@@ -51,6 +63,7 @@ def expected(response: OffsetFetchResponse) -> list[GroupCommitted]:
     return out
 
 
+@pytest.mark.usefixtures("either_plain_path")
 @settings(max_examples=300, deadline=None)
 @given(st.lists(groups, max_size=4), st.sampled_from(VERSIONS))
 def test_the_columns_hold_what_the_generated_decoder_reads(found: list[OffsetFetchResponseGroup], version: int) -> None:
@@ -63,6 +76,7 @@ def plain(partition: int, offset: int) -> OffsetFetchResponsePartitions:
     return OffsetFetchResponsePartitions(partition, offset, 3, "", 0)
 
 
+@pytest.mark.usefixtures("either_plain_path")
 def test_each_path_is_taken_and_agrees() -> None:
     # Plain groups (every entry 20 bytes) beside one whose single entry has metadata, one with
     # 200 partitions in a topic (a two-byte array length), topics and partitions out of order,
@@ -86,6 +100,7 @@ def test_each_path_is_taken_and_agrees() -> None:
     assert found[3].partitions == [2] and found[4].topics == ["x" * 200]
 
 
+@pytest.mark.usefixtures("either_plain_path")
 def test_every_truncation_is_a_decode_error() -> None:
     response = OffsetFetchResponse(groups=[
         OffsetFetchResponseGroup("g", [
@@ -98,6 +113,7 @@ def test_every_truncation_is_a_decode_error() -> None:
             decode_offset_fetch_columns(body[:cut], 0, 9)
 
 
+@pytest.mark.usefixtures("either_plain_path")
 def test_a_client_connection_reads_a_response_with_the_decoder_it_was_given() -> None:
     client = ClientConnection(client_id="t")
     request = OffsetFetchRequest(groups=[OffsetFetchRequestGroup("g", topics=None)])
@@ -110,3 +126,32 @@ def test_a_client_connection_reads_a_response_with_the_decoder_it_was_given() ->
     assert event.body == [GroupCommitted("g", 0, ["t"], [0], [42])]  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="v7"):
         decode_offset_fetch_columns(b"", 0, 7)
+
+
+def test_the_c_reader_reads_plain_groups_as_the_python_one_does() -> None:
+    if BUILT_IN_C is None:
+        pytest.skip("kctl.protocol._offset_columns was not built (no C compiler)")
+    group = OffsetFetchResponseGroup("g", [
+        OffsetFetchResponseTopics("zeta", [plain(3, 30), plain(1, 10), plain(2, -1)]),
+        OffsetFetchResponseTopics("älpha", [plain(0, 5), OffsetFetchResponsePartitions(1, 6, 3, "", 25)]),
+        OffsetFetchResponseTopics("wide", [plain(p, p) for p in range(300, 0, -1)])])
+    body = encode_response(OffsetFetchResponse(groups=[group]), 9)
+    start = 4 + 1 + 2  # throttle time, groups array length, group id "g"
+    from_c = BUILT_IN_C(body, start, {})
+    assert from_c is not None  # taken, not left to Python
+    assert from_c == offset_columns._plain_topics(body, start, {})
+    assert from_c[0][:2] == ["wide", "wide"] and from_c[0][-3:] == ["zeta", "zeta", "älpha"]
+    assert from_c[2][-3:] == [10, 30, 5]
+    with_metadata = encode_response(OffsetFetchResponse(groups=[OffsetFetchResponseGroup("g", [
+        OffsetFetchResponseTopics("t", [OffsetFetchResponsePartitions(0, 1, 3, "m", 0)])])]), 9)
+    assert BUILT_IN_C(with_metadata, start, {}) is None  # read entry by entry
+    for cut in range(start, from_c[3]):  # to the end of the group's topics
+        assert BUILT_IN_C(body[:cut], start, {}) is None  # bytes that end early: Python says what is wrong
+
+
+def test_the_c_reader_is_built_wherever_there_is_a_c_compiler() -> None:
+    import shutil
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler here: kctl reads OffsetFetch answers in Python")
+    assert BUILT_IN_C is not None, "kctl.protocol._offset_columns failed to build: pip install -e . -v says why"
