@@ -27,6 +27,7 @@ typedef struct {
     char *data;
     Py_ssize_t len;
     Py_ssize_t cap;
+    int ascii; /* everything put so far: then the str is made without decoding */
 } Buffer;
 
 static int reserve(Buffer *b, Py_ssize_t extra) {
@@ -51,11 +52,18 @@ static int reserve(Buffer *b, Py_ssize_t extra) {
     return 0;
 }
 
-static int put(Buffer *b, const char *s, Py_ssize_t n) {
-    if (reserve(b, n) < 0) {
+static inline int put(Buffer *b, const char *s, Py_ssize_t n) {
+    if (b->len + n > b->cap && reserve(b, n) < 0) {
         return -1;
     }
-    memcpy(b->data + b->len, s, (size_t)n);
+    char *to = b->data + b->len;
+    if (n <= 16) { /* most cells and parts: a call to memcpy costs more than the copy */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            to[i] = s[i];
+        }
+    } else {
+        memcpy(to, s, (size_t)n);
+    }
     b->len += n;
     return 0;
 }
@@ -85,6 +93,7 @@ static int put_justified(Buffer *b, const char *s, Py_ssize_t n, Py_ssize_t char
 
 static int put_str(Buffer *b, PyObject *str, Py_ssize_t width) {
     Py_ssize_t n;
+    b->ascii &= PyUnicode_IS_ASCII(str);
     const char *s = PyUnicode_AsUTF8AndSize(str, &n);
     if (s == NULL) {
         return -1;
@@ -142,11 +151,14 @@ static int put_made(Buffer *b, PyObject *made, Py_ssize_t width) {
     return put_str(b, made, width);
 }
 
+/* `*used` is set to the kept text written (borrowed), or NULL. */
 static int put_text(Buffer *b, PyObject *value, PyObject *text, PyObject *texts, PyObject **zeros,
-                    Py_ssize_t width) {
+                    Py_ssize_t width, PyObject **used) {
+    *used = NULL;
     if (kept(value)) {
         PyObject *found = PyDict_GetItemWithError(texts, value); /* borrowed */
         if (found != NULL) {
+            *used = found;
             return put_str(b, found, width);
         }
         if (PyErr_Occurred()) {
@@ -159,6 +171,7 @@ static int put_text(Buffer *b, PyObject *value, PyObject *text, PyObject *texts,
         int done = PyUnicode_Check(made) ? PyDict_SetItem(texts, value, made) : 0;
         if (done == 0) {
             done = put_made(b, made, width);
+            *used = made;
         }
         Py_DECREF(made);
         return done;
@@ -205,19 +218,26 @@ static PyObject *rows_text(PyObject *module, PyObject *args, PyObject *kwargs) {
 
     PyObject *result = NULL;
     PyObject *zeros[2] = {NULL, NULL}; /* the texts of 0.0 and -0.0 */
-    Buffer out = {NULL, 0, 0};
+    Buffer out = {NULL, 0, 0, 1};
     Py_ssize_t *width = PyMem_Calloc((size_t)k + 1, sizeof(Py_ssize_t));
     PyObject **fast = PyMem_Calloc((size_t)k + 1, sizeof(PyObject *));
+    PyObject ***items = PyMem_Calloc((size_t)k + 1, sizeof(PyObject **)); /* each column's values */
+    PyObject **last_value = PyMem_Calloc((size_t)k + 1, sizeof(PyObject *)); /* and its kept text */
+    PyObject **last_text = PyMem_Calloc((size_t)k + 1, sizeof(PyObject *));
     const char **part = PyMem_Calloc((size_t)k + 1, sizeof(char *));
     Py_ssize_t *part_len = PyMem_Calloc((size_t)k + 1, sizeof(Py_ssize_t));
     const char *sep_s = "";
     Py_ssize_t sep_len = 0;
-    if (width == NULL || fast == NULL || part == NULL || part_len == NULL) {
+    if (width == NULL || fast == NULL || items == NULL || last_value == NULL || last_text == NULL || part == NULL ||
+        part_len == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    if (sep != NULL && (sep_s = PyUnicode_AsUTF8AndSize(sep, &sep_len)) == NULL) {
-        goto done;
+    if (sep != NULL) {
+        if ((sep_s = PyUnicode_AsUTF8AndSize(sep, &sep_len)) == NULL) {
+            goto done;
+        }
+        out.ascii &= PyUnicode_IS_ASCII(sep);
     }
     for (Py_ssize_t c = 0; c <= k; c++) {
         PyObject *p = PyTuple_GET_ITEM(parts, c);
@@ -228,6 +248,7 @@ static PyObject *rows_text(PyObject *module, PyObject *args, PyObject *kwargs) {
         if ((part[c] = PyUnicode_AsUTF8AndSize(p, &part_len[c])) == NULL) {
             goto done;
         }
+        out.ascii &= PyUnicode_IS_ASCII(p);
     }
     Py_ssize_t n = -1;
     for (Py_ssize_t c = 0; c < k; c++) {
@@ -242,6 +263,7 @@ static PyObject *rows_text(PyObject *module, PyObject *args, PyObject *kwargs) {
             goto done;
         }
         Py_ssize_t rows = PySequence_Fast_GET_SIZE(fast[c]);
+        items[c] = PySequence_Fast_ITEMS(fast[c]);
         if (n >= 0 && rows != n) {
             PyErr_SetString(PyExc_ValueError, "rows_text: columns differ in length");
             goto done;
@@ -261,14 +283,23 @@ static PyObject *rows_text(PyObject *module, PyObject *args, PyObject *kwargs) {
             goto done;
         }
         for (Py_ssize_t c = 0; c < k; c++) {
-            PyObject *value = PySequence_Fast_GET_ITEM(fast[c], i); /* borrowed */
+            PyObject *value = items[c][i]; /* borrowed */
             int written;
             if (PyLong_CheckExact(value)) {
                 written = put_int(&out, value, width[c]);
             } else if (raw_str && PyUnicode_CheckExact(value)) {
                 written = put_str(&out, value, width[c]);
+            } else if (value == last_value[c]) { /* a run of one value: topics, groups, ages */
+                written = put_str(&out, last_text[c], width[c]);
             } else {
-                written = put_text(&out, value, text, texts, zeros, width[c]);
+                PyObject *used;
+                written = put_text(&out, value, text, texts, zeros, width[c], &used);
+                if (written == 0 && used != NULL) {
+                    Py_INCREF(value);
+                    Py_XSETREF(last_value[c], value);
+                    Py_INCREF(used);
+                    Py_XSETREF(last_text[c], used);
+                }
             }
             if (written < 0) {
                 goto done;
@@ -286,17 +317,32 @@ static PyObject *rows_text(PyObject *module, PyObject *args, PyObject *kwargs) {
             goto done;
         }
     }
-    result = PyUnicode_DecodeUTF8(out.data ? out.data : "", out.len, "strict");
+    if (out.ascii) { /* the usual case: a copy, not a decode that checks every byte */
+        if ((result = PyUnicode_New(out.len, 127)) != NULL && out.len) {
+            memcpy(PyUnicode_1BYTE_DATA(result), out.data, (size_t)out.len);
+        }
+    } else {
+        result = PyUnicode_DecodeUTF8(out.data ? out.data : "", out.len, "strict");
+    }
 
 done:
     Py_XDECREF(zeros[0]);
     Py_XDECREF(zeros[1]);
-    if (fast != NULL) {
-        for (Py_ssize_t c = 0; c < k; c++) {
+    for (Py_ssize_t c = 0; c < k; c++) {
+        if (fast != NULL) {
             Py_XDECREF(fast[c]);
+        }
+        if (last_value != NULL) {
+            Py_XDECREF(last_value[c]);
+        }
+        if (last_text != NULL) {
+            Py_XDECREF(last_text[c]);
         }
     }
     PyMem_Free(fast);
+    PyMem_Free(items);
+    PyMem_Free(last_value);
+    PyMem_Free(last_text);
     PyMem_Free(width);
     PyMem_Free(part);
     PyMem_Free(part_len);
