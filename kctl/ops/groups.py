@@ -193,9 +193,13 @@ async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True
     ends: dict[tuple[str, int], int] = {}
     stamps: dict[tuple[str, int, int], int | None] = {}
     gone: set[tuple[str, int]] = set()  # partitions with offsets committed that no longer exist
+    shared: _Partitions | None = None
     async for batch in admin.iter_committed(groups):
-        tps_of = [list(zip(c.topics, c.partitions, strict=True)) for c in batch]
-        unknown = set().union(*tps_of).difference(ends, gone)
+        partitions_of = []
+        for committed in batch:
+            shared = _Partitions.of(committed, shared)
+            partitions_of.append(shared)
+        unknown = set().union(*{id(p): p.keys for p in partitions_of}.values()).difference(ends, gone)
         if unknown:
             await cluster.refresh_metadata({t for t, _ in unknown})
             known = cluster.topics
@@ -205,24 +209,60 @@ async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True
                                                     admin.list_offsets(dict.fromkeys(tps, EARLIEST)))
             ends.update(((tp.topic, tp.partition), found.offset) for tp, found in latest.items())
             starts.update(((tp.topic, tp.partition), found.offset) for tp, found in earliest.items())
-        out = [_lag_rows(c, tps, ends, starts, gone) for c, tps in zip(batch, tps_of, strict=True)]
+        out = [_lag_rows(c, p, ends, starts, gone) for c, p in zip(batch, partitions_of, strict=True)]
         if ages:
             await add_record_age(cluster, out, stamps)
         yield out
 
 
-def _lag_rows(committed: GroupCommitted, tps: list[tuple[str, int]], ends: dict[tuple[str, int], int],
+class _Partitions:
+    """A group's partitions, row by row, and their log offsets once known: shared by the groups
+    that follow on the same partitions (services reading the same topics), so that each of
+    those costs a comparison, not a key and two lookups per row. Log offsets do not change
+    during one look."""
+
+    __slots__ = (
+        "committed_partitions",
+        "committed_topics",
+        "kept",
+        "keys",
+        "log_end",
+        "log_start",
+        "partitions",
+        "topics",
+    )
+
+    def __init__(self, topics: list[str], partitions: list[int]) -> None:
+        self.committed_topics = self.topics = topics  # as committed; then the rows' (see `kept`)
+        self.committed_partitions = self.partitions = partitions
+        self.keys = list(zip(topics, partitions, strict=True))
+        self.kept: list[int] | None = None  # rows of partitions that still exist, when some do not
+        self.log_end: list[int] | None = None
+        self.log_start: list[int] | None = None
+
+    @classmethod
+    def of(cls, committed: GroupCommitted, previous: _Partitions | None) -> _Partitions:
+        if (previous is not None and committed.topics == previous.committed_topics
+                and committed.partitions == previous.committed_partitions):
+            return previous
+        return cls(committed.topics, committed.partitions)
+
+
+def _lag_rows(committed: GroupCommitted, shared: _Partitions, ends: dict[tuple[str, int], int],
               starts: dict[tuple[str, int], int], gone: set[tuple[str, int]]) -> LagRows:
     """A group's rows, less the partitions that no longer exist: a deleted topic's offsets stay
     until the coordinator drops them, and there is no log left to be behind on."""
-    topics, partitions, offsets = committed.topics, committed.partitions, committed.offsets
-    if gone and not gone.isdisjoint(tps):
-        kept = [i for i, tp in enumerate(tps) if tp not in gone]
-        tps = [tps[i] for i in kept]
-        topics, partitions = [topics[i] for i in kept], [partitions[i] for i in kept]
-        offsets = [offsets[i] for i in kept]
-    return LagRows(committed.group_id, topics, partitions, offsets, list(map(ends.__getitem__, tps)),
-                   list(map(starts.__getitem__, tps)))
+    if shared.log_end is None or shared.log_start is None:
+        keys = shared.keys
+        if gone and not gone.isdisjoint(keys):
+            shared.kept = [i for i, tp in enumerate(keys) if tp not in gone]
+            keys = [keys[i] for i in shared.kept]
+            shared.topics, shared.partitions = [k[0] for k in keys], [k[1] for k in keys]
+        shared.log_end, shared.log_start = list(map(ends.__getitem__, keys)), list(map(starts.__getitem__, keys))
+    offsets = committed.offsets
+    if shared.kept is not None:
+        offsets = [offsets[i] for i in shared.kept]
+    return LagRows(committed.group_id, shared.topics, shared.partitions, offsets, shared.log_end, shared.log_start)
 
 
 async def add_record_age(cluster: Cluster, groups: Sequence[LagRows],
@@ -317,9 +357,11 @@ RATE_WINDOW = 10  # looks
 @dataclass(slots=True)
 class Look:
     """One look at a group, kept compactly: thousands of partitions times many groups times
-    the rate window would not fit as rows. `keys` is shared between looks while it is the same."""
+    the rate window would not fit as rows. `topics` and `partitions` (the look's partitions,
+    row by row) are shared with the previous look while they are the same."""
 
-    keys: tuple[tuple[str, int], ...]
+    topics: list[str]
+    partitions: list[int]
     committed: array[int]  # only partitions with an offset committed
     log_end: array[int]
     total: int
@@ -327,25 +369,34 @@ class Look:
 
     @classmethod
     def of(cls, rows: LagRows, at: float, previous: Look | None) -> Look:
-        keys = tuple(zip(rows.topics, rows.partitions, strict=True))
-        if previous is not None and keys == previous.keys:
-            keys = previous.keys
-        return cls(keys, array("q", rows.committed), array("q", rows.log_end), sum(rows.lag), at)
+        topics, partitions = rows.topics, rows.partitions
+        if previous is not None and previous.topics == topics and previous.partitions == partitions:
+            topics, partitions = previous.topics, previous.partitions
+        return cls(topics, partitions, array("q", rows.committed), array("q", rows.log_end), sum(rows.lag), at)
+
+    def same_partitions(self, other: Look) -> bool:
+        return other.topics is self.topics and other.partitions is self.partitions
 
     def aligned(self, other: Look) -> list[int]:
         """For each of this look's partitions, its index in `other` (-1: not there)."""
-        if other.keys is self.keys:
-            return list(range(len(self.keys)))
-        where = {k: i for i, k in enumerate(other.keys)}
-        return [where.get(k, -1) for k in self.keys]
+        if self.same_partitions(other):
+            return list(range(len(self.topics)))
+        where = {k: i for i, k in enumerate(zip(other.topics, other.partitions, strict=True))}
+        return [where.get(k, -1) for k in zip(self.topics, self.partitions, strict=True)]
 
     def earlier(self, other: Look, column: str) -> array[int]:
         """`other`'s values of a column ("committed" or "log_end") for this look's partitions
         (-1: not there then)."""
         theirs: array[int] = getattr(other, column)
-        if other.keys is self.keys:
+        if self.same_partitions(other):
             return theirs
         return array("q", [theirs[j] if j >= 0 else -1 for j in self.aligned(other)])
+
+    def index(self, topic: str, partition: int) -> int | None:
+        for i, found in enumerate(zip(self.topics, self.partitions, strict=True)):
+            if found == (topic, partition):
+                return i
+        return None
 
 
 def health(first: Look, last: Look, looks: int, state: str) -> Health:
@@ -378,6 +429,21 @@ def _rates(now: array[int], then: array[int], seconds: float) -> list[float | No
     # round(x, 1), column at a time in C: floor(x * 10 + 0.5) / 10
     tenths = map(math.floor, map(operator.add, map(operator.mul, moved, repeat(10 / seconds)), repeat(0.5)))
     return list(map(operator.truediv, tenths, repeat(10)))
+
+
+def _catch_up(lag: list[int], consume: list[float | None], produce: list[float | None]) -> list[float | None]:
+    """Seconds until each partition is caught up at its current rates: 0 when it is, None when
+    it is not catching up (or a rate is unknown)."""
+    n = len(lag)
+    if None not in consume and None not in produce and not any(map(operator.gt, consume, produce)):  # type: ignore[arg-type]
+        # Nowhere catching up, the usual case when a look finds nothing moving: column at a time.
+        if not any(lag):
+            return [0.0] * n
+        if min(lag) > 0:
+            return [None] * n
+        return [None if behind else 0.0 for behind in lag]
+    return [(round(behind / (c - p), 1) if c is not None and p is not None and c > p else None) if behind else 0.0
+            for behind, c, p in zip(lag, consume, produce, strict=True)]
 
 
 def single_look_health(rows: LagRows, state: str) -> Health:
@@ -419,11 +485,8 @@ class LagHistory:
         seconds = last.at - first.at or 1.0
         consume = _rates(last.committed, last.earlier(first, "committed"), seconds)
         produce = _rates(last.log_end, last.earlier(first, "log_end"), seconds)
-        catch_up: list[float | None] = [
-            (round(lag / (c - p), 1) if c is not None and p is not None and c > p else None) if lag else 0.0
-            for lag, c, p in zip(rows.lag, consume, produce, strict=True)
-        ]
-        rows.consume_rate, rows.produce_rate, rows.catch_up_seconds = consume, produce, catch_up
+        rows.consume_rate, rows.produce_rate = consume, produce
+        rows.catch_up_seconds = _catch_up(rows.lag, consume, produce)
 
     def verdict(self, state: str) -> Health:
         return health(self.looks[0], self.looks[-1], len(self.looks), state) if self.looks else Health.OK
@@ -435,9 +498,8 @@ class LagHistory:
         """The partition's lag in each look of the rate window."""
         lags = []
         for look in self.looks:
-            try:
-                i = look.keys.index((topic, partition))
-            except ValueError:
+            i = look.index(topic, partition)
+            if i is None:
                 continue
             base = look.committed[i]
             lags.append(max(look.log_end[i] - base, 0) if base >= 0 else 0)

@@ -362,7 +362,8 @@ def test_lag_history_keeps_rates_and_trends_in_bounded_memory() -> None:
     assert (newest["consume_rate"], newest["produce_rate"]) == (10.0, 4.0)
     assert newest["catch_up_seconds"] == round(newest["lag"] / 6.0, 1)
     assert history.partition_lag("t", 1)[-1] == 10000 - 99 * 30 and len(history.partition_lag("t", 1)) == RATE_WINDOW
-    assert history.looks[0].keys is history.looks[-1].keys  # one key tuple shared by every look
+    assert history.looks[0].topics is history.looks[-1].topics  # one column of partitions shared by every look
+    assert history.looks[0].partitions is history.looks[-1].partitions
 
 
 def test_lag_watch_refreshes(env: dict[str, str]) -> None:

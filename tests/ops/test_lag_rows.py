@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from kctl.ops.groups import Health, LagHistory, LagRows, _lag_rows, single_look_health
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kctl.ops.groups import Health, LagHistory, LagRows, _catch_up, _lag_rows, _Partitions, single_look_health
 from kctl.protocol.offset_columns import GroupCommitted
 
 
@@ -21,13 +24,22 @@ def test_rows_are_the_columns_read_across() -> None:
 
 def test_partitions_that_no_longer_exist_are_left_out() -> None:
     committed = GroupCommitted("g", 0, ["a", "gone", "gone", "z"], [0, 0, 1, 3], [1, 2, 3, 4])
-    tps = list(zip(committed.topics, committed.partitions, strict=True))
     ends = {("a", 0): 10, ("z", 3): 4}
     starts = {("a", 0): 0, ("z", 3): 1}
-    rows = _lag_rows(committed, tps, ends, starts, {("gone", 0), ("gone", 1)})
+    gone = {("gone", 0), ("gone", 1)}
+    shared = _Partitions.of(committed, None)
+    rows = _lag_rows(committed, shared, ends, starts, gone)
     assert [(r["topic"], r["partition"], r["lag"]) for r in rows] == [("a", 0, 9), ("z", 3, 0)]
-    assert _lag_rows(committed._replace(topics=["a"], partitions=[0], offsets=[1]), [("a", 0)], ends, starts,
-                     {("gone", 0)}).committed == [1]
+    # The next group on the same partitions shares the columns and leaves out the same rows.
+    other = committed._replace(group_id="h", offsets=[5, 6, 7, 1])
+    assert _Partitions.of(other, shared) is shared
+    again = _lag_rows(other, shared, ends, starts, gone)
+    assert again.committed == [5, 1] and again.lag == [5, 3] and again.topics is rows.topics
+    # A group on the rows that were left (not the same partitions as committed) is its own.
+    fewer = committed._replace(topics=["a", "z"], partitions=[0, 3], offsets=[1, 2])
+    assert _Partitions.of(fewer, shared) is not shared
+    assert _lag_rows(committed._replace(topics=["a"], partitions=[0], offsets=[1]),
+                     _Partitions(["a"], [0]), ends, starts, {("gone", 0)}).committed == [1]
 
 
 def test_rates_and_time_to_catch_up_come_from_two_looks() -> None:
@@ -41,3 +53,20 @@ def test_rates_and_time_to_catch_up_come_from_two_looks() -> None:
     assert history.verdict("Stable") == Health.OK
     history.add(LagRows("g", ["t", "t", "t"], [0, 1, 2], [90, 50, 7], [220, 50, 9], [0, 0, 0]), at=20.0)
     assert history.verdict("Stable") == Health.REWIND  # partition 0 is behind where the window began
+
+    # The same partitions as the look before: the columns are shared, not copied.
+    assert history.looks[-1].topics is history.looks[-2].topics
+    assert history.partition_lag("t", 0) == [100, 60, 130]
+    assert history.partition_lag("t", 2) == [2, 2] and history.partition_lag("t", 9) == []
+
+
+rates = st.one_of(st.none(), st.sampled_from([0.0, 1.5, 4.0]), st.floats(-10, 10))
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), rates, rates), max_size=8))
+def test_time_to_catch_up_is_lag_over_what_is_gained_on_each_partition(
+        partitions: list[tuple[int, float | None, float | None]]) -> None:
+    lag, consume, produce = ([p[i] for p in partitions] for i in range(3))
+    want = [0.0 if not behind else None if c is None or p is None or c <= p else round(behind / (c - p), 1)
+            for behind, c, p in partitions]
+    assert _catch_up(lag, consume, produce) == want

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kctl.protocol import offset_columns
 from kctl.protocol.api import ApiKey, encode_response
 from kctl.protocol.errors import DecodeError
 from kctl.protocol.framing import ClientConnection, frame
@@ -20,7 +21,6 @@ from kctl.protocol.messages.offset_fetch import (
     OffsetFetchResponsePartitions,
     OffsetFetchResponseTopics,
 )
-from kctl.protocol import offset_columns
 from kctl.protocol.offset_columns import GroupCommitted, decode_offset_fetch_columns
 
 VERSIONS = (8, 9)
