@@ -8,7 +8,9 @@ that each have an offset committed for every partition (so every group lags 3 re
 - `kctl lag -o json`, `-o jsonl`, the table and csv, after one untimed look: wall time (median of
   three) and peak RSS, checked against the expected row count and total lag;
 - confluent-kafka's AdminClient fetching every group's committed offsets (one group per call, as
-  it takes them) and the log end offsets, computing the same lag.
+  it takes them) and the log end offsets, computing the same lag;
+- "groups apart": as many more groups, each committed on a different set of partitions at
+  different offsets, so that no two groups share any work.
 
     python bench/lag.py            # 500 groups x 1,000 partitions
     python bench/lag.py --quick    # 50 groups x 200 partitions, for CI
@@ -79,6 +81,22 @@ async def seed(bootstrap: str, topics: int, partitions: int, groups: int) -> Non
         everything = {TopicPartition(n, p): 0 for n in names for p in range(partitions)}
         for g in range(groups):
             await admin.alter_group_offsets(f"lag-group-{g:03d}", everything)
+
+
+async def seed_apart(bootstrap: str, topics: int, partitions: int, groups: int) -> list[str]:
+    """As many more groups, each on its own partitions (all but one, a different one each) at
+    its own offsets: nothing to share between groups. Returns their names."""
+    from kctl.client import Admin, Cluster, TopicPartition
+
+    names = [f"lag-topic-{i:03d}" for i in range(topics)]
+    apart = [f"apart-group-{g:03d}" for g in range(groups)]
+    async with Cluster(bootstrap) as cluster:
+        admin = Admin(cluster)
+        for g, group in enumerate(apart):
+            offsets = {TopicPartition(n, p): (g + p) % RECORDS_PER_PARTITION for n in names for p in range(partitions)}
+            del offsets[TopicPartition(names[g % topics], g % partitions)]
+            await admin.alter_group_offsets(group, offsets)
+    return apart
 
 
 def timed(args: list[str]) -> tuple[float, float, str]:
@@ -306,6 +324,14 @@ def main() -> int:
         rows, total = (int(x) for x in out.split())
         assert rows == rows_expected and total == lag_expected, f"confluent-kafka saw {rows} rows, lag {total}"
         results.append(("confluent-kafka AdminClient, group by group", elapsed, peak))
+        # Last, as these groups would be in every look above.
+        apart = asyncio.run(seed_apart(broker.bootstrap, topics, partitions, groups))
+        timed([*kctl, "lag", *apart, "-o", "jsonl"])
+        runs = [timed([*kctl, "lag", *apart, "-o", "jsonl"]) for _ in range(RUNS)]
+        lines = sum(1 for _ in runs[0][2].splitlines())
+        assert lines == rows_expected - groups, f"groups apart: {lines} rows"
+        results.append((f"kctl lag -o jsonl, groups apart (median of {RUNS})", sorted(r[0] for r in runs)[1],
+                         max(r[1] for r in runs)))
     finally:
         broker.stop()
     report(groups, topics * partitions, rows_expected, lag_expected, results, exporter_look, offset_fetch_s,
