@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from .storage.disk import BULK_SYNC_PARTITIONS, can_sync_filesystem, sync_filesystem
 from .storage.log import PartitionLog
@@ -31,8 +31,11 @@ def _fsync_all(fds: list[int]) -> None:
         if len(fds) == 1:
             os.fsync(fds[0])
         else:
-            running = [_FSYNC_THREADS.submit(os.fsync, fd) for fd in fds]
-            wait(running)  # every one over before any descriptor closes
+            running: list[Future[None]] = []
+            try:
+                running.extend(_FSYNC_THREADS.submit(os.fsync, fd) for fd in fds)
+            finally:
+                wait(running)  # every one over before any descriptor closes
             for future in running:
                 future.result()  # the first error, if any
     finally:
