@@ -153,6 +153,25 @@ def _decode_ConsumerProtocolSubscription_v0(b: bytes, o: int) -> tuple[ConsumerP
     return x5, o
 
 
+_read_ConsumerProtocolSubscription_v0 = w.compiled(
+    _decode_ConsumerProtocolSubscription_v0,
+    False,
+    (
+        ConsumerProtocolSubscription,
+        (
+            ("topics", ("array", False, "string")),
+            ("user_data", "bytes?"),
+        ),
+        (),
+        (
+            ("owned_partitions", ("list",)),
+            ("generation_id", ("value", -1)),
+            ("rack_id", ("value", None)),
+        ),
+    ),
+)
+
+
 def _encode_ConsumerProtocolSubscription_v1(m: ConsumerProtocolSubscription, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.pack_i32(len(a1))
@@ -222,6 +241,33 @@ def _decode_ConsumerProtocolSubscription_v1(b: bytes, o: int) -> tuple[ConsumerP
     x10.generation_id = -1
     x10.rack_id = None
     return x10, o
+
+
+_read_ConsumerProtocolSubscription_v1 = w.compiled(
+    _decode_ConsumerProtocolSubscription_v1,
+    False,
+    (
+        ConsumerProtocolSubscription,
+        (
+            ("topics", ("array", False, "string")),
+            ("user_data", "bytes?"),
+            ("owned_partitions", ("array", False, (
+                OwnedTopicPartition,
+                (
+                    ("topic", "string"),
+                    ("partitions", ("array", False, "int32")),
+                ),
+                (),
+                (),
+            ))),
+        ),
+        (),
+        (
+            ("generation_id", ("value", -1)),
+            ("rack_id", ("value", None)),
+        ),
+    ),
+)
 
 
 def _encode_ConsumerProtocolSubscription_v2(m: ConsumerProtocolSubscription, buf: bytearray) -> None:
@@ -296,6 +342,33 @@ def _decode_ConsumerProtocolSubscription_v2(b: bytes, o: int) -> tuple[ConsumerP
     x10.generation_id = d1_generation_id
     x10.rack_id = None
     return x10, o
+
+
+_read_ConsumerProtocolSubscription_v2 = w.compiled(
+    _decode_ConsumerProtocolSubscription_v2,
+    False,
+    (
+        ConsumerProtocolSubscription,
+        (
+            ("topics", ("array", False, "string")),
+            ("user_data", "bytes?"),
+            ("owned_partitions", ("array", False, (
+                OwnedTopicPartition,
+                (
+                    ("topic", "string"),
+                    ("partitions", ("array", False, "int32")),
+                ),
+                (),
+                (),
+            ))),
+            ("generation_id", "int32"),
+        ),
+        (),
+        (
+            ("rack_id", ("value", None)),
+        ),
+    ),
+)
 
 
 def _encode_ConsumerProtocolSubscription_v3(m: ConsumerProtocolSubscription, buf: bytearray) -> None:
@@ -374,6 +447,32 @@ def _decode_ConsumerProtocolSubscription_v3(b: bytes, o: int) -> tuple[ConsumerP
     return x10, o
 
 
+_read_ConsumerProtocolSubscription_v3 = w.compiled(
+    _decode_ConsumerProtocolSubscription_v3,
+    False,
+    (
+        ConsumerProtocolSubscription,
+        (
+            ("topics", ("array", False, "string")),
+            ("user_data", "bytes?"),
+            ("owned_partitions", ("array", False, (
+                OwnedTopicPartition,
+                (
+                    ("topic", "string"),
+                    ("partitions", ("array", False, "int32")),
+                ),
+                (),
+                (),
+            ))),
+            ("generation_id", "int32"),
+            ("rack_id", "string?"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
 def _encode_ConsumerProtocolAssignment_v0_3(m: ConsumerProtocolAssignment, buf: bytearray) -> None:
     a1 = m.assigned_partitions
     buf += w.pack_i32(len(a1))
@@ -425,6 +524,29 @@ def _decode_ConsumerProtocolAssignment_v0_3(b: bytes, o: int) -> tuple[ConsumerP
     return x7, o
 
 
+_read_ConsumerProtocolAssignment_v0_3 = w.compiled(
+    _decode_ConsumerProtocolAssignment_v0_3,
+    False,
+    (
+        ConsumerProtocolAssignment,
+        (
+            ("assigned_partitions", ("array", False, (
+                AssignedTopicPartition,
+                (
+                    ("topic", "string"),
+                    ("partitions", ("array", False, "int32")),
+                ),
+                (),
+                (),
+            ))),
+            ("user_data", "bytes?"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
 def _encode_OffsetCommitKey_v0_1(m: OffsetCommitKey, buf: bytearray) -> None:
     w.write_string(buf, m.group)
     w.write_string(buf, m.topic)
@@ -442,6 +564,22 @@ def _decode_OffsetCommitKey_v0_1(b: bytes, o: int) -> tuple[OffsetCommitKey, int
     x2.topic = d1_topic
     x2.partition = d1_partition
     return x2, o
+
+
+_read_OffsetCommitKey_v0_1 = w.compiled(
+    _decode_OffsetCommitKey_v0_1,
+    False,
+    (
+        OffsetCommitKey,
+        (
+            ("group", "string"),
+            ("topic", "string"),
+            ("partition", "int32"),
+        ),
+        (),
+        (),
+    ),
+)
 
 
 def _encode_OffsetCommitValue_v0(m: OffsetCommitValue, buf: bytearray) -> None:
@@ -466,6 +604,25 @@ def _decode_OffsetCommitValue_v0(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     return x2, o
 
 
+_read_OffsetCommitValue_v0 = w.compiled(
+    _decode_OffsetCommitValue_v0,
+    False,
+    (
+        OffsetCommitValue,
+        (
+            ("offset", "int64"),
+            ("metadata", "string"),
+            ("commit_timestamp", "int64"),
+        ),
+        (),
+        (
+            ("leader_epoch", ("value", -1)),
+            ("expire_timestamp", ("value", -1)),
+        ),
+    ),
+)
+
+
 def _encode_OffsetCommitValue_v1(m: OffsetCommitValue, buf: bytearray) -> None:
     buf += _P_q(m.offset)
     w.write_string(buf, m.metadata)
@@ -486,6 +643,25 @@ def _decode_OffsetCommitValue_v1(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     x2.commit_timestamp = d1_commit_timestamp
     x2.expire_timestamp = d1_expire_timestamp
     return x2, o
+
+
+_read_OffsetCommitValue_v1 = w.compiled(
+    _decode_OffsetCommitValue_v1,
+    False,
+    (
+        OffsetCommitValue,
+        (
+            ("offset", "int64"),
+            ("metadata", "string"),
+            ("commit_timestamp", "int64"),
+            ("expire_timestamp", "int64"),
+        ),
+        (),
+        (
+            ("leader_epoch", ("value", -1)),
+        ),
+    ),
+)
 
 
 def _encode_OffsetCommitValue_v2(m: OffsetCommitValue, buf: bytearray) -> None:
@@ -510,6 +686,25 @@ def _decode_OffsetCommitValue_v2(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     return x2, o
 
 
+_read_OffsetCommitValue_v2 = w.compiled(
+    _decode_OffsetCommitValue_v2,
+    False,
+    (
+        OffsetCommitValue,
+        (
+            ("offset", "int64"),
+            ("metadata", "string"),
+            ("commit_timestamp", "int64"),
+        ),
+        (),
+        (
+            ("leader_epoch", ("value", -1)),
+            ("expire_timestamp", ("value", -1)),
+        ),
+    ),
+)
+
+
 def _encode_OffsetCommitValue_v3(m: OffsetCommitValue, buf: bytearray) -> None:
     buf += _P_qi(m.offset, m.leader_epoch)
     w.write_string(buf, m.metadata)
@@ -530,6 +725,25 @@ def _decode_OffsetCommitValue_v3(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     x2.commit_timestamp = d1_commit_timestamp
     x2.expire_timestamp = -1
     return x2, o
+
+
+_read_OffsetCommitValue_v3 = w.compiled(
+    _decode_OffsetCommitValue_v3,
+    False,
+    (
+        OffsetCommitValue,
+        (
+            ("offset", "int64"),
+            ("leader_epoch", "int32"),
+            ("metadata", "string"),
+            ("commit_timestamp", "int64"),
+        ),
+        (),
+        (
+            ("expire_timestamp", ("value", -1)),
+        ),
+    ),
+)
 
 
 def _encode_OffsetCommitValue_v4(m: OffsetCommitValue, buf: bytearray) -> None:
@@ -567,6 +781,25 @@ def _decode_OffsetCommitValue_v4(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     return x4, o
 
 
+_read_OffsetCommitValue_v4 = w.compiled(
+    _decode_OffsetCommitValue_v4,
+    True,
+    (
+        OffsetCommitValue,
+        (
+            ("offset", "int64"),
+            ("leader_epoch", "int32"),
+            ("metadata", "string"),
+            ("commit_timestamp", "int64"),
+        ),
+        (),
+        (
+            ("expire_timestamp", ("value", -1)),
+        ),
+    ),
+)
+
+
 def _encode_GroupMetadataKey_v2(m: GroupMetadataKey, buf: bytearray) -> None:
     w.write_string(buf, m.group)
 
@@ -577,6 +810,20 @@ def _decode_GroupMetadataKey_v2(b: bytes, o: int) -> tuple[GroupMetadataKey, int
     x2: GroupMetadataKey = _new(GroupMetadataKey)
     x2.group = d1_group
     return x2, o
+
+
+_read_GroupMetadataKey_v2 = w.compiled(
+    _decode_GroupMetadataKey_v2,
+    False,
+    (
+        GroupMetadataKey,
+        (
+            ("group", "string"),
+        ),
+        (),
+        (),
+    ),
+)
 
 
 def _encode_GroupMetadataValue_v0(m: GroupMetadataValue, buf: bytearray) -> None:
@@ -640,6 +887,41 @@ def _decode_GroupMetadataValue_v0(b: bytes, o: int) -> tuple[GroupMetadataValue,
     return x6, o
 
 
+_read_GroupMetadataValue_v0 = w.compiled(
+    _decode_GroupMetadataValue_v0,
+    False,
+    (
+        GroupMetadataValue,
+        (
+            ("protocol_type", "string"),
+            ("generation", "int32"),
+            ("protocol", "string?"),
+            ("leader", "string?"),
+            ("members", ("array", False, (
+                MemberMetadata,
+                (
+                    ("member_id", "string"),
+                    ("client_id", "string"),
+                    ("client_host", "string"),
+                    ("session_timeout", "int32"),
+                    ("subscription", "bytes"),
+                    ("assignment", "bytes"),
+                ),
+                (),
+                (
+                    ("group_instance_id", ("value", None)),
+                    ("rebalance_timeout", ("value", -1)),
+                ),
+            ))),
+        ),
+        (),
+        (
+            ("current_state_timestamp", ("value", -1)),
+        ),
+    ),
+)
+
+
 def _encode_GroupMetadataValue_v1(m: GroupMetadataValue, buf: bytearray) -> None:
     w.write_string(buf, m.protocol_type)
     buf += _P_i(m.generation)
@@ -699,6 +981,41 @@ def _decode_GroupMetadataValue_v1(b: bytes, o: int) -> tuple[GroupMetadataValue,
     x6.current_state_timestamp = -1
     x6.members = d1_members
     return x6, o
+
+
+_read_GroupMetadataValue_v1 = w.compiled(
+    _decode_GroupMetadataValue_v1,
+    False,
+    (
+        GroupMetadataValue,
+        (
+            ("protocol_type", "string"),
+            ("generation", "int32"),
+            ("protocol", "string?"),
+            ("leader", "string?"),
+            ("members", ("array", False, (
+                MemberMetadata,
+                (
+                    ("member_id", "string"),
+                    ("client_id", "string"),
+                    ("client_host", "string"),
+                    ("rebalance_timeout", "int32"),
+                    ("session_timeout", "int32"),
+                    ("subscription", "bytes"),
+                    ("assignment", "bytes"),
+                ),
+                (),
+                (
+                    ("group_instance_id", ("value", None)),
+                ),
+            ))),
+        ),
+        (),
+        (
+            ("current_state_timestamp", ("value", -1)),
+        ),
+    ),
+)
 
 
 def _encode_GroupMetadataValue_v2(m: GroupMetadataValue, buf: bytearray) -> None:
@@ -765,6 +1082,40 @@ def _decode_GroupMetadataValue_v2(b: bytes, o: int) -> tuple[GroupMetadataValue,
     return x6, o
 
 
+_read_GroupMetadataValue_v2 = w.compiled(
+    _decode_GroupMetadataValue_v2,
+    False,
+    (
+        GroupMetadataValue,
+        (
+            ("protocol_type", "string"),
+            ("generation", "int32"),
+            ("protocol", "string?"),
+            ("leader", "string?"),
+            ("current_state_timestamp", "int64"),
+            ("members", ("array", False, (
+                MemberMetadata,
+                (
+                    ("member_id", "string"),
+                    ("client_id", "string"),
+                    ("client_host", "string"),
+                    ("rebalance_timeout", "int32"),
+                    ("session_timeout", "int32"),
+                    ("subscription", "bytes"),
+                    ("assignment", "bytes"),
+                ),
+                (),
+                (
+                    ("group_instance_id", ("value", None)),
+                ),
+            ))),
+        ),
+        (),
+        (),
+    ),
+)
+
+
 def _encode_GroupMetadataValue_v3(m: GroupMetadataValue, buf: bytearray) -> None:
     w.write_string(buf, m.protocol_type)
     buf += _P_i(m.generation)
@@ -829,6 +1180,39 @@ def _decode_GroupMetadataValue_v3(b: bytes, o: int) -> tuple[GroupMetadataValue,
     x6.current_state_timestamp = d1_current_state_timestamp
     x6.members = d1_members
     return x6, o
+
+
+_read_GroupMetadataValue_v3 = w.compiled(
+    _decode_GroupMetadataValue_v3,
+    False,
+    (
+        GroupMetadataValue,
+        (
+            ("protocol_type", "string"),
+            ("generation", "int32"),
+            ("protocol", "string?"),
+            ("leader", "string?"),
+            ("current_state_timestamp", "int64"),
+            ("members", ("array", False, (
+                MemberMetadata,
+                (
+                    ("member_id", "string"),
+                    ("group_instance_id", "string?"),
+                    ("client_id", "string"),
+                    ("client_host", "string"),
+                    ("rebalance_timeout", "int32"),
+                    ("session_timeout", "int32"),
+                    ("subscription", "bytes"),
+                    ("assignment", "bytes"),
+                ),
+                (),
+                (),
+            ))),
+        ),
+        (),
+        (),
+    ),
+)
 
 
 def _encode_GroupMetadataValue_v4(m: GroupMetadataValue, buf: bytearray) -> None:
@@ -970,6 +1354,39 @@ def _decode_GroupMetadataValue_v4(b: bytes, o: int) -> tuple[GroupMetadataValue,
     return x20, o
 
 
+_read_GroupMetadataValue_v4 = w.compiled(
+    _decode_GroupMetadataValue_v4,
+    True,
+    (
+        GroupMetadataValue,
+        (
+            ("protocol_type", "string"),
+            ("generation", "int32"),
+            ("protocol", "string?"),
+            ("leader", "string?"),
+            ("current_state_timestamp", "int64"),
+            ("members", ("array", False, (
+                MemberMetadata,
+                (
+                    ("member_id", "string"),
+                    ("group_instance_id", "string?"),
+                    ("client_id", "string"),
+                    ("client_host", "string"),
+                    ("rebalance_timeout", "int32"),
+                    ("session_timeout", "int32"),
+                    ("subscription", "bytes"),
+                    ("assignment", "bytes"),
+                ),
+                (),
+                (),
+            ))),
+        ),
+        (),
+        (),
+    ),
+)
+
+
 CONSUMER_PROTOCOL_SUBSCRIPTION_ENCODERS: dict[int, w.Encoder[ConsumerProtocolSubscription]] = {
     0: _encode_ConsumerProtocolSubscription_v0,
     1: _encode_ConsumerProtocolSubscription_v1,
@@ -979,10 +1396,10 @@ CONSUMER_PROTOCOL_SUBSCRIPTION_ENCODERS: dict[int, w.Encoder[ConsumerProtocolSub
 
 
 CONSUMER_PROTOCOL_SUBSCRIPTION_DECODERS: dict[int, w.Decoder[ConsumerProtocolSubscription]] = {
-    0: _decode_ConsumerProtocolSubscription_v0,
-    1: _decode_ConsumerProtocolSubscription_v1,
-    2: _decode_ConsumerProtocolSubscription_v2,
-    3: _decode_ConsumerProtocolSubscription_v3,
+    0: _read_ConsumerProtocolSubscription_v0,
+    1: _read_ConsumerProtocolSubscription_v1,
+    2: _read_ConsumerProtocolSubscription_v2,
+    3: _read_ConsumerProtocolSubscription_v3,
 }
 
 
@@ -995,10 +1412,10 @@ CONSUMER_PROTOCOL_ASSIGNMENT_ENCODERS: dict[int, w.Encoder[ConsumerProtocolAssig
 
 
 CONSUMER_PROTOCOL_ASSIGNMENT_DECODERS: dict[int, w.Decoder[ConsumerProtocolAssignment]] = {
-    0: _decode_ConsumerProtocolAssignment_v0_3,
-    1: _decode_ConsumerProtocolAssignment_v0_3,
-    2: _decode_ConsumerProtocolAssignment_v0_3,
-    3: _decode_ConsumerProtocolAssignment_v0_3,
+    0: _read_ConsumerProtocolAssignment_v0_3,
+    1: _read_ConsumerProtocolAssignment_v0_3,
+    2: _read_ConsumerProtocolAssignment_v0_3,
+    3: _read_ConsumerProtocolAssignment_v0_3,
 }
 
 
@@ -1009,8 +1426,8 @@ OFFSET_COMMIT_KEY_ENCODERS: dict[int, w.Encoder[OffsetCommitKey]] = {
 
 
 OFFSET_COMMIT_KEY_DECODERS: dict[int, w.Decoder[OffsetCommitKey]] = {
-    0: _decode_OffsetCommitKey_v0_1,
-    1: _decode_OffsetCommitKey_v0_1,
+    0: _read_OffsetCommitKey_v0_1,
+    1: _read_OffsetCommitKey_v0_1,
 }
 
 
@@ -1024,11 +1441,11 @@ OFFSET_COMMIT_VALUE_ENCODERS: dict[int, w.Encoder[OffsetCommitValue]] = {
 
 
 OFFSET_COMMIT_VALUE_DECODERS: dict[int, w.Decoder[OffsetCommitValue]] = {
-    0: _decode_OffsetCommitValue_v0,
-    1: _decode_OffsetCommitValue_v1,
-    2: _decode_OffsetCommitValue_v2,
-    3: _decode_OffsetCommitValue_v3,
-    4: _decode_OffsetCommitValue_v4,
+    0: _read_OffsetCommitValue_v0,
+    1: _read_OffsetCommitValue_v1,
+    2: _read_OffsetCommitValue_v2,
+    3: _read_OffsetCommitValue_v3,
+    4: _read_OffsetCommitValue_v4,
 }
 
 
@@ -1038,7 +1455,7 @@ GROUP_METADATA_KEY_ENCODERS: dict[int, w.Encoder[GroupMetadataKey]] = {
 
 
 GROUP_METADATA_KEY_DECODERS: dict[int, w.Decoder[GroupMetadataKey]] = {
-    2: _decode_GroupMetadataKey_v2,
+    2: _read_GroupMetadataKey_v2,
 }
 
 
@@ -1052,11 +1469,11 @@ GROUP_METADATA_VALUE_ENCODERS: dict[int, w.Encoder[GroupMetadataValue]] = {
 
 
 GROUP_METADATA_VALUE_DECODERS: dict[int, w.Decoder[GroupMetadataValue]] = {
-    0: _decode_GroupMetadataValue_v0,
-    1: _decode_GroupMetadataValue_v1,
-    2: _decode_GroupMetadataValue_v2,
-    3: _decode_GroupMetadataValue_v3,
-    4: _decode_GroupMetadataValue_v4,
+    0: _read_GroupMetadataValue_v0,
+    1: _read_GroupMetadataValue_v1,
+    2: _read_GroupMetadataValue_v2,
+    3: _read_GroupMetadataValue_v3,
+    4: _read_GroupMetadataValue_v4,
 }
 
 
