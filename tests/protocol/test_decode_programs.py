@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import importlib.util
 import shutil
+import struct
 import sysconfig
 import tracemalloc
 import uuid
@@ -81,6 +82,8 @@ def same(a: Any, b: Any, where: str = "message") -> None:
             same(x, y, f"{where}[{i}]")
     elif isinstance(a, uuid.UUID):
         assert (a, a.is_safe, hash(a)) == (b, b.is_safe, hash(b)), where
+    elif isinstance(a, float):  # bit for bit: NaN and -0.0 too
+        assert struct.pack(">d", a) == struct.pack(">d", b), where
     else:
         assert a == b, where
 
@@ -169,6 +172,32 @@ def test_a_tagged_field_running_past_the_end_is_the_python_decoders_error() -> N
     for tags in (b"\x01\x00\x02A", b"\x01\x00\x01", b"\x01\x05\x01AB", b"\x02\x00\x00"):
         broken = encoded[:-1] + tags
         same(outcome(decoder, broken, 0), outcome(decoder.python, broken, 0), tags.hex())
+
+
+def test_floats_and_uuids_come_out_bit_for_bit() -> None:
+    from kctl.protocol.messages.describe_client_quotas import (
+        DescribeClientQuotasEntry,
+        DescribeClientQuotasResponse,
+        QuotaEntity,
+        QuotaValue,
+    )
+    from kctl.protocol.messages.metadata import MetadataResponse, MetadataResponseTopic
+
+    values = [float("nan"), -0.0, 0.0, float("inf"), 5e-324, 1.5]
+    quotas = DescribeClientQuotasResponse(
+        entries=[DescribeClientQuotasEntry([QuotaEntity("user", None)], [QuotaValue("q", v) for v in values])]
+    )
+    for version in (0, 1):
+        encoded = encode_response(quotas, version)
+        decoder = import_module("kctl.protocol.messages.describe_client_quotas").RESPONSE_DECODERS[version]
+        same(decoder(encoded, 0), decoder.python(encoded, 0))
+    ids = [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), uuid.uuid4()]
+    metadata = MetadataResponse(topics=[MetadataResponseTopic(name=str(i), topic_id=i) for i in ids])
+    encoded = encode_response(metadata, 12)
+    decoded, _ = import_module("kctl.protocol.messages.metadata").RESPONSE_DECODERS[12](encoded, 0)
+    assert [t.topic_id for t in decoded.topics] == ids
+    assert [str(t.topic_id) for t in decoded.topics] == [str(i) for i in ids]
+    same(decoded.topics[2].topic_id, ids[2])
 
 
 def test_odd_calls_go_to_the_python_decoder() -> None:
