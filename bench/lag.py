@@ -284,8 +284,9 @@ def main() -> int:
     args = parser.parse_args()
     topics, partitions, groups = (20, 10, 50) if args.quick else (100, 10, 500)
     # Bytecode as an installed kctl has it (pip compiles it at install; an editable install
-    # writes it on its first run, unless PYTHONDONTWRITEBYTECODE is set, as it can be in CI).
-    compileall.compile_dir(ROOT / "kctl", quiet=1)
+    # writes it on its first run, unless PYTHONDONTWRITEBYTECODE is set, as it can be in CI). Forced: compileall
+    # judges a .pyc by the source's mtime alone, so one written in the second of an edit stays stale.
+    compileall.compile_dir(ROOT / "kctl", quiet=1, force=True)
     print(c_loops())
     rows_expected = topics * partitions * groups
     lag_expected = rows_expected * RECORDS_PER_PARTITION

@@ -275,10 +275,9 @@ async def add_record_age(cluster: Cluster, groups: Sequence[LagRows],
     known = {} if known is None else known
     # Rows that share a (partition, committed offset) share its lag and age: the per-row work is
     # a key and a lookup each, done in C, and the Python work is per distinct key.
-    keys = [list(zip(rows.topics, rows.partitions, rows.committed, strict=True)) for rows in groups]
     behind: set[tuple[str, int, int]] = set()
-    for rows, group_keys in zip(groups, keys, strict=True):
-        behind.update(compress(group_keys, rows.lag))
+    for rows in groups:
+        behind.update(compress(zip(rows.topics, rows.partitions, rows.committed, strict=True), rows.lag))
     waiting: dict[TopicPartition, list[int]] = {}
     for topic, partition, committed in behind:
         if (topic, partition, committed) not in known:
@@ -287,13 +286,14 @@ async def add_record_age(cluster: Cluster, groups: Sequence[LagRows],
         known.update(await _record_timestamps(cluster, waiting))
     now = now_ms()
     ages: dict[tuple[str, int, int], float | None] = {}
-    for group_keys in keys:
-        ages.update(dict.fromkeys(group_keys, 0.0))
     for key in behind:
         when = known.get(key)
         ages[key] = None if when is None else max(now - when, 0) / 1000
-    for rows, group_keys in zip(groups, keys, strict=True):
-        rows.lag_seconds = list(map(ages.__getitem__, group_keys))
+    # A key's lag is the same in every group, so a key not behind is caught up: 0 seconds.
+    get_age = ages.get
+    for rows in groups:
+        keys = zip(rows.topics, rows.partitions, rows.committed, strict=True)
+        rows.lag_seconds = list(map(get_age, keys, repeat(0.0)))
 
 
 async def _record_timestamps(cluster: Cluster, waiting: dict[TopicPartition, list[int]]

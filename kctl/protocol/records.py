@@ -234,7 +234,13 @@ class RecordBatch:
 
 
 #: Zigzag varints of the small non-negative numbers that fill every record: deltas and lengths.
-_ZIGZAG_SMALL = [w.zigzag_varint(n) for n in range(16384)]
+#: Spelled out by width (zigzag of n >= 0 is 2n), as calling the encoder 16,384 times would cost
+#: every command that imports this module a few milliseconds.
+_ZIGZAG_SMALL = (
+    [bytes((v,)) for v in range(0, 1 << 7, 2)]
+    + [bytes((v & 0x7F | 0x80, v >> 7)) for v in range(1 << 7, 1 << 14, 2)]
+    + [bytes((v & 0x7F | 0x80, v >> 7 & 0x7F | 0x80, v >> 14)) for v in range(1 << 14, 1 << 15, 2)]
+)
 _NULL = b"\x01"  # zigzag(-1): a null key, value or header value
 _NO_HEADERS = b"\x00"
 
