@@ -30,6 +30,7 @@ from kctl.protocol.clock import now_ms
 from kctl.protocol.enums import GroupState
 
 from .errors import BadUsage, NotFound, Refused
+from .saves import live_saves, new_save
 
 if TYPE_CHECKING:
     from kctl.protocol.offset_columns import GroupCommitted
@@ -715,13 +716,10 @@ def state_dir() -> Path:
 
 def _save_previous(group: str, committed: Mapping[TopicPartition, OffsetAndMetadata],
                    partitions: list[TopicPartition]) -> Path:
-    directory = state_dir() / group
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{time.strftime('%Y%m%dT%H%M%S')}-{now_ms() % 1000:03d}.json"
     record = [{"topic": tp.topic, "partition": tp.partition,
                "offset": committed[tp].offset if tp in committed else None} for tp in partitions]
-    path.write_text(json.dumps({"group": group, "saved_at": iso(now_ms()), "offsets": record}, indent=2))
-    return path
+    return new_save(state_dir() / group,
+                    json.dumps({"group": group, "saved_at": iso(now_ms()), "offsets": record}, indent=2))
 
 
 async def apply_reset(cluster: Cluster, plan: ResetPlan) -> Path:
@@ -739,7 +737,7 @@ async def apply_reset(cluster: Cluster, plan: ResetPlan) -> Path:
 
 async def undo_reset(cluster: Cluster, group: str) -> SavedOffsets:
     """Put back the offsets from before the group's last executed reset; returns what was saved."""
-    saves = sorted((state_dir() / group).glob("*.json"))
+    saves = live_saves(state_dir() / group)
     if not saves:
         raise NotFound(f"no executed reset of group {group!r} to undo", "resets are saved by --execute")
     raw = json.loads(saves[-1].read_text())

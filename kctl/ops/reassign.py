@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from kctl.protocol.clock import now_ms
 from kctl.protocol.enums import ConfigResourceType
 
 from .errors import BadUsage, NotFound
+from .saves import live_saves, new_save
 from .times import iso
 
 Assignment = dict[TopicPartition, list[int]]
@@ -246,17 +246,20 @@ class Executed:
     target: Assignment
     throttles: dict[str, Any]
 
-    def save(self) -> None:
+    def text(self) -> str:
         def listed(a: Assignment) -> list[dict[str, Any]]:
             return [{"topic": tp.topic, "partition": tp.partition, "replicas": r} for tp, r in sorted(a.items())]
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps({"started_at": self.started_at, "previous": listed(self.previous),
-                                         "target": listed(self.target), "throttles": self.throttles}, indent=2))
+        return json.dumps({"started_at": self.started_at, "previous": listed(self.previous),
+                           "target": listed(self.target), "throttles": self.throttles}, indent=2)
+
+    def save(self) -> None:
+        """Rewrite the save `execute` made, as the reassignment's throttles change."""
+        self.path.write_text(self.text())
 
     @classmethod
     def latest(cls) -> Executed:
-        saved = sorted(state_dir().glob("*.json"))
+        saved = live_saves(state_dir())
         if not saved:
             raise NotFound("no reassignment executed by kctl here",
                            "start one with `kctl reassign apply PLAN --execute`")
@@ -270,11 +273,11 @@ class Executed:
 
 async def execute(admin: Admin, moves: list[Move], throttle: int | None) -> Executed:
     """Start the reassignment: save the previous assignment, set throttles, ask the controller."""
-    stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{now_ms() % 1000:03d}"
-    executed = Executed(state_dir() / f"{stamp}.json", iso(now_ms()) or "",
+    executed = Executed(Path(), iso(now_ms()) or "",
                         {TopicPartition(m.topic, m.partition): m.current for m in moves},
                         {TopicPartition(m.topic, m.partition): m.target for m in moves}, {})
-    executed.save()  # before anything changes: undo must know the previous assignment
+    # Saved before anything changes: undo must know the previous assignment.
+    executed.path = new_save(state_dir(), executed.text())
     if throttle is not None:
         executed.throttles = await set_throttles(admin, moves, throttle)
         executed.save()
