@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kctl.protocol.clock import now_ms
+from kctl.protocol.errors import ProtocolError
 
 from .authorizer import Authorizer
 from .config import BrokerConfig, parse_host_port
@@ -19,7 +20,8 @@ from .groups.coordinator import GroupCoordinator
 from .listeners import Listener, parse_listeners
 from .quotas import ClientQuotas
 from .sasl import SaslSettings
-from .server import KafkaConnection
+from .server import ConnectionLimits, KafkaConnection
+from .storage import disk
 from .storage.manager import LogManager
 from .tls import TlsAcceptor
 
@@ -53,6 +55,7 @@ class Broker:
         self.logs = LogManager(data_dir, config)
         self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.after_append(plog))
         self.connections: set[KafkaConnection] = set()
+        self.connection_limits = ConnectionLimits.from_config(config)
         #: Fetched record bytes sent so far: [from the file by sendfile, read and copied].
         self.fetch_bytes_sent = [0, 0]
         self.flusher: Flusher
@@ -104,6 +107,7 @@ class Broker:
         self._supervise("retention", self._retention_loop)
         self._supervise("log cleaner", self._cleaner_loop)
         self._supervise("offsets expiry", self._offsets_expiry_loop)
+        self._supervise("idle connections", self._idle_connections_loop)
         for listener in self.listeners:
             log.info("broker %d listening on %s:%d (%s, %s), advertised as %s:%d", self.node_id, listener.host,
                      listener.port, listener.name, listener.protocol, listener.advertised_host,
@@ -228,17 +232,51 @@ class Broker:
         if total:
             log.info("every partition is open, %.1fs after listening", time.monotonic() - started)
 
-    async def _checkpoint_loop(self) -> None:
-        interval = self.config["log.flush.offset.checkpoint.interval.ms"] / 1000
+    async def _every(self, seconds: float, what: str, body: Callable[[], Awaitable[object]]) -> None:
+        """Run `body` every `seconds`. A write that fails (a full or failing disk) is said once,
+        counted, and tried again next time: it never stops the broker."""
+        failing = False
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(seconds)
+            try:
+                await body()
+            except OSError as exc:
+                self.storage_failed(exc)
+                if not failing:
+                    log.error("%s failed: %s; trying again every %gs", what, disk.describe(exc), seconds)
+                failing = True
+            else:
+                if failing:
+                    log.info("%s works again", what)
+                failing = False
+
+    async def _idle_connections_loop(self) -> None:
+        """Close connections that moved no bytes for connections.max.idle.ms, as Kafka does."""
+        idle_ms = self.config["connections.max.idle.ms"]
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(idle_ms / 1000 / 4, 30))
+            horizon = loop.time() - idle_ms / 1000
+            for conn in list(self.connections):
+                since = conn.idle_since()
+                if since is not None and since < horizon:
+                    log.info("closing connection from %s: idle for more than connections.max.idle.ms=%d",
+                             conn.peer, idle_ms)
+                    conn.abort()
+
+    def storage_failed(self, exc: OSError) -> None:
+        if self.metrics is not None:
+            self.metrics.storage_errors.labels("full" if exc.errno in disk.FULL else "io").inc()
+
+    async def _checkpoint_loop(self) -> None:
+        async def checkpoint() -> None:
             await self.flusher.flush_now(list(self.logs.opened_partitions()))
             self.logs.write_recovery_points()
 
+        await self._every(self.config["log.flush.offset.checkpoint.interval.ms"] / 1000, "checkpoint", checkpoint)
+
     async def _flush_schedule_loop(self) -> None:
-        interval = self.config["log.flush.scheduler.interval.ms"] / 1000
-        while True:
-            await asyncio.sleep(interval)
+        async def flush_due() -> None:
             now = now_ms()
             due = [
                 p for p in self.logs.opened_partitions()
@@ -247,11 +285,10 @@ class Broker:
             if due:
                 await self.flusher.flush_now(due)
 
+        await self._every(self.config["log.flush.scheduler.interval.ms"] / 1000, "scheduled flush", flush_due)
+
     async def _retention_loop(self) -> None:
-        interval = self.config["log.retention.check.interval.ms"] / 1000
-        while True:
-            await asyncio.sleep(interval)
-            await self.enforce_retention()
+        await self._every(self.config["log.retention.check.interval.ms"] / 1000, "retention", self.enforce_retention)
 
     async def enforce_retention(self) -> int:
         """Drop segments past retention on the loop (a list change and renames), then unlink their
@@ -272,28 +309,41 @@ class Broker:
         return deleted
 
     async def _cleaner_loop(self) -> None:
-        backoff = max(self.config["log.cleaner.backoff.ms"] / 1000, 0.05)
-        while True:
-            await asyncio.sleep(backoff)
-            await self.compact_logs()
+        await self._every(max(self.config["log.cleaner.backoff.ms"] / 1000, 0.05), "log cleaner", self.compact_logs)
 
     async def _offsets_expiry_loop(self) -> None:
-        interval = self.config["offsets.retention.check.interval.ms"] / 1000
-        while True:
-            await asyncio.sleep(interval)
+        async def expire() -> None:
             self.groups.expire_offsets()
+
+        await self._every(self.config["offsets.retention.check.interval.ms"] / 1000, "offsets expiry", expire)
 
     async def compact_logs(self) -> int:
         """Clean the compacted topics' closed segments: reading and rewriting them on a worker
-        thread, swapping the cleaned files in on the loop (see `storage.cleaner`)."""
+        thread, swapping the cleaned files in on the loop (see `storage.cleaner`). A partition
+        whose data cannot be read is marked uncleanable and left as it is, as Kafka's cleaner
+        does; one whose cleaned files cannot be written is tried again next time."""
         now = now_ms()
         loop = asyncio.get_running_loop()
         removed = 0
         for plog in list(self.logs.opened_partitions()):
             job = plog.compaction_job(now) if plog.needs_compaction(now) else None
-            if job is not None:
+            if job is None:
+                continue
+            try:
                 await loop.run_in_executor(None, job.run)
-                removed += job.finish()
+            except ProtocolError as exc:
+                job.discard()
+                plog.uncleanable = str(exc)
+                log.error("%s-%d cannot be cleaned and is marked uncleanable until the broker restarts: %s",
+                          plog.topic, plog.partition, exc)
+                continue
+            except OSError as exc:
+                job.discard()
+                self.storage_failed(exc)
+                log.warning("%s-%d: cleaning failed (%s); trying again later", plog.topic, plog.partition,
+                            disk.describe(exc))
+                continue
+            removed += job.finish()
         return removed
 
 

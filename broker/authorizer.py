@@ -14,6 +14,7 @@ A connection's principal is its SASL user or its TLS client certificate's subjec
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,13 +33,15 @@ from kctl.protocol.acl import (
 from kctl.protocol.errors import ErrorCode
 
 from .config import BrokerConfig
-from .storage.manager import write_atomically
+from .storage.disk import describe, write_atomically
 
 if TYPE_CHECKING:
     from .context import Peer
 
 ACLS_FILE = "acls.json"
 ANONYMOUS = "User:ANONYMOUS"
+
+log = logging.getLogger("broker.authorizer")
 
 
 class AclError(Exception):
@@ -148,17 +151,18 @@ class Authorizer:
 
     def create(self, acls: Iterable[AclBinding]) -> list[AclError | None]:
         out: list[AclError | None] = []
+        kept = list(self.acls)
         for acl in acls:
             try:
                 self.check_new(acl)
             except AclError as exc:
                 out.append(exc)
                 continue
-            if acl not in self.acls:
-                self.acls.append(acl)
+            if acl not in kept:
+                kept.append(acl)
             out.append(None)
-        self._save()
-        return out
+        failed = self._save(kept)
+        return [error if error is not None else failed for error in out]
 
     def describe(self, wanted: AclFilter) -> list[AclBinding]:
         check_filter(wanted)
@@ -166,17 +170,28 @@ class Authorizer:
 
     def delete(self, filters: Iterable[AclFilter]) -> list[list[AclBinding] | AclError]:
         out: list[list[AclBinding] | AclError] = []
+        kept = list(self.acls)
         for wanted in filters:
             try:
                 check_filter(wanted)
             except AclError as exc:
                 out.append(exc)
                 continue
-            matched = [acl for acl in self.acls if filter_matches(wanted, acl)]
-            self.acls = [acl for acl in self.acls if acl not in matched]
+            matched = [acl for acl in kept if filter_matches(wanted, acl)]
+            kept = [acl for acl in kept if acl not in matched]
             out.append(matched)
-        self._save()
-        return out
+        failed = self._save(kept)
+        return [failed if failed is not None and not isinstance(result, AclError) else result for result in out]
 
-    def _save(self) -> None:
-        write_atomically(self.path, json.dumps([_encode(a) for a in self.acls], indent=1))
+    def _save(self, acls: list[AclBinding]) -> AclError | None:
+        """Write `acls` and make them the ones in force; if the write fails, those in force stay
+        and the error says why."""
+        if acls == self.acls:
+            return None
+        try:
+            write_atomically(self.path, json.dumps([_encode(a) for a in acls], indent=1))
+        except OSError as exc:
+            log.error("cannot save the ACLs: %s", describe(exc))
+            return AclError(ErrorCode.KAFKA_STORAGE_ERROR, f"the ACLs could not be saved: {describe(exc)}")
+        self.acls = acls
+        return None

@@ -169,7 +169,18 @@ _BROKER_ONLY = [
     _s("log.flush.offset.checkpoint.interval.ms", int, 60_000, "how often the recovery point is saved",
        minimum=1, config_type=ConfigType.INT),
     _s("log.flush.scheduler.interval.ms", int, 1000, "how often flush.ms is checked", minimum=1),
-    _s("socket.request.max.bytes", int, 104_857_600, "largest request frame", minimum=1, config_type=ConfigType.INT),
+    _s("socket.request.max.bytes", int, 104_857_600, "largest request frame (512 KB until a SASL client has "
+       "authenticated, as sasl.server.max.receive.size)", minimum=1, config_type=ConfigType.INT),
+    _s("max.connections", int, INT_MAX, "most client connections at once; more are closed as they come",
+       minimum=0, config_type=ConfigType.INT),
+    _s("max.connections.per.ip", int, INT_MAX, "most client connections from one address", minimum=0,
+       config_type=ConfigType.INT),
+    _s("max.connections.per.ip.overrides", str, None, "HOST:COUNT,... limits for particular addresses",
+       nullable=True),
+    _s("connections.max.idle.ms", int, 600_000, "close a connection that has moved no bytes for this long",
+       minimum=1),
+    _s("connection.failed.authentication.delay.ms", int, 100, "how long after a failed SASL login its "
+       "connection is closed", minimum=0, config_type=ConfigType.INT),
     _s("sasl.enabled.mechanisms", str, None, "SASL mechanisms clients must authenticate with (users in "
        "[sasl.users]); unset: no authentication", nullable=True, read_only=True,
        list_choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")),

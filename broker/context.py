@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .metrics import BrokerMetrics
     from .quotas import ClientQuotas
     from .sasl import SaslSettings
-    from .server import KafkaConnection
+    from .server import ConnectionLimits, KafkaConnection
     from .storage.manager import LogManager
 
 
@@ -55,5 +55,6 @@ class ServingContext(BrokerContext, Protocol):
     sendfile and by copy."""
 
     connections: set[KafkaConnection]
+    connection_limits: ConnectionLimits
     fetch_bytes_sent: list[int]
     metrics: BrokerMetrics | None  # with --metrics

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
+from .storage import disk
 from .storage.disk import BULK_SYNC_PARTITIONS, can_sync_filesystem, sync_filesystem
 from .storage.log import PartitionLog
 
@@ -29,11 +30,11 @@ def _fsync_all(fds: list[int]) -> None:
     parallel against 3.1 ms one after another)."""
     try:
         if len(fds) == 1:
-            os.fsync(fds[0])
+            disk.fsync(fds[0])
         else:
             running: list[Future[None]] = []
             try:
-                running.extend(_FSYNC_THREADS.submit(os.fsync, fd) for fd in fds)
+                running.extend(_FSYNC_THREADS.submit(disk.fsync, fd) for fd in fds)
             finally:
                 wait(running)  # every one over before any descriptor closes
             for future in running:

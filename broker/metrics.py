@@ -43,6 +43,9 @@ class BrokerMetrics:
                                  registry=r)
         self.fsync = Histogram("kctl_broker_fsync_seconds", "How long making appended data durable took.",
                                buckets=LATENCY_BUCKETS, registry=r)
+        self.storage_errors = Counter("kctl_broker_storage_errors", "Background writes to the data directory "
+                                      "that failed (checkpoints, flushes, retention, cleaning), by kind: full (no "
+                                      "space left) or io (any other error).", ["kind"], registry=r)
         r.register(_State(broker))
 
     def serve(self, host: str, port: int) -> int:
@@ -119,12 +122,16 @@ class _State(Collector):
                                  labels=["topic", "partition"])
         segments = GaugeMetricFamily("kctl_broker_log_segments", "Segments of the partition's log.",
                                      labels=["topic", "partition"])
+        uncleanable = 0
         for plog in _snapshot(lambda: list(self.broker.logs.opened_partitions())):
             where = [plog.topic, str(plog.partition)]
             size.add_metric(where, plog.size)
             segments.add_metric(where, len(plog.segments))
+            uncleanable += plog.uncleanable is not None
         yield size
         yield segments
+        yield GaugeMetricFamily("kctl_broker_uncleanable_partitions", "Partitions the log cleaner skips because "
+                                "their data cannot be read (Kafka's uncleanable-partitions-count).", value=uncleanable)
         yield GaugeMetricFamily("kctl_broker_connections", "Open client connections.",
                                 value=len(self.broker.connections))
         groups = GaugeMetricFamily("kctl_broker_groups", "Consumer groups, by state.", labels=["state"])

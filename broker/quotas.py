@@ -16,6 +16,7 @@ for that long (KIP-219).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from kctl.protocol.errors import ErrorCode
 
-from .storage.manager import write_atomically
+from .storage.disk import describe, write_atomically
 
 QUOTAS_FILE = "client-quotas.json"
 ENTITY_TYPES = ("user", "client-id", "ip")
@@ -38,6 +39,8 @@ WINDOW_S = 11.0  # Kafka's quota.window.num (11) samples of quota.window.size.se
 MIN_SPAN_S = WINDOW_S - 1
 #: An entity: (entity type, name or None for the default), sorted by type.
 Entity = tuple[tuple[str, str | None], ...]
+
+log = logging.getLogger("broker.quotas")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,22 +103,30 @@ class ClientQuotas:
         results = [self.check(c.entity, c.ops) for c in changes]
         if validate_only:
             return results
+        # Changed on a copy, written, and only then put in force: a failed write changes nothing.
+        quotas = {entity: dict(values) for entity, values in self.quotas.items()}
         changed = False
         for change, (error, _) in zip(changes, results, strict=True):
             if error is not ErrorCode.NONE:
                 continue
-            values = self.quotas.setdefault(change.entity, {})
+            values = quotas.setdefault(change.entity, {})
             for key, value, remove in change.ops:
                 if remove:
                     values.pop(key, None)
                 else:
                     values[key] = value
             if not values:
-                del self.quotas[change.entity]
+                del quotas[change.entity]
             changed = True
         if changed:
-            write_atomically(self.path, json.dumps({_entity_key(e): v for e, v in self.quotas.items()},
-                                                   indent=1, sort_keys=True))
+            try:
+                write_atomically(self.path, json.dumps({_entity_key(e): v for e, v in quotas.items()},
+                                                       indent=1, sort_keys=True))
+            except OSError as exc:
+                log.error("cannot save client quotas: %s", describe(exc))
+                failure = (ErrorCode.KAFKA_STORAGE_ERROR, f"the quotas could not be saved: {describe(exc)}")
+                return [failure if error is ErrorCode.NONE else (error, message) for error, message in results]
+            self.quotas = quotas
         return results
 
     def describe(self, components: list[tuple[str, int, str | None]], strict: bool) -> list[tuple[Entity,

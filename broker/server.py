@@ -12,7 +12,7 @@ import inspect
 import logging
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
 from kctl.protocol.api import ApiKey
@@ -31,11 +31,13 @@ from kctl.protocol.framing import (
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.sasl import ServerAuthentication
 
+from .config import ConfigError
 from .context import Peer
 from .handlers import ROUTES, CloseConnection, advertised_versions, error_response
 from .quotas import FETCH, PRODUCE
 
 if TYPE_CHECKING:
+    from .config import BrokerConfig
     from .context import ServingContext
     from .listeners import Listener
 
@@ -46,6 +48,44 @@ log = logging.getLogger("broker.server")
 #: sends them (Kafka reads one request per connection at a time).
 MAX_IN_FLIGHT = 200
 MAX_IN_FLIGHT_BYTES = 16 << 20
+
+
+class ConnectionLimits:
+    """`max.connections` and `max.connections.per.ip` (with `max.connections.per.ip.overrides`):
+    a connection past either limit is closed as soon as it is accepted, as Kafka does for the
+    per-address one."""
+
+    def __init__(self, total: int, per_address: int, overrides: dict[str, int]) -> None:
+        self.total = total
+        self.per_address = per_address
+        self.overrides = overrides
+        self.by_address: Counter[str] = Counter()
+
+    @classmethod
+    def from_config(cls, config: BrokerConfig) -> ConnectionLimits:
+        overrides: dict[str, int] = {}
+        for entry in (config["max.connections.per.ip.overrides"] or "").split(","):
+            if entry.strip():
+                host, _, count = entry.strip().rpartition(":")
+                if not host or not count.isdigit():
+                    raise ConfigError(f"max.connections.per.ip.overrides: {entry.strip()!r} is not HOST:COUNT")
+                overrides[host] = int(count)
+        return cls(config["max.connections"], config["max.connections.per.ip"], overrides)
+
+    def admit(self, address: str, open_now: int) -> str | None:
+        """Count a new connection from `address` in, or say why it is refused."""
+        if open_now >= self.total:
+            return f"max.connections ({self.total}) reached"
+        limit = self.overrides.get(address, self.per_address)
+        if self.by_address[address] >= limit:
+            return f"max.connections.per.ip ({limit}) reached for {address}"
+        self.by_address[address] += 1
+        return None
+
+    def release(self, address: str) -> None:
+        self.by_address[address] -= 1
+        if self.by_address[address] <= 0:
+            del self.by_address[address]
 
 
 class KafkaConnection(asyncio.BufferedProtocol):
@@ -74,6 +114,10 @@ class KafkaConnection(asyncio.BufferedProtocol):
         # While a file range waits for a full socket: a duplicate of the socket's descriptor,
         # watched for room (the event loop lets only the transport watch the transport's own).
         self._watch_fd: int | None = None
+        self._counted = False  # in the broker's connections and the per-address counts
+        self._held = False  # requests are waiting in the buffer until this connection is unblocked
+        self._close_timer: asyncio.TimerHandle | None = None  # closing after a failed login
+        self.last_active = 0.0  # loop time of the last bytes in or out, for connections.max.idle.ms
 
     # ---- asyncio callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,11 +131,23 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.peer_host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self.who = Peer(self.peer_host, self.listener.name, self.principal)
+        self.last_active = asyncio.get_running_loop().time()
+        refusal = self.broker.connection_limits.admit(self.peer_host, len(self.broker.connections))
+        if refusal is not None:
+            log.info("closing connection from %s: %s", self.peer, refusal)
+            self.abort()
+            return
         self.broker.connections.add(self)
+        self._counted = True
         log.debug("connection from %s", self.peer)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._counted:
+            self._counted = False
+            self.broker.connection_limits.release(self.peer_host)
+        if self._close_timer is not None:
+            self._close_timer.cancel()
         if self._throttle_timer is not None:
             self._throttle_timer.cancel()
         self._sending.clear()
@@ -108,6 +164,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self.last_active = asyncio.get_running_loop().time()
         self._update_reading()
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -115,11 +172,26 @@ class KafkaConnection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.conn.buffer_updated(nbytes)
+        self.last_active = asyncio.get_running_loop().time()
         self._process()
+
+    def _blocked(self) -> bool:
+        """Whether to take no more requests from this connection for now, as Kafka mutes one: its
+        answers are not being read, too many are outstanding, a quota holds it back, or it is
+        about to be closed after a failed login."""
+        conn = self.conn
+        return (self._write_paused or conn.unanswered >= MAX_IN_FLIGHT or conn.unanswered_bytes >= MAX_IN_FLIGHT_BYTES
+                or self._throttle_timer is not None or self._close_timer is not None)
 
     def _process(self) -> None:
         conn = self.conn
+        self._held = False
         while not self.closed:
+            if self._blocked():
+                # The requests already read wait in the buffer; none is handled, so none is
+                # answered, until the block lifts (`_update_reading` picks them up again).
+                self._held = True
+                break
             try:
                 event = conn.next_event()
             except NotAuthenticated as exc:
@@ -141,7 +213,12 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 self.principal = f"User:{event.user}"
                 self.who = Peer(self.peer_host, self.listener.name, self.principal)
             elif isinstance(event, AuthenticationFailed):
-                log.warning("SASL %s from %s failed: %s", event.mechanism, self.peer, event.reason)
+                # As Kafka: the error answer goes out, then the connection closes after a delay
+                # (connection.failed.authentication.delay.ms), so guessing costs a reconnect each.
+                log.info("SASL %s from %s failed: %s; closing the connection", event.mechanism, self.peer,
+                         event.reason)
+                delay = self.broker.config["connection.failed.authentication.delay.ms"] / 1000
+                self._close_timer = asyncio.get_running_loop().call_later(delay, self.abort)
         self._drain()
 
     # ---- requests ----------------------------------------------------------------------------
@@ -267,7 +344,14 @@ class KafkaConnection(asyncio.BufferedProtocol):
             if data is None:
                 break
             self._write(data)
+            self.last_active = asyncio.get_running_loop().time()
         self._update_reading()
+
+    def idle_since(self) -> float | None:
+        """When this connection last moved bytes, if nothing is outstanding on it now."""
+        if self.conn.unanswered or self.tasks or self._sending or self.conn.buffered:
+            return None
+        return self.last_active
 
     def _write(self, data: bytes) -> None:
         """One response onto the wire. File ranges in it (fetched records) go from the segment
@@ -366,15 +450,16 @@ class KafkaConnection(asyncio.BufferedProtocol):
         transport = self.transport
         if transport is None or self.closed:
             return
-        conn = self.conn
-        should_pause = (self._write_paused or conn.unanswered >= MAX_IN_FLIGHT
-                        or conn.unanswered_bytes >= MAX_IN_FLIGHT_BYTES or self._throttle_timer is not None)
+        should_pause = self._blocked()
         if should_pause and not self._read_paused:
             transport.pause_reading()
             self._read_paused = True
         elif not should_pause and self._read_paused:
             transport.resume_reading()
             self._read_paused = False
+        if not should_pause and self._held:
+            self._held = False
+            asyncio.get_running_loop().call_soon(self._process)  # not from within _drain: no recursion
 
     def abort(self) -> None:
         self.closed = True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.sasl import ScramCredential
 
-from .storage.manager import write_atomically
+from .storage.disk import describe, write_atomically
 
 CREDENTIALS_FILE = "scram-credentials.json"
 #: AlterUserScramCredentials' mechanism numbers.
@@ -27,6 +28,8 @@ MECHANISM_CODES = {1: "SCRAM-SHA-256", 2: "SCRAM-SHA-512"}
 MECHANISM_NUMBERS = {name: code for code, name in MECHANISM_CODES.items()}
 #: The iteration counts Kafka accepts (ScramMechanism's minimum, and its maximum).
 MIN_ITERATIONS, MAX_ITERATIONS = 4096, 16384
+
+log = logging.getLogger("broker.users")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,18 +119,32 @@ class ScramUsers:
             elif not up.salt or not up.salted_password:
                 failed.setdefault(up.user, Outcome(up.user, ErrorCode.UNACCEPTABLE_CREDENTIAL,
                                                    "a salt and a salted password are needed"))
+        # Changed on copies, written, and only then put in force: a failed write changes nothing.
+        stored = {m: dict(users) for m, users in self._stored.items()}
+        live = {m: dict(users) for m, users in self.live.items()}
         for user, mechanism in deletions:
             if user not in failed:
                 name = MECHANISM_CODES[mechanism]
-                self.live[name].pop(user, None)
-                self._stored[name][user] = None
+                live[name].pop(user, None)
+                stored[name][user] = None
         for up in upsertions:
             if up.user not in failed:
                 name = MECHANISM_CODES[up.mechanism]
                 credential = ScramCredential.from_salted_password(name, up.salted_password, up.salt, up.iterations)
-                self.live[name][up.user] = self._stored[name][up.user] = credential
+                live[name][up.user] = stored[name][up.user] = credential
         if len(failed) < len(set(named)):
-            write_atomically(self.path, json.dumps(
-                {m: {u: None if c is None else _encode(c) for u, c in users.items()}
-                 for m, users in self._stored.items()}, indent=1, sort_keys=True))
+            try:
+                write_atomically(self.path, json.dumps(
+                    {m: {u: None if c is None else _encode(c) for u, c in users.items()}
+                     for m, users in stored.items()}, indent=1, sort_keys=True))
+            except OSError as exc:
+                log.error("cannot save SCRAM credentials: %s", describe(exc))
+                for user in named:
+                    failed.setdefault(user, Outcome(user, ErrorCode.KAFKA_STORAGE_ERROR,
+                                                    f"the credentials could not be saved: {describe(exc)}"))
+            else:
+                self._stored = stored
+                for name, credentials in live.items():  # in place: SCRAM exchanges hold these dicts
+                    self.live[name].clear()
+                    self.live[name].update(credentials)
         return [failed.get(user, Outcome(user)) for user in dict.fromkeys(named)]

@@ -22,6 +22,8 @@ from kctl.protocol.clock import now_ms
 from kctl.protocol.records import encode_batch
 from kctl.protocol.registry import SchemaType
 
+from ..storage.log import AppendError
+from ..storage.manager import TopicError
 from .levels import Compatibility, Mode
 from .store import RegistryError, SchemaStore, StoredSchema
 from .topic import TOPIC, ConfigKey, ModeKey, StoreRecord, encode, replay
@@ -137,8 +139,12 @@ class SchemaRegistry:
         now = now_ms()
         for kafka_record in encoded:
             kafka_record.timestamp = now
-        plog = self._partition()
-        plog.append(encode_batch(encoded), trusted=True)
+        try:
+            plog = self._partition()
+            plog.append(encode_batch(encoded), trusted=True)
+        except (AppendError, TopicError, OSError) as exc:  # nothing was stored, so nothing is applied
+            reason = exc.message if isinstance(exc, AppendError | TopicError) else str(exc)
+            raise RegistryError(50001, f"Error in the backend data store: {reason}") from None
         for record in records:
             self.store.apply(record)
         waiter = self.after_append(plog)

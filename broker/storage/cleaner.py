@@ -29,6 +29,8 @@ from kctl.protocol.records import (
     peek_batch_header,
 )
 
+from . import disk
+
 if TYPE_CHECKING:
     from .log import PartitionLog
     from .segment import Segment
@@ -48,14 +50,19 @@ class CompactionJob:
 
     def run(self) -> None:
         """The reading and writing, on any thread: touches no state of the partition. A segment
-        that retention deleted meanwhile ends the job with nothing cleaned."""
+        that retention deleted meanwhile ends the job with nothing cleaned. Raises ProtocolError
+        for data it cannot read and OSError for files it cannot write: `discard` then."""
         try:
             self._clean()
         except FileNotFoundError:
-            for _, _, cleaned, _ in self.cleaned:
-                cleaned.unlink(missing_ok=True)
-            self.cleaned = []
-            self.abandoned = True
+            self.discard()
+
+    def discard(self) -> None:
+        """Drop what was cleaned so far: the partition stays exactly as it was."""
+        for _, _, cleaned, _ in self.cleaned:
+            cleaned.unlink(missing_ok=True)
+        self.cleaned = []
+        self.abandoned = True
 
     def _clean(self) -> None:
         latest: dict[bytes, int] = {}
@@ -77,10 +84,7 @@ class CompactionJob:
             if not dropped:
                 continue
             cleaned = path.with_suffix(".cleaned")
-            with open(cleaned, "wb") as f:
-                f.write(out)
-                f.flush()
-                os.fsync(f.fileno())
+            disk.write_new_file(cleaned, out)
             self.cleaned.append((segment, generation, cleaned, dropped))
 
     def finish(self) -> int:

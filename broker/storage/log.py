@@ -18,8 +18,8 @@ from pathlib import Path
 from struct import Struct
 
 from kctl.protocol.clock import now_ms
-from kctl.protocol.compression import Compression
-from kctl.protocol.errors import CorruptRecordError, DecodeError, ErrorCode, ProtocolError
+from kctl.protocol.compression import Compression, decompress
+from kctl.protocol.errors import CorruptRecordError, DecodeError, ErrorCode, InvalidRecordError, ProtocolError
 from kctl.protocol.framing import FileRange
 from kctl.protocol.records import (
     ATTRIBUTES_OFFSET,
@@ -32,6 +32,7 @@ from kctl.protocol.records import (
     BatchHeader,
     Record,
     check_crc,
+    check_records,
     compute_crc,
     decode_batch,
     decode_batches,
@@ -40,6 +41,7 @@ from kctl.protocol.records import (
 )
 
 from ..config import TopicConfig
+from . import disk
 from .cleaner import CompactionJob
 from .producer_state import ProducerState, SequenceError
 from .segment import OpenFiles, Segment, segment_name
@@ -52,6 +54,9 @@ _PREFIX = Struct(">qii")  # base offset, batch length, partition leader epoch: u
 _LENGTH = Struct(">i")
 _MAX_TS = Struct(">hiqq")  # attributes, last offset delta, base timestamp, max timestamp
 LEADER_EPOCH = 0
+#: The most bytes one produced batch may inflate to. Kafka has no such bound; here it keeps one
+#: small compressed batch (a decompression bomb) from taking gigabytes of memory and the event loop.
+MAX_INFLATED_BATCH = 64 << 20
 _CODEC_BY_NAME = {
     "uncompressed": Compression.NONE,
     "gzip": Compression.GZIP,
@@ -101,6 +106,8 @@ class PartitionLog:
         self.unflushed_since_ms = -1
         self.recovery_point = 0  # everything below this offset is known to be on disk and valid
         self._snapshot_offset = -1  # the log end offset the producer snapshot on disk was taken at
+        self.write_error: OSError | None = None  # why the last write failed, until one succeeds
+        self.uncleanable: str | None = None  # why the cleaner cannot read this log, if it cannot
 
     # ---- opening -------------------------------------------------------------------------------
     def open(self, recovery_point: int | None, log_start_offset: int) -> None:
@@ -204,6 +211,12 @@ class PartitionLog:
                 pos += header.size
         except (DecodeError, CorruptRecordError) as exc:
             raise AppendError(ErrorCode.CORRUPT_MESSAGE, f"invalid record batch: {exc}") from None
+        if not trusted:
+            # As Kafka's LogValidator: every record is read (inflated first, within a bound)
+            # before anything is stored, so the log never holds what a reader cannot read.
+            keys_required = "compact" in config.cleanup_policy
+            for pos, header in headers:
+                _check_batch(records, pos, header, keys_required)
         if not headers:
             raise AppendError(ErrorCode.INVALID_RECORD, "produce request with no record batches")
         for _, header in headers:
@@ -256,9 +269,17 @@ class PartitionLog:
             written.append(_rebased(header, offset))
             offset += header.last_offset_delta + 1
             total += header.size
-        self._maybe_roll(total, now, offset)
+        try:
+            self._maybe_roll(total, now, offset)
+            self.active.append(pieces, written)
+        except OSError as exc:
+            # Nothing of this request is in the log: the segment cut its torn write off again.
+            self._write_failed(exc)
+            raise AppendError(ErrorCode.KAFKA_STORAGE_ERROR, f"cannot write to the log: {disk.describe(exc)}") from None
+        if self.write_error is not None:
+            log.warning("%s-%d: writes succeed again", self.topic, self.partition)
+            self.write_error = None
         base = written[0].base_offset
-        self.active.append(pieces, written)
         for header in written:
             self.producers.update(header, header.base_offset)
         if self.unflushed_since_ms < 0:
@@ -266,6 +287,14 @@ class PartitionLog:
         for wake in list(self.listeners):
             wake()
         return AppendResult(base, now if config.log_append_time else -1)
+
+    def _write_failed(self, exc: OSError) -> None:
+        """Say once (not once per produce) that this partition cannot be written to."""
+        if self.write_error is None:
+            log.error("%s-%d: cannot write to the log: %s; produce requests get KAFKA_STORAGE_ERROR until "
+                      "a write succeeds again%s", self.topic, self.partition, disk.describe(exc),
+                      " (free some space)" if exc.errno in disk.FULL else "")
+        self.write_error = exc
 
     def _rewriter(self, now: int) -> Callable[[bytes, int, BatchHeader], bytes] | None:
         """What must change inside batches before they are stored, if anything."""
@@ -280,13 +309,9 @@ class PartitionLog:
             needs_records = compact or (codec is not None and codec != header.compression)
             if needs_records:
                 try:
-                    decoded = decode_batch(batch)
+                    decoded = decode_batch(batch, limit=MAX_INFLATED_BATCH)
                 except ProtocolError as exc:
                     raise AppendError(ErrorCode.CORRUPT_MESSAGE, f"invalid record batch: {exc}") from None
-                if compact and any(r.key is None for r in decoded.records):
-                    raise AppendError(
-                        ErrorCode.INVALID_RECORD, "a compacted topic does not accept records without a key"
-                    )
                 if codec is not None and codec != header.compression:
                     batch = encode_batch(
                         decoded.records, compression=codec, timestamp_type=decoded.header.timestamp_type,
@@ -386,7 +411,10 @@ class PartitionLog:
                 header = found.header
                 if header.max_timestamp < timestamp or header.next_offset <= self.log_start_offset:
                     continue
-                batch = decode_batch(segment.read(found.position, header.size), verify_crc=False)
+                try:
+                    batch = decode_batch(segment.read(found.position, header.size), verify_crc=False)
+                except ProtocolError:  # unreadable (old data, bit rot): the batch is the best answer
+                    return max(header.base_offset, self.log_start_offset), header.max_timestamp
                 for record in batch.records:
                     if (
                         record.timestamp is not None
@@ -411,7 +439,10 @@ class PartitionLog:
             found = next((f for f in best.iter_batches() if f.header.max_timestamp == best.max_timestamp), None)
         if found is None:
             return None
-        batch = decode_batch(best.read(found.position, found.header.size), verify_crc=False)
+        try:
+            batch = decode_batch(best.read(found.position, found.header.size), verify_crc=False)
+        except ProtocolError:  # unreadable (old data, bit rot): the batch is the best answer
+            return found.header.base_offset, best.max_timestamp
         for record in batch.records:
             if record.timestamp == best.max_timestamp and record.offset is not None:
                 return record.offset, record.timestamp
@@ -496,7 +527,7 @@ class PartitionLog:
         return job.finish()
 
     def needs_compaction(self, now: int) -> bool:
-        if "compact" not in self.config.cleanup_policy or len(self.segments) < 2:
+        if "compact" not in self.config.cleanup_policy or len(self.segments) < 2 or self.uncleanable:
             return False
         tombstones_due = 0 <= self.cleaned_at_ms <= now - self.config.delete_retention_ms
         return self.segments[-2].next_offset > self.cleaned_up_to or tombstones_due
@@ -526,27 +557,55 @@ class PartitionLog:
         end = self.log_end_offset
         for segment in self.segments:
             if segment.unflushed_messages and not segment.closed:
-                os.fsync(segment.fd)
+                disk.fsync(segment.fd)
         self.mark_flushed(end)
 
-    def close(self, *, flush: bool = True) -> None:
+    def close(self, *, flush: bool = True) -> bool:
         """Flush, save the producer state and close. Without `flush` the caller makes it all
-        durable at once (one syncfs for every partition) and then moves the recovery point."""
+        durable at once (one syncfs for every partition) and then moves the recovery point.
+        False if something could not be written: the next start must recover this partition."""
+        whole = True
         if flush:
-            self.flush()
+            try:
+                self.flush()
+            except OSError as exc:
+                log.error("%s-%d: cannot flush at shutdown: %s", self.topic, self.partition, disk.describe(exc))
+                whole = False
         else:
             for segment in self.segments:
                 segment.write_indexes()
         if self._snapshot_offset != self.log_end_offset:  # else the snapshot on disk says it all
-            self.producers.save(self.directory / "producer.snapshot", self.log_end_offset)
-            self._snapshot_offset = self.log_end_offset
+            try:
+                self.producers.save(self.directory / "producer.snapshot", self.log_end_offset)
+                self._snapshot_offset = self.log_end_offset
+            except OSError as exc:  # the next start replays producer state from the log instead
+                log.warning("%s-%d: cannot save the producer state: %s", self.topic, self.partition,
+                            disk.describe(exc))
         for segment in self.segments:
+            whole = segment.cut_torn_tail() and whole
             segment.close()
+        return whole
 
     def delete(self) -> None:
         for segment in self.segments:
             segment.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _check_batch(records: bytes, pos: int, header: BatchHeader, keys_required: bool) -> None:
+    """Refuse a produced batch whose records cannot be read back whole, with the error Kafka
+    gives: CORRUPT_MESSAGE for bytes that do not read, INVALID_RECORD for broken rules."""
+    body = memoryview(records)[pos + HEADER_SIZE : pos + header.size]
+    try:
+        if header.compression == Compression.NONE:
+            check_records(body, header.records_count, keys_required)
+        else:
+            payload = decompress(header.compression, bytes(body), MAX_INFLATED_BATCH)
+            check_records(payload, header.records_count, keys_required)
+    except InvalidRecordError as exc:
+        raise AppendError(ErrorCode.INVALID_RECORD, f"invalid record batch: {exc}") from None
+    except ProtocolError as exc:
+        raise AppendError(ErrorCode.CORRUPT_MESSAGE, f"invalid record batch: {exc}") from None
 
 
 def _rebased(header: BatchHeader, base_offset: int) -> BatchHeader:

@@ -34,7 +34,7 @@ from kctl.protocol.clock import now_ms
 from kctl.protocol.errors import ErrorCode
 
 from ..config import BrokerConfig, ConfigError, TopicConfig, parse_topic_configs
-from .disk import BULK_SYNC_PARTITIONS, can_sync_filesystem, sync_filesystem
+from .disk import BULK_SYNC_PARTITIONS, can_sync_filesystem, sync_filesystem, write_atomically
 from .log import PartitionLog
 from .segment import OpenFiles, descriptor_limit
 
@@ -129,20 +129,6 @@ def validate_topic_name(name: str) -> None:
             ErrorCode.INVALID_TOPIC_EXCEPTION,
             f"topic name {name!r} may contain only ASCII letters, digits, '.', '_' and '-'",
         )
-
-
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _read_checkpoint(path: Path) -> dict[tuple[str, int], int]:
@@ -299,26 +285,40 @@ class LogManager:
         return plog
 
     def close(self) -> None:
+        """Flush and close every log; one that could not be flushed or cut back to its last
+        whole batch is recovered at the next start, as after a crash."""
         plogs = list(self.opened_partitions())
         dirty = sum(1 for plog in plogs if plog.unflushed_messages)
         bulk = dirty > BULK_SYNC_PARTITIONS and can_sync_filesystem()
-        for plog in plogs:
-            plog.close(flush=not bulk)
+        unfinished = [plog for plog in plogs if not plog.close(flush=not bulk)]
         if bulk:
-            sync_filesystem(self.data_dir)  # the logs, indexes and producer snapshots just written
-            for plog in plogs:
-                plog.recovery_point = plog.log_end_offset
-        self._write_checkpoints()
+            try:
+                sync_filesystem(self.data_dir)  # the logs, indexes and producer snapshots just written
+            except OSError as exc:
+                log.error("cannot flush %s at shutdown: %s; the next start recovers every log", self.data_dir,
+                          exc.strerror)
+                unfinished = plogs
+            else:
+                for plog in plogs:
+                    plog.recovery_point = plog.log_end_offset
+        try:
+            self._write_checkpoints()
+        except OSError as exc:  # the old checkpoints stay: they are behind, never ahead
+            log.error("cannot write checkpoints at shutdown: %s", exc.strerror)
         owed = {key: carried.recovery_point for key, carried in self._unopened.items() if carried.owes_recovery}
-        if owed:
-            write_atomically(self.data_dir / RECOVERY_OWED, _format_checkpoint(owed))
-        else:
-            (self.data_dir / RECOVERY_OWED).unlink(missing_ok=True)
-        (self.data_dir / CLEAN_SHUTDOWN).touch()
+        owed.update({(plog.topic, plog.partition): plog.recovery_point for plog in unfinished})
+        try:
+            if owed:
+                write_atomically(self.data_dir / RECOVERY_OWED, _format_checkpoint(owed))
+            else:
+                (self.data_dir / RECOVERY_OWED).unlink(missing_ok=True)
+            (self.data_dir / CLEAN_SHUTDOWN).touch()
+        except OSError as exc:  # no marker: the next start recovers every log, as after a crash
+            log.error("cannot mark the shutdown clean: %s; the next start recovers the logs", exc.strerror)
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
-        log.info("logs closed cleanly in %s", self.data_dir)
+        log.info("logs closed in %s", self.data_dir)
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def recovery_points(self) -> dict[tuple[str, int], int]:

@@ -24,6 +24,8 @@ from struct import Struct
 from kctl.protocol.errors import CorruptRecordError, DecodeError
 from kctl.protocol.records import HEADER_SIZE, BatchHeader, check_crc, peek_batch_header
 
+from . import disk
+
 log = logging.getLogger("broker.storage")
 
 _OFFSET_ENTRY = Struct(">ii")  # relative offset, file position
@@ -80,7 +82,7 @@ class OpenFiles:
             _, idle = self._open.popitem(last=False)
             os.close(idle)
         try:
-            fd = os.open(segment.log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = disk.open_segment(segment.log_path)
         except OSError as exc:
             if exc.errno in (errno.EMFILE, errno.ENFILE):
                 raise OSError(exc.errno, f"{exc.strerror}: the broker may hold {descriptor_limit()} descriptors "
@@ -125,6 +127,7 @@ class Segment:
         self._flushed_time_entries = 0
         self.unflushed_messages = 0
         self._last_base = self._last_position = -1  # the batch appended (or found on load) last
+        self.torn = False  # bytes of a failed write may lie past `size`
 
     # ---- loading ------------------------------------------------------------------------------
     def load(self, *, recover: bool) -> bool:
@@ -231,7 +234,7 @@ class Segment:
                     "segment %s: corrupt or torn data at byte %d of %d (%s); truncating %d bytes",
                     self.log_path, position, self.size, exc, self.size - position,
                 )
-                os.ftruncate(self.fd, position)
+                disk.truncate(self.fd, position)
                 self.size = position
                 truncated = True
                 break
@@ -258,13 +261,23 @@ class Segment:
         self._last_base, self._last_position = header.base_offset, position
 
     def append(self, pieces: list[bytes | memoryview], headers: list[BatchHeader]) -> int:
-        """Write already-patched batch bytes and index them; returns the position written at."""
+        """Write already-patched batch bytes and index them; returns the position written at.
+
+        All or nothing: a write that fails (a full disk) is cut off again before the OSError
+        goes up, so the file and this segment's accounting are exactly as they were."""
         position = self.size
-        written = os.writev(self.fd, pieces)
-        expected = sum(h.size for h in headers)
-        while written < expected:  # a short write on a regular file is rare but legal
-            flat = b"".join(bytes(p) for p in pieces)
-            written += os.write(self.fd, flat[written:])
+        fd = self.fd
+        if self.torn:
+            disk.truncate(fd, position)  # an earlier failed write could not be cut off then
+            self.torn = False
+        try:
+            disk.write_at(fd, pieces, position)
+        except OSError:
+            try:
+                disk.truncate(fd, position)
+            except OSError:
+                self.torn = True  # cut off before the next write, or by recovery after a crash
+            raise
         pos = position
         for header in headers:
             self._track(header, pos)
@@ -329,26 +342,46 @@ class Segment:
         )
         return offsets, times
 
-    def write_indexes(self) -> None:
-        """Append the unwritten index entries to the index files (rewriting them if out of step)."""
+    def write_indexes(self) -> bool:
+        """Append the unwritten index entries to the index files (rewriting them if out of step).
+
+        Indexes are disposable: if the write fails, the files are removed and rewritten whole
+        next time (a start without them rebuilds them by scanning); False says it failed."""
         if (
             self._flushed_index_entries == len(self._index_offsets)
             and self._flushed_time_entries == len(self._time_stamps)
             and self._flushed_index_entries
         ):
-            return
-        if self._flushed_index_entries == 0 or not self.index_path.exists():
+            return True
+        start_over = self._flushed_index_entries == 0 or not self.index_path.exists()
+        if start_over:
             self._flushed_index_entries = self._flushed_time_entries = 0
-            mode = "wb"
-        else:
-            mode = "ab"
         offsets, times = self.pending_index_bytes()
-        with open(self.index_path, mode) as f:
-            f.write(offsets)
-        with open(self.time_index_path, mode) as f:
-            f.write(times)
+        try:
+            disk.append_file(self.index_path, offsets, start_over=start_over)
+            disk.append_file(self.time_index_path, times, start_over=start_over)
+        except OSError as exc:
+            log.warning("segment %s: cannot write its index (%s); it is rebuilt from the log when needed",
+                        self.log_path, disk.describe(exc))
+            for path in (self.index_path, self.time_index_path):
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+            self._flushed_index_entries = self._flushed_time_entries = 0
+            return False
         self._flushed_index_entries = len(self._index_offsets)
         self._flushed_time_entries = len(self._time_stamps)
+        return True
+
+    def cut_torn_tail(self) -> bool:
+        """Cut off what a failed write left past the end, if anything; False if it is still there."""
+        if not self.torn or self.closed:
+            return True
+        try:
+            disk.truncate(self.fd, self.size)
+        except OSError:
+            return False
+        self.torn = False
+        return True
 
     @property
     def fd(self) -> int:
@@ -358,6 +391,7 @@ class Segment:
         return self.files.fd(self)
 
     def close(self) -> None:
+        self.cut_torn_tail()
         self.files.close(self)
         self.closed = True
 

@@ -11,6 +11,8 @@ import zlib
 from struct import Struct
 
 import cramjam
+import lz4.frame
+import zstandard
 
 from .errors import CorruptRecordError, EncodeError
 
@@ -55,7 +57,12 @@ def compress(codec: Compression, data: bytes) -> bytes:
 
 
 def decompress(codec: int, data: bytes, limit: int = MAX_DECOMPRESSED_SIZE) -> bytes:
-    """Inflate a batch's records; raise CorruptRecordError for anything that does not inflate."""
+    """Inflate a batch's records; raise CorruptRecordError for anything that does not inflate.
+
+    Every codec stops as soon as the output passes `limit`, so a small batch that would inflate
+    to gigabytes (a decompression bomb) costs at most `limit` bytes and the time to make them."""
+    if codec not in _CODECS:
+        raise CorruptRecordError(f"unknown compression codec {codec}")
     try:
         if codec == Compression.NONE:
             return data
@@ -64,18 +71,42 @@ def decompress(codec: int, data: bytes, limit: int = MAX_DECOMPRESSED_SIZE) -> b
         elif codec == Compression.SNAPPY:
             out = _snappy_decompress(data, limit)
         elif codec == Compression.LZ4:
-            out = bytes(cramjam.lz4.decompress(data))
-        elif codec == Compression.ZSTD:
-            out = bytes(cramjam.zstd.decompress(data))
+            out = _lz4_decompress(data, limit)
         else:
-            raise CorruptRecordError(f"unknown compression codec {codec}")
-    except (cramjam.DecompressionError, zlib.error, ValueError) as exc:
+            out = _zstd_decompress(data, limit)
+    except (cramjam.DecompressionError, zlib.error, ValueError, RuntimeError, zstandard.ZstdError) as exc:
         raise CorruptRecordError(
             f"cannot decompress {Compression(codec).name.lower()} batch: {exc}"
         ) from None
     if len(out) > limit:
         raise CorruptRecordError(f"batch inflates beyond {limit} bytes")
     return out
+
+
+_CODECS = frozenset(int(c) for c in Compression)
+
+
+def _lz4_decompress(data: bytes, limit: int) -> bytes:
+    """LZ4 frames, one after another, as Kafka writes them (KIP-57), to at most `limit` + 1 bytes."""
+    out = bytearray()
+    rest = memoryview(data)
+    while rest.nbytes and len(out) <= limit:
+        inflater = lz4.frame.LZ4FrameDecompressor()
+        out += inflater.decompress(rest, max_length=limit + 1 - len(out))
+        if not inflater.eof:
+            if len(out) > limit:
+                break
+            raise CorruptRecordError("truncated lz4 frame")
+        rest = rest[len(rest) - len(inflater.unused_data):] if inflater.unused_data else rest[:0]
+    return bytes(out)
+
+
+def _zstd_decompress(data: bytes, limit: int) -> bytes:
+    reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
+    out = reader.read(limit + 1)
+    if len(out) <= limit and reader.read(1):
+        raise CorruptRecordError("zstd stream does not end where its frames say")
+    return bytes(out)
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
@@ -119,5 +150,5 @@ def _snappy_decompress(data: bytes, limit: int) -> bytes:
 
 def _raw_snappy(data: bytes, limit: int) -> bytes:
     if cramjam.snappy.decompress_raw_len(data) > limit:
-        raise CorruptRecordError(f"batch inflates beyond {MAX_DECOMPRESSED_SIZE} bytes")
+        raise CorruptRecordError(f"batch inflates beyond {limit} bytes")
     return bytes(cramjam.snappy.decompress_raw(data))

@@ -220,6 +220,13 @@ class CorruptRecordError(DecodeError):
     error_code = ErrorCode.CORRUPT_MESSAGE
 
 
+class InvalidRecordError(ProtocolError):
+    """A record batch that reads well but breaks a rule of the log it is for: offsets out of
+    sequence, a count that does not match, a record without a key for a compacted topic."""
+
+    error_code = ErrorCode.INVALID_RECORD
+
+
 class UnsupportedVersionError(ProtocolError):
     """An API key we do not know, or a version outside the range we speak."""
 

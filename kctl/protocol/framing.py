@@ -47,6 +47,10 @@ _UNSUPPORTED_VERSION = ErrorCode.UNSUPPORTED_VERSION.code.to_bytes(2, "big")
 
 #: Kafka's socket.request.max.bytes default.
 DEFAULT_MAX_FRAME_SIZE: Final = 100 * 1024 * 1024
+#: The largest frame a server reads from a peer that has not authenticated yet (as Kafka's
+#: `sasl.server.max.receive.size`): SASL tokens are small, and an anonymous peer must not make
+#: the server hold a large buffer.
+MAX_UNAUTHENTICATED_FRAME_SIZE: Final = 512 * 1024
 
 
 class _NeedData(enum.Enum):
@@ -61,17 +65,21 @@ class FrameBuffer:
     """Cuts a byte stream into frames at the int32 length prefixes.
 
     Bytes come in either by `feed()` or, without an intermediate copy, through
-    `get_buffer()`/`buffer_updated()` (the shape of `asyncio.BufferedProtocol`): once a frame's
-    length is known its body is allocated whole and large reads land in it directly.
+    `get_buffer()`/`buffer_updated()` (the shape of `asyncio.BufferedProtocol`): large reads land
+    in the frame's body directly. A body is allocated as its bytes arrive (up to 1 MiB at once,
+    then doubling), not as its length prefix claims: a peer that announces a 100 MB frame and
+    sends nothing more costs a megabyte, not a hundred.
     """
 
     _SCRATCH_SIZE = 65536
+    _FIRST_BODY = 1 << 20
 
     def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
         self.max_frame_size = max_frame_size
         self._frames: deque[bytes | bytearray] = deque()
         self._length = bytearray()  # a partial length prefix
-        self._body: bytearray | None = None
+        self._body: bytearray | None = None  # the frame being filled, as much of it as is allocated
+        self._size = 0  # its length
         self._filled = 0
         self._scratch = bytearray(self._SCRATCH_SIZE)
         self._into_body = False
@@ -98,26 +106,39 @@ class FrameBuffer:
                 if size == 0:
                     self._frames.append(b"")
                     continue
-                body = self._body = bytearray(size)
+                body = self._body = bytearray(min(size, self._FIRST_BODY))
+                self._size = size
                 self._filled = 0
-            take = min(len(body) - self._filled, end - pos)
+            take = min(self._size - self._filled, end - pos)
+            body = self._room_for(self._filled + take)
             body[self._filled : self._filled + take] = view[pos : pos + take]
             self._filled += take
             pos += take
-            if self._filled == len(body):
+            if self._filled == self._size:
                 self._complete(body)
+
+    def _room_for(self, needed: int) -> bytearray:
+        """The body, grown (doubling, up to the frame's length) to hold `needed` bytes."""
+        body = self._body
+        assert body is not None
+        if len(body) >= needed:
+            return body
+        grown = bytearray(min(self._size, max(2 * len(body), needed)))
+        grown[: self._filled] = memoryview(body)[: self._filled]
+        self._body = grown
+        return grown
 
     def _complete(self, body: bytearray) -> None:
         # Small frames become bytes (cheap, hashable slices); big ones stay as received.
         self._frames.append(bytes(body) if len(body) <= self._SCRATCH_SIZE else body)
         self._body = None
-        self._filled = 0
+        self._filled = self._size = 0
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Where the next read should land: straight into a large frame's body when possible."""
-        body = self._body
-        if body is not None and len(body) - self._filled >= self._SCRATCH_SIZE:
+        if self._body is not None and self._size - self._filled >= self._SCRATCH_SIZE:
             self._into_body = True
+            body = self._room_for(self._filled + self._SCRATCH_SIZE)
             return memoryview(body)[self._filled :]
         self._into_body = False
         return memoryview(self._scratch)
@@ -126,7 +147,7 @@ class FrameBuffer:
         if self._into_body:
             assert self._body is not None
             self._filled += nbytes
-            if self._filled == len(self._body):
+            if self._filled == self._size:
                 self._complete(self._body)
         else:
             self.feed(memoryview(self._scratch)[:nbytes])
@@ -205,9 +226,14 @@ class ServerConnection:
     request order, and, with `authentication`, the SASL exchange answered and enforced."""
 
     def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
-                 authentication: ServerAuthentication | None = None) -> None:
+                 authentication: ServerAuthentication | None = None,
+                 max_unauthenticated_frame_size: int = MAX_UNAUTHENTICATED_FRAME_SIZE) -> None:
         self._frames = FrameBuffer(max_frame_size)
+        self._max_frame_size = max_frame_size
         self.authentication = authentication
+        # Until the peer authenticates, only small frames (Kafka's sasl.server.max.receive.size).
+        if authentication is not None and not authentication.authenticated:
+            self._frames.max_frame_size = min(max_frame_size, max_unauthenticated_frame_size)
         self._answers: deque[AnswerPlace] = deque()
         self._request_size = 0  # of the request `next_event` gave last
         self.unanswered_bytes = 0  # the sizes of the requests whose answers have not been taken
@@ -254,6 +280,8 @@ class ServerConnection:
             if key == ApiKey.SASL_AUTHENTICATE:
                 answer, outcome = auth.authenticate(body)
                 self.answer(self.reserve(), header, answer)
+                if auth.authenticated:
+                    self._frames.max_frame_size = self._max_frame_size
                 if outcome is not None:
                     return outcome
                 continue

@@ -20,13 +20,20 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from struct import Struct
+from types import ModuleType
 from typing import Any
 
 from crc32c import crc32c
 
 from . import _wire as w
-from .compression import Compression, compress, decompress
-from .errors import CorruptRecordError, DecodeError, EncodeError
+from .compression import MAX_DECOMPRESSED_SIZE, Compression, compress, decompress
+from .errors import CorruptRecordError, DecodeError, EncodeError, InvalidRecordError
+
+_check_records: ModuleType | None
+try:
+    from . import _check_records
+except ImportError:  # built without a C compiler
+    _check_records = None
 
 HEADER = Struct(">qiibIhiqqqhii")
 HEADER_SIZE = HEADER.size  # 61
@@ -481,6 +488,75 @@ def _decode_fields(data: bytes, header: BatchHeader, tag: Any, row_type: type[tu
     return out
 
 
+def check_records(data: bytes | bytearray | memoryview, count: int, keys_required: bool) -> int:
+    """Check a batch's (decompressed) records section as Kafka's LogValidator reads it, without
+    building anything: `count` records, each exactly as long as its length says, with offset
+    deltas 0, 1, 2, ..., lengths that stay inside it, no null header keys, no bytes left over,
+    and, with `keys_required` (a compacted topic), a key on every record. Returns the largest
+    timestamp delta. Raises CorruptRecordError for bytes that do not read as records, and
+    InvalidRecordError for records that break a rule. The C version (`_check_records.c`) does
+    the same on the produce path; this one is its definition, and the fallback."""
+    if _check_records is None:
+        return check_records_python(data, count, keys_required)
+    result = _check_records.check_records(data, count, keys_required)
+    if isinstance(result, tuple):
+        kind, message = result
+        raise (CorruptRecordError if kind == 1 else InvalidRecordError)(message)
+    return int(result)
+
+
+def check_records_python(data: bytes | bytearray | memoryview, count: int, keys_required: bool) -> int:
+    buf = bytes(data)
+    end = len(buf)
+    o = 0
+    max_delta = -(2**63)
+    try:
+        for index in range(count):
+            if o >= end:
+                raise CorruptRecordError(f"the batch holds fewer records than its count of {count}")
+            length, o = w.read_varint(buf, o)
+            record_end = o + length
+            if length < 0 or record_end > end:
+                raise CorruptRecordError(f"record {index}'s length {length} runs past the end of its batch")
+            o += 1  # attributes
+            delta, o = w.read_varlong(buf, o)
+            max_delta = max(max_delta, delta)
+            offset_delta, o = w.read_varint(buf, o)
+            if offset_delta != index:
+                raise InvalidRecordError(f"record {index} has offset delta {offset_delta}: offsets must be in sequence")
+            key_len, o = w.read_varint(buf, o)
+            if key_len < -1 or o + max(key_len, 0) > record_end:
+                raise CorruptRecordError(f"record {index}'s key length {key_len} is out of range")
+            if key_len == -1 and keys_required:
+                raise InvalidRecordError("a compacted topic does not accept records without a key")
+            o += max(key_len, 0)
+            value_len, o = w.read_varint(buf, o)
+            if value_len < -1 or o + max(value_len, 0) > record_end:
+                raise CorruptRecordError(f"record {index}'s value length {value_len} is out of range")
+            o += max(value_len, 0)
+            headers, o = w.read_varint(buf, o)
+            if headers < 0 or headers > record_end - o:
+                raise CorruptRecordError(f"record {index}'s header count {headers} is out of range")
+            for _ in range(headers):
+                name_len, o = w.read_varint(buf, o)
+                if name_len < 0 or o + name_len > record_end:
+                    raise CorruptRecordError(f"record {index} has a header key of length {name_len}")
+                o += name_len
+                value_len, o = w.read_varint(buf, o)
+                if value_len < -1 or o + max(value_len, 0) > record_end:
+                    raise CorruptRecordError(f"record {index} has a header value of length {value_len}")
+                o += max(value_len, 0)
+            if o != record_end:
+                raise CorruptRecordError(f"record {index}'s length {length} does not match its contents")
+    except DecodeError as exc:
+        if isinstance(exc, CorruptRecordError):
+            raise
+        raise CorruptRecordError(f"malformed record: {exc}") from None
+    if o != end:
+        raise CorruptRecordError(f"{end - o} bytes left over after the batch's {count} records")
+    return max_delta if count else 0
+
+
 def _decode_records(data: bytes, header: BatchHeader) -> list[Record]:
     return [Record(key, value, list(headers), timestamp, offset)
             for offset, timestamp, key, value, headers, _ in decode_record_fields(data, header)]
@@ -494,14 +570,16 @@ def batch_payload(data: bytes, offset: int = 0, *, verify_crc: bool = True) -> t
     return header, decompress(header.compression, data[offset + HEADER_SIZE : offset + header.size])
 
 
-def decode_batch(data: bytes, offset: int = 0, *, verify_crc: bool = True) -> RecordBatch:
+def decode_batch(data: bytes, offset: int = 0, *, verify_crc: bool = True,
+                 limit: int = MAX_DECOMPRESSED_SIZE) -> RecordBatch:
+    """One batch, its records decoded; `limit` bounds what its records may inflate to."""
     header = read_batch_header(data, offset)
     if verify_crc:
         check_crc(data, offset, header)
     body = data[offset + HEADER_SIZE : offset + header.size]
     if not isinstance(body, bytes):  # a view into a read buffer: records keep bytes of their own
         body = bytes(body)
-    payload = decompress(header.compression, body)
+    payload = decompress(header.compression, body, limit)
     try:
         records = _decode_records(payload, header)
     except CorruptRecordError:
@@ -533,6 +611,7 @@ __all__ = [
     "TimestampType",
     "batch_payload",
     "check_crc",
+    "check_records",
     "compute_crc",
     "decode_batch",
     "decode_batches",

@@ -17,6 +17,7 @@ import pytest
 from tests.support.ports import free_port
 
 if TYPE_CHECKING:
+    from .faults import DiskFaults
     from .rawclient import RawClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,3 +135,11 @@ def client(server: BrokerProcess) -> Iterator[RawClient]:
     c = RawClient(server.bootstrap)
     yield c
     c.close()
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch) -> DiskFaults:
+    """Fail the storage seam's writes on demand (`tests/broker/faults.py`)."""
+    from .faults import DiskFaults
+
+    return DiskFaults(monkeypatch)

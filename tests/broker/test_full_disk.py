@@ -1,0 +1,163 @@
+"""A full or failing disk, injected at the storage seam: a write that fails leaves the log exactly
+as it was, the client is told KAFKA_STORAGE_ERROR, reads go on, and writes work again once there
+is room. Nothing acknowledged is lost, after a clean stop or a crash."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from broker.config import BrokerConfig
+from broker.storage.log import AppendError, PartitionLog
+from broker.storage.manager import RECOVERY_OWED, LogManager
+from kctl.protocol.errors import ErrorCode
+from kctl.protocol.records import Record, decode_batches, encode_batch
+
+from .faults import FAULTS, DiskFaults
+from .test_storage import NOW, config
+
+pytestmark = pytest.mark.parametrize("code", FAULTS, ids=["ENOSPC", "EIO"])
+
+
+def batch(*values: bytes) -> bytes:
+    return encode_batch([Record(key=b"k", value=v, timestamp=NOW) for v in values])
+
+
+def open_log(path: Path, recovery_point: int | None = None, **overrides: object) -> PartitionLog:
+    plog = PartitionLog(path, "t", 0, config(**overrides))
+    plog.open(recovery_point, 0)
+    return plog
+
+
+def all_values(plog: PartitionLog) -> list[bytes | None]:
+    return [r.value for r in plog.replay()]
+
+
+def segment_bytes(plog: PartitionLog) -> list[tuple[str, int]]:
+    return sorted((s.log_path.name, os.path.getsize(s.log_path)) for s in plog.segments)
+
+
+def test_a_failed_append_leaves_the_log_as_it_was_and_later_ones_succeed(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    plog = open_log(tmp_path / "p")
+    plog.append(batch(b"a", b"b"), NOW)
+    before = (plog.log_end_offset, plog.active.size, segment_bytes(plog))
+    with faults.full(code), pytest.raises(AppendError) as refused:
+        plog.append(batch(b"lost"), NOW)
+    assert refused.value.error is ErrorCode.KAFKA_STORAGE_ERROR
+    assert os.strerror(code) in refused.value.message
+    assert (plog.log_end_offset, plog.active.size, segment_bytes(plog)) == before  # the torn half is gone
+    assert all_values(plog) == [b"a", b"b"]  # reads go on meanwhile
+    assert plog.append(batch(b"c"), NOW).base_offset == 2  # room again: the next write lands
+    assert all_values(plog) == [b"a", b"b", b"c"]
+    plog.close()
+    for recovery_point in (None, 0):  # a clean start and one after a crash (every CRC checked)
+        again = open_log(tmp_path / "p", recovery_point)
+        assert all_values(again) == [b"a", b"b", b"c"]
+        assert again.log_end_offset == 3
+        again.close()
+
+
+def test_a_torn_write_that_cannot_be_cut_off_is_overwritten_then_cut_at_close(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    plog = open_log(tmp_path / "p")
+    plog.append(batch(b"a"), NOW)
+    faults.truncate_fails = True
+    with faults.full(code), pytest.raises(AppendError):
+        plog.append(batch(b"x" * 5000), NOW)
+    assert os.path.getsize(plog.active.log_path) > plog.active.size  # the torn half is still there
+    with pytest.raises(AppendError):  # it must go before anything is written after it
+        plog.append(batch(b"b"), NOW)
+    faults.truncate_fails = False
+    plog.append(batch(b"b"), NOW)
+    assert os.path.getsize(plog.active.log_path) == plog.active.size
+    # Once more, torn and left there until the log closes, which cuts it off.
+    faults.truncate_fails = True
+    with faults.full(code), pytest.raises(AppendError):
+        plog.append(batch(b"y" * 5000), NOW)
+    faults.truncate_fails = False
+    assert plog.close() is True
+    again = open_log(tmp_path / "p")
+    assert all_values(again) == [b"a", b"b"]
+
+
+def test_a_torn_write_still_there_after_a_crash_is_cut_by_recovery(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    plog = open_log(tmp_path / "p")
+    plog.append(batch(b"a"), NOW)
+    faults.truncate_fails = True
+    with faults.full(code), pytest.raises(AppendError):
+        plog.append(batch(b"x" * 5000), NOW)
+    # A crash now (nothing closes): recovery checks every batch after the recovery point.
+    faults.truncate_fails = False
+    again = open_log(tmp_path / "p", recovery_point=0)
+    assert all_values(again) == [b"a"]
+    assert os.path.getsize(again.active.log_path) == again.active.size
+    assert again.append(batch(b"b"), NOW).base_offset == 1
+
+
+def test_a_roll_that_cannot_create_the_new_segment_fails_the_append_only(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    plog = open_log(tmp_path / "p", **{"segment.bytes": 200})
+    plog.append(batch(b"a" * 100), NOW)
+    before = segment_bytes(plog)
+    with faults.full(code), pytest.raises(AppendError) as refused:
+        plog.append(batch(b"b" * 100), NOW)  # needs a new segment
+    assert refused.value.error is ErrorCode.KAFKA_STORAGE_ERROR
+    assert segment_bytes(plog) == before and plog.log_end_offset == 1
+    plog.append(batch(b"b" * 100), NOW)
+    assert len(plog.segments) == 2 and all_values(plog) == [b"a" * 100, b"b" * 100]
+
+
+def test_index_files_that_cannot_be_written_are_rebuilt_from_the_log(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    plog = open_log(tmp_path / "p", **{"index.interval.bytes": 1})
+    for i in range(20):
+        plog.append(batch(str(i).encode()), NOW)
+    with faults.full(code):
+        plog.flush()  # fsync works; the index files do not
+        assert not plog.active.index_path.exists()
+        assert plog.close() is True
+    again = open_log(tmp_path / "p")
+    assert all_values(again) == [str(i).encode() for i in range(20)]
+    assert decode_batches(again.read(13, 1 << 20))[0].records[0].value == b"13"
+
+
+def test_a_failed_fsync_at_close_leaves_the_partition_owed_recovery(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    manager = LogManager(tmp_path / "d", BrokerConfig())
+    manager.open()
+    topic = manager.create_topic("t", 1)
+    topic.partitions[0].append(batch(b"a"), NOW)
+    faults.fsync_fails = 1  # the partition's; the checkpoints after it are written
+    manager.close()  # says so, does not raise
+    assert (tmp_path / "d" / ".kafka_cleanshutdown").exists()
+    assert "t 0 " in (tmp_path / "d" / RECOVERY_OWED).read_text()
+    again = LogManager(tmp_path / "d", BrokerConfig())
+    again.open()
+    assert all_values(again.topics["t"].partitions[0]) == [b"a"]
+    again.close()
+
+
+def test_checkpoints_that_cannot_be_written_keep_the_old_ones(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    manager = LogManager(tmp_path / "d", BrokerConfig())
+    manager.open()
+    manager.create_topic("t", 1).partitions[0].append(batch(b"a"), NOW)
+    points = tmp_path / "d" / "recovery-point-offset-checkpoint"
+    old = points.read_text()
+    with faults.full(code), pytest.raises(OSError) as failed:
+        manager.write_recovery_points()
+    assert failed.value.errno == code
+    assert points.read_text() == old
+    assert not any(p.name.endswith(".tmp") for p in (tmp_path / "d").iterdir())
+    manager.close()
+
+
+def test_errno_of_a_full_disk_is_told_apart(code: int) -> None:
+    from broker.storage import disk
+
+    assert (code in disk.FULL) == (code == errno.ENOSPC)
