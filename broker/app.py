@@ -23,7 +23,7 @@ from .sasl import SaslSettings
 from .server import ConnectionLimits, KafkaConnection
 from .storage import disk
 from .storage.manager import LogManager
-from .tls import TlsAcceptor
+from .tls import PrincipalMapper, TlsAcceptor
 
 if TYPE_CHECKING:
     from .metrics import BrokerMetrics
@@ -56,6 +56,7 @@ class Broker:
         self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.after_append(plog))
         self.connections: set[KafkaConnection] = set()
         self.connection_limits = ConnectionLimits.from_config(config)
+        self.principal_mapper = PrincipalMapper.parse(config["ssl.principal.mapping.rules"])
         #: Fetched record bytes sent so far: [from the file by sendfile, read and copied].
         self.fetch_bytes_sent = [0, 0]
         self.flusher: Flusher
@@ -108,6 +109,7 @@ class Broker:
         self._supervise("log cleaner", self._cleaner_loop)
         self._supervise("offsets expiry", self._offsets_expiry_loop)
         self._supervise("idle connections", self._idle_connections_loop)
+        self._supervise("leftover removal", self._leftovers_loop)
         for listener in self.listeners:
             log.info("broker %d listening on %s:%d (%s, %s), advertised as %s:%d", self.node_id, listener.host,
                      listener.port, listener.name, listener.protocol, listener.advertised_host,
@@ -145,7 +147,7 @@ class Broker:
 
         def accept() -> asyncio.BaseProtocol:
             return TlsAcceptor(context, listener.name, timeout,
-                               lambda principal: KafkaConnection(self, listener, principal))
+                               lambda principal: KafkaConnection(self, listener, principal), self.principal_mapper)
 
         return accept
 
@@ -249,6 +251,17 @@ class Broker:
                 if failing:
                     log.info("%s works again", what)
                 failing = False
+
+    async def _leftovers_loop(self) -> None:
+        """Remove the directories of deleted topics 10 ms at a time between requests (a topic of
+        100,000 partitions, or those a crash left), saying once how many went."""
+        while True:
+            if self.logs.leftovers:
+                started, count = time.monotonic(), len(self.logs.leftovers)
+                while self.logs.remove_leftovers(0.01):
+                    await asyncio.sleep(0)
+                log.info("removed %d directories of deleted topics in %.1fs", count, time.monotonic() - started)
+            await asyncio.sleep(0.5)
 
     async def _idle_connections_loop(self) -> None:
         """Close connections that moved no bytes for connections.max.idle.ms, as Kafka does."""

@@ -147,6 +147,9 @@ _BROKER_ONLY = [
        sensitive=True),
     _s("ssl.truststore.location", str, None, "PEM file with the CAs client certificates must chain to",
        nullable=True, read_only=True),
+    _s("ssl.principal.mapping.rules", str, "DEFAULT", "how a client certificate's subject (RFC 2253) becomes "
+       "a principal name: DEFAULT (the whole subject) or RULE:pattern/replacement/[LU], first match wins",
+       read_only=True),
     _s("ssl.client.auth", str, "none", "ask TLS clients for a certificate: none, requested or required",
        read_only=True, choices=("none", "requested", "required")),
     _s("authorizer.class.name", str, None, "turns ACLs on (use Kafka's org.apache.kafka.metadata.authorizer."

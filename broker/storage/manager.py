@@ -48,6 +48,7 @@ TOPICS_FILE = "topics.json"
 MAX_TOPIC_NAME = 249
 MAX_PARTITIONS = 100_000
 _LEGAL_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
+_PARTITION_DIR = re.compile(r".+-\d+$")
 _PRODUCER_ID_BLOCK = 1000
 #: Topics the broker itself writes; clients may read them but not write, create, resize or delete them.
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
@@ -85,6 +86,10 @@ class PartitionSlots:
     def append(self, plog: PartitionLog | None) -> None:
         """Add the next partition: open already, or None to open on first use."""
         self._logs.append(plog)
+
+    def truncate(self, count: int) -> None:
+        """Drop partitions from `count` on (partitions being added, whose addition failed)."""
+        del self._logs[count:]
 
     def if_open(self, index: int) -> PartitionLog | None:
         return self._logs[index]
@@ -168,6 +173,9 @@ class LogManager:
         self.recovered = False
         self._unopened: dict[tuple[str, int], Unopened] = {}
         self._opening_order: deque[tuple[str, int]] = deque()
+        #: Partition directories of deleted topics, removed a slice at a time between requests.
+        self.leftovers: deque[Path] = deque()
+        self._leftovers_removed = 0
         # Half the process's descriptors for segment files; the rest for sockets and the like.
         self.files = OpenFiles(max(64, descriptor_limit() // 2))
 
@@ -205,10 +213,11 @@ class LogManager:
                 self._opening_order.append(key)
                 topic.partitions.append(None)
         for entry in os.listdir(self.data_dir):
-            path = self.data_dir / entry
-            if entry not in known_dirs and re.match(r".+-\d+$", entry) and path.is_dir():
-                log.warning("removing %s: it belongs to no topic (left over from a deleted topic)", path)
-                shutil.rmtree(path, ignore_errors=True)
+            if entry not in known_dirs and _PARTITION_DIR.match(entry) and (self.data_dir / entry).is_dir():
+                self.leftovers.append(self.data_dir / entry)
+        if self.leftovers:  # removed after the broker listens (`remove_leftovers`), said once
+            log.info("%d partition directories belong to no topic (left by deleted topics); removing them in "
+                     "the background", len(self.leftovers))
         # The marker is consumed now, so a crash from here on is detected at the next start.
         marker.unlink(missing_ok=True)
         self._write_checkpoints()
@@ -376,40 +385,86 @@ class LogManager:
             raise TopicError(ErrorCode.INVALID_CONFIG, str(exc)) from None
 
     def create_topic(self, name: str, partitions: int, overrides: Mapping[str, Any] | None = None) -> Topic:
+        """A new topic; its partitions' files are made when each is first used, so that a topic
+        of 100,000 partitions costs the request a list, not 100,000 directories."""
         parsed = self.check_new_topic(name, partitions, {})
         parsed.update(overrides or {})
         topic = self._new_topic(name, uuid.uuid4(), parsed)
         for p in range(partitions):
-            shutil.rmtree(self.data_dir / f"{name}-{p}", ignore_errors=True)
-            topic.partitions.append(self._open_partition(topic, p, None, 0))
+            self._add_empty_partition(topic, p)
         self.topics[name] = topic
-        self._save_topics_file()
+        try:
+            self._save_topics_file()
+        except OSError:
+            del self.topics[name]
+            for p in range(partitions):
+                del self._unopened[(name, p)]
+            raise
         log.info("created topic %s with %d partition(s)", name, partitions)
         return topic
 
+    def _add_empty_partition(self, topic: Topic, index: int) -> None:
+        """Add partition `index`, empty and not opened yet."""
+        directory = self.data_dir / f"{topic.name}-{index}"
+        if os.path.lexists(directory):  # left by a deleted topic of the same name
+            shutil.rmtree(directory, ignore_errors=True)
+        key = (topic.name, index)
+        self._unopened[key] = Unopened(0, 0, owes_recovery=False)
+        topic.partitions.append(None)
+
     def delete_topic(self, name: str) -> Topic:
+        """Forget the topic at once; its directories go a slice at a time (`remove_leftovers`),
+        or at the next start if the broker stops first."""
         topic = self.topics.pop(name, None)
         if topic is None:
             raise TopicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist")
-        self._save_topics_file()  # forget it first; stray directories are cleaned at the next start
+        try:
+            self._save_topics_file()
+        except OSError:
+            self.topics[name] = topic
+            raise
         for index in range(len(topic.partitions)):
             plog = topic.partitions.if_open(index)
             if plog is not None:
-                plog.delete()
+                for segment in plog.segments:
+                    segment.close()
             else:
                 del self._unopened[(name, index)]
-                shutil.rmtree(self.data_dir / f"{name}-{index}", ignore_errors=True)
-        self.write_log_start_offsets()
+            self.leftovers.append(self.data_dir / f"{name}-{index}")
+        try:
+            self.write_log_start_offsets()
+        except OSError as exc:  # it lists the deleted partitions until the next checkpoint: harmless
+            log.warning("cannot write %s: %s", LOG_START_OFFSETS, exc.strerror)
         log.info("deleted topic %s", name)
         return topic
 
     def add_partitions(self, name: str, count: int) -> None:
         topic = self.topics[name]
-        for p in range(len(topic.partitions), count):
-            shutil.rmtree(self.data_dir / f"{name}-{p}", ignore_errors=True)
-            topic.partitions.append(self._open_partition(topic, p, None, 0))
-        self._save_topics_file()
+        before = len(topic.partitions)
+        for p in range(before, count):
+            self._add_empty_partition(topic, p)
+        try:
+            self._save_topics_file()
+        except OSError:
+            for p in range(before, count):
+                del self._unopened[(name, p)]
+            topic.partitions.truncate(before)
+            raise
         log.info("topic %s now has %d partitions", name, count)
+
+    def remove_leftovers(self, seconds: float) -> int:
+        """Remove directories of deleted topics for about `seconds`; how many are left. One that
+        a topic of the same name has taken over meanwhile is that topic's now, and stays."""
+        deadline = time.monotonic() + seconds
+        while self.leftovers and time.monotonic() < deadline:
+            path = self.leftovers.popleft()
+            topic_name, _, index = path.name.rpartition("-")
+            topic = self.topics.get(topic_name)
+            if topic is not None and int(index) < len(topic.partitions):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            self._leftovers_removed += 1
+        return len(self.leftovers)
 
     def set_topic_overrides(self, name: str, overrides: dict[str, Any]) -> None:
         topic = self.topics[name]

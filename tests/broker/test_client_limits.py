@@ -175,3 +175,47 @@ def test_connection_limits_and_idle_connections(tmp_path: Path) -> None:
             sock.close()
     finally:
         assert broker.stop() == 0, broker.log()
+
+
+def test_a_huge_create_topics_does_not_stall_other_clients(broker: BrokerProcess) -> None:
+    import threading
+
+    from kctl.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicState
+
+    big = RawClient(broker.bootstrap, timeout=120)
+    results: list[object] = []
+    creating = threading.Thread(target=lambda: results.append(big.call(CreateTopicsRequest(topics=[
+        CreatableTopic(name="huge", num_partitions=100_000, replication_factor=1)], timeout_ms=60000), 7)))
+    creating.start()
+    slowest = 0.0
+    while creating.is_alive():
+        slowest = max(slowest, metadata_round_trip(broker.bootstrap))
+    creating.join()
+    assert results[0].topics[0].error_code == 0  # type: ignore[attr-defined]
+    assert slowest < 1.5, f"another client waited {slowest:.1f}s"
+    deleted = big.call(DeleteTopicsRequest(topics=[DeleteTopicState(name="huge")], timeout_ms=60000), 6)
+    assert deleted.responses[0].error_code == 0
+    assert metadata_round_trip(broker.bootstrap) < 1.5
+    big.close()
+
+
+def test_a_restart_after_a_crash_during_a_big_deletion_listens_at_once(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    broker = BrokerProcess(data).start()
+    broker.kill()
+    for i in range(30_000):  # what a crash half-way through deleting a big topic leaves
+        (data / f"gone-{i}").mkdir()
+        (data / f"gone-{i}" / "00000000000000000000.log").write_bytes(b"")
+    started = time.monotonic()
+    broker.start(timeout=60)
+    assert time.monotonic() - started < 10
+    assert metadata_round_trip(broker.bootstrap) < 1.5
+    deadline = time.monotonic() + 60
+    while any(p.name.startswith("gone-") for p in data.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(p.name.startswith("gone-") for p in data.iterdir())
+    log = broker.log()
+    assert log.count("gone-") == 0, "one summary line, not one per directory"
+    assert "30000 partition directories belong to no topic" in log
+    assert re.search(r"removed 30000 directories of deleted topics", log)
+    assert broker.stop() == 0

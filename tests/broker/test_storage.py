@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -293,6 +294,8 @@ def test_manager_rejects_bad_topics_and_keeps_ids_stable(tmp_path: Path) -> None
     again.open()
     assert again.topics["orders.v1"].topic_id == topic.topic_id
     assert len(again.topics["orders.v1"].partitions) == 3
+    assert not (tmp_path / "data" / "orders.v1-0").exists()  # files are made on first use
+    assert again.partition("orders.v1", 0) is not None
     metadata = (tmp_path / "data" / "orders.v1-0" / "partition.metadata").read_text()
     assert str(topic.topic_id) in metadata
     again.close()
@@ -309,7 +312,7 @@ def test_a_second_broker_cannot_open_the_same_directory(tmp_path: Path) -> None:
 def test_damaged_topics_file_stops_startup_instead_of_losing_topics(tmp_path: Path) -> None:
     manager = LogManager(tmp_path / "data", BrokerConfig())
     manager.open()
-    manager.create_topic("keep", 1)
+    manager.create_topic("keep", 1).partitions[0].append(batch([b"x"]), NOW)
     manager.close()
     (tmp_path / "data" / "topics.json").write_text("{not json")
     with pytest.raises(RuntimeError, match="damaged"):
@@ -385,6 +388,7 @@ def test_deleting_or_reconfiguring_a_topic_that_has_not_opened(tmp_path: Path) -
     manager.close()
     manager = _manager(tmp_path / "data")
     manager.delete_topic("gone")
+    assert manager.remove_leftovers(10.0) == 0  # the broker does this a slice at a time
     assert not any((tmp_path / "data" / f"gone-{p}").exists() for p in range(3))
     manager.set_topic_overrides("kept", {"segment.bytes": 200})
     kept = manager.partition("kept", 0)
@@ -413,3 +417,35 @@ def test_a_partition_nothing_was_appended_to_closes_without_writing(tmp_path: Pa
     assert all(f.read_bytes() != b[2] for f, b in zip(files, before, strict=True))  # each took the new batch
     again = open_log(tmp_path / "p", **{"index.interval.bytes": 100})
     assert again.find_offset_by_timestamp(NOW) == (0, NOW) and again.log_end_offset == 6
+
+
+def test_directories_of_deleted_topics_go_after_start_and_never_a_new_topics(tmp_path: Path) -> None:
+    """A crash during a big deletion leaves directories: the next start lists them at once and
+    removes them later, in slices, keeping any that a new topic of the same name now owns."""
+    manager = _manager(tmp_path / "data")
+    _fill(manager, "big", 50, 1)
+    manager.delete_topic("big")
+    # A crash now, before any was removed: the broker forgot the topic but not its files.
+    os.close(manager._lock_fd)
+    again = LogManager(tmp_path / "data", BrokerConfig())
+    again.open()
+    assert len(again.leftovers) == 50
+    again.create_topic("big", 2).partitions[1].append(batch([b"new"]), NOW)
+    assert again.remove_leftovers(10.0) == 0
+    assert sorted(p.name for p in (tmp_path / "data").iterdir() if p.name.startswith("big-")) == ["big-1"]
+    assert values(again.topics["big"].partitions[1].read(0, 1 << 20)) == [b"new"]
+    assert again.topics["big"].partitions[0].log_end_offset == 0  # not the deleted topic's data
+    again.close()
+
+
+def test_a_topic_of_100000_partitions_is_created_and_deleted_in_well_under_a_second(tmp_path: Path) -> None:
+    import time
+
+    manager = _manager(tmp_path / "data")
+    started = time.monotonic()
+    manager.create_topic("huge", 100_000)
+    assert time.monotonic() - started < 1.5
+    started = time.monotonic()
+    manager.delete_topic("huge")
+    assert time.monotonic() - started < 1.5
+    manager.close()

@@ -25,6 +25,7 @@ class TlsFiles:
     broker: Identity
     alice: Identity  # CN=alice,OU=ops,O=kctl
     expired: Identity  # CN=mallory, expired yesterday
+    crafted: Identity  # CN=admin\,O=example: one CN with a comma in it, not CN=admin,O=example
     stranger_ca: Path  # a CA that signed nothing here
 
 
@@ -54,5 +55,6 @@ def make_tls_files(folder: Path) -> TlsFiles:
         _write(folder, "expired", ca.issue_cert("mallory", common_name="mallory",
                                                 not_before=now - dt.timedelta(days=30),
                                                 not_after=now - dt.timedelta(days=1))),
+        _write(folder, "crafted", ca.issue_cert("crafted", common_name="admin,O=example")),
         folder / "stranger-ca.pem",
     )
