@@ -7,7 +7,9 @@ DescribeConfigs can say where every value came from.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,44 +41,55 @@ class Setting:
     read_only: bool = False
     config_type: int = ConfigType.STRING
     sensitive: bool = False  # a secret: DescribeConfigs never shows its value
+    maximum: float | None = None
+    check: Callable[[Any], str | None] | None = None  # says what is wrong with a parsed value
+    internal: bool = False  # accepted, never listed (Kafka's internal.* topic configs)
 
     def parse(self, raw: Any) -> Any:
-        """Turn a TOML value or a protocol string into a typed value, or raise ConfigError."""
+        """Turn a TOML value or a protocol string into a typed value, or raise ConfigError, in
+        the words of Kafka's ConfigDef."""
         if raw is None:
             if self.nullable:
                 return None
             raise ConfigError(f"{self.name} must have a value")
+        if self.kind is bool and not isinstance(raw, bool) and str(raw).strip().lower() not in ("true", "false"):
+            raise self._invalid(raw, "Expected value to be either true or false")
         try:
             if self.kind is bool:
-                if isinstance(raw, bool):
-                    value: Any = raw
-                elif str(raw).strip().lower() in ("true", "false"):
-                    value = str(raw).strip().lower() == "true"
-                else:
-                    raise ValueError
+                value: Any = raw if isinstance(raw, bool) else str(raw).strip().lower() == "true"
             elif self.kind is int:
                 if isinstance(raw, bool | float):
                     raise ValueError
                 value = int(str(raw).strip())
+                low, high = (-(2**31), INT_MAX) if self.config_type == ConfigType.INT else (-(2**63), LONG_MAX)
+                if not low <= value <= high:
+                    raise ValueError
             elif self.kind is float:
                 value = float(str(raw).strip())
             else:
                 value = str(raw).strip()
         except ValueError:
-            raise ConfigError(f"{self.name}: {raw!r} is not a valid {self.kind.__name__}") from None
+            raise self._invalid(raw, f"Not a number of type {_TYPE_NAMES.get(self.config_type, 'LONG')}") from None
         if self.minimum is not None and value < self.minimum:
-            raise ConfigError(f"{self.name}: {value} is below the minimum {self.minimum:g}")
-        if self.kind is int and not -(2**63) <= value <= LONG_MAX:
-            raise ConfigError(f"{self.name}: {value} is out of range")
+            raise self._invalid(raw, f"Value must be at least {_number(self.minimum)}")
+        if self.maximum is not None and value > self.maximum:
+            raise self._invalid(raw, f"Value must be no more than {_number(self.maximum)}")
         if self.choices is not None and value not in self.choices:
-            raise ConfigError(f"{self.name}: {value!r} is not one of {', '.join(self.choices)}")
+            raise self._invalid(raw, f"String must be one of: {', '.join(self.choices)}")
         if self.list_choices is not None:
             items = [v.strip() for v in value.split(",") if v.strip()]
             bad = [v for v in items if v not in self.list_choices]
             if bad or not items:
-                raise ConfigError(f"{self.name}: {value!r} must list some of {', '.join(self.list_choices)}")
+                raise self._invalid(raw, f"must list some of {', '.join(self.list_choices)}")
             value = ",".join(items)
+        if self.check is not None:
+            problem = self.check(value)
+            if problem is not None:
+                raise self._invalid(raw, problem)
         return value
+
+    def _invalid(self, raw: Any, reason: str) -> ConfigError:
+        return ConfigError(f"Invalid value {raw} for configuration {self.name}: {reason}")
 
     def render(self, value: Any) -> str | None:
         if value is None:
@@ -84,6 +97,32 @@ class Setting:
         if self.kind is bool:
             return "true" if value else "false"
         return str(value)
+
+
+_TYPE_NAMES: dict[int, str] = {ConfigType.INT: "INT", ConfigType.LONG: "LONG", ConfigType.DOUBLE: "DOUBLE"}
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _level(low: int, high: int) -> Callable[[Any], str | None]:
+    """Gzip's level: 1 to 9, or -1 for zlib's default."""
+    return lambda v: None if v == -1 or low <= v <= high else f"Value must be between {low} and {high} or equal to -1"
+
+
+def _throttled_replicas(value: Any) -> str | None:
+    """`*`, or partition:broker pairs: what Kafka's ThrottledReplicaListValidator takes."""
+    items = [v.strip() for v in str(value).split(",") if v.strip()]
+    if items == ["*"] or all(re.fullmatch(r"\d+:\d+", item) for item in items):
+        return None
+    return ("must be the literal '*' or a list of replicas in the following format: "
+            "[partitionId]:[brokerId],[partitionId]:[brokerId],...")
+
+
+def _no_tiered_storage(value: Any) -> str | None:
+    return "Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log " \
+        "storage." if value else None
 
 
 def _s(name: str, kind: type, default: Any, doc: str, **kw: Any) -> Setting:
@@ -97,37 +136,85 @@ def _s(name: str, kind: type, default: Any, doc: str, **kw: Any) -> Setting:
 _COMPRESSION = ("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")
 _TIMESTAMP_TYPES = ("CreateTime", "LogAppendTime")
 
-#: Topic-level settings and the broker setting that supplies each one's default.
-TOPIC_SETTINGS: dict[str, tuple[Setting, str]] = {
+#: A topic setting that has no effect on one node, and why; its documentation says so.
+_NO_EFFECT = " (accepted as Kafka does; no effect on a one-node broker{})"
+
+#: Every topic-level setting of Apache Kafka 4.x, and the broker setting that supplies its
+#: default (None where Kafka has none). Held to Kafka's own list by the Apache Kafka tests.
+TOPIC_SETTINGS: dict[str, tuple[Setting, str | None]] = {
     s.name: (s, synonym)
     for s, synonym in [
         (_s("cleanup.policy", str, "delete", "delete old segments, compact to the last value per key, or both",
             list_choices=("delete", "compact")), "log.cleanup.policy"),
         (_s("compression.type", str, "producer", "codec batches are stored with; producer keeps them as sent",
             choices=_COMPRESSION), "compression.type"),
+        (_s("compression.gzip.level", int, -1, "gzip level when the broker compresses (compression.type=gzip); "
+            "-1 is zlib's default", config_type=ConfigType.INT, check=_level(1, 9)), "compression.gzip.level"),
+        (_s("compression.lz4.level", int, 9, "lz4 level when the broker compresses (compression.type=lz4)",
+            minimum=1, maximum=17, config_type=ConfigType.INT), "compression.lz4.level"),
+        (_s("compression.zstd.level", int, 3, "zstd level when the broker compresses (compression.type=zstd)",
+            minimum=-131072, maximum=22, config_type=ConfigType.INT), "compression.zstd.level"),
         (_s("delete.retention.ms", int, 86_400_000, "how long tombstones survive compaction",
             minimum=0), "log.cleaner.delete.retention.ms"),
+        (_s("file.delete.delay.ms", int, 60_000, "how long a deleted segment's files stay" + _NO_EFFECT.format(
+            ": they are renamed .deleted at once and removed at the next retention check"), minimum=0),
+         "log.segment.delete.delay.ms"),
         (_s("flush.messages", int, LONG_MAX, "fsync after this many messages; 1 makes every ack wait for fsync",
             minimum=1), "log.flush.interval.messages"),
         (_s("flush.ms", int, LONG_MAX, "fsync when the oldest unflushed data is this old",
             minimum=0), "log.flush.interval.ms"),
+        (_s("follower.replication.throttled.replicas", str, "", "replicas whose follower fetches are throttled"
+            + _NO_EFFECT.format(": there are no followers"), check=_throttled_replicas,
+            config_type=ConfigType.LIST), None),
         (_s("index.interval.bytes", int, 4096, "bytes between sparse index entries",
             minimum=0, config_type=ConfigType.INT), "log.index.interval.bytes"),
+        (_s("leader.replication.throttled.replicas", str, "", "replicas whose leader side is throttled"
+            + _NO_EFFECT.format(": there are no followers"), check=_throttled_replicas,
+            config_type=ConfigType.LIST), None),
+        (_s("local.retention.bytes", int, -2, "local retention under tiered storage; -2 follows retention.bytes"
+            + _NO_EFFECT.format(": there is no tiered storage"), minimum=-2), "log.local.retention.bytes"),
+        (_s("local.retention.ms", int, -2, "local retention under tiered storage; -2 follows retention.ms"
+            + _NO_EFFECT.format(": there is no tiered storage"), minimum=-2), "log.local.retention.ms"),
+        (_s("max.compaction.lag.ms", int, LONG_MAX, "a record is compacted at most this long after it was written, "
+            "however clean the log", minimum=1), "log.cleaner.max.compaction.lag.ms"),
         (_s("max.message.bytes", int, 1_048_588, "largest record batch accepted",
             minimum=0, config_type=ConfigType.INT), "message.max.bytes"),
+        (_s("message.timestamp.after.max.ms", int, 3_600_000, "refuse CreateTime records this far ahead of the "
+            "broker's clock", minimum=0), "log.message.timestamp.after.max.ms"),
+        (_s("message.timestamp.before.max.ms", int, LONG_MAX, "refuse CreateTime records this far behind the "
+            "broker's clock", minimum=0), "log.message.timestamp.before.max.ms"),
         (_s("message.timestamp.type", str, "CreateTime", "keep the producer's timestamps or stamp append time",
             choices=_TIMESTAMP_TYPES), "log.message.timestamp.type"),
+        (_s("min.cleanable.dirty.ratio", float, 0.5, "clean a compacted log once this share of it is dirty",
+            minimum=0, maximum=1), "log.cleaner.min.cleanable.ratio"),
         (_s("min.compaction.lag.ms", int, 0, "records younger than this are never compacted",
             minimum=0), "log.cleaner.min.compaction.lag.ms"),
         (_s("min.insync.replicas", int, 1, "acks=all needs this many in-sync replicas; one node has one",
             minimum=1, config_type=ConfigType.INT), "min.insync.replicas"),
+        (_s("preallocate", bool, False, "preallocate segment files" + _NO_EFFECT.format(
+            ": segments grow as written"), config_type=ConfigType.BOOLEAN), "log.preallocate"),
+        (_s("remote.log.copy.disable", bool, False, "stop copying to remote storage"
+            + _NO_EFFECT.format(": there is no tiered storage")), None),
+        (_s("remote.log.delete.on.disable", bool, False, "delete remote data when tiered storage is turned off"
+            + _NO_EFFECT.format(": there is no tiered storage")), None),
+        (_s("remote.storage.enable", bool, False, "tiered storage; refused (true) as by a Kafka broker without it",
+            check=_no_tiered_storage), None),
         (_s("retention.bytes", int, -1, "delete old segments beyond this size per partition; -1 no limit"),
          "log.retention.bytes"),
         (_s("retention.ms", int, 604_800_000, "delete segments whose newest record is older; -1 forever",
             minimum=-1), "log.retention.ms"),
-        (_s("segment.bytes", int, 1_073_741_824, "roll to a new segment at this size",
-            minimum=14, config_type=ConfigType.INT), "log.segment.bytes"),
+        (_s("segment.bytes", int, 1_073_741_824, "roll to a new segment at this size (at least 1 MiB, as Kafka "
+            "4 has it)", minimum=1_048_576, config_type=ConfigType.INT), "log.segment.bytes"),
+        (_s("internal.segment.bytes", int, None, "Kafka's internal override of segment.bytes below 1 MiB, for "
+            "tests; never listed", minimum=14, config_type=ConfigType.INT, nullable=True, internal=True), None),
+        (_s("segment.index.bytes", int, 10_485_760, "most bytes of a segment's offset index"
+            + _NO_EFFECT.format(": the indexes are sparse and grow as needed"), minimum=4,
+            config_type=ConfigType.INT), "log.index.size.max.bytes"),
+        (_s("segment.jitter.ms", int, 0, "roll each segment up to this much before segment.ms, at random, so "
+            "that partitions do not all roll at once", minimum=0), "log.roll.jitter.ms"),
         (_s("segment.ms", int, 604_800_000, "roll to a new segment after this long", minimum=1), "log.roll.ms"),
+        (_s("unclean.leader.election.enable", bool, False, "let an out-of-sync replica lead"
+            + _NO_EFFECT.format(": its one replica is always in sync")), "unclean.leader.election.enable"),
     ]
 }
 
@@ -167,8 +254,6 @@ _BROKER_ONLY = [
     _s("delete.topic.enable", bool, True, "allow DeleteTopics"),
     _s("log.retention.check.interval.ms", int, 300_000, "how often retention runs", minimum=1),
     _s("log.cleaner.backoff.ms", int, 15_000, "pause between compaction passes", minimum=0),
-    _s("log.cleaner.min.cleanable.ratio", float, 0.5, "dirty ratio that makes a log eligible for compaction",
-       minimum=0.0),
     _s("log.flush.offset.checkpoint.interval.ms", int, 60_000, "how often the recovery point is saved",
        minimum=1, config_type=ConfigType.INT),
     _s("log.flush.scheduler.interval.ms", int, 1000, "how often flush.ms is checked", minimum=1),
@@ -209,11 +294,8 @@ _BROKER_ONLY = [
 
 BROKER_SETTINGS: dict[str, Setting] = {s.name: s for s in _BROKER_ONLY}
 for _topic_setting, _synonym in TOPIC_SETTINGS.values():
-    BROKER_SETTINGS[_synonym] = Setting(
-        _synonym, _topic_setting.kind, _topic_setting.default, _topic_setting.doc,
-        minimum=_topic_setting.minimum, choices=_topic_setting.choices,
-        list_choices=_topic_setting.list_choices, config_type=_topic_setting.config_type,
-    )
+    if _synonym is not None:
+        BROKER_SETTINGS[_synonym] = dataclasses.replace(_topic_setting, name=_synonym)
 #: Older spellings Kafka still reads; they convert into the canonical setting.
 _ALIASES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "broker.id": ("node.id", lambda v: v),
@@ -273,7 +355,7 @@ class BrokerConfig:
     def topic_default(self, topic_setting: str) -> tuple[Any, ConfigSource]:
         """A topic setting's broker-level value and its DescribeConfigs source."""
         setting, synonym = TOPIC_SETTINGS[topic_setting]
-        if synonym in self.explicit:
+        if synonym is not None and synonym in self.explicit:
             return self.explicit[synonym], ConfigSource.STATIC_BROKER
         return setting.default, ConfigSource.DEFAULT
 
@@ -307,6 +389,7 @@ class TopicConfig:
 
     cleanup_policy: frozenset[str]
     compression_type: str
+    compression_level: int | None  # of compression_type, when the broker compresses
     delete_retention_ms: int
     flush_messages: int
     flush_ms: int
@@ -314,19 +397,27 @@ class TopicConfig:
     max_message_bytes: int
     log_append_time: bool
     min_compaction_lag_ms: int
+    max_compaction_lag_ms: int
+    min_cleanable_ratio: float
     retention_bytes: int
     retention_ms: int
     segment_bytes: int
     segment_ms: int
+    segment_jitter_ms: int
+    timestamp_before_max_ms: int
+    timestamp_after_max_ms: int
 
     @classmethod
     def resolve(cls, broker: BrokerConfig, overrides: Mapping[str, Any]) -> TopicConfig:
         def get(name: str) -> Any:
             return overrides[name] if name in overrides else broker.topic_default(name)[0]
 
+        codec = get("compression.type")
+        level = get(f"compression.{codec}.level") if codec in ("gzip", "lz4", "zstd") else None
         return cls(
             cleanup_policy=frozenset(get("cleanup.policy").split(",")),
-            compression_type=get("compression.type"),
+            compression_type=codec,
+            compression_level=None if level == -1 else level,
             delete_retention_ms=get("delete.retention.ms"),
             flush_messages=get("flush.messages"),
             flush_ms=get("flush.ms"),
@@ -334,10 +425,15 @@ class TopicConfig:
             max_message_bytes=get("max.message.bytes"),
             log_append_time=get("message.timestamp.type") == "LogAppendTime",
             min_compaction_lag_ms=get("min.compaction.lag.ms"),
+            max_compaction_lag_ms=get("max.compaction.lag.ms"),
+            min_cleanable_ratio=get("min.cleanable.dirty.ratio"),
             retention_bytes=get("retention.bytes"),
             retention_ms=get("retention.ms"),
-            segment_bytes=get("segment.bytes"),
+            segment_bytes=overrides.get("internal.segment.bytes") or get("segment.bytes"),
             segment_ms=get("segment.ms"),
+            segment_jitter_ms=get("segment.jitter.ms"),
+            timestamp_before_max_ms=get("message.timestamp.before.max.ms"),
+            timestamp_after_max_ms=get("message.timestamp.after.max.ms"),
         )
 
 

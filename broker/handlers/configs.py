@@ -47,6 +47,8 @@ def describe_topic_configs(
         if keys is not None and name not in keys:
             continue
         setting, synonym = TOPIC_SETTINGS[name]
+        if setting.internal:
+            continue
         broker_value, broker_source = broker.config.topic_default(name)
         synonyms: list[DescribeConfigsSynonym] = []
         if name in overrides:
@@ -54,9 +56,10 @@ def describe_topic_configs(
             synonyms.append(DescribeConfigsSynonym(name, setting.render(value), ConfigSource.TOPIC))
         else:
             value, source = broker_value, broker_source
-        if broker_source == ConfigSource.STATIC_BROKER:
+        if synonym is not None and broker_source == ConfigSource.STATIC_BROKER:
             synonyms.append(DescribeConfigsSynonym(synonym, setting.render(broker_value), ConfigSource.STATIC_BROKER))
-        synonyms.append(DescribeConfigsSynonym(synonym, setting.render(setting.default), ConfigSource.DEFAULT))
+        if synonym is not None:
+            synonyms.append(DescribeConfigsSynonym(synonym, setting.render(setting.default), ConfigSource.DEFAULT))
         out.append(DescribeConfigsResourceResult(
             name=name, value=setting.render(value), read_only=setting.read_only,
             is_default=source == ConfigSource.DEFAULT, config_source=source, is_sensitive=False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from kctl.protocol.records import (
     TIMESTAMP_TYPE_BIT,
     BatchHeader,
     Record,
+    TimestampType,
     check_crc,
     check_records,
     compute_crc,
@@ -211,12 +213,6 @@ class PartitionLog:
                 pos += header.size
         except (DecodeError, CorruptRecordError) as exc:
             raise AppendError(ErrorCode.CORRUPT_MESSAGE, f"invalid record batch: {exc}") from None
-        if not trusted:
-            # As Kafka's LogValidator: every record is read (inflated first, within a bound)
-            # before anything is stored, so the log never holds what a reader cannot read.
-            keys_required = "compact" in config.cleanup_policy
-            for pos, header in headers:
-                _check_batch(records, pos, header, keys_required)
         if not headers:
             raise AppendError(ErrorCode.INVALID_RECORD, "produce request with no record batches")
         for _, header in headers:
@@ -233,6 +229,14 @@ class PartitionLog:
                 raise AppendError(ErrorCode.INVALID_RECORD, "record count does not match the batch's offset delta")
             if header.producer_id >= 0 and header.base_sequence < 0:
                 raise AppendError(ErrorCode.INVALID_RECORD, "idempotent batch without a base sequence")
+        if not trusted:
+            # As Kafka's LogValidator: every record is read (inflated first, within a bound)
+            # before anything is stored, so the log never holds what a reader cannot read.
+            keys_required = "compact" in config.cleanup_policy
+            for pos, header in headers:
+                low, high = _check_batch(records, pos, header, keys_required)
+                if not config.log_append_time and header.timestamp_type is TimestampType.CREATE_TIME:
+                    _check_timestamps(header.base_timestamp + low, header.base_timestamp + high, now, config)
 
         if len(headers) == 1 and headers[0][1].producer_id >= 0:
             try:
@@ -314,7 +318,8 @@ class PartitionLog:
                     raise AppendError(ErrorCode.CORRUPT_MESSAGE, f"invalid record batch: {exc}") from None
                 if codec is not None and codec != header.compression:
                     batch = encode_batch(
-                        decoded.records, compression=codec, timestamp_type=decoded.header.timestamp_type,
+                        decoded.records, compression=codec, compression_level=config.compression_level,
+                        timestamp_type=decoded.header.timestamp_type,
                         producer_id=header.producer_id, producer_epoch=header.producer_epoch,
                         base_sequence=header.base_sequence,
                     )
@@ -329,7 +334,8 @@ class PartitionLog:
         if active.is_empty:
             return
         too_big = active.size + incoming > self.config.segment_bytes
-        too_old = active.first_timestamp >= 0 and now - active.first_timestamp >= self.config.segment_ms
+        too_old = (active.first_timestamp >= 0
+                   and now - active.first_timestamp >= self.config.segment_ms - active.roll_jitter_ms)
         offsets_overflow = next_offset - active.base_offset > 2**31 - 2
         if too_big or too_old or offsets_overflow:
             self.roll()
@@ -341,6 +347,8 @@ class PartitionLog:
             return old
         old.write_indexes()
         segment = Segment(self.directory, self.log_end_offset, self.config.index_interval_bytes, self.files)
+        if self.config.segment_jitter_ms:  # so that partitions made together do not all roll together
+            segment.roll_jitter_ms = random.randrange(min(self.config.segment_jitter_ms, self.config.segment_ms))
         self.segments.append(segment)
         self._bases.append(segment.base_offset)
         log.debug("rolled %s-%d to segment %s", self.topic, self.partition, segment_name(segment.base_offset))
@@ -527,10 +535,22 @@ class PartitionLog:
         return job.finish()
 
     def needs_compaction(self, now: int) -> bool:
-        if "compact" not in self.config.cleanup_policy or len(self.segments) < 2 or self.uncleanable:
+        """As Kafka's cleaner chooses: once min.cleanable.dirty.ratio of the closed segments is
+        dirty (not cleaned yet), or a dirty record is older than max.compaction.lag.ms, or
+        tombstones kept at the last cleaning are past delete.retention.ms."""
+        config = self.config
+        if "compact" not in config.cleanup_policy or len(self.segments) < 2 or self.uncleanable:
             return False
-        tombstones_due = 0 <= self.cleaned_at_ms <= now - self.config.delete_retention_ms
-        return self.segments[-2].next_offset > self.cleaned_up_to or tombstones_due
+        if 0 <= self.cleaned_at_ms <= now - config.delete_retention_ms:
+            return True
+        closed = self.segments[:-1]
+        dirty = [s for s in closed if s.next_offset > self.cleaned_up_to]
+        if not dirty:
+            return False
+        total = sum(s.size for s in closed)
+        if total == 0 or sum(s.size for s in dirty) / total >= config.min_cleanable_ratio:
+            return True
+        return any(0 <= s.first_timestamp <= now - config.max_compaction_lag_ms for s in dirty)
 
     # ---- durability ------------------------------------------------------------------------------
     def dirty_fds(self) -> list[int]:
@@ -592,20 +612,30 @@ class PartitionLog:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _check_batch(records: bytes, pos: int, header: BatchHeader, keys_required: bool) -> None:
+def _check_batch(records: bytes, pos: int, header: BatchHeader, keys_required: bool) -> tuple[int, int]:
     """Refuse a produced batch whose records cannot be read back whole, with the error Kafka
-    gives: CORRUPT_MESSAGE for bytes that do not read, INVALID_RECORD for broken rules."""
+    gives: CORRUPT_MESSAGE for bytes that do not read, INVALID_RECORD for broken rules. Returns
+    its records' smallest and largest timestamp deltas."""
     body = memoryview(records)[pos + HEADER_SIZE : pos + header.size]
     try:
         if header.compression == Compression.NONE:
-            check_records(body, header.records_count, keys_required)
-        else:
-            payload = decompress(header.compression, bytes(body), MAX_INFLATED_BATCH)
-            check_records(payload, header.records_count, keys_required)
+            return check_records(body, header.records_count, keys_required)
+        payload = decompress(header.compression, bytes(body), MAX_INFLATED_BATCH)
+        return check_records(payload, header.records_count, keys_required)
     except InvalidRecordError as exc:
         raise AppendError(ErrorCode.INVALID_RECORD, f"invalid record batch: {exc}") from None
     except ProtocolError as exc:
         raise AppendError(ErrorCode.CORRUPT_MESSAGE, f"invalid record batch: {exc}") from None
+
+
+def _check_timestamps(earliest: int, latest: int, now: int, config: TopicConfig) -> None:
+    """message.timestamp.before.max.ms and .after.max.ms, for CreateTime records (KIP-937)."""
+    low, high = now - config.timestamp_before_max_ms, now + config.timestamp_after_max_ms
+    for timestamp in (earliest, latest):
+        if not low <= timestamp <= high:
+            raise AppendError(ErrorCode.INVALID_TIMESTAMP,
+                              f"Timestamp {timestamp} of a record is out of range. The timestamp should be within "
+                              f"[{max(low, 0)}, {high}]")
 
 
 def _rebased(header: BatchHeader, base_offset: int) -> BatchHeader:

@@ -128,6 +128,7 @@ class Segment:
         self.unflushed_messages = 0
         self._last_base = self._last_position = -1  # the batch appended (or found on load) last
         self.torn = False  # bytes of a failed write may lie past `size`
+        self.roll_jitter_ms = 0  # rolled this much before segment.ms (segment.jitter.ms)
 
     # ---- loading ------------------------------------------------------------------------------
     def load(self, *, recover: bool) -> bool:

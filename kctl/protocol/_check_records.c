@@ -1,12 +1,12 @@
 /* The produce path's record check in C: `check_records_python` in records.py, which it mirrors
  * exactly, check for check and in the same order, so that both give the same answer.
  *
- * check_records(data, count, keys_required) -> int | (kind, message)
+ * check_records(data, count, keys_required) -> (min_delta, max_delta) | (kind, message)
  *
  *   data is a batch's decompressed records section (any buffer). On success the answer is the
- *   largest timestamp delta (0 for no records); otherwise (1, message) for bytes that do not
- *   read as records (CorruptRecordError) or (2, message) for records that break a rule
- *   (InvalidRecordError). The caller raises.
+ *   smallest and largest timestamp deltas ((0, 0) for no records); otherwise (1, message) for
+ *   bytes that do not read as records (CorruptRecordError) or (2, message) for records that
+ *   break a rule (InvalidRecordError): a str second. The caller raises.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -84,7 +84,7 @@ static int read_varlong(Reader *r, int64_t *out) {
     return 0;
 }
 
-static int check(Reader *r, Py_ssize_t count, int keys_required, int64_t *max_delta) {
+static int check(Reader *r, Py_ssize_t count, int keys_required, int64_t *min_delta, int64_t *max_delta) {
     char text[160];
     for (Py_ssize_t index = 0; index < count; index++) {
         int64_t length, delta, offset_delta, key_len, value_len, headers;
@@ -107,6 +107,9 @@ static int check(Reader *r, Py_ssize_t count, int keys_required, int64_t *max_de
         }
         if (delta > *max_delta) {
             *max_delta = delta;
+        }
+        if (delta < *min_delta) {
+            *min_delta = delta;
         }
         if (read_varint(r, &offset_delta) < 0) {
             return -1;
@@ -186,16 +189,19 @@ static PyObject *check_records(PyObject *self, PyObject *args) {
         return NULL;
     }
     Reader r = {.b = view.buf, .end = view.len, .o = 0, .kind = OK};
-    int64_t max_delta = INT64_MIN;
+    int64_t min_delta = INT64_MAX, max_delta = INT64_MIN;
     int failed;
     Py_BEGIN_ALLOW_THREADS
-    failed = check(&r, count, keys_required, &max_delta);
+    failed = check(&r, count, keys_required, &min_delta, &max_delta);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     if (failed < 0) {
         return Py_BuildValue("(is)", r.kind, r.message);
     }
-    return PyLong_FromLongLong(count ? max_delta : 0);
+    if (!count) {
+        min_delta = max_delta = 0;
+    }
+    return Py_BuildValue("(LL)", (long long)min_delta, (long long)max_delta);
 }
 
 static PyMethodDef methods[] = {

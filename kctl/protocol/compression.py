@@ -42,17 +42,18 @@ class Compression(enum.IntEnum):
             raise ValueError(f"unknown compression {name!r}; one of none, gzip, snappy, lz4, zstd") from None
 
 
-def compress(codec: Compression, data: bytes) -> bytes:
+def compress(codec: Compression, data: bytes, level: int | None = None) -> bytes:
+    """Compress a batch's records; `level` is the codec's own (None: its default; snappy has none)."""
     if codec is Compression.NONE:
         return data
     if codec is Compression.GZIP:
-        return bytes(cramjam.gzip.compress(data))
+        return bytes(cramjam.gzip.compress(data, level=level))
     if codec is Compression.SNAPPY:
         return _xerial_compress(data)
     if codec is Compression.LZ4:
-        return bytes(cramjam.lz4.compress(data))
+        return bytes(cramjam.lz4.compress(data, level=level))
     if codec is Compression.ZSTD:
-        return bytes(cramjam.zstd.compress(data))
+        return bytes(cramjam.zstd.compress(data, level=level))
     raise EncodeError(f"unknown compression codec {codec}")
 
 

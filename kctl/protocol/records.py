@@ -312,6 +312,7 @@ def encode_batch(
     *,
     base_offset: int = 0,
     compression: Compression = Compression.NONE,
+    compression_level: int | None = None,
     timestamp_type: TimestampType = TimestampType.CREATE_TIME,
     producer_id: int = -1,
     producer_epoch: int = -1,
@@ -327,7 +328,7 @@ def encode_batch(
     timestamps = [now if r.timestamp is None else r.timestamp for r in records]
     base_timestamp = timestamps[0]
     pieces, offset_delta = _encode_records(records, timestamps, base_offset)
-    payload = compress(compression, b"".join(pieces))
+    payload = compress(compression, b"".join(pieces), compression_level)
     attributes = int(compression) | (int(timestamp_type) << 3)
     if transactional:
         attributes |= _TRANSACTIONAL_BIT
@@ -488,28 +489,27 @@ def _decode_fields(data: bytes, header: BatchHeader, tag: Any, row_type: type[tu
     return out
 
 
-def check_records(data: bytes | bytearray | memoryview, count: int, keys_required: bool) -> int:
+def check_records(data: bytes | bytearray | memoryview, count: int, keys_required: bool) -> tuple[int, int]:
     """Check a batch's (decompressed) records section as Kafka's LogValidator reads it, without
     building anything: `count` records, each exactly as long as its length says, with offset
     deltas 0, 1, 2, ..., lengths that stay inside it, no null header keys, no bytes left over,
-    and, with `keys_required` (a compacted topic), a key on every record. Returns the largest
-    timestamp delta. Raises CorruptRecordError for bytes that do not read as records, and
+    and, with `keys_required` (a compacted topic), a key on every record. Returns the smallest
+    and largest timestamp deltas. Raises CorruptRecordError for bytes that do not read as records, and
     InvalidRecordError for records that break a rule. The C version (`_check_records.c`) does
     the same on the produce path; this one is its definition, and the fallback."""
     if _check_records is None:
         return check_records_python(data, count, keys_required)
-    result = _check_records.check_records(data, count, keys_required)
-    if isinstance(result, tuple):
-        kind, message = result
-        raise (CorruptRecordError if kind == 1 else InvalidRecordError)(message)
-    return int(result)
+    first, second = _check_records.check_records(data, count, keys_required)
+    if isinstance(second, str):
+        raise (CorruptRecordError if first == 1 else InvalidRecordError)(second)
+    return first, second
 
 
-def check_records_python(data: bytes | bytearray | memoryview, count: int, keys_required: bool) -> int:
+def check_records_python(data: bytes | bytearray | memoryview, count: int, keys_required: bool) -> tuple[int, int]:
     buf = bytes(data)
     end = len(buf)
     o = 0
-    max_delta = -(2**63)
+    min_delta, max_delta = 2**63 - 1, -(2**63)
     try:
         for index in range(count):
             if o >= end:
@@ -521,6 +521,7 @@ def check_records_python(data: bytes | bytearray | memoryview, count: int, keys_
             o += 1  # attributes
             delta, o = w.read_varlong(buf, o)
             max_delta = max(max_delta, delta)
+            min_delta = min(min_delta, delta)
             offset_delta, o = w.read_varint(buf, o)
             if offset_delta != index:
                 raise InvalidRecordError(f"record {index} has offset delta {offset_delta}: offsets must be in sequence")
@@ -554,7 +555,7 @@ def check_records_python(data: bytes | bytearray | memoryview, count: int, keys_
         raise CorruptRecordError(f"malformed record: {exc}") from None
     if o != end:
         raise CorruptRecordError(f"{end - o} bytes left over after the batch's {count} records")
-    return max_delta if count else 0
+    return (min_delta, max_delta) if count else (0, 0)
 
 
 def _decode_records(data: bytes, header: BatchHeader) -> list[Record]:

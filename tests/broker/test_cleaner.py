@@ -59,7 +59,7 @@ def test_the_event_loop_keeps_serving_while_segments_are_cleaned(tmp_path: Path)
 
 
 def test_a_cleaning_that_loses_its_segment_to_retention_gives_up(tmp_path: Path) -> None:
-    plog = open_log(tmp_path / "p", **{"cleanup.policy": "compact,delete", "segment.bytes": 250,
+    plog = open_log(tmp_path / "p", **{"cleanup.policy": "compact,delete", "internal.segment.bytes": 250,
                                        "retention.ms": 1000})
     for i in range(12):
         plog.append(encode_batch([Record(key=b"k%d" % (i % 2), value=b"v%d" % i, timestamp=NOW + i)]), NOW)

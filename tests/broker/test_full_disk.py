@@ -101,7 +101,7 @@ def test_a_torn_write_still_there_after_a_crash_is_cut_by_recovery(
 
 def test_a_roll_that_cannot_create_the_new_segment_fails_the_append_only(
         tmp_path: Path, faults: DiskFaults, code: int) -> None:
-    plog = open_log(tmp_path / "p", **{"segment.bytes": 200})
+    plog = open_log(tmp_path / "p", **{"internal.segment.bytes": 200})
     plog.append(batch(b"a" * 100), NOW)
     before = segment_bytes(plog)
     with faults.full(code), pytest.raises(AppendError) as refused:

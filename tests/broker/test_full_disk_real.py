@@ -89,13 +89,13 @@ def fill(mount: Path, leave: int) -> Path:
 
 @pytest.mark.parametrize("stop", ["sigterm", "kill-9"])
 def test_a_full_disk_loses_no_acknowledged_record(small_fs: Path, tmp_path: Path, stop: str) -> None:
-    broker = BrokerProcess(small_fs / "data", {"log.segment.bytes": 256 * 1024})
+    broker = BrokerProcess(small_fs / "data")
     broker.log_path = tmp_path / "broker.log"  # not on the file system that fills up
     broker.start()
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-    admin.create_topics([NewTopic("full", 1, 1)])["full"].result(10)
+    admin.create_topics([NewTopic("full", 1, 1, config={"internal.segment.bytes": str(256 * 1024)})])["full"].result(10)
     filler = fill(small_fs, 400 * 1024)
 
     acked_while_full, errors = produce(broker.bootstrap, "full", [f"before-{i}" for i in range(1500)])

@@ -45,7 +45,7 @@ def test_a_poison_batch_is_refused_and_nothing_is_stored(tmp_path: Path, name: s
     started = time.monotonic()
     with pytest.raises(AppendError) as refused:
         plog.append(batch, NOW)
-    assert refused.value.error is ErrorCode[error], refused.value.message
+    assert refused.value.error.name in error.split("|"), refused.value.message
     assert time.monotonic() - started < 2  # a bomb stops at the bound, not after inflating a GiB
     assert (plog.size, plog.log_end_offset) == (size, 1)
     plog.append(with_body(valid_section(b"after"), count=1), NOW)
@@ -97,10 +97,10 @@ def test_the_cleaner_crash_loop_case_is_refused_at_produce(tmp_path: Path) -> No
     broker = BrokerProcess(tmp_path / "data", {"log.cleaner.backoff.ms": 100}).start()
     client = RawClient(broker.bootstrap)
     try:
-        create(client, "poison", segment_bytes="200")
+        create(client, "poison", internal_segment_bytes="200")
         for name, (batch, error) in cases().items():
             code, message = produce_raw(client, "poison", batch)
-            assert code == ErrorCode[error].code, (name, code, message)
+            assert code in [ErrorCode[e].code for e in error.split("|")], (name, code, message)
         assert peak_rss_mb(broker) < 400  # the 1 GiB bomb was never inflated
         for i in range(10):
             assert produce_raw(client, "poison", with_body(valid_section(f"v{i}".encode()), count=1))[0] == 0
@@ -124,7 +124,7 @@ def test_a_poison_batch_already_on_disk_makes_the_partition_uncleanable_not_the_
         tmp_path: Path) -> None:
     broker = BrokerProcess(tmp_path / "data", {"log.cleaner.backoff.ms": 100}).start()
     client = RawClient(broker.bootstrap)
-    create(client, "old-data", segment_bytes="200")
+    create(client, "old-data", internal_segment_bytes="200")
     for i in range(3):
         assert produce_raw(client, "old-data", with_body(valid_section(f"v{i}".encode()), count=1))[0] == 0
     client.close()

@@ -133,7 +133,7 @@ def test_producer_state_survives_a_clean_restart_and_a_crash(tmp_path: Path) -> 
 
 
 def test_segments_roll_by_size_with_kafka_names(tmp_path: Path) -> None:
-    plog = open_log(tmp_path / "p", **{"segment.bytes": 4096})
+    plog = open_log(tmp_path / "p", **{"internal.segment.bytes": 4096})
     for i in range(20):
         plog.append(batch([bytes([i]) * 500]), NOW)
     names = sorted(p.name for p in (tmp_path / "p").glob("*.log"))
@@ -183,7 +183,7 @@ def test_recovery_truncates_a_torn_tail_and_keeps_the_rest(tmp_path: Path) -> No
 
 
 def test_list_offsets_by_timestamp_and_max_timestamp(tmp_path: Path) -> None:
-    plog = open_log(tmp_path / "p", **{"segment.bytes": 300})
+    plog = open_log(tmp_path / "p", **{"internal.segment.bytes": 300})
     plog.append(batch([b"a", b"b"], ts=NOW), NOW)  # timestamps NOW, NOW+1
     plog.append(batch([b"c"], ts=NOW + 100), NOW)
     plog.append(batch([b"d"], ts=NOW + 50), NOW)  # out of order on purpose
@@ -197,7 +197,7 @@ def test_list_offsets_by_timestamp_and_max_timestamp(tmp_path: Path) -> None:
 
 
 def test_retention_by_time_and_size(tmp_path: Path) -> None:
-    plog = open_log(tmp_path / "p", **{"segment.bytes": 200, "retention.ms": 1000})
+    plog = open_log(tmp_path / "p", **{"internal.segment.bytes": 200, "retention.ms": 1000})
     for i in range(6):
         plog.append(batch([bytes([i]) * 100], ts=NOW + i * 1000), NOW + i * 1000)
     assert len(plog.segments) == 6
@@ -205,7 +205,7 @@ def test_retention_by_time_and_size(tmp_path: Path) -> None:
     assert plog.log_start_offset == 4
     with pytest.raises(OffsetOutOfRange):
         plog.read(0, 100)
-    sized = open_log(tmp_path / "q", **{"segment.bytes": 200, "retention.bytes": 300})
+    sized = open_log(tmp_path / "q", **{"internal.segment.bytes": 200, "retention.bytes": 300})
     for i in range(6):
         sized.append(batch([bytes([i]) * 100], ts=NOW), NOW)
     sized.apply_retention(NOW)
@@ -216,7 +216,7 @@ def test_retention_by_time_and_size(tmp_path: Path) -> None:
 def test_delete_records_moves_the_log_start_and_survives_restart(tmp_path: Path) -> None:
     manager = LogManager(tmp_path / "data", BrokerConfig())
     manager.open()
-    manager.create_topic("t", 1, {"segment.bytes": 200})
+    manager.create_topic("t", 1, {"internal.segment.bytes": 200})
     plog = manager.partition("t", 0)
     assert plog is not None
     for i in range(10):
@@ -236,7 +236,7 @@ def test_delete_records_moves_the_log_start_and_survives_restart(tmp_path: Path)
 
 
 def test_compaction_keeps_the_last_value_per_key_and_expires_tombstones(tmp_path: Path) -> None:
-    plog = open_log(tmp_path / "p", **{"cleanup.policy": "compact", "segment.bytes": 250,
+    plog = open_log(tmp_path / "p", **{"cleanup.policy": "compact", "internal.segment.bytes": 250,
                                        "delete.retention.ms": 1000})
     for i in range(12):
         key = f"k{i % 3}".encode()
@@ -390,7 +390,7 @@ def test_deleting_or_reconfiguring_a_topic_that_has_not_opened(tmp_path: Path) -
     manager.delete_topic("gone")
     assert manager.remove_leftovers(10.0) == 0  # the broker does this a slice at a time
     assert not any((tmp_path / "data" / f"gone-{p}").exists() for p in range(3))
-    manager.set_topic_overrides("kept", {"segment.bytes": 200})
+    manager.set_topic_overrides("kept", {"internal.segment.bytes": 200})
     kept = manager.partition("kept", 0)
     assert kept is not None and kept.config.segment_bytes == 200
     assert manager.open_some(10.0) == 0
