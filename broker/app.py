@@ -152,10 +152,13 @@ class Broker:
         return accept
 
     async def _start_registry(self, host: str, port: int) -> None:
+        from .registry.guard import RegistryGuard
         from .registry.http import SchemaRegistry
 
         loop = asyncio.get_running_loop()
-        registry = SchemaRegistry(self.logs, lambda plog: self.flusher.after_append(plog), self.data_dir)
+        # Secured broker, secured registry: its users log in with HTTP basic auth (`registry/guard.py`).
+        guard = RegistryGuard(self.sasl, self.authorizer) if self.sasl.required else None
+        registry = SchemaRegistry(self.logs, lambda plog: self.flusher.after_append(plog), self.data_dir, guard)
         started = time.monotonic()
         records = await loop.run_in_executor(None, registry.load)
         if records:
@@ -171,7 +174,9 @@ class Broker:
                         host, port, exc.strerror or exc)
             return
         self.registry = registry
-        log.info("schema registry on %s", registry.url)
+        log.info("schema registry listening on %s%s%s", registry.bound,
+                 "" if (registry.url or "").endswith(registry.bound) else f" (reach it at {registry.url})",
+                 "; HTTP basic auth with the broker's users" if guard is not None else "")
 
     def _supervise(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
         async def guarded() -> None:

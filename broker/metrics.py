@@ -134,6 +134,10 @@ class _State(Collector):
                                 "their data cannot be read (Kafka's uncleanable-partitions-count).", value=uncleanable)
         yield GaugeMetricFamily("kctl_broker_connections", "Open client connections.",
                                 value=len(self.broker.connections))
+        registry = getattr(self.broker, "registry", None)
+        if registry is not None:
+            yield GaugeMetricFamily("kctl_broker_registry_skipped_records", "Records of _schemas the Schema "
+                                    "Registry could not read at start, and skipped.", value=registry.skipped.count)
         groups = GaugeMetricFamily("kctl_broker_groups", "Consumer groups, by state.", labels=["state"])
         states = Tally(g.state.value for g in _snapshot(lambda: list(self.broker.groups.groups.values())))
         for state, count in sorted(states.items()):

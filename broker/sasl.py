@@ -8,10 +8,12 @@ AlterUserScramCredentials, kept salted in the data directory (`users.py`), never
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kctl.protocol.sasl import PlainServer, ScramServer
+from kctl.protocol.sasl import PlainServer, ScramCredential, ScramServer
 
 from .config import BrokerConfig, ConfigError
 from .users import ScramUsers
@@ -22,6 +24,7 @@ class SaslSettings:
     scram: ScramUsers
     mechanisms: list[str] = field(default_factory=list)
     plain: dict[str, str] = field(default_factory=dict)
+    _checked: dict[tuple[str, str, bytes], ScramCredential] = field(default_factory=dict)
 
     @property
     def required(self) -> bool:
@@ -37,7 +40,34 @@ class SaslSettings:
             raise ConfigError("sasl.enabled.mechanisms is set but [sasl.users] names nobody")
         return cls(scram, mechanisms, users if "PLAIN" in mechanisms else {})
 
+    def plain_users(self) -> dict[str, str]:
+        """The [sasl.users] passwords PLAIN accepts: not those of users deleted through the API."""
+        return {user: password for user, password in self.plain.items() if not self.scram.deleted(user)}
+
     def server_for(self, mechanism: str) -> PlainServer | ScramServer:
         if mechanism == "PLAIN":
-            return PlainServer(self.plain)
+            return PlainServer(self.plain_users())
         return ScramServer(mechanism, self.scram.credentials(mechanism))
+
+    def check_password(self, user: str, password: str) -> bool:
+        """Whether `password` is the user's, by any of the broker's mechanisms (for HTTP basic auth
+        on the registry and metrics). SCRAM passwords are checked by deriving their keys again;
+        the answer is remembered per credential, so that PBKDF2 runs once, not per request."""
+        known = self.plain_users().get(user) if "PLAIN" in self.mechanisms else None
+        if known is not None and hmac.compare_digest(known.encode(), password.encode()):
+            return True
+        for mechanism in self.mechanisms:
+            if mechanism == "PLAIN":
+                continue
+            credential = self.scram.credentials(mechanism).get(user)
+            if credential is None:
+                continue
+            key = (mechanism, user, hashlib.sha256(password.encode()).digest())
+            if self._checked.get(key) is credential:
+                return True
+            derived = ScramCredential.derive(mechanism, password, salt=credential.salt,
+                                             iterations=credential.iterations)
+            if hmac.compare_digest(derived.stored_key, credential.stored_key):
+                self._checked[key] = credential
+                return True
+        return False

@@ -80,6 +80,12 @@ class ScramUsers:
                 else:
                     self.live[mechanism][user] = stored
 
+    def deleted(self, user: str) -> bool:
+        """Whether the user's credentials were deleted through the API and none are left: such a
+        user cannot log in with a [sasl.users] password either (PLAIN, or the registry)."""
+        return (any(users.get(user, ...) is None for users in self._stored.values())
+                and not any(user in credentials for credentials in self.live.values()))
+
     def credentials(self, mechanism: str) -> dict[str, ScramCredential]:
         """The users who may authenticate with `mechanism` now (the dict SCRAM exchanges read)."""
         return self.live[mechanism]

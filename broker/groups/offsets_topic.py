@@ -110,7 +110,10 @@ def replay(plog: PartitionLog) -> Iterator[LoadedOffset | LoadedGroup]:
     Records we cannot read (other key types, such as KIP-848 groups, or damaged values) are
     logged and skipped: one bad record must not keep the broker from starting.
     """
-    for record in plog.replay():
+    def unreadable(offset: int, exc: ProtocolError) -> None:
+        log.warning("%s-%d offset %d: skipping a batch we cannot read: %s", TOPIC, plog.partition, offset, exc)
+
+    for record in plog.replay(unreadable):
         if record.key is None:
             continue
         try:

@@ -24,9 +24,10 @@ from kctl.protocol.registry import SchemaType
 
 from ..storage.log import AppendError
 from ..storage.manager import TopicError
+from .guard import READ, WRITE, RegistryGuard
 from .levels import Compatibility, Mode
 from .store import RegistryError, SchemaStore, StoredSchema
-from .topic import TOPIC, ConfigKey, ModeKey, StoreRecord, encode, replay
+from .topic import TOPIC, ConfigKey, ModeKey, Skipped, StoreRecord, encode, replay
 
 if TYPE_CHECKING:
     from ..storage.log import PartitionLog
@@ -71,17 +72,36 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise
 
 
+def _access(request: web.Request) -> tuple[str | None, str | None]:
+    """What a request does, for the guard: (read or write or None, the subject or None for the
+    registry-wide settings). None: open to any valid user, or filtered by its handler."""
+    resource = request.match_info.route.resource
+    path = resource.canonical if resource is not None else request.path
+    subject = request.match_info.get("subject")
+    if path in ("/config", "/mode"):
+        return (READ if request.method == "GET" else WRITE), None
+    if subject is None:
+        return None, None
+    reads = request.method == "GET" or path.startswith("/compatibility/") or (
+        path == "/subjects/{subject}" and request.method == "POST")  # a look-up
+    return (READ if reads else WRITE), subject
+
+
 class SchemaRegistry:
     def __init__(
         self,
         logs: LogManager,
         after_append: Callable[[PartitionLog], asyncio.Future[None] | None],
         data_dir: Path,
+        guard: RegistryGuard | None = None,
     ) -> None:
         self.logs = logs
         self.after_append = after_append
         self.data_dir = data_dir
         self.store = SchemaStore()
+        self.skipped = Skipped()  # records of _schemas it could not read at start
+        self.guard = guard  # basic auth and subject ACLs, when the broker is secured
+        self.bound = ""  # host:port it listens on, as bound
         self.url: str | None = None
         self._runner: web.AppRunner | None = None
 
@@ -91,15 +111,27 @@ class SchemaRegistry:
         topic = self.logs.topics.get(TOPIC)
         if topic is None:
             return 0
+        if "compact" not in self.logs.topic_config(topic.overrides).cleanup_policy:
+            # Its records are the registry's state, newest per key: deleting old ones by age loses
+            # schemas. Confluent's registry refuses such a topic; this one puts it right.
+            log.warning("%s has cleanup.policy=%s; setting it to compact, as the registry needs",
+                        TOPIC, topic.overrides.get("cleanup.policy", "delete"))
+            self.logs.set_topic_overrides(TOPIC, {**topic.overrides, "cleanup.policy": "compact"})
         count = 0
-        for record in replay(topic.partitions[0]):
-            self.store.apply(record)
+        for record in replay(topic.partitions[0], self.skipped):
+            try:
+                self.store.apply(record)
+            except (RegistryError, ValueError, KeyError, TypeError) as exc:
+                self.skipped(None, exc)
+                continue
             count += 1
+        if self.skipped.count:
+            log.warning("%s: %d record(s) could not be read and were skipped", TOPIC, self.skipped.count)
         return count
 
     async def serve(self, host: str, port: int) -> int:
         """Listen on host:port (0: any free port); returns the port."""
-        app = web.Application(middlewares=[_errors], client_max_size=16 * 1024 * 1024)
+        app = web.Application(middlewares=[_errors, self._guard_requests], client_max_size=16 * 1024 * 1024)
         self._routes(app)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -113,7 +145,8 @@ class SchemaRegistry:
         # aiohttp keeps the asyncio (or uvloop) server here; it alone knows the port bound for port 0.
         sockets = getattr(site._server, "sockets", None) or ()
         bound = int(sockets[0].getsockname()[1]) if sockets else port
-        self.url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{bound}"
+        self.url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{bound}"  # where to reach it here
+        self.bound = f"{host or '0.0.0.0'}:{bound}"
         (self.data_dir / ADDRESS_FILE).write_text(self.url + "\n")
         return bound
 
@@ -150,6 +183,39 @@ class SchemaRegistry:
         waiter = self.after_append(plog)
         if waiter is not None:
             await waiter
+
+    # ---- who may ---------------------------------------------------------------------------------
+    @web.middleware
+    async def _guard_requests(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """With a guard: a valid basic-auth user for every request, and the subject's ACLs for
+        what it reads or writes (lists and schema look-ups are filtered by the handlers)."""
+        guard = self.guard
+        if guard is None:
+            return await handler(request)
+        principal = guard.principal(request.headers.get("Authorization"))
+        if principal is None:
+            return web.Response(body=json.dumps({"error_code": 401, "message": "Unauthorized"}).encode(),
+                                status=401, content_type=CONTENT_TYPE,
+                                headers={"WWW-Authenticate": 'Basic realm="kctl schema registry"'})
+        host = request.remote or ""
+        request["may_read"] = lambda subject: guard.may(principal, host, READ, subject)
+        access, subject = _access(request)
+        if access is not None and not guard.may(principal, host, access, subject):
+            what = f"subject {subject}" if subject is not None else "the registry's settings"
+            raise RegistryError(40301, f"User {principal} is denied {access} access to {what}")
+        return await handler(request)
+
+    @staticmethod
+    def _readable(request: web.Request, subject: str) -> bool:
+        may_read = request.get("may_read")
+        return may_read is None or bool(may_read(subject))
+
+    def _readable_schema(self, request: web.Request) -> StoredSchema:
+        """The schema the path names, if the caller may read a subject that has it."""
+        stored = self.store.schema(self._schema_id(request))
+        if not any(self._readable(request, v.subject) for v in stored.versions):
+            raise RegistryError(40301, "User is denied read access to every subject of this schema")
+        return stored
 
     # ---- routes ----------------------------------------------------------------------------------
     def _routes(self, app: web.Application) -> None:
@@ -189,7 +255,8 @@ class SchemaRegistry:
 
     async def list_subjects(self, request: web.Request) -> web.Response:
         prefix = request.query.get("subjectPrefix", "")
-        return _answer(self.store.subject_names(deleted=_flag(request, "deleted"), prefix=prefix))
+        return _answer([s for s in self.store.subject_names(deleted=_flag(request, "deleted"), prefix=prefix)
+                        if self._readable(request, s)])
 
     async def list_versions(self, request: web.Request) -> web.Response:
         subject = request.match_info["subject"]
@@ -236,29 +303,33 @@ class SchemaRegistry:
             raise RegistryError(40403, f"Schema {request.match_info['id']} not found") from None
 
     async def get_schema(self, request: web.Request) -> web.Response:
-        stored = self.store.schema(self._schema_id(request))
+        stored = self._readable_schema(request)
         return _answer(stored.to_json(text=self._text(stored, request)))
 
     async def get_schema_text(self, request: web.Request) -> web.Response:
-        stored = self.store.schema(self._schema_id(request))
+        stored = self._readable_schema(request)
         return web.Response(text=self._text(stored, request), content_type=CONTENT_TYPE)
 
     async def schema_versions(self, request: web.Request) -> web.Response:
-        stored = self.store.schema(self._schema_id(request))
+        stored = self._readable_schema(request)
         deleted = _flag(request, "deleted")
-        found = sorted((v.subject, v.version) for v in stored.versions if deleted or not v.deleted)
+        found = sorted((v.subject, v.version) for v in stored.versions
+                       if (deleted or not v.deleted) and self._readable(request, v.subject))
         return _answer([{"subject": s, "version": v} for s, v in found])
 
     async def schema_subjects(self, request: web.Request) -> web.Response:
-        stored = self.store.schema(self._schema_id(request))
+        stored = self._readable_schema(request)
         deleted = _flag(request, "deleted")
-        return _answer(sorted({v.subject for v in stored.versions if deleted or not v.deleted}))
+        return _answer(sorted({v.subject for v in stored.versions
+                               if (deleted or not v.deleted) and self._readable(request, v.subject)}))
 
     async def list_schemas(self, request: web.Request) -> web.Response:
         prefix = request.query.get("subjectPrefix", "")
         latest_only = _flag(request, "latestOnly")
         out = []
         for subject in self.store.subject_names(deleted=_flag(request, "deleted"), prefix=prefix):
+            if not self._readable(request, subject):
+                continue
             versions = self.store.versions(subject, deleted=_flag(request, "deleted"))
             for found in versions[-1:] if latest_only else versions:
                 stored = self.store.schemas[found.schema_id]

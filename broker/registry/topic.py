@@ -126,15 +126,28 @@ def decode(record: Record) -> StoreRecord | None:
     return None
 
 
-def replay(plog: PartitionLog) -> Iterator[StoreRecord]:
-    """The registry records of `_schemas` in log order; ones we cannot read are logged and skipped."""
-    for record in plog.replay():
+class Skipped:
+    """Records of `_schemas` the registry could not read: each logged, all counted."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, offset: int | None, why: object) -> None:
+        self.count += 1
+        log.warning("%s offset %s: skipping a record the registry cannot read: %s", TOPIC, offset, why)
+
+
+def replay(plog: PartitionLog, skipped: Skipped | None = None) -> Iterator[StoreRecord]:
+    """The registry records of `_schemas` in log order; ones we cannot read, whole batches of
+    them included, are logged, counted and skipped."""
+    skipped = skipped if skipped is not None else Skipped()
+    for record in plog.replay(skipped):
         if record.key is None:
             continue
         try:
             item = decode(record)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning("%s offset %s: skipping a record we cannot read: %s", TOPIC, record.offset, exc)
+            skipped(record.offset, exc)
             continue
         if item is not None:
             yield item

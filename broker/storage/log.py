@@ -37,8 +37,8 @@ from kctl.protocol.records import (
     check_records,
     compute_crc,
     decode_batch,
-    decode_batches,
     encode_batch,
+    iter_batch_headers,
     read_batch_header,
 )
 
@@ -368,15 +368,25 @@ class PartitionLog:
         data = segment.read(position, size)
         return data if len(data) <= first_size else _whole_batches(data, first_size)
 
-    def replay(self) -> Iterator[Record]:
+    def replay(self, unreadable: Callable[[int, ProtocolError], None] | None = None) -> Iterator[Record]:
         """Every record from the log start to its end, in order: how the broker's own topics
-        (`__consumer_offsets`, `_schemas`) are read back at start."""
+        (`__consumer_offsets`, `_schemas`) are read back at start. A batch that cannot be read
+        (old data, bit rot) is skipped and handed to `unreadable` with its offset; without it,
+        the error is raised."""
         position, end = self.log_start_offset, self.log_end_offset
         while position < end:
             chunk = self.read(position, _REPLAY_CHUNK)
             if not chunk:
                 break
-            for batch in decode_batches(chunk):
+            for at, header in iter_batch_headers(chunk):
+                try:
+                    batch = decode_batch(chunk, at, verify_crc=False)
+                except ProtocolError as exc:
+                    if unreadable is None:
+                        raise
+                    unreadable(header.base_offset, exc)
+                    position = header.next_offset
+                    continue
                 for record in batch.records:
                     if record.offset is None or record.offset >= position:
                         yield record
