@@ -14,7 +14,7 @@ from kctl.protocol.clock import now_ms
 from kctl.protocol.errors import ProtocolError
 
 from .authorizer import Authorizer
-from .config import BrokerConfig, parse_host_port
+from .config import BrokerConfig, ConfigError, parse_host_port
 from .durability import Flusher
 from .groups.coordinator import GroupCoordinator
 from .listeners import Listener, parse_listeners
@@ -91,7 +91,14 @@ class Broker:
 
             self.metrics = BrokerMetrics(self)
             host, port = self.metrics_address
-            log.info("metrics on http://%s:%d/metrics", host, self.metrics.serve(host, port))
+            wanted = self.config["metrics.authentication"]
+            basic = wanted == "basic" or (wanted == "auto" and self.sasl.required)
+            if basic and not self.sasl.required:
+                raise ConfigError("metrics.authentication=basic needs SASL users to check passwords against "
+                                  "(sasl.enabled.mechanisms and [sasl.users])")
+            bound = self.metrics.serve(host, port, self.sasl.check_basic_auth if basic else None)
+            log.info("metrics on http://%s:%d/metrics%s", host, bound,
+                     " (HTTP basic auth with the broker's users)" if basic else "")
         self.flusher = Flusher(self.metrics.fsync.observe if self.metrics is not None else None)
         self.groups.start()
         if self.registry_address is not None:
@@ -281,6 +288,10 @@ class Broker:
                     log.info("closing connection from %s: idle for more than connections.max.idle.ms=%d",
                              conn.peer, idle_ms)
                     conn.abort()
+
+    def produced(self, topic: str, size: int) -> None:
+        if self.metrics is not None:
+            self.metrics.produced(topic, size)
 
     def storage_failed(self, exc: OSError) -> None:
         if self.metrics is not None:

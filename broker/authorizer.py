@@ -43,6 +43,17 @@ ANONYMOUS = "User:ANONYMOUS"
 
 log = logging.getLogger("broker.authorizer")
 
+#: The operations that apply to each resource type (Kafka's AclEntry.supportedOperations).
+_OPERATIONS_OF = {
+    ResourceType.CLUSTER: (AclOperation.CREATE, AclOperation.CLUSTER_ACTION, AclOperation.DESCRIBE_CONFIGS,
+                           AclOperation.ALTER_CONFIGS, AclOperation.IDEMPOTENT_WRITE, AclOperation.ALTER,
+                           AclOperation.DESCRIBE),
+    ResourceType.TOPIC: (AclOperation.READ, AclOperation.WRITE, AclOperation.CREATE, AclOperation.DESCRIBE,
+                         AclOperation.DELETE, AclOperation.ALTER, AclOperation.DESCRIBE_CONFIGS,
+                         AclOperation.ALTER_CONFIGS),
+    ResourceType.GROUP: (AclOperation.READ, AclOperation.DESCRIBE, AclOperation.DELETE),
+}
+
 
 class AclError(Exception):
     def __init__(self, error: ErrorCode, message: str) -> None:
@@ -108,6 +119,11 @@ class Authorizer:
                 name: str = CLUSTER_NAME) -> bool:
         """Whether the connection's principal, from its host, may do this (always, with no authorizer)."""
         return self.allowed(peer.principal, peer.host, operation, resource_type, name)
+
+    def authorized_operations(self, peer: Peer, resource_type: ResourceType, name: str = CLUSTER_NAME) -> int:
+        """The bit field of operations the principal may do on the resource, of those that apply
+        to its type, as Kafka's AuthHelper.authorizedOperations answers."""
+        return sum(1 << op for op in _OPERATIONS_OF[resource_type] if self.permits(peer, op, resource_type, name))
 
     def denied_topics(self, peer: Peer, operation: AclOperation, names: Iterable[str]) -> set[str]:
         """The topics among `names` the connection may not `operation` (none, with no authorizer)."""

@@ -259,6 +259,9 @@ _BROKER_ONLY = [
     _s("log.flush.scheduler.interval.ms", int, 1000, "how often flush.ms is checked", minimum=1),
     _s("socket.request.max.bytes", int, 104_857_600, "largest request frame (512 KB until a SASL client has "
        "authenticated, as sasl.server.max.receive.size)", minimum=1, config_type=ConfigType.INT),
+    _s("metrics.authentication", str, "auto", "what /metrics asks of a scraper: basic (HTTP basic auth with the "
+       "broker's users), none, or auto (basic when SASL users are configured)", read_only=True,
+       choices=("auto", "basic", "none")),
     _s("max.connections", int, INT_MAX, "most client connections at once; more are closed as they come",
        minimum=0, config_type=ConfigType.INT),
     _s("max.connections.per.ip", int, INT_MAX, "most client connections from one address", minimum=0,

@@ -49,6 +49,11 @@ class BrokerContext(Protocol):
         """The address clients of `listener` are told: each listener names its own."""
         ...
 
+    def produced(self, topic: str, size: int) -> None:
+        """Record bytes appended to an existing topic by an authorized produce (for metrics: a
+        series per topic that exists, never per name a client made up)."""
+        ...
+
 
 class ServingContext(BrokerContext, Protocol):
     """What the connections add: the open connections, and the count of fetched bytes sent by

@@ -8,6 +8,8 @@ AlterUserScramCredentials, kept salted in the data directory (`users.py`), never
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 from dataclasses import dataclass, field
@@ -17,6 +19,17 @@ from kctl.protocol.sasl import PlainServer, ScramCredential, ScramServer
 
 from .config import BrokerConfig, ConfigError
 from .users import ScramUsers
+
+
+def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """(user, password) from an HTTP `Authorization: Basic ...` header, if it is one."""
+    if not authorization or not authorization.startswith("Basic "):
+        return None
+    try:
+        user, sep, password = base64.b64decode(authorization[6:], validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
 
 
 @dataclass(slots=True)
@@ -48,6 +61,13 @@ class SaslSettings:
         if mechanism == "PLAIN":
             return PlainServer(self.plain_users())
         return ScramServer(mechanism, self.scram.credentials(mechanism))
+
+    def check_basic_auth(self, authorization: str | None) -> str | None:
+        """The user an HTTP basic-auth header proves to be, or None."""
+        credentials = basic_credentials(authorization)
+        if credentials is None or not self.check_password(*credentials):
+            return None
+        return credentials[0]
 
     def check_password(self, user: str, password: str) -> bool:
         """Whether `password` is the user's, by any of the broker's mechanisms (for HTTP basic auth

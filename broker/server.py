@@ -242,8 +242,6 @@ class KafkaConnection(asyncio.BufferedProtocol):
         assert handler is not None
         metrics = self.broker.metrics
         started = time.perf_counter() if metrics is not None else 0.0
-        if metrics is not None and key == ApiKey.PRODUCE:
-            metrics.produced(request)
         try:
             result = handler(self.broker, header, request, self.who)
         except CloseConnection as exc:

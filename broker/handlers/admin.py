@@ -314,14 +314,18 @@ def describe_cluster(
         return DescribeClusterResponse(error_code=ErrorCode.UNSUPPORTED_ENDPOINT_TYPE.code,
                                        error_message="this broker only describes broker endpoints",
                                        endpoint_type=request.endpoint_type, cluster_id=broker.logs.cluster_id)
-    if not broker.authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.CLUSTER):
-        return DescribeClusterResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code, endpoint_type=1,
-                                       cluster_id=broker.logs.cluster_id)
+    # As Kafka's AuthHelper: anyone may describe the cluster; the operations it may do on it are
+    # told only to a principal that may DESCRIBE it (0 for the others).
+    operations = -(2**31)
+    if request.include_cluster_authorized_operations:
+        operations = (broker.authorizer.authorized_operations(peer, ResourceType.CLUSTER)
+                      if broker.authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.CLUSTER) else 0)
     return DescribeClusterResponse(
         cluster_id=broker.logs.cluster_id,
         controller_id=broker.node_id,
         endpoint_type=1,
         brokers=[DescribeClusterBroker(broker.node_id, *broker.advertised_for(peer.listener), None)],
+        cluster_authorized_operations=operations,
     )
 
 

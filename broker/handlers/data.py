@@ -103,6 +103,7 @@ def produce(
                 failed = True
                 log.debug("produce to %s-%d refused: %s", topic.name, part.index, exc.message)
                 continue
+            broker.produced(topic.name, len(part.records))
             result.base_offset = appended.base_offset
             result.log_append_time_ms = appended.log_append_time
             result.log_start_offset = plog.log_start_offset

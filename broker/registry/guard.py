@@ -12,8 +12,6 @@ do anything; lists show only the subjects the caller may read.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import TYPE_CHECKING
 
 from kctl.protocol.acl import AclOperation, ResourceType
@@ -40,15 +38,8 @@ class RegistryGuard:
 
     def principal(self, authorization: str | None) -> str | None:
         """`User:name` for a valid `Authorization: Basic ...` header, else None."""
-        if not authorization or not authorization.startswith("Basic "):
-            return None
-        try:
-            user, sep, password = base64.b64decode(authorization[6:], validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        if not sep or not self.sasl.check_password(user, password):
-            return None
-        return f"User:{user}"
+        user = self.sasl.check_basic_auth(authorization)
+        return None if user is None else f"User:{user}"
 
     def may(self, principal: str, host: str, access: str, subject: str | None) -> bool:
         """Whether `principal` may read or write `subject` (None: the registry-wide settings)."""

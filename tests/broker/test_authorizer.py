@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from kctl.protocol.errors import ErrorCode
+from kctl.protocol.messages.describe_cluster import DescribeClusterRequest
 from tests.conftest import SCRAM_ADMIN, SCRAM_ALICE
 from tests.support.apache_kafka import KafkaCluster
 
@@ -150,6 +151,10 @@ async def _answers(bootstrap: str, user: Any, build: Callable[[], dict[str, Any]
         listed = await cluster.send(node, requests("x", "y")["Metadata (the topic)"].__class__(None, False))
         shown = sorted(t.name for t in listed.topics if t.name.startswith(topic))
         out["Metadata (every topic) shows"] = ",".join(shown)
+        # Anyone may describe the cluster (AuthHelper); the operations allowed on it are told only
+        # to a principal that may describe it.
+        described = await cluster.send(node, DescribeClusterRequest(include_cluster_authorized_operations=True))
+        out["DescribeCluster"] = f"{first_error(described)} {described.cluster_authorized_operations}"
         return out
 
 

@@ -50,6 +50,9 @@ class Parts:
     def advertised_for(self, listener: str) -> tuple[str, int]:
         return "broker.test", 9092
 
+    def produced(self, topic: str, size: int) -> None:
+        pass
+
 
 @pytest.fixture
 def context(tmp_path: Path) -> Iterator[BrokerContext]:
