@@ -33,7 +33,7 @@ from kctl.protocol.acl import (
 from kctl.protocol.errors import ErrorCode
 
 from .config import BrokerConfig
-from .storage.disk import describe, write_atomically
+from .storage import disk
 
 if TYPE_CHECKING:
     from .context import Peer
@@ -205,9 +205,9 @@ class Authorizer:
         if acls == self.acls:
             return None
         try:
-            write_atomically(self.path, json.dumps([_encode(a) for a in acls], indent=1))
+            disk.write_atomically(self.path, json.dumps([_encode(a) for a in acls], indent=1))
         except OSError as exc:
-            log.error("cannot save the ACLs: %s", describe(exc))
-            return AclError(ErrorCode.KAFKA_STORAGE_ERROR, f"the ACLs could not be saved: {describe(exc)}")
+            log.error("cannot save the ACLs: %s", disk.describe(exc))
+            return AclError(ErrorCode.KAFKA_STORAGE_ERROR, f"the ACLs could not be saved: {disk.describe(exc)}")
         self.acls = acls
         return None

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from .storage import disk
-from .storage.disk import BULK_SYNC_PARTITIONS, can_sync_filesystem, sync_filesystem
+from .storage.disk import BULK_SYNC_PARTITIONS
 from .storage.log import PartitionLog
 
 log = logging.getLogger("broker.durability")
@@ -81,9 +81,9 @@ class Flusher:
         ends = [(plog, plog.log_end_offset) for plog in logs]
         loop = asyncio.get_running_loop()
         dirty = [plog for plog in logs if plog.unflushed_messages]
-        if len(dirty) > BULK_SYNC_PARTITIONS and can_sync_filesystem():
+        if len(dirty) > BULK_SYNC_PARTITIONS and disk.can_sync_filesystem():
             # A checkpoint over a hundred thousand partitions: one syncfs, not one fsync each.
-            await loop.run_in_executor(None, sync_filesystem, dirty[0].directory.parent)
+            await loop.run_in_executor(None, disk.sync_filesystem, dirty[0].directory.parent)
         else:
             # A chunk of partitions at a time: each duplicated descriptor is one more open file.
             for i in range(0, len(dirty), FSYNC_CHUNK):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from kctl.protocol.errors import ErrorCode
 
-from .storage.disk import describe, write_atomically
+from .storage import disk
 
 QUOTAS_FILE = "client-quotas.json"
 ENTITY_TYPES = ("user", "client-id", "ip")
@@ -120,11 +120,11 @@ class ClientQuotas:
             changed = True
         if changed:
             try:
-                write_atomically(self.path, json.dumps({_entity_key(e): v for e, v in quotas.items()},
+                disk.write_atomically(self.path, json.dumps({_entity_key(e): v for e, v in quotas.items()},
                                                        indent=1, sort_keys=True))
             except OSError as exc:
-                log.error("cannot save client quotas: %s", describe(exc))
-                failure = (ErrorCode.KAFKA_STORAGE_ERROR, f"the quotas could not be saved: {describe(exc)}")
+                log.error("cannot save client quotas: %s", disk.describe(exc))
+                failure = (ErrorCode.KAFKA_STORAGE_ERROR, f"the quotas could not be saved: {disk.describe(exc)}")
                 return [failure if error is ErrorCode.NONE else (error, message) for error, message in results]
             self.quotas = quotas
         return results

@@ -20,7 +20,7 @@ from pathlib import Path
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.sasl import ScramCredential
 
-from .storage.disk import describe, write_atomically
+from .storage import disk
 
 CREDENTIALS_FILE = "scram-credentials.json"
 #: AlterUserScramCredentials' mechanism numbers.
@@ -140,14 +140,14 @@ class ScramUsers:
                 live[name][up.user] = stored[name][up.user] = credential
         if len(failed) < len(set(named)):
             try:
-                write_atomically(self.path, json.dumps(
+                disk.write_atomically(self.path, json.dumps(
                     {m: {u: None if c is None else _encode(c) for u, c in users.items()}
                      for m, users in stored.items()}, indent=1, sort_keys=True))
             except OSError as exc:
-                log.error("cannot save SCRAM credentials: %s", describe(exc))
+                log.error("cannot save SCRAM credentials: %s", disk.describe(exc))
                 for user in named:
                     failed.setdefault(user, Outcome(user, ErrorCode.KAFKA_STORAGE_ERROR,
-                                                    f"the credentials could not be saved: {describe(exc)}"))
+                                                    f"the credentials could not be saved: {disk.describe(exc)}"))
             else:
                 self._stored = stored
                 for name, credentials in live.items():  # in place: SCRAM exchanges hold these dicts

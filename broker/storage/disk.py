@@ -19,6 +19,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,21 @@ def append_file(path: Path, data: bytes, *, start_over: bool) -> None:
             write_at(fd, [data], end)
     finally:
         os.close(fd)
+
+
+def rename(source: Path, target: Path) -> None:
+    """Rename within the data directory (a segment marked .deleted)."""
+    os.rename(source, target)
+
+
+def replace(source: Path, target: Path) -> None:
+    """Put `source` in `target`'s place at once (a cleaned segment)."""
+    os.replace(source, target)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a partition's directory, whatever is left of it."""
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def sync_directory(directory: Path) -> None:

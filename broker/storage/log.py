@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import shutil
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -615,11 +614,6 @@ class PartitionLog:
             whole = segment.cut_torn_tail() and whole
             segment.close()
         return whole
-
-    def delete(self) -> None:
-        for segment in self.segments:
-            segment.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _check_batch(records: bytes, pos: int, header: BatchHeader, keys_required: bool) -> tuple[int, int]:

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import time
 import uuid
 from collections import deque
@@ -34,7 +33,8 @@ from kctl.protocol.clock import now_ms
 from kctl.protocol.errors import ErrorCode
 
 from ..config import BrokerConfig, ConfigError, TopicConfig, parse_topic_configs
-from .disk import BULK_SYNC_PARTITIONS, can_sync_filesystem, sync_filesystem, write_atomically
+from . import disk
+from .disk import BULK_SYNC_PARTITIONS
 from .log import PartitionLog
 from .segment import OpenFiles, descriptor_limit
 
@@ -175,7 +175,6 @@ class LogManager:
         self._opening_order: deque[tuple[str, int]] = deque()
         #: Partition directories of deleted topics, removed a slice at a time between requests.
         self.leftovers: deque[Path] = deque()
-        self._leftovers_removed = 0
         # Half the process's descriptors for segment files; the rest for sockets and the like.
         self.files = OpenFiles(max(64, descriptor_limit() // 2))
 
@@ -234,7 +233,7 @@ class LogManager:
             props["cluster.id"] = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             props["version"] = "1"
             props["node.id"] = str(self.config["node.id"])
-            write_atomically(path, "".join(f"{k}={v}\n" for k, v in props.items()))
+            disk.write_atomically(path, "".join(f"{k}={v}\n" for k, v in props.items()))
         self.cluster_id = props["cluster.id"]
 
     def _load_topics_file(self) -> dict[str, Any]:
@@ -257,7 +256,7 @@ class LogManager:
             },
             "producer_id_limit": self._producer_id_limit,
         }
-        write_atomically(self.data_dir / TOPICS_FILE, json.dumps(data, indent=1, sort_keys=True))
+        disk.write_atomically(self.data_dir / TOPICS_FILE, json.dumps(data, indent=1, sort_keys=True))
 
     def _new_topic(self, name: str, topic_id: UUID, overrides: dict[str, Any]) -> Topic:
         topic = Topic(name, topic_id, overrides, PartitionSlots(lambda index: self._open_deferred(topic, index)))
@@ -290,7 +289,7 @@ class LogManager:
         plog.open(recovery_point, log_start)
         metadata = directory / "partition.metadata"
         if not metadata.exists():
-            write_atomically(metadata, f"version: 0\ntopic_id: {topic.topic_id}\n")
+            disk.write_atomically(metadata, f"version: 0\ntopic_id: {topic.topic_id}\n")
         return plog
 
     def close(self) -> None:
@@ -298,11 +297,11 @@ class LogManager:
         whole batch is recovered at the next start, as after a crash."""
         plogs = list(self.opened_partitions())
         dirty = sum(1 for plog in plogs if plog.unflushed_messages)
-        bulk = dirty > BULK_SYNC_PARTITIONS and can_sync_filesystem()
+        bulk = dirty > BULK_SYNC_PARTITIONS and disk.can_sync_filesystem()
         unfinished = [plog for plog in plogs if not plog.close(flush=not bulk)]
         if bulk:
             try:
-                sync_filesystem(self.data_dir)  # the logs, indexes and producer snapshots just written
+                disk.sync_filesystem(self.data_dir)  # the logs, indexes and producer snapshots just written
             except OSError as exc:
                 log.error("cannot flush %s at shutdown: %s; the next start recovers every log", self.data_dir,
                           exc.strerror)
@@ -318,7 +317,7 @@ class LogManager:
         owed.update({(plog.topic, plog.partition): plog.recovery_point for plog in unfinished})
         try:
             if owed:
-                write_atomically(self.data_dir / RECOVERY_OWED, _format_checkpoint(owed))
+                disk.write_atomically(self.data_dir / RECOVERY_OWED, _format_checkpoint(owed))
             else:
                 (self.data_dir / RECOVERY_OWED).unlink(missing_ok=True)
             (self.data_dir / CLEAN_SHUTDOWN).touch()
@@ -340,12 +339,12 @@ class LogManager:
         self.write_log_start_offsets()
 
     def write_recovery_points(self) -> None:
-        write_atomically(self.data_dir / RECOVERY_POINTS, _format_checkpoint(self.recovery_points()))
+        disk.write_atomically(self.data_dir / RECOVERY_POINTS, _format_checkpoint(self.recovery_points()))
 
     def write_log_start_offsets(self) -> None:
         starts = {key: carried.log_start for key, carried in self._unopened.items()}
         starts.update({(p.topic, p.partition): p.log_start_offset for p in self.opened_partitions()})
-        write_atomically(self.data_dir / LOG_START_OFFSETS, _format_checkpoint(starts))
+        disk.write_atomically(self.data_dir / LOG_START_OFFSETS, _format_checkpoint(starts))
 
     # ---- topics ------------------------------------------------------------------------------
     def topic_config(self, overrides: Mapping[str, Any]) -> TopicConfig:
@@ -407,7 +406,7 @@ class LogManager:
         """Add partition `index`, empty and not opened yet."""
         directory = self.data_dir / f"{topic.name}-{index}"
         if os.path.lexists(directory):  # left by a deleted topic of the same name
-            shutil.rmtree(directory, ignore_errors=True)
+            disk.remove_tree(directory)
         key = (topic.name, index)
         self._unopened[key] = Unopened(0, 0, owes_recovery=False)
         topic.partitions.append(None)
@@ -462,8 +461,7 @@ class LogManager:
             topic = self.topics.get(topic_name)
             if topic is not None and int(index) < len(topic.partitions):
                 continue
-            shutil.rmtree(path, ignore_errors=True)
-            self._leftovers_removed += 1
+            disk.remove_tree(path)
         return len(self.leftovers)
 
     def set_topic_overrides(self, name: str, overrides: dict[str, Any]) -> None:

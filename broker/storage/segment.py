@@ -409,7 +409,7 @@ class Segment:
         for path in (self.log_path, self.index_path, self.time_index_path):
             target = path.with_name(path.name + ".deleted")
             try:
-                path.rename(target)
+                disk.rename(path, target)
             except FileNotFoundError:
                 continue  # an index not written yet
             renamed.append(target)
@@ -419,7 +419,7 @@ class Segment:
         """Swap in a rewritten log file (compaction) and rebuild the indexes from it."""
         self.files.close(self)
         self.generation += 1
-        os.replace(new_log, self.log_path)
+        disk.replace(new_log, self.log_path)
         self.index_path.unlink(missing_ok=True)
         self.time_index_path.unlink(missing_ok=True)
         self.size = os.fstat(self.fd).st_size

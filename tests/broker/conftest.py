@@ -37,6 +37,7 @@ class BrokerProcess:
         self.metrics_port = metrics_port  # serve /metrics there
         self.registry_port = registry_port  # serve the Schema Registry there (off otherwise)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.crash_at: str | None = None  # FUNCTION:N:before|after of broker.storage.disk, for crash tests
         self.log_path = data_dir.parent / f"{data_dir.name}.broker.log"
 
     @property
@@ -49,7 +50,9 @@ class BrokerProcess:
         return f"http://127.0.0.1:{self.registry_port}"
 
     def start(self, timeout: float = 20) -> BrokerProcess:
-        args = [sys.executable, "-m", "broker", "--data-dir", str(self.data_dir), "--listen", self.bootstrap]
+        # With crash_at, the broker dies by SIGKILL at that call of the storage seam (crashing.py).
+        launcher = ["-m", "broker"] if self.crash_at is None else [str(Path(__file__).with_name("crashing.py"))]
+        args = [sys.executable, *launcher, "--data-dir", str(self.data_dir), "--listen", self.bootstrap]
         if self.config:
             config_path = self.data_dir.parent / f"{self.data_dir.name}.toml"
             config_path.write_text("".join(f'"{k}" = {_toml(v)}\n' for k, v in self.config.items()))
@@ -59,6 +62,8 @@ class BrokerProcess:
         registry = "off" if self.registry_port is None else f"127.0.0.1:{self.registry_port}"
         args += ["--schema-registry", registry]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        if self.crash_at is not None:
+            env["KCTL_TEST_CRASH_AT"] = self.crash_at
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, env=env,
                                          preexec_fn=self._limit_files if self.max_open_files else None)

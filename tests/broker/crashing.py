@@ -1,0 +1,41 @@
+"""`python -m broker`, killed with SIGKILL at a chosen call of the storage seam: the crash tests'
+broker. KCTL_TEST_CRASH_AT=FUNCTION:N:WHEN[:PATH] kills the process just before (WHEN=before) or
+just after (after) the Nth call of `broker.storage.disk.FUNCTION` (counting only calls whose first
+argument contains PATH, if given), as kill -9 would at that moment: the write in progress is
+whole or not begun, as a process's writes are when it dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+from broker.storage import disk
+
+
+def arm(spec: str) -> None:
+    name, nth, when, *path = spec.split(":")
+    real = getattr(disk, name)
+    calls = 0
+
+    def crashing(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        if path and path[0] not in str(args[0]):
+            return real(*args, **kwargs)
+        calls += 1
+        if calls == int(nth) and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        result = real(*args, **kwargs)
+        if calls == int(nth) and when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    setattr(disk, name, crashing)
+
+
+if __name__ == "__main__":
+    arm(os.environ["KCTL_TEST_CRASH_AT"])
+    from broker.__main__ import main
+
+    sys.exit(main(sys.argv[1:]))
