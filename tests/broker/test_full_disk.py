@@ -161,3 +161,103 @@ def test_errno_of_a_full_disk_is_told_apart(code: int) -> None:
     from broker.storage import disk
 
     assert (code in disk.FULL) == (code == errno.ENOSPC)
+
+
+# ---- the other write paths: each refuses the change and keeps what it had -----------------------
+def test_an_offset_commit_that_cannot_be_written_keeps_the_committed_offsets(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    from broker.groups.coordinator import GroupCoordinator, OffsetToCommit
+
+    manager = LogManager(tmp_path / "d", BrokerConfig())
+    manager.open()
+    manager.create_topic("t", 1)
+    groups = GroupCoordinator(BrokerConfig(), manager, lambda plog: None)
+
+    def commit(offset: int) -> list[int]:
+        return groups.commit("g", -1, "", None, -1, [OffsetToCommit("t", 0, offset, -1, None, -1)])[0]
+
+    assert commit(5) == [0]
+    with faults.full(code):
+        assert commit(9) == [ErrorCode.COORDINATOR_NOT_AVAILABLE.code]  # the client retries
+    assert [c.offset for _, _, c in groups.committed("g", [("t", 0)]) if c] == [5]
+    assert commit(9) == [0]
+    manager.close()
+    again = LogManager(tmp_path / "d", BrokerConfig())
+    again.open()
+    reloaded = GroupCoordinator(BrokerConfig(), again, lambda plog: None)
+    reloaded.load()
+    assert [c.offset for _, _, c in reloaded.committed("g", [("t", 0)]) if c] == [9]
+    again.close()
+
+
+def test_a_cleaning_that_cannot_write_leaves_the_log_as_it_was(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    plog = open_log(tmp_path / "p", **{"cleanup.policy": "compact", "internal.segment.bytes": 200})
+    for i in range(12):
+        plog.append(encode_batch([Record(key=f"k{i % 3}".encode(), value=str(i).encode(), timestamp=NOW)]), NOW)
+    before = segment_bytes(plog), all_values(plog)
+    job = plog.compaction_job(NOW)
+    assert job is not None
+    with faults.full(code), pytest.raises(OSError):
+        job.run()
+    job.discard()
+    assert (segment_bytes(plog), all_values(plog)) == before
+    assert not list((tmp_path / "p").glob("*.cleaned"))
+    assert plog.compact(NOW) > 0  # and it cleans once it can
+    assert all_values(plog)[-3:] == [b"9", b"10", b"11"]
+
+
+def test_a_registry_write_that_fails_registers_nothing(tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    import asyncio
+
+    from broker.registry.http import SchemaRegistry
+    from broker.registry.store import RegistryError
+
+    manager = LogManager(tmp_path / "d", BrokerConfig())
+    manager.open()
+    registry = SchemaRegistry(manager, lambda plog: None, tmp_path / "d")
+    schema = {"schema": '{"type": "record", "name": "R", "fields": [{"name": "a", "type": "long"}]}'}
+
+    async def register(subject: str) -> int:
+        schema_id, records = registry.store.register(subject, schema)
+        await registry._commit(records)
+        return schema_id
+
+    with faults.full(code), pytest.raises(RegistryError) as failed:
+        asyncio.run(register("s-value"))
+    assert failed.value.code == 50001 and os.strerror(code) in failed.value.message
+    assert registry.store.subject_names(deleted=True, prefix="") == []
+    assert asyncio.run(register("s-value")) == 1
+    manager.close()
+
+
+def test_acl_user_and_quota_changes_that_cannot_be_saved_change_nothing(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    from broker.authorizer import Authorizer
+    from broker.quotas import ClientQuotas, QuotaChange
+    from broker.users import ScramUsers, Upsert
+    from kctl.protocol.acl import AclBinding, AclOperation, AclPermission, PatternType, ResourceType
+
+    config = BrokerConfig({"authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer"})
+    acls = Authorizer(config, tmp_path)
+    acl = AclBinding(ResourceType.TOPIC, "t", PatternType.LITERAL, "User:alice", "*", AclOperation.READ,
+                     AclPermission.ALLOW)
+    with faults.full(code):
+        [error] = acls.create([acl])
+    assert error is not None and error.error is ErrorCode.KAFKA_STORAGE_ERROR
+    assert acls.acls == [] and not (tmp_path / "acls.json").exists()
+    assert acls.create([acl]) == [None] and acls.acls == [acl]
+
+    users = ScramUsers(tmp_path, {}, ["SCRAM-SHA-256"])
+    upsert = Upsert("bob", 1, 4096, b"salt", b"x" * 32)  # 1: SCRAM-SHA-256
+    with faults.full(code):
+        [outcome] = users.alter([], [upsert])
+    assert outcome.error is ErrorCode.KAFKA_STORAGE_ERROR and "bob" not in users.credentials("SCRAM-SHA-256")
+    assert users.alter([], [upsert])[0].error is ErrorCode.NONE and "bob" in users.credentials("SCRAM-SHA-256")
+
+    quotas = ClientQuotas(tmp_path)
+    change = QuotaChange((("user", "bob"),), [("producer_byte_rate", 1024.0, False)])
+    with faults.full(code):
+        [(error_code, _)] = quotas.alter([change], validate_only=False)
+    assert error_code is ErrorCode.KAFKA_STORAGE_ERROR and quotas.quotas == {}
+    assert quotas.alter([change], validate_only=False)[0][0] is ErrorCode.NONE and quotas.quotas
