@@ -84,6 +84,22 @@ static int read_varlong(Reader *r, int64_t *out) {
     return 0;
 }
 
+/* A nullable field: its varint length, -1 (null) or one that stays inside the record, and past
+ * its bytes. `what` words the error, with the record's index and the length. */
+static int skip_nullable(Reader *r, Py_ssize_t record_end, const char *what, Py_ssize_t index, int64_t *length) {
+    if (read_varint(r, length) < 0) {
+        return -1;
+    }
+    int64_t bytes = *length > 0 ? *length : 0;
+    if (*length < -1 || r->o + bytes > record_end) {
+        char text[160];
+        snprintf(text, sizeof text, what, index, (long long)*length);
+        return fail(r, CORRUPT, text);
+    }
+    r->o += bytes;
+    return 0;
+}
+
 static int check(Reader *r, Py_ssize_t count, int keys_required, int64_t *min_delta, int64_t *max_delta) {
     char text[160];
     for (Py_ssize_t index = 0; index < count; index++) {
@@ -119,26 +135,15 @@ static int check(Reader *r, Py_ssize_t count, int keys_required, int64_t *min_de
                      (long long)offset_delta);
             return fail(r, INVALID, text);
         }
-        if (read_varint(r, &key_len) < 0) {
+        if (skip_nullable(r, record_end, "record %zd's key length %lld is out of range", index, &key_len) < 0) {
             return -1;
-        }
-        if (key_len < -1 || r->o + (key_len > 0 ? key_len : 0) > record_end) {
-            snprintf(text, sizeof text, "record %zd's key length %lld is out of range", index, (long long)key_len);
-            return fail(r, CORRUPT, text);
         }
         if (key_len == -1 && keys_required) {
             return fail(r, INVALID, "a compacted topic does not accept records without a key");
         }
-        r->o += key_len > 0 ? key_len : 0;
-        if (read_varint(r, &value_len) < 0) {
+        if (skip_nullable(r, record_end, "record %zd's value length %lld is out of range", index, &value_len) < 0) {
             return -1;
         }
-        if (value_len < -1 || r->o + (value_len > 0 ? value_len : 0) > record_end) {
-            snprintf(text, sizeof text, "record %zd's value length %lld is out of range", index,
-                     (long long)value_len);
-            return fail(r, CORRUPT, text);
-        }
-        r->o += value_len > 0 ? value_len : 0;
         if (read_varint(r, &headers) < 0) {
             return -1;
         }
@@ -158,15 +163,9 @@ static int check(Reader *r, Py_ssize_t count, int keys_required, int64_t *min_de
                 return fail(r, CORRUPT, text);
             }
             r->o += name_len;
-            if (read_varint(r, &header_len) < 0) {
+            if (skip_nullable(r, record_end, "record %zd has a header value of length %lld", index, &header_len) < 0) {
                 return -1;
             }
-            if (header_len < -1 || r->o + (header_len > 0 ? header_len : 0) > record_end) {
-                snprintf(text, sizeof text, "record %zd has a header value of length %lld", index,
-                         (long long)header_len);
-                return fail(r, CORRUPT, text);
-            }
-            r->o += header_len > 0 ? header_len : 0;
         }
         if (r->o != record_end) {
             snprintf(text, sizeof text, "record %zd's length %lld does not match its contents", index,

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import BrokerProcess, free_port
+from .reading import read_partition
 from .test_schema_registry import Registry, avro
 
 ck = pytest.importorskip("confluent_kafka")
@@ -61,22 +62,11 @@ def produce_until_dead(broker: BrokerProcess, topic: str, keys: int = 0) -> dict
 
 
 def read_all(bootstrap: str, topic: str) -> dict[str, list[str]]:
-    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.monotonic()}",
-                            "enable.partition.eof": True, "enable.auto.commit": False})
-    consumer.assign([ck.TopicPartition(topic, 0, ck.OFFSET_BEGINNING)])
+    """Key -> the values read back for it, in order."""
     out: dict[str, list[str]] = {}
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        m = consumer.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            assert m.error().code() == ck.KafkaError._PARTITION_EOF, m.error()
-            break
-        out.setdefault(m.key().decode(), []).append(m.value().decode().rstrip("."))
-    else:
-        pytest.fail("the consumer never reached the end")
-    consumer.close()
+    for key, value in read_partition(bootstrap, topic):
+        assert key is not None and value is not None
+        out.setdefault(key.decode(), []).append(value.decode().rstrip("."))
     return out
 
 

@@ -61,6 +61,14 @@ def test_a_failed_append_leaves_the_log_as_it_was_and_later_ones_succeed(
         again.close()
 
 
+def fail_leaving_a_torn_write(plog: PartitionLog, faults: DiskFaults, code: int) -> None:
+    """An append that fails part-way, and whose torn half cannot be cut off either."""
+    faults.truncate_fails = True
+    with faults.full(code), pytest.raises(AppendError):
+        plog.append(batch(b"x" * 5000), NOW)
+    faults.truncate_fails = False
+
+
 def test_a_torn_write_that_cannot_be_cut_off_is_overwritten_then_cut_at_close(
         tmp_path: Path, faults: DiskFaults, code: int) -> None:
     plog = open_log(tmp_path / "p")
@@ -74,11 +82,7 @@ def test_a_torn_write_that_cannot_be_cut_off_is_overwritten_then_cut_at_close(
     faults.truncate_fails = False
     plog.append(batch(b"b"), NOW)
     assert os.path.getsize(plog.active.log_path) == plog.active.size
-    # Once more, torn and left there until the log closes, which cuts it off.
-    faults.truncate_fails = True
-    with faults.full(code), pytest.raises(AppendError):
-        plog.append(batch(b"y" * 5000), NOW)
-    faults.truncate_fails = False
+    fail_leaving_a_torn_write(plog, faults, code)  # once more, left there until the log closes
     assert plog.close() is True
     again = open_log(tmp_path / "p")
     assert all_values(again) == [b"a", b"b"]
@@ -88,11 +92,8 @@ def test_a_torn_write_still_there_after_a_crash_is_cut_by_recovery(
         tmp_path: Path, faults: DiskFaults, code: int) -> None:
     plog = open_log(tmp_path / "p")
     plog.append(batch(b"a"), NOW)
-    faults.truncate_fails = True
-    with faults.full(code), pytest.raises(AppendError):
-        plog.append(batch(b"x" * 5000), NOW)
+    fail_leaving_a_torn_write(plog, faults, code)
     # A crash now (nothing closes): recovery checks every batch after the recovery point.
-    faults.truncate_fails = False
     again = open_log(tmp_path / "p", recovery_point=0)
     assert all_values(again) == [b"a"]
     assert os.path.getsize(again.active.log_path) == again.active.size

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import BrokerProcess
+from .reading import read_partition
 
 ck = pytest.importorskip("confluent_kafka")
 
@@ -56,25 +57,7 @@ def produce(bootstrap: str, topic: str, values: list[str]) -> tuple[set[str], li
 
 
 def consume_values(bootstrap: str, topic: str) -> list[str]:
-    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "full-disk", "enable.partition.eof": True,
-                            "enable.auto.commit": False})
-    consumer.assign([ck.TopicPartition(topic, 0, ck.OFFSET_BEGINNING)])
-    out: list[str] = []
-    import time
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        m = consumer.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            assert m.error().code() == ck.KafkaError._PARTITION_EOF, m.error()
-            break
-        out.append(m.value().decode().rstrip("."))
-    else:
-        pytest.fail("the consumer did not reach the end of the partition")
-    consumer.close()
-    return out
+    return [value.decode().rstrip(".") for _, value in read_partition(bootstrap, topic) if value is not None]
 
 
 def fill(mount: Path, leave: int) -> Path:

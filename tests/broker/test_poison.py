@@ -23,6 +23,7 @@ from kctl.protocol.messages.produce import PartitionProduceData, ProduceRequest,
 from .conftest import BrokerProcess
 from .poison import cases, garbage_gzip, valid_section, with_body
 from .rawclient import RawClient
+from .reading import read_partition
 from .test_server import create
 from .test_storage import NOW, config
 
@@ -72,25 +73,6 @@ def peak_rss_mb(broker: BrokerProcess) -> float:
     return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
 
 
-def consume(bootstrap: str, topic: str) -> list[bytes]:
-    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "poison", "enable.partition.eof": True})
-    consumer.assign([ck.TopicPartition(topic, 0, ck.OFFSET_BEGINNING)])
-    out: list[bytes] = []
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        m = consumer.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            assert m.error().code() == ck.KafkaError._PARTITION_EOF, m.error()
-            break
-        out.append(m.value())
-    else:
-        pytest.fail("the consumer never reached the end")
-    consumer.close()
-    return out
-
-
 def test_the_cleaner_crash_loop_case_is_refused_at_produce(tmp_path: Path) -> None:
     """Tiny segments, a gzip batch of random bytes with a valid CRC, valid batches, then
     compaction: the poison is refused, the cleaner runs, and every valid record is read back."""
@@ -111,7 +93,7 @@ def test_the_cleaner_crash_loop_case_is_refused_at_produce(tmp_path: Path) -> No
         listed = client.call(ListOffsetsRequest(replica_id=-1, topics=[ListOffsetsTopic(
             "poison", [ListOffsetsPartition(0, timestamp=-3)])]), 7)
         assert listed.topics[0].partitions[0].error_code == 0
-        values = consume(broker.bootstrap, "poison")
+        values = [value for _, value in read_partition(broker.bootstrap, "poison")]
         assert values[-1] == b"v9" and set(values) <= {f"v{i}".encode() for i in range(10)}
         assert broker.proc is not None and broker.proc.poll() is None
         assert "stopping the broker" not in broker.log()

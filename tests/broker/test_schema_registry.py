@@ -279,3 +279,20 @@ def test_a_busy_default_registry_port_leaves_the_broker_serving(tmp_path: Path) 
             out, _ = broker.communicate(timeout=30)
         assert "schema registry not started: 127.0.0.1:8081" in out
         assert broker.returncode == 0
+
+
+def test_the_registry_logs_the_address_it_is_bound_to(tmp_path: Path) -> None:
+    port = free_port()
+    broker = _run_broker("--data-dir", str(tmp_path / "c"), "--listen", f"127.0.0.1:{free_port()}",
+                         "--schema-registry", f"0.0.0.0:{port}")
+    try:
+        assert broker.stdout is not None
+        deadline = time.monotonic() + 30
+        line = ""
+        while time.monotonic() < deadline and "schema registry" not in line:
+            line = broker.stdout.readline()
+        assert f"schema registry listening on 0.0.0.0:{port} (reach it at http://127.0.0.1:{port})" in line
+        assert Registry(f"http://127.0.0.1:{port}").ok("GET", "/subjects") == []
+    finally:
+        broker.terminate()
+        broker.wait(30)
