@@ -6,6 +6,7 @@ whole or not begun, as a process's writes are when it dies."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sys
@@ -17,17 +18,16 @@ from broker.storage import disk
 def arm(spec: str) -> None:
     name, nth, when, *path = spec.split(":")
     real = getattr(disk, name)
-    calls = 0
+    calls = itertools.count(1)  # next() is atomic: fsyncs run on several threads at once
 
     def crashing(*args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
         if path and path[0] not in str(args[0]):
             return real(*args, **kwargs)
-        calls += 1
-        if calls == int(nth) and when == "before":
+        this = next(calls)
+        if this == int(nth) and when == "before":
             os.kill(os.getpid(), signal.SIGKILL)
         result = real(*args, **kwargs)
-        if calls == int(nth) and when == "after":
+        if this == int(nth) and when == "after":
             os.kill(os.getpid(), signal.SIGKILL)
         return result
 
