@@ -58,7 +58,27 @@ static int read_unsigned(Reader *r, int max_bytes, uint64_t *value, int *too_big
     }
 }
 
-static int read_varint(Reader *r, int64_t *out) {
+/* Nearly every length and delta in a record is a varint of one or two bytes: read those inline. */
+static inline int short_varint(Reader *r, int64_t *out) {
+    const unsigned char *p = r->b + r->o;
+    if (r->o < r->end && p[0] < 0x80) {
+        r->o += 1;
+        *out = (int64_t)(p[0] >> 1) ^ -(int64_t)(p[0] & 1);
+        return 1;
+    }
+    if (r->o + 1 < r->end && p[1] < 0x80) {
+        uint32_t raw = (uint32_t)(p[0] & 0x7F) | (uint32_t)p[1] << 7;
+        r->o += 2;
+        *out = (int64_t)(raw >> 1) ^ -(int64_t)(raw & 1);
+        return 1;
+    }
+    return 0;
+}
+
+static inline int read_varint(Reader *r, int64_t *out) {
+    if (short_varint(r, out)) {
+        return 0;
+    }
     uint64_t raw;
     int too_big;
     if (read_unsigned(r, 5, &raw, &too_big) < 0) {
@@ -71,7 +91,10 @@ static int read_varint(Reader *r, int64_t *out) {
     return 0;
 }
 
-static int read_varlong(Reader *r, int64_t *out) {
+static inline int read_varlong(Reader *r, int64_t *out) {
+    if (short_varint(r, out)) {
+        return 0;
+    }
     uint64_t raw;
     int too_big;
     if (read_unsigned(r, 10, &raw, &too_big) < 0) {
@@ -86,7 +109,7 @@ static int read_varlong(Reader *r, int64_t *out) {
 
 /* A nullable field: its varint length, -1 (null) or one that stays inside the record, and past
  * its bytes. `what` words the error, with the record's index and the length. */
-static int skip_nullable(Reader *r, Py_ssize_t record_end, const char *what, Py_ssize_t index, int64_t *length) {
+static inline int skip_nullable(Reader *r, Py_ssize_t record_end, const char *what, Py_ssize_t index, int64_t *length) {
     if (read_varint(r, length) < 0) {
         return -1;
     }

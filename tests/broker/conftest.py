@@ -24,6 +24,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 
+#: Every broker process a test started: any still running when the tests end (a test that failed
+#: before stopping its broker) is killed then, so none outlives the run.
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_broker_outlives_the_tests() -> Iterator[None]:
+    yield
+    for proc in STARTED:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 class BrokerProcess:
     """`python -m broker` in a child process; `kill()` is a real SIGKILL."""
 
@@ -67,6 +81,7 @@ class BrokerProcess:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, env=env,
                                          preexec_fn=self._limit_files if self.max_open_files else None)
+        STARTED.append(self.proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

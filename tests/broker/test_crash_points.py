@@ -34,6 +34,7 @@ def wait_dead(broker: BrokerProcess, seconds: float = 30) -> None:
     try:
         broker.proc.wait(seconds)
     except Exception:
+        broker.kill()
         pytest.fail(f"the broker was never killed at {broker.crash_at}:\n{broker.log()[-3000:]}")
     assert broker.proc.returncode == -9, broker.log()[-3000:]
 
