@@ -20,10 +20,11 @@ from kctl.protocol.messages.incremental_alter_configs import (
 from kctl.protocol.messages.list_offsets import ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic
 from kctl.protocol.messages.produce import PartitionProduceData, ProduceRequest, TopicProduceData
 
-from .conftest import BrokerProcess
+from .conftest import BrokerProcess, free_port
 from .poison import cases, garbage_gzip, valid_section, with_body
 from .rawclient import RawClient
 from .reading import read_partition
+from .test_metrics_exposure import scrape
 from .test_server import create
 from .test_storage import NOW, config
 
@@ -104,7 +105,7 @@ def test_the_cleaner_crash_loop_case_is_refused_at_produce(tmp_path: Path) -> No
 
 def test_a_poison_batch_already_on_disk_makes_the_partition_uncleanable_not_the_broker_stop(
         tmp_path: Path) -> None:
-    broker = BrokerProcess(tmp_path / "data", {"log.cleaner.backoff.ms": 100}).start()
+    broker = BrokerProcess(tmp_path / "data", {"log.cleaner.backoff.ms": 100}, metrics_port=free_port()).start()
     client = RawClient(broker.bootstrap)
     create(client, "old-data", internal_segment_bytes="200")
     for i in range(3):
@@ -132,6 +133,7 @@ def test_a_poison_batch_already_on_disk_makes_the_partition_uncleanable_not_the_
         assert "marked uncleanable" in broker.log()
         time.sleep(0.5)  # more passes: it is not tried again, and the broker serves on
         assert broker.log().count("marked uncleanable") == 1
+        assert "kctl_broker_uncleanable_partitions 1.0" in scrape(broker.metrics_port)[1]  # type: ignore[arg-type]
         assert produce_raw(client, "old-data", with_body(valid_section(b"later"), count=1))[0] == 0
         listed = client.call(ListOffsetsRequest(replica_id=-1, topics=[ListOffsetsTopic(
             "old-data", [ListOffsetsPartition(0, timestamp=-3)])]), 7)

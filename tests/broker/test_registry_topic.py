@@ -13,13 +13,14 @@ from kctl.protocol.records import Record, encode_batch
 from .conftest import BrokerProcess, free_port
 from .poison import garbage_gzip
 from .rawclient import RawClient
+from .test_metrics_exposure import scrape
 from .test_schema_registry import V1, Registry
 from .test_server import create
 
 
 def test_garbage_in_schemas_is_skipped_and_counted_and_the_broker_starts(tmp_path: Path) -> None:
     port = free_port()
-    broker = BrokerProcess(tmp_path / "data", registry_port=port).start()
+    broker = BrokerProcess(tmp_path / "data", registry_port=port, metrics_port=free_port()).start()
     registry = Registry(broker.registry_url)
     first = registry.ok("POST", "/subjects/orders-value/versions", V1)["id"]
     client = RawClient(broker.bootstrap)
@@ -40,6 +41,7 @@ def test_garbage_in_schemas_is_skipped_and_counted_and_the_broker_starts(tmp_pat
     assert Registry(broker.registry_url).ok("GET", f"/schemas/ids/{first}")["schema"]
     log = broker.log()
     assert "3 record(s) could not be read and were skipped" in log
+    assert "kctl_broker_registry_skipped_records 3.0" in scrape(broker.metrics_port)[1]  # type: ignore[arg-type]
     assert "CorruptRecordError" not in log and "Traceback" not in log
     second = Registry(broker.registry_url).ok("POST", "/subjects/more-value/versions", V1)
     assert second["id"] == first  # the same schema, the same id
