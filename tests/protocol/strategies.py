@@ -82,7 +82,7 @@ def kio_domain_strategy(f: Field) -> st.SearchStrategy[Any] | None:
     from kio.schema.errors import ErrorCode
 
     assert isinstance(f.type, Primitive)
-    if f.name == "error_code":
+    if f.name == "error_code" or f.name.endswith("_error_code"):
         return st.sampled_from([int(code) for code in ErrorCode])
     if f.type.name in ("int32", "int64") and (f.name.endswith("_ms") or "time" in f.name):
         return st.integers(0, 2**31 - 1)

@@ -45,6 +45,13 @@ class ApiKey(enum.IntEnum):
     ALTER_USER_SCRAM_CREDENTIALS = 51
     DESCRIBE_CLUSTER = 60
     DESCRIBE_TOPIC_PARTITIONS = 75
+    ADD_PARTITIONS_TO_TXN = 24
+    ADD_OFFSETS_TO_TXN = 25
+    END_TXN = 26
+    TXN_OFFSET_COMMIT = 28
+    DESCRIBE_PRODUCERS = 61
+    DESCRIBE_TRANSACTIONS = 65
+    LIST_TRANSACTIONS = 66
 
 
 #: API key -> (module, API name, lowest version, highest version)
@@ -89,4 +96,11 @@ API_INDEX: dict[int, tuple[str, str, int, int]] = {
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: ('alter_user_scram_credentials', 'AlterUserScramCredentials', 0, 0),
     ApiKey.DESCRIBE_CLUSTER: ('describe_cluster', 'DescribeCluster', 0, 1),
     ApiKey.DESCRIBE_TOPIC_PARTITIONS: ('describe_topic_partitions', 'DescribeTopicPartitions', 0, 0),
+    ApiKey.ADD_PARTITIONS_TO_TXN: ('add_partitions_to_txn', 'AddPartitionsToTxn', 0, 5),
+    ApiKey.ADD_OFFSETS_TO_TXN: ('add_offsets_to_txn', 'AddOffsetsToTxn', 0, 4),
+    ApiKey.END_TXN: ('end_txn', 'EndTxn', 0, 5),
+    ApiKey.TXN_OFFSET_COMMIT: ('txn_offset_commit', 'TxnOffsetCommit', 0, 4),
+    ApiKey.DESCRIBE_PRODUCERS: ('describe_producers', 'DescribeProducers', 0, 0),
+    ApiKey.DESCRIBE_TRANSACTIONS: ('describe_transactions', 'DescribeTransactions', 0, 0),
+    ApiKey.LIST_TRANSACTIONS: ('list_transactions', 'ListTransactions', 0, 1),
 }

@@ -2398,6 +2398,199 @@ LIST_PARTITION_REASSIGNMENTS = api(
     ],
 )
 
+# ---- transactions (KIP-98, KIP-664) -----------------------------------------------------------
+ADD_PARTITIONS_TO_TXN_TOPIC = Struct("AddPartitionsToTxnTopic", [
+    Field("name", STRING),
+    Field("partitions", Array(INT32)),
+])
+ADD_PARTITIONS_TO_TXN_TOPIC_RESULT = Struct("AddPartitionsToTxnTopicResult", [
+    Field("name", STRING),
+    Field("results_by_partition", Array(Struct("AddPartitionsToTxnPartitionResult", [
+        Field("partition_index", INT32),
+        Field("partition_error_code", INT16),
+    ]))),
+])
+
+ADD_PARTITIONS_TO_TXN = api(
+    24,
+    "AddPartitionsToTxn",
+    "0-5",
+    flexible="3+",
+    request=[
+        Field("transactions", Array(Struct("AddPartitionsToTxnTransaction", [
+            Field("transactional_id", STRING, "4+"),
+            Field("producer_id", INT64, "4+"),
+            Field("producer_epoch", INT16, "4+"),
+            Field("verify_only", BOOL, "4+", default=False),
+            Field("topics", Array(ADD_PARTITIONS_TO_TXN_TOPIC), "4+"),
+        ])), "4+"),
+        Field("v3_and_below_transactional_id", STRING, "0-3"),
+        Field("v3_and_below_producer_id", INT64, "0-3"),
+        Field("v3_and_below_producer_epoch", INT16, "0-3"),
+        Field("v3_and_below_topics", Array(ADD_PARTITIONS_TO_TXN_TOPIC), "0-3"),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16, "4+"),
+        Field("results_by_transaction", Array(Struct("AddPartitionsToTxnResult", [
+            Field("transactional_id", STRING, "4+"),
+            Field("topic_results", Array(ADD_PARTITIONS_TO_TXN_TOPIC_RESULT), "4+"),
+        ])), "4+"),
+        Field("results_by_topic_v3_and_below", Array(ADD_PARTITIONS_TO_TXN_TOPIC_RESULT), "0-3"),
+    ],
+)
+
+ADD_OFFSETS_TO_TXN = api(
+    25,
+    "AddOffsetsToTxn",
+    "0-4",
+    flexible="3+",
+    request=[
+        Field("transactional_id", STRING),
+        Field("producer_id", INT64),
+        Field("producer_epoch", INT16),
+        Field("group_id", STRING),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+    ],
+)
+
+END_TXN = api(
+    26,
+    "EndTxn",
+    "0-5",
+    flexible="3+",
+    request=[
+        Field("transactional_id", STRING),
+        Field("producer_id", INT64),
+        Field("producer_epoch", INT16),
+        Field("committed", BOOL),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("producer_id", INT64, "5+", default=-1),
+        Field("producer_epoch", INT16, "5+", default=-1),
+    ],
+)
+
+TXN_OFFSET_COMMIT = api(
+    28,
+    "TxnOffsetCommit",
+    "0-4",
+    flexible="3+",
+    request=[
+        Field("transactional_id", STRING),
+        Field("group_id", STRING),
+        Field("producer_id", INT64),
+        Field("producer_epoch", INT16),
+        Field("generation_id", INT32, "3+", default=-1),
+        Field("member_id", STRING, "3+", default=""),
+        Field("group_instance_id", STRING, "3+", nullable="3+", default=None),
+        Field("topics", Array(Struct("TxnOffsetCommitRequestTopic", [
+            Field("name", STRING),
+            Field("partitions", Array(Struct("TxnOffsetCommitRequestPartition", [
+                Field("partition_index", INT32),
+                Field("committed_offset", INT64),
+                Field("committed_leader_epoch", INT32, "2+", default=-1),
+                Field("committed_metadata", STRING, nullable="0+"),
+            ]))),
+        ]))),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("topics", Array(Struct("TxnOffsetCommitResponseTopic", [
+            Field("name", STRING),
+            Field("partitions", Array(Struct("TxnOffsetCommitResponsePartition", [
+                Field("partition_index", INT32),
+                Field("error_code", INT16),
+            ]))),
+        ]))),
+    ],
+)
+
+DESCRIBE_PRODUCERS = api(
+    61,
+    "DescribeProducers",
+    "0",
+    flexible="0+",
+    request=[
+        Field("topics", Array(Struct("TopicRequest", [
+            Field("name", STRING),
+            Field("partition_indexes", Array(INT32)),
+        ]))),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("topics", Array(Struct("TopicResponse", [
+            Field("name", STRING),
+            Field("partitions", Array(Struct("PartitionResponse", [
+                Field("partition_index", INT32),
+                Field("error_code", INT16),
+                Field("error_message", STRING, nullable="0+", default=None),
+                Field("active_producers", Array(Struct("ProducerState", [
+                    Field("producer_id", INT64),
+                    Field("producer_epoch", INT32),
+                    Field("last_sequence", INT32, default=-1),
+                    Field("last_timestamp", INT64, default=-1),
+                    Field("coordinator_epoch", INT32),
+                    Field("current_txn_start_offset", INT64, default=-1),
+                ]))),
+            ]))),
+        ]))),
+    ],
+)
+
+DESCRIBE_TRANSACTIONS = api(
+    65,
+    "DescribeTransactions",
+    "0",
+    flexible="0+",
+    request=[
+        Field("transactional_ids", Array(STRING)),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("transaction_states", Array(Struct("TransactionState", [
+            Field("error_code", INT16),
+            Field("transactional_id", STRING),
+            Field("transaction_state", STRING),
+            Field("transaction_timeout_ms", INT32),
+            Field("transaction_start_time_ms", INT64),
+            Field("producer_id", INT64),
+            Field("producer_epoch", INT16),
+            Field("topics", Array(Struct("TopicData", [
+                Field("topic", STRING),
+                Field("partitions", Array(INT32)),
+            ]))),
+        ]))),
+    ],
+)
+
+LIST_TRANSACTIONS = api(
+    66,
+    "ListTransactions",
+    "0-1",
+    flexible="0+",
+    request=[
+        Field("state_filters", Array(STRING)),
+        Field("producer_id_filters", Array(INT64)),
+        Field("duration_filter", INT64, "1+", default=-1),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("unknown_state_filters", Array(STRING)),
+        Field("transaction_states", Array(Struct("TransactionState", [
+            Field("transactional_id", STRING),
+            Field("producer_id", INT64),
+            Field("transaction_state", STRING),
+        ]))),
+    ],
+)
+
 APIS: tuple[Api, ...] = (
     PRODUCE,
     FETCH,
@@ -2439,6 +2632,13 @@ APIS: tuple[Api, ...] = (
     ALTER_USER_SCRAM_CREDENTIALS,
     DESCRIBE_CLUSTER,
     DESCRIBE_TOPIC_PARTITIONS,
+    ADD_PARTITIONS_TO_TXN,
+    ADD_OFFSETS_TO_TXN,
+    END_TXN,
+    TXN_OFFSET_COMMIT,
+    DESCRIBE_PRODUCERS,
+    DESCRIBE_TRANSACTIONS,
+    LIST_TRANSACTIONS,
 )
 
 RECORD_SCHEMAS: tuple[Message, ...] = (
