@@ -4,6 +4,7 @@
   bytes of JoinGroup and SyncGroup for the "consumer" protocol type.
 - OffsetCommitKey/Value and GroupMetadataKey/Value: the records of `__consumer_offsets`. A key's
   version tells which it is: 0 and 1 are offset commits, 2 is group metadata.
+- TransactionLogKey/Value: the records of `__transaction_state`, a transactional id and its state.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from .messages.data import (
     OffsetCommitKey,
     OffsetCommitValue,
     OwnedTopicPartition,
+    PartitionsSchema,
+    TransactionLogKey,
+    TransactionLogValue,
 )
 
 T = TypeVar("T")
@@ -104,6 +108,9 @@ __all__ = [
     "OffsetCommitKey",
     "OffsetCommitValue",
     "OwnedTopicPartition",
+    "PartitionsSchema",
+    "TransactionLogKey",
+    "TransactionLogValue",
     "decode",
     "decode_offsets_key",
     "decode_offsets_value",

@@ -91,7 +91,13 @@ def test_api_matches_kafka(api: Any) -> None:
     check_message(api.response, response)
 
 
-@pytest.mark.parametrize("schema", RECORD_SCHEMAS, ids=lambda m: m.name)
+#: Record schemas whose specifications live in Kafka's coordinator modules, not in the shared
+#: message specs: Kafka's own decoder reads ours instead (test_transaction_log_records.py).
+CHECKED_BY_KAFKAS_DECODER = {"TransactionLogKey", "TransactionLogValue"}
+
+
+@pytest.mark.parametrize("schema", [s for s in RECORD_SCHEMAS if s.name not in CHECKED_BY_KAFKAS_DECODER],
+                         ids=lambda m: m.name)
 def test_record_schema_matches_kafka(schema: Message) -> None:
     check_message(schema, load_spec(schema.name))
 

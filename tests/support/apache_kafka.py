@@ -49,6 +49,7 @@ TOOLS: dict[str, tuple[str, ...]] = {
     "reassign": ("org.apache.kafka.tools.reassign.ReassignPartitionsCommand",),
     "leader-election": ("org.apache.kafka.tools.LeaderElectionCommand",),
     "acls": ("org.apache.kafka.tools.AclCommand", "kafka.admin.AclCommand"),
+    "dump-log": ("org.apache.kafka.tools.DumpLogSegments", "kafka.tools.DumpLogSegments"),
 }
 
 

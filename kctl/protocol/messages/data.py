@@ -12,6 +12,10 @@ _new = object.__new__
 
 
 
+_P_h = w.Struct('>h').pack
+_U_h = w.Struct('>h').unpack_from
+
+
 _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
@@ -22,6 +26,10 @@ _U_ii = w.Struct('>ii').unpack_from
 
 _P_q = w.Struct('>q').pack
 _U_q = w.Struct('>q').unpack_from
+
+
+_P_qhib = w.Struct('>qhib').pack
+_U_qhib = w.Struct('>qhib').unpack_from
 
 
 _P_qi = w.Struct('>qi').pack
@@ -118,6 +126,37 @@ class GroupMetadataValue(w.Message):
         self.leader: str | None = leader
         self.current_state_timestamp: int = current_state_timestamp
         self.members: list[MemberMetadata] = [] if members is w.FRESH else members
+
+
+class TransactionLogKey(w.Message):
+    __slots__ = ('transactional_id',)
+
+    def __init__(self, transactional_id: str = '') -> None:
+        self.transactional_id: str = transactional_id
+
+
+class PartitionsSchema(w.Message):
+    __slots__ = ('topic', 'partition_ids')
+
+    def __init__(self, topic: str = '', partition_ids: list[int] = w.FRESH) -> None:
+        self.topic: str = topic
+        self.partition_ids: list[int] = [] if partition_ids is w.FRESH else partition_ids
+
+
+class TransactionLogValue(w.Message):
+    __slots__ = ('producer_id', 'previous_producer_id', 'next_producer_id', 'producer_epoch', 'transaction_timeout_ms', 'transaction_status', 'transaction_partitions', 'transaction_last_update_timestamp_ms', 'transaction_start_timestamp_ms', 'client_transaction_version')
+
+    def __init__(self, producer_id: int = 0, previous_producer_id: int = -1, next_producer_id: int = -1, producer_epoch: int = 0, transaction_timeout_ms: int = 0, transaction_status: int = 0, transaction_partitions: list[PartitionsSchema] | None = w.FRESH, transaction_last_update_timestamp_ms: int = 0, transaction_start_timestamp_ms: int = 0, client_transaction_version: int = 0) -> None:
+        self.producer_id: int = producer_id
+        self.previous_producer_id: int = previous_producer_id
+        self.next_producer_id: int = next_producer_id
+        self.producer_epoch: int = producer_epoch
+        self.transaction_timeout_ms: int = transaction_timeout_ms
+        self.transaction_status: int = transaction_status
+        self.transaction_partitions: list[PartitionsSchema] | None = [] if transaction_partitions is w.FRESH else transaction_partitions
+        self.transaction_last_update_timestamp_ms: int = transaction_last_update_timestamp_ms
+        self.transaction_start_timestamp_ms: int = transaction_start_timestamp_ms
+        self.client_transaction_version: int = client_transaction_version
 
 
 def _encode_ConsumerProtocolSubscription_v0(m: ConsumerProtocolSubscription, buf: bytearray) -> None:
@@ -1387,6 +1426,285 @@ _read_GroupMetadataValue_v4 = w.compiled(
 )
 
 
+def _encode_TransactionLogKey_v0(m: TransactionLogKey, buf: bytearray) -> None:
+    w.write_string(buf, m.transactional_id)
+
+
+def _decode_TransactionLogKey_v0(b: bytes, o: int) -> tuple[TransactionLogKey, int]:
+    n: int
+    d1_transactional_id, o = w.read_string(b, o)
+    x2: TransactionLogKey = _new(TransactionLogKey)
+    x2.transactional_id = d1_transactional_id
+    return x2, o
+
+
+_read_TransactionLogKey_v0 = w.compiled(
+    _decode_TransactionLogKey_v0,
+    False,
+    (
+        TransactionLogKey,
+        (
+            ("transactional_id", "string"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_TransactionLogValue_v0(m: TransactionLogValue, buf: bytearray) -> None:
+    buf += _P_qhib(m.producer_id, m.producer_epoch, m.transaction_timeout_ms, m.transaction_status)
+    a1 = m.transaction_partitions
+    if a1 is None:
+        buf += b"\xff\xff\xff\xff"
+    else:
+        buf += w.pack_i32(len(a1))
+        for e2 in a1:
+            w.write_string(buf, e2.topic)
+            a3 = e2.partition_ids
+            buf += w.pack_i32(len(a3))
+            buf += w.pack_array('i', a3)
+    buf += _P_qq(m.transaction_last_update_timestamp_ms, m.transaction_start_timestamp_ms)
+
+
+def _decode_TransactionLogValue_v0(b: bytes, o: int) -> tuple[TransactionLogValue, int]:
+    n: int
+    d1_producer_id, d1_producer_epoch, d1_transaction_timeout_ms, d1_transaction_status, = _U_qhib(b, o)
+    o += 15
+    d1_transaction_partitions: list[PartitionsSchema] | None
+    n2, = w.unpack_i32(b, o)
+    o += 4
+    if n2 < 0:
+        d1_transaction_partitions = None
+    elif n2 > len(b) - o:
+        raise w.truncated("array transaction_partitions")
+    else:
+        l3: list[PartitionsSchema] = []
+        for _ in range(n2):
+            d4_topic, o = w.read_string(b, o)
+            d4_partition_ids: list[int]
+            n5, = w.unpack_i32(b, o)
+            o += 4
+            if n5 < 0:
+                raise w.invalid("null array in non-nullable field partition_ids")
+            elif n5 > len(b) - o:
+                raise w.truncated("array partition_ids")
+            else:
+                if n5 == 0:
+                    d4_partition_ids = []
+                elif n5 == 1:
+                    d4_partition_ids = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d4_partition_ids, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+            x6: PartitionsSchema = _new(PartitionsSchema)
+            x6.topic = d4_topic
+            x6.partition_ids = d4_partition_ids
+            l3.append(x6)
+        d1_transaction_partitions = l3
+    d1_transaction_last_update_timestamp_ms, d1_transaction_start_timestamp_ms, = _U_qq(b, o)
+    o += 16
+    x7: TransactionLogValue = _new(TransactionLogValue)
+    x7.producer_id = d1_producer_id
+    x7.previous_producer_id = -1
+    x7.next_producer_id = -1
+    x7.producer_epoch = d1_producer_epoch
+    x7.transaction_timeout_ms = d1_transaction_timeout_ms
+    x7.transaction_status = d1_transaction_status
+    x7.transaction_partitions = d1_transaction_partitions
+    x7.transaction_last_update_timestamp_ms = d1_transaction_last_update_timestamp_ms
+    x7.transaction_start_timestamp_ms = d1_transaction_start_timestamp_ms
+    x7.client_transaction_version = 0
+    return x7, o
+
+
+_read_TransactionLogValue_v0 = w.compiled(
+    _decode_TransactionLogValue_v0,
+    False,
+    (
+        TransactionLogValue,
+        (
+            ("producer_id", "int64"),
+            ("producer_epoch", "int16"),
+            ("transaction_timeout_ms", "int32"),
+            ("transaction_status", "int8"),
+            ("transaction_partitions", ("array", True, (
+                PartitionsSchema,
+                (
+                    ("topic", "string"),
+                    ("partition_ids", ("array", False, "int32")),
+                ),
+                (),
+                (),
+            ))),
+            ("transaction_last_update_timestamp_ms", "int64"),
+            ("transaction_start_timestamp_ms", "int64"),
+        ),
+        (),
+        (
+            ("previous_producer_id", ("value", -1)),
+            ("next_producer_id", ("value", -1)),
+            ("client_transaction_version", ("value", 0)),
+        ),
+    ),
+)
+
+
+def _encode_TransactionLogValue_v1(m: TransactionLogValue, buf: bytearray) -> None:
+    buf += _P_qhib(m.producer_id, m.producer_epoch, m.transaction_timeout_ms, m.transaction_status)
+    a1 = m.transaction_partitions
+    if a1 is None:
+        buf += b"\x00"
+    else:
+        buf += w.uvarint(len(a1) + 1)
+        for e2 in a1:
+            w.write_compact_string(buf, e2.topic)
+            a3 = e2.partition_ids
+            buf += w.uvarint(len(a3) + 1)
+            buf += w.pack_array('i', a3)
+            buf += b"\x00"
+    buf += _P_qq(m.transaction_last_update_timestamp_ms, m.transaction_start_timestamp_ms)
+    t4: list[tuple[int, bytearray]] = []
+    if m.previous_producer_id != -1:
+        tb5 = bytearray()
+        tb5 += _P_q(m.previous_producer_id)
+        t4.append((0, tb5))
+    if m.next_producer_id != -1:
+        tb6 = bytearray()
+        tb6 += _P_q(m.next_producer_id)
+        t4.append((1, tb6))
+    if m.client_transaction_version != 0:
+        tb7 = bytearray()
+        tb7 += _P_h(m.client_transaction_version)
+        t4.append((2, tb7))
+    buf += w.uvarint(len(t4))
+    for tag, data in t4:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_TransactionLogValue_v1(b: bytes, o: int) -> tuple[TransactionLogValue, int]:
+    n: int
+    d1_producer_id, d1_producer_epoch, d1_transaction_timeout_ms, d1_transaction_status, = _U_qhib(b, o)
+    o += 15
+    d1_transaction_partitions: list[PartitionsSchema] | None
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
+    if n2 < 0:
+        d1_transaction_partitions = None
+    elif n2 > len(b) - o:
+        raise w.truncated("array transaction_partitions")
+    else:
+        l3: list[PartitionsSchema] = []
+        for _ in range(n2):
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_topic = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_topic, o = w.read_compact_string(b, o)
+            d4_partition_ids: list[int]
+            n7 = b[o] - 1
+            if n7 < 127:
+                o += 1
+            else:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
+                raise w.invalid("null array in non-nullable field partition_ids")
+            elif n7 > len(b) - o:
+                raise w.truncated("array partition_ids")
+            else:
+                if n7 == 0:
+                    d4_partition_ids = []
+                elif n7 == 1:
+                    d4_partition_ids = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d4_partition_ids, o = w.unpack_array('i', b, o, n7)  # type: ignore[assignment]
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x8: PartitionsSchema = _new(PartitionsSchema)
+            x8.topic = d4_topic
+            x8.partition_ids = d4_partition_ids
+            l3.append(x8)
+        d1_transaction_partitions = l3
+    d1_transaction_last_update_timestamp_ms, d1_transaction_start_timestamp_ms, = _U_qq(b, o)
+    o += 16
+    d1_previous_producer_id: int = -1
+    d1_next_producer_id: int = -1
+    d1_client_transaction_version: int = 0
+    tc9, o = w.read_uvarint(b, o)
+    for _ in range(tc9):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te10 = o + n
+        if te10 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            d1_previous_producer_id, = _U_q(b, o)
+            o += 8
+        elif tag == 1:
+            d1_next_producer_id, = _U_q(b, o)
+            o += 8
+        elif tag == 2:
+            d1_client_transaction_version, = _U_h(b, o)
+            o += 2
+        o = te10
+    x11: TransactionLogValue = _new(TransactionLogValue)
+    x11.producer_id = d1_producer_id
+    x11.previous_producer_id = d1_previous_producer_id
+    x11.next_producer_id = d1_next_producer_id
+    x11.producer_epoch = d1_producer_epoch
+    x11.transaction_timeout_ms = d1_transaction_timeout_ms
+    x11.transaction_status = d1_transaction_status
+    x11.transaction_partitions = d1_transaction_partitions
+    x11.transaction_last_update_timestamp_ms = d1_transaction_last_update_timestamp_ms
+    x11.transaction_start_timestamp_ms = d1_transaction_start_timestamp_ms
+    x11.client_transaction_version = d1_client_transaction_version
+    return x11, o
+
+
+_read_TransactionLogValue_v1 = w.compiled(
+    _decode_TransactionLogValue_v1,
+    True,
+    (
+        TransactionLogValue,
+        (
+            ("producer_id", "int64"),
+            ("producer_epoch", "int16"),
+            ("transaction_timeout_ms", "int32"),
+            ("transaction_status", "int8"),
+            ("transaction_partitions", ("array", True, (
+                PartitionsSchema,
+                (
+                    ("topic", "string"),
+                    ("partition_ids", ("array", False, "int32")),
+                ),
+                (),
+                (),
+            ))),
+            ("transaction_last_update_timestamp_ms", "int64"),
+            ("transaction_start_timestamp_ms", "int64"),
+        ),
+        (
+            (0, "previous_producer_id", "int64", ("value", -1)),
+            (1, "next_producer_id", "int64", ("value", -1)),
+            (2, "client_transaction_version", "int16", ("value", 0)),
+        ),
+        (),
+    ),
+)
+
+
 CONSUMER_PROTOCOL_SUBSCRIPTION_ENCODERS: dict[int, w.Encoder[ConsumerProtocolSubscription]] = {
     0: _encode_ConsumerProtocolSubscription_v0,
     1: _encode_ConsumerProtocolSubscription_v1,
@@ -1477,6 +1795,28 @@ GROUP_METADATA_VALUE_DECODERS: dict[int, w.Decoder[GroupMetadataValue]] = {
 }
 
 
+TRANSACTION_LOG_KEY_ENCODERS: dict[int, w.Encoder[TransactionLogKey]] = {
+    0: _encode_TransactionLogKey_v0,
+}
+
+
+TRANSACTION_LOG_KEY_DECODERS: dict[int, w.Decoder[TransactionLogKey]] = {
+    0: _read_TransactionLogKey_v0,
+}
+
+
+TRANSACTION_LOG_VALUE_ENCODERS: dict[int, w.Encoder[TransactionLogValue]] = {
+    0: _encode_TransactionLogValue_v0,
+    1: _encode_TransactionLogValue_v1,
+}
+
+
+TRANSACTION_LOG_VALUE_DECODERS: dict[int, w.Decoder[TransactionLogValue]] = {
+    0: _read_TransactionLogValue_v0,
+    1: _read_TransactionLogValue_v1,
+}
+
+
 CODECS: dict[type, tuple[dict[int, w.Any], dict[int, w.Any]]] = {
     ConsumerProtocolSubscription: (CONSUMER_PROTOCOL_SUBSCRIPTION_ENCODERS, CONSUMER_PROTOCOL_SUBSCRIPTION_DECODERS),
     ConsumerProtocolAssignment: (CONSUMER_PROTOCOL_ASSIGNMENT_ENCODERS, CONSUMER_PROTOCOL_ASSIGNMENT_DECODERS),
@@ -1484,4 +1824,6 @@ CODECS: dict[type, tuple[dict[int, w.Any], dict[int, w.Any]]] = {
     OffsetCommitValue: (OFFSET_COMMIT_VALUE_ENCODERS, OFFSET_COMMIT_VALUE_DECODERS),
     GroupMetadataKey: (GROUP_METADATA_KEY_ENCODERS, GROUP_METADATA_KEY_DECODERS),
     GroupMetadataValue: (GROUP_METADATA_VALUE_ENCODERS, GROUP_METADATA_VALUE_DECODERS),
+    TransactionLogKey: (TRANSACTION_LOG_KEY_ENCODERS, TRANSACTION_LOG_KEY_DECODERS),
+    TransactionLogValue: (TRANSACTION_LOG_VALUE_ENCODERS, TRANSACTION_LOG_VALUE_DECODERS),
 }

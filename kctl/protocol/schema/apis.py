@@ -2591,6 +2591,37 @@ LIST_TRANSACTIONS = api(
     ],
 )
 
+#: `__transaction_state`'s records: the key names the transactional id, the value its state.
+TRANSACTION_LOG_KEY = message(
+    "TransactionLogKey",
+    "0",
+    flexible="none",
+    fields=[
+        Field("transactional_id", STRING),
+    ],
+)
+
+TRANSACTION_LOG_VALUE = message(
+    "TransactionLogValue",
+    "0-1",
+    flexible="1+",
+    fields=[
+        Field("producer_id", INT64),
+        Field("previous_producer_id", INT64, "1+", tag=0, tagged="1+", default=-1),
+        Field("next_producer_id", INT64, "1+", tag=1, tagged="1+", default=-1),
+        Field("producer_epoch", INT16),
+        Field("transaction_timeout_ms", INT32),
+        Field("transaction_status", INT8),
+        Field("transaction_partitions", Array(Struct("PartitionsSchema", [
+            Field("topic", STRING),
+            Field("partition_ids", Array(INT32)),
+        ])), nullable="0+"),
+        Field("transaction_last_update_timestamp_ms", INT64),
+        Field("transaction_start_timestamp_ms", INT64),
+        Field("client_transaction_version", INT16, "1+", tag=2, tagged="1+", default=0),
+    ],
+)
+
 APIS: tuple[Api, ...] = (
     PRODUCE,
     FETCH,
@@ -2648,4 +2679,6 @@ RECORD_SCHEMAS: tuple[Message, ...] = (
     OFFSET_COMMIT_VALUE,
     GROUP_METADATA_KEY,
     GROUP_METADATA_VALUE,
+    TRANSACTION_LOG_KEY,
+    TRANSACTION_LOG_VALUE,
 )
