@@ -192,13 +192,9 @@ class TransactionMachine:
                        partitions: Iterable[TopicPartition], now: int) -> Decision:
         """AddPartitionsToTxn (and AddOffsetsToTxn, with the group's `__consumer_offsets`
         partition)."""
-        if not transactional_id:
-            return Decision(ErrorCode.INVALID_REQUEST)
-        current = self.transactions.get(transactional_id)
-        refused = _check_producer(current, producer_id, producer_epoch)
-        if refused is not None:
-            return Decision(refused)
-        assert current is not None
+        current = self._of_producer(transactional_id, producer_id, producer_epoch)
+        if isinstance(current, Decision):
+            return current
         if current.state in (S.PREPARE_COMMIT, S.PREPARE_ABORT):
             return Decision(ErrorCode.CONCURRENT_TRANSACTIONS)
         wanted = frozenset(partitions)
@@ -211,13 +207,9 @@ class TransactionMachine:
     def end_txn(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool,
                 now: int) -> Decision:
         """EndTxn from the producer: commit or abort the transaction under way."""
-        if not transactional_id:
-            return Decision(ErrorCode.INVALID_REQUEST)
-        current = self.transactions.get(transactional_id)
-        refused = _check_producer(current, producer_id, producer_epoch)
-        if refused is not None:
-            return Decision(refused)
-        assert current is not None
+        current = self._of_producer(transactional_id, producer_id, producer_epoch)
+        if isinstance(current, Decision):
+            return current
         return self._end(current, commit, now)
 
     def markers_written(self, transactional_id: str, now: int) -> Decision:
@@ -238,6 +230,18 @@ class TransactionMachine:
         """Transactional ids at rest and unused for `transactional.id.expiration.ms`: each goes."""
         return [Decision(persist=self._transit(m, S.DEAD, now)) for m in list(self.transactions.values())
                 if m.state in AT_REST and now - m.last_update_ms > expiration_ms]
+
+    def _of_producer(self, transactional_id: str, producer_id: int, epoch: int) -> TxnMetadata | Decision:
+        """The transaction a client's request names, or the refusal: it must name the
+        transaction's producer id and its current epoch."""
+        if not transactional_id:
+            return Decision(ErrorCode.INVALID_REQUEST)
+        current = self.transactions.get(transactional_id)
+        if current is None or current.producer_id != producer_id:
+            return Decision(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+        if epoch != current.producer_epoch:
+            return Decision(ErrorCode.PRODUCER_FENCED)
+        return current
 
     # ---- the transitions ------------------------------------------------------------------------
     def _end(self, current: TxnMetadata, commit: bool, now: int) -> Decision:
@@ -285,12 +289,3 @@ def _may_recover(current: TxnMetadata, producer_id: int, epoch: int) -> bool:
     """KIP-360: whether a producer that names its own id and epoch may be given the next one."""
     return (current.producer_epoch == NO_EPOCH or producer_id == current.producer_id
             or (producer_id == current.last_producer_id and epoch >= MAX_EPOCH))
-
-
-def _check_producer(current: TxnMetadata | None, producer_id: int, epoch: int) -> ErrorCode | None:
-    """A client's request must name the transaction's producer id and its current epoch."""
-    if current is None or current.producer_id != producer_id:
-        return ErrorCode.INVALID_PRODUCER_ID_MAPPING
-    if epoch != current.producer_epoch:
-        return ErrorCode.PRODUCER_FENCED
-    return None
