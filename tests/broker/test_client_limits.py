@@ -134,11 +134,11 @@ def test_a_client_that_never_reads_its_answers_is_muted(tmp_path: Path) -> None:
             except BlockingIOError:
                 time.sleep(0.01)
         assert sent > 100 * len(request)
-        assert metadata_round_trip(broker.bootstrap) < 1  # others are served meanwhile
+        assert metadata_round_trip(broker.bootstrap) < 2  # others are served meanwhile (it was 32 s)
         grown = rss_mb(broker) - before
         assert grown < 60, f"RSS grew {grown:.0f} MB for a client that reads nothing"
         hog.close()
-        assert metadata_round_trip(broker.bootstrap) < 1
+        assert metadata_round_trip(broker.bootstrap) < 2
     finally:
         assert broker.stop() == 0, broker.log()
 
@@ -192,10 +192,10 @@ def test_a_huge_create_topics_does_not_stall_other_clients(broker: BrokerProcess
         slowest = max(slowest, metadata_round_trip(broker.bootstrap))
     creating.join()
     assert results[0].topics[0].error_code == 0  # type: ignore[attr-defined]
-    assert slowest < 1.5, f"another client waited {slowest:.1f}s"
+    assert slowest < 3, f"another client waited {slowest:.1f}s"  # it was 5 minutes
     deleted = big.call(DeleteTopicsRequest(topics=[DeleteTopicState(name="huge")], timeout_ms=60000), 6)
     assert deleted.responses[0].error_code == 0
-    assert metadata_round_trip(broker.bootstrap) < 1.5
+    assert metadata_round_trip(broker.bootstrap) < 3
     big.close()
 
 
