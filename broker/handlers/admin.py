@@ -48,6 +48,7 @@ from kctl.protocol.messages.metadata import (
     MetadataResponseTopic,
 )
 
+from ..storage import disk
 from ..storage.log import LEADER_EPOCH, OffsetOutOfRange
 from ..storage.manager import INTERNAL_TOPICS, Topic, TopicError, refuse_internal, validate_topic_name
 from .configs import describe_topic_configs
@@ -182,8 +183,7 @@ def create_topics(
             try:
                 topic = logs.create_topic(entry.name, count, overrides)
             except OSError as exc:
-                result.error_code = ErrorCode.KAFKA_STORAGE_ERROR.code
-                result.error_message = f"cannot create the topic's files: {exc}"
+                result.error_code, result.error_message = _storage_error(exc)
                 continue
             result.topic_id = topic.topic_id
         result.num_partitions = count
@@ -231,6 +231,9 @@ def delete_topics(
         except TopicError as exc:
             result.error_code, result.error_message = exc.error.code, exc.message
             continue
+        except OSError as exc:
+            result.error_code, result.error_message = _storage_error(exc)
+            continue
         result.topic_id = topic.topic_id
         broker.groups.topic_deleted(topic.name)
     return DeleteTopicsResponse(responses=results)
@@ -267,8 +270,16 @@ def create_partitions(
             result.error_code = ErrorCode.INVALID_REPLICATION_ASSIGNMENT.code
             result.error_message = f"give one assignment per new partition, each on broker {broker.node_id}"
         elif not request.validate_only:
-            logs.add_partitions(entry.name, entry.count)
+            try:
+                logs.add_partitions(entry.name, entry.count)
+            except OSError as exc:
+                result.error_code, result.error_message = _storage_error(exc)
     return CreatePartitionsResponse(results=results)
+
+
+def _storage_error(exc: OSError) -> tuple[int, str]:
+    """A change the data directory could not take: nothing of it was made."""
+    return ErrorCode.KAFKA_STORAGE_ERROR.code, f"the change could not be saved: {disk.describe(exc)}"
 
 
 # ---- DeleteRecords ---------------------------------------------------------------------------

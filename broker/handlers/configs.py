@@ -159,7 +159,10 @@ def _alter(broker: BrokerContext, peer: Peer, resource_type: int, name: str, bui
     except ConfigError as exc:
         return ErrorCode.INVALID_CONFIG.code, str(exc)
     if not validate_only:
-        broker.logs.set_topic_overrides(name, overrides)
+        try:
+            broker.logs.set_topic_overrides(name, overrides)
+        except OSError as exc:
+            return ErrorCode.KAFKA_STORAGE_ERROR.code, f"the configs could not be saved: {exc.strerror}"
     return ErrorCode.NONE.code, None
 
 

@@ -337,4 +337,8 @@ def init_producer_id(
     if request.producer_id >= 0 and 0 <= request.producer_epoch < 32766:
         # KIP-360: an idempotent producer may bump its own epoch to reset its sequences.
         return InitProducerIdResponse(producer_id=request.producer_id, producer_epoch=request.producer_epoch + 1)
-    return InitProducerIdResponse(producer_id=broker.logs.allocate_producer_id(), producer_epoch=0)
+    try:
+        producer_id = broker.logs.allocate_producer_id()
+    except OSError:  # its block of ids could not be reserved on disk: none is handed out
+        return InitProducerIdResponse(error_code=ErrorCode.KAFKA_STORAGE_ERROR.code, producer_id=-1, producer_epoch=-1)
+    return InitProducerIdResponse(producer_id=producer_id, producer_epoch=0)

@@ -465,20 +465,29 @@ class LogManager:
         return len(self.leftovers)
 
     def set_topic_overrides(self, name: str, overrides: dict[str, Any]) -> None:
+        """Save the topic's new overrides, then put them in force (not at all if saving fails)."""
         topic = self.topics[name]
-        topic.overrides = overrides
+        before, topic.overrides = topic.overrides, overrides
+        try:
+            self._save_topics_file()
+        except OSError:
+            topic.overrides = before
+            raise
         config = self.topic_config(overrides)
         for plog in topic.partitions.opened():  # the others take it when they open
             plog.config = config
-        self._save_topics_file()
         log.info("topic %s configs now %s", name, overrides or "default")
 
     # ---- producer ids --------------------------------------------------------------------------
     def allocate_producer_id(self) -> int:
         """A producer id never handed out before, even across crashes (ids are reserved in blocks)."""
         if self.next_producer_id >= self._producer_id_limit:
-            self._producer_id_limit = self.next_producer_id + _PRODUCER_ID_BLOCK
-            self._save_topics_file()
+            before, self._producer_id_limit = self._producer_id_limit, self.next_producer_id + _PRODUCER_ID_BLOCK
+            try:
+                self._save_topics_file()
+            except OSError:  # the block is not reserved: hand out none of it
+                self._producer_id_limit = before
+                raise
         pid = self.next_producer_id
         self.next_producer_id += 1
         return pid

@@ -262,3 +262,53 @@ def test_acl_user_and_quota_changes_that_cannot_be_saved_change_nothing(
         [(error_code, _)] = quotas.alter([change], validate_only=False)
     assert error_code is ErrorCode.KAFKA_STORAGE_ERROR and quotas.quotas == {}
     assert quotas.alter([change], validate_only=False)[0][0] is ErrorCode.NONE and quotas.quotas
+
+
+def test_topic_and_producer_id_changes_that_cannot_be_saved_change_nothing(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    manager = LogManager(tmp_path / "d", BrokerConfig())
+    manager.open()
+    manager.create_topic("kept", 1)
+    with faults.full(code):
+        with pytest.raises(OSError):
+            manager.create_topic("new", 3)
+        with pytest.raises(OSError):
+            manager.add_partitions("kept", 4)
+        with pytest.raises(OSError):
+            manager.set_topic_overrides("kept", {"retention.ms": 1000})
+        with pytest.raises(OSError):
+            manager.delete_topic("kept")
+        with pytest.raises(OSError):
+            manager.allocate_producer_id()
+    assert list(manager.topics) == ["kept"] and len(manager.topics["kept"].partitions) == 1
+    assert manager.topics["kept"].overrides == {}
+    assert manager.allocate_producer_id() == 0  # the block was not handed out while unsaved
+    manager.close()
+    again = LogManager(tmp_path / "d", BrokerConfig())
+    again.open()
+    assert list(again.topics) == ["kept"] and len(again.topics["kept"].partitions) == 1
+    again.close()
+
+
+def test_admin_requests_get_kafka_storage_error_when_nothing_could_be_saved(
+        tmp_path: Path, faults: DiskFaults, code: int) -> None:
+    from kctl.protocol.api import ApiKey
+    from kctl.protocol.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsTopic
+    from kctl.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicState
+    from kctl.protocol.messages.init_producer_id import InitProducerIdRequest
+
+    from .test_handlers_in_process import call, in_process
+
+    with in_process(tmp_path) as context:
+        context.logs.create_topic("t", 1)
+        with faults.full(code):
+            grown = call(context, ApiKey.CREATE_PARTITIONS, 3, CreatePartitionsRequest(
+                topics=[CreatePartitionsTopic("t", 3, None)], timeout_ms=1000, validate_only=False))
+            deleted = call(context, ApiKey.DELETE_TOPICS, 6, DeleteTopicsRequest(
+                topics=[DeleteTopicState(name="t")], timeout_ms=1000))
+            pid = call(context, ApiKey.INIT_PRODUCER_ID, 4, InitProducerIdRequest(
+                transactional_id=None, transaction_timeout_ms=-1))
+        assert grown.results[0].error_code == ErrorCode.KAFKA_STORAGE_ERROR.code
+        assert deleted.responses[0].error_code == ErrorCode.KAFKA_STORAGE_ERROR.code
+        assert pid.error_code == ErrorCode.KAFKA_STORAGE_ERROR.code
+        assert "t" in context.logs.topics and len(context.logs.topics["t"].partitions) == 1

@@ -4,6 +4,7 @@ subprocess. What the wire tests show end to end, shown here at the handler seam.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 from collections.abc import Iterator
@@ -54,19 +55,28 @@ class Parts:
         pass
 
 
-@pytest.fixture
-def context(tmp_path: Path) -> Iterator[BrokerContext]:
+@contextlib.contextmanager
+def in_process(tmp_path: Path) -> Iterator[Parts]:
+    """A broker's parts on `tmp_path`, with an event loop, for calling handlers directly."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     config = BrokerConfig()
     logs = LogManager(tmp_path, config)
     logs.open()
     flusher = Flusher()
-    yield Parts(config, logs, GroupCoordinator(config, logs, flusher.after_append), flusher,
-                SaslSettings.from_config(config, tmp_path), ClientQuotas(tmp_path), Authorizer(config, tmp_path))
-    logs.close()
-    loop.close()
-    asyncio.set_event_loop(None)
+    try:
+        yield Parts(config, logs, GroupCoordinator(config, logs, flusher.after_append), flusher,
+                    SaslSettings.from_config(config, tmp_path), ClientQuotas(tmp_path), Authorizer(config, tmp_path))
+    finally:
+        logs.close()
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Iterator[BrokerContext]:
+    with in_process(tmp_path) as parts:
+        yield parts
 
 
 def call(context: BrokerContext, key: ApiKey, version: int, request: Any) -> Any:
