@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,13 +22,12 @@ class DiskFaults:
         self.failing: int | None = None  # the errno to fail with, or None
         self.truncate_fails = False
         self.fsync_fails = 0  # how many of the next fsyncs fail
-        self.only: Callable[[], bool] = lambda: True  # narrow the fault to some calls
         self.failures = 0
         real_write_at, real_truncate, real_fsync = disk.write_at, disk.truncate, disk.fsync
         real_open = disk.open_segment
 
         def write_at(fd: int, pieces: Sequence[bytes | bytearray | memoryview], position: int) -> None:
-            if self.failing is not None and self.only():
+            if self.failing is not None:
                 flat = b"".join(bytes(p) for p in pieces)
                 os.pwrite(fd, flat[: len(flat) // 2], position)  # torn: half of it is on disk
                 self.failures += 1
@@ -48,7 +47,7 @@ class DiskFaults:
             real_fsync(fd)
 
         def open_segment(path: Any) -> int:
-            if self.failing is not None and self.only() and not os.path.exists(path):
+            if self.failing is not None and not os.path.exists(path):
                 self.failures += 1
                 raise OSError(self.failing, os.strerror(self.failing), str(path))
             return real_open(path)
