@@ -128,6 +128,10 @@ def test_garbage_tail_is_truncated_and_earlier_records_survive(tmp_path: Path) -
         f.write((10**6).to_bytes(8, "big") + (5000).to_bytes(4, "big") + b"\0\0\0\0\x02" + b"\xab" * 300)
 
     broker.start()
+    # Partitions open (and recover) just after the broker listens: wait for this one.
+    deadline = time.monotonic() + 20
+    while segment.stat().st_size != size and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert segment.stat().st_size == size, "the garbage tail was cut off"
     assert "truncating" in broker.log()
     values = [v for _, _, v in consume_all(broker.bootstrap, topic, 1)]
