@@ -24,6 +24,7 @@ from .server import ConnectionLimits, KafkaConnection
 from .storage import disk
 from .storage.manager import LogManager
 from .tls import PrincipalMapper, TlsAcceptor
+from .transactions.coordinator import TransactionCoordinator
 
 if TYPE_CHECKING:
     from .metrics import BrokerMetrics
@@ -54,6 +55,8 @@ class Broker:
         self.authorizer = Authorizer(config, data_dir)
         self.logs = LogManager(data_dir, config)
         self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.after_append(plog))
+        self.transactions = TransactionCoordinator(config, self.logs, self.groups,
+                                                   lambda plog: self.flusher.after_append(plog))
         self.connections: set[KafkaConnection] = set()
         self.connection_limits = ConnectionLimits.from_config(config)
         self.principal_mapper = PrincipalMapper.parse(config["ssl.principal.mapping.rules"])
@@ -86,6 +89,11 @@ class Broker:
         if records:
             log.info("loaded %d group(s) from %d __consumer_offsets record(s) in %.2fs", len(self.groups.groups),
                      records, time.monotonic() - started)
+        started = time.monotonic()
+        records = await loop.run_in_executor(None, self.transactions.load)
+        if records:
+            log.info("loaded %d transactional id(s) from %d __transaction_state record(s) in %.2fs",
+                     len(self.transactions.machine.transactions), records, time.monotonic() - started)
         if self.metrics_address is not None:
             from .metrics import BrokerMetrics
 
@@ -101,6 +109,7 @@ class Broker:
                      " (HTTP basic auth with the broker's users)" if basic else "")
         self.flusher = Flusher(self.metrics.fsync.observe if self.metrics is not None else None)
         self.groups.start()
+        self.transactions.start()
         if self.registry_address is not None:
             await self._start_registry(*self.registry_address)
         for listener in self.listeners:
@@ -115,6 +124,8 @@ class Broker:
         self._supervise("retention", self._retention_loop)
         self._supervise("log cleaner", self._cleaner_loop)
         self._supervise("offsets expiry", self._offsets_expiry_loop)
+        self._supervise("transaction timeouts", self._transaction_timeouts_loop)
+        self._supervise("transactional id expiry", self._transactional_id_expiry_loop)
         self._supervise("idle connections", self._idle_connections_loop)
         self._supervise("leftover removal", self._leftovers_loop)
         for listener in self.listeners:
@@ -345,6 +356,22 @@ class Broker:
             self.groups.expire_offsets()
 
         await self._every(self.config["offsets.retention.check.interval.ms"] / 1000, "offsets expiry", expire)
+
+    async def _transaction_timeouts_loop(self) -> None:
+        async def abort_timed_out() -> None:
+            self.transactions.tick()
+
+        # Owed markers are retried at least every second; timeouts are checked as often too
+        # (cheap: a pass over the open transactions), and at Kafka's interval at the latest.
+        interval = min(self.config["transaction.abort.timed.out.transaction.cleanup.interval.ms"], 1000)
+        await self._every(interval / 1000, "transaction timeouts", abort_timed_out)
+
+    async def _transactional_id_expiry_loop(self) -> None:
+        async def expire() -> None:
+            self.transactions.expire_ids()
+
+        await self._every(self.config["transaction.remove.expired.transaction.cleanup.interval.ms"] / 1000,
+                          "transactional id expiry", expire)
 
     async def compact_logs(self) -> int:
         """Clean the compacted topics' closed segments: reading and rewriting them on a worker

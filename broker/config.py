@@ -293,6 +293,18 @@ _BROKER_ONLY = [
     _s("group.max.session.timeout.ms", int, 1_800_000, "longest session timeout a member may ask for",
        minimum=0, config_type=ConfigType.INT),
     _s("group.max.size", int, INT_MAX, "most members one group may have", minimum=1, config_type=ConfigType.INT),
+    _s("transaction.max.timeout.ms", int, 900_000, "longest transaction.timeout.ms a producer may ask for",
+       minimum=1, config_type=ConfigType.INT),
+    _s("transaction.state.log.num.partitions", int, 50, "partitions of __transaction_state", minimum=1,
+       config_type=ConfigType.INT, read_only=True),
+    _s("transaction.state.log.segment.bytes", int, 104_857_600, "segment size of __transaction_state",
+       minimum=14, config_type=ConfigType.INT, read_only=True),
+    _s("transactional.id.expiration.ms", int, 604_800_000, "forget a transactional id unused for this long",
+       minimum=1, config_type=ConfigType.INT),
+    _s("transaction.abort.timed.out.transaction.cleanup.interval.ms", int, 10_000,
+       "how often transactions past their timeout are aborted", minimum=1, config_type=ConfigType.INT),
+    _s("transaction.remove.expired.transaction.cleanup.interval.ms", int, 3_600_000,
+       "how often expired transactional ids are removed", minimum=1, config_type=ConfigType.INT),
 ]
 
 BROKER_SETTINGS: dict[str, Setting] = {s.name: s for s in _BROKER_ONLY}

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .sasl import SaslSettings
     from .server import ConnectionLimits, KafkaConnection
     from .storage.manager import LogManager
+    from .transactions.coordinator import TransactionCoordinator
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class BrokerContext(Protocol):
     node_id: int
     logs: LogManager
     groups: GroupCoordinator
+    transactions: TransactionCoordinator
     flusher: Flusher
     sasl: SaslSettings  # mechanisms and users, SCRAM credentials among them
     quotas: ClientQuotas  # produce and fetch byte rates per user and client id

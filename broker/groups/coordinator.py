@@ -46,6 +46,7 @@ from .offsets_topic import (
     TOPIC,
     CommittedOffset,
     LoadedGroup,
+    LoadedMarker,
     encode_records,
     group_record,
     offset_record,
@@ -105,6 +106,9 @@ class GroupCoordinator:
         self.metadata_max_bytes: int = config["offset.metadata.max.bytes"]
         self.offsets_partitions: int = config["offsets.topic.num.partitions"]
         self.offsets_segment_bytes: int = config["offsets.topic.segment.bytes"]
+        #: Offsets committed inside transactions not yet ended: producer id -> group -> offsets.
+        #: They take effect when the transaction's commit marker reaches the group's partition.
+        self.pending: dict[int, dict[str, dict[tuple[str, int], CommittedOffset]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -117,20 +121,32 @@ class GroupCoordinator:
         offsets: dict[str, dict[tuple[str, int], CommittedOffset]] = {}
         count = 0
         for plog in topic.partitions:
+            pending: dict[int, dict[str, dict[tuple[str, int], CommittedOffset]]] = {}
             for item in replay(plog):
                 count += 1
-                if isinstance(item, LoadedGroup):
+                if isinstance(item, LoadedMarker):
+                    ended = pending.pop(item.producer_id, {})
+                    if item.commit:
+                        for group_id, committed in ended.items():
+                            offsets.setdefault(group_id, {}).update(committed)
+                elif isinstance(item, LoadedGroup):
                     metadata[item.group] = item.value
                     if item.value is None:
                         offsets.pop(item.group, None)
                 elif item.value is None:
                     offsets.get(item.group, {}).pop((item.topic, item.partition), None)
+                elif item.producer_id >= 0:
+                    pending.setdefault(item.producer_id, {}).setdefault(item.group, {})[
+                        (item.topic, item.partition)] = item.value
                 else:
                     offsets.setdefault(item.group, {})[(item.topic, item.partition)] = item.value
-        for group_id in sorted(set(metadata) | set(offsets)):
+            for producer_id, by_group in pending.items():  # undecided: the transaction coordinator ends them
+                for group_id, committed in by_group.items():
+                    self.pending.setdefault(producer_id, {}).setdefault(group_id, {}).update(committed)
+        for group_id in sorted(set(metadata) | set(offsets) | {g for by in self.pending.values() for g in by}):
             value = metadata.get(group_id)
             group_offsets = offsets.get(group_id, {})
-            if value is None and not group_offsets:
+            if value is None and not group_offsets and not any(group_id in by for by in self.pending.values()):
                 continue
             group = Group(group_id)
             group.offsets = CommittedOffsets(group_offsets)
@@ -224,10 +240,12 @@ class GroupCoordinator:
             )
         return topic.partitions[partition_for(group_id, len(topic.partitions))]
 
-    def _write(self, group_id: str, records: list[Record]) -> asyncio.Future[None] | None:
-        """Append to the group's partition now; returns what to await when acks must wait for fsync."""
+    def _write(self, group_id: str, records: list[Record],
+               producer: tuple[int, int] | None = None) -> asyncio.Future[None] | None:
+        """Append to the group's partition now (in `producer`'s transaction, if given); returns
+        what to await when acks must wait for fsync."""
         plog = self.offsets_partition(group_id)
-        plog.append(encode_records(records, now_ms()), trusted=True)
+        plog.append(encode_records(records, now_ms(), producer), trusted=True)
         return self._after_append(plog)
 
     def _store_group(self, group: Group) -> None:
@@ -273,8 +291,11 @@ class GroupCoordinator:
         instance_id: str | None,
         retention_ms: int,
         offsets: list[OffsetToCommit],
+        producer: tuple[int, int] | None = None,
     ) -> tuple[list[int], asyncio.Future[None] | None]:
-        """Validate and write a commit; returns an error per offset and what to await, if anything."""
+        """Validate and write a commit; returns an error per offset and what to await, if anything.
+        With `producer` (id, epoch) the commit is part of that producer's transaction
+        (TxnOffsetCommit): it is written now and takes effect when the transaction commits."""
         if not group_id:
             return [INVALID_GROUP_ID] * len(offsets), None
         group = self.groups.get(group_id)
@@ -282,6 +303,8 @@ class GroupCoordinator:
             if generation >= 0:
                 return [ILLEGAL_GENERATION] * len(offsets), None
             group = Group(group_id)  # a "simple" group: offsets only, no members
+        elif producer is not None and generation < 0 and not member_id:
+            pass  # a transactional commit that names no member (before KIP-447) is not checked
         else:
             error = self.membership.check_commit(group, generation, member_id, instance_id, self._now())
             if error != NONE:
@@ -306,7 +329,7 @@ class GroupCoordinator:
             return errors, None
         records = [offset_record(group_id, t, p, value) for (t, p), value in accepted]
         try:
-            wait = self._write(group_id, records)
+            wait = self._write(group_id, records, producer)
         except AppendError as exc:
             code = (
                 ErrorCode.INVALID_COMMIT_OFFSET_SIZE.code
@@ -318,8 +341,29 @@ class GroupCoordinator:
             log.error("group %s: could not write offsets: %s", group_id, exc)
             return [COORDINATOR_NOT_AVAILABLE if e == NONE else e for e in errors], None
         self.groups.setdefault(group_id, group)
-        group.offsets.update(accepted)
+        if producer is None:
+            group.offsets.update(accepted)
+        else:
+            self.pending.setdefault(producer[0], {}).setdefault(group_id, {}).update(accepted)
         return errors, wait
+
+    def end_transaction(self, producer_id: int, commit: bool, offsets_partition: int) -> None:
+        """A transaction's marker reached `__consumer_offsets` partition `offsets_partition`: the
+        offsets it committed for the groups there take effect, or are dropped."""
+        by_group = self.pending.get(producer_id)
+        if not by_group:
+            return
+        partitions = len(self.logs.topics[TOPIC].partitions)
+        for group_id in [g for g in by_group if partition_for(g, partitions) == offsets_partition]:
+            committed = by_group.pop(group_id)
+            if commit:
+                self.groups.setdefault(group_id, Group(group_id)).offsets.update(committed)
+        if not by_group:
+            del self.pending[producer_id]
+
+    def unstable(self, group_id: str) -> set[tuple[str, int]]:
+        """Partitions with offsets committed in a transaction of `group_id` not yet ended."""
+        return {tp for by_group in self.pending.values() for tp in by_group.get(group_id, ())}
 
     def committed(
         self, group_id: str, wanted: Iterable[tuple[str, int]] | None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from kctl.protocol import data
 from kctl.protocol.data import GroupMetadataKey, GroupMetadataValue, OffsetCommitKey, OffsetCommitValue
 from kctl.protocol.errors import ProtocolError
-from kctl.protocol.records import Record, encode_batch
+from kctl.protocol.records import ControlType, Record, encode_batch
 
 from ..storage.log import PartitionLog
 
@@ -84,10 +84,13 @@ def group_record(group: str, value: GroupMetadataValue | None) -> Record:
     return Record(key=key, value=None if value is None else data.encode(value, GROUP_VALUE_VERSION))
 
 
-def encode_records(records: list[Record], now: int) -> bytes:
+def encode_records(records: list[Record], now: int, producer: tuple[int, int] | None = None) -> bytes:
+    """A batch of the records; with `producer` (id, epoch), one of that producer's transaction."""
     for record in records:
         record.timestamp = now
-    return encode_batch(records)
+    if producer is None:
+        return encode_batch(records)
+    return encode_batch(records, producer_id=producer[0], producer_epoch=producer[1], transactional=True)
 
 
 @dataclass(slots=True)
@@ -98,13 +101,24 @@ class LoadedOffset:
     value: CommittedOffset | None  # None: a tombstone
 
 
+    producer_id: int = -1  # committed in this producer's transaction: in force once it commits
+
+
 @dataclass(slots=True)
 class LoadedGroup:
     group: str
     value: GroupMetadataValue | None  # None: a tombstone
 
 
-def replay(plog: PartitionLog) -> Iterator[LoadedOffset | LoadedGroup]:
+@dataclass(slots=True)
+class LoadedMarker:
+    """The end of a producer's transaction: its offsets commit with it, or are dropped."""
+
+    producer_id: int
+    commit: bool
+
+
+def replay(plog: PartitionLog) -> Iterator[LoadedOffset | LoadedGroup | LoadedMarker]:
     """Every record of one `__consumer_offsets` partition, decoded, in log order.
 
     Records we cannot read (other key types, such as KIP-848 groups, or damaged values) are
@@ -113,17 +127,30 @@ def replay(plog: PartitionLog) -> Iterator[LoadedOffset | LoadedGroup]:
     def unreadable(offset: int, exc: ProtocolError) -> None:
         log.warning("%s-%d offset %d: skipping a batch we cannot read: %s", TOPIC, plog.partition, offset, exc)
 
-    for record in plog.replay(unreadable):
-        if record.key is None:
+    for batch in plog.replay_batches(unreadable):
+        header = batch.header
+        if header.is_control:
+            try:
+                kind = batch.control_type
+            except ProtocolError as exc:
+                unreadable(header.base_offset, exc)
+                continue
+            if kind is not None:
+                yield LoadedMarker(header.producer_id, kind is ControlType.COMMIT)
             continue
-        try:
-            item = _decode(record)
-        except ProtocolError as exc:
-            log.warning("%s-%d offset %s: skipping a record we cannot read: %s", TOPIC, plog.partition,
-                        record.offset, exc)
-            continue
-        if item is not None:
-            yield item
+        for record in batch.records:
+            if record.key is None:
+                continue
+            try:
+                item = _decode(record)
+            except ProtocolError as exc:
+                log.warning("%s-%d offset %s: skipping a record we cannot read: %s", TOPIC, plog.partition,
+                            record.offset, exc)
+                continue
+            if isinstance(item, LoadedOffset) and header.is_transactional:
+                item.producer_id = header.producer_id
+            if item is not None:
+                yield item
 
 
 def _decode(record: Record) -> LoadedOffset | LoadedGroup | None:

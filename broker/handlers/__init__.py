@@ -17,7 +17,7 @@ from kctl.protocol.messages.produce import (
     TopicProduceResponse,
 )
 
-from . import acls, admin, configs, data, groups, quotas, replicas, users
+from . import acls, admin, configs, data, groups, quotas, replicas, transactions, users
 from .data import CloseConnection
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ ROUTES: dict[ApiKey, Route] = {
     ApiKey.CREATE_TOPICS: Route((0, 7), admin.create_topics),
     ApiKey.DELETE_TOPICS: Route((0, 6), admin.delete_topics),
     ApiKey.DELETE_RECORDS: Route((0, 2), admin.delete_records),
-    ApiKey.INIT_PRODUCER_ID: Route((0, 5), data.init_producer_id),
+    ApiKey.INIT_PRODUCER_ID: Route((0, 5), transactions.init_producer_id),
     ApiKey.OFFSET_FOR_LEADER_EPOCH: Route((0, 4), data.offset_for_leader_epoch),
     ApiKey.DESCRIBE_CONFIGS: Route((0, 4), configs.describe_configs),
     ApiKey.ALTER_CONFIGS: Route((0, 2), configs.alter_configs),
@@ -86,6 +86,13 @@ ROUTES: dict[ApiKey, Route] = {
     ApiKey.DELETE_ACLS: Route((0, 3), acls.delete_acls),
     ApiKey.DESCRIBE_CLIENT_QUOTAS: Route((0, 1), quotas.describe_client_quotas),
     ApiKey.ALTER_CLIENT_QUOTAS: Route((0, 1), quotas.alter_client_quotas),
+    ApiKey.ADD_PARTITIONS_TO_TXN: Route((0, 5), transactions.add_partitions_to_txn),
+    ApiKey.ADD_OFFSETS_TO_TXN: Route((0, 4), transactions.add_offsets_to_txn),
+    ApiKey.END_TXN: Route((0, 5), transactions.end_txn),
+    ApiKey.TXN_OFFSET_COMMIT: Route((0, 4), transactions.txn_offset_commit),
+    ApiKey.DESCRIBE_PRODUCERS: Route((0, 0), transactions.describe_producers),
+    ApiKey.DESCRIBE_TRANSACTIONS: Route((0, 0), transactions.describe_transactions),
+    ApiKey.LIST_TRANSACTIONS: Route((0, 1), transactions.list_transactions),
     ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: Route((0, 0), users.describe_user_scram_credentials),
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: Route((0, 0), users.alter_user_scram_credentials),
 }

@@ -1,4 +1,4 @@
-"""Produce, Fetch, ListOffsets, OffsetForLeaderEpoch and InitProducerId."""
+"""Produce, Fetch, ListOffsets and OffsetForLeaderEpoch."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from kctl.protocol.acl import AclOperation, ResourceType
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.fetch import (
+    AbortedTransaction,
     FetchableTopicResponse,
     FetchRequest,
     FetchResponse,
     PartitionData,
 )
-from kctl.protocol.messages.init_producer_id import InitProducerIdRequest, InitProducerIdResponse
 from kctl.protocol.messages.list_offsets import (
     ListOffsetsPartitionResponse,
     ListOffsetsRequest,
@@ -50,6 +50,7 @@ NONE = ErrorCode.NONE.code
 UNKNOWN_TOPIC_OR_PARTITION = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
 TOPIC_DENIED = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
+READ_COMMITTED = 1  # isolation_level of Fetch and ListOffsets
 
 
 class CloseConnection(Exception):
@@ -65,6 +66,12 @@ def produce(
     durable_waits: list[asyncio.Future[None]] = []
     failed = False
     denied = broker.authorizer.denied_topics(peer, AclOperation.WRITE, (t.name for t in request.topic_data))
+    transactional_id = request.transactional_id
+    if transactional_id is not None and not broker.authorizer.permits(
+            peer, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id):
+        return ProduceResponse(responses=[TopicProduceResponse(t.name, [
+            PartitionProduceResponse(index=p.index, error_code=ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code)
+            for p in t.partition_data]) for t in request.topic_data])
     for topic in request.topic_data:
         results: list[PartitionProduceResponse] = []
         responses.append(TopicProduceResponse(topic.name, results))
@@ -95,7 +102,8 @@ def produce(
                 failed = True
                 continue
             try:
-                appended = plog.append(part.records)
+                appended = plog.append(part.records, in_transaction=None if transactional_id is None
+                                       else broker.transactions.produce_check(topic.name, part.index))
             except AppendError as exc:
                 result.error_code = exc.error.code
                 result.error_message = exc.message
@@ -161,6 +169,7 @@ def fetch(
 def _read_fetch(broker: BrokerContext, request: FetchRequest,
                 denied: set[str]) -> tuple[FetchResponse, int, bool]:
     budget = request.max_bytes if request.max_bytes > 0 else 0x7FFFFFFF
+    committed = request.isolation_level == READ_COMMITTED
     total = 0
     errors = False
     topics: list[FetchableTopicResponse] = []
@@ -179,8 +188,8 @@ def _read_fetch(broker: BrokerContext, request: FetchRequest,
                 data.error_code = UNKNOWN_TOPIC_OR_PARTITION
                 errors = True
                 continue
-            end = plog.log_end_offset
-            data.high_watermark = data.last_stable_offset = end
+            data.high_watermark = plog.log_end_offset
+            data.last_stable_offset = stable = plog.last_stable_offset
             data.log_start_offset = plog.log_start_offset
             if req.current_leader_epoch > LEADER_EPOCH:
                 data.error_code = ErrorCode.UNKNOWN_LEADER_EPOCH.code
@@ -191,7 +200,8 @@ def _read_fetch(broker: BrokerContext, request: FetchRequest,
                 data.records = b""
                 continue
             try:
-                records = plog.read_range(req.fetch_offset, max(limit, 1) if total == 0 else limit)
+                records = plog.read_range(req.fetch_offset, max(limit, 1) if total == 0 else limit,
+                                          stable if committed else None)
             except OffsetOutOfRange:
                 data.error_code = ErrorCode.OFFSET_OUT_OF_RANGE.code
                 errors = True
@@ -200,6 +210,10 @@ def _read_fetch(broker: BrokerContext, request: FetchRequest,
                 records = b""
             data.records = records  # type: ignore[assignment]  # a FileRange: sent by sendfile
             total += len(records)
+            if committed and records:
+                data.aborted_transactions = [
+                    AbortedTransaction(a.producer_id, a.first_offset)
+                    for a in plog.producers.aborted_between(req.fetch_offset, stable)]
     return FetchResponse(responses=topics, session_id=0), total, errors
 
 
@@ -280,7 +294,8 @@ def list_offsets(
             out.leader_epoch = LEADER_EPOCH
             ts = req.timestamp
             if ts == LATEST:
-                found: tuple[int, int] | None = (plog.log_end_offset, -1)
+                end = plog.last_stable_offset if request.isolation_level == READ_COMMITTED else plog.log_end_offset
+                found: tuple[int, int] | None = (end, -1)
             elif ts in (EARLIEST, EARLIEST_LOCAL):
                 found = (plog.log_start_offset, -1)
             elif ts == MAX_TIMESTAMP:
@@ -320,25 +335,3 @@ def offset_for_leader_epoch(
                 # Every batch carries epoch 0, the only epoch this single node has had.
                 out.leader_epoch, out.end_offset = LEADER_EPOCH, plog.log_end_offset
     return OffsetForLeaderEpochResponse(topics=topics)
-
-
-# ---- InitProducerId --------------------------------------------------------------------------
-def init_producer_id(
-    broker: BrokerContext, header: RequestHeader, request: InitProducerIdRequest, peer: Peer
-) -> InitProducerIdResponse:
-    if request.transactional_id is not None:
-        log.info("refusing InitProducerId for transactional id %r: transactions are not supported",
-                 request.transactional_id)
-        return InitProducerIdResponse(error_code=ErrorCode.INVALID_REQUEST.code, producer_id=-1, producer_epoch=-1)
-    if not (broker.authorizer.permits(peer, AclOperation.IDEMPOTENT_WRITE, ResourceType.CLUSTER)
-            or broker.authorizer.may_write_some_topic(peer)):  # KIP-679: Write on any topic allows idempotence
-        return InitProducerIdResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code, producer_id=-1,
-                                      producer_epoch=-1)
-    if request.producer_id >= 0 and 0 <= request.producer_epoch < 32766:
-        # KIP-360: an idempotent producer may bump its own epoch to reset its sequences.
-        return InitProducerIdResponse(producer_id=request.producer_id, producer_epoch=request.producer_epoch + 1)
-    try:
-        producer_id = broker.logs.allocate_producer_id()
-    except OSError:  # its block of ids could not be reserved on disk: none is handed out
-        return InitProducerIdResponse(error_code=ErrorCode.KAFKA_STORAGE_ERROR.code, producer_id=-1, producer_epoch=-1)
-    return InitProducerIdResponse(producer_id=producer_id, producer_epoch=0)

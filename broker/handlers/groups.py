@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from kctl.protocol.acl import AclOperation, ResourceType
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
 NONE = ErrorCode.NONE.code
 KEY_TYPE_GROUP = 0
+KEY_TYPE_TRANSACTION = 1
 CLASSIC = "classic"
 
 
@@ -76,14 +77,22 @@ def find_coordinator(
     found: list[Coordinator] = []
     for key in keys:
         coordinator = Coordinator(key=key, node_id=-1, host="", port=-1)
-        if request.key_type != KEY_TYPE_GROUP:
+        if request.key_type not in (KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION):
             coordinator.error_code = ErrorCode.INVALID_REQUEST.code
-            coordinator.error_message = "this broker coordinates consumer groups only (no transactions or share groups)"
-        elif not _may(broker, peer, AclOperation.DESCRIBE, key):
+            coordinator.error_message = "this broker coordinates consumer groups and transactions (no share groups)"
+        elif request.key_type == KEY_TYPE_TRANSACTION and not broker.authorizer.permits(
+                peer, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key):
+            coordinator.error_code = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code
+            coordinator.error_message = "Authorization failed."
+        elif request.key_type == KEY_TYPE_GROUP and not _may(broker, peer, AclOperation.DESCRIBE, key):
             coordinator.error_code = GROUP_DENIED
             coordinator.error_message = "Authorization failed."
         else:
-            broker.groups.offsets_partition(key)  # creates __consumer_offsets on first use, as Kafka does
+            # Creates __consumer_offsets or __transaction_state on first use, as Kafka does.
+            if request.key_type == KEY_TYPE_GROUP:
+                broker.groups.offsets_partition(key)
+            else:
+                broker.transactions.state_log(key)
             coordinator.node_id = broker.node_id
             coordinator.host, coordinator.port = broker.advertised_for(peer.listener)
             coordinator.error_message = None
@@ -263,8 +272,16 @@ def offset_fetch(
                 parts.append(_group_part(version, OffsetFetchResponseGroup(wanted.group_id, [],
                                                                            ErrorCode.INVALID_GROUP_ID.code)))
                 continue
-            if checking:
-                parts.append(_group_part(version, _checked_group(broker, peer, wanted)))
+            unstable = groups.unstable(wanted.group_id) if request.require_stable else set()
+            if checking or unstable:
+                if checking:
+                    group = _checked_group(broker, peer, wanted)
+                else:
+                    partitions = (None if wanted.topics is None
+                                  else [(t.name, p) for t in wanted.topics for p in t.partition_indexes])
+                    group = _group_offsets(wanted.group_id, groups.committed(wanted.group_id, partitions))
+                _mark_unstable(((t.name, p) for t in group.topics for p in t.partitions), unstable)
+                parts.append(_group_part(version, group))
                 continue
             kept = groups.encoded_answers(wanted.group_id) if wanted.topics is None else None
             part = kept.get(version) if kept is not None else None
@@ -295,7 +312,20 @@ def offset_fetch(
             else OffsetFetchResponsePartition(partition, committed.offset, committed.leader_epoch, committed.metadata,
                                               NONE)
         )
+    if request.require_stable:
+        _mark_unstable(((name, p) for name, ps in topics.items() for p in ps), groups.unstable(request.group_id))
     return OffsetFetchResponse(topics=[OffsetFetchResponseTopic(name, parts) for name, parts in topics.items()])
+
+
+def _mark_unstable(partitions: Iterable[tuple[str, Any]], unstable: set[tuple[str, int]]) -> None:
+    """KIP-447: with require_stable, a partition with an offset committed in a transaction not yet
+    ended answers UNSTABLE_OFFSET_COMMIT (the consumer asks again), never the older offset."""
+    if not unstable:
+        return
+    for topic, partition in partitions:
+        if (topic, partition.partition_index) in unstable:
+            partition.committed_offset = -1
+            partition.error_code = ErrorCode.UNSTABLE_OFFSET_COMMIT.code
 
 
 _THROTTLE_NONE = bytes(4)  # throttle_time_ms 0

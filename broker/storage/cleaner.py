@@ -47,6 +47,10 @@ class CompactionJob:
         self.sources = [(segment, segment.generation, segment.log_path, segment.size) for segment in segments]
         self.cleaned: list[tuple[Segment, int, Path, int]] = []  # segment, generation, cleaned file, dropped
         self.abandoned = False
+        # Aborted transactions' records are dropped, and never hide an older committed value.
+        self.aborted: dict[int, list[tuple[int, int]]] = {}
+        for aborted in plog.producers.aborted:
+            self.aborted.setdefault(aborted.producer_id, []).append((aborted.first_offset, aborted.last_offset))
 
     def run(self) -> None:
         """The reading and writing, on any thread: touches no state of the partition. A segment
@@ -68,6 +72,8 @@ class CompactionJob:
         latest: dict[bytes, int] = {}
         for _, _, path, size in self.sources:
             for batch in _batches(path, size):
+                if batch.header.is_control or self._was_aborted(batch):
+                    continue
                 for record in batch.records:
                     if record.key is not None and record.offset is not None:
                         latest[record.key] = record.offset
@@ -75,6 +81,12 @@ class CompactionJob:
             out = bytearray()
             dropped = 0
             for batch in _batches(path, size):
+                if batch.header.is_control:  # kept: read_committed consumers need every marker
+                    out += _rebuilt(batch, batch.records)
+                    continue
+                if self._was_aborted(batch):
+                    dropped += len(batch.records)
+                    continue
                 keep = [r for r in batch.records
                         if r.key is None or (latest.get(r.key) == r.offset
                                              and not _expired_tombstone(r, self.tombstone_horizon))]
@@ -86,6 +98,12 @@ class CompactionJob:
             cleaned = path.with_suffix(".cleaned")
             disk.write_new_file(cleaned, out)
             self.cleaned.append((segment, generation, cleaned, dropped))
+
+    def _was_aborted(self, batch: RecordBatch) -> bool:
+        header = batch.header
+        if not header.is_transactional:
+            return False
+        return any(first <= header.base_offset <= last for first, last in self.aborted.get(header.producer_id, ()))
 
     def finish(self) -> int:
         """Swap the cleaned files in (on the event loop); returns the records removed."""
@@ -127,7 +145,8 @@ def _rebuilt(batch: RecordBatch, keep: list[Record]) -> bytes:
     return encode_batch(keep, base_offset=h.base_offset, compression=Compression(h.compression),
                         timestamp_type=h.timestamp_type, producer_id=h.producer_id,
                         producer_epoch=h.producer_epoch, base_sequence=h.base_sequence,
-                        partition_leader_epoch=h.partition_leader_epoch)
+                        partition_leader_epoch=h.partition_leader_epoch, transactional=h.is_transactional,
+                        control=h.is_control)
 
 
 def _expired_tombstone(record: Record, horizon: int) -> bool:

@@ -30,7 +30,9 @@ from kctl.protocol.records import (
     MAGIC_OFFSET,
     TIMESTAMP_TYPE_BIT,
     BatchHeader,
+    ControlType,
     Record,
+    RecordBatch,
     TimestampType,
     check_crc,
     check_records,
@@ -58,6 +60,8 @@ LEADER_EPOCH = 0
 #: The most bytes one produced batch may inflate to. Kafka has no such bound; here it keeps one
 #: small compressed batch (a decompression bomb) from taking gigabytes of memory and the event loop.
 MAX_INFLATED_BATCH = 64 << 20
+_CONTROL_KEY = Struct(">hh")  # a marker's key: version 0, then abort (0) or commit (1)
+_MARKER_VALUE = Struct(">hi").pack(0, 0)  # version 0, coordinator epoch: one coordinator, never moved
 _CODEC_BY_NAME = {
     "uncompressed": Compression.NONE,
     "gzip": Compression.GZIP,
@@ -164,7 +168,7 @@ class PartitionLog:
                     continue
                 for found in segment.iter_batches(segment.position_for(snapshot_offset)):
                     if found.header.base_offset >= snapshot_offset:
-                        self.producers.update(found.header, found.header.base_offset)
+                        self._track(found.header, segment, found.position)
         elif snapshot_offset > self.log_end_offset:
             self.producers = ProducerState()  # the log was truncated below the snapshot:
             snapshot_path.unlink(missing_ok=True)  # it must not be read again
@@ -173,7 +177,28 @@ class PartitionLog:
         # and a clean stop replaces it. (Unlinking one per partition was a sixth of a restart.)
         self.recovery_point = self.log_end_offset
 
+    def _track(self, header: BatchHeader, segment: Segment, position: int) -> None:
+        """Bring the producer state up to date with a batch read back from the log."""
+        if not header.is_control:
+            self.producers.update(header, header.base_offset)
+            return
+        try:
+            kind = decode_batch(segment.read(position, header.size), verify_crc=False).control_type
+        except ProtocolError as exc:
+            log.warning("%s-%d offset %d: an unreadable transaction marker: %s", self.topic, self.partition,
+                        header.base_offset, exc)
+            return
+        if kind is not None:
+            self.producers.end_transaction(header.producer_id, header.producer_epoch, kind is ControlType.COMMIT,
+                                           header.base_offset, header.max_timestamp)
+
     # ---- offsets -----------------------------------------------------------------------------
+    @property
+    def last_stable_offset(self) -> int:
+        """Below it every transaction is decided: what read_committed consumers may read up to."""
+        first_unstable = self.producers.first_unstable_offset()
+        return self.log_end_offset if first_unstable is None else first_unstable
+
     @property
     def active(self) -> Segment:
         return self.segments[-1]
@@ -190,11 +215,14 @@ class PartitionLog:
         return max(bisect_right(self._bases, offset) - 1, 0)
 
     # ---- appending ---------------------------------------------------------------------------
-    def append(self, records: bytes, now: int | None = None, *, trusted: bool = False) -> AppendResult:
+    def append(self, records: bytes, now: int | None = None, *, trusted: bool = False,
+               in_transaction: Callable[[BatchHeader], ErrorCode | None] | None = None) -> AppendResult:
         """Validate and append a produce request's batches for this partition.
 
-        `trusted` is for batches the broker built itself (group state): their CRCs and keys are
-        known good, so they are not checked or rewritten again.
+        `trusted` is for batches the broker built itself (group state, transaction markers):
+        their CRCs and keys are known good, so they are not checked or rewritten again.
+        `in_transaction` says whether a transactional batch's producer has added this partition
+        to its transaction (None when it has; else the error to answer).
         """
         # One function on purpose: it is the produce path, once per partition per request, and
         # keeps its checks, offsets and writes in the order Kafka's LogValidator has them.
@@ -222,11 +250,20 @@ class PartitionLog:
                 )
             if header.base_offset != 0:
                 raise AppendError(ErrorCode.INVALID_RECORD, "a produced record batch must have base offset 0")
-            if header.is_control or header.is_transactional:
-                raise AppendError(ErrorCode.INVALID_RECORD, "transactional and control batches are not supported")
+            if header.is_control and not trusted:
+                raise AppendError(ErrorCode.INVALID_RECORD, "control batches are written by the transaction "
+                                  "coordinator only")
+            if header.is_transactional and not trusted:
+                if header.producer_id < 0 or header.base_sequence < 0:
+                    raise AppendError(ErrorCode.INVALID_RECORD, "a transactional batch needs a producer id and "
+                                      "a sequence")
+                refused = ErrorCode.INVALID_TXN_STATE if in_transaction is None else in_transaction(header)
+                if refused is not None:
+                    raise AppendError(refused, f"producer {header.producer_id} epoch {header.producer_epoch} has no "
+                                      f"transaction that includes {self.topic}-{self.partition}")
             if header.records_count != header.last_offset_delta + 1:
                 raise AppendError(ErrorCode.INVALID_RECORD, "record count does not match the batch's offset delta")
-            if header.producer_id >= 0 and header.base_sequence < 0:
+            if header.producer_id >= 0 and header.base_sequence < 0 and not trusted:
                 raise AppendError(ErrorCode.INVALID_RECORD, "idempotent batch without a base sequence")
         if not trusted:
             # As Kafka's LogValidator: every record is read (inflated first, within a bound)
@@ -290,6 +327,18 @@ class PartitionLog:
         for wake in list(self.listeners):
             wake()
         return AppendResult(base, now if config.log_append_time else -1)
+
+    def append_marker(self, producer_id: int, producer_epoch: int, commit: bool, now: int | None = None) -> int:
+        """Write a transaction's commit or abort marker (a control batch); returns its offset.
+        Raises AppendError if it cannot be written."""
+        now = now_ms() if now is None else now
+        marker = Record(_CONTROL_KEY.pack(0, ControlType.COMMIT if commit else ControlType.ABORT),
+                        _MARKER_VALUE, timestamp=now)
+        batch = encode_batch([marker], producer_id=producer_id, producer_epoch=producer_epoch, transactional=True,
+                             control=True, partition_leader_epoch=LEADER_EPOCH)
+        offset = self.append(batch, now, trusted=True).base_offset
+        self.producers.end_transaction(producer_id, producer_epoch, commit, offset, now)
+        return offset
 
     def _write_failed(self, exc: OSError) -> None:
         """Say once (not once per produce) that this partition cannot be written to."""
@@ -372,6 +421,13 @@ class PartitionLog:
         (`__consumer_offsets`, `_schemas`) are read back at start. A batch that cannot be read
         (old data, bit rot) is skipped and handed to `unreadable` with its offset; without it,
         the error is raised."""
+        for batch in self.replay_batches(unreadable):
+            yield from batch.records
+
+    def replay_batches(self, unreadable: Callable[[int, ProtocolError], None] | None = None
+                       ) -> Iterator[RecordBatch]:
+        """`replay` by batch, for readers that need the batches' producers and markers; records
+        below the log start offset are left out."""
         position, end = self.log_start_offset, self.log_end_offset
         while position < end:
             chunk = self.read(position, _REPLAY_CHUNK)
@@ -386,21 +442,28 @@ class PartitionLog:
                     unreadable(header.base_offset, exc)
                     position = header.next_offset
                     continue
-                for record in batch.records:
-                    if record.offset is None or record.offset >= position:
-                        yield record
+                if header.base_offset < position:
+                    batch.records = [r for r in batch.records if r.offset is None or r.offset >= position]
+                yield batch
                 position = batch.header.next_offset
 
-    def read_range(self, offset: int, max_bytes: int) -> FileRange | bytes:
+    def read_range(self, offset: int, max_bytes: int, upto: int | None = None) -> FileRange | bytes:
         """Like `read`, for fetches: where the bytes are rather than the bytes, to be sent by
         sendfile (the segment and its generation tell the sender whether they are still there).
         The range ends at `max_bytes` even inside a batch, as Kafka's fetches do (clients drop a
         partial batch at the end); only the first batch is always whole. No descriptor is held
-        meanwhile: a fetch over thousands of partitions must not need thousands of them."""
+        meanwhile: a fetch over thousands of partitions must not need thousands of them.
+        With `upto` (the last stable offset, for read_committed), nothing from there on."""
         found = self._locate(offset, max_bytes)
         if found is None:
             return b""
         segment, position, size, _ = found
+        if upto is not None and segment.next_offset > upto:
+            if offset >= upto:
+                return b""
+            stop = segment.find_batch(upto)
+            if stop is not None:  # transactions begin on a batch: `upto` is the first offset of one
+                size = min(size, stop.position - position)
         return FileRange((segment, segment.generation), position, size)
 
     def _locate(self, offset: int, max_bytes: int) -> tuple[Segment, int, int, int] | None:
@@ -472,6 +535,7 @@ class PartitionLog:
             raise OffsetOutOfRange(offset)
         if offset > self.log_start_offset:
             self.log_start_offset = offset
+            self.producers.forget_aborted_below(offset)
             self._drop_segments_below_start()
         return self.log_start_offset
 
@@ -491,6 +555,7 @@ class PartitionLog:
                  segment_name(segment.base_offset), why)
         self.deleted_files.extend(segment.mark_deleted())
         self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
+        self.producers.forget_aborted_below(self.log_start_offset)
 
     def remove_deleted_files(self) -> None:
         """Unlink the files of deleted segments: any thread, as it touches only those files."""
@@ -529,7 +594,13 @@ class PartitionLog:
         if "compact" not in config.cleanup_policy or len(self.segments) < 2:
             return None
         lag_horizon = now - config.min_compaction_lag_ms
-        cleanable = [s for s in self.segments[:-1] if s.max_timestamp <= lag_horizon]
+        stable = self.last_stable_offset  # as Kafka's cleaner: never past an undecided transaction
+        cleanable = []
+        for segment in self.segments[:-1]:
+            if segment.next_offset > stable:
+                break
+            if segment.max_timestamp <= lag_horizon:
+                cleanable.append(segment)
         if not cleanable:
             return None
         return CompactionJob(self, cleanable, now, now - config.delete_retention_ms)

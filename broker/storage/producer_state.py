@@ -1,13 +1,19 @@
-"""Idempotent-producer bookkeeping for one partition.
+"""Producer bookkeeping for one partition: idempotence and transactions.
 
 Kafka keeps the sequence ranges of the last five batches per producer id, matching the client's
 cap of five in-flight requests, so a retried batch is recognised and answered with the offsets it
 got the first time instead of being written twice.
+
+For transactions it keeps, as Kafka's ProducerStateManager does, where each producer's open
+transaction began in this partition (the earliest of those is the last stable offset, below
+which read_committed consumers may read), and the index of aborted transactions that a
+read_committed fetch returns so the consumer can drop their records.
 """
 
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +41,16 @@ class ProducerEntry:
     last_timestamp: int = -1
 
 
+@dataclass(frozen=True, slots=True)
+class AbortedTxn:
+    """An aborted transaction's records in this partition: from its first offset to the offset
+    of its abort marker."""
+
+    producer_id: int
+    first_offset: int
+    last_offset: int
+
+
 class SequenceError(Exception):
     def __init__(self, error: ErrorCode, message: str) -> None:
         super().__init__(message)
@@ -49,6 +65,8 @@ def _next_sequence(sequence: int, count: int) -> int:
 class ProducerState:
     def __init__(self) -> None:
         self.producers: dict[int, ProducerEntry] = {}
+        self.ongoing: dict[int, int] = {}  # producer id -> first offset of its open transaction
+        self.aborted: list[AbortedTxn] = []  # by last offset, as the markers were written
 
     def check(self, header: BatchHeader) -> BatchRange | None:
         """Validate a batch's sequence; a duplicate returns the range it was first written at.
@@ -56,7 +74,7 @@ class ProducerState:
         Raises SequenceError for a fenced epoch or a gap in the sequence.
         """
         pid = header.producer_id
-        if pid < 0:
+        if pid < 0 or header.base_sequence < 0:  # not idempotent (the broker's own batches)
             return None
         entry = self.producers.get(pid)
         if entry is None:
@@ -88,7 +106,11 @@ class ProducerState:
 
     def update(self, header: BatchHeader, first_offset: int) -> None:
         pid = header.producer_id
-        if pid < 0 or header.base_sequence < 0:
+        if pid < 0:
+            return
+        if header.is_transactional and not header.is_control and pid not in self.ongoing:
+            self.ongoing[pid] = first_offset
+        if header.base_sequence < 0:
             return
         entry = self.producers.get(pid)
         if entry is None or header.producer_epoch != entry.epoch:
@@ -104,8 +126,44 @@ class ProducerState:
         )
         entry.last_timestamp = header.max_timestamp
 
+    def end_transaction(self, producer_id: int, epoch: int, commit: bool, marker_offset: int,
+                        timestamp: int) -> AbortedTxn | None:
+        """A commit or abort marker was written at `marker_offset`: the producer's transaction here
+        is over. A marker of a newer epoch (a fenced producer's transaction aborted by the
+        coordinator) makes that epoch the current one, so the fenced producer cannot write."""
+        first = self.ongoing.pop(producer_id, None)
+        entry = self.producers.get(producer_id)
+        if entry is None:
+            self.producers[producer_id] = ProducerEntry(epoch, last_timestamp=timestamp)
+        elif epoch > entry.epoch:
+            entry.epoch = epoch
+            entry.batches.clear()
+            entry.last_timestamp = timestamp
+        if commit or first is None:
+            return None
+        aborted = AbortedTxn(producer_id, first, marker_offset)
+        self.aborted.append(aborted)
+        return aborted
+
+    def first_unstable_offset(self) -> int | None:
+        """Where the earliest open transaction began, if one is open."""
+        return min(self.ongoing.values()) if self.ongoing else None
+
+    def aborted_between(self, start: int, end: int) -> list[AbortedTxn]:
+        """Aborted transactions with records in [start, end): what a read_committed fetch of that
+        range must be told about."""
+        first = bisect_left(self.aborted, start, key=lambda a: a.last_offset)
+        return [a for a in self.aborted[first:] if a.first_offset < end]
+
+    def forget_aborted_below(self, log_start_offset: int) -> None:
+        """Retention or DeleteRecords removed everything below `log_start_offset`."""
+        first = bisect_left(self.aborted, log_start_offset, key=lambda a: a.last_offset)
+        if first:
+            del self.aborted[:first]
+
     def expire(self, older_than_ms: int) -> None:
-        stale = [pid for pid, e in self.producers.items() if 0 <= e.last_timestamp < older_than_ms]
+        stale = [pid for pid, e in self.producers.items()
+                 if 0 <= e.last_timestamp < older_than_ms and pid not in self.ongoing]
         for pid in stale:
             del self.producers[pid]
 
@@ -121,6 +179,8 @@ class ProducerState:
                 }
                 for pid, e in self.producers.items()
             },
+            "ongoing": {str(pid): first for pid, first in self.ongoing.items()},
+            "aborted": [[a.producer_id, a.first_offset, a.last_offset] for a in self.aborted],
         }
         # Not fsynced: a clean stop syncs every file at once, and a lost snapshot is replayed.
         disk.write_atomically(path, json.dumps(data), durable=False)
@@ -136,6 +196,8 @@ class ProducerState:
                 for b in raw["batches"]:
                     entry.batches.append(BatchRange(*(int(x) for x in b)))
                 state.producers[int(pid)] = entry
+            state.ongoing = {int(pid): int(first) for pid, first in data.get("ongoing", {}).items()}
+            state.aborted = [AbortedTxn(int(p), int(f), int(last)) for p, f, last in data.get("aborted", [])]
             return state, int(data["offset"])
         except (OSError, ValueError, KeyError, TypeError):
             return cls(), 0

@@ -131,24 +131,32 @@ class TransactionMachine:
     allocate_producer_id: Callable[[], int]
     max_timeout_ms: int = 900_000  # transaction.max.timeout.ms
     transactions: dict[str, TxnMetadata] = field(default_factory=dict)
+    by_producer: dict[int, str] = field(default_factory=dict)  # producer id -> its transactional id
 
     # ---- persisted state ------------------------------------------------------------------------
     def applied(self, metadata: TxnMetadata) -> None:
         """`metadata` was written to `__transaction_state`: it is in force now."""
-        if metadata.state is S.DEAD:
-            self.transactions.pop(metadata.transactional_id, None)
-        else:
-            self.transactions[metadata.transactional_id] = metadata
+        self._put(metadata.transactional_id, None if metadata.state is S.DEAD else metadata)
+
+    def _put(self, transactional_id: str, metadata: TxnMetadata | None) -> None:
+        old = self.transactions.pop(transactional_id, None)
+        if old is not None and self.by_producer.get(old.producer_id) == transactional_id:
+            del self.by_producer[old.producer_id]
+        if metadata is not None:
+            self.transactions[transactional_id] = metadata
+            self.by_producer[metadata.producer_id] = transactional_id
+
+    def of_producer_id(self, producer_id: int) -> TxnMetadata | None:
+        """The transaction of the producer id, if a transactional id has it now."""
+        transactional_id = self.by_producer.get(producer_id)
+        return None if transactional_id is None else self.transactions.get(transactional_id)
 
     def load(self, records: Iterable[tuple[str, TxnMetadata | None]]) -> list[Decision]:
         """Rebuild from `__transaction_state` (the newest record per id wins; None deletes), and
         say what is left to do: the markers of transactions that were preparing to end."""
         for transactional_id, metadata in records:
-            if metadata is None:
-                self.transactions.pop(transactional_id, None)
-            else:
-                self.transactions[transactional_id] = metadata
-        return [Decision(markers=_markers_of(m)) for m in self.transactions.values()
+            self._put(transactional_id, metadata)
+        return [Decision(markers=markers_of(m)) for m in self.transactions.values()
                 if m.state in (S.PREPARE_COMMIT, S.PREPARE_ABORT)]
 
     # ---- requests -------------------------------------------------------------------------------
@@ -250,7 +258,7 @@ class TransactionMachine:
         wanted_complete = S.COMPLETE_COMMIT if commit else S.COMPLETE_ABORT
         if state is S.ONGOING:
             prepared = self._transit(current, wanted_prepare, now)
-            return Decision(persist=prepared, markers=_markers_of(prepared))
+            return Decision(persist=prepared, markers=markers_of(prepared))
         if state is wanted_complete:
             return Decision()  # a retry of an EndTxn that was done
         if state is wanted_prepare:
@@ -267,7 +275,7 @@ class TransactionMachine:
         epoch = current.producer_epoch + 1 if current.producer_epoch < MAX_EPOCH else current.producer_epoch
         aborting = self._transit(replace(fenced, producer_epoch=epoch, last_producer_epoch=NO_EPOCH),
                                  S.PREPARE_ABORT, now)
-        return Decision(answer, persist=aborting, markers=_markers_of(aborting))
+        return Decision(answer, persist=aborting, markers=markers_of(aborting))
 
     @staticmethod
     def _transit(current: TxnMetadata, to: TxnState, now: int, **changes: object) -> TxnMetadata:
@@ -280,7 +288,7 @@ def _reply(metadata: TxnMetadata) -> Decision:
     return Decision(persist=metadata, producer_id=metadata.producer_id, producer_epoch=metadata.producer_epoch)
 
 
-def _markers_of(metadata: TxnMetadata) -> Markers:
+def markers_of(metadata: TxnMetadata) -> Markers:
     return Markers(metadata.producer_id, metadata.producer_epoch, metadata.state is S.PREPARE_COMMIT,
                    metadata.partitions)
 
