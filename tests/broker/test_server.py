@@ -316,7 +316,12 @@ def test_cluster_producer_ids_and_leader_epochs(client: RawClient) -> None:
     bumped = client.call(InitProducerIdRequest(None, -1, first.producer_id, 0), 4)
     assert (bumped.producer_id, bumped.producer_epoch) == (first.producer_id, 1)
     transactional = client.call(InitProducerIdRequest(transactional_id="tx", transaction_timeout_ms=1000), 4)
-    assert transactional.error_code != NONE
+    assert (transactional.error_code, transactional.producer_id, transactional.producer_epoch) == (
+        NONE, second.producer_id + 1, 0)
+    again = client.call(InitProducerIdRequest(transactional_id="tx", transaction_timeout_ms=1000), 4)
+    assert (again.producer_id, again.producer_epoch) == (transactional.producer_id, 1)  # the epoch fences
+    too_long = client.call(InitProducerIdRequest(transactional_id="tx", transaction_timeout_ms=900_001), 4)
+    assert too_long.error_code == ErrorCode.INVALID_TRANSACTION_TIMEOUT.code  # transaction.max.timeout.ms
     create(client, "epochs")
     produce(client, "epochs", [b"a", b"b"])
     response = client.call(OffsetForLeaderEpochRequest(replica_id=-1, topics=[

@@ -50,6 +50,7 @@ TOOLS: dict[str, tuple[str, ...]] = {
     "leader-election": ("org.apache.kafka.tools.LeaderElectionCommand",),
     "acls": ("org.apache.kafka.tools.AclCommand", "kafka.admin.AclCommand"),
     "dump-log": ("org.apache.kafka.tools.DumpLogSegments", "kafka.tools.DumpLogSegments"),
+    "transactions": ("org.apache.kafka.tools.TransactionsCommand",),
 }
 
 

@@ -1,0 +1,282 @@
+"""Transactions with real clients, on the built-in broker and on Apache Kafka side by side: Kafka's
+Java client (commit, abort, zombie fencing, consume-transform-produce), a Kafka Streams app with
+exactly_once_v2, confluent-kafka, and Kafka's TransactionsCommand. What a client sees must be the
+same on both brokers."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.broker.conftest import BrokerProcess
+from tests.support.apache_kafka import KafkaCluster, lib_dir, require_jars, run_tool
+
+ck = pytest.importorskip("confluent_kafka")
+ck_admin = pytest.importorskip("confluent_kafka.admin")
+
+JAVA = Path(__file__).resolve().parents[1] / "support" / "java"
+
+
+@pytest.fixture(scope="module")
+def ours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    require_jars()
+    b = BrokerProcess(tmp_path_factory.mktemp("transactions") / "data",
+                      {"group.initial.rebalance.delay.ms": 0, "group.min.session.timeout.ms": 1000}).start()
+    yield b
+    assert b.stop() == 0, b.log()
+
+
+@pytest.fixture(scope="module", params=["ours", "kafka_one"])
+def bootstrap(request: pytest.FixtureRequest) -> str:
+    broker: BrokerProcess | KafkaCluster = request.getfixturevalue(request.param)
+    return broker.bootstrap
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{time.time_ns() % 10**9}"
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int = 1) -> None:
+    admin = ck_admin.AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([ck_admin.NewTopic(topic, partitions, 1)])[topic].result(30)
+
+
+def java(program: str, *args: str, timeout: float = 120) -> dict[str, str]:
+    """Run one of the Java programs beside the tests; its `key=value` words, parsed."""
+    done = subprocess.run(["java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+                           "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", f"{lib_dir()}/*",
+                           str(JAVA / program), *args], capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{program} {args} exited {done.returncode}:\n{done.stdout}\n{done.stderr[-4000:]}"
+    return dict(word.split("=", 1) for word in done.stdout.split() if "=" in word)
+
+
+def read_values(bootstrap: str, topic: str, isolation: str, partitions: int = 1,
+                idle: float = 2.0) -> dict[int, list[str]]:
+    """Every value of the topic by partition, read from the start with `isolation`."""
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": unique("reader"), "isolation.level": isolation,
+                            "enable.auto.commit": False})
+    consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(partitions)])
+    got: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    quiet_since = time.monotonic()
+    try:
+        while time.monotonic() - quiet_since < idle:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            quiet_since = time.monotonic()
+            got[message.partition()].append(message.value().decode())
+    finally:
+        consumer.close()
+    return got
+
+
+# ---- Kafka's Java client -----------------------------------------------------------------------
+def test_java_commit_and_abort(bootstrap: str) -> None:
+    topic = unique("jtx")
+    create_topic(bootstrap, topic)
+    seen = java("TxnClients.java", "commit-abort", bootstrap, topic, unique("tx"), "5")
+    assert seen["read_committed"] == "committed:5,after:5"
+    assert seen["read_uncommitted"] == "committed:5,aborted:5,after:5"
+    # 15 records and three markers: the end offset a read_committed reader sees is the log end.
+    assert seen["end_offset"] == "18"
+
+
+def test_java_zombie_is_fenced(bootstrap: str) -> None:
+    topic = unique("fence")
+    create_topic(bootstrap, topic)
+    seen = java("TxnClients.java", "fence", bootstrap, topic, unique("tx"))
+    assert seen["zombie"] in ("ProducerFencedException", "InvalidProducerEpochException"), seen
+    assert seen["read_committed"] == "successor:1"  # the zombie's open transaction was aborted
+
+
+def test_java_consume_transform_produce(bootstrap: str) -> None:
+    source, sink, group = unique("ctp-in"), unique("ctp-out"), unique("ctp")
+    create_topic(bootstrap, source, 3)
+    create_topic(bootstrap, sink, 3)
+    producer = ck.Producer({"bootstrap.servers": bootstrap})
+    for i in range(300):
+        producer.produce(source, key=f"k{i % 17}", value=f"v{i}")
+    assert producer.flush(30) == 0
+    assert java("TxnClients.java", "consume-transform-produce", bootstrap, source, unique("tx"), sink, group,
+                "300")["copied"] == "300"
+    copied = read_values(bootstrap, sink, "read_committed", 3)
+    assert sorted(v for values in copied.values() for v in values) == sorted(f"v{i}" for i in range(300))
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        committed = consumer.committed([ck.TopicPartition(source, p) for p in range(3)], timeout=30)
+    finally:
+        consumer.close()
+    assert sum(tp.offset for tp in committed) == 300  # the offsets committed in the transactions
+
+
+# ---- Kafka Streams, exactly_once_v2 ---------------------------------------------------------------
+class StreamsApp:
+    """EosCounter.java in a child process, its state changes followed on a thread."""
+
+    def __init__(self, bootstrap: str, app_id: str, source: str, sink: str, state_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            ["java", "-Xmx384m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", f"{lib_dir()}/*",
+             str(JAVA / "EosCounter.java"), bootstrap, app_id, source, sink, str(state_dir)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+
+    def wait_state(self, state: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while f"STATE {state}" not in self.lines:
+            assert self.proc.poll() is None, "\n".join(self.lines[-60:])
+            assert time.monotonic() < deadline, f"no {state} in time:\n" + "\n".join(self.lines[-60:])
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def produce_words(bootstrap: str, topic: str, start: int, count: int, keys: int) -> dict[str, int]:
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    sent: dict[str, int] = {}
+    for i in range(start, start + count):
+        key = f"key-{i % keys}"
+        producer.produce(topic, key=key, value=str(i))
+        sent[key] = sent.get(key, 0) + 1
+    assert producer.flush(60) == 0
+    return sent
+
+
+def counts_by_key(bootstrap: str, topic: str, partitions: int) -> dict[str, list[int]]:
+    """Every count the app wrote, by key, in order, as read_committed consumers see them."""
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": unique("check"),
+                            "isolation.level": "read_committed", "enable.auto.commit": False})
+    consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(partitions)])
+    out: dict[str, list[int]] = {}
+    quiet_since = time.monotonic()
+    try:
+        while time.monotonic() - quiet_since < 2:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            quiet_since = time.monotonic()
+            out.setdefault(message.key().decode(), []).append(int(message.value()))
+    finally:
+        consumer.close()
+    return out
+
+
+def wait_for_counts(bootstrap: str, topic: str, partitions: int, expected: dict[str, int],
+                    timeout: float = 120) -> dict[str, list[int]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = counts_by_key(bootstrap, topic, partitions)
+        if {k: v[-1] for k, v in seen.items()} == expected or time.monotonic() > deadline:
+            return seen
+        time.sleep(1)
+
+
+def test_streams_exactly_once_counts_are_exact(bootstrap: str, tmp_path: Path) -> None:
+    source, sink, app = unique("words"), unique("counts"), unique("eos")
+    create_topic(bootstrap, source, 2)
+    create_topic(bootstrap, sink, 2)
+    sent = produce_words(bootstrap, source, 0, 2000, keys=20)
+    streams = StreamsApp(bootstrap, app, source, sink, tmp_path / "state")
+    try:
+        streams.wait_state("RUNNING")
+        seen = wait_for_counts(bootstrap, sink, 2, sent)
+    finally:
+        streams.close()
+    # Caching is off: each record's new count is written, so a key seen n times reads 1..n once each.
+    assert seen == {key: list(range(1, n + 1)) for key, n in sent.items()}
+
+
+# ---- confluent-kafka ---------------------------------------------------------------------------------
+def test_confluent_kafka_transactions(bootstrap: str) -> None:
+    topic = unique("cktx")
+    create_topic(bootstrap, topic, 2)
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "transactional.id": unique("cktx")})
+    producer.init_transactions(30)
+    for kind, commit in (("committed", True), ("aborted", False), ("after", True)):
+        producer.begin_transaction()
+        for i in range(10):
+            producer.produce(topic, value=f"{kind}-{i}", partition=i % 2)
+        if commit:
+            producer.commit_transaction(30)
+        else:
+            producer.flush(30)
+            producer.abort_transaction(30)
+    committed = read_values(bootstrap, topic, "read_committed", 2)
+    everything = read_values(bootstrap, topic, "read_uncommitted", 2)
+    for partition in (0, 1):
+        kinds = [v.split("-")[0] for v in committed[partition]]
+        assert kinds == ["committed"] * 5 + ["after"] * 5
+        assert [v.split("-")[0] for v in everything[partition]] == ["committed"] * 5 + ["aborted"] * 5 + ["after"] * 5
+
+
+def test_read_committed_stops_at_an_open_transaction(bootstrap: str) -> None:
+    topic = unique("lso")
+    create_topic(bootstrap, topic)
+    plain = ck.Producer({"bootstrap.servers": bootstrap})
+    plain.produce(topic, value="before")
+    assert plain.flush(30) == 0
+    open_txn = ck.Producer({"bootstrap.servers": bootstrap, "transactional.id": unique("open")})
+    open_txn.init_transactions(30)
+    open_txn.begin_transaction()
+    open_txn.produce(topic, value="undecided")
+    open_txn.flush(30)
+    plain.produce(topic, value="after")
+    assert plain.flush(30) == 0
+    # The open transaction pins the last stable offset: read_committed readers stop before it.
+    assert read_values(bootstrap, topic, "read_committed")[0] == ["before"]
+    assert read_values(bootstrap, topic, "read_uncommitted")[0] == ["before", "undecided", "after"]
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": unique("w"),
+                            "isolation.level": "read_committed"})
+    try:
+        low, high = consumer.get_watermark_offsets(ck.TopicPartition(topic, 0), timeout=30, cached=False)
+    finally:
+        consumer.close()
+    assert (low, high) == (0, 1)  # read_committed: the high watermark it sees is the last stable offset
+    open_txn.commit_transaction(30)
+    assert read_values(bootstrap, topic, "read_committed")[0] == ["before", "undecided", "after"]
+
+
+# ---- Kafka's TransactionsCommand on the built-in broker ----------------------------------------------
+def test_transactions_command_on_our_broker(ours: BrokerProcess) -> None:
+    b, topic, txid = ours.bootstrap, unique("tcmd"), unique("tcmd")
+    create_topic(b, topic)
+    producer = ck.Producer({"bootstrap.servers": b, "transactional.id": txid})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(topic, value="open")
+    producer.flush(30)
+
+    listed = run_tool("transactions", "--bootstrap-server", b, "list").stdout
+    row = next(line.split() for line in listed.splitlines() if txid in line)
+    assert row[0] == txid and row[-1] == "Ongoing"
+    described = run_tool("transactions", "--bootstrap-server", b, "describe", "--transactional-id", txid).stdout
+    assert "Ongoing" in described and f"{topic}-0" in described
+    producers = run_tool("transactions", "--bootstrap-server", b, "describe-producers", "--topic", topic,
+                         "--partition", "0").stdout
+    header, values = [line.split() for line in producers.splitlines()[:2]]
+    state = dict(zip(header, values, strict=False))
+    assert state["CurrentTransactionStartOffset"] == "0"
+    # Not hanging: the coordinator knows the partition is in the transaction.
+    hanging = run_tool("transactions", "--bootstrap-server", b, "find-hanging", "--broker-id", "0").stdout
+    assert txid not in hanging
+    producer.abort_transaction(30)
+    listed = run_tool("transactions", "--bootstrap-server", b, "list").stdout
+    assert next(line.split() for line in listed.splitlines() if txid in line)[-1] == "CompleteAbort"
