@@ -118,10 +118,11 @@ def test_java_consume_transform_produce(bootstrap: str) -> None:
 class StreamsApp:
     """EosCounter.java in a child process, its state changes followed on a thread."""
 
-    def __init__(self, bootstrap: str, app_id: str, source: str, sink: str, state_dir: Path) -> None:
+    def __init__(self, bootstrap: str, app_id: str, source: str, sink: str, state_dir: Path,
+                 millis_per_record: int = 0) -> None:
         self.proc = subprocess.Popen(
             ["java", "-Xmx384m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", f"{lib_dir()}/*",
-             str(JAVA / "EosCounter.java"), bootstrap, app_id, source, sink, str(state_dir)],
+             str(JAVA / "EosCounter.java"), bootstrap, app_id, source, sink, str(state_dir), str(millis_per_record)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -280,3 +281,82 @@ def test_transactions_command_on_our_broker(ours: BrokerProcess) -> None:
     producer.abort_transaction(30)
     listed = run_tool("transactions", "--bootstrap-server", b, "list").stdout
     assert next(line.split() for line in listed.splitlines() if txid in line)[-1] == "CompleteAbort"
+
+
+# ---- kill -9 under a Streams app ---------------------------------------------------------------------
+class SteadyProducer(threading.Thread):
+    """Writes `count` keyed records at a steady pace, through broker restarts; counts the
+    deliveries acknowledged per key."""
+
+    def __init__(self, bootstrap: str, topic: str, count: int, keys: int) -> None:
+        super().__init__(daemon=True)
+        self.producer = ck.Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+                                     "message.timeout.ms": 120_000, "reconnect.backoff.max.ms": 200})
+        self.topic, self.count, self.keys = topic, count, keys
+        self.acked: dict[str, int] = {}
+        self.sent = 0
+
+    def _delivered(self, err: object, msg: object) -> None:
+        if err is None:
+            key = msg.key().decode()  # type: ignore[attr-defined]
+            self.acked[key] = self.acked.get(key, 0) + 1
+
+    def run(self) -> None:
+        for i in range(self.count):
+            self.producer.produce(self.topic, key=f"key-{i % self.keys}", value=str(i), on_delivery=self._delivered)
+            self.sent = i + 1
+            if i % 50 == 0:  # about 1,000 records a second
+                self.producer.poll(0)
+                time.sleep(0.05)
+        assert self.producer.flush(120) == 0
+
+
+def log_end(bootstrap: str, topic: str, partitions: int) -> int:
+    """The sum of the topic's partitions' log end offsets."""
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": unique("ends")})
+    try:
+        return sum(consumer.get_watermark_offsets(ck.TopicPartition(topic, p), timeout=10, cached=False)[1]
+                   for p in range(partitions))
+    finally:
+        consumer.close()
+
+
+def test_streams_counts_stay_exact_across_kill_9_of_our_broker(tmp_path: Path) -> None:
+    require_jars()
+    broker = BrokerProcess(tmp_path / "data", {"group.initial.rebalance.delay.ms": 0}).start()
+    source, sink = "words", "counts"
+    create_topic(broker.bootstrap, source, 2)
+    create_topic(broker.bootstrap, sink, 2)
+    # A millisecond a record keeps the app busy: a transaction with records on the broker is
+    # always open (records go out at once; commits every 500 ms).
+    streams = StreamsApp(broker.bootstrap, "eos-kill", source, sink, tmp_path / "state", 1)
+    producer = SteadyProducer(broker.bootstrap, source, 12_000, keys=20)
+    try:
+        streams.wait_state("RUNNING")
+        producer.start()
+        # Killed while records come in and the app is in the middle of its transactions.
+        while producer.sent < 3000:
+            time.sleep(0.05)
+        broker.kill()
+        assert producer.sent < producer.count, "the input was all written before the kill"
+        time.sleep(1)
+        broker.start()
+        # Then, once it writes again, the app itself dies mid-transaction: the coordinator
+        # aborts what it left open, and its successor counts those records again.
+        written = log_end(broker.bootstrap, sink, 2)
+        deadline = time.monotonic() + 60
+        while log_end(broker.bootstrap, sink, 2) < written + 1000:
+            assert time.monotonic() < deadline, "\n".join(streams.lines[-40:])
+            time.sleep(0.1)
+        streams.proc.kill()
+        streams.proc.wait()
+        assert producer.sent < producer.count, "the input was all written before the app died"
+        streams = StreamsApp(broker.bootstrap, "eos-kill", source, sink, tmp_path / "state", 1)
+        producer.join(180)
+        assert not producer.is_alive()
+        seen = wait_for_counts(broker.bootstrap, sink, 2, producer.acked, timeout=180)
+    finally:
+        streams.close()
+        broker.stop()
+    assert sum(producer.acked.values()) == 12_000
+    assert seen == {key: list(range(1, n + 1)) for key, n in producer.acked.items()}, broker.log()[-3000:]

@@ -1,8 +1,8 @@
 """`python -m broker`, killed with SIGKILL at a chosen call of the storage seam: the crash tests'
 broker. KCTL_TEST_CRASH_AT=FUNCTION:N:WHEN[:PATH] kills the process just before (WHEN=before) or
 just after (after) the Nth call of `broker.storage.disk.FUNCTION` (counting only calls whose first
-argument contains PATH, if given), as kill -9 would at that moment: the write in progress is
-whole or not begun, as a process's writes are when it dies."""
+argument, or the file its descriptor is open on, contains PATH, if given), as kill -9 would at
+that moment: the write in progress is whole or not begun, as a process's writes are when it dies."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def arm(spec: str) -> None:
     calls = itertools.count(1)  # next() is atomic: fsyncs run on several threads at once
 
     def crashing(*args: Any, **kwargs: Any) -> Any:
-        if path and path[0] not in str(args[0]):
+        if path and path[0] not in _named(args[0]):
             return real(*args, **kwargs)
         this = next(calls)
         if this == int(nth) and when == "before":
@@ -32,6 +32,16 @@ def arm(spec: str) -> None:
         return result
 
     setattr(disk, name, crashing)
+
+
+def _named(first: Any) -> str:
+    """A path argument as it is, a descriptor as the path it is open on."""
+    if isinstance(first, int):
+        try:
+            return os.readlink(f"/proc/self/fd/{first}")
+        except OSError:
+            return ""
+    return str(first)
 
 
 if __name__ == "__main__":
