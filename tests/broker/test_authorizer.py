@@ -60,6 +60,8 @@ def requests(topic: str, group: str) -> dict[str, Any]:
     """One request per operation a principal might be denied."""
     from kctl.protocol.enums import ConfigResourceType
     from kctl.protocol.messages import (
+        add_offsets_to_txn,
+        add_partitions_to_txn,
         alter_client_quotas,
         alter_user_scram_credentials,
         create_acls,
@@ -73,18 +75,23 @@ def requests(topic: str, group: str) -> dict[str, Any]:
         describe_configs,
         describe_groups,
         describe_log_dirs,
+        describe_producers,
+        describe_transactions,
         describe_user_scram_credentials,
         elect_leaders,
+        end_txn,
         fetch,
         find_coordinator,
         incremental_alter_configs,
         init_producer_id,
         join_group,
         list_offsets,
+        list_transactions,
         metadata,
         offset_commit,
         offset_fetch,
         produce,
+        txn_offset_commit,
     )
     from kctl.protocol.records import Record, encode_batch
 
@@ -121,6 +128,21 @@ def requests(topic: str, group: str) -> dict[str, Any]:
         "DeleteGroups": delete_groups.DeleteGroupsRequest([group]),
         "DescribeLogDirs": describe_log_dirs.DescribeLogDirsRequest(None),
         "InitProducerId (idempotent)": init_producer_id.InitProducerIdRequest(None, 60000),
+        "InitProducerId (transactional)": init_producer_id.InitProducerIdRequest(f"{topic}-tx", 60000),
+        "FindCoordinator (transaction)": find_coordinator.FindCoordinatorRequest(
+            f"{topic}-tx", 1, [f"{topic}-tx"]),
+        "AddPartitionsToTxn": add_partitions_to_txn.AddPartitionsToTxnRequest(
+            v3_and_below_transactional_id=f"{topic}-tx", v3_and_below_producer_id=1, v3_and_below_producer_epoch=0,
+            v3_and_below_topics=[add_partitions_to_txn.AddPartitionsToTxnTopic(topic, [0])]),
+        "AddOffsetsToTxn": add_offsets_to_txn.AddOffsetsToTxnRequest(f"{topic}-tx", 1, 0, group),
+        "TxnOffsetCommit": txn_offset_commit.TxnOffsetCommitRequest(f"{topic}-tx", group, 1, 0, topics=[
+            txn_offset_commit.TxnOffsetCommitRequestTopic(topic, [
+                txn_offset_commit.TxnOffsetCommitRequestPartition(0, 1)])]),
+        "EndTxn": end_txn.EndTxnRequest(f"{topic}-tx", 1, 0, True),
+        "DescribeTransactions": describe_transactions.DescribeTransactionsRequest([f"{topic}-tx"]),
+        "ListTransactions": list_transactions.ListTransactionsRequest(),
+        "DescribeProducers": describe_producers.DescribeProducersRequest([
+            describe_producers.TopicRequest(topic, [0])]),
         "ElectLeaders": elect_leaders.ElectLeadersRequest(0, [elect_leaders.ElectLeadersTopicPartitions(topic, [0])]),
         "DescribeAcls": describe_acls.DescribeAclsRequest(1, None, 1, None, None, 1, 1),
         "CreateAcls": create_acls.CreateAclsRequest([create_acls.AclCreation(2, topic, 3, "User:alice", "*", 3, 3)]),
@@ -187,12 +209,14 @@ def test_denied_operations_get_the_same_error_codes_as_on_apache_kafka(acl_broke
     assert denied["kafka"]["JoinGroup"] == "GROUP_AUTHORIZATION_FAILED"
     assert denied["kafka"]["DescribeLogDirs"] == "CLUSTER_AUTHORIZATION_FAILED"
 
-    grants = [["allow", "User:alice", "read", f"topic:{topic}"], ["allow", "User:alice", "read", f"group:{group}"]]
+    grants = [["allow", "User:alice", "read", f"topic:{topic}"], ["allow", "User:alice", "read", f"group:{group}"],
+              ["allow", "User:alice", "write", f"transactional-id:{topic}-tx"]]
     for bootstrap in brokers.values():
         _prepare(bootstrap, topic, group, tmp_path, acls=grants)
     def allowed_now(bootstrap: str) -> dict[str, str]:
         wanted = ("Metadata (the topic)", "Fetch", "ListOffsets", "Produce", "OffsetCommit", "OffsetFetch",
-                  "FindCoordinator", "DescribeConfigs (topic)")
+                  "FindCoordinator", "DescribeConfigs (topic)", "InitProducerId (transactional)",
+                  "FindCoordinator (transaction)", "DescribeTransactions", "DescribeProducers")
         # Apache Kafka creates __consumer_offsets on a group's first use: its coordinator answers
         # COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR for a moment after that, not an authorization error.
         for _ in range(40):
@@ -207,6 +231,7 @@ def test_denied_operations_get_the_same_error_codes_as_on_apache_kafka(acl_broke
     record_property("after read grants", json.dumps(reading))
     assert reading["ours"] == reading["kafka"]
     assert reading["kafka"]["Fetch"] == "NONE" and reading["kafka"]["Produce"] == "TOPIC_AUTHORIZATION_FAILED"
+    assert reading["kafka"]["InitProducerId (transactional)"] == "NONE"
 
 
 def test_acls_survive_a_restart_and_kctl_manages_them(acl_broker: BrokerProcess, tmp_path: Path) -> None:

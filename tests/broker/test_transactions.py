@@ -1,0 +1,188 @@
+"""The transaction coordinator's rules on the built-in broker, with confluent-kafka as the client:
+transaction.timeout.ms is enforced, offsets committed in a transaction show only once it commits,
+the state and the aborted-transactions index survive restarts, and compaction keeps what
+read_committed readers need."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from broker.storage.producer_state import AbortedTxn
+from kctl.protocol.errors import ErrorCode
+from kctl.protocol.messages.describe_transactions import DescribeTransactionsRequest
+from kctl.protocol.messages.list_transactions import ListTransactionsRequest
+from kctl.protocol.messages.offset_fetch import OffsetFetchRequest, OffsetFetchRequestTopic
+from kctl.protocol.records import ControlType, Record, encode_batch
+
+from .conftest import BrokerProcess
+from .rawclient import RawClient
+from .test_storage import NOW, open_log
+
+ck = pytest.importorskip("confluent_kafka")
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+
+def create(bootstrap: str, topic: str, partitions: int = 1, **configs: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, partitions, 1, config=configs)])[topic].result(20)
+
+
+def read(bootstrap: str, topic: str, isolation: str = "read_committed", idle: float = 1.5) -> list[str]:
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"r{time.time_ns()}",
+                            "isolation.level": isolation, "enable.auto.commit": False})
+    consumer.assign([ck.TopicPartition(topic, 0, ck.OFFSET_BEGINNING)])
+    values: list[str] = []
+    quiet = time.monotonic()
+    try:
+        while time.monotonic() - quiet < idle:
+            message = consumer.poll(0.2)
+            if message is not None and not message.error():
+                values.append(message.value().decode())
+                quiet = time.monotonic()
+    finally:
+        consumer.close()
+    return values
+
+
+def state_of(bootstrap: str, transactional_id: str) -> str:
+    raw = RawClient(bootstrap)
+    try:
+        described = raw.call(DescribeTransactionsRequest([transactional_id]), 0).transaction_states[0]
+    finally:
+        raw.close()
+    return str(described.transaction_state)
+
+
+def transactional(bootstrap: str, transactional_id: str, **settings: object) -> ck.Producer:
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "transactional.id": transactional_id, **settings})
+    producer.init_transactions(30)
+    return producer
+
+
+def test_a_transaction_past_its_timeout_is_aborted_and_readers_move_on(tmp_path: Path) -> None:
+    broker = BrokerProcess(tmp_path / "data", {"transaction.abort.timed.out.transaction.cleanup.interval.ms": 200})
+    broker.start()
+    create(broker.bootstrap, "slow")
+    producer = transactional(broker.bootstrap, "slow-tx", **{"transaction.timeout.ms": 5000})
+    producer.begin_transaction()
+    producer.produce("slow", value=b"never-committed")
+    producer.flush(30)
+    plain = ck.Producer({"bootstrap.servers": broker.bootstrap})
+    plain.produce("slow", value=b"later")
+    plain.flush(30)
+    assert read(broker.bootstrap, "slow", idle=1) == []  # pinned by the open transaction
+    deadline = time.monotonic() + 15
+    while state_of(broker.bootstrap, "slow-tx") != "CompleteAbort":
+        assert time.monotonic() < deadline, broker.log()[-2000:]
+        time.sleep(0.2)
+    assert read(broker.bootstrap, "slow") == ["later"]
+    assert "timed out after 5000 ms: aborting it" in broker.log()
+    # The producer was fenced by the abort: its commit fails instead of committing.
+    with pytest.raises(ck.KafkaException):
+        producer.commit_transaction(10)
+    assert broker.stop() == 0
+
+
+def offset_fetch(bootstrap: str, group: str, topic: str, *, require_stable: bool) -> tuple[int, int]:
+    raw = RawClient(bootstrap)
+    try:
+        response = raw.call(OffsetFetchRequest(group, [OffsetFetchRequestTopic(topic, [0])],
+                                               require_stable=require_stable), 7)
+    finally:
+        raw.close()
+    partition = response.topics[0].partitions[0]
+    return partition.committed_offset, partition.error_code
+
+
+def test_offsets_committed_in_a_transaction_show_only_once_it_commits(broker: BrokerProcess) -> None:
+    create(broker.bootstrap, "in")
+    consumer = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "copier"})
+    metadata = consumer.consumer_group_metadata()
+    producer = transactional(broker.bootstrap, "copier-tx")
+    for offset, commit in ((5, False), (7, True)):
+        producer.begin_transaction()
+        producer.send_offsets_to_transaction([ck.TopicPartition("in", 0, offset)], metadata, 30)
+        # Pending: no offset yet for plain readers (the aborted one never showed), and
+        # UNSTABLE_OFFSET_COMMIT for read_committed consumers, which ask with require_stable (KIP-447).
+        assert offset_fetch(broker.bootstrap, "copier", "in", require_stable=False) == (-1, 0)
+        assert offset_fetch(broker.bootstrap, "copier", "in", require_stable=True)[1] == (
+            ErrorCode.UNSTABLE_OFFSET_COMMIT.code)
+        if commit:
+            producer.commit_transaction(30)
+        else:
+            producer.abort_transaction(30)
+    assert offset_fetch(broker.bootstrap, "copier", "in", require_stable=True) == (7, 0)
+    consumer.close()
+    # The committed offset is kept in __consumer_offsets as Kafka keeps it: it survives a restart.
+    assert broker.stop() == 0
+    broker.start()
+    assert offset_fetch(broker.bootstrap, "copier", "in", require_stable=True) == (7, 0)
+
+
+@pytest.mark.parametrize("restart", ["clean stop", "kill -9"])
+def test_transactions_survive_a_restart(broker: BrokerProcess, restart: str) -> None:
+    create(broker.bootstrap, "kept")
+    producer = transactional(broker.bootstrap, "kept-tx", **{"transaction.timeout.ms": 60_000})
+    for value, commit in (("one", True), ("aborted", False)):
+        producer.begin_transaction()
+        producer.produce("kept", value=value.encode())
+        producer.flush(30)
+        if commit:
+            producer.commit_transaction(30)
+        else:
+            producer.abort_transaction(30)
+    producer.begin_transaction()
+    producer.produce("kept", value=b"open")
+    producer.flush(30)
+    if restart == "kill -9":
+        broker.kill()
+    else:
+        assert broker.stop() == 0
+    broker.start()
+    # The aborted transaction stays hidden; the open one still pins the last stable offset.
+    assert read(broker.bootstrap, "kept") == ["one"]
+    assert read(broker.bootstrap, "kept", "read_uncommitted") == ["one", "aborted", "open"]
+    assert state_of(broker.bootstrap, "kept-tx") == "Ongoing"
+    raw = RawClient(broker.bootstrap)
+    try:
+        listed = raw.call(ListTransactionsRequest(state_filters=["Ongoing"]), 1)
+    finally:
+        raw.close()
+    assert [t.transactional_id for t in listed.transaction_states] == ["kept-tx"]
+    producer.commit_transaction(30)  # the producer carries on across the restart
+    assert read(broker.bootstrap, "kept") == ["one", "open"]
+
+
+def test_compaction_drops_aborted_records_and_keeps_markers(tmp_path: Path) -> None:
+    plog = open_log(tmp_path, **{"cleanup.policy": "compact"})
+
+    def in_txn(producer_id: int, sequence: int, *values: tuple[bytes, bytes]) -> None:
+        batch = encode_batch([Record(key=k, value=v, timestamp=NOW) for k, v in values], producer_id=producer_id,
+                             producer_epoch=0, base_sequence=sequence, transactional=True)
+        plog.append(batch, NOW, in_transaction=lambda header: None)
+
+    in_txn(1, 0, (b"a", b"a-committed"), (b"b", b"b-committed"))
+    plog.append_marker(1, 0, commit=True, now=NOW)
+    in_txn(2, 0, (b"a", b"a-aborted"))
+    plog.append_marker(2, 0, commit=False, now=NOW)
+    assert plog.producers.aborted == [AbortedTxn(2, 3, 4)]
+    plog.roll()
+    in_txn(1, 2, (b"a", b"a-open"))  # undecided: its segment and later ones are not cleaned
+    plog.roll()
+    plog.append(encode_batch([Record(key=b"a", value=b"a-plain", timestamp=NOW)]), NOW)
+    assert plog.last_stable_offset == 5
+    plog.compact(NOW + 1)
+    batches = list(plog.replay_batches())
+    values = [r.value for b in batches if not b.header.is_control for r in b.records]
+    # The aborted value is gone and did not make the committed one look outdated; nothing at or
+    # after the open transaction was touched.
+    assert values == [b"a-committed", b"b-committed", b"a-open", b"a-plain"]
+    assert [b.control_type for b in batches if b.header.is_control] == [ControlType.COMMIT, ControlType.ABORT]
+    plog.append_marker(1, 0, commit=True, now=NOW)
+    plog.roll()
+    plog.compact(NOW + 1)  # decided now: the newest value of each key is all that is left
+    values = [r.value for b in plog.replay_batches() if not b.header.is_control for r in b.records]
+    assert values == [b"b-committed", b"a-plain"]
