@@ -37,6 +37,8 @@ STALE_METADATA = frozenset({
     ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.UNKNOWN_LEADER_EPOCH, ErrorCode.NOT_CONTROLLER,
     ErrorCode.KAFKA_STORAGE_ERROR,
 })
+#: FindCoordinator's key types.
+GROUP, TRANSACTION = 0, 1
 #: Errors that mean a group's coordinator moved.
 COORDINATOR_MOVED = frozenset({ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_NOT_AVAILABLE})
 
@@ -115,7 +117,7 @@ class Cluster:
         self._connecting: dict[tuple[int, str], asyncio.Task[BrokerConnection]] = {}
         self._backoff: dict[int, tuple[float, float]] = {}  # node -> (next attempt at, current backoff)
         self._bootstrap_connection: BrokerConnection | None = None
-        self._coordinators: dict[str, int] = {}
+        self._coordinators: dict[tuple[int, str], int] = {}  # (key type, key) -> node
         self._metadata_lock = asyncio.Lock()
         self._closed = False
 
@@ -311,34 +313,37 @@ class Cluster:
         return by_leader
 
     # ---- coordinators ---------------------------------------------------------------------------
-    async def coordinators(self, group_ids: Iterable[str]) -> dict[str, int]:
-        """The coordinator of each group: cached, else FindCoordinator (one batched request from v4)."""
+    async def coordinators(self, group_ids: Iterable[str], key_type: int = GROUP) -> dict[str, int]:
+        """The coordinator of each group (or, with key_type TRANSACTION, of each transactional id):
+        cached, else FindCoordinator (one batched request from v4)."""
+        what = "group" if key_type == GROUP else "transactional id"
         groups = list(dict.fromkeys(group_ids))
-        missing = [g for g in groups if g not in self._coordinators]
+        missing = [g for g in groups if (key_type, g) not in self._coordinators]
         if missing:
             connection = await self.any_connection()
             if connection.supports(FIND_COORDINATOR, 4):
-                response = await connection.request(FindCoordinatorRequest(key_type=0, coordinator_keys=missing))
+                response = await connection.request(FindCoordinatorRequest(key_type=key_type,
+                                                                           coordinator_keys=missing))
                 found = [(c.key, c.node_id, c.host, c.port, c.error_code, c.error_message)
                          for c in response.coordinators]
             else:
                 found = []
                 for group in missing:
-                    r = await connection.request(FindCoordinatorRequest(key=group, key_type=0))
+                    r = await connection.request(FindCoordinatorRequest(key=group, key_type=key_type))
                     found.append((group, r.node_id, r.host, r.port, r.error_code, r.error_message))
             for group, node_id, host, port, code, message in found:
                 if code:
-                    raise KafkaError.from_code(code, f"finding the coordinator of group {group!r}", message)
+                    raise KafkaError.from_code(code, f"finding the coordinator of {what} {group!r}", message)
                 if node_id not in self.brokers:
                     self.brokers[node_id] = BrokerInfo(node_id, host, port)
-                self._coordinators[group] = node_id
-        return {g: self._coordinators[g] for g in groups}
+                self._coordinators[(key_type, group)] = node_id
+        return {g: self._coordinators[(key_type, g)] for g in groups}
 
-    async def coordinator(self, group_id: str) -> int:
-        return (await self.coordinators([group_id]))[group_id]
+    async def coordinator(self, group_id: str, key_type: int = GROUP) -> int:
+        return (await self.coordinators([group_id], key_type))[group_id]
 
-    def forget_coordinator(self, group_id: str) -> None:
-        self._coordinators.pop(group_id, None)
+    def forget_coordinator(self, group_id: str, key_type: int = GROUP) -> None:
+        self._coordinators.pop((key_type, group_id), None)
 
     # ---- retries -------------------------------------------------------------------------------
     async def retry(self, operation: Callable[[], Awaitable[T]], *, timeout_s: float | None = None,

@@ -90,12 +90,18 @@ class Consumer:
         metadata_refresh_s: float = 30.0,
         listener: RebalanceListener | None = None,
         reset_positions: ResetPositions | None = None,
+        isolation_level: str = "read_uncommitted",
     ) -> None:
         """`reset_positions`, when given, decides where partitions without a committed offset start
         (in place of `auto_offset_reset`): it gets those partitions and returns an offset for each."""
         # Long but flat: one line per setting (named as the Java client's) and per piece of state.
         if auto_offset_reset not in _RESETS:
             raise KafkaError(f"auto_offset_reset must be earliest, latest or none, not {auto_offset_reset!r}")
+        if isolation_level not in ("read_uncommitted", "read_committed"):
+            raise KafkaError(f"isolation_level must be read_uncommitted or read_committed, not {isolation_level!r}")
+        # read_committed: only committed transactions' records, and nothing past the last stable
+        # offset (where the earliest open transaction began).
+        self.read_committed = isolation_level == "read_committed"
         self.cluster = cluster
         self.group_id = group_id
         self.group_instance_id = group_instance_id
@@ -431,7 +437,8 @@ class Consumer:
                 partition=tp.partition, fetch_offset=wanted.position,
                 partition_max_bytes=self.max_partition_fetch_bytes))
         request = FetchRequest(replica_id=-1, max_wait_ms=self.fetch_max_wait_ms, min_bytes=self.fetch_min_bytes,
-                               max_bytes=self.fetch_max_bytes, isolation_level=0, session_id=0, session_epoch=-1,
+                               max_bytes=self.fetch_max_bytes, isolation_level=int(self.read_committed),
+                               session_id=0, session_epoch=-1,
                                topics=[FetchTopic(t, ps) for t, ps in by_topic.items()])
         failed = False
         try:
@@ -472,9 +479,13 @@ class Consumer:
                     else:
                         log.warning("fetching %s: %s", tp, error.message)
                     continue
-                state.high_watermark = data.high_watermark
+                # What a read_committed consumer can reach is the last stable offset (lag counts to it).
+                state.high_watermark = data.last_stable_offset if self.read_committed else data.high_watermark
                 if data.records:
-                    got |= self._append(tp, state, data.records)
+                    aborted = None
+                    if self.read_committed and data.aborted_transactions:
+                        aborted = sorted((a.first_offset, a.producer_id) for a in data.aborted_transactions)
+                    got |= self._append(tp, state, data.records, aborted)
         if got:
             self._records_ready.set()
         if refresh:
@@ -482,14 +493,25 @@ class Consumer:
         else:
             self._fetch_wake.set()
 
-    def _append(self, tp: TopicPartition, state: _Partition, raw: bytes) -> bool:
+    def _append(self, tp: TopicPartition, state: _Partition, raw: bytes,
+                aborted: list[tuple[int, int]] | None = None) -> bool:
+        """Buffer the fetched records. `aborted` (read_committed): the (first offset, producer id)
+        of aborted transactions in the range, whose batches are dropped up to their abort marker."""
         position = state.position if state.position is not None else 0
         topic, partition = tp
         buffer = state.buffer
         added = 0
+        aborting: set[int] = set()  # producers whose batches here belong to an aborted transaction
         try:
             for pos, header in iter_batch_headers(raw):
+                while aborted and aborted[0][0] <= header.last_offset:
+                    aborting.add(aborted.pop(0)[1])
+                if header.is_control and header.producer_id in aborting:
+                    aborting.discard(header.producer_id)  # its abort marker: the transaction ends here
                 if header.next_offset <= position:
+                    continue
+                if header.is_transactional and header.producer_id in aborting:
+                    position = header.next_offset
                     continue
                 if not header.is_control:
                     header, payload = batch_payload(raw, pos, verify_crc=self.check_crcs)

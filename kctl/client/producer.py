@@ -6,6 +6,11 @@ on `flush()`. One supervised sender task drains batches into one ProduceRequest 
 up to `max_in_flight` requests per broker, and retries retriable failures until
 `delivery_timeout_s`. With idempotence (the default with acks=all) every batch carries the
 producer id and a per-partition sequence, so a retried batch is never written twice.
+
+With a `transactional_id` the producer writes in transactions, as Kafka's does: `begin()`, sends
+(each partition is added to the transaction before its first batch goes out),
+`send_offsets_to_transaction()` for a consume-transform-produce loop, then `commit()` or
+`abort()`. Starting fences any older producer with the same transactional id.
 """
 
 from __future__ import annotations
@@ -15,17 +20,26 @@ import bisect
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kctl.protocol.api import API_BY_REQUEST_TYPE
 from kctl.protocol.compression import Compression
 from kctl.protocol.errors import ErrorCode, ProtocolError
+from kctl.protocol.messages.add_offsets_to_txn import AddOffsetsToTxnRequest
+from kctl.protocol.messages.add_partitions_to_txn import AddPartitionsToTxnRequest, AddPartitionsToTxnTopic
+from kctl.protocol.messages.end_txn import EndTxnRequest
 from kctl.protocol.messages.init_producer_id import InitProducerIdRequest
 from kctl.protocol.messages.produce import PartitionProduceData, ProduceRequest, TopicProduceData
+from kctl.protocol.messages.txn_offset_commit import (
+    TxnOffsetCommitRequest,
+    TxnOffsetCommitRequestPartition,
+    TxnOffsetCommitRequestTopic,
+)
 from kctl.protocol.records import Record, encode_batch
 
-from .cluster import STALE_METADATA, Cluster
+from .cluster import COORDINATOR_MOVED, STALE_METADATA, TRANSACTION, Cluster
 from .errors import KafkaError
 from .partitioner import StickyPartitioner, partition_for_key
 from .types import RecordMetadata, TopicPartition
@@ -68,6 +82,8 @@ class Producer:
         buffer_memory: int = 64 * 1024 * 1024,
         max_request_size: int = 1024 * 1024,
         retry_backoff_s: float = 0.1,
+        transactional_id: str | None = None,
+        transaction_timeout_ms: int = 60_000,
     ) -> None:
         self.cluster = cluster
         self.acks = -1 if acks == "all" else int(acks)
@@ -76,6 +92,15 @@ class Producer:
         self.idempotent = self.acks == -1 if enable_idempotence is None else enable_idempotence
         if self.idempotent and self.acks != -1:
             raise KafkaError("an idempotent producer needs acks=all")
+        if transactional_id is not None and not self.idempotent:
+            raise KafkaError("a transactional producer needs acks=all and idempotence")
+        self.transactional_id = transactional_id
+        self.transaction_timeout_ms = transaction_timeout_ms
+        self.in_transaction = False
+        self._txn_partitions: set[TopicPartition] = set()  # added to the transaction under way
+        self._txn_offsets = False  # offsets were sent to it
+        self._txn_error: KafkaError | None = None  # a batch of it failed: it can only be aborted
+        self._adding: asyncio.Lock | None = None
         try:
             self.compression = Compression.parse(compression)
         except (ValueError, ProtocolError):
@@ -110,7 +135,17 @@ class Producer:
 
     # ---- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        if self.idempotent:
+        if self.transactional_id is not None:
+            txid = self.transactional_id
+
+            async def init_transactional() -> Any:
+                return await self._to_coordinator(
+                    InitProducerIdRequest(txid, self.transaction_timeout_ms, -1, -1), "InitProducerId")
+
+            response = await self.cluster.retry(init_transactional, what="InitProducerId")
+            self.producer_id, self.producer_epoch = response.producer_id, response.producer_epoch
+            self._adding = asyncio.Lock()
+        elif self.idempotent:
             async def init_producer_id() -> Any:
                 # A new Apache Kafka cluster answers COORDINATOR_LOAD_IN_PROGRESS (retriable) while it
                 # creates its transaction state topic.
@@ -172,6 +207,8 @@ class Producer:
         """Queue a record; the future resolves once the broker has it (or fails)."""
         if self._failure is not None or self._closing or self._wake is None:
             raise KafkaError("the producer is closed" if self._wake is not None else "the producer is not started")
+        if self.transactional_id is not None and not self.in_transaction:
+            raise KafkaError("begin a transaction before sending")
         size = _RECORD_OVERHEAD + (len(key) if key else 0) + (len(value) if value else 0)
         if headers:
             size += sum(len(h) + (len(v) if v else 0) + 4 for h, v in headers)
@@ -190,6 +227,8 @@ class Producer:
         if self._buffered >= self.buffer_memory:
             await self._wait_for_space()
         tp = TopicPartition(topic, partition)
+        if self.transactional_id is not None and tp not in self._txn_partitions:
+            await self._add_partition(tp)
         batch = self._open.get(tp)
         if batch is None or batch.size + size > self.batch_size:
             batch = self._new_batch(tp, batch)
@@ -368,14 +407,15 @@ class Producer:
             batch.base_sequence = sequence
             self._next_sequence[tp] = (sequence + len(batch.records)) % _SEQUENCE_LIMIT
         batch.encoded = encode_batch(batch.records, compression=self.compression, producer_id=self.producer_id,
-                                     producer_epoch=self.producer_epoch, base_sequence=batch.base_sequence)
+                                     producer_epoch=self.producer_epoch, base_sequence=batch.base_sequence,
+                                     transactional=self.transactional_id is not None)
 
 
     async def _produce(self, node: int, batches: list[_Batch]) -> None:
         by_topic: dict[str, list[PartitionProduceData]] = {}
         for batch in batches:
             by_topic.setdefault(batch.tp.topic, []).append(PartitionProduceData(batch.tp.partition, batch.encoded))
-        request = ProduceRequest(None, self.acks, int(self.request_timeout_s * 1000),
+        request = ProduceRequest(self.transactional_id, self.acks, int(self.request_timeout_s * 1000),
                                  [TopicProduceData(t, parts) for t, parts in by_topic.items()])
         try:
             connection = await self.cluster.connection(node)
@@ -449,6 +489,8 @@ class Producer:
             self._space.set()
         if batch.done is not None and not batch.done.done():
             batch.done.set_result(None)
+        if error is not None and self.in_transaction:
+            self._txn_error = error
         topic, partition = batch.tp
         for i, (future, record) in enumerate(zip(batch.futures, batch.records, strict=True)):
             if future.done():
@@ -459,6 +501,123 @@ class Producer:
                 offset = base_offset + i if base_offset >= 0 else -1
                 timestamp = append_time if append_time >= 0 else (record.timestamp or -1)
                 future.set_result(RecordMetadata(topic, partition, offset, timestamp))
+
+    # ---- transactions ----------------------------------------------------------------------------
+    def begin(self) -> None:
+        """Start a transaction: what is sent from now on is committed or aborted together."""
+        if self.transactional_id is None:
+            raise KafkaError("only a producer with a transactional id has transactions")
+        if self.in_transaction:
+            raise KafkaError("a transaction is already under way")
+        self.in_transaction = True
+        self._txn_partitions = set()
+        self._txn_offsets = False
+        self._txn_error = None
+
+    async def commit(self) -> None:
+        """Send what is buffered, then commit the transaction. Raises (and the transaction can
+        then only be aborted) if a record of it could not be written."""
+        self._check_in_transaction()
+        await self.flush()
+        if self._txn_error is not None:
+            raise KafkaError(f"the transaction cannot commit: a record of it failed ({self._txn_error}); abort it",
+                             self._txn_error.code)
+        await self._end(commit=True)
+
+    async def abort(self) -> None:
+        """Abort the transaction: nothing of it becomes visible to read_committed consumers."""
+        self._check_in_transaction()
+        await self.flush()  # every batch settled first, so none lands after the abort marker
+        await self._end(commit=False)
+
+    async def send_offsets_to_transaction(self, offsets: Mapping[TopicPartition, int], group_id: str, *,
+                                          generation_id: int = -1, member_id: str = "",
+                                          group_instance_id: str | None = None) -> None:
+        """Commit a consumer group's offsets as part of the transaction: they take effect only
+        if it commits (a consume-transform-produce loop's exactly-once step)."""
+        self._check_in_transaction()
+        txid = self.transactional_id
+        assert txid is not None
+        await self.cluster.retry(lambda: self._to_coordinator(
+            AddOffsetsToTxnRequest(txid, self.producer_id, self.producer_epoch, group_id), "AddOffsetsToTxn"),
+            what="AddOffsetsToTxn")
+        self._txn_offsets = True
+        by_topic: dict[str, list[TxnOffsetCommitRequestPartition]] = {}
+        for tp, offset in sorted(offsets.items()):
+            by_topic.setdefault(tp.topic, []).append(TxnOffsetCommitRequestPartition(tp.partition, offset))
+        request = TxnOffsetCommitRequest(txid, group_id, self.producer_id, self.producer_epoch, generation_id,
+                                         member_id, group_instance_id,
+                                         [TxnOffsetCommitRequestTopic(t, ps) for t, ps in by_topic.items()])
+
+        async def commit_offsets() -> None:
+            node = await self.cluster.coordinator(group_id)
+            response = await self.cluster.send(node, request)
+            for topic in response.topics:
+                for part in topic.partitions:
+                    if part.error_code:
+                        error = KafkaError.from_code(part.error_code, f"committing {topic.name}-"
+                                                     f"{part.partition_index} in the transaction")
+                        if error.code in COORDINATOR_MOVED:
+                            self.cluster.forget_coordinator(group_id)
+                        raise error
+
+        await self.cluster.retry(commit_offsets, what="TxnOffsetCommit")
+
+    def _check_in_transaction(self) -> None:
+        if not self.in_transaction:
+            raise KafkaError("no transaction is under way")
+
+    async def _add_partition(self, tp: TopicPartition) -> None:
+        assert self._adding is not None and self.transactional_id is not None
+        async with self._adding:
+            if tp in self._txn_partitions:
+                return
+            request = AddPartitionsToTxnRequest(
+                v3_and_below_transactional_id=self.transactional_id, v3_and_below_producer_id=self.producer_id,
+                v3_and_below_producer_epoch=self.producer_epoch,
+                v3_and_below_topics=[AddPartitionsToTxnTopic(tp.topic, [tp.partition])])
+
+            async def add() -> None:
+                response = await self._to_coordinator(request, "AddPartitionsToTxn", max_version=3)
+                for topic in response.results_by_topic_v3_and_below:
+                    for part in topic.results_by_partition:
+                        if part.partition_error_code:
+                            raise KafkaError.from_code(part.partition_error_code, f"adding {tp} to the transaction")
+
+            await self.cluster.retry(add, what="AddPartitionsToTxn")
+            self._txn_partitions.add(tp)
+
+    async def _end(self, *, commit: bool) -> None:
+        txid = self.transactional_id
+        assert txid is not None
+        if self._txn_partitions or self._txn_offsets:  # else the coordinator never heard of it
+            # v4 at most: transaction version 1 (KIP-890's version 2, which v5 asks for, bumps the
+            # epoch at every end and adds partitions implicitly; this producer adds them itself).
+            await self.cluster.retry(lambda: self._to_coordinator(
+                EndTxnRequest(txid, self.producer_id, self.producer_epoch, commit), "EndTxn", max_version=4),
+                what="EndTxn")
+        self.in_transaction = False
+        self._txn_partitions = set()
+        self._txn_offsets = False
+        self._txn_error = None
+
+    async def _to_coordinator(self, request: Any, what: str, max_version: int | None = None) -> Any:
+        """Send to the transaction coordinator; its error raised (a moved coordinator looked up
+        again on the retry)."""
+        assert self.transactional_id is not None
+        node = await self.cluster.coordinator(self.transactional_id, TRANSACTION)
+        version = None
+        if max_version is not None:
+            connection = await self.cluster.connection(node)
+            version = min(max_version, connection.versions.get(API_BY_REQUEST_TYPE[type(request)].key, -1))
+        response = await self.cluster.send(node, request, version=version)
+        code = getattr(response, "error_code", 0)
+        if code:
+            error = KafkaError.from_code(code, f"{what} for transactional id {self.transactional_id!r}")
+            if error.code in COORDINATOR_MOVED:
+                self.cluster.forget_coordinator(self.transactional_id, TRANSACTION)
+            raise error
+        return response
 
     def _fail_everything(self, error: KafkaError) -> None:
         for queue in self._queues.values():
