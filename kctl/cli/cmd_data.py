@@ -89,6 +89,10 @@ def produce(
         "--key-schema", metavar="SUBJECT|ID|FILE", help="The same for keys (TOPIC-key).")] = None,
     message: Annotated[str | None, typer.Option(
         "--message", help="With a Protobuf schema: the message to write (default: the file's first).")] = None,
+    transactional_id: Annotated[str | None, typer.Option(
+        "--transactional-id", metavar="ID",
+        help="Send all of the input in one transaction with this transactional id: committed at the end of "
+             "input, aborted on any error or Ctrl-C (read_committed consumers then see none of it).")] = None,
     yes: YesOpt = False,
 ) -> None:
     """Send records from arguments or stdin lines."""
@@ -117,10 +121,13 @@ def produce(
             outgoing = await _encoded(_settings(ctx), context, topic, list(outgoing), value_schema, key_schema,
                                       message)
         done = await produce_records(cluster, topic, outgoing, partition=partition, acks=acks,
-                                     compression=compression, rate=rate)
-        diagnostic(f"produced {done.delivered} record(s) to {topic}")
+                                     compression=compression, rate=rate, transactional_id=transactional_id)
         if done.failures:
+            if transactional_id is not None:
+                diagnostic(f"transaction {transactional_id} aborted: none of its {done.sent} record(s) is committed")
             raise done.failures[0]
+        in_transaction = f" in transaction {transactional_id} (committed)" if transactional_id is not None else ""
+        diagnostic(f"produced {done.delivered} record(s) to {topic}{in_transaction}")
 
     execute(_settings(ctx), body, changes=True, streaming=True)
 
@@ -158,6 +165,7 @@ async def _encoded(settings: Any, context: Any, topic: str, records: list[Outgoi
 
 # ---- tail ---------------------------------------------------------------------------------------------
 TAIL_FORMATS = ("human", "jsonl", "json", "raw")
+ISOLATION_LEVELS = ("read_uncommitted", "read_committed")
 
 
 def _shown(raw: bytes | None, decoded: Any) -> str:
@@ -213,6 +221,10 @@ def tail(
     no_decode: Annotated[bool, typer.Option(
         "--no-decode", help="Show keys and values in Confluent's schema format as bytes, not decoded with the "
                             "registry's schemas.")] = False,
+    isolation: Annotated[str, typer.Option(
+        "--isolation", help="read_uncommitted (the default, as Kafka's console consumer): every record, those of "
+                            "aborted and open transactions too; read_committed: committed transactions only, up "
+                            "to the last stable offset (an open transaction stops it there).")] = "read_uncommitted",
 ) -> None:
     """Read records: from a position to the end (or forever with --follow), filtered, in several formats.
 
@@ -223,11 +235,13 @@ def tail(
     jsonl adds key_schema_id / value_schema_id; raw always prints the bytes."""
     settings = _settings(ctx)
     check_format(output, TAIL_FORMATS)
+    if isolation not in ISOLATION_LEVELS:
+        raise CliError(f"--isolation must be {' or '.join(ISOLATION_LEVELS)}, not {isolation!r}", None, USAGE)
     from kctl.ops.tail import TailSpec, record_matcher
 
     spec = TailSpec(topics, start=from_, partitions=partition, follow=follow, max_records=max_records,
                     until_ms=parse_timestamp_ms(until.lstrip("@")) if until else None, group=group,
-                    pattern=pattern, matcher=record_matcher(filter_) if filter_ else None)
+                    pattern=pattern, matcher=record_matcher(filter_) if filter_ else None, isolation=isolation)
     write_record = _record_writer(output, fmt)
 
     async def body(cluster: Any, context: Any) -> None:

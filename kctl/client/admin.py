@@ -285,10 +285,12 @@ class Admin:
         return await self.cluster.retry(attempt, what=type(request).__name__)
 
     # ---- offsets and records -------------------------------------------------------------------
-    async def list_offsets(self, specs: Mapping[TopicPartition, int]) -> dict[TopicPartition, OffsetAndTimestamp]:
+    async def list_offsets(self, specs: Mapping[TopicPartition, int], *,
+                           read_committed: bool = False) -> dict[TopicPartition, OffsetAndTimestamp]:
         """Offsets by spec (EARLIEST, LATEST, MAX_TIMESTAMP or a timestamp in ms), one request per leader.
 
-        A timestamp later than every record gives offset -1.
+        A timestamp later than every record gives offset -1. With `read_committed`, LATEST is the
+        last stable offset: where a read_committed consumer stops (an open transaction pins it).
         """
         from kctl.protocol.messages.list_offsets import ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic
         results: dict[TopicPartition, OffsetAndTimestamp] = {}
@@ -297,7 +299,7 @@ class Admin:
             by_topic: dict[str, list[ListOffsetsPartition]] = {}
             for tp in partitions:
                 by_topic.setdefault(tp.topic, []).append(ListOffsetsPartition(tp.partition, -1, specs[tp], 1))
-            request = ListOffsetsRequest(replica_id=-1, isolation_level=0,
+            request = ListOffsetsRequest(replica_id=-1, isolation_level=int(read_committed),
                                          topics=[ListOffsetsTopic(t, ps) for t, ps in by_topic.items()])
             response = await self.cluster.send(node, request)
             for t in response.topics:

@@ -583,6 +583,11 @@ class Consumer:
             if state.error is not None:
                 error, state.error = state.error, None
                 raise error
+            if not state.buffer and state.position is not None and state.consumed is not None \
+                    and state.consumed < state.position:
+                # Offsets fetched past with no record to give (transaction markers, aborted or
+                # compacted batches) count as consumed, as in Java's consumer.
+                state.consumed = state.position
             if not state.buffer or state.paused or (only is not None and tp not in only) or budget <= 0:
                 continue
             buffer = state.buffer
@@ -594,6 +599,8 @@ class Consumer:
             budget -= len(records)
             out[tp] = records
             state.consumed = records[-1].offset + 1
+            if not buffer and state.position is not None and state.position > state.consumed:
+                state.consumed = state.position
             if not buffer:
                 self._buffered_bytes -= state.buffered_bytes
                 state.buffered_bytes = 0

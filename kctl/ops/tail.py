@@ -37,6 +37,8 @@ class TailSpec:
     matcher: Callable[[ConsumerRecord], bool] | None = None
     poll_ms: int = 500
     batch_limit: int | None = None  # most records per batch
+    isolation: str = "read_uncommitted"  # or read_committed: committed transactions only, up to the
+    # last stable offset (read_uncommitted, Kafka's console consumer's default, also shows aborted records)
 
 
 def record_matcher(expression: str) -> Callable[[ConsumerRecord], bool]:
@@ -73,7 +75,8 @@ class TailSession:
             await start_offsets(self.admin, wanted[:1], spec.start, self._ends)  # a bad --from fails before joining
         consumer = Consumer(self.cluster, group_id=spec.group,
                             auto_offset_reset="latest" if spec.start == "end" else "earliest",
-                            reset_positions=self._uncommitted_start if spec.group else None)
+                            reset_positions=self._uncommitted_start if spec.group else None,
+                            isolation_level=spec.isolation)
         if spec.group:
             consumer.subscribe(names)  # before start, so membership begins with it
         self._consumer = consumer
@@ -108,7 +111,9 @@ class TailSession:
         return names
 
     async def _latest(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-        return {tp: o.offset for tp, o in (await self.admin.list_offsets(dict.fromkeys(partitions, LATEST))).items()}
+        committed = self.spec.isolation == "read_committed"  # then the end is the last stable offset
+        ends = await self.admin.list_offsets(dict.fromkeys(partitions, LATEST), read_committed=committed)
+        return {tp: o.offset for tp, o in ends.items()}
 
     async def _uncommitted_start(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         """--from with a group: where partitions the group has no committed offset for start."""

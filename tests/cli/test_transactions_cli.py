@@ -1,0 +1,61 @@
+"""`kctl produce --transactional-id` and `kctl tail --isolation`, with a real broker and confluent-kafka
+holding a transaction open."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.broker.conftest import BrokerProcess
+
+from .test_commands import kctl, unique
+
+ck = pytest.importorskip("confluent_kafka")
+
+
+def tailed(env: dict[str, str], topic: str, isolation: str) -> list[Any]:
+    out = kctl(env, "tail", topic, "--from", "beginning", "-o", "jsonl", "--isolation", isolation).stdout
+    return [json.loads(line)["value"] for line in out.splitlines()]
+
+
+def test_produce_in_one_transaction_commits_at_the_end_of_input(env: dict[str, str]) -> None:
+    topic = unique("txcli")
+    kctl(env, "topics", "create", topic)
+    done = kctl(env, "produce", topic, "--transactional-id", unique("txcli"), stdin="a\nb\nc\n")
+    assert "produced 3 record(s)" in done.stderr and "committed" in done.stderr
+    assert tailed(env, topic, "read_committed") == ["a", "b", "c"]
+
+
+def test_bad_input_aborts_the_transaction_and_commits_nothing(env: dict[str, str]) -> None:
+    topic = unique("txbad")
+    kctl(env, "topics", "create", topic)
+    lines = '{"value": "one"}\n{"value": "two"}\nnot json\n'
+    failed = kctl(env, "produce", topic, "--jsonl", "--transactional-id", unique("txbad"), stdin=lines, ok=False)
+    assert failed.returncode != 0 and "line 3" in failed.stderr
+    # The first two were written, then aborted: read_uncommitted readers see them, read_committed none.
+    assert tailed(env, topic, "read_uncommitted") == ["one", "two"]
+    assert tailed(env, topic, "read_committed") == []
+
+
+def test_tail_read_committed_stops_at_an_open_transaction(env: dict[str, str], broker: BrokerProcess) -> None:
+    topic = unique("txopen")
+    kctl(env, "topics", "create", topic)
+    kctl(env, "produce", topic, stdin="before\n")
+    holder = ck.Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": unique("holder")})
+    holder.init_transactions(30)
+    holder.begin_transaction()
+    holder.produce(topic, value=b"undecided")
+    holder.flush(30)
+    kctl(env, "produce", topic, stdin="after\n")
+    # Without --follow it ends at the last stable offset instead of waiting on the open transaction.
+    assert tailed(env, topic, "read_committed") == ["before"]
+    assert tailed(env, topic, "read_uncommitted") == ["before", "undecided", "after"]
+    holder.commit_transaction(30)
+    assert tailed(env, topic, "read_committed") == ["before", "undecided", "after"]
+
+
+def test_tail_refuses_an_unknown_isolation(env: dict[str, str]) -> None:
+    refused = kctl(env, "tail", "any", "--isolation", "dirty", ok=False)
+    assert refused.returncode == 2 and "read_committed" in refused.stderr
