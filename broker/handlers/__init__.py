@@ -90,6 +90,7 @@ ROUTES: dict[ApiKey, Route] = {
     ApiKey.ADD_OFFSETS_TO_TXN: Route((0, 4), transactions.add_offsets_to_txn),
     ApiKey.END_TXN: Route((0, 5), transactions.end_txn),
     ApiKey.TXN_OFFSET_COMMIT: Route((0, 4), transactions.txn_offset_commit),
+    ApiKey.WRITE_TXN_MARKERS: Route((0, 1), transactions.write_txn_markers),
     ApiKey.DESCRIBE_PRODUCERS: Route((0, 0), transactions.describe_producers),
     ApiKey.DESCRIBE_TRANSACTIONS: Route((0, 0), transactions.describe_transactions),
     ApiKey.LIST_TRANSACTIONS: Route((0, 1), transactions.list_transactions),

@@ -1,6 +1,7 @@
 """Transaction APIs: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn,
-DescribeTransactions, ListTransactions and DescribeProducers. Authorization is Kafka's: Write on
-the TransactionalId for a transaction's own requests, Describe on it to see it."""
+DescribeTransactions, ListTransactions, DescribeProducers and WriteTxnMarkers. Authorization is
+Kafka's: Write on the TransactionalId for a transaction's own requests, Describe on it to see it,
+ClusterAction to write markers."""
 
 from __future__ import annotations
 
@@ -43,6 +44,13 @@ from kctl.protocol.messages.txn_offset_commit import (
     TxnOffsetCommitResponse,
     TxnOffsetCommitResponsePartition,
     TxnOffsetCommitResponseTopic,
+)
+from kctl.protocol.messages.write_txn_markers import (
+    WritableTxnMarkerPartitionResult,
+    WritableTxnMarkerResult,
+    WritableTxnMarkerTopicResult,
+    WriteTxnMarkersRequest,
+    WriteTxnMarkersResponse,
 )
 
 from ..groups.coordinator import OffsetToCommit
@@ -301,3 +309,21 @@ def describe_producers(
                 for producer_id, entry in sorted(state.producers.items())
             ]))
     return DescribeProducersResponse(topics=topics)
+
+
+def write_txn_markers(
+    broker: BrokerContext, header: RequestHeader, request: WriteTxnMarkersRequest, peer: Peer
+) -> WriteTxnMarkersResponse | Awaitable[WriteTxnMarkersResponse]:
+    allowed = broker.authorizer.permits(peer, AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER)
+    waits: list[asyncio.Future[None]] = []
+    results: list[WritableTxnMarkerResult] = []
+    for marker in request.markers:
+        topics: list[WritableTxnMarkerTopicResult] = []
+        for topic in marker.topics:
+            parts = [WritableTxnMarkerPartitionResult(index, (
+                broker.transactions.write_marker(topic.name, index, marker.producer_id, marker.producer_epoch,
+                                                 marker.transaction_result, waits).code
+                if allowed else ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code)) for index in topic.partition_indexes]
+            topics.append(WritableTxnMarkerTopicResult(topic.name, parts))
+        results.append(WritableTxnMarkerResult(marker.producer_id, topics))
+    return _answer(Outcome(waits=waits), WriteTxnMarkersResponse(results))

@@ -225,6 +225,29 @@ class TransactionCoordinator:
 
         return check
 
+    def write_marker(self, topic: str, partition: int, producer_id: int, producer_epoch: int, commit: bool,
+                     waits: Waits) -> ErrorCode:
+        """WriteTxnMarkers: a marker asked for from outside, as an administrator aborts a hanging
+        transaction (one this coordinator does not know has the partition) with."""
+        plog = self.logs.partition(topic, partition)
+        if plog is None:
+            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        known = plog.producers.producers.get(producer_id)
+        if known is not None and producer_epoch < known.epoch:
+            return ErrorCode.INVALID_PRODUCER_EPOCH
+        try:
+            plog.append_marker(producer_id, producer_epoch, commit)
+        except AppendError as exc:
+            return exc.error
+        log.info("%s marker written to %s-%d for producer %d (epoch %d) on request",
+                 "commit" if commit else "abort", topic, partition, producer_id, producer_epoch)
+        if topic == OFFSETS_TOPIC:
+            self.groups.end_transaction(producer_id, commit, partition)
+        wait = self._after_append(plog)
+        if wait is not None:
+            waits.append(wait)
+        return ErrorCode.NONE
+
     # ---- describing -------------------------------------------------------------------------------
     def describe(self, transactional_id: str) -> TxnMetadata | None:
         return self.machine.transactions.get(transactional_id)

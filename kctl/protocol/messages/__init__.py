@@ -48,6 +48,7 @@ class ApiKey(enum.IntEnum):
     ADD_PARTITIONS_TO_TXN = 24
     ADD_OFFSETS_TO_TXN = 25
     END_TXN = 26
+    WRITE_TXN_MARKERS = 27
     TXN_OFFSET_COMMIT = 28
     DESCRIBE_PRODUCERS = 61
     DESCRIBE_TRANSACTIONS = 65
@@ -99,6 +100,7 @@ API_INDEX: dict[int, tuple[str, str, int, int]] = {
     ApiKey.ADD_PARTITIONS_TO_TXN: ('add_partitions_to_txn', 'AddPartitionsToTxn', 0, 5),
     ApiKey.ADD_OFFSETS_TO_TXN: ('add_offsets_to_txn', 'AddOffsetsToTxn', 0, 4),
     ApiKey.END_TXN: ('end_txn', 'EndTxn', 0, 5),
+    ApiKey.WRITE_TXN_MARKERS: ('write_txn_markers', 'WriteTxnMarkers', 0, 1),
     ApiKey.TXN_OFFSET_COMMIT: ('txn_offset_commit', 'TxnOffsetCommit', 0, 4),
     ApiKey.DESCRIBE_PRODUCERS: ('describe_producers', 'DescribeProducers', 0, 0),
     ApiKey.DESCRIBE_TRANSACTIONS: ('describe_transactions', 'DescribeTransactions', 0, 0),

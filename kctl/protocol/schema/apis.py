@@ -2622,6 +2622,37 @@ TRANSACTION_LOG_VALUE = message(
     ],
 )
 
+WRITE_TXN_MARKERS = api(
+    27,
+    "WriteTxnMarkers",
+    "0-1",
+    flexible="1+",
+    request=[
+        Field("markers", Array(Struct("WritableTxnMarker", [
+            Field("producer_id", INT64),
+            Field("producer_epoch", INT16),
+            Field("transaction_result", BOOL),
+            Field("topics", Array(Struct("WritableTxnMarkerTopic", [
+                Field("name", STRING),
+                Field("partition_indexes", Array(INT32)),
+            ]))),
+            Field("coordinator_epoch", INT32),
+        ]))),
+    ],
+    response=[
+        Field("markers", Array(Struct("WritableTxnMarkerResult", [
+            Field("producer_id", INT64),
+            Field("topics", Array(Struct("WritableTxnMarkerTopicResult", [
+                Field("name", STRING),
+                Field("partitions", Array(Struct("WritableTxnMarkerPartitionResult", [
+                    Field("partition_index", INT32),
+                    Field("error_code", INT16),
+                ]))),
+            ]))),
+        ]))),
+    ],
+)
+
 APIS: tuple[Api, ...] = (
     PRODUCE,
     FETCH,
@@ -2666,6 +2697,7 @@ APIS: tuple[Api, ...] = (
     ADD_PARTITIONS_TO_TXN,
     ADD_OFFSETS_TO_TXN,
     END_TXN,
+    WRITE_TXN_MARKERS,
     TXN_OFFSET_COMMIT,
     DESCRIBE_PRODUCERS,
     DESCRIBE_TRANSACTIONS,
