@@ -27,6 +27,9 @@ LAG_COLUMNS = [
     Column("group", "GROUP"), Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
     Column("committed_offset", "COMMITTED", numeric=True), Column("log_end_offset", "LOG END", numeric=True),
     Column("lag", "LAG", numeric=True), Column("lag_seconds", "LAG SECONDS", numeric=True),
+    # Records behind an open transaction: not yet readable by read_committed consumers.
+    Column("in_open_transactions", "IN OPEN TXN", numeric=True),
+    Column("last_stable_offset", "LAST STABLE", numeric=True, wide=True),
     Column("consume_rate", "CONSUME/S", numeric=True, wide=True),
     Column("produce_rate", "PRODUCE/S", numeric=True, wide=True),
     Column("catch_up_seconds", "CATCH UP S", numeric=True, wide=True),

@@ -46,7 +46,9 @@ class LagRow(TypedDict):
     committed_offset: int
     log_end_offset: int
     log_start_offset: int
-    lag: int
+    lag: int  # as read_committed consumers see it: up to the last stable offset
+    last_stable_offset: int  # the log end, unless an open transaction holds it back
+    in_open_transactions: int  # records from the last stable offset to the log end
     lag_seconds: NotRequired[float | None]  # with record ages
     consume_rate: NotRequired[float]  # from the second look on
     produce_rate: NotRequired[float]
@@ -59,6 +61,7 @@ class Health(enum.StrEnum):
 
     OK = "OK"
     WARN = "WARN"  # lag grows while offsets move
+    PINNED = "PINNED"  # caught up to a last stable offset an open transaction keeps from moving
     STALL = "STALL"  # lag but committed offsets do not move
     STOP = "STOP"  # lag and no consumers
     REWIND = "REWIND"  # a committed offset went back
@@ -73,17 +76,19 @@ class LagRows(Sequence[LagRow]):
     """
 
     __slots__ = ("catch_up_seconds", "committed", "consume_rate", "group", "health", "lag", "lag_seconds",
-                 "log_end", "log_start", "partitions", "produce_rate", "topics")
+                 "last_stable", "log_end", "log_start", "partitions", "produce_rate", "topics")
 
     def __init__(self, group: str, topics: list[str], partitions: list[int], committed: list[int],
-                 log_end: list[int], log_start: list[int]) -> None:
+                 log_end: list[int], log_start: list[int], last_stable: list[int] | None = None) -> None:
         self.group = group
         self.topics = topics
         self.partitions = partitions
         self.committed = committed
         self.log_end = log_end
         self.log_start = log_start
-        lag = list(map(operator.sub, log_end, committed))
+        # The same list as log_end when no transaction is open: most clusters, most looks.
+        self.last_stable = log_end if last_stable is None else last_stable
+        lag = list(map(operator.sub, self.last_stable, committed))
         if lag and min(lag) < 0:  # committed past the log end (the log was truncated): nothing to read
             lag = [n if n > 0 else 0 for n in lag]
         self.lag = lag
@@ -99,7 +104,8 @@ class LagRows(Sequence[LagRow]):
         out: dict[str, list[Any]] = {
             "group": [self.group] * n, "topic": self.topics, "partition": self.partitions,
             "committed_offset": self.committed, "log_end_offset": self.log_end, "log_start_offset": self.log_start,
-            "lag": self.lag,
+            "lag": self.lag, "last_stable_offset": self.last_stable,
+            "in_open_transactions": self.in_open_transactions(),
         }
         for key, column in (("lag_seconds", self.lag_seconds), ("consume_rate", self.consume_rate),
                             ("produce_rate", self.produce_rate), ("catch_up_seconds", self.catch_up_seconds)):
@@ -108,6 +114,11 @@ class LagRows(Sequence[LagRow]):
         if self.health is not None:
             out["health"] = [self.health] * n
         return out
+
+    def in_open_transactions(self) -> list[int]:
+        if self.last_stable is self.log_end:
+            return [0] * len(self.partitions)
+        return list(map(operator.sub, self.log_end, self.last_stable))
 
     def __len__(self) -> int:
         return len(self.partitions)
@@ -192,6 +203,7 @@ async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True
     admin = Admin(cluster)
     starts: dict[tuple[str, int], int] = {}
     ends: dict[tuple[str, int], int] = {}
+    stable: dict[tuple[str, int], int] = {}  # only partitions an open transaction holds back
     stamps: dict[tuple[str, int, int], int | None] = {}
     gone: set[tuple[str, int]] = set()  # partitions with offsets committed that no longer exist
     shared: _Partitions | None = None
@@ -206,11 +218,14 @@ async def iter_lag(cluster: Cluster, groups: Sequence[str], *, ages: bool = True
             known = cluster.topics
             gone.update((t, p) for t, p in unknown if t not in known or p not in known[t].partitions)
             tps = [TopicPartition(t, p) for t, p in sorted(unknown.difference(gone))]
-            latest, earliest = await asyncio.gather(admin.list_offsets(dict.fromkeys(tps, LATEST)),
-                                                    admin.list_offsets(dict.fromkeys(tps, EARLIEST)))
+            latest, earliest, committed_end = await asyncio.gather(
+                admin.list_offsets(dict.fromkeys(tps, LATEST)), admin.list_offsets(dict.fromkeys(tps, EARLIEST)),
+                admin.list_offsets(dict.fromkeys(tps, LATEST), read_committed=True))
             ends.update(((tp.topic, tp.partition), found.offset) for tp, found in latest.items())
             starts.update(((tp.topic, tp.partition), found.offset) for tp, found in earliest.items())
-        out = [_lag_rows(c, p, ends, starts, gone) for c, p in zip(batch, partitions_of, strict=True)]
+            stable.update(((tp.topic, tp.partition), found.offset) for tp, found in committed_end.items()
+                          if 0 <= found.offset < latest[tp].offset)
+        out = [_lag_rows(c, p, ends, starts, gone, stable) for c, p in zip(batch, partitions_of, strict=True)]
         if ages:
             await add_record_age(cluster, out, stamps)
         yield out
@@ -227,6 +242,7 @@ class _Partitions:
         "committed_topics",
         "kept",
         "keys",
+        "last_stable",
         "log_end",
         "log_start",
         "partitions",
@@ -240,6 +256,7 @@ class _Partitions:
         self.kept: list[int] | None = None  # rows of partitions that still exist, when some do not
         self.log_end: list[int] | None = None
         self.log_start: list[int] | None = None
+        self.last_stable: list[int] | None = None  # None: no open transaction holds any back
 
     @classmethod
     def of(cls, committed: GroupCommitted, previous: _Partitions | None) -> _Partitions:
@@ -250,7 +267,8 @@ class _Partitions:
 
 
 def _lag_rows(committed: GroupCommitted, shared: _Partitions, ends: dict[tuple[str, int], int],
-              starts: dict[tuple[str, int], int], gone: set[tuple[str, int]]) -> LagRows:
+              starts: dict[tuple[str, int], int], gone: set[tuple[str, int]],
+              stable: dict[tuple[str, int], int] | None = None) -> LagRows:
     """A group's rows, less the partitions that no longer exist: a deleted topic's offsets stay
     until the coordinator drops them, and there is no log left to be behind on."""
     if shared.log_end is None or shared.log_start is None:
@@ -260,10 +278,13 @@ def _lag_rows(committed: GroupCommitted, shared: _Partitions, ends: dict[tuple[s
             keys = [keys[i] for i in shared.kept]
             shared.topics, shared.partitions = [k[0] for k in keys], [k[1] for k in keys]
         shared.log_end, shared.log_start = list(map(ends.__getitem__, keys)), list(map(starts.__getitem__, keys))
+        if stable and not stable.keys().isdisjoint(keys):
+            shared.last_stable = [stable.get(k, end) for k, end in zip(keys, shared.log_end, strict=True)]
     offsets = committed.offsets
     if shared.kept is not None:
         offsets = [offsets[i] for i in shared.kept]
-    return LagRows(committed.group_id, shared.topics, shared.partitions, offsets, shared.log_end, shared.log_start)
+    return LagRows(committed.group_id, shared.topics, shared.partitions, offsets, shared.log_end, shared.log_start,
+                   shared.last_stable)
 
 
 async def add_record_age(cluster: Cluster, groups: Sequence[LagRows],
@@ -367,13 +388,16 @@ class Look:
     log_end: array[int]
     total: int
     at: float
+    last_stable: array[int] | None = None  # None: the log end everywhere (no transaction held one back)
 
     @classmethod
     def of(cls, rows: LagRows, at: float, previous: Look | None) -> Look:
         topics, partitions = rows.topics, rows.partitions
         if previous is not None and previous.topics == topics and previous.partitions == partitions:
             topics, partitions = previous.topics, previous.partitions
-        return cls(topics, partitions, array("q", rows.committed), array("q", rows.log_end), sum(rows.lag), at)
+        stable = None if rows.last_stable is rows.log_end else array("q", rows.last_stable)
+        return cls(topics, partitions, array("q", rows.committed), array("q", rows.log_end), sum(rows.lag), at,
+                   stable)
 
     def same_partitions(self, other: Look) -> bool:
         return other.topics is self.topics and other.partitions is self.partitions
@@ -386,9 +410,11 @@ class Look:
         return [where.get(k, -1) for k in zip(self.topics, self.partitions, strict=True)]
 
     def earlier(self, other: Look, column: str) -> array[int]:
-        """`other`'s values of a column ("committed" or "log_end") for this look's partitions
-        (-1: not there then)."""
+        """`other`'s values of a column ("committed", "log_end" or "last_stable") for this look's
+        partitions (-1: not there then)."""
         theirs: array[int] = getattr(other, column)
+        if theirs is None:  # no last stable offset held back then: it was the log end
+            theirs = other.log_end
         if self.same_partitions(other):
             return theirs
         return array("q", [theirs[j] if j >= 0 else -1 for j in self.aligned(other)])
@@ -406,6 +432,8 @@ def health(first: Look, last: Look, looks: int, state: str) -> Health:
     earlier = last.earlier(first, "committed") if looks > 1 else array("q")
     if earlier and any(map(operator.lt, last.committed, earlier)):
         return Health.REWIND  # a committed offset went back
+    if looks > 1 and _pinned(first, last):
+        return Health.PINNED
     if last.total == 0:
         return Health.OK  # caught up: an idle topic is not a stopped consumer
     if state in (GroupState.EMPTY, GroupState.DEAD):
@@ -417,6 +445,19 @@ def health(first: Look, last: Look, looks: int, state: str) -> Health:
     if last.total > first.total:
         return Health.WARN
     return Health.OK
+
+
+def _pinned(first: Look, last: Look) -> bool:
+    """A partition whose consumer waits at a last stable offset that stayed put over the window
+    while records came in behind it: an open transaction holds read_committed readers (a
+    hanging one does so for ever; `kctl transactions find-hanging`)."""
+    if first.last_stable is None or last.last_stable is None:
+        return False
+    then = last.earlier(first, "last_stable")
+    ends_then = last.earlier(first, "log_end")
+    return any(stable == before and stable < end and committed >= stable and end_then > stable
+               for stable, before, end, end_then, committed
+               in zip(last.last_stable, then, last.log_end, ends_then, last.committed, strict=True))
 
 
 def _rates(now: array[int], then: array[int], seconds: float) -> list[float | None]:
@@ -503,7 +544,8 @@ class LagHistory:
             if i is None:
                 continue
             base = look.committed[i]
-            lags.append(max(look.log_end[i] - base, 0) if base >= 0 else 0)
+            end = look.log_end[i] if look.last_stable is None else look.last_stable[i]
+            lags.append(max(end - base, 0) if base >= 0 else 0)
         return lags
 
 

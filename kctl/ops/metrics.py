@@ -25,8 +25,10 @@ from kctl.client.types import EARLIEST, TopicPartition
 
 from .groups import Health, LagHistory, iter_group_lag
 
-#: kafka_consumergroup_health: the verdict as a number, worse higher.
-HEALTH_VALUES = {Health.OK: 0, Health.WARN: 1, Health.STALL: 2, Health.STOP: 3, Health.REWIND: 4}
+#: kafka_consumergroup_health: the verdict as a number, worse higher (PINNED came later: last, so
+#: the others keep the numbers dashboards know).
+HEALTH_VALUES = {Health.OK: 0, Health.WARN: 1, Health.STALL: 2, Health.STOP: 3, Health.REWIND: 4,
+                 Health.PINNED: 5}
 
 PARTITION = ["topic", "partition"]
 GROUP_PARTITION = ["consumergroup", "topic", "partition"]

@@ -107,9 +107,14 @@ async def find_hanging(cluster: Cluster, tadmin: TransactionAdmin, *, broker: in
     whose coordinator will never end them in that partition."""
     if topic is None and broker is None:
         raise BadUsage("find-hanging needs --broker or --topic to limit the search")
-    horizon_ms = max_transaction_timeout_min * 60_000
     producers = await tadmin.describe_producers(await partitions_of(cluster, topic, partition, broker))
-    candidates = [(tp, p) for tp, p in open_transactions(producers) if now_ms - p.last_timestamp > horizon_ms]
+    return await _hanging_among(tadmin, open_transactions(producers), max_transaction_timeout_min, now_ms)
+
+
+async def _hanging_among(tadmin: TransactionAdmin, opened: list[tuple[TopicPartition, ProducerInfo]],
+                         max_transaction_timeout_min: int, now_ms: int) -> list[Hanging]:
+    horizon_ms = max_transaction_timeout_min * 60_000
+    candidates = [(tp, p) for tp, p in opened if now_ms - p.last_timestamp > horizon_ms]
     if not candidates:
         return []
     producer_ids = {p.producer_id for _, p in candidates}
@@ -128,6 +133,26 @@ async def find_hanging(cluster: Cluster, tadmin: TransactionAdmin, *, broker: in
             hanging.append(Hanging(tp, producer, txid, f"{txid!r}'s coordinator does not have this partition "
                                                        f"in its transaction ({found.state})"))
     return hanging
+
+
+async def open_transaction_rows(cluster: Cluster, tadmin: TransactionAdmin, *, now_ms: int,
+                                max_transaction_timeout_min: int = DEFAULT_MAX_TRANSACTION_TIMEOUT_MIN
+                                ) -> list[dict[str, Any]]:
+    """Every transaction open in any partition, each marked hanging or not (the console's view)."""
+    await cluster.refresh_metadata(None)
+    everywhere = [TopicPartition(name, p) for name, info in sorted(cluster.topics.items()) for p in info.partitions]
+    opened = open_transactions(await tadmin.describe_producers(everywhere)) if everywhere else []
+    hanging = {(h.tp, h.producer.producer_id): h
+               for h in await _hanging_among(tadmin, opened, max_transaction_timeout_min, now_ms)}
+    rows = []
+    for tp, producer in opened:
+        row = producer_row(tp, producer, now_ms)
+        found = hanging.get((tp, producer.producer_id))
+        row["hanging"] = found is not None
+        row["why"] = found.why if found is not None else None
+        row["key"] = f"{tp.topic}-{tp.partition}/{producer.producer_id}"
+        rows.append(row)
+    return rows
 
 
 def hanging_row(found: Hanging, now_ms: int) -> dict[str, Any]:

@@ -82,6 +82,11 @@ class Backend(Protocol):
         """Every ACL, as `kctl acls list` has them."""
         ...
 
+    async def transactions(self) -> dict[str, list[dict[str, Any]]]:
+        """{"transactions": as `kctl transactions list`, "open": every transaction open in a
+        partition, marked hanging as `kctl transactions find-hanging` finds them}."""
+        ...
+
     async def subject(self, name: str, version: str) -> dict[str, Any]:
         """{"schema": as `kctl schemas get`, "versions": rows as `kctl schemas versions`}."""
         ...
@@ -225,6 +230,18 @@ class LiveBackend:
         from kctl.protocol.acl import AclFilter
 
         return await acl_rows(await self._admin(), AclFilter())
+
+    async def transactions(self) -> dict[str, list[dict[str, Any]]]:
+        import time
+
+        from kctl.client.transactions import TransactionAdmin
+        from kctl.ops.transactions import open_transaction_rows, transaction_rows
+
+        cluster = await self.cluster()
+        tadmin = TransactionAdmin(cluster)
+        now = int(time.time() * 1000)
+        return {"transactions": await transaction_rows(tadmin),
+                "open": await open_transaction_rows(cluster, tadmin, now_ms=now)}
 
     async def users(self) -> list[dict[str, Any]]:
         from kctl.ops.users import user_rows

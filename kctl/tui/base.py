@@ -36,10 +36,12 @@ FORMATS: dict[str, Callable[[Any], str]] = {
 
 
 def _trouble(key: str, value: Any) -> str | None:
-    """The theme colour of a cell that shows replicas in trouble, if it does."""
+    """The theme colour of a cell that shows trouble (replicas, a hanging transaction), if it does."""
     if key in ("under_replicated", "out_of_isr") and value:
         return "warning"
     if (key == "offline" and value) or (key == "leader" and value == -1) or (key == "alive" and value is False):
+        return "error"
+    if key == "hanging" and value is True:  # pins the last stable offset for good
         return "error"
     return None
 

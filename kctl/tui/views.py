@@ -349,6 +349,28 @@ class AclsScreen(ListScreen):
         return {"acls": rows}
 
 
+class TransactionsScreen(ListScreen):
+    """Transactional ids and their state; every transaction open in a partition, hanging ones (which
+    hold read_committed readers back for good) in the error colour."""
+
+    view_name = "transactions"
+    refresh_s = 10.0
+    panes = (
+        Pane("open", (_c("topic", "TOPIC"), _c("partition", "PARTITION"), _c("producer_id", "PRODUCER ID"),
+                      _c("txn_start_offset", "START OFFSET"), _c("idle_ms", "IDLE MS"), _c("hanging", "HANGING"),
+                      _c("why", "WHY")), key="key", title="open in partitions"),
+        Pane("transactions", (_c("transactional_id", "TRANSACTIONAL ID"), _c("producer_id", "PRODUCER ID"),
+                              _c("state", "STATE"), _c("coordinator", "COORDINATOR")), key="transactional_id",
+             title="transactional ids"),
+    )
+
+    def equivalent(self) -> str:
+        return self.kctl.cli("transactions list")
+
+    async def fetch(self) -> dict[str, Rows]:
+        return await (await self.kctl.backend()).transactions()
+
+
 class SchemasScreen(ListScreen):
     """The Schema Registry's subjects: latest version, its id and type, how many versions."""
 
@@ -428,5 +450,5 @@ def _tp(row: dict[str, Any]) -> Any:
 VIEWS: dict[str, type[ListScreen]] = {
     "topics": TopicsScreen, "groups": GroupsScreen, "cluster": ClusterScreen, "overview": ClusterScreen,
     "brokers": ClusterScreen, "reassign": ReassignScreen, "schemas": SchemasScreen,
-    "users": UsersScreen, "acls": AclsScreen,
+    "users": UsersScreen, "acls": AclsScreen, "transactions": TransactionsScreen,
 }

@@ -16,7 +16,8 @@ def test_rows_are_the_columns_read_across() -> None:
     rows.health = Health.STOP
     assert list(rows) == [rows[0], rows[1], rows[2]] == rows[:]
     assert rows[0] == {"group": "g", "topic": "a", "partition": 0, "committed_offset": 5, "log_end_offset": 10,
-                       "log_start_offset": 0, "lag": 5, "lag_seconds": 1.5, "health": "STOP"}
+                       "log_start_offset": 0, "lag": 5, "last_stable_offset": 10, "in_open_transactions": 0,
+                       "lag_seconds": 1.5, "health": "STOP"}
     assert list(rows.columns()) == list(rows[2])  # a row's keys, in the columns' order
     assert single_look_health(rows, "Empty") == Health.STOP and single_look_health(rows, "Stable") == Health.OK
     assert single_look_health(LagRows("g", ["a"], [0], [3], [3], [0]), "Empty") == Health.OK
@@ -58,6 +59,28 @@ def test_rates_and_time_to_catch_up_come_from_two_looks() -> None:
     assert history.looks[-1].topics is history.looks[-2].topics
     assert history.partition_lag("t", 0) == [100, 60, 130]
     assert history.partition_lag("t", 2) == [2, 2] and history.partition_lag("t", 9) == []
+
+
+def test_an_open_transaction_holds_lag_to_the_last_stable_offset_and_a_frozen_one_pins_the_group() -> None:
+    # Partition 1: records up to 50, but an open transaction began at 40.
+    committed = GroupCommitted("g", 0, ["t", "t"], [0, 1], [10, 40])
+    shared = _Partitions.of(committed, None)
+    rows = _lag_rows(committed, shared, {("t", 0): 10, ("t", 1): 50}, {("t", 0): 0, ("t", 1): 0}, set(),
+                     {("t", 1): 40})
+    assert rows.lag == [0, 0]  # as read_committed consumers see it: nothing more to read yet
+    assert [(r["last_stable_offset"], r["in_open_transactions"]) for r in rows] == [(10, 0), (40, 10)]
+    history = LagHistory(min_gap_s=0.0)
+    history.add(rows, at=0.0)
+    assert history.verdict("Stable") == Health.OK  # one look: an open transaction is normal
+    # Records keep coming behind it, the last stable offset stays, the consumer waits there.
+    later = LagRows("g", ["t", "t"], [0, 1], [10, 40], [10, 80], [0, 0], [10, 40])
+    history.add(later, at=30.0)
+    assert history.verdict("Stable") == Health.PINNED
+    assert history.partition_lag("t", 1) == [0, 0]
+    # Once the transaction ends, the group is behind (the records it held) and no longer pinned.
+    ended = LagRows("g", ["t", "t"], [0, 1], [10, 40], [10, 81], [0, 0])
+    history.add(ended, at=60.0)
+    assert ended.lag == [0, 41] and history.verdict("Stable") != Health.PINNED
 
 
 rates = st.one_of(st.none(), st.sampled_from([0.0, 1.5, 4.0]), st.floats(-10, 10))

@@ -141,13 +141,19 @@ class RecordedBackend:
                                    [TopicPartition(t, p) for t, p in m["assignment"]], m["subscription"])
                  for m in d["members"]], d["coordinator"])
             recorded = g["rows"]
+            ends = [r["log_end_offset"] for r in recorded]
+            stable = [r.get("last_stable_offset", end) for r, end in zip(recorded, ends, strict=True)]
             rows = LagRows(g["group"], [r["topic"] for r in recorded], [r["partition"] for r in recorded],
-                           [r["committed_offset"] for r in recorded], [r["log_end_offset"] for r in recorded],
-                           [r["log_start_offset"] for r in recorded])
+                           [r["committed_offset"] for r in recorded], ends, [r["log_start_offset"] for r in recorded],
+                           None if stable == ends else stable)
             if ages:
                 rows.lag_seconds = [r.get("lag_seconds") for r in recorded]
             out.append(group_lag(rows, description, history, at))
         yield out
+
+    async def transactions(self) -> dict[str, list[dict[str, Any]]]:
+        found = self.data.get("transactions", {"transactions": [], "open": []})
+        return {pane: [dict(row) for row in rows] for pane, rows in found.items()}
 
     async def create_topic(self, name: str, partitions: int, replication: int, configs: dict[str, str]) -> None:
         raise NotFound("a recording cannot change")

@@ -129,3 +129,9 @@ def test_delete_confirmation(snap_compare: Any) -> None:
         await pilot.press("down", "down", "ctrl+d")
 
     assert snap_compare(app_for(), terminal_size=SIZE, run_before=delete)
+
+
+def test_transactions_with_a_hanging_one(snap_compare: Any) -> None:
+    from .test_console_transactions import hanging_app
+
+    assert snap_compare(hanging_app(), terminal_size=(150, SIZE[1]), run_before=loaded)
