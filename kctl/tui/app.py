@@ -1,10 +1,10 @@
 """The kctl console: k9s-style views over the same client and operations the CLI uses.
 
 Keys: `:` command line (`:topics`, `:groups`, `:cluster`, `:reassign`, `:schemas`, `:users`,
-`:acls`, `:transactions`, `:tail TOPIC`, `:ctx NAME`, `:q`), `/` filter, `enter` open, `escape` back, `?` the keys of this
-view, `r` refresh, `q` quit; every key can be remapped in the config file (`kctl.tui.keys`). All
-I/O runs in workers; the views only read reactive state, so a slow or unreachable cluster shows
-its status instead of freezing.
+`:acls`, `:transactions`, `:tail TOPIC`, `:ctx NAME`, `:q`), `/` filter, `enter` open, `escape`
+back, `?` the keys of this view, `r` refresh, `q` quit; every key can be remapped in the config
+file (`kctl.tui.keys`). All I/O runs in workers; the views only read reactive state, so a slow or
+unreachable cluster shows its status instead of freezing.
 """
 
 from __future__ import annotations
