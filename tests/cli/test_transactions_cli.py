@@ -4,6 +4,8 @@ holding a transaction open."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -59,3 +61,35 @@ def test_tail_read_committed_stops_at_an_open_transaction(env: dict[str, str], b
 def test_tail_refuses_an_unknown_isolation(env: dict[str, str]) -> None:
     refused = kctl(env, "tail", "any", "--isolation", "dirty", ok=False)
     assert refused.returncode == 2 and "read_committed" in refused.stderr
+
+
+def test_lag_counts_to_the_last_stable_offset_and_check_flags_a_pinned_group(env: dict[str, str],
+                                                                             broker: BrokerProcess) -> None:
+    topic, group = unique("pinned"), unique("pinned-group")
+    kctl(env, "topics", "create", topic)
+    kctl(env, "produce", topic, stdin="a\nb\n")
+    holder = ck.Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": unique("pin")})
+    holder.init_transactions(30)
+    holder.begin_transaction()
+    holder.produce(topic, value=b"held")
+    holder.flush(30)
+    kctl(env, "produce", topic, stdin="c\n")
+    consumer = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    consumer.commit(offsets=[ck.TopicPartition(topic, 0, 2)], asynchronous=False)  # at the last stable offset
+    consumer.close()
+    rows = json.loads(kctl(env, "lag", group, "-o", "json").stdout)
+    assert [(r["lag"], r["last_stable_offset"], r["in_open_transactions"]) for r in rows] == [(0, 2, 2)]
+
+    def more_behind() -> None:
+        time.sleep(0.5)
+        kctl(env, "produce", topic, stdin="d\ne\n")
+
+    writer = threading.Thread(target=more_behind)
+    writer.start()
+    checked = kctl(env, "lag", group, "--check", "--interval", "2", ok=False)
+    writer.join()
+    assert checked.returncode == 7 and f"{group} PINNED" in checked.stderr, checked.stderr
+    holder.commit_transaction(30)
+    rows = json.loads(kctl(env, "lag", group, "-o", "json").stdout)
+    # held, c, d, e and the commit marker: offsets, as Kafka counts lag
+    assert [(r["lag"], r["in_open_transactions"]) for r in rows] == [(5, 0)]
