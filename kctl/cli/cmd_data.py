@@ -176,6 +176,10 @@ def _shown(raw: bytes | None, decoded: Any) -> str:
 
 
 def _human(r: Any, colour: bool, key_schema: Any = None, value_schema: Any = None) -> str:
+    if r.origin.control is not None:
+        line = (f"{r.topic}[{r.partition}]@{r.offset} {iso(r.timestamp) or '-'} {r.origin.control} marker of "
+                f"producer {r.origin.producer_id}'s transaction")
+        return f"\x1b[35m{line}\x1b[0m\n" if colour else line + "\n"
     key = _shown(r.key, key_schema)
     value = _shown(r.value, value_schema)
     if value[:1] in "{[":
@@ -225,6 +229,10 @@ def tail(
         "--isolation", help="read_uncommitted (the default, as Kafka's console consumer): every record, those of "
                             "aborted and open transactions too; read_committed: committed transactions only, up "
                             "to the last stable offset (an open transaction stops it there).")] = "read_uncommitted",
+    show_control: Annotated[bool, typer.Option(
+        "--show-control", help="Show transaction markers (COMMIT, ABORT) as rows too. In jsonl, markers and "
+                               "records written in transactions carry their producer id: which records a "
+                               "marker ended shows from it.")] = False,
 ) -> None:
     """Read records: from a position to the end (or forever with --follow), filtered, in several formats.
 
@@ -241,7 +249,8 @@ def tail(
 
     spec = TailSpec(topics, start=from_, partitions=partition, follow=follow, max_records=max_records,
                     until_ms=parse_timestamp_ms(until.lstrip("@")) if until else None, group=group,
-                    pattern=pattern, matcher=record_matcher(filter_) if filter_ else None, isolation=isolation)
+                    pattern=pattern, matcher=record_matcher(filter_) if filter_ else None, isolation=isolation,
+                    show_control=show_control)
     write_record = _record_writer(output, fmt)
 
     async def body(cluster: Any, context: Any) -> None:

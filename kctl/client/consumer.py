@@ -26,7 +26,7 @@ from kctl.protocol.messages.offset_commit import (
     OffsetCommitRequestPartition,
     OffsetCommitRequestTopic,
 )
-from kctl.protocol.records import batch_payload, decode_record_fields, iter_batch_headers
+from kctl.protocol.records import BatchHeader, batch_payload, decode_batch, decode_record_fields, iter_batch_headers
 
 from .admin import Admin
 from .assignors import Assignor, assignor
@@ -91,6 +91,7 @@ class Consumer:
         listener: RebalanceListener | None = None,
         reset_positions: ResetPositions | None = None,
         isolation_level: str = "read_uncommitted",
+        include_control: bool = False,
     ) -> None:
         """`reset_positions`, when given, decides where partitions without a committed offset start
         (in place of `auto_offset_reset`): it gets those partitions and returns an offset for each."""
@@ -102,6 +103,8 @@ class Consumer:
         # read_committed: only committed transactions' records, and nothing past the last stable
         # offset (where the earliest open transaction began).
         self.read_committed = isolation_level == "read_committed"
+        # Transaction markers handed out as records too (origin.control says which): for debugging.
+        self.include_control = include_control
         self.cluster = cluster
         self.group_id = group_id
         self.group_instance_id = group_instance_id
@@ -513,10 +516,13 @@ class Consumer:
                 if header.is_transactional and header.producer_id in aborting:
                     position = header.next_offset
                     continue
-                if not header.is_control:
+                if header.is_control and self.include_control:
+                    buffer.append(self._marker(tp, raw, pos, header))
+                    added += 1
+                elif not header.is_control:
                     header, payload = batch_payload(raw, pos, verify_crc=self.check_crcs)
                     origin = RecordOrigin(topic, partition, 1 if header.timestamp_type else 0,
-                                          header.partition_leader_epoch)
+                                          header.partition_leader_epoch, header.producer_id, header.is_transactional)
                     records = decode_record_fields(payload, header, origin, ConsumerRecord)
                     if header.base_offset < position:  # the fetch started inside this batch
                         records = [r for r in records if r.offset >= position]
@@ -533,6 +539,16 @@ class Consumer:
         state.buffered_bytes += size
         self._buffered_bytes += size
         return added > 0
+
+    def _marker(self, tp: TopicPartition, raw: bytes, pos: int, header: BatchHeader) -> ConsumerRecord:
+        """A transaction marker as a record: its key and value as stored, its kind in the origin."""
+        batch = decode_batch(raw, pos, verify_crc=self.check_crcs)
+        kind = batch.control_type
+        marker = batch.records[0] if batch.records else None
+        origin = RecordOrigin(tp.topic, tp.partition, 1 if header.timestamp_type else 0, header.partition_leader_epoch,
+                              header.producer_id, True, kind.name if kind is not None else "UNKNOWN")
+        return ConsumerRecord(header.base_offset, header.max_timestamp, marker.key if marker else None,
+                              marker.value if marker else None, (), origin)
 
     def _out_of_range(self, tp: TopicPartition, state: _Partition) -> None:
         if self.reset is None:

@@ -62,6 +62,9 @@ class RecordOrigin(NamedTuple):
     partition: int
     timestamp_type: int  # 0 create time, 1 log-append time
     leader_epoch: int
+    producer_id: int = -1
+    transactional: bool = False  # written in a transaction
+    control: str | None = None  # a transaction marker's kind, COMMIT or ABORT (consumers that ask for them)
 
 
 class ConsumerRecord(NamedTuple):

@@ -63,6 +63,11 @@ def record_json(r: ConsumerRecord, key_schema: Decoded | None = None,
     value, value_encoding = text_or_base64(r.value)
     out: dict[str, Any] = {"topic": r.topic, "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
                            "key": key, "value": value, "headers": {}}
+    origin = r.origin
+    if origin.control is not None:  # a transaction marker (`tail --show-control`)
+        out["control"] = origin.control
+    if origin.transactional:  # which producer's transaction it belongs to, to match with its marker
+        out["producer_id"] = origin.producer_id
     for name, raw in r.headers:
         text, encoding = text_or_base64(raw)
         out["headers"][name] = text if encoding is None else {"base64": text}

@@ -39,6 +39,7 @@ class TailSpec:
     batch_limit: int | None = None  # most records per batch
     isolation: str = "read_uncommitted"  # or read_committed: committed transactions only, up to the
     # last stable offset (read_uncommitted, Kafka's console consumer's default, also shows aborted records)
+    show_control: bool = False  # hand out transaction markers too (records whose origin.control is set)
 
 
 def record_matcher(expression: str) -> Callable[[ConsumerRecord], bool]:
@@ -76,7 +77,7 @@ class TailSession:
         consumer = Consumer(self.cluster, group_id=spec.group,
                             auto_offset_reset="latest" if spec.start == "end" else "earliest",
                             reset_positions=self._uncommitted_start if spec.group else None,
-                            isolation_level=spec.isolation)
+                            isolation_level=spec.isolation, include_control=spec.show_control)
         if spec.group:
             consumer.subscribe(names)  # before start, so membership begins with it
         self._consumer = consumer
@@ -152,7 +153,7 @@ class TailSession:
                     self.read += 1
                     if tp in remaining and r.offset + 1 >= remaining[tp]:
                         remaining.pop(tp)
-                    if spec.matcher is None or spec.matcher(r):
+                    if spec.matcher is None or r.origin.control is not None or spec.matcher(r):
                         out.append(r)
             for tp in [tp for tp in remaining if (consumer.position(tp) or 0) >= remaining[tp]]:
                 remaining.pop(tp)

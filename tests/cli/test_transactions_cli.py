@@ -93,3 +93,29 @@ def test_lag_counts_to_the_last_stable_offset_and_check_flags_a_pinned_group(env
     rows = json.loads(kctl(env, "lag", group, "-o", "json").stdout)
     # held, c, d, e and the commit marker: offsets, as Kafka counts lag
     assert [(r["lag"], r["in_open_transactions"]) for r in rows] == [(5, 0)]
+
+
+def test_tail_shows_markers_and_which_records_they_ended(env: dict[str, str], broker: BrokerProcess) -> None:
+    topic = unique("markers")
+    kctl(env, "topics", "create", topic)
+    producer = ck.Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": unique("markers")})
+    producer.init_transactions(30)
+    for value, commit in ((b"kept", True), (b"dropped", False)):
+        producer.begin_transaction()
+        producer.produce(topic, value=value)
+        producer.flush(30)
+        if commit:
+            producer.commit_transaction(30)
+        else:
+            producer.abort_transaction(30)
+    out = kctl(env, "tail", topic, "--from", "beginning", "-o", "jsonl", "--show-control").stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["offset"], r.get("control"), r["value"] if "control" not in r else None) for r in rows] == [
+        (0, None, "kept"), (1, "COMMIT", None), (2, None, "dropped"), (3, "ABORT", None)]
+    assert len({r["producer_id"] for r in rows}) == 1  # one producer: the ABORT at 3 ended offset 2
+    human = kctl(env, "tail", topic, "--from", "beginning", "--show-control", "--isolation", "read_committed").stdout
+    assert "COMMIT marker of producer" in human and "ABORT marker of producer" in human
+    assert "dropped" not in human  # read_committed: the aborted record is not shown, its marker is
+    plain = [json.loads(line) for line in kctl(env, "tail", topic, "--from", "beginning", "-o", "jsonl").stdout
+             .splitlines()]
+    assert [r["value"] for r in plain] == ["kept", "dropped"] and all("control" not in r for r in plain)
