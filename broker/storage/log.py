@@ -159,6 +159,13 @@ class PartitionLog:
         self.log_start_offset = max(log_start_offset, self.segments[0].base_offset)
         if self.log_start_offset > self.log_end_offset:
             self.log_start_offset = self.log_end_offset
+        if snapshot_offset > self.log_end_offset:
+            # The log was truncated below the snapshot: it must not be read again, and the whole
+            # log is replayed instead (its open and aborted transactions are in it).
+            self.producers = ProducerState()
+            snapshot_path.unlink(missing_ok=True)
+            self._snapshot_offset = -1
+            snapshot_offset = 0
         # Replay producer state from batches the snapshot does not cover.
         if snapshot_offset < self.log_end_offset:
             if snapshot_offset < self.segments[0].base_offset:
@@ -169,10 +176,6 @@ class PartitionLog:
                 for found in segment.iter_batches(segment.position_for(snapshot_offset)):
                     if found.header.base_offset >= snapshot_offset:
                         self._track(found.header, segment, found.position)
-        elif snapshot_offset > self.log_end_offset:
-            self.producers = ProducerState()  # the log was truncated below the snapshot:
-            snapshot_path.unlink(missing_ok=True)  # it must not be read again
-            self._snapshot_offset = -1
         # A snapshot at or below the log end stays: the next start replays from its offset again,
         # and a clean stop replaces it. (Unlinking one per partition was a sixth of a restart.)
         self.recovery_point = self.log_end_offset

@@ -125,10 +125,12 @@ def test_producer_state_survives_a_clean_restart_and_a_crash(tmp_path: Path) -> 
     plog = open_log(tmp_path / "p", recovery_point=0)
     assert plog.append(batch([b"b"], base_sequence=1, **ids), NOW).duplicate
     assert plog.log_end_offset == 2
-    # A snapshot beyond the log's end (the log lost its tail below it) is dropped, not trusted later.
+    # A snapshot beyond the log's end (the log lost its tail below it) is dropped, not trusted
+    # later, and the state is rebuilt from the whole log instead.
     plog.producers.save(tmp_path / "p" / "producer.snapshot", 10)
     plog = open_log(tmp_path / "p", recovery_point=0)
     assert not (tmp_path / "p" / "producer.snapshot").exists()
+    assert plog.append(batch([b"b"], base_sequence=1, **ids), NOW).duplicate
     assert not plog.append(batch([b"c"], base_sequence=0, producer_id=8, producer_epoch=0), NOW).duplicate
 
 

@@ -186,3 +186,25 @@ def test_compaction_drops_aborted_records_and_keeps_markers(tmp_path: Path) -> N
     plog.compact(NOW + 1)  # decided now: the newest value of each key is all that is left
     values = [r.value for b in plog.replay_batches() if not b.header.is_control for r in b.records]
     assert values == [b"b-committed", b"a-plain"]
+
+
+def test_the_aborted_index_is_rebuilt_from_the_log_whatever_the_snapshot_says(tmp_path: Path) -> None:
+    plog = open_log(tmp_path)
+    batch = encode_batch([Record(value=b"x", timestamp=NOW)], producer_id=3, producer_epoch=0, base_sequence=0,
+                         transactional=True)
+    plog.append(batch, NOW, in_transaction=lambda header: None)
+    plog.append_marker(3, 0, commit=False, now=NOW)
+    plog.append(encode_batch([Record(value=b"open", timestamp=NOW)], producer_id=4, producer_epoch=0,
+                             base_sequence=0, transactional=True), NOW, in_transaction=lambda header: None)
+    want = ([AbortedTxn(3, 0, 1)], 2)
+    assert (plog.producers.aborted, plog.last_stable_offset) == want
+    plog.close()  # a clean stop: from the snapshot
+    plog = open_log(tmp_path)
+    assert (plog.producers.aborted, plog.last_stable_offset) == want
+    # A crash: no snapshot at all, or one past the log's end (the log lost its tail): from the log.
+    (tmp_path / "producer.snapshot").unlink()
+    plog = open_log(tmp_path, recovery_point=0)
+    assert (plog.producers.aborted, plog.last_stable_offset) == want
+    plog.producers.save(tmp_path / "producer.snapshot", 99)
+    plog = open_log(tmp_path, recovery_point=0)
+    assert (plog.producers.aborted, plog.last_stable_offset) == want
