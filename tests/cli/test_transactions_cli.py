@@ -4,6 +4,9 @@ holding a transaction open."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -119,3 +122,29 @@ def test_tail_shows_markers_and_which_records_they_ended(env: dict[str, str], br
     plain = [json.loads(line) for line in kctl(env, "tail", topic, "--from", "beginning", "-o", "jsonl").stdout
              .splitlines()]
     assert [r["value"] for r in plain] == ["kept", "dropped"] and all("control" not in r for r in plain)
+
+
+def test_ctrl_c_aborts_the_transaction(env: dict[str, str], broker: BrokerProcess) -> None:
+    topic, txid = unique("ctrlc"), unique("ctrlc")
+    kctl(env, "topics", "create", topic)
+    # SIGINT as the shell sends it on Ctrl-C, whatever the test runner's own launch ignored.
+    child = subprocess.Popen([sys.executable, "-m", "kctl", "produce", topic, "--transactional-id", txid],
+                             env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert child.stdin is not None
+    child.stdin.write("one\ntwo\nthree\n")
+    child.stdin.flush()
+    deadline = time.monotonic() + 20
+    while True:  # the records are in the transaction, which waits for more input
+        described = kctl(env, "transactions", "describe", txid, "-o", "json", ok=False)
+        if described.returncode == 0 and json.loads(described.stdout)["state"] == "Ongoing":
+            break
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.2)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 130, err
+    assert tailed(env, topic, "read_committed") == []
+    assert tailed(env, topic, "read_uncommitted") == ["one", "two", "three"]
+    state = json.loads(kctl(env, "transactions", "describe", txid, "-o", "json").stdout)["state"]
+    assert state == "CompleteAbort"
