@@ -107,7 +107,11 @@ def test_list_describe_and_producers(bootstrap: str, tmp_path: Path) -> None:
     assert kctl_json(tmp_path, bootstrap, "transactions", "find-hanging", "--topic", topic,
                      "--max-transaction-timeout", "0") == []
     producer.commit_transaction(30)
-    assert kctl_json(tmp_path, bootstrap, "transactions", "describe", txid)["state"] == "CompleteCommit"
+    # Apache Kafka answers the commit at PrepareCommit and writes the markers after.
+    deadline = time.monotonic() + 15
+    while (state := kctl_json(tmp_path, bootstrap, "transactions", "describe", txid)["state"]) != "CompleteCommit":
+        assert state == "PrepareCommit" and time.monotonic() < deadline, state
+        time.sleep(0.2)
     missing = kctl(isolated_env(tmp_path, bootstrap), "transactions", "describe", "nobody-" + txid, ok=False)
     assert missing.returncode != 0 and "no transactional id" in missing.stderr
 

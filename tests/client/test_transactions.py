@@ -15,7 +15,7 @@ from kctl.protocol.errors import ErrorCode
 from tests.broker.conftest import BrokerProcess
 from tests.support.apache_kafka import KafkaCluster
 
-from .conftest import unique
+from .conftest import eventually, unique
 
 ck = pytest.importorskip("confluent_kafka")
 
@@ -98,8 +98,14 @@ async def test_offsets_sent_to_a_transaction_commit_with_it(cluster: Cluster) ->
         producer.begin()
         await producer.send_offsets_to_transaction({tp: 5}, group)
         await producer.commit()
-    offsets = await Admin(cluster).list_group_offsets([group])
-    assert offsets[group][tp].offset == 5
+
+    async def committed() -> int | None:
+        found = (await Admin(cluster).list_group_offsets([group]))[group].get(tp)
+        return None if found is None else found.offset
+
+    # Apache Kafka writes the markers after answering EndTxn: the offset shows a moment later.
+    await eventually(lambda: committed(), what="the offset committed with the transaction")
+    assert await committed() == 5  # never the aborted 3
 
 
 async def test_a_second_producer_fences_the_first(cluster: Cluster) -> None:
