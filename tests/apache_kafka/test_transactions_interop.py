@@ -1,7 +1,8 @@
 """Transactions with real clients, on the built-in broker and on Apache Kafka side by side: Kafka's
 Java client (commit, abort, zombie fencing, consume-transform-produce), a Kafka Streams app with
 exactly_once_v2, confluent-kafka, and Kafka's TransactionsCommand. What a client sees must be the
-same on both brokers."""
+same on both brokers. The Java apps run with the test bed's client and, on the built-in broker,
+with the newest Kafka client and Kafka Streams served too."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.broker.conftest import BrokerProcess
-from tests.support.apache_kafka import KafkaCluster, lib_dir, require_jars, run_tool
+from tests.support.apache_kafka import KafkaCluster, kafka_version, require_jars, run_tool
+from tests.support.java_clients import newest_version, require_lib, versions
 
 ck = pytest.importorskip("confluent_kafka")
 ck_admin = pytest.importorskip("confluent_kafka.admin")
@@ -37,6 +39,18 @@ def bootstrap(request: pytest.FixtureRequest) -> str:
     return broker.bootstrap
 
 
+#: (broker, Java client version): every client on the built-in broker, the test bed's on Apache Kafka.
+JAVA_TARGETS = [("ours", v) for v in versions()] + [("kafka_one", kafka_version())]
+
+
+@pytest.fixture(scope="module", params=JAVA_TARGETS, ids=[f"{b}-java-{v}" for b, v in JAVA_TARGETS])
+def java_target(request: pytest.FixtureRequest) -> tuple[str, Path]:
+    """(bootstrap, the client's jars)."""
+    name, version = request.param
+    broker: BrokerProcess | KafkaCluster = request.getfixturevalue(name)
+    return broker.bootstrap, require_lib(version)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{time.time_ns() % 10**9}"
 
@@ -46,10 +60,11 @@ def create_topic(bootstrap: str, topic: str, partitions: int = 1) -> None:
     admin.create_topics([ck_admin.NewTopic(topic, partitions, 1)])[topic].result(30)
 
 
-def java(program: str, *args: str, timeout: float = 120) -> dict[str, str]:
-    """Run one of the Java programs beside the tests; its `key=value` words, parsed."""
+def java(program: str, lib: Path, *args: str, timeout: float = 120) -> dict[str, str]:
+    """Run one of the Java programs beside the tests with the client in `lib`; its `key=value`
+    words, parsed."""
     done = subprocess.run(["java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-                           "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", f"{lib_dir()}/*",
+                           "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", f"{lib}/*",
                            str(JAVA / program), *args], capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{program} {args} exited {done.returncode}:\n{done.stdout}\n{done.stderr[-4000:]}"
     return dict(word.split("=", 1) for word in done.stdout.split() if "=" in word)
@@ -76,25 +91,28 @@ def read_values(bootstrap: str, topic: str, isolation: str, partitions: int = 1,
 
 
 # ---- Kafka's Java client -----------------------------------------------------------------------
-def test_java_commit_and_abort(bootstrap: str) -> None:
+def test_java_commit_and_abort(java_target: tuple[str, Path]) -> None:
+    bootstrap, lib = java_target
     topic = unique("jtx")
     create_topic(bootstrap, topic)
-    seen = java("TxnClients.java", "commit-abort", bootstrap, topic, unique("tx"), "5")
+    seen = java("TxnClients.java", lib, "commit-abort", bootstrap, topic, unique("tx"), "5")
     assert seen["read_committed"] == "committed:5,after:5"
     assert seen["read_uncommitted"] == "committed:5,aborted:5,after:5"
     # 15 records and three markers: the end offset a read_committed reader sees is the log end.
     assert seen["end_offset"] == "18"
 
 
-def test_java_zombie_is_fenced(bootstrap: str) -> None:
+def test_java_zombie_is_fenced(java_target: tuple[str, Path]) -> None:
+    bootstrap, lib = java_target
     topic = unique("fence")
     create_topic(bootstrap, topic)
-    seen = java("TxnClients.java", "fence", bootstrap, topic, unique("tx"))
+    seen = java("TxnClients.java", lib, "fence", bootstrap, topic, unique("tx"))
     assert seen["zombie"] in ("ProducerFencedException", "InvalidProducerEpochException"), seen
     assert seen["read_committed"] == "successor:1"  # the zombie's open transaction was aborted
 
 
-def test_java_consume_transform_produce(bootstrap: str) -> None:
+def test_java_consume_transform_produce(java_target: tuple[str, Path]) -> None:
+    bootstrap, lib = java_target
     source, sink, group = unique("ctp-in"), unique("ctp-out"), unique("ctp")
     create_topic(bootstrap, source, 3)
     create_topic(bootstrap, sink, 3)
@@ -102,7 +120,7 @@ def test_java_consume_transform_produce(bootstrap: str) -> None:
     for i in range(300):
         producer.produce(source, key=f"k{i % 17}", value=f"v{i}")
     assert producer.flush(30) == 0
-    assert java("TxnClients.java", "consume-transform-produce", bootstrap, source, unique("tx"), sink, group,
+    assert java("TxnClients.java", lib, "consume-transform-produce", bootstrap, source, unique("tx"), sink, group,
                 "300")["copied"] == "300"
     copied = read_values(bootstrap, sink, "read_committed", 3)
     assert sorted(v for values in copied.values() for v in values) == sorted(f"v{i}" for i in range(300))
@@ -118,10 +136,10 @@ def test_java_consume_transform_produce(bootstrap: str) -> None:
 class StreamsApp:
     """EosCounter.java in a child process, its state changes followed on a thread."""
 
-    def __init__(self, bootstrap: str, app_id: str, source: str, sink: str, state_dir: Path,
+    def __init__(self, lib: Path, bootstrap: str, app_id: str, source: str, sink: str, state_dir: Path,
                  millis_per_record: int = 0) -> None:
         self.proc = subprocess.Popen(
-            ["java", "-Xmx384m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", f"{lib_dir()}/*",
+            ["java", "-Xmx384m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", f"{lib}/*",
              str(JAVA / "EosCounter.java"), bootstrap, app_id, source, sink, str(state_dir), str(millis_per_record)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
@@ -190,12 +208,13 @@ def wait_for_counts(bootstrap: str, topic: str, partitions: int, expected: dict[
         time.sleep(1)
 
 
-def test_streams_exactly_once_counts_are_exact(bootstrap: str, tmp_path: Path) -> None:
+def test_streams_exactly_once_counts_are_exact(java_target: tuple[str, Path], tmp_path: Path) -> None:
+    bootstrap, lib = java_target
     source, sink, app = unique("words"), unique("counts"), unique("eos")
     create_topic(bootstrap, source, 2)
     create_topic(bootstrap, sink, 2)
     sent = produce_words(bootstrap, source, 0, 2000, keys=20)
-    streams = StreamsApp(bootstrap, app, source, sink, tmp_path / "state")
+    streams = StreamsApp(lib, bootstrap, app, source, sink, tmp_path / "state")
     try:
         streams.wait_state("RUNNING")
         seen = wait_for_counts(bootstrap, sink, 2, sent)
@@ -322,14 +341,14 @@ def log_end(bootstrap: str, topic: str, partitions: int) -> int:
 
 
 def test_streams_counts_stay_exact_across_kill_9_of_our_broker(tmp_path: Path) -> None:
-    require_jars()
+    lib = require_lib(newest_version())  # the newest Kafka Streams served
     broker = BrokerProcess(tmp_path / "data", {"group.initial.rebalance.delay.ms": 0}).start()
     source, sink = "words", "counts"
     create_topic(broker.bootstrap, source, 2)
     create_topic(broker.bootstrap, sink, 2)
     # A millisecond a record keeps the app busy: a transaction with records on the broker is
     # always open (records go out at once; commits every 500 ms).
-    streams = StreamsApp(broker.bootstrap, "eos-kill", source, sink, tmp_path / "state", 1)
+    streams = StreamsApp(lib, broker.bootstrap, "eos-kill", source, sink, tmp_path / "state", 1)
     producer = SteadyProducer(broker.bootstrap, source, 12_000, keys=20)
     try:
         streams.wait_state("RUNNING")
@@ -351,7 +370,7 @@ def test_streams_counts_stay_exact_across_kill_9_of_our_broker(tmp_path: Path) -
         streams.proc.kill()
         streams.proc.wait()
         assert producer.sent < producer.count, "the input was all written before the app died"
-        streams = StreamsApp(broker.bootstrap, "eos-kill", source, sink, tmp_path / "state", 1)
+        streams = StreamsApp(lib, broker.bootstrap, "eos-kill", source, sink, tmp_path / "state", 1)
         producer.join(180)
         assert not producer.is_alive()
         seen = wait_for_counts(broker.bootstrap, sink, 2, producer.acked, timeout=180)
