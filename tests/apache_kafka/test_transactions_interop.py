@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.broker.conftest import BrokerProcess
+from tests.broker.reading import read_values
 from tests.support.apache_kafka import KafkaCluster, kafka_version, require_jars, run_tool
 from tests.support.java_clients import newest_version, require_lib, versions
 
@@ -68,26 +69,6 @@ def java(program: str, lib: Path, *args: str, timeout: float = 120) -> dict[str,
                            str(JAVA / program), *args], capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{program} {args} exited {done.returncode}:\n{done.stdout}\n{done.stderr[-4000:]}"
     return dict(word.split("=", 1) for word in done.stdout.split() if "=" in word)
-
-
-def read_values(bootstrap: str, topic: str, isolation: str, partitions: int = 1,
-                idle: float = 2.0) -> dict[int, list[str]]:
-    """Every value of the topic by partition, read from the start with `isolation`."""
-    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": unique("reader"), "isolation.level": isolation,
-                            "enable.auto.commit": False})
-    consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(partitions)])
-    got: dict[int, list[str]] = {p: [] for p in range(partitions)}
-    quiet_since = time.monotonic()
-    try:
-        while time.monotonic() - quiet_since < idle:
-            message = consumer.poll(0.2)
-            if message is None or message.error():
-                continue
-            quiet_since = time.monotonic()
-            got[message.partition()].append(message.value().decode())
-    finally:
-        consumer.close()
-    return got
 
 
 # ---- Kafka's Java client -----------------------------------------------------------------------

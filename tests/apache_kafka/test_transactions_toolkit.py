@@ -21,6 +21,7 @@ from kctl.protocol.messages.init_producer_id import InitProducerIdRequest
 from kctl.protocol.messages.produce import PartitionProduceData, ProduceRequest, TopicProduceData
 from kctl.protocol.records import Record, encode_batch
 from tests.broker.conftest import BrokerProcess
+from tests.broker.reading import values
 from tests.cli.conftest import isolated_env
 from tests.cli.test_commands import kctl
 from tests.support.apache_kafka import KafkaCluster, require_jars, run_tool
@@ -73,23 +74,6 @@ def open_transaction(bootstrap: str, topic: str, txid: str) -> Any:
     producer.produce(topic, value=b"open", partition=0)
     producer.flush(30)
     return producer
-
-
-def committed_values(bootstrap: str, topic: str, idle: float = 2.0) -> list[str]:
-    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": unique("rc"),
-                            "isolation.level": "read_committed", "enable.auto.commit": False})
-    consumer.assign([ck.TopicPartition(topic, 0, ck.OFFSET_BEGINNING)])
-    out: list[str] = []
-    quiet = time.monotonic()
-    try:
-        while time.monotonic() - quiet < idle:
-            message = consumer.poll(0.2)
-            if message is not None and not message.error():
-                out.append(message.value().decode())
-                quiet = time.monotonic()
-    finally:
-        consumer.close()
-    return out
 
 
 def test_list_describe_and_producers(bootstrap: str, tmp_path: Path) -> None:
@@ -146,7 +130,7 @@ def test_a_hanging_transaction_on_apache_kafka_is_found_and_aborted(kafka_unveri
     plain.produce(topic, value=b"after", partition=0)
     assert plain.flush(30) == 0
     # The read_committed consumer stalls at the hanging transaction: "after" never comes.
-    assert committed_values(b, topic) == ["before"]
+    assert values(b, topic) == ["before"]
     time.sleep(1)
     hanging = kctl_json(tmp_path, b, "transactions", "find-hanging", "--broker", "1", "--max-transaction-timeout", "0")
     mine = [h for h in hanging if h["topic"] == topic]
@@ -160,9 +144,9 @@ def test_a_hanging_transaction_on_apache_kafka_is_found_and_aborted(kafka_unveri
     env = isolated_env(tmp_path, b)
     dry = kctl(env, "transactions", "abort", "--topic", topic, "--partition", "0", "--start-offset", "1")
     assert "dry run" in dry.stderr
-    assert committed_values(b, topic, idle=1) == ["before"]
+    assert values(b, topic, idle=1) == ["before"]
     kctl(env, "transactions", "abort", "--topic", topic, "--partition", "0", "--start-offset", "1", "--execute")
-    assert committed_values(b, topic) == ["before", "after"]
+    assert values(b, topic) == ["before", "after"]
     assert kctl_json(tmp_path, b, "transactions", "find-hanging", "--topic", topic,
                      "--max-transaction-timeout", "0") == []
 
@@ -173,7 +157,7 @@ def test_kctl_and_kafkas_tool_abort_on_our_broker(ours: BrokerProcess, tmp_path:
         topic = unique("ab")
         create_topic(b, topic)
         producer = open_transaction(b, topic, unique("ab"))
-        assert committed_values(b, topic, idle=1) == []
+        assert values(b, topic, idle=1) == []
         if tool == "kctl":
             kctl(isolated_env(tmp_path, b), "transactions", "abort", "--topic", topic, "--partition", "0",
                  "--start-offset", "0", "--execute")
@@ -183,5 +167,5 @@ def test_kctl_and_kafkas_tool_abort_on_our_broker(ours: BrokerProcess, tmp_path:
         plain = ck.Producer({"bootstrap.servers": b})
         plain.produce(topic, value=b"after", partition=0)
         assert plain.flush(30) == 0
-        assert committed_values(b, topic) == ["after"], tool  # the aborted record stays hidden
+        assert values(b, topic) == ["after"], tool  # the aborted record stays hidden
         del producer

@@ -30,3 +30,32 @@ def read_partition(bootstrap: str, topic: str, partition: int = 0,
         pytest.fail(f"the consumer never reached the end of {topic}-{partition}")
     finally:
         consumer.close()
+
+
+def read_values(bootstrap: str, topic: str, isolation: str = "read_committed", partitions: int = 1,
+                idle: float = 2.0) -> dict[int, list[str]]:
+    """Every value of the topic's first `partitions` partitions, read from the start with
+    `isolation` until `idle` seconds pass with nothing new: what such a consumer can see now
+    (it does not wait for an end, which an open transaction holds back)."""
+    import confluent_kafka as ck
+
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.monotonic_ns()}",
+                            "isolation.level": isolation, "enable.auto.commit": False})
+    consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(partitions)])
+    got: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    quiet_since = time.monotonic()
+    try:
+        while time.monotonic() - quiet_since < idle:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            quiet_since = time.monotonic()
+            got[message.partition()].append(message.value().decode())
+    finally:
+        consumer.close()
+    return got
+
+
+def values(bootstrap: str, topic: str, isolation: str = "read_committed", idle: float = 2.0) -> list[str]:
+    """`read_values` of partition 0."""
+    return read_values(bootstrap, topic, isolation, 1, idle)[0]

@@ -19,6 +19,7 @@ from kctl.protocol.records import ControlType, Record, encode_batch
 
 from .conftest import BrokerProcess
 from .rawclient import RawClient
+from .reading import values
 from .test_storage import NOW, open_log
 
 ck = pytest.importorskip("confluent_kafka")
@@ -28,23 +29,6 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 def create(bootstrap: str, topic: str, partitions: int = 1, **configs: str) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, partitions, 1, config=configs)])[topic].result(20)
-
-
-def read(bootstrap: str, topic: str, isolation: str = "read_committed", idle: float = 1.5) -> list[str]:
-    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"r{time.time_ns()}",
-                            "isolation.level": isolation, "enable.auto.commit": False})
-    consumer.assign([ck.TopicPartition(topic, 0, ck.OFFSET_BEGINNING)])
-    values: list[str] = []
-    quiet = time.monotonic()
-    try:
-        while time.monotonic() - quiet < idle:
-            message = consumer.poll(0.2)
-            if message is not None and not message.error():
-                values.append(message.value().decode())
-                quiet = time.monotonic()
-    finally:
-        consumer.close()
-    return values
 
 
 def state_of(bootstrap: str, transactional_id: str) -> str:
@@ -73,12 +57,12 @@ def test_a_transaction_past_its_timeout_is_aborted_and_readers_move_on(tmp_path:
     plain = ck.Producer({"bootstrap.servers": broker.bootstrap})
     plain.produce("slow", value=b"later")
     plain.flush(30)
-    assert read(broker.bootstrap, "slow", idle=1) == []  # pinned by the open transaction
+    assert values(broker.bootstrap, "slow", idle=1) == []  # pinned by the open transaction
     deadline = time.monotonic() + 30
     while state_of(broker.bootstrap, "slow-tx") != "CompleteAbort":
         assert time.monotonic() < deadline, broker.log()[-2000:]
         time.sleep(0.2)
-    assert read(broker.bootstrap, "slow") == ["later"]
+    assert values(broker.bootstrap, "slow") == ["later"]
     assert "timed out after 8000 ms: aborting it" in broker.log()
     # The producer was fenced by the abort: its commit fails instead of committing.
     with pytest.raises(ck.KafkaException):
@@ -143,8 +127,8 @@ def test_transactions_survive_a_restart(broker: BrokerProcess, restart: str) -> 
         assert broker.stop() == 0
     broker.start()
     # The aborted transaction stays hidden; the open one still pins the last stable offset.
-    assert read(broker.bootstrap, "kept") == ["one"]
-    assert read(broker.bootstrap, "kept", "read_uncommitted") == ["one", "aborted", "open"]
+    assert values(broker.bootstrap, "kept") == ["one"]
+    assert values(broker.bootstrap, "kept", "read_uncommitted") == ["one", "aborted", "open"]
     assert state_of(broker.bootstrap, "kept-tx") == "Ongoing"
     raw = RawClient(broker.bootstrap)
     try:
@@ -153,7 +137,7 @@ def test_transactions_survive_a_restart(broker: BrokerProcess, restart: str) -> 
         raw.close()
     assert [t.transactional_id for t in listed.transaction_states] == ["kept-tx"]
     producer.commit_transaction(30)  # the producer carries on across the restart
-    assert read(broker.bootstrap, "kept") == ["one", "open"]
+    assert values(broker.bootstrap, "kept") == ["one", "open"]
 
 
 def test_compaction_drops_aborted_records_and_keeps_markers(tmp_path: Path) -> None:
@@ -176,16 +160,16 @@ def test_compaction_drops_aborted_records_and_keeps_markers(tmp_path: Path) -> N
     assert plog.last_stable_offset == 5
     plog.compact(NOW + 1)
     batches = list(plog.replay_batches())
-    values = [r.value for b in batches if not b.header.is_control for r in b.records]
+    stored = [r.value for b in batches if not b.header.is_control for r in b.records]
     # The aborted value is gone and did not make the committed one look outdated; nothing at or
     # after the open transaction was touched.
-    assert values == [b"a-committed", b"b-committed", b"a-open", b"a-plain"]
+    assert stored == [b"a-committed", b"b-committed", b"a-open", b"a-plain"]
     assert [b.control_type for b in batches if b.header.is_control] == [ControlType.COMMIT, ControlType.ABORT]
     plog.append_marker(1, 0, commit=True, now=NOW)
     plog.roll()
     plog.compact(NOW + 1)  # decided now: the newest value of each key is all that is left
-    values = [r.value for b in plog.replay_batches() if not b.header.is_control for r in b.records]
-    assert values == [b"b-committed", b"a-plain"]
+    stored = [r.value for b in plog.replay_batches() if not b.header.is_control for r in b.records]
+    assert stored == [b"b-committed", b"a-plain"]
 
 
 def test_the_aborted_index_is_rebuilt_from_the_log_whatever_the_snapshot_says(tmp_path: Path) -> None:
