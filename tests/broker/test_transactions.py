@@ -192,3 +192,31 @@ def test_the_aborted_index_is_rebuilt_from_the_log_whatever_the_snapshot_says(tm
     plog.producers.save(tmp_path / "producer.snapshot", 99)
     plog = open_log(tmp_path, recovery_point=0)
     assert (plog.producers.aborted, plog.last_stable_offset) == want
+
+
+def test_a_transactional_batch_outside_its_transaction_is_refused_and_not_stored(broker: BrokerProcess) -> None:
+    """What a client that skips AddPartitionsToTxn (the way hanging transactions were made before
+    KIP-890) gets: a refusal, and nothing in the log to pin its last stable offset."""
+    from kctl.protocol.messages.init_producer_id import InitProducerIdRequest
+    from kctl.protocol.messages.produce import PartitionProduceData, ProduceRequest, TopicProduceData
+
+    create(broker.bootstrap, "guarded")
+    raw = RawClient(broker.bootstrap)
+    try:
+        got = raw.call(InitProducerIdRequest("sneaky", 60_000, -1, -1), 4)
+        assert got.error_code == 0
+        batch = encode_batch([Record(value=b"hanging", timestamp=NOW)], producer_id=got.producer_id,
+                             producer_epoch=got.producer_epoch, base_sequence=0, transactional=True)
+        for transactional_id, refused in (("sneaky", ErrorCode.INVALID_TXN_STATE), (None, ErrorCode.INVALID_TXN_STATE),
+                                          ("someone-else", ErrorCode.INVALID_TXN_STATE)):
+            answer = raw.call(ProduceRequest(transactional_id, -1, 5000, [
+                TopicProduceData("guarded", [PartitionProduceData(0, batch)])]), 9)
+            assert answer.responses[0].partition_responses[0].error_code == refused.code, transactional_id
+        forged = encode_batch([Record(value=b"marker", timestamp=NOW)], producer_id=got.producer_id,
+                              producer_epoch=got.producer_epoch, transactional=True, control=True)
+        answer = raw.call(ProduceRequest("sneaky", -1, 5000, [
+            TopicProduceData("guarded", [PartitionProduceData(0, forged)])]), 9)
+        assert answer.responses[0].partition_responses[0].error_code == ErrorCode.INVALID_RECORD.code
+    finally:
+        raw.close()
+    assert values(broker.bootstrap, "guarded", "read_uncommitted", idle=1) == []
