@@ -60,6 +60,13 @@ class TxnState(enum.Enum):
                 return state
         raise ValueError(f"unknown transaction state {code}")
 
+    @classmethod
+    def of_label(cls, label: str) -> TxnState:
+        for state in cls:
+            if state.label == label:
+                return state
+        raise ValueError(f"unknown transaction state {label!r}")
+
 
 S = TxnState
 #: The states each state may be entered from (Kafka's validPreviousStates, transaction version 1).

@@ -1,8 +1,8 @@
 """Transactions with real clients, on the built-in broker and on Apache Kafka side by side: Kafka's
 Java client (commit, abort, zombie fencing, consume-transform-produce), a Kafka Streams app with
 exactly_once_v2, confluent-kafka, and Kafka's TransactionsCommand. What a client sees must be the
-same on both brokers. The Java apps run with the test bed's client and, on the built-in broker,
-with the newest Kafka client and Kafka Streams served too."""
+same on both brokers. The Java apps run with the test bed's reference client and, on the built-in
+broker, with the older release's client (3.9.1) too."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ import pytest
 
 from tests.broker.conftest import BrokerProcess
 from tests.broker.reading import read_values
-from tests.support.apache_kafka import KafkaCluster, kafka_version, require_jars, run_tool
-from tests.support.java_clients import newest_version, require_lib, versions
+from tests.support.apache_kafka import KafkaCluster, kafka_version, releases, require_jars, run_tool
 
 ck = pytest.importorskip("confluent_kafka")
 ck_admin = pytest.importorskip("confluent_kafka.admin")
@@ -41,7 +40,7 @@ def bootstrap(request: pytest.FixtureRequest) -> str:
 
 
 #: (broker, Java client version): every client on the built-in broker, the test bed's on Apache Kafka.
-JAVA_TARGETS = [("ours", v) for v in versions()] + [("kafka_one", kafka_version())]
+JAVA_TARGETS = [("ours", v) for v in releases()] + [("kafka_one", kafka_version())]
 
 
 @pytest.fixture(scope="module", params=JAVA_TARGETS, ids=[f"{b}-java-{v}" for b, v in JAVA_TARGETS])
@@ -49,7 +48,7 @@ def java_target(request: pytest.FixtureRequest) -> tuple[str, Path]:
     """(bootstrap, the client's jars)."""
     name, version = request.param
     broker: BrokerProcess | KafkaCluster = request.getfixturevalue(name)
-    return broker.bootstrap, require_lib(version)
+    return broker.bootstrap, require_jars(version)
 
 
 def unique(prefix: str) -> str:
@@ -322,7 +321,7 @@ def log_end(bootstrap: str, topic: str, partitions: int) -> int:
 
 
 def test_streams_counts_stay_exact_across_kill_9_of_our_broker(tmp_path: Path) -> None:
-    lib = require_lib(newest_version())  # the newest Kafka Streams served
+    lib = require_jars()  # the reference release's Kafka Streams
     broker = BrokerProcess(tmp_path / "data", {"group.initial.rebalance.delay.ms": 0}).start()
     source, sink = "words", "counts"
     create_topic(broker.bootstrap, source, 2)

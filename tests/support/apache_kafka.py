@@ -1,9 +1,12 @@
-"""Apache Kafka in the loop: the pinned release's jars, KRaft clusters on free ports, Kafka's own tools.
+"""Apache Kafka in the loop: the test bed's releases, KRaft clusters on free ports, Kafka's own tools.
 
-The jars come from `pom.xml` beside this file, copied once with `mvn dependency:copy-dependencies`
-into `$XDG_CACHE_HOME/kctl/apache-kafka-<version>/lib` (outside the repo). Tests that need them call
-`require_jars()`: it skips with the reason when java, mvn or the jars are missing, unless
-`KCTL_REQUIRE_APACHE_KAFKA=1` (set by `.ci/run`), which turns that skip into a failure.
+Two releases are held: the reference (`pom.xml` beside this file, 4.4.0) and the oldest line many
+production clusters still run (`OLDER`, 3.9.1, the last with ZooKeeper, run here in KRaft mode).
+Each release's jars (broker, tools, Java client, Kafka Streams) are copied once with
+`mvn dependency:copy-dependencies` into `$XDG_CACHE_HOME/kctl/apache-kafka-<version>/lib`
+(outside the repo). Tests that need them call `require_jars(version)`: it skips with the reason when
+java, mvn or the jars are missing, unless `KCTL_REQUIRE_APACHE_KAFKA=1` (set by `.ci/run`), which
+turns that skip into a failure.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +41,7 @@ TOOLS: dict[str, tuple[str, ...]] = {
     "broker": ("kafka.Kafka",),
     "topics": ("org.apache.kafka.tools.TopicCommand",),
     "consumer-groups": ("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",),
-    "console-producer": ("org.apache.kafka.tools.ConsoleProducer",),
+    "console-producer": ("org.apache.kafka.tools.ConsoleProducer", "kafka.tools.ConsoleProducer"),
     "console-consumer": ("org.apache.kafka.tools.consumer.ConsoleConsumer",),
     "get-offsets": ("org.apache.kafka.tools.GetOffsetShell",),
     "producer-perf": ("org.apache.kafka.tools.ProducerPerformance",),
@@ -51,38 +55,72 @@ TOOLS: dict[str, tuple[str, ...]] = {
     "acls": ("org.apache.kafka.tools.AclCommand", "kafka.admin.AclCommand"),
     "dump-log": ("org.apache.kafka.tools.DumpLogSegments", "kafka.tools.DumpLogSegments"),
     "transactions": ("org.apache.kafka.tools.TransactionsCommand",),
+    "metadata-quorum": ("org.apache.kafka.tools.MetadataQuorumCommand",),
+    "features": ("org.apache.kafka.tools.FeatureCommand",),
+    "share-groups": ("org.apache.kafka.tools.consumer.group.ShareGroupCommand",),
+    "streams-groups": ("org.apache.kafka.tools.streams.StreamsGroupCommand",),
 }
+# Tools only newer releases ship (3.9 has neither).
+NEWER_TOOLS = {"share-groups", "streams-groups"}
 
 
 def kafka_version() -> str:
+    """The reference release: the broker and tools most tests run."""
     match = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text())
     assert match, f"{POM} names no kafka.version"
     return match.group(1)
 
 
-def cache_dir() -> Path:
-    return maven.cache_root() / f"apache-kafka-{kafka_version()}"
+OLDER = "3.9.1"
 
 
-def lib_dir() -> Path:
-    return cache_dir() / "lib"
+def releases() -> list[str]:
+    """Every release the test bed holds, the reference first."""
+    return [kafka_version(), OLDER]
 
 
-def fetch_jars(*, quiet: bool = True) -> Path:
-    """Copy the pinned release's runtime classpath into the cache, once; returns the lib folder."""
-    return maven.fetch(POM, cache_dir(), f"Apache Kafka {kafka_version()}", quiet=quiet)
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
-def jars_ready() -> Path:
+def cache_dir(version: str | None = None) -> Path:
+    return maven.cache_root() / f"apache-kafka-{version or kafka_version()}"
+
+
+def lib_dir(version: str | None = None) -> Path:
+    return cache_dir(version) / "lib"
+
+
+def _pom(version: str) -> Path:
+    """The reference pom, or a copy naming another release (kept beside that release's jars)."""
+    if version == kafka_version():
+        return POM
+    derived = cache_dir(version) / "pom.xml"
+    text = re.sub(r"<kafka.version>[^<]+</kafka.version>", f"<kafka.version>{version}</kafka.version>",
+                  POM.read_text())
+    if not derived.exists() or derived.read_text() != text:
+        derived.parent.mkdir(parents=True, exist_ok=True)
+        derived.write_text(text)
+    return derived
+
+
+def fetch_jars(version: str | None = None, *, quiet: bool = True) -> Path:
+    """Copy a release's runtime classpath into the cache, once; returns the lib folder."""
+    version = version or kafka_version()
+    return maven.fetch(_pom(version), cache_dir(version), f"Apache Kafka {version}", quiet=quiet)
+
+
+def jars_ready(version: str | None = None) -> Path:
     """The lib folder if java and the jars are here; raises Unavailable otherwise (never downloads)."""
+    version = version or kafka_version()
     how = "python -m tests.support.apache_kafka fetch"
-    return maven.ready(POM, cache_dir(), f"Apache Kafka {kafka_version()}", how)
+    return maven.ready(_pom(version), cache_dir(version), f"Apache Kafka {version}", how)
 
 
-def require_jars() -> Path:
+def require_jars(version: str | None = None) -> Path:
     """For tests: the lib folder, else a skip (or a failure where CI requires Apache Kafka)."""
     try:
-        return jars_ready()
+        return jars_ready(version)
     except Unavailable as exc:
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{REQUIRE_ENV}=1 but Apache Kafka cannot run: {exc}", pytrace=False)
@@ -90,12 +128,13 @@ def require_jars() -> Path:
 
 
 @cache
-def main_class(tool: str) -> str:
-    """The tool's main class in the pinned release (probing the jars where it has moved)."""
+def main_class(tool: str, version: str | None = None) -> str:
+    """The tool's main class in a release (probing the jars where it has moved)."""
+    version = version or kafka_version()
     candidates = TOOLS[tool]
     wanted = {name.replace(".", "/") + ".class": name for name in candidates}
     found: dict[str, str] = {}
-    for jar in sorted(lib_dir().glob("*.jar")):
+    for jar in sorted(lib_dir(version).glob("*.jar")):
         if not jar.name.startswith(("kafka", "connect")):
             continue
         with zipfile.ZipFile(jar) as archive:
@@ -104,24 +143,34 @@ def main_class(tool: str) -> str:
     for name in candidates:
         if name in found:
             return name
-    raise Unavailable(f"no main class for {tool} in Apache Kafka {kafka_version()}: tried {', '.join(candidates)}")
+    raise Unavailable(f"no main class for {tool} in Apache Kafka {version}: tried {', '.join(candidates)}")
 
 
-def java_command(tool: str, *args: str, heap: str = "256m", jvm: Sequence[str] = ()) -> list[str]:
-    """The command line that runs one of Kafka's tools (or the broker) from the cached jars."""
+def has_tool(tool: str, version: str | None = None) -> bool:
+    try:
+        main_class(tool, version)
+    except Unavailable:
+        return False
+    return True
+
+
+def java_command(tool: str, *args: str, heap: str = "256m", jvm: Sequence[str] = (),
+                 version: str | None = None) -> list[str]:
+    """The command line that runs one of Kafka's tools (or the broker) from a release's cached jars."""
     short_lived = tool != "broker"
     opts = [f"-Xmx{heap}", "-Djava.awt.headless=true",
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=" + ("warn" if short_lived else "info"),
             "-Dorg.slf4j.simpleLogger.showDateTime=true"]
     if short_lived:  # tools run for seconds: start fast rather than peak
         opts += ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
-    return ["java", *opts, *jvm, "-cp", str(lib_dir() / "*"), main_class(tool), *args]
+    return ["java", *opts, *jvm, "-cp", str(lib_dir(version) / "*"), main_class(tool, version), *args]
 
 
 def run_tool(tool: str, *args: str, input: str | None = None, timeout: float = 120, check: bool = True,
-             heap: str = "256m", jvm: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+             heap: str = "256m", jvm: Sequence[str] = (),
+             version: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run one of Kafka's tools to completion; with check, a non-zero exit fails with its output."""
-    command = java_command(tool, *args, heap=heap, jvm=jvm)
+    command = java_command(tool, *args, heap=heap, jvm=jvm, version=version)
     result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{tool} {' '.join(args)} exited {result.returncode}\n"
@@ -165,6 +214,7 @@ class KafkaCluster:
     scram_users: list[ScramUser] = field(default_factory=list)
     heap: str = "512m"
     overrides: dict[str, str] = field(default_factory=dict)
+    version: str = field(default_factory=kafka_version)
     nodes: list[KafkaNode] = field(default_factory=list)
     cluster_id: str = ""
 
@@ -192,9 +242,16 @@ class KafkaCluster:
         path.write_text("\n".join(lines) + "\n")
         return path
 
+    def tool(self, tool: str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        """Run one of this cluster's release's tools with `--bootstrap-server` pointed at it."""
+        return run_tool(tool, "--bootstrap-server", self.bootstrap, *args, version=self.version, **kwargs)
+
+    def at_least(self, version: str) -> bool:
+        return version_tuple(self.version) >= version_tuple(version)
+
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self, timeout: float = 120) -> KafkaCluster:
-        jars_ready()
+        jars_ready(self.version)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.cluster_id = self.cluster_id or _random_cluster_id()
         self.nodes = [KafkaNode(i + 1, free_port(), free_port(), self.workdir / f"node-{i + 1}")
@@ -208,7 +265,8 @@ class KafkaCluster:
         for node in self.nodes:
             with open(node.log_path, "ab") as log:
                 node.proc = subprocess.Popen(
-                    java_command("broker", str(node.home / "server.properties"), heap=self.heap),
+                    java_command("broker", str(node.home / "server.properties"), heap=self.heap,
+                                 version=self.version),
                     stdout=log, stderr=log, start_new_session=True)
         try:
             self.wait_ready(timeout)
@@ -258,7 +316,7 @@ class KafkaCluster:
         for user in self.scram_users:
             for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
                 args += ["--add-scram", f"{mechanism}=[name={user.name},password={user.password}]"]
-        result = run_tool("storage", *args, check=False, timeout=120)
+        result = run_tool("storage", *args, check=False, timeout=120, version=self.version)
         if result.returncode != 0:
             raise RuntimeError(f"formatting node {node.node_id} failed:\n{result.stdout}\n{result.stderr}")
 
@@ -330,7 +388,8 @@ class KafkaCluster:
         node = next(n for n in self.nodes if n.node_id == node_id)
         with open(node.log_path, "ab") as log:
             node.proc = subprocess.Popen(
-                java_command("broker", str(node.home / "server.properties"), heap=self.heap),
+                java_command("broker", str(node.home / "server.properties"), heap=self.heap,
+                                 version=self.version),
                 stdout=log, stderr=log, start_new_session=True)
         self.wait_ready(timeout)
 
@@ -350,7 +409,7 @@ def _random_cluster_id() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m tests.support.apache_kafka fetch`: download the jars (what `.ci/run` does)."""
+    """`python -m tests.support.apache_kafka fetch`: download every release's jars (what `.ci/run` does)."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -358,13 +417,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python -m tests.support.apache_kafka fetch", file=sys.stderr)
         return 2
     try:
-        lib = fetch_jars()
-        for tool in TOOLS:
-            main_class(tool)
+        for version in releases():
+            lib = fetch_jars(version)
+            for tool in TOOLS:
+                if tool not in NEWER_TOOLS:
+                    main_class(tool, version)
+            print(f"Apache Kafka {version}: {len(list(lib.glob('*.jar')))} jars in {lib}")
     except Unavailable as exc:
         print(exc, file=sys.stderr)
         return 1
-    print(f"Apache Kafka {kafka_version()}: {len(list(lib.glob('*.jar')))} jars in {lib}")
     return 0
 
 

@@ -53,6 +53,15 @@ class ApiKey(enum.IntEnum):
     DESCRIBE_PRODUCERS = 61
     DESCRIBE_TRANSACTIONS = 65
     LIST_TRANSACTIONS = 66
+    CONSUMER_GROUP_DESCRIBE = 69
+    SHARE_GROUP_DESCRIBE = 77
+    STREAMS_GROUP_DESCRIBE = 89
+    DESCRIBE_SHARE_GROUP_OFFSETS = 90
+    ALTER_SHARE_GROUP_OFFSETS = 91
+    DELETE_SHARE_GROUP_OFFSETS = 92
+    DESCRIBE_QUORUM = 55
+    UPDATE_FEATURES = 57
+    LIST_CONFIG_RESOURCES = 74
 
 
 #: API key -> (module, API name, lowest version, highest version)
@@ -105,4 +114,13 @@ API_INDEX: dict[int, tuple[str, str, int, int]] = {
     ApiKey.DESCRIBE_PRODUCERS: ('describe_producers', 'DescribeProducers', 0, 0),
     ApiKey.DESCRIBE_TRANSACTIONS: ('describe_transactions', 'DescribeTransactions', 0, 0),
     ApiKey.LIST_TRANSACTIONS: ('list_transactions', 'ListTransactions', 0, 1),
+    ApiKey.CONSUMER_GROUP_DESCRIBE: ('consumer_group_describe', 'ConsumerGroupDescribe', 0, 1),
+    ApiKey.SHARE_GROUP_DESCRIBE: ('share_group_describe', 'ShareGroupDescribe', 1, 1),
+    ApiKey.STREAMS_GROUP_DESCRIBE: ('streams_group_describe', 'StreamsGroupDescribe', 0, 0),
+    ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS: ('describe_share_group_offsets', 'DescribeShareGroupOffsets', 0, 1),
+    ApiKey.ALTER_SHARE_GROUP_OFFSETS: ('alter_share_group_offsets', 'AlterShareGroupOffsets', 0, 0),
+    ApiKey.DELETE_SHARE_GROUP_OFFSETS: ('delete_share_group_offsets', 'DeleteShareGroupOffsets', 0, 0),
+    ApiKey.DESCRIBE_QUORUM: ('describe_quorum', 'DescribeQuorum', 0, 2),
+    ApiKey.UPDATE_FEATURES: ('update_features', 'UpdateFeatures', 0, 2),
+    ApiKey.LIST_CONFIG_RESOURCES: ('list_config_resources', 'ListConfigResources', 0, 1),
 }

@@ -17,6 +17,7 @@ from .dsl import (
     INT64,
     RECORDS,
     STRING,
+    UINT16,
     UUID,
     Api,
     Array,
@@ -2653,6 +2654,558 @@ WRITE_TXN_MARKERS = api(
     ],
 )
 
+
+# ---- Kafka 4 groups: consumer-protocol (KIP-848), share (KIP-932) and streams (KIP-1071) ------------
+_TOPIC_PARTITIONS = Struct(
+    "TopicPartitions",
+    [
+        Field("topic_id", UUID),
+        Field("topic_name", STRING),
+        Field("partitions", Array(INT32)),
+    ],
+)
+_MEMBER_ASSIGNMENT = Struct("Assignment", [Field("topic_partitions", Array(_TOPIC_PARTITIONS))])
+
+CONSUMER_GROUP_DESCRIBE = api(
+    69,
+    "ConsumerGroupDescribe",
+    "0-1",
+    flexible="0+",
+    request=[
+        Field("group_ids", Array(STRING)),
+        Field("include_authorized_operations", BOOL),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field(
+            "groups",
+            Array(
+                Struct(
+                    "DescribedGroup",
+                    [
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+", default=None),
+                        Field("group_id", STRING),
+                        Field("group_state", STRING),
+                        Field("group_epoch", INT32),
+                        Field("assignment_epoch", INT32),
+                        Field("assignor_name", STRING),
+                        Field(
+                            "members",
+                            Array(
+                                Struct(
+                                    "Member",
+                                    [
+                                        Field("member_id", STRING),
+                                        Field("instance_id", STRING, nullable="0+", default=None),
+                                        Field("rack_id", STRING, nullable="0+", default=None),
+                                        Field("member_epoch", INT32),
+                                        Field("client_id", STRING),
+                                        Field("client_host", STRING),
+                                        Field("subscribed_topic_names", Array(STRING)),
+                                        Field("subscribed_topic_regex", STRING, nullable="0+", default=None),
+                                        Field("assignment", _MEMBER_ASSIGNMENT),
+                                        Field("target_assignment", _MEMBER_ASSIGNMENT),
+                                        Field("member_type", INT8, "1+", default=-1),
+                                    ],
+                                )
+                            ),
+                        ),
+                        Field("authorized_operations", INT32, default=-2147483648),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
+SHARE_GROUP_DESCRIBE = api(
+    77,
+    "ShareGroupDescribe",
+    "1-1",
+    flexible="0+",
+    request=[
+        Field("group_ids", Array(STRING)),
+        Field("include_authorized_operations", BOOL),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field(
+            "groups",
+            Array(
+                Struct(
+                    "DescribedGroup",
+                    [
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+", default=None),
+                        Field("group_id", STRING),
+                        Field("group_state", STRING),
+                        Field("group_epoch", INT32),
+                        Field("assignment_epoch", INT32),
+                        Field("assignor_name", STRING),
+                        Field(
+                            "members",
+                            Array(
+                                Struct(
+                                    "Member",
+                                    [
+                                        Field("member_id", STRING),
+                                        Field("rack_id", STRING, nullable="0+", default=None),
+                                        Field("member_epoch", INT32),
+                                        Field("client_id", STRING),
+                                        Field("client_host", STRING),
+                                        Field("subscribed_topic_names", Array(STRING)),
+                                        Field("assignment", _MEMBER_ASSIGNMENT),
+                                    ],
+                                )
+                            ),
+                        ),
+                        Field("authorized_operations", INT32, default=-2147483648),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
+_STREAMS_KEY_VALUE = Struct("KeyValue", [Field("key", STRING), Field("value", STRING)])
+_STREAMS_TOPIC_INFO = Struct(
+    "TopicInfo",
+    [
+        Field("name", STRING),
+        Field("partitions", INT32),
+        Field("replication_factor", INT16),
+        Field("topic_configs", Array(_STREAMS_KEY_VALUE)),
+    ],
+)
+_STREAMS_TASK_IDS = Struct("TaskIds", [Field("subtopology_id", STRING), Field("partitions", Array(INT32))])
+_STREAMS_ASSIGNMENT = Struct(
+    "Assignment",
+    [
+        Field("active_tasks", Array(_STREAMS_TASK_IDS)),
+        Field("standby_tasks", Array(_STREAMS_TASK_IDS)),
+        Field("warmup_tasks", Array(_STREAMS_TASK_IDS)),
+    ],
+)
+_STREAMS_TASK_OFFSET = Struct(
+    "TaskOffset", [Field("subtopology_id", STRING), Field("partition", INT32), Field("offset", INT64)]
+)
+
+STREAMS_GROUP_DESCRIBE = api(
+    89,
+    "StreamsGroupDescribe",
+    "0-0",
+    flexible="0+",
+    request=[
+        Field("group_ids", Array(STRING)),
+        Field("include_authorized_operations", BOOL),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field(
+            "groups",
+            Array(
+                Struct(
+                    "DescribedGroup",
+                    [
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+", default=None),
+                        Field("group_id", STRING),
+                        Field("group_state", STRING),
+                        Field("group_epoch", INT32),
+                        Field("assignment_epoch", INT32),
+                        Field(
+                            "topology",
+                            Struct(
+                                "Topology",
+                                [
+                                    Field("epoch", INT32),
+                                    Field(
+                                        "subtopologies",
+                                        Array(
+                                            Struct(
+                                                "Subtopology",
+                                                [
+                                                    Field("subtopology_id", STRING),
+                                                    Field("source_topics", Array(STRING)),
+                                                    Field("repartition_sink_topics", Array(STRING)),
+                                                    Field("state_changelog_topics", Array(_STREAMS_TOPIC_INFO)),
+                                                    Field("repartition_source_topics", Array(_STREAMS_TOPIC_INFO)),
+                                                ],
+                                            )
+                                        ),
+                                        nullable="0+",
+                                        default=None,
+                                    ),
+                                ],
+                            ),
+                            nullable="0+",
+                            default=None,
+                        ),
+                        Field(
+                            "members",
+                            Array(
+                                Struct(
+                                    "Member",
+                                    [
+                                        Field("member_id", STRING),
+                                        Field("member_epoch", INT32),
+                                        Field("instance_id", STRING, nullable="0+", default=None),
+                                        Field("rack_id", STRING, nullable="0+", default=None),
+                                        Field("client_id", STRING),
+                                        Field("client_host", STRING),
+                                        Field("topology_epoch", INT32),
+                                        Field("process_id", STRING),
+                                        Field(
+                                            "user_endpoint",
+                                            Struct("Endpoint", [Field("host", STRING), Field("port", UINT16)]),
+                                            nullable="0+",
+                                            default=None,
+                                        ),
+                                        Field("client_tags", Array(_STREAMS_KEY_VALUE)),
+                                        Field("task_offsets", Array(_STREAMS_TASK_OFFSET)),
+                                        Field("task_end_offsets", Array(_STREAMS_TASK_OFFSET)),
+                                        Field("assignment", _STREAMS_ASSIGNMENT),
+                                        Field("target_assignment", _STREAMS_ASSIGNMENT),
+                                        Field("is_classic", BOOL),
+                                    ],
+                                )
+                            ),
+                        ),
+                        Field("authorized_operations", INT32, default=-2147483648),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
+DESCRIBE_SHARE_GROUP_OFFSETS = api(
+    90,
+    "DescribeShareGroupOffsets",
+    "0-1",
+    flexible="0+",
+    request=[
+        Field(
+            "groups",
+            Array(
+                Struct(
+                    "DescribeShareGroupOffsetsRequestGroup",
+                    [
+                        Field("group_id", STRING),
+                        Field(
+                            "topics",
+                            Array(
+                                Struct(
+                                    "DescribeShareGroupOffsetsRequestTopic",
+                                    [Field("topic_name", STRING), Field("partitions", Array(INT32))],
+                                )
+                            ),
+                            nullable="0+",
+                        ),
+                    ],
+                )
+            ),
+        ),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field(
+            "groups",
+            Array(
+                Struct(
+                    "DescribeShareGroupOffsetsResponseGroup",
+                    [
+                        Field("group_id", STRING),
+                        Field(
+                            "topics",
+                            Array(
+                                Struct(
+                                    "DescribeShareGroupOffsetsResponseTopic",
+                                    [
+                                        Field("topic_name", STRING),
+                                        Field("topic_id", UUID),
+                                        Field(
+                                            "partitions",
+                                            Array(
+                                                Struct(
+                                                    "DescribeShareGroupOffsetsResponsePartition",
+                                                    [
+                                                        Field("partition_index", INT32),
+                                                        Field("start_offset", INT64),
+                                                        Field("leader_epoch", INT32),
+                                                        Field("lag", INT64, "1+", default=-1),
+                                                        Field("error_code", INT16),
+                                                        Field("error_message", STRING, nullable="0+", default=None),
+                                                    ],
+                                                )
+                                            ),
+                                        ),
+                                    ],
+                                )
+                            ),
+                        ),
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+", default=None),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
+ALTER_SHARE_GROUP_OFFSETS = api(
+    91,
+    "AlterShareGroupOffsets",
+    "0-0",
+    flexible="0+",
+    request=[
+        Field("group_id", STRING),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "AlterShareGroupOffsetsRequestTopic",
+                    [
+                        Field("topic_name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "AlterShareGroupOffsetsRequestPartition",
+                                    [Field("partition_index", INT32), Field("start_offset", INT64)],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("error_message", STRING, nullable="0+", default=None),
+        Field(
+            "responses",
+            Array(
+                Struct(
+                    "AlterShareGroupOffsetsResponseTopic",
+                    [
+                        Field("topic_name", STRING),
+                        Field("topic_id", UUID),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "AlterShareGroupOffsetsResponsePartition",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("error_code", INT16),
+                                        Field("error_message", STRING, nullable="0+", default=None),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
+DELETE_SHARE_GROUP_OFFSETS = api(
+    92,
+    "DeleteShareGroupOffsets",
+    "0-0",
+    flexible="0+",
+    request=[
+        Field("group_id", STRING),
+        Field("topics", Array(Struct("DeleteShareGroupOffsetsRequestTopic", [Field("topic_name", STRING)]))),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("error_message", STRING, nullable="0+", default=None),
+        Field(
+            "responses",
+            Array(
+                Struct(
+                    "DeleteShareGroupOffsetsResponseTopic",
+                    [
+                        Field("topic_name", STRING),
+                        Field("topic_id", UUID),
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+", default=None),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
+# ---- the cluster's shape: the KRaft quorum, feature levels, config resources -------------------------
+_QUORUM_REPLICA = Struct(
+    "ReplicaState",
+    [
+        Field("replica_id", INT32),
+        Field("replica_directory_id", UUID, "2+"),
+        Field("log_end_offset", INT64),
+        Field("last_fetch_timestamp", INT64, "1+", default=-1),
+        Field("last_caught_up_timestamp", INT64, "1+", default=-1),
+    ],
+)
+
+DESCRIBE_QUORUM = api(
+    55,
+    "DescribeQuorum",
+    "0-2",
+    flexible="0+",
+    request=[
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "QuorumTopicRequest",
+                    [
+                        Field("topic_name", STRING),
+                        Field("partitions", Array(Struct("QuorumPartitionRequest", [Field("partition_index", INT32)]))),
+                    ],
+                )
+            ),
+        ),
+    ],
+    response=[
+        Field("error_code", INT16),
+        Field("error_message", STRING, "2+", nullable="2+", default=None),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "TopicData",
+                    [
+                        Field("topic_name", STRING),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "PartitionData",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("error_code", INT16),
+                                        Field("error_message", STRING, "2+", nullable="2+", default=None),
+                                        Field("leader_id", INT32),
+                                        Field("leader_epoch", INT32),
+                                        Field("high_watermark", INT64),
+                                        Field("current_voters", Array(_QUORUM_REPLICA)),
+                                        Field("observers", Array(_QUORUM_REPLICA)),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+        Field(
+            "nodes",
+            Array(
+                Struct(
+                    "Node",
+                    [
+                        Field("node_id", INT32, "2+"),
+                        Field(
+                            "listeners",
+                            Array(
+                                Struct(
+                                    "Listener",
+                                    [
+                                        Field("name", STRING, "2+"),
+                                        Field("host", STRING, "2+"),
+                                        Field("port", UINT16, "2+"),
+                                    ],
+                                )
+                            ),
+                            "2+",
+                        ),
+                    ],
+                )
+            ),
+            "2+",
+        ),
+    ],
+)
+
+UPDATE_FEATURES = api(
+    57,
+    "UpdateFeatures",
+    "0-2",
+    flexible="0+",
+    request=[
+        Field("timeout_ms", INT32, default=60000),
+        Field(
+            "feature_updates",
+            Array(
+                Struct(
+                    "FeatureUpdateKey",
+                    [
+                        Field("feature", STRING),
+                        Field("max_version_level", INT16),
+                        Field("allow_downgrade", BOOL, "0"),
+                        Field("upgrade_type", INT8, "1+", default=1),
+                    ],
+                )
+            ),
+        ),
+        Field("validate_only", BOOL, "1+"),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("error_message", STRING, nullable="0+", default=None),
+        Field(
+            "results",
+            Array(
+                Struct(
+                    "UpdatableFeatureResult",
+                    [
+                        Field("feature", STRING),
+                        Field("error_code", INT16),
+                        Field("error_message", STRING, nullable="0+", default=None),
+                    ],
+                )
+            ),
+            "0-1",
+        ),
+    ],
+)
+
+LIST_CONFIG_RESOURCES = api(
+    74,
+    "ListConfigResources",
+    "0-1",
+    flexible="0+",
+    request=[
+        Field("resource_types", Array(INT8), "1+"),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field(
+            "config_resources",
+            Array(
+                Struct(
+                    "ConfigResource",
+                    [
+                        Field("resource_name", STRING),
+                        Field("resource_type", INT8, "1+", default=16),
+                    ],
+                )
+            ),
+        ),
+    ],
+)
+
 APIS: tuple[Api, ...] = (
     PRODUCE,
     FETCH,
@@ -2702,6 +3255,15 @@ APIS: tuple[Api, ...] = (
     DESCRIBE_PRODUCERS,
     DESCRIBE_TRANSACTIONS,
     LIST_TRANSACTIONS,
+    CONSUMER_GROUP_DESCRIBE,
+    SHARE_GROUP_DESCRIBE,
+    STREAMS_GROUP_DESCRIBE,
+    DESCRIBE_SHARE_GROUP_OFFSETS,
+    ALTER_SHARE_GROUP_OFFSETS,
+    DELETE_SHARE_GROUP_OFFSETS,
+    DESCRIBE_QUORUM,
+    UPDATE_FEATURES,
+    LIST_CONFIG_RESOURCES,
 )
 
 RECORD_SCHEMAS: tuple[Message, ...] = (
