@@ -33,6 +33,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "quotas": ("cmd_quotas", "quotas_app", None),
     "acls": ("cmd_acls", "acls_app", None),
     "transactions": ("cmd_transactions", "transactions_app", None),
+    "features": ("cmd_features", "features_app", None),
     "topics": ("cmd_topics", "topics_app", None),
     "configs": ("cmd_topics", "configs_app", None),
     "groups": ("cmd_groups", "groups_app", None),

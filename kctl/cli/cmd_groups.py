@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 
 from kctl.ops.cells import Column
-from kctl.protocol.enums import GroupState
 
 from .completion import complete_groups
 from .errors import NOT_FOUND, UNHEALTHY, USAGE, CliError
@@ -21,7 +20,8 @@ from .options import OutputOpt, YesOpt
 from .output import Output, RowWriter, Table, diagnostic, render
 from .runtime import check_format, confirm, execute
 
-groups_app = typer.Typer(help="Consumer groups: list, describe, delete, reset offsets.", no_args_is_help=True)
+groups_app = typer.Typer(help="Groups of every type (classic, consumer, share, streams): list, describe, delete, "
+                         "reset offsets.", no_args_is_help=True)
 
 LAG_COLUMNS = [
     Column("group", "GROUP"), Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
@@ -50,17 +50,20 @@ def _settings(ctx: typer.Context) -> Any:
 def groups_list(
     ctx: typer.Context,
     state: Annotated[list[str] | None, typer.Option("--state", help="Only groups in this state (repeatable).")] = None,
+    group_type: Annotated[list[str] | None, typer.Option(
+        "--type", help="Only groups of this type: classic, consumer, share or streams (repeatable).")] = None,
     output: OutputOpt = "table",
 ) -> None:
-    """Groups with their state and protocol type."""
+    """Groups of every type (classic, consumer, share, streams) with their state and protocol."""
 
     async def body(cluster: Any, context: Any) -> Output:
         from kctl.client import Admin
 
-        groups = await Admin(cluster).list_groups(state or [])
-        rows = [{"group": g.group_id, "state": g.state, "protocol_type": g.protocol_type} for g in groups]
-        return Output(rows, [Table(rows, [Column("group", "GROUP"), Column("state", "STATE"),
-                                          Column("protocol_type", "TYPE")])])
+        groups = await Admin(cluster).list_groups(state or [], group_type or [])
+        rows = [{"group": g.group_id, "type": g.type, "state": g.state, "protocol_type": g.protocol_type}
+                for g in groups]
+        return Output(rows, [Table(rows, [Column("group", "GROUP"), Column("type", "TYPE"), Column("state", "STATE"),
+                                          Column("protocol_type", "PROTOCOL")])])
 
     execute(_settings(ctx), body, fmt=output)
 
@@ -71,39 +74,40 @@ def groups_describe(
     group: Annotated[str, typer.Argument(help="The group.", autocompletion=complete_groups)],
     output: OutputOpt = "table",
 ) -> None:
-    """State, members, and per partition the committed offset, log end offset and lag."""
+    """State, members with their epochs and assignments, and per partition the committed offset,
+    log end offset and lag; a streams group's topology, a share group's start offsets."""
 
     async def body(cluster: Any, context: Any) -> Output:
-        from kctl.ops.groups import iter_group_lag
+        from kctl.ops.groups import describe_group
 
-        [looked] = [g async for batch in iter_group_lag(cluster, [group], ages=False) for g in batch]
-        if looked.problem is not None:
-            raise looked.problem
-        described = looked.description
-        assert described is not None
-        partitions: list[dict[str, Any]] = [dict(r) for r in looked.rows]
-        if described.state == GroupState.DEAD and not partitions:
+        described = await describe_group(cluster, group)
+        if described is None:
             raise CliError(f"group {group!r} does not exist", "list groups with `kctl groups list`", NOT_FOUND)
-        owner = {(tp.topic, tp.partition): m.member_id for m in described.members for tp in m.assignment}
-        for row in partitions:
-            del row["group"], row["health"]
-            row["member"] = owner.get((row["topic"], row["partition"]))
-        members = [{"member_id": m.member_id, "instance_id": m.instance_id, "client_id": m.client_id,
-                    "host": m.client_host, "assignment": [f"{tp.topic}[{tp.partition}]" for tp in m.assignment]}
-                   for m in described.members]
-        data = {"group": group, "state": described.state, "protocol_type": described.protocol_type,
-                "protocol": described.protocol, "coordinator": described.coordinator, "members": members,
-                "partitions": partitions, "lag": sum(p["lag"] for p in partitions)}
-        summary = [("group", group), ("state", described.state), ("protocol", described.protocol or "-"),
-                   ("members", len(members)), ("total lag", data["lag"])]
-        tables = [
-            Table(partitions, [Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
-                               Column("committed_offset", "COMMITTED", numeric=True),
-                               Column("log_end_offset", "LOG END", numeric=True), Column("lag", "LAG", numeric=True),
-                               Column("member", "MEMBER")]),
-            Table(members, [Column("member_id", "MEMBER"), Column("client_id", "CLIENT"), Column("host", "HOST"),
-                            Column("assignment", "ASSIGNMENT")], title="members"),
-        ]
+        data, summary = described
+        partition_columns = [Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
+                             Column("committed_offset", "START" if data["type"] == "share" else "COMMITTED",
+                                    numeric=True),
+                             Column("log_end_offset", "LOG END", numeric=True), Column("lag", "LAG", numeric=True),
+                             Column("member", "MEMBER")]
+        member_columns = [Column("member_id", "MEMBER"), Column("client_id", "CLIENT"), Column("host", "HOST")]
+        if data["type"] != "classic":
+            member_columns.append(Column("epoch", "EPOCH", numeric=True))
+        if data["type"] == "streams":
+            member_columns += [Column("process_id", "PROCESS", wide=True), Column("active_tasks", "ACTIVE"),
+                               Column("standby_tasks", "STANDBY"), Column("warmup_tasks", "WARMUP", wide=True)]
+        else:
+            member_columns.append(Column("assignment", "ASSIGNMENT"))
+        if data["type"] == "consumer":
+            member_columns += [Column("target_assignment", "TARGET", wide=True),
+                               Column("subscription", "SUBSCRIBED", wide=True)]
+        tables = [Table(data["partitions"], partition_columns),
+                  Table(data["members"], member_columns, title="members")]
+        if data.get("subtopologies"):
+            tables.append(Table(data["subtopologies"], [
+                Column("subtopology", "SUBTOPOLOGY"), Column("source_topics", "SOURCE TOPICS"),
+                Column("repartition_sink_topics", "REPARTITION SINKS"),
+                Column("state_changelog_topics", "CHANGELOGS"),
+                Column("repartition_source_topics", "REPARTITION SOURCES", wide=True)], title="topology"))
         return Output(data, tables, summary)
 
     execute(_settings(ctx), body, fmt=output)
@@ -146,14 +150,13 @@ def groups_delete_offsets(
 
     async def body(cluster: Any, context: Any) -> None:
         from kctl.client import Admin
-        from kctl.ops.groups import expand_specs, parse_topic_specs
+        from kctl.ops.groups import delete_offsets, expand_specs, parse_topic_specs
 
-        partitions = await expand_specs(cluster, parse_topic_specs(topic))
-        results = await Admin(cluster).delete_group_offsets(group, partitions)
-        failed = [e for e in results.values() if e is not None]
-        if failed:
-            raise failed[0]
-        diagnostic(f"group {group}: committed offsets of {len(partitions)} partition(s) deleted")
+        specs = parse_topic_specs(topic)
+        partitions = await expand_specs(cluster, specs)
+        deleted = await delete_offsets(Admin(cluster), group, partitions,
+                                       whole_topics=all(ps is None for _, ps in specs))
+        diagnostic(f"group {group}: committed offsets of {deleted} partition(s) deleted")
 
     execute(_settings(ctx), body, changes=True)
 

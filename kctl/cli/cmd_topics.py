@@ -18,7 +18,8 @@ from .runtime import confirm, execute, fail
 cluster_app = typer.Typer(help="The cluster as a whole.", no_args_is_help=True)
 brokers_app = typer.Typer(help="The brokers of the cluster.", no_args_is_help=True)
 topics_app = typer.Typer(help="List, describe, create, alter and delete topics.", no_args_is_help=True)
-configs_app = typer.Typer(help="Topic and broker configs: get, set, delete.", no_args_is_help=True)
+configs_app = typer.Typer(help="Configs of topics, brokers, the cluster, broker loggers, groups and "
+                           "client-metrics subscriptions: list, get, set, delete.", no_args_is_help=True)
 
 
 
@@ -29,7 +30,8 @@ def _settings(ctx: typer.Context) -> Any:
 # ---- cluster and brokers ---------------------------------------------------------------------------
 @cluster_app.command("info")
 def cluster_info(ctx: typer.Context, output: OutputOpt = "table") -> None:
-    """Cluster id, controller, brokers, and how many topics and partitions there are."""
+    """Cluster id, the active controller (on KRaft, the metadata quorum's leader), brokers, and
+    how many topics and partitions there are."""
 
     async def body(cluster: Any, context: Any) -> Output:
         from kctl.client import Admin
@@ -44,6 +46,39 @@ def cluster_info(ctx: typer.Context, output: OutputOpt = "table") -> None:
             "partitions": sum(len(t.partitions) for t in topics.values()),
         }
         return Output(data, tables=[], summary=list(data.items()))
+
+    execute(_settings(ctx), body, fmt=output)
+
+
+@cluster_app.command("quorum")
+def cluster_quorum(ctx: typer.Context, output: OutputOpt = "table") -> None:
+    """The KRaft metadata quorum: its leader (the active controller), epoch and high watermark,
+    and each voter's and observer's log end, lag and last fetch."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client.controller import describe_quorum
+
+        quorum = await describe_quorum(cluster)
+        rows = [{"node": r.node_id, "role": r.role, "directory_id": r.directory_id,
+                 "log_end_offset": r.log_end_offset, "lag": r.lag,
+                 "last_fetch_ms": r.last_fetch_ms, "last_caught_up_ms": r.last_caught_up_ms,
+                 "endpoints": quorum.endpoints.get(r.node_id, [])}
+                for r in quorum.voters + quorum.observers]
+        voters, observers = [r.node_id for r in quorum.voters], [r.node_id for r in quorum.observers]
+        data = {"leader_id": quorum.leader_id, "leader_epoch": quorum.leader_epoch,
+                "high_watermark": quorum.high_watermark, "max_follower_lag": quorum.max_follower_lag,
+                "voters": voters, "observers": observers,
+                "replicas": rows}
+        summary = [("leader", quorum.leader_id), ("leader epoch", quorum.leader_epoch),
+                   ("high watermark", quorum.high_watermark), ("max follower lag", quorum.max_follower_lag),
+                   ("voters", ", ".join(map(str, voters)) or "-"),
+                   ("observers", ", ".join(map(str, observers)) or "-")]
+        columns = [Column("node", "NODE", numeric=True), Column("role", "ROLE"),
+                   Column("log_end_offset", "LOG END", numeric=True), Column("lag", "LAG", numeric=True),
+                   Column("last_fetch_ms", "LAST FETCH", numeric=True, wide=True),
+                   Column("last_caught_up_ms", "LAST CAUGHT UP", numeric=True, wide=True),
+                   Column("endpoints", "ENDPOINTS")]
+        return Output(data, [Table(rows, columns)], summary)
 
     execute(_settings(ctx), body, fmt=output)
 
@@ -349,29 +384,50 @@ def topics_alter(
 
 
 # ---- configs ---------------------------------------------------------------------------------------
-def _resource(kind: str) -> int:
-    from kctl.protocol.enums import ConfigResourceType
+KindArg = Annotated[str, typer.Argument(
+    help="topic, broker, cluster (every broker's defaults), broker-logger, group or client-metrics.")]
+NameArg = Annotated[str | None, typer.Argument(
+    help="The topic, broker id, group or client-metrics subscription (none for cluster).")]
 
-    if kind not in ("topic", "broker"):
-        raise CliError(f"unknown resource type {kind!r}", "use topic or broker", USAGE)
-    return ConfigResourceType[kind.upper()]
+
+@configs_app.command("list")
+def configs_list(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="topic, group or client-metrics.")],
+    output: OutputOpt = "table",
+) -> None:
+    """The resources of a kind that have configs (ListConfigResources): client-metrics subscriptions, say."""
+
+    async def body(cluster: Any, context: Any) -> Output:
+        from kctl.client import Admin
+        from kctl.ops.topics import CONFIG_KINDS
+
+        if kind not in ("topic", "group", "client-metrics"):
+            raise CliError(f"cannot list {kind!r} config resources", "use topic, group or client-metrics", USAGE)
+        names = await Admin(cluster).list_config_resources(CONFIG_KINDS[kind])
+        rows = [{"name": n} for n in names]
+        return Output(rows, [Table(rows, [Column("name", "NAME")])])
+
+    execute(_settings(ctx), body, fmt=output)
 
 
 @configs_app.command("get")
 def configs_get(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="topic or broker.")],
-    name: Annotated[str, typer.Argument(help="Topic name or broker id.")],
+    kind: KindArg,
+    name: NameArg = None,
     all_configs: Annotated[bool, typer.Option("--all", help="Show defaults too, not only overrides.")] = False,
     output: OutputOpt = "table",
 ) -> None:
-    """Configs with their value and where it comes from (overrides only unless --all)."""
+    """Configs with their value and where it comes from (overrides only unless --all); a
+    broker-logger's are its loggers and their levels."""
 
     async def body(cluster: Any, context: Any) -> Output:
         from kctl.client import Admin
-        from kctl.ops.topics import config_rows
+        from kctl.ops.topics import config_resource, config_rows
 
-        rows = await config_rows(Admin(cluster), _resource(kind), name, all_configs=all_configs)
+        resource_type, resource = config_resource(kind, name)
+        rows = await config_rows(Admin(cluster), resource_type, resource, all_configs=all_configs)
         columns = [Column("name", "CONFIG"), Column("value", "VALUE"), Column("source", "SOURCE"),
                    Column("read_only", "READ ONLY", wide=True)]
         return Output(rows, [Table(rows, columns)])
@@ -382,22 +438,25 @@ def configs_get(
 @configs_app.command("set")
 def configs_set(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="topic or broker.")],
-    name: Annotated[str, typer.Argument(help="Topic name or broker id.")],
-    pairs: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs.")],
+    kind: KindArg,
+    name_or_pair: Annotated[list[str], typer.Argument(
+        metavar="[NAME] KEY=VALUE...", help="The resource (none for cluster), then KEY=VALUE pairs.")],
     validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
     yes: YesOpt = False,
 ) -> None:
-    """Set config overrides."""
-    from kctl.ops.topics import parse_configs
+    """Set config overrides (a broker-logger's: LOGGER=LEVEL)."""
+    from kctl.ops.topics import config_resource, parse_configs
 
+    name, pairs = _name_and_rest(kind, name_or_pair, "KEY=VALUE")
     configs = parse_configs(pairs)
+    resource_type, resource = config_resource(kind, name)
 
     async def body(cluster: Any, context: Any) -> None:
         from kctl.client import Admin
 
-        await Admin(cluster).alter_configs(_resource(kind), name, set_configs=configs, validate_only=validate_only)
-        diagnostic(f"{kind} {name}: {', '.join(configs)} {'would be set' if validate_only else 'set'}")
+        await Admin(cluster).alter_configs(resource_type, resource, set_configs=configs, validate_only=validate_only)
+        diagnostic(f"{kind} {resource or '(default)'}: {', '.join(configs)} "
+                   f"{'would be set' if validate_only else 'set'}")
 
     execute(_settings(ctx), body, changes=not validate_only)
 
@@ -405,20 +464,37 @@ def configs_set(
 @configs_app.command("delete")
 def configs_delete(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="topic or broker.")],
-    name: Annotated[str, typer.Argument(help="Topic name or broker id.")],
-    keys: Annotated[list[str], typer.Argument(help="Config names to reset to their defaults.")],
+    kind: KindArg,
+    name_or_key: Annotated[list[str], typer.Argument(
+        metavar="[NAME] KEY...", help="The resource (none for cluster), then config names to reset.")],
     yes: YesOpt = False,
 ) -> None:
     """Remove config overrides, so the defaults apply again."""
+    from kctl.ops.topics import config_resource
+
+    name, keys = _name_and_rest(kind, name_or_key, "KEY")
+    resource_type, resource = config_resource(kind, name)
 
     async def body(cluster: Any, context: Any) -> None:
         from kctl.client import Admin
 
-        await Admin(cluster).alter_configs(_resource(kind), name, delete=keys)
-        diagnostic(f"{kind} {name}: {', '.join(keys)} reset to the default")
+        await Admin(cluster).alter_configs(resource_type, resource, delete=keys)
+        diagnostic(f"{kind} {resource or '(default)'}: {', '.join(keys)} reset to the default")
 
     execute(_settings(ctx), body, changes=True)
+
+
+def _name_and_rest(kind: str, words: list[str], what: str) -> tuple[str | None, list[str]]:
+    """A cluster's configs name no resource: every word is a config; otherwise the first word names it."""
+    if kind == "cluster":
+        rest = words
+        name = None
+    else:
+        name, rest = words[0], words[1:]
+    if not rest:
+        raise CliError(f"no {what} given", f"kctl configs ... {kind} {'' if kind == 'cluster' else 'NAME '}{what}",
+                       USAGE)
+    return name, rest
 
 
 __all__ = ["brokers_app", "cluster_app", "configs_app", "topics_app"]

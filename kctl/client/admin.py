@@ -14,14 +14,19 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from kctl.protocol import data
 from kctl.protocol.api import ApiKey
-from kctl.protocol.data import ConsumerProtocolAssignment, ConsumerProtocolSubscription
 from kctl.protocol.enums import AlterConfigOp, ConfigResourceType, ConfigSource
-from kctl.protocol.errors import ErrorCode, ProtocolError
+from kctl.protocol.errors import ErrorCode
 
 from .cluster import COORDINATOR_MOVED, Cluster
 from .errors import KafkaError, check
+from .group_kinds import (
+    GROUP_TYPES,
+    GroupDescription,
+    GroupListing,
+    classic_description,
+    describe_any,
+)
 from .types import LATEST, BrokerInfo, OffsetAndMetadata, OffsetAndTimestamp, TopicInfo, TopicPartition
 
 if TYPE_CHECKING:
@@ -54,33 +59,6 @@ class ConfigEntry:
     sensitive: bool
     is_default: bool
     synonyms: list[tuple[str, str | None, str]] = field(default_factory=list)  # (name, value, source)
-
-
-@dataclass(slots=True)
-class MemberDescription:
-    member_id: str
-    instance_id: str | None
-    client_id: str
-    client_host: str
-    assignment: list[TopicPartition]
-    subscription: list[str]
-
-
-@dataclass(slots=True)
-class GroupDescription:
-    group_id: str
-    state: str
-    protocol_type: str
-    protocol: str
-    members: list[MemberDescription]
-    coordinator: int
-
-
-@dataclass(slots=True)
-class GroupListing:
-    group_id: str
-    protocol_type: str
-    state: str
 
 
 @dataclass(slots=True)
@@ -119,32 +97,20 @@ def _error(code: int, context: str, message: str | None = None) -> KafkaError | 
     return KafkaError.from_code(code, context, message) if code else None
 
 
-def _decode_member(protocol_type: str, metadata: bytes, assignment: bytes) -> tuple[list[str], list[TopicPartition]]:
-    if protocol_type != "consumer":
-        return [], []
-    topics: list[str] = []
-    partitions: list[TopicPartition] = []
-    try:
-        if metadata:
-            topics = list(data.decode(ConsumerProtocolSubscription, metadata).topics)
-        if assignment:
-            decoded = data.decode(ConsumerProtocolAssignment, assignment)
-            partitions = [TopicPartition(t.topic, p) for t in decoded.assigned_partitions for p in t.partitions]
-    except ProtocolError:
-        pass  # a client with its own assignment format: show the member without it
-    return topics, sorted(partitions)
-
-
 class Admin:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
 
     # ---- cluster -----------------------------------------------------------------------------
     async def describe_cluster(self) -> tuple[str | None, int, list[BrokerInfo]]:
-        """(cluster id, controller id, brokers)."""
+        """(cluster id, controller id, brokers). On KRaft the controller is the metadata quorum's
+        leader: the controller id brokers give in Metadata is an arbitrary broker there."""
+        from .controller import active_controller
+
         await self.cluster.refresh_metadata([])
-        return self.cluster.cluster_id, self.cluster.controller_id, sorted(self.cluster.brokers.values(),
-                                                                            key=lambda b: b.node_id)
+        leader = await active_controller(self.cluster)
+        controller = self.cluster.controller_id if leader is None else leader
+        return self.cluster.cluster_id, controller, sorted(self.cluster.brokers.values(), key=lambda b: b.node_id)
 
     # ---- topics ------------------------------------------------------------------------------
     async def list_topics(self, *, internal: bool = False) -> dict[str, TopicInfo]:
@@ -210,11 +176,12 @@ class Admin:
     # ---- configs -----------------------------------------------------------------------------
     async def describe_configs(self, resource_type: int, names: Iterable[str], *,
                                include_synonyms: bool = True) -> dict[str, list[ConfigEntry] | KafkaError]:
-        """Configs of topics (ConfigResourceType.TOPIC) or brokers (BROKER, by node id: each
-        broker answers for itself alone)."""
+        """Configs of topics (ConfigResourceType.TOPIC), brokers and broker loggers (BROKER and
+        BROKER_LOGGER, by node id: each broker answers for itself alone; BROKER "" is every
+        broker's default), groups (GROUP) or client-metrics subscriptions (CLIENT_METRICS)."""
         from kctl.protocol.messages.describe_configs import DescribeConfigsRequest, DescribeConfigsResource
         names = list(names)
-        if resource_type == ConfigResourceType.BROKER and len(names) > 1:
+        if resource_type in (ConfigResourceType.BROKER, ConfigResourceType.BROKER_LOGGER) and len(names) > 1:
             out: dict[str, list[ConfigEntry] | KafkaError] = {}
             for one in await asyncio.gather(*(self.describe_configs(resource_type, [n],
                                                                     include_synonyms=include_synonyms)
@@ -276,9 +243,27 @@ class Admin:
         for r in response.responses:
             check(r.error_code, f"altering configs of {r.resource_name!r}", r.error_message)
 
+    async def list_config_resources(self, resource_type: int) -> list[str]:
+        """The names of the resources of a type that have configs (ListConfigResources; before
+        Kafka 4.1, ListClientMetricsResources, for client-metrics subscriptions only)."""
+        from kctl.protocol.messages.list_config_resources import ListConfigResourcesRequest
+
+        await self.cluster.any_connection()
+        version = self.cluster.version(ApiKey.LIST_CONFIG_RESOURCES)
+        if version < 0 or (version < 1 and resource_type != ConfigResourceType.CLIENT_METRICS):
+            kind = ConfigResourceType(resource_type).name.lower().replace("_", "-")
+            lacks = "ListConfigResources v1" if version == 0 else "ListConfigResources"
+            raise KafkaError(f"the cluster cannot list {kind} config resources (it lacks {lacks})")
+        response = await self.cluster.retry(
+            lambda: self.cluster.send_any(ListConfigResourcesRequest([resource_type])), what="ListConfigResources")
+        check(response.error_code, "listing config resources")
+        return sorted(r.resource_name for r in response.config_resources if r.resource_type == resource_type)
+
     async def _for_resource(self, resource_type: int, request: Any, name: str | None = None) -> Any:
         async def attempt() -> Any:
-            if resource_type == ConfigResourceType.BROKER and name is not None and name.isdigit():
+            # A broker's own configs and loggers are known to that broker alone.
+            if (resource_type in (ConfigResourceType.BROKER, ConfigResourceType.BROKER_LOGGER)
+                    and name is not None and name.isdigit()):
                 return await self.cluster.send(int(name), request)
             return await self.cluster.send_any(request)
 
@@ -363,29 +348,44 @@ class Admin:
         await self.cluster.retry(attempt, what=what)
 
     # ---- groups --------------------------------------------------------------------------------
-    async def list_groups(self, states: Iterable[str] = ()) -> list[GroupListing]:
-        """Groups on every broker (ListGroups asks one broker about the groups it coordinates)."""
+    async def list_groups(self, states: Iterable[str] = (), types: Iterable[str] = ()) -> list[GroupListing]:
+        """Groups on every broker (ListGroups asks one broker about the groups it coordinates),
+        each with its type (classic, consumer, share, streams), filtered by state and type."""
         from kctl.protocol.messages.list_groups import ListGroupsRequest
         await self.cluster.refresh_metadata([])
-        wanted = [s for s in states]
-        request = ListGroupsRequest(states_filter=wanted)
+        # Kafka's tools take comma-separated lists too.
+        wanted = [s.strip() for text in states for s in text.split(",") if s.strip()]
+        kinds = [t.strip().lower() for text in types for t in text.split(",") if t.strip()]
+        unknown = sorted(set(kinds).difference(GROUP_TYPES))
+        if unknown:
+            raise KafkaError(f"unknown group type(s) {', '.join(unknown)}: the types are {', '.join(GROUP_TYPES)}")
+        request = ListGroupsRequest(states_filter=wanted, types_filter=kinds)
 
         async def ask(node: int) -> list[GroupListing]:
             async def attempt() -> list[GroupListing]:
                 response = await self.cluster.send(node, request)
                 check(response.error_code, f"listing groups on broker {node}")
-                return [GroupListing(g.group_id, g.protocol_type, g.group_state) for g in response.groups]
+                # Before ListGroups v5 every group is a classic group.
+                return [GroupListing(g.group_id, g.protocol_type, g.group_state, g.group_type.lower() or "classic")
+                        for g in response.groups]
 
             return await self.cluster.retry(attempt, what="ListGroups")
 
         found = await asyncio.gather(*(ask(n) for n in self.cluster.brokers))
         listing = [g for per_broker in found for g in per_broker]
-        if wanted and self.cluster.version(16) < 4:  # old brokers ignore the filter
+        if wanted and self.cluster.version(16) < 4:  # old brokers ignore the filters
             lowered = {s.lower() for s in wanted}
             listing = [g for g in listing if g.state.lower() in lowered]
+        if kinds and self.cluster.version(16) < 5:
+            listing = [g for g in listing if g.type in kinds]
         return sorted(listing, key=lambda g: g.group_id)
 
     async def describe_groups(self, group_ids: Iterable[str]) -> dict[str, GroupDescription | KafkaError]:
+        """Each group by the describe API of its type: DescribeGroups, ConsumerGroupDescribe,
+        ShareGroupDescribe or StreamsGroupDescribe (a group that is none of them is Dead)."""
+        return await describe_any(self, group_ids)
+
+    async def describe_classic_groups(self, group_ids: Iterable[str]) -> dict[str, GroupDescription | KafkaError]:
         from kctl.protocol.messages.describe_groups import DescribeGroupsRequest
         results: dict[str, GroupDescription | KafkaError] = {}
 
@@ -399,15 +399,9 @@ class Admin:
                 if g.error_code:
                     results[g.group_id] = KafkaError.from_code(g.error_code, f"group {g.group_id!r}")
                     continue
-                members = []
-                for m in g.members:
-                    topics, assigned = _decode_member(g.protocol_type, m.member_metadata, m.member_assignment)
-                    members.append(MemberDescription(m.member_id, m.group_instance_id, m.client_id, m.client_host,
-                                                     assigned, topics))
-                results[g.group_id] = GroupDescription(g.group_id, g.group_state, g.protocol_type, g.protocol_data,
-                                                       members, node)
+                results[g.group_id] = classic_description(g, node)
 
-        await self._per_coordinator(list(group_ids), for_coordinator, "DescribeGroups")
+        await self.per_coordinator(list(group_ids), for_coordinator, "DescribeGroups")
         return results
 
     async def delete_groups(self, group_ids: Iterable[str]) -> dict[str, KafkaError | None]:
@@ -422,7 +416,7 @@ class Admin:
                     raise KafkaError.from_code(r.error_code, f"group {r.group_id!r}")
                 results[r.group_id] = _error(r.error_code, f"deleting group {r.group_id!r}")
 
-        await self._per_coordinator(list(group_ids), for_coordinator, "DeleteGroups")
+        await self.per_coordinator(list(group_ids), for_coordinator, "DeleteGroups")
         return results
 
     async def list_group_offsets(
@@ -484,7 +478,7 @@ class Admin:
                 self._check_group(g.group_id, g.error_code)
                 results[g.group_id] = g
 
-        await self._per_coordinator(list(group_ids), for_coordinator, "OffsetFetch")
+        await self.per_coordinator(list(group_ids), for_coordinator, "OffsetFetch")
         for group, answer in (await self._offset_fetch(older)).items() if older else ():
             rows = sorted((topic, p.partition_index, p.committed_offset) for topic, partitions in answer
                           for p in partitions if p.committed_offset >= 0 and not p.error_code)
@@ -526,7 +520,7 @@ class Admin:
                 self._check_group(group, response.error_code)
                 results[group] = [(t.name, t.partitions) for t in response.topics]
 
-        await self._per_coordinator(list(wanted), for_coordinator, "OffsetFetch")
+        await self.per_coordinator(list(wanted), for_coordinator, "OffsetFetch")
         return results
 
     def _check_group(self, group: str, code: int) -> None:
@@ -562,7 +556,7 @@ class Admin:
                     tp = TopicPartition(t.name, p.partition_index)
                     results[tp] = _error(p.error_code, f"committing {tp} for group {group_id!r}")
 
-        await self._per_coordinator([group_id], for_coordinator, "OffsetCommit")
+        await self.per_coordinator([group_id], for_coordinator, "OffsetCommit")
         return results
 
     async def delete_group_offsets(self, group_id: str,
@@ -586,10 +580,10 @@ class Admin:
                     tp = TopicPartition(t.name, p.partition_index)
                     results[tp] = _error(p.error_code, f"deleting the offset of {tp} for group {group_id!r}")
 
-        await self._per_coordinator([group_id], for_coordinator, "OffsetDelete")
+        await self.per_coordinator([group_id], for_coordinator, "OffsetDelete")
         return results
 
-    async def _per_coordinator(self, group_ids: list[str], send: Any, what: str) -> None:
+    async def per_coordinator(self, group_ids: list[str], send: Any, what: str) -> None:
         remaining = list(dict.fromkeys(group_ids))
 
         async def attempt() -> None:

@@ -21,9 +21,19 @@ from itertools import compress, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, overload
 
-from kctl.client.admin import Admin, GroupDescription
+from kctl.client.admin import Admin
 from kctl.client.cluster import Cluster
 from kctl.client.errors import KafkaError
+from kctl.client.group_kinds import (
+    CLASSIC,
+    SHARE,
+    GroupDescription,
+    MemberDescription,
+    ShareOffset,
+    alter_share_group_offsets,
+    delete_share_group_offsets,
+    share_group_offsets,
+)
 from kctl.client.types import EARLIEST, LATEST, OffsetAndMetadata, TopicPartition
 from kctl.ops.times import iso, parse_duration_ms, parse_timestamp_ms
 from kctl.protocol.clock import now_ms
@@ -173,8 +183,110 @@ async def iter_group_lag(cluster: Cluster, groups: Sequence[str] | None = None, 
     if not names:
         return
     described = await admin.describe_groups(names)
-    async for batch in iter_lag(cluster, names, ages=ages):
+    # Share groups commit no offsets: their lag is from where each share partition starts.
+    share = [g for g in names if getattr(described.get(g), "type", None) == SHARE]
+    if share:
+        yield [group_lag(rows, described.get(rows.group), history, at) for rows in await share_lag(cluster, share)]
+    committing = [g for g in names if g not in set(share)] if share else names
+    if not committing:
+        return
+    async for batch in iter_lag(cluster, committing, ages=ages):
         yield [group_lag(rows, described.get(rows.group), history, at) for rows in batch]
+
+
+async def describe_group(cluster: Cluster, group: str) -> tuple[dict[str, Any], list[tuple[str, Any]]] | None:
+    """`kctl groups describe`: the group by its type's describe API, its members (epochs,
+    assignments and targets, subscriptions, a streams member's tasks), a streams group's
+    topology, and its lag per partition. None when there is no such group."""
+    [looked] = [g async for batch in iter_group_lag(cluster, [group], ages=False) for g in batch]
+    if looked.problem is not None:
+        raise looked.problem
+    described = looked.description
+    assert described is not None
+    partitions: list[dict[str, Any]] = [dict(r) for r in looked.rows]
+    if described.state == GroupState.DEAD and not partitions:
+        return None
+    owner = {(tp.topic, tp.partition): m.member_id for m in described.members for tp in m.assignment}
+    for row in partitions:
+        del row["group"], row["health"]
+        row["member"] = owner.get((row["topic"], row["partition"]))
+    members = [_member_row(m) for m in described.members]
+    data: dict[str, Any] = {
+        "group": group, "type": described.type, "state": described.state,
+        "protocol_type": described.protocol_type, "protocol": described.protocol,
+        "coordinator": described.coordinator, "group_epoch": described.group_epoch,
+        "assignment_epoch": described.assignment_epoch, "members": members, "partitions": partitions,
+        "lag": sum(p["lag"] for p in partitions)}
+    if described.topology is not None:
+        data["topology_epoch"] = described.topology_epoch
+        data["subtopologies"] = [{"subtopology": s.subtopology_id, "source_topics": s.source_topics,
+                                  "repartition_sink_topics": s.repartition_sink_topics,
+                                  "state_changelog_topics": s.state_changelog_topics,
+                                  "repartition_source_topics": s.repartition_source_topics}
+                                 for s in described.topology]
+    summary: list[tuple[str, Any]] = [("group", group), ("type", described.type), ("state", described.state),
+                                      ("protocol" if described.type == CLASSIC else "assignor",
+                                       described.protocol or "-")]
+    if described.group_epoch is not None:
+        summary.append(("epoch", f"group {described.group_epoch}, assignment {described.assignment_epoch}"))
+    summary += [("members", len(members)), ("total lag", data["lag"])]
+    return data, summary
+
+
+def _member_row(m: MemberDescription) -> dict[str, Any]:
+    def names(tps: Sequence[TopicPartition] | None) -> list[str] | None:
+        return None if tps is None else [f"{tp.topic}[{tp.partition}]" for tp in tps]
+
+    row: dict[str, Any] = {"member_id": m.member_id, "instance_id": m.instance_id, "client_id": m.client_id,
+                           "host": m.client_host, "epoch": m.epoch, "assignment": names(m.assignment),
+                           "target_assignment": names(m.target_assignment),
+                           "subscription": m.subscribed_regex or m.subscription, "rack": m.rack}
+    if m.classic_member:
+        row["classic_member"] = True
+    if m.tasks is not None:
+        row["process_id"] = m.process_id
+        for kind in ("active", "standby", "warmup"):
+            tasks: dict[str, list[int]] = getattr(m.tasks, kind)
+            row[f"{kind}_tasks"] = [f"{sub}:{','.join(map(str, parts))}" for sub, parts in tasks.items()]
+        row["target_active_tasks"] = [f"{sub}:{','.join(map(str, parts))}"
+                                      for sub, parts in (m.target_tasks.active if m.target_tasks else {}).items()]
+    return row
+
+
+async def share_lag(cluster: Cluster, groups: Sequence[str]) -> list[LagRows]:
+    """Share groups' rows: per share partition, where it starts (in the committed column: the
+    first record not yet acknowledged) and the records from there to the end. That count is the
+    broker's where it gives one (DescribeShareGroupOffsets v1, as `kafka-share-groups.sh` shows
+    it); else from the start offset to the end. A partition the group has not started on lags 0."""
+    admin = Admin(cluster)
+    found = await share_group_offsets(admin, groups)
+    offsets = {g: ({} if isinstance(f, KafkaError) else f) for g, f in found.items()}
+    tps = sorted({tp for per_group in offsets.values() for tp in per_group})
+    ends: dict[TopicPartition, int] = {}
+    starts: dict[TopicPartition, int] = {}
+    if tps:
+        latest, earliest = await asyncio.gather(admin.list_offsets(dict.fromkeys(tps, LATEST)),
+                                                admin.list_offsets(dict.fromkeys(tps, EARLIEST)))
+        ends = {tp: o.offset for tp, o in latest.items()}
+        starts = {tp: o.offset for tp, o in earliest.items()}
+    out = []
+    for group in groups:
+        per_group = offsets.get(group, {})
+        keys = [tp for tp in per_group if tp in ends]
+        rows = LagRows(group, [tp.topic for tp in keys], [tp.partition for tp in keys],
+                       [per_group[tp].start_offset for tp in keys], [ends[tp] for tp in keys],
+                       [starts[tp] for tp in keys])
+        rows.lag = [share_partition_lag(per_group[tp], ends[tp]) for tp in keys]
+        out.append(rows)
+    return out
+
+
+def share_partition_lag(offset: ShareOffset, log_end: int) -> int:
+    if offset.lag >= 0:
+        return offset.lag
+    if offset.start_offset < 0:
+        return 0
+    return max(log_end - offset.start_offset, 0)
 
 
 def group_lag(rows: LagRows, found: GroupDescription | KafkaError | None,
@@ -617,6 +729,7 @@ class ResetPlan:
     rows: list[ResetRow]
     offsets: dict[TopicPartition, int]
     committed: dict[TopicPartition, OffsetAndMetadata]
+    group_type: str = CLASSIC
 
     @property
     def skipped(self) -> int:
@@ -693,7 +806,9 @@ async def plan_reset(cluster: Cluster, group: str, strategy: Strategy,
     """New offsets for `partitions` (None: the file's partitions with from-file, otherwise every
     partition the group has offsets for), clamped to what the logs hold, as Kafka does."""
     admin = Admin(cluster)
-    committed = (await admin.list_group_offsets([group]))[group]
+    described = (await admin.describe_groups([group]))[group]
+    kind = described.type if isinstance(described, GroupDescription) else CLASSIC
+    committed = await group_offsets(admin, group, kind)
     file_plan = read_plan_file(strategy.value or "") if strategy.name == "from-file" else {}
     if partitions is None:
         partitions = [TopicPartition(t, p) for t, p in sorted(file_plan)] if file_plan else sorted(committed)
@@ -708,7 +823,7 @@ async def plan_reset(cluster: Cluster, group: str, strategy: Strategy,
         found = await admin.list_offsets(dict.fromkeys(partitions, when))
         targets = {tp: o.offset if o.offset >= 0 else latest[tp].offset for tp, o in found.items()}
     elif strategy.name == "to-group":
-        other = (await admin.list_group_offsets([strategy.value or ""]))[strategy.value or ""]
+        other = await group_offsets(admin, strategy.value or "")
         targets = {tp: other[tp].offset for tp in partitions if tp in other}
     rows: list[ResetRow] = []
     plan: dict[TopicPartition, int] = {}
@@ -739,16 +854,63 @@ async def plan_reset(cluster: Cluster, group: str, strategy: Strategy,
         rows.append({"topic": tp.topic, "partition": tp.partition, "current_offset": current,
                      "new_offset": new, "log_start_offset": start, "log_end_offset": end,
                      "skipped": max(delta, 0), "reread": max(-delta, 0)})
-    return ResetPlan(group, strategy, rows, plan, committed)
+    return ResetPlan(group, strategy, rows, plan, committed, kind)
 
 
-async def refuse_if_active(admin: Admin, group: str) -> None:
-    """Offsets must not move under running consumers: they would overwrite them at their next commit."""
+async def group_offsets(admin: Admin, group: str, kind: str | None = None) -> dict[TopicPartition, OffsetAndMetadata]:
+    """A group's committed offsets; for a share group, where each share partition starts (the
+    partitions it has started on)."""
+    if kind is None:
+        found = (await admin.describe_groups([group]))[group]
+        kind = found.type if isinstance(found, GroupDescription) else CLASSIC
+    if kind != SHARE:
+        return (await admin.list_group_offsets([group]))[group]
+    answer = (await share_group_offsets(admin, [group]))[group]
+    if isinstance(answer, KafkaError):
+        raise answer
+    return {tp: OffsetAndMetadata(o.start_offset) for tp, o in answer.items() if o.start_offset >= 0}
+
+
+async def set_group_offsets(admin: Admin, group: str, kind: str, offsets: Mapping[TopicPartition, int]) -> None:
+    """Commit offsets from outside the group (a share group: where its partitions start)."""
+    if kind == SHARE:
+        results = await alter_share_group_offsets(admin, group, offsets)
+    else:
+        results = await admin.alter_group_offsets(group, offsets)
+    failed = [e for e in results.values() if e is not None]
+    if failed:
+        raise failed[0]
+
+
+async def delete_offsets(admin: Admin, group: str, partitions: Sequence[TopicPartition], *,
+                         whole_topics: bool) -> int:
+    """Forget a group's offsets on these partitions; returns how many. A share group keeps
+    its state per topic, so only whole topics can be forgotten."""
+    found = (await admin.describe_groups([group]))[group]
+    if isinstance(found, GroupDescription) and found.type == SHARE:
+        if not whole_topics:
+            raise BadUsage(f"group {group!r} is a share group: its offsets are deleted for whole topics only",
+                           "name topics without partitions")
+        topics = sorted({tp.topic for tp in partitions})
+        failed = [e for e in (await delete_share_group_offsets(admin, group, topics)).values() if e is not None]
+    else:
+        failed = [e for e in (await admin.delete_group_offsets(group, partitions)).values() if e is not None]
+    if failed:
+        raise failed[0]
+    return len(partitions)
+
+
+async def refuse_if_active(admin: Admin, group: str) -> str:
+    """Offsets must not move under running consumers: they would overwrite them at their next
+    commit. Refused as Kafka's tools refuse it; returns the group's type."""
     described = (await admin.describe_groups([group]))[group]
-    if not isinstance(described, KafkaError) and described.members:
-        raise Refused(f"group {group!r} has {len(described.members)} active member(s) "
-                      f"(state {described.state}); refusing to move its offsets under it",
+    if isinstance(described, KafkaError):
+        return CLASSIC
+    if described.members:
+        raise Refused(f"Assignments can only be reset if the group '{group}' is inactive, but the current state is "
+                      f"{described.state} ({len(described.members)} active member(s))",
                       "stop its consumers, then run this again")
+    return described.type
 
 
 def state_dir() -> Path:
@@ -770,10 +932,7 @@ async def apply_reset(cluster: Cluster, plan: ResetPlan) -> Path:
     admin = Admin(cluster)
     await refuse_if_active(admin, plan.group)
     saved = _save_previous(plan.group, plan.committed, list(plan.offsets))
-    results = await admin.alter_group_offsets(plan.group, plan.offsets)
-    failed = [e for e in results.values() if e is not None]
-    if failed:
-        raise failed[0]
+    await set_group_offsets(admin, plan.group, plan.group_type, plan.offsets)
     return saved
 
 
@@ -786,14 +945,12 @@ async def undo_reset(cluster: Cluster, group: str) -> SavedOffsets:
     saved = SavedOffsets(raw["group"], raw["saved_at"], [(o["topic"], o["partition"], o["offset"])
                                                          for o in raw["offsets"]])
     admin = Admin(cluster)
-    await refuse_if_active(admin, group)
+    kind = await refuse_if_active(admin, group)
     restore = {TopicPartition(t, p): o for t, p, o in saved.offsets if o is not None}
     forget = [TopicPartition(t, p) for t, p, o in saved.offsets if o is None]
     if restore:
-        failed = [e for e in (await admin.alter_group_offsets(group, restore)).values() if e is not None]
-        if failed:
-            raise failed[0]
-    if forget:
+        await set_group_offsets(admin, group, kind, restore)
+    if forget and kind != SHARE:  # a share partition never started has nothing to forget
         await admin.delete_group_offsets(group, forget)
     saves[-1].rename(saves[-1].with_suffix(".undone"))
     return saved

@@ -78,13 +78,37 @@ async def _add_sizes(admin: Admin, rows: list[dict[str, Any]], topics: dict[str,
         row["size"] = sum(sizes.get(tp, 0) for tp in mine) if sizes else None
 
 
+#: `kctl configs` resource kinds: the config resource type each names.
+CONFIG_KINDS = {"topic": ConfigResourceType.TOPIC, "broker": ConfigResourceType.BROKER,
+                "cluster": ConfigResourceType.BROKER, "broker-logger": ConfigResourceType.BROKER_LOGGER,
+                "group": ConfigResourceType.GROUP, "client-metrics": ConfigResourceType.CLIENT_METRICS}
+
+
+def config_resource(kind: str, name: str | None) -> tuple[int, str]:
+    """(resource type, resource name) for a `kctl configs` kind: `cluster` is every broker's
+    default (the broker resource with no name, as `kafka-configs --entity-default` writes it)."""
+    if kind not in CONFIG_KINDS:
+        raise BadUsage(f"unknown resource type {kind!r}", f"use one of {', '.join(CONFIG_KINDS)}")
+    if kind == "cluster":
+        return CONFIG_KINDS[kind], ""
+    if not name:
+        raise BadUsage(f"a {kind} config needs the {kind}'s name", f"kctl configs get {kind} NAME")
+    if kind in ("broker", "broker-logger") and not name.isdigit():
+        raise BadUsage(f"a {kind} is named by a broker id, not {name!r}", "list them with `kctl brokers list`")
+    return CONFIG_KINDS[kind], name
+
+
 async def config_rows(admin: Admin, resource_type: int, name: str, *, all_configs: bool = False
                       ) -> list[dict[str, Any]]:
-    """Configs with value, source and flags; only the overrides unless `all_configs`."""
+    """Configs with value, source and flags; only the overrides unless `all_configs` (a broker
+    logger's levels are all shown: each is set, by default or not)."""
     entries = (await admin.describe_configs(resource_type, [name]))[name]
     if isinstance(entries, KafkaError):
         raise entries
-    overrides = ("topic", "dynamic-broker", "dynamic-default-broker", "static-broker")
+    if resource_type == ConfigResourceType.BROKER_LOGGER:
+        all_configs = True
+    overrides = ("topic", "dynamic-broker", "dynamic-default-broker", "static-broker", "group", "client-metrics",
+                 "dynamic-broker-logger")
     return [{"name": e.name, "value": "(sensitive)" if e.sensitive else e.value, "source": e.source,
              "read_only": e.read_only, "default": e.is_default}
             for e in entries if all_configs or e.source in overrides]

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from kctl.client.admin import GroupDescription, MemberDescription
+from kctl.client.group_kinds import GroupDescription, MemberDescription
 from kctl.client.types import ConsumerRecord, OffsetAndMetadata, RecordOrigin, TopicPartition
 from kctl.connect.cluster import Settings
 from kctl.connect.contexts import Context
