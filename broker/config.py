@@ -156,6 +156,9 @@ TOPIC_SETTINGS: dict[str, tuple[Setting, str | None]] = {
             minimum=-131072, maximum=22, config_type=ConfigType.INT), "compression.zstd.level"),
         (_s("delete.retention.ms", int, 86_400_000, "how long tombstones survive compaction",
             minimum=0), "log.cleaner.delete.retention.ms"),
+        (_s("errors.deadletterqueue.group.enable", bool, False, "let share groups write undeliverable records "
+            "to a dead-letter topic" + _NO_EFFECT.format(": share groups are not served yet"),
+            config_type=ConfigType.BOOLEAN), None),
         (_s("file.delete.delay.ms", int, 60_000, "how long a deleted segment's files stay" + _NO_EFFECT.format(
             ": they are renamed .deleted at once and removed at the next retention check"), minimum=0),
          "log.segment.delete.delay.ms"),
@@ -179,6 +182,9 @@ TOPIC_SETTINGS: dict[str, tuple[Setting, str | None]] = {
             "however clean the log", minimum=1), "log.cleaner.max.compaction.lag.ms"),
         (_s("max.message.bytes", int, 1_048_588, "largest record batch accepted",
             minimum=0, config_type=ConfigType.INT), "message.max.bytes"),
+        (_s("max.decompressed.message.bytes", int, 2_147_483_639, "most bytes a compressed batch may inflate to "
+            "(the broker's own bound, 64 MiB, applies below it)", minimum=1, config_type=ConfigType.INT),
+         "max.decompressed.message.bytes"),
         (_s("message.timestamp.after.max.ms", int, 3_600_000, "refuse CreateTime records this far ahead of the "
             "broker's clock", minimum=0), "log.message.timestamp.after.max.ms"),
         (_s("message.timestamp.before.max.ms", int, LONG_MAX, "refuse CreateTime records this far behind the "
@@ -193,6 +199,10 @@ TOPIC_SETTINGS: dict[str, tuple[Setting, str | None]] = {
             minimum=1, config_type=ConfigType.INT), "min.insync.replicas"),
         (_s("preallocate", bool, False, "preallocate segment files" + _NO_EFFECT.format(
             ": segments grow as written"), config_type=ConfigType.BOOLEAN), "log.preallocate"),
+        (_s("remote.copy.lag.bytes", int, -1, "bytes a partition may lag behind in copying to remote storage"
+            + _NO_EFFECT.format(": there is no tiered storage"), minimum=-1), "log.remote.copy.lag.bytes"),
+        (_s("remote.copy.lag.ms", int, 0, "how long a partition may lag behind in copying to remote storage"
+            + _NO_EFFECT.format(": there is no tiered storage"), minimum=-1), "log.remote.copy.lag.ms"),
         (_s("remote.log.copy.disable", bool, False, "stop copying to remote storage"
             + _NO_EFFECT.format(": there is no tiered storage")), None),
         (_s("remote.log.delete.on.disable", bool, False, "delete remote data when tiered storage is turned off"
@@ -410,6 +420,7 @@ class TopicConfig:
     flush_ms: int
     index_interval_bytes: int
     max_message_bytes: int
+    max_decompressed_bytes: int
     log_append_time: bool
     min_compaction_lag_ms: int
     max_compaction_lag_ms: int
@@ -438,6 +449,7 @@ class TopicConfig:
             flush_ms=get("flush.ms"),
             index_interval_bytes=get("index.interval.bytes"),
             max_message_bytes=get("max.message.bytes"),
+            max_decompressed_bytes=get("max.decompressed.message.bytes"),
             log_append_time=get("message.timestamp.type") == "LogAppendTime",
             min_compaction_lag_ms=get("min.compaction.lag.ms"),
             max_compaction_lag_ms=get("max.compaction.lag.ms"),

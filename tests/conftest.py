@@ -6,14 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.apache_kafka import KafkaCluster, ScramUser, require_jars
+from tests.support.apache_kafka import OLDER, KafkaCluster, ScramUser, require_jars
 
 SCRAM_ADMIN = ScramUser("admin", "admin-secret")
 SCRAM_ALICE = ScramUser("alice", "alice-secret")
 
 
 def _cluster(factory: pytest.TempPathFactory, name: str, **kwargs: object) -> Iterator[KafkaCluster]:
-    require_jars()
+    require_jars(kwargs.get("version"))  # type: ignore[arg-type]
     cluster = KafkaCluster(factory.mktemp(name), **kwargs).start()  # type: ignore[arg-type]
     try:
         yield cluster
@@ -25,6 +25,14 @@ def _cluster(factory: pytest.TempPathFactory, name: str, **kwargs: object) -> It
 def kafka_one(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
     """Apache Kafka, one node (broker and controller combined), PLAINTEXT."""
     yield from _cluster(tmp_path_factory, "kafka-one", size=1)
+
+
+@pytest.fixture(scope="session")
+def kafka_older(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Apache Kafka 3.9.1 (the last release with ZooKeeper, run in KRaft mode), one node, with
+    the consumer group protocol (KIP-848, early access in 3.9) turned on."""
+    yield from _cluster(tmp_path_factory, "kafka-older", size=1, version=OLDER,
+                        overrides={"group.coordinator.rebalance.protocols": "classic,consumer"})
 
 
 @pytest.fixture(scope="session")

@@ -273,7 +273,8 @@ class PartitionLog:
             # before anything is stored, so the log never holds what a reader cannot read.
             keys_required = "compact" in config.cleanup_policy
             for pos, header in headers:
-                low, high = _check_batch(records, pos, header, keys_required)
+                low, high = _check_batch(records, pos, header, keys_required,
+                                         min(config.max_decompressed_bytes, MAX_INFLATED_BATCH))
                 if not config.log_append_time and header.timestamp_type is TimestampType.CREATE_TIME:
                     _check_timestamps(header.base_timestamp + low, header.base_timestamp + high, now, config)
 
@@ -690,7 +691,8 @@ class PartitionLog:
         return whole
 
 
-def _check_batch(records: bytes, pos: int, header: BatchHeader, keys_required: bool) -> tuple[int, int]:
+def _check_batch(records: bytes, pos: int, header: BatchHeader, keys_required: bool,
+                 inflate_limit: int = MAX_INFLATED_BATCH) -> tuple[int, int]:
     """Refuse a produced batch whose records cannot be read back whole, with the error Kafka
     gives: CORRUPT_MESSAGE for bytes that do not read, INVALID_RECORD for broken rules. Returns
     its records' smallest and largest timestamp deltas."""
@@ -698,7 +700,7 @@ def _check_batch(records: bytes, pos: int, header: BatchHeader, keys_required: b
     try:
         if header.compression == Compression.NONE:
             return check_records(body, header.records_count, keys_required)
-        payload = decompress(header.compression, bytes(body), MAX_INFLATED_BATCH)
+        payload = decompress(header.compression, bytes(body), inflate_limit)
         return check_records(payload, header.records_count, keys_required)
     except InvalidRecordError as exc:
         raise AppendError(ErrorCode.INVALID_RECORD, f"invalid record batch: {exc}") from None

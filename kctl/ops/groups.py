@@ -906,7 +906,10 @@ async def refuse_if_active(admin: Admin, group: str) -> str:
     described = (await admin.describe_groups([group]))[group]
     if isinstance(described, KafkaError):
         return CLASSIC
-    if described.members:
+    if described.members:  # in the words of Kafka's tools
+        if described.type == SHARE:
+            raise Refused(f"Share group '{group}' is not empty ({len(described.members)} active member(s))",
+                          "stop its consumers, then run this again")
         raise Refused(f"Assignments can only be reset if the group '{group}' is inactive, but the current state is "
                       f"{described.state} ({len(described.members)} active member(s))",
                       "stop its consumers, then run this again")

@@ -230,8 +230,9 @@ class Verifiable:
         return [e for e in list(self.events) if e.get("name") == name]
 
 
-def start_verifiable(name: str, tool: str, *args: str, log: Path) -> Verifiable:
-    proc = subprocess.Popen(java_command(tool, *args), stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
+def start_verifiable(name: str, tool: str, *args: str, log: Path, version: str | None = None) -> Verifiable:
+    proc = subprocess.Popen(java_command(tool, *args, version=version), stdout=subprocess.PIPE, stderr=log.open("w"),
+                            text=True)
     return Verifiable(name, proc)
 
 

@@ -1,5 +1,6 @@
-"""kctl against Apache Kafka (one node and three nodes): every command that reads or changes state,
-its JSON held against what Kafka's own tools print for the same cluster."""
+"""kctl against Apache Kafka (one node and three nodes of the reference release, and one node of
+3.9.1): every command that reads or changes state, its JSON held against what the same release's
+own tools print for the same cluster."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.support.apache_kafka import KafkaCluster, run_tool
 from .test_kafka_tools_on_our_broker import start_verifiable, table, wait_for
 
 
-@pytest.fixture(scope="module", params=["kafka_one", "kafka_three"])
+@pytest.fixture(scope="module", params=["kafka_one", "kafka_three", "kafka_older"])
 def kafka(request: pytest.FixtureRequest) -> KafkaCluster:
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
@@ -32,7 +33,7 @@ def env(tmp_path: Path, kafka: KafkaCluster) -> dict[str, str]:
 
 def topic_command_partitions(kafka: KafkaCluster, topic: str) -> dict[int, dict[str, Any]]:
     """TopicCommand --describe, parsed: partition -> leader, replicas, isr."""
-    out = run_tool("topics", "--bootstrap-server", kafka.bootstrap, "--describe", "--topic", topic).stdout
+    out = kafka.tool("topics", "--describe", "--topic", topic).stdout
     found = {}
     for m in re.finditer(r"Partition: (\d+)\s+Leader: (-?\d+)\s+Replicas: ([\d,]+)\s+Isr: ([\d,]*)", out):
         found[int(m[1])] = {"leader": int(m[2]), "replicas": [int(x) for x in m[3].split(",")],
@@ -41,13 +42,13 @@ def topic_command_partitions(kafka: KafkaCluster, topic: str) -> dict[int, dict[
 
 
 def offsets_shell(kafka: KafkaCluster, topic: str, time_arg: str) -> dict[int, int]:
-    out = run_tool("get-offsets", "--bootstrap-server", kafka.bootstrap, "--topic", topic, "--time", time_arg).stdout
+    out = kafka.tool("get-offsets", "--topic", topic, "--time", time_arg).stdout
     return {int(p): int(o) for _, p, o in (line.rsplit(":", 2) for line in out.split())}
 
 
 def group_command(kafka: KafkaCluster, group: str) -> dict[tuple[str, int], tuple[int, int, int]]:
     """ConsumerGroupCommand --describe: (topic, partition) -> (committed, log end, lag)."""
-    out = run_tool("consumer-groups", "--bootstrap-server", kafka.bootstrap, "--describe", "--group", group).stdout
+    out = kafka.tool("consumer-groups", "--describe", "--group", group).stdout
     return {(r["TOPIC"], int(r["PARTITION"])): (int(r["CURRENT-OFFSET"]), int(r["LOG-END-OFFSET"]), int(r["LAG"]))
             for r in table(out)}
 
@@ -70,7 +71,7 @@ def test_topics_agree_with_topic_command(env: dict[str, str], kafka: KafkaCluste
     kctl(env, "topics", "create", topic, "-p", "3", "-r", str(kafka.size), "-c", "retention.ms=3600000")
     listed = {t["name"]: t for t in as_json(kctl(env, "topics", "list", "-o", "json"))}
     assert listed[topic]["partitions"] == 3 and listed[topic]["replicas"] == kafka.size
-    assert topic in run_tool("topics", "--bootstrap-server", kafka.bootstrap, "--list").stdout.split()
+    assert topic in kafka.tool("topics", "--list").stdout.split()
     described = as_json(kctl(env, "topics", "describe", topic, "-o", "json"))
     ours = {p["partition"]: {"leader": p["leader"], "replicas": p["replicas"], "isr": sorted(p["isr"])}
             for p in described["partitions"]}
@@ -81,18 +82,18 @@ def test_topics_agree_with_topic_command(env: dict[str, str], kafka: KafkaCluste
     assert sorted(topic_command_partitions(kafka, topic)) == [0, 1, 2, 3, 4]
     # configs: kctl sets, the configs tool reads; the configs tool sets, kctl reads.
     kctl(env, "configs", "set", "topic", topic, "retention.ms=7200000")
-    scope = ["--bootstrap-server", kafka.bootstrap, "--entity-type", "topics", "--entity-name", topic]
-    assert "retention.ms=7200000" in run_tool("configs", *scope, "--describe").stdout
-    run_tool("configs", *scope, "--alter", "--add-config", "cleanup.policy=compact")
+    scope = ["--entity-type", "topics", "--entity-name", topic]
+    assert "retention.ms=7200000" in kafka.tool("configs", *scope, "--describe").stdout
+    kafka.tool("configs", *scope, "--alter", "--add-config", "cleanup.policy=compact")
     configs = {c["name"]: c for c in as_json(kctl(env, "configs", "get", "topic", topic, "-o", "json"))}
     assert configs["cleanup.policy"]["value"] == "compact" and configs["retention.ms"]["value"] == "7200000"
     kctl(env, "configs", "delete", "topic", topic, "retention.ms")
-    assert "retention.ms" not in run_tool("configs", *scope, "--describe").stdout
+    assert "retention.ms" not in kafka.tool("configs", *scope, "--describe").stdout
     broker_configs = {c["name"]: c["value"] for c in
                       as_json(kctl(env, "configs", "get", "broker", str(kafka.nodes[0].node_id), "-o", "json"))}
     assert broker_configs["node.id"] == str(kafka.nodes[0].node_id)
     kctl(env, "topics", "delete", topic, "--yes")
-    wait_for(lambda: topic not in run_tool("topics", "--bootstrap-server", kafka.bootstrap, "--list").stdout.split(),
+    wait_for(lambda: topic not in kafka.tool("topics", "--list").stdout.split(),
              30, "the topic to go")
 
 
@@ -113,7 +114,7 @@ def test_produce_tail_and_offsets_agree_with_get_offset_shell(env: dict[str, str
     assert sorted((r["partition"], r["offset"], r["key"], r["value"], r["headers"]["seq"]) for r in records) == sorted(
         (i % 2, i // 2, f"k{i}", f"v{i}", str(i)) for i in range(20))
     # What kctl produced, Kafka's console consumer reads with its keys and headers.
-    console = run_tool("console-consumer", "--bootstrap-server", kafka.bootstrap, "--topic", topic,
+    console = kafka.tool("console-consumer", "--topic", topic,
                        "--partition", "1", "--offset", "0", "--max-messages", "10", "--timeout-ms", "30000",
                        "--property", "print.key=true", "--property", "print.headers=true").stdout
     assert [line for line in console.splitlines() if line.startswith("seq:")] == [
@@ -140,9 +141,9 @@ def test_groups_lag_and_resets_agree_with_consumer_group_command(env: dict[str, 
     assert kctl(env, "lag", group, "--check", ok=False).returncode == 7  # lagging with no members: STOP
     listed = {g["group"]: g for g in as_json(kctl(env, "groups", "list", "-o", "json"))}
     assert listed[group]["state"] == "Empty"
-    assert group in run_tool("consumer-groups", "--bootstrap-server", kafka.bootstrap, "--list").stdout.split()
+    assert group in kafka.tool("consumer-groups", "--list").stdout.split()
     # ...and the reverse: a reset by ConsumerGroupCommand is what kctl shows.
-    run_tool("consumer-groups", "--bootstrap-server", kafka.bootstrap, "--group", group, "--topic", f"{topic}:1",
+    kafka.tool("consumer-groups", "--group", group, "--topic", f"{topic}:1",
              "--reset-offsets", "--to-latest", "--execute")
     described = as_json(kctl(env, "groups", "describe", group, "-o", "json"))
     assert {r["partition"]: r["committed_offset"] for r in described["partitions"]} == {0: 4, 1: 10, 2: 4}
@@ -161,7 +162,7 @@ def test_groups_lag_and_resets_agree_with_consumer_group_command(env: dict[str, 
     kctl(env, "groups", "delete-offsets", group, "-t", f"{topic}:2")
     assert sorted(p for _, p in group_command(kafka, group)) == [0, 1]
     kctl(env, "groups", "delete", group, "--yes")
-    assert group not in run_tool("consumer-groups", "--bootstrap-server", kafka.bootstrap, "--list").stdout.split()
+    assert group not in kafka.tool("consumer-groups", "--list").stdout.split()
 
 
 def test_a_deleted_topics_offsets_go_as_on_our_broker(env: dict[str, str], kafka: KafkaCluster) -> None:
@@ -204,12 +205,13 @@ def test_our_consumer_shares_a_group_with_java_consumers(kafka: KafkaCluster, tm
     from kctl.client.producer import Producer
 
     topic, group, total = unique("shared"), unique("mixed"), 600
-    run_tool("topics", "--bootstrap-server", kafka.bootstrap, "--create", "--topic", topic, "--partitions", "4",
+    kafka.tool("topics", "--create", "--topic", topic, "--partitions", "4",
              "--replication-factor", str(kafka.size))
     java = start_verifiable("java", "verifiable-consumer", "--bootstrap-server", kafka.bootstrap, "--topic", topic,
                             "--group-id", group, "--group-protocol", "classic", "--reset-policy", "earliest",
                             "--assignment-strategy", "org.apache.kafka.clients.consumer.RangeAssignor",
-                            "--session-timeout", "10000", "--verbose", log=tmp_path / "java.log")
+                            "--session-timeout", "10000", "--verbose", log=tmp_path / "java.log",
+                            version=kafka.version)
 
     def java_got() -> set[tuple[int, int]]:
         return {(int(e["partition"]), int(e["offset"])) for e in java.named("record_data")}  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from broker.storage.log import AppendError, PartitionLog
+from kctl.protocol.compression import Compression, compress
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.messages.incremental_alter_configs import (
     AlterableConfig,
@@ -21,7 +22,7 @@ from kctl.protocol.messages.list_offsets import ListOffsetsPartition, ListOffset
 from kctl.protocol.messages.produce import PartitionProduceData, ProduceRequest, TopicProduceData
 
 from .conftest import BrokerProcess, free_port
-from .poison import cases, garbage_gzip, valid_section, with_body
+from .poison import cases, garbage_gzip, valid_section, with_body, zstd_bomb
 from .rawclient import RawClient
 from .reading import read_partition
 from .test_metrics_exposure import scrape
@@ -52,6 +53,19 @@ def test_a_poison_batch_is_refused_and_nothing_is_stored(tmp_path: Path, name: s
     assert (plog.size, plog.log_end_offset) == (size, 1)
     plog.append(with_body(valid_section(b"after"), count=1), NOW)
     assert [r.value for r in plog.replay()] == [b"before", b"after"]
+
+
+def test_max_decompressed_message_bytes_bounds_what_a_batch_inflates_to(tmp_path: Path) -> None:
+    """The topic's max.decompressed.message.bytes (Kafka 4.4): a compressed batch that inflates
+    past it is refused and nothing is stored; one within it is kept."""
+    plog = open_log(tmp_path / "p", **{"max.decompressed.message.bytes": 4096})
+    small = with_body(compress(Compression.ZSTD, valid_section(b"x" * 1000)), count=1, codec=Compression.ZSTD)
+    plog.append(small, NOW)
+    with pytest.raises(AppendError) as refused:
+        plog.append(zstd_bomb(1 << 20), NOW)  # a MiB of zeros, a few hundred bytes compressed
+    assert refused.value.error is ErrorCode.CORRUPT_MESSAGE
+    assert plog.log_end_offset == 1
+    assert [r.value for r in plog.replay()] == [b"x" * 1000]
 
 
 def test_a_produce_with_a_poison_batch_and_valid_ones_stores_none_of_them(tmp_path: Path) -> None:

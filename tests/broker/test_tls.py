@@ -152,10 +152,10 @@ def test_the_java_client_over_ssl_and_sasl_ssl(tls_broker: TlsBroker, tmp_path: 
     for name, bootstrap, props in (("ssl", tls_broker.ssl_bootstrap, ssl_props),
                                    ("sasl-ssl", tls_broker.sasl_ssl_bootstrap, sasl_props)):
         topic = f"java-{name}"
-        run_tool("console-producer", "--bootstrap-server", bootstrap, "--topic", topic, "--producer.config",
+        run_tool("console-producer", "--bootstrap-server", bootstrap, "--topic", topic, "--command-config",
                  str(props), input="".join(f"record-{i}\n" for i in range(20)))
         read = run_tool("console-consumer", "--bootstrap-server", bootstrap, "--topic", topic, "--from-beginning",
-                        "--max-messages", "20", "--timeout-ms", "20000", "--consumer.config", str(props)).stdout
+                        "--max-messages", "20", "--timeout-ms", "20000", "--command-config", str(props)).stdout
         assert read.split() == [f"record-{i}" for i in range(20)]
 
 

@@ -59,9 +59,11 @@ TOOLS: dict[str, tuple[str, ...]] = {
     "features": ("org.apache.kafka.tools.FeatureCommand",),
     "share-groups": ("org.apache.kafka.tools.consumer.group.ShareGroupCommand",),
     "streams-groups": ("org.apache.kafka.tools.streams.StreamsGroupCommand",),
+    "groups": ("org.apache.kafka.tools.GroupsCommand",),
+    "client-metrics": ("org.apache.kafka.tools.ClientMetricsCommand",),
 }
-# Tools only newer releases ship (3.9 has neither).
-NEWER_TOOLS = {"share-groups", "streams-groups"}
+# Tools only newer releases ship.
+NEWER_TOOLS = {"share-groups", "streams-groups", "groups"}
 
 
 def kafka_version() -> str:
