@@ -57,13 +57,10 @@ def cluster_quorum(ctx: typer.Context, output: OutputOpt = "table") -> None:
 
     async def body(cluster: Any, context: Any) -> Output:
         from kctl.client.controller import describe_quorum
+        from kctl.ops.cluster import quorum_replica_rows
 
         quorum = await describe_quorum(cluster)
-        rows = [{"node": r.node_id, "role": r.role, "directory_id": r.directory_id,
-                 "log_end_offset": r.log_end_offset, "lag": r.lag,
-                 "last_fetch_ms": r.last_fetch_ms, "last_caught_up_ms": r.last_caught_up_ms,
-                 "endpoints": quorum.endpoints.get(r.node_id, [])}
-                for r in quorum.voters + quorum.observers]
+        rows = quorum_replica_rows(quorum)
         voters, observers = [r.node_id for r in quorum.voters], [r.node_id for r in quorum.observers]
         data = {"leader_id": quorum.leader_id, "leader_epoch": quorum.leader_epoch,
                 "high_watermark": quorum.high_watermark, "max_follower_lag": quorum.max_follower_lag,

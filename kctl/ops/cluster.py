@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kctl.client.admin import Admin
+from kctl.client.cluster import Cluster
+from kctl.client.controller import QuorumDescription, describe_quorum, supports_quorum
 from kctl.client.errors import KafkaError
 from kctl.client.types import PartitionInfo, TopicInfo
 from kctl.protocol.enums import ConfigResourceType
@@ -142,3 +144,22 @@ async def broker_rows(admin: Admin) -> list[dict[str, Any]]:
              "rack": by_id[i].rack if i in by_id else None, "alive": i in by_id, "controller": i == controller,
              "replicas": replicas[i], "leaders": leaders[i], "size": sizes.get(i) if i in by_id else None}
             for i in sorted(set(by_id) | set(replicas))]
+
+
+def quorum_replica_rows(quorum: QuorumDescription) -> list[dict[str, Any]]:
+    """The KRaft quorum's voters and observers, as `kctl cluster quorum` lists them."""
+    return [{"node": r.node_id, "role": r.role, "directory_id": r.directory_id, "log_end_offset": r.log_end_offset,
+             "lag": r.lag, "last_fetch_ms": r.last_fetch_ms, "last_caught_up_ms": r.last_caught_up_ms,
+             "endpoints": quorum.endpoints.get(r.node_id, [])}
+            for r in quorum.voters + quorum.observers]
+
+
+async def quorum_rows(cluster: Cluster) -> list[dict[str, Any]]:
+    """The quorum's rows, or none where there is no KRaft quorum to describe (the built-in
+    broker, a ZooKeeper cluster) or describing it is not allowed."""
+    if not supports_quorum(cluster):
+        return []
+    try:
+        return quorum_replica_rows(await describe_quorum(cluster))
+    except KafkaError:
+        return []

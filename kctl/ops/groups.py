@@ -210,7 +210,7 @@ async def describe_group(cluster: Cluster, group: str) -> tuple[dict[str, Any], 
     for row in partitions:
         del row["group"], row["health"]
         row["member"] = owner.get((row["topic"], row["partition"]))
-    members = [_member_row(m) for m in described.members]
+    members = [member_row(m) for m in described.members]
     data: dict[str, Any] = {
         "group": group, "type": described.type, "state": described.state,
         "protocol_type": described.protocol_type, "protocol": described.protocol,
@@ -233,7 +233,8 @@ async def describe_group(cluster: Cluster, group: str) -> tuple[dict[str, Any], 
     return data, summary
 
 
-def _member_row(m: MemberDescription) -> dict[str, Any]:
+def member_row(m: MemberDescription) -> dict[str, Any]:
+    """A member as `kctl groups describe` and the console show it."""
     def names(tps: Sequence[TopicPartition] | None) -> list[str] | None:
         return None if tps is None else [f"{tp.topic}[{tp.partition}]" for tp in tps]
 

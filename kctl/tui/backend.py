@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,6 +34,7 @@ class ClusterOverview:
     topics: list[dict[str, Any]]  # as `topic_rows(with_sizes=True)` gives them
     groups: list[str]
     consumed: int  # every group's committed offsets added up, for the consume rate
+    quorum: list[dict[str, Any]] = field(default_factory=list)  # KRaft voters and observers, as `cluster quorum`
 
 
 class Backend(Protocol):
@@ -142,7 +143,7 @@ class LiveBackend:
         return Admin(await self.cluster())
 
     async def overview(self) -> ClusterOverview:
-        from kctl.ops.cluster import broker_rows
+        from kctl.ops.cluster import broker_rows, quorum_rows
         from kctl.ops.topics import topic_rows
 
         admin = await self._admin()
@@ -152,7 +153,8 @@ class LiveBackend:
         consumed = 0
         async for batch in admin.iter_committed(groups):
             consumed += sum(sum(g.offsets) for g in batch)
-        return ClusterOverview(cluster_id, controller, await broker_rows(admin), topics, groups, consumed)
+        return ClusterOverview(cluster_id, controller, await broker_rows(admin), topics, groups, consumed,
+                               await quorum_rows(admin.cluster))
 
     async def reassignment(self) -> tuple[str, list[dict[str, Any]]] | None:
         from kctl.ops import reassign

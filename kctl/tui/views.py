@@ -20,12 +20,16 @@ def _c(key: str, header: str) -> Column:
 
 
 class ClusterScreen(ListScreen):
-    """Brokers, topics, partitions, total size, and produce and consume rates."""
+    """Brokers, topics, partitions, total size, and produce and consume rates; on KRaft, the
+    metadata quorum (its leader is the active controller)."""
 
     view_name = "cluster"
     panes = (Pane("brokers", (_c("id", "ID"), _c("host", "HOST"), _c("port", "PORT"), _c("rack", "RACK"),
                               _c("alive", "ALIVE"), _c("replicas", "REPLICAS"), _c("leaders", "LEADERS"),
-                              _c("size", "SIZE"), _c("controller", "CONTROLLER")), key="id", title="brokers"),)
+                              _c("size", "SIZE"), _c("controller", "CONTROLLER")), key="id", title="brokers"),
+             Pane("quorum", (_c("node", "NODE"), _c("role", "ROLE"), _c("log_end_offset", "LOG END"),
+                             _c("lag", "LAG"), _c("endpoints", "ENDPOINTS")), key="node",
+                  title="KRaft quorum (`kctl cluster quorum`; none on a cluster without one)"))
     totals: dict[str, Any]
 
     def equivalent(self) -> str:
@@ -45,7 +49,7 @@ class ClusterScreen(ListScreen):
             "produce_rate": self.kctl.rates.rate("cluster:produce", produced, now),
             "consume_rate": self.kctl.rates.rate("cluster:consume", seen.consumed, now),
         }
-        return {"brokers": seen.brokers}
+        return {"brokers": seen.brokers, "quorum": seen.quorum}
 
     def summary(self) -> Summary | None:
         t = getattr(self, "totals", None)
@@ -172,7 +176,7 @@ class TopicScreen(ListScreen):
 
 class GroupsScreen(ListScreen):
     view_name = "groups"
-    panes = (Pane("groups", (_c("group", "GROUP"), _c("state", "STATE"), _c("members", "MEMBERS"),
+    panes = (Pane("groups", (_c("group", "GROUP"), _c("type", "TYPE"), _c("state", "STATE"), _c("members", "MEMBERS"),
                              _c("lag", "LAG"), _c("health", "HEALTH"), _c("trend", "LAG TREND")), key="group"),)
     BINDINGS: ClassVar[list[BindingType]] = [
         *ListScreen.BINDINGS,
@@ -190,12 +194,14 @@ class GroupsScreen(ListScreen):
         async for batch in backend.group_lag(ages=False, history=self.kctl.history, at=time.monotonic()):
             for g in batch:
                 totals = self.kctl.history(g.group).total_lag()
-                rows.append({"group": g.group, "state": g.state, "members": g.members, "lag": totals[-1],
-                             "health": g.health, "trend": spark(totals)})
+                kind = g.description.type if g.description is not None else "-"
+                rows.append({"group": g.group, "type": kind, "state": g.state, "members": g.members,
+                             "lag": totals[-1], "health": g.health, "trend": spark(totals)})
         return {"groups": rows}
 
     def open(self, key: str, pane_id: str) -> None:
-        self.app.push_screen(GroupScreen(key))
+        row = self.row(key, "groups")
+        self.app.push_screen(group_screen(key, row.get("type") if row is not None else None))
 
     def action_reset(self) -> None:
         group = self.selected_key()
@@ -204,11 +210,12 @@ class GroupsScreen(ListScreen):
 
 
 class GroupScreen(ListScreen):
-    """One group, live: lag per partition with its trend, rates and time to catch up; members."""
+    """One classic group, live: lag per partition with its trend, rates and time to catch up;
+    members. The screens below it show what each Kafka 4 group type adds."""
 
     view_name = "lag"
     refresh_s = 2.0
-    panes = (
+    panes: ClassVar[tuple[Pane, ...]] = (
         Pane("lag", (_c("topic", "TOPIC"), _c("partition", "PARTITION"), _c("committed_offset", "COMMITTED"),
                      _c("log_end_offset", "LOG END"), _c("lag", "LAG"), _c("lag_seconds", "LAG TIME"),
                      _c("consume_rate", "CONSUME/S"), _c("produce_rate", "PRODUCE/S"),
@@ -221,6 +228,7 @@ class GroupScreen(ListScreen):
         Binding("R", "reset", "reset offsets", key_display="R", id="reset"),
     ]
     state = "?"
+    group_type = "classic"
 
     def __init__(self, group: str) -> None:
         super().__init__()
@@ -238,6 +246,7 @@ class GroupScreen(ListScreen):
         description = looked[0].description if looked else None
         members = description.members if description is not None else []
         self.state = looked[0].state if looked else "Unknown"
+        self.described = description
         owners = {tp: m.client_id or m.member_id for m in members for tp in m.assignment}
         history = self.kctl.history(self.group)
         rows: list[dict[str, Any]] = []
@@ -248,10 +257,9 @@ class GroupScreen(ListScreen):
                 row["member"] = owners.get(_tp(row))
                 row["trend"] = spark(history.partition_lag(r["topic"], r["partition"]))
                 rows.append(row)
-        return {"lag": rows,
-                "members": [{"member_id": m.member_id, "client_id": m.client_id, "host": m.client_host,
-                             "assignment": ", ".join(f"{tp.topic}[{tp.partition}]" for tp in m.assignment)}
-                            for m in members]}
+        from kctl.ops.groups import member_row
+
+        return {"lag": rows, "members": [_member_cells(member_row(m)) for m in members]}
 
     def summary(self) -> Summary | None:
         history = self.kctl.history(self.group)
@@ -271,13 +279,78 @@ class GroupScreen(ListScreen):
         def rate(value: float | None) -> str:
             return "-" if value is None else f"{value:,.1f}/s"
 
-        return [[("state", self.state), ("members", str(members)), ("lag", f"{lag:,}"),
+        return [[("type", self.group_type), ("state", self.state), ("members", str(members)), ("lag", f"{lag:,}"),
                  ("health", health_text(history.verdict(self.state), self.app.current_theme)),
                  ("consume", rate(consume)), ("produce", rate(produce)), ("catch up", human_seconds(catch_up))],
                 [("lag history", spark(history.total_lag(), 60))]]
 
     def action_reset(self) -> None:
         self.kctl.reset(self.group)
+
+
+
+class ConsumerGroupScreen(GroupScreen):
+    """A consumer group on the consumer protocol (KIP-848): each member's epoch, its assignment
+    and the target the coordinator is moving it to, and what it subscribes to."""
+
+    group_type = "consumer"
+    panes = (
+        GroupScreen.panes[0],
+        Pane("members", (_c("member_id", "MEMBER"), _c("client_id", "CLIENT"), _c("host", "HOST"),
+                         _c("epoch", "EPOCH"), _c("assignment", "ASSIGNMENT"), _c("target_assignment", "TARGET"),
+                         _c("subscription", "SUBSCRIBED")), key="member_id", title="members"),
+    )
+
+
+class ShareGroupScreen(GroupScreen):
+    """A share group (KIP-932): per partition where it starts (the first record not yet
+    acknowledged) and the backlog from there; its members and their epochs."""
+
+    group_type = "share"
+    panes = (
+        Pane("lag", (_c("topic", "TOPIC"), _c("partition", "PARTITION"), _c("committed_offset", "START"),
+                     _c("log_end_offset", "LOG END"), _c("lag", "BACKLOG"), _c("consume_rate", "CONSUME/S"),
+                     _c("produce_rate", "PRODUCE/S"), _c("catch_up_seconds", "CATCH UP"), _c("trend", "TREND"),
+                     _c("member", "MEMBER")), key="key"),
+        Pane("members", (_c("member_id", "MEMBER"), _c("client_id", "CLIENT"), _c("host", "HOST"),
+                         _c("epoch", "EPOCH"), _c("assignment", "ASSIGNMENT")), key="member_id", title="members"),
+    )
+
+
+class StreamsGroupScreen(GroupScreen):
+    """A Kafka Streams group (KIP-1071): its topology's subtopologies, and each member's process
+    and tasks (active, standby, warm-up)."""
+
+    group_type = "streams"
+    panes = (
+        GroupScreen.panes[0],
+        Pane("members", (_c("member_id", "MEMBER"), _c("process_id", "PROCESS"), _c("epoch", "EPOCH"),
+                         _c("active_tasks", "ACTIVE"), _c("standby_tasks", "STANDBY"),
+                         _c("warmup_tasks", "WARM-UP")), key="member_id", title="members"),
+        Pane("topology", (_c("subtopology", "SUBTOPOLOGY"), _c("source_topics", "SOURCE TOPICS"),
+                          _c("repartition_sink_topics", "REPARTITION SINKS"),
+                          _c("state_changelog_topics", "CHANGELOGS")), key="subtopology", title="topology"),
+    )
+
+    async def fetch(self) -> dict[str, Rows]:
+        found = await super().fetch()
+        topology = getattr(self.described, "topology", None) or []
+        found["topology"] = [{"subtopology": t.subtopology_id, "source_topics": ", ".join(t.source_topics),
+                              "repartition_sink_topics": ", ".join(t.repartition_sink_topics),
+                              "state_changelog_topics": ", ".join(t.state_changelog_topics)} for t in topology]
+        return found
+
+
+def group_screen(group: str, group_type: str | None) -> GroupScreen:
+    """The detail screen of a group's type."""
+    screen = {"consumer": ConsumerGroupScreen, "share": ShareGroupScreen,
+              "streams": StreamsGroupScreen}.get(group_type or "", GroupScreen)
+    return screen(group)
+
+
+def _member_cells(row: dict[str, Any]) -> dict[str, Any]:
+    """A member as `kctl groups describe` has it, with its lists joined for a cell."""
+    return {key: ", ".join(value) if isinstance(value, list) else value for key, value in row.items()}
 
 
 class ReassignScreen(ListScreen):

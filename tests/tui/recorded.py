@@ -58,8 +58,8 @@ def _record_json(r: ConsumerRecord) -> dict[str, Any]:
 def _description(d: GroupDescription | None) -> dict[str, Any] | None:
     if d is None:
         return None
-    return {"group_id": d.group_id, "state": d.state, "protocol_type": d.protocol_type, "protocol": d.protocol,
-            "coordinator": d.coordinator,
+    return {"group_id": d.group_id, "type": d.type, "state": d.state, "protocol_type": d.protocol_type,
+            "protocol": d.protocol, "coordinator": d.coordinator,
             "members": [{"member_id": m.member_id, "instance_id": m.instance_id, "client_id": m.client_id,
                          "client_host": m.client_host, "subscription": m.subscription,
                          "assignment": [[tp.topic, tp.partition] for tp in m.assignment]} for m in d.members]}
@@ -139,7 +139,7 @@ class RecordedBackend:
                 d["group_id"], d["state"], d["protocol_type"], d["protocol"],
                 [MemberDescription(m["member_id"], m["instance_id"], m["client_id"], m["client_host"],
                                    [TopicPartition(t, p) for t, p in m["assignment"]], m["subscription"])
-                 for m in d["members"]], d["coordinator"])
+                 for m in d["members"]], d["coordinator"], d["type"])
             recorded = g["rows"]
             ends = [r["log_end_offset"] for r in recorded]
             stable = [r.get("last_stable_offset", end) for r, end in zip(recorded, ends, strict=True)]
