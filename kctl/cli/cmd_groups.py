@@ -56,6 +56,13 @@ def groups_list(
 ) -> None:
     """Groups of every type (classic, consumer, share, streams) with their state and protocol."""
 
+    from kctl.client.group_kinds import GROUP_TYPES
+
+    unknown = sorted({t.strip().lower() for text in group_type or [] for t in text.split(",") if t.strip()}
+                     .difference(GROUP_TYPES))
+    if unknown:
+        raise CliError(f"unknown group type(s) {', '.join(unknown)}", f"use {', '.join(GROUP_TYPES)}", USAGE)
+
     async def body(cluster: Any, context: Any) -> Output:
         from kctl.client import Admin
 
