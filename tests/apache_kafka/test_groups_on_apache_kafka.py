@@ -218,6 +218,9 @@ def test_a_group_of_kafkas_verifiable_consumers(env: dict[str, str], kafka: Kafk
     after = {int(r["PARTITION"]): int(r["CURRENT-OFFSET"])
              for r in tool_rows(kafka, "consumer-groups", "--describe", "--group", group)}
     assert after == {0: 10, 1: 4, 2: 10}
+    kctl(env, "groups", "delete-offsets", group, "-t", f"{topic}:2")
+    assert sorted(int(r["PARTITION"]) for r in tool_rows(kafka, "consumer-groups", "--describe", "--group", group)) \
+        == [0, 1]
     kctl(env, "groups", "delete", group, "--yes")
     assert group not in kafka.tool("consumer-groups", "--list").stdout.split()
 
@@ -369,6 +372,8 @@ def test_a_streams_group(env: dict[str, str], kafka: KafkaCluster, members: list
     # Its offsets are reset as consumer offsets, with the group empty.
     kctl(env, "groups", "reset-offsets", app, "-t", topic, "--to-latest", "--execute")
     assert committed_by_admin(kafka, app) == {(topic, 0): (15, 0), (topic, 1): (15, 0)}
+    kctl(env, "groups", "delete-offsets", app, "-t", f"{topic}:1")
+    assert committed_by_admin(kafka, app) == {(topic, 0): (15, 0)}
     kctl(env, "groups", "delete", app, "--yes")
     assert app not in kafka.tool("streams-groups", "--list").stdout.split()
 

@@ -439,7 +439,8 @@ async def test_health_verdicts_are_coloured_by_severity_in_every_theme(broker: B
             await pilot.pause(0.3)
             table = app.screen.query_one("DataTable")
             cells = {str(key.value): table.get_row(key) for key in table.rows}  # type: ignore[attr-defined]
-            stop, ok = cells["billing"][4], cells["ledger"][4]
+            health = [c.key for c in GroupsScreen.panes[0].columns].index("health")
+            stop, ok = cells["billing"][health], cells["ledger"][health]
             assert isinstance(stop, Text) and isinstance(ok, Text)
             assert (str(stop), str(ok)) == ("STOP", "OK")
             assert stop.style.color.name.lower() == theme.error.lower()  # type: ignore[union-attr]
