@@ -56,10 +56,9 @@ def groups_list(
 ) -> None:
     """Groups of every type (classic, consumer, share, streams) with their state and protocol."""
 
-    from kctl.client.group_kinds import GROUP_TYPES
+    from kctl.client.group_kinds import GROUP_TYPES, parse_group_types
 
-    unknown = sorted({t.strip().lower() for text in group_type or [] for t in text.split(",") if t.strip()}
-                     .difference(GROUP_TYPES))
+    _, unknown = parse_group_types(group_type or [])
     if unknown:
         raise CliError(f"unknown group type(s) {', '.join(unknown)}", f"use {', '.join(GROUP_TYPES)}", USAGE)
 

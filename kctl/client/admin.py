@@ -26,6 +26,7 @@ from .group_kinds import (
     GroupListing,
     classic_description,
     describe_any,
+    parse_group_types,
 )
 from .types import LATEST, BrokerInfo, OffsetAndMetadata, OffsetAndTimestamp, TopicInfo, TopicPartition
 
@@ -355,8 +356,7 @@ class Admin:
         await self.cluster.refresh_metadata([])
         # Kafka's tools take comma-separated lists too.
         wanted = [s.strip() for text in states for s in text.split(",") if s.strip()]
-        kinds = [t.strip().lower() for text in types for t in text.split(",") if t.strip()]
-        unknown = sorted(set(kinds).difference(GROUP_TYPES))
+        kinds, unknown = parse_group_types(types)
         if unknown:
             raise KafkaError(f"unknown group type(s) {', '.join(unknown)}: the types are {', '.join(GROUP_TYPES)}")
         request = ListGroupsRequest(states_filter=wanted, types_filter=kinds)

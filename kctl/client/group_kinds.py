@@ -37,6 +37,13 @@ DESCRIBE_API = {CONSUMER: ApiKey.CONSUMER_GROUP_DESCRIBE, SHARE: ApiKey.SHARE_GR
 DEAD = "Dead"
 
 
+def parse_group_types(texts: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Group types as given (repeated or comma-separated, any case, as Kafka's tools take
+    them): (the types, the words that name none)."""
+    words = [t.strip().lower() for text in texts for t in text.split(",") if t.strip()]
+    return [w for w in words if w in GROUP_TYPES], sorted({w for w in words if w not in GROUP_TYPES})
+
+
 @dataclass(slots=True)
 class StreamsTasks:
     """A streams member's tasks, by kind: subtopology id -> partitions."""

@@ -187,7 +187,8 @@ async def iter_group_lag(cluster: Cluster, groups: Sequence[str] | None = None, 
     share = [g for g in names if getattr(described.get(g), "type", None) == SHARE]
     if share:
         yield [group_lag(rows, described.get(rows.group), history, at) for rows in await share_lag(cluster, share)]
-    committing = [g for g in names if g not in set(share)] if share else names
+    share_groups = set(share)
+    committing = [g for g in names if g not in share_groups] if share else names
     if not committing:
         return
     async for batch in iter_lag(cluster, committing, ages=ages):
