@@ -303,6 +303,14 @@ _BROKER_ONLY = [
     _s("group.max.session.timeout.ms", int, 1_800_000, "longest session timeout a member may ask for",
        minimum=0, config_type=ConfigType.INT),
     _s("group.max.size", int, INT_MAX, "most members one group may have", minimum=1, config_type=ConfigType.INT),
+    _s("group.consumer.session.timeout.ms", int, 45_000, "consumer-protocol members not heard from for this long "
+       "are removed", minimum=1, config_type=ConfigType.INT),
+    _s("group.consumer.heartbeat.interval.ms", int, 5_000, "how often consumer-protocol members heartbeat",
+       minimum=1, config_type=ConfigType.INT),
+    _s("group.consumer.assignors", str, "uniform,range", "server-side assignors of consumer-protocol groups, "
+       "the first the default", list_choices=("uniform", "range")),
+    _s("group.consumer.max.size", int, INT_MAX, "most members one consumer-protocol group may have", minimum=1,
+       config_type=ConfigType.INT),
     _s("transaction.max.timeout.ms", int, 900_000, "longest transaction.timeout.ms a producer may ask for",
        minimum=1, config_type=ConfigType.INT),
     _s("transaction.state.log.num.partitions", int, 50, "partitions of __transaction_state", minimum=1,

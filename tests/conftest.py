@@ -21,10 +21,20 @@ def _cluster(factory: pytest.TempPathFactory, name: str, **kwargs: object) -> It
         cluster.stop()
 
 
+#: Consumer-protocol groups (KIP-848) notice a killed member and settle in seconds, not Kafka's
+#: default 45 s session and 5 s heartbeat; the built-in broker is run with the same settings.
+FAST_CONSUMER_GROUPS = {
+    "group.consumer.min.session.timeout.ms": "6000",
+    "group.consumer.session.timeout.ms": "10000",
+    "group.consumer.min.heartbeat.interval.ms": "500",
+    "group.consumer.heartbeat.interval.ms": "1000",
+}
+
+
 @pytest.fixture(scope="session")
 def kafka_one(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
     """Apache Kafka, one node (broker and controller combined), PLAINTEXT."""
-    yield from _cluster(tmp_path_factory, "kafka-one", size=1)
+    yield from _cluster(tmp_path_factory, "kafka-one", size=1, overrides=FAST_CONSUMER_GROUPS)
 
 
 @pytest.fixture(scope="session")

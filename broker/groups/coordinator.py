@@ -1,9 +1,11 @@
-"""The classic group coordinator: membership, rebalances, committed offsets, group admin.
+"""The group coordinator: membership, rebalances, committed offsets, group admin.
 
-Membership and rebalances are `membership.Membership`, a sans-IO state machine; this class is its
-thin asyncio driver. It passes the loop's time in, turns tickets into futures the handlers await,
-arms loop timers for `Arm` effects, and writes the group to `__consumer_offsets` for `Persist`
-effects, before the client hears about it. Committed offsets and group administration live here.
+Classic groups' membership and rebalances are `membership.Membership`, and consumer groups'
+(KIP-848) are `consumer_membership.ConsumerMembership`: sans-IO state machines over one map of
+groups, a group id being of one type at a time. This class is their thin asyncio driver. It
+passes the loop's time in, turns tickets into futures the handlers await, arms loop timers for
+`Arm` effects, and writes classic groups to `__consumer_offsets` for `Persist` effects, before the
+client hears about it. Committed offsets and group administration live here, for every type.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from kctl.protocol.records import Record
 from ..config import BrokerConfig
 from ..storage.log import AppendError, PartitionLog
 from ..storage.manager import LogManager
+from .consumer_group import ConsumerGroup, TopicShape
+from .consumer_membership import (
+    ConsumerLimits,
+    ConsumerMembership,
+    ConsumerTimer,
+    HeartbeatRequest,
+    HeartbeatResult,
+)
 from .group import CONSUMER_PROTOCOL, CommittedOffsets, Group, JoinResult, Member, SyncResult
 from .membership import (
     COORDINATOR_NOT_AVAILABLE,
@@ -75,6 +85,27 @@ class GroupListing:
     group_id: str
     protocol_type: str
     state: GroupState
+    group_type: str = "classic"
+
+
+class TopicCatalog:
+    """The broker's topics as consumer-group subscriptions see them."""
+
+    def __init__(self, logs: LogManager) -> None:
+        self._logs = logs
+
+    @property
+    def version(self) -> int:
+        return self._logs.catalog_version
+
+    def shape(self, name: str) -> TopicShape | None:
+        topic = self._logs.topics.get(name)
+        if topic is None or topic.internal:
+            return None
+        return TopicShape(topic.topic_id, len(topic.partitions))
+
+    def user_topics(self) -> list[str]:
+        return [name for name, topic in self._logs.topics.items() if not topic.internal]
 
 
 @dataclass(slots=True)
@@ -95,11 +126,16 @@ class GroupCoordinator:
         after_append: Callable[[PartitionLog], asyncio.Future[None] | None],
     ) -> None:
         self.logs = logs
-        self.groups: dict[str, Group] = {}
+        self.groups: dict[str, Group | ConsumerGroup] = {}
         self._after_append = after_append  # the broker's durability policy (Flusher.after_append)
         self.membership = Membership(self.groups, Limits(
             config["group.initial.rebalance.delay.ms"], config["group.min.session.timeout.ms"],
             config["group.max.session.timeout.ms"], config["group.max.size"]))
+        self.consumer = ConsumerMembership(self.groups, ConsumerLimits(
+            config["group.consumer.session.timeout.ms"], config["group.consumer.heartbeat.interval.ms"],
+            config["group.consumer.max.size"],
+            tuple(a.strip() for a in config["group.consumer.assignors"].split(",") if a.strip()) or ("uniform",),
+        ), TopicCatalog(logs))
         self._parked: dict[int, asyncio.Future[Any]] = {}  # ticket -> what its handler awaits
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self.retention_ms: int = config["offsets.retention.minutes"] * 60_000
@@ -207,16 +243,20 @@ class GroupCoordinator:
                     handle.cancel()
             elif isinstance(effect, Persist):
                 group = self.groups.get(effect.group_id)
-                if group is not None:
+                if isinstance(group, Group):
                     self._store_group(group)
 
     def _timer_due(self, key: TimerKey) -> None:
         self._timers.pop(key, None)
         try:
-            self.membership.timer(key, self.loop.time())
+            if isinstance(key[0], ConsumerTimer):
+                self.consumer.timer(key, self.loop.time())  # type: ignore[arg-type]
+            else:
+                self.membership.timer(key, self.loop.time())
         except Exception:
             log.exception("group timer %s failed", key)
         self._apply(self.membership.take_effects())
+        self._apply(self.consumer.take_effects())  # type: ignore[arg-type]
 
     def _answer(self, outcome: Any) -> Any:
         """A result at once, or a future for a parked request (registered before the effects
@@ -256,7 +296,29 @@ class GroupCoordinator:
 
     # ---- membership requests ---------------------------------------------------------------------
     def join(self, req: JoinRequest) -> JoinResult | asyncio.Future[JoinResult]:
+        existing = self.groups.get(req.group_id)
+        if isinstance(existing, ConsumerGroup) and not existing.deleted:
+            if existing.members:
+                return JoinResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL.code, req.member_id)
+            # An empty consumer group becomes a classic one again, keeping its offsets.
+            replaced = Group(req.group_id)
+            replaced.offsets = existing.offsets
+            self.consumer.deleted(existing)
+            self._apply(self.consumer.take_effects())  # type: ignore[arg-type]
+            self.groups[req.group_id] = replaced
         return self._answer(self.membership.join(req, self.loop.time()))  # type: ignore[no-any-return]
+
+    def consumer_heartbeat(self, req: HeartbeatRequest) -> HeartbeatResult:
+        existing = self.groups.get(req.group_id)
+        result = self.consumer.heartbeat(req, self.loop.time())
+        self._apply(self.consumer.take_effects())  # type: ignore[arg-type]
+        if isinstance(existing, Group) and self.groups.get(req.group_id) is not existing:
+            # An empty classic group turned into a consumer group: its metadata record goes.
+            try:
+                self._write(req.group_id, [group_record(req.group_id, None)])
+            except (AppendError, OSError) as exc:
+                log.error("group %s: could not remove its classic metadata: %s", req.group_id, exc)
+        return result
 
     def sync(
         self,
@@ -292,17 +354,27 @@ class GroupCoordinator:
         retention_ms: int,
         offsets: list[OffsetToCommit],
         producer: tuple[int, int] | None = None,
+        api_version: int = 9,
     ) -> tuple[list[int], asyncio.Future[None] | None]:
         """Validate and write a commit; returns an error per offset and what to await, if anything.
         With `producer` (id, epoch) the commit is part of that producer's transaction
         (TxnOffsetCommit): it is written now and takes effect when the transaction commits."""
         if not group_id:
             return [INVALID_GROUP_ID] * len(offsets), None
+        partition_check: Callable[[str, int], int] | None = None
         group = self.groups.get(group_id)
         if group is None:
             if generation >= 0:
                 return [ILLEGAL_GENERATION] * len(offsets), None
             group = Group(group_id)  # a "simple" group: offsets only, no members
+        elif isinstance(group, ConsumerGroup):
+            verdict = (COORDINATOR_NOT_AVAILABLE if group.deleted else
+                       self.consumer.check_commit(group, member_id, generation, api_version, producer is not None))
+            if isinstance(verdict, int):
+                if verdict != NONE:
+                    return [verdict] * len(offsets), None
+            else:
+                partition_check = verdict
         elif producer is not None and generation < 0 and not member_id:
             pass  # a transactional commit that names no member (before KIP-447) is not checked
         else:
@@ -315,6 +387,9 @@ class GroupCoordinator:
         for item in offsets:
             if self.logs.partition(item.topic, item.partition) is None:
                 errors.append(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code)
+                continue
+            if partition_check is not None and (code := partition_check(item.topic, item.partition)) != NONE:
+                errors.append(code)
                 continue
             metadata = item.metadata or ""
             if len(metadata.encode()) > self.metadata_max_bytes:
@@ -365,6 +440,13 @@ class GroupCoordinator:
         """Partitions with offsets committed in a transaction of `group_id` not yet ended."""
         return {tp for by_group in self.pending.values() for tp in by_group.get(group_id, ())}
 
+    def check_fetch(self, group_id: str, member_id: str | None, member_epoch: int) -> int:
+        """Whether an OffsetFetch (v9+) naming a member may read the group's offsets."""
+        group = self.groups.get(group_id)
+        if isinstance(group, ConsumerGroup) and not group.deleted:
+            return self.consumer.check_fetch(group, member_id, member_epoch)
+        return NONE
+
     def committed(
         self, group_id: str, wanted: Iterable[tuple[str, int]] | None
     ) -> list[tuple[str, int, CommittedOffset | None]]:
@@ -384,14 +466,16 @@ class GroupCoordinator:
     # ---- group administration ------------------------------------------------------------------
     def list_groups(self, states: set[GroupState] | None) -> list[GroupListing]:
         return [
-            GroupListing(g.group_id, g.protocol_type or "", g.state)
+            GroupListing(g.group_id, g.protocol_type or "", g.state,
+                         "consumer" if isinstance(g, ConsumerGroup) else "classic")
             for g in self.groups.values()
             if g.state is not DEAD and (states is None or g.state in states)
         ]
 
     def describe(self, group_id: str) -> GroupDescription | None:
+        """A classic group as DescribeGroups shows it (None: no such classic group)."""
         group = self.groups.get(group_id)
-        if group is None or group.state is DEAD:
+        if not isinstance(group, Group) or group.state is DEAD:
             return None
         stable = group.state is STABLE
         return GroupDescription(
@@ -427,13 +511,17 @@ class GroupCoordinator:
                 results.append(NONE)
         return results
 
-    def _remove_group(self, group: Group) -> None:
+    def _remove_group(self, group: Group | ConsumerGroup) -> None:
         records = [offset_record(group.group_id, t, p, None) for t, p in sorted(group.offsets)]
         records.append(group_record(group.group_id, None))
         self._write(group.group_id, records)
         group.offsets.clear()
-        self.membership.deleted(group)
-        self._apply(self.membership.take_effects())
+        if isinstance(group, ConsumerGroup):
+            self.consumer.deleted(group)
+            self._apply(self.consumer.take_effects())  # type: ignore[arg-type]
+        else:
+            self.membership.deleted(group)
+            self._apply(self.membership.take_effects())
         del self.groups[group.group_id]
 
     def delete_offsets(self, group_id: str, partitions: list[tuple[str, int]]) -> tuple[int, list[int]]:
@@ -442,7 +530,9 @@ class GroupCoordinator:
         if group is None or group.state is DEAD:
             return GROUP_ID_NOT_FOUND, []
         subscribed: set[str] = set()
-        if group.state is not EMPTY:
+        if isinstance(group, ConsumerGroup):
+            subscribed = group.subscribed_topics() if group.members else set()
+        elif group.state is not EMPTY:
             topics = group.subscribed_topics()
             if group.protocol_type != CONSUMER_PROTOCOL or topics is None:
                 return ErrorCode.NON_EMPTY_GROUP.code, []
@@ -492,6 +582,10 @@ class GroupCoordinator:
             if group.state is EMPTY:
                 topics = None
                 from_state = group.protocol_type is not None
+            elif isinstance(group, ConsumerGroup):
+                if group.deleted:
+                    continue
+                topics, from_state = group.subscribed_topics(), False
             elif group.state is STABLE and (topics := group.subscribed_topics()) is not None:
                 from_state = False
             else:

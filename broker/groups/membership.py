@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from kctl.protocol.errors import ErrorCode
 
+from .consumer_group import ConsumerGroup
 from .group import Group, JoinResult, Member, MemberSettings, SyncResult
 from .state import GroupState
 
@@ -61,7 +62,9 @@ class Timer(enum.Enum):
     PENDING_MEMBER = "pending member"  # keyed by the member id handed out
 
 
-TimerKey = tuple[Timer, str, int | str]  # (timer, group id, generation / member serial / member id / "")
+#: (timer, group id, generation / member serial / member id / ""); consumer groups key theirs by their own
+#: timer kinds (`consumer_membership.ConsumerTimer`).
+TimerKey = tuple[enum.Enum, str, int | str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +174,7 @@ class Membership:
     """Every group's membership. Each call returns its immediate answer (or a ticket for a parked
     request); `take_effects()` returns what the driver must do because of it."""
 
-    def __init__(self, groups: dict[str, Group], limits: Limits) -> None:
+    def __init__(self, groups: dict[str, Group | ConsumerGroup], limits: Limits) -> None:
         self.groups = groups
         self.limits = limits
         self._effects: list[Effect] = []
@@ -187,6 +190,11 @@ class Membership:
             Step.DISTRIBUTE: self._distribute,
             Step.PERSIST: lambda group, _, now: self._effects.append(Persist(group.group_id)),
         }
+
+    def _classic(self, group_id: str) -> Group | None:
+        """The classic group of that id; a consumer group's members are unknown here."""
+        group = self.groups.get(group_id)
+        return group if isinstance(group, Group) else None
 
     def take_effects(self) -> list[Effect]:
         effects, self._effects = self._effects, []
@@ -250,6 +258,8 @@ class Membership:
     def restored(self, now: float) -> None:
         """Members loaded from the log get a full session to come back."""
         for group in self.groups.values():
+            if not isinstance(group, Group):
+                continue
             for member in group.members.values():
                 self._next_serial += 1
                 member.serial = self._next_serial
@@ -271,7 +281,10 @@ class Membership:
             return fail(ErrorCode.INVALID_GROUP_ID)
         if not limits.min_session_ms <= req.session_timeout_ms <= limits.max_session_ms:
             return fail(ErrorCode.INVALID_SESSION_TIMEOUT)
-        group = self.groups.get(req.group_id)
+        found = self.groups.get(req.group_id)
+        if isinstance(found, ConsumerGroup):  # the coordinator turns an empty one back first
+            return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+        group = found
         if group is None:
             if req.member_id:
                 return fail(ErrorCode.UNKNOWN_MEMBER_ID)
@@ -466,7 +479,7 @@ class Membership:
     def timer(self, key: TimerKey, now: float) -> None:
         """A timer the driver armed came due."""
         kind, group_id, which = key
-        group = self.groups.get(group_id)
+        group = self._classic(group_id)
         if group is None or group.state is DEAD:
             return
         if kind is Timer.INITIAL_DELAY:
@@ -531,7 +544,7 @@ class Membership:
         """The group of a member's request, or the error that answers it."""
         if not group_id:
             return INVALID_GROUP_ID
-        group = self.groups.get(group_id)
+        group = self._classic(group_id)
         if group is None:
             return UNKNOWN_MEMBER_ID
         if group.state is DEAD:
@@ -585,7 +598,7 @@ class Membership:
         """Remove members (member id, instance id); returns a group-level error and one per member."""
         if not group_id:
             return INVALID_GROUP_ID, [INVALID_GROUP_ID] * len(leaving)
-        group = self.groups.get(group_id)
+        group = self._classic(group_id)
         if group is None:
             return UNKNOWN_MEMBER_ID, [UNKNOWN_MEMBER_ID] * len(leaving)
         if group.state is DEAD:

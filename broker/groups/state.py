@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kctl.protocol.enums import GroupState
 
-__all__ = ["TRANSITIONS", "GroupState", "IllegalTransition", "check_transition"]
+__all__ = ["CLASSIC_STATES", "TRANSITIONS", "GroupState", "IllegalTransition", "check_transition"]
 
 E, P, C, S, D = (
     GroupState.EMPTY,
@@ -29,10 +29,14 @@ TRANSITIONS: dict[GroupState, frozenset[GroupState]] = {
 }
 
 
+#: The states a classic group has (consumer groups derive theirs: `consumer_group.ConsumerGroup`).
+CLASSIC_STATES = frozenset(TRANSITIONS)
+
+
 class IllegalTransition(RuntimeError):
     """A transition the table does not allow: a coordinator bug, never a client's fault."""
 
 
 def check_transition(group_id: str, current: GroupState, target: GroupState) -> None:
-    if target not in TRANSITIONS[current]:
+    if target not in TRANSITIONS.get(current, ()):
         raise IllegalTransition(f"group {group_id!r} cannot go from {current.value} to {target.value}")

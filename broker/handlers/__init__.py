@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from kctl.protocol.api import API_BY_KEY, ApiKey
 from kctl.protocol.headers import RequestHeader
-from kctl.protocol.messages.api_versions import ApiVersion, ApiVersionsRequest, ApiVersionsResponse
+from kctl.protocol.messages.api_versions import (
+    ApiVersion,
+    ApiVersionsRequest,
+    ApiVersionsResponse,
+    FinalizedFeatureKey,
+    SupportedFeatureKey,
+)
 from kctl.protocol.messages.produce import (
     PartitionProduceResponse,
     ProduceRequest,
@@ -40,8 +46,25 @@ class Route:
         return max(low, self.served_from or low) <= version <= high
 
 
+#: Feature levels this broker serves, as (lowest, highest, finalized): `group.version` 1 is the
+#: consumer group protocol (KIP-848); `transaction.version` 1 is transactions with the
+#: coordinator's verification of partitions (KIP-890 part 1), not yet part 2's epoch bumps.
+FEATURES: dict[str, tuple[int, int, int]] = {
+    "group.version": (0, 1, 1),
+    "transaction.version": (0, 1, 1),
+}
+#: The features never change on a running broker: one epoch for all of them.
+FEATURES_EPOCH = 1
+
+
 def _api_versions(broker: BrokerContext, header: RequestHeader, request: ApiVersionsRequest, peer: Peer) -> Any:
-    return ApiVersionsResponse(error_code=0, api_keys=advertised_versions(), finalized_features_epoch=-1)
+    return ApiVersionsResponse(
+        error_code=0, api_keys=advertised_versions(),
+        supported_features=[SupportedFeatureKey(name, low, high) for name, (low, high, _) in FEATURES.items()],
+        finalized_features_epoch=FEATURES_EPOCH,
+        finalized_features=[FinalizedFeatureKey(name, level, level) for name, (_, _, level) in FEATURES.items()
+                            if level > 0],
+    )
 
 
 # Produce v0-2 are advertised but answered with UNSUPPORTED_VERSION, as Kafka 4 does: librdkafka
@@ -96,6 +119,8 @@ ROUTES: dict[ApiKey, Route] = {
     ApiKey.LIST_TRANSACTIONS: Route((0, 1), transactions.list_transactions),
     ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: Route((0, 0), users.describe_user_scram_credentials),
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: Route((0, 0), users.alter_user_scram_credentials),
+    ApiKey.CONSUMER_GROUP_HEARTBEAT: Route((0, 1), groups.consumer_group_heartbeat),
+    ApiKey.CONSUMER_GROUP_DESCRIBE: Route((0, 1), groups.consumer_group_describe),
 }
 
 

@@ -96,7 +96,8 @@ def metadata(broker: BrokerContext, header: RequestHeader, request: MetadataRequ
         by_id = {t.topic_id: t for t in logs.topics.values()}
         auto_create = broker.config["auto.create.topics.enable"] and (version < 4 or request.allow_auto_topic_creation)
         for entry in wanted:
-            if entry.name is None:
+            if entry.name is None or (not entry.name and entry.topic_id not in (None, ZERO_UUID)):
+                # By topic id (v10+): Java's consumer asks so for the topics a server-side regex matched.
                 found = by_id.get(entry.topic_id) if entry.topic_id is not None else None
                 if found is None:
                     topics.append(MetadataResponseTopic(error_code=ErrorCode.UNKNOWN_TOPIC_ID.code, name=None,

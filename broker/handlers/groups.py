@@ -11,6 +11,20 @@ from kctl.protocol.api import encode_response, encoded_compact_array
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.framing import EncodedBody
 from kctl.protocol.headers import RequestHeader
+from kctl.protocol.messages.consumer_group_describe import Assignment as DescribedAssignment
+from kctl.protocol.messages.consumer_group_describe import (
+    ConsumerGroupDescribeRequest,
+    ConsumerGroupDescribeResponse,
+)
+from kctl.protocol.messages.consumer_group_describe import DescribedGroup as DescribedConsumerGroup
+from kctl.protocol.messages.consumer_group_describe import Member as DescribedConsumerMember
+from kctl.protocol.messages.consumer_group_describe import TopicPartitions as DescribedTopicPartitions
+from kctl.protocol.messages.consumer_group_heartbeat import (
+    Assignment,
+    ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse,
+    TopicPartitions,
+)
 from kctl.protocol.messages.delete_groups import DeletableGroupResult, DeleteGroupsRequest, DeleteGroupsResponse
 from kctl.protocol.messages.describe_groups import (
     DescribedGroup,
@@ -46,6 +60,8 @@ from kctl.protocol.messages.offset_fetch import (
 )
 from kctl.protocol.messages.sync_group import SyncGroupRequest, SyncGroupResponse
 
+from ..groups.consumer_group import ConsumerGroup
+from ..groups.consumer_membership import HeartbeatRequest as ConsumerHeartbeat
 from ..groups.coordinator import OffsetToCommit
 from ..groups.group import JoinResult, SyncResult
 from ..groups.membership import JoinRequest
@@ -58,7 +74,6 @@ if TYPE_CHECKING:
 NONE = ErrorCode.NONE.code
 KEY_TYPE_GROUP = 0
 KEY_TYPE_TRANSACTION = 1
-CLASSIC = "classic"
 
 
 # ---- FindCoordinator -------------------------------------------------------------------------
@@ -231,6 +246,7 @@ def offset_commit(
         request.group_instance_id,
         request.retention_time_ms if 2 <= version <= 4 else -1,
         offsets,
+        api_version=version,
     )
     codes = iter(errors)
     response = OffsetCommitResponse(topics=[
@@ -271,6 +287,10 @@ def offset_fetch(
             if not wanted.group_id:
                 parts.append(_group_part(version, OffsetFetchResponseGroup(wanted.group_id, [],
                                                                            ErrorCode.INVALID_GROUP_ID.code)))
+                continue
+            if version >= 9 and (code := groups.check_fetch(wanted.group_id, wanted.member_id,
+                                                             wanted.member_epoch)) != NONE:
+                parts.append(_group_part(version, OffsetFetchResponseGroup(wanted.group_id, [], code)))
                 continue
             unstable = groups.unstable(wanted.group_id) if request.require_stable else set()
             if checking or unstable:
@@ -407,14 +427,14 @@ def list_groups(
     states: set[GroupState] | None = None
     if request.states_filter:
         states = {s for s in map(GroupState.parse, request.states_filter) if s is not None}
-    if request.types_filter and CLASSIC not in {t.strip().lower() for t in request.types_filter}:
-        return ListGroupsResponse(groups=[])
+    types = {t.strip().lower() for t in request.types_filter} if request.types_filter else None
     # As Kafka: DESCRIBE on the cluster shows every group, otherwise those the principal may describe.
     everything = broker.authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.CLUSTER)
     return ListGroupsResponse(groups=[
-        ListedGroup(g.group_id, g.protocol_type, g.state.value, CLASSIC)
+        ListedGroup(g.group_id, g.protocol_type, g.state.value, g.group_type)
         for g in sorted(broker.groups.list_groups(states), key=lambda g: g.group_id)
-        if everything or _may(broker, peer, AclOperation.DESCRIBE, g.group_id)
+        if (types is None or g.group_type in types)
+        and (everything or _may(broker, peer, AclOperation.DESCRIBE, g.group_id))
     ])
 
 
@@ -449,3 +469,89 @@ def delete_groups(
     codes = dict(zip(allowed, broker.groups.delete_groups(allowed), strict=True))
     return DeleteGroupsResponse(results=[DeletableGroupResult(g, codes.get(g, GROUP_DENIED))
                                          for g in request.groups_names])
+
+
+# ---- ConsumerGroupHeartbeat, ConsumerGroupDescribe (KIP-848) ------------------------------------------
+def consumer_group_heartbeat(
+    broker: BrokerContext, header: RequestHeader, request: ConsumerGroupHeartbeatRequest, peer: Peer
+) -> ConsumerGroupHeartbeatResponse:
+    if not _may(broker, peer, AclOperation.READ, request.group_id):
+        return ConsumerGroupHeartbeatResponse(error_code=GROUP_DENIED, error_message="Authorization failed.")
+    names = request.subscribed_topic_names
+    if names is not None and broker.authorizer.enabled:
+        denied = broker.authorizer.denied_topics(peer, AclOperation.DESCRIBE, names)
+        if denied:
+            return ConsumerGroupHeartbeatResponse(
+                error_code=TOPIC_DENIED, error_message=f"Not authorized to describe topics {sorted(denied)}.")
+    result = broker.groups.consumer_heartbeat(ConsumerHeartbeat(
+        group_id=request.group_id,
+        member_id=request.member_id,
+        member_epoch=request.member_epoch,
+        instance_id=request.instance_id,
+        rack_id=request.rack_id,
+        rebalance_timeout_ms=request.rebalance_timeout_ms,
+        subscribed_topic_names=names,
+        subscribed_topic_regex=request.subscribed_topic_regex,
+        server_assignor=request.server_assignor,
+        owned=None if request.topic_partitions is None
+        else [(tp.topic_id, tp.partitions) for tp in request.topic_partitions],
+        client_id=header.client_id or "",
+        client_host=f"/{peer.host}",
+        api_version=header.api_version,
+    ))
+    return ConsumerGroupHeartbeatResponse(
+        error_code=result.error,
+        error_message=result.message,
+        member_id=result.member_id,
+        member_epoch=result.member_epoch,
+        heartbeat_interval_ms=result.heartbeat_interval_ms,
+        assignment=None if result.assignment is None else Assignment(
+            [TopicPartitions(topic_id, partitions) for topic_id, partitions in result.assignment.items()]),
+    )
+
+
+def consumer_group_describe(
+    broker: BrokerContext, header: RequestHeader, request: ConsumerGroupDescribeRequest, peer: Peer
+) -> ConsumerGroupDescribeResponse:
+    described: list[DescribedConsumerGroup] = []
+    for group_id in request.group_ids:
+        if not group_id:
+            described.append(DescribedConsumerGroup(ErrorCode.INVALID_GROUP_ID.code, "GroupId can't be empty.",
+                                                    group_id))
+            continue
+        if not _may(broker, peer, AclOperation.DESCRIBE, group_id):
+            described.append(DescribedConsumerGroup(GROUP_DENIED, "Authorization failed.", group_id))
+            continue
+        group = broker.groups.groups.get(group_id)
+        if group is None or group.state is GroupState.DEAD:
+            described.append(DescribedConsumerGroup(ErrorCode.GROUP_ID_NOT_FOUND.code,
+                                                    f"Group {group_id} not found.", group_id))
+            continue
+        if not isinstance(group, ConsumerGroup):
+            described.append(DescribedConsumerGroup(ErrorCode.GROUP_ID_NOT_FOUND.code,
+                                                    f"Group {group_id} is not a consumer group.", group_id))
+            continue
+        described.append(_describe_consumer_group(group, header.api_version))
+    return ConsumerGroupDescribeResponse(groups=described)
+
+
+def _describe_consumer_group(group: ConsumerGroup, version: int) -> DescribedConsumerGroup:
+    def assignment(partitions: dict[Any, set[int]]) -> DescribedAssignment:
+        names = group.topic_names(partitions)
+        return DescribedAssignment([DescribedTopicPartitions(topic_id, names.get(topic_id, ""), sorted(ps))
+                                    for topic_id, ps in sorted(partitions.items()) if ps])
+
+    return DescribedConsumerGroup(
+        NONE, None, group.group_id, group.state.value, group.group_epoch, group.assignment_epoch,
+        group.assignor_name or "uniform",
+        [
+            DescribedConsumerMember(
+                member_id=m.member_id, instance_id=m.instance_id, rack_id=m.rack_id, member_epoch=m.epoch,
+                client_id=m.client_id, client_host=m.client_host, subscribed_topic_names=list(m.subscribed_names),
+                subscribed_topic_regex=m.subscribed_regex, assignment=assignment(m.assigned),
+                target_assignment=assignment(group.target.get(m.member_id, {})),
+                member_type=1 if version >= 1 else -1,  # 1: a member of the consumer protocol
+            )
+            for m in group.members.values()
+        ],
+    )

@@ -166,6 +166,9 @@ class LogManager:
         self.data_dir = data_dir
         self.config = config
         self.topics: dict[str, Topic] = {}
+        #: Moves on with every change to the set of topics or their partition counts (group
+        #: coordinators resolve subscriptions again when it does).
+        self.catalog_version = 0
         self.cluster_id = ""
         self.next_producer_id = 0
         self._producer_id_limit = 0
@@ -256,6 +259,7 @@ class LogManager:
             },
             "producer_id_limit": self._producer_id_limit,
         }
+        self.catalog_version += 1  # before the write: a failed one is undone by another change
         disk.write_atomically(self.data_dir / TOPICS_FILE, json.dumps(data, indent=1, sort_keys=True))
 
     def _new_topic(self, name: str, topic_id: UUID, overrides: dict[str, Any]) -> Topic:

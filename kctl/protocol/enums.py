@@ -60,12 +60,15 @@ class AlterConfigOp(enum.IntEnum):
 
 
 class GroupState(enum.StrEnum):
-    """A classic group's state, by the names ListGroups and DescribeGroups report (so a state
-    compares equal to its name as a client receives it)."""
+    """A group's state, by the names ListGroups and DescribeGroups report (so a state compares
+    equal to its name as a client receives it). Classic groups go through the rebalance states;
+    consumer groups (KIP-848) through Assigning and Reconciling."""
 
     EMPTY = "Empty"
     PREPARING_REBALANCE = "PreparingRebalance"
     COMPLETING_REBALANCE = "CompletingRebalance"
+    ASSIGNING = "Assigning"
+    RECONCILING = "Reconciling"
     STABLE = "Stable"
     DEAD = "Dead"
 

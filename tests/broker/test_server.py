@@ -79,7 +79,11 @@ def test_api_versions_lists_the_served_ranges(client: RawClient) -> None:
     ranges = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
     assert ranges[0] == (0, 11) and ranges[1] == (4, 12) and ranges[3] == (0, 12)
     assert ranges[11] == (0, 9) and ranges[9] == (1, 9) and ranges[47] == (0, 0)
-    assert 68 not in ranges  # KIP-848 groups are not offered: clients stay on the classic protocol
+    assert ranges[68] == (0, 1) and ranges[69] == (0, 1)  # KIP-848 consumer groups
+    features = {f.name: (f.min_version, f.max_version) for f in response.supported_features}
+    finalized = {f.name: f.max_version_level for f in response.finalized_features}
+    assert features["group.version"] == (0, 1) and finalized["group.version"] == 1
+    assert response.finalized_features_epoch >= 0
 
 
 def test_unknown_api_versions_version_gets_the_kip_511_fallback(server: BrokerProcess) -> None:

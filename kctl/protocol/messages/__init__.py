@@ -53,6 +53,7 @@ class ApiKey(enum.IntEnum):
     DESCRIBE_PRODUCERS = 61
     DESCRIBE_TRANSACTIONS = 65
     LIST_TRANSACTIONS = 66
+    CONSUMER_GROUP_HEARTBEAT = 68
     CONSUMER_GROUP_DESCRIBE = 69
     SHARE_GROUP_DESCRIBE = 77
     STREAMS_GROUP_DESCRIBE = 89
@@ -114,6 +115,7 @@ API_INDEX: dict[int, tuple[str, str, int, int]] = {
     ApiKey.DESCRIBE_PRODUCERS: ('describe_producers', 'DescribeProducers', 0, 0),
     ApiKey.DESCRIBE_TRANSACTIONS: ('describe_transactions', 'DescribeTransactions', 0, 0),
     ApiKey.LIST_TRANSACTIONS: ('list_transactions', 'ListTransactions', 0, 1),
+    ApiKey.CONSUMER_GROUP_HEARTBEAT: ('consumer_group_heartbeat', 'ConsumerGroupHeartbeat', 0, 1),
     ApiKey.CONSUMER_GROUP_DESCRIBE: ('consumer_group_describe', 'ConsumerGroupDescribe', 0, 1),
     ApiKey.SHARE_GROUP_DESCRIBE: ('share_group_describe', 'ShareGroupDescribe', 1, 1),
     ApiKey.STREAMS_GROUP_DESCRIBE: ('streams_group_describe', 'StreamsGroupDescribe', 0, 0),

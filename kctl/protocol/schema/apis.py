@@ -2666,6 +2666,47 @@ _TOPIC_PARTITIONS = Struct(
 )
 _MEMBER_ASSIGNMENT = Struct("Assignment", [Field("topic_partitions", Array(_TOPIC_PARTITIONS))])
 
+_HEARTBEAT_TOPIC_PARTITIONS = Struct(
+    "TopicPartitions",
+    [
+        Field("topic_id", UUID),
+        Field("partitions", Array(INT32)),
+    ],
+)
+
+CONSUMER_GROUP_HEARTBEAT = api(
+    68,
+    "ConsumerGroupHeartbeat",
+    "0-1",
+    flexible="0+",
+    request=[
+        Field("group_id", STRING),
+        Field("member_id", STRING),
+        Field("member_epoch", INT32),
+        Field("instance_id", STRING, nullable="0+", default=None),
+        Field("rack_id", STRING, nullable="0+", default=None),
+        Field("rebalance_timeout_ms", INT32, default=-1),
+        Field("subscribed_topic_names", Array(STRING), nullable="0+", default=None),
+        Field("subscribed_topic_regex", STRING, "1+", nullable="1+", default=None),
+        Field("server_assignor", STRING, nullable="0+", default=None),
+        Field("topic_partitions", Array(_HEARTBEAT_TOPIC_PARTITIONS), nullable="0+", default=None),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("error_message", STRING, nullable="0+", default=None),
+        Field("member_id", STRING, nullable="0+", default=None),
+        Field("member_epoch", INT32),
+        Field("heartbeat_interval_ms", INT32),
+        Field(
+            "assignment",
+            Struct("Assignment", [Field("topic_partitions", Array(_HEARTBEAT_TOPIC_PARTITIONS))]),
+            nullable="0+",
+            default=None,
+        ),
+    ],
+)
+
 CONSUMER_GROUP_DESCRIBE = api(
     69,
     "ConsumerGroupDescribe",
@@ -3255,6 +3296,7 @@ APIS: tuple[Api, ...] = (
     DESCRIBE_PRODUCERS,
     DESCRIBE_TRANSACTIONS,
     LIST_TRANSACTIONS,
+    CONSUMER_GROUP_HEARTBEAT,
     CONSUMER_GROUP_DESCRIBE,
     SHARE_GROUP_DESCRIBE,
     STREAMS_GROUP_DESCRIBE,
