@@ -16,6 +16,7 @@ from kctl.protocol.errors import ProtocolError
 from .authorizer import Authorizer
 from .config import BrokerConfig, ConfigError, parse_host_port
 from .durability import Flusher
+from .entity_configs import EntityConfigs
 from .groups.coordinator import GroupCoordinator
 from .listeners import Listener, parse_listeners
 from .quotas import ClientQuotas
@@ -54,7 +55,9 @@ class Broker:
         self.quotas = ClientQuotas(data_dir)
         self.authorizer = Authorizer(config, data_dir)
         self.logs = LogManager(data_dir, config)
-        self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.after_append(plog))
+        self.entity_configs = EntityConfigs(data_dir)
+        self.groups = GroupCoordinator(config, self.logs, lambda plog: self.flusher.after_append(plog),
+                                       self.entity_configs)
         self.transactions = TransactionCoordinator(config, self.logs, self.groups,
                                                    lambda plog: self.flusher.after_append(plog))
         self.connections: set[KafkaConnection] = set()

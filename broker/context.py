@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from .authorizer import Authorizer
     from .config import BrokerConfig
     from .durability import Flusher
+    from .entity_configs import EntityConfigs
     from .groups.coordinator import GroupCoordinator
     from .metrics import BrokerMetrics
     from .quotas import ClientQuotas
@@ -45,6 +46,7 @@ class BrokerContext(Protocol):
     sasl: SaslSettings  # mechanisms and users, SCRAM credentials among them
     quotas: ClientQuotas  # produce and fetch byte rates per user and client id
     authorizer: Authorizer  # ACLs; allows everything unless authorizer.class.name is set
+    entity_configs: EntityConfigs  # client-metrics subscriptions and group configs
     stopping: bool  # a clean stop has begun: parked fetches answer at once
 
     def advertised_for(self, listener: str) -> tuple[str, int]:

@@ -156,10 +156,13 @@ class ConsumerMembership:
     """Every consumer group's membership. `groups` is the coordinator's map of every group; this
     machine only touches the `ConsumerGroup`s in it, and the empty classic groups it converts."""
 
-    def __init__(self, groups: dict[str, Group | ConsumerGroup], limits: ConsumerLimits, catalog: Catalog) -> None:
+    def __init__(self, groups: dict[str, Group | ConsumerGroup], limits: ConsumerLimits, catalog: Catalog,
+                 timing: Callable[[str], tuple[int, int]] | None = None) -> None:
         self.groups = groups
         self.limits = limits
         self.catalog = catalog
+        #: A group's (session timeout, heartbeat interval) in ms: its own configs, else the broker's.
+        self.timing = timing or (lambda _group_id: (limits.session_timeout_ms, limits.heartbeat_interval_ms))
         self._effects: list[Arm | Cancel] = []
         self._regexes: dict[str, re.Pattern[str] | None] = {}
 
@@ -343,7 +346,7 @@ class ConsumerMembership:
                                          and req.owned is not None)
         send = full or before_assigned != member.assigned
         return HeartbeatResult(
-            NONE, None, member.member_id, member.epoch, self.limits.heartbeat_interval_ms,
+            NONE, None, member.member_id, member.epoch, self.timing(group.group_id)[1],
             {t: sorted(ps) for t, ps in sorted(member.assigned.items())} if send else None,
         )
 
@@ -523,7 +526,7 @@ class ConsumerMembership:
         if not member.session_armed:
             member.session_armed = True
             self._effects.append(Arm((ConsumerTimer.SESSION, group.group_id, member.member_id),
-                                     member.last_seen + self.limits.session_timeout_ms / 1000))
+                                     member.last_seen + self.timing(group.group_id)[0] / 1000))
 
     def timer(self, key: tuple[ConsumerTimer, str, int | str], now: float) -> None:
         kind, group_id, member_id = key
@@ -535,8 +538,9 @@ class ConsumerMembership:
             return
         if kind is ConsumerTimer.SESSION:
             member.session_armed = False
-            if now >= member.last_seen + self.limits.session_timeout_ms / 1000:
-                self._fence(group, member, f"timed out (no heartbeat for {self.limits.session_timeout_ms} ms)")
+            session_ms = self.timing(group.group_id)[0]
+            if now >= member.last_seen + session_ms / 1000:
+                self._fence(group, member, f"timed out (no heartbeat for {session_ms} ms)")
             else:
                 self._arm_session(group, member)
         elif kind is ConsumerTimer.REVOCATION and member.state is MemberState.UNREVOKED_PARTITIONS:

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kctl.protocol.clock import now_ms
+from kctl.protocol.enums import ConfigResourceType
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.records import Record
 
 from ..config import BrokerConfig
+from ..entity_configs import EntityConfigs
 from ..storage.log import AppendError, PartitionLog
 from ..storage.manager import LogManager
 from .consumer_group import ConsumerGroup, TopicShape
@@ -124,8 +126,10 @@ class GroupCoordinator:
         config: BrokerConfig,
         logs: LogManager,
         after_append: Callable[[PartitionLog], asyncio.Future[None] | None],
+        entity_configs: EntityConfigs | None = None,
     ) -> None:
         self.logs = logs
+        self.entity_configs = entity_configs
         self.groups: dict[str, Group | ConsumerGroup] = {}
         self._after_append = after_append  # the broker's durability policy (Flusher.after_append)
         self.membership = Membership(self.groups, Limits(
@@ -135,7 +139,7 @@ class GroupCoordinator:
             config["group.consumer.session.timeout.ms"], config["group.consumer.heartbeat.interval.ms"],
             config["group.consumer.max.size"],
             tuple(a.strip() for a in config["group.consumer.assignors"].split(",") if a.strip()) or ("uniform",),
-        ), TopicCatalog(logs))
+        ), TopicCatalog(logs), self._consumer_timing)
         self._parked: dict[int, asyncio.Future[Any]] = {}  # ticket -> what its handler awaits
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self.retention_ms: int = config["offsets.retention.minutes"] * 60_000
@@ -146,6 +150,15 @@ class GroupCoordinator:
         #: They take effect when the transaction's commit marker reaches the group's partition.
         self.pending: dict[int, dict[str, dict[tuple[str, int], CommittedOffset]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _consumer_timing(self, group_id: str) -> tuple[int, int]:
+        """A consumer group's session timeout and heartbeat interval: its group configs, else the broker's."""
+        limits = self.consumer.limits
+        if self.entity_configs is None:
+            return limits.session_timeout_ms, limits.heartbeat_interval_ms
+        own = self.entity_configs.overrides(ConfigResourceType.GROUP, group_id)
+        return (own.get("consumer.session.timeout.ms", limits.session_timeout_ms),
+                own.get("consumer.heartbeat.interval.ms", limits.heartbeat_interval_ms))
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def load(self) -> int:

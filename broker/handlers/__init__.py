@@ -23,6 +23,7 @@ from kctl.protocol.messages.produce import (
     TopicProduceResponse,
 )
 
+from ..features import FEATURES, FEATURES_EPOCH
 from . import acls, admin, configs, data, groups, quotas, replicas, transactions, users
 from .data import CloseConnection
 
@@ -46,15 +47,6 @@ class Route:
         return max(low, self.served_from or low) <= version <= high
 
 
-#: Feature levels this broker serves, as (lowest, highest, finalized): `group.version` 1 is the
-#: consumer group protocol (KIP-848); `transaction.version` 1 is transactions with the
-#: coordinator's verification of partitions (KIP-890 part 1), not yet part 2's epoch bumps.
-FEATURES: dict[str, tuple[int, int, int]] = {
-    "group.version": (0, 1, 1),
-    "transaction.version": (0, 1, 1),
-}
-#: The features never change on a running broker: one epoch for all of them.
-FEATURES_EPOCH = 1
 
 
 def _api_versions(broker: BrokerContext, header: RequestHeader, request: ApiVersionsRequest, peer: Peer) -> Any:
@@ -121,6 +113,9 @@ ROUTES: dict[ApiKey, Route] = {
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: Route((0, 0), users.alter_user_scram_credentials),
     ApiKey.CONSUMER_GROUP_HEARTBEAT: Route((0, 1), groups.consumer_group_heartbeat),
     ApiKey.CONSUMER_GROUP_DESCRIBE: Route((0, 1), groups.consumer_group_describe),
+    ApiKey.DESCRIBE_QUORUM: Route((0, 2), admin.describe_quorum),
+    ApiKey.UPDATE_FEATURES: Route((0, 2), admin.update_features),
+    ApiKey.LIST_CONFIG_RESOURCES: Route((0, 1), configs.list_config_resources),
 }
 
 

@@ -1,4 +1,5 @@
-"""Metadata, topic administration, DeleteRecords, DescribeCluster and DescribeLogDirs."""
+"""Metadata, topic administration, DeleteRecords, DescribeCluster, DescribeQuorum, UpdateFeatures and
+DescribeLogDirs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kctl.protocol._wire import ZERO_UUID
 from kctl.protocol.acl import AclOperation, ResourceType
+from kctl.protocol.clock import now_ms
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.create_partitions import (
@@ -40,6 +42,15 @@ from kctl.protocol.messages.describe_log_dirs import (
     DescribeLogDirsResult,
     DescribeLogDirsTopic,
 )
+from kctl.protocol.messages.describe_quorum import (
+    DescribeQuorumRequest,
+    DescribeQuorumResponse,
+    Listener,
+    Node,
+    PartitionData,
+    ReplicaState,
+    TopicData,
+)
 from kctl.protocol.messages.metadata import (
     MetadataRequest,
     MetadataResponse,
@@ -47,7 +58,13 @@ from kctl.protocol.messages.metadata import (
     MetadataResponsePartition,
     MetadataResponseTopic,
 )
+from kctl.protocol.messages.update_features import (
+    UpdatableFeatureResult,
+    UpdateFeaturesRequest,
+    UpdateFeaturesResponse,
+)
 
+from ..features import refusal
 from ..storage import disk
 from ..storage.log import LEADER_EPOCH, OffsetOutOfRange
 from ..storage.manager import INTERNAL_TOPICS, Topic, TopicError, refuse_internal, validate_topic_name
@@ -339,6 +356,57 @@ def describe_cluster(
         brokers=[DescribeClusterBroker(broker.node_id, *broker.advertised_for(peer.listener), None)],
         cluster_authorized_operations=operations,
     )
+
+
+# ---- DescribeQuorum, UpdateFeatures ---------------------------------------------------------------
+METADATA_TOPIC = "__cluster_metadata"
+
+
+def describe_quorum(
+    broker: BrokerContext, header: RequestHeader, request: DescribeQuorumRequest, peer: Peer
+) -> DescribeQuorumResponse:
+    """The one-node quorum: this broker is its only voter and leader. Its metadata log is the
+    topics file; the offset told is how many changes it has taken since the broker started."""
+    if not broker.authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return DescribeQuorumResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code,
+                                      error_message="Authorization failed.")
+    now = now_ms()
+    end = broker.logs.catalog_version
+    topics = []
+    for topic in request.topics:
+        partitions = []
+        for wanted in topic.partitions:
+            if topic.topic_name != METADATA_TOPIC or wanted.partition_index != 0:
+                partitions.append(PartitionData(wanted.partition_index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code,
+                                                f"{topic.topic_name}-{wanted.partition_index} is not the metadata "
+                                                "log", leader_id=-1, leader_epoch=-1, high_watermark=-1))
+                continue
+            me = ReplicaState(broker.node_id, ZERO_UUID, end, now, now)
+            partitions.append(PartitionData(0, NONE, None, broker.node_id, 1, end, [me], []))
+        topics.append(TopicData(topic.topic_name, partitions))
+    host, port = broker.advertised_for(peer.listener)
+    return DescribeQuorumResponse(topics=topics, nodes=[Node(broker.node_id, [Listener(peer.listener, host, port)])])
+
+
+def update_features(
+    broker: BrokerContext, header: RequestHeader, request: UpdateFeaturesRequest, peer: Peer
+) -> UpdateFeaturesResponse:
+    if not broker.authorizer.permits(peer, AclOperation.ALTER, ResourceType.CLUSTER):
+        denied = ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code
+        return UpdateFeaturesResponse(error_code=denied, error_message="Authorization failed.",
+                                      results=[UpdatableFeatureResult(u.feature, denied, "Authorization failed.")
+                                               for u in request.feature_updates])
+    results = []
+    for update in request.feature_updates:
+        why = refusal(update.feature, update.max_version_level)
+        results.append(UpdatableFeatureResult(update.feature, NONE if why is None
+                                              else ErrorCode.INVALID_UPDATE_VERSION.code, why))
+    first_error = next((r for r in results if r.error_code != NONE), None)
+    if first_error is not None and header.api_version >= 2:
+        # From v2 one error fails the whole request, as Kafka's controller answers.
+        return UpdateFeaturesResponse(error_code=first_error.error_code, error_message=first_error.error_message,
+                                      results=results)
+    return UpdateFeaturesResponse(results=results)
 
 
 # ---- DescribeLogDirs -------------------------------------------------------------------------

@@ -186,6 +186,29 @@ def test_configs_tool_describes_and_alters_topic_configs(ours: BrokerProcess) ->
     assert "cleanup.policy=compact" in run_tool("configs", *scope, "--describe").stdout
 
 
+def test_kafka_4_tools_see_a_one_node_quorum_fixed_features_and_entity_configs(ours: BrokerProcess) -> None:
+    b = ours.bootstrap
+    status = run_tool("metadata-quorum", "--bootstrap-server", b, "describe", "--status").stdout
+    assert re.search(r"LeaderId:\s+0\b", status) and re.search(r"CurrentVoters:\s+\[\{\"id\": 0", status)
+    rows = [line.split() for line in
+            run_tool("metadata-quorum", "--bootstrap-server", b, "describe", "--replication").stdout.splitlines()]
+    assert [(row[0], row[-1]) for row in rows[1:] if row] == [("0", "Leader")]
+    features = run_tool("features", "--bootstrap-server", b, "describe").stdout
+    assert re.search(r"Feature: group.version\s+SupportedMinVersion: 0\s+SupportedMaxVersion: 1\s+"
+                     r"FinalizedVersionLevel: 1", features)
+    refused = run_tool("features", "--bootstrap-server", b, "upgrade", "--feature", "share.version=1", check=False)
+    assert refused.returncode != 0 and "does not support the feature share.version" in refused.stdout + refused.stderr
+    run_tool("client-metrics", "--bootstrap-server", b, "--alter", "--name", "java-producers", "--metrics",
+             "org.apache.kafka.producer.", "--interval", "1000", "--match", "client_software_name=apache-kafka-java")
+    assert "java-producers" in run_tool("client-metrics", "--bootstrap-server", b, "--list").stdout.split()
+    described = run_tool("client-metrics", "--bootstrap-server", b, "--describe", "--name", "java-producers").stdout
+    assert "interval.ms=1000" in described and "metrics=org.apache.kafka.producer." in described
+    group = unique("configured")
+    scope = ["--bootstrap-server", b, "--entity-type", "groups", "--entity-name", group]
+    run_tool("configs", *scope, "--alter", "--add-config", "consumer.session.timeout.ms=20000")
+    assert "consumer.session.timeout.ms=20000" in run_tool("configs", *scope, "--describe").stdout
+
+
 # ---- performance tools -------------------------------------------------------------------------
 def test_producer_performance_million_records_acks_all_idempotent(ours: BrokerProcess) -> None:
     b, topic = ours.bootstrap, unique("perf")

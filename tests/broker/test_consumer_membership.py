@@ -7,7 +7,7 @@ come from a catalog the test edits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from uuid import UUID
 
 import pytest
@@ -56,10 +56,12 @@ class Catalog:
 
 
 class Driver:
-    def __init__(self, assignors: tuple[str, ...] = ("uniform", "range")) -> None:
+    def __init__(self, assignors: tuple[str, ...] = ("uniform", "range"),
+                 timing: Callable[[str], tuple[int, int]] | None = None) -> None:
         self.groups: dict[str, Group | ConsumerGroup] = {}
         self.catalog = Catalog()
-        self.machine = ConsumerMembership(self.groups, ConsumerLimits(SESSION_MS, 1000, 100, assignors), self.catalog)
+        self.machine = ConsumerMembership(self.groups, ConsumerLimits(SESSION_MS, 1000, 100, assignors), self.catalog,
+                                          timing)
         self.now = 1000.0
         self.timers: dict[tuple[object, str, int | str], float] = {}
         self.owned: dict[str, list[tuple[UUID, list[int]]]] = {}  # what each member last reported
@@ -241,6 +243,16 @@ def test_a_member_rejoining_with_epoch_zero_starts_afresh() -> None:
     again = d.beat("a", epoch=0, topics=["orders"])
     assert again.error == NONE and again.member_epoch == 3
     assert d.assigned("a") == partitions(t, 0, 1)
+
+
+def test_a_groups_own_configs_set_its_session_and_heartbeat() -> None:
+    d = Driver(timing=lambda group_id: (2000, 500) if group_id == "fast" else (SESSION_MS, 1000))
+    d.catalog.create("orders", 1)
+    assert d.beat("a", group="fast", topics=["orders"]).heartbeat_interval_ms == 500
+    assert d.beat("b", group="slow", topics=["orders"]).heartbeat_interval_ms == 1000
+    d.advance(2.5)
+    assert "a" not in d.group("fast").members
+    assert "b" in d.group("slow").members
 
 
 # ---- subscriptions ----------------------------------------------------------------------------------
