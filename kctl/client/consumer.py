@@ -31,6 +31,7 @@ from kctl.protocol.records import BatchHeader, batch_payload, decode_batch, deco
 from .admin import Admin
 from .assignors import Assignor, assignor
 from .cluster import COORDINATOR_MOVED, FETCH, STALE_METADATA, Cluster
+from .consumer_group_member import ConsumerProtocolMember
 from .errors import KafkaError
 from .group import GroupMember
 from .types import EARLIEST, LATEST, ConsumerRecord, OffsetAndMetadata, RecordOrigin, TopicPartition
@@ -92,12 +93,20 @@ class Consumer:
         reset_positions: ResetPositions | None = None,
         isolation_level: str = "read_uncommitted",
         include_control: bool = False,
+        group_protocol: str = "classic",
+        group_remote_assignor: str | None = None,
     ) -> None:
         """`reset_positions`, when given, decides where partitions without a committed offset start
         (in place of `auto_offset_reset`): it gets those partitions and returns an offset for each."""
         # Long but flat: one line per setting (named as the Java client's) and per piece of state.
         if auto_offset_reset not in _RESETS:
             raise KafkaError(f"auto_offset_reset must be earliest, latest or none, not {auto_offset_reset!r}")
+        if group_protocol not in ("classic", "consumer"):
+            raise KafkaError(f"group_protocol must be classic or consumer, not {group_protocol!r}")
+        # consumer: the KIP-848 protocol, where the coordinator assigns (`group_remote_assignor`
+        # picks its assignor) and `assignors` and the session and heartbeat settings do not apply.
+        self.group_protocol = group_protocol
+        self.group_remote_assignor = group_remote_assignor
         if isolation_level not in ("read_uncommitted", "read_committed"):
             raise KafkaError(f"isolation_level must be read_uncommitted or read_committed, not {isolation_level!r}")
         # read_committed: only committed transactions' records, and nothing past the last stable
@@ -126,7 +135,7 @@ class Consumer:
         self.listener = listener
         self.reset_positions = reset_positions
         self.admin = Admin(cluster)
-        self.member: GroupMember | None = None
+        self.member: GroupMember | ConsumerProtocolMember | None = None
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._subscribed: list[str] = []
         self._pattern: re.Pattern[str] | None = None
@@ -197,6 +206,16 @@ class Consumer:
 
     def _join_group(self) -> None:
         assert self.group_id is not None
+        if self.group_protocol == "consumer":
+            self.member = ConsumerProtocolMember(
+                self.cluster, self.group_id, topics=self._subscription, on_revoked=self._revoked,
+                on_assigned=self._assigned, instance_id=self.group_instance_id,
+                rebalance_timeout_ms=self.rebalance_timeout_ms, server_assignor=self.group_remote_assignor,
+            )
+            self._supervise("group membership", self.member.run)
+            if self._pattern is not None:
+                self._supervise("pattern watch", self._watch_pattern)
+            return
         self.member = GroupMember(
             self.cluster, self.group_id, assignors=self.assignors, topics=self._subscription,
             on_revoked=self._revoked, on_assigned=self._assigned, instance_id=self.group_instance_id,
@@ -669,17 +688,19 @@ class Consumer:
     async def _commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
         assert self.group_id is not None
         member = self.member
-        generation, member_id = (member.generation, member.member_id) if member is not None else (-1, "")
         instance_id = self.group_instance_id if member is not None else None
         by_topic: dict[str, list[OffsetCommitRequestPartition]] = {}
         for tp, meta in offsets.items():
             by_topic.setdefault(tp.topic, []).append(
                 OffsetCommitRequestPartition(tp.partition, meta.offset, meta.leader_epoch, -1, meta.metadata))
-        request = OffsetCommitRequest(self.group_id, generation, member_id, instance_id, -1,
-                                      [OffsetCommitRequestTopic(t, ps) for t, ps in by_topic.items()])
 
         async def attempt() -> None:
             assert self.group_id is not None
+            # Each try carries the member's epoch as it is then: a consumer-protocol member's
+            # moves on between heartbeats, and STALE_MEMBER_EPOCH asks for the newer one.
+            generation, member_id = (member.generation, member.member_id) if member is not None else (-1, "")
+            request = OffsetCommitRequest(self.group_id, generation, member_id, instance_id, -1,
+                                          [OffsetCommitRequestTopic(t, ps) for t, ps in by_topic.items()])
             node = await self.cluster.coordinator(self.group_id)
             response = await self.cluster.send(node, request)
             for t in response.topics:
@@ -689,6 +710,9 @@ class Consumer:
                     error = ErrorCode.of(p.error_code)
                     if error in COORDINATOR_MOVED:
                         self.cluster.forget_coordinator(self.group_id)
+                    if error is ErrorCode.STALE_MEMBER_EPOCH:
+                        raise KafkaError(f"committing {t.name}[{p.partition_index}]: the member epoch moved on",
+                                         error, retriable=True)
                     if error in (ErrorCode.REBALANCE_IN_PROGRESS, ErrorCode.ILLEGAL_GENERATION,
                                  ErrorCode.UNKNOWN_MEMBER_ID, ErrorCode.FENCED_INSTANCE_ID):
                         if member is not None:
@@ -709,7 +733,7 @@ class Consumer:
     async def _auto_commit_loop(self) -> None:
         while True:
             await asyncio.sleep(self.auto_commit_interval_s)
-            if self.member is not None and self.member.generation < 0:
+            if self.member is not None and self.member.generation <= 0:
                 continue
             try:
                 await self._commit_consumed()
