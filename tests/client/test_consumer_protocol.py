@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kctl.client import Admin, Cluster, KafkaError, TopicPartition
+from kctl.client import Admin, Cluster, KafkaError
 from kctl.client.consumer import Consumer
 from kctl.client.consumer_group_member import ConsumerProtocolMember
 from tests.broker.conftest import BrokerProcess
