@@ -31,9 +31,17 @@ from uuid import UUID
 from kctl.protocol.errors import ErrorCode
 
 from .assignors import ASSIGNORS, MemberSpec, TopicPartitions
-from .consumer_group import ConsumerGroup, ConsumerMember, MemberState, TopicShape
-from .group import Group
-from .membership import Arm, Cancel
+from .consumer_group import (
+    ClassicSettings,
+    ConsumerGroup,
+    ConsumerMember,
+    MemberState,
+    TopicShape,
+    decode_subscription,
+    encode_assignment,
+)
+from .group import CONSUMER_PROTOCOL, Group, JoinResult, SyncResult
+from .membership import Arm, Cancel, JoinRequest, SyncRequest
 
 log = logging.getLogger("broker.groups")
 
@@ -96,6 +104,16 @@ class HeartbeatResult:
     member_epoch: int = -1
     heartbeat_interval_ms: int = 0
     assignment: dict[UUID, list[int]] | None = None  # None: unchanged, not sent
+
+
+@dataclass(frozen=True, slots=True)
+class Downgrade:
+    """Every member left speaks the classic protocol: make the group a classic one again."""
+
+    group_id: str
+
+
+Effect = Arm | Cancel | Downgrade
 
 
 class Refused(Exception):
@@ -163,10 +181,10 @@ class ConsumerMembership:
         self.catalog = catalog
         #: A group's (session timeout, heartbeat interval) in ms: its own configs, else the broker's.
         self.timing = timing or (lambda _group_id: (limits.session_timeout_ms, limits.heartbeat_interval_ms))
-        self._effects: list[Arm | Cancel] = []
+        self._effects: list[Effect] = []
         self._regexes: dict[str, re.Pattern[str] | None] = {}
 
-    def take_effects(self) -> list[Arm | Cancel]:
+    def take_effects(self) -> list[Effect]:
         effects, self._effects = self._effects, []
         return effects
 
@@ -330,6 +348,7 @@ class ConsumerMembership:
             member.server_assignor = req.server_assignor or None
         member.client_id, member.client_host = req.client_id, req.client_host
         member.last_seen = now
+        member.classic = None  # it speaks the consumer protocol now
         group.put(member)
         if (bump or group.resolved_version != self.catalog.version) and self._resolve_subscription(group):
             bump = True
@@ -423,6 +442,8 @@ class ConsumerMembership:
         if (member.state, member.epoch) != before:
             log.debug("group %s: member %s now %s at epoch %d", group.group_id, member.member_id,
                       member.state.value, member.epoch)
+        if member.classic is not None:
+            return  # a classic member gives partitions up by rejoining; its session bounds that
         if member.state is MemberState.UNREVOKED_PARTITIONS:
             self._effects.append(Arm((ConsumerTimer.REVOCATION, group.group_id, member.member_id),
                                      now + member.rebalance_timeout_ms / 1000))
@@ -512,6 +533,13 @@ class ConsumerMembership:
 
     def _fence(self, group: ConsumerGroup, member: ConsumerMember, why: str) -> None:
         self._remove(group, member, why)
+        if member.classic is None and group.members and all(m.classic for m in group.members.values()):
+            # The last member of the consumer protocol is gone: back to a classic group (KIP-848's
+            # online downgrade), which the driver does on this effect.
+            for member_id in group.members:
+                self._cancel_timers(group, member_id)
+            self._effects.append(Downgrade(group.group_id))
+            return
         if not group.members:
             # Nobody is left to heartbeat the new epoch into a target: settle it now.
             group.subscription, group.target = {}, {}
@@ -522,11 +550,15 @@ class ConsumerMembership:
         for timer in ConsumerTimer:
             self._effects.append(Cancel((timer, group.group_id, member_id)))
 
+    def _session_ms(self, group: ConsumerGroup, member: ConsumerMember) -> int:
+        """A classic member keeps the session timeout it joined with; the others the group's."""
+        return member.classic.session_timeout_ms if member.classic is not None else self.timing(group.group_id)[0]
+
     def _arm_session(self, group: ConsumerGroup, member: ConsumerMember) -> None:
         if not member.session_armed:
             member.session_armed = True
             self._effects.append(Arm((ConsumerTimer.SESSION, group.group_id, member.member_id),
-                                     member.last_seen + self.timing(group.group_id)[0] / 1000))
+                                     member.last_seen + self._session_ms(group, member) / 1000))
 
     def timer(self, key: tuple[ConsumerTimer, str, int | str], now: float) -> None:
         kind, group_id, member_id = key
@@ -538,13 +570,155 @@ class ConsumerMembership:
             return
         if kind is ConsumerTimer.SESSION:
             member.session_armed = False
-            session_ms = self.timing(group.group_id)[0]
+            session_ms = self._session_ms(group, member)
             if now >= member.last_seen + session_ms / 1000:
                 self._fence(group, member, f"timed out (no heartbeat for {session_ms} ms)")
             else:
                 self._arm_session(group, member)
         elif kind is ConsumerTimer.REVOCATION and member.state is MemberState.UNREVOKED_PARTITIONS:
             self._fence(group, member, f"did not give up its partitions within {member.rebalance_timeout_ms} ms")
+
+    # ---- members of the classic protocol in a consumer group (KIP-848 migration) -------------------------
+    def classic_join(self, group: ConsumerGroup, req: JoinRequest, now: float) -> JoinResult:
+        """JoinGroup from a classic consumer: the coordinator assigns, so the answer names no leader
+        and its generation is the member's epoch; SyncGroup hands over the assignment."""
+        def fail(error: ErrorCode, member_id: str = req.member_id) -> JoinResult:
+            return JoinResult(error.code, member_id)
+
+        if req.protocol_type != CONSUMER_PROTOCOL or not req.protocols:
+            return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+        member_id = req.member_id
+        if not member_id:
+            member_id = f"{req.client_id}-{uuid.uuid4()}"
+            if req.require_known_member_id:
+                return fail(ErrorCode.MEMBER_ID_REQUIRED, member_id)
+        try:
+            subscription = decode_subscription(req.protocols[0][1])
+        except ValueError:
+            return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+        member = self._classic_member(group, req, member_id, now)
+        if isinstance(member, int):
+            return JoinResult(member, member_id)
+        bump = member.member_id not in group.members or tuple(subscription.topics) != member.subscribed_names
+        member.subscribed_names = tuple(subscription.topics)
+        member.subscribed_regex = None
+        member.rack_id = subscription.rack_id
+        member.rebalance_timeout_ms = req.rebalance_timeout_ms
+        member.client_id, member.client_host = req.client_id, req.client_host
+        member.classic = ClassicSettings(req.session_timeout_ms, list(req.protocols))
+        member.last_seen = now
+        group.put(member)
+        if (bump or group.resolved_version != self.catalog.version) and self._resolve_subscription(group):
+            bump = True
+        if bump:
+            group.group_epoch += 1
+            log.info("group %s: epoch %d (classic member %s joined or changed its subscription)", group.group_id,
+                     group.group_epoch, member.member_id)
+        if group.group_epoch > group.assignment_epoch:
+            self._assign(group)
+        owned = [(shape.topic_id, list(o.partitions)) for o in subscription.owned_partitions
+                 if (shape := self.catalog.shape(o.topic)) is not None]
+        self._reconcile(group, member, owned, now)
+        self._arm_session(group, member)
+        group.refresh_state()
+        return JoinResult(NONE, member.member_id, member.epoch, CONSUMER_PROTOCOL, member.classic.protocol_name, "")
+
+    def _classic_member(self, group: ConsumerGroup, req: JoinRequest, member_id: str,
+                        now: float) -> ConsumerMember | int:
+        if req.instance_id is not None:
+            static = group.static_member(req.instance_id)
+            if static is not None and static.member_id != member_id:
+                if req.member_id:
+                    return ErrorCode.FENCED_INSTANCE_ID.code
+                return self._replace_static(group, static, member_id)
+            if static is not None:
+                return static
+        known = group.members.get(member_id)
+        if known is not None:
+            return known
+        if req.member_id and req.instance_id is None:
+            return ErrorCode.UNKNOWN_MEMBER_ID.code
+        if len(group.members) >= self.limits.max_size:
+            return ErrorCode.GROUP_MAX_SIZE_REACHED.code
+        log.info("group %s: classic member %s joins the consumer group", group.group_id, member_id)
+        return ConsumerMember(member_id, req.instance_id, last_seen=now)
+
+    def _classic_known(self, group: ConsumerGroup, member_id: str, instance_id: str | None,
+                       generation: int) -> ConsumerMember | int:
+        if instance_id is not None:
+            member = group.static_member(instance_id)
+            if member is None:
+                return ErrorCode.UNKNOWN_MEMBER_ID.code
+            if member.member_id != member_id:
+                return ErrorCode.FENCED_INSTANCE_ID.code
+        else:
+            found = group.members.get(member_id)
+            if found is None:
+                return ErrorCode.UNKNOWN_MEMBER_ID.code
+            member = found
+        if member.classic is None:
+            return ErrorCode.UNKNOWN_MEMBER_ID.code  # it speaks the consumer protocol
+        if generation != member.epoch:
+            return ErrorCode.ILLEGAL_GENERATION.code
+        return member
+
+    def classic_sync(self, group: ConsumerGroup, req: SyncRequest, now: float) -> SyncResult:
+        member = self._classic_known(group, req.member_id, req.instance_id, req.generation)
+        if isinstance(member, int):
+            return SyncResult(member)
+        assert member.classic is not None
+        if (req.protocol_type is not None and req.protocol_type != CONSUMER_PROTOCOL) or (
+                req.protocol_name is not None and req.protocol_name != member.classic.protocol_name):
+            return SyncResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL.code)
+        if group.group_epoch > member.epoch and member.state is not MemberState.UNREVOKED_PARTITIONS:
+            return SyncResult(ErrorCode.REBALANCE_IN_PROGRESS.code)
+        member.last_seen = now
+        names = {shape.topic_id: name for name, shape in group.subscription.items()}
+        return SyncResult(NONE, encode_assignment(member.assigned, names, member.classic.subscription_version()),
+                          CONSUMER_PROTOCOL, member.classic.protocol_name)
+
+    def classic_heartbeat(self, group: ConsumerGroup, generation: int, member_id: str, instance_id: str | None,
+                          now: float) -> int:
+        member = self._classic_known(group, member_id, instance_id, generation)
+        if isinstance(member, int):
+            return member
+        member.last_seen = now
+        owed = {(t, p) for t, ps in group.target.get(member.member_id, {}).items() for p in ps
+                if p not in member.assigned.get(t, ())}
+        released = any(group.partition_epochs.get(tp, -1) == -1 for tp in owed)
+        if (member.epoch < group.group_epoch or member.state is MemberState.UNREVOKED_PARTITIONS
+                or (member.state is MemberState.UNRELEASED_PARTITIONS and released)):
+            return ErrorCode.REBALANCE_IN_PROGRESS.code  # rejoin to move on
+        return NONE
+
+    def classic_leave(self, group: ConsumerGroup, leaving: list[tuple[str, str | None]]) -> list[int]:
+        errors = []
+        for member_id, instance_id in leaving:
+            if instance_id is not None:
+                member = group.static_member(instance_id)
+                if member is None or (member_id and member.member_id != member_id):
+                    errors.append(ErrorCode.UNKNOWN_MEMBER_ID.code if member is None
+                                  else ErrorCode.FENCED_INSTANCE_ID.code)
+                    continue
+            else:
+                found = group.members.get(member_id)
+                if found is None:
+                    errors.append(ErrorCode.UNKNOWN_MEMBER_ID.code)
+                    continue
+                member = found
+            if member.classic is None:
+                errors.append(ErrorCode.UNKNOWN_MEMBER_ID.code)
+                continue
+            self._fence(group, member, "left the group (classic LeaveGroup)")
+            errors.append(NONE)
+        return errors
+
+    def adopted(self, group: ConsumerGroup, now: float) -> None:
+        """A classic group just taken over: its members get a full session to heartbeat."""
+        for member in group.members.values():
+            member.last_seen = now
+            member.session_armed = False
+            self._arm_session(group, member)
 
     # ---- offsets: who may commit and fetch ------------------------------------------------------------
     def check_commit(self, group: ConsumerGroup, member_id: str, epoch: int, api_version: int,
@@ -556,6 +730,8 @@ class ConsumerMembership:
         member = group.members.get(member_id)
         if member is None:
             return ErrorCode.UNKNOWN_MEMBER_ID.code
+        if member.classic is not None:
+            return NONE if epoch == member.epoch else ErrorCode.ILLEGAL_GENERATION.code
         if not transactional and api_version < 9:
             return ErrorCode.UNSUPPORTED_VERSION.code
         stale = ErrorCode.ILLEGAL_GENERATION.code if transactional else ErrorCode.STALE_MEMBER_EPOCH.code

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +26,12 @@ from ..config import BrokerConfig
 from ..entity_configs import EntityConfigs
 from ..storage.log import AppendError, PartitionLog
 from ..storage.manager import LogManager
-from .consumer_group import ConsumerGroup, TopicShape
+from .consumer_group import ConsumerGroup, TopicShape, from_classic, to_classic
 from .consumer_membership import (
     ConsumerLimits,
     ConsumerMembership,
     ConsumerTimer,
+    Downgrade,
     HeartbeatRequest,
     HeartbeatResult,
 )
@@ -238,7 +239,7 @@ class GroupCoordinator:
         return self._loop.time() if self._loop is not None else time.monotonic()
 
     # ---- driving the membership machine ---------------------------------------------------------
-    def _apply(self, effects: list[Effect]) -> None:
+    def _apply(self, effects: Sequence[Effect | Downgrade]) -> None:
         for effect in effects:
             if isinstance(effect, Answer):
                 future = self._parked.pop(effect.ticket, None)
@@ -258,6 +259,39 @@ class GroupCoordinator:
                 group = self.groups.get(effect.group_id)
                 if isinstance(group, Group):
                     self._store_group(group)
+            elif isinstance(effect, Downgrade):
+                self._downgrade(effect.group_id)
+
+    def _downgrade(self, group_id: str) -> None:
+        """Every member left speaks the classic protocol: the classic coordinator takes the group
+        back, keeping assignments, and has everyone rejoin (KIP-848's online downgrade)."""
+        group = self.groups.get(group_id)
+        if not isinstance(group, ConsumerGroup):
+            return
+        classic = to_classic(group)
+        self.groups[group_id] = classic
+        log.info("group %s: back to the classic protocol with %d member(s)", group_id, len(classic.members))
+        self.membership.adopted(classic, self.loop.time())
+        self._apply(self.membership.take_effects())
+
+    def _upgrade(self, classic: Group) -> None:
+        """A member of the consumer protocol joins a live classic group of consumers: the group
+        becomes a consumer group, its members staying on as classic members (KIP-848's online
+        upgrade). Left a classic group when it cannot be (another protocol type, or unreadable)."""
+        if classic.protocol_type != CONSUMER_PROTOCOL or len(classic.members) >= self.consumer.limits.max_size:
+            return
+        try:
+            group = from_classic(classic, self.consumer.catalog.shape)
+        except ValueError as exc:
+            log.warning("group %s: cannot move to the consumer protocol: %s", classic.group_id, exc)
+            return
+        self.membership.released(classic)
+        self._apply(self.membership.take_effects())
+        self.groups[classic.group_id] = group
+        self.consumer.adopted(group, self.loop.time())
+        self._apply(self.consumer.take_effects())
+        log.info("group %s: moved to the consumer protocol with %d classic member(s)", group.group_id,
+                 len(group.members))
 
     def _timer_due(self, key: TimerKey) -> None:
         self._timers.pop(key, None)
@@ -269,7 +303,7 @@ class GroupCoordinator:
         except Exception:
             log.exception("group timer %s failed", key)
         self._apply(self.membership.take_effects())
-        self._apply(self.consumer.take_effects())  # type: ignore[arg-type]
+        self._apply(self.consumer.take_effects())
 
     def _answer(self, outcome: Any) -> Any:
         """A result at once, or a future for a parked request (registered before the effects
@@ -312,21 +346,25 @@ class GroupCoordinator:
         existing = self.groups.get(req.group_id)
         if isinstance(existing, ConsumerGroup) and not existing.deleted:
             if existing.members:
-                return JoinResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL.code, req.member_id)
+                joined = self.consumer.classic_join(existing, req, self.loop.time())
+                self._apply(self.consumer.take_effects())
+                return joined
             # An empty consumer group becomes a classic one again, keeping its offsets.
             replaced = Group(req.group_id)
             replaced.offsets = existing.offsets
             self.consumer.deleted(existing)
-            self._apply(self.consumer.take_effects())  # type: ignore[arg-type]
+            self._apply(self.consumer.take_effects())
             self.groups[req.group_id] = replaced
         return self._answer(self.membership.join(req, self.loop.time()))  # type: ignore[no-any-return]
 
     def consumer_heartbeat(self, req: HeartbeatRequest) -> HeartbeatResult:
         existing = self.groups.get(req.group_id)
+        if isinstance(existing, Group) and existing.members and req.member_epoch == 0:
+            self._upgrade(existing)
         result = self.consumer.heartbeat(req, self.loop.time())
-        self._apply(self.consumer.take_effects())  # type: ignore[arg-type]
+        self._apply(self.consumer.take_effects())
         if isinstance(existing, Group) and self.groups.get(req.group_id) is not existing:
-            # An empty classic group turned into a consumer group: its metadata record goes.
+            # A classic group turned into a consumer group: its metadata record goes.
             try:
                 self._write(req.group_id, [group_record(req.group_id, None)])
             except (AppendError, OSError) as exc:
@@ -344,18 +382,36 @@ class GroupCoordinator:
         assignments: dict[str, bytes],
     ) -> SyncResult | asyncio.Future[SyncResult]:
         request = SyncRequest(group_id, generation, member_id, instance_id, protocol_type, protocol_name, assignments)
+        group = self._consumer_group(group_id)
+        if group is not None:
+            return self.consumer.classic_sync(group, request, self.loop.time())
         return self._answer(self.membership.sync(request, self.loop.time()))  # type: ignore[no-any-return]
 
     def heartbeat(self, group_id: str, generation: int, member_id: str, instance_id: str | None) -> int:
+        group = self._consumer_group(group_id)
+        if group is not None:
+            code = self.consumer.classic_heartbeat(group, generation, member_id, instance_id, self.loop.time())
+            self._apply(self.consumer.take_effects())
+            return code
         code = self.membership.heartbeat(group_id, generation, member_id, instance_id, self.loop.time())
         self._apply(self.membership.take_effects())
         return code
 
     def leave(self, group_id: str, leaving: list[tuple[str, str | None]]) -> tuple[int, list[int]]:
         """Remove members (member id, instance id); returns a group-level error and one per member."""
+        group = self._consumer_group(group_id)
+        if group is not None:
+            errors = self.consumer.classic_leave(group, leaving)
+            self._apply(self.consumer.take_effects())
+            return NONE, errors
         outcome = self.membership.leave(group_id, leaving, self.loop.time())
         self._apply(self.membership.take_effects())
         return outcome
+
+    def _consumer_group(self, group_id: str) -> ConsumerGroup | None:
+        """The live consumer group of that id, whose classic members the consumer machine serves."""
+        group = self.groups.get(group_id)
+        return group if isinstance(group, ConsumerGroup) and not group.deleted else None
 
     # ---- offsets -----------------------------------------------------------------------------
     def commit(
@@ -531,7 +587,7 @@ class GroupCoordinator:
         group.offsets.clear()
         if isinstance(group, ConsumerGroup):
             self.consumer.deleted(group)
-            self._apply(self.consumer.take_effects())  # type: ignore[arg-type]
+            self._apply(self.consumer.take_effects())
         else:
             self.membership.deleted(group)
             self._apply(self.membership.take_effects())

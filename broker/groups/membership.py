@@ -266,6 +266,29 @@ class Membership:
                 member.last_heartbeat = now
                 self._arm_session(group, member)
 
+    def released(self, group: Group) -> None:
+        """The group goes over to the consumer protocol (KIP-848's online upgrade): every parked
+        request is told to rejoin, and no timer of the group or its members is left to fire."""
+        for member in group.members.values():
+            self._answer_join(member, JoinResult(REBALANCE_IN_PROGRESS, member.member_id))
+            self._answer_sync(member, SyncResult(REBALANCE_IN_PROGRESS))
+            if member.session_armed:
+                member.session_armed = False
+                self._effects.append(Cancel((Timer.SESSION, group.group_id, member.serial)))
+        for pending in group.pending_members:
+            self._effects.append(Cancel((Timer.PENDING_MEMBER, group.group_id, pending)))
+        self._cancel_group_timers(group)
+
+    def adopted(self, group: Group, now: float) -> None:
+        """A consumer group handed back to the classic protocol (KIP-848's online downgrade): its
+        members get a session, and a rebalance asks them all to rejoin."""
+        for member in group.members.values():
+            self._next_serial += 1
+            member.serial, member.last_heartbeat, member.session_armed = self._next_serial, now, False
+            self._arm_session(group, member)
+        group.rebalance_reason = "the group went back to the classic protocol"
+        self._fire(group, Event.REMOVED, now)
+
     def deleted(self, group: Group) -> None:
         """The group is gone (deleted, or emptied of offsets): no timer of its may fire."""
         self._cancel_group_timers(group)

@@ -550,7 +550,8 @@ def _describe_consumer_group(group: ConsumerGroup, version: int) -> DescribedCon
                 client_id=m.client_id, client_host=m.client_host, subscribed_topic_names=list(m.subscribed_names),
                 subscribed_topic_regex=m.subscribed_regex, assignment=assignment(m.assigned),
                 target_assignment=assignment(group.target.get(m.member_id, {})),
-                member_type=1 if version >= 1 else -1,  # 1: a member of the consumer protocol
+                # 0: a member of the classic protocol in a consumer group, 1: of the consumer protocol
+                member_type=(0 if m.classic is not None else 1) if version >= 1 else -1,
             )
             for m in group.members.values()
         ],

@@ -213,3 +213,49 @@ def test_a_static_member_returns_to_its_partitions(env: dict[str, str], bootstra
                "800 records read", [readers[0], readers[2]])
     wait_until(lambda: sorted(assignment().values()) == before, "the same split as before", [readers[0], readers[2]])
 
+
+
+def group_type(bootstrap: str, group: str) -> str | None:
+    listed = {row["GROUP"]: row["TYPE"] for row in consumer_groups_tool(bootstrap, "--list", "--type")}
+    return listed.get(group)
+
+
+def test_a_rolling_upgrade_from_classic_to_consumer_and_back(env: dict[str, str], bootstrap: str,
+                                                              readers: list[Reader]) -> None:
+    """KIP-848's online migration: classic members are replaced one by one by members of the
+    consumer protocol, the group turning into a consumer group as the first one joins; when the
+    last consumer-protocol member leaves a group of classic members, it is a classic group again."""
+    topic, group = unique("migrate"), unique("migrate-group")
+    kctl(env, "topics", "create", topic, "--partitions", "4")
+    produce(env, topic, 400, 4)
+    classic = [Reader(bootstrap, group, f"topic:{topic}", protocol="classic") for _ in range(2)]
+    readers += classic
+    wait_until(lambda: set().union(*(r.got() for r in readers)) >= every_record({topic: (4, 400)}),
+               "400 records read by classic members", readers)
+    assert group_type(bootstrap, group) == "Classic"
+
+    upgraded = Reader(bootstrap, group, f"topic:{topic}")
+    readers.append(upgraded)
+    wait_until(lambda: group_type(bootstrap, group) == "Consumer", "the group on the consumer protocol", readers)
+    produce(env, topic, 400, 4, first=400)
+    live = [r for r in readers if r.proc.poll() is None]
+    wait_until(lambda: set().union(*(r.got() for r in readers)) >= every_record({topic: (4, 800)}),
+               "800 records read by a mixed group", live)
+    classic[0].close()
+    second = Reader(bootstrap, group, f"topic:{topic}")
+    readers.append(second)
+    produce(env, topic, 400, 4, first=800)
+    live = [classic[1], upgraded, second]
+    wait_until(lambda: set().union(*(r.got() for r in readers)) >= every_record({topic: (4, 1200)}),
+               "1200 records read", live)
+
+    # The consumer-protocol members leave; the classic one left makes it a classic group again.
+    upgraded.close()
+    second.close()
+    wait_until(lambda: group_type(bootstrap, group) == "Classic", "the group back on the classic protocol",
+               [classic[1]])
+    produce(env, topic, 400, 4, first=1200)
+    wait_until(lambda: set().union(*(r.got() for r in readers)) >= every_record({topic: (4, 1600)}),
+               "1600 records read", [classic[1]])
+    wait_until(lambda: all(lag == 0 and committed == 400 for committed, lag in lag_rows(env, group).values()),
+               "every offset committed", [classic[1]])

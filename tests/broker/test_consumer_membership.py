@@ -13,19 +13,27 @@ from uuid import UUID
 import pytest
 
 from broker.groups.assignors import MemberSpec, range_, uniform
-from broker.groups.consumer_group import ConsumerGroup, MemberState, TopicShape
+from broker.groups.consumer_group import ConsumerGroup, MemberState, TopicShape, from_classic, to_classic
 from broker.groups.consumer_membership import (
     RECONCILE,
     ConsumerLimits,
     ConsumerMembership,
     ConsumerTimer,
+    Downgrade,
     Event,
     HeartbeatRequest,
     HeartbeatResult,
     Step,
 )
-from broker.groups.group import Group, Member
-from broker.groups.membership import Arm, Cancel
+from broker.groups.group import Group, JoinResult, Member
+from broker.groups.membership import Arm, Cancel, JoinRequest, SyncRequest
+from kctl.protocol import data
+from kctl.protocol.data import (
+    AssignedTopicPartition,
+    ConsumerProtocolAssignment,
+    ConsumerProtocolSubscription,
+    OwnedTopicPartition,
+)
 from kctl.protocol.enums import GroupState
 from kctl.protocol.errors import ErrorCode
 
@@ -435,3 +443,86 @@ def test_many_members_end_up_with_every_partition_once(members: int) -> None:
     assert sum(len(h) for h in held) == 60
     assert max(len(h) for h in held) - min(len(h) for h in held) <= 1
     assert d.group().state is GroupState.STABLE
+
+
+# ---- classic members and the online migration (KIP-848) ----------------------------------------------
+def classic_join(d: Driver, member_id: str, topics: list[str], owned: dict[str, list[int]] | None = None,
+                 instance: str | None = None) -> JoinResult:
+    metadata = data.encode(ConsumerProtocolSubscription(
+        topics=topics, owned_partitions=[OwnedTopicPartition(t, ps) for t, ps in (owned or {}).items()]), 1)
+    result = d.machine.classic_join(d.group(), JoinRequest(
+        member_id=member_id, instance_id=instance, client_id="classic", client_host="/127.0.0.1",
+        session_timeout_ms=10_000, rebalance_timeout_ms=REBALANCE_MS, protocol_type="consumer",
+        protocols=[("range", metadata), ("cooperative-sticky", metadata)], group_id="g"), d.now)
+    d._effects()
+    return result
+
+
+def classic_group(d: Driver, topic: str, split: dict[str, list[int]]) -> Group:
+    """A stable classic group of generation 5 whose members hold `split` of `topic`."""
+    group = Group("g")
+    subscription = data.encode(ConsumerProtocolSubscription(topics=[topic]), 1)
+    for member_id, partitions in split.items():
+        group.add(Member(member_id, None, "classic", "/127.0.0.1", 10_000, REBALANCE_MS, "consumer",
+                         [("range", subscription)], assignment=data.encode(
+                             ConsumerProtocolAssignment([AssignedTopicPartition(topic, partitions)]), 1)))
+    group.generation, group.protocol_name, group.state = 5, "range", GroupState.STABLE
+    return group
+
+
+def test_a_classic_group_taken_over_keeps_its_assignment_then_rebalances() -> None:
+    d = Driver()
+    t = d.catalog.create("orders", 4)
+    group = from_classic(classic_group(d, "orders", {"a": [0, 1], "b": [2, 3]}), d.catalog.shape)
+    d.groups["g"] = group
+    assert (group.group_epoch, group.members["a"].epoch, group.state) == (5, 5, GroupState.STABLE)
+    assert group.members["a"].assigned == {t: {0, 1}} and group.members["a"].classic is not None
+    joined = d.beat("c", topics=["orders"])  # a member of the consumer protocol arrives: epoch 6
+    assert joined.member_epoch == 6 and d.assigned("c") == set()
+    # The classic members hear of it on their heartbeat, and rejoin (eagerly: owning nothing).
+    assert d.machine.classic_heartbeat(group, 5, "a", None, d.now) == ErrorCode.REBALANCE_IN_PROGRESS.code
+    assert d.machine.classic_heartbeat(group, 4, "a", None, d.now) == ErrorCode.ILLEGAL_GENERATION.code
+    rejoined = classic_join(d, "a", ["orders"])
+    assert (rejoined.error, rejoined.generation, rejoined.leader, rejoined.protocol_name) == (NONE, 6, "", "range")
+    synced = d.machine.classic_sync(group, SyncRequest("g", 6, "a", None, "consumer", "range", {}), d.now)
+    assigned = data.decode(ConsumerProtocolAssignment, synced.assignment)
+    kept = {p for part in assigned.assigned_partitions for p in part.partitions}
+    assert synced.error == NONE and kept < {0, 1}
+    classic_join(d, "b", ["orders"])
+    d.beat("c")
+    assert len(d.assigned("c")) == 1  # the one partition a gave up, and b's when b gives one up
+    assert d.machine.check_commit(group, "a", 6, 2, False) == NONE  # classic members commit with old versions
+    assert d.machine.check_commit(group, "a", 5, 2, False) == ErrorCode.ILLEGAL_GENERATION.code
+
+
+def test_the_last_consumer_member_leaving_hands_the_group_back() -> None:
+    d = Driver()
+    t = d.catalog.create("orders", 2)
+    d.groups["g"] = from_classic(classic_group(d, "orders", {"a": [0, 1]}), d.catalog.shape)
+    d.beat("c", topics=["orders"])
+    classic_join(d, "a", ["orders"])
+    d.beat("c")
+    result = d.machine.heartbeat(HeartbeatRequest(group_id="g", member_id="c", member_epoch=-1), d.now)
+    downgrades = [e for e in d.machine.take_effects() if isinstance(e, Downgrade)]
+    assert result.error == NONE and downgrades == [Downgrade("g")]
+    back = to_classic(d.group())
+    assert (back.protocol_type, back.protocol_name, list(back.members), back.state) == (
+        "consumer", "range", ["a"], GroupState.STABLE)
+    decoded = data.decode(ConsumerProtocolAssignment, back.members["a"].assignment)
+    assert {p for part in decoded.assigned_partitions for p in part.partitions} == {
+        p for p in d.group().members["a"].assigned.get(t, ())}
+
+
+def test_a_classic_member_of_another_protocol_type_is_refused() -> None:
+    d = Driver()
+    d.catalog.create("orders", 1)
+    d.beat("c", topics=["orders"])
+    refused = d.machine.classic_join(d.group(), JoinRequest(
+        member_id="", instance_id=None, client_id="x", client_host="/h", session_timeout_ms=10_000,
+        rebalance_timeout_ms=10_000, protocol_type="connect", protocols=[("default", b"")], group_id="g"), d.now)
+    assert refused.error == ErrorCode.INCONSISTENT_GROUP_PROTOCOL.code
+    needs_id = d.machine.classic_join(d.group(), JoinRequest(
+        member_id="", instance_id=None, client_id="x", client_host="/h", session_timeout_ms=10_000,
+        rebalance_timeout_ms=10_000, protocol_type="consumer", require_known_member_id=True,
+        protocols=[("range", data.encode(ConsumerProtocolSubscription(topics=["orders"]), 1))], group_id="g"), d.now)
+    assert needs_id.error == ErrorCode.MEMBER_ID_REQUIRED.code and needs_id.member_id.startswith("x-")
