@@ -93,6 +93,11 @@ class Broker:
             log.info("loaded %d group(s) from %d __consumer_offsets record(s) in %.2fs", len(self.groups.groups),
                      records, time.monotonic() - started)
         started = time.monotonic()
+        shared = await loop.run_in_executor(None, self.groups.share_partitions.load)
+        self.groups.restore_share_groups()
+        if shared:
+            log.info("loaded %d share partition(s) of share groups in %.2fs", shared, time.monotonic() - started)
+        started = time.monotonic()
         records = await loop.run_in_executor(None, self.transactions.load)
         if records:
             log.info("loaded %d transactional id(s) from %d __transaction_state record(s) in %.2fs",

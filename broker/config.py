@@ -309,6 +309,19 @@ _BROKER_ONLY = [
        minimum=1, config_type=ConfigType.INT),
     _s("group.consumer.assignors", str, "uniform,range", "server-side assignors of consumer-protocol groups, "
        "the first the default", list_choices=("uniform", "range")),
+    _s("group.share.session.timeout.ms", int, 45_000, "share-group members not heard from for this long are "
+       "removed", minimum=1, config_type=ConfigType.INT),
+    _s("group.share.heartbeat.interval.ms", int, 5_000, "how often share-group members heartbeat", minimum=1,
+       config_type=ConfigType.INT),
+    _s("group.share.max.size", int, 200, "most members one share group may have", minimum=1,
+       config_type=ConfigType.INT),
+    _s("group.share.record.lock.duration.ms", int, 30_000, "how long a share consumer holds a record before it "
+       "goes back to be delivered again (a group's share.record.lock.duration.ms overrides it)", minimum=1000,
+       maximum=3_600_000, config_type=ConfigType.INT),
+    _s("group.share.delivery.count.limit", int, 5, "deliveries of a record before a share group gives up on it "
+       "and archives it", minimum=2, maximum=10, config_type=ConfigType.INT),
+    _s("group.share.partition.max.record.locks", int, 2000, "most records of one share partition in flight at "
+       "once", minimum=100, maximum=10_000, config_type=ConfigType.INT),
     _s("group.consumer.max.size", int, INT_MAX, "most members one consumer-protocol group may have", minimum=1,
        config_type=ConfigType.INT),
     _s("transaction.max.timeout.ms", int, 900_000, "longest transaction.timeout.ms a producer may ask for",

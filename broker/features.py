@@ -4,10 +4,12 @@ DescribeQuorum-era tools (`kafka-features describe`), and fixed for the life of 
 from __future__ import annotations
 
 #: name -> (lowest supported, highest supported, finalized). `group.version` 1 is the consumer
-#: group protocol (KIP-848); `transaction.version` 1 is transactions with the coordinator's
-#: verification of partitions (KIP-890 part 1), not yet part 2's epoch bumps.
+#: group protocol (KIP-848); `share.version` 1 is share groups (KIP-932); `transaction.version` 1
+#: is transactions with the coordinator's verification of partitions (KIP-890 part 1), not yet
+#: part 2's epoch bumps.
 FEATURES: dict[str, tuple[int, int, int]] = {
     "group.version": (0, 1, 1),
+    "share.version": (0, 1, 1),
     "transaction.version": (0, 1, 1),
 }
 

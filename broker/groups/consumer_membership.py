@@ -25,7 +25,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from kctl.protocol.errors import ErrorCode
@@ -42,6 +42,9 @@ from .consumer_group import (
 )
 from .group import CONSUMER_PROTOCOL, Group, JoinResult, SyncResult
 from .membership import Arm, Cancel, JoinRequest, SyncRequest
+
+if TYPE_CHECKING:
+    from .kinds import AnyGroup
 
 log = logging.getLogger("broker.groups")
 
@@ -174,7 +177,7 @@ class ConsumerMembership:
     """Every consumer group's membership. `groups` is the coordinator's map of every group; this
     machine only touches the `ConsumerGroup`s in it, and the empty classic groups it converts."""
 
-    def __init__(self, groups: dict[str, Group | ConsumerGroup], limits: ConsumerLimits, catalog: Catalog,
+    def __init__(self, groups: dict[str, AnyGroup], limits: ConsumerLimits, catalog: Catalog,
                  timing: Callable[[str], tuple[int, int]] | None = None) -> None:
         self.groups = groups
         self.limits = limits

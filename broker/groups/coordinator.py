@@ -24,6 +24,8 @@ from kctl.protocol.records import Record
 
 from ..config import BrokerConfig
 from ..entity_configs import EntityConfigs
+from ..share.coordinator import ShareCoordinator
+from ..share.sessions import ShareSessions
 from ..storage.log import AppendError, PartitionLog
 from ..storage.manager import LogManager
 from .consumer_group import ConsumerGroup, TopicShape, from_classic, to_classic
@@ -65,6 +67,17 @@ from .offsets_topic import (
     offset_record,
     partition_for,
     replay,
+)
+from .share_group import (
+    Assigned,
+    MemberGone,
+    ShareEffect,
+    ShareGroup,
+    ShareHeartbeat,
+    ShareHeartbeatResult,
+    ShareLimits,
+    ShareMembership,
+    ShareTimer,
 )
 from .state import GroupState
 
@@ -131,7 +144,7 @@ class GroupCoordinator:
     ) -> None:
         self.logs = logs
         self.entity_configs = entity_configs
-        self.groups: dict[str, Group | ConsumerGroup] = {}
+        self.groups: dict[str, Group | ConsumerGroup | ShareGroup] = {}
         self._after_append = after_append  # the broker's durability policy (Flusher.after_append)
         self.membership = Membership(self.groups, Limits(
             config["group.initial.rebalance.delay.ms"], config["group.min.session.timeout.ms"],
@@ -141,6 +154,11 @@ class GroupCoordinator:
             config["group.consumer.max.size"],
             tuple(a.strip() for a in config["group.consumer.assignors"].split(",") if a.strip()) or ("uniform",),
         ), TopicCatalog(logs), self._consumer_timing)
+        self.share = ShareMembership(self.groups, ShareLimits(
+            config["group.share.session.timeout.ms"], config["group.share.heartbeat.interval.ms"],
+            config["group.share.max.size"]), TopicCatalog(logs), self._share_timing)
+        self.share_partitions = ShareCoordinator(config, logs, after_append, entity_configs)
+        self.share_sessions = ShareSessions()
         self._parked: dict[int, asyncio.Future[Any]] = {}  # ticket -> what its handler awaits
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self.retention_ms: int = config["offsets.retention.minutes"] * 60_000
@@ -160,6 +178,14 @@ class GroupCoordinator:
         own = self.entity_configs.overrides(ConfigResourceType.GROUP, group_id)
         return (own.get("consumer.session.timeout.ms", limits.session_timeout_ms),
                 own.get("consumer.heartbeat.interval.ms", limits.heartbeat_interval_ms))
+
+    def _share_timing(self, group_id: str) -> tuple[int, int]:
+        limits = self.share.limits
+        if self.entity_configs is None:
+            return limits.session_timeout_ms, limits.heartbeat_interval_ms
+        own = self.entity_configs.overrides(ConfigResourceType.GROUP, group_id)
+        return (own.get("share.session.timeout.ms", limits.session_timeout_ms),
+                own.get("share.heartbeat.interval.ms", limits.heartbeat_interval_ms))
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def load(self) -> int:
@@ -216,16 +242,24 @@ class GroupCoordinator:
             self.groups[group_id] = group
         return count
 
+    def restore_share_groups(self) -> None:
+        """Share groups whose partitions have state come back (empty until members rejoin)."""
+        for group_id, _, _ in self.share_partitions.partitions:
+            if group_id not in self.groups:
+                self.groups[group_id] = ShareGroup(group_id)
+
     def start(self) -> None:
         """Arm session timers for members loaded from the log (they get a full session to return)."""
         self._loop = asyncio.get_running_loop()
         self.membership.restored(self._loop.time())
         self._apply(self.membership.take_effects())
+        self.share_partitions.start()
 
     def stop(self) -> None:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+        self.share_partitions.stop()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -239,7 +273,7 @@ class GroupCoordinator:
         return self._loop.time() if self._loop is not None else time.monotonic()
 
     # ---- driving the membership machine ---------------------------------------------------------
-    def _apply(self, effects: Sequence[Effect | Downgrade]) -> None:
+    def _apply(self, effects: Sequence[Effect | Downgrade | ShareEffect]) -> None:
         for effect in effects:
             if isinstance(effect, Answer):
                 future = self._parked.pop(effect.ticket, None)
@@ -261,6 +295,11 @@ class GroupCoordinator:
                     self._store_group(group)
             elif isinstance(effect, Downgrade):
                 self._downgrade(effect.group_id)
+            elif isinstance(effect, Assigned):
+                self.share_partitions.initialize(effect.group_id, effect.partitions)
+            elif isinstance(effect, MemberGone):
+                self.share_sessions.close_member(effect.group_id, effect.member_id)
+                self.share_partitions.release(effect.group_id, effect.member_id)
 
     def _downgrade(self, group_id: str) -> None:
         """Every member left speaks the classic protocol: the classic coordinator takes the group
@@ -298,12 +337,15 @@ class GroupCoordinator:
         try:
             if isinstance(key[0], ConsumerTimer):
                 self.consumer.timer(key, self.loop.time())  # type: ignore[arg-type]
+            elif isinstance(key[0], ShareTimer):
+                self.share.timer(key, self.loop.time())  # type: ignore[arg-type]
             else:
                 self.membership.timer(key, self.loop.time())
         except Exception:
             log.exception("group timer %s failed", key)
         self._apply(self.membership.take_effects())
         self._apply(self.consumer.take_effects())
+        self._apply(self.share.take_effects())
 
     def _answer(self, outcome: Any) -> Any:
         """A result at once, or a future for a parked request (registered before the effects
@@ -356,6 +398,11 @@ class GroupCoordinator:
             self._apply(self.consumer.take_effects())
             self.groups[req.group_id] = replaced
         return self._answer(self.membership.join(req, self.loop.time()))  # type: ignore[no-any-return]
+
+    def share_heartbeat(self, req: ShareHeartbeat) -> ShareHeartbeatResult:
+        result = self.share.heartbeat(req, self.loop.time())
+        self._apply(self.share.take_effects())
+        return result
 
     def consumer_heartbeat(self, req: HeartbeatRequest) -> HeartbeatResult:
         existing = self.groups.get(req.group_id)
@@ -436,6 +483,8 @@ class GroupCoordinator:
             if generation >= 0:
                 return [ILLEGAL_GENERATION] * len(offsets), None
             group = Group(group_id)  # a "simple" group: offsets only, no members
+        elif isinstance(group, ShareGroup):
+            return [ErrorCode.GROUP_ID_NOT_FOUND.code] * len(offsets), None
         elif isinstance(group, ConsumerGroup):
             verdict = (COORDINATOR_NOT_AVAILABLE if group.deleted else
                        self.consumer.check_commit(group, member_id, generation, api_version, producer is not None))
@@ -536,7 +585,7 @@ class GroupCoordinator:
     def list_groups(self, states: set[GroupState] | None) -> list[GroupListing]:
         return [
             GroupListing(g.group_id, g.protocol_type or "", g.state,
-                         "consumer" if isinstance(g, ConsumerGroup) else "classic")
+                         "classic" if isinstance(g, Group) else g.group_type)
             for g in self.groups.values()
             if g.state is not DEAD and (states is None or g.state in states)
         ]
@@ -580,7 +629,15 @@ class GroupCoordinator:
                 results.append(NONE)
         return results
 
-    def _remove_group(self, group: Group | ConsumerGroup) -> None:
+    def _remove_group(self, group: Group | ConsumerGroup | ShareGroup) -> None:
+        if isinstance(group, ShareGroup):
+            self.share_partitions.forget(group.group_id)
+            for session in self.share_sessions.close_group(group.group_id):
+                log.debug("group %s: share session of %s closed", group.group_id, session.member_id)
+            self.share.deleted(group)
+            self._apply(self.share.take_effects())
+            del self.groups[group.group_id]
+            return
         records = [offset_record(group.group_id, t, p, None) for t, p in sorted(group.offsets)]
         records.append(group_record(group.group_id, None))
         self._write(group.group_id, records)
@@ -596,7 +653,7 @@ class GroupCoordinator:
     def delete_offsets(self, group_id: str, partitions: list[tuple[str, int]]) -> tuple[int, list[int]]:
         """OffsetDelete: a group-level error, and one per partition."""
         group = self.groups.get(group_id)
-        if group is None or group.state is DEAD:
+        if group is None or group.state is DEAD or isinstance(group, ShareGroup):
             return GROUP_ID_NOT_FOUND, []
         subscribed: set[str] = set()
         if isinstance(group, ConsumerGroup):
@@ -648,6 +705,8 @@ class GroupCoordinator:
         now = now_ms() if now is None else now
         removed = 0
         for group in list(self.groups.values()):
+            if isinstance(group, ShareGroup):
+                continue  # no committed offsets: a share group stays until deleted
             if group.state is EMPTY:
                 topics = None
                 from_state = group.protocol_type is not None

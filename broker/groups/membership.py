@@ -22,12 +22,15 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kctl.protocol.errors import ErrorCode
 
-from .consumer_group import ConsumerGroup
 from .group import Group, JoinResult, Member, MemberSettings, SyncResult
 from .state import GroupState
+
+if TYPE_CHECKING:
+    from .kinds import AnyGroup
 
 log = logging.getLogger("broker.groups")
 
@@ -174,7 +177,7 @@ class Membership:
     """Every group's membership. Each call returns its immediate answer (or a ticket for a parked
     request); `take_effects()` returns what the driver must do because of it."""
 
-    def __init__(self, groups: dict[str, Group | ConsumerGroup], limits: Limits) -> None:
+    def __init__(self, groups: dict[str, AnyGroup], limits: Limits) -> None:
         self.groups = groups
         self.limits = limits
         self._effects: list[Effect] = []
@@ -305,9 +308,9 @@ class Membership:
         if not limits.min_session_ms <= req.session_timeout_ms <= limits.max_session_ms:
             return fail(ErrorCode.INVALID_SESSION_TIMEOUT)
         found = self.groups.get(req.group_id)
-        if isinstance(found, ConsumerGroup):  # the coordinator turns an empty one back first
-            return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
-        group = found
+        if found is not None and not isinstance(found, Group):
+            return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)  # another kind (an empty consumer group
+        group = found  # is turned back by the coordinator first)
         if group is None:
             if req.member_id:
                 return fail(ErrorCode.UNKNOWN_MEMBER_ID)

@@ -24,7 +24,7 @@ from kctl.protocol.messages.produce import (
 )
 
 from ..features import FEATURES, FEATURES_EPOCH
-from . import acls, admin, configs, data, groups, quotas, replicas, transactions, users
+from . import acls, admin, configs, data, groups, quotas, replicas, share, transactions, users
 from .data import CloseConnection
 
 if TYPE_CHECKING:
@@ -116,6 +116,13 @@ ROUTES: dict[ApiKey, Route] = {
     ApiKey.DESCRIBE_QUORUM: Route((0, 2), admin.describe_quorum),
     ApiKey.UPDATE_FEATURES: Route((0, 2), admin.update_features),
     ApiKey.LIST_CONFIG_RESOURCES: Route((0, 1), configs.list_config_resources),
+    ApiKey.SHARE_GROUP_HEARTBEAT: Route((1, 1), share.share_group_heartbeat),
+    ApiKey.SHARE_GROUP_DESCRIBE: Route((1, 1), share.share_group_describe),
+    ApiKey.SHARE_FETCH: Route((1, 2), share.share_fetch),
+    ApiKey.SHARE_ACKNOWLEDGE: Route((1, 2), share.share_acknowledge),
+    ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS: Route((0, 1), share.describe_share_group_offsets),
+    ApiKey.ALTER_SHARE_GROUP_OFFSETS: Route((0, 0), share.alter_share_group_offsets),
+    ApiKey.DELETE_SHARE_GROUP_OFFSETS: Route((0, 0), share.delete_share_group_offsets),
 }
 
 

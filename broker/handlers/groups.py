@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 NONE = ErrorCode.NONE.code
 KEY_TYPE_GROUP = 0
 KEY_TYPE_TRANSACTION = 1
+KEY_TYPE_SHARE = 2
 
 
 # ---- FindCoordinator -------------------------------------------------------------------------
@@ -92,9 +93,9 @@ def find_coordinator(
     found: list[Coordinator] = []
     for key in keys:
         coordinator = Coordinator(key=key, node_id=-1, host="", port=-1)
-        if request.key_type not in (KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION):
+        if request.key_type not in (KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION, KEY_TYPE_SHARE):
             coordinator.error_code = ErrorCode.INVALID_REQUEST.code
-            coordinator.error_message = "this broker coordinates consumer groups and transactions (no share groups)"
+            coordinator.error_message = f"unknown coordinator key type {request.key_type}"
         elif request.key_type == KEY_TYPE_TRANSACTION and not broker.authorizer.permits(
                 peer, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key):
             coordinator.error_code = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code
@@ -106,6 +107,8 @@ def find_coordinator(
             # Creates __consumer_offsets or __transaction_state on first use, as Kafka does.
             if request.key_type == KEY_TYPE_GROUP:
                 broker.groups.offsets_partition(key)
+            elif request.key_type == KEY_TYPE_SHARE:
+                pass  # share partitions' state: this broker keeps it (group:topic id:partition keys)
             else:
                 broker.transactions.state_log(key)
             coordinator.node_id = broker.node_id

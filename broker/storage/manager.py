@@ -51,7 +51,7 @@ _LEGAL_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
 _PARTITION_DIR = re.compile(r".+-\d+$")
 _PRODUCER_ID_BLOCK = 1000
 #: Topics the broker itself writes; clients may read them but not write, create, resize or delete them.
-INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__kctl_share_state"})
 
 
 class TopicError(Exception):

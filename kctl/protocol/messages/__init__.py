@@ -55,6 +55,9 @@ class ApiKey(enum.IntEnum):
     LIST_TRANSACTIONS = 66
     CONSUMER_GROUP_HEARTBEAT = 68
     CONSUMER_GROUP_DESCRIBE = 69
+    SHARE_GROUP_HEARTBEAT = 76
+    SHARE_FETCH = 78
+    SHARE_ACKNOWLEDGE = 79
     SHARE_GROUP_DESCRIBE = 77
     STREAMS_GROUP_DESCRIBE = 89
     DESCRIBE_SHARE_GROUP_OFFSETS = 90
@@ -117,6 +120,9 @@ API_INDEX: dict[int, tuple[str, str, int, int]] = {
     ApiKey.LIST_TRANSACTIONS: ('list_transactions', 'ListTransactions', 0, 1),
     ApiKey.CONSUMER_GROUP_HEARTBEAT: ('consumer_group_heartbeat', 'ConsumerGroupHeartbeat', 0, 1),
     ApiKey.CONSUMER_GROUP_DESCRIBE: ('consumer_group_describe', 'ConsumerGroupDescribe', 0, 1),
+    ApiKey.SHARE_GROUP_HEARTBEAT: ('share_group_heartbeat', 'ShareGroupHeartbeat', 1, 1),
+    ApiKey.SHARE_FETCH: ('share_fetch', 'ShareFetch', 1, 2),
+    ApiKey.SHARE_ACKNOWLEDGE: ('share_acknowledge', 'ShareAcknowledge', 1, 2),
     ApiKey.SHARE_GROUP_DESCRIBE: ('share_group_describe', 'ShareGroupDescribe', 1, 1),
     ApiKey.STREAMS_GROUP_DESCRIBE: ('streams_group_describe', 'StreamsGroupDescribe', 0, 0),
     ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS: ('describe_share_group_offsets', 'DescribeShareGroupOffsets', 0, 1),

@@ -2707,6 +2707,215 @@ CONSUMER_GROUP_HEARTBEAT = api(
     ],
 )
 
+SHARE_GROUP_HEARTBEAT = api(
+    76,
+    "ShareGroupHeartbeat",
+    "1-1",
+    flexible="0+",
+    request=[
+        Field("group_id", STRING),
+        Field("member_id", STRING),
+        Field("member_epoch", INT32),
+        Field("rack_id", STRING, nullable="0+", default=None),
+        Field("subscribed_topic_names", Array(STRING), nullable="0+", default=None),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("error_message", STRING, nullable="0+", default=None),
+        Field("member_id", STRING, nullable="0+", default=None),
+        Field("member_epoch", INT32),
+        Field("heartbeat_interval_ms", INT32),
+        Field(
+            "assignment",
+            Struct("Assignment", [Field("topic_partitions", Array(_HEARTBEAT_TOPIC_PARTITIONS))]),
+            nullable="0+",
+            default=None,
+        ),
+    ],
+)
+
+_ACKNOWLEDGEMENT_BATCH = Struct(
+    "AcknowledgementBatch",
+    [
+        Field("first_offset", INT64),
+        Field("last_offset", INT64),
+        Field("acknowledge_types", Array(INT8)),
+    ],
+)
+_LEADER_ID_AND_EPOCH = Struct("LeaderIdAndEpoch", [Field("leader_id", INT32), Field("leader_epoch", INT32)])
+_NODE_ENDPOINT = Struct(
+    "NodeEndpoint",
+    [
+        Field("node_id", INT32),
+        Field("host", STRING),
+        Field("port", INT32),
+        Field("rack", STRING, nullable="0+", default=None),
+    ],
+)
+
+SHARE_FETCH = api(
+    78,
+    "ShareFetch",
+    "1-2",
+    flexible="0+",
+    request=[
+        Field("group_id", STRING, nullable="0+", default=None),
+        Field("member_id", STRING, nullable="0+"),
+        Field("share_session_epoch", INT32),
+        Field("max_wait_ms", INT32),
+        Field("min_bytes", INT32),
+        Field("max_bytes", INT32, default=0x7FFFFFFF),
+        Field("max_records", INT32, "1+"),
+        Field("batch_size", INT32, "1+"),
+        Field("share_acquire_mode", INT8, "2+", default=0),
+        Field("is_renew_ack", BOOL, "2+", default=False),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "FetchTopic",
+                    [
+                        Field("topic_id", UUID),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "FetchPartition",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("acknowledgement_batches", Array(_ACKNOWLEDGEMENT_BATCH)),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+        Field(
+            "forgotten_topics_data",
+            Array(Struct("ForgottenTopic", [Field("topic_id", UUID), Field("partitions", Array(INT32))])),
+        ),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("error_message", STRING, nullable="0+", default=None),
+        Field("acquisition_lock_timeout_ms", INT32, "1+"),
+        Field(
+            "responses",
+            Array(
+                Struct(
+                    "ShareFetchableTopicResponse",
+                    [
+                        Field("topic_id", UUID),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "PartitionData",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("error_code", INT16),
+                                        Field("error_message", STRING, nullable="0+", default=None),
+                                        Field("acknowledge_error_code", INT16),
+                                        Field("acknowledge_error_message", STRING, nullable="0+", default=None),
+                                        Field("current_leader", _LEADER_ID_AND_EPOCH),
+                                        Field("records", RECORDS),
+                                        Field(
+                                            "acquired_records",
+                                            Array(
+                                                Struct(
+                                                    "AcquiredRecords",
+                                                    [
+                                                        Field("first_offset", INT64),
+                                                        Field("last_offset", INT64),
+                                                        Field("delivery_count", INT16),
+                                                    ],
+                                                )
+                                            ),
+                                        ),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+        Field("node_endpoints", Array(_NODE_ENDPOINT)),
+    ],
+)
+
+SHARE_ACKNOWLEDGE = api(
+    79,
+    "ShareAcknowledge",
+    "1-2",
+    flexible="0+",
+    request=[
+        Field("group_id", STRING, nullable="0+", default=None),
+        Field("member_id", STRING, nullable="0+"),
+        Field("share_session_epoch", INT32),
+        Field("is_renew_ack", BOOL, "2+", default=False),
+        Field(
+            "topics",
+            Array(
+                Struct(
+                    "AcknowledgeTopic",
+                    [
+                        Field("topic_id", UUID),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "AcknowledgePartition",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("acknowledgement_batches", Array(_ACKNOWLEDGEMENT_BATCH)),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+    ],
+    response=[
+        Field("throttle_time_ms", INT32),
+        Field("error_code", INT16),
+        Field("error_message", STRING, nullable="0+", default=None),
+        Field("acquisition_lock_timeout_ms", INT32, "2+"),
+        Field(
+            "responses",
+            Array(
+                Struct(
+                    "ShareAcknowledgeTopicResponse",
+                    [
+                        Field("topic_id", UUID),
+                        Field(
+                            "partitions",
+                            Array(
+                                Struct(
+                                    "PartitionData",
+                                    [
+                                        Field("partition_index", INT32),
+                                        Field("error_code", INT16),
+                                        Field("error_message", STRING, nullable="0+", default=None),
+                                        Field("current_leader", _LEADER_ID_AND_EPOCH),
+                                    ],
+                                )
+                            ),
+                        ),
+                    ],
+                )
+            ),
+        ),
+        Field("node_endpoints", Array(_NODE_ENDPOINT)),
+    ],
+)
+
 CONSUMER_GROUP_DESCRIBE = api(
     69,
     "ConsumerGroupDescribe",
@@ -3298,6 +3507,9 @@ APIS: tuple[Api, ...] = (
     LIST_TRANSACTIONS,
     CONSUMER_GROUP_HEARTBEAT,
     CONSUMER_GROUP_DESCRIBE,
+    SHARE_GROUP_HEARTBEAT,
+    SHARE_FETCH,
+    SHARE_ACKNOWLEDGE,
     SHARE_GROUP_DESCRIBE,
     STREAMS_GROUP_DESCRIBE,
     DESCRIBE_SHARE_GROUP_OFFSETS,
