@@ -108,7 +108,7 @@ ROUTES: dict[ApiKey, Route] = {
     ApiKey.WRITE_TXN_MARKERS: Route((0, 1), transactions.write_txn_markers),
     ApiKey.DESCRIBE_PRODUCERS: Route((0, 0), transactions.describe_producers),
     ApiKey.DESCRIBE_TRANSACTIONS: Route((0, 0), transactions.describe_transactions),
-    ApiKey.LIST_TRANSACTIONS: Route((0, 1), transactions.list_transactions),
+    ApiKey.LIST_TRANSACTIONS: Route((0, 2), transactions.list_transactions),
     ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: Route((0, 0), users.describe_user_scram_credentials),
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: Route((0, 0), users.alter_user_scram_credentials),
     ApiKey.CONSUMER_GROUP_HEARTBEAT: Route((0, 1), groups.consumer_group_heartbeat),

@@ -6,6 +6,7 @@ ClusterAction to write markers."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -270,12 +271,20 @@ def list_transactions(
     wanted_states = {labels[name] for name in request.state_filters if name in labels}
     wanted_ids = set(request.producer_id_filters)
     longer_than = request.duration_filter if header.api_version >= 1 else -1
+    pattern = None
+    if header.api_version >= 2 and request.transactional_id_pattern:
+        try:
+            pattern = re.compile(request.transactional_id_pattern)
+        except re.error:
+            return ListTransactionsResponse(error_code=ErrorCode.INVALID_REGULAR_EXPRESSION.code)
     now = now_ms()
     listed: list[ListedTransaction] = []
     for found in sorted(broker.transactions.listing(), key=lambda m: m.transactional_id):
         if request.state_filters and found.state not in wanted_states:
             continue
         if wanted_ids and found.producer_id not in wanted_ids:
+            continue
+        if pattern is not None and not pattern.fullmatch(found.transactional_id):
             continue
         if longer_than >= 0 and (found.state is not TxnState.ONGOING or now - found.start_ms < longer_than):
             continue

@@ -267,6 +267,12 @@ def test_transactions_command_on_our_broker(ours: BrokerProcess) -> None:
     listed = run_tool("transactions", "--bootstrap-server", b, "list").stdout
     row = next(line.split() for line in listed.splitlines() if txid in line)
     assert row[0] == txid and row[-1] == "Ongoing"
+    # ListTransactions v2 (KIP-1152): only the ids the pattern matches.
+    matching = run_tool("transactions", "--bootstrap-server", b, "list", "--transactional-id-pattern",
+                        "tcmd-.*").stdout
+    assert txid in matching
+    assert txid not in run_tool("transactions", "--bootstrap-server", b, "list", "--transactional-id-pattern",
+                                "other-.*").stdout
     described = run_tool("transactions", "--bootstrap-server", b, "describe", "--transactional-id", txid).stdout
     assert "Ongoing" in described and f"{topic}-0" in described
     producers = run_tool("transactions", "--bootstrap-server", b, "describe-producers", "--topic", topic,

@@ -117,7 +117,7 @@ API_INDEX: dict[int, tuple[str, str, int, int]] = {
     ApiKey.TXN_OFFSET_COMMIT: ('txn_offset_commit', 'TxnOffsetCommit', 0, 4),
     ApiKey.DESCRIBE_PRODUCERS: ('describe_producers', 'DescribeProducers', 0, 0),
     ApiKey.DESCRIBE_TRANSACTIONS: ('describe_transactions', 'DescribeTransactions', 0, 0),
-    ApiKey.LIST_TRANSACTIONS: ('list_transactions', 'ListTransactions', 0, 1),
+    ApiKey.LIST_TRANSACTIONS: ('list_transactions', 'ListTransactions', 0, 2),
     ApiKey.CONSUMER_GROUP_HEARTBEAT: ('consumer_group_heartbeat', 'ConsumerGroupHeartbeat', 0, 1),
     ApiKey.CONSUMER_GROUP_DESCRIBE: ('consumer_group_describe', 'ConsumerGroupDescribe', 0, 1),
     ApiKey.SHARE_GROUP_HEARTBEAT: ('share_group_heartbeat', 'ShareGroupHeartbeat', 1, 1),

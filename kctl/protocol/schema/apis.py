@@ -2573,12 +2573,13 @@ DESCRIBE_TRANSACTIONS = api(
 LIST_TRANSACTIONS = api(
     66,
     "ListTransactions",
-    "0-1",
+    "0-2",
     flexible="0+",
     request=[
         Field("state_filters", Array(STRING)),
         Field("producer_id_filters", Array(INT64)),
         Field("duration_filter", INT64, "1+", default=-1),
+        Field("transactional_id_pattern", STRING, "2+", nullable="2+", default=None),
     ],
     response=[
         Field("throttle_time_ms", INT32),
