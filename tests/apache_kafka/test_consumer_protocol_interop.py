@@ -259,3 +259,32 @@ def test_a_rolling_upgrade_from_classic_to_consumer_and_back(env: dict[str, str]
                "1600 records read", [classic[1]])
     wait_until(lambda: all(lag == 0 and committed == 400 for committed, lag in lag_rows(env, group).values()),
                "every offset committed", [classic[1]])
+
+
+def test_confluent_kafka_consumers_on_the_consumer_protocol(env: dict[str, str], bootstrap: str) -> None:
+    """librdkafka (confluent-kafka) speaks KIP-848 too (`group.protocol=consumer`)."""
+    ck = pytest.importorskip("confluent_kafka")
+    topic, group = unique("ck848"), unique("ck848-group")
+    kctl(env, "topics", "create", topic, "--partitions", "4")
+    produce(env, topic, 200, 4)
+    consumers = [ck.Consumer({"bootstrap.servers": bootstrap, "group.id": group, "group.protocol": "consumer",
+                              "auto.offset.reset": "earliest", "enable.auto.commit": False}) for _ in range(2)]
+    seen: set[tuple[int, int]] = set()
+    try:
+        for consumer in consumers:
+            consumer.subscribe([topic])
+        deadline = time.monotonic() + 60
+        while (len(seen) < 200 or sorted(len(c.assignment()) for c in consumers) != [2, 2]) \
+                and time.monotonic() < deadline:
+            for consumer in consumers:
+                message = consumer.poll(0.2)
+                if message is not None:
+                    assert message.error() is None, message.error()
+                    seen.add((message.partition(), message.offset()))
+                    consumer.commit(message, asynchronous=False)
+        assert seen == {(p, o) for p in range(4) for o in range(50)}
+        assert sorted(len(c.assignment()) for c in consumers) == [2, 2]
+    finally:
+        for consumer in consumers:
+            consumer.close()
+    assert {committed for committed, _ in lag_rows(env, group).values()} == {50}
