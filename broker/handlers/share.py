@@ -174,12 +174,14 @@ def share_fetch(
         return ShareFetchResponse(error_code=exc.code, error_message=exc.message, acquisition_lock_timeout_ms=lock_ms)
     if replaced is not None:
         shares.release(group_id, member_id, replaced.partitions)
-    ack_errors, _ = shares.acknowledge(group_id, member_id, _acks(request.topics)) if request.topics else ({}, None)
+    ack_errors, written = shares.acknowledge(group_id, member_id, _acks(request.topics)) if request.topics \
+        else ({}, None)
     if forgotten:
         shares.release(group_id, member_id, forgotten)
     if request.share_session_epoch == FINAL_EPOCH:
         shares.release(group_id, member_id, session.partitions)
-        return _fetch_response(broker, peer, {}, ack_errors, denied, names, lock_ms)
+        done = _fetch_response(broker, peer, {}, ack_errors, denied, names, lock_ms)
+        return done if written is None else _then(written, done)
     readable = [k for k in sorted(session.partitions, key=lambda k: (str(k[0]), k[1]))
                 if names.get(k[0]) not in denied]
     strict = header.api_version >= 2 and request.share_acquire_mode == RECORD_LIMIT
@@ -190,8 +192,15 @@ def share_fetch(
 
     delivered = deliver()
     if any(d.acquired for d in delivered.values()) or request.max_wait_ms <= 0 or broker.stopping:
-        return _fetch_response(broker, peer, delivered, ack_errors, denied, names, lock_ms)
-    return _wait_for_records(broker, peer, request, readable, deliver, ack_errors, denied, names, lock_ms)
+        response = _fetch_response(broker, peer, delivered, ack_errors, denied, names, lock_ms)
+        return response if written is None else _then(written, response)  # acknowledgements written first
+    waiting = _wait_for_records(broker, peer, request, readable, deliver, ack_errors, denied, names, lock_ms)
+    return waiting if written is None else _after_both(written, waiting)
+
+
+async def _after_both(written: asyncio.Future[None], waiting: Awaitable[ShareFetchResponse]) -> ShareFetchResponse:
+    await written
+    return await waiting
 
 
 async def _wait_for_records(broker: BrokerContext, peer: Peer, request: ShareFetchRequest,

@@ -268,8 +268,9 @@ class ShareCoordinator:
     def release(self, group_id: str, member_id: str, keys: Iterable[tuple[UUID, int]] | None = None) -> None:
         """Records the member holds go back (its session closed, or it left the group)."""
         changed = []
+        only = None if keys is None else set(keys)
         for key, partition in self.partitions.items():
-            if key[0] != group_id or (keys is not None and (key[1], key[2]) not in set(keys)):
+            if key[0] != group_id or (only is not None and (key[1], key[2]) not in only):
                 continue
             if partition.release_member(member_id, self.delivery_limit):
                 changed.append(key)
