@@ -45,7 +45,7 @@ class Result:
 def fill(bootstrap: str, topic: str, partitions: int) -> None:
     producer = ck.Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     for p in range(partitions):
-        for i in range(200):
+        for _ in range(200):
             producer.produce(topic, value=b"x" * 100, partition=p)
     producer.flush(60)
 

@@ -25,7 +25,7 @@ def _cluster(factory: pytest.TempPathFactory, name: str, **kwargs: object) -> It
 #: default 45 s session and 5 s heartbeat; the built-in broker is run with the same settings.
 FAST_CONSUMER_GROUPS = {
     "group.consumer.min.session.timeout.ms": "6000",
-    "group.consumer.session.timeout.ms": "10000",
+    "group.consumer.session.timeout.ms": "6000",
     "group.consumer.min.heartbeat.interval.ms": "500",
     "group.consumer.heartbeat.interval.ms": "1000",
 }

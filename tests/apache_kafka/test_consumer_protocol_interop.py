@@ -141,19 +141,19 @@ def test_members_come_and_go_and_every_record_is_read(env: dict[str, str], boots
                                                        readers: list[Reader]) -> None:
     topic, group = unique("cp-orders"), unique("cp-group")
     kctl(env, "topics", "create", topic, "--partitions", "6")
-    produce(env, topic, 3000, 6)
+    produce(env, topic, 600, 6)
     readers += [Reader(bootstrap, group, f"topic:{topic}") for _ in range(3)]
-    wait_until(lambda: set().union(*(r.got() for r in readers)) >= every_record({topic: (6, 3000)}),
-               "first 3000 records read", readers)
+    wait_until(lambda: set().union(*(r.got() for r in readers)) >= every_record({topic: (6, 600)}),
+               "first 600 records read", readers)
 
     readers[0].kill()  # SIGKILL: no leave; its session must lapse
     survivors = readers[1:]
-    produce(env, topic, 3000, 6, first=3000)
+    produce(env, topic, 600, 6, first=600)
     survivors.append(Reader(bootstrap, group, f"topic:{topic}"))
     readers.append(survivors[-1])
-    wanted = every_record({topic: (6, 6000)})
-    wait_until(lambda: set().union(*(r.got() for r in readers)) >= wanted, "all 6000 records read", survivors)
-    wait_until(lambda: all(lag == 0 and committed == 1000
+    wanted = every_record({topic: (6, 1200)})
+    wait_until(lambda: set().union(*(r.got() for r in readers)) >= wanted, "all 1200 records read", survivors)
+    wait_until(lambda: all(lag == 0 and committed == 200
                            for (committed, lag) in lag_rows(env, group).values()), "every offset committed",
                survivors)
 
@@ -172,7 +172,7 @@ def test_members_come_and_go_and_every_record_is_read(env: dict[str, str], boots
     assert listed[group] == "Consumer"
     offsets = consumer_groups_tool(bootstrap, "--describe", "--group", group)
     assert {(row["PARTITION"], row["CURRENT-OFFSET"], row["LAG"]) for row in offsets} == {
-        (str(p), "1000", "0") for p in range(6)}
+        (str(p), "200", "0") for p in range(6)}
 
 
 def test_a_regex_subscription_picks_up_new_topics(env: dict[str, str], bootstrap: str,

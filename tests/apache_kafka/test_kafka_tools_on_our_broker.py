@@ -196,8 +196,8 @@ def test_kafka_4_tools_see_a_one_node_quorum_fixed_features_and_entity_configs(o
     features = run_tool("features", "--bootstrap-server", b, "describe").stdout
     assert re.search(r"Feature: group.version\s+SupportedMinVersion: 0\s+SupportedMaxVersion: 1\s+"
                      r"FinalizedVersionLevel: 1", features)
-    refused = run_tool("features", "--bootstrap-server", b, "upgrade", "--feature", "share.version=1", check=False)
-    assert refused.returncode != 0 and "does not support the feature share.version" in refused.stdout + refused.stderr
+    refused = run_tool("features", "--bootstrap-server", b, "upgrade", "--feature", "streams.version=1", check=False)
+    assert refused.returncode != 0 and "does not support the feature streams.version" in refused.stdout + refused.stderr
     run_tool("client-metrics", "--bootstrap-server", b, "--alter", "--name", "java-producers", "--metrics",
              "org.apache.kafka.producer.", "--interval", "1000", "--match", "client_software_name=apache-kafka-java")
     assert "java-producers" in run_tool("client-metrics", "--bootstrap-server", b, "--list").stdout.split()

@@ -139,8 +139,10 @@ def test_find_coordinator_single_and_batched(server: BrokerProcess, client: RawC
     assert [(c.key, c.error_code, c.port) for c in batched.coordinators] == [(k, 0, server.port) for k in "abc"]
     txn = client.call(FindCoordinatorRequest(key_type=1, coordinator_keys=["tx"]), 4)
     assert (txn.coordinators[0].error_code, txn.coordinators[0].port) == (0, server.port)
-    share = client.call(FindCoordinatorRequest(key_type=2, coordinator_keys=["s"]), 6)
-    assert share.coordinators[0].error_code == E.INVALID_REQUEST.code
+    share = client.call(FindCoordinatorRequest(key_type=2, coordinator_keys=["s:topic-id:0"]), 6)
+    assert (share.coordinators[0].error_code, share.coordinators[0].port) == (0, server.port)
+    unknown = client.call(FindCoordinatorRequest(key_type=7, coordinator_keys=["x"]), 6)
+    assert unknown.coordinators[0].error_code == E.INVALID_REQUEST.code
 
     # The offsets topic exists now, is internal, has Kafka's 50 partitions and is not ours to write.
     meta = client.call(MetadataRequest(topics=[MetadataRequestTopic(name="__consumer_offsets")]), 9)

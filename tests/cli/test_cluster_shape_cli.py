@@ -16,11 +16,12 @@ def test_the_quorum_and_the_feature_levels(env: dict[str, str]) -> None:
     assert (quorum["leader_id"], quorum["voters"], quorum["replicas"][0]["role"]) == (0, [0], "Leader")  # type: ignore[index]
     features = {f["feature"]: f for f in as_json(kctl(env, "features", "list", "-o", "json"))}  # type: ignore[attr-defined]
     assert (features["group.version"]["finalized"], features["group.version"]["supported_max"]) == (1, 1)
-    assert features["transaction.version"]["finalized"] == 1
+    assert features["transaction.version"]["finalized"] == features["share.version"]["finalized"] == 1
     # The levels are fixed: asking for the one in force is fine, anything else is refused.
     kctl(env, "features", "upgrade", "-f", "group.version=1", "--execute")
-    share = kctl(env, "features", "upgrade", "-f", "share.version=1", "--execute", ok=False)
-    assert share.returncode == 1 and "does not support the feature share.version" in share.stderr
+    kctl(env, "features", "upgrade", "-f", "share.version=1", "--execute")
+    streams = kctl(env, "features", "upgrade", "-f", "streams.version=1", "--execute", ok=False)
+    assert streams.returncode == 1 and "does not support the feature streams.version" in streams.stderr
     down = kctl(env, "features", "downgrade", "-f", "group.version=0", "--execute", ok=False)
     assert down.returncode == 1 and "group.version stays at 1" in down.stderr
     bad = kctl(env, "features", "upgrade", "-f", "share.version=one", ok=False)

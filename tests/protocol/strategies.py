@@ -38,7 +38,7 @@ def primitive(kind: Primitive, nullable: bool) -> st.SearchStrategy[Any]:
         base = st.uuids()
     else:  # bytes, records
         base = st.binary(max_size=24)
-    if nullable or name == "records":
+    if nullable:
         return st.none() | base
     return base
 
