@@ -639,8 +639,8 @@ class ConsumerMembership:
         known = group.members.get(member_id)
         if known is not None:
             return known
-        if req.member_id and req.instance_id is None:
-            return ErrorCode.UNKNOWN_MEMBER_ID.code
+        # A new member, or one back with the id MEMBER_ID_REQUIRED gave it: it joins (as Kafka's
+        # coordinator creates any classic member of a consumer group it does not know).
         if len(group.members) >= self.limits.max_size:
             return ErrorCode.GROUP_MAX_SIZE_REACHED.code
         log.info("group %s: classic member %s joins the consumer group", group.group_id, member_id)

@@ -243,9 +243,10 @@ def test_a_rolling_upgrade_from_classic_to_consumer_and_back(env: dict[str, str]
                "800 records read by a mixed group", live)
     classic[0].close()
     second = Reader(bootstrap, group, f"topic:{topic}")
-    readers.append(second)
+    late = Reader(bootstrap, group, f"topic:{topic}", protocol="classic")  # a new classic member of a consumer group
+    readers += [second, late]
     produce(env, topic, 400, 4, first=800)
-    live = [classic[1], upgraded, second]
+    live = [classic[1], upgraded, second, late]
     wait_until(lambda: set().union(*(r.got() for r in readers)) >= every_record({topic: (4, 1200)}),
                "1200 records read", live)
 
@@ -253,12 +254,12 @@ def test_a_rolling_upgrade_from_classic_to_consumer_and_back(env: dict[str, str]
     upgraded.close()
     second.close()
     wait_until(lambda: group_type(bootstrap, group) == "Classic", "the group back on the classic protocol",
-               [classic[1]])
+               [classic[1], late])
     produce(env, topic, 400, 4, first=1200)
     wait_until(lambda: set().union(*(r.got() for r in readers)) >= every_record({topic: (4, 1600)}),
-               "1600 records read", [classic[1]])
+               "1600 records read", [classic[1], late])
     wait_until(lambda: all(lag == 0 and committed == 400 for committed, lag in lag_rows(env, group).values()),
-               "every offset committed", [classic[1]])
+               "every offset committed", [classic[1], late])
 
 
 def test_confluent_kafka_consumers_on_the_consumer_protocol(env: dict[str, str], bootstrap: str) -> None:

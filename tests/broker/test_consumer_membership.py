@@ -526,3 +526,32 @@ def test_a_classic_member_of_another_protocol_type_is_refused() -> None:
         rebalance_timeout_ms=10_000, protocol_type="consumer", require_known_member_id=True,
         protocols=[("range", data.encode(ConsumerProtocolSubscription(topics=["orders"]), 1))], group_id="g"), d.now)
     assert needs_id.error == ErrorCode.MEMBER_ID_REQUIRED.code and needs_id.member_id.startswith("x-")
+
+
+def test_a_new_classic_member_joins_a_consumer_group_after_the_member_id_round_trip() -> None:
+    d = Driver()
+    t = d.catalog.create("orders", 2)
+    d.beat("c", topics=["orders"])
+    metadata = data.encode(ConsumerProtocolSubscription(topics=["orders"]), 1)
+
+    def join(member_id: str) -> JoinResult:
+        result = d.machine.classic_join(d.group(), JoinRequest(
+            member_id=member_id, instance_id=None, client_id="old-client", client_host="/h", session_timeout_ms=10_000,
+            rebalance_timeout_ms=10_000, protocol_type="consumer", require_known_member_id=True,
+            protocols=[("range", metadata)], group_id="g"), d.now)
+        d._effects()
+        return result
+
+    first = join("")
+    assert first.error == ErrorCode.MEMBER_ID_REQUIRED.code
+    joined = join(first.member_id)
+    assert (joined.error, joined.leader, joined.generation) == (NONE, "", 2)
+    assert d.group().members[first.member_id].classic is not None
+    d.beat("c")  # asked to give up a partition for the newcomer...
+    d.beat("c")  # ...and reports it gone
+    again = join(first.member_id)
+    synced = d.machine.classic_sync(d.group(), SyncRequest("g", again.generation, first.member_id, None, "consumer",
+                                                           "range", {}), d.now)
+    decoded = data.decode(ConsumerProtocolAssignment, synced.assignment)
+    assert synced.error == NONE and [(a.topic, a.partitions) for a in decoded.assigned_partitions] == [("orders", [1])]
+    assert d.assigned("c") == {(t, 0)}
