@@ -161,8 +161,11 @@ def test_members_come_and_go_and_every_record_is_read(env: dict[str, str], boots
     def members() -> list[dict[str, str]]:
         return consumer_groups_tool(bootstrap, "--describe", "--group", group, "--members", "--verbose")
 
-    wait_until(lambda: len(members()) == 3 and all(m["CURRENT-EPOCH"] == m["TARGET-EPOCH"] for m in members()),
-               "three reconciled members", survivors)
+    def reconciled() -> bool:
+        shown = members()  # one run of the tool per look: each is a JVM
+        return len(shown) == 3 and all(m["CURRENT-EPOCH"] == m["TARGET-EPOCH"] for m in shown)
+
+    wait_until(reconciled, "three reconciled members", survivors)
     shown = members()
     owned = [int(p) for m in shown for p in m["CURRENT-ASSIGNMENT"].split(":", 1)[1].split(",")]
     assert sorted(owned) == list(range(6))
@@ -203,8 +206,11 @@ def test_a_static_member_returns_to_its_partitions(env: dict[str, str], bootstra
         return {m["CONSUMER-ID"]: m["CURRENT-ASSIGNMENT"]
                 for m in consumer_groups_tool(bootstrap, "--describe", "--group", group, "--members", "--verbose")}
 
-    wait_until(lambda: len(assignment()) == 2 and all(a != "-" for a in assignment().values()),
-               "both members assigned", readers)
+    def both_assigned() -> bool:
+        shown = assignment()
+        return len(shown) == 2 and all(a != "-" for a in shown.values())
+
+    wait_until(both_assigned, "both members assigned", readers)
     before = sorted(assignment().values())
     readers[1].close()  # a static member leaves for now (epoch -2): its partitions wait for it
     readers.append(Reader(bootstrap, group, f"topic:{topic}", instance=f"{group}-1"))
