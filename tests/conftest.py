@@ -78,6 +78,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+#: The session fixtures that run Apache Kafka: every test that uses one runs on the same worker
+#: when the tests run in parallel, so each cluster starts once.
+APACHE_KAFKA_FIXTURES = frozenset({"kafka_one", "kafka_older", "kafka_three", "kafka_sasl", "kafka_acl"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist's `loadgroup`: the Apache Kafka tests together, every other module
+    as a whole (its module fixtures, such as a running broker, start once)."""
+    for item in items:
+        # Named as a fixture, or as a parameter a fixture passes to request.getfixturevalue.
+        params = getattr(getattr(item, "callspec", None), "params", {}).values()
+        named = set(getattr(item, "fixturenames", ())) | {p for p in params if isinstance(p, str)}
+        uses_kafka = APACHE_KAFKA_FIXTURES & named
+        group = "apache-kafka" if uses_kafka or "apache_kafka" in item.nodeid.split("/") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "apache_kafka: needs the Apache Kafka test bed (jars, java)")
 

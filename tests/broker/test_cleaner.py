@@ -52,10 +52,12 @@ def test_the_event_loop_keeps_serving_while_segments_are_cleaned(tmp_path: Path)
         broker.logs.close()
     assert len(kept) == 100
     assert removed == 200 * 500 - 100
-    # The cleaning took a while, and the loop never stopped for more than a sliver of it.
+    # The cleaning took a while, and the loop kept turning through it: cleaning on the loop itself
+    # stops it for all of the cleaning. (Under a busy machine, the process may wait for a core a
+    # while: the bound leaves room for that.)
     print(f"cleaning took {took:.2f}s; the loop's longest pause {longest * 1000:.0f} ms")
     assert took > 0.3, f"the cleaning took only {took:.2f}s: too little to tell"
-    assert longest < took / 3, f"the event loop stopped for {longest:.2f}s of a {took:.2f}s cleaning"
+    assert longest < took / 2, f"the event loop stopped for {longest:.2f}s of a {took:.2f}s cleaning"
 
 
 def test_a_cleaning_that_loses_its_segment_to_retention_gives_up(tmp_path: Path) -> None:

@@ -70,6 +70,7 @@ def test_max_bytes_returns_whole_batches_and_at_least_one(tmp_path: Path) -> Non
         (encode_batch([Record(value=b"x")], producer_id=5, producer_epoch=0, base_sequence=-1),
          ErrorCode.INVALID_RECORD),
     ],
+    ids=["garbage", "offsets-not-from-zero", "control-batch-from-a-client", "producer-without-sequence"],
 )
 def test_bad_batches_are_refused_and_nothing_is_written(tmp_path: Path, records: bytes, error: ErrorCode) -> None:
     plog = open_log(tmp_path / "p")

@@ -5,6 +5,9 @@
 // Prints "GOT topic partition offset" per record, then commits them synchronously and prints
 // "COMMITTED"; "ASSIGNED t-p ..." and "REVOKED t-p ..." as the assignment changes. It leaves its
 // group and exits when its stdin closes.
+// A commit that loses a race with a rebalance (CommitFailedException: its epoch went stale while
+// partitions moved) is told as "COMMIT-FAILED" and the reader goes on, as applications do: the
+// records are read again by their next owner (at least once).
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collection;
@@ -12,6 +15,7 @@ import java.util.Properties;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
+import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -86,8 +90,12 @@ public class GroupReader {
                         .append(r.offset()).append('\n');
                 }
                 System.out.print(lines);
-                consumer.commitSync();
-                say("COMMITTED");
+                try {
+                    consumer.commitSync();
+                    say("COMMITTED");
+                } catch (CommitFailedException e) {
+                    say("COMMIT-FAILED " + e.getMessage());
+                }
             }
         }
         say("CLOSED");
