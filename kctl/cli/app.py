@@ -29,6 +29,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "log-dirs": ("cmd_replicas", "log_dirs", None),
     "exporter": ("cmd_exporter", "exporter", None),
     "schemas": ("cmd_schemas", "schemas_app", None),
+    "connect": ("cmd_connect", "connect_app", None),
     "users": ("cmd_users", "users_app", None),
     "quotas": ("cmd_quotas", "quotas_app", None),
     "acls": ("cmd_acls", "acls_app", None),
@@ -266,7 +267,7 @@ app = typer.Typer(
     help="Terminal admin console and operations toolkit for Apache Kafka. With no context and no -b it "
     "uses the built-in local broker, starting it when needed.",
     epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 connection, 5 auth, 6 timeout, "
-    "7 unhealthy (lag --check), 8 refused (read-only context, or the cluster said no). "
+    "7 unhealthy (a --check found trouble), 8 refused (read-only context, or the cluster said no). "
     "Man pages: man/kctl.1 and one per command.",
     no_args_is_help=True,
     add_completion=False,
@@ -294,6 +295,10 @@ def root(
         None, "--schema-registry", envvar="KCTL_SCHEMA_REGISTRY", metavar="URL",
         help="The Schema Registry (overrides the context's; the built-in broker's is found by itself).",
     ),
+    connect: str | None = typer.Option(
+        None, "--connect", envvar="KCTL_CONNECT", metavar="URL",
+        help="A Kafka Connect worker's REST URL (overrides the context's connect clusters).",
+    ),
     version: bool = typer.Option(
         False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
     ),
@@ -302,11 +307,11 @@ def root(
 
     With no context and no -b, kctl uses the built-in local broker and starts it when needed.
     Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 connection, 5 auth, 6 timeout,
-    7 unhealthy (lag --check), 8 refused (read-only context or the cluster said no).
+    7 unhealthy (a --check found trouble), 8 refused (read-only context or the cluster said no).
     """
     from kctl.connect.cluster import Settings
 
-    ctx.obj = Settings(bootstrap_server, context, timeout, schema_registry)
+    ctx.obj = Settings(bootstrap_server, context, timeout, schema_registry, connect)
 
 
 @app.command("completion")

@@ -93,6 +93,9 @@ def config_set_context(
     sasl_password_env: Annotated[str | None, typer.Option("--sasl-password-env",
                                                           help="Environment variable holding the password "
                                                                "(kctl never writes passwords to the file).")] = None,
+    connect: Annotated[list[str] | None, typer.Option(
+        "--connect", metavar="NAME=URL", help="A Kafka Connect cluster (repeatable; replaces the context's list).",
+    )] = None,
     use: Annotated[bool, typer.Option("--use", help="Also make it the current context.")] = False,
     yes: YesOpt = False,
 ) -> None:
@@ -132,6 +135,15 @@ def config_set_context(
             if sasl_password_env is not None:
                 sasl["password-env"] = sasl_password_env
             entry["sasl"] = sasl
+        if connect:
+            clusters = []
+            for item in connect:
+                cluster_name, sep, url = item.partition("=")
+                if not sep or not cluster_name or not url:
+                    raise CliError(f"--connect {item!r}: expected NAME=URL", "--connect main=http://connect:8083",
+                                   USAGE)
+                clusters.append({"name": cluster_name, "url": url})
+            entry["connect"] = clusters
         table[name] = {k: entry[k] for k in KEYS if k in entry}
         if use:
             data["current-context"] = name

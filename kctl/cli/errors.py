@@ -9,7 +9,7 @@ Exit codes (documented in `kctl --help` and the man pages):
     4  connection: no broker answered
     5  auth: the cluster refused our credentials or permissions
     6  timeout: the cluster did not answer in time
-    7  unhealthy: `kctl lag --check` found a group in trouble
+    7  unhealthy: a --check found a group, the cluster or a connector in trouble
     8  refused: a read-only context, or a change the cluster would not make
 
 What a failure says and which kind it is comes from `kctl.ops.errors.explain`, which the console

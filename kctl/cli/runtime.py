@@ -41,9 +41,11 @@ def execute(
     changes: bool = False,
     streaming: bool = False,
     cluster: bool = True,
+    start_local: bool = True,
 ) -> None:
     """Resolve the context, connect, run `body(cluster, context)`, render its Output (if any).
-    With `cluster` False the body gets no cluster (None) and nothing connects to Kafka.
+    With `cluster` False the body gets no cluster (None) and nothing connects to Kafka; with
+    `start_local` False the built-in broker is not started for it either.
 
     `streaming` (tail, produce) runs on uvloop when it is installed; a one-shot admin command
     would spend more importing it than it saves.
@@ -55,7 +57,7 @@ def execute(
         if changes and ctx.read_only:
             raise CliError(f"context {ctx.name!r} is read-only: kctl will not change anything there",
                            "use another context, or set read-only = false for it", REFUSED)
-        if ctx.local:
+        if ctx.local and start_local:
             from kctl.connect.local import start_background
 
             start_background(announce=diagnostic)
@@ -90,6 +92,44 @@ def execute_registry(
             return await body(registry, ctx)
 
     execute(settings, with_registry, fmt=fmt, changes=changes, cluster=False)
+
+
+def execute_connect(
+    settings: Settings,
+    cluster_name: str | None,
+    body: Callable[[Any, Context], Awaitable[Output | None]],
+    *,
+    fmt: str | None = None,
+    changes: bool = False,
+) -> None:
+    """Like `execute`, for commands that talk to one Kafka Connect cluster: `body(connect, context)`.
+    `cluster_name` picks one of the context's connect clusters (the first by default)."""
+
+    async def with_connect(cluster: Any, ctx: Context) -> Output | None:
+        from kctl.client.kafka_connect import ConnectClient
+
+        async with ConnectClient(pick_connect_cluster(ctx, settings, cluster_name)) as connect:
+            return await body(connect, ctx)
+
+    execute(settings, with_connect, fmt=fmt, changes=changes, cluster=False, start_local=False)
+
+
+def pick_connect_cluster(ctx: Context, settings: Settings, name: str | None) -> Any:
+    from kctl.connect.cluster import connect_clusters
+    from kctl.ops.errors import BadUsage, NotFound
+
+    known = connect_clusters(ctx, settings)
+    if not known:
+        raise BadUsage(f"no Kafka Connect cluster for context {ctx.name!r}",
+                       "pass --connect URL, or add connect = [{ name = \"main\", url = \"http://HOST:8083\" }] "
+                       "to the context")
+    if name is None:
+        return known[0]
+    for found in known:
+        if found.name == name:
+            return found
+    raise NotFound(f"no Kafka Connect cluster named {name!r} in context {ctx.name!r}",
+                   f"known: {', '.join(c.name for c in known)}")
 
 
 async def _with_cluster(ctx: Context, settings: Settings,

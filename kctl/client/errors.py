@@ -68,3 +68,18 @@ class RegistryError(Exception):
 
 class RegistryUnreachable(Exception):
     """No answer from the registry at all."""
+
+
+class ConnectError(Exception):
+    """An error answer from Kafka Connect: the HTTP status (404 no such connector, 409 a rebalance
+    or a conflict, 400 a bad config) and Connect's message."""
+
+    def __init__(self, status: int, message: str, request: str = "") -> None:
+        super().__init__(f"{message} (HTTP {status}{', ' + request if request else ''})")
+        self.status = status
+        self.message = message
+        self.request = request
+
+
+class ConnectUnreachable(Exception):
+    """No answer from any Kafka Connect worker given."""

@@ -8,11 +8,9 @@ decoding itself never waits); `RecordEncoder` does the reverse for one schema.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import Any
 
 from kctl.protocol.registry import (
     EncodeError,
@@ -26,9 +24,7 @@ from kctl.protocol.registry import (
 )
 
 from .errors import RegistryError, RegistryUnreachable
-
-if TYPE_CHECKING:
-    import aiohttp
+from .rest import RestClient, url_path
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
@@ -70,19 +66,12 @@ class RegisteredSchema:
         return out
 
 
-def _query_value(value: Any) -> str:
-    return "true" if value is True else "false" if value is False else str(value)
+class RegistryClient(RestClient):
+    content_type = CONTENT_TYPE
 
-
-def _path(*parts: str | int) -> str:
-    return "/" + "/".join(quote(str(p), safe="") for p in parts)
-
-
-class RegistryClient:
     def __init__(self, settings: RegistrySettings) -> None:
+        super().__init__(settings.url, settings.username, settings.password, settings.timeout)
         self.settings = settings
-        self.url = settings.url.rstrip("/")
-        self._session: aiohttp.ClientSession | None = None
         self._by_id: dict[int, RegisteredSchema] = {}
         self._parsed: dict[int, ParsedSchema] = {}
         self._versions: dict[tuple[str, int], RegisteredSchema] = {}
@@ -93,52 +82,12 @@ class RegistryClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            import aiohttp
-
-            headers = {"Accept": CONTENT_TYPE, "User-Agent": "kctl"}
-            if self.settings.username is not None:
-                import base64
-
-                token = f"{self.settings.username}:{self.settings.password or ''}".encode()
-                headers["Authorization"] = "Basic " + base64.b64encode(token).decode("ascii")
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.settings.timeout), headers=headers
-            )
-        return self._session
+    def unreachable(self, reason: str) -> Exception:
+        return RegistryUnreachable(f"cannot reach the schema registry at {self.url}: {reason}")
 
     async def call(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
         """One REST call; the decoded JSON answer, or RegistryError with the registry's code."""
-        import aiohttp
-
-        params = {
-            k: ("true" if v is True else "false" if v is False else str(v)) for k, v in query.items() if v is not None
-        }
-        try:
-            async with self._open().request(
-                method,
-                self.url + path,
-                json=body,
-                params=params,
-                headers={"Content-Type": CONTENT_TYPE} if body is not None else None,
-            ) as answer:
-                raw = await answer.read()
-                status = answer.status
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise RegistryUnreachable(
-                f"cannot reach the schema registry at {self.url}: {exc or type(exc).__name__}"
-            ) from None
-
-        try:
-            decoded = json.loads(raw) if raw else None
-        except ValueError:
-            decoded = raw.decode(errors="replace")
+        status, decoded = await self.request(method, path, body, **query)
         if status >= 400:
             if isinstance(decoded, dict) and "error_code" in decoded:
                 raise RegistryError(int(decoded["error_code"]), str(decoded.get("message", "")), status)
@@ -151,14 +100,14 @@ class RegistryClient:
     async def schema_by_id(self, schema_id: int) -> RegisteredSchema:
         found = self._by_id.get(schema_id)
         if found is None:
-            body = await self.call("GET", _path("schemas", "ids", schema_id))
+            body = await self.call("GET", url_path("schemas", "ids", schema_id))
             found = self._by_id[schema_id] = RegisteredSchema.from_json(body, schema_id)
         return found
 
     async def version(self, subject: str, version: int | str = "latest", *, deleted: bool = False) -> RegisteredSchema:
         if isinstance(version, int) and version > 0 and (subject, version) in self._versions:
             return self._versions[(subject, version)]
-        body = await self.call("GET", _path("subjects", subject, "versions", version), deleted=deleted or None)
+        body = await self.call("GET", url_path("subjects", subject, "versions", version), deleted=deleted or None)
         found = RegisteredSchema.from_json(body)
         if found.version is not None:
             self._versions[(subject, found.version)] = found
@@ -197,17 +146,17 @@ class RegistryClient:
         return list(await self.call("GET", "/subjects", deleted=deleted or None, subjectPrefix=prefix))
 
     async def versions(self, subject: str, *, deleted: bool = False) -> list[int]:
-        return list(await self.call("GET", _path("subjects", subject, "versions"), deleted=deleted or None))
+        return list(await self.call("GET", url_path("subjects", subject, "versions"), deleted=deleted or None))
 
     async def subjects_of(self, schema_id: int) -> list[dict[str, Any]]:
-        return list(await self.call("GET", _path("schemas", "ids", schema_id, "versions")))
+        return list(await self.call("GET", url_path("schemas", "ids", schema_id, "versions")))
 
     async def register(self, subject: str, schema: RegisteredSchema) -> int:
-        body = await self.call("POST", _path("subjects", subject, "versions"), schema.request_body())
+        body = await self.call("POST", url_path("subjects", subject, "versions"), schema.request_body())
         return int(body["id"])
 
     async def lookup(self, subject: str, schema: RegisteredSchema) -> RegisteredSchema:
-        return RegisteredSchema.from_json(await self.call("POST", _path("subjects", subject), schema.request_body()))
+        return RegisteredSchema.from_json(await self.call("POST", url_path("subjects", subject), schema.request_body()))
 
     async def compatibility(self, subject: str, schema: RegisteredSchema, version: str | None = "latest") -> list[str]:
         """Why `schema` breaks the subject's compatibility level; empty when it does not. `version`
@@ -215,34 +164,34 @@ class RegistryClient:
         parts: list[str | int] = ["compatibility", "subjects", subject, "versions"]
         if version is not None:
             parts.append(version)
-        body = await self.call("POST", _path(*parts), schema.request_body(), verbose=True)
+        body = await self.call("POST", url_path(*parts), schema.request_body(), verbose=True)
         if body.get("is_compatible"):
             return []
         return [str(m) for m in body.get("messages") or ["incompatible"]]
 
     async def delete_subject(self, subject: str, *, permanent: bool = False) -> list[int]:
-        return list(await self.call("DELETE", _path("subjects", subject), permanent=permanent or None))
+        return list(await self.call("DELETE", url_path("subjects", subject), permanent=permanent or None))
 
     async def delete_version(self, subject: str, version: int | str, *, permanent: bool = False) -> int:
         return int(
-            await self.call("DELETE", _path("subjects", subject, "versions", version), permanent=permanent or None)
+            await self.call("DELETE", url_path("subjects", subject, "versions", version), permanent=permanent or None)
         )
 
     async def get_compatibility(self, subject: str | None = None) -> str:
-        path = "/config" if subject is None else _path("config", subject)
+        path = "/config" if subject is None else url_path("config", subject)
         body = await self.call("GET", path, defaultToGlobal=True if subject else None)
         return str(body.get("compatibilityLevel") or body.get("compatibility"))
 
     async def set_compatibility(self, level: str, subject: str | None = None) -> str:
-        path = "/config" if subject is None else _path("config", subject)
+        path = "/config" if subject is None else url_path("config", subject)
         return str((await self.call("PUT", path, {"compatibility": level.upper()}))["compatibility"])
 
     async def get_mode(self, subject: str | None = None) -> str:
-        path = "/mode" if subject is None else _path("mode", subject)
+        path = "/mode" if subject is None else url_path("mode", subject)
         return str((await self.call("GET", path, defaultToGlobal=True if subject else None))["mode"])
 
     async def set_mode(self, mode: str, subject: str | None = None) -> str:
-        path = "/mode" if subject is None else _path("mode", subject)
+        path = "/mode" if subject is None else url_path("mode", subject)
         return str((await self.call("PUT", path, {"mode": mode.upper()}))["mode"])
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import ssl
 
     from kctl.client import Cluster
+    from kctl.client.kafka_connect import ConnectSettings
     from kctl.client.schema_registry import RegistryClient
 
 
@@ -26,6 +27,7 @@ class Settings:
     context: str | None = None
     timeout: float = 30.0
     schema_registry: str | None = None  # --schema-registry / $KCTL_SCHEMA_REGISTRY
+    connect: str | None = None  # --connect / $KCTL_CONNECT: a Kafka Connect worker's URL
 
 
 def _ssl_context(ctx: Context) -> ssl.SSLContext | None:
@@ -115,3 +117,26 @@ def registry_for(ctx: Context, settings: Settings) -> RegistryClient | None:
     password = _password(ctx, table, "schema registry") if username else None
     return RegistryClient(RegistrySettings(url, None if username is None else str(username), password,
                                            settings.timeout))
+
+
+def _http_url(url: str) -> str:
+    return url if url.startswith(("http://", "https://")) else "http://" + url
+
+
+def connect_clusters(ctx: Context, settings: Settings) -> list[ConnectSettings]:
+    """The Kafka Connect clusters this run may use: --connect / $KCTL_CONNECT alone when given,
+    else the context's `connect` list, in its order."""
+    import os
+
+    from kctl.client.kafka_connect import ConnectSettings
+
+    explicit = settings.connect or os.environ.get("KCTL_CONNECT")
+    if explicit:
+        return [ConnectSettings("(command line)", _http_url(explicit), timeout=settings.timeout)]
+    out = []
+    for table in ctx.connect:
+        username = table.get("username")
+        password = _password(ctx, table, f"connect cluster {table['name']!r}") if username else None
+        out.append(ConnectSettings(str(table["name"]), _http_url(str(table["url"])),
+                                   None if username is None else str(username), password, settings.timeout))
+    return out

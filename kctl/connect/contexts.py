@@ -17,6 +17,8 @@ The file is `$KCTL_CONFIG`, else `$XDG_CONFIG_HOME/kctl/config.toml` (`~/.config
     tls = { enabled = true, ca-file = "/etc/kafka/ca.pem" }
     sasl = { mechanism = "SCRAM-SHA-512", username = "ops", password-env = "KAFKA_PASSWORD" }
     schema-registry = { url = "https://registry.prod:8081", username = "ops", password-env = "SR_PASSWORD" }
+    connect = [{ name = "cdc", url = "https://connect-1.prod:8083", username = "ops", password-env = "CONNECT_PW" },
+               { name = "sinks", url = "http://connect-sinks.prod:8083" }]
 
 The cluster is chosen by, in order: `-b/--bootstrap-server`, `$KCTL_BOOTSTRAP_SERVERS`,
 `--context`, `$KCTL_CONTEXT`, the file's `current-context`, and finally the built-in local broker.
@@ -31,7 +33,7 @@ from typing import Any
 
 from kctl.ops.errors import BadUsage, NotFound
 
-KEYS = ("bootstrap-servers", "client-id", "read-only", "theme", "tls", "sasl", "schema-registry")
+KEYS = ("bootstrap-servers", "client-id", "read-only", "theme", "tls", "sasl", "schema-registry", "connect")
 LOCAL = "local"
 
 
@@ -45,6 +47,7 @@ class Context:
     tls: dict[str, Any] = field(default_factory=dict)
     sasl: dict[str, Any] = field(default_factory=dict)
     schema_registry: dict[str, Any] = field(default_factory=dict)
+    connect: list[dict[str, Any]] = field(default_factory=list)  # Kafka Connect clusters: name, url, auth
     local: bool = False  # the built-in broker, started on demand
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +61,8 @@ class Context:
             out["sasl"] = {k: ("***" if k == "password" else v) for k, v in self.sasl.items()}
         if self.schema_registry:
             out["schema-registry"] = {k: ("***" if k == "password" else v) for k, v in self.schema_registry.items()}
+        if self.connect:
+            out["connect"] = [{k: ("***" if k == "password" else v) for k, v in c.items()} for c in self.connect]
         return out
 
 
@@ -116,6 +121,8 @@ def _toml_value(value: Any) -> str:
         return str(value)
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 
@@ -132,7 +139,26 @@ def contexts(data: dict[str, Any]) -> dict[str, Context]:
                            f"known settings: {', '.join(KEYS)}")
         out[name] = Context(name, str(raw["bootstrap-servers"]), str(raw.get("client-id", "kctl")),
                             bool(raw.get("read-only", False)), raw.get("theme"), dict(raw.get("tls", {})),
-                            dict(raw.get("sasl", {})), _registry_table(name, raw.get("schema-registry")))
+                            dict(raw.get("sasl", {})), _registry_table(name, raw.get("schema-registry")),
+                            _connect_tables(name, raw.get("connect")))
+    return out
+
+
+def _connect_tables(name: str, raw: Any) -> list[dict[str, Any]]:
+    """`connect = "URL"`, one `{ name, url, username, password | password-env }`, or a list of them."""
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    out: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        table = {"url": item} if isinstance(item, str) else item
+        if not isinstance(table, dict) or not table.get("url"):
+            raise BadUsage(f"context {name!r}: each connect cluster needs a url",
+                           'connect = [{ name = "main", url = "http://connect:8083" }]')
+        table = {"name": table.get("name") or ("default" if index == 0 else f"connect-{index + 1}"), **table}
+        if table["name"] in {t["name"] for t in out}:
+            raise BadUsage(f"context {name!r}: two connect clusters are named {table['name']!r}")
+        out.append(dict(table))
     return out
 
 

@@ -10,7 +10,9 @@ import enum
 from typing import ClassVar, NamedTuple
 
 from kctl.client.errors import (
+    ConnectError,
     ConnectionFailed,
+    ConnectUnreachable,
     KafkaError,
     NoBrokersAvailable,
     RegistryError,
@@ -26,7 +28,7 @@ class Kind(enum.Enum):
     CONNECTION = "connection: no broker answered"
     AUTH = "auth: the cluster refused our credentials or permissions"
     TIMEOUT = "timeout: the cluster did not answer in time"
-    UNHEALTHY = "unhealthy: `kctl lag --check` found a group in trouble"
+    UNHEALTHY = "unhealthy: a --check found a group, the cluster or a connector in trouble"
     REFUSED = "refused: a read-only context, or a change the cluster would not make"
     OTHER = "any other error"
 
@@ -116,6 +118,10 @@ def explain(error: BaseException) -> Failure:
         return _registry_failure(error)
     if isinstance(error, RegistryUnreachable):
         return Failure(Kind.CONNECTION, str(error), "check --schema-registry / the context's schema-registry url")
+    if isinstance(error, ConnectError):
+        return _connect_failure(error)
+    if isinstance(error, ConnectUnreachable):
+        return Failure(Kind.CONNECTION, str(error), "check --connect / the context's connect url, and the workers")
     if isinstance(error, TimeoutError):
         return Failure(Kind.TIMEOUT, "the cluster did not answer in time", "try --timeout with a larger value")
     if isinstance(error, OSError):
@@ -134,5 +140,19 @@ def _registry_failure(error: RegistryError) -> Failure:
         hint = "`kctl schemas check` explains; `kctl schemas compatibility` shows the level"
         return Failure(Kind.REFUSED, message, hint)
     if error.status == 422:
+        return Failure(Kind.USAGE, message, None)
+    return Failure(Kind.OTHER, message, None)
+
+
+def _connect_failure(error: ConnectError) -> Failure:
+    """Kafka Connect's statuses: 404 not found, 409 a rebalance or conflict, 400 bad input, 401/403 auth."""
+    message = f"Kafka Connect: {error.message}"
+    if error.status == 404:
+        return Failure(Kind.NOT_FOUND, message, "list connectors with `kctl connect list`")
+    if error.status in (401, 403):
+        return Failure(Kind.AUTH, message, "check the connect cluster's username and password")
+    if error.status == 409:
+        return Failure(Kind.REFUSED, message, "the workers are rebalancing or the change conflicts; try again shortly")
+    if error.status == 400 or error.status == 422:
         return Failure(Kind.USAGE, message, None)
     return Failure(Kind.OTHER, message, None)

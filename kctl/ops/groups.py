@@ -11,7 +11,6 @@ import enum
 import json
 import math
 import operator
-import os
 import time
 from array import array
 from collections import deque
@@ -40,7 +39,7 @@ from kctl.protocol.clock import now_ms
 from kctl.protocol.enums import GroupState
 
 from .errors import BadUsage, NotFound, Refused
-from .saves import live_saves, new_save
+from .saves import live_saves, new_save, state_dir_of
 
 if TYPE_CHECKING:
     from kctl.protocol.offset_columns import GroupCommitted
@@ -919,8 +918,7 @@ async def refuse_if_active(admin: Admin, group: str) -> str:
 
 
 def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "kctl" / "resets"
+    return state_dir_of("resets")
 
 
 def _save_previous(group: str, committed: Mapping[TopicPartition, OffsetAndMetadata],

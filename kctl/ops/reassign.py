@@ -10,7 +10,6 @@ target brokers (rack-aware when asked: a partition's replicas on distinct racks 
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from kctl.protocol.clock import now_ms
 from kctl.protocol.enums import ConfigResourceType
 
 from .errors import BadUsage, NotFound
-from .saves import live_saves, new_save
+from .saves import live_saves, new_save, state_dir_of
 from .times import iso
 
 Assignment = dict[TopicPartition, list[int]]
@@ -232,8 +231,7 @@ async def clear_throttles(admin: Admin, throttles: dict[str, Any]) -> None:
 
 
 def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "kctl" / "reassignments"
+    return state_dir_of("reassignments")
 
 
 @dataclass(slots=True)

@@ -9,12 +9,20 @@ in the directory.
 from __future__ import annotations
 
 import calendar
+import os
 import time
 from pathlib import Path
 
 from kctl.protocol.clock import now_ms
 
 _STAMP = "%Y%m%dT%H%M%S"
+
+
+def state_dir_of(kind: str) -> Path:
+    """Where kctl keeps one kind of saved state (resets, reassignments, connectors):
+    `$XDG_STATE_HOME/kctl/KIND`, by default under `~/.local/state`."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "kctl" / kind
 
 
 def _name_ms(path: Path) -> int | None:

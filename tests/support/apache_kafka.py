@@ -39,6 +39,8 @@ REQUIRE_ENV = "KCTL_REQUIRE_APACHE_KAFKA"
 TOOLS: dict[str, tuple[str, ...]] = {
     "storage": ("kafka.tools.StorageTool",),
     "broker": ("kafka.Kafka",),
+    "connect-distributed": ("org.apache.kafka.connect.cli.ConnectDistributed",),
+    "streams-application-reset": ("org.apache.kafka.tools.StreamsResetter",),
     "topics": ("org.apache.kafka.tools.TopicCommand",),
     "consumer-groups": ("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",),
     "console-producer": ("org.apache.kafka.tools.ConsoleProducer", "kafka.tools.ConsoleProducer"),
@@ -62,6 +64,8 @@ TOOLS: dict[str, tuple[str, ...]] = {
     "groups": ("org.apache.kafka.tools.GroupsCommand",),
     "client-metrics": ("org.apache.kafka.tools.ClientMetricsCommand",),
 }
+#: Servers rather than tools: they start for peak speed, not a quick exit, and log at info.
+SERVERS = {"broker", "connect-distributed"}
 # Tools only newer releases ship.
 NEWER_TOOLS = {"share-groups", "streams-groups", "groups"}
 
@@ -159,7 +163,7 @@ def has_tool(tool: str, version: str | None = None) -> bool:
 def java_command(tool: str, *args: str, heap: str = "256m", jvm: Sequence[str] = (),
                  version: str | None = None) -> list[str]:
     """The command line that runs one of Kafka's tools (or the broker) from a release's cached jars."""
-    short_lived = tool != "broker"
+    short_lived = tool not in SERVERS
     opts = [f"-Xmx{heap}", "-Djava.awt.headless=true",
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=" + ("warn" if short_lived else "info"),
             "-Dorg.slf4j.simpleLogger.showDateTime=true"]
