@@ -78,6 +78,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+#: Modules that run Kafka Connect workers and Streams apps for minutes: they go to the other
+#: worker, with a one-node Kafka of their own there, so the two workers finish together.
+APPS_ON_THEIR_OWN_KAFKA = frozenset({"tests/apache_kafka/test_connect_on_both_brokers.py",
+                                     "tests/apache_kafka/test_streams_reset.py"})
+
 #: The session fixtures that run Apache Kafka: every test that uses one runs on the same worker
 #: when the tests run in parallel, so each cluster starts once.
 APACHE_KAFKA_FIXTURES = frozenset({"kafka_one", "kafka_older", "kafka_three", "kafka_sasl", "kafka_acl"})
@@ -92,7 +97,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         params = getattr(getattr(item, "callspec", None), "params", {}).values()
         named = set(getattr(item, "fixturenames", ())) | {p for p in params if isinstance(p, str)}
         uses_kafka = APACHE_KAFKA_FIXTURES & named
-        group = "apache-kafka" if uses_kafka or "apache_kafka" in item.nodeid.split("/") else item.nodeid.split("::")[0]
+        module = item.nodeid.split("::")[0]
+        if module in APPS_ON_THEIR_OWN_KAFKA:
+            group = "apache-kafka-apps"
+        elif uses_kafka or "apache_kafka" in item.nodeid.split("/"):
+            group = "apache-kafka"
+        else:
+            group = module
         item.add_marker(pytest.mark.xdist_group(group))
 
 

@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "exporter": ("cmd_exporter", "exporter", None),
     "schemas": ("cmd_schemas", "schemas_app", None),
     "connect": ("cmd_connect", "connect_app", None),
+    "streams": ("cmd_streams", "streams_app", None),
     "users": ("cmd_users", "users_app", None),
     "quotas": ("cmd_quotas", "quotas_app", None),
     "acls": ("cmd_acls", "acls_app", None),

@@ -183,6 +183,10 @@ def _apply(ctx: typer.Context, name: str, source: str, *, create: bool, dry_run:
         elif dry_run:
             diagnostic("dry run: the workers validated the config; nothing changed")
         else:
+            if plan.previous is not None:  # the change, before it is made
+                for c in plan.changes:
+                    diagnostic(f"  {c.key}: {'(unset)' if c.before is None else c.before} -> "
+                               f"{'(unset)' if c.after is None else c.after}")
             saved = await apply_config(client, plan)
             data["previous_saved_to"] = str(saved) if saved else None
             diagnostic(f"connector {name!r} {'created' if plan.previous is None else 'updated'}"

@@ -107,29 +107,12 @@ def execute_connect(
 
     async def with_connect(cluster: Any, ctx: Context) -> Output | None:
         from kctl.client.kafka_connect import ConnectClient
+        from kctl.connect.cluster import connect_cluster_for
 
-        async with ConnectClient(pick_connect_cluster(ctx, settings, cluster_name)) as connect:
+        async with ConnectClient(connect_cluster_for(ctx, settings, cluster_name)) as connect:
             return await body(connect, ctx)
 
     execute(settings, with_connect, fmt=fmt, changes=changes, cluster=False, start_local=False)
-
-
-def pick_connect_cluster(ctx: Context, settings: Settings, name: str | None) -> Any:
-    from kctl.connect.cluster import connect_clusters
-    from kctl.ops.errors import BadUsage, NotFound
-
-    known = connect_clusters(ctx, settings)
-    if not known:
-        raise BadUsage(f"no Kafka Connect cluster for context {ctx.name!r}",
-                       "pass --connect URL, or add connect = [{ name = \"main\", url = \"http://HOST:8083\" }] "
-                       "to the context")
-    if name is None:
-        return known[0]
-    for found in known:
-        if found.name == name:
-            return found
-    raise NotFound(f"no Kafka Connect cluster named {name!r} in context {ctx.name!r}",
-                   f"known: {', '.join(c.name for c in known)}")
 
 
 async def _with_cluster(ctx: Context, settings: Settings,

@@ -140,3 +140,22 @@ def connect_clusters(ctx: Context, settings: Settings) -> list[ConnectSettings]:
         out.append(ConnectSettings(str(table["name"]), _http_url(str(table["url"])),
                                    None if username is None else str(username), password, settings.timeout))
     return out
+
+
+def connect_cluster_for(ctx: Context, settings: Settings, name: str | None = None) -> ConnectSettings:
+    """The Kafka Connect cluster a command or the console talks to: `name` among the context's
+    (the first by default), or --connect alone."""
+    from kctl.ops.errors import NotFound
+
+    known = connect_clusters(ctx, settings)
+    if not known:
+        raise BadUsage(f"no Kafka Connect cluster for context {ctx.name!r}",
+                       'pass --connect URL, or add connect = [{ name = "main", url = "http://HOST:8083" }] '
+                       "to the context")
+    if name is None:
+        return known[0]
+    for found in known:
+        if found.name == name:
+            return found
+    raise NotFound(f"no Kafka Connect cluster named {name!r} in context {ctx.name!r}",
+                   f"known: {', '.join(c.name for c in known)}")

@@ -1,7 +1,7 @@
 """The kctl console: k9s-style views over the same client and operations the CLI uses.
 
 Keys: `:` command line (`:topics`, `:groups`, `:cluster`, `:reassign`, `:schemas`, `:users`,
-`:acls`, `:transactions`, `:tail TOPIC`, `:ctx NAME`, `:q`), `/` filter, `enter` open, `escape`
+`:acls`, `:transactions`, `:connectors`, `:tail TOPIC`, `:ctx NAME`, `:q`), `/` filter, `enter` open, `escape`
 back, `?` the keys of this view, `r` refresh, `q` quit; every key can be remapped in the config
 file (`kctl.tui.keys`). All I/O runs in workers; the views only read reactive state, so a slow or
 unreachable cluster shows its status instead of freezing.
@@ -30,8 +30,8 @@ from .views import VIEWS, TopicsScreen
 from .widgets import Rates
 
 #: What the `:` command line takes.
-COMMANDS = (":topics  :groups  :cluster  :reassign  :schemas  :users  :acls  :transactions  :tail TOPIC  :ctx NAME"
-            "  :q")
+COMMANDS = (":topics  :groups  :cluster  :reassign  :schemas  :users  :acls  :transactions  :connectors"
+            "  :tail TOPIC  :ctx NAME  :q")
 #: Actions that open a one-line prompt; keys typed right after them belong to the prompt.
 PROMPTS = ("command", "filter", "jump")
 
@@ -166,6 +166,8 @@ class KctlTui(App[None]):
         registry = self.settings.schema_registry
         if registry and words.startswith(("schemas ", "tail ")):
             words = f"--schema-registry {shlex.quote(registry)} {words}"
+        if self.settings.connect and words.startswith("connect "):
+            words = f"--connect {shlex.quote(self.settings.connect)} {words}"
         if self.settings.bootstrap:
             return f"kctl -b {shlex.quote(self.settings.bootstrap)} {words}"
         name = self._context_name or self.settings.context

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from kctl.client import Cluster
+    from kctl.client.kafka_connect import ConnectClient
     from kctl.client.schema_registry import RecordDecoder, RegistryClient
     from kctl.client.types import ConsumerRecord, TopicPartition
     from kctl.connect.cluster import Settings
@@ -92,6 +93,18 @@ class Backend(Protocol):
         """{"schema": as `kctl schemas get`, "versions": rows as `kctl schemas versions`}."""
         ...
 
+    async def connectors(self) -> list[dict[str, Any]]:
+        """Kafka Connect's connectors as `kctl connect list` has them (failing ones first)."""
+        ...
+
+    async def connector(self, name: str) -> dict[str, Any]:
+        """One connector as `kctl connect describe` has it (tasks with their traces)."""
+        ...
+
+    async def change_connector(self, name: str, action: str) -> None:
+        """pause, resume, or restart (the connector and its failed tasks)."""
+        ...
+
     async def decode(self, record: ConsumerRecord) -> dict[str, Any] | None:
         """The record's key and value decoded with their registry schemas ("key"/"value": Decoded or
         None, "value_subjects": [(subject, version)]); None when neither is in Confluent's format."""
@@ -109,6 +122,16 @@ class LiveBackend:
         self._cluster: Cluster | None = None
         self._registry: RegistryClient | None = None
         self._decoder: RecordDecoder | None = None
+        self._connect: ConnectClient | None = None
+
+    def connect(self) -> ConnectClient:
+        """The context's (first) Kafka Connect cluster, or --connect."""
+        if self._connect is None:
+            from kctl.client.kafka_connect import ConnectClient
+            from kctl.connect.cluster import connect_cluster_for
+
+            self._connect = ConnectClient(connect_cluster_for(self.context, self.settings))
+        return self._connect
 
     async def registry(self) -> RegistryClient:
         if self._registry is None:
@@ -266,6 +289,27 @@ class LiveBackend:
             rows.append({"version": number, "id": found.schema_id, "type": found.schema_type.value})
         return {"schema": schema, "versions": rows}
 
+    async def connectors(self) -> list[dict[str, Any]]:
+        from kctl.ops.connectors import connector_rows
+
+        return await connector_rows(self.connect())
+
+    async def connector(self, name: str) -> dict[str, Any]:
+        from kctl.ops.connectors import describe
+
+        return await describe(self.connect(), name)
+
+    async def change_connector(self, name: str, action: str) -> None:
+        from kctl.ops.connectors import STATE_CHANGES, change_state, found_connector
+
+        client = self.connect()
+        if action in STATE_CHANGES:
+            await change_state(client, name, action)
+        elif action == "restart":
+            await found_connector(client.restart(name, include_tasks=True, only_failed=True), name)
+        else:
+            raise ValueError(f"no connector action {action!r}")
+
     async def decode(self, record: ConsumerRecord) -> dict[str, Any] | None:
         from kctl.protocol.registry import unframe
 
@@ -283,6 +327,9 @@ class LiveBackend:
                 "value_subjects": [(s["subject"], s["version"]) for s in subjects]}
 
     async def close(self) -> None:
+        if self._connect is not None:
+            await self._connect.close()
+            self._connect = None
         if self._registry is not None:
             await self._registry.close()
             self._registry = None

@@ -43,6 +43,8 @@ def _trouble(key: str, value: Any) -> str | None:
         return "error"
     if key == "hanging" and value is True:  # pins the last stable offset for good
         return "error"
+    if key in ("state", "tasks") and isinstance(value, str) and "FAILED" in value:  # a connector or its tasks
+        return "error"
     return None
 
 

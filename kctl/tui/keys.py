@@ -19,6 +19,8 @@ ACTIONS = {
     "create": "create a topic", "delete": "delete the topic", "edit": "edit the selected config",
     "reset": "reset the group's offsets", "pause": "pause or resume the tail", "jump": "jump to an offset or time",
     "record": "show or hide the record pane", "hex": "hex or JSON in the record pane", "copy": "copy the record",
+    "connector-pause": "pause the connector", "connector-resume": "resume the connector",
+    "connector-restart": "restart the connector and its failed tasks",
 }
 
 

@@ -514,6 +514,76 @@ class SchemaScreen(ListScreen):
             self.load()
 
 
+class ConnectorsScreen(ListScreen):
+    """Kafka Connect's connectors, failing ones first; the tasks of the one picked (enter), and the
+    trace of its failed task. p pauses, u resumes, R restarts it with its failed tasks."""
+
+    view_name = "connectors"
+    panes = (
+        Pane("connectors", (_c("name", "CONNECTOR"), _c("type", "TYPE"), _c("plugin", "PLUGIN"),
+                            _c("state", "STATE"), _c("tasks", "TASKS"), _c("worker_id", "WORKER"))),
+        Pane("tasks", (_c("id", "TASK"), _c("state", "STATE"), _c("worker_id", "WORKER"), _c("error", "ERROR")),
+             key="id", title="tasks of the connector picked (enter picks another)"),
+        Pane("trace", (_c("line", "TRACE"),), key="number", title="the trace of its failed task"),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *ListScreen.BINDINGS,
+        Binding("p", "change('pause')", "pause", id="connector-pause"),
+        Binding("u", "change('resume')", "resume", id="connector-resume"),
+        Binding("R", "change('restart')", "restart failed", key_display="R", id="connector-restart"),
+    ]
+    #: What each key does, as the `kctl connect` words that do the same.
+    ACTIONS: ClassVar[dict[str, tuple[str, str]]] = {
+        "pause": ("connect pause {}", "paused"), "resume": ("connect resume {}", "resumed"),
+        "restart": ("connect restart {} --include-tasks --only-failed", "restarted with its failed tasks"),
+    }
+    chosen: str | None = None
+    counts: tuple[int, int] = (0, 0)
+
+    def crumb(self) -> str:
+        return "connectors" if self.chosen is None else f"connectors ({self.chosen})"
+
+    def equivalent(self) -> str:
+        return self.kctl.cli("connect list")
+
+    async def fetch(self) -> dict[str, Rows]:
+        backend = await self.kctl.backend()
+        rows = await backend.connectors()
+        names = [r["name"] for r in rows]
+        if self.chosen not in names:
+            self.chosen = names[0] if names else None  # failing ones come first
+        self.counts = (len(rows), sum(1 for r in rows if r["trouble"]))
+        tasks: Rows = []
+        trace: Rows = []
+        if self.chosen is not None:
+            detail = await backend.connector(self.chosen)
+            tasks = [{"id": str(t["id"]), "state": t["state"], "worker_id": t["worker_id"],
+                      "error": (t.get("trace") or "").strip().split("\n", 1)[0]} for t in detail["task_states"]]
+            failed = next((t["trace"] for t in detail["task_states"] if t.get("trace")), None) or detail.get("trace")
+            trace = [{"number": str(n), "line": line} for n, line in enumerate((failed or "").splitlines())]
+        return {"connectors": rows, "tasks": tasks, "trace": trace}
+
+    def summary(self) -> Summary | None:
+        total, failing = self.counts
+        return [[("connectors", str(total)), ("failing", str(failing)), ("picked", self.chosen or "-")]]
+
+    def open(self, key: str, pane_id: str) -> None:
+        if pane_id == "connectors":
+            self.chosen = key
+            self.load()
+
+    def action_change(self, action: str) -> None:
+        name = self.selected_key("connectors")
+        words, done = self.ACTIONS[action]
+        if name is None or not self.kctl.may_change(f"{action} connector {name}"):
+            return
+        command = self.kctl.cli(words.format(shlex.quote(name)))
+        self.kctl.run_change(self._change(name, action), f"connector {name} {done}", command, then=self.load)
+
+    async def _change(self, name: str, action: str) -> None:
+        await (await self.kctl.backend()).change_connector(name, action)
+
+
 def _tp(row: dict[str, Any]) -> Any:
     from kctl.client import TopicPartition
 
@@ -523,5 +593,5 @@ def _tp(row: dict[str, Any]) -> Any:
 VIEWS: dict[str, type[ListScreen]] = {
     "topics": TopicsScreen, "groups": GroupsScreen, "cluster": ClusterScreen, "overview": ClusterScreen,
     "brokers": ClusterScreen, "reassign": ReassignScreen, "schemas": SchemasScreen,
-    "users": UsersScreen, "acls": AclsScreen, "transactions": TransactionsScreen,
+    "users": UsersScreen, "acls": AclsScreen, "transactions": TransactionsScreen, "connectors": ConnectorsScreen,
 }

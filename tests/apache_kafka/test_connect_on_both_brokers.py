@@ -149,10 +149,26 @@ def test_a_file_goes_through_a_topic_and_kctl_runs_the_connectors(env: dict[str,
     kctl(env, "connect", "resume", source)
     wait_for(lambda: lines_of(outfile)[55:] == [f"line {i}" for i in range(51, 56)], "lines 51-55 read again", worker)
 
+    # A sink's offsets reset: stopped, previewed (each partition back to nothing), reset; resumed,
+    # it writes the whole topic again (its consumer starts from the earliest).
+    kctl(env, "connect", "stop", sink)
+    wait_for(lambda: connectors(env)[sink]["state"] == "STOPPED", "the sink stopped", worker)
+    preview = loaded(kctl(env, "connect", "offsets", "reset", sink, "-o", "json"))
+    assert preview["applied"] is False and {c["after"] for c in preview["changes"]} == {"-"}
+    assert len(lines_of(outfile)) == 60
+    kctl(env, "connect", "offsets", "reset", sink, "--execute")
+    assert loaded(kctl(env, "connect", "offsets", "get", sink, "-o", "json"))["offsets"] == []
+    kctl(env, "connect", "resume", sink)
+    wait_for(lambda: len(lines_of(outfile)) == 120, "the topic written out again", worker)
+    assert lines_of(outfile)[60:] == lines_of(outfile)[:60]
+    kctl(env, "connect", "topics", "reset", source)
+    assert "name:" in kctl(env, "connect", "describe", source, "-o", "yaml").stdout
+
     # Update: the change shown before it is made, the old config saved.
-    updated = loaded(kctl(env, "connect", "update", sink, "--config", "-", "-o", "json",
-                           stdin=sink_props + "errors.log.enable=true\n"))
-    assert updated["changes"] == [{"key": "errors.log.enable", "before": None, "after": "true"}]
+    update = kctl(env, "connect", "update", sink, "--config", "-", "-o", "json",
+                  stdin=sink_props + "errors.log.enable=true\n")
+    assert loaded(update)["changes"] == [{"key": "errors.log.enable", "before": None, "after": "true"}]
+    assert "errors.log.enable: (unset) -> true" in update.stderr
 
     # A task that fails: --check finds it (exit 7), the trace names why; fixed and restarted.
     broken, missing = unique("broken-sink"), tmp_path / "missing"
@@ -206,3 +222,42 @@ def test_named_connect_clusters_from_the_context(tmp_path: Path, worker: Connect
     assert kctl(env, "connect", "list", "--cluster", "main").returncode == 0
     assert kctl(env, "connect", "list", ok=False).returncode == 4  # the first, "down", by default
     assert kctl(env, "connect", "list", "--cluster", "nope", ok=False).returncode == 3
+
+
+async def test_the_console_pauses_resumes_and_restarts_a_connector(env: dict[str, str], worker: ConnectWorker,
+                                                                   tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from kctl.connect.cluster import Settings
+    from kctl.tui.app import KctlTui
+    from kctl.tui.views import ConnectorsScreen
+    from tests.tui.conftest import table_keys
+    from tests.tui.conftest import wait_for as console_wait
+
+    for key in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(key, env[key])
+    name, infile = unique("console-source"), tmp_path / "in.txt"
+    infile.write_text("one\ntwo\n")
+    kctl(env, "connect", "create", name, "--config", "-",
+         stdin=f"connector.class={SOURCE}\nfile={infile}\ntopic={unique('console-lines')}\n")
+    wait_for(lambda: running(env, name), "the source running", worker)
+
+    def state() -> str:
+        return str(worker.get(f"/connectors/{name}/status")["connector"]["state"])
+
+    app = KctlTui(Settings(bootstrap=worker.bootstrap, timeout=10, connect=worker.url), cursor_blink=False,
+                  refresh_s=1, start="connectors")
+    async with app.run_test(size=(160, 44)) as pilot:
+        await console_wait(pilot, lambda: isinstance(app.screen, ConnectorsScreen) and name in table_keys(
+            app, "connectors"), "the connector listed", 30)
+        table = app.screen.query_one("#connectors")
+        table.move_cursor(row=table.get_row_index(name))  # type: ignore[attr-defined]
+        await pilot.press("p")
+        await console_wait(pilot, lambda: state() == "PAUSED", "paused from the console", 30)
+        hint = str(app.screen.query_one("#hint").render())
+        assert hint.endswith(f"--connect {worker.url} connect pause {name}")
+        await pilot.press("u")
+        await console_wait(pilot, lambda: state() == "RUNNING", "resumed from the console", 30)
+        await pilot.press("R")
+        await console_wait(pilot, lambda: f"connect restart {name} --include-tasks --only-failed" in str(
+            app.screen.query_one("#hint").render()), "the restart announced", 30)
+    kctl(env, "connect", "delete", name, "--yes")

@@ -155,6 +155,18 @@ class RecordedBackend:
         found = self.data.get("transactions", {"transactions": [], "open": []})
         return {pane: [dict(row) for row in rows] for pane, rows in found.items()}
 
+    async def connectors(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.data.get("connectors", {}).get("rows", [])]
+
+    async def connector(self, name: str) -> dict[str, Any]:
+        found = self.data.get("connectors", {}).get("details", {}).get(name)
+        if found is None:
+            raise NotFound(f"no connector {name!r} in the recording")
+        return json.loads(json.dumps(found))
+
+    async def change_connector(self, name: str, action: str) -> None:
+        raise NotFound("a recording cannot change")
+
     async def create_topic(self, name: str, partitions: int, replication: int, configs: dict[str, str]) -> None:
         raise NotFound("a recording cannot change")
 

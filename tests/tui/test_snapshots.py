@@ -135,3 +135,9 @@ def test_transactions_with_a_hanging_one(snap_compare: Any) -> None:
     from .test_console_transactions import hanging_app
 
     assert snap_compare(hanging_app(), terminal_size=(150, SIZE[1]), run_before=loaded)
+
+
+def test_connectors_with_a_failed_task(snap_compare: Any) -> None:
+    from .test_console_connectors import connect_data, connectors_app
+
+    assert snap_compare(connectors_app(connect_data()), terminal_size=(150, 40), run_before=loaded)
