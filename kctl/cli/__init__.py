@@ -19,8 +19,18 @@ def collect_less_often() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def answer_interrupts() -> None:
+    """Ctrl-C and `kill -INT` stop kctl even when it was started from a script with `&`: a
+    shell starts background jobs with SIGINT ignored, and Python then keeps it ignored."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if argv is None:  # the process's own command line, not a call from Python code
+        answer_interrupts()
     if args in (["--version"], ["-V"]):
         from kctl import __version__
 

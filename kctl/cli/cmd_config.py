@@ -171,15 +171,23 @@ def config_delete_context(name: Annotated[str, typer.Argument(help="The context 
     _guard(action)
 
 
+#: `broker status` when no broker runs: the LSB init-script code `systemctl status` uses too.
+NOT_RUNNING = 3
+
+
 def broker_status(output: OutputOpt = "table") -> None:
-    """Whether the built-in broker is running, where, and with which data directory."""
+    """Whether the built-in broker is running, where, and with which data directory. Exits 0
+    when it runs and 3 when it does not (as `systemctl status` does)."""
 
     def action() -> None:
         check_format(output)
         from kctl.connect.local import status
 
-        state = status().to_dict()
+        found = status()
+        state = found.to_dict()
         render(Output(state, [], list(state.items())), output)
+        if not found.running:
+            raise SystemExit(NOT_RUNNING)
 
     _guard(action)
 

@@ -93,9 +93,12 @@ def produce(
         "--transactional-id", metavar="ID",
         help="Send all of the input in one transaction with this transactional id: committed at the end of "
              "input, aborted on any error or Ctrl-C (read_committed consumers then see none of it).")] = None,
+    create: Annotated[bool, typer.Option(
+        "--create", help="Create the topic with the broker's defaults if it does not exist (kctl never lets "
+                         "a broker auto-create one).")] = False,
     yes: YesOpt = False,
 ) -> None:
-    """Send records from arguments or stdin lines."""
+    """Send records from arguments or stdin lines to an existing topic (or with --create, a new one)."""
     headers = []
     for h in header or []:
         name, sep, value = h.partition("=")
@@ -114,8 +117,10 @@ def produce(
                    record_from_text(text, number, key=key, key_separator=key_separator, headers=headers))
 
     async def body(cluster: Any, context: Any) -> None:
-        from kctl.ops.produce import produce_records
+        from kctl.ops.produce import ensure_topic, produce_records
 
+        if await ensure_topic(cluster, topic, create=create):
+            diagnostic(f"created topic {topic} (the broker's default partitions and replicas)")
         outgoing: Iterator[OutgoingRecord] | list[OutgoingRecord] = records()
         if value_schema or key_schema:
             outgoing = await _encoded(_settings(ctx), context, topic, list(outgoing), value_schema, key_schema,

@@ -18,7 +18,7 @@ from .completion import complete_groups
 from .errors import NOT_FOUND, UNHEALTHY, USAGE, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, RowWriter, Table, diagnostic, render
-from .runtime import check_format, confirm, execute
+from .runtime import ask_on_terminal, check_format, confirm, execute
 
 groups_app = typer.Typer(help="Groups of every type (classic, consumer, share, streams): list, describe, delete, "
                          "reset offsets.", no_args_is_help=True)
@@ -211,6 +211,8 @@ def groups_reset_offsets(
         if export:
             _export(export, export_format, plan.rows)
         if execute_plan:
+            ask_on_terminal(f"reset the offsets of group {group} as shown", group, yes,
+                            Output(None, [Table([dict(r) for r in plan.rows], RESET_COLUMNS)]))
             saved = await apply_reset(cluster, plan)
             diagnostic(f"group {group}: offsets of {len(plan.offsets)} partition(s) reset "
                        f"(previous offsets saved to {saved}; `kctl groups undo-reset {group}` restores them)")
@@ -247,16 +249,25 @@ def groups_undo_reset(
     """Put back the offsets the group had before its last executed reset."""
 
     async def body(cluster: Any, context: Any) -> Output:
-        from kctl.ops.groups import undo_reset
+        from kctl.ops.groups import last_saved_reset, undo_reset
 
+        shown = last_saved_reset(group)
+        ask_on_terminal(f"put back the offsets group {group} had before the reset of {shown.saved_at}", group, yes,
+                        Output(None, [Table(_restored_rows(shown), RESTORED_COLUMNS)]))
         saved = await undo_reset(cluster, group)
         diagnostic(f"group {group}: offsets from before the reset of {saved.saved_at} restored")
-        rows = [{"topic": t, "partition": p, "offset": o} for t, p, o in saved.offsets]
-        return Output({"group": group, "restored": rows},
-                      [Table(rows, [Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
-                                    Column("offset", "OFFSET", numeric=True)])])
+        rows = _restored_rows(saved)
+        return Output({"group": group, "restored": rows}, [Table(rows, RESTORED_COLUMNS)])
 
     execute(_settings(ctx), body, fmt=output, changes=True)
+
+
+RESTORED_COLUMNS = [Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
+                    Column("offset", "OFFSET", numeric=True)]
+
+
+def _restored_rows(saved: Any) -> list[dict[str, Any]]:
+    return [{"topic": t, "partition": p, "offset": o} for t, p, o in saved.offsets]
 
 
 # ---- lag -------------------------------------------------------------------------------------------------

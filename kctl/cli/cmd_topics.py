@@ -279,7 +279,7 @@ def topics_create(
     yes: YesOpt = False,
 ) -> None:
     """Create a topic."""
-    from kctl.ops.topics import parse_configs
+    from kctl.ops.topics import check_new_topic, parse_configs
 
     configs = parse_configs(config)
 
@@ -287,6 +287,7 @@ def topics_create(
         from kctl.client import Admin, NewTopic
         from kctl.protocol.errors import ErrorCode
 
+        check_new_topic(partitions, replication_factor)
         result = await Admin(cluster).create_topics([NewTopic(topic, partitions, replication_factor, configs)],
                                                     validate_only=validate_only)
         error = result.get(topic)

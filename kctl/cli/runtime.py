@@ -170,6 +170,16 @@ async def _cancelled_by_signals(coroutine: Awaitable[Output | None], received: l
             loop.remove_signal_handler(signum)
 
 
+def ask_on_terminal(what: str, typed: str, yes: bool, preview: Output | None = None) -> None:
+    """For changes a script may make without asking (`--execute`): on a terminal, show `preview`
+    and ask for `typed`, unless --yes; without one, go ahead as the script asked."""
+    if yes or not sys.stdin.isatty():
+        return
+    if preview is not None:
+        render(preview, "table", sys.stderr)
+    confirm(what, typed, yes)
+
+
 def confirm(what: str, typed: str, yes: bool) -> None:
     """Ask the user to type `typed` to go ahead; --yes skips it; no terminal means refuse."""
     if yes:

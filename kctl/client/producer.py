@@ -84,8 +84,11 @@ class Producer:
         retry_backoff_s: float = 0.1,
         transactional_id: str | None = None,
         transaction_timeout_ms: int = 60_000,
+        allow_auto_create: bool = True,
     ) -> None:
         self.cluster = cluster
+        #: Ask brokers that auto-create topics to make a missing one (Java's allow.auto.create.topics).
+        self.allow_auto_create = allow_auto_create
         self.acks = -1 if acks == "all" else int(acks)
         if self.acks not in (-1, 0, 1):
             raise KafkaError(f"acks must be 0, 1 or all (-1), not {acks!r}")
@@ -217,7 +220,7 @@ class Producer:
                              ErrorCode.MESSAGE_TOO_LARGE)
         info = self.cluster.topics.get(topic)
         if info is None:
-            info = await self.cluster.topic(topic, allow_auto_create=True)
+            info = await self.cluster.topic(topic, allow_auto_create=self.allow_auto_create)
         count = len(info.partitions)
         if partition is None:
             partition = partition_for_key(key, count) if key is not None else self._sticky.partition(topic, count)

@@ -81,7 +81,7 @@ _HINTS: dict[ErrorCode, str] = {
     ErrorCode.NON_EMPTY_GROUP: "stop the group's consumers first; `kctl groups describe` shows them",
     ErrorCode.TOPIC_ALREADY_EXISTS: "pick another name, or change it with `kctl topics alter`",
     ErrorCode.INVALID_CONFIG: "`kctl configs get TOPIC` lists the settings and their values",
-    ErrorCode.INVALID_PARTITIONS: "a topic's partition count can only grow",
+    ErrorCode.INVALID_PARTITIONS: "a topic has at least one partition, and its count can only grow",
     ErrorCode.INVALID_REPLICATION_FACTOR: "the replication factor cannot exceed the number of brokers",
     ErrorCode.POLICY_VIOLATION: "the cluster's create-topic policy refused it",
     ErrorCode.TOPIC_DELETION_DISABLED: "the cluster has delete.topic.enable=false",

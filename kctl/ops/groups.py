@@ -939,14 +939,20 @@ async def apply_reset(cluster: Cluster, plan: ResetPlan) -> Path:
     return saved
 
 
-async def undo_reset(cluster: Cluster, group: str) -> SavedOffsets:
-    """Put back the offsets from before the group's last executed reset; returns what was saved."""
+def last_saved_reset(group: str) -> SavedOffsets:
+    """The offsets the group's last executed reset saved (what `undo_reset` would put back)."""
     saves = live_saves(state_dir() / group)
     if not saves:
         raise NotFound(f"no executed reset of group {group!r} to undo", "resets are saved by --execute")
     raw = json.loads(saves[-1].read_text())
-    saved = SavedOffsets(raw["group"], raw["saved_at"], [(o["topic"], o["partition"], o["offset"])
-                                                         for o in raw["offsets"]])
+    return SavedOffsets(raw["group"], raw["saved_at"], [(o["topic"], o["partition"], o["offset"])
+                                                        for o in raw["offsets"]])
+
+
+async def undo_reset(cluster: Cluster, group: str) -> SavedOffsets:
+    """Put back the offsets from before the group's last executed reset; returns what was saved."""
+    saves = live_saves(state_dir() / group)
+    saved = last_saved_reset(group)
     admin = Admin(cluster)
     kind = await refuse_if_active(admin, group)
     restore = {TopicPartition(t, p): o for t, p, o in saved.offsets if o is not None}

@@ -23,6 +23,40 @@ class Produced:
         return self.sent - len(self.failures)
 
 
+async def ensure_topic(cluster: Cluster, topic: str, *, create: bool) -> bool:
+    """Whether the topic had to be made. kctl never lets a broker auto-create a topic for a
+    misspelled name: a missing topic is an error unless `create`, and then kctl creates it with
+    the broker's defaults (and waits until its metadata shows it)."""
+    from kctl.client import Admin, NewTopic
+    from kctl.client.errors import KafkaError
+    from kctl.protocol.errors import ErrorCode
+
+    from .errors import NotFound
+
+    try:
+        await cluster.topic(topic)
+        return False
+    except KafkaError as exc:
+        if exc.code is not ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+            raise
+    if not create:
+        raise NotFound(f"topic {topic!r} does not exist",
+                       f"create it with `kctl topics create {topic}`, or pass --create to make it with the "
+                       "broker's defaults")
+    error = (await Admin(cluster).create_topics([NewTopic(topic, -1, -1, {})])).get(topic)
+    if error is not None and error.code is not ErrorCode.TOPIC_ALREADY_EXISTS:
+        raise error
+    deadline = time.monotonic() + 30
+    while True:  # a cluster's brokers learn of a new topic a moment after its controller
+        try:
+            await cluster.topic(topic)
+            return True
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
 async def produce_records(cluster: Cluster, topic: str, records: Iterable[OutgoingRecord], *,
                           partition: int | None = None, acks: str = "all", compression: str = "none",
                           rate: float | None = None, transactional_id: str | None = None) -> Produced:
@@ -32,7 +66,8 @@ async def produce_records(cluster: Cluster, topic: str, records: Iterable[Outgoi
     fails, or on cancellation (Ctrl-C); then `failures` says why and nothing is committed."""
     out = Produced()
     started = time.monotonic()
-    async with Producer(cluster, acks=acks, compression=compression, transactional_id=transactional_id) as producer:
+    async with Producer(cluster, acks=acks, compression=compression, transactional_id=transactional_id,
+                        allow_auto_create=False) as producer:
         if transactional_id is not None:
             producer.begin()
         try:

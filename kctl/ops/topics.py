@@ -139,3 +139,13 @@ async def topic_detail(admin: Admin, topic: str, *, all_configs: bool = False) -
         c.pop("default")
     return {"name": topic, "id": str(found.topic_id) if found.topic_id else None, "internal": found.internal,
             "partitions": partitions, "configs": configs}
+
+
+def check_new_topic(partitions: int, replication_factor: int) -> None:
+    """A new topic's counts: at least one each, or -1 for the broker's default."""
+    if partitions == 0 or partitions < -1:
+        raise BadUsage(f"a topic needs at least one partition, not {partitions}",
+                       "leave out --partitions for the broker's default (num.partitions)")
+    if replication_factor == 0 or replication_factor < -1:
+        raise BadUsage(f"a topic needs at least one replica, not {replication_factor}",
+                       "leave out --replication-factor for the broker's default")

@@ -215,7 +215,8 @@ def test_the_built_in_broker_starts_on_demand(tmp_path: Path) -> None:
         assert "started" not in kctl(env, "topics", "list").stderr  # already running: reused
     finally:
         kctl(env, "broker", "stop")
-    assert not as_json(kctl(env, "broker", "status", "-o", "json"))["running"]
+    stopped = kctl(env, "broker", "status", "-o", "json", ok=False)
+    assert stopped.returncode == 3 and not as_json(stopped)["running"]  # LSB's "not running"
 
 
 def test_man_pages_and_help_are_fresh() -> None:
@@ -410,3 +411,24 @@ def test_replica_commands_on_a_single_node(env: dict[str, str], tmp_path: Path) 
     garbage.write_text("not json")
     unreadable = kctl(env, "reassign", "apply", str(garbage), ok=False)
     assert unreadable.returncode == 2 and "reassignment JSON" in unreadable.stderr
+
+
+def test_a_topic_of_no_partitions_or_no_replicas_is_refused_in_plain_words(env: dict[str, str]) -> None:
+    topic = unique("empty")
+    for option, says in (("-p", "at least one partition, not 0"), ("-r", "at least one replica, not 0")):
+        refused = kctl(env, "topics", "create", topic, option, "0", ok=False)
+        assert refused.returncode == 2 and says in refused.stderr and "grow" not in refused.stderr
+    assert topic not in kctl(env, "topics", "list").stdout
+
+
+def test_produce_to_a_missing_topic_is_refused_unless_create(env: dict[str, str]) -> None:
+    topic = unique("misspelt")
+    refused = kctl(env, "produce", topic, stdin="a\nb\n", ok=False)
+    assert refused.returncode == 3 and "does not exist" in refused.stderr and "--create" in refused.stderr
+    assert topic not in kctl(env, "topics", "list").stdout  # the broker auto-creates; kctl did not ask it to
+    made = kctl(env, "produce", topic, "--create", stdin="a\nb\n")
+    assert "created topic" in made.stderr and "produced 2 record(s)" in made.stderr
+    again = kctl(env, "produce", topic, "--create", stdin="c\n")
+    assert "created topic" not in again.stderr
+    records = as_json(kctl(env, "tail", topic, "--from", "beginning", "-o", "json"))
+    assert [r["value"] for r in records] == ["a", "b", "c"]

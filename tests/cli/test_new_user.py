@@ -140,8 +140,10 @@ def test_tail_leaves_its_group_on_a_signal(env: dict[str, str], broker: BrokerPr
     topic, group = unique("watched"), unique("watchers")
     kctl(env, "topics", "create", topic, "-p", "2")
     fill(broker.bootstrap, topic, 0, 3)
+    # Started as a script's background job is: with SIGINT ignored, which kctl must undo.
     tail = subprocess.Popen([sys.executable, "-m", "kctl", "tail", topic, "--group", group, "--from", "beginning",
-                             "-o", "jsonl"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "-o", "jsonl"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -248,3 +250,46 @@ def test_lag_goes_on_after_a_consumed_topic_is_deleted(env: dict[str, str], brok
     assert not [r for r in rows if r["topic"] == gone]
     listed = {g["group"]: g["state"] for g in as_json(kctl(env, "groups", "list", "-o", "json"))}
     assert listed[both] == listed[only_gone] == "Empty"  # listed until the next retention check
+
+
+def on_a_terminal(env: dict[str, str], *args: str, answer: str | None) -> subprocess.CompletedProcess[str]:
+    """kctl with a terminal for stdin (a pty), typing `answer` and enter when given."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        if answer is not None:
+            os.write(controller, answer.encode() + b"\n")  # held by the terminal until kctl reads
+        return subprocess.run([sys.executable, "-m", "kctl", *args], env=env, stdin=terminal, capture_output=True,
+                              text=True, timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+
+
+def test_an_executed_reset_asks_on_a_terminal_and_yes_skips_the_question(env: dict[str, str],
+                                                                         broker: BrokerProcess) -> None:
+    topic, group = unique("asked"), unique("asked-group")
+    kctl(env, "topics", "create", topic, "-p", "2")
+    fill(broker.bootstrap, topic, 0, 4)
+    kctl(env, "groups", "reset-offsets", group, "-t", topic, "--to-latest", "--execute")  # no terminal: no question
+    assert committed(env, group) == {0: 4, 1: 0}
+
+    wrong = on_a_terminal(env, "groups", "reset-offsets", group, "-t", topic, "--to-earliest", "--execute",
+                          answer="nope")
+    assert wrong.returncode == 8 and "not confirmed" in wrong.stderr
+    assert "RE-READ" in wrong.stderr and f"Type {group!r} to confirm" in wrong.stderr  # the plan, then the question
+    assert committed(env, group) == {0: 4, 1: 0}
+    on_a_terminal(env, "groups", "reset-offsets", group, "-t", topic, "--to-earliest", "--execute", answer=group)
+    assert committed(env, group) == {0: 0, 1: 0}
+    skipped = on_a_terminal(env, "groups", "reset-offsets", group, "-t", topic, "--to-latest", "--execute", "--yes",
+                            answer=None)
+    assert skipped.returncode == 0 and "to confirm" not in skipped.stderr
+    assert committed(env, group) == {0: 4, 1: 0}
+
+    refused = on_a_terminal(env, "groups", "undo-reset", group, answer="nope")
+    assert refused.returncode == 8 and committed(env, group) == {0: 4, 1: 0}
+    on_a_terminal(env, "groups", "undo-reset", group, answer=group)
+    assert committed(env, group) == {0: 0, 1: 0}
+    on_a_terminal(env, "groups", "undo-reset", group, "--yes", answer=None)
+    assert committed(env, group) == {0: 4, 1: 0}
