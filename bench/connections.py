@@ -88,9 +88,13 @@ async def load(bootstrap: str, topic: str, seconds: float) -> list[float]:
             async with consumer:
                 await consumer.seek_to_end(tp)
                 sent = 0
+                sending = asyncio.Event()  # cleared once the last send is acknowledged
+                sending.set()
 
                 async def read() -> None:
-                    while time.monotonic() < stop_at or (time.monotonic() < stop_at + 5 and len(mine) < sent):
+                    # Until the sender is done (its last send may still be in flight at stop_at),
+                    # then until every record it sent is here, for at most 5 s more.
+                    while sending.is_set() or (time.monotonic() < stop_at + 5 and len(mine) < sent):
                         for records in (await consumer.getmany(timeout_ms=50)).values():
                             now = time.perf_counter_ns()
                             mine.extend((now - int(r.value or b"0")) / 1e6 for r in records)
@@ -106,6 +110,7 @@ async def load(bootstrap: str, topic: str, seconds: float) -> list[float]:
                     sent += 1
                     next_at += INTERVAL_S
                     await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                sending.clear()
                 await reader
                 if len(mine) < sent:
                     raise RuntimeError(f"{bootstrap}: pair {index} received {len(mine)} of {sent} records")
