@@ -11,7 +11,7 @@ import typer
 
 from kctl.ops.cells import Column
 
-from .options import OutputOpt, YesOpt
+from .options import ApplyOpt, OutputOpt, YesOpt
 from .output import Output, Table, diagnostic
 from .runtime import confirm, execute_connect
 
@@ -332,9 +332,6 @@ def offsets_get(ctx: typer.Context, name: NameArg, cluster: ClusterOpt = None, o
     execute_connect(_settings(ctx), cluster, body, fmt=output)
 
 
-ExecuteOpt = Annotated[bool, typer.Option("--execute", help="Apply it (the default is a dry run).")]
-
-
 def _offsets_change(ctx: typer.Context, name: str, wanted: list[dict[str, Any]] | None, execute_it: bool,
                     cluster: str | None, output: str) -> None:
     """Preview (and with --execute make) an offsets change; None means reset them all."""
@@ -362,7 +359,7 @@ def offsets_alter(
     file: Annotated[str, typer.Option("--file", "-f", metavar="FILE|-",
                                       help='{"offsets": [{"partition": {...}, "offset": {...}|null}]}, as '
                                            '`offsets get -o json` prints; - reads stdin.')],
-    execute_it: ExecuteOpt = False, cluster: ClusterOpt = None, output: OutputOpt = "table",
+    execute_it: ApplyOpt = False, cluster: ClusterOpt = None, output: OutputOpt = "table",
 ) -> None:
     """Set some of a STOPPED connector's offsets (null forgets one); a dry run unless --execute."""
     from kctl.ops.connectors import parse_offsets
@@ -377,7 +374,7 @@ def offsets_alter(
 
 
 @offsets_app.command("reset")
-def offsets_reset(ctx: typer.Context, name: NameArg, execute_it: ExecuteOpt = False, cluster: ClusterOpt = None,
+def offsets_reset(ctx: typer.Context, name: NameArg, execute_it: ApplyOpt = False, cluster: ClusterOpt = None,
                   output: OutputOpt = "table") -> None:
     """Forget all of a STOPPED connector's offsets: it starts over; a dry run unless --execute."""
     _offsets_change(ctx, name, None, execute_it, cluster, output)

@@ -16,7 +16,18 @@ from kctl.ops.cells import Column
 
 from .completion import complete_groups
 from .errors import NOT_FOUND, UNHEALTHY, USAGE, CliError
-from .options import OutputOpt, YesOpt
+from .options import (
+    ApplyOpt,
+    ByDurationOpt,
+    FromFileOpt,
+    OutputOpt,
+    ShiftByOpt,
+    ToDatetimeOpt,
+    ToEarliestOpt,
+    ToLatestOpt,
+    ToOffsetOpt,
+    YesOpt,
+)
 from .output import Output, RowWriter, Table, diagnostic, render
 from .runtime import ask_on_terminal, check_format, confirm, execute
 
@@ -176,18 +187,17 @@ def groups_reset_offsets(
     topic: Annotated[list[str] | None, typer.Option(
         "--topic", "-t", metavar="TOPIC[:P,P]", help="A topic, or some of its partitions (repeatable).")] = None,
     all_topics: Annotated[bool, typer.Option("--all-topics", help="Every topic the group has offsets for.")] = False,
-    to_earliest: Annotated[bool, typer.Option("--to-earliest", help="The oldest record still kept.")] = False,
-    to_latest: Annotated[bool, typer.Option("--to-latest", help="The end: skip everything there is.")] = False,
+    to_earliest: ToEarliestOpt = False,
+    to_latest: ToLatestOpt = False,
     to_current: Annotated[bool, typer.Option("--to-current", help="Where it is (re-commits it).")] = False,
-    to_offset: Annotated[int | None, typer.Option("--to-offset", help="This offset in every partition.")] = None,
-    shift_by: Annotated[int | None, typer.Option("--shift-by", help="Move by N (negative: back).")] = None,
-    to_datetime: Annotated[str | None, typer.Option("--to-datetime", help="First record at or after this time.")
-                           ] = None,
-    by_duration: Annotated[str | None, typer.Option("--by-duration", help="This long ago (e.g. 1h, PT30M).")] = None,
-    from_file: Annotated[str | None, typer.Option("--from-file", help="Kafka's CSV: TOPIC,PARTITION,OFFSET.")] = None,
+    to_offset: ToOffsetOpt = None,
+    shift_by: ShiftByOpt = None,
+    to_datetime: ToDatetimeOpt = None,
+    by_duration: ByDurationOpt = None,
+    from_file: FromFileOpt = None,
     to_group: Annotated[str | None, typer.Option("--to-group", help="Copy another group's committed offsets.")
                         ] = None,
-    execute_plan: Annotated[bool, typer.Option("--execute", help="Apply it (the default is a dry run).")] = False,
+    execute_plan: ApplyOpt = False,
     export: Annotated[str | None, typer.Option("--export", help="Write the plan to this file.")] = None,
     export_format: Annotated[str, typer.Option("--export-format", help="csv (Kafka's) or json.")] = "csv",
     yes: YesOpt = False,

@@ -9,7 +9,18 @@ import typer
 
 from kctl.ops.cells import Column
 
-from .options import OutputOpt, YesOpt
+from .options import (
+    ApplyOpt,
+    ByDurationOpt,
+    FromFileOpt,
+    OutputOpt,
+    ShiftByOpt,
+    ToDatetimeOpt,
+    ToEarliestOpt,
+    ToLatestOpt,
+    ToOffsetOpt,
+    YesOpt,
+)
 from .output import Output, Table, diagnostic
 from .runtime import execute
 
@@ -69,20 +80,18 @@ def streams_reset(
     internal_topic: Annotated[list[str] | None, typer.Option(
         "--internal-topic", metavar="TOPIC",
         help="Delete only these of its internal topics (repeatable; default: all of them).")] = None,
-    to_earliest: Annotated[bool, typer.Option("--to-earliest", help="The oldest record kept (the default).")
-                           ] = False,
-    to_latest: Annotated[bool, typer.Option("--to-latest", help="The end: skip everything there is.")] = False,
-    to_offset: Annotated[int | None, typer.Option("--to-offset", help="This offset in every partition.")] = None,
-    shift_by: Annotated[int | None, typer.Option("--shift-by", help="Move by N (negative: back).")] = None,
-    to_datetime: Annotated[str | None, typer.Option("--to-datetime", help="First record at or after this time.")
-                           ] = None,
-    by_duration: Annotated[str | None, typer.Option("--by-duration", help="This long ago (e.g. 1h, PT30M).")] = None,
-    from_file: Annotated[str | None, typer.Option("--from-file", help="Kafka's CSV: TOPIC,PARTITION,OFFSET.")] = None,
-    execute_plan: Annotated[bool, typer.Option("--execute", help="Do it (the default is a dry run).")] = False,
+    to_earliest: ToEarliestOpt = False,
+    to_latest: ToLatestOpt = False,
+    to_offset: ToOffsetOpt = None,
+    shift_by: ShiftByOpt = None,
+    to_datetime: ToDatetimeOpt = None,
+    by_duration: ByDurationOpt = None,
+    from_file: FromFileOpt = None,
+    execute_plan: ApplyOpt = False,
     yes: YesOpt = False,
     output: OutputOpt = "table",
 ) -> None:
-    """Reset an app to reprocess its input: its input offsets moved (earliest by default), its
+    """Reset an app to reprocess its input: its input offsets moved (--to-earliest by default), its
     repartition and changelog topics deleted. A dry run unless --execute; refused while it runs.
     Each instance's local state (state.dir) is its own to clean: KafkaStreams#cleanUp()."""
     from kctl.ops.groups import Strategy

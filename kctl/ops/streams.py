@@ -45,13 +45,16 @@ class StreamsApp:
     group: dict[str, Any] | None = None  # `groups describe` of it, when it exists
 
 
-async def describe_app(cluster: Cluster, app_id: str) -> StreamsApp:
+async def describe_app(cluster: Cluster, app_id: str, *, with_group: bool = True,
+                       topics: set[str] | None = None) -> StreamsApp:
     """The app's group (a consumer group, or a streams group on Kafka 4.4 with KIP-1071), the
-    input topics it has committed offsets on, and its internal topics."""
+    input topics it has committed offsets on, and its internal topics. `with_group` adds the
+    group as `groups describe` shows it (members, topology, lag); `topics`: the cluster's, if
+    already listed."""
     from .groups import describe_group
 
     admin = Admin(cluster)
-    topics = set(await admin.list_topics())
+    topics = set(await admin.list_topics()) if topics is None else topics
     internal = sorted(t for t in topics if is_internal_topic(app_id, t))
     described = (await admin.describe_groups([app_id]))[app_id]
     if not isinstance(described, GroupDescription) or described.state == GroupState.DEAD:
@@ -61,7 +64,7 @@ async def describe_app(cluster: Cluster, app_id: str) -> StreamsApp:
         return StreamsApp(app_id, None, None, 0, [], internal)
     committed = await group_offsets(admin, app_id, described.type)
     inputs = sorted({tp.topic for tp in committed if tp.topic not in internal and tp.topic in topics})
-    shown = await describe_group(cluster, app_id)
+    shown = await describe_group(cluster, app_id) if with_group else None
     return StreamsApp(app_id, described.type, str(described.state), len(described.members), inputs, internal,
                       shown[0] if shown else None)
 
@@ -79,9 +82,10 @@ async def plan_streams_reset(cluster: Cluster, app_id: str, strategy: Strategy, 
     """What the reset would do. Input topics: those given, else every topic the app's group has
     offsets on that is not one of its internal topics. Internal topics: those given (each must
     be one Kafka's rule infers), else all it infers."""
-    app = await describe_app(cluster, app_id)
+    topics = set(await Admin(cluster).list_topics())
+    app = await describe_app(cluster, app_id, with_group=False, topics=topics)
     inputs = input_topics if input_topics else app.input_topics
-    missing = sorted(set(inputs) - set(await Admin(cluster).list_topics()))
+    missing = sorted(set(inputs) - topics)
     if missing:
         raise NotFound(f"input topic(s) not found: {', '.join(missing)}", "`kctl topics list` shows the topics")
     inferred = [t for t in app.internal_topics if t not in inputs]
