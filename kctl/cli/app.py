@@ -269,7 +269,8 @@ app = typer.Typer(
     "uses the built-in local broker, starting it when needed.",
     epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 connection, 5 auth, 6 timeout, "
     "7 unhealthy (a --check found trouble), 8 refused (read-only context, or the cluster said no). "
-    "Man pages: man/kctl.1 and one per command.",
+    "The options below (-b, --context, --timeout, --schema-registry, --connect) go before or after the command, "
+    "and so does a command's -o. Man pages: `man kctl` and one per command (`man kctl-tail`).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -366,12 +367,17 @@ def protocol_command() -> None:
 
 
 def run(args: list[str]) -> int:
+    root = typer.main.get_command(app)
     if "_KCTL_COMPLETE" in os.environ:  # a shell asking for completions (see `kctl completion`)
         from typer._completion_classes import completion_init
 
         completion_init()
+    else:
+        from .placement import place_options
+
+        args = place_options(root, args)
     try:
-        app(args=args, prog_name="kctl")
+        root(args=args, prog_name="kctl")
     except SystemExit as exc:  # click ends every run, good or bad, with SystemExit
         return exc.code if isinstance(exc.code, int) else 1
     except Exception as exc:  # raised while a command reads its options (a bad --filter or --until)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -106,25 +106,34 @@ def produce(
             fail(CliError(f"header {h!r} is not NAME=VALUE", "e.g. -H source=billing", USAGE))
         headers.append((name, value.encode()))
 
-    def records() -> Iterator[OutgoingRecord]:
+    async def records() -> AsyncIterator[OutgoingRecord]:
         from kctl.ops.records import record_from_json, record_from_text
 
-        numbered = enumerate(values, 1) if values else ((n, line.rstrip("\n")) for n, line in enumerate(sys.stdin, 1))
-        for number, text in numbered:
-            if not text and not jsonl and not values:
-                continue  # an empty line of input is not an empty record
-            yield (record_from_json(text, number) if jsonl else
-                   record_from_text(text, number, key=key, key_separator=key_separator, headers=headers))
+        from .stdin import stdin_lines
+
+        def record(number: int, text: str) -> OutgoingRecord:
+            return (record_from_json(text, number) if jsonl else
+                    record_from_text(text, number, key=key, key_separator=key_separator, headers=headers))
+
+        if values:
+            for number, text in enumerate(values, 1):
+                yield record(number, text)
+            return
+        number = 0
+        async for line in stdin_lines():
+            number += 1
+            if line.rstrip("\n"):  # an empty line of input is not an empty record
+                yield record(number, line.rstrip("\n"))
 
     async def body(cluster: Any, context: Any) -> None:
         from kctl.ops.produce import ensure_topic, produce_records
 
         if await ensure_topic(cluster, topic, create=create):
             diagnostic(f"created topic {topic} (the broker's default partitions and replicas)")
-        outgoing: Iterator[OutgoingRecord] | list[OutgoingRecord] = records()
-        if value_schema or key_schema:
-            outgoing = await _encoded(_settings(ctx), context, topic, list(outgoing), value_schema, key_schema,
-                                      message)
+        outgoing: AsyncIterator[OutgoingRecord] | list[OutgoingRecord] = records()
+        if value_schema or key_schema:  # every line is read and checked before anything is sent
+            outgoing = await _encoded(_settings(ctx), context, topic, [r async for r in records()], value_schema,
+                                      key_schema, message)
         done = await produce_records(cluster, topic, outgoing, partition=partition, acks=acks,
                                      compression=compression, rate=rate, transactional_id=transactional_id)
         if done.failures:
@@ -208,13 +217,17 @@ def tail(
     ctx: typer.Context,
     topics: Annotated[list[str], typer.Argument(help="Topics, or regexes with --pattern.",
                                                 autocompletion=complete_topics)],
-    from_: Annotated[str, typer.Option("--from", metavar="POSITION",
-                                       help="beginning, end, OFFSET, -N (last N per partition), @TIME or @-1h. "
-                                            "With --group: where partitions without a committed offset start "
-                                            "(as auto.offset.reset).")] = "end",
+    from_: Annotated[str | None, typer.Option("--from", metavar="POSITION",
+                                              help="beginning, end, OFFSET, -N (last N per partition), @TIME or "
+                                                   "@-1h. With --group: where partitions without a committed "
+                                                   "offset start (as auto.offset.reset; the default is end).")
+                     ] = None,
     partition: Annotated[list[int] | None, typer.Option("--partition", "-p", help="Only these partitions.")] = None,
+    lines: Annotated[int | None, typer.Option("--lines", "-n", metavar="N",
+                                              help="As Unix tail: the last N records (10 unless given), newest "
+                                                   "last. With --from or --group: stop after N, as --max.")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep waiting for new records.")] = False,
-    max_records: Annotated[int | None, typer.Option("--max", "-n", metavar="N",
+    max_records: Annotated[int | None, typer.Option("--max", metavar="N",
                                                     help="Stop after N records (read, and with --group "
                                                          "committed; records --filter drops count as read).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Stop at records after this time.")] = None,
@@ -239,7 +252,12 @@ def tail(
                                "records written in transactions carry their producer id: which records a "
                                "marker ended shows from it.")] = False,
 ) -> None:
-    """Read records: from a position to the end (or forever with --follow), filtered, in several formats.
+    """Read records: the last 10 (as Unix tail), or from a position to the end; forever with --follow.
+
+    `kctl tail T` prints the last 10 records of T (of all its partitions, by time) and exits;
+    -n 50 the last 50; -f then waits for more. --from reads from a position to the end instead.
+    With --group, kctl reads as a member of the group from its committed offsets to the end (or
+    for ever with --follow), and commits what it printed; where it waits, it says so on stderr.
 
     With a Schema Registry (--schema-registry, the context's, or the built-in broker's), keys and
     values in Confluent's format (magic byte 0 and a schema id) are decoded to JSON: Avro bytes and
@@ -250,12 +268,25 @@ def tail(
     check_format(output, TAIL_FORMATS)
     if isolation not in ISOLATION_LEVELS:
         raise CliError(f"--isolation must be {' or '.join(ISOLATION_LEVELS)}, not {isolation!r}", None, USAGE)
+    if lines is not None and lines < 0:
+        raise CliError(f"-n must be 0 or more, not {lines}", "-n 5: the last 5 records", USAGE)
     from kctl.ops.tail import TailSpec, record_matcher
 
-    spec = TailSpec(topics, start=from_, partitions=partition, follow=follow, max_records=max_records,
+    last = None
+    if from_ is None and group is None:  # Unix tail: the newest records, then (-f) what comes
+        last = 10 if lines is None else lines
+        start = f"-{last}"
+    else:
+        start = from_ or "end"
+        if lines is not None:
+            max_records = lines if max_records is None else min(lines, max_records)
+    spec = TailSpec(topics, start=start, partitions=partition, follow=follow, max_records=max_records,
                     until_ms=parse_timestamp_ms(until.lstrip("@")) if until else None, group=group,
                     pattern=pattern, matcher=record_matcher(filter_) if filter_ else None, isolation=isolation,
-                    show_control=show_control)
+                    show_control=show_control, last=last,
+                    waiting=lambda where: diagnostic(f"{where}: " + ("waiting for new records (Ctrl-C stops)"
+                                                                     if follow else "nothing new to read "
+                                                                     "(-f waits for more)")))
     write_record = _record_writer(output, fmt)
 
     async def body(cluster: Any, context: Any) -> None:

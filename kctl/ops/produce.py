@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 from kctl.client.cluster import Cluster
@@ -57,7 +57,17 @@ async def ensure_topic(cluster: Cluster, topic: str, *, create: bool) -> bool:
             await asyncio.sleep(0.1)
 
 
-async def produce_records(cluster: Cluster, topic: str, records: Iterable[OutgoingRecord], *,
+async def _each(records: Iterable[OutgoingRecord] | AsyncIterable[OutgoingRecord]) -> AsyncIterator[OutgoingRecord]:
+    if isinstance(records, AsyncIterable):
+        async for record in records:
+            yield record
+    else:
+        for record in records:
+            yield record
+
+
+async def produce_records(cluster: Cluster, topic: str,
+                          records: Iterable[OutgoingRecord] | AsyncIterable[OutgoingRecord], *,
                           partition: int | None = None, acks: str = "all", compression: str = "none",
                           rate: float | None = None, transactional_id: str | None = None) -> Produced:
     """Send each record (to `partition` unless the record names one), at most `rate` a second,
@@ -72,7 +82,7 @@ async def produce_records(cluster: Cluster, topic: str, records: Iterable[Outgoi
             producer.begin()
         try:
             futures = []
-            for record in records:
+            async for record in _each(records):
                 target = record.partition if record.partition is not None else partition
                 futures.append(await producer.send(topic, record.value, record.key, partition=target,
                                                    timestamp_ms=record.timestamp_ms, headers=record.headers))

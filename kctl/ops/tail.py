@@ -3,11 +3,13 @@
 A session picks the partitions, puts each at its start (`--from`), then hands out records in
 batches until every partition reaches the end it had when the session began, a time (`until_ms`),
 a count (`max_records`), or forever (`follow`). As a group member it commits exactly what it handed
-out, and it leaves the group when the session closes.
+out, and it leaves the group when the session closes. Like Unix `tail`, it can hand out only the
+newest records (`last`) before it follows.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +42,27 @@ class TailSpec:
     isolation: str = "read_uncommitted"  # or read_committed: committed transactions only, up to the
     # last stable offset (read_uncommitted, Kafka's console consumer's default, also shows aborted records)
     show_control: bool = False  # hand out transaction markers too (records whose origin.control is set)
+    last: int | None = None  # hand out only the newest N records there were (of all partitions), then
+    # with `follow` what comes after; `start` should be "-N", so that no partition is read further back
+    waiting: Callable[[str], None] | None = None  # told once where a group's tail is when it has nothing to read
+
+
+def newest(records: list[ConsumerRecord], count: int) -> list[ConsumerRecord]:
+    """The `count` newest records by timestamp, each partition's in offset order: from every
+    partition's end, the record stamped latest is taken next, as far back as `count` goes."""
+    by_partition: dict[tuple[str, int], list[ConsumerRecord]] = {}
+    for r in records:
+        by_partition.setdefault((r.topic, r.partition), []).append(r)
+    tails = [(-rs[-1].timestamp, key) for key, rs in by_partition.items()]
+    heapq.heapify(tails)
+    picked: list[ConsumerRecord] = []
+    while tails and len(picked) < count:
+        _, key = heapq.heappop(tails)
+        rs = by_partition[key]
+        picked.append(rs.pop())
+        if rs:
+            heapq.heappush(tails, (-rs[-1].timestamp, key))
+    return picked[::-1]
 
 
 def record_matcher(expression: str) -> Callable[[ConsumerRecord], bool]:
@@ -63,6 +86,7 @@ class TailSession:
         self.handed_out = 0
         self._ends: dict[TopicPartition, int] = {}
         self._consumer: Consumer | None = None
+        self._has_partitions = False  # a group member has been given its partitions (perhaps none)
 
     async def __aenter__(self) -> TailSession:
         spec = self.spec
@@ -77,7 +101,8 @@ class TailSession:
         consumer = Consumer(self.cluster, group_id=spec.group,
                             auto_offset_reset="latest" if spec.start == "end" else "earliest",
                             reset_positions=self._uncommitted_start if spec.group else None,
-                            isolation_level=spec.isolation, include_control=spec.show_control)
+                            isolation_level=spec.isolation, include_control=spec.show_control,
+                            listener=self if spec.group else None)
         if spec.group:
             consumer.subscribe(names)  # before start, so membership begins with it
         self._consumer = consumer
@@ -96,6 +121,12 @@ class TailSession:
                         tb: TracebackType | None) -> None:
         if self._consumer is not None:
             await self._consumer.close()  # commits what was handed out, and leaves the group
+
+    async def on_partitions_revoked(self, partitions: set[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, partitions: set[TopicPartition]) -> None:
+        self._has_partitions = True
 
     def __aiter__(self) -> AsyncIterator[list[ConsumerRecord]]:
         return self._batches()
@@ -134,14 +165,25 @@ class TailSession:
         consumer = self._consumer
         assert consumer is not None, "use the session in `async with`"
         spec = self.spec
-        following = spec.follow or bool(spec.group)
-        # Without --follow: each partition's end when the session began, until it is reached.
-        remaining = {} if following else {tp: end for tp, end in self._ends.items()
-                                          if (consumer.position(tp) or 0) < end}
-        while following or remaining:
+        following = spec.follow
+        # Without --follow, or while the newest records are gathered: each partition's end when the
+        # session began, until it is reached. A group's positions are known once it has its
+        # partitions (`_group_remaining`).
+        backlog: list[ConsumerRecord] | None = [] if spec.last is not None else None
+        gathering = not following or backlog is not None
+        remaining = {tp: end for tp, end in self._ends.items() if (consumer.position(tp) or 0) < end} \
+            if gathering and not spec.group else {}
+        settled = not spec.group  # a group's tail knows where it starts once partitions are assigned
+        told = False
+        while following or remaining or not settled:
             # Never take more than --max still allows: what is taken counts as consumed, and with
             # a group it is what gets committed.
             batches = await consumer.getmany(timeout_ms=spec.poll_ms, max_records=self._budget())
+            if not settled:
+                ready = self._group_remaining(consumer)
+                if ready is not None:
+                    settled = True
+                    remaining = ready if gathering else {}
             out: list[ConsumerRecord] = []
             for tp, records in batches.items():
                 for r in records:
@@ -157,11 +199,36 @@ class TailSession:
                         out.append(r)
             for tp in [tp for tp in remaining if (consumer.position(tp) or 0) >= remaining[tp]]:
                 remaining.pop(tp)
+            if backlog is not None:
+                backlog.extend(out)
+                if remaining or not settled:
+                    continue
+                out, backlog = newest(backlog, spec.last or 0), None
             self.handed_out += len(out)
             if spec.max_records is not None and self.handed_out >= spec.max_records:
                 following = False
                 remaining.clear()
             if out:
                 yield out
-            elif not (following or remaining):
+                continue
+            if spec.group and settled and not told and spec.waiting is not None and not remaining:
+                told = True
+                spec.waiting(self._where(consumer))
+            if not (following or remaining or not settled):
                 return
+
+    def _group_remaining(self, consumer: Consumer) -> dict[TopicPartition, int] | None:
+        """A group member's partitions not yet read to the end they had when the session began,
+        once it has partitions and knows where each starts; None before that."""
+        if not self._has_partitions:
+            return None
+        positions = {tp: consumer.position(tp) for tp in consumer.assignment()}
+        if any(p is None for p in positions.values()):
+            return None
+        return {tp: self._ends[tp] for tp, p in positions.items()
+                if p is not None and tp in self._ends and p < self._ends[tp]}
+
+    def _where(self, consumer: Consumer) -> str:
+        held = sorted(consumer.assignment())
+        at = ", ".join(f"{tp.topic}[{tp.partition}]@{consumer.position(tp)}" for tp in held)
+        return f"group {self.spec.group} is at the end of {at or 'no partition (others hold them all)'}"

@@ -142,8 +142,8 @@ def test_tail_leaves_its_group_on_a_signal(env: dict[str, str], broker: BrokerPr
     fill(broker.bootstrap, topic, 0, 3)
     # Started as a script's background job is: with SIGINT ignored, which kctl must undo.
     tail = subprocess.Popen([sys.executable, "-m", "kctl", "tail", topic, "--group", group, "--from", "beginning",
-                             "-o", "jsonl"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+                             "--follow", "-o", "jsonl"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -165,6 +165,69 @@ def test_tail_leaves_its_group_on_a_signal(env: dict[str, str], broker: BrokerPr
         if tail.poll() is None:
             tail.kill()
         tail.communicate()
+
+
+def test_tail_is_unix_tail_the_last_records_then_exit_or_follow(env: dict[str, str], broker: BrokerProcess) -> None:
+    topic = unique("tailed")
+    kctl(env, "topics", "create", topic, "-p", "3")
+    producer = ck.Producer({"bootstrap.servers": broker.bootstrap})
+    base = int(time.time() * 1000) - 100_000
+    for i in range(30):  # record i stamped base + i, spread over the partitions out of order
+        producer.produce(topic, value=f"r{i}".encode(), partition=(i * 7) % 3, timestamp=base + i)
+    assert producer.flush(30) == 0
+
+    def values(*args: str) -> list[str]:
+        return kctl(env, "tail", topic, *args, "--format", "{value}").stdout.split()
+
+    assert values() == [f"r{i}" for i in range(20, 30)], "the last 10 of all partitions, newest last"
+    assert values("-n", "3") == ["r27", "r28", "r29"]
+    assert values("-n", "0") == []
+    assert values("-n", "100") == [f"r{i}" for i in range(30)]
+    assert values("-p", "1", "-n", "2") == [f"r{i}" for i in range(30) if (i * 7) % 3 == 1][-2:]
+    assert values("--from", "beginning", "-n", "4") != values("-n", "4"), "--from reads from there, -n caps it"
+    assert len(values("--from", "beginning")) == 30
+    assert kctl(env, "tail", topic, "-n", "-1", ok=False).returncode == 2
+    follow = subprocess.Popen([sys.executable, "-m", "kctl", "tail", topic, "-n", "2", "-f", "--format", "{value}"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert follow.stdout is not None
+        assert [follow.stdout.readline().strip() for _ in range(2)] == ["r28", "r29"]
+        kctl(env, "produce", topic, stdin="new\n")
+        assert follow.stdout.readline().strip() == "new"
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(20) == 128 + signal.SIGINT
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+        follow.communicate()
+    assert "the last 10 records" in kctl({**env, "COLUMNS": "200"}, "tail", "--help").stdout
+    assert "last N records" in (ROOT / "man" / "kctl-tail.1").read_text().replace("\\-", "-")
+
+
+def test_a_group_tail_reads_to_the_end_and_says_where_it_waits(env: dict[str, str], broker: BrokerProcess) -> None:
+    topic, group = unique("quiet"), unique("readers")
+    kctl(env, "topics", "create", topic, "-p", "2")
+    fill(broker.bootstrap, topic, 0, 4)
+    # No committed offsets and --from's default, the end: nothing to read, and it says so at once.
+    started = time.monotonic()
+    nothing = kctl(env, "tail", topic, "--group", group, "--max", "5")
+    assert nothing.stdout == "" and time.monotonic() - started < 30
+    assert f"group {group} is at the end of {topic}[0]@4, {topic}[1]@0: nothing new to read" in nothing.stderr
+    fill(broker.bootstrap, topic, 1, 3)
+    read = kctl(env, "tail", topic, "--group", group, "--format", "{partition}:{offset}")
+    assert read.stdout.split() == ["1:0", "1:1", "1:2"] and "3 record(s)" in read.stderr
+    waiting = subprocess.Popen([sys.executable, "-m", "kctl", "tail", topic, "--group", group, "-f"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert waiting.stderr is not None
+        line = waiting.stderr.readline()
+        assert f"group {group} is at the end of {topic}[0]@4, {topic}[1]@3: waiting for new records" in line
+        waiting.send_signal(signal.SIGINT)
+        assert waiting.wait(20) == 128 + signal.SIGINT
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+        waiting.communicate()
 
 
 def test_help_shows_value_types_metavars_and_upper_case_arguments(env: dict[str, str]) -> None:
@@ -265,6 +328,35 @@ def on_a_terminal(env: dict[str, str], *args: str, answer: str | None) -> subpro
     finally:
         os.close(terminal)
         os.close(controller)
+
+
+def test_produce_on_a_terminal_says_what_it_reads_and_stops_at_once_on_ctrl_c(env: dict[str, str],
+                                                                              broker: BrokerProcess) -> None:
+    import pty
+
+    topic = unique("typed")
+    kctl(env, "topics", "create", topic, "-p", "1")
+    controller, terminal = pty.openpty()
+    produce = subprocess.Popen([sys.executable, "-m", "kctl", "produce", topic], env=env, stdin=terminal,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert produce.stderr is not None
+        said = produce.stderr.readline()
+        assert "reading records from the terminal" in said and "Ctrl-C stops" in said
+        os.write(controller, b"first\n")
+        deadline = time.monotonic() + 20
+        while kctl(env, "offsets", topic, "-o", "json").stdout.count('"latest": 1') == 0:
+            assert time.monotonic() < deadline, "the typed line was never sent"
+            time.sleep(0.2)
+        produce.send_signal(signal.SIGINT)  # what Ctrl-C sends; no further line is typed
+        assert produce.wait(10) == 130
+    finally:
+        if produce.poll() is None:
+            produce.kill()
+        produce.communicate()
+        os.close(terminal)
+        os.close(controller)
+    assert kctl(env, "tail", topic, "--format", "{value}").stdout.split() == ["first"]
 
 
 def test_an_executed_reset_asks_on_a_terminal_and_yes_skips_the_question(env: dict[str, str],
