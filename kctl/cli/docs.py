@@ -1,6 +1,7 @@
-"""Man pages and the precomputed `kctl --help`, generated from the CLI definitions.
+"""Man pages, shell completion scripts and the precomputed `kctl --help`, generated from the CLI
+definitions. The wheel installs the man pages and completions under share/ (see pyproject.toml).
 
-    python -m kctl.cli.docs            # write man/*.1 and kctl/cli/help.txt
+    python -m kctl.cli.docs            # write man/*.1, kctl/cli/completions/* and kctl/cli/help.txt
     python -m kctl.cli.docs --check    # fail if they are stale (CI and a test run this)
 
 `kctl --help` prints help.txt without importing typer, so it answers at interpreter speed.
@@ -17,6 +18,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 MAN_DIR = ROOT / "man"
 HELP_FILE = Path(__file__).with_name("help.txt")
+COMPLETIONS_DIR = Path(__file__).with_name("completions")
+#: Each shell's completion file, named as the shell looks for it (bash-completion, zsh's fpath, fish).
+COMPLETION_FILES = {"bash": "kctl", "zsh": "_kctl", "fish": "kctl.fish"}
 WIDTH = 100
 
 
@@ -133,6 +137,10 @@ def render() -> dict[Path, str]:
     for path, command in _walk(root, []):
         files[MAN_DIR / f"{'-'.join(['kctl', *path])}.1"] = man_page(path, command)
     files[HELP_FILE] = _plain_help(root)
+    from .completion import script
+
+    for shell, name in COMPLETION_FILES.items():
+        files[COMPLETIONS_DIR / name] = script(shell)
     return files
 
 
@@ -148,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stale: {p.relative_to(ROOT)} (run python -m kctl.cli.docs)", file=sys.stderr)
         return 1 if stale or extra else 0
     MAN_DIR.mkdir(exist_ok=True)
+    COMPLETIONS_DIR.mkdir(exist_ok=True)
     for p in stale:
         p.write_text(files[p])
     for p in extra:

@@ -1,11 +1,15 @@
 """Themes from `themes/*.toml` (and the user's `$XDG_CONFIG_HOME/kctl/themes/`), as Textual themes.
 
+The built-in ones are the checkout's `themes/`, or where a wheel put them: `share/kctl/themes`
+under the environment's data directory (a venv, pipx's or uv's, or the user's with --user).
+
 A file that cannot be read or has a bad colour is reported, never fatal: the others still load.
 """
 
 from __future__ import annotations
 
 import os
+import sysconfig
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +18,7 @@ from typing import Any
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-BUILT_IN = Path(__file__).resolve().parents[2] / "themes"
+CHECKOUT = Path(__file__).resolve().parents[2] / "themes"
 COLOURS = ("primary", "secondary", "accent", "background", "surface", "panel", "foreground", "success", "warning",
            "error")
 #: The theme a context gets when it names none; production contexts should say `theme = "production"`.
@@ -29,9 +33,16 @@ class Loaded:
     problems: list[str]
 
 
+def built_in_dir() -> Path:
+    """Where kctl's own themes are: the checkout's, else the install's (the first that exists)."""
+    installed = [Path(sysconfig.get_path("data", scheme)) / "share" / "kctl" / "themes"
+                 for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user"))]
+    return next((d for d in (CHECKOUT, *installed) if d.is_dir()), CHECKOUT)
+
+
 def theme_dirs() -> list[Path]:
     user = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kctl" / "themes"
-    return [BUILT_IN, user]
+    return [built_in_dir(), user]
 
 
 def parse(path: Path) -> Theme:
@@ -57,7 +68,10 @@ def parse(path: Path) -> Theme:
 def load(dirs: list[Path] | None = None) -> Loaded:
     themes: dict[str, Theme] = {}
     problems: list[str] = []
-    for directory in dirs or theme_dirs():
+    chosen = dirs or theme_dirs()
+    if dirs is None and not chosen[0].is_dir():
+        problems.append(f"kctl's themes are missing (looked in {chosen[0]} and the install's share/kctl/themes)")
+    for directory in chosen:
         if not directory.is_dir():
             continue
         for path in sorted(directory.glob("*.toml")):
@@ -72,4 +86,6 @@ def load(dirs: list[Path] | None = None) -> Loaded:
 
 def resolve_name(name: str | None, available: dict[str, Theme]) -> str:
     wanted = ALIASES.get(name or "", name or DEFAULT)
-    return wanted if wanted in available else DEFAULT
+    if wanted in available:
+        return wanted
+    return DEFAULT if DEFAULT in available else "textual-dark"  # Textual's own, when kctl's are missing

@@ -8,6 +8,8 @@ import json
 import socket
 from pathlib import Path
 
+import pytest
+
 from kctl.connect.cluster import Settings
 from kctl.tui import themes
 from kctl.tui.app import KctlTui
@@ -121,7 +123,7 @@ async def test_an_unreachable_cluster_shows_its_status_instead_of_freezing() -> 
 
 
 def test_themes_load_and_a_bad_file_is_reported_not_fatal(tmp_path: Path) -> None:
-    loaded = themes.load([themes.BUILT_IN])
+    loaded = themes.load([themes.CHECKOUT])
     assert {"kctl-dark", "kctl-light", "kctl-high-contrast", "kctl-production"} <= set(loaded.themes)
     assert loaded.problems == []
     (tmp_path / "broken.toml").write_text('name = "broken"\nprimary = "not a colour"\n')
@@ -131,7 +133,21 @@ def test_themes_load_and_a_bad_file_is_reported_not_fatal(tmp_path: Path) -> Non
     assert set(loaded.themes) == {"fine"}
     assert len(loaded.problems) == 2 and any("not a colour" in p for p in loaded.problems)
     assert themes.resolve_name("production", {"kctl-production": loaded.themes["fine"]}) == "kctl-production"
-    assert themes.resolve_name("no-such-theme", {}) == themes.DEFAULT
+    assert themes.resolve_name("no-such-theme", themes.load([themes.CHECKOUT]).themes) == themes.DEFAULT
+    assert themes.resolve_name("no-such-theme", {}) == "textual-dark"  # kctl's own missing: Textual's
+
+
+def test_the_built_in_themes_are_found_where_a_wheel_installs_them(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = tmp_path / "share" / "kctl" / "themes"
+    installed.mkdir(parents=True)
+    (installed / "only.toml").write_text('name = "only"\nprimary = "#123456"\n')
+    monkeypatch.setattr(themes, "CHECKOUT", tmp_path / "no-checkout")
+    monkeypatch.setattr(themes.sysconfig, "get_path", lambda name, scheme=None: str(tmp_path))
+    assert themes.built_in_dir() == installed
+    monkeypatch.setattr(themes.sysconfig, "get_path", lambda name, scheme=None: str(tmp_path / "elsewhere"))
+    loaded = themes.load()
+    assert any("kctl's themes are missing" in p for p in loaded.problems)
 
 
 async def test_a_production_context_gets_its_theme_and_refuses_changes_when_read_only(
