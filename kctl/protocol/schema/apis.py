@@ -1,7 +1,7 @@
 """Our definitions of every Kafka message kctl speaks, written in `dsl`.
 
 Field names are Kafka's, in snake_case; version ranges are the ones kctl supports (see
-README "Protocol coverage"), which may stop short of the newest Kafka release. A test checks
+docs/design.md, "Protocol coverage"), which may stop short of the newest Kafka release. A test checks
 every field, type and range here against Apache Kafka's own message specifications.
 """
 
