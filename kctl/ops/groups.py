@@ -532,6 +532,11 @@ class Look:
             return theirs
         return array("q", [theirs[j] if j >= 0 else -1 for j in self.aligned(other)])
 
+    def moved_back(self, before: Look) -> bool:
+        """Whether a committed offset is behind where it was: a reset, which consumption never does."""
+        earlier = self.earlier(before, "committed")
+        return any(0 <= then and 0 <= now < then for now, then in zip(self.committed, earlier, strict=True))
+
     def index(self, topic: str, partition: int) -> int | None:
         for i, found in enumerate(zip(self.topics, self.partitions, strict=True)):
             if found == (topic, partition):
@@ -619,19 +624,28 @@ class LagHistory:
     min_gap_s: float = 1.0
     looks: deque[Look] = field(default_factory=lambda: deque(maxlen=RATE_WINDOW))
     totals: list[int] = field(default_factory=list)
+    #: The look rates are measured from when it is not the window's first: the first after a reset.
+    rate_base: Look | None = None
+    _restart_at_next: bool = False
 
     def add(self, rows: LagRows, at: float | None = None) -> None:
         """A new look; its rows get consume and produce rates and the time to catch up."""
         at = time.monotonic() if at is None else at
         if self.looks and at - self.looks[-1].at < self.min_gap_s:
-            self.looks.pop()
+            if self.looks.pop() is self.rate_base:
+                self._restart_at_next = True
             self.totals.pop()
         look = Look.of(rows, at, self.looks[-1] if self.looks else None)
+        if self._restart_at_next or (self.looks and look.moved_back(self.looks[-1])):
+            # A reset, not consumption: rates start again from this look. The window keeps the
+            # looks before it, so that the verdict still sees the rewind.
+            self.rate_base, self._restart_at_next = look, False
         self.looks.append(look)
         self.totals.append(look.total)
         del self.totals[:-self.limit]
-        if len(self.looks) > 1:
-            self._add_rates(rows, self.looks[0], look)
+        base = self.rate_base if any(seen is self.rate_base for seen in self.looks) else self.looks[0]
+        if base is not look:
+            self._add_rates(rows, base, look)
 
     @staticmethod
     def _add_rates(rows: LagRows, first: Look, last: Look) -> None:
@@ -642,6 +656,11 @@ class LagHistory:
         produce = _rates(last.log_end, last.earlier(first, "log_end"), seconds)
         rows.consume_rate, rows.produce_rate = consume, produce
         rows.catch_up_seconds = _catch_up(rows.lag, consume, produce)
+
+    def restart(self) -> None:
+        """Measure rates from the next look on: an offset reset made the committed offsets jump,
+        and a rate across the jump would be made up."""
+        self._restart_at_next = True
 
     def verdict(self, state: str) -> Health:
         return health(self.looks[0], self.looks[-1], len(self.looks), state) if self.looks else Health.OK

@@ -62,6 +62,7 @@ class KctlTui(App[None]):
         self.rates = Rates()
         self._histories: dict[str, Any] = {}
         self._themes: dict[str, Any] = {}
+        self._resets_seen: dict[str, str | None] = {}  # group -> its last saved reset, when last looked at
         self._typed_ahead: list[events.Key] | None = None
 
     # ---- keys typed before a prompt could take them -------------------------------------------------
@@ -157,6 +158,21 @@ class KctlTui(App[None]):
         from kctl.ops.groups import LagHistory
 
         return self._histories.setdefault(group, LagHistory())
+
+    def restart_rates_after_a_reset(self, group: str) -> None:
+        """A reset kctl executed (here, or with `kctl groups reset-offsets` on this machine) since
+        the group was last looked at moved its offsets: its consume rate starts again rather than
+        count the jump (a reset that moves offsets back, the history notices by itself)."""
+        from kctl.ops.errors import NotFound
+        from kctl.ops.groups import last_saved_reset
+
+        try:
+            saved_at: str | None = last_saved_reset(group).saved_at
+        except (NotFound, OSError, ValueError, KeyError):
+            saved_at = None
+        if group in self._resets_seen and self._resets_seen[group] != saved_at:
+            self.history(group).restart()
+        self._resets_seen[group] = saved_at
 
     # ---- changes and the equivalent command ------------------------------------------------------------
     def cli(self, words: str) -> str:

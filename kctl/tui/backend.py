@@ -32,7 +32,7 @@ class ClusterOverview:
     cluster_id: str | None
     controller: int
     brokers: list[dict[str, Any]]  # id, host, port, rack, alive, controller, replicas, leaders, size
-    topics: list[dict[str, Any]]  # as `topic_rows(with_sizes=True)` gives them
+    topics: list[dict[str, Any]]  # as `topic_rows(with_sizes=True, internal=True)` gives them
     groups: list[str]
     consumed: int  # every group's committed offsets added up, for the consume rate
     quorum: list[dict[str, Any]] = field(default_factory=list)  # KRaft voters and observers, as `cluster quorum`
@@ -171,7 +171,7 @@ class LiveBackend:
 
         admin = await self._admin()
         cluster_id, controller, _ = await admin.describe_cluster()
-        topics = await topic_rows(admin, with_sizes=True)
+        topics = await topic_rows(admin, with_sizes=True, internal=True)  # the brokers' replicas count them too
         groups = [g.group_id for g in await admin.list_groups()]
         consumed = 0
         async for batch in admin.iter_committed(groups):

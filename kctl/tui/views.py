@@ -37,13 +37,18 @@ class ClusterScreen(ListScreen):
 
     async def fetch(self) -> dict[str, Rows]:
         seen = await (await self.kctl.backend()).overview()
-        topics = seen.topics
+        # Partitions count the internal topics' too, as the brokers' replicas do; records, size
+        # and rates are the users' topics' (offset commits are not produced records).
+        topics = [t for t in seen.topics if not t.get("internal")]
+        internal = [t for t in seen.topics if t.get("internal")]
         produced = sum(t.get("high_watermark", 0) for t in topics)
         now = time.monotonic()
         sizes = [t["size"] for t in topics if t.get("size") is not None]
         self.totals = {
             "cluster_id": seen.cluster_id, "controller": seen.controller, "brokers": len(seen.brokers),
-            "topics": len(topics), "partitions": sum(t["partitions"] for t in topics),
+            "topics": len(topics), "internal_topics": len(internal),
+            "partitions": sum(t["partitions"] for t in seen.topics),
+            "internal_partitions": sum(t["partitions"] for t in internal),
             "records": sum(t.get("records", 0) for t in topics), "size": sum(sizes) if sizes else None,
             "groups": len(seen.groups),
             "produce_rate": self.kctl.rates.rate("cluster:produce", produced, now),
@@ -61,8 +66,12 @@ class ClusterScreen(ListScreen):
 
         return [[("cluster", t["cluster_id"] or "-"), ("controller", str(t["controller"])),
                  ("context", self.kctl.context_label)],
-                [("brokers", str(t["brokers"])), ("topics", f"{t['topics']:,}"),
-                 ("partitions", f"{t['partitions']:,}"), ("records", f"{t['records']:,}"),
+                [("brokers", str(t["brokers"])),
+                 ("topics", f"{t['topics']:,}"
+                  + (f" (+{t['internal_topics']} internal)" if t["internal_topics"] else "")),
+                 ("partitions", f"{t['partitions']:,}"
+                  + (f" ({t['internal_partitions']:,} internal)" if t["internal_partitions"] else "")),
+                 ("records", f"{t['records']:,}"),
                  ("size", human_bytes(t["size"])), ("groups", str(t["groups"]))],
                 [("produce", rate(t["produce_rate"])), ("consume", rate(t["consume_rate"]))]]
 
@@ -242,6 +251,7 @@ class GroupScreen(ListScreen):
 
     async def fetch(self) -> dict[str, Rows]:
         backend = await self.kctl.backend()
+        self.kctl.restart_rates_after_a_reset(self.group)
         looked = [g async for batch in backend.group_lag([self.group], history=self.kctl.history) for g in batch]
         description = looked[0].description if looked else None
         members = description.members if description is not None else []
@@ -266,8 +276,9 @@ class GroupScreen(ListScreen):
         if not history.looks:
             return None
         rows = self.data.get("lag", [])
-        consume = sum(r.get("consume_rate") or 0 for r in rows) if len(history.looks) > 1 else None
-        produce = sum(r.get("produce_rate") or 0 for r in rows) if len(history.looks) > 1 else None
+        rated = [r for r in rows if r.get("consume_rate") is not None]  # none on a first look, or after a reset
+        consume = sum(r["consume_rate"] for r in rated) if rated else None
+        produce = sum(r.get("produce_rate") or 0 for r in rated) if rated else None
         lag = history.total_lag()[-1]
         catch_up: float | None = None
         if lag == 0:

@@ -93,3 +93,30 @@ def test_time_to_catch_up_is_lag_over_what_is_gained_on_each_partition(
     want = [0.0 if not behind else None if c is None or p is None or c <= p else round(behind / (c - p), 1)
             for behind, c, p in partitions]
     assert _catch_up(lag, consume, produce) == want
+
+
+def test_a_reset_is_not_consumption_rates_start_again_after_it() -> None:
+    def look(committed: int, log_end: int = 1_000) -> LagRows:
+        return LagRows("g", ["t"], [0], [committed], [log_end], [0])
+
+    history = LagHistory(min_gap_s=0.0)
+    history.add(look(100), at=0.0)
+    steady = look(150)
+    history.add(steady, at=10.0)
+    assert steady.consume_rate == [5.0]
+    back = look(0)  # reset to the earliest: a jump back, noticed by the history itself
+    history.add(back, at=20.0)
+    assert back.consume_rate is None and history.verdict("Empty") == Health.REWIND  # the verdict still sees it
+    after = look(30)
+    history.add(after, at=30.0)
+    assert after.consume_rate == [3.0], "measured from the reset on, not across it"
+
+    forward = LagHistory(min_gap_s=0.0)
+    forward.add(look(100), at=0.0)
+    forward.restart()  # told of a reset (to the latest: a jump forward looks like consumption)
+    jumped = look(1_000)
+    forward.add(jumped, at=10.0)
+    assert jumped.consume_rate is None
+    later = look(1_020)
+    forward.add(later, at=20.0)
+    assert later.consume_rate == [2.0]

@@ -282,6 +282,38 @@ async def test_group_detail_shows_lag_members_and_history(seeded: BrokerProcess 
         assert "consume 0.0/s" in text_of(app, "#summary")  # two looks give a rate
 
 
+async def test_a_reset_is_not_shown_as_a_consume_rate(broker: BrokerProcess) -> None:
+    kctl(broker.bootstrap, "topics", "create", "jumpy", "-p", "1")
+    kctl(broker.bootstrap, "produce", "jumpy", stdin="".join(f"r{i}\n" for i in range(5_000)))
+    kctl(broker.bootstrap, "groups", "reset-offsets", "jumper", "-t", "jumpy", "--to-offset", "10", "--execute")
+    app = console(broker.bootstrap, start="groups", refresh_s=3600)  # a look at each `r`, no other
+
+    async def look() -> str:
+        looks = len(app.history("jumper").totals)
+        await pilot.pause(1.1)  # looks closer together than a second replace each other
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(app.history("jumper").totals) > looks, "a look")
+        await pilot.pause(0.2)
+        return text_of(app, "#summary")
+
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_rows(pilot, app, 1)
+        app.push_screen(GroupScreen("jumper"))
+        await wait_for(pilot, lambda: isinstance(app.screen, GroupScreen), "group detail")
+        await wait_rows(pilot, app, 1, "lag")
+        assert "consume 0.0/s" in await look()
+        # Elsewhere on this machine, the group is reset to its end: 4,990 offsets in a moment.
+        kctl(broker.bootstrap, "groups", "reset-offsets", "jumper", "-t", "jumpy", "--to-latest", "--execute")
+        after = await look()
+        assert "lag 0" in after and "consume -" in after, after
+        assert "consume 0.0/s" in await look(), "measured from the reset on"
+        # Back to the beginning: a jump back, which the history notices without being told.
+        kctl(broker.bootstrap, "groups", "reset-offsets", "jumper", "-t", "jumpy", "--to-offset", "0", "--execute")
+        app._resets_seen.clear()  # as if the reset were made with another tool
+        back = await look()
+        assert "consume -" in back and "health REWIND" in back, back
+
+
 async def test_reset_dialog_previews_then_applies_with_typed_confirmation(broker: BrokerProcess) -> None:
     from kctl.client import Admin, Cluster, TopicPartition
 
