@@ -127,7 +127,7 @@ class ListScreen(KctlScreen):
                 yield DataTable(id=pane.id, cursor_type="row", zebra_stripes=True, classes="upper" if upper else "")
         yield CommandHint(id="hint")
         yield StatusLine("loading…", id="status")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it; the keys of the view need the room
 
     def on_mount(self) -> None:
         for pane in self.panes:
@@ -297,5 +297,12 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         lines = "\n".join(f"  [b]{k:<14}[/] {what}" for k, what in self.keys)
         from .app import COMMANDS as commands
+
+        rows: list[str] = [""]
+        for word in commands.split("  "):  # the commands in lines that fit, aligned under the first
+            if rows[-1] and len(rows[-1]) + 2 + len(word) > 64:
+                rows.append("")
+            rows[-1] = f"{rows[-1]}  {word}" if rows[-1] else word
+        commands = ("\n" + " " * 17).join(rows)
         yield Static(f"[b]keys in {self.view}[/]\n\n{lines}\n\n  [b]{':':<14}[/] {commands}\n\n"
                      "  keys can be remapped in the config file under \\[tui.keys]; escape closes this", id="help")

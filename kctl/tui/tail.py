@@ -30,11 +30,11 @@ class RecordPane(VerticalScroll):
 
 class TailScreen(KctlScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "pause", "pause/resume", id="pause"),
+        Binding("space", "pause", "pause", id="pause"),
         Binding("g", "jump", "jump", id="jump"),
         Binding("slash", "filter", "filter", key_display="/", id="filter"),
-        Binding("p", "pane", "record pane", id="record"),
-        Binding("x", "hex", "hex/json", id="hex"),
+        Binding("p", "pane", "record", id="record"),
+        Binding("x", "hex", "hex", id="hex"),
         Binding("c", "copy", "copy", id="copy"),
         Binding("escape", "back", "back", id="back"),
         Binding("question_mark", "help", "help", key_display="?", id="help"),
@@ -74,7 +74,7 @@ class TailScreen(KctlScreen):
                 yield Static(id="record")
         yield CommandHint(id="hint")
         yield StatusLine("connecting…", id="status")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it; the keys of the view need the room
 
     def on_mount(self) -> None:
         self.query_one(RecordPane).display = False

@@ -169,7 +169,17 @@ class RecordList(ScrollView, can_focus=True):
         self._resize()
         if self.follow and self.count:
             self.cursor = self.count - 1
+            # Once laid out: before the first layout (records that came with the view) the list has
+            # no height yet, and its new virtual size does not bound the scroll until then.
+            self.call_after_refresh(self._keep_end_in_view)
+
+    def _keep_end_in_view(self) -> None:
+        if self.follow and self.count:
             self.scroll_to(y=max(self.count - self.scrollable_content_region.height, 0), animate=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._resize()
+        self._keep_end_in_view()
 
     def _drop(self, n: int) -> None:
         del self.records[:n]
@@ -183,7 +193,7 @@ class RecordList(ScrollView, can_focus=True):
         self.cursor = self.count - 1
         self.follow = True
         self._resize()
-        self.scroll_to(y=max(self.count - self.scrollable_content_region.height, 0), animate=False)
+        self.call_after_refresh(self._keep_end_in_view)
 
     def _resize(self) -> None:
         self.virtual_size = Size(self.size.width, self.count)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -76,7 +77,12 @@ async def test_navigation_filter_detail_help_and_breadcrumbs(seeded: BrokerProce
         await pilot.press("colon", *"cluster", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ClusterScreen) and app.screen.loaded, "overview")
         summary = await summary_of(pilot, app)
-        assert "topics 3" in summary and "partitions 6" in summary and "records 45" in summary
+        assert "topics 3 (+" in summary and "records 45" in summary  # the internal ones said apart
+        # Partitions count the internal topics' as the brokers' replicas do (one replica each here).
+        partitions, internal = map(int, re.search(r"partitions ([\d,]+) \(([\d,]+) internal\)", summary)
+                                   .groups())  # type: ignore[union-attr]
+        assert partitions - internal == 6
+        assert partitions == sum(int(b["replicas"]) for b in app.screen.data["brokers"])  # type: ignore[attr-defined]
         assert "groups 2" in summary and "produce -" in summary  # a rate needs two looks
 
 
@@ -241,6 +247,22 @@ def _static_text(widget: object) -> str:
     return console.export_text()
 
 
+async def test_the_tail_opens_at_its_last_record_in_view(broker: BrokerProcess) -> None:
+    kctl(broker.bootstrap, "topics", "create", "long-tail", "-p", "1")
+    kctl(broker.bootstrap, "produce", "long-tail", stdin="".join(f"line {i}\n" for i in range(300)))
+    app = console(broker.bootstrap)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_rows(pilot, app, 3)
+        app.push_screen(TailScreen("long-tail", start="beginning"))
+        await wait_for(pilot, lambda: isinstance(app.screen, TailScreen), "tail")
+        records = app.screen.query_one(RecordList)
+        await wait_for(pilot, lambda: records.count == 300, "every record")
+        await pilot.pause(0.3)
+        top, height = records.scroll_offset.y, records.scrollable_content_region.height
+        assert records.selected().offset == 299  # type: ignore[union-attr]
+        assert height > 5 and top <= records.cursor < top + height, (top, height, records.cursor)
+
+
 async def test_a_million_records_stay_scrollable(broker: BrokerProcess) -> None:
     """The list draws only the rows on screen: a million records cost nothing to show or move in."""
     from kctl.client.types import ConsumerRecord, RecordOrigin
@@ -285,30 +307,30 @@ async def test_group_detail_shows_lag_members_and_history(seeded: BrokerProcess 
 async def test_a_reset_is_not_shown_as_a_consume_rate(broker: BrokerProcess) -> None:
     kctl(broker.bootstrap, "topics", "create", "jumpy", "-p", "1")
     kctl(broker.bootstrap, "produce", "jumpy", stdin="".join(f"r{i}\n" for i in range(5_000)))
-    kctl(broker.bootstrap, "groups", "reset-offsets", "jumper", "-t", "jumpy", "--to-offset", "10", "--execute")
+    kctl(broker.bootstrap, "groups", "reset-offsets", "rewinder", "-t", "jumpy", "--to-offset", "10", "--execute")
     app = console(broker.bootstrap, start="groups", refresh_s=3600)  # a look at each `r`, no other
 
     async def look() -> str:
-        looks = len(app.history("jumper").totals)
+        looks = len(app.history("rewinder").totals)
         await pilot.pause(1.1)  # looks closer together than a second replace each other
         await pilot.press("r")
-        await wait_for(pilot, lambda: len(app.history("jumper").totals) > looks, "a look")
+        await wait_for(pilot, lambda: len(app.history("rewinder").totals) > looks, "a look")
         await pilot.pause(0.2)
         return text_of(app, "#summary")
 
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_rows(pilot, app, 1)
-        app.push_screen(GroupScreen("jumper"))
+        app.push_screen(GroupScreen("rewinder"))
         await wait_for(pilot, lambda: isinstance(app.screen, GroupScreen), "group detail")
         await wait_rows(pilot, app, 1, "lag")
         assert "consume 0.0/s" in await look()
         # Elsewhere on this machine, the group is reset to its end: 4,990 offsets in a moment.
-        kctl(broker.bootstrap, "groups", "reset-offsets", "jumper", "-t", "jumpy", "--to-latest", "--execute")
+        kctl(broker.bootstrap, "groups", "reset-offsets", "rewinder", "-t", "jumpy", "--to-latest", "--execute")
         after = await look()
         assert "lag 0" in after and "consume -" in after, after
         assert "consume 0.0/s" in await look(), "measured from the reset on"
         # Back to the beginning: a jump back, which the history notices without being told.
-        kctl(broker.bootstrap, "groups", "reset-offsets", "jumper", "-t", "jumpy", "--to-offset", "0", "--execute")
+        kctl(broker.bootstrap, "groups", "reset-offsets", "rewinder", "-t", "jumpy", "--to-offset", "0", "--execute")
         app._resets_seen.clear()  # as if the reset were made with another tool
         back = await look()
         assert "consume -" in back and "health REWIND" in back, back

@@ -141,3 +141,46 @@ def test_connectors_with_a_failed_task(snap_compare: Any) -> None:
     from .test_console_connectors import connect_data, connectors_app
 
     assert snap_compare(connectors_app(connect_data()), terminal_size=(150, 40), run_before=loaded)
+
+
+VIEWS_AT_120 = [("topics", ()), ("groups", ()), ("cluster", ()), ("groups", ("enter",)), ("topics", ("down", "enter")),
+                ("topics", ("colon", *"tail orders", "enter")), ("topics", ("colon", *"connectors", "enter")),
+                ("topics", ("colon", *"acls", "enter"))]
+
+
+async def test_nothing_is_cut_or_wrapped_at_120_columns() -> None:
+    """Footers, the status line, help and notifications, in a 120-column terminal."""
+    from textual.widgets import Static
+    from textual.widgets._toast import Toast
+    from textual.widgets._footer import FooterKey
+
+    from kctl.tui.base import StatusLine
+
+    for start, keys in VIEWS_AT_120:
+        app = app_for(start=start)
+        async with app.run_test(size=(120, 34)) as pilot:
+            await loaded(pilot)
+            for key in keys:
+                await pilot.press(key)
+            await pilot.pause(0.5)
+            shown = [k for k in app.screen.query(FooterKey) if k.display]
+            assert shown and max(k.region.right for k in shown) <= 120, (start, keys, "the footer is cut")
+            status = app.screen.query_one(StatusLine)
+            status.update("a failure said in full, " * 8 + "to its end")  # longer than a line
+            await pilot.pause(0.1)
+            assert status.region.height >= 2, (start, keys, "a long status is cut")
+
+    app = app_for()
+    async with app.run_test(size=(120, 34), notifications=True) as pilot:
+        await loaded(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+        shown_help = app.screen.query_one("#help", Static)
+        lines = str(shown_help.render()).splitlines()
+        assert max(map(len, lines)) <= shown_help.content_region.width, "the help wraps"
+        await pilot.press("escape")
+        command = "kctl -b 127.0.0.1:9092 groups reset-offsets billing --all-topics --to-earliest --execute"
+        app.announce("reset the offsets of billing (undo: kctl groups undo-reset billing)", command)
+        await pilot.pause(0.5)
+        toast = app.screen.query_one(Toast)
+        assert toast.content_region.width >= len("$ " + command), "the notification wraps its command"
