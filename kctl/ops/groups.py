@@ -535,7 +535,7 @@ class Look:
     def moved_back(self, before: Look) -> bool:
         """Whether a committed offset is behind where it was: a reset, which consumption never does."""
         earlier = self.earlier(before, "committed")
-        return any(0 <= then and 0 <= now < then for now, then in zip(self.committed, earlier, strict=True))
+        return any(then >= 0 and 0 <= now < then for now, then in zip(self.committed, earlier, strict=True))
 
     def index(self, topic: str, partition: int) -> int | None:
         for i, found in enumerate(zip(self.topics, self.partitions, strict=True)):
@@ -643,7 +643,7 @@ class LagHistory:
         self.looks.append(look)
         self.totals.append(look.total)
         del self.totals[:-self.limit]
-        base = self.rate_base if any(seen is self.rate_base for seen in self.looks) else self.looks[0]
+        base = next((seen for seen in self.looks if seen is self.rate_base), self.looks[0])
         if base is not look:
             self._add_rates(rows, base, look)
 

@@ -151,8 +151,8 @@ VIEWS_AT_120 = [("topics", ()), ("groups", ()), ("cluster", ()), ("groups", ("en
 async def test_nothing_is_cut_or_wrapped_at_120_columns() -> None:
     """Footers, the status line, help and notifications, in a 120-column terminal."""
     from textual.widgets import Static
-    from textual.widgets._toast import Toast
     from textual.widgets._footer import FooterKey
+    from textual.widgets._toast import Toast
 
     from kctl.tui.base import StatusLine
 
