@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from kctl.protocol.clock import now_ms
 from kctl.protocol.errors import ProtocolError
+from kctl.protocol.tasks import supervised
 
 from .authorizer import Authorizer
 from .config import BrokerConfig, ConfigError, parse_host_port
+from .context import ClientConnection
 from .durability import Flusher
 from .entity_configs import EntityConfigs
 from .groups.coordinator import GroupCoordinator
@@ -60,7 +62,7 @@ class Broker:
                                        self.entity_configs)
         self.transactions = TransactionCoordinator(config, self.logs, self.groups,
                                                    lambda plog: self.flusher.after_append(plog))
-        self.connections: set[KafkaConnection] = set()
+        self.connections: set[ClientConnection] = set()
         self.connection_limits = ConnectionLimits.from_config(config)
         self.principal_mapper = PrincipalMapper.parse(config["ssl.principal.mapping.rules"])
         #: Fetched record bytes sent so far: [from the file by sendfile, read and copied].
@@ -205,18 +207,12 @@ class Broker:
                  "; HTTP basic auth with the broker's users" if guard is not None else "")
 
     def _supervise(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
-        async def guarded() -> None:
-            try:
-                await body()
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:
-                log.exception("background task %r failed; stopping the broker", name)
-                if self._failed is not None and not self._failed.done():
-                    self._failed.set_result(exc)
-                raise
+        def failed(exc: BaseException) -> None:
+            log.error("background task %r failed; stopping the broker", name, exc_info=exc)
+            if self._failed is not None and not self._failed.done():
+                self._failed.set_result(exc)
 
-        self._tasks.append(asyncio.create_task(guarded(), name=name))
+        self._tasks.append(supervised(name, body, failed))
 
     async def serve_until_stopped(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set (or a background task fails, which is re-raised)."""

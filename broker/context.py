@@ -4,8 +4,9 @@ handlers in-process, with no socket and no subprocess."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .authorizer import Authorizer
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from .metrics import BrokerMetrics
     from .quotas import ClientQuotas
     from .sasl import SaslSettings
-    from .server import ConnectionLimits, KafkaConnection
     from .storage.manager import LogManager
     from .transactions.coordinator import TransactionCoordinator
 
@@ -59,11 +59,39 @@ class BrokerContext(Protocol):
         ...
 
 
+class ClientConnection(Protocol):
+    """One open client connection, as the broker's upkeep sees it (`server.KafkaConnection` is
+    one): declared here so that the handlers and the context need not import the server."""
+
+    peer: str
+    tasks: set[asyncio.Task[Any]]
+    transport: asyncio.Transport | None
+
+    def idle_since(self) -> float | None:
+        """When it last moved a byte (the loop's clock), or None while a request is in hand."""
+        ...
+
+    def abort(self) -> None: ...
+
+
+class ConnectionAdmission(Protocol):
+    """Whether one more connection from an address may open (`server.ConnectionLimits`)."""
+
+    def admit(self, address: str, open_now: int) -> str | None:
+        """None to admit it, or why it is refused."""
+        ...
+
+    def release(self, address: str) -> None: ...
+
+
 class ServingContext(BrokerContext, Protocol):
     """What the connections add: the open connections, and the count of fetched bytes sent by
     sendfile and by copy."""
 
-    connections: set[KafkaConnection]
-    connection_limits: ConnectionLimits
+    connections: set[ClientConnection]
+
+    @property
+    def connection_limits(self) -> ConnectionAdmission: ...
+
     fetch_bytes_sent: list[int]
     metrics: BrokerMetrics | None  # with --metrics

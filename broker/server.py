@@ -17,17 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from kctl.protocol.api import ApiKey
 from kctl.protocol.errors import ErrorCode, ProtocolError
-from kctl.protocol.framing import (
-    NEED_DATA,
-    AnswerPlace,
-    Authenticated,
-    AuthenticationFailed,
-    FileRange,
-    NotAuthenticated,
-    RequestReceived,
-    ServerConnection,
-    UnsupportedRequest,
-)
+from kctl.protocol.events import NEED_DATA, Authenticated, AuthenticationFailed, RequestReceived, UnsupportedRequest
+from kctl.protocol.framing import AnswerPlace, FileRange, NotAuthenticated, ServerConnection
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.sasl import ServerAuthentication
 

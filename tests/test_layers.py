@@ -102,3 +102,57 @@ def test_the_check_finds_an_upward_import(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(found) == 2
     assert "kctl/ops/bad.py:2 imports kctl.cli.output: kctl.ops is below kctl.cli" in found[0]
     assert "kctl starts the broker only" in found[1]
+
+
+def import_cycles(package_dir: str) -> list[list[str]]:
+    """Groups of modules that import each other, directly or round a circle (type-only and lazy
+    imports included: a circle of them still makes one module's seam reach into all the others)."""
+    paths = {module_name(p): p for p in (ROOT / package_dir).rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        found = {imported for _, imported in imports(path)}
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):  # `from . import x`, `from .a import b`: x and a.b may be modules
+                base = package.split(".")[: len(package.split(".")) - max(node.level - 1, 0)] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                found |= {f"{target}.{alias.name}" for alias in node.names}
+        graph[name] = {m for m in found if m in paths and m != name}
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        order[v] = low[v] = len(order)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in order:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], order[w])
+        if low[v] == order[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in order:
+            visit(v)
+    return cycles
+
+
+def test_the_connection_and_framing_seams_are_not_import_circles() -> None:
+    """The broker's handlers and server are in no import circle: they see the connection through
+    `context.ClientConnection`. The protocol's framing and SASL meet in `events`."""
+    for cycle in import_cycles("broker"):
+        assert not any(m == "broker.server" or m.startswith("broker.handlers") for m in cycle), cycle
+        assert len(cycle) <= 4, cycle
+    for cycle in import_cycles("kctl/protocol"):
+        assert "kctl.protocol.framing" not in cycle, cycle

@@ -51,8 +51,6 @@ log = logging.getLogger("broker.groups")
 LEAVE_EPOCH = -1
 LEAVE_STATIC_EPOCH = -2
 
-NONE = ErrorCode.NONE.code
-
 
 class ConsumerTimer(enum.Enum):
     SESSION = "consumer session"  # keyed by member id
@@ -368,7 +366,7 @@ class ConsumerMembership:
                                          and req.owned is not None)
         send = full or before_assigned != member.assigned
         return HeartbeatResult(
-            NONE, None, member.member_id, member.epoch, self.timing(group.group_id)[1],
+            ErrorCode.NONE.code, None, member.member_id, member.epoch, self.timing(group.group_id)[1],
             {t: sorted(ps) for t, ps in sorted(member.assigned.items())} if send else None,
         )
 
@@ -523,9 +521,9 @@ class ConsumerMembership:
                 group.refresh_state()
                 log.info("group %s: static member %s (instance %s) left for now", group.group_id,
                          member.member_id, req.instance_id)
-                return HeartbeatResult(NONE, None, member.member_id, LEAVE_STATIC_EPOCH)
+                return HeartbeatResult(ErrorCode.NONE.code, None, member.member_id, LEAVE_STATIC_EPOCH)
         self._fence(group, member, "left the group")
-        return HeartbeatResult(NONE, None, req.member_id, req.member_epoch)
+        return HeartbeatResult(ErrorCode.NONE.code, None, req.member_id, req.member_epoch)
 
     def _remove(self, group: ConsumerGroup, member: ConsumerMember, why: str) -> None:
         group.drop(member.member_id)
@@ -624,7 +622,8 @@ class ConsumerMembership:
         self._reconcile(group, member, owned, now)
         self._arm_session(group, member)
         group.refresh_state()
-        return JoinResult(NONE, member.member_id, member.epoch, CONSUMER_PROTOCOL, member.classic.protocol_name, "")
+        return JoinResult(ErrorCode.NONE.code, member.member_id, member.epoch, CONSUMER_PROTOCOL,
+                          member.classic.protocol_name, "")
 
     def _classic_member(self, group: ConsumerGroup, req: JoinRequest, member_id: str,
                         now: float) -> ConsumerMember | int:
@@ -677,7 +676,8 @@ class ConsumerMembership:
             return SyncResult(ErrorCode.REBALANCE_IN_PROGRESS.code)
         member.last_seen = now
         names = {shape.topic_id: name for name, shape in group.subscription.items()}
-        return SyncResult(NONE, encode_assignment(member.assigned, names, member.classic.subscription_version()),
+        return SyncResult(ErrorCode.NONE.code, encode_assignment(member.assigned, names,
+                                                                 member.classic.subscription_version()),
                           CONSUMER_PROTOCOL, member.classic.protocol_name)
 
     def classic_heartbeat(self, group: ConsumerGroup, generation: int, member_id: str, instance_id: str | None,
@@ -692,7 +692,7 @@ class ConsumerMembership:
         if (member.epoch < group.group_epoch or member.state is MemberState.UNREVOKED_PARTITIONS
                 or (member.state is MemberState.UNRELEASED_PARTITIONS and released)):
             return ErrorCode.REBALANCE_IN_PROGRESS.code  # rejoin to move on
-        return NONE
+        return ErrorCode.NONE.code
 
     def classic_leave(self, group: ConsumerGroup, leaving: list[tuple[str, str | None]]) -> list[int]:
         errors = []
@@ -713,7 +713,7 @@ class ConsumerMembership:
                 errors.append(ErrorCode.UNKNOWN_MEMBER_ID.code)
                 continue
             self._fence(group, member, "left the group (classic LeaveGroup)")
-            errors.append(NONE)
+            errors.append(ErrorCode.NONE.code)
         return errors
 
     def adopted(self, group: ConsumerGroup, now: float) -> None:
@@ -729,36 +729,36 @@ class ConsumerMembership:
         """NONE, an error for the whole commit, or (a commit from an older epoch) a check of
         each partition: good while the member has held it since that epoch (KIP-1251)."""
         if epoch < 0 and not group.members:
-            return NONE  # admin tools and assign()-style consumers, while nobody is a member
+            return ErrorCode.NONE.code  # admin tools and assign()-style consumers, while nobody is a member
         member = group.members.get(member_id)
         if member is None:
             return ErrorCode.UNKNOWN_MEMBER_ID.code
         if member.classic is not None:
-            return NONE if epoch == member.epoch else ErrorCode.ILLEGAL_GENERATION.code
+            return ErrorCode.NONE.code if epoch == member.epoch else ErrorCode.ILLEGAL_GENERATION.code
         if not transactional and api_version < 9:
             return ErrorCode.UNSUPPORTED_VERSION.code
         stale = ErrorCode.ILLEGAL_GENERATION.code if transactional else ErrorCode.STALE_MEMBER_EPOCH.code
         if epoch == member.epoch:
-            return NONE
+            return ErrorCode.NONE.code
         if epoch > member.epoch or epoch < 0:
             return stale
 
         def partition(topic: str, index: int) -> int:
             shape = group.subscription.get(topic)
             since = None if shape is None else member.assigned_since.get((shape.topic_id, index))
-            return NONE if since is not None and since <= epoch else stale
+            return ErrorCode.NONE.code if since is not None and since <= epoch else stale
 
         return partition
 
     def check_fetch(self, group: ConsumerGroup, member_id: str | None, epoch: int) -> int:
         if epoch < 0 and not member_id:
-            return NONE
+            return ErrorCode.NONE.code
         member = group.members.get(member_id or "")
         if member is None:
             return ErrorCode.UNKNOWN_MEMBER_ID.code
         if epoch != member.epoch:
             return ErrorCode.STALE_MEMBER_EPOCH.code
-        return NONE
+        return ErrorCode.NONE.code
 
     def deleted(self, group: ConsumerGroup) -> None:
         group.deleted = True

@@ -39,12 +39,8 @@ from .consumer_membership import (
 )
 from .group import CONSUMER_PROTOCOL, CommittedOffsets, Group, JoinResult, Member, SyncResult
 from .membership import (
-    COORDINATOR_NOT_AVAILABLE,
     DEAD,
     EMPTY,
-    ILLEGAL_GENERATION,
-    INVALID_GROUP_ID,
-    NONE,
     STABLE,
     Answer,
     Arm,
@@ -82,8 +78,6 @@ from .share_group import (
 from .state import GroupState
 
 log = logging.getLogger("broker.groups")
-
-GROUP_ID_NOT_FOUND = ErrorCode.GROUP_ID_NOT_FOUND.code
 
 
 @dataclass(slots=True)
@@ -450,7 +444,7 @@ class GroupCoordinator:
         if group is not None:
             errors = self.consumer.classic_leave(group, leaving)
             self._apply(self.consumer.take_effects())
-            return NONE, errors
+            return ErrorCode.NONE.code, errors
         outcome = self.membership.leave(group_id, leaving, self.loop.time())
         self._apply(self.membership.take_effects())
         return outcome
@@ -476,20 +470,20 @@ class GroupCoordinator:
         With `producer` (id, epoch) the commit is part of that producer's transaction
         (TxnOffsetCommit): it is written now and takes effect when the transaction commits."""
         if not group_id:
-            return [INVALID_GROUP_ID] * len(offsets), None
+            return [ErrorCode.INVALID_GROUP_ID.code] * len(offsets), None
         partition_check: Callable[[str, int], int] | None = None
         group = self.groups.get(group_id)
         if group is None:
             if generation >= 0:
-                return [ILLEGAL_GENERATION] * len(offsets), None
+                return [ErrorCode.ILLEGAL_GENERATION.code] * len(offsets), None
             group = Group(group_id)  # a "simple" group: offsets only, no members
         elif isinstance(group, ShareGroup):
             return [ErrorCode.GROUP_ID_NOT_FOUND.code] * len(offsets), None
         elif isinstance(group, ConsumerGroup):
-            verdict = (COORDINATOR_NOT_AVAILABLE if group.deleted else
+            verdict = (ErrorCode.COORDINATOR_NOT_AVAILABLE.code if group.deleted else
                        self.consumer.check_commit(group, member_id, generation, api_version, producer is not None))
             if isinstance(verdict, int):
-                if verdict != NONE:
+                if verdict != ErrorCode.NONE.code:
                     return [verdict] * len(offsets), None
             else:
                 partition_check = verdict
@@ -497,7 +491,7 @@ class GroupCoordinator:
             pass  # a transactional commit that names no member (before KIP-447) is not checked
         else:
             error = self.membership.check_commit(group, generation, member_id, instance_id, self._now())
-            if error != NONE:
+            if error != ErrorCode.NONE.code:
                 return [error] * len(offsets), None
         now = now_ms()
         errors: list[int] = []
@@ -506,7 +500,8 @@ class GroupCoordinator:
             if self.logs.partition(item.topic, item.partition) is None:
                 errors.append(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code)
                 continue
-            if partition_check is not None and (code := partition_check(item.topic, item.partition)) != NONE:
+            code = partition_check(item.topic, item.partition) if partition_check is not None else ErrorCode.NONE.code
+            if code != ErrorCode.NONE.code:
                 errors.append(code)
                 continue
             metadata = item.metadata or ""
@@ -517,7 +512,7 @@ class GroupCoordinator:
             expire_ts = commit_ts + retention_ms if retention_ms >= 0 else -1
             accepted.append(((item.topic, item.partition), CommittedOffset(item.offset, item.leader_epoch, metadata,
                                                                            commit_ts, expire_ts)))
-            errors.append(NONE)
+            errors.append(ErrorCode.NONE.code)
         if not accepted:
             return errors, None
         records = [offset_record(group_id, t, p, value) for (t, p), value in accepted]
@@ -527,12 +522,12 @@ class GroupCoordinator:
             code = (
                 ErrorCode.INVALID_COMMIT_OFFSET_SIZE.code
                 if exc.error in (ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.RECORD_LIST_TOO_LARGE)
-                else COORDINATOR_NOT_AVAILABLE
+                else ErrorCode.COORDINATOR_NOT_AVAILABLE.code
             )
-            return [code if e == NONE else e for e in errors], None
+            return [code if e == ErrorCode.NONE.code else e for e in errors], None
         except OSError as exc:
             log.error("group %s: could not write offsets: %s", group_id, exc)
-            return [COORDINATOR_NOT_AVAILABLE if e == NONE else e for e in errors], None
+            return [ErrorCode.COORDINATOR_NOT_AVAILABLE.code if e == ErrorCode.NONE.code else e for e in errors], None
         self.groups.setdefault(group_id, group)
         if producer is None:
             group.offsets.update(accepted)
@@ -563,7 +558,7 @@ class GroupCoordinator:
         group = self.groups.get(group_id)
         if isinstance(group, ConsumerGroup) and not group.deleted:
             return self.consumer.check_fetch(group, member_id, member_epoch)
-        return NONE
+        return ErrorCode.NONE.code
 
     def committed(
         self, group_id: str, wanted: Iterable[tuple[str, int]] | None
@@ -613,9 +608,9 @@ class GroupCoordinator:
         for group_id in group_ids:
             group = self.groups.get(group_id)
             if not group_id:
-                results.append(INVALID_GROUP_ID)
+                results.append(ErrorCode.INVALID_GROUP_ID.code)
             elif group is None or group.state is DEAD:
-                results.append(GROUP_ID_NOT_FOUND)
+                results.append(ErrorCode.GROUP_ID_NOT_FOUND.code)
             elif group.state is not EMPTY:
                 results.append(ErrorCode.NON_EMPTY_GROUP.code)
             else:
@@ -623,10 +618,10 @@ class GroupCoordinator:
                     self._remove_group(group)
                 except (AppendError, OSError) as exc:
                     log.error("group %s: could not delete: %s", group_id, exc)
-                    results.append(COORDINATOR_NOT_AVAILABLE)
+                    results.append(ErrorCode.COORDINATOR_NOT_AVAILABLE.code)
                     continue
                 log.info("group %s deleted", group_id)
-                results.append(NONE)
+                results.append(ErrorCode.NONE.code)
         return results
 
     def _remove_group(self, group: Group | ConsumerGroup | ShareGroup) -> None:
@@ -654,7 +649,7 @@ class GroupCoordinator:
         """OffsetDelete: a group-level error, and one per partition."""
         group = self.groups.get(group_id)
         if group is None or group.state is DEAD or isinstance(group, ShareGroup):
-            return GROUP_ID_NOT_FOUND, []
+            return ErrorCode.GROUP_ID_NOT_FOUND.code, []
         subscribed: set[str] = set()
         if isinstance(group, ConsumerGroup):
             subscribed = group.subscribed_topics() if group.members else set()
@@ -663,17 +658,19 @@ class GroupCoordinator:
             if group.protocol_type != CONSUMER_PROTOCOL or topics is None:
                 return ErrorCode.NON_EMPTY_GROUP.code, []
             subscribed = topics
-        errors = [ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC.code if t in subscribed else NONE for t, _ in partitions]
-        doomed = sorted({tp for tp, e in zip(partitions, errors, strict=True) if e == NONE and tp in group.offsets})
+        errors = [ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC.code if t in subscribed else ErrorCode.NONE.code
+                  for t, _ in partitions]
+        doomed = sorted({tp for tp, e in zip(partitions, errors, strict=True)
+                         if e == ErrorCode.NONE.code and tp in group.offsets})
         if doomed:
             try:
                 self._write(group_id, [offset_record(group_id, t, p, None) for t, p in doomed])
             except (AppendError, OSError) as exc:
                 log.error("group %s: could not delete offsets: %s", group_id, exc)
-                return COORDINATOR_NOT_AVAILABLE, []
+                return ErrorCode.COORDINATOR_NOT_AVAILABLE.code, []
             for tp in doomed:
                 del group.offsets[tp]
-        return NONE, errors
+        return ErrorCode.NONE.code, errors
 
     def topic_deleted(self, topic: str) -> int:
         """Drop every group's offsets on a deleted topic, as Kafka's coordinator does when

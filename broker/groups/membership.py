@@ -34,13 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("broker.groups")
 
-NONE = ErrorCode.NONE.code
-UNKNOWN_MEMBER_ID = ErrorCode.UNKNOWN_MEMBER_ID.code
-ILLEGAL_GENERATION = ErrorCode.ILLEGAL_GENERATION.code
-REBALANCE_IN_PROGRESS = ErrorCode.REBALANCE_IN_PROGRESS.code
-FENCED_INSTANCE_ID = ErrorCode.FENCED_INSTANCE_ID.code
-COORDINATOR_NOT_AVAILABLE = ErrorCode.COORDINATOR_NOT_AVAILABLE.code
-INVALID_GROUP_ID = ErrorCode.INVALID_GROUP_ID.code
 
 #: A member that joined but never finished its first rebalance is dropped after this long.
 NEW_MEMBER_JOIN_TIMEOUT_S = 300.0
@@ -216,12 +209,13 @@ class Membership:
 
     # ---- tickets, timers and members ----------------------------------------------------------------
     def _park_join(self, member: Member) -> Ticket:
-        self._answer_join(member, JoinResult(REBALANCE_IN_PROGRESS, member.member_id))  # a superseded request
+        self._answer_join(member, JoinResult(ErrorCode.REBALANCE_IN_PROGRESS.code,
+                                             member.member_id))  # a superseded request
         member.join_ticket = self._ticket()
         return member.join_ticket
 
     def _park_sync(self, member: Member) -> Ticket:
-        self._answer_sync(member, SyncResult(REBALANCE_IN_PROGRESS))  # a superseded request
+        self._answer_sync(member, SyncResult(ErrorCode.REBALANCE_IN_PROGRESS.code))  # a superseded request
         member.sync_ticket = self._ticket()
         return member.sync_ticket
 
@@ -273,8 +267,8 @@ class Membership:
         """The group goes over to the consumer protocol (KIP-848's online upgrade): every parked
         request is told to rejoin, and no timer of the group or its members is left to fire."""
         for member in group.members.values():
-            self._answer_join(member, JoinResult(REBALANCE_IN_PROGRESS, member.member_id))
-            self._answer_sync(member, SyncResult(REBALANCE_IN_PROGRESS))
+            self._answer_join(member, JoinResult(ErrorCode.REBALANCE_IN_PROGRESS.code, member.member_id))
+            self._answer_sync(member, SyncResult(ErrorCode.REBALANCE_IN_PROGRESS.code))
             if member.session_armed:
                 member.session_armed = False
                 self._effects.append(Cancel((Timer.SESSION, group.group_id, member.serial)))
@@ -342,7 +336,7 @@ class Membership:
             self._effects.append(Cancel((Timer.PENDING_MEMBER, group.group_id, member_id)))
             return self._add_member(group, req, member_id, now)
         error = self._validate_member(group, member_id, req.instance_id)
-        if error != NONE:
+        if error != ErrorCode.NONE.code:
             return JoinResult(error, member_id)
         member = group.members[member_id]
         if group.state is PREPARING:
@@ -356,7 +350,7 @@ class Membership:
             if member_id == group.leader_id or not member.same_protocols(req.protocols):
                 return self._rejoin(group, member, req, now)
             return self._generation_result(group, member_id, with_members=False)
-        return JoinResult(UNKNOWN_MEMBER_ID, member_id)
+        return JoinResult(ErrorCode.UNKNOWN_MEMBER_ID.code, member_id)
 
     def _join_new_static(self, group: Group, req: JoinRequest, now: float) -> JoinResult | Ticket:
         assert req.instance_id is not None
@@ -366,8 +360,8 @@ class Membership:
             return self._add_member(group, req, new_id, now)
         # A known instance restarted: it takes over its old place, fencing the previous member id.
         member = group.members[old_id]
-        self._answer_join(member, JoinResult(FENCED_INSTANCE_ID, old_id))
-        self._answer_sync(member, SyncResult(FENCED_INSTANCE_ID))
+        self._answer_join(member, JoinResult(ErrorCode.FENCED_INSTANCE_ID.code, old_id))
+        self._answer_sync(member, SyncResult(ErrorCode.FENCED_INSTANCE_ID.code))
         group.replace_static_member(req.instance_id, old_id, new_id)
         member.client_id, member.client_host = req.client_id, req.client_host
         member.session_timeout_ms, member.rebalance_timeout_ms = req.session_timeout_ms, req.rebalance_timeout_ms
@@ -413,7 +407,7 @@ class Membership:
             [(m.member_id, m.instance_id, m.metadata_for(group.protocol_name)) for m in group.members.values()]
             if with_members else []
         )
-        return JoinResult(NONE, member_id, group.generation, group.protocol_type, group.protocol_name,
+        return JoinResult(ErrorCode.NONE.code, member_id, group.generation, group.protocol_type, group.protocol_name,
                           group.leader_id or "", members)
 
     # ---- rebalancing steps -------------------------------------------------------------------------------
@@ -421,7 +415,7 @@ class Membership:
         if previous is COMPLETING:
             for member in group.members.values():
                 member.assignment = b""
-                self._answer_sync(member, SyncResult(REBALANCE_IN_PROGRESS))
+                self._answer_sync(member, SyncResult(ErrorCode.REBALANCE_IN_PROGRESS.code))
         self._cancel_group_timers(group)
         group.pending_sync.clear()
         log.info("group %s: rebalancing (generation %d): %s", group.group_id, group.generation,
@@ -499,7 +493,8 @@ class Membership:
     def _distribute(self, group: Group, previous: GroupState, now: float) -> None:
         log.info("group %s: stable at generation %d", group.group_id, group.generation)
         for m in group.members.values():
-            self._answer_sync(m, SyncResult(NONE, m.assignment, group.protocol_type, group.protocol_name))
+            self._answer_sync(m, SyncResult(ErrorCode.NONE.code, m.assignment, group.protocol_type,
+                                            group.protocol_name))
 
     # ---- timers ------------------------------------------------------------------------------------------
     def timer(self, key: TimerKey, now: float) -> None:
@@ -555,31 +550,31 @@ class Membership:
             if member.session_armed:
                 member.session_armed = False
                 self._effects.append(Cancel((Timer.SESSION, group.group_id, member.serial)))
-            self._answer_join(member, JoinResult(UNKNOWN_MEMBER_ID, member_id))
-            self._answer_sync(member, SyncResult(UNKNOWN_MEMBER_ID))
+            self._answer_join(member, JoinResult(ErrorCode.UNKNOWN_MEMBER_ID.code, member_id))
+            self._answer_sync(member, SyncResult(ErrorCode.UNKNOWN_MEMBER_ID.code))
 
     def _validate_member(self, group: Group, member_id: str, instance_id: str | None) -> int:
         if instance_id is not None:
             known = group.static_members.get(instance_id)
             if known is None:
-                return UNKNOWN_MEMBER_ID
-            return NONE if known == member_id else FENCED_INSTANCE_ID
-        return NONE if member_id in group.members else UNKNOWN_MEMBER_ID
+                return ErrorCode.UNKNOWN_MEMBER_ID.code
+            return ErrorCode.NONE.code if known == member_id else ErrorCode.FENCED_INSTANCE_ID.code
+        return ErrorCode.NONE.code if member_id in group.members else ErrorCode.UNKNOWN_MEMBER_ID.code
 
     def _checked(self, group_id: str, member_id: str, instance_id: str | None, generation: int) -> int | Group:
         """The group of a member's request, or the error that answers it."""
         if not group_id:
-            return INVALID_GROUP_ID
+            return ErrorCode.INVALID_GROUP_ID.code
         group = self._classic(group_id)
         if group is None:
-            return UNKNOWN_MEMBER_ID
+            return ErrorCode.UNKNOWN_MEMBER_ID.code
         if group.state is DEAD:
-            return COORDINATOR_NOT_AVAILABLE
+            return ErrorCode.COORDINATOR_NOT_AVAILABLE.code
         error = self._validate_member(group, member_id, instance_id)
-        if error != NONE:
+        if error != ErrorCode.NONE.code:
             return error
         if generation != group.generation:
-            return ILLEGAL_GENERATION
+            return ErrorCode.ILLEGAL_GENERATION.code
         return group
 
     # ---- SyncGroup, Heartbeat, LeaveGroup, a commit's member ---------------------------------------------
@@ -594,12 +589,12 @@ class Membership:
         member = group.members[req.member_id]
         member.last_heartbeat = now
         if group.state is PREPARING:
-            return SyncResult(REBALANCE_IN_PROGRESS)
+            return SyncResult(ErrorCode.REBALANCE_IN_PROGRESS.code)
         if group.state is STABLE:
             self._synced(group, req.member_id)
-            return SyncResult(NONE, member.assignment, group.protocol_type, group.protocol_name)
+            return SyncResult(ErrorCode.NONE.code, member.assignment, group.protocol_type, group.protocol_name)
         if group.state is not COMPLETING:
-            return SyncResult(UNKNOWN_MEMBER_ID)
+            return SyncResult(ErrorCode.UNKNOWN_MEMBER_ID.code)
         ticket = self._park_sync(member)
         self._synced(group, req.member_id)
         if req.member_id == group.leader_id:
@@ -618,58 +613,58 @@ class Membership:
         if isinstance(group, int):
             return group
         group.members[member_id].last_heartbeat = now
-        return REBALANCE_IN_PROGRESS if group.state is PREPARING else NONE
+        return ErrorCode.REBALANCE_IN_PROGRESS.code if group.state is PREPARING else ErrorCode.NONE.code
 
     def leave(self, group_id: str, leaving: list[tuple[str, str | None]], now: float) -> tuple[int, list[int]]:
         """Remove members (member id, instance id); returns a group-level error and one per member."""
         if not group_id:
-            return INVALID_GROUP_ID, [INVALID_GROUP_ID] * len(leaving)
+            return ErrorCode.INVALID_GROUP_ID.code, [ErrorCode.INVALID_GROUP_ID.code] * len(leaving)
         group = self._classic(group_id)
         if group is None:
-            return UNKNOWN_MEMBER_ID, [UNKNOWN_MEMBER_ID] * len(leaving)
+            return ErrorCode.UNKNOWN_MEMBER_ID.code, [ErrorCode.UNKNOWN_MEMBER_ID.code] * len(leaving)
         if group.state is DEAD:
-            return COORDINATOR_NOT_AVAILABLE, [COORDINATOR_NOT_AVAILABLE] * len(leaving)
+            return ErrorCode.COORDINATOR_NOT_AVAILABLE.code, [ErrorCode.COORDINATOR_NOT_AVAILABLE.code] * len(leaving)
         errors = [self._leave_one(group, member_id, instance_id) for member_id, instance_id in leaving]
-        if NONE in errors:
+        if ErrorCode.NONE.code in errors:
             group.rebalance_reason = "members left"
             self._fire(group, Event.REMOVED, now)
-        return NONE, errors
+        return ErrorCode.NONE.code, errors
 
     def _leave_one(self, group: Group, member_id: str, instance_id: str | None) -> int:
         if instance_id is not None:
             known = group.static_members.get(instance_id)
             if known is None:
-                return UNKNOWN_MEMBER_ID
+                return ErrorCode.UNKNOWN_MEMBER_ID.code
             if member_id and member_id != known:
-                return FENCED_INSTANCE_ID
+                return ErrorCode.FENCED_INSTANCE_ID.code
             member_id = known
         if member_id in group.pending_members:
             group.pending_members.discard(member_id)
             self._effects.append(Cancel((Timer.PENDING_MEMBER, group.group_id, member_id)))
-            return NONE
+            return ErrorCode.NONE.code
         if member_id not in group.members:
-            return UNKNOWN_MEMBER_ID
+            return ErrorCode.UNKNOWN_MEMBER_ID.code
         log.info("group %s: member %s leaves", group.group_id, member_id)
         self._remove_member(group, member_id)
-        return NONE
+        return ErrorCode.NONE.code
 
     def check_commit(self, group: Group, generation: int, member_id: str, instance_id: str | None,
                      now: float) -> int:
         """Whether a member (or, outside any generation, an admin tool) may commit to the group now."""
         if group.state is DEAD:
-            return COORDINATOR_NOT_AVAILABLE
+            return ErrorCode.COORDINATOR_NOT_AVAILABLE.code
         if generation < 0 and group.state is EMPTY:
-            return NONE  # admin tools and assign()-style consumers commit outside any generation
+            return ErrorCode.NONE.code  # admin tools and assign()-style consumers commit outside any generation
         if generation >= 0 or member_id or instance_id is not None:
             error = self._validate_member(group, member_id, instance_id)
-            if error != NONE:
+            if error != ErrorCode.NONE.code:
                 return error
             if generation != group.generation:
-                return ILLEGAL_GENERATION
+                return ErrorCode.ILLEGAL_GENERATION.code
         elif group.state is not EMPTY:
-            return UNKNOWN_MEMBER_ID  # commits without a generation only while nobody is a member
+            return ErrorCode.UNKNOWN_MEMBER_ID.code  # commits without a generation only while nobody is a member
         if group.state is COMPLETING:
-            return REBALANCE_IN_PROGRESS
+            return ErrorCode.REBALANCE_IN_PROGRESS.code
         if member_id in group.members:
             group.members[member_id].last_heartbeat = now
-        return NONE
+        return ErrorCode.NONE.code

@@ -35,7 +35,6 @@ log = logging.getLogger("broker.groups")
 
 SHARE_GROUP_TYPE = "share"
 LEAVE_EPOCH = -1
-NONE = ErrorCode.NONE.code
 
 
 class ShareTimer(enum.Enum):
@@ -246,7 +245,7 @@ class ShareMembership:
         group.refresh_state()
         send = req.member_epoch == 0 or before != member.assigned
         return ShareHeartbeatResult(
-            NONE, None, member.member_id, member.epoch, self.timing(group.group_id)[1],
+            ErrorCode.NONE.code, None, member.member_id, member.epoch, self.timing(group.group_id)[1],
             {t: sorted(ps) for t, ps in sorted(member.assigned.items())} if send else None)
 
     def _resolve(self, group: ShareGroup) -> bool:
@@ -276,7 +275,7 @@ class ShareMembership:
             raise Refused(ErrorCode.UNKNOWN_MEMBER_ID,
                           f"Member {req.member_id} is not a member of group {req.group_id}.")
         self._remove(group, group.members[req.member_id], "left the group")
-        return ShareHeartbeatResult(NONE, None, req.member_id, LEAVE_EPOCH)
+        return ShareHeartbeatResult(ErrorCode.NONE.code, None, req.member_id, LEAVE_EPOCH)
 
     def _remove(self, group: ShareGroup, member: ShareMember, why: str) -> None:
         group.members.pop(member.member_id, None)

@@ -40,9 +40,7 @@ from ..authorizer import AclError
 if TYPE_CHECKING:
     from ..context import BrokerContext, Peer
 
-DISABLED = ErrorCode.SECURITY_DISABLED.code
 DISABLED_MESSAGE = "No Authorizer is configured on the broker"
-CLUSTER_DENIED = ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code
 
 
 def _may(broker: BrokerContext, peer: Peer, operation: AclOperation) -> bool:
@@ -62,9 +60,11 @@ def _enum(kind: type[E], value: int) -> E:
 def describe_acls(broker: BrokerContext, header: RequestHeader, request: DescribeAclsRequest,
                   peer: Peer) -> DescribeAclsResponse:
     if not broker.authorizer.enabled:
-        return DescribeAclsResponse(error_code=DISABLED, error_message=DISABLED_MESSAGE, resources=[])
+        return DescribeAclsResponse(error_code=ErrorCode.SECURITY_DISABLED.code, error_message=DISABLED_MESSAGE,
+                                    resources=[])
     if not _may(broker, peer, AclOperation.DESCRIBE):
-        return DescribeAclsResponse(error_code=CLUSTER_DENIED, error_message=None, resources=[])
+        return DescribeAclsResponse(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code, error_message=None,
+                                    resources=[])
     wanted = AclFilter(_enum(ResourceType, request.resource_type_filter), request.resource_name_filter,
                        _enum(PatternType, request.pattern_type_filter), request.principal_filter, request.host_filter,
                        _enum(AclOperation, request.operation), _enum(AclPermission, request.permission_type))
@@ -87,9 +87,11 @@ def describe_acls(broker: BrokerContext, header: RequestHeader, request: Describ
 def create_acls(broker: BrokerContext, header: RequestHeader, request: CreateAclsRequest,
                 peer: Peer) -> CreateAclsResponse:
     if not broker.authorizer.enabled:
-        return CreateAclsResponse(results=[AclCreationResult(DISABLED, DISABLED_MESSAGE) for _ in request.creations])
+        return CreateAclsResponse(results=[AclCreationResult(ErrorCode.SECURITY_DISABLED.code,
+                                                             DISABLED_MESSAGE) for _ in request.creations])
     if not _may(broker, peer, AclOperation.ALTER):
-        return CreateAclsResponse(results=[AclCreationResult(CLUSTER_DENIED, None) for _ in request.creations])
+        return CreateAclsResponse(results=[AclCreationResult(ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code,
+                                                             None) for _ in request.creations])
     acls = [AclBinding(_enum(ResourceType, c.resource_type), c.resource_name,
                        _enum(PatternType, c.resource_pattern_type), c.principal, c.host,
                        _enum(AclOperation, c.operation), _enum(AclPermission, c.permission_type))
@@ -102,10 +104,12 @@ def create_acls(broker: BrokerContext, header: RequestHeader, request: CreateAcl
 def delete_acls(broker: BrokerContext, header: RequestHeader, request: DeleteAclsRequest,
                 peer: Peer) -> DeleteAclsResponse:
     if not broker.authorizer.enabled:
-        return DeleteAclsResponse(filter_results=[DeleteAclsFilterResult(DISABLED, DISABLED_MESSAGE, [])
+        return DeleteAclsResponse(filter_results=[DeleteAclsFilterResult(ErrorCode.SECURITY_DISABLED.code,
+                                                                         DISABLED_MESSAGE, [])
                                                   for _ in request.filters])
     if not _may(broker, peer, AclOperation.ALTER):
-        return DeleteAclsResponse(filter_results=[DeleteAclsFilterResult(CLUSTER_DENIED, None, [])
+        return DeleteAclsResponse(filter_results=[DeleteAclsFilterResult(ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code,
+                                                                         None, [])
                                                   for _ in request.filters])
     filters = [AclFilter(_enum(ResourceType, f.resource_type_filter), f.resource_name_filter,
                          _enum(PatternType, f.pattern_type_filter), f.principal_filter, f.host_filter,

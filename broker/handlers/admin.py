@@ -75,22 +75,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("broker.api")
 
-NONE = ErrorCode.NONE.code
-UNKNOWN_TOPIC_OR_PARTITION = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
-TOPIC_DENIED = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
-
 
 # ---- Metadata --------------------------------------------------------------------------------
 def _describe_topic(broker: BrokerContext, topic: Topic) -> MetadataResponseTopic:
     node = broker.node_id
     return MetadataResponseTopic(
-        error_code=NONE,
+        error_code=ErrorCode.NONE.code,
         name=topic.name,
         topic_id=topic.topic_id,
         is_internal=topic.internal,
         partitions=[
             MetadataResponsePartition(
-                error_code=NONE, partition_index=p, leader_id=node, leader_epoch=LEADER_EPOCH,
+                error_code=ErrorCode.NONE.code, partition_index=p, leader_id=node, leader_epoch=LEADER_EPOCH,
                 replica_nodes=[node], isr_nodes=[node], offline_replicas=[],
             )
             for p in range(len(topic.partitions))
@@ -123,7 +119,8 @@ def metadata(broker: BrokerContext, header: RequestHeader, request: MetadataRequ
                     topics.append(_describe_topic(broker, found))
                 continue
             if not authorizer.permits(peer, AclOperation.DESCRIBE, ResourceType.TOPIC, entry.name):
-                topics.append(MetadataResponseTopic(error_code=TOPIC_DENIED, name=entry.name))
+                topics.append(MetadataResponseTopic(error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED.code,
+                                                    name=entry.name))
                 continue
             topic = logs.topics.get(entry.name)
             may_create = (authorizer.permits(peer, AclOperation.CREATE, ResourceType.CLUSTER)
@@ -135,7 +132,7 @@ def metadata(broker: BrokerContext, header: RequestHeader, request: MetadataRequ
                     topics.append(MetadataResponseTopic(error_code=exc.error.code, name=entry.name))
                     continue
             if topic is None:
-                error = UNKNOWN_TOPIC_OR_PARTITION
+                error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
                 try:
                     validate_topic_name(entry.name)
                 except TopicError as exc:
@@ -164,7 +161,7 @@ def create_topics(
         results.append(result)
         if not (broker.authorizer.permits(peer, AclOperation.CREATE, ResourceType.CLUSTER)
                 or broker.authorizer.permits(peer, AclOperation.CREATE, ResourceType.TOPIC, entry.name)):
-            result.error_code = TOPIC_DENIED
+            result.error_code = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
             result.error_message = "Authorization failed."
             continue
         try:
@@ -236,7 +233,7 @@ def delete_topics(
         result = DeletableTopicResult(name=name, topic_id=topic_id or ZERO_UUID)
         results.append(result)
         if not broker.authorizer.permits(peer, AclOperation.DELETE, ResourceType.TOPIC, name or ""):
-            result.error_code = TOPIC_DENIED
+            result.error_code = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
             result.error_message = "Authorization failed."
             continue
         if not broker.config["delete.topic.enable"]:
@@ -270,14 +267,15 @@ def create_partitions(
         topic = logs.topics.get(entry.name)
         current = len(topic.partitions) if topic else 0
         if not broker.authorizer.permits(peer, AclOperation.ALTER, ResourceType.TOPIC, entry.name):
-            result.error_code, result.error_message = TOPIC_DENIED, "Authorization failed."
+            result.error_code, result.error_message = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code, "Authorization failed."
         elif names.count(entry.name) > 1:
             result.error_code, result.error_message = ErrorCode.INVALID_REQUEST.code, "topic listed more than once"
         elif entry.name in INTERNAL_TOPICS:
             result.error_code = ErrorCode.INVALID_REQUEST.code
             result.error_message = f"cannot add partitions to {entry.name}: the broker manages this internal topic"
         elif topic is None:
-            result.error_code, result.error_message = UNKNOWN_TOPIC_OR_PARTITION, f"topic {entry.name!r} does not exist"
+            result.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
+            result.error_message = f"topic {entry.name!r} does not exist"
         elif entry.count <= current:
             result.error_code = ErrorCode.INVALID_PARTITIONS.code
             result.error_message = f"topic has {current} partitions; the new count must be larger, not {entry.count}"
@@ -316,10 +314,10 @@ def delete_records(
             parts.append(out)
             plog = logs.partition(topic.name, req.partition_index)
             if topic.name in denied:
-                out.error_code = TOPIC_DENIED
+                out.error_code = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
                 continue
             if plog is None:
-                out.error_code = UNKNOWN_TOPIC_OR_PARTITION
+                out.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
                 continue
             if topic.name in INTERNAL_TOPICS:
                 out.error_code = ErrorCode.INVALID_REQUEST.code  # group state lives there
@@ -382,7 +380,7 @@ def describe_quorum(
                                                 "log", leader_id=-1, leader_epoch=-1, high_watermark=-1))
                 continue
             me = ReplicaState(broker.node_id, ZERO_UUID, end, now, now)
-            partitions.append(PartitionData(0, NONE, None, broker.node_id, 1, end, [me], []))
+            partitions.append(PartitionData(0, ErrorCode.NONE.code, None, broker.node_id, 1, end, [me], []))
         topics.append(TopicData(topic.topic_name, partitions))
     host, port = broker.advertised_for(peer.listener)
     return DescribeQuorumResponse(topics=topics, nodes=[Node(broker.node_id, [Listener(peer.listener, host, port)])])
@@ -399,9 +397,9 @@ def update_features(
     results = []
     for update in request.feature_updates:
         why = refusal(update.feature, update.max_version_level)
-        results.append(UpdatableFeatureResult(update.feature, NONE if why is None
+        results.append(UpdatableFeatureResult(update.feature, ErrorCode.NONE.code if why is None
                                               else ErrorCode.INVALID_UPDATE_VERSION.code, why))
-    first_error = next((r for r in results if r.error_code != NONE), None)
+    first_error = next((r for r in results if r.error_code != ErrorCode.NONE.code), None)
     if first_error is not None and header.api_version >= 2:
         # From v2 one error fails the whole request, as Kafka's controller answers.
         return UpdateFeaturesResponse(error_code=first_error.error_code, error_message=first_error.error_message,
@@ -433,6 +431,6 @@ def describe_log_dirs(
         ]))
     usage = shutil.disk_usage(logs.data_dir)
     return DescribeLogDirsResponse(results=[
-        DescribeLogDirsResult(error_code=NONE, log_dir=str(logs.data_dir), topics=topics,
+        DescribeLogDirsResult(error_code=ErrorCode.NONE.code, log_dir=str(logs.data_dir), topics=topics,
                               total_bytes=usage.total, usable_bytes=usage.free)
     ])

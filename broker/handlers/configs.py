@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from ..context import BrokerContext, Peer
 
 
-
 def describe_topic_configs(
     broker: BrokerContext, overrides: Mapping[str, Any], keys: list[str] | None, *,
     include_synonyms: bool, include_documentation: bool = False,

@@ -46,9 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("broker.api")
 
-NONE = ErrorCode.NONE.code
-UNKNOWN_TOPIC_OR_PARTITION = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
-TOPIC_DENIED = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 READ_COMMITTED = 1  # isolation_level of Fetch and ListOffsets
 
@@ -79,7 +76,7 @@ def produce(
             result = PartitionProduceResponse(index=part.index)
             results.append(result)
             if topic.name in denied:
-                result.error_code = TOPIC_DENIED
+                result.error_code = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
                 failed = True
                 continue
             if acks not in (-1, 0, 1):
@@ -88,7 +85,7 @@ def produce(
                 continue
             plog = broker.logs.partition(topic.name, part.index)
             if plog is None:
-                result.error_code = UNKNOWN_TOPIC_OR_PARTITION
+                result.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
                 failed = True
                 continue
             if topic.name in INTERNAL_TOPICS:
@@ -135,7 +132,7 @@ async def _after(waits: list[asyncio.Future[None]], response: ProduceResponse) -
     except OSError:
         for topic in response.responses:
             for part in topic.partition_responses:
-                if part.error_code == NONE:
+                if part.error_code == ErrorCode.NONE.code:
                     part.error_code = ErrorCode.KAFKA_STORAGE_ERROR.code
     return response
 
@@ -181,11 +178,11 @@ def _read_fetch(broker: BrokerContext, request: FetchRequest,
             data = PartitionData(partition_index=req.partition, aborted_transactions=[])
             parts.append(data)
             if topic.topic in denied:
-                data.error_code = TOPIC_DENIED
+                data.error_code = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
                 errors = True
                 continue
             if plog is None:
-                data.error_code = UNKNOWN_TOPIC_OR_PARTITION
+                data.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
                 errors = True
                 continue
             data.high_watermark = plog.log_end_offset
@@ -283,10 +280,10 @@ def list_offsets(
             parts.append(out)
             plog = broker.logs.partition(topic.name, req.partition_index)
             if topic.name in denied:
-                out.error_code = TOPIC_DENIED
+                out.error_code = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
                 continue
             if plog is None:
-                out.error_code = UNKNOWN_TOPIC_OR_PARTITION
+                out.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
                 continue
             if req.current_leader_epoch > LEADER_EPOCH:
                 out.error_code = ErrorCode.UNKNOWN_LEADER_EPOCH.code
@@ -326,9 +323,9 @@ def offset_for_leader_epoch(
             parts.append(out)
             plog = broker.logs.partition(topic.topic, req.partition)
             if topic.topic in denied:
-                out.error_code = TOPIC_DENIED
+                out.error_code = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
             elif plog is None:
-                out.error_code = UNKNOWN_TOPIC_OR_PARTITION
+                out.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
             elif req.current_leader_epoch > LEADER_EPOCH:
                 out.error_code = ErrorCode.UNKNOWN_LEADER_EPOCH.code
             elif req.leader_epoch <= LEADER_EPOCH:

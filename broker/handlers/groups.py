@@ -71,15 +71,12 @@ from ..groups.state import GroupState
 if TYPE_CHECKING:
     from ..context import BrokerContext, Peer
 
-NONE = ErrorCode.NONE.code
 KEY_TYPE_GROUP = 0
 KEY_TYPE_TRANSACTION = 1
 KEY_TYPE_SHARE = 2
 
 
 # ---- FindCoordinator -------------------------------------------------------------------------
-GROUP_DENIED = ErrorCode.GROUP_AUTHORIZATION_FAILED.code
-TOPIC_DENIED = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
 
 
 def _may(broker: BrokerContext, peer: Peer, operation: AclOperation, group: str) -> bool:
@@ -101,7 +98,7 @@ def find_coordinator(
             coordinator.error_code = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code
             coordinator.error_message = "Authorization failed."
         elif request.key_type == KEY_TYPE_GROUP and not _may(broker, peer, AclOperation.DESCRIBE, key):
-            coordinator.error_code = GROUP_DENIED
+            coordinator.error_code = ErrorCode.GROUP_AUTHORIZATION_FAILED.code
             coordinator.error_message = "Authorization failed."
         else:
             # Creates __consumer_offsets or __transaction_state on first use, as Kafka does.
@@ -130,7 +127,8 @@ def join_group(
 ) -> JoinGroupResponse | Awaitable[JoinGroupResponse]:
     version = header.api_version
     if not _may(broker, peer, AclOperation.READ, request.group_id):
-        return JoinGroupResponse(error_code=GROUP_DENIED, generation_id=-1, member_id=request.member_id)
+        return JoinGroupResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED.code, generation_id=-1,
+                                 member_id=request.member_id)
     result = broker.groups.join(
         JoinRequest(
             group_id=request.group_id,
@@ -174,7 +172,7 @@ def sync_group(
     broker: BrokerContext, header: RequestHeader, request: SyncGroupRequest, peer: Peer
 ) -> SyncGroupResponse | Awaitable[SyncGroupResponse]:
     if not _may(broker, peer, AclOperation.READ, request.group_id):
-        return SyncGroupResponse(error_code=GROUP_DENIED)
+        return SyncGroupResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED.code)
     result = broker.groups.sync(
         request.group_id,
         request.generation_id,
@@ -201,7 +199,7 @@ def _sync_response(result: SyncResult) -> SyncGroupResponse:
 def heartbeat(broker: BrokerContext, header: RequestHeader, request: HeartbeatRequest,
               peer: Peer) -> HeartbeatResponse:
     if not _may(broker, peer, AclOperation.READ, request.group_id):
-        return HeartbeatResponse(error_code=GROUP_DENIED)
+        return HeartbeatResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED.code)
     code = broker.groups.heartbeat(request.group_id, request.generation_id, request.member_id,
                                    request.group_instance_id)
     return HeartbeatResponse(error_code=code)
@@ -211,7 +209,7 @@ def leave_group(
     broker: BrokerContext, header: RequestHeader, request: LeaveGroupRequest, peer: Peer
 ) -> LeaveGroupResponse:
     if not _may(broker, peer, AclOperation.READ, request.group_id):
-        return LeaveGroupResponse(error_code=GROUP_DENIED)
+        return LeaveGroupResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED.code)
     if header.api_version < 3:
         _, errors = broker.groups.leave(request.group_id, [(request.member_id, None)])
         return LeaveGroupResponse(error_code=errors[0])
@@ -233,7 +231,8 @@ def offset_commit(
     version = header.api_version
     if not _may(broker, peer, AclOperation.READ, request.group_id):
         return OffsetCommitResponse(topics=[
-            OffsetCommitResponseTopic(t.name, [OffsetCommitResponsePartition(p.partition_index, GROUP_DENIED)
+            OffsetCommitResponseTopic(t.name, [OffsetCommitResponsePartition(p.partition_index,
+                                                                             ErrorCode.GROUP_AUTHORIZATION_FAILED.code)
                                                for p in t.partitions]) for t in request.topics])
     denied = broker.authorizer.denied_topics(peer, AclOperation.READ, (t.name for t in request.topics))
     offsets = [
@@ -254,7 +253,8 @@ def offset_commit(
     codes = iter(errors)
     response = OffsetCommitResponse(topics=[
         OffsetCommitResponseTopic(topic.name, [
-            OffsetCommitResponsePartition(p.partition_index, TOPIC_DENIED if topic.name in denied else next(codes))
+            OffsetCommitResponsePartition(p.partition_index, ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
+                                          if topic.name in denied else next(codes))
             for p in topic.partitions
         ])
         for topic in request.topics
@@ -270,7 +270,7 @@ async def _after_flush(wait: asyncio.Future[None], response: OffsetCommitRespons
     except OSError:
         for topic in response.topics:
             for part in topic.partitions:
-                if part.error_code == NONE:
+                if part.error_code == ErrorCode.NONE.code:
                     part.error_code = ErrorCode.COORDINATOR_NOT_AVAILABLE.code
     return response
 
@@ -292,7 +292,7 @@ def offset_fetch(
                                                                            ErrorCode.INVALID_GROUP_ID.code)))
                 continue
             if version >= 9 and (code := groups.check_fetch(wanted.group_id, wanted.member_id,
-                                                             wanted.member_epoch)) != NONE:
+                                                             wanted.member_epoch)) != ErrorCode.NONE.code:
                 parts.append(_group_part(version, OffsetFetchResponseGroup(wanted.group_id, [], code)))
                 continue
             unstable = groups.unstable(wanted.group_id) if request.require_stable else set()
@@ -320,7 +320,7 @@ def offset_fetch(
     if not request.group_id:
         return OffsetFetchResponse(error_code=ErrorCode.INVALID_GROUP_ID.code)
     if not _may(broker, peer, AclOperation.DESCRIBE, request.group_id):
-        return OffsetFetchResponse(error_code=GROUP_DENIED)
+        return OffsetFetchResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED.code)
     describable = _describable(broker, peer)
     # v0-1 always name their partitions; from v2 a null topic list means "everything committed".
     partitions = None if request.topics is None else [(t.name, p) for t in request.topics for p in t.partition_indexes]
@@ -328,12 +328,13 @@ def offset_fetch(
     for topic, partition, committed in groups.committed(request.group_id, partitions):
         if not describable(topic):
             if partitions is not None:  # named: said; all asked for: left out, as Kafka does
-                topics.setdefault(topic, []).append(OffsetFetchResponsePartition(partition, -1, -1, "", TOPIC_DENIED))
+                topics.setdefault(topic, []).append(OffsetFetchResponsePartition(partition, -1, -1, "",
+                                                                                 ErrorCode.TOPIC_AUTHORIZATION_FAILED.code))
             continue
         topics.setdefault(topic, []).append(
-            OffsetFetchResponsePartition(partition, -1, -1, "", NONE) if committed is None
+            OffsetFetchResponsePartition(partition, -1, -1, "", ErrorCode.NONE.code) if committed is None
             else OffsetFetchResponsePartition(partition, committed.offset, committed.leader_epoch, committed.metadata,
-                                              NONE)
+                                              ErrorCode.NONE.code)
         )
     if request.require_stable:
         _mark_unstable(((name, p) for name, ps in topics.items() for p in ps), groups.unstable(request.group_id))
@@ -368,7 +369,7 @@ def _describable(broker: BrokerContext, peer: Peer) -> Callable[[str], bool]:
 def _checked_group(broker: BrokerContext, peer: Peer, wanted: Any) -> OffsetFetchResponseGroup:
     """One group of an OffsetFetch v8+ with an authorizer: DESCRIBE on the group, and on each topic."""
     if not _may(broker, peer, AclOperation.DESCRIBE, wanted.group_id):
-        return OffsetFetchResponseGroup(wanted.group_id, [], GROUP_DENIED)
+        return OffsetFetchResponseGroup(wanted.group_id, [], ErrorCode.GROUP_AUTHORIZATION_FAILED.code)
     partitions = None if wanted.topics is None else [(t.name, p) for t in wanted.topics for p in t.partition_indexes]
     describable = _describable(broker, peer)
     by_topic: dict[str, list[OffsetFetchResponsePartitions]] = {}
@@ -376,13 +377,14 @@ def _checked_group(broker: BrokerContext, peer: Peer, wanted: Any) -> OffsetFetc
         if not describable(topic):
             if partitions is not None:
                 by_topic.setdefault(topic, []).append(OffsetFetchResponsePartitions(partition, -1, -1, "",
-                                                                                    TOPIC_DENIED))
+                                                                                    ErrorCode.TOPIC_AUTHORIZATION_FAILED.code))
             continue
         by_topic.setdefault(topic, []).append(
-            OffsetFetchResponsePartitions(partition, -1, -1, "", NONE) if offset is None
-            else OffsetFetchResponsePartitions(partition, offset.offset, offset.leader_epoch, offset.metadata, NONE))
+            OffsetFetchResponsePartitions(partition, -1, -1, "", ErrorCode.NONE.code) if offset is None
+            else OffsetFetchResponsePartitions(partition, offset.offset, offset.leader_epoch, offset.metadata,
+                                               ErrorCode.NONE.code))
     return OffsetFetchResponseGroup(wanted.group_id, [OffsetFetchResponseTopics(n, ps) for n, ps in by_topic.items()],
-                                    NONE)
+                                    ErrorCode.NONE.code)
 
 
 def _group_offsets(group_id: str, committed: list[tuple[str, int, CommittedOffset | None]]
@@ -390,10 +392,12 @@ def _group_offsets(group_id: str, committed: list[tuple[str, int, CommittedOffse
     by_topic: dict[str, list[OffsetFetchResponsePartitions]] = {}
     for topic, partition, offset in committed:
         by_topic.setdefault(topic, []).append(
-            OffsetFetchResponsePartitions(partition, -1, -1, "", NONE) if offset is None
-            else OffsetFetchResponsePartitions(partition, offset.offset, offset.leader_epoch, offset.metadata, NONE)
+            OffsetFetchResponsePartitions(partition, -1, -1, "", ErrorCode.NONE.code) if offset is None
+            else OffsetFetchResponsePartitions(partition, offset.offset, offset.leader_epoch, offset.metadata,
+                                               ErrorCode.NONE.code)
         )
-    return OffsetFetchResponseGroup(group_id, [OffsetFetchResponseTopics(n, ps) for n, ps in by_topic.items()], NONE)
+    return OffsetFetchResponseGroup(group_id, [OffsetFetchResponseTopics(n, ps) for n, ps in by_topic.items()],
+                                    ErrorCode.NONE.code)
 
 
 def _group_part(version: int, group: OffsetFetchResponseGroup) -> bytes:
@@ -409,16 +413,17 @@ def offset_delete(
     broker: BrokerContext, header: RequestHeader, request: OffsetDeleteRequest, peer: Peer
 ) -> OffsetDeleteResponse:
     if not _may(broker, peer, AclOperation.DELETE, request.group_id):
-        return OffsetDeleteResponse(error_code=GROUP_DENIED)
+        return OffsetDeleteResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED.code)
     denied = broker.authorizer.denied_topics(peer, AclOperation.READ, (t.name for t in request.topics))
     partitions = [(t.name, p.partition_index) for t in request.topics for p in t.partitions if t.name not in denied]
     code, errors = broker.groups.delete_offsets(request.group_id, partitions)
-    if code != NONE:
+    if code != ErrorCode.NONE.code:
         return OffsetDeleteResponse(error_code=code)
     codes = iter(errors)
     return OffsetDeleteResponse(topics=[
         OffsetDeleteResponseTopic(t.name, [OffsetDeleteResponsePartition(
-            p.partition_index, TOPIC_DENIED if t.name in denied else next(codes)) for p in t.partitions])
+            p.partition_index, ErrorCode.TOPIC_AUTHORIZATION_FAILED.code if t.name in denied else next(codes))
+            for p in t.partitions])
         for t in request.topics
     ])
 
@@ -450,15 +455,15 @@ def describe_groups(
             described.append(DescribedGroup(ErrorCode.INVALID_GROUP_ID.code, group_id, "", "", ""))
             continue
         if not _may(broker, peer, AclOperation.DESCRIBE, group_id):
-            described.append(DescribedGroup(GROUP_DENIED, group_id, "", "", ""))
+            described.append(DescribedGroup(ErrorCode.GROUP_AUTHORIZATION_FAILED.code, group_id, "", "", ""))
             continue
         found = broker.groups.describe(group_id)
         if found is None:
             # Before v6 an unknown group is described as Dead rather than as an error.
-            described.append(DescribedGroup(NONE, group_id, GroupState.DEAD.value, "", ""))
+            described.append(DescribedGroup(ErrorCode.NONE.code, group_id, GroupState.DEAD.value, "", ""))
             continue
         described.append(DescribedGroup(
-            NONE, group_id, found.state.value, found.protocol_type, found.protocol_name,
+            ErrorCode.NONE.code, group_id, found.state.value, found.protocol_type, found.protocol_name,
             [DescribedGroupMember(member_id, instance_id, client_id, host, metadata, assignment)
              for member_id, instance_id, client_id, host, metadata, assignment in found.members],
         ))
@@ -470,7 +475,8 @@ def delete_groups(
 ) -> DeleteGroupsResponse:
     allowed = [g for g in request.groups_names if _may(broker, peer, AclOperation.DELETE, g)]
     codes = dict(zip(allowed, broker.groups.delete_groups(allowed), strict=True))
-    return DeleteGroupsResponse(results=[DeletableGroupResult(g, codes.get(g, GROUP_DENIED))
+    return DeleteGroupsResponse(results=[DeletableGroupResult(g, codes.get(g,
+                                                                           ErrorCode.GROUP_AUTHORIZATION_FAILED.code))
                                          for g in request.groups_names])
 
 
@@ -479,13 +485,15 @@ def consumer_group_heartbeat(
     broker: BrokerContext, header: RequestHeader, request: ConsumerGroupHeartbeatRequest, peer: Peer
 ) -> ConsumerGroupHeartbeatResponse:
     if not _may(broker, peer, AclOperation.READ, request.group_id):
-        return ConsumerGroupHeartbeatResponse(error_code=GROUP_DENIED, error_message="Authorization failed.")
+        return ConsumerGroupHeartbeatResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED.code,
+                                              error_message="Authorization failed.")
     names = request.subscribed_topic_names
     if names is not None and broker.authorizer.enabled:
         denied = broker.authorizer.denied_topics(peer, AclOperation.DESCRIBE, names)
         if denied:
             return ConsumerGroupHeartbeatResponse(
-                error_code=TOPIC_DENIED, error_message=f"Not authorized to describe topics {sorted(denied)}.")
+                error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED.code,
+                error_message=f"Not authorized to describe topics {sorted(denied)}.")
     result = broker.groups.consumer_heartbeat(ConsumerHeartbeat(
         group_id=request.group_id,
         member_id=request.member_id,
@@ -523,7 +531,8 @@ def consumer_group_describe(
                                                     group_id))
             continue
         if not _may(broker, peer, AclOperation.DESCRIBE, group_id):
-            described.append(DescribedConsumerGroup(GROUP_DENIED, "Authorization failed.", group_id))
+            described.append(DescribedConsumerGroup(ErrorCode.GROUP_AUTHORIZATION_FAILED.code, "Authorization failed.",
+                                                    group_id))
             continue
         group = broker.groups.groups.get(group_id)
         if group is None or group.state is GroupState.DEAD:
@@ -545,7 +554,7 @@ def _describe_consumer_group(group: ConsumerGroup, version: int) -> DescribedCon
                                     for topic_id, ps in sorted(partitions.items()) if ps])
 
     return DescribedConsumerGroup(
-        NONE, None, group.group_id, group.state.value, group.group_epoch, group.assignment_epoch,
+        ErrorCode.NONE.code, None, group.group_id, group.state.value, group.group_epoch, group.assignment_epoch,
         group.assignor_name or "uniform",
         [
             DescribedConsumerMember(

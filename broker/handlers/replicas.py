@@ -30,8 +30,6 @@ from kctl.protocol.messages.list_partition_reassignments import (
 if TYPE_CHECKING:
     from ..context import BrokerContext, Peer
 
-UNKNOWN = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
-
 
 def _exists(broker: BrokerContext, topic: str, partition: int) -> bool:
     return broker.logs.partition(topic, partition) is not None
@@ -60,7 +58,8 @@ def alter_partition_reassignments(
     for topic in request.topics:
         partitions = []
         for p in topic.partitions:
-            code, message = ((UNKNOWN, f"{topic.name}[{p.partition_index}] does not exist")
+            code, message = ((ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code,
+                              f"{topic.name}[{p.partition_index}] does not exist")
                              if not _exists(broker, topic.name, p.partition_index)
                              else _reassignment_error(broker, p.replicas))
             partitions.append(ReassignablePartitionResponse(p.partition_index, code, message))
@@ -88,7 +87,7 @@ def elect_leaders(
         results.append(ReplicaElectionResult(entry.topic, [
             ElectionPartitionResult(p, ErrorCode.ELECTION_NOT_NEEDED.code, "the leader is the preferred replica")
             if _exists(broker, entry.topic, p) else
-            ElectionPartitionResult(p, UNKNOWN, f"{entry.topic}[{p}] does not exist")
+            ElectionPartitionResult(p, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code, f"{entry.topic}[{p}] does not exist")
             for p in entry.partitions
         ]))
     return ElectLeadersResponse(replica_election_results=results)

@@ -70,9 +70,6 @@ from ..storage.log import LEADER_EPOCH
 if TYPE_CHECKING:
     from ..context import BrokerContext, Peer
 
-NONE = ErrorCode.NONE.code
-GROUP_DENIED = ErrorCode.GROUP_AUTHORIZATION_FAILED.code
-TOPIC_DENIED = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code
 RECORD_LIMIT = 1  # ShareAcquireMode: at most MaxRecords records, not whole batches
 
 
@@ -89,12 +86,13 @@ def share_group_heartbeat(
     broker: BrokerContext, header: RequestHeader, request: ShareGroupHeartbeatRequest, peer: Peer
 ) -> ShareGroupHeartbeatResponse:
     if not _may(broker, peer, AclOperation.READ, request.group_id):
-        return ShareGroupHeartbeatResponse(error_code=GROUP_DENIED, error_message="Authorization failed.")
+        return ShareGroupHeartbeatResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED.code,
+                                           error_message="Authorization failed.")
     names = request.subscribed_topic_names
     if names is not None and broker.authorizer.enabled:
         denied = broker.authorizer.denied_topics(peer, AclOperation.DESCRIBE, names)
         if denied:
-            return ShareGroupHeartbeatResponse(error_code=TOPIC_DENIED,
+            return ShareGroupHeartbeatResponse(error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED.code,
                                                error_message=f"Not authorized to describe topics {sorted(denied)}.")
     result = broker.groups.share_heartbeat(ShareHeartbeat(
         request.group_id, request.member_id, request.member_epoch, request.rack_id, names,
@@ -113,7 +111,8 @@ def share_group_describe(
     described: list[DescribedGroup] = []
     for group_id in request.group_ids:
         if not _may(broker, peer, AclOperation.DESCRIBE, group_id):
-            described.append(DescribedGroup(GROUP_DENIED, "Authorization failed.", group_id))
+            described.append(DescribedGroup(ErrorCode.GROUP_AUTHORIZATION_FAILED.code, "Authorization failed.",
+                                            group_id))
             continue
         group = broker.groups.groups.get(group_id)
         if group is None or group.state.value == "Dead":
@@ -126,7 +125,7 @@ def share_group_describe(
             continue
         names = group.topic_names()
         described.append(DescribedGroup(
-            NONE, None, group_id, group.state.value, group.group_epoch, group.assignment_epoch, "simple",
+            ErrorCode.NONE.code, None, group_id, group.state.value, group.group_epoch, group.assignment_epoch, "simple",
             [Member(m.member_id, m.rack_id, m.epoch, m.client_id, m.client_host, list(m.subscribed_names),
                     Assignment([DescribedTopicPartitions(t, names.get(t, ""), sorted(ps))
                                 for t, ps in sorted(m.assigned.items())]))
@@ -147,7 +146,7 @@ def _check_member(broker: BrokerContext, peer: Peer, group_id: str | None, membe
     if not group_id or not member_id:
         return ErrorCode.INVALID_REQUEST.code, "GroupId and MemberId must be set."
     if not _may(broker, peer, AclOperation.READ, group_id):
-        return GROUP_DENIED, "Authorization failed."
+        return ErrorCode.GROUP_AUTHORIZATION_FAILED.code, "Authorization failed."
     if not broker.groups.share.is_member(group_id, member_id):
         return ErrorCode.UNKNOWN_MEMBER_ID.code, f"Member {member_id} is not a member of share group {group_id}."
     return None
@@ -243,8 +242,9 @@ def _fetch_response(broker: BrokerContext, peer: Peer, delivered: dict[tuple[UUI
     for key in sorted(set(delivered) | set(ack_errors), key=lambda k: (str(k[0]), k[1])):
         topic_id, index = key
         d = delivered.get(key)
-        ack_code, ack_message = ack_errors.get(key, (NONE, None))
-        error = TOPIC_DENIED if names.get(topic_id) in denied else (d.error if d is not None else NONE)
+        ack_code, ack_message = ack_errors.get(key, (ErrorCode.NONE.code, None))
+        error = ErrorCode.TOPIC_AUTHORIZATION_FAILED.code if names.get(topic_id) in denied else \
+            (d.error if d is not None else ErrorCode.NONE.code)
         by_topic.setdefault(topic_id, []).append(PartitionData(
             index, error, None, ack_code, ack_message, LeaderIdAndEpoch(broker.node_id, LEADER_EPOCH),
             d.records if d is not None else b"",
@@ -296,7 +296,7 @@ async def _after_write(wait: asyncio.Future[None], response: ShareAcknowledgeRes
     except OSError:
         for topic in response.responses:
             for part in topic.partitions:
-                if part.error_code == NONE:
+                if part.error_code == ErrorCode.NONE.code:
                     part.error_code = ErrorCode.COORDINATOR_NOT_AVAILABLE.code
     return response
 
@@ -310,7 +310,8 @@ def describe_share_group_offsets(
     out: list[DescribeShareGroupOffsetsResponseGroup] = []
     for wanted in request.groups:
         if not _may(broker, peer, AclOperation.DESCRIBE, wanted.group_id):
-            out.append(DescribeShareGroupOffsetsResponseGroup(wanted.group_id, [], GROUP_DENIED,
+            out.append(DescribeShareGroupOffsetsResponseGroup(wanted.group_id, [],
+                                                              ErrorCode.GROUP_AUTHORIZATION_FAILED.code,
                                                               "Authorization failed."))
             continue
         group = broker.groups.groups.get(wanted.group_id)
@@ -362,7 +363,8 @@ def alter_share_group_offsets(
     broker: BrokerContext, header: RequestHeader, request: AlterShareGroupOffsetsRequest, peer: Peer
 ) -> AlterShareGroupOffsetsResponse | Awaitable[AlterShareGroupOffsetsResponse]:
     if not _may(broker, peer, AclOperation.READ, request.group_id):
-        return AlterShareGroupOffsetsResponse(error_code=GROUP_DENIED, error_message="Authorization failed.")
+        return AlterShareGroupOffsetsResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED.code,
+                                              error_message="Authorization failed.")
     busy = _not_empty(broker, request.group_id)
     if busy is not None:
         return AlterShareGroupOffsetsResponse(error_code=busy[0], error_message=busy[1])
@@ -405,7 +407,8 @@ def delete_share_group_offsets(
     broker: BrokerContext, header: RequestHeader, request: DeleteShareGroupOffsetsRequest, peer: Peer
 ) -> DeleteShareGroupOffsetsResponse | Awaitable[DeleteShareGroupOffsetsResponse]:
     if not _may(broker, peer, AclOperation.DELETE, request.group_id):
-        return DeleteShareGroupOffsetsResponse(error_code=GROUP_DENIED, error_message="Authorization failed.")
+        return DeleteShareGroupOffsetsResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED.code,
+                                               error_message="Authorization failed.")
     busy = _not_empty(broker, request.group_id)
     if busy is not None:
         return DeleteShareGroupOffsetsResponse(error_code=busy[0], error_message=busy[1])

@@ -62,9 +62,6 @@ from ..transactions.machine import TxnState
 if TYPE_CHECKING:
     from ..context import BrokerContext, Peer
 
-NONE = ErrorCode.NONE.code
-TXN_DENIED = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code
-NOT_ATTEMPTED = ErrorCode.OPERATION_NOT_ATTEMPTED.code
 T = TypeVar("T")
 
 
@@ -96,7 +93,8 @@ def init_producer_id(
     if transactional_id is None:
         return _idempotent_producer_id(broker, request, peer)
     if not _may(broker, peer, AclOperation.WRITE, transactional_id):
-        return InitProducerIdResponse(error_code=TXN_DENIED, producer_id=-1, producer_epoch=-1)
+        return InitProducerIdResponse(error_code=ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code, producer_id=-1,
+                                      producer_epoch=-1)
     expected = (request.producer_id, request.producer_epoch) if request.producer_id >= 0 else None
     outcome = broker.transactions.init_producer_id(transactional_id, request.transaction_timeout_ms, expected)
     return _answer(outcome, InitProducerIdResponse(error_code=outcome.error.code, producer_id=outcome.producer_id,
@@ -152,7 +150,7 @@ def _add_partitions(broker: BrokerContext, peer: Peer, transactional_id: str, pr
     wanted = [(t.name, p) for t in topics for p in t.partitions]
     errors: dict[tuple[str, int], int] = {}
     if not _may(broker, peer, AclOperation.WRITE, transactional_id):
-        errors = dict.fromkeys(wanted, TXN_DENIED)
+        errors = dict.fromkeys(wanted, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code)
     else:
         denied = broker.authorizer.denied_topics(peer, AclOperation.WRITE, (t for t, _ in wanted))
         for topic, partition in wanted:
@@ -162,11 +160,11 @@ def _add_partitions(broker: BrokerContext, peer: Peer, transactional_id: str, pr
                 errors[(topic, partition)] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
     outcome = Outcome()
     if errors:  # as Kafka: the others are not attempted
-        errors = {tp: errors.get(tp, NOT_ATTEMPTED) for tp in wanted}
+        errors = {tp: errors.get(tp, ErrorCode.OPERATION_NOT_ATTEMPTED.code) for tp in wanted}
     elif verify_only:
         for tp in wanted:
             refused = broker.transactions.check_member(transactional_id, producer_id, epoch, tp)
-            errors[tp] = NONE if refused is None else refused.code
+            errors[tp] = ErrorCode.NONE.code if refused is None else refused.code
     else:
         outcome = broker.transactions.add_partitions(transactional_id, producer_id, epoch, wanted)
         errors = dict.fromkeys(wanted, outcome.error.code)
@@ -181,7 +179,7 @@ def add_offsets_to_txn(
     broker: BrokerContext, header: RequestHeader, request: AddOffsetsToTxnRequest, peer: Peer
 ) -> AddOffsetsToTxnResponse | Awaitable[AddOffsetsToTxnResponse]:
     if not _may(broker, peer, AclOperation.WRITE, request.transactional_id):
-        return AddOffsetsToTxnResponse(error_code=TXN_DENIED)
+        return AddOffsetsToTxnResponse(error_code=ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code)
     if not broker.authorizer.permits(peer, AclOperation.READ, ResourceType.GROUP, request.group_id):
         return AddOffsetsToTxnResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED.code)
     offsets = broker.groups.offsets_partition(request.group_id)
@@ -199,7 +197,7 @@ def txn_offset_commit(
         return _txn_commit_response(wanted, [code] * len(wanted))
 
     if not _may(broker, peer, AclOperation.WRITE, request.transactional_id):
-        return all_failed(TXN_DENIED)
+        return all_failed(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code)
     if not broker.authorizer.permits(peer, AclOperation.READ, ResourceType.GROUP, request.group_id):
         return all_failed(ErrorCode.GROUP_AUTHORIZATION_FAILED.code)
     offsets_partition = (OFFSETS_TOPIC, broker.groups.offsets_partition(request.group_id).partition)
@@ -232,7 +230,7 @@ def end_txn(
     broker: BrokerContext, header: RequestHeader, request: EndTxnRequest, peer: Peer
 ) -> EndTxnResponse | Awaitable[EndTxnResponse]:
     if not _may(broker, peer, AclOperation.WRITE, request.transactional_id):
-        return EndTxnResponse(error_code=TXN_DENIED)
+        return EndTxnResponse(error_code=ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code)
     outcome = broker.transactions.end_txn(request.transactional_id, request.producer_id, request.producer_epoch,
                                           request.committed)
     return _answer(outcome, EndTxnResponse(error_code=outcome.error.code))
@@ -245,7 +243,8 @@ def describe_transactions(
     states: list[DescribedTransaction] = []
     for transactional_id in request.transactional_ids:
         if not _may(broker, peer, AclOperation.DESCRIBE, transactional_id):
-            states.append(DescribedTransaction(TXN_DENIED, transactional_id, producer_id=-1, producer_epoch=-1))
+            states.append(DescribedTransaction(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code, transactional_id,
+                                               producer_id=-1, producer_epoch=-1))
             continue
         found = broker.transactions.describe(transactional_id)
         if found is None:
@@ -258,8 +257,8 @@ def describe_transactions(
             if topic not in hidden:
                 by_topic.setdefault(topic, []).append(partition)
         states.append(DescribedTransaction(
-            NONE, transactional_id, found.state.label, found.timeout_ms, found.start_ms, found.producer_id,
-            found.producer_epoch, [TopicData(t, ps) for t, ps in by_topic.items()]))
+            ErrorCode.NONE.code, transactional_id, found.state.label, found.timeout_ms, found.start_ms,
+            found.producer_id, found.producer_epoch, [TopicData(t, ps) for t, ps in by_topic.items()]))
     return DescribeTransactionsResponse(transaction_states=states)
 
 
@@ -311,7 +310,7 @@ def describe_producers(
                 parts.append(PartitionResponse(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code))
                 continue
             state = plog.producers
-            parts.append(PartitionResponse(index, NONE, None, [
+            parts.append(PartitionResponse(index, ErrorCode.NONE.code, None, [
                 ProducerState(producer_id, entry.epoch,
                               entry.batches[-1].last_sequence if entry.batches else -1, entry.last_timestamp,
                               -1, state.ongoing.get(producer_id, -1))

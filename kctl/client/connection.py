@@ -20,7 +20,8 @@ from kctl import __version__
 from kctl.protocol._wire import Message
 from kctl.protocol.api import API_BY_REQUEST_TYPE, ApiKey, Request, version_range
 from kctl.protocol.errors import ErrorCode, ProtocolError
-from kctl.protocol.framing import NEED_DATA, ClientConnection, ResponseDecoder
+from kctl.protocol.events import NEED_DATA
+from kctl.protocol.framing import ClientConnection, ResponseDecoder
 from kctl.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
 
 from .errors import ConnectionFailed, KafkaError, RequestTimedOut, UnsupportedVersion

@@ -27,6 +27,7 @@ from kctl.protocol.messages.offset_commit import (
     OffsetCommitRequestTopic,
 )
 from kctl.protocol.records import BatchHeader, batch_payload, decode_batch, decode_record_fields, iter_batch_headers
+from kctl.protocol.tasks import supervised
 
 from .admin import Admin
 from .assignors import Assignor, assignor
@@ -227,20 +228,12 @@ class Consumer:
             self._supervise("pattern watch", self._watch_pattern)
 
     def _supervise(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
-        async def guarded() -> None:
-            try:
-                await body()
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:
-                log.error("consumer task %r failed: %r", name, exc)
-                self._failure = exc
-                self._records_ready.set()  # wake getmany() so it raises
-                raise
+        def failed(exc: BaseException) -> None:
+            log.error("consumer task %r failed: %r", name, exc)
+            self._failure = exc
+            self._records_ready.set()  # wake getmany() so it raises
 
-        task = asyncio.create_task(guarded(), name=f"kctl consumer {name}")
-        task.add_done_callback(lambda t: None if t.cancelled() else t.exception())
-        self._tasks.append(task)
+        self._tasks.append(supervised(f"kctl consumer {name}", body, failed))
 
     async def __aenter__(self) -> Consumer:
         await self.start()

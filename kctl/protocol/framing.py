@@ -13,7 +13,6 @@ writes whatever bytes the `send_*` methods return.
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import Callable
 from struct import Struct
@@ -30,6 +29,16 @@ from .errors import (
     FrameTooLargeError,
     ProtocolError,
     UnsupportedVersionError,
+)
+from .events import (
+    NEED_DATA,
+    Authenticated,
+    AuthenticationFailed,
+    ClientEvent,
+    RequestReceived,
+    ResponseReceived,
+    ServerEvent,
+    UnsupportedRequest,
 )
 from .headers import (
     RequestHeader,
@@ -51,14 +60,6 @@ DEFAULT_MAX_FRAME_SIZE: Final = 100 * 1024 * 1024
 #: `sasl.server.max.receive.size`): SASL tokens are small, and an anonymous peer must not make
 #: the server hold a large buffer.
 MAX_UNAUTHENTICATED_FRAME_SIZE: Final = 512 * 1024
-
-
-class _NeedData(enum.Enum):
-    NEED_DATA = "NEED_DATA"
-
-
-#: Returned by `next_event()` when the buffered bytes do not hold a whole frame yet.
-NEED_DATA: Final = _NeedData.NEED_DATA
 
 
 class FrameBuffer:
@@ -173,34 +174,8 @@ def frame(*parts: bytes) -> bytes:
 
 
 # ---- server side ---------------------------------------------------------------------------
-class RequestReceived(NamedTuple):
-    header: RequestHeader
-    body: Any
-
-
-class UnsupportedRequest(NamedTuple):
-    """A request for an API key or version we do not speak; the body was not decoded."""
-
-    header: RequestHeader
-
-
-class Authenticated(NamedTuple):
-    """The peer proved who it is (the SaslAuthenticate answer is queued)."""
-
-    user: str | None
-    mechanism: str
-
-
-class AuthenticationFailed(NamedTuple):
-    mechanism: str
-    reason: str
-
-
 class NotAuthenticated(ProtocolError):
     """A request other than ApiVersions or SASL's came before the peer authenticated."""
-
-
-ServerEvent = RequestReceived | UnsupportedRequest | Authenticated | AuthenticationFailed | _NeedData
 
 
 class EncodedBody(NamedTuple):
@@ -352,14 +327,6 @@ class ServerConnection:
 
 
 # ---- client side ---------------------------------------------------------------------------
-class ResponseReceived(NamedTuple):
-    correlation_id: int
-    api_key: int
-    api_version: int
-    body: Any
-
-
-ClientEvent = ResponseReceived | _NeedData
 #: Reads a response body another way than the generated decoder: (frame, body offset, version).
 ResponseDecoder = Callable[[bytes | bytearray, int, int], Any]
 

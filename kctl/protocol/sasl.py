@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .events import Authenticated, AuthenticationFailed
+
 if TYPE_CHECKING:
-    from .framing import Authenticated, AuthenticationFailed
     from .messages.sasl_authenticate import SaslAuthenticateRequest, SaslAuthenticateResponse
     from .messages.sasl_handshake import SaslHandshakeRequest, SaslHandshakeResponse
 
@@ -253,7 +254,6 @@ class ServerAuthentication:
                      ) -> tuple[SaslAuthenticateResponse, Authenticated | AuthenticationFailed | None]:
         """The answer, and what happened: authenticated, failed, or a step of the exchange (None)."""
         from .errors import ErrorCode
-        from .framing import Authenticated, AuthenticationFailed
         from .messages.sasl_authenticate import SaslAuthenticateResponse
 
         if self._exchange is None:

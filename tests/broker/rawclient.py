@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from kctl.protocol.framing import NEED_DATA, ClientConnection, ResponseReceived
+from kctl.protocol.events import NEED_DATA, ResponseReceived
+from kctl.protocol.framing import ClientConnection
 
 
 class RawClient:

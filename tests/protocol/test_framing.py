@@ -5,18 +5,15 @@ from __future__ import annotations
 import pytest
 
 from kctl.protocol.errors import CorrelationError, DecodeError, ErrorCode, FrameTooLargeError
-from kctl.protocol.framing import (
+from kctl.protocol.events import (
     NEED_DATA,
     Authenticated,
     AuthenticationFailed,
-    ClientConnection,
-    FrameBuffer,
-    NotAuthenticated,
     RequestReceived,
     ResponseReceived,
-    ServerConnection,
     UnsupportedRequest,
 )
+from kctl.protocol.framing import ClientConnection, FrameBuffer, NotAuthenticated, ServerConnection
 from kctl.protocol.headers import RequestHeader
 from kctl.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
 from kctl.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic, MetadataResponse

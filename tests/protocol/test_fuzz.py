@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kctl.protocol.errors import ProtocolError
-from kctl.protocol.framing import NEED_DATA, ClientConnection, ServerConnection
+from kctl.protocol.events import NEED_DATA
+from kctl.protocol.framing import ClientConnection, ServerConnection
 from kctl.protocol.messages.fetch import FetchPartition, FetchRequest, FetchTopic
 from kctl.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic
 from kctl.protocol.messages.produce import PartitionProduceData, ProduceRequest, TopicProduceData

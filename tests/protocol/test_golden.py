@@ -10,7 +10,8 @@ import pytest
 
 from kctl.protocol import _wire as w
 from kctl.protocol.api import decode_request, decode_response, encode_request, encode_response
-from kctl.protocol.framing import ClientConnection, ResponseReceived, ServerConnection, UnsupportedRequest
+from kctl.protocol.events import ResponseReceived, UnsupportedRequest
+from kctl.protocol.framing import ClientConnection, ServerConnection
 from kctl.protocol.headers import RequestHeader, decode_request_header, encode_request_header
 from kctl.protocol.messages.api_versions import ApiVersion, ApiVersionsRequest, ApiVersionsResponse
 from kctl.protocol.messages.find_coordinator import FindCoordinatorRequest
