@@ -26,7 +26,7 @@ from .errors import KafkaError
 from .types import TopicPartition
 
 if TYPE_CHECKING:
-    from .admin import Admin
+    from .admin.groups import GroupAdmin
 
 #: Group types by the names ListGroups (v5+) and Kafka's tools use.
 CLASSIC, CONSUMER, SHARE, STREAMS = "classic", "consumer", "share", "streams"
@@ -218,7 +218,7 @@ def _typed_request(kind: str, groups: list[str]) -> Any:
     return StreamsGroupDescribeRequest(groups, False)
 
 
-async def describe_any(admin: Admin, group_ids: Iterable[str]) -> dict[str, GroupDescription | KafkaError]:
+async def describe_any(admin: GroupAdmin, group_ids: Iterable[str]) -> dict[str, GroupDescription | KafkaError]:
     """Every group described by the API of its kind (see the module's note)."""
     cluster = admin.cluster
     results: dict[str, GroupDescription | KafkaError] = await admin.describe_classic_groups(group_ids)
@@ -253,7 +253,7 @@ async def describe_any(admin: Admin, group_ids: Iterable[str]) -> dict[str, Grou
 
 
 # ---- share-group offsets ----------------------------------------------------------------------------------
-async def share_group_offsets(admin: Admin, group_ids: Iterable[str]
+async def share_group_offsets(admin: GroupAdmin, group_ids: Iterable[str]
                               ) -> dict[str, dict[TopicPartition, ShareOffset] | KafkaError]:
     """Where each share partition of each group starts (DescribeShareGroupOffsets, every topic)."""
     from kctl.protocol.messages.describe_share_group_offsets import (
@@ -290,7 +290,7 @@ async def share_group_offsets(admin: Admin, group_ids: Iterable[str]
     return results
 
 
-async def alter_share_group_offsets(admin: Admin, group_id: str, offsets: Mapping[TopicPartition, int]
+async def alter_share_group_offsets(admin: GroupAdmin, group_id: str, offsets: Mapping[TopicPartition, int]
                                     ) -> dict[TopicPartition, KafkaError | None]:
     """Set where a share group's partitions start (the group must be empty)."""
     from kctl.protocol.messages.alter_share_group_offsets import (
@@ -319,7 +319,7 @@ async def alter_share_group_offsets(admin: Admin, group_id: str, offsets: Mappin
     return results
 
 
-async def delete_share_group_offsets(admin: Admin, group_id: str, topics: Iterable[str]
+async def delete_share_group_offsets(admin: GroupAdmin, group_id: str, topics: Iterable[str]
                                      ) -> dict[str, KafkaError | None]:
     """Forget a share group's state on whole topics (the group must be empty)."""
     from kctl.protocol.messages.delete_share_group_offsets import (
@@ -342,7 +342,7 @@ async def delete_share_group_offsets(admin: Admin, group_id: str, topics: Iterab
     return results
 
 
-def _check_whole(admin: Admin, group_id: str, response: Any) -> None:
+def _check_whole(admin: GroupAdmin, group_id: str, response: Any) -> None:
     if ErrorCode.of(response.error_code) in COORDINATOR_MOVED:
         admin.cluster.forget_coordinator(group_id)
     if response.error_code:
