@@ -5,7 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kctl.ops.groups import Health, LagHistory, LagRows, _catch_up, _lag_rows, _Partitions, single_look_health
+from kctl.ops.groups import Health, LagHistory, LagRows, single_look_health
+from kctl.ops.groups.history import _catch_up
+from kctl.ops.groups.lag import _lag_rows, _Partitions
 from kctl.protocol.offset_columns import GroupCommitted
 
 

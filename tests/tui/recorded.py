@@ -37,14 +37,14 @@ RESET = ("billing", "--to-earliest", ["orders:0,2"])  # the plan the reset dialo
 
 @contextmanager
 def pinned_clock() -> Iterator[None]:
-    import kctl.ops.groups
+    from kctl.ops.groups import ages  # the age of the next record is counted from now
 
-    real = kctl.ops.groups.now_ms
-    kctl.ops.groups.now_ms = lambda: PINNED_NOW_MS
+    real = ages.now_ms
+    ages.now_ms = lambda: PINNED_NOW_MS
     try:
         yield
     finally:
-        kctl.ops.groups.now_ms = real
+        ages.now_ms = real
 
 
 # ---- recording -----------------------------------------------------------------------------------------
