@@ -15,34 +15,22 @@ from typer.core import TyperArgument, TyperGroup
 from kctl import __version__
 
 #: The commands whose modules load only when they run: name -> (module, attribute, help override).
-#: An attribute that is a Typer is a command group; a function is a single command.
-LAZY_COMMANDS: dict[str, tuple[str, str, str | None]] = {
-    "offsets": ("cmd_data", "offsets", None),
-    "produce": ("cmd_data", "produce", None),
-    "tail": ("cmd_data", "tail", None),
-    "consume": ("cmd_data", "tail", "The same as tail."),
-    "lag": ("cmd_groups", "lag", None),
-    "cluster": ("cmd_topics", "cluster_app", None),
-    "brokers": ("cmd_topics", "brokers_app", None),
-    "reassign": ("cmd_replicas", "reassign_app", None),
-    "elect-leaders": ("cmd_replicas", "elect_leaders", None),
-    "log-dirs": ("cmd_replicas", "log_dirs", None),
-    "exporter": ("cmd_exporter", "exporter", None),
-    "schemas": ("cmd_schemas", "schemas_app", None),
-    "connect": ("cmd_connect", "connect_app", None),
-    "streams": ("cmd_streams", "streams_app", None),
-    "users": ("cmd_users", "users_app", None),
-    "quotas": ("cmd_quotas", "quotas_app", None),
-    "acls": ("cmd_acls", "acls_app", None),
-    "transactions": ("cmd_transactions", "transactions_app", None),
-    "features": ("cmd_features", "features_app", None),
-    "topics": ("cmd_topics", "topics_app", None),
-    "configs": ("cmd_topics", "configs_app", None),
-    "groups": ("cmd_groups", "groups_app", None),
-    "records": ("cmd_data", "records_app", None),
-    "config": ("cmd_config", "config_app", None),
-    "broker": ("cmd_config", "broker_app", None),
-}
+#: An attribute that is a Typer is a command group; a function is a single command. Read on first
+#: use from commands.json (see `lazy_commands`).
+LAZY_COMMANDS: dict[str, tuple[str, str, str | None]] = {}
+
+
+def lazy_commands() -> dict[str, tuple[str, str, str | None]]:
+    """Each cmd_ module's COMMANDS, indexed into commands.json by `python -m kctl.cli.docs` (a
+    test keeps it fresh), so that listing them imports none of them."""
+    if not LAZY_COMMANDS:
+        import json
+        from pathlib import Path
+
+        raw = json.loads(Path(__file__).with_name("commands.json").read_text())
+        LAZY_COMMANDS.update({name: (module, attribute, help_text)
+                              for name, (module, attribute, help_text) in raw.items()})
+    return LAZY_COMMANDS
 
 
 class _PlainArgument(TyperArgument):
@@ -173,10 +161,10 @@ class LazyGroup(TyperGroup):
 
     # click's own types are typer's private copy; Any keeps them out of our signatures.
     def list_commands(self, ctx: Any) -> list[str]:
-        return [*super().list_commands(ctx), *(name for name in LAZY_COMMANDS if name not in self.commands)]
+        return [*super().list_commands(ctx), *(name for name in lazy_commands() if name not in self.commands)]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+        if cmd_name not in self.commands and cmd_name in lazy_commands():
             self.commands[cmd_name] = _load_command(cmd_name)
         return super().get_command(ctx, cmd_name)
 
@@ -185,7 +173,7 @@ class LazyGroup(TyperGroup):
 
     def load_all(self) -> None:
         """Every command now, for the man pages and help that list them all."""
-        for name in LAZY_COMMANDS:
+        for name in lazy_commands():
             command = self.get_command(None, name)
             if isinstance(command, _LazySubGroup):
                 command.load_all()
@@ -240,7 +228,7 @@ def _load_command(name: str) -> Any:
     import copy
     import importlib
 
-    module_name, attribute, help_text = LAZY_COMMANDS[name]
+    module_name, attribute, help_text = lazy_commands()[name]
     target = getattr(importlib.import_module(f"{__package__}.{module_name}"), attribute)
     holder = typer.Typer()
     if not isinstance(target, typer.Typer):

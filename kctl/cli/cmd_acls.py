@@ -204,4 +204,9 @@ def acls_check(
     execute(_settings(ctx), body, fmt=output)
 
 
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {"acls": acls_app}
+
 __all__ = ["acls_app"]

@@ -250,3 +250,8 @@ def broker_start(
 
 broker_app.command("status")(broker_status)
 broker_app.command("stop")(broker_stop)
+
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {"config": config_app, "broker": broker_app}

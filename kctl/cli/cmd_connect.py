@@ -378,3 +378,8 @@ def offsets_reset(ctx: typer.Context, name: NameArg, execute_it: ApplyOpt = Fals
                   output: OutputOpt = "table") -> None:
     """Forget all of a STOPPED connector's offsets: it starts over; a dry run unless --execute."""
     _offsets_change(ctx, name, None, execute_it, cluster, output)
+
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {"connect": connect_app}

@@ -389,4 +389,15 @@ def records_delete(
     execute(_settings(ctx), body, fmt=output, changes=True)
 
 
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {
+    "offsets": offsets,
+    "produce": produce,
+    "tail": tail,
+    "consume": (tail, "The same as tail."),
+    "records": records_app,
+}
+
 __all__ = ["offsets", "produce", "records_app", "tail"]

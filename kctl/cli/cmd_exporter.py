@@ -129,4 +129,9 @@ def _start_http(host: str, port: int, exposition: Any) -> ThreadingHTTPServer:
     return server
 
 
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {"exporter": exporter}
+
 __all__ = ["exporter"]

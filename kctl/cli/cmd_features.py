@@ -100,4 +100,9 @@ def features_downgrade(
     _change(ctx, feature, downgrade=True, unsafe=unsafe, execute_it=execute_it, output=output)
 
 
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {"features": features_app}
+
 __all__ = ["features_app"]

@@ -362,3 +362,8 @@ def lag(
             await asyncio.sleep(interval)
 
     execute(settings, body, fmt=output)
+
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {"lag": lag, "groups": groups_app}

@@ -94,4 +94,9 @@ def quotas_delete(
     execute(_settings(ctx), body, fmt=output, changes=True)
 
 
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {"quotas": quotas_app}
+
 __all__ = ["quotas_app"]

@@ -298,4 +298,9 @@ def log_dirs(
     execute(_settings(ctx), body, fmt=output)
 
 
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {"reassign": reassign_app, "elect-leaders": elect_leaders, "log-dirs": log_dirs}
+
 __all__ = ["apply_plan", "described_topics", "elect_leaders", "log_dirs", "parse_rate", "reassign_app"]

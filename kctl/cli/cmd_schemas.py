@@ -235,4 +235,9 @@ def schemas_delete(
     execute_registry(_settings(ctx), body, fmt=output, changes=True)
 
 
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {"schemas": schemas_app}
+
 __all__ = ["schemas_app"]

@@ -125,3 +125,8 @@ def streams_reset(
         return Output(data, [Table(rows, RESET_COLUMNS), Table([{"topic": t} for t in plan.delete], DELETE_COLUMNS)])
 
     execute(settings, body, fmt=output, changes=execute_plan)
+
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {"streams": streams_app}

@@ -495,4 +495,14 @@ def _name_and_rest(kind: str, words: list[str], what: str) -> tuple[str | None, 
     return name, rest
 
 
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {
+    "cluster": cluster_app,
+    "brokers": brokers_app,
+    "topics": topics_app,
+    "configs": configs_app,
+}
+
 __all__ = ["brokers_app", "cluster_app", "configs_app", "topics_app"]

@@ -175,3 +175,8 @@ def transactions_abort(
         return Output({"executed": execute_plan, **row}, [Table([row], ABORT_COLUMNS)])
 
     execute(_settings(ctx), body, fmt=output, changes=execute_plan)
+
+
+#: The commands this module gives `kctl` (an alias with its own help as a pair); the one list,
+#: indexed by `python -m kctl.cli.docs` into commands.json so each module loads when its command runs.
+COMMANDS: dict[str, Any] = {"transactions": transactions_app}

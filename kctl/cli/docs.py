@@ -131,8 +131,35 @@ def _yes_commands(root: Any) -> list[list[str]]:
     return [p for p, c in _walk(root, []) if any("--yes" in getattr(o, "opts", ()) for o in c.params)]
 
 
+COMMAND_INDEX = Path(__file__).with_name("commands.json")
+
+
+def command_index() -> str:
+    """Every cmd_ module's COMMANDS as name -> [module, attribute, help override], for app.py."""
+    import importlib
+    import json
+
+    index: dict[str, list[str | None]] = {}
+    for path in sorted(Path(__file__).parent.glob("cmd_*.py")):
+        module = importlib.import_module(f"{__package__}.{path.stem}")
+        for name, value in module.COMMANDS.items():
+            target, help_text = value if isinstance(value, tuple) else (value, None)
+            attribute = next(a for a, v in vars(module).items() if v is target and a != "COMMANDS")
+            if name in index:
+                raise ValueError(f"two modules give the command {name!r}")
+            index[name] = [path.stem, attribute, help_text]
+    return json.dumps(dict(sorted(index.items())), indent=1) + "\n"
+
+
 def render() -> dict[Path, str]:
-    files: dict[Path, str] = {}
+    import json
+
+    from .app import LAZY_COMMANDS
+
+    index = command_index()
+    LAZY_COMMANDS.clear()  # the tree below is built from the modules as they are now
+    LAZY_COMMANDS.update({name: (m, a, h) for name, (m, a, h) in json.loads(index).items()})
+    files: dict[Path, str] = {COMMAND_INDEX: index}
     root = _command_tree()
     for path, command in _walk(root, []):
         files[MAN_DIR / f"{'-'.join(['kctl', *path])}.1"] = man_page(path, command)
