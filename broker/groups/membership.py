@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from kctl.protocol.errors import ErrorCode
 
 from .group import Group, JoinResult, Member, MemberSettings, SyncResult
-from .state import GroupState
+from .state import GroupState, IllegalTransition
 
 if TYPE_CHECKING:
     from .kinds import AnyGroup
@@ -133,6 +133,37 @@ class Event(enum.Enum):
     LEADER_SYNCED = "the leader sent the assignment"
 
 
+class KnownJoin(enum.Enum):
+    """A JoinGroup from a member the group already has, as the table below tells them apart."""
+
+    SAME = "a follower, with the protocols it joined with"
+    CHANGED = "a follower, with other protocols"
+    LEADER_SAME = "the leader, with the protocols it joined with"
+    LEADER_CHANGED = "the leader, with other protocols"
+
+
+class JoinAnswer(enum.Enum):
+    REJOIN = "rebalance, parking the request until the join phase ends"
+    SAME_GENERATION = "the generation again (it missed the answer), the members too for the leader"
+    CURRENT_GENERATION = "the current generation, without the members"
+    UNKNOWN_MEMBER = "UNKNOWN_MEMBER_ID: the group is not in a generation the member can join"
+
+
+#: (state, which member and what it sent) -> the answer. Every pair is listed.
+KNOWN_MEMBER_JOINS: dict[tuple[GroupState, KnownJoin], JoinAnswer] = {
+    **{(PREPARING, kind): JoinAnswer.REJOIN for kind in KnownJoin},
+    (COMPLETING, KnownJoin.SAME): JoinAnswer.SAME_GENERATION,
+    (COMPLETING, KnownJoin.LEADER_SAME): JoinAnswer.SAME_GENERATION,
+    (COMPLETING, KnownJoin.CHANGED): JoinAnswer.REJOIN,
+    (COMPLETING, KnownJoin.LEADER_CHANGED): JoinAnswer.REJOIN,
+    (STABLE, KnownJoin.SAME): JoinAnswer.CURRENT_GENERATION,
+    (STABLE, KnownJoin.CHANGED): JoinAnswer.REJOIN,
+    (STABLE, KnownJoin.LEADER_SAME): JoinAnswer.REJOIN,  # the leader asks for a new assignment
+    (STABLE, KnownJoin.LEADER_CHANGED): JoinAnswer.REJOIN,
+    **{(state, kind): JoinAnswer.UNKNOWN_MEMBER for state in (EMPTY, DEAD) for kind in KnownJoin},
+}
+
+
 class Step(enum.Enum):
     BEGIN_REBALANCE = "begin_rebalance"
     CHECK_JOIN = "check_join"
@@ -146,9 +177,10 @@ class Step(enum.Enum):
 _REBALANCE = (PREPARING, (Step.BEGIN_REBALANCE,))
 _CHECK = (PREPARING, (Step.CHECK_JOIN,))
 
-#: (state, event) -> (next state, steps). A pair not listed changes nothing.
+#: (state, event) -> (next state, steps). A pair not listed is a coordinator bug: `_fire` raises.
 TRANSITIONS: dict[tuple[GroupState, Event], tuple[GroupState, tuple[Step, ...]]] = {
     (EMPTY, Event.JOINED): _REBALANCE,
+    (EMPTY, Event.REMOVED): (EMPTY, ()),  # a group handed back from the consumer protocol with no one in it
     (PREPARING, Event.JOINED): _CHECK,
     (COMPLETING, Event.JOINED): _REBALANCE,
     (STABLE, Event.JOINED): _REBALANCE,
@@ -199,7 +231,8 @@ class Membership:
     def _fire(self, group: Group, event: Event, now: float) -> None:
         found = TRANSITIONS.get((group.state, event))
         if found is None:
-            return
+            raise IllegalTransition(f"group {group.group_id!r}: {event.value} while {group.state.value}, "
+                                    "which the membership table does not list")
         previous = group.state
         target, steps = found
         if target is not previous:
@@ -339,16 +372,15 @@ class Membership:
         if error != ErrorCode.NONE.code:
             return JoinResult(error, member_id)
         member = group.members[member_id]
-        if group.state is PREPARING:
+        leader, same = member_id == group.leader_id, member.same_protocols(req.protocols)
+        kind = (KnownJoin.LEADER_SAME if same else KnownJoin.LEADER_CHANGED) if leader else \
+            (KnownJoin.SAME if same else KnownJoin.CHANGED)
+        answer = KNOWN_MEMBER_JOINS[(group.state, kind)]
+        if answer is JoinAnswer.REJOIN:
             return self._rejoin(group, member, req, now)
-        if group.state is COMPLETING:
-            if member.same_protocols(req.protocols):
-                # It missed the JoinGroup response: send the same generation again.
-                return self._generation_result(group, member_id, with_members=member_id == group.leader_id)
-            return self._rejoin(group, member, req, now)
-        if group.state is STABLE:
-            if member_id == group.leader_id or not member.same_protocols(req.protocols):
-                return self._rejoin(group, member, req, now)
+        if answer is JoinAnswer.SAME_GENERATION:
+            return self._generation_result(group, member_id, with_members=leader)
+        if answer is JoinAnswer.CURRENT_GENERATION:
             return self._generation_result(group, member_id, with_members=False)
         return JoinResult(ErrorCode.UNKNOWN_MEMBER_ID.code, member_id)
 

@@ -262,3 +262,19 @@ def test_the_last_member_going_empties_the_group_and_persists_it(leaving: str) -
     # Nobody is left to wait for: the rebalance ends at once, in a new, empty generation.
     assert d.state is GroupState.EMPTY and d.groups["g"].generation == 2
     assert d.persisted == ["g", "g"]
+
+
+def test_the_tables_list_every_pair_and_an_unlisted_transition_is_an_error() -> None:
+    from broker.groups.membership import KNOWN_MEMBER_JOINS, Event, KnownJoin
+    from broker.groups.state import CLASSIC_STATES, IllegalTransition
+
+    # A known member's JoinGroup: an answer for every state and every kind of request.
+    assert set(KNOWN_MEMBER_JOINS) == {(state, kind) for state in CLASSIC_STATES for kind in KnownJoin}
+    # A pair the membership table does not list is a coordinator bug, said loudly.
+    d = Driver()
+    stable_group(d, 1)
+    group = d.groups["g"]
+    assert (group.state, Event.LEADER_SYNCED) not in TRANSITIONS
+    with pytest.raises(IllegalTransition, match="the leader sent the assignment while Stable"):
+        d.machine._fire(group, Event.LEADER_SYNCED, 100.0)
+    assert group.state is GroupState.STABLE  # and nothing changed
