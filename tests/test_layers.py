@@ -156,3 +156,12 @@ def test_the_connection_and_framing_seams_are_not_import_circles() -> None:
         assert len(cycle) <= 4, cycle
     for cycle in import_cycles("kctl/protocol"):
         assert "kctl.protocol.framing" not in cycle, cycle
+
+
+def test_console_screens_reach_the_app_only_through_its_services() -> None:
+    """The screens see the app as `console.Console` and ask it to open things with messages: no
+    console module imports the app, and none imports another round a circle."""
+    assert import_cycles("kctl/tui") == []
+    for path in (ROOT / "kctl" / "tui").glob("*.py"):
+        if path.name != "app.py":
+            assert "kctl.tui.app" not in {imported for _, imported in imports(path)}, path

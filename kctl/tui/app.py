@@ -24,14 +24,13 @@ from kctl.connect.contexts import Context
 from . import themes
 from .backend import Backend, LiveBackend
 from .base import KctlScreen, ListScreen, one_line
+from .console import VIEWS, GoBack, OpenReset, OpenTail, commands_text
 from .dialogs import TextInput
 from .keys import keymap
-from .views import VIEWS, TopicsScreen
+from .views import TopicsScreen
 from .widgets import Rates
 
 #: What the `:` command line takes.
-COMMANDS = (":topics  :groups  :cluster  :reassign  :schemas  :users  :acls  :transactions  :connectors"
-            "  :tail TOPIC  :ctx NAME  :q")
 #: Actions that open a one-line prompt; keys typed right after them belong to the prompt.
 PROMPTS = ("command", "filter", "jump")
 
@@ -258,7 +257,7 @@ class KctlTui(App[None]):
         while len(self.screen_stack) > depth + 1:
             self.pop_screen()
 
-    def back(self) -> None:
+    def on_go_back(self, message: GoBack) -> None:
         if len(self.screen_stack) > 2:
             self.pop_screen()
 
@@ -267,10 +266,16 @@ class KctlTui(App[None]):
             self.pop_screen()
         self.push_screen(VIEWS[view]())
 
+    def on_open_tail(self, message: OpenTail) -> None:
+        self.tail(message.topic)
+
     def tail(self, topic: str) -> None:
         from .tail import TailScreen
 
         self.push_screen(TailScreen(topic))
+
+    def on_open_reset(self, message: OpenReset) -> None:
+        self.reset(message.group)
 
     def reset(self, group: str) -> None:
         if not self.may_change(f"reset the offsets of {group}"):
@@ -301,7 +306,7 @@ class KctlTui(App[None]):
         elif verb == "tail" and len(words) == 2:
             self.tail(words[1])
         else:
-            self.notify(f"unknown command {text!r}: try {COMMANDS}", severity="warning")
+            self.notify(f"unknown command {text!r}: try {commands_text()}", severity="warning")
 
     async def on_unmount(self) -> None:
         if self._backend is not None:
@@ -312,7 +317,7 @@ class CommandScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "cancel")]
 
     def compose(self) -> ComposeResult:
-        yield TextInput(placeholder=COMMANDS, id="command-line")
+        yield TextInput(placeholder=commands_text(), id="command-line")
 
     def on_mount(self) -> None:
         self.app.replay_typed_ahead(self.query_one(TextInput))  # type: ignore[attr-defined]

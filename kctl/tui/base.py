@@ -22,10 +22,11 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from kctl.ops.cells import Column
 
+from .console import GoBack
 from .widgets import Breadcrumbs, CommandHint, StatusLine, cell, health_text, human_bytes, human_seconds
 
 if TYPE_CHECKING:
-    from .app import KctlTui
+    from .console import Console
 
 #: How cells of these columns are shown (everything else: `cell`).
 FORMATS: dict[str, Callable[[Any], str]] = {
@@ -71,8 +72,8 @@ class KctlScreen(Screen[None]):
     extra_keys: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     @property
-    def kctl(self) -> KctlTui:
-        return self.app  # type: ignore[return-value]
+    def kctl(self) -> Console:
+        return self.app  # type: ignore[return-value]  # KctlTui, which screens know as its services
 
     def crumb(self) -> str:
         return self.view_name
@@ -260,7 +261,7 @@ class ListScreen(KctlScreen):
             self.pattern = ""
             self.query_one(f"#{self.panes[0].id}", DataTable).focus()
             return
-        self.kctl.back()
+        self.post_message(GoBack())
 
     def action_refresh(self) -> None:
         self.load()
@@ -296,7 +297,9 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         lines = "\n".join(f"  [b]{k:<14}[/] {what}" for k, what in self.keys)
-        from .app import COMMANDS as commands
+        from .console import commands_text
+
+        commands = commands_text()
 
         rows: list[str] = [""]
         for word in commands.split("  "):  # the commands in lines that fit, aligned under the first

@@ -17,7 +17,7 @@ from .base import one_line
 from .widgets import CommandHint, cell
 
 if TYPE_CHECKING:
-    from .app import KctlTui
+    from .console import Console
 
 
 class TextInput(Input):
@@ -31,8 +31,8 @@ class Dialog(ModalScreen[Any]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
     @property
-    def kctl(self) -> KctlTui:
-        return self.app  # type: ignore[return-value]
+    def kctl(self) -> Console:
+        return self.app  # type: ignore[return-value]  # KctlTui, which dialogs know as its services
 
     def action_cancel(self) -> None:
         self.dismiss(None)

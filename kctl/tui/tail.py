@@ -21,6 +21,7 @@ from textual.widgets import Footer, Static
 from kctl.ops.times import iso
 
 from .base import KctlScreen, one_line
+from .console import GoBack
 from .widgets import Breadcrumbs, CommandHint, RecordList, StatusLine
 
 
@@ -132,7 +133,7 @@ class TailScreen(KctlScreen):
             pane.display = False
             self.records.focus()
             return
-        self.kctl.back()
+        self.post_message(GoBack())
 
     def action_jump(self) -> None:
         from kctl.ops.records import START_SPECS

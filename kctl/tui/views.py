@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from kctl.ops.cells import Column
 
 from .base import ListScreen, Pane, Rows, Summary
+from .console import OpenReset, OpenTail, view
 from .widgets import health_text, human_bytes, human_seconds, spark
 
 
@@ -19,6 +20,7 @@ def _c(key: str, header: str) -> Column:
     return Column(key, header)
 
 
+@view("cluster", "overview", "brokers")
 class ClusterScreen(ListScreen):
     """Brokers, topics, partitions, total size, and produce and consume rates; on KRaft, the
     metadata quorum (its leader is the active controller)."""
@@ -76,6 +78,7 @@ class ClusterScreen(ListScreen):
                 [("produce", rate(t["produce_rate"])), ("consume", rate(t["consume_rate"]))]]
 
 
+@view("topics")
 class TopicsScreen(ListScreen):
     view_name = "topics"
     panes = (Pane("topics", (_c("name", "TOPIC"), _c("partitions", "PARTITIONS"), _c("replicas", "REPLICAS"),
@@ -104,7 +107,7 @@ class TopicsScreen(ListScreen):
     def action_tail(self) -> None:
         topic = self.selected_key()
         if topic is not None:
-            self.kctl.tail(topic)
+            self.post_message(OpenTail(topic))
 
     def action_create(self) -> None:
         from .dialogs import CreateTopicScreen
@@ -164,7 +167,7 @@ class TopicScreen(ListScreen):
         return await (await self.kctl.backend()).topic(self.topic)
 
     def action_tail(self) -> None:
-        self.kctl.tail(self.topic)
+        self.post_message(OpenTail(self.topic))
 
     def action_edit(self) -> None:
         from .dialogs import EditConfigScreen
@@ -183,6 +186,7 @@ class TopicScreen(ListScreen):
             self.action_edit()
 
 
+@view("groups")
 class GroupsScreen(ListScreen):
     view_name = "groups"
     panes = (Pane("groups", (_c("group", "GROUP"), _c("type", "TYPE"), _c("state", "STATE"), _c("members", "MEMBERS"),
@@ -215,7 +219,7 @@ class GroupsScreen(ListScreen):
     def action_reset(self) -> None:
         group = self.selected_key()
         if group is not None:
-            self.kctl.reset(group)
+            self.post_message(OpenReset(group))
 
 
 class GroupScreen(ListScreen):
@@ -296,7 +300,7 @@ class GroupScreen(ListScreen):
                 [("lag history", spark(history.total_lag(), 60))]]
 
     def action_reset(self) -> None:
-        self.kctl.reset(self.group)
+        self.post_message(OpenReset(self.group))
 
 
 
@@ -364,6 +368,7 @@ def _member_cells(row: dict[str, Any]) -> dict[str, Any]:
     return {key: ", ".join(value) if isinstance(value, list) else value for key, value in row.items()}
 
 
+@view("reassign")
 class ReassignScreen(ListScreen):
     """The last reassignment kctl started: per partition, moving or done, and the bytes copied."""
 
@@ -395,6 +400,7 @@ class ReassignScreen(ListScreen):
                  ("copied", f"{human_bytes(copied)} of {human_bytes(total)}")]]
 
 
+@view("users")
 class UsersScreen(ListScreen):
     """SCRAM users: one row per user and mechanism, with its iterations."""
 
@@ -413,6 +419,7 @@ class UsersScreen(ListScreen):
         return {"users": rows}
 
 
+@view("acls")
 class AclsScreen(ListScreen):
     """Every ACL: principal, permission, operation, host and the resource pattern it is on."""
 
@@ -433,6 +440,7 @@ class AclsScreen(ListScreen):
         return {"acls": rows}
 
 
+@view("transactions")
 class TransactionsScreen(ListScreen):
     """Transactional ids and their state; every transaction open in a partition, hanging ones (which
     hold read_committed readers back for good) in the error colour."""
@@ -455,6 +463,7 @@ class TransactionsScreen(ListScreen):
         return await (await self.kctl.backend()).transactions()
 
 
+@view("schemas")
 class SchemasScreen(ListScreen):
     """The Schema Registry's subjects: latest version, its id and type, how many versions."""
 
@@ -525,6 +534,7 @@ class SchemaScreen(ListScreen):
             self.load()
 
 
+@view("connectors")
 class ConnectorsScreen(ListScreen):
     """Kafka Connect's connectors, failing ones first; the tasks of the one picked (enter), and the
     trace of its failed task. p pauses, u resumes, R restarts it with its failed tasks."""
@@ -599,10 +609,3 @@ def _tp(row: dict[str, Any]) -> Any:
     from kctl.client import TopicPartition
 
     return TopicPartition(row["topic"], row["partition"])
-
-
-VIEWS: dict[str, type[ListScreen]] = {
-    "topics": TopicsScreen, "groups": GroupsScreen, "cluster": ClusterScreen, "overview": ClusterScreen,
-    "brokers": ClusterScreen, "reassign": ReassignScreen, "schemas": SchemasScreen,
-    "users": UsersScreen, "acls": AclsScreen, "transactions": TransactionsScreen, "connectors": ConnectorsScreen,
-}

@@ -184,3 +184,35 @@ async def test_nothing_is_cut_or_wrapped_at_120_columns() -> None:
         await pilot.pause(0.5)
         toast = app.screen.query_one(Toast)
         assert toast.content_region.width >= len("$ " + command), "the notification wraps its command"
+
+
+async def test_a_new_view_is_one_class_registered_with_view() -> None:
+    """No list to keep: `@view` makes `:probe` open it, and the help and command line list it."""
+    from kctl.ops.cells import Column
+    from kctl.tui.base import ListScreen, Pane
+    from kctl.tui.console import VIEWS, commands_text, view
+
+    from .conftest import table_keys
+
+    @view("probe")
+    class ProbeScreen(ListScreen):
+        view_name = "probe"
+        panes = (Pane("things", (Column("name", "NAME"),)),)
+
+        async def fetch(self) -> dict[str, list[dict[str, Any]]]:
+            return {"things": [{"name": "found"}]}
+
+    try:
+        assert ":probe" in commands_text()
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(pilot)
+            await pilot.press("colon", *"probe", "enter")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProbeScreen), "the new view")
+            await loaded(pilot)
+            assert table_keys(app) == ["found"]
+            await pilot.press("question_mark")
+            await pilot.pause(0.2)
+            assert ":probe" in str(app.screen.query_one("#help").render())
+    finally:
+        del VIEWS["probe"]
