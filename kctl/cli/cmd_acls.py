@@ -3,7 +3,7 @@ form), and check what a principal may do and which ACL decides."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +13,10 @@ from .errors import REFUSED, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, render
 from .runtime import confirm, execute
+
+if TYPE_CHECKING:
+    from kctl.client.cluster import Cluster
+    from kctl.connect.contexts import Context
 
 acls_app = typer.Typer(help="ACLs: list, create (or allow / deny), delete, and check what a principal may do.",
                        no_args_is_help=True)
@@ -45,7 +49,7 @@ def acls_list(ctx: typer.Context, topic: TopicOpt = None, group: GroupOpt = None
     wanted = acls.query(target, principal, acls.pattern(
         resource_pattern_type, PatternType.MATCH if target else PatternType.ANY))
 
-    async def body(cluster_: Any, context: Any) -> Output:
+    async def body(cluster_: Any, context: Context) -> Output:
         from kctl.client import Admin
 
         rows = await acls.acl_rows(Admin(cluster_), wanted)
@@ -88,7 +92,7 @@ def _create(ctx: typer.Context, made: list[Any], output: str) -> None:
     if not made:
         raise CliError("name a principal and an operation", "e.g. --allow-principal User:alice --operation Read", 2)
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops import acls
 
@@ -145,7 +149,7 @@ def acls_delete(ctx: typer.Context, topic: TopicOpt = None, group: GroupOpt = No
     wanted = AclFilter(base.resource_type, base.resource_name, base.pattern_type, base.principal, None,
                        acls.operation(operation) if operation else AclOperation.ANY)
 
-    async def body(cluster_: Any, context: Any) -> Output:
+    async def body(cluster_: Any, context: Context) -> Output:
         from kctl.client import Admin
 
         admin = Admin(cluster_)
@@ -181,7 +185,7 @@ def acls_check(
         raise CliError("name a resource: --topic, --group, --cluster or --transactional-id", None, 2)
     op = acls.operation(operation)
 
-    async def body(cluster_: Any, context: Any) -> Output:
+    async def body(cluster_: Any, context: Context) -> Output:
         from kctl.client import Admin
 
         decision, on_resource, caveats = await acls.check(Admin(cluster_), principal, host, op, target,

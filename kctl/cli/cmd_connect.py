@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,10 @@ from kctl.ops.cells import Column
 from .options import ApplyOpt, OutputOpt, YesOpt
 from .output import Output, Table, diagnostic
 from .runtime import confirm, execute_connect
+
+if TYPE_CHECKING:
+    from kctl.client.kafka_connect import ConnectClient
+    from kctl.connect.contexts import Context
 
 connect_app = typer.Typer(
     help="Kafka Connect: connectors and their tasks, plugins, configs, offsets and topics.",
@@ -69,7 +73,7 @@ def connect_clusters(ctx: typer.Context, output: OutputOpt = "table") -> None:
     """The context's Kafka Connect clusters, each asked for its version and Kafka cluster id."""
     settings = _settings(ctx)
 
-    async def body(_: Any, context: Any) -> Output:
+    async def body(_: Any, context: Context) -> Output:
         import asyncio
 
         from kctl.client.kafka_connect import ConnectClient
@@ -105,7 +109,7 @@ def connect_plugins(
 ) -> None:
     """The connector plugins installed on the workers."""
 
-    async def body(client: Any, context: Any) -> Output:
+    async def body(client: ConnectClient, context: Context) -> Output:
         rows = sorted(await client.plugins(connectors_only=not all_plugins), key=lambda p: (p["type"], p["class"]))
         return Output(rows, [Table(rows, PLUGIN_COLUMNS)])
 
@@ -118,7 +122,7 @@ def connect_list(ctx: typer.Context, check: CheckOpt = False, cluster: ClusterOp
     """Connectors with their state and tasks, failing ones first."""
     outcome: list[Any] = []
 
-    async def body(client: Any, context: Any) -> Output:
+    async def body(client: ConnectClient, context: Context) -> Output:
         from kctl.ops.connectors import connector_rows
 
         rows = await connector_rows(client)
@@ -148,7 +152,7 @@ def connect_describe(ctx: typer.Context, name: NameArg, check: CheckOpt = False,
     one), and the topics it has used."""
     outcome: list[Any] = []
 
-    async def body(client: Any, context: Any) -> Output:
+    async def body(client: ConnectClient, context: Context) -> Output:
         from kctl.ops.connectors import describe
 
         found = await describe(client, name)
@@ -171,7 +175,7 @@ def connect_describe(ctx: typer.Context, name: NameArg, check: CheckOpt = False,
 
 def _apply(ctx: typer.Context, name: str, source: str, *, create: bool, dry_run: bool, cluster: str | None,
            output: str) -> None:
-    async def body(client: Any, context: Any) -> Output:
+    async def body(client: ConnectClient, context: Context) -> Output:
         from kctl.ops.connectors import apply_config, parse_config, plan_config
 
         plan = await plan_config(client, name, parse_config(_read(source), source), create=create)
@@ -216,7 +220,7 @@ def connect_update(ctx: typer.Context, name: NameArg, config: ConfigOpt, dry_run
 @connect_app.command("delete")
 def connect_delete(ctx: typer.Context, name: NameArg, yes: YesOpt = False, cluster: ClusterOpt = None) -> None:
     """Delete a connector (its config is saved first: `kctl connect create NAME --config SAVED` brings it back)."""
-    async def body(client: Any, context: Any) -> None:
+    async def body(client: ConnectClient, context: Context) -> None:
         from kctl.ops.connectors import delete
 
         confirm(f"deleting connector {name!r} stops its tasks", name, yes)
@@ -229,7 +233,7 @@ def connect_delete(ctx: typer.Context, name: NameArg, yes: YesOpt = False, clust
 
 def _state_change(verb: str, help_text: str) -> None:
     def command(ctx: typer.Context, name: NameArg, yes: YesOpt = False, cluster: ClusterOpt = None) -> None:
-        async def body(client: Any, context: Any) -> None:
+        async def body(client: ConnectClient, context: Context) -> None:
             from kctl.ops.connectors import change_state
 
             diagnostic(f"connector {name!r} {await change_state(client, name, verb)}")
@@ -254,7 +258,7 @@ def connect_restart(
 ) -> None:
     """Restart a connector (with --include-tasks its tasks; --only-failed only the FAILED ones)."""
 
-    async def body(client: Any, context: Any) -> Output | None:
+    async def body(client: ConnectClient, context: Context) -> Output | None:
         from kctl.ops.connectors import found_connector
 
         answer = await found_connector(client.restart(name, include_tasks=include_tasks, only_failed=only_failed), name)
@@ -277,7 +281,7 @@ def connect_restart_task(
 ) -> None:
     """Restart one task of a connector."""
 
-    async def body(client: Any, context: Any) -> None:
+    async def body(client: ConnectClient, context: Context) -> None:
         from kctl.ops.connectors import restart_task
 
         await restart_task(client, name, task)
@@ -305,7 +309,7 @@ def connect_topics(
         fail(CliError("expected NAME or reset NAME", "kctl connect topics NAME | kctl connect topics reset NAME",
                       USAGE))
 
-    async def body(client: Any, context: Any) -> Output | None:
+    async def body(client: ConnectClient, context: Context) -> Output | None:
         from kctl.ops.connectors import found_connector
 
         if reset:
@@ -323,7 +327,7 @@ def connect_topics(
 def offsets_get(ctx: typer.Context, name: NameArg, cluster: ClusterOpt = None, output: OutputOpt = "table") -> None:
     """A connector's offsets: per source partition (or per Kafka partition, for a sink)."""
 
-    async def body(client: Any, context: Any) -> Output:
+    async def body(client: ConnectClient, context: Context) -> Output:
         from kctl.ops.connectors import found_connector, offset_rows
 
         offsets = await found_connector(client.offsets(name), name)
@@ -336,7 +340,7 @@ def _offsets_change(ctx: typer.Context, name: str, wanted: list[dict[str, Any]] 
                     cluster: str | None, output: str) -> None:
     """Preview (and with --execute make) an offsets change; None means reset them all."""
 
-    async def body(client: Any, context: Any) -> Output:
+    async def body(client: ConnectClient, context: Context) -> Output:
         from kctl.ops.connectors import apply_offsets, plan_offsets
 
         plan = await plan_offsets(client, name, wanted)

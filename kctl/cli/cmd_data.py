@@ -16,6 +16,9 @@ from kctl.ops.times import iso, parse_timestamp_ms
 from .completion import complete_topics
 
 if TYPE_CHECKING:
+    from kctl.client.cluster import Cluster
+    from kctl.connect.cluster import Settings
+    from kctl.connect.contexts import Context
     from kctl.ops.records import OutgoingRecord
 from .errors import USAGE, CliError
 from .options import OutputOpt, YesOpt
@@ -39,7 +42,7 @@ def offsets(
 ) -> None:
     """Per partition: the earliest and latest offsets, or the offset at a time."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import EARLIEST, LATEST, Admin, TopicPartition
 
         admin = Admin(cluster)
@@ -125,7 +128,7 @@ def produce(
             if line.rstrip("\n"):  # an empty line of input is not an empty record
                 yield record(number, line.rstrip("\n"))
 
-    async def body(cluster: Any, context: Any) -> None:
+    async def body(cluster: Cluster, context: Context) -> None:
         from kctl.ops.produce import ensure_topic, produce_records
 
         if await ensure_topic(cluster, topic, create=create):
@@ -146,8 +149,8 @@ def produce(
     execute(_settings(ctx), body, changes=True, streaming=True)
 
 
-async def _encoded(settings: Any, context: Any, topic: str, records: list[OutgoingRecord], value_schema: str | None,
-                   key_schema: str | None, message: str | None) -> list[OutgoingRecord]:
+async def _encoded(settings: Settings, context: Context, topic: str, records: list[OutgoingRecord],
+                   value_schema: str | None, key_schema: str | None, message: str | None) -> list[OutgoingRecord]:
     """Every record's key and value, JSON in, encoded with their registry schemas: all of them
     before anything is sent, so one bad line sends nothing."""
     from kctl.connect.cluster import registry_for
@@ -289,7 +292,7 @@ def tail(
                                                                      "(-f waits for more)")))
     write_record = _record_writer(output, fmt)
 
-    async def body(cluster: Any, context: Any) -> None:
+    async def body(cluster: Cluster, context: Context) -> None:
         from kctl.ops.records import record_json
         from kctl.ops.tail import TailSession
 
@@ -367,7 +370,7 @@ def records_delete(
 ) -> None:
     """Delete every record before an offset or a time (moves the log start offset)."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import LATEST, Admin, TopicPartition
 
         admin = Admin(cluster)

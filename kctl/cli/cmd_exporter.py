@@ -7,13 +7,17 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .errors import USAGE, CliError
 from .output import diagnostic
 from .runtime import fail
+
+if TYPE_CHECKING:
+    from kctl.connect.cluster import Settings
+    from kctl.connect.contexts import Context
 
 
 def exporter(
@@ -53,7 +57,7 @@ def exporter(
         raise SystemExit(130) from None
 
 
-async def _serve(context: Any, settings: Any, host: str, port: int, every: float,
+async def _serve(context: Context, settings: Settings, host: str, port: int, every: float,
                  groups: re.Pattern[str] | None, topics: re.Pattern[str] | None) -> None:
     from kctl.ops.errors import explain
     from kctl.ops.groups import LagHistory
@@ -91,7 +95,7 @@ async def _serve(context: Any, settings: Any, host: str, port: int, every: float
             await cluster.close()
 
 
-async def _connect(context: Any, settings: Any) -> Any:
+async def _connect(context: Context, settings: Settings) -> Any:
     from kctl.connect.cluster import cluster_for
 
     cluster = cluster_for(context, settings)

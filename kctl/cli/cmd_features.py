@@ -3,7 +3,7 @@ group.version, share.version, ...) as `kafka-features.sh` shows and changes them
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +13,10 @@ from .errors import USAGE, CliError
 from .options import OutputOpt
 from .output import Output, Table, diagnostic
 from .runtime import execute
+
+if TYPE_CHECKING:
+    from kctl.client.cluster import Cluster
+    from kctl.connect.contexts import Context
 
 features_app = typer.Typer(help="Feature levels of the cluster: list, upgrade, downgrade.", no_args_is_help=True)
 
@@ -31,7 +35,7 @@ def _settings(ctx: typer.Context) -> Any:
 def features_list(ctx: typer.Context, output: OutputOpt = "table") -> None:
     """Each feature: the levels the brokers support and the level the cluster has finalized (0: off)."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client.controller import features
 
         rows = [{"feature": f.name, "supported_min": f.supported_min, "supported_max": f.supported_max,
@@ -58,7 +62,7 @@ def _change(ctx: typer.Context, pairs: list[str], *, downgrade: bool, unsafe: bo
                            USAGE)
         wanted[name] = int(level)
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client.controller import UpgradeType, features, update_features
 
         current = {f.name: f for f in await features(cluster)}

@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,6 +30,10 @@ from .options import (
 )
 from .output import Output, RowWriter, Table, diagnostic, render
 from .runtime import ask_on_terminal, check_format, confirm, execute
+
+if TYPE_CHECKING:
+    from kctl.client.cluster import Cluster
+    from kctl.connect.contexts import Context
 
 groups_app = typer.Typer(help="Groups of every type (classic, consumer, share, streams): list, describe, delete, "
                          "reset offsets.", no_args_is_help=True)
@@ -73,7 +77,7 @@ def groups_list(
     if unknown:
         raise CliError(f"unknown group type(s) {', '.join(unknown)}", f"use {', '.join(GROUP_TYPES)}", USAGE)
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
 
         groups = await Admin(cluster).list_groups(state or [], group_type or [])
@@ -94,7 +98,7 @@ def groups_describe(
     """State, members with their epochs and assignments, and per partition the committed offset,
     log end offset and lag; a streams group's topology, a share group's start offsets."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.ops.groups import describe_group
 
         described = await describe_group(cluster, group)
@@ -139,7 +143,7 @@ def groups_delete(
 ) -> None:
     """Delete groups and their committed offsets."""
 
-    async def body(cluster: Any, context: Any) -> None:
+    async def body(cluster: Cluster, context: Context) -> None:
         from kctl.client import Admin
 
         confirm(f"deleting group(s) {', '.join(groups)} and their offsets on {context.name}",
@@ -165,7 +169,7 @@ def groups_delete_offsets(
 ) -> None:
     """Forget the group's committed offsets for these topics or partitions."""
 
-    async def body(cluster: Any, context: Any) -> None:
+    async def body(cluster: Cluster, context: Context) -> None:
         from kctl.client import Admin
         from kctl.ops.groups import delete_offsets, expand_specs, parse_topic_specs
 
@@ -213,7 +217,7 @@ def groups_reset_offsets(
     if export_format not in ("csv", "json"):
         raise CliError(f"unknown --export-format {export_format!r}", "use csv or json", USAGE)
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.ops.groups import apply_reset, plan_reset, reset_scope
 
         partitions = await reset_scope(cluster, topic, all_topics=all_topics, strategy=strategy)
@@ -258,7 +262,7 @@ def groups_undo_reset(
 ) -> None:
     """Put back the offsets the group had before its last executed reset."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.ops.groups import last_saved_reset, undo_reset
 
         shown = last_saved_reset(group)
@@ -285,7 +289,7 @@ def _lag_total(g: Any) -> dict[str, Any]:
     return {"group": g.group, "state": g.state, "lag": g.lag, "health": g.health}
 
 
-async def _write_lag(cluster: Any, groups: list[str] | None, output: str,
+async def _write_lag(cluster: Cluster, groups: list[str] | None, output: str,
                      histories: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One look, written as each batch of groups is answered (at 500 groups x 1,000 partitions
     that is half a million rows, never all held at once), then each group's total for a table.
@@ -308,7 +312,7 @@ async def _write_lag(cluster: Any, groups: list[str] | None, output: str,
     return totals
 
 
-async def _lag_look(cluster: Any, groups: list[str] | None, histories: dict[str, Any]) -> None:
+async def _lag_look(cluster: Cluster, groups: list[str] | None, histories: dict[str, Any]) -> None:
     """One look added to each group's history, written nowhere: the first of a check's two."""
     from kctl.ops.groups import iter_group_lag
 
@@ -339,7 +343,7 @@ def lag(
     settings = _settings(ctx)
     check_format(output)
 
-    async def body(cluster: Any, context: Any) -> Output | None:
+    async def body(cluster: Cluster, context: Context) -> Output | None:
         import asyncio
 
         if not watch and not check:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +11,10 @@ from kctl.ops.cells import Column
 from .options import OutputOpt, YesOpt
 from .output import Output, Table
 from .runtime import confirm, execute
+
+if TYPE_CHECKING:
+    from kctl.client.cluster import Cluster
+    from kctl.connect.contexts import Context
 
 quotas_app = typer.Typer(help="Client quotas per user, client id or IP: get, set, delete.", no_args_is_help=True)
 
@@ -32,7 +36,7 @@ def quotas_get(ctx: typer.Context, user: UserOpt = None, user_default: UserDefau
                output: OutputOpt = "table") -> None:
     """Quotas set, for one entity or (without options) every one."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.quotas import entity, quota_rows
 
@@ -59,7 +63,7 @@ def quotas_set(
                                 ("request_percentage", request_percentage),
                                 ("connection_creation_rate", connection_creation_rate)) if v is not None}
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.quotas import entity, quota_rows, set_quotas
 
@@ -81,7 +85,7 @@ def quotas_delete(
 ) -> None:
     """Remove an entity's quotas (all of them, or --key ones)."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.quotas import delete_quotas, entity, entity_text
 

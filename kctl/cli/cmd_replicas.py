@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,6 +16,10 @@ from .errors import USAGE, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, diagnostic, render
 from .runtime import check_format, execute
+
+if TYPE_CHECKING:
+    from kctl.client.cluster import Cluster
+    from kctl.connect.contexts import Context
 
 reassign_app = typer.Typer(help="Move partition replicas between brokers, as kafka-reassign-partitions does.",
                            no_args_is_help=True)
@@ -52,7 +56,7 @@ def parse_rate(text: str | None) -> int | None:
     return rate
 
 
-async def apply_plan(cluster: Any, plan: dict[Any, list[int]], *, execute_it: bool, throttle: int | None,
+async def apply_plan(cluster: Cluster, plan: dict[Any, list[int]], *, execute_it: bool, throttle: int | None,
                      what: str) -> Output:
     """Preview the plan per partition; with `execute_it`, start it (saving the previous assignment)."""
     from kctl.client import Admin
@@ -94,7 +98,7 @@ def reassign_plan(
     """Write a plan, in Kafka's reassignment JSON, that moves the fewest replicas to balance them."""
     only = _broker_ids(brokers)
 
-    async def body(cluster: Any, context: Any) -> None:
+    async def body(cluster: Cluster, context: Context) -> None:
         from kctl.client import Admin
         from kctl.ops.reassign import plan_json, plan_reassignment
 
@@ -153,7 +157,7 @@ def reassign_apply(
     plan = read_plan(text, str(plan_file))
     rate = parse_rate(throttle)
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         return await apply_plan(cluster, plan, execute_it=execute_it, throttle=rate, what="reassignment")
 
     execute(_settings(ctx), body, fmt=output, changes=execute_it)
@@ -169,7 +173,7 @@ def reassign_status(
     """Progress of the last reassignment kctl started, per partition; clears its throttles once done."""
     check_format(output)
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops import reassign
 
@@ -197,7 +201,7 @@ def reassign_status(
 def reassign_cancel(ctx: typer.Context, yes: YesOpt = False) -> None:
     """Stop the partitions of the last reassignment that are still moving, and clear its throttles."""
 
-    async def body(cluster: Any, context: Any) -> None:
+    async def body(cluster: Cluster, context: Context) -> None:
         from kctl.client import Admin
         from kctl.ops import reassign
 
@@ -213,7 +217,7 @@ def reassign_undo(ctx: typer.Context, throttle: ThrottleOpt = None, execute_it: 
     """Put the partitions of the last reassignment back where they were (a dry run unless --execute)."""
     rate = parse_rate(throttle)
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.ops import reassign
 
         previous = reassign.Executed.latest().previous
@@ -241,7 +245,7 @@ def elect_leaders(
     if bool(topic) == all_partitions:
         raise CliError("say which partitions: --topic T[:P,P] or --all", None, USAGE)
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.groups import expand_specs, parse_topic_specs
         from kctl.protocol.errors import ErrorCode
@@ -274,7 +278,7 @@ def log_dirs(
 ) -> None:
     """Size per broker, log directory and topic (with the directory's free space)."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
 
         described = await Admin(cluster).describe_log_dirs(broker)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +13,10 @@ from .errors import REFUSED, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, render
 from .runtime import confirm, execute_registry
+
+if TYPE_CHECKING:
+    from kctl.client.schema_registry import RegistryClient
+    from kctl.connect.contexts import Context
 
 schemas_app = typer.Typer(
     help="Schema Registry: subjects, versions, registering and checking schemas, compatibility and modes.",
@@ -41,7 +45,7 @@ def schemas_list(
 ) -> None:
     """Subjects with their latest version, its schema id and type, and how many versions."""
 
-    async def body(registry: Any, context: Any) -> Output:
+    async def body(registry: RegistryClient, context: Context) -> Output:
         from kctl.ops.schemas import subject_rows
 
         rows = await subject_rows(registry, deleted=deleted, prefix=prefix)
@@ -60,7 +64,7 @@ def schemas_get(
 ) -> None:
     """A schema: its subject, version, id, type, references and text."""
 
-    async def body(registry: Any, context: Any) -> Output:
+    async def body(registry: RegistryClient, context: Context) -> Output:
         from kctl.ops.schemas import describe, pretty
         from kctl.protocol.registry import SchemaType
 
@@ -87,7 +91,7 @@ def schemas_versions(
 ) -> None:
     """A subject's versions with their schema ids."""
 
-    async def body(registry: Any, context: Any) -> Output:
+    async def body(registry: RegistryClient, context: Context) -> Output:
         rows = []
         for number in await registry.versions(subject, deleted=deleted):
             found = await registry.version(subject, number, deleted=deleted)
@@ -114,7 +118,7 @@ def schemas_register(
 
     schema = schema_from_file(file, schema_type, reference)
 
-    async def body(registry: Any, context: Any) -> Output:
+    async def body(registry: RegistryClient, context: Context) -> Output:
         from kctl.ops.schemas import check_locally, resolve_references
 
         pinned = await resolve_references(registry, schema)
@@ -144,7 +148,7 @@ def schemas_check(
 
     schema = schema_from_file(file, schema_type, reference)
 
-    async def body(registry: Any, context: Any) -> Output:
+    async def body(registry: RegistryClient, context: Context) -> Output:
         from kctl.client.errors import RegistryError
         from kctl.ops.schemas import check_locally, resolve_references
 
@@ -197,7 +201,7 @@ def schemas_mode(
 def _show_or_set(ctx: typer.Context, setting: str, subject: str | None, new: str | None, output: str) -> None:
     """A subject's (or the registry's) compatibility level or mode: set it first when `new` is given."""
 
-    async def body(registry: Any, context: Any) -> Output:
+    async def body(registry: RegistryClient, context: Context) -> Output:
         get, put = ((registry.get_compatibility, registry.set_compatibility) if setting == "compatibility"
                     else (registry.get_mode, registry.set_mode))
         if new is not None:
@@ -220,7 +224,7 @@ def schemas_delete(
 ) -> None:
     """Soft-delete a subject or one version (readers can still fetch it by id); --permanent removes it."""
 
-    async def body(registry: Any, context: Any) -> Output:
+    async def body(registry: RegistryClient, context: Context) -> Output:
         what = f"{subject} version {version}" if version else f"every version of {subject}"
         if permanent:
             confirm(f"permanently deleting {what} on {context.name} cannot be undone", subject, yes)

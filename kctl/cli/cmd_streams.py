@@ -3,7 +3,7 @@ kafka-streams-application-reset.sh does (input offsets moved, internal topics de
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,10 @@ from .options import (
 )
 from .output import Output, Table, diagnostic
 from .runtime import execute
+
+if TYPE_CHECKING:
+    from kctl.client.cluster import Cluster
+    from kctl.connect.contexts import Context
 
 streams_app = typer.Typer(help="Kafka Streams apps: describe one, reset one to reprocess its input.",
                           no_args_is_help=True)
@@ -44,7 +48,7 @@ def streams_describe(ctx: typer.Context, app_id: AppArg, output: OutputOpt = "ta
     """The app's group (type, state, members; a streams group's topology on Kafka 4.4), its input
     topics (where it has committed offsets) and its internal topics."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.ops.streams import describe_app
 
         app = await describe_app(cluster, app_id)
@@ -100,7 +104,7 @@ def streams_reset(
              "to-datetime": to_datetime, "by-duration": by_duration, "from-file": from_file}
     settings = _settings(ctx)
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.ops.streams import apply_streams_reset, plan_streams_reset, reset_command
 
         strategy = (Strategy.chosen(given) if any(v not in (None, False) for v in given.values())

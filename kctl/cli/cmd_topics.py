@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,10 @@ from .errors import UNHEALTHY, USAGE, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, diagnostic
 from .runtime import confirm, execute, fail
+
+if TYPE_CHECKING:
+    from kctl.client.cluster import Cluster
+    from kctl.connect.contexts import Context
 
 cluster_app = typer.Typer(help="The cluster as a whole.", no_args_is_help=True)
 brokers_app = typer.Typer(help="The brokers of the cluster.", no_args_is_help=True)
@@ -33,7 +37,7 @@ def cluster_info(ctx: typer.Context, output: OutputOpt = "table") -> None:
     """Cluster id, the active controller (on KRaft, the metadata quorum's leader), brokers, and
     how many topics and partitions there are."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
 
         admin = Admin(cluster)
@@ -55,7 +59,7 @@ def cluster_quorum(ctx: typer.Context, output: OutputOpt = "table") -> None:
     """The KRaft metadata quorum: its leader (the active controller), epoch and high watermark,
     and each voter's and observer's log end, lag and last fetch."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client.controller import describe_quorum
         from kctl.ops.cluster import quorum_replica_rows
 
@@ -88,7 +92,7 @@ def cluster_health(
 ) -> None:
     """Brokers alive, the controller, offline, under-replicated and min-ISR partitions; OK, WARN or CRIT."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.cluster import STATES, Verdict, cluster_health
 
@@ -124,7 +128,7 @@ PARTITION_COLUMNS = [Column("topic", "TOPIC"), Column("partition", "PARTITION", 
 def brokers_list(ctx: typer.Context, output: OutputOpt = "table") -> None:
     """Every broker with its address, rack and whether it is the controller."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
 
         _, controller, brokers = await Admin(cluster).describe_cluster()
@@ -154,7 +158,7 @@ def brokers_drain(
 
     A topic with as many replicas as there are brokers cannot leave one: the plan says so."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.errors import NotFound
         from kctl.ops.reassign import plan_reassignment
@@ -206,7 +210,7 @@ def topics_list(
     wanted = [name for name, on in (("under_replicated", under_replicated), ("under_min_isr", under_min_isr),
                                     ("at_min_isr", at_min_isr), ("unavailable", unavailable)) if on]
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.topics import topic_rows
 
@@ -241,7 +245,7 @@ def topics_describe(
 ) -> None:
     """Per partition: leader, replicas, ISR, log start, high watermark, size; configs with their source."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.topics import topic_detail
 
@@ -283,7 +287,7 @@ def topics_create(
 
     configs = parse_configs(config)
 
-    async def body(cluster: Any, context: Any) -> None:
+    async def body(cluster: Cluster, context: Context) -> None:
         from kctl.client import Admin, NewTopic
         from kctl.protocol.errors import ErrorCode
 
@@ -309,7 +313,7 @@ def topics_delete(
 ) -> None:
     """Delete topics and all their records (asks you to type the name unless --yes)."""
 
-    async def body(cluster: Any, context: Any) -> None:
+    async def body(cluster: Cluster, context: Context) -> None:
         from kctl.client import Admin
 
         names = ", ".join(topics)
@@ -353,7 +357,7 @@ def topics_alter(
         fail(CliError("nothing to change", "give --config, --delete-config, --partitions or --replication-factor",
                       USAGE))
 
-    async def body(cluster: Any, context: Any) -> Output | None:
+    async def body(cluster: Cluster, context: Context) -> Output | None:
         from kctl.client import Admin
         from kctl.protocol.enums import ConfigResourceType
 
@@ -396,7 +400,7 @@ def configs_list(
 ) -> None:
     """The resources of a kind that have configs (ListConfigResources): client-metrics subscriptions, say."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.topics import CONFIG_KINDS
 
@@ -420,7 +424,7 @@ def configs_get(
     """Configs with their value and where it comes from (overrides only unless --all); a
     broker-logger's are its loggers and their levels."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.topics import config_resource, config_rows
 
@@ -449,7 +453,7 @@ def configs_set(
     configs = parse_configs(pairs)
     resource_type, resource = config_resource(kind, name)
 
-    async def body(cluster: Any, context: Any) -> None:
+    async def body(cluster: Cluster, context: Context) -> None:
         from kctl.client import Admin
 
         await Admin(cluster).alter_configs(resource_type, resource, set_configs=configs, validate_only=validate_only)
@@ -473,7 +477,7 @@ def configs_delete(
     name, keys = _name_and_rest(kind, name_or_key, "KEY")
     resource_type, resource = config_resource(kind, name)
 
-    async def body(cluster: Any, context: Any) -> None:
+    async def body(cluster: Cluster, context: Context) -> None:
         from kctl.client import Admin
 
         await Admin(cluster).alter_configs(resource_type, resource, delete=keys)

@@ -4,7 +4,7 @@ kafka-transactions.sh has them, on any cluster and on the built-in broker."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +13,10 @@ from kctl.ops.cells import Column
 from .options import OutputOpt
 from .output import Output, Table, diagnostic
 from .runtime import execute
+
+if TYPE_CHECKING:
+    from kctl.client.cluster import Cluster
+    from kctl.connect.contexts import Context
 
 transactions_app = typer.Typer(
     help="Transactions: list and describe them, the producers of partitions, find hanging ones and abort them.",
@@ -61,7 +65,7 @@ def _topic_partition(value: str) -> tuple[str, int | None]:
 def transactions_list(ctx: typer.Context, state: StateOpt = None, output: OutputOpt = "table") -> None:
     """Every transactional id the cluster's coordinators know, with its producer id and state."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client.transactions import TransactionAdmin
         from kctl.ops.transactions import transaction_rows
 
@@ -79,7 +83,7 @@ def transactions_describe(
 ) -> None:
     """A transactional id's state: producer id and epoch, how long its transaction is open, its partitions."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client.transactions import TransactionAdmin
         from kctl.ops.transactions import describe_row
 
@@ -98,7 +102,7 @@ def transactions_producers(
     """The producers each partition's leader tracks, and where each one's open transaction starts."""
     topic, partition = _topic_partition(where)
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client.transactions import TransactionAdmin
         from kctl.ops.transactions import producer_rows
 
@@ -126,7 +130,7 @@ def transactions_find_hanging(
     Each pins its partition's last stable offset: read_committed consumers stall behind it.
     Abort one with `kctl transactions abort --topic T --partition P --start-offset O`."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client.transactions import TransactionAdmin
         from kctl.ops.transactions import find_hanging, hanging_row
 
@@ -158,7 +162,7 @@ def transactions_abort(
     A dry run by default: it shows the producer and where read_committed readers stand. An abort
     cannot be undone; the transaction's records stay in the log, hidden from read_committed readers."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client.transactions import TransactionAdmin
         from kctl.client.types import TopicPartition
         from kctl.ops.transactions import abort, plan_abort

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,10 @@ from .errors import USAGE, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table
 from .runtime import confirm, execute
+
+if TYPE_CHECKING:
+    from kctl.client.cluster import Cluster
+    from kctl.connect.contexts import Context
 
 users_app = typer.Typer(help="SCRAM users: list, create, change a password, delete.", no_args_is_help=True)
 
@@ -57,7 +61,7 @@ def users_list(
 ) -> None:
     """Users with a SCRAM credential: one row per mechanism, with its iterations."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.users import user_rows
 
@@ -71,7 +75,7 @@ def _set(ctx: typer.Context, user: str, mechanism: list[str] | None, iterations:
          output: str, *, new_user: bool) -> None:
     password = read_password(password_env, user)
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.users import set_password
 
@@ -117,7 +121,7 @@ def users_delete(
 ) -> None:
     """Delete a SCRAM user's credentials (every mechanism, unless --mechanism says)."""
 
-    async def body(cluster: Any, context: Any) -> Output:
+    async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops.users import delete_user
 
