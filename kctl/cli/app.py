@@ -184,11 +184,12 @@ def _suggesting(resolve: Callable[[Any, list[str]], Any], names: list[str], ctx:
     among all of its names."""
     from difflib import get_close_matches
 
-    from typer._click.exceptions import UsageError
+    # click's UsageError as typer's copy of click has it: the base of typer's public BadParameter.
+    usage_error: type[Any] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
     try:
         return resolve(ctx, args)
-    except UsageError as error:
+    except usage_error as error:
         matches = get_close_matches(args[0], names) if args else []
         if matches and "Did you mean" not in error.message:
             error.message = f"{error.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
