@@ -169,17 +169,12 @@ class RecordList(ScrollView, can_focus=True):
         self._resize()
         if self.follow and self.count:
             self.cursor = self.count - 1
-            # Once laid out: before the first layout (records that came with the view) the list has
-            # no height yet, and its new virtual size does not bound the scroll until then.
-            self.call_after_refresh(self._keep_end_in_view)
-
-    def _keep_end_in_view(self) -> None:
-        if self.follow and self.count:
-            self.scroll_to(y=max(self.count - self.scrollable_content_region.height, 0), animate=False)
+            # Anchored, Textual keeps the end in view at every layout: records that arrive before
+            # the list is first laid out, or while it resizes, cannot leave it scrolled to the top.
+            self.anchor()
 
     def on_resize(self, event: events.Resize) -> None:
         self._resize()
-        self._keep_end_in_view()
 
     def _drop(self, n: int) -> None:
         del self.records[:n]
@@ -193,7 +188,7 @@ class RecordList(ScrollView, can_focus=True):
         self.cursor = self.count - 1
         self.follow = True
         self._resize()
-        self.call_after_refresh(self._keep_end_in_view)
+        self.anchor()
 
     def _resize(self) -> None:
         self.virtual_size = Size(self.size.width, self.count)
@@ -230,6 +225,7 @@ class RecordList(ScrollView, can_focus=True):
             return
         self.cursor = min(max(row, 0), self.count - 1)
         self.follow = self.cursor == self.count - 1
+        self.anchor(self.follow)  # following: stay at the end; moved up: stay where the cursor is
         height = self.scrollable_content_region.height
         top = self.scroll_offset.y
         if self.cursor < top:
