@@ -278,6 +278,8 @@ def tail(
     last = None
     if from_ is None and group is None:  # Unix tail: the newest records, then (-f) what comes
         last = 10 if lines is None else lines
+        if max_records is not None:
+            last = min(last, max_records)
         start = f"-{last}"
     else:
         start = from_ or "end"

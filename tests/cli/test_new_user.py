@@ -182,6 +182,7 @@ def test_tail_is_unix_tail_the_last_records_then_exit_or_follow(env: dict[str, s
     assert values() == [f"r{i}" for i in range(20, 30)], "the last 10 of all partitions, newest last"
     assert values("-n", "3") == ["r27", "r28", "r29"]
     assert values("-n", "0") == []
+    assert values("--max", "2") == ["r28", "r29"]
     assert values("-n", "100") == [f"r{i}" for i in range(30)]
     assert values("-p", "1", "-n", "2") == [f"r{i}" for i in range(30) if (i * 7) % 3 == 1][-2:]
     assert values("--from", "beginning", "-n", "4") != values("-n", "4"), "--from reads from there, -n caps it"
