@@ -133,10 +133,12 @@ def produce(
 
         if await ensure_topic(cluster, topic, create=create):
             diagnostic(f"created topic {topic} (the broker's default partitions and replicas)")
-        outgoing: AsyncIterator[OutgoingRecord] | list[OutgoingRecord] = records()
+        outgoing: AsyncIterator[OutgoingRecord] | list[OutgoingRecord]
         if value_schema or key_schema:  # every line is read and checked before anything is sent
-            outgoing = await _encoded(_settings(ctx), context, topic, [r async for r in records()], value_schema,
-                                      key_schema, message)
+            read = [r async for r in records()]
+            outgoing = await _encoded(_settings(ctx), context, topic, read, value_schema, key_schema, message)
+        else:
+            outgoing = records()
         done = await produce_records(cluster, topic, outgoing, partition=partition, acks=acks,
                                      compression=compression, rate=rate, transactional_id=transactional_id)
         if done.failures:

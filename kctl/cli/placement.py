@@ -64,7 +64,7 @@ def place_options(root: Any, args: list[str]) -> list[str]:
     while at < len(head) and head[at].startswith("-") and head[at] != "-":
         span = _span(globals_, head, at)
         if span is None:
-            if head[at].split("=", 1)[0] in COMMAND_OPTIONS_ALSO_IN_FRONT and at + 1 <= len(head):
+            if head[at].split("=", 1)[0] in COMMAND_OPTIONS_ALSO_IN_FRONT:
                 width = 1 if "=" in head[at] else 2
                 in_front_for_command += head[at:at + width]
                 at += width

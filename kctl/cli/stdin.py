@@ -67,7 +67,8 @@ def _read(fd: int, loop: asyncio.AbstractEventLoop, chunks: asyncio.Queue[list[s
             if not data:
                 if partial:
                     lines.append(partial)
-                hand_over([line + "\n" for line in lines] if lines else [])
+                if lines:
+                    hand_over([line + "\n" for line in lines])
                 hand_over(None)
                 return
             if lines and not hand_over([line + "\n" for line in lines]):

@@ -9,7 +9,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +36,19 @@ def committed(env: dict[str, str], group: str) -> dict[int, int]:
     described = as_json(kctl(env, "groups", "describe", group, "-o", "json"))
     return {p["partition"]: p["committed_offset"] for p in described["partitions"]
             if p["committed_offset"] is not None}
+
+
+@contextmanager
+def kctl_running(env: dict[str, str], *args: str, **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """kctl running in the background, killed if the test leaves it running."""
+    process = subprocess.Popen([sys.executable, "-m", "kctl", *args], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, **popen)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
 
 
 def test_tail_with_group_commits_exactly_what_it_printed(env: dict[str, str], broker: BrokerProcess) -> None:
@@ -188,19 +204,13 @@ def test_tail_is_unix_tail_the_last_records_then_exit_or_follow(env: dict[str, s
     assert values("--from", "beginning", "-n", "4") != values("-n", "4"), "--from reads from there, -n caps it"
     assert len(values("--from", "beginning")) == 30
     assert kctl(env, "tail", topic, "-n", "-1", ok=False).returncode == 2
-    follow = subprocess.Popen([sys.executable, "-m", "kctl", "tail", topic, "-n", "2", "-f", "--format", "{value}"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with kctl_running(env, "tail", topic, "-n", "2", "-f", "--format", "{value}") as follow:
         assert follow.stdout is not None
         assert [follow.stdout.readline().strip() for _ in range(2)] == ["r28", "r29"]
         kctl(env, "produce", topic, stdin="new\n")
         assert follow.stdout.readline().strip() == "new"
         follow.send_signal(signal.SIGINT)
         assert follow.wait(20) == 128 + signal.SIGINT
-    finally:
-        if follow.poll() is None:
-            follow.kill()
-        follow.communicate()
     assert "the last 10 records" in kctl({**env, "COLUMNS": "200"}, "tail", "--help").stdout
     assert "last N records" in (ROOT / "man" / "kctl-tail.1").read_text().replace("\\-", "-")
 
@@ -217,18 +227,12 @@ def test_a_group_tail_reads_to_the_end_and_says_where_it_waits(env: dict[str, st
     fill(broker.bootstrap, topic, 1, 3)
     read = kctl(env, "tail", topic, "--group", group, "--format", "{partition}:{offset}")
     assert read.stdout.split() == ["1:0", "1:1", "1:2"] and "3 record(s)" in read.stderr
-    waiting = subprocess.Popen([sys.executable, "-m", "kctl", "tail", topic, "--group", group, "-f"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with kctl_running(env, "tail", topic, "--group", group, "-f") as waiting:
         assert waiting.stderr is not None
         line = waiting.stderr.readline()
         assert f"group {group} is at the end of {topic}[0]@4, {topic}[1]@3: waiting for new records" in line
         waiting.send_signal(signal.SIGINT)
         assert waiting.wait(20) == 128 + signal.SIGINT
-    finally:
-        if waiting.poll() is None:
-            waiting.kill()
-        waiting.communicate()
 
 
 def test_help_shows_value_types_metavars_and_upper_case_arguments(env: dict[str, str]) -> None:
@@ -338,23 +342,19 @@ def test_produce_on_a_terminal_says_what_it_reads_and_stops_at_once_on_ctrl_c(en
     topic = unique("typed")
     kctl(env, "topics", "create", topic, "-p", "1")
     controller, terminal = pty.openpty()
-    produce = subprocess.Popen([sys.executable, "-m", "kctl", "produce", topic], env=env, stdin=terminal,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert produce.stderr is not None
-        said = produce.stderr.readline()
-        assert "reading records from the terminal" in said and "Ctrl-C stops" in said
-        os.write(controller, b"first\n")
-        deadline = time.monotonic() + 20
-        while kctl(env, "offsets", topic, "-o", "json").stdout.count('"latest": 1') == 0:
-            assert time.monotonic() < deadline, "the typed line was never sent"
-            time.sleep(0.2)
-        produce.send_signal(signal.SIGINT)  # what Ctrl-C sends; no further line is typed
-        assert produce.wait(10) == 130
+        with kctl_running(env, "produce", topic, stdin=terminal) as produce:
+            assert produce.stderr is not None
+            said = produce.stderr.readline()
+            assert "reading records from the terminal" in said and "Ctrl-C stops" in said
+            os.write(controller, b"first\n")
+            deadline = time.monotonic() + 20
+            while kctl(env, "offsets", topic, "-o", "json").stdout.count('"latest": 1') == 0:
+                assert time.monotonic() < deadline, "the typed line was never sent"
+                time.sleep(0.2)
+            produce.send_signal(signal.SIGINT)  # what Ctrl-C sends; no further line is typed
+            assert produce.wait(10) == 130
     finally:
-        if produce.poll() is None:
-            produce.kill()
-        produce.communicate()
         os.close(terminal)
         os.close(controller)
     assert kctl(env, "tail", topic, "--format", "{value}").stdout.split() == ["first"]
