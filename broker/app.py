@@ -113,8 +113,8 @@ class Broker:
             basic = wanted == "basic" or (wanted == "auto" and self.sasl.required)
             if basic and not self.sasl.required:
                 raise ConfigError("metrics.authentication=basic needs SASL users to check passwords against "
-                                  "(sasl.enabled.mechanisms and [sasl.users])")
-            bound = self.metrics.serve(host, port, self.sasl.check_basic_auth if basic else None)
+                                  "(sasl.enabled.mechanisms and [sasl.users]), or OAUTHBEARER's tokens")
+            bound = self.metrics.serve(host, port, self.sasl.check_http_auth if basic else None)
             log.info("metrics on http://%s:%d/metrics%s", host, bound,
                      " (HTTP basic auth with the broker's users)" if basic else "")
         self.flusher = Flusher(self.metrics.fsync.observe if self.metrics is not None else None)
@@ -122,11 +122,19 @@ class Broker:
         self.transactions.start()
         if self.registry_address is not None:
             await self._start_registry(*self.registry_address)
+        if self.sasl.oauth is not None:  # before the listeners, so the first OAUTHBEARER login finds keys
+            try:
+                await self.sasl.oauth.fetch()
+            except (OSError, ValueError) as exc:
+                log.error("cannot fetch the JWKS from %s: %s; OAUTHBEARER logins fail until it can",
+                          self.sasl.oauth.url, exc)
         for listener in self.listeners:
             server = await loop.create_server(self._protocol_for(listener), listener.host, listener.port,
                                               reuse_address=True, backlog=1024)
             self._servers.append(server)
             listener.bound(server.sockets[0].getsockname()[1])
+        if self.sasl.oauth is not None:
+            self._supervise("JWKS refresher", self.sasl.oauth.keep_fresh)
         self._supervise("flusher", self.flusher.run)
         self._supervise("partition opener", self._open_partitions_loop)
         self._supervise("checkpointer", self._checkpoint_loop)

@@ -283,8 +283,20 @@ _BROKER_ONLY = [
     _s("connection.failed.authentication.delay.ms", int, 100, "how long after a failed SASL login its "
        "connection is closed", minimum=0, config_type=ConfigType.INT),
     _s("sasl.enabled.mechanisms", str, None, "SASL mechanisms clients must authenticate with (users in "
-       "[sasl.users]); unset: no authentication", nullable=True, read_only=True,
-       list_choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")),
+       "[sasl.users]; OAUTHBEARER tokens checked against sasl.oauthbearer.jwks.endpoint.url); unset: no "
+       "authentication", nullable=True, read_only=True,
+       list_choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")),
+    _s("sasl.oauthbearer.jwks.endpoint.url", str, None, "where the keys that sign OAUTHBEARER tokens are "
+       "published (a JWKS, over http(s) or a file: URL)", nullable=True, read_only=True),
+    _s("sasl.oauthbearer.jwks.endpoint.refresh.ms", int, 3_600_000, "how often the JWKS is fetched again (and "
+       "at once, at most every 10 s, for a token signed with a key it does not hold)", minimum=1, read_only=True),
+    _s("sasl.oauthbearer.expected.audience", str, None, "audiences a token's aud claim must name one of "
+       "(comma-separated); unset: not checked", nullable=True, read_only=True),
+    _s("sasl.oauthbearer.expected.issuer", str, None, "the iss claim a token must carry; unset: not checked",
+       nullable=True, read_only=True),
+    _s("sasl.oauthbearer.sub.claim.name", str, "sub", "the claim that names the principal", read_only=True),
+    _s("sasl.oauthbearer.clock.skew.seconds", int, 30, "leeway for clocks when checking exp, nbf and iat",
+       minimum=0, config_type=ConfigType.INT, read_only=True),
     _s("producer.id.expiration.ms", int, 86_400_000, "forget idle idempotent producers after this long",
        minimum=1, config_type=ConfigType.INT),
     _s("offsets.topic.num.partitions", int, 50, "partitions of __consumer_offsets", minimum=1,

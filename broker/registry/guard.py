@@ -37,8 +37,8 @@ class RegistryGuard:
         self.authorizer = authorizer
 
     def principal(self, authorization: str | None) -> str | None:
-        """`User:name` for a valid `Authorization: Basic ...` header, else None."""
-        user = self.sasl.check_basic_auth(authorization)
+        """`User:name` for a valid `Authorization` header (basic, or an OAuth bearer token), else None."""
+        user = self.sasl.check_http_auth(authorization)
         return None if user is None else f"User:{user}"
 
     def may(self, principal: str, host: str, access: str, subject: str | None) -> bool:

@@ -87,12 +87,39 @@ def config_set_context(
                                                    help="Refuse every change in this context.")] = None,
     theme: Annotated[str | None, typer.Option("--theme", help="TUI theme for this context.")] = None,
     tls_ca_file: Annotated[str | None, typer.Option("--tls-ca-file", help="Turn TLS on, trusting this CA.")] = None,
-    sasl_mechanism: Annotated[str | None, typer.Option("--sasl-mechanism",
-                                                       help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.")] = None,
+    sasl_mechanism: Annotated[str | None, typer.Option(
+        "--sasl-mechanism", help="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER.")] = None,
     sasl_username: Annotated[str | None, typer.Option("--sasl-username", help="SASL user name.")] = None,
     sasl_password_env: Annotated[str | None, typer.Option("--sasl-password-env",
                                                           help="Environment variable holding the password "
                                                                "(kctl never writes passwords to the file).")] = None,
+    token_endpoint: Annotated[str | None, typer.Option(
+        "--sasl-token-endpoint", metavar="URL", help="OAUTHBEARER: an OIDC token endpoint (client credentials).",
+    )] = None,
+    oauth_client_id: Annotated[str | None, typer.Option("--sasl-client-id", help="OAUTHBEARER: the OIDC client id.")
+                               ] = None,
+    oauth_secret_env: Annotated[str | None, typer.Option(
+        "--sasl-client-secret-env", metavar="VAR", help="OAUTHBEARER: environment variable holding the client secret.",
+    )] = None,
+    oauth_secret_file: Annotated[str | None, typer.Option(
+        "--sasl-client-secret-file", metavar="PATH", help="OAUTHBEARER: file holding the client secret.")] = None,
+    oauth_scope: Annotated[str | None, typer.Option("--sasl-scope", help="OAUTHBEARER: the scope to ask for.")] = None,
+    oauth_audience: Annotated[str | None, typer.Option("--sasl-audience", help="OAUTHBEARER: the audience to ask for.")
+                              ] = None,
+    token_file: Annotated[str | None, typer.Option(
+        "--sasl-token-file", metavar="PATH", help="OAUTHBEARER: a file holding a token kept fresh elsewhere.",
+    )] = None,
+    token_command: Annotated[str | None, typer.Option(
+        "--sasl-token-command", metavar="COMMAND", help="OAUTHBEARER: a command that prints a token (a vault, a cloud "
+                                                        "CLI).")] = None,
+    aws_region: Annotated[str | None, typer.Option(
+        "--sasl-aws-region", metavar="REGION", help="OAUTHBEARER with AWS MSK IAM tokens for this region.")] = None,
+    aws_profile: Annotated[str | None, typer.Option("--sasl-aws-profile", help="AWS MSK IAM: the AWS profile.")] = None,
+    aws_role_arn: Annotated[str | None, typer.Option("--sasl-aws-role-arn", help="AWS MSK IAM: a role to assume.")
+                            ] = None,
+    sasl_extension: Annotated[list[str] | None, typer.Option(
+        "--sasl-extension", metavar="KEY=VALUE", help="OAUTHBEARER: a SASL extension, e.g. logicalCluster=lkc-abc "
+                                                      "(repeatable; replaces the context's).")] = None,
     connect: Annotated[list[str] | None, typer.Option(
         "--connect", metavar="NAME=URL", help="A Kafka Connect cluster (repeatable; replaces the context's list).",
     )] = None,
@@ -121,20 +148,15 @@ def config_set_context(
                 entry[key] = value
         if tls_ca_file is not None:
             entry["tls"] = {"enabled": True, "ca-file": tls_ca_file}
-        if sasl_mechanism is not None or sasl_username is not None or sasl_password_env is not None:
-            from kctl.protocol.sasl import MECHANISMS
-
-            sasl = dict(entry.get("sasl", {}))
-            if sasl_mechanism is not None:
-                if sasl_mechanism.upper() not in MECHANISMS:
-                    raise CliError(f"unknown SASL mechanism {sasl_mechanism!r}", f"use {', '.join(MECHANISMS)}",
-                                   USAGE)
-                sasl["mechanism"] = sasl_mechanism.upper()
-            if sasl_username is not None:
-                sasl["username"] = sasl_username
-            if sasl_password_env is not None:
-                sasl["password-env"] = sasl_password_env
-            entry["sasl"] = sasl
+        sasl_settings = {"username": sasl_username, "password-env": sasl_password_env,
+                         "token-endpoint": token_endpoint, "client-id": oauth_client_id,
+                         "client-secret-env": oauth_secret_env, "client-secret-file": oauth_secret_file,
+                         "scope": oauth_scope, "audience": oauth_audience, "token-file": token_file,
+                         "token-command": token_command, "aws-region": aws_region, "aws-profile": aws_profile,
+                         "aws-role-arn": aws_role_arn}
+        given = {key: value for key, value in sasl_settings.items() if value is not None}
+        if sasl_mechanism is not None or given or sasl_extension is not None:
+            entry["sasl"] = _sasl_table(name, dict(entry.get("sasl", {})), sasl_mechanism, given, sasl_extension)
         if connect:
             clusters = []
             for item in connect:
@@ -151,6 +173,39 @@ def config_set_context(
         diagnostic(f"context {name} saved in {path}" + (" and made current" if use else ""))
 
     _guard(action)
+
+
+def _sasl_table(name: str, sasl: dict[str, Any], mechanism: str | None, given: dict[str, str],
+                extensions: list[str] | None) -> dict[str, Any]:
+    """The context's `sasl` table with the options given; a new token source replaces the old."""
+    from kctl.connect.cluster import TOKEN_SOURCES
+    from kctl.protocol.sasl import MECHANISMS
+
+    if mechanism is not None:
+        if mechanism.upper() not in MECHANISMS:
+            raise CliError(f"unknown SASL mechanism {mechanism!r}", f"use {', '.join(MECHANISMS)}", USAGE)
+        sasl["mechanism"] = mechanism.upper()
+    if any(key in given for key in TOKEN_SOURCES):
+        for key in TOKEN_SOURCES:
+            sasl.pop(key, None)
+    sasl.update(given)
+    if extensions is not None:
+        table = {}
+        for item in extensions:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise CliError(f"--sasl-extension {item!r}: expected KEY=VALUE",
+                               "--sasl-extension logicalCluster=lkc-abc", USAGE)
+            table[key] = value
+        sasl["extensions"] = table
+    if sasl.get("mechanism") == "OAUTHBEARER":
+        sources = [key for key in TOKEN_SOURCES if sasl.get(key)]
+        if len(sources) != 1:
+            chosen = " and ".join(sources) or "none"
+            raise CliError(f"context {name!r}: OAUTHBEARER needs one token source, not {chosen}",
+                           "give --sasl-token-endpoint (with --sasl-client-id and a secret), --sasl-token-file, "
+                           "--sasl-token-command or --sasl-aws-region", USAGE)
+    return sasl
 
 
 @config_app.command("delete-context")

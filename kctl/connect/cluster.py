@@ -45,24 +45,68 @@ def _ssl_context(ctx: Context) -> ssl.SSLContext | None:
     return context
 
 
-def _password(ctx: Context, table: dict[str, Any], what: str) -> str | None:
-    """A `password`, or the variable a `password-env` names."""
-    password = table.get("password")
-    if password is None and table.get("password-env"):
+def _secret(ctx: Context, table: dict[str, Any], key: str, what: str) -> str | None:
+    """A secret given as `KEY`, as `KEY-env` (a variable's name) or as `KEY-file` (a file's path)."""
+    value = table.get(key)
+    if value is None and table.get(f"{key}-env"):
         import os
 
-        password = os.environ.get(str(table["password-env"]))
-        if password is None:
-            raise AuthFailed(f"context {ctx.name!r}: ${table['password-env']} is not set (the {what} password)",
-                             "export it, or put password = \"...\" in the context")
-    return None if password is None else str(password)
+        value = os.environ.get(str(table[f"{key}-env"]))
+        if value is None:
+            raise AuthFailed(f"context {ctx.name!r}: ${table[f'{key}-env']} is not set (the {what})",
+                             f'export it, or put {key} = "..." in the context')
+    if value is None and table.get(f"{key}-file"):
+        from pathlib import Path
+
+        path = Path(str(table[f"{key}-file"])).expanduser()
+        try:
+            value = path.read_text().strip()
+        except OSError as exc:
+            raise AuthFailed(f"context {ctx.name!r}: cannot read {path} (the {what}): {exc.strerror or exc}") from None
+    return None if value is None else str(value)
 
 
-def _authenticator(ctx: Context) -> Any:
-    """The context's `sasl = { mechanism, username, password | password-env }`, if any."""
+def _password(ctx: Context, table: dict[str, Any], what: str) -> str | None:
+    """A `password`, `password-env` or `password-file`."""
+    return _secret(ctx, table, "password", f"{what} password")
+
+
+#: The keys that choose where OAUTHBEARER tokens come from: exactly one per context.
+TOKEN_SOURCES = ("token-endpoint", "token-file", "token-command", "aws-region")
+
+
+def _token_source(ctx: Context, sasl: dict[str, Any], timeout: float) -> Any:
+    from pathlib import Path
+
+    from kctl.client.oauth import ClientCredentials, MskIamToken, TokenCommand, TokenFile
+
+    chosen = [key for key in TOKEN_SOURCES if sasl.get(key)]
+    if len(chosen) != 1:
+        raise BadUsage(f"context {ctx.name!r}: OAUTHBEARER needs exactly one token source, not "
+                       f"{' and '.join(chosen) or 'none'}",
+                       "set token-endpoint (with client-id and client-secret), token-file, token-command, "
+                       "or aws-region (AWS MSK IAM)")
+    if chosen[0] == "token-endpoint":
+        client_id = sasl.get("client-id")
+        secret = _secret(ctx, sasl, "client-secret", "OAuth client secret")
+        if not client_id or secret is None:
+            raise BadUsage(f"context {ctx.name!r}: a token endpoint needs client-id and client-secret "
+                           "(or client-secret-env, client-secret-file)")
+        return ClientCredentials(str(sasl["token-endpoint"]), str(client_id), secret,
+                                 scope=sasl.get("scope"), audience=sasl.get("audience"), timeout_s=timeout,
+                                 sub_claim=str(sasl.get("sub-claim", "sub")))
+    if chosen[0] == "token-file":
+        return TokenFile(Path(str(sasl["token-file"])).expanduser())
+    if chosen[0] == "token-command":
+        return TokenCommand(str(sasl["token-command"]), timeout_s=timeout)
+    return MskIamToken(str(sasl["aws-region"]), profile=sasl.get("aws-profile"), role_arn=sasl.get("aws-role-arn"))
+
+
+def _authenticator(ctx: Context, timeout: float = 30.0) -> Any:
+    """The context's `sasl = { mechanism, ... }`, if any: a username and password for PLAIN and
+    SCRAM, a token source (and extensions) for OAUTHBEARER."""
     if not ctx.sasl:
         return None
-    from kctl.client.sasl import SaslAuthenticator
     from kctl.protocol.sasl import MECHANISMS
 
     sasl = ctx.sasl
@@ -70,12 +114,27 @@ def _authenticator(ctx: Context) -> Any:
     if mechanism not in MECHANISMS:
         raise BadUsage(f"context {ctx.name!r}: SASL mechanism {mechanism!r} is not supported",
                        f"use one of {', '.join(MECHANISMS)}")
+    if mechanism == "OAUTHBEARER":
+        from kctl.client.oauth import OAuthBearerAuthenticator
+        from kctl.protocol.sasl import SaslError
+
+        extensions = sasl.get("extensions", {})
+        if not isinstance(extensions, dict):
+            raise BadUsage(f"context {ctx.name!r}: sasl.extensions is a table, e.g. "
+                           '{ logicalCluster = "lkc-abc", identityPoolId = "pool-xyz" }')
+        try:
+            return OAuthBearerAuthenticator(_token_source(ctx, sasl, timeout),
+                                            {str(k): str(v) for k, v in extensions.items()})
+        except SaslError as exc:
+            raise BadUsage(f"context {ctx.name!r}: {exc}") from None
+    from kctl.client.sasl import SaslAuthenticator
+
     username = sasl.get("username")
     if not username:
         raise BadUsage(f"context {ctx.name!r}: sasl needs a username")
     password = _password(ctx, sasl, "SASL")
     if password is None:
-        raise BadUsage(f"context {ctx.name!r}: sasl needs password or password-env")
+        raise BadUsage(f"context {ctx.name!r}: sasl needs password, password-env or password-file")
     return SaslAuthenticator(mechanism, str(username), str(password))
 
 
@@ -84,7 +143,7 @@ def cluster_for(ctx: Context, settings: Settings) -> Cluster:
 
     return Cluster(ctx.bootstrap_servers, client_id=ctx.client_id, request_timeout_s=settings.timeout,
                    connect_timeout_s=min(settings.timeout, 10.0), ssl_context=_ssl_context(ctx),
-                   authenticator=_authenticator(ctx))
+                   authenticator=_authenticator(ctx, settings.timeout))
 
 
 def registry_url(ctx: Context, settings: Settings) -> str | None:

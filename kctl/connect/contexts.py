@@ -35,6 +35,8 @@ from kctl.ops.errors import BadUsage, NotFound
 
 KEYS = ("bootstrap-servers", "client-id", "read-only", "theme", "tls", "sasl", "schema-registry", "connect")
 LOCAL = "local"
+#: Keys whose values are secrets: shown as *** when a context is printed.
+SECRET_KEYS = frozenset({"password", "client-secret"})
 
 
 @dataclass(slots=True)
@@ -58,7 +60,7 @@ class Context:
         if self.tls:
             out["tls"] = dict(self.tls)
         if self.sasl:
-            out["sasl"] = {k: ("***" if k == "password" else v) for k, v in self.sasl.items()}
+            out["sasl"] = {k: ("***" if k in SECRET_KEYS else v) for k, v in self.sasl.items()}
         if self.schema_registry:
             out["schema-registry"] = {k: ("***" if k == "password" else v) for k, v in self.schema_registry.items()}
         if self.connect:

@@ -1,6 +1,7 @@
-"""SASL mechanisms as sans-IO exchanges of tokens: PLAIN (RFC 4616) and SCRAM-SHA-256/512
-(RFC 5802, RFC 7677). The client connection and the broker carry the tokens in
-SaslAuthenticate requests; these classes only turn tokens into tokens.
+"""SASL mechanisms as sans-IO exchanges of tokens: PLAIN (RFC 4616), SCRAM-SHA-256/512
+(RFC 5802, RFC 7677) and OAUTHBEARER (RFC 7628, as Kafka's KIP-255 and KIP-342 carry it). The
+client connection and the broker carry the tokens in SaslAuthenticate requests; these classes only
+turn tokens into tokens.
 
 A client exchange: `first()` gives the first token; each server token goes to `next()`, which
 returns the next token to send, or None when the exchange is complete (and verified). A server
@@ -13,8 +14,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,7 +27,9 @@ if TYPE_CHECKING:
     from .messages.sasl_authenticate import SaslAuthenticateRequest, SaslAuthenticateResponse
     from .messages.sasl_handshake import SaslHandshakeRequest, SaslHandshakeResponse
 
-MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+#: The mechanisms that carry a username and password.
+PASSWORD_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
 SCRAM_ITERATIONS = 4096
 _GS2_HEADER = "n,,"
@@ -214,16 +219,111 @@ class ScramServer:
         return f"v={base64.b64encode(_hmac(credential.server_key, auth_message, self.algorithm)).decode()}".encode()
 
 
+# ---- OAUTHBEARER -----------------------------------------------------------------------------------------
+_KVSEP = "\x01"
+#: RFC 7628's key and value grammar for the key-value pairs after the token (Kafka's SASL extensions).
+_EXTENSION_KEY = re.compile(r"[A-Za-z]+")
+_EXTENSION_VALUE = re.compile(r"[\x21-\x7E \t\r\n]*")
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def oauthbearer_message(token: str, extensions: Mapping[str, str] | None = None) -> bytes:
+    """The client's first (and only) message: `n,,^Aauth=Bearer TOKEN^Akey=value^A...^A^A`."""
+    if not _BEARER_TOKEN.fullmatch(token):
+        raise SaslError("the OAuth token is not a bearer token (RFC 6750's characters only)")
+    pairs = [f"auth=Bearer {token}"]
+    for key, value in (extensions or {}).items():
+        if key == "auth" or not _EXTENSION_KEY.fullmatch(key) or not _EXTENSION_VALUE.fullmatch(value):
+            raise SaslError(f"SASL extension {key!r}: keys are letters (not 'auth'), values printable text")
+        pairs.append(f"{key}={value}")
+    return (_GS2_HEADER + _KVSEP + _KVSEP.join(pairs) + _KVSEP + _KVSEP).encode()
+
+
+def parse_oauthbearer_message(message: bytes) -> tuple[str, dict[str, str]]:
+    """The token and the extensions of a client's first message; SaslError if it is malformed."""
+    try:
+        text = message.decode()
+    except UnicodeDecodeError:
+        raise SaslError("malformed OAUTHBEARER message (not UTF-8)") from None
+    header, sep, rest = text.partition(_KVSEP)
+    if not sep or not header.startswith(("n,", "y,")) or not rest.endswith(_KVSEP + _KVSEP):
+        raise SaslError("malformed OAUTHBEARER message")
+    pairs: dict[str, str] = {}
+    for pair in rest[:-2].split(_KVSEP):
+        key, eq, value = pair.partition("=")
+        if not eq or not _EXTENSION_KEY.fullmatch(key) or key in pairs:
+            raise SaslError(f"malformed OAUTHBEARER key-value pair {pair[:40]!r}")
+        pairs[key] = value
+    scheme, _, token = pairs.pop("auth", "").partition(" ")
+    if scheme.lower() != "bearer" or not _BEARER_TOKEN.fullmatch(token.strip()):
+        raise SaslError("the OAUTHBEARER message has no bearer token")
+    return token.strip(), pairs
+
+
+class OAuthBearerClient:
+    """Sends the token. A broker that refuses it answers with an RFC 7628 error (JSON) instead of
+    success; the client then sends ^A, as the RFC says, and the broker fails the exchange."""
+
+    def __init__(self, token: str, extensions: Mapping[str, str] | None = None) -> None:
+        self._message = oauthbearer_message(token, extensions)
+        self.refusal: dict[str, object] | None = None
+
+    def first(self) -> bytes:
+        return self._message
+
+    def next(self, server_token: bytes) -> bytes | None:
+        if not server_token:
+            return None
+        if self.refusal is not None:
+            raise SaslError("the broker sent a second OAUTHBEARER challenge")
+        try:
+            refusal = json.loads(server_token)
+        except ValueError:
+            refusal = {"status": server_token.decode(errors="replace")}
+        self.refusal = refusal if isinstance(refusal, dict) else {"status": str(refusal)}
+        return _KVSEP.encode()
+
+
+class OAuthBearerServer:
+    """Checks the token with `validate` (token, extensions -> principal, or SaslError saying why).
+    A refused token gets RFC 7628's `{"status": "invalid_token"}`; the client's ^A after it ends
+    the exchange in SASL_AUTHENTICATION_FAILED with the reason, as Kafka's broker does."""
+
+    def __init__(self, validate: Callable[[str, dict[str, str]], str]) -> None:
+        self._validate = validate
+        self.done = False
+        self.user: str | None = None
+        self.extensions: dict[str, str] = {}
+        self._refused: str | None = None
+
+    def respond(self, token: bytes) -> bytes:
+        if self._refused is not None:
+            if token != _KVSEP.encode():
+                raise SaslError("malformed OAUTHBEARER message after an error")
+            raise SaslError(self._refused)
+        bearer, extensions = parse_oauthbearer_message(token)
+        try:
+            self.user = self._validate(bearer, extensions)
+        except SaslError as exc:
+            self._refused = f"invalid_token: {exc}"
+            return json.dumps({"status": "invalid_token"}).encode()
+        self.extensions = extensions
+        self.done = True
+        return b""
+
+
 def client_for(mechanism: str, username: str, password: str) -> PlainClient | ScramClient:
+    """The exchange for a mechanism that takes a username and password."""
     if mechanism == "PLAIN":
         return PlainClient(username, password)
     if mechanism in _HASHES:
         return ScramClient(mechanism, username, password)
-    raise SaslError(f"unsupported SASL mechanism {mechanism!r} (kctl speaks {', '.join(MECHANISMS)})")
+    raise SaslError(f"SASL {mechanism!r} takes no username and password (those that do: "
+                    f"{', '.join(PASSWORD_MECHANISMS)})")
 
 
 # ---- a listener's side of one connection ----------------------------------------------------------------
-ServerExchange = PlainServer | ScramServer
+ServerExchange = PlainServer | ScramServer | OAuthBearerServer
 
 
 class ServerAuthentication:
