@@ -198,6 +198,7 @@ class KafkaNode:
     controller_port: int
     home: Path
     proc: subprocess.Popen[bytes] | None = None
+    internal_port: int = 0  # a PLAINTEXT listener between the brokers, when clients use OAUTHBEARER
 
     @property
     def log_path(self) -> Path:
@@ -212,12 +213,15 @@ class KafkaCluster:
     """A KRaft cluster of Apache Kafka nodes (each broker and controller combined) on free ports.
 
     With `scram_users`, the client listener is SASL_PLAINTEXT with SCRAM-SHA-256 and -512 and the
-    first user is the one the brokers use between themselves.
+    first user is the one the brokers use between themselves. With `oauth` (sasl.oauthbearer.*
+    settings, the JWKS URL among them), it is SASL_PLAINTEXT with OAUTHBEARER checked by Kafka's
+    own OAuthBearerValidatorCallbackHandler, and the brokers talk over a PLAINTEXT listener.
     """
 
     workdir: Path
     size: int = 1
     scram_users: list[ScramUser] = field(default_factory=list)
+    oauth: dict[str, str] = field(default_factory=dict)
     heap: str = "512m"
     overrides: dict[str, str] = field(default_factory=dict)
     version: str = field(default_factory=kafka_version)
@@ -234,7 +238,14 @@ class KafkaCluster:
 
     @property
     def security_protocol(self) -> str:
-        return "SASL_PLAINTEXT" if self.sasl else "PLAINTEXT"
+        return "SASL_PLAINTEXT" if self.sasl or self.oauth else "PLAINTEXT"
+
+    @property
+    def jvm(self) -> list[str]:
+        """Kafka 4 fetches OAuth URLs only when a system property allows them."""
+        if not self.oauth:
+            return []
+        return [f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={self.oauth['sasl.oauthbearer.jwks.endpoint.url']}"]
 
     def client_properties(self, user: ScramUser | None = None, mechanism: str = "SCRAM-SHA-256") -> Path:
         """A `--command-config` file for Kafka's tools (empty on a plaintext cluster)."""
@@ -260,7 +271,8 @@ class KafkaCluster:
         jars_ready(self.version)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.cluster_id = self.cluster_id or _random_cluster_id()
-        self.nodes = [KafkaNode(i + 1, free_port(), free_port(), self.workdir / f"node-{i + 1}")
+        self.nodes = [KafkaNode(i + 1, free_port(), free_port(), self.workdir / f"node-{i + 1}",
+                                internal_port=free_port() if self.oauth else 0)
                       for i in range(self.size)]
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         for node in self.nodes:
@@ -272,7 +284,7 @@ class KafkaCluster:
             with open(node.log_path, "ab") as log:
                 node.proc = subprocess.Popen(
                     java_command("broker", str(node.home / "server.properties"), heap=self.heap,
-                                 version=self.version),
+                                 jvm=self.jvm, version=self.version),
                     stdout=log, stderr=log, start_new_session=True)
         try:
             self.wait_ready(timeout)
@@ -314,6 +326,19 @@ class KafkaCluster:
                 "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": jaas,
                 "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": jaas,
             })
+        if self.oauth:
+            props.update({
+                "listeners": f"{props['listeners']},INTERNAL://127.0.0.1:{node.internal_port}",
+                "advertised.listeners": f"{props['advertised.listeners']},INTERNAL://127.0.0.1:{node.internal_port}",
+                "inter.broker.listener.name": "INTERNAL",
+                "listener.security.protocol.map": f"{props['listener.security.protocol.map']},INTERNAL:PLAINTEXT",
+                "sasl.enabled.mechanisms": "OAUTHBEARER",
+                "listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config":
+                    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required ;",
+                "listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class":
+                    "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+                **self.oauth,
+            })
         props.update(self.overrides)
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
@@ -354,7 +379,10 @@ class KafkaCluster:
 
             user = self.scram_users[0]
             authenticator = SaslAuthenticator("SCRAM-SHA-256", user.name, user.password)
-        cluster = Cluster(self.bootstrap, request_timeout_s=5, connect_timeout_s=2, authenticator=authenticator)
+        bootstrap = self.bootstrap
+        if self.oauth:  # the brokers' own listener: the tests' tokens are theirs to fetch
+            bootstrap = ",".join(f"127.0.0.1:{n.internal_port}" for n in self.nodes)
+        cluster = Cluster(bootstrap, request_timeout_s=5, connect_timeout_s=2, authenticator=authenticator)
         try:
             await cluster.start()
             return len(cluster.brokers)
@@ -394,7 +422,7 @@ class KafkaCluster:
         node = next(n for n in self.nodes if n.node_id == node_id)
         with open(node.log_path, "ab") as log:
             node.proc = subprocess.Popen(
-                java_command("broker", str(node.home / "server.properties"), heap=self.heap,
+                java_command("broker", str(node.home / "server.properties"), heap=self.heap, jvm=self.jvm,
                                  version=self.version),
                 stdout=log, stderr=log, start_new_session=True)
         self.wait_ready(timeout)
