@@ -138,6 +138,38 @@ def _authenticator(ctx: Context, timeout: float = 30.0) -> Any:
     return SaslAuthenticator(mechanism, str(username), str(password))
 
 
+def authentication_label(cluster: Cluster, now: float | None = None) -> str:
+    """How a connected cluster was authenticated, for the console: the mechanism, the principal,
+    and for OAUTHBEARER when the token expires (`OAUTHBEARER as ops, token expires in 54m, TLS`)."""
+    import time
+
+    from kctl.client.oauth import OAuthBearerAuthenticator
+    from kctl.client.sasl import SaslAuthenticator
+
+    authenticator = cluster.config.authenticator
+    parts: list[str] = []
+    if isinstance(authenticator, OAuthBearerAuthenticator):
+        parts.append(f"OAUTHBEARER as {authenticator.principal or '(the token names no one)'}")
+        if authenticator.expires_at is not None:
+            left = authenticator.expires_at - (time.time() if now is None else now)
+            parts.append(f"token expires in {_duration(left)}" if left > 0 else "token expired")
+    elif isinstance(authenticator, SaslAuthenticator):
+        parts.append(f"{authenticator.mechanism} as {authenticator.username}")
+    elif authenticator is None:
+        parts.append("no SASL")
+    if cluster.config.ssl_context is not None:
+        parts.append("TLS")
+    return ", ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.0f}h"
+
+
 def cluster_for(ctx: Context, settings: Settings) -> Cluster:
     from kctl.client import Cluster
 

@@ -36,6 +36,7 @@ class ClusterOverview:
     groups: list[str]
     consumed: int  # every group's committed offsets added up, for the consume rate
     quorum: list[dict[str, Any]] = field(default_factory=list)  # KRaft voters and observers, as `cluster quorum`
+    authentication: str = "no SASL"  # mechanism, principal, token expiry (`connect.cluster.authentication_label`)
 
 
 class Backend(Protocol):
@@ -176,8 +177,10 @@ class LiveBackend:
         consumed = 0
         async for batch in admin.iter_committed(groups):
             consumed += sum(sum(g.offsets) for g in batch)
+        from kctl.connect.cluster import authentication_label
+
         return ClusterOverview(cluster_id, controller, await broker_rows(admin), topics, groups, consumed,
-                               await quorum_rows(admin.cluster))
+                               await quorum_rows(admin.cluster), authentication_label(admin.cluster))
 
     async def reassignment(self) -> tuple[str, list[dict[str, Any]]] | None:
         from kctl.ops import reassign

@@ -52,7 +52,7 @@ class ClusterScreen(ListScreen):
             "partitions": sum(t["partitions"] for t in seen.topics),
             "internal_partitions": sum(t["partitions"] for t in internal),
             "records": sum(t.get("records", 0) for t in topics), "size": sum(sizes) if sizes else None,
-            "groups": len(seen.groups),
+            "groups": len(seen.groups), "authentication": seen.authentication,
             "produce_rate": self.kctl.rates.rate("cluster:produce", produced, now),
             "consume_rate": self.kctl.rates.rate("cluster:consume", seen.consumed, now),
         }
@@ -67,7 +67,7 @@ class ClusterScreen(ListScreen):
             return "-" if value is None else f"{value:,.1f}/s"
 
         return [[("cluster", t["cluster_id"] or "-"), ("controller", str(t["controller"])),
-                 ("context", self.kctl.context_label)],
+                 ("context", self.kctl.context_label), ("auth", t["authentication"])],
                 [("brokers", str(t["brokers"])),
                  ("topics", f"{t['topics']:,}"
                   + (f" (+{t['internal_topics']} internal)" if t["internal_topics"] else "")),

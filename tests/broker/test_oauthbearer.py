@@ -377,3 +377,22 @@ def test_kafka_s_java_console_consumer_logs_in_with_oauthbearer(oauth_broker: Br
                     "--command-config", str(properties),
                     jvm=[f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={idp.token_url}"])
     assert done.stdout.split() == ["j0", "j1", "j2"]
+
+
+async def test_the_console_shows_the_mechanism_the_principal_and_the_token_s_expiry(
+        oauth_broker: BrokerProcess, idp: TokenEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kctl.connect.cluster import Settings
+    from kctl.connect.contexts import Context
+    from kctl.tui.backend import LiveBackend
+
+    monkeypatch.setenv("IDP_SECRET", CLIENT_SECRET)
+    context = Context("cloud", oauth_broker.bootstrap, sasl={
+        "mechanism": "OAUTHBEARER", "token-endpoint": idp.token_url, "client-id": CLIENT_ID,
+        "client-secret-env": "IDP_SECRET", "extensions": {"logicalCluster": "lkc-local"}})
+    backend = LiveBackend(context, Settings(timeout=10))
+    try:
+        overview = await backend.overview()
+    finally:
+        await backend.close()
+    assert overview.authentication == f"OAUTHBEARER as {CLIENT_ID}, token expires in 60m"
+    assert overview.brokers
