@@ -88,7 +88,7 @@ def config_set_context(
     theme: Annotated[str | None, typer.Option("--theme", help="TUI theme for this context.")] = None,
     tls_ca_file: Annotated[str | None, typer.Option("--tls-ca-file", help="Turn TLS on, trusting this CA.")] = None,
     sasl_mechanism: Annotated[str | None, typer.Option(
-        "--sasl-mechanism", help="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER.")] = None,
+        "--sasl-mechanism", help="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or GSSAPI.")] = None,
     sasl_username: Annotated[str | None, typer.Option("--sasl-username", help="SASL user name.")] = None,
     sasl_password_env: Annotated[str | None, typer.Option("--sasl-password-env",
                                                           help="Environment variable holding the password "
@@ -117,6 +117,16 @@ def config_set_context(
     aws_profile: Annotated[str | None, typer.Option("--sasl-aws-profile", help="AWS MSK IAM: the AWS profile.")] = None,
     aws_role_arn: Annotated[str | None, typer.Option("--sasl-aws-role-arn", help="AWS MSK IAM: a role to assume.")
                             ] = None,
+    kerberos_service: Annotated[str | None, typer.Option(
+        "--sasl-kerberos-service-name", metavar="NAME", help="GSSAPI: the brokers' service name (kafka).")] = None,
+    kerberos_principal: Annotated[str | None, typer.Option(
+        "--sasl-kerberos-principal", metavar="PRINCIPAL", help="GSSAPI: log in as this principal (with a keytab).",
+    )] = None,
+    kerberos_keytab: Annotated[str | None, typer.Option(
+        "--sasl-kerberos-keytab", metavar="PATH", help="GSSAPI: the principal's keytab.")] = None,
+    kerberos_ccache: Annotated[str | None, typer.Option(
+        "--sasl-kerberos-ccache", metavar="CCACHE", help="GSSAPI: a ticket cache (default: $KRB5CCNAME, kinit's).",
+    )] = None,
     sasl_extension: Annotated[list[str] | None, typer.Option(
         "--sasl-extension", metavar="KEY=VALUE", help="OAUTHBEARER: a SASL extension, e.g. logicalCluster=lkc-abc "
                                                       "(repeatable; replaces the context's).")] = None,
@@ -153,7 +163,8 @@ def config_set_context(
                          "client-secret-env": oauth_secret_env, "client-secret-file": oauth_secret_file,
                          "scope": oauth_scope, "audience": oauth_audience, "token-file": token_file,
                          "token-command": token_command, "aws-region": aws_region, "aws-profile": aws_profile,
-                         "aws-role-arn": aws_role_arn}
+                         "aws-role-arn": aws_role_arn, "service-name": kerberos_service,
+                         "principal": kerberos_principal, "keytab": kerberos_keytab, "ccache": kerberos_ccache}
         given = {key: value for key, value in sasl_settings.items() if value is not None}
         if sasl_mechanism is not None or given or sasl_extension is not None:
             entry["sasl"] = _sasl_table(name, dict(entry.get("sasl", {})), sasl_mechanism, given, sasl_extension)

@@ -104,7 +104,7 @@ def _token_source(ctx: Context, sasl: dict[str, Any], timeout: float) -> Any:
 
 def _authenticator(ctx: Context, timeout: float = 30.0) -> Any:
     """The context's `sasl = { mechanism, ... }`, if any: a username and password for PLAIN and
-    SCRAM, a token source (and extensions) for OAUTHBEARER."""
+    SCRAM, a token source (and extensions) for OAUTHBEARER, a keytab or ticket cache for GSSAPI."""
     if not ctx.sasl:
         return None
     from kctl.protocol.sasl import MECHANISMS
@@ -127,6 +127,14 @@ def _authenticator(ctx: Context, timeout: float = 30.0) -> Any:
                                             {str(k): str(v) for k, v in extensions.items()})
         except SaslError as exc:
             raise BadUsage(f"context {ctx.name!r}: {exc}") from None
+    if mechanism == "GSSAPI":
+        from kctl.client.kerberos import GssapiAuthenticator, KerberosError
+
+        try:
+            return GssapiAuthenticator(str(sasl.get("service-name", "kafka")), principal=sasl.get("principal"),
+                                       keytab=sasl.get("keytab"), ccache=sasl.get("ccache"))
+        except KerberosError as exc:
+            raise BadUsage(f"context {ctx.name!r}: {exc}") from None
     from kctl.client.sasl import SaslAuthenticator
 
     username = sasl.get("username")
@@ -143,6 +151,7 @@ def authentication_label(cluster: Cluster, now: float | None = None) -> str:
     and for OAUTHBEARER when the token expires (`OAUTHBEARER as ops, token expires in 54m, TLS`)."""
     import time
 
+    from kctl.client.kerberos import GssapiAuthenticator
     from kctl.client.oauth import OAuthBearerAuthenticator
     from kctl.client.sasl import SaslAuthenticator
 
@@ -153,6 +162,8 @@ def authentication_label(cluster: Cluster, now: float | None = None) -> str:
         if authenticator.expires_at is not None:
             left = authenticator.expires_at - (time.time() if now is None else now)
             parts.append(f"token expires in {_duration(left)}" if left > 0 else "token expired")
+    elif isinstance(authenticator, GssapiAuthenticator):
+        parts.append(f"GSSAPI as {authenticator.principal or '(ticket cache)'}")
     elif isinstance(authenticator, SaslAuthenticator):
         parts.append(f"{authenticator.mechanism} as {authenticator.username}")
     elif authenticator is None:

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from .messages.sasl_authenticate import SaslAuthenticateRequest, SaslAuthenticateResponse
     from .messages.sasl_handshake import SaslHandshakeRequest, SaslHandshakeResponse
 
-MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+#: What kctl's client speaks (GSSAPI through the system's Kerberos: `kctl.client.kerberos`).
+MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
 #: The mechanisms that carry a username and password.
 PASSWORD_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}

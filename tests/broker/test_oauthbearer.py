@@ -40,6 +40,7 @@ from kctl.protocol.sasl import (
     parse_oauthbearer_message,
 )
 from tests.support.oauth import TokenEndpoint
+from tests.support.ports import free_port
 
 from .conftest import BrokerProcess
 
@@ -221,7 +222,7 @@ def oauth_broker(idp: TokenEndpoint, tmp_path_factory: pytest.TempPathFactory) -
         "sasl.oauthbearer.expected.issuer": idp.issuer,
         "sasl.oauthbearer.clock.skew.seconds": 0,
         "num.partitions": 1,
-    }).start()
+    }, metrics_port=free_port(), registry_port=free_port()).start()
     yield b
     b.stop()
 
@@ -396,3 +397,48 @@ async def test_the_console_shows_the_mechanism_the_principal_and_the_token_s_exp
         await backend.close()
     assert overview.authentication == f"OAUTHBEARER as {CLIENT_ID}, token expires in 60m"
     assert overview.brokers
+
+
+def test_the_registry_and_metrics_take_the_same_bearer_tokens(oauth_broker: BrokerProcess,
+                                                              idp: TokenEndpoint) -> None:
+    import urllib.error
+    import urllib.request
+
+    def status(url: str, token: str | None) -> int:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    metrics = f"http://127.0.0.1:{oauth_broker.metrics_port}/metrics"
+    subjects = f"{oauth_broker.registry_url}/subjects"
+    now = int(time.time())
+    for url in (metrics, subjects):
+        assert status(url, idp.mint("alice")) == 200
+        assert status(url, None) == 401
+        assert status(url, idp.mint(iat=now - 100, exp=now - 10)) == 401
+        assert status(url, idp.mint(aud="billing")) == 401
+
+
+@pytest.mark.parametrize(("settings", "error"), [
+    ('"sasl.enabled.mechanisms" = "OAUTHBEARER"\n', "needs sasl.oauthbearer.jwks.endpoint.url"),
+    ('"sasl.enabled.mechanisms" = "OAUTHBEARER"\n"sasl.oauthbearer.jwks.endpoint.url" = "ftp://idp/jwks"\n',
+     "use an http, https or file URL"),
+])
+def test_oauthbearer_without_a_usable_jwks_url_is_a_config_error(tmp_path: Path, settings: str, error: str) -> None:
+    config = tmp_path / "broker.toml"
+    config.write_text('listeners = "SASL_PLAINTEXT://127.0.0.1:0"\n' + settings)
+    done = subprocess.run([sys.executable, "-m", "broker", "--data-dir", str(tmp_path / "data"), "--listen",
+                           "127.0.0.1:0", "--config", str(config)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and error in done.stderr, done.stderr
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+
+
+def test_the_broker_reads_a_jwks_from_a_file_url(idp: TokenEndpoint, tmp_path: Path) -> None:
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(idp.jwks()))
+    validator = JwksValidator(jwks.as_uri(), audiences=[], issuer=None)
+    asyncio.run(validator.fetch())
+    assert validator.validate(idp.mint("from-file-keys"), {}) == "from-file-keys"

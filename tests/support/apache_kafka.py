@@ -192,13 +192,23 @@ class ScramUser:
 
 
 @dataclass
+class KerberosBroker:
+    """GSSAPI on the client listener: the realm's krb5.conf, and the brokers' service keytab."""
+
+    krb5_conf: Path
+    keytab: Path
+    principal: str  # kafka/127.0.0.1@REALM
+    service_name: str = "kafka"
+
+
+@dataclass
 class KafkaNode:
     node_id: int
     port: int
     controller_port: int
     home: Path
     proc: subprocess.Popen[bytes] | None = None
-    internal_port: int = 0  # a PLAINTEXT listener between the brokers, when clients use OAUTHBEARER
+    internal_port: int = 0  # a PLAINTEXT listener between the brokers, when clients use OAUTHBEARER or GSSAPI
 
     @property
     def log_path(self) -> Path:
@@ -215,13 +225,15 @@ class KafkaCluster:
     With `scram_users`, the client listener is SASL_PLAINTEXT with SCRAM-SHA-256 and -512 and the
     first user is the one the brokers use between themselves. With `oauth` (sasl.oauthbearer.*
     settings, the JWKS URL among them), it is SASL_PLAINTEXT with OAUTHBEARER checked by Kafka's
-    own OAuthBearerValidatorCallbackHandler, and the brokers talk over a PLAINTEXT listener.
+    own OAuthBearerValidatorCallbackHandler; with `kerberos`, SASL_PLAINTEXT with GSSAPI. Either
+    way the brokers talk over a PLAINTEXT listener of their own.
     """
 
     workdir: Path
     size: int = 1
     scram_users: list[ScramUser] = field(default_factory=list)
     oauth: dict[str, str] = field(default_factory=dict)
+    kerberos: KerberosBroker | None = None
     heap: str = "512m"
     overrides: dict[str, str] = field(default_factory=dict)
     version: str = field(default_factory=kafka_version)
@@ -238,14 +250,24 @@ class KafkaCluster:
 
     @property
     def security_protocol(self) -> str:
-        return "SASL_PLAINTEXT" if self.sasl or self.oauth else "PLAINTEXT"
+        return "SASL_PLAINTEXT" if self.sasl or self.internal_listener else "PLAINTEXT"
+
+    @property
+    def internal_listener(self) -> bool:
+        """Whether the brokers talk over a PLAINTEXT listener of their own (clients log in with
+        credentials the tests hand out, not the brokers)."""
+        return bool(self.oauth) or self.kerberos is not None
 
     @property
     def jvm(self) -> list[str]:
-        """Kafka 4 fetches OAuth URLs only when a system property allows them."""
-        if not self.oauth:
-            return []
-        return [f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={self.oauth['sasl.oauthbearer.jwks.endpoint.url']}"]
+        """Kafka 4 fetches OAuth URLs only when a system property allows them; Java's Kerberos
+        reads the realm from the krb5.conf a property names."""
+        if self.oauth:
+            jwks = self.oauth["sasl.oauthbearer.jwks.endpoint.url"]
+            return [f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={jwks}"]
+        if self.kerberos is not None:
+            return [f"-Djava.security.krb5.conf={self.kerberos.krb5_conf}"]
+        return []
 
     def client_properties(self, user: ScramUser | None = None, mechanism: str = "SCRAM-SHA-256") -> Path:
         """A `--command-config` file for Kafka's tools (empty on a plaintext cluster)."""
@@ -272,7 +294,7 @@ class KafkaCluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.cluster_id = self.cluster_id or _random_cluster_id()
         self.nodes = [KafkaNode(i + 1, free_port(), free_port(), self.workdir / f"node-{i + 1}",
-                                internal_port=free_port() if self.oauth else 0)
+                                internal_port=free_port() if self.internal_listener else 0)
                       for i in range(self.size)]
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         for node in self.nodes:
@@ -326,12 +348,24 @@ class KafkaCluster:
                 "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": jaas,
                 "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": jaas,
             })
-        if self.oauth:
+        if self.internal_listener:
             props.update({
                 "listeners": f"{props['listeners']},INTERNAL://127.0.0.1:{node.internal_port}",
                 "advertised.listeners": f"{props['advertised.listeners']},INTERNAL://127.0.0.1:{node.internal_port}",
                 "inter.broker.listener.name": "INTERNAL",
                 "listener.security.protocol.map": f"{props['listener.security.protocol.map']},INTERNAL:PLAINTEXT",
+            })
+        if self.kerberos is not None:
+            kerberos = self.kerberos
+            props.update({
+                "sasl.enabled.mechanisms": "GSSAPI",
+                "sasl.kerberos.service.name": kerberos.service_name,
+                "listener.name.sasl_plaintext.gssapi.sasl.jaas.config":
+                    "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true storeKey=true "
+                    f'keyTab="{kerberos.keytab}" principal="{kerberos.principal}";',
+            })
+        if self.oauth:
+            props.update({
                 "sasl.enabled.mechanisms": "OAUTHBEARER",
                 "listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config":
                     "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required ;",
@@ -380,7 +414,7 @@ class KafkaCluster:
             user = self.scram_users[0]
             authenticator = SaslAuthenticator("SCRAM-SHA-256", user.name, user.password)
         bootstrap = self.bootstrap
-        if self.oauth:  # the brokers' own listener: the tests' tokens are theirs to fetch
+        if self.internal_listener:  # the brokers' own: the tests' credentials are theirs to hand out
             bootstrap = ",".join(f"127.0.0.1:{n.internal_port}" for n in self.nodes)
         cluster = Cluster(bootstrap, request_timeout_s=5, connect_timeout_s=2, authenticator=authenticator)
         try:
