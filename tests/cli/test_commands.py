@@ -325,7 +325,7 @@ def test_a_sasl_context_against_a_listener_without_sasl_is_an_auth_error(env: di
     config.write_text(f'[contexts.secure]\nbootstrap-servers = "{broker.bootstrap}"\n'
                       'sasl = { mechanism = "SCRAM-SHA-512", username = "ops" }\n')
     result = kctl(plain, "--context", "secure", "topics", "list", ok=False)
-    assert result.returncode == 2 and "sasl needs password or password-env" in result.stderr
+    assert result.returncode == 2 and "sasl needs password, password-env or password-file" in result.stderr
     config.write_text(f'[contexts.secure]\nbootstrap-servers = "{broker.bootstrap}"\n'
                       'sasl = { mechanism = "SCRAM-SHA-512", username = "ops", password = "x" }\n')
     result = kctl(plain, "--context", "secure", "topics", "list", ok=False)
