@@ -280,6 +280,9 @@ _BROKER_ONLY = [
        nullable=True),
     _s("connections.max.idle.ms", int, 600_000, "close a connection that has moved no bytes for this long",
        minimum=1),
+    _s("connections.max.reauth.ms", int, 0, "a SASL session lasts this long (no longer than an OAUTHBEARER "
+       "token) and the client logs in again on the connection (KIP-368); 0: sessions do not end", minimum=0,
+       read_only=True),
     _s("connection.failed.authentication.delay.ms", int, 100, "how long after a failed SASL login its "
        "connection is closed", minimum=0, config_type=ConfigType.INT),
     _s("sasl.enabled.mechanisms", str, None, "SASL mechanisms clients must authenticate with (users in "

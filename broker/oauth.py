@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from kctl.protocol.sasl import SaslError
+from kctl.protocol.sasl import Grant, SaslError
 
 from .config import BrokerConfig, ConfigError
 
@@ -131,8 +131,8 @@ class JwksValidator:
             self._loop.call_soon_threadsafe(self._wanted.set)
 
     # ---- the checks ------------------------------------------------------------------------------
-    def validate(self, token: str, extensions: dict[str, str]) -> str:
-        """The principal a token names; SaslError saying why it is refused."""
+    def validate(self, token: str, extensions: dict[str, str]) -> Grant:
+        """The principal a token names and when it expires; SaslError saying why it is refused."""
         from joserfc import jwt
         from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
 
@@ -150,7 +150,9 @@ class JwksValidator:
             raise SaslError(f"the token is not a usable JWT ({exc.error})") from None
         except ValueError:
             raise SaslError("the token is not a JWT") from None
-        return self.check_claims(decoded.claims, self.clock())
+        claims = decoded.claims
+        principal = self.check_claims(claims, self.clock())
+        return Grant(principal, int(claims["exp"] * 1000))
 
     def check_claims(self, claims: dict[str, Any], now: float) -> str:
         skew = self.skew_s

@@ -84,7 +84,7 @@ class SaslSettings:
         password user's password, or a bearer token the OAUTHBEARER checks take."""
         if authorization and authorization[:7].lower() == "bearer " and self.oauth is not None:
             try:
-                return self.oauth.validate(authorization[7:].strip(), {})
+                return self.oauth.validate(authorization[7:].strip(), {}).principal
             except SaslError:
                 return None
         credentials = basic_credentials(authorization)

@@ -16,6 +16,7 @@ from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
 from kctl.protocol.api import ApiKey
+from kctl.protocol.clock import now_ms
 from kctl.protocol.errors import ErrorCode, ProtocolError
 from kctl.protocol.events import NEED_DATA, Authenticated, AuthenticationFailed, RequestReceived, UnsupportedRequest
 from kctl.protocol.framing import AnswerPlace, FileRange, NotAuthenticated, ServerConnection
@@ -89,7 +90,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.principal = principal
         mechanisms = broker.sasl.mechanisms if listener.sasl else []
         self.conn = ServerConnection(broker.config["socket.request.max.bytes"],
-                                     ServerAuthentication(mechanisms, broker.sasl.server_for))
+                                     ServerAuthentication(mechanisms, broker.sasl.server_for,
+                                                          max_reauth_ms=broker.config["connections.max.reauth.ms"]))
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.peer_host = "?"
@@ -184,7 +186,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 self._held = True
                 break
             try:
-                event = conn.next_event()
+                event = conn.next_event(now_ms())
             except NotAuthenticated as exc:
                 log.warning("closing connection from %s: %s", self.peer, exc)
                 self.abort()

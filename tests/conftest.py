@@ -7,9 +7,18 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.apache_kafka import OLDER, KafkaCluster, ScramUser, require_jars
+from tests.support.processes import kill_leftovers
 
 SCRAM_ADMIN = ScramUser("admin", "admin-secret")
 SCRAM_ALICE = ScramUser("alice", "alice-secret")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_broker_outlives_the_tests() -> Iterator[None]:
+    """Set up before, so torn down after, every other session fixture: a broker a fixture still
+    stops itself is not killed under it."""
+    yield
+    kill_leftovers()
 
 
 def _cluster(factory: pytest.TempPathFactory, name: str, **kwargs: object) -> Iterator[KafkaCluster]:

@@ -150,7 +150,12 @@ class Cluster:
         key = (node_id, channel)
         existing = self._connections.get(key)
         if existing is not None and not existing.closed:
-            return existing
+            if existing.session_ended:  # idle past its SASL session: the broker would close it
+                existing.close()
+            else:
+                if existing.reauthentication_due:
+                    await existing.reauthenticate()
+                return existing
         task = self._connecting.get(key)
         if task is None:
             task = asyncio.ensure_future(self._connect(node_id, channel))
@@ -192,11 +197,17 @@ class Cluster:
 
     async def any_connection(self) -> BrokerConnection:
         """A connection to some broker: an open one if there is one, else the bootstrap servers in turn."""
-        for connection in self._connections.values():
+        for (node_id, channel), connection in list(self._connections.items()):
             if not connection.closed:
-                return connection
-        if self._bootstrap_connection is not None and not self._bootstrap_connection.closed:
-            return self._bootstrap_connection
+                return await self.connection(node_id, channel)  # re-authenticated if it is due
+        bootstrap = self._bootstrap_connection
+        if bootstrap is not None and not bootstrap.closed:
+            if bootstrap.session_ended:
+                bootstrap.close()
+            else:
+                if bootstrap.reauthentication_due:
+                    await bootstrap.reauthenticate()
+                return bootstrap
         for node_id in list(self.brokers):
             try:
                 return await self.connection(node_id)

@@ -4,6 +4,11 @@ The bytes are handled by the sans-IO `ClientConnection`; this class only moves t
 the socket. Requests are pipelined: each gets a correlation id and a future, and responses (which
 Kafka sends in request order) resolve them. A request that times out breaks the connection, as in
 the Java client, because every later response on it would be suspect.
+
+A broker with connections.max.reauth.ms grants a SASL session a lifetime (KIP-368). The connection
+then logs in again on the same socket after 85-95% of it, as Kafka's clients do: the cluster asks
+for it before handing the connection out (`reauthentication_due`), the answers still in flight come
+in first, and no other request goes out until it is done. One whose session has ended is closed.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
+import random
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,7 +51,7 @@ TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
         {ConnectionState.AUTHENTICATING, ConnectionState.READY, ConnectionState.CLOSED}
     ),
     ConnectionState.AUTHENTICATING: frozenset({ConnectionState.READY, ConnectionState.CLOSED}),
-    ConnectionState.READY: frozenset({ConnectionState.CLOSED}),
+    ConnectionState.READY: frozenset({ConnectionState.AUTHENTICATING, ConnectionState.CLOSED}),  # re-authentication
     ConnectionState.CLOSED: frozenset(),
 }
 
@@ -55,9 +61,11 @@ class IllegalConnectionTransition(RuntimeError):
 
 
 class Authenticator(Protocol):
-    """Runs after version negotiation (SASL handshake and exchange); raise to refuse the connection."""
+    """Runs after version negotiation (SASL handshake and exchange), and again to re-authenticate;
+    raise to refuse the connection. Returns the session lifetime the broker granted in ms (0 or
+    None: the session does not end)."""
 
-    async def authenticate(self, connection: BrokerConnection) -> None: ...
+    async def authenticate(self, connection: BrokerConnection) -> int | None: ...
 
 
 @dataclass(slots=True)
@@ -87,6 +95,10 @@ class BrokerConnection(asyncio.BufferedProtocol):
         self._write_ready: asyncio.Future[None] | None = None
         self._closed_error: KafkaError | None = None
         self.on_close: Callable[[BrokerConnection], None] | None = None
+        self.reauthenticate_at: float | None = None  # loop time; None: the session does not end
+        self.session_ends_at: float | None = None
+        self.reauthentications = 0
+        self._reauthenticating: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<BrokerConnection {self.address} node {self.node_id} {self.state.value}>"
@@ -112,7 +124,7 @@ class BrokerConnection(asyncio.BufferedProtocol):
             await connection._negotiate()
             if config.authenticator is not None:
                 connection._move(ConnectionState.AUTHENTICATING)
-                await config.authenticator.authenticate(connection)
+                connection._session(await config.authenticator.authenticate(connection))
             connection._move(ConnectionState.READY)
         except BaseException:
             connection.close()
@@ -149,8 +161,53 @@ class BrokerConnection(asyncio.BufferedProtocol):
         return self.versions.get(api_key, -1) >= min_version
 
     # ---- requests ------------------------------------------------------------------------------
+    # ---- re-authentication (KIP-368) --------------------------------------------------------------
+    def _session(self, lifetime_ms: int | None) -> None:
+        if not lifetime_ms or lifetime_ms <= 0:
+            self.reauthenticate_at = self.session_ends_at = None
+            return
+        now = asyncio.get_running_loop().time()
+        self.session_ends_at = now + lifetime_ms / 1000
+        self.reauthenticate_at = now + lifetime_ms / 1000 * random.uniform(0.85, 0.95)
+
+    @property
+    def reauthentication_due(self) -> bool:
+        return self.reauthenticate_at is not None and asyncio.get_running_loop().time() >= self.reauthenticate_at
+
+    @property
+    def session_ended(self) -> bool:
+        return self.session_ends_at is not None and asyncio.get_running_loop().time() >= self.session_ends_at
+
+    async def reauthenticate(self) -> None:
+        """Log in again on this connection (every caller waits for the one attempt); a refusal
+        closes it and raises."""
+        if self._reauthenticating is None:
+            self._reauthenticating = asyncio.ensure_future(self._reauthenticate())
+        await asyncio.shield(self._reauthenticating)
+
+    async def _reauthenticate(self) -> None:
+        authenticator = self.config.authenticator
+        assert authenticator is not None
+        try:
+            # The broker reads the handshake as the start of a login: what is in flight comes first.
+            while self._pending:
+                await asyncio.wait([future for future, _, _ in self._pending.values()])
+            self._move(ConnectionState.AUTHENTICATING)
+            lifetime = await authenticator.authenticate(self)
+            self._move(ConnectionState.READY)
+            self._session(lifetime)
+            self.reauthentications += 1
+        except KafkaError as exc:
+            self._fail(exc)
+            raise
+        finally:
+            self._reauthenticating = None
+
     async def request(self, body: Request[R], *, version: int | None = None, timeout: float | None = None) -> R:
         """Send a request and wait for its response (decoded in the version it was sent in)."""
+        waiting = self._reauthenticating
+        if waiting is not None and asyncio.current_task() is not waiting:  # nothing else goes out meanwhile
+            await asyncio.shield(waiting)
         future = self.send(body, version=version, timeout=timeout)
         return await future
 
@@ -158,6 +215,9 @@ class BrokerConnection(asyncio.BufferedProtocol):
                               version: int | None = None, timeout: float | None = None) -> T:
         """Send a request and read its response body with `decode` (frame, body offset, version)
         rather than the generated decoder: for answers too large to become objects."""
+        waiting = self._reauthenticating
+        if waiting is not None and asyncio.current_task() is not waiting:
+            await asyncio.shield(waiting)
         future: asyncio.Future[T] = self.send(body, version=version, timeout=timeout, decode=decode)
         return await future
 

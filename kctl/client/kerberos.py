@@ -139,9 +139,9 @@ class GssapiAuthenticator:
         self._credentials = credentials
         return credentials
 
-    async def authenticate(self, connection: BrokerConnection) -> None:
+    async def authenticate(self, connection: BrokerConnection) -> int:
         loop = asyncio.get_running_loop()
         credentials = await loop.run_in_executor(None, self.credentials)
         exchange = GssapiExchange(f"{self.service_name}@{connection.host}", credentials)
         await loop.run_in_executor(None, exchange.prepare)
-        await exchange_tokens(connection, self.mechanism, exchange, repr(self.principal or "(ticket cache)"))
+        return await exchange_tokens(connection, self.mechanism, exchange, repr(self.principal or "(ticket cache)"))

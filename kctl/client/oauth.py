@@ -80,17 +80,17 @@ def jwt_claims(token: str) -> dict[str, Any]:
 
 
 def token_from(value: str, now: float, *, expires_in: float | None = None, sub_claim: str = "sub") -> Token:
-    """A token as kctl tracks it: its expiry from the endpoint's `expires_in`, else from its `exp`
-    claim, else UNKNOWN_LIFETIME_S."""
+    """A token as kctl tracks it: it expires at its `exp` claim or after the endpoint's
+    `expires_in`, whichever comes first (a JWT's `exp` is whole seconds, and brokers go by it),
+    else after UNKNOWN_LIFETIME_S."""
     value = value.strip()
     if not value:
         raise TokenError("the token is empty")
     claims = jwt_claims(value)
-    expires_at = now + UNKNOWN_LIFETIME_S
-    if expires_in is not None:
-        expires_at = now + expires_in
-    elif isinstance(claims.get("exp"), int | float):
-        expires_at = float(claims["exp"])
+    candidates = [now + expires_in] if expires_in is not None else []
+    if isinstance(claims.get("exp"), int | float):
+        candidates.append(float(claims["exp"]))
+    expires_at = min(candidates) if candidates else now + UNKNOWN_LIFETIME_S
     subject = claims.get(sub_claim)
     return Token(value, now, expires_at, subject if isinstance(subject, str) else None)
 
@@ -297,11 +297,11 @@ class OAuthBearerAuthenticator:
         token = self.tokens.token
         return token.expires_at if token is not None else None
 
-    async def authenticate(self, connection: BrokerConnection) -> None:
+    async def authenticate(self, connection: BrokerConnection) -> int:
         token = await self.tokens.get()
         try:
             exchange = OAuthBearerClient(token.value, self.extensions)
         except SaslError as exc:
             raise TokenError(f"{self.tokens.source.description}: {exc}") from None
         who = f"{token.principal!r}" if token.principal else f"the token from {self.tokens.source.description}"
-        await exchange_tokens(connection, self.mechanism, exchange, who)
+        return await exchange_tokens(connection, self.mechanism, exchange, who)

@@ -70,6 +70,6 @@ class SaslAuthenticator:
     def principal(self) -> str:
         return self.username
 
-    async def authenticate(self, connection: BrokerConnection) -> None:
-        await exchange_tokens(connection, self.mechanism, client_for(self.mechanism, self.username, self._password),
-                              repr(self.username))
+    async def authenticate(self, connection: BrokerConnection) -> int:
+        exchange = client_for(self.mechanism, self.username, self._password)
+        return await exchange_tokens(connection, self.mechanism, exchange, repr(self.username))

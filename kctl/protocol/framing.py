@@ -232,9 +232,10 @@ class ServerConnection:
     def buffer_updated(self, nbytes: int) -> None:
         self._frames.buffer_updated(nbytes)
 
-    def next_event(self) -> ServerEvent:
+    def next_event(self, now_ms: int = 0) -> ServerEvent:
         """The next request (or SASL outcome), NEED_DATA, or a ProtocolError: a `DecodeError`
-        if the peer sent garbage, `NotAuthenticated` for a request before authentication."""
+        if the peer sent garbage, `NotAuthenticated` for a request before authentication or
+        after the SASL session ended (`now_ms`: the time, for sessions that end)."""
         while True:
             data = self._frames.next_frame()
             if data is None:
@@ -253,7 +254,7 @@ class ServerConnection:
                 self.answer(self.reserve(), header, auth.handshake(body))
                 continue
             if key == ApiKey.SASL_AUTHENTICATE:
-                answer, outcome = auth.authenticate(body)
+                answer, outcome = auth.authenticate(body, now_ms)
                 self.answer(self.reserve(), header, answer)
                 if auth.authenticated:
                     self._frames.max_frame_size = self._max_frame_size
@@ -262,6 +263,9 @@ class ServerConnection:
                 continue
             if not auth.authenticated and key not in (ApiKey.API_VERSIONS, ApiKey.SASL_HANDSHAKE):
                 raise NotAuthenticated(f"{type(body).__name__} before SASL authentication")
+            if auth.expired(now_ms):
+                raise NotAuthenticated(f"{type(body).__name__} after the SASL session of {auth.user!r} ended "
+                                       "(connections.max.reauth.ms): the client did not re-authenticate")
             return RequestReceived(header, body)
 
     # ---- answers, in request order --------------------------------------------------------------

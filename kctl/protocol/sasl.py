@@ -19,7 +19,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .events import Authenticated, AuthenticationFailed
 
@@ -285,15 +285,23 @@ class OAuthBearerClient:
         return _KVSEP.encode()
 
 
+class Grant(NamedTuple):
+    """Whom a checked token names, and when it expires (epoch ms; None: it does not say)."""
+
+    principal: str
+    expires_at_ms: int | None = None
+
+
 class OAuthBearerServer:
-    """Checks the token with `validate` (token, extensions -> principal, or SaslError saying why).
+    """Checks the token with `validate` (token, extensions -> Grant, or SaslError saying why).
     A refused token gets RFC 7628's `{"status": "invalid_token"}`; the client's ^A after it ends
     the exchange in SASL_AUTHENTICATION_FAILED with the reason, as Kafka's broker does."""
 
-    def __init__(self, validate: Callable[[str, dict[str, str]], str]) -> None:
+    def __init__(self, validate: Callable[[str, dict[str, str]], Grant]) -> None:
         self._validate = validate
         self.done = False
         self.user: str | None = None
+        self.expires_at_ms: int | None = None  # the token's: a session never outlives it
         self.extensions: dict[str, str] = {}
         self._refused: str | None = None
 
@@ -304,7 +312,7 @@ class OAuthBearerServer:
             raise SaslError(self._refused)
         bearer, extensions = parse_oauthbearer_message(token)
         try:
-            self.user = self._validate(bearer, extensions)
+            self.user, self.expires_at_ms = self._validate(bearer, extensions)
         except SaslError as exc:
             self._refused = f"invalid_token: {exc}"
             return json.dumps({"status": "invalid_token"}).encode()
@@ -331,27 +339,42 @@ class ServerAuthentication:
     """One connection's SASL state on a listener, sans-IO: the mechanisms it offers, the exchange
     under way, and whether the peer has authenticated. It answers SaslHandshake (v1) and
     SaslAuthenticate requests; the connection lets nothing but those and ApiVersions through
-    before `authenticated`. With no mechanisms the peer counts as authenticated from the start."""
+    before `authenticated`. With no mechanisms the peer counts as authenticated from the start.
 
-    def __init__(self, mechanisms: list[str], exchange_for: Callable[[str], ServerExchange]) -> None:
+    With `max_reauth_ms` (Kafka's connections.max.reauth.ms, KIP-368), a session lasts that long,
+    and no longer than an OAUTHBEARER token; SaslAuthenticate says so (session_lifetime_ms). The
+    peer logs in again on the same connection with the same mechanism and principal; once the
+    session has ended, `expired` says so and the connection closes at its next request."""
+
+    def __init__(self, mechanisms: list[str], exchange_for: Callable[[str], ServerExchange], *,
+                 max_reauth_ms: int = 0) -> None:
         self.mechanisms = mechanisms
         self.authenticated = not mechanisms
+        self.max_reauth_ms = max_reauth_ms
+        self.user: str | None = None
+        self.mechanism: str | None = None
+        self.session_ends_ms: int | None = None
         self._exchange_for = exchange_for
         self._exchange: tuple[str, ServerExchange] | None = None
+
+    def expired(self, now_ms: int) -> bool:
+        return self.session_ends_ms is not None and now_ms >= self.session_ends_ms
 
     def handshake(self, request: SaslHandshakeRequest) -> SaslHandshakeResponse:
         from .errors import ErrorCode
         from .messages.sasl_handshake import SaslHandshakeResponse
 
         offered = self.mechanisms
-        if self.authenticated:
+        if not offered or self._exchange is not None:
             return SaslHandshakeResponse(ErrorCode.ILLEGAL_SASL_STATE.code, offered)
         if request.mechanism not in offered:
             return SaslHandshakeResponse(ErrorCode.UNSUPPORTED_SASL_MECHANISM.code, offered)
+        if self.authenticated and request.mechanism != self.mechanism:  # KIP-368: the same mechanism
+            return SaslHandshakeResponse(ErrorCode.ILLEGAL_SASL_STATE.code, offered)
         self._exchange = (request.mechanism, self._exchange_for(request.mechanism))
         return SaslHandshakeResponse(0, offered)
 
-    def authenticate(self, request: SaslAuthenticateRequest
+    def authenticate(self, request: SaslAuthenticateRequest, now_ms: int = 0
                      ) -> tuple[SaslAuthenticateResponse, Authenticated | AuthenticationFailed | None]:
         """The answer, and what happened: authenticated, failed, or a step of the exchange (None)."""
         from .errors import ErrorCode
@@ -362,12 +385,28 @@ class ServerAuthentication:
         mechanism, exchange = self._exchange
         try:
             token = exchange.respond(request.auth_bytes)
+            if exchange.done and self.authenticated and exchange.user != self.user:
+                raise SaslError(f"re-authentication as {exchange.user!r} on a connection of {self.user!r}: "
+                                "a connection keeps its principal")
         except SaslError as exc:
             self._exchange = None  # a failed exchange is over: anything but a new handshake closes
+            self.authenticated = False
             return (SaslAuthenticateResponse(ErrorCode.SASL_AUTHENTICATION_FAILED.code, str(exc)),
                     AuthenticationFailed(mechanism, str(exc)))
         if not exchange.done:
             return SaslAuthenticateResponse(0, None, token, 0), None
         self.authenticated = True
+        self.user, self.mechanism = exchange.user, mechanism
         self._exchange = None
-        return SaslAuthenticateResponse(0, None, token, 0), Authenticated(exchange.user, mechanism)
+        lifetime = self._lifetime(exchange, now_ms)
+        self.session_ends_ms = now_ms + lifetime if lifetime else None
+        return SaslAuthenticateResponse(0, None, token, lifetime), Authenticated(exchange.user, mechanism)
+
+    def _lifetime(self, exchange: ServerExchange, now_ms: int) -> int:
+        if self.max_reauth_ms <= 0:
+            return 0
+        lifetime = self.max_reauth_ms
+        token_expiry = getattr(exchange, "expires_at_ms", None)
+        if token_expiry is not None:
+            lifetime = min(lifetime, max(token_expiry - now_ms, 1))
+        return lifetime

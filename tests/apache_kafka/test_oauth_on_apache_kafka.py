@@ -1,6 +1,7 @@
 """kctl against Apache Kafka configured for SASL/OAUTHBEARER, with Kafka's own JWKS validator
 (OAuthBearerValidatorCallbackHandler) and a token endpoint started by the tests: the CLI lists,
-produces and tails through it, the client renews its token, and Kafka refuses bad tokens."""
+produces and tails through it, the client renews its token and logs in again on its connections
+as Kafka's sessions end (KIP-368), and Kafka refuses bad tokens."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from kctl.client.errors import KafkaError
 from kctl.client.oauth import ClientCredentials, OAuthBearerAuthenticator
 from kctl.client.sasl import exchange_tokens
 from kctl.protocol.errors import ErrorCode
+from kctl.protocol.messages.metadata import MetadataRequest
 from kctl.protocol.sasl import OAuthBearerClient
 from tests.support.apache_kafka import KafkaCluster, require_jars
 from tests.support.oauth import TokenEndpoint
@@ -42,6 +44,7 @@ def kafka_oauth(idp: TokenEndpoint, tmp_path_factory: pytest.TempPathFactory) ->
         "sasl.oauthbearer.expected.audience": "kafka",
         "sasl.oauthbearer.expected.issuer": idp.issuer,
         "sasl.oauthbearer.clock.skew.seconds": "0",
+        "connections.max.reauth.ms": "3000",  # sessions end: clients log in again (KIP-368)
     }).start()
     try:
         yield cluster
@@ -115,5 +118,27 @@ async def test_kafka_refuses_bad_tokens_and_takes_a_renewed_one(kafka_oauth: Kaf
         assert second.brokers
         await second.close()
         assert authenticator.tokens.fetched == 2 and authenticator.tokens.token is not first_token
+    finally:
+        idp.lifetime_s = 3600
+
+
+async def test_kctl_logs_in_again_as_kafka_s_sessions_end(kafka_oauth: KafkaCluster, idp: TokenEndpoint) -> None:
+    idp.lifetime_s = 10  # renewed after 8 s, while Kafka's sessions last 3 s at most
+    try:
+        authenticator = OAuthBearerAuthenticator(ClientCredentials(idp.token_url, CLIENT_ID, CLIENT_SECRET))
+        cluster = Cluster(kafka_oauth.bootstrap, request_timeout_s=10, authenticator=authenticator)
+        await cluster.start()
+        try:
+            node = next(iter(cluster.brokers))
+            first = await cluster.connection(node)
+            deadline = time.monotonic() + 11
+            while time.monotonic() < deadline:
+                await cluster.send(node, MetadataRequest(topics=[]))
+                await asyncio.sleep(0.2)
+            assert await cluster.connection(node) is first and not first.closed
+            assert first.reauthentications >= 3
+            assert authenticator.tokens.fetched >= 2  # and some of those logins carried a renewed token
+        finally:
+            await cluster.close()
     finally:
         idp.lifetime_s = 3600

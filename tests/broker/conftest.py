@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.ports import free_port
+from tests.support.processes import STARTED
 
 if TYPE_CHECKING:
     from .faults import DiskFaults
@@ -22,20 +23,6 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-
-#: Every broker process a test started: any still running when the tests end (a test that failed
-#: before stopping its broker) is killed then, so none outlives the run.
-STARTED: list[subprocess.Popen[bytes]] = []
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _no_broker_outlives_the_tests() -> Iterator[None]:
-    yield
-    for proc in STARTED:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 class BrokerProcess:

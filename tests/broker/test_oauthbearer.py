@@ -33,6 +33,7 @@ from kctl.client.oauth import (
 from kctl.client.sasl import exchange_tokens
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.sasl import (
+    Grant,
     OAuthBearerClient,
     OAuthBearerServer,
     SaslError,
@@ -68,10 +69,10 @@ def test_the_client_message_is_rfc_7628_s_with_kafka_s_extensions() -> None:
 
 
 def test_a_refused_token_gets_the_rfc_s_error_then_fails_with_the_reason() -> None:
-    def validate(token: str, extensions: dict[str, str]) -> str:
+    def validate(token: str, extensions: dict[str, str]) -> Grant:
         if token != "good":
             raise SaslError("the token expired 5s ago")
-        return "alice"
+        return Grant("alice", 1_900_000_000_000)
 
     server = OAuthBearerServer(validate)
     client = OAuthBearerClient("good", {"logicalCluster": "lkc-1"})
@@ -110,8 +111,8 @@ def _validator(idp: TokenEndpoint, **kwargs: object) -> JwksValidator:
 def test_the_broker_takes_a_good_token_and_says_why_it_refuses_a_bad_one(idp: TokenEndpoint) -> None:
     validator = _validator(idp)
     good = {"iat": int(NOW), "exp": int(NOW) + 60}
-    assert validator.validate(idp.mint("alice", **good), {}) == "alice"
-    assert validator.validate(idp.mint("bob", **good, aud=["other", "kafka-dev"]), {}) == "bob"
+    assert validator.validate(idp.mint("alice", **good), {}) == Grant("alice", (int(NOW) + 60) * 1000)
+    assert validator.validate(idp.mint("bob", **good, aud=["other", "kafka-dev"]), {}).principal == "bob"
     other_key = RSAKey.generate_key(2048, parameters={"kid": idp.key.kid})
     refused = {
         "expired 31s ago": idp.mint(iat=int(NOW) - 100, exp=int(NOW) - 31),
@@ -128,9 +129,9 @@ def test_the_broker_takes_a_good_token_and_says_why_it_refuses_a_bad_one(idp: To
         with pytest.raises(SaslError, match=reason):
             validator.validate(token, {})
     # Within the clock skew, a token just expired or not yet valid is still taken, as in Kafka.
-    assert validator.validate(idp.mint(iat=int(NOW) - 100, exp=int(NOW) - 29), {}) == "alice"
+    assert validator.validate(idp.mint(iat=int(NOW) - 100, exp=int(NOW) - 29), {}).principal == "alice"
     # The principal can come from another claim.
-    assert _validator(idp, sub_claim="client_id").validate(idp.mint(**good, client_id="svc-1"), {}) == "svc-1"
+    assert _validator(idp, sub_claim="client_id").validate(idp.mint(**good, client_id="svc-1"), {}).principal == "svc-1"
 
 
 def test_a_jwks_that_is_not_one_keeps_the_keys_held(idp: TokenEndpoint) -> None:
@@ -138,7 +139,7 @@ def test_a_jwks_that_is_not_one_keeps_the_keys_held(idp: TokenEndpoint) -> None:
     for bad in ("not json", '{"keys": []}', '{"keys": [{"kty": "RSA"}]}', "[1, 2]"):
         with pytest.raises(ValueError, match="JWKS"):
             validator.load(bad)
-    assert validator.validate(idp.mint(iat=int(NOW), exp=int(NOW) + 60), {}) == "alice"
+    assert validator.validate(idp.mint(iat=int(NOW), exp=int(NOW) + 60), {}).principal == "alice"
 
 
 # ---- where a client's tokens come from, no broker --------------------------------------------------------
@@ -441,4 +442,4 @@ def test_the_broker_reads_a_jwks_from_a_file_url(idp: TokenEndpoint, tmp_path: P
     jwks.write_text(json.dumps(idp.jwks()))
     validator = JwksValidator(jwks.as_uri(), audiences=[], issuer=None)
     asyncio.run(validator.fetch())
-    assert validator.validate(idp.mint("from-file-keys"), {}) == "from-file-keys"
+    assert validator.validate(idp.mint("from-file-keys"), {}).principal == "from-file-keys"
