@@ -393,8 +393,9 @@ class LogManager:
         parsed = self.check_new_topic(name, partitions, {})
         parsed.update(overrides or {})
         topic = self._new_topic(name, uuid.uuid4(), parsed)
+        left = self._leftover_directories(name)
         for p in range(partitions):
-            self._add_empty_partition(topic, p)
+            self._add_empty_partition(topic, p, left)
         self.topics[name] = topic
         try:
             self._save_topics_file()
@@ -406,11 +407,20 @@ class LogManager:
         log.info("created topic %s with %d partition(s)", name, partitions)
         return topic
 
-    def _add_empty_partition(self, topic: Topic, index: int) -> None:
-        """Add partition `index`, empty and not opened yet."""
-        directory = self.data_dir / f"{topic.name}-{index}"
-        if os.path.lexists(directory):  # left by a deleted topic of the same name
-            disk.remove_tree(directory)
+    def _leftover_directories(self, topic: str) -> set[str]:
+        """The directories named like the topic's partitions (left by a deleted topic of the same
+        name): one listing of the data dir, not a look-up per partition, which for 100,000
+        partitions would hold the event loop for seconds."""
+        prefix = f"{topic}-"
+        with os.scandir(self.data_dir) as entries:
+            return {entry.name for entry in entries if entry.name.startswith(prefix)}
+
+    def _add_empty_partition(self, topic: Topic, index: int, leftovers: set[str] | None = None) -> None:
+        """Add partition `index`, empty and not opened yet (`leftovers`: `_leftover_directories`)."""
+        name = f"{topic.name}-{index}"
+        left = name in leftovers if leftovers is not None else os.path.lexists(self.data_dir / name)
+        if left:  # left by a deleted topic of the same name
+            disk.remove_tree(self.data_dir / name)
         key = (topic.name, index)
         self._unopened[key] = Unopened(0, 0, owes_recovery=False)
         topic.partitions.append(None)
