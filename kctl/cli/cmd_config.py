@@ -12,18 +12,9 @@ from kctl.ops.cells import Column
 from .errors import NOT_FOUND, USAGE, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, diagnostic, render
-from .runtime import check_format, fail
+from .runtime import check_format, fail, guard
 
 config_app = typer.Typer(help="Named contexts: which cluster kctl talks to.", no_args_is_help=True)
-
-
-def _guard(action: Any) -> None:
-    try:
-        action()
-    except SystemExit:
-        raise
-    except BaseException as exc:
-        fail(exc)
 
 
 @config_app.command("view")
@@ -38,7 +29,7 @@ def config_view(output: Annotated[str, typer.Option("--output", "-o", help="yaml
                  "contexts": [c.to_dict() for c in known.values()]}
         render(Output(shown), output)
 
-    _guard(action)
+    guard(action)
 
 
 @config_app.command("get-contexts")
@@ -59,7 +50,7 @@ def config_get_contexts(output: OutputOpt = "table") -> None:
                    Column("read-only", "READ ONLY"), Column("theme", "THEME", wide=True)]
         render(Output(rows, [Table(rows, columns)]), output)
 
-    _guard(action)
+    guard(action)
 
 
 @config_app.command("use-context")
@@ -75,7 +66,7 @@ def config_use_context(name: Annotated[str, typer.Argument(help="The context to 
         save_file(data)
         diagnostic(f"current context is now {name}")
 
-    _guard(action)
+    guard(action)
 
 
 @config_app.command("set-context")
@@ -183,7 +174,7 @@ def config_set_context(
         path = save_file(data)
         diagnostic(f"context {name} saved in {path}" + (" and made current" if use else ""))
 
-    _guard(action)
+    guard(action)
 
 
 def _sasl_table(name: str, sasl: dict[str, Any], mechanism: str | None, given: dict[str, str],
@@ -234,7 +225,7 @@ def config_delete_context(name: Annotated[str, typer.Argument(help="The context 
         save_file(data)
         diagnostic(f"context {name} deleted")
 
-    _guard(action)
+    guard(action)
 
 
 #: `broker status` when no broker runs: the LSB init-script code `systemctl status` uses too.
@@ -255,7 +246,7 @@ def broker_status(output: OutputOpt = "table") -> None:
         if not found.running:
             raise SystemExit(NOT_RUNNING)
 
-    _guard(action)
+    guard(action)
 
 
 def broker_stop(yes: YesOpt = False) -> None:
@@ -269,7 +260,7 @@ def broker_stop(yes: YesOpt = False) -> None:
         diagnostic("the built-in broker stopped" if before.running and not after.running
                    else "the built-in broker was not running")
 
-    _guard(action)
+    guard(action)
 
 
 broker_app = typer.Typer(help="Run kctl's built-in single-node Kafka broker.", no_args_is_help=True)

@@ -27,6 +27,17 @@ def fail(error: BaseException) -> NoReturn:
     raise SystemExit(report(error))
 
 
+def guard(action: Callable[[], None]) -> None:
+    """Run a command that talks to no cluster (contexts, local files), its errors reported as
+    every command's are."""
+    try:
+        action()
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        fail(exc)
+
+
 def check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> str:
     if fmt not in allowed:
         raise CliError(f"unknown output format {fmt!r}", f"use one of: {', '.join(allowed)}", USAGE)

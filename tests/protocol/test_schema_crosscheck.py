@@ -19,6 +19,7 @@ import pytest
 
 from kctl.protocol.schema.apis import APIS, RECORD_SCHEMAS
 from kctl.protocol.schema.dsl import Array, Field, Message, Struct, Versions
+from kctl.protocol.schema.metadata_records import METADATA_RECORDS
 
 SPEC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "kafka-protocol" / "message"
 
@@ -42,11 +43,19 @@ def _parse(text: str) -> dict[str, Any]:
 
 
 def _release_spec(name: str) -> str:
-    """The spec as the reference Kafka release ships it in its client jar."""
+    """The spec as the reference Kafka release ships it: in its client jar, or for a KRaft
+    metadata record in its metadata jar."""
     from tests.support.apache_kafka import kafka_version, require_jars
 
-    jar = require_jars() / f"kafka-clients-{kafka_version()}.jar"
-    with zipfile.ZipFile(jar) as archive:
+    if name in {m.name for m in METADATA_RECORDS.values()}:
+        with zipfile.ZipFile(require_jars() / f"kafka-metadata-{kafka_version()}.jar") as archive:
+            for entry in archive.namelist():  # named by file, which is not always the record's name
+                if entry.startswith("common/metadata/") and entry.endswith(".json"):
+                    text = archive.read(entry).decode()
+                    if _parse(text)["name"] == name:
+                        return text
+        raise KeyError(f"Apache Kafka {kafka_version()} has no metadata record {name}")
+    with zipfile.ZipFile(require_jars() / f"kafka-clients-{kafka_version()}.jar") as archive:
         return archive.read(f"common/message/{name}.json").decode()
 
 
@@ -123,7 +132,11 @@ CHECKED_BY_KAFKAS_DECODER = {"TransactionLogKey", "TransactionLogValue"}
 @pytest.mark.parametrize("schema", [s for s in RECORD_SCHEMAS if s.name not in CHECKED_BY_KAFKAS_DECODER],
                          ids=lambda m: m.name)
 def test_record_schema_matches_kafka(schema: Message) -> None:
-    check_message(schema, load_spec(schema.name))
+    spec = load_spec(schema.name)
+    metadata = {m.name: key for key, m in METADATA_RECORDS.items()}
+    if schema.name in metadata:
+        assert spec["type"] == "metadata" and spec["apiKey"] == metadata[schema.name]
+    check_message(schema, spec)
 
 
 def test_every_api_in_the_table_is_defined() -> None:

@@ -12,16 +12,60 @@ _new = object.__new__
 
 
 
+_P_o = w.Struct('>?').pack
+_U_o = w.Struct('>?').unpack_from
+
+
+_P_oo = w.Struct('>??').pack
+_U_oo = w.Struct('>??').unpack_from
+
+
+_P_Hh = w.Struct('>Hh').pack
+_U_Hh = w.Struct('>Hh').unpack_from
+
+
+_P_b = w.Struct('>b').pack
+_U_b = w.Struct('>b').unpack_from
+
+
+_P_bb = w.Struct('>bb').pack
+_U_bb = w.Struct('>bb').unpack_from
+
+
+_P_do = w.Struct('>d?').pack
+_U_do = w.Struct('>d?').unpack_from
+
+
 _P_h = w.Struct('>h').pack
 _U_h = w.Struct('>h').unpack_from
+
+
+_P_hh = w.Struct('>hh').pack
+_U_hh = w.Struct('>hh').unpack_from
 
 
 _P_i = w.Struct('>i').pack
 _U_i = w.Struct('>i').unpack_from
 
 
+_P_io = w.Struct('>i?').pack
+_U_io = w.Struct('>i?').unpack_from
+
+
 _P_ii = w.Struct('>ii').pack
 _U_ii = w.Struct('>ii').unpack_from
+
+
+_P_iii = w.Struct('>iii').pack
+_U_iii = w.Struct('>iii').unpack_from
+
+
+_P_iq = w.Struct('>iq').pack
+_U_iq = w.Struct('>iq').unpack_from
+
+
+_P_iqq = w.Struct('>iqq').pack
+_U_iqq = w.Struct('>iqq').unpack_from
 
 
 _P_q = w.Struct('>q').pack
@@ -38,6 +82,10 @@ _U_qi = w.Struct('>qi').unpack_from
 
 _P_qq = w.Struct('>qq').pack
 _U_qq = w.Struct('>qq').unpack_from
+
+
+_P_qqq = w.Struct('>qqq').pack
+_U_qqq = w.Struct('>qqq').unpack_from
 
 
 class OwnedTopicPartition(w.Message):
@@ -157,6 +205,308 @@ class TransactionLogValue(w.Message):
         self.transaction_last_update_timestamp_ms: int = transaction_last_update_timestamp_ms
         self.transaction_start_timestamp_ms: int = transaction_start_timestamp_ms
         self.client_transaction_version: int = client_transaction_version
+
+
+class BrokerEndpoint(w.Message):
+    __slots__ = ('name', 'host', 'port', 'security_protocol')
+
+    def __init__(self, name: str = '', host: str = '', port: int = 0, security_protocol: int = 0) -> None:
+        self.name: str = name
+        self.host: str = host
+        self.port: int = port
+        self.security_protocol: int = security_protocol
+
+
+class BrokerFeature(w.Message):
+    __slots__ = ('name', 'min_supported_version', 'max_supported_version')
+
+    def __init__(self, name: str = '', min_supported_version: int = 0, max_supported_version: int = 0) -> None:
+        self.name: str = name
+        self.min_supported_version: int = min_supported_version
+        self.max_supported_version: int = max_supported_version
+
+
+class RegisterBrokerRecord(w.Message):
+    __slots__ = ('broker_id', 'is_migrating_zk_broker', 'incarnation_id', 'broker_epoch', 'end_points', 'features', 'rack', 'fenced', 'in_controlled_shutdown', 'log_dirs', 'cordoned_log_dirs')
+
+    def __init__(self, broker_id: int = 0, is_migrating_zk_broker: bool = False, incarnation_id: UUID = w.ZERO_UUID, broker_epoch: int = 0, end_points: list[BrokerEndpoint] = w.FRESH, features: list[BrokerFeature] = w.FRESH, rack: str | None = '', fenced: bool = True, in_controlled_shutdown: bool = False, log_dirs: list[UUID] = w.FRESH, cordoned_log_dirs: list[UUID] | None = None) -> None:
+        self.broker_id: int = broker_id
+        self.is_migrating_zk_broker: bool = is_migrating_zk_broker
+        self.incarnation_id: UUID = incarnation_id
+        self.broker_epoch: int = broker_epoch
+        self.end_points: list[BrokerEndpoint] = [] if end_points is w.FRESH else end_points
+        self.features: list[BrokerFeature] = [] if features is w.FRESH else features
+        self.rack: str | None = rack
+        self.fenced: bool = fenced
+        self.in_controlled_shutdown: bool = in_controlled_shutdown
+        self.log_dirs: list[UUID] = [] if log_dirs is w.FRESH else log_dirs
+        self.cordoned_log_dirs: list[UUID] | None = cordoned_log_dirs
+
+
+class UnregisterBrokerRecord(w.Message):
+    __slots__ = ('broker_id', 'broker_epoch')
+
+    def __init__(self, broker_id: int = 0, broker_epoch: int = 0) -> None:
+        self.broker_id: int = broker_id
+        self.broker_epoch: int = broker_epoch
+
+
+class TopicRecord(w.Message):
+    __slots__ = ('name', 'topic_id')
+
+    def __init__(self, name: str = '', topic_id: UUID = w.ZERO_UUID) -> None:
+        self.name: str = name
+        self.topic_id: UUID = topic_id
+
+
+class PartitionRecord(w.Message):
+    __slots__ = ('partition_id', 'topic_id', 'replicas', 'isr', 'removing_replicas', 'adding_replicas', 'leader', 'leader_recovery_state', 'leader_epoch', 'partition_epoch', 'directories', 'eligible_leader_replicas', 'last_known_elr')
+
+    def __init__(self, partition_id: int = -1, topic_id: UUID = w.ZERO_UUID, replicas: list[int] = w.FRESH, isr: list[int] = w.FRESH, removing_replicas: list[int] = w.FRESH, adding_replicas: list[int] = w.FRESH, leader: int = -1, leader_recovery_state: int = 0, leader_epoch: int = -1, partition_epoch: int = -1, directories: list[UUID] = w.FRESH, eligible_leader_replicas: list[int] | None = None, last_known_elr: list[int] | None = None) -> None:
+        self.partition_id: int = partition_id
+        self.topic_id: UUID = topic_id
+        self.replicas: list[int] = [] if replicas is w.FRESH else replicas
+        self.isr: list[int] = [] if isr is w.FRESH else isr
+        self.removing_replicas: list[int] = [] if removing_replicas is w.FRESH else removing_replicas
+        self.adding_replicas: list[int] = [] if adding_replicas is w.FRESH else adding_replicas
+        self.leader: int = leader
+        self.leader_recovery_state: int = leader_recovery_state
+        self.leader_epoch: int = leader_epoch
+        self.partition_epoch: int = partition_epoch
+        self.directories: list[UUID] = [] if directories is w.FRESH else directories
+        self.eligible_leader_replicas: list[int] | None = eligible_leader_replicas
+        self.last_known_elr: list[int] | None = last_known_elr
+
+
+class ConfigRecord(w.Message):
+    __slots__ = ('resource_type', 'resource_name', 'name', 'value')
+
+    def __init__(self, resource_type: int = 0, resource_name: str = '', name: str = '', value: str | None = '') -> None:
+        self.resource_type: int = resource_type
+        self.resource_name: str = resource_name
+        self.name: str = name
+        self.value: str | None = value
+
+
+class PartitionChangeRecord(w.Message):
+    __slots__ = ('partition_id', 'topic_id', 'isr', 'leader', 'replicas', 'removing_replicas', 'adding_replicas', 'leader_recovery_state', 'directories', 'eligible_leader_replicas', 'last_known_elr')
+
+    def __init__(self, partition_id: int = -1, topic_id: UUID = w.ZERO_UUID, isr: list[int] | None = None, leader: int = -2, replicas: list[int] | None = None, removing_replicas: list[int] | None = None, adding_replicas: list[int] | None = None, leader_recovery_state: int = -1, directories: list[UUID] | None = None, eligible_leader_replicas: list[int] | None = None, last_known_elr: list[int] | None = None) -> None:
+        self.partition_id: int = partition_id
+        self.topic_id: UUID = topic_id
+        self.isr: list[int] | None = isr
+        self.leader: int = leader
+        self.replicas: list[int] | None = replicas
+        self.removing_replicas: list[int] | None = removing_replicas
+        self.adding_replicas: list[int] | None = adding_replicas
+        self.leader_recovery_state: int = leader_recovery_state
+        self.directories: list[UUID] | None = directories
+        self.eligible_leader_replicas: list[int] | None = eligible_leader_replicas
+        self.last_known_elr: list[int] | None = last_known_elr
+
+
+class FenceBrokerRecord(w.Message):
+    __slots__ = ('id', 'epoch')
+
+    def __init__(self, id: int = 0, epoch: int = 0) -> None:
+        self.id: int = id
+        self.epoch: int = epoch
+
+
+class UnfenceBrokerRecord(w.Message):
+    __slots__ = ('id', 'epoch')
+
+    def __init__(self, id: int = 0, epoch: int = 0) -> None:
+        self.id: int = id
+        self.epoch: int = epoch
+
+
+class RemoveTopicRecord(w.Message):
+    __slots__ = ('topic_id',)
+
+    def __init__(self, topic_id: UUID = w.ZERO_UUID) -> None:
+        self.topic_id: UUID = topic_id
+
+
+class DelegationTokenRecord(w.Message):
+    __slots__ = ('owner', 'requester', 'renewers', 'issue_timestamp', 'max_timestamp', 'expiration_timestamp', 'token_id')
+
+    def __init__(self, owner: str = '', requester: str = '', renewers: list[str] = w.FRESH, issue_timestamp: int = 0, max_timestamp: int = 0, expiration_timestamp: int = 0, token_id: str = '') -> None:
+        self.owner: str = owner
+        self.requester: str = requester
+        self.renewers: list[str] = [] if renewers is w.FRESH else renewers
+        self.issue_timestamp: int = issue_timestamp
+        self.max_timestamp: int = max_timestamp
+        self.expiration_timestamp: int = expiration_timestamp
+        self.token_id: str = token_id
+
+
+class UserScramCredentialRecord(w.Message):
+    __slots__ = ('name', 'mechanism', 'salt', 'stored_key', 'server_key', 'iterations')
+
+    def __init__(self, name: str = '', mechanism: int = 0, salt: bytes = b'', stored_key: bytes = b'', server_key: bytes = b'', iterations: int = 0) -> None:
+        self.name: str = name
+        self.mechanism: int = mechanism
+        self.salt: bytes = salt
+        self.stored_key: bytes = stored_key
+        self.server_key: bytes = server_key
+        self.iterations: int = iterations
+
+
+class FeatureLevelRecord(w.Message):
+    __slots__ = ('name', 'feature_level')
+
+    def __init__(self, name: str = '', feature_level: int = 0) -> None:
+        self.name: str = name
+        self.feature_level: int = feature_level
+
+
+class QuotaEntityData(w.Message):
+    __slots__ = ('entity_type', 'entity_name')
+
+    def __init__(self, entity_type: str = '', entity_name: str | None = '') -> None:
+        self.entity_type: str = entity_type
+        self.entity_name: str | None = entity_name
+
+
+class ClientQuotaRecord(w.Message):
+    __slots__ = ('entity', 'key', 'value', 'remove')
+
+    def __init__(self, entity: list[QuotaEntityData] = w.FRESH, key: str = '', value: float = 0.0, remove: bool = False) -> None:
+        self.entity: list[QuotaEntityData] = [] if entity is w.FRESH else entity
+        self.key: str = key
+        self.value: float = value
+        self.remove: bool = remove
+
+
+class ProducerIdsRecord(w.Message):
+    __slots__ = ('broker_id', 'broker_epoch', 'next_producer_id')
+
+    def __init__(self, broker_id: int = 0, broker_epoch: int = -1, next_producer_id: int = 0) -> None:
+        self.broker_id: int = broker_id
+        self.broker_epoch: int = broker_epoch
+        self.next_producer_id: int = next_producer_id
+
+
+class BrokerRegistrationChangeRecord(w.Message):
+    __slots__ = ('broker_id', 'broker_epoch', 'fenced', 'in_controlled_shutdown', 'log_dirs', 'cordoned_log_dirs')
+
+    def __init__(self, broker_id: int = 0, broker_epoch: int = 0, fenced: int = 0, in_controlled_shutdown: int = 0, log_dirs: list[UUID] = w.FRESH, cordoned_log_dirs: list[UUID] | None = None) -> None:
+        self.broker_id: int = broker_id
+        self.broker_epoch: int = broker_epoch
+        self.fenced: int = fenced
+        self.in_controlled_shutdown: int = in_controlled_shutdown
+        self.log_dirs: list[UUID] = [] if log_dirs is w.FRESH else log_dirs
+        self.cordoned_log_dirs: list[UUID] | None = cordoned_log_dirs
+
+
+class AccessControlEntryRecord(w.Message):
+    __slots__ = ('id', 'resource_type', 'resource_name', 'pattern_type', 'principal', 'host', 'operation', 'permission_type')
+
+    def __init__(self, id: UUID = w.ZERO_UUID, resource_type: int = 0, resource_name: str = '', pattern_type: int = 0, principal: str = '', host: str = '', operation: int = 0, permission_type: int = 0) -> None:
+        self.id: UUID = id
+        self.resource_type: int = resource_type
+        self.resource_name: str = resource_name
+        self.pattern_type: int = pattern_type
+        self.principal: str = principal
+        self.host: str = host
+        self.operation: int = operation
+        self.permission_type: int = permission_type
+
+
+class RemoveAccessControlEntryRecord(w.Message):
+    __slots__ = ('id',)
+
+    def __init__(self, id: UUID = w.ZERO_UUID) -> None:
+        self.id: UUID = id
+
+
+class NoOpRecord(w.Message):
+    __slots__ = ()
+
+
+class ZkMigrationStateRecord(w.Message):
+    __slots__ = ('zk_migration_state',)
+
+    def __init__(self, zk_migration_state: int = 0) -> None:
+        self.zk_migration_state: int = zk_migration_state
+
+
+class RemoveUserScramCredentialRecord(w.Message):
+    __slots__ = ('name', 'mechanism')
+
+    def __init__(self, name: str = '', mechanism: int = 0) -> None:
+        self.name: str = name
+        self.mechanism: int = mechanism
+
+
+class BeginTransactionRecord(w.Message):
+    __slots__ = ('name',)
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name: str | None = name
+
+
+class EndTransactionRecord(w.Message):
+    __slots__ = ()
+
+
+class AbortTransactionRecord(w.Message):
+    __slots__ = ('reason',)
+
+    def __init__(self, reason: str | None = None) -> None:
+        self.reason: str | None = reason
+
+
+class RemoveDelegationTokenRecord(w.Message):
+    __slots__ = ('token_id',)
+
+    def __init__(self, token_id: str = '') -> None:
+        self.token_id: str = token_id
+
+
+class ControllerEndpoint(w.Message):
+    __slots__ = ('name', 'host', 'port', 'security_protocol')
+
+    def __init__(self, name: str = '', host: str = '', port: int = 0, security_protocol: int = 0) -> None:
+        self.name: str = name
+        self.host: str = host
+        self.port: int = port
+        self.security_protocol: int = security_protocol
+
+
+class ControllerFeature(w.Message):
+    __slots__ = ('name', 'min_supported_version', 'max_supported_version')
+
+    def __init__(self, name: str = '', min_supported_version: int = 0, max_supported_version: int = 0) -> None:
+        self.name: str = name
+        self.min_supported_version: int = min_supported_version
+        self.max_supported_version: int = max_supported_version
+
+
+class RegisterControllerRecord(w.Message):
+    __slots__ = ('controller_id', 'incarnation_id', 'zk_migration_ready', 'end_points', 'features')
+
+    def __init__(self, controller_id: int = 0, incarnation_id: UUID = w.ZERO_UUID, zk_migration_ready: bool = False, end_points: list[ControllerEndpoint] = w.FRESH, features: list[ControllerFeature] = w.FRESH) -> None:
+        self.controller_id: int = controller_id
+        self.incarnation_id: UUID = incarnation_id
+        self.zk_migration_ready: bool = zk_migration_ready
+        self.end_points: list[ControllerEndpoint] = [] if end_points is w.FRESH else end_points
+        self.features: list[ControllerFeature] = [] if features is w.FRESH else features
+
+
+class ClearElrRecord(w.Message):
+    __slots__ = ('topic_name',)
+
+    def __init__(self, topic_name: str = '') -> None:
+        self.topic_name: str = topic_name
+
+
+class UnregisterControllerRecord(w.Message):
+    __slots__ = ('controller_id',)
+
+    def __init__(self, controller_id: int = 0) -> None:
+        self.controller_id: int = controller_id
 
 
 def _encode_ConsumerProtocolSubscription_v0(m: ConsumerProtocolSubscription, buf: bytearray) -> None:
@@ -1705,6 +2055,3856 @@ _read_TransactionLogValue_v1 = w.compiled(
 )
 
 
+def _encode_RegisterBrokerRecord_v0(m: RegisterBrokerRecord, buf: bytearray) -> None:
+    buf += _P_i(m.broker_id)
+    buf += m.incarnation_id.bytes
+    buf += _P_q(m.broker_epoch)
+    a1 = m.end_points
+    buf += w.uvarint(len(a1) + 1)
+    for e2 in a1:
+        w.write_compact_string(buf, e2.name)
+        w.write_compact_string(buf, e2.host)
+        buf += _P_Hh(e2.port, e2.security_protocol)
+        buf += b"\x00"
+    a3 = m.features
+    buf += w.uvarint(len(a3) + 1)
+    for e4 in a3:
+        w.write_compact_string(buf, e4.name)
+        buf += _P_hh(e4.min_supported_version, e4.max_supported_version)
+        buf += b"\x00"
+    w.write_compact_nullable_string(buf, m.rack)
+    buf += _P_o(m.fenced)
+    buf += b"\x00"
+
+
+def _decode_RegisterBrokerRecord_v0(b: bytes, o: int) -> tuple[RegisterBrokerRecord, int]:
+    n: int
+    d1_broker_id, = _U_i(b, o)
+    o += 4
+    d1_incarnation_id, o = w.read_uuid(b, o)
+    d1_broker_epoch, = _U_q(b, o)
+    o += 8
+    d1_end_points: list[BrokerEndpoint]
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
+    if n2 < 0:
+        raise w.invalid("null array in non-nullable field end_points")
+    elif n2 > len(b) - o:
+        raise w.truncated("array end_points")
+    else:
+        l3: list[BrokerEndpoint] = []
+        for _ in range(n2):
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_host = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_host, o = w.read_compact_string(b, o)
+            d4_port, d4_security_protocol, = _U_Hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x9: BrokerEndpoint = _new(BrokerEndpoint)
+            x9.name = d4_name
+            x9.host = d4_host
+            x9.port = d4_port
+            x9.security_protocol = d4_security_protocol
+            l3.append(x9)
+        d1_end_points = l3
+    d1_features: list[BrokerFeature]
+    n10 = b[o] - 1
+    if n10 < 127:
+        o += 1
+    else:
+        n10, o = w.read_uvarint(b, o)
+        n10 -= 1
+    if n10 < 0:
+        raise w.invalid("null array in non-nullable field features")
+    elif n10 > len(b) - o:
+        raise w.truncated("array features")
+    else:
+        l11: list[BrokerFeature] = []
+        for _ in range(n10):
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d12_name = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d12_name, o = w.read_compact_string(b, o)
+            d12_min_supported_version, d12_max_supported_version, = _U_hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x15: BrokerFeature = _new(BrokerFeature)
+            x15.name = d12_name
+            x15.min_supported_version = d12_min_supported_version
+            x15.max_supported_version = d12_max_supported_version
+            l11.append(x15)
+        d1_features = l11
+    d1_rack: str | None
+    sn16 = b[o]
+    if 0 < sn16 < 128:
+        se17 = o + sn16
+        if se17 > len(b):
+            raise w.truncated("string")
+        d1_rack = b[o + 1:se17].decode()
+        o = se17
+    else:
+        d1_rack, o = w.read_compact_nullable_string(b, o)
+    d1_fenced, = _U_o(b, o)
+    o += 1
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x18: RegisterBrokerRecord = _new(RegisterBrokerRecord)
+    x18.broker_id = d1_broker_id
+    x18.is_migrating_zk_broker = False
+    x18.incarnation_id = d1_incarnation_id
+    x18.broker_epoch = d1_broker_epoch
+    x18.end_points = d1_end_points
+    x18.features = d1_features
+    x18.rack = d1_rack
+    x18.fenced = d1_fenced
+    x18.in_controlled_shutdown = False
+    x18.log_dirs = []
+    x18.cordoned_log_dirs = None
+    return x18, o
+
+
+_read_RegisterBrokerRecord_v0 = w.compiled(
+    _decode_RegisterBrokerRecord_v0,
+    True,
+    (
+        RegisterBrokerRecord,
+        (
+            ("broker_id", "int32"),
+            ("incarnation_id", "uuid"),
+            ("broker_epoch", "int64"),
+            ("end_points", ("array", False, (
+                BrokerEndpoint,
+                (
+                    ("name", "string"),
+                    ("host", "string"),
+                    ("port", "uint16"),
+                    ("security_protocol", "int16"),
+                ),
+                (),
+                (),
+            ))),
+            ("features", ("array", False, (
+                BrokerFeature,
+                (
+                    ("name", "string"),
+                    ("min_supported_version", "int16"),
+                    ("max_supported_version", "int16"),
+                ),
+                (),
+                (),
+            ))),
+            ("rack", "string?"),
+            ("fenced", "bool"),
+        ),
+        (),
+        (
+            ("is_migrating_zk_broker", ("value", False)),
+            ("in_controlled_shutdown", ("value", False)),
+            ("log_dirs", ("list",)),
+            ("cordoned_log_dirs", ("value", None)),
+        ),
+    ),
+)
+
+
+def _encode_RegisterBrokerRecord_v1(m: RegisterBrokerRecord, buf: bytearray) -> None:
+    buf += _P_i(m.broker_id)
+    buf += m.incarnation_id.bytes
+    buf += _P_q(m.broker_epoch)
+    a1 = m.end_points
+    buf += w.uvarint(len(a1) + 1)
+    for e2 in a1:
+        w.write_compact_string(buf, e2.name)
+        w.write_compact_string(buf, e2.host)
+        buf += _P_Hh(e2.port, e2.security_protocol)
+        buf += b"\x00"
+    a3 = m.features
+    buf += w.uvarint(len(a3) + 1)
+    for e4 in a3:
+        w.write_compact_string(buf, e4.name)
+        buf += _P_hh(e4.min_supported_version, e4.max_supported_version)
+        buf += b"\x00"
+    w.write_compact_nullable_string(buf, m.rack)
+    buf += _P_oo(m.fenced, m.in_controlled_shutdown)
+    buf += b"\x00"
+
+
+def _decode_RegisterBrokerRecord_v1(b: bytes, o: int) -> tuple[RegisterBrokerRecord, int]:
+    n: int
+    d1_broker_id, = _U_i(b, o)
+    o += 4
+    d1_incarnation_id, o = w.read_uuid(b, o)
+    d1_broker_epoch, = _U_q(b, o)
+    o += 8
+    d1_end_points: list[BrokerEndpoint]
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
+    if n2 < 0:
+        raise w.invalid("null array in non-nullable field end_points")
+    elif n2 > len(b) - o:
+        raise w.truncated("array end_points")
+    else:
+        l3: list[BrokerEndpoint] = []
+        for _ in range(n2):
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_host = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_host, o = w.read_compact_string(b, o)
+            d4_port, d4_security_protocol, = _U_Hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x9: BrokerEndpoint = _new(BrokerEndpoint)
+            x9.name = d4_name
+            x9.host = d4_host
+            x9.port = d4_port
+            x9.security_protocol = d4_security_protocol
+            l3.append(x9)
+        d1_end_points = l3
+    d1_features: list[BrokerFeature]
+    n10 = b[o] - 1
+    if n10 < 127:
+        o += 1
+    else:
+        n10, o = w.read_uvarint(b, o)
+        n10 -= 1
+    if n10 < 0:
+        raise w.invalid("null array in non-nullable field features")
+    elif n10 > len(b) - o:
+        raise w.truncated("array features")
+    else:
+        l11: list[BrokerFeature] = []
+        for _ in range(n10):
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d12_name = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d12_name, o = w.read_compact_string(b, o)
+            d12_min_supported_version, d12_max_supported_version, = _U_hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x15: BrokerFeature = _new(BrokerFeature)
+            x15.name = d12_name
+            x15.min_supported_version = d12_min_supported_version
+            x15.max_supported_version = d12_max_supported_version
+            l11.append(x15)
+        d1_features = l11
+    d1_rack: str | None
+    sn16 = b[o]
+    if 0 < sn16 < 128:
+        se17 = o + sn16
+        if se17 > len(b):
+            raise w.truncated("string")
+        d1_rack = b[o + 1:se17].decode()
+        o = se17
+    else:
+        d1_rack, o = w.read_compact_nullable_string(b, o)
+    d1_fenced, d1_in_controlled_shutdown, = _U_oo(b, o)
+    o += 2
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x18: RegisterBrokerRecord = _new(RegisterBrokerRecord)
+    x18.broker_id = d1_broker_id
+    x18.is_migrating_zk_broker = False
+    x18.incarnation_id = d1_incarnation_id
+    x18.broker_epoch = d1_broker_epoch
+    x18.end_points = d1_end_points
+    x18.features = d1_features
+    x18.rack = d1_rack
+    x18.fenced = d1_fenced
+    x18.in_controlled_shutdown = d1_in_controlled_shutdown
+    x18.log_dirs = []
+    x18.cordoned_log_dirs = None
+    return x18, o
+
+
+_read_RegisterBrokerRecord_v1 = w.compiled(
+    _decode_RegisterBrokerRecord_v1,
+    True,
+    (
+        RegisterBrokerRecord,
+        (
+            ("broker_id", "int32"),
+            ("incarnation_id", "uuid"),
+            ("broker_epoch", "int64"),
+            ("end_points", ("array", False, (
+                BrokerEndpoint,
+                (
+                    ("name", "string"),
+                    ("host", "string"),
+                    ("port", "uint16"),
+                    ("security_protocol", "int16"),
+                ),
+                (),
+                (),
+            ))),
+            ("features", ("array", False, (
+                BrokerFeature,
+                (
+                    ("name", "string"),
+                    ("min_supported_version", "int16"),
+                    ("max_supported_version", "int16"),
+                ),
+                (),
+                (),
+            ))),
+            ("rack", "string?"),
+            ("fenced", "bool"),
+            ("in_controlled_shutdown", "bool"),
+        ),
+        (),
+        (
+            ("is_migrating_zk_broker", ("value", False)),
+            ("log_dirs", ("list",)),
+            ("cordoned_log_dirs", ("value", None)),
+        ),
+    ),
+)
+
+
+def _encode_RegisterBrokerRecord_v2(m: RegisterBrokerRecord, buf: bytearray) -> None:
+    buf += _P_io(m.broker_id, m.is_migrating_zk_broker)
+    buf += m.incarnation_id.bytes
+    buf += _P_q(m.broker_epoch)
+    a1 = m.end_points
+    buf += w.uvarint(len(a1) + 1)
+    for e2 in a1:
+        w.write_compact_string(buf, e2.name)
+        w.write_compact_string(buf, e2.host)
+        buf += _P_Hh(e2.port, e2.security_protocol)
+        buf += b"\x00"
+    a3 = m.features
+    buf += w.uvarint(len(a3) + 1)
+    for e4 in a3:
+        w.write_compact_string(buf, e4.name)
+        buf += _P_hh(e4.min_supported_version, e4.max_supported_version)
+        buf += b"\x00"
+    w.write_compact_nullable_string(buf, m.rack)
+    buf += _P_oo(m.fenced, m.in_controlled_shutdown)
+    buf += b"\x00"
+
+
+def _decode_RegisterBrokerRecord_v2(b: bytes, o: int) -> tuple[RegisterBrokerRecord, int]:
+    n: int
+    d1_broker_id, d1_is_migrating_zk_broker, = _U_io(b, o)
+    o += 5
+    d1_incarnation_id, o = w.read_uuid(b, o)
+    d1_broker_epoch, = _U_q(b, o)
+    o += 8
+    d1_end_points: list[BrokerEndpoint]
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
+    if n2 < 0:
+        raise w.invalid("null array in non-nullable field end_points")
+    elif n2 > len(b) - o:
+        raise w.truncated("array end_points")
+    else:
+        l3: list[BrokerEndpoint] = []
+        for _ in range(n2):
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_host = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_host, o = w.read_compact_string(b, o)
+            d4_port, d4_security_protocol, = _U_Hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x9: BrokerEndpoint = _new(BrokerEndpoint)
+            x9.name = d4_name
+            x9.host = d4_host
+            x9.port = d4_port
+            x9.security_protocol = d4_security_protocol
+            l3.append(x9)
+        d1_end_points = l3
+    d1_features: list[BrokerFeature]
+    n10 = b[o] - 1
+    if n10 < 127:
+        o += 1
+    else:
+        n10, o = w.read_uvarint(b, o)
+        n10 -= 1
+    if n10 < 0:
+        raise w.invalid("null array in non-nullable field features")
+    elif n10 > len(b) - o:
+        raise w.truncated("array features")
+    else:
+        l11: list[BrokerFeature] = []
+        for _ in range(n10):
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d12_name = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d12_name, o = w.read_compact_string(b, o)
+            d12_min_supported_version, d12_max_supported_version, = _U_hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x15: BrokerFeature = _new(BrokerFeature)
+            x15.name = d12_name
+            x15.min_supported_version = d12_min_supported_version
+            x15.max_supported_version = d12_max_supported_version
+            l11.append(x15)
+        d1_features = l11
+    d1_rack: str | None
+    sn16 = b[o]
+    if 0 < sn16 < 128:
+        se17 = o + sn16
+        if se17 > len(b):
+            raise w.truncated("string")
+        d1_rack = b[o + 1:se17].decode()
+        o = se17
+    else:
+        d1_rack, o = w.read_compact_nullable_string(b, o)
+    d1_fenced, d1_in_controlled_shutdown, = _U_oo(b, o)
+    o += 2
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x18: RegisterBrokerRecord = _new(RegisterBrokerRecord)
+    x18.broker_id = d1_broker_id
+    x18.is_migrating_zk_broker = d1_is_migrating_zk_broker
+    x18.incarnation_id = d1_incarnation_id
+    x18.broker_epoch = d1_broker_epoch
+    x18.end_points = d1_end_points
+    x18.features = d1_features
+    x18.rack = d1_rack
+    x18.fenced = d1_fenced
+    x18.in_controlled_shutdown = d1_in_controlled_shutdown
+    x18.log_dirs = []
+    x18.cordoned_log_dirs = None
+    return x18, o
+
+
+_read_RegisterBrokerRecord_v2 = w.compiled(
+    _decode_RegisterBrokerRecord_v2,
+    True,
+    (
+        RegisterBrokerRecord,
+        (
+            ("broker_id", "int32"),
+            ("is_migrating_zk_broker", "bool"),
+            ("incarnation_id", "uuid"),
+            ("broker_epoch", "int64"),
+            ("end_points", ("array", False, (
+                BrokerEndpoint,
+                (
+                    ("name", "string"),
+                    ("host", "string"),
+                    ("port", "uint16"),
+                    ("security_protocol", "int16"),
+                ),
+                (),
+                (),
+            ))),
+            ("features", ("array", False, (
+                BrokerFeature,
+                (
+                    ("name", "string"),
+                    ("min_supported_version", "int16"),
+                    ("max_supported_version", "int16"),
+                ),
+                (),
+                (),
+            ))),
+            ("rack", "string?"),
+            ("fenced", "bool"),
+            ("in_controlled_shutdown", "bool"),
+        ),
+        (),
+        (
+            ("log_dirs", ("list",)),
+            ("cordoned_log_dirs", ("value", None)),
+        ),
+    ),
+)
+
+
+def _encode_RegisterBrokerRecord_v3(m: RegisterBrokerRecord, buf: bytearray) -> None:
+    buf += _P_io(m.broker_id, m.is_migrating_zk_broker)
+    buf += m.incarnation_id.bytes
+    buf += _P_q(m.broker_epoch)
+    a1 = m.end_points
+    buf += w.uvarint(len(a1) + 1)
+    for e2 in a1:
+        w.write_compact_string(buf, e2.name)
+        w.write_compact_string(buf, e2.host)
+        buf += _P_Hh(e2.port, e2.security_protocol)
+        buf += b"\x00"
+    a3 = m.features
+    buf += w.uvarint(len(a3) + 1)
+    for e4 in a3:
+        w.write_compact_string(buf, e4.name)
+        buf += _P_hh(e4.min_supported_version, e4.max_supported_version)
+        buf += b"\x00"
+    w.write_compact_nullable_string(buf, m.rack)
+    buf += _P_oo(m.fenced, m.in_controlled_shutdown)
+    t5: list[tuple[int, bytearray]] = []
+    if m.log_dirs:
+        tb6 = bytearray()
+        a7 = m.log_dirs
+        tb6 += w.uvarint(len(a7) + 1)
+        for e8 in a7:
+            tb6 += e8.bytes
+        t5.append((0, tb6))
+    buf += w.uvarint(len(t5))
+    for tag, data in t5:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_RegisterBrokerRecord_v3(b: bytes, o: int) -> tuple[RegisterBrokerRecord, int]:
+    n: int
+    d1_broker_id, d1_is_migrating_zk_broker, = _U_io(b, o)
+    o += 5
+    d1_incarnation_id, o = w.read_uuid(b, o)
+    d1_broker_epoch, = _U_q(b, o)
+    o += 8
+    d1_end_points: list[BrokerEndpoint]
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
+    if n2 < 0:
+        raise w.invalid("null array in non-nullable field end_points")
+    elif n2 > len(b) - o:
+        raise w.truncated("array end_points")
+    else:
+        l3: list[BrokerEndpoint] = []
+        for _ in range(n2):
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_host = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_host, o = w.read_compact_string(b, o)
+            d4_port, d4_security_protocol, = _U_Hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x9: BrokerEndpoint = _new(BrokerEndpoint)
+            x9.name = d4_name
+            x9.host = d4_host
+            x9.port = d4_port
+            x9.security_protocol = d4_security_protocol
+            l3.append(x9)
+        d1_end_points = l3
+    d1_features: list[BrokerFeature]
+    n10 = b[o] - 1
+    if n10 < 127:
+        o += 1
+    else:
+        n10, o = w.read_uvarint(b, o)
+        n10 -= 1
+    if n10 < 0:
+        raise w.invalid("null array in non-nullable field features")
+    elif n10 > len(b) - o:
+        raise w.truncated("array features")
+    else:
+        l11: list[BrokerFeature] = []
+        for _ in range(n10):
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d12_name = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d12_name, o = w.read_compact_string(b, o)
+            d12_min_supported_version, d12_max_supported_version, = _U_hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x15: BrokerFeature = _new(BrokerFeature)
+            x15.name = d12_name
+            x15.min_supported_version = d12_min_supported_version
+            x15.max_supported_version = d12_max_supported_version
+            l11.append(x15)
+        d1_features = l11
+    d1_rack: str | None
+    sn16 = b[o]
+    if 0 < sn16 < 128:
+        se17 = o + sn16
+        if se17 > len(b):
+            raise w.truncated("string")
+        d1_rack = b[o + 1:se17].decode()
+        o = se17
+    else:
+        d1_rack, o = w.read_compact_nullable_string(b, o)
+    d1_fenced, d1_in_controlled_shutdown, = _U_oo(b, o)
+    o += 2
+    d1_log_dirs: list[UUID] = []
+    tc18, o = w.read_uvarint(b, o)
+    for _ in range(tc18):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te19 = o + n
+        if te19 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            n20 = b[o] - 1
+            if n20 < 127:
+                o += 1
+            else:
+                n20, o = w.read_uvarint(b, o)
+                n20 -= 1
+            if n20 < 0:
+                raise w.invalid("null array in non-nullable field log_dirs")
+            elif n20 > len(b) - o:
+                raise w.truncated("array log_dirs")
+            else:
+                l21: list[UUID] = []
+                for _ in range(n20):
+                    i22, o = w.read_uuid(b, o)
+                    l21.append(i22)
+                d1_log_dirs = l21
+        o = te19
+    x23: RegisterBrokerRecord = _new(RegisterBrokerRecord)
+    x23.broker_id = d1_broker_id
+    x23.is_migrating_zk_broker = d1_is_migrating_zk_broker
+    x23.incarnation_id = d1_incarnation_id
+    x23.broker_epoch = d1_broker_epoch
+    x23.end_points = d1_end_points
+    x23.features = d1_features
+    x23.rack = d1_rack
+    x23.fenced = d1_fenced
+    x23.in_controlled_shutdown = d1_in_controlled_shutdown
+    x23.log_dirs = d1_log_dirs
+    x23.cordoned_log_dirs = None
+    return x23, o
+
+
+_read_RegisterBrokerRecord_v3 = w.compiled(
+    _decode_RegisterBrokerRecord_v3,
+    True,
+    (
+        RegisterBrokerRecord,
+        (
+            ("broker_id", "int32"),
+            ("is_migrating_zk_broker", "bool"),
+            ("incarnation_id", "uuid"),
+            ("broker_epoch", "int64"),
+            ("end_points", ("array", False, (
+                BrokerEndpoint,
+                (
+                    ("name", "string"),
+                    ("host", "string"),
+                    ("port", "uint16"),
+                    ("security_protocol", "int16"),
+                ),
+                (),
+                (),
+            ))),
+            ("features", ("array", False, (
+                BrokerFeature,
+                (
+                    ("name", "string"),
+                    ("min_supported_version", "int16"),
+                    ("max_supported_version", "int16"),
+                ),
+                (),
+                (),
+            ))),
+            ("rack", "string?"),
+            ("fenced", "bool"),
+            ("in_controlled_shutdown", "bool"),
+        ),
+        (
+            (0, "log_dirs", ("array", False, "uuid"), ("list",)),
+        ),
+        (
+            ("cordoned_log_dirs", ("value", None)),
+        ),
+    ),
+)
+
+
+def _encode_RegisterBrokerRecord_v4(m: RegisterBrokerRecord, buf: bytearray) -> None:
+    buf += _P_io(m.broker_id, m.is_migrating_zk_broker)
+    buf += m.incarnation_id.bytes
+    buf += _P_q(m.broker_epoch)
+    a1 = m.end_points
+    buf += w.uvarint(len(a1) + 1)
+    for e2 in a1:
+        w.write_compact_string(buf, e2.name)
+        w.write_compact_string(buf, e2.host)
+        buf += _P_Hh(e2.port, e2.security_protocol)
+        buf += b"\x00"
+    a3 = m.features
+    buf += w.uvarint(len(a3) + 1)
+    for e4 in a3:
+        w.write_compact_string(buf, e4.name)
+        buf += _P_hh(e4.min_supported_version, e4.max_supported_version)
+        buf += b"\x00"
+    w.write_compact_nullable_string(buf, m.rack)
+    buf += _P_oo(m.fenced, m.in_controlled_shutdown)
+    t5: list[tuple[int, bytearray]] = []
+    if m.log_dirs:
+        tb6 = bytearray()
+        a7 = m.log_dirs
+        tb6 += w.uvarint(len(a7) + 1)
+        for e8 in a7:
+            tb6 += e8.bytes
+        t5.append((0, tb6))
+    if m.cordoned_log_dirs != None:
+        tb9 = bytearray()
+        a10 = m.cordoned_log_dirs
+        if a10 is None:
+            tb9 += b"\x00"
+        else:
+            tb9 += w.uvarint(len(a10) + 1)
+            for e11 in a10:
+                tb9 += e11.bytes
+        t5.append((1, tb9))
+    buf += w.uvarint(len(t5))
+    for tag, data in t5:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_RegisterBrokerRecord_v4(b: bytes, o: int) -> tuple[RegisterBrokerRecord, int]:
+    n: int
+    d1_broker_id, d1_is_migrating_zk_broker, = _U_io(b, o)
+    o += 5
+    d1_incarnation_id, o = w.read_uuid(b, o)
+    d1_broker_epoch, = _U_q(b, o)
+    o += 8
+    d1_end_points: list[BrokerEndpoint]
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
+    if n2 < 0:
+        raise w.invalid("null array in non-nullable field end_points")
+    elif n2 > len(b) - o:
+        raise w.truncated("array end_points")
+    else:
+        l3: list[BrokerEndpoint] = []
+        for _ in range(n2):
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_host = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_host, o = w.read_compact_string(b, o)
+            d4_port, d4_security_protocol, = _U_Hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x9: BrokerEndpoint = _new(BrokerEndpoint)
+            x9.name = d4_name
+            x9.host = d4_host
+            x9.port = d4_port
+            x9.security_protocol = d4_security_protocol
+            l3.append(x9)
+        d1_end_points = l3
+    d1_features: list[BrokerFeature]
+    n10 = b[o] - 1
+    if n10 < 127:
+        o += 1
+    else:
+        n10, o = w.read_uvarint(b, o)
+        n10 -= 1
+    if n10 < 0:
+        raise w.invalid("null array in non-nullable field features")
+    elif n10 > len(b) - o:
+        raise w.truncated("array features")
+    else:
+        l11: list[BrokerFeature] = []
+        for _ in range(n10):
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d12_name = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d12_name, o = w.read_compact_string(b, o)
+            d12_min_supported_version, d12_max_supported_version, = _U_hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x15: BrokerFeature = _new(BrokerFeature)
+            x15.name = d12_name
+            x15.min_supported_version = d12_min_supported_version
+            x15.max_supported_version = d12_max_supported_version
+            l11.append(x15)
+        d1_features = l11
+    d1_rack: str | None
+    sn16 = b[o]
+    if 0 < sn16 < 128:
+        se17 = o + sn16
+        if se17 > len(b):
+            raise w.truncated("string")
+        d1_rack = b[o + 1:se17].decode()
+        o = se17
+    else:
+        d1_rack, o = w.read_compact_nullable_string(b, o)
+    d1_fenced, d1_in_controlled_shutdown, = _U_oo(b, o)
+    o += 2
+    d1_log_dirs: list[UUID] = []
+    d1_cordoned_log_dirs: list[UUID] | None = None
+    tc18, o = w.read_uvarint(b, o)
+    for _ in range(tc18):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te19 = o + n
+        if te19 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            n20 = b[o] - 1
+            if n20 < 127:
+                o += 1
+            else:
+                n20, o = w.read_uvarint(b, o)
+                n20 -= 1
+            if n20 < 0:
+                raise w.invalid("null array in non-nullable field log_dirs")
+            elif n20 > len(b) - o:
+                raise w.truncated("array log_dirs")
+            else:
+                l21: list[UUID] = []
+                for _ in range(n20):
+                    i22, o = w.read_uuid(b, o)
+                    l21.append(i22)
+                d1_log_dirs = l21
+        elif tag == 1:
+            n23 = b[o] - 1
+            if n23 < 127:
+                o += 1
+            else:
+                n23, o = w.read_uvarint(b, o)
+                n23 -= 1
+            if n23 < 0:
+                d1_cordoned_log_dirs = None
+            elif n23 > len(b) - o:
+                raise w.truncated("array cordoned_log_dirs")
+            else:
+                l24: list[UUID] = []
+                for _ in range(n23):
+                    i25, o = w.read_uuid(b, o)
+                    l24.append(i25)
+                d1_cordoned_log_dirs = l24
+        o = te19
+    x26: RegisterBrokerRecord = _new(RegisterBrokerRecord)
+    x26.broker_id = d1_broker_id
+    x26.is_migrating_zk_broker = d1_is_migrating_zk_broker
+    x26.incarnation_id = d1_incarnation_id
+    x26.broker_epoch = d1_broker_epoch
+    x26.end_points = d1_end_points
+    x26.features = d1_features
+    x26.rack = d1_rack
+    x26.fenced = d1_fenced
+    x26.in_controlled_shutdown = d1_in_controlled_shutdown
+    x26.log_dirs = d1_log_dirs
+    x26.cordoned_log_dirs = d1_cordoned_log_dirs
+    return x26, o
+
+
+_read_RegisterBrokerRecord_v4 = w.compiled(
+    _decode_RegisterBrokerRecord_v4,
+    True,
+    (
+        RegisterBrokerRecord,
+        (
+            ("broker_id", "int32"),
+            ("is_migrating_zk_broker", "bool"),
+            ("incarnation_id", "uuid"),
+            ("broker_epoch", "int64"),
+            ("end_points", ("array", False, (
+                BrokerEndpoint,
+                (
+                    ("name", "string"),
+                    ("host", "string"),
+                    ("port", "uint16"),
+                    ("security_protocol", "int16"),
+                ),
+                (),
+                (),
+            ))),
+            ("features", ("array", False, (
+                BrokerFeature,
+                (
+                    ("name", "string"),
+                    ("min_supported_version", "int16"),
+                    ("max_supported_version", "int16"),
+                ),
+                (),
+                (),
+            ))),
+            ("rack", "string?"),
+            ("fenced", "bool"),
+            ("in_controlled_shutdown", "bool"),
+        ),
+        (
+            (0, "log_dirs", ("array", False, "uuid"), ("list",)),
+            (1, "cordoned_log_dirs", ("array", True, "uuid"), ("value", None)),
+        ),
+        (),
+    ),
+)
+
+
+def _encode_UnregisterBrokerRecord_v0(m: UnregisterBrokerRecord, buf: bytearray) -> None:
+    buf += _P_iq(m.broker_id, m.broker_epoch)
+    buf += b"\x00"
+
+
+def _decode_UnregisterBrokerRecord_v0(b: bytes, o: int) -> tuple[UnregisterBrokerRecord, int]:
+    n: int
+    d1_broker_id, d1_broker_epoch, = _U_iq(b, o)
+    o += 12
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x2: UnregisterBrokerRecord = _new(UnregisterBrokerRecord)
+    x2.broker_id = d1_broker_id
+    x2.broker_epoch = d1_broker_epoch
+    return x2, o
+
+
+_read_UnregisterBrokerRecord_v0 = w.compiled(
+    _decode_UnregisterBrokerRecord_v0,
+    True,
+    (
+        UnregisterBrokerRecord,
+        (
+            ("broker_id", "int32"),
+            ("broker_epoch", "int64"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_TopicRecord_v0(m: TopicRecord, buf: bytearray) -> None:
+    w.write_compact_string(buf, m.name)
+    buf += m.topic_id.bytes
+    buf += b"\x00"
+
+
+def _decode_TopicRecord_v0(b: bytes, o: int) -> tuple[TopicRecord, int]:
+    n: int
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_name = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_name, o = w.read_compact_string(b, o)
+    d1_topic_id, o = w.read_uuid(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x4: TopicRecord = _new(TopicRecord)
+    x4.name = d1_name
+    x4.topic_id = d1_topic_id
+    return x4, o
+
+
+_read_TopicRecord_v0 = w.compiled(
+    _decode_TopicRecord_v0,
+    True,
+    (
+        TopicRecord,
+        (
+            ("name", "string"),
+            ("topic_id", "uuid"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_PartitionRecord_v0(m: PartitionRecord, buf: bytearray) -> None:
+    buf += _P_i(m.partition_id)
+    buf += m.topic_id.bytes
+    a1 = m.replicas
+    buf += w.uvarint(len(a1) + 1)
+    buf += w.pack_array('i', a1)
+    a2 = m.isr
+    buf += w.uvarint(len(a2) + 1)
+    buf += w.pack_array('i', a2)
+    a3 = m.removing_replicas
+    buf += w.uvarint(len(a3) + 1)
+    buf += w.pack_array('i', a3)
+    a4 = m.adding_replicas
+    buf += w.uvarint(len(a4) + 1)
+    buf += w.pack_array('i', a4)
+    buf += _P_iii(m.leader, m.leader_epoch, m.partition_epoch)
+    t5: list[tuple[int, bytearray]] = []
+    if m.leader_recovery_state != 0:
+        tb6 = bytearray()
+        tb6 += _P_b(m.leader_recovery_state)
+        t5.append((0, tb6))
+    buf += w.uvarint(len(t5))
+    for tag, data in t5:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_PartitionRecord_v0(b: bytes, o: int) -> tuple[PartitionRecord, int]:
+    n: int
+    d1_partition_id, = _U_i(b, o)
+    o += 4
+    d1_topic_id, o = w.read_uuid(b, o)
+    d1_replicas: list[int]
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
+    if n2 < 0:
+        raise w.invalid("null array in non-nullable field replicas")
+    elif n2 > len(b) - o:
+        raise w.truncated("array replicas")
+    else:
+        if n2 == 0:
+            d1_replicas = []
+        elif n2 == 1:
+            d1_replicas = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_replicas, o = w.unpack_array('i', b, o, n2)  # type: ignore[assignment]
+    d1_isr: list[int]
+    n3 = b[o] - 1
+    if n3 < 127:
+        o += 1
+    else:
+        n3, o = w.read_uvarint(b, o)
+        n3 -= 1
+    if n3 < 0:
+        raise w.invalid("null array in non-nullable field isr")
+    elif n3 > len(b) - o:
+        raise w.truncated("array isr")
+    else:
+        if n3 == 0:
+            d1_isr = []
+        elif n3 == 1:
+            d1_isr = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_isr, o = w.unpack_array('i', b, o, n3)  # type: ignore[assignment]
+    d1_removing_replicas: list[int]
+    n4 = b[o] - 1
+    if n4 < 127:
+        o += 1
+    else:
+        n4, o = w.read_uvarint(b, o)
+        n4 -= 1
+    if n4 < 0:
+        raise w.invalid("null array in non-nullable field removing_replicas")
+    elif n4 > len(b) - o:
+        raise w.truncated("array removing_replicas")
+    else:
+        if n4 == 0:
+            d1_removing_replicas = []
+        elif n4 == 1:
+            d1_removing_replicas = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_removing_replicas, o = w.unpack_array('i', b, o, n4)  # type: ignore[assignment]
+    d1_adding_replicas: list[int]
+    n5 = b[o] - 1
+    if n5 < 127:
+        o += 1
+    else:
+        n5, o = w.read_uvarint(b, o)
+        n5 -= 1
+    if n5 < 0:
+        raise w.invalid("null array in non-nullable field adding_replicas")
+    elif n5 > len(b) - o:
+        raise w.truncated("array adding_replicas")
+    else:
+        if n5 == 0:
+            d1_adding_replicas = []
+        elif n5 == 1:
+            d1_adding_replicas = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_adding_replicas, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+    d1_leader, d1_leader_epoch, d1_partition_epoch, = _U_iii(b, o)
+    o += 12
+    d1_leader_recovery_state: int = 0
+    tc6, o = w.read_uvarint(b, o)
+    for _ in range(tc6):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te7 = o + n
+        if te7 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            d1_leader_recovery_state, = _U_b(b, o)
+            o += 1
+        o = te7
+    x8: PartitionRecord = _new(PartitionRecord)
+    x8.partition_id = d1_partition_id
+    x8.topic_id = d1_topic_id
+    x8.replicas = d1_replicas
+    x8.isr = d1_isr
+    x8.removing_replicas = d1_removing_replicas
+    x8.adding_replicas = d1_adding_replicas
+    x8.leader = d1_leader
+    x8.leader_recovery_state = d1_leader_recovery_state
+    x8.leader_epoch = d1_leader_epoch
+    x8.partition_epoch = d1_partition_epoch
+    x8.directories = []
+    x8.eligible_leader_replicas = None
+    x8.last_known_elr = None
+    return x8, o
+
+
+_read_PartitionRecord_v0 = w.compiled(
+    _decode_PartitionRecord_v0,
+    True,
+    (
+        PartitionRecord,
+        (
+            ("partition_id", "int32"),
+            ("topic_id", "uuid"),
+            ("replicas", ("array", False, "int32")),
+            ("isr", ("array", False, "int32")),
+            ("removing_replicas", ("array", False, "int32")),
+            ("adding_replicas", ("array", False, "int32")),
+            ("leader", "int32"),
+            ("leader_epoch", "int32"),
+            ("partition_epoch", "int32"),
+        ),
+        (
+            (0, "leader_recovery_state", "int8", ("value", 0)),
+        ),
+        (
+            ("directories", ("list",)),
+            ("eligible_leader_replicas", ("value", None)),
+            ("last_known_elr", ("value", None)),
+        ),
+    ),
+)
+
+
+def _encode_PartitionRecord_v1(m: PartitionRecord, buf: bytearray) -> None:
+    buf += _P_i(m.partition_id)
+    buf += m.topic_id.bytes
+    a1 = m.replicas
+    buf += w.uvarint(len(a1) + 1)
+    buf += w.pack_array('i', a1)
+    a2 = m.isr
+    buf += w.uvarint(len(a2) + 1)
+    buf += w.pack_array('i', a2)
+    a3 = m.removing_replicas
+    buf += w.uvarint(len(a3) + 1)
+    buf += w.pack_array('i', a3)
+    a4 = m.adding_replicas
+    buf += w.uvarint(len(a4) + 1)
+    buf += w.pack_array('i', a4)
+    buf += _P_iii(m.leader, m.leader_epoch, m.partition_epoch)
+    a5 = m.directories
+    buf += w.uvarint(len(a5) + 1)
+    for e6 in a5:
+        buf += e6.bytes
+    t7: list[tuple[int, bytearray]] = []
+    if m.leader_recovery_state != 0:
+        tb8 = bytearray()
+        tb8 += _P_b(m.leader_recovery_state)
+        t7.append((0, tb8))
+    buf += w.uvarint(len(t7))
+    for tag, data in t7:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_PartitionRecord_v1(b: bytes, o: int) -> tuple[PartitionRecord, int]:
+    n: int
+    d1_partition_id, = _U_i(b, o)
+    o += 4
+    d1_topic_id, o = w.read_uuid(b, o)
+    d1_replicas: list[int]
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
+    if n2 < 0:
+        raise w.invalid("null array in non-nullable field replicas")
+    elif n2 > len(b) - o:
+        raise w.truncated("array replicas")
+    else:
+        if n2 == 0:
+            d1_replicas = []
+        elif n2 == 1:
+            d1_replicas = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_replicas, o = w.unpack_array('i', b, o, n2)  # type: ignore[assignment]
+    d1_isr: list[int]
+    n3 = b[o] - 1
+    if n3 < 127:
+        o += 1
+    else:
+        n3, o = w.read_uvarint(b, o)
+        n3 -= 1
+    if n3 < 0:
+        raise w.invalid("null array in non-nullable field isr")
+    elif n3 > len(b) - o:
+        raise w.truncated("array isr")
+    else:
+        if n3 == 0:
+            d1_isr = []
+        elif n3 == 1:
+            d1_isr = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_isr, o = w.unpack_array('i', b, o, n3)  # type: ignore[assignment]
+    d1_removing_replicas: list[int]
+    n4 = b[o] - 1
+    if n4 < 127:
+        o += 1
+    else:
+        n4, o = w.read_uvarint(b, o)
+        n4 -= 1
+    if n4 < 0:
+        raise w.invalid("null array in non-nullable field removing_replicas")
+    elif n4 > len(b) - o:
+        raise w.truncated("array removing_replicas")
+    else:
+        if n4 == 0:
+            d1_removing_replicas = []
+        elif n4 == 1:
+            d1_removing_replicas = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_removing_replicas, o = w.unpack_array('i', b, o, n4)  # type: ignore[assignment]
+    d1_adding_replicas: list[int]
+    n5 = b[o] - 1
+    if n5 < 127:
+        o += 1
+    else:
+        n5, o = w.read_uvarint(b, o)
+        n5 -= 1
+    if n5 < 0:
+        raise w.invalid("null array in non-nullable field adding_replicas")
+    elif n5 > len(b) - o:
+        raise w.truncated("array adding_replicas")
+    else:
+        if n5 == 0:
+            d1_adding_replicas = []
+        elif n5 == 1:
+            d1_adding_replicas = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_adding_replicas, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+    d1_leader, d1_leader_epoch, d1_partition_epoch, = _U_iii(b, o)
+    o += 12
+    d1_directories: list[UUID]
+    n6 = b[o] - 1
+    if n6 < 127:
+        o += 1
+    else:
+        n6, o = w.read_uvarint(b, o)
+        n6 -= 1
+    if n6 < 0:
+        raise w.invalid("null array in non-nullable field directories")
+    elif n6 > len(b) - o:
+        raise w.truncated("array directories")
+    else:
+        l7: list[UUID] = []
+        for _ in range(n6):
+            i8, o = w.read_uuid(b, o)
+            l7.append(i8)
+        d1_directories = l7
+    d1_leader_recovery_state: int = 0
+    tc9, o = w.read_uvarint(b, o)
+    for _ in range(tc9):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te10 = o + n
+        if te10 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            d1_leader_recovery_state, = _U_b(b, o)
+            o += 1
+        o = te10
+    x11: PartitionRecord = _new(PartitionRecord)
+    x11.partition_id = d1_partition_id
+    x11.topic_id = d1_topic_id
+    x11.replicas = d1_replicas
+    x11.isr = d1_isr
+    x11.removing_replicas = d1_removing_replicas
+    x11.adding_replicas = d1_adding_replicas
+    x11.leader = d1_leader
+    x11.leader_recovery_state = d1_leader_recovery_state
+    x11.leader_epoch = d1_leader_epoch
+    x11.partition_epoch = d1_partition_epoch
+    x11.directories = d1_directories
+    x11.eligible_leader_replicas = None
+    x11.last_known_elr = None
+    return x11, o
+
+
+_read_PartitionRecord_v1 = w.compiled(
+    _decode_PartitionRecord_v1,
+    True,
+    (
+        PartitionRecord,
+        (
+            ("partition_id", "int32"),
+            ("topic_id", "uuid"),
+            ("replicas", ("array", False, "int32")),
+            ("isr", ("array", False, "int32")),
+            ("removing_replicas", ("array", False, "int32")),
+            ("adding_replicas", ("array", False, "int32")),
+            ("leader", "int32"),
+            ("leader_epoch", "int32"),
+            ("partition_epoch", "int32"),
+            ("directories", ("array", False, "uuid")),
+        ),
+        (
+            (0, "leader_recovery_state", "int8", ("value", 0)),
+        ),
+        (
+            ("eligible_leader_replicas", ("value", None)),
+            ("last_known_elr", ("value", None)),
+        ),
+    ),
+)
+
+
+def _encode_PartitionRecord_v2(m: PartitionRecord, buf: bytearray) -> None:
+    buf += _P_i(m.partition_id)
+    buf += m.topic_id.bytes
+    a1 = m.replicas
+    buf += w.uvarint(len(a1) + 1)
+    buf += w.pack_array('i', a1)
+    a2 = m.isr
+    buf += w.uvarint(len(a2) + 1)
+    buf += w.pack_array('i', a2)
+    a3 = m.removing_replicas
+    buf += w.uvarint(len(a3) + 1)
+    buf += w.pack_array('i', a3)
+    a4 = m.adding_replicas
+    buf += w.uvarint(len(a4) + 1)
+    buf += w.pack_array('i', a4)
+    buf += _P_iii(m.leader, m.leader_epoch, m.partition_epoch)
+    a5 = m.directories
+    buf += w.uvarint(len(a5) + 1)
+    for e6 in a5:
+        buf += e6.bytes
+    t7: list[tuple[int, bytearray]] = []
+    if m.leader_recovery_state != 0:
+        tb8 = bytearray()
+        tb8 += _P_b(m.leader_recovery_state)
+        t7.append((0, tb8))
+    if m.eligible_leader_replicas != None:
+        tb9 = bytearray()
+        a10 = m.eligible_leader_replicas
+        if a10 is None:
+            tb9 += b"\x00"
+        else:
+            tb9 += w.uvarint(len(a10) + 1)
+            tb9 += w.pack_array('i', a10)
+        t7.append((1, tb9))
+    if m.last_known_elr != None:
+        tb11 = bytearray()
+        a12 = m.last_known_elr
+        if a12 is None:
+            tb11 += b"\x00"
+        else:
+            tb11 += w.uvarint(len(a12) + 1)
+            tb11 += w.pack_array('i', a12)
+        t7.append((2, tb11))
+    buf += w.uvarint(len(t7))
+    for tag, data in t7:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_PartitionRecord_v2(b: bytes, o: int) -> tuple[PartitionRecord, int]:
+    n: int
+    d1_partition_id, = _U_i(b, o)
+    o += 4
+    d1_topic_id, o = w.read_uuid(b, o)
+    d1_replicas: list[int]
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
+    if n2 < 0:
+        raise w.invalid("null array in non-nullable field replicas")
+    elif n2 > len(b) - o:
+        raise w.truncated("array replicas")
+    else:
+        if n2 == 0:
+            d1_replicas = []
+        elif n2 == 1:
+            d1_replicas = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_replicas, o = w.unpack_array('i', b, o, n2)  # type: ignore[assignment]
+    d1_isr: list[int]
+    n3 = b[o] - 1
+    if n3 < 127:
+        o += 1
+    else:
+        n3, o = w.read_uvarint(b, o)
+        n3 -= 1
+    if n3 < 0:
+        raise w.invalid("null array in non-nullable field isr")
+    elif n3 > len(b) - o:
+        raise w.truncated("array isr")
+    else:
+        if n3 == 0:
+            d1_isr = []
+        elif n3 == 1:
+            d1_isr = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_isr, o = w.unpack_array('i', b, o, n3)  # type: ignore[assignment]
+    d1_removing_replicas: list[int]
+    n4 = b[o] - 1
+    if n4 < 127:
+        o += 1
+    else:
+        n4, o = w.read_uvarint(b, o)
+        n4 -= 1
+    if n4 < 0:
+        raise w.invalid("null array in non-nullable field removing_replicas")
+    elif n4 > len(b) - o:
+        raise w.truncated("array removing_replicas")
+    else:
+        if n4 == 0:
+            d1_removing_replicas = []
+        elif n4 == 1:
+            d1_removing_replicas = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_removing_replicas, o = w.unpack_array('i', b, o, n4)  # type: ignore[assignment]
+    d1_adding_replicas: list[int]
+    n5 = b[o] - 1
+    if n5 < 127:
+        o += 1
+    else:
+        n5, o = w.read_uvarint(b, o)
+        n5 -= 1
+    if n5 < 0:
+        raise w.invalid("null array in non-nullable field adding_replicas")
+    elif n5 > len(b) - o:
+        raise w.truncated("array adding_replicas")
+    else:
+        if n5 == 0:
+            d1_adding_replicas = []
+        elif n5 == 1:
+            d1_adding_replicas = [*_U_i(b, o)]
+            o += 4
+        else:
+            d1_adding_replicas, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+    d1_leader, d1_leader_epoch, d1_partition_epoch, = _U_iii(b, o)
+    o += 12
+    d1_directories: list[UUID]
+    n6 = b[o] - 1
+    if n6 < 127:
+        o += 1
+    else:
+        n6, o = w.read_uvarint(b, o)
+        n6 -= 1
+    if n6 < 0:
+        raise w.invalid("null array in non-nullable field directories")
+    elif n6 > len(b) - o:
+        raise w.truncated("array directories")
+    else:
+        l7: list[UUID] = []
+        for _ in range(n6):
+            i8, o = w.read_uuid(b, o)
+            l7.append(i8)
+        d1_directories = l7
+    d1_leader_recovery_state: int = 0
+    d1_eligible_leader_replicas: list[int] | None = None
+    d1_last_known_elr: list[int] | None = None
+    tc9, o = w.read_uvarint(b, o)
+    for _ in range(tc9):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te10 = o + n
+        if te10 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            d1_leader_recovery_state, = _U_b(b, o)
+            o += 1
+        elif tag == 1:
+            n11 = b[o] - 1
+            if n11 < 127:
+                o += 1
+            else:
+                n11, o = w.read_uvarint(b, o)
+                n11 -= 1
+            if n11 < 0:
+                d1_eligible_leader_replicas = None
+            elif n11 > len(b) - o:
+                raise w.truncated("array eligible_leader_replicas")
+            else:
+                if n11 == 0:
+                    d1_eligible_leader_replicas = []
+                elif n11 == 1:
+                    d1_eligible_leader_replicas = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_eligible_leader_replicas, o = w.unpack_array('i', b, o, n11)  # type: ignore[assignment]
+        elif tag == 2:
+            n12 = b[o] - 1
+            if n12 < 127:
+                o += 1
+            else:
+                n12, o = w.read_uvarint(b, o)
+                n12 -= 1
+            if n12 < 0:
+                d1_last_known_elr = None
+            elif n12 > len(b) - o:
+                raise w.truncated("array last_known_elr")
+            else:
+                if n12 == 0:
+                    d1_last_known_elr = []
+                elif n12 == 1:
+                    d1_last_known_elr = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_last_known_elr, o = w.unpack_array('i', b, o, n12)  # type: ignore[assignment]
+        o = te10
+    x13: PartitionRecord = _new(PartitionRecord)
+    x13.partition_id = d1_partition_id
+    x13.topic_id = d1_topic_id
+    x13.replicas = d1_replicas
+    x13.isr = d1_isr
+    x13.removing_replicas = d1_removing_replicas
+    x13.adding_replicas = d1_adding_replicas
+    x13.leader = d1_leader
+    x13.leader_recovery_state = d1_leader_recovery_state
+    x13.leader_epoch = d1_leader_epoch
+    x13.partition_epoch = d1_partition_epoch
+    x13.directories = d1_directories
+    x13.eligible_leader_replicas = d1_eligible_leader_replicas
+    x13.last_known_elr = d1_last_known_elr
+    return x13, o
+
+
+_read_PartitionRecord_v2 = w.compiled(
+    _decode_PartitionRecord_v2,
+    True,
+    (
+        PartitionRecord,
+        (
+            ("partition_id", "int32"),
+            ("topic_id", "uuid"),
+            ("replicas", ("array", False, "int32")),
+            ("isr", ("array", False, "int32")),
+            ("removing_replicas", ("array", False, "int32")),
+            ("adding_replicas", ("array", False, "int32")),
+            ("leader", "int32"),
+            ("leader_epoch", "int32"),
+            ("partition_epoch", "int32"),
+            ("directories", ("array", False, "uuid")),
+        ),
+        (
+            (0, "leader_recovery_state", "int8", ("value", 0)),
+            (1, "eligible_leader_replicas", ("array", True, "int32"), ("value", None)),
+            (2, "last_known_elr", ("array", True, "int32"), ("value", None)),
+        ),
+        (),
+    ),
+)
+
+
+def _encode_ConfigRecord_v0(m: ConfigRecord, buf: bytearray) -> None:
+    buf += _P_b(m.resource_type)
+    w.write_compact_string(buf, m.resource_name)
+    w.write_compact_string(buf, m.name)
+    w.write_compact_nullable_string(buf, m.value)
+    buf += b"\x00"
+
+
+def _decode_ConfigRecord_v0(b: bytes, o: int) -> tuple[ConfigRecord, int]:
+    n: int
+    d1_resource_type, = _U_b(b, o)
+    o += 1
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_resource_name = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_resource_name, o = w.read_compact_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_name = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_name, o = w.read_compact_string(b, o)
+    d1_value: str | None
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_value = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_value, o = w.read_compact_nullable_string(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x8: ConfigRecord = _new(ConfigRecord)
+    x8.resource_type = d1_resource_type
+    x8.resource_name = d1_resource_name
+    x8.name = d1_name
+    x8.value = d1_value
+    return x8, o
+
+
+_read_ConfigRecord_v0 = w.compiled(
+    _decode_ConfigRecord_v0,
+    True,
+    (
+        ConfigRecord,
+        (
+            ("resource_type", "int8"),
+            ("resource_name", "string"),
+            ("name", "string"),
+            ("value", "string?"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_PartitionChangeRecord_v0(m: PartitionChangeRecord, buf: bytearray) -> None:
+    buf += _P_i(m.partition_id)
+    buf += m.topic_id.bytes
+    t1: list[tuple[int, bytearray]] = []
+    if m.isr != None:
+        tb2 = bytearray()
+        a3 = m.isr
+        if a3 is None:
+            tb2 += b"\x00"
+        else:
+            tb2 += w.uvarint(len(a3) + 1)
+            tb2 += w.pack_array('i', a3)
+        t1.append((0, tb2))
+    if m.leader != -2:
+        tb4 = bytearray()
+        tb4 += _P_i(m.leader)
+        t1.append((1, tb4))
+    if m.replicas != None:
+        tb5 = bytearray()
+        a6 = m.replicas
+        if a6 is None:
+            tb5 += b"\x00"
+        else:
+            tb5 += w.uvarint(len(a6) + 1)
+            tb5 += w.pack_array('i', a6)
+        t1.append((2, tb5))
+    if m.removing_replicas != None:
+        tb7 = bytearray()
+        a8 = m.removing_replicas
+        if a8 is None:
+            tb7 += b"\x00"
+        else:
+            tb7 += w.uvarint(len(a8) + 1)
+            tb7 += w.pack_array('i', a8)
+        t1.append((3, tb7))
+    if m.adding_replicas != None:
+        tb9 = bytearray()
+        a10 = m.adding_replicas
+        if a10 is None:
+            tb9 += b"\x00"
+        else:
+            tb9 += w.uvarint(len(a10) + 1)
+            tb9 += w.pack_array('i', a10)
+        t1.append((4, tb9))
+    if m.leader_recovery_state != -1:
+        tb11 = bytearray()
+        tb11 += _P_b(m.leader_recovery_state)
+        t1.append((5, tb11))
+    buf += w.uvarint(len(t1))
+    for tag, data in t1:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_PartitionChangeRecord_v0(b: bytes, o: int) -> tuple[PartitionChangeRecord, int]:
+    n: int
+    d1_partition_id, = _U_i(b, o)
+    o += 4
+    d1_topic_id, o = w.read_uuid(b, o)
+    d1_isr: list[int] | None = None
+    d1_leader: int = -2
+    d1_replicas: list[int] | None = None
+    d1_removing_replicas: list[int] | None = None
+    d1_adding_replicas: list[int] | None = None
+    d1_leader_recovery_state: int = -1
+    tc2, o = w.read_uvarint(b, o)
+    for _ in range(tc2):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te3 = o + n
+        if te3 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            n4 = b[o] - 1
+            if n4 < 127:
+                o += 1
+            else:
+                n4, o = w.read_uvarint(b, o)
+                n4 -= 1
+            if n4 < 0:
+                d1_isr = None
+            elif n4 > len(b) - o:
+                raise w.truncated("array isr")
+            else:
+                if n4 == 0:
+                    d1_isr = []
+                elif n4 == 1:
+                    d1_isr = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_isr, o = w.unpack_array('i', b, o, n4)  # type: ignore[assignment]
+        elif tag == 1:
+            d1_leader, = _U_i(b, o)
+            o += 4
+        elif tag == 2:
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
+            if n5 < 0:
+                d1_replicas = None
+            elif n5 > len(b) - o:
+                raise w.truncated("array replicas")
+            else:
+                if n5 == 0:
+                    d1_replicas = []
+                elif n5 == 1:
+                    d1_replicas = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_replicas, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+        elif tag == 3:
+            n6 = b[o] - 1
+            if n6 < 127:
+                o += 1
+            else:
+                n6, o = w.read_uvarint(b, o)
+                n6 -= 1
+            if n6 < 0:
+                d1_removing_replicas = None
+            elif n6 > len(b) - o:
+                raise w.truncated("array removing_replicas")
+            else:
+                if n6 == 0:
+                    d1_removing_replicas = []
+                elif n6 == 1:
+                    d1_removing_replicas = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_removing_replicas, o = w.unpack_array('i', b, o, n6)  # type: ignore[assignment]
+        elif tag == 4:
+            n7 = b[o] - 1
+            if n7 < 127:
+                o += 1
+            else:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
+                d1_adding_replicas = None
+            elif n7 > len(b) - o:
+                raise w.truncated("array adding_replicas")
+            else:
+                if n7 == 0:
+                    d1_adding_replicas = []
+                elif n7 == 1:
+                    d1_adding_replicas = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_adding_replicas, o = w.unpack_array('i', b, o, n7)  # type: ignore[assignment]
+        elif tag == 5:
+            d1_leader_recovery_state, = _U_b(b, o)
+            o += 1
+        o = te3
+    x8: PartitionChangeRecord = _new(PartitionChangeRecord)
+    x8.partition_id = d1_partition_id
+    x8.topic_id = d1_topic_id
+    x8.isr = d1_isr
+    x8.leader = d1_leader
+    x8.replicas = d1_replicas
+    x8.removing_replicas = d1_removing_replicas
+    x8.adding_replicas = d1_adding_replicas
+    x8.leader_recovery_state = d1_leader_recovery_state
+    x8.directories = None
+    x8.eligible_leader_replicas = None
+    x8.last_known_elr = None
+    return x8, o
+
+
+_read_PartitionChangeRecord_v0 = w.compiled(
+    _decode_PartitionChangeRecord_v0,
+    True,
+    (
+        PartitionChangeRecord,
+        (
+            ("partition_id", "int32"),
+            ("topic_id", "uuid"),
+        ),
+        (
+            (0, "isr", ("array", True, "int32"), ("value", None)),
+            (1, "leader", "int32", ("value", -2)),
+            (2, "replicas", ("array", True, "int32"), ("value", None)),
+            (3, "removing_replicas", ("array", True, "int32"), ("value", None)),
+            (4, "adding_replicas", ("array", True, "int32"), ("value", None)),
+            (5, "leader_recovery_state", "int8", ("value", -1)),
+        ),
+        (
+            ("directories", ("value", None)),
+            ("eligible_leader_replicas", ("value", None)),
+            ("last_known_elr", ("value", None)),
+        ),
+    ),
+)
+
+
+def _encode_PartitionChangeRecord_v1(m: PartitionChangeRecord, buf: bytearray) -> None:
+    buf += _P_i(m.partition_id)
+    buf += m.topic_id.bytes
+    t1: list[tuple[int, bytearray]] = []
+    if m.isr != None:
+        tb2 = bytearray()
+        a3 = m.isr
+        if a3 is None:
+            tb2 += b"\x00"
+        else:
+            tb2 += w.uvarint(len(a3) + 1)
+            tb2 += w.pack_array('i', a3)
+        t1.append((0, tb2))
+    if m.leader != -2:
+        tb4 = bytearray()
+        tb4 += _P_i(m.leader)
+        t1.append((1, tb4))
+    if m.replicas != None:
+        tb5 = bytearray()
+        a6 = m.replicas
+        if a6 is None:
+            tb5 += b"\x00"
+        else:
+            tb5 += w.uvarint(len(a6) + 1)
+            tb5 += w.pack_array('i', a6)
+        t1.append((2, tb5))
+    if m.removing_replicas != None:
+        tb7 = bytearray()
+        a8 = m.removing_replicas
+        if a8 is None:
+            tb7 += b"\x00"
+        else:
+            tb7 += w.uvarint(len(a8) + 1)
+            tb7 += w.pack_array('i', a8)
+        t1.append((3, tb7))
+    if m.adding_replicas != None:
+        tb9 = bytearray()
+        a10 = m.adding_replicas
+        if a10 is None:
+            tb9 += b"\x00"
+        else:
+            tb9 += w.uvarint(len(a10) + 1)
+            tb9 += w.pack_array('i', a10)
+        t1.append((4, tb9))
+    if m.leader_recovery_state != -1:
+        tb11 = bytearray()
+        tb11 += _P_b(m.leader_recovery_state)
+        t1.append((5, tb11))
+    if m.directories != None:
+        tb12 = bytearray()
+        a13 = m.directories
+        if a13 is None:
+            tb12 += b"\x00"
+        else:
+            tb12 += w.uvarint(len(a13) + 1)
+            for e14 in a13:
+                tb12 += e14.bytes
+        t1.append((8, tb12))
+    buf += w.uvarint(len(t1))
+    for tag, data in t1:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_PartitionChangeRecord_v1(b: bytes, o: int) -> tuple[PartitionChangeRecord, int]:
+    n: int
+    d1_partition_id, = _U_i(b, o)
+    o += 4
+    d1_topic_id, o = w.read_uuid(b, o)
+    d1_isr: list[int] | None = None
+    d1_leader: int = -2
+    d1_replicas: list[int] | None = None
+    d1_removing_replicas: list[int] | None = None
+    d1_adding_replicas: list[int] | None = None
+    d1_leader_recovery_state: int = -1
+    d1_directories: list[UUID] | None = None
+    tc2, o = w.read_uvarint(b, o)
+    for _ in range(tc2):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te3 = o + n
+        if te3 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            n4 = b[o] - 1
+            if n4 < 127:
+                o += 1
+            else:
+                n4, o = w.read_uvarint(b, o)
+                n4 -= 1
+            if n4 < 0:
+                d1_isr = None
+            elif n4 > len(b) - o:
+                raise w.truncated("array isr")
+            else:
+                if n4 == 0:
+                    d1_isr = []
+                elif n4 == 1:
+                    d1_isr = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_isr, o = w.unpack_array('i', b, o, n4)  # type: ignore[assignment]
+        elif tag == 1:
+            d1_leader, = _U_i(b, o)
+            o += 4
+        elif tag == 2:
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
+            if n5 < 0:
+                d1_replicas = None
+            elif n5 > len(b) - o:
+                raise w.truncated("array replicas")
+            else:
+                if n5 == 0:
+                    d1_replicas = []
+                elif n5 == 1:
+                    d1_replicas = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_replicas, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+        elif tag == 3:
+            n6 = b[o] - 1
+            if n6 < 127:
+                o += 1
+            else:
+                n6, o = w.read_uvarint(b, o)
+                n6 -= 1
+            if n6 < 0:
+                d1_removing_replicas = None
+            elif n6 > len(b) - o:
+                raise w.truncated("array removing_replicas")
+            else:
+                if n6 == 0:
+                    d1_removing_replicas = []
+                elif n6 == 1:
+                    d1_removing_replicas = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_removing_replicas, o = w.unpack_array('i', b, o, n6)  # type: ignore[assignment]
+        elif tag == 4:
+            n7 = b[o] - 1
+            if n7 < 127:
+                o += 1
+            else:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
+                d1_adding_replicas = None
+            elif n7 > len(b) - o:
+                raise w.truncated("array adding_replicas")
+            else:
+                if n7 == 0:
+                    d1_adding_replicas = []
+                elif n7 == 1:
+                    d1_adding_replicas = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_adding_replicas, o = w.unpack_array('i', b, o, n7)  # type: ignore[assignment]
+        elif tag == 5:
+            d1_leader_recovery_state, = _U_b(b, o)
+            o += 1
+        elif tag == 8:
+            n8 = b[o] - 1
+            if n8 < 127:
+                o += 1
+            else:
+                n8, o = w.read_uvarint(b, o)
+                n8 -= 1
+            if n8 < 0:
+                d1_directories = None
+            elif n8 > len(b) - o:
+                raise w.truncated("array directories")
+            else:
+                l9: list[UUID] = []
+                for _ in range(n8):
+                    i10, o = w.read_uuid(b, o)
+                    l9.append(i10)
+                d1_directories = l9
+        o = te3
+    x11: PartitionChangeRecord = _new(PartitionChangeRecord)
+    x11.partition_id = d1_partition_id
+    x11.topic_id = d1_topic_id
+    x11.isr = d1_isr
+    x11.leader = d1_leader
+    x11.replicas = d1_replicas
+    x11.removing_replicas = d1_removing_replicas
+    x11.adding_replicas = d1_adding_replicas
+    x11.leader_recovery_state = d1_leader_recovery_state
+    x11.directories = d1_directories
+    x11.eligible_leader_replicas = None
+    x11.last_known_elr = None
+    return x11, o
+
+
+_read_PartitionChangeRecord_v1 = w.compiled(
+    _decode_PartitionChangeRecord_v1,
+    True,
+    (
+        PartitionChangeRecord,
+        (
+            ("partition_id", "int32"),
+            ("topic_id", "uuid"),
+        ),
+        (
+            (0, "isr", ("array", True, "int32"), ("value", None)),
+            (1, "leader", "int32", ("value", -2)),
+            (2, "replicas", ("array", True, "int32"), ("value", None)),
+            (3, "removing_replicas", ("array", True, "int32"), ("value", None)),
+            (4, "adding_replicas", ("array", True, "int32"), ("value", None)),
+            (5, "leader_recovery_state", "int8", ("value", -1)),
+            (8, "directories", ("array", True, "uuid"), ("value", None)),
+        ),
+        (
+            ("eligible_leader_replicas", ("value", None)),
+            ("last_known_elr", ("value", None)),
+        ),
+    ),
+)
+
+
+def _encode_PartitionChangeRecord_v2(m: PartitionChangeRecord, buf: bytearray) -> None:
+    buf += _P_i(m.partition_id)
+    buf += m.topic_id.bytes
+    t1: list[tuple[int, bytearray]] = []
+    if m.isr != None:
+        tb2 = bytearray()
+        a3 = m.isr
+        if a3 is None:
+            tb2 += b"\x00"
+        else:
+            tb2 += w.uvarint(len(a3) + 1)
+            tb2 += w.pack_array('i', a3)
+        t1.append((0, tb2))
+    if m.leader != -2:
+        tb4 = bytearray()
+        tb4 += _P_i(m.leader)
+        t1.append((1, tb4))
+    if m.replicas != None:
+        tb5 = bytearray()
+        a6 = m.replicas
+        if a6 is None:
+            tb5 += b"\x00"
+        else:
+            tb5 += w.uvarint(len(a6) + 1)
+            tb5 += w.pack_array('i', a6)
+        t1.append((2, tb5))
+    if m.removing_replicas != None:
+        tb7 = bytearray()
+        a8 = m.removing_replicas
+        if a8 is None:
+            tb7 += b"\x00"
+        else:
+            tb7 += w.uvarint(len(a8) + 1)
+            tb7 += w.pack_array('i', a8)
+        t1.append((3, tb7))
+    if m.adding_replicas != None:
+        tb9 = bytearray()
+        a10 = m.adding_replicas
+        if a10 is None:
+            tb9 += b"\x00"
+        else:
+            tb9 += w.uvarint(len(a10) + 1)
+            tb9 += w.pack_array('i', a10)
+        t1.append((4, tb9))
+    if m.leader_recovery_state != -1:
+        tb11 = bytearray()
+        tb11 += _P_b(m.leader_recovery_state)
+        t1.append((5, tb11))
+    if m.eligible_leader_replicas != None:
+        tb12 = bytearray()
+        a13 = m.eligible_leader_replicas
+        if a13 is None:
+            tb12 += b"\x00"
+        else:
+            tb12 += w.uvarint(len(a13) + 1)
+            tb12 += w.pack_array('i', a13)
+        t1.append((6, tb12))
+    if m.last_known_elr != None:
+        tb14 = bytearray()
+        a15 = m.last_known_elr
+        if a15 is None:
+            tb14 += b"\x00"
+        else:
+            tb14 += w.uvarint(len(a15) + 1)
+            tb14 += w.pack_array('i', a15)
+        t1.append((7, tb14))
+    if m.directories != None:
+        tb16 = bytearray()
+        a17 = m.directories
+        if a17 is None:
+            tb16 += b"\x00"
+        else:
+            tb16 += w.uvarint(len(a17) + 1)
+            for e18 in a17:
+                tb16 += e18.bytes
+        t1.append((8, tb16))
+    buf += w.uvarint(len(t1))
+    for tag, data in t1:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_PartitionChangeRecord_v2(b: bytes, o: int) -> tuple[PartitionChangeRecord, int]:
+    n: int
+    d1_partition_id, = _U_i(b, o)
+    o += 4
+    d1_topic_id, o = w.read_uuid(b, o)
+    d1_isr: list[int] | None = None
+    d1_leader: int = -2
+    d1_replicas: list[int] | None = None
+    d1_removing_replicas: list[int] | None = None
+    d1_adding_replicas: list[int] | None = None
+    d1_leader_recovery_state: int = -1
+    d1_directories: list[UUID] | None = None
+    d1_eligible_leader_replicas: list[int] | None = None
+    d1_last_known_elr: list[int] | None = None
+    tc2, o = w.read_uvarint(b, o)
+    for _ in range(tc2):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te3 = o + n
+        if te3 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            n4 = b[o] - 1
+            if n4 < 127:
+                o += 1
+            else:
+                n4, o = w.read_uvarint(b, o)
+                n4 -= 1
+            if n4 < 0:
+                d1_isr = None
+            elif n4 > len(b) - o:
+                raise w.truncated("array isr")
+            else:
+                if n4 == 0:
+                    d1_isr = []
+                elif n4 == 1:
+                    d1_isr = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_isr, o = w.unpack_array('i', b, o, n4)  # type: ignore[assignment]
+        elif tag == 1:
+            d1_leader, = _U_i(b, o)
+            o += 4
+        elif tag == 2:
+            n5 = b[o] - 1
+            if n5 < 127:
+                o += 1
+            else:
+                n5, o = w.read_uvarint(b, o)
+                n5 -= 1
+            if n5 < 0:
+                d1_replicas = None
+            elif n5 > len(b) - o:
+                raise w.truncated("array replicas")
+            else:
+                if n5 == 0:
+                    d1_replicas = []
+                elif n5 == 1:
+                    d1_replicas = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_replicas, o = w.unpack_array('i', b, o, n5)  # type: ignore[assignment]
+        elif tag == 3:
+            n6 = b[o] - 1
+            if n6 < 127:
+                o += 1
+            else:
+                n6, o = w.read_uvarint(b, o)
+                n6 -= 1
+            if n6 < 0:
+                d1_removing_replicas = None
+            elif n6 > len(b) - o:
+                raise w.truncated("array removing_replicas")
+            else:
+                if n6 == 0:
+                    d1_removing_replicas = []
+                elif n6 == 1:
+                    d1_removing_replicas = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_removing_replicas, o = w.unpack_array('i', b, o, n6)  # type: ignore[assignment]
+        elif tag == 4:
+            n7 = b[o] - 1
+            if n7 < 127:
+                o += 1
+            else:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
+                d1_adding_replicas = None
+            elif n7 > len(b) - o:
+                raise w.truncated("array adding_replicas")
+            else:
+                if n7 == 0:
+                    d1_adding_replicas = []
+                elif n7 == 1:
+                    d1_adding_replicas = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_adding_replicas, o = w.unpack_array('i', b, o, n7)  # type: ignore[assignment]
+        elif tag == 5:
+            d1_leader_recovery_state, = _U_b(b, o)
+            o += 1
+        elif tag == 6:
+            n8 = b[o] - 1
+            if n8 < 127:
+                o += 1
+            else:
+                n8, o = w.read_uvarint(b, o)
+                n8 -= 1
+            if n8 < 0:
+                d1_eligible_leader_replicas = None
+            elif n8 > len(b) - o:
+                raise w.truncated("array eligible_leader_replicas")
+            else:
+                if n8 == 0:
+                    d1_eligible_leader_replicas = []
+                elif n8 == 1:
+                    d1_eligible_leader_replicas = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_eligible_leader_replicas, o = w.unpack_array('i', b, o, n8)  # type: ignore[assignment]
+        elif tag == 7:
+            n9 = b[o] - 1
+            if n9 < 127:
+                o += 1
+            else:
+                n9, o = w.read_uvarint(b, o)
+                n9 -= 1
+            if n9 < 0:
+                d1_last_known_elr = None
+            elif n9 > len(b) - o:
+                raise w.truncated("array last_known_elr")
+            else:
+                if n9 == 0:
+                    d1_last_known_elr = []
+                elif n9 == 1:
+                    d1_last_known_elr = [*_U_i(b, o)]
+                    o += 4
+                else:
+                    d1_last_known_elr, o = w.unpack_array('i', b, o, n9)  # type: ignore[assignment]
+        elif tag == 8:
+            n10 = b[o] - 1
+            if n10 < 127:
+                o += 1
+            else:
+                n10, o = w.read_uvarint(b, o)
+                n10 -= 1
+            if n10 < 0:
+                d1_directories = None
+            elif n10 > len(b) - o:
+                raise w.truncated("array directories")
+            else:
+                l11: list[UUID] = []
+                for _ in range(n10):
+                    i12, o = w.read_uuid(b, o)
+                    l11.append(i12)
+                d1_directories = l11
+        o = te3
+    x13: PartitionChangeRecord = _new(PartitionChangeRecord)
+    x13.partition_id = d1_partition_id
+    x13.topic_id = d1_topic_id
+    x13.isr = d1_isr
+    x13.leader = d1_leader
+    x13.replicas = d1_replicas
+    x13.removing_replicas = d1_removing_replicas
+    x13.adding_replicas = d1_adding_replicas
+    x13.leader_recovery_state = d1_leader_recovery_state
+    x13.directories = d1_directories
+    x13.eligible_leader_replicas = d1_eligible_leader_replicas
+    x13.last_known_elr = d1_last_known_elr
+    return x13, o
+
+
+_read_PartitionChangeRecord_v2 = w.compiled(
+    _decode_PartitionChangeRecord_v2,
+    True,
+    (
+        PartitionChangeRecord,
+        (
+            ("partition_id", "int32"),
+            ("topic_id", "uuid"),
+        ),
+        (
+            (0, "isr", ("array", True, "int32"), ("value", None)),
+            (1, "leader", "int32", ("value", -2)),
+            (2, "replicas", ("array", True, "int32"), ("value", None)),
+            (3, "removing_replicas", ("array", True, "int32"), ("value", None)),
+            (4, "adding_replicas", ("array", True, "int32"), ("value", None)),
+            (5, "leader_recovery_state", "int8", ("value", -1)),
+            (6, "eligible_leader_replicas", ("array", True, "int32"), ("value", None)),
+            (7, "last_known_elr", ("array", True, "int32"), ("value", None)),
+            (8, "directories", ("array", True, "uuid"), ("value", None)),
+        ),
+        (),
+    ),
+)
+
+
+def _encode_FenceBrokerRecord_v0(m: FenceBrokerRecord, buf: bytearray) -> None:
+    buf += _P_iq(m.id, m.epoch)
+    buf += b"\x00"
+
+
+def _decode_FenceBrokerRecord_v0(b: bytes, o: int) -> tuple[FenceBrokerRecord, int]:
+    n: int
+    d1_id, d1_epoch, = _U_iq(b, o)
+    o += 12
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x2: FenceBrokerRecord = _new(FenceBrokerRecord)
+    x2.id = d1_id
+    x2.epoch = d1_epoch
+    return x2, o
+
+
+_read_FenceBrokerRecord_v0 = w.compiled(
+    _decode_FenceBrokerRecord_v0,
+    True,
+    (
+        FenceBrokerRecord,
+        (
+            ("id", "int32"),
+            ("epoch", "int64"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_UnfenceBrokerRecord_v0(m: UnfenceBrokerRecord, buf: bytearray) -> None:
+    buf += _P_iq(m.id, m.epoch)
+    buf += b"\x00"
+
+
+def _decode_UnfenceBrokerRecord_v0(b: bytes, o: int) -> tuple[UnfenceBrokerRecord, int]:
+    n: int
+    d1_id, d1_epoch, = _U_iq(b, o)
+    o += 12
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x2: UnfenceBrokerRecord = _new(UnfenceBrokerRecord)
+    x2.id = d1_id
+    x2.epoch = d1_epoch
+    return x2, o
+
+
+_read_UnfenceBrokerRecord_v0 = w.compiled(
+    _decode_UnfenceBrokerRecord_v0,
+    True,
+    (
+        UnfenceBrokerRecord,
+        (
+            ("id", "int32"),
+            ("epoch", "int64"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_RemoveTopicRecord_v0(m: RemoveTopicRecord, buf: bytearray) -> None:
+    buf += m.topic_id.bytes
+    buf += b"\x00"
+
+
+def _decode_RemoveTopicRecord_v0(b: bytes, o: int) -> tuple[RemoveTopicRecord, int]:
+    n: int
+    d1_topic_id, o = w.read_uuid(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x2: RemoveTopicRecord = _new(RemoveTopicRecord)
+    x2.topic_id = d1_topic_id
+    return x2, o
+
+
+_read_RemoveTopicRecord_v0 = w.compiled(
+    _decode_RemoveTopicRecord_v0,
+    True,
+    (
+        RemoveTopicRecord,
+        (
+            ("topic_id", "uuid"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_DelegationTokenRecord_v0(m: DelegationTokenRecord, buf: bytearray) -> None:
+    w.write_compact_string(buf, m.owner)
+    w.write_compact_string(buf, m.requester)
+    a1 = m.renewers
+    buf += w.uvarint(len(a1) + 1)
+    for e2 in a1:
+        w.write_compact_string(buf, e2)
+    buf += _P_qqq(m.issue_timestamp, m.max_timestamp, m.expiration_timestamp)
+    w.write_compact_string(buf, m.token_id)
+    buf += b"\x00"
+
+
+def _decode_DelegationTokenRecord_v0(b: bytes, o: int) -> tuple[DelegationTokenRecord, int]:
+    n: int
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_owner = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_owner, o = w.read_compact_string(b, o)
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_requester = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_requester, o = w.read_compact_string(b, o)
+    d1_renewers: list[str]
+    n6 = b[o] - 1
+    if n6 < 127:
+        o += 1
+    else:
+        n6, o = w.read_uvarint(b, o)
+        n6 -= 1
+    if n6 < 0:
+        raise w.invalid("null array in non-nullable field renewers")
+    elif n6 > len(b) - o:
+        raise w.truncated("array renewers")
+    else:
+        l7: list[str] = []
+        for _ in range(n6):
+            sn9 = b[o]
+            if 0 < sn9 < 128:
+                se10 = o + sn9
+                if se10 > len(b):
+                    raise w.truncated("string")
+                i8 = b[o + 1:se10].decode()
+                o = se10
+            else:
+                i8, o = w.read_compact_string(b, o)
+            l7.append(i8)
+        d1_renewers = l7
+    d1_issue_timestamp, d1_max_timestamp, d1_expiration_timestamp, = _U_qqq(b, o)
+    o += 24
+    sn11 = b[o]
+    if 0 < sn11 < 128:
+        se12 = o + sn11
+        if se12 > len(b):
+            raise w.truncated("string")
+        d1_token_id = b[o + 1:se12].decode()
+        o = se12
+    else:
+        d1_token_id, o = w.read_compact_string(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x13: DelegationTokenRecord = _new(DelegationTokenRecord)
+    x13.owner = d1_owner
+    x13.requester = d1_requester
+    x13.renewers = d1_renewers
+    x13.issue_timestamp = d1_issue_timestamp
+    x13.max_timestamp = d1_max_timestamp
+    x13.expiration_timestamp = d1_expiration_timestamp
+    x13.token_id = d1_token_id
+    return x13, o
+
+
+_read_DelegationTokenRecord_v0 = w.compiled(
+    _decode_DelegationTokenRecord_v0,
+    True,
+    (
+        DelegationTokenRecord,
+        (
+            ("owner", "string"),
+            ("requester", "string"),
+            ("renewers", ("array", False, "string")),
+            ("issue_timestamp", "int64"),
+            ("max_timestamp", "int64"),
+            ("expiration_timestamp", "int64"),
+            ("token_id", "string"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_UserScramCredentialRecord_v0(m: UserScramCredentialRecord, buf: bytearray) -> None:
+    w.write_compact_string(buf, m.name)
+    buf += _P_b(m.mechanism)
+    w.write_compact_bytes(buf, m.salt)
+    w.write_compact_bytes(buf, m.stored_key)
+    w.write_compact_bytes(buf, m.server_key)
+    buf += _P_i(m.iterations)
+    buf += b"\x00"
+
+
+def _decode_UserScramCredentialRecord_v0(b: bytes, o: int) -> tuple[UserScramCredentialRecord, int]:
+    n: int
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_name = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_name, o = w.read_compact_string(b, o)
+    d1_mechanism, = _U_b(b, o)
+    o += 1
+    d1_salt, o = w.read_compact_bytes(b, o)
+    d1_stored_key, o = w.read_compact_bytes(b, o)
+    d1_server_key, o = w.read_compact_bytes(b, o)
+    d1_iterations, = _U_i(b, o)
+    o += 4
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x4: UserScramCredentialRecord = _new(UserScramCredentialRecord)
+    x4.name = d1_name
+    x4.mechanism = d1_mechanism
+    x4.salt = d1_salt
+    x4.stored_key = d1_stored_key
+    x4.server_key = d1_server_key
+    x4.iterations = d1_iterations
+    return x4, o
+
+
+_read_UserScramCredentialRecord_v0 = w.compiled(
+    _decode_UserScramCredentialRecord_v0,
+    True,
+    (
+        UserScramCredentialRecord,
+        (
+            ("name", "string"),
+            ("mechanism", "int8"),
+            ("salt", "bytes"),
+            ("stored_key", "bytes"),
+            ("server_key", "bytes"),
+            ("iterations", "int32"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_FeatureLevelRecord_v0(m: FeatureLevelRecord, buf: bytearray) -> None:
+    w.write_compact_string(buf, m.name)
+    buf += _P_h(m.feature_level)
+    buf += b"\x00"
+
+
+def _decode_FeatureLevelRecord_v0(b: bytes, o: int) -> tuple[FeatureLevelRecord, int]:
+    n: int
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_name = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_name, o = w.read_compact_string(b, o)
+    d1_feature_level, = _U_h(b, o)
+    o += 2
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x4: FeatureLevelRecord = _new(FeatureLevelRecord)
+    x4.name = d1_name
+    x4.feature_level = d1_feature_level
+    return x4, o
+
+
+_read_FeatureLevelRecord_v0 = w.compiled(
+    _decode_FeatureLevelRecord_v0,
+    True,
+    (
+        FeatureLevelRecord,
+        (
+            ("name", "string"),
+            ("feature_level", "int16"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_ClientQuotaRecord_v0(m: ClientQuotaRecord, buf: bytearray) -> None:
+    a1 = m.entity
+    buf += w.uvarint(len(a1) + 1)
+    for e2 in a1:
+        w.write_compact_string(buf, e2.entity_type)
+        w.write_compact_nullable_string(buf, e2.entity_name)
+        buf += b"\x00"
+    w.write_compact_string(buf, m.key)
+    buf += _P_do(m.value, m.remove)
+    buf += b"\x00"
+
+
+def _decode_ClientQuotaRecord_v0(b: bytes, o: int) -> tuple[ClientQuotaRecord, int]:
+    n: int
+    d1_entity: list[QuotaEntityData]
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
+    if n2 < 0:
+        raise w.invalid("null array in non-nullable field entity")
+    elif n2 > len(b) - o:
+        raise w.truncated("array entity")
+    else:
+        l3: list[QuotaEntityData] = []
+        for _ in range(n2):
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_entity_type = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_entity_type, o = w.read_compact_string(b, o)
+            d4_entity_name: str | None
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_entity_name = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_entity_name, o = w.read_compact_nullable_string(b, o)
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x9: QuotaEntityData = _new(QuotaEntityData)
+            x9.entity_type = d4_entity_type
+            x9.entity_name = d4_entity_name
+            l3.append(x9)
+        d1_entity = l3
+    sn10 = b[o]
+    if 0 < sn10 < 128:
+        se11 = o + sn10
+        if se11 > len(b):
+            raise w.truncated("string")
+        d1_key = b[o + 1:se11].decode()
+        o = se11
+    else:
+        d1_key, o = w.read_compact_string(b, o)
+    d1_value, d1_remove, = _U_do(b, o)
+    o += 9
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x12: ClientQuotaRecord = _new(ClientQuotaRecord)
+    x12.entity = d1_entity
+    x12.key = d1_key
+    x12.value = d1_value
+    x12.remove = d1_remove
+    return x12, o
+
+
+_read_ClientQuotaRecord_v0 = w.compiled(
+    _decode_ClientQuotaRecord_v0,
+    True,
+    (
+        ClientQuotaRecord,
+        (
+            ("entity", ("array", False, (
+                QuotaEntityData,
+                (
+                    ("entity_type", "string"),
+                    ("entity_name", "string?"),
+                ),
+                (),
+                (),
+            ))),
+            ("key", "string"),
+            ("value", "float64"),
+            ("remove", "bool"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_ProducerIdsRecord_v0(m: ProducerIdsRecord, buf: bytearray) -> None:
+    buf += _P_iqq(m.broker_id, m.broker_epoch, m.next_producer_id)
+    buf += b"\x00"
+
+
+def _decode_ProducerIdsRecord_v0(b: bytes, o: int) -> tuple[ProducerIdsRecord, int]:
+    n: int
+    d1_broker_id, d1_broker_epoch, d1_next_producer_id, = _U_iqq(b, o)
+    o += 20
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x2: ProducerIdsRecord = _new(ProducerIdsRecord)
+    x2.broker_id = d1_broker_id
+    x2.broker_epoch = d1_broker_epoch
+    x2.next_producer_id = d1_next_producer_id
+    return x2, o
+
+
+_read_ProducerIdsRecord_v0 = w.compiled(
+    _decode_ProducerIdsRecord_v0,
+    True,
+    (
+        ProducerIdsRecord,
+        (
+            ("broker_id", "int32"),
+            ("broker_epoch", "int64"),
+            ("next_producer_id", "int64"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_BrokerRegistrationChangeRecord_v0(m: BrokerRegistrationChangeRecord, buf: bytearray) -> None:
+    buf += _P_iq(m.broker_id, m.broker_epoch)
+    t1: list[tuple[int, bytearray]] = []
+    if m.fenced != 0:
+        tb2 = bytearray()
+        tb2 += _P_b(m.fenced)
+        t1.append((0, tb2))
+    buf += w.uvarint(len(t1))
+    for tag, data in t1:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_BrokerRegistrationChangeRecord_v0(b: bytes, o: int) -> tuple[BrokerRegistrationChangeRecord, int]:
+    n: int
+    d1_broker_id, d1_broker_epoch, = _U_iq(b, o)
+    o += 12
+    d1_fenced: int = 0
+    tc2, o = w.read_uvarint(b, o)
+    for _ in range(tc2):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te3 = o + n
+        if te3 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            d1_fenced, = _U_b(b, o)
+            o += 1
+        o = te3
+    x4: BrokerRegistrationChangeRecord = _new(BrokerRegistrationChangeRecord)
+    x4.broker_id = d1_broker_id
+    x4.broker_epoch = d1_broker_epoch
+    x4.fenced = d1_fenced
+    x4.in_controlled_shutdown = 0
+    x4.log_dirs = []
+    x4.cordoned_log_dirs = None
+    return x4, o
+
+
+_read_BrokerRegistrationChangeRecord_v0 = w.compiled(
+    _decode_BrokerRegistrationChangeRecord_v0,
+    True,
+    (
+        BrokerRegistrationChangeRecord,
+        (
+            ("broker_id", "int32"),
+            ("broker_epoch", "int64"),
+        ),
+        (
+            (0, "fenced", "int8", ("value", 0)),
+        ),
+        (
+            ("in_controlled_shutdown", ("value", 0)),
+            ("log_dirs", ("list",)),
+            ("cordoned_log_dirs", ("value", None)),
+        ),
+    ),
+)
+
+
+def _encode_BrokerRegistrationChangeRecord_v1(m: BrokerRegistrationChangeRecord, buf: bytearray) -> None:
+    buf += _P_iq(m.broker_id, m.broker_epoch)
+    t1: list[tuple[int, bytearray]] = []
+    if m.fenced != 0:
+        tb2 = bytearray()
+        tb2 += _P_b(m.fenced)
+        t1.append((0, tb2))
+    if m.in_controlled_shutdown != 0:
+        tb3 = bytearray()
+        tb3 += _P_b(m.in_controlled_shutdown)
+        t1.append((1, tb3))
+    buf += w.uvarint(len(t1))
+    for tag, data in t1:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_BrokerRegistrationChangeRecord_v1(b: bytes, o: int) -> tuple[BrokerRegistrationChangeRecord, int]:
+    n: int
+    d1_broker_id, d1_broker_epoch, = _U_iq(b, o)
+    o += 12
+    d1_fenced: int = 0
+    d1_in_controlled_shutdown: int = 0
+    tc2, o = w.read_uvarint(b, o)
+    for _ in range(tc2):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te3 = o + n
+        if te3 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            d1_fenced, = _U_b(b, o)
+            o += 1
+        elif tag == 1:
+            d1_in_controlled_shutdown, = _U_b(b, o)
+            o += 1
+        o = te3
+    x4: BrokerRegistrationChangeRecord = _new(BrokerRegistrationChangeRecord)
+    x4.broker_id = d1_broker_id
+    x4.broker_epoch = d1_broker_epoch
+    x4.fenced = d1_fenced
+    x4.in_controlled_shutdown = d1_in_controlled_shutdown
+    x4.log_dirs = []
+    x4.cordoned_log_dirs = None
+    return x4, o
+
+
+_read_BrokerRegistrationChangeRecord_v1 = w.compiled(
+    _decode_BrokerRegistrationChangeRecord_v1,
+    True,
+    (
+        BrokerRegistrationChangeRecord,
+        (
+            ("broker_id", "int32"),
+            ("broker_epoch", "int64"),
+        ),
+        (
+            (0, "fenced", "int8", ("value", 0)),
+            (1, "in_controlled_shutdown", "int8", ("value", 0)),
+        ),
+        (
+            ("log_dirs", ("list",)),
+            ("cordoned_log_dirs", ("value", None)),
+        ),
+    ),
+)
+
+
+def _encode_BrokerRegistrationChangeRecord_v2(m: BrokerRegistrationChangeRecord, buf: bytearray) -> None:
+    buf += _P_iq(m.broker_id, m.broker_epoch)
+    t1: list[tuple[int, bytearray]] = []
+    if m.fenced != 0:
+        tb2 = bytearray()
+        tb2 += _P_b(m.fenced)
+        t1.append((0, tb2))
+    if m.in_controlled_shutdown != 0:
+        tb3 = bytearray()
+        tb3 += _P_b(m.in_controlled_shutdown)
+        t1.append((1, tb3))
+    if m.log_dirs:
+        tb4 = bytearray()
+        a5 = m.log_dirs
+        tb4 += w.uvarint(len(a5) + 1)
+        for e6 in a5:
+            tb4 += e6.bytes
+        t1.append((2, tb4))
+    buf += w.uvarint(len(t1))
+    for tag, data in t1:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_BrokerRegistrationChangeRecord_v2(b: bytes, o: int) -> tuple[BrokerRegistrationChangeRecord, int]:
+    n: int
+    d1_broker_id, d1_broker_epoch, = _U_iq(b, o)
+    o += 12
+    d1_fenced: int = 0
+    d1_in_controlled_shutdown: int = 0
+    d1_log_dirs: list[UUID] = []
+    tc2, o = w.read_uvarint(b, o)
+    for _ in range(tc2):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te3 = o + n
+        if te3 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            d1_fenced, = _U_b(b, o)
+            o += 1
+        elif tag == 1:
+            d1_in_controlled_shutdown, = _U_b(b, o)
+            o += 1
+        elif tag == 2:
+            n4 = b[o] - 1
+            if n4 < 127:
+                o += 1
+            else:
+                n4, o = w.read_uvarint(b, o)
+                n4 -= 1
+            if n4 < 0:
+                raise w.invalid("null array in non-nullable field log_dirs")
+            elif n4 > len(b) - o:
+                raise w.truncated("array log_dirs")
+            else:
+                l5: list[UUID] = []
+                for _ in range(n4):
+                    i6, o = w.read_uuid(b, o)
+                    l5.append(i6)
+                d1_log_dirs = l5
+        o = te3
+    x7: BrokerRegistrationChangeRecord = _new(BrokerRegistrationChangeRecord)
+    x7.broker_id = d1_broker_id
+    x7.broker_epoch = d1_broker_epoch
+    x7.fenced = d1_fenced
+    x7.in_controlled_shutdown = d1_in_controlled_shutdown
+    x7.log_dirs = d1_log_dirs
+    x7.cordoned_log_dirs = None
+    return x7, o
+
+
+_read_BrokerRegistrationChangeRecord_v2 = w.compiled(
+    _decode_BrokerRegistrationChangeRecord_v2,
+    True,
+    (
+        BrokerRegistrationChangeRecord,
+        (
+            ("broker_id", "int32"),
+            ("broker_epoch", "int64"),
+        ),
+        (
+            (0, "fenced", "int8", ("value", 0)),
+            (1, "in_controlled_shutdown", "int8", ("value", 0)),
+            (2, "log_dirs", ("array", False, "uuid"), ("list",)),
+        ),
+        (
+            ("cordoned_log_dirs", ("value", None)),
+        ),
+    ),
+)
+
+
+def _encode_BrokerRegistrationChangeRecord_v3(m: BrokerRegistrationChangeRecord, buf: bytearray) -> None:
+    buf += _P_iq(m.broker_id, m.broker_epoch)
+    t1: list[tuple[int, bytearray]] = []
+    if m.fenced != 0:
+        tb2 = bytearray()
+        tb2 += _P_b(m.fenced)
+        t1.append((0, tb2))
+    if m.in_controlled_shutdown != 0:
+        tb3 = bytearray()
+        tb3 += _P_b(m.in_controlled_shutdown)
+        t1.append((1, tb3))
+    if m.log_dirs:
+        tb4 = bytearray()
+        a5 = m.log_dirs
+        tb4 += w.uvarint(len(a5) + 1)
+        for e6 in a5:
+            tb4 += e6.bytes
+        t1.append((2, tb4))
+    if m.cordoned_log_dirs != None:
+        tb7 = bytearray()
+        a8 = m.cordoned_log_dirs
+        if a8 is None:
+            tb7 += b"\x00"
+        else:
+            tb7 += w.uvarint(len(a8) + 1)
+            for e9 in a8:
+                tb7 += e9.bytes
+        t1.append((3, tb7))
+    buf += w.uvarint(len(t1))
+    for tag, data in t1:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_BrokerRegistrationChangeRecord_v3(b: bytes, o: int) -> tuple[BrokerRegistrationChangeRecord, int]:
+    n: int
+    d1_broker_id, d1_broker_epoch, = _U_iq(b, o)
+    o += 12
+    d1_fenced: int = 0
+    d1_in_controlled_shutdown: int = 0
+    d1_log_dirs: list[UUID] = []
+    d1_cordoned_log_dirs: list[UUID] | None = None
+    tc2, o = w.read_uvarint(b, o)
+    for _ in range(tc2):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te3 = o + n
+        if te3 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            d1_fenced, = _U_b(b, o)
+            o += 1
+        elif tag == 1:
+            d1_in_controlled_shutdown, = _U_b(b, o)
+            o += 1
+        elif tag == 2:
+            n4 = b[o] - 1
+            if n4 < 127:
+                o += 1
+            else:
+                n4, o = w.read_uvarint(b, o)
+                n4 -= 1
+            if n4 < 0:
+                raise w.invalid("null array in non-nullable field log_dirs")
+            elif n4 > len(b) - o:
+                raise w.truncated("array log_dirs")
+            else:
+                l5: list[UUID] = []
+                for _ in range(n4):
+                    i6, o = w.read_uuid(b, o)
+                    l5.append(i6)
+                d1_log_dirs = l5
+        elif tag == 3:
+            n7 = b[o] - 1
+            if n7 < 127:
+                o += 1
+            else:
+                n7, o = w.read_uvarint(b, o)
+                n7 -= 1
+            if n7 < 0:
+                d1_cordoned_log_dirs = None
+            elif n7 > len(b) - o:
+                raise w.truncated("array cordoned_log_dirs")
+            else:
+                l8: list[UUID] = []
+                for _ in range(n7):
+                    i9, o = w.read_uuid(b, o)
+                    l8.append(i9)
+                d1_cordoned_log_dirs = l8
+        o = te3
+    x10: BrokerRegistrationChangeRecord = _new(BrokerRegistrationChangeRecord)
+    x10.broker_id = d1_broker_id
+    x10.broker_epoch = d1_broker_epoch
+    x10.fenced = d1_fenced
+    x10.in_controlled_shutdown = d1_in_controlled_shutdown
+    x10.log_dirs = d1_log_dirs
+    x10.cordoned_log_dirs = d1_cordoned_log_dirs
+    return x10, o
+
+
+_read_BrokerRegistrationChangeRecord_v3 = w.compiled(
+    _decode_BrokerRegistrationChangeRecord_v3,
+    True,
+    (
+        BrokerRegistrationChangeRecord,
+        (
+            ("broker_id", "int32"),
+            ("broker_epoch", "int64"),
+        ),
+        (
+            (0, "fenced", "int8", ("value", 0)),
+            (1, "in_controlled_shutdown", "int8", ("value", 0)),
+            (2, "log_dirs", ("array", False, "uuid"), ("list",)),
+            (3, "cordoned_log_dirs", ("array", True, "uuid"), ("value", None)),
+        ),
+        (),
+    ),
+)
+
+
+def _encode_AccessControlEntryRecord_v0(m: AccessControlEntryRecord, buf: bytearray) -> None:
+    buf += m.id.bytes
+    buf += _P_b(m.resource_type)
+    w.write_compact_string(buf, m.resource_name)
+    buf += _P_b(m.pattern_type)
+    w.write_compact_string(buf, m.principal)
+    w.write_compact_string(buf, m.host)
+    buf += _P_bb(m.operation, m.permission_type)
+    buf += b"\x00"
+
+
+def _decode_AccessControlEntryRecord_v0(b: bytes, o: int) -> tuple[AccessControlEntryRecord, int]:
+    n: int
+    d1_id, o = w.read_uuid(b, o)
+    d1_resource_type, = _U_b(b, o)
+    o += 1
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_resource_name = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_resource_name, o = w.read_compact_string(b, o)
+    d1_pattern_type, = _U_b(b, o)
+    o += 1
+    sn4 = b[o]
+    if 0 < sn4 < 128:
+        se5 = o + sn4
+        if se5 > len(b):
+            raise w.truncated("string")
+        d1_principal = b[o + 1:se5].decode()
+        o = se5
+    else:
+        d1_principal, o = w.read_compact_string(b, o)
+    sn6 = b[o]
+    if 0 < sn6 < 128:
+        se7 = o + sn6
+        if se7 > len(b):
+            raise w.truncated("string")
+        d1_host = b[o + 1:se7].decode()
+        o = se7
+    else:
+        d1_host, o = w.read_compact_string(b, o)
+    d1_operation, d1_permission_type, = _U_bb(b, o)
+    o += 2
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x8: AccessControlEntryRecord = _new(AccessControlEntryRecord)
+    x8.id = d1_id
+    x8.resource_type = d1_resource_type
+    x8.resource_name = d1_resource_name
+    x8.pattern_type = d1_pattern_type
+    x8.principal = d1_principal
+    x8.host = d1_host
+    x8.operation = d1_operation
+    x8.permission_type = d1_permission_type
+    return x8, o
+
+
+_read_AccessControlEntryRecord_v0 = w.compiled(
+    _decode_AccessControlEntryRecord_v0,
+    True,
+    (
+        AccessControlEntryRecord,
+        (
+            ("id", "uuid"),
+            ("resource_type", "int8"),
+            ("resource_name", "string"),
+            ("pattern_type", "int8"),
+            ("principal", "string"),
+            ("host", "string"),
+            ("operation", "int8"),
+            ("permission_type", "int8"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_RemoveAccessControlEntryRecord_v0(m: RemoveAccessControlEntryRecord, buf: bytearray) -> None:
+    buf += m.id.bytes
+    buf += b"\x00"
+
+
+def _decode_RemoveAccessControlEntryRecord_v0(b: bytes, o: int) -> tuple[RemoveAccessControlEntryRecord, int]:
+    n: int
+    d1_id, o = w.read_uuid(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x2: RemoveAccessControlEntryRecord = _new(RemoveAccessControlEntryRecord)
+    x2.id = d1_id
+    return x2, o
+
+
+_read_RemoveAccessControlEntryRecord_v0 = w.compiled(
+    _decode_RemoveAccessControlEntryRecord_v0,
+    True,
+    (
+        RemoveAccessControlEntryRecord,
+        (
+            ("id", "uuid"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_NoOpRecord_v0(m: NoOpRecord, buf: bytearray) -> None:
+    buf += b"\x00"
+
+
+def _decode_NoOpRecord_v0(b: bytes, o: int) -> tuple[NoOpRecord, int]:
+    n: int
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x2: NoOpRecord = _new(NoOpRecord)
+    return x2, o
+
+
+_read_NoOpRecord_v0 = w.compiled(
+    _decode_NoOpRecord_v0,
+    True,
+    (
+        NoOpRecord,
+        (),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_ZkMigrationStateRecord_v0(m: ZkMigrationStateRecord, buf: bytearray) -> None:
+    buf += _P_b(m.zk_migration_state)
+    buf += b"\x00"
+
+
+def _decode_ZkMigrationStateRecord_v0(b: bytes, o: int) -> tuple[ZkMigrationStateRecord, int]:
+    n: int
+    d1_zk_migration_state, = _U_b(b, o)
+    o += 1
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x2: ZkMigrationStateRecord = _new(ZkMigrationStateRecord)
+    x2.zk_migration_state = d1_zk_migration_state
+    return x2, o
+
+
+_read_ZkMigrationStateRecord_v0 = w.compiled(
+    _decode_ZkMigrationStateRecord_v0,
+    True,
+    (
+        ZkMigrationStateRecord,
+        (
+            ("zk_migration_state", "int8"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_RemoveUserScramCredentialRecord_v0(m: RemoveUserScramCredentialRecord, buf: bytearray) -> None:
+    w.write_compact_string(buf, m.name)
+    buf += _P_b(m.mechanism)
+    buf += b"\x00"
+
+
+def _decode_RemoveUserScramCredentialRecord_v0(b: bytes, o: int) -> tuple[RemoveUserScramCredentialRecord, int]:
+    n: int
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_name = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_name, o = w.read_compact_string(b, o)
+    d1_mechanism, = _U_b(b, o)
+    o += 1
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x4: RemoveUserScramCredentialRecord = _new(RemoveUserScramCredentialRecord)
+    x4.name = d1_name
+    x4.mechanism = d1_mechanism
+    return x4, o
+
+
+_read_RemoveUserScramCredentialRecord_v0 = w.compiled(
+    _decode_RemoveUserScramCredentialRecord_v0,
+    True,
+    (
+        RemoveUserScramCredentialRecord,
+        (
+            ("name", "string"),
+            ("mechanism", "int8"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_BeginTransactionRecord_v0(m: BeginTransactionRecord, buf: bytearray) -> None:
+    t1: list[tuple[int, bytearray]] = []
+    if m.name != None:
+        tb2 = bytearray()
+        w.write_compact_nullable_string(tb2, m.name)
+        t1.append((0, tb2))
+    buf += w.uvarint(len(t1))
+    for tag, data in t1:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_BeginTransactionRecord_v0(b: bytes, o: int) -> tuple[BeginTransactionRecord, int]:
+    n: int
+    d1_name: str | None = None
+    tc2, o = w.read_uvarint(b, o)
+    for _ in range(tc2):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te3 = o + n
+        if te3 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            sn4 = b[o]
+            if 0 < sn4 < 128:
+                se5 = o + sn4
+                if se5 > len(b):
+                    raise w.truncated("string")
+                d1_name = b[o + 1:se5].decode()
+                o = se5
+            else:
+                d1_name, o = w.read_compact_nullable_string(b, o)
+        o = te3
+    x6: BeginTransactionRecord = _new(BeginTransactionRecord)
+    x6.name = d1_name
+    return x6, o
+
+
+_read_BeginTransactionRecord_v0 = w.compiled(
+    _decode_BeginTransactionRecord_v0,
+    True,
+    (
+        BeginTransactionRecord,
+        (),
+        (
+            (0, "name", "string?", ("value", None)),
+        ),
+        (),
+    ),
+)
+
+
+def _encode_EndTransactionRecord_v0(m: EndTransactionRecord, buf: bytearray) -> None:
+    buf += b"\x00"
+
+
+def _decode_EndTransactionRecord_v0(b: bytes, o: int) -> tuple[EndTransactionRecord, int]:
+    n: int
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x2: EndTransactionRecord = _new(EndTransactionRecord)
+    return x2, o
+
+
+_read_EndTransactionRecord_v0 = w.compiled(
+    _decode_EndTransactionRecord_v0,
+    True,
+    (
+        EndTransactionRecord,
+        (),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_AbortTransactionRecord_v0(m: AbortTransactionRecord, buf: bytearray) -> None:
+    t1: list[tuple[int, bytearray]] = []
+    if m.reason != None:
+        tb2 = bytearray()
+        w.write_compact_nullable_string(tb2, m.reason)
+        t1.append((0, tb2))
+    buf += w.uvarint(len(t1))
+    for tag, data in t1:
+        buf += w.uvarint(tag) + w.uvarint(len(data)) + data
+
+
+def _decode_AbortTransactionRecord_v0(b: bytes, o: int) -> tuple[AbortTransactionRecord, int]:
+    n: int
+    d1_reason: str | None = None
+    tc2, o = w.read_uvarint(b, o)
+    for _ in range(tc2):
+        tag, o = w.read_uvarint(b, o)
+        n, o = w.read_uvarint(b, o)
+        te3 = o + n
+        if te3 > len(b):
+            raise w.truncated("tagged field")
+        if tag == 0:
+            sn4 = b[o]
+            if 0 < sn4 < 128:
+                se5 = o + sn4
+                if se5 > len(b):
+                    raise w.truncated("string")
+                d1_reason = b[o + 1:se5].decode()
+                o = se5
+            else:
+                d1_reason, o = w.read_compact_nullable_string(b, o)
+        o = te3
+    x6: AbortTransactionRecord = _new(AbortTransactionRecord)
+    x6.reason = d1_reason
+    return x6, o
+
+
+_read_AbortTransactionRecord_v0 = w.compiled(
+    _decode_AbortTransactionRecord_v0,
+    True,
+    (
+        AbortTransactionRecord,
+        (),
+        (
+            (0, "reason", "string?", ("value", None)),
+        ),
+        (),
+    ),
+)
+
+
+def _encode_RemoveDelegationTokenRecord_v0(m: RemoveDelegationTokenRecord, buf: bytearray) -> None:
+    w.write_compact_string(buf, m.token_id)
+    buf += b"\x00"
+
+
+def _decode_RemoveDelegationTokenRecord_v0(b: bytes, o: int) -> tuple[RemoveDelegationTokenRecord, int]:
+    n: int
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_token_id = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_token_id, o = w.read_compact_string(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x4: RemoveDelegationTokenRecord = _new(RemoveDelegationTokenRecord)
+    x4.token_id = d1_token_id
+    return x4, o
+
+
+_read_RemoveDelegationTokenRecord_v0 = w.compiled(
+    _decode_RemoveDelegationTokenRecord_v0,
+    True,
+    (
+        RemoveDelegationTokenRecord,
+        (
+            ("token_id", "string"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_RegisterControllerRecord_v0(m: RegisterControllerRecord, buf: bytearray) -> None:
+    buf += _P_i(m.controller_id)
+    buf += m.incarnation_id.bytes
+    buf += _P_o(m.zk_migration_ready)
+    a1 = m.end_points
+    buf += w.uvarint(len(a1) + 1)
+    for e2 in a1:
+        w.write_compact_string(buf, e2.name)
+        w.write_compact_string(buf, e2.host)
+        buf += _P_Hh(e2.port, e2.security_protocol)
+        buf += b"\x00"
+    a3 = m.features
+    buf += w.uvarint(len(a3) + 1)
+    for e4 in a3:
+        w.write_compact_string(buf, e4.name)
+        buf += _P_hh(e4.min_supported_version, e4.max_supported_version)
+        buf += b"\x00"
+    buf += b"\x00"
+
+
+def _decode_RegisterControllerRecord_v0(b: bytes, o: int) -> tuple[RegisterControllerRecord, int]:
+    n: int
+    d1_controller_id, = _U_i(b, o)
+    o += 4
+    d1_incarnation_id, o = w.read_uuid(b, o)
+    d1_zk_migration_ready, = _U_o(b, o)
+    o += 1
+    d1_end_points: list[ControllerEndpoint]
+    n2 = b[o] - 1
+    if n2 < 127:
+        o += 1
+    else:
+        n2, o = w.read_uvarint(b, o)
+        n2 -= 1
+    if n2 < 0:
+        raise w.invalid("null array in non-nullable field end_points")
+    elif n2 > len(b) - o:
+        raise w.truncated("array end_points")
+    else:
+        l3: list[ControllerEndpoint] = []
+        for _ in range(n2):
+            sn5 = b[o]
+            if 0 < sn5 < 128:
+                se6 = o + sn5
+                if se6 > len(b):
+                    raise w.truncated("string")
+                d4_name = b[o + 1:se6].decode()
+                o = se6
+            else:
+                d4_name, o = w.read_compact_string(b, o)
+            sn7 = b[o]
+            if 0 < sn7 < 128:
+                se8 = o + sn7
+                if se8 > len(b):
+                    raise w.truncated("string")
+                d4_host = b[o + 1:se8].decode()
+                o = se8
+            else:
+                d4_host, o = w.read_compact_string(b, o)
+            d4_port, d4_security_protocol, = _U_Hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x9: ControllerEndpoint = _new(ControllerEndpoint)
+            x9.name = d4_name
+            x9.host = d4_host
+            x9.port = d4_port
+            x9.security_protocol = d4_security_protocol
+            l3.append(x9)
+        d1_end_points = l3
+    d1_features: list[ControllerFeature]
+    n10 = b[o] - 1
+    if n10 < 127:
+        o += 1
+    else:
+        n10, o = w.read_uvarint(b, o)
+        n10 -= 1
+    if n10 < 0:
+        raise w.invalid("null array in non-nullable field features")
+    elif n10 > len(b) - o:
+        raise w.truncated("array features")
+    else:
+        l11: list[ControllerFeature] = []
+        for _ in range(n10):
+            sn13 = b[o]
+            if 0 < sn13 < 128:
+                se14 = o + sn13
+                if se14 > len(b):
+                    raise w.truncated("string")
+                d12_name = b[o + 1:se14].decode()
+                o = se14
+            else:
+                d12_name, o = w.read_compact_string(b, o)
+            d12_min_supported_version, d12_max_supported_version, = _U_hh(b, o)
+            o += 4
+            if b[o] == 0:
+                o += 1
+            else:
+                o = w.skip_tags(b, o)
+            x15: ControllerFeature = _new(ControllerFeature)
+            x15.name = d12_name
+            x15.min_supported_version = d12_min_supported_version
+            x15.max_supported_version = d12_max_supported_version
+            l11.append(x15)
+        d1_features = l11
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x16: RegisterControllerRecord = _new(RegisterControllerRecord)
+    x16.controller_id = d1_controller_id
+    x16.incarnation_id = d1_incarnation_id
+    x16.zk_migration_ready = d1_zk_migration_ready
+    x16.end_points = d1_end_points
+    x16.features = d1_features
+    return x16, o
+
+
+_read_RegisterControllerRecord_v0 = w.compiled(
+    _decode_RegisterControllerRecord_v0,
+    True,
+    (
+        RegisterControllerRecord,
+        (
+            ("controller_id", "int32"),
+            ("incarnation_id", "uuid"),
+            ("zk_migration_ready", "bool"),
+            ("end_points", ("array", False, (
+                ControllerEndpoint,
+                (
+                    ("name", "string"),
+                    ("host", "string"),
+                    ("port", "uint16"),
+                    ("security_protocol", "int16"),
+                ),
+                (),
+                (),
+            ))),
+            ("features", ("array", False, (
+                ControllerFeature,
+                (
+                    ("name", "string"),
+                    ("min_supported_version", "int16"),
+                    ("max_supported_version", "int16"),
+                ),
+                (),
+                (),
+            ))),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_ClearElrRecord_v0(m: ClearElrRecord, buf: bytearray) -> None:
+    w.write_compact_string(buf, m.topic_name)
+    buf += b"\x00"
+
+
+def _decode_ClearElrRecord_v0(b: bytes, o: int) -> tuple[ClearElrRecord, int]:
+    n: int
+    sn2 = b[o]
+    if 0 < sn2 < 128:
+        se3 = o + sn2
+        if se3 > len(b):
+            raise w.truncated("string")
+        d1_topic_name = b[o + 1:se3].decode()
+        o = se3
+    else:
+        d1_topic_name, o = w.read_compact_string(b, o)
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x4: ClearElrRecord = _new(ClearElrRecord)
+    x4.topic_name = d1_topic_name
+    return x4, o
+
+
+_read_ClearElrRecord_v0 = w.compiled(
+    _decode_ClearElrRecord_v0,
+    True,
+    (
+        ClearElrRecord,
+        (
+            ("topic_name", "string"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
+def _encode_UnregisterControllerRecord_v0(m: UnregisterControllerRecord, buf: bytearray) -> None:
+    buf += _P_i(m.controller_id)
+    buf += b"\x00"
+
+
+def _decode_UnregisterControllerRecord_v0(b: bytes, o: int) -> tuple[UnregisterControllerRecord, int]:
+    n: int
+    d1_controller_id, = _U_i(b, o)
+    o += 4
+    if b[o] == 0:
+        o += 1
+    else:
+        o = w.skip_tags(b, o)
+    x2: UnregisterControllerRecord = _new(UnregisterControllerRecord)
+    x2.controller_id = d1_controller_id
+    return x2, o
+
+
+_read_UnregisterControllerRecord_v0 = w.compiled(
+    _decode_UnregisterControllerRecord_v0,
+    True,
+    (
+        UnregisterControllerRecord,
+        (
+            ("controller_id", "int32"),
+        ),
+        (),
+        (),
+    ),
+)
+
+
 CONSUMER_PROTOCOL_SUBSCRIPTION_ENCODERS: dict[int, w.Encoder[ConsumerProtocolSubscription]] = {
     0: _encode_ConsumerProtocolSubscription_v0,
     1: _encode_ConsumerProtocolSubscription_v1,
@@ -1817,6 +6017,298 @@ TRANSACTION_LOG_VALUE_DECODERS: dict[int, w.Decoder[TransactionLogValue]] = {
 }
 
 
+REGISTER_BROKER_RECORD_ENCODERS: dict[int, w.Encoder[RegisterBrokerRecord]] = {
+    0: _encode_RegisterBrokerRecord_v0,
+    1: _encode_RegisterBrokerRecord_v1,
+    2: _encode_RegisterBrokerRecord_v2,
+    3: _encode_RegisterBrokerRecord_v3,
+    4: _encode_RegisterBrokerRecord_v4,
+}
+
+
+REGISTER_BROKER_RECORD_DECODERS: dict[int, w.Decoder[RegisterBrokerRecord]] = {
+    0: _read_RegisterBrokerRecord_v0,
+    1: _read_RegisterBrokerRecord_v1,
+    2: _read_RegisterBrokerRecord_v2,
+    3: _read_RegisterBrokerRecord_v3,
+    4: _read_RegisterBrokerRecord_v4,
+}
+
+
+UNREGISTER_BROKER_RECORD_ENCODERS: dict[int, w.Encoder[UnregisterBrokerRecord]] = {
+    0: _encode_UnregisterBrokerRecord_v0,
+}
+
+
+UNREGISTER_BROKER_RECORD_DECODERS: dict[int, w.Decoder[UnregisterBrokerRecord]] = {
+    0: _read_UnregisterBrokerRecord_v0,
+}
+
+
+TOPIC_RECORD_ENCODERS: dict[int, w.Encoder[TopicRecord]] = {
+    0: _encode_TopicRecord_v0,
+}
+
+
+TOPIC_RECORD_DECODERS: dict[int, w.Decoder[TopicRecord]] = {
+    0: _read_TopicRecord_v0,
+}
+
+
+PARTITION_RECORD_ENCODERS: dict[int, w.Encoder[PartitionRecord]] = {
+    0: _encode_PartitionRecord_v0,
+    1: _encode_PartitionRecord_v1,
+    2: _encode_PartitionRecord_v2,
+}
+
+
+PARTITION_RECORD_DECODERS: dict[int, w.Decoder[PartitionRecord]] = {
+    0: _read_PartitionRecord_v0,
+    1: _read_PartitionRecord_v1,
+    2: _read_PartitionRecord_v2,
+}
+
+
+CONFIG_RECORD_ENCODERS: dict[int, w.Encoder[ConfigRecord]] = {
+    0: _encode_ConfigRecord_v0,
+}
+
+
+CONFIG_RECORD_DECODERS: dict[int, w.Decoder[ConfigRecord]] = {
+    0: _read_ConfigRecord_v0,
+}
+
+
+PARTITION_CHANGE_RECORD_ENCODERS: dict[int, w.Encoder[PartitionChangeRecord]] = {
+    0: _encode_PartitionChangeRecord_v0,
+    1: _encode_PartitionChangeRecord_v1,
+    2: _encode_PartitionChangeRecord_v2,
+}
+
+
+PARTITION_CHANGE_RECORD_DECODERS: dict[int, w.Decoder[PartitionChangeRecord]] = {
+    0: _read_PartitionChangeRecord_v0,
+    1: _read_PartitionChangeRecord_v1,
+    2: _read_PartitionChangeRecord_v2,
+}
+
+
+FENCE_BROKER_RECORD_ENCODERS: dict[int, w.Encoder[FenceBrokerRecord]] = {
+    0: _encode_FenceBrokerRecord_v0,
+}
+
+
+FENCE_BROKER_RECORD_DECODERS: dict[int, w.Decoder[FenceBrokerRecord]] = {
+    0: _read_FenceBrokerRecord_v0,
+}
+
+
+UNFENCE_BROKER_RECORD_ENCODERS: dict[int, w.Encoder[UnfenceBrokerRecord]] = {
+    0: _encode_UnfenceBrokerRecord_v0,
+}
+
+
+UNFENCE_BROKER_RECORD_DECODERS: dict[int, w.Decoder[UnfenceBrokerRecord]] = {
+    0: _read_UnfenceBrokerRecord_v0,
+}
+
+
+REMOVE_TOPIC_RECORD_ENCODERS: dict[int, w.Encoder[RemoveTopicRecord]] = {
+    0: _encode_RemoveTopicRecord_v0,
+}
+
+
+REMOVE_TOPIC_RECORD_DECODERS: dict[int, w.Decoder[RemoveTopicRecord]] = {
+    0: _read_RemoveTopicRecord_v0,
+}
+
+
+DELEGATION_TOKEN_RECORD_ENCODERS: dict[int, w.Encoder[DelegationTokenRecord]] = {
+    0: _encode_DelegationTokenRecord_v0,
+}
+
+
+DELEGATION_TOKEN_RECORD_DECODERS: dict[int, w.Decoder[DelegationTokenRecord]] = {
+    0: _read_DelegationTokenRecord_v0,
+}
+
+
+USER_SCRAM_CREDENTIAL_RECORD_ENCODERS: dict[int, w.Encoder[UserScramCredentialRecord]] = {
+    0: _encode_UserScramCredentialRecord_v0,
+}
+
+
+USER_SCRAM_CREDENTIAL_RECORD_DECODERS: dict[int, w.Decoder[UserScramCredentialRecord]] = {
+    0: _read_UserScramCredentialRecord_v0,
+}
+
+
+FEATURE_LEVEL_RECORD_ENCODERS: dict[int, w.Encoder[FeatureLevelRecord]] = {
+    0: _encode_FeatureLevelRecord_v0,
+}
+
+
+FEATURE_LEVEL_RECORD_DECODERS: dict[int, w.Decoder[FeatureLevelRecord]] = {
+    0: _read_FeatureLevelRecord_v0,
+}
+
+
+CLIENT_QUOTA_RECORD_ENCODERS: dict[int, w.Encoder[ClientQuotaRecord]] = {
+    0: _encode_ClientQuotaRecord_v0,
+}
+
+
+CLIENT_QUOTA_RECORD_DECODERS: dict[int, w.Decoder[ClientQuotaRecord]] = {
+    0: _read_ClientQuotaRecord_v0,
+}
+
+
+PRODUCER_IDS_RECORD_ENCODERS: dict[int, w.Encoder[ProducerIdsRecord]] = {
+    0: _encode_ProducerIdsRecord_v0,
+}
+
+
+PRODUCER_IDS_RECORD_DECODERS: dict[int, w.Decoder[ProducerIdsRecord]] = {
+    0: _read_ProducerIdsRecord_v0,
+}
+
+
+BROKER_REGISTRATION_CHANGE_RECORD_ENCODERS: dict[int, w.Encoder[BrokerRegistrationChangeRecord]] = {
+    0: _encode_BrokerRegistrationChangeRecord_v0,
+    1: _encode_BrokerRegistrationChangeRecord_v1,
+    2: _encode_BrokerRegistrationChangeRecord_v2,
+    3: _encode_BrokerRegistrationChangeRecord_v3,
+}
+
+
+BROKER_REGISTRATION_CHANGE_RECORD_DECODERS: dict[int, w.Decoder[BrokerRegistrationChangeRecord]] = {
+    0: _read_BrokerRegistrationChangeRecord_v0,
+    1: _read_BrokerRegistrationChangeRecord_v1,
+    2: _read_BrokerRegistrationChangeRecord_v2,
+    3: _read_BrokerRegistrationChangeRecord_v3,
+}
+
+
+ACCESS_CONTROL_ENTRY_RECORD_ENCODERS: dict[int, w.Encoder[AccessControlEntryRecord]] = {
+    0: _encode_AccessControlEntryRecord_v0,
+}
+
+
+ACCESS_CONTROL_ENTRY_RECORD_DECODERS: dict[int, w.Decoder[AccessControlEntryRecord]] = {
+    0: _read_AccessControlEntryRecord_v0,
+}
+
+
+REMOVE_ACCESS_CONTROL_ENTRY_RECORD_ENCODERS: dict[int, w.Encoder[RemoveAccessControlEntryRecord]] = {
+    0: _encode_RemoveAccessControlEntryRecord_v0,
+}
+
+
+REMOVE_ACCESS_CONTROL_ENTRY_RECORD_DECODERS: dict[int, w.Decoder[RemoveAccessControlEntryRecord]] = {
+    0: _read_RemoveAccessControlEntryRecord_v0,
+}
+
+
+NO_OP_RECORD_ENCODERS: dict[int, w.Encoder[NoOpRecord]] = {
+    0: _encode_NoOpRecord_v0,
+}
+
+
+NO_OP_RECORD_DECODERS: dict[int, w.Decoder[NoOpRecord]] = {
+    0: _read_NoOpRecord_v0,
+}
+
+
+ZK_MIGRATION_STATE_RECORD_ENCODERS: dict[int, w.Encoder[ZkMigrationStateRecord]] = {
+    0: _encode_ZkMigrationStateRecord_v0,
+}
+
+
+ZK_MIGRATION_STATE_RECORD_DECODERS: dict[int, w.Decoder[ZkMigrationStateRecord]] = {
+    0: _read_ZkMigrationStateRecord_v0,
+}
+
+
+REMOVE_USER_SCRAM_CREDENTIAL_RECORD_ENCODERS: dict[int, w.Encoder[RemoveUserScramCredentialRecord]] = {
+    0: _encode_RemoveUserScramCredentialRecord_v0,
+}
+
+
+REMOVE_USER_SCRAM_CREDENTIAL_RECORD_DECODERS: dict[int, w.Decoder[RemoveUserScramCredentialRecord]] = {
+    0: _read_RemoveUserScramCredentialRecord_v0,
+}
+
+
+BEGIN_TRANSACTION_RECORD_ENCODERS: dict[int, w.Encoder[BeginTransactionRecord]] = {
+    0: _encode_BeginTransactionRecord_v0,
+}
+
+
+BEGIN_TRANSACTION_RECORD_DECODERS: dict[int, w.Decoder[BeginTransactionRecord]] = {
+    0: _read_BeginTransactionRecord_v0,
+}
+
+
+END_TRANSACTION_RECORD_ENCODERS: dict[int, w.Encoder[EndTransactionRecord]] = {
+    0: _encode_EndTransactionRecord_v0,
+}
+
+
+END_TRANSACTION_RECORD_DECODERS: dict[int, w.Decoder[EndTransactionRecord]] = {
+    0: _read_EndTransactionRecord_v0,
+}
+
+
+ABORT_TRANSACTION_RECORD_ENCODERS: dict[int, w.Encoder[AbortTransactionRecord]] = {
+    0: _encode_AbortTransactionRecord_v0,
+}
+
+
+ABORT_TRANSACTION_RECORD_DECODERS: dict[int, w.Decoder[AbortTransactionRecord]] = {
+    0: _read_AbortTransactionRecord_v0,
+}
+
+
+REMOVE_DELEGATION_TOKEN_RECORD_ENCODERS: dict[int, w.Encoder[RemoveDelegationTokenRecord]] = {
+    0: _encode_RemoveDelegationTokenRecord_v0,
+}
+
+
+REMOVE_DELEGATION_TOKEN_RECORD_DECODERS: dict[int, w.Decoder[RemoveDelegationTokenRecord]] = {
+    0: _read_RemoveDelegationTokenRecord_v0,
+}
+
+
+REGISTER_CONTROLLER_RECORD_ENCODERS: dict[int, w.Encoder[RegisterControllerRecord]] = {
+    0: _encode_RegisterControllerRecord_v0,
+}
+
+
+REGISTER_CONTROLLER_RECORD_DECODERS: dict[int, w.Decoder[RegisterControllerRecord]] = {
+    0: _read_RegisterControllerRecord_v0,
+}
+
+
+CLEAR_ELR_RECORD_ENCODERS: dict[int, w.Encoder[ClearElrRecord]] = {
+    0: _encode_ClearElrRecord_v0,
+}
+
+
+CLEAR_ELR_RECORD_DECODERS: dict[int, w.Decoder[ClearElrRecord]] = {
+    0: _read_ClearElrRecord_v0,
+}
+
+
+UNREGISTER_CONTROLLER_RECORD_ENCODERS: dict[int, w.Encoder[UnregisterControllerRecord]] = {
+    0: _encode_UnregisterControllerRecord_v0,
+}
+
+
+UNREGISTER_CONTROLLER_RECORD_DECODERS: dict[int, w.Decoder[UnregisterControllerRecord]] = {
+    0: _read_UnregisterControllerRecord_v0,
+}
+
+
 CODECS: dict[type, tuple[dict[int, w.Any], dict[int, w.Any]]] = {
     ConsumerProtocolSubscription: (CONSUMER_PROTOCOL_SUBSCRIPTION_ENCODERS, CONSUMER_PROTOCOL_SUBSCRIPTION_DECODERS),
     ConsumerProtocolAssignment: (CONSUMER_PROTOCOL_ASSIGNMENT_ENCODERS, CONSUMER_PROTOCOL_ASSIGNMENT_DECODERS),
@@ -1826,4 +6318,31 @@ CODECS: dict[type, tuple[dict[int, w.Any], dict[int, w.Any]]] = {
     GroupMetadataValue: (GROUP_METADATA_VALUE_ENCODERS, GROUP_METADATA_VALUE_DECODERS),
     TransactionLogKey: (TRANSACTION_LOG_KEY_ENCODERS, TRANSACTION_LOG_KEY_DECODERS),
     TransactionLogValue: (TRANSACTION_LOG_VALUE_ENCODERS, TRANSACTION_LOG_VALUE_DECODERS),
+    RegisterBrokerRecord: (REGISTER_BROKER_RECORD_ENCODERS, REGISTER_BROKER_RECORD_DECODERS),
+    UnregisterBrokerRecord: (UNREGISTER_BROKER_RECORD_ENCODERS, UNREGISTER_BROKER_RECORD_DECODERS),
+    TopicRecord: (TOPIC_RECORD_ENCODERS, TOPIC_RECORD_DECODERS),
+    PartitionRecord: (PARTITION_RECORD_ENCODERS, PARTITION_RECORD_DECODERS),
+    ConfigRecord: (CONFIG_RECORD_ENCODERS, CONFIG_RECORD_DECODERS),
+    PartitionChangeRecord: (PARTITION_CHANGE_RECORD_ENCODERS, PARTITION_CHANGE_RECORD_DECODERS),
+    FenceBrokerRecord: (FENCE_BROKER_RECORD_ENCODERS, FENCE_BROKER_RECORD_DECODERS),
+    UnfenceBrokerRecord: (UNFENCE_BROKER_RECORD_ENCODERS, UNFENCE_BROKER_RECORD_DECODERS),
+    RemoveTopicRecord: (REMOVE_TOPIC_RECORD_ENCODERS, REMOVE_TOPIC_RECORD_DECODERS),
+    DelegationTokenRecord: (DELEGATION_TOKEN_RECORD_ENCODERS, DELEGATION_TOKEN_RECORD_DECODERS),
+    UserScramCredentialRecord: (USER_SCRAM_CREDENTIAL_RECORD_ENCODERS, USER_SCRAM_CREDENTIAL_RECORD_DECODERS),
+    FeatureLevelRecord: (FEATURE_LEVEL_RECORD_ENCODERS, FEATURE_LEVEL_RECORD_DECODERS),
+    ClientQuotaRecord: (CLIENT_QUOTA_RECORD_ENCODERS, CLIENT_QUOTA_RECORD_DECODERS),
+    ProducerIdsRecord: (PRODUCER_IDS_RECORD_ENCODERS, PRODUCER_IDS_RECORD_DECODERS),
+    BrokerRegistrationChangeRecord: (BROKER_REGISTRATION_CHANGE_RECORD_ENCODERS, BROKER_REGISTRATION_CHANGE_RECORD_DECODERS),
+    AccessControlEntryRecord: (ACCESS_CONTROL_ENTRY_RECORD_ENCODERS, ACCESS_CONTROL_ENTRY_RECORD_DECODERS),
+    RemoveAccessControlEntryRecord: (REMOVE_ACCESS_CONTROL_ENTRY_RECORD_ENCODERS, REMOVE_ACCESS_CONTROL_ENTRY_RECORD_DECODERS),
+    NoOpRecord: (NO_OP_RECORD_ENCODERS, NO_OP_RECORD_DECODERS),
+    ZkMigrationStateRecord: (ZK_MIGRATION_STATE_RECORD_ENCODERS, ZK_MIGRATION_STATE_RECORD_DECODERS),
+    RemoveUserScramCredentialRecord: (REMOVE_USER_SCRAM_CREDENTIAL_RECORD_ENCODERS, REMOVE_USER_SCRAM_CREDENTIAL_RECORD_DECODERS),
+    BeginTransactionRecord: (BEGIN_TRANSACTION_RECORD_ENCODERS, BEGIN_TRANSACTION_RECORD_DECODERS),
+    EndTransactionRecord: (END_TRANSACTION_RECORD_ENCODERS, END_TRANSACTION_RECORD_DECODERS),
+    AbortTransactionRecord: (ABORT_TRANSACTION_RECORD_ENCODERS, ABORT_TRANSACTION_RECORD_DECODERS),
+    RemoveDelegationTokenRecord: (REMOVE_DELEGATION_TOKEN_RECORD_ENCODERS, REMOVE_DELEGATION_TOKEN_RECORD_DECODERS),
+    RegisterControllerRecord: (REGISTER_CONTROLLER_RECORD_ENCODERS, REGISTER_CONTROLLER_RECORD_DECODERS),
+    ClearElrRecord: (CLEAR_ELR_RECORD_ENCODERS, CLEAR_ELR_RECORD_DECODERS),
+    UnregisterControllerRecord: (UNREGISTER_CONTROLLER_RECORD_ENCODERS, UNREGISTER_CONTROLLER_RECORD_DECODERS),
 }

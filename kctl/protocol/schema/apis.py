@@ -27,6 +27,7 @@ from .dsl import (
     api,
     message,
 )
+from .metadata_records import METADATA_RECORDS
 
 __all__ = ["APIS", "RECORD_SCHEMAS"]
 
@@ -3530,4 +3531,5 @@ RECORD_SCHEMAS: tuple[Message, ...] = (
     GROUP_METADATA_VALUE,
     TRANSACTION_LOG_KEY,
     TRANSACTION_LOG_VALUE,
+    *METADATA_RECORDS.values(),
 )
