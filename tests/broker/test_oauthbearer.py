@@ -443,3 +443,42 @@ def test_the_broker_reads_a_jwks_from_a_file_url(idp: TokenEndpoint, tmp_path: P
     validator = JwksValidator(jwks.as_uri(), audiences=[], issuer=None)
     asyncio.run(validator.fetch())
     assert validator.validate(idp.mint("from-file-keys"), {}).principal == "from-file-keys"
+
+
+def test_contexts_take_each_token_source_and_refuse_two(idp: TokenEndpoint, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kctl config set-context` writes each source's settings; the context turns them into the
+    source (a client secret from a file here), and a context with two sources is refused."""
+    from kctl.connect.cluster import _authenticator
+    from kctl.connect.contexts import contexts, load_file
+    from kctl.ops.errors import BadUsage
+
+    secret = tmp_path / "secret"
+    secret.write_text(CLIENT_SECRET + "\n")
+    env = {**os.environ, "KCTL_CONFIG": str(tmp_path / "config.toml")}
+    for name, options in {
+        "oidc": ["--sasl-token-endpoint", idp.token_url, "--sasl-client-id", CLIENT_ID,
+                 "--sasl-client-secret-file", str(secret), "--sasl-audience", "kafka"],
+        "file": ["--sasl-token-file", str(tmp_path / "token")],
+        "command": ["--sasl-token-command", "vault read -field=token secret/kafka"],
+        "msk": ["--sasl-aws-region", "eu-west-1", "--sasl-aws-profile", "prod"],
+    }.items():
+        done = _kctl(env, "config", "set-context", name, "-b", "kafka:9092", "--sasl-mechanism", "OAUTHBEARER",
+                     *options)
+        assert done.returncode == 0, done.stderr
+    monkeypatch.setenv("KCTL_CONFIG", env["KCTL_CONFIG"])
+    known = contexts(load_file())
+    assert known["msk"].sasl == {"mechanism": "OAUTHBEARER", "aws-region": "eu-west-1", "aws-profile": "prod"}
+    sources = {name: _authenticator(known[name]).tokens.source for name in known}
+    assert [type(s).__name__ for s in sources.values()] == ["ClientCredentials", "TokenFile", "TokenCommand",
+                                                            "MskIamToken"]
+    assert sources["oidc"].client_secret == CLIENT_SECRET and sources["oidc"].audience == "kafka"
+    assert asyncio.run(sources["oidc"].fetch()).principal == CLIENT_ID
+    # Switching sources replaces the old one; two at once in a hand-edited file are refused.
+    done = _kctl(env, "config", "set-context", "file", "--sasl-token-command", "cat token")
+    assert done.returncode == 0, done.stderr
+    assert contexts(load_file())["file"].sasl == {"mechanism": "OAUTHBEARER", "token-command": "cat token"}
+    two = known["file"]
+    two.sasl["token-command"] = "cat token"
+    with pytest.raises(BadUsage, match="exactly one token source"):
+        _authenticator(two)
