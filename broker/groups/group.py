@@ -13,7 +13,7 @@ from kctl.protocol.data import ConsumerProtocolSubscription, GroupMetadataValue,
 from kctl.protocol.errors import ProtocolError
 
 from .offsets_topic import CommittedOffset
-from .state import GroupState, check_transition
+from .state import INITIAL_DELAY_MOVES, DelayHappening, GroupState, InitialDelay, check_transition
 
 log = logging.getLogger("broker.groups")
 
@@ -147,8 +147,7 @@ class Group:
         self.pending_members: set[str] = set()  # ids handed out with MEMBER_ID_REQUIRED
         self.pending_sync: set[str] = set()
         self.offsets = CommittedOffsets()
-        self.new_member_added = False
-        self.in_initial_delay = False  # joins do not end the join phase early while this holds
+        self.initial_delay = InitialDelay.OFF  # moved by `membership.INITIAL_DELAY_MOVES`
         self.initial_delay_remaining_ms = 0
         self.rebalance_reason = ""  # why the next (or current) rebalance, for the log
 
@@ -156,6 +155,9 @@ class Group:
         return f"<Group {self.group_id!r} {self.state.value} gen {self.generation} members {len(self.members)}>"
 
     # ---- state -------------------------------------------------------------------------------
+    def move_initial_delay(self, happening: DelayHappening) -> None:
+        self.initial_delay = INITIAL_DELAY_MOVES.get((self.initial_delay, happening), self.initial_delay)
+
     def transition(self, target: GroupState) -> None:
         check_transition(self.group_id, self.state, target)
         log.debug("group %s: %s -> %s", self.group_id, self.state.value, target.value)

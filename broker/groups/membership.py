@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from kctl.protocol.errors import ErrorCode
 
 from .group import Group, JoinResult, Member, MemberSettings, SyncResult
-from .state import GroupState, IllegalTransition
+from .state import DelayHappening, GroupState, IllegalTransition, InitialDelay
 
 if TYPE_CHECKING:
     from .kinds import AnyGroup
@@ -416,7 +416,7 @@ class Membership:
         member = self._new_member(req, member_id, now)
         ticket = self._park_join(member)
         group.add(member)
-        group.new_member_added = True
+        group.move_initial_delay(DelayHappening.ARRIVED)
         self._arm_session(group, member)
         log.info("group %s: member %s (client %s, %s) joins", group.group_id, member_id, req.client_id,
                  req.client_host)
@@ -456,33 +456,32 @@ class Membership:
         if previous is EMPTY:
             # Wait a moment for the other members of a group that is starting up, so it does not
             # rebalance once per arriving member.
-            group.in_initial_delay = True
+            group.move_initial_delay(DelayHappening.BEGUN)
             group.initial_delay_remaining_ms = timeout_ms
-            group.new_member_added = False
             self._arm_initial_delay(group, previous, now)
         else:
-            group.in_initial_delay = False
+            group.move_initial_delay(DelayHappening.ENDED)
             self._arm(group, Timer.JOIN_DEADLINE, "", now + timeout_ms / 1000)
             self._check_join(group, now)
 
     def _arm_initial_delay(self, group: Group, previous: GroupState, now: float) -> None:
         delay = min(self.limits.initial_delay_ms, group.initial_delay_remaining_ms)
         group.initial_delay_remaining_ms = max(group.initial_delay_remaining_ms - self.limits.initial_delay_ms, 0)
-        group.new_member_added = False
+        group.move_initial_delay(DelayHappening.REARMED)
         self._arm(group, Timer.INITIAL_DELAY, "", now + delay / 1000)
 
     def _initial_delay_over(self, group: Group, now: float) -> None:
         if group.state is not PREPARING:
             return
-        if group.new_member_added and group.initial_delay_remaining_ms > 0:
+        if group.initial_delay is InitialDelay.ARRIVALS and group.initial_delay_remaining_ms > 0:
             self._fire(group, Event.INITIAL_DELAY_EXTENDED, now)
             return
-        group.in_initial_delay = False
+        group.move_initial_delay(DelayHappening.ENDED)
         self._end_join_phase(group, now)
 
     def _check_join(self, group: Group, now: float) -> None:
         """End the join phase early once every member is back (not during the initial delay)."""
-        if group.state is PREPARING and not group.in_initial_delay and group.all_joined:
+        if group.state is PREPARING and group.initial_delay is InitialDelay.OFF and group.all_joined:
             self._end_join_phase(group, now)
 
     def _end_join_phase(self, group: Group, now: float) -> None:

@@ -278,3 +278,21 @@ def test_the_tables_list_every_pair_and_an_unlisted_transition_is_an_error() -> 
     with pytest.raises(IllegalTransition, match="the leader sent the assignment while Stable"):
         d.machine._fire(group, Event.LEADER_SYNCED, 100.0)
     assert group.state is GroupState.STABLE  # and nothing changed
+
+
+def test_the_initial_delay_moves_as_its_table_says() -> None:
+    """One table drives the initial delay (no flags): it begins quiet, new members mark it,
+    re-arming its timer quiets it again, and the end of the join phase turns it off. A member
+    joining a group that is not starting up starts no delay."""
+    from broker.groups.group import Group
+    from broker.groups.state import DelayHappening, InitialDelay
+
+    group = Group("g")
+    moves = [(DelayHappening.ARRIVED, InitialDelay.OFF), (DelayHappening.BEGUN, InitialDelay.QUIET),
+             (DelayHappening.REARMED, InitialDelay.QUIET), (DelayHappening.ARRIVED, InitialDelay.ARRIVALS),
+             (DelayHappening.ARRIVED, InitialDelay.ARRIVALS), (DelayHappening.REARMED, InitialDelay.QUIET),
+             (DelayHappening.ARRIVED, InitialDelay.ARRIVALS), (DelayHappening.ENDED, InitialDelay.OFF),
+             (DelayHappening.REARMED, InitialDelay.OFF)]
+    for happening, expected in moves:
+        group.move_initial_delay(happening)
+        assert group.initial_delay is expected, happening
