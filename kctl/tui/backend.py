@@ -4,11 +4,22 @@ Views, dialogs and the tail talk to a `Backend`, never to the client: `LiveBacke
 cluster through `kctl.ops` (the same code as the matching `kctl` commands); tests can hand the
 console any other backend, such as recorded answers for the snapshot tests, which then need no
 broker at all.
+
+A view that needs data of its own registers a query beside it, and asks for it by name:
+
+    @query("brokers-by-rack")
+    async def brokers_by_rack(live: LiveBackend) -> list[dict[str, Any]]:
+        ...  # live.cluster(), live.admin(), live.registry(), live.connect()
+
+    rows = await (await self.kctl.backend()).ask("brokers-by-rack")
+
+so a new view is its own module: the Backend protocol, `LiveBackend` and the recorded backend of
+the snapshot tests (which records every registered query) need no change.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +50,29 @@ class ClusterOverview:
     authentication: str = "no SASL"  # mechanism, principal, token expiry (`connect.cluster.authentication_label`)
 
 
+#: What a view asks a cluster for: an async function of the live backend.
+Query = Callable[["LiveBackend"], Awaitable[Any]]
+#: Every registered query by name (`@query`).
+QUERIES: dict[str, Query] = {}
+
+
+def query(name: str) -> Callable[[Query], Query]:
+    """Register a view's query under `name`, for `Backend.ask`."""
+
+    def register(fetch: Query) -> Query:
+        if QUERIES.get(name, fetch) is not fetch:
+            raise ValueError(f"two console queries are named {name!r}")
+        QUERIES[name] = fetch
+        return fetch
+
+    return register
+
+
 class Backend(Protocol):
+    async def ask(self, name: str) -> Any:
+        """What the query registered as `name` answers (JSON-shaped data)."""
+        ...
+
     async def overview(self) -> ClusterOverview: ...
 
     async def topics(self) -> list[dict[str, Any]]: ...
@@ -161,16 +194,23 @@ class LiveBackend:
             self._cluster = cluster
         return self._cluster
 
-    async def _admin(self) -> Any:
+    async def admin(self) -> Any:
         from kctl.client import Admin
 
         return Admin(await self.cluster())
+
+
+    async def ask(self, name: str) -> Any:
+        found = QUERIES.get(name)
+        if found is None:
+            raise KeyError(f"no console query is named {name!r} (register it with @query)")
+        return await found(self)
 
     async def overview(self) -> ClusterOverview:
         from kctl.ops.cluster import broker_rows, quorum_rows
         from kctl.ops.topics import topic_rows
 
-        admin = await self._admin()
+        admin = await self.admin()
         cluster_id, controller, _ = await admin.describe_cluster()
         topics = await topic_rows(admin, with_sizes=True, internal=True)  # the brokers' replicas count them too
         groups = [g.group_id for g in await admin.list_groups()]
@@ -190,17 +230,17 @@ class LiveBackend:
             executed = reassign.Executed.latest()
         except NotFound:
             return None
-        return executed.started_at, [p.row() for p in await reassign.progress(await self._admin(), executed)]
+        return executed.started_at, [p.row() for p in await reassign.progress(await self.admin(), executed)]
 
     async def topics(self) -> list[dict[str, Any]]:
         from kctl.ops.topics import topic_rows
 
-        return await topic_rows(await self._admin(), with_sizes=True)
+        return await topic_rows(await self.admin(), with_sizes=True)
 
     async def topic(self, name: str) -> dict[str, Any]:
         from kctl.ops.topics import topic_detail
 
-        detail = await topic_detail(await self._admin(), name, all_configs=True)
+        detail = await topic_detail(await self.admin(), name, all_configs=True)
         return {"partitions": detail["partitions"], "configs": detail["configs"]}
 
     async def group_lag(self, groups: list[str] | None = None, *, ages: bool = True,
@@ -214,20 +254,20 @@ class LiveBackend:
     async def create_topic(self, name: str, partitions: int, replication: int, configs: dict[str, str]) -> None:
         from kctl.client import NewTopic
 
-        error = (await (await self._admin()).create_topics([NewTopic(name, partitions, replication, configs)])
+        error = (await (await self.admin()).create_topics([NewTopic(name, partitions, replication, configs)])
                  ).get(name)
         if error is not None:
             raise error
 
     async def delete_topic(self, name: str) -> None:
-        error = (await (await self._admin()).delete_topics([name])).get(name)
+        error = (await (await self.admin()).delete_topics([name])).get(name)
         if error is not None:
             raise error
 
     async def set_topic_config(self, topic: str, name: str, value: str | None) -> None:
         from kctl.protocol.enums import ConfigResourceType
 
-        admin = await self._admin()
+        admin = await self.admin()
         if value is None:
             await admin.alter_configs(ConfigResourceType.TOPIC, topic, delete=[name])
         else:
@@ -257,7 +297,7 @@ class LiveBackend:
         from kctl.ops.acls import acl_rows
         from kctl.protocol.acl import AclFilter
 
-        return await acl_rows(await self._admin(), AclFilter())
+        return await acl_rows(await self.admin(), AclFilter())
 
     async def transactions(self) -> dict[str, list[dict[str, Any]]]:
         import time
@@ -274,7 +314,7 @@ class LiveBackend:
     async def users(self) -> list[dict[str, Any]]:
         from kctl.ops.users import user_rows
 
-        return await user_rows(await self._admin())
+        return await user_rows(await self.admin())
 
     async def subjects(self) -> list[dict[str, Any]]:
         from kctl.ops.schemas import subject_rows

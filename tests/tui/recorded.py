@@ -24,7 +24,7 @@ from kctl.connect.contexts import Context
 from kctl.ops.errors import NotFound
 from kctl.ops.groups import GroupLag, LagHistory, LagRows, ResetPlan, Strategy, group_lag
 from kctl.ops.tail import TailSpec
-from kctl.tui.backend import Backend, Batches, ClusterOverview, LiveBackend
+from kctl.tui.backend import QUERIES, Backend, Batches, ClusterOverview, LiveBackend
 
 from .conftest import T0
 
@@ -83,7 +83,9 @@ async def record(backend: Backend) -> dict[str, Any]:
         tails[t["name"]] = [_record_json(r) for r in sorted(found, key=lambda r: (r.partition, r.offset))]
     group, option, scope = RESET
     plan, _ = await backend.plan_reset(group, Strategy(option.removeprefix("--")), scope)
+    queries = {name: await backend.ask(name) for name in sorted(QUERIES)}  # each view's own data
     return {
+        **({"queries": queries} if queries else {}),
         "reassignment": await backend.reassignment(),
         "overview": {"cluster_id": CLUSTER_ID, "controller": overview.controller,
                      "brokers": [{**b, "host": ADDRESS[0], "port": ADDRESS[1]} for b in overview.brokers],
@@ -110,6 +112,12 @@ class RecordedBackend:
 
     def __init__(self, data: dict[str, Any] | None = None) -> None:
         self.data = data if data is not None else json.loads(RECORDING.read_text())
+
+    async def ask(self, name: str) -> Any:
+        recorded = self.data.get("queries", {})
+        if name not in recorded:
+            raise KeyError(f"query {name!r} is not in the recording: refresh it with python -m tests.tui.recorded")
+        return recorded[name]
 
     async def overview(self) -> ClusterOverview:
         return ClusterOverview(**self.data["overview"])

@@ -216,3 +216,51 @@ async def test_a_new_view_is_one_class_registered_with_view() -> None:
             assert ":probe" in str(app.screen.query_one("#help").render())
     finally:
         del VIEWS["probe"]
+
+
+def test_a_view_with_data_of_its_own_needs_no_backend_change(broker: BrokerProcess) -> None:
+    """A view and the query it asks for, in one place: the live backend runs the query against a
+    cluster, the recorder records it with the rest, and the recorded backend answers it; the
+    Backend protocol, LiveBackend and the recorded backend are not touched."""
+    from kctl.ops.cells import Column
+    from kctl.tui.backend import QUERIES, LiveBackend, query
+    from kctl.tui.base import ListScreen, Pane
+    from kctl.tui.console import VIEWS, view
+
+    from .conftest import table_keys
+    from .recorded import RecordedBackend
+
+    @query("probe-brokers")
+    async def probe_brokers(live: LiveBackend) -> list[dict[str, Any]]:
+        cluster = await live.cluster()
+        await cluster.refresh_metadata([])
+        return [{"node": str(b.node_id), "port": b.port} for b in cluster.brokers.values()]
+
+    @view("brokers-probe")
+    class BrokersProbe(ListScreen):
+        view_name = "brokers-probe"
+        panes = (Pane("brokers", (Column("node", "NODE"), Column("port", "PORT", numeric=True)), key="node"),)
+
+        async def fetch(self) -> dict[str, list[dict[str, Any]]]:
+            return {"brokers": await (await self.kctl.backend()).ask("probe-brokers")}
+
+    try:
+        # Recorded: what the recorder stores for it, from a live cluster.
+        live = asyncio.run(record_live(broker.bootstrap))
+        assert live["queries"]["probe-brokers"] == [{"node": "0", "port": broker.port}]
+        data = {**json.loads(RECORDING.read_text()), "queries": live["queries"]}
+
+        async def run() -> list[str]:
+            settings = Settings(bootstrap=f"{ADDRESS[0]}:{ADDRESS[1]}", timeout=10)
+            app = KctlTui(settings, cursor_blink=False, refresh_s=3600, backend=lambda c, s: RecordedBackend(data))
+            async with app.run_test(size=SIZE) as pilot:
+                await loaded(pilot)
+                await pilot.press("colon", *"brokers-probe", "enter")
+                await wait_for(pilot, lambda: isinstance(pilot.app.screen, BrokersProbe), "the new view")
+                await loaded(pilot)
+                return table_keys(app)
+
+        assert asyncio.run(run()) == ["0"]
+    finally:
+        del VIEWS["brokers-probe"]
+        del QUERIES["probe-brokers"]
