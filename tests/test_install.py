@@ -84,7 +84,7 @@ def test_an_installed_kctl_has_its_themes_man_pages_completions_and_broker(tool:
     for shell, path in (("bash", "share/bash-completion/completions/kctl"), ("zsh", "share/zsh/site-functions/_kctl"),
                         ("fish", "share/fish/vendor_completions.d/kctl.fish")):
         assert (venv / path).read_text() == _run(env, tmp_path, kctl, "completion", shell).stdout
-    completed = _run({**env, "_KCTL_COMPLETE": "complete_bash", "COMP_WORDS": "kctl top", "COMP_CWORD": "1"},
+    completed = _run({**env, "_KCTL_COMPLETE": "bash", "COMP_WORDS": "kctl top", "COMP_CWORD": "1"},
                      tmp_path, kctl).stdout
     assert "topics" in completed.split()
 

@@ -358,13 +358,13 @@ def protocol_command() -> None:
 def run(args: list[str]) -> int:
     root = typer.main.get_command(app)
     if "_KCTL_COMPLETE" in os.environ:  # a shell asking for completions (see `kctl completion`)
-        from typer._completion_classes import completion_init
+        from .completion import answer
 
-        completion_init()
-    else:
-        from .placement import place_options
+        typer.echo(answer(root, os.environ), nl=False)
+        return 0
+    from .placement import place_options
 
-        args = place_options(root, args)
+    args = place_options(root, args)
     try:
         root(args=args, prog_name="kctl")
     except SystemExit as exc:  # click ends every run, good or bad, with SystemExit

@@ -277,18 +277,42 @@ def test_shell_completion_offers_topic_and_group_names(env: dict[str, str], shel
     kctl(env, "groups", "reset-offsets", group, "-t", topic, "--to-earliest", "--execute")
     assert "_KCTL_COMPLETE" in kctl(env, "completion", shell).stdout
 
-    def complete(words: str) -> str:
-        extra = {"bash": {"_KCTL_COMPLETE": "complete_bash", "COMP_WORDS": words,
-                          "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))},
-                 "zsh": {"_KCTL_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": words},
-                 "fish": {"_KCTL_COMPLETE": "complete_fish", "_TYPER_COMPLETE_ARGS": words,
-                          "_TYPER_COMPLETE_FISH_ACTION": "get-args"}}[shell]
-        return subprocess.run([sys.executable, "-m", "kctl"], env={**env, **extra}, capture_output=True,
-                              text=True, timeout=30).stdout
+    def complete(line: str) -> list[str]:
+        """What kctl answers a shell's script for `line` (the cursor at its end)."""
+        words = line.split()
+        at = len(words) - (0 if line.endswith(" ") else 1)
+        asked = {"_KCTL_COMPLETE": shell, "COMP_WORDS": line, "COMP_CWORD": str(at)}
+        if shell == "fish":  # the line, and the word under the cursor
+            asked["COMP_CWORD"] = "" if line.endswith(" ") else words[-1]
+        out = subprocess.run([sys.executable, "-m", "kctl"], env={**env, **asked}, capture_output=True,
+                             text=True, timeout=30).stdout
+        separator = {"bash": None, "zsh": ":", "fish": "\t"}[shell]
+        return [line.split(separator)[0] if separator else line for line in out.splitlines()]
 
     assert topic in complete(f"kctl topics describe {topic[:8]}")
     assert group in complete(f"kctl groups describe {group[:8]}")
     assert "topics" in complete("kctl top")
+    assert complete("kctl topics li") == ["list"]
+    assert "--from" in complete(f"kctl tail {topic} --fr")
+    assert "--bootstrap-server" in complete("kctl topics list --boot")  # a global option, after the command
+    assert complete("kctl nosuchcommand ") == []
+
+
+def test_bash_completes_through_the_script_kctl_prints(env: dict[str, str]) -> None:
+    """The script as bash runs it: sourced, then its function called as bash calls it on TAB."""
+    topic = unique("bash-tab")
+    kctl(env, "topics", "create", topic)
+    bin_dir = Path(sys.executable).parent
+    shim = Path(env["XDG_CONFIG_HOME"]) / "bin"
+    shim.mkdir(parents=True, exist_ok=True)
+    (shim / "kctl").write_text(f"#!/bin/sh\nexec {sys.executable} -m kctl \"$@\"\n")
+    (shim / "kctl").chmod(0o755)
+    line = f"kctl tail {topic[:6]}"
+    program = (f'source <(kctl completion bash); COMP_WORDS=({line}); COMP_CWORD=2; _kctl_completion kctl; '
+               'printf "%s\\n" "${COMPREPLY[@]}"')
+    done = subprocess.run(["bash", "-c", program], env={**env, "PATH": f"{shim}:{bin_dir}:{env['PATH']}"},
+                          capture_output=True, text=True, timeout=60)
+    assert topic in done.stdout.split(), done.stdout + done.stderr
 
 
 def test_reset_from_a_file_and_from_another_group(env: dict[str, str], tmp_path: Path) -> None:

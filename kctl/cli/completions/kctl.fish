@@ -1,1 +1,7 @@
-complete --command kctl --no-files --arguments "(env _KCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) kctl)" --condition "env _KCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) kctl"
+function __kctl_complete
+    set -lx COMP_WORDS (commandline -cp)
+    set -lx COMP_CWORD (commandline -ct)
+    env _KCTL_COMPLETE=fish kctl 2>/dev/null
+end
+
+complete -c kctl -f -a "(__kctl_complete)"
