@@ -165,3 +165,16 @@ def test_console_screens_reach_the_app_only_through_its_services() -> None:
     for path in (ROOT / "kctl" / "tui").glob("*.py"):
         if path.name != "app.py":
             assert "kctl.tui.app" not in {imported for _, imported in imports(path)}, path
+
+
+def test_no_module_imports_a_private_module_of_typer_or_click() -> None:
+    """The CLI stands on typer's and click's public API: their underscored modules change without
+    notice (typer 0.29 moved click inside itself as `typer._click`)."""
+    found = []
+    for path in sorted((ROOT / "kctl").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{path.relative_to(ROOT)}:{node.lineno}: {name}" for name in names  # type: ignore[attr-defined]
+                      if name.split(".")[0] in ("typer", "click") and any(p.startswith("_") for p in name.split("."))]
+    assert not found, "\n".join(found)

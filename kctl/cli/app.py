@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
 from typing import Annotated, Any, cast
 
 import typer
@@ -81,44 +79,40 @@ _PLAIN_CONVERSIONS: dict[Any, tuple[Callable[[Any], Any], str]] = {
 }
 
 
-@cache
-def _plain_runtime_param() -> Any:
-    """The RuntimeParam subclass that converts without pydantic; None under another typer."""
-    try:
-        from typer._coercion import RuntimeParam
-    except ImportError:  # another typer: it converts as it always has
-        return None
+class _PlainConversion:
+    """Converts a parameter's text as click does, with click's message for a bad value. It is
+    what typer asks a parameter for (`get_runtime_param()`), and answers typer's one question,
+    `coerce(value, param, ctx)`."""
 
-    @dataclass(frozen=True)
-    class PlainRuntimeParam(RuntimeParam):
-        convert: Callable[[Any], Any]
-        type_name: str
+    def __init__(self, convert: Callable[[Any], Any], type_name: str) -> None:
+        self.convert = convert
+        self.type_name = type_name
 
-        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            try:
-                if isinstance(value, list | tuple):
-                    return [self.convert(v) for v in value]
-                return self.convert(value)
-            except (TypeError, ValueError):
-                raise typer.BadParameter(f"{value!r} is not a valid {self.type_name}.", ctx=ctx,
-                                         param=param) from None
-
-    return PlainRuntimeParam
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        many = param.multiple or param.nargs == -1
+        if value is None:
+            return () if many else None
+        try:
+            if isinstance(value, list | tuple):
+                return [self.convert(v) for v in value]
+            return self.convert(value)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"{value!r} is not a valid {self.type_name}.", ctx=ctx, param=param) from None
 
 
 def _plain_coercion(param: Any) -> None:
     """typer 0.29 converts every value through a pydantic TypeAdapter built on first use, and
-    importing pydantic alone costs about 100 ms of every command. kctl's options are text,
-    integers, numbers, booleans and lists of them: those convert here, with click's messages."""
-    plain = _plain_runtime_param()
-    if plain is None or getattr(param, "_runtime_param", "absent") is not None:
+    importing pydantic costs 35-40 ms of every command (the CLI start-up target in bench/cli.py
+    leaves no room for it). kctl's options are text, integers, numbers, booleans and lists of
+    them: a parameter of those gets `_PlainConversion` in the slot typer fills lazily. A typer
+    without that slot converts as it always has, only slower."""
+    if not hasattr(param, "get_runtime_param") or getattr(param, "_runtime_param", "absent") is not None:
         return
-    descriptor = param.type_descriptor
-    found = _PLAIN_CONVERSIONS.get(descriptor.annotation)
-    if found is None or descriptor.file_annotation is not None:
+    descriptor = getattr(param, "type_descriptor", None)
+    found = _PLAIN_CONVERSIONS.get(getattr(descriptor, "annotation", None))
+    if found is None or getattr(descriptor, "file_annotation", None) is not None:
         return
-    param._runtime_param = plain(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation,
-                                 convert=found[0], type_name=found[1])
+    param._runtime_param = _PlainConversion(*found)
 
 
 def click_style(command: Any) -> Any:
