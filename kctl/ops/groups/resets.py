@@ -299,7 +299,11 @@ async def undo_reset(cluster: Cluster, group: str) -> SavedOffsets:
     if restore:
         await set_group_offsets(admin, group, kind, restore)
     if forget and kind != SHARE:  # a share partition never started has nothing to forget
-        await admin.delete_group_offsets(group, forget)
+        failed = {tp: e for tp, e in (await admin.delete_group_offsets(group, forget)).items() if e is not None}
+        if failed:  # the save stays live: undoing again finishes the job
+            tp, error = next(iter(failed.items()))
+            raise KafkaError(f"the offsets are back, but {tp.topic}[{tp.partition}] had none before the reset and "
+                             f"its offset could not be deleted: {error}", error.code)
     saves[-1].rename(saves[-1].with_suffix(".undone"))
     return saved
 
