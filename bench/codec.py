@@ -5,9 +5,9 @@
 
 Prints microseconds per operation (best of several repeats) and the speed-up over kio.
 Targets: MetadataResponse v12 encode at least 3x faster than kio, ProduceRequest v9 decode at or
-under 5 us, the 1 MiB batch header + CRC check at or under 100 us, and decoding large Metadata,
-Fetch and OffsetFetch responses within 2x of kio. Those decodes run in C where `_decode` is
-built; their rows say so, and the generated Python decoder's time is shown under each.
+under 5 us, and the 1 MiB batch header + CRC check at or under 100 us. Large responses decode
+2-6x slower than kio's native reader: shown, not a target. A C decoder once brought them within
+2x, and no figure a user sees moved with it (bench/native.py, docs/testing.md), so it went.
 """
 
 from __future__ import annotations
@@ -59,16 +59,6 @@ def kio_write(entity: Any) -> bytes:
 
 
 Rows = list[tuple[str, float, float | None, str]]  # operation, kctl us, peer us, note
-
-
-def python_row(rows: Rows, api_key: int, version: int, data: bytes, peer_us: float, repeat: int) -> None:
-    """The same decode by the generated Python decoder, which runs where `_decode` is not built."""
-    from kctl.protocol.api import spec_for
-
-    python = getattr(spec_for(api_key, version).response_decoders[version], "python", None)
-    if python is not None:
-        us = per_op_us(lambda: python(data, 0), repeat)
-        rows.append(("  the same, generated Python (no C compiler)", us, peer_us, ""))
 
 
 def produce_request(rows: Rows, repeat: int) -> None:
@@ -139,10 +129,9 @@ def metadata_response(rows: Rows, repeat: int) -> None:
             "decode MetadataResponse v12, 100 x 10",
             per_op_us(lambda: decode_response(3, 12, metadata_bytes), repeat),
             kio_us,
-            "target within 2x of kio",
+            "shown, not a target",
         )
     )
-    python_row(rows, 3, 12, metadata_bytes, kio_us, repeat)
 
 
 def fetch_response(rows: Rows, repeat: int) -> None:
@@ -187,10 +176,9 @@ def fetch_response(rows: Rows, repeat: int) -> None:
             "decode FetchResponse v11, 100 partitions",
             per_op_us(lambda: decode_response(1, 11, fetch_bytes), repeat),
             kio_us,
-            "target within 2x of kio",
+            "shown, not a target",
         )
     )
-    python_row(rows, 1, 11, fetch_bytes, kio_us, repeat)
 
 
 def offset_fetch_response(rows: Rows, repeat: int) -> None:
@@ -212,10 +200,9 @@ def offset_fetch_response(rows: Rows, repeat: int) -> None:
             "decode OffsetFetchResponse v9, 500 x 1,000",
             per_op_us(lambda: decode_response(9, 9, offsets_bytes), repeat),
             kio_us,
-            "target within 2x of kio",
+            "shown, not a target",
         )
     )
-    python_row(rows, 9, 9, offsets_bytes, kio_us, repeat)
     from kctl.protocol.offset_columns import decode_offset_fetch_columns
 
     rows.append(
@@ -223,7 +210,7 @@ def offset_fetch_response(rows: Rows, repeat: int) -> None:
             "  the same, read into columns (kctl lag's reader)",
             per_op_us(lambda: decode_offset_fetch_columns(offsets_bytes, 0, 9), repeat),
             kio_us,
-            "target within 2x of kio",
+            "shown, not a target",
         )
     )
 
@@ -273,13 +260,10 @@ def main() -> None:
     args = parser.parse_args()
     repeat = 2 if args.quick else 7
     rows: Rows = []
-    from kctl.protocol import _wire
-
-    where = "in C (_decode)" if _wire._Program is not None else "as generated Python (no _decode built)"
-    print(f"kctl's decoders run {where}; peer: kio's native reader")
+    print("kctl's decoders are the generated Python ones; peer: kio's native reader")
     for case in (produce_request, metadata_response, fetch_response, offset_fetch_response, batch_crc):
         case(rows, repeat)
-    # "speed-up" under 1 is a slow-down: 0.5x is twice kio's time, the bound for the decode targets.
+    # "speed-up" under 1 is a slow-down: 0.5x is twice kio's time.
     width = max(len(r[0]) for r in rows)
     print(f"{'operation':<{width}}  {'kctl us':>10}  {'peer us':>10}  {'speed-up':>8}  note")
     for name, ours, theirs, note in rows:

@@ -244,13 +244,10 @@ async def broker_answers(bootstrap: str) -> tuple[float, float]:
 
 
 def c_loops() -> str:
-    """Which of kctl lag's two hot loops run in C here (without a C compiler, both run in Python)."""
-    from kctl.cli.rowtext import rows_text, rows_text_python
-    from kctl.protocol.offset_columns import _plain_topics_c
+    """Whether kctl lag's row writer runs in C here (without a C compiler, it runs in Python)."""
+    from kctl.protocol.native import extension
 
-    rows = "C" if rows_text is not rows_text_python else "Python (kctl.cli._rowtext not built)"
-    offsets = "C" if _plain_topics_c is not None else "Python (kctl.protocol._offset_columns not built)"
-    return f"OffsetFetch reader: {offsets}; row writer: {rows}"
+    return "row writer: " + ("C" if extension("kctl.cli._rowtext") else "Python (kctl.cli._rowtext not built)")
 
 
 def report(groups: int, partitions: int, rows_expected: int, lag_expected: int,

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kctl.protocol.native import extension
+
 RowsText = Callable[..., str]
 ASCII_WHITESPACE = " \t\n\v\f\r\x1c\x1d\x1e\x1f"  # what the C version strips, as str.rstrip would
 
@@ -98,11 +100,9 @@ def _cell_text(value: Any, text: Callable[[Any], str], texts: dict[Any, str], ra
 
 
 def _load() -> RowsText:
-    try:
-        from kctl.cli._rowtext import rows_text
-    except ImportError:  # built without a C compiler
-        return rows_text_python
-    return rows_text
+    # Without it (no C compiler, or KCTL_WITHOUT_C) the Python loop writes the same rows.
+    module = extension("kctl.cli._rowtext")
+    return rows_text_python if module is None else module.rows_text
 
 
 rows_text: RowsText = _load()

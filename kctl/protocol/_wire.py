@@ -23,20 +23,6 @@ Decoder = Callable[[bytes, int], "tuple[T, int]"]
 
 ZERO_UUID = UUID(int=0)
 
-try:
-    from ._decode import Program as _Program
-except ImportError:  # built without a C compiler: the generated Python decoders run
-    _Program = None  # type: ignore[assignment,misc]
-
-
-def compiled(python: Decoder[T], flexible: bool, program: tuple[Any, ...]) -> Decoder[T]:
-    """The decoder of one layout group: its program run in C where `_decode` is built, which
-    calls `python` (the generated decoder of the same layout) for bytes it cannot read, so that
-    errors are always the Python decoder's."""
-    if _Program is None:
-        return python
-    return _Program(python, flexible, program)
-
 #: The default of a list or struct field: the constructor puts a new empty one in its place.
 FRESH: Any = object()
 

@@ -7,10 +7,6 @@ For every message the generator groups consecutive versions that share a wire la
 one encoder and one decoder per group. Inside them nested structs are inlined, adjacent
 fixed-width fields are packed with a single `struct` call, and every version question has been
 answered already: the code that runs per request is straight-line.
-
-Next to each decoder it writes the same layout as a program (`ProgramText`), which the C module
-`_decode` runs where it is built; the Python decoder stays behind it for malformed bytes and for
-machines without a C compiler.
 """
 
 from __future__ import annotations
@@ -124,14 +120,11 @@ class ModuleWriter:
             flexible = msg.flexible_in(low)
             enc_name = f"_encode_{msg.name}_{suffix}"
             dec_name = f"_decode_{msg.name}_{suffix}"
-            read_name = f"_read_{msg.name}_{suffix}"
             self.functions.append(self.encoder(enc_name, top, low, flexible))
             self.functions.append(self.decoder(dec_name, top, low, flexible))
-            program = ProgramText(low).node(top, 1)
-            self.functions.append(f"{read_name} = w.compiled(\n    {dec_name},\n    {flexible},\n    {program},\n)")
             for v in versions:
                 encoders[v] = enc_name
-                decoders[v] = read_name
+                decoders[v] = dec_name
         return encoders, decoders
 
     def encoder(self, name: str, top: Struct, version: int, flexible: bool) -> str:
@@ -564,81 +557,6 @@ class DecodeBody:
         else:
             nullable = nullable or name == "records"
             out.add(indent, f"{target}, o = w.read_{flex}{'nullable_' if nullable else ''}bytes(b, o)")
-
-
-# ---- programs ------------------------------------------------------------------------------
-def _tuple(items: list[str], indent: int) -> str:
-    if not items:
-        return "()"
-    pad = "    " * (indent + 1)
-    return "(\n" + "".join(f"{pad}{item},\n" for item in items) + "    " * indent + ")"
-
-
-@dataclass
-class ProgramText:
-    """One layout group's wire form as a program for `_decode.c`: nested tuples, written into the
-    generated module next to the Python decoder of the same group.
-
-    A struct is `(class, wire, tagged, absent)`: `wire` holds `(field, type)` in wire order,
-    `tagged` holds `(tag, field, type, default)` and `absent` holds `(field, default)` for the
-    fields this version does not carry. A type is a primitive's name (`"string?"` and `"bytes?"`
-    when nullable; records are nullable bytes), `("array", nullable, element)` or
-    `("struct", nullable, struct)`. A default is `("value", v)`, `("list",)` (a new empty list) or
-    `("struct", struct)` (a new instance built from a struct of absent fields only, as calling
-    the class without arguments would)."""
-
-    version: int
-
-    def node(self, struct: Struct, indent: int) -> str:
-        present = [f for f in struct.fields if f.present_in(self.version)]
-        wire = [f for f in present if not f.tagged_in(self.version)]
-        tagged = sorted((f for f in present if f.tagged_in(self.version)), key=lambda f: f.tag or 0)
-        absent = [f for f in struct.fields if not f.present_in(self.version)]
-        inner, item = indent + 1, indent + 2
-        parts = [
-            struct.name,
-            _tuple([f'("{attr(f.name)}", {self.type(f, item)})' for f in wire], inner),
-            _tuple([f'({f.tag}, "{attr(f.name)}", {self.type(f, item)}, {self.default(f, item)})' for f in tagged],
-                   inner),
-            _tuple([f'("{attr(f.name)}", {self.default(f, item)})' for f in absent], inner),
-        ]
-        return _tuple(parts, indent)
-
-    def type(self, f: Field, indent: int) -> str:
-        kind = f.type
-        nullable = f.nullable_in(self.version)
-        if isinstance(kind, Array):
-            element = kind.element
-            inner = self.node(element, indent) if isinstance(element, Struct) else primitive_code(element, False)
-            return f'("array", {nullable}, {inner})'
-        if isinstance(kind, Struct):
-            return f'("struct", {nullable}, {self.node(kind, indent)})'
-        return primitive_code(kind, nullable)
-
-    def default(self, f: Field, indent: int) -> str:
-        kind = f.type
-        if not f.has_explicit_default and isinstance(kind, Array):
-            return '("list",)'
-        if not f.has_explicit_default and isinstance(kind, Struct):
-            return f'("struct", {self.defaults(kind, indent)})'
-        if not isinstance(f.default(), (int, float, str, bytes, type(None))):
-            raise ValueError(f"{f.name}: a program can only share immutable defaults")
-        return f'("value", {default_literal(f)})'
-
-    def defaults(self, struct: Struct, indent: int) -> str:
-        """A struct whose every field is absent: its defaults, as `Class()` gives them."""
-        inner = indent + 1
-        absent = _tuple([f'("{attr(f.name)}", {self.default(f, inner + 1)})' for f in struct.fields], inner)
-        return _tuple([struct.name, "()", "()", absent], indent)
-
-
-def primitive_code(kind: Primitive, nullable: bool) -> str:
-    name = kind.name
-    if name in FIXED_WIDTH or name == "uuid":
-        return f'"{name}"'
-    if name == "records":  # always nullable on the wire
-        return '"bytes?"'
-    return f'"{name}?"' if nullable else f'"{name}"'
 
 
 # ---- modules -------------------------------------------------------------------------------

@@ -4,14 +4,12 @@ The generated decoder builds an object per partition; at 500 groups of 1,000 par
 half a million objects. This reads each group's offsets straight into three columns (topic,
 partition, committed offset). When no entry of a group has metadata or tagged fields, as commits
 by consumers almost always do, each entry is 20 bytes and all of the group's entries are unpacked
-at once by `struct.iter_unpack` (or, where it was built, by the same loop in C:
-`_offset_columns.c`); otherwise its entries are read one by one.
+at once by `struct.iter_unpack`; otherwise its entries are read one by one.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from typing import NamedTuple
 
 from . import _wire as w
@@ -52,8 +50,7 @@ def decode_offset_fetch_columns(b: bytes | bytearray, o: int, version: int) -> l
     for _ in range(count):
         group_id, o = w.read_compact_string(b, o)
         try:
-            found = _plain_topics_c(b, o, names) if _plain_topics_c is not None else None
-            topics, partitions, offsets, o = found if found is not None else _plain_topics(b, o, names)
+            topics, partitions, offsets, o = _plain_topics(b, o, names)
         except (_NotPlain, IndexError, UnicodeDecodeError, DecodeError):
             topics, partitions, offsets, o = _topics(b, o)
         if len(b) < o + 2:
@@ -157,17 +154,3 @@ def _skip_tags(b: bytes | bytearray, o: int) -> int:
     if o >= len(b):
         raise w.truncated("tagged fields")
     return o + 1 if b[o] == 0 else w.skip_tags(b, o)
-
-
-PlainTopics = Callable[[bytes | bytearray, int, dict[bytes, str]], tuple[list[str], list[int], list[int], int] | None]
-
-
-def _load_c() -> PlainTopics | None:
-    try:
-        from kctl.protocol._offset_columns import plain_topics
-    except ImportError:  # built without a C compiler: `_plain_topics` reads the same
-        return None
-    return plain_topics
-
-
-_plain_topics_c = _load_c()

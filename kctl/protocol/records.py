@@ -28,12 +28,9 @@ from crc32c import crc32c
 from . import _wire as w
 from .compression import MAX_DECOMPRESSED_SIZE, Compression, compress, decompress
 from .errors import CorruptRecordError, DecodeError, EncodeError, InvalidRecordError
+from .native import extension
 
-_check_records: ModuleType | None
-try:
-    from . import _check_records
-except ImportError:  # built without a C compiler
-    _check_records = None
+_check_records: ModuleType | None = extension("kctl.protocol._check_records")
 
 HEADER = Struct(">qiibIhiqqqhii")
 HEADER_SIZE = HEADER.size  # 61

@@ -17,15 +17,12 @@ from pathlib import Path
 import pytest
 
 from kctl.client.cluster import Cluster
-from kctl.client.connection import BrokerConnection
 from kctl.client.errors import KafkaError
 from kctl.client.oauth import ClientCredentials, OAuthBearerAuthenticator
-from kctl.client.sasl import exchange_tokens
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.messages.metadata import MetadataRequest
-from kctl.protocol.sasl import OAuthBearerClient
 from tests.support.apache_kafka import KafkaCluster, require_jars
-from tests.support.oauth import TokenEndpoint
+from tests.support.oauth import FixedToken, TokenEndpoint
 
 CLIENT_ID, CLIENT_SECRET = "kctl-ops", "kafka-oauth-secret"
 
@@ -78,14 +75,6 @@ def test_kctl_lists_produces_and_tails_through_kafka_s_oauthbearer(kafka_oauth: 
         [("a", "1"), ("b", "2"), ("c", "3")]
 
 
-class _FixedToken:
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    async def authenticate(self, connection: BrokerConnection) -> None:
-        await exchange_tokens(connection, "OAUTHBEARER", OAuthBearerClient(self.token), "a test token")
-
-
 async def test_kafka_refuses_bad_tokens_and_takes_a_renewed_one(kafka_oauth: KafkaCluster,
                                                                idp: TokenEndpoint) -> None:
     now = int(time.time())
@@ -93,7 +82,7 @@ async def test_kafka_refuses_bad_tokens_and_takes_a_renewed_one(kafka_oauth: Kaf
                           "audience": idp.mint(aud="billing"),
                           "unknown key id": idp.mint(kid="signing-2")}.items():
         cluster = Cluster(kafka_oauth.bootstrap, request_timeout_s=10, connect_timeout_s=5,
-                          authenticator=_FixedToken(token))
+                          authenticator=FixedToken(token))
         with pytest.raises(KafkaError) as refused:
             await cluster.start()
         await cluster.close()
@@ -108,7 +97,7 @@ async def test_kafka_refuses_bad_tokens_and_takes_a_renewed_one(kafka_oauth: Kaf
         first_token = authenticator.tokens.token
         assert first_token is not None
         await asyncio.sleep(5)  # expired now, and Kafka is told to allow no clock skew
-        stale = Cluster(kafka_oauth.bootstrap, request_timeout_s=10, authenticator=_FixedToken(first_token.value))
+        stale = Cluster(kafka_oauth.bootstrap, request_timeout_s=10, authenticator=FixedToken(first_token.value))
         with pytest.raises(KafkaError):
             await stale.start()
         await stale.close()

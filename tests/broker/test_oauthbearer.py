@@ -18,7 +18,6 @@ from joserfc.jwk import RSAKey
 
 from broker.oauth import JwksValidator
 from kctl.client.cluster import Cluster
-from kctl.client.connection import BrokerConnection
 from kctl.client.errors import KafkaError
 from kctl.client.oauth import (
     ClientCredentials,
@@ -30,7 +29,6 @@ from kctl.client.oauth import (
     TokenFile,
     jwt_claims,
 )
-from kctl.client.sasl import exchange_tokens
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.sasl import (
     Grant,
@@ -40,7 +38,7 @@ from kctl.protocol.sasl import (
     oauthbearer_message,
     parse_oauthbearer_message,
 )
-from tests.support.oauth import TokenEndpoint
+from tests.support.oauth import FixedToken, TokenEndpoint
 from tests.support.ports import free_port
 
 from .conftest import BrokerProcess
@@ -228,16 +226,6 @@ def oauth_broker(idp: TokenEndpoint, tmp_path_factory: pytest.TempPathFactory) -
     b.stop()
 
 
-class _FixedToken:
-    """Presents one token as it is: the broker, not the client, is under test."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    async def authenticate(self, connection: BrokerConnection) -> None:
-        await exchange_tokens(connection, "OAUTHBEARER", OAuthBearerClient(self.token), "a test token")
-
-
 async def test_bad_tokens_are_refused_with_kafka_s_error(oauth_broker: BrokerProcess, idp: TokenEndpoint) -> None:
     now = int(time.time())
     other_key = RSAKey.generate_key(2048, parameters={"kid": idp.key.kid})
@@ -249,14 +237,14 @@ async def test_bad_tokens_are_refused_with_kafka_s_error(oauth_broker: BrokerPro
     }
     for reason, token in bad.items():
         cluster = Cluster(oauth_broker.bootstrap, request_timeout_s=5, connect_timeout_s=5,
-                          authenticator=_FixedToken(token))
+                          authenticator=FixedToken(token))
         with pytest.raises(KafkaError) as refused:
             await cluster.start()
         await cluster.close()
         assert refused.value.code is ErrorCode.SASL_AUTHENTICATION_FAILED, (reason, refused.value)
         assert reason in str(refused.value) and "invalid_token" in str(refused.value)
     cluster = Cluster(oauth_broker.bootstrap, request_timeout_s=5, connect_timeout_s=5,
-                      authenticator=_FixedToken(idp.mint("alice")))
+                      authenticator=FixedToken(idp.mint("alice")))
     await cluster.start()
     assert cluster.brokers
     await cluster.close()
@@ -273,7 +261,7 @@ async def test_the_client_renews_its_token_and_the_broker_takes_the_new_one(oaut
         issued, first_token = len(idp.issued), authenticator.tokens.token
         assert first_token is not None and authenticator.principal == CLIENT_ID
         await asyncio.sleep(4)  # the first token has expired, and the broker allows no clock skew
-        stale = Cluster(oauth_broker.bootstrap, request_timeout_s=5, authenticator=_FixedToken(first_token.value))
+        stale = Cluster(oauth_broker.bootstrap, request_timeout_s=5, authenticator=FixedToken(first_token.value))
         with pytest.raises(KafkaError, match="expired"):
             await stale.start()
         await stale.close()

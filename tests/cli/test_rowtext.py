@@ -3,7 +3,6 @@ write what the plain definition says, for any values, parts, widths and options.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -104,8 +103,3 @@ def test_bad_calls_are_errors_that_say_what_is_wrong(implementation: Callable[..
     with pytest.raises(ZeroDivisionError):  # an error in text() comes out as it is
         implementation(("", ""), ([1.5],), lambda v: str(1 / 0), {})
 
-
-def test_the_c_version_is_built_wherever_there_is_a_c_compiler() -> None:
-    if shutil.which("cc") is None and shutil.which("gcc") is None:
-        pytest.skip("no C compiler here: kctl writes rows in Python")
-    assert rows_text is not rows_text_python, "kctl.cli._rowtext failed to build: pip install -e . -v says why"

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kctl.protocol import offset_columns
 from kctl.protocol.api import ApiKey, encode_response
 from kctl.protocol.errors import DecodeError
 from kctl.protocol.framing import ClientConnection, frame
@@ -24,16 +23,7 @@ from kctl.protocol.messages.offset_fetch import (
 from kctl.protocol.offset_columns import GroupCommitted, decode_offset_fetch_columns
 
 VERSIONS = (8, 9)
-BUILT_IN_C = offset_columns._plain_topics_c
 
-
-@pytest.fixture(params=["c", "python"])
-def either_plain_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test here with the C reader of plain groups (where it was built) and without it."""
-    if request.param == "python":
-        monkeypatch.setattr(offset_columns, "_plain_topics_c", None)
-    elif BUILT_IN_C is None:
-        pytest.skip("kctl.protocol._offset_columns was not built (no C compiler)")
 
 partitions = st.builds(
     OffsetFetchResponsePartitions,
@@ -63,7 +53,6 @@ def expected(response: OffsetFetchResponse) -> list[GroupCommitted]:
     return out
 
 
-@pytest.mark.usefixtures("either_plain_path")
 @settings(max_examples=300, deadline=None)
 @given(st.lists(groups, max_size=4), st.sampled_from(VERSIONS))
 def test_the_columns_hold_what_the_generated_decoder_reads(found: list[OffsetFetchResponseGroup], version: int) -> None:
@@ -76,7 +65,6 @@ def plain(partition: int, offset: int) -> OffsetFetchResponsePartitions:
     return OffsetFetchResponsePartitions(partition, offset, 3, "", 0)
 
 
-@pytest.mark.usefixtures("either_plain_path")
 def test_each_path_is_taken_and_agrees() -> None:
     # Plain groups (every entry 20 bytes) beside one whose single entry has metadata, one with
     # 200 partitions in a topic (a two-byte array length), topics and partitions out of order,
@@ -100,7 +88,6 @@ def test_each_path_is_taken_and_agrees() -> None:
     assert found[3].partitions == [2] and found[4].topics == ["x" * 200]
 
 
-@pytest.mark.usefixtures("either_plain_path")
 def test_every_truncation_is_a_decode_error() -> None:
     response = OffsetFetchResponse(groups=[
         OffsetFetchResponseGroup("g", [
@@ -113,7 +100,6 @@ def test_every_truncation_is_a_decode_error() -> None:
             decode_offset_fetch_columns(body[:cut], 0, 9)
 
 
-@pytest.mark.usefixtures("either_plain_path")
 def test_a_client_connection_reads_a_response_with_the_decoder_it_was_given() -> None:
     client = ClientConnection(client_id="t")
     request = OffsetFetchRequest(groups=[OffsetFetchRequestGroup("g", topics=None)])
@@ -128,30 +114,3 @@ def test_a_client_connection_reads_a_response_with_the_decoder_it_was_given() ->
         decode_offset_fetch_columns(b"", 0, 7)
 
 
-def test_the_c_reader_reads_plain_groups_as_the_python_one_does() -> None:
-    if BUILT_IN_C is None:
-        pytest.skip("kctl.protocol._offset_columns was not built (no C compiler)")
-    group = OffsetFetchResponseGroup("g", [
-        OffsetFetchResponseTopics("zeta", [plain(3, 30), plain(1, 10), plain(2, -1)]),
-        OffsetFetchResponseTopics("älpha", [plain(0, 5), OffsetFetchResponsePartitions(1, 6, 3, "", 25)]),
-        OffsetFetchResponseTopics("wide", [plain(p, p) for p in range(300, 0, -1)])])
-    body = encode_response(OffsetFetchResponse(groups=[group]), 9)
-    start = 4 + 1 + 2  # throttle time, groups array length, group id "g"
-    from_c = BUILT_IN_C(body, start, {})
-    assert from_c is not None  # taken, not left to Python
-    assert from_c == offset_columns._plain_topics(body, start, {})
-    assert from_c[0][:2] == ["wide", "wide"] and from_c[0][-3:] == ["zeta", "zeta", "älpha"]
-    assert from_c[2][-3:] == [10, 30, 5]
-    with_metadata = encode_response(OffsetFetchResponse(groups=[OffsetFetchResponseGroup("g", [
-        OffsetFetchResponseTopics("t", [OffsetFetchResponsePartitions(0, 1, 3, "m", 0)])])]), 9)
-    assert BUILT_IN_C(with_metadata, start, {}) is None  # read entry by entry
-    for cut in range(start, from_c[3]):  # to the end of the group's topics
-        assert BUILT_IN_C(body[:cut], start, {}) is None  # bytes that end early: Python says what is wrong
-
-
-def test_the_c_reader_is_built_wherever_there_is_a_c_compiler() -> None:
-    import shutil
-
-    if shutil.which("cc") is None and shutil.which("gcc") is None:
-        pytest.skip("no C compiler here: kctl reads OffsetFetch answers in Python")
-    assert BUILT_IN_C is not None, "kctl.protocol._offset_columns failed to build: pip install -e . -v says why"

@@ -20,6 +20,9 @@ from urllib.parse import unquote
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from kctl.client.connection import BrokerConnection
+from kctl.client.sasl import exchange_tokens
+from kctl.protocol.sasl import OAuthBearerClient
 from tests.support.ports import free_port
 
 
@@ -138,3 +141,15 @@ class TokenEndpoint:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class FixedToken:
+    """A client authenticator that presents one token as it is: the broker, not the client, is
+    under test."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def authenticate(self, connection: BrokerConnection) -> None:
+        await exchange_tokens(connection, "OAUTHBEARER", OAuthBearerClient(self.token), "a test token")
+

@@ -58,23 +58,6 @@ def _decode_AddOffsetsToTxnRequest_v0_2(b: bytes, o: int) -> tuple[AddOffsetsToT
     return x2, o
 
 
-_read_AddOffsetsToTxnRequest_v0_2 = w.compiled(
-    _decode_AddOffsetsToTxnRequest_v0_2,
-    False,
-    (
-        AddOffsetsToTxnRequest,
-        (
-            ("transactional_id", "string"),
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-            ("group_id", "string"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_AddOffsetsToTxnRequest_v3_4(m: AddOffsetsToTxnRequest, buf: bytearray) -> None:
     w.write_compact_string(buf, m.transactional_id)
     buf += _P_qh(m.producer_id, m.producer_epoch)
@@ -116,23 +99,6 @@ def _decode_AddOffsetsToTxnRequest_v3_4(b: bytes, o: int) -> tuple[AddOffsetsToT
     return x6, o
 
 
-_read_AddOffsetsToTxnRequest_v3_4 = w.compiled(
-    _decode_AddOffsetsToTxnRequest_v3_4,
-    True,
-    (
-        AddOffsetsToTxnRequest,
-        (
-            ("transactional_id", "string"),
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-            ("group_id", "string"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_AddOffsetsToTxnResponse_v0_2(m: AddOffsetsToTxnResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
 
@@ -145,21 +111,6 @@ def _decode_AddOffsetsToTxnResponse_v0_2(b: bytes, o: int) -> tuple[AddOffsetsTo
     x2.throttle_time_ms = d1_throttle_time_ms
     x2.error_code = d1_error_code
     return x2, o
-
-
-_read_AddOffsetsToTxnResponse_v0_2 = w.compiled(
-    _decode_AddOffsetsToTxnResponse_v0_2,
-    False,
-    (
-        AddOffsetsToTxnResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_AddOffsetsToTxnResponse_v3_4(m: AddOffsetsToTxnResponse, buf: bytearray) -> None:
@@ -181,21 +132,6 @@ def _decode_AddOffsetsToTxnResponse_v3_4(b: bytes, o: int) -> tuple[AddOffsetsTo
     return x2, o
 
 
-_read_AddOffsetsToTxnResponse_v3_4 = w.compiled(
-    _decode_AddOffsetsToTxnResponse_v3_4,
-    True,
-    (
-        AddOffsetsToTxnResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 25
 NAME = 'AddOffsetsToTxn'
 MIN_VERSION = 0
@@ -213,11 +149,11 @@ REQUEST_ENCODERS: dict[int, w.Encoder[AddOffsetsToTxnRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[AddOffsetsToTxnRequest]] = {
-    0: _read_AddOffsetsToTxnRequest_v0_2,
-    1: _read_AddOffsetsToTxnRequest_v0_2,
-    2: _read_AddOffsetsToTxnRequest_v0_2,
-    3: _read_AddOffsetsToTxnRequest_v3_4,
-    4: _read_AddOffsetsToTxnRequest_v3_4,
+    0: _decode_AddOffsetsToTxnRequest_v0_2,
+    1: _decode_AddOffsetsToTxnRequest_v0_2,
+    2: _decode_AddOffsetsToTxnRequest_v0_2,
+    3: _decode_AddOffsetsToTxnRequest_v3_4,
+    4: _decode_AddOffsetsToTxnRequest_v3_4,
 }
 
 
@@ -231,9 +167,9 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[AddOffsetsToTxnResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[AddOffsetsToTxnResponse]] = {
-    0: _read_AddOffsetsToTxnResponse_v0_2,
-    1: _read_AddOffsetsToTxnResponse_v0_2,
-    2: _read_AddOffsetsToTxnResponse_v0_2,
-    3: _read_AddOffsetsToTxnResponse_v3_4,
-    4: _read_AddOffsetsToTxnResponse_v3_4,
+    0: _decode_AddOffsetsToTxnResponse_v0_2,
+    1: _decode_AddOffsetsToTxnResponse_v0_2,
+    2: _decode_AddOffsetsToTxnResponse_v0_2,
+    3: _decode_AddOffsetsToTxnResponse_v3_4,
+    4: _decode_AddOffsetsToTxnResponse_v3_4,
 }

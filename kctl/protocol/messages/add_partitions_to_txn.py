@@ -149,33 +149,6 @@ def _decode_AddPartitionsToTxnRequest_v0_2(b: bytes, o: int) -> tuple[AddPartiti
     return x7, o
 
 
-_read_AddPartitionsToTxnRequest_v0_2 = w.compiled(
-    _decode_AddPartitionsToTxnRequest_v0_2,
-    False,
-    (
-        AddPartitionsToTxnRequest,
-        (
-            ("v3_and_below_transactional_id", "string"),
-            ("v3_and_below_producer_id", "int64"),
-            ("v3_and_below_producer_epoch", "int16"),
-            ("v3_and_below_topics", ("array", False, (
-                AddPartitionsToTxnTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("transactions", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_AddPartitionsToTxnRequest_v3(m: AddPartitionsToTxnRequest, buf: bytearray) -> None:
     w.write_compact_string(buf, m.v3_and_below_transactional_id)
     buf += _P_qh(m.v3_and_below_producer_id, m.v3_and_below_producer_epoch)
@@ -265,33 +238,6 @@ def _decode_AddPartitionsToTxnRequest_v3(b: bytes, o: int) -> tuple[AddPartition
     x11.v3_and_below_producer_epoch = d1_v3_and_below_producer_epoch
     x11.v3_and_below_topics = d1_v3_and_below_topics
     return x11, o
-
-
-_read_AddPartitionsToTxnRequest_v3 = w.compiled(
-    _decode_AddPartitionsToTxnRequest_v3,
-    True,
-    (
-        AddPartitionsToTxnRequest,
-        (
-            ("v3_and_below_transactional_id", "string"),
-            ("v3_and_below_producer_id", "int64"),
-            ("v3_and_below_producer_epoch", "int16"),
-            ("v3_and_below_topics", ("array", False, (
-                AddPartitionsToTxnTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("transactions", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_AddPartitionsToTxnRequest_v4_5(m: AddPartitionsToTxnRequest, buf: bytearray) -> None:
@@ -415,44 +361,6 @@ def _decode_AddPartitionsToTxnRequest_v4_5(b: bytes, o: int) -> tuple[AddPartiti
     return x15, o
 
 
-_read_AddPartitionsToTxnRequest_v4_5 = w.compiled(
-    _decode_AddPartitionsToTxnRequest_v4_5,
-    True,
-    (
-        AddPartitionsToTxnRequest,
-        (
-            ("transactions", ("array", False, (
-                AddPartitionsToTxnTransaction,
-                (
-                    ("transactional_id", "string"),
-                    ("producer_id", "int64"),
-                    ("producer_epoch", "int16"),
-                    ("verify_only", "bool"),
-                    ("topics", ("array", False, (
-                        AddPartitionsToTxnTopic,
-                        (
-                            ("name", "string"),
-                            ("partitions", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("v3_and_below_transactional_id", ("value", '')),
-            ("v3_and_below_producer_id", ("value", 0)),
-            ("v3_and_below_producer_epoch", ("value", 0)),
-            ("v3_and_below_topics", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_AddPartitionsToTxnResponse_v0_2(m: AddPartitionsToTxnResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.results_by_topic_v3_and_below
@@ -508,40 +416,6 @@ def _decode_AddPartitionsToTxnResponse_v0_2(b: bytes, o: int) -> tuple[AddPartit
     x10.results_by_transaction = []
     x10.results_by_topic_v3_and_below = d1_results_by_topic_v3_and_below
     return x10, o
-
-
-_read_AddPartitionsToTxnResponse_v0_2 = w.compiled(
-    _decode_AddPartitionsToTxnResponse_v0_2,
-    False,
-    (
-        AddPartitionsToTxnResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results_by_topic_v3_and_below", ("array", False, (
-                AddPartitionsToTxnTopicResult,
-                (
-                    ("name", "string"),
-                    ("results_by_partition", ("array", False, (
-                        AddPartitionsToTxnPartitionResult,
-                        (
-                            ("partition_index", "int32"),
-                            ("partition_error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("error_code", ("value", 0)),
-            ("results_by_transaction", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_AddPartitionsToTxnResponse_v3(m: AddPartitionsToTxnResponse, buf: bytearray) -> None:
@@ -630,40 +504,6 @@ def _decode_AddPartitionsToTxnResponse_v3(b: bytes, o: int) -> tuple[AddPartitio
     x12.results_by_transaction = []
     x12.results_by_topic_v3_and_below = d1_results_by_topic_v3_and_below
     return x12, o
-
-
-_read_AddPartitionsToTxnResponse_v3 = w.compiled(
-    _decode_AddPartitionsToTxnResponse_v3,
-    True,
-    (
-        AddPartitionsToTxnResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results_by_topic_v3_and_below", ("array", False, (
-                AddPartitionsToTxnTopicResult,
-                (
-                    ("name", "string"),
-                    ("results_by_partition", ("array", False, (
-                        AddPartitionsToTxnPartitionResult,
-                        (
-                            ("partition_index", "int32"),
-                            ("partition_error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("error_code", ("value", 0)),
-            ("results_by_transaction", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_AddPartitionsToTxnResponse_v4_5(m: AddPartitionsToTxnResponse, buf: bytearray) -> None:
@@ -791,48 +631,6 @@ def _decode_AddPartitionsToTxnResponse_v4_5(b: bytes, o: int) -> tuple[AddPartit
     return x18, o
 
 
-_read_AddPartitionsToTxnResponse_v4_5 = w.compiled(
-    _decode_AddPartitionsToTxnResponse_v4_5,
-    True,
-    (
-        AddPartitionsToTxnResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("results_by_transaction", ("array", False, (
-                AddPartitionsToTxnResult,
-                (
-                    ("transactional_id", "string"),
-                    ("topic_results", ("array", False, (
-                        AddPartitionsToTxnTopicResult,
-                        (
-                            ("name", "string"),
-                            ("results_by_partition", ("array", False, (
-                                AddPartitionsToTxnPartitionResult,
-                                (
-                                    ("partition_index", "int32"),
-                                    ("partition_error_code", "int16"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("results_by_topic_v3_and_below", ("list",)),
-        ),
-    ),
-)
-
-
 API_KEY = 24
 NAME = 'AddPartitionsToTxn'
 MIN_VERSION = 0
@@ -851,12 +649,12 @@ REQUEST_ENCODERS: dict[int, w.Encoder[AddPartitionsToTxnRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[AddPartitionsToTxnRequest]] = {
-    0: _read_AddPartitionsToTxnRequest_v0_2,
-    1: _read_AddPartitionsToTxnRequest_v0_2,
-    2: _read_AddPartitionsToTxnRequest_v0_2,
-    3: _read_AddPartitionsToTxnRequest_v3,
-    4: _read_AddPartitionsToTxnRequest_v4_5,
-    5: _read_AddPartitionsToTxnRequest_v4_5,
+    0: _decode_AddPartitionsToTxnRequest_v0_2,
+    1: _decode_AddPartitionsToTxnRequest_v0_2,
+    2: _decode_AddPartitionsToTxnRequest_v0_2,
+    3: _decode_AddPartitionsToTxnRequest_v3,
+    4: _decode_AddPartitionsToTxnRequest_v4_5,
+    5: _decode_AddPartitionsToTxnRequest_v4_5,
 }
 
 
@@ -871,10 +669,10 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[AddPartitionsToTxnResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[AddPartitionsToTxnResponse]] = {
-    0: _read_AddPartitionsToTxnResponse_v0_2,
-    1: _read_AddPartitionsToTxnResponse_v0_2,
-    2: _read_AddPartitionsToTxnResponse_v0_2,
-    3: _read_AddPartitionsToTxnResponse_v3,
-    4: _read_AddPartitionsToTxnResponse_v4_5,
-    5: _read_AddPartitionsToTxnResponse_v4_5,
+    0: _decode_AddPartitionsToTxnResponse_v0_2,
+    1: _decode_AddPartitionsToTxnResponse_v0_2,
+    2: _decode_AddPartitionsToTxnResponse_v0_2,
+    3: _decode_AddPartitionsToTxnResponse_v3,
+    4: _decode_AddPartitionsToTxnResponse_v4_5,
+    5: _decode_AddPartitionsToTxnResponse_v4_5,
 }

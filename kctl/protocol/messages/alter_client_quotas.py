@@ -164,46 +164,6 @@ def _decode_AlterClientQuotasRequest_v0(b: bytes, o: int) -> tuple[AlterClientQu
     return x14, o
 
 
-_read_AlterClientQuotasRequest_v0 = w.compiled(
-    _decode_AlterClientQuotasRequest_v0,
-    False,
-    (
-        AlterClientQuotasRequest,
-        (
-            ("entries", ("array", False, (
-                AlterClientQuotasEntry,
-                (
-                    ("entity", ("array", False, (
-                        AlterQuotaEntity,
-                        (
-                            ("entity_type", "string"),
-                            ("entity_name", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("ops", ("array", False, (
-                        QuotaOp,
-                        (
-                            ("key", "string"),
-                            ("value", "float64"),
-                            ("remove", "bool"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("validate_only", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_AlterClientQuotasRequest_v1(m: AlterClientQuotasRequest, buf: bytearray) -> None:
     a1 = m.entries
     buf += w.uvarint(len(a1) + 1)
@@ -339,46 +299,6 @@ def _decode_AlterClientQuotasRequest_v1(b: bytes, o: int) -> tuple[AlterClientQu
     return x20, o
 
 
-_read_AlterClientQuotasRequest_v1 = w.compiled(
-    _decode_AlterClientQuotasRequest_v1,
-    True,
-    (
-        AlterClientQuotasRequest,
-        (
-            ("entries", ("array", False, (
-                AlterClientQuotasEntry,
-                (
-                    ("entity", ("array", False, (
-                        AlterQuotaEntity,
-                        (
-                            ("entity_type", "string"),
-                            ("entity_name", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("ops", ("array", False, (
-                        QuotaOp,
-                        (
-                            ("key", "string"),
-                            ("value", "float64"),
-                            ("remove", "bool"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("validate_only", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_AlterClientQuotasResponse_v0(m: AlterClientQuotasResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.entries
@@ -437,38 +357,6 @@ def _decode_AlterClientQuotasResponse_v0(b: bytes, o: int) -> tuple[AlterClientQ
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.entries = d1_entries
     return x10, o
-
-
-_read_AlterClientQuotasResponse_v0 = w.compiled(
-    _decode_AlterClientQuotasResponse_v0,
-    False,
-    (
-        AlterClientQuotasResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("entries", ("array", False, (
-                AlterClientQuotasResult,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("entity", ("array", False, (
-                        AlteredQuotaEntity,
-                        (
-                            ("entity_type", "string"),
-                            ("entity_name", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_AlterClientQuotasResponse_v1(m: AlterClientQuotasResponse, buf: bytearray) -> None:
@@ -580,38 +468,6 @@ def _decode_AlterClientQuotasResponse_v1(b: bytes, o: int) -> tuple[AlterClientQ
     return x16, o
 
 
-_read_AlterClientQuotasResponse_v1 = w.compiled(
-    _decode_AlterClientQuotasResponse_v1,
-    True,
-    (
-        AlterClientQuotasResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("entries", ("array", False, (
-                AlterClientQuotasResult,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("entity", ("array", False, (
-                        AlteredQuotaEntity,
-                        (
-                            ("entity_type", "string"),
-                            ("entity_name", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 49
 NAME = 'AlterClientQuotas'
 MIN_VERSION = 0
@@ -626,8 +482,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[AlterClientQuotasRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[AlterClientQuotasRequest]] = {
-    0: _read_AlterClientQuotasRequest_v0,
-    1: _read_AlterClientQuotasRequest_v1,
+    0: _decode_AlterClientQuotasRequest_v0,
+    1: _decode_AlterClientQuotasRequest_v1,
 }
 
 
@@ -638,6 +494,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[AlterClientQuotasResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[AlterClientQuotasResponse]] = {
-    0: _read_AlterClientQuotasResponse_v0,
-    1: _read_AlterClientQuotasResponse_v1,
+    0: _decode_AlterClientQuotasResponse_v0,
+    1: _decode_AlterClientQuotasResponse_v1,
 }

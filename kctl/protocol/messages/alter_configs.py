@@ -131,38 +131,6 @@ def _decode_AlterConfigsRequest_v0_1(b: bytes, o: int) -> tuple[AlterConfigsRequ
     return x10, o
 
 
-_read_AlterConfigsRequest_v0_1 = w.compiled(
-    _decode_AlterConfigsRequest_v0_1,
-    False,
-    (
-        AlterConfigsRequest,
-        (
-            ("resources", ("array", False, (
-                AlterConfigsResource,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configs", ("array", False, (
-                        AlterableConfig,
-                        (
-                            ("name", "string"),
-                            ("value", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("validate_only", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_AlterConfigsRequest_v2(m: AlterConfigsRequest, buf: bytearray) -> None:
     a1 = m.resources
     buf += w.uvarint(len(a1) + 1)
@@ -271,38 +239,6 @@ def _decode_AlterConfigsRequest_v2(b: bytes, o: int) -> tuple[AlterConfigsReques
     return x16, o
 
 
-_read_AlterConfigsRequest_v2 = w.compiled(
-    _decode_AlterConfigsRequest_v2,
-    True,
-    (
-        AlterConfigsRequest,
-        (
-            ("resources", ("array", False, (
-                AlterConfigsResource,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configs", ("array", False, (
-                        AlterableConfig,
-                        (
-                            ("name", "string"),
-                            ("value", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("validate_only", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_AlterConfigsResponse_v0_1(m: AlterConfigsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.responses
@@ -345,31 +281,6 @@ def _decode_AlterConfigsResponse_v0_1(b: bytes, o: int) -> tuple[AlterConfigsRes
     x6.throttle_time_ms = d1_throttle_time_ms
     x6.responses = d1_responses
     return x6, o
-
-
-_read_AlterConfigsResponse_v0_1 = w.compiled(
-    _decode_AlterConfigsResponse_v0_1,
-    False,
-    (
-        AlterConfigsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("responses", ("array", False, (
-                AlterConfigsResourceResponse,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_AlterConfigsResponse_v2(m: AlterConfigsResponse, buf: bytearray) -> None:
@@ -447,31 +358,6 @@ def _decode_AlterConfigsResponse_v2(b: bytes, o: int) -> tuple[AlterConfigsRespo
     return x10, o
 
 
-_read_AlterConfigsResponse_v2 = w.compiled(
-    _decode_AlterConfigsResponse_v2,
-    True,
-    (
-        AlterConfigsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("responses", ("array", False, (
-                AlterConfigsResourceResponse,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 33
 NAME = 'AlterConfigs'
 MIN_VERSION = 0
@@ -487,9 +373,9 @@ REQUEST_ENCODERS: dict[int, w.Encoder[AlterConfigsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[AlterConfigsRequest]] = {
-    0: _read_AlterConfigsRequest_v0_1,
-    1: _read_AlterConfigsRequest_v0_1,
-    2: _read_AlterConfigsRequest_v2,
+    0: _decode_AlterConfigsRequest_v0_1,
+    1: _decode_AlterConfigsRequest_v0_1,
+    2: _decode_AlterConfigsRequest_v2,
 }
 
 
@@ -501,7 +387,7 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[AlterConfigsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[AlterConfigsResponse]] = {
-    0: _read_AlterConfigsResponse_v0_1,
-    1: _read_AlterConfigsResponse_v0_1,
-    2: _read_AlterConfigsResponse_v2,
+    0: _decode_AlterConfigsResponse_v0_1,
+    1: _decode_AlterConfigsResponse_v0_1,
+    2: _decode_AlterConfigsResponse_v2,
 }

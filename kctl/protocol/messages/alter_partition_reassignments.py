@@ -182,37 +182,6 @@ def _decode_AlterPartitionReassignmentsRequest_v0(b: bytes, o: int) -> tuple[Alt
     return x13, o
 
 
-_read_AlterPartitionReassignmentsRequest_v0 = w.compiled(
-    _decode_AlterPartitionReassignmentsRequest_v0,
-    True,
-    (
-        AlterPartitionReassignmentsRequest,
-        (
-            ("timeout_ms", "int32"),
-            ("topics", ("array", False, (
-                ReassignableTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ReassignablePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("replicas", ("array", True, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_AlterPartitionReassignmentsResponse_v0(m: AlterPartitionReassignmentsResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     w.write_compact_nullable_string(buf, m.error_message)
@@ -324,40 +293,6 @@ def _decode_AlterPartitionReassignmentsResponse_v0(b: bytes, o: int) -> tuple[Al
     return x16, o
 
 
-_read_AlterPartitionReassignmentsResponse_v0 = w.compiled(
-    _decode_AlterPartitionReassignmentsResponse_v0,
-    True,
-    (
-        AlterPartitionReassignmentsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("responses", ("array", False, (
-                ReassignableTopicResponse,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ReassignablePartitionResponse,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 45
 NAME = 'AlterPartitionReassignments'
 MIN_VERSION = 0
@@ -371,7 +306,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[AlterPartitionReassignmentsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[AlterPartitionReassignmentsRequest]] = {
-    0: _read_AlterPartitionReassignmentsRequest_v0,
+    0: _decode_AlterPartitionReassignmentsRequest_v0,
 }
 
 
@@ -381,5 +316,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[AlterPartitionReassignmentsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[AlterPartitionReassignmentsResponse]] = {
-    0: _read_AlterPartitionReassignmentsResponse_v0,
+    0: _decode_AlterPartitionReassignmentsResponse_v0,
 }

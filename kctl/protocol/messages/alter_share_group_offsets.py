@@ -165,37 +165,6 @@ def _decode_AlterShareGroupOffsetsRequest_v0(b: bytes, o: int) -> tuple[AlterSha
     return x14, o
 
 
-_read_AlterShareGroupOffsetsRequest_v0 = w.compiled(
-    _decode_AlterShareGroupOffsetsRequest_v0,
-    True,
-    (
-        AlterShareGroupOffsetsRequest,
-        (
-            ("group_id", "string"),
-            ("topics", ("array", False, (
-                AlterShareGroupOffsetsRequestTopic,
-                (
-                    ("topic_name", "string"),
-                    ("partitions", ("array", False, (
-                        AlterShareGroupOffsetsRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("start_offset", "int64"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_AlterShareGroupOffsetsResponse_v0(m: AlterShareGroupOffsetsResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     w.write_compact_nullable_string(buf, m.error_message)
@@ -310,41 +279,6 @@ def _decode_AlterShareGroupOffsetsResponse_v0(b: bytes, o: int) -> tuple[AlterSh
     return x16, o
 
 
-_read_AlterShareGroupOffsetsResponse_v0 = w.compiled(
-    _decode_AlterShareGroupOffsetsResponse_v0,
-    True,
-    (
-        AlterShareGroupOffsetsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("responses", ("array", False, (
-                AlterShareGroupOffsetsResponseTopic,
-                (
-                    ("topic_name", "string"),
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, (
-                        AlterShareGroupOffsetsResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 91
 NAME = 'AlterShareGroupOffsets'
 MIN_VERSION = 0
@@ -358,7 +292,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[AlterShareGroupOffsetsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[AlterShareGroupOffsetsRequest]] = {
-    0: _read_AlterShareGroupOffsetsRequest_v0,
+    0: _decode_AlterShareGroupOffsetsRequest_v0,
 }
 
 
@@ -368,5 +302,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[AlterShareGroupOffsetsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[AlterShareGroupOffsetsResponse]] = {
-    0: _read_AlterShareGroupOffsetsResponse_v0,
+    0: _decode_AlterShareGroupOffsetsResponse_v0,
 }

@@ -175,40 +175,6 @@ def _decode_AlterUserScramCredentialsRequest_v0(b: bytes, o: int) -> tuple[Alter
     return x14, o
 
 
-_read_AlterUserScramCredentialsRequest_v0 = w.compiled(
-    _decode_AlterUserScramCredentialsRequest_v0,
-    True,
-    (
-        AlterUserScramCredentialsRequest,
-        (
-            ("deletions", ("array", False, (
-                ScramCredentialDeletion,
-                (
-                    ("name", "string"),
-                    ("mechanism", "int8"),
-                ),
-                (),
-                (),
-            ))),
-            ("upsertions", ("array", False, (
-                ScramCredentialUpsertion,
-                (
-                    ("name", "string"),
-                    ("mechanism", "int8"),
-                    ("iterations", "int32"),
-                    ("salt", "bytes"),
-                    ("salted_password", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_AlterUserScramCredentialsResponse_v0(m: AlterUserScramCredentialsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.results
@@ -280,30 +246,6 @@ def _decode_AlterUserScramCredentialsResponse_v0(b: bytes, o: int) -> tuple[Alte
     return x10, o
 
 
-_read_AlterUserScramCredentialsResponse_v0 = w.compiled(
-    _decode_AlterUserScramCredentialsResponse_v0,
-    True,
-    (
-        AlterUserScramCredentialsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                AlterUserScramCredentialsResult,
-                (
-                    ("user", "string"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 51
 NAME = 'AlterUserScramCredentials'
 MIN_VERSION = 0
@@ -317,7 +259,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[AlterUserScramCredentialsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[AlterUserScramCredentialsRequest]] = {
-    0: _read_AlterUserScramCredentialsRequest_v0,
+    0: _decode_AlterUserScramCredentialsRequest_v0,
 }
 
 
@@ -327,5 +269,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[AlterUserScramCredentialsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[AlterUserScramCredentialsResponse]] = {
-    0: _read_AlterUserScramCredentialsResponse_v0,
+    0: _decode_AlterUserScramCredentialsResponse_v0,
 }

@@ -96,21 +96,6 @@ def _decode_ApiVersionsRequest_v0_2(b: bytes, o: int) -> tuple[ApiVersionsReques
     return x2, o
 
 
-_read_ApiVersionsRequest_v0_2 = w.compiled(
-    _decode_ApiVersionsRequest_v0_2,
-    False,
-    (
-        ApiVersionsRequest,
-        (),
-        (),
-        (
-            ("client_software_name", ("value", '')),
-            ("client_software_version", ("value", '')),
-        ),
-    ),
-)
-
-
 def _encode_ApiVersionsRequest_v3_4(m: ApiVersionsRequest, buf: bytearray) -> None:
     w.write_compact_string(buf, m.client_software_name)
     w.write_compact_string(buf, m.client_software_version)
@@ -145,21 +130,6 @@ def _decode_ApiVersionsRequest_v3_4(b: bytes, o: int) -> tuple[ApiVersionsReques
     x6.client_software_name = d1_client_software_name
     x6.client_software_version = d1_client_software_version
     return x6, o
-
-
-_read_ApiVersionsRequest_v3_4 = w.compiled(
-    _decode_ApiVersionsRequest_v3_4,
-    True,
-    (
-        ApiVersionsRequest,
-        (
-            ("client_software_name", "string"),
-            ("client_software_version", "string"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ApiVersionsResponse_v0(m: ApiVersionsResponse, buf: bytearray) -> None:
@@ -201,36 +171,6 @@ def _decode_ApiVersionsResponse_v0(b: bytes, o: int) -> tuple[ApiVersionsRespons
     x6.finalized_features = []
     x6.zk_migration_ready = False
     return x6, o
-
-
-_read_ApiVersionsResponse_v0 = w.compiled(
-    _decode_ApiVersionsResponse_v0,
-    False,
-    (
-        ApiVersionsResponse,
-        (
-            ("error_code", "int16"),
-            ("api_keys", ("array", False, (
-                ApiVersion,
-                (
-                    ("api_key", "int16"),
-                    ("min_version", "int16"),
-                    ("max_version", "int16"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-            ("supported_features", ("list",)),
-            ("finalized_features_epoch", ("value", -1)),
-            ("finalized_features", ("list",)),
-            ("zk_migration_ready", ("value", False)),
-        ),
-    ),
-)
 
 
 def _encode_ApiVersionsResponse_v1_2(m: ApiVersionsResponse, buf: bytearray) -> None:
@@ -275,36 +215,6 @@ def _decode_ApiVersionsResponse_v1_2(b: bytes, o: int) -> tuple[ApiVersionsRespo
     x6.finalized_features = []
     x6.zk_migration_ready = False
     return x6, o
-
-
-_read_ApiVersionsResponse_v1_2 = w.compiled(
-    _decode_ApiVersionsResponse_v1_2,
-    False,
-    (
-        ApiVersionsResponse,
-        (
-            ("error_code", "int16"),
-            ("api_keys", ("array", False, (
-                ApiVersion,
-                (
-                    ("api_key", "int16"),
-                    ("min_version", "int16"),
-                    ("max_version", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("throttle_time_ms", "int32"),
-        ),
-        (),
-        (
-            ("supported_features", ("list",)),
-            ("finalized_features_epoch", ("value", -1)),
-            ("finalized_features", ("list",)),
-            ("zk_migration_ready", ("value", False)),
-        ),
-    ),
-)
 
 
 def _encode_ApiVersionsResponse_v3_4(m: ApiVersionsResponse, buf: bytearray) -> None:
@@ -478,54 +388,6 @@ def _decode_ApiVersionsResponse_v3_4(b: bytes, o: int) -> tuple[ApiVersionsRespo
     return x20, o
 
 
-_read_ApiVersionsResponse_v3_4 = w.compiled(
-    _decode_ApiVersionsResponse_v3_4,
-    True,
-    (
-        ApiVersionsResponse,
-        (
-            ("error_code", "int16"),
-            ("api_keys", ("array", False, (
-                ApiVersion,
-                (
-                    ("api_key", "int16"),
-                    ("min_version", "int16"),
-                    ("max_version", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("throttle_time_ms", "int32"),
-        ),
-        (
-            (0, "supported_features", ("array", False, (
-                SupportedFeatureKey,
-                (
-                    ("name", "string"),
-                    ("min_version", "int16"),
-                    ("max_version", "int16"),
-                ),
-                (),
-                (),
-            )), ("list",)),
-            (1, "finalized_features_epoch", "int64", ("value", -1)),
-            (2, "finalized_features", ("array", False, (
-                FinalizedFeatureKey,
-                (
-                    ("name", "string"),
-                    ("max_version_level", "int16"),
-                    ("min_version_level", "int16"),
-                ),
-                (),
-                (),
-            )), ("list",)),
-            (3, "zk_migration_ready", "bool", ("value", False)),
-        ),
-        (),
-    ),
-)
-
-
 API_KEY = 18
 NAME = 'ApiVersions'
 MIN_VERSION = 0
@@ -543,11 +405,11 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ApiVersionsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ApiVersionsRequest]] = {
-    0: _read_ApiVersionsRequest_v0_2,
-    1: _read_ApiVersionsRequest_v0_2,
-    2: _read_ApiVersionsRequest_v0_2,
-    3: _read_ApiVersionsRequest_v3_4,
-    4: _read_ApiVersionsRequest_v3_4,
+    0: _decode_ApiVersionsRequest_v0_2,
+    1: _decode_ApiVersionsRequest_v0_2,
+    2: _decode_ApiVersionsRequest_v0_2,
+    3: _decode_ApiVersionsRequest_v3_4,
+    4: _decode_ApiVersionsRequest_v3_4,
 }
 
 
@@ -561,9 +423,9 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ApiVersionsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ApiVersionsResponse]] = {
-    0: _read_ApiVersionsResponse_v0,
-    1: _read_ApiVersionsResponse_v1_2,
-    2: _read_ApiVersionsResponse_v1_2,
-    3: _read_ApiVersionsResponse_v3_4,
-    4: _read_ApiVersionsResponse_v3_4,
+    0: _decode_ApiVersionsResponse_v0,
+    1: _decode_ApiVersionsResponse_v1_2,
+    2: _decode_ApiVersionsResponse_v1_2,
+    3: _decode_ApiVersionsResponse_v3_4,
+    4: _decode_ApiVersionsResponse_v3_4,
 }

@@ -144,21 +144,6 @@ def _decode_ConsumerGroupDescribeRequest_v0_1(b: bytes, o: int) -> tuple[Consume
     return x7, o
 
 
-_read_ConsumerGroupDescribeRequest_v0_1 = w.compiled(
-    _decode_ConsumerGroupDescribeRequest_v0_1,
-    True,
-    (
-        ConsumerGroupDescribeRequest,
-        (
-            ("group_ids", ("array", False, "string")),
-            ("include_authorized_operations", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ConsumerGroupDescribeResponse_v0(m: ConsumerGroupDescribeResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.groups
@@ -533,86 +518,6 @@ def _decode_ConsumerGroupDescribeResponse_v0(b: bytes, o: int) -> tuple[Consumer
     x53.throttle_time_ms = d1_throttle_time_ms
     x53.groups = d1_groups
     return x53, o
-
-
-_read_ConsumerGroupDescribeResponse_v0 = w.compiled(
-    _decode_ConsumerGroupDescribeResponse_v0,
-    True,
-    (
-        ConsumerGroupDescribeResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("groups", ("array", False, (
-                DescribedGroup,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("group_id", "string"),
-                    ("group_state", "string"),
-                    ("group_epoch", "int32"),
-                    ("assignment_epoch", "int32"),
-                    ("assignor_name", "string"),
-                    ("members", ("array", False, (
-                        Member,
-                        (
-                            ("member_id", "string"),
-                            ("instance_id", "string?"),
-                            ("rack_id", "string?"),
-                            ("member_epoch", "int32"),
-                            ("client_id", "string"),
-                            ("client_host", "string"),
-                            ("subscribed_topic_names", ("array", False, "string")),
-                            ("subscribed_topic_regex", "string?"),
-                            ("assignment", ("struct", False, (
-                                Assignment,
-                                (
-                                    ("topic_partitions", ("array", False, (
-                                        TopicPartitions,
-                                        (
-                                            ("topic_id", "uuid"),
-                                            ("topic_name", "string"),
-                                            ("partitions", ("array", False, "int32")),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("target_assignment", ("struct", False, (
-                                Assignment,
-                                (
-                                    ("topic_partitions", ("array", False, (
-                                        TopicPartitions,
-                                        (
-                                            ("topic_id", "uuid"),
-                                            ("topic_name", "string"),
-                                            ("partitions", ("array", False, "int32")),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (
-                            ("member_type", ("value", -1)),
-                        ),
-                    ))),
-                    ("authorized_operations", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ConsumerGroupDescribeResponse_v1(m: ConsumerGroupDescribeResponse, buf: bytearray) -> None:
@@ -994,85 +899,6 @@ def _decode_ConsumerGroupDescribeResponse_v1(b: bytes, o: int) -> tuple[Consumer
     return x53, o
 
 
-_read_ConsumerGroupDescribeResponse_v1 = w.compiled(
-    _decode_ConsumerGroupDescribeResponse_v1,
-    True,
-    (
-        ConsumerGroupDescribeResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("groups", ("array", False, (
-                DescribedGroup,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("group_id", "string"),
-                    ("group_state", "string"),
-                    ("group_epoch", "int32"),
-                    ("assignment_epoch", "int32"),
-                    ("assignor_name", "string"),
-                    ("members", ("array", False, (
-                        Member,
-                        (
-                            ("member_id", "string"),
-                            ("instance_id", "string?"),
-                            ("rack_id", "string?"),
-                            ("member_epoch", "int32"),
-                            ("client_id", "string"),
-                            ("client_host", "string"),
-                            ("subscribed_topic_names", ("array", False, "string")),
-                            ("subscribed_topic_regex", "string?"),
-                            ("assignment", ("struct", False, (
-                                Assignment,
-                                (
-                                    ("topic_partitions", ("array", False, (
-                                        TopicPartitions,
-                                        (
-                                            ("topic_id", "uuid"),
-                                            ("topic_name", "string"),
-                                            ("partitions", ("array", False, "int32")),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("target_assignment", ("struct", False, (
-                                Assignment,
-                                (
-                                    ("topic_partitions", ("array", False, (
-                                        TopicPartitions,
-                                        (
-                                            ("topic_id", "uuid"),
-                                            ("topic_name", "string"),
-                                            ("partitions", ("array", False, "int32")),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("member_type", "int8"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("authorized_operations", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 69
 NAME = 'ConsumerGroupDescribe'
 MIN_VERSION = 0
@@ -1087,8 +913,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ConsumerGroupDescribeRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ConsumerGroupDescribeRequest]] = {
-    0: _read_ConsumerGroupDescribeRequest_v0_1,
-    1: _read_ConsumerGroupDescribeRequest_v0_1,
+    0: _decode_ConsumerGroupDescribeRequest_v0_1,
+    1: _decode_ConsumerGroupDescribeRequest_v0_1,
 }
 
 
@@ -1099,6 +925,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ConsumerGroupDescribeResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ConsumerGroupDescribeResponse]] = {
-    0: _read_ConsumerGroupDescribeResponse_v0,
-    1: _read_ConsumerGroupDescribeResponse_v1,
+    0: _decode_ConsumerGroupDescribeResponse_v0,
+    1: _decode_ConsumerGroupDescribeResponse_v1,
 }

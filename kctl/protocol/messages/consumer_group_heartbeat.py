@@ -237,38 +237,6 @@ def _decode_ConsumerGroupHeartbeatRequest_v0(b: bytes, o: int) -> tuple[Consumer
     return x22, o
 
 
-_read_ConsumerGroupHeartbeatRequest_v0 = w.compiled(
-    _decode_ConsumerGroupHeartbeatRequest_v0,
-    True,
-    (
-        ConsumerGroupHeartbeatRequest,
-        (
-            ("group_id", "string"),
-            ("member_id", "string"),
-            ("member_epoch", "int32"),
-            ("instance_id", "string?"),
-            ("rack_id", "string?"),
-            ("rebalance_timeout_ms", "int32"),
-            ("subscribed_topic_names", ("array", True, "string")),
-            ("server_assignor", "string?"),
-            ("topic_partitions", ("array", True, (
-                TopicPartitions,
-                (
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("subscribed_topic_regex", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_ConsumerGroupHeartbeatRequest_v1(m: ConsumerGroupHeartbeatRequest, buf: bytearray) -> None:
     w.write_compact_string(buf, m.group_id)
     w.write_compact_string(buf, m.member_id)
@@ -449,37 +417,6 @@ def _decode_ConsumerGroupHeartbeatRequest_v1(b: bytes, o: int) -> tuple[Consumer
     return x24, o
 
 
-_read_ConsumerGroupHeartbeatRequest_v1 = w.compiled(
-    _decode_ConsumerGroupHeartbeatRequest_v1,
-    True,
-    (
-        ConsumerGroupHeartbeatRequest,
-        (
-            ("group_id", "string"),
-            ("member_id", "string"),
-            ("member_epoch", "int32"),
-            ("instance_id", "string?"),
-            ("rack_id", "string?"),
-            ("rebalance_timeout_ms", "int32"),
-            ("subscribed_topic_names", ("array", True, "string")),
-            ("subscribed_topic_regex", "string?"),
-            ("server_assignor", "string?"),
-            ("topic_partitions", ("array", True, (
-                TopicPartitions,
-                (
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ConsumerGroupHeartbeatResponse_v0_1(m: ConsumerGroupHeartbeatResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     w.write_compact_nullable_string(buf, m.error_message)
@@ -597,41 +534,6 @@ def _decode_ConsumerGroupHeartbeatResponse_v0_1(b: bytes, o: int) -> tuple[Consu
     return x14, o
 
 
-_read_ConsumerGroupHeartbeatResponse_v0_1 = w.compiled(
-    _decode_ConsumerGroupHeartbeatResponse_v0_1,
-    True,
-    (
-        ConsumerGroupHeartbeatResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("member_id", "string?"),
-            ("member_epoch", "int32"),
-            ("heartbeat_interval_ms", "int32"),
-            ("assignment", ("struct", True, (
-                Assignment,
-                (
-                    ("topic_partitions", ("array", False, (
-                        TopicPartitions,
-                        (
-                            ("topic_id", "uuid"),
-                            ("partitions", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 68
 NAME = 'ConsumerGroupHeartbeat'
 MIN_VERSION = 0
@@ -646,8 +548,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ConsumerGroupHeartbeatRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ConsumerGroupHeartbeatRequest]] = {
-    0: _read_ConsumerGroupHeartbeatRequest_v0,
-    1: _read_ConsumerGroupHeartbeatRequest_v1,
+    0: _decode_ConsumerGroupHeartbeatRequest_v0,
+    1: _decode_ConsumerGroupHeartbeatRequest_v1,
 }
 
 
@@ -658,6 +560,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ConsumerGroupHeartbeatResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ConsumerGroupHeartbeatResponse]] = {
-    0: _read_ConsumerGroupHeartbeatResponse_v0_1,
-    1: _read_ConsumerGroupHeartbeatResponse_v0_1,
+    0: _decode_ConsumerGroupHeartbeatResponse_v0_1,
+    1: _decode_ConsumerGroupHeartbeatResponse_v0_1,
 }

@@ -109,34 +109,6 @@ def _decode_CreateAclsRequest_v0(b: bytes, o: int) -> tuple[CreateAclsRequest, i
     return x6, o
 
 
-_read_CreateAclsRequest_v0 = w.compiled(
-    _decode_CreateAclsRequest_v0,
-    False,
-    (
-        CreateAclsRequest,
-        (
-            ("creations", ("array", False, (
-                AclCreation,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("principal", "string"),
-                    ("host", "string"),
-                    ("operation", "int8"),
-                    ("permission_type", "int8"),
-                ),
-                (),
-                (
-                    ("resource_pattern_type", ("value", 3)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_CreateAclsRequest_v1(m: CreateAclsRequest, buf: bytearray) -> None:
     a1 = m.creations
     buf += w.pack_i32(len(a1))
@@ -183,33 +155,6 @@ def _decode_CreateAclsRequest_v1(b: bytes, o: int) -> tuple[CreateAclsRequest, i
     x6: CreateAclsRequest = _new(CreateAclsRequest)
     x6.creations = d1_creations
     return x6, o
-
-
-_read_CreateAclsRequest_v1 = w.compiled(
-    _decode_CreateAclsRequest_v1,
-    False,
-    (
-        CreateAclsRequest,
-        (
-            ("creations", ("array", False, (
-                AclCreation,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("resource_pattern_type", "int8"),
-                    ("principal", "string"),
-                    ("host", "string"),
-                    ("operation", "int8"),
-                    ("permission_type", "int8"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_CreateAclsRequest_v2_3(m: CreateAclsRequest, buf: bytearray) -> None:
@@ -298,33 +243,6 @@ def _decode_CreateAclsRequest_v2_3(b: bytes, o: int) -> tuple[CreateAclsRequest,
     return x12, o
 
 
-_read_CreateAclsRequest_v2_3 = w.compiled(
-    _decode_CreateAclsRequest_v2_3,
-    True,
-    (
-        CreateAclsRequest,
-        (
-            ("creations", ("array", False, (
-                AclCreation,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("resource_pattern_type", "int8"),
-                    ("principal", "string"),
-                    ("host", "string"),
-                    ("operation", "int8"),
-                    ("permission_type", "int8"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_CreateAclsResponse_v0_1(m: CreateAclsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.results
@@ -360,29 +278,6 @@ def _decode_CreateAclsResponse_v0_1(b: bytes, o: int) -> tuple[CreateAclsRespons
     x6.throttle_time_ms = d1_throttle_time_ms
     x6.results = d1_results
     return x6, o
-
-
-_read_CreateAclsResponse_v0_1 = w.compiled(
-    _decode_CreateAclsResponse_v0_1,
-    False,
-    (
-        CreateAclsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                AclCreationResult,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_CreateAclsResponse_v2_3(m: CreateAclsResponse, buf: bytearray) -> None:
@@ -445,29 +340,6 @@ def _decode_CreateAclsResponse_v2_3(b: bytes, o: int) -> tuple[CreateAclsRespons
     return x8, o
 
 
-_read_CreateAclsResponse_v2_3 = w.compiled(
-    _decode_CreateAclsResponse_v2_3,
-    True,
-    (
-        CreateAclsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                AclCreationResult,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 30
 NAME = 'CreateAcls'
 MIN_VERSION = 0
@@ -484,10 +356,10 @@ REQUEST_ENCODERS: dict[int, w.Encoder[CreateAclsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[CreateAclsRequest]] = {
-    0: _read_CreateAclsRequest_v0,
-    1: _read_CreateAclsRequest_v1,
-    2: _read_CreateAclsRequest_v2_3,
-    3: _read_CreateAclsRequest_v2_3,
+    0: _decode_CreateAclsRequest_v0,
+    1: _decode_CreateAclsRequest_v1,
+    2: _decode_CreateAclsRequest_v2_3,
+    3: _decode_CreateAclsRequest_v2_3,
 }
 
 
@@ -500,8 +372,8 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[CreateAclsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[CreateAclsResponse]] = {
-    0: _read_CreateAclsResponse_v0_1,
-    1: _read_CreateAclsResponse_v0_1,
-    2: _read_CreateAclsResponse_v2_3,
-    3: _read_CreateAclsResponse_v2_3,
+    0: _decode_CreateAclsResponse_v0_1,
+    1: _decode_CreateAclsResponse_v0_1,
+    2: _decode_CreateAclsResponse_v2_3,
+    3: _decode_CreateAclsResponse_v2_3,
 }

@@ -143,38 +143,6 @@ def _decode_CreatePartitionsRequest_v0_1(b: bytes, o: int) -> tuple[CreatePartit
     return x11, o
 
 
-_read_CreatePartitionsRequest_v0_1 = w.compiled(
-    _decode_CreatePartitionsRequest_v0_1,
-    False,
-    (
-        CreatePartitionsRequest,
-        (
-            ("topics", ("array", False, (
-                CreatePartitionsTopic,
-                (
-                    ("name", "string"),
-                    ("count", "int32"),
-                    ("assignments", ("array", True, (
-                        CreatePartitionsAssignment,
-                        (
-                            ("broker_ids", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("timeout_ms", "int32"),
-            ("validate_only", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_CreatePartitionsRequest_v2_3(m: CreatePartitionsRequest, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.uvarint(len(a1) + 1)
@@ -287,38 +255,6 @@ def _decode_CreatePartitionsRequest_v2_3(b: bytes, o: int) -> tuple[CreatePartit
     return x13, o
 
 
-_read_CreatePartitionsRequest_v2_3 = w.compiled(
-    _decode_CreatePartitionsRequest_v2_3,
-    True,
-    (
-        CreatePartitionsRequest,
-        (
-            ("topics", ("array", False, (
-                CreatePartitionsTopic,
-                (
-                    ("name", "string"),
-                    ("count", "int32"),
-                    ("assignments", ("array", True, (
-                        CreatePartitionsAssignment,
-                        (
-                            ("broker_ids", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("timeout_ms", "int32"),
-            ("validate_only", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_CreatePartitionsResponse_v0_1(m: CreatePartitionsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.results
@@ -357,30 +293,6 @@ def _decode_CreatePartitionsResponse_v0_1(b: bytes, o: int) -> tuple[CreateParti
     x6.throttle_time_ms = d1_throttle_time_ms
     x6.results = d1_results
     return x6, o
-
-
-_read_CreatePartitionsResponse_v0_1 = w.compiled(
-    _decode_CreatePartitionsResponse_v0_1,
-    False,
-    (
-        CreatePartitionsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                CreatePartitionsTopicResult,
-                (
-                    ("name", "string"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_CreatePartitionsResponse_v2_3(m: CreatePartitionsResponse, buf: bytearray) -> None:
@@ -454,30 +366,6 @@ def _decode_CreatePartitionsResponse_v2_3(b: bytes, o: int) -> tuple[CreateParti
     return x10, o
 
 
-_read_CreatePartitionsResponse_v2_3 = w.compiled(
-    _decode_CreatePartitionsResponse_v2_3,
-    True,
-    (
-        CreatePartitionsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                CreatePartitionsTopicResult,
-                (
-                    ("name", "string"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 37
 NAME = 'CreatePartitions'
 MIN_VERSION = 0
@@ -494,10 +382,10 @@ REQUEST_ENCODERS: dict[int, w.Encoder[CreatePartitionsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[CreatePartitionsRequest]] = {
-    0: _read_CreatePartitionsRequest_v0_1,
-    1: _read_CreatePartitionsRequest_v0_1,
-    2: _read_CreatePartitionsRequest_v2_3,
-    3: _read_CreatePartitionsRequest_v2_3,
+    0: _decode_CreatePartitionsRequest_v0_1,
+    1: _decode_CreatePartitionsRequest_v0_1,
+    2: _decode_CreatePartitionsRequest_v2_3,
+    3: _decode_CreatePartitionsRequest_v2_3,
 }
 
 
@@ -510,8 +398,8 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[CreatePartitionsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[CreatePartitionsResponse]] = {
-    0: _read_CreatePartitionsResponse_v0_1,
-    1: _read_CreatePartitionsResponse_v0_1,
-    2: _read_CreatePartitionsResponse_v2_3,
-    3: _read_CreatePartitionsResponse_v2_3,
+    0: _decode_CreatePartitionsResponse_v0_1,
+    1: _decode_CreatePartitionsResponse_v0_1,
+    2: _decode_CreatePartitionsResponse_v2_3,
+    3: _decode_CreatePartitionsResponse_v2_3,
 }

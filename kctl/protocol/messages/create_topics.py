@@ -203,50 +203,6 @@ def _decode_CreateTopicsRequest_v0(b: bytes, o: int) -> tuple[CreateTopicsReques
     return x15, o
 
 
-_read_CreateTopicsRequest_v0 = w.compiled(
-    _decode_CreateTopicsRequest_v0,
-    False,
-    (
-        CreateTopicsRequest,
-        (
-            ("topics", ("array", False, (
-                CreatableTopic,
-                (
-                    ("name", "string"),
-                    ("num_partitions", "int32"),
-                    ("replication_factor", "int16"),
-                    ("assignments", ("array", False, (
-                        CreatableReplicaAssignment,
-                        (
-                            ("partition_index", "int32"),
-                            ("broker_ids", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("configs", ("array", False, (
-                        CreatableTopicConfig,
-                        (
-                            ("name", "string"),
-                            ("value", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("timeout_ms", "int32"),
-        ),
-        (),
-        (
-            ("validate_only", ("value", False)),
-        ),
-    ),
-)
-
-
 def _encode_CreateTopicsRequest_v1_4(m: CreateTopicsRequest, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.pack_i32(len(a1))
@@ -347,49 +303,6 @@ def _decode_CreateTopicsRequest_v1_4(b: bytes, o: int) -> tuple[CreateTopicsRequ
     x15.timeout_ms = d1_timeout_ms
     x15.validate_only = d1_validate_only
     return x15, o
-
-
-_read_CreateTopicsRequest_v1_4 = w.compiled(
-    _decode_CreateTopicsRequest_v1_4,
-    False,
-    (
-        CreateTopicsRequest,
-        (
-            ("topics", ("array", False, (
-                CreatableTopic,
-                (
-                    ("name", "string"),
-                    ("num_partitions", "int32"),
-                    ("replication_factor", "int16"),
-                    ("assignments", ("array", False, (
-                        CreatableReplicaAssignment,
-                        (
-                            ("partition_index", "int32"),
-                            ("broker_ids", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("configs", ("array", False, (
-                        CreatableTopicConfig,
-                        (
-                            ("name", "string"),
-                            ("value", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("timeout_ms", "int32"),
-            ("validate_only", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_CreateTopicsRequest_v5_7(m: CreateTopicsRequest, buf: bytearray) -> None:
@@ -555,49 +468,6 @@ def _decode_CreateTopicsRequest_v5_7(b: bytes, o: int) -> tuple[CreateTopicsRequ
     return x21, o
 
 
-_read_CreateTopicsRequest_v5_7 = w.compiled(
-    _decode_CreateTopicsRequest_v5_7,
-    True,
-    (
-        CreateTopicsRequest,
-        (
-            ("topics", ("array", False, (
-                CreatableTopic,
-                (
-                    ("name", "string"),
-                    ("num_partitions", "int32"),
-                    ("replication_factor", "int16"),
-                    ("assignments", ("array", False, (
-                        CreatableReplicaAssignment,
-                        (
-                            ("partition_index", "int32"),
-                            ("broker_ids", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("configs", ("array", False, (
-                        CreatableTopicConfig,
-                        (
-                            ("name", "string"),
-                            ("value", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("timeout_ms", "int32"),
-            ("validate_only", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_CreateTopicsResponse_v0(m: CreateTopicsResponse, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.pack_i32(len(a1))
@@ -636,37 +506,6 @@ def _decode_CreateTopicsResponse_v0(b: bytes, o: int) -> tuple[CreateTopicsRespo
     x6.throttle_time_ms = 0
     x6.topics = d1_topics
     return x6, o
-
-
-_read_CreateTopicsResponse_v0 = w.compiled(
-    _decode_CreateTopicsResponse_v0,
-    False,
-    (
-        CreateTopicsResponse,
-        (
-            ("topics", ("array", False, (
-                CreatableTopicResult,
-                (
-                    ("name", "string"),
-                    ("error_code", "int16"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("error_message", ("value", '')),
-                    ("topic_config_error_code", ("value", 0)),
-                    ("num_partitions", ("value", -1)),
-                    ("replication_factor", ("value", -1)),
-                    ("configs", ("list",)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_CreateTopicsResponse_v1(m: CreateTopicsResponse, buf: bytearray) -> None:
@@ -709,37 +548,6 @@ def _decode_CreateTopicsResponse_v1(b: bytes, o: int) -> tuple[CreateTopicsRespo
     x6.throttle_time_ms = 0
     x6.topics = d1_topics
     return x6, o
-
-
-_read_CreateTopicsResponse_v1 = w.compiled(
-    _decode_CreateTopicsResponse_v1,
-    False,
-    (
-        CreateTopicsResponse,
-        (
-            ("topics", ("array", False, (
-                CreatableTopicResult,
-                (
-                    ("name", "string"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("topic_config_error_code", ("value", 0)),
-                    ("num_partitions", ("value", -1)),
-                    ("replication_factor", ("value", -1)),
-                    ("configs", ("list",)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_CreateTopicsResponse_v2_4(m: CreateTopicsResponse, buf: bytearray) -> None:
@@ -785,36 +593,6 @@ def _decode_CreateTopicsResponse_v2_4(b: bytes, o: int) -> tuple[CreateTopicsRes
     x6.throttle_time_ms = d1_throttle_time_ms
     x6.topics = d1_topics
     return x6, o
-
-
-_read_CreateTopicsResponse_v2_4 = w.compiled(
-    _decode_CreateTopicsResponse_v2_4,
-    False,
-    (
-        CreateTopicsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                CreatableTopicResult,
-                (
-                    ("name", "string"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("topic_config_error_code", ("value", 0)),
-                    ("num_partitions", ("value", -1)),
-                    ("replication_factor", ("value", -1)),
-                    ("configs", ("list",)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_CreateTopicsResponse_v5_6(m: CreateTopicsResponse, buf: bytearray) -> None:
@@ -966,48 +744,6 @@ def _decode_CreateTopicsResponse_v5_6(b: bytes, o: int) -> tuple[CreateTopicsRes
     x20.throttle_time_ms = d1_throttle_time_ms
     x20.topics = d1_topics
     return x20, o
-
-
-_read_CreateTopicsResponse_v5_6 = w.compiled(
-    _decode_CreateTopicsResponse_v5_6,
-    True,
-    (
-        CreateTopicsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                CreatableTopicResult,
-                (
-                    ("name", "string"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("num_partitions", "int32"),
-                    ("replication_factor", "int16"),
-                    ("configs", ("array", True, (
-                        CreatableTopicConfigs,
-                        (
-                            ("name", "string"),
-                            ("value", "string?"),
-                            ("read_only", "bool"),
-                            ("config_source", "int8"),
-                            ("is_sensitive", "bool"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (
-                    (0, "topic_config_error_code", "int16", ("value", 0)),
-                ),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_CreateTopicsResponse_v7(m: CreateTopicsResponse, buf: bytearray) -> None:
@@ -1163,47 +899,6 @@ def _decode_CreateTopicsResponse_v7(b: bytes, o: int) -> tuple[CreateTopicsRespo
     return x20, o
 
 
-_read_CreateTopicsResponse_v7 = w.compiled(
-    _decode_CreateTopicsResponse_v7,
-    True,
-    (
-        CreateTopicsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                CreatableTopicResult,
-                (
-                    ("name", "string"),
-                    ("topic_id", "uuid"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("num_partitions", "int32"),
-                    ("replication_factor", "int16"),
-                    ("configs", ("array", True, (
-                        CreatableTopicConfigs,
-                        (
-                            ("name", "string"),
-                            ("value", "string?"),
-                            ("read_only", "bool"),
-                            ("config_source", "int8"),
-                            ("is_sensitive", "bool"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (
-                    (0, "topic_config_error_code", "int16", ("value", 0)),
-                ),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 19
 NAME = 'CreateTopics'
 MIN_VERSION = 0
@@ -1224,14 +919,14 @@ REQUEST_ENCODERS: dict[int, w.Encoder[CreateTopicsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[CreateTopicsRequest]] = {
-    0: _read_CreateTopicsRequest_v0,
-    1: _read_CreateTopicsRequest_v1_4,
-    2: _read_CreateTopicsRequest_v1_4,
-    3: _read_CreateTopicsRequest_v1_4,
-    4: _read_CreateTopicsRequest_v1_4,
-    5: _read_CreateTopicsRequest_v5_7,
-    6: _read_CreateTopicsRequest_v5_7,
-    7: _read_CreateTopicsRequest_v5_7,
+    0: _decode_CreateTopicsRequest_v0,
+    1: _decode_CreateTopicsRequest_v1_4,
+    2: _decode_CreateTopicsRequest_v1_4,
+    3: _decode_CreateTopicsRequest_v1_4,
+    4: _decode_CreateTopicsRequest_v1_4,
+    5: _decode_CreateTopicsRequest_v5_7,
+    6: _decode_CreateTopicsRequest_v5_7,
+    7: _decode_CreateTopicsRequest_v5_7,
 }
 
 
@@ -1248,12 +943,12 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[CreateTopicsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[CreateTopicsResponse]] = {
-    0: _read_CreateTopicsResponse_v0,
-    1: _read_CreateTopicsResponse_v1,
-    2: _read_CreateTopicsResponse_v2_4,
-    3: _read_CreateTopicsResponse_v2_4,
-    4: _read_CreateTopicsResponse_v2_4,
-    5: _read_CreateTopicsResponse_v5_6,
-    6: _read_CreateTopicsResponse_v5_6,
-    7: _read_CreateTopicsResponse_v7,
+    0: _decode_CreateTopicsResponse_v0,
+    1: _decode_CreateTopicsResponse_v1,
+    2: _decode_CreateTopicsResponse_v2_4,
+    3: _decode_CreateTopicsResponse_v2_4,
+    4: _decode_CreateTopicsResponse_v2_4,
+    5: _decode_CreateTopicsResponse_v5_6,
+    6: _decode_CreateTopicsResponse_v5_6,
+    7: _decode_CreateTopicsResponse_v7,
 }

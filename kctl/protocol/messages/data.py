@@ -542,25 +542,6 @@ def _decode_ConsumerProtocolSubscription_v0(b: bytes, o: int) -> tuple[ConsumerP
     return x5, o
 
 
-_read_ConsumerProtocolSubscription_v0 = w.compiled(
-    _decode_ConsumerProtocolSubscription_v0,
-    False,
-    (
-        ConsumerProtocolSubscription,
-        (
-            ("topics", ("array", False, "string")),
-            ("user_data", "bytes?"),
-        ),
-        (),
-        (
-            ("owned_partitions", ("list",)),
-            ("generation_id", ("value", -1)),
-            ("rack_id", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_ConsumerProtocolSubscription_v1(m: ConsumerProtocolSubscription, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.pack_i32(len(a1))
@@ -630,33 +611,6 @@ def _decode_ConsumerProtocolSubscription_v1(b: bytes, o: int) -> tuple[ConsumerP
     x10.generation_id = -1
     x10.rack_id = None
     return x10, o
-
-
-_read_ConsumerProtocolSubscription_v1 = w.compiled(
-    _decode_ConsumerProtocolSubscription_v1,
-    False,
-    (
-        ConsumerProtocolSubscription,
-        (
-            ("topics", ("array", False, "string")),
-            ("user_data", "bytes?"),
-            ("owned_partitions", ("array", False, (
-                OwnedTopicPartition,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("generation_id", ("value", -1)),
-            ("rack_id", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_ConsumerProtocolSubscription_v2(m: ConsumerProtocolSubscription, buf: bytearray) -> None:
@@ -731,33 +685,6 @@ def _decode_ConsumerProtocolSubscription_v2(b: bytes, o: int) -> tuple[ConsumerP
     x10.generation_id = d1_generation_id
     x10.rack_id = None
     return x10, o
-
-
-_read_ConsumerProtocolSubscription_v2 = w.compiled(
-    _decode_ConsumerProtocolSubscription_v2,
-    False,
-    (
-        ConsumerProtocolSubscription,
-        (
-            ("topics", ("array", False, "string")),
-            ("user_data", "bytes?"),
-            ("owned_partitions", ("array", False, (
-                OwnedTopicPartition,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-            ("generation_id", "int32"),
-        ),
-        (),
-        (
-            ("rack_id", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_ConsumerProtocolSubscription_v3(m: ConsumerProtocolSubscription, buf: bytearray) -> None:
@@ -836,32 +763,6 @@ def _decode_ConsumerProtocolSubscription_v3(b: bytes, o: int) -> tuple[ConsumerP
     return x10, o
 
 
-_read_ConsumerProtocolSubscription_v3 = w.compiled(
-    _decode_ConsumerProtocolSubscription_v3,
-    False,
-    (
-        ConsumerProtocolSubscription,
-        (
-            ("topics", ("array", False, "string")),
-            ("user_data", "bytes?"),
-            ("owned_partitions", ("array", False, (
-                OwnedTopicPartition,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-            ("generation_id", "int32"),
-            ("rack_id", "string?"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ConsumerProtocolAssignment_v0_3(m: ConsumerProtocolAssignment, buf: bytearray) -> None:
     a1 = m.assigned_partitions
     buf += w.pack_i32(len(a1))
@@ -913,29 +814,6 @@ def _decode_ConsumerProtocolAssignment_v0_3(b: bytes, o: int) -> tuple[ConsumerP
     return x7, o
 
 
-_read_ConsumerProtocolAssignment_v0_3 = w.compiled(
-    _decode_ConsumerProtocolAssignment_v0_3,
-    False,
-    (
-        ConsumerProtocolAssignment,
-        (
-            ("assigned_partitions", ("array", False, (
-                AssignedTopicPartition,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-            ("user_data", "bytes?"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_OffsetCommitKey_v0_1(m: OffsetCommitKey, buf: bytearray) -> None:
     w.write_string(buf, m.group)
     w.write_string(buf, m.topic)
@@ -953,22 +831,6 @@ def _decode_OffsetCommitKey_v0_1(b: bytes, o: int) -> tuple[OffsetCommitKey, int
     x2.topic = d1_topic
     x2.partition = d1_partition
     return x2, o
-
-
-_read_OffsetCommitKey_v0_1 = w.compiled(
-    _decode_OffsetCommitKey_v0_1,
-    False,
-    (
-        OffsetCommitKey,
-        (
-            ("group", "string"),
-            ("topic", "string"),
-            ("partition", "int32"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_OffsetCommitValue_v0(m: OffsetCommitValue, buf: bytearray) -> None:
@@ -993,25 +855,6 @@ def _decode_OffsetCommitValue_v0(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     return x2, o
 
 
-_read_OffsetCommitValue_v0 = w.compiled(
-    _decode_OffsetCommitValue_v0,
-    False,
-    (
-        OffsetCommitValue,
-        (
-            ("offset", "int64"),
-            ("metadata", "string"),
-            ("commit_timestamp", "int64"),
-        ),
-        (),
-        (
-            ("leader_epoch", ("value", -1)),
-            ("expire_timestamp", ("value", -1)),
-        ),
-    ),
-)
-
-
 def _encode_OffsetCommitValue_v1(m: OffsetCommitValue, buf: bytearray) -> None:
     buf += _P_q(m.offset)
     w.write_string(buf, m.metadata)
@@ -1032,25 +875,6 @@ def _decode_OffsetCommitValue_v1(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     x2.commit_timestamp = d1_commit_timestamp
     x2.expire_timestamp = d1_expire_timestamp
     return x2, o
-
-
-_read_OffsetCommitValue_v1 = w.compiled(
-    _decode_OffsetCommitValue_v1,
-    False,
-    (
-        OffsetCommitValue,
-        (
-            ("offset", "int64"),
-            ("metadata", "string"),
-            ("commit_timestamp", "int64"),
-            ("expire_timestamp", "int64"),
-        ),
-        (),
-        (
-            ("leader_epoch", ("value", -1)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetCommitValue_v2(m: OffsetCommitValue, buf: bytearray) -> None:
@@ -1075,25 +899,6 @@ def _decode_OffsetCommitValue_v2(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     return x2, o
 
 
-_read_OffsetCommitValue_v2 = w.compiled(
-    _decode_OffsetCommitValue_v2,
-    False,
-    (
-        OffsetCommitValue,
-        (
-            ("offset", "int64"),
-            ("metadata", "string"),
-            ("commit_timestamp", "int64"),
-        ),
-        (),
-        (
-            ("leader_epoch", ("value", -1)),
-            ("expire_timestamp", ("value", -1)),
-        ),
-    ),
-)
-
-
 def _encode_OffsetCommitValue_v3(m: OffsetCommitValue, buf: bytearray) -> None:
     buf += _P_qi(m.offset, m.leader_epoch)
     w.write_string(buf, m.metadata)
@@ -1114,25 +919,6 @@ def _decode_OffsetCommitValue_v3(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     x2.commit_timestamp = d1_commit_timestamp
     x2.expire_timestamp = -1
     return x2, o
-
-
-_read_OffsetCommitValue_v3 = w.compiled(
-    _decode_OffsetCommitValue_v3,
-    False,
-    (
-        OffsetCommitValue,
-        (
-            ("offset", "int64"),
-            ("leader_epoch", "int32"),
-            ("metadata", "string"),
-            ("commit_timestamp", "int64"),
-        ),
-        (),
-        (
-            ("expire_timestamp", ("value", -1)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetCommitValue_v4(m: OffsetCommitValue, buf: bytearray) -> None:
@@ -1170,25 +956,6 @@ def _decode_OffsetCommitValue_v4(b: bytes, o: int) -> tuple[OffsetCommitValue, i
     return x4, o
 
 
-_read_OffsetCommitValue_v4 = w.compiled(
-    _decode_OffsetCommitValue_v4,
-    True,
-    (
-        OffsetCommitValue,
-        (
-            ("offset", "int64"),
-            ("leader_epoch", "int32"),
-            ("metadata", "string"),
-            ("commit_timestamp", "int64"),
-        ),
-        (),
-        (
-            ("expire_timestamp", ("value", -1)),
-        ),
-    ),
-)
-
-
 def _encode_GroupMetadataKey_v2(m: GroupMetadataKey, buf: bytearray) -> None:
     w.write_string(buf, m.group)
 
@@ -1199,20 +966,6 @@ def _decode_GroupMetadataKey_v2(b: bytes, o: int) -> tuple[GroupMetadataKey, int
     x2: GroupMetadataKey = _new(GroupMetadataKey)
     x2.group = d1_group
     return x2, o
-
-
-_read_GroupMetadataKey_v2 = w.compiled(
-    _decode_GroupMetadataKey_v2,
-    False,
-    (
-        GroupMetadataKey,
-        (
-            ("group", "string"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_GroupMetadataValue_v0(m: GroupMetadataValue, buf: bytearray) -> None:
@@ -1276,41 +1029,6 @@ def _decode_GroupMetadataValue_v0(b: bytes, o: int) -> tuple[GroupMetadataValue,
     return x6, o
 
 
-_read_GroupMetadataValue_v0 = w.compiled(
-    _decode_GroupMetadataValue_v0,
-    False,
-    (
-        GroupMetadataValue,
-        (
-            ("protocol_type", "string"),
-            ("generation", "int32"),
-            ("protocol", "string?"),
-            ("leader", "string?"),
-            ("members", ("array", False, (
-                MemberMetadata,
-                (
-                    ("member_id", "string"),
-                    ("client_id", "string"),
-                    ("client_host", "string"),
-                    ("session_timeout", "int32"),
-                    ("subscription", "bytes"),
-                    ("assignment", "bytes"),
-                ),
-                (),
-                (
-                    ("group_instance_id", ("value", None)),
-                    ("rebalance_timeout", ("value", -1)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("current_state_timestamp", ("value", -1)),
-        ),
-    ),
-)
-
-
 def _encode_GroupMetadataValue_v1(m: GroupMetadataValue, buf: bytearray) -> None:
     w.write_string(buf, m.protocol_type)
     buf += _P_i(m.generation)
@@ -1370,41 +1088,6 @@ def _decode_GroupMetadataValue_v1(b: bytes, o: int) -> tuple[GroupMetadataValue,
     x6.current_state_timestamp = -1
     x6.members = d1_members
     return x6, o
-
-
-_read_GroupMetadataValue_v1 = w.compiled(
-    _decode_GroupMetadataValue_v1,
-    False,
-    (
-        GroupMetadataValue,
-        (
-            ("protocol_type", "string"),
-            ("generation", "int32"),
-            ("protocol", "string?"),
-            ("leader", "string?"),
-            ("members", ("array", False, (
-                MemberMetadata,
-                (
-                    ("member_id", "string"),
-                    ("client_id", "string"),
-                    ("client_host", "string"),
-                    ("rebalance_timeout", "int32"),
-                    ("session_timeout", "int32"),
-                    ("subscription", "bytes"),
-                    ("assignment", "bytes"),
-                ),
-                (),
-                (
-                    ("group_instance_id", ("value", None)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("current_state_timestamp", ("value", -1)),
-        ),
-    ),
-)
 
 
 def _encode_GroupMetadataValue_v2(m: GroupMetadataValue, buf: bytearray) -> None:
@@ -1471,40 +1154,6 @@ def _decode_GroupMetadataValue_v2(b: bytes, o: int) -> tuple[GroupMetadataValue,
     return x6, o
 
 
-_read_GroupMetadataValue_v2 = w.compiled(
-    _decode_GroupMetadataValue_v2,
-    False,
-    (
-        GroupMetadataValue,
-        (
-            ("protocol_type", "string"),
-            ("generation", "int32"),
-            ("protocol", "string?"),
-            ("leader", "string?"),
-            ("current_state_timestamp", "int64"),
-            ("members", ("array", False, (
-                MemberMetadata,
-                (
-                    ("member_id", "string"),
-                    ("client_id", "string"),
-                    ("client_host", "string"),
-                    ("rebalance_timeout", "int32"),
-                    ("session_timeout", "int32"),
-                    ("subscription", "bytes"),
-                    ("assignment", "bytes"),
-                ),
-                (),
-                (
-                    ("group_instance_id", ("value", None)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_GroupMetadataValue_v3(m: GroupMetadataValue, buf: bytearray) -> None:
     w.write_string(buf, m.protocol_type)
     buf += _P_i(m.generation)
@@ -1569,39 +1218,6 @@ def _decode_GroupMetadataValue_v3(b: bytes, o: int) -> tuple[GroupMetadataValue,
     x6.current_state_timestamp = d1_current_state_timestamp
     x6.members = d1_members
     return x6, o
-
-
-_read_GroupMetadataValue_v3 = w.compiled(
-    _decode_GroupMetadataValue_v3,
-    False,
-    (
-        GroupMetadataValue,
-        (
-            ("protocol_type", "string"),
-            ("generation", "int32"),
-            ("protocol", "string?"),
-            ("leader", "string?"),
-            ("current_state_timestamp", "int64"),
-            ("members", ("array", False, (
-                MemberMetadata,
-                (
-                    ("member_id", "string"),
-                    ("group_instance_id", "string?"),
-                    ("client_id", "string"),
-                    ("client_host", "string"),
-                    ("rebalance_timeout", "int32"),
-                    ("session_timeout", "int32"),
-                    ("subscription", "bytes"),
-                    ("assignment", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_GroupMetadataValue_v4(m: GroupMetadataValue, buf: bytearray) -> None:
@@ -1743,39 +1359,6 @@ def _decode_GroupMetadataValue_v4(b: bytes, o: int) -> tuple[GroupMetadataValue,
     return x20, o
 
 
-_read_GroupMetadataValue_v4 = w.compiled(
-    _decode_GroupMetadataValue_v4,
-    True,
-    (
-        GroupMetadataValue,
-        (
-            ("protocol_type", "string"),
-            ("generation", "int32"),
-            ("protocol", "string?"),
-            ("leader", "string?"),
-            ("current_state_timestamp", "int64"),
-            ("members", ("array", False, (
-                MemberMetadata,
-                (
-                    ("member_id", "string"),
-                    ("group_instance_id", "string?"),
-                    ("client_id", "string"),
-                    ("client_host", "string"),
-                    ("rebalance_timeout", "int32"),
-                    ("session_timeout", "int32"),
-                    ("subscription", "bytes"),
-                    ("assignment", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_TransactionLogKey_v0(m: TransactionLogKey, buf: bytearray) -> None:
     w.write_string(buf, m.transactional_id)
 
@@ -1786,20 +1369,6 @@ def _decode_TransactionLogKey_v0(b: bytes, o: int) -> tuple[TransactionLogKey, i
     x2: TransactionLogKey = _new(TransactionLogKey)
     x2.transactional_id = d1_transactional_id
     return x2, o
-
-
-_read_TransactionLogKey_v0 = w.compiled(
-    _decode_TransactionLogKey_v0,
-    False,
-    (
-        TransactionLogKey,
-        (
-            ("transactional_id", "string"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_TransactionLogValue_v0(m: TransactionLogValue, buf: bytearray) -> None:
@@ -1866,38 +1435,6 @@ def _decode_TransactionLogValue_v0(b: bytes, o: int) -> tuple[TransactionLogValu
     x7.transaction_start_timestamp_ms = d1_transaction_start_timestamp_ms
     x7.client_transaction_version = 0
     return x7, o
-
-
-_read_TransactionLogValue_v0 = w.compiled(
-    _decode_TransactionLogValue_v0,
-    False,
-    (
-        TransactionLogValue,
-        (
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-            ("transaction_timeout_ms", "int32"),
-            ("transaction_status", "int8"),
-            ("transaction_partitions", ("array", True, (
-                PartitionsSchema,
-                (
-                    ("topic", "string"),
-                    ("partition_ids", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-            ("transaction_last_update_timestamp_ms", "int64"),
-            ("transaction_start_timestamp_ms", "int64"),
-        ),
-        (),
-        (
-            ("previous_producer_id", ("value", -1)),
-            ("next_producer_id", ("value", -1)),
-            ("client_transaction_version", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_TransactionLogValue_v1(m: TransactionLogValue, buf: bytearray) -> None:
@@ -2021,38 +1558,6 @@ def _decode_TransactionLogValue_v1(b: bytes, o: int) -> tuple[TransactionLogValu
     x11.transaction_start_timestamp_ms = d1_transaction_start_timestamp_ms
     x11.client_transaction_version = d1_client_transaction_version
     return x11, o
-
-
-_read_TransactionLogValue_v1 = w.compiled(
-    _decode_TransactionLogValue_v1,
-    True,
-    (
-        TransactionLogValue,
-        (
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-            ("transaction_timeout_ms", "int32"),
-            ("transaction_status", "int8"),
-            ("transaction_partitions", ("array", True, (
-                PartitionsSchema,
-                (
-                    ("topic", "string"),
-                    ("partition_ids", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-            ("transaction_last_update_timestamp_ms", "int64"),
-            ("transaction_start_timestamp_ms", "int64"),
-        ),
-        (
-            (0, "previous_producer_id", "int64", ("value", -1)),
-            (1, "next_producer_id", "int64", ("value", -1)),
-            (2, "client_transaction_version", "int16", ("value", 0)),
-        ),
-        (),
-    ),
-)
 
 
 def _encode_RegisterBrokerRecord_v0(m: RegisterBrokerRecord, buf: bytearray) -> None:
@@ -2195,50 +1700,6 @@ def _decode_RegisterBrokerRecord_v0(b: bytes, o: int) -> tuple[RegisterBrokerRec
     return x18, o
 
 
-_read_RegisterBrokerRecord_v0 = w.compiled(
-    _decode_RegisterBrokerRecord_v0,
-    True,
-    (
-        RegisterBrokerRecord,
-        (
-            ("broker_id", "int32"),
-            ("incarnation_id", "uuid"),
-            ("broker_epoch", "int64"),
-            ("end_points", ("array", False, (
-                BrokerEndpoint,
-                (
-                    ("name", "string"),
-                    ("host", "string"),
-                    ("port", "uint16"),
-                    ("security_protocol", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("features", ("array", False, (
-                BrokerFeature,
-                (
-                    ("name", "string"),
-                    ("min_supported_version", "int16"),
-                    ("max_supported_version", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("rack", "string?"),
-            ("fenced", "bool"),
-        ),
-        (),
-        (
-            ("is_migrating_zk_broker", ("value", False)),
-            ("in_controlled_shutdown", ("value", False)),
-            ("log_dirs", ("list",)),
-            ("cordoned_log_dirs", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_RegisterBrokerRecord_v1(m: RegisterBrokerRecord, buf: bytearray) -> None:
     buf += _P_i(m.broker_id)
     buf += m.incarnation_id.bytes
@@ -2379,50 +1840,6 @@ def _decode_RegisterBrokerRecord_v1(b: bytes, o: int) -> tuple[RegisterBrokerRec
     return x18, o
 
 
-_read_RegisterBrokerRecord_v1 = w.compiled(
-    _decode_RegisterBrokerRecord_v1,
-    True,
-    (
-        RegisterBrokerRecord,
-        (
-            ("broker_id", "int32"),
-            ("incarnation_id", "uuid"),
-            ("broker_epoch", "int64"),
-            ("end_points", ("array", False, (
-                BrokerEndpoint,
-                (
-                    ("name", "string"),
-                    ("host", "string"),
-                    ("port", "uint16"),
-                    ("security_protocol", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("features", ("array", False, (
-                BrokerFeature,
-                (
-                    ("name", "string"),
-                    ("min_supported_version", "int16"),
-                    ("max_supported_version", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("rack", "string?"),
-            ("fenced", "bool"),
-            ("in_controlled_shutdown", "bool"),
-        ),
-        (),
-        (
-            ("is_migrating_zk_broker", ("value", False)),
-            ("log_dirs", ("list",)),
-            ("cordoned_log_dirs", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_RegisterBrokerRecord_v2(m: RegisterBrokerRecord, buf: bytearray) -> None:
     buf += _P_io(m.broker_id, m.is_migrating_zk_broker)
     buf += m.incarnation_id.bytes
@@ -2561,50 +1978,6 @@ def _decode_RegisterBrokerRecord_v2(b: bytes, o: int) -> tuple[RegisterBrokerRec
     x18.log_dirs = []
     x18.cordoned_log_dirs = None
     return x18, o
-
-
-_read_RegisterBrokerRecord_v2 = w.compiled(
-    _decode_RegisterBrokerRecord_v2,
-    True,
-    (
-        RegisterBrokerRecord,
-        (
-            ("broker_id", "int32"),
-            ("is_migrating_zk_broker", "bool"),
-            ("incarnation_id", "uuid"),
-            ("broker_epoch", "int64"),
-            ("end_points", ("array", False, (
-                BrokerEndpoint,
-                (
-                    ("name", "string"),
-                    ("host", "string"),
-                    ("port", "uint16"),
-                    ("security_protocol", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("features", ("array", False, (
-                BrokerFeature,
-                (
-                    ("name", "string"),
-                    ("min_supported_version", "int16"),
-                    ("max_supported_version", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("rack", "string?"),
-            ("fenced", "bool"),
-            ("in_controlled_shutdown", "bool"),
-        ),
-        (),
-        (
-            ("log_dirs", ("list",)),
-            ("cordoned_log_dirs", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_RegisterBrokerRecord_v3(m: RegisterBrokerRecord, buf: bytearray) -> None:
@@ -2777,51 +2150,6 @@ def _decode_RegisterBrokerRecord_v3(b: bytes, o: int) -> tuple[RegisterBrokerRec
     x23.log_dirs = d1_log_dirs
     x23.cordoned_log_dirs = None
     return x23, o
-
-
-_read_RegisterBrokerRecord_v3 = w.compiled(
-    _decode_RegisterBrokerRecord_v3,
-    True,
-    (
-        RegisterBrokerRecord,
-        (
-            ("broker_id", "int32"),
-            ("is_migrating_zk_broker", "bool"),
-            ("incarnation_id", "uuid"),
-            ("broker_epoch", "int64"),
-            ("end_points", ("array", False, (
-                BrokerEndpoint,
-                (
-                    ("name", "string"),
-                    ("host", "string"),
-                    ("port", "uint16"),
-                    ("security_protocol", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("features", ("array", False, (
-                BrokerFeature,
-                (
-                    ("name", "string"),
-                    ("min_supported_version", "int16"),
-                    ("max_supported_version", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("rack", "string?"),
-            ("fenced", "bool"),
-            ("in_controlled_shutdown", "bool"),
-        ),
-        (
-            (0, "log_dirs", ("array", False, "uuid"), ("list",)),
-        ),
-        (
-            ("cordoned_log_dirs", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_RegisterBrokerRecord_v4(m: RegisterBrokerRecord, buf: bytearray) -> None:
@@ -3024,50 +2352,6 @@ def _decode_RegisterBrokerRecord_v4(b: bytes, o: int) -> tuple[RegisterBrokerRec
     return x26, o
 
 
-_read_RegisterBrokerRecord_v4 = w.compiled(
-    _decode_RegisterBrokerRecord_v4,
-    True,
-    (
-        RegisterBrokerRecord,
-        (
-            ("broker_id", "int32"),
-            ("is_migrating_zk_broker", "bool"),
-            ("incarnation_id", "uuid"),
-            ("broker_epoch", "int64"),
-            ("end_points", ("array", False, (
-                BrokerEndpoint,
-                (
-                    ("name", "string"),
-                    ("host", "string"),
-                    ("port", "uint16"),
-                    ("security_protocol", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("features", ("array", False, (
-                BrokerFeature,
-                (
-                    ("name", "string"),
-                    ("min_supported_version", "int16"),
-                    ("max_supported_version", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("rack", "string?"),
-            ("fenced", "bool"),
-            ("in_controlled_shutdown", "bool"),
-        ),
-        (
-            (0, "log_dirs", ("array", False, "uuid"), ("list",)),
-            (1, "cordoned_log_dirs", ("array", True, "uuid"), ("value", None)),
-        ),
-        (),
-    ),
-)
-
-
 def _encode_UnregisterBrokerRecord_v0(m: UnregisterBrokerRecord, buf: bytearray) -> None:
     buf += _P_iq(m.broker_id, m.broker_epoch)
     buf += b"\x00"
@@ -3085,21 +2369,6 @@ def _decode_UnregisterBrokerRecord_v0(b: bytes, o: int) -> tuple[UnregisterBroke
     x2.broker_id = d1_broker_id
     x2.broker_epoch = d1_broker_epoch
     return x2, o
-
-
-_read_UnregisterBrokerRecord_v0 = w.compiled(
-    _decode_UnregisterBrokerRecord_v0,
-    True,
-    (
-        UnregisterBrokerRecord,
-        (
-            ("broker_id", "int32"),
-            ("broker_epoch", "int64"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_TopicRecord_v0(m: TopicRecord, buf: bytearray) -> None:
@@ -3128,21 +2397,6 @@ def _decode_TopicRecord_v0(b: bytes, o: int) -> tuple[TopicRecord, int]:
     x4.name = d1_name
     x4.topic_id = d1_topic_id
     return x4, o
-
-
-_read_TopicRecord_v0 = w.compiled(
-    _decode_TopicRecord_v0,
-    True,
-    (
-        TopicRecord,
-        (
-            ("name", "string"),
-            ("topic_id", "uuid"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_PartitionRecord_v0(m: PartitionRecord, buf: bytearray) -> None:
@@ -3281,34 +2535,6 @@ def _decode_PartitionRecord_v0(b: bytes, o: int) -> tuple[PartitionRecord, int]:
     x8.eligible_leader_replicas = None
     x8.last_known_elr = None
     return x8, o
-
-
-_read_PartitionRecord_v0 = w.compiled(
-    _decode_PartitionRecord_v0,
-    True,
-    (
-        PartitionRecord,
-        (
-            ("partition_id", "int32"),
-            ("topic_id", "uuid"),
-            ("replicas", ("array", False, "int32")),
-            ("isr", ("array", False, "int32")),
-            ("removing_replicas", ("array", False, "int32")),
-            ("adding_replicas", ("array", False, "int32")),
-            ("leader", "int32"),
-            ("leader_epoch", "int32"),
-            ("partition_epoch", "int32"),
-        ),
-        (
-            (0, "leader_recovery_state", "int8", ("value", 0)),
-        ),
-        (
-            ("directories", ("list",)),
-            ("eligible_leader_replicas", ("value", None)),
-            ("last_known_elr", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_PartitionRecord_v1(m: PartitionRecord, buf: bytearray) -> None:
@@ -3468,34 +2694,6 @@ def _decode_PartitionRecord_v1(b: bytes, o: int) -> tuple[PartitionRecord, int]:
     x11.eligible_leader_replicas = None
     x11.last_known_elr = None
     return x11, o
-
-
-_read_PartitionRecord_v1 = w.compiled(
-    _decode_PartitionRecord_v1,
-    True,
-    (
-        PartitionRecord,
-        (
-            ("partition_id", "int32"),
-            ("topic_id", "uuid"),
-            ("replicas", ("array", False, "int32")),
-            ("isr", ("array", False, "int32")),
-            ("removing_replicas", ("array", False, "int32")),
-            ("adding_replicas", ("array", False, "int32")),
-            ("leader", "int32"),
-            ("leader_epoch", "int32"),
-            ("partition_epoch", "int32"),
-            ("directories", ("array", False, "uuid")),
-        ),
-        (
-            (0, "leader_recovery_state", "int8", ("value", 0)),
-        ),
-        (
-            ("eligible_leader_replicas", ("value", None)),
-            ("last_known_elr", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_PartitionRecord_v2(m: PartitionRecord, buf: bytearray) -> None:
@@ -3715,33 +2913,6 @@ def _decode_PartitionRecord_v2(b: bytes, o: int) -> tuple[PartitionRecord, int]:
     return x13, o
 
 
-_read_PartitionRecord_v2 = w.compiled(
-    _decode_PartitionRecord_v2,
-    True,
-    (
-        PartitionRecord,
-        (
-            ("partition_id", "int32"),
-            ("topic_id", "uuid"),
-            ("replicas", ("array", False, "int32")),
-            ("isr", ("array", False, "int32")),
-            ("removing_replicas", ("array", False, "int32")),
-            ("adding_replicas", ("array", False, "int32")),
-            ("leader", "int32"),
-            ("leader_epoch", "int32"),
-            ("partition_epoch", "int32"),
-            ("directories", ("array", False, "uuid")),
-        ),
-        (
-            (0, "leader_recovery_state", "int8", ("value", 0)),
-            (1, "eligible_leader_replicas", ("array", True, "int32"), ("value", None)),
-            (2, "last_known_elr", ("array", True, "int32"), ("value", None)),
-        ),
-        (),
-    ),
-)
-
-
 def _encode_ConfigRecord_v0(m: ConfigRecord, buf: bytearray) -> None:
     buf += _P_b(m.resource_type)
     w.write_compact_string(buf, m.resource_name)
@@ -3792,23 +2963,6 @@ def _decode_ConfigRecord_v0(b: bytes, o: int) -> tuple[ConfigRecord, int]:
     x8.name = d1_name
     x8.value = d1_value
     return x8, o
-
-
-_read_ConfigRecord_v0 = w.compiled(
-    _decode_ConfigRecord_v0,
-    True,
-    (
-        ConfigRecord,
-        (
-            ("resource_type", "int8"),
-            ("resource_name", "string"),
-            ("name", "string"),
-            ("value", "string?"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_PartitionChangeRecord_v0(m: PartitionChangeRecord, buf: bytearray) -> None:
@@ -3978,32 +3132,6 @@ def _decode_PartitionChangeRecord_v0(b: bytes, o: int) -> tuple[PartitionChangeR
     x8.eligible_leader_replicas = None
     x8.last_known_elr = None
     return x8, o
-
-
-_read_PartitionChangeRecord_v0 = w.compiled(
-    _decode_PartitionChangeRecord_v0,
-    True,
-    (
-        PartitionChangeRecord,
-        (
-            ("partition_id", "int32"),
-            ("topic_id", "uuid"),
-        ),
-        (
-            (0, "isr", ("array", True, "int32"), ("value", None)),
-            (1, "leader", "int32", ("value", -2)),
-            (2, "replicas", ("array", True, "int32"), ("value", None)),
-            (3, "removing_replicas", ("array", True, "int32"), ("value", None)),
-            (4, "adding_replicas", ("array", True, "int32"), ("value", None)),
-            (5, "leader_recovery_state", "int8", ("value", -1)),
-        ),
-        (
-            ("directories", ("value", None)),
-            ("eligible_leader_replicas", ("value", None)),
-            ("last_known_elr", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_PartitionChangeRecord_v1(m: PartitionChangeRecord, buf: bytearray) -> None:
@@ -4201,32 +3329,6 @@ def _decode_PartitionChangeRecord_v1(b: bytes, o: int) -> tuple[PartitionChangeR
     x11.eligible_leader_replicas = None
     x11.last_known_elr = None
     return x11, o
-
-
-_read_PartitionChangeRecord_v1 = w.compiled(
-    _decode_PartitionChangeRecord_v1,
-    True,
-    (
-        PartitionChangeRecord,
-        (
-            ("partition_id", "int32"),
-            ("topic_id", "uuid"),
-        ),
-        (
-            (0, "isr", ("array", True, "int32"), ("value", None)),
-            (1, "leader", "int32", ("value", -2)),
-            (2, "replicas", ("array", True, "int32"), ("value", None)),
-            (3, "removing_replicas", ("array", True, "int32"), ("value", None)),
-            (4, "adding_replicas", ("array", True, "int32"), ("value", None)),
-            (5, "leader_recovery_state", "int8", ("value", -1)),
-            (8, "directories", ("array", True, "uuid"), ("value", None)),
-        ),
-        (
-            ("eligible_leader_replicas", ("value", None)),
-            ("last_known_elr", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_PartitionChangeRecord_v2(m: PartitionChangeRecord, buf: bytearray) -> None:
@@ -4484,31 +3586,6 @@ def _decode_PartitionChangeRecord_v2(b: bytes, o: int) -> tuple[PartitionChangeR
     return x13, o
 
 
-_read_PartitionChangeRecord_v2 = w.compiled(
-    _decode_PartitionChangeRecord_v2,
-    True,
-    (
-        PartitionChangeRecord,
-        (
-            ("partition_id", "int32"),
-            ("topic_id", "uuid"),
-        ),
-        (
-            (0, "isr", ("array", True, "int32"), ("value", None)),
-            (1, "leader", "int32", ("value", -2)),
-            (2, "replicas", ("array", True, "int32"), ("value", None)),
-            (3, "removing_replicas", ("array", True, "int32"), ("value", None)),
-            (4, "adding_replicas", ("array", True, "int32"), ("value", None)),
-            (5, "leader_recovery_state", "int8", ("value", -1)),
-            (6, "eligible_leader_replicas", ("array", True, "int32"), ("value", None)),
-            (7, "last_known_elr", ("array", True, "int32"), ("value", None)),
-            (8, "directories", ("array", True, "uuid"), ("value", None)),
-        ),
-        (),
-    ),
-)
-
-
 def _encode_FenceBrokerRecord_v0(m: FenceBrokerRecord, buf: bytearray) -> None:
     buf += _P_iq(m.id, m.epoch)
     buf += b"\x00"
@@ -4526,21 +3603,6 @@ def _decode_FenceBrokerRecord_v0(b: bytes, o: int) -> tuple[FenceBrokerRecord, i
     x2.id = d1_id
     x2.epoch = d1_epoch
     return x2, o
-
-
-_read_FenceBrokerRecord_v0 = w.compiled(
-    _decode_FenceBrokerRecord_v0,
-    True,
-    (
-        FenceBrokerRecord,
-        (
-            ("id", "int32"),
-            ("epoch", "int64"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_UnfenceBrokerRecord_v0(m: UnfenceBrokerRecord, buf: bytearray) -> None:
@@ -4562,21 +3624,6 @@ def _decode_UnfenceBrokerRecord_v0(b: bytes, o: int) -> tuple[UnfenceBrokerRecor
     return x2, o
 
 
-_read_UnfenceBrokerRecord_v0 = w.compiled(
-    _decode_UnfenceBrokerRecord_v0,
-    True,
-    (
-        UnfenceBrokerRecord,
-        (
-            ("id", "int32"),
-            ("epoch", "int64"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_RemoveTopicRecord_v0(m: RemoveTopicRecord, buf: bytearray) -> None:
     buf += m.topic_id.bytes
     buf += b"\x00"
@@ -4592,20 +3639,6 @@ def _decode_RemoveTopicRecord_v0(b: bytes, o: int) -> tuple[RemoveTopicRecord, i
     x2: RemoveTopicRecord = _new(RemoveTopicRecord)
     x2.topic_id = d1_topic_id
     return x2, o
-
-
-_read_RemoveTopicRecord_v0 = w.compiled(
-    _decode_RemoveTopicRecord_v0,
-    True,
-    (
-        RemoveTopicRecord,
-        (
-            ("topic_id", "uuid"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DelegationTokenRecord_v0(m: DelegationTokenRecord, buf: bytearray) -> None:
@@ -4691,26 +3724,6 @@ def _decode_DelegationTokenRecord_v0(b: bytes, o: int) -> tuple[DelegationTokenR
     return x13, o
 
 
-_read_DelegationTokenRecord_v0 = w.compiled(
-    _decode_DelegationTokenRecord_v0,
-    True,
-    (
-        DelegationTokenRecord,
-        (
-            ("owner", "string"),
-            ("requester", "string"),
-            ("renewers", ("array", False, "string")),
-            ("issue_timestamp", "int64"),
-            ("max_timestamp", "int64"),
-            ("expiration_timestamp", "int64"),
-            ("token_id", "string"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_UserScramCredentialRecord_v0(m: UserScramCredentialRecord, buf: bytearray) -> None:
     w.write_compact_string(buf, m.name)
     buf += _P_b(m.mechanism)
@@ -4753,25 +3766,6 @@ def _decode_UserScramCredentialRecord_v0(b: bytes, o: int) -> tuple[UserScramCre
     return x4, o
 
 
-_read_UserScramCredentialRecord_v0 = w.compiled(
-    _decode_UserScramCredentialRecord_v0,
-    True,
-    (
-        UserScramCredentialRecord,
-        (
-            ("name", "string"),
-            ("mechanism", "int8"),
-            ("salt", "bytes"),
-            ("stored_key", "bytes"),
-            ("server_key", "bytes"),
-            ("iterations", "int32"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_FeatureLevelRecord_v0(m: FeatureLevelRecord, buf: bytearray) -> None:
     w.write_compact_string(buf, m.name)
     buf += _P_h(m.feature_level)
@@ -4799,21 +3793,6 @@ def _decode_FeatureLevelRecord_v0(b: bytes, o: int) -> tuple[FeatureLevelRecord,
     x4.name = d1_name
     x4.feature_level = d1_feature_level
     return x4, o
-
-
-_read_FeatureLevelRecord_v0 = w.compiled(
-    _decode_FeatureLevelRecord_v0,
-    True,
-    (
-        FeatureLevelRecord,
-        (
-            ("name", "string"),
-            ("feature_level", "int16"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ClientQuotaRecord_v0(m: ClientQuotaRecord, buf: bytearray) -> None:
@@ -4895,31 +3874,6 @@ def _decode_ClientQuotaRecord_v0(b: bytes, o: int) -> tuple[ClientQuotaRecord, i
     return x12, o
 
 
-_read_ClientQuotaRecord_v0 = w.compiled(
-    _decode_ClientQuotaRecord_v0,
-    True,
-    (
-        ClientQuotaRecord,
-        (
-            ("entity", ("array", False, (
-                QuotaEntityData,
-                (
-                    ("entity_type", "string"),
-                    ("entity_name", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("key", "string"),
-            ("value", "float64"),
-            ("remove", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ProducerIdsRecord_v0(m: ProducerIdsRecord, buf: bytearray) -> None:
     buf += _P_iqq(m.broker_id, m.broker_epoch, m.next_producer_id)
     buf += b"\x00"
@@ -4938,22 +3892,6 @@ def _decode_ProducerIdsRecord_v0(b: bytes, o: int) -> tuple[ProducerIdsRecord, i
     x2.broker_epoch = d1_broker_epoch
     x2.next_producer_id = d1_next_producer_id
     return x2, o
-
-
-_read_ProducerIdsRecord_v0 = w.compiled(
-    _decode_ProducerIdsRecord_v0,
-    True,
-    (
-        ProducerIdsRecord,
-        (
-            ("broker_id", "int32"),
-            ("broker_epoch", "int64"),
-            ("next_producer_id", "int64"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_BrokerRegistrationChangeRecord_v0(m: BrokerRegistrationChangeRecord, buf: bytearray) -> None:
@@ -4992,27 +3930,6 @@ def _decode_BrokerRegistrationChangeRecord_v0(b: bytes, o: int) -> tuple[BrokerR
     x4.log_dirs = []
     x4.cordoned_log_dirs = None
     return x4, o
-
-
-_read_BrokerRegistrationChangeRecord_v0 = w.compiled(
-    _decode_BrokerRegistrationChangeRecord_v0,
-    True,
-    (
-        BrokerRegistrationChangeRecord,
-        (
-            ("broker_id", "int32"),
-            ("broker_epoch", "int64"),
-        ),
-        (
-            (0, "fenced", "int8", ("value", 0)),
-        ),
-        (
-            ("in_controlled_shutdown", ("value", 0)),
-            ("log_dirs", ("list",)),
-            ("cordoned_log_dirs", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_BrokerRegistrationChangeRecord_v1(m: BrokerRegistrationChangeRecord, buf: bytearray) -> None:
@@ -5059,27 +3976,6 @@ def _decode_BrokerRegistrationChangeRecord_v1(b: bytes, o: int) -> tuple[BrokerR
     x4.log_dirs = []
     x4.cordoned_log_dirs = None
     return x4, o
-
-
-_read_BrokerRegistrationChangeRecord_v1 = w.compiled(
-    _decode_BrokerRegistrationChangeRecord_v1,
-    True,
-    (
-        BrokerRegistrationChangeRecord,
-        (
-            ("broker_id", "int32"),
-            ("broker_epoch", "int64"),
-        ),
-        (
-            (0, "fenced", "int8", ("value", 0)),
-            (1, "in_controlled_shutdown", "int8", ("value", 0)),
-        ),
-        (
-            ("log_dirs", ("list",)),
-            ("cordoned_log_dirs", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_BrokerRegistrationChangeRecord_v2(m: BrokerRegistrationChangeRecord, buf: bytearray) -> None:
@@ -5151,27 +4047,6 @@ def _decode_BrokerRegistrationChangeRecord_v2(b: bytes, o: int) -> tuple[BrokerR
     x7.log_dirs = d1_log_dirs
     x7.cordoned_log_dirs = None
     return x7, o
-
-
-_read_BrokerRegistrationChangeRecord_v2 = w.compiled(
-    _decode_BrokerRegistrationChangeRecord_v2,
-    True,
-    (
-        BrokerRegistrationChangeRecord,
-        (
-            ("broker_id", "int32"),
-            ("broker_epoch", "int64"),
-        ),
-        (
-            (0, "fenced", "int8", ("value", 0)),
-            (1, "in_controlled_shutdown", "int8", ("value", 0)),
-            (2, "log_dirs", ("array", False, "uuid"), ("list",)),
-        ),
-        (
-            ("cordoned_log_dirs", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_BrokerRegistrationChangeRecord_v3(m: BrokerRegistrationChangeRecord, buf: bytearray) -> None:
@@ -5273,26 +4148,6 @@ def _decode_BrokerRegistrationChangeRecord_v3(b: bytes, o: int) -> tuple[BrokerR
     return x10, o
 
 
-_read_BrokerRegistrationChangeRecord_v3 = w.compiled(
-    _decode_BrokerRegistrationChangeRecord_v3,
-    True,
-    (
-        BrokerRegistrationChangeRecord,
-        (
-            ("broker_id", "int32"),
-            ("broker_epoch", "int64"),
-        ),
-        (
-            (0, "fenced", "int8", ("value", 0)),
-            (1, "in_controlled_shutdown", "int8", ("value", 0)),
-            (2, "log_dirs", ("array", False, "uuid"), ("list",)),
-            (3, "cordoned_log_dirs", ("array", True, "uuid"), ("value", None)),
-        ),
-        (),
-    ),
-)
-
-
 def _encode_AccessControlEntryRecord_v0(m: AccessControlEntryRecord, buf: bytearray) -> None:
     buf += m.id.bytes
     buf += _P_b(m.resource_type)
@@ -5356,27 +4211,6 @@ def _decode_AccessControlEntryRecord_v0(b: bytes, o: int) -> tuple[AccessControl
     return x8, o
 
 
-_read_AccessControlEntryRecord_v0 = w.compiled(
-    _decode_AccessControlEntryRecord_v0,
-    True,
-    (
-        AccessControlEntryRecord,
-        (
-            ("id", "uuid"),
-            ("resource_type", "int8"),
-            ("resource_name", "string"),
-            ("pattern_type", "int8"),
-            ("principal", "string"),
-            ("host", "string"),
-            ("operation", "int8"),
-            ("permission_type", "int8"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_RemoveAccessControlEntryRecord_v0(m: RemoveAccessControlEntryRecord, buf: bytearray) -> None:
     buf += m.id.bytes
     buf += b"\x00"
@@ -5394,20 +4228,6 @@ def _decode_RemoveAccessControlEntryRecord_v0(b: bytes, o: int) -> tuple[RemoveA
     return x2, o
 
 
-_read_RemoveAccessControlEntryRecord_v0 = w.compiled(
-    _decode_RemoveAccessControlEntryRecord_v0,
-    True,
-    (
-        RemoveAccessControlEntryRecord,
-        (
-            ("id", "uuid"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_NoOpRecord_v0(m: NoOpRecord, buf: bytearray) -> None:
     buf += b"\x00"
 
@@ -5420,18 +4240,6 @@ def _decode_NoOpRecord_v0(b: bytes, o: int) -> tuple[NoOpRecord, int]:
         o = w.skip_tags(b, o)
     x2: NoOpRecord = _new(NoOpRecord)
     return x2, o
-
-
-_read_NoOpRecord_v0 = w.compiled(
-    _decode_NoOpRecord_v0,
-    True,
-    (
-        NoOpRecord,
-        (),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ZkMigrationStateRecord_v0(m: ZkMigrationStateRecord, buf: bytearray) -> None:
@@ -5450,20 +4258,6 @@ def _decode_ZkMigrationStateRecord_v0(b: bytes, o: int) -> tuple[ZkMigrationStat
     x2: ZkMigrationStateRecord = _new(ZkMigrationStateRecord)
     x2.zk_migration_state = d1_zk_migration_state
     return x2, o
-
-
-_read_ZkMigrationStateRecord_v0 = w.compiled(
-    _decode_ZkMigrationStateRecord_v0,
-    True,
-    (
-        ZkMigrationStateRecord,
-        (
-            ("zk_migration_state", "int8"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_RemoveUserScramCredentialRecord_v0(m: RemoveUserScramCredentialRecord, buf: bytearray) -> None:
@@ -5493,21 +4287,6 @@ def _decode_RemoveUserScramCredentialRecord_v0(b: bytes, o: int) -> tuple[Remove
     x4.name = d1_name
     x4.mechanism = d1_mechanism
     return x4, o
-
-
-_read_RemoveUserScramCredentialRecord_v0 = w.compiled(
-    _decode_RemoveUserScramCredentialRecord_v0,
-    True,
-    (
-        RemoveUserScramCredentialRecord,
-        (
-            ("name", "string"),
-            ("mechanism", "int8"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_BeginTransactionRecord_v0(m: BeginTransactionRecord, buf: bytearray) -> None:
@@ -5547,20 +4326,6 @@ def _decode_BeginTransactionRecord_v0(b: bytes, o: int) -> tuple[BeginTransactio
     return x6, o
 
 
-_read_BeginTransactionRecord_v0 = w.compiled(
-    _decode_BeginTransactionRecord_v0,
-    True,
-    (
-        BeginTransactionRecord,
-        (),
-        (
-            (0, "name", "string?", ("value", None)),
-        ),
-        (),
-    ),
-)
-
-
 def _encode_EndTransactionRecord_v0(m: EndTransactionRecord, buf: bytearray) -> None:
     buf += b"\x00"
 
@@ -5573,18 +4338,6 @@ def _decode_EndTransactionRecord_v0(b: bytes, o: int) -> tuple[EndTransactionRec
         o = w.skip_tags(b, o)
     x2: EndTransactionRecord = _new(EndTransactionRecord)
     return x2, o
-
-
-_read_EndTransactionRecord_v0 = w.compiled(
-    _decode_EndTransactionRecord_v0,
-    True,
-    (
-        EndTransactionRecord,
-        (),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_AbortTransactionRecord_v0(m: AbortTransactionRecord, buf: bytearray) -> None:
@@ -5624,20 +4377,6 @@ def _decode_AbortTransactionRecord_v0(b: bytes, o: int) -> tuple[AbortTransactio
     return x6, o
 
 
-_read_AbortTransactionRecord_v0 = w.compiled(
-    _decode_AbortTransactionRecord_v0,
-    True,
-    (
-        AbortTransactionRecord,
-        (),
-        (
-            (0, "reason", "string?", ("value", None)),
-        ),
-        (),
-    ),
-)
-
-
 def _encode_RemoveDelegationTokenRecord_v0(m: RemoveDelegationTokenRecord, buf: bytearray) -> None:
     w.write_compact_string(buf, m.token_id)
     buf += b"\x00"
@@ -5661,20 +4400,6 @@ def _decode_RemoveDelegationTokenRecord_v0(b: bytes, o: int) -> tuple[RemoveDele
     x4: RemoveDelegationTokenRecord = _new(RemoveDelegationTokenRecord)
     x4.token_id = d1_token_id
     return x4, o
-
-
-_read_RemoveDelegationTokenRecord_v0 = w.compiled(
-    _decode_RemoveDelegationTokenRecord_v0,
-    True,
-    (
-        RemoveDelegationTokenRecord,
-        (
-            ("token_id", "string"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_RegisterControllerRecord_v0(m: RegisterControllerRecord, buf: bytearray) -> None:
@@ -5797,43 +4522,6 @@ def _decode_RegisterControllerRecord_v0(b: bytes, o: int) -> tuple[RegisterContr
     return x16, o
 
 
-_read_RegisterControllerRecord_v0 = w.compiled(
-    _decode_RegisterControllerRecord_v0,
-    True,
-    (
-        RegisterControllerRecord,
-        (
-            ("controller_id", "int32"),
-            ("incarnation_id", "uuid"),
-            ("zk_migration_ready", "bool"),
-            ("end_points", ("array", False, (
-                ControllerEndpoint,
-                (
-                    ("name", "string"),
-                    ("host", "string"),
-                    ("port", "uint16"),
-                    ("security_protocol", "int16"),
-                ),
-                (),
-                (),
-            ))),
-            ("features", ("array", False, (
-                ControllerFeature,
-                (
-                    ("name", "string"),
-                    ("min_supported_version", "int16"),
-                    ("max_supported_version", "int16"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ClearElrRecord_v0(m: ClearElrRecord, buf: bytearray) -> None:
     w.write_compact_string(buf, m.topic_name)
     buf += b"\x00"
@@ -5859,20 +4547,6 @@ def _decode_ClearElrRecord_v0(b: bytes, o: int) -> tuple[ClearElrRecord, int]:
     return x4, o
 
 
-_read_ClearElrRecord_v0 = w.compiled(
-    _decode_ClearElrRecord_v0,
-    True,
-    (
-        ClearElrRecord,
-        (
-            ("topic_name", "string"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_UnregisterControllerRecord_v0(m: UnregisterControllerRecord, buf: bytearray) -> None:
     buf += _P_i(m.controller_id)
     buf += b"\x00"
@@ -5891,20 +4565,6 @@ def _decode_UnregisterControllerRecord_v0(b: bytes, o: int) -> tuple[UnregisterC
     return x2, o
 
 
-_read_UnregisterControllerRecord_v0 = w.compiled(
-    _decode_UnregisterControllerRecord_v0,
-    True,
-    (
-        UnregisterControllerRecord,
-        (
-            ("controller_id", "int32"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 CONSUMER_PROTOCOL_SUBSCRIPTION_ENCODERS: dict[int, w.Encoder[ConsumerProtocolSubscription]] = {
     0: _encode_ConsumerProtocolSubscription_v0,
     1: _encode_ConsumerProtocolSubscription_v1,
@@ -5914,10 +4574,10 @@ CONSUMER_PROTOCOL_SUBSCRIPTION_ENCODERS: dict[int, w.Encoder[ConsumerProtocolSub
 
 
 CONSUMER_PROTOCOL_SUBSCRIPTION_DECODERS: dict[int, w.Decoder[ConsumerProtocolSubscription]] = {
-    0: _read_ConsumerProtocolSubscription_v0,
-    1: _read_ConsumerProtocolSubscription_v1,
-    2: _read_ConsumerProtocolSubscription_v2,
-    3: _read_ConsumerProtocolSubscription_v3,
+    0: _decode_ConsumerProtocolSubscription_v0,
+    1: _decode_ConsumerProtocolSubscription_v1,
+    2: _decode_ConsumerProtocolSubscription_v2,
+    3: _decode_ConsumerProtocolSubscription_v3,
 }
 
 
@@ -5930,10 +4590,10 @@ CONSUMER_PROTOCOL_ASSIGNMENT_ENCODERS: dict[int, w.Encoder[ConsumerProtocolAssig
 
 
 CONSUMER_PROTOCOL_ASSIGNMENT_DECODERS: dict[int, w.Decoder[ConsumerProtocolAssignment]] = {
-    0: _read_ConsumerProtocolAssignment_v0_3,
-    1: _read_ConsumerProtocolAssignment_v0_3,
-    2: _read_ConsumerProtocolAssignment_v0_3,
-    3: _read_ConsumerProtocolAssignment_v0_3,
+    0: _decode_ConsumerProtocolAssignment_v0_3,
+    1: _decode_ConsumerProtocolAssignment_v0_3,
+    2: _decode_ConsumerProtocolAssignment_v0_3,
+    3: _decode_ConsumerProtocolAssignment_v0_3,
 }
 
 
@@ -5944,8 +4604,8 @@ OFFSET_COMMIT_KEY_ENCODERS: dict[int, w.Encoder[OffsetCommitKey]] = {
 
 
 OFFSET_COMMIT_KEY_DECODERS: dict[int, w.Decoder[OffsetCommitKey]] = {
-    0: _read_OffsetCommitKey_v0_1,
-    1: _read_OffsetCommitKey_v0_1,
+    0: _decode_OffsetCommitKey_v0_1,
+    1: _decode_OffsetCommitKey_v0_1,
 }
 
 
@@ -5959,11 +4619,11 @@ OFFSET_COMMIT_VALUE_ENCODERS: dict[int, w.Encoder[OffsetCommitValue]] = {
 
 
 OFFSET_COMMIT_VALUE_DECODERS: dict[int, w.Decoder[OffsetCommitValue]] = {
-    0: _read_OffsetCommitValue_v0,
-    1: _read_OffsetCommitValue_v1,
-    2: _read_OffsetCommitValue_v2,
-    3: _read_OffsetCommitValue_v3,
-    4: _read_OffsetCommitValue_v4,
+    0: _decode_OffsetCommitValue_v0,
+    1: _decode_OffsetCommitValue_v1,
+    2: _decode_OffsetCommitValue_v2,
+    3: _decode_OffsetCommitValue_v3,
+    4: _decode_OffsetCommitValue_v4,
 }
 
 
@@ -5973,7 +4633,7 @@ GROUP_METADATA_KEY_ENCODERS: dict[int, w.Encoder[GroupMetadataKey]] = {
 
 
 GROUP_METADATA_KEY_DECODERS: dict[int, w.Decoder[GroupMetadataKey]] = {
-    2: _read_GroupMetadataKey_v2,
+    2: _decode_GroupMetadataKey_v2,
 }
 
 
@@ -5987,11 +4647,11 @@ GROUP_METADATA_VALUE_ENCODERS: dict[int, w.Encoder[GroupMetadataValue]] = {
 
 
 GROUP_METADATA_VALUE_DECODERS: dict[int, w.Decoder[GroupMetadataValue]] = {
-    0: _read_GroupMetadataValue_v0,
-    1: _read_GroupMetadataValue_v1,
-    2: _read_GroupMetadataValue_v2,
-    3: _read_GroupMetadataValue_v3,
-    4: _read_GroupMetadataValue_v4,
+    0: _decode_GroupMetadataValue_v0,
+    1: _decode_GroupMetadataValue_v1,
+    2: _decode_GroupMetadataValue_v2,
+    3: _decode_GroupMetadataValue_v3,
+    4: _decode_GroupMetadataValue_v4,
 }
 
 
@@ -6001,7 +4661,7 @@ TRANSACTION_LOG_KEY_ENCODERS: dict[int, w.Encoder[TransactionLogKey]] = {
 
 
 TRANSACTION_LOG_KEY_DECODERS: dict[int, w.Decoder[TransactionLogKey]] = {
-    0: _read_TransactionLogKey_v0,
+    0: _decode_TransactionLogKey_v0,
 }
 
 
@@ -6012,8 +4672,8 @@ TRANSACTION_LOG_VALUE_ENCODERS: dict[int, w.Encoder[TransactionLogValue]] = {
 
 
 TRANSACTION_LOG_VALUE_DECODERS: dict[int, w.Decoder[TransactionLogValue]] = {
-    0: _read_TransactionLogValue_v0,
-    1: _read_TransactionLogValue_v1,
+    0: _decode_TransactionLogValue_v0,
+    1: _decode_TransactionLogValue_v1,
 }
 
 
@@ -6027,11 +4687,11 @@ REGISTER_BROKER_RECORD_ENCODERS: dict[int, w.Encoder[RegisterBrokerRecord]] = {
 
 
 REGISTER_BROKER_RECORD_DECODERS: dict[int, w.Decoder[RegisterBrokerRecord]] = {
-    0: _read_RegisterBrokerRecord_v0,
-    1: _read_RegisterBrokerRecord_v1,
-    2: _read_RegisterBrokerRecord_v2,
-    3: _read_RegisterBrokerRecord_v3,
-    4: _read_RegisterBrokerRecord_v4,
+    0: _decode_RegisterBrokerRecord_v0,
+    1: _decode_RegisterBrokerRecord_v1,
+    2: _decode_RegisterBrokerRecord_v2,
+    3: _decode_RegisterBrokerRecord_v3,
+    4: _decode_RegisterBrokerRecord_v4,
 }
 
 
@@ -6041,7 +4701,7 @@ UNREGISTER_BROKER_RECORD_ENCODERS: dict[int, w.Encoder[UnregisterBrokerRecord]] 
 
 
 UNREGISTER_BROKER_RECORD_DECODERS: dict[int, w.Decoder[UnregisterBrokerRecord]] = {
-    0: _read_UnregisterBrokerRecord_v0,
+    0: _decode_UnregisterBrokerRecord_v0,
 }
 
 
@@ -6051,7 +4711,7 @@ TOPIC_RECORD_ENCODERS: dict[int, w.Encoder[TopicRecord]] = {
 
 
 TOPIC_RECORD_DECODERS: dict[int, w.Decoder[TopicRecord]] = {
-    0: _read_TopicRecord_v0,
+    0: _decode_TopicRecord_v0,
 }
 
 
@@ -6063,9 +4723,9 @@ PARTITION_RECORD_ENCODERS: dict[int, w.Encoder[PartitionRecord]] = {
 
 
 PARTITION_RECORD_DECODERS: dict[int, w.Decoder[PartitionRecord]] = {
-    0: _read_PartitionRecord_v0,
-    1: _read_PartitionRecord_v1,
-    2: _read_PartitionRecord_v2,
+    0: _decode_PartitionRecord_v0,
+    1: _decode_PartitionRecord_v1,
+    2: _decode_PartitionRecord_v2,
 }
 
 
@@ -6075,7 +4735,7 @@ CONFIG_RECORD_ENCODERS: dict[int, w.Encoder[ConfigRecord]] = {
 
 
 CONFIG_RECORD_DECODERS: dict[int, w.Decoder[ConfigRecord]] = {
-    0: _read_ConfigRecord_v0,
+    0: _decode_ConfigRecord_v0,
 }
 
 
@@ -6087,9 +4747,9 @@ PARTITION_CHANGE_RECORD_ENCODERS: dict[int, w.Encoder[PartitionChangeRecord]] = 
 
 
 PARTITION_CHANGE_RECORD_DECODERS: dict[int, w.Decoder[PartitionChangeRecord]] = {
-    0: _read_PartitionChangeRecord_v0,
-    1: _read_PartitionChangeRecord_v1,
-    2: _read_PartitionChangeRecord_v2,
+    0: _decode_PartitionChangeRecord_v0,
+    1: _decode_PartitionChangeRecord_v1,
+    2: _decode_PartitionChangeRecord_v2,
 }
 
 
@@ -6099,7 +4759,7 @@ FENCE_BROKER_RECORD_ENCODERS: dict[int, w.Encoder[FenceBrokerRecord]] = {
 
 
 FENCE_BROKER_RECORD_DECODERS: dict[int, w.Decoder[FenceBrokerRecord]] = {
-    0: _read_FenceBrokerRecord_v0,
+    0: _decode_FenceBrokerRecord_v0,
 }
 
 
@@ -6109,7 +4769,7 @@ UNFENCE_BROKER_RECORD_ENCODERS: dict[int, w.Encoder[UnfenceBrokerRecord]] = {
 
 
 UNFENCE_BROKER_RECORD_DECODERS: dict[int, w.Decoder[UnfenceBrokerRecord]] = {
-    0: _read_UnfenceBrokerRecord_v0,
+    0: _decode_UnfenceBrokerRecord_v0,
 }
 
 
@@ -6119,7 +4779,7 @@ REMOVE_TOPIC_RECORD_ENCODERS: dict[int, w.Encoder[RemoveTopicRecord]] = {
 
 
 REMOVE_TOPIC_RECORD_DECODERS: dict[int, w.Decoder[RemoveTopicRecord]] = {
-    0: _read_RemoveTopicRecord_v0,
+    0: _decode_RemoveTopicRecord_v0,
 }
 
 
@@ -6129,7 +4789,7 @@ DELEGATION_TOKEN_RECORD_ENCODERS: dict[int, w.Encoder[DelegationTokenRecord]] = 
 
 
 DELEGATION_TOKEN_RECORD_DECODERS: dict[int, w.Decoder[DelegationTokenRecord]] = {
-    0: _read_DelegationTokenRecord_v0,
+    0: _decode_DelegationTokenRecord_v0,
 }
 
 
@@ -6139,7 +4799,7 @@ USER_SCRAM_CREDENTIAL_RECORD_ENCODERS: dict[int, w.Encoder[UserScramCredentialRe
 
 
 USER_SCRAM_CREDENTIAL_RECORD_DECODERS: dict[int, w.Decoder[UserScramCredentialRecord]] = {
-    0: _read_UserScramCredentialRecord_v0,
+    0: _decode_UserScramCredentialRecord_v0,
 }
 
 
@@ -6149,7 +4809,7 @@ FEATURE_LEVEL_RECORD_ENCODERS: dict[int, w.Encoder[FeatureLevelRecord]] = {
 
 
 FEATURE_LEVEL_RECORD_DECODERS: dict[int, w.Decoder[FeatureLevelRecord]] = {
-    0: _read_FeatureLevelRecord_v0,
+    0: _decode_FeatureLevelRecord_v0,
 }
 
 
@@ -6159,7 +4819,7 @@ CLIENT_QUOTA_RECORD_ENCODERS: dict[int, w.Encoder[ClientQuotaRecord]] = {
 
 
 CLIENT_QUOTA_RECORD_DECODERS: dict[int, w.Decoder[ClientQuotaRecord]] = {
-    0: _read_ClientQuotaRecord_v0,
+    0: _decode_ClientQuotaRecord_v0,
 }
 
 
@@ -6169,7 +4829,7 @@ PRODUCER_IDS_RECORD_ENCODERS: dict[int, w.Encoder[ProducerIdsRecord]] = {
 
 
 PRODUCER_IDS_RECORD_DECODERS: dict[int, w.Decoder[ProducerIdsRecord]] = {
-    0: _read_ProducerIdsRecord_v0,
+    0: _decode_ProducerIdsRecord_v0,
 }
 
 
@@ -6182,10 +4842,10 @@ BROKER_REGISTRATION_CHANGE_RECORD_ENCODERS: dict[int, w.Encoder[BrokerRegistrati
 
 
 BROKER_REGISTRATION_CHANGE_RECORD_DECODERS: dict[int, w.Decoder[BrokerRegistrationChangeRecord]] = {
-    0: _read_BrokerRegistrationChangeRecord_v0,
-    1: _read_BrokerRegistrationChangeRecord_v1,
-    2: _read_BrokerRegistrationChangeRecord_v2,
-    3: _read_BrokerRegistrationChangeRecord_v3,
+    0: _decode_BrokerRegistrationChangeRecord_v0,
+    1: _decode_BrokerRegistrationChangeRecord_v1,
+    2: _decode_BrokerRegistrationChangeRecord_v2,
+    3: _decode_BrokerRegistrationChangeRecord_v3,
 }
 
 
@@ -6195,7 +4855,7 @@ ACCESS_CONTROL_ENTRY_RECORD_ENCODERS: dict[int, w.Encoder[AccessControlEntryReco
 
 
 ACCESS_CONTROL_ENTRY_RECORD_DECODERS: dict[int, w.Decoder[AccessControlEntryRecord]] = {
-    0: _read_AccessControlEntryRecord_v0,
+    0: _decode_AccessControlEntryRecord_v0,
 }
 
 
@@ -6205,7 +4865,7 @@ REMOVE_ACCESS_CONTROL_ENTRY_RECORD_ENCODERS: dict[int, w.Encoder[RemoveAccessCon
 
 
 REMOVE_ACCESS_CONTROL_ENTRY_RECORD_DECODERS: dict[int, w.Decoder[RemoveAccessControlEntryRecord]] = {
-    0: _read_RemoveAccessControlEntryRecord_v0,
+    0: _decode_RemoveAccessControlEntryRecord_v0,
 }
 
 
@@ -6215,7 +4875,7 @@ NO_OP_RECORD_ENCODERS: dict[int, w.Encoder[NoOpRecord]] = {
 
 
 NO_OP_RECORD_DECODERS: dict[int, w.Decoder[NoOpRecord]] = {
-    0: _read_NoOpRecord_v0,
+    0: _decode_NoOpRecord_v0,
 }
 
 
@@ -6225,7 +4885,7 @@ ZK_MIGRATION_STATE_RECORD_ENCODERS: dict[int, w.Encoder[ZkMigrationStateRecord]]
 
 
 ZK_MIGRATION_STATE_RECORD_DECODERS: dict[int, w.Decoder[ZkMigrationStateRecord]] = {
-    0: _read_ZkMigrationStateRecord_v0,
+    0: _decode_ZkMigrationStateRecord_v0,
 }
 
 
@@ -6235,7 +4895,7 @@ REMOVE_USER_SCRAM_CREDENTIAL_RECORD_ENCODERS: dict[int, w.Encoder[RemoveUserScra
 
 
 REMOVE_USER_SCRAM_CREDENTIAL_RECORD_DECODERS: dict[int, w.Decoder[RemoveUserScramCredentialRecord]] = {
-    0: _read_RemoveUserScramCredentialRecord_v0,
+    0: _decode_RemoveUserScramCredentialRecord_v0,
 }
 
 
@@ -6245,7 +4905,7 @@ BEGIN_TRANSACTION_RECORD_ENCODERS: dict[int, w.Encoder[BeginTransactionRecord]] 
 
 
 BEGIN_TRANSACTION_RECORD_DECODERS: dict[int, w.Decoder[BeginTransactionRecord]] = {
-    0: _read_BeginTransactionRecord_v0,
+    0: _decode_BeginTransactionRecord_v0,
 }
 
 
@@ -6255,7 +4915,7 @@ END_TRANSACTION_RECORD_ENCODERS: dict[int, w.Encoder[EndTransactionRecord]] = {
 
 
 END_TRANSACTION_RECORD_DECODERS: dict[int, w.Decoder[EndTransactionRecord]] = {
-    0: _read_EndTransactionRecord_v0,
+    0: _decode_EndTransactionRecord_v0,
 }
 
 
@@ -6265,7 +4925,7 @@ ABORT_TRANSACTION_RECORD_ENCODERS: dict[int, w.Encoder[AbortTransactionRecord]] 
 
 
 ABORT_TRANSACTION_RECORD_DECODERS: dict[int, w.Decoder[AbortTransactionRecord]] = {
-    0: _read_AbortTransactionRecord_v0,
+    0: _decode_AbortTransactionRecord_v0,
 }
 
 
@@ -6275,7 +4935,7 @@ REMOVE_DELEGATION_TOKEN_RECORD_ENCODERS: dict[int, w.Encoder[RemoveDelegationTok
 
 
 REMOVE_DELEGATION_TOKEN_RECORD_DECODERS: dict[int, w.Decoder[RemoveDelegationTokenRecord]] = {
-    0: _read_RemoveDelegationTokenRecord_v0,
+    0: _decode_RemoveDelegationTokenRecord_v0,
 }
 
 
@@ -6285,7 +4945,7 @@ REGISTER_CONTROLLER_RECORD_ENCODERS: dict[int, w.Encoder[RegisterControllerRecor
 
 
 REGISTER_CONTROLLER_RECORD_DECODERS: dict[int, w.Decoder[RegisterControllerRecord]] = {
-    0: _read_RegisterControllerRecord_v0,
+    0: _decode_RegisterControllerRecord_v0,
 }
 
 
@@ -6295,7 +4955,7 @@ CLEAR_ELR_RECORD_ENCODERS: dict[int, w.Encoder[ClearElrRecord]] = {
 
 
 CLEAR_ELR_RECORD_DECODERS: dict[int, w.Decoder[ClearElrRecord]] = {
-    0: _read_ClearElrRecord_v0,
+    0: _decode_ClearElrRecord_v0,
 }
 
 
@@ -6305,7 +4965,7 @@ UNREGISTER_CONTROLLER_RECORD_ENCODERS: dict[int, w.Encoder[UnregisterControllerR
 
 
 UNREGISTER_CONTROLLER_RECORD_DECODERS: dict[int, w.Decoder[UnregisterControllerRecord]] = {
-    0: _read_UnregisterControllerRecord_v0,
+    0: _decode_UnregisterControllerRecord_v0,
 }
 
 

@@ -125,34 +125,6 @@ def _decode_DeleteAclsRequest_v0(b: bytes, o: int) -> tuple[DeleteAclsRequest, i
     return x6, o
 
 
-_read_DeleteAclsRequest_v0 = w.compiled(
-    _decode_DeleteAclsRequest_v0,
-    False,
-    (
-        DeleteAclsRequest,
-        (
-            ("filters", ("array", False, (
-                DeleteAclsFilter,
-                (
-                    ("resource_type_filter", "int8"),
-                    ("resource_name_filter", "string?"),
-                    ("principal_filter", "string?"),
-                    ("host_filter", "string?"),
-                    ("operation", "int8"),
-                    ("permission_type", "int8"),
-                ),
-                (),
-                (
-                    ("pattern_type_filter", ("value", 3)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DeleteAclsRequest_v1(m: DeleteAclsRequest, buf: bytearray) -> None:
     a1 = m.filters
     buf += w.pack_i32(len(a1))
@@ -199,33 +171,6 @@ def _decode_DeleteAclsRequest_v1(b: bytes, o: int) -> tuple[DeleteAclsRequest, i
     x6: DeleteAclsRequest = _new(DeleteAclsRequest)
     x6.filters = d1_filters
     return x6, o
-
-
-_read_DeleteAclsRequest_v1 = w.compiled(
-    _decode_DeleteAclsRequest_v1,
-    False,
-    (
-        DeleteAclsRequest,
-        (
-            ("filters", ("array", False, (
-                DeleteAclsFilter,
-                (
-                    ("resource_type_filter", "int8"),
-                    ("resource_name_filter", "string?"),
-                    ("pattern_type_filter", "int8"),
-                    ("principal_filter", "string?"),
-                    ("host_filter", "string?"),
-                    ("operation", "int8"),
-                    ("permission_type", "int8"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DeleteAclsRequest_v2_3(m: DeleteAclsRequest, buf: bytearray) -> None:
@@ -317,33 +262,6 @@ def _decode_DeleteAclsRequest_v2_3(b: bytes, o: int) -> tuple[DeleteAclsRequest,
     return x12, o
 
 
-_read_DeleteAclsRequest_v2_3 = w.compiled(
-    _decode_DeleteAclsRequest_v2_3,
-    True,
-    (
-        DeleteAclsRequest,
-        (
-            ("filters", ("array", False, (
-                DeleteAclsFilter,
-                (
-                    ("resource_type_filter", "int8"),
-                    ("resource_name_filter", "string?"),
-                    ("pattern_type_filter", "int8"),
-                    ("principal_filter", "string?"),
-                    ("host_filter", "string?"),
-                    ("operation", "int8"),
-                    ("permission_type", "int8"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DeleteAclsResponse_v0(m: DeleteAclsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.filter_results
@@ -422,46 +340,6 @@ def _decode_DeleteAclsResponse_v0(b: bytes, o: int) -> tuple[DeleteAclsResponse,
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.filter_results = d1_filter_results
     return x10, o
-
-
-_read_DeleteAclsResponse_v0 = w.compiled(
-    _decode_DeleteAclsResponse_v0,
-    False,
-    (
-        DeleteAclsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("filter_results", ("array", False, (
-                DeleteAclsFilterResult,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("matching_acls", ("array", False, (
-                        DeleteAclsMatchingAcl,
-                        (
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                            ("resource_type", "int8"),
-                            ("resource_name", "string"),
-                            ("principal", "string"),
-                            ("host", "string"),
-                            ("operation", "int8"),
-                            ("permission_type", "int8"),
-                        ),
-                        (),
-                        (
-                            ("pattern_type", ("value", 3)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DeleteAclsResponse_v1(m: DeleteAclsResponse, buf: bytearray) -> None:
@@ -545,45 +423,6 @@ def _decode_DeleteAclsResponse_v1(b: bytes, o: int) -> tuple[DeleteAclsResponse,
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.filter_results = d1_filter_results
     return x10, o
-
-
-_read_DeleteAclsResponse_v1 = w.compiled(
-    _decode_DeleteAclsResponse_v1,
-    False,
-    (
-        DeleteAclsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("filter_results", ("array", False, (
-                DeleteAclsFilterResult,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("matching_acls", ("array", False, (
-                        DeleteAclsMatchingAcl,
-                        (
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                            ("resource_type", "int8"),
-                            ("resource_name", "string"),
-                            ("pattern_type", "int8"),
-                            ("principal", "string"),
-                            ("host", "string"),
-                            ("operation", "int8"),
-                            ("permission_type", "int8"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DeleteAclsResponse_v2_3(m: DeleteAclsResponse, buf: bytearray) -> None:
@@ -734,45 +573,6 @@ def _decode_DeleteAclsResponse_v2_3(b: bytes, o: int) -> tuple[DeleteAclsRespons
     return x20, o
 
 
-_read_DeleteAclsResponse_v2_3 = w.compiled(
-    _decode_DeleteAclsResponse_v2_3,
-    True,
-    (
-        DeleteAclsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("filter_results", ("array", False, (
-                DeleteAclsFilterResult,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("matching_acls", ("array", False, (
-                        DeleteAclsMatchingAcl,
-                        (
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                            ("resource_type", "int8"),
-                            ("resource_name", "string"),
-                            ("pattern_type", "int8"),
-                            ("principal", "string"),
-                            ("host", "string"),
-                            ("operation", "int8"),
-                            ("permission_type", "int8"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 31
 NAME = 'DeleteAcls'
 MIN_VERSION = 0
@@ -789,10 +589,10 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DeleteAclsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DeleteAclsRequest]] = {
-    0: _read_DeleteAclsRequest_v0,
-    1: _read_DeleteAclsRequest_v1,
-    2: _read_DeleteAclsRequest_v2_3,
-    3: _read_DeleteAclsRequest_v2_3,
+    0: _decode_DeleteAclsRequest_v0,
+    1: _decode_DeleteAclsRequest_v1,
+    2: _decode_DeleteAclsRequest_v2_3,
+    3: _decode_DeleteAclsRequest_v2_3,
 }
 
 
@@ -805,8 +605,8 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DeleteAclsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DeleteAclsResponse]] = {
-    0: _read_DeleteAclsResponse_v0,
-    1: _read_DeleteAclsResponse_v1,
-    2: _read_DeleteAclsResponse_v2_3,
-    3: _read_DeleteAclsResponse_v2_3,
+    0: _decode_DeleteAclsResponse_v0,
+    1: _decode_DeleteAclsResponse_v1,
+    2: _decode_DeleteAclsResponse_v2_3,
+    3: _decode_DeleteAclsResponse_v2_3,
 }

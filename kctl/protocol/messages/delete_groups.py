@@ -70,20 +70,6 @@ def _decode_DeleteGroupsRequest_v0_1(b: bytes, o: int) -> tuple[DeleteGroupsRequ
     return x5, o
 
 
-_read_DeleteGroupsRequest_v0_1 = w.compiled(
-    _decode_DeleteGroupsRequest_v0_1,
-    False,
-    (
-        DeleteGroupsRequest,
-        (
-            ("groups_names", ("array", False, "string")),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DeleteGroupsRequest_v2(m: DeleteGroupsRequest, buf: bytearray) -> None:
     a1 = m.groups_names
     buf += w.uvarint(len(a1) + 1)
@@ -128,20 +114,6 @@ def _decode_DeleteGroupsRequest_v2(b: bytes, o: int) -> tuple[DeleteGroupsReques
     return x7, o
 
 
-_read_DeleteGroupsRequest_v2 = w.compiled(
-    _decode_DeleteGroupsRequest_v2,
-    True,
-    (
-        DeleteGroupsRequest,
-        (
-            ("groups_names", ("array", False, "string")),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DeleteGroupsResponse_v0_1(m: DeleteGroupsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.results
@@ -177,29 +149,6 @@ def _decode_DeleteGroupsResponse_v0_1(b: bytes, o: int) -> tuple[DeleteGroupsRes
     x6.throttle_time_ms = d1_throttle_time_ms
     x6.results = d1_results
     return x6, o
-
-
-_read_DeleteGroupsResponse_v0_1 = w.compiled(
-    _decode_DeleteGroupsResponse_v0_1,
-    False,
-    (
-        DeleteGroupsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                DeletableGroupResult,
-                (
-                    ("group_id", "string"),
-                    ("error_code", "int16"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DeleteGroupsResponse_v2(m: DeleteGroupsResponse, buf: bytearray) -> None:
@@ -261,29 +210,6 @@ def _decode_DeleteGroupsResponse_v2(b: bytes, o: int) -> tuple[DeleteGroupsRespo
     return x8, o
 
 
-_read_DeleteGroupsResponse_v2 = w.compiled(
-    _decode_DeleteGroupsResponse_v2,
-    True,
-    (
-        DeleteGroupsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                DeletableGroupResult,
-                (
-                    ("group_id", "string"),
-                    ("error_code", "int16"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 42
 NAME = 'DeleteGroups'
 MIN_VERSION = 0
@@ -299,9 +225,9 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DeleteGroupsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DeleteGroupsRequest]] = {
-    0: _read_DeleteGroupsRequest_v0_1,
-    1: _read_DeleteGroupsRequest_v0_1,
-    2: _read_DeleteGroupsRequest_v2,
+    0: _decode_DeleteGroupsRequest_v0_1,
+    1: _decode_DeleteGroupsRequest_v0_1,
+    2: _decode_DeleteGroupsRequest_v2,
 }
 
 
@@ -313,7 +239,7 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DeleteGroupsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DeleteGroupsResponse]] = {
-    0: _read_DeleteGroupsResponse_v0_1,
-    1: _read_DeleteGroupsResponse_v0_1,
-    2: _read_DeleteGroupsResponse_v2,
+    0: _decode_DeleteGroupsResponse_v0_1,
+    1: _decode_DeleteGroupsResponse_v0_1,
+    2: _decode_DeleteGroupsResponse_v2,
 }

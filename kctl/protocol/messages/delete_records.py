@@ -128,37 +128,6 @@ def _decode_DeleteRecordsRequest_v0_1(b: bytes, o: int) -> tuple[DeleteRecordsRe
     return x10, o
 
 
-_read_DeleteRecordsRequest_v0_1 = w.compiled(
-    _decode_DeleteRecordsRequest_v0_1,
-    False,
-    (
-        DeleteRecordsRequest,
-        (
-            ("topics", ("array", False, (
-                DeleteRecordsTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        DeleteRecordsPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("offset", "int64"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("timeout_ms", "int32"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DeleteRecordsRequest_v2(m: DeleteRecordsRequest, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.uvarint(len(a1) + 1)
@@ -245,37 +214,6 @@ def _decode_DeleteRecordsRequest_v2(b: bytes, o: int) -> tuple[DeleteRecordsRequ
     return x12, o
 
 
-_read_DeleteRecordsRequest_v2 = w.compiled(
-    _decode_DeleteRecordsRequest_v2,
-    True,
-    (
-        DeleteRecordsRequest,
-        (
-            ("topics", ("array", False, (
-                DeleteRecordsTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        DeleteRecordsPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("offset", "int64"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("timeout_ms", "int32"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DeleteRecordsResponse_v0_1(m: DeleteRecordsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.topics
@@ -330,38 +268,6 @@ def _decode_DeleteRecordsResponse_v0_1(b: bytes, o: int) -> tuple[DeleteRecordsR
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.topics = d1_topics
     return x10, o
-
-
-_read_DeleteRecordsResponse_v0_1 = w.compiled(
-    _decode_DeleteRecordsResponse_v0_1,
-    False,
-    (
-        DeleteRecordsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                DeleteRecordsTopicResult,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        DeleteRecordsPartitionResult,
-                        (
-                            ("partition_index", "int32"),
-                            ("low_watermark", "int64"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DeleteRecordsResponse_v2(m: DeleteRecordsResponse, buf: bytearray) -> None:
@@ -451,38 +357,6 @@ def _decode_DeleteRecordsResponse_v2(b: bytes, o: int) -> tuple[DeleteRecordsRes
     return x12, o
 
 
-_read_DeleteRecordsResponse_v2 = w.compiled(
-    _decode_DeleteRecordsResponse_v2,
-    True,
-    (
-        DeleteRecordsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                DeleteRecordsTopicResult,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        DeleteRecordsPartitionResult,
-                        (
-                            ("partition_index", "int32"),
-                            ("low_watermark", "int64"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 21
 NAME = 'DeleteRecords'
 MIN_VERSION = 0
@@ -498,9 +372,9 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DeleteRecordsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DeleteRecordsRequest]] = {
-    0: _read_DeleteRecordsRequest_v0_1,
-    1: _read_DeleteRecordsRequest_v0_1,
-    2: _read_DeleteRecordsRequest_v2,
+    0: _decode_DeleteRecordsRequest_v0_1,
+    1: _decode_DeleteRecordsRequest_v0_1,
+    2: _decode_DeleteRecordsRequest_v2,
 }
 
 
@@ -512,7 +386,7 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DeleteRecordsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DeleteRecordsResponse]] = {
-    0: _read_DeleteRecordsResponse_v0_1,
-    1: _read_DeleteRecordsResponse_v0_1,
-    2: _read_DeleteRecordsResponse_v2,
+    0: _decode_DeleteRecordsResponse_v0_1,
+    1: _decode_DeleteRecordsResponse_v0_1,
+    2: _decode_DeleteRecordsResponse_v2,
 }

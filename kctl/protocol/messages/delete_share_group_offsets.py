@@ -117,28 +117,6 @@ def _decode_DeleteShareGroupOffsetsRequest_v0(b: bytes, o: int) -> tuple[DeleteS
     return x10, o
 
 
-_read_DeleteShareGroupOffsetsRequest_v0 = w.compiled(
-    _decode_DeleteShareGroupOffsetsRequest_v0,
-    True,
-    (
-        DeleteShareGroupOffsetsRequest,
-        (
-            ("group_id", "string"),
-            ("topics", ("array", False, (
-                DeleteShareGroupOffsetsRequestTopic,
-                (
-                    ("topic_name", "string"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DeleteShareGroupOffsetsResponse_v0(m: DeleteShareGroupOffsetsResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     w.write_compact_nullable_string(buf, m.error_message)
@@ -226,33 +204,6 @@ def _decode_DeleteShareGroupOffsetsResponse_v0(b: bytes, o: int) -> tuple[Delete
     return x12, o
 
 
-_read_DeleteShareGroupOffsetsResponse_v0 = w.compiled(
-    _decode_DeleteShareGroupOffsetsResponse_v0,
-    True,
-    (
-        DeleteShareGroupOffsetsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("responses", ("array", False, (
-                DeleteShareGroupOffsetsResponseTopic,
-                (
-                    ("topic_name", "string"),
-                    ("topic_id", "uuid"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 92
 NAME = 'DeleteShareGroupOffsets'
 MIN_VERSION = 0
@@ -266,7 +217,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DeleteShareGroupOffsetsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DeleteShareGroupOffsetsRequest]] = {
-    0: _read_DeleteShareGroupOffsetsRequest_v0,
+    0: _decode_DeleteShareGroupOffsetsRequest_v0,
 }
 
 
@@ -276,5 +227,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DeleteShareGroupOffsetsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DeleteShareGroupOffsetsResponse]] = {
-    0: _read_DeleteShareGroupOffsetsResponse_v0,
+    0: _decode_DeleteShareGroupOffsetsResponse_v0,
 }

@@ -87,23 +87,6 @@ def _decode_DeleteTopicsRequest_v0_3(b: bytes, o: int) -> tuple[DeleteTopicsRequ
     return x5, o
 
 
-_read_DeleteTopicsRequest_v0_3 = w.compiled(
-    _decode_DeleteTopicsRequest_v0_3,
-    False,
-    (
-        DeleteTopicsRequest,
-        (
-            ("topic_names", ("array", False, "string")),
-            ("timeout_ms", "int32"),
-        ),
-        (),
-        (
-            ("topics", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_DeleteTopicsRequest_v4_5(m: DeleteTopicsRequest, buf: bytearray) -> None:
     a1 = m.topic_names
     buf += w.uvarint(len(a1) + 1)
@@ -151,23 +134,6 @@ def _decode_DeleteTopicsRequest_v4_5(b: bytes, o: int) -> tuple[DeleteTopicsRequ
     x7.topic_names = d1_topic_names
     x7.timeout_ms = d1_timeout_ms
     return x7, o
-
-
-_read_DeleteTopicsRequest_v4_5 = w.compiled(
-    _decode_DeleteTopicsRequest_v4_5,
-    True,
-    (
-        DeleteTopicsRequest,
-        (
-            ("topic_names", ("array", False, "string")),
-            ("timeout_ms", "int32"),
-        ),
-        (),
-        (
-            ("topics", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_DeleteTopicsRequest_v6(m: DeleteTopicsRequest, buf: bytearray) -> None:
@@ -230,31 +196,6 @@ def _decode_DeleteTopicsRequest_v6(b: bytes, o: int) -> tuple[DeleteTopicsReques
     return x8, o
 
 
-_read_DeleteTopicsRequest_v6 = w.compiled(
-    _decode_DeleteTopicsRequest_v6,
-    True,
-    (
-        DeleteTopicsRequest,
-        (
-            ("topics", ("array", False, (
-                DeleteTopicState,
-                (
-                    ("name", "string?"),
-                    ("topic_id", "uuid"),
-                ),
-                (),
-                (),
-            ))),
-            ("timeout_ms", "int32"),
-        ),
-        (),
-        (
-            ("topic_names", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_DeleteTopicsResponse_v0(m: DeleteTopicsResponse, buf: bytearray) -> None:
     a1 = m.responses
     buf += w.pack_i32(len(a1))
@@ -289,33 +230,6 @@ def _decode_DeleteTopicsResponse_v0(b: bytes, o: int) -> tuple[DeleteTopicsRespo
     x6.throttle_time_ms = 0
     x6.responses = d1_responses
     return x6, o
-
-
-_read_DeleteTopicsResponse_v0 = w.compiled(
-    _decode_DeleteTopicsResponse_v0,
-    False,
-    (
-        DeleteTopicsResponse,
-        (
-            ("responses", ("array", False, (
-                DeletableTopicResult,
-                (
-                    ("name", "string"),
-                    ("error_code", "int16"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("error_message", ("value", None)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_DeleteTopicsResponse_v1_3(m: DeleteTopicsResponse, buf: bytearray) -> None:
@@ -355,32 +269,6 @@ def _decode_DeleteTopicsResponse_v1_3(b: bytes, o: int) -> tuple[DeleteTopicsRes
     x6.throttle_time_ms = d1_throttle_time_ms
     x6.responses = d1_responses
     return x6, o
-
-
-_read_DeleteTopicsResponse_v1_3 = w.compiled(
-    _decode_DeleteTopicsResponse_v1_3,
-    False,
-    (
-        DeleteTopicsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("responses", ("array", False, (
-                DeletableTopicResult,
-                (
-                    ("name", "string"),
-                    ("error_code", "int16"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("error_message", ("value", None)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DeleteTopicsResponse_v4(m: DeleteTopicsResponse, buf: bytearray) -> None:
@@ -442,32 +330,6 @@ def _decode_DeleteTopicsResponse_v4(b: bytes, o: int) -> tuple[DeleteTopicsRespo
     x8.throttle_time_ms = d1_throttle_time_ms
     x8.responses = d1_responses
     return x8, o
-
-
-_read_DeleteTopicsResponse_v4 = w.compiled(
-    _decode_DeleteTopicsResponse_v4,
-    True,
-    (
-        DeleteTopicsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("responses", ("array", False, (
-                DeletableTopicResult,
-                (
-                    ("name", "string"),
-                    ("error_code", "int16"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("error_message", ("value", None)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DeleteTopicsResponse_v5(m: DeleteTopicsResponse, buf: bytearray) -> None:
@@ -540,32 +402,6 @@ def _decode_DeleteTopicsResponse_v5(b: bytes, o: int) -> tuple[DeleteTopicsRespo
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.responses = d1_responses
     return x10, o
-
-
-_read_DeleteTopicsResponse_v5 = w.compiled(
-    _decode_DeleteTopicsResponse_v5,
-    True,
-    (
-        DeleteTopicsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("responses", ("array", False, (
-                DeletableTopicResult,
-                (
-                    ("name", "string"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DeleteTopicsResponse_v6(m: DeleteTopicsResponse, buf: bytearray) -> None:
@@ -643,31 +479,6 @@ def _decode_DeleteTopicsResponse_v6(b: bytes, o: int) -> tuple[DeleteTopicsRespo
     return x10, o
 
 
-_read_DeleteTopicsResponse_v6 = w.compiled(
-    _decode_DeleteTopicsResponse_v6,
-    True,
-    (
-        DeleteTopicsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("responses", ("array", False, (
-                DeletableTopicResult,
-                (
-                    ("name", "string?"),
-                    ("topic_id", "uuid"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 20
 NAME = 'DeleteTopics'
 MIN_VERSION = 0
@@ -687,13 +498,13 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DeleteTopicsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DeleteTopicsRequest]] = {
-    0: _read_DeleteTopicsRequest_v0_3,
-    1: _read_DeleteTopicsRequest_v0_3,
-    2: _read_DeleteTopicsRequest_v0_3,
-    3: _read_DeleteTopicsRequest_v0_3,
-    4: _read_DeleteTopicsRequest_v4_5,
-    5: _read_DeleteTopicsRequest_v4_5,
-    6: _read_DeleteTopicsRequest_v6,
+    0: _decode_DeleteTopicsRequest_v0_3,
+    1: _decode_DeleteTopicsRequest_v0_3,
+    2: _decode_DeleteTopicsRequest_v0_3,
+    3: _decode_DeleteTopicsRequest_v0_3,
+    4: _decode_DeleteTopicsRequest_v4_5,
+    5: _decode_DeleteTopicsRequest_v4_5,
+    6: _decode_DeleteTopicsRequest_v6,
 }
 
 
@@ -709,11 +520,11 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DeleteTopicsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DeleteTopicsResponse]] = {
-    0: _read_DeleteTopicsResponse_v0,
-    1: _read_DeleteTopicsResponse_v1_3,
-    2: _read_DeleteTopicsResponse_v1_3,
-    3: _read_DeleteTopicsResponse_v1_3,
-    4: _read_DeleteTopicsResponse_v4,
-    5: _read_DeleteTopicsResponse_v5,
-    6: _read_DeleteTopicsResponse_v6,
+    0: _decode_DeleteTopicsResponse_v0,
+    1: _decode_DeleteTopicsResponse_v1_3,
+    2: _decode_DeleteTopicsResponse_v1_3,
+    3: _decode_DeleteTopicsResponse_v1_3,
+    4: _decode_DeleteTopicsResponse_v4,
+    5: _decode_DeleteTopicsResponse_v5,
+    6: _decode_DeleteTopicsResponse_v6,
 }

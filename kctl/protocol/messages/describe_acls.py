@@ -95,27 +95,6 @@ def _decode_DescribeAclsRequest_v0(b: bytes, o: int) -> tuple[DescribeAclsReques
     return x2, o
 
 
-_read_DescribeAclsRequest_v0 = w.compiled(
-    _decode_DescribeAclsRequest_v0,
-    False,
-    (
-        DescribeAclsRequest,
-        (
-            ("resource_type_filter", "int8"),
-            ("resource_name_filter", "string?"),
-            ("principal_filter", "string?"),
-            ("host_filter", "string?"),
-            ("operation", "int8"),
-            ("permission_type", "int8"),
-        ),
-        (),
-        (
-            ("pattern_type_filter", ("value", 3)),
-        ),
-    ),
-)
-
-
 def _encode_DescribeAclsRequest_v1(m: DescribeAclsRequest, buf: bytearray) -> None:
     buf += _P_b(m.resource_type_filter)
     w.write_nullable_string(buf, m.resource_name_filter)
@@ -145,26 +124,6 @@ def _decode_DescribeAclsRequest_v1(b: bytes, o: int) -> tuple[DescribeAclsReques
     x2.operation = d1_operation
     x2.permission_type = d1_permission_type
     return x2, o
-
-
-_read_DescribeAclsRequest_v1 = w.compiled(
-    _decode_DescribeAclsRequest_v1,
-    False,
-    (
-        DescribeAclsRequest,
-        (
-            ("resource_type_filter", "int8"),
-            ("resource_name_filter", "string?"),
-            ("pattern_type_filter", "int8"),
-            ("principal_filter", "string?"),
-            ("host_filter", "string?"),
-            ("operation", "int8"),
-            ("permission_type", "int8"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeAclsRequest_v2_3(m: DescribeAclsRequest, buf: bytearray) -> None:
@@ -228,26 +187,6 @@ def _decode_DescribeAclsRequest_v2_3(b: bytes, o: int) -> tuple[DescribeAclsRequ
     x8.operation = d1_operation
     x8.permission_type = d1_permission_type
     return x8, o
-
-
-_read_DescribeAclsRequest_v2_3 = w.compiled(
-    _decode_DescribeAclsRequest_v2_3,
-    True,
-    (
-        DescribeAclsRequest,
-        (
-            ("resource_type_filter", "int8"),
-            ("resource_name_filter", "string?"),
-            ("pattern_type_filter", "int8"),
-            ("principal_filter", "string?"),
-            ("host_filter", "string?"),
-            ("operation", "int8"),
-            ("permission_type", "int8"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeAclsResponse_v0(m: DescribeAclsResponse, buf: bytearray) -> None:
@@ -318,44 +257,6 @@ def _decode_DescribeAclsResponse_v0(b: bytes, o: int) -> tuple[DescribeAclsRespo
     x10.error_message = d1_error_message
     x10.resources = d1_resources
     return x10, o
-
-
-_read_DescribeAclsResponse_v0 = w.compiled(
-    _decode_DescribeAclsResponse_v0,
-    False,
-    (
-        DescribeAclsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("resources", ("array", False, (
-                DescribeAclsResource,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("acls", ("array", False, (
-                        AclDescription,
-                        (
-                            ("principal", "string"),
-                            ("host", "string"),
-                            ("operation", "int8"),
-                            ("permission_type", "int8"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (
-                    ("pattern_type", ("value", 3)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeAclsResponse_v1(m: DescribeAclsResponse, buf: bytearray) -> None:
@@ -429,43 +330,6 @@ def _decode_DescribeAclsResponse_v1(b: bytes, o: int) -> tuple[DescribeAclsRespo
     x10.error_message = d1_error_message
     x10.resources = d1_resources
     return x10, o
-
-
-_read_DescribeAclsResponse_v1 = w.compiled(
-    _decode_DescribeAclsResponse_v1,
-    False,
-    (
-        DescribeAclsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("resources", ("array", False, (
-                DescribeAclsResource,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("pattern_type", "int8"),
-                    ("acls", ("array", False, (
-                        AclDescription,
-                        (
-                            ("principal", "string"),
-                            ("host", "string"),
-                            ("operation", "int8"),
-                            ("permission_type", "int8"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeAclsResponse_v2_3(m: DescribeAclsResponse, buf: bytearray) -> None:
@@ -597,43 +461,6 @@ def _decode_DescribeAclsResponse_v2_3(b: bytes, o: int) -> tuple[DescribeAclsRes
     return x18, o
 
 
-_read_DescribeAclsResponse_v2_3 = w.compiled(
-    _decode_DescribeAclsResponse_v2_3,
-    True,
-    (
-        DescribeAclsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("resources", ("array", False, (
-                DescribeAclsResource,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("pattern_type", "int8"),
-                    ("acls", ("array", False, (
-                        AclDescription,
-                        (
-                            ("principal", "string"),
-                            ("host", "string"),
-                            ("operation", "int8"),
-                            ("permission_type", "int8"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 29
 NAME = 'DescribeAcls'
 MIN_VERSION = 0
@@ -650,10 +477,10 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeAclsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeAclsRequest]] = {
-    0: _read_DescribeAclsRequest_v0,
-    1: _read_DescribeAclsRequest_v1,
-    2: _read_DescribeAclsRequest_v2_3,
-    3: _read_DescribeAclsRequest_v2_3,
+    0: _decode_DescribeAclsRequest_v0,
+    1: _decode_DescribeAclsRequest_v1,
+    2: _decode_DescribeAclsRequest_v2_3,
+    3: _decode_DescribeAclsRequest_v2_3,
 }
 
 
@@ -666,8 +493,8 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeAclsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeAclsResponse]] = {
-    0: _read_DescribeAclsResponse_v0,
-    1: _read_DescribeAclsResponse_v1,
-    2: _read_DescribeAclsResponse_v2_3,
-    3: _read_DescribeAclsResponse_v2_3,
+    0: _decode_DescribeAclsResponse_v0,
+    1: _decode_DescribeAclsResponse_v1,
+    2: _decode_DescribeAclsResponse_v2_3,
+    3: _decode_DescribeAclsResponse_v2_3,
 }

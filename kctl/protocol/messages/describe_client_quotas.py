@@ -119,30 +119,6 @@ def _decode_DescribeClientQuotasRequest_v0(b: bytes, o: int) -> tuple[DescribeCl
     return x6, o
 
 
-_read_DescribeClientQuotasRequest_v0 = w.compiled(
-    _decode_DescribeClientQuotasRequest_v0,
-    False,
-    (
-        DescribeClientQuotasRequest,
-        (
-            ("components", ("array", False, (
-                ComponentData,
-                (
-                    ("entity_type", "string"),
-                    ("match_type", "int8"),
-                    ("match", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("strict", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DescribeClientQuotasRequest_v1(m: DescribeClientQuotasRequest, buf: bytearray) -> None:
     a1 = m.components
     buf += w.uvarint(len(a1) + 1)
@@ -212,30 +188,6 @@ def _decode_DescribeClientQuotasRequest_v1(b: bytes, o: int) -> tuple[DescribeCl
     x10.components = d1_components
     x10.strict = d1_strict
     return x10, o
-
-
-_read_DescribeClientQuotasRequest_v1 = w.compiled(
-    _decode_DescribeClientQuotasRequest_v1,
-    True,
-    (
-        DescribeClientQuotasRequest,
-        (
-            ("components", ("array", False, (
-                ComponentData,
-                (
-                    ("entity_type", "string"),
-                    ("match_type", "int8"),
-                    ("match", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("strict", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeClientQuotasResponse_v0(m: DescribeClientQuotasResponse, buf: bytearray) -> None:
@@ -320,47 +272,6 @@ def _decode_DescribeClientQuotasResponse_v0(b: bytes, o: int) -> tuple[DescribeC
     x14.error_message = d1_error_message
     x14.entries = d1_entries
     return x14, o
-
-
-_read_DescribeClientQuotasResponse_v0 = w.compiled(
-    _decode_DescribeClientQuotasResponse_v0,
-    False,
-    (
-        DescribeClientQuotasResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("entries", ("array", True, (
-                DescribeClientQuotasEntry,
-                (
-                    ("entity", ("array", False, (
-                        QuotaEntity,
-                        (
-                            ("entity_type", "string"),
-                            ("entity_name", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("values", ("array", False, (
-                        QuotaValue,
-                        (
-                            ("key", "string"),
-                            ("value", "float64"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeClientQuotasResponse_v1(m: DescribeClientQuotasResponse, buf: bytearray) -> None:
@@ -513,47 +424,6 @@ def _decode_DescribeClientQuotasResponse_v1(b: bytes, o: int) -> tuple[DescribeC
     return x22, o
 
 
-_read_DescribeClientQuotasResponse_v1 = w.compiled(
-    _decode_DescribeClientQuotasResponse_v1,
-    True,
-    (
-        DescribeClientQuotasResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("entries", ("array", True, (
-                DescribeClientQuotasEntry,
-                (
-                    ("entity", ("array", False, (
-                        QuotaEntity,
-                        (
-                            ("entity_type", "string"),
-                            ("entity_name", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("values", ("array", False, (
-                        QuotaValue,
-                        (
-                            ("key", "string"),
-                            ("value", "float64"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 48
 NAME = 'DescribeClientQuotas'
 MIN_VERSION = 0
@@ -568,8 +438,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeClientQuotasRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeClientQuotasRequest]] = {
-    0: _read_DescribeClientQuotasRequest_v0,
-    1: _read_DescribeClientQuotasRequest_v1,
+    0: _decode_DescribeClientQuotasRequest_v0,
+    1: _decode_DescribeClientQuotasRequest_v1,
 }
 
 
@@ -580,6 +450,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeClientQuotasResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeClientQuotasResponse]] = {
-    0: _read_DescribeClientQuotasResponse_v0,
-    1: _read_DescribeClientQuotasResponse_v1,
+    0: _decode_DescribeClientQuotasResponse_v0,
+    1: _decode_DescribeClientQuotasResponse_v1,
 }

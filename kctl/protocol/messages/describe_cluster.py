@@ -83,22 +83,6 @@ def _decode_DescribeClusterRequest_v0(b: bytes, o: int) -> tuple[DescribeCluster
     return x2, o
 
 
-_read_DescribeClusterRequest_v0 = w.compiled(
-    _decode_DescribeClusterRequest_v0,
-    True,
-    (
-        DescribeClusterRequest,
-        (
-            ("include_cluster_authorized_operations", "bool"),
-        ),
-        (),
-        (
-            ("endpoint_type", ("value", 1)),
-        ),
-    ),
-)
-
-
 def _encode_DescribeClusterRequest_v1(m: DescribeClusterRequest, buf: bytearray) -> None:
     buf += _P_ob(m.include_cluster_authorized_operations, m.endpoint_type)
     buf += b"\x00"
@@ -116,21 +100,6 @@ def _decode_DescribeClusterRequest_v1(b: bytes, o: int) -> tuple[DescribeCluster
     x2.include_cluster_authorized_operations = d1_include_cluster_authorized_operations
     x2.endpoint_type = d1_endpoint_type
     return x2, o
-
-
-_read_DescribeClusterRequest_v1 = w.compiled(
-    _decode_DescribeClusterRequest_v1,
-    True,
-    (
-        DescribeClusterRequest,
-        (
-            ("include_cluster_authorized_operations", "bool"),
-            ("endpoint_type", "int8"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeClusterResponse_v0(m: DescribeClusterResponse, buf: bytearray) -> None:
@@ -239,38 +208,6 @@ def _decode_DescribeClusterResponse_v0(b: bytes, o: int) -> tuple[DescribeCluste
     x14.brokers = d1_brokers
     x14.cluster_authorized_operations = d1_cluster_authorized_operations
     return x14, o
-
-
-_read_DescribeClusterResponse_v0 = w.compiled(
-    _decode_DescribeClusterResponse_v0,
-    True,
-    (
-        DescribeClusterResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("cluster_id", "string"),
-            ("controller_id", "int32"),
-            ("brokers", ("array", False, (
-                DescribeClusterBroker,
-                (
-                    ("broker_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_authorized_operations", "int32"),
-        ),
-        (),
-        (
-            ("endpoint_type", ("value", 1)),
-        ),
-    ),
-)
 
 
 def _encode_DescribeClusterResponse_v1(m: DescribeClusterResponse, buf: bytearray) -> None:
@@ -384,37 +321,6 @@ def _decode_DescribeClusterResponse_v1(b: bytes, o: int) -> tuple[DescribeCluste
     return x14, o
 
 
-_read_DescribeClusterResponse_v1 = w.compiled(
-    _decode_DescribeClusterResponse_v1,
-    True,
-    (
-        DescribeClusterResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("endpoint_type", "int8"),
-            ("cluster_id", "string"),
-            ("controller_id", "int32"),
-            ("brokers", ("array", False, (
-                DescribeClusterBroker,
-                (
-                    ("broker_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_authorized_operations", "int32"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 60
 NAME = 'DescribeCluster'
 MIN_VERSION = 0
@@ -429,8 +335,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeClusterRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeClusterRequest]] = {
-    0: _read_DescribeClusterRequest_v0,
-    1: _read_DescribeClusterRequest_v1,
+    0: _decode_DescribeClusterRequest_v0,
+    1: _decode_DescribeClusterRequest_v1,
 }
 
 
@@ -441,6 +347,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeClusterResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeClusterResponse]] = {
-    0: _read_DescribeClusterResponse_v0,
-    1: _read_DescribeClusterResponse_v1,
+    0: _decode_DescribeClusterResponse_v0,
+    1: _decode_DescribeClusterResponse_v1,
 }

@@ -157,32 +157,6 @@ def _decode_DescribeConfigsRequest_v0(b: bytes, o: int) -> tuple[DescribeConfigs
     return x9, o
 
 
-_read_DescribeConfigsRequest_v0 = w.compiled(
-    _decode_DescribeConfigsRequest_v0,
-    False,
-    (
-        DescribeConfigsRequest,
-        (
-            ("resources", ("array", False, (
-                DescribeConfigsResource,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configuration_keys", ("array", True, "string")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("include_synonyms", ("value", False)),
-            ("include_documentation", ("value", False)),
-        ),
-    ),
-)
-
-
 def _encode_DescribeConfigsRequest_v1_2(m: DescribeConfigsRequest, buf: bytearray) -> None:
     a1 = m.resources
     buf += w.pack_i32(len(a1))
@@ -242,32 +216,6 @@ def _decode_DescribeConfigsRequest_v1_2(b: bytes, o: int) -> tuple[DescribeConfi
     return x9, o
 
 
-_read_DescribeConfigsRequest_v1_2 = w.compiled(
-    _decode_DescribeConfigsRequest_v1_2,
-    False,
-    (
-        DescribeConfigsRequest,
-        (
-            ("resources", ("array", False, (
-                DescribeConfigsResource,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configuration_keys", ("array", True, "string")),
-                ),
-                (),
-                (),
-            ))),
-            ("include_synonyms", "bool"),
-        ),
-        (),
-        (
-            ("include_documentation", ("value", False)),
-        ),
-    ),
-)
-
-
 def _encode_DescribeConfigsRequest_v3(m: DescribeConfigsRequest, buf: bytearray) -> None:
     a1 = m.resources
     buf += w.pack_i32(len(a1))
@@ -325,31 +273,6 @@ def _decode_DescribeConfigsRequest_v3(b: bytes, o: int) -> tuple[DescribeConfigs
     x9.include_synonyms = d1_include_synonyms
     x9.include_documentation = d1_include_documentation
     return x9, o
-
-
-_read_DescribeConfigsRequest_v3 = w.compiled(
-    _decode_DescribeConfigsRequest_v3,
-    False,
-    (
-        DescribeConfigsRequest,
-        (
-            ("resources", ("array", False, (
-                DescribeConfigsResource,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configuration_keys", ("array", True, "string")),
-                ),
-                (),
-                (),
-            ))),
-            ("include_synonyms", "bool"),
-            ("include_documentation", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeConfigsRequest_v4(m: DescribeConfigsRequest, buf: bytearray) -> None:
@@ -445,31 +368,6 @@ def _decode_DescribeConfigsRequest_v4(b: bytes, o: int) -> tuple[DescribeConfigs
     return x13, o
 
 
-_read_DescribeConfigsRequest_v4 = w.compiled(
-    _decode_DescribeConfigsRequest_v4,
-    True,
-    (
-        DescribeConfigsRequest,
-        (
-            ("resources", ("array", False, (
-                DescribeConfigsResource,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configuration_keys", ("array", True, "string")),
-                ),
-                (),
-                (),
-            ))),
-            ("include_synonyms", "bool"),
-            ("include_documentation", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DescribeConfigsResponse_v0(m: DescribeConfigsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.results
@@ -545,48 +443,6 @@ def _decode_DescribeConfigsResponse_v0(b: bytes, o: int) -> tuple[DescribeConfig
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.results = d1_results
     return x10, o
-
-
-_read_DescribeConfigsResponse_v0 = w.compiled(
-    _decode_DescribeConfigsResponse_v0,
-    False,
-    (
-        DescribeConfigsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                DescribeConfigsResult,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configs", ("array", False, (
-                        DescribeConfigsResourceResult,
-                        (
-                            ("name", "string"),
-                            ("value", "string?"),
-                            ("read_only", "bool"),
-                            ("is_default", "bool"),
-                            ("is_sensitive", "bool"),
-                        ),
-                        (),
-                        (
-                            ("config_source", ("value", -1)),
-                            ("synonyms", ("list",)),
-                            ("config_type", ("value", 0)),
-                            ("documentation", ("value", '')),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeConfigsResponse_v1_2(m: DescribeConfigsResponse, buf: bytearray) -> None:
@@ -690,57 +546,6 @@ def _decode_DescribeConfigsResponse_v1_2(b: bytes, o: int) -> tuple[DescribeConf
     x14.throttle_time_ms = d1_throttle_time_ms
     x14.results = d1_results
     return x14, o
-
-
-_read_DescribeConfigsResponse_v1_2 = w.compiled(
-    _decode_DescribeConfigsResponse_v1_2,
-    False,
-    (
-        DescribeConfigsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                DescribeConfigsResult,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configs", ("array", False, (
-                        DescribeConfigsResourceResult,
-                        (
-                            ("name", "string"),
-                            ("value", "string?"),
-                            ("read_only", "bool"),
-                            ("config_source", "int8"),
-                            ("is_sensitive", "bool"),
-                            ("synonyms", ("array", False, (
-                                DescribeConfigsSynonym,
-                                (
-                                    ("name", "string"),
-                                    ("value", "string?"),
-                                    ("source", "int8"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (
-                            ("is_default", ("value", False)),
-                            ("config_type", ("value", 0)),
-                            ("documentation", ("value", '')),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeConfigsResponse_v3(m: DescribeConfigsResponse, buf: bytearray) -> None:
@@ -849,57 +654,6 @@ def _decode_DescribeConfigsResponse_v3(b: bytes, o: int) -> tuple[DescribeConfig
     x14.throttle_time_ms = d1_throttle_time_ms
     x14.results = d1_results
     return x14, o
-
-
-_read_DescribeConfigsResponse_v3 = w.compiled(
-    _decode_DescribeConfigsResponse_v3,
-    False,
-    (
-        DescribeConfigsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                DescribeConfigsResult,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configs", ("array", False, (
-                        DescribeConfigsResourceResult,
-                        (
-                            ("name", "string"),
-                            ("value", "string?"),
-                            ("read_only", "bool"),
-                            ("config_source", "int8"),
-                            ("is_sensitive", "bool"),
-                            ("synonyms", ("array", False, (
-                                DescribeConfigsSynonym,
-                                (
-                                    ("name", "string"),
-                                    ("value", "string?"),
-                                    ("source", "int8"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("config_type", "int8"),
-                            ("documentation", "string?"),
-                        ),
-                        (),
-                        (
-                            ("is_default", ("value", False)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeConfigsResponse_v4(m: DescribeConfigsResponse, buf: bytearray) -> None:
@@ -1102,57 +856,6 @@ def _decode_DescribeConfigsResponse_v4(b: bytes, o: int) -> tuple[DescribeConfig
     return x28, o
 
 
-_read_DescribeConfigsResponse_v4 = w.compiled(
-    _decode_DescribeConfigsResponse_v4,
-    True,
-    (
-        DescribeConfigsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                DescribeConfigsResult,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configs", ("array", False, (
-                        DescribeConfigsResourceResult,
-                        (
-                            ("name", "string"),
-                            ("value", "string?"),
-                            ("read_only", "bool"),
-                            ("config_source", "int8"),
-                            ("is_sensitive", "bool"),
-                            ("synonyms", ("array", False, (
-                                DescribeConfigsSynonym,
-                                (
-                                    ("name", "string"),
-                                    ("value", "string?"),
-                                    ("source", "int8"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("config_type", "int8"),
-                            ("documentation", "string?"),
-                        ),
-                        (),
-                        (
-                            ("is_default", ("value", False)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 32
 NAME = 'DescribeConfigs'
 MIN_VERSION = 0
@@ -1170,11 +873,11 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeConfigsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeConfigsRequest]] = {
-    0: _read_DescribeConfigsRequest_v0,
-    1: _read_DescribeConfigsRequest_v1_2,
-    2: _read_DescribeConfigsRequest_v1_2,
-    3: _read_DescribeConfigsRequest_v3,
-    4: _read_DescribeConfigsRequest_v4,
+    0: _decode_DescribeConfigsRequest_v0,
+    1: _decode_DescribeConfigsRequest_v1_2,
+    2: _decode_DescribeConfigsRequest_v1_2,
+    3: _decode_DescribeConfigsRequest_v3,
+    4: _decode_DescribeConfigsRequest_v4,
 }
 
 
@@ -1188,9 +891,9 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeConfigsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeConfigsResponse]] = {
-    0: _read_DescribeConfigsResponse_v0,
-    1: _read_DescribeConfigsResponse_v1_2,
-    2: _read_DescribeConfigsResponse_v1_2,
-    3: _read_DescribeConfigsResponse_v3,
-    4: _read_DescribeConfigsResponse_v4,
+    0: _decode_DescribeConfigsResponse_v0,
+    1: _decode_DescribeConfigsResponse_v1_2,
+    2: _decode_DescribeConfigsResponse_v1_2,
+    3: _decode_DescribeConfigsResponse_v3,
+    4: _decode_DescribeConfigsResponse_v4,
 }

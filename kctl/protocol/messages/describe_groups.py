@@ -93,22 +93,6 @@ def _decode_DescribeGroupsRequest_v0_2(b: bytes, o: int) -> tuple[DescribeGroups
     return x5, o
 
 
-_read_DescribeGroupsRequest_v0_2 = w.compiled(
-    _decode_DescribeGroupsRequest_v0_2,
-    False,
-    (
-        DescribeGroupsRequest,
-        (
-            ("groups", ("array", False, "string")),
-        ),
-        (),
-        (
-            ("include_authorized_operations", ("value", False)),
-        ),
-    ),
-)
-
-
 def _encode_DescribeGroupsRequest_v3_4(m: DescribeGroupsRequest, buf: bytearray) -> None:
     a1 = m.groups
     buf += w.pack_i32(len(a1))
@@ -138,21 +122,6 @@ def _decode_DescribeGroupsRequest_v3_4(b: bytes, o: int) -> tuple[DescribeGroups
     x5.groups = d1_groups
     x5.include_authorized_operations = d1_include_authorized_operations
     return x5, o
-
-
-_read_DescribeGroupsRequest_v3_4 = w.compiled(
-    _decode_DescribeGroupsRequest_v3_4,
-    False,
-    (
-        DescribeGroupsRequest,
-        (
-            ("groups", ("array", False, "string")),
-            ("include_authorized_operations", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeGroupsRequest_v5(m: DescribeGroupsRequest, buf: bytearray) -> None:
@@ -201,21 +170,6 @@ def _decode_DescribeGroupsRequest_v5(b: bytes, o: int) -> tuple[DescribeGroupsRe
     x7.groups = d1_groups
     x7.include_authorized_operations = d1_include_authorized_operations
     return x7, o
-
-
-_read_DescribeGroupsRequest_v5 = w.compiled(
-    _decode_DescribeGroupsRequest_v5,
-    True,
-    (
-        DescribeGroupsRequest,
-        (
-            ("groups", ("array", False, "string")),
-            ("include_authorized_operations", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeGroupsResponse_v0(m: DescribeGroupsResponse, buf: bytearray) -> None:
@@ -293,49 +247,6 @@ def _decode_DescribeGroupsResponse_v0(b: bytes, o: int) -> tuple[DescribeGroupsR
     x10.throttle_time_ms = 0
     x10.groups = d1_groups
     return x10, o
-
-
-_read_DescribeGroupsResponse_v0 = w.compiled(
-    _decode_DescribeGroupsResponse_v0,
-    False,
-    (
-        DescribeGroupsResponse,
-        (
-            ("groups", ("array", False, (
-                DescribedGroup,
-                (
-                    ("error_code", "int16"),
-                    ("group_id", "string"),
-                    ("group_state", "string"),
-                    ("protocol_type", "string"),
-                    ("protocol_data", "string"),
-                    ("members", ("array", False, (
-                        DescribedGroupMember,
-                        (
-                            ("member_id", "string"),
-                            ("client_id", "string"),
-                            ("client_host", "string"),
-                            ("member_metadata", "bytes"),
-                            ("member_assignment", "bytes"),
-                        ),
-                        (),
-                        (
-                            ("group_instance_id", ("value", None)),
-                        ),
-                    ))),
-                ),
-                (),
-                (
-                    ("authorized_operations", ("value", -2147483648)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_DescribeGroupsResponse_v1_2(m: DescribeGroupsResponse, buf: bytearray) -> None:
@@ -416,48 +327,6 @@ def _decode_DescribeGroupsResponse_v1_2(b: bytes, o: int) -> tuple[DescribeGroup
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.groups = d1_groups
     return x10, o
-
-
-_read_DescribeGroupsResponse_v1_2 = w.compiled(
-    _decode_DescribeGroupsResponse_v1_2,
-    False,
-    (
-        DescribeGroupsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("groups", ("array", False, (
-                DescribedGroup,
-                (
-                    ("error_code", "int16"),
-                    ("group_id", "string"),
-                    ("group_state", "string"),
-                    ("protocol_type", "string"),
-                    ("protocol_data", "string"),
-                    ("members", ("array", False, (
-                        DescribedGroupMember,
-                        (
-                            ("member_id", "string"),
-                            ("client_id", "string"),
-                            ("client_host", "string"),
-                            ("member_metadata", "bytes"),
-                            ("member_assignment", "bytes"),
-                        ),
-                        (),
-                        (
-                            ("group_instance_id", ("value", None)),
-                        ),
-                    ))),
-                ),
-                (),
-                (
-                    ("authorized_operations", ("value", -2147483648)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeGroupsResponse_v3(m: DescribeGroupsResponse, buf: bytearray) -> None:
@@ -543,47 +412,6 @@ def _decode_DescribeGroupsResponse_v3(b: bytes, o: int) -> tuple[DescribeGroupsR
     return x10, o
 
 
-_read_DescribeGroupsResponse_v3 = w.compiled(
-    _decode_DescribeGroupsResponse_v3,
-    False,
-    (
-        DescribeGroupsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("groups", ("array", False, (
-                DescribedGroup,
-                (
-                    ("error_code", "int16"),
-                    ("group_id", "string"),
-                    ("group_state", "string"),
-                    ("protocol_type", "string"),
-                    ("protocol_data", "string"),
-                    ("members", ("array", False, (
-                        DescribedGroupMember,
-                        (
-                            ("member_id", "string"),
-                            ("client_id", "string"),
-                            ("client_host", "string"),
-                            ("member_metadata", "bytes"),
-                            ("member_assignment", "bytes"),
-                        ),
-                        (),
-                        (
-                            ("group_instance_id", ("value", None)),
-                        ),
-                    ))),
-                    ("authorized_operations", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DescribeGroupsResponse_v4(m: DescribeGroupsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.groups
@@ -667,46 +495,6 @@ def _decode_DescribeGroupsResponse_v4(b: bytes, o: int) -> tuple[DescribeGroupsR
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.groups = d1_groups
     return x10, o
-
-
-_read_DescribeGroupsResponse_v4 = w.compiled(
-    _decode_DescribeGroupsResponse_v4,
-    False,
-    (
-        DescribeGroupsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("groups", ("array", False, (
-                DescribedGroup,
-                (
-                    ("error_code", "int16"),
-                    ("group_id", "string"),
-                    ("group_state", "string"),
-                    ("protocol_type", "string"),
-                    ("protocol_data", "string"),
-                    ("members", ("array", False, (
-                        DescribedGroupMember,
-                        (
-                            ("member_id", "string"),
-                            ("group_instance_id", "string?"),
-                            ("client_id", "string"),
-                            ("client_host", "string"),
-                            ("member_metadata", "bytes"),
-                            ("member_assignment", "bytes"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("authorized_operations", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeGroupsResponse_v5(m: DescribeGroupsResponse, buf: bytearray) -> None:
@@ -882,46 +670,6 @@ def _decode_DescribeGroupsResponse_v5(b: bytes, o: int) -> tuple[DescribeGroupsR
     return x26, o
 
 
-_read_DescribeGroupsResponse_v5 = w.compiled(
-    _decode_DescribeGroupsResponse_v5,
-    True,
-    (
-        DescribeGroupsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("groups", ("array", False, (
-                DescribedGroup,
-                (
-                    ("error_code", "int16"),
-                    ("group_id", "string"),
-                    ("group_state", "string"),
-                    ("protocol_type", "string"),
-                    ("protocol_data", "string"),
-                    ("members", ("array", False, (
-                        DescribedGroupMember,
-                        (
-                            ("member_id", "string"),
-                            ("group_instance_id", "string?"),
-                            ("client_id", "string"),
-                            ("client_host", "string"),
-                            ("member_metadata", "bytes"),
-                            ("member_assignment", "bytes"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("authorized_operations", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 15
 NAME = 'DescribeGroups'
 MIN_VERSION = 0
@@ -940,12 +688,12 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeGroupsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeGroupsRequest]] = {
-    0: _read_DescribeGroupsRequest_v0_2,
-    1: _read_DescribeGroupsRequest_v0_2,
-    2: _read_DescribeGroupsRequest_v0_2,
-    3: _read_DescribeGroupsRequest_v3_4,
-    4: _read_DescribeGroupsRequest_v3_4,
-    5: _read_DescribeGroupsRequest_v5,
+    0: _decode_DescribeGroupsRequest_v0_2,
+    1: _decode_DescribeGroupsRequest_v0_2,
+    2: _decode_DescribeGroupsRequest_v0_2,
+    3: _decode_DescribeGroupsRequest_v3_4,
+    4: _decode_DescribeGroupsRequest_v3_4,
+    5: _decode_DescribeGroupsRequest_v5,
 }
 
 
@@ -960,10 +708,10 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeGroupsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeGroupsResponse]] = {
-    0: _read_DescribeGroupsResponse_v0,
-    1: _read_DescribeGroupsResponse_v1_2,
-    2: _read_DescribeGroupsResponse_v1_2,
-    3: _read_DescribeGroupsResponse_v3,
-    4: _read_DescribeGroupsResponse_v4,
-    5: _read_DescribeGroupsResponse_v5,
+    0: _decode_DescribeGroupsResponse_v0,
+    1: _decode_DescribeGroupsResponse_v1_2,
+    2: _decode_DescribeGroupsResponse_v1_2,
+    3: _decode_DescribeGroupsResponse_v3,
+    4: _decode_DescribeGroupsResponse_v4,
+    5: _decode_DescribeGroupsResponse_v5,
 }

@@ -136,28 +136,6 @@ def _decode_DescribeLogDirsRequest_v0_1(b: bytes, o: int) -> tuple[DescribeLogDi
     return x7, o
 
 
-_read_DescribeLogDirsRequest_v0_1 = w.compiled(
-    _decode_DescribeLogDirsRequest_v0_1,
-    False,
-    (
-        DescribeLogDirsRequest,
-        (
-            ("topics", ("array", True, (
-                DescribableLogDirTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DescribeLogDirsRequest_v2_4(m: DescribeLogDirsRequest, buf: bytearray) -> None:
     a1 = m.topics
     if a1 is None:
@@ -233,28 +211,6 @@ def _decode_DescribeLogDirsRequest_v2_4(b: bytes, o: int) -> tuple[DescribeLogDi
     x9: DescribeLogDirsRequest = _new(DescribeLogDirsRequest)
     x9.topics = d1_topics
     return x9, o
-
-
-_read_DescribeLogDirsRequest_v2_4 = w.compiled(
-    _decode_DescribeLogDirsRequest_v2_4,
-    True,
-    (
-        DescribeLogDirsRequest,
-        (
-            ("topics", ("array", True, (
-                DescribableLogDirTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeLogDirsResponse_v0_1(m: DescribeLogDirsResponse, buf: bytearray) -> None:
@@ -339,53 +295,6 @@ def _decode_DescribeLogDirsResponse_v0_1(b: bytes, o: int) -> tuple[DescribeLogD
     x14.error_code = 0
     x14.results = d1_results
     return x14, o
-
-
-_read_DescribeLogDirsResponse_v0_1 = w.compiled(
-    _decode_DescribeLogDirsResponse_v0_1,
-    False,
-    (
-        DescribeLogDirsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                DescribeLogDirsResult,
-                (
-                    ("error_code", "int16"),
-                    ("log_dir", "string"),
-                    ("topics", ("array", False, (
-                        DescribeLogDirsTopic,
-                        (
-                            ("name", "string"),
-                            ("partitions", ("array", False, (
-                                DescribeLogDirsPartition,
-                                (
-                                    ("partition_index", "int32"),
-                                    ("partition_size", "int64"),
-                                    ("offset_lag", "int64"),
-                                    ("is_future_key", "bool"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (
-                    ("total_bytes", ("value", -1)),
-                    ("usable_bytes", ("value", -1)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("error_code", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_DescribeLogDirsResponse_v2(m: DescribeLogDirsResponse, buf: bytearray) -> None:
@@ -520,53 +429,6 @@ def _decode_DescribeLogDirsResponse_v2(b: bytes, o: int) -> tuple[DescribeLogDir
     return x18, o
 
 
-_read_DescribeLogDirsResponse_v2 = w.compiled(
-    _decode_DescribeLogDirsResponse_v2,
-    True,
-    (
-        DescribeLogDirsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("results", ("array", False, (
-                DescribeLogDirsResult,
-                (
-                    ("error_code", "int16"),
-                    ("log_dir", "string"),
-                    ("topics", ("array", False, (
-                        DescribeLogDirsTopic,
-                        (
-                            ("name", "string"),
-                            ("partitions", ("array", False, (
-                                DescribeLogDirsPartition,
-                                (
-                                    ("partition_index", "int32"),
-                                    ("partition_size", "int64"),
-                                    ("offset_lag", "int64"),
-                                    ("is_future_key", "bool"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (
-                    ("total_bytes", ("value", -1)),
-                    ("usable_bytes", ("value", -1)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("error_code", ("value", 0)),
-        ),
-    ),
-)
-
-
 def _encode_DescribeLogDirsResponse_v3(m: DescribeLogDirsResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     a1 = m.results
@@ -697,52 +559,6 @@ def _decode_DescribeLogDirsResponse_v3(b: bytes, o: int) -> tuple[DescribeLogDir
     x18.error_code = d1_error_code
     x18.results = d1_results
     return x18, o
-
-
-_read_DescribeLogDirsResponse_v3 = w.compiled(
-    _decode_DescribeLogDirsResponse_v3,
-    True,
-    (
-        DescribeLogDirsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("results", ("array", False, (
-                DescribeLogDirsResult,
-                (
-                    ("error_code", "int16"),
-                    ("log_dir", "string"),
-                    ("topics", ("array", False, (
-                        DescribeLogDirsTopic,
-                        (
-                            ("name", "string"),
-                            ("partitions", ("array", False, (
-                                DescribeLogDirsPartition,
-                                (
-                                    ("partition_index", "int32"),
-                                    ("partition_size", "int64"),
-                                    ("offset_lag", "int64"),
-                                    ("is_future_key", "bool"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (
-                    ("total_bytes", ("value", -1)),
-                    ("usable_bytes", ("value", -1)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeLogDirsResponse_v4(m: DescribeLogDirsResponse, buf: bytearray) -> None:
@@ -880,51 +696,6 @@ def _decode_DescribeLogDirsResponse_v4(b: bytes, o: int) -> tuple[DescribeLogDir
     return x18, o
 
 
-_read_DescribeLogDirsResponse_v4 = w.compiled(
-    _decode_DescribeLogDirsResponse_v4,
-    True,
-    (
-        DescribeLogDirsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("results", ("array", False, (
-                DescribeLogDirsResult,
-                (
-                    ("error_code", "int16"),
-                    ("log_dir", "string"),
-                    ("topics", ("array", False, (
-                        DescribeLogDirsTopic,
-                        (
-                            ("name", "string"),
-                            ("partitions", ("array", False, (
-                                DescribeLogDirsPartition,
-                                (
-                                    ("partition_index", "int32"),
-                                    ("partition_size", "int64"),
-                                    ("offset_lag", "int64"),
-                                    ("is_future_key", "bool"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("total_bytes", "int64"),
-                    ("usable_bytes", "int64"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 35
 NAME = 'DescribeLogDirs'
 MIN_VERSION = 0
@@ -942,11 +713,11 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeLogDirsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeLogDirsRequest]] = {
-    0: _read_DescribeLogDirsRequest_v0_1,
-    1: _read_DescribeLogDirsRequest_v0_1,
-    2: _read_DescribeLogDirsRequest_v2_4,
-    3: _read_DescribeLogDirsRequest_v2_4,
-    4: _read_DescribeLogDirsRequest_v2_4,
+    0: _decode_DescribeLogDirsRequest_v0_1,
+    1: _decode_DescribeLogDirsRequest_v0_1,
+    2: _decode_DescribeLogDirsRequest_v2_4,
+    3: _decode_DescribeLogDirsRequest_v2_4,
+    4: _decode_DescribeLogDirsRequest_v2_4,
 }
 
 
@@ -960,9 +731,9 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeLogDirsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeLogDirsResponse]] = {
-    0: _read_DescribeLogDirsResponse_v0_1,
-    1: _read_DescribeLogDirsResponse_v0_1,
-    2: _read_DescribeLogDirsResponse_v2,
-    3: _read_DescribeLogDirsResponse_v3,
-    4: _read_DescribeLogDirsResponse_v4,
+    0: _decode_DescribeLogDirsResponse_v0_1,
+    1: _decode_DescribeLogDirsResponse_v0_1,
+    2: _decode_DescribeLogDirsResponse_v2,
+    3: _decode_DescribeLogDirsResponse_v3,
+    4: _decode_DescribeLogDirsResponse_v4,
 }

@@ -151,28 +151,6 @@ def _decode_DescribeProducersRequest_v0(b: bytes, o: int) -> tuple[DescribeProdu
     return x9, o
 
 
-_read_DescribeProducersRequest_v0 = w.compiled(
-    _decode_DescribeProducersRequest_v0,
-    True,
-    (
-        DescribeProducersRequest,
-        (
-            ("topics", ("array", False, (
-                TopicRequest,
-                (
-                    ("name", "string"),
-                    ("partition_indexes", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DescribeProducersResponse_v0(m: DescribeProducersResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.topics
@@ -306,51 +284,6 @@ def _decode_DescribeProducersResponse_v0(b: bytes, o: int) -> tuple[DescribeProd
     return x18, o
 
 
-_read_DescribeProducersResponse_v0 = w.compiled(
-    _decode_DescribeProducersResponse_v0,
-    True,
-    (
-        DescribeProducersResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                TopicResponse,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        PartitionResponse,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                            ("active_producers", ("array", False, (
-                                ProducerState,
-                                (
-                                    ("producer_id", "int64"),
-                                    ("producer_epoch", "int32"),
-                                    ("last_sequence", "int32"),
-                                    ("last_timestamp", "int64"),
-                                    ("coordinator_epoch", "int32"),
-                                    ("current_txn_start_offset", "int64"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 61
 NAME = 'DescribeProducers'
 MIN_VERSION = 0
@@ -364,7 +297,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeProducersRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeProducersRequest]] = {
-    0: _read_DescribeProducersRequest_v0,
+    0: _decode_DescribeProducersRequest_v0,
 }
 
 
@@ -374,5 +307,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeProducersResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeProducersResponse]] = {
-    0: _read_DescribeProducersResponse_v0,
+    0: _decode_DescribeProducersResponse_v0,
 }

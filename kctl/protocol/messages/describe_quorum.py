@@ -211,35 +211,6 @@ def _decode_DescribeQuorumRequest_v0_2(b: bytes, o: int) -> tuple[DescribeQuorum
     return x12, o
 
 
-_read_DescribeQuorumRequest_v0_2 = w.compiled(
-    _decode_DescribeQuorumRequest_v0_2,
-    True,
-    (
-        DescribeQuorumRequest,
-        (
-            ("topics", ("array", False, (
-                QuorumTopicRequest,
-                (
-                    ("topic_name", "string"),
-                    ("partitions", ("array", False, (
-                        QuorumPartitionRequest,
-                        (
-                            ("partition_index", "int32"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DescribeQuorumResponse_v0(m: DescribeQuorumResponse, buf: bytearray) -> None:
     buf += _P_h(m.error_code)
     a1 = m.topics
@@ -400,71 +371,6 @@ def _decode_DescribeQuorumResponse_v0(b: bytes, o: int) -> tuple[DescribeQuorumR
     return x20, o
 
 
-_read_DescribeQuorumResponse_v0 = w.compiled(
-    _decode_DescribeQuorumResponse_v0,
-    True,
-    (
-        DescribeQuorumResponse,
-        (
-            ("error_code", "int16"),
-            ("topics", ("array", False, (
-                TopicData,
-                (
-                    ("topic_name", "string"),
-                    ("partitions", ("array", False, (
-                        PartitionData,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("leader_id", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("high_watermark", "int64"),
-                            ("current_voters", ("array", False, (
-                                ReplicaState,
-                                (
-                                    ("replica_id", "int32"),
-                                    ("log_end_offset", "int64"),
-                                ),
-                                (),
-                                (
-                                    ("replica_directory_id", ("value", w.ZERO_UUID)),
-                                    ("last_fetch_timestamp", ("value", -1)),
-                                    ("last_caught_up_timestamp", ("value", -1)),
-                                ),
-                            ))),
-                            ("observers", ("array", False, (
-                                ReplicaState,
-                                (
-                                    ("replica_id", "int32"),
-                                    ("log_end_offset", "int64"),
-                                ),
-                                (),
-                                (
-                                    ("replica_directory_id", ("value", w.ZERO_UUID)),
-                                    ("last_fetch_timestamp", ("value", -1)),
-                                    ("last_caught_up_timestamp", ("value", -1)),
-                                ),
-                            ))),
-                        ),
-                        (),
-                        (
-                            ("error_message", ("value", None)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("error_message", ("value", None)),
-            ("nodes", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_DescribeQuorumResponse_v1(m: DescribeQuorumResponse, buf: bytearray) -> None:
     buf += _P_h(m.error_code)
     a1 = m.topics
@@ -623,71 +529,6 @@ def _decode_DescribeQuorumResponse_v1(b: bytes, o: int) -> tuple[DescribeQuorumR
     x20.topics = d1_topics
     x20.nodes = []
     return x20, o
-
-
-_read_DescribeQuorumResponse_v1 = w.compiled(
-    _decode_DescribeQuorumResponse_v1,
-    True,
-    (
-        DescribeQuorumResponse,
-        (
-            ("error_code", "int16"),
-            ("topics", ("array", False, (
-                TopicData,
-                (
-                    ("topic_name", "string"),
-                    ("partitions", ("array", False, (
-                        PartitionData,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("leader_id", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("high_watermark", "int64"),
-                            ("current_voters", ("array", False, (
-                                ReplicaState,
-                                (
-                                    ("replica_id", "int32"),
-                                    ("log_end_offset", "int64"),
-                                    ("last_fetch_timestamp", "int64"),
-                                    ("last_caught_up_timestamp", "int64"),
-                                ),
-                                (),
-                                (
-                                    ("replica_directory_id", ("value", w.ZERO_UUID)),
-                                ),
-                            ))),
-                            ("observers", ("array", False, (
-                                ReplicaState,
-                                (
-                                    ("replica_id", "int32"),
-                                    ("log_end_offset", "int64"),
-                                    ("last_fetch_timestamp", "int64"),
-                                    ("last_caught_up_timestamp", "int64"),
-                                ),
-                                (),
-                                (
-                                    ("replica_directory_id", ("value", w.ZERO_UUID)),
-                                ),
-                            ))),
-                        ),
-                        (),
-                        (
-                            ("error_message", ("value", None)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("error_message", ("value", None)),
-            ("nodes", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_DescribeQuorumResponse_v2(m: DescribeQuorumResponse, buf: bytearray) -> None:
@@ -966,84 +807,6 @@ def _decode_DescribeQuorumResponse_v2(b: bytes, o: int) -> tuple[DescribeQuorumR
     return x36, o
 
 
-_read_DescribeQuorumResponse_v2 = w.compiled(
-    _decode_DescribeQuorumResponse_v2,
-    True,
-    (
-        DescribeQuorumResponse,
-        (
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("topics", ("array", False, (
-                TopicData,
-                (
-                    ("topic_name", "string"),
-                    ("partitions", ("array", False, (
-                        PartitionData,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                            ("leader_id", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("high_watermark", "int64"),
-                            ("current_voters", ("array", False, (
-                                ReplicaState,
-                                (
-                                    ("replica_id", "int32"),
-                                    ("replica_directory_id", "uuid"),
-                                    ("log_end_offset", "int64"),
-                                    ("last_fetch_timestamp", "int64"),
-                                    ("last_caught_up_timestamp", "int64"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("observers", ("array", False, (
-                                ReplicaState,
-                                (
-                                    ("replica_id", "int32"),
-                                    ("replica_directory_id", "uuid"),
-                                    ("log_end_offset", "int64"),
-                                    ("last_fetch_timestamp", "int64"),
-                                    ("last_caught_up_timestamp", "int64"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("nodes", ("array", False, (
-                Node,
-                (
-                    ("node_id", "int32"),
-                    ("listeners", ("array", False, (
-                        Listener,
-                        (
-                            ("name", "string"),
-                            ("host", "string"),
-                            ("port", "uint16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 55
 NAME = 'DescribeQuorum'
 MIN_VERSION = 0
@@ -1059,9 +822,9 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeQuorumRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeQuorumRequest]] = {
-    0: _read_DescribeQuorumRequest_v0_2,
-    1: _read_DescribeQuorumRequest_v0_2,
-    2: _read_DescribeQuorumRequest_v0_2,
+    0: _decode_DescribeQuorumRequest_v0_2,
+    1: _decode_DescribeQuorumRequest_v0_2,
+    2: _decode_DescribeQuorumRequest_v0_2,
 }
 
 
@@ -1073,7 +836,7 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeQuorumResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeQuorumResponse]] = {
-    0: _read_DescribeQuorumResponse_v0,
-    1: _read_DescribeQuorumResponse_v1,
-    2: _read_DescribeQuorumResponse_v2,
+    0: _decode_DescribeQuorumResponse_v0,
+    1: _decode_DescribeQuorumResponse_v1,
+    2: _decode_DescribeQuorumResponse_v2,
 }

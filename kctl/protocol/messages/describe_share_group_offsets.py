@@ -204,36 +204,6 @@ def _decode_DescribeShareGroupOffsetsRequest_v0_1(b: bytes, o: int) -> tuple[Des
     return x15, o
 
 
-_read_DescribeShareGroupOffsetsRequest_v0_1 = w.compiled(
-    _decode_DescribeShareGroupOffsetsRequest_v0_1,
-    True,
-    (
-        DescribeShareGroupOffsetsRequest,
-        (
-            ("groups", ("array", False, (
-                DescribeShareGroupOffsetsRequestGroup,
-                (
-                    ("group_id", "string"),
-                    ("topics", ("array", True, (
-                        DescribeShareGroupOffsetsRequestTopic,
-                        (
-                            ("topic_name", "string"),
-                            ("partitions", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DescribeShareGroupOffsetsResponse_v0(m: DescribeShareGroupOffsetsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.groups
@@ -389,53 +359,6 @@ def _decode_DescribeShareGroupOffsetsResponse_v0(b: bytes, o: int) -> tuple[Desc
     x22.throttle_time_ms = d1_throttle_time_ms
     x22.groups = d1_groups
     return x22, o
-
-
-_read_DescribeShareGroupOffsetsResponse_v0 = w.compiled(
-    _decode_DescribeShareGroupOffsetsResponse_v0,
-    True,
-    (
-        DescribeShareGroupOffsetsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("groups", ("array", False, (
-                DescribeShareGroupOffsetsResponseGroup,
-                (
-                    ("group_id", "string"),
-                    ("topics", ("array", False, (
-                        DescribeShareGroupOffsetsResponseTopic,
-                        (
-                            ("topic_name", "string"),
-                            ("topic_id", "uuid"),
-                            ("partitions", ("array", False, (
-                                DescribeShareGroupOffsetsResponsePartition,
-                                (
-                                    ("partition_index", "int32"),
-                                    ("start_offset", "int64"),
-                                    ("leader_epoch", "int32"),
-                                    ("error_code", "int16"),
-                                    ("error_message", "string?"),
-                                ),
-                                (),
-                                (
-                                    ("lag", ("value", -1)),
-                                ),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_DescribeShareGroupOffsetsResponse_v1(m: DescribeShareGroupOffsetsResponse, buf: bytearray) -> None:
@@ -595,52 +518,6 @@ def _decode_DescribeShareGroupOffsetsResponse_v1(b: bytes, o: int) -> tuple[Desc
     return x22, o
 
 
-_read_DescribeShareGroupOffsetsResponse_v1 = w.compiled(
-    _decode_DescribeShareGroupOffsetsResponse_v1,
-    True,
-    (
-        DescribeShareGroupOffsetsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("groups", ("array", False, (
-                DescribeShareGroupOffsetsResponseGroup,
-                (
-                    ("group_id", "string"),
-                    ("topics", ("array", False, (
-                        DescribeShareGroupOffsetsResponseTopic,
-                        (
-                            ("topic_name", "string"),
-                            ("topic_id", "uuid"),
-                            ("partitions", ("array", False, (
-                                DescribeShareGroupOffsetsResponsePartition,
-                                (
-                                    ("partition_index", "int32"),
-                                    ("start_offset", "int64"),
-                                    ("leader_epoch", "int32"),
-                                    ("lag", "int64"),
-                                    ("error_code", "int16"),
-                                    ("error_message", "string?"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 90
 NAME = 'DescribeShareGroupOffsets'
 MIN_VERSION = 0
@@ -655,8 +532,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeShareGroupOffsetsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeShareGroupOffsetsRequest]] = {
-    0: _read_DescribeShareGroupOffsetsRequest_v0_1,
-    1: _read_DescribeShareGroupOffsetsRequest_v0_1,
+    0: _decode_DescribeShareGroupOffsetsRequest_v0_1,
+    1: _decode_DescribeShareGroupOffsetsRequest_v0_1,
 }
 
 
@@ -667,6 +544,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeShareGroupOffsetsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeShareGroupOffsetsResponse]] = {
-    0: _read_DescribeShareGroupOffsetsResponse_v0,
-    1: _read_DescribeShareGroupOffsetsResponse_v1,
+    0: _decode_DescribeShareGroupOffsetsResponse_v0,
+    1: _decode_DescribeShareGroupOffsetsResponse_v1,
 }

@@ -175,37 +175,6 @@ def _decode_DescribeTopicPartitionsRequest_v0(b: bytes, o: int) -> tuple[Describ
     return x13, o
 
 
-_read_DescribeTopicPartitionsRequest_v0 = w.compiled(
-    _decode_DescribeTopicPartitionsRequest_v0,
-    True,
-    (
-        DescribeTopicPartitionsRequest,
-        (
-            ("topics", ("array", False, (
-                TopicRequest,
-                (
-                    ("name", "string"),
-                ),
-                (),
-                (),
-            ))),
-            ("response_partition_limit", "int32"),
-            ("cursor", ("struct", True, (
-                Cursor,
-                (
-                    ("topic_name", "string"),
-                    ("partition_index", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DescribeTopicPartitionsResponse_v0(m: DescribeTopicPartitionsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.topics
@@ -463,57 +432,6 @@ def _decode_DescribeTopicPartitionsResponse_v0(b: bytes, o: int) -> tuple[Descri
     return x22, o
 
 
-_read_DescribeTopicPartitionsResponse_v0 = w.compiled(
-    _decode_DescribeTopicPartitionsResponse_v0,
-    True,
-    (
-        DescribeTopicPartitionsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                DescribeTopicPartitionsResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string?"),
-                    ("topic_id", "uuid"),
-                    ("is_internal", "bool"),
-                    ("partitions", ("array", False, (
-                        DescribeTopicPartitionsResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                            ("eligible_leader_replicas", ("array", True, "int32")),
-                            ("last_known_elr", ("array", True, "int32")),
-                            ("offline_replicas", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("topic_authorized_operations", "int32"),
-                ),
-                (),
-                (),
-            ))),
-            ("next_cursor", ("struct", True, (
-                Cursor,
-                (
-                    ("topic_name", "string"),
-                    ("partition_index", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 75
 NAME = 'DescribeTopicPartitions'
 MIN_VERSION = 0
@@ -527,7 +445,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeTopicPartitionsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeTopicPartitionsRequest]] = {
-    0: _read_DescribeTopicPartitionsRequest_v0,
+    0: _decode_DescribeTopicPartitionsRequest_v0,
 }
 
 
@@ -537,5 +455,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeTopicPartitionsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeTopicPartitionsResponse]] = {
-    0: _read_DescribeTopicPartitionsResponse_v0,
+    0: _decode_DescribeTopicPartitionsResponse_v0,
 }

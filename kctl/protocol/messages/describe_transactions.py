@@ -105,20 +105,6 @@ def _decode_DescribeTransactionsRequest_v0(b: bytes, o: int) -> tuple[DescribeTr
     return x7, o
 
 
-_read_DescribeTransactionsRequest_v0 = w.compiled(
-    _decode_DescribeTransactionsRequest_v0,
-    True,
-    (
-        DescribeTransactionsRequest,
-        (
-            ("transactional_ids", ("array", False, "string")),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DescribeTransactionsResponse_v0(m: DescribeTransactionsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.transaction_states
@@ -256,43 +242,6 @@ def _decode_DescribeTransactionsResponse_v0(b: bytes, o: int) -> tuple[DescribeT
     return x17, o
 
 
-_read_DescribeTransactionsResponse_v0 = w.compiled(
-    _decode_DescribeTransactionsResponse_v0,
-    True,
-    (
-        DescribeTransactionsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("transaction_states", ("array", False, (
-                TransactionState,
-                (
-                    ("error_code", "int16"),
-                    ("transactional_id", "string"),
-                    ("transaction_state", "string"),
-                    ("transaction_timeout_ms", "int32"),
-                    ("transaction_start_time_ms", "int64"),
-                    ("producer_id", "int64"),
-                    ("producer_epoch", "int16"),
-                    ("topics", ("array", False, (
-                        TopicData,
-                        (
-                            ("topic", "string"),
-                            ("partitions", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 65
 NAME = 'DescribeTransactions'
 MIN_VERSION = 0
@@ -306,7 +255,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeTransactionsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeTransactionsRequest]] = {
-    0: _read_DescribeTransactionsRequest_v0,
+    0: _decode_DescribeTransactionsRequest_v0,
 }
 
 
@@ -316,5 +265,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeTransactionsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeTransactionsResponse]] = {
-    0: _read_DescribeTransactionsResponse_v0,
+    0: _decode_DescribeTransactionsResponse_v0,
 }

@@ -120,27 +120,6 @@ def _decode_DescribeUserScramCredentialsRequest_v0(b: bytes, o: int) -> tuple[De
     return x8, o
 
 
-_read_DescribeUserScramCredentialsRequest_v0 = w.compiled(
-    _decode_DescribeUserScramCredentialsRequest_v0,
-    True,
-    (
-        DescribeUserScramCredentialsRequest,
-        (
-            ("users", ("array", True, (
-                UserName,
-                (
-                    ("name", "string"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_DescribeUserScramCredentialsResponse_v0(m: DescribeUserScramCredentialsResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     w.write_compact_nullable_string(buf, m.error_message)
@@ -256,41 +235,6 @@ def _decode_DescribeUserScramCredentialsResponse_v0(b: bytes, o: int) -> tuple[D
     return x16, o
 
 
-_read_DescribeUserScramCredentialsResponse_v0 = w.compiled(
-    _decode_DescribeUserScramCredentialsResponse_v0,
-    True,
-    (
-        DescribeUserScramCredentialsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("results", ("array", False, (
-                DescribeUserScramCredentialsResult,
-                (
-                    ("user", "string"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("credential_infos", ("array", False, (
-                        CredentialInfo,
-                        (
-                            ("mechanism", "int8"),
-                            ("iterations", "int32"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 50
 NAME = 'DescribeUserScramCredentials'
 MIN_VERSION = 0
@@ -304,7 +248,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[DescribeUserScramCredentialsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[DescribeUserScramCredentialsRequest]] = {
-    0: _read_DescribeUserScramCredentialsRequest_v0,
+    0: _decode_DescribeUserScramCredentialsRequest_v0,
 }
 
 
@@ -314,5 +258,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[DescribeUserScramCredentialsResponse]] = 
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[DescribeUserScramCredentialsResponse]] = {
-    0: _read_DescribeUserScramCredentialsResponse_v0,
+    0: _decode_DescribeUserScramCredentialsResponse_v0,
 }

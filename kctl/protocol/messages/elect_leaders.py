@@ -123,31 +123,6 @@ def _decode_ElectLeadersRequest_v0(b: bytes, o: int) -> tuple[ElectLeadersReques
     return x7, o
 
 
-_read_ElectLeadersRequest_v0 = w.compiled(
-    _decode_ElectLeadersRequest_v0,
-    False,
-    (
-        ElectLeadersRequest,
-        (
-            ("topic_partitions", ("array", True, (
-                ElectLeadersTopicPartitions,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-            ("timeout_ms", "int32"),
-        ),
-        (),
-        (
-            ("election_type", ("value", 0)),
-        ),
-    ),
-)
-
-
 def _encode_ElectLeadersRequest_v1(m: ElectLeadersRequest, buf: bytearray) -> None:
     buf += _P_b(m.election_type)
     a1 = m.topic_partitions
@@ -205,30 +180,6 @@ def _decode_ElectLeadersRequest_v1(b: bytes, o: int) -> tuple[ElectLeadersReques
     x7.topic_partitions = d1_topic_partitions
     x7.timeout_ms = d1_timeout_ms
     return x7, o
-
-
-_read_ElectLeadersRequest_v1 = w.compiled(
-    _decode_ElectLeadersRequest_v1,
-    False,
-    (
-        ElectLeadersRequest,
-        (
-            ("election_type", "int8"),
-            ("topic_partitions", ("array", True, (
-                ElectLeadersTopicPartitions,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-            ("timeout_ms", "int32"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ElectLeadersRequest_v2(m: ElectLeadersRequest, buf: bytearray) -> None:
@@ -316,30 +267,6 @@ def _decode_ElectLeadersRequest_v2(b: bytes, o: int) -> tuple[ElectLeadersReques
     return x9, o
 
 
-_read_ElectLeadersRequest_v2 = w.compiled(
-    _decode_ElectLeadersRequest_v2,
-    True,
-    (
-        ElectLeadersRequest,
-        (
-            ("election_type", "int8"),
-            ("topic_partitions", ("array", True, (
-                ElectLeadersTopicPartitions,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-            ("timeout_ms", "int32"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ElectLeadersResponse_v0(m: ElectLeadersResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.replica_election_results
@@ -399,40 +326,6 @@ def _decode_ElectLeadersResponse_v0(b: bytes, o: int) -> tuple[ElectLeadersRespo
     return x10, o
 
 
-_read_ElectLeadersResponse_v0 = w.compiled(
-    _decode_ElectLeadersResponse_v0,
-    False,
-    (
-        ElectLeadersResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("replica_election_results", ("array", False, (
-                ReplicaElectionResult,
-                (
-                    ("topic", "string"),
-                    ("partition_result", ("array", False, (
-                        ElectionPartitionResult,
-                        (
-                            ("partition_id", "int32"),
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("error_code", ("value", 0)),
-        ),
-    ),
-)
-
-
 def _encode_ElectLeadersResponse_v1(m: ElectLeadersResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     a1 = m.replica_election_results
@@ -490,39 +383,6 @@ def _decode_ElectLeadersResponse_v1(b: bytes, o: int) -> tuple[ElectLeadersRespo
     x10.error_code = d1_error_code
     x10.replica_election_results = d1_replica_election_results
     return x10, o
-
-
-_read_ElectLeadersResponse_v1 = w.compiled(
-    _decode_ElectLeadersResponse_v1,
-    False,
-    (
-        ElectLeadersResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("replica_election_results", ("array", False, (
-                ReplicaElectionResult,
-                (
-                    ("topic", "string"),
-                    ("partition_result", ("array", False, (
-                        ElectionPartitionResult,
-                        (
-                            ("partition_id", "int32"),
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ElectLeadersResponse_v2(m: ElectLeadersResponse, buf: bytearray) -> None:
@@ -624,39 +484,6 @@ def _decode_ElectLeadersResponse_v2(b: bytes, o: int) -> tuple[ElectLeadersRespo
     return x14, o
 
 
-_read_ElectLeadersResponse_v2 = w.compiled(
-    _decode_ElectLeadersResponse_v2,
-    True,
-    (
-        ElectLeadersResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("replica_election_results", ("array", False, (
-                ReplicaElectionResult,
-                (
-                    ("topic", "string"),
-                    ("partition_result", ("array", False, (
-                        ElectionPartitionResult,
-                        (
-                            ("partition_id", "int32"),
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 43
 NAME = 'ElectLeaders'
 MIN_VERSION = 0
@@ -672,9 +499,9 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ElectLeadersRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ElectLeadersRequest]] = {
-    0: _read_ElectLeadersRequest_v0,
-    1: _read_ElectLeadersRequest_v1,
-    2: _read_ElectLeadersRequest_v2,
+    0: _decode_ElectLeadersRequest_v0,
+    1: _decode_ElectLeadersRequest_v1,
+    2: _decode_ElectLeadersRequest_v2,
 }
 
 
@@ -686,7 +513,7 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ElectLeadersResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ElectLeadersResponse]] = {
-    0: _read_ElectLeadersResponse_v0,
-    1: _read_ElectLeadersResponse_v1,
-    2: _read_ElectLeadersResponse_v2,
+    0: _decode_ElectLeadersResponse_v0,
+    1: _decode_ElectLeadersResponse_v1,
+    2: _decode_ElectLeadersResponse_v2,
 }

@@ -62,23 +62,6 @@ def _decode_EndTxnRequest_v0_2(b: bytes, o: int) -> tuple[EndTxnRequest, int]:
     return x2, o
 
 
-_read_EndTxnRequest_v0_2 = w.compiled(
-    _decode_EndTxnRequest_v0_2,
-    False,
-    (
-        EndTxnRequest,
-        (
-            ("transactional_id", "string"),
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-            ("committed", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_EndTxnRequest_v3_5(m: EndTxnRequest, buf: bytearray) -> None:
     w.write_compact_string(buf, m.transactional_id)
     buf += _P_qho(m.producer_id, m.producer_epoch, m.committed)
@@ -110,23 +93,6 @@ def _decode_EndTxnRequest_v3_5(b: bytes, o: int) -> tuple[EndTxnRequest, int]:
     return x4, o
 
 
-_read_EndTxnRequest_v3_5 = w.compiled(
-    _decode_EndTxnRequest_v3_5,
-    True,
-    (
-        EndTxnRequest,
-        (
-            ("transactional_id", "string"),
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-            ("committed", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_EndTxnResponse_v0_2(m: EndTxnResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
 
@@ -141,24 +107,6 @@ def _decode_EndTxnResponse_v0_2(b: bytes, o: int) -> tuple[EndTxnResponse, int]:
     x2.producer_id = -1
     x2.producer_epoch = -1
     return x2, o
-
-
-_read_EndTxnResponse_v0_2 = w.compiled(
-    _decode_EndTxnResponse_v0_2,
-    False,
-    (
-        EndTxnResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-        ),
-        (),
-        (
-            ("producer_id", ("value", -1)),
-            ("producer_epoch", ("value", -1)),
-        ),
-    ),
-)
 
 
 def _encode_EndTxnResponse_v3_4(m: EndTxnResponse, buf: bytearray) -> None:
@@ -182,24 +130,6 @@ def _decode_EndTxnResponse_v3_4(b: bytes, o: int) -> tuple[EndTxnResponse, int]:
     return x2, o
 
 
-_read_EndTxnResponse_v3_4 = w.compiled(
-    _decode_EndTxnResponse_v3_4,
-    True,
-    (
-        EndTxnResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-        ),
-        (),
-        (
-            ("producer_id", ("value", -1)),
-            ("producer_epoch", ("value", -1)),
-        ),
-    ),
-)
-
-
 def _encode_EndTxnResponse_v5(m: EndTxnResponse, buf: bytearray) -> None:
     buf += _P_ihqh(m.throttle_time_ms, m.error_code, m.producer_id, m.producer_epoch)
     buf += b"\x00"
@@ -221,23 +151,6 @@ def _decode_EndTxnResponse_v5(b: bytes, o: int) -> tuple[EndTxnResponse, int]:
     return x2, o
 
 
-_read_EndTxnResponse_v5 = w.compiled(
-    _decode_EndTxnResponse_v5,
-    True,
-    (
-        EndTxnResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 26
 NAME = 'EndTxn'
 MIN_VERSION = 0
@@ -256,12 +169,12 @@ REQUEST_ENCODERS: dict[int, w.Encoder[EndTxnRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[EndTxnRequest]] = {
-    0: _read_EndTxnRequest_v0_2,
-    1: _read_EndTxnRequest_v0_2,
-    2: _read_EndTxnRequest_v0_2,
-    3: _read_EndTxnRequest_v3_5,
-    4: _read_EndTxnRequest_v3_5,
-    5: _read_EndTxnRequest_v3_5,
+    0: _decode_EndTxnRequest_v0_2,
+    1: _decode_EndTxnRequest_v0_2,
+    2: _decode_EndTxnRequest_v0_2,
+    3: _decode_EndTxnRequest_v3_5,
+    4: _decode_EndTxnRequest_v3_5,
+    5: _decode_EndTxnRequest_v3_5,
 }
 
 
@@ -276,10 +189,10 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[EndTxnResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[EndTxnResponse]] = {
-    0: _read_EndTxnResponse_v0_2,
-    1: _read_EndTxnResponse_v0_2,
-    2: _read_EndTxnResponse_v0_2,
-    3: _read_EndTxnResponse_v3_4,
-    4: _read_EndTxnResponse_v3_4,
-    5: _read_EndTxnResponse_v5,
+    0: _decode_EndTxnResponse_v0_2,
+    1: _decode_EndTxnResponse_v0_2,
+    2: _decode_EndTxnResponse_v0_2,
+    3: _decode_EndTxnResponse_v3_4,
+    4: _decode_EndTxnResponse_v3_4,
+    5: _decode_EndTxnResponse_v5,
 }

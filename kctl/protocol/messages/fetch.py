@@ -248,52 +248,6 @@ def _decode_FetchRequest_v4(b: bytes, o: int) -> tuple[FetchRequest, int]:
     return x10, o
 
 
-_read_FetchRequest_v4 = w.compiled(
-    _decode_FetchRequest_v4,
-    False,
-    (
-        FetchRequest,
-        (
-            ("replica_id", "int32"),
-            ("max_wait_ms", "int32"),
-            ("min_bytes", "int32"),
-            ("max_bytes", "int32"),
-            ("isolation_level", "int8"),
-            ("topics", ("array", False, (
-                FetchTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        FetchPartition,
-                        (
-                            ("partition", "int32"),
-                            ("fetch_offset", "int64"),
-                            ("partition_max_bytes", "int32"),
-                        ),
-                        (),
-                        (
-                            ("current_leader_epoch", ("value", -1)),
-                            ("last_fetched_epoch", ("value", -1)),
-                            ("log_start_offset", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("cluster_id", ("value", None)),
-            ("session_id", ("value", 0)),
-            ("session_epoch", ("value", -1)),
-            ("forgotten_topics_data", ("list",)),
-            ("rack_id", ("value", '')),
-        ),
-    ),
-)
-
-
 def _encode_FetchRequest_v5_6(m: FetchRequest, buf: bytearray) -> None:
     buf += _P_iiiib(m.replica_id, m.max_wait_ms, m.min_bytes, m.max_bytes, m.isolation_level)
     a1 = m.topics
@@ -360,52 +314,6 @@ def _decode_FetchRequest_v5_6(b: bytes, o: int) -> tuple[FetchRequest, int]:
     x10.forgotten_topics_data = []
     x10.rack_id = ''
     return x10, o
-
-
-_read_FetchRequest_v5_6 = w.compiled(
-    _decode_FetchRequest_v5_6,
-    False,
-    (
-        FetchRequest,
-        (
-            ("replica_id", "int32"),
-            ("max_wait_ms", "int32"),
-            ("min_bytes", "int32"),
-            ("max_bytes", "int32"),
-            ("isolation_level", "int8"),
-            ("topics", ("array", False, (
-                FetchTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        FetchPartition,
-                        (
-                            ("partition", "int32"),
-                            ("fetch_offset", "int64"),
-                            ("log_start_offset", "int64"),
-                            ("partition_max_bytes", "int32"),
-                        ),
-                        (),
-                        (
-                            ("current_leader_epoch", ("value", -1)),
-                            ("last_fetched_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("cluster_id", ("value", None)),
-            ("session_id", ("value", 0)),
-            ("session_epoch", ("value", -1)),
-            ("forgotten_topics_data", ("list",)),
-            ("rack_id", ("value", '')),
-        ),
-    ),
-)
 
 
 def _encode_FetchRequest_v7_8(m: FetchRequest, buf: bytearray) -> None:
@@ -514,60 +422,6 @@ def _decode_FetchRequest_v7_8(b: bytes, o: int) -> tuple[FetchRequest, int]:
     return x15, o
 
 
-_read_FetchRequest_v7_8 = w.compiled(
-    _decode_FetchRequest_v7_8,
-    False,
-    (
-        FetchRequest,
-        (
-            ("replica_id", "int32"),
-            ("max_wait_ms", "int32"),
-            ("min_bytes", "int32"),
-            ("max_bytes", "int32"),
-            ("isolation_level", "int8"),
-            ("session_id", "int32"),
-            ("session_epoch", "int32"),
-            ("topics", ("array", False, (
-                FetchTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        FetchPartition,
-                        (
-                            ("partition", "int32"),
-                            ("fetch_offset", "int64"),
-                            ("log_start_offset", "int64"),
-                            ("partition_max_bytes", "int32"),
-                        ),
-                        (),
-                        (
-                            ("current_leader_epoch", ("value", -1)),
-                            ("last_fetched_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("forgotten_topics_data", ("array", False, (
-                ForgottenTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("cluster_id", ("value", None)),
-            ("rack_id", ("value", '')),
-        ),
-    ),
-)
-
-
 def _encode_FetchRequest_v9_10(m: FetchRequest, buf: bytearray) -> None:
     buf += _P_iiiibii(m.replica_id, m.max_wait_ms, m.min_bytes, m.max_bytes, m.isolation_level, m.session_id, m.session_epoch)
     a1 = m.topics
@@ -672,60 +526,6 @@ def _decode_FetchRequest_v9_10(b: bytes, o: int) -> tuple[FetchRequest, int]:
     x15.forgotten_topics_data = d1_forgotten_topics_data
     x15.rack_id = ''
     return x15, o
-
-
-_read_FetchRequest_v9_10 = w.compiled(
-    _decode_FetchRequest_v9_10,
-    False,
-    (
-        FetchRequest,
-        (
-            ("replica_id", "int32"),
-            ("max_wait_ms", "int32"),
-            ("min_bytes", "int32"),
-            ("max_bytes", "int32"),
-            ("isolation_level", "int8"),
-            ("session_id", "int32"),
-            ("session_epoch", "int32"),
-            ("topics", ("array", False, (
-                FetchTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        FetchPartition,
-                        (
-                            ("partition", "int32"),
-                            ("current_leader_epoch", "int32"),
-                            ("fetch_offset", "int64"),
-                            ("log_start_offset", "int64"),
-                            ("partition_max_bytes", "int32"),
-                        ),
-                        (),
-                        (
-                            ("last_fetched_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("forgotten_topics_data", ("array", False, (
-                ForgottenTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("cluster_id", ("value", None)),
-            ("rack_id", ("value", '')),
-        ),
-    ),
-)
 
 
 def _encode_FetchRequest_v11(m: FetchRequest, buf: bytearray) -> None:
@@ -834,60 +634,6 @@ def _decode_FetchRequest_v11(b: bytes, o: int) -> tuple[FetchRequest, int]:
     x15.forgotten_topics_data = d1_forgotten_topics_data
     x15.rack_id = d1_rack_id
     return x15, o
-
-
-_read_FetchRequest_v11 = w.compiled(
-    _decode_FetchRequest_v11,
-    False,
-    (
-        FetchRequest,
-        (
-            ("replica_id", "int32"),
-            ("max_wait_ms", "int32"),
-            ("min_bytes", "int32"),
-            ("max_bytes", "int32"),
-            ("isolation_level", "int8"),
-            ("session_id", "int32"),
-            ("session_epoch", "int32"),
-            ("topics", ("array", False, (
-                FetchTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        FetchPartition,
-                        (
-                            ("partition", "int32"),
-                            ("current_leader_epoch", "int32"),
-                            ("fetch_offset", "int64"),
-                            ("log_start_offset", "int64"),
-                            ("partition_max_bytes", "int32"),
-                        ),
-                        (),
-                        (
-                            ("last_fetched_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("forgotten_topics_data", ("array", False, (
-                ForgottenTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-            ("rack_id", "string"),
-        ),
-        (),
-        (
-            ("cluster_id", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_FetchRequest_v12(m: FetchRequest, buf: bytearray) -> None:
@@ -1080,59 +826,6 @@ def _decode_FetchRequest_v12(b: bytes, o: int) -> tuple[FetchRequest, int]:
     return x25, o
 
 
-_read_FetchRequest_v12 = w.compiled(
-    _decode_FetchRequest_v12,
-    True,
-    (
-        FetchRequest,
-        (
-            ("replica_id", "int32"),
-            ("max_wait_ms", "int32"),
-            ("min_bytes", "int32"),
-            ("max_bytes", "int32"),
-            ("isolation_level", "int8"),
-            ("session_id", "int32"),
-            ("session_epoch", "int32"),
-            ("topics", ("array", False, (
-                FetchTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        FetchPartition,
-                        (
-                            ("partition", "int32"),
-                            ("current_leader_epoch", "int32"),
-                            ("fetch_offset", "int64"),
-                            ("last_fetched_epoch", "int32"),
-                            ("log_start_offset", "int64"),
-                            ("partition_max_bytes", "int32"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("forgotten_topics_data", ("array", False, (
-                ForgottenTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-            ("rack_id", "string"),
-        ),
-        (
-            (0, "cluster_id", "string?", ("value", None)),
-        ),
-        (),
-    ),
-)
-
-
 def _encode_FetchResponse_v4(m: FetchResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.responses
@@ -1223,82 +916,6 @@ def _decode_FetchResponse_v4(b: bytes, o: int) -> tuple[FetchResponse, int]:
     x14.session_id = 0
     x14.responses = d1_responses
     return x14, o
-
-
-_read_FetchResponse_v4 = w.compiled(
-    _decode_FetchResponse_v4,
-    False,
-    (
-        FetchResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("responses", ("array", False, (
-                FetchableTopicResponse,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        PartitionData,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("high_watermark", "int64"),
-                            ("last_stable_offset", "int64"),
-                            ("aborted_transactions", ("array", True, (
-                                AbortedTransaction,
-                                (
-                                    ("producer_id", "int64"),
-                                    ("first_offset", "int64"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("records", "bytes?"),
-                        ),
-                        (),
-                        (
-                            ("log_start_offset", ("value", -1)),
-                            ("diverging_epoch", ("struct", (
-                                EpochEndOffset,
-                                (),
-                                (),
-                                (
-                                    ("epoch", ("value", -1)),
-                                    ("end_offset", ("value", -1)),
-                                ),
-                            ))),
-                            ("current_leader", ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                            ("snapshot_id", ("struct", (
-                                SnapshotId,
-                                (),
-                                (),
-                                (
-                                    ("end_offset", ("value", -1)),
-                                    ("epoch", ("value", -1)),
-                                ),
-                            ))),
-                            ("preferred_read_replica", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("error_code", ("value", 0)),
-            ("session_id", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_FetchResponse_v5_6(m: FetchResponse, buf: bytearray) -> None:
@@ -1393,82 +1010,6 @@ def _decode_FetchResponse_v5_6(b: bytes, o: int) -> tuple[FetchResponse, int]:
     return x14, o
 
 
-_read_FetchResponse_v5_6 = w.compiled(
-    _decode_FetchResponse_v5_6,
-    False,
-    (
-        FetchResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("responses", ("array", False, (
-                FetchableTopicResponse,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        PartitionData,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("high_watermark", "int64"),
-                            ("last_stable_offset", "int64"),
-                            ("log_start_offset", "int64"),
-                            ("aborted_transactions", ("array", True, (
-                                AbortedTransaction,
-                                (
-                                    ("producer_id", "int64"),
-                                    ("first_offset", "int64"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("records", "bytes?"),
-                        ),
-                        (),
-                        (
-                            ("diverging_epoch", ("struct", (
-                                EpochEndOffset,
-                                (),
-                                (),
-                                (
-                                    ("epoch", ("value", -1)),
-                                    ("end_offset", ("value", -1)),
-                                ),
-                            ))),
-                            ("current_leader", ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                            ("snapshot_id", ("struct", (
-                                SnapshotId,
-                                (),
-                                (),
-                                (
-                                    ("end_offset", ("value", -1)),
-                                    ("epoch", ("value", -1)),
-                                ),
-                            ))),
-                            ("preferred_read_replica", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("error_code", ("value", 0)),
-            ("session_id", ("value", 0)),
-        ),
-    ),
-)
-
-
 def _encode_FetchResponse_v7_10(m: FetchResponse, buf: bytearray) -> None:
     buf += _P_ihi(m.throttle_time_ms, m.error_code, m.session_id)
     a1 = m.responses
@@ -1559,81 +1100,6 @@ def _decode_FetchResponse_v7_10(b: bytes, o: int) -> tuple[FetchResponse, int]:
     x14.session_id = d1_session_id
     x14.responses = d1_responses
     return x14, o
-
-
-_read_FetchResponse_v7_10 = w.compiled(
-    _decode_FetchResponse_v7_10,
-    False,
-    (
-        FetchResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("session_id", "int32"),
-            ("responses", ("array", False, (
-                FetchableTopicResponse,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        PartitionData,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("high_watermark", "int64"),
-                            ("last_stable_offset", "int64"),
-                            ("log_start_offset", "int64"),
-                            ("aborted_transactions", ("array", True, (
-                                AbortedTransaction,
-                                (
-                                    ("producer_id", "int64"),
-                                    ("first_offset", "int64"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("records", "bytes?"),
-                        ),
-                        (),
-                        (
-                            ("diverging_epoch", ("struct", (
-                                EpochEndOffset,
-                                (),
-                                (),
-                                (
-                                    ("epoch", ("value", -1)),
-                                    ("end_offset", ("value", -1)),
-                                ),
-                            ))),
-                            ("current_leader", ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                            ("snapshot_id", ("struct", (
-                                SnapshotId,
-                                (),
-                                (),
-                                (
-                                    ("end_offset", ("value", -1)),
-                                    ("epoch", ("value", -1)),
-                                ),
-                            ))),
-                            ("preferred_read_replica", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_FetchResponse_v11(m: FetchResponse, buf: bytearray) -> None:
@@ -1729,81 +1195,6 @@ def _decode_FetchResponse_v11(b: bytes, o: int) -> tuple[FetchResponse, int]:
     x14.session_id = d1_session_id
     x14.responses = d1_responses
     return x14, o
-
-
-_read_FetchResponse_v11 = w.compiled(
-    _decode_FetchResponse_v11,
-    False,
-    (
-        FetchResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("session_id", "int32"),
-            ("responses", ("array", False, (
-                FetchableTopicResponse,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        PartitionData,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("high_watermark", "int64"),
-                            ("last_stable_offset", "int64"),
-                            ("log_start_offset", "int64"),
-                            ("aborted_transactions", ("array", True, (
-                                AbortedTransaction,
-                                (
-                                    ("producer_id", "int64"),
-                                    ("first_offset", "int64"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("preferred_read_replica", "int32"),
-                            ("records", "bytes?"),
-                        ),
-                        (),
-                        (
-                            ("diverging_epoch", ("struct", (
-                                EpochEndOffset,
-                                (),
-                                (),
-                                (
-                                    ("epoch", ("value", -1)),
-                                    ("end_offset", ("value", -1)),
-                                ),
-                            ))),
-                            ("current_leader", ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                            ("snapshot_id", ("struct", (
-                                SnapshotId,
-                                (),
-                                (),
-                                (
-                                    ("end_offset", ("value", -1)),
-                                    ("epoch", ("value", -1)),
-                                ),
-                            ))),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_FetchResponse_v12(m: FetchResponse, buf: bytearray) -> None:
@@ -2002,105 +1393,6 @@ def _decode_FetchResponse_v12(b: bytes, o: int) -> tuple[FetchResponse, int]:
     return x24, o
 
 
-_read_FetchResponse_v12 = w.compiled(
-    _decode_FetchResponse_v12,
-    True,
-    (
-        FetchResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("session_id", "int32"),
-            ("responses", ("array", False, (
-                FetchableTopicResponse,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        PartitionData,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("high_watermark", "int64"),
-                            ("last_stable_offset", "int64"),
-                            ("log_start_offset", "int64"),
-                            ("aborted_transactions", ("array", True, (
-                                AbortedTransaction,
-                                (
-                                    ("producer_id", "int64"),
-                                    ("first_offset", "int64"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("preferred_read_replica", "int32"),
-                            ("records", "bytes?"),
-                        ),
-                        (
-                            (0, "diverging_epoch", ("struct", False, (
-                                EpochEndOffset,
-                                (
-                                    ("epoch", "int32"),
-                                    ("end_offset", "int64"),
-                                ),
-                                (),
-                                (),
-                            )), ("struct", (
-                                EpochEndOffset,
-                                (),
-                                (),
-                                (
-                                    ("epoch", ("value", -1)),
-                                    ("end_offset", ("value", -1)),
-                                ),
-                            ))),
-                            (1, "current_leader", ("struct", False, (
-                                LeaderIdAndEpoch,
-                                (
-                                    ("leader_id", "int32"),
-                                    ("leader_epoch", "int32"),
-                                ),
-                                (),
-                                (),
-                            )), ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                            (2, "snapshot_id", ("struct", False, (
-                                SnapshotId,
-                                (
-                                    ("end_offset", "int64"),
-                                    ("epoch", "int32"),
-                                ),
-                                (),
-                                (),
-                            )), ("struct", (
-                                SnapshotId,
-                                (),
-                                (),
-                                (
-                                    ("end_offset", ("value", -1)),
-                                    ("epoch", ("value", -1)),
-                                ),
-                            ))),
-                        ),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 1
 NAME = 'Fetch'
 MIN_VERSION = 4
@@ -2122,15 +1414,15 @@ REQUEST_ENCODERS: dict[int, w.Encoder[FetchRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[FetchRequest]] = {
-    4: _read_FetchRequest_v4,
-    5: _read_FetchRequest_v5_6,
-    6: _read_FetchRequest_v5_6,
-    7: _read_FetchRequest_v7_8,
-    8: _read_FetchRequest_v7_8,
-    9: _read_FetchRequest_v9_10,
-    10: _read_FetchRequest_v9_10,
-    11: _read_FetchRequest_v11,
-    12: _read_FetchRequest_v12,
+    4: _decode_FetchRequest_v4,
+    5: _decode_FetchRequest_v5_6,
+    6: _decode_FetchRequest_v5_6,
+    7: _decode_FetchRequest_v7_8,
+    8: _decode_FetchRequest_v7_8,
+    9: _decode_FetchRequest_v9_10,
+    10: _decode_FetchRequest_v9_10,
+    11: _decode_FetchRequest_v11,
+    12: _decode_FetchRequest_v12,
 }
 
 
@@ -2148,13 +1440,13 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[FetchResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[FetchResponse]] = {
-    4: _read_FetchResponse_v4,
-    5: _read_FetchResponse_v5_6,
-    6: _read_FetchResponse_v5_6,
-    7: _read_FetchResponse_v7_10,
-    8: _read_FetchResponse_v7_10,
-    9: _read_FetchResponse_v7_10,
-    10: _read_FetchResponse_v7_10,
-    11: _read_FetchResponse_v11,
-    12: _read_FetchResponse_v12,
+    4: _decode_FetchResponse_v4,
+    5: _decode_FetchResponse_v5_6,
+    6: _decode_FetchResponse_v5_6,
+    7: _decode_FetchResponse_v7_10,
+    8: _decode_FetchResponse_v7_10,
+    9: _decode_FetchResponse_v7_10,
+    10: _decode_FetchResponse_v7_10,
+    11: _decode_FetchResponse_v11,
+    12: _decode_FetchResponse_v12,
 }

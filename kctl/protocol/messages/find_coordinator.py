@@ -76,23 +76,6 @@ def _decode_FindCoordinatorRequest_v0(b: bytes, o: int) -> tuple[FindCoordinator
     return x2, o
 
 
-_read_FindCoordinatorRequest_v0 = w.compiled(
-    _decode_FindCoordinatorRequest_v0,
-    False,
-    (
-        FindCoordinatorRequest,
-        (
-            ("key", "string"),
-        ),
-        (),
-        (
-            ("key_type", ("value", 0)),
-            ("coordinator_keys", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_FindCoordinatorRequest_v1_2(m: FindCoordinatorRequest, buf: bytearray) -> None:
     w.write_string(buf, m.key)
     buf += _P_b(m.key_type)
@@ -108,23 +91,6 @@ def _decode_FindCoordinatorRequest_v1_2(b: bytes, o: int) -> tuple[FindCoordinat
     x2.key_type = d1_key_type
     x2.coordinator_keys = []
     return x2, o
-
-
-_read_FindCoordinatorRequest_v1_2 = w.compiled(
-    _decode_FindCoordinatorRequest_v1_2,
-    False,
-    (
-        FindCoordinatorRequest,
-        (
-            ("key", "string"),
-            ("key_type", "int8"),
-        ),
-        (),
-        (
-            ("coordinator_keys", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_FindCoordinatorRequest_v3(m: FindCoordinatorRequest, buf: bytearray) -> None:
@@ -155,23 +121,6 @@ def _decode_FindCoordinatorRequest_v3(b: bytes, o: int) -> tuple[FindCoordinator
     x4.key_type = d1_key_type
     x4.coordinator_keys = []
     return x4, o
-
-
-_read_FindCoordinatorRequest_v3 = w.compiled(
-    _decode_FindCoordinatorRequest_v3,
-    True,
-    (
-        FindCoordinatorRequest,
-        (
-            ("key", "string"),
-            ("key_type", "int8"),
-        ),
-        (),
-        (
-            ("coordinator_keys", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_FindCoordinatorRequest_v4_6(m: FindCoordinatorRequest, buf: bytearray) -> None:
@@ -223,23 +172,6 @@ def _decode_FindCoordinatorRequest_v4_6(b: bytes, o: int) -> tuple[FindCoordinat
     return x7, o
 
 
-_read_FindCoordinatorRequest_v4_6 = w.compiled(
-    _decode_FindCoordinatorRequest_v4_6,
-    True,
-    (
-        FindCoordinatorRequest,
-        (
-            ("key_type", "int8"),
-            ("coordinator_keys", ("array", False, "string")),
-        ),
-        (),
-        (
-            ("key", ("value", '')),
-        ),
-    ),
-)
-
-
 def _encode_FindCoordinatorResponse_v0(m: FindCoordinatorResponse, buf: bytearray) -> None:
     buf += _P_hi(m.error_code, m.node_id)
     w.write_string(buf, m.host)
@@ -262,27 +194,6 @@ def _decode_FindCoordinatorResponse_v0(b: bytes, o: int) -> tuple[FindCoordinato
     x2.port = d1_port
     x2.coordinators = []
     return x2, o
-
-
-_read_FindCoordinatorResponse_v0 = w.compiled(
-    _decode_FindCoordinatorResponse_v0,
-    False,
-    (
-        FindCoordinatorResponse,
-        (
-            ("error_code", "int16"),
-            ("node_id", "int32"),
-            ("host", "string"),
-            ("port", "int32"),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-            ("error_message", ("value", '')),
-            ("coordinators", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_FindCoordinatorResponse_v1_2(m: FindCoordinatorResponse, buf: bytearray) -> None:
@@ -312,27 +223,6 @@ def _decode_FindCoordinatorResponse_v1_2(b: bytes, o: int) -> tuple[FindCoordina
     x2.port = d1_port
     x2.coordinators = []
     return x2, o
-
-
-_read_FindCoordinatorResponse_v1_2 = w.compiled(
-    _decode_FindCoordinatorResponse_v1_2,
-    False,
-    (
-        FindCoordinatorResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("node_id", "int32"),
-            ("host", "string"),
-            ("port", "int32"),
-        ),
-        (),
-        (
-            ("coordinators", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_FindCoordinatorResponse_v3(m: FindCoordinatorResponse, buf: bytearray) -> None:
@@ -384,27 +274,6 @@ def _decode_FindCoordinatorResponse_v3(b: bytes, o: int) -> tuple[FindCoordinato
     x6.port = d1_port
     x6.coordinators = []
     return x6, o
-
-
-_read_FindCoordinatorResponse_v3 = w.compiled(
-    _decode_FindCoordinatorResponse_v3,
-    True,
-    (
-        FindCoordinatorResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("node_id", "int32"),
-            ("host", "string"),
-            ("port", "int32"),
-        ),
-        (),
-        (
-            ("coordinators", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_FindCoordinatorResponse_v4_6(m: FindCoordinatorResponse, buf: bytearray) -> None:
@@ -499,39 +368,6 @@ def _decode_FindCoordinatorResponse_v4_6(b: bytes, o: int) -> tuple[FindCoordina
     return x12, o
 
 
-_read_FindCoordinatorResponse_v4_6 = w.compiled(
-    _decode_FindCoordinatorResponse_v4_6,
-    True,
-    (
-        FindCoordinatorResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("coordinators", ("array", False, (
-                Coordinator,
-                (
-                    ("key", "string"),
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("error_code", ("value", 0)),
-            ("error_message", ("value", '')),
-            ("node_id", ("value", 0)),
-            ("host", ("value", '')),
-            ("port", ("value", 0)),
-        ),
-    ),
-)
-
-
 API_KEY = 10
 NAME = 'FindCoordinator'
 MIN_VERSION = 0
@@ -551,13 +387,13 @@ REQUEST_ENCODERS: dict[int, w.Encoder[FindCoordinatorRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[FindCoordinatorRequest]] = {
-    0: _read_FindCoordinatorRequest_v0,
-    1: _read_FindCoordinatorRequest_v1_2,
-    2: _read_FindCoordinatorRequest_v1_2,
-    3: _read_FindCoordinatorRequest_v3,
-    4: _read_FindCoordinatorRequest_v4_6,
-    5: _read_FindCoordinatorRequest_v4_6,
-    6: _read_FindCoordinatorRequest_v4_6,
+    0: _decode_FindCoordinatorRequest_v0,
+    1: _decode_FindCoordinatorRequest_v1_2,
+    2: _decode_FindCoordinatorRequest_v1_2,
+    3: _decode_FindCoordinatorRequest_v3,
+    4: _decode_FindCoordinatorRequest_v4_6,
+    5: _decode_FindCoordinatorRequest_v4_6,
+    6: _decode_FindCoordinatorRequest_v4_6,
 }
 
 
@@ -573,11 +409,11 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[FindCoordinatorResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[FindCoordinatorResponse]] = {
-    0: _read_FindCoordinatorResponse_v0,
-    1: _read_FindCoordinatorResponse_v1_2,
-    2: _read_FindCoordinatorResponse_v1_2,
-    3: _read_FindCoordinatorResponse_v3,
-    4: _read_FindCoordinatorResponse_v4_6,
-    5: _read_FindCoordinatorResponse_v4_6,
-    6: _read_FindCoordinatorResponse_v4_6,
+    0: _decode_FindCoordinatorResponse_v0,
+    1: _decode_FindCoordinatorResponse_v1_2,
+    2: _decode_FindCoordinatorResponse_v1_2,
+    3: _decode_FindCoordinatorResponse_v3,
+    4: _decode_FindCoordinatorResponse_v4_6,
+    5: _decode_FindCoordinatorResponse_v4_6,
+    6: _decode_FindCoordinatorResponse_v4_6,
 }

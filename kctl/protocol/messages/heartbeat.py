@@ -62,24 +62,6 @@ def _decode_HeartbeatRequest_v0_2(b: bytes, o: int) -> tuple[HeartbeatRequest, i
     return x2, o
 
 
-_read_HeartbeatRequest_v0_2 = w.compiled(
-    _decode_HeartbeatRequest_v0_2,
-    False,
-    (
-        HeartbeatRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id", "int32"),
-            ("member_id", "string"),
-        ),
-        (),
-        (
-            ("group_instance_id", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_HeartbeatRequest_v3(m: HeartbeatRequest, buf: bytearray) -> None:
     w.write_string(buf, m.group_id)
     buf += _P_i(m.generation_id)
@@ -100,23 +82,6 @@ def _decode_HeartbeatRequest_v3(b: bytes, o: int) -> tuple[HeartbeatRequest, int
     x2.member_id = d1_member_id
     x2.group_instance_id = d1_group_instance_id
     return x2, o
-
-
-_read_HeartbeatRequest_v3 = w.compiled(
-    _decode_HeartbeatRequest_v3,
-    False,
-    (
-        HeartbeatRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id", "int32"),
-            ("member_id", "string"),
-            ("group_instance_id", "string?"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_HeartbeatRequest_v4(m: HeartbeatRequest, buf: bytearray) -> None:
@@ -171,23 +136,6 @@ def _decode_HeartbeatRequest_v4(b: bytes, o: int) -> tuple[HeartbeatRequest, int
     return x8, o
 
 
-_read_HeartbeatRequest_v4 = w.compiled(
-    _decode_HeartbeatRequest_v4,
-    True,
-    (
-        HeartbeatRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id", "int32"),
-            ("member_id", "string"),
-            ("group_instance_id", "string?"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_HeartbeatResponse_v0(m: HeartbeatResponse, buf: bytearray) -> None:
     buf += _P_h(m.error_code)
 
@@ -202,22 +150,6 @@ def _decode_HeartbeatResponse_v0(b: bytes, o: int) -> tuple[HeartbeatResponse, i
     return x2, o
 
 
-_read_HeartbeatResponse_v0 = w.compiled(
-    _decode_HeartbeatResponse_v0,
-    False,
-    (
-        HeartbeatResponse,
-        (
-            ("error_code", "int16"),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-        ),
-    ),
-)
-
-
 def _encode_HeartbeatResponse_v1_3(m: HeartbeatResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
 
@@ -230,21 +162,6 @@ def _decode_HeartbeatResponse_v1_3(b: bytes, o: int) -> tuple[HeartbeatResponse,
     x2.throttle_time_ms = d1_throttle_time_ms
     x2.error_code = d1_error_code
     return x2, o
-
-
-_read_HeartbeatResponse_v1_3 = w.compiled(
-    _decode_HeartbeatResponse_v1_3,
-    False,
-    (
-        HeartbeatResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_HeartbeatResponse_v4(m: HeartbeatResponse, buf: bytearray) -> None:
@@ -266,21 +183,6 @@ def _decode_HeartbeatResponse_v4(b: bytes, o: int) -> tuple[HeartbeatResponse, i
     return x2, o
 
 
-_read_HeartbeatResponse_v4 = w.compiled(
-    _decode_HeartbeatResponse_v4,
-    True,
-    (
-        HeartbeatResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 12
 NAME = 'Heartbeat'
 MIN_VERSION = 0
@@ -298,11 +200,11 @@ REQUEST_ENCODERS: dict[int, w.Encoder[HeartbeatRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[HeartbeatRequest]] = {
-    0: _read_HeartbeatRequest_v0_2,
-    1: _read_HeartbeatRequest_v0_2,
-    2: _read_HeartbeatRequest_v0_2,
-    3: _read_HeartbeatRequest_v3,
-    4: _read_HeartbeatRequest_v4,
+    0: _decode_HeartbeatRequest_v0_2,
+    1: _decode_HeartbeatRequest_v0_2,
+    2: _decode_HeartbeatRequest_v0_2,
+    3: _decode_HeartbeatRequest_v3,
+    4: _decode_HeartbeatRequest_v4,
 }
 
 
@@ -316,9 +218,9 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[HeartbeatResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[HeartbeatResponse]] = {
-    0: _read_HeartbeatResponse_v0,
-    1: _read_HeartbeatResponse_v1_3,
-    2: _read_HeartbeatResponse_v1_3,
-    3: _read_HeartbeatResponse_v1_3,
-    4: _read_HeartbeatResponse_v4,
+    0: _decode_HeartbeatResponse_v0,
+    1: _decode_HeartbeatResponse_v1_3,
+    2: _decode_HeartbeatResponse_v1_3,
+    3: _decode_HeartbeatResponse_v1_3,
+    4: _decode_HeartbeatResponse_v4,
 }

@@ -136,39 +136,6 @@ def _decode_IncrementalAlterConfigsRequest_v0(b: bytes, o: int) -> tuple[Increme
     return x10, o
 
 
-_read_IncrementalAlterConfigsRequest_v0 = w.compiled(
-    _decode_IncrementalAlterConfigsRequest_v0,
-    False,
-    (
-        IncrementalAlterConfigsRequest,
-        (
-            ("resources", ("array", False, (
-                AlterConfigsResource,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configs", ("array", False, (
-                        AlterableConfig,
-                        (
-                            ("name", "string"),
-                            ("config_operation", "int8"),
-                            ("value", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("validate_only", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_IncrementalAlterConfigsRequest_v1(m: IncrementalAlterConfigsRequest, buf: bytearray) -> None:
     a1 = m.resources
     buf += w.uvarint(len(a1) + 1)
@@ -281,39 +248,6 @@ def _decode_IncrementalAlterConfigsRequest_v1(b: bytes, o: int) -> tuple[Increme
     return x16, o
 
 
-_read_IncrementalAlterConfigsRequest_v1 = w.compiled(
-    _decode_IncrementalAlterConfigsRequest_v1,
-    True,
-    (
-        IncrementalAlterConfigsRequest,
-        (
-            ("resources", ("array", False, (
-                AlterConfigsResource,
-                (
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configs", ("array", False, (
-                        AlterableConfig,
-                        (
-                            ("name", "string"),
-                            ("config_operation", "int8"),
-                            ("value", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("validate_only", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_IncrementalAlterConfigsResponse_v0(m: IncrementalAlterConfigsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.responses
@@ -356,31 +290,6 @@ def _decode_IncrementalAlterConfigsResponse_v0(b: bytes, o: int) -> tuple[Increm
     x6.throttle_time_ms = d1_throttle_time_ms
     x6.responses = d1_responses
     return x6, o
-
-
-_read_IncrementalAlterConfigsResponse_v0 = w.compiled(
-    _decode_IncrementalAlterConfigsResponse_v0,
-    False,
-    (
-        IncrementalAlterConfigsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("responses", ("array", False, (
-                AlterConfigsResourceResponse,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_IncrementalAlterConfigsResponse_v1(m: IncrementalAlterConfigsResponse, buf: bytearray) -> None:
@@ -458,31 +367,6 @@ def _decode_IncrementalAlterConfigsResponse_v1(b: bytes, o: int) -> tuple[Increm
     return x10, o
 
 
-_read_IncrementalAlterConfigsResponse_v1 = w.compiled(
-    _decode_IncrementalAlterConfigsResponse_v1,
-    True,
-    (
-        IncrementalAlterConfigsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("responses", ("array", False, (
-                AlterConfigsResourceResponse,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 44
 NAME = 'IncrementalAlterConfigs'
 MIN_VERSION = 0
@@ -497,8 +381,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[IncrementalAlterConfigsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[IncrementalAlterConfigsRequest]] = {
-    0: _read_IncrementalAlterConfigsRequest_v0,
-    1: _read_IncrementalAlterConfigsRequest_v1,
+    0: _decode_IncrementalAlterConfigsRequest_v0,
+    1: _decode_IncrementalAlterConfigsRequest_v1,
 }
 
 
@@ -509,6 +393,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[IncrementalAlterConfigsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[IncrementalAlterConfigsResponse]] = {
-    0: _read_IncrementalAlterConfigsResponse_v0,
-    1: _read_IncrementalAlterConfigsResponse_v1,
+    0: _decode_IncrementalAlterConfigsResponse_v0,
+    1: _decode_IncrementalAlterConfigsResponse_v1,
 }

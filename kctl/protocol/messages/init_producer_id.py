@@ -62,24 +62,6 @@ def _decode_InitProducerIdRequest_v0_1(b: bytes, o: int) -> tuple[InitProducerId
     return x2, o
 
 
-_read_InitProducerIdRequest_v0_1 = w.compiled(
-    _decode_InitProducerIdRequest_v0_1,
-    False,
-    (
-        InitProducerIdRequest,
-        (
-            ("transactional_id", "string?"),
-            ("transaction_timeout_ms", "int32"),
-        ),
-        (),
-        (
-            ("producer_id", ("value", -1)),
-            ("producer_epoch", ("value", -1)),
-        ),
-    ),
-)
-
-
 def _encode_InitProducerIdRequest_v2(m: InitProducerIdRequest, buf: bytearray) -> None:
     w.write_compact_nullable_string(buf, m.transactional_id)
     buf += _P_i(m.transaction_timeout_ms)
@@ -110,24 +92,6 @@ def _decode_InitProducerIdRequest_v2(b: bytes, o: int) -> tuple[InitProducerIdRe
     x4.producer_id = -1
     x4.producer_epoch = -1
     return x4, o
-
-
-_read_InitProducerIdRequest_v2 = w.compiled(
-    _decode_InitProducerIdRequest_v2,
-    True,
-    (
-        InitProducerIdRequest,
-        (
-            ("transactional_id", "string?"),
-            ("transaction_timeout_ms", "int32"),
-        ),
-        (),
-        (
-            ("producer_id", ("value", -1)),
-            ("producer_epoch", ("value", -1)),
-        ),
-    ),
-)
 
 
 def _encode_InitProducerIdRequest_v3_5(m: InitProducerIdRequest, buf: bytearray) -> None:
@@ -162,23 +126,6 @@ def _decode_InitProducerIdRequest_v3_5(b: bytes, o: int) -> tuple[InitProducerId
     return x4, o
 
 
-_read_InitProducerIdRequest_v3_5 = w.compiled(
-    _decode_InitProducerIdRequest_v3_5,
-    True,
-    (
-        InitProducerIdRequest,
-        (
-            ("transactional_id", "string?"),
-            ("transaction_timeout_ms", "int32"),
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_InitProducerIdResponse_v0_1(m: InitProducerIdResponse, buf: bytearray) -> None:
     buf += _P_ihqh(m.throttle_time_ms, m.error_code, m.producer_id, m.producer_epoch)
 
@@ -193,23 +140,6 @@ def _decode_InitProducerIdResponse_v0_1(b: bytes, o: int) -> tuple[InitProducerI
     x2.producer_id = d1_producer_id
     x2.producer_epoch = d1_producer_epoch
     return x2, o
-
-
-_read_InitProducerIdResponse_v0_1 = w.compiled(
-    _decode_InitProducerIdResponse_v0_1,
-    False,
-    (
-        InitProducerIdResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_InitProducerIdResponse_v2_5(m: InitProducerIdResponse, buf: bytearray) -> None:
@@ -233,23 +163,6 @@ def _decode_InitProducerIdResponse_v2_5(b: bytes, o: int) -> tuple[InitProducerI
     return x2, o
 
 
-_read_InitProducerIdResponse_v2_5 = w.compiled(
-    _decode_InitProducerIdResponse_v2_5,
-    True,
-    (
-        InitProducerIdResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 22
 NAME = 'InitProducerId'
 MIN_VERSION = 0
@@ -268,12 +181,12 @@ REQUEST_ENCODERS: dict[int, w.Encoder[InitProducerIdRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[InitProducerIdRequest]] = {
-    0: _read_InitProducerIdRequest_v0_1,
-    1: _read_InitProducerIdRequest_v0_1,
-    2: _read_InitProducerIdRequest_v2,
-    3: _read_InitProducerIdRequest_v3_5,
-    4: _read_InitProducerIdRequest_v3_5,
-    5: _read_InitProducerIdRequest_v3_5,
+    0: _decode_InitProducerIdRequest_v0_1,
+    1: _decode_InitProducerIdRequest_v0_1,
+    2: _decode_InitProducerIdRequest_v2,
+    3: _decode_InitProducerIdRequest_v3_5,
+    4: _decode_InitProducerIdRequest_v3_5,
+    5: _decode_InitProducerIdRequest_v3_5,
 }
 
 
@@ -288,10 +201,10 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[InitProducerIdResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[InitProducerIdResponse]] = {
-    0: _read_InitProducerIdResponse_v0_1,
-    1: _read_InitProducerIdResponse_v0_1,
-    2: _read_InitProducerIdResponse_v2_5,
-    3: _read_InitProducerIdResponse_v2_5,
-    4: _read_InitProducerIdResponse_v2_5,
-    5: _read_InitProducerIdResponse_v2_5,
+    0: _decode_InitProducerIdResponse_v0_1,
+    1: _decode_InitProducerIdResponse_v0_1,
+    2: _decode_InitProducerIdResponse_v2_5,
+    3: _decode_InitProducerIdResponse_v2_5,
+    4: _decode_InitProducerIdResponse_v2_5,
+    5: _decode_InitProducerIdResponse_v2_5,
 }

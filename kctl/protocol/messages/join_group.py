@@ -126,36 +126,6 @@ def _decode_JoinGroupRequest_v0(b: bytes, o: int) -> tuple[JoinGroupRequest, int
     return x6, o
 
 
-_read_JoinGroupRequest_v0 = w.compiled(
-    _decode_JoinGroupRequest_v0,
-    False,
-    (
-        JoinGroupRequest,
-        (
-            ("group_id", "string"),
-            ("session_timeout_ms", "int32"),
-            ("member_id", "string"),
-            ("protocol_type", "string"),
-            ("protocols", ("array", False, (
-                JoinGroupRequestProtocol,
-                (
-                    ("name", "string"),
-                    ("metadata", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("rebalance_timeout_ms", ("value", -1)),
-            ("group_instance_id", ("value", None)),
-            ("reason", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_JoinGroupRequest_v1_4(m: JoinGroupRequest, buf: bytearray) -> None:
     w.write_string(buf, m.group_id)
     buf += _P_ii(m.session_timeout_ms, m.rebalance_timeout_ms)
@@ -202,36 +172,6 @@ def _decode_JoinGroupRequest_v1_4(b: bytes, o: int) -> tuple[JoinGroupRequest, i
     x6.protocols = d1_protocols
     x6.reason = None
     return x6, o
-
-
-_read_JoinGroupRequest_v1_4 = w.compiled(
-    _decode_JoinGroupRequest_v1_4,
-    False,
-    (
-        JoinGroupRequest,
-        (
-            ("group_id", "string"),
-            ("session_timeout_ms", "int32"),
-            ("rebalance_timeout_ms", "int32"),
-            ("member_id", "string"),
-            ("protocol_type", "string"),
-            ("protocols", ("array", False, (
-                JoinGroupRequestProtocol,
-                (
-                    ("name", "string"),
-                    ("metadata", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("group_instance_id", ("value", None)),
-            ("reason", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_JoinGroupRequest_v5(m: JoinGroupRequest, buf: bytearray) -> None:
@@ -282,36 +222,6 @@ def _decode_JoinGroupRequest_v5(b: bytes, o: int) -> tuple[JoinGroupRequest, int
     x6.protocols = d1_protocols
     x6.reason = None
     return x6, o
-
-
-_read_JoinGroupRequest_v5 = w.compiled(
-    _decode_JoinGroupRequest_v5,
-    False,
-    (
-        JoinGroupRequest,
-        (
-            ("group_id", "string"),
-            ("session_timeout_ms", "int32"),
-            ("rebalance_timeout_ms", "int32"),
-            ("member_id", "string"),
-            ("group_instance_id", "string?"),
-            ("protocol_type", "string"),
-            ("protocols", ("array", False, (
-                JoinGroupRequestProtocol,
-                (
-                    ("name", "string"),
-                    ("metadata", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("reason", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_JoinGroupRequest_v6_7(m: JoinGroupRequest, buf: bytearray) -> None:
@@ -417,36 +327,6 @@ def _decode_JoinGroupRequest_v6_7(b: bytes, o: int) -> tuple[JoinGroupRequest, i
     x16.protocols = d1_protocols
     x16.reason = None
     return x16, o
-
-
-_read_JoinGroupRequest_v6_7 = w.compiled(
-    _decode_JoinGroupRequest_v6_7,
-    True,
-    (
-        JoinGroupRequest,
-        (
-            ("group_id", "string"),
-            ("session_timeout_ms", "int32"),
-            ("rebalance_timeout_ms", "int32"),
-            ("member_id", "string"),
-            ("group_instance_id", "string?"),
-            ("protocol_type", "string"),
-            ("protocols", ("array", False, (
-                JoinGroupRequestProtocol,
-                (
-                    ("name", "string"),
-                    ("metadata", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("reason", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_JoinGroupRequest_v8_9(m: JoinGroupRequest, buf: bytearray) -> None:
@@ -565,35 +445,6 @@ def _decode_JoinGroupRequest_v8_9(b: bytes, o: int) -> tuple[JoinGroupRequest, i
     return x18, o
 
 
-_read_JoinGroupRequest_v8_9 = w.compiled(
-    _decode_JoinGroupRequest_v8_9,
-    True,
-    (
-        JoinGroupRequest,
-        (
-            ("group_id", "string"),
-            ("session_timeout_ms", "int32"),
-            ("rebalance_timeout_ms", "int32"),
-            ("member_id", "string"),
-            ("group_instance_id", "string?"),
-            ("protocol_type", "string"),
-            ("protocols", ("array", False, (
-                JoinGroupRequestProtocol,
-                (
-                    ("name", "string"),
-                    ("metadata", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-            ("reason", "string?"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_JoinGroupResponse_v0_1(m: JoinGroupResponse, buf: bytearray) -> None:
     buf += _P_hi(m.error_code, m.generation_id)
     w.write_string(buf, m.protocol_name)
@@ -642,39 +493,6 @@ def _decode_JoinGroupResponse_v0_1(b: bytes, o: int) -> tuple[JoinGroupResponse,
     x6.member_id = d1_member_id
     x6.members = d1_members
     return x6, o
-
-
-_read_JoinGroupResponse_v0_1 = w.compiled(
-    _decode_JoinGroupResponse_v0_1,
-    False,
-    (
-        JoinGroupResponse,
-        (
-            ("error_code", "int16"),
-            ("generation_id", "int32"),
-            ("protocol_name", "string"),
-            ("leader", "string"),
-            ("member_id", "string"),
-            ("members", ("array", False, (
-                JoinGroupResponseMember,
-                (
-                    ("member_id", "string"),
-                    ("metadata", "bytes"),
-                ),
-                (),
-                (
-                    ("group_instance_id", ("value", None)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-            ("protocol_type", ("value", None)),
-            ("skip_assignment", ("value", False)),
-        ),
-    ),
-)
 
 
 def _encode_JoinGroupResponse_v2_4(m: JoinGroupResponse, buf: bytearray) -> None:
@@ -727,39 +545,6 @@ def _decode_JoinGroupResponse_v2_4(b: bytes, o: int) -> tuple[JoinGroupResponse,
     return x6, o
 
 
-_read_JoinGroupResponse_v2_4 = w.compiled(
-    _decode_JoinGroupResponse_v2_4,
-    False,
-    (
-        JoinGroupResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("generation_id", "int32"),
-            ("protocol_name", "string"),
-            ("leader", "string"),
-            ("member_id", "string"),
-            ("members", ("array", False, (
-                JoinGroupResponseMember,
-                (
-                    ("member_id", "string"),
-                    ("metadata", "bytes"),
-                ),
-                (),
-                (
-                    ("group_instance_id", ("value", None)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("protocol_type", ("value", None)),
-            ("skip_assignment", ("value", False)),
-        ),
-    ),
-)
-
-
 def _encode_JoinGroupResponse_v5(m: JoinGroupResponse, buf: bytearray) -> None:
     buf += _P_ihi(m.throttle_time_ms, m.error_code, m.generation_id)
     w.write_string(buf, m.protocol_name)
@@ -810,38 +595,6 @@ def _decode_JoinGroupResponse_v5(b: bytes, o: int) -> tuple[JoinGroupResponse, i
     x6.member_id = d1_member_id
     x6.members = d1_members
     return x6, o
-
-
-_read_JoinGroupResponse_v5 = w.compiled(
-    _decode_JoinGroupResponse_v5,
-    False,
-    (
-        JoinGroupResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("generation_id", "int32"),
-            ("protocol_name", "string"),
-            ("leader", "string"),
-            ("member_id", "string"),
-            ("members", ("array", False, (
-                JoinGroupResponseMember,
-                (
-                    ("member_id", "string"),
-                    ("group_instance_id", "string?"),
-                    ("metadata", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("protocol_type", ("value", None)),
-            ("skip_assignment", ("value", False)),
-        ),
-    ),
-)
 
 
 def _encode_JoinGroupResponse_v6(m: JoinGroupResponse, buf: bytearray) -> None:
@@ -949,38 +702,6 @@ def _decode_JoinGroupResponse_v6(b: bytes, o: int) -> tuple[JoinGroupResponse, i
     x16.member_id = d1_member_id
     x16.members = d1_members
     return x16, o
-
-
-_read_JoinGroupResponse_v6 = w.compiled(
-    _decode_JoinGroupResponse_v6,
-    True,
-    (
-        JoinGroupResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("generation_id", "int32"),
-            ("protocol_name", "string"),
-            ("leader", "string"),
-            ("member_id", "string"),
-            ("members", ("array", False, (
-                JoinGroupResponseMember,
-                (
-                    ("member_id", "string"),
-                    ("group_instance_id", "string?"),
-                    ("metadata", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("protocol_type", ("value", None)),
-            ("skip_assignment", ("value", False)),
-        ),
-    ),
-)
 
 
 def _encode_JoinGroupResponse_v7_8(m: JoinGroupResponse, buf: bytearray) -> None:
@@ -1100,38 +821,6 @@ def _decode_JoinGroupResponse_v7_8(b: bytes, o: int) -> tuple[JoinGroupResponse,
     x18.member_id = d1_member_id
     x18.members = d1_members
     return x18, o
-
-
-_read_JoinGroupResponse_v7_8 = w.compiled(
-    _decode_JoinGroupResponse_v7_8,
-    True,
-    (
-        JoinGroupResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("generation_id", "int32"),
-            ("protocol_type", "string?"),
-            ("protocol_name", "string?"),
-            ("leader", "string"),
-            ("member_id", "string"),
-            ("members", ("array", False, (
-                JoinGroupResponseMember,
-                (
-                    ("member_id", "string"),
-                    ("group_instance_id", "string?"),
-                    ("metadata", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("skip_assignment", ("value", False)),
-        ),
-    ),
-)
 
 
 def _encode_JoinGroupResponse_v9(m: JoinGroupResponse, buf: bytearray) -> None:
@@ -1256,37 +945,6 @@ def _decode_JoinGroupResponse_v9(b: bytes, o: int) -> tuple[JoinGroupResponse, i
     return x18, o
 
 
-_read_JoinGroupResponse_v9 = w.compiled(
-    _decode_JoinGroupResponse_v9,
-    True,
-    (
-        JoinGroupResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("generation_id", "int32"),
-            ("protocol_type", "string?"),
-            ("protocol_name", "string?"),
-            ("leader", "string"),
-            ("skip_assignment", "bool"),
-            ("member_id", "string"),
-            ("members", ("array", False, (
-                JoinGroupResponseMember,
-                (
-                    ("member_id", "string"),
-                    ("group_instance_id", "string?"),
-                    ("metadata", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 11
 NAME = 'JoinGroup'
 MIN_VERSION = 0
@@ -1309,16 +967,16 @@ REQUEST_ENCODERS: dict[int, w.Encoder[JoinGroupRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[JoinGroupRequest]] = {
-    0: _read_JoinGroupRequest_v0,
-    1: _read_JoinGroupRequest_v1_4,
-    2: _read_JoinGroupRequest_v1_4,
-    3: _read_JoinGroupRequest_v1_4,
-    4: _read_JoinGroupRequest_v1_4,
-    5: _read_JoinGroupRequest_v5,
-    6: _read_JoinGroupRequest_v6_7,
-    7: _read_JoinGroupRequest_v6_7,
-    8: _read_JoinGroupRequest_v8_9,
-    9: _read_JoinGroupRequest_v8_9,
+    0: _decode_JoinGroupRequest_v0,
+    1: _decode_JoinGroupRequest_v1_4,
+    2: _decode_JoinGroupRequest_v1_4,
+    3: _decode_JoinGroupRequest_v1_4,
+    4: _decode_JoinGroupRequest_v1_4,
+    5: _decode_JoinGroupRequest_v5,
+    6: _decode_JoinGroupRequest_v6_7,
+    7: _decode_JoinGroupRequest_v6_7,
+    8: _decode_JoinGroupRequest_v8_9,
+    9: _decode_JoinGroupRequest_v8_9,
 }
 
 
@@ -1337,14 +995,14 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[JoinGroupResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[JoinGroupResponse]] = {
-    0: _read_JoinGroupResponse_v0_1,
-    1: _read_JoinGroupResponse_v0_1,
-    2: _read_JoinGroupResponse_v2_4,
-    3: _read_JoinGroupResponse_v2_4,
-    4: _read_JoinGroupResponse_v2_4,
-    5: _read_JoinGroupResponse_v5,
-    6: _read_JoinGroupResponse_v6,
-    7: _read_JoinGroupResponse_v7_8,
-    8: _read_JoinGroupResponse_v7_8,
-    9: _read_JoinGroupResponse_v9,
+    0: _decode_JoinGroupResponse_v0_1,
+    1: _decode_JoinGroupResponse_v0_1,
+    2: _decode_JoinGroupResponse_v2_4,
+    3: _decode_JoinGroupResponse_v2_4,
+    4: _decode_JoinGroupResponse_v2_4,
+    5: _decode_JoinGroupResponse_v5,
+    6: _decode_JoinGroupResponse_v6,
+    7: _decode_JoinGroupResponse_v7_8,
+    8: _decode_JoinGroupResponse_v7_8,
+    9: _decode_JoinGroupResponse_v9,
 }

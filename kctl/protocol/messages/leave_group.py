@@ -72,23 +72,6 @@ def _decode_LeaveGroupRequest_v0_2(b: bytes, o: int) -> tuple[LeaveGroupRequest,
     return x2, o
 
 
-_read_LeaveGroupRequest_v0_2 = w.compiled(
-    _decode_LeaveGroupRequest_v0_2,
-    False,
-    (
-        LeaveGroupRequest,
-        (
-            ("group_id", "string"),
-            ("member_id", "string"),
-        ),
-        (),
-        (
-            ("members", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_LeaveGroupRequest_v3(m: LeaveGroupRequest, buf: bytearray) -> None:
     w.write_string(buf, m.group_id)
     a1 = m.members
@@ -124,33 +107,6 @@ def _decode_LeaveGroupRequest_v3(b: bytes, o: int) -> tuple[LeaveGroupRequest, i
     x6.member_id = ''
     x6.members = d1_members
     return x6, o
-
-
-_read_LeaveGroupRequest_v3 = w.compiled(
-    _decode_LeaveGroupRequest_v3,
-    False,
-    (
-        LeaveGroupRequest,
-        (
-            ("group_id", "string"),
-            ("members", ("array", False, (
-                MemberIdentity,
-                (
-                    ("member_id", "string"),
-                    ("group_instance_id", "string?"),
-                ),
-                (),
-                (
-                    ("reason", ("value", None)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("member_id", ("value", '')),
-        ),
-    ),
-)
 
 
 def _encode_LeaveGroupRequest_v4(m: LeaveGroupRequest, buf: bytearray) -> None:
@@ -227,33 +183,6 @@ def _decode_LeaveGroupRequest_v4(b: bytes, o: int) -> tuple[LeaveGroupRequest, i
     x12.member_id = ''
     x12.members = d1_members
     return x12, o
-
-
-_read_LeaveGroupRequest_v4 = w.compiled(
-    _decode_LeaveGroupRequest_v4,
-    True,
-    (
-        LeaveGroupRequest,
-        (
-            ("group_id", "string"),
-            ("members", ("array", False, (
-                MemberIdentity,
-                (
-                    ("member_id", "string"),
-                    ("group_instance_id", "string?"),
-                ),
-                (),
-                (
-                    ("reason", ("value", None)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("member_id", ("value", '')),
-        ),
-    ),
-)
 
 
 def _encode_LeaveGroupRequest_v5(m: LeaveGroupRequest, buf: bytearray) -> None:
@@ -343,32 +272,6 @@ def _decode_LeaveGroupRequest_v5(b: bytes, o: int) -> tuple[LeaveGroupRequest, i
     return x14, o
 
 
-_read_LeaveGroupRequest_v5 = w.compiled(
-    _decode_LeaveGroupRequest_v5,
-    True,
-    (
-        LeaveGroupRequest,
-        (
-            ("group_id", "string"),
-            ("members", ("array", False, (
-                MemberIdentity,
-                (
-                    ("member_id", "string"),
-                    ("group_instance_id", "string?"),
-                    ("reason", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("member_id", ("value", '')),
-        ),
-    ),
-)
-
-
 def _encode_LeaveGroupResponse_v0(m: LeaveGroupResponse, buf: bytearray) -> None:
     buf += _P_h(m.error_code)
 
@@ -384,23 +287,6 @@ def _decode_LeaveGroupResponse_v0(b: bytes, o: int) -> tuple[LeaveGroupResponse,
     return x2, o
 
 
-_read_LeaveGroupResponse_v0 = w.compiled(
-    _decode_LeaveGroupResponse_v0,
-    False,
-    (
-        LeaveGroupResponse,
-        (
-            ("error_code", "int16"),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-            ("members", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_LeaveGroupResponse_v1_2(m: LeaveGroupResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
 
@@ -414,23 +300,6 @@ def _decode_LeaveGroupResponse_v1_2(b: bytes, o: int) -> tuple[LeaveGroupRespons
     x2.error_code = d1_error_code
     x2.members = []
     return x2, o
-
-
-_read_LeaveGroupResponse_v1_2 = w.compiled(
-    _decode_LeaveGroupResponse_v1_2,
-    False,
-    (
-        LeaveGroupResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-        ),
-        (),
-        (
-            ("members", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_LeaveGroupResponse_v3(m: LeaveGroupResponse, buf: bytearray) -> None:
@@ -472,31 +341,6 @@ def _decode_LeaveGroupResponse_v3(b: bytes, o: int) -> tuple[LeaveGroupResponse,
     x6.error_code = d1_error_code
     x6.members = d1_members
     return x6, o
-
-
-_read_LeaveGroupResponse_v3 = w.compiled(
-    _decode_LeaveGroupResponse_v3,
-    False,
-    (
-        LeaveGroupResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("members", ("array", False, (
-                MemberResponse,
-                (
-                    ("member_id", "string"),
-                    ("group_instance_id", "string?"),
-                    ("error_code", "int16"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_LeaveGroupResponse_v4_5(m: LeaveGroupResponse, buf: bytearray) -> None:
@@ -571,31 +415,6 @@ def _decode_LeaveGroupResponse_v4_5(b: bytes, o: int) -> tuple[LeaveGroupRespons
     return x10, o
 
 
-_read_LeaveGroupResponse_v4_5 = w.compiled(
-    _decode_LeaveGroupResponse_v4_5,
-    True,
-    (
-        LeaveGroupResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("members", ("array", False, (
-                MemberResponse,
-                (
-                    ("member_id", "string"),
-                    ("group_instance_id", "string?"),
-                    ("error_code", "int16"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 13
 NAME = 'LeaveGroup'
 MIN_VERSION = 0
@@ -614,12 +433,12 @@ REQUEST_ENCODERS: dict[int, w.Encoder[LeaveGroupRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[LeaveGroupRequest]] = {
-    0: _read_LeaveGroupRequest_v0_2,
-    1: _read_LeaveGroupRequest_v0_2,
-    2: _read_LeaveGroupRequest_v0_2,
-    3: _read_LeaveGroupRequest_v3,
-    4: _read_LeaveGroupRequest_v4,
-    5: _read_LeaveGroupRequest_v5,
+    0: _decode_LeaveGroupRequest_v0_2,
+    1: _decode_LeaveGroupRequest_v0_2,
+    2: _decode_LeaveGroupRequest_v0_2,
+    3: _decode_LeaveGroupRequest_v3,
+    4: _decode_LeaveGroupRequest_v4,
+    5: _decode_LeaveGroupRequest_v5,
 }
 
 
@@ -634,10 +453,10 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[LeaveGroupResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[LeaveGroupResponse]] = {
-    0: _read_LeaveGroupResponse_v0,
-    1: _read_LeaveGroupResponse_v1_2,
-    2: _read_LeaveGroupResponse_v1_2,
-    3: _read_LeaveGroupResponse_v3,
-    4: _read_LeaveGroupResponse_v4_5,
-    5: _read_LeaveGroupResponse_v4_5,
+    0: _decode_LeaveGroupResponse_v0,
+    1: _decode_LeaveGroupResponse_v1_2,
+    2: _decode_LeaveGroupResponse_v1_2,
+    3: _decode_LeaveGroupResponse_v3,
+    4: _decode_LeaveGroupResponse_v4_5,
+    5: _decode_LeaveGroupResponse_v4_5,
 }

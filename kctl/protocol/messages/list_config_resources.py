@@ -59,20 +59,6 @@ def _decode_ListConfigResourcesRequest_v0(b: bytes, o: int) -> tuple[ListConfigR
     return x2, o
 
 
-_read_ListConfigResourcesRequest_v0 = w.compiled(
-    _decode_ListConfigResourcesRequest_v0,
-    True,
-    (
-        ListConfigResourcesRequest,
-        (),
-        (),
-        (
-            ("resource_types", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_ListConfigResourcesRequest_v1(m: ListConfigResourcesRequest, buf: bytearray) -> None:
     a1 = m.resource_types
     buf += w.uvarint(len(a1) + 1)
@@ -108,20 +94,6 @@ def _decode_ListConfigResourcesRequest_v1(b: bytes, o: int) -> tuple[ListConfigR
     x3: ListConfigResourcesRequest = _new(ListConfigResourcesRequest)
     x3.resource_types = d1_resource_types
     return x3, o
-
-
-_read_ListConfigResourcesRequest_v1 = w.compiled(
-    _decode_ListConfigResourcesRequest_v1,
-    True,
-    (
-        ListConfigResourcesRequest,
-        (
-            ("resource_types", ("array", False, "int8")),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ListConfigResourcesResponse_v0(m: ListConfigResourcesResponse, buf: bytearray) -> None:
@@ -179,31 +151,6 @@ def _decode_ListConfigResourcesResponse_v0(b: bytes, o: int) -> tuple[ListConfig
     x8.error_code = d1_error_code
     x8.config_resources = d1_config_resources
     return x8, o
-
-
-_read_ListConfigResourcesResponse_v0 = w.compiled(
-    _decode_ListConfigResourcesResponse_v0,
-    True,
-    (
-        ListConfigResourcesResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("config_resources", ("array", False, (
-                ConfigResource,
-                (
-                    ("resource_name", "string"),
-                ),
-                (),
-                (
-                    ("resource_type", ("value", 16)),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ListConfigResourcesResponse_v1(m: ListConfigResourcesResponse, buf: bytearray) -> None:
@@ -266,30 +213,6 @@ def _decode_ListConfigResourcesResponse_v1(b: bytes, o: int) -> tuple[ListConfig
     return x8, o
 
 
-_read_ListConfigResourcesResponse_v1 = w.compiled(
-    _decode_ListConfigResourcesResponse_v1,
-    True,
-    (
-        ListConfigResourcesResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("config_resources", ("array", False, (
-                ConfigResource,
-                (
-                    ("resource_name", "string"),
-                    ("resource_type", "int8"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 74
 NAME = 'ListConfigResources'
 MIN_VERSION = 0
@@ -304,8 +227,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ListConfigResourcesRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ListConfigResourcesRequest]] = {
-    0: _read_ListConfigResourcesRequest_v0,
-    1: _read_ListConfigResourcesRequest_v1,
+    0: _decode_ListConfigResourcesRequest_v0,
+    1: _decode_ListConfigResourcesRequest_v1,
 }
 
 
@@ -316,6 +239,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ListConfigResourcesResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ListConfigResourcesResponse]] = {
-    0: _read_ListConfigResourcesResponse_v0,
-    1: _read_ListConfigResourcesResponse_v1,
+    0: _decode_ListConfigResourcesResponse_v0,
+    1: _decode_ListConfigResourcesResponse_v1,
 }

@@ -59,21 +59,6 @@ def _decode_ListGroupsRequest_v0_2(b: bytes, o: int) -> tuple[ListGroupsRequest,
     return x2, o
 
 
-_read_ListGroupsRequest_v0_2 = w.compiled(
-    _decode_ListGroupsRequest_v0_2,
-    False,
-    (
-        ListGroupsRequest,
-        (),
-        (),
-        (
-            ("states_filter", ("list",)),
-            ("types_filter", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_ListGroupsRequest_v3(m: ListGroupsRequest, buf: bytearray) -> None:
     buf += b"\x00"
 
@@ -88,21 +73,6 @@ def _decode_ListGroupsRequest_v3(b: bytes, o: int) -> tuple[ListGroupsRequest, i
     x2.states_filter = []
     x2.types_filter = []
     return x2, o
-
-
-_read_ListGroupsRequest_v3 = w.compiled(
-    _decode_ListGroupsRequest_v3,
-    True,
-    (
-        ListGroupsRequest,
-        (),
-        (),
-        (
-            ("states_filter", ("list",)),
-            ("types_filter", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_ListGroupsRequest_v4(m: ListGroupsRequest, buf: bytearray) -> None:
@@ -148,22 +118,6 @@ def _decode_ListGroupsRequest_v4(b: bytes, o: int) -> tuple[ListGroupsRequest, i
     x7.states_filter = d1_states_filter
     x7.types_filter = []
     return x7, o
-
-
-_read_ListGroupsRequest_v4 = w.compiled(
-    _decode_ListGroupsRequest_v4,
-    True,
-    (
-        ListGroupsRequest,
-        (
-            ("states_filter", ("array", False, "string")),
-        ),
-        (),
-        (
-            ("types_filter", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_ListGroupsRequest_v5(m: ListGroupsRequest, buf: bytearray) -> None:
@@ -240,21 +194,6 @@ def _decode_ListGroupsRequest_v5(b: bytes, o: int) -> tuple[ListGroupsRequest, i
     return x12, o
 
 
-_read_ListGroupsRequest_v5 = w.compiled(
-    _decode_ListGroupsRequest_v5,
-    True,
-    (
-        ListGroupsRequest,
-        (
-            ("states_filter", ("array", False, "string")),
-            ("types_filter", ("array", False, "string")),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ListGroupsResponse_v0(m: ListGroupsResponse, buf: bytearray) -> None:
     buf += _P_h(m.error_code)
     a1 = m.groups
@@ -294,34 +233,6 @@ def _decode_ListGroupsResponse_v0(b: bytes, o: int) -> tuple[ListGroupsResponse,
     return x6, o
 
 
-_read_ListGroupsResponse_v0 = w.compiled(
-    _decode_ListGroupsResponse_v0,
-    False,
-    (
-        ListGroupsResponse,
-        (
-            ("error_code", "int16"),
-            ("groups", ("array", False, (
-                ListedGroup,
-                (
-                    ("group_id", "string"),
-                    ("protocol_type", "string"),
-                ),
-                (),
-                (
-                    ("group_state", ("value", '')),
-                    ("group_type", ("value", '')),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-        ),
-    ),
-)
-
-
 def _encode_ListGroupsResponse_v1_2(m: ListGroupsResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     a1 = m.groups
@@ -359,33 +270,6 @@ def _decode_ListGroupsResponse_v1_2(b: bytes, o: int) -> tuple[ListGroupsRespons
     x6.error_code = d1_error_code
     x6.groups = d1_groups
     return x6, o
-
-
-_read_ListGroupsResponse_v1_2 = w.compiled(
-    _decode_ListGroupsResponse_v1_2,
-    False,
-    (
-        ListGroupsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("groups", ("array", False, (
-                ListedGroup,
-                (
-                    ("group_id", "string"),
-                    ("protocol_type", "string"),
-                ),
-                (),
-                (
-                    ("group_state", ("value", '')),
-                    ("group_type", ("value", '')),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ListGroupsResponse_v3(m: ListGroupsResponse, buf: bytearray) -> None:
@@ -455,33 +339,6 @@ def _decode_ListGroupsResponse_v3(b: bytes, o: int) -> tuple[ListGroupsResponse,
     x10.error_code = d1_error_code
     x10.groups = d1_groups
     return x10, o
-
-
-_read_ListGroupsResponse_v3 = w.compiled(
-    _decode_ListGroupsResponse_v3,
-    True,
-    (
-        ListGroupsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("groups", ("array", False, (
-                ListedGroup,
-                (
-                    ("group_id", "string"),
-                    ("protocol_type", "string"),
-                ),
-                (),
-                (
-                    ("group_state", ("value", '')),
-                    ("group_type", ("value", '')),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ListGroupsResponse_v4(m: ListGroupsResponse, buf: bytearray) -> None:
@@ -561,33 +418,6 @@ def _decode_ListGroupsResponse_v4(b: bytes, o: int) -> tuple[ListGroupsResponse,
     x12.error_code = d1_error_code
     x12.groups = d1_groups
     return x12, o
-
-
-_read_ListGroupsResponse_v4 = w.compiled(
-    _decode_ListGroupsResponse_v4,
-    True,
-    (
-        ListGroupsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("groups", ("array", False, (
-                ListedGroup,
-                (
-                    ("group_id", "string"),
-                    ("protocol_type", "string"),
-                    ("group_state", "string"),
-                ),
-                (),
-                (
-                    ("group_type", ("value", '')),
-                ),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ListGroupsResponse_v5(m: ListGroupsResponse, buf: bytearray) -> None:
@@ -679,32 +509,6 @@ def _decode_ListGroupsResponse_v5(b: bytes, o: int) -> tuple[ListGroupsResponse,
     return x14, o
 
 
-_read_ListGroupsResponse_v5 = w.compiled(
-    _decode_ListGroupsResponse_v5,
-    True,
-    (
-        ListGroupsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("groups", ("array", False, (
-                ListedGroup,
-                (
-                    ("group_id", "string"),
-                    ("protocol_type", "string"),
-                    ("group_state", "string"),
-                    ("group_type", "string"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 16
 NAME = 'ListGroups'
 MIN_VERSION = 0
@@ -723,12 +527,12 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ListGroupsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ListGroupsRequest]] = {
-    0: _read_ListGroupsRequest_v0_2,
-    1: _read_ListGroupsRequest_v0_2,
-    2: _read_ListGroupsRequest_v0_2,
-    3: _read_ListGroupsRequest_v3,
-    4: _read_ListGroupsRequest_v4,
-    5: _read_ListGroupsRequest_v5,
+    0: _decode_ListGroupsRequest_v0_2,
+    1: _decode_ListGroupsRequest_v0_2,
+    2: _decode_ListGroupsRequest_v0_2,
+    3: _decode_ListGroupsRequest_v3,
+    4: _decode_ListGroupsRequest_v4,
+    5: _decode_ListGroupsRequest_v5,
 }
 
 
@@ -743,10 +547,10 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ListGroupsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ListGroupsResponse]] = {
-    0: _read_ListGroupsResponse_v0,
-    1: _read_ListGroupsResponse_v1_2,
-    2: _read_ListGroupsResponse_v1_2,
-    3: _read_ListGroupsResponse_v3,
-    4: _read_ListGroupsResponse_v4,
-    5: _read_ListGroupsResponse_v5,
+    0: _decode_ListGroupsResponse_v0,
+    1: _decode_ListGroupsResponse_v1_2,
+    2: _decode_ListGroupsResponse_v1_2,
+    3: _decode_ListGroupsResponse_v3,
+    4: _decode_ListGroupsResponse_v4,
+    5: _decode_ListGroupsResponse_v5,
 }

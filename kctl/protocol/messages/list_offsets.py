@@ -161,42 +161,6 @@ def _decode_ListOffsetsRequest_v0(b: bytes, o: int) -> tuple[ListOffsetsRequest,
     return x10, o
 
 
-_read_ListOffsetsRequest_v0 = w.compiled(
-    _decode_ListOffsetsRequest_v0,
-    False,
-    (
-        ListOffsetsRequest,
-        (
-            ("replica_id", "int32"),
-            ("topics", ("array", False, (
-                ListOffsetsTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ListOffsetsPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("timestamp", "int64"),
-                            ("max_num_offsets", "int32"),
-                        ),
-                        (),
-                        (
-                            ("current_leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("isolation_level", ("value", 0)),
-        ),
-    ),
-)
-
-
 def _encode_ListOffsetsRequest_v1(m: ListOffsetsRequest, buf: bytearray) -> None:
     buf += _P_i(m.replica_id)
     a1 = m.topics
@@ -253,42 +217,6 @@ def _decode_ListOffsetsRequest_v1(b: bytes, o: int) -> tuple[ListOffsetsRequest,
     x10.isolation_level = 0
     x10.topics = d1_topics
     return x10, o
-
-
-_read_ListOffsetsRequest_v1 = w.compiled(
-    _decode_ListOffsetsRequest_v1,
-    False,
-    (
-        ListOffsetsRequest,
-        (
-            ("replica_id", "int32"),
-            ("topics", ("array", False, (
-                ListOffsetsTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ListOffsetsPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("timestamp", "int64"),
-                        ),
-                        (),
-                        (
-                            ("current_leader_epoch", ("value", -1)),
-                            ("max_num_offsets", ("value", 1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("isolation_level", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_ListOffsetsRequest_v2_3(m: ListOffsetsRequest, buf: bytearray) -> None:
@@ -349,41 +277,6 @@ def _decode_ListOffsetsRequest_v2_3(b: bytes, o: int) -> tuple[ListOffsetsReques
     return x10, o
 
 
-_read_ListOffsetsRequest_v2_3 = w.compiled(
-    _decode_ListOffsetsRequest_v2_3,
-    False,
-    (
-        ListOffsetsRequest,
-        (
-            ("replica_id", "int32"),
-            ("isolation_level", "int8"),
-            ("topics", ("array", False, (
-                ListOffsetsTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ListOffsetsPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("timestamp", "int64"),
-                        ),
-                        (),
-                        (
-                            ("current_leader_epoch", ("value", -1)),
-                            ("max_num_offsets", ("value", 1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ListOffsetsRequest_v4_5(m: ListOffsetsRequest, buf: bytearray) -> None:
     buf += _P_ib(m.replica_id, m.isolation_level)
     a1 = m.topics
@@ -440,41 +333,6 @@ def _decode_ListOffsetsRequest_v4_5(b: bytes, o: int) -> tuple[ListOffsetsReques
     x10.isolation_level = d1_isolation_level
     x10.topics = d1_topics
     return x10, o
-
-
-_read_ListOffsetsRequest_v4_5 = w.compiled(
-    _decode_ListOffsetsRequest_v4_5,
-    False,
-    (
-        ListOffsetsRequest,
-        (
-            ("replica_id", "int32"),
-            ("isolation_level", "int8"),
-            ("topics", ("array", False, (
-                ListOffsetsTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ListOffsetsPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("current_leader_epoch", "int32"),
-                            ("timestamp", "int64"),
-                        ),
-                        (),
-                        (
-                            ("max_num_offsets", ("value", 1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ListOffsetsRequest_v6_8(m: ListOffsetsRequest, buf: bytearray) -> None:
@@ -566,41 +424,6 @@ def _decode_ListOffsetsRequest_v6_8(b: bytes, o: int) -> tuple[ListOffsetsReques
     return x12, o
 
 
-_read_ListOffsetsRequest_v6_8 = w.compiled(
-    _decode_ListOffsetsRequest_v6_8,
-    True,
-    (
-        ListOffsetsRequest,
-        (
-            ("replica_id", "int32"),
-            ("isolation_level", "int8"),
-            ("topics", ("array", False, (
-                ListOffsetsTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ListOffsetsPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("current_leader_epoch", "int32"),
-                            ("timestamp", "int64"),
-                        ),
-                        (),
-                        (
-                            ("max_num_offsets", ("value", 1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ListOffsetsResponse_v0(m: ListOffsetsResponse, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.pack_i32(len(a1))
@@ -675,43 +498,6 @@ def _decode_ListOffsetsResponse_v0(b: bytes, o: int) -> tuple[ListOffsetsRespons
     return x11, o
 
 
-_read_ListOffsetsResponse_v0 = w.compiled(
-    _decode_ListOffsetsResponse_v0,
-    False,
-    (
-        ListOffsetsResponse,
-        (
-            ("topics", ("array", False, (
-                ListOffsetsTopicResponse,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ListOffsetsPartitionResponse,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("old_style_offsets", ("array", False, "int64")),
-                        ),
-                        (),
-                        (
-                            ("timestamp", ("value", -1)),
-                            ("offset", ("value", -1)),
-                            ("leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-        ),
-    ),
-)
-
-
 def _encode_ListOffsetsResponse_v1(m: ListOffsetsResponse, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.pack_i32(len(a1))
@@ -766,43 +552,6 @@ def _decode_ListOffsetsResponse_v1(b: bytes, o: int) -> tuple[ListOffsetsRespons
     x10.throttle_time_ms = 0
     x10.topics = d1_topics
     return x10, o
-
-
-_read_ListOffsetsResponse_v1 = w.compiled(
-    _decode_ListOffsetsResponse_v1,
-    False,
-    (
-        ListOffsetsResponse,
-        (
-            ("topics", ("array", False, (
-                ListOffsetsTopicResponse,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ListOffsetsPartitionResponse,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("timestamp", "int64"),
-                            ("offset", "int64"),
-                        ),
-                        (),
-                        (
-                            ("old_style_offsets", ("list",)),
-                            ("leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_ListOffsetsResponse_v2_3(m: ListOffsetsResponse, buf: bytearray) -> None:
@@ -864,42 +613,6 @@ def _decode_ListOffsetsResponse_v2_3(b: bytes, o: int) -> tuple[ListOffsetsRespo
     return x10, o
 
 
-_read_ListOffsetsResponse_v2_3 = w.compiled(
-    _decode_ListOffsetsResponse_v2_3,
-    False,
-    (
-        ListOffsetsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                ListOffsetsTopicResponse,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ListOffsetsPartitionResponse,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("timestamp", "int64"),
-                            ("offset", "int64"),
-                        ),
-                        (),
-                        (
-                            ("old_style_offsets", ("list",)),
-                            ("leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ListOffsetsResponse_v4_5(m: ListOffsetsResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.topics
@@ -957,42 +670,6 @@ def _decode_ListOffsetsResponse_v4_5(b: bytes, o: int) -> tuple[ListOffsetsRespo
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.topics = d1_topics
     return x10, o
-
-
-_read_ListOffsetsResponse_v4_5 = w.compiled(
-    _decode_ListOffsetsResponse_v4_5,
-    False,
-    (
-        ListOffsetsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                ListOffsetsTopicResponse,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ListOffsetsPartitionResponse,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("timestamp", "int64"),
-                            ("offset", "int64"),
-                            ("leader_epoch", "int32"),
-                        ),
-                        (),
-                        (
-                            ("old_style_offsets", ("list",)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ListOffsetsResponse_v6_8(m: ListOffsetsResponse, buf: bytearray) -> None:
@@ -1085,42 +762,6 @@ def _decode_ListOffsetsResponse_v6_8(b: bytes, o: int) -> tuple[ListOffsetsRespo
     return x12, o
 
 
-_read_ListOffsetsResponse_v6_8 = w.compiled(
-    _decode_ListOffsetsResponse_v6_8,
-    True,
-    (
-        ListOffsetsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                ListOffsetsTopicResponse,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        ListOffsetsPartitionResponse,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("timestamp", "int64"),
-                            ("offset", "int64"),
-                            ("leader_epoch", "int32"),
-                        ),
-                        (),
-                        (
-                            ("old_style_offsets", ("list",)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 2
 NAME = 'ListOffsets'
 MIN_VERSION = 0
@@ -1142,15 +783,15 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ListOffsetsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ListOffsetsRequest]] = {
-    0: _read_ListOffsetsRequest_v0,
-    1: _read_ListOffsetsRequest_v1,
-    2: _read_ListOffsetsRequest_v2_3,
-    3: _read_ListOffsetsRequest_v2_3,
-    4: _read_ListOffsetsRequest_v4_5,
-    5: _read_ListOffsetsRequest_v4_5,
-    6: _read_ListOffsetsRequest_v6_8,
-    7: _read_ListOffsetsRequest_v6_8,
-    8: _read_ListOffsetsRequest_v6_8,
+    0: _decode_ListOffsetsRequest_v0,
+    1: _decode_ListOffsetsRequest_v1,
+    2: _decode_ListOffsetsRequest_v2_3,
+    3: _decode_ListOffsetsRequest_v2_3,
+    4: _decode_ListOffsetsRequest_v4_5,
+    5: _decode_ListOffsetsRequest_v4_5,
+    6: _decode_ListOffsetsRequest_v6_8,
+    7: _decode_ListOffsetsRequest_v6_8,
+    8: _decode_ListOffsetsRequest_v6_8,
 }
 
 
@@ -1168,13 +809,13 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ListOffsetsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ListOffsetsResponse]] = {
-    0: _read_ListOffsetsResponse_v0,
-    1: _read_ListOffsetsResponse_v1,
-    2: _read_ListOffsetsResponse_v2_3,
-    3: _read_ListOffsetsResponse_v2_3,
-    4: _read_ListOffsetsResponse_v4_5,
-    5: _read_ListOffsetsResponse_v4_5,
-    6: _read_ListOffsetsResponse_v6_8,
-    7: _read_ListOffsetsResponse_v6_8,
-    8: _read_ListOffsetsResponse_v6_8,
+    0: _decode_ListOffsetsResponse_v0,
+    1: _decode_ListOffsetsResponse_v1,
+    2: _decode_ListOffsetsResponse_v2_3,
+    3: _decode_ListOffsetsResponse_v2_3,
+    4: _decode_ListOffsetsResponse_v4_5,
+    5: _decode_ListOffsetsResponse_v4_5,
+    6: _decode_ListOffsetsResponse_v6_8,
+    7: _decode_ListOffsetsResponse_v6_8,
+    8: _decode_ListOffsetsResponse_v6_8,
 }

@@ -145,29 +145,6 @@ def _decode_ListPartitionReassignmentsRequest_v0(b: bytes, o: int) -> tuple[List
     return x9, o
 
 
-_read_ListPartitionReassignmentsRequest_v0 = w.compiled(
-    _decode_ListPartitionReassignmentsRequest_v0,
-    True,
-    (
-        ListPartitionReassignmentsRequest,
-        (
-            ("timeout_ms", "int32"),
-            ("topics", ("array", True, (
-                ListPartitionReassignmentsTopics,
-                (
-                    ("name", "string"),
-                    ("partition_indexes", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ListPartitionReassignmentsResponse_v0(m: ListPartitionReassignmentsResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     w.write_compact_nullable_string(buf, m.error_message)
@@ -335,41 +312,6 @@ def _decode_ListPartitionReassignmentsResponse_v0(b: bytes, o: int) -> tuple[Lis
     return x17, o
 
 
-_read_ListPartitionReassignmentsResponse_v0 = w.compiled(
-    _decode_ListPartitionReassignmentsResponse_v0,
-    True,
-    (
-        ListPartitionReassignmentsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("topics", ("array", False, (
-                OngoingTopicReassignment,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OngoingPartitionReassignment,
-                        (
-                            ("partition_index", "int32"),
-                            ("replicas", ("array", False, "int32")),
-                            ("adding_replicas", ("array", False, "int32")),
-                            ("removing_replicas", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 46
 NAME = 'ListPartitionReassignments'
 MIN_VERSION = 0
@@ -383,7 +325,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ListPartitionReassignmentsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ListPartitionReassignmentsRequest]] = {
-    0: _read_ListPartitionReassignmentsRequest_v0,
+    0: _decode_ListPartitionReassignmentsRequest_v0,
 }
 
 
@@ -393,5 +335,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ListPartitionReassignmentsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ListPartitionReassignmentsResponse]] = {
-    0: _read_ListPartitionReassignmentsResponse_v0,
+    0: _decode_ListPartitionReassignmentsResponse_v0,
 }

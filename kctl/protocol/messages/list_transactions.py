@@ -118,24 +118,6 @@ def _decode_ListTransactionsRequest_v0(b: bytes, o: int) -> tuple[ListTransactio
     return x8, o
 
 
-_read_ListTransactionsRequest_v0 = w.compiled(
-    _decode_ListTransactionsRequest_v0,
-    True,
-    (
-        ListTransactionsRequest,
-        (
-            ("state_filters", ("array", False, "string")),
-            ("producer_id_filters", ("array", False, "int64")),
-        ),
-        (),
-        (
-            ("duration_filter", ("value", -1)),
-            ("transactional_id_pattern", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_ListTransactionsRequest_v1(m: ListTransactionsRequest, buf: bytearray) -> None:
     a1 = m.state_filters
     buf += w.uvarint(len(a1) + 1)
@@ -206,24 +188,6 @@ def _decode_ListTransactionsRequest_v1(b: bytes, o: int) -> tuple[ListTransactio
     x8.duration_filter = d1_duration_filter
     x8.transactional_id_pattern = None
     return x8, o
-
-
-_read_ListTransactionsRequest_v1 = w.compiled(
-    _decode_ListTransactionsRequest_v1,
-    True,
-    (
-        ListTransactionsRequest,
-        (
-            ("state_filters", ("array", False, "string")),
-            ("producer_id_filters", ("array", False, "int64")),
-            ("duration_filter", "int64"),
-        ),
-        (),
-        (
-            ("transactional_id_pattern", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_ListTransactionsRequest_v2(m: ListTransactionsRequest, buf: bytearray) -> None:
@@ -307,23 +271,6 @@ def _decode_ListTransactionsRequest_v2(b: bytes, o: int) -> tuple[ListTransactio
     x10.duration_filter = d1_duration_filter
     x10.transactional_id_pattern = d1_transactional_id_pattern
     return x10, o
-
-
-_read_ListTransactionsRequest_v2 = w.compiled(
-    _decode_ListTransactionsRequest_v2,
-    True,
-    (
-        ListTransactionsRequest,
-        (
-            ("state_filters", ("array", False, "string")),
-            ("producer_id_filters", ("array", False, "int64")),
-            ("duration_filter", "int64"),
-            ("transactional_id_pattern", "string?"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ListTransactionsResponse_v0_2(m: ListTransactionsResponse, buf: bytearray) -> None:
@@ -427,32 +374,6 @@ def _decode_ListTransactionsResponse_v0_2(b: bytes, o: int) -> tuple[ListTransac
     return x15, o
 
 
-_read_ListTransactionsResponse_v0_2 = w.compiled(
-    _decode_ListTransactionsResponse_v0_2,
-    True,
-    (
-        ListTransactionsResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("unknown_state_filters", ("array", False, "string")),
-            ("transaction_states", ("array", False, (
-                TransactionState,
-                (
-                    ("transactional_id", "string"),
-                    ("producer_id", "int64"),
-                    ("transaction_state", "string"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 66
 NAME = 'ListTransactions'
 MIN_VERSION = 0
@@ -468,9 +389,9 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ListTransactionsRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ListTransactionsRequest]] = {
-    0: _read_ListTransactionsRequest_v0,
-    1: _read_ListTransactionsRequest_v1,
-    2: _read_ListTransactionsRequest_v2,
+    0: _decode_ListTransactionsRequest_v0,
+    1: _decode_ListTransactionsRequest_v1,
+    2: _decode_ListTransactionsRequest_v2,
 }
 
 
@@ -482,7 +403,7 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ListTransactionsResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ListTransactionsResponse]] = {
-    0: _read_ListTransactionsResponse_v0_2,
-    1: _read_ListTransactionsResponse_v0_2,
-    2: _read_ListTransactionsResponse_v0_2,
+    0: _decode_ListTransactionsResponse_v0_2,
+    1: _decode_ListTransactionsResponse_v0_2,
+    2: _decode_ListTransactionsResponse_v0_2,
 }

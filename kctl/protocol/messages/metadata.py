@@ -140,33 +140,6 @@ def _decode_MetadataRequest_v0(b: bytes, o: int) -> tuple[MetadataRequest, int]:
     return x6, o
 
 
-_read_MetadataRequest_v0 = w.compiled(
-    _decode_MetadataRequest_v0,
-    False,
-    (
-        MetadataRequest,
-        (
-            ("topics", ("array", False, (
-                MetadataRequestTopic,
-                (
-                    ("name", "string"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("allow_auto_topic_creation", ("value", True)),
-            ("include_cluster_authorized_operations", ("value", False)),
-            ("include_topic_authorized_operations", ("value", False)),
-        ),
-    ),
-)
-
-
 def _encode_MetadataRequest_v1_3(m: MetadataRequest, buf: bytearray) -> None:
     a1 = m.topics
     if a1 is None:
@@ -201,33 +174,6 @@ def _decode_MetadataRequest_v1_3(b: bytes, o: int) -> tuple[MetadataRequest, int
     x6.include_cluster_authorized_operations = False
     x6.include_topic_authorized_operations = False
     return x6, o
-
-
-_read_MetadataRequest_v1_3 = w.compiled(
-    _decode_MetadataRequest_v1_3,
-    False,
-    (
-        MetadataRequest,
-        (
-            ("topics", ("array", True, (
-                MetadataRequestTopic,
-                (
-                    ("name", "string"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("allow_auto_topic_creation", ("value", True)),
-            ("include_cluster_authorized_operations", ("value", False)),
-            ("include_topic_authorized_operations", ("value", False)),
-        ),
-    ),
-)
 
 
 def _encode_MetadataRequest_v4_7(m: MetadataRequest, buf: bytearray) -> None:
@@ -269,33 +215,6 @@ def _decode_MetadataRequest_v4_7(b: bytes, o: int) -> tuple[MetadataRequest, int
     return x6, o
 
 
-_read_MetadataRequest_v4_7 = w.compiled(
-    _decode_MetadataRequest_v4_7,
-    False,
-    (
-        MetadataRequest,
-        (
-            ("topics", ("array", True, (
-                MetadataRequestTopic,
-                (
-                    ("name", "string"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                ),
-            ))),
-            ("allow_auto_topic_creation", "bool"),
-        ),
-        (),
-        (
-            ("include_cluster_authorized_operations", ("value", False)),
-            ("include_topic_authorized_operations", ("value", False)),
-        ),
-    ),
-)
-
-
 def _encode_MetadataRequest_v8(m: MetadataRequest, buf: bytearray) -> None:
     a1 = m.topics
     if a1 is None:
@@ -333,32 +252,6 @@ def _decode_MetadataRequest_v8(b: bytes, o: int) -> tuple[MetadataRequest, int]:
     x6.include_cluster_authorized_operations = d1_include_cluster_authorized_operations
     x6.include_topic_authorized_operations = d1_include_topic_authorized_operations
     return x6, o
-
-
-_read_MetadataRequest_v8 = w.compiled(
-    _decode_MetadataRequest_v8,
-    False,
-    (
-        MetadataRequest,
-        (
-            ("topics", ("array", True, (
-                MetadataRequestTopic,
-                (
-                    ("name", "string"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                ),
-            ))),
-            ("allow_auto_topic_creation", "bool"),
-            ("include_cluster_authorized_operations", "bool"),
-            ("include_topic_authorized_operations", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_MetadataRequest_v9(m: MetadataRequest, buf: bytearray) -> None:
@@ -420,32 +313,6 @@ def _decode_MetadataRequest_v9(b: bytes, o: int) -> tuple[MetadataRequest, int]:
     x8.include_cluster_authorized_operations = d1_include_cluster_authorized_operations
     x8.include_topic_authorized_operations = d1_include_topic_authorized_operations
     return x8, o
-
-
-_read_MetadataRequest_v9 = w.compiled(
-    _decode_MetadataRequest_v9,
-    True,
-    (
-        MetadataRequest,
-        (
-            ("topics", ("array", True, (
-                MetadataRequestTopic,
-                (
-                    ("name", "string"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                ),
-            ))),
-            ("allow_auto_topic_creation", "bool"),
-            ("include_cluster_authorized_operations", "bool"),
-            ("include_topic_authorized_operations", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_MetadataRequest_v10(m: MetadataRequest, buf: bytearray) -> None:
@@ -512,31 +379,6 @@ def _decode_MetadataRequest_v10(b: bytes, o: int) -> tuple[MetadataRequest, int]
     return x8, o
 
 
-_read_MetadataRequest_v10 = w.compiled(
-    _decode_MetadataRequest_v10,
-    True,
-    (
-        MetadataRequest,
-        (
-            ("topics", ("array", True, (
-                MetadataRequestTopic,
-                (
-                    ("topic_id", "uuid"),
-                    ("name", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("allow_auto_topic_creation", "bool"),
-            ("include_cluster_authorized_operations", "bool"),
-            ("include_topic_authorized_operations", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_MetadataRequest_v11_12(m: MetadataRequest, buf: bytearray) -> None:
     a1 = m.topics
     if a1 is None:
@@ -599,32 +441,6 @@ def _decode_MetadataRequest_v11_12(b: bytes, o: int) -> tuple[MetadataRequest, i
     x8.include_cluster_authorized_operations = False
     x8.include_topic_authorized_operations = d1_include_topic_authorized_operations
     return x8, o
-
-
-_read_MetadataRequest_v11_12 = w.compiled(
-    _decode_MetadataRequest_v11_12,
-    True,
-    (
-        MetadataRequest,
-        (
-            ("topics", ("array", True, (
-                MetadataRequestTopic,
-                (
-                    ("topic_id", "uuid"),
-                    ("name", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("allow_auto_topic_creation", "bool"),
-            ("include_topic_authorized_operations", "bool"),
-        ),
-        (),
-        (
-            ("include_cluster_authorized_operations", ("value", False)),
-        ),
-    ),
-)
 
 
 def _encode_MetadataResponse_v0(m: MetadataResponse, buf: bytearray) -> None:
@@ -757,64 +573,6 @@ def _decode_MetadataResponse_v0(b: bytes, o: int) -> tuple[MetadataResponse, int
     x16.topics = d1_topics
     x16.cluster_authorized_operations = -2147483648
     return x16, o
-
-
-_read_MetadataResponse_v0 = w.compiled(
-    _decode_MetadataResponse_v0,
-    False,
-    (
-        MetadataResponse,
-        (
-            ("brokers", ("array", False, (
-                MetadataResponseBroker,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                ),
-                (),
-                (
-                    ("rack", ("value", None)),
-                ),
-            ))),
-            ("topics", ("array", False, (
-                MetadataResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        MetadataResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                        ),
-                        (),
-                        (
-                            ("leader_epoch", ("value", -1)),
-                            ("offline_replicas", ("list",)),
-                        ),
-                    ))),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("is_internal", ("value", False)),
-                    ("topic_authorized_operations", ("value", -2147483648)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-            ("cluster_id", ("value", None)),
-            ("controller_id", ("value", -1)),
-            ("cluster_authorized_operations", ("value", -2147483648)),
-        ),
-    ),
-)
 
 
 def _encode_MetadataResponse_v1(m: MetadataResponse, buf: bytearray) -> None:
@@ -957,63 +715,6 @@ def _decode_MetadataResponse_v1(b: bytes, o: int) -> tuple[MetadataResponse, int
     return x16, o
 
 
-_read_MetadataResponse_v1 = w.compiled(
-    _decode_MetadataResponse_v1,
-    False,
-    (
-        MetadataResponse,
-        (
-            ("brokers", ("array", False, (
-                MetadataResponseBroker,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("controller_id", "int32"),
-            ("topics", ("array", False, (
-                MetadataResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string"),
-                    ("is_internal", "bool"),
-                    ("partitions", ("array", False, (
-                        MetadataResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                        ),
-                        (),
-                        (
-                            ("leader_epoch", ("value", -1)),
-                            ("offline_replicas", ("list",)),
-                        ),
-                    ))),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("topic_authorized_operations", ("value", -2147483648)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-            ("cluster_id", ("value", None)),
-            ("cluster_authorized_operations", ("value", -2147483648)),
-        ),
-    ),
-)
-
-
 def _encode_MetadataResponse_v2(m: MetadataResponse, buf: bytearray) -> None:
     a1 = m.brokers
     buf += w.pack_i32(len(a1))
@@ -1154,63 +855,6 @@ def _decode_MetadataResponse_v2(b: bytes, o: int) -> tuple[MetadataResponse, int
     x16.topics = d1_topics
     x16.cluster_authorized_operations = -2147483648
     return x16, o
-
-
-_read_MetadataResponse_v2 = w.compiled(
-    _decode_MetadataResponse_v2,
-    False,
-    (
-        MetadataResponse,
-        (
-            ("brokers", ("array", False, (
-                MetadataResponseBroker,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_id", "string?"),
-            ("controller_id", "int32"),
-            ("topics", ("array", False, (
-                MetadataResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string"),
-                    ("is_internal", "bool"),
-                    ("partitions", ("array", False, (
-                        MetadataResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                        ),
-                        (),
-                        (
-                            ("leader_epoch", ("value", -1)),
-                            ("offline_replicas", ("list",)),
-                        ),
-                    ))),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("topic_authorized_operations", ("value", -2147483648)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-            ("cluster_authorized_operations", ("value", -2147483648)),
-        ),
-    ),
-)
 
 
 def _encode_MetadataResponse_v3_4(m: MetadataResponse, buf: bytearray) -> None:
@@ -1356,63 +1000,6 @@ def _decode_MetadataResponse_v3_4(b: bytes, o: int) -> tuple[MetadataResponse, i
     x16.topics = d1_topics
     x16.cluster_authorized_operations = -2147483648
     return x16, o
-
-
-_read_MetadataResponse_v3_4 = w.compiled(
-    _decode_MetadataResponse_v3_4,
-    False,
-    (
-        MetadataResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("brokers", ("array", False, (
-                MetadataResponseBroker,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_id", "string?"),
-            ("controller_id", "int32"),
-            ("topics", ("array", False, (
-                MetadataResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string"),
-                    ("is_internal", "bool"),
-                    ("partitions", ("array", False, (
-                        MetadataResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                        ),
-                        (),
-                        (
-                            ("leader_epoch", ("value", -1)),
-                            ("offline_replicas", ("list",)),
-                        ),
-                    ))),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("topic_authorized_operations", ("value", -2147483648)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("cluster_authorized_operations", ("value", -2147483648)),
-        ),
-    ),
-)
 
 
 def _encode_MetadataResponse_v5_6(m: MetadataResponse, buf: bytearray) -> None:
@@ -1578,63 +1165,6 @@ def _decode_MetadataResponse_v5_6(b: bytes, o: int) -> tuple[MetadataResponse, i
     return x17, o
 
 
-_read_MetadataResponse_v5_6 = w.compiled(
-    _decode_MetadataResponse_v5_6,
-    False,
-    (
-        MetadataResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("brokers", ("array", False, (
-                MetadataResponseBroker,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_id", "string?"),
-            ("controller_id", "int32"),
-            ("topics", ("array", False, (
-                MetadataResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string"),
-                    ("is_internal", "bool"),
-                    ("partitions", ("array", False, (
-                        MetadataResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                            ("offline_replicas", ("array", False, "int32")),
-                        ),
-                        (),
-                        (
-                            ("leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("topic_authorized_operations", ("value", -2147483648)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("cluster_authorized_operations", ("value", -2147483648)),
-        ),
-    ),
-)
-
-
 def _encode_MetadataResponse_v7(m: MetadataResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.brokers
@@ -1796,62 +1326,6 @@ def _decode_MetadataResponse_v7(b: bytes, o: int) -> tuple[MetadataResponse, int
     x17.topics = d1_topics
     x17.cluster_authorized_operations = -2147483648
     return x17, o
-
-
-_read_MetadataResponse_v7 = w.compiled(
-    _decode_MetadataResponse_v7,
-    False,
-    (
-        MetadataResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("brokers", ("array", False, (
-                MetadataResponseBroker,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_id", "string?"),
-            ("controller_id", "int32"),
-            ("topics", ("array", False, (
-                MetadataResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string"),
-                    ("is_internal", "bool"),
-                    ("partitions", ("array", False, (
-                        MetadataResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                            ("offline_replicas", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                    ("topic_authorized_operations", ("value", -2147483648)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("cluster_authorized_operations", ("value", -2147483648)),
-        ),
-    ),
-)
 
 
 def _encode_MetadataResponse_v8(m: MetadataResponse, buf: bytearray) -> None:
@@ -2021,61 +1495,6 @@ def _decode_MetadataResponse_v8(b: bytes, o: int) -> tuple[MetadataResponse, int
     x17.topics = d1_topics
     x17.cluster_authorized_operations = d1_cluster_authorized_operations
     return x17, o
-
-
-_read_MetadataResponse_v8 = w.compiled(
-    _decode_MetadataResponse_v8,
-    False,
-    (
-        MetadataResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("brokers", ("array", False, (
-                MetadataResponseBroker,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_id", "string?"),
-            ("controller_id", "int32"),
-            ("topics", ("array", False, (
-                MetadataResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string"),
-                    ("is_internal", "bool"),
-                    ("partitions", ("array", False, (
-                        MetadataResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                            ("offline_replicas", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("topic_authorized_operations", "int32"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                ),
-            ))),
-            ("cluster_authorized_operations", "int32"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_MetadataResponse_v9(m: MetadataResponse, buf: bytearray) -> None:
@@ -2323,61 +1742,6 @@ def _decode_MetadataResponse_v9(b: bytes, o: int) -> tuple[MetadataResponse, int
     x25.topics = d1_topics
     x25.cluster_authorized_operations = d1_cluster_authorized_operations
     return x25, o
-
-
-_read_MetadataResponse_v9 = w.compiled(
-    _decode_MetadataResponse_v9,
-    True,
-    (
-        MetadataResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("brokers", ("array", False, (
-                MetadataResponseBroker,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_id", "string?"),
-            ("controller_id", "int32"),
-            ("topics", ("array", False, (
-                MetadataResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string"),
-                    ("is_internal", "bool"),
-                    ("partitions", ("array", False, (
-                        MetadataResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                            ("offline_replicas", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("topic_authorized_operations", "int32"),
-                ),
-                (),
-                (
-                    ("topic_id", ("value", w.ZERO_UUID)),
-                ),
-            ))),
-            ("cluster_authorized_operations", "int32"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_MetadataResponse_v10(m: MetadataResponse, buf: bytearray) -> None:
@@ -2629,60 +1993,6 @@ def _decode_MetadataResponse_v10(b: bytes, o: int) -> tuple[MetadataResponse, in
     return x25, o
 
 
-_read_MetadataResponse_v10 = w.compiled(
-    _decode_MetadataResponse_v10,
-    True,
-    (
-        MetadataResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("brokers", ("array", False, (
-                MetadataResponseBroker,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_id", "string?"),
-            ("controller_id", "int32"),
-            ("topics", ("array", False, (
-                MetadataResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string"),
-                    ("topic_id", "uuid"),
-                    ("is_internal", "bool"),
-                    ("partitions", ("array", False, (
-                        MetadataResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                            ("offline_replicas", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("topic_authorized_operations", "int32"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_authorized_operations", "int32"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_MetadataResponse_v11(m: MetadataResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.brokers
@@ -2927,61 +2237,6 @@ def _decode_MetadataResponse_v11(b: bytes, o: int) -> tuple[MetadataResponse, in
     x25.topics = d1_topics
     x25.cluster_authorized_operations = -2147483648
     return x25, o
-
-
-_read_MetadataResponse_v11 = w.compiled(
-    _decode_MetadataResponse_v11,
-    True,
-    (
-        MetadataResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("brokers", ("array", False, (
-                MetadataResponseBroker,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_id", "string?"),
-            ("controller_id", "int32"),
-            ("topics", ("array", False, (
-                MetadataResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string"),
-                    ("topic_id", "uuid"),
-                    ("is_internal", "bool"),
-                    ("partitions", ("array", False, (
-                        MetadataResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                            ("offline_replicas", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("topic_authorized_operations", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("cluster_authorized_operations", ("value", -2147483648)),
-        ),
-    ),
-)
 
 
 def _encode_MetadataResponse_v12(m: MetadataResponse, buf: bytearray) -> None:
@@ -3231,61 +2486,6 @@ def _decode_MetadataResponse_v12(b: bytes, o: int) -> tuple[MetadataResponse, in
     return x25, o
 
 
-_read_MetadataResponse_v12 = w.compiled(
-    _decode_MetadataResponse_v12,
-    True,
-    (
-        MetadataResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("brokers", ("array", False, (
-                MetadataResponseBroker,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-            ("cluster_id", "string?"),
-            ("controller_id", "int32"),
-            ("topics", ("array", False, (
-                MetadataResponseTopic,
-                (
-                    ("error_code", "int16"),
-                    ("name", "string?"),
-                    ("topic_id", "uuid"),
-                    ("is_internal", "bool"),
-                    ("partitions", ("array", False, (
-                        MetadataResponsePartition,
-                        (
-                            ("error_code", "int16"),
-                            ("partition_index", "int32"),
-                            ("leader_id", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("replica_nodes", ("array", False, "int32")),
-                            ("isr_nodes", ("array", False, "int32")),
-                            ("offline_replicas", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("topic_authorized_operations", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("cluster_authorized_operations", ("value", -2147483648)),
-        ),
-    ),
-)
-
-
 API_KEY = 3
 NAME = 'Metadata'
 MIN_VERSION = 0
@@ -3311,19 +2511,19 @@ REQUEST_ENCODERS: dict[int, w.Encoder[MetadataRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[MetadataRequest]] = {
-    0: _read_MetadataRequest_v0,
-    1: _read_MetadataRequest_v1_3,
-    2: _read_MetadataRequest_v1_3,
-    3: _read_MetadataRequest_v1_3,
-    4: _read_MetadataRequest_v4_7,
-    5: _read_MetadataRequest_v4_7,
-    6: _read_MetadataRequest_v4_7,
-    7: _read_MetadataRequest_v4_7,
-    8: _read_MetadataRequest_v8,
-    9: _read_MetadataRequest_v9,
-    10: _read_MetadataRequest_v10,
-    11: _read_MetadataRequest_v11_12,
-    12: _read_MetadataRequest_v11_12,
+    0: _decode_MetadataRequest_v0,
+    1: _decode_MetadataRequest_v1_3,
+    2: _decode_MetadataRequest_v1_3,
+    3: _decode_MetadataRequest_v1_3,
+    4: _decode_MetadataRequest_v4_7,
+    5: _decode_MetadataRequest_v4_7,
+    6: _decode_MetadataRequest_v4_7,
+    7: _decode_MetadataRequest_v4_7,
+    8: _decode_MetadataRequest_v8,
+    9: _decode_MetadataRequest_v9,
+    10: _decode_MetadataRequest_v10,
+    11: _decode_MetadataRequest_v11_12,
+    12: _decode_MetadataRequest_v11_12,
 }
 
 
@@ -3345,17 +2545,17 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[MetadataResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[MetadataResponse]] = {
-    0: _read_MetadataResponse_v0,
-    1: _read_MetadataResponse_v1,
-    2: _read_MetadataResponse_v2,
-    3: _read_MetadataResponse_v3_4,
-    4: _read_MetadataResponse_v3_4,
-    5: _read_MetadataResponse_v5_6,
-    6: _read_MetadataResponse_v5_6,
-    7: _read_MetadataResponse_v7,
-    8: _read_MetadataResponse_v8,
-    9: _read_MetadataResponse_v9,
-    10: _read_MetadataResponse_v10,
-    11: _read_MetadataResponse_v11,
-    12: _read_MetadataResponse_v12,
+    0: _decode_MetadataResponse_v0,
+    1: _decode_MetadataResponse_v1,
+    2: _decode_MetadataResponse_v2,
+    3: _decode_MetadataResponse_v3_4,
+    4: _decode_MetadataResponse_v3_4,
+    5: _decode_MetadataResponse_v5_6,
+    6: _decode_MetadataResponse_v5_6,
+    7: _decode_MetadataResponse_v7,
+    8: _decode_MetadataResponse_v8,
+    9: _decode_MetadataResponse_v9,
+    10: _decode_MetadataResponse_v10,
+    11: _decode_MetadataResponse_v11,
+    12: _decode_MetadataResponse_v12,
 }

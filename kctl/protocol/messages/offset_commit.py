@@ -154,46 +154,6 @@ def _decode_OffsetCommitRequest_v0(b: bytes, o: int) -> tuple[OffsetCommitReques
     return x10, o
 
 
-_read_OffsetCommitRequest_v0 = w.compiled(
-    _decode_OffsetCommitRequest_v0,
-    False,
-    (
-        OffsetCommitRequest,
-        (
-            ("group_id", "string"),
-            ("topics", ("array", False, (
-                OffsetCommitRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetCommitRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_metadata", "string?"),
-                        ),
-                        (),
-                        (
-                            ("committed_leader_epoch", ("value", -1)),
-                            ("commit_timestamp", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("generation_id_or_member_epoch", ("value", -1)),
-            ("member_id", ("value", '')),
-            ("group_instance_id", ("value", None)),
-            ("retention_time_ms", ("value", -1)),
-        ),
-    ),
-)
-
-
 def _encode_OffsetCommitRequest_v1(m: OffsetCommitRequest, buf: bytearray) -> None:
     w.write_string(buf, m.group_id)
     buf += _P_i(m.generation_id_or_member_epoch)
@@ -260,46 +220,6 @@ def _decode_OffsetCommitRequest_v1(b: bytes, o: int) -> tuple[OffsetCommitReques
     x10.retention_time_ms = -1
     x10.topics = d1_topics
     return x10, o
-
-
-_read_OffsetCommitRequest_v1 = w.compiled(
-    _decode_OffsetCommitRequest_v1,
-    False,
-    (
-        OffsetCommitRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id_or_member_epoch", "int32"),
-            ("member_id", "string"),
-            ("topics", ("array", False, (
-                OffsetCommitRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetCommitRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("commit_timestamp", "int64"),
-                            ("committed_metadata", "string?"),
-                        ),
-                        (),
-                        (
-                            ("committed_leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("group_instance_id", ("value", None)),
-            ("retention_time_ms", ("value", -1)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetCommitRequest_v2_4(m: OffsetCommitRequest, buf: bytearray) -> None:
@@ -373,46 +293,6 @@ def _decode_OffsetCommitRequest_v2_4(b: bytes, o: int) -> tuple[OffsetCommitRequ
     return x10, o
 
 
-_read_OffsetCommitRequest_v2_4 = w.compiled(
-    _decode_OffsetCommitRequest_v2_4,
-    False,
-    (
-        OffsetCommitRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id_or_member_epoch", "int32"),
-            ("member_id", "string"),
-            ("retention_time_ms", "int64"),
-            ("topics", ("array", False, (
-                OffsetCommitRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetCommitRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_metadata", "string?"),
-                        ),
-                        (),
-                        (
-                            ("committed_leader_epoch", ("value", -1)),
-                            ("commit_timestamp", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("group_instance_id", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_OffsetCommitRequest_v5(m: OffsetCommitRequest, buf: bytearray) -> None:
     w.write_string(buf, m.group_id)
     buf += _P_i(m.generation_id_or_member_epoch)
@@ -479,46 +359,6 @@ def _decode_OffsetCommitRequest_v5(b: bytes, o: int) -> tuple[OffsetCommitReques
     x10.retention_time_ms = -1
     x10.topics = d1_topics
     return x10, o
-
-
-_read_OffsetCommitRequest_v5 = w.compiled(
-    _decode_OffsetCommitRequest_v5,
-    False,
-    (
-        OffsetCommitRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id_or_member_epoch", "int32"),
-            ("member_id", "string"),
-            ("topics", ("array", False, (
-                OffsetCommitRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetCommitRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_metadata", "string?"),
-                        ),
-                        (),
-                        (
-                            ("committed_leader_epoch", ("value", -1)),
-                            ("commit_timestamp", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("group_instance_id", ("value", None)),
-            ("retention_time_ms", ("value", -1)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetCommitRequest_v6(m: OffsetCommitRequest, buf: bytearray) -> None:
@@ -589,46 +429,6 @@ def _decode_OffsetCommitRequest_v6(b: bytes, o: int) -> tuple[OffsetCommitReques
     return x10, o
 
 
-_read_OffsetCommitRequest_v6 = w.compiled(
-    _decode_OffsetCommitRequest_v6,
-    False,
-    (
-        OffsetCommitRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id_or_member_epoch", "int32"),
-            ("member_id", "string"),
-            ("topics", ("array", False, (
-                OffsetCommitRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetCommitRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_leader_epoch", "int32"),
-                            ("committed_metadata", "string?"),
-                        ),
-                        (),
-                        (
-                            ("commit_timestamp", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("group_instance_id", ("value", None)),
-            ("retention_time_ms", ("value", -1)),
-        ),
-    ),
-)
-
-
 def _encode_OffsetCommitRequest_v7(m: OffsetCommitRequest, buf: bytearray) -> None:
     w.write_string(buf, m.group_id)
     buf += _P_i(m.generation_id_or_member_epoch)
@@ -697,46 +497,6 @@ def _decode_OffsetCommitRequest_v7(b: bytes, o: int) -> tuple[OffsetCommitReques
     x10.retention_time_ms = -1
     x10.topics = d1_topics
     return x10, o
-
-
-_read_OffsetCommitRequest_v7 = w.compiled(
-    _decode_OffsetCommitRequest_v7,
-    False,
-    (
-        OffsetCommitRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id_or_member_epoch", "int32"),
-            ("member_id", "string"),
-            ("group_instance_id", "string?"),
-            ("topics", ("array", False, (
-                OffsetCommitRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetCommitRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_leader_epoch", "int32"),
-                            ("committed_metadata", "string?"),
-                        ),
-                        (),
-                        (
-                            ("commit_timestamp", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("retention_time_ms", ("value", -1)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetCommitRequest_v8_9(m: OffsetCommitRequest, buf: bytearray) -> None:
@@ -874,46 +634,6 @@ def _decode_OffsetCommitRequest_v8_9(b: bytes, o: int) -> tuple[OffsetCommitRequ
     return x20, o
 
 
-_read_OffsetCommitRequest_v8_9 = w.compiled(
-    _decode_OffsetCommitRequest_v8_9,
-    True,
-    (
-        OffsetCommitRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id_or_member_epoch", "int32"),
-            ("member_id", "string"),
-            ("group_instance_id", "string?"),
-            ("topics", ("array", False, (
-                OffsetCommitRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetCommitRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_leader_epoch", "int32"),
-                            ("committed_metadata", "string?"),
-                        ),
-                        (),
-                        (
-                            ("commit_timestamp", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("retention_time_ms", ("value", -1)),
-        ),
-    ),
-)
-
-
 def _encode_OffsetCommitResponse_v0_2(m: OffsetCommitResponse, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.pack_i32(len(a1))
@@ -964,38 +684,6 @@ def _decode_OffsetCommitResponse_v0_2(b: bytes, o: int) -> tuple[OffsetCommitRes
     x10.throttle_time_ms = 0
     x10.topics = d1_topics
     return x10, o
-
-
-_read_OffsetCommitResponse_v0_2 = w.compiled(
-    _decode_OffsetCommitResponse_v0_2,
-    False,
-    (
-        OffsetCommitResponse,
-        (
-            ("topics", ("array", False, (
-                OffsetCommitResponseTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetCommitResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetCommitResponse_v3_7(m: OffsetCommitResponse, buf: bytearray) -> None:
@@ -1051,37 +739,6 @@ def _decode_OffsetCommitResponse_v3_7(b: bytes, o: int) -> tuple[OffsetCommitRes
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.topics = d1_topics
     return x10, o
-
-
-_read_OffsetCommitResponse_v3_7 = w.compiled(
-    _decode_OffsetCommitResponse_v3_7,
-    False,
-    (
-        OffsetCommitResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                OffsetCommitResponseTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetCommitResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_OffsetCommitResponse_v8_9(m: OffsetCommitResponse, buf: bytearray) -> None:
@@ -1170,37 +827,6 @@ def _decode_OffsetCommitResponse_v8_9(b: bytes, o: int) -> tuple[OffsetCommitRes
     return x12, o
 
 
-_read_OffsetCommitResponse_v8_9 = w.compiled(
-    _decode_OffsetCommitResponse_v8_9,
-    True,
-    (
-        OffsetCommitResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                OffsetCommitResponseTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetCommitResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 8
 NAME = 'OffsetCommit'
 MIN_VERSION = 0
@@ -1223,16 +849,16 @@ REQUEST_ENCODERS: dict[int, w.Encoder[OffsetCommitRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[OffsetCommitRequest]] = {
-    0: _read_OffsetCommitRequest_v0,
-    1: _read_OffsetCommitRequest_v1,
-    2: _read_OffsetCommitRequest_v2_4,
-    3: _read_OffsetCommitRequest_v2_4,
-    4: _read_OffsetCommitRequest_v2_4,
-    5: _read_OffsetCommitRequest_v5,
-    6: _read_OffsetCommitRequest_v6,
-    7: _read_OffsetCommitRequest_v7,
-    8: _read_OffsetCommitRequest_v8_9,
-    9: _read_OffsetCommitRequest_v8_9,
+    0: _decode_OffsetCommitRequest_v0,
+    1: _decode_OffsetCommitRequest_v1,
+    2: _decode_OffsetCommitRequest_v2_4,
+    3: _decode_OffsetCommitRequest_v2_4,
+    4: _decode_OffsetCommitRequest_v2_4,
+    5: _decode_OffsetCommitRequest_v5,
+    6: _decode_OffsetCommitRequest_v6,
+    7: _decode_OffsetCommitRequest_v7,
+    8: _decode_OffsetCommitRequest_v8_9,
+    9: _decode_OffsetCommitRequest_v8_9,
 }
 
 
@@ -1251,14 +877,14 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[OffsetCommitResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[OffsetCommitResponse]] = {
-    0: _read_OffsetCommitResponse_v0_2,
-    1: _read_OffsetCommitResponse_v0_2,
-    2: _read_OffsetCommitResponse_v0_2,
-    3: _read_OffsetCommitResponse_v3_7,
-    4: _read_OffsetCommitResponse_v3_7,
-    5: _read_OffsetCommitResponse_v3_7,
-    6: _read_OffsetCommitResponse_v3_7,
-    7: _read_OffsetCommitResponse_v3_7,
-    8: _read_OffsetCommitResponse_v8_9,
-    9: _read_OffsetCommitResponse_v8_9,
+    0: _decode_OffsetCommitResponse_v0_2,
+    1: _decode_OffsetCommitResponse_v0_2,
+    2: _decode_OffsetCommitResponse_v0_2,
+    3: _decode_OffsetCommitResponse_v3_7,
+    4: _decode_OffsetCommitResponse_v3_7,
+    5: _decode_OffsetCommitResponse_v3_7,
+    6: _decode_OffsetCommitResponse_v3_7,
+    7: _decode_OffsetCommitResponse_v3_7,
+    8: _decode_OffsetCommitResponse_v8_9,
+    9: _decode_OffsetCommitResponse_v8_9,
 }

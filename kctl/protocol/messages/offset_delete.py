@@ -125,36 +125,6 @@ def _decode_OffsetDeleteRequest_v0(b: bytes, o: int) -> tuple[OffsetDeleteReques
     return x10, o
 
 
-_read_OffsetDeleteRequest_v0 = w.compiled(
-    _decode_OffsetDeleteRequest_v0,
-    False,
-    (
-        OffsetDeleteRequest,
-        (
-            ("group_id", "string"),
-            ("topics", ("array", False, (
-                OffsetDeleteRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetDeleteRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_OffsetDeleteResponse_v0(m: OffsetDeleteResponse, buf: bytearray) -> None:
     buf += _P_hi(m.error_code, m.throttle_time_ms)
     a1 = m.topics
@@ -211,38 +181,6 @@ def _decode_OffsetDeleteResponse_v0(b: bytes, o: int) -> tuple[OffsetDeleteRespo
     return x10, o
 
 
-_read_OffsetDeleteResponse_v0 = w.compiled(
-    _decode_OffsetDeleteResponse_v0,
-    False,
-    (
-        OffsetDeleteResponse,
-        (
-            ("error_code", "int16"),
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                OffsetDeleteResponseTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetDeleteResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 47
 NAME = 'OffsetDelete'
 MIN_VERSION = 0
@@ -256,7 +194,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[OffsetDeleteRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[OffsetDeleteRequest]] = {
-    0: _read_OffsetDeleteRequest_v0,
+    0: _decode_OffsetDeleteRequest_v0,
 }
 
 
@@ -266,5 +204,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[OffsetDeleteResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[OffsetDeleteResponse]] = {
-    0: _read_OffsetDeleteResponse_v0,
+    0: _decode_OffsetDeleteResponse_v0,
 }

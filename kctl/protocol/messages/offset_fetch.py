@@ -180,32 +180,6 @@ def _decode_OffsetFetchRequest_v0_1(b: bytes, o: int) -> tuple[OffsetFetchReques
     return x7, o
 
 
-_read_OffsetFetchRequest_v0_1 = w.compiled(
-    _decode_OffsetFetchRequest_v0_1,
-    False,
-    (
-        OffsetFetchRequest,
-        (
-            ("group_id", "string"),
-            ("topics", ("array", False, (
-                OffsetFetchRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partition_indexes", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("groups", ("list",)),
-            ("require_stable", ("value", False)),
-        ),
-    ),
-)
-
-
 def _encode_OffsetFetchRequest_v2_5(m: OffsetFetchRequest, buf: bytearray) -> None:
     w.write_string(buf, m.group_id)
     a1 = m.topics
@@ -260,32 +234,6 @@ def _decode_OffsetFetchRequest_v2_5(b: bytes, o: int) -> tuple[OffsetFetchReques
     x7.groups = []
     x7.require_stable = False
     return x7, o
-
-
-_read_OffsetFetchRequest_v2_5 = w.compiled(
-    _decode_OffsetFetchRequest_v2_5,
-    False,
-    (
-        OffsetFetchRequest,
-        (
-            ("group_id", "string"),
-            ("topics", ("array", True, (
-                OffsetFetchRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partition_indexes", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("groups", ("list",)),
-            ("require_stable", ("value", False)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetFetchRequest_v6(m: OffsetFetchRequest, buf: bytearray) -> None:
@@ -376,32 +324,6 @@ def _decode_OffsetFetchRequest_v6(b: bytes, o: int) -> tuple[OffsetFetchRequest,
     x11.groups = []
     x11.require_stable = False
     return x11, o
-
-
-_read_OffsetFetchRequest_v6 = w.compiled(
-    _decode_OffsetFetchRequest_v6,
-    True,
-    (
-        OffsetFetchRequest,
-        (
-            ("group_id", "string"),
-            ("topics", ("array", True, (
-                OffsetFetchRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partition_indexes", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("groups", ("list",)),
-            ("require_stable", ("value", False)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetFetchRequest_v7(m: OffsetFetchRequest, buf: bytearray) -> None:
@@ -495,32 +417,6 @@ def _decode_OffsetFetchRequest_v7(b: bytes, o: int) -> tuple[OffsetFetchRequest,
     x11.groups = []
     x11.require_stable = d1_require_stable
     return x11, o
-
-
-_read_OffsetFetchRequest_v7 = w.compiled(
-    _decode_OffsetFetchRequest_v7,
-    True,
-    (
-        OffsetFetchRequest,
-        (
-            ("group_id", "string"),
-            ("topics", ("array", True, (
-                OffsetFetchRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partition_indexes", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-            ("require_stable", "bool"),
-        ),
-        (),
-        (
-            ("groups", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetFetchRequest_v8(m: OffsetFetchRequest, buf: bytearray) -> None:
@@ -643,43 +539,6 @@ def _decode_OffsetFetchRequest_v8(b: bytes, o: int) -> tuple[OffsetFetchRequest,
     x15.groups = d1_groups
     x15.require_stable = d1_require_stable
     return x15, o
-
-
-_read_OffsetFetchRequest_v8 = w.compiled(
-    _decode_OffsetFetchRequest_v8,
-    True,
-    (
-        OffsetFetchRequest,
-        (
-            ("groups", ("array", False, (
-                OffsetFetchRequestGroup,
-                (
-                    ("group_id", "string"),
-                    ("topics", ("array", True, (
-                        OffsetFetchRequestTopics,
-                        (
-                            ("name", "string"),
-                            ("partition_indexes", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (
-                    ("member_id", ("value", None)),
-                    ("member_epoch", ("value", -1)),
-                ),
-            ))),
-            ("require_stable", "bool"),
-        ),
-        (),
-        (
-            ("group_id", ("value", '')),
-            ("topics", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetFetchRequest_v9(m: OffsetFetchRequest, buf: bytearray) -> None:
@@ -818,42 +677,6 @@ def _decode_OffsetFetchRequest_v9(b: bytes, o: int) -> tuple[OffsetFetchRequest,
     return x17, o
 
 
-_read_OffsetFetchRequest_v9 = w.compiled(
-    _decode_OffsetFetchRequest_v9,
-    True,
-    (
-        OffsetFetchRequest,
-        (
-            ("groups", ("array", False, (
-                OffsetFetchRequestGroup,
-                (
-                    ("group_id", "string"),
-                    ("member_id", "string?"),
-                    ("member_epoch", "int32"),
-                    ("topics", ("array", True, (
-                        OffsetFetchRequestTopics,
-                        (
-                            ("name", "string"),
-                            ("partition_indexes", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("require_stable", "bool"),
-        ),
-        (),
-        (
-            ("group_id", ("value", '')),
-            ("topics", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_OffsetFetchResponse_v0_1(m: OffsetFetchResponse, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.pack_i32(len(a1))
@@ -914,44 +737,6 @@ def _decode_OffsetFetchResponse_v0_1(b: bytes, o: int) -> tuple[OffsetFetchRespo
     x10.error_code = 0
     x10.groups = []
     return x10, o
-
-
-_read_OffsetFetchResponse_v0_1 = w.compiled(
-    _decode_OffsetFetchResponse_v0_1,
-    False,
-    (
-        OffsetFetchResponse,
-        (
-            ("topics", ("array", False, (
-                OffsetFetchResponseTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetFetchResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("metadata", "string?"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (
-                            ("committed_leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-            ("error_code", ("value", 0)),
-            ("groups", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetFetchResponse_v2(m: OffsetFetchResponse, buf: bytearray) -> None:
@@ -1017,44 +802,6 @@ def _decode_OffsetFetchResponse_v2(b: bytes, o: int) -> tuple[OffsetFetchRespons
     x10.error_code = d1_error_code
     x10.groups = []
     return x10, o
-
-
-_read_OffsetFetchResponse_v2 = w.compiled(
-    _decode_OffsetFetchResponse_v2,
-    False,
-    (
-        OffsetFetchResponse,
-        (
-            ("topics", ("array", False, (
-                OffsetFetchResponseTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetFetchResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("metadata", "string?"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (
-                            ("committed_leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("error_code", "int16"),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-            ("groups", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetFetchResponse_v3_4(m: OffsetFetchResponse, buf: bytearray) -> None:
@@ -1125,44 +872,6 @@ def _decode_OffsetFetchResponse_v3_4(b: bytes, o: int) -> tuple[OffsetFetchRespo
     return x10, o
 
 
-_read_OffsetFetchResponse_v3_4 = w.compiled(
-    _decode_OffsetFetchResponse_v3_4,
-    False,
-    (
-        OffsetFetchResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                OffsetFetchResponseTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetFetchResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("metadata", "string?"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (
-                            ("committed_leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("error_code", "int16"),
-        ),
-        (),
-        (
-            ("groups", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_OffsetFetchResponse_v5(m: OffsetFetchResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.topics
@@ -1229,43 +938,6 @@ def _decode_OffsetFetchResponse_v5(b: bytes, o: int) -> tuple[OffsetFetchRespons
     x10.error_code = d1_error_code
     x10.groups = []
     return x10, o
-
-
-_read_OffsetFetchResponse_v5 = w.compiled(
-    _decode_OffsetFetchResponse_v5,
-    False,
-    (
-        OffsetFetchResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                OffsetFetchResponseTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetFetchResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_leader_epoch", "int32"),
-                            ("metadata", "string?"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("error_code", "int16"),
-        ),
-        (),
-        (
-            ("groups", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetFetchResponse_v6_7(m: OffsetFetchResponse, buf: bytearray) -> None:
@@ -1374,43 +1046,6 @@ def _decode_OffsetFetchResponse_v6_7(b: bytes, o: int) -> tuple[OffsetFetchRespo
     x14.error_code = d1_error_code
     x14.groups = []
     return x14, o
-
-
-_read_OffsetFetchResponse_v6_7 = w.compiled(
-    _decode_OffsetFetchResponse_v6_7,
-    True,
-    (
-        OffsetFetchResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                OffsetFetchResponseTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetFetchResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_leader_epoch", "int32"),
-                            ("metadata", "string?"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("error_code", "int16"),
-        ),
-        (),
-        (
-            ("groups", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetFetchResponse_v8_9(m: OffsetFetchResponse, buf: bytearray) -> None:
@@ -1559,52 +1194,6 @@ def _decode_OffsetFetchResponse_v8_9(b: bytes, o: int) -> tuple[OffsetFetchRespo
     return x20, o
 
 
-_read_OffsetFetchResponse_v8_9 = w.compiled(
-    _decode_OffsetFetchResponse_v8_9,
-    True,
-    (
-        OffsetFetchResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("groups", ("array", False, (
-                OffsetFetchResponseGroup,
-                (
-                    ("group_id", "string"),
-                    ("topics", ("array", False, (
-                        OffsetFetchResponseTopics,
-                        (
-                            ("name", "string"),
-                            ("partitions", ("array", False, (
-                                OffsetFetchResponsePartitions,
-                                (
-                                    ("partition_index", "int32"),
-                                    ("committed_offset", "int64"),
-                                    ("committed_leader_epoch", "int32"),
-                                    ("metadata", "string?"),
-                                    ("error_code", "int16"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("error_code", "int16"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("topics", ("list",)),
-            ("error_code", ("value", 0)),
-        ),
-    ),
-)
-
-
 API_KEY = 9
 NAME = 'OffsetFetch'
 MIN_VERSION = 0
@@ -1627,16 +1216,16 @@ REQUEST_ENCODERS: dict[int, w.Encoder[OffsetFetchRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[OffsetFetchRequest]] = {
-    0: _read_OffsetFetchRequest_v0_1,
-    1: _read_OffsetFetchRequest_v0_1,
-    2: _read_OffsetFetchRequest_v2_5,
-    3: _read_OffsetFetchRequest_v2_5,
-    4: _read_OffsetFetchRequest_v2_5,
-    5: _read_OffsetFetchRequest_v2_5,
-    6: _read_OffsetFetchRequest_v6,
-    7: _read_OffsetFetchRequest_v7,
-    8: _read_OffsetFetchRequest_v8,
-    9: _read_OffsetFetchRequest_v9,
+    0: _decode_OffsetFetchRequest_v0_1,
+    1: _decode_OffsetFetchRequest_v0_1,
+    2: _decode_OffsetFetchRequest_v2_5,
+    3: _decode_OffsetFetchRequest_v2_5,
+    4: _decode_OffsetFetchRequest_v2_5,
+    5: _decode_OffsetFetchRequest_v2_5,
+    6: _decode_OffsetFetchRequest_v6,
+    7: _decode_OffsetFetchRequest_v7,
+    8: _decode_OffsetFetchRequest_v8,
+    9: _decode_OffsetFetchRequest_v9,
 }
 
 
@@ -1655,14 +1244,14 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[OffsetFetchResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[OffsetFetchResponse]] = {
-    0: _read_OffsetFetchResponse_v0_1,
-    1: _read_OffsetFetchResponse_v0_1,
-    2: _read_OffsetFetchResponse_v2,
-    3: _read_OffsetFetchResponse_v3_4,
-    4: _read_OffsetFetchResponse_v3_4,
-    5: _read_OffsetFetchResponse_v5,
-    6: _read_OffsetFetchResponse_v6_7,
-    7: _read_OffsetFetchResponse_v6_7,
-    8: _read_OffsetFetchResponse_v8_9,
-    9: _read_OffsetFetchResponse_v8_9,
+    0: _decode_OffsetFetchResponse_v0_1,
+    1: _decode_OffsetFetchResponse_v0_1,
+    2: _decode_OffsetFetchResponse_v2,
+    3: _decode_OffsetFetchResponse_v3_4,
+    4: _decode_OffsetFetchResponse_v3_4,
+    5: _decode_OffsetFetchResponse_v5,
+    6: _decode_OffsetFetchResponse_v6_7,
+    7: _decode_OffsetFetchResponse_v6_7,
+    8: _decode_OffsetFetchResponse_v8_9,
+    9: _decode_OffsetFetchResponse_v8_9,
 }

@@ -136,40 +136,6 @@ def _decode_OffsetForLeaderEpochRequest_v0_1(b: bytes, o: int) -> tuple[OffsetFo
     return x10, o
 
 
-_read_OffsetForLeaderEpochRequest_v0_1 = w.compiled(
-    _decode_OffsetForLeaderEpochRequest_v0_1,
-    False,
-    (
-        OffsetForLeaderEpochRequest,
-        (
-            ("topics", ("array", False, (
-                OffsetForLeaderTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetForLeaderPartition,
-                        (
-                            ("partition", "int32"),
-                            ("leader_epoch", "int32"),
-                        ),
-                        (),
-                        (
-                            ("current_leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("replica_id", ("value", -2)),
-        ),
-    ),
-)
-
-
 def _encode_OffsetForLeaderEpochRequest_v2(m: OffsetForLeaderEpochRequest, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.pack_i32(len(a1))
@@ -221,39 +187,6 @@ def _decode_OffsetForLeaderEpochRequest_v2(b: bytes, o: int) -> tuple[OffsetForL
     x10.replica_id = -2
     x10.topics = d1_topics
     return x10, o
-
-
-_read_OffsetForLeaderEpochRequest_v2 = w.compiled(
-    _decode_OffsetForLeaderEpochRequest_v2,
-    False,
-    (
-        OffsetForLeaderEpochRequest,
-        (
-            ("topics", ("array", False, (
-                OffsetForLeaderTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetForLeaderPartition,
-                        (
-                            ("partition", "int32"),
-                            ("current_leader_epoch", "int32"),
-                            ("leader_epoch", "int32"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("replica_id", ("value", -2)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetForLeaderEpochRequest_v3(m: OffsetForLeaderEpochRequest, buf: bytearray) -> None:
@@ -310,38 +243,6 @@ def _decode_OffsetForLeaderEpochRequest_v3(b: bytes, o: int) -> tuple[OffsetForL
     x10.replica_id = d1_replica_id
     x10.topics = d1_topics
     return x10, o
-
-
-_read_OffsetForLeaderEpochRequest_v3 = w.compiled(
-    _decode_OffsetForLeaderEpochRequest_v3,
-    False,
-    (
-        OffsetForLeaderEpochRequest,
-        (
-            ("replica_id", "int32"),
-            ("topics", ("array", False, (
-                OffsetForLeaderTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetForLeaderPartition,
-                        (
-                            ("partition", "int32"),
-                            ("current_leader_epoch", "int32"),
-                            ("leader_epoch", "int32"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_OffsetForLeaderEpochRequest_v4(m: OffsetForLeaderEpochRequest, buf: bytearray) -> None:
@@ -431,38 +332,6 @@ def _decode_OffsetForLeaderEpochRequest_v4(b: bytes, o: int) -> tuple[OffsetForL
     return x12, o
 
 
-_read_OffsetForLeaderEpochRequest_v4 = w.compiled(
-    _decode_OffsetForLeaderEpochRequest_v4,
-    True,
-    (
-        OffsetForLeaderEpochRequest,
-        (
-            ("replica_id", "int32"),
-            ("topics", ("array", False, (
-                OffsetForLeaderTopic,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        OffsetForLeaderPartition,
-                        (
-                            ("partition", "int32"),
-                            ("current_leader_epoch", "int32"),
-                            ("leader_epoch", "int32"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_OffsetForLeaderEpochResponse_v0(m: OffsetForLeaderEpochResponse, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.pack_i32(len(a1))
@@ -517,41 +386,6 @@ def _decode_OffsetForLeaderEpochResponse_v0(b: bytes, o: int) -> tuple[OffsetFor
     return x10, o
 
 
-_read_OffsetForLeaderEpochResponse_v0 = w.compiled(
-    _decode_OffsetForLeaderEpochResponse_v0,
-    False,
-    (
-        OffsetForLeaderEpochResponse,
-        (
-            ("topics", ("array", False, (
-                OffsetForLeaderTopicResult,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        EpochEndOffset,
-                        (
-                            ("error_code", "int16"),
-                            ("partition", "int32"),
-                            ("end_offset", "int64"),
-                        ),
-                        (),
-                        (
-                            ("leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-        ),
-    ),
-)
-
-
 def _encode_OffsetForLeaderEpochResponse_v1(m: OffsetForLeaderEpochResponse, buf: bytearray) -> None:
     a1 = m.topics
     buf += w.pack_i32(len(a1))
@@ -604,40 +438,6 @@ def _decode_OffsetForLeaderEpochResponse_v1(b: bytes, o: int) -> tuple[OffsetFor
     x10.throttle_time_ms = 0
     x10.topics = d1_topics
     return x10, o
-
-
-_read_OffsetForLeaderEpochResponse_v1 = w.compiled(
-    _decode_OffsetForLeaderEpochResponse_v1,
-    False,
-    (
-        OffsetForLeaderEpochResponse,
-        (
-            ("topics", ("array", False, (
-                OffsetForLeaderTopicResult,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        EpochEndOffset,
-                        (
-                            ("error_code", "int16"),
-                            ("partition", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("end_offset", "int64"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_OffsetForLeaderEpochResponse_v2_3(m: OffsetForLeaderEpochResponse, buf: bytearray) -> None:
@@ -695,39 +495,6 @@ def _decode_OffsetForLeaderEpochResponse_v2_3(b: bytes, o: int) -> tuple[OffsetF
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.topics = d1_topics
     return x10, o
-
-
-_read_OffsetForLeaderEpochResponse_v2_3 = w.compiled(
-    _decode_OffsetForLeaderEpochResponse_v2_3,
-    False,
-    (
-        OffsetForLeaderEpochResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                OffsetForLeaderTopicResult,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        EpochEndOffset,
-                        (
-                            ("error_code", "int16"),
-                            ("partition", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("end_offset", "int64"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_OffsetForLeaderEpochResponse_v4(m: OffsetForLeaderEpochResponse, buf: bytearray) -> None:
@@ -818,39 +585,6 @@ def _decode_OffsetForLeaderEpochResponse_v4(b: bytes, o: int) -> tuple[OffsetFor
     return x12, o
 
 
-_read_OffsetForLeaderEpochResponse_v4 = w.compiled(
-    _decode_OffsetForLeaderEpochResponse_v4,
-    True,
-    (
-        OffsetForLeaderEpochResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                OffsetForLeaderTopicResult,
-                (
-                    ("topic", "string"),
-                    ("partitions", ("array", False, (
-                        EpochEndOffset,
-                        (
-                            ("error_code", "int16"),
-                            ("partition", "int32"),
-                            ("leader_epoch", "int32"),
-                            ("end_offset", "int64"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 23
 NAME = 'OffsetForLeaderEpoch'
 MIN_VERSION = 0
@@ -868,11 +602,11 @@ REQUEST_ENCODERS: dict[int, w.Encoder[OffsetForLeaderEpochRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[OffsetForLeaderEpochRequest]] = {
-    0: _read_OffsetForLeaderEpochRequest_v0_1,
-    1: _read_OffsetForLeaderEpochRequest_v0_1,
-    2: _read_OffsetForLeaderEpochRequest_v2,
-    3: _read_OffsetForLeaderEpochRequest_v3,
-    4: _read_OffsetForLeaderEpochRequest_v4,
+    0: _decode_OffsetForLeaderEpochRequest_v0_1,
+    1: _decode_OffsetForLeaderEpochRequest_v0_1,
+    2: _decode_OffsetForLeaderEpochRequest_v2,
+    3: _decode_OffsetForLeaderEpochRequest_v3,
+    4: _decode_OffsetForLeaderEpochRequest_v4,
 }
 
 
@@ -886,9 +620,9 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[OffsetForLeaderEpochResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[OffsetForLeaderEpochResponse]] = {
-    0: _read_OffsetForLeaderEpochResponse_v0,
-    1: _read_OffsetForLeaderEpochResponse_v1,
-    2: _read_OffsetForLeaderEpochResponse_v2_3,
-    3: _read_OffsetForLeaderEpochResponse_v2_3,
-    4: _read_OffsetForLeaderEpochResponse_v4,
+    0: _decode_OffsetForLeaderEpochResponse_v0,
+    1: _decode_OffsetForLeaderEpochResponse_v1,
+    2: _decode_OffsetForLeaderEpochResponse_v2_3,
+    3: _decode_OffsetForLeaderEpochResponse_v2_3,
+    4: _decode_OffsetForLeaderEpochResponse_v4,
 }

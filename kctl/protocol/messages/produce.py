@@ -178,40 +178,6 @@ def _decode_ProduceRequest_v0_2(b: bytes, o: int) -> tuple[ProduceRequest, int]:
     return x10, o
 
 
-_read_ProduceRequest_v0_2 = w.compiled(
-    _decode_ProduceRequest_v0_2,
-    False,
-    (
-        ProduceRequest,
-        (
-            ("acks", "int16"),
-            ("timeout_ms", "int32"),
-            ("topic_data", ("array", False, (
-                TopicProduceData,
-                (
-                    ("name", "string"),
-                    ("partition_data", ("array", False, (
-                        PartitionProduceData,
-                        (
-                            ("index", "int32"),
-                            ("records", "bytes?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("transactional_id", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_ProduceRequest_v3_8(m: ProduceRequest, buf: bytearray) -> None:
     w.write_nullable_string(buf, m.transactional_id)
     buf += _P_hi(m.acks, m.timeout_ms)
@@ -271,39 +237,6 @@ def _decode_ProduceRequest_v3_8(b: bytes, o: int) -> tuple[ProduceRequest, int]:
     x10.timeout_ms = d1_timeout_ms
     x10.topic_data = d1_topic_data
     return x10, o
-
-
-_read_ProduceRequest_v3_8 = w.compiled(
-    _decode_ProduceRequest_v3_8,
-    False,
-    (
-        ProduceRequest,
-        (
-            ("transactional_id", "string?"),
-            ("acks", "int16"),
-            ("timeout_ms", "int32"),
-            ("topic_data", ("array", False, (
-                TopicProduceData,
-                (
-                    ("name", "string"),
-                    ("partition_data", ("array", False, (
-                        PartitionProduceData,
-                        (
-                            ("index", "int32"),
-                            ("records", "bytes?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ProduceRequest_v9_11(m: ProduceRequest, buf: bytearray) -> None:
@@ -407,39 +340,6 @@ def _decode_ProduceRequest_v9_11(b: bytes, o: int) -> tuple[ProduceRequest, int]
     return x14, o
 
 
-_read_ProduceRequest_v9_11 = w.compiled(
-    _decode_ProduceRequest_v9_11,
-    True,
-    (
-        ProduceRequest,
-        (
-            ("transactional_id", "string?"),
-            ("acks", "int16"),
-            ("timeout_ms", "int32"),
-            ("topic_data", ("array", False, (
-                TopicProduceData,
-                (
-                    ("name", "string"),
-                    ("partition_data", ("array", False, (
-                        PartitionProduceData,
-                        (
-                            ("index", "int32"),
-                            ("records", "bytes?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ProduceResponse_v0(m: ProduceResponse, buf: bytearray) -> None:
     a1 = m.responses
     buf += w.pack_i32(len(a1))
@@ -497,54 +397,6 @@ def _decode_ProduceResponse_v0(b: bytes, o: int) -> tuple[ProduceResponse, int]:
     x10.throttle_time_ms = 0
     x10.node_endpoints = []
     return x10, o
-
-
-_read_ProduceResponse_v0 = w.compiled(
-    _decode_ProduceResponse_v0,
-    False,
-    (
-        ProduceResponse,
-        (
-            ("responses", ("array", False, (
-                TopicProduceResponse,
-                (
-                    ("name", "string"),
-                    ("partition_responses", ("array", False, (
-                        PartitionProduceResponse,
-                        (
-                            ("index", "int32"),
-                            ("error_code", "int16"),
-                            ("base_offset", "int64"),
-                        ),
-                        (),
-                        (
-                            ("log_append_time_ms", ("value", -1)),
-                            ("log_start_offset", ("value", -1)),
-                            ("record_errors", ("list",)),
-                            ("error_message", ("value", None)),
-                            ("current_leader", ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-            ("node_endpoints", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_ProduceResponse_v1(m: ProduceResponse, buf: bytearray) -> None:
@@ -609,54 +461,6 @@ def _decode_ProduceResponse_v1(b: bytes, o: int) -> tuple[ProduceResponse, int]:
     return x10, o
 
 
-_read_ProduceResponse_v1 = w.compiled(
-    _decode_ProduceResponse_v1,
-    False,
-    (
-        ProduceResponse,
-        (
-            ("responses", ("array", False, (
-                TopicProduceResponse,
-                (
-                    ("name", "string"),
-                    ("partition_responses", ("array", False, (
-                        PartitionProduceResponse,
-                        (
-                            ("index", "int32"),
-                            ("error_code", "int16"),
-                            ("base_offset", "int64"),
-                        ),
-                        (),
-                        (
-                            ("log_append_time_ms", ("value", -1)),
-                            ("log_start_offset", ("value", -1)),
-                            ("record_errors", ("list",)),
-                            ("error_message", ("value", None)),
-                            ("current_leader", ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("throttle_time_ms", "int32"),
-        ),
-        (),
-        (
-            ("node_endpoints", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_ProduceResponse_v2_4(m: ProduceResponse, buf: bytearray) -> None:
     a1 = m.responses
     buf += w.pack_i32(len(a1))
@@ -719,54 +523,6 @@ def _decode_ProduceResponse_v2_4(b: bytes, o: int) -> tuple[ProduceResponse, int
     return x10, o
 
 
-_read_ProduceResponse_v2_4 = w.compiled(
-    _decode_ProduceResponse_v2_4,
-    False,
-    (
-        ProduceResponse,
-        (
-            ("responses", ("array", False, (
-                TopicProduceResponse,
-                (
-                    ("name", "string"),
-                    ("partition_responses", ("array", False, (
-                        PartitionProduceResponse,
-                        (
-                            ("index", "int32"),
-                            ("error_code", "int16"),
-                            ("base_offset", "int64"),
-                            ("log_append_time_ms", "int64"),
-                        ),
-                        (),
-                        (
-                            ("log_start_offset", ("value", -1)),
-                            ("record_errors", ("list",)),
-                            ("error_message", ("value", None)),
-                            ("current_leader", ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("throttle_time_ms", "int32"),
-        ),
-        (),
-        (
-            ("node_endpoints", ("list",)),
-        ),
-    ),
-)
-
-
 def _encode_ProduceResponse_v5_7(m: ProduceResponse, buf: bytearray) -> None:
     a1 = m.responses
     buf += w.pack_i32(len(a1))
@@ -827,54 +583,6 @@ def _decode_ProduceResponse_v5_7(b: bytes, o: int) -> tuple[ProduceResponse, int
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.node_endpoints = []
     return x10, o
-
-
-_read_ProduceResponse_v5_7 = w.compiled(
-    _decode_ProduceResponse_v5_7,
-    False,
-    (
-        ProduceResponse,
-        (
-            ("responses", ("array", False, (
-                TopicProduceResponse,
-                (
-                    ("name", "string"),
-                    ("partition_responses", ("array", False, (
-                        PartitionProduceResponse,
-                        (
-                            ("index", "int32"),
-                            ("error_code", "int16"),
-                            ("base_offset", "int64"),
-                            ("log_append_time_ms", "int64"),
-                            ("log_start_offset", "int64"),
-                        ),
-                        (),
-                        (
-                            ("record_errors", ("list",)),
-                            ("error_message", ("value", None)),
-                            ("current_leader", ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("throttle_time_ms", "int32"),
-        ),
-        (),
-        (
-            ("node_endpoints", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_ProduceResponse_v8(m: ProduceResponse, buf: bytearray) -> None:
@@ -962,62 +670,6 @@ def _decode_ProduceResponse_v8(b: bytes, o: int) -> tuple[ProduceResponse, int]:
     x14.throttle_time_ms = d1_throttle_time_ms
     x14.node_endpoints = []
     return x14, o
-
-
-_read_ProduceResponse_v8 = w.compiled(
-    _decode_ProduceResponse_v8,
-    False,
-    (
-        ProduceResponse,
-        (
-            ("responses", ("array", False, (
-                TopicProduceResponse,
-                (
-                    ("name", "string"),
-                    ("partition_responses", ("array", False, (
-                        PartitionProduceResponse,
-                        (
-                            ("index", "int32"),
-                            ("error_code", "int16"),
-                            ("base_offset", "int64"),
-                            ("log_append_time_ms", "int64"),
-                            ("log_start_offset", "int64"),
-                            ("record_errors", ("array", False, (
-                                BatchIndexAndErrorMessage,
-                                (
-                                    ("batch_index", "int32"),
-                                    ("batch_index_error_message", "string?"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("error_message", "string?"),
-                        ),
-                        (),
-                        (
-                            ("current_leader", ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("throttle_time_ms", "int32"),
-        ),
-        (),
-        (
-            ("node_endpoints", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_ProduceResponse_v9(m: ProduceResponse, buf: bytearray) -> None:
@@ -1163,62 +815,6 @@ def _decode_ProduceResponse_v9(b: bytes, o: int) -> tuple[ProduceResponse, int]:
     x20.throttle_time_ms = d1_throttle_time_ms
     x20.node_endpoints = []
     return x20, o
-
-
-_read_ProduceResponse_v9 = w.compiled(
-    _decode_ProduceResponse_v9,
-    True,
-    (
-        ProduceResponse,
-        (
-            ("responses", ("array", False, (
-                TopicProduceResponse,
-                (
-                    ("name", "string"),
-                    ("partition_responses", ("array", False, (
-                        PartitionProduceResponse,
-                        (
-                            ("index", "int32"),
-                            ("error_code", "int16"),
-                            ("base_offset", "int64"),
-                            ("log_append_time_ms", "int64"),
-                            ("log_start_offset", "int64"),
-                            ("record_errors", ("array", False, (
-                                BatchIndexAndErrorMessage,
-                                (
-                                    ("batch_index", "int32"),
-                                    ("batch_index_error_message", "string?"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("error_message", "string?"),
-                        ),
-                        (),
-                        (
-                            ("current_leader", ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("throttle_time_ms", "int32"),
-        ),
-        (),
-        (
-            ("node_endpoints", ("list",)),
-        ),
-    ),
-)
 
 
 def _encode_ProduceResponse_v10_11(m: ProduceResponse, buf: bytearray) -> None:
@@ -1458,80 +1054,6 @@ def _decode_ProduceResponse_v10_11(b: bytes, o: int) -> tuple[ProduceResponse, i
     return x34, o
 
 
-_read_ProduceResponse_v10_11 = w.compiled(
-    _decode_ProduceResponse_v10_11,
-    True,
-    (
-        ProduceResponse,
-        (
-            ("responses", ("array", False, (
-                TopicProduceResponse,
-                (
-                    ("name", "string"),
-                    ("partition_responses", ("array", False, (
-                        PartitionProduceResponse,
-                        (
-                            ("index", "int32"),
-                            ("error_code", "int16"),
-                            ("base_offset", "int64"),
-                            ("log_append_time_ms", "int64"),
-                            ("log_start_offset", "int64"),
-                            ("record_errors", ("array", False, (
-                                BatchIndexAndErrorMessage,
-                                (
-                                    ("batch_index", "int32"),
-                                    ("batch_index_error_message", "string?"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("error_message", "string?"),
-                        ),
-                        (
-                            (0, "current_leader", ("struct", False, (
-                                LeaderIdAndEpoch,
-                                (
-                                    ("leader_id", "int32"),
-                                    ("leader_epoch", "int32"),
-                                ),
-                                (),
-                                (),
-                            )), ("struct", (
-                                LeaderIdAndEpoch,
-                                (),
-                                (),
-                                (
-                                    ("leader_id", ("value", -1)),
-                                    ("leader_epoch", ("value", -1)),
-                                ),
-                            ))),
-                        ),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("throttle_time_ms", "int32"),
-        ),
-        (
-            (0, "node_endpoints", ("array", False, (
-                NodeEndpoint,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            )), ("list",)),
-        ),
-        (),
-    ),
-)
-
-
 API_KEY = 0
 NAME = 'Produce'
 MIN_VERSION = 0
@@ -1556,18 +1078,18 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ProduceRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ProduceRequest]] = {
-    0: _read_ProduceRequest_v0_2,
-    1: _read_ProduceRequest_v0_2,
-    2: _read_ProduceRequest_v0_2,
-    3: _read_ProduceRequest_v3_8,
-    4: _read_ProduceRequest_v3_8,
-    5: _read_ProduceRequest_v3_8,
-    6: _read_ProduceRequest_v3_8,
-    7: _read_ProduceRequest_v3_8,
-    8: _read_ProduceRequest_v3_8,
-    9: _read_ProduceRequest_v9_11,
-    10: _read_ProduceRequest_v9_11,
-    11: _read_ProduceRequest_v9_11,
+    0: _decode_ProduceRequest_v0_2,
+    1: _decode_ProduceRequest_v0_2,
+    2: _decode_ProduceRequest_v0_2,
+    3: _decode_ProduceRequest_v3_8,
+    4: _decode_ProduceRequest_v3_8,
+    5: _decode_ProduceRequest_v3_8,
+    6: _decode_ProduceRequest_v3_8,
+    7: _decode_ProduceRequest_v3_8,
+    8: _decode_ProduceRequest_v3_8,
+    9: _decode_ProduceRequest_v9_11,
+    10: _decode_ProduceRequest_v9_11,
+    11: _decode_ProduceRequest_v9_11,
 }
 
 
@@ -1588,16 +1110,16 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ProduceResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ProduceResponse]] = {
-    0: _read_ProduceResponse_v0,
-    1: _read_ProduceResponse_v1,
-    2: _read_ProduceResponse_v2_4,
-    3: _read_ProduceResponse_v2_4,
-    4: _read_ProduceResponse_v2_4,
-    5: _read_ProduceResponse_v5_7,
-    6: _read_ProduceResponse_v5_7,
-    7: _read_ProduceResponse_v5_7,
-    8: _read_ProduceResponse_v8,
-    9: _read_ProduceResponse_v9,
-    10: _read_ProduceResponse_v10_11,
-    11: _read_ProduceResponse_v10_11,
+    0: _decode_ProduceResponse_v0,
+    1: _decode_ProduceResponse_v1,
+    2: _decode_ProduceResponse_v2_4,
+    3: _decode_ProduceResponse_v2_4,
+    4: _decode_ProduceResponse_v2_4,
+    5: _decode_ProduceResponse_v5_7,
+    6: _decode_ProduceResponse_v5_7,
+    7: _decode_ProduceResponse_v5_7,
+    8: _decode_ProduceResponse_v8,
+    9: _decode_ProduceResponse_v9,
+    10: _decode_ProduceResponse_v10_11,
+    11: _decode_ProduceResponse_v10_11,
 }

@@ -49,20 +49,6 @@ def _decode_SaslAuthenticateRequest_v0_1(b: bytes, o: int) -> tuple[SaslAuthenti
     return x2, o
 
 
-_read_SaslAuthenticateRequest_v0_1 = w.compiled(
-    _decode_SaslAuthenticateRequest_v0_1,
-    False,
-    (
-        SaslAuthenticateRequest,
-        (
-            ("auth_bytes", "bytes"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_SaslAuthenticateRequest_v2(m: SaslAuthenticateRequest, buf: bytearray) -> None:
     w.write_compact_bytes(buf, m.auth_bytes)
     buf += b"\x00"
@@ -78,20 +64,6 @@ def _decode_SaslAuthenticateRequest_v2(b: bytes, o: int) -> tuple[SaslAuthentica
     x2: SaslAuthenticateRequest = _new(SaslAuthenticateRequest)
     x2.auth_bytes = d1_auth_bytes
     return x2, o
-
-
-_read_SaslAuthenticateRequest_v2 = w.compiled(
-    _decode_SaslAuthenticateRequest_v2,
-    True,
-    (
-        SaslAuthenticateRequest,
-        (
-            ("auth_bytes", "bytes"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_SaslAuthenticateResponse_v0(m: SaslAuthenticateResponse, buf: bytearray) -> None:
@@ -112,24 +84,6 @@ def _decode_SaslAuthenticateResponse_v0(b: bytes, o: int) -> tuple[SaslAuthentic
     x2.auth_bytes = d1_auth_bytes
     x2.session_lifetime_ms = 0
     return x2, o
-
-
-_read_SaslAuthenticateResponse_v0 = w.compiled(
-    _decode_SaslAuthenticateResponse_v0,
-    False,
-    (
-        SaslAuthenticateResponse,
-        (
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("auth_bytes", "bytes"),
-        ),
-        (),
-        (
-            ("session_lifetime_ms", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_SaslAuthenticateResponse_v1(m: SaslAuthenticateResponse, buf: bytearray) -> None:
@@ -153,23 +107,6 @@ def _decode_SaslAuthenticateResponse_v1(b: bytes, o: int) -> tuple[SaslAuthentic
     x2.auth_bytes = d1_auth_bytes
     x2.session_lifetime_ms = d1_session_lifetime_ms
     return x2, o
-
-
-_read_SaslAuthenticateResponse_v1 = w.compiled(
-    _decode_SaslAuthenticateResponse_v1,
-    False,
-    (
-        SaslAuthenticateResponse,
-        (
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("auth_bytes", "bytes"),
-            ("session_lifetime_ms", "int64"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_SaslAuthenticateResponse_v2(m: SaslAuthenticateResponse, buf: bytearray) -> None:
@@ -209,23 +146,6 @@ def _decode_SaslAuthenticateResponse_v2(b: bytes, o: int) -> tuple[SaslAuthentic
     return x4, o
 
 
-_read_SaslAuthenticateResponse_v2 = w.compiled(
-    _decode_SaslAuthenticateResponse_v2,
-    True,
-    (
-        SaslAuthenticateResponse,
-        (
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("auth_bytes", "bytes"),
-            ("session_lifetime_ms", "int64"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 36
 NAME = 'SaslAuthenticate'
 MIN_VERSION = 0
@@ -241,9 +161,9 @@ REQUEST_ENCODERS: dict[int, w.Encoder[SaslAuthenticateRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[SaslAuthenticateRequest]] = {
-    0: _read_SaslAuthenticateRequest_v0_1,
-    1: _read_SaslAuthenticateRequest_v0_1,
-    2: _read_SaslAuthenticateRequest_v2,
+    0: _decode_SaslAuthenticateRequest_v0_1,
+    1: _decode_SaslAuthenticateRequest_v0_1,
+    2: _decode_SaslAuthenticateRequest_v2,
 }
 
 
@@ -255,7 +175,7 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[SaslAuthenticateResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[SaslAuthenticateResponse]] = {
-    0: _read_SaslAuthenticateResponse_v0,
-    1: _read_SaslAuthenticateResponse_v1,
-    2: _read_SaslAuthenticateResponse_v2,
+    0: _decode_SaslAuthenticateResponse_v0,
+    1: _decode_SaslAuthenticateResponse_v1,
+    2: _decode_SaslAuthenticateResponse_v2,
 }

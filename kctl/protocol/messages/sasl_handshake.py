@@ -43,20 +43,6 @@ def _decode_SaslHandshakeRequest_v0_1(b: bytes, o: int) -> tuple[SaslHandshakeRe
     return x2, o
 
 
-_read_SaslHandshakeRequest_v0_1 = w.compiled(
-    _decode_SaslHandshakeRequest_v0_1,
-    False,
-    (
-        SaslHandshakeRequest,
-        (
-            ("mechanism", "string"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_SaslHandshakeResponse_v0_1(m: SaslHandshakeResponse, buf: bytearray) -> None:
     buf += _P_h(m.error_code)
     a1 = m.mechanisms
@@ -88,21 +74,6 @@ def _decode_SaslHandshakeResponse_v0_1(b: bytes, o: int) -> tuple[SaslHandshakeR
     return x5, o
 
 
-_read_SaslHandshakeResponse_v0_1 = w.compiled(
-    _decode_SaslHandshakeResponse_v0_1,
-    False,
-    (
-        SaslHandshakeResponse,
-        (
-            ("error_code", "int16"),
-            ("mechanisms", ("array", False, "string")),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 17
 NAME = 'SaslHandshake'
 MIN_VERSION = 0
@@ -117,8 +88,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[SaslHandshakeRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[SaslHandshakeRequest]] = {
-    0: _read_SaslHandshakeRequest_v0_1,
-    1: _read_SaslHandshakeRequest_v0_1,
+    0: _decode_SaslHandshakeRequest_v0_1,
+    1: _decode_SaslHandshakeRequest_v0_1,
 }
 
 
@@ -129,6 +100,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[SaslHandshakeResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[SaslHandshakeResponse]] = {
-    0: _read_SaslHandshakeResponse_v0_1,
-    1: _read_SaslHandshakeResponse_v0_1,
+    0: _decode_SaslHandshakeResponse_v0_1,
+    1: _decode_SaslHandshakeResponse_v0_1,
 }

@@ -276,50 +276,6 @@ def _decode_ShareAcknowledgeRequest_v1(b: bytes, o: int) -> tuple[ShareAcknowled
     return x19, o
 
 
-_read_ShareAcknowledgeRequest_v1 = w.compiled(
-    _decode_ShareAcknowledgeRequest_v1,
-    True,
-    (
-        ShareAcknowledgeRequest,
-        (
-            ("group_id", "string?"),
-            ("member_id", "string?"),
-            ("share_session_epoch", "int32"),
-            ("topics", ("array", False, (
-                AcknowledgeTopic,
-                (
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, (
-                        AcknowledgePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("acknowledgement_batches", ("array", False, (
-                                AcknowledgementBatch,
-                                (
-                                    ("first_offset", "int64"),
-                                    ("last_offset", "int64"),
-                                    ("acknowledge_types", ("array", False, "int8")),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("is_renew_ack", ("value", False)),
-        ),
-    ),
-)
-
-
 def _encode_ShareAcknowledgeRequest_v2(m: ShareAcknowledgeRequest, buf: bytearray) -> None:
     w.write_compact_nullable_string(buf, m.group_id)
     w.write_compact_nullable_string(buf, m.member_id)
@@ -474,49 +430,6 @@ def _decode_ShareAcknowledgeRequest_v2(b: bytes, o: int) -> tuple[ShareAcknowled
     x19.is_renew_ack = d1_is_renew_ack
     x19.topics = d1_topics
     return x19, o
-
-
-_read_ShareAcknowledgeRequest_v2 = w.compiled(
-    _decode_ShareAcknowledgeRequest_v2,
-    True,
-    (
-        ShareAcknowledgeRequest,
-        (
-            ("group_id", "string?"),
-            ("member_id", "string?"),
-            ("share_session_epoch", "int32"),
-            ("is_renew_ack", "bool"),
-            ("topics", ("array", False, (
-                AcknowledgeTopic,
-                (
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, (
-                        AcknowledgePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("acknowledgement_batches", ("array", False, (
-                                AcknowledgementBatch,
-                                (
-                                    ("first_offset", "int64"),
-                                    ("last_offset", "int64"),
-                                    ("acknowledge_types", ("array", False, "int8")),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ShareAcknowledgeResponse_v1(m: ShareAcknowledgeResponse, buf: bytearray) -> None:
@@ -692,62 +605,6 @@ def _decode_ShareAcknowledgeResponse_v1(b: bytes, o: int) -> tuple[ShareAcknowle
     x24.responses = d1_responses
     x24.node_endpoints = d1_node_endpoints
     return x24, o
-
-
-_read_ShareAcknowledgeResponse_v1 = w.compiled(
-    _decode_ShareAcknowledgeResponse_v1,
-    True,
-    (
-        ShareAcknowledgeResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("responses", ("array", False, (
-                ShareAcknowledgeTopicResponse,
-                (
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, (
-                        PartitionData,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                            ("current_leader", ("struct", False, (
-                                LeaderIdAndEpoch,
-                                (
-                                    ("leader_id", "int32"),
-                                    ("leader_epoch", "int32"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("node_endpoints", ("array", False, (
-                NodeEndpoint,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("acquisition_lock_timeout_ms", ("value", 0)),
-        ),
-    ),
-)
 
 
 def _encode_ShareAcknowledgeResponse_v2(m: ShareAcknowledgeResponse, buf: bytearray) -> None:
@@ -928,61 +785,6 @@ def _decode_ShareAcknowledgeResponse_v2(b: bytes, o: int) -> tuple[ShareAcknowle
     return x24, o
 
 
-_read_ShareAcknowledgeResponse_v2 = w.compiled(
-    _decode_ShareAcknowledgeResponse_v2,
-    True,
-    (
-        ShareAcknowledgeResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("acquisition_lock_timeout_ms", "int32"),
-            ("responses", ("array", False, (
-                ShareAcknowledgeTopicResponse,
-                (
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, (
-                        PartitionData,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                            ("current_leader", ("struct", False, (
-                                LeaderIdAndEpoch,
-                                (
-                                    ("leader_id", "int32"),
-                                    ("leader_epoch", "int32"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("node_endpoints", ("array", False, (
-                NodeEndpoint,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 79
 NAME = 'ShareAcknowledge'
 MIN_VERSION = 1
@@ -997,8 +799,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ShareAcknowledgeRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ShareAcknowledgeRequest]] = {
-    1: _read_ShareAcknowledgeRequest_v1,
-    2: _read_ShareAcknowledgeRequest_v2,
+    1: _decode_ShareAcknowledgeRequest_v1,
+    2: _decode_ShareAcknowledgeRequest_v2,
 }
 
 
@@ -1009,6 +811,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ShareAcknowledgeResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ShareAcknowledgeResponse]] = {
-    1: _read_ShareAcknowledgeResponse_v1,
-    2: _read_ShareAcknowledgeResponse_v2,
+    1: _decode_ShareAcknowledgeResponse_v1,
+    2: _decode_ShareAcknowledgeResponse_v2,
 }

@@ -374,65 +374,6 @@ def _decode_ShareFetchRequest_v1(b: bytes, o: int) -> tuple[ShareFetchRequest, i
     return x24, o
 
 
-_read_ShareFetchRequest_v1 = w.compiled(
-    _decode_ShareFetchRequest_v1,
-    True,
-    (
-        ShareFetchRequest,
-        (
-            ("group_id", "string?"),
-            ("member_id", "string?"),
-            ("share_session_epoch", "int32"),
-            ("max_wait_ms", "int32"),
-            ("min_bytes", "int32"),
-            ("max_bytes", "int32"),
-            ("max_records", "int32"),
-            ("batch_size", "int32"),
-            ("topics", ("array", False, (
-                FetchTopic,
-                (
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, (
-                        FetchPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("acknowledgement_batches", ("array", False, (
-                                AcknowledgementBatch,
-                                (
-                                    ("first_offset", "int64"),
-                                    ("last_offset", "int64"),
-                                    ("acknowledge_types", ("array", False, "int8")),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("forgotten_topics_data", ("array", False, (
-                ForgottenTopic,
-                (
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("share_acquire_mode", ("value", 0)),
-            ("is_renew_ack", ("value", False)),
-        ),
-    ),
-)
-
-
 def _encode_ShareFetchRequest_v2(m: ShareFetchRequest, buf: bytearray) -> None:
     w.write_compact_nullable_string(buf, m.group_id)
     w.write_compact_nullable_string(buf, m.member_id)
@@ -645,64 +586,6 @@ def _decode_ShareFetchRequest_v2(b: bytes, o: int) -> tuple[ShareFetchRequest, i
     x24.topics = d1_topics
     x24.forgotten_topics_data = d1_forgotten_topics_data
     return x24, o
-
-
-_read_ShareFetchRequest_v2 = w.compiled(
-    _decode_ShareFetchRequest_v2,
-    True,
-    (
-        ShareFetchRequest,
-        (
-            ("group_id", "string?"),
-            ("member_id", "string?"),
-            ("share_session_epoch", "int32"),
-            ("max_wait_ms", "int32"),
-            ("min_bytes", "int32"),
-            ("max_bytes", "int32"),
-            ("max_records", "int32"),
-            ("batch_size", "int32"),
-            ("share_acquire_mode", "int8"),
-            ("is_renew_ack", "bool"),
-            ("topics", ("array", False, (
-                FetchTopic,
-                (
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, (
-                        FetchPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("acknowledgement_batches", ("array", False, (
-                                AcknowledgementBatch,
-                                (
-                                    ("first_offset", "int64"),
-                                    ("last_offset", "int64"),
-                                    ("acknowledge_types", ("array", False, "int8")),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("forgotten_topics_data", ("array", False, (
-                ForgottenTopic,
-                (
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, "int32")),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_ShareFetchResponse_v1_2(m: ShareFetchResponse, buf: bytearray) -> None:
@@ -934,74 +817,6 @@ def _decode_ShareFetchResponse_v1_2(b: bytes, o: int) -> tuple[ShareFetchRespons
     return x30, o
 
 
-_read_ShareFetchResponse_v1_2 = w.compiled(
-    _decode_ShareFetchResponse_v1_2,
-    True,
-    (
-        ShareFetchResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("acquisition_lock_timeout_ms", "int32"),
-            ("responses", ("array", False, (
-                ShareFetchableTopicResponse,
-                (
-                    ("topic_id", "uuid"),
-                    ("partitions", ("array", False, (
-                        PartitionData,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                            ("error_message", "string?"),
-                            ("acknowledge_error_code", "int16"),
-                            ("acknowledge_error_message", "string?"),
-                            ("current_leader", ("struct", False, (
-                                LeaderIdAndEpoch,
-                                (
-                                    ("leader_id", "int32"),
-                                    ("leader_epoch", "int32"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("records", "bytes?"),
-                            ("acquired_records", ("array", False, (
-                                AcquiredRecords,
-                                (
-                                    ("first_offset", "int64"),
-                                    ("last_offset", "int64"),
-                                    ("delivery_count", "int16"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-            ("node_endpoints", ("array", False, (
-                NodeEndpoint,
-                (
-                    ("node_id", "int32"),
-                    ("host", "string"),
-                    ("port", "int32"),
-                    ("rack", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 78
 NAME = 'ShareFetch'
 MIN_VERSION = 1
@@ -1016,8 +831,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ShareFetchRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ShareFetchRequest]] = {
-    1: _read_ShareFetchRequest_v1,
-    2: _read_ShareFetchRequest_v2,
+    1: _decode_ShareFetchRequest_v1,
+    2: _decode_ShareFetchRequest_v2,
 }
 
 
@@ -1028,6 +843,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ShareFetchResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ShareFetchResponse]] = {
-    1: _read_ShareFetchResponse_v1_2,
-    2: _read_ShareFetchResponse_v1_2,
+    1: _decode_ShareFetchResponse_v1_2,
+    2: _decode_ShareFetchResponse_v1_2,
 }

@@ -136,21 +136,6 @@ def _decode_ShareGroupDescribeRequest_v1(b: bytes, o: int) -> tuple[ShareGroupDe
     return x7, o
 
 
-_read_ShareGroupDescribeRequest_v1 = w.compiled(
-    _decode_ShareGroupDescribeRequest_v1,
-    True,
-    (
-        ShareGroupDescribeRequest,
-        (
-            ("group_ids", ("array", False, "string")),
-            ("include_authorized_operations", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ShareGroupDescribeResponse_v1(m: ShareGroupDescribeResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.groups
@@ -430,65 +415,6 @@ def _decode_ShareGroupDescribeResponse_v1(b: bytes, o: int) -> tuple[ShareGroupD
     return x40, o
 
 
-_read_ShareGroupDescribeResponse_v1 = w.compiled(
-    _decode_ShareGroupDescribeResponse_v1,
-    True,
-    (
-        ShareGroupDescribeResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("groups", ("array", False, (
-                DescribedGroup,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("group_id", "string"),
-                    ("group_state", "string"),
-                    ("group_epoch", "int32"),
-                    ("assignment_epoch", "int32"),
-                    ("assignor_name", "string"),
-                    ("members", ("array", False, (
-                        Member,
-                        (
-                            ("member_id", "string"),
-                            ("rack_id", "string?"),
-                            ("member_epoch", "int32"),
-                            ("client_id", "string"),
-                            ("client_host", "string"),
-                            ("subscribed_topic_names", ("array", False, "string")),
-                            ("assignment", ("struct", False, (
-                                Assignment,
-                                (
-                                    ("topic_partitions", ("array", False, (
-                                        TopicPartitions,
-                                        (
-                                            ("topic_id", "uuid"),
-                                            ("topic_name", "string"),
-                                            ("partitions", ("array", False, "int32")),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("authorized_operations", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 77
 NAME = 'ShareGroupDescribe'
 MIN_VERSION = 1
@@ -502,7 +428,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ShareGroupDescribeRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ShareGroupDescribeRequest]] = {
-    1: _read_ShareGroupDescribeRequest_v1,
+    1: _decode_ShareGroupDescribeRequest_v1,
 }
 
 
@@ -512,5 +438,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ShareGroupDescribeResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ShareGroupDescribeResponse]] = {
-    1: _read_ShareGroupDescribeResponse_v1,
+    1: _decode_ShareGroupDescribeResponse_v1,
 }

@@ -148,24 +148,6 @@ def _decode_ShareGroupHeartbeatRequest_v1(b: bytes, o: int) -> tuple[ShareGroupH
     return x13, o
 
 
-_read_ShareGroupHeartbeatRequest_v1 = w.compiled(
-    _decode_ShareGroupHeartbeatRequest_v1,
-    True,
-    (
-        ShareGroupHeartbeatRequest,
-        (
-            ("group_id", "string"),
-            ("member_id", "string"),
-            ("member_epoch", "int32"),
-            ("rack_id", "string?"),
-            ("subscribed_topic_names", ("array", True, "string")),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_ShareGroupHeartbeatResponse_v1(m: ShareGroupHeartbeatResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     w.write_compact_nullable_string(buf, m.error_message)
@@ -283,41 +265,6 @@ def _decode_ShareGroupHeartbeatResponse_v1(b: bytes, o: int) -> tuple[ShareGroup
     return x14, o
 
 
-_read_ShareGroupHeartbeatResponse_v1 = w.compiled(
-    _decode_ShareGroupHeartbeatResponse_v1,
-    True,
-    (
-        ShareGroupHeartbeatResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("member_id", "string?"),
-            ("member_epoch", "int32"),
-            ("heartbeat_interval_ms", "int32"),
-            ("assignment", ("struct", True, (
-                Assignment,
-                (
-                    ("topic_partitions", ("array", False, (
-                        TopicPartitions,
-                        (
-                            ("topic_id", "uuid"),
-                            ("partitions", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 76
 NAME = 'ShareGroupHeartbeat'
 MIN_VERSION = 1
@@ -331,7 +278,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[ShareGroupHeartbeatRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[ShareGroupHeartbeatRequest]] = {
-    1: _read_ShareGroupHeartbeatRequest_v1,
+    1: _decode_ShareGroupHeartbeatRequest_v1,
 }
 
 
@@ -341,5 +288,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[ShareGroupHeartbeatResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[ShareGroupHeartbeatResponse]] = {
-    1: _read_ShareGroupHeartbeatResponse_v1,
+    1: _decode_ShareGroupHeartbeatResponse_v1,
 }

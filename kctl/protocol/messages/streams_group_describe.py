@@ -211,21 +211,6 @@ def _decode_StreamsGroupDescribeRequest_v0(b: bytes, o: int) -> tuple[StreamsGro
     return x7, o
 
 
-_read_StreamsGroupDescribeRequest_v0 = w.compiled(
-    _decode_StreamsGroupDescribeRequest_v0,
-    True,
-    (
-        StreamsGroupDescribeRequest,
-        (
-            ("group_ids", ("array", False, "string")),
-            ("include_authorized_operations", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_StreamsGroupDescribeResponse_v0(m: StreamsGroupDescribeResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.groups
@@ -1266,212 +1251,6 @@ def _decode_StreamsGroupDescribeResponse_v0(b: bytes, o: int) -> tuple[StreamsGr
     return x146, o
 
 
-_read_StreamsGroupDescribeResponse_v0 = w.compiled(
-    _decode_StreamsGroupDescribeResponse_v0,
-    True,
-    (
-        StreamsGroupDescribeResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("groups", ("array", False, (
-                DescribedGroup,
-                (
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                    ("group_id", "string"),
-                    ("group_state", "string"),
-                    ("group_epoch", "int32"),
-                    ("assignment_epoch", "int32"),
-                    ("topology", ("struct", True, (
-                        Topology,
-                        (
-                            ("epoch", "int32"),
-                            ("subtopologies", ("array", True, (
-                                Subtopology,
-                                (
-                                    ("subtopology_id", "string"),
-                                    ("source_topics", ("array", False, "string")),
-                                    ("repartition_sink_topics", ("array", False, "string")),
-                                    ("state_changelog_topics", ("array", False, (
-                                        TopicInfo,
-                                        (
-                                            ("name", "string"),
-                                            ("partitions", "int32"),
-                                            ("replication_factor", "int16"),
-                                            ("topic_configs", ("array", False, (
-                                                KeyValue,
-                                                (
-                                                    ("key", "string"),
-                                                    ("value", "string"),
-                                                ),
-                                                (),
-                                                (),
-                                            ))),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                    ("repartition_source_topics", ("array", False, (
-                                        TopicInfo,
-                                        (
-                                            ("name", "string"),
-                                            ("partitions", "int32"),
-                                            ("replication_factor", "int16"),
-                                            ("topic_configs", ("array", False, (
-                                                KeyValue,
-                                                (
-                                                    ("key", "string"),
-                                                    ("value", "string"),
-                                                ),
-                                                (),
-                                                (),
-                                            ))),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("members", ("array", False, (
-                        Member,
-                        (
-                            ("member_id", "string"),
-                            ("member_epoch", "int32"),
-                            ("instance_id", "string?"),
-                            ("rack_id", "string?"),
-                            ("client_id", "string"),
-                            ("client_host", "string"),
-                            ("topology_epoch", "int32"),
-                            ("process_id", "string"),
-                            ("user_endpoint", ("struct", True, (
-                                Endpoint,
-                                (
-                                    ("host", "string"),
-                                    ("port", "uint16"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("client_tags", ("array", False, (
-                                KeyValue,
-                                (
-                                    ("key", "string"),
-                                    ("value", "string"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("task_offsets", ("array", False, (
-                                TaskOffset,
-                                (
-                                    ("subtopology_id", "string"),
-                                    ("partition", "int32"),
-                                    ("offset", "int64"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("task_end_offsets", ("array", False, (
-                                TaskOffset,
-                                (
-                                    ("subtopology_id", "string"),
-                                    ("partition", "int32"),
-                                    ("offset", "int64"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("assignment", ("struct", False, (
-                                Assignment,
-                                (
-                                    ("active_tasks", ("array", False, (
-                                        TaskIds,
-                                        (
-                                            ("subtopology_id", "string"),
-                                            ("partitions", ("array", False, "int32")),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                    ("standby_tasks", ("array", False, (
-                                        TaskIds,
-                                        (
-                                            ("subtopology_id", "string"),
-                                            ("partitions", ("array", False, "int32")),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                    ("warmup_tasks", ("array", False, (
-                                        TaskIds,
-                                        (
-                                            ("subtopology_id", "string"),
-                                            ("partitions", ("array", False, "int32")),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("target_assignment", ("struct", False, (
-                                Assignment,
-                                (
-                                    ("active_tasks", ("array", False, (
-                                        TaskIds,
-                                        (
-                                            ("subtopology_id", "string"),
-                                            ("partitions", ("array", False, "int32")),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                    ("standby_tasks", ("array", False, (
-                                        TaskIds,
-                                        (
-                                            ("subtopology_id", "string"),
-                                            ("partitions", ("array", False, "int32")),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                    ("warmup_tasks", ("array", False, (
-                                        TaskIds,
-                                        (
-                                            ("subtopology_id", "string"),
-                                            ("partitions", ("array", False, "int32")),
-                                        ),
-                                        (),
-                                        (),
-                                    ))),
-                                ),
-                                (),
-                                (),
-                            ))),
-                            ("is_classic", "bool"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("authorized_operations", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 89
 NAME = 'StreamsGroupDescribe'
 MIN_VERSION = 0
@@ -1485,7 +1264,7 @@ REQUEST_ENCODERS: dict[int, w.Encoder[StreamsGroupDescribeRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[StreamsGroupDescribeRequest]] = {
-    0: _read_StreamsGroupDescribeRequest_v0,
+    0: _decode_StreamsGroupDescribeRequest_v0,
 }
 
 
@@ -1495,5 +1274,5 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[StreamsGroupDescribeResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[StreamsGroupDescribeResponse]] = {
-    0: _read_StreamsGroupDescribeResponse_v0,
+    0: _decode_StreamsGroupDescribeResponse_v0,
 }

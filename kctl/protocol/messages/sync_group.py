@@ -101,35 +101,6 @@ def _decode_SyncGroupRequest_v0_2(b: bytes, o: int) -> tuple[SyncGroupRequest, i
     return x6, o
 
 
-_read_SyncGroupRequest_v0_2 = w.compiled(
-    _decode_SyncGroupRequest_v0_2,
-    False,
-    (
-        SyncGroupRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id", "int32"),
-            ("member_id", "string"),
-            ("assignments", ("array", False, (
-                SyncGroupRequestAssignment,
-                (
-                    ("member_id", "string"),
-                    ("assignment", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("group_instance_id", ("value", None)),
-            ("protocol_type", ("value", None)),
-            ("protocol_name", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_SyncGroupRequest_v3(m: SyncGroupRequest, buf: bytearray) -> None:
     w.write_string(buf, m.group_id)
     buf += _P_i(m.generation_id)
@@ -175,35 +146,6 @@ def _decode_SyncGroupRequest_v3(b: bytes, o: int) -> tuple[SyncGroupRequest, int
     x6.protocol_name = None
     x6.assignments = d1_assignments
     return x6, o
-
-
-_read_SyncGroupRequest_v3 = w.compiled(
-    _decode_SyncGroupRequest_v3,
-    False,
-    (
-        SyncGroupRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id", "int32"),
-            ("member_id", "string"),
-            ("group_instance_id", "string?"),
-            ("assignments", ("array", False, (
-                SyncGroupRequestAssignment,
-                (
-                    ("member_id", "string"),
-                    ("assignment", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("protocol_type", ("value", None)),
-            ("protocol_name", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_SyncGroupRequest_v4(m: SyncGroupRequest, buf: bytearray) -> None:
@@ -298,35 +240,6 @@ def _decode_SyncGroupRequest_v4(b: bytes, o: int) -> tuple[SyncGroupRequest, int
     x14.protocol_name = None
     x14.assignments = d1_assignments
     return x14, o
-
-
-_read_SyncGroupRequest_v4 = w.compiled(
-    _decode_SyncGroupRequest_v4,
-    True,
-    (
-        SyncGroupRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id", "int32"),
-            ("member_id", "string"),
-            ("group_instance_id", "string?"),
-            ("assignments", ("array", False, (
-                SyncGroupRequestAssignment,
-                (
-                    ("member_id", "string"),
-                    ("assignment", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("protocol_type", ("value", None)),
-            ("protocol_name", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_SyncGroupRequest_v5(m: SyncGroupRequest, buf: bytearray) -> None:
@@ -445,34 +358,6 @@ def _decode_SyncGroupRequest_v5(b: bytes, o: int) -> tuple[SyncGroupRequest, int
     return x18, o
 
 
-_read_SyncGroupRequest_v5 = w.compiled(
-    _decode_SyncGroupRequest_v5,
-    True,
-    (
-        SyncGroupRequest,
-        (
-            ("group_id", "string"),
-            ("generation_id", "int32"),
-            ("member_id", "string"),
-            ("group_instance_id", "string?"),
-            ("protocol_type", "string?"),
-            ("protocol_name", "string?"),
-            ("assignments", ("array", False, (
-                SyncGroupRequestAssignment,
-                (
-                    ("member_id", "string"),
-                    ("assignment", "bytes"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_SyncGroupResponse_v0(m: SyncGroupResponse, buf: bytearray) -> None:
     buf += _P_h(m.error_code)
     w.write_bytes(buf, m.assignment)
@@ -492,25 +377,6 @@ def _decode_SyncGroupResponse_v0(b: bytes, o: int) -> tuple[SyncGroupResponse, i
     return x2, o
 
 
-_read_SyncGroupResponse_v0 = w.compiled(
-    _decode_SyncGroupResponse_v0,
-    False,
-    (
-        SyncGroupResponse,
-        (
-            ("error_code", "int16"),
-            ("assignment", "bytes"),
-        ),
-        (),
-        (
-            ("throttle_time_ms", ("value", 0)),
-            ("protocol_type", ("value", None)),
-            ("protocol_name", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_SyncGroupResponse_v1_3(m: SyncGroupResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     w.write_bytes(buf, m.assignment)
@@ -528,25 +394,6 @@ def _decode_SyncGroupResponse_v1_3(b: bytes, o: int) -> tuple[SyncGroupResponse,
     x2.protocol_name = None
     x2.assignment = d1_assignment
     return x2, o
-
-
-_read_SyncGroupResponse_v1_3 = w.compiled(
-    _decode_SyncGroupResponse_v1_3,
-    False,
-    (
-        SyncGroupResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("assignment", "bytes"),
-        ),
-        (),
-        (
-            ("protocol_type", ("value", None)),
-            ("protocol_name", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_SyncGroupResponse_v4(m: SyncGroupResponse, buf: bytearray) -> None:
@@ -571,25 +418,6 @@ def _decode_SyncGroupResponse_v4(b: bytes, o: int) -> tuple[SyncGroupResponse, i
     x2.protocol_name = None
     x2.assignment = d1_assignment
     return x2, o
-
-
-_read_SyncGroupResponse_v4 = w.compiled(
-    _decode_SyncGroupResponse_v4,
-    True,
-    (
-        SyncGroupResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("assignment", "bytes"),
-        ),
-        (),
-        (
-            ("protocol_type", ("value", None)),
-            ("protocol_name", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_SyncGroupResponse_v5(m: SyncGroupResponse, buf: bytearray) -> None:
@@ -638,24 +466,6 @@ def _decode_SyncGroupResponse_v5(b: bytes, o: int) -> tuple[SyncGroupResponse, i
     return x6, o
 
 
-_read_SyncGroupResponse_v5 = w.compiled(
-    _decode_SyncGroupResponse_v5,
-    True,
-    (
-        SyncGroupResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("protocol_type", "string?"),
-            ("protocol_name", "string?"),
-            ("assignment", "bytes"),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 14
 NAME = 'SyncGroup'
 MIN_VERSION = 0
@@ -674,12 +484,12 @@ REQUEST_ENCODERS: dict[int, w.Encoder[SyncGroupRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[SyncGroupRequest]] = {
-    0: _read_SyncGroupRequest_v0_2,
-    1: _read_SyncGroupRequest_v0_2,
-    2: _read_SyncGroupRequest_v0_2,
-    3: _read_SyncGroupRequest_v3,
-    4: _read_SyncGroupRequest_v4,
-    5: _read_SyncGroupRequest_v5,
+    0: _decode_SyncGroupRequest_v0_2,
+    1: _decode_SyncGroupRequest_v0_2,
+    2: _decode_SyncGroupRequest_v0_2,
+    3: _decode_SyncGroupRequest_v3,
+    4: _decode_SyncGroupRequest_v4,
+    5: _decode_SyncGroupRequest_v5,
 }
 
 
@@ -694,10 +504,10 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[SyncGroupResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[SyncGroupResponse]] = {
-    0: _read_SyncGroupResponse_v0,
-    1: _read_SyncGroupResponse_v1_3,
-    2: _read_SyncGroupResponse_v1_3,
-    3: _read_SyncGroupResponse_v1_3,
-    4: _read_SyncGroupResponse_v4,
-    5: _read_SyncGroupResponse_v5,
+    0: _decode_SyncGroupResponse_v0,
+    1: _decode_SyncGroupResponse_v1_3,
+    2: _decode_SyncGroupResponse_v1_3,
+    3: _decode_SyncGroupResponse_v1_3,
+    4: _decode_SyncGroupResponse_v4,
+    5: _decode_SyncGroupResponse_v5,
 }

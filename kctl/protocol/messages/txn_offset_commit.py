@@ -161,47 +161,6 @@ def _decode_TxnOffsetCommitRequest_v0_1(b: bytes, o: int) -> tuple[TxnOffsetComm
     return x10, o
 
 
-_read_TxnOffsetCommitRequest_v0_1 = w.compiled(
-    _decode_TxnOffsetCommitRequest_v0_1,
-    False,
-    (
-        TxnOffsetCommitRequest,
-        (
-            ("transactional_id", "string"),
-            ("group_id", "string"),
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-            ("topics", ("array", False, (
-                TxnOffsetCommitRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        TxnOffsetCommitRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_metadata", "string?"),
-                        ),
-                        (),
-                        (
-                            ("committed_leader_epoch", ("value", -1)),
-                        ),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("generation_id", ("value", -1)),
-            ("member_id", ("value", '')),
-            ("group_instance_id", ("value", None)),
-        ),
-    ),
-)
-
-
 def _encode_TxnOffsetCommitRequest_v2(m: TxnOffsetCommitRequest, buf: bytearray) -> None:
     w.write_string(buf, m.transactional_id)
     w.write_string(buf, m.group_id)
@@ -269,46 +228,6 @@ def _decode_TxnOffsetCommitRequest_v2(b: bytes, o: int) -> tuple[TxnOffsetCommit
     x10.group_instance_id = None
     x10.topics = d1_topics
     return x10, o
-
-
-_read_TxnOffsetCommitRequest_v2 = w.compiled(
-    _decode_TxnOffsetCommitRequest_v2,
-    False,
-    (
-        TxnOffsetCommitRequest,
-        (
-            ("transactional_id", "string"),
-            ("group_id", "string"),
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-            ("topics", ("array", False, (
-                TxnOffsetCommitRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        TxnOffsetCommitRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_leader_epoch", "int32"),
-                            ("committed_metadata", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (
-            ("generation_id", ("value", -1)),
-            ("member_id", ("value", '')),
-            ("group_instance_id", ("value", None)),
-        ),
-    ),
-)
 
 
 def _encode_TxnOffsetCommitRequest_v3_4(m: TxnOffsetCommitRequest, buf: bytearray) -> None:
@@ -457,45 +376,6 @@ def _decode_TxnOffsetCommitRequest_v3_4(b: bytes, o: int) -> tuple[TxnOffsetComm
     return x22, o
 
 
-_read_TxnOffsetCommitRequest_v3_4 = w.compiled(
-    _decode_TxnOffsetCommitRequest_v3_4,
-    True,
-    (
-        TxnOffsetCommitRequest,
-        (
-            ("transactional_id", "string"),
-            ("group_id", "string"),
-            ("producer_id", "int64"),
-            ("producer_epoch", "int16"),
-            ("generation_id", "int32"),
-            ("member_id", "string"),
-            ("group_instance_id", "string?"),
-            ("topics", ("array", False, (
-                TxnOffsetCommitRequestTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        TxnOffsetCommitRequestPartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_leader_epoch", "int32"),
-                            ("committed_metadata", "string?"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_TxnOffsetCommitResponse_v0_2(m: TxnOffsetCommitResponse, buf: bytearray) -> None:
     buf += _P_i(m.throttle_time_ms)
     a1 = m.topics
@@ -549,37 +429,6 @@ def _decode_TxnOffsetCommitResponse_v0_2(b: bytes, o: int) -> tuple[TxnOffsetCom
     x10.throttle_time_ms = d1_throttle_time_ms
     x10.topics = d1_topics
     return x10, o
-
-
-_read_TxnOffsetCommitResponse_v0_2 = w.compiled(
-    _decode_TxnOffsetCommitResponse_v0_2,
-    False,
-    (
-        TxnOffsetCommitResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                TxnOffsetCommitResponseTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        TxnOffsetCommitResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_TxnOffsetCommitResponse_v3_4(m: TxnOffsetCommitResponse, buf: bytearray) -> None:
@@ -668,37 +517,6 @@ def _decode_TxnOffsetCommitResponse_v3_4(b: bytes, o: int) -> tuple[TxnOffsetCom
     return x12, o
 
 
-_read_TxnOffsetCommitResponse_v3_4 = w.compiled(
-    _decode_TxnOffsetCommitResponse_v3_4,
-    True,
-    (
-        TxnOffsetCommitResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("topics", ("array", False, (
-                TxnOffsetCommitResponseTopic,
-                (
-                    ("name", "string"),
-                    ("partitions", ("array", False, (
-                        TxnOffsetCommitResponsePartition,
-                        (
-                            ("partition_index", "int32"),
-                            ("error_code", "int16"),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 28
 NAME = 'TxnOffsetCommit'
 MIN_VERSION = 0
@@ -716,11 +534,11 @@ REQUEST_ENCODERS: dict[int, w.Encoder[TxnOffsetCommitRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[TxnOffsetCommitRequest]] = {
-    0: _read_TxnOffsetCommitRequest_v0_1,
-    1: _read_TxnOffsetCommitRequest_v0_1,
-    2: _read_TxnOffsetCommitRequest_v2,
-    3: _read_TxnOffsetCommitRequest_v3_4,
-    4: _read_TxnOffsetCommitRequest_v3_4,
+    0: _decode_TxnOffsetCommitRequest_v0_1,
+    1: _decode_TxnOffsetCommitRequest_v0_1,
+    2: _decode_TxnOffsetCommitRequest_v2,
+    3: _decode_TxnOffsetCommitRequest_v3_4,
+    4: _decode_TxnOffsetCommitRequest_v3_4,
 }
 
 
@@ -734,9 +552,9 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[TxnOffsetCommitResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[TxnOffsetCommitResponse]] = {
-    0: _read_TxnOffsetCommitResponse_v0_2,
-    1: _read_TxnOffsetCommitResponse_v0_2,
-    2: _read_TxnOffsetCommitResponse_v0_2,
-    3: _read_TxnOffsetCommitResponse_v3_4,
-    4: _read_TxnOffsetCommitResponse_v3_4,
+    0: _decode_TxnOffsetCommitResponse_v0_2,
+    1: _decode_TxnOffsetCommitResponse_v0_2,
+    2: _decode_TxnOffsetCommitResponse_v0_2,
+    3: _decode_TxnOffsetCommitResponse_v3_4,
+    4: _decode_TxnOffsetCommitResponse_v3_4,
 }

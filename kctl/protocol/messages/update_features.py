@@ -136,34 +136,6 @@ def _decode_UpdateFeaturesRequest_v0(b: bytes, o: int) -> tuple[UpdateFeaturesRe
     return x8, o
 
 
-_read_UpdateFeaturesRequest_v0 = w.compiled(
-    _decode_UpdateFeaturesRequest_v0,
-    True,
-    (
-        UpdateFeaturesRequest,
-        (
-            ("timeout_ms", "int32"),
-            ("feature_updates", ("array", False, (
-                FeatureUpdateKey,
-                (
-                    ("feature", "string"),
-                    ("max_version_level", "int16"),
-                    ("allow_downgrade", "bool"),
-                ),
-                (),
-                (
-                    ("upgrade_type", ("value", 1)),
-                ),
-            ))),
-        ),
-        (),
-        (
-            ("validate_only", ("value", False)),
-        ),
-    ),
-)
-
-
 def _encode_UpdateFeaturesRequest_v1_2(m: UpdateFeaturesRequest, buf: bytearray) -> None:
     buf += _P_i(m.timeout_ms)
     a1 = m.feature_updates
@@ -227,33 +199,6 @@ def _decode_UpdateFeaturesRequest_v1_2(b: bytes, o: int) -> tuple[UpdateFeatures
     x8.feature_updates = d1_feature_updates
     x8.validate_only = d1_validate_only
     return x8, o
-
-
-_read_UpdateFeaturesRequest_v1_2 = w.compiled(
-    _decode_UpdateFeaturesRequest_v1_2,
-    True,
-    (
-        UpdateFeaturesRequest,
-        (
-            ("timeout_ms", "int32"),
-            ("feature_updates", ("array", False, (
-                FeatureUpdateKey,
-                (
-                    ("feature", "string"),
-                    ("max_version_level", "int16"),
-                    ("upgrade_type", "int8"),
-                ),
-                (),
-                (
-                    ("allow_downgrade", ("value", False)),
-                ),
-            ))),
-            ("validate_only", "bool"),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_UpdateFeaturesResponse_v0_1(m: UpdateFeaturesResponse, buf: bytearray) -> None:
@@ -340,32 +285,6 @@ def _decode_UpdateFeaturesResponse_v0_1(b: bytes, o: int) -> tuple[UpdateFeature
     return x12, o
 
 
-_read_UpdateFeaturesResponse_v0_1 = w.compiled(
-    _decode_UpdateFeaturesResponse_v0_1,
-    True,
-    (
-        UpdateFeaturesResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-            ("results", ("array", False, (
-                UpdatableFeatureResult,
-                (
-                    ("feature", "string"),
-                    ("error_code", "int16"),
-                    ("error_message", "string?"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_UpdateFeaturesResponse_v2(m: UpdateFeaturesResponse, buf: bytearray) -> None:
     buf += _P_ih(m.throttle_time_ms, m.error_code)
     w.write_compact_nullable_string(buf, m.error_message)
@@ -398,24 +317,6 @@ def _decode_UpdateFeaturesResponse_v2(b: bytes, o: int) -> tuple[UpdateFeaturesR
     return x4, o
 
 
-_read_UpdateFeaturesResponse_v2 = w.compiled(
-    _decode_UpdateFeaturesResponse_v2,
-    True,
-    (
-        UpdateFeaturesResponse,
-        (
-            ("throttle_time_ms", "int32"),
-            ("error_code", "int16"),
-            ("error_message", "string?"),
-        ),
-        (),
-        (
-            ("results", ("list",)),
-        ),
-    ),
-)
-
-
 API_KEY = 57
 NAME = 'UpdateFeatures'
 MIN_VERSION = 0
@@ -431,9 +332,9 @@ REQUEST_ENCODERS: dict[int, w.Encoder[UpdateFeaturesRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[UpdateFeaturesRequest]] = {
-    0: _read_UpdateFeaturesRequest_v0,
-    1: _read_UpdateFeaturesRequest_v1_2,
-    2: _read_UpdateFeaturesRequest_v1_2,
+    0: _decode_UpdateFeaturesRequest_v0,
+    1: _decode_UpdateFeaturesRequest_v1_2,
+    2: _decode_UpdateFeaturesRequest_v1_2,
 }
 
 
@@ -445,7 +346,7 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[UpdateFeaturesResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[UpdateFeaturesResponse]] = {
-    0: _read_UpdateFeaturesResponse_v0_1,
-    1: _read_UpdateFeaturesResponse_v0_1,
-    2: _read_UpdateFeaturesResponse_v2,
+    0: _decode_UpdateFeaturesResponse_v0_1,
+    1: _decode_UpdateFeaturesResponse_v0_1,
+    2: _decode_UpdateFeaturesResponse_v2,
 }

@@ -160,39 +160,6 @@ def _decode_WriteTxnMarkersRequest_v0(b: bytes, o: int) -> tuple[WriteTxnMarkers
     return x11, o
 
 
-_read_WriteTxnMarkersRequest_v0 = w.compiled(
-    _decode_WriteTxnMarkersRequest_v0,
-    False,
-    (
-        WriteTxnMarkersRequest,
-        (
-            ("markers", ("array", False, (
-                WritableTxnMarker,
-                (
-                    ("producer_id", "int64"),
-                    ("producer_epoch", "int16"),
-                    ("transaction_result", "bool"),
-                    ("topics", ("array", False, (
-                        WritableTxnMarkerTopic,
-                        (
-                            ("name", "string"),
-                            ("partition_indexes", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("coordinator_epoch", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_WriteTxnMarkersRequest_v1(m: WriteTxnMarkersRequest, buf: bytearray) -> None:
     a1 = m.markers
     buf += w.uvarint(len(a1) + 1)
@@ -303,39 +270,6 @@ def _decode_WriteTxnMarkersRequest_v1(b: bytes, o: int) -> tuple[WriteTxnMarkers
     return x13, o
 
 
-_read_WriteTxnMarkersRequest_v1 = w.compiled(
-    _decode_WriteTxnMarkersRequest_v1,
-    True,
-    (
-        WriteTxnMarkersRequest,
-        (
-            ("markers", ("array", False, (
-                WritableTxnMarker,
-                (
-                    ("producer_id", "int64"),
-                    ("producer_epoch", "int16"),
-                    ("transaction_result", "bool"),
-                    ("topics", ("array", False, (
-                        WritableTxnMarkerTopic,
-                        (
-                            ("name", "string"),
-                            ("partition_indexes", ("array", False, "int32")),
-                        ),
-                        (),
-                        (),
-                    ))),
-                    ("coordinator_epoch", "int32"),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 def _encode_WriteTxnMarkersResponse_v0(m: WriteTxnMarkersResponse, buf: bytearray) -> None:
     a1 = m.markers
     buf += w.pack_i32(len(a1))
@@ -406,44 +340,6 @@ def _decode_WriteTxnMarkersResponse_v0(b: bytes, o: int) -> tuple[WriteTxnMarker
     x14: WriteTxnMarkersResponse = _new(WriteTxnMarkersResponse)
     x14.markers = d1_markers
     return x14, o
-
-
-_read_WriteTxnMarkersResponse_v0 = w.compiled(
-    _decode_WriteTxnMarkersResponse_v0,
-    False,
-    (
-        WriteTxnMarkersResponse,
-        (
-            ("markers", ("array", False, (
-                WritableTxnMarkerResult,
-                (
-                    ("producer_id", "int64"),
-                    ("topics", ("array", False, (
-                        WritableTxnMarkerTopicResult,
-                        (
-                            ("name", "string"),
-                            ("partitions", ("array", False, (
-                                WritableTxnMarkerPartitionResult,
-                                (
-                                    ("partition_index", "int32"),
-                                    ("error_code", "int16"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
 
 
 def _encode_WriteTxnMarkersResponse_v1(m: WriteTxnMarkersResponse, buf: bytearray) -> None:
@@ -558,44 +454,6 @@ def _decode_WriteTxnMarkersResponse_v1(b: bytes, o: int) -> tuple[WriteTxnMarker
     return x16, o
 
 
-_read_WriteTxnMarkersResponse_v1 = w.compiled(
-    _decode_WriteTxnMarkersResponse_v1,
-    True,
-    (
-        WriteTxnMarkersResponse,
-        (
-            ("markers", ("array", False, (
-                WritableTxnMarkerResult,
-                (
-                    ("producer_id", "int64"),
-                    ("topics", ("array", False, (
-                        WritableTxnMarkerTopicResult,
-                        (
-                            ("name", "string"),
-                            ("partitions", ("array", False, (
-                                WritableTxnMarkerPartitionResult,
-                                (
-                                    ("partition_index", "int32"),
-                                    ("error_code", "int16"),
-                                ),
-                                (),
-                                (),
-                            ))),
-                        ),
-                        (),
-                        (),
-                    ))),
-                ),
-                (),
-                (),
-            ))),
-        ),
-        (),
-        (),
-    ),
-)
-
-
 API_KEY = 27
 NAME = 'WriteTxnMarkers'
 MIN_VERSION = 0
@@ -610,8 +468,8 @@ REQUEST_ENCODERS: dict[int, w.Encoder[WriteTxnMarkersRequest]] = {
 
 
 REQUEST_DECODERS: dict[int, w.Decoder[WriteTxnMarkersRequest]] = {
-    0: _read_WriteTxnMarkersRequest_v0,
-    1: _read_WriteTxnMarkersRequest_v1,
+    0: _decode_WriteTxnMarkersRequest_v0,
+    1: _decode_WriteTxnMarkersRequest_v1,
 }
 
 
@@ -622,6 +480,6 @@ RESPONSE_ENCODERS: dict[int, w.Encoder[WriteTxnMarkersResponse]] = {
 
 
 RESPONSE_DECODERS: dict[int, w.Decoder[WriteTxnMarkersResponse]] = {
-    0: _read_WriteTxnMarkersResponse_v0,
-    1: _read_WriteTxnMarkersResponse_v1,
+    0: _decode_WriteTxnMarkersResponse_v0,
+    1: _decode_WriteTxnMarkersResponse_v1,
 }
