@@ -12,7 +12,7 @@ from kctl.ops.cells import Column
 from .errors import REFUSED, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, render
-from .runtime import confirm, execute
+from .runtime import command_line, confirm, execute
 
 if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
@@ -95,8 +95,11 @@ def _create(ctx: typer.Context, made: list[Any], output: str) -> None:
     async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
         from kctl.ops import acls
+        from kctl.ops.journal import acl_json, recorded
 
-        rows = await acls.create(Admin(cluster), made)
+        admin = Admin(cluster)
+        rows = await recorded(admin, context.name, command_line(), "acls-created", {}, [],
+                              [acl_json(b) for b in made], lambda: acls.create(admin, made))
         return Output(rows, [Table(rows, COLUMNS)])
 
     execute(_settings(ctx), body, fmt=output, changes=True)
@@ -157,7 +160,12 @@ def acls_delete(ctx: typer.Context, topic: TopicOpt = None, group: GroupOpt = No
         if not matching:
             raise CliError("no ACL matches", "see them with `kctl acls list`", 3)
         confirm(f"deleting {len(matching)} ACL(s) on {context.name}", "delete", yes)
-        deleted = [acls.row(a) for a in await admin.delete_acls([wanted])]
+        from kctl.ops.journal import acl_json, recorded
+
+        before = [acl_json(b) for b in await admin.describe_acls(wanted)]
+        gone = await recorded(admin, context.name, command_line(), "acls-deleted", {}, before, [],
+                              lambda: admin.delete_acls([wanted]))
+        deleted = [acls.row(a) for a in gone]
         return Output(deleted, [Table(deleted, COLUMNS)])
 
     execute(_settings(ctx), body, fmt=output, changes=True)

@@ -10,7 +10,7 @@ from kctl.ops.cells import Column
 
 from .options import OutputOpt, YesOpt
 from .output import Output, Table
-from .runtime import confirm, execute
+from .runtime import command_line, confirm, execute
 
 if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
@@ -65,11 +65,15 @@ def quotas_set(
 
     async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.client import Admin
-        from kctl.ops.quotas import entity, quota_rows, set_quotas
+        from kctl.ops.quotas import entity, entity_text, quota_rows, set_quotas
 
         names = entity(user, user_default, client_id, client_id_default, ip)
+        from kctl.ops.journal import quota_values, recorded
+
         admin = Admin(cluster)
-        await set_quotas(admin, names, values)
+        before = await quota_values(admin, names, values) if names else {}
+        await recorded(admin, context.name, command_line(), "quotas", {"entity": entity_text(names), "names": names},
+                       before, values, lambda: set_quotas(admin, names, values))
         rows = await quota_rows(admin, names)
         return Output(rows, [Table(rows, COLUMNS)])
 
@@ -91,7 +95,15 @@ def quotas_delete(
 
         names = entity(user, user_default, client_id, client_id_default, ip)
         confirm(f"removing quotas of {entity_text(names)} on {context.name}", entity_text(names), yes)
-        removed = await delete_quotas(Admin(cluster), names, key or [])
+        from kctl.ops.journal import quota_values, recorded
+
+        admin = Admin(cluster)
+        current = await admin.describe_client_quotas(list(names.items()), strict=True) if names else []
+        keys = key or sorted({k for entity_, values in current if dict(entity_) == dict(names) for k in values})
+        before = await quota_values(admin, names, keys) if names else {}
+        removed = await recorded(admin, context.name, command_line(), "quotas",
+                                 {"entity": entity_text(names), "names": names}, before, dict.fromkeys(keys),
+                                 lambda: delete_quotas(admin, names, key or []))
         result = {"entity": entity_text(names), "removed": removed}
         return Output(result, summary=[("entity", result["entity"]), ("removed", ", ".join(removed))])
 

@@ -13,7 +13,7 @@ from .completion import complete_topics
 from .errors import UNHEALTHY, USAGE, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, diagnostic
-from .runtime import confirm, execute, fail
+from .runtime import command_line, confirm, execute, fail
 
 if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
@@ -363,12 +363,23 @@ def topics_alter(
 
         admin = Admin(cluster)
         if configs or delete_config:
-            await admin.alter_configs(ConfigResourceType.TOPIC, topic, set_configs=configs, delete=delete_config or [],
-                                      validate_only=validate_only)
+            await _alter_configs(admin, context, ConfigResourceType.TOPIC, "topic", topic, configs,
+                                 delete_config or [], validate_only)
         if partitions is not None:
-            error = (await admin.create_partitions({topic: partitions}, validate_only=validate_only)).get(topic)
-            if error is not None:
-                raise error
+            async def add_partitions() -> None:
+                error = (await admin.create_partitions({topic: partitions}, validate_only=validate_only)).get(topic)
+                if error is not None:
+                    raise error
+
+            if validate_only:
+                await add_partitions()
+            else:
+                from kctl.ops.journal import recorded
+
+                found = (await admin.describe_topics([topic]))[topic]
+                before = None if isinstance(found, BaseException) else len(found.partitions)
+                await recorded(admin, context.name, command_line(), "partitions", {"topic": topic}, before,
+                               partitions, add_partitions)
         if replication_factor is not None:
             from kctl.ops.reassign import plan_reassignment
 
@@ -456,7 +467,7 @@ def configs_set(
     async def body(cluster: Cluster, context: Context) -> None:
         from kctl.client import Admin
 
-        await Admin(cluster).alter_configs(resource_type, resource, set_configs=configs, validate_only=validate_only)
+        await _alter_configs(Admin(cluster), context, resource_type, kind, resource, configs, [], validate_only)
         diagnostic(f"{kind} {resource or '(default)'}: {', '.join(configs)} "
                    f"{'would be set' if validate_only else 'set'}")
 
@@ -480,10 +491,26 @@ def configs_delete(
     async def body(cluster: Cluster, context: Context) -> None:
         from kctl.client import Admin
 
-        await Admin(cluster).alter_configs(resource_type, resource, delete=keys)
+        await _alter_configs(Admin(cluster), context, resource_type, kind, resource, {}, keys, False)
         diagnostic(f"{kind} {resource or '(default)'}: {', '.join(keys)} reset to the default")
 
     execute(_settings(ctx), body, changes=True)
+
+
+async def _alter_configs(admin: Any, context: Context, resource_type: int, kind: str, name: str,
+                         configs: dict[str, str], delete: list[str], validate_only: bool) -> None:
+    """Set and delete overrides, journaled with the values they replace (not when only validating)."""
+    if validate_only:
+        await admin.alter_configs(resource_type, name, set_configs=configs, delete=delete, validate_only=True)
+        return
+    from kctl.ops.journal import config_overrides, recorded
+
+    keys = [*configs, *delete]
+    before = await config_overrides(admin, resource_type, name, keys)
+    after: dict[str, str | None] = {**configs, **dict.fromkeys(delete)}
+    await recorded(admin, context.name, command_line(), "config",
+                   {"resource": kind, "resource_type": resource_type, "name": name}, before, after,
+                   lambda: admin.alter_configs(resource_type, name, set_configs=configs, delete=delete))
 
 
 def _name_and_rest(kind: str, words: list[str], what: str) -> tuple[str | None, list[str]]:

@@ -201,3 +201,11 @@ def confirm(what: str, typed: str, yes: bool) -> None:
     sys.stderr.flush()
     if sys.stdin.readline().strip() != typed:
         raise CliError("not confirmed; nothing was changed", None, REFUSED)
+
+
+def command_line() -> list[str]:
+    """This kctl's command line, as the change journal records it."""
+    import sys
+
+    return ["kctl", *sys.argv[1:]]
+

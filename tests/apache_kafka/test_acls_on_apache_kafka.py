@@ -82,6 +82,19 @@ def test_kctl_acls_on_apache_kafkas_authorizer(kafka_acl: KafkaCluster, tmp_path
     missing = kctl(admin, "acls", "delete", "--topic", secret, "--principal", "User:alice", "--yes", ok=False)
     assert missing.returncode == 3
 
+    # The journal has every ACL change, and takes each back: the deletion, then the prefixed ALLOW.
+    changes = json.loads(kctl(admin, "history", "-o", "json").stdout)
+    deletion, allow = changes[-1], next(c for c in changes if c["kind"] == "acls-created")
+    assert deletion["kind"] == "acls-deleted" and deletion["before"] == [
+        {"resource_type": "TOPIC", "resource_name": secret, "pattern_type": "LITERAL", "principal": "User:alice",
+         "host": "*", "operation": "READ", "permission": "DENY"}]
+    kctl(admin, "undo", deletion["id"], "--execute", "--yes")
+    assert not enforced("Read", secret)  # the DENY is back
+    kctl(admin, "undo", allow["id"], "--execute", "--yes")
+    assert not enforced("Read", topic)  # no ALLOW left for it
+    assert [c["undoes"] for c in json.loads(kctl(admin, "history", "-o", "json").stdout)[-2:]] == [
+        deletion["id"], allow["id"]]
+
 
 def test_kctl_users_and_quotas_on_a_secured_apache_kafka(kafka_acl: KafkaCluster, tmp_path: Path) -> None:
     """The admin context on Apache Kafka with SASL and the StandardAuthorizer: users and quotas."""
