@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kctl.protocol.clock import now_ms
+from kctl.protocol.data import partition_for
 from kctl.protocol.enums import ConfigResourceType
 from kctl.protocol.errors import ErrorCode
 from kctl.protocol.records import Record
@@ -61,7 +62,6 @@ from .offsets_topic import (
     encode_records,
     group_record,
     offset_record,
-    partition_for,
     replay,
 )
 from .share_group import (

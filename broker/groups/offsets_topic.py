@@ -14,7 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kctl.protocol import data
-from kctl.protocol.data import GroupMetadataKey, GroupMetadataValue, OffsetCommitKey, OffsetCommitValue
+from kctl.protocol.data import (
+    GroupMetadataKey,
+    GroupMetadataValue,
+    OffsetCommitKey,
+    OffsetCommitValue,
+)
 from kctl.protocol.errors import ProtocolError
 from kctl.protocol.records import ControlType, Record, encode_batch
 
@@ -28,22 +33,6 @@ OFFSET_VALUE_VERSION = 3
 OFFSET_VALUE_WITH_EXPIRY_VERSION = 1  # the only version that has an expire timestamp
 GROUP_KEY_VERSION = 2
 GROUP_VALUE_VERSION = 3
-
-
-def java_string_hash(text: str) -> int:
-    """Java's String.hashCode: over UTF-16 code units, as a signed 32-bit int."""
-    h = 0
-    raw = text.encode("utf-16-be")
-    for i in range(0, len(raw), 2):
-        h = (31 * h + (raw[i] << 8 | raw[i + 1])) & 0xFFFFFFFF
-    return h - (1 << 32) if h >= 1 << 31 else h
-
-
-@functools.lru_cache(maxsize=4096)
-def partition_for(group_id: str, partitions: int) -> int:
-    """The `__consumer_offsets` partition of a group, as Kafka computes it (Utils.abs(hash) % n)."""
-    h = java_string_hash(group_id)
-    return (0 if h == -(1 << 31) else abs(h)) % partitions
 
 
 @dataclass(slots=True)

@@ -8,11 +8,10 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from kctl.protocol import data
-from kctl.protocol.data import PartitionsSchema, TransactionLogKey, TransactionLogValue
+from kctl.protocol.data import PartitionsSchema, TransactionLogKey, TransactionLogValue, partition_for
 from kctl.protocol.errors import ProtocolError
 from kctl.protocol.records import Record
 
-from ..groups.offsets_topic import partition_for
 from ..storage.log import PartitionLog
 from .machine import TxnMetadata, TxnState
 

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .errors import USAGE, CliError
+from .options import AlertForOpt, AlertOpt
 from .output import diagnostic
 from .runtime import fail
 
 if TYPE_CHECKING:
     from kctl.connect.cluster import Settings
     from kctl.connect.contexts import Context
+    from kctl.ops.alerts import Notifier
 
 
 def exporter(
@@ -30,11 +32,14 @@ def exporter(
                      ] = None,
     topic: Annotated[str | None, typer.Option("--topic", metavar="REGEX", help="Only topics matching this.")
                      ] = None,
+    alert: AlertOpt = None,
+    alert_for: AlertForOpt = "1m",
 ) -> None:
     """Serve /metrics for Prometheus: kafka_exporter's series (lag, offsets, replicas) plus lag in
     seconds, time to catch up and a health verdict per group. A look is taken every --interval in
     the background; scrapes get the last one, with its age, and an unreachable cluster shows as
-    kafka_exporter_up 0 while the exporter keeps running."""
+    kafka_exporter_up 0 while the exporter keeps running. With --alert, each group's health change
+    (held for --alert-for) is posted, with what the verdict means."""
     from kctl.connect.contexts import resolve
     from kctl.ops.times import parse_duration_ms
 
@@ -51,14 +56,30 @@ def exporter(
         fail(CliError(f"bad regex: {exc}", "--group and --topic take Python regular expressions", USAGE))
     settings = ctx.obj
     context = resolve(settings.bootstrap, settings.context)
+    notifier = notifier_for(alert, alert_for, context.name)
     try:
-        asyncio.run(_serve(context, settings, host or "127.0.0.1", int(port), every, groups, topics))
+        asyncio.run(_serve(context, settings, host or "127.0.0.1", int(port), every, groups, topics, notifier))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 
 
+def notifier_for(alert: list[str] | None, alert_for: str, cluster: str) -> Notifier | None:
+    """The --alert targets as a Notifier (None without any), refusing bad ones before anything starts."""
+    if not alert:
+        return None
+    from kctl.ops.alerts import Notifier, parse_target
+    from kctl.ops.times import parse_duration_ms
+
+    try:
+        targets = [parse_target(a) for a in alert]
+        hold = parse_duration_ms(alert_for) / 1000
+    except Exception as exc:
+        fail(exc)
+    return Notifier(targets, cluster, hold, warn=diagnostic)
+
+
 async def _serve(context: Context, settings: Settings, host: str, port: int, every: float,
-                 groups: re.Pattern[str] | None, topics: re.Pattern[str] | None) -> None:
+                 groups: re.Pattern[str] | None, topics: re.Pattern[str] | None, notifier: Notifier | None) -> None:
     from kctl.ops.errors import explain
     from kctl.ops.groups import LagHistory
     from kctl.ops.metrics import Exposition, look
@@ -79,6 +100,8 @@ async def _serve(context: Context, settings: Settings, host: str, port: int, eve
                                   history=lambda g: histories.setdefault(g, LagHistory()))
                 await asyncio.to_thread(exposition.keep, seen)  # rendering is seconds at scale: off the loop
                 exposition.up = 1
+                if notifier is not None:
+                    await notifier.look(seen.seen, seen.taken_at)
                 del seen
             except Exception as exc:  # the exporter keeps running: up 0, one more error, the old values
                 exposition.up = 0
@@ -115,12 +138,21 @@ def _start_http(host: str, port: int, exposition: Any) -> ThreadingHTTPServer:
             if self.path.split("?")[0] != "/metrics":
                 self.send_error(404, "only /metrics is served")
                 return
-            body = exposition.body()
+            from kctl.ops.metrics import gunzipped
+
+            members = exposition.body()
             self.send_response(200)
             self.send_header("Content-Type", CONTENT_TYPE_LATEST)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            if "gzip" in self.headers.get("Accept-Encoding", ""):
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(sum(len(member) for member in members)))
+                self.end_headers()
+                for member in members:
+                    self.wfile.write(member)
+            else:  # inflated as it goes; the end of the body is the end of the connection (HTTP/1.0)
+                self.end_headers()
+                for text in gunzipped(members):
+                    self.wfile.write(text)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # scrapes every few seconds would flood stderr

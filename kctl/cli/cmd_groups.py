@@ -17,6 +17,8 @@ from kctl.ops.cells import Column
 from .completion import complete_groups
 from .errors import NOT_FOUND, UNHEALTHY, USAGE, CliError
 from .options import (
+    AlertForOpt,
+    AlertOpt,
     ApplyOpt,
     ByDurationOpt,
     FromFileOpt,
@@ -29,7 +31,7 @@ from .options import (
     YesOpt,
 )
 from .output import Output, RowWriter, Table, diagnostic, render
-from .runtime import ask_on_terminal, check_format, confirm, execute
+from .runtime import ask_on_terminal, check_format, command_line, confirm, execute
 
 if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
@@ -227,7 +229,13 @@ def groups_reset_offsets(
         if execute_plan:
             ask_on_terminal(f"reset the offsets of group {group} as shown", group, yes,
                             Output(None, [Table([dict(r) for r in plan.rows], RESET_COLUMNS)]))
-            saved = await apply_reset(cluster, plan)
+            from kctl.client import Admin
+            from kctl.ops.groups.resets import reset_offsets_before_after
+            from kctl.ops.journal import recorded
+
+            before, after = reset_offsets_before_after(plan)
+            saved = await recorded(Admin(cluster), context.name, command_line(), "offsets", {"group": group}, before,
+                                   after, lambda: apply_reset(cluster, plan))
             diagnostic(f"group {group}: offsets of {len(plan.offsets)} partition(s) reset "
                        f"(previous offsets saved to {saved}; `kctl groups undo-reset {group}` restores them)")
         else:
@@ -268,7 +276,18 @@ def groups_undo_reset(
         shown = last_saved_reset(group)
         ask_on_terminal(f"put back the offsets group {group} had before the reset of {shown.saved_at}", group, yes,
                         Output(None, [Table(_restored_rows(shown), RESTORED_COLUMNS)]))
-        saved = await undo_reset(cluster, group)
+        from kctl.client import Admin
+        from kctl.ops.journal import Journal, recorded
+
+        journal = Journal()
+        restored = [(t, p, o) for t, p, o in shown.offsets]
+        # The journaled reset this takes back: the group's last applied one that put back these offsets.
+        resets = [c for c in journal.changes() if c.kind == "offsets" and c.target.get("group") == group
+                  and c.outcome == "applied" and [tuple(o) for o in c.before] == restored]
+        saved = await recorded(Admin(cluster), context.name, command_line(), "offsets", {"group": group},
+                               [tuple(o) for o in resets[-1].after] if resets else [], restored,
+                               lambda: undo_reset(cluster, group), journal=journal,
+                               undoes=resets[-1].id if resets else None)
         diagnostic(f"group {group}: offsets from before the reset of {saved.saved_at} restored")
         rows = _restored_rows(saved)
         return Output({"group": group, "restored": rows}, [Table(rows, RESTORED_COLUMNS)])
@@ -286,7 +305,7 @@ def _restored_rows(saved: Any) -> list[dict[str, Any]]:
 
 # ---- lag -------------------------------------------------------------------------------------------------
 def _lag_total(g: Any) -> dict[str, Any]:
-    return {"group": g.group, "state": g.state, "lag": g.lag, "health": g.health}
+    return {"group": g.group, "state": g.state, "lag": g.lag, "health": g.health, "members": g.members}
 
 
 async def _write_lag(cluster: Cluster, groups: list[str] | None, output: str,
@@ -337,15 +356,25 @@ def lag(
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C.")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between samples.")] = 5.0,
     check: Annotated[bool, typer.Option("--check", help="Exit 7 when a group is unhealthy (for runbooks).")] = False,
+    alert: AlertOpt = None,
+    alert_for: AlertForOpt = "1m",
     output: OutputOpt = "table",
 ) -> None:
-    """Lag per group, topic and partition: records, seconds, rates, time to catch up, and a health verdict."""
+    """Lag per group, topic and partition: records, seconds, rates, time to catch up, and a health
+    verdict. With --watch and --alert, health changes are posted to webhooks."""
+    from .cmd_exporter import notifier_for
+
     settings = _settings(ctx)
     check_format(output)
+    if alert and not watch:
+        raise CliError("--alert needs --watch", "alerts come from a watch over time", USAGE)
+    notifier = notifier_for(alert, alert_for, "")
 
     async def body(cluster: Cluster, context: Context) -> Output | None:
         import asyncio
 
+        if notifier is not None:
+            notifier.cluster = context.name
         if not watch and not check:
             await _write_lag(cluster, groups, output)
             return None
@@ -362,7 +391,13 @@ def lag(
         while True:
             if output in ("table", "wide") and sys.stdout.isatty():
                 sys.stdout.write("\x1b[2J\x1b[H")
-            await _write_lag(cluster, groups, output, histories)
+            totals = await _write_lag(cluster, groups, output, histories)
+            if notifier is not None:
+                import time
+
+                from kctl.ops.alerts import seen_of
+
+                await notifier.look(seen_of(totals), time.time())
             await asyncio.sleep(interval)
 
     execute(settings, body, fmt=output)

@@ -15,7 +15,7 @@ from .completion import complete_topics
 from .errors import USAGE, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, diagnostic, render
-from .runtime import check_format, execute
+from .runtime import check_format, command_line, execute
 
 if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
@@ -57,10 +57,12 @@ def parse_rate(text: str | None) -> int | None:
 
 
 async def apply_plan(cluster: Cluster, plan: dict[Any, list[int]], *, execute_it: bool, throttle: int | None,
-                     what: str) -> Output:
-    """Preview the plan per partition; with `execute_it`, start it (saving the previous assignment)."""
+                     what: str, context: Context, undoes: str | None = None) -> Output:
+    """Preview the plan per partition; with `execute_it`, start it (saving the previous assignment,
+    and journaling it as a change)."""
     from kctl.client import Admin
     from kctl.ops import reassign
+    from kctl.ops.journal import recorded
 
     admin = Admin(cluster)
     moves = await reassign.preview(admin, plan)
@@ -69,7 +71,10 @@ async def apply_plan(cluster: Cluster, plan: dict[Any, list[int]], *, execute_it
     if not moves:
         diagnostic(f"{what}: nothing to move")
     elif execute_it:
-        started = await reassign.execute(admin, moves, throttle)
+        before = [(m.topic, m.partition, m.current) for m in moves]
+        after = [(m.topic, m.partition, m.target) for m in moves]
+        started = await recorded(admin, context.name, command_line(), "reassignment", {}, before, after,
+                                 lambda: reassign.execute(admin, moves, throttle), undoes=undoes)
         diagnostic(f"{what}: {len(moves)} partition(s) reassigning, {total:,} bytes to copy"
                    + (f", throttled to {throttle:,} bytes/s" if throttle else "")
                    + f"; previous assignment saved to {started.path} (`kctl reassign undo` restores it); "
@@ -158,7 +163,8 @@ def reassign_apply(
     rate = parse_rate(throttle)
 
     async def body(cluster: Cluster, context: Context) -> Output:
-        return await apply_plan(cluster, plan, execute_it=execute_it, throttle=rate, what="reassignment")
+        return await apply_plan(cluster, plan, execute_it=execute_it, throttle=rate, what="reassignment",
+                                context=context)
 
     execute(_settings(ctx), body, fmt=output, changes=execute_it)
 
@@ -219,9 +225,14 @@ def reassign_undo(ctx: typer.Context, throttle: ThrottleOpt = None, execute_it: 
 
     async def body(cluster: Cluster, context: Context) -> Output:
         from kctl.ops import reassign
+        from kctl.ops.journal import Journal
 
-        previous = reassign.Executed.latest().previous
-        return await apply_plan(cluster, previous, execute_it=execute_it, throttle=rate, what="undo")
+        latest = reassign.Executed.latest()
+        target = sorted((tp.topic, tp.partition, replicas) for tp, replicas in latest.target.items())
+        started = [c for c in Journal().changes() if c.kind == "reassignment" and c.outcome == "applied"
+                   and sorted((t, p, list(r)) for t, p, r in c.after) == target]
+        return await apply_plan(cluster, latest.previous, execute_it=execute_it, throttle=rate, what="undo",
+                                context=context, undoes=started[-1].id if started else None)
 
     execute(_settings(ctx), body, fmt=output, changes=execute_it)
 

@@ -177,7 +177,7 @@ def brokers_drain(
         others = [b.node_id for b in live if b.node_id != broker]
         plan = plan_reassignment(topics, live, only=others)
         return await apply_plan(cluster, plan, execute_it=execute_it, throttle=parse_rate(throttle),
-                                what=f"draining broker {broker}")
+                                what=f"draining broker {broker}", context=context)
 
     execute(_settings(ctx), body, fmt=output, changes=execute_it)
 
@@ -389,7 +389,8 @@ def topics_alter(
             plan = plan_reassignment(await described_topics(admin, [topic]), live,
                                      replication_factor=replication_factor)
             return await apply_plan(cluster, plan, execute_it=execute_it and not validate_only,
-                                    throttle=parse_rate(throttle), what=f"{topic} to {replication_factor} replicas")
+                                    throttle=parse_rate(throttle), what=f"{topic} to {replication_factor} replicas",
+                                    context=context)
         diagnostic(f"topic {topic} {'would be changed' if validate_only else 'changed'}")
         return None
 

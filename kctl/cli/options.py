@@ -25,3 +25,10 @@ ShiftByOpt = Annotated[int | None, typer.Option("--shift-by", help="Move by N (n
 ToDatetimeOpt = Annotated[str | None, typer.Option("--to-datetime", help="First record at or after this time.")]
 ByDurationOpt = Annotated[str | None, typer.Option("--by-duration", help="This long ago (e.g. 1h, PT30M).")]
 FromFileOpt = Annotated[str | None, typer.Option("--from-file", help="Kafka's CSV: TOPIC,PARTITION,OFFSET.")]
+
+#: Health changes of groups posted to webhooks (`kctl exporter`, `kctl lag --watch`).
+AlertOpt = Annotated[list[str] | None, typer.Option(
+    "--alert", metavar="[KIND=]URL", help="Post group health changes here (repeatable): json=URL (the default), "
+    "slack=URL (an incoming webhook) or alertmanager=URL (its API).")]
+AlertForOpt = Annotated[str, typer.Option(
+    "--alert-for", metavar="DURATION", help="How long a new verdict must hold before it is posted.")]

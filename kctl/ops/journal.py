@@ -13,6 +13,11 @@ The kinds, with their inverse (`inverse`):
   partitions away from a topic.
 - `acls-created` / `acls-deleted`: the bindings. Undone by deleting or creating them.
 - `quotas`: an entity's quota values before and after. Undone by setting them back.
+- `offsets`: a group's committed offsets before and after a reset (topic, partition, offset;
+  none where it had none). Undone by committing the old ones and deleting those it lacked, as
+  `groups undo-reset` does.
+- `reassignment`: each moved partition's replicas before and after. Undone by reassigning them
+  back, as `reassign undo` does.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kctl.client import Admin
+from kctl.client import Admin, TopicPartition
 from kctl.protocol.acl import AclBinding, AclOperation, AclPermission, PatternType, ResourceType
 from kctl.protocol.clock import now_ms
 
@@ -37,7 +42,7 @@ from .saves import state_dir_of
 
 T = TypeVar("T")
 
-KINDS = ("config", "partitions", "acls-created", "acls-deleted", "quotas")
+KINDS = ("config", "partitions", "acls-created", "acls-deleted", "quotas", "offsets", "reassignment")
 
 
 @dataclass
@@ -71,6 +76,10 @@ class Change:
             return f"{len(self.after if verb == 'created' else self.before)} ACL(s) {verb}"
         if self.kind == "quotas":
             return f"quotas of {t['entity']}: {self.after}"
+        if self.kind == "reassignment":
+            return f"{len(self.after)} partition(s) reassigned"
+        if self.kind == "offsets":
+            return f"group {t['group']}: offsets of {len(self.after)} partition(s) set"
         return self.kind
 
     def row(self) -> dict[str, Any]:
@@ -268,4 +277,30 @@ def inverse(change: Change) -> Inverse:
                 await delete_quotas(admin, t["names"], delete)
 
         return Inverse(change, plan, apply_quotas, kind="quotas", target=t, before=change.after, after=change.before)
+    if change.kind == "offsets":
+        group = t["group"]
+        previous = [(topic, partition, offset) for topic, partition, offset in change.before]
+        plan = [f"group {group}: {topic}[{partition}] back to "
+                + (str(offset) if offset is not None else "no offset (deleted)")
+                for topic, partition, offset in previous]
+
+        async def apply_offsets(admin: Admin) -> None:
+            from .groups.resets import mark_reset_undone, restore_offsets
+
+            await restore_offsets(admin, group, previous)
+            mark_reset_undone(group, previous)
+
+        current = [(topic, partition, offset) for topic, partition, offset in change.after]
+        return Inverse(change, plan, apply_offsets, kind="offsets", target=t, before=current, after=previous)
+    if change.kind == "reassignment":
+        back = {TopicPartition(topic, partition): list(replicas) for topic, partition, replicas in change.before}
+        plan = [f"{tp.topic}[{tp.partition}]: replicas back to {replicas}" for tp, replicas in back.items()]
+
+        async def apply_reassignment(admin: Admin) -> None:
+            from .reassign import execute, preview
+
+            await execute(admin, await preview(admin, back), None)
+
+        return Inverse(change, plan, apply_reassignment, kind="reassignment", target=t, before=change.after,
+                       after=change.before)
     return Inverse(change, [], impossible=f"kctl has no inverse for a {change.kind} change")

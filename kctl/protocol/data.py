@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 from struct import Struct
 from struct import error as StructError
 from typing import Any, TypeVar
@@ -115,5 +116,24 @@ __all__ = [
     "decode_offsets_key",
     "decode_offsets_value",
     "encode",
+    "java_string_hash",
+    "partition_for",
     "version_of",
 ]
+
+
+# ---- where a group's (or a transactional id's) records go -------------------------------------
+def java_string_hash(text: str) -> int:
+    """Java's String.hashCode: over UTF-16 code units, as a signed 32-bit int."""
+    h = 0
+    raw = text.encode("utf-16-be")
+    for i in range(0, len(raw), 2):
+        h = (31 * h + (raw[i] << 8 | raw[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+@functools.lru_cache(maxsize=4096)
+def partition_for(group_id: str, partitions: int) -> int:
+    """The `__consumer_offsets` partition of a group, as Kafka computes it (Utils.abs(hash) % n)."""
+    h = java_string_hash(group_id)
+    return (0 if h == -(1 << 31) else abs(h)) % partitions

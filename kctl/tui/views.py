@@ -222,6 +222,10 @@ class GroupsScreen(ListScreen):
             self.post_message(OpenReset(group))
 
 
+#: How far back the group detail's `why` verdict looks.
+WHY_WINDOW_S = 60.0
+
+
 class GroupScreen(ListScreen):
     """One classic group, live: lag per partition with its trend, rates and time to catch up;
     members. The screens below it show what each Kafka 4 group type adds."""
@@ -246,6 +250,7 @@ class GroupScreen(ListScreen):
     def __init__(self, group: str) -> None:
         super().__init__()
         self.group = group
+        self.looks: list[Any] = []  # kctl.ops.why Samples over the last WHY_WINDOW_S, for the verdict
 
     def crumb(self) -> str:
         return self.group
@@ -261,6 +266,11 @@ class GroupScreen(ListScreen):
         members = description.members if description is not None else []
         self.state = looked[0].state if looked else "Unknown"
         self.described = description
+        if looked:
+            from kctl.ops.why import Sample
+
+            now = time.time()
+            self.looks = [s for s in self.looks if now - s.at <= WHY_WINDOW_S] + [Sample(now, looked[0])]
         owners = {tp: m.client_id or m.member_id for m in members for tp in m.assignment}
         history = self.kctl.history(self.group)
         rows: list[dict[str, Any]] = []
@@ -294,10 +304,19 @@ class GroupScreen(ListScreen):
         def rate(value: float | None) -> str:
             return "-" if value is None else f"{value:,.1f}/s"
 
-        return [[("type", self.group_type), ("state", self.state), ("members", str(members)), ("lag", f"{lag:,}"),
-                 ("health", health_text(history.verdict(self.state), self.app.current_theme)),
-                 ("consume", rate(consume)), ("produce", rate(produce)), ("catch up", human_seconds(catch_up))],
-                [("lag history", spark(history.total_lag(), 60))]]
+        lines: Summary = [[("type", self.group_type), ("state", self.state), ("members", str(members)),
+                           ("lag", f"{lag:,}"), ("health", health_text(history.verdict(self.state),
+                                                                        self.app.current_theme)),
+                           ("consume", rate(consume)), ("produce", rate(produce)),
+                           ("catch up", human_seconds(catch_up))],
+                          [("lag history", spark(history.total_lag(), 60))]]
+        if len(self.looks) >= 2 and self.looks[-1].at - self.looks[0].at >= 1.0:
+            from kctl.ops.why import Evidence, diagnose
+
+            # `kctl why` from the looks this screen took: what the cluster shows over the last minute
+            # (the command also reads quotas, transactions and the stuck record).
+            lines.append([("why", diagnose(Evidence(self.group, list(self.looks))).verdict.summary)])
+        return lines
 
     def action_reset(self) -> None:
         self.post_message(OpenReset(self.group))

@@ -163,6 +163,13 @@ def test_draining_a_broker_then_undoing_restores_the_assignment(env: dict[str, s
     kctl(env, "reassign", "undo", "--execute")
     wait_reassigned(env)
     assert assignment(env, topic) == original
+    # Both are in the journal, the undo as the drain's; `kctl undo` takes the undo back in turn.
+    drain, undo = json.loads(kctl(env, "history", "-o", "json").stdout)[-2:]
+    assert drain["kind"] == undo["kind"] == "reassignment" and undo["undoes"] == drain["id"]
+    assert drain["before"] and all(t == topic and original[p] == r for t, p, r in drain["before"])
+    kctl(env, "undo", undo["id"], "--execute")
+    wait_reassigned(env)
+    assert all(2 not in r for r in assignment(env, topic).values())
 
 
 def test_cancelling_a_throttled_move_puts_replicas_back_and_clears_the_throttles(

@@ -21,9 +21,10 @@ from broker.config import BrokerConfig
 from broker.durability import Flusher
 from broker.groups.coordinator import GroupCoordinator, OffsetToCommit
 from broker.groups.group import Group
-from broker.groups.offsets_topic import TOPIC, java_string_hash, partition_for
+from broker.groups.offsets_topic import TOPIC
 from broker.groups.state import TRANSITIONS, GroupState, IllegalTransition
 from broker.storage.manager import LogManager
+from kctl.protocol.data import java_string_hash, partition_for
 
 from .conftest import BrokerProcess
 

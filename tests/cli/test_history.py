@@ -126,3 +126,35 @@ def test_history_filters_and_undo_refuses_another_cluster(env: dict[str, str]) -
     assert topic_overrides(env, topic) == {"retention.ms": "7000"}
     missing = kctl(env, "undo", "ffffffffff", ok=False)
     assert "no change" in missing.stderr and missing.returncode != 0
+
+
+def committed(env: dict[str, str], group: str) -> int | None:
+    described = as_json(kctl(env, "groups", "describe", group, "-o", "json"))
+    assert isinstance(described, dict)
+    offsets = [p["committed_offset"] for p in described["partitions"]]
+    return offsets[0] if offsets else None
+
+
+def test_offset_resets_are_journaled_and_undo_and_undo_reset_are_one_mechanism(env: dict[str, str]) -> None:
+    topic, group = unique("journal-reset"), unique("journal-group")
+    kctl(env, "topics", "create", topic, "-p", "1")
+    kctl(env, "produce", topic, stdin="".join(f"r{i}\n" for i in range(5)))
+    kctl(env, "groups", "reset-offsets", group, "--topic", topic, "--to-offset", "2", "--execute")
+    kctl(env, "groups", "reset-offsets", group, "--topic", topic, "--to-latest", "--execute")
+    first, second = history(env)[-2:]
+    assert first["kind"] == second["kind"] == "offsets"
+    assert first["before"] == [[topic, 0, None]] and first["after"] == [[topic, 0, 2]]
+    assert second["before"] == [[topic, 0, 2]] and second["after"] == [[topic, 0, 5]]
+    assert committed(env, group) == 5
+
+    preview = json.loads(kctl(env, "undo", str(second["id"]), "-o", "json").stdout)
+    assert [row["step"] for row in preview] == [f"group {group}: {topic}[0] back to 2"]
+    kctl(env, "undo", str(second["id"]), "--execute")
+    assert committed(env, group) == 2
+    # That reset's save is spent: undo-reset now takes back the first one, journaled as its undo.
+    kctl(env, "groups", "undo-reset", group, "--yes")
+    assert committed(env, group) is None
+    last = history(env)[-1]
+    assert last["undoes"] == first["id"] and last["after"] == [[topic, 0, None]]
+    nothing = kctl(env, "groups", "undo-reset", group, "--yes", ok=False)
+    assert nothing.returncode == 3  # no executed reset left to undo

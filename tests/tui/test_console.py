@@ -302,6 +302,10 @@ async def test_group_detail_shows_lag_members_and_history(seeded: BrokerProcess 
         await pilot.press("r")
         await wait_for(pilot, lambda: len(app.history("billing").totals) >= 3, "more samples")
         assert "consume 0.0/s" in text_of(app, "#summary")  # two looks give a rate
+        await pilot.pause(1.1)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "why" in text_of(app, "#summary"), "the why verdict")
+        assert "why no consumers: the group is Empty with 15 records to read" in text_of(app, "#summary")
 
 
 async def test_a_reset_is_not_shown_as_a_consume_rate(broker: BrokerProcess) -> None:

@@ -292,20 +292,41 @@ async def undo_reset(cluster: Cluster, group: str) -> SavedOffsets:
     """Put back the offsets from before the group's last executed reset; returns what was saved."""
     saves = live_saves(state_dir() / group)
     saved = last_saved_reset(group)
-    admin = Admin(cluster)
+    await restore_offsets(Admin(cluster), group, saved.offsets)  # on failure the save stays live
+    saves[-1].rename(saves[-1].with_suffix(".undone"))
+    return saved
+
+
+async def restore_offsets(admin: Admin, group: str, offsets: Sequence[tuple[str, int, int | None]]) -> None:
+    """Put a group's offsets back as they were (None: it had none there), refused while it has
+    members: what undoing a reset does."""
     kind = await refuse_if_active(admin, group)
-    restore = {TopicPartition(t, p): o for t, p, o in saved.offsets if o is not None}
-    forget = [TopicPartition(t, p) for t, p, o in saved.offsets if o is None]
+    restore = {TopicPartition(t, p): o for t, p, o in offsets if o is not None}
+    forget = [TopicPartition(t, p) for t, p, o in offsets if o is None]
     if restore:
         await set_group_offsets(admin, group, kind, restore)
     if forget and kind != SHARE:  # a share partition never started has nothing to forget
         failed = {tp: e for tp, e in (await admin.delete_group_offsets(group, forget)).items() if e is not None}
-        if failed:  # the save stays live: undoing again finishes the job
+        if failed:  # undoing again finishes the job
             tp, error = next(iter(failed.items()))
             raise KafkaError(f"the offsets are back, but {tp.topic}[{tp.partition}] had none before the reset and "
                              f"its offset could not be deleted: {error}", error.code)
-    saves[-1].rename(saves[-1].with_suffix(".undone"))
-    return saved
+
+
+def mark_reset_undone(group: str, offsets: Sequence[tuple[str, int, int | None]]) -> None:
+    """After `kctl undo` restored these offsets: the group's last saved reset, when it saved them,
+    is undone too (so `groups undo-reset` does not put them back twice)."""
+    saves = live_saves(state_dir() / group)
+    if saves and [tuple(o) for o in last_saved_reset(group).offsets] == [tuple(o) for o in offsets]:
+        saves[-1].rename(saves[-1].with_suffix(".undone"))
+
+
+def reset_offsets_before_after(plan: ResetPlan) -> tuple[list[tuple[str, int, int | None]], list[tuple[str, int, int]]]:
+    """A reset's offsets before and after, per partition, as the change journal keeps them."""
+    before = [(tp.topic, tp.partition, plan.committed[tp].offset if tp in plan.committed else None)
+              for tp in plan.offsets]
+    after = [(tp.topic, tp.partition, offset) for tp, offset in plan.offsets.items()]
+    return before, after
 
 
 def reset_command(group: str, strategy: Strategy, partitions: list[TopicPartition] | None, *,
