@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 from .errors import USAGE, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, colour_enabled, diagnostic, to_json
-from .runtime import check_format, confirm, execute, fail
+from .runtime import check_format, command_line, confirm, execute, fail
 
 records_app = typer.Typer(help="Records: delete the ones before an offset or a time.", no_args_is_help=True)
 
@@ -375,7 +375,7 @@ def records_delete(
     """Delete every record before an offset or a time (moves the log start offset)."""
 
     async def body(cluster: Cluster, context: Context) -> Output:
-        from kctl.client import LATEST, Admin, TopicPartition
+        from kctl.client import EARLIEST, LATEST, Admin, TopicPartition
 
         admin = Admin(cluster)
         info = await cluster.topic(topic)
@@ -388,7 +388,12 @@ def records_delete(
             latest = await admin.list_offsets(dict.fromkeys(tps, LATEST))
             targets = {tp: (o.offset if o.offset >= 0 else latest[tp].offset) for tp, o in found.items()}
         confirm(f"deleting records of {topic} before {before} on {context.name} cannot be undone", topic, yes)
-        low = await admin.delete_records(targets)
+        from kctl.ops.journal import recorded
+
+        starts = await admin.list_offsets(dict.fromkeys(tps, EARLIEST))
+        low = await recorded(admin, context.name, command_line(), "records-deleted", {"topic": topic},
+                             [[tp.partition, starts[tp].offset] for tp in tps],
+                             [[tp.partition, targets[tp]] for tp in tps], lambda: admin.delete_records(targets))
         rows = [{"topic": topic, "partition": tp.partition, "log_start_offset": low[tp]} for tp in tps]
         return Output(rows, [Table(rows, [Column("partition", "PARTITION", numeric=True),
                                           Column("log_start_offset", "NEW LOG START", numeric=True)])])

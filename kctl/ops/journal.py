@@ -18,6 +18,8 @@ The kinds, with their inverse (`inverse`):
   `groups undo-reset` does.
 - `reassignment`: each moved partition's replicas before and after. Undone by reassigning them
   back, as `reassign undo` does.
+- `records-deleted`: each partition's log start offset before and the one asked for. No
+  inverse: deleted records are gone.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from .saves import state_dir_of
 
 T = TypeVar("T")
 
-KINDS = ("config", "partitions", "acls-created", "acls-deleted", "quotas", "offsets", "reassignment")
+KINDS = ("config", "partitions", "acls-created", "acls-deleted", "quotas", "offsets", "reassignment",
+         "records-deleted")
 
 
 @dataclass
@@ -76,6 +79,9 @@ class Change:
             return f"{len(self.after if verb == 'created' else self.before)} ACL(s) {verb}"
         if self.kind == "quotas":
             return f"quotas of {t['entity']}: {self.after}"
+        if self.kind == "records-deleted":
+            return f"topic {t['topic']}: records deleted before " + ", ".join(
+                f"[{partition}] {offset}" for partition, offset in self.after)
         if self.kind == "reassignment":
             return f"{len(self.after)} partition(s) reassigned"
         if self.kind == "offsets":
@@ -239,6 +245,12 @@ def inverse(change: Change) -> Inverse:
             f"Kafka cannot take partitions away from a topic: {t['topic']} keeps {change.after}. Records keyed "
             "to the new partitions stay there; recreating the topic is the only way back, and it deletes its "
             "records"))
+    if change.kind == "records-deleted":
+        moved = ", ".join(f"[{p}] {old} -> {new}" for (p, old), (_, new) in zip(change.before, change.after,
+                                                                                 strict=True))
+        return Inverse(change, [], impossible=(
+            f"deleted records are gone: the log start of {t['topic']} moved ({moved}) and Kafka keeps nothing "
+            "before it"))
     if change.kind == "config":
         restore, delete, plan = _values_back(change.before, f"{t['resource']} {t['name'] or '(default)'}",
                                              "delete {} (back to the default)")

@@ -158,3 +158,16 @@ def test_offset_resets_are_journaled_and_undo_and_undo_reset_are_one_mechanism(e
     assert last["undoes"] == first["id"] and last["after"] == [[topic, 0, None]]
     nothing = kctl(env, "groups", "undo-reset", group, "--yes", ok=False)
     assert nothing.returncode == 3  # no executed reset left to undo
+
+
+def test_deleted_records_are_journaled_and_undo_says_they_are_gone(env: dict[str, str]) -> None:
+    topic = unique("journal-records")
+    kctl(env, "topics", "create", topic, "-p", "1")
+    kctl(env, "produce", topic, stdin="".join(f"r{i}\n" for i in range(6)))
+    kctl(env, "records", "delete", topic, "--before", "4", "--yes")
+    change = history(env)[-1]
+    assert change["kind"] == "records-deleted" and change["applied"] == "yes"
+    assert change["before"] == [[0, 0]] and change["after"] == [[0, 4]]
+    refused = kctl(env, "undo", str(change["id"]), "--execute", ok=False)
+    assert refused.returncode == REFUSED
+    assert f"deleted records are gone: the log start of {topic} moved ([0] 0 -> 4)" in refused.stderr
