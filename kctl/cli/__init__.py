@@ -1,7 +1,7 @@
 """The `kctl` command line.
 
 Only the standard library is imported here, so that `kctl --version` and `kctl --help` start at
-once; typer and rich load when a command runs.
+once; click and rich load when a command runs.
 """
 
 from __future__ import annotations

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .errors import REFUSED, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, render
@@ -18,27 +17,27 @@ if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
     from kctl.connect.contexts import Context
 
-acls_app = typer.Typer(help="ACLs: list, create (or allow / deny), delete, and check what a principal may do.",
+acls_app = cli.Group(help="ACLs: list, create (or allow / deny), delete, and check what a principal may do.",
                        no_args_is_help=True)
 
-TopicOpt = Annotated[str | None, typer.Option("--topic", help="A topic (or a prefix, with --resource-pattern-type "
+TopicOpt = Annotated[str | None, cli.Option("--topic", help="A topic (or a prefix, with --resource-pattern-type "
                                                               "prefixed).")]
-GroupOpt = Annotated[str | None, typer.Option("--group", help="A consumer group.")]
-ClusterOpt = Annotated[bool, typer.Option("--cluster", help="The cluster.")]
-TxOpt = Annotated[str | None, typer.Option("--transactional-id", help="A transactional id.")]
-PatternOpt = Annotated[str | None, typer.Option("--resource-pattern-type", help="literal, prefixed, match or any.")]
-PrincipalOpt = Annotated[str | None, typer.Option("--principal", help="Only ACLs of this principal (User:alice).")]
+GroupOpt = Annotated[str | None, cli.Option("--group", help="A consumer group.")]
+ClusterOpt = Annotated[bool, cli.Option("--cluster", help="The cluster.")]
+TxOpt = Annotated[str | None, cli.Option("--transactional-id", help="A transactional id.")]
+PatternOpt = Annotated[str | None, cli.Option("--resource-pattern-type", help="literal, prefixed, match or any.")]
+PrincipalOpt = Annotated[str | None, cli.Option("--principal", help="Only ACLs of this principal (User:alice).")]
 COLUMNS = [Column("principal", "PRINCIPAL"), Column("permission", "PERMISSION"), Column("operation", "OPERATION"),
            Column("host", "HOST"), Column("resource_type", "TYPE"), Column("resource", "RESOURCE"),
            Column("pattern", "PATTERN")]
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
 @acls_app.command("list")
-def acls_list(ctx: typer.Context, topic: TopicOpt = None, group: GroupOpt = None, cluster: ClusterOpt = False,
+def acls_list(ctx: cli.Context, topic: TopicOpt = None, group: GroupOpt = None, cluster: ClusterOpt = False,
               transactional_id: TxOpt = None, principal: PrincipalOpt = None, resource_pattern_type: PatternOpt = None,
               output: OutputOpt = "table") -> None:
     """ACLs, all or those on one resource (with a name: the ones that apply to it, prefixes and * too)."""
@@ -60,14 +59,14 @@ def acls_list(ctx: typer.Context, topic: TopicOpt = None, group: GroupOpt = None
 
 @acls_app.command("create")
 def acls_create(
-    ctx: typer.Context,
-    allow_principal: Annotated[list[str] | None, typer.Option("--allow-principal", help="Principal to allow.")] = None,
-    deny_principal: Annotated[list[str] | None, typer.Option("--deny-principal", help="Principal to deny.")] = None,
-    operation: Annotated[list[str] | None, typer.Option("--operation", help="Read, Write, Create, Delete, Alter, "
+    ctx: cli.Context,
+    allow_principal: Annotated[list[str] | None, cli.Option("--allow-principal", help="Principal to allow.")] = None,
+    deny_principal: Annotated[list[str] | None, cli.Option("--deny-principal", help="Principal to deny.")] = None,
+    operation: Annotated[list[str] | None, cli.Option("--operation", help="Read, Write, Create, Delete, Alter, "
                                                         "Describe, DescribeConfigs, AlterConfigs, IdempotentWrite, "
                                                         "All (repeatable).")] = None,
-    allow_host: Annotated[list[str] | None, typer.Option("--allow-host", help="Host (default *).")] = None,
-    deny_host: Annotated[list[str] | None, typer.Option("--deny-host", help="Host for deny ACLs (default *).")] = None,
+    allow_host: Annotated[list[str] | None, cli.Option("--allow-host", help="Host (default *).")] = None,
+    deny_host: Annotated[list[str] | None, cli.Option("--deny-host", help="Host for deny ACLs (default *).")] = None,
     topic: TopicOpt = None, group: GroupOpt = None, cluster: ClusterOpt = False, transactional_id: TxOpt = None,
     resource_pattern_type: PatternOpt = None, output: OutputOpt = "table",
 ) -> None:
@@ -88,7 +87,7 @@ def acls_create(
     _create(ctx, made, output)
 
 
-def _create(ctx: typer.Context, made: list[Any], output: str) -> None:
+def _create(ctx: cli.Context, made: list[Any], output: str) -> None:
     if not made:
         raise CliError("name a principal and an operation", "e.g. --allow-principal User:alice --operation Read", 2)
 
@@ -105,7 +104,7 @@ def _create(ctx: typer.Context, made: list[Any], output: str) -> None:
     execute(_settings(ctx), body, fmt=output, changes=True)
 
 
-def _short(ctx: typer.Context, principal: str, operations: str, target: str, host: str, output: str,
+def _short(ctx: cli.Context, principal: str, operations: str, target: str, host: str, output: str,
            permission: str) -> None:
     from kctl.ops import acls
     from kctl.protocol.acl import AclPermission
@@ -116,31 +115,31 @@ def _short(ctx: typer.Context, principal: str, operations: str, target: str, hos
             output)
 
 
-ShortPrincipal = Annotated[str, typer.Argument(help="User:alice, or User:* for everyone.")]
-ShortOps = Annotated[str, typer.Argument(help="Operations, comma-separated: read,describe.")]
-ShortResource = Annotated[str, typer.Argument(help="topic:orders, topic:orders-* (a prefix), group:billing, "
+ShortPrincipal = Annotated[str, cli.Argument(help="User:alice, or User:* for everyone.")]
+ShortOps = Annotated[str, cli.Argument(help="Operations, comma-separated: read,describe.")]
+ShortResource = Annotated[str, cli.Argument(help="topic:orders, topic:orders-* (a prefix), group:billing, "
                                                    "transactional-id:tx or cluster.")]
-HostOpt = Annotated[str, typer.Option("--host", help="The host it applies to.")]
+HostOpt = Annotated[str, cli.Option("--host", help="The host it applies to.")]
 
 
 @acls_app.command("allow")
-def acls_allow(ctx: typer.Context, principal: ShortPrincipal, operations: ShortOps, target: ShortResource,
+def acls_allow(ctx: cli.Context, principal: ShortPrincipal, operations: ShortOps, target: ShortResource,
                host: HostOpt = "*", output: OutputOpt = "table") -> None:
     """The short form: `kctl acls allow User:alice read,describe topic:orders`."""
     _short(ctx, principal, operations, target, host, output, "ALLOW")
 
 
 @acls_app.command("deny")
-def acls_deny(ctx: typer.Context, principal: ShortPrincipal, operations: ShortOps, target: ShortResource,
+def acls_deny(ctx: cli.Context, principal: ShortPrincipal, operations: ShortOps, target: ShortResource,
               host: HostOpt = "*", output: OutputOpt = "table") -> None:
     """The short form of a DENY ACL: `kctl acls deny User:mallory all topic:payments`."""
     _short(ctx, principal, operations, target, host, output, "DENY")
 
 
 @acls_app.command("delete")
-def acls_delete(ctx: typer.Context, topic: TopicOpt = None, group: GroupOpt = None, cluster: ClusterOpt = False,
+def acls_delete(ctx: cli.Context, topic: TopicOpt = None, group: GroupOpt = None, cluster: ClusterOpt = False,
                 transactional_id: TxOpt = None, principal: PrincipalOpt = None,
-                operation: Annotated[str | None, typer.Option("--operation", help="Only this operation.")] = None,
+                operation: Annotated[str | None, cli.Option("--operation", help="Only this operation.")] = None,
                 resource_pattern_type: PatternOpt = None, yes: YesOpt = False, output: OutputOpt = "table") -> None:
     """Delete the ACLs the options match (literal ones on the resource, unless the pattern type says)."""
     from kctl.ops import acls
@@ -173,14 +172,14 @@ def acls_delete(ctx: typer.Context, topic: TopicOpt = None, group: GroupOpt = No
 
 @acls_app.command("check")
 def acls_check(
-    ctx: typer.Context,
-    principal: Annotated[str, typer.Option("--principal", help="Who: User:alice.")],
-    operation: Annotated[str, typer.Option("--operation", help="What: Read, Write, Describe, ...")],
+    ctx: cli.Context,
+    principal: Annotated[str, cli.Option("--principal", help="Who: User:alice.")],
+    operation: Annotated[str, cli.Option("--operation", help="What: Read, Write, Describe, ...")],
     topic: TopicOpt = None, group: GroupOpt = None, cluster: ClusterOpt = False, transactional_id: TxOpt = None,
-    host: Annotated[str, typer.Option("--host", help="From which host.")] = "*",
-    super_user: Annotated[list[str] | None, typer.Option(
+    host: Annotated[str, cli.Option("--host", help="From which host.")] = "*",
+    super_user: Annotated[list[str] | None, cli.Option(
         "--super-user", help="A principal in the brokers' super.users (Kafka does not show it to clients).")] = None,
-    allow_if_no_acl: Annotated[bool | None, typer.Option(
+    allow_if_no_acl: Annotated[bool | None, cli.Option(
         "--allow-if-no-acl/--deny-if-no-acl", help="The brokers' allow.everyone.if.no.acl.found, where the cluster "
                                                    "does not show it.")] = None,
     output: OutputOpt = "table",

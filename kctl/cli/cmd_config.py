@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import typer
-
 from kctl.connect.contexts import KEYS, LOCAL, config_path, contexts, load_file, save_file
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .errors import NOT_FOUND, USAGE, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, diagnostic, render
 from .runtime import check_format, fail, guard
 
-config_app = typer.Typer(help="Named contexts: which cluster kctl talks to.", no_args_is_help=True)
+config_app = cli.Group(help="Named contexts: which cluster kctl talks to.", no_args_is_help=True)
 
 
 @config_app.command("view")
-def config_view(output: Annotated[str, typer.Option("--output", "-o", help="yaml or json.")] = "yaml") -> None:
+def config_view(output: Annotated[str, cli.Option("--output", "-o", help="yaml or json.")] = "yaml") -> None:
     """The config file's contexts (passwords masked) and which one is current."""
 
     def action() -> None:
@@ -54,7 +53,7 @@ def config_get_contexts(output: OutputOpt = "table") -> None:
 
 
 @config_app.command("use-context")
-def config_use_context(name: Annotated[str, typer.Argument(help="The context to make current.")],
+def config_use_context(name: Annotated[str, cli.Argument(help="The context to make current.")],
                        yes: YesOpt = False) -> None:
     """Make a context the current one."""
 
@@ -71,60 +70,60 @@ def config_use_context(name: Annotated[str, typer.Argument(help="The context to 
 
 @config_app.command("set-context")
 def config_set_context(
-    name: Annotated[str, typer.Argument(help="The context to create or change.")],
-    bootstrap_server: Annotated[str | None, typer.Option("--bootstrap-server", "-b", help="HOST:PORT[,...]")] = None,
-    client_id: Annotated[str | None, typer.Option("--client-id", help="Client id the cluster sees.")] = None,
-    read_only: Annotated[bool | None, typer.Option("--read-only/--read-write",
+    name: Annotated[str, cli.Argument(help="The context to create or change.")],
+    bootstrap_server: Annotated[str | None, cli.Option("--bootstrap-server", "-b", help="HOST:PORT[,...]")] = None,
+    client_id: Annotated[str | None, cli.Option("--client-id", help="Client id the cluster sees.")] = None,
+    read_only: Annotated[bool | None, cli.Option("--read-only/--read-write",
                                                    help="Refuse every change in this context.")] = None,
-    theme: Annotated[str | None, typer.Option("--theme", help="TUI theme for this context.")] = None,
-    tls_ca_file: Annotated[str | None, typer.Option("--tls-ca-file", help="Turn TLS on, trusting this CA.")] = None,
-    sasl_mechanism: Annotated[str | None, typer.Option(
+    theme: Annotated[str | None, cli.Option("--theme", help="TUI theme for this context.")] = None,
+    tls_ca_file: Annotated[str | None, cli.Option("--tls-ca-file", help="Turn TLS on, trusting this CA.")] = None,
+    sasl_mechanism: Annotated[str | None, cli.Option(
         "--sasl-mechanism", help="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or GSSAPI.")] = None,
-    sasl_username: Annotated[str | None, typer.Option("--sasl-username", help="SASL user name.")] = None,
-    sasl_password_env: Annotated[str | None, typer.Option("--sasl-password-env",
+    sasl_username: Annotated[str | None, cli.Option("--sasl-username", help="SASL user name.")] = None,
+    sasl_password_env: Annotated[str | None, cli.Option("--sasl-password-env",
                                                           help="Environment variable holding the password "
                                                                "(kctl never writes passwords to the file).")] = None,
-    token_endpoint: Annotated[str | None, typer.Option(
+    token_endpoint: Annotated[str | None, cli.Option(
         "--sasl-token-endpoint", metavar="URL", help="OAUTHBEARER: an OIDC token endpoint (client credentials).",
     )] = None,
-    oauth_client_id: Annotated[str | None, typer.Option("--sasl-client-id", help="OAUTHBEARER: the OIDC client id.")
+    oauth_client_id: Annotated[str | None, cli.Option("--sasl-client-id", help="OAUTHBEARER: the OIDC client id.")
                                ] = None,
-    oauth_secret_env: Annotated[str | None, typer.Option(
+    oauth_secret_env: Annotated[str | None, cli.Option(
         "--sasl-client-secret-env", metavar="VAR", help="OAUTHBEARER: environment variable holding the client secret.",
     )] = None,
-    oauth_secret_file: Annotated[str | None, typer.Option(
+    oauth_secret_file: Annotated[str | None, cli.Option(
         "--sasl-client-secret-file", metavar="PATH", help="OAUTHBEARER: file holding the client secret.")] = None,
-    oauth_scope: Annotated[str | None, typer.Option("--sasl-scope", help="OAUTHBEARER: the scope to ask for.")] = None,
-    oauth_audience: Annotated[str | None, typer.Option("--sasl-audience", help="OAUTHBEARER: the audience to ask for.")
+    oauth_scope: Annotated[str | None, cli.Option("--sasl-scope", help="OAUTHBEARER: the scope to ask for.")] = None,
+    oauth_audience: Annotated[str | None, cli.Option("--sasl-audience", help="OAUTHBEARER: the audience to ask for.")
                               ] = None,
-    token_file: Annotated[str | None, typer.Option(
+    token_file: Annotated[str | None, cli.Option(
         "--sasl-token-file", metavar="PATH", help="OAUTHBEARER: a file holding a token kept fresh elsewhere.",
     )] = None,
-    token_command: Annotated[str | None, typer.Option(
+    token_command: Annotated[str | None, cli.Option(
         "--sasl-token-command", metavar="COMMAND", help="OAUTHBEARER: a command that prints a token (a vault, a cloud "
                                                         "CLI).")] = None,
-    aws_region: Annotated[str | None, typer.Option(
+    aws_region: Annotated[str | None, cli.Option(
         "--sasl-aws-region", metavar="REGION", help="OAUTHBEARER with AWS MSK IAM tokens for this region.")] = None,
-    aws_profile: Annotated[str | None, typer.Option("--sasl-aws-profile", help="AWS MSK IAM: the AWS profile.")] = None,
-    aws_role_arn: Annotated[str | None, typer.Option("--sasl-aws-role-arn", help="AWS MSK IAM: a role to assume.")
+    aws_profile: Annotated[str | None, cli.Option("--sasl-aws-profile", help="AWS MSK IAM: the AWS profile.")] = None,
+    aws_role_arn: Annotated[str | None, cli.Option("--sasl-aws-role-arn", help="AWS MSK IAM: a role to assume.")
                             ] = None,
-    kerberos_service: Annotated[str | None, typer.Option(
+    kerberos_service: Annotated[str | None, cli.Option(
         "--sasl-kerberos-service-name", metavar="NAME", help="GSSAPI: the brokers' service name (kafka).")] = None,
-    kerberos_principal: Annotated[str | None, typer.Option(
+    kerberos_principal: Annotated[str | None, cli.Option(
         "--sasl-kerberos-principal", metavar="PRINCIPAL", help="GSSAPI: log in as this principal (with a keytab).",
     )] = None,
-    kerberos_keytab: Annotated[str | None, typer.Option(
+    kerberos_keytab: Annotated[str | None, cli.Option(
         "--sasl-kerberos-keytab", metavar="PATH", help="GSSAPI: the principal's keytab.")] = None,
-    kerberos_ccache: Annotated[str | None, typer.Option(
+    kerberos_ccache: Annotated[str | None, cli.Option(
         "--sasl-kerberos-ccache", metavar="CCACHE", help="GSSAPI: a ticket cache (default: $KRB5CCNAME, kinit's).",
     )] = None,
-    sasl_extension: Annotated[list[str] | None, typer.Option(
+    sasl_extension: Annotated[list[str] | None, cli.Option(
         "--sasl-extension", metavar="KEY=VALUE", help="OAUTHBEARER: a SASL extension, e.g. logicalCluster=lkc-abc "
                                                       "(repeatable; replaces the context's).")] = None,
-    connect: Annotated[list[str] | None, typer.Option(
+    connect: Annotated[list[str] | None, cli.Option(
         "--connect", metavar="NAME=URL", help="A Kafka Connect cluster (repeatable; replaces the context's list).",
     )] = None,
-    use: Annotated[bool, typer.Option("--use", help="Also make it the current context.")] = False,
+    use: Annotated[bool, cli.Option("--use", help="Also make it the current context.")] = False,
     yes: YesOpt = False,
 ) -> None:
     """Create or change a context."""
@@ -211,7 +210,7 @@ def _sasl_table(name: str, sasl: dict[str, Any], mechanism: str | None, given: d
 
 
 @config_app.command("delete-context")
-def config_delete_context(name: Annotated[str, typer.Argument(help="The context to delete.")],
+def config_delete_context(name: Annotated[str, cli.Argument(help="The context to delete.")],
                           yes: YesOpt = False) -> None:
     """Delete a context (the current one falls back to the built-in broker)."""
 
@@ -263,30 +262,27 @@ def broker_stop(yes: YesOpt = False) -> None:
     guard(action)
 
 
-broker_app = typer.Typer(help="Run kctl's built-in single-node Kafka broker.", no_args_is_help=True)
+broker_app = cli.Group(help="Run kctl's built-in single-node Kafka broker.", no_args_is_help=True)
 
 
 @broker_app.command("start")
 def broker_start(
-    data_dir: str | None = typer.Option(
-        None, "--data-dir", help="Where the logs live (default: $XDG_DATA_HOME/kctl/broker)."
-    ),
-    listen: str | None = typer.Option(None, "--listen", help="HOST:PORT to listen on (default 127.0.0.1:9092)."),
-    advertised: str | None = typer.Option(
-        None, "--advertised", help="HOST:PORT clients are told to connect to (default: the listen address)."
-    ),
-    config: str | None = typer.Option(
-        None, "--config", help="TOML file of Kafka settings: num.partitions, log.retention.ms, ..."
-    ),
-    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
-    metrics: str | None = typer.Option(None, "--metrics", metavar="HOST:PORT",
-                                       help="Serve Prometheus metrics on /metrics there (default: off)."),
-    schema_registry: str | None = typer.Option(
-        None, "--schema-registry", metavar="HOST:PORT|off",
+    data_dir: Annotated[str | None, cli.Option(
+        "--data-dir", help="Where the logs live (default: $XDG_DATA_HOME/kctl/broker).")] = None,
+    listen: Annotated[str | None, cli.Option(
+        "--listen", help="HOST:PORT to listen on (default 127.0.0.1:9092).")] = None,
+    advertised: Annotated[str | None, cli.Option(
+        "--advertised", help="HOST:PORT clients are told to connect to (default: the listen address).")] = None,
+    config: Annotated[str | None, cli.Option(
+        "--config", help="TOML file of Kafka settings: num.partitions, log.retention.ms, ...")] = None,
+    log_level: Annotated[str, cli.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    metrics: Annotated[str | None, cli.Option(
+        "--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics on /metrics there (default: off).")] = None,
+    schema_registry: Annotated[str | None, cli.Option(
+        "--schema-registry", metavar="HOST:PORT|off",
         help="Serve a Schema Registry (Confluent's REST API) there, or off (default 127.0.0.1:8081, skipped when "
-             "that port is busy).",
-    ),
-    background: bool = typer.Option(False, "--background", "-d", help="Start it detached and return."),
+             "that port is busy).")] = None,
+    background: Annotated[bool, cli.Option("--background", "-d", help="Start it detached and return.")] = False,
 ) -> None:
     """Run the broker in the foreground until Ctrl-C or SIGTERM, then shut down cleanly."""
     if background:
@@ -298,11 +294,11 @@ def broker_start(
             state = start_background(announce=diagnostic, extra_args=extra)
         except Exception as exc:
             fail(exc)
-        typer.echo(f"built-in broker running on {state.address}" + (f" (pid {state.pid})" if state.pid else ""))
+        cli.echo(f"built-in broker running on {state.address}" + (f" (pid {state.pid})" if state.pid else ""))
         return
     from broker.__main__ import start
 
-    raise typer.Exit(start(data_dir, listen, advertised, config, log_level, metrics, schema_registry))
+    raise cli.Exit(start(data_dir, listen, advertised, config, log_level, metrics, schema_registry))
 
 
 broker_app.command("status")(broker_status)

@@ -7,32 +7,31 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .options import ApplyOpt, OutputOpt, YesOpt
 from .output import Output, Table, diagnostic
-from .runtime import confirm, execute_connect
+from .runtime import command_line, confirm, execute_connect
 
 if TYPE_CHECKING:
     from kctl.client.kafka_connect import ConnectClient
     from kctl.connect.contexts import Context
 
-connect_app = typer.Typer(
+connect_app = cli.Group(
     help="Kafka Connect: connectors and their tasks, plugins, configs, offsets and topics.",
     no_args_is_help=True)
-offsets_app = typer.Typer(help="A connector's offsets (KIP-875): get, alter, reset.", no_args_is_help=True)
-connect_app.add_typer(offsets_app, name="offsets")
+offsets_app = cli.Group(help="A connector's offsets (KIP-875): get, alter, reset.", no_args_is_help=True)
+connect_app.add_group(offsets_app, name="offsets")
 
-ClusterOpt = Annotated[str | None, typer.Option("--cluster", "-c", metavar="NAME",
+ClusterOpt = Annotated[str | None, cli.Option("--cluster", "-c", metavar="NAME",
                                                 help="Which of the context's connect clusters (the first by "
                                                      "default).")]
-NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The connector.")]
-ConfigOpt = Annotated[str, typer.Option("--config", "-f", metavar="FILE|-",
+NameArg = Annotated[str, cli.Argument(metavar="NAME", help="The connector.")]
+ConfigOpt = Annotated[str, cli.Option("--config", "-f", metavar="FILE|-",
                                         help="The config: JSON (the config, or {name, config}) or key=value lines; "
                                              "- reads stdin.")]
-CheckOpt = Annotated[bool, typer.Option("--check", help="Exit 7 when a connector or task is FAILED (for runbooks).")]
+CheckOpt = Annotated[bool, cli.Option("--check", help="Exit 7 when a connector or task is FAILED (for runbooks).")]
 
 CLUSTER_COLUMNS = [Column("name", "NAME"), Column("url", "URL"), Column("version", "VERSION"),
                    Column("kafka_cluster_id", "KAFKA CLUSTER"), Column("commit", "COMMIT", wide=True),
@@ -48,7 +47,7 @@ OFFSET_COLUMNS = [Column("partition", "PARTITION"), Column("offset", "OFFSET")]
 OFFSET_PLAN_COLUMNS = [Column("partition", "PARTITION"), Column("before", "BEFORE"), Column("after", "AFTER")]
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
@@ -69,7 +68,7 @@ def _first_line(trace: str | None) -> str:
 
 
 @connect_app.command("clusters")
-def connect_clusters(ctx: typer.Context, output: OutputOpt = "table") -> None:
+def connect_clusters(ctx: cli.Context, output: OutputOpt = "table") -> None:
     """The context's Kafka Connect clusters, each asked for its version and Kafka cluster id."""
     settings = _settings(ctx)
 
@@ -103,8 +102,8 @@ def connect_clusters(ctx: typer.Context, output: OutputOpt = "table") -> None:
 
 @connect_app.command("plugins")
 def connect_plugins(
-    ctx: typer.Context,
-    all_plugins: Annotated[bool, typer.Option("--all", help="Transforms, predicates and converters too.")] = False,
+    ctx: cli.Context,
+    all_plugins: Annotated[bool, cli.Option("--all", help="Transforms, predicates and converters too.")] = False,
     cluster: ClusterOpt = None, output: OutputOpt = "table",
 ) -> None:
     """The connector plugins installed on the workers."""
@@ -117,7 +116,7 @@ def connect_plugins(
 
 
 @connect_app.command("list")
-def connect_list(ctx: typer.Context, check: CheckOpt = False, cluster: ClusterOpt = None,
+def connect_list(ctx: cli.Context, check: CheckOpt = False, cluster: ClusterOpt = None,
                  output: OutputOpt = "table") -> None:
     """Connectors with their state and tasks, failing ones first."""
     outcome: list[Any] = []
@@ -146,7 +145,7 @@ def _check(rows: list[dict[str, Any]]) -> None:
 
 
 @connect_app.command("describe")
-def connect_describe(ctx: typer.Context, name: NameArg, check: CheckOpt = False, cluster: ClusterOpt = None,
+def connect_describe(ctx: cli.Context, name: NameArg, check: CheckOpt = False, cluster: ClusterOpt = None,
                      output: OutputOpt = "table") -> None:
     """A connector: state, worker, config, each task's state and worker (and the trace of a failed
     one), and the topics it has used."""
@@ -173,7 +172,7 @@ def connect_describe(ctx: typer.Context, name: NameArg, check: CheckOpt = False,
         _check([outcome[0]])
 
 
-def _apply(ctx: typer.Context, name: str, source: str, *, create: bool, dry_run: bool, cluster: str | None,
+def _apply(ctx: cli.Context, name: str, source: str, *, create: bool, dry_run: bool, cluster: str | None,
            output: str) -> None:
     async def body(client: ConnectClient, context: Context) -> Output:
         from kctl.ops.connectors import apply_config, parse_config, plan_config
@@ -191,7 +190,13 @@ def _apply(ctx: typer.Context, name: str, source: str, *, create: bool, dry_run:
                 for c in plan.changes:
                     diagnostic(f"  {c.key}: {'(unset)' if c.before is None else c.before} -> "
                                f"{'(unset)' if c.after is None else c.after}")
-            saved = await apply_config(client, plan)
+            from kctl.ops.journal import connect_cluster_id, journaled
+
+            saved = await journaled(
+                await connect_cluster_id(client), context.name, command_line(),
+                "connector-created" if plan.previous is None else "connector-config",
+                {"connect": client.settings.name, "url": client.url, "connector": name}, plan.previous, plan.config,
+                lambda: apply_config(client, plan))
             data["previous_saved_to"] = str(saved) if saved else None
             diagnostic(f"connector {name!r} {'created' if plan.previous is None else 'updated'}"
                        + (f"; its previous config is saved in {saved}" if saved else ""))
@@ -200,39 +205,42 @@ def _apply(ctx: typer.Context, name: str, source: str, *, create: bool, dry_run:
     execute_connect(_settings(ctx), cluster, body, fmt=output, changes=not dry_run)
 
 
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Validate and show the change; change nothing.")]
+DryRunOpt = Annotated[bool, cli.Option("--dry-run", help="Validate and show the change; change nothing.")]
 
 
 @connect_app.command("create")
-def connect_create(ctx: typer.Context, name: NameArg, config: ConfigOpt, dry_run: DryRunOpt = False,
+def connect_create(ctx: cli.Context, name: NameArg, config: ConfigOpt, dry_run: DryRunOpt = False,
                    cluster: ClusterOpt = None, output: OutputOpt = "table") -> None:
     """Make a connector; the workers validate its config first and any error is shown per field."""
     _apply(ctx, name, config, create=True, dry_run=dry_run, cluster=cluster, output=output)
 
 
 @connect_app.command("update")
-def connect_update(ctx: typer.Context, name: NameArg, config: ConfigOpt, dry_run: DryRunOpt = False,
+def connect_update(ctx: cli.Context, name: NameArg, config: ConfigOpt, dry_run: DryRunOpt = False,
                    cluster: ClusterOpt = None, output: OutputOpt = "table") -> None:
     """Replace a connector's config: validated first, the difference shown, the old one saved."""
     _apply(ctx, name, config, create=False, dry_run=dry_run, cluster=cluster, output=output)
 
 
 @connect_app.command("delete")
-def connect_delete(ctx: typer.Context, name: NameArg, yes: YesOpt = False, cluster: ClusterOpt = None) -> None:
+def connect_delete(ctx: cli.Context, name: NameArg, yes: YesOpt = False, cluster: ClusterOpt = None) -> None:
     """Delete a connector (its config is saved first: `kctl connect create NAME --config SAVED` brings it back)."""
     async def body(client: ConnectClient, context: Context) -> None:
-        from kctl.ops.connectors import delete
+        from kctl.ops.connectors import delete, found_connector
+        from kctl.ops.journal import connect_cluster_id, journaled
 
         confirm(f"deleting connector {name!r} stops its tasks", name, yes)
-
-        saved = await delete(client, name)
+        config = await found_connector(client.config(name), name)
+        saved = await journaled(await connect_cluster_id(client), context.name, command_line(), "connector-deleted",
+                                {"connect": client.settings.name, "url": client.url, "connector": name}, config,
+                                None, lambda: delete(client, name))
         diagnostic(f"connector {name!r} deleted; its config is saved in {saved}")
 
     execute_connect(_settings(ctx), cluster, body, changes=True)
 
 
 def _state_change(verb: str, help_text: str) -> None:
-    def command(ctx: typer.Context, name: NameArg, yes: YesOpt = False, cluster: ClusterOpt = None) -> None:
+    def command(ctx: cli.Context, name: NameArg, yes: YesOpt = False, cluster: ClusterOpt = None) -> None:
         async def body(client: ConnectClient, context: Context) -> None:
             from kctl.ops.connectors import change_state
 
@@ -251,9 +259,9 @@ _state_change("stop", "Stop a connector: its tasks shut down (KIP-875); needed b
 
 @connect_app.command("restart")
 def connect_restart(
-    ctx: typer.Context, name: NameArg,
-    include_tasks: Annotated[bool, typer.Option("--include-tasks", help="Restart its tasks too.")] = False,
-    only_failed: Annotated[bool, typer.Option("--only-failed", help="Only what is FAILED.")] = False,
+    ctx: cli.Context, name: NameArg,
+    include_tasks: Annotated[bool, cli.Option("--include-tasks", help="Restart its tasks too.")] = False,
+    only_failed: Annotated[bool, cli.Option("--only-failed", help="Only what is FAILED.")] = False,
     yes: YesOpt = False, cluster: ClusterOpt = None, output: OutputOpt = "table",
 ) -> None:
     """Restart a connector (with --include-tasks its tasks; --only-failed only the FAILED ones)."""
@@ -275,8 +283,8 @@ def connect_restart(
 
 @connect_app.command("restart-task")
 def connect_restart_task(
-    ctx: typer.Context, name: NameArg,
-    task: Annotated[int, typer.Argument(metavar="ID", help="The task's number.")],
+    ctx: cli.Context, name: NameArg,
+    task: Annotated[int, cli.Argument(metavar="ID", help="The task's number.")],
     yes: YesOpt = False, cluster: ClusterOpt = None,
 ) -> None:
     """Restart one task of a connector."""
@@ -292,8 +300,8 @@ def connect_restart_task(
 
 @connect_app.command("topics")
 def connect_topics(
-    ctx: typer.Context,
-    words: Annotated[list[str], typer.Argument(metavar="[reset] NAME",
+    ctx: cli.Context,
+    words: Annotated[list[str], cli.Argument(metavar="[reset] NAME",
                                                help="A connector; `reset NAME` forgets the topics it used.")],
     yes: YesOpt = False, cluster: ClusterOpt = None, output: OutputOpt = "table",
 ) -> None:
@@ -324,7 +332,7 @@ def connect_topics(
 
 
 @offsets_app.command("get")
-def offsets_get(ctx: typer.Context, name: NameArg, cluster: ClusterOpt = None, output: OutputOpt = "table") -> None:
+def offsets_get(ctx: cli.Context, name: NameArg, cluster: ClusterOpt = None, output: OutputOpt = "table") -> None:
     """A connector's offsets: per source partition (or per Kafka partition, for a sink)."""
 
     async def body(client: ConnectClient, context: Context) -> Output:
@@ -336,7 +344,7 @@ def offsets_get(ctx: typer.Context, name: NameArg, cluster: ClusterOpt = None, o
     execute_connect(_settings(ctx), cluster, body, fmt=output)
 
 
-def _offsets_change(ctx: typer.Context, name: str, wanted: list[dict[str, Any]] | None, execute_it: bool,
+def _offsets_change(ctx: cli.Context, name: str, wanted: list[dict[str, Any]] | None, execute_it: bool,
                     cluster: str | None, output: str) -> None:
     """Preview (and with --execute make) an offsets change; None means reset them all."""
 
@@ -359,8 +367,8 @@ def _offsets_change(ctx: typer.Context, name: str, wanted: list[dict[str, Any]] 
 
 @offsets_app.command("alter")
 def offsets_alter(
-    ctx: typer.Context, name: NameArg,
-    file: Annotated[str, typer.Option("--file", "-f", metavar="FILE|-",
+    ctx: cli.Context, name: NameArg,
+    file: Annotated[str, cli.Option("--file", "-f", metavar="FILE|-",
                                       help='{"offsets": [{"partition": {...}, "offset": {...}|null}]}, as '
                                            '`offsets get -o json` prints; - reads stdin.')],
     execute_it: ApplyOpt = False, cluster: ClusterOpt = None, output: OutputOpt = "table",
@@ -378,7 +386,7 @@ def offsets_alter(
 
 
 @offsets_app.command("reset")
-def offsets_reset(ctx: typer.Context, name: NameArg, execute_it: ApplyOpt = False, cluster: ClusterOpt = None,
+def offsets_reset(ctx: cli.Context, name: NameArg, execute_it: ApplyOpt = False, cluster: ClusterOpt = None,
                   output: OutputOpt = "table") -> None:
     """Forget all of a STOPPED connector's offsets: it starts over; a dry run unless --execute."""
     _offsets_change(ctx, name, None, execute_it, cluster, output)

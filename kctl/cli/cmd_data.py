@@ -8,11 +8,10 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 from kctl.ops.times import iso, parse_timestamp_ms
 
+from . import declare as cli
 from .completion import complete_topics
 
 if TYPE_CHECKING:
@@ -25,18 +24,18 @@ from .options import OutputOpt, YesOpt
 from .output import Output, Table, colour_enabled, diagnostic, to_json
 from .runtime import check_format, command_line, confirm, execute, fail
 
-records_app = typer.Typer(help="Records: delete the ones before an offset or a time.", no_args_is_help=True)
+records_app = cli.Group(help="Records: delete the ones before an offset or a time.", no_args_is_help=True)
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
 # ---- offsets -----------------------------------------------------------------------------------------
 def offsets(
-    ctx: typer.Context,
-    topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
-    at: Annotated[str | None, typer.Option("--at", help="earliest, latest, or a time (ISO 8601, epoch ms, -1h).")
+    ctx: cli.Context,
+    topic: Annotated[str, cli.Argument(help="The topic.", autocompletion=complete_topics)],
+    at: Annotated[str | None, cli.Option("--at", help="earliest, latest, or a time (ISO 8601, epoch ms, -1h).")
                   ] = None,
     output: OutputOpt = "table",
 ) -> None:
@@ -70,33 +69,33 @@ def offsets(
 
 # ---- produce -----------------------------------------------------------------------------------------
 def produce(
-    ctx: typer.Context,
-    topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
-    values: Annotated[list[str] | None, typer.Argument(help="Values to send (default: one per stdin line).")] = None,
-    key_separator: Annotated[str | None, typer.Option("--key-separator", "-K",
+    ctx: cli.Context,
+    topic: Annotated[str, cli.Argument(help="The topic.", autocompletion=complete_topics)],
+    values: Annotated[list[str] | None, cli.Argument(help="Values to send (default: one per stdin line).")] = None,
+    key_separator: Annotated[str | None, cli.Option("--key-separator", "-K",
                                                       help="Split each line into KEY<sep>VALUE.")] = None,
-    key: Annotated[str | None, typer.Option("--key", "-k", help="The key of every record.")] = None,
-    header: Annotated[list[str] | None, typer.Option("--header", "-H", help="NAME=VALUE, repeatable.")] = None,
-    partition: Annotated[int | None, typer.Option("--partition", "-p", help="Send to this partition.")] = None,
-    jsonl: Annotated[bool, typer.Option("--jsonl", help="Input lines are JSON objects: key, value, headers, "
+    key: Annotated[str | None, cli.Option("--key", "-k", help="The key of every record.")] = None,
+    header: Annotated[list[str] | None, cli.Option("--header", "-H", help="NAME=VALUE, repeatable.")] = None,
+    partition: Annotated[int | None, cli.Option("--partition", "-p", help="Send to this partition.")] = None,
+    jsonl: Annotated[bool, cli.Option("--jsonl", help="Input lines are JSON objects: key, value, headers, "
                                                         "partition, timestamp (*_encoding: base64).")] = False,
-    compression: Annotated[str, typer.Option("--compression", "-z", help="none, gzip, snappy, lz4 or zstd.")
+    compression: Annotated[str, cli.Option("--compression", "-z", help="none, gzip, snappy, lz4 or zstd.")
                            ] = "none",
-    acks: Annotated[str, typer.Option("--acks", help="0, 1 or all.")] = "all",
-    rate: Annotated[float | None, typer.Option("--rate", help="At most this many records per second.")] = None,
-    value_schema: Annotated[str | None, typer.Option(
+    acks: Annotated[str, cli.Option("--acks", help="0, 1 or all.")] = "all",
+    rate: Annotated[float | None, cli.Option("--rate", help="At most this many records per second.")] = None,
+    value_schema: Annotated[str | None, cli.Option(
         "--value-schema", metavar="SUBJECT|ID|FILE",
         help="Encode each value (a JSON line) with this registry schema in Confluent's format; a FILE is "
              "registered under TOPIC-value first. Every line is checked before anything is sent.")] = None,
-    key_schema: Annotated[str | None, typer.Option(
+    key_schema: Annotated[str | None, cli.Option(
         "--key-schema", metavar="SUBJECT|ID|FILE", help="The same for keys (TOPIC-key).")] = None,
-    message: Annotated[str | None, typer.Option(
+    message: Annotated[str | None, cli.Option(
         "--message", help="With a Protobuf schema: the message to write (default: the file's first).")] = None,
-    transactional_id: Annotated[str | None, typer.Option(
+    transactional_id: Annotated[str | None, cli.Option(
         "--transactional-id", metavar="ID",
         help="Send all of the input in one transaction with this transactional id: committed at the end of "
              "input, aborted on any error or Ctrl-C (read_committed consumers then see none of it).")] = None,
-    create: Annotated[bool, typer.Option(
+    create: Annotated[bool, cli.Option(
         "--create", help="Create the topic with the broker's defaults if it does not exist (kctl never lets "
                          "a broker auto-create one).")] = False,
     yes: YesOpt = False,
@@ -219,40 +218,40 @@ def _human(r: Any, colour: bool, key_schema: Any = None, value_schema: Any = Non
 
 
 def tail(
-    ctx: typer.Context,
-    topics: Annotated[list[str], typer.Argument(help="Topics, or regexes with --pattern.",
+    ctx: cli.Context,
+    topics: Annotated[list[str], cli.Argument(help="Topics, or regexes with --pattern.",
                                                 autocompletion=complete_topics)],
-    from_: Annotated[str | None, typer.Option("--from", metavar="POSITION",
+    from_: Annotated[str | None, cli.Option("--from", metavar="POSITION",
                                               help="beginning, end, OFFSET, -N (last N per partition), @TIME or "
                                                    "@-1h. With --group: where partitions without a committed "
                                                    "offset start (as auto.offset.reset; the default is end).")
                      ] = None,
-    partition: Annotated[list[int] | None, typer.Option("--partition", "-p", help="Only these partitions.")] = None,
-    lines: Annotated[int | None, typer.Option("--lines", "-n", metavar="N",
+    partition: Annotated[list[int] | None, cli.Option("--partition", "-p", help="Only these partitions.")] = None,
+    lines: Annotated[int | None, cli.Option("--lines", "-n", metavar="N",
                                               help="As Unix tail: the last N records (10 unless given), newest "
                                                    "last. With --from or --group: stop after N, as --max.")] = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep waiting for new records.")] = False,
-    max_records: Annotated[int | None, typer.Option("--max", metavar="N",
+    follow: Annotated[bool, cli.Option("--follow", "-f", help="Keep waiting for new records.")] = False,
+    max_records: Annotated[int | None, cli.Option("--max", metavar="N",
                                                     help="Stop after N records (read, and with --group "
                                                          "committed; records --filter drops count as read).")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Stop at records after this time.")] = None,
-    group: Annotated[str | None, typer.Option("--group", "-g", metavar="GROUP",
+    until: Annotated[str | None, cli.Option("--until", help="Stop at records after this time.")] = None,
+    group: Annotated[str | None, cli.Option("--group", "-g", metavar="GROUP",
                                               help="Consume as a member of this group, committing exactly what "
                                                    "was read; leaves the group on exit and on SIGTERM/SIGHUP.")] = None,
-    filter_: Annotated[str | None, typer.Option("--filter", help="Only records matching this expression "
+    filter_: Annotated[str | None, cli.Option("--filter", help="Only records matching this expression "
                                                                   "(e.g. 'value.status == \"failed\"').")] = None,
-    pattern: Annotated[bool, typer.Option("--pattern", help="Treat TOPICS as regexes.")] = False,
-    fmt: Annotated[str | None, typer.Option("--format", help="A template: {topic} {partition} {offset} "
+    pattern: Annotated[bool, cli.Option("--pattern", help="Treat TOPICS as regexes.")] = False,
+    fmt: Annotated[str | None, cli.Option("--format", help="A template: {topic} {partition} {offset} "
                                                             "{timestamp} {key} {value}.")] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="human, jsonl, json or raw.")] = "human",
-    no_decode: Annotated[bool, typer.Option(
+    output: Annotated[str, cli.Option("--output", "-o", help="human, jsonl, json or raw.")] = "human",
+    no_decode: Annotated[bool, cli.Option(
         "--no-decode", help="Show keys and values in Confluent's schema format as bytes, not decoded with the "
                             "registry's schemas.")] = False,
-    isolation: Annotated[str, typer.Option(
+    isolation: Annotated[str, cli.Option(
         "--isolation", help="read_uncommitted (the default, as Kafka's console consumer): every record, those of "
                             "aborted and open transactions too; read_committed: committed transactions only, up "
                             "to the last stable offset (an open transaction stops it there).")] = "read_uncommitted",
-    show_control: Annotated[bool, typer.Option(
+    show_control: Annotated[bool, cli.Option(
         "--show-control", help="Show transaction markers (COMMIT, ABORT) as rows too. In jsonl, markers and "
                                "records written in transactions carry their producer id: which records a "
                                "marker ended shows from it.")] = False,
@@ -365,10 +364,10 @@ def _template(fmt: str, r: Any, key_schema: Any = None, value_schema: Any = None
 # ---- records delete -----------------------------------------------------------------------------------
 @records_app.command("delete")
 def records_delete(
-    ctx: typer.Context,
-    topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
-    before: Annotated[str, typer.Option("--before", help="OFFSET, or a time (ISO 8601, epoch ms with @, -1h).")],
-    partition: Annotated[list[int] | None, typer.Option("--partition", "-p", help="Only these partitions.")] = None,
+    ctx: cli.Context,
+    topic: Annotated[str, cli.Argument(help="The topic.", autocompletion=complete_topics)],
+    before: Annotated[str, cli.Option("--before", help="OFFSET, or a time (ISO 8601, epoch ms with @, -1h).")],
+    partition: Annotated[list[int] | None, cli.Option("--partition", "-p", help="Only these partitions.")] = None,
     yes: YesOpt = False,
     output: OutputOpt = "table",
 ) -> None:

@@ -9,8 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
+from . import declare as cli
 from .errors import USAGE, CliError
 from .options import AlertForOpt, AlertOpt
 from .output import diagnostic
@@ -23,14 +22,14 @@ if TYPE_CHECKING:
 
 
 def exporter(
-    ctx: typer.Context,
-    listen: Annotated[str, typer.Option("--listen", metavar="HOST:PORT", help="Where to serve /metrics.")
+    ctx: cli.Context,
+    listen: Annotated[str, cli.Option("--listen", metavar="HOST:PORT", help="Where to serve /metrics.")
                       ] = "127.0.0.1:9308",
-    interval: Annotated[str, typer.Option("--interval", metavar="DURATION",
+    interval: Annotated[str, cli.Option("--interval", metavar="DURATION",
                                           help="How often to look at the cluster (e.g. 15s, 1m).")] = "15s",
-    group: Annotated[str | None, typer.Option("--group", metavar="REGEX", help="Only groups matching this.")
+    group: Annotated[str | None, cli.Option("--group", metavar="REGEX", help="Only groups matching this.")
                      ] = None,
-    topic: Annotated[str | None, typer.Option("--topic", metavar="REGEX", help="Only topics matching this.")
+    topic: Annotated[str | None, cli.Option("--topic", metavar="REGEX", help="Only topics matching this.")
                      ] = None,
     alert: AlertOpt = None,
     alert_for: AlertForOpt = "1m",

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .errors import USAGE, CliError
 from .options import OutputOpt
 from .output import Output, Table, diagnostic
@@ -18,7 +17,7 @@ if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
     from kctl.connect.contexts import Context
 
-features_app = typer.Typer(help="Feature levels of the cluster: list, upgrade, downgrade.", no_args_is_help=True)
+features_app = cli.Group(help="Feature levels of the cluster: list, upgrade, downgrade.", no_args_is_help=True)
 
 FEATURE_COLUMNS = [Column("feature", "FEATURE"), Column("supported_min", "SUPPORTED MIN", numeric=True),
                    Column("supported_max", "SUPPORTED MAX", numeric=True),
@@ -27,12 +26,12 @@ CHANGE_COLUMNS = [Column("feature", "FEATURE"), Column("current", "CURRENT", num
                   Column("target", "TARGET", numeric=True), Column("result", "RESULT")]
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
 @features_app.command("list")
-def features_list(ctx: typer.Context, output: OutputOpt = "table") -> None:
+def features_list(ctx: cli.Context, output: OutputOpt = "table") -> None:
     """Each feature: the levels the brokers support and the level the cluster has finalized (0: off)."""
 
     async def body(cluster: Cluster, context: Context) -> Output:
@@ -45,13 +44,13 @@ def features_list(ctx: typer.Context, output: OutputOpt = "table") -> None:
     execute(_settings(ctx), body, fmt=output)
 
 
-FeatureOpt = Annotated[list[str], typer.Option(
+FeatureOpt = Annotated[list[str], cli.Option(
     "--feature", "-f", metavar="NAME=LEVEL", help="A feature and the level to finalize (repeatable).")]
-ExecuteOpt = Annotated[bool, typer.Option("--execute", help="Make the change (the default is a dry run the "
+ExecuteOpt = Annotated[bool, cli.Option("--execute", help="Make the change (the default is a dry run the "
                                                             "controller checks).")]
 
 
-def _change(ctx: typer.Context, pairs: list[str], *, downgrade: bool, unsafe: bool, execute_it: bool,
+def _change(ctx: cli.Context, pairs: list[str], *, downgrade: bool, unsafe: bool, execute_it: bool,
             output: str) -> None:
     from kctl.ops.topics import parse_configs
 
@@ -88,7 +87,7 @@ def _change(ctx: typer.Context, pairs: list[str], *, downgrade: bool, unsafe: bo
 
 
 @features_app.command("upgrade")
-def features_upgrade(ctx: typer.Context, feature: FeatureOpt, execute_it: ExecuteOpt = False,
+def features_upgrade(ctx: cli.Context, feature: FeatureOpt, execute_it: ExecuteOpt = False,
                      output: OutputOpt = "table") -> None:
     """Raise finalized feature levels (a dry run the controller validates unless --execute)."""
     _change(ctx, feature, downgrade=False, unsafe=False, execute_it=execute_it, output=output)
@@ -96,8 +95,8 @@ def features_upgrade(ctx: typer.Context, feature: FeatureOpt, execute_it: Execut
 
 @features_app.command("downgrade")
 def features_downgrade(
-    ctx: typer.Context, feature: FeatureOpt, execute_it: ExecuteOpt = False,
-    unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow a downgrade that may lose metadata.")] = False,
+    ctx: cli.Context, feature: FeatureOpt, execute_it: ExecuteOpt = False,
+    unsafe: Annotated[bool, cli.Option("--unsafe", help="Allow a downgrade that may lose metadata.")] = False,
     output: OutputOpt = "table",
 ) -> None:
     """Lower finalized feature levels (0 turns a feature off); a dry run unless --execute."""

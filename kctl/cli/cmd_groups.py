@@ -10,10 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .completion import complete_groups
 from .errors import NOT_FOUND, UNHEALTHY, USAGE, CliError
 from .options import (
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
     from kctl.connect.contexts import Context
 
-groups_app = typer.Typer(help="Groups of every type (classic, consumer, share, streams): list, describe, delete, "
+groups_app = cli.Group(help="Groups of every type (classic, consumer, share, streams): list, describe, delete, "
                          "reset offsets.", no_args_is_help=True)
 
 LAG_COLUMNS = [
@@ -58,16 +57,16 @@ LAG_TOTAL_COLUMNS = [Column("group", "GROUP"), Column("state", "STATE"), Column(
                      Column("health", "HEALTH")]
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
 # ---- list / describe / delete ---------------------------------------------------------------------------
 @groups_app.command("list")
 def groups_list(
-    ctx: typer.Context,
-    state: Annotated[list[str] | None, typer.Option("--state", help="Only groups in this state (repeatable).")] = None,
-    group_type: Annotated[list[str] | None, typer.Option(
+    ctx: cli.Context,
+    state: Annotated[list[str] | None, cli.Option("--state", help="Only groups in this state (repeatable).")] = None,
+    group_type: Annotated[list[str] | None, cli.Option(
         "--type", help="Only groups of this type: classic, consumer, share or streams (repeatable).")] = None,
     output: OutputOpt = "table",
 ) -> None:
@@ -93,8 +92,8 @@ def groups_list(
 
 @groups_app.command("describe")
 def groups_describe(
-    ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The group.", autocompletion=complete_groups)],
+    ctx: cli.Context,
+    group: Annotated[str, cli.Argument(help="The group.", autocompletion=complete_groups)],
     output: OutputOpt = "table",
 ) -> None:
     """State, members with their epochs and assignments, and per partition the committed offset,
@@ -138,8 +137,8 @@ def groups_describe(
 
 @groups_app.command("delete")
 def groups_delete(
-    ctx: typer.Context,
-    groups: Annotated[list[str], typer.Argument(help="Groups to delete (they must have no members).",
+    ctx: cli.Context,
+    groups: Annotated[list[str], cli.Argument(help="Groups to delete (they must have no members).",
                                                 autocompletion=complete_groups)],
     yes: YesOpt = False,
 ) -> None:
@@ -163,9 +162,9 @@ def groups_delete(
 
 @groups_app.command("delete-offsets")
 def groups_delete_offsets(
-    ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The group.", autocompletion=complete_groups)],
-    topic: Annotated[list[str], typer.Option(
+    ctx: cli.Context,
+    group: Annotated[str, cli.Argument(help="The group.", autocompletion=complete_groups)],
+    topic: Annotated[list[str], cli.Option(
         "--topic", "-t", metavar="TOPIC[:P,P]", help="A topic, or some of its partitions (repeatable).")],
     yes: YesOpt = False,
 ) -> None:
@@ -187,25 +186,25 @@ def groups_delete_offsets(
 # ---- reset-offsets and undo-reset --------------------------------------------------------------------------
 @groups_app.command("reset-offsets")
 def groups_reset_offsets(
-    ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The group (it must have no active members).",
+    ctx: cli.Context,
+    group: Annotated[str, cli.Argument(help="The group (it must have no active members).",
                                          autocompletion=complete_groups)],
-    topic: Annotated[list[str] | None, typer.Option(
+    topic: Annotated[list[str] | None, cli.Option(
         "--topic", "-t", metavar="TOPIC[:P,P]", help="A topic, or some of its partitions (repeatable).")] = None,
-    all_topics: Annotated[bool, typer.Option("--all-topics", help="Every topic the group has offsets for.")] = False,
+    all_topics: Annotated[bool, cli.Option("--all-topics", help="Every topic the group has offsets for.")] = False,
     to_earliest: ToEarliestOpt = False,
     to_latest: ToLatestOpt = False,
-    to_current: Annotated[bool, typer.Option("--to-current", help="Where it is (re-commits it).")] = False,
+    to_current: Annotated[bool, cli.Option("--to-current", help="Where it is (re-commits it).")] = False,
     to_offset: ToOffsetOpt = None,
     shift_by: ShiftByOpt = None,
     to_datetime: ToDatetimeOpt = None,
     by_duration: ByDurationOpt = None,
     from_file: FromFileOpt = None,
-    to_group: Annotated[str | None, typer.Option("--to-group", help="Copy another group's committed offsets.")
+    to_group: Annotated[str | None, cli.Option("--to-group", help="Copy another group's committed offsets.")
                         ] = None,
     execute_plan: ApplyOpt = False,
-    export: Annotated[str | None, typer.Option("--export", help="Write the plan to this file.")] = None,
-    export_format: Annotated[str, typer.Option("--export-format", help="csv (Kafka's) or json.")] = "csv",
+    export: Annotated[str | None, cli.Option("--export", help="Write the plan to this file.")] = None,
+    export_format: Annotated[str, cli.Option("--export-format", help="csv (Kafka's) or json.")] = "csv",
     yes: YesOpt = False,
     output: OutputOpt = "table",
 ) -> None:
@@ -262,8 +261,8 @@ def _export(path: str, fmt: str, rows: Sequence[Mapping[str, Any]]) -> None:
 
 @groups_app.command("undo-reset")
 def groups_undo_reset(
-    ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The group whose last executed reset to undo.",
+    ctx: cli.Context,
+    group: Annotated[str, cli.Argument(help="The group whose last executed reset to undo.",
                                          autocompletion=complete_groups)],
     yes: YesOpt = False,
     output: OutputOpt = "table",
@@ -350,12 +349,12 @@ def _history_of(histories: dict[str, Any]) -> Any:
 
 
 def lag(
-    ctx: typer.Context,
-    groups: Annotated[list[str] | None, typer.Argument(help="Groups (default: every group).",
+    ctx: cli.Context,
+    groups: Annotated[list[str] | None, cli.Argument(help="Groups (default: every group).",
                                                        autocompletion=complete_groups)] = None,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C.")] = False,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between samples.")] = 5.0,
-    check: Annotated[bool, typer.Option("--check", help="Exit 7 when a group is unhealthy (for runbooks).")] = False,
+    watch: Annotated[bool, cli.Option("--watch", "-w", help="Refresh until Ctrl-C.")] = False,
+    interval: Annotated[float, cli.Option("--interval", help="Seconds between samples.")] = 5.0,
+    check: Annotated[bool, cli.Option("--check", help="Exit 7 when a group is unhealthy (for runbooks).")] = False,
     alert: AlertOpt = None,
     alert_for: AlertForOpt = "1m",
     output: OutputOpt = "table",

@@ -6,16 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .errors import UNHEALTHY, CliError
 from .options import OutputOpt
 from .output import Output, Table, render
 from .runtime import check_format, guard
 
-log_app = typer.Typer(help="Log segment files, offline: dump what is in them, verify them.", no_args_is_help=True)
+log_app = cli.Group(help="Log segment files, offline: dump what is in them, verify them.", no_args_is_help=True)
 
 BATCH_COLUMNS = [Column("position", "POSITION", numeric=True), Column("base_offset", "BASE", numeric=True),
                  Column("last_offset", "LAST", numeric=True), Column("count", "COUNT", numeric=True),
@@ -33,14 +32,14 @@ SUMMARY_COLUMNS = [Column("segment", "SEGMENT"), Column("batches", "BATCHES", nu
                    Column("problems", "PROBLEMS", numeric=True)]
 PROBLEM_COLUMNS = [Column("file", "FILE"), Column("position", "POSITION", numeric=True), Column("problem", "PROBLEM")]
 
-PathArg = Annotated[Path, typer.Argument(help="A .log, .index or .timeindex file, or a partition directory.")]
+PathArg = Annotated[Path, cli.Argument(help="A .log, .index or .timeindex file, or a partition directory.")]
 
 
 @log_app.command("dump")
 def log_dump(
     path: PathArg,
-    records: Annotated[bool, typer.Option("--records/--batches-only", help="Each batch's records too.")] = True,
-    decode: Annotated[str, typer.Option(
+    records: Annotated[bool, cli.Option("--records/--batches-only", help="Each batch's records too.")] = True,
+    decode: Annotated[str, cli.Option(
         "--decode", help="Decode internal records: auto (by the partition directory's topic), offsets "
                          "(__consumer_offsets), transactions (__transaction_state), metadata "
                          "(__cluster_metadata) or none.")] = "auto",

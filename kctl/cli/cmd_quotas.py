@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .options import OutputOpt, YesOpt
 from .output import Output, Table
 from .runtime import command_line, confirm, execute
@@ -16,22 +15,22 @@ if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
     from kctl.connect.contexts import Context
 
-quotas_app = typer.Typer(help="Client quotas per user, client id or IP: get, set, delete.", no_args_is_help=True)
+quotas_app = cli.Group(help="Client quotas per user, client id or IP: get, set, delete.", no_args_is_help=True)
 
-UserOpt = Annotated[str | None, typer.Option("--user", help="A user (the principal's name).")]
-UserDefaultOpt = Annotated[bool, typer.Option("--user-default", help="The default for every user.")]
-ClientOpt = Annotated[str | None, typer.Option("--client-id", help="A client id.")]
-ClientDefaultOpt = Annotated[bool, typer.Option("--client-id-default", help="The default for every client id.")]
-IpOpt = Annotated[str | None, typer.Option("--ip", help="An IP address (connection_creation_rate only).")]
+UserOpt = Annotated[str | None, cli.Option("--user", help="A user (the principal's name).")]
+UserDefaultOpt = Annotated[bool, cli.Option("--user-default", help="The default for every user.")]
+ClientOpt = Annotated[str | None, cli.Option("--client-id", help="A client id.")]
+ClientDefaultOpt = Annotated[bool, cli.Option("--client-id-default", help="The default for every client id.")]
+IpOpt = Annotated[str | None, cli.Option("--ip", help="An IP address (connection_creation_rate only).")]
 COLUMNS = [Column("entity", "ENTITY"), Column("key", "QUOTA"), Column("value", "VALUE", numeric=True)]
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
 @quotas_app.command("get")
-def quotas_get(ctx: typer.Context, user: UserOpt = None, user_default: UserDefaultOpt = False,
+def quotas_get(ctx: cli.Context, user: UserOpt = None, user_default: UserDefaultOpt = False,
                client_id: ClientOpt = None, client_id_default: ClientDefaultOpt = False, ip: IpOpt = None,
                output: OutputOpt = "table") -> None:
     """Quotas set, for one entity or (without options) every one."""
@@ -48,13 +47,13 @@ def quotas_get(ctx: typer.Context, user: UserOpt = None, user_default: UserDefau
 
 @quotas_app.command("set")
 def quotas_set(
-    ctx: typer.Context, user: UserOpt = None, user_default: UserDefaultOpt = False, client_id: ClientOpt = None,
+    ctx: cli.Context, user: UserOpt = None, user_default: UserDefaultOpt = False, client_id: ClientOpt = None,
     client_id_default: ClientDefaultOpt = False, ip: IpOpt = None,
-    producer_byte_rate: Annotated[float | None, typer.Option("--producer-byte-rate", help="Bytes/s produced.")] = None,
-    consumer_byte_rate: Annotated[float | None, typer.Option("--consumer-byte-rate", help="Bytes/s fetched.")] = None,
-    request_percentage: Annotated[float | None, typer.Option("--request-percentage",
+    producer_byte_rate: Annotated[float | None, cli.Option("--producer-byte-rate", help="Bytes/s produced.")] = None,
+    consumer_byte_rate: Annotated[float | None, cli.Option("--consumer-byte-rate", help="Bytes/s fetched.")] = None,
+    request_percentage: Annotated[float | None, cli.Option("--request-percentage",
                                                              help="Percent of a request thread.")] = None,
-    connection_creation_rate: Annotated[float | None, typer.Option("--connection-creation-rate",
+    connection_creation_rate: Annotated[float | None, cli.Option("--connection-creation-rate",
                                                                    help="New connections/s (with --ip).")] = None,
     output: OutputOpt = "table",
 ) -> None:
@@ -82,9 +81,9 @@ def quotas_set(
 
 @quotas_app.command("delete")
 def quotas_delete(
-    ctx: typer.Context, user: UserOpt = None, user_default: UserDefaultOpt = False, client_id: ClientOpt = None,
+    ctx: cli.Context, user: UserOpt = None, user_default: UserDefaultOpt = False, client_id: ClientOpt = None,
     client_id_default: ClientDefaultOpt = False, ip: IpOpt = None,
-    key: Annotated[list[str] | None, typer.Option("--key", help="Only this quota (repeatable).")] = None,
+    key: Annotated[list[str] | None, cli.Option("--key", help="Only this quota (repeatable).")] = None,
     yes: YesOpt = False, output: OutputOpt = "table",
 ) -> None:
     """Remove an entity's quotas (all of them, or --key ones)."""

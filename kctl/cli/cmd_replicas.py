@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .completion import complete_topics
 from .errors import USAGE, CliError
 from .options import OutputOpt, YesOpt
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
     from kctl.connect.contexts import Context
 
-reassign_app = typer.Typer(help="Move partition replicas between brokers, as kafka-reassign-partitions does.",
+reassign_app = cli.Group(help="Move partition replicas between brokers, as kafka-reassign-partitions does.",
                            no_args_is_help=True)
 
 MOVE_COLUMNS = [Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
@@ -31,13 +30,13 @@ PROGRESS_COLUMNS = [Column("topic", "TOPIC"), Column("partition", "PARTITION", n
                     Column("target", "TARGET"), Column("state", "STATE"), Column("adding", "ADDING"),
                     Column("bytes_copied", "COPIED", numeric=True), Column("bytes_total", "TO COPY", numeric=True)]
 
-ThrottleOpt = Annotated[str | None, typer.Option(
+ThrottleOpt = Annotated[str | None, cli.Option(
     "--throttle", metavar="RATE", help="Replication limit while data moves, bytes/s (e.g. 50000000, 50M); "
                                        "set on the moving replicas and their brokers, cleared when done.")]
-ExecuteOpt = Annotated[bool, typer.Option("--execute", help="Start it (the default is a dry run).")]
+ExecuteOpt = Annotated[bool, cli.Option("--execute", help="Start it (the default is a dry run).")]
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
@@ -88,16 +87,16 @@ async def apply_plan(cluster: Cluster, plan: dict[Any, list[int]], *, execute_it
 
 @reassign_app.command("plan")
 def reassign_plan(
-    ctx: typer.Context,
-    topic: Annotated[list[str], typer.Option("--topic", "-t", help="A topic to plan for (repeatable).",
+    ctx: cli.Context,
+    topic: Annotated[list[str], cli.Option("--topic", "-t", help="A topic to plan for (repeatable).",
                                              autocompletion=complete_topics)],
-    brokers: Annotated[str | None, typer.Option("--brokers", metavar="ID,ID", help="Brokers to place replicas on "
+    brokers: Annotated[str | None, cli.Option("--brokers", metavar="ID,ID", help="Brokers to place replicas on "
                                                 "(default: every live one).")] = None,
-    replication_factor: Annotated[int | None, typer.Option("--replication-factor", "-r",
+    replication_factor: Annotated[int | None, cli.Option("--replication-factor", "-r",
                                                            help="Replicas per partition (default: as now).")] = None,
-    rack_aware: Annotated[bool, typer.Option("--rack-aware", help="A partition's replicas on distinct racks.")
+    rack_aware: Annotated[bool, cli.Option("--rack-aware", help="A partition's replicas on distinct racks.")
                           ] = False,
-    out: Annotated[Path | None, typer.Option("--out", metavar="FILE", help="Write the plan here (default: stdout).")
+    out: Annotated[Path | None, cli.Option("--out", metavar="FILE", help="Write the plan here (default: stdout).")
                    ] = None,
 ) -> None:
     """Write a plan, in Kafka's reassignment JSON, that moves the fewest replicas to balance them."""
@@ -145,8 +144,8 @@ def _broker_ids(text: str | None) -> list[int] | None:
 
 @reassign_app.command("apply")
 def reassign_apply(
-    ctx: typer.Context,
-    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="A plan in Kafka's reassignment JSON.")],
+    ctx: cli.Context,
+    plan_file: Annotated[Path, cli.Argument(metavar="PLAN", help="A plan in Kafka's reassignment JSON.")],
     throttle: ThrottleOpt = None,
     execute_it: ExecuteOpt = False,
     yes: YesOpt = False,
@@ -171,9 +170,9 @@ def reassign_apply(
 
 @reassign_app.command("status")
 def reassign_status(
-    ctx: typer.Context,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until every partition is done.")] = False,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between looks.")] = 2.0,
+    ctx: cli.Context,
+    watch: Annotated[bool, cli.Option("--watch", "-w", help="Refresh until every partition is done.")] = False,
+    interval: Annotated[float, cli.Option("--interval", help="Seconds between looks.")] = 2.0,
     output: OutputOpt = "table",
 ) -> None:
     """Progress of the last reassignment kctl started, per partition; clears its throttles once done."""
@@ -204,7 +203,7 @@ def reassign_status(
 
 
 @reassign_app.command("cancel")
-def reassign_cancel(ctx: typer.Context, yes: YesOpt = False) -> None:
+def reassign_cancel(ctx: cli.Context, yes: YesOpt = False) -> None:
     """Stop the partitions of the last reassignment that are still moving, and clear its throttles."""
 
     async def body(cluster: Cluster, context: Context) -> None:
@@ -218,7 +217,7 @@ def reassign_cancel(ctx: typer.Context, yes: YesOpt = False) -> None:
 
 
 @reassign_app.command("undo")
-def reassign_undo(ctx: typer.Context, throttle: ThrottleOpt = None, execute_it: ExecuteOpt = False,
+def reassign_undo(ctx: cli.Context, throttle: ThrottleOpt = None, execute_it: ExecuteOpt = False,
                   yes: YesOpt = False, output: OutputOpt = "table") -> None:
     """Put the partitions of the last reassignment back where they were (a dry run unless --execute)."""
     rate = parse_rate(throttle)
@@ -239,13 +238,13 @@ def reassign_undo(ctx: typer.Context, throttle: ThrottleOpt = None, execute_it: 
 
 # ---- leaders and disks ----------------------------------------------------------------------------------
 def elect_leaders(
-    ctx: typer.Context,
-    topic: Annotated[list[str] | None, typer.Option("--topic", "-t", metavar="TOPIC[:P,P]",
+    ctx: cli.Context,
+    topic: Annotated[list[str] | None, cli.Option("--topic", "-t", metavar="TOPIC[:P,P]",
                                                     help="A topic, or some of its partitions (repeatable).")] = None,
-    all_partitions: Annotated[bool, typer.Option("--all", help="Every partition of the cluster.")] = False,
-    unclean: Annotated[bool, typer.Option("--unclean", help="Elect out-of-sync replicas if need be (can lose "
+    all_partitions: Annotated[bool, cli.Option("--all", help="Every partition of the cluster.")] = False,
+    unclean: Annotated[bool, cli.Option("--unclean", help="Elect out-of-sync replicas if need be (can lose "
                                                             "records).")] = False,
-    preferred: Annotated[bool, typer.Option("--preferred", help="The first replica of each partition "
+    preferred: Annotated[bool, cli.Option("--preferred", help="The first replica of each partition "
                                                                 "(the default).")] = False,
     yes: YesOpt = False,
     output: OutputOpt = "table",
@@ -282,8 +281,8 @@ RESULT_COLUMNS = [Column("topic", "TOPIC"), Column("partition", "PARTITION", num
 
 
 def log_dirs(
-    ctx: typer.Context,
-    broker: Annotated[list[int] | None, typer.Option("--broker", metavar="ID", help="Only this broker "
+    ctx: cli.Context,
+    broker: Annotated[list[int] | None, cli.Option("--broker", metavar="ID", help="Only this broker "
                                                                                     "(repeatable).")] = None,
     output: OutputOpt = "table",
 ) -> None:

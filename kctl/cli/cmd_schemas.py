@@ -5,42 +5,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .errors import REFUSED, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table, render
-from .runtime import confirm, execute_registry
+from .runtime import command_line, confirm, execute_registry
 
 if TYPE_CHECKING:
     from kctl.client.schema_registry import RegistryClient
     from kctl.connect.contexts import Context
 
-schemas_app = typer.Typer(
+schemas_app = cli.Group(
     help="Schema Registry: subjects, versions, registering and checking schemas, compatibility and modes.",
     no_args_is_help=True,
 )
 
-TypeOpt = Annotated[str | None, typer.Option("--type", "-t", help="avro, protobuf or json (default: from the file "
+TypeOpt = Annotated[str | None, cli.Option("--type", "-t", help="avro, protobuf or json (default: from the file "
                                                                   "name: .avsc, .proto, .json).")]
-ReferenceOpt = Annotated[list[str] | None, typer.Option("--reference", "-r", metavar="NAME=SUBJECT:VERSION",
+ReferenceOpt = Annotated[list[str] | None, cli.Option("--reference", "-r", metavar="NAME=SUBJECT:VERSION",
                                                         help="A schema this one uses (repeatable).")]
 SUBJECT_COLUMNS = [Column("subject", "SUBJECT"), Column("version", "VERSION", numeric=True),
                    Column("id", "ID", numeric=True), Column("type", "TYPE"),
                    Column("versions", "VERSIONS", numeric=True)]
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
 @schemas_app.command("list")
 def schemas_list(
-    ctx: typer.Context,
-    prefix: Annotated[str | None, typer.Option("--prefix", help="Only subjects starting with this.")] = None,
-    deleted: Annotated[bool, typer.Option("--deleted", help="Include soft-deleted subjects.")] = False,
+    ctx: cli.Context,
+    prefix: Annotated[str | None, cli.Option("--prefix", help="Only subjects starting with this.")] = None,
+    deleted: Annotated[bool, cli.Option("--deleted", help="Include soft-deleted subjects.")] = False,
     output: OutputOpt = "table",
 ) -> None:
     """Subjects with their latest version, its schema id and type, and how many versions."""
@@ -56,10 +55,10 @@ def schemas_list(
 
 @schemas_app.command("get")
 def schemas_get(
-    ctx: typer.Context,
-    subject: Annotated[str | None, typer.Argument(help="The subject (or use --id).")] = None,
-    version: Annotated[str, typer.Option("--version", "-v", help="A version number, or latest.")] = "latest",
-    schema_id: Annotated[int | None, typer.Option("--id", help="A schema by its id instead.")] = None,
+    ctx: cli.Context,
+    subject: Annotated[str | None, cli.Argument(help="The subject (or use --id).")] = None,
+    version: Annotated[str, cli.Option("--version", "-v", help="A version number, or latest.")] = "latest",
+    schema_id: Annotated[int | None, cli.Option("--id", help="A schema by its id instead.")] = None,
     output: OutputOpt = "table",
 ) -> None:
     """A schema: its subject, version, id, type, references and text."""
@@ -84,9 +83,9 @@ def schemas_get(
 
 @schemas_app.command("versions")
 def schemas_versions(
-    ctx: typer.Context,
-    subject: Annotated[str, typer.Argument(help="The subject.")],
-    deleted: Annotated[bool, typer.Option("--deleted", help="Include soft-deleted versions.")] = False,
+    ctx: cli.Context,
+    subject: Annotated[str, cli.Argument(help="The subject.")],
+    deleted: Annotated[bool, cli.Option("--deleted", help="Include soft-deleted versions.")] = False,
     output: OutputOpt = "table",
 ) -> None:
     """A subject's versions with their schema ids."""
@@ -106,9 +105,9 @@ def schemas_versions(
 
 @schemas_app.command("register")
 def schemas_register(
-    ctx: typer.Context,
-    subject: Annotated[str, typer.Argument(help="The subject, e.g. orders-value.")],
-    file: Annotated[Path, typer.Argument(help="The schema file (.avsc, .proto, .json).")],
+    ctx: cli.Context,
+    subject: Annotated[str, cli.Argument(help="The subject, e.g. orders-value.")],
+    file: Annotated[Path, cli.Argument(help="The schema file (.avsc, .proto, .json).")],
     schema_type: TypeOpt = None,
     reference: ReferenceOpt = None,
     output: OutputOpt = "table",
@@ -133,12 +132,12 @@ def schemas_register(
 
 @schemas_app.command("check")
 def schemas_check(
-    ctx: typer.Context,
-    subject: Annotated[str, typer.Argument(help="The subject to check against.")],
-    file: Annotated[Path, typer.Argument(help="The new schema file (.avsc, .proto, .json).")],
+    ctx: cli.Context,
+    subject: Annotated[str, cli.Argument(help="The subject to check against.")],
+    file: Annotated[Path, cli.Argument(help="The new schema file (.avsc, .proto, .json).")],
     schema_type: TypeOpt = None,
     reference: ReferenceOpt = None,
-    version: Annotated[str | None, typer.Option(
+    version: Annotated[str | None, cli.Option(
         "--version", "-v", help="Check against this version only (default: every version the subject's "
                                 "compatibility level covers).")] = None,
     output: OutputOpt = "table",
@@ -176,9 +175,9 @@ def schemas_check(
 
 @schemas_app.command("compatibility")
 def schemas_compatibility(
-    ctx: typer.Context,
-    subject: Annotated[str | None, typer.Argument(help="The subject (default: the registry's global level).")] = None,
-    set_level: Annotated[str | None, typer.Option(
+    ctx: cli.Context,
+    subject: Annotated[str | None, cli.Argument(help="The subject (default: the registry's global level).")] = None,
+    set_level: Annotated[str | None, cli.Option(
         "--set", metavar="LEVEL", help="NONE, BACKWARD, FORWARD, FULL, each also _TRANSITIVE.")] = None,
     output: OutputOpt = "table",
 ) -> None:
@@ -188,9 +187,9 @@ def schemas_compatibility(
 
 @schemas_app.command("mode")
 def schemas_mode(
-    ctx: typer.Context,
-    subject: Annotated[str | None, typer.Argument(help="The subject (default: the registry's global mode).")] = None,
-    set_mode: Annotated[str | None, typer.Option(
+    ctx: cli.Context,
+    subject: Annotated[str | None, cli.Argument(help="The subject (default: the registry's global mode).")] = None,
+    set_mode: Annotated[str | None, cli.Option(
         "--set", metavar="MODE", help="READWRITE, READONLY, READONLY_OVERRIDE or IMPORT.")] = None,
     output: OutputOpt = "table",
 ) -> None:
@@ -198,14 +197,19 @@ def schemas_mode(
     _show_or_set(ctx, "mode", subject, set_mode, output)
 
 
-def _show_or_set(ctx: typer.Context, setting: str, subject: str | None, new: str | None, output: str) -> None:
+def _show_or_set(ctx: cli.Context, setting: str, subject: str | None, new: str | None, output: str) -> None:
     """A subject's (or the registry's) compatibility level or mode: set it first when `new` is given."""
 
     async def body(registry: RegistryClient, context: Context) -> Output:
         get, put = ((registry.get_compatibility, registry.set_compatibility) if setting == "compatibility"
                     else (registry.get_mode, registry.set_mode))
         if new is not None:
-            await put(new, subject)
+            from kctl.ops.journal import journaled
+
+            before = await registry.own_setting(setting, subject)
+            await journaled(registry.url, context.name, command_line(), f"schema-{setting}",
+                            {"registry": registry.url, "subject": subject}, before, new.upper(),
+                            lambda: put(new, subject))
         value = await get(subject)
         return Output({"subject": subject, setting: value}, summary=[("subject", subject or "(global)"),
                                                                      (setting, value)])
@@ -215,10 +219,10 @@ def _show_or_set(ctx: typer.Context, setting: str, subject: str | None, new: str
 
 @schemas_app.command("delete")
 def schemas_delete(
-    ctx: typer.Context,
-    subject: Annotated[str, typer.Argument(help="The subject.")],
-    version: Annotated[str | None, typer.Option("--version", "-v", help="Only this version.")] = None,
-    permanent: Annotated[bool, typer.Option("--permanent", help="Delete for good (after a soft delete).")] = False,
+    ctx: cli.Context,
+    subject: Annotated[str, cli.Argument(help="The subject.")],
+    version: Annotated[str | None, cli.Option("--version", "-v", help="Only this version.")] = None,
+    permanent: Annotated[bool, cli.Option("--permanent", help="Delete for good (after a soft delete).")] = False,
     yes: YesOpt = False,
     output: OutputOpt = "table",
 ) -> None:

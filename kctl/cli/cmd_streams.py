@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .options import (
     ApplyOpt,
     ByDurationOpt,
@@ -28,10 +27,10 @@ if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
     from kctl.connect.contexts import Context
 
-streams_app = typer.Typer(help="Kafka Streams apps: describe one, reset one to reprocess its input.",
+streams_app = cli.Group(help="Kafka Streams apps: describe one, reset one to reprocess its input.",
                           no_args_is_help=True)
 
-AppArg = Annotated[str, typer.Argument(metavar="APP_ID", help="The app's application.id (its group id).")]
+AppArg = Annotated[str, cli.Argument(metavar="APP_ID", help="The app's application.id (its group id).")]
 TOPIC_COLUMNS = [Column("topic", "TOPIC"), Column("kind", "KIND"), Column("partitions", "PARTITIONS", numeric=True)]
 RESET_COLUMNS = [Column("topic", "TOPIC"), Column("partition", "PARTITION", numeric=True),
                  Column("current_offset", "CURRENT", numeric=True), Column("new_offset", "NEW", numeric=True),
@@ -39,12 +38,12 @@ RESET_COLUMNS = [Column("topic", "TOPIC"), Column("partition", "PARTITION", nume
 DELETE_COLUMNS = [Column("topic", "INTERNAL TOPIC TO DELETE")]
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
 @streams_app.command("describe")
-def streams_describe(ctx: typer.Context, app_id: AppArg, output: OutputOpt = "table") -> None:
+def streams_describe(ctx: cli.Context, app_id: AppArg, output: OutputOpt = "table") -> None:
     """The app's group (type, state, members; a streams group's topology on Kafka 4.4), its input
     topics (where it has committed offsets) and its internal topics."""
 
@@ -76,12 +75,12 @@ def streams_describe(ctx: typer.Context, app_id: AppArg, output: OutputOpt = "ta
 
 @streams_app.command("reset")
 def streams_reset(
-    ctx: typer.Context,
+    ctx: cli.Context,
     app_id: AppArg,
-    input_topic: Annotated[list[str] | None, typer.Option(
+    input_topic: Annotated[list[str] | None, cli.Option(
         "--input-topic", "-i", metavar="TOPIC",
         help="An input topic (repeatable; default: every non-internal topic the app has offsets on).")] = None,
-    internal_topic: Annotated[list[str] | None, typer.Option(
+    internal_topic: Annotated[list[str] | None, cli.Option(
         "--internal-topic", metavar="TOPIC",
         help="Delete only these of its internal topics (repeatable; default: all of them).")] = None,
     to_earliest: ToEarliestOpt = False,

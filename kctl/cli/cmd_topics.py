@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .completion import complete_topics
 from .errors import UNHEALTHY, USAGE, CliError
 from .options import OutputOpt, YesOpt
@@ -19,21 +18,21 @@ if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
     from kctl.connect.contexts import Context
 
-cluster_app = typer.Typer(help="The cluster as a whole.", no_args_is_help=True)
-brokers_app = typer.Typer(help="The brokers of the cluster.", no_args_is_help=True)
-topics_app = typer.Typer(help="List, describe, create, alter and delete topics.", no_args_is_help=True)
-configs_app = typer.Typer(help="Configs of topics, brokers, the cluster, broker loggers, groups and "
+cluster_app = cli.Group(help="The cluster as a whole.", no_args_is_help=True)
+brokers_app = cli.Group(help="The brokers of the cluster.", no_args_is_help=True)
+topics_app = cli.Group(help="List, describe, create, alter and delete topics.", no_args_is_help=True)
+configs_app = cli.Group(help="Configs of topics, brokers, the cluster, broker loggers, groups and "
                            "client-metrics subscriptions: list, get, set, delete.", no_args_is_help=True)
 
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
 # ---- cluster and brokers ---------------------------------------------------------------------------
 @cluster_app.command("info")
-def cluster_info(ctx: typer.Context, output: OutputOpt = "table") -> None:
+def cluster_info(ctx: cli.Context, output: OutputOpt = "table") -> None:
     """Cluster id, the active controller (on KRaft, the metadata quorum's leader), brokers, and
     how many topics and partitions there are."""
 
@@ -55,7 +54,7 @@ def cluster_info(ctx: typer.Context, output: OutputOpt = "table") -> None:
 
 
 @cluster_app.command("quorum")
-def cluster_quorum(ctx: typer.Context, output: OutputOpt = "table") -> None:
+def cluster_quorum(ctx: cli.Context, output: OutputOpt = "table") -> None:
     """The KRaft metadata quorum: its leader (the active controller), epoch and high watermark,
     and each voter's and observer's log end, lag and last fetch."""
 
@@ -86,8 +85,8 @@ def cluster_quorum(ctx: typer.Context, output: OutputOpt = "table") -> None:
 
 @cluster_app.command("health")
 def cluster_health(
-    ctx: typer.Context,
-    check: Annotated[bool, typer.Option("--check", help="Exit 7 unless the verdict is OK (for runbooks).")] = False,
+    ctx: cli.Context,
+    check: Annotated[bool, cli.Option("--check", help="Exit 7 unless the verdict is OK (for runbooks).")] = False,
     output: OutputOpt = "table",
 ) -> None:
     """Brokers alive, the controller, offline, under-replicated and min-ISR partitions; OK, WARN or CRIT."""
@@ -125,7 +124,7 @@ PARTITION_COLUMNS = [Column("topic", "TOPIC"), Column("partition", "PARTITION", 
 
 
 @brokers_app.command("list")
-def brokers_list(ctx: typer.Context, output: OutputOpt = "table") -> None:
+def brokers_list(ctx: cli.Context, output: OutputOpt = "table") -> None:
     """Every broker with its address, rack and whether it is the controller."""
 
     async def body(cluster: Cluster, context: Context) -> Output:
@@ -143,14 +142,14 @@ def brokers_list(ctx: typer.Context, output: OutputOpt = "table") -> None:
 
 @brokers_app.command("drain")
 def brokers_drain(
-    ctx: typer.Context,
-    broker: Annotated[int, typer.Argument(metavar="ID", help="The broker to empty.")],
-    topic: Annotated[list[str] | None, typer.Option("--topic", "-t", help="Only this topic's replicas "
+    ctx: cli.Context,
+    broker: Annotated[int, cli.Argument(metavar="ID", help="The broker to empty.")],
+    topic: Annotated[list[str] | None, cli.Option("--topic", "-t", help="Only this topic's replicas "
                                                     "(repeatable; default: every topic, internal ones too).",
                                                     autocompletion=complete_topics)] = None,
-    throttle: Annotated[str | None, typer.Option("--throttle", metavar="RATE",
+    throttle: Annotated[str | None, cli.Option("--throttle", metavar="RATE",
                                                  help="Replication limit while data moves, bytes/s.")] = None,
-    execute_it: Annotated[bool, typer.Option("--execute", help="Start it (the default is a dry run).")] = False,
+    execute_it: Annotated[bool, cli.Option("--execute", help="Start it (the default is a dry run).")] = False,
     yes: YesOpt = False,
     output: OutputOpt = "table",
 ) -> None:
@@ -185,16 +184,16 @@ def brokers_drain(
 # ---- topics -------------------------------------------------------------------------------------------
 @topics_app.command("list")
 def topics_list(
-    ctx: typer.Context,
-    pattern: Annotated[str | None, typer.Option("--pattern", "-p", help="Only topics matching this regex.")] = None,
-    internal: Annotated[bool, typer.Option("--internal", help="Include internal topics.")] = False,
-    under_replicated: Annotated[bool, typer.Option(
+    ctx: cli.Context,
+    pattern: Annotated[str | None, cli.Option("--pattern", "-p", help="Only topics matching this regex.")] = None,
+    internal: Annotated[bool, cli.Option("--internal", help="Include internal topics.")] = False,
+    under_replicated: Annotated[bool, cli.Option(
         "--under-replicated", help="Only partitions whose ISR is smaller than their replica set.")] = False,
-    under_min_isr: Annotated[bool, typer.Option(
+    under_min_isr: Annotated[bool, cli.Option(
         "--under-min-isr", help="Only partitions with fewer in sync than min.insync.replicas.")] = False,
-    at_min_isr: Annotated[bool, typer.Option(
+    at_min_isr: Annotated[bool, cli.Option(
         "--at-min-isr", help="Only partitions with exactly min.insync.replicas in sync.")] = False,
-    unavailable: Annotated[bool, typer.Option("--unavailable", help="Only partitions without a leader.")] = False,
+    unavailable: Annotated[bool, cli.Option("--unavailable", help="Only partitions without a leader.")] = False,
     output: OutputOpt = "table",
 ) -> None:
     """Topics with their partition and replica counts (-o wide adds records and size).
@@ -238,9 +237,9 @@ async def _partitions_in_state(admin: Any, wanted: list[str], matcher: Any) -> O
 
 @topics_app.command("describe")
 def topics_describe(
-    ctx: typer.Context,
-    topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
-    all_configs: Annotated[bool, typer.Option("--all-configs", help="Show defaults too, not only overrides.")] = False,
+    ctx: cli.Context,
+    topic: Annotated[str, cli.Argument(help="The topic.", autocompletion=complete_topics)],
+    all_configs: Annotated[bool, cli.Option("--all-configs", help="Show defaults too, not only overrides.")] = False,
     output: OutputOpt = "table",
 ) -> None:
     """Per partition: leader, replicas, ISR, log start, high watermark, size; configs with their source."""
@@ -271,15 +270,15 @@ def topics_describe(
 
 @topics_app.command("create")
 def topics_create(
-    ctx: typer.Context,
-    topic: Annotated[str, typer.Argument(help="The new topic.")],
-    partitions: Annotated[int, typer.Option("--partitions", "-p", help="Partition count (default: the broker's).")
+    ctx: cli.Context,
+    topic: Annotated[str, cli.Argument(help="The new topic.")],
+    partitions: Annotated[int, cli.Option("--partitions", "-p", help="Partition count (default: the broker's).")
                           ] = -1,
-    replication_factor: Annotated[int, typer.Option("--replication-factor", "-r", help="Replicas per partition.")] = -1,
-    config: Annotated[list[str] | None, typer.Option(
+    replication_factor: Annotated[int, cli.Option("--replication-factor", "-r", help="Replicas per partition.")] = -1,
+    config: Annotated[list[str] | None, cli.Option(
         "--config", "-c", metavar="KEY=VALUE", help="A topic config, repeatable.")] = None,
-    validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, create nothing.")] = False,
-    if_not_exists: Annotated[bool, typer.Option("--if-not-exists", help="Succeed if it already exists.")] = False,
+    validate_only: Annotated[bool, cli.Option("--validate-only", help="Check it, create nothing.")] = False,
+    if_not_exists: Annotated[bool, cli.Option("--if-not-exists", help="Succeed if it already exists.")] = False,
     yes: YesOpt = False,
 ) -> None:
     """Create a topic."""
@@ -307,8 +306,8 @@ def topics_create(
 
 @topics_app.command("delete")
 def topics_delete(
-    ctx: typer.Context,
-    topics: Annotated[list[str], typer.Argument(help="Topics to delete.", autocompletion=complete_topics)],
+    ctx: cli.Context,
+    topics: Annotated[list[str], cli.Argument(help="Topics to delete.", autocompletion=complete_topics)],
     yes: YesOpt = False,
 ) -> None:
     """Delete topics and all their records (asks you to type the name unless --yes)."""
@@ -332,20 +331,20 @@ def topics_delete(
 
 @topics_app.command("alter")
 def topics_alter(
-    ctx: typer.Context,
-    topic: Annotated[str, typer.Argument(help="The topic.", autocompletion=complete_topics)],
-    config: Annotated[list[str] | None, typer.Option(
+    ctx: cli.Context,
+    topic: Annotated[str, cli.Argument(help="The topic.", autocompletion=complete_topics)],
+    config: Annotated[list[str] | None, cli.Option(
         "--config", "-c", metavar="KEY=VALUE", help="Set a topic config, repeatable.")] = None,
-    delete_config: Annotated[list[str] | None, typer.Option("--delete-config", "-d",
+    delete_config: Annotated[list[str] | None, cli.Option("--delete-config", "-d",
                                                             help="Reset KEY to its default, repeatable.")] = None,
-    partitions: Annotated[int | None, typer.Option("--partitions", "-p", help="New (larger) partition count.")] = None,
-    replication_factor: Annotated[int | None, typer.Option(
+    partitions: Annotated[int | None, cli.Option("--partitions", "-p", help="New (larger) partition count.")] = None,
+    replication_factor: Annotated[int | None, cli.Option(
         "--replication-factor", "-r", help="New replica count: a reassignment, previewed unless --execute.")] = None,
-    throttle: Annotated[str | None, typer.Option("--throttle", metavar="RATE", help="With --replication-factor: "
+    throttle: Annotated[str | None, cli.Option("--throttle", metavar="RATE", help="With --replication-factor: "
                                                  "replication limit while data moves, bytes/s.")] = None,
-    execute_it: Annotated[bool, typer.Option("--execute", help="With --replication-factor: start the "
+    execute_it: Annotated[bool, cli.Option("--execute", help="With --replication-factor: start the "
                                                                "reassignment (the default is a dry run).")] = False,
-    validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
+    validate_only: Annotated[bool, cli.Option("--validate-only", help="Check it, change nothing.")] = False,
     yes: YesOpt = False,
     output: OutputOpt = "table",
 ) -> None:
@@ -398,16 +397,16 @@ def topics_alter(
 
 
 # ---- configs ---------------------------------------------------------------------------------------
-KindArg = Annotated[str, typer.Argument(
+KindArg = Annotated[str, cli.Argument(
     help="topic, broker, cluster (every broker's defaults), broker-logger, group or client-metrics.")]
-NameArg = Annotated[str | None, typer.Argument(
+NameArg = Annotated[str | None, cli.Argument(
     help="The topic, broker id, group or client-metrics subscription (none for cluster).")]
 
 
 @configs_app.command("list")
 def configs_list(
-    ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="topic, group or client-metrics.")],
+    ctx: cli.Context,
+    kind: Annotated[str, cli.Argument(help="topic, group or client-metrics.")],
     output: OutputOpt = "table",
 ) -> None:
     """The resources of a kind that have configs (ListConfigResources): client-metrics subscriptions, say."""
@@ -427,10 +426,10 @@ def configs_list(
 
 @configs_app.command("get")
 def configs_get(
-    ctx: typer.Context,
+    ctx: cli.Context,
     kind: KindArg,
     name: NameArg = None,
-    all_configs: Annotated[bool, typer.Option("--all", help="Show defaults too, not only overrides.")] = False,
+    all_configs: Annotated[bool, cli.Option("--all", help="Show defaults too, not only overrides.")] = False,
     output: OutputOpt = "table",
 ) -> None:
     """Configs with their value and where it comes from (overrides only unless --all); a
@@ -451,11 +450,11 @@ def configs_get(
 
 @configs_app.command("set")
 def configs_set(
-    ctx: typer.Context,
+    ctx: cli.Context,
     kind: KindArg,
-    name_or_pair: Annotated[list[str], typer.Argument(
+    name_or_pair: Annotated[list[str], cli.Argument(
         metavar="[NAME] KEY=VALUE...", help="The resource (none for cluster), then KEY=VALUE pairs.")],
-    validate_only: Annotated[bool, typer.Option("--validate-only", help="Check it, change nothing.")] = False,
+    validate_only: Annotated[bool, cli.Option("--validate-only", help="Check it, change nothing.")] = False,
     yes: YesOpt = False,
 ) -> None:
     """Set config overrides (a broker-logger's: LOGGER=LEVEL)."""
@@ -477,9 +476,9 @@ def configs_set(
 
 @configs_app.command("delete")
 def configs_delete(
-    ctx: typer.Context,
+    ctx: cli.Context,
     kind: KindArg,
-    name_or_key: Annotated[list[str], typer.Argument(
+    name_or_key: Annotated[list[str], cli.Argument(
         metavar="[NAME] KEY...", help="The resource (none for cluster), then config names to reset.")],
     yes: YesOpt = False,
 ) -> None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .options import OutputOpt
 from .output import Output, Table, diagnostic
 from .runtime import execute
@@ -18,7 +17,7 @@ if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
     from kctl.connect.contexts import Context
 
-transactions_app = typer.Typer(
+transactions_app = cli.Group(
     help="Transactions: list and describe them, the producers of partitions, find hanging ones and abort them.",
     no_args_is_help=True)
 
@@ -41,11 +40,11 @@ ABORT_COLUMNS = [*PRODUCER_COLUMNS[:4], Column("txn_start_offset", "START OFFSET
                  Column("last_stable_offset", "LAST STABLE", numeric=True),
                  Column("log_end_offset", "LOG END", numeric=True)]
 
-StateOpt = Annotated[list[str] | None, typer.Option("--state", help="Only in this state (Ongoing, PrepareCommit, "
+StateOpt = Annotated[list[str] | None, cli.Option("--state", help="Only in this state (Ongoing, PrepareCommit, "
                                                                   "CompleteAbort, ...; repeatable).")]
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
@@ -62,7 +61,7 @@ def _topic_partition(value: str) -> tuple[str, int | None]:
 
 
 @transactions_app.command("list")
-def transactions_list(ctx: typer.Context, state: StateOpt = None, output: OutputOpt = "table") -> None:
+def transactions_list(ctx: cli.Context, state: StateOpt = None, output: OutputOpt = "table") -> None:
     """Every transactional id the cluster's coordinators know, with its producer id and state."""
 
     async def body(cluster: Cluster, context: Context) -> Output:
@@ -77,8 +76,8 @@ def transactions_list(ctx: typer.Context, state: StateOpt = None, output: Output
 
 @transactions_app.command("describe")
 def transactions_describe(
-    ctx: typer.Context,
-    transactional_id: Annotated[str, typer.Argument(metavar="TXID", help="The transactional id.")],
+    ctx: cli.Context,
+    transactional_id: Annotated[str, cli.Argument(metavar="TXID", help="The transactional id.")],
     output: OutputOpt = "table",
 ) -> None:
     """A transactional id's state: producer id and epoch, how long its transaction is open, its partitions."""
@@ -95,8 +94,8 @@ def transactions_describe(
 
 @transactions_app.command("producers")
 def transactions_producers(
-    ctx: typer.Context,
-    where: Annotated[str, typer.Argument(metavar="TOPIC[:PARTITION]", help="A topic, or one of its partitions.")],
+    ctx: cli.Context,
+    where: Annotated[str, cli.Argument(metavar="TOPIC[:PARTITION]", help="A topic, or one of its partitions.")],
     output: OutputOpt = "table",
 ) -> None:
     """The producers each partition's leader tracks, and where each one's open transaction starts."""
@@ -114,12 +113,12 @@ def transactions_producers(
 
 @transactions_app.command("find-hanging")
 def transactions_find_hanging(
-    ctx: typer.Context,
-    broker: Annotated[int | None, typer.Option("--broker", metavar="ID",
+    ctx: cli.Context,
+    broker: Annotated[int | None, cli.Option("--broker", metavar="ID",
                                                help="Look at every partition with a replica on this broker.")] = None,
-    topic: Annotated[str | None, typer.Option("--topic", help="Look at this topic's partitions.")] = None,
-    partition: Annotated[int | None, typer.Option("--partition", "-p", help="Only this partition of --topic.")] = None,
-    max_transaction_timeout: Annotated[int, typer.Option(
+    topic: Annotated[str | None, cli.Option("--topic", help="Look at this topic's partitions.")] = None,
+    partition: Annotated[int | None, cli.Option("--partition", "-p", help="Only this partition of --topic.")] = None,
+    max_transaction_timeout: Annotated[int, cli.Option(
         "--max-transaction-timeout", metavar="MINUTES",
         help="The cluster's transaction.max.timeout.ms, in minutes: only transactions open longer are "
              "looked at.")] = 15,
@@ -148,13 +147,13 @@ def transactions_find_hanging(
 
 @transactions_app.command("abort")
 def transactions_abort(
-    ctx: typer.Context,
-    topic: Annotated[str, typer.Option("--topic", help="The partition's topic.")],
-    partition: Annotated[int, typer.Option("--partition", "-p", help="The partition.")],
-    start_offset: Annotated[int, typer.Option("--start-offset", metavar="OFFSET",
+    ctx: cli.Context,
+    topic: Annotated[str, cli.Option("--topic", help="The partition's topic.")],
+    partition: Annotated[int, cli.Option("--partition", "-p", help="The partition.")],
+    start_offset: Annotated[int, cli.Option("--start-offset", metavar="OFFSET",
                                               help="Where the transaction to abort starts (find-hanging's "
                                                    "START OFFSET).")],
-    execute_plan: Annotated[bool, typer.Option("--execute", help="Abort it (the default is a dry run).")] = False,
+    execute_plan: Annotated[bool, cli.Option("--execute", help="Abort it (the default is a dry run).")] = False,
     output: OutputOpt = "table",
 ) -> None:
     """Abort a hanging transaction in one partition by writing its abort marker (needs ClusterAction).

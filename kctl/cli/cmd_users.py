@@ -7,10 +7,9 @@ import os
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from kctl.ops.cells import Column
 
+from . import declare as cli
 from .errors import USAGE, CliError
 from .options import OutputOpt, YesOpt
 from .output import Output, Table
@@ -20,18 +19,18 @@ if TYPE_CHECKING:
     from kctl.client.cluster import Cluster
     from kctl.connect.contexts import Context
 
-users_app = typer.Typer(help="SCRAM users: list, create, change a password, delete.", no_args_is_help=True)
+users_app = cli.Group(help="SCRAM users: list, create, change a password, delete.", no_args_is_help=True)
 
 COLUMNS = [Column("user", "USER"), Column("mechanism", "MECHANISM"), Column("iterations", "ITERATIONS", numeric=True)]
-MechanismOpt = Annotated[list[str] | None, typer.Option(
+MechanismOpt = Annotated[list[str] | None, cli.Option(
     "--mechanism", "-m", help="SCRAM-SHA-256 or SCRAM-SHA-512 (repeatable; create's default SCRAM-SHA-512, "
                               "passwd's every one the user has).")]
-IterationsOpt = Annotated[int, typer.Option("--iterations", help="PBKDF2 iterations, 4096 to 16384.")]
-PasswordEnvOpt = Annotated[str | None, typer.Option(
+IterationsOpt = Annotated[int, cli.Option("--iterations", help="PBKDF2 iterations, 4096 to 16384.")]
+PasswordEnvOpt = Annotated[str | None, cli.Option(
     "--password-env", metavar="VAR", help="Read the password from this environment variable instead of a prompt.")]
 
 
-def _settings(ctx: typer.Context) -> Any:
+def _settings(ctx: cli.Context) -> Any:
     return ctx.obj
 
 
@@ -55,8 +54,8 @@ def read_password(variable: str | None, user: str) -> str:
 
 @users_app.command("list")
 def users_list(
-    ctx: typer.Context,
-    users: Annotated[list[str] | None, typer.Argument(help="Users (default: every user).")] = None,
+    ctx: cli.Context,
+    users: Annotated[list[str] | None, cli.Argument(help="Users (default: every user).")] = None,
     output: OutputOpt = "table",
 ) -> None:
     """Users with a SCRAM credential: one row per mechanism, with its iterations."""
@@ -71,7 +70,7 @@ def users_list(
     execute(_settings(ctx), body, fmt=output)
 
 
-def _set(ctx: typer.Context, user: str, mechanism: list[str] | None, iterations: int, password_env: str | None,
+def _set(ctx: cli.Context, user: str, mechanism: list[str] | None, iterations: int, password_env: str | None,
          output: str, *, new_user: bool) -> None:
     password = read_password(password_env, user)
 
@@ -87,8 +86,8 @@ def _set(ctx: typer.Context, user: str, mechanism: list[str] | None, iterations:
 
 @users_app.command("create")
 def users_create(
-    ctx: typer.Context,
-    user: Annotated[str, typer.Argument(help="The user name.")],
+    ctx: cli.Context,
+    user: Annotated[str, cli.Argument(help="The user name.")],
     mechanism: MechanismOpt = None,
     iterations: IterationsOpt = 8192,
     password_env: PasswordEnvOpt = None,
@@ -100,8 +99,8 @@ def users_create(
 
 @users_app.command("passwd")
 def users_passwd(
-    ctx: typer.Context,
-    user: Annotated[str, typer.Argument(help="The user name.")],
+    ctx: cli.Context,
+    user: Annotated[str, cli.Argument(help="The user name.")],
     mechanism: MechanismOpt = None,
     iterations: IterationsOpt = 8192,
     password_env: PasswordEnvOpt = None,
@@ -113,8 +112,8 @@ def users_passwd(
 
 @users_app.command("delete")
 def users_delete(
-    ctx: typer.Context,
-    user: Annotated[str, typer.Argument(help="The user name.")],
+    ctx: cli.Context,
+    user: Annotated[str, cli.Argument(help="The user name.")],
     mechanism: MechanismOpt = None,
     yes: YesOpt = False,
     output: OutputOpt = "table",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
+from . import declare as cli
 from .completion import complete_groups
 from .errors import UNHEALTHY, USAGE, CliError
 from .options import OutputOpt
@@ -18,9 +17,9 @@ if TYPE_CHECKING:
 
 
 def why(
-    ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The consumer group.", autocompletion=complete_groups)],
-    window: Annotated[str, typer.Option("--window", metavar="DURATION",
+    ctx: cli.Context,
+    group: Annotated[str, cli.Argument(help="The consumer group.", autocompletion=complete_groups)],
+    window: Annotated[str, cli.Option("--window", metavar="DURATION",
                                         help="How long to watch the group before judging (e.g. 60s, 2m).")] = "60s",
     output: OutputOpt = "table",
 ) -> None:
@@ -47,7 +46,7 @@ def why(
             for other in found.causes[1:]:
                 lines.append(f"also: {other.summary}")
                 lines += [f"  {line}" for line in other.evidence]
-            typer.echo("\n".join(lines))
+            cli.echo("\n".join(lines))
         else:
             render(Output(found.data()), output)
 

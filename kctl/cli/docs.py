@@ -4,7 +4,7 @@ definitions. The wheel installs the man pages and completions under share/ (see 
     python -m kctl.cli.docs            # write man/*.1, kctl/cli/completions/* and kctl/cli/help.txt
     python -m kctl.cli.docs --check    # fail if they are stale (CI and a test run this)
 
-`kctl --help` prints help.txt without importing typer, so it answers at interpreter speed.
+`kctl --help` prints help.txt without importing click, so it answers at interpreter speed.
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ WIDTH = 100
 
 
 def _command_tree() -> Any:
-    import typer.main
+    from .app import root_command
 
-    from .app import app
-
-    root = typer.main.get_command(app)
-    root.load_all()  # type: ignore[attr-defined]  # a LazyGroup
+    root = root_command()
+    root.load_all()
     return root
 
 
@@ -40,11 +38,6 @@ def _is_group(command: Any) -> bool:
 
 def _is_option(param: Any) -> bool:
     return getattr(param, "param_type_name", "") == "option"
-
-
-def _plain_command_class(command: Any) -> Any:
-    """Click's own Command class (whichever copy typer uses), for its plain help rendering."""
-    return next(c for c in type(command).__mro__ if c.__name__ == "Command" and c.__module__.endswith("click.core"))
 
 
 def _walk(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
@@ -60,7 +53,7 @@ def _plain_help(root: Any) -> str:
     """Click's own help text for the top level, without colour or boxes, at a fixed width."""
     ctx = root.context_class(root, info_name="kctl", terminal_width=WIDTH, max_content_width=WIDTH, color=False)
     formatter = ctx.make_formatter()
-    _plain_command_class(root).format_help(root, ctx, formatter)  # click's rendering, not rich's
+    root.format_help(ctx, formatter)
     return str(formatter.getvalue())
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -183,6 +182,8 @@ class Cluster:
             connection = await BrokerConnection.open(broker.host, broker.port, self.config, node_id)
         except ConnectionFailed:
             backoff = min(max(backoff * 2, 0.05), self.reconnect_backoff_max_s)
+            import random  # only on a failure: not every command pays for its import
+
             self._backoff[node_id] = (time.monotonic() + backoff * random.uniform(0.8, 1.2), backoff)
             raise
         self._backoff.pop(node_id, None)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
-import random
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,6 +167,8 @@ class BrokerConnection(asyncio.BufferedProtocol):
             return
         now = asyncio.get_running_loop().time()
         self.session_ends_at = now + lifetime_ms / 1000
+        import random  # SASL sessions with a lifetime only: not every command pays for it
+
         self.reauthenticate_at = now + lifetime_ms / 1000 * random.uniform(0.85, 0.95)
 
     @property

@@ -186,6 +186,23 @@ class RegistryClient(RestClient):
         path = "/config" if subject is None else url_path("config", subject)
         return str((await self.call("PUT", path, {"compatibility": level.upper()}))["compatibility"])
 
+    async def own_setting(self, setting: str, subject: str | None) -> str | None:
+        """The subject's own compatibility level or mode (`setting`), None where it has none and
+        the registry's applies; the registry's own for no subject."""
+        if subject is None:
+            return await (self.get_compatibility() if setting == "compatibility" else self.get_mode())
+        try:
+            body = await self.call("GET", url_path("config" if setting == "compatibility" else "mode", subject))
+        except RegistryError as exc:
+            if exc.code in (40408, 40409, 40401):  # no level of its own (or no such subject yet)
+                return None
+            raise
+        return str(body.get("compatibilityLevel") or body.get("compatibility") or body.get("mode"))
+
+    async def delete_setting(self, setting: str, subject: str) -> None:
+        """Remove the subject's own compatibility level or mode: the registry's applies again."""
+        await self.call("DELETE", url_path("config" if setting == "compatibility" else "mode", subject))
+
     async def get_mode(self, subject: str | None = None) -> str:
         path = "/mode" if subject is None else url_path("mode", subject)
         return str((await self.call("GET", path, defaultToGlobal=True if subject else None))["mode"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -109,6 +108,8 @@ def start_background(wait_s: float = 15.0, announce: Callable[[str], None] | Non
     if registry and "--schema-registry" not in extra_args:
         extra_args = [*extra_args, "--schema-registry", registry]
     with open(directory.parent / LOG_FILE, "ab") as log:
+        import subprocess  # only to start the broker: not every command pays for it
+
         proc = subprocess.Popen(
             [sys.executable, "-m", "broker", "--data-dir", str(directory), "--listen", address, *extra_args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,

@@ -20,6 +20,17 @@ The kinds, with their inverse (`inverse`):
   back, as `reassign undo` does.
 - `records-deleted`: each partition's log start offset before and the one asked for. No
   inverse: deleted records are gone.
+- `schema-compatibility` / `schema-mode`: a Schema Registry subject's own level or mode (or the
+  registry's), before and after; none where the subject had none of its own. Undone by setting
+  the old one back, or deleting the subject's own so that the registry's applies again. The
+  registry's URL stands for the cluster.
+- `connector-created` / `connector-config` / `connector-deleted`: a Kafka Connect connector's
+  config before and after (none where there was no connector). Undone by deleting the connector,
+  putting the old config back, or creating it again with its config (its offsets were kept, so
+  it carries on where it was). The Kafka cluster Connect works on stands for the cluster.
+
+Each change is undone through the service it was made on (`Inverse.service`): the cluster's
+admin, the registry or the Connect cluster.
 """
 
 from __future__ import annotations
@@ -45,7 +56,10 @@ from .saves import state_dir_of
 T = TypeVar("T")
 
 KINDS = ("config", "partitions", "acls-created", "acls-deleted", "quotas", "offsets", "reassignment",
-         "records-deleted")
+         "records-deleted", "schema-compatibility", "schema-mode", "connector-created", "connector-config",
+         "connector-deleted")
+#: Where a change is made and undone: the Kafka cluster (an Admin), a Schema Registry or Connect.
+KAFKA, REGISTRY, CONNECT = "kafka", "registry", "connect"
 
 
 @dataclass
@@ -86,6 +100,17 @@ class Change:
             return f"{len(self.after)} partition(s) reassigned"
         if self.kind == "offsets":
             return f"group {t['group']}: offsets of {len(self.after)} partition(s) set"
+        if self.kind in ("schema-compatibility", "schema-mode"):
+            what = "compatibility" if self.kind == "schema-compatibility" else "mode"
+            whose = f"subject {t['subject']}" if t["subject"] else "the registry"
+            return f"{what} of {whose}: {self.before or '(the registry default)'} -> {self.after}"
+        if self.kind == "connector-created":
+            return f"connector {t['connector']} created ({self.after.get('connector.class', '?')})"
+        if self.kind == "connector-deleted":
+            return f"connector {t['connector']} deleted"
+        if self.kind == "connector-config":
+            changed = sorted(k for k in set(self.before) | set(self.after) if self.before.get(k) != self.after.get(k))
+            return f"connector {t['connector']}: {', '.join(changed) or 'nothing'} changed"
         return self.kind
 
     def row(self) -> dict[str, Any]:
@@ -166,10 +191,24 @@ async def recorded(admin: Admin, context: str, command: list[str], kind: str, ta
                    after: Any, apply: Callable[[], Awaitable[T]], *, journal: Journal | None = None,
                    undoes: str | None = None) -> T:
     """Apply a change to the cluster `admin` talks to, journaled around it."""
-    async with (journal or Journal()).change(kind=kind, cluster_id=admin.cluster.cluster_id, context=context,
+    return await journaled(admin.cluster.cluster_id, context, command, kind, target, before, after, apply,
+                           journal=journal, undoes=undoes)
+
+
+async def journaled(cluster_id: str | None, context: str, command: list[str], kind: str, target: dict[str, Any],
+                    before: Any, after: Any, apply: Callable[[], Awaitable[T]], *, journal: Journal | None = None,
+                    undoes: str | None = None) -> T:
+    """Apply a change to whatever `cluster_id` names (a Kafka cluster, or a registry's URL),
+    journaled around it."""
+    async with (journal or Journal()).change(kind=kind, cluster_id=cluster_id, context=context,
                                              command=command, target=target, before=before, after=after,
                                              undoes=undoes):
         return await apply()
+
+
+async def connect_cluster_id(client: Any) -> str | None:
+    """The Kafka cluster a Connect cluster works on: the id its changes are journaled under."""
+    return str((await client.info()).get("kafka_cluster_id") or "") or None
 
 
 def _alive(pid: int) -> bool:
@@ -219,12 +258,14 @@ class Inverse:
 
     change: Change
     plan: list[str]
-    apply: Callable[[Admin], Awaitable[None]] | None = None
+    #: Given the client of `service`: an Admin, a RegistryClient or a ConnectClient.
+    apply: Callable[[Any], Awaitable[None]] | None = None
     impossible: str | None = None
     kind: str = ""
     target: dict[str, Any] = field(default_factory=dict)
     before: Any = None
     after: Any = None
+    service: str = KAFKA
 
 
 def _values_back(before: Mapping[str, Any], what: str, unset: str) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -315,4 +356,56 @@ def inverse(change: Change) -> Inverse:
 
         return Inverse(change, plan, apply_reassignment, kind="reassignment", target=t, before=change.after,
                        after=change.before)
+    if change.kind in ("schema-compatibility", "schema-mode"):
+        return _registry_inverse(change)
+    if change.kind in ("connector-created", "connector-config", "connector-deleted"):
+        return _connector_inverse(change)
     return Inverse(change, [], impossible=f"kctl has no inverse for a {change.kind} change")
+
+
+def _registry_inverse(change: Change) -> Inverse:
+    t = change.target
+    setting = "compatibility" if change.kind == "schema-compatibility" else "mode"
+    subject: str | None = t["subject"]
+    whose = f"subject {subject}" if subject else "the registry"
+    plan = [f"{setting} of {whose}: back to {change.before}" if change.before is not None else
+            f"{setting} of {whose}: remove its own ({change.after}); the registry's applies again"]
+
+    async def apply_setting(registry: Any) -> None:
+        if change.before is None:
+            assert subject is not None  # the registry itself always has a level and a mode
+            await registry.delete_setting(setting, subject)
+        elif setting == "compatibility":
+            await registry.set_compatibility(change.before, subject)
+        else:
+            await registry.set_mode(change.before, subject)
+
+    return Inverse(change, plan, apply_setting, kind=change.kind, target=t, before=change.after,
+                   after=change.before, service=REGISTRY)
+
+
+def _connector_inverse(change: Change) -> Inverse:
+    t = change.target
+    name = t["connector"]
+    if change.kind == "connector-created":
+        plan, kind = [f"delete connector {name} (its tasks stop)"], "connector-deleted"
+    elif change.kind == "connector-deleted":
+        plan = [f"create connector {name} again with its config ({len(change.before)} keys)"]
+        kind = "connector-created"
+    else:
+        changed = sorted(k for k in set(change.before) | set(change.after)
+                         if change.before.get(k) != change.after.get(k))
+        plan = [f"connector {name}: {k} back to {change.before.get(k, '(unset)')}"
+                for k in changed]
+        kind = "connector-config"
+
+    async def apply_connector(connect: Any) -> None:
+        if change.kind == "connector-created":
+            await connect.delete(name)
+        elif change.kind == "connector-deleted":
+            await connect.create(name, change.before)
+        else:
+            await connect.put_config(name, change.before)
+
+    return Inverse(change, plan, apply_connector, kind=kind, target=t, before=change.after, after=change.before,
+                   service=CONNECT)

@@ -203,6 +203,43 @@ def test_a_file_goes_through_a_topic_and_kctl_runs_the_connectors(env: dict[str,
     assert missing_one.returncode == 3 and "no connector named" in missing_one.stderr
 
 
+def test_connector_changes_are_journaled_and_undone_through_connect(env: dict[str, str], worker: ConnectWorker,
+                                                                   tmp_path: Path) -> None:
+    """Create, update and delete, each in `kctl history` with the config before and after, under
+    the Kafka cluster Connect works on; each undone by `kctl undo` through the worker."""
+    topic, name = unique("journal-topic"), unique("journal-sink")
+    [cluster] = loaded(kctl(env, "connect", "clusters", "-o", "json"))
+    config = {"connector.class": SINK, "file": str(tmp_path / "out.txt"), "topics": topic, "tasks.max": "1"}
+    kctl(env, "connect", "create", name, "--config", config_file(tmp_path, name, config))
+    kctl(env, "connect", "update", name, "--config", config_file(tmp_path, name, {**config, "tasks.max": "2"}))
+    created, updated = loaded(kctl(env, "history", "-o", "json"))[-2:]
+    assert (created["kind"], updated["kind"]) == ("connector-created", "connector-config")
+    assert created["cluster"] == updated["cluster"] == cluster["kafka_cluster_id"]
+    assert created["before"] is None and created["after"]["topics"] == topic
+    assert updated["before"]["tasks.max"] == "1" and updated["after"]["tasks.max"] == "2"
+    assert updated["change"] == f"connector {name}: tasks.max changed"
+
+    steps = [r["step"] for r in loaded(kctl(env, "undo", updated["id"], "-o", "json"))]
+    assert steps == [f"connector {name}: tasks.max back to 1"]
+    kctl(env, "undo", updated["id"], "--execute")
+    assert loaded(kctl(env, "connect", "describe", name, "-o", "json"))["config"]["tasks.max"] == "1"
+
+    kctl(env, "connect", "delete", name, "--yes")
+    deleted = loaded(kctl(env, "history", "-o", "json"))[-1]
+    assert deleted["kind"] == "connector-deleted" and deleted["before"]["tasks.max"] == "1"
+    assert name not in connectors(env)
+    kctl(env, "undo", deleted["id"], "--execute")
+    wait_for(lambda: name in connectors(env), "the connector made again", worker)
+    assert loaded(kctl(env, "connect", "describe", name, "-o", "json"))["config"]["file"] == config["file"]
+
+    kctl(env, "undo", created["id"], "--execute")  # taking back the create deletes it
+    wait_for(lambda: name not in connectors(env), "the connector gone", worker)
+    undone = [u for u in loaded(kctl(env, "history", "-o", "json")) if u["undoes"]][-3:]
+    assert [(u["kind"], u["undoes"]) for u in undone] == [
+        ("connector-config", updated["id"]), ("connector-created", deleted["id"]),
+        ("connector-deleted", created["id"])]
+
+
 def test_kctl_says_so_when_no_worker_answers(tmp_path: Path, worker: ConnectWorker) -> None:
     env = isolated_env(tmp_path, worker.bootstrap)
     nothing = kctl(env, "connect", "list", ok=False)

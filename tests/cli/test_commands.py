@@ -234,7 +234,7 @@ def test_help_answers_without_loading_the_cli(env: dict[str, str]) -> None:
     result = kctl(env, "--help")
     assert result.stdout.startswith("Usage: kctl") and "reset" not in result.stderr
     probe = subprocess.run([sys.executable, "-c", "import sys; from kctl.cli import main; main(['--help']); "
-                            "print('typer' in sys.modules, file=sys.stderr)"], capture_output=True, text=True)
+                            "print('click' in sys.modules, file=sys.stderr)"], capture_output=True, text=True)
     assert probe.stderr.strip() == "False"
 
 

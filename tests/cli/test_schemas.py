@@ -307,3 +307,55 @@ def test_kafkajs_schema_registry_client_registers_and_decodes(env: dict[str, str
     assert [line["value"] for line in lines] == [{"id": 42, "sku": "from-kafkajs"}, {"id": 43, "sku": "from-kafkajs"}]
     assert [line["value_schema_id"] for line in lines] == [answer["avroId"], answer["jsonId"]]
     assert base64.b64decode(answer["encoded"][0])[:1] == b"\x00"
+
+
+def test_compatibility_and_mode_changes_are_journaled_and_undone_through_the_registry(
+        env: dict[str, str], tmp_path: Path, registry_broker: BrokerProcess) -> None:
+    import urllib.error
+    import urllib.request
+
+    subject = unique("journaled") + "-value"
+    schema = tmp_path / "v1.avsc"
+    schema.write_text(json.dumps({"type": "record", "name": "J", "fields": [{"name": "a", "type": "int"}]}))
+    kctl(env, "schemas", "register", subject, str(schema))
+
+    def own_level() -> str | None:  # the subject's own level, as Confluent's API tells it
+        try:
+            with urllib.request.urlopen(f"{registry_broker.registry_url}/config/{subject}") as answer:
+                return str(json.load(answer)["compatibilityLevel"])
+        except urllib.error.HTTPError as exc:
+            assert json.load(exc)["error_code"] == 40408
+            return None
+
+    assert own_level() is None
+    kctl(env, "schemas", "compatibility", subject, "--set", "full")
+    kctl(env, "schemas", "compatibility", subject, "--set", "none")
+    kctl(env, "schemas", "mode", "--set", "readonly")
+    first, second, mode = as_json(kctl(env, "history", "-o", "json"))[-3:]
+    assert [first["kind"], second["kind"], mode["kind"]] == ["schema-compatibility", "schema-compatibility",
+                                                             "schema-mode"]
+    assert first["cluster"] == registry_broker.registry_url and first["applied"] == "yes"
+    assert (first["before"], first["after"], second["before"], second["after"]) == (None, "FULL", "FULL", "NONE")
+    assert (mode["before"], mode["after"]) == ("READWRITE", "READONLY")
+    assert f"compatibility of subject {subject}: (the registry default) -> FULL" == first["change"]
+
+    # Elsewhere: a registry other than the one the change was made on is refused.
+    other = kctl({**env, "KCTL_SCHEMA_REGISTRY": f"http://127.0.0.1:{free_port()}"}, "undo", mode["id"],
+                 "--execute", ok=False)
+    assert other.returncode == 8 and f"was made on registry {registry_broker.registry_url}" in other.stderr
+    assert as_json(kctl(env, "schemas", "mode", "-o", "json"))["mode"] == "READONLY"
+
+    preview = kctl(env, "undo", mode["id"], "-o", "json")
+    assert [r["step"] for r in json.loads(preview.stdout)] == ["mode of the registry: back to READWRITE"]
+    kctl(env, "undo", mode["id"], "--execute")
+    assert as_json(kctl(env, "schemas", "mode", "-o", "json"))["mode"] == "READWRITE"
+    kctl(env, "undo", second["id"], "--execute")
+    assert own_level() == "FULL"
+    steps = [r["step"] for r in json.loads(kctl(env, "undo", first["id"], "-o", "json").stdout)]
+    assert steps == [f"compatibility of subject {subject}: remove its own (FULL); the registry's applies again"]
+    kctl(env, "undo", first["id"], "--execute")
+    assert own_level() is None
+    assert as_json(kctl(env, "schemas", "compatibility", subject, "-o", "json"))["compatibility"] == "BACKWARD"
+    undone = as_json(kctl(env, "history", "-o", "json"))[-3:]
+    assert [u["undoes"] for u in undone] == [mode["id"], second["id"], first["id"]]
+    assert all(u["cluster"] == registry_broker.registry_url for u in undone)

@@ -13,14 +13,6 @@ from kctl.protocol.errors import ErrorCode
 
 from ..cluster import COORDINATOR_MOVED
 from ..errors import KafkaError, check
-from ..group_kinds import (
-    GROUP_TYPES,
-    GroupDescription,
-    GroupListing,
-    classic_description,
-    describe_any,
-    parse_group_types,
-)
 from ..types import LATEST, OffsetAndMetadata, TopicPartition
 from .base import _by_topic, _error
 from .offsets import OffsetAdmin
@@ -28,6 +20,8 @@ from .offsets import OffsetAdmin
 if TYPE_CHECKING:
     from kctl.protocol.messages.offset_fetch import OffsetFetchRequestTopics
     from kctl.protocol.offset_columns import GroupCommitted
+
+    from ..group_kinds import GroupDescription, GroupListing
 
 
 @dataclass(slots=True)
@@ -53,6 +47,8 @@ class GroupAdmin(OffsetAdmin):
         await self.cluster.refresh_metadata([])
         # Kafka's tools take comma-separated lists too.
         wanted = [s.strip() for text in states for s in text.split(",") if s.strip()]
+        from ..group_kinds import GROUP_TYPES, GroupListing, parse_group_types  # kinds load when groups are asked
+
         kinds, unknown = parse_group_types(types)
         if unknown:
             raise KafkaError(f"unknown group type(s) {', '.join(unknown)}: the types are {', '.join(GROUP_TYPES)}")
@@ -80,10 +76,15 @@ class GroupAdmin(OffsetAdmin):
     async def describe_groups(self, group_ids: Iterable[str]) -> dict[str, GroupDescription | KafkaError]:
         """Each group by the describe API of its type: DescribeGroups, ConsumerGroupDescribe,
         ShareGroupDescribe or StreamsGroupDescribe (a group that is none of them is Dead)."""
+        from ..group_kinds import describe_any
+
         return await describe_any(self, group_ids)
 
     async def describe_classic_groups(self, group_ids: Iterable[str]) -> dict[str, GroupDescription | KafkaError]:
         from kctl.protocol.messages.describe_groups import DescribeGroupsRequest
+
+        from ..group_kinds import classic_description
+
         results: dict[str, GroupDescription | KafkaError] = {}
 
         async def for_coordinator(node: int, groups: list[str]) -> None:
