@@ -5,6 +5,7 @@ JSON hook and to a Slack-shaped one, for a group made to STOP and then caught up
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -62,7 +63,7 @@ def test_each_target_gets_its_own_body() -> None:
     generic = payload("json", [stop], "prod", 1_700_000_050.0)
     assert generic["cluster"] == "prod" and generic["notices"][0] | {"since": None} == {
         "group": "orders", "health": "STOP", "previous": "OK", "firing": True, "since": None, "lag": 1234,
-        "members": 0, "why": "lag, and no consumers in the group",
+        "members": 0, "why": "lag, and no consumers in the group", "diagnosis": None,
         "summary": "group orders on prod is STOP (was OK): lag 1,234, 0 member(s)"}
     slack = payload("slack", [stop, back], "prod", 0)
     assert slack["text"].splitlines()[0].startswith(":red_circle: group orders on prod is STOP")
@@ -73,6 +74,27 @@ def test_each_target_gets_its_own_body() -> None:
     assert firing["annotations"]["health"] == "STOP" and "endsAt" not in firing
     assert firing["startsAt"] == "2023-11-14T22:13:20.000Z"
     assert resolved["endsAt"] == "2023-11-14T22:16:40.000Z"
+
+
+def test_a_diagnosis_rides_with_its_notice_to_every_target() -> None:
+    diagnosis = {"group": "orders", "health": "STALL", "window_s": 30.0, "verdict": {
+        "cause": "poison-record", "summary": "a poison record: the group keeps committing the same offset",
+        "evidence": ["orders[0]: offset 7 committed 9 times in 30s and never passed"]},
+        "also": [{"cause": "skew", "summary": "skew: the lag sits on few partitions", "evidence": []}]}
+    stall = dataclasses.replace(Notice("orders", STALL, OK, 1_700_000_000.0, 40, 1), diagnosis=diagnosis)
+    generic = payload("json", [stall], "prod", 0)["notices"][0]
+    assert generic["diagnosis"] == diagnosis and generic["why"] == diagnosis["verdict"]["summary"]
+    text = payload("slack", [stall], "prod", 0)["text"]
+    assert text.splitlines()[1:] == [">a poison record: the group keeps committing the same offset",
+                                     ">orders[0]: offset 7 committed 9 times in 30s and never passed",
+                                     ">also: skew: the lag sits on few partitions"]
+    [alert] = payload("alertmanager", [stall], "prod", 0)
+    assert alert["annotations"]["cause"] == "poison-record"
+    assert alert["annotations"]["why"] == diagnosis["verdict"]["summary"]
+    assert alert["annotations"]["evidence"].splitlines() == [
+        "orders[0]: offset 7 committed 9 times in 30s and never passed", "also: skew: the lag sits on few partitions"]
+    assert "cause" not in payload("alertmanager", [Notice("orders", STALL, OK, 0.0, 40, 1)], "prod", 0)[0][
+        "annotations"]  # without a diagnosis, what the health verdict means
 
 
 def test_bad_targets_are_refused_before_anything_starts() -> None:
@@ -162,21 +184,33 @@ def test_the_exporter_posts_health_changes_to_alertmanager_json_and_slack(
         tmp_path: Path, broker: BrokerProcess, hooks: Hooks, alertmanager: str) -> None:
     env = isolated_env(tmp_path, broker.bootstrap)
     topic, group = stopped_group(env)
+    port = free_port()
     exporter = subprocess.Popen(
-        [sys.executable, "-m", "kctl", "exporter", "--listen", f"127.0.0.1:{free_port()}", "--interval", "1s",
+        [sys.executable, "-m", "kctl", "exporter", "--listen", f"127.0.0.1:{port}", "--interval", "1s",
          "--group", group, "--alert", f"alertmanager={alertmanager}", "--alert", f"{hooks.url}/json",
          "--alert", f"slack={hooks.url}/slack", "--alert-for", "2s"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         firing = eventually(lambda: am_alerts(alertmanager, group), 60, "Alertmanager to hold the alert")
-        assert firing[0]["annotations"]["health"] == "STOP"
-        assert firing[0]["annotations"]["why"] == "lag, and no consumers in the group"
+        # The notice carries `kctl why`'s verdict, judged from the exporter's own looks.
+        annotations = firing[0]["annotations"]
+        assert annotations["health"] == "STOP" and annotations["cause"] == "no-consumers"
+        assert annotations["why"] == "no consumers: the group is Empty with 5 records to read"
+        assert "members: 0 at every look" in annotations["evidence"]
         assert firing[0]["labels"]["alertname"] == "KafkaConsumerGroupUnhealthy"
         passed_on = eventually(lambda: hooks.posts.get("/am"), 30, "Alertmanager to pass it on")
         assert passed_on[0]["status"] == "firing" and passed_on[0]["alerts"][0]["labels"]["consumergroup"] == group
         generic = hooks.posts["/json"]
         assert len(generic) == 1 and generic[0]["notices"][0]["health"] == "STOP"  # once, not every look
         assert generic[0]["notices"][0]["lag"] == 5
+        assert generic[0]["notices"][0]["diagnosis"]["verdict"]["cause"] == "no-consumers"
         assert f"group {group}" in hooks.posts["/slack"][0]["text"]
+        assert ">no consumers: the group is Empty" in hooks.posts["/slack"][0]["text"]
+
+        # kctl why asks the exporter: the same verdict, at once, exit 7.
+        asked = kctl(env, "why", group, "--exporter", f"http://127.0.0.1:{port}", "-o", "json", ok=False)
+        assert asked.returncode == 7 and json.loads(asked.stdout)["verdict"]["cause"] == "no-consumers"
+        unknown = kctl(env, "why", "no-such-group", "--exporter", f"http://127.0.0.1:{port}", ok=False)
+        assert unknown.returncode == 3 and "no group 'no-such-group' at the exporter's last look" in unknown.stderr
 
         kctl(env, "groups", "reset-offsets", group, "--topic", topic, "--to-latest", "--execute")
         eventually(lambda: not am_alerts(alertmanager, group), 60, "Alertmanager to see it resolved")
@@ -184,7 +218,9 @@ def test_the_exporter_posts_health_changes_to_alertmanager_json_and_slack(
         resolved = eventually(lambda: hooks.posts["/json"][1:], 30, "the JSON hook's resolved notice")
         assert resolved[0]["notices"][0] | {"since": None, "summary": None} == {
             "group": group, "health": "OK", "previous": "STOP", "firing": False, "since": None, "lag": 0,
-            "members": 0, "why": "caught up, or catching up", "summary": None}
+            "members": 0, "why": "caught up, or catching up", "diagnosis": None, "summary": None}
+        healthy = kctl(env, "why", group, "--exporter", f"http://127.0.0.1:{port}")
+        assert healthy.stdout.startswith(f"{group}: healthy at the exporter's last look")
     finally:
         exporter.terminate()
         exporter.wait(10)

@@ -17,7 +17,7 @@ from kctl.ops.why import Evidence, Sample, diagnose
 from tests.broker.conftest import BrokerProcess
 from tests.cli.conftest import isolated_env
 from tests.cli.test_commands import kctl
-from tests.support.why_causes import SCENARIOS
+from tests.support.why_causes import MUST_SHOW, SCENARIOS
 
 UNHEALTHY = 7
 
@@ -44,6 +44,8 @@ def check_scenario(scenario: str, bootstrap: str, tmp_path: Path) -> None:
         code, found = ask_why(env, group)
     assert found["verdict"]["cause"] == verdict, found  # type: ignore[index]
     assert code == UNHEALTHY
+    if scenario in MUST_SHOW:
+        assert any(MUST_SHOW[scenario] in line for line in found["verdict"]["evidence"]), found  # type: ignore[index]
     if also is not None:
         assert also in [c["cause"] for c in found["also"]], found  # type: ignore[attr-defined]
 
@@ -89,3 +91,24 @@ def test_a_group_catching_up_is_healthy_with_the_time_it_needs() -> None:
     samples = [Sample(0.0, look([0], [100], 1)), Sample(10.0, look([50], [110], 1))]
     found = diagnose(Evidence("g", samples))
     assert found.healthy and found.verdict.summary == "healthy: catching up, 60 records left, about 15s at 5.0/s"
+
+
+def test_a_watchers_history_keeps_the_troubled_groups_only_and_a_bounded_number_of_them() -> None:
+    import dataclasses
+
+    from kctl.ops.why import WhyHistory
+
+    def as_group(name: str, health: Health) -> GroupLag:
+        return dataclasses.replace(look([0], [10]), group=name, health=health)
+
+    history = WhyHistory(looks=3, max_groups=2)
+    for at in range(5):
+        history.add(as_group("stalled", Health.STALL), float(at))
+        history.add(as_group("fine", Health.OK), float(at))
+    assert [s.at for s in history.of("stalled")] == [2.0, 3.0, 4.0] and history.of("fine") == []
+    history.add(as_group("stopped", Health.STOP), 5.0)
+    history.add(as_group("third", Health.WARN), 5.0)  # over the bound: not kept
+    assert set(history.samples) == {"stalled", "stopped"}
+    history.add(as_group("stalled", Health.OK), 6.0)  # back to OK: forgotten, room for another
+    history.add(as_group("third", Health.WARN), 7.0)
+    assert set(history.samples) == {"stopped", "third"}

@@ -6,6 +6,7 @@ import asyncio
 import re
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from kctl.connect.cluster import Settings
     from kctl.connect.contexts import Context
     from kctl.ops.alerts import Notifier
+    from kctl.ops.why import WhyHistory
 
 
 def exporter(
@@ -38,7 +40,8 @@ def exporter(
     seconds, time to catch up and a health verdict per group. A look is taken every --interval in
     the background; scrapes get the last one, with its age, and an unreachable cluster shows as
     kafka_exporter_up 0 while the exporter keeps running. With --alert, each group's health change
-    (held for --alert-for) is posted, with what the verdict means."""
+    (held for --alert-for) is posted with `kctl why`'s verdict, judged from the exporter's own
+    looks. /why/GROUP serves that verdict too (`kctl why GROUP --exporter URL`)."""
     from kctl.connect.contexts import resolve
     from kctl.ops.times import parse_duration_ms
 
@@ -82,9 +85,11 @@ async def _serve(context: Context, settings: Settings, host: str, port: int, eve
     from kctl.ops.errors import explain
     from kctl.ops.groups import LagHistory
     from kctl.ops.metrics import Exposition, look
+    from kctl.ops.why import WhyHistory
 
     exposition = Exposition()
-    server = _start_http(host, port, exposition)
+    verdicts = Verdicts(asyncio.get_running_loop(), WhyHistory())
+    server = _start_http(host, port, exposition, verdicts)
     diagnostic(f"kctl exporter: serving http://{host}:{server.server_address[1]}/metrics for {context.name} "
                f"({context.bootstrap_servers}), a look every {every:g}s")
     histories: dict[str, LagHistory] = {}
@@ -95,17 +100,21 @@ async def _serve(context: Context, settings: Settings, host: str, port: int, eve
             try:
                 if cluster is None:
                     cluster = await _connect(context, settings)
+                verdicts.cluster = cluster
                 seen = await look(cluster, groups=groups, topics=topics,
-                                  history=lambda g: histories.setdefault(g, LagHistory()))
+                                  history=lambda g: histories.setdefault(g, LagHistory()),
+                                  keep=lambda g: verdicts.history.add(g, time.time()))
                 await asyncio.to_thread(exposition.keep, seen)  # rendering is seconds at scale: off the loop
                 exposition.up = 1
+                verdicts.last = {s.group: s for s in seen.seen}
                 if notifier is not None:
-                    await notifier.look(seen.seen, seen.taken_at)
+                    await notifier.look(seen.seen, seen.taken_at, verdicts.diagnosis)
                 del seen
             except Exception as exc:  # the exporter keeps running: up 0, one more error, the old values
                 exposition.up = 0
                 exposition.errors += 1
                 diagnostic(f"kctl exporter: {explain(exc).message}")
+                verdicts.cluster = None
                 if cluster is not None:
                     await cluster.close()
                     cluster = None
@@ -115,6 +124,39 @@ async def _serve(context: Context, settings: Settings, host: str, port: int, eve
         server.shutdown()
         if cluster is not None:
             await cluster.close()
+
+
+class Verdicts:
+    """`kctl why`'s verdicts from the exporter's own looks: for alerts, and for /why/GROUP (asked
+    from the HTTP server's threads, answered on the exporter's event loop)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, history: WhyHistory) -> None:
+        self.loop = loop
+        self.history = history
+        self.cluster: Any = None
+        self.last: dict[str, Any] = {}  # group -> its `alerts.Seen` at the last look
+
+    async def diagnosis(self, group: str) -> dict[str, Any] | None:
+        from kctl.ops.why import explain
+
+        if self.cluster is None:
+            return None
+        found = await explain(self.cluster, self.history, group)
+        return None if found is None else found.data()
+
+    def answer(self, group: str) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and body of /why/GROUP."""
+        seen = self.last.get(group)
+        if seen is None:
+            return 404, {"error": f"no group {group!r} at the exporter's last look"}
+        if str(seen.health) == "OK":
+            return 200, {"group": group, "health": "OK", "window_s": 0, "also": [], "verdict": {
+                "cause": "healthy", "summary": "healthy at the exporter's last look",
+                "evidence": [f"lag {seen.lag:,}, {seen.members} member(s)"]}}
+        found = asyncio.run_coroutine_threadsafe(self.diagnosis(group), self.loop).result(timeout=60)
+        if found is None:
+            return 503, {"error": f"group {group} is {seen.health}; one look at it so far: ask again after the next"}
+        return 200, found
 
 
 async def _connect(context: Context, settings: Settings) -> Any:
@@ -129,13 +171,17 @@ async def _connect(context: Context, settings: Settings) -> Any:
     return cluster
 
 
-def _start_http(host: str, port: int, exposition: Any) -> ThreadingHTTPServer:
+def _start_http(host: str, port: int, exposition: Any, verdicts: Verdicts) -> ThreadingHTTPServer:
     from prometheus_client import CONTENT_TYPE_LATEST
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.split("?")[0] != "/metrics":
-                self.send_error(404, "only /metrics is served")
+            path = self.path.split("?")[0]
+            if path.startswith("/why/"):
+                self._why(urllib.parse.unquote(path[len("/why/"):]))
+                return
+            if path != "/metrics":
+                self.send_error(404, "/metrics and /why/GROUP are served")
                 return
             from kctl.ops.metrics import gunzipped
 
@@ -152,6 +198,20 @@ def _start_http(host: str, port: int, exposition: Any) -> ThreadingHTTPServer:
                 self.end_headers()
                 for text in gunzipped(members):
                     self.wfile.write(text)
+
+        def _why(self, group: str) -> None:
+            import json
+
+            try:
+                status, body = verdicts.answer(group)
+            except Exception as exc:  # a look that failed: said, and the exporter goes on
+                status, body = 500, {"error": f"cannot tell why: {exc}"}
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # scrapes every few seconds would flood stderr

@@ -308,11 +308,11 @@ def _lag_total(g: Any) -> dict[str, Any]:
 
 
 async def _write_lag(cluster: Cluster, groups: list[str] | None, output: str,
-                     histories: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+                     histories: dict[str, Any] | None = None, keep: Any = None) -> list[dict[str, Any]]:
     """One look, written as each batch of groups is answered (at 500 groups x 1,000 partitions
     that is half a million rows, never all held at once), then each group's total for a table.
     With `histories`, the look is added to each group's history, for rates and verdicts over
-    time. Returns the totals."""
+    time; `keep` sees each group's look (for `kctl why`'s verdict on an alert). Returns the totals."""
     from kctl.ops.groups import iter_group_lag
 
     writer = RowWriter(output, LAG_COLUMNS)
@@ -321,6 +321,8 @@ async def _write_lag(cluster: Cluster, groups: list[str] | None, output: str,
     async for batch in iter_group_lag(cluster, groups, history=history):
         for g in batch:
             writer.write_columns(g.rows.columns())
+            if keep is not None:
+                keep(g)
         totals.extend(_lag_total(g) for g in batch)
     writer.close()
     if output in ("table", "wide"):
@@ -360,7 +362,8 @@ def lag(
     output: OutputOpt = "table",
 ) -> None:
     """Lag per group, topic and partition: records, seconds, rates, time to catch up, and a health
-    verdict. With --watch and --alert, health changes are posted to webhooks."""
+    verdict. With --watch and --alert, health changes are posted to webhooks, with `kctl why`'s
+    verdict."""
     from .cmd_exporter import notifier_for
 
     settings = _settings(ctx)
@@ -387,16 +390,25 @@ def lag(
                 bad = ", ".join(f"{g['group']} {g['health']}" for g in unhealthy)
                 raise CliError(f"unhealthy: {bad}", "see `kctl groups describe GROUP`", UNHEALTHY)
             return None
+        import time
+
+        from kctl.ops.why import WhyHistory, explain
+
+        why_history = WhyHistory()
+
+        async def diagnosis(group: str) -> dict[str, Any] | None:
+            found = await explain(cluster, why_history, group)
+            return None if found is None else found.data()
+
         while True:
             if output in ("table", "wide") and sys.stdout.isatty():
                 sys.stdout.write("\x1b[2J\x1b[H")
-            totals = await _write_lag(cluster, groups, output, histories)
+            totals = await _write_lag(cluster, groups, output, histories,
+                                      keep=None if notifier is None else lambda g: why_history.add(g, time.time()))
             if notifier is not None:
-                import time
-
                 from kctl.ops.alerts import seen_of
 
-                await notifier.look(seen_of(totals), time.time())
+                await notifier.look(seen_of(totals), time.time(), diagnosis)
             await asyncio.sleep(interval)
 
     execute(settings, body, fmt=output)

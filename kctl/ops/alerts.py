@@ -3,7 +3,9 @@ Alertmanager's API. `kctl exporter` and `kctl lag --watch` feed every look in.
 
 `Debouncer` decides, with no I/O and the time passed in, when a group's health change is worth a
 notice: once the new verdict has held for `hold_s` (a verdict that flickers for one look says
-nothing). A return to OK resolves. `payload` turns a notice into each target's body;
+nothing). A return to OK resolves. A firing notice carries the `kctl why` verdict, judged from
+the looks the watcher already has (`kctl.ops.why.explain`), where there are enough of them; else
+what the health verdict means. `payload` turns a notice into each target's body;
 `Notifier` posts them, and to Alertmanager also re-posts what is still firing at every look, as
 Prometheus does, so that Alertmanager does not resolve it by timeout.
 """
@@ -11,7 +13,8 @@ Prometheus does, so that Alertmanager does not resolve it by timeout.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +23,8 @@ from .groups import Health
 from .times import iso
 
 KINDS = ("json", "slack", "alertmanager")
+SLACK_EVIDENCE = 4  # lines of a diagnosis under a Slack notice
+ANNOTATION_LIMIT = 4000  # characters of evidence in an Alertmanager annotation
 ALERT_NAME = "KafkaConsumerGroupUnhealthy"
 
 #: What each verdict means, as a notice says it.
@@ -69,6 +74,8 @@ class Notice:
     since: float  # when the verdict was first seen (time.time())
     lag: int
     members: int
+    #: `kctl why`'s diagnosis (`Diagnosis.data()`) of a firing group, where the looks allowed one.
+    diagnosis: dict[str, Any] | None = None
 
     @property
     def firing(self) -> bool:
@@ -76,7 +83,20 @@ class Notice:
 
     @property
     def why(self) -> str:
+        if self.diagnosis is not None:
+            return str(self.diagnosis["verdict"]["summary"])
         return MEANING[self.health]
+
+    @property
+    def cause(self) -> str | None:
+        return None if self.diagnosis is None else str(self.diagnosis["verdict"]["cause"])
+
+    @property
+    def evidence(self) -> list[str]:
+        """The verdict's figures, then each other cause's summary."""
+        if self.diagnosis is None:
+            return []
+        return [*self.diagnosis["verdict"]["evidence"], *(f"also: {c['summary']}" for c in self.diagnosis["also"])]
 
     def summary(self, cluster: str) -> str:
         if not self.firing:
@@ -125,12 +145,13 @@ def payload(kind: str, notices: Sequence[Notice], cluster: str, now: float) -> A
         return [_alertmanager_alert(n, cluster, now) for n in notices]
     if kind == "slack":
         lines = [(":red_circle: " if n.firing else ":large_green_circle: ") + n.summary(cluster)
-                 + (f"\n>{n.why}" if n.firing else "") for n in notices]
+                 + ("".join(f"\n>{line}" for line in [n.why, *n.evidence[:SLACK_EVIDENCE]]) if n.firing else "")
+                 for n in notices]
         return {"text": "\n".join(lines)}
     return {"cluster": cluster, "notices": [
         {"group": n.group, "health": str(n.health), "previous": str(n.previous), "firing": n.firing,
          "since": iso(int(n.since * 1000)), "lag": n.lag, "members": n.members, "why": n.why,
-         "summary": n.summary(cluster)} for n in notices]}
+         "diagnosis": n.diagnosis, "summary": n.summary(cluster)} for n in notices]}
 
 
 def _alertmanager_alert(notice: Notice, cluster: str, now: float) -> dict[str, Any]:
@@ -142,6 +163,9 @@ def _alertmanager_alert(notice: Notice, cluster: str, now: float) -> dict[str, A
                         "why": notice.why if notice.firing else MEANING[notice.previous]},
         "startsAt": _rfc3339(notice.since),
     }
+    if notice.firing and notice.diagnosis is not None:
+        alert["annotations"]["cause"] = notice.cause
+        alert["annotations"]["evidence"] = "\n".join(notice.evidence)[:ANNOTATION_LIMIT]
     if not notice.firing:
         alert["endsAt"] = _rfc3339(now)
     return alert
@@ -167,9 +191,13 @@ class Notifier:
         self.undelivered: dict[Target, list[Notice]] = {t: [] for t in self.targets}
         self.warn = warn or (lambda message: None)
 
-    async def look(self, seen: Iterable[Seen], now: float) -> list[Notice]:
-        """One look's verdicts in; the notices it gave (already posted, or queued for the next look)."""
+    async def look(self, seen: Iterable[Seen], now: float,
+                   explain: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None) -> list[Notice]:
+        """One look's verdicts in; the notices it gave (already posted, or queued for the next look).
+        `explain(group)` gives a firing group's diagnosis, attached to its notice."""
         notices = [n for s in seen if (n := self.debouncer.observe(s, now)) is not None]
+        if explain is not None:
+            notices = [await self._explained(n, explain) if n.firing else n for n in notices]
         for notice in notices:
             if notice.firing:
                 self.last[notice.group] = notice
@@ -181,6 +209,15 @@ class Notifier:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             await asyncio.gather(*(self._post(session, t, notices, now) for t in self.targets))
         return notices
+
+    async def _explained(self, notice: Notice, explain: Callable[[str], Awaitable[dict[str, Any] | None]]
+                         ) -> Notice:
+        try:
+            found = await explain(notice.group)
+        except Exception as exc:  # the notice goes out without its diagnosis rather than not at all
+            self.warn(f"cannot tell why group {notice.group} is {notice.health}: {exc}")
+            return notice
+        return notice if found is None else dataclasses.replace(notice, diagnosis=found)
 
     async def _post(self, session: Any, target: Target, notices: list[Notice], now: float) -> None:
         queued = self.undelivered[target] + notices

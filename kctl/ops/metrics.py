@@ -56,8 +56,10 @@ def _gauge(name: str, doc: str, labels: list[str], samples: Iterable[tuple[list[
 
 
 async def look(cluster: Cluster, *, groups: re.Pattern[str] | None = None, topics: re.Pattern[str] | None = None,
-               history: Callable[[str], LagHistory] | None = None) -> Look:
-    """Every series kafka_exporter serves, and kctl's own, for the topics and groups that match."""
+               history: Callable[[str], LagHistory] | None = None,
+               keep: Callable[[GroupLag], None] | None = None) -> Look:
+    """Every series kafka_exporter serves, and kctl's own, for the topics and groups that match.
+    `keep` sees each group's look as it goes by (for `kctl.ops.why.WhyHistory`)."""
     admin = Admin(cluster)
     _, _, brokers = await admin.describe_cluster()
     listed = {name: info for name, info in (await admin.list_topics()).items()
@@ -84,7 +86,7 @@ async def look(cluster: Cluster, *, groups: re.Pattern[str] | None = None, topic
         _gauge("kafka_topic_partition_under_replicated_partition", "1 when the partition is under-replicated.",
                PARTITION, (([t, str(p)], int(len(info.isr) < len(info.replicas))) for t, p, info in parts)),
     ]
-    text = await _group_text(cluster, admin, groups, history)
+    text = await _group_text(cluster, admin, groups, history, keep)
     return Look(families, text.render(), time.time(), text.seen)
 
 
@@ -186,13 +188,16 @@ class _GroupText:
 
 
 async def _group_text(cluster: Cluster, admin: Admin, groups: re.Pattern[str] | None,
-                      history: Callable[[str], LagHistory] | None) -> _GroupText:
+                      history: Callable[[str], LagHistory] | None,
+                      keep: Callable[[GroupLag], None] | None = None) -> _GroupText:
     names = sorted(g.group_id for g in await admin.list_groups() if groups is None or groups.search(g.group_id))
     text = _GroupText()
     if names:
         async for batch in iter_group_lag(cluster, names, history=history):
             for g in batch:
                 text.add(g)
+                if keep is not None:
+                    keep(g)
     return text
 
 

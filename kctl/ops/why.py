@@ -7,6 +7,10 @@ members' client ids, the record at a flat committed offset and how often the gro
 offset again (from `__consumer_offsets`), and the keys on the hottest partition.
 
 `diagnose` is pure: evidence in, causes out, worst first. The first is the verdict.
+
+`WhyHistory` keeps the looks a watcher takes anyway (`kctl exporter`, `kctl lag --watch`) for the
+groups that are not OK, so that `explain` can judge one at once from looks it already has, for an
+alert or the exporter's `/why/GROUP`, with no window to wait out.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +54,9 @@ class Evidence:
     partitions: dict[TopicPartition, PartitionInfo] = field(default_factory=dict)
     producers: dict[TopicPartition, list[ProducerInfo]] = field(default_factory=dict)
     quotas: dict[str, dict[str, float]] = field(default_factory=dict)  # client id -> quotas
+    #: client id -> the most throttle_time_ms a fetch under that client id was told (quotas are
+    #: kept per client id, so it is what the member's own fetches hear).
+    throttled_ms: dict[str, int] = field(default_factory=dict)
     records_at: dict[TopicPartition, ConsumerRecord | None] = field(default_factory=dict)
     commits: dict[TopicPartition, list[int]] = field(default_factory=dict)  # offsets committed in the window
     keys: dict[TopicPartition, Counter[bytes | None]] = field(default_factory=dict)
@@ -193,10 +200,15 @@ def diagnose(e: Evidence) -> Diagnosis:
     consume_rate, produce_rate = consumed / window, produced / window
     quota_lines = [f"client id {cid}: " + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(q.items()))
                    for cid, q in sorted(e.quotas.items()) if q]
-    if quota_lines and lag_now > 0 and lag_now >= lag_then:
-        causes.append(Cause("throttled", "throttled by quotas: the members' client ids have quotas and the lag "
-                            "does not shrink", (*quota_lines, f"consumed {_rate(consume_rate)} records, "
-                                                           f"produced {_rate(produce_rate)}")))
+    heard = {cid: ms for cid, ms in sorted(e.throttled_ms.items()) if ms > 0}
+    throttle_lines = [f"a fetch as client id {cid} was told to wait {ms:,} ms (throttle_time_ms)"
+                      for cid, ms in heard.items()]
+    if (quota_lines or heard) and lag_now > 0 and lag_now >= lag_then:
+        causes.append(Cause("throttled", "throttled by quotas: the brokers hold back the members' fetches and the "
+                            "lag does not shrink" if heard else "throttled by quotas: the members' client ids have "
+                            "quotas and the lag does not shrink",
+                            (*throttle_lines, *quota_lines, f"consumed {_rate(consume_rate)} records, "
+                                                            f"produced {_rate(produce_rate)}")))
     if lag_now > 0 and len(after) >= 2:
         hottest = max(after, key=lambda tp: after[tp][3])
         share = after[hottest][3] / lag_now
@@ -271,6 +283,13 @@ async def gather(cluster: Cluster, group: str, *, window_s: float, looks: int = 
     final = samples[-1].look
     if not final.rows.topics and (final.description is None or final.state == "Dead"):
         raise NotFound(f"no group {group!r}", "`kctl groups list` shows them")
+    return await evidence_from(cluster, group, samples)
+
+
+async def evidence_from(cluster: Cluster, group: str, samples: list[Sample]) -> Evidence:
+    """The evidence the looks point to: replicas, open transactions, quotas, the record at a flat
+    committed offset and its commits, and the keys on the hottest partition."""
+    admin = Admin(cluster)
     evidence = Evidence(group, samples)
     last = _per_partition(samples[-1].look)
     first = _per_partition(samples[0].look)
@@ -285,6 +304,8 @@ async def gather(cluster: Cluster, group: str, *, window_s: float, looks: int = 
         for client_id in sorted({m.client_id for m in samples[-1].look.description.members}):
             found = await admin.describe_client_quotas([("client-id", client_id)])
             evidence.quotas[client_id] = {k: v for _, values in found for k, v in values.items()}
+        if sum(v[3] for v in last.values()):
+            evidence.throttled_ms = await _throttles(cluster, samples[-1].look, last)
     flat = [tp for tp, v in last.items() if v[3] > 0 and tp in first and first[tp][0] == v[0]]
     if flat:
         evidence.records_at = await _records_at(cluster, {tp: last[tp][0] for tp in flat})
@@ -293,6 +314,90 @@ async def gather(cluster: Cluster, group: str, *, window_s: float, looks: int = 
         hottest = max(last, key=lambda tp: last[tp][3])
         evidence.keys[hottest] = await _keys(cluster, hottest, last[hottest][1])
     return evidence
+
+
+@dataclass(slots=True)
+class WhyHistory:
+    """The last `looks` looks at each group that is not OK (newest last), for up to `max_groups`
+    groups at once: a watcher over 500 groups of 1,000 partitions keeps only the troubled ones.
+    A group back to OK is forgotten."""
+
+    looks: int = 6
+    max_groups: int = 20
+    samples: dict[str, deque[Sample]] = field(default_factory=dict)
+
+    def add(self, look: GroupLag, at: float) -> None:
+        if look.health == Health.OK or look.problem is not None:
+            self.samples.pop(look.group, None)
+            return
+        kept = self.samples.get(look.group)
+        if kept is None:
+            if len(self.samples) >= self.max_groups:
+                return
+            kept = self.samples[look.group] = deque(maxlen=self.looks)
+        kept.append(Sample(at, look))
+
+    def of(self, group: str) -> list[Sample]:
+        return list(self.samples.get(group, ()))
+
+
+async def explain(cluster: Cluster, history: WhyHistory, group: str) -> Diagnosis | None:
+    """The verdict from the looks `history` holds for the group (None with fewer than two)."""
+    samples = history.of(group)
+    if len(samples) < 2:
+        return None
+    return diagnose(await evidence_from(cluster, group, samples))
+
+
+THROTTLE_PROBES = 3  # fetches per client id, the most throttle heard counting
+MAX_PROBED_CLIENTS = 5
+
+
+async def _throttles(cluster: Cluster, look: GroupLag, last: dict[TopicPartition, tuple[int, int, int, int]]
+                     ) -> dict[str, int]:
+    """For each member's client id (up to MAX_PROBED_CLIENTS): the most throttle_time_ms that a
+    small fetch of one of its partitions, sent under that client id, is told."""
+    out: dict[str, int] = {}
+    assert look.description is not None
+    for member in look.description.members:
+        if member.client_id in out or len(out) >= MAX_PROBED_CLIENTS:
+            continue
+        lagging = [tp for tp in member.assignment if tp in last and last[tp][3] > 0]
+        if lagging:
+            heard = await _throttle_as(cluster, member.client_id, lagging[0], max(last[lagging[0]][0], 0))
+            if heard is not None:
+                out[member.client_id] = heard
+    return out
+
+
+async def _throttle_as(cluster: Cluster, client_id: str, tp: TopicPartition, offset: int) -> int | None:
+    """The most throttle_time_ms of THROTTLE_PROBES one-byte fetches under `client_id` (None where
+    they cannot be sent)."""
+    from kctl.protocol.messages.fetch import FetchPartition, FetchRequest, FetchTopic
+
+    servers = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in cluster.bootstrap]
+    config = cluster.config
+    as_member = Cluster(servers, client_id=client_id, request_timeout_s=config.request_timeout_s,
+                        connect_timeout_s=config.connect_timeout_s, ssl_context=config.ssl_context,
+                        authenticator=config.authenticator, version_caps=config.version_caps)
+    heard = 0
+    try:
+        await as_member.refresh_metadata([tp.topic])
+        leader = as_member.topics[tp.topic].partitions[tp.partition].leader
+        for probe in range(THROTTLE_PROBES):
+            if heard:  # the broker now holds this connection for that long (KIP-219): enough
+                break
+            if probe:
+                await asyncio.sleep(0.2)
+            response = await as_member.send(leader, FetchRequest(
+                max_wait_ms=0, min_bytes=0, max_bytes=1, topics=[FetchTopic(tp.topic, [FetchPartition(
+                    partition=tp.partition, fetch_offset=offset, partition_max_bytes=1)])]))
+            heard = max(heard, response.throttle_time_ms)
+    except (KafkaError, OSError, KeyError):
+        return None
+    finally:
+        await as_member.close()
+    return heard
 
 
 async def _partitions(admin: Admin, topics: list[str]) -> dict[TopicPartition, PartitionInfo]:

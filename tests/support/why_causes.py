@@ -227,3 +227,5 @@ SCENARIOS: dict[str, tuple[Callable[[str, dict[str, str]], Any], str, str | None
     "rebalance churn": (churn, "rebalance-churn", None),
     "quota throttling": (throttled, "throttled", None),
 }
+#: What the verdict's figures must show for some causes: a throttle the brokers were heard to impose.
+MUST_SHOW = {"quota throttling": "(throttle_time_ms)"}
