@@ -27,9 +27,8 @@ import click
 
 Context = click.Context
 Exit = click.exceptions.Exit
-BadParameter = click.BadParameter
-UsageError = click.UsageError
 echo = click.echo
+
 
 class Option:
     """An option of a command: `Annotated[str, Option("--name", "-n", help=...)] = "default"`. A
