@@ -121,9 +121,13 @@ async def test_kctl_logs_in_again_as_kafka_s_sessions_end(kafka_oauth: KafkaClus
             node = next(iter(cluster.brokers))
             first = await cluster.connection(node)
             deadline = time.monotonic() + 11
+            # A request every 50 ms: the client logs in again when a connection is handed out past
+            # 85-95% of the session, so requests must come closer together than the 0.15-0.45 s left
+            # of a 3 s session; every 0.2 s, a slow moment of a busy machine let the session end
+            # between two of them, and the connection was replaced rather than kept.
             while time.monotonic() < deadline:
                 await cluster.send(node, MetadataRequest(topics=[]))
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.05)
             assert await cluster.connection(node) is first and not first.closed
             assert first.reauthentications >= 3
             assert authenticator.tokens.fetched >= 2  # and some of those logins carried a renewed token
