@@ -139,17 +139,16 @@ class Verdicts:
     async def diagnosis(self, group: str) -> dict[str, Any] | None:
         from kctl.ops.why import explain
 
-        if self.cluster is None:
-            return None
-        found = await explain(self.cluster, self.history, group)
-        return None if found is None else found.data()
+        return None if self.cluster is None else await explain(self.cluster, self.history, group)
 
     def answer(self, group: str) -> tuple[int, dict[str, Any]]:
         """The HTTP status and body of /why/GROUP."""
+        from kctl.ops.groups import Health
+
         seen = self.last.get(group)
         if seen is None:
             return 404, {"error": f"no group {group!r} at the exporter's last look"}
-        if str(seen.health) == "OK":
+        if seen.health == Health.OK:
             return 200, {"group": group, "health": "OK", "window_s": 0, "also": [], "verdict": {
                 "cause": "healthy", "summary": "healthy at the exporter's last look",
                 "evidence": [f"lag {seen.lag:,}, {seen.members} member(s)"]}}

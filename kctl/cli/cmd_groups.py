@@ -395,11 +395,6 @@ def lag(
         from kctl.ops.why import WhyHistory, explain
 
         why_history = WhyHistory()
-
-        async def diagnosis(group: str) -> dict[str, Any] | None:
-            found = await explain(cluster, why_history, group)
-            return None if found is None else found.data()
-
         while True:
             if output in ("table", "wide") and sys.stdout.isatty():
                 sys.stdout.write("\x1b[2J\x1b[H")
@@ -408,7 +403,7 @@ def lag(
             if notifier is not None:
                 from kctl.ops.alerts import seen_of
 
-                await notifier.look(seen_of(totals), time.time(), diagnosis)
+                await notifier.look(seen_of(totals), time.time(), lambda g: explain(cluster, why_history, g))
             await asyncio.sleep(interval)
 
     execute(settings, body, fmt=output)

@@ -341,12 +341,13 @@ class WhyHistory:
         return list(self.samples.get(group, ()))
 
 
-async def explain(cluster: Cluster, history: WhyHistory, group: str) -> Diagnosis | None:
-    """The verdict from the looks `history` holds for the group (None with fewer than two)."""
+async def explain(cluster: Cluster, history: WhyHistory, group: str) -> dict[str, Any] | None:
+    """The diagnosis (as `Diagnosis.data()`, what alerts and /why/GROUP carry) from the looks
+    `history` holds for the group; None with fewer than two."""
     samples = history.of(group)
     if len(samples) < 2:
         return None
-    return diagnose(await evidence_from(cluster, group, samples))
+    return diagnose(await evidence_from(cluster, group, samples)).data()
 
 
 THROTTLE_PROBES = 3  # fetches per client id, the most throttle heard counting
